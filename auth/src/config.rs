@@ -1,0 +1,377 @@
+use std::collections::BTreeMap;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// The `[auth]` table of a job, as written.
+///
+/// Keys are flat, as in the job file; [`Config::validate`] checks that every
+/// key given applies to `type` and that the required ones are there.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(rename = "type", default)]
+    pub kind: Kind,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub token: Option<SecretString>,
+    pub prefix: Option<String>,
+    pub name: Option<String>,
+    pub value: Option<SecretString>,
+    #[serde(rename = "in")]
+    pub placement: Option<Placement>,
+    pub token_url: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    pub client_auth: Option<ClientAuth>,
+    pub scope: Option<String>,
+    pub resource: Option<String>,
+    pub method: Option<String>,
+    pub params: Option<BTreeMap<String, String>>,
+    pub params_in: Option<ParamsIn>,
+    pub token_path: Option<String>,
+    pub expires_path: Option<String>,
+    pub algorithm: Option<String>,
+    pub secret: Option<SecretString>,
+    pub string_to_sign: Option<String>,
+    pub timestamp: Option<TimestampConfig>,
+    pub nonce: Option<NonceConfig>,
+    pub encoding: Option<Encoding>,
+    pub access_key_id: Option<String>,
+    pub access_key_secret: Option<SecretString>,
+    /// `[auth.headers]`: secret headers added whatever the type.
+    #[serde(default)]
+    pub headers: BTreeMap<String, SecretString>,
+    /// `[auth.signature]`: a request signature on top of any type.
+    pub signature: Option<SignatureConfig>,
+}
+
+/// `auth.type`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    #[default]
+    None,
+    Basic,
+    Bearer,
+    ApiKey,
+    Oauth2,
+    Signature,
+    Aliyun,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::None => "none",
+            Kind::Basic => "basic",
+            Kind::Bearer => "bearer",
+            Kind::ApiKey => "api_key",
+            Kind::Oauth2 => "oauth2",
+            Kind::Signature => "signature",
+            Kind::Aliyun => "aliyun",
+        }
+    }
+}
+
+/// Where a credential goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    Header,
+    Query,
+    Body,
+}
+
+/// `auth.client_auth` of OAuth2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    Basic,
+    Body,
+}
+
+/// `auth.params_in` of OAuth2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamsIn {
+    Query,
+    Header,
+    Body,
+}
+
+/// Digest encoding of a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Encoding {
+    #[serde(rename = "hex")]
+    Hex,
+    #[serde(rename = "HEX")]
+    UpperHex,
+    #[serde(rename = "base64")]
+    Base64,
+}
+
+/// `timestamp = { name, in, format }` of a signature.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimestampConfig {
+    pub name: String,
+    #[serde(rename = "in", default = "query")]
+    pub placement: Placement,
+    #[serde(default)]
+    pub format: TimestampFormat,
+}
+
+fn query() -> Placement {
+    Placement::Query
+}
+
+/// How an injected timestamp is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimestampFormat {
+    #[default]
+    Unix,
+    UnixMs,
+    Rfc3339,
+}
+
+/// `nonce = { name, in }` of a signature.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NonceConfig {
+    pub name: String,
+    #[serde(rename = "in", default = "query")]
+    pub placement: Placement,
+}
+
+/// `[auth.signature]`: the keys of `type = "signature"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureConfig {
+    pub algorithm: String,
+    pub secret: SecretString,
+    pub name: Option<String>,
+    #[serde(rename = "in")]
+    pub placement: Option<Placement>,
+    pub string_to_sign: Option<String>,
+    pub timestamp: Option<TimestampConfig>,
+    pub nonce: Option<NonceConfig>,
+    pub encoding: Option<Encoding>,
+}
+
+/// The signature algorithms of SPEC.md.
+pub const ALGORITHMS: [&str; 9] = [
+    "MD5HEX",
+    "HMAC_MD5",
+    "SHA1HEX",
+    "HMAC_SHA1",
+    "SHA256",
+    "SHA256HEX",
+    "HMAC_SHA256",
+    "SHA512HEX",
+    "HMAC_SHA512",
+];
+
+/// An `[auth]` table that is well-formed but inconsistent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {problem}")]
+pub struct ConfigError {
+    key: String,
+    problem: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The job key at fault, such as `auth.token`.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+}
+
+impl Config {
+    /// Checks that the keys given fit `type`, and that the required ones are
+    /// there.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let given: [(&str, bool); 25] = [
+            ("username", self.username.is_some()),
+            ("password", self.password.is_some()),
+            ("token", self.token.is_some()),
+            ("prefix", self.prefix.is_some()),
+            ("name", self.name.is_some()),
+            ("value", self.value.is_some()),
+            ("in", self.placement.is_some()),
+            ("token_url", self.token_url.is_some()),
+            ("client_id", self.client_id.is_some()),
+            ("client_secret", self.client_secret.is_some()),
+            ("client_auth", self.client_auth.is_some()),
+            ("scope", self.scope.is_some()),
+            ("resource", self.resource.is_some()),
+            ("method", self.method.is_some()),
+            ("params", self.params.is_some()),
+            ("params_in", self.params_in.is_some()),
+            ("token_path", self.token_path.is_some()),
+            ("expires_path", self.expires_path.is_some()),
+            ("algorithm", self.algorithm.is_some()),
+            ("secret", self.secret.is_some()),
+            ("string_to_sign", self.string_to_sign.is_some()),
+            ("timestamp", self.timestamp.is_some()),
+            ("nonce", self.nonce.is_some()),
+            ("encoding", self.encoding.is_some()),
+            ("access_key_id", self.access_key_id.is_some()),
+        ];
+        let (allowed, required): (&[&str], &[&str]) = match self.kind {
+            Kind::None => (&[], &[]),
+            Kind::Basic => (&["username", "password"], &["username"]),
+            Kind::Bearer => (&["token", "prefix"], &["token"]),
+            Kind::ApiKey => (&["name", "value", "in"], &["name", "value"]),
+            Kind::Oauth2 => (
+                &[
+                    "token_url",
+                    "client_id",
+                    "client_secret",
+                    "client_auth",
+                    "scope",
+                    "resource",
+                    "method",
+                    "params",
+                    "params_in",
+                    "token_path",
+                    "expires_path",
+                    "prefix",
+                ],
+                &["token_url", "client_id", "client_secret"],
+            ),
+            Kind::Signature => (
+                &[
+                    "algorithm",
+                    "secret",
+                    "name",
+                    "in",
+                    "string_to_sign",
+                    "timestamp",
+                    "nonce",
+                    "encoding",
+                ],
+                &["algorithm", "secret"],
+            ),
+            Kind::Aliyun => (&["access_key_id"], &["access_key_id"]),
+        };
+        for (key, present) in given {
+            if present && !allowed.contains(&key) {
+                return Err(ConfigError::new(
+                    format!("auth.{key}"),
+                    format!("does not apply to type `{}`", self.kind.as_str()),
+                ));
+            }
+        }
+        let aliyun_secret = self.kind == Kind::Aliyun;
+        if self.access_key_secret.is_some() && !aliyun_secret {
+            return Err(ConfigError::new(
+                "auth.access_key_secret",
+                format!("does not apply to type `{}`", self.kind.as_str()),
+            ));
+        }
+        for key in required {
+            let present = given.iter().any(|(k, p)| k == key && *p);
+            if !present {
+                return Err(ConfigError::new(
+                    format!("auth.{key}"),
+                    format!("is required for type `{}`", self.kind.as_str()),
+                ));
+            }
+        }
+        if aliyun_secret && self.access_key_secret.is_none() {
+            return Err(ConfigError::new(
+                "auth.access_key_secret",
+                "is required for type `aliyun`",
+            ));
+        }
+        if self.kind == Kind::Signature && self.placement == Some(Placement::Body) {
+            return Err(ConfigError::new(
+                "auth.in",
+                "a signature goes in `query` or `header`",
+            ));
+        }
+        if let Some(algorithm) = &self.algorithm {
+            check_algorithm("auth.algorithm", algorithm)?;
+        }
+        if let Some(signature) = &self.signature {
+            check_algorithm("auth.signature.algorithm", &signature.algorithm)?;
+            if signature.placement == Some(Placement::Body) {
+                return Err(ConfigError::new(
+                    "auth.signature.in",
+                    "a signature goes in `query` or `header`",
+                ));
+            }
+        }
+        if let Some(method) = &self.method
+            && !matches!(method.as_str(), "GET" | "POST")
+        {
+            return Err(ConfigError::new(
+                "auth.method",
+                format!("`{method}` is not GET or POST"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_algorithm(key: &str, algorithm: &str) -> Result<(), ConfigError> {
+    if ALGORITHMS.contains(&algorithm) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            key,
+            format!(
+                "unknown algorithm `{algorithm}`, expected one of {}",
+                ALGORITHMS.join(", ")
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Config {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn missing_required_key_is_named() {
+        let err = parse(r#"{"type": "bearer"}"#).validate().unwrap_err();
+        assert_eq!(err.to_string(), "auth.token: is required for type `bearer`");
+    }
+
+    #[test]
+    fn key_of_another_type_is_named() {
+        let err = parse(r#"{"type": "basic", "username": "u", "token": "t"}"#)
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.key(), "auth.token");
+    }
+
+    #[test]
+    fn unknown_algorithm_is_named() {
+        let err = parse(r#"{"type": "signature", "algorithm": "CRC32", "secret": "s"}"#)
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.key(), "auth.algorithm");
+    }
+
+    #[test]
+    fn aliyun_needs_its_secret() {
+        let err = parse(r#"{"type": "aliyun", "access_key_id": "id"}"#)
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.key(), "auth.access_key_secret");
+    }
+}

@@ -1,0 +1,151 @@
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+
+use crate::FixtureSet;
+
+/// A request the server received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    /// Path and query as sent.
+    pub target: String,
+    /// Header names in lower case.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Seen {
+    /// The value of a header, if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A running replay server; it stops when dropped.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every request received so far, in order of arrival.
+    pub fn requests(&self) -> Vec<Seen> {
+        self.seen.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves `set` on `addr` (HTTP/1.1 and h2c). A request that matches no
+/// exchange gets a 404 naming it.
+pub async fn serve(set: FixtureSet, addr: SocketAddr) -> std::io::Result<Server> {
+    let listener = TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let set = Arc::new(set);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let set = set.clone();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |request| answer(set.clone(), log.clone(), request));
+                if let Err(e) = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!("replay connection ended: {e}");
+                }
+            });
+        }
+    });
+    Ok(Server { addr, seen, task })
+}
+
+async fn answer(
+    set: Arc<FixtureSet>,
+    log: Arc<Mutex<Vec<Seen>>>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let method = parts.method.as_str().to_owned();
+    if let Ok(mut seen) = log.lock() {
+        seen.push(Seen {
+            method: method.clone(),
+            target: target.clone(),
+            headers: parts
+                .headers
+                .iter()
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_owned(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
+                .collect(),
+            body,
+        });
+    }
+    let response = match set.find(&method, &target) {
+        Some(exchange) => {
+            let mut builder = Response::builder().status(exchange.status);
+            for (name, value) in &exchange.headers {
+                builder = builder.header(name, value);
+            }
+            builder.body(Full::new(exchange.body.clone()))
+        }
+        None => Response::builder()
+            .status(404)
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(format!(
+                "{{\"error\":\"no recorded exchange for {method} {}\"}}",
+                target.replace('"', "'")
+            )))),
+    };
+    Ok(response.unwrap_or_else(|_| {
+        let mut fallback =
+            Response::new(Full::new(Bytes::from_static(b"invalid recorded response")));
+        *fallback.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        fallback
+    }))
+}

@@ -1,0 +1,261 @@
+use std::io::{IsTerminal, Read, Write};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use hydrant_bench::{FixtureSet, Server};
+use hydrant_engine::{Job, OutputFormat, RunOptions, Summary, Vars};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::{Command, JobArgs, RunArgs};
+
+/// The command line is wrong: exit code 2, like a config error.
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.downcast_ref::<Usage>().is_some() {
+        return 2;
+    }
+    match error.downcast_ref::<hydrant_engine::Error>() {
+        Some(e) if e.is_config() => 2,
+        _ => 1,
+    }
+}
+
+pub fn init_logging(quiet: bool) {
+    let default = if quiet { "error" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+pub fn dispatch(command: Command) -> Result<()> {
+    match command {
+        Command::Query { path, file } => query(&path, file.as_deref()),
+        Command::Explain(args) => {
+            let job = load(&args)?;
+            print!("{}", hydrant_engine::explain(&job)?);
+            Ok(())
+        }
+        Command::Run(args) => runtime()?.block_on(run(args)),
+        Command::Check(args) => runtime()?.block_on(check(args)),
+        Command::Schema(args) => runtime()?.block_on(schema(args)),
+        Command::Replay { dir, addr } => runtime()?.block_on(replay(&dir, &addr)),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn load(args: &JobArgs) -> Result<Job> {
+    let mut vars = Vec::with_capacity(args.vars.len());
+    for item in &args.vars {
+        let (name, value) = item
+            .split_once('=')
+            .ok_or_else(|| Usage(format!("--var `{item}`: expected NAME=VALUE")))?;
+        vars.push((name.to_owned(), value.to_owned()));
+    }
+    Ok(Job::load(&args.job, &Vars::new(vars))?)
+}
+
+/// Starts the replay server for `--replay DIR`; keep it alive for the run.
+async fn options(args: &JobArgs) -> Result<(RunOptions, Option<Server>)> {
+    let Some(dir) = &args.replay else {
+        return Ok((RunOptions::default(), None));
+    };
+    let set = FixtureSet::load(dir).map_err(|e| Usage(format!("--replay: {e}")))?;
+    let server = hydrant_bench::serve(set, ([127, 0, 0, 1], 0).into())
+        .await
+        .context("cannot start the replay server")?;
+    let options = RunOptions {
+        redirect_to: Some(server.url().parse().context("replay server address")?),
+        ..RunOptions::default()
+    };
+    Ok((options, Some(server)))
+}
+
+async fn run(args: RunArgs) -> Result<()> {
+    let mut job = load(&args.job)?;
+    if let Some(path) = &args.output {
+        job.set_output_path(path);
+    }
+    if let Some(format) = &args.format {
+        let format = OutputFormat::parse(format).ok_or_else(|| {
+            Usage(format!(
+                "--format `{format}`: expected ndjson, csv, parquet or raw"
+            ))
+        })?;
+        job.set_output_format(format);
+    }
+    if let Some(max) = args.max_requests {
+        if max == 0 {
+            return Err(Usage("--max-requests must be at least 1".to_owned()).into());
+        }
+        job.set_max_requests(max);
+    }
+    if args.resume {
+        return Err(
+            Usage("--resume is not supported by this version of hydrant".to_owned()).into(),
+        );
+    }
+    let (mut options, _server) = options(&args.job).await?;
+    let bar = progress_bar(args.job.quiet);
+    if let Some(bar) = bar.clone() {
+        options.on_progress = Some(Box::new(move |p| {
+            bar.set_message(format!(
+                "{} records, {} requests, {}",
+                p.records,
+                p.requests,
+                human_bytes(p.bytes)
+            ));
+        }));
+    }
+    let result = hydrant_engine::run(&job, options).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let summary = result?;
+    if let Some(path) = &args.summary_json {
+        let text = serde_json::to_vec_pretty(&summary).context("cannot encode the summary")?;
+        std::fs::write(path, text)
+            .with_context(|| format!("cannot write --summary-json `{}`", path.display()))?;
+    }
+    if !args.job.quiet {
+        eprintln!("{}", describe(&summary));
+    }
+    Ok(())
+}
+
+fn progress_bar(quiet: bool) -> Option<ProgressBar> {
+    if quiet || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    Some(bar)
+}
+
+fn describe(summary: &Summary) -> String {
+    let mut text = format!(
+        "hydrant: {} records ({} dirty) from {} requests, {} in {:.2}s; stopped: {}; output: {}",
+        summary.records,
+        summary.dirty,
+        summary.requests,
+        human_bytes(summary.bytes),
+        summary.elapsed_s,
+        summary.stopped,
+        summary.output
+    );
+    for warning in &summary.warnings {
+        text.push_str(&format!("\nhydrant: warning: {warning}"));
+    }
+    text
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+async fn check(args: JobArgs) -> Result<()> {
+    let job = load(&args)?;
+    let (options, _server) = options(&args).await?;
+    let report = hydrant_engine::check(&job, options, 5).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "job:     {} (valid)", job.name())?;
+    writeln!(out, "request: GET {} -> {}", report.url, report.status)?;
+    writeln!(out, "records: {} on the first page", report.records)?;
+    writeln!(out, "columns:")?;
+    for (name, kind) in &report.columns {
+        writeln!(out, "  {name}: {kind}")?;
+    }
+    writeln!(out, "first records:")?;
+    for line in &report.sample {
+        writeln!(out, "  {line}")?;
+    }
+    if !report.dirty.is_empty() {
+        writeln!(out, "dirty on the first page:")?;
+        for reason in &report.dirty {
+            writeln!(out, "  {reason}")?;
+        }
+    }
+    Ok(())
+}
+
+async fn schema(args: JobArgs) -> Result<()> {
+    let job = load(&args)?;
+    let (options, _server) = options(&args).await?;
+    print!("{}", hydrant_engine::schema(&job, options).await?);
+    Ok(())
+}
+
+fn query(path: &str, file: Option<&std::path::Path>) -> Result<()> {
+    let document = match file {
+        Some(file) => {
+            std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?
+        }
+        None => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .context("cannot read standard input")?;
+            buf
+        }
+    };
+    let mut out = hydrant_engine::query(path, &document)?;
+    out.push(b'\n');
+    std::io::stdout().write_all(&out)?;
+    Ok(())
+}
+
+async fn replay(dir: &std::path::Path, addr: &str) -> Result<()> {
+    let addr = addr
+        .parse()
+        .map_err(|e| Usage(format!("--addr `{addr}`: {e}")))?;
+    let set = FixtureSet::load(dir).map_err(|e| Usage(e.to_string()))?;
+    let count = set.exchanges().len();
+    let server = hydrant_bench::serve(set, addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    println!("{}", server.url());
+    std::io::stdout().flush()?;
+    eprintln!(
+        "hydrant: replaying {count} exchanges from {} on {} (ctrl-c to stop)",
+        dir.display(),
+        server.url()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for ctrl-c")?;
+    Ok(())
+}

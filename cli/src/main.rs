@@ -1,0 +1,100 @@
+//! `hydrant`: pull records out of REST APIs as fast as the API allows.
+//!
+//! A thin shell over `hydrant-engine`: argument parsing, progress display,
+//! logging and exit codes (0 success, 1 the run failed, 2 usage or config).
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "hydrant",
+    version,
+    about = "Pull records out of REST APIs as fast as the API allows"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a job: fetch every page and write the records.
+    Run(RunArgs),
+    /// Validate a job, send its first request, show status, records and columns.
+    Check(JobArgs),
+    /// Show the first requests the job would send, secrets masked.
+    Explain(JobArgs),
+    /// Infer [[columns]] from the first page and print them as TOML.
+    Schema(JobArgs),
+    /// Evaluate a path (JSONPath or dotted) on a JSON document; print a JSON array.
+    Query {
+        /// `$.data[*].id` or `data.items`.
+        path: String,
+        /// The document; standard input when absent.
+        file: Option<PathBuf>,
+    },
+    /// Serve a fixture set over HTTP.
+    Replay {
+        dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: String,
+    },
+}
+
+#[derive(Args)]
+struct JobArgs {
+    /// The job file (.toml or .json).
+    job: PathBuf,
+    /// A value for ${NAME} in the job file; repeatable.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// Run against a fixture set served in-process instead of the job's host.
+    #[arg(long, value_name = "DIR")]
+    replay: Option<PathBuf>,
+    /// Show only errors.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    job: JobArgs,
+    /// Output path, `-` for stdout (overrides output.path).
+    #[arg(long, short)]
+    output: Option<String>,
+    /// ndjson, csv, parquet or raw (overrides output.format).
+    #[arg(long)]
+    format: Option<String>,
+    /// Continue a run that was cut off, from [state].
+    #[arg(long)]
+    resume: bool,
+    /// Stop after this many requests.
+    #[arg(long)]
+    max_requests: Option<u64>,
+    /// Write the run summary as JSON to this file.
+    #[arg(long, value_name = "PATH")]
+    summary_json: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = match &cli.command {
+        Command::Run(args) => args.job.quiet,
+        Command::Check(args) | Command::Explain(args) | Command::Schema(args) => args.quiet,
+        _ => false,
+    };
+    commands::init_logging(quiet);
+    match commands::dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hydrant: error: {error:#}");
+            ExitCode::from(commands::exit_code(&error))
+        }
+    }
+}

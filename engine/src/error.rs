@@ -1,0 +1,108 @@
+use std::fmt;
+
+/// An error from the engine.
+///
+/// Opaque: ask it what kind it is with the `is_*` predicates. Its message
+/// names the job key, URL or record at fault and never holds a secret.
+pub struct Error {
+    kind: Kind,
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// The job file or the command line is wrong.
+    Config,
+    /// A request failed: connection, TLS, timeout, status.
+    Http,
+    /// A response could not be read as the job says.
+    Data,
+    /// More dirty records than `records.max_dirty`.
+    DirtyLimit,
+    /// Reading or writing a local file failed.
+    Io,
+}
+
+impl Error {
+    pub(crate) fn new(kind: Kind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn with_source(
+        mut self,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Error {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    pub(crate) fn config(message: impl Into<String>) -> Error {
+        Error::new(Kind::Config, message)
+    }
+
+    pub(crate) fn http(message: impl Into<String>) -> Error {
+        Error::new(Kind::Http, message)
+    }
+
+    pub(crate) fn data(message: impl Into<String>) -> Error {
+        Error::new(Kind::Data, message)
+    }
+
+    pub(crate) fn io(message: impl Into<String>, source: std::io::Error) -> Error {
+        Error::new(Kind::Io, message).with_source(source)
+    }
+
+    /// The job file, a `--var` or another option is wrong: a usage error.
+    pub fn is_config(&self) -> bool {
+        self.kind == Kind::Config
+    }
+
+    /// A request failed (connection, TLS, timeout or HTTP status).
+    pub fn is_http(&self) -> bool {
+        self.kind == Kind::Http
+    }
+
+    /// A response did not hold what the job says (malformed JSON, too big).
+    pub fn is_data(&self) -> bool {
+        self.kind == Kind::Data
+    }
+
+    /// More records were dirty than `records.max_dirty` allows.
+    pub fn is_dirty_limit(&self) -> bool {
+        self.kind == Kind::DirtyLimit
+    }
+
+    /// A local file could not be read or written.
+    pub fn is_io(&self) -> bool {
+        self.kind == Kind::Io
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.kind)
+            .field("message", &self.message)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(source) = &self.source {
+            write!(f, ": {source}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

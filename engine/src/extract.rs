@@ -1,0 +1,1023 @@
+//! From a parsed page to typed cells: records selection, one walk per record
+//! for all compiled column paths, conversions, inference and dirty records.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use serde_json::Value;
+use simd_json::prelude::*;
+use simd_json::{BorrowedValue, StaticNode};
+
+use crate::job::{RecordMode, Records};
+use crate::json::{big_number, write_serde, write_simd};
+use crate::path::{Path, Segment};
+
+/// The type of an output column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    String,
+    /// 32-bit integer.
+    Int,
+    /// 64-bit integer.
+    Long,
+    /// 32-bit float.
+    Float,
+    /// 64-bit float.
+    Double,
+    Boolean,
+    Date,
+    Timestamp,
+    /// Bytes, base64 in JSON.
+    Binary,
+    /// The value's JSON text.
+    Json,
+}
+
+impl ColumnType {
+    /// Parses a type name of a job file.
+    pub fn parse(name: &str) -> Option<ColumnType> {
+        Some(match name {
+            "string" => ColumnType::String,
+            "int" => ColumnType::Int,
+            "long" => ColumnType::Long,
+            "float" => ColumnType::Float,
+            "double" => ColumnType::Double,
+            "boolean" => ColumnType::Boolean,
+            "date" => ColumnType::Date,
+            "timestamp" => ColumnType::Timestamp,
+            "binary" => ColumnType::Binary,
+            "json" => ColumnType::Json,
+            _ => return None,
+        })
+    }
+
+    /// The name of the type in a job file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnType::String => "string",
+            ColumnType::Int => "int",
+            ColumnType::Long => "long",
+            ColumnType::Float => "float",
+            ColumnType::Double => "double",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Date => "date",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::Binary => "binary",
+            ColumnType::Json => "json",
+        }
+    }
+}
+
+/// A declared (or inferred) output column.
+#[derive(Debug, Clone)]
+pub struct ColumnSpec {
+    pub name: String,
+    /// Where in the record; `None` when `value` is given.
+    pub path: Option<Path>,
+    pub kind: ColumnType,
+    /// strftime format for `date` and `timestamp` strings.
+    pub format: Option<String>,
+    /// A constant or placeholder template instead of `path`.
+    pub value: Option<String>,
+}
+
+/// One typed value of an output row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Bool(bool),
+    /// `int` and `long`.
+    Int(i64),
+    Float(f32),
+    Double(f64),
+    Str(Cow<'a, str>),
+    /// JSON text of a `json` column.
+    Json(Vec<u8>),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Microseconds since 1970-01-01T00:00:00Z.
+    Timestamp(i64),
+    Binary(Vec<u8>),
+}
+
+/// A record left out of the output, and why.
+#[derive(Debug, Clone)]
+pub struct DirtyRecord {
+    pub reason: String,
+    /// The record's JSON text.
+    pub record: Vec<u8>,
+}
+
+/// The rows of one page: `cells` holds `rows × columns` cells, row-major.
+#[derive(Debug, Default)]
+pub struct Batch<'a> {
+    pub cells: Vec<Cell<'a>>,
+    pub rows: usize,
+    pub dirty: Vec<DirtyRecord>,
+}
+
+impl<'a> Batch<'a> {
+    /// The cells of row `i`.
+    pub fn row(&self, i: usize, width: usize) -> &[Cell<'a>] {
+        &self.cells[i * width..(i + 1) * width]
+    }
+}
+
+/// Values that fill `{name}` placeholders of constant columns.
+pub type Placeholders = HashMap<String, String>;
+
+#[derive(Debug, Default)]
+struct TrieNode {
+    keys: Vec<(String, usize)>,
+    indexes: Vec<(i64, usize)>,
+    wildcard: Option<usize>,
+    columns: Vec<usize>,
+}
+
+/// Extracts the declared columns from records.
+#[derive(Debug)]
+pub struct Extractor {
+    columns: Vec<ColumnSpec>,
+    multi: Vec<bool>,
+    general: Vec<usize>,
+    trie: Vec<TrieNode>,
+    missing_is_dirty: bool,
+    bad_type_is_dirty: bool,
+}
+
+impl Extractor {
+    /// Compiles the columns' paths into one trie.
+    pub fn new(columns: Vec<ColumnSpec>, records: &Records) -> Extractor {
+        let mut trie = vec![TrieNode::default()];
+        let mut general = Vec::new();
+        let mut multi = Vec::with_capacity(columns.len());
+        for (index, column) in columns.iter().enumerate() {
+            multi.push(column.path.as_ref().is_some_and(Path::is_multi));
+            let Some(path) = &column.path else { continue };
+            let Some(segments) = path.segments() else {
+                general.push(index);
+                continue;
+            };
+            let mut node = 0;
+            for segment in segments {
+                node = child(&mut trie, node, segment);
+            }
+            trie[node].columns.push(index);
+        }
+        Extractor {
+            columns,
+            multi,
+            general,
+            trie,
+            missing_is_dirty: records.missing_is_dirty,
+            bad_type_is_dirty: records.bad_type_is_dirty,
+        }
+    }
+
+    /// The columns, in output order.
+    pub fn columns(&self) -> &[ColumnSpec] {
+        &self.columns
+    }
+
+    /// Extracts every record into `batch`; records with a missing or badly
+    /// typed value go to `batch.dirty` when the job says so.
+    pub fn extract<'v>(
+        &self,
+        records: &[&'v BorrowedValue<'_>],
+        placeholders: &Placeholders,
+        batch: &mut Batch<'v>,
+    ) {
+        let width = self.columns.len();
+        batch.cells.reserve(records.len() * width);
+        let mut hits: Vec<(usize, &'v BorrowedValue<'_>)> = Vec::new();
+        let mut single: Vec<Option<&'v BorrowedValue<'_>>> = vec![None; width];
+        let mut many: Vec<Vec<&'v BorrowedValue<'_>>> = vec![Vec::new(); width];
+        'records: for &record in records {
+            hits.clear();
+            walk_trie(&self.trie, 0, record, &mut hits);
+            single.iter_mut().for_each(|s| *s = None);
+            many.iter_mut().for_each(Vec::clear);
+            for &(column, value) in &hits {
+                if self.multi[column] {
+                    many[column].push(value);
+                } else {
+                    single[column] = Some(value);
+                }
+            }
+            let converted = if self.general.is_empty() {
+                None
+            } else {
+                Some(crate::json::to_serde(record))
+            };
+            let start = batch.cells.len();
+            for (index, column) in self.columns.iter().enumerate() {
+                let outcome = if let Some(template) = &column.value {
+                    fill(template, placeholders)
+                        .and_then(|text| {
+                            convert(View::Str(&text), column, &mut || text.clone().into_bytes())
+                                .map(Cell::into_owned)
+                        })
+                        .or_else(|p| self.settle(p))
+                        .map_err(|p| p.describe(column))
+                } else if let Some(tree) =
+                    converted.as_ref().filter(|_| self.general.contains(&index))
+                {
+                    let found = column
+                        .path
+                        .as_ref()
+                        .map(|p| p.query(tree))
+                        .unwrap_or_default();
+                    let result = if found.is_empty() {
+                        Err(Problem::Missing)
+                    } else {
+                        let mut text = Vec::new();
+                        write_serde(
+                            &Value::Array(found.into_iter().cloned().collect()),
+                            &mut text,
+                        );
+                        convert_compound(column, text)
+                    };
+                    result
+                        .or_else(|p| self.settle(p))
+                        .map_err(|p| p.describe(column))
+                } else if self.multi[index] {
+                    // A multi-valued path gives the array of what it selects,
+                    // `[]` when it selects nothing.
+                    let mut text = vec![b'['];
+                    for (i, value) in many[index].iter().enumerate() {
+                        if i > 0 {
+                            text.push(b',');
+                        }
+                        write_simd(value, &mut text);
+                    }
+                    text.push(b']');
+                    convert_compound(column, text)
+                        .or_else(|p| self.settle(p))
+                        .map_err(|p| p.describe(column))
+                } else {
+                    match single[index] {
+                        None => self
+                            .settle(Problem::Missing)
+                            .map_err(|p| p.describe(column)),
+                        Some(value) => convert(view_simd(value), column, &mut || {
+                            let mut text = Vec::new();
+                            write_simd(value, &mut text);
+                            text
+                        })
+                        .or_else(|p| self.settle(p))
+                        .map_err(|p| p.describe(column)),
+                    }
+                };
+                match outcome {
+                    Ok(cell) => batch.cells.push(cell),
+                    Err(reason) => {
+                        batch.cells.truncate(start);
+                        let mut text = Vec::new();
+                        write_simd(record, &mut text);
+                        batch.dirty.push(DirtyRecord {
+                            reason,
+                            record: text,
+                        });
+                        continue 'records;
+                    }
+                }
+            }
+            batch.rows += 1;
+        }
+    }
+
+    /// Turns a problem into a null where the job tolerates it.
+    fn settle<'v>(&self, problem: Problem) -> Result<Cell<'v>, Problem> {
+        let dirty = match &problem {
+            Problem::Missing => self.missing_is_dirty,
+            Problem::BadType(_) => self.bad_type_is_dirty,
+            Problem::Template(_) => true,
+        };
+        if dirty { Err(problem) } else { Ok(Cell::Null) }
+    }
+}
+
+impl<'a> Cell<'a> {
+    fn into_owned(self) -> Cell<'static> {
+        match self {
+            Cell::Null => Cell::Null,
+            Cell::Bool(b) => Cell::Bool(b),
+            Cell::Int(i) => Cell::Int(i),
+            Cell::Float(f) => Cell::Float(f),
+            Cell::Double(d) => Cell::Double(d),
+            Cell::Str(s) => Cell::Str(Cow::Owned(s.into_owned())),
+            Cell::Json(j) => Cell::Json(j),
+            Cell::Date(d) => Cell::Date(d),
+            Cell::Timestamp(t) => Cell::Timestamp(t),
+            Cell::Binary(b) => Cell::Binary(b),
+        }
+    }
+}
+
+fn child(trie: &mut Vec<TrieNode>, node: usize, segment: &Segment) -> usize {
+    let existing = match segment {
+        Segment::Key(key) => trie[node]
+            .keys
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, c)| *c),
+        Segment::Index(i) => trie[node]
+            .indexes
+            .iter()
+            .find(|(k, _)| k == i)
+            .map(|(_, c)| *c),
+        Segment::Wildcard => trie[node].wildcard,
+    };
+    if let Some(found) = existing {
+        return found;
+    }
+    let id = trie.len();
+    trie.push(TrieNode::default());
+    match segment {
+        Segment::Key(key) => trie[node].keys.push((key.clone(), id)),
+        Segment::Index(i) => trie[node].indexes.push((*i, id)),
+        Segment::Wildcard => trie[node].wildcard = Some(id),
+    }
+    id
+}
+
+fn walk_trie<'v, 'a>(
+    trie: &[TrieNode],
+    node: usize,
+    value: &'v BorrowedValue<'a>,
+    hits: &mut Vec<(usize, &'v BorrowedValue<'a>)>,
+) {
+    let here = &trie[node];
+    for &column in &here.columns {
+        hits.push((column, value));
+    }
+    if !here.keys.is_empty()
+        && let Some(object) = value.as_object()
+    {
+        for (key, next) in &here.keys {
+            if let Some(child) = object.get(key.as_str()) {
+                walk_trie(trie, *next, child, hits);
+            }
+        }
+    }
+    if let Some(array) = value.as_array() {
+        for (index, next) in &here.indexes {
+            if let Some(child) =
+                crate::path::resolve_index(*index, array.len()).and_then(|i| array.get(i))
+            {
+                walk_trie(trie, *next, child, hits);
+            }
+        }
+    }
+    if let Some(next) = here.wildcard {
+        if let Some(array) = value.as_array() {
+            for child in array {
+                walk_trie(trie, next, child, hits);
+            }
+        } else if let Some(object) = value.as_object() {
+            for child in object.values() {
+                walk_trie(trie, next, child, hits);
+            }
+        }
+    }
+}
+
+/// Chooses the records of a page: the values at `records.path`, an array
+/// giving one record per element.
+pub fn select_records<'v, 'a>(
+    page: &'v BorrowedValue<'a>,
+    records: &Records,
+) -> Result<Vec<&'v BorrowedValue<'a>>, String> {
+    let (nodes, multi) = match &records.path {
+        None => (vec![page], false),
+        Some(path) => {
+            let segments = path
+                .segments()
+                .ok_or("records.path needs the general JSONPath evaluator")?;
+            let mut nodes = Vec::new();
+            crate::path::walk(page, segments, &mut nodes);
+            (nodes, path.is_multi())
+        }
+    };
+    expand(nodes, multi, records.mode)
+}
+
+/// `nodes` selected by a records path; `multi` when the path can select
+/// several (each node is then a record).
+pub(crate) fn expand<'v, 'a>(
+    nodes: Vec<&'v BorrowedValue<'a>>,
+    multi: bool,
+    mode: RecordMode,
+) -> Result<Vec<&'v BorrowedValue<'a>>, String> {
+    if multi && nodes.len() != 1 {
+        return Ok(nodes.into_iter().filter(|n| !n.is_null()).collect());
+    }
+    let Some(node) = nodes.into_iter().next() else {
+        return Ok(Vec::new());
+    };
+    match node {
+        BorrowedValue::Static(StaticNode::Null) => Ok(Vec::new()),
+        BorrowedValue::Array(items) if mode != RecordMode::One => Ok(items.iter().collect()),
+        BorrowedValue::Array(_) => Ok(vec![node]),
+        BorrowedValue::Object(_) if mode == RecordMode::Many => {
+            Err("records.mode is `many` but the records path holds an object".to_owned())
+        }
+        other if mode == RecordMode::Many => Err(format!(
+            "records.mode is `many` but the records path holds {}",
+            describe_kind(other)
+        )),
+        other => Ok(vec![other]),
+    }
+}
+
+fn describe_kind(value: &BorrowedValue<'_>) -> &'static str {
+    match value {
+        BorrowedValue::Static(StaticNode::Null) => "null",
+        BorrowedValue::Static(StaticNode::Bool(_)) => "a boolean",
+        BorrowedValue::Static(_) => "a number",
+        BorrowedValue::String(_) => "a string",
+        BorrowedValue::Array(_) => "an array",
+        BorrowedValue::Object(_) => "an object",
+    }
+}
+
+/// Infers columns from records: nested objects flattened with `separator`,
+/// arrays kept as `json`, types widened long → double → string.
+pub fn infer_columns(records: &[&BorrowedValue<'_>], separator: &str) -> Vec<ColumnSpec> {
+    let mut order: Vec<(Vec<String>, Option<ColumnType>)> = Vec::new();
+    let mut index: HashMap<Vec<String>, usize> = HashMap::new();
+    let mut scalar_records: Option<Option<ColumnType>> = None;
+    for record in records {
+        match record.as_object() {
+            Some(object) => {
+                let mut prefix = Vec::new();
+                collect_leaves(object, &mut prefix, &mut order, &mut index);
+            }
+            None => {
+                let seen = scalar_records.get_or_insert(None);
+                *seen = widen(*seen, leaf_type(record));
+            }
+        }
+    }
+    let mut columns: Vec<ColumnSpec> = Vec::with_capacity(order.len() + 1);
+    if let Some(kind) = scalar_records {
+        columns.push(ColumnSpec {
+            name: "value".to_owned(),
+            path: Some(Path::from_segments(String::new(), Vec::new())),
+            kind: kind.unwrap_or(ColumnType::String),
+            format: None,
+            value: None,
+        });
+    }
+    for (keys, kind) in order {
+        let mut name = keys.join(separator);
+        if columns.iter().any(|c| c.name == name) {
+            let mut n = 2;
+            while columns
+                .iter()
+                .any(|c| c.name == format!("{name}{separator}{n}"))
+            {
+                n += 1;
+            }
+            name = format!("{name}{separator}{n}");
+        }
+        let text = keys.join(".");
+        columns.push(ColumnSpec {
+            name,
+            path: Some(Path::from_segments(
+                text,
+                keys.into_iter().map(Segment::Key).collect(),
+            )),
+            kind: kind.unwrap_or(ColumnType::String),
+            format: None,
+            value: None,
+        });
+    }
+    columns
+}
+
+type Leaves = Vec<(Vec<String>, Option<ColumnType>)>;
+
+fn collect_leaves(
+    object: &simd_json::borrowed::Object<'_>,
+    prefix: &mut Vec<String>,
+    order: &mut Leaves,
+    index: &mut HashMap<Vec<String>, usize>,
+) {
+    for (key, value) in object.iter() {
+        prefix.push(key.to_string());
+        match value.as_object() {
+            Some(inner) if !inner.is_empty() => collect_leaves(inner, prefix, order, index),
+            _ => {
+                let kind = leaf_type(value);
+                match index.get(prefix.as_slice()) {
+                    Some(&at) => order[at].1 = widen(order[at].1, kind),
+                    None => {
+                        index.insert(prefix.clone(), order.len());
+                        order.push((prefix.clone(), kind));
+                    }
+                }
+            }
+        }
+        prefix.pop();
+    }
+}
+
+fn leaf_type(value: &BorrowedValue<'_>) -> Option<ColumnType> {
+    Some(match value {
+        BorrowedValue::Static(StaticNode::Null) => return None,
+        BorrowedValue::Static(StaticNode::Bool(_)) => ColumnType::Boolean,
+        BorrowedValue::Static(StaticNode::I64(_)) => ColumnType::Long,
+        BorrowedValue::Static(StaticNode::U64(u)) if *u <= i64::MAX as u64 => ColumnType::Long,
+        BorrowedValue::Static(StaticNode::U64(_)) => ColumnType::String,
+        BorrowedValue::Static(StaticNode::F64(_)) => ColumnType::Double,
+        BorrowedValue::String(_) => ColumnType::String,
+        BorrowedValue::Array(_) | BorrowedValue::Object(_) => ColumnType::Json,
+    })
+}
+
+fn widen(seen: Option<ColumnType>, next: Option<ColumnType>) -> Option<ColumnType> {
+    use ColumnType::*;
+    match (seen, next) {
+        (None, n) => n,
+        (s, None) => s,
+        (Some(a), Some(b)) if a == b => Some(a),
+        (Some(Long), Some(Double)) | (Some(Double), Some(Long)) => Some(Double),
+        _ => Some(String),
+    }
+}
+
+/// A value as conversions see it, whichever parser produced it.
+#[derive(Debug, Clone, Copy)]
+enum View<'v> {
+    Null,
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Str(&'v str),
+    /// A number literal too big for 64 bits, as written.
+    Big(&'v str),
+    Compound,
+}
+
+fn view_simd<'v>(value: &'v BorrowedValue<'_>) -> View<'v> {
+    match value {
+        BorrowedValue::Static(StaticNode::Null) => View::Null,
+        BorrowedValue::Static(StaticNode::Bool(b)) => View::Bool(*b),
+        BorrowedValue::Static(StaticNode::I64(i)) => View::I64(*i),
+        BorrowedValue::Static(StaticNode::U64(u)) => View::U64(*u),
+        BorrowedValue::Static(StaticNode::F64(f)) => View::F64(*f),
+        BorrowedValue::String(s) => match big_number(s) {
+            Some(literal) => View::Big(literal),
+            None => View::Str(s),
+        },
+        _ => View::Compound,
+    }
+}
+
+#[derive(Debug)]
+enum Problem {
+    Missing,
+    BadType(String),
+    Template(String),
+}
+
+impl Problem {
+    fn describe(self, column: &ColumnSpec) -> String {
+        match self {
+            Problem::Missing => format!(
+                "column `{}`: no value at `{}`",
+                column.name,
+                column.path.as_ref().map_or("", |p| p.as_str())
+            ),
+            Problem::BadType(why) => {
+                format!("column `{}` ({}): {why}", column.name, column.kind.as_str())
+            }
+            Problem::Template(why) => format!("column `{}`: {why}", column.name),
+        }
+    }
+}
+
+fn fill(template: &str, placeholders: &Placeholders) -> Result<String, Problem> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            out.push_str(&rest[open..]);
+            return Ok(out);
+        };
+        let name = &rest[open + 1..open + close];
+        let value = placeholders.get(name).ok_or_else(|| {
+            Problem::Template(format!("placeholder `{{{name}}}` has no value here"))
+        })?;
+        out.push_str(value);
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Converts a multi-valued (array) result: only `json` and `string` take it.
+fn convert_compound(column: &ColumnSpec, text: Vec<u8>) -> Result<Cell<'static>, Problem> {
+    match column.kind {
+        ColumnType::Json => Ok(Cell::Json(text)),
+        ColumnType::String => Ok(Cell::Str(Cow::Owned(
+            String::from_utf8(text).unwrap_or_default(),
+        ))),
+        _ => Err(Problem::BadType(
+            "the path selects several values; use type `json` or `string`".to_owned(),
+        )),
+    }
+}
+
+fn shown(text: &str) -> String {
+    let mut out: String = text.chars().take(60).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    format!("{out:?}")
+}
+
+fn convert<'v>(
+    value: View<'v>,
+    column: &ColumnSpec,
+    json_text: &mut dyn FnMut() -> Vec<u8>,
+) -> Result<Cell<'v>, Problem> {
+    let bad = |what: String| Err(Problem::BadType(what));
+    if let View::Null = value {
+        return Ok(Cell::Null);
+    }
+    match column.kind {
+        ColumnType::Json => Ok(Cell::Json(match value {
+            View::Big(literal) => literal.as_bytes().to_vec(),
+            _ => json_text(),
+        })),
+        ColumnType::String => Ok(Cell::Str(match value {
+            View::Str(s) => Cow::Borrowed(s),
+            View::Big(literal) => Cow::Borrowed(literal),
+            View::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
+            View::I64(i) => Cow::Owned(itoa::Buffer::new().format(i).to_owned()),
+            View::U64(u) => Cow::Owned(itoa::Buffer::new().format(u).to_owned()),
+            View::F64(f) => Cow::Owned(ryu::Buffer::new().format_finite(f).to_owned()),
+            View::Null | View::Compound => {
+                Cow::Owned(String::from_utf8(json_text()).unwrap_or_default())
+            }
+        })),
+        ColumnType::Int | ColumnType::Long => {
+            let wide = match value {
+                View::I64(i) => Some(i128::from(i)),
+                View::U64(u) => Some(i128::from(u)),
+                View::F64(f) if f.fract() == 0.0 && f.abs() < 1e19 => Some(f as i128),
+                View::Str(s) => s.parse::<i128>().ok(),
+                _ => None,
+            };
+            let (min, max) = if column.kind == ColumnType::Int {
+                (i128::from(i32::MIN), i128::from(i32::MAX))
+            } else {
+                (i128::from(i64::MIN), i128::from(i64::MAX))
+            };
+            match wide {
+                Some(n) if (min..=max).contains(&n) => Ok(Cell::Int(n as i64)),
+                Some(_) => bad(format!("{} is out of range", describe(value, json_text))),
+                None => match value {
+                    View::Big(_) => bad(format!("{} is out of range", describe(value, json_text))),
+                    _ => bad(format!("{} is not an integer", describe(value, json_text))),
+                },
+            }
+        }
+        ColumnType::Float | ColumnType::Double => {
+            let number = match value {
+                View::I64(i) if (i as f64) as i128 == i128::from(i) => Some(i as f64),
+                View::U64(u) if (u as f64) as i128 == i128::from(u) => Some(u as f64),
+                View::I64(_) | View::U64(_) => {
+                    return bad(format!(
+                        "{} cannot be held exactly in a {}",
+                        describe(value, json_text),
+                        column.kind.as_str()
+                    ));
+                }
+                View::F64(f) => Some(f),
+                View::Str(s) if looks_decimal(s) => s.parse::<f64>().ok().filter(|f| f.is_finite()),
+                _ => None,
+            };
+            match (number, column.kind) {
+                (Some(f), ColumnType::Double) => Ok(Cell::Double(f)),
+                (Some(f), _) if f.abs() <= f64::from(f32::MAX) => Ok(Cell::Float(f as f32)),
+                (Some(_), _) => bad(format!("{} is out of range", describe(value, json_text))),
+                (None, _) => bad(format!("{} is not a number", describe(value, json_text))),
+            }
+        }
+        ColumnType::Boolean => match value {
+            View::Bool(b) => Ok(Cell::Bool(b)),
+            View::Str(s) if s.eq_ignore_ascii_case("true") => Ok(Cell::Bool(true)),
+            View::Str(s) if s.eq_ignore_ascii_case("false") => Ok(Cell::Bool(false)),
+            _ => bad(format!("{} is not a boolean", describe(value, json_text))),
+        },
+        ColumnType::Timestamp => match to_micros(value, column.format.as_deref()) {
+            Some(micros) => Ok(Cell::Timestamp(micros)),
+            None => bad(format!("{} is not a timestamp", describe(value, json_text))),
+        },
+        ColumnType::Date => match to_date(value, column.format.as_deref()) {
+            Some(days) => Ok(Cell::Date(days)),
+            None => bad(format!("{} is not a date", describe(value, json_text))),
+        },
+        ColumnType::Binary => match value {
+            View::Str(s) => decode_base64(s)
+                .map(Cell::Binary)
+                .ok_or_else(|| Problem::BadType(format!("{} is not base64", shown(s)))),
+            _ => bad(format!(
+                "{} is not a base64 string",
+                describe(value, json_text)
+            )),
+        },
+    }
+}
+
+fn describe(value: View<'_>, json_text: &mut dyn FnMut() -> Vec<u8>) -> String {
+    match value {
+        View::Str(s) => shown(s),
+        View::Big(literal) => literal.to_owned(),
+        _ => {
+            let text = String::from_utf8(json_text()).unwrap_or_default();
+            let mut out: String = text.chars().take(60).collect();
+            if out.len() < text.len() {
+                out.push('…');
+            }
+            out
+        }
+    }
+}
+
+/// Rust's float parser also takes `inf`, `nan` and `+1`: JSON-style
+/// decimals only.
+fn looks_decimal(s: &str) -> bool {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    s.starts_with(|c: char| c.is_ascii_digit() || c == '.')
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'))
+}
+
+fn decode_base64(s: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    STANDARD
+        .decode(s)
+        .or_else(|_| STANDARD_NO_PAD.decode(s))
+        .or_else(|_| URL_SAFE.decode(s))
+        .or_else(|_| URL_SAFE_NO_PAD.decode(s))
+        .ok()
+}
+
+/// Unix seconds, or milliseconds when above 10^11, to microseconds.
+fn number_to_micros(value: f64) -> Option<i64> {
+    let micros = if value.abs() > 1e11 {
+        value * 1e3
+    } else {
+        value * 1e6
+    };
+    (micros.is_finite() && micros.abs() < 9.2e18).then(|| micros.round() as i64)
+}
+
+fn to_micros(value: View<'_>, format: Option<&str>) -> Option<i64> {
+    match value {
+        View::I64(i) => {
+            if i.unsigned_abs() > 100_000_000_000 {
+                i.checked_mul(1_000)
+            } else {
+                i.checked_mul(1_000_000)
+            }
+        }
+        View::U64(u) => to_micros(View::I64(i64::try_from(u).ok()?), format),
+        View::F64(f) => number_to_micros(f),
+        View::Str(s) => parse_timestamp(s, format),
+        _ => None,
+    }
+}
+
+fn parse_timestamp(s: &str, format: Option<&str>) -> Option<i64> {
+    let micros = |dt: DateTime<Utc>| -> Option<i64> {
+        dt.timestamp()
+            .checked_mul(1_000_000)?
+            .checked_add(i64::from(dt.timestamp_subsec_micros()))
+    };
+    if let Some(format) = format {
+        if let Ok(dt) = DateTime::parse_from_str(s, format) {
+            return micros(dt.with_timezone(&Utc));
+        }
+        if let Ok(naive) = NaiveDateTime::parse_from_str(s, format) {
+            return micros(Utc.from_utc_datetime(&naive));
+        }
+        if let Ok(date) = NaiveDate::parse_from_str(s, format) {
+            return micros(Utc.from_utc_datetime(&date.and_time(NaiveTime::MIN)));
+        }
+        return None;
+    }
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return micros(dt.with_timezone(&Utc));
+    }
+    for naive_format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(s, naive_format) {
+            return micros(Utc.from_utc_datetime(&naive));
+        }
+    }
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || b == b'-' || b == b'.')
+    {
+        return if s.contains('.') {
+            number_to_micros(s.parse().ok()?)
+        } else {
+            to_micros(View::I64(s.parse().ok()?), None)
+        };
+    }
+    None
+}
+
+fn to_date(value: View<'_>, format: Option<&str>) -> Option<i32> {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
+    let days = |date: NaiveDate| i32::try_from((date - epoch).num_days()).ok();
+    if let (View::Str(s), None) = (value, format)
+        && let Ok(date) = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+    {
+        return days(date);
+    }
+    if let (View::Str(s), Some(format)) = (value, format)
+        && let Ok(date) = NaiveDate::parse_from_str(s, format)
+    {
+        return days(date);
+    }
+    let micros = to_micros(value, format)?;
+    Some(i32::try_from(micros.div_euclid(86_400_000_000)).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn column(kind: ColumnType, format: Option<&str>) -> ColumnSpec {
+        ColumnSpec {
+            name: "c".to_owned(),
+            path: Some(Path::member("c")),
+            kind,
+            format: format.map(str::to_owned),
+            value: None,
+        }
+    }
+
+    fn conv(kind: ColumnType, json: &str) -> Result<Cell<'static>, String> {
+        conv_fmt(kind, None, json)
+    }
+
+    fn conv_fmt(
+        kind: ColumnType,
+        format: Option<&str>,
+        json: &str,
+    ) -> Result<Cell<'static>, String> {
+        let mut scratch = crate::json::Scratch::default();
+        let mut parser = crate::json::Parser::default();
+        let value = parser.parse(json.as_bytes(), &mut scratch).unwrap();
+        let col = column(kind, format);
+        convert(view_simd(&value), &col, &mut || {
+            let mut t = Vec::new();
+            write_simd(&value, &mut t);
+            t
+        })
+        .map(Cell::into_owned)
+        .map_err(|p| p.describe(&col))
+    }
+
+    #[test]
+    fn integers() {
+        assert_eq!(conv(ColumnType::Long, "42"), Ok(Cell::Int(42)));
+        assert_eq!(conv(ColumnType::Long, "\"-7\""), Ok(Cell::Int(-7)));
+        assert_eq!(conv(ColumnType::Long, "2.0"), Ok(Cell::Int(2)));
+        assert!(
+            conv(ColumnType::Long, "1.5")
+                .unwrap_err()
+                .contains("1.5 is not an integer")
+        );
+        assert!(
+            conv(ColumnType::Long, "9223372036854775808")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            conv(ColumnType::Long, "123456789012345678901234")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert_eq!(
+            conv(ColumnType::Int, "2147483647"),
+            Ok(Cell::Int(i32::MAX as i64))
+        );
+        assert!(
+            conv(ColumnType::Int, "2147483648")
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(conv(ColumnType::Long, "true").is_err());
+    }
+
+    #[test]
+    fn floats() {
+        assert_eq!(conv(ColumnType::Double, "0.1"), Ok(Cell::Double(0.1)));
+        assert_eq!(conv(ColumnType::Double, "\"2.5\""), Ok(Cell::Double(2.5)));
+        assert_eq!(conv(ColumnType::Double, "3"), Ok(Cell::Double(3.0)));
+        assert!(conv(ColumnType::Double, "9007199254740993").is_err());
+        assert!(conv(ColumnType::Double, "\"nan\"").is_err());
+        assert_eq!(conv(ColumnType::Float, "1.5"), Ok(Cell::Float(1.5)));
+        assert!(
+            conv(ColumnType::Float, "1e300")
+                .unwrap_err()
+                .contains("out of range")
+        );
+    }
+
+    #[test]
+    fn huge_integers_stay_exact_as_text() {
+        let big = "123456789012345678901234567890";
+        assert_eq!(
+            conv(ColumnType::String, big),
+            Ok(Cell::Str(Cow::Owned(big.to_owned())))
+        );
+        assert_eq!(
+            conv(ColumnType::Json, big),
+            Ok(Cell::Json(big.as_bytes().to_vec()))
+        );
+    }
+
+    #[test]
+    fn booleans_strings_json() {
+        assert_eq!(conv(ColumnType::Boolean, "\"true\""), Ok(Cell::Bool(true)));
+        assert!(conv(ColumnType::Boolean, "1").is_err());
+        assert_eq!(conv(ColumnType::String, "12"), Ok(Cell::Str("12".into())));
+        assert_eq!(
+            conv(ColumnType::String, "{\"a\":[1]}"),
+            Ok(Cell::Str("{\"a\":[1]}".into()))
+        );
+        assert_eq!(
+            conv(ColumnType::Json, "\"x\""),
+            Ok(Cell::Json(b"\"x\"".to_vec()))
+        );
+        assert_eq!(conv(ColumnType::Long, "null"), Ok(Cell::Null));
+    }
+
+    #[test]
+    fn timestamps_and_dates() {
+        let noon = 1_709_294_400_000_000; // 2024-03-01T12:00:00Z
+        assert_eq!(
+            conv(ColumnType::Timestamp, "\"2024-03-01T12:00:00Z\""),
+            Ok(Cell::Timestamp(noon))
+        );
+        assert_eq!(
+            conv(ColumnType::Timestamp, "\"2024-03-01T14:00:00+02:00\""),
+            Ok(Cell::Timestamp(noon))
+        );
+        assert_eq!(
+            conv(ColumnType::Timestamp, "\"2024-03-01 12:00:00\""),
+            Ok(Cell::Timestamp(noon))
+        );
+        assert_eq!(
+            conv(ColumnType::Timestamp, "1709294400"),
+            Ok(Cell::Timestamp(noon))
+        );
+        assert_eq!(
+            conv(ColumnType::Timestamp, "1709294400250"),
+            Ok(Cell::Timestamp(noon + 250_000))
+        );
+        assert_eq!(
+            conv_fmt(
+                ColumnType::Timestamp,
+                Some("%d/%m/%Y %H:%M"),
+                "\"01/03/2024 12:00\""
+            ),
+            Ok(Cell::Timestamp(noon))
+        );
+        assert!(conv(ColumnType::Timestamp, "\"yesterday\"").is_err());
+        assert_eq!(
+            conv(ColumnType::Date, "\"2024-03-01\""),
+            Ok(Cell::Date(19783))
+        );
+        assert_eq!(
+            conv_fmt(ColumnType::Date, Some("%d.%m.%Y"), "\"01.03.2024\""),
+            Ok(Cell::Date(19783))
+        );
+        assert_eq!(
+            conv(ColumnType::Date, "\"2024-03-01T23:00:00Z\""),
+            Ok(Cell::Date(19783))
+        );
+        assert!(conv(ColumnType::Date, "\"2024-02-30\"").is_err());
+    }
+
+    #[test]
+    fn binary() {
+        assert_eq!(
+            conv(ColumnType::Binary, "\"aGk=\""),
+            Ok(Cell::Binary(b"hi".to_vec()))
+        );
+        assert!(conv(ColumnType::Binary, "\"***\"").is_err());
+    }
+}

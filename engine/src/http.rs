@@ -1,0 +1,364 @@
+//! The HTTP client: hyper over a pooled, TLS-verifying connector, with
+//! decoding of gzip, deflate and br bodies capped on decoded bytes.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, Uri};
+use http_body_util::{BodyExt, Full};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::error::{Error, Result};
+use crate::job::Request;
+
+/// A response, its body decoded.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct HttpClient {
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    timeout: Duration,
+    max_response: u64,
+    redirect_to: Option<Uri>,
+}
+
+impl HttpClient {
+    /// A client for the job's `[request]` settings. `redirect_to`, when
+    /// given, sends every request to that origin instead (replay).
+    pub fn new(
+        request: &Request,
+        max_response: u64,
+        redirect_to: Option<Uri>,
+    ) -> Result<HttpClient> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::config(format!("cannot set up TLS: {e}")))?;
+        let tls = if request.tls_verify {
+            builder
+                .with_root_certificates(roots(request)?)
+                .with_no_client_auth()
+        } else {
+            tracing::warn!("request.tls_verify = false: server certificates are not checked");
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(NoVerification(provider)))
+                .with_no_client_auth()
+        };
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(request.connect_timeout));
+        let connector = HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .build(connector);
+        Ok(HttpClient {
+            client,
+            timeout: request.timeout,
+            max_response,
+            redirect_to,
+        })
+    }
+
+    /// Sends a request and reads the whole body, within `timeout`.
+    /// `shown_url` names the request in errors (secrets masked).
+    pub async fn send(
+        &self,
+        mut request: http::Request<Full<Bytes>>,
+        shown_url: &str,
+    ) -> Result<Response> {
+        if let Some(target) = &self.redirect_to {
+            let mut parts = request.uri().clone().into_parts();
+            let target = target.clone().into_parts();
+            parts.scheme = target.scheme;
+            parts.authority = target.authority;
+            *request.uri_mut() = Uri::from_parts(parts)
+                .map_err(|e| Error::config(format!("cannot replay {shown_url}: {e}")))?;
+        }
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| {
+                Error::http(format!(
+                    "request to {shown_url} failed: {}",
+                    describe_client_error(&e)
+                ))
+            })?;
+            let (parts, mut body) = response.into_parts();
+            let mut decoder = Decoder::new(&parts.headers, self.max_response, shown_url)?;
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| {
+                    Error::http(format!("reading the response from {shown_url} failed: {e}"))
+                })?;
+                if let Ok(data) = frame.into_data() {
+                    decoder.write(&data)?;
+                }
+            }
+            Ok(Response {
+                status: parts.status,
+                headers: parts.headers,
+                body: decoder.finish()?,
+            })
+        };
+        tokio::time::timeout(self.timeout, exchange)
+            .await
+            .map_err(|_| {
+                Error::http(format!(
+                    "request to {shown_url} timed out after {:?} (request.timeout)",
+                    self.timeout
+                ))
+            })?
+    }
+}
+
+fn describe_client_error(error: &hyper_util::client::legacy::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}
+
+fn roots(request: &Request) -> Result<RootCertStore> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(path) = &request.ca_file {
+        let certs = CertificateDer::pem_file_iter(path)
+            .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+            .map_err(|e| Error::config(format!("request.ca_file `{}`: {e}", path.display())))?;
+        if certs.is_empty() {
+            return Err(Error::config(format!(
+                "request.ca_file `{}`: no PEM certificate in it",
+                path.display()
+            )));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| Error::config(format!("request.ca_file `{}`: {e}", path.display())))?;
+        }
+    }
+    Ok(roots)
+}
+
+/// `tls_verify = false`: accepts any certificate, still checks signatures.
+#[derive(Debug)]
+struct NoVerification(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A `Vec` that refuses to grow past `cap` bytes.
+struct Capped {
+    buf: Vec<u8>,
+    cap: u64,
+}
+
+impl Write for Capped {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if (self.buf.len() + data.len()) as u64 > self.cap {
+            return Err(std::io::Error::other(CapExceeded));
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("decoded body exceeds limits.max_response")]
+struct CapExceeded;
+
+enum Decoding {
+    Identity(Capped),
+    Gzip(flate2::write::GzDecoder<Capped>),
+    Zlib(flate2::write::ZlibDecoder<Capped>),
+    Deflate(flate2::write::DeflateDecoder<Capped>),
+    Brotli(Box<brotli_decompressor::DecompressorWriter<Capped>>),
+    /// `deflate` whose first bytes have not arrived: zlib-wrapped or raw.
+    DeflatePending(Capped),
+}
+
+struct Decoder<'u> {
+    decoding: Decoding,
+    url: &'u str,
+    cap: u64,
+}
+
+impl<'u> Decoder<'u> {
+    fn new(headers: &HeaderMap, cap: u64, url: &'u str) -> Result<Decoder<'u>> {
+        let length_hint = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            .min(cap)
+            .min(64 << 20);
+        let sink = Capped {
+            buf: Vec::with_capacity(length_hint as usize),
+            cap,
+        };
+        let encodings: Vec<String> = headers
+            .get_all(http::header::CONTENT_ENCODING)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| !v.is_empty() && v != "identity")
+            .collect();
+        let decoding = match encodings.as_slice() {
+            [] => Decoding::Identity(sink),
+            [one] => match one.as_str() {
+                "gzip" | "x-gzip" => Decoding::Gzip(flate2::write::GzDecoder::new(sink)),
+                "deflate" => Decoding::DeflatePending(sink),
+                "br" => Decoding::Brotli(Box::new(brotli_decompressor::DecompressorWriter::new(
+                    sink,
+                    64 * 1024,
+                ))),
+                other => {
+                    return Err(Error::data(format!(
+                        "response from {url} has an unsupported content-encoding `{other}`"
+                    )));
+                }
+            },
+            several => {
+                return Err(Error::data(format!(
+                    "response from {url} has stacked content-encodings `{}`, which are not supported",
+                    several.join(", ")
+                )));
+            }
+        };
+        Ok(Decoder { decoding, url, cap })
+    }
+
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        if let Decoding::DeflatePending(sink) = &mut self.decoding {
+            let sink = std::mem::replace(
+                sink,
+                Capped {
+                    buf: Vec::new(),
+                    cap: 0,
+                },
+            );
+            // RFC 9110's deflate is zlib-wrapped; some servers send it raw.
+            let zlib = data.len() >= 2
+                && data[0] & 0x0f == 8
+                && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0;
+            self.decoding = if zlib {
+                Decoding::Zlib(flate2::write::ZlibDecoder::new(sink))
+            } else {
+                Decoding::Deflate(flate2::write::DeflateDecoder::new(sink))
+            };
+        }
+        let result = match &mut self.decoding {
+            Decoding::Identity(sink) => sink.write_all(data),
+            Decoding::Gzip(d) => d.write_all(data),
+            Decoding::Zlib(d) => d.write_all(data),
+            Decoding::Deflate(d) => d.write_all(data),
+            Decoding::Brotli(d) => d.write_all(data),
+            Decoding::DeflatePending(_) => unreachable!("replaced above"),
+        };
+        result.map_err(|e| self.error(e))
+    }
+
+    fn finish(self) -> Result<Vec<u8>> {
+        let url = self.url;
+        let cap = self.cap;
+        let fail = |e: std::io::Error| decode_error(e, url, cap);
+        let sink = match self.decoding {
+            Decoding::Identity(sink) | Decoding::DeflatePending(sink) => sink,
+            Decoding::Gzip(d) => d.finish().map_err(fail)?,
+            Decoding::Zlib(d) => d.finish().map_err(fail)?,
+            Decoding::Deflate(d) => d.finish().map_err(fail)?,
+            Decoding::Brotli(d) => d.into_inner().map_err(|_| {
+                Error::data(format!(
+                    "response from {url}: the br body is truncated or corrupt"
+                ))
+            })?,
+        };
+        Ok(sink.buf)
+    }
+
+    fn error(&self, e: std::io::Error) -> Error {
+        decode_error(e, self.url, self.cap)
+    }
+}
+
+fn decode_error(e: std::io::Error, url: &str, cap: u64) -> Error {
+    if e.get_ref().is_some_and(|inner| inner.is::<CapExceeded>()) {
+        Error::data(format!(
+            "response from {url} exceeds limits.max_response ({cap} bytes decoded)"
+        ))
+    } else {
+        Error::data(format!("response from {url} could not be decoded: {e}"))
+    }
+}

@@ -1,0 +1,183 @@
+//! The job file as written: every table and key of SPEC.md §1.
+//!
+//! These structs only say what is allowed where (unknown keys are refused);
+//! [`super::Job`] is the validated form everything downstream takes.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JobFile {
+    pub request: Option<RequestFile>,
+    #[serde(default)]
+    pub auth: hydrant_auth::Config,
+    #[serde(default)]
+    pub paginate: hydrant_paginate::Config,
+    pub fanout: Option<FanoutFile>,
+    #[serde(default)]
+    pub records: RecordsFile,
+    pub columns: Option<Vec<ColumnFile>>,
+    #[serde(default)]
+    pub limits: LimitsFile,
+    #[serde(default)]
+    pub output: OutputFile,
+    pub state: Option<StateFile>,
+    pub input: Option<InputFile>,
+    pub write: Option<WriteFile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RequestFile {
+    pub url: String,
+    pub method: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, Value>,
+    pub body: Option<Value>,
+    pub form: Option<BTreeMap<String, Value>>,
+    pub timeout: Option<String>,
+    pub connect_timeout: Option<String>,
+    pub interval: Option<String>,
+    pub tls_verify: Option<bool>,
+    pub ca_file: Option<String>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FanoutFile {
+    pub param: Option<String>,
+    #[serde(rename = "in")]
+    pub placement: Option<String>,
+    pub values: Option<Vec<Value>>,
+    pub values_file: Option<String>,
+    pub from: Option<Box<FanoutFromFile>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FanoutFromFile {
+    pub request: RequestFile,
+    pub auth: Option<hydrant_auth::Config>,
+    #[serde(default)]
+    pub paginate: hydrant_paginate::Config,
+    #[serde(default)]
+    pub records: RecordsFile,
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RecordsFile {
+    pub path: Option<String>,
+    pub mode: Option<String>,
+    pub on_missing: Option<String>,
+    pub on_bad_type: Option<String>,
+    pub max_dirty: Option<u64>,
+    pub dirty_path: Option<String>,
+    pub flatten: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ColumnFile {
+    pub name: String,
+    pub path: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub format: Option<String>,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LimitsFile {
+    pub concurrency: Option<u32>,
+    pub rate: Option<f64>,
+    pub burst: Option<u32>,
+    pub bytes_per_second: Option<String>,
+    pub retry_on: Option<Vec<u16>>,
+    #[allow(dead_code, reason = "accepted now; the retry policy reads it")]
+    pub max_retries: Option<u32>,
+    pub backoff: Option<BackoffFile>,
+    pub max_retry_wait: Option<String>,
+    pub max_response: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BackoffFile {
+    pub initial: Option<String>,
+    pub max: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OutputFile {
+    pub format: Option<String>,
+    pub path: Option<String>,
+    pub csv: Option<CsvFile>,
+    pub parquet: Option<ParquetFile>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CsvFile {
+    pub delimiter: Option<String>,
+    pub header: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ParquetFile {
+    pub compression: Option<String>,
+    pub row_group_size: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StateFile {
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct InputFile {
+    pub path: Option<String>,
+    pub format: Option<String>,
+    pub job: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "validated now; the write path reads the rest")]
+pub(crate) struct WriteFile {
+    pub url: String,
+    pub method: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub mode: Option<String>,
+    pub batch_size: Option<u64>,
+    pub data_path: Option<String>,
+    pub compression: Option<String>,
+    pub reject_path: Option<String>,
+    pub max_rejects: Option<u64>,
+    pub idempotency_header: Option<String>,
+    pub columns: Option<Vec<WriteColumnFile>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code, reason = "validated now; the write path reads the rest")]
+pub(crate) struct WriteColumnFile {
+    pub name: String,
+    pub from: String,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+}

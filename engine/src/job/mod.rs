@@ -1,0 +1,957 @@
+//! The job model: a job file parsed, interpolated and validated once.
+
+mod file;
+
+use std::path::{Path as FsPath, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::extract::{ColumnSpec, ColumnType};
+use crate::path::Path;
+use crate::units::{parse_duration, parse_size};
+use crate::vars::Vars;
+use file::{JobFile, RequestFile};
+
+/// The syntax of a job file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobFormat {
+    Toml,
+    Json,
+}
+
+/// A validated job.
+///
+/// Built by [`Job::load`] or [`Job::parse`]: every key is checked once, with
+/// errors that name the file and the key at fault.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub(crate) name: String,
+    pub(crate) request: Option<Request>,
+    pub(crate) auth: hydrant_auth::Config,
+    pub(crate) paginate: hydrant_paginate::Config,
+    pub(crate) records: Records,
+    pub(crate) columns: Option<Vec<ColumnSpec>>,
+    pub(crate) limits: Limits,
+    pub(crate) output: Output,
+    pub(crate) state: Option<PathBuf>,
+    pub(crate) has_fanout: bool,
+    pub(crate) is_write: bool,
+}
+
+/// `[request]`, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct Request {
+    pub url: String,
+    pub method: Method,
+    pub headers: Vec<(String, String)>,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Body>,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub interval: Duration,
+    pub tls_verify: bool,
+    pub ca_file: Option<PathBuf>,
+    pub allowed_hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    Get,
+    Post,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    Text(String),
+    Json(Value),
+    Form(Vec<(String, String)>),
+}
+
+/// `[records]`, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct Records {
+    pub path: Option<Path>,
+    pub mode: RecordMode,
+    pub missing_is_dirty: bool,
+    pub bad_type_is_dirty: bool,
+    pub max_dirty: u64,
+    pub dirty_path: Option<PathBuf>,
+    pub flatten: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RecordMode {
+    Auto,
+    Many,
+    One,
+}
+
+/// `[limits]`, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub max_response: u64,
+}
+
+/// `[output]`, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct Output {
+    pub format: OutputFormat,
+    /// `None` is stdout.
+    pub path: Option<PathBuf>,
+    pub csv_delimiter: u8,
+    pub csv_header: bool,
+}
+
+/// `output.format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Ndjson,
+    Csv,
+    Parquet,
+    Raw,
+}
+
+impl OutputFormat {
+    /// Parses a format name as written in a job file or on the command line.
+    pub fn parse(name: &str) -> Option<OutputFormat> {
+        Some(match name {
+            "ndjson" => OutputFormat::Ndjson,
+            "csv" => OutputFormat::Csv,
+            "parquet" => OutputFormat::Parquet,
+            "raw" => OutputFormat::Raw,
+            _ => return None,
+        })
+    }
+}
+
+impl Job {
+    /// Reads a `.toml` or `.json` job file.
+    pub fn load(path: &FsPath, vars: &Vars) -> Result<Job> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::config(format!("cannot read job file `{}`: {e}", path.display()))
+        })?;
+        let format = match path.extension().and_then(|e| e.to_str()) {
+            Some("json") => JobFormat::Json,
+            _ => JobFormat::Toml,
+        };
+        let mut job = Job::parse(&text, format, &path.display().to_string(), vars)?;
+        if let Some(dir) = path.parent() {
+            job.resolve_relative_to(dir);
+        }
+        Ok(job)
+    }
+
+    /// Parses job text. `name` is used in error messages.
+    pub fn parse(text: &str, format: JobFormat, name: &str, vars: &Vars) -> Result<Job> {
+        // First pass on the text as written, so that structural errors carry
+        // the line; second pass on the interpolated values.
+        let structural: std::result::Result<JobFile, String> = match format {
+            JobFormat::Toml => toml::from_str(text).map_err(|e| e.to_string()),
+            JobFormat::Json => serde_json::from_str(text).map_err(|e| e.to_string()),
+        };
+        if let Err(problem) = structural {
+            return Err(Error::config(format!(
+                "job file `{name}`: {}",
+                problem.trim_end()
+            )));
+        }
+        let mut tree: Value = match format {
+            JobFormat::Toml => {
+                let table: toml::Table = toml::from_str(text).map_err(|e| {
+                    Error::config(format!("job file `{name}`: {}", e.to_string().trim_end()))
+                })?;
+                serde_json::to_value(table)
+                    .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?
+            }
+            JobFormat::Json => serde_json::from_str(text)
+                .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?,
+        };
+        interpolate(&mut tree, &mut String::new(), vars)
+            .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
+        let file: JobFile = serde_json::from_value(tree)
+            .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
+        validate(file, name).map_err(|e| Error::config(format!("job file `{name}`: {e}")))
+    }
+
+    /// Makes file paths of the job relative to the job file's folder.
+    fn resolve_relative_to(&mut self, dir: &FsPath) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() && !dir.as_os_str().is_empty() {
+                *p = dir.join(&*p);
+            }
+        };
+        if let Some(request) = &mut self.request
+            && let Some(ca) = &mut request.ca_file
+        {
+            fix(ca);
+        }
+    }
+
+    /// Replaces `output.path` (`-` is stdout).
+    pub fn set_output_path(&mut self, path: &str) {
+        self.output.path = output_path(path);
+    }
+
+    /// Replaces `output.format`.
+    pub fn set_output_format(&mut self, format: OutputFormat) {
+        self.output.format = format;
+    }
+
+    /// Caps the number of requests (`paginate.max_requests`).
+    pub fn set_max_requests(&mut self, max: u64) {
+        self.paginate.max_requests = Some(max);
+    }
+
+    /// The name the job was loaded under (its file path).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The output path, `None` for stdout.
+    pub fn output_path(&self) -> Option<&FsPath> {
+        self.output.path.as_deref()
+    }
+
+    /// The job's `[request] url`, placeholders unfilled.
+    pub fn url(&self) -> Option<&str> {
+        self.request.as_ref().map(|r| r.url.as_str())
+    }
+
+    /// Whether this is a write job (it has a `[write]` table).
+    pub fn is_write(&self) -> bool {
+        self.is_write
+    }
+}
+
+fn output_path(path: &str) -> Option<PathBuf> {
+    (path != "-").then(|| PathBuf::from(path))
+}
+
+/// Replaces `${...}` in every string of the tree; `key` tracks where we are
+/// so the error can name it.
+fn interpolate(
+    value: &mut Value,
+    key: &mut String,
+    vars: &Vars,
+) -> std::result::Result<(), String> {
+    match value {
+        Value::String(s) => {
+            *s = vars.expand(s).map_err(|e| format!("{key}: {e}"))?;
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let len = key.len();
+                key.push_str(&format!("[{i}]"));
+                interpolate(item, key, vars)?;
+                key.truncate(len);
+            }
+        }
+        Value::Object(map) => {
+            for (name, item) in map.iter_mut() {
+                let len = key.len();
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(name);
+                interpolate(item, key, vars)?;
+                key.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn duration(
+    key: &str,
+    value: Option<&str>,
+    default: Duration,
+) -> std::result::Result<Duration, String> {
+    match value {
+        None => Ok(default),
+        Some(text) => parse_duration(text).map_err(|e| format!("{key}: {e}")),
+    }
+}
+
+fn size(key: &str, value: Option<&str>, default: u64) -> std::result::Result<u64, String> {
+    match value {
+        None => Ok(default),
+        Some(text) => parse_size(text).map_err(|e| format!("{key}: {e}")),
+    }
+}
+
+fn one_of<'a>(
+    key: &str,
+    value: Option<&'a str>,
+    default: &'a str,
+    allowed: &[&str],
+) -> std::result::Result<&'a str, String> {
+    let value = value.unwrap_or(default);
+    if allowed.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{key}: `{value}` is not one of {}",
+            allowed
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+fn header_value(key: &str, name: &str, value: &str) -> std::result::Result<(), String> {
+    if value.contains(['\r', '\n']) {
+        return Err(format!(
+            "{key}.{name}: a header value must not contain CR or LF"
+        ));
+    }
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(format!("{key}: `{name}` is not a valid header name"));
+    }
+    Ok(())
+}
+
+fn check_url(key: &str, url: &str) -> std::result::Result<(), String> {
+    // Placeholders are filled per request; check the shape with a stand-in.
+    let probe = fill_placeholders_for_check(url);
+    let parsed =
+        url::Url::parse(&probe).map_err(|e| format!("{key}: `{url}` is not a URL ({e})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "{key}: `{url}` must start with http:// or https://"
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{key}: `{url}` has no host"));
+    }
+    Ok(())
+}
+
+fn fill_placeholders_for_check(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        match rest[open..].find('}') {
+            Some(close) => {
+                out.push('x');
+                rest = &rest[open + close + 1..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn scalar_text(key: &str, value: &Value) -> std::result::Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(format!("{key}: expected a string, number or boolean")),
+    }
+}
+
+fn validate_request(file: &RequestFile, key: &str) -> std::result::Result<Request, String> {
+    check_url(&format!("{key}.url"), &file.url)?;
+    let method = match one_of(
+        &format!("{key}.method"),
+        file.method.as_deref(),
+        "GET",
+        &["GET", "POST"],
+    )? {
+        "POST" => Method::Post,
+        _ => Method::Get,
+    };
+    let mut headers = Vec::with_capacity(file.headers.len());
+    for (name, value) in &file.headers {
+        header_value(&format!("{key}.headers"), name, value)?;
+        headers.push((name.to_ascii_lowercase(), value.clone()));
+    }
+    let mut query = Vec::new();
+    for (name, value) in &file.query {
+        let item_key = format!("{key}.query.{name}");
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    query.push((name.clone(), scalar_text(&item_key, item)?));
+                }
+            }
+            other => query.push((name.clone(), scalar_text(&item_key, other)?)),
+        }
+    }
+    let body = match (&file.body, &file.form) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{key}.form: give either `body` or `form`, not both"
+            ));
+        }
+        (Some(Value::String(text)), None) => Some(Body::Text(text.clone())),
+        (Some(json), None) => Some(Body::Json(json.clone())),
+        (None, Some(form)) => {
+            let mut fields = Vec::with_capacity(form.len());
+            for (name, value) in form {
+                fields.push((
+                    name.clone(),
+                    scalar_text(&format!("{key}.form.{name}"), value)?,
+                ));
+            }
+            Some(Body::Form(fields))
+        }
+        (None, None) => None,
+    };
+    if body.is_some() && method == Method::Get {
+        return Err(format!(
+            "{key}.method: a request with a body or form must use `POST`"
+        ));
+    }
+    let tls_verify = file.tls_verify.unwrap_or(true);
+    Ok(Request {
+        url: file.url.clone(),
+        method,
+        headers,
+        query,
+        body,
+        timeout: duration(
+            &format!("{key}.timeout"),
+            file.timeout.as_deref(),
+            Duration::from_secs(100),
+        )?,
+        connect_timeout: duration(
+            &format!("{key}.connect_timeout"),
+            file.connect_timeout.as_deref(),
+            Duration::from_secs(10),
+        )?,
+        interval: duration(
+            &format!("{key}.interval"),
+            file.interval.as_deref(),
+            Duration::ZERO,
+        )?,
+        tls_verify,
+        ca_file: file.ca_file.as_ref().map(PathBuf::from),
+        allowed_hosts: file
+            .allowed_hosts
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+    })
+}
+
+fn validate_records(file: &file::RecordsFile, key: &str) -> std::result::Result<Records, String> {
+    let path = file
+        .path
+        .as_deref()
+        .map(|p| Path::parse(p).map_err(|e| format!("{key}.path: {e}")))
+        .transpose()?;
+    let mode = match one_of(
+        &format!("{key}.mode"),
+        file.mode.as_deref(),
+        "auto",
+        &["auto", "many", "one"],
+    )? {
+        "many" => RecordMode::Many,
+        "one" => RecordMode::One,
+        _ => RecordMode::Auto,
+    };
+    let on_missing = one_of(
+        &format!("{key}.on_missing"),
+        file.on_missing.as_deref(),
+        "null",
+        &["null", "dirty"],
+    )?;
+    let on_bad_type = one_of(
+        &format!("{key}.on_bad_type"),
+        file.on_bad_type.as_deref(),
+        "dirty",
+        &["dirty", "null"],
+    )?;
+    let flatten = file.flatten.clone().unwrap_or_else(|| "_".to_owned());
+    Ok(Records {
+        path,
+        mode,
+        missing_is_dirty: on_missing == "dirty",
+        bad_type_is_dirty: on_bad_type == "dirty",
+        max_dirty: file.max_dirty.unwrap_or(0),
+        dirty_path: file.dirty_path.as_ref().map(PathBuf::from),
+        flatten,
+    })
+}
+
+fn validate_columns(columns: &[file::ColumnFile]) -> std::result::Result<Vec<ColumnSpec>, String> {
+    let mut specs = Vec::with_capacity(columns.len());
+    for (i, column) in columns.iter().enumerate() {
+        let key = format!("columns[{i}] ({})", column.name);
+        if column.name.is_empty() {
+            return Err(format!("columns[{i}].name: must not be empty"));
+        }
+        if specs.iter().any(|s: &ColumnSpec| s.name == column.name) {
+            return Err(format!("{key}.name: `{}` is declared twice", column.name));
+        }
+        let kind = match &column.kind {
+            None => ColumnType::String,
+            Some(name) => ColumnType::parse(name).ok_or_else(|| {
+                format!(
+                    "{key}.type: `{name}` is not one of string, int, long, float, double, boolean, date, timestamp, binary, json"
+                )
+            })?,
+        };
+        if column.format.is_some() && !matches!(kind, ColumnType::Date | ColumnType::Timestamp) {
+            return Err(format!(
+                "{key}.format: applies only to `date` and `timestamp` columns"
+            ));
+        }
+        if column.value.is_some() && column.path.is_some() {
+            return Err(format!(
+                "{key}.value: give either `path` or `value`, not both"
+            ));
+        }
+        let path = match (&column.value, &column.path) {
+            (Some(_), _) => None,
+            (None, Some(p)) => Some(Path::parse(p).map_err(|e| format!("{key}.path: {e}"))?),
+            (None, None) => Some(Path::member(&column.name)),
+        };
+        specs.push(ColumnSpec {
+            name: column.name.clone(),
+            path,
+            kind,
+            format: column.format.clone(),
+            value: column.value.clone(),
+        });
+    }
+    Ok(specs)
+}
+
+fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
+    let is_write = file.write.is_some();
+    let request = match (&file.request, &file.write) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "a job has either `[request]` (read) or `[write]` (write), not both".into(),
+            );
+        }
+        (None, None) => {
+            return Err("missing table `[request]` (or `[write]` for a write job)".into());
+        }
+        (Some(request), None) => Some(validate_request(request, "request")?),
+        (None, Some(_)) => None,
+    };
+    file.auth.validate().map_err(|e| e.to_string())?;
+    for (header, value) in &file.auth.headers {
+        use secrecy::ExposeSecret;
+        header_value("auth.headers", header, value.expose_secret())?;
+    }
+    file.paginate.validate().map_err(|e| e.to_string())?;
+    if let Some(fanout) = &file.fanout {
+        validate_fanout(fanout)?;
+    }
+    let records = validate_records(&file.records, "records")?;
+    let columns = file.columns.as_deref().map(validate_columns).transpose()?;
+    let limits = &file.limits;
+    if limits.concurrency == Some(0) {
+        return Err("limits.concurrency: must be at least 1".into());
+    }
+    if let Some(rate) = limits.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        return Err("limits.rate: must be a positive number of requests per second".into());
+    }
+    if limits.burst == Some(0) {
+        return Err("limits.burst: must be at least 1".into());
+    }
+    if let Some(bps) = &limits.bytes_per_second {
+        size("limits.bytes_per_second", Some(bps), 0)?;
+    }
+    if let Some(backoff) = &limits.backoff {
+        duration(
+            "limits.backoff.initial",
+            backoff.initial.as_deref(),
+            Duration::ZERO,
+        )?;
+        duration("limits.backoff.max", backoff.max.as_deref(), Duration::ZERO)?;
+    }
+    duration(
+        "limits.max_retry_wait",
+        limits.max_retry_wait.as_deref(),
+        Duration::ZERO,
+    )?;
+    for status in limits.retry_on.iter().flatten() {
+        if !(100..=599).contains(status) {
+            return Err(format!("limits.retry_on: `{status}` is not an HTTP status"));
+        }
+    }
+    let max_response = size(
+        "limits.max_response",
+        limits.max_response.as_deref(),
+        256 << 20,
+    )?;
+    let output = validate_output(&file.output)?;
+    if let Some(write) = &file.write {
+        validate_write(write, file.input.as_ref())?;
+    } else if file.input.is_some() {
+        return Err("`[input]` belongs to a write job, which needs a `[write]` table".into());
+    }
+    Ok(Job {
+        name: name.to_owned(),
+        request,
+        auth: file.auth,
+        paginate: file.paginate,
+        records,
+        columns,
+        limits: Limits { max_response },
+        output,
+        state: file.state.map(|s| PathBuf::from(s.path)),
+        has_fanout: file.fanout.is_some(),
+        is_write,
+    })
+}
+
+fn validate_fanout(fanout: &file::FanoutFile) -> std::result::Result<(), String> {
+    let placement = one_of(
+        "fanout.in",
+        fanout.placement.as_deref(),
+        "query",
+        &["query", "header", "body", "url"],
+    )?;
+    if fanout.param.is_none() && placement != "url" {
+        return Err(format!(
+            "fanout.param: is required when fanout.in is `{placement}`"
+        ));
+    }
+    let sources = [
+        fanout.values.is_some(),
+        fanout.values_file.is_some(),
+        fanout.from.is_some(),
+    ];
+    if sources.iter().filter(|&&s| s).count() != 1 {
+        return Err(
+            "fanout: needs exactly one of `values`, `values_file` or `[fanout.from]`".into(),
+        );
+    }
+    for (i, value) in fanout.values.iter().flatten().enumerate() {
+        scalar_text(&format!("fanout.values[{i}]"), value)?;
+    }
+    if let Some(from) = &fanout.from {
+        validate_request(&from.request, "fanout.from.request")?;
+        if let Some(auth) = &from.auth {
+            auth.validate().map_err(|e| format!("fanout.from.{e}"))?;
+        }
+        from.paginate
+            .validate()
+            .map_err(|e| format!("fanout.from.{e}"))?;
+        validate_records(&from.records, "fanout.from.records")?;
+        Path::parse(&from.path).map_err(|e| format!("fanout.from.path: {e}"))?;
+    }
+    Ok(())
+}
+
+fn validate_output(file: &file::OutputFile) -> std::result::Result<Output, String> {
+    let format =
+        OutputFormat::parse(file.format.as_deref().unwrap_or("ndjson")).ok_or_else(|| {
+            format!(
+                "output.format: `{}` is not one of `ndjson`, `csv`, `parquet`, `raw`",
+                file.format.as_deref().unwrap_or_default()
+            )
+        })?;
+    let csv = file.csv.clone().unwrap_or_default();
+    let delimiter = csv.delimiter.as_deref().unwrap_or(",");
+    if delimiter.len() != 1 || matches!(delimiter, "\"" | "\r" | "\n") {
+        return Err(format!(
+            "output.csv.delimiter: `{delimiter}` must be a single ASCII character other than a quote or line break"
+        ));
+    }
+    if let Some(parquet) = &file.parquet {
+        one_of(
+            "output.parquet.compression",
+            parquet.compression.as_deref(),
+            "zstd",
+            &["zstd", "snappy", "gzip", "lz4", "none"],
+        )?;
+        if parquet.row_group_size == Some(0) {
+            return Err("output.parquet.row_group_size: must be at least 1".into());
+        }
+    }
+    Ok(Output {
+        format,
+        path: output_path(file.path.as_deref().unwrap_or("-")),
+        csv_delimiter: delimiter.as_bytes()[0],
+        csv_header: csv.header.unwrap_or(true),
+    })
+}
+
+fn validate_write(
+    write: &file::WriteFile,
+    input: Option<&file::InputFile>,
+) -> std::result::Result<(), String> {
+    check_url("write.url", &write.url)?;
+    one_of(
+        "write.method",
+        write.method.as_deref(),
+        "POST",
+        &["POST", "PUT", "PATCH"],
+    )?;
+    one_of(
+        "write.mode",
+        write.mode.as_deref(),
+        "batch",
+        &["batch", "single"],
+    )?;
+    one_of(
+        "write.compression",
+        write.compression.as_deref(),
+        "none",
+        &["none", "gzip"],
+    )?;
+    if write.batch_size == Some(0) {
+        return Err("write.batch_size: must be at least 1".into());
+    }
+    for (name, value) in &write.headers {
+        header_value("write.headers", name, value)?;
+    }
+    for (i, column) in write.columns.iter().flatten().enumerate() {
+        if let Some(kind) = &column.kind
+            && ColumnType::parse(kind).is_none()
+        {
+            return Err(format!(
+                "write.columns[{i}].type: `{kind}` is not a column type"
+            ));
+        }
+    }
+    let input = input.ok_or("a write job needs an `[input]` table")?;
+    if input.path.is_some() == input.job.is_some() {
+        return Err("input: needs exactly one of `path` or `job`".into());
+    }
+    if let Some(format) = &input.format {
+        one_of(
+            "input.format",
+            Some(format),
+            "",
+            &["ndjson", "csv", "parquet"],
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Job> {
+        Job::parse(
+            text,
+            JobFormat::Toml,
+            "job.toml",
+            &Vars::isolated([("TOKEN".to_owned(), "t0k".to_owned())]),
+        )
+    }
+
+    #[test]
+    fn unknown_key_names_key_file_and_line() {
+        let err = parse("[request]\nurl = \"https://a.example/x\"\nurll = 1\n").unwrap_err();
+        let text = err.to_string();
+        assert!(err.is_config());
+        assert!(text.contains("job.toml"), "{text}");
+        assert!(text.contains("unknown field `urll`"), "{text}");
+        assert!(text.contains("line 3"), "{text}");
+    }
+
+    #[test]
+    fn wrong_type_and_missing_key() {
+        let err =
+            parse("[request]\nurl = \"https://a.example/x\"\n[limits]\nconcurrency = \"four\"\n")
+                .unwrap_err()
+                .to_string();
+        assert!(
+            err.contains("line 4") && err.contains("concurrency"),
+            "{err}"
+        );
+        let err = parse("[request]\nmethod = \"GET\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `url`"), "{err}");
+    }
+
+    #[test]
+    fn variables_are_interpolated_and_unset_ones_named() {
+        let job =
+            parse("[request]\nurl = \"https://a.example/x\"\nheaders = { t = \"${TOKEN}\" }\n")
+                .unwrap();
+        assert_eq!(
+            job.request.unwrap().headers,
+            vec![("t".to_owned(), "t0k".to_owned())]
+        );
+        let err = parse("[request]\nurl = \"https://${HOST}/x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("request.url") && err.contains("`HOST` is not set"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn header_with_line_break_is_refused() {
+        let err = parse(
+            "[request]\nurl = \"https://a.example/x\"\nheaders = { x = \"a\\r\\nInjected: 1\" }\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("request.headers.x") && err.contains("CR or LF"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let job = parse("[request]\nurl = \"https://a.example/x\"\n").unwrap();
+        let request = job.request.unwrap();
+        assert_eq!(request.timeout, Duration::from_secs(100));
+        assert_eq!(request.connect_timeout, Duration::from_secs(10));
+        assert!(request.tls_verify);
+        assert_eq!(job.limits.max_response, 256 << 20);
+        assert_eq!(job.output.format, OutputFormat::Ndjson);
+        assert!(job.output.path.is_none());
+        assert_eq!(job.records.max_dirty, 0);
+        assert!(job.records.bad_type_is_dirty && !job.records.missing_is_dirty);
+    }
+
+    #[test]
+    fn every_table_of_the_spec_parses() {
+        let text = r#"
+[request]
+url = "https://api.example.com/v1/{value}/items"
+method = "POST"
+headers = { "X-Trace" = "1" }
+query = { tag = ["a", "b"], n = 5, flag = true }
+body = { filter = { active = true } }
+timeout = "30s"
+connect_timeout = "2s"
+interval = "250ms"
+tls_verify = true
+allowed_hosts = ["cdn.example.com"]
+[auth]
+type = "oauth2"
+token_url = "https://login.example.com/token"
+client_id = "id"
+client_secret = "${TOKEN}"
+scope = "read"
+params = { audience = "x" }
+params_in = "body"
+[auth.headers]
+X-Secret = "s"
+[paginate]
+type = "offset"
+limit = 50
+max_requests = 10
+[[paginate.stop]]
+path = "$.data"
+is = "empty"
+[fanout]
+param = "city"
+in = "url"
+values = ["oslo", "rome"]
+[records]
+path = "data.items"
+on_missing = "dirty"
+max_dirty = 3
+[[columns]]
+name = "id"
+type = "long"
+[[columns]]
+name = "city"
+value = "{value}"
+[limits]
+concurrency = 8
+rate = 2.5
+burst = 2
+bytes_per_second = "10MB"
+retry_on = [429, 503]
+max_retries = 3
+backoff = { initial = "100ms", max = "10s" }
+max_retry_wait = "1m"
+max_response = "64MiB"
+[output]
+format = "csv"
+path = "out.csv"
+csv = { delimiter = ";", header = false }
+parquet = { compression = "snappy", row_group_size = 1000 }
+[state]
+path = "state/job.json"
+"#;
+        let job = parse(text).unwrap();
+        let request = job.request.unwrap();
+        assert_eq!(request.query.len(), 4);
+        assert_eq!(job.output.csv_delimiter, b';');
+        assert!(job.has_fanout);
+    }
+
+    #[test]
+    fn write_job_parses() {
+        let text = r#"
+[input]
+path = "customers.ndjson"
+[write]
+url = "https://api.example.com/v1/customers"
+method = "PUT"
+mode = "single"
+batch_size = 10
+data_path = "data"
+compression = "gzip"
+reject_path = "rejects.ndjson"
+max_rejects = 2
+[[write.columns]]
+name = "user.id"
+from = "user_id"
+type = "long"
+"#;
+        let job = parse(text).unwrap();
+        assert!(job.is_write());
+        let err = parse(
+            "[write]\nurl = \"https://a.example/x\"\nmethod = \"DELETE\"\n[input]\npath = \"-\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("write.method"), "{err}");
+    }
+
+    #[test]
+    fn json_job_files_are_accepted() {
+        let job = Job::parse(
+            r#"{"request": {"url": "https://a.example/x"}, "output": {"format": "csv"}}"#,
+            JobFormat::Json,
+            "job.json",
+            &Vars::isolated([]),
+        )
+        .unwrap();
+        assert_eq!(job.output.format, OutputFormat::Csv);
+        let err = Job::parse(
+            r#"{"request": {"url": "https://a.example/x", "x": 1}}"#,
+            JobFormat::Json,
+            "job.json",
+            &Vars::isolated([]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("unknown field `x`") && err.contains("line 1"),
+            "{err}"
+        );
+    }
+}

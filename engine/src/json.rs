@@ -1,0 +1,389 @@
+//! Parsing pages with simd-json, and writing JSON text.
+//!
+//! simd-json refuses numbers it cannot hold in 64 bits (`2^64`, `1e400`).
+//! So that such values are never rounded, a page that fails on one is
+//! parsed again with each of those literals carried as a string marked by
+//! [`BIG`]: `string` and `json` columns then keep the exact text, numeric
+//! columns call it a bad type.
+
+use serde_json::Value;
+use simd_json::prelude::*;
+use simd_json::{BorrowedValue, StaticNode};
+
+/// Prefix of a string that carries a number literal too big for 64 bits.
+/// It starts with U+0001, which JSON text can only hold escaped.
+pub(crate) const BIG: &str = "\u{1}N:";
+
+/// A reusable simd-json parser.
+pub struct Parser {
+    buffers: simd_json::Buffers,
+}
+
+impl std::fmt::Debug for Parser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parser").finish_non_exhaustive()
+    }
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser {
+            buffers: simd_json::Buffers::new(64 * 1024),
+        }
+    }
+}
+
+impl Parser {
+    /// Parses `body`, using `scratch` as the in-place buffer simd-json
+    /// needs; the result borrows strings from `scratch`. `body` is left
+    /// intact, so that it can still be written raw or quoted in an error.
+    pub fn parse<'a>(
+        &mut self,
+        body: &[u8],
+        scratch: &'a mut Scratch,
+    ) -> Result<BorrowedValue<'a>, String> {
+        let Scratch { main, rewritten } = scratch;
+        main.clear();
+        main.extend_from_slice(body);
+        match simd_json::to_borrowed_value_with_buffers(main, &mut self.buffers) {
+            Ok(value) => Ok(value),
+            Err(e) if *e.error() == simd_json::ErrorType::InvalidNumber => {
+                *rewritten = mark_big_numbers(body);
+                simd_json::to_borrowed_value_with_buffers(rewritten, &mut self.buffers)
+                    .map_err(|e| describe(&e, body))
+            }
+            Err(e) => Err(describe(&e, body)),
+        }
+    }
+}
+
+/// The buffers a page is parsed in; reuse one per pipeline stage.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    main: Vec<u8>,
+    rewritten: Vec<u8>,
+}
+
+fn describe(error: &simd_json::Error, text: &[u8]) -> String {
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return "the body is empty".to_owned();
+    }
+    error.to_string()
+}
+
+/// Rewrites number literals that do not fit 64 bits as marked strings.
+/// Anything that is not a well-formed number is left for the parser to
+/// refuse.
+fn mark_big_numbers(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + 64);
+    let mut i = 0;
+    let mut in_string = false;
+    while i < text.len() {
+        let b = text[i];
+        if in_string {
+            out.push(b);
+            if b == b'\\' && i + 1 < text.len() {
+                out.push(text[i + 1]);
+                i += 2;
+                continue;
+            }
+            if b == b'"' {
+                in_string = false;
+            }
+            i += 1;
+        } else if b == b'"' {
+            in_string = true;
+            out.push(b);
+            i += 1;
+        } else if b == b'-' || b.is_ascii_digit() {
+            let end = text[i..]
+                .iter()
+                .position(|c| !matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                .map_or(text.len(), |p| i + p);
+            let token = &text[i..end];
+            if is_json_number(token) && !fits_64_bits(token) {
+                out.extend_from_slice(b"\"\\u0001N:");
+                out.extend_from_slice(token);
+                out.push(b'"');
+            } else {
+                out.extend_from_slice(token);
+            }
+            i = end;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    out
+}
+
+fn is_json_number(token: &[u8]) -> bool {
+    let mut i = 0;
+    let n = token.len();
+    if i < n && token[i] == b'-' {
+        i += 1;
+    }
+    match token.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            while i < n && token[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+        _ => return false,
+    }
+    if i < n && token[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < n && token[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    if i < n && matches!(token[i], b'e' | b'E') {
+        i += 1;
+        if i < n && matches!(token[i], b'+' | b'-') {
+            i += 1;
+        }
+        let start = i;
+        while i < n && token[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return false;
+        }
+    }
+    i == n
+}
+
+fn fits_64_bits(token: &[u8]) -> bool {
+    let text = std::str::from_utf8(token).unwrap_or_default();
+    if token.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+        text.parse::<f64>().is_ok_and(f64::is_finite)
+    } else {
+        text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok()
+    }
+}
+
+/// The literal text of a marked big number, if `s` is one.
+pub(crate) fn big_number(s: &str) -> Option<&str> {
+    s.strip_prefix(BIG)
+}
+
+/// Converts a simd-json value to a `serde_json` value. Marked big numbers
+/// stay marked strings, so that writing them back keeps them exact.
+pub(crate) fn to_serde(value: &BorrowedValue<'_>) -> Value {
+    match value {
+        BorrowedValue::Static(StaticNode::Null) => Value::Null,
+        BorrowedValue::Static(StaticNode::Bool(b)) => Value::Bool(*b),
+        BorrowedValue::Static(StaticNode::I64(i)) => Value::from(*i),
+        BorrowedValue::Static(StaticNode::U64(u)) => Value::from(*u),
+        BorrowedValue::Static(StaticNode::F64(f)) => {
+            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
+        }
+        BorrowedValue::String(s) => Value::String(s.to_string()),
+        BorrowedValue::Array(items) => Value::Array(items.iter().map(to_serde).collect()),
+        BorrowedValue::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.to_string(), to_serde(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// Writes `value` as compact JSON text.
+pub(crate) fn write_simd(value: &BorrowedValue<'_>, out: &mut Vec<u8>) {
+    match value {
+        BorrowedValue::Static(node) => write_static(node, out),
+        BorrowedValue::String(s) => write_str_or_big(s, out),
+        BorrowedValue::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_simd(item, out);
+            }
+            out.push(b']');
+        }
+        BorrowedValue::Object(map) => {
+            out.push(b'{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(key, out);
+                out.push(b':');
+                write_simd(item, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Writes a `serde_json` value as compact JSON text, big numbers unmarked.
+pub fn write_serde(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                write_static(&StaticNode::I64(i), out)
+            } else if let Some(u) = n.as_u64() {
+                write_static(&StaticNode::U64(u), out)
+            } else {
+                write_static(&StaticNode::F64(n.as_f64().unwrap_or_default()), out)
+            }
+        }
+        Value::String(s) => write_str_or_big(s, out),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_serde(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(key, out);
+                out.push(b':');
+                write_serde(item, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_static(node: &StaticNode, out: &mut Vec<u8>) {
+    match node {
+        StaticNode::Null => out.extend_from_slice(b"null"),
+        StaticNode::Bool(true) => out.extend_from_slice(b"true"),
+        StaticNode::Bool(false) => out.extend_from_slice(b"false"),
+        StaticNode::I64(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        StaticNode::U64(u) => out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes()),
+        StaticNode::F64(f) => write_f64(*f, out),
+    }
+}
+
+/// Writes a finite double so that it parses back to the same bits.
+pub(crate) fn write_f64(f: f64, out: &mut Vec<u8>) {
+    if f.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+fn write_str_or_big(s: &str, out: &mut Vec<u8>) {
+    match big_number(s) {
+        Some(literal) => out.extend_from_slice(literal.as_bytes()),
+        None => write_str(s, out),
+    }
+}
+
+/// Writes `s` as a JSON string: quotes, backslashes and control characters
+/// escaped, everything else copied as is.
+pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 0xf) as usize]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(text: &str) -> String {
+        let mut scratch = Scratch::default();
+        let mut parser = Parser::default();
+        let value = parser.parse(text.as_bytes(), &mut scratch).unwrap();
+        let mut out = Vec::new();
+        write_simd(&value, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn big_numbers_stay_exact() {
+        assert_eq!(
+            roundtrip(
+                r#"{"a":123456789012345678901234567890,"b":-9223372036854775809,"c":1e400,"d":"x"}"#
+            ),
+            r#"{"a":123456789012345678901234567890,"b":-9223372036854775809,"c":1e400,"d":"x"}"#
+        );
+        assert_eq!(
+            roundtrip("[18446744073709551615,-1,0.5]"),
+            "[18446744073709551615,-1,0.5]"
+        );
+    }
+
+    #[test]
+    fn malformed_numbers_are_still_refused() {
+        let mut parser = Parser::default();
+        for bad in [
+            "[1.]",
+            "[01]",
+            "[-]",
+            "[1e]",
+            "{\"a\": 99999999999999999999999 x}",
+        ] {
+            assert!(
+                parser
+                    .parse(bad.as_bytes(), &mut Scratch::default())
+                    .is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        assert_eq!(
+            roundtrip(r#"["q\"b\\n\nt\tc\u0001é😀"]"#),
+            r#"["q\"b\\n\nt\tc\u0001é😀"]"#
+        );
+    }
+
+    #[test]
+    fn empty_body_is_named() {
+        assert_eq!(
+            Parser::default()
+                .parse(b"  ", &mut Scratch::default())
+                .unwrap_err(),
+            "the body is empty"
+        );
+    }
+}

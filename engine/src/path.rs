@@ -1,0 +1,408 @@
+//! Paths into JSON documents.
+//!
+//! A path that starts with `$` is RFC 9535 JSONPath; one without is a dotted
+//! member path (`data.list`, `items[0].id`). Member names, indexes (negative
+//! too) and `[*]` compile to [`Segment`]s that the engine's own walker follows
+//! over simd-json values; any other JSONPath falls back to `serde_json_path`.
+
+use serde_json::Value;
+use serde_json_path::JsonPath;
+use simd_json::BorrowedValue;
+use simd_json::prelude::*;
+
+/// A parsed path.
+#[derive(Debug, Clone)]
+pub struct Path {
+    text: String,
+    segments: Option<Vec<Segment>>,
+    general: JsonPath,
+}
+
+/// One step of a compiled path.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Segment {
+    /// A member of an object.
+    Key(String),
+    /// An element of an array; negative counts from the end.
+    Index(i64),
+    /// Every element of an array or member of an object.
+    Wildcard,
+}
+
+impl Path {
+    /// Parses a JSONPath (`$...`) or a dotted path. The empty string and `$`
+    /// are the root.
+    pub fn parse(text: &str) -> Result<Path, String> {
+        let trimmed = text.trim();
+        if trimmed.starts_with('$') {
+            let general = JsonPath::parse(trimmed)
+                .map_err(|e| format!("`{trimmed}` is not a valid JSONPath ({e})"))?;
+            let segments = compile_jsonpath(trimmed);
+            Ok(Path {
+                text: trimmed.to_owned(),
+                segments,
+                general,
+            })
+        } else {
+            let segments = parse_dotted(trimmed)?;
+            Ok(Path::from_segments(trimmed.to_owned(), segments))
+        }
+    }
+
+    /// The path to one member of the root object, whatever its characters.
+    pub fn member(name: &str) -> Path {
+        Path::from_segments(name.to_owned(), vec![Segment::Key(name.to_owned())])
+    }
+
+    /// A path of the given segments.
+    pub fn from_segments(text: String, segments: Vec<Segment>) -> Path {
+        let general = JsonPath::parse(&to_jsonpath(&segments))
+            .expect("a path built from segments is valid JSONPath");
+        Path {
+            text,
+            segments: Some(segments),
+            general,
+        }
+    }
+
+    /// The path as written.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The compiled segments, or `None` when the path needs the general
+    /// JSONPath evaluator.
+    pub fn segments(&self) -> Option<&[Segment]> {
+        self.segments.as_deref()
+    }
+
+    /// Whether the path can select more than one value.
+    pub fn is_multi(&self) -> bool {
+        match &self.segments {
+            Some(segments) => segments.contains(&Segment::Wildcard),
+            None => true,
+        }
+    }
+
+    /// Every value the path selects, in document order.
+    pub fn query<'v>(&self, value: &'v Value) -> Vec<&'v Value> {
+        self.general.query(value).all()
+    }
+
+    /// Every value the path selects from a simd-json value, in document order.
+    ///
+    /// Compiled paths walk the value itself; others are converted to
+    /// `serde_json` values first, so the results are owned.
+    pub fn query_simd<'v, 'a>(&self, value: &'v BorrowedValue<'a>) -> Selected<'v, 'a> {
+        match &self.segments {
+            Some(segments) => {
+                let mut out = Vec::new();
+                walk(value, segments, &mut out);
+                Selected::Borrowed(out)
+            }
+            None => {
+                let converted = crate::json::to_serde(value);
+                Selected::Owned(self.query(&converted).into_iter().cloned().collect())
+            }
+        }
+    }
+}
+
+/// Values selected from a simd-json document.
+#[derive(Debug)]
+pub enum Selected<'v, 'a> {
+    Borrowed(Vec<&'v BorrowedValue<'a>>),
+    Owned(Vec<Value>),
+}
+
+impl Selected<'_, '_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Selected::Borrowed(v) => v.len(),
+            Selected::Owned(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Follows `segments` from `value`, pushing every value reached.
+pub fn walk<'v, 'a>(
+    value: &'v BorrowedValue<'a>,
+    segments: &[Segment],
+    out: &mut Vec<&'v BorrowedValue<'a>>,
+) {
+    let Some((first, rest)) = segments.split_first() else {
+        out.push(value);
+        return;
+    };
+    match first {
+        Segment::Key(key) => {
+            if let Some(child) = value.as_object().and_then(|o| o.get(key.as_str())) {
+                walk(child, rest, out);
+            }
+        }
+        Segment::Index(index) => {
+            if let Some(array) = value.as_array()
+                && let Some(child) = resolve_index(*index, array.len()).and_then(|i| array.get(i))
+            {
+                walk(child, rest, out);
+            }
+        }
+        Segment::Wildcard => {
+            if let Some(array) = value.as_array() {
+                for child in array {
+                    walk(child, rest, out);
+                }
+            } else if let Some(object) = value.as_object() {
+                for child in object.values() {
+                    walk(child, rest, out);
+                }
+            }
+        }
+    }
+}
+
+/// The position an RFC 9535 index selects in an array of `len` elements.
+pub fn resolve_index(index: i64, len: usize) -> Option<usize> {
+    if index >= 0 {
+        usize::try_from(index).ok().filter(|&i| i < len)
+    } else {
+        let back = usize::try_from(index.unsigned_abs()).ok()?;
+        len.checked_sub(back)
+    }
+}
+
+fn parse_dotted(text: &str) -> Result<Vec<Segment>, String> {
+    let mut segments = Vec::new();
+    if text.is_empty() {
+        return Ok(segments);
+    }
+    for part in text.split('.') {
+        let (name, mut brackets) = match part.find('[') {
+            Some(at) => (&part[..at], &part[at..]),
+            None => (part, ""),
+        };
+        if name.is_empty() && (segments.is_empty() && brackets.is_empty() || !segments.is_empty()) {
+            return Err(format!(
+                "`{text}` has an empty member name (names with dots need JSONPath: $['a.b'])"
+            ));
+        }
+        if name.contains(']') {
+            return Err(format!("`{text}`: unexpected `]` in `{part}`"));
+        }
+        if !name.is_empty() {
+            segments.push(Segment::Key(name.to_owned()));
+        }
+        while !brackets.is_empty() {
+            let close = brackets
+                .find(']')
+                .ok_or_else(|| format!("`{text}`: `[` without `]` in `{part}`"))?;
+            let inner = &brackets[1..close];
+            segments.push(if inner == "*" {
+                Segment::Wildcard
+            } else {
+                Segment::Index(
+                    parse_index(inner)
+                        .ok_or_else(|| format!("`{text}`: `[{inner}]` is not an index or `[*]`"))?,
+                )
+            });
+            brackets = &brackets[close + 1..];
+            if !brackets.is_empty() && !brackets.starts_with('[') {
+                return Err(format!("`{text}`: unexpected `{brackets}` in `{part}`"));
+            }
+        }
+    }
+    Ok(segments)
+}
+
+fn parse_index(text: &str) -> Option<i64> {
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let canonical = digits == "0" && !text.starts_with('-')
+        || (!digits.is_empty()
+            && !digits.starts_with('0')
+            && digits.bytes().all(|b| b.is_ascii_digit()));
+    if !canonical {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// Compiles a valid JSONPath made only of name, index and wildcard
+/// selectors; `None` for anything else.
+fn compile_jsonpath(text: &str) -> Option<Vec<Segment>> {
+    let mut rest = text.strip_prefix('$')?;
+    let mut segments = Vec::new();
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            if after.starts_with('.') {
+                return None;
+            }
+            if let Some(tail) = after.strip_prefix('*') {
+                segments.push(Segment::Wildcard);
+                rest = tail;
+                continue;
+            }
+            let end = after
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || !c.is_ascii()))
+                .unwrap_or(after.len());
+            if end == 0 {
+                return None;
+            }
+            segments.push(Segment::Key(after[..end].to_owned()));
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let after = after.trim_start();
+            let (segment, tail) = if let Some(tail) = after.strip_prefix('*') {
+                (Segment::Wildcard, tail)
+            } else if after.starts_with(['\'', '"']) {
+                let (name, tail) = parse_quoted(after)?;
+                (Segment::Key(name), tail)
+            } else {
+                let end = after.find(|c: char| !(c.is_ascii_digit() || c == '-'))?;
+                (Segment::Index(parse_index(&after[..end])?), &after[end..])
+            };
+            rest = tail.trim_start().strip_prefix(']')?;
+            segments.push(segment);
+        } else {
+            return None;
+        }
+    }
+    Some(segments)
+}
+
+fn parse_quoted(text: &str) -> Option<(String, &str)> {
+    let quote = text.chars().next()?;
+    let mut out = String::new();
+    let mut chars = text[1..].char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            c if c == quote => return Some((out, &text[1 + i + 1..])),
+            '\\' => {
+                let (_, escaped) = chars.next()?;
+                match escaped {
+                    'b' => out.push('\u{8}'),
+                    'f' => out.push('\u{c}'),
+                    'n' => out.push('\n'),
+                    'r' => out.push('\r'),
+                    't' => out.push('\t'),
+                    '/' | '\\' | '\'' | '"' => out.push(escaped),
+                    'u' => {
+                        let mut code = 0u32;
+                        for _ in 0..4 {
+                            code = code * 16 + chars.next()?.1.to_digit(16)?;
+                        }
+                        if (0xD800..0xDC00).contains(&code) {
+                            if chars.next()?.1 != '\\' || chars.next()?.1 != 'u' {
+                                return None;
+                            }
+                            let mut low = 0u32;
+                            for _ in 0..4 {
+                                low = low * 16 + chars.next()?.1.to_digit(16)?;
+                            }
+                            code = 0x10000 + ((code - 0xD800) << 10) + (low.checked_sub(0xDC00)?);
+                        }
+                        out.push(char::from_u32(code)?);
+                    }
+                    _ => return None,
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// Writes segments as normalized JSONPath.
+fn to_jsonpath(segments: &[Segment]) -> String {
+    let mut out = String::from("$");
+    for segment in segments {
+        match segment {
+            Segment::Key(key) => {
+                out.push_str("['");
+                for c in key.chars() {
+                    match c {
+                        '\'' => out.push_str("\\'"),
+                        '\\' => out.push_str("\\\\"),
+                        c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                        c => out.push(c),
+                    }
+                }
+                out.push_str("']");
+            }
+            Segment::Index(i) => out.push_str(&format!("[{i}]")),
+            Segment::Wildcard => out.push_str("[*]"),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segments(text: &str) -> Option<Vec<Segment>> {
+        Path::parse(text)
+            .unwrap()
+            .segments()
+            .map(<[Segment]>::to_vec)
+    }
+
+    fn key(k: &str) -> Segment {
+        Segment::Key(k.to_owned())
+    }
+
+    #[test]
+    fn dotted_paths() {
+        assert_eq!(segments("data.list"), Some(vec![key("data"), key("list")]));
+        assert_eq!(
+            segments("items[-1].id"),
+            Some(vec![key("items"), Segment::Index(-1), key("id")])
+        );
+        assert_eq!(
+            segments("items[*]"),
+            Some(vec![key("items"), Segment::Wildcard])
+        );
+        assert_eq!(segments(""), Some(vec![]));
+        assert!(Path::parse("a..b").is_err());
+        assert!(Path::parse("a[x]").is_err());
+    }
+
+    #[test]
+    fn simple_jsonpath_compiles() {
+        assert_eq!(segments("$"), Some(vec![]));
+        assert_eq!(
+            segments("$['@odata.nextLink']"),
+            Some(vec![key("@odata.nextLink")])
+        );
+        assert_eq!(
+            segments("$.data[0][\"a b\"].*"),
+            Some(vec![
+                key("data"),
+                Segment::Index(0),
+                key("a b"),
+                Segment::Wildcard
+            ])
+        );
+        assert_eq!(segments("$['it\\'s']"), Some(vec![key("it's")]));
+    }
+
+    #[test]
+    fn other_jsonpath_falls_back() {
+        assert_eq!(segments("$..id"), None);
+        assert_eq!(segments("$.items[?@.price > 10]"), None);
+        assert_eq!(segments("$.items[0:2]"), None);
+        assert!(Path::parse("$.items[").is_err());
+        assert!(Path::parse("$[01]").is_err());
+    }
+
+    #[test]
+    fn negative_index() {
+        assert_eq!(resolve_index(-1, 3), Some(2));
+        assert_eq!(resolve_index(-3, 3), Some(0));
+        assert_eq!(resolve_index(-4, 3), None);
+        assert_eq!(resolve_index(3, 3), None);
+    }
+}

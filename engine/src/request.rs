@@ -1,0 +1,364 @@
+//! From the job's `[request]`, a paginator's [`Plan`] and the credentials
+//! to one concrete request, which can be sent or shown with secrets masked.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hydrant_auth::{Credentials, ExposeSecret};
+use hydrant_paginate::{Override, Plan};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::extract::Placeholders;
+use crate::job::{Body, Method, Request};
+
+const MASK: &str = "***";
+
+/// Characters kept as they are in a URL path segment (RFC 3986 unreserved).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A request ready to send.
+#[derive(Debug)]
+pub(crate) struct Prepared {
+    pub method: Method,
+    pub url: Url,
+    /// Header name (lower case), value, and whether the value is secret.
+    pub headers: Vec<(String, String, bool)>,
+    pub body: Option<(Vec<u8>, &'static str)>,
+    /// Query parameter names whose values are secret.
+    secret_query: Vec<String>,
+    /// Body text with secrets masked, when the body holds a secret.
+    masked_body: Option<Vec<u8>>,
+}
+
+/// The scheme, host and port of a URL.
+pub(crate) fn origin(url: &Url) -> (String, String, Option<u16>) {
+    (
+        url.scheme().to_owned(),
+        url.host_str().unwrap_or_default().to_ascii_lowercase(),
+        url.port_or_known_default(),
+    )
+}
+
+/// Builds the request for `plan`. Credentials are added only when the
+/// request goes to the origin of the job's URL.
+pub(crate) fn prepare(
+    request: &Request,
+    plan: &Plan,
+    placeholders: &Placeholders,
+    credentials: &Credentials,
+) -> Result<Prepared> {
+    let mut vars = placeholders.clone();
+    for o in &plan.overrides {
+        if let Override::Var { name, value } = o {
+            vars.insert(name.clone(), value.clone());
+        }
+    }
+    let job_url = fill(&request.url, &vars, true, "request.url")?;
+    let job_url = Url::parse(&job_url)
+        .map_err(|e| Error::config(format!("request.url: `{job_url}` is not a URL ({e})")))?;
+    let link = plan.overrides.iter().find_map(|o| match o {
+        Override::Link(link) => Some(link),
+        _ => None,
+    });
+    let mut url = match link {
+        Some(link) => job_url
+            .join(link)
+            .map_err(|e| Error::data(format!("pagination link `{link}` is not a URL ({e})")))?,
+        None => job_url.clone(),
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::data(format!(
+            "pagination link `{url}` is not http or https"
+        )));
+    }
+    let same_origin = origin(&url) == origin(&job_url);
+    if !same_origin {
+        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+        if !request.allowed_hosts.contains(&host) {
+            return Err(Error::data(format!(
+                "refusing to follow a link to host `{host}`: it is not the job's host and not in request.allowed_hosts"
+            )));
+        }
+    }
+
+    // A followed link is requested as given: the job's query is not added again.
+    let mut query: Vec<(String, String)> = Vec::new();
+    if link.is_none() {
+        for (name, value) in &request.query {
+            query.push((
+                name.clone(),
+                fill(value, &vars, false, &format!("request.query.{name}"))?,
+            ));
+        }
+    }
+    for o in &plan.overrides {
+        if let Override::Query { name, value } = o {
+            query.retain(|(n, _)| n != name);
+            url_remove_query(&mut url, name);
+            query.push((name.clone(), value.clone()));
+        }
+    }
+    let mut secret_query = Vec::new();
+    if same_origin {
+        for (name, value) in &credentials.query {
+            query.retain(|(n, _)| n != name);
+            url_remove_query(&mut url, name);
+            query.push((name.clone(), value.expose_secret().to_owned()));
+            secret_query.push(name.clone());
+        }
+    }
+    if !query.is_empty() {
+        let mut pairs = url.query_pairs_mut();
+        for (name, value) in &query {
+            pairs.append_pair(name, value);
+        }
+    }
+
+    let mut headers: Vec<(String, String, bool)> = Vec::new();
+    let mut set = |name: &str, value: String, secret: bool| {
+        headers.retain(|(n, _, _)| n != name);
+        headers.push((name.to_owned(), value, secret));
+    };
+    set("accept", "application/json".to_owned(), false);
+    set("accept-encoding", "gzip, deflate, br".to_owned(), false);
+    set(
+        "user-agent",
+        concat!("hydrant/", env!("CARGO_PKG_VERSION")).to_owned(),
+        false,
+    );
+    for (name, value) in &request.headers {
+        set(
+            name,
+            fill(value, &vars, false, &format!("request.headers.{name}"))?,
+            false,
+        );
+    }
+    for o in &plan.overrides {
+        if let Override::Header { name, value } = o {
+            set(&name.to_ascii_lowercase(), value.clone(), false);
+        }
+    }
+    if same_origin {
+        for (name, value) in &credentials.headers {
+            set(name, value.expose_secret().to_owned(), true);
+        }
+    }
+    for (name, value, _) in &headers {
+        if value.contains(['\r', '\n']) {
+            return Err(Error::config(format!(
+                "header `{name}` would contain CR or LF after filling placeholders"
+            )));
+        }
+    }
+
+    let body_secrets: &[(String, hydrant_auth::SecretString)] =
+        if same_origin { &credentials.body } else { &[] };
+    let (body, masked_body) = match &request.body {
+        None => (None, None),
+        Some(Body::Text(text)) => {
+            let content_type = if serde_json::from_str::<Value>(text).is_ok() {
+                "application/json"
+            } else {
+                "text/plain; charset=utf-8"
+            };
+            (Some((text.clone().into_bytes(), content_type)), None)
+        }
+        Some(Body::Json(json)) => {
+            let mut json = json.clone();
+            for o in &plan.overrides {
+                if let Override::Body { path, value } = o {
+                    set_member(&mut json, path, value.clone());
+                }
+            }
+            let mut masked = None;
+            if !body_secrets.is_empty() {
+                let mut shown = json.clone();
+                for (name, value) in body_secrets {
+                    set_member(
+                        &mut json,
+                        name,
+                        Value::String(value.expose_secret().to_owned()),
+                    );
+                    set_member(&mut shown, name, Value::String(MASK.to_owned()));
+                }
+                masked = Some(serde_json::to_vec(&shown).unwrap_or_default());
+            }
+            (
+                Some((
+                    serde_json::to_vec(&json).unwrap_or_default(),
+                    "application/json",
+                )),
+                masked,
+            )
+        }
+        Some(Body::Form(fields)) => {
+            let encode = |secret_value: &dyn Fn(&str) -> String| {
+                let mut form = url::form_urlencoded::Serializer::new(String::new());
+                for (name, value) in fields {
+                    form.append_pair(name, value);
+                }
+                for (name, value) in body_secrets {
+                    form.append_pair(name, &secret_value(value.expose_secret()));
+                }
+                form.finish().into_bytes()
+            };
+            let body = encode(&|v| v.to_owned());
+            let masked = (!body_secrets.is_empty()).then(|| encode(&|_| MASK.to_owned()));
+            (Some((body, "application/x-www-form-urlencoded")), masked)
+        }
+    };
+    if let Some((_, content_type)) = &body
+        && !headers.iter().any(|(n, _, _)| n == "content-type")
+    {
+        headers.push(("content-type".to_owned(), (*content_type).to_owned(), false));
+    }
+    Ok(Prepared {
+        method: request.method,
+        url,
+        headers,
+        body,
+        secret_query,
+        masked_body,
+    })
+}
+
+fn url_remove_query(url: &mut Url, name: &str) {
+    if url.query().is_none() {
+        return;
+    }
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(n, _)| n != name)
+        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+}
+
+/// Sets a dotted member of a JSON object, creating objects on the way.
+pub(crate) fn set_member(json: &mut Value, path: &str, value: Value) {
+    let mut node = json;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if !node.is_object() {
+            *node = Value::Object(serde_json::Map::new());
+        }
+        let map = node.as_object_mut().expect("made an object above");
+        if parts.peek().is_none() {
+            map.insert(part.to_owned(), value);
+            return;
+        }
+        node = map
+            .entry(part.to_owned())
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    }
+}
+
+/// Fills `{name}` placeholders; in a URL the values are percent-encoded.
+fn fill(template: &str, vars: &Placeholders, in_url: bool, key: &str) -> Result<String> {
+    if !template.contains('{') {
+        return Ok(template.to_owned());
+    }
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            out.push_str(&rest[open..]);
+            return Ok(out);
+        };
+        let name = &rest[open + 1..open + close];
+        let value = vars.get(name).ok_or_else(|| {
+            Error::config(format!(
+                "{key}: placeholder `{{{name}}}` has no value (nothing in the job fills it)"
+            ))
+        })?;
+        if in_url {
+            out.extend(utf8_percent_encode(value, SEGMENT));
+        } else {
+            out.push_str(value);
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+impl Prepared {
+    /// The URL with secret query values masked, for messages.
+    pub fn shown_url(&self) -> String {
+        if self.secret_query.is_empty() {
+            return self.url.to_string();
+        }
+        let mut url = self.url.clone();
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(n, v)| {
+                let masked = self.secret_query.iter().any(|s| *s == n);
+                (
+                    n.into_owned(),
+                    if masked {
+                        MASK.to_owned()
+                    } else {
+                        v.into_owned()
+                    },
+                )
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        url.to_string().replace("%2A%2A%2A", MASK)
+    }
+
+    /// The request as text, secrets masked: what `hydrant explain` shows.
+    pub fn describe(&self) -> String {
+        let mut out = format!("{} {}\n", self.method.as_str(), self.shown_url());
+        for (name, value, secret) in &self.headers {
+            out.push_str(&format!("{name}: {}\n", if *secret { MASK } else { value }));
+        }
+        if let Some((body, _)) = &self.body {
+            let shown = self.masked_body.as_ref().unwrap_or(body);
+            out.push('\n');
+            out.push_str(&String::from_utf8_lossy(shown));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The hyper request.
+    pub fn to_http(&self) -> Result<http::Request<Full<Bytes>>> {
+        let mut builder = http::Request::builder()
+            .method(self.method.as_str())
+            .uri(self.url.as_str());
+        for (name, value, _) in &self.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let body = self
+            .body
+            .as_ref()
+            .map(|(b, _)| Bytes::from(b.clone()))
+            .unwrap_or_default();
+        builder.body(Full::new(body)).map_err(|e| {
+            Error::config(format!(
+                "cannot build the request to {}: {e}",
+                self.shown_url()
+            ))
+        })
+    }
+
+    /// What identifies this request for loop detection.
+    pub fn identity(&self) -> (String, Option<Vec<u8>>) {
+        (
+            self.url.to_string(),
+            self.body.as_ref().map(|(b, _)| b.clone()),
+        )
+    }
+}

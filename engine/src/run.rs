@@ -1,0 +1,613 @@
+//! Running a read job: the loop driven by the paginator, page by page from
+//! the response to the sink; and the commands built on it (`check`,
+//! `schema`, `explain`, `query`).
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::time::Instant;
+
+use http::Uri;
+use hydrant_auth::Credentials;
+use hydrant_paginate::{Page as PageView, Paginator, Plan, Step, Stop};
+use serde::Serialize;
+use serde_json::Value;
+use simd_json::BorrowedValue;
+use simd_json::prelude::*;
+
+use crate::error::{Error, Kind, Result};
+use crate::extract::{Batch, ColumnSpec, Extractor, Placeholders, expand, infer_columns};
+use crate::http::{HttpClient, Response};
+use crate::job::{Job, OutputFormat, Records, Request};
+use crate::json::{Parser, Scratch, to_serde, write_serde, write_simd};
+use crate::path::Path;
+use crate::request::{Prepared, prepare};
+use crate::sink::{CsvSink, Destination, NdjsonSink, PageOut, RawSink, Sink};
+
+/// How to run a job, beyond the job itself.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Send every request to this origin instead (`--replay`).
+    pub redirect_to: Option<Uri>,
+    /// Called after every page.
+    pub on_progress: Option<Box<dyn Fn(&Progress) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("redirect_to", &self.redirect_to)
+            .field("on_progress", &self.on_progress.is_some())
+            .finish()
+    }
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    pub requests: u64,
+    pub records: u64,
+    pub bytes: u64,
+    pub dirty: u64,
+}
+
+/// What a finished run did: the `--summary-json` contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Records written.
+    pub records: u64,
+    pub requests: u64,
+    /// Response body bytes received, decoded.
+    pub bytes: u64,
+    /// Records left out of the output.
+    pub dirty: u64,
+    pub retries: u64,
+    pub elapsed_s: f64,
+    /// Why pagination ended.
+    pub stopped: String,
+    /// The output path, `-` for stdout.
+    pub output: String,
+    /// Things the user should know, such as a pagination loop.
+    pub warnings: Vec<String>,
+}
+
+/// One page, parsed and extracted.
+struct Fetched {
+    prepared: Prepared,
+    response: Response,
+}
+
+/// Everything a run needs that does not change from page to page.
+struct Context<'j> {
+    job: &'j Job,
+    request: &'j Request,
+    client: HttpClient,
+    credentials: Credentials,
+    placeholders: Placeholders,
+}
+
+impl<'j> Context<'j> {
+    fn new(job: &'j Job, redirect_to: Option<Uri>) -> Result<Context<'j>> {
+        if job.is_write {
+            return Err(Error::config(format!(
+                "job file `{}`: write jobs are not supported by this version of hydrant",
+                job.name
+            )));
+        }
+        if job.state.is_some() {
+            return Err(Error::config(format!(
+                "job file `{}`: [state] checkpoints are not supported by this version of hydrant",
+                job.name
+            )));
+        }
+        if job.has_fanout {
+            return Err(Error::config(format!(
+                "job file `{}`: [fanout] is not supported by this version of hydrant",
+                job.name
+            )));
+        }
+        let request = job.request.as_ref().expect("a read job has a request");
+        let credentials = job
+            .auth
+            .static_credentials()
+            .map_err(|e| Error::config(format!("job file `{}`: {e}", job.name)))?;
+        let client = HttpClient::new(request, job.limits.max_response, redirect_to)?;
+        Ok(Context {
+            job,
+            request,
+            client,
+            credentials,
+            placeholders: Placeholders::new(),
+        })
+    }
+
+    fn paginator(&self) -> Result<Paginator> {
+        Paginator::new(&self.job.paginate)
+            .map_err(|e| Error::config(format!("job file `{}`: {e}", self.job.name)))
+    }
+
+    fn prepare(&self, plan: &Plan) -> Result<Prepared> {
+        prepare(self.request, plan, &self.placeholders, &self.credentials)
+    }
+
+    async fn fetch(&self, plan: &Plan) -> Result<Fetched> {
+        let prepared = self.prepare(plan)?;
+        let shown = prepared.shown_url();
+        tracing::debug!(url = %shown, "request");
+        let response = self.client.send(prepared.to_http()?, &shown).await?;
+        tracing::debug!(url = %shown, status = response.status.as_u16(), bytes = response.body.len(), "response");
+        if !response.status.is_success() {
+            return Err(Error::http(format!(
+                "{} {shown} answered {}{}",
+                prepared.method.as_str(),
+                response.status,
+                snippet(&response.body)
+            )));
+        }
+        Ok(Fetched { prepared, response })
+    }
+}
+
+fn snippet(body: &[u8]) -> String {
+    if body.is_empty() {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(body);
+    let mut short: String = text.chars().take(200).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    format!(": {}", short.trim())
+}
+
+/// A records path that needs the general JSONPath evaluator is applied to
+/// a `serde_json` copy of the page; what it selects is parsed again with
+/// simd-json, as one array, into `reparse`.
+fn reparse_selected<'r>(
+    page: &BorrowedValue<'_>,
+    records: &Records,
+    parser: &mut Parser,
+    reparse: &'r mut Scratch,
+) -> std::result::Result<Option<BorrowedValue<'r>>, String> {
+    let Some(path) = records.path.as_ref().filter(|p| p.segments().is_none()) else {
+        return Ok(None);
+    };
+    let tree = to_serde(page);
+    let mut text = b"[".to_vec();
+    for (i, value) in path.query(&tree).into_iter().enumerate() {
+        if i > 0 {
+            text.push(b',');
+        }
+        write_serde(value, &mut text);
+    }
+    text.push(b']');
+    parser.parse(&text, reparse).map(Some)
+}
+
+/// The records of a page (see [`reparse_selected`]).
+fn page_records<'v>(
+    page: &'v BorrowedValue<'v>,
+    reparsed: &'v Option<BorrowedValue<'v>>,
+    records: &Records,
+) -> std::result::Result<Vec<&'v BorrowedValue<'v>>, String> {
+    match reparsed {
+        Some(selected) => {
+            let nodes = selected
+                .as_array()
+                .map(|a| a.iter().collect())
+                .unwrap_or_default();
+            expand(nodes, true, records.mode)
+        }
+        None => crate::extract::select_records(page, records),
+    }
+}
+
+/// Runs a read job to its end.
+pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
+    let started = Instant::now();
+    let context = Context::new(job, options.redirect_to)?;
+    let mut paginator = context.paginator()?;
+    let mut parser = Parser::default();
+    let mut scratch = Scratch::default();
+    let mut reparse = Scratch::default();
+    let mut extractor = job.columns.clone().map(|c| Extractor::new(c, &job.records));
+    let mut sink: Option<Box<dyn Sink>> = None;
+    let mut dirty_out: Option<std::io::BufWriter<std::fs::File>> = None;
+    let mut progress = Progress::default();
+    let mut warnings = Vec::new();
+    let mut seen = HashSet::new();
+    let mut plans = vec![paginator.first()];
+    let mut last_start: Option<Instant> = None;
+    let stopped = 'pages: loop {
+        let Some(plan) = plans.first().cloned() else {
+            break Stop::NoNext;
+        };
+        plans.remove(0);
+        let identity = context.prepare(&plan)?.identity();
+        if !seen.insert(identity) {
+            let warning =
+                "pagination loop: the next request is one already sent; the run ended there"
+                    .to_owned();
+            tracing::warn!("{warning}");
+            warnings.push(warning);
+            break Stop::Loop;
+        }
+        if let Some(last) = last_start {
+            let next = last + context.request.interval;
+            tokio::time::sleep_until(next.into()).await;
+        }
+        last_start = Some(Instant::now());
+        let fetched = context.fetch(&plan).await?;
+        progress.requests += 1;
+        progress.bytes += fetched.response.body.len() as u64;
+        let shown = fetched.prepared.shown_url();
+        let status = fetched.response.status.as_u16();
+        let header_list: Vec<(String, String)> = fetched
+            .response
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        if status == 204 {
+            let view = PageView {
+                status,
+                headers: &header_list,
+                records: 0,
+                watched: &[],
+            };
+            match paginator.next(&view) {
+                Step::Done(stop) => break 'pages stop,
+                Step::Next(next) => plans.extend(next),
+            }
+            continue;
+        }
+        let body = &fetched.response.body;
+        let page = parser
+            .parse(body, &mut scratch)
+            .map_err(|e| Error::data(format!("response from {shown} is not valid JSON: {e}")))?;
+        let watched: Vec<Option<Value>> = paginator
+            .watched_paths()
+            .iter()
+            .map(|p| watched_value(&page, p))
+            .collect();
+        let reparsed = reparse_selected(&page, &job.records, &mut parser, &mut reparse)
+            .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+        let records = page_records(&page, &reparsed, &job.records)
+            .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+        let extractor = extractor.get_or_insert_with(|| {
+            Extractor::new(infer_columns(&records, &job.records.flatten), &job.records)
+        });
+        let mut batch = Batch::default();
+        extractor.extract(&records, &context.placeholders, &mut batch);
+        if !batch.dirty.is_empty() {
+            progress.dirty += batch.dirty.len() as u64;
+            if let Some(path) = &job.records.dirty_path {
+                let out = match &mut dirty_out {
+                    Some(out) => out,
+                    None => dirty_out.insert(std::io::BufWriter::new(
+                        std::fs::File::create(path).map_err(|e| {
+                            Error::io(
+                                format!("cannot create records.dirty_path `{}`", path.display()),
+                                e,
+                            )
+                        })?,
+                    )),
+                };
+                for dirty in &batch.dirty {
+                    let mut line = Vec::new();
+                    line.extend_from_slice(b"{\"reason\":");
+                    crate::json::write_str(&dirty.reason, &mut line);
+                    line.extend_from_slice(b",\"url\":");
+                    crate::json::write_str(&shown, &mut line);
+                    line.extend_from_slice(b",\"record\":");
+                    line.extend_from_slice(&dirty.record);
+                    line.extend_from_slice(b"}\n");
+                    out.write_all(&line).map_err(|e| {
+                        Error::io(
+                            format!("cannot write records.dirty_path `{}`", path.display()),
+                            e,
+                        )
+                    })?;
+                }
+                out.flush().map_err(|e| {
+                    Error::io(
+                        format!("cannot write records.dirty_path `{}`", path.display()),
+                        e,
+                    )
+                })?;
+            }
+            if progress.dirty > job.records.max_dirty {
+                let last = &batch.dirty[batch.dirty.len() - 1];
+                return Err(Error::new(
+                    Kind::DirtyLimit,
+                    format!(
+                        "{} dirty records exceed records.max_dirty = {} (last, from {shown}: {})",
+                        progress.dirty, job.records.max_dirty, last.reason
+                    ),
+                ));
+            }
+        }
+        let sink = match &mut sink {
+            Some(sink) => sink,
+            None => sink.insert(open_sink(job, extractor.columns())?),
+        };
+        sink.page(&PageOut {
+            body,
+            columns: extractor.columns(),
+            batch: &batch,
+        })
+        .map_err(|e| output_error(job, e))?;
+        progress.records += batch.rows as u64;
+        if let Some(callback) = &options.on_progress {
+            callback(&progress);
+        }
+        let view = PageView {
+            status,
+            headers: &header_list,
+            records: records.len(),
+            watched: &watched,
+        };
+        match paginator.next(&view) {
+            Step::Done(stop) => break 'pages stop,
+            Step::Next(next) => plans.extend(next),
+        }
+    };
+    let sink = match sink {
+        Some(sink) => sink,
+        None => open_sink(
+            job,
+            &extractor.map(|e| e.columns().to_vec()).unwrap_or_default(),
+        )?,
+    };
+    sink.finish().map_err(|e| output_error(job, e))?;
+    Ok(Summary {
+        records: progress.records,
+        requests: progress.requests,
+        bytes: progress.bytes,
+        dirty: progress.dirty,
+        retries: 0,
+        elapsed_s: started.elapsed().as_secs_f64(),
+        stopped: stopped.as_str().to_owned(),
+        output: job
+            .output
+            .path
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |p| p.display().to_string()),
+        warnings,
+    })
+}
+
+fn output_error(job: &Job, e: std::io::Error) -> Error {
+    let target = job
+        .output
+        .path
+        .as_ref()
+        .map_or_else(|| "stdout".to_owned(), |p| format!("`{}`", p.display()));
+    Error::io(format!("cannot write the output to {target}"), e)
+}
+
+fn open_sink(job: &Job, columns: &[ColumnSpec]) -> Result<Box<dyn Sink>> {
+    let out = Destination::open(job.output.path.as_deref()).map_err(|e| output_error(job, e))?;
+    Ok(match job.output.format {
+        OutputFormat::Ndjson => Box::new(NdjsonSink::new(out, columns)),
+        OutputFormat::Csv => Box::new(CsvSink::new(
+            out,
+            columns,
+            job.output.csv_delimiter,
+            job.output.csv_header,
+        )),
+        OutputFormat::Raw => Box::new(RawSink::new(out)),
+        OutputFormat::Parquet => {
+            return Err(Error::config(format!(
+                "job file `{}`: output.format `parquet` is not supported by this version of hydrant",
+                job.name
+            )));
+        }
+    })
+}
+
+fn watched_value(page: &BorrowedValue<'_>, path: &str) -> Option<Value> {
+    let path = Path::parse(path).ok()?;
+    match path.query_simd(page) {
+        crate::path::Selected::Borrowed(found) => found.first().map(|v| to_serde(v)),
+        crate::path::Selected::Owned(found) => found.into_iter().next(),
+    }
+}
+
+/// The first request the job would send, as text with secrets masked.
+/// Needs no network: the first request of every pagination type is static.
+pub fn explain(job: &Job) -> Result<String> {
+    let context = Context::new(job, None)?;
+    let mut paginator = context.paginator()?;
+    let prepared = context.prepare(&paginator.first())?;
+    let mut out = format!(
+        "# job {}\n# pagination: {}; output: {} to {}\n\n",
+        job.name,
+        job.paginate.kind.as_str(),
+        format_name(job.output.format),
+        job.output
+            .path
+            .as_ref()
+            .map_or_else(|| "stdout".to_owned(), |p| p.display().to_string())
+    );
+    out.push_str(&prepared.describe());
+    Ok(out)
+}
+
+fn format_name(format: OutputFormat) -> &'static str {
+    match format {
+        OutputFormat::Ndjson => "ndjson",
+        OutputFormat::Csv => "csv",
+        OutputFormat::Parquet => "parquet",
+        OutputFormat::Raw => "raw",
+    }
+}
+
+/// What `hydrant check` shows of the first response.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// The URL requested, secrets masked.
+    pub url: String,
+    pub status: u16,
+    /// Records on the first page.
+    pub records: usize,
+    /// The columns, declared or inferred, and their types.
+    pub columns: Vec<(String, String)>,
+    /// The first records, as NDJSON lines of the output columns.
+    pub sample: Vec<String>,
+    /// Why records of the first page would be dirty.
+    pub dirty: Vec<String>,
+}
+
+/// Sends the first request and reports what came back: status, records,
+/// columns and a sample.
+pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result<CheckReport> {
+    let context = Context::new(job, options.redirect_to)?;
+    let mut paginator = context.paginator()?;
+    let fetched = context.fetch(&paginator.first()).await?;
+    let shown = fetched.prepared.shown_url();
+    let mut parser = Parser::default();
+    let mut scratch = Scratch::default();
+    let mut reparse = Scratch::default();
+    let body = &fetched.response.body;
+    let mut report = CheckReport {
+        url: shown.clone(),
+        status: fetched.response.status.as_u16(),
+        records: 0,
+        columns: Vec::new(),
+        sample: Vec::new(),
+        dirty: Vec::new(),
+    };
+    if report.status == 204 {
+        return Ok(report);
+    }
+    let page = parser
+        .parse(body, &mut scratch)
+        .map_err(|e| Error::data(format!("response from {shown} is not valid JSON: {e}")))?;
+    let reparsed = reparse_selected(&page, &job.records, &mut parser, &mut reparse)
+        .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+    let records = page_records(&page, &reparsed, &job.records)
+        .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+    let columns = job
+        .columns
+        .clone()
+        .unwrap_or_else(|| infer_columns(&records, &job.records.flatten));
+    let extractor = Extractor::new(columns, &job.records);
+    let sampled = &records[..records.len().min(sample_size)];
+    let mut batch = Batch::default();
+    extractor.extract(sampled, &context.placeholders, &mut batch);
+    let encoder = crate::sink::NdjsonEncoder::new(extractor.columns());
+    let width = extractor.columns().len();
+    for row in 0..batch.rows {
+        let mut line = Vec::new();
+        encoder.encode(batch.row(row, width), &mut line);
+        report
+            .sample
+            .push(String::from_utf8_lossy(&line).trim_end().to_owned());
+    }
+    report.records = records.len();
+    report.columns = extractor
+        .columns()
+        .iter()
+        .map(|c| (c.name.clone(), c.kind.as_str().to_owned()))
+        .collect();
+    report.dirty = batch.dirty.into_iter().map(|d| d.reason).collect();
+    Ok(report)
+}
+
+/// Infers `[[columns]]` from the first page and writes them as TOML.
+pub async fn schema(job: &Job, options: RunOptions) -> Result<String> {
+    let context = Context::new(job, options.redirect_to)?;
+    let mut paginator = context.paginator()?;
+    let fetched = context.fetch(&paginator.first()).await?;
+    let shown = fetched.prepared.shown_url();
+    let mut parser = Parser::default();
+    let mut scratch = Scratch::default();
+    let mut reparse = Scratch::default();
+    let page = parser
+        .parse(&fetched.response.body, &mut scratch)
+        .map_err(|e| Error::data(format!("response from {shown} is not valid JSON: {e}")))?;
+    let reparsed = reparse_selected(&page, &job.records, &mut parser, &mut reparse)
+        .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+    let records = page_records(&page, &reparsed, &job.records)
+        .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+    let mut out = format!(
+        "# inferred from the first page of {shown} ({} records)\n",
+        records.len()
+    );
+    for column in infer_columns(&records, &job.records.flatten) {
+        let path = column.path.as_ref().map_or("", |p| p.as_str());
+        out.push_str("\n[[columns]]\n");
+        out.push_str(&format!("name = {}\n", toml_string(&column.name)));
+        if path != column.name {
+            out.push_str(&format!("path = {}\n", toml_string(&path_text(&column))));
+        }
+        out.push_str(&format!("type = \"{}\"\n", column.kind.as_str()));
+    }
+    Ok(out)
+}
+
+/// A path for a job file: dotted when every key allows it, JSONPath else.
+fn path_text(column: &ColumnSpec) -> String {
+    let Some(segments) = column.path.as_ref().and_then(|p| p.segments()) else {
+        return String::new();
+    };
+    let keys: Vec<&str> = segments
+        .iter()
+        .filter_map(|s| match s {
+            crate::path::Segment::Key(k) => Some(k.as_str()),
+            _ => None,
+        })
+        .collect();
+    let plain = |k: &&str| !k.is_empty() && !k.contains(['.', '[', ']']) && !k.starts_with('$');
+    if keys.len() == segments.len() && keys.iter().all(plain) {
+        return keys.join(".");
+    }
+    let mut out = String::from("$");
+    for key in keys {
+        out.push_str(&format!(
+            "[{}]",
+            serde_json::to_string(key).unwrap_or_default()
+        ));
+    }
+    out
+}
+
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+/// Evaluates a path on a JSON document: the selected values as a JSON array.
+pub fn query(path: &str, document: &[u8]) -> Result<Vec<u8>> {
+    let path = Path::parse(path).map_err(|e| Error::config(format!("invalid path: {e}")))?;
+    let mut parser = Parser::default();
+    let mut scratch = Scratch::default();
+    let value = parser
+        .parse(document, &mut scratch)
+        .map_err(|e| Error::data(format!("the document is not valid JSON: {e}")))?;
+    let mut out = vec![b'['];
+    match path.query_simd(&value) {
+        crate::path::Selected::Borrowed(found) => {
+            for (i, v) in found.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_simd(v, &mut out);
+            }
+        }
+        crate::path::Selected::Owned(found) => {
+            for (i, v) in found.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_serde(v, &mut out);
+            }
+        }
+    }
+    out.push(b']');
+    Ok(out)
+}

@@ -1,0 +1,399 @@
+//! Data out: the [`Sink`] trait and the NDJSON, CSV and raw writers.
+//!
+//! Files are written to `PATH.partial` and renamed to `PATH` only when the
+//! run succeeds, so a file at `PATH` is always complete.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+
+use crate::extract::{Batch, Cell, ColumnSpec};
+use crate::json::{write_f64, write_str};
+
+/// One page on its way out.
+#[derive(Debug)]
+pub struct PageOut<'p> {
+    /// The response body as received (decoded).
+    pub body: &'p [u8],
+    pub columns: &'p [ColumnSpec],
+    pub batch: &'p Batch<'p>,
+}
+
+/// Where records go.
+pub trait Sink {
+    /// Writes one page.
+    fn page(&mut self, page: &PageOut<'_>) -> io::Result<()>;
+    /// Flushes everything; a file output is renamed into place.
+    fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+/// The byte stream under a sink: stdout, or a file written as `.partial`.
+pub struct Destination {
+    writer: BufWriter<Box<dyn Write + Send>>,
+    file: Option<(PathBuf, PathBuf)>,
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Destination")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
+}
+
+const BUFFER: usize = 256 * 1024;
+
+impl Destination {
+    /// `None` is stdout.
+    pub fn open(path: Option<&Path>) -> io::Result<Destination> {
+        match path {
+            None => Ok(Destination {
+                writer: BufWriter::with_capacity(BUFFER, Box::new(io::stdout())),
+                file: None,
+            }),
+            Some(path) => {
+                let mut partial = path.as_os_str().to_owned();
+                partial.push(".partial");
+                let partial = PathBuf::from(partial);
+                if let Some(dir) = path.parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let file = File::create(&partial)?;
+                Ok(Destination {
+                    writer: BufWriter::with_capacity(BUFFER, Box::new(file)),
+                    file: Some((partial, path.to_owned())),
+                })
+            }
+        }
+    }
+
+    fn commit(mut self) -> io::Result<()> {
+        self.writer.flush()?;
+        if let Some((partial, path)) = self.file.take() {
+            // Close the file before it is synced and renamed into place.
+            self.writer = BufWriter::new(Box::new(io::sink()));
+            File::open(&partial)?.sync_all()?;
+            std::fs::rename(&partial, &path)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Destination {
+    /// A destination dropped without `commit` belongs to a failed run: its
+    /// partial file goes, so nothing incomplete is left looking complete.
+    fn drop(&mut self) {
+        if let Some((partial, _)) = &self.file {
+            let _ = std::fs::remove_file(partial);
+        }
+    }
+}
+
+/// Encodes rows as JSON objects, columns in order.
+#[derive(Debug)]
+pub(crate) struct NdjsonEncoder {
+    /// `{"name":` for the first column, `,"name":` for the others.
+    keys: Vec<Vec<u8>>,
+}
+
+impl NdjsonEncoder {
+    pub fn new(columns: &[ColumnSpec]) -> NdjsonEncoder {
+        let keys = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut key = vec![if i == 0 { b'{' } else { b',' }];
+                write_str(&c.name, &mut key);
+                key.push(b':');
+                key
+            })
+            .collect();
+        NdjsonEncoder { keys }
+    }
+
+    /// Appends one row and its line break to `out`.
+    pub fn encode(&self, cells: &[Cell<'_>], out: &mut Vec<u8>) {
+        for (key, cell) in self.keys.iter().zip(cells) {
+            out.extend_from_slice(key);
+            write_json_cell(cell, out);
+        }
+        if self.keys.is_empty() {
+            out.push(b'{');
+        }
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+/// Newline-delimited JSON, one object per record.
+#[derive(Debug)]
+pub struct NdjsonSink {
+    out: Destination,
+    encoder: NdjsonEncoder,
+    line: Vec<u8>,
+}
+
+impl NdjsonSink {
+    pub fn new(out: Destination, columns: &[ColumnSpec]) -> NdjsonSink {
+        NdjsonSink {
+            out,
+            encoder: NdjsonEncoder::new(columns),
+            line: Vec::with_capacity(4096),
+        }
+    }
+}
+
+impl Sink for NdjsonSink {
+    fn page(&mut self, page: &PageOut<'_>) -> io::Result<()> {
+        let width = page.columns.len();
+        for row in 0..page.batch.rows {
+            self.line.clear();
+            self.encoder
+                .encode(page.batch.row(row, width), &mut self.line);
+            self.out.writer.write_all(&self.line)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        self.out.commit()
+    }
+}
+
+fn write_json_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
+    match cell {
+        Cell::Null => out.extend_from_slice(b"null"),
+        Cell::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Cell::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Cell::Float(f) => write_f32(*f, out),
+        Cell::Double(d) => write_f64(*d, out),
+        Cell::Str(s) => write_str(s, out),
+        Cell::Json(text) => out.extend_from_slice(text),
+        Cell::Date(days) => {
+            out.push(b'"');
+            write_date(*days, out);
+            out.push(b'"');
+        }
+        Cell::Timestamp(micros) => {
+            out.push(b'"');
+            write_timestamp(*micros, out);
+            out.push(b'"');
+        }
+        Cell::Binary(bytes) => {
+            out.push(b'"');
+            out.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(bytes)
+                    .as_bytes(),
+            );
+            out.push(b'"');
+        }
+    }
+}
+
+fn write_f32(f: f32, out: &mut Vec<u8>) {
+    if f.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// `YYYY-MM-DD`.
+pub(crate) fn write_date(days: i32, out: &mut Vec<u8>) {
+    let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|epoch| epoch.checked_add_signed(chrono::TimeDelta::days(i64::from(days))));
+    match date {
+        Some(date) => out.extend_from_slice(date.format("%Y-%m-%d").to_string().as_bytes()),
+        None => out.extend_from_slice(b"invalid-date"),
+    }
+}
+
+/// RFC 3339 in UTC with `Z`: no fraction, milliseconds, or microseconds,
+/// whichever is the shortest exact form.
+pub(crate) fn write_timestamp(micros: i64, out: &mut Vec<u8>) {
+    let Some(dt) = chrono::DateTime::from_timestamp_micros(micros) else {
+        out.extend_from_slice(b"invalid-timestamp");
+        return;
+    };
+    out.extend_from_slice(dt.format("%Y-%m-%dT%H:%M:%S").to_string().as_bytes());
+    let fraction = micros.rem_euclid(1_000_000);
+    if fraction != 0 {
+        if fraction % 1000 == 0 {
+            out.extend_from_slice(format!(".{:03}", fraction / 1000).as_bytes());
+        } else {
+            out.extend_from_slice(format!(".{fraction:06}").as_bytes());
+        }
+    }
+    out.push(b'Z');
+}
+
+/// CSV: a header row (optional), RFC 4180 quoting, `\n` line ends. A null
+/// is an empty field; an empty string is `""`.
+#[derive(Debug)]
+pub struct CsvSink {
+    out: Destination,
+    delimiter: u8,
+    header: Option<Vec<u8>>,
+    line: Vec<u8>,
+    field: Vec<u8>,
+}
+
+impl CsvSink {
+    pub fn new(out: Destination, columns: &[ColumnSpec], delimiter: u8, header: bool) -> CsvSink {
+        let header = header.then(|| {
+            let mut line = Vec::new();
+            for (i, c) in columns.iter().enumerate() {
+                if i > 0 {
+                    line.push(delimiter);
+                }
+                write_csv_field(c.name.as_bytes(), delimiter, false, &mut line);
+            }
+            line.push(b'\n');
+            line
+        });
+        CsvSink {
+            out,
+            delimiter,
+            header,
+            line: Vec::with_capacity(4096),
+            field: Vec::new(),
+        }
+    }
+
+    fn write_header(&mut self) -> io::Result<()> {
+        if let Some(header) = self.header.take() {
+            self.out.writer.write_all(&header)?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for CsvSink {
+    fn page(&mut self, page: &PageOut<'_>) -> io::Result<()> {
+        self.write_header()?;
+        let width = page.columns.len();
+        for row in 0..page.batch.rows {
+            self.line.clear();
+            for (i, cell) in page.batch.row(row, width).iter().enumerate() {
+                if i > 0 {
+                    self.line.push(self.delimiter);
+                }
+                self.field.clear();
+                let text: &[u8] = match cell {
+                    Cell::Null => continue,
+                    Cell::Str(s) => s.as_bytes(),
+                    Cell::Json(text) => text,
+                    other => {
+                        write_json_cell(other, &mut self.field);
+                        if matches!(other, Cell::Date(_) | Cell::Timestamp(_) | Cell::Binary(_)) {
+                            // Written quoted as JSON strings; CSV wants the bare text.
+                            self.field.remove(0);
+                            self.field.pop();
+                        }
+                        &self.field
+                    }
+                };
+                let empty_string = matches!(cell, Cell::Str(s) if s.is_empty());
+                write_csv_field(text, self.delimiter, empty_string, &mut self.line);
+            }
+            self.line.push(b'\n');
+            self.out.writer.write_all(&self.line)?;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.write_header()?;
+        self.out.commit()
+    }
+}
+
+fn write_csv_field(text: &[u8], delimiter: u8, force_quotes: bool, out: &mut Vec<u8>) {
+    let quote = force_quotes
+        || text
+            .iter()
+            .any(|&b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r');
+    if !quote {
+        out.extend_from_slice(text);
+        return;
+    }
+    out.push(b'"');
+    for &b in text {
+        if b == b'"' {
+            out.push(b'"');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// Each response body as is, one per line (line breaks, which valid JSON
+/// holds only between tokens, are dropped).
+#[derive(Debug)]
+pub struct RawSink {
+    out: Destination,
+}
+
+impl RawSink {
+    pub fn new(out: Destination) -> RawSink {
+        RawSink { out }
+    }
+}
+
+impl Sink for RawSink {
+    fn page(&mut self, page: &PageOut<'_>) -> io::Result<()> {
+        let body = page.body;
+        let mut start = 0;
+        for (i, &b) in body.iter().enumerate() {
+            if b == b'\n' || b == b'\r' {
+                self.out.writer.write_all(&body[start..i])?;
+                start = i + 1;
+            }
+        }
+        self.out.writer.write_all(&body[start..])?;
+        self.out.writer.write_all(b"\n")
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        self.out.commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_use_the_shortest_exact_fraction() {
+        let noon = 1_709_294_400_000_000;
+        let text = |m| {
+            let mut out = Vec::new();
+            write_timestamp(m, &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(text(noon), "2024-03-01T12:00:00Z");
+        assert_eq!(text(noon + 250_000), "2024-03-01T12:00:00.250Z");
+        assert_eq!(text(noon + 1), "2024-03-01T12:00:00.000001Z");
+        assert_eq!(text(-1), "1969-12-31T23:59:59.999999Z");
+    }
+
+    #[test]
+    fn csv_quoting() {
+        let mut out = Vec::new();
+        write_csv_field(b"a,b", b',', false, &mut out);
+        out.push(b'|');
+        write_csv_field(b"say \"hi\"", b',', false, &mut out);
+        out.push(b'|');
+        write_csv_field(b"", b',', true, &mut out);
+        out.push(b'|');
+        write_csv_field(b"plain", b',', false, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"a,b\"|\"say \"\"hi\"\"\"|\"\"|plain"
+        );
+    }
+}

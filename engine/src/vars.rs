@@ -1,0 +1,118 @@
+//! `${NAME}` interpolation of job file strings.
+
+use std::collections::BTreeMap;
+
+/// Where `${NAME}` takes its values: `--var` first, then the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    given: BTreeMap<String, String>,
+    use_env: bool,
+}
+
+impl Vars {
+    /// Values from `--var` only, falling back to the process environment.
+    pub fn new(given: impl IntoIterator<Item = (String, String)>) -> Vars {
+        Vars {
+            given: given.into_iter().collect(),
+            use_env: true,
+        }
+    }
+
+    /// Values from the given map only; the environment is not read.
+    pub fn isolated(given: impl IntoIterator<Item = (String, String)>) -> Vars {
+        Vars {
+            given: given.into_iter().collect(),
+            use_env: false,
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        if let Some(value) = self.given.get(name) {
+            return Some(value.clone());
+        }
+        if self.use_env {
+            return std::env::var(name).ok();
+        }
+        None
+    }
+
+    /// Replaces `${NAME}`, `${NAME:-default}`, `${NAME:?message}` and `$$`.
+    /// The error names the variable, never its value.
+    pub(crate) fn expand(&self, text: &str) -> Result<String, String> {
+        if !text.contains('$') {
+            return Ok(text.to_owned());
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find('$') {
+            out.push_str(&rest[..at]);
+            let after = &rest[at + 1..];
+            if let Some(tail) = after.strip_prefix('$') {
+                out.push('$');
+                rest = tail;
+            } else if let Some(body) = after.strip_prefix('{') {
+                let end = body
+                    .find('}')
+                    .ok_or_else(|| format!("`${{` without a closing `}}` in \"{text}\""))?;
+                out.push_str(&self.resolve(&body[..end])?);
+                rest = &body[end + 1..];
+            } else {
+                out.push('$');
+                rest = after;
+            }
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    fn resolve(&self, expr: &str) -> Result<String, String> {
+        let (name, fallback) = match expr.find(':') {
+            Some(colon) => (&expr[..colon], Some(&expr[colon + 1..])),
+            None => (expr, None),
+        };
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("`${{{expr}}}` is not a variable reference"));
+        }
+        let value = self.lookup(name);
+        match fallback {
+            None => value.ok_or_else(|| {
+                format!("variable `{name}` is not set (pass --var {name}=VALUE or set it in the environment)")
+            }),
+            Some(f) if f.starts_with('-') => Ok(value.unwrap_or_else(|| f[1..].to_owned())),
+            Some(f) if f.starts_with('?') => {
+                value.ok_or_else(|| format!("variable `{name}` is not set: {}", &f[1..]))
+            }
+            Some(_) => Err(format!(
+                "`${{{expr}}}`: after `:` comes `-default` or `?message`"
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Vars {
+        Vars::isolated([("CITY".to_owned(), "Oslo".to_owned())])
+    }
+
+    #[test]
+    fn forms() {
+        let v = vars();
+        assert_eq!(v.expand("/w/${CITY}").unwrap(), "/w/Oslo");
+        assert_eq!(v.expand("${MISSING:-x}").unwrap(), "x");
+        assert_eq!(v.expand("${CITY:-x}").unwrap(), "Oslo");
+        assert_eq!(v.expand("cost $$5 $x").unwrap(), "cost $5 $x");
+        assert_eq!(
+            v.expand("${TOKEN:?set the API token}").unwrap_err(),
+            "variable `TOKEN` is not set: set the API token"
+        );
+        assert!(
+            v.expand("${TOKEN}")
+                .unwrap_err()
+                .contains("`TOKEN` is not set")
+        );
+        assert!(v.expand("${CITY").is_err());
+    }
+}
