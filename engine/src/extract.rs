@@ -850,7 +850,7 @@ fn to_date(value: View<'_>, format: Option<&str>) -> Option<i32> {
         return days(date);
     }
     let micros = to_micros(value, format)?;
-    Some(i32::try_from(micros.div_euclid(86_400_000_000)).ok()?)
+    i32::try_from(micros.div_euclid(86_400_000_000)).ok()
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ mod extract;
 mod http;
 mod job;
 mod json;
-mod path;
+pub mod path;
 mod units;
 mod vars;
 
@@ -13,6 +13,7 @@ pub use extract::{Batch, Cell, ColumnSpec, ColumnType};
 pub use job::{Job, JobFormat, OutputFormat};
 pub use path::{Path, Segment};
 pub use vars::Vars;
+pub mod bench_support;
 mod request;
 mod run;
 mod sink;

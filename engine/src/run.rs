@@ -7,7 +7,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use http::Uri;
-use hydrant_auth::Credentials;
+use hydrant_auth::{Credentials, ExposeSecret};
 use hydrant_paginate::{Page as PageView, Paginator, Plan, Step, Stop};
 use serde::Serialize;
 use serde_json::Value;
@@ -23,13 +23,16 @@ use crate::path::Path;
 use crate::request::{Prepared, prepare};
 use crate::sink::{CsvSink, Destination, NdjsonSink, PageOut, RawSink, Sink};
 
+/// A callback shown the run's progress after every page.
+pub type ProgressFn = Box<dyn Fn(&Progress) + Send + Sync>;
+
 /// How to run a job, beyond the job itself.
 #[derive(Default)]
 pub struct RunOptions {
     /// Send every request to this origin instead (`--replay`).
     pub redirect_to: Option<Uri>,
     /// Called after every page.
-    pub on_progress: Option<Box<dyn Fn(&Progress) + Send + Sync>>,
+    pub on_progress: Option<ProgressFn>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -83,6 +86,9 @@ struct Context<'j> {
     client: HttpClient,
     credentials: Credentials,
     placeholders: Placeholders,
+    /// Every secret value, as sent and percent-encoded: redacted from any
+    /// response text quoted in a message (servers echo requests).
+    secrets: Vec<String>,
 }
 
 impl<'j> Context<'j> {
@@ -111,12 +117,26 @@ impl<'j> Context<'j> {
             .static_credentials()
             .map_err(|e| Error::config(format!("job file `{}`: {e}", job.name)))?;
         let client = HttpClient::new(request, job.limits.max_response, redirect_to)?;
+        let secrets = credentials
+            .headers
+            .iter()
+            .chain(&credentials.query)
+            .chain(&credentials.body)
+            .flat_map(|(_, value)| {
+                let value = value.expose_secret();
+                let encoded: String =
+                    url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+                [value.to_owned(), encoded]
+            })
+            .filter(|s| !s.is_empty())
+            .collect();
         Ok(Context {
             job,
             request,
             client,
             credentials,
             placeholders: Placeholders::new(),
+            secrets,
         })
     }
 
@@ -127,6 +147,13 @@ impl<'j> Context<'j> {
 
     fn prepare(&self, plan: &Plan) -> Result<Prepared> {
         prepare(self.request, plan, &self.placeholders, &self.credentials)
+    }
+
+    fn redact(&self, mut text: String) -> String {
+        for secret in &self.secrets {
+            text = text.replace(secret.as_str(), "***");
+        }
+        text
     }
 
     async fn fetch(&self, plan: &Plan) -> Result<Fetched> {
@@ -140,7 +167,7 @@ impl<'j> Context<'j> {
                 "{} {shown} answered {}{}",
                 prepared.method.as_str(),
                 response.status,
-                snippet(&response.body)
+                self.redact(snippet(&response.body))
             )));
         }
         Ok(Fetched { prepared, response })
@@ -162,7 +189,7 @@ fn snippet(body: &[u8]) -> String {
 /// A records path that needs the general JSONPath evaluator is applied to
 /// a `serde_json` copy of the page; what it selects is parsed again with
 /// simd-json, as one array, into `reparse`.
-fn reparse_selected<'r>(
+pub(crate) fn reparse_selected<'r>(
     page: &BorrowedValue<'_>,
     records: &Records,
     parser: &mut Parser,
@@ -184,7 +211,7 @@ fn reparse_selected<'r>(
 }
 
 /// The records of a page (see [`reparse_selected`]).
-fn page_records<'v>(
+pub(crate) fn page_records<'v>(
     page: &'v BorrowedValue<'v>,
     reparsed: &'v Option<BorrowedValue<'v>>,
     records: &Records,

@@ -232,7 +232,7 @@ pub(crate) fn write_timestamp(micros: i64, out: &mut Vec<u8>) {
 }
 
 /// CSV: a header row (optional), RFC 4180 quoting, `\n` line ends. A null
-/// is an empty field; an empty string is `""`.
+/// is an empty field; an empty string (or binary) is `""`.
 #[derive(Debug)]
 pub struct CsvSink {
     out: Destination,
@@ -297,8 +297,8 @@ impl Sink for CsvSink {
                         &self.field
                     }
                 };
-                let empty_string = matches!(cell, Cell::Str(s) if s.is_empty());
-                write_csv_field(text, self.delimiter, empty_string, &mut self.line);
+                // Only a null is an empty field; any other empty value is `""`.
+                write_csv_field(text, self.delimiter, text.is_empty(), &mut self.line);
             }
             self.line.push(b'\n');
             self.out.writer.write_all(&self.line)?;

@@ -1,0 +1,585 @@
+//! End-to-end tests through the `hydrant` binary against in-process servers.
+
+mod util;
+
+use hydrant_bench::Exchange;
+use util::{Dir, TestServer, hydrant, hydrant_with, path_str};
+
+const TYPES_PAGE: &str = r#"{"data": {"items": [
+ {"id": 1, "i": 2147483647, "s": "plain", "f": 1.5, "d": 0.1, "b": true, "day": "2024-03-01", "ts": "2024-03-01T12:00:00.250Z", "bin": "aGk=", "j": {"k": [1, null]}, "big": 123456789012345678901234567890, "u": {"tags": ["x", "y"], "odata": "z"}, "@odata.nextLink": "n1"},
+ {"id": "2", "i": -5, "s": 42, "f": "2.5", "d": "1e3", "b": "false", "day": "2024-02-29T23:00:00Z", "ts": 1709294400, "bin": null, "j": "text", "big": -9223372036854775809, "u": {"tags": [], "odata": "w"}, "@odata.nextLink": "n2"},
+ {"id": 3, "i": 0, "s": "tab\there \"q\" é", "f": 0, "d": -2.5e-300, "b": false, "day": "1969-12-31", "ts": "2024-03-01 12:00:00", "bin": "", "j": [1, 2], "big": 18446744073709551615, "u": {"tags": ["only"], "odata": "v"}, "@odata.nextLink": "n3"}
+]}}"#;
+
+const TYPES_COLUMNS: &str = r#"
+[records]
+path = "data.items"
+
+[[columns]]
+name = "id"
+type = "long"
+[[columns]]
+name = "i"
+type = "int"
+[[columns]]
+name = "s"
+[[columns]]
+name = "f"
+type = "float"
+[[columns]]
+name = "d"
+type = "double"
+[[columns]]
+name = "b"
+type = "boolean"
+[[columns]]
+name = "day"
+type = "date"
+[[columns]]
+name = "ts"
+type = "timestamp"
+[[columns]]
+name = "bin"
+type = "binary"
+[[columns]]
+name = "j"
+type = "json"
+[[columns]]
+name = "big"
+[[columns]]
+name = "big_json"
+path = "big"
+type = "json"
+[[columns]]
+name = "last_tag"
+path = "u.tags[-1]"
+[[columns]]
+name = "tags"
+path = "$.u.tags[*]"
+type = "json"
+[[columns]]
+name = "link"
+path = "$['@odata.nextLink']"
+[[columns]]
+name = "odata"
+path = "u.odata"
+[[columns]]
+name = "source"
+value = "api"
+"#;
+
+fn job_text(server: &TestServer, target: &str, rest: &str) -> String {
+    format!("[request]\nurl = \"{}{target}\"\n{rest}", server.url())
+}
+
+#[test]
+fn every_type_converts_to_exact_ndjson() {
+    let server = TestServer::start(vec![Exchange::json("/items", TYPES_PAGE)]);
+    let dir = Dir::new();
+    let job = dir.write("job.toml", &job_text(&server, "/items", TYPES_COLUMNS));
+    let out = dir.path("out.ndjson");
+    let run = hydrant(&["run", path_str(&job), "--output", path_str(&out), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected = concat!(
+        r#"{"id":1,"i":2147483647,"s":"plain","f":1.5,"d":0.1,"b":true,"day":"2024-03-01","ts":"2024-03-01T12:00:00.250Z","bin":"aGk=","j":{"k":[1,null]},"big":"123456789012345678901234567890","big_json":123456789012345678901234567890,"last_tag":"y","tags":["x","y"],"link":"n1","odata":"z","source":"api"}"#,
+        "\n",
+        r#"{"id":2,"i":-5,"s":"42","f":2.5,"d":1000.0,"b":false,"day":"2024-02-29","ts":"2024-03-01T12:00:00Z","bin":null,"j":"text","big":"-9223372036854775809","big_json":-9223372036854775809,"last_tag":null,"tags":[],"link":"n2","odata":"w","source":"api"}"#,
+        "\n",
+        r#"{"id":3,"i":0,"s":"tab\there \"q\" é","f":0.0,"d":-2.5e-300,"b":false,"day":"1969-12-31","ts":"2024-03-01T12:00:00Z","bin":"","j":[1,2],"big":"18446744073709551615","big_json":18446744073709551615,"last_tag":"only","tags":["only"],"link":"n3","odata":"v","source":"api"}"#,
+        "\n",
+    );
+    assert_eq!(dir.read("out.ndjson"), expected);
+    assert!(!dir.path("out.ndjson.partial").exists());
+}
+
+#[test]
+fn every_type_writes_exact_csv() {
+    let server = TestServer::start(vec![Exchange::json("/items", TYPES_PAGE)]);
+    let dir = Dir::new();
+    let job = dir.write("job.toml", &job_text(&server, "/items", TYPES_COLUMNS));
+    let out = dir.path("out.csv");
+    let run = hydrant(&[
+        "run",
+        path_str(&job),
+        "--output",
+        path_str(&out),
+        "--format",
+        "csv",
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected = concat!(
+        "id,i,s,f,d,b,day,ts,bin,j,big,big_json,last_tag,tags,link,odata,source\n",
+        "1,2147483647,plain,1.5,0.1,true,2024-03-01,2024-03-01T12:00:00.250Z,aGk=,\"{\"\"k\"\":[1,null]}\",123456789012345678901234567890,123456789012345678901234567890,y,\"[\"\"x\"\",\"\"y\"\"]\",n1,z,api\n",
+        "2,-5,42,2.5,1000.0,false,2024-02-29,2024-03-01T12:00:00Z,,\"\"\"text\"\"\",-9223372036854775809,-9223372036854775809,,[],n2,w,api\n",
+        "3,0,\"tab\there \"\"q\"\" é\",0.0,-2.5e-300,false,1969-12-31,2024-03-01T12:00:00Z,\"\",\"[1,2]\",18446744073709551615,18446744073709551615,only,\"[\"\"only\"\"]\",n3,v,api\n",
+    );
+    assert_eq!(dir.read("out.csv"), expected);
+}
+
+#[test]
+fn bad_types_and_missing_values_are_dirty_with_reasons() {
+    let page = r#"[
+ {"id": 1, "n": 1.5},
+ {"id": 2, "n": 9223372036854775808},
+ {"id": 3},
+ {"id": 4, "n": "abc"},
+ {"id": 5, "n": 7}
+]"#;
+    let server = TestServer::start(vec![Exchange::json("/p", page)]);
+    let dir = Dir::new();
+    let dirty = dir.path("dirty.ndjson");
+    let rest = format!(
+        "[records]\non_missing = \"dirty\"\nmax_dirty = 4\ndirty_path = \"{}\"\n[[columns]]\nname = \"id\"\ntype = \"long\"\n[[columns]]\nname = \"n\"\ntype = \"long\"\n",
+        path_str(&dirty)
+    );
+    let job = dir.write("job.toml", &job_text(&server, "/p", &rest));
+    let summary = dir.path("summary.json");
+    let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":5,\"n\":7}\n");
+    let reasons: Vec<serde_json::Value> = dir
+        .read("dirty.ndjson")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let reason = |i: usize| reasons[i]["reason"].as_str().unwrap().to_owned();
+    assert_eq!(reasons.len(), 4);
+    assert_eq!(reason(0), "column `n` (long): 1.5 is not an integer");
+    assert_eq!(
+        reason(1),
+        "column `n` (long): 9223372036854775808 is out of range"
+    );
+    assert_eq!(reason(2), "column `n`: no value at `n`");
+    assert_eq!(reason(3), "column `n` (long): \"abc\" is not an integer");
+    assert_eq!(
+        reasons[1]["record"],
+        serde_json::json!({"id": 2, "n": 9223372036854775808u64})
+    );
+    assert!(reasons[0]["url"].as_str().unwrap().ends_with("/p"));
+    let summary: serde_json::Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
+    assert_eq!(summary["records"], 1);
+    assert_eq!(summary["dirty"], 4);
+    assert_eq!(summary["requests"], 1);
+    assert_eq!(summary["stopped"], "no_next");
+}
+
+#[test]
+fn null_policies_keep_records() {
+    let page = r#"[{"id": 1, "n": "x"}, {"id": 2}]"#;
+    let server = TestServer::start(vec![Exchange::json("/p", page)]);
+    let dir = Dir::new();
+    let rest = "[records]\non_bad_type = \"null\"\n[[columns]]\nname = \"id\"\ntype = \"long\"\n[[columns]]\nname = \"n\"\ntype = \"double\"\n";
+    let job = dir.write("job.toml", &job_text(&server, "/p", rest));
+    let run = hydrant(&["run", path_str(&job), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":1,\"n\":null}\n{\"id\":2,\"n\":null}\n");
+}
+
+#[test]
+fn too_many_dirty_records_fail_the_run_naming_the_count() {
+    let page = r#"[{"n": "a"}, {"n": "b"}, {"n": "c"}]"#;
+    let server = TestServer::start(vec![Exchange::json("/p", page)]);
+    let dir = Dir::new();
+    let out = dir.path("out.ndjson");
+    let rest = "[records]\nmax_dirty = 2\n[[columns]]\nname = \"n\"\ntype = \"long\"\n";
+    let job = dir.write("job.toml", &job_text(&server, "/p", rest));
+    let run = hydrant(&["run", path_str(&job), "--output", path_str(&out)]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("3 dirty records exceed records.max_dirty = 2"),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists());
+    assert!(!dir.path("out.ndjson.partial").exists());
+}
+
+#[test]
+fn records_path_to_an_object_gives_one_record() {
+    let page = r#"{"result": {"user": {"id": 7, "name": "Ann"}}}"#;
+    let server = TestServer::start(vec![Exchange::json("/me", page)]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &job_text(&server, "/me", "[records]\npath = \"$.result.user\"\n"),
+    );
+    let run = hydrant(&["run", path_str(&job), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":7,\"name\":\"Ann\"}\n");
+}
+
+#[test]
+fn absent_records_path_gives_no_records() {
+    let server = TestServer::start(vec![Exchange::json("/x", r#"{"other": 1}"#)]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &job_text(&server, "/x", "[records]\npath = \"data\"\n"),
+    );
+    let summary = dir.path("s.json");
+    let run = hydrant(&[
+        "run",
+        path_str(&job),
+        "--quiet",
+        "--summary-json",
+        path_str(&summary),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    assert!(dir.read("s.json").contains("\"records\": 0"));
+}
+
+#[test]
+fn general_jsonpath_records_fall_back() {
+    let page = r#"{"groups": [{"items": [{"id": 1}, {"id": 2}]}, {"items": [{"id": 3}]}]}"#;
+    let server = TestServer::start(vec![Exchange::json("/g", page)]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &job_text(&server, "/g", "[records]\npath = \"$..items[?@.id > 1]\"\n"),
+    );
+    let run = hydrant(&["run", path_str(&job), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":2}\n{\"id\":3}\n");
+}
+
+#[test]
+fn inferred_columns_flatten_and_widen() {
+    let page = r#"[
+ {"id": 1, "user": {"id": 10, "name": "a", "geo": {"lat": 1}}, "tags": ["x"], "score": 1, "note": null},
+ {"id": 2, "user": {"id": 11, "name": "b", "geo": {"lat": 2.5}}, "tags": [], "score": "high", "note": "n"}
+]"#;
+    let server = TestServer::start(vec![Exchange::json("/p", page)]);
+    let dir = Dir::new();
+    let job = dir.write("job.toml", &job_text(&server, "/p", ""));
+    let run = hydrant(&["run", path_str(&job), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        concat!(
+            r#"{"id":1,"user_id":10,"user_name":"a","user_geo_lat":1.0,"tags":["x"],"score":"1","note":null}"#,
+            "\n",
+            r#"{"id":2,"user_id":11,"user_name":"b","user_geo_lat":2.5,"tags":[],"score":"high","note":"n"}"#,
+            "\n"
+        )
+    );
+    let schema = hydrant(&["schema", path_str(&job)]);
+    assert_eq!(schema.code, 0, "{}", schema.stderr);
+    assert!(
+        schema.stdout.contains(
+            "[[columns]]\nname = \"user_geo_lat\"\npath = \"user.geo.lat\"\ntype = \"double\"\n"
+        ),
+        "{}",
+        schema.stdout
+    );
+}
+
+#[test]
+fn malformed_json_fails_naming_the_url_and_leaves_no_output() {
+    let server = TestServer::start(vec![Exchange::json(
+        "/bad?page=1",
+        r#"[{"id": 1}, {"id": 2"#,
+    )]);
+    let dir = Dir::new();
+    let out = dir.path("out.ndjson");
+    let job = dir.write(
+        "job.toml",
+        &job_text(&server, "/bad", "query = { page = 1 }\n"),
+    );
+    let run = hydrant(&["run", path_str(&job), "--output", path_str(&out)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "response from {}/bad?page=1 is not valid JSON",
+            server.url()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!out.exists());
+    assert!(!dir.path("out.ndjson.partial").exists());
+}
+
+#[test]
+fn http_error_status_fails_naming_the_url() {
+    let server = TestServer::start(vec![]);
+    let dir = Dir::new();
+    let job = dir.write("job.toml", &job_text(&server, "/missing", ""));
+    let run = hydrant(&["run", path_str(&job)]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "GET {}/missing answered 404 Not Found",
+            server.url()
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn unknown_key_is_a_usage_error_naming_it() {
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        "[request]\nurl = \"https://api.example.com/x\"\n\n[records]\npth = \"data\"\n",
+    );
+    let run = hydrant(&["run", path_str(&job)]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("unknown field `pth`"), "{}", run.stderr);
+    assert!(run.stderr.contains("line 5"), "{}", run.stderr);
+    assert!(run.stderr.contains("job.toml"), "{}", run.stderr);
+}
+
+#[test]
+fn secrets_never_show_in_explain_errors_or_summary() {
+    let canary = "canary-5ecret-7d1f";
+    let server = TestServer::start(vec![Exchange::json(
+        "/ok?key=canary-5ecret-7d1f",
+        "[{\"a\": 1}]",
+    )]);
+    let dir = Dir::new();
+    let rest = "[auth]\ntype = \"api_key\"\nname = \"key\"\nvalue = \"${API_KEY}\"\nin = \"query\"\n[auth.headers]\nX-Secret = \"${API_KEY}\"\n";
+    let job = dir.write("job.toml", &job_text(&server, "/ok", rest));
+    let failing = dir.write("fail.toml", &job_text(&server, "/nope", rest));
+    let summary = dir.path("summary.json");
+    let env = [("API_KEY", canary)];
+    let explain = hydrant_with(&["explain", path_str(&job)], &env);
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    assert!(
+        explain.stdout.contains("key=***") && explain.stdout.contains("x-secret: ***"),
+        "{}",
+        explain.stdout
+    );
+    let ok = hydrant_with(
+        &["run", path_str(&job), "--summary-json", path_str(&summary)],
+        &env,
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(ok.stdout, "{\"a\":1}\n");
+    let failed = hydrant_with(
+        &["run", path_str(&failing)],
+        &[("API_KEY", canary), ("RUST_LOG", "trace")],
+    );
+    assert_eq!(failed.code, 1);
+    assert!(failed.stderr.contains("key=***"), "{}", failed.stderr);
+    for text in [
+        &explain.stdout,
+        &explain.stderr,
+        &ok.stderr,
+        &failed.stdout,
+        &failed.stderr,
+        &dir.read("summary.json"),
+    ] {
+        assert!(!text.contains(canary), "secret leaked: {text}");
+    }
+    let seen = server.requests();
+    assert_eq!(seen[0].header("x-secret"), Some(canary));
+}
+
+#[test]
+fn requests_carry_accept_headers_query_and_body() {
+    let server = TestServer::start(vec![Exchange {
+        method: "POST".to_owned(),
+        ..Exchange::json("/search?tag=a&tag=b&n=5&on=true", "[]")
+    }]);
+    let dir = Dir::new();
+    let rest = "method = \"POST\"\nquery = { tag = [\"a\", \"b\"], n = 5, on = true }\nbody = { filter = { city = \"Zürich\" } }\n";
+    let job = dir.write("job.toml", &job_text(&server, "/search", rest));
+    let run = hydrant(&["run", path_str(&job), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = &server.requests()[0];
+    assert_eq!(seen.method, "POST");
+    assert_eq!(seen.header("accept"), Some("application/json"));
+    assert_eq!(seen.header("accept-encoding"), Some("gzip, deflate, br"));
+    assert_eq!(seen.header("content-type"), Some("application/json"));
+    assert_eq!(
+        String::from_utf8_lossy(&seen.body),
+        r#"{"filter":{"city":"Zürich"}}"#
+    );
+}
+
+#[test]
+fn form_bodies_are_url_encoded() {
+    let server = TestServer::start(vec![Exchange {
+        method: "POST".to_owned(),
+        ..Exchange::json("/f", "[]")
+    }]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &job_text(
+            &server,
+            "/f",
+            "method = \"POST\"\nform = { q = \"a b&c\", n = 2 }\n",
+        ),
+    );
+    let run = hydrant(&["run", path_str(&job), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = &server.requests()[0];
+    assert_eq!(
+        seen.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(String::from_utf8_lossy(&seen.body), "n=2&q=a+b%26c");
+}
+
+#[test]
+fn gzip_responses_are_decoded_and_capped() {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let page = format!(
+        "[{}]",
+        vec!["{\"v\":\"xxxxxxxxxxxxxxxxxxxxxxxx\"}"; 2000].join(",")
+    );
+    encoder.write_all(page.as_bytes()).unwrap();
+    let gz = encoder.finish().unwrap();
+    let mut exchange = Exchange::json("/gz", gz);
+    exchange
+        .headers
+        .push(("content-encoding".to_owned(), "gzip".to_owned()));
+    let server = TestServer::start(vec![exchange]);
+    let dir = Dir::new();
+    let job = dir.write("job.toml", &job_text(&server, "/gz", ""));
+    let run = hydrant(&["run", path_str(&job), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 2000);
+    let capped = dir.write(
+        "capped.toml",
+        &job_text(&server, "/gz", "[limits]\nmax_response = \"10KiB\"\n"),
+    );
+    let run = hydrant(&["run", path_str(&capped)]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("exceeds limits.max_response (10240 bytes decoded)"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn raw_format_writes_each_body_on_one_line() {
+    let server = TestServer::start(vec![Exchange::json("/r", "{\n  \"a\": [1,\n 2]\n}\n")]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &job_text(&server, "/r", "[output]\nformat = \"raw\"\n"),
+    );
+    let run = hydrant(&["run", path_str(&job), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{  \"a\": [1, 2]}\n");
+}
+
+#[test]
+fn quickstart_runs_offline_with_replay() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let run = hydrant(&[
+        "run",
+        &format!("{root}/examples/quickstart.toml"),
+        "--replay",
+        &format!("{root}/fixtures/issues"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 6);
+    assert_eq!(
+        lines[3],
+        r#"{"number":1343,"title":"Unicode titles: naïve café ☕ 🚀","state":"closed","author":"yukihiro","author_name":"まつもと ゆきひろ","labels":[],"score":0.1,"created_at":"2024-03-04T12:03:00Z","closed_at":"2024-03-13T08:30:00.250Z"}"#
+    );
+    assert!(
+        run.stderr.contains("6 records (0 dirty) from 1 requests"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn query_prints_a_json_array_and_refuses_bad_paths() {
+    let dir = Dir::new();
+    let doc = dir.write(
+        "doc.json",
+        r#"{"a": [{"id": 1}, {"id": 2}], "@odata.nextLink": "n"}"#,
+    );
+    let run = hydrant(&["query", "$.a[*].id", path_str(&doc)]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "[1,2]\n"));
+    let run = hydrant(&["query", "a[-1]", path_str(&doc)]);
+    assert_eq!(run.stdout, "[{\"id\":2}]\n");
+    let run = hydrant(&["query", "$['@odata.nextLink']", path_str(&doc)]);
+    assert_eq!(run.stdout, "[\"n\"]\n");
+    let run = hydrant(&["query", "$.a[", path_str(&doc)]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("invalid path"), "{}", run.stderr);
+}
+
+#[test]
+fn check_shows_status_records_and_columns() {
+    let server = TestServer::start(vec![Exchange::json(
+        "/c",
+        r#"[{"id": 1, "u": {"n": "a"}}]"#,
+    )]);
+    let dir = Dir::new();
+    let job = dir.write("job.toml", &job_text(&server, "/c", ""));
+    let run = hydrant(&["check", path_str(&job)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("-> 200"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("records: 1 on the first page"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("  id: long\n  u_n: string\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("  {\"id\":1,\"u_n\":\"a\"}"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn unset_variable_is_a_usage_error_naming_it() {
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        "[request]\nurl = \"https://api.example.com/${TENANT}/x\"\n",
+    );
+    let run = hydrant(&["explain", path_str(&job)]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("request.url: variable `TENANT` is not set"),
+        "{}",
+        run.stderr
+    );
+    let run = hydrant(&["explain", path_str(&job), "--var", "TENANT=acme"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("GET https://api.example.com/acme/x"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn unreachable_host_fails_naming_the_url() {
+    let dir = Dir::new();
+    // Port 9 on loopback: nothing listens there.
+    let job = dir.write(
+        "job.toml",
+        "[request]\nurl = \"http://127.0.0.1:9/x\"\nconnect_timeout = \"2s\"\n",
+    );
+    let run = hydrant(&["run", path_str(&job)]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("request to http://127.0.0.1:9/x failed"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,0 +1,108 @@
+//! Helpers: an in-process HTTP server on its own thread, job files in a
+//! temporary folder, and the `hydrant` binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use hydrant_bench::{Exchange, FixtureSet, Seen, Server};
+
+/// A replay server running on a background runtime.
+pub struct TestServer {
+    server: Option<Server>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl TestServer {
+    pub fn start(exchanges: Vec<Exchange>) -> TestServer {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = runtime
+            .block_on(hydrant_bench::serve(
+                FixtureSet::new(exchanges),
+                ([127, 0, 0, 1], 0).into(),
+            ))
+            .unwrap();
+        TestServer {
+            server: Some(server),
+            runtime,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.as_ref().unwrap().url()
+    }
+
+    pub fn requests(&self) -> Vec<Seen> {
+        self.server.as_ref().unwrap().requests()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _guard = self.runtime.enter();
+        self.server.take();
+    }
+}
+
+/// A temporary folder holding a job file.
+pub struct Dir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap()
+    }
+}
+
+/// The result of one `hydrant` invocation.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn hydrant(args: &[&str]) -> Run {
+    hydrant_with(args, &[])
+}
+
+pub fn hydrant_with(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hydrant"));
+    command.args(args).env_remove("RUST_LOG");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
+
+pub fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}

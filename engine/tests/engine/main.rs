@@ -1,0 +1,143 @@
+//! Integration tests of hydrant-engine's public API.
+
+mod util;
+
+use hydrant_engine::path::Selected;
+use hydrant_engine::{Job, JobFormat, OutputFormat, Path, RunOptions, Vars, run};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// The compiled walker and serde_json_path select the same values, in the
+/// same order, for every path the walker accepts.
+#[test]
+fn compiled_walker_agrees_with_serde_json_path() {
+    let mut rng = StdRng::seed_from_u64(0x5eed);
+    let mut compared = 0;
+    for _ in 0..400 {
+        let doc = util::document(&mut rng, 4);
+        let text = serde_json::to_string(&doc).unwrap();
+        let mut buf = text.clone().into_bytes();
+        let simd = simd_json::to_borrowed_value(&mut buf).unwrap();
+        for _ in 0..25 {
+            let segments = util::segments(&mut rng);
+            let written = util::jsonpath_text(&mut rng, &segments);
+            let path = Path::parse(&written).unwrap();
+            assert_eq!(
+                path.segments(),
+                Some(segments.as_slice()),
+                "{written} should compile"
+            );
+            let Selected::Borrowed(walked) = path.query_simd(&simd) else {
+                panic!("{written} compiled but did not walk");
+            };
+            let walked: Vec<serde_json::Value> = walked
+                .iter()
+                .map(|v| serde_json::to_value(v).unwrap())
+                .collect();
+            let general = serde_json_path::JsonPath::parse(&written).unwrap();
+            let expected: Vec<serde_json::Value> =
+                general.query(&doc).all().into_iter().cloned().collect();
+            assert_eq!(walked, expected, "path {written} on {text}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 10_000);
+}
+
+fn job_for(url: &str, columns: &str, format: OutputFormat, output: &std::path::Path) -> Job {
+    let text = format!("[request]\nurl = \"{url}/page\"\n{columns}");
+    let mut job = Job::parse(&text, JobFormat::Toml, "test.toml", &Vars::isolated([])).unwrap();
+    job.set_output_format(format);
+    job.set_output_path(output.to_str().unwrap());
+    job
+}
+
+/// Every double written to NDJSON or CSV parses back to the same bits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doubles_keep_their_bits() {
+    let mut rng = StdRng::seed_from_u64(42);
+    let mut values = vec![
+        0.0,
+        -0.0,
+        f64::MIN_POSITIVE,
+        f64::MAX,
+        f64::MIN,
+        5e-324,
+        0.1,
+        1.0 / 3.0,
+        1e21,
+        123456789.125,
+    ];
+    while values.len() < 20_000 {
+        let candidate = f64::from_bits(rng.random());
+        if candidate.is_finite() {
+            values.push(candidate);
+        }
+    }
+    let mut page = String::from("[");
+    for (i, v) in values.iter().enumerate() {
+        if i > 0 {
+            page.push(',');
+        }
+        page.push_str(&format!(
+            "{{\"d\":{}}}",
+            ryu::Buffer::new().format_finite(*v)
+        ));
+    }
+    page.push(']');
+    let server = util::serve_page(page).await;
+    let dir = tempfile::tempdir().unwrap();
+    let columns = "[[columns]]\nname = \"d\"\ntype = \"double\"\n";
+    for format in [OutputFormat::Ndjson, OutputFormat::Csv] {
+        let out = dir.path().join("out");
+        let job = job_for(&server.url(), columns, format, &out);
+        let summary = run(&job, RunOptions::default()).await.unwrap();
+        assert_eq!(summary.records, values.len() as u64);
+        let text = std::fs::read_to_string(&out).unwrap();
+        let mut lines = text.lines();
+        if format == OutputFormat::Csv {
+            assert_eq!(lines.next(), Some("d"));
+        }
+        for (line, expected) in lines.zip(&values) {
+            let field = line
+                .strip_prefix("{\"d\":")
+                .and_then(|l| l.strip_suffix('}'))
+                .unwrap_or(line);
+            let back: f64 = field.parse().unwrap();
+            assert_eq!(back.to_bits(), expected.to_bits(), "{line}");
+        }
+    }
+}
+
+/// Integer columns never pass through a float.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_columns_keep_exact_integers() {
+    let values = [
+        i64::MAX,
+        i64::MIN,
+        9_007_199_254_740_993,
+        -9_007_199_254_740_993,
+        0,
+        1,
+    ];
+    let page = format!(
+        "[{}]",
+        values
+            .iter()
+            .map(|v| format!("{{\"n\":{v},\"s\":\"{v}\"}}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let server = util::serve_page(page).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ndjson");
+    let columns =
+        "[[columns]]\nname = \"n\"\ntype = \"long\"\n[[columns]]\nname = \"s\"\ntype = \"long\"\n";
+    let job = job_for(&server.url(), columns, OutputFormat::Ndjson, &out);
+    run(&job, RunOptions::default()).await.unwrap();
+    let expected: String = values
+        .iter()
+        .map(|v| format!("{{\"n\":{v},\"s\":{v}}}\n"))
+        .collect();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), expected);
+}
