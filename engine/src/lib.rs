@@ -1,4 +1,23 @@
-//! placeholder
+//! The hydrant engine: pull records out of REST APIs as fast as the API
+//! allows.
+//!
+//! A [`Job`] is loaded and validated once from a job file (see the
+//! project's SPEC for every key). [`run`] then drives the request plan of
+//! the job's paginator, parses each page in place with simd-json, extracts
+//! every column in one walk per record, and writes the records through a
+//! sink (NDJSON, CSV or raw), into `PATH.partial` renamed on success.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), hydrant_engine::Error> {
+//! use hydrant_engine::{Job, RunOptions, Vars};
+//!
+//! let job = Job::load("examples/quickstart.toml".as_ref(), &Vars::new([]))?;
+//! let summary = hydrant_engine::run(&job, RunOptions::default()).await?;
+//! eprintln!("{} records in {} requests", summary.records, summary.requests);
+//! # Ok(()) }
+//! ```
+//!
+//! The library emits `tracing` events and never installs a subscriber.
 mod error;
 mod extract;
 mod http;
