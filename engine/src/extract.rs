@@ -634,12 +634,17 @@ fn convert_compound(column: &ColumnSpec, text: Vec<u8>) -> Result<Cell<'static>,
     }
 }
 
+/// A string value for a message: quoted, cut at 60 characters.
 fn shown(text: &str) -> String {
+    format!("{:?}", truncated(text))
+}
+
+fn truncated(text: &str) -> String {
     let mut out: String = text.chars().take(60).collect();
     if out.len() < text.len() {
         out.push('…');
     }
-    format!("{out:?}")
+    out
 }
 
 fn convert<'v>(
@@ -741,14 +746,7 @@ fn describe(value: View<'_>, json_text: &mut dyn FnMut() -> Vec<u8>) -> String {
     match value {
         View::Str(s) => shown(s),
         View::Big(literal) => literal.to_owned(),
-        _ => {
-            let text = String::from_utf8(json_text()).unwrap_or_default();
-            let mut out: String = text.chars().take(60).collect();
-            if out.len() < text.len() {
-                out.push('…');
-            }
-            out
-        }
+        _ => truncated(&String::from_utf8(json_text()).unwrap_or_default()),
     }
 }
 

@@ -73,7 +73,7 @@ pub struct Summary {
     pub warnings: Vec<String>,
 }
 
-/// One page, parsed and extracted.
+/// A request and its successful response.
 struct Fetched {
     prepared: Prepared,
     response: Response,
@@ -490,67 +490,19 @@ pub struct CheckReport {
     pub dirty: Vec<String>,
 }
 
-/// Sends the first request and reports what came back: status, records,
-/// columns and a sample.
-pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result<CheckReport> {
+/// Sends the job's first request and shows `inspect` the response and the
+/// records of its page (none for a 204).
+async fn first_page<R>(
+    job: &Job,
+    options: RunOptions,
+    inspect: impl FnOnce(&Context<'_>, &Fetched, &[&BorrowedValue<'_>]) -> R,
+) -> Result<R> {
     let context = Context::new(job, options.redirect_to)?;
     let mut paginator = context.paginator()?;
     let fetched = context.fetch(&paginator.first()).await?;
-    let shown = fetched.prepared.shown_url();
-    let mut parser = Parser::default();
-    let mut scratch = Scratch::default();
-    let mut reparse = Scratch::default();
-    let body = &fetched.response.body;
-    let mut report = CheckReport {
-        url: shown.clone(),
-        status: fetched.response.status.as_u16(),
-        records: 0,
-        columns: Vec::new(),
-        sample: Vec::new(),
-        dirty: Vec::new(),
-    };
-    if report.status == 204 {
-        return Ok(report);
+    if fetched.response.status.as_u16() == 204 {
+        return Ok(inspect(&context, &fetched, &[]));
     }
-    let page = parser
-        .parse(body, &mut scratch)
-        .map_err(|e| Error::data(format!("response from {shown} is not valid JSON: {e}")))?;
-    let reparsed = reparse_selected(&page, &job.records, &mut parser, &mut reparse)
-        .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-    let records = page_records(&page, &reparsed, &job.records)
-        .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-    let columns = job
-        .columns
-        .clone()
-        .unwrap_or_else(|| infer_columns(&records, &job.records.flatten));
-    let extractor = Extractor::new(columns, &job.records);
-    let sampled = &records[..records.len().min(sample_size)];
-    let mut batch = Batch::default();
-    extractor.extract(sampled, &context.placeholders, &mut batch);
-    let encoder = crate::sink::NdjsonEncoder::new(extractor.columns());
-    let width = extractor.columns().len();
-    for row in 0..batch.rows {
-        let mut line = Vec::new();
-        encoder.encode(batch.row(row, width), &mut line);
-        report
-            .sample
-            .push(String::from_utf8_lossy(&line).trim_end().to_owned());
-    }
-    report.records = records.len();
-    report.columns = extractor
-        .columns()
-        .iter()
-        .map(|c| (c.name.clone(), c.kind.as_str().to_owned()))
-        .collect();
-    report.dirty = batch.dirty.into_iter().map(|d| d.reason).collect();
-    Ok(report)
-}
-
-/// Infers `[[columns]]` from the first page and writes them as TOML.
-pub async fn schema(job: &Job, options: RunOptions) -> Result<String> {
-    let context = Context::new(job, options.redirect_to)?;
-    let mut paginator = context.paginator()?;
-    let fetched = context.fetch(&paginator.first()).await?;
     let shown = fetched.prepared.shown_url();
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();
@@ -562,20 +514,69 @@ pub async fn schema(job: &Job, options: RunOptions) -> Result<String> {
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
     let records = page_records(&page, &reparsed, &job.records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-    let mut out = format!(
-        "# inferred from the first page of {shown} ({} records)\n",
-        records.len()
-    );
-    for column in infer_columns(&records, &job.records.flatten) {
-        let path = column.path.as_ref().map_or("", |p| p.as_str());
-        out.push_str("\n[[columns]]\n");
-        out.push_str(&format!("name = {}\n", toml_string(&column.name)));
-        if path != column.name {
-            out.push_str(&format!("path = {}\n", toml_string(&path_text(&column))));
+    Ok(inspect(&context, &fetched, &records))
+}
+
+/// Sends the first request and reports what came back: status, records,
+/// columns and a sample.
+pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result<CheckReport> {
+    first_page(job, options, |context, fetched, records| {
+        let columns = job
+            .columns
+            .clone()
+            .unwrap_or_else(|| infer_columns(records, &job.records.flatten));
+        let extractor = Extractor::new(columns, &job.records);
+        let mut batch = Batch::default();
+        extractor.extract(
+            &records[..records.len().min(sample_size)],
+            &context.placeholders,
+            &mut batch,
+        );
+        let encoder = crate::sink::NdjsonEncoder::new(extractor.columns());
+        let width = extractor.columns().len();
+        let sample = (0..batch.rows)
+            .map(|row| {
+                let mut line = Vec::new();
+                encoder.encode(batch.row(row, width), &mut line);
+                String::from_utf8_lossy(&line).trim_end().to_owned()
+            })
+            .collect();
+        CheckReport {
+            url: fetched.prepared.shown_url(),
+            status: fetched.response.status.as_u16(),
+            records: records.len(),
+            columns: extractor
+                .columns()
+                .iter()
+                .map(|c| (c.name.clone(), c.kind.as_str().to_owned()))
+                .collect(),
+            sample,
+            dirty: batch.dirty.into_iter().map(|d| d.reason).collect(),
         }
-        out.push_str(&format!("type = \"{}\"\n", column.kind.as_str()));
-    }
-    Ok(out)
+    })
+    .await
+}
+
+/// Infers `[[columns]]` from the first page and writes them as TOML.
+pub async fn schema(job: &Job, options: RunOptions) -> Result<String> {
+    first_page(job, options, |_, fetched, records| {
+        let mut out = format!(
+            "# inferred from the first page of {} ({} records)\n",
+            fetched.prepared.shown_url(),
+            records.len()
+        );
+        for column in infer_columns(records, &job.records.flatten) {
+            let path = column.path.as_ref().map_or("", |p| p.as_str());
+            out.push_str("\n[[columns]]\n");
+            out.push_str(&format!("name = {}\n", toml_string(&column.name)));
+            if path != column.name {
+                out.push_str(&format!("path = {}\n", toml_string(&path_text(&column))));
+            }
+            out.push_str(&format!("type = \"{}\"\n", column.kind.as_str()));
+        }
+        out
+    })
+    .await
 }
 
 /// A path for a job file: dotted when every key allows it, JSONPath else.
