@@ -21,4 +21,4 @@ mod fixture;
 mod replay;
 
 pub use fixture::{Exchange, FixtureError, FixtureSet};
-pub use replay::{Seen, Server, serve};
+pub use replay::{Seen, Server, serve, serve_tls};

@@ -16,6 +16,8 @@ use crate::FixtureSet;
 /// A request the server received.
 #[derive(Debug, Clone)]
 pub struct Seen {
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
     pub method: String,
     /// Path and query as sent.
     pub target: String,
@@ -67,6 +69,48 @@ impl Drop for Server {
 /// Serves `set` on `addr` (HTTP/1.1 and h2c). A request that matches no
 /// exchange gets a 404 naming it.
 pub async fn serve(set: FixtureSet, addr: SocketAddr) -> std::io::Result<Server> {
+    start(set, addr, None).await
+}
+
+/// Serves `set` over TLS with the given PEM certificate chain and key,
+/// offering h2 and http/1.1 by ALPN.
+pub async fn serve_tls(
+    set: FixtureSet,
+    addr: SocketAddr,
+    cert_pem: &str,
+    key_pem: &str,
+) -> std::io::Result<Server> {
+    use tokio_rustls::rustls;
+    use tokio_rustls::rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let invalid = |e: &dyn std::fmt::Display| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string())
+    };
+    let certs = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(&e))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| invalid(&e))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(&e))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| invalid(&e))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    start(
+        set,
+        addr,
+        Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+    )
+    .await
+}
+
+async fn start(
+    set: FixtureSet,
+    addr: SocketAddr,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<Server> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let set = Arc::new(set);
@@ -79,12 +123,26 @@ pub async fn serve(set: FixtureSet, addr: SocketAddr) -> std::io::Result<Server>
             };
             let set = set.clone();
             let log = log.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request| answer(set.clone(), log.clone(), request));
-                if let Err(e) = auto::Builder::new(TokioExecutor::new())
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
+                let builder = auto::Builder::new(TokioExecutor::new());
+                let served = match tls {
+                    None => {
+                        builder
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await
+                    }
+                    Some(acceptor) => match acceptor.accept(stream).await {
+                        Ok(stream) => {
+                            builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .await
+                        }
+                        Err(e) => Err(e.into()),
+                    },
+                };
+                if let Err(e) = served {
                     tracing::debug!("replay connection ended: {e}");
                 }
             });
@@ -111,6 +169,7 @@ async fn answer(
     let method = parts.method.as_str().to_owned();
     if let Ok(mut seen) = log.lock() {
         seen.push(Seen {
+            version: format!("{:?}", parts.version),
             method: method.clone(),
             target: target.clone(),
             headers: parts

@@ -20,6 +20,7 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::error::{Error, Result};
 use crate::job::Request;
+use crate::proxy::ProxyConnector;
 
 /// A response, its body decoded.
 #[derive(Debug)]
@@ -31,7 +32,8 @@ pub(crate) struct Response {
 
 #[derive(Debug, Clone)]
 pub(crate) struct HttpClient {
-    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: Client<HttpsConnector<ProxyConnector>, Full<Bytes>>,
+    proxy: ProxyConnector,
     timeout: Duration,
     max_response: u64,
     redirect_to: Option<Uri>,
@@ -64,17 +66,19 @@ impl HttpClient {
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(request.connect_timeout));
+        let proxy = ProxyConnector::from_env(http);
         let connector = HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .enable_http2()
-            .wrap_connector(http);
+            .wrap_connector(proxy.clone());
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(90))
             .build(connector);
         Ok(HttpClient {
             client,
+            proxy,
             timeout: request.timeout,
             max_response,
             redirect_to,
@@ -95,6 +99,11 @@ impl HttpClient {
             parts.authority = target.authority;
             *request.uri_mut() = Uri::from_parts(parts)
                 .map_err(|e| Error::config(format!("cannot replay {shown_url}: {e}")))?;
+        }
+        if let Some(auth) = self.proxy.http_proxy_auth(request.uri()) {
+            request
+                .headers_mut()
+                .insert(http::header::PROXY_AUTHORIZATION, auth);
         }
         let exchange = async {
             let response = self.client.request(request).await.map_err(|e| {

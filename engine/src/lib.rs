@@ -24,6 +24,7 @@ mod http;
 mod job;
 mod json;
 pub mod path;
+mod proxy;
 mod units;
 mod vars;
 

@@ -583,3 +583,96 @@ fn unreachable_host_fails_naming_the_url() {
         run.stderr
     );
 }
+
+#[test]
+fn tls_is_verified_against_ca_file_and_negotiates_http2() {
+    let ca = util::TestCa::new();
+    let server = TestServer::start_tls(vec![Exchange::json("/secure", "[{\"ok\": true}]")], &ca);
+    let dir = Dir::new();
+    dir.write("ca.pem", &ca.ca_cert);
+    let url = format!("https://localhost:{}/secure", server.port());
+    // ca_file is relative to the job file.
+    let trusted = dir.write(
+        "trusted.toml",
+        &format!("[request]\nurl = \"{url}\"\nca_file = \"ca.pem\"\n"),
+    );
+    let run = hydrant(&["run", path_str(&trusted), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"ok\":true}\n");
+    assert_eq!(server.requests()[0].version, "HTTP/2.0");
+
+    let untrusted = dir.write("untrusted.toml", &format!("[request]\nurl = \"{url}\"\n"));
+    let run = hydrant(&["run", path_str(&untrusted)]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!("request to {url} failed")),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("certificate"), "{}", run.stderr);
+    assert_eq!(server.requests().len(), 1);
+
+    let unverified = dir.write(
+        "unverified.toml",
+        &format!("[request]\nurl = \"{url}\"\ntls_verify = false\n"),
+    );
+    let run = hydrant(&["run", path_str(&unverified)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("tls_verify = false"), "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"ok\":true}\n");
+}
+
+#[test]
+fn plain_http_goes_through_the_environment_proxy() {
+    // The replay server stands in for the proxy: it answers the absolute-form
+    // request for an unresolvable host.
+    let proxy = TestServer::start(vec![Exchange::json("/via-proxy", "[{\"p\": 1}]")]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        "[request]\nurl = \"http://api.invalid/via-proxy\"\nconnect_timeout = \"2s\"\n",
+    );
+    let run = hydrant_with(
+        &["run", path_str(&job), "--quiet"],
+        &[("HTTP_PROXY", &proxy.url())],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"p\":1}\n");
+    assert_eq!(proxy.requests()[0].header("host"), Some("api.invalid"));
+    let run = hydrant_with(
+        &["run", path_str(&job)],
+        &[("HTTP_PROXY", &proxy.url()), ("NO_PROXY", "api.invalid")],
+    );
+    assert_eq!(
+        run.code, 1,
+        "NO_PROXY must bypass the proxy: {}",
+        run.stdout
+    );
+    assert_eq!(proxy.requests().len(), 1);
+}
+
+#[test]
+fn a_server_that_never_answers_times_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let holder = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        drop(stream);
+    });
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"http://127.0.0.1:{port}/slow\"\ntimeout = \"300ms\"\n"),
+    );
+    let run = hydrant(&["run", path_str(&job)]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "request to http://127.0.0.1:{port}/slow timed out after 300ms (request.timeout)"
+        )),
+        "{}",
+        run.stderr
+    );
+    holder.join().unwrap();
+}

@@ -14,11 +14,7 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start(exchanges: Vec<Exchange>) -> TestServer {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = runtime();
         let server = runtime
             .block_on(hydrant_bench::serve(
                 FixtureSet::new(exchanges),
@@ -31,12 +27,74 @@ impl TestServer {
         }
     }
 
+    /// The same over TLS, with a certificate for `localhost`.
+    pub fn start_tls(exchanges: Vec<Exchange>, tls: &TestCa) -> TestServer {
+        let runtime = runtime();
+        let server = runtime
+            .block_on(hydrant_bench::serve_tls(
+                FixtureSet::new(exchanges),
+                ([127, 0, 0, 1], 0).into(),
+                &tls.server_cert,
+                &tls.server_key,
+            ))
+            .unwrap();
+        TestServer {
+            server: Some(server),
+            runtime,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.as_ref().unwrap().addr().port()
+    }
+
     pub fn url(&self) -> String {
         self.server.as_ref().unwrap().url()
     }
 
     pub fn requests(&self) -> Vec<Seen> {
         self.server.as_ref().unwrap().requests()
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A certificate authority made for one test, and a server certificate for
+/// `localhost` it signed.
+pub struct TestCa {
+    pub ca_cert: String,
+    pub server_cert: String,
+    pub server_key: String,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let ca_key = KeyPair::generate().unwrap();
+        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().unwrap();
+        let server_cert = CertificateParams::new(vec!["localhost".to_owned()])
+            .unwrap()
+            .signed_by(&server_key, &issuer)
+            .unwrap();
+        TestCa {
+            ca_cert: ca_cert.pem(),
+            server_cert: server_cert.pem(),
+            server_key: server_key.serialize_pem(),
+        }
     }
 }
 
@@ -88,6 +146,19 @@ pub fn hydrant(args: &[&str]) -> Run {
 pub fn hydrant_with(args: &[&str], env: &[(&str, &str)]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hydrant"));
     command.args(args).env_remove("RUST_LOG");
+    // Tests talk to loopback servers; a proxy of the machine's must not interfere.
+    for proxy in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "NO_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "no_proxy",
+    ] {
+        command.env_remove(proxy);
+    }
     for (name, value) in env {
         command.env(name, value);
     }
