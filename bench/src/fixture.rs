@@ -12,6 +12,8 @@ pub struct Exchange {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
+    /// How long the server waits before answering.
+    pub delay: std::time::Duration,
 }
 
 impl Exchange {
@@ -23,6 +25,7 @@ impl Exchange {
             status: 200,
             headers: vec![("content-type".to_owned(), "application/json".to_owned())],
             body: body.into(),
+            delay: std::time::Duration::ZERO,
         }
     }
 }
@@ -59,6 +62,8 @@ struct Entry {
     #[serde(default)]
     headers: Vec<(String, String)>,
     body: Option<String>,
+    #[serde(default)]
+    delay_ms: u64,
 }
 
 fn get() -> String {
@@ -101,6 +106,7 @@ impl FixtureSet {
                 status: entry.status,
                 headers: entry.headers,
                 body,
+                delay: std::time::Duration::from_millis(entry.delay_ms),
             });
         }
         Ok(FixtureSet { exchanges })

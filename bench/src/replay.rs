@@ -1,5 +1,6 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -36,11 +37,19 @@ impl Seen {
     }
 }
 
+/// Requests being answered now, and the most at once.
+#[derive(Debug, Default)]
+struct Load {
+    now: AtomicUsize,
+    max: AtomicUsize,
+}
+
 /// A running replay server; it stops when dropped.
 #[derive(Debug)]
 pub struct Server {
     addr: SocketAddr,
     seen: Arc<Mutex<Vec<Seen>>>,
+    load: Arc<Load>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -52,6 +61,11 @@ impl Server {
     /// `http://ADDR`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The most requests that were being answered at the same moment.
+    pub fn max_in_flight(&self) -> usize {
+        self.load.max.load(Ordering::SeqCst)
     }
 
     /// Every request received so far, in order of arrival.
@@ -116,6 +130,8 @@ async fn start(
     let set = Arc::new(set);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
+    let load = Arc::new(Load::default());
+    let counter = load.clone();
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -124,8 +140,18 @@ async fn start(
             let set = set.clone();
             let log = log.clone();
             let tls = tls.clone();
+            let counter = counter.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |request| answer(set.clone(), log.clone(), request));
+                let service = service_fn(move |request| {
+                    let (set, log, counter) = (set.clone(), log.clone(), counter.clone());
+                    async move {
+                        let now = counter.now.fetch_add(1, Ordering::SeqCst) + 1;
+                        counter.max.fetch_max(now, Ordering::SeqCst);
+                        let response = answer(set, log, request).await;
+                        counter.now.fetch_sub(1, Ordering::SeqCst);
+                        response
+                    }
+                });
                 let builder = auto::Builder::new(TokioExecutor::new());
                 let served = match tls {
                     None => {
@@ -148,7 +174,12 @@ async fn start(
             });
         }
     });
-    Ok(Server { addr, seen, task })
+    Ok(Server {
+        addr,
+        seen,
+        load,
+        task,
+    })
 }
 
 async fn answer(
@@ -187,6 +218,9 @@ async fn answer(
     }
     let response = match set.find(&method, &target) {
         Some(exchange) => {
+            if !exchange.delay.is_zero() {
+                tokio::time::sleep(exchange.delay).await;
+            }
             let mut builder = Response::builder().status(exchange.status);
             for (name, value) in &exchange.headers {
                 builder = builder.header(name, value);

@@ -2,17 +2,19 @@
 //! the response to the sink; and the commands built on it (`check`,
 //! `schema`, `explain`, `query`).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::Uri;
 use hydrant_auth::{Credentials, ExposeSecret};
-use hydrant_paginate::{Page as PageView, Paginator, Plan, Step, Stop};
+use hydrant_paginate::{Override, Page as PageView, Paginator, Plan, Step, Stop};
 use serde::Serialize;
 use serde_json::Value;
 use simd_json::BorrowedValue;
 use simd_json::prelude::*;
+use tokio::task::JoinHandle;
 
 use crate::error::{Error, Kind, Result};
 use crate::extract::{Batch, ColumnSpec, Extractor, Placeholders, expand, infer_columns};
@@ -88,7 +90,7 @@ struct Context<'j> {
     placeholders: Placeholders,
     /// Every secret value, as sent and percent-encoded: redacted from any
     /// response text quoted in a message (servers echo requests).
-    secrets: Vec<String>,
+    secrets: Arc<[String]>,
 }
 
 impl<'j> Context<'j> {
@@ -129,7 +131,8 @@ impl<'j> Context<'j> {
                 [value.to_owned(), encoded]
             })
             .filter(|s| !s.is_empty())
-            .collect();
+            .collect::<Vec<_>>()
+            .into();
         Ok(Context {
             job,
             request,
@@ -149,29 +152,35 @@ impl<'j> Context<'j> {
         prepare(self.request, plan, &self.placeholders, &self.credentials)
     }
 
-    fn redact(&self, mut text: String) -> String {
-        for secret in &self.secrets {
-            text = text.replace(secret.as_str(), "***");
-        }
-        text
-    }
-
     async fn fetch(&self, plan: &Plan) -> Result<Fetched> {
-        let prepared = self.prepare(plan)?;
-        let shown = prepared.shown_url();
-        tracing::debug!(url = %shown, "request");
-        let response = self.client.send(prepared.to_http()?, &shown).await?;
-        tracing::debug!(url = %shown, status = response.status.as_u16(), bytes = response.body.len(), "response");
-        if !response.status.is_success() {
-            return Err(Error::http(format!(
-                "{} {shown} answered {}{}",
-                prepared.method.as_str(),
-                response.status,
-                self.redact(snippet(&response.body))
-            )));
-        }
-        Ok(Fetched { prepared, response })
+        fetch(
+            self.client.clone(),
+            self.secrets.clone(),
+            self.prepare(plan)?,
+        )
+        .await
     }
+}
+
+/// Sends a prepared request; a status other than 2xx is an error naming the
+/// URL, with the start of the body (secrets redacted).
+async fn fetch(client: HttpClient, secrets: Arc<[String]>, prepared: Prepared) -> Result<Fetched> {
+    let shown = prepared.shown_url();
+    tracing::debug!(url = %shown, "request");
+    let response = client.send(prepared.to_http()?, &shown).await?;
+    tracing::debug!(url = %shown, status = response.status.as_u16(), bytes = response.body.len(), "response");
+    if !response.status.is_success() {
+        let mut quoted = snippet(&response.body);
+        for secret in secrets.iter() {
+            quoted = quoted.replace(secret.as_str(), "***");
+        }
+        return Err(Error::http(format!(
+            "{} {shown} answered {}{quoted}",
+            prepared.method.as_str(),
+            response.status,
+        )));
+    }
+    Ok(Fetched { prepared, response })
 }
 
 fn snippet(body: &[u8]) -> String {
@@ -229,10 +238,22 @@ pub(crate) fn page_records<'v>(
 }
 
 /// Runs a read job to its end.
+///
+/// Predictable strategies (offset, page, range) keep up to
+/// `limits.concurrency` requests in flight; responses are taken in request
+/// order, and requests past the end are dropped unread. Sequential ones
+/// send the next request as soon as the page's token is known, before the
+/// page is extracted and written.
 pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let started = Instant::now();
     let context = Context::new(job, options.redirect_to)?;
     let mut paginator = context.paginator()?;
+    let predictable = paginator.is_predictable();
+    let window = if predictable {
+        job.limits.concurrency as usize
+    } else {
+        1
+    };
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();
     let mut reparse = Scratch::default();
@@ -242,28 +263,51 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let mut progress = Progress::default();
     let mut warnings = Vec::new();
     let mut seen = HashSet::new();
-    let mut plans = vec![paginator.first()];
+    let mut in_flight = InFlight::default();
+    let mut pending = Some(paginator.first());
+    let mut ahead_index = 1;
+    let mut ended: Option<Stop> = None;
     let mut last_start: Option<Instant> = None;
-    let stopped = 'pages: loop {
-        let Some(plan) = plans.first().cloned() else {
-            break Stop::NoNext;
+    let stopped = loop {
+        while ended.is_none() && in_flight.0.len() < window {
+            let plan = match pending.take() {
+                Some(plan) => plan,
+                None if predictable => match paginator.ahead(ahead_index) {
+                    Some(plan) => {
+                        ahead_index += 1;
+                        plan
+                    }
+                    None => break,
+                },
+                None => break,
+            };
+            let prepared = context.prepare(&plan)?;
+            if !seen.insert(prepared.identity()) {
+                let warning = format!(
+                    "pagination loop: the next request ({}) is one already sent; the run ended there",
+                    prepared.shown_url()
+                );
+                tracing::warn!("{warning}");
+                warnings.push(warning);
+                ended = Some(Stop::Loop);
+                break;
+            }
+            if let Some(last) = last_start {
+                tokio::time::sleep_until((last + context.request.interval).into()).await;
+            }
+            last_start = Some(Instant::now());
+            in_flight.0.push_back(tokio::spawn(fetch(
+                context.client.clone(),
+                context.secrets.clone(),
+                prepared,
+            )));
+        }
+        let Some(next) = in_flight.0.pop_front() else {
+            break ended.unwrap_or(Stop::NoNext);
         };
-        plans.remove(0);
-        let identity = context.prepare(&plan)?.identity();
-        if !seen.insert(identity) {
-            let warning =
-                "pagination loop: the next request is one already sent; the run ended there"
-                    .to_owned();
-            tracing::warn!("{warning}");
-            warnings.push(warning);
-            break Stop::Loop;
-        }
-        if let Some(last) = last_start {
-            let next = last + context.request.interval;
-            tokio::time::sleep_until(next.into()).await;
-        }
-        last_start = Some(Instant::now());
-        let fetched = context.fetch(&plan).await?;
+        let fetched = next
+            .await
+            .map_err(|e| Error::http(format!("a request task failed: {e}")))??;
         progress.requests += 1;
         progress.bytes += fetched.response.body.len() as u64;
         let shown = fetched.prepared.shown_url();
@@ -279,6 +323,23 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
                 )
             })
             .collect();
+        let mut step_after = |paginator: &mut Paginator, view: &PageView<'_>| match paginator
+            .next(view)
+        {
+            Step::Done(stop) => {
+                if stop == Stop::Loop {
+                    let warning = format!(
+                        "pagination loop: the page from {shown} names a cursor or link already followed; the run ended there"
+                    );
+                    tracing::warn!("{warning}");
+                    warnings.push(warning);
+                }
+                ended = Some(stop);
+                in_flight.abort_all();
+            }
+            Step::Next(plan) => pending = Some(resolve_links(plan, &fetched.prepared.url)),
+            Step::Continue => {}
+        };
         if status == 204 {
             let view = PageView {
                 status,
@@ -286,9 +347,9 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
                 records: 0,
                 watched: &[],
             };
-            match paginator.next(&view) {
-                Step::Done(stop) => break 'pages stop,
-                Step::Next(next) => plans.extend(next),
+            step_after(&mut paginator, &view);
+            if let Some(callback) = &options.on_progress {
+                callback(&progress);
             }
             continue;
         }
@@ -305,6 +366,13 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
         let records = page_records(&page, &reparsed, &job.records)
             .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+        let view = PageView {
+            status,
+            headers: &header_list,
+            records: records.len(),
+            watched: &watched,
+        };
+        step_after(&mut paginator, &view);
         let extractor = extractor.get_or_insert_with(|| {
             Extractor::new(infer_columns(&records, &job.records.flatten), &job.records)
         });
@@ -372,16 +440,6 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         if let Some(callback) = &options.on_progress {
             callback(&progress);
         }
-        let view = PageView {
-            status,
-            headers: &header_list,
-            records: records.len(),
-            watched: &watched,
-        };
-        match paginator.next(&view) {
-            Step::Done(stop) => break 'pages stop,
-            Step::Next(next) => plans.extend(next),
-        }
     };
     let sink = match sink {
         Some(sink) => sink,
@@ -406,6 +464,37 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             .map_or_else(|| "-".to_owned(), |p| p.display().to_string()),
         warnings,
     })
+}
+
+/// Requests under way, oldest first. Dropping it (the run ended or failed)
+/// aborts them, so no request outlives its run.
+#[derive(Default)]
+struct InFlight(VecDeque<JoinHandle<Result<Fetched>>>);
+
+impl InFlight {
+    fn abort_all(&mut self) {
+        for task in self.0.drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.abort_all();
+    }
+}
+
+/// Resolves a plan's link against the URL of the page it came from.
+fn resolve_links(mut plan: Plan, current: &url::Url) -> Plan {
+    for o in &mut plan.overrides {
+        if let Override::Link(link) = o
+            && let Ok(absolute) = current.join(link)
+        {
+            *link = absolute.to_string();
+        }
+    }
+    plan
 }
 
 fn output_error(job: &Job, e: std::io::Error) -> Error {

@@ -18,10 +18,17 @@
 //! ```
 
 mod config;
+mod link;
+mod rules;
 
 pub use config::{Config, ConfigError, Kind, Placement, StopConfig, StopTest};
+pub use link::find_rel;
+
+use std::collections::HashSet;
 
 use serde_json::Value;
+
+use rules::Rules;
 
 /// One change to the job's base request, made by a paginator.
 #[derive(Debug, Clone, PartialEq)]
@@ -97,8 +104,11 @@ impl std::fmt::Display for Stop {
 /// The paginator's answer to a page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    /// Send these requests next, in this order.
-    Next(Vec<Plan>),
+    /// Send this request next (sequential strategies).
+    Next(Plan),
+    /// Go on with the planned requests, [`Paginator::ahead`] (predictable
+    /// strategies).
+    Continue,
     /// Pagination is over.
     Done(Stop),
 }
@@ -107,56 +117,527 @@ pub enum Step {
 #[derive(Debug)]
 pub struct Paginator {
     strategy: Strategy,
+    stops: Vec<StopRule>,
+    max_requests: Option<u64>,
+    watched: Vec<String>,
+    /// Pages shown so far.
+    pages: u64,
+    /// Parameters this paginator set on the request just sent.
+    sent: Vec<(String, Value)>,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    /// Index into the watched paths.
+    Body(usize),
+    Header(String),
 }
 
 #[derive(Debug)]
 enum Strategy {
     Single,
+    Counter(Counter),
+    Cursor {
+        source: Source,
+        param: String,
+        placement: Placement,
+        initial: Option<Value>,
+        seen: HashSet<String>,
+    },
+    NextLink {
+        source: Source,
+        seen: HashSet<String>,
+    },
+    LinkHeader {
+        rel: String,
+        seen: HashSet<String>,
+    },
+    Rules(Rules),
+}
+
+/// Offset, page and range: request k is known without any response.
+#[derive(Debug)]
+struct Counter {
+    end: CounterEnd,
+    param: String,
+    placement: Placement,
+    start: i64,
+    step: i64,
+    /// The placeholder filled with the value: `offset`, `page`, or the
+    /// range's parameter name.
+    var: String,
+    /// Fixed parameters sent with every request (`limit`, `size`).
+    fixed: Vec<(String, i64)>,
+}
+
+#[derive(Debug)]
+enum CounterEnd {
+    /// Fewer records than this ends it (offset, page with size).
+    Short(u64),
+    /// A page with no records ends it (page without size, range without end).
+    Empty,
+    /// Values past this end it (range with end).
+    Last(i64),
+}
+
+#[derive(Debug)]
+struct StopRule {
+    source: StopSource,
+    test: StopCheck,
+}
+
+#[derive(Debug)]
+enum StopSource {
+    Value(Source),
+    RecordsBelow(u64),
+}
+
+#[derive(Debug)]
+enum StopCheck {
+    Is(StopTest),
+    Equals(Value),
+    EqualsPath(usize),
+    EqualsParam(String),
+    None,
 }
 
 /// The paginator could not be built from a valid configuration.
 #[derive(Debug, thiserror::Error)]
-#[error("paginate.type `{kind}` is not supported by this version of hydrant")]
-pub struct UnsupportedError {
-    kind: &'static str,
+#[error("{key}: {problem}")]
+pub struct BuildError {
+    key: String,
+    problem: String,
+}
+
+impl BuildError {
+    fn new(key: impl Into<String>, problem: impl Into<String>) -> BuildError {
+        BuildError {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
 }
 
 impl Paginator {
     /// Builds the state machine for a validated configuration.
-    pub fn new(config: &Config) -> Result<Paginator, UnsupportedError> {
+    pub fn new(config: &Config) -> Result<Paginator, BuildError> {
+        let mut watched = Vec::new();
+        let mut watch = |path: &str| -> usize {
+            if let Some(i) = watched.iter().position(|w| w == path) {
+                return i;
+            }
+            watched.push(path.to_owned());
+            watched.len() - 1
+        };
+        let mut source =
+            |from: &Option<String>, header: &Option<String>, default: &str| match header {
+                Some(h) => Source::Header(h.to_ascii_lowercase()),
+                None => Source::Body(watch(from.as_deref().unwrap_or(default))),
+            };
+        let placement = config.placement.unwrap_or(Placement::Query);
+        let mut max_requests = config.max_requests;
         let strategy = match config.kind {
             Kind::None => Strategy::Single,
-            other => {
-                return Err(UnsupportedError {
-                    kind: other.as_str(),
-                });
+            Kind::Offset => {
+                let limit = config.limit.unwrap_or(100);
+                Strategy::Counter(Counter {
+                    end: CounterEnd::Short(limit),
+                    param: config.param.clone().unwrap_or_else(|| "offset".to_owned()),
+                    placement,
+                    start: config.start.unwrap_or(0),
+                    step: i64::try_from(limit)
+                        .map_err(|_| BuildError::new("paginate.limit", "is too large"))?,
+                    var: "offset".to_owned(),
+                    fixed: vec![(
+                        config
+                            .limit_param
+                            .clone()
+                            .unwrap_or_else(|| "limit".to_owned()),
+                        limit as i64,
+                    )],
+                })
+            }
+            Kind::Page => Strategy::Counter(Counter {
+                end: config.size.map_or(CounterEnd::Empty, CounterEnd::Short),
+                param: config.param.clone().unwrap_or_else(|| "page".to_owned()),
+                placement,
+                start: config.start.unwrap_or(1),
+                step: 1,
+                var: "page".to_owned(),
+                fixed: match (&config.size_param, config.size) {
+                    (Some(name), Some(size)) => vec![(name.clone(), size as i64)],
+                    _ => Vec::new(),
+                },
+            }),
+            Kind::Range => {
+                let param = config.param.clone().unwrap_or_default();
+                Strategy::Counter(Counter {
+                    end: config.end.map_or(CounterEnd::Empty, CounterEnd::Last),
+                    var: param.clone(),
+                    param,
+                    placement,
+                    start: config.start.unwrap_or(0),
+                    step: config.step.unwrap_or(1),
+                    fixed: Vec::new(),
+                })
+            }
+            Kind::Cursor => Strategy::Cursor {
+                source: source(&config.from, &config.header, "$.next_cursor"),
+                param: config.param.clone().unwrap_or_else(|| "cursor".to_owned()),
+                placement,
+                initial: config.initial.clone(),
+                seen: HashSet::new(),
+            },
+            Kind::NextLink => Strategy::NextLink {
+                source: source(&config.from, &config.header, "$.paging.next"),
+                seen: HashSet::new(),
+            },
+            Kind::LinkHeader => Strategy::LinkHeader {
+                rel: config.rel.clone().unwrap_or_else(|| "next".to_owned()),
+                seen: HashSet::new(),
+            },
+            Kind::Rules => {
+                let rules = Rules::parse(
+                    config.rules.as_ref().expect("validated: rules present"),
+                    &mut watch,
+                )?;
+                if let Some(max) = rules.max_requests {
+                    max_requests = Some(max_requests.map_or(max, |m| m.min(max)));
+                }
+                Strategy::Rules(rules)
             }
         };
-        Ok(Paginator { strategy })
+        let mut stops = Vec::with_capacity(config.stop.len());
+        for stop in &config.stop {
+            let source = match (&stop.path, &stop.header, stop.records_below) {
+                (Some(path), _, _) => StopSource::Value(Source::Body(watch(path))),
+                (_, Some(header), _) => {
+                    StopSource::Value(Source::Header(header.to_ascii_lowercase()))
+                }
+                (_, _, Some(below)) => StopSource::RecordsBelow(below),
+                _ => unreachable!("validated: one source"),
+            };
+            let test = if let Some(is) = stop.is {
+                StopCheck::Is(is)
+            } else if let Some(value) = &stop.equals {
+                StopCheck::Equals(value.clone())
+            } else if let Some(path) = &stop.equals_path {
+                StopCheck::EqualsPath(watch(path))
+            } else if let Some(param) = &stop.equals_param {
+                StopCheck::EqualsParam(param.clone())
+            } else {
+                StopCheck::None
+            };
+            stops.push(StopRule { source, test });
+        }
+        Ok(Paginator {
+            strategy,
+            stops,
+            max_requests,
+            watched,
+            pages: 0,
+            sent: Vec::new(),
+        })
     }
 
     /// Body paths (JSONPath or dotted) whose values this paginator needs to
     /// see in [`Page::watched`].
     pub fn watched_paths(&self) -> &[String] {
-        match self.strategy {
-            Strategy::Single => &[],
+        &self.watched
+    }
+
+    /// Whether request k is known without any response, so that requests
+    /// can go out concurrently through [`Paginator::ahead`].
+    pub fn is_predictable(&self) -> bool {
+        match &self.strategy {
+            Strategy::Counter(_) => true,
+            Strategy::Rules(rules) => rules.is_predictable(),
+            _ => false,
         }
     }
 
     /// The first request.
     pub fn first(&mut self) -> Plan {
-        match self.strategy {
-            Strategy::Single => Plan::default(),
+        let plan = match &mut self.strategy {
+            Strategy::Single | Strategy::NextLink { .. } | Strategy::LinkHeader { .. } => {
+                Plan::default()
+            }
+            Strategy::Counter(counter) => counter.plan(0),
+            Strategy::Cursor {
+                param,
+                placement,
+                initial,
+                ..
+            } => match initial {
+                Some(value) => cursor_plan(param, *placement, value),
+                None => Plan::default(),
+            },
+            Strategy::Rules(rules) => rules.first(),
+        };
+        self.remember(&plan);
+        plan
+    }
+
+    /// The plan of request `index` (0 is the first), for predictable
+    /// strategies; `None` past a known end or `max_requests`.
+    pub fn ahead(&self, index: u64) -> Option<Plan> {
+        if self.max_requests.is_some_and(|max| index >= max) {
+            return None;
+        }
+        match &self.strategy {
+            Strategy::Counter(counter) => counter.value(index).map(|_| counter.plan(index)),
+            Strategy::Rules(rules) if rules.is_predictable() => rules.ahead(index),
+            _ => None,
         }
     }
 
-    /// Shown a response, answers what comes next.
+    /// Shown each response in request order, answers what comes next.
     pub fn next(&mut self, page: &Page<'_>) -> Step {
+        let index = self.pages;
+        self.pages += 1;
         if page.status == 204 {
             return Step::Done(Stop::Status204);
         }
-        match self.strategy {
+        if self.stops.iter().any(|rule| self.stop_holds(rule, page)) {
+            return Step::Done(Stop::EndCondition);
+        }
+        let step = match &mut self.strategy {
             Strategy::Single => Step::Done(Stop::NoNext),
+            Strategy::Counter(counter) => counter.after(index, page.records),
+            Strategy::Cursor {
+                source,
+                param,
+                placement,
+                seen,
+                ..
+            } => match text_of(source, page) {
+                None => Step::Done(Stop::NoNext),
+                Some((text, _)) if !seen.insert(text.clone()) => Step::Done(Stop::Loop),
+                Some((_, value)) => Step::Next(cursor_plan(param, *placement, &value)),
+            },
+            Strategy::NextLink { source, seen } => match text_of(source, page) {
+                None => Step::Done(Stop::NoNext),
+                Some((link, _)) if !seen.insert(link.clone()) => Step::Done(Stop::Loop),
+                Some((link, _)) => Step::Next(Plan {
+                    overrides: vec![Override::Link(link)],
+                }),
+            },
+            Strategy::LinkHeader { rel, seen } => {
+                let values = page
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("link"))
+                    .map(|(_, v)| v.as_str());
+                match link::find_rel(values, rel) {
+                    None => Step::Done(Stop::NoNext),
+                    Some(link) if !seen.insert(link.clone()) => Step::Done(Stop::Loop),
+                    Some(link) => Step::Next(Plan {
+                        overrides: vec![Override::Link(link)],
+                    }),
+                }
+            }
+            Strategy::Rules(rules) => rules.after(index, page),
+        };
+        match step {
+            Step::Done(stop) => Step::Done(stop),
+            _ if self.max_requests.is_some_and(|max| index + 1 >= max) => {
+                Step::Done(Stop::MaxRequests)
+            }
+            Step::Next(plan) => {
+                self.remember(&plan);
+                Step::Next(plan)
+            }
+            Step::Continue => {
+                if let Some(plan) = self.ahead(index + 1) {
+                    self.remember(&plan);
+                }
+                Step::Continue
+            }
+        }
+    }
+
+    fn remember(&mut self, plan: &Plan) {
+        self.sent.clear();
+        for o in &plan.overrides {
+            match o {
+                Override::Query { name, value }
+                | Override::Header { name, value }
+                | Override::Var { name, value } => {
+                    self.sent.push((name.clone(), Value::String(value.clone())))
+                }
+                Override::Body { path, value } => self.sent.push((path.clone(), value.clone())),
+                Override::Link(_) => {}
+            }
+        }
+    }
+
+    fn stop_holds(&self, rule: &StopRule, page: &Page<'_>) -> bool {
+        let source = match &rule.source {
+            StopSource::RecordsBelow(below) => return (page.records as u64) < *below,
+            StopSource::Value(source) => source,
+        };
+        let value = value_of(source, page);
+        match &rule.test {
+            StopCheck::Is(StopTest::Missing) => value.is_none(),
+            StopCheck::Is(StopTest::Present) => value.is_some(),
+            StopCheck::Is(StopTest::Null) => value.as_ref().is_some_and(Value::is_null),
+            StopCheck::Is(StopTest::Empty) => value.as_ref().is_none_or(is_empty),
+            StopCheck::Equals(expected) => {
+                value.is_some_and(|v| same(&v, expected, matches!(source, Source::Header(_))))
+            }
+            StopCheck::EqualsPath(other) => {
+                match (value, page.watched.get(*other).cloned().flatten()) {
+                    (Some(a), Some(b)) => same(&a, &b, false),
+                    _ => false,
+                }
+            }
+            StopCheck::EqualsParam(param) => {
+                match (value, self.sent.iter().find(|(n, _)| n == param)) {
+                    (Some(a), Some((_, b))) => same(&a, b, true),
+                    _ => false,
+                }
+            }
+            StopCheck::None => false,
         }
     }
 }
+
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    }
+}
+
+/// Equality of two values; `loose` compares scalars by their text, as a
+/// header or a request parameter holds only text.
+fn same(a: &Value, b: &Value, loose: bool) -> bool {
+    if a == b {
+        return true;
+    }
+    if let (Some(x), Some(y)) = (a.as_f64(), b.as_f64())
+        && a.is_number()
+        && b.is_number()
+    {
+        return x == y;
+    }
+    loose && scalar_text(a).is_some() && scalar_text(a) == scalar_text(b)
+}
+
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn value_of(source: &Source, page: &Page<'_>) -> Option<Value> {
+    match source {
+        Source::Body(index) => page.watched.get(*index).cloned().flatten(),
+        Source::Header(name) => page
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| Value::String(v.clone())),
+    }
+}
+
+/// A usable token: its text, and the value as received. Missing, null and
+/// `""` are none.
+fn text_of(source: &Source, page: &Page<'_>) -> Option<(String, Value)> {
+    let value = value_of(source, page)?;
+    let text = scalar_text(&value)?;
+    (!text.is_empty()).then_some((text, value))
+}
+
+fn cursor_plan(param: &str, placement: Placement, value: &Value) -> Plan {
+    let text = scalar_text(value).unwrap_or_default();
+    let mut overrides = vec![Override::Var {
+        name: "cursor".to_owned(),
+        value: text.clone(),
+    }];
+    overrides.push(placed(param, placement, text, value.clone()));
+    Plan { overrides }
+}
+
+fn placed(param: &str, placement: Placement, text: String, value: Value) -> Override {
+    match placement {
+        Placement::Query => Override::Query {
+            name: param.to_owned(),
+            value: text,
+        },
+        Placement::Header => Override::Header {
+            name: param.to_owned(),
+            value: text,
+        },
+        Placement::Body => Override::Body {
+            path: param.to_owned(),
+            value,
+        },
+        Placement::Url => Override::Var {
+            name: param.to_owned(),
+            value: text,
+        },
+    }
+}
+
+impl Counter {
+    fn value(&self, index: u64) -> Option<i64> {
+        let value = i64::try_from(index)
+            .ok()?
+            .checked_mul(self.step)?
+            .checked_add(self.start)?;
+        match self.end {
+            CounterEnd::Last(last)
+                if (self.step > 0 && value > last) || (self.step < 0 && value < last) =>
+            {
+                None
+            }
+            _ => Some(value),
+        }
+    }
+
+    fn plan(&self, index: u64) -> Plan {
+        let value = self.value(index).unwrap_or(self.start);
+        let mut overrides = vec![Override::Var {
+            name: self.var.clone(),
+            value: value.to_string(),
+        }];
+        if self.placement != Placement::Url || self.var != self.param {
+            overrides.push(placed(
+                &self.param,
+                self.placement,
+                value.to_string(),
+                Value::from(value),
+            ));
+        }
+        for (name, fixed) in &self.fixed {
+            overrides.push(placed(
+                name,
+                self.placement,
+                fixed.to_string(),
+                Value::from(*fixed),
+            ));
+        }
+        Plan { overrides }
+    }
+
+    fn after(&self, index: u64, records: usize) -> Step {
+        match self.end {
+            CounterEnd::Short(expected) if (records as u64) < expected => {
+                Step::Done(Stop::ShortPage)
+            }
+            CounterEnd::Empty if records == 0 => Step::Done(Stop::EmptyPage),
+            CounterEnd::Last(_) if self.value(index + 1).is_none() => Step::Done(Stop::EndOfRange),
+            _ => Step::Continue,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -52,6 +52,10 @@ impl TestServer {
         self.server.as_ref().unwrap().url()
     }
 
+    pub fn max_in_flight(&self) -> usize {
+        self.server.as_ref().unwrap().max_in_flight()
+    }
+
     pub fn requests(&self) -> Vec<Seen> {
         self.server.as_ref().unwrap().requests()
     }

@@ -100,6 +100,7 @@ pub(crate) enum RecordMode {
 /// `[limits]`, validated.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
+    pub concurrency: u32,
     pub max_response: u64,
 }
 
@@ -614,7 +615,10 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
         paginate: file.paginate,
         records,
         columns,
-        limits: Limits { max_response },
+        limits: Limits {
+            concurrency: limits.concurrency.unwrap_or(4),
+            max_response,
+        },
         output,
         state: file.state.map(|s| PathBuf::from(s.path)),
         has_fanout: file.fanout.is_some(),

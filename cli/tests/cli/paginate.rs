@@ -1,0 +1,333 @@
+//! Every pagination type end to end, and concurrent fetching.
+
+use std::time::Duration;
+
+use hydrant_bench::Exchange;
+use serde_json::Value;
+
+use crate::util::{Dir, TestServer, hydrant, path_str};
+
+/// Runs a job against `server` and returns stdout, the summary and stderr.
+fn run(server: &TestServer, target: &str, rest: &str, extra: &[&str]) -> (String, Value, String) {
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}{target}\"\n{rest}", server.url()),
+    );
+    let summary = dir.path("summary.json");
+    let mut args = vec!["run", path_str(&job), "--summary-json", path_str(&summary)];
+    args.extend_from_slice(extra);
+    let run = hydrant(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary: Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
+    (run.stdout, summary, run.stderr)
+}
+
+fn ids(range: std::ops::Range<u32>) -> String {
+    let items: Vec<String> = range.map(|i| format!("{{\"id\":{i}}}")).collect();
+    format!("[{}]", items.join(","))
+}
+
+fn lines(range: std::ops::Range<u32>) -> String {
+    range.map(|i| format!("{{\"id\":{i}}}\n")).collect()
+}
+
+fn assert_summary(summary: &Value, requests: u64, stopped: &str) {
+    assert_eq!(summary["requests"], requests, "{summary}");
+    assert_eq!(summary["stopped"], stopped, "{summary}");
+}
+
+#[test]
+fn offset_ends_on_a_short_page_and_discards_fetched_ahead_pages() {
+    let server = TestServer::start(vec![
+        Exchange::json("/items?offset=0&limit=2", ids(0..2)),
+        Exchange::json("/items?offset=2&limit=2", ids(2..4)),
+        Exchange::json("/items?offset=4&limit=2", ids(4..5)),
+        Exchange::json("/items?offset=6&limit=2", ids(90..92)),
+    ]);
+    let (out, summary, _) = run(
+        &server,
+        "/items",
+        "[paginate]\ntype = \"offset\"\nlimit = 2\n[limits]\nconcurrency = 4\n",
+        &[],
+    );
+    assert_eq!(out, lines(0..5));
+    assert_summary(&summary, 3, "short_page");
+    assert_eq!(summary["records"], 5);
+    let sent = server.requests().len();
+    assert!((3..=3 + 2 * 4).contains(&sent), "{sent} requests sent");
+}
+
+#[test]
+fn page_without_size_runs_to_an_empty_page() {
+    let server = TestServer::start(vec![
+        Exchange::json("/p?page=1", ids(0..3)),
+        Exchange::json("/p?page=2", ids(3..4)),
+        Exchange::json("/p?page=3", "[]"),
+    ]);
+    let (out, summary, _) = run(
+        &server,
+        "/p",
+        "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n",
+        &[],
+    );
+    assert_eq!(out, lines(0..4));
+    assert_summary(&summary, 3, "empty_page");
+}
+
+#[test]
+fn cursor_from_the_body_into_the_query() {
+    let server = TestServer::start(vec![
+        Exchange::json("/c", format!("{{\"data\":{},\"next\":\"b c\"}}", ids(0..2))),
+        Exchange::json(
+            "/c?after=b%20c",
+            format!("{{\"data\":{},\"next\":\"d\"}}", ids(2..4)),
+        ),
+        Exchange::json(
+            "/c?after=d",
+            format!("{{\"data\":{},\"next\":null}}", ids(4..5)),
+        ),
+    ]);
+    let rest = "[paginate]\ntype = \"cursor\"\nfrom = \"$.next\"\nparam = \"after\"\n[records]\npath = \"data\"\n";
+    let (out, summary, _) = run(&server, "/c", rest, &[]);
+    assert_eq!(out, lines(0..5));
+    assert_summary(&summary, 3, "no_next");
+}
+
+#[test]
+fn cursor_into_a_json_body_keeps_its_type() {
+    let post = |target: &str, body: String| Exchange {
+        method: "POST".to_owned(),
+        ..Exchange::json(target, body)
+    };
+    let server = TestServer::start(vec![post(
+        "/search",
+        format!("{{\"items\":{},\"token\":7}}", ids(0..1)),
+    )]);
+    // The server names the same cursor again: a loop, which ends the run.
+    let rest = "method = \"POST\"\nbody = { query = \"x\" }\n[paginate]\ntype = \"cursor\"\nfrom = \"token\"\nparam = \"page.token\"\nin = \"body\"\n[records]\npath = \"items\"\n";
+    let (_, summary, _) = run(&server, "/search", rest, &[]);
+    assert_summary(&summary, 2, "loop");
+    assert!(
+        summary["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("pagination loop"),
+        "{summary}"
+    );
+    let bodies: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(
+        bodies,
+        [r#"{"query":"x"}"#, r#"{"query":"x","page":{"token":7}}"#]
+    );
+}
+
+#[test]
+fn next_link_relative_and_absolute_without_the_query_again() {
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/v1/items?per_page=2",
+            format!(
+                "{{\"items\":{},\"paging\":{{\"next\":\"items?per_page=2&page=2\"}}}}",
+                ids(0..2)
+            ),
+        ),
+        Exchange::json(
+            "/v1/items?per_page=2&page=2",
+            format!(
+                "{{\"items\":{},\"paging\":{{\"next\":\"/v1/items?page=3&per_page=2\"}}}}",
+                ids(2..4)
+            ),
+        ),
+        Exchange::json(
+            "/v1/items?page=3&per_page=2",
+            format!("{{\"items\":{},\"paging\":{{}}}}", ids(4..5)),
+        ),
+    ]);
+    let rest =
+        "query = { per_page = 2 }\n[paginate]\ntype = \"next_link\"\n[records]\npath = \"items\"\n";
+    let (out, summary, _) = run(&server, "/v1/items", rest, &[]);
+    assert_eq!(out, lines(0..5));
+    assert_summary(&summary, 3, "no_next");
+    let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(
+        targets,
+        [
+            "/v1/items?per_page=2",
+            "/v1/items?per_page=2&page=2",
+            "/v1/items?page=3&per_page=2"
+        ]
+    );
+}
+
+#[test]
+fn a_next_link_to_the_same_url_is_a_loop() {
+    let server = TestServer::start(vec![Exchange::json(
+        "/same",
+        format!("{{\"items\":{},\"next\":\"/same\"}}", ids(0..2)),
+    )]);
+    let rest = "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"items\"\n";
+    let (out, summary, stderr) = run(&server, "/same", rest, &[]);
+    assert_eq!(out, lines(0..2));
+    assert_summary(&summary, 1, "loop");
+    assert!(stderr.contains("pagination loop"), "{stderr}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn link_header_with_relative_targets() {
+    let with_link = |target: &str, body: String, link: &str| {
+        let mut e = Exchange::json(target, body);
+        e.headers.push(("link".to_owned(), link.to_owned()));
+        e
+    };
+    let server = TestServer::start(vec![
+        with_link(
+            "/r?page=1",
+            ids(0..2),
+            "</r?page=2>; rel=\"next\", </r?page=9>; rel=\"last\"",
+        ),
+        with_link("/r?page=2", ids(2..3), "</r?page=1>; rel=\"prev first\""),
+    ]);
+    let (out, summary, _) = run(
+        &server,
+        "/r",
+        "query = { page = 1 }\n[paginate]\ntype = \"link_header\"\n",
+        &[],
+    );
+    assert_eq!(out, lines(0..3));
+    assert_summary(&summary, 2, "no_next");
+}
+
+#[test]
+fn range_in_the_url_makes_exactly_its_requests() {
+    let server = TestServer::start(vec![
+        Exchange::json("/days/1", ids(0..2)),
+        Exchange::json("/days/2", "[]"),
+        Exchange::json("/days/3", ids(2..3)),
+    ]);
+    let rest = "[paginate]\ntype = \"range\"\nparam = \"day\"\nin = \"url\"\nstart = 1\nend = 3\n";
+    let (out, summary, _) = run(&server, "/days/{day}", rest, &[]);
+    assert_eq!(out, lines(0..3));
+    assert_summary(&summary, 3, "end_of_range");
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[test]
+fn adf_rules_follow_odata_next_links() {
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/odata/People",
+            format!(
+                "{{\"value\":{},\"@odata.nextLink\":\"/odata/People?$skiptoken=2\"}}",
+                ids(0..2)
+            ),
+        ),
+        Exchange::json(
+            "/odata/People?$skiptoken=2",
+            format!("{{\"value\":{}}}", ids(2..3)),
+        ),
+    ]);
+    let rest = "[paginate]\ntype = \"rules\"\nrules = { AbsoluteUrl = \"$['@odata.nextLink']\" }\n[records]\npath = \"value\"\n";
+    let (out, summary, _) = run(&server, "/odata/People", rest, &[]);
+    assert_eq!(out, lines(0..3));
+    assert_summary(&summary, 2, "no_next");
+}
+
+#[test]
+fn adf_rules_range_and_end_condition() {
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/q?offset=0",
+            format!("{{\"rows\":{},\"more\":true}}", ids(0..2)),
+        ),
+        Exchange::json(
+            "/q?offset=2",
+            format!("{{\"rows\":{},\"more\":false}}", ids(2..4)),
+        ),
+        Exchange::json(
+            "/q?offset=4",
+            format!("{{\"rows\":{},\"more\":false}}", ids(80..81)),
+        ),
+    ]);
+    let rest = "[paginate]\ntype = \"rules\"\nrules = { \"QueryParameters.offset\" = \"RANGE:0::2\", \"EndCondition:$.more\" = \"Const:false\" }\n[records]\npath = \"rows\"\n";
+    let (out, summary, _) = run(&server, "/q", rest, &[]);
+    assert_eq!(out, lines(0..4));
+    assert_summary(&summary, 2, "end_condition");
+}
+
+#[test]
+fn stop_condition_and_max_requests() {
+    let page = |n: u32, last: bool| {
+        Exchange::json(
+            &format!("/s?page={n}"),
+            format!("{{\"data\":{},\"last\":{last}}}", ids(n * 10..n * 10 + 1)),
+        )
+    };
+    let server = TestServer::start(vec![page(1, false), page(2, true), page(3, false)]);
+    let rest = "[paginate]\ntype = \"page\"\n[[paginate.stop]]\npath = \"$.last\"\nequals = true\n[records]\npath = \"data\"\n[limits]\nconcurrency = 2\n";
+    let (out, summary, _) = run(&server, "/s", rest, &[]);
+    assert_eq!(out, "{\"id\":10}\n{\"id\":20}\n");
+    assert_summary(&summary, 2, "end_condition");
+    let (out, summary, _) = run(
+        &server,
+        "/s",
+        "[paginate]\ntype = \"page\"\n[records]\npath = \"data\"\n",
+        &["--max-requests", "1"],
+    );
+    assert_eq!(out, "{\"id\":10}\n");
+    assert_summary(&summary, 1, "max_requests");
+}
+
+#[test]
+fn status_204_ends_pagination() {
+    let mut no_content = Exchange::json("/e?page=2", "");
+    no_content.status = 204;
+    let server = TestServer::start(vec![Exchange::json("/e?page=1", ids(0..1)), no_content]);
+    let (out, summary, _) = run(
+        &server,
+        "/e",
+        "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n",
+        &[],
+    );
+    assert_eq!(out, lines(0..1));
+    assert_summary(&summary, 2, "status_204");
+}
+
+#[test]
+fn concurrent_pages_overlap_and_keep_request_order() {
+    // Later pages answer faster, so arrival order differs from request order.
+    let pages: Vec<Exchange> = (0..8u32)
+        .map(|k| {
+            let mut e = Exchange::json(
+                &format!("/slow?offset={}&limit=3", k * 3),
+                ids(k * 3..k * 3 + 3),
+            );
+            e.delay = Duration::from_millis(u64::from(8 - k) * 25);
+            e
+        })
+        .chain(std::iter::once(Exchange::json(
+            "/slow?offset=24&limit=3",
+            "[]",
+        )))
+        .collect();
+    let server = TestServer::start(pages);
+    let rest = "[paginate]\ntype = \"offset\"\nlimit = 3\n[limits]\nconcurrency = 4\n";
+    let (out, summary, _) = run(&server, "/slow", rest, &[]);
+    assert_eq!(out, lines(0..24));
+    assert_summary(&summary, 9, "short_page");
+    assert!(
+        server.max_in_flight() > 1,
+        "max in flight: {}",
+        server.max_in_flight()
+    );
+    assert!(
+        server.max_in_flight() <= 4,
+        "max in flight: {}",
+        server.max_in_flight()
+    );
+}

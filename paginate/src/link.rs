@@ -1,0 +1,108 @@
+//! RFC 8288 `Link` header parsing.
+
+/// The target of the first link whose `rel` (a space-separated list,
+/// compared case-insensitively) contains `rel`, across all given values.
+pub fn find_rel<'h>(values: impl IntoIterator<Item = &'h str>, rel: &str) -> Option<String> {
+    values
+        .into_iter()
+        .flat_map(parse)
+        .find(|link| {
+            link.rel
+                .split_ascii_whitespace()
+                .any(|r| r.eq_ignore_ascii_case(rel))
+        })
+        .map(|link| link.target)
+}
+
+#[derive(Debug, PartialEq)]
+struct Link {
+    target: String,
+    rel: String,
+}
+
+fn parse(header: &str) -> Vec<Link> {
+    let mut links = Vec::new();
+    let bytes = header.as_bytes();
+    let mut i = 0;
+    loop {
+        while i < bytes.len() && (bytes[i] == b',' || bytes[i].is_ascii_whitespace()) {
+            i += 1;
+        }
+        if i >= bytes.len() || bytes[i] != b'<' {
+            return links;
+        }
+        let Some(close) = header[i..].find('>') else {
+            return links;
+        };
+        let target = header[i + 1..i + close].trim().to_owned();
+        i += close + 1;
+        let mut rel = String::new();
+        // Parameters: `; name=value` or `; name="quoted, value"`, up to the next top-level comma.
+        loop {
+            while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i >= bytes.len() || bytes[i] != b';' {
+                break;
+            }
+            i += 1;
+            let name_start = i;
+            while i < bytes.len() && !matches!(bytes[i], b'=' | b';' | b',') {
+                i += 1;
+            }
+            let name = header[name_start..i].trim().to_ascii_lowercase();
+            let mut value = String::new();
+            if i < bytes.len() && bytes[i] == b'=' {
+                i += 1;
+                while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                if i < bytes.len() && bytes[i] == b'"' {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != b'"' {
+                        if bytes[i] == b'\\' && i + 1 < bytes.len() {
+                            i += 1;
+                        }
+                        let ch = header[i..].chars().next().unwrap_or('\u{fffd}');
+                        value.push(ch);
+                        i += ch.len_utf8();
+                    }
+                    i += 1;
+                } else {
+                    let start = i;
+                    while i < bytes.len() && !matches!(bytes[i], b';' | b',') {
+                        i += 1;
+                    }
+                    value = header[start..i].trim().to_owned();
+                }
+            }
+            if name == "rel" && rel.is_empty() {
+                rel = value;
+            }
+        }
+        links.push(Link { target, rel });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn several_links_quoted_params_and_rel_lists() {
+        let header = r#"<https://api.example.com/items?page=1>; rel="first", <https://api.example.com/items?page=3&a=1,2>; title="next, please"; rel="prev next", </items?page=9>; rel=last"#;
+        assert_eq!(
+            find_rel([header], "next").as_deref(),
+            Some("https://api.example.com/items?page=3&a=1,2")
+        );
+        assert_eq!(find_rel([header], "LAST").as_deref(), Some("/items?page=9"));
+        assert_eq!(find_rel([header], "self"), None);
+    }
+
+    #[test]
+    fn links_across_several_header_values() {
+        let values = [r#"<a>; rel="prev""#, r#"<b>; rel="next""#];
+        assert_eq!(find_rel(values, "next").as_deref(), Some("b"));
+        assert_eq!(find_rel(["garbage"], "next"), None);
+    }
+}

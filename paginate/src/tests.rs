@@ -1,0 +1,428 @@
+//! Every strategy on scripted responses.
+
+use serde_json::{Value, json};
+
+use super::*;
+
+fn paginator(config: Value) -> Paginator {
+    let config: Config = serde_json::from_value(config).unwrap();
+    config.validate().unwrap();
+    Paginator::new(&config).unwrap()
+}
+
+/// Shows a page with `records` records, these headers and body values.
+fn show(p: &mut Paginator, records: usize, headers: &[(&str, &str)], body: Value) -> Step {
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    let watched: Vec<Option<Value>> = p
+        .watched_paths()
+        .iter()
+        .map(|path| lookup(&body, path))
+        .collect();
+    p.next(&Page {
+        status: 200,
+        headers: &headers,
+        records,
+        watched: &watched,
+    })
+}
+
+/// A tiny `$.a.b` / dotted evaluator, enough for scripted bodies.
+fn lookup(body: &Value, path: &str) -> Option<Value> {
+    let mut node = body;
+    for key in path
+        .trim_start_matches('$')
+        .split('.')
+        .filter(|k| !k.is_empty())
+    {
+        node = node.get(key)?;
+    }
+    Some(node.clone())
+}
+
+fn query(plan: &Plan, name: &str) -> Option<String> {
+    plan.overrides.iter().find_map(|o| match o {
+        Override::Query { name: n, value } if n == name => Some(value.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn offset_steps_by_limit_and_ends_on_a_short_page() {
+    let mut p = paginator(json!({"type": "offset", "limit": 2}));
+    assert!(p.is_predictable());
+    let first = p.first();
+    assert_eq!(
+        (query(&first, "offset"), query(&first, "limit")),
+        (Some("0".into()), Some("2".into()))
+    );
+    assert_eq!(query(&p.ahead(3).unwrap(), "offset").as_deref(), Some("6"));
+    assert_eq!(show(&mut p, 2, &[], json!({})), Step::Continue);
+    assert_eq!(show(&mut p, 1, &[], json!({})), Step::Done(Stop::ShortPage));
+}
+
+#[test]
+fn full_last_page_then_empty_page() {
+    let mut p = paginator(json!({"type": "offset", "limit": 2}));
+    p.first();
+    assert_eq!(show(&mut p, 2, &[], json!({})), Step::Continue);
+    assert_eq!(show(&mut p, 0, &[], json!({})), Step::Done(Stop::ShortPage));
+    let mut p = paginator(json!({"type": "page"}));
+    assert_eq!(query(&p.first(), "page").as_deref(), Some("1"));
+    assert_eq!(show(&mut p, 3, &[], json!({})), Step::Continue);
+    assert_eq!(show(&mut p, 0, &[], json!({})), Step::Done(Stop::EmptyPage));
+}
+
+#[test]
+fn short_page_is_not_the_end_when_size_is_unset() {
+    let mut p = paginator(json!({"type": "page", "param": "p", "start": 0}));
+    assert_eq!(query(&p.first(), "p").as_deref(), Some("0"));
+    assert_eq!(show(&mut p, 10, &[], json!({})), Step::Continue);
+    assert_eq!(show(&mut p, 3, &[], json!({})), Step::Continue);
+    assert_eq!(show(&mut p, 0, &[], json!({})), Step::Done(Stop::EmptyPage));
+    let mut p = paginator(json!({"type": "page", "size": 10, "size_param": "per_page"}));
+    assert_eq!(query(&p.first(), "per_page").as_deref(), Some("10"));
+    assert_eq!(show(&mut p, 3, &[], json!({})), Step::Done(Stop::ShortPage));
+}
+
+#[test]
+fn offset_in_the_body_keeps_numbers() {
+    let p = paginator(json!({"type": "offset", "in": "body", "param": "paging.from", "limit": 50}));
+    let plan = p.ahead(2).unwrap();
+    assert!(plan.overrides.contains(&Override::Body {
+        path: "paging.from".into(),
+        value: json!(100)
+    }));
+    assert!(plan.overrides.contains(&Override::Var {
+        name: "offset".into(),
+        value: "100".into()
+    }));
+}
+
+#[test]
+fn range_with_end_makes_exactly_those_requests() {
+    let mut p =
+        paginator(json!({"type": "range", "param": "day", "start": 1, "end": 3, "in": "url"}));
+    assert_eq!(
+        p.first().overrides,
+        vec![Override::Var {
+            name: "day".into(),
+            value: "1".into()
+        }]
+    );
+    assert!(p.ahead(2).is_some() && p.ahead(3).is_none());
+    assert_eq!(
+        show(&mut p, 0, &[], json!({})),
+        Step::Continue,
+        "empty pages do not end a closed range"
+    );
+    assert_eq!(show(&mut p, 5, &[], json!({})), Step::Continue);
+    assert_eq!(
+        show(&mut p, 5, &[], json!({})),
+        Step::Done(Stop::EndOfRange)
+    );
+    let mut open = paginator(json!({"type": "range", "param": "n", "start": 10, "step": 10}));
+    assert_eq!(query(&open.ahead(1).unwrap(), "n").as_deref(), Some("20"));
+    assert_eq!(
+        show(&mut open, 0, &[], json!({})),
+        Step::Done(Stop::EmptyPage)
+    );
+}
+
+#[test]
+fn cursor_from_body_into_query_until_missing() {
+    let mut p = paginator(json!({"type": "cursor"}));
+    assert!(!p.is_predictable());
+    assert_eq!(p.first(), Plan::default());
+    let Step::Next(plan) = show(&mut p, 5, &[], json!({"next_cursor": "c2"})) else {
+        panic!()
+    };
+    assert_eq!(query(&plan, "cursor").as_deref(), Some("c2"));
+    assert_eq!(
+        show(&mut p, 5, &[], json!({"next_cursor": null})),
+        Step::Done(Stop::NoNext)
+    );
+}
+
+#[test]
+fn empty_string_cursor_ends_and_repeated_cursor_is_a_loop() {
+    let mut p = paginator(json!({"type": "cursor", "from": "$.meta.next"}));
+    p.first();
+    assert_eq!(
+        show(&mut p, 1, &[], json!({"meta": {"next": ""}})),
+        Step::Done(Stop::NoNext)
+    );
+    let mut p = paginator(json!({"type": "cursor", "from": "meta.next"}));
+    p.first();
+    assert!(matches!(
+        show(&mut p, 1, &[], json!({"meta": {"next": "a"}})),
+        Step::Next(_)
+    ));
+    assert!(matches!(
+        show(&mut p, 1, &[], json!({"meta": {"next": "b"}})),
+        Step::Next(_)
+    ));
+    assert_eq!(
+        show(&mut p, 1, &[], json!({"meta": {"next": "a"}})),
+        Step::Done(Stop::Loop)
+    );
+}
+
+#[test]
+fn cursor_from_header_into_body_with_initial() {
+    let mut p = paginator(
+        json!({"type": "cursor", "header": "X-Next-Cursor", "in": "body", "param": "page.token", "initial": 0}),
+    );
+    assert!(p.first().overrides.contains(&Override::Body {
+        path: "page.token".into(),
+        value: json!(0)
+    }));
+    let Step::Next(plan) = show(&mut p, 1, &[("x-next-cursor", "t9")], json!({})) else {
+        panic!()
+    };
+    assert!(plan.overrides.contains(&Override::Body {
+        path: "page.token".into(),
+        value: json!("t9")
+    }));
+    assert_eq!(show(&mut p, 1, &[], json!({})), Step::Done(Stop::NoNext));
+}
+
+#[test]
+fn next_link_and_its_loop() {
+    let mut p = paginator(json!({"type": "next_link", "from": "$.paging.next"}));
+    p.first();
+    assert_eq!(
+        show(&mut p, 1, &[], json!({"paging": {"next": "/items?page=2"}})),
+        Step::Next(Plan {
+            overrides: vec![Override::Link("/items?page=2".into())]
+        })
+    );
+    assert_eq!(
+        show(&mut p, 1, &[], json!({"paging": {"next": "/items?page=2"}})),
+        Step::Done(Stop::Loop)
+    );
+    let mut p = paginator(json!({"type": "next_link", "header": "X-Next"}));
+    p.first();
+    assert_eq!(show(&mut p, 1, &[], json!({})), Step::Done(Stop::NoNext));
+}
+
+#[test]
+fn link_header_follows_rel_next() {
+    let mut p = paginator(json!({"type": "link_header"}));
+    p.first();
+    let step = show(
+        &mut p,
+        1,
+        &[(
+            "link",
+            "<https://x/a?p=2>; rel=\"next\", <https://x/a?p=9>; rel=\"last\"",
+        )],
+        json!({}),
+    );
+    assert_eq!(
+        step,
+        Step::Next(Plan {
+            overrides: vec![Override::Link("https://x/a?p=2".into())]
+        })
+    );
+    assert_eq!(
+        show(
+            &mut p,
+            1,
+            &[("link", "<https://x/a?p=1>; rel=\"prev\"")],
+            json!({})
+        ),
+        Step::Done(Stop::NoNext)
+    );
+}
+
+#[test]
+fn stop_conditions_end_after_the_page() {
+    let mut p = paginator(json!({"type": "page", "stop": [{"path": "$.data", "is": "empty"}]}));
+    p.first();
+    assert_eq!(
+        show(&mut p, 2, &[], json!({"data": [1, 2]})),
+        Step::Continue
+    );
+    assert_eq!(
+        show(&mut p, 0, &[], json!({"data": null})),
+        Step::Done(Stop::EndCondition)
+    );
+    let mut p = paginator(
+        json!({"type": "page", "stop": [{"path": "$.meta.page", "equals_path": "$.meta.pages"}]}),
+    );
+    p.first();
+    assert_eq!(
+        show(&mut p, 2, &[], json!({"meta": {"page": 1, "pages": 2}})),
+        Step::Continue
+    );
+    assert_eq!(
+        show(&mut p, 2, &[], json!({"meta": {"page": 2, "pages": 2}})),
+        Step::Done(Stop::EndCondition)
+    );
+    let mut p = paginator(
+        json!({"type": "page", "stop": [{"path": "$.total_pages", "equals_param": "page"}]}),
+    );
+    p.first();
+    assert_eq!(
+        show(&mut p, 2, &[], json!({"total_pages": 2})),
+        Step::Continue
+    );
+    assert_eq!(
+        show(&mut p, 2, &[], json!({"total_pages": 2})),
+        Step::Done(Stop::EndCondition)
+    );
+    let mut p = paginator(
+        json!({"type": "cursor", "stop": [{"header": "X-Complete", "equals": true}, {"records_below": 3}]}),
+    );
+    p.first();
+    assert_eq!(
+        show(&mut p, 3, &[("x-complete", "true")], json!({})),
+        Step::Done(Stop::EndCondition)
+    );
+    let mut p = paginator(json!({"type": "cursor", "stop": [{"records_below": 3}]}));
+    p.first();
+    assert_eq!(
+        show(&mut p, 2, &[], json!({"next_cursor": "x"})),
+        Step::Done(Stop::EndCondition)
+    );
+}
+
+#[test]
+fn status_204_and_max_requests() {
+    let mut p = paginator(json!({"type": "cursor"}));
+    p.first();
+    assert_eq!(
+        p.next(&Page {
+            status: 204,
+            headers: &[],
+            records: 0,
+            watched: &[]
+        }),
+        Step::Done(Stop::Status204)
+    );
+    let mut p = paginator(json!({"type": "page", "max_requests": 2}));
+    p.first();
+    assert!(p.ahead(1).is_some() && p.ahead(2).is_none());
+    assert_eq!(show(&mut p, 5, &[], json!({})), Step::Continue);
+    assert_eq!(
+        show(&mut p, 5, &[], json!({})),
+        Step::Done(Stop::MaxRequests)
+    );
+}
+
+#[test]
+fn adf_rules_absolute_url_and_end_condition() {
+    let mut p = paginator(json!({"type": "rules", "rules": {
+        "AbsoluteUrl": "$['@odata.nextLink']",
+        "EndCondition:$.value": "Empty",
+        "MaxRequestNumber": "10"
+    }}));
+    assert_eq!(p.watched_paths(), ["$['@odata.nextLink']", "$.value"]);
+    p.first();
+    let headers: Vec<(String, String)> = Vec::new();
+    let step = p.next(&Page {
+        status: 200,
+        headers: &headers,
+        records: 1,
+        watched: &[Some(json!("https://x/n2")), Some(json!([1]))],
+    });
+    assert_eq!(
+        step,
+        Step::Next(Plan {
+            overrides: vec![Override::Link("https://x/n2".into())]
+        })
+    );
+    let step = p.next(&Page {
+        status: 200,
+        headers: &headers,
+        records: 0,
+        watched: &[Some(json!("https://x/n3")), Some(json!([]))],
+    });
+    assert_eq!(step, Step::Done(Stop::EndCondition));
+}
+
+#[test]
+fn adf_rules_range_is_predictable() {
+    let mut p = paginator(
+        json!({"type": "rules", "rules": {"QueryParameters['offset']": "RANGE:0:200:100"}}),
+    );
+    assert!(p.is_predictable());
+    assert_eq!(query(&p.first(), "offset").as_deref(), Some("0"));
+    assert_eq!(
+        query(&p.ahead(2).unwrap(), "offset").as_deref(),
+        Some("200")
+    );
+    assert!(p.ahead(3).is_none());
+    assert_eq!(show(&mut p, 1, &[], json!({})), Step::Continue);
+    assert_eq!(show(&mut p, 1, &[], json!({})), Step::Continue);
+    assert_eq!(
+        show(&mut p, 1, &[], json!({})),
+        Step::Done(Stop::EndOfRange)
+    );
+    let mut open =
+        paginator(json!({"type": "rules", "rules": {"QueryParameters.page": "RANGE:1::1"}}));
+    open.first();
+    assert_eq!(
+        show(&mut open, 0, &[], json!({})),
+        Step::Done(Stop::EmptyPage)
+    );
+}
+
+#[test]
+fn adf_rules_from_headers_and_rfc5988() {
+    let mut p = paginator(
+        json!({"type": "rules", "rules": {"Headers.X-Token": "Headers.X-Next-Token", "EndCondition:Headers.X-Done": "Const:1"}}),
+    );
+    p.first();
+    let Step::Next(plan) = show(&mut p, 1, &[("x-next-token", "abc")], json!({})) else {
+        panic!()
+    };
+    assert_eq!(
+        plan.overrides,
+        vec![Override::Header {
+            name: "X-Token".into(),
+            value: "abc".into()
+        }]
+    );
+    assert_eq!(
+        show(
+            &mut p,
+            1,
+            &[("x-next-token", "abd"), ("x-done", "1")],
+            json!({})
+        ),
+        Step::Done(Stop::EndCondition)
+    );
+    let mut rfc = paginator(json!({"type": "rules", "rules": {"EndCondition:$.data": "NonExist"}}));
+    rfc.first();
+    let step = show(
+        &mut rfc,
+        1,
+        &[("link", "</p2>; rel=next")],
+        json!({"data": []}),
+    );
+    assert_eq!(
+        step,
+        Step::Next(Plan {
+            overrides: vec![Override::Link("/p2".into())]
+        })
+    );
+    assert_eq!(
+        show(&mut rfc, 1, &[("link", "</p3>; rel=next")], json!({})),
+        Step::Done(Stop::EndCondition)
+    );
+}
+
+#[test]
+fn adf_rules_refuse_unknown_keys() {
+    let config: Config =
+        serde_json::from_value(json!({"type": "rules", "rules": {"NextPage": "$.x"}})).unwrap();
+    let err = Paginator::new(&config).unwrap_err().to_string();
+    assert!(
+        err.starts_with("paginate.rules.NextPage: is not a rule ADF knows"),
+        "{err}"
+    );
+}
