@@ -41,6 +41,13 @@ impl Error {
         self
     }
 
+    /// The same error, its message prefixed (naming the part of the job
+    /// that failed).
+    pub(crate) fn prefixed(mut self, prefix: &str) -> Error {
+        self.message.insert_str(0, prefix);
+        self
+    }
+
     pub(crate) fn config(message: impl Into<String>) -> Error {
         Error::new(Kind::Config, message)
     }

@@ -20,6 +20,7 @@
 //! The library emits `tracing` events and never installs a subscriber.
 mod error;
 mod extract;
+mod fanout;
 mod http;
 mod job;
 mod json;

@@ -18,8 +18,9 @@ use tokio::task::JoinHandle;
 
 use crate::error::{Error, Kind, Result};
 use crate::extract::{Batch, ColumnSpec, Extractor, Placeholders, expand, infer_columns};
+use crate::fanout::{FanValue, Feed};
 use crate::http::{HttpClient, Response};
-use crate::job::{Job, OutputFormat, Records, Request};
+use crate::job::{Fanout, FanoutSource, Job, OutputFormat, Records, Request};
 use crate::json::{Parser, Scratch, to_serde, write_serde, write_simd};
 use crate::path::Path;
 use crate::request::{Prepared, prepare};
@@ -87,7 +88,6 @@ struct Context<'j> {
     request: &'j Request,
     client: HttpClient,
     credentials: Credentials,
-    placeholders: Placeholders,
     /// Every secret value, as sent and percent-encoded: redacted from any
     /// response text quoted in a message (servers echo requests).
     secrets: Arc<[String]>,
@@ -104,12 +104,6 @@ impl<'j> Context<'j> {
         if job.state.is_some() {
             return Err(Error::config(format!(
                 "job file `{}`: [state] checkpoints are not supported by this version of hydrant",
-                job.name
-            )));
-        }
-        if job.has_fanout {
-            return Err(Error::config(format!(
-                "job file `{}`: [fanout] is not supported by this version of hydrant",
                 job.name
             )));
         }
@@ -138,7 +132,6 @@ impl<'j> Context<'j> {
             request,
             client,
             credentials,
-            placeholders: Placeholders::new(),
             secrets,
         })
     }
@@ -148,17 +141,8 @@ impl<'j> Context<'j> {
             .map_err(|e| Error::config(format!("job file `{}`: {e}", self.job.name)))
     }
 
-    fn prepare(&self, plan: &Plan) -> Result<Prepared> {
-        prepare(self.request, plan, &self.placeholders, &self.credentials)
-    }
-
-    async fn fetch(&self, plan: &Plan) -> Result<Fetched> {
-        fetch(
-            self.client.clone(),
-            self.secrets.clone(),
-            self.prepare(plan)?,
-        )
-        .await
+    fn prepare_with(&self, plan: &Plan, placeholders: &Placeholders) -> Result<Prepared> {
+        prepare(self.request, plan, placeholders, &self.credentials)
     }
 }
 
@@ -237,73 +221,147 @@ pub(crate) fn page_records<'v>(
     }
 }
 
+/// One pass of the job: all of it without `[fanout]`, one value with it.
+struct Pass {
+    placeholders: Arc<Placeholders>,
+    /// Where the fan-out value goes, added to every request of the pass.
+    fanout: Vec<Override>,
+    paginator: Paginator,
+    pending: Option<Plan>,
+    ahead_index: u64,
+    ended: Option<Stop>,
+    seen: HashSet<(String, Option<Vec<u8>>)>,
+}
+
+impl Pass {
+    fn new(context: &Context<'_>, value: FanValue) -> Result<Pass> {
+        let mut paginator = context.paginator()?;
+        let pending = Some(paginator.first());
+        Ok(Pass {
+            placeholders: Arc::new(value.placeholders),
+            fanout: value.overrides,
+            paginator,
+            pending,
+            ahead_index: 1,
+            ended: None,
+            seen: HashSet::new(),
+        })
+    }
+
+    /// The next request to launch, if one can go now.
+    fn next_plan(&mut self) -> Option<Plan> {
+        if self.ended.is_some() {
+            return None;
+        }
+        let plan = match self.pending.take() {
+            Some(plan) => plan,
+            None if self.paginator.is_predictable() => {
+                let plan = self.paginator.ahead(self.ahead_index)?;
+                self.ahead_index += 1;
+                plan
+            }
+            None => return None,
+        };
+        let mut overrides = self.fanout.clone();
+        overrides.extend(plan.overrides);
+        Some(Plan { overrides })
+    }
+}
+
 /// Runs a read job to its end.
 ///
 /// Predictable strategies (offset, page, range) keep up to
 /// `limits.concurrency` requests in flight; responses are taken in request
 /// order, and requests past the end are dropped unread. Sequential ones
 /// send the next request as soon as the page's token is known, before the
-/// page is extracted and written.
+/// page is extracted and written. With `[fanout]`, each value is paginated
+/// on its own, values in order; without pagination the values themselves
+/// go out concurrently.
 pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let started = Instant::now();
-    let context = Context::new(job, options.redirect_to)?;
-    let mut paginator = context.paginator()?;
-    let predictable = paginator.is_predictable();
-    let window = if predictable {
-        job.limits.concurrency as usize
-    } else {
-        1
-    };
+    let context = Context::new(job, options.redirect_to.clone())?;
+    let mut progress = Progress::default();
+    let mut warnings = Vec::new();
+    let mut feed = Feed::open(job, &options, &mut progress, &mut warnings).await?;
+    let values_concurrently =
+        job.fanout.is_some() && job.paginate.kind == hydrant_paginate::Kind::None;
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();
     let mut reparse = Scratch::default();
     let mut extractor = job.columns.clone().map(|c| Extractor::new(c, &job.records));
     let mut sink: Option<Box<dyn Sink>> = None;
     let mut dirty_out: Option<std::io::BufWriter<std::fs::File>> = None;
-    let mut progress = Progress::default();
-    let mut warnings = Vec::new();
-    let mut seen = HashSet::new();
     let mut in_flight = InFlight::default();
-    let mut pending = Some(paginator.first());
-    let mut ahead_index = 1;
-    let mut ended: Option<Stop> = None;
+    let mut pass: Option<Pass> = None;
+    let mut last_stop = Stop::NoNext;
     let mut last_start: Option<Instant> = None;
-    let stopped = loop {
-        while ended.is_none() && in_flight.0.len() < window {
-            let plan = match pending.take() {
-                Some(plan) => plan,
-                None if predictable => match paginator.ahead(ahead_index) {
-                    Some(plan) => {
-                        ahead_index += 1;
-                        plan
-                    }
-                    None => break,
-                },
-                None => break,
+    loop {
+        // Launch what may go now: within the current pass, or (without
+        // pagination) the next fan-out values.
+        loop {
+            let window = if values_concurrently
+                || pass.as_ref().is_some_and(|p| p.paginator.is_predictable())
+            {
+                job.limits.concurrency as usize
+            } else {
+                1
             };
-            let prepared = context.prepare(&plan)?;
-            if !seen.insert(prepared.identity()) {
+            if in_flight.0.len() >= window {
+                break;
+            }
+            if pass.as_ref().is_none_or(|p| p.ended.is_some()) {
+                if let Some(done) = pass.as_ref().and_then(|p| p.ended) {
+                    if !in_flight.0.is_empty() && !values_concurrently {
+                        break;
+                    }
+                    last_stop = done;
+                }
+                pass = match feed.next_value()? {
+                    Some(value) => Some(Pass::new(&context, value)?),
+                    None => None,
+                };
+                if pass.is_none() {
+                    break;
+                }
+            }
+            let current = pass.as_mut().expect("a pass was just made");
+            let Some(plan) = current.next_plan() else {
+                if values_concurrently {
+                    current.ended = Some(Stop::NoNext);
+                    continue;
+                }
+                break;
+            };
+            let prepared = context.prepare_with(&plan, &current.placeholders)?;
+            if !current.seen.insert(prepared.identity()) {
                 let warning = format!(
                     "pagination loop: the next request ({}) is one already sent; the run ended there",
                     prepared.shown_url()
                 );
                 tracing::warn!("{warning}");
                 warnings.push(warning);
-                ended = Some(Stop::Loop);
-                break;
+                current.ended = Some(Stop::Loop);
+                continue;
+            }
+            if values_concurrently {
+                current.ended = Some(Stop::NoNext);
             }
             if let Some(last) = last_start {
                 tokio::time::sleep_until((last + context.request.interval).into()).await;
             }
             last_start = Some(Instant::now());
-            in_flight.0.push_back(tokio::spawn(fetch(
+            let task = tokio::spawn(fetch(
                 context.client.clone(),
                 context.secrets.clone(),
                 prepared,
-            )));
+            ));
+            in_flight.0.push_back((task, current.placeholders.clone()));
         }
-        let Some(next) = in_flight.0.pop_front() else {
-            break ended.unwrap_or(Stop::NoNext);
+        let Some((next, placeholders)) = in_flight.0.pop_front() else {
+            if let Some(done) = pass.as_ref().and_then(|p| p.ended) {
+                last_stop = done;
+            }
+            break;
         };
         let fetched = next
             .await
@@ -323,31 +381,43 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
                 )
             })
             .collect();
-        let mut step_after = |paginator: &mut Paginator, view: &PageView<'_>| match paginator
-            .next(view)
-        {
-            Step::Done(stop) => {
-                if stop == Stop::Loop {
-                    let warning = format!(
-                        "pagination loop: the page from {shown} names a cursor or link already followed; the run ended there"
-                    );
-                    tracing::warn!("{warning}");
-                    warnings.push(warning);
+        let watched_paths: Vec<String> = pass
+            .as_ref()
+            .map(|p| p.paginator.watched_paths().to_vec())
+            .unwrap_or_default();
+        let mut step_after = |view: &PageView<'_>| {
+            if values_concurrently {
+                if view.status == 204 {
+                    last_stop = Stop::Status204;
                 }
-                ended = Some(stop);
-                in_flight.abort_all();
+                return;
             }
-            Step::Next(plan) => pending = Some(resolve_links(plan, &fetched.prepared.url)),
-            Step::Continue => {}
+            let Some(current) = pass.as_mut() else { return };
+            match current.paginator.next(view) {
+                Step::Done(stop) => {
+                    if stop == Stop::Loop {
+                        let warning = format!(
+                            "pagination loop: the page from {shown} names a cursor or link already followed; the run ended there"
+                        );
+                        tracing::warn!("{warning}");
+                        warnings.push(warning);
+                    }
+                    current.ended = Some(stop);
+                    in_flight.abort_all();
+                }
+                Step::Next(plan) => {
+                    current.pending = Some(resolve_links(plan, &fetched.prepared.url))
+                }
+                Step::Continue => {}
+            }
         };
         if status == 204 {
-            let view = PageView {
+            step_after(&PageView {
                 status,
                 headers: &header_list,
                 records: 0,
                 watched: &[],
-            };
-            step_after(&mut paginator, &view);
+            });
             if let Some(callback) = &options.on_progress {
                 callback(&progress);
             }
@@ -357,27 +427,25 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         let page = parser
             .parse(body, &mut scratch)
             .map_err(|e| Error::data(format!("response from {shown} is not valid JSON: {e}")))?;
-        let watched: Vec<Option<Value>> = paginator
-            .watched_paths()
+        let watched: Vec<Option<Value>> = watched_paths
             .iter()
-            .map(|p| watched_value(&page, p))
+            .map(|w| watched_value(&page, w))
             .collect();
         let reparsed = reparse_selected(&page, &job.records, &mut parser, &mut reparse)
             .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
         let records = page_records(&page, &reparsed, &job.records)
             .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-        let view = PageView {
+        step_after(&PageView {
             status,
             headers: &header_list,
             records: records.len(),
             watched: &watched,
-        };
-        step_after(&mut paginator, &view);
+        });
         let extractor = extractor.get_or_insert_with(|| {
             Extractor::new(infer_columns(&records, &job.records.flatten), &job.records)
         });
         let mut batch = Batch::default();
-        extractor.extract(&records, &context.placeholders, &mut batch);
+        extractor.extract(&records, &placeholders, &mut batch);
         if !batch.dirty.is_empty() {
             progress.dirty += batch.dirty.len() as u64;
             if let Some(path) = &job.records.dirty_path {
@@ -440,7 +508,13 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         if let Some(callback) = &options.on_progress {
             callback(&progress);
         }
-    };
+    }
+    if feed.skipped() > 0 {
+        warnings.push(format!(
+            "{} parent records had no value at fanout.from.path; no pass was run for them",
+            feed.skipped()
+        ));
+    }
     let sink = match sink {
         Some(sink) => sink,
         None => open_sink(
@@ -456,7 +530,7 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         dirty: progress.dirty,
         retries: 0,
         elapsed_s: started.elapsed().as_secs_f64(),
-        stopped: stopped.as_str().to_owned(),
+        stopped: last_stop.as_str().to_owned(),
         output: job
             .output
             .path
@@ -469,11 +543,11 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
 /// Requests under way, oldest first. Dropping it (the run ended or failed)
 /// aborts them, so no request outlives its run.
 #[derive(Default)]
-struct InFlight(VecDeque<JoinHandle<Result<Fetched>>>);
+struct InFlight(VecDeque<(JoinHandle<Result<Fetched>>, Arc<Placeholders>)>);
 
 impl InFlight {
     fn abort_all(&mut self) {
-        for task in self.0.drain(..) {
+        for (task, _) in self.0.drain(..) {
             task.abort();
         }
     }
@@ -538,10 +612,8 @@ fn watched_value(page: &BorrowedValue<'_>, path: &str) -> Option<Value> {
 /// Needs no network: the first request of every pagination type is static.
 pub fn explain(job: &Job) -> Result<String> {
     let context = Context::new(job, None)?;
-    let mut paginator = context.paginator()?;
-    let prepared = context.prepare(&paginator.first())?;
     let mut out = format!(
-        "# job {}\n# pagination: {}; output: {} to {}\n\n",
+        "# job {}\n# pagination: {}; output: {} to {}\n",
         job.name,
         job.paginate.kind.as_str(),
         format_name(job.output.format),
@@ -550,7 +622,33 @@ pub fn explain(job: &Job) -> Result<String> {
             .as_ref()
             .map_or_else(|| "stdout".to_owned(), |p| p.display().to_string())
     );
-    out.push_str(&prepared.describe());
+    let value = match Feed::open_static(job)? {
+        Some(mut feed) => feed.next_value()?.unwrap_or_default(),
+        None => {
+            let Some(Fanout {
+                source: FanoutSource::From(parent),
+                ..
+            }) = &job.fanout
+            else {
+                unreachable!("only [fanout.from] needs the network for its values");
+            };
+            out.push_str(
+                "# [fanout.from]: the values come from the records of this request's job:\n\n",
+            );
+            out.push_str(&explain(parent)?);
+            return Ok(out);
+        }
+    };
+    if job.fanout.is_some() {
+        out.push_str(&format!(
+            "# [fanout]: one pass per value; the first value is {:?}\n",
+            value.placeholders.get("value").map_or("", String::as_str)
+        ));
+    }
+    out.push('\n');
+    let mut pass = Pass::new(&context, value)?;
+    let plan = pass.next_plan().expect("a new pass has a first request");
+    out.push_str(&context.prepare_with(&plan, &pass.placeholders)?.describe());
     Ok(out)
 }
 
@@ -584,13 +682,16 @@ pub struct CheckReport {
 async fn first_page<R>(
     job: &Job,
     options: RunOptions,
-    inspect: impl FnOnce(&Context<'_>, &Fetched, &[&BorrowedValue<'_>]) -> R,
+    inspect: impl FnOnce(&Placeholders, &Fetched, &[&BorrowedValue<'_>]) -> R,
 ) -> Result<R> {
+    let value = crate::fanout::first_value(job, &options).await?;
     let context = Context::new(job, options.redirect_to)?;
-    let mut paginator = context.paginator()?;
-    let fetched = context.fetch(&paginator.first()).await?;
+    let mut pass = Pass::new(&context, value)?;
+    let plan = pass.next_plan().expect("a new pass has a first request");
+    let prepared = context.prepare_with(&plan, &pass.placeholders)?;
+    let fetched = fetch(context.client.clone(), context.secrets.clone(), prepared).await?;
     if fetched.response.status.as_u16() == 204 {
-        return Ok(inspect(&context, &fetched, &[]));
+        return Ok(inspect(&pass.placeholders, &fetched, &[]));
     }
     let shown = fetched.prepared.shown_url();
     let mut parser = Parser::default();
@@ -603,13 +704,13 @@ async fn first_page<R>(
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
     let records = page_records(&page, &reparsed, &job.records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-    Ok(inspect(&context, &fetched, &records))
+    Ok(inspect(&pass.placeholders, &fetched, &records))
 }
 
 /// Sends the first request and reports what came back: status, records,
 /// columns and a sample.
 pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result<CheckReport> {
-    first_page(job, options, |context, fetched, records| {
+    first_page(job, options, |placeholders, fetched, records| {
         let columns = job
             .columns
             .clone()
@@ -618,7 +719,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
         let mut batch = Batch::default();
         extractor.extract(
             &records[..records.len().min(sample_size)],
-            &context.placeholders,
+            placeholders,
             &mut batch,
         );
         let encoder = crate::sink::NdjsonEncoder::new(extractor.columns());

@@ -331,3 +331,88 @@ fn concurrent_pages_overlap_and_keep_request_order() {
         server.max_in_flight()
     );
 }
+
+#[test]
+fn fanout_values_into_the_query_with_a_value_column() {
+    let mut slow = Exchange::json("/weather?city=Oslo", "[{\"t\": -3}]");
+    slow.delay = Duration::from_millis(150);
+    let server = TestServer::start(vec![
+        slow,
+        Exchange::json("/weather?city=Rome", "[{\"t\": 18}]"),
+        Exchange::json("/weather?city=S%C3%A3o+Paulo", "[{\"t\": 25}]"),
+    ]);
+    let rest = "[fanout]\nparam = \"city\"\nvalues = [\"Oslo\", \"Rome\", \"São Paulo\"]\n[[columns]]\nname = \"city\"\nvalue = \"{value}\"\n[[columns]]\nname = \"t\"\ntype = \"long\"\n";
+    let (out, summary, _) = run(&server, "/weather", rest, &[]);
+    assert_eq!(
+        out,
+        "{\"city\":\"Oslo\",\"t\":-3}\n{\"city\":\"Rome\",\"t\":18}\n{\"city\":\"São Paulo\",\"t\":25}\n"
+    );
+    assert_summary(&summary, 3, "no_next");
+    assert!(
+        server.max_in_flight() > 1,
+        "fan-out values go out concurrently"
+    );
+}
+
+#[test]
+fn fanout_values_file_into_the_url_each_paginated() {
+    let server = TestServer::start(vec![
+        Exchange::json("/acct/a-1/tx?page=1", ids(0..2)),
+        Exchange::json("/acct/a-1/tx?page=2", "[]"),
+        Exchange::json("/acct/b%202/tx?page=1", ids(10..11)),
+        Exchange::json("/acct/b%202/tx?page=2", "[]"),
+    ]);
+    let dir = Dir::new();
+    dir.write("accounts.txt", "a-1\n\nb 2\n");
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{}/acct/{{account}}/tx\"\n[fanout]\nparam = \"account\"\nin = \"url\"\nvalues_file = \"accounts.txt\"\n[paginate]\ntype = \"page\"\n[[columns]]\nname = \"account\"\nvalue = \"{{value}}\"\n[[columns]]\nname = \"id\"\ntype = \"long\"\n",
+            server.url()
+        ),
+    );
+    let summary = dir.path("s.json");
+    let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "{\"account\":\"a-1\",\"id\":0}\n{\"account\":\"a-1\",\"id\":1}\n{\"account\":\"b 2\",\"id\":10}\n"
+    );
+    let summary: Value = serde_json::from_str(&dir.read("s.json")).unwrap();
+    assert_summary(&summary, 4, "empty_page");
+}
+
+#[test]
+fn fanout_from_a_paginated_parent_endpoint() {
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/users",
+            r#"{"users": [{"id": 1, "name": "Ann"}, {"id": 2, "name": "Bo"}], "next": "/users?page=2"}"#,
+        ),
+        Exchange::json(
+            "/users?page=2",
+            r#"{"users": [{"id": 3, "name": "Cy"}, {"name": "no id"}]}"#,
+        ),
+        Exchange::json("/users/1/posts", r#"[{"title": "a"}]"#),
+        Exchange::json("/users/2/posts", r#"[]"#),
+        Exchange::json("/users/3/posts", r#"[{"title": "b"}, {"title": "c"}]"#),
+    ]);
+    let rest = format!(
+        "[fanout]\nin = \"url\"\n[fanout.from]\npath = \"id\"\n[fanout.from.request]\nurl = \"{}/users\"\n[fanout.from.paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[fanout.from.records]\npath = \"users\"\n[[columns]]\nname = \"user\"\nvalue = \"{{parent.name}}\"\n[[columns]]\nname = \"title\"\n",
+        server.url()
+    );
+    let (out, summary, _) = run(&server, "/users/{value}/posts", &rest, &[]);
+    assert_eq!(
+        out,
+        "{\"user\":\"Ann\",\"title\":\"a\"}\n{\"user\":\"Cy\",\"title\":\"b\"}\n{\"user\":\"Cy\",\"title\":\"c\"}\n"
+    );
+    assert_eq!(summary["requests"], 5, "{summary}");
+    assert_eq!(summary["records"], 3);
+    assert!(
+        summary["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("1 parent records had no value at fanout.from.path"),
+        "{summary}"
+    );
+}

@@ -36,7 +36,7 @@ pub struct Job {
     pub(crate) limits: Limits,
     pub(crate) output: Output,
     pub(crate) state: Option<PathBuf>,
-    pub(crate) has_fanout: bool,
+    pub(crate) fanout: Option<Fanout>,
     pub(crate) is_write: bool,
 }
 
@@ -76,6 +76,32 @@ pub(crate) enum Body {
     Text(String),
     Json(Value),
     Form(Vec<(String, String)>),
+}
+
+/// `[fanout]`, validated: one pass of the job per value.
+#[derive(Debug, Clone)]
+pub(crate) struct Fanout {
+    pub param: Option<String>,
+    pub placement: FanoutIn,
+    pub source: FanoutSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FanoutIn {
+    Query,
+    Header,
+    Body,
+    Url,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum FanoutSource {
+    Values(Vec<String>),
+    /// One value a line; read as the run goes.
+    File(PathBuf),
+    /// A nested read job whose records give the values; its columns are
+    /// `value` (the `path`) and `parent` (the whole record).
+    From(Box<Job>),
 }
 
 /// `[records]`, validated.
@@ -196,6 +222,13 @@ impl Job {
             && let Some(ca) = &mut request.ca_file
         {
             fix(ca);
+        }
+        if let Some(Fanout {
+            source: FanoutSource::File(file),
+            ..
+        }) = &mut self.fanout
+        {
+            fix(file);
         }
     }
 
@@ -559,9 +592,6 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
         header_value("auth.headers", header, value.expose_secret())?;
     }
     file.paginate.validate().map_err(|e| e.to_string())?;
-    if let Some(fanout) = &file.fanout {
-        validate_fanout(fanout)?;
-    }
     let records = validate_records(&file.records, "records")?;
     let columns = file.columns.as_deref().map(validate_columns).transpose()?;
     let limits = &file.limits;
@@ -608,6 +638,15 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
     } else if file.input.is_some() {
         return Err("`[input]` belongs to a write job, which needs a `[write]` table".into());
     }
+    let limits = Limits {
+        concurrency: limits.concurrency.unwrap_or(4),
+        max_response,
+    };
+    let fanout = file
+        .fanout
+        .as_ref()
+        .map(|f| validate_fanout(f, &file.auth, &limits))
+        .transpose()?;
     Ok(Job {
         name: name.to_owned(),
         request,
@@ -615,54 +654,97 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
         paginate: file.paginate,
         records,
         columns,
-        limits: Limits {
-            concurrency: limits.concurrency.unwrap_or(4),
-            max_response,
-        },
+        limits,
         output,
         state: file.state.map(|s| PathBuf::from(s.path)),
-        has_fanout: file.fanout.is_some(),
+        fanout,
         is_write,
     })
 }
 
-fn validate_fanout(fanout: &file::FanoutFile) -> std::result::Result<(), String> {
-    let placement = one_of(
+fn validate_fanout(
+    fanout: &file::FanoutFile,
+    parent_auth: &hydrant_auth::Config,
+    limits: &Limits,
+) -> std::result::Result<Fanout, String> {
+    let placement = match one_of(
         "fanout.in",
         fanout.placement.as_deref(),
         "query",
         &["query", "header", "body", "url"],
-    )?;
-    if fanout.param.is_none() && placement != "url" {
-        return Err(format!(
-            "fanout.param: is required when fanout.in is `{placement}`"
-        ));
+    )? {
+        "header" => FanoutIn::Header,
+        "body" => FanoutIn::Body,
+        "url" => FanoutIn::Url,
+        _ => FanoutIn::Query,
+    };
+    if fanout.param.is_none() && placement != FanoutIn::Url {
+        return Err("fanout.param: is required when fanout.in is not `url`".to_owned());
     }
-    let sources = [
-        fanout.values.is_some(),
-        fanout.values_file.is_some(),
-        fanout.from.is_some(),
-    ];
-    if sources.iter().filter(|&&s| s).count() != 1 {
-        return Err(
-            "fanout: needs exactly one of `values`, `values_file` or `[fanout.from]`".into(),
-        );
-    }
-    for (i, value) in fanout.values.iter().flatten().enumerate() {
-        scalar_text(&format!("fanout.values[{i}]"), value)?;
-    }
-    if let Some(from) = &fanout.from {
-        validate_request(&from.request, "fanout.from.request")?;
-        if let Some(auth) = &from.auth {
+    let source = match (&fanout.values, &fanout.values_file, &fanout.from) {
+        (Some(values), None, None) => FanoutSource::Values(
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| scalar_text(&format!("fanout.values[{i}]"), v))
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        (None, Some(file), None) => FanoutSource::File(PathBuf::from(file)),
+        (None, None, Some(from)) => {
+            let request = validate_request(&from.request, "fanout.from.request")?;
+            let auth = from.auth.clone().unwrap_or_else(|| parent_auth.clone());
             auth.validate().map_err(|e| format!("fanout.from.{e}"))?;
+            from.paginate
+                .validate()
+                .map_err(|e| format!("fanout.from.{e}"))?;
+            let records = validate_records(&from.records, "fanout.from.records")?;
+            let path = Path::parse(&from.path).map_err(|e| format!("fanout.from.path: {e}"))?;
+            let columns = vec![
+                ColumnSpec {
+                    name: "value".to_owned(),
+                    path: Some(path),
+                    kind: ColumnType::String,
+                    format: None,
+                    value: None,
+                },
+                ColumnSpec {
+                    name: "parent".to_owned(),
+                    path: Some(Path::from_segments("$".to_owned(), Vec::new())),
+                    kind: ColumnType::Json,
+                    format: None,
+                    value: None,
+                },
+            ];
+            FanoutSource::From(Box::new(Job {
+                name: "[fanout.from]".to_owned(),
+                request: Some(request),
+                auth,
+                paginate: from.paginate.clone(),
+                records,
+                columns: Some(columns),
+                limits: limits.clone(),
+                output: Output {
+                    format: OutputFormat::Ndjson,
+                    path: None,
+                    csv_delimiter: b',',
+                    csv_header: false,
+                },
+                state: None,
+                fanout: None,
+                is_write: false,
+            }))
         }
-        from.paginate
-            .validate()
-            .map_err(|e| format!("fanout.from.{e}"))?;
-        validate_records(&from.records, "fanout.from.records")?;
-        Path::parse(&from.path).map_err(|e| format!("fanout.from.path: {e}"))?;
-    }
-    Ok(())
+        _ => {
+            return Err(
+                "fanout: needs exactly one of `values`, `values_file` or `[fanout.from]`".into(),
+            );
+        }
+    };
+    Ok(Fanout {
+        param: fanout.param.clone(),
+        placement,
+        source,
+    })
 }
 
 fn validate_output(file: &file::OutputFile) -> std::result::Result<Output, String> {
@@ -903,7 +985,7 @@ path = "state/job.json"
         let request = job.request.unwrap();
         assert_eq!(request.query.len(), 4);
         assert_eq!(job.output.csv_delimiter, b';');
-        assert!(job.has_fanout);
+        assert!(job.fanout.is_some());
     }
 
     #[test]

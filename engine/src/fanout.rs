@@ -1,0 +1,304 @@
+//! `[fanout]`: the values a job is run once for, read as the run goes so
+//! that memory does not grow with their number.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+
+use hydrant_paginate::Override;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::extract::Placeholders;
+use crate::job::{Fanout, FanoutIn, FanoutSource, Job};
+use crate::run::{Progress, RunOptions, run};
+
+/// The first value of a job: what `check`, `schema` and `explain` show.
+/// `[fanout.from]` runs one request of the parent job for it.
+pub(crate) async fn first_value(job: &Job, options: &RunOptions) -> Result<FanValue> {
+    let mut job = job.clone();
+    if let Some(Fanout {
+        source: FanoutSource::From(parent),
+        ..
+    }) = &mut job.fanout
+    {
+        parent.paginate.max_requests = Some(1);
+    }
+    let mut feed = Feed::open(&job, options, &mut Progress::default(), &mut Vec::new()).await?;
+    feed.next_value()?
+        .ok_or_else(|| Error::data(format!("job file `{}`: [fanout] gives no value", job.name)))
+}
+
+/// One fan-out value: its placeholders (`{value}`, `{parent.FIELD}`) and
+/// where it goes in each request.
+#[derive(Debug, Default)]
+pub(crate) struct FanValue {
+    pub placeholders: Placeholders,
+    pub overrides: Vec<Override>,
+}
+
+/// The values of a job, one at a time.
+pub(crate) struct Feed {
+    fanout: Option<Fanout>,
+    source: Source,
+    /// Parent records that had no value at `fanout.from.path`.
+    skipped: u64,
+}
+
+enum Source {
+    /// No `[fanout]`: one pass.
+    Once(bool),
+    Values(std::vec::IntoIter<String>),
+    Lines {
+        reader: BufReader<File>,
+        path: PathBuf,
+    },
+    Parents {
+        reader: BufReader<File>,
+        _spill: Spill,
+    },
+}
+
+/// A file of parent records, removed when dropped.
+struct Spill(PathBuf);
+
+impl Drop for Spill {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+impl Feed {
+    /// Opens values that need no network: none, `values`, `values_file`.
+    /// `None` for `[fanout.from]`.
+    pub fn open_static(job: &Job) -> Result<Option<Feed>> {
+        let Some(fanout) = &job.fanout else {
+            return Ok(Some(Feed {
+                fanout: None,
+                source: Source::Once(false),
+                skipped: 0,
+            }));
+        };
+        let source = match &fanout.source {
+            FanoutSource::Values(values) => Source::Values(values.clone().into_iter()),
+            FanoutSource::File(path) => Source::Lines {
+                reader: BufReader::new(File::open(path).map_err(|e| {
+                    Error::io(
+                        format!("cannot read fanout.values_file `{}`", path.display()),
+                        e,
+                    )
+                })?),
+                path: path.clone(),
+            },
+            FanoutSource::From(_) => return Ok(None),
+        };
+        Ok(Some(Feed {
+            fanout: Some(fanout.clone()),
+            source,
+            skipped: 0,
+        }))
+    }
+
+    /// Opens the values; for `[fanout.from]` this runs the parent job first,
+    /// spilling its records to a temporary file.
+    pub async fn open(
+        job: &Job,
+        options: &RunOptions,
+        progress: &mut Progress,
+        warnings: &mut Vec<String>,
+    ) -> Result<Feed> {
+        if let Some(feed) = Feed::open_static(job)? {
+            return Ok(feed);
+        }
+        let Some(fanout) = &job.fanout else {
+            unreachable!("open_static handles a job without [fanout]");
+        };
+        let source = match &fanout.source {
+            FanoutSource::Values(_) | FanoutSource::File(_) => {
+                unreachable!("opened by open_static")
+            }
+            FanoutSource::From(parent) => {
+                let spill = Spill(std::env::temp_dir().join(format!(
+                    "hydrant-fanout-{}-{}.ndjson",
+                    std::process::id(),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_nanos())
+                )));
+                let mut parent = (**parent).clone();
+                parent.output.path = Some(spill.0.clone());
+                let parent_options = RunOptions {
+                    redirect_to: options.redirect_to.clone(),
+                    on_progress: None,
+                };
+                let summary = Box::pin(run(&parent, parent_options))
+                    .await
+                    .map_err(|e| e.prefixed("[fanout.from]: "))?;
+                progress.requests += summary.requests;
+                progress.bytes += summary.bytes;
+                warnings.extend(
+                    summary
+                        .warnings
+                        .into_iter()
+                        .map(|w| format!("[fanout.from]: {w}")),
+                );
+                let file = File::open(&spill.0).map_err(|e| {
+                    Error::io(
+                        format!("cannot read the fan-out values at `{}`", spill.0.display()),
+                        e,
+                    )
+                })?;
+                Source::Parents {
+                    reader: BufReader::new(file),
+                    _spill: spill,
+                }
+            }
+        };
+        Ok(Feed {
+            fanout: Some(fanout.clone()),
+            source,
+            skipped: 0,
+        })
+    }
+
+    /// Parent records that gave no value, so no pass.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
+    }
+
+    /// The next value, `None` when all are done.
+    pub fn next_value(&mut self) -> Result<Option<FanValue>> {
+        let (value, parent) = match &mut self.source {
+            Source::Once(done) => {
+                if *done {
+                    return Ok(None);
+                }
+                *done = true;
+                return Ok(Some(FanValue::default()));
+            }
+            Source::Values(values) => match values.next() {
+                Some(value) => (value, None),
+                None => return Ok(None),
+            },
+            Source::Lines { reader, path } => loop {
+                let mut line = String::new();
+                let read = reader.read_line(&mut line).map_err(|e| {
+                    Error::io(
+                        format!("cannot read fanout.values_file `{}`", path.display()),
+                        e,
+                    )
+                })?;
+                if read == 0 {
+                    return Ok(None);
+                }
+                let value = line.trim_end_matches(['\n', '\r']);
+                if !value.trim().is_empty() {
+                    break (value.to_owned(), None);
+                }
+            },
+            Source::Parents { reader, .. } => loop {
+                let mut line = String::new();
+                let read = reader
+                    .read_line(&mut line)
+                    .map_err(|e| Error::io("cannot read the fan-out values".to_owned(), e))?;
+                if read == 0 {
+                    return Ok(None);
+                }
+                let record: Value = serde_json::from_str(&line).map_err(|e| {
+                    Error::data(format!("a spilled parent record is not JSON: {e}"))
+                })?;
+                match record.get("value").and_then(scalar_text) {
+                    Some(value) => break (value, record.get("parent").cloned()),
+                    None => self.skipped += 1,
+                }
+            },
+        };
+        let fanout = self.fanout.as_ref().expect("values come with a fanout");
+        let mut placeholders = Placeholders::new();
+        placeholders.insert("value".to_owned(), value.clone());
+        if let Some(parent) = &parent {
+            flatten("parent", parent, &mut placeholders);
+        }
+        let overrides = match (&fanout.param, fanout.placement) {
+            (Some(param), FanoutIn::Query) => vec![Override::Query {
+                name: param.clone(),
+                value,
+            }],
+            (Some(param), FanoutIn::Header) => vec![Override::Header {
+                name: param.clone(),
+                value,
+            }],
+            (Some(param), FanoutIn::Body) => vec![Override::Body {
+                path: param.clone(),
+                value: Value::String(value),
+            }],
+            (Some(param), FanoutIn::Url) => {
+                placeholders.insert(param.clone(), value);
+                Vec::new()
+            }
+            (None, _) => Vec::new(),
+        };
+        Ok(Some(FanValue {
+            placeholders,
+            overrides,
+        }))
+    }
+}
+
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `parent.a`, `parent.a.b`, … for every member of the parent record.
+fn flatten(prefix: &str, value: &Value, out: &mut Placeholders) {
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                flatten(&format!("{prefix}.{key}"), item, out);
+            }
+            out.insert(prefix.to_owned(), value.to_string());
+        }
+        Value::Null => {
+            out.insert(prefix.to_owned(), String::new());
+        }
+        other => {
+            out.insert(
+                prefix.to_owned(),
+                scalar_text(other).unwrap_or_else(|| other.to_string()),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::JobFormat;
+    use crate::vars::Vars;
+
+    #[test]
+    fn a_million_values_stream_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let values = dir.path().join("ids.txt");
+        let text: String = (0..1_000_000).map(|i| format!("id-{i}\n")).collect();
+        std::fs::write(&values, text).unwrap();
+        let job = format!(
+            "[request]\nurl = \"https://api.example.com/items/{{value}}\"\n[fanout]\nin = \"url\"\nvalues_file = {:?}\n",
+            values.display().to_string()
+        );
+        let job = Job::parse(&job, JobFormat::Toml, "job.toml", &Vars::isolated([])).unwrap();
+        let mut feed = Feed::open_static(&job).unwrap().unwrap();
+        let mut count = 0u64;
+        let mut last = String::new();
+        while let Some(value) = feed.next_value().unwrap() {
+            count += 1;
+            last = value.placeholders["value"].clone();
+        }
+        assert_eq!((count, last.as_str()), (1_000_000, "id-999999"));
+    }
+}
