@@ -295,9 +295,10 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let mut pass: Option<Pass> = None;
     let mut last_stop = Stop::NoNext;
     let mut last_start: Option<Instant> = None;
-    loop {
-        // Launch what may go now: within the current pass, or (without
-        // pagination) the next fan-out values.
+    // Launches what may go now: within the current pass, or (without
+    // pagination) the next fan-out values.
+    macro_rules! launch {
+        () => {
         loop {
             let window = if values_concurrently
                 || pass.as_ref().is_some_and(|p| p.paginator.is_predictable())
@@ -357,6 +358,11 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             ));
             in_flight.0.push_back((task, current.placeholders.clone()));
         }
+        };
+    }
+    loop {
+        launch!();
+
         let Some((next, placeholders)) = in_flight.0.pop_front() else {
             if let Some(done) = pass.as_ref().and_then(|p| p.ended) {
                 last_stop = done;

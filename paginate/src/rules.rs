@@ -43,7 +43,9 @@ enum EndTest {
 
 /// `Headers.NAME` or `Headers['NAME']`.
 fn header_name(text: &str) -> Option<String> {
-    let rest = text.strip_prefix("Headers")?;
+    let rest = text
+        .strip_prefix("Headers")
+        .or_else(|| text.strip_prefix("headers"))?;
     bracketed_or_dotted(rest)
 }
 
