@@ -245,13 +245,9 @@ impl Feed {
     }
 }
 
+/// The text of a string, number or boolean.
 fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
+    crate::job::scalar_text("", value).ok()
 }
 
 /// `parent.a`, `parent.a.b`, … for every member of the parent record.

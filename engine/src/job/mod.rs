@@ -394,7 +394,7 @@ fn fill_placeholders_for_check(url: &str) -> String {
     out
 }
 
-fn scalar_text(key: &str, value: &Value) -> std::result::Result<String, String> {
+pub(crate) fn scalar_text(key: &str, value: &Value) -> std::result::Result<String, String> {
     match value {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
