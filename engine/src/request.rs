@@ -53,13 +53,18 @@ pub(crate) fn prepare(
     placeholders: &Placeholders,
     credentials: &Credentials,
 ) -> Result<Prepared> {
-    let mut vars = placeholders.clone();
-    for o in &plan.overrides {
-        if let Override::Var { name, value } = o {
-            vars.insert(name.clone(), value.clone());
-        }
-    }
-    let job_url = fill(&request.url, &vars, true, "request.url")?;
+    // A plan's own placeholders ({offset}, {cursor}, …) come before the pass's.
+    let vars = |name: &str| -> Option<&str> {
+        plan.overrides
+            .iter()
+            .rev()
+            .find_map(|o| match o {
+                Override::Var { name: n, value } if n == name => Some(value.as_str()),
+                _ => None,
+            })
+            .or_else(|| placeholders.get(name).map(String::as_str))
+    };
+    let job_url = fill(&request.url, vars, true, "request.url")?;
     let job_url = Url::parse(&job_url)
         .map_err(|e| Error::config(format!("request.url: `{job_url}` is not a URL ({e})")))?;
     let link = plan.overrides.iter().find_map(|o| match o {
@@ -93,7 +98,7 @@ pub(crate) fn prepare(
         for (name, value) in &request.query {
             query.push((
                 name.clone(),
-                fill(value, &vars, false, &format!("request.query.{name}"))?,
+                fill(value, vars, false, &format!("request.query.{name}"))?,
             ));
         }
     }
@@ -135,7 +140,7 @@ pub(crate) fn prepare(
     for (name, value) in &request.headers {
         set(
             name,
-            fill(value, &vars, false, &format!("request.headers.{name}"))?,
+            fill(value, vars, false, &format!("request.headers.{name}"))?,
             false,
         );
     }
@@ -264,7 +269,12 @@ pub(crate) fn set_member(json: &mut Value, path: &str, value: Value) {
 }
 
 /// Fills `{name}` placeholders; in a URL the values are percent-encoded.
-fn fill(template: &str, vars: &Placeholders, in_url: bool, key: &str) -> Result<String> {
+fn fill<'v>(
+    template: &str,
+    vars: impl Fn(&str) -> Option<&'v str>,
+    in_url: bool,
+    key: &str,
+) -> Result<String> {
     if !template.contains('{') {
         return Ok(template.to_owned());
     }
@@ -277,7 +287,7 @@ fn fill(template: &str, vars: &Placeholders, in_url: bool, key: &str) -> Result<
             return Ok(out);
         };
         let name = &rest[open + 1..open + close];
-        let value = vars.get(name).ok_or_else(|| {
+        let value = vars(name).ok_or_else(|| {
             Error::config(format!(
                 "{key}: placeholder `{{{name}}}` has no value (nothing in the job fills it)"
             ))

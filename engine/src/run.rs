@@ -224,6 +224,8 @@ pub(crate) fn page_records<'v>(
 /// One pass of the job: all of it without `[fanout]`, one value with it.
 struct Pass {
     placeholders: Arc<Placeholders>,
+    /// The paginator's watched paths, compiled once.
+    watched: Arc<[Path]>,
     /// Where the fan-out value goes, added to every request of the pass.
     fanout: Vec<Override>,
     paginator: Paginator,
@@ -237,8 +239,19 @@ impl Pass {
     fn new(context: &Context<'_>, value: FanValue) -> Result<Pass> {
         let mut paginator = context.paginator()?;
         let pending = Some(paginator.first());
+        let watched = paginator
+            .watched_paths()
+            .iter()
+            .map(|p| {
+                Path::parse(p).map_err(|e| {
+                    Error::config(format!("job file `{}`: paginate: {e}", context.job.name))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?
+            .into();
         Ok(Pass {
             placeholders: Arc::new(value.placeholders),
+            watched,
             fanout: value.overrides,
             paginator,
             pending,
@@ -295,6 +308,10 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let mut pass: Option<Pass> = None;
     let mut last_stop = Stop::NoNext;
     let mut last_start: Option<Instant> = None;
+    // Each pass's paginator caps its own requests; with [fanout] the cap is
+    // also counted across passes, as it caps the whole job.
+    let total_cap = job.fanout.as_ref().and(job.paginate.max_requests);
+    let mut launched: u64 = 0;
     // Launches what may go now: within the current pass, or (without
     // pagination) the next fan-out values.
     macro_rules! launch {
@@ -307,7 +324,7 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             } else {
                 1
             };
-            if in_flight.0.len() >= window {
+            if in_flight.0.len() >= window || total_cap.is_some_and(|cap| launched >= cap) {
                 break;
             }
             if pass.as_ref().is_none_or(|p| p.ended.is_some()) {
@@ -357,6 +374,7 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
                 prepared,
             ));
             in_flight.0.push_back((task, current.placeholders.clone()));
+            launched += 1;
         }
         };
     }
@@ -387,10 +405,7 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
                 )
             })
             .collect();
-        let watched_paths: Vec<String> = pass
-            .as_ref()
-            .map(|p| p.paginator.watched_paths().to_vec())
-            .unwrap_or_default();
+        let watched_paths = pass.as_ref().map(|p| p.watched.clone());
         let mut step_after = |view: &PageView<'_>| {
             if values_concurrently {
                 if view.status == 204 {
@@ -435,6 +450,7 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             .map_err(|e| Error::data(format!("response from {shown} is not valid JSON: {e}")))?;
         let watched: Vec<Option<Value>> = watched_paths
             .iter()
+            .flat_map(|paths| paths.iter())
             .map(|w| watched_value(&page, w))
             .collect();
         let reparsed = reparse_selected(&page, &job.records, &mut parser, &mut reparse)
@@ -513,6 +529,13 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         progress.records += batch.rows as u64;
         if let Some(callback) = &options.on_progress {
             callback(&progress);
+        }
+    }
+    if total_cap.is_some_and(|cap| launched >= cap) {
+        // Cut short only if something was left to send.
+        let pass_had_more = pass.as_mut().is_some_and(|p| p.next_plan().is_some());
+        if pass_had_more || feed.next_value()?.is_some() {
+            last_stop = Stop::MaxRequests;
         }
     }
     if feed.skipped() > 0 {
@@ -606,8 +629,7 @@ fn open_sink(job: &Job, columns: &[ColumnSpec]) -> Result<Box<dyn Sink>> {
     })
 }
 
-fn watched_value(page: &BorrowedValue<'_>, path: &str) -> Option<Value> {
-    let path = Path::parse(path).ok()?;
+fn watched_value(page: &BorrowedValue<'_>, path: &Path) -> Option<Value> {
     match path.query_simd(page) {
         crate::path::Selected::Borrowed(found) => found.first().map(|v| to_serde(v)),
         crate::path::Selected::Owned(found) => found.into_iter().next(),

@@ -416,3 +416,41 @@ fn fanout_from_a_paginated_parent_endpoint() {
         "{summary}"
     );
 }
+
+#[test]
+fn max_requests_caps_the_whole_fanout() {
+    let server = TestServer::start(vec![
+        Exchange::json("/v?k=a", ids(1..2)),
+        Exchange::json("/v?k=b", ids(2..3)),
+        Exchange::json("/v?k=c", ids(3..4)),
+    ]);
+    let rest =
+        "[fanout]\nparam = \"k\"\nvalues = [\"a\", \"b\", \"c\"]\n[limits]\nconcurrency = 1\n";
+    let (out, summary, _) = run(&server, "/v", rest, &["--max-requests", "2"]);
+    assert_eq!(out, lines(1..3));
+    assert_summary(&summary, 2, "max_requests");
+    assert_eq!(server.requests().len(), 2);
+    // A cap that cuts nothing off is not the reason the run ended.
+    let (out, summary, _) = run(&server, "/v", rest, &["--max-requests", "3"]);
+    assert_eq!(out, lines(1..4));
+    assert_summary(&summary, 3, "no_next");
+}
+
+#[test]
+fn an_unknown_adf_rule_is_a_config_error_before_any_request() {
+    let server = TestServer::start(vec![Exchange::json("/x", "[]")]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/x\"\n[paginate]\ntype = \"rules\"\nrules = {{ NextPage = \"$.next\" }}\n", server.url()),
+    );
+    let run = hydrant(&["run", path_str(&job)]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("paginate.rules.NextPage: is not a rule ADF knows"),
+        "{}",
+        run.stderr
+    );
+    assert!(server.requests().is_empty());
+}

@@ -592,6 +592,7 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
         header_value("auth.headers", header, value.expose_secret())?;
     }
     file.paginate.validate().map_err(|e| e.to_string())?;
+    check_paginator(&file.paginate, "")?;
     let records = validate_records(&file.records, "records")?;
     let columns = file.columns.as_deref().map(validate_columns).transpose()?;
     let limits = &file.limits;
@@ -660,6 +661,19 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
         fanout,
         is_write,
     })
+}
+
+/// Builds the paginator once, so that ADF rules and the paths it watches are
+/// checked with the other keys, before any request.
+fn check_paginator(
+    config: &hydrant_paginate::Config,
+    prefix: &str,
+) -> std::result::Result<(), String> {
+    let paginator = hydrant_paginate::Paginator::new(config).map_err(|e| format!("{prefix}{e}"))?;
+    for path in paginator.watched_paths() {
+        Path::parse(path).map_err(|e| format!("{prefix}paginate: {e}"))?;
+    }
+    Ok(())
 }
 
 fn validate_fanout(
