@@ -299,15 +299,30 @@ impl Config {
                 "a signature goes in `query` or `header`",
             ));
         }
-        if let Some(algorithm) = &self.algorithm {
-            check_algorithm("auth.algorithm", algorithm)?;
+        if self.kind == Kind::Signature {
+            check_signature("auth", &self.signature_config())?;
         }
         if let Some(signature) = &self.signature {
-            check_algorithm("auth.signature.algorithm", &signature.algorithm)?;
-            if signature.placement == Some(Placement::Body) {
+            check_signature("auth.signature", signature)?;
+        }
+        if let Some(url) = &self.token_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return Err(ConfigError::new(
+                "auth.token_url",
+                format!("`{url}` is not an http or https URL"),
+            ));
+        }
+        for (key, path) in [
+            ("auth.token_path", &self.token_path),
+            ("auth.expires_path", &self.expires_path),
+        ] {
+            if let Some(path) = path
+                && let Err(e) = serde_json_path::JsonPath::parse(path)
+            {
                 return Err(ConfigError::new(
-                    "auth.signature.in",
-                    "a signature goes in `query` or `header`",
+                    key,
+                    format!("`{path}` is not a JSONPath ({e})"),
                 ));
             }
         }
@@ -323,18 +338,71 @@ impl Config {
     }
 }
 
-fn check_algorithm(key: &str, algorithm: &str) -> Result<(), ConfigError> {
-    if ALGORITHMS.contains(&algorithm) {
-        Ok(())
-    } else {
-        Err(ConfigError::new(
-            key,
+impl Config {
+    /// The keys of `type = "signature"`, as the table `[auth.signature]` has
+    /// them. Call after checking that the required ones are there.
+    pub(crate) fn signature_config(&self) -> SignatureConfig {
+        SignatureConfig {
+            algorithm: self.algorithm.clone().unwrap_or_default(),
+            secret: self.secret.clone().unwrap_or_default(),
+            name: self.name.clone(),
+            placement: self.placement,
+            string_to_sign: self.string_to_sign.clone(),
+            timestamp: self.timestamp.clone(),
+            nonce: self.nonce.clone(),
+            encoding: self.encoding,
+        }
+    }
+}
+
+fn check_signature(table: &str, signature: &SignatureConfig) -> Result<(), ConfigError> {
+    let algorithm = signature.algorithm.as_str();
+    if !ALGORITHMS.contains(&algorithm) {
+        return Err(ConfigError::new(
+            format!("{table}.algorithm"),
             format!(
                 "unknown algorithm `{algorithm}`, expected one of {}",
                 ALGORITHMS.join(", ")
             ),
-        ))
+        ));
     }
+    if signature.placement == Some(Placement::Body) {
+        return Err(ConfigError::new(
+            format!("{table}.in"),
+            "a signature goes in `query` or `header`",
+        ));
+    }
+    if algorithm.ends_with("HEX") && signature.encoding == Some(Encoding::Base64) {
+        return Err(ConfigError::new(
+            format!("{table}.encoding"),
+            format!("`{algorithm}` is hex-encoded by definition"),
+        ));
+    }
+    if let Some(template) = &signature.string_to_sign
+        && let Some(name) = crate::sign::unknown_placeholder(template)
+    {
+        return Err(ConfigError::new(
+            format!("{table}.string_to_sign"),
+            format!(
+                "unknown placeholder `{{{name}}}`; a signature can use {{method}}, {{path}}, {{query}}, {{body}}, {{timestamp}}, {{nonce}} and {{secret}}"
+            ),
+        ));
+    }
+    for (key, placement) in [
+        (
+            "timestamp.in",
+            signature.timestamp.as_ref().map(|t| t.placement),
+        ),
+        ("nonce.in", signature.nonce.as_ref().map(|n| n.placement)),
+    ] {
+        if placement == Some(Placement::Body) {
+            return Err(ConfigError::new(
+                format!("{table}.{key}"),
+                "goes in `query` or `header`",
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -365,6 +433,40 @@ mod tests {
             .validate()
             .unwrap_err();
         assert_eq!(err.key(), "auth.algorithm");
+    }
+
+    #[test]
+    fn signature_templates_and_encodings_are_checked() {
+        let err = parse(
+            r#"{"type": "signature", "algorithm": "MD5HEX", "secret": "s", "string_to_sign": "{method}{host}"}"#,
+        )
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.key(), "auth.string_to_sign");
+        assert!(err.to_string().contains("`{host}`"), "{err}");
+        let err = parse(
+            r#"{"type": "bearer", "token": "t", "signature": {"algorithm": "SHA256HEX", "secret": "s", "encoding": "base64"}}"#,
+        )
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.key(), "auth.signature.encoding");
+    }
+
+    #[test]
+    fn oauth2_paths_and_url_are_checked() {
+        let base = r#""type": "oauth2", "client_id": "c", "client_secret": "s""#;
+        let err = parse(&format!(
+            r#"{{{base}, "token_url": "login.example/token"}}"#
+        ))
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.key(), "auth.token_url");
+        let err = parse(&format!(
+            r#"{{{base}, "token_url": "https://login.example/token", "token_path": "$[?"}}"#
+        ))
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.key(), "auth.token_path");
     }
 
     #[test]

@@ -1,6 +1,11 @@
 //! Credential strategies for hydrant. No I/O: the engine sends requests,
 //! this crate says what credentials they carry.
 //!
+//! [`Config::authenticator`] turns a validated `[auth]` table into an
+//! [`Authenticator`]: fixed credentials, an [`OAuth2`] state machine (the
+//! engine performs its token request and hands back the response) and
+//! request [`Signer`]s (the engine hands in the time and a nonce).
+//!
 //! Secret values are held as [`SecretString`]: their `Debug` output is
 //! redacted, and they are only exposed where a request is built.
 //!
@@ -12,19 +17,23 @@
 //!     r#"{"type": "bearer", "token": "s3cr3t", "prefix": "Token"}"#,
 //! ).unwrap();
 //! config.validate().unwrap();
-//! let credentials = config.static_credentials().unwrap();
-//! assert_eq!(credentials.headers[0].0, "authorization");
-//! assert_eq!(credentials.headers[0].1.expose_secret(), "Token s3cr3t");
+//! let auth = config.authenticator();
+//! assert_eq!(auth.credentials.headers[0].0, "authorization");
+//! assert_eq!(auth.credentials.headers[0].1.expose_secret(), "Token s3cr3t");
 //! assert!(!format!("{config:?}").contains("s3cr3t"));
 //! ```
 
 mod config;
+mod oauth2;
+mod sign;
 
 pub use config::{
     ClientAuth, Config, ConfigError, Encoding, Kind, NonceConfig, ParamsIn, Placement,
     SignatureConfig, TimestampConfig, TimestampFormat,
 };
+pub use oauth2::{Bearer, OAuth2, TokenError, TokenRequest};
 pub use secrecy::{ExposeSecret, SecretString};
+pub use sign::{AliyunSigner, DEFAULT_STRING_TO_SIGN, Param, SignInput, Signed, TemplateSigner};
 
 use base64::Engine as _;
 
@@ -39,20 +48,58 @@ pub struct Credentials {
     pub body: Vec<(String, SecretString)>,
 }
 
-/// The configured method needs a request-time strategy this version of
-/// hydrant does not have.
-#[derive(Debug, thiserror::Error)]
-#[error("auth.type `{kind}` is not supported by this version of hydrant")]
-pub struct UnsupportedError {
-    kind: &'static str,
+/// Something that signs each request.
+#[derive(Debug, Clone)]
+pub enum Signer {
+    /// `type = "signature"` or `[auth.signature]`.
+    Template(TemplateSigner),
+    /// `type = "aliyun"`.
+    Aliyun(AliyunSigner),
+}
+
+impl Signer {
+    /// What to add to the request described by `input`.
+    pub fn sign(&self, input: &SignInput<'_>) -> Signed {
+        match self {
+            Signer::Template(signer) => signer.sign(input),
+            Signer::Aliyun(signer) => signer.sign(input),
+        }
+    }
+}
+
+/// Everything a job's `[auth]` does to its requests.
+#[derive(Debug)]
+pub struct Authenticator {
+    /// Added to every request to the job's origin.
+    pub credentials: Credentials,
+    /// With `type = "oauth2"`: the token to fetch and keep.
+    pub oauth2: Option<OAuth2>,
+    /// Applied in order, after the credentials and the token.
+    pub signers: Vec<Signer>,
+    secrets: Vec<SecretString>,
+}
+
+impl Authenticator {
+    /// Every secret value of the configuration and of the credentials
+    /// derived from it (such as a Basic header), to keep out of messages.
+    pub fn secrets(&self) -> impl Iterator<Item = &SecretString> {
+        self.secrets.iter().chain(
+            self.credentials
+                .headers
+                .iter()
+                .chain(&self.credentials.query)
+                .chain(&self.credentials.body)
+                .map(|(_, v)| v),
+        )
+    }
 }
 
 impl Config {
-    /// The credentials every request to the job's origin carries, for the
-    /// methods whose credentials are fixed (`none`, `basic`, `bearer`,
-    /// `api_key`, and `[auth.headers]`). Call after [`Config::validate`].
-    pub fn static_credentials(&self) -> Result<Credentials, UnsupportedError> {
+    /// The authenticator of a configuration. Call after [`Config::validate`].
+    pub fn authenticator(&self) -> Authenticator {
         let mut credentials = Credentials::default();
+        let mut signers = Vec::new();
+        let mut oauth2 = None;
         match self.kind {
             Kind::None => {}
             Kind::Basic => {
@@ -96,21 +143,45 @@ impl Config {
                     Placement::Body => credentials.body.push((name, value)),
                 }
             }
-            other => {
-                return Err(UnsupportedError {
-                    kind: other.as_str(),
-                });
+            Kind::Oauth2 => oauth2 = Some(OAuth2::new(self)),
+            Kind::Signature => {
+                signers.push(Signer::Template(TemplateSigner::new(
+                    &self.signature_config(),
+                )));
             }
+            Kind::Aliyun => signers.push(Signer::Aliyun(AliyunSigner::new(
+                self.access_key_id.clone().unwrap_or_default(),
+                self.access_key_secret.clone().unwrap_or_default(),
+            ))),
         }
-        if self.signature.is_some() {
-            return Err(UnsupportedError { kind: "signature" });
+        if let Some(signature) = &self.signature {
+            signers.push(Signer::Template(TemplateSigner::new(signature)));
         }
         for (name, value) in &self.headers {
             credentials
                 .headers
                 .push((name.to_ascii_lowercase(), value.clone()));
         }
-        Ok(credentials)
+        let secrets = [
+            &self.password,
+            &self.token,
+            &self.value,
+            &self.client_secret,
+            &self.secret,
+            &self.access_key_secret,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(self.signature.as_ref().map(|s| &s.secret))
+        .chain(self.headers.values())
+        .cloned()
+        .collect();
+        Authenticator {
+            credentials,
+            oauth2,
+            signers,
+            secrets,
+        }
     }
 }
 
@@ -136,7 +207,7 @@ mod tests {
     #[test]
     fn basic_encodes_user_and_password() {
         let c = config(r#"{"type": "basic", "username": "aladdin", "password": "opensesame"}"#);
-        let creds = c.static_credentials().unwrap();
+        let creds = c.authenticator().credentials;
         // RFC 7617's own example.
         assert_eq!(
             header(&creds, "authorization"),
@@ -148,12 +219,12 @@ mod tests {
     fn bearer_with_empty_prefix_sends_bare_token() {
         let c = config(r#"{"type": "bearer", "token": "abc", "prefix": ""}"#);
         assert_eq!(
-            header(&c.static_credentials().unwrap(), "authorization"),
+            header(&c.authenticator().credentials, "authorization"),
             "abc"
         );
         let c = config(r#"{"type": "bearer", "token": "abc"}"#);
         assert_eq!(
-            header(&c.static_credentials().unwrap(), "authorization"),
+            header(&c.authenticator().credentials, "authorization"),
             "Bearer abc"
         );
     }
@@ -161,9 +232,9 @@ mod tests {
     #[test]
     fn api_key_goes_where_asked() {
         let c = config(r#"{"type": "api_key", "name": "X-Key", "value": "k1"}"#);
-        assert_eq!(header(&c.static_credentials().unwrap(), "x-key"), "k1");
+        assert_eq!(header(&c.authenticator().credentials, "x-key"), "k1");
         let c = config(r#"{"type": "api_key", "name": "key", "value": "k2", "in": "query"}"#);
-        let creds = c.static_credentials().unwrap();
+        let creds = c.authenticator().credentials;
         assert_eq!(creds.query[0].0, "key");
         assert_eq!(creds.query[0].1.expose_secret(), "k2");
         assert!(creds.headers.is_empty());
@@ -172,9 +243,33 @@ mod tests {
     #[test]
     fn extra_headers_join_any_type() {
         let c = config(r#"{"type": "bearer", "token": "t", "headers": {"X-Tenant-Secret": "ts"}}"#);
-        let creds = c.static_credentials().unwrap();
+        let creds = c.authenticator().credentials;
         assert_eq!(header(&creds, "x-tenant-secret"), "ts");
         assert_eq!(header(&creds, "authorization"), "Bearer t");
+    }
+
+    #[test]
+    fn a_signature_joins_any_type_and_every_secret_is_listed() {
+        let c = config(
+            r#"{"type": "bearer", "token": "tok", "headers": {"X-H": "hdr"},
+                "signature": {"algorithm": "HMAC_SHA1", "secret": "sig"}}"#,
+        );
+        let auth = c.authenticator();
+        assert_eq!(header(&auth.credentials, "authorization"), "Bearer tok");
+        assert!(matches!(auth.signers.as_slice(), [Signer::Template(_)]));
+        let mut secrets: Vec<&str> = auth.secrets().map(|s| s.expose_secret()).collect();
+        secrets.sort();
+        assert_eq!(secrets, ["Bearer tok", "hdr", "hdr", "sig", "tok"]);
+
+        let c = config(r#"{"type": "aliyun", "access_key_id": "id", "access_key_secret": "ak"}"#);
+        let auth = c.authenticator();
+        assert!(matches!(auth.signers.as_slice(), [Signer::Aliyun(_)]));
+        assert_eq!(auth.secrets().next().unwrap().expose_secret(), "ak");
+        let c = config(
+            r#"{"type": "oauth2", "token_url": "https://l.example/t", "client_id": "i", "client_secret": "cs"}"#,
+        );
+        let auth = c.authenticator();
+        assert!(auth.oauth2.is_some() && auth.credentials.headers.is_empty());
     }
 
     #[test]

@@ -37,5 +37,6 @@ pub use vars::Vars;
 pub mod bench_support;
 mod request;
 mod run;
+mod session;
 mod sink;
 pub use run::{CheckReport, Progress, RunOptions, Summary, check, explain, query, run, schema};

@@ -23,7 +23,7 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~');
 
 /// A request ready to send.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Prepared {
     pub method: Method,
     pub url: Url,
@@ -34,10 +34,14 @@ pub(crate) struct Prepared {
     secret_query: Vec<String>,
     /// Body text with secrets masked, when the body holds a secret.
     masked_body: Option<Vec<u8>>,
+    /// The origin of the job's URL: the only one credentials go to.
+    job_origin: Origin,
 }
 
+type Origin = (String, String, Option<u16>);
+
 /// The scheme, host and port of a URL.
-pub(crate) fn origin(url: &Url) -> (String, String, Option<u16>) {
+pub(crate) fn origin(url: &Url) -> Origin {
     (
         url.scheme().to_owned(),
         url.host_str().unwrap_or_default().to_ascii_lowercase(),
@@ -82,14 +86,15 @@ pub(crate) fn prepare(
             "pagination link `{url}` is not http or https"
         )));
     }
-    let same_origin = origin(&url) == origin(&job_url);
+    let job_origin = origin(&job_url);
+    let same_origin = origin(&url) == job_origin;
     if !same_origin {
-        let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
-        if !request.allowed_hosts.contains(&host) {
-            return Err(Error::data(format!(
-                "refusing to follow a link to host `{host}`: it is not the job's host and not in request.allowed_hosts"
-            )));
-        }
+        check_host(
+            &url,
+            &job_origin,
+            &request.allowed_hosts,
+            "a pagination link",
+        )?;
     }
 
     // A followed link is requested as given: the job's query is not added again.
@@ -230,7 +235,28 @@ pub(crate) fn prepare(
         body,
         secret_query,
         masked_body,
+        job_origin,
     })
+}
+
+/// A URL off the job's origin must at least be on the job's host or an
+/// allowed one.
+fn check_host(url: &Url, job_origin: &Origin, allowed: &[String], what: &str) -> Result<()> {
+    let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
+    if host == job_origin.1 || allowed.contains(&host) {
+        return Ok(());
+    }
+    Err(Error::data(format!(
+        "refusing to follow {what} to host `{host}` ({}): it is not the job's host and not in request.allowed_hosts",
+        strip_query(url)
+    )))
+}
+
+/// A URL without its query, which may hold a credential.
+fn strip_query(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.to_string()
 }
 
 fn url_remove_query(url: &mut Url, name: &str) {
@@ -304,6 +330,70 @@ fn fill<'v>(
 }
 
 impl Prepared {
+    /// Whether the request goes to the job's origin, the only one that
+    /// gets credentials.
+    pub fn to_job_origin(&self) -> bool {
+        origin(&self.url) == self.job_origin
+    }
+
+    /// Sets a header, replacing any of that (lower-case) name.
+    pub fn set_header(&mut self, name: &str, value: String, secret: bool) {
+        self.headers.retain(|(n, _, _)| n != name);
+        self.headers.push((name.to_owned(), value, secret));
+    }
+
+    /// Adds a query parameter, replacing any of that name.
+    pub fn add_query(&mut self, name: String, value: String, secret: bool) {
+        url_remove_query(&mut self.url, &name);
+        self.url.query_pairs_mut().append_pair(&name, &value);
+        if secret {
+            self.secret_query.push(name);
+        }
+    }
+
+    /// The request a redirect answered with `status` asks for. Off the
+    /// job's origin it carries no credential: secret headers and query
+    /// parameters are dropped, and a body holding one is not sent again.
+    pub fn redirected(&self, status: u16, location: &str, allowed: &[String]) -> Result<Prepared> {
+        let url = self.url.join(location).map_err(|e| {
+            Error::data(format!(
+                "redirect from {} to `{location}` is not a URL ({e})",
+                self.shown_url()
+            ))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::data(format!(
+                "redirect from {} to `{}` is not http or https",
+                self.shown_url(),
+                strip_query(&url)
+            )));
+        }
+        let mut next = self.clone();
+        next.url = url;
+        // 303, and 301/302 after a POST, are followed with a GET, as browsers do.
+        if status == 303 || (matches!(status, 301 | 302) && self.method == Method::Post) {
+            next.method = Method::Get;
+            next.body = None;
+            next.masked_body = None;
+            next.headers.retain(|(n, _, _)| n != "content-type");
+        }
+        if !next.to_job_origin() {
+            check_host(&next.url, &self.job_origin, allowed, "a redirect")?;
+            next.headers.retain(|(_, _, secret)| !secret);
+            for name in std::mem::take(&mut next.secret_query) {
+                url_remove_query(&mut next.url, &name);
+            }
+            if next.masked_body.is_some() {
+                return Err(Error::data(format!(
+                    "refusing to follow a redirect from {} to another origin ({}): the body holds a credential",
+                    self.shown_url(),
+                    strip_query(&next.url)
+                )));
+            }
+        }
+        Ok(next)
+    }
+
     /// The URL with secret query values masked, for messages.
     pub fn shown_url(&self) -> String {
         if self.secret_query.is_empty() {

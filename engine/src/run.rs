@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::Uri;
-use hydrant_auth::{Credentials, ExposeSecret};
+use hydrant_auth::Credentials;
 use hydrant_paginate::{Override, Page as PageView, Paginator, Plan, Step, Stop};
 use serde::Serialize;
 use serde_json::Value;
@@ -19,11 +19,12 @@ use tokio::task::JoinHandle;
 use crate::error::{Error, Kind, Result};
 use crate::extract::{Batch, ColumnSpec, Extractor, Placeholders, expand, infer_columns};
 use crate::fanout::{FanValue, Feed};
-use crate::http::{HttpClient, Response};
+use crate::http::HttpClient;
 use crate::job::{Fanout, FanoutSource, Job, OutputFormat, Records, Request};
 use crate::json::{Parser, Scratch, to_serde, write_serde, write_simd};
 use crate::path::Path;
 use crate::request::{Prepared, prepare};
+use crate::session::{Fetched, Session};
 use crate::sink::{CsvSink, Destination, NdjsonSink, PageOut, RawSink, Sink};
 
 /// A callback shown the run's progress after every page.
@@ -76,21 +77,12 @@ pub struct Summary {
     pub warnings: Vec<String>,
 }
 
-/// A request and its successful response.
-struct Fetched {
-    prepared: Prepared,
-    response: Response,
-}
-
 /// Everything a run needs that does not change from page to page.
 struct Context<'j> {
     job: &'j Job,
     request: &'j Request,
-    client: HttpClient,
+    session: Session,
     credentials: Credentials,
-    /// Every secret value, as sent and percent-encoded: redacted from any
-    /// response text quoted in a message (servers echo requests).
-    secrets: Arc<[String]>,
 }
 
 impl<'j> Context<'j> {
@@ -108,31 +100,20 @@ impl<'j> Context<'j> {
             )));
         }
         let request = job.request.as_ref().expect("a read job has a request");
-        let credentials = job
-            .auth
-            .static_credentials()
-            .map_err(|e| Error::config(format!("job file `{}`: {e}", job.name)))?;
         let client = HttpClient::new(request, job.limits.max_response, redirect_to)?;
-        let secrets = credentials
-            .headers
-            .iter()
-            .chain(&credentials.query)
-            .chain(&credentials.body)
-            .flat_map(|(_, value)| {
-                let value = value.expose_secret();
-                let encoded: String =
-                    url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-                [value.to_owned(), encoded]
-            })
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .into();
+        let mut authenticator = job.auth.authenticator();
+        let credentials = std::mem::take(&mut authenticator.credentials);
+        let session = Session::new(
+            client,
+            authenticator,
+            &credentials,
+            request.allowed_hosts.clone(),
+        );
         Ok(Context {
             job,
             request,
-            client,
+            session,
             credentials,
-            secrets,
         })
     }
 
@@ -144,39 +125,6 @@ impl<'j> Context<'j> {
     fn prepare_with(&self, plan: &Plan, placeholders: &Placeholders) -> Result<Prepared> {
         prepare(self.request, plan, placeholders, &self.credentials)
     }
-}
-
-/// Sends a prepared request; a status other than 2xx is an error naming the
-/// URL, with the start of the body (secrets redacted).
-async fn fetch(client: HttpClient, secrets: Arc<[String]>, prepared: Prepared) -> Result<Fetched> {
-    let shown = prepared.shown_url();
-    tracing::debug!(url = %shown, "request");
-    let response = client.send(prepared.to_http()?, &shown).await?;
-    tracing::debug!(url = %shown, status = response.status.as_u16(), bytes = response.body.len(), "response");
-    if !response.status.is_success() {
-        let mut quoted = snippet(&response.body);
-        for secret in secrets.iter() {
-            quoted = quoted.replace(secret.as_str(), "***");
-        }
-        return Err(Error::http(format!(
-            "{} {shown} answered {}{quoted}",
-            prepared.method.as_str(),
-            response.status,
-        )));
-    }
-    Ok(Fetched { prepared, response })
-}
-
-fn snippet(body: &[u8]) -> String {
-    if body.is_empty() {
-        return String::new();
-    }
-    let text = String::from_utf8_lossy(body);
-    let mut short: String = text.chars().take(200).collect();
-    if short.len() < text.len() {
-        short.push('…');
-    }
-    format!(": {}", short.trim())
 }
 
 /// A records path that needs the general JSONPath evaluator is applied to
@@ -368,11 +316,8 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
                 tokio::time::sleep_until((last + context.request.interval).into()).await;
             }
             last_start = Some(Instant::now());
-            let task = tokio::spawn(fetch(
-                context.client.clone(),
-                context.secrets.clone(),
-                prepared,
-            ));
+            let session = context.session.clone();
+            let task = tokio::spawn(async move { session.fetch(prepared).await });
             in_flight.0.push_back((task, current.placeholders.clone()));
             launched += 1;
         }
@@ -557,7 +502,7 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         requests: progress.requests,
         bytes: progress.bytes,
         dirty: progress.dirty,
-        retries: 0,
+        retries: context.session.retries(),
         elapsed_s: started.elapsed().as_secs_f64(),
         stopped: last_stop.as_str().to_owned(),
         output: job
@@ -676,7 +621,8 @@ pub fn explain(job: &Job) -> Result<String> {
     out.push('\n');
     let mut pass = Pass::new(&context, value)?;
     let plan = pass.next_plan().expect("a new pass has a first request");
-    out.push_str(&context.prepare_with(&plan, &pass.placeholders)?.describe());
+    let prepared = context.prepare_with(&plan, &pass.placeholders)?;
+    out.push_str(&context.session.describe(&prepared));
     Ok(out)
 }
 
@@ -717,7 +663,7 @@ async fn first_page<R>(
     let mut pass = Pass::new(&context, value)?;
     let plan = pass.next_plan().expect("a new pass has a first request");
     let prepared = context.prepare_with(&plan, &pass.placeholders)?;
-    let fetched = fetch(context.client.clone(), context.secrets.clone(), prepared).await?;
+    let fetched = context.session.fetch(prepared).await?;
     if fetched.response.status.as_u16() == 204 {
         return Ok(inspect(&pass.placeholders, &fetched, &[]));
     }

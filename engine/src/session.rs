@@ -1,0 +1,312 @@
+//! A job's session with its API: sending prepared requests with the
+//! credentials that change per request (an OAuth2 token, signatures),
+//! following redirects without carrying credentials off the job's origin,
+//! and keeping every secret out of the messages it writes.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hydrant_auth::{
+    Authenticator, Bearer, Credentials, ExposeSecret, OAuth2, SecretString, SignInput, Signer,
+};
+
+use crate::error::{Error, Result};
+use crate::http::{HttpClient, Response};
+use crate::request::Prepared;
+
+/// Redirects followed for one request before giving up.
+const MAX_REDIRECTS: usize = 10;
+
+/// A request and its successful response.
+#[derive(Debug)]
+pub(crate) struct Fetched {
+    pub prepared: Prepared,
+    pub response: Response,
+}
+
+/// Cheap to clone: requests in flight share it.
+#[derive(Debug, Clone)]
+pub(crate) struct Session {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: HttpClient,
+    /// Locked across a token fetch, so concurrent requests share one.
+    oauth2: Option<tokio::sync::Mutex<OAuth2>>,
+    signers: Vec<Signer>,
+    allowed_hosts: Vec<String>,
+    /// Every secret value, as sent and percent-encoded: redacted from any
+    /// response text quoted in a message (servers echo requests).
+    secrets: std::sync::RwLock<Vec<String>>,
+    /// Requests sent again: after a 401 with a fresh token.
+    retries: AtomicU64,
+}
+
+impl Session {
+    /// `credentials` are the authenticator's fixed ones, taken out to
+    /// prepare requests with; they are among the secrets kept out of
+    /// messages.
+    pub fn new(
+        client: HttpClient,
+        authenticator: Authenticator,
+        credentials: &Credentials,
+        allowed_hosts: Vec<String>,
+    ) -> Session {
+        let mut secrets = Vec::new();
+        let fixed = credentials
+            .headers
+            .iter()
+            .chain(&credentials.query)
+            .chain(&credentials.body)
+            .map(|(_, v)| v);
+        for secret in authenticator.secrets().chain(fixed) {
+            add_secret(&mut secrets, secret.expose_secret());
+        }
+        Session {
+            inner: Arc::new(Inner {
+                client,
+                oauth2: authenticator.oauth2.map(tokio::sync::Mutex::new),
+                signers: authenticator.signers,
+                allowed_hosts,
+                secrets: std::sync::RwLock::new(secrets),
+                retries: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    pub fn retries(&self) -> u64 {
+        self.inner.retries.load(Ordering::Relaxed)
+    }
+
+    /// `text` with every known secret replaced by `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        let secrets = self.inner.secrets.read().unwrap_or_else(|e| e.into_inner());
+        for secret in secrets.iter() {
+            text = text.replace(secret.as_str(), "***");
+        }
+        text
+    }
+
+    /// The start of a response body for an error message, secrets
+    /// redacted before it is cut short.
+    fn quote(&self, body: &[u8]) -> String {
+        let text = String::from_utf8_lossy(&body[..body.len().min(64 * 1024)]);
+        snippet(&self.redact(&text))
+    }
+
+    /// Sends a request, follows its redirects, and fetches a new OAuth2
+    /// token once if the API rejects the current one. A status other than
+    /// 2xx is an error naming the URL, with the start of the body (secrets
+    /// redacted).
+    pub async fn fetch(&self, prepared: Prepared) -> Result<Fetched> {
+        let mut current = prepared;
+        let mut redirects = 0;
+        let mut token_refetched = false;
+        loop {
+            let shown = current.shown_url();
+            let bearer = match (&self.inner.oauth2, current.to_job_origin()) {
+                (Some(oauth2), true) => Some(self.bearer(oauth2).await?),
+                _ => None,
+            };
+            let sent = self.authorized(&current, bearer.as_ref().map(|b| &b.header));
+            tracing::debug!(url = %shown, "request");
+            let response = self.inner.client.send(sent.to_http()?, &shown).await?;
+            tracing::debug!(url = %shown, status = response.status.as_u16(), bytes = response.body.len(), "response");
+            let status = response.status.as_u16();
+            if status == 401
+                && let (Some(bearer), Some(oauth2), false) =
+                    (&bearer, &self.inner.oauth2, token_refetched)
+            {
+                tracing::info!(url = %shown, "the API rejected the OAuth2 token; fetching a new one");
+                oauth2.lock().await.rejected(bearer.generation);
+                token_refetched = true;
+                self.inner.retries.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            if matches!(status, 301 | 302 | 303 | 307 | 308)
+                && let Some(location) = response.headers.get(http::header::LOCATION)
+            {
+                redirects += 1;
+                if redirects > MAX_REDIRECTS {
+                    return Err(Error::http(format!(
+                        "{} {shown}: more than {MAX_REDIRECTS} redirects",
+                        current.method.as_str()
+                    )));
+                }
+                let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
+                current = current.redirected(status, &location, &self.inner.allowed_hosts)?;
+                tracing::debug!(from = %shown, to = %current.shown_url(), status, "redirect");
+                continue;
+            }
+            if !response.status.is_success() {
+                return Err(Error::http(format!(
+                    "{} {shown} answered {}{}",
+                    current.method.as_str(),
+                    response.status,
+                    self.quote(&response.body),
+                )));
+            }
+            return Ok(Fetched {
+                prepared: current,
+                response,
+            });
+        }
+    }
+
+    /// The request as sent: with the OAuth2 token and the signatures when it
+    /// goes to the job's origin.
+    fn authorized<'p>(
+        &self,
+        prepared: &'p Prepared,
+        bearer: Option<&SecretString>,
+    ) -> Cow<'p, Prepared> {
+        if !prepared.to_job_origin() || (bearer.is_none() && self.inner.signers.is_empty()) {
+            return Cow::Borrowed(prepared);
+        }
+        let mut sent = prepared.clone();
+        if let Some(bearer) = bearer {
+            sent.set_header("authorization", bearer.expose_secret().to_owned(), true);
+        }
+        for signer in &self.inner.signers {
+            let nonce = format!("{:032x}", rand::random::<u128>());
+            let query: Vec<(String, String)> = sent
+                .url
+                .query_pairs()
+                .map(|(n, v)| (n.into_owned(), v.into_owned()))
+                .collect();
+            let body = sent.body.as_ref().map_or(&[][..], |(b, _)| b.as_slice());
+            let signed = signer.sign(&SignInput {
+                method: sent.method.as_str(),
+                path: sent.url.path(),
+                query: &query,
+                body,
+                now: SystemTime::now(),
+                nonce: &nonce,
+            });
+            for param in signed.query {
+                sent.add_query(param.name, param.value, param.secret);
+            }
+            for param in signed.headers {
+                sent.set_header(&param.name.to_ascii_lowercase(), param.value, param.secret);
+            }
+        }
+        Cow::Owned(sent)
+    }
+
+    /// What `explain` shows: the request as it would be sent, the token
+    /// (never fetched here) and signatures masked.
+    pub fn describe(&self, prepared: &Prepared) -> String {
+        let placeholder = SecretString::from("(fetched at run time)".to_owned());
+        let bearer = self.inner.oauth2.as_ref().map(|_| &placeholder);
+        let mut text = self.authorized(prepared, bearer).describe();
+        if let Some(oauth2) = &self.inner.oauth2 {
+            let url = oauth2
+                .try_lock()
+                .map(|o| o.token_url().to_owned())
+                .unwrap_or_default();
+            text.insert_str(0, &format!("# oauth2: the token comes from {url}\n"));
+        }
+        text
+    }
+
+    /// A valid token: the current one, or one fetched now.
+    async fn bearer(&self, oauth2: &tokio::sync::Mutex<OAuth2>) -> Result<Bearer> {
+        let mut state = oauth2.lock().await;
+        if let Some(bearer) = state.current(Instant::now()) {
+            return Ok(bearer);
+        }
+        let request = state.request();
+        let url = request.url.clone();
+        let mut target = url::Url::parse(&url)
+            .map_err(|e| Error::config(format!("auth.token_url: `{url}` is not a URL ({e})")))?;
+        if !request.query.is_empty() {
+            let mut pairs = target.query_pairs_mut();
+            for (name, value) in &request.query {
+                pairs.append_pair(name, value.expose_secret());
+            }
+        }
+        let mut builder = http::Request::builder()
+            .method(request.method.as_str())
+            .uri(target.as_str())
+            .header("accept", "application/json")
+            .header("user-agent", concat!("hydrant/", env!("CARGO_PKG_VERSION")));
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.expose_secret());
+        }
+        let mut body = Vec::new();
+        if !request.form.is_empty() {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            for (name, value) in &request.form {
+                form.append_pair(name, value.expose_secret());
+            }
+            body = form.finish().into_bytes();
+            builder = builder.header("content-type", "application/x-www-form-urlencoded");
+        }
+        let http_request = builder.body(Full::new(Bytes::from(body))).map_err(|_| {
+            Error::config(format!(
+                "cannot build the oauth2 token request to {url} (check auth.params)"
+            ))
+        })?;
+        tracing::debug!(url = %url, "oauth2 token request");
+        let response = self
+            .inner
+            .client
+            .send(http_request, &url)
+            .await
+            .map_err(|e| e.prefixed("oauth2 token request: "))?;
+        if !response.status.is_success() {
+            return Err(Error::http(format!(
+                "oauth2 token request to {url} answered {}{}",
+                response.status,
+                self.quote(&response.body)
+            )));
+        }
+        let bearer = state
+            .accept(&response.body, Instant::now())
+            .map_err(|e| Error::http(format!("oauth2 token request to {url}: {e}")))?;
+        if let Some(token) = state.token() {
+            let mut secrets = self
+                .inner
+                .secrets
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            add_secret(&mut secrets, token.expose_secret());
+        }
+        Ok(bearer)
+    }
+}
+
+/// Remembers a secret as written and as percent-encoded in a URL or form.
+fn add_secret(secrets: &mut Vec<String>, value: &str) {
+    if value.is_empty() {
+        return;
+    }
+    let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    let percent = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    for text in [value.to_owned(), form, percent] {
+        if !secrets.contains(&text) {
+            secrets.push(text);
+        }
+    }
+    // Longest first, so a secret containing another is masked whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+fn snippet(text: &str) -> String {
+    if text.is_empty() {
+        return String::new();
+    }
+    let mut short: String = text.chars().take(200).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    format!(": {}", short.trim())
+}
