@@ -21,4 +21,4 @@ mod fixture;
 mod replay;
 
 pub use fixture::{Exchange, FixtureError, FixtureSet};
-pub use replay::{Seen, Server, serve, serve_tls};
+pub use replay::{Handler, Seen, Server, serve, serve_fn, serve_tls};

@@ -12,7 +12,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
-use crate::FixtureSet;
+use crate::{Exchange, FixtureSet};
 
 /// A request the server received.
 #[derive(Debug, Clone)]
@@ -80,10 +80,42 @@ impl Drop for Server {
     }
 }
 
+/// Decides the answer to each request of a server started with
+/// [`serve_fn`]; `method` and `target` of the answer are not used.
+pub type Handler = Arc<dyn Fn(&Seen) -> Exchange + Send + Sync>;
+
 /// Serves `set` on `addr` (HTTP/1.1 and h2c). A request that matches no
 /// exchange gets a 404 naming it.
 pub async fn serve(set: FixtureSet, addr: SocketAddr) -> std::io::Result<Server> {
-    start(set, addr, None).await
+    start(fixture_handler(set), addr, None).await
+}
+
+/// Serves on `addr` whatever `handler` answers: for servers that check
+/// what they receive, such as a signature or a token.
+pub async fn serve_fn(
+    addr: SocketAddr,
+    handler: impl Fn(&Seen) -> Exchange + Send + Sync + 'static,
+) -> std::io::Result<Server> {
+    start(Arc::new(handler), addr, None).await
+}
+
+fn fixture_handler(set: FixtureSet) -> Handler {
+    Arc::new(
+        move |seen: &Seen| match set.find(&seen.method, &seen.target) {
+            Some(exchange) => exchange.clone(),
+            None => Exchange {
+                status: 404,
+                ..Exchange::json(
+                    &seen.target,
+                    format!(
+                        "{{\"error\":\"no recorded exchange for {} {}\"}}",
+                        seen.method,
+                        seen.target.replace('"', "'")
+                    ),
+                )
+            },
+        },
+    )
 }
 
 /// Serves `set` over TLS with the given PEM certificate chain and key,
@@ -113,7 +145,7 @@ pub async fn serve_tls(
         .map_err(|e| invalid(&e))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     start(
-        set,
+        fixture_handler(set),
         addr,
         Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
     )
@@ -121,13 +153,12 @@ pub async fn serve_tls(
 }
 
 async fn start(
-    set: FixtureSet,
+    set: Handler,
     addr: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) -> std::io::Result<Server> {
     let listener = TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    let set = Arc::new(set);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     let load = Arc::new(Load::default());
@@ -183,7 +214,7 @@ async fn start(
 }
 
 async fn answer(
-    set: Arc<FixtureSet>,
+    handler: Handler,
     log: Arc<Mutex<Vec<Seen>>>,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -197,48 +228,39 @@ async fn answer(
         .uri
         .path_and_query()
         .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned());
-    let method = parts.method.as_str().to_owned();
-    if let Ok(mut seen) = log.lock() {
-        seen.push(Seen {
-            version: format!("{:?}", parts.version),
-            method: method.clone(),
-            target: target.clone(),
-            headers: parts
-                .headers
-                .iter()
-                .map(|(n, v)| {
-                    (
-                        n.as_str().to_owned(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect(),
-            body,
-        });
-    }
-    let response = match set.find(&method, &target) {
-        Some(exchange) => {
-            if !exchange.delay.is_zero() {
-                tokio::time::sleep(exchange.delay).await;
-            }
-            let mut builder = Response::builder().status(exchange.status);
-            for (name, value) in &exchange.headers {
-                builder = builder.header(name, value);
-            }
-            builder.body(Full::new(exchange.body.clone()))
-        }
-        None => Response::builder()
-            .status(404)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(format!(
-                "{{\"error\":\"no recorded exchange for {method} {}\"}}",
-                target.replace('"', "'")
-            )))),
+    let seen = Seen {
+        version: format!("{:?}", parts.version),
+        method: parts.method.as_str().to_owned(),
+        target,
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body,
     };
-    Ok(response.unwrap_or_else(|_| {
-        let mut fallback =
-            Response::new(Full::new(Bytes::from_static(b"invalid recorded response")));
-        *fallback.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
-        fallback
-    }))
+    if let Ok(mut log) = log.lock() {
+        log.push(seen.clone());
+    }
+    let exchange = handler(&seen);
+    if !exchange.delay.is_zero() {
+        tokio::time::sleep(exchange.delay).await;
+    }
+    let mut builder = Response::builder().status(exchange.status);
+    for (name, value) in &exchange.headers {
+        builder = builder.header(name, value);
+    }
+    Ok(builder
+        .body(Full::new(exchange.body.clone()))
+        .unwrap_or_else(|_| {
+            let mut fallback =
+                Response::new(Full::new(Bytes::from_static(b"invalid recorded response")));
+            *fallback.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+            fallback
+        }))
 }

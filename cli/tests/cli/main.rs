@@ -1,5 +1,6 @@
 //! End-to-end tests through the `hydrant` binary against in-process servers.
 
+mod auth;
 mod paginate;
 mod util;
 

@@ -27,6 +27,19 @@ impl TestServer {
         }
     }
 
+    /// A server that answers whatever `handler` says: for checks of what
+    /// it receives (tokens, signatures).
+    pub fn start_fn(handler: impl Fn(&Seen) -> Exchange + Send + Sync + 'static) -> TestServer {
+        let runtime = runtime();
+        let server = runtime
+            .block_on(hydrant_bench::serve_fn(([127, 0, 0, 1], 0).into(), handler))
+            .unwrap();
+        TestServer {
+            server: Some(server),
+            runtime,
+        }
+    }
+
     /// The same over TLS, with a certificate for `localhost`.
     pub fn start_tls(exchanges: Vec<Exchange>, tls: &TestCa) -> TestServer {
         let runtime = runtime();

@@ -1,0 +1,671 @@
+//! Every auth method end to end, checked by servers that verify what they
+//! receive; credentials kept to the job's origin; secrets kept out of
+//! everything hydrant writes.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use hmac::{KeyInit, Mac};
+use hydrant_bench::{Exchange, Seen};
+use serde_json::Value;
+use sha2::Digest;
+
+use crate::util::{Dir, TestServer, hydrant_with, path_str};
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn path_of(target: &str) -> &str {
+    target.split('?').next().unwrap_or_default()
+}
+
+fn query_of(target: &str) -> Vec<(String, String)> {
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect()
+}
+
+fn form_of(body: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// RFC 3986 percent-encoding, written out here on purpose: the servers
+/// below check hydrant's signatures with code of their own.
+fn rfc3986(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn canonical(mut pairs: Vec<(String, String)>) -> String {
+    pairs.sort();
+    pairs
+        .iter()
+        .map(|(n, v)| format!("{}={}", rfc3986(n), rfc3986(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn hmac_sha256_hex(key: &[u8], text: &[u8]) -> String {
+    let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).unwrap();
+    mac.update(text);
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn json(status: u16, body: impl Into<String>) -> Exchange {
+    Exchange {
+        status,
+        ..Exchange::json("", body.into())
+    }
+}
+
+/// Runs `job` (TOML after the `[request]` url line) against `server`;
+/// returns the run and its summary, if it wrote one.
+fn run_job(
+    server: &TestServer,
+    target: &str,
+    rest: &str,
+    env: &[(&str, &str)],
+) -> (crate::util::Run, Value) {
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}{target}\"\n{rest}", server.url()),
+    );
+    let summary = dir.path("summary.json");
+    let run = hydrant_with(
+        &["run", path_str(&job), "--summary-json", path_str(&summary)],
+        env,
+    );
+    let summary = std::fs::read_to_string(&summary)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null);
+    (run, summary)
+}
+
+#[test]
+fn basic_bearer_and_api_key_arrive_as_configured() {
+    let server = TestServer::start(vec![
+        Exchange::json("/basic", "[{\"id\":1}]"),
+        Exchange::json("/bearer", "[{\"id\":2}]"),
+        Exchange::json("/bare", "[{\"id\":3}]"),
+        Exchange::json("/query?api_key=k%2F1", "[{\"id\":4}]"),
+        Exchange {
+            method: "POST".into(),
+            ..Exchange::json("/json", "[{\"id\":5}]")
+        },
+        Exchange {
+            method: "POST".into(),
+            ..Exchange::json("/form", "[{\"id\":6}]")
+        },
+    ]);
+    let cases = [
+        (
+            "/basic",
+            "[auth]\ntype = \"basic\"\nusername = \"Aladdin\"\npassword = \"open sesame\"\n",
+        ),
+        (
+            "/bearer",
+            "[auth]\ntype = \"bearer\"\ntoken = \"abc\"\nprefix = \"Token\"\n",
+        ),
+        (
+            "/bare",
+            "[auth]\ntype = \"bearer\"\ntoken = \"abc\"\nprefix = \"\"\n",
+        ),
+        (
+            "/query",
+            "[auth]\ntype = \"api_key\"\nname = \"api_key\"\nvalue = \"k/1\"\nin = \"query\"\n",
+        ),
+        (
+            "/json",
+            "method = \"POST\"\nbody = { filter = { a = 1 } }\n[auth]\ntype = \"api_key\"\nname = \"auth.key\"\nvalue = \"k-2\"\nin = \"body\"\n",
+        ),
+        (
+            "/form",
+            "method = \"POST\"\nform = { q = \"x\" }\n[auth]\ntype = \"api_key\"\nname = \"key\"\nvalue = \"k 3\"\nin = \"body\"\n",
+        ),
+    ];
+    for (target, rest) in cases {
+        let (run, _) = run_job(&server, target, rest, &[]);
+        assert_eq!(run.code, 0, "{target}: {}", run.stderr);
+    }
+    let seen = server.requests();
+    // RFC 7617's example credentials and their encoding.
+    assert_eq!(
+        seen[0].header("authorization"),
+        Some("Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==")
+    );
+    assert_eq!(seen[1].header("authorization"), Some("Token abc"));
+    assert_eq!(seen[2].header("authorization"), Some("abc"));
+    assert_eq!(seen[3].target, "/query?api_key=k%2F1");
+    assert_eq!(seen[3].header("authorization"), None);
+    assert_eq!(
+        String::from_utf8_lossy(&seen[4].body),
+        r#"{"filter":{"a":1},"auth":{"key":"k-2"}}"#
+    );
+    assert_eq!(String::from_utf8_lossy(&seen[5].body), "q=x&key=k+3");
+}
+
+/// What the OAuth2 test server has seen.
+#[derive(Default)]
+struct TokenState {
+    issued: u32,
+    uses: HashMap<u32, u32>,
+    rejected: u32,
+}
+
+const CLIENT_SECRET: &str = "cl!ent secret";
+
+/// A token endpoint at `/token` and an API at `/items?page=N` (five pages
+/// of two records, then an empty one) that takes a token `uses_per_token`
+/// times and then answers 401, as if it had expired.
+fn oauth2_server(body_auth: bool, uses_per_token: u32) -> (TestServer, Arc<Mutex<TokenState>>) {
+    let state = Arc::new(Mutex::new(TokenState::default()));
+    let shared = state.clone();
+    let server = TestServer::start_fn(move |seen: &Seen| {
+        let mut state = shared.lock().unwrap();
+        if path_of(&seen.target) == "/token" {
+            let form = form_of(&seen.body);
+            let client_ok = if body_auth {
+                seen.header("authorization").is_none()
+                    && form.get("client_id").map(String::as_str) == Some("app")
+                    && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET)
+            } else {
+                // RFC 6749 §2.3.1: form-encoded id and secret, then Basic.
+                let expected = format!("Basic {}", b64(b"app:cl%21ent+secret"));
+                seen.header("authorization") == Some(expected.as_str())
+                    && !form.contains_key("client_secret")
+            };
+            if seen.method != "POST"
+                || form.get("grant_type").map(String::as_str) != Some("client_credentials")
+                || form.get("scope").map(String::as_str) != Some("read")
+                || !client_ok
+            {
+                return json(401, r#"{"error":"invalid_client"}"#);
+            }
+            state.issued += 1;
+            return json(
+                200,
+                format!(
+                    r#"{{"access_token":"tok-{}","token_type":"Bearer","expires_in":3600}}"#,
+                    state.issued
+                ),
+            );
+        }
+        let current = state.issued;
+        let valid = seen.header("authorization") == Some(format!("Bearer tok-{current}").as_str())
+            && state.uses.get(&current).copied().unwrap_or(0) < uses_per_token;
+        if !valid {
+            state.rejected += 1;
+            return json(401, r#"{"error":"invalid_token"}"#);
+        }
+        *state.uses.entry(current).or_default() += 1;
+        let page: u32 = query_of(&seen.target)
+            .iter()
+            .find(|(n, _)| n == "page")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        if (1..=5).contains(&page) {
+            json(
+                200,
+                format!(r#"[{{"id":{}}},{{"id":{}}}]"#, page * 10, page * 10 + 1),
+            )
+        } else {
+            json(200, "[]")
+        }
+    });
+    (server, state)
+}
+
+fn oauth2_job(server: &TestServer, body_auth: bool, concurrency: u32) -> String {
+    format!(
+        "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = {concurrency}\n[auth]\ntype = \"oauth2\"\ntoken_url = \"{}/token\"\nclient_id = \"app\"\nclient_secret = \"${{SECRET}}\"\nscope = \"read\"\n{}",
+        server.url(),
+        if body_auth {
+            "client_auth = \"body\"\n"
+        } else {
+            ""
+        }
+    )
+}
+
+#[test]
+fn oauth2_token_expiring_mid_run_is_fetched_again_in_both_client_auth_modes() {
+    for body_auth in [false, true] {
+        let (server, state) = oauth2_server(body_auth, 2);
+        let (run, summary) = run_job(
+            &server,
+            "/items",
+            &oauth2_job(&server, body_auth, 1),
+            &[("SECRET", CLIENT_SECRET)],
+        );
+        assert_eq!(run.code, 0, "body_auth={body_auth}: {}", run.stderr);
+        let expected: String = (1..=5)
+            .map(|p| format!("{{\"id\":{}}}\n{{\"id\":{}}}\n", p * 10, p * 10 + 1))
+            .collect();
+        assert_eq!(run.stdout, expected);
+        // Six pages on tokens good for two requests each: the API rejected
+        // tok-1 and tok-2 once each, and each 401 cost one new token.
+        let state = state.lock().unwrap();
+        assert_eq!(state.issued, 3);
+        assert_eq!(state.rejected, 2);
+        assert_eq!(summary["requests"], 6, "{summary}");
+        assert_eq!(summary["retries"], 2, "{summary}");
+        assert_eq!(summary["records"], 10, "{summary}");
+    }
+}
+
+#[test]
+fn concurrent_requests_share_one_token_fetch() {
+    let (server, state) = oauth2_server(false, u32::MAX);
+    let (run, summary) = run_job(
+        &server,
+        "/items",
+        &oauth2_job(&server, false, 4),
+        &[("SECRET", CLIENT_SECRET)],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(summary["records"], 10, "{summary}");
+    let state = state.lock().unwrap();
+    assert_eq!(state.issued, 1);
+    assert_eq!(state.rejected, 0);
+}
+
+#[test]
+fn a_rejected_fresh_token_fails_after_one_retry_without_looping() {
+    let (server, state) = oauth2_server(false, 0);
+    let (run, _) = run_job(
+        &server,
+        "/items",
+        &oauth2_job(&server, false, 1),
+        &[("SECRET", CLIENT_SECRET)],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains(&format!("GET {}/items?page=1 answered 401", server.url())),
+        "{}",
+        run.stderr
+    );
+    let state = state.lock().unwrap();
+    assert_eq!((state.issued, state.rejected), (2, 2));
+}
+
+#[test]
+fn a_failing_token_endpoint_is_named_and_prints_no_secret() {
+    let server = TestServer::start_fn(|seen: &Seen| {
+        // A server that echoes what it was sent, secret included.
+        json(
+            400,
+            format!(
+                r#"{{"error":"invalid_client","got":"{}"}}"#,
+                String::from_utf8_lossy(&seen.body)
+            ),
+        )
+    });
+    let (run, _) = run_job(
+        &server,
+        "/items",
+        &oauth2_job(&server, true, 1),
+        &[("SECRET", "s3cr3t-echoed")],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "oauth2 token request to {}/token answered 400 Bad Request",
+            server.url()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("client_secret=***"), "{}", run.stderr);
+    assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
+    assert_eq!(server.requests().len(), 1, "no API request without a token");
+}
+
+#[test]
+fn signatures_verify_on_a_server_that_recomputes_them() {
+    let nonces = Arc::new(Mutex::new(HashSet::new()));
+    let seen_nonces = nonces.clone();
+    let server = TestServer::start_fn(move |seen: &Seen| {
+        let mut query = query_of(&seen.target);
+        let Some(at) = query.iter().position(|(n, _)| n == "sign") else {
+            return json(403, r#"{"error":"unsigned"}"#);
+        };
+        let sign = query.remove(at).1;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let ts: u64 = query
+            .iter()
+            .find(|(n, _)| n == "ts")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let nonce = seen.header("x-nonce").unwrap_or_default().to_owned();
+        let fresh = !nonce.is_empty() && seen_nonces.lock().unwrap().insert(nonce);
+        let text = format!(
+            "{}\n{}\n{}\n{}",
+            seen.method,
+            path_of(&seen.target),
+            canonical(query.clone()),
+            String::from_utf8_lossy(&seen.body)
+        );
+        if sign != hmac_sha256_hex(b"k3y", text.as_bytes()) || now.abs_diff(ts) > 300 || !fresh {
+            return json(403, r#"{"error":"bad signature"}"#);
+        }
+        let page = query
+            .iter()
+            .find(|(n, _)| n == "page")
+            .map_or("0", |(_, v)| v.as_str())
+            .to_owned();
+        if page == "3" {
+            json(200, "[]")
+        } else {
+            json(200, format!(r#"[{{"page":{page}}}]"#))
+        }
+    });
+    let rest = "query = { q = \"a b/c\", lang = \"en\" }\n[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n[auth]\ntype = \"signature\"\nalgorithm = \"HMAC_SHA256\"\nsecret = \"${SIG}\"\ntimestamp = { name = \"ts\" }\nnonce = { name = \"X-Nonce\", in = \"header\" }\n";
+    let (run, summary) = run_job(&server, "/items", rest, &[("SIG", "k3y")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"page\":1}\n{\"page\":2}\n");
+    assert_eq!(summary["requests"], 3, "{summary}");
+    assert_eq!(nonces.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn a_plain_hash_signature_on_top_of_bearer_verifies() {
+    let server = TestServer::start_fn(|seen: &Seen| {
+        let query = query_of(&seen.target);
+        // MD5HEX over the job's template `{query}{secret}`, sent in a header.
+        let digest = md5::Md5::digest(format!("{}k3y", canonical(query)).as_bytes());
+        let expected: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        if seen.header("x-sign") != Some(expected.as_str())
+            || seen.header("authorization") != Some("Bearer t0k")
+        {
+            return json(403, r#"{"error":"bad signature"}"#);
+        }
+        json(200, r#"[{"ok":true}]"#)
+    });
+    let rest = "query = { b = \"2\", a = \"1\" }\n[auth]\ntype = \"bearer\"\ntoken = \"t0k\"\n[auth.signature]\nalgorithm = \"MD5HEX\"\nsecret = \"k3y\"\nname = \"X-Sign\"\nin = \"header\"\nstring_to_sign = \"{query}{secret}\"\n";
+    let (run, _) = run_job(&server, "/x", rest, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"ok\":true}\n");
+}
+
+#[test]
+fn aliyun_signatures_verify_on_a_server_that_recomputes_them() {
+    let server = TestServer::start_fn(|seen: &Seen| {
+        let mut params = query_of(&seen.target);
+        let get = |name: &str| {
+            params
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let common_ok = get("AccessKeyId") == "testid"
+            && get("SignatureMethod") == "HMAC-SHA1"
+            && get("SignatureVersion") == "1.0"
+            && get("Format") == "JSON"
+            && get("Timestamp").len() == 20
+            && get("Timestamp").ends_with('Z')
+            && !get("SignatureNonce").is_empty();
+        let signature = get("Signature");
+        params.retain(|(n, _)| n != "Signature");
+        let text = format!("{}&%2F&{}", seen.method, rfc3986(&canonical(params)));
+        let mut mac = <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(b"ak-secret&").unwrap();
+        mac.update(text.as_bytes());
+        if !common_ok || signature != b64(&mac.finalize().into_bytes()) {
+            return json(400, r#"{"Code":"SignatureDoesNotMatch"}"#);
+        }
+        json(
+            200,
+            r#"{"Regions":{"Region":[{"RegionId":"cn-hangzhou"},{"RegionId":"cn-shanghai"}]}}"#,
+        )
+    });
+    let rest = "query = { Action = \"DescribeRegions\", Version = \"2014-05-26\", RegionId = \"cn hangzhou*\" }\n[auth]\ntype = \"aliyun\"\naccess_key_id = \"testid\"\naccess_key_secret = \"${AK}\"\n[records]\npath = \"Regions.Region\"\n";
+    let (run, _) = run_job(&server, "/", rest, &[("AK", "ak-secret")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "{\"RegionId\":\"cn-hangzhou\"}\n{\"RegionId\":\"cn-shanghai\"}\n"
+    );
+}
+
+/// Credentials of three kinds: a query parameter, a secret header and a
+/// signature header.
+const CREDENTIALS: &str = "[auth]\ntype = \"api_key\"\nname = \"key\"\nvalue = \"k-1\"\nin = \"query\"\n[auth.headers]\nX-Secret = \"h-1\"\n[auth.signature]\nalgorithm = \"HMAC_SHA1\"\nsecret = \"s-1\"\nname = \"X-Sign\"\nin = \"header\"\n";
+
+fn carries_credentials(seen: &Seen) -> bool {
+    seen.target.contains("key=")
+        || seen.header("x-secret").is_some()
+        || seen.header("x-sign").is_some()
+        || seen.header("authorization").is_some()
+}
+
+fn second_origin() -> TestServer {
+    TestServer::start(vec![Exchange::json("/page2", r#"{"data":[{"id":2}]}"#)])
+}
+
+#[test]
+fn a_link_to_another_origin_gets_no_credentials_and_needs_allowed_hosts() {
+    let other = second_origin();
+    let link = format!("http://localhost:{}/page2", other.port());
+    let first = TestServer::start(vec![Exchange::json(
+        "/page1?key=k-1",
+        format!(r#"{{"data":[{{"id":1}}],"next":"{link}"}}"#),
+    )]);
+    let paginate =
+        "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n";
+
+    let (refused, _) = run_job(&first, "/page1", &format!("{paginate}{CREDENTIALS}"), &[]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("to host `localhost`")
+            && refused.stderr.contains("request.allowed_hosts"),
+        "{}",
+        refused.stderr
+    );
+    assert!(other.requests().is_empty());
+
+    let allowed = format!("allowed_hosts = [\"localhost\"]\n{paginate}{CREDENTIALS}");
+    let (run, _) = run_job(&first, "/page1", &allowed, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n");
+    let sent = &first.requests()[1];
+    assert!(
+        sent.header("x-secret") == Some("h-1") && sent.header("x-sign").is_some(),
+        "the job's own origin gets every credential"
+    );
+    let off = &other.requests()[0];
+    assert_eq!(off.target, "/page2");
+    assert!(!carries_credentials(off), "{off:?}");
+}
+
+#[test]
+fn the_same_host_on_another_port_is_another_origin() {
+    let other = second_origin();
+    let link = format!("http://127.0.0.1:{}/page2", other.port());
+    let first = TestServer::start(vec![Exchange::json(
+        "/page1?key=k-1",
+        format!(r#"{{"data":[{{"id":1}}],"next":"{link}"}}"#),
+    )]);
+    let rest = format!(
+        "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n{CREDENTIALS}"
+    );
+    let (run, _) = run_job(&first, "/page1", &rest, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n");
+    assert!(!carries_credentials(&other.requests()[0]));
+}
+
+#[test]
+fn redirects_keep_credentials_on_the_origin_and_drop_them_off_it() {
+    let other = second_origin();
+    let first = TestServer::start(vec![
+        Exchange {
+            status: 301,
+            headers: vec![("location".into(), "/moved?key=k-1".into())],
+            ..Exchange::json("/old?key=k-1", "")
+        },
+        Exchange::json("/moved?key=k-1", r#"{"data":[{"id":1}]}"#),
+        Exchange {
+            status: 302,
+            headers: vec![(
+                "location".into(),
+                format!("http://localhost:{}/page2?key=k-1", other.port()),
+            )],
+            ..Exchange::json("/away?key=k-1", "")
+        },
+    ]);
+    let records = "[records]\npath = \"data\"\n";
+
+    let (run, _) = run_job(&first, "/old", &format!("{records}{CREDENTIALS}"), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":1}\n");
+    let moved = &first.requests()[1];
+    assert_eq!(moved.target, "/moved?key=k-1");
+    assert!(moved.header("x-secret").is_some() && moved.header("x-sign").is_some());
+
+    let (refused, _) = run_job(&first, "/away", &format!("{records}{CREDENTIALS}"), &[]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("redirect to host `localhost`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!refused.stderr.contains("k-1"), "{}", refused.stderr);
+    assert!(other.requests().is_empty());
+
+    let allowed = format!("allowed_hosts = [\"localhost\"]\n{records}{CREDENTIALS}");
+    let (run, _) = run_job(&first, "/away", &allowed, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":2}\n");
+    let off = &other.requests()[0];
+    // The API key the server put in the Location is taken out too.
+    assert_eq!(off.target, "/page2");
+    assert!(!carries_credentials(off), "{off:?}");
+}
+
+#[test]
+fn canary_secrets_appear_in_nothing_hydrant_writes() {
+    const CANARY: &str = "canary-9f3e-secret";
+    // What the token endpoint issues: a secret hydrant did not know at start.
+    const TOKEN: &str = "canary-7a1b-token";
+    let server = TestServer::start_fn(|seen: &Seen| {
+        if path_of(&seen.target) == "/token" {
+            return json(
+                200,
+                format!(r#"{{"access_token":"{TOKEN}","expires_in":3600}}"#),
+            );
+        }
+        if path_of(&seen.target) == "/fail" {
+            // Echo everything received, as some servers do in errors.
+            return json(
+                500,
+                format!(
+                    "{} {} {:?}",
+                    String::from_utf8_lossy(&seen.body),
+                    seen.target,
+                    seen.headers,
+                ),
+            );
+        }
+        json(200, r#"[{"id":1},{"id":"not a number"}]"#)
+    });
+    let token_url = format!("{}/token", server.url());
+    let methods = [
+        "[auth]\ntype = \"basic\"\nusername = \"u\"\npassword = \"${C}\"\n".to_owned(),
+        "[auth]\ntype = \"bearer\"\ntoken = \"${C}\"\n".to_owned(),
+        "[auth]\ntype = \"api_key\"\nname = \"k\"\nvalue = \"${C}\"\nin = \"query\"\n".to_owned(),
+        "method = \"POST\"\nbody = { q = 1 }\n[auth]\ntype = \"api_key\"\nname = \"k\"\nvalue = \"${C}\"\nin = \"body\"\n".to_owned(),
+        format!("[auth]\ntype = \"oauth2\"\ntoken_url = \"{token_url}\"\nclient_id = \"app\"\nclient_secret = \"${{C}}\"\nclient_auth = \"body\"\n"),
+        "[auth]\ntype = \"signature\"\nalgorithm = \"MD5HEX\"\nsecret = \"${C}\"\nstring_to_sign = \"{secret}\"\n".to_owned(),
+        "[auth]\ntype = \"aliyun\"\naccess_key_id = \"id\"\naccess_key_secret = \"${C}\"\n".to_owned(),
+        "[auth.headers]\nX-Api-Secret = \"${C}\"\n".to_owned(),
+    ];
+    let env = [("C", CANARY), ("RUST_LOG", "trace")];
+    for method in &methods {
+        let dir = Dir::new();
+        let columns = "[records]\ndirty_path = \"DIRTY\"\nmax_dirty = 5\n[[columns]]\nname = \"id\"\ntype = \"long\"\n"
+            .replace("DIRTY", path_str(&dir.path("dirty.ndjson")));
+        let (ok_url, fail_url) = (
+            format!("{}/ok", server.url()),
+            format!("{}/fail", server.url()),
+        );
+        let ok = dir.write(
+            "ok.toml",
+            &format!("[request]\nurl = \"{ok_url}\"\n{method}{columns}"),
+        );
+        let fail = dir.write(
+            "fail.toml",
+            &format!("[request]\nurl = \"{fail_url}\"\n{method}"),
+        );
+        let (out, summary) = (dir.path("out.ndjson"), dir.path("summary.json"));
+        let explain = hydrant_with(&["explain", path_str(&ok)], &env);
+        let check = hydrant_with(&["check", path_str(&ok)], &env);
+        let run = hydrant_with(
+            &[
+                "run",
+                path_str(&ok),
+                "--output",
+                path_str(&out),
+                "--summary-json",
+                path_str(&summary),
+            ],
+            &env,
+        );
+        let failed = hydrant_with(&["run", path_str(&fail)], &env);
+        assert_eq!(explain.code, 0, "{method}: {}", explain.stderr);
+        assert_eq!(check.code, 0, "{method}: {}", check.stderr);
+        assert_eq!(run.code, 0, "{method}: {}", run.stderr);
+        assert_eq!(failed.code, 1, "{method}: {}", failed.stderr);
+        // The echoed request is quoted masked; signatures send no secret.
+        let sends_secret = !method.contains("signature") && !method.contains("aliyun");
+        assert_eq!(
+            failed.stderr.contains("***"),
+            sends_secret,
+            "{method}: {}",
+            failed.stderr
+        );
+        assert_eq!(dir.read("out.ndjson"), "{\"id\":1}\n");
+        assert!(dir.read("dirty.ndjson").contains("not a number"));
+        for (what, text) in [
+            ("explain", explain.stdout + &explain.stderr),
+            ("check", check.stdout + &check.stderr),
+            ("run", run.stdout + &run.stderr),
+            ("failed run", failed.stdout + &failed.stderr),
+            ("output", dir.read("out.ndjson")),
+            ("dirty", dir.read("dirty.ndjson")),
+            ("summary", dir.read("summary.json")),
+        ] {
+            assert!(
+                !text.contains(CANARY) && !text.contains(TOKEN),
+                "{method}: a secret leaked into {what}: {text}"
+            );
+        }
+    }
+    assert!(
+        server
+            .requests()
+            .iter()
+            .any(|s| s.header("authorization") == Some(&format!("Bearer {TOKEN}"))),
+        "the oauth2 job used the token"
+    );
+}
