@@ -67,6 +67,7 @@ pub struct Summary {
     pub bytes: u64,
     /// Records left out of the output.
     pub dirty: u64,
+    /// Requests sent again: after a 401, with a fresh OAuth2 token.
     pub retries: u64,
     pub elapsed_s: f64,
     /// Why pagination ended.
