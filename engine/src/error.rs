@@ -7,6 +7,9 @@ use std::fmt;
 pub struct Error {
     kind: Kind,
     message: String,
+    /// A failure that may not happen again: a connection error, a timeout,
+    /// a body cut short. Such requests are retried.
+    transient: bool,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -29,6 +32,7 @@ impl Error {
         Error {
             kind,
             message: message.into(),
+            transient: false,
             source: None,
         }
     }
@@ -54,6 +58,24 @@ impl Error {
 
     pub(crate) fn http(message: impl Into<String>) -> Error {
         Error::new(Kind::Http, message)
+    }
+
+    /// An HTTP failure that is worth retrying.
+    pub(crate) fn transient(message: impl Into<String>) -> Error {
+        Error {
+            transient: true,
+            ..Error::new(Kind::Http, message)
+        }
+    }
+
+    pub(crate) fn is_transient(&self) -> bool {
+        self.transient
+    }
+
+    /// The same error, its message followed by `suffix`.
+    pub(crate) fn suffixed(mut self, suffix: &str) -> Error {
+        self.message.push_str(suffix);
+        self
     }
 
     pub(crate) fn data(message: impl Into<String>) -> Error {

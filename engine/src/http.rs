@@ -19,7 +19,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::error::{Error, Result};
-use crate::job::Request;
+use crate::job::{Limits, Request};
 use crate::proxy::ProxyConnector;
 
 /// A response, its body decoded.
@@ -37,16 +37,13 @@ pub(crate) struct HttpClient {
     timeout: Duration,
     max_response: u64,
     redirect_to: Option<Uri>,
+    throttle: Option<Arc<Throttle>>,
 }
 
 impl HttpClient {
     /// A client for the job's `[request]` settings. `redirect_to`, when
     /// given, sends every request to that origin instead (replay).
-    pub fn new(
-        request: &Request,
-        max_response: u64,
-        redirect_to: Option<Uri>,
-    ) -> Result<HttpClient> {
+    pub fn new(request: &Request, limits: &Limits, redirect_to: Option<Uri>) -> Result<HttpClient> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -80,8 +77,11 @@ impl HttpClient {
             client,
             proxy,
             timeout: request.timeout,
-            max_response,
+            max_response: limits.max_response,
             redirect_to,
+            throttle: limits
+                .bytes_per_second
+                .map(|bps| Arc::new(Throttle::new(bps))),
         })
     }
 
@@ -105,49 +105,118 @@ impl HttpClient {
                 .headers_mut()
                 .insert(http::header::PROXY_AUTHORIZATION, auth);
         }
-        let exchange = async {
-            let response = self.client.request(request).await.map_err(|e| {
-                Error::http(format!(
+        // The deadline moves by the time spent waiting for the download
+        // throttle: `timeout` bounds the server, not our own pacing.
+        let mut deadline = tokio::time::Instant::now() + self.timeout;
+        let timed_out = || {
+            Error::transient(format!(
+                "request to {shown_url} timed out after {:?} (request.timeout)",
+                self.timeout
+            ))
+        };
+        let response = tokio::time::timeout_at(deadline, self.client.request(request))
+            .await
+            .map_err(|_| timed_out())?
+            .map_err(|e| {
+                let message = format!(
                     "request to {shown_url} failed: {}",
-                    describe_client_error(&e)
+                    describe_error_chain(&e)
+                );
+                if is_tls_failure(&e) {
+                    Error::http(message)
+                } else {
+                    Error::transient(message)
+                }
+            })?;
+        let (parts, mut body) = response.into_parts();
+        let mut decoder = Decoder::new(&parts.headers, self.max_response, shown_url)?;
+        loop {
+            let Some(frame) = tokio::time::timeout_at(deadline, body.frame())
+                .await
+                .map_err(|_| timed_out())?
+            else {
+                break;
+            };
+            let frame = frame.map_err(|e| {
+                Error::transient(format!(
+                    "reading the response from {shown_url} failed: {}",
+                    describe_error_chain(&e)
                 ))
             })?;
-            let (parts, mut body) = response.into_parts();
-            let mut decoder = Decoder::new(&parts.headers, self.max_response, shown_url)?;
-            while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| {
-                    Error::http(format!("reading the response from {shown_url} failed: {e}"))
-                })?;
-                if let Ok(data) = frame.into_data() {
-                    decoder.write(&data)?;
+            if let Ok(data) = frame.into_data() {
+                if let Some(throttle) = &self.throttle {
+                    deadline += throttle.take(data.len()).await;
                 }
+                decoder.write(&data)?;
             }
-            Ok(Response {
-                status: parts.status,
-                headers: parts.headers,
-                body: decoder.finish()?,
-            })
-        };
-        tokio::time::timeout(self.timeout, exchange)
-            .await
-            .map_err(|_| {
-                Error::http(format!(
-                    "request to {shown_url} timed out after {:?} (request.timeout)",
-                    self.timeout
-                ))
-            })?
+        }
+        Ok(Response {
+            status: parts.status,
+            headers: parts.headers,
+            body: decoder.finish()?,
+        })
     }
 }
 
-fn describe_client_error(error: &hyper_util::client::legacy::Error) -> String {
+/// A certificate or handshake failure: sending again will not help.
+fn is_tls_failure(error: &hyper_util::client::legacy::Error) -> bool {
+    std::error::Error::source(error).is_some_and(holds_tls_error)
+}
+
+/// `io::Error::source` skips the error it wraps, so wrapped errors are
+/// looked into as well as sources.
+fn holds_tls_error(error: &(dyn std::error::Error + 'static)) -> bool {
+    if error.is::<rustls::Error>() {
+        return true;
+    }
+    if let Some(io) = error.downcast_ref::<std::io::Error>()
+        && let Some(inner) = io.get_ref()
+        && holds_tls_error(inner)
+    {
+        return true;
+    }
+    error.source().is_some_and(holds_tls_error)
+}
+
+fn describe_error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
+    let mut source = error.source();
     while let Some(inner) = source {
         text.push_str(": ");
         text.push_str(&inner.to_string());
         source = inner.source();
     }
     text
+}
+
+/// Paces downloads to `limits.bytes_per_second`, across every request of
+/// the job: each chunk reserves its share of time after the previous one.
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    seconds_per_byte: f64,
+    next_free: std::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Throttle {
+    pub fn new(bytes_per_second: u64) -> Throttle {
+        Throttle {
+            seconds_per_byte: 1.0 / bytes_per_second as f64,
+            next_free: std::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Waits until `bytes` more may be taken; returns how long it waited.
+    async fn take(&self, bytes: usize) -> Duration {
+        let now = tokio::time::Instant::now();
+        let ready = {
+            let mut next_free = self.next_free.lock().unwrap_or_else(|e| e.into_inner());
+            let start = (*next_free).max(now);
+            *next_free = start + Duration::from_secs_f64(bytes as f64 * self.seconds_per_byte);
+            *next_free
+        };
+        tokio::time::sleep_until(ready).await;
+        ready.saturating_duration_since(now)
+    }
 }
 
 fn roots(request: &Request) -> Result<RootCertStore> {

@@ -101,15 +101,10 @@ impl<'j> Context<'j> {
             )));
         }
         let request = job.request.as_ref().expect("a read job has a request");
-        let client = HttpClient::new(request, job.limits.max_response, redirect_to)?;
+        let client = HttpClient::new(request, &job.limits, redirect_to)?;
         let mut authenticator = job.auth.authenticator();
         let credentials = std::mem::take(&mut authenticator.credentials);
-        let session = Session::new(
-            client,
-            authenticator,
-            &credentials,
-            request.allowed_hosts.clone(),
-        );
+        let session = Session::new(client, authenticator, &credentials, job);
         Ok(Context {
             job,
             request,
@@ -256,7 +251,6 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let mut in_flight = InFlight::default();
     let mut pass: Option<Pass> = None;
     let mut last_stop = Stop::NoNext;
-    let mut last_start: Option<Instant> = None;
     // Each pass's paginator caps its own requests; with [fanout] the cap is
     // also counted across passes, as it caps the whole job.
     let total_cap = job.fanout.as_ref().and(job.paginate.max_requests);
@@ -313,10 +307,6 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             if values_concurrently {
                 current.ended = Some(Stop::NoNext);
             }
-            if let Some(last) = last_start {
-                tokio::time::sleep_until((last + context.request.interval).into()).await;
-            }
-            last_start = Some(Instant::now());
             let session = context.session.clone();
             let task = tokio::spawn(async move { session.fetch(prepared).await });
             in_flight.0.push_back((task, current.placeholders.clone()));

@@ -4,9 +4,13 @@
 //! and keeping every secret out of the messages it writes.
 
 use std::borrow::Cow;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
+
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -16,6 +20,7 @@ use hydrant_auth::{
 
 use crate::error::{Error, Result};
 use crate::http::{HttpClient, Response};
+use crate::job::{Job, RetryPolicy};
 use crate::request::Prepared;
 
 /// Redirects followed for one request before giving up.
@@ -34,9 +39,14 @@ pub(crate) struct Session {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     client: HttpClient,
+    retry: RetryPolicy,
+    /// `limits.rate` and `limits.burst`, shared by every request of the job.
+    rate: Option<DefaultDirectRateLimiter>,
+    /// `request.interval`: the earliest start of the next request.
+    interval: Duration,
+    next_start: std::sync::Mutex<Option<tokio::time::Instant>>,
     /// Locked across a token fetch, so concurrent requests share one.
     oauth2: Option<tokio::sync::Mutex<OAuth2>>,
     signers: Vec<Signer>,
@@ -44,8 +54,20 @@ struct Inner {
     /// Every secret value, as sent and percent-encoded: redacted from any
     /// response text quoted in a message (servers echo requests).
     secrets: std::sync::RwLock<Vec<String>>,
-    /// Requests sent again: after a 401 with a fresh token.
+    /// Requests sent again: after a transient failure, a status of
+    /// `retry_on`, or a 401 with a fresh token.
     retries: AtomicU64,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("client", &self.client)
+            .field("retry", &self.retry)
+            .field("rate", &self.rate.is_some())
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Session {
@@ -56,8 +78,9 @@ impl Session {
         client: HttpClient,
         authenticator: Authenticator,
         credentials: &Credentials,
-        allowed_hosts: Vec<String>,
+        job: &Job,
     ) -> Session {
+        let request = job.request.as_ref().expect("a read job has a request");
         let mut secrets = Vec::new();
         let fixed = credentials
             .headers
@@ -71,9 +94,20 @@ impl Session {
         Session {
             inner: Arc::new(Inner {
                 client,
+                retry: job.limits.retry.clone(),
+                rate: job.limits.rate.map(|(rate, burst)| {
+                    let period = Duration::from_secs_f64(1.0 / rate);
+                    let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+                    let quota = Quota::with_period(period)
+                        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+                        .allow_burst(burst);
+                    RateLimiter::direct(quota)
+                }),
+                interval: request.interval,
+                next_start: std::sync::Mutex::new(None),
                 oauth2: authenticator.oauth2.map(tokio::sync::Mutex::new),
                 signers: authenticator.signers,
-                allowed_hosts,
+                allowed_hosts: request.allowed_hosts.clone(),
                 secrets: std::sync::RwLock::new(secrets),
                 retries: AtomicU64::new(0),
             }),
@@ -101,14 +135,22 @@ impl Session {
         snippet(&self.redact(&text))
     }
 
-    /// Sends a request, follows its redirects, and fetches a new OAuth2
-    /// token once if the API rejects the current one. A status other than
-    /// 2xx is an error naming the URL, with the start of the body (secrets
-    /// redacted).
+    /// Sends a request, follows its redirects, retries it on a transient
+    /// failure or a status of `limits.retry_on` (honouring `Retry-After`),
+    /// and fetches a new OAuth2 token once if the API rejects the current
+    /// one. A status other than 2xx in the end is an error naming the URL,
+    /// with the start of the body (secrets redacted).
     pub async fn fetch(&self, prepared: Prepared) -> Result<Fetched> {
         let mut current = prepared;
         let mut redirects = 0;
         let mut token_refetched = false;
+        let mut retries = 0;
+        let mut backoff = ExponentialBuilder::new()
+            .with_min_delay(self.inner.retry.initial)
+            .with_max_delay(self.inner.retry.max)
+            .with_jitter()
+            .without_max_times()
+            .build();
         loop {
             let shown = current.shown_url();
             let bearer = match (&self.inner.oauth2, current.to_job_origin()) {
@@ -116,8 +158,20 @@ impl Session {
                 _ => None,
             };
             let sent = self.authorized(&current, bearer.as_ref().map(|b| &b.header));
+            self.pace().await;
             tracing::debug!(url = %shown, "request");
-            let response = self.inner.client.send(sent.to_http()?, &shown).await?;
+            let response = match self.inner.client.send(sent.to_http()?, &shown).await {
+                Ok(response) => response,
+                Err(e) if e.is_transient() => {
+                    let Ok(wait) = self.retry_wait(&mut retries, &mut backoff, None, &shown) else {
+                        return Err(e.suffixed(&after(retries)));
+                    };
+                    tracing::warn!("{e}; retrying in {wait:.1?}");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             tracing::debug!(url = %shown, status = response.status.as_u16(), bytes = response.body.len(), "response");
             let status = response.status.as_u16();
             if status == 401
@@ -145,18 +199,89 @@ impl Session {
                 tracing::debug!(from = %shown, to = %current.shown_url(), status, "redirect");
                 continue;
             }
-            if !response.status.is_success() {
-                return Err(Error::http(format!(
+            if response.status.is_success() {
+                return Ok(Fetched {
+                    prepared: current,
+                    response,
+                });
+            }
+            let failed = || {
+                format!(
                     "{} {shown} answered {}{}",
                     current.method.as_str(),
                     response.status,
                     self.quote(&response.body),
-                )));
+                )
+            };
+            if !self.inner.retry.retry_on.contains(&status) {
+                return Err(Error::http(failed()));
             }
-            return Ok(Fetched {
-                prepared: current,
-                response,
-            });
+            let retry_after = match response.headers.get(http::header::RETRY_AFTER) {
+                Some(value) => match retry_after(value.as_bytes(), SystemTime::now()) {
+                    Some(wait) if wait > self.inner.retry.max_retry_wait => {
+                        return Err(Error::http(format!(
+                            "{}; its Retry-After asks for {wait:.1?}, more than limits.max_retry_wait ({:?})",
+                            failed(),
+                            self.inner.retry.max_retry_wait
+                        )));
+                    }
+                    wait => wait,
+                },
+                None => None,
+            };
+            let wait = self
+                .retry_wait(&mut retries, &mut backoff, retry_after, &shown)
+                .map_err(|()| Error::http(format!("{}{}", failed(), after(retries))))?;
+            tracing::warn!(
+                "{} {shown} answered {}; retrying in {wait:.1?}",
+                current.method.as_str(),
+                response.status
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// How long to wait before retry number `retries + 1`, or `Err` when
+    /// `limits.max_retries` are spent. A `Retry-After` is waited out as
+    /// given, never less.
+    fn retry_wait(
+        &self,
+        retries: &mut u32,
+        backoff: &mut ExponentialBackoff,
+        retry_after: Option<Duration>,
+        shown: &str,
+    ) -> std::result::Result<Duration, ()> {
+        if *retries >= self.inner.retry.max_retries {
+            return Err(());
+        }
+        *retries += 1;
+        self.inner.retries.fetch_add(1, Ordering::Relaxed);
+        let wait = match retry_after {
+            Some(wait) => wait,
+            None => backoff.next().unwrap_or(self.inner.retry.max),
+        };
+        tracing::debug!(url = %shown, retry = *retries, ?wait, "retry");
+        Ok(wait)
+    }
+
+    /// Waits for the job's `interval` and `rate` to allow one more request.
+    async fn pace(&self) {
+        if !self.inner.interval.is_zero() {
+            let start = {
+                let now = tokio::time::Instant::now();
+                let mut next = self
+                    .inner
+                    .next_start
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
+                let start = next.map_or(now, |n| n.max(now));
+                *next = Some(start + self.inner.interval);
+                start
+            };
+            tokio::time::sleep_until(start).await;
+        }
+        if let Some(rate) = &self.inner.rate {
+            rate.until_ready().await;
         }
     }
 
@@ -283,6 +408,27 @@ impl Session {
     }
 }
 
+/// How many retries came before giving up, for an error message.
+fn after(retries: u32) -> String {
+    match retries {
+        0 => String::new(),
+        1 => " (after 1 retry)".to_owned(),
+        n => format!(" (after {n} retries)"),
+    }
+}
+
+/// The wait a `Retry-After` value asks for at `now`: delta-seconds (a
+/// fraction is kept, never rounded down) or an HTTP-date (one in the past
+/// is no wait). `None` when it is neither.
+fn retry_after(value: &[u8], now: SystemTime) -> Option<Duration> {
+    let text = std::str::from_utf8(value).ok()?.trim();
+    if let Ok(seconds) = text.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let at = httpdate::parse_http_date(text).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
 /// Remembers a secret as written and as percent-encoded in a URL or form.
 fn add_secret(secrets: &mut Vec<String>, value: &str) {
     if value.is_empty() {
@@ -309,4 +455,29 @@ fn snippet(text: &str) -> String {
         short.push('…');
     }
     format!(": {}", short.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_both_forms() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        assert_eq!(retry_after(b"120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            retry_after(b" 1.5 ", now),
+            Some(Duration::from_millis(1500))
+        );
+        // RFC 9110's example date, 2015-10-21 07:28:00 GMT, seen 20 s before.
+        let date = b"Wed, 21 Oct 2015 07:28:00 GMT";
+        let before = now - Duration::from_secs(20);
+        assert_eq!(retry_after(date, before), Some(Duration::from_secs(20)));
+        assert_eq!(
+            retry_after(date, now + Duration::from_secs(5)),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(b"soon", now), None);
+        assert_eq!(retry_after(b"-3", now), None);
+    }
 }

@@ -615,7 +615,7 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
         );
         let fail = dir.write(
             "fail.toml",
-            &format!("[request]\nurl = \"{fail_url}\"\n{method}"),
+            &format!("[request]\nurl = \"{fail_url}\"\n{method}[limits]\nmax_retries = 0\n"),
         );
         let (out, summary) = (dir.path("out.ndjson"), dir.path("summary.json"));
         let explain = hydrant_with(&["explain", path_str(&ok)], &env);

@@ -574,13 +574,20 @@ fn unreachable_host_fails_naming_the_url() {
     // Port 9 on loopback: nothing listens there.
     let job = dir.write(
         "job.toml",
-        "[request]\nurl = \"http://127.0.0.1:9/x\"\nconnect_timeout = \"2s\"\n",
+        "[request]\nurl = \"http://127.0.0.1:9/x\"\nconnect_timeout = \"2s\"\n[limits]\nmax_retries = 2\nbackoff = { initial = \"10ms\", max = \"20ms\" }\n",
     );
     let run = hydrant(&["run", path_str(&job)]);
     assert_eq!(run.code, 1);
     assert!(
         run.stderr
-            .contains("request to http://127.0.0.1:9/x failed"),
+            .contains("request to http://127.0.0.1:9/x failed")
+            && run.stderr.contains("(after 2 retries)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.stderr.matches("retrying in").count(),
+        2,
         "{}",
         run.stderr
     );
@@ -632,7 +639,7 @@ fn plain_http_goes_through_the_environment_proxy() {
     let dir = Dir::new();
     let job = dir.write(
         "job.toml",
-        "[request]\nurl = \"http://api.invalid/via-proxy\"\nconnect_timeout = \"2s\"\n",
+        "[request]\nurl = \"http://api.invalid/via-proxy\"\nconnect_timeout = \"2s\"\n[limits]\nmax_retries = 0\n",
     );
     let run = hydrant_with(
         &["run", path_str(&job), "--quiet"],
@@ -665,13 +672,15 @@ fn a_server_that_never_answers_times_out() {
     let dir = Dir::new();
     let job = dir.write(
         "job.toml",
-        &format!("[request]\nurl = \"http://127.0.0.1:{port}/slow\"\ntimeout = \"300ms\"\n"),
+        &format!(
+            "[request]\nurl = \"http://127.0.0.1:{port}/slow\"\ntimeout = \"300ms\"\n[limits]\nmax_retries = 1\nbackoff = {{ initial = \"10ms\", max = \"10ms\" }}\n"
+        ),
     );
     let run = hydrant(&["run", path_str(&job)]);
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains(&format!(
-            "request to http://127.0.0.1:{port}/slow timed out after 300ms (request.timeout)"
+            "request to http://127.0.0.1:{port}/slow timed out after 300ms (request.timeout) (after 1 retry)"
         )),
         "{}",
         run.stderr

@@ -103,7 +103,6 @@ pub(crate) struct LimitsFile {
     pub burst: Option<u32>,
     pub bytes_per_second: Option<String>,
     pub retry_on: Option<Vec<u16>>,
-    #[allow(dead_code, reason = "accepted now; the retry policy reads it")]
     pub max_retries: Option<u32>,
     pub backoff: Option<BackoffFile>,
     pub max_retry_wait: Option<String>,

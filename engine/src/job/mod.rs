@@ -128,6 +128,20 @@ pub(crate) enum RecordMode {
 pub(crate) struct Limits {
     pub concurrency: u32,
     pub max_response: u64,
+    /// Requests per second across the whole job, and the burst allowed.
+    pub rate: Option<(f64, u32)>,
+    pub bytes_per_second: Option<u64>,
+    pub retry: RetryPolicy,
+}
+
+/// When and how a failed request is sent again.
+#[derive(Debug, Clone)]
+pub(crate) struct RetryPolicy {
+    pub retry_on: Vec<u16>,
+    pub max_retries: u32,
+    pub initial: Duration,
+    pub max: Duration,
+    pub max_retry_wait: Duration,
 }
 
 /// `[output]`, validated.
@@ -607,21 +621,31 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
     if limits.burst == Some(0) {
         return Err("limits.burst: must be at least 1".into());
     }
-    if let Some(bps) = &limits.bytes_per_second {
-        size("limits.bytes_per_second", Some(bps), 0)?;
+    let bytes_per_second = match &limits.bytes_per_second {
+        Some(bps) => match size("limits.bytes_per_second", Some(bps), 0)? {
+            0 => return Err("limits.bytes_per_second: must be more than 0".into()),
+            bps => Some(bps),
+        },
+        None => None,
+    };
+    let backoff = limits.backoff.clone().unwrap_or_default();
+    let initial = duration(
+        "limits.backoff.initial",
+        backoff.initial.as_deref(),
+        Duration::from_millis(500),
+    )?;
+    let max = duration(
+        "limits.backoff.max",
+        backoff.max.as_deref(),
+        Duration::from_secs(60),
+    )?;
+    if max < initial {
+        return Err("limits.backoff.max: must not be less than limits.backoff.initial".into());
     }
-    if let Some(backoff) = &limits.backoff {
-        duration(
-            "limits.backoff.initial",
-            backoff.initial.as_deref(),
-            Duration::ZERO,
-        )?;
-        duration("limits.backoff.max", backoff.max.as_deref(), Duration::ZERO)?;
-    }
-    duration(
+    let max_retry_wait = duration(
         "limits.max_retry_wait",
         limits.max_retry_wait.as_deref(),
-        Duration::ZERO,
+        Duration::from_secs(300),
     )?;
     for status in limits.retry_on.iter().flatten() {
         if !(100..=599).contains(status) {
@@ -642,6 +666,18 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
     let limits = Limits {
         concurrency: limits.concurrency.unwrap_or(4),
         max_response,
+        rate: limits.rate.map(|rate| (rate, limits.burst.unwrap_or(1))),
+        bytes_per_second,
+        retry: RetryPolicy {
+            retry_on: limits
+                .retry_on
+                .clone()
+                .unwrap_or_else(|| vec![408, 429, 500, 502, 503, 504]),
+            max_retries: limits.max_retries.unwrap_or(5),
+            initial,
+            max,
+            max_retry_wait,
+        },
     };
     let fanout = file
         .fanout
