@@ -17,8 +17,10 @@
 //! # Ok(()) }
 //! ```
 
+mod faults;
 mod fixture;
 mod replay;
 
+pub use faults::{Fault, FaultServer, serve_faults};
 pub use fixture::{Exchange, FixtureError, FixtureSet};
 pub use replay::{Handler, Seen, Server, serve, serve_fn, serve_tls};

@@ -25,6 +25,8 @@ pub struct Seen {
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// When the request had been read.
+    pub received: std::time::Instant,
 }
 
 impl Seen {
@@ -243,6 +245,7 @@ async fn answer(
             })
             .collect(),
         body,
+        received: std::time::Instant::now(),
     };
     if let Ok(mut log) = log.lock() {
         log.push(seen.clone());

@@ -185,11 +185,16 @@ pub(crate) fn to_serde(value: &BorrowedValue<'_>) -> Value {
         }
         BorrowedValue::String(s) => Value::String(s.to_string()),
         BorrowedValue::Array(items) => Value::Array(items.iter().map(to_serde).collect()),
-        BorrowedValue::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.to_string(), to_serde(v)))
-                .collect(),
-        ),
+        BorrowedValue::Object(map) => {
+            // A repeated key keeps its first value, as the path walker does.
+            let mut object = serde_json::Map::with_capacity(map.len());
+            for (key, value) in map.iter() {
+                if !object.contains_key(key.as_ref()) {
+                    object.insert(key.to_string(), to_serde(value));
+                }
+            }
+            Value::Object(object)
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use hydrant_bench::{Exchange, FixtureSet, Seen, Server};
+use hydrant_bench::{Exchange, Fault, FaultServer, FixtureSet, Seen, Server};
 
 /// A replay server running on a background runtime.
 pub struct TestServer {
@@ -80,6 +80,49 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .unwrap()
+}
+
+/// A fault-injecting server running on a background runtime.
+pub struct TestFaults {
+    server: Option<FaultServer>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl TestFaults {
+    pub fn start(scripts: Vec<(&str, Vec<Fault>)>) -> TestFaults {
+        let runtime = runtime();
+        let scripts = scripts
+            .into_iter()
+            .map(|(target, script)| (target.to_owned(), script))
+            .collect();
+        let server = runtime
+            .block_on(hydrant_bench::serve_faults(
+                ([127, 0, 0, 1], 0).into(),
+                scripts,
+            ))
+            .unwrap();
+        TestFaults {
+            server: Some(server),
+            runtime,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.as_ref().unwrap().url()
+    }
+
+    /// When each request arrived, and its target.
+    pub fn requests(&self) -> Vec<(std::time::Instant, String)> {
+        self.server.as_ref().unwrap().requests()
+    }
+}
+
+impl Drop for TestFaults {
+    fn drop(&mut self) {
+        // The server's task must go before its runtime.
+        let _guard = self.runtime.enter();
+        self.server.take();
+    }
 }
 
 /// A certificate authority made for one test, and a server certificate for

@@ -1,0 +1,385 @@
+//! Hostile and flaky servers: every fault ends in the exact output (no
+//! record lost, none twice) or the exact error and exit code.
+
+use std::time::Duration;
+
+use hydrant_bench::{Exchange, Fault, Seen};
+use serde_json::Value;
+
+use crate::util::{Dir, TestFaults, TestServer, hydrant, path_str};
+
+/// Retries come fast in these tests.
+const FAST: &str = "[limits]\nbackoff = { initial = \"10ms\", max = \"20ms\" }\n";
+
+fn ids(range: std::ops::Range<u32>) -> String {
+    let items: Vec<String> = range.map(|i| format!("{{\"id\":{i}}}")).collect();
+    format!("[{}]", items.join(","))
+}
+
+fn lines(range: std::ops::Range<u32>) -> String {
+    range.map(|i| format!("{{\"id\":{i}}}\n")).collect()
+}
+
+/// Runs a job against `url` + `target`; returns the run and its summary.
+fn run_job(url: &str, target: &str, rest: &str) -> (crate::util::Run, Value) {
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{url}{target}\"\n{rest}"),
+    );
+    let summary = dir.path("summary.json");
+    let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
+    let summary = std::fs::read_to_string(&summary)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(Value::Null);
+    (run, summary)
+}
+
+#[test]
+fn a_429_with_retry_after_seconds_is_waited_out() {
+    let server = TestFaults::start(vec![(
+        "/items",
+        vec![
+            Fault::status(429, &[("retry-after", "1")]),
+            Fault::json(ids(0..3)),
+        ],
+    )]);
+    let (run, summary) = run_job(&server.url(), "/items", FAST);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, lines(0..3));
+    assert_eq!(summary["retries"], 1, "{summary}");
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2);
+    let waited = seen[1].0 - seen[0].0;
+    assert!(waited >= Duration::from_secs(1), "retried after {waited:?}");
+}
+
+#[test]
+fn a_429_with_a_past_http_date_is_retried_at_once() {
+    let server = TestFaults::start(vec![(
+        "/items",
+        vec![
+            Fault::status(429, &[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]),
+            Fault::status(503, &[("retry-after", "Thu, 01 Jan 1970 00:00:00 GMT")]),
+            Fault::json(ids(0..2)),
+        ],
+    )]);
+    let (run, summary) = run_job(&server.url(), "/items", FAST);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, lines(0..2));
+    assert_eq!(summary["retries"], 2, "{summary}");
+}
+
+#[test]
+fn a_retry_after_beyond_max_retry_wait_fails_the_run() {
+    let server = TestFaults::start(vec![(
+        "/items",
+        vec![Fault::status(503, &[("retry-after", "3600")])],
+    )]);
+    let (run, _) = run_job(
+        &server.url(),
+        "/items",
+        "[limits]\nmax_retry_wait = \"1m\"\n",
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "GET {}/items answered 503 Service Unavailable",
+            server.url()
+        )) && run
+            .stderr
+            .contains("its Retry-After asks for 3600.0s, more than limits.max_retry_wait (60s)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn bursts_of_5xx_lose_and_repeat_nothing_even_concurrently() {
+    let page = |p: u32| {
+        (
+            format!("/items?page={p}"),
+            if p == 6 {
+                vec![Fault::json("[]")]
+            } else {
+                vec![
+                    Fault::status(503, &[]),
+                    Fault::status(502, &[]),
+                    Fault::status(500, &[]),
+                    Fault::json(ids(p * 10..p * 10 + 3)),
+                ]
+            },
+        )
+    };
+    let scripts: Vec<(String, Vec<Fault>)> = (1..=7).map(page).collect();
+    let server = TestFaults::start(
+        scripts
+            .iter()
+            .map(|(t, s)| (t.as_str(), s.clone()))
+            .collect(),
+    );
+    let rest = format!("[paginate]\ntype = \"page\"\n{FAST}concurrency = 3\n");
+    let (run, summary) = run_job(&server.url(), "/items", &rest);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected: String = (1..=5).map(|p| lines(p * 10..p * 10 + 3)).collect();
+    assert_eq!(run.stdout, expected);
+    assert_eq!(summary["records"], 15, "{summary}");
+    assert!(summary["retries"].as_u64().unwrap() >= 15, "{summary}");
+}
+
+#[test]
+fn retries_give_up_after_max_retries_naming_the_status() {
+    let server = TestFaults::start(vec![("/items", vec![Fault::status(502, &[])])]);
+    let (run, _) = run_job(&server.url(), "/items", &format!("{FAST}max_retries = 2\n"));
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "GET {}/items answered 502 Bad Gateway: {{\"error\":502}} (after 2 retries)",
+            server.url()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.requests().len(), 3);
+}
+
+#[test]
+fn a_status_outside_retry_on_is_not_retried() {
+    let server = TestFaults::start(vec![("/items", vec![Fault::status(503, &[])])]);
+    let (run, _) = run_job(&server.url(), "/items", "[limits]\nretry_on = [429]\n");
+    assert_eq!(run.code, 1);
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
+fn bodies_cut_short_or_reset_are_fetched_again_whole() {
+    let body = ids(0..50).into_bytes();
+    for reset in [false, true] {
+        let server = TestFaults::start(vec![(
+            "/items",
+            vec![
+                Fault::CutBody {
+                    body: body[..body.len() / 2].to_vec(),
+                    declared: body.len(),
+                    reset,
+                },
+                Fault::json(body.clone()),
+            ],
+        )]);
+        let (run, summary) = run_job(&server.url(), "/items", FAST);
+        assert_eq!(run.code, 0, "reset={reset}: {}", run.stderr);
+        assert_eq!(run.stdout, lines(0..50), "reset={reset}");
+        assert_eq!(summary["retries"], 1, "{summary}");
+    }
+}
+
+#[test]
+fn a_server_that_drips_bytes_times_out() {
+    let server = TestFaults::start(vec![(
+        "/items",
+        vec![Fault::Drip {
+            body: ids(0..20).into_bytes(),
+            every: Duration::from_millis(50),
+        }],
+    )]);
+    let rest = "timeout = \"400ms\"\n[limits]\nmax_retries = 0\n";
+    let (run, _) = run_job(&server.url(), "/items", rest);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "request to {}/items timed out after 400ms (request.timeout)",
+            server.url()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn a_flood_of_headers_is_refused() {
+    let server = TestFaults::start(vec![(
+        "/items",
+        vec![Fault::ManyHeaders {
+            count: 500,
+            body: b"[]".to_vec(),
+        }],
+    )]);
+    let (run, _) = run_job(&server.url(), "/items", "[limits]\nmax_retries = 0\n");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains(&format!("request to {}/items failed", server.url())),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_gzip_bomb_stops_at_the_cap() {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..32 {
+        encoder.write_all(&zeros).unwrap();
+    }
+    let bomb = encoder.finish().unwrap();
+    assert!(bomb.len() < 512 << 10, "{} bytes", bomb.len());
+    let mut exchange = Exchange::json("/bomb", bomb);
+    exchange
+        .headers
+        .push(("content-encoding".to_owned(), "gzip".to_owned()));
+    let server = TestServer::start(vec![exchange]);
+    let (run, _) = run_job(
+        &server.url(),
+        "/bomb",
+        "[limits]\nmax_response = \"1MiB\"\n",
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(&format!(
+            "response from {}/bomb exceeds limits.max_response (1048576 bytes decoded)",
+            server.url()
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn stacked_encodings_are_refused() {
+    let mut exchange = Exchange::json("/x", "[]");
+    exchange
+        .headers
+        .push(("content-encoding".to_owned(), "gzip, br".to_owned()));
+    let server = TestServer::start(vec![exchange]);
+    let (run, _) = run_job(&server.url(), "/x", "");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("stacked content-encodings `gzip, br`"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn deep_nesting_invalid_utf8_and_malformed_json_fail_naming_the_url() {
+    let deep = format!("{}{}", "[".repeat(2000), "]".repeat(2000));
+    let server = TestServer::start(vec![
+        Exchange::json("/deep", deep),
+        Exchange::json("/utf8", b"[{\"s\": \"caf\xe9\"}]".to_vec()),
+        Exchange::json("/broken", "[{\"id\": 1},"),
+    ]);
+    for (target, why) in [
+        ("/deep", "DepthLimitExceeded"),
+        ("/utf8", "is not valid JSON"),
+        ("/broken", "is not valid JSON"),
+    ] {
+        let dir = Dir::new();
+        let out = dir.path("out.ndjson");
+        let rest = format!("[output]\npath = \"{}\"\n", path_str(&out));
+        let (run, _) = run_job(&server.url(), target, &rest);
+        assert_eq!(run.code, 1, "{target}");
+        assert!(
+            run.stderr.contains(&format!(
+                "response from {}{target} is not valid JSON",
+                server.url()
+            )) && run.stderr.contains(why),
+            "{target}: {}",
+            run.stderr
+        );
+        assert!(
+            !out.exists(),
+            "{target}: no output is left looking complete"
+        );
+    }
+}
+
+#[test]
+fn duplicate_keys_take_the_first_value_everywhere() {
+    let server = TestServer::start(vec![Exchange::json(
+        "/dup",
+        r#"[{"a": 1, "b": {"c": "x", "c": "y"}, "a": 2}]"#,
+    )]);
+    let columns = "[[columns]]\nname = \"a\"\ntype = \"long\"\n[[columns]]\nname = \"c\"\npath = \"b.c\"\n[[columns]]\nname = \"c_filter\"\npath = \"$.b[?@ == 'x' || @ == 'y']\"\ntype = \"json\"\n";
+    let (run, _) = run_job(&server.url(), "/dup", columns);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"a\":1,\"c\":\"x\",\"c_filter\":[\"x\"]}\n");
+}
+
+#[test]
+fn rate_and_interval_space_the_requests_the_server_sees() {
+    let server = TestServer::start_fn(|seen: &Seen| {
+        let page: u32 = seen
+            .target
+            .rsplit('=')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let body = if page <= 6 {
+            ids(page..page + 1)
+        } else {
+            "[]".into()
+        };
+        Exchange::json(&seen.target, body)
+    });
+    // rate = 10/s with no burst: at least 100 ms between starts, even with
+    // four requests allowed in flight.
+    let (run, _) = run_job(
+        &server.url(),
+        "/p",
+        "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 4\nrate = 10.0\n",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, lines(1..7));
+    let times: Vec<_> = server.requests().iter().map(|s| s.received).collect();
+    assert!(times.len() >= 7);
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        // A tolerance for the server's own scheduling.
+        assert!(gap >= Duration::from_millis(90), "gap {gap:?} in {times:?}");
+    }
+
+    let server = TestServer::start(vec![
+        Exchange::json("/i?page=1", ids(0..1)),
+        Exchange::json("/i?page=2", ids(1..2)),
+        Exchange::json("/i?page=3", "[]"),
+    ]);
+    let (run, _) = run_job(
+        &server.url(),
+        "/i",
+        "interval = \"200ms\"\n[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 4\n",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let times: Vec<_> = server.requests().iter().map(|s| s.received).collect();
+    for pair in times.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(190), "gap {gap:?}");
+    }
+}
+
+#[test]
+fn bytes_per_second_throttles_downloads() {
+    let body = format!(
+        "[{}]",
+        vec!["\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\""; 500].join(",")
+    );
+    let size = body.len();
+    let server = TestServer::start(vec![Exchange::json("/big", body)]);
+    let started = std::time::Instant::now();
+    let (run, _) = run_job(
+        &server.url(),
+        "/big",
+        &format!("[limits]\nbytes_per_second = \"{}\"\n", size * 2),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 500);
+    // The body takes half a second at that rate (the first chunk is free).
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        started.elapsed()
+    );
+}
