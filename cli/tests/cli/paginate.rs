@@ -334,12 +334,16 @@ fn concurrent_pages_overlap_and_keep_request_order() {
 
 #[test]
 fn fanout_values_into_the_query_with_a_value_column() {
-    let mut slow = Exchange::json("/weather?city=Oslo", "[{\"t\": -3}]");
-    slow.delay = Duration::from_millis(150);
+    // Every answer takes a while, so requests sent together overlap
+    // whatever order the runtime starts them in.
+    let slow = |target: &str, body: &str| Exchange {
+        delay: Duration::from_millis(150),
+        ..Exchange::json(target, body.to_owned())
+    };
     let server = TestServer::start(vec![
-        slow,
-        Exchange::json("/weather?city=Rome", "[{\"t\": 18}]"),
-        Exchange::json("/weather?city=S%C3%A3o+Paulo", "[{\"t\": 25}]"),
+        slow("/weather?city=Oslo", "[{\"t\": -3}]"),
+        slow("/weather?city=Rome", "[{\"t\": 18}]"),
+        slow("/weather?city=S%C3%A3o+Paulo", "[{\"t\": 25}]"),
     ]);
     let rest = "[fanout]\nparam = \"city\"\nvalues = [\"Oslo\", \"Rome\", \"São Paulo\"]\n[[columns]]\nname = \"city\"\nvalue = \"{value}\"\n[[columns]]\nname = \"t\"\ntype = \"long\"\n";
     let (out, summary, _) = run(&server, "/weather", rest, &[]);

@@ -237,3 +237,29 @@ pub fn hydrant_with(args: &[&str], env: &[(&str, &str)]) -> Run {
 pub fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
+
+/// Runs a job whose `[request]` url is `url` + `target`, with `rest` after
+/// it, and returns the run and its `--summary-json` (null if none was
+/// written).
+pub fn run_job(
+    url: &str,
+    target: &str,
+    rest: &str,
+    env: &[(&str, &str)],
+) -> (Run, serde_json::Value) {
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{url}{target}\"\n{rest}"),
+    );
+    let summary = dir.path("summary.json");
+    let run = hydrant_with(
+        &["run", path_str(&job), "--summary-json", path_str(&summary)],
+        env,
+    );
+    let summary = std::fs::read_to_string(&summary)
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .unwrap_or(serde_json::Value::Null);
+    (run, summary)
+}
