@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::Uri;
-use hydrant_auth::Credentials;
 use hydrant_paginate::{Override, Page as PageView, Paginator, Plan, Step, Stop};
 use serde::Serialize;
 use serde_json::Value;
@@ -83,7 +82,6 @@ struct Context<'j> {
     job: &'j Job,
     request: &'j Request,
     session: Session,
-    credentials: Credentials,
 }
 
 impl<'j> Context<'j> {
@@ -102,14 +100,11 @@ impl<'j> Context<'j> {
         }
         let request = job.request.as_ref().expect("a read job has a request");
         let client = HttpClient::new(request, &job.limits, redirect_to)?;
-        let mut authenticator = job.auth.authenticator();
-        let credentials = std::mem::take(&mut authenticator.credentials);
-        let session = Session::new(client, authenticator, &credentials, job);
+        let session = Session::new(client, job.auth.authenticator(), job);
         Ok(Context {
             job,
             request,
             session,
-            credentials,
         })
     }
 
@@ -119,7 +114,7 @@ impl<'j> Context<'j> {
     }
 
     fn prepare_with(&self, plan: &Plan, placeholders: &Placeholders) -> Result<Prepared> {
-        prepare(self.request, plan, placeholders, &self.credentials)
+        prepare(self.request, plan, placeholders, self.session.credentials())
     }
 }
 
@@ -176,7 +171,7 @@ struct Pass {
     pending: Option<Plan>,
     ahead_index: u64,
     ended: Option<Stop>,
-    seen: HashSet<(String, Option<Vec<u8>>)>,
+    seen: HashSet<u64>,
 }
 
 impl Pass {

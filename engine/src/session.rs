@@ -47,8 +47,12 @@ struct Inner {
     /// `request.interval`: the earliest start of the next request.
     interval: Duration,
     next_start: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// The fixed credentials, added as requests are prepared.
+    credentials: Credentials,
     /// Locked across a token fetch, so concurrent requests share one.
     oauth2: Option<tokio::sync::Mutex<OAuth2>>,
+    /// The OAuth2 `token_url`, to show without taking the lock.
+    token_url: Option<String>,
     signers: Vec<Signer>,
     allowed_hosts: Vec<String>,
     /// Every secret value, as sent and percent-encoded: redacted from any
@@ -71,26 +75,16 @@ impl std::fmt::Debug for Inner {
 }
 
 impl Session {
-    /// `credentials` are the authenticator's fixed ones, taken out to
-    /// prepare requests with; they are among the secrets kept out of
-    /// messages.
-    pub fn new(
-        client: HttpClient,
-        authenticator: Authenticator,
-        credentials: &Credentials,
-        job: &Job,
-    ) -> Session {
+    pub fn new(client: HttpClient, authenticator: Authenticator, job: &Job) -> Session {
         let request = job.request.as_ref().expect("a read job has a request");
         let mut secrets = Vec::new();
-        let fixed = credentials
-            .headers
-            .iter()
-            .chain(&credentials.query)
-            .chain(&credentials.body)
-            .map(|(_, v)| v);
-        for secret in authenticator.secrets().chain(fixed) {
+        for secret in authenticator.secrets() {
             add_secret(&mut secrets, secret.expose_secret());
         }
+        let token_url = authenticator
+            .oauth2
+            .as_ref()
+            .map(|o| o.token_url().to_owned());
         Session {
             inner: Arc::new(Inner {
                 client,
@@ -105,13 +99,20 @@ impl Session {
                 }),
                 interval: request.interval,
                 next_start: std::sync::Mutex::new(None),
+                credentials: authenticator.credentials,
                 oauth2: authenticator.oauth2.map(tokio::sync::Mutex::new),
+                token_url,
                 signers: authenticator.signers,
                 allowed_hosts: request.allowed_hosts.clone(),
                 secrets: std::sync::RwLock::new(secrets),
                 retries: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// The fixed credentials, for [`crate::request::prepare`].
+    pub fn credentials(&self) -> &Credentials {
+        &self.inner.credentials
     }
 
     pub fn retries(&self) -> u64 {
@@ -331,11 +332,7 @@ impl Session {
         let placeholder = SecretString::from("(fetched at run time)".to_owned());
         let bearer = self.inner.oauth2.as_ref().map(|_| &placeholder);
         let mut text = self.authorized(prepared, bearer).describe();
-        if let Some(oauth2) = &self.inner.oauth2 {
-            let url = oauth2
-                .try_lock()
-                .map(|o| o.token_url().to_owned())
-                .unwrap_or_default();
+        if let Some(url) = &self.inner.token_url {
             text.insert_str(0, &format!("# oauth2: the token comes from {url}\n"));
         }
         text

@@ -437,21 +437,28 @@ fn second_origin() -> TestServer {
     TestServer::start(vec![Exchange::json("/page2", r#"{"data":[{"id":2}]}"#)])
 }
 
+/// The job's server, whose first page links to `/page2` on `host` at the
+/// port of `other`.
+fn linking_to(host: &str, other: &TestServer) -> TestServer {
+    let link = format!("http://{host}:{}/page2", other.port());
+    TestServer::start(vec![Exchange::json(
+        "/page1?key=k-1",
+        format!(r#"{{"data":[{{"id":1}}],"next":"{link}"}}"#),
+    )])
+}
+
+const FOLLOW_NEXT: &str =
+    "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n";
+
 #[test]
 fn a_link_to_another_origin_gets_no_credentials_and_needs_allowed_hosts() {
     let other = second_origin();
-    let link = format!("http://localhost:{}/page2", other.port());
-    let first = TestServer::start(vec![Exchange::json(
-        "/page1?key=k-1",
-        format!(r#"{{"data":[{{"id":1}}],"next":"{link}"}}"#),
-    )]);
-    let paginate =
-        "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n";
+    let first = linking_to("localhost", &other);
 
     let (refused, _) = run_job(
         &first.url(),
         "/page1",
-        &format!("{paginate}{CREDENTIALS}"),
+        &format!("{FOLLOW_NEXT}{CREDENTIALS}"),
         &[],
     );
     assert_eq!(refused.code, 1);
@@ -463,7 +470,7 @@ fn a_link_to_another_origin_gets_no_credentials_and_needs_allowed_hosts() {
     );
     assert!(other.requests().is_empty());
 
-    let allowed = format!("allowed_hosts = [\"localhost\"]\n{paginate}{CREDENTIALS}");
+    let allowed = format!("allowed_hosts = [\"localhost\"]\n{FOLLOW_NEXT}{CREDENTIALS}");
     let (run, _) = run_job(&first.url(), "/page1", &allowed, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n");
@@ -480,14 +487,8 @@ fn a_link_to_another_origin_gets_no_credentials_and_needs_allowed_hosts() {
 #[test]
 fn the_same_host_on_another_port_is_another_origin() {
     let other = second_origin();
-    let link = format!("http://127.0.0.1:{}/page2", other.port());
-    let first = TestServer::start(vec![Exchange::json(
-        "/page1?key=k-1",
-        format!(r#"{{"data":[{{"id":1}}],"next":"{link}"}}"#),
-    )]);
-    let rest = format!(
-        "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n{CREDENTIALS}"
-    );
+    let first = linking_to("127.0.0.1", &other);
+    let rest = format!("{FOLLOW_NEXT}{CREDENTIALS}");
     let (run, _) = run_job(&first.url(), "/page1", &rest, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n");

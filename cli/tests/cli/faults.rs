@@ -5,19 +5,10 @@ use std::time::Duration;
 
 use hydrant_bench::{Exchange, Fault, Seen};
 
-use crate::util::{Dir, TestFaults, TestServer, path_str, run_job};
+use crate::util::{Dir, TestFaults, TestServer, ids, lines, path_str, run_job};
 
 /// Retries come fast in these tests.
 const FAST: &str = "[limits]\nbackoff = { initial = \"10ms\", max = \"20ms\" }\n";
-
-fn ids(range: std::ops::Range<u32>) -> String {
-    let items: Vec<String> = range.map(|i| format!("{{\"id\":{i}}}")).collect();
-    format!("[{}]", items.join(","))
-}
-
-fn lines(range: std::ops::Range<u32>) -> String {
-    range.map(|i| format!("{{\"id\":{i}}}\n")).collect()
-}
 
 #[test]
 fn a_429_with_retry_after_seconds_is_waited_out() {

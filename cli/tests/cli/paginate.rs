@@ -5,31 +5,14 @@ use std::time::Duration;
 use hydrant_bench::Exchange;
 use serde_json::Value;
 
-use crate::util::{Dir, TestServer, hydrant, path_str};
+use crate::util::{Dir, TestServer, hydrant, ids, lines, path_str, run_job_with};
 
-/// Runs a job against `server` and returns stdout, the summary and stderr.
-fn run(server: &TestServer, target: &str, rest: &str, extra: &[&str]) -> (String, Value, String) {
-    let dir = Dir::new();
-    let job = dir.write(
-        "job.toml",
-        &format!("[request]\nurl = \"{}{target}\"\n{rest}", server.url()),
-    );
-    let summary = dir.path("summary.json");
-    let mut args = vec!["run", path_str(&job), "--summary-json", path_str(&summary)];
-    args.extend_from_slice(extra);
-    let run = hydrant(&args);
+/// Runs a job against `server` that must succeed; returns stdout, the
+/// summary and stderr.
+fn run(server: &TestServer, target: &str, rest: &str, args: &[&str]) -> (String, Value, String) {
+    let (run, summary) = run_job_with(&server.url(), target, rest, args, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let summary: Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
     (run.stdout, summary, run.stderr)
-}
-
-fn ids(range: std::ops::Range<u32>) -> String {
-    let items: Vec<String> = range.map(|i| format!("{{\"id\":{i}}}")).collect();
-    format!("[{}]", items.join(","))
-}
-
-fn lines(range: std::ops::Range<u32>) -> String {
-    range.map(|i| format!("{{\"id\":{i}}}\n")).collect()
 }
 
 fn assert_summary(summary: &Value, requests: u64, stopped: &str) {

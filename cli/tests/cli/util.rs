@@ -247,19 +247,40 @@ pub fn run_job(
     rest: &str,
     env: &[(&str, &str)],
 ) -> (Run, serde_json::Value) {
+    run_job_with(url, target, rest, &[], env)
+}
+
+/// [`run_job`] with more arguments for `hydrant run`.
+pub fn run_job_with(
+    url: &str,
+    target: &str,
+    rest: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (Run, serde_json::Value) {
     let dir = Dir::new();
     let job = dir.write(
         "job.toml",
         &format!("[request]\nurl = \"{url}{target}\"\n{rest}"),
     );
     let summary = dir.path("summary.json");
-    let run = hydrant_with(
-        &["run", path_str(&job), "--summary-json", path_str(&summary)],
-        env,
-    );
+    let mut all = vec!["run", path_str(&job), "--summary-json", path_str(&summary)];
+    all.extend_from_slice(args);
+    let run = hydrant_with(&all, env);
     let summary = std::fs::read_to_string(&summary)
         .ok()
         .and_then(|s| serde_json::from_str(&s).ok())
         .unwrap_or(serde_json::Value::Null);
     (run, summary)
+}
+
+/// A JSON array of `{"id": i}` records.
+pub fn ids(range: std::ops::Range<u32>) -> String {
+    let items: Vec<String> = range.map(|i| format!("{{\"id\":{i}}}")).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// The NDJSON output of the records of [`ids`].
+pub fn lines(range: std::ops::Range<u32>) -> String {
+    range.map(|i| format!("{{\"id\":{i}}}\n")).collect()
 }
