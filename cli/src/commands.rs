@@ -109,12 +109,8 @@ async fn run(args: RunArgs) -> Result<()> {
         }
         job.set_max_requests(max);
     }
-    if args.resume {
-        return Err(
-            Usage("--resume is not supported by this version of hydrant".to_owned()).into(),
-        );
-    }
     let (mut options, _server) = options(&args.job).await?;
+    options.resume = args.resume;
     let bar = progress_bar(args.job.quiet);
     if let Some(bar) = bar.clone() {
         options.on_progress = Some(Box::new(move |p| {

@@ -52,6 +52,12 @@ impl Error {
         self
     }
 
+    /// The same error, `redact` applied to its message.
+    pub(crate) fn redacted(mut self, redact: impl Fn(&str) -> String) -> Error {
+        self.message = redact(&self.message);
+        self
+    }
+
     pub(crate) fn config(message: impl Into<String>) -> Error {
         Error::new(Kind::Config, message)
     }

@@ -130,6 +130,7 @@ impl Feed {
                 let parent_options = RunOptions {
                     redirect_to: options.redirect_to.clone(),
                     on_progress: None,
+                    resume: false,
                 };
                 let summary = Box::pin(run(&parent, parent_options))
                     .await

@@ -39,4 +39,5 @@ mod request;
 mod run;
 mod session;
 mod sink;
+mod state;
 pub use run::{CheckReport, Progress, RunOptions, Summary, check, explain, query, run, schema};

@@ -457,10 +457,21 @@ impl Prepared {
     /// What identifies this request for loop detection: a hash of its URL
     /// and body, so a long run keeps 8 bytes per request, not the request.
     pub fn identity(&self) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.url.as_str().hash(&mut hasher);
-        self.body.as_ref().map(|(b, _)| b).hash(&mut hasher);
-        hasher.finish()
+        use sha2::Digest;
+        // SHA-256 rather than std's hasher: identities are saved in
+        // checkpoints and must agree across processes and versions. Secret
+        // query values are masked first: a checkpoint holds nothing of them.
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(self.shown_url());
+        if let Some((body, _)) = &self.body {
+            hasher.update([0]);
+            hasher.update(body);
+        }
+        let digest = hasher.finalize();
+        u64::from_le_bytes(
+            digest[..8]
+                .try_into()
+                .expect("a SHA-256 digest has 32 bytes"),
+        )
     }
 }

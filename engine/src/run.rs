@@ -25,6 +25,7 @@ use crate::path::Path;
 use crate::request::{Prepared, prepare};
 use crate::session::{Fetched, Session};
 use crate::sink::{CsvSink, Destination, NdjsonSink, PageOut, RawSink, Sink};
+use crate::state::{self, Checkpoint, SavedColumn, SavedPass};
 
 /// A callback shown the run's progress after every page.
 pub type ProgressFn = Box<dyn Fn(&Progress) + Send + Sync>;
@@ -36,6 +37,8 @@ pub struct RunOptions {
     pub redirect_to: Option<Uri>,
     /// Called after every page.
     pub on_progress: Option<ProgressFn>,
+    /// Go on from the job's `[state]` checkpoint, if there is one.
+    pub resume: bool,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -43,6 +46,7 @@ impl std::fmt::Debug for RunOptions {
         f.debug_struct("RunOptions")
             .field("redirect_to", &self.redirect_to)
             .field("on_progress", &self.on_progress.is_some())
+            .field("resume", &self.resume)
             .finish()
     }
 }
@@ -89,12 +93,6 @@ impl<'j> Context<'j> {
         if job.is_write {
             return Err(Error::config(format!(
                 "job file `{}`: write jobs are not supported by this version of hydrant",
-                job.name
-            )));
-        }
-        if job.state.is_some() {
-            return Err(Error::config(format!(
-                "job file `{}`: [state] checkpoints are not supported by this version of hydrant",
                 job.name
             )));
         }
@@ -162,6 +160,8 @@ pub(crate) fn page_records<'v>(
 
 /// One pass of the job: all of it without `[fanout]`, one value with it.
 struct Pass {
+    /// The position of its value among the fan-out values.
+    index: u64,
     placeholders: Arc<Placeholders>,
     /// The paginator's watched paths, compiled once.
     watched: Arc<[Path]>,
@@ -175,7 +175,7 @@ struct Pass {
 }
 
 impl Pass {
-    fn new(context: &Context<'_>, value: FanValue) -> Result<Pass> {
+    fn new(context: &Context<'_>, value: FanValue, index: u64) -> Result<Pass> {
         let mut paginator = context.paginator()?;
         let pending = Some(paginator.first());
         let watched = paginator
@@ -189,6 +189,7 @@ impl Pass {
             .collect::<Result<Vec<_>>>()?
             .into();
         Ok(Pass {
+            index,
             placeholders: Arc::new(value.placeholders),
             watched,
             fanout: value.overrides,
@@ -198,6 +199,43 @@ impl Pass {
             ended: None,
             seen: HashSet::new(),
         })
+    }
+
+    /// Where the pass stands after the page just written.
+    fn save(&self) -> SavedPass {
+        let mut requests: Vec<u64> = if self.paginator.is_predictable() {
+            // Counted requests never repeat; only followed ones can loop.
+            Vec::new()
+        } else {
+            self.seen.iter().copied().collect()
+        };
+        requests.sort_unstable();
+        SavedPass {
+            value: self.placeholders.get("value").cloned(),
+            paginator: self.paginator.checkpoint(),
+            next: self.pending.clone(),
+            requests,
+        }
+    }
+
+    /// Goes on from a saved pass of the same value.
+    fn restore(&mut self, saved: SavedPass, state: &std::path::Path) -> Result<()> {
+        let value = self.placeholders.get("value");
+        if saved.value.as_ref() != value {
+            return Err(Error::config(format!(
+                "cannot resume from state file `{}`: fan-out value {} was {:?} and is now {:?}; \
+                 the values changed since the checkpoint, so run without --resume to start over",
+                state.display(),
+                self.index + 1,
+                saved.value.unwrap_or_default(),
+                value.map_or("", String::as_str)
+            )));
+        }
+        self.ahead_index = saved.paginator.pages;
+        self.paginator.restore(saved.paginator);
+        self.pending = saved.next;
+        self.seen = saved.requests.into_iter().collect();
+        Ok(())
     }
 
     /// The next request to launch, if one can go now.
@@ -232,24 +270,82 @@ impl Pass {
 pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let started = Instant::now();
     let context = Context::new(job, options.redirect_to.clone())?;
-    let mut progress = Progress::default();
     let mut warnings = Vec::new();
+    let resumed = begin_checkpoints(job, options.resume, &mut warnings)?;
+    let mut progress = Progress::default();
+    let mut earlier = Earlier::default();
+    let mut last_stop = Stop::NoNext;
+    let mut launched: u64 = 0;
+    let mut extractor = job.columns.clone().map(|c| Extractor::new(c, &job.records));
+    if let Some(checkpoint) = &resumed {
+        progress = Progress {
+            requests: checkpoint.requests,
+            records: checkpoint.records,
+            bytes: checkpoint.bytes,
+            dirty: checkpoint.dirty,
+        };
+        earlier = Earlier {
+            retries: checkpoint.retries,
+            elapsed_s: checkpoint.elapsed_s,
+            dirty_bytes: checkpoint.dirty_bytes,
+        };
+        last_stop = checkpoint.stopped;
+        launched = checkpoint.launched;
+        warnings.extend(checkpoint.warnings.iter().cloned());
+        if let (None, Some(saved), Some(state)) = (&extractor, &checkpoint.columns, &job.state) {
+            let columns = SavedColumn::load(saved, &state.path)?;
+            extractor = Some(Extractor::new(columns, &job.records));
+        }
+    }
     let mut feed = Feed::open(job, &options, &mut progress, &mut warnings).await?;
     let values_concurrently =
         job.fanout.is_some() && job.paginate.kind == hydrant_paginate::Kind::None;
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();
     let mut reparse = Scratch::default();
-    let mut extractor = job.columns.clone().map(|c| Extractor::new(c, &job.records));
     let mut sink: Option<Box<dyn Sink>> = None;
     let mut dirty_out: Option<std::io::BufWriter<std::fs::File>> = None;
     let mut in_flight = InFlight::default();
     let mut pass: Option<Pass> = None;
-    let mut last_stop = Stop::NoNext;
+    // Fan-out values taken from the feed, and those wholly written.
+    let mut values_taken: u64 = 0;
+    let mut values_written: u64 = 0;
+    let mut answered = launched;
+    let mut last_checkpoint: Option<Instant> = None;
+    let output_resumed_at = resumed.as_ref().map(|c| c.output_bytes);
+    if let Some(checkpoint) = resumed {
+        let state = &job
+            .state
+            .as_ref()
+            .expect("a checkpoint comes from [state]")
+            .path;
+        let changed = || {
+            Error::config(format!(
+                "cannot resume from state file `{}`: [fanout] now gives fewer values than the {} \
+                 it had done; run without --resume to start over",
+                state.display(),
+                checkpoint.values_done
+            ))
+        };
+        for _ in 0..checkpoint.values_done {
+            feed.next_value()?.ok_or_else(changed)?;
+        }
+        values_taken = checkpoint.values_done;
+        values_written = checkpoint.values_done;
+        if let Some(saved) = checkpoint.pass {
+            let value = feed.next_value()?.ok_or_else(changed)?;
+            let mut restored = Pass::new(&context, value, values_taken)?;
+            restored.restore(saved, state)?;
+            pass = Some(restored);
+            values_taken += 1;
+        }
+        if let Some(extractor) = &extractor {
+            sink = Some(open_sink(job, extractor.columns(), output_resumed_at)?);
+        }
+    }
     // Each pass's paginator caps its own requests; with [fanout] the cap is
     // also counted across passes, as it caps the whole job.
     let total_cap = job.fanout.as_ref().and(job.paginate.max_requests);
-    let mut launched: u64 = 0;
     // Launches what may go now: within the current pass, or (without
     // pagination) the next fan-out values.
     macro_rules! launch {
@@ -273,7 +369,10 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
                     last_stop = done;
                 }
                 pass = match feed.next_value()? {
-                    Some(value) => Some(Pass::new(&context, value)?),
+                    Some(value) => {
+                        values_taken += 1;
+                        Some(Pass::new(&context, value, values_taken - 1)?)
+                    }
                     None => None,
                 };
                 if pass.is_none() {
@@ -292,7 +391,7 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             if !current.seen.insert(prepared.identity()) {
                 let warning = format!(
                     "pagination loop: the next request ({}) is one already sent; the run ended there",
-                    prepared.shown_url()
+                    context.session.shown(&prepared)
                 );
                 tracing::warn!("{warning}");
                 warnings.push(warning);
@@ -322,8 +421,12 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             .await
             .map_err(|e| Error::http(format!("a request task failed: {e}")))??;
         progress.requests += 1;
+        answered += 1;
+        if values_concurrently {
+            values_written += 1;
+        }
         progress.bytes += fetched.response.body.len() as u64;
-        let shown = fetched.prepared.shown_url();
+        let shown = context.session.shown(&fetched.prepared);
         let status = fetched.response.status.as_u16();
         let header_list: Vec<(String, String)> = fetched
             .response
@@ -405,7 +508,7 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
                 let out = match &mut dirty_out {
                     Some(out) => out,
                     None => dirty_out.insert(std::io::BufWriter::new(
-                        std::fs::File::create(path).map_err(|e| {
+                        open_dirty(path, output_resumed_at.is_some()).map_err(|e| {
                             Error::io(
                                 format!("cannot create records.dirty_path `{}`", path.display()),
                                 e,
@@ -449,7 +552,7 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         }
         let sink = match &mut sink {
             Some(sink) => sink,
-            None => sink.insert(open_sink(job, extractor.columns())?),
+            None => sink.insert(open_sink(job, extractor.columns(), output_resumed_at)?),
         };
         sink.page(&PageOut {
             body,
@@ -458,6 +561,47 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         })
         .map_err(|e| output_error(job, e))?;
         progress.records += batch.rows as u64;
+        if let Some(state) = &job.state
+            && last_checkpoint.is_none_or(|at| at.elapsed() >= state.every)
+        {
+            let output_bytes = sink.checkpoint().map_err(|e| output_error(job, e))?;
+            let dirty_bytes = match &mut dirty_out {
+                Some(out) => sync_dirty(out, job)?,
+                None => earlier.dirty_bytes,
+            };
+            let (values_done, saved_pass, stopped) = match &pass {
+                Some(current) if !values_concurrently => match current.ended {
+                    Some(stop) => (current.index + 1, None, stop),
+                    None => (current.index, Some(current.save()), last_stop),
+                },
+                _ => (values_written, None, last_stop),
+            };
+            let checkpoint = Checkpoint {
+                format: state::FORMAT,
+                job: state::fingerprint(job),
+                output_bytes,
+                dirty_bytes,
+                records: progress.records,
+                requests: progress.requests,
+                bytes: progress.bytes,
+                dirty: progress.dirty,
+                retries: earlier.retries + context.session.retries(),
+                elapsed_s: earlier.elapsed_s + started.elapsed().as_secs_f64(),
+                launched: answered,
+                columns: job
+                    .columns
+                    .is_none()
+                    .then(|| SavedColumn::save(extractor.columns())),
+                values_done,
+                pass: saved_pass,
+                stopped,
+                warnings: warnings.clone(),
+            };
+            state::save(&state.path, &checkpoint, |text| {
+                context.session.redact(text)
+            })?;
+            last_checkpoint = Some(Instant::now());
+        }
         if let Some(callback) = &options.on_progress {
             callback(&progress);
         }
@@ -480,16 +624,23 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         None => open_sink(
             job,
             &extractor.map(|e| e.columns().to_vec()).unwrap_or_default(),
+            output_resumed_at,
         )?,
     };
+    if let Some(out) = &mut dirty_out {
+        sync_dirty(out, job)?;
+    }
     sink.finish().map_err(|e| output_error(job, e))?;
+    if let Some(state) = &job.state {
+        state::remove(&state.path)?;
+    }
     Ok(Summary {
         records: progress.records,
         requests: progress.requests,
         bytes: progress.bytes,
         dirty: progress.dirty,
-        retries: context.session.retries(),
-        elapsed_s: started.elapsed().as_secs_f64(),
+        retries: earlier.retries + context.session.retries(),
+        elapsed_s: earlier.elapsed_s + started.elapsed().as_secs_f64(),
         stopped: last_stop.as_str().to_owned(),
         output: job
             .output
@@ -540,8 +691,103 @@ fn output_error(job: &Job, e: std::io::Error) -> Error {
     Error::io(format!("cannot write the output to {target}"), e)
 }
 
-fn open_sink(job: &Job, columns: &[ColumnSpec]) -> Result<Box<dyn Sink>> {
-    let out = Destination::open(job.output.path.as_deref()).map_err(|e| output_error(job, e))?;
+/// What the runs before a resumed one did, beyond [`Progress`].
+#[derive(Debug, Default)]
+struct Earlier {
+    retries: u64,
+    elapsed_s: f64,
+    dirty_bytes: u64,
+}
+
+/// Checks that the job can keep checkpoints and finds the one to resume
+/// from; a run that starts over removes the old one first, so that it can
+/// never be taken up against the new output.
+fn begin_checkpoints(
+    job: &Job,
+    resume: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Checkpoint>> {
+    let Some(state) = &job.state else {
+        if resume {
+            return Err(Error::config(format!(
+                "--resume needs checkpoints: job file `{}` has no [state] path",
+                job.name
+            )));
+        }
+        return Ok(None);
+    };
+    if job.output.path.is_none() {
+        return Err(Error::config(format!(
+            "job file `{}`: [state] needs output.path: stdout cannot be rewound to a checkpoint",
+            job.name
+        )));
+    }
+    if !resume {
+        state::remove(&state.path)?;
+        return Ok(None);
+    }
+    let Some(checkpoint) = state::load(&state.path, job)? else {
+        let warning = format!(
+            "--resume: no checkpoint at `{}`; the run started from the beginning",
+            state.path.display()
+        );
+        tracing::warn!("{warning}");
+        warnings.push(warning);
+        return Ok(None);
+    };
+    if let Some(path) = &job.records.dirty_path {
+        state::rewind_dirty(path, checkpoint.dirty_bytes)?;
+    }
+    tracing::info!(
+        records = checkpoint.records,
+        requests = checkpoint.requests,
+        "resuming from `{}`",
+        state.path.display()
+    );
+    Ok(Some(checkpoint))
+}
+
+/// The dirty file: created afresh, or added to after a checkpoint.
+fn open_dirty(path: &std::path::Path, resumed: bool) -> std::io::Result<std::fs::File> {
+    if resumed {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    } else {
+        std::fs::File::create(path)
+    }
+}
+
+/// Makes the dirty file durable and answers its length.
+fn sync_dirty(out: &mut std::io::BufWriter<std::fs::File>, job: &Job) -> Result<u64> {
+    let failed = |e| {
+        let path = job
+            .records
+            .dirty_path
+            .as_deref()
+            .unwrap_or(std::path::Path::new("-"));
+        Error::io(
+            format!("cannot write records.dirty_path `{}`", path.display()),
+            e,
+        )
+    };
+    out.flush().map_err(failed)?;
+    out.get_ref().sync_data().map_err(failed)?;
+    Ok(out.get_ref().metadata().map_err(failed)?.len())
+}
+
+/// The sink of the job's output; `resume_at` reopens the partial file of a
+/// cut-off run at that length.
+fn open_sink(job: &Job, columns: &[ColumnSpec], resume_at: Option<u64>) -> Result<Box<dyn Sink>> {
+    let mut out = match (resume_at, job.output.path.as_deref()) {
+        (Some(length), Some(path)) => Destination::resume(path, length)
+            .map_err(|e| Error::io(format!("cannot resume the output `{}`", path.display()), e))?,
+        (_, path) => Destination::open(path).map_err(|e| output_error(job, e))?,
+    };
+    if job.state.is_some() {
+        out.keep_on_failure();
+    }
     Ok(match job.output.format {
         OutputFormat::Ndjson => Box::new(NdjsonSink::new(out, columns)),
         OutputFormat::Csv => Box::new(CsvSink::new(
@@ -605,7 +851,7 @@ pub fn explain(job: &Job) -> Result<String> {
         ));
     }
     out.push('\n');
-    let mut pass = Pass::new(&context, value)?;
+    let mut pass = Pass::new(&context, value, 0)?;
     let plan = pass.next_plan().expect("a new pass has a first request");
     let prepared = context.prepare_with(&plan, &pass.placeholders)?;
     out.push_str(&context.session.describe(&prepared));
@@ -642,18 +888,18 @@ pub struct CheckReport {
 async fn first_page<R>(
     job: &Job,
     options: RunOptions,
-    inspect: impl FnOnce(&Placeholders, &Fetched, &[&BorrowedValue<'_>]) -> R,
+    inspect: impl FnOnce(&Placeholders, &Fetched, &str, &[&BorrowedValue<'_>]) -> R,
 ) -> Result<R> {
     let value = crate::fanout::first_value(job, &options).await?;
     let context = Context::new(job, options.redirect_to)?;
-    let mut pass = Pass::new(&context, value)?;
+    let mut pass = Pass::new(&context, value, 0)?;
     let plan = pass.next_plan().expect("a new pass has a first request");
     let prepared = context.prepare_with(&plan, &pass.placeholders)?;
     let fetched = context.session.fetch(prepared).await?;
+    let shown = context.session.shown(&fetched.prepared);
     if fetched.response.status.as_u16() == 204 {
-        return Ok(inspect(&pass.placeholders, &fetched, &[]));
+        return Ok(inspect(&pass.placeholders, &fetched, &shown, &[]));
     }
-    let shown = fetched.prepared.shown_url();
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();
     let mut reparse = Scratch::default();
@@ -664,13 +910,13 @@ async fn first_page<R>(
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
     let records = page_records(&page, &reparsed, &job.records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-    Ok(inspect(&pass.placeholders, &fetched, &records))
+    Ok(inspect(&pass.placeholders, &fetched, &shown, &records))
 }
 
 /// Sends the first request and reports what came back: status, records,
 /// columns and a sample.
 pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result<CheckReport> {
-    first_page(job, options, |placeholders, fetched, records| {
+    first_page(job, options, |placeholders, fetched, shown, records| {
         let columns = job
             .columns
             .clone()
@@ -692,7 +938,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
             })
             .collect();
         CheckReport {
-            url: fetched.prepared.shown_url(),
+            url: shown.to_owned(),
             status: fetched.response.status.as_u16(),
             records: records.len(),
             columns: extractor
@@ -709,10 +955,10 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
 
 /// Infers `[[columns]]` from the first page and writes them as TOML.
 pub async fn schema(job: &Job, options: RunOptions) -> Result<String> {
-    first_page(job, options, |_, fetched, records| {
+    first_page(job, options, |_, _, shown, records| {
         let mut out = format!(
             "# inferred from the first page of {} ({} records)\n",
-            fetched.prepared.shown_url(),
+            shown,
             records.len()
         );
         for column in infer_columns(records, &job.records.flatten) {

@@ -142,6 +142,18 @@ impl Session {
     /// one. A status other than 2xx in the end is an error naming the URL,
     /// with the start of the body (secrets redacted).
     pub async fn fetch(&self, prepared: Prepared) -> Result<Fetched> {
+        self.follow(prepared)
+            .await
+            .map_err(|e| e.redacted(|text| self.redact(text)))
+    }
+
+    /// The URL of a request for messages and logs: secret query values
+    /// masked, and any secret the server put elsewhere in a link redacted.
+    pub fn shown(&self, prepared: &Prepared) -> String {
+        self.redact(&prepared.shown_url())
+    }
+
+    async fn follow(&self, prepared: Prepared) -> Result<Fetched> {
         let mut current = prepared;
         let mut redirects = 0;
         let mut token_refetched = false;
@@ -153,7 +165,7 @@ impl Session {
             .without_max_times()
             .build();
         loop {
-            let shown = current.shown_url();
+            let shown = self.shown(&current);
             let bearer = match (&self.inner.oauth2, current.to_job_origin()) {
                 (Some(oauth2), true) => Some(self.bearer(oauth2).await?),
                 _ => None,
@@ -197,7 +209,7 @@ impl Session {
                 }
                 let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
                 current = current.redirected(status, &location, &self.inner.allowed_hosts)?;
-                tracing::debug!(from = %shown, to = %current.shown_url(), status, "redirect");
+                tracing::debug!(from = %shown, to = %self.shown(&current), status, "redirect");
                 continue;
             }
             if response.status.is_success() {

@@ -25,6 +25,9 @@ pub struct PageOut<'p> {
 pub trait Sink {
     /// Writes one page.
     fn page(&mut self, page: &PageOut<'_>) -> io::Result<()>;
+    /// Makes everything written so far durable and answers the length of
+    /// the output: what a checkpoint may count on after a crash.
+    fn checkpoint(&mut self) -> io::Result<u64>;
     /// Flushes everything; a file output is renamed into place.
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
@@ -32,7 +35,19 @@ pub trait Sink {
 /// The byte stream under a sink: stdout, or a file written as `.partial`.
 pub struct Destination {
     writer: BufWriter<Box<dyn Write + Send>>,
-    file: Option<(PathBuf, PathBuf)>,
+    file: Option<PartialFile>,
+    /// Bytes already in the file when it was opened (a resumed run).
+    start: u64,
+}
+
+#[derive(Debug)]
+struct PartialFile {
+    partial: PathBuf,
+    path: PathBuf,
+    /// The same file as the writer's, to sync it.
+    handle: File,
+    /// A failed run with checkpoints leaves its partial file to resume.
+    keep_on_failure: bool,
 }
 
 impl std::fmt::Debug for Destination {
@@ -45,6 +60,13 @@ impl std::fmt::Debug for Destination {
 
 const BUFFER: usize = 256 * 1024;
 
+/// Where a file output is written until the run succeeds.
+pub fn partial_path(path: &Path) -> PathBuf {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    PathBuf::from(partial)
+}
+
 impl Destination {
     /// `None` is stdout.
     pub fn open(path: Option<&Path>) -> io::Result<Destination> {
@@ -52,32 +74,80 @@ impl Destination {
             None => Ok(Destination {
                 writer: BufWriter::with_capacity(BUFFER, Box::new(io::stdout())),
                 file: None,
+                start: 0,
             }),
             Some(path) => {
-                let mut partial = path.as_os_str().to_owned();
-                partial.push(".partial");
-                let partial = PathBuf::from(partial);
                 if let Some(dir) = path.parent()
                     && !dir.as_os_str().is_empty()
                 {
                     std::fs::create_dir_all(dir)?;
                 }
+                let partial = partial_path(path);
                 let file = File::create(&partial)?;
-                Ok(Destination {
-                    writer: BufWriter::with_capacity(BUFFER, Box::new(file)),
-                    file: Some((partial, path.to_owned())),
-                })
+                Destination::from_file(file, partial, path, 0)
             }
         }
     }
 
+    /// Reopens the partial file of a run cut off after a checkpoint,
+    /// dropping whatever was written after it (`length` bytes are kept).
+    pub fn resume(path: &Path, length: u64) -> io::Result<Destination> {
+        let partial = partial_path(path);
+        let file = std::fs::OpenOptions::new().write(true).open(&partial)?;
+        let found = file.metadata()?.len();
+        if found < length {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "`{}` holds {found} bytes, fewer than the {length} the checkpoint counts",
+                    partial.display()
+                ),
+            ));
+        }
+        file.set_len(length)?;
+        io::Seek::seek(&mut &file, io::SeekFrom::Start(length))?;
+        Destination::from_file(file, partial, path, length)
+    }
+
+    fn from_file(file: File, partial: PathBuf, path: &Path, start: u64) -> io::Result<Destination> {
+        Ok(Destination {
+            file: Some(PartialFile {
+                handle: file.try_clone()?,
+                partial,
+                path: path.to_owned(),
+                keep_on_failure: false,
+            }),
+            writer: BufWriter::with_capacity(BUFFER, Box::new(file)),
+            start,
+        })
+    }
+
+    /// Keeps the partial file of a failed run, for `--resume`.
+    pub fn keep_on_failure(&mut self) {
+        if let Some(file) = &mut self.file {
+            file.keep_on_failure = true;
+        }
+    }
+
+    fn checkpoint(&mut self) -> io::Result<u64> {
+        self.writer.flush()?;
+        let Some(file) = &self.file else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "stdout cannot be checkpointed",
+            ));
+        };
+        file.handle.sync_data()?;
+        Ok(file.handle.metadata()?.len())
+    }
+
     fn commit(mut self) -> io::Result<()> {
         self.writer.flush()?;
-        if let Some((partial, path)) = self.file.take() {
+        if let Some(file) = self.file.take() {
             // Close the file before it is synced and renamed into place.
             self.writer = BufWriter::new(Box::new(io::sink()));
-            File::open(&partial)?.sync_all()?;
-            std::fs::rename(&partial, &path)?;
+            file.handle.sync_all()?;
+            std::fs::rename(&file.partial, &file.path)?;
         }
         Ok(())
     }
@@ -85,10 +155,14 @@ impl Destination {
 
 impl Drop for Destination {
     /// A destination dropped without `commit` belongs to a failed run: its
-    /// partial file goes, so nothing incomplete is left looking complete.
+    /// partial file goes, so nothing incomplete is left looking complete;
+    /// unless checkpoints count on it, as the state file says it is
+    /// incomplete.
     fn drop(&mut self) {
-        if let Some((partial, _)) = &self.file {
-            let _ = std::fs::remove_file(partial);
+        if let Some(file) = &self.file
+            && !file.keep_on_failure
+        {
+            let _ = std::fs::remove_file(&file.partial);
         }
     }
 }
@@ -156,6 +230,10 @@ impl Sink for NdjsonSink {
             self.out.writer.write_all(&self.line)?;
         }
         Ok(())
+    }
+
+    fn checkpoint(&mut self) -> io::Result<u64> {
+        self.out.checkpoint()
     }
 
     fn finish(self: Box<Self>) -> io::Result<()> {
@@ -243,8 +321,10 @@ pub struct CsvSink {
 }
 
 impl CsvSink {
+    /// The header goes first, unless the destination is a resumed file,
+    /// which has it already.
     pub fn new(out: Destination, columns: &[ColumnSpec], delimiter: u8, header: bool) -> CsvSink {
-        let header = header.then(|| {
+        let header = (header && out.start == 0).then(|| {
             let mut line = Vec::new();
             for (i, c) in columns.iter().enumerate() {
                 if i > 0 {
@@ -306,6 +386,10 @@ impl Sink for CsvSink {
         Ok(())
     }
 
+    fn checkpoint(&mut self) -> io::Result<u64> {
+        self.out.checkpoint()
+    }
+
     fn finish(mut self: Box<Self>) -> io::Result<()> {
         self.write_header()?;
         self.out.commit()
@@ -356,6 +440,10 @@ impl Sink for RawSink {
         }
         self.out.writer.write_all(&body[start..])?;
         self.out.writer.write_all(b"\n")
+    }
+
+    fn checkpoint(&mut self) -> io::Result<u64> {
+        self.out.checkpoint()
     }
 
     fn finish(self: Box<Self>) -> io::Result<()> {

@@ -26,12 +26,14 @@ pub use link::find_rel;
 
 use std::collections::HashSet;
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use rules::Rules;
 
 /// One change to the job's base request, made by a paginator.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Override {
     /// Set (replace) a query parameter.
     Query { name: String, value: String },
@@ -48,7 +50,7 @@ pub enum Override {
 
 /// What the engine should send next: the job's base request with these
 /// overrides applied in order.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Plan {
     pub overrides: Vec<Override>,
 }
@@ -67,7 +69,8 @@ pub struct Page<'a> {
 }
 
 /// Why pagination ended; the names are those of the run summary's `stopped`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Stop {
     NoNext,
     EmptyPage,
@@ -113,6 +116,18 @@ pub enum Step {
     Done(Stop),
 }
 
+/// What a paginator has learnt from the pages shown so far, enough to
+/// rebuild it in another process ([`Paginator::restore`]) after a crash.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Pages shown.
+    pub pages: u64,
+    /// Parameters set on the request of the next page.
+    pub sent: Vec<(String, Value)>,
+    /// Hashes of the cursors and links already followed.
+    pub seen: Vec<u64>,
+}
+
 /// A pagination state machine for one job (or one fan-out value).
 #[derive(Debug)]
 pub struct Paginator {
@@ -142,15 +157,15 @@ enum Strategy {
         param: String,
         placement: Placement,
         initial: Option<Value>,
-        seen: HashSet<String>,
+        seen: HashSet<u64>,
     },
     NextLink {
         source: Source,
-        seen: HashSet<String>,
+        seen: HashSet<u64>,
     },
     LinkHeader {
         rel: String,
-        seen: HashSet<String>,
+        seen: HashSet<u64>,
     },
     Rules(Rules),
 }
@@ -412,12 +427,12 @@ impl Paginator {
                 ..
             } => match text_of(source, page) {
                 None => Step::Done(Stop::NoNext),
-                Some((text, _)) if !seen.insert(text.clone()) => Step::Done(Stop::Loop),
+                Some((text, _)) if !seen.insert(stable_hash(&text)) => Step::Done(Stop::Loop),
                 Some((_, value)) => Step::Next(cursor_plan(param, *placement, &value)),
             },
             Strategy::NextLink { source, seen } => match text_of(source, page) {
                 None => Step::Done(Stop::NoNext),
-                Some((link, _)) if !seen.insert(link.clone()) => Step::Done(Stop::Loop),
+                Some((link, _)) if !seen.insert(stable_hash(&link)) => Step::Done(Stop::Loop),
                 Some((link, _)) => Step::Next(Plan {
                     overrides: vec![Override::Link(link)],
                 }),
@@ -430,7 +445,7 @@ impl Paginator {
                     .map(|(_, v)| v.as_str());
                 match link::find_rel(values, rel) {
                     None => Step::Done(Stop::NoNext),
-                    Some(link) if !seen.insert(link.clone()) => Step::Done(Stop::Loop),
+                    Some(link) if !seen.insert(stable_hash(&link)) => Step::Done(Stop::Loop),
                     Some(link) => Step::Next(Plan {
                         overrides: vec![Override::Link(link)],
                     }),
@@ -453,6 +468,50 @@ impl Paginator {
                 }
                 Step::Continue
             }
+        }
+    }
+
+    /// The state to save after the page just shown, to go on from the next
+    /// page with [`Paginator::restore`].
+    pub fn checkpoint(&self) -> Checkpoint {
+        let mut seen: Vec<u64> = self
+            .seen()
+            .map(|s| s.iter().copied().collect())
+            .unwrap_or_default();
+        // Sorted so that the same state always saves the same text.
+        seen.sort_unstable();
+        Checkpoint {
+            pages: self.pages,
+            sent: self.sent.clone(),
+            seen,
+        }
+    }
+
+    /// Takes up the state of a [`Paginator::checkpoint`] made by a
+    /// paginator of the same configuration.
+    pub fn restore(&mut self, checkpoint: Checkpoint) {
+        self.pages = checkpoint.pages;
+        self.sent = checkpoint.sent;
+        if let Some(seen) = self.seen_mut() {
+            seen.extend(checkpoint.seen);
+        }
+    }
+
+    fn seen(&self) -> Option<&HashSet<u64>> {
+        match &self.strategy {
+            Strategy::Cursor { seen, .. }
+            | Strategy::NextLink { seen, .. }
+            | Strategy::LinkHeader { seen, .. } => Some(seen),
+            Strategy::Single | Strategy::Counter(_) | Strategy::Rules(_) => None,
+        }
+    }
+
+    fn seen_mut(&mut self) -> Option<&mut HashSet<u64>> {
+        match &mut self.strategy {
+            Strategy::Cursor { seen, .. }
+            | Strategy::NextLink { seen, .. }
+            | Strategy::LinkHeader { seen, .. } => Some(seen),
+            Strategy::Single | Strategy::Counter(_) | Strategy::Rules(_) => None,
         }
     }
 
@@ -500,6 +559,14 @@ impl Paginator {
             StopCheck::None => false,
         }
     }
+}
+
+/// FNV-1a: the same in every process and every version, as loop detection
+/// must survive a resume.
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 fn is_empty(value: &Value) -> bool {

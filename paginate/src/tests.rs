@@ -426,3 +426,76 @@ fn adf_rules_refuse_unknown_keys() {
         "{err}"
     );
 }
+
+#[test]
+fn a_restored_cursor_paginator_still_knows_the_cursors_followed() {
+    let config = json!({"type": "cursor", "from": "$.next"});
+    let mut before = paginator(config.clone());
+    before.first();
+    assert!(matches!(
+        show(&mut before, 2, &[], json!({"next": "a"})),
+        Step::Next(_)
+    ));
+    assert!(matches!(
+        show(&mut before, 2, &[], json!({"next": "b"})),
+        Step::Next(_)
+    ));
+    let saved = serde_json::to_string(&before.checkpoint()).unwrap();
+
+    let mut after = paginator(config);
+    after.first();
+    after.restore(serde_json::from_str(&saved).unwrap());
+    assert_eq!(after.checkpoint().pages, 2);
+    let next = show(&mut after, 2, &[], json!({"next": "c"}));
+    assert_eq!(
+        next,
+        Step::Next(cursor_plan("cursor", Placement::Query, &json!("c")))
+    );
+    assert_eq!(
+        show(&mut after, 2, &[], json!({"next": "a"})),
+        Step::Done(Stop::Loop)
+    );
+}
+
+#[test]
+fn a_restored_counter_goes_on_from_the_next_page_and_keeps_max_requests() {
+    let config = json!({"type": "page", "size": 2, "max_requests": 4});
+    let mut before = paginator(config.clone());
+    before.first();
+    assert_eq!(show(&mut before, 2, &[], json!({})), Step::Continue);
+    assert_eq!(show(&mut before, 2, &[], json!({})), Step::Continue);
+
+    let mut after = paginator(config);
+    after.first();
+    after.restore(before.checkpoint());
+    assert_eq!(after.checkpoint(), before.checkpoint());
+    assert_eq!(query(&after.ahead(2).unwrap(), "page"), Some("3".into()));
+    assert_eq!(show(&mut after, 2, &[], json!({})), Step::Continue);
+    assert_eq!(
+        show(&mut after, 2, &[], json!({})),
+        Step::Done(Stop::MaxRequests)
+    );
+}
+
+#[test]
+fn plans_and_stops_survive_a_json_round_trip() {
+    let plan = Plan {
+        overrides: vec![
+            Override::Query {
+                name: "q".into(),
+                value: "1".into(),
+            },
+            Override::Body {
+                path: "a.b".into(),
+                value: json!({"n": [1, 2]}),
+            },
+            Override::Link("https://api.example.com/x?page=2".into()),
+        ],
+    };
+    let text = serde_json::to_string(&plan).unwrap();
+    assert_eq!(serde_json::from_str::<Plan>(&text).unwrap(), plan);
+    assert_eq!(
+        serde_json::to_string(&Stop::EndOfRange).unwrap(),
+        "\"end_of_range\""
+    );
+}

@@ -565,6 +565,21 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
                 format!(r#"{{"access_token":"{TOKEN}","expires_in":3600}}"#),
             );
         }
+        if path_of(&seen.target) == "/paged" {
+            // A next link that carries back all it was sent, which puts
+            // the secrets into what a checkpoint saves.
+            let echo = format!(
+                "{} {} {:?}",
+                String::from_utf8_lossy(&seen.body),
+                seen.target,
+                seen.headers
+            );
+            let echo: String = url::form_urlencoded::byte_serialize(echo.as_bytes()).collect();
+            return json(
+                200,
+                format!(r#"{{"data":[{{"id":1}}],"next":"/fail?echo={echo}"}}"#),
+            );
+        }
         if path_of(&seen.target) == "/fail" {
             // Echo everything received, as some servers do in errors.
             return json(
@@ -607,6 +622,17 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
             "fail.toml",
             &format!("[request]\nurl = \"{fail_url}\"\n{method}[limits]\nmax_retries = 0\n"),
         );
+        let paged = dir.write(
+            "paged.toml",
+            &format!(
+                "[request]\nurl = \"{}/paged\"\n{method}[limits]\nmax_retries = 0\n\
+                 [records]\npath = \"data\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n\
+                 [output]\npath = \"{}\"\n[state]\npath = \"{}\"\n",
+                server.url(),
+                path_str(&dir.path("paged.ndjson")),
+                path_str(&dir.path("paged.state")),
+            ),
+        );
         let (out, summary) = (dir.path("out.ndjson"), dir.path("summary.json"));
         let explain = hydrant_with(&["explain", path_str(&ok)], &env);
         let check = hydrant_with(&["check", path_str(&ok)], &env);
@@ -622,6 +648,10 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
             &env,
         );
         let failed = hydrant_with(&["run", path_str(&fail)], &env);
+        let cut_off = hydrant_with(&["run", path_str(&paged)], &env);
+        assert_eq!(cut_off.code, 1, "{method}: {}", cut_off.stderr);
+        let state = dir.read("paged.state");
+        assert!(state.contains("/fail?echo="), "{method}: {state}");
         assert_eq!(explain.code, 0, "{method}: {}", explain.stderr);
         assert_eq!(check.code, 0, "{method}: {}", check.stderr);
         assert_eq!(run.code, 0, "{method}: {}", run.stderr);
@@ -644,6 +674,9 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
             ("output", dir.read("out.ndjson")),
             ("dirty", dir.read("dirty.ndjson")),
             ("summary", dir.read("summary.json")),
+            ("cut-off run", cut_off.stdout + &cut_off.stderr),
+            ("state", state),
+            ("partial output", dir.read("paged.ndjson.partial")),
         ] {
             assert!(
                 !text.contains(CANARY) && !text.contains(TOKEN),

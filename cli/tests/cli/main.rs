@@ -3,6 +3,7 @@
 mod auth;
 mod faults;
 mod paginate;
+mod resume;
 mod util;
 
 use hydrant_bench::Exchange;

@@ -204,6 +204,29 @@ pub fn hydrant(args: &[&str]) -> Run {
 }
 
 pub fn hydrant_with(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command(args, env).output().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}
+
+/// `hydrant` started in the background, its output discarded: for runs
+/// that are killed.
+pub fn spawn_hydrant(args: &[&str]) -> std::process::Child {
+    command(args, &[])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hydrant"));
     command.args(args).env_remove("RUST_LOG");
     // Tests talk to loopback servers; a proxy of the machine's must not interfere.
@@ -222,16 +245,7 @@ pub fn hydrant_with(args: &[&str], env: &[(&str, &str)]) -> Run {
     for (name, value) in env {
         command.env(name, value);
     }
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command.output().unwrap();
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8(stdout).unwrap(),
-        stderr: String::from_utf8(stderr).unwrap(),
-    }
+    command
 }
 
 pub fn path_str(path: &Path) -> &str {

@@ -143,6 +143,7 @@ pub(crate) struct ParquetFile {
 #[serde(deny_unknown_fields)]
 pub(crate) struct StateFile {
     pub path: String,
+    pub every: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

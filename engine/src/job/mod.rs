@@ -6,6 +6,7 @@ use std::path::{Path as FsPath, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
+use sha2::Digest;
 
 use crate::error::{Error, Result};
 use crate::extract::{ColumnSpec, ColumnType};
@@ -35,9 +36,20 @@ pub struct Job {
     pub(crate) columns: Option<Vec<ColumnSpec>>,
     pub(crate) limits: Limits,
     pub(crate) output: Output,
-    pub(crate) state: Option<PathBuf>,
+    pub(crate) state: Option<State>,
     pub(crate) fanout: Option<Fanout>,
     pub(crate) is_write: bool,
+    /// SHA-256 of what the job extracts (see [`extraction_text`]), so that a
+    /// checkpoint is only taken up by the job that made it.
+    pub(crate) fingerprint: [u8; 32],
+}
+
+/// `[state]`, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct State {
+    pub path: PathBuf,
+    /// The least time between two checkpoints.
+    pub every: Duration,
 }
 
 /// `[request]`, validated.
@@ -220,9 +232,13 @@ impl Job {
         };
         interpolate(&mut tree, &mut String::new(), vars)
             .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
+        let fingerprint = sha2::Sha256::digest(extraction_text(&tree)).into();
         let file: JobFile = serde_json::from_value(tree)
             .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
-        validate(file, name).map_err(|e| Error::config(format!("job file `{name}`: {e}")))
+        let mut job =
+            validate(file, name).map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
+        job.fingerprint = fingerprint;
+        Ok(job)
     }
 
     /// Makes file paths of the job relative to the job file's folder.
@@ -280,6 +296,30 @@ impl Job {
     pub fn is_write(&self) -> bool {
         self.is_write
     }
+}
+
+/// The job as JSON without what may change between a run and its resume
+/// without changing the records: how fast and how patiently requests go,
+/// how they are authenticated, where the checkpoint is.
+fn extraction_text(tree: &Value) -> Vec<u8> {
+    let mut tree = tree.clone();
+    if let Some(job) = tree.as_object_mut() {
+        for key in ["limits", "auth", "state"] {
+            job.shift_remove(key);
+        }
+        if let Some(request) = job.get_mut("request").and_then(Value::as_object_mut) {
+            for key in [
+                "timeout",
+                "connect_timeout",
+                "interval",
+                "tls_verify",
+                "ca_file",
+            ] {
+                request.shift_remove(key);
+            }
+        }
+    }
+    serde_json::to_vec(&tree).unwrap_or_default()
 }
 
 fn output_path(path: &str) -> Option<PathBuf> {
@@ -693,9 +733,18 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
         columns,
         limits,
         output,
-        state: file.state.map(|s| PathBuf::from(s.path)),
+        state: file
+            .state
+            .map(|s| -> std::result::Result<State, String> {
+                Ok(State {
+                    path: PathBuf::from(s.path),
+                    every: duration("state.every", s.every.as_deref(), Duration::from_secs(1))?,
+                })
+            })
+            .transpose()?,
         fanout,
         is_write,
+        fingerprint: [0; 32],
     })
 }
 
@@ -782,6 +831,7 @@ fn validate_fanout(
                 state: None,
                 fanout: None,
                 is_write: false,
+                fingerprint: [0; 32],
             }))
         }
         _ => {

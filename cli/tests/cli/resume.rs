@@ -1,0 +1,589 @@
+//! `[state]` checkpoints and `--resume`: runs killed with SIGKILL at chosen
+//! points (by requests the server got) and at arbitrary moments, resumed,
+//! and compared record by record with what the API holds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hydrant_bench::Exchange;
+use serde_json::{Value, json};
+
+use crate::util::{Dir, TestServer, hydrant, path_str, spawn_hydrant};
+
+const PER_PAGE: u32 = 5;
+/// Records of the paginated endpoints: 8 full pages.
+const TOTAL: u32 = 40;
+/// Pages of each fan-out value's cursor pagination.
+const GROUP_PAGES: u32 = 3;
+
+/// An API serving the same records in every pagination shape. It counts
+/// the requests it gets and holds (never answers in time) those after the
+/// first `hold_after`, so that a run can be killed at a known point.
+struct Api {
+    server: TestServer,
+    hold_after: Arc<AtomicUsize>,
+    /// Requests after this many get a 500.
+    fail_after: Arc<AtomicUsize>,
+    received: Arc<AtomicUsize>,
+}
+
+impl Api {
+    fn start(delay: Duration) -> Api {
+        let hold_after = Arc::new(AtomicUsize::new(usize::MAX));
+        let fail_after = Arc::new(AtomicUsize::new(usize::MAX));
+        let received = Arc::new(AtomicUsize::new(0));
+        let (hold, fail, count) = (hold_after.clone(), fail_after.clone(), received.clone());
+        let server = TestServer::start_fn(move |seen| {
+            let number = count.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut exchange = answer(&seen.target);
+            if number > fail.load(Ordering::SeqCst) {
+                exchange.status = 500;
+            }
+            exchange.delay = if number > hold.load(Ordering::SeqCst) {
+                Duration::from_secs(120)
+            } else {
+                delay
+            };
+            exchange
+        });
+        Api {
+            server,
+            hold_after,
+            fail_after,
+            received,
+        }
+    }
+
+    fn targets(&self) -> Vec<String> {
+        self.server
+            .requests()
+            .into_iter()
+            .map(|seen| seen.target)
+            .collect()
+    }
+}
+
+fn answer(target: &str) -> Exchange {
+    let url = url::Url::parse(&format!("http://api{target}")).unwrap();
+    let query: HashMap<String, String> = url.query_pairs().into_owned().collect();
+    let number = |name: &str| query.get(name).and_then(|v| v.parse::<u32>().ok());
+    let pad = "x".repeat(number("pad").unwrap_or(0) as usize);
+    let page_of = |first: u32, end: u32| -> Vec<Value> {
+        (first..(first + PER_PAGE).min(end))
+            .map(|id| match pad.is_empty() {
+                true => json!({"id": id}),
+                false => json!({"id": id, "pad": pad}),
+            })
+            .collect()
+    };
+    let cursor = query
+        .get("cursor")
+        .and_then(|c| c.strip_prefix('c'))
+        .map_or(0, |c| c.parse::<u32>().unwrap());
+    let mut headers = Vec::new();
+    let body = match url.path() {
+        "/offset" => json!(page_of(number("offset").unwrap(), TOTAL)),
+        "/page" => json!(page_of((number("page").unwrap() - 1) * PER_PAGE, TOTAL)),
+        "/range" => json!(page_of(number("n").unwrap() * PER_PAGE, TOTAL)),
+        "/cursor" => {
+            let next = (cursor + 1 < TOTAL / PER_PAGE).then(|| format!("c{}", cursor + 1));
+            json!({"data": page_of(cursor * PER_PAGE, TOTAL), "next_cursor": next})
+        }
+        "/link" => {
+            let page = number("page").unwrap_or(0);
+            let next = (page + 1 < TOTAL / PER_PAGE).then(|| format!("/link?page={}", page + 1));
+            json!({"data": page_of(page * PER_PAGE, TOTAL), "paging": {"next": next}})
+        }
+        "/header" => {
+            let page = number("page").unwrap_or(0);
+            if page + 1 < TOTAL / PER_PAGE {
+                headers.push((
+                    "link".to_owned(),
+                    format!("</header?page={}>; rel=\"next\"", page + 1),
+                ));
+            }
+            json!({"data": page_of(page * PER_PAGE, TOTAL)})
+        }
+        "/group" => {
+            let base = number("g").unwrap() * 100;
+            let next = (cursor + 1 < GROUP_PAGES).then(|| format!("c{}", cursor + 1));
+            json!({"data": page_of(base + cursor * PER_PAGE, base + 100), "next_cursor": next})
+        }
+        "/one" => json!(page_of(number("g").unwrap() * 100, u32::MAX)),
+        other => panic!("no route {other}"),
+    };
+    let mut exchange = Exchange::json(target, body.to_string());
+    exchange.headers.extend(headers);
+    exchange
+}
+
+/// A job shape and the records it must end with, in order.
+struct Scenario {
+    job: String,
+    expected: Vec<u32>,
+    /// Whether it sends one request at a time, each after the previous page
+    /// is written: then a killed run's checkpoint is exactly known.
+    sequential: bool,
+    /// `state.every`.
+    every: &'static str,
+}
+
+fn scenario(api: &Api, path: &str, rest: &str) -> Scenario {
+    let mut expected: Vec<u32> = (0..TOTAL).collect();
+    let sequential = !["offset", "page", "range", "one"]
+        .iter()
+        .any(|p| path.starts_with(&format!("/{p}")));
+    if path.starts_with("/group") || path.starts_with("/one") {
+        let per_value = if path.starts_with("/group") {
+            GROUP_PAGES * PER_PAGE
+        } else {
+            PER_PAGE
+        };
+        expected = (1..=6).flat_map(|g| g * 100..g * 100 + per_value).collect();
+    }
+    Scenario {
+        job: format!("[request]\nurl = \"{}{path}\"\n{rest}", api.server.url()),
+        expected,
+        sequential,
+        every: "0s",
+    }
+}
+
+const CURSOR: &str = "[records]\npath = \"$.data\"\n[paginate]\ntype = \"cursor\"\n";
+const FANOUT_VALUES: &str =
+    "[fanout]\nparam = \"g\"\nvalues = [\"1\", \"2\", \"3\", \"4\", \"5\", \"6\"]\n";
+
+/// When to kill a run.
+#[derive(Debug, Clone, Copy)]
+enum Kill {
+    /// When request n + 1 arrives, which the server holds, after a while.
+    Holding(usize, Duration),
+    /// This long after the first request arrives; nothing is held.
+    After(Duration),
+}
+
+/// Runs the job, kills it with SIGKILL at `kill`, and resumes it. Answers
+/// the resumed run's summary and the requests it sent.
+fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<String>) {
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "{}\n[output]\npath = \"{}\"\n[state]\npath = \"{}\"\nevery = \"{}\"\n",
+            scenario.job,
+            path_str(&dir.path("out.ndjson")),
+            path_str(&dir.path("state/job.json")),
+            scenario.every,
+        ),
+    );
+    let (wait_for, settle) = match kill {
+        Kill::Holding(n, settle) => {
+            api.hold_after.store(n, Ordering::SeqCst);
+            (n + 1, settle)
+        }
+        Kill::After(settle) => (1, settle),
+    };
+    api.received.store(0, Ordering::SeqCst);
+    let mut child = spawn_hydrant(&["run", path_str(&job), "--quiet"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api.received.load(Ordering::SeqCst) < wait_for {
+        assert!(
+            Instant::now() < deadline,
+            "the run never sent request {wait_for}"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it was killed"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    std::thread::sleep(settle);
+    // Without a held request, a quick run may be done before the kill.
+    if child.try_wait().unwrap().is_none() {
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(
+            !dir.path("out.ndjson").exists(),
+            "a killed run left its output looking complete"
+        );
+    }
+    api.hold_after.store(usize::MAX, Ordering::SeqCst);
+    let first_run = api.targets().len();
+    let summary = dir.path("summary.json");
+    let run = hydrant(&[
+        "run",
+        path_str(&job),
+        "--resume",
+        "--summary-json",
+        path_str(&summary),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let output = dir.read("out.ndjson");
+    let ids: Vec<u32> = output
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["id"]
+                .as_u64()
+                .unwrap() as u32
+        })
+        .collect();
+    assert_eq!(ids, scenario.expected, "killed at {kill:?}");
+    assert!(
+        !dir.path("state/job.json").exists(),
+        "a finished run keeps no state"
+    );
+    let targets = api.targets();
+    let summary: Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
+    (summary, targets[first_run..].to_vec())
+}
+
+/// Kills a sequential run when request `kill_after + 1` arrives: the pages
+/// before it are written and checkpointed, so the resumed run must start
+/// with exactly that request and send no other twice.
+fn resumes_where_it_stopped(api: &Api, scenario: &Scenario, kill_after: usize) {
+    let (summary, resumed) =
+        kill_and_resume(api, scenario, Kill::Holding(kill_after, Duration::ZERO));
+    let all = api.targets();
+    let held = &all[all.len() - resumed.len() - 1];
+    assert_eq!(&resumed[0], held, "killed after {kill_after} requests");
+    assert_eq!(summary["records"], json!(scenario.expected.len()));
+    assert_eq!(summary["requests"], json!(kill_after + resumed.len()));
+}
+
+#[test]
+fn a_killed_cursor_run_resumes_at_the_next_cursor() {
+    let api = Api::start(Duration::ZERO);
+    let scenario = scenario(&api, "/cursor", CURSOR);
+    assert!(scenario.sequential);
+    for kill_after in [1, 3, 7] {
+        resumes_where_it_stopped(&api, &scenario, kill_after);
+    }
+}
+
+#[test]
+fn a_killed_next_link_or_link_header_run_resumes_at_the_next_link() {
+    let api = Api::start(Duration::ZERO);
+    let links = scenario(
+        &api,
+        "/link",
+        "[records]\npath = \"$.data\"\n[paginate]\ntype = \"next_link\"\n",
+    );
+    for kill_after in [2, 6] {
+        resumes_where_it_stopped(&api, &links, kill_after);
+    }
+    let headers = scenario(
+        &api,
+        "/header",
+        "[records]\npath = \"$.data\"\n[paginate]\ntype = \"link_header\"\n",
+    );
+    resumes_where_it_stopped(&api, &headers, 4);
+}
+
+#[test]
+fn a_killed_fanout_run_resumes_within_and_between_values() {
+    let api = Api::start(Duration::ZERO);
+    let scenario = scenario(&api, "/group", &format!("{CURSOR}{FANOUT_VALUES}"));
+    // 3 requests a value: killed inside the first value, at the boundary
+    // of two values, and inside the fifth value.
+    for kill_after in [2, 6, 13] {
+        resumes_where_it_stopped(&api, &scenario, kill_after);
+    }
+}
+
+#[test]
+fn killed_concurrent_runs_resume_with_every_record_once() {
+    let api = Api::start(Duration::ZERO);
+    let shapes = [
+        scenario(
+            &api,
+            "/offset",
+            "[paginate]\ntype = \"offset\"\nlimit = 5\n[limits]\nconcurrency = 3\n",
+        ),
+        scenario(&api, "/page", "[paginate]\ntype = \"page\"\nsize = 5\n"),
+        scenario(
+            &api,
+            "/range",
+            "[paginate]\ntype = \"range\"\nparam = \"n\"\nstart = 0\nend = 7\n",
+        ),
+        scenario(
+            &api,
+            "/one",
+            &format!("{FANOUT_VALUES}[limits]\nconcurrency = 3\n"),
+        ),
+    ];
+    for scenario in &shapes {
+        for (kill_after, settle) in [(1, 0), (3, 150), (5, 0)] {
+            let kill = Kill::Holding(kill_after, Duration::from_millis(settle));
+            let (summary, resumed) = kill_and_resume(&api, scenario, kill);
+            assert_eq!(summary["records"], json!(scenario.expected.len()));
+            assert!(!resumed.is_empty());
+        }
+    }
+}
+
+#[test]
+fn runs_killed_at_arbitrary_moments_resume_with_every_record_once() {
+    // Every answer takes a little while, and the run is killed after a
+    // time rather than at a request: the kill lands while pages are being
+    // received, written or checkpointed.
+    let api = Api::start(Duration::from_millis(4));
+    let shapes = [
+        scenario(
+            &api,
+            "/offset",
+            "[paginate]\ntype = \"offset\"\nlimit = 5\n[limits]\nconcurrency = 4\n",
+        ),
+        scenario(&api, "/cursor", CURSOR),
+    ];
+    for scenario in &shapes {
+        for settle in [0, 7, 15, 25, 40] {
+            kill_and_resume(&api, scenario, Kill::After(Duration::from_millis(settle)));
+        }
+    }
+}
+
+#[test]
+fn output_written_after_the_last_checkpoint_is_cut_off_on_resume() {
+    // One checkpoint an hour: only the first page is checkpointed, and the
+    // 100 kB pages after it overflow the write buffer into the file before
+    // the kill. The resumed run must drop them and fetch them again.
+    let api = Api::start(Duration::ZERO);
+    let mut scenario = scenario(&api, "/cursor?pad=20000", CURSOR);
+    scenario.every = "1h";
+    let (summary, resumed) = kill_and_resume(
+        &api,
+        &scenario,
+        Kill::Holding(6, Duration::from_millis(200)),
+    );
+    assert_eq!(resumed.len(), 7, "pages 2 to 8 again: {resumed:?}");
+    assert_eq!(summary["records"], json!(TOTAL));
+}
+
+/// A job that checkpoints every page into `dir`, with `rest` after its
+/// `[request]` url.
+fn checkpointed_job(dir: &Dir, url: &str, rest: &str, output: &str) -> std::path::PathBuf {
+    dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{url}\"\n{rest}\n[output]\npath = \"{}\"\nformat = \"{}\"\n\
+             [state]\npath = \"{}\"\nevery = \"0s\"\n",
+            path_str(&dir.path(output)),
+            output.rsplit('.').next().unwrap(),
+            path_str(&dir.path("job.state")),
+        ),
+    )
+}
+
+#[test]
+fn a_failed_run_keeps_its_partial_output_and_state_for_resume() {
+    // Records 3 and 4 of each page are dirty (an id that is not a long
+    // under a declared column); the CSV header and the dirty file must come
+    // out once and whole after the resume.
+    let server = TestServer::start_fn({
+        let calls = Arc::new(AtomicUsize::new(0));
+        move |seen| {
+            let page: u32 = seen.target.rsplit('=').next().unwrap().parse().unwrap();
+            let call = calls.fetch_add(1, Ordering::SeqCst);
+            let mut exchange = Exchange::json(&seen.target, dirty_page(page));
+            if page == 3 && call == 2 {
+                exchange.status = 503;
+            }
+            exchange
+        }
+    });
+    let dir = Dir::new();
+    let job = checkpointed_job(
+        &dir,
+        &format!("{}/items", server.url()),
+        &format!(
+            "[paginate]\ntype = \"page\"\nsize = 5\n[limits]\nconcurrency = 1\nmax_retries = 0\n\
+             [records]\ndirty_path = \"{}\"\nmax_dirty = 100\n[[columns]]\nname = \"id\"\ntype = \"long\"\n",
+            path_str(&dir.path("dirty.ndjson"))
+        ),
+        "out.csv",
+    );
+    let failed = hydrant(&["run", path_str(&job), "--quiet"]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(failed.stderr.contains("503"), "{}", failed.stderr);
+    assert!(!dir.path("out.csv").exists());
+    assert_eq!(
+        dir.read("out.csv.partial"),
+        "id\n0\n1\n2\n5\n6\n7\n",
+        "pages 1 and 2 are kept"
+    );
+    let state: Value = serde_json::from_str(&dir.read("job.state")).unwrap();
+    assert_eq!(
+        (state["records"].clone(), state["dirty"].clone()),
+        (json!(6), json!(4))
+    );
+
+    let summary = dir.path("summary.json");
+    let resumed = hydrant(&[
+        "run",
+        path_str(&job),
+        "--resume",
+        "--summary-json",
+        path_str(&summary),
+    ]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    let expected: String = (0..4)
+        .flat_map(|p| (p * 5..p * 5 + 3).map(|id| format!("{id}\n")))
+        .collect();
+    assert_eq!(dir.read("out.csv"), format!("id\n{expected}"));
+    let dirty: Vec<u64> = dir
+        .read("dirty.ndjson")
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["record"]["page_row"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(dirty, [3, 4, 8, 9, 13, 14, 18, 19]);
+    let summary: Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
+    assert_eq!(
+        (
+            &summary["records"],
+            &summary["dirty"],
+            &summary["requests"],
+            &summary["stopped"]
+        ),
+        (&json!(12), &json!(8), &json!(5), &json!("short_page"))
+    );
+    assert!(!dir.path("job.state").exists());
+    assert!(!dir.path("out.csv.partial").exists());
+}
+
+/// Page `page` of 4 (and an empty fifth): 5 records, the last two dirty.
+fn dirty_page(page: u32) -> String {
+    if page > 4 {
+        return "[]".to_owned();
+    }
+    let first = (page - 1) * 5;
+    let records: Vec<Value> = (first..first + 5)
+        .map(|n| match n % 5 < 3 {
+            true => json!({"id": n, "page_row": n}),
+            false => json!({"id": format!("bad{n}"), "page_row": n}),
+        })
+        .collect();
+    json!(records).to_string()
+}
+
+/// Leaves the state and partial output of a run that failed at page 3.
+fn failed_run(api: &Api, dir: &Dir, rest: &str) -> std::path::PathBuf {
+    let job = checkpointed_job(
+        dir,
+        &format!("{}/cursor", api.server.url()),
+        rest,
+        "out.ndjson",
+    );
+    api.received.store(0, Ordering::SeqCst);
+    api.fail_after.store(2, Ordering::SeqCst);
+    let run = hydrant(&["run", path_str(&job), "--quiet"]);
+    api.fail_after.store(usize::MAX, Ordering::SeqCst);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(dir.path("job.state").exists());
+    job
+}
+
+#[test]
+fn a_state_file_of_another_job_is_refused() {
+    let api = Api::start(Duration::ZERO);
+    let dir = Dir::new();
+    let rest = format!("{CURSOR}[limits]\nmax_retries = 0\n");
+    let job = failed_run(&api, &dir, &rest);
+    let state_before = dir.read("job.state");
+
+    // Limits may change between a run and its resume; the records may not.
+    let other = rest.replace("$.data", "$.data[*]");
+    checkpointed_job(
+        &dir,
+        &format!("{}/cursor", api.server.url()),
+        &other,
+        "out.ndjson",
+    );
+    let refused = hydrant(&["run", path_str(&job), "--resume"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!(
+            "state file `{}` belongs to a different job",
+            path_str(&dir.path("job.state"))
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        dir.read("job.state"),
+        state_before,
+        "a refused resume changes nothing"
+    );
+    assert!(dir.path("out.ndjson.partial").exists());
+
+    let patient = rest.replace("max_retries = 0", "max_retries = 3\nconcurrency = 1");
+    checkpointed_job(
+        &dir,
+        &format!("{}/cursor", api.server.url()),
+        &patient,
+        "out.ndjson",
+    );
+    let resumed = hydrant(&["run", path_str(&job), "--resume"]);
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(dir.read("out.ndjson").lines().count(), TOTAL as usize);
+}
+
+#[test]
+fn resume_needs_state_and_a_file_output() {
+    let dir = Dir::new();
+    let plain = dir.write("plain.toml", "[request]\nurl = \"http://127.0.0.1:9/x\"\n");
+    let run = hydrant(&["run", path_str(&plain), "--resume"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("--resume needs checkpoints"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("has no [state] path"), "{}", run.stderr);
+
+    let stdout = dir.write(
+        "stdout.toml",
+        "[request]\nurl = \"http://127.0.0.1:9/x\"\n[state]\npath = \"s.json\"\n",
+    );
+    let run = hydrant(&["run", path_str(&stdout)]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("[state] needs output.path"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn resume_without_a_checkpoint_runs_from_the_beginning() {
+    let api = Api::start(Duration::ZERO);
+    let dir = Dir::new();
+    let job = checkpointed_job(
+        &dir,
+        &format!("{}/cursor", api.server.url()),
+        CURSOR,
+        "out.ndjson",
+    );
+    let run = hydrant(&["run", path_str(&job), "--resume"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("no checkpoint at"), "{}", run.stderr);
+    assert_eq!(dir.read("out.ndjson").lines().count(), TOTAL as usize);
+}
+
+#[test]
+fn a_run_without_resume_starts_over_and_drops_the_old_checkpoint() {
+    let api = Api::start(Duration::ZERO);
+    let dir = Dir::new();
+    let job = failed_run(&api, &dir, &format!("{CURSOR}[limits]\nmax_retries = 0\n"));
+    let before = api.targets().len();
+    let run = hydrant(&["run", path_str(&job)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(api.targets().len() - before, 8, "all 8 pages again");
+    assert_eq!(dir.read("out.ndjson").lines().count(), TOTAL as usize);
+    assert!(!dir.path("job.state").exists());
+}

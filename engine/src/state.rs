@@ -1,0 +1,271 @@
+//! `[state]`: checkpoints of a read run, and taking one up on `--resume`.
+//!
+//! A checkpoint is written only after the output (and the dirty file) it
+//! counts is flushed and synced, and it replaces the previous one by
+//! rename; so after a crash at any point the checkpoint never runs ahead of
+//! what is durably written. A resumed run cuts the output back to the
+//! checkpointed length and goes on from the request after the last page it
+//! counts.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path as FsPath, PathBuf};
+
+use hydrant_paginate::{Checkpoint as PaginatorCheckpoint, Plan, Stop};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::Digest;
+
+use crate::error::{Error, Result};
+use crate::extract::{ColumnSpec, ColumnType};
+use crate::job::{Job, OutputFormat};
+use crate::path::Path;
+
+/// The layout of the state file; a file of another layout is refused.
+pub(crate) const FORMAT: u32 = 1;
+
+/// Everything a resumed run needs, as saved in the state file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Checkpoint {
+    pub format: u32,
+    /// The job's fingerprint (see [`fingerprint`]).
+    pub job: String,
+    /// Length of the output file the checkpoint counts.
+    pub output_bytes: u64,
+    /// Length of `records.dirty_path` the checkpoint counts.
+    pub dirty_bytes: u64,
+    pub records: u64,
+    pub requests: u64,
+    pub bytes: u64,
+    pub dirty: u64,
+    pub retries: u64,
+    pub elapsed_s: f64,
+    /// Requests of this job (not of `[fanout.from]`) whose pages are in.
+    pub launched: u64,
+    /// The output columns, when they were inferred from the first page.
+    pub columns: Option<Vec<SavedColumn>>,
+    /// Fan-out values whose passes are wholly in the output (1 for a job
+    /// without `[fanout]` that is done).
+    pub values_done: u64,
+    /// Where the pass of the next value stands, if it has begun.
+    pub pass: Option<SavedPass>,
+    /// Why the last finished pass ended.
+    pub stopped: Stop,
+    pub warnings: Vec<String>,
+}
+
+/// A pass cut off between two pages.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SavedPass {
+    /// The fan-out value, checked against the value found on resume.
+    pub value: Option<String>,
+    pub paginator: PaginatorCheckpoint,
+    /// The next request, for a strategy that learns it from each page.
+    pub next: Option<Plan>,
+    /// Identities of the requests sent, for loop detection.
+    pub requests: Vec<u64>,
+}
+
+/// A column as saved: its path as text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SavedColumn {
+    name: String,
+    path: Option<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    format: Option<String>,
+    value: Option<String>,
+}
+
+impl SavedColumn {
+    pub fn save(columns: &[ColumnSpec]) -> Vec<SavedColumn> {
+        columns
+            .iter()
+            .map(|c| SavedColumn {
+                name: c.name.clone(),
+                path: c.path.as_ref().map(|p| p.as_str().to_owned()),
+                kind: c.kind.as_str().to_owned(),
+                format: c.format.clone(),
+                value: c.value.clone(),
+            })
+            .collect()
+    }
+
+    pub fn load(saved: &[SavedColumn], state: &FsPath) -> Result<Vec<ColumnSpec>> {
+        let corrupt = |what: String| {
+            Error::config(format!(
+                "state file `{}` is damaged: {what}",
+                state.display()
+            ))
+        };
+        saved
+            .iter()
+            .map(|c| {
+                Ok(ColumnSpec {
+                    name: c.name.clone(),
+                    path: c
+                        .path
+                        .as_deref()
+                        .map(Path::parse)
+                        .transpose()
+                        .map_err(|e| corrupt(format!("column `{}`: {e}", c.name)))?,
+                    kind: ColumnType::parse(&c.kind).ok_or_else(|| {
+                        corrupt(format!("column `{}` has no type `{}`", c.name, c.kind))
+                    })?,
+                    format: c.format.clone(),
+                    value: c.value.clone(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// What identifies a job for its checkpoints: what it extracts and where
+/// the output goes. Limits, auth and timeouts may change between a run and
+/// its resume; anything else makes it another job.
+pub(crate) fn fingerprint(job: &Job) -> String {
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(job.fingerprint);
+    let format: &[u8] = match job.output.format {
+        OutputFormat::Ndjson => b"ndjson",
+        OutputFormat::Csv => b"csv",
+        OutputFormat::Parquet => b"parquet",
+        OutputFormat::Raw => b"raw",
+    };
+    hasher.update(format);
+    hasher.update([0]);
+    if let Some(path) = &job.output.path {
+        hasher.update(path.as_os_str().as_encoded_bytes());
+    }
+    hasher.update([0]);
+    hasher.update(job.paginate.max_requests.unwrap_or(0).to_le_bytes());
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Reads the state file; `None` when there is none.
+pub(crate) fn load(path: &FsPath, job: &Job) -> Result<Option<Checkpoint>> {
+    let text = match std::fs::read(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::io(
+                format!("cannot read state file `{}`", path.display()),
+                e,
+            ));
+        }
+    };
+    let checkpoint: Checkpoint = serde_json::from_slice(&text).map_err(|e| {
+        Error::config(format!(
+            "state file `{}` is not a hydrant checkpoint: {e}",
+            path.display()
+        ))
+    })?;
+    if checkpoint.format != FORMAT {
+        return Err(Error::config(format!(
+            "state file `{}` has layout {}, this hydrant reads layout {FORMAT}",
+            path.display(),
+            checkpoint.format
+        )));
+    }
+    if checkpoint.job != fingerprint(job) {
+        return Err(Error::config(format!(
+            "state file `{}` belongs to a different job (what `{}` extracts or where it writes has changed); \
+             remove it, or run without --resume to start over",
+            path.display(),
+            job.name
+        )));
+    }
+    Ok(Some(checkpoint))
+}
+
+/// Replaces the state file atomically: a crash leaves the old checkpoint
+/// or the new one, whole. `redact` is applied to every string saved.
+pub(crate) fn save(
+    path: &FsPath,
+    checkpoint: &Checkpoint,
+    redact: impl Fn(&str) -> String,
+) -> Result<()> {
+    let failed = |e| Error::io(format!("cannot write state file `{}`", path.display()), e);
+    let mut tree = serde_json::to_value(checkpoint).expect("a checkpoint is plain data");
+    redact_strings(&mut tree, &redact);
+    let mut text = serde_json::to_vec_pretty(&tree).expect("a checkpoint is plain data");
+    text.push(b'\n');
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    let temporary = sibling(path, ".tmp");
+    let mut file = File::create(&temporary).map_err(failed)?;
+    file.write_all(&text).map_err(failed)?;
+    file.sync_all().map_err(failed)?;
+    drop(file);
+    std::fs::rename(&temporary, path).map_err(failed)?;
+    sync_dir(path);
+    Ok(())
+}
+
+/// Removes the state file of a finished run, or of a run starting over.
+pub(crate) fn remove(path: &FsPath) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(
+            format!("cannot remove state file `{}`", path.display()),
+            e,
+        )),
+    }
+}
+
+fn sibling(path: &FsPath, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Makes a rename in the folder durable, where the platform allows it.
+fn sync_dir(path: &FsPath) {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => FsPath::new("."),
+    };
+    if let Ok(dir) = File::open(dir) {
+        let _ = dir.sync_all();
+    }
+}
+
+fn redact_strings(value: &mut Value, redact: &impl Fn(&str) -> String) {
+    match value {
+        Value::String(text) => *text = redact(text),
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_strings(v, redact)),
+        Value::Object(members) => members.values_mut().for_each(|v| redact_strings(v, redact)),
+        _ => {}
+    }
+}
+
+/// Cuts `records.dirty_path` back to the length a checkpoint counts.
+pub(crate) fn rewind_dirty(path: &FsPath, length: u64) -> Result<()> {
+    let failed = |e| {
+        Error::io(
+            format!("cannot resume records.dirty_path `{}`", path.display()),
+            e,
+        )
+    };
+    let file = match std::fs::OpenOptions::new().write(true).open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && length == 0 => return Ok(()),
+        Err(e) => return Err(failed(e)),
+    };
+    let found = file.metadata().map_err(failed)?.len();
+    if found < length {
+        return Err(Error::config(format!(
+            "cannot resume: records.dirty_path `{}` holds {found} bytes, fewer than the {length} the checkpoint counts",
+            path.display()
+        )));
+    }
+    file.set_len(length).map_err(failed)
+}
