@@ -282,6 +282,30 @@ fn a_killed_next_link_or_link_header_run_resumes_at_the_next_link() {
 }
 
 #[test]
+fn killed_data_factory_rules_runs_resume() {
+    let api = Api::start(Duration::ZERO);
+    let absolute_url = scenario(
+        &api,
+        "/link",
+        "[records]\npath = \"$.data\"\n[paginate]\ntype = \"rules\"\n\
+         rules = { AbsoluteUrl = \"$.paging.next\" }\n",
+    );
+    assert!(absolute_url.sequential);
+    resumes_where_it_stopped(&api, &absolute_url, 3);
+    let ranges = scenario(
+        &api,
+        "/range",
+        "[paginate]\ntype = \"rules\"\nrules = { \"QueryParameters.n\" = \"RANGE:0:7:1\" }\n\
+         [limits]\nconcurrency = 2\n",
+    );
+    for kill_after in [2, 5] {
+        let kill = Kill::Holding(kill_after, Duration::from_millis(100));
+        let (summary, _) = kill_and_resume(&api, &ranges, kill);
+        assert_eq!(summary["records"], json!(TOTAL));
+    }
+}
+
+#[test]
 fn a_killed_fanout_run_resumes_within_and_between_values() {
     let api = Api::start(Duration::ZERO);
     let scenario = scenario(&api, "/group", &format!("{CURSOR}{FANOUT_VALUES}"));
