@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod corpus;
 mod faults;
 mod fixture;
 mod replay;

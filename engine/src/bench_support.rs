@@ -1,11 +1,26 @@
-//! The CPU path of one page, without the network, for benchmarks.
+//! The CPU path of one page, without the network, for benchmarks: response
+//! bytes in, typed cells and output bytes out, through the engine's own
+//! parser, extractor and sinks.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::extract::{Batch, Extractor, Placeholders, infer_columns};
 use crate::job::{Job, JobFormat};
 use crate::json::{Parser, Scratch};
 use crate::run::{page_records, reparse_selected};
+use crate::sink::{CsvSink, Destination, NdjsonSink, PageOut, Sink};
 use crate::vars::Vars;
+
+/// The output a bench encodes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Ndjson,
+    Csv,
+}
 
 /// Parses a page and extracts the job's columns from it.
 #[derive(Debug)]
@@ -15,6 +30,21 @@ pub struct PagePipeline {
     scratch: Scratch,
     reparse: Scratch,
     extractor: Option<Extractor>,
+}
+
+/// A writer that keeps only the count of bytes written.
+#[derive(Debug, Clone, Default)]
+struct Counted(Arc<AtomicU64>);
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl PagePipeline {
@@ -33,6 +63,60 @@ impl PagePipeline {
 
     /// Parses `body` and extracts its records; returns how many rows came out.
     pub fn run(&mut self, body: &[u8]) -> Result<usize> {
+        self.with_batch(body, |_, batch| Ok(batch.rows))
+    }
+
+    /// Parses, extracts and encodes `body`: the whole page pipeline. Returns
+    /// the rows and the output bytes.
+    pub fn run_to_output(&mut self, body: &[u8], encoding: Encoding) -> Result<(usize, u64)> {
+        let counted = Counted::default();
+        self.with_batch(body, |columns, batch| {
+            let mut sink = sink(encoding, columns, counted.clone());
+            let page = PageOut {
+                body,
+                columns,
+                batch,
+            };
+            sink.page(&page)
+                .map_err(|e| Error::io("cannot encode the page", e))?;
+            sink.finish()
+                .map_err(|e| Error::io("cannot encode the page", e))?;
+            Ok(batch.rows)
+        })
+        .map(|rows| (rows, counted.0.load(Ordering::Relaxed)))
+    }
+
+    /// Parses and extracts `body` once, then encodes it `iterations` times:
+    /// the time spent encoding alone.
+    pub fn time_encoding(
+        &mut self,
+        body: &[u8],
+        encoding: Encoding,
+        iterations: u64,
+    ) -> Result<Duration> {
+        self.with_batch(body, |columns, batch| {
+            let mut sink = sink(encoding, columns, Counted::default());
+            let page = PageOut {
+                body,
+                columns,
+                batch,
+            };
+            let started = Instant::now();
+            for _ in 0..iterations {
+                sink.page(&page)
+                    .map_err(|e| Error::io("cannot encode the page", e))?;
+            }
+            sink.finish()
+                .map_err(|e| Error::io("cannot encode the page", e))?;
+            Ok(started.elapsed())
+        })
+    }
+
+    fn with_batch<R>(
+        &mut self,
+        body: &[u8],
+        then: impl FnOnce(&[crate::extract::ColumnSpec], &Batch<'_>) -> Result<R>,
+    ) -> Result<R> {
         let page = self
             .parser
             .parse(body, &mut self.scratch)
@@ -54,6 +138,14 @@ impl PagePipeline {
         });
         let mut batch = Batch::default();
         extractor.extract(&records, &Placeholders::new(), &mut batch);
-        Ok(batch.rows)
+        then(extractor.columns(), &batch)
+    }
+}
+
+fn sink(encoding: Encoding, columns: &[crate::extract::ColumnSpec], out: Counted) -> Box<dyn Sink> {
+    let out = Destination::writer(Box::new(out));
+    match encoding {
+        Encoding::Ndjson => Box::new(NdjsonSink::new(out, columns)),
+        Encoding::Csv => Box::new(CsvSink::new(out, columns, b',', true)),
     }
 }

@@ -1,7 +1,11 @@
 //! Project tasks, run as `cargo xtask <task>`.
 //!
-//! - `bench`: the criterion benches of hydrant-bench (parse + extract over
-//!   the recorded fixture pages).
+//! - `bench`: the criterion benches of hydrant-bench; the results are
+//!   written to `target/bench.json` and printed as a table, each figure
+//!   beside the baseline of its group.
+//! - `fixtures`: regenerates the corpus samples in `fixtures/corpus/`.
+
+mod bench;
 
 use std::process::Command;
 
@@ -10,22 +14,45 @@ use anyhow::{Context, Result, bail};
 fn main() -> Result<()> {
     let task = std::env::args().nth(1);
     match task.as_deref() {
-        Some("bench") => bench(),
+        Some("bench") => bench::run(),
+        Some("fixtures") => fixtures(),
         _ => {
-            eprintln!("usage: cargo xtask bench");
+            eprintln!("usage: cargo xtask bench | fixtures");
             bail!("unknown or missing task");
         }
     }
 }
 
-fn bench() -> Result<()> {
+fn cargo(args: &[&str]) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let status = Command::new(cargo)
-        .args(["bench", "-p", "hydrant-bench", "--bench", "extract"])
+    let status = Command::new(&cargo)
+        .args(args)
+        .current_dir(root())
         .status()
-        .context("cannot run cargo bench")?;
+        .with_context(|| format!("cannot run {cargo}"))?;
     if !status.success() {
-        bail!("cargo bench failed with {status}");
+        bail!("cargo {} failed with {status}", args.join(" "));
     }
     Ok(())
+}
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+fn fixtures() -> Result<()> {
+    cargo(&[
+        "run",
+        "--quiet",
+        "-p",
+        "hydrant-bench",
+        "--bin",
+        "corpus",
+        "--",
+        "fixtures/corpus",
+        "20",
+    ])
 }

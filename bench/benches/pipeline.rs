@@ -1,0 +1,108 @@
+//! The CPU path of a page for every corpus shape, each beside its baseline:
+//!
+//! - `page/<shape>`: `memchr` (a plain pass over the bytes, the floor),
+//!   `parse_extract` (simd-json + the column walk), and `to_ndjson` (the
+//!   whole page pipeline: response bytes in, output bytes out), in bytes/s;
+//! - `encode/<shape>`: NDJSON and CSV encoding of extracted rows, in
+//!   records/s;
+//! - `gzip`: decoding a gzip response body as the engine does (flate2).
+
+use std::io::Write;
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use hydrant_bench::corpus::Shape;
+use hydrant_engine::bench_support::{Encoding, PagePipeline};
+
+/// Records a page: 1000, as in the pages APIs commonly allow.
+const RECORDS: usize = 1000;
+
+fn job(shape: Shape) -> String {
+    format!(
+        "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = \"data\"\n{}",
+        shape.columns()
+    )
+}
+
+fn page(c: &mut Criterion) {
+    for shape in Shape::ALL {
+        let body = shape.page(0, RECORDS);
+        let mut pipeline = PagePipeline::new(&job(shape)).expect("bench job");
+        assert_eq!(pipeline.run(&body).expect("page"), RECORDS);
+        let mut group = c.benchmark_group(format!("page/{}", shape.name()));
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function("memchr", |b| {
+            b.iter(|| memchr::memchr_iter(b'"', std::hint::black_box(&body)).count())
+        });
+        group.bench_function("parse_extract", |b| {
+            b.iter(|| pipeline.run(&body).expect("page"))
+        });
+        group.bench_function("to_ndjson", |b| {
+            b.iter(|| {
+                pipeline
+                    .run_to_output(&body, Encoding::Ndjson)
+                    .expect("page")
+            })
+        });
+        group.finish();
+    }
+}
+
+fn encode(c: &mut Criterion) {
+    for shape in Shape::ALL {
+        let body = shape.page(0, RECORDS);
+        let mut pipeline = PagePipeline::new(&job(shape)).expect("bench job");
+        let mut group = c.benchmark_group(format!("encode/{}", shape.name()));
+        group.throughput(Throughput::Elements(RECORDS as u64));
+        for (name, encoding) in [("ndjson", Encoding::Ndjson), ("csv", Encoding::Csv)] {
+            group.bench_function(name, |b| {
+                b.iter_custom(|iterations| {
+                    pipeline
+                        .time_encoding(&body, encoding, iterations)
+                        .expect("page")
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+fn gzip(c: &mut Criterion) {
+    let body = Shape::Nested.page(0, RECORDS);
+    let mut compressed = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    compressed.write_all(&body).expect("gzip");
+    let compressed = compressed.finish().expect("gzip");
+    let mut group = c.benchmark_group("gzip");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("decode", |b| {
+        let mut out = Vec::with_capacity(body.len());
+        b.iter(|| {
+            out.clear();
+            let mut decoder = flate2::write::GzDecoder::new(&mut out);
+            decoder.write_all(&compressed).expect("gunzip");
+            decoder.finish().expect("gunzip");
+        })
+    });
+    group.bench_function("memcpy", |b| {
+        let mut out = Vec::with_capacity(body.len());
+        b.iter(|| {
+            out.clear();
+            out.extend_from_slice(std::hint::black_box(&body));
+        })
+    });
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(20)
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = page, encode, gzip
+}
+criterion_main!(benches);
