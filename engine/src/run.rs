@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use http::Uri;
 use hydrant_paginate::{Override, Page as PageView, Paginator, Plan, Step, Stop};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use simd_json::BorrowedValue;
 use simd_json::prelude::*;
@@ -52,7 +52,7 @@ impl std::fmt::Debug for RunOptions {
 }
 
 /// Where a run is.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Progress {
     pub requests: u64,
     pub records: u64,
@@ -263,8 +263,8 @@ impl Pass {
 /// Predictable strategies (offset, page, range) keep up to
 /// `limits.concurrency` requests in flight; responses are taken in request
 /// order, and requests past the end are dropped unread. Sequential ones
-/// send the next request as soon as the page's token is known, before the
-/// page is extracted and written. With `[fanout]`, each value is paginated
+/// send the next request once the page that names it is written (and
+/// checkpointed, which relies on it). With `[fanout]`, each value is paginated
 /// on its own, values in order; without pagination the values themselves
 /// go out concurrently.
 pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
@@ -277,13 +277,10 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let mut last_stop = Stop::NoNext;
     let mut launched: u64 = 0;
     let mut extractor = job.columns.clone().map(|c| Extractor::new(c, &job.records));
+    // The counters come back before the feed opens: `[fanout.from]` adds
+    // the requests of its parent job, run again, on top of them.
     if let Some(checkpoint) = &resumed {
-        progress = Progress {
-            requests: checkpoint.requests,
-            records: checkpoint.records,
-            bytes: checkpoint.bytes,
-            dirty: checkpoint.dirty,
-        };
+        progress = checkpoint.progress;
         earlier = Earlier {
             retries: checkpoint.retries,
             elapsed_s: checkpoint.elapsed_s,
@@ -581,10 +578,7 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
                 job: state::fingerprint(job),
                 output_bytes,
                 dirty_bytes,
-                records: progress.records,
-                requests: progress.requests,
-                bytes: progress.bytes,
-                dirty: progress.dirty,
+                progress,
                 retries: earlier.retries + context.session.retries(),
                 elapsed_s: earlier.elapsed_s + started.elapsed().as_secs_f64(),
                 launched: answered,
@@ -739,8 +733,8 @@ fn begin_checkpoints(
         state::rewind_dirty(path, checkpoint.dirty_bytes)?;
     }
     tracing::info!(
-        records = checkpoint.records,
-        requests = checkpoint.requests,
+        records = checkpoint.progress.records,
+        requests = checkpoint.progress.requests,
         "resuming from `{}`",
         state.path.display()
     );

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::extract::{ColumnSpec, ColumnType};
 use crate::job::{Job, OutputFormat};
 use crate::path::Path;
+use crate::run::Progress;
 
 /// The layout of the state file; a file of another layout is refused.
 pub(crate) const FORMAT: u32 = 1;
@@ -34,10 +35,7 @@ pub(crate) struct Checkpoint {
     pub output_bytes: u64,
     /// Length of `records.dirty_path` the checkpoint counts.
     pub dirty_bytes: u64,
-    pub records: u64,
-    pub requests: u64,
-    pub bytes: u64,
-    pub dirty: u64,
+    pub progress: Progress,
     pub retries: u64,
     pub elapsed_s: f64,
     /// Requests of this job (not of `[fanout.from]`) whose pages are in.

@@ -139,6 +139,8 @@ pub struct Paginator {
     pages: u64,
     /// Parameters this paginator set on the request just sent.
     sent: Vec<(String, Value)>,
+    /// Hashes of the cursors and links followed, to catch a loop.
+    followed: HashSet<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -157,15 +159,12 @@ enum Strategy {
         param: String,
         placement: Placement,
         initial: Option<Value>,
-        seen: HashSet<u64>,
     },
     NextLink {
         source: Source,
-        seen: HashSet<u64>,
     },
     LinkHeader {
         rel: String,
-        seen: HashSet<u64>,
     },
     Rules(Rules),
 }
@@ -301,15 +300,12 @@ impl Paginator {
                 param: config.param.clone().unwrap_or_else(|| "cursor".to_owned()),
                 placement,
                 initial: config.initial.clone(),
-                seen: HashSet::new(),
             },
             Kind::NextLink => Strategy::NextLink {
                 source: source(&config.from, &config.header, "$.paging.next"),
-                seen: HashSet::new(),
             },
             Kind::LinkHeader => Strategy::LinkHeader {
                 rel: config.rel.clone().unwrap_or_else(|| "next".to_owned()),
-                seen: HashSet::new(),
             },
             Kind::Rules => {
                 let rules = Rules::parse(
@@ -352,6 +348,7 @@ impl Paginator {
             watched,
             pages: 0,
             sent: Vec::new(),
+            followed: HashSet::new(),
         })
     }
 
@@ -423,21 +420,24 @@ impl Paginator {
                 source,
                 param,
                 placement,
-                seen,
                 ..
             } => match text_of(source, page) {
                 None => Step::Done(Stop::NoNext),
-                Some((text, _)) if !seen.insert(stable_hash(&text)) => Step::Done(Stop::Loop),
+                Some((text, _)) if !self.followed.insert(stable_hash(&text)) => {
+                    Step::Done(Stop::Loop)
+                }
                 Some((_, value)) => Step::Next(cursor_plan(param, *placement, &value)),
             },
-            Strategy::NextLink { source, seen } => match text_of(source, page) {
+            Strategy::NextLink { source } => match text_of(source, page) {
                 None => Step::Done(Stop::NoNext),
-                Some((link, _)) if !seen.insert(stable_hash(&link)) => Step::Done(Stop::Loop),
+                Some((link, _)) if !self.followed.insert(stable_hash(&link)) => {
+                    Step::Done(Stop::Loop)
+                }
                 Some((link, _)) => Step::Next(Plan {
                     overrides: vec![Override::Link(link)],
                 }),
             },
-            Strategy::LinkHeader { rel, seen } => {
+            Strategy::LinkHeader { rel } => {
                 let values = page
                     .headers
                     .iter()
@@ -445,7 +445,9 @@ impl Paginator {
                     .map(|(_, v)| v.as_str());
                 match link::find_rel(values, rel) {
                     None => Step::Done(Stop::NoNext),
-                    Some(link) if !seen.insert(stable_hash(&link)) => Step::Done(Stop::Loop),
+                    Some(link) if !self.followed.insert(stable_hash(&link)) => {
+                        Step::Done(Stop::Loop)
+                    }
                     Some(link) => Step::Next(Plan {
                         overrides: vec![Override::Link(link)],
                     }),
@@ -474,10 +476,7 @@ impl Paginator {
     /// The state to save after the page just shown, to go on from the next
     /// page with [`Paginator::restore`].
     pub fn checkpoint(&self) -> Checkpoint {
-        let mut seen: Vec<u64> = self
-            .seen()
-            .map(|s| s.iter().copied().collect())
-            .unwrap_or_default();
+        let mut seen: Vec<u64> = self.followed.iter().copied().collect();
         // Sorted so that the same state always saves the same text.
         seen.sort_unstable();
         Checkpoint {
@@ -492,27 +491,7 @@ impl Paginator {
     pub fn restore(&mut self, checkpoint: Checkpoint) {
         self.pages = checkpoint.pages;
         self.sent = checkpoint.sent;
-        if let Some(seen) = self.seen_mut() {
-            seen.extend(checkpoint.seen);
-        }
-    }
-
-    fn seen(&self) -> Option<&HashSet<u64>> {
-        match &self.strategy {
-            Strategy::Cursor { seen, .. }
-            | Strategy::NextLink { seen, .. }
-            | Strategy::LinkHeader { seen, .. } => Some(seen),
-            Strategy::Single | Strategy::Counter(_) | Strategy::Rules(_) => None,
-        }
-    }
-
-    fn seen_mut(&mut self) -> Option<&mut HashSet<u64>> {
-        match &mut self.strategy {
-            Strategy::Cursor { seen, .. }
-            | Strategy::NextLink { seen, .. }
-            | Strategy::LinkHeader { seen, .. } => Some(seen),
-            Strategy::Single | Strategy::Counter(_) | Strategy::Rules(_) => None,
-        }
+        self.followed.extend(checkpoint.seen);
     }
 
     fn remember(&mut self, plan: &Plan) {

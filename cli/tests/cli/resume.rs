@@ -112,6 +112,7 @@ fn answer(target: &str) -> Exchange {
             json!({"data": page_of(base + cursor * PER_PAGE, base + 100), "next_cursor": next})
         }
         "/one" => json!(page_of(number("g").unwrap() * 100, u32::MAX)),
+        "/parents" => json!((1..=6).map(|g| json!({"g": g})).collect::<Vec<_>>()),
         other => panic!("no route {other}"),
     };
     let mut exchange = Exchange::json(target, body.to_string());
@@ -317,6 +318,24 @@ fn a_killed_fanout_run_resumes_within_and_between_values() {
 }
 
 #[test]
+fn a_killed_run_fanning_out_from_a_parent_job_resumes_within_a_value() {
+    let api = Api::start(Duration::ZERO);
+    let parent = format!(
+        "[fanout]\nparam = \"g\"\n[fanout.from]\npath = \"g\"\n[fanout.from.request]\nurl = \"{}/parents\"\n",
+        api.server.url()
+    );
+    let scenario = scenario(&api, "/group", &format!("{CURSOR}{parent}"));
+    // Request 1 is the parent job; 8 is the second page of the third value.
+    let (summary, resumed) = kill_and_resume(&api, &scenario, Kill::Holding(8, Duration::ZERO));
+    let all = api.targets();
+    let held = &all[all.len() - resumed.len() - 1];
+    assert_eq!(resumed[0], "/parents", "the parent job runs again");
+    assert_eq!(&resumed[1], held, "then the pass goes on where it stopped");
+    assert!(held.contains("g=3"), "{held}");
+    assert_eq!(summary["records"], json!(scenario.expected.len()));
+}
+
+#[test]
 fn killed_concurrent_runs_resume_with_every_record_once() {
     let api = Api::start(Duration::ZERO);
     let shapes = [
@@ -439,8 +458,8 @@ fn a_failed_run_keeps_its_partial_output_and_state_for_resume() {
     );
     let state: Value = serde_json::from_str(&dir.read("job.state")).unwrap();
     assert_eq!(
-        (state["records"].clone(), state["dirty"].clone()),
-        (json!(6), json!(4))
+        (&state["progress"]["records"], &state["progress"]["dirty"]),
+        (&json!(6), &json!(4))
     );
 
     let summary = dir.path("summary.json");
