@@ -3,10 +3,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hydrant_bench::{FixtureSet, Server};
-use hydrant_engine::{Job, OutputFormat, RunOptions, Summary, Vars};
+use hydrant_engine::{BenchReport, Job, OutputFormat, RunOptions, Summary, Vars};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::{Command, JobArgs, RunArgs};
+use crate::{BenchArgs, Command, JobArgs, RunArgs};
 
 /// The command line is wrong: exit code 2, like a config error.
 #[derive(Debug)]
@@ -50,6 +50,7 @@ pub fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Run(args) => runtime()?.block_on(run(args)),
+        Command::Bench(args) => runtime()?.block_on(bench(args)),
         Command::Check(args) => runtime()?.block_on(check(args)),
         Command::Schema(args) => runtime()?.block_on(schema(args)),
         Command::Replay { dir, addr } => runtime()?.block_on(replay(&dir, &addr)),
@@ -96,12 +97,7 @@ async fn run(args: RunArgs) -> Result<()> {
         job.set_output_path(path);
     }
     if let Some(format) = &args.format {
-        let format = OutputFormat::parse(format).ok_or_else(|| {
-            Usage(format!(
-                "--format `{format}`: expected ndjson, csv, parquet or raw"
-            ))
-        })?;
-        job.set_output_format(format);
+        job.set_output_format(parse_format(format)?);
     }
     if let Some(max) = args.max_requests {
         if max == 0 {
@@ -136,6 +132,77 @@ async fn run(args: RunArgs) -> Result<()> {
         eprintln!("{}", describe(&summary));
     }
     Ok(())
+}
+
+fn parse_format(format: &str) -> Result<OutputFormat> {
+    Ok(OutputFormat::parse(format).ok_or_else(|| {
+        Usage(format!(
+            "--format `{format}`: expected ndjson, csv, parquet or raw"
+        ))
+    })?)
+}
+
+async fn bench(args: BenchArgs) -> Result<()> {
+    let mut job = load(&args.job)?;
+    if let Some(format) = &args.format {
+        job.set_output_format(parse_format(format)?);
+    }
+    let (options, _server) = options(&args.job).await?;
+    let bar = progress_bar(args.job.quiet);
+    if let Some(bar) = &bar {
+        bar.set_message("running the job, then fetching its requests again");
+    }
+    let result = hydrant_engine::bench(&job, options).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = result?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).context("cannot encode the report")?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", bench_table(&report))?;
+    }
+    Ok(())
+}
+
+fn bench_table(report: &BenchReport) -> String {
+    let mut text = format!(
+        "job {}: {} records, {} requests, {} received, {} encoded; stopped: {}\n",
+        report.job,
+        report.records,
+        report.run.requests,
+        human_bytes(report.run.bytes),
+        human_bytes(report.output_bytes),
+        report.stopped
+    );
+    text.push_str(&format!(
+        "{:<10} {:>12} {:>12} {:>9} {:>8} {:>8} {:>9}\n",
+        "", "requests/s", "records/s", "MB/s", "p50 ms", "p99 ms", "CPU s/GB"
+    ));
+    for (name, phase) in [("run", &report.run), ("raw fetch", &report.raw)] {
+        let cpu = phase
+            .cpu_s_per_gb
+            .map_or_else(|| "-".to_owned(), |s| format!("{s:.2}"));
+        text.push_str(&format!(
+            "{name:<10} {:>12.0} {:>12.0} {:>9.1} {:>8.2} {:>8.2} {cpu:>9}\n",
+            phase.requests_per_s,
+            phase.records_per_s,
+            phase.mb_per_s,
+            phase.latency_p50_ms,
+            phase.latency_p99_ms,
+        ));
+    }
+    text.push_str(&format!(
+        "run / raw fetch: {:.2}x; {} cores",
+        report.ratio, report.cores
+    ));
+    if let Some(rss) = report.peak_rss_mb {
+        text.push_str(&format!("; peak RSS {rss:.1} MB"));
+    }
+    text.push('\n');
+    text
 }
 
 fn progress_bar(quiet: bool) -> Option<ProgressBar> {

@@ -38,6 +38,9 @@ enum Command {
         /// The document; standard input when absent.
         file: Option<PathBuf>,
     },
+    /// Run a job for a throughput report beside the raw-fetch ceiling of
+    /// the same requests; nothing is written.
+    Bench(BenchArgs),
     /// Serve a fixture set over HTTP.
     Replay {
         dir: PathBuf,
@@ -82,10 +85,23 @@ struct RunArgs {
     summary_json: Option<PathBuf>,
 }
 
+#[derive(Args)]
+struct BenchArgs {
+    #[command(flatten)]
+    job: JobArgs,
+    /// ndjson, csv or raw: the encoding measured (overrides output.format).
+    #[arg(long)]
+    format: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = match &cli.command {
         Command::Run(args) => args.job.quiet,
+        Command::Bench(args) => args.job.quiet,
         Command::Check(args) | Command::Explain(args) | Command::Schema(args) => args.quiet,
         _ => false,
     };

@@ -2,9 +2,7 @@
 //! bytes in, typed cells and output bytes out, through the engine's own
 //! parser, extractor and sinks.
 
-use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -12,7 +10,7 @@ use crate::extract::{Batch, Extractor, Placeholders, infer_columns};
 use crate::job::{Job, JobFormat};
 use crate::json::{Parser, Scratch};
 use crate::run::{page_records, reparse_selected};
-use crate::sink::{CsvSink, Destination, NdjsonSink, PageOut, Sink};
+use crate::sink::{Counted, CsvSink, Destination, NdjsonSink, PageOut, Sink};
 use crate::vars::Vars;
 
 /// The output a bench encodes to.
@@ -30,21 +28,6 @@ pub struct PagePipeline {
     scratch: Scratch,
     reparse: Scratch,
     extractor: Option<Extractor>,
-}
-
-/// A writer that keeps only the count of bytes written.
-#[derive(Debug, Clone, Default)]
-struct Counted(Arc<AtomicU64>);
-
-impl Write for Counted {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.fetch_add(buf.len() as u64, Ordering::Relaxed);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 impl PagePipeline {

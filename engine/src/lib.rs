@@ -18,6 +18,7 @@
 //! ```
 //!
 //! The library emits `tracing` events and never installs a subscriber.
+mod bench;
 mod error;
 mod extract;
 mod fanout;
@@ -29,6 +30,7 @@ mod proxy;
 mod units;
 mod vars;
 
+pub use bench::{BenchReport, Phase, bench};
 pub use error::{Error, Result};
 pub use extract::{Batch, Cell, ColumnSpec, ColumnType};
 pub use job::{Job, JobFormat, OutputFormat};

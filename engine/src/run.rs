@@ -5,7 +5,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http::Uri;
 use hydrant_paginate::{Override, Page as PageView, Paginator, Plan, Step, Stop};
@@ -24,7 +24,7 @@ use crate::json::{Parser, Scratch, to_serde, write_serde, write_simd};
 use crate::path::Path;
 use crate::request::{Prepared, prepare};
 use crate::session::{Fetched, Session};
-use crate::sink::{CsvSink, Destination, NdjsonSink, PageOut, RawSink, Sink};
+use crate::sink::{Counted, CsvSink, Destination, NdjsonSink, PageOut, RawSink, Sink};
 use crate::state::{self, Checkpoint, SavedColumn, SavedPass};
 
 /// A callback shown the run's progress after every page.
@@ -79,6 +79,18 @@ pub struct Summary {
     pub output: String,
     /// Things the user should know, such as a pagination loop.
     pub warnings: Vec<String>,
+}
+
+/// What `bench` changes in a run: every request whose page was taken
+/// recorded with its latency, the output encoded as usual but counted and
+/// dropped.
+#[derive(Debug, Default)]
+pub(crate) struct Hooks {
+    pub recorder: Option<Vec<(Prepared, Duration)>>,
+    pub discard_output: Option<Counted>,
+    /// When the first request went out: the run's time is measured from
+    /// it, leaving out setup (TLS roots, the client).
+    pub first_sent: Option<Instant>,
 }
 
 /// Everything a run needs that does not change from page to page.
@@ -268,8 +280,18 @@ impl Pass {
 /// on its own, values in order; without pagination the values themselves
 /// go out concurrently.
 pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
+    run_hooked(job, options, &mut Hooks::default()).await
+}
+
+pub(crate) async fn run_hooked(
+    job: &Job,
+    options: RunOptions,
+    hooks: &mut Hooks,
+) -> Result<Summary> {
     let started = Instant::now();
     let context = Context::new(job, options.redirect_to.clone())?;
+    let discard = hooks.discard_output.clone();
+    let discard = discard.as_ref();
     let mut warnings = Vec::new();
     let resumed = begin_checkpoints(job, options.resume, &mut warnings)?;
     let mut progress = Progress::default();
@@ -337,7 +359,12 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             values_taken += 1;
         }
         if let Some(extractor) = &extractor {
-            sink = Some(open_sink(job, extractor.columns(), output_resumed_at)?);
+            sink = Some(open_sink(
+                job,
+                extractor.columns(),
+                output_resumed_at,
+                discard,
+            )?);
         }
     }
     // Each pass's paginator caps its own requests; with [fanout] the cap is
@@ -402,6 +429,7 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             let task = tokio::spawn(async move { session.fetch(prepared).await });
             in_flight.0.push_back((task, current.placeholders.clone()));
             launched += 1;
+            hooks.first_sent.get_or_insert_with(Instant::now);
         }
         };
     }
@@ -419,6 +447,9 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             .map_err(|e| Error::http(format!("a request task failed: {e}")))??;
         progress.requests += 1;
         answered += 1;
+        if let Some(recorded) = &mut hooks.recorder {
+            recorded.push((fetched.prepared.clone(), fetched.latency));
+        }
         if values_concurrently {
             values_written += 1;
         }
@@ -549,7 +580,12 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         }
         let sink = match &mut sink {
             Some(sink) => sink,
-            None => sink.insert(open_sink(job, extractor.columns(), output_resumed_at)?),
+            None => sink.insert(open_sink(
+                job,
+                extractor.columns(),
+                output_resumed_at,
+                discard,
+            )?),
         };
         sink.page(&PageOut {
             body,
@@ -619,6 +655,7 @@ pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             job,
             &extractor.map(|e| e.columns().to_vec()).unwrap_or_default(),
             output_resumed_at,
+            discard,
         )?,
     };
     if let Some(out) = &mut dirty_out {
@@ -773,11 +810,17 @@ fn sync_dirty(out: &mut std::io::BufWriter<std::fs::File>, job: &Job) -> Result<
 
 /// The sink of the job's output; `resume_at` reopens the partial file of a
 /// cut-off run at that length.
-fn open_sink(job: &Job, columns: &[ColumnSpec], resume_at: Option<u64>) -> Result<Box<dyn Sink>> {
-    let mut out = match (resume_at, job.output.path.as_deref()) {
-        (Some(length), Some(path)) => Destination::resume(path, length)
+fn open_sink(
+    job: &Job,
+    columns: &[ColumnSpec],
+    resume_at: Option<u64>,
+    discard: Option<&Counted>,
+) -> Result<Box<dyn Sink>> {
+    let mut out = match (discard, resume_at, job.output.path.as_deref()) {
+        (Some(counted), _, _) => Destination::writer(Box::new(counted.clone())),
+        (None, Some(length), Some(path)) => Destination::resume(path, length)
             .map_err(|e| Error::io(format!("cannot resume the output `{}`", path.display()), e))?,
-        (_, path) => Destination::open(path).map_err(|e| output_error(job, e))?,
+        (None, _, path) => Destination::open(path).map_err(|e| output_error(job, e))?,
     };
     if job.state.is_some() {
         out.keep_on_failure();

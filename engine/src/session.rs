@@ -31,6 +31,9 @@ const MAX_REDIRECTS: usize = 10;
 pub(crate) struct Fetched {
     pub prepared: Prepared,
     pub response: Response,
+    /// From the request going out to its body read, for the answer taken
+    /// (waits for a rate limit, and earlier attempts, not included).
+    pub latency: Duration,
 }
 
 /// Cheap to clone: requests in flight share it.
@@ -173,6 +176,7 @@ impl Session {
             let sent = self.authorized(&current, bearer.as_ref().map(|b| &b.header));
             self.pace().await;
             tracing::debug!(url = %shown, "request");
+            let sent_at = Instant::now();
             let response = match self.inner.client.send(sent.to_http()?, &shown).await {
                 Ok(response) => response,
                 Err(e) if e.is_transient() => {
@@ -216,6 +220,7 @@ impl Session {
                 return Ok(Fetched {
                     prepared: current,
                     response,
+                    latency: sent_at.elapsed(),
                 });
             }
             let failed = || {

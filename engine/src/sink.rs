@@ -6,6 +6,8 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use base64::Engine as _;
 
@@ -576,5 +578,20 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "\"a,b\"|\"say \"\"hi\"\"\"|\"\"|plain"
         );
+    }
+}
+
+/// A writer that keeps only the count of bytes written.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counted(pub Arc<AtomicU64>);
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

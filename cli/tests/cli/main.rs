@@ -1,6 +1,7 @@
 //! End-to-end tests through the `hydrant` binary against in-process servers.
 
 mod auth;
+mod bench;
 mod faults;
 mod paginate;
 mod resume;
