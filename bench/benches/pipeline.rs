@@ -1,7 +1,9 @@
 //! The CPU path of a page for every corpus shape, each beside its baseline:
 //!
 //! - `page/<shape>`: `memchr` (a plain pass over the bytes, the floor),
-//!   `parse_extract` (simd-json + the column walk), and `to_ndjson` (the
+//!   `parse_extract` (simd-json's tape + the column walk, as a run does
+//!   once the columns are known), `parse_extract_tree` (the same through a
+//!   simd-json `BorrowedValue` tree, for comparison), and `to_ndjson` (the
 //!   whole page pipeline: response bytes in, output bytes out), in bytes/s;
 //! - `encode/<shape>`: NDJSON and CSV encoding of extracted rows, in
 //!   records/s;
@@ -36,6 +38,12 @@ fn page(c: &mut Criterion) {
         });
         group.bench_function("parse_extract", |b| {
             b.iter(|| pipeline.run(&body).expect("page"))
+        });
+        let mut tree = PagePipeline::new(&job(shape))
+            .expect("bench job")
+            .tree_only();
+        group.bench_function("parse_extract_tree", |b| {
+            b.iter(|| tree.run(&body).expect("page"))
         });
         group.bench_function("to_ndjson", |b| {
             b.iter(|| {

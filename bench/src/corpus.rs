@@ -292,6 +292,34 @@ impl Random {
 
 #[cfg(test)]
 mod tests {
+    use hydrant_engine::bench_support::{Encoding, PagePipeline};
+
+    #[test]
+    fn the_tape_walk_writes_what_the_tree_walk_writes() {
+        for shape in Shape::ALL {
+            let body = shape.page(3, 200);
+            let job = format!(
+                "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = \"data\"\n{}",
+                shape.columns()
+            );
+            for encoding in [Encoding::Ndjson, Encoding::Csv] {
+                let mut tape = PagePipeline::new(&job).unwrap();
+                let mut tree = PagePipeline::new(&job).unwrap().tree_only();
+                let out = tape.encode(&body, encoding).unwrap();
+                assert_eq!(
+                    out,
+                    tree.encode(&body, encoding).unwrap(),
+                    "{}",
+                    shape.name()
+                );
+                if encoding == Encoding::Ndjson {
+                    let lines = out.iter().filter(|&&b| b == b'\n').count();
+                    assert_eq!(lines, 200, "{}", shape.name());
+                }
+            }
+        }
+    }
+
     use super::*;
 
     #[test]

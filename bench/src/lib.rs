@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod api;
 pub mod corpus;
 mod faults;
 mod fixture;

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::extract::{Batch, Extractor, Placeholders, infer_columns};
+use crate::extract::{Batch, Extractor, Placeholders, infer_columns, select_records};
 use crate::job::{Job, JobFormat};
 use crate::json::{Parser, Scratch};
 use crate::run::{page_records, reparse_selected};
@@ -28,6 +28,9 @@ pub struct PagePipeline {
     scratch: Scratch,
     reparse: Scratch,
     extractor: Option<Extractor>,
+    tape: Option<simd_json::Tape<'static>>,
+    /// Always build the tree, as a run does before its columns are known.
+    tree_only: bool,
 }
 
 impl PagePipeline {
@@ -41,7 +44,16 @@ impl PagePipeline {
             scratch: Scratch::default(),
             reparse: Scratch::default(),
             extractor,
+            tape: None,
+            tree_only: false,
         })
+    }
+
+    /// The same pipeline building a simd-json tree for every page instead
+    /// of walking its tape: the slower form, kept for comparison.
+    pub fn tree_only(mut self) -> PagePipeline {
+        self.tree_only = true;
+        self
     }
 
     /// Parses `body` and extracts its records; returns how many rows came out.
@@ -67,6 +79,26 @@ impl PagePipeline {
             Ok(batch.rows)
         })
         .map(|rows| (rows, counted.0.load(Ordering::Relaxed)))
+    }
+
+    /// Parses, extracts and encodes `body`, returning the output.
+    pub fn encode(&mut self, body: &[u8], encoding: Encoding) -> Result<Vec<u8>> {
+        let out = Shared::default();
+        self.with_batch(body, |columns, batch| {
+            let mut sink = sink(encoding, columns, out.clone());
+            let page = PageOut {
+                body,
+                columns,
+                batch,
+            };
+            sink.page(&page)
+                .map_err(|e| Error::io("cannot encode the page", e))?;
+            sink.finish()
+                .map_err(|e| Error::io("cannot encode the page", e))
+        })?;
+        Ok(std::mem::take(
+            &mut *out.0.lock().unwrap_or_else(|e| e.into_inner()),
+        ))
     }
 
     /// Parses and extracts `body` once, then encodes it `iterations` times:
@@ -100,6 +132,28 @@ impl PagePipeline {
         body: &[u8],
         then: impl FnOnce(&[crate::extract::ColumnSpec], &Batch<'_>) -> Result<R>,
     ) -> Result<R> {
+        let on_tape = !self.tree_only
+            && self.extractor.as_ref().is_some_and(Extractor::walks_tape)
+            && (self.job.records.path.as_ref()).is_none_or(|p| p.segments().is_some());
+        if on_tape {
+            let extractor = self.extractor.as_ref().expect("on_tape needs the columns");
+            let mut tape = self
+                .tape
+                .take()
+                .unwrap_or_else(simd_json::Tape::null)
+                .reset();
+            self.parser
+                .parse_tape(body, &mut self.scratch, &mut tape)
+                .map_err(Error::data)?;
+            let records =
+                select_records(tape.as_value(), &self.job.records).map_err(Error::data)?;
+            let mut batch = Batch::default();
+            extractor.extract(&records, &Placeholders::new(), &mut batch);
+            let result = then(extractor.columns(), &batch);
+            drop(batch);
+            self.tape = Some(tape.reset());
+            return result;
+        }
         let page = self
             .parser
             .parse(body, &mut self.scratch)
@@ -125,7 +179,29 @@ impl PagePipeline {
     }
 }
 
-fn sink(encoding: Encoding, columns: &[crate::extract::ColumnSpec], out: Counted) -> Box<dyn Sink> {
+/// A writer into a buffer the caller keeps.
+#[derive(Debug, Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn sink(
+    encoding: Encoding,
+    columns: &[crate::extract::ColumnSpec],
+    out: impl std::io::Write + Send + 'static,
+) -> Box<dyn Sink> {
     let out = Destination::writer(Box::new(out));
     match encoding {
         Encoding::Ndjson => Box::new(NdjsonSink::new(out, columns)),

@@ -11,7 +11,8 @@ use simd_json::prelude::*;
 use simd_json::{BorrowedValue, StaticNode};
 
 use crate::job::{RecordMode, Records};
-use crate::json::{big_number, write_serde, write_simd};
+use crate::json::write_serde;
+use crate::node::{Node, View};
 use crate::path::{Path, Segment};
 
 /// The type of an output column.
@@ -176,6 +177,12 @@ impl Extractor {
         }
     }
 
+    /// Whether every column can be taken from a tape: none needs the
+    /// general JSONPath evaluator, which works on a tree.
+    pub(crate) fn walks_tape(&self) -> bool {
+        self.general.is_empty()
+    }
+
     /// The columns, in output order.
     pub fn columns(&self) -> &[ColumnSpec] {
         &self.columns
@@ -183,20 +190,21 @@ impl Extractor {
 
     /// Extracts every record into `batch`; records with a missing or badly
     /// typed value go to `batch.dirty` when the job says so.
-    pub fn extract<'v>(
+    pub(crate) fn extract<'v, N: Node<'v>>(
         &self,
-        records: &[&'v BorrowedValue<'_>],
+        records: &[N],
         placeholders: &Placeholders,
         batch: &mut Batch<'v>,
     ) {
         let width = self.columns.len();
         batch.cells.reserve(records.len() * width);
-        let mut hits: Vec<(usize, &'v BorrowedValue<'_>)> = Vec::new();
-        let mut single: Vec<Option<&'v BorrowedValue<'_>>> = vec![None; width];
-        let mut many: Vec<Vec<&'v BorrowedValue<'_>>> = vec![Vec::new(); width];
+        let mut hits: Vec<(usize, N)> = Vec::new();
+        let mut scratch: Vec<N> = Vec::new();
+        let mut single: Vec<Option<N>> = vec![None; width];
+        let mut many: Vec<Vec<N>> = vec![Vec::new(); width];
         'records: for &record in records {
             hits.clear();
-            walk_trie(&self.trie, 0, record, &mut hits);
+            walk_trie(&self.trie, 0, record, &mut hits, &mut scratch);
             single.iter_mut().for_each(|s| *s = None);
             many.iter_mut().for_each(Vec::clear);
             for &(column, value) in &hits {
@@ -209,7 +217,7 @@ impl Extractor {
             let converted = if self.general.is_empty() {
                 None
             } else {
-                Some(crate::json::to_serde(record))
+                Some(record.to_serde())
             };
             let start = batch.cells.len();
             for (index, column) in self.columns.iter().enumerate() {
@@ -250,7 +258,7 @@ impl Extractor {
                         if i > 0 {
                             text.push(b',');
                         }
-                        write_simd(value, &mut text);
+                        value.write_json(&mut text);
                     }
                     text.push(b']');
                     convert_compound(column, text)
@@ -261,9 +269,9 @@ impl Extractor {
                         None => self
                             .settle(Problem::Missing)
                             .map_err(|p| p.describe(column)),
-                        Some(value) => convert(view_simd(value), column, &mut || {
+                        Some(value) => convert(value.view(), column, &mut || {
                             let mut text = Vec::new();
-                            write_simd(value, &mut text);
+                            value.write_json(&mut text);
                             text
                         })
                         .or_else(|p| self.settle(p))
@@ -275,7 +283,7 @@ impl Extractor {
                     Err(reason) => {
                         batch.cells.truncate(start);
                         let mut text = Vec::new();
-                        write_simd(record, &mut text);
+                        record.write_json(&mut text);
                         batch.dirty.push(DirtyRecord {
                             reason,
                             record: text,
@@ -343,53 +351,43 @@ fn child(trie: &mut Vec<TrieNode>, node: usize, segment: &Segment) -> usize {
     id
 }
 
-fn walk_trie<'v, 'a>(
+fn walk_trie<'v, N: Node<'v>>(
     trie: &[TrieNode],
     node: usize,
-    value: &'v BorrowedValue<'a>,
-    hits: &mut Vec<(usize, &'v BorrowedValue<'a>)>,
+    value: N,
+    hits: &mut Vec<(usize, N)>,
+    scratch: &mut Vec<N>,
 ) {
     let here = &trie[node];
     for &column in &here.columns {
         hits.push((column, value));
     }
-    if !here.keys.is_empty()
-        && let Some(object) = value.as_object()
-    {
-        for (key, next) in &here.keys {
-            if let Some(child) = object.get(key.as_str()) {
-                walk_trie(trie, *next, child, hits);
-            }
+    for (key, next) in &here.keys {
+        if let Some(child) = value.get(key) {
+            walk_trie(trie, *next, child, hits, scratch);
         }
     }
-    if let Some(array) = value.as_array() {
-        for (index, next) in &here.indexes {
-            if let Some(child) =
-                crate::path::resolve_index(*index, array.len()).and_then(|i| array.get(i))
-            {
-                walk_trie(trie, *next, child, hits);
-            }
+    for (index, next) in &here.indexes {
+        if let Some(child) = value.at(*index) {
+            walk_trie(trie, *next, child, hits, scratch);
         }
     }
     if let Some(next) = here.wildcard {
-        if let Some(array) = value.as_array() {
-            for child in array {
-                walk_trie(trie, next, child, hits);
-            }
-        } else if let Some(object) = value.as_object() {
-            for child in object.values() {
-                walk_trie(trie, next, child, hits);
-            }
+        let start = scratch.len();
+        value.children(scratch);
+        let children: Vec<N> = scratch.drain(start..).collect();
+        for child in children {
+            walk_trie(trie, next, child, hits, scratch);
         }
     }
 }
 
 /// Chooses the records of a page: the values at `records.path`, an array
 /// giving one record per element.
-pub fn select_records<'v, 'a>(
-    page: &'v BorrowedValue<'a>,
+pub(crate) fn select_records<'v, N: Node<'v>>(
+    page: N,
     records: &Records,
-) -> Result<Vec<&'v BorrowedValue<'a>>, String> {
+) -> Result<Vec<N>, String> {
     let (nodes, multi) = match &records.path {
         None => (vec![page], false),
         Some(path) => {
@@ -397,7 +395,7 @@ pub fn select_records<'v, 'a>(
                 .segments()
                 .ok_or("records.path needs the general JSONPath evaluator")?;
             let mut nodes = Vec::new();
-            crate::path::walk(page, segments, &mut nodes);
+            crate::node::walk(page, segments, &mut nodes);
             (nodes, path.is_multi())
         }
     };
@@ -406,41 +404,43 @@ pub fn select_records<'v, 'a>(
 
 /// `nodes` selected by a records path; `multi` when the path can select
 /// several (each node is then a record).
-pub(crate) fn expand<'v, 'a>(
-    nodes: Vec<&'v BorrowedValue<'a>>,
+pub(crate) fn expand<'v, N: Node<'v>>(
+    nodes: Vec<N>,
     multi: bool,
     mode: RecordMode,
-) -> Result<Vec<&'v BorrowedValue<'a>>, String> {
+) -> Result<Vec<N>, String> {
     if multi && nodes.len() != 1 {
-        return Ok(nodes.into_iter().filter(|n| !n.is_null()).collect());
+        return Ok(nodes
+            .into_iter()
+            .filter(|n| !matches!(n.view(), View::Null))
+            .collect());
     }
     let Some(node) = nodes.into_iter().next() else {
         return Ok(Vec::new());
     };
-    match node {
-        BorrowedValue::Static(StaticNode::Null) => Ok(Vec::new()),
-        BorrowedValue::Array(items) if mode != RecordMode::One => Ok(items.iter().collect()),
-        BorrowedValue::Array(_) => Ok(vec![node]),
-        BorrowedValue::Object(_) if mode == RecordMode::Many => {
-            Err("records.mode is `many` but the records path holds an object".to_owned())
-        }
-        other if mode == RecordMode::Many => Err(format!(
-            "records.mode is `many` but the records path holds {}",
-            describe_kind(other)
-        )),
-        other => Ok(vec![other]),
+    if matches!(node.view(), View::Null) {
+        return Ok(Vec::new());
     }
-}
-
-fn describe_kind(value: &BorrowedValue<'_>) -> &'static str {
-    match value {
-        BorrowedValue::Static(StaticNode::Null) => "null",
-        BorrowedValue::Static(StaticNode::Bool(_)) => "a boolean",
-        BorrowedValue::Static(_) => "a number",
-        BorrowedValue::String(_) => "a string",
-        BorrowedValue::Array(_) => "an array",
-        BorrowedValue::Object(_) => "an object",
+    let mut items = Vec::new();
+    if node.elements(&mut items).is_some() {
+        return Ok(if mode == RecordMode::One {
+            vec![node]
+        } else {
+            items
+        });
     }
+    if mode == RecordMode::Many {
+        let kind = match node.view() {
+            _ if node.is_object() => "an object",
+            View::Bool(_) => "a boolean",
+            View::Str(_) => "a string",
+            _ => "a number",
+        };
+        return Err(format!(
+            "records.mode is `many` but the records path holds {kind}"
+        ));
+    }
+    Ok(vec![node])
 }
 
 /// Infers columns from records: nested objects flattened with `separator`,
@@ -546,35 +546,6 @@ fn widen(seen: Option<ColumnType>, next: Option<ColumnType>) -> Option<ColumnTyp
         (Some(a), Some(b)) if a == b => Some(a),
         (Some(Long), Some(Double)) | (Some(Double), Some(Long)) => Some(Double),
         _ => Some(String),
-    }
-}
-
-/// A value as conversions see it, whichever parser produced it.
-#[derive(Debug, Clone, Copy)]
-enum View<'v> {
-    Null,
-    Bool(bool),
-    I64(i64),
-    U64(u64),
-    F64(f64),
-    Str(&'v str),
-    /// A number literal too big for 64 bits, as written.
-    Big(&'v str),
-    Compound,
-}
-
-fn view_simd<'v>(value: &'v BorrowedValue<'_>) -> View<'v> {
-    match value {
-        BorrowedValue::Static(StaticNode::Null) => View::Null,
-        BorrowedValue::Static(StaticNode::Bool(b)) => View::Bool(*b),
-        BorrowedValue::Static(StaticNode::I64(i)) => View::I64(*i),
-        BorrowedValue::Static(StaticNode::U64(u)) => View::U64(*u),
-        BorrowedValue::Static(StaticNode::F64(f)) => View::F64(*f),
-        BorrowedValue::String(s) => match big_number(s) {
-            Some(literal) => View::Big(literal),
-            None => View::Str(s),
-        },
-        _ => View::Compound,
     }
 }
 
@@ -876,15 +847,27 @@ mod tests {
     ) -> Result<Cell<'static>, String> {
         let mut scratch = crate::json::Scratch::default();
         let mut parser = crate::json::Parser::default();
-        let value = parser.parse(json.as_bytes(), &mut scratch).unwrap();
         let col = column(kind, format);
-        convert(view_simd(&value), &col, &mut || {
+        let value = parser.parse(json.as_bytes(), &mut scratch).unwrap();
+        let from_tree = conv_node(&value, &col);
+        // The tape gives the same cell, or the same reason.
+        let mut scratch = crate::json::Scratch::default();
+        let mut tape = simd_json::Tape::null();
+        parser
+            .parse_tape(json.as_bytes(), &mut scratch, &mut tape)
+            .unwrap();
+        assert_eq!(conv_node(tape.as_value(), &col), from_tree, "{json}");
+        from_tree
+    }
+
+    fn conv_node<'v>(value: impl Node<'v>, col: &ColumnSpec) -> Result<Cell<'static>, String> {
+        convert(value.view(), col, &mut || {
             let mut t = Vec::new();
-            write_simd(&value, &mut t);
+            value.write_json(&mut t);
             t
         })
         .map(Cell::into_owned)
-        .map_err(|p| p.describe(&col))
+        .map_err(|p| p.describe(col))
     }
 
     #[test]

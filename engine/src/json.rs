@@ -57,6 +57,31 @@ impl Parser {
     }
 }
 
+impl Parser {
+    /// Parses `body` into `tape` (cleared first), the form the hot path
+    /// walks: no allocation per object or array, strings borrowed from
+    /// `scratch`.
+    pub fn parse_tape<'a>(
+        &mut self,
+        body: &[u8],
+        scratch: &'a mut Scratch,
+        tape: &mut simd_json::Tape<'a>,
+    ) -> Result<(), String> {
+        let Scratch { main, rewritten } = scratch;
+        main.clear();
+        main.extend_from_slice(body);
+        match simd_json::fill_tape(main, &mut self.buffers, tape) {
+            Ok(()) => Ok(()),
+            Err(e) if *e.error() == simd_json::ErrorType::InvalidNumber => {
+                *rewritten = mark_big_numbers(body);
+                simd_json::fill_tape(rewritten, &mut self.buffers, tape)
+                    .map_err(|e| describe(&e, body))
+            }
+            Err(e) => Err(describe(&e, body)),
+        }
+    }
+}
+
 /// The buffers a page is parsed in; reuse one per pipeline stage.
 #[derive(Debug, Default)]
 pub struct Scratch {
@@ -268,7 +293,7 @@ pub fn write_serde(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn write_static(node: &StaticNode, out: &mut Vec<u8>) {
+pub(crate) fn write_static(node: &StaticNode, out: &mut Vec<u8>) {
     match node {
         StaticNode::Null => out.extend_from_slice(b"null"),
         StaticNode::Bool(true) => out.extend_from_slice(b"true"),

@@ -25,6 +25,7 @@ mod fanout;
 mod http;
 mod job;
 mod json;
+mod node;
 pub mod path;
 mod proxy;
 mod units;

@@ -8,7 +8,6 @@
 use serde_json::Value;
 use serde_json_path::JsonPath;
 use simd_json::BorrowedValue;
-use simd_json::prelude::*;
 
 /// A parsed path.
 #[derive(Debug, Clone)]
@@ -134,35 +133,7 @@ pub fn walk<'v, 'a>(
     segments: &[Segment],
     out: &mut Vec<&'v BorrowedValue<'a>>,
 ) {
-    let Some((first, rest)) = segments.split_first() else {
-        out.push(value);
-        return;
-    };
-    match first {
-        Segment::Key(key) => {
-            if let Some(child) = value.as_object().and_then(|o| o.get(key.as_str())) {
-                walk(child, rest, out);
-            }
-        }
-        Segment::Index(index) => {
-            if let Some(array) = value.as_array()
-                && let Some(child) = resolve_index(*index, array.len()).and_then(|i| array.get(i))
-            {
-                walk(child, rest, out);
-            }
-        }
-        Segment::Wildcard => {
-            if let Some(array) = value.as_array() {
-                for child in array {
-                    walk(child, rest, out);
-                }
-            } else if let Some(object) = value.as_object() {
-                for child in object.values() {
-                    walk(child, rest, out);
-                }
-            }
-        }
-    }
+    crate::node::walk(value, segments, out);
 }
 
 /// The position an RFC 9535 index selects in an array of `len` elements.

@@ -11,16 +11,19 @@ use http::Uri;
 use hydrant_paginate::{Override, Page as PageView, Paginator, Plan, Step, Stop};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use simd_json::BorrowedValue;
 use simd_json::prelude::*;
+use simd_json::{BorrowedValue, Tape};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Kind, Result};
-use crate::extract::{Batch, ColumnSpec, Extractor, Placeholders, expand, infer_columns};
+use crate::extract::{
+    Batch, ColumnSpec, Extractor, Placeholders, expand, infer_columns, select_records,
+};
 use crate::fanout::{FanValue, Feed};
 use crate::http::HttpClient;
 use crate::job::{Fanout, FanoutSource, Job, OutputFormat, Records, Request};
 use crate::json::{Parser, Scratch, to_serde, write_serde, write_simd};
+use crate::node::Node;
 use crate::path::Path;
 use crate::request::{Prepared, prepare};
 use crate::session::{Fetched, Session};
@@ -322,6 +325,8 @@ pub(crate) async fn run_hooked(
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();
     let mut reparse = Scratch::default();
+    let mut tape_scratch = Scratch::default();
+    let mut tapes: Option<Tape<'static>> = None;
     let mut sink: Option<Box<dyn Sink>> = None;
     let mut dirty_out: Option<std::io::BufWriter<std::fs::File>> = None;
     let mut in_flight = InFlight::default();
@@ -507,29 +512,65 @@ pub(crate) async fn run_hooked(
             continue;
         }
         let body = &fetched.response.body;
-        let page = parser
-            .parse(body, &mut scratch)
-            .map_err(|e| Error::data(format!("response from {shown} is not valid JSON: {e}")))?;
-        let watched: Vec<Option<Value>> = watched_paths
-            .iter()
-            .flat_map(|paths| paths.iter())
-            .map(|w| watched_value(&page, w))
-            .collect();
-        let reparsed = reparse_selected(&page, &job.records, &mut parser, &mut reparse)
-            .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-        let records = page_records(&page, &reparsed, &job.records)
-            .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+        // Once the columns are known and every path is a plain one, the
+        // page is walked on its tape; otherwise it is built as a tree.
+        let on_tape = extractor.as_ref().is_some_and(Extractor::walks_tape)
+            && job
+                .records
+                .path
+                .as_ref()
+                .is_none_or(|p| p.segments().is_some())
+            && watched_paths
+                .iter()
+                .flat_map(|paths| paths.iter())
+                .all(|w| w.segments().is_some());
+        let mut tape = tapes.take().unwrap_or_else(Tape::null).reset();
+        let tree;
+        let reparsed;
+        let mut batch = Batch::default();
+        let (records, watched) = if on_tape {
+            parser
+                .parse_tape(body, &mut tape_scratch, &mut tape)
+                .map_err(|e| {
+                    Error::data(format!("response from {shown} is not valid JSON: {e}"))
+                })?;
+            let root = tape.as_value();
+            let watched: Vec<Option<Value>> = watched_paths
+                .iter()
+                .flat_map(|paths| paths.iter())
+                .map(|w| watched_node(root, w))
+                .collect();
+            let records = select_records(root, &job.records)
+                .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+            let extractor = extractor.as_ref().expect("on_tape needs the columns");
+            extractor.extract(&records, &placeholders, &mut batch);
+            (records.len(), watched)
+        } else {
+            tree = parser.parse(body, &mut scratch).map_err(|e| {
+                Error::data(format!("response from {shown} is not valid JSON: {e}"))
+            })?;
+            let watched: Vec<Option<Value>> = watched_paths
+                .iter()
+                .flat_map(|paths| paths.iter())
+                .map(|w| watched_value(&tree, w))
+                .collect();
+            reparsed = reparse_selected(&tree, &job.records, &mut parser, &mut reparse)
+                .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+            let records = page_records(&tree, &reparsed, &job.records)
+                .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+            let extractor = extractor.get_or_insert_with(|| {
+                Extractor::new(infer_columns(&records, &job.records.flatten), &job.records)
+            });
+            extractor.extract(&records, &placeholders, &mut batch);
+            (records.len(), watched)
+        };
         step_after(&PageView {
             status,
             headers: &header_list,
-            records: records.len(),
+            records,
             watched: &watched,
         });
-        let extractor = extractor.get_or_insert_with(|| {
-            Extractor::new(infer_columns(&records, &job.records.flatten), &job.records)
-        });
-        let mut batch = Batch::default();
-        extractor.extract(&records, &placeholders, &mut batch);
+        let extractor = extractor.as_ref().expect("the columns are known by now");
         if !batch.dirty.is_empty() {
             progress.dirty += batch.dirty.len() as u64;
             if let Some(path) = &job.records.dirty_path {
@@ -594,6 +635,8 @@ pub(crate) async fn run_hooked(
         })
         .map_err(|e| output_error(job, e))?;
         progress.records += batch.rows as u64;
+        drop(batch);
+        tapes = Some(tape.reset());
         if let Some(state) = &job.state
             && last_checkpoint.is_none_or(|at| at.elapsed() >= state.every)
         {
@@ -841,6 +884,13 @@ fn open_sink(
             )));
         }
     })
+}
+
+/// [`watched_value`] on any parsed form, for a path of plain segments.
+fn watched_node<'v, N: Node<'v>>(page: N, path: &Path) -> Option<Value> {
+    let mut found = Vec::new();
+    crate::node::walk(page, path.segments()?, &mut found);
+    found.first().map(|v| v.to_serde())
 }
 
 fn watched_value(page: &BorrowedValue<'_>, path: &Path) -> Option<Value> {

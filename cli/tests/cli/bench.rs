@@ -137,3 +137,35 @@ fn bench_prints_a_table_and_measures_the_chosen_encoding() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("--format `xml`"), "{}", bad.stderr);
 }
+
+/// The jobs of `cargo xtask e2e-bench` extract every record of the corpus
+/// API once, in order, in each pagination style.
+#[test]
+fn corpus_api_jobs_extract_every_record_in_every_style() {
+    use hydrant_bench::api::{CorpusApi, Style};
+    use hydrant_bench::corpus::Shape;
+
+    let api = CorpusApi::new(Shape::Nested, 5, 30, 5);
+    let served = api.clone();
+    let server = TestServer::start_fn(move |seen| served.answer(&seen.target));
+    for style in Style::ALL {
+        let dir = Dir::new();
+        let out = dir.path("out.ndjson");
+        let job = dir.write(
+            "job.toml",
+            &api.job(style, &server.url(), path_str(&out), 4),
+        );
+        let run = hydrant(&["run", path_str(&job), "--quiet"]);
+        assert_eq!(run.code, 0, "{}: {}", style.name(), run.stderr);
+        let numbers: Vec<u64> = dir
+            .read("out.ndjson")
+            .lines()
+            .map(|line| {
+                let record: serde_json::Value = serde_json::from_str(line).unwrap();
+                assert_eq!(record.as_object().unwrap().len(), 5, "{line}");
+                record["number"].as_u64().unwrap()
+            })
+            .collect();
+        assert_eq!(numbers, (0..150).collect::<Vec<u64>>(), "{}", style.name());
+    }
+}

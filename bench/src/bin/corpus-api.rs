@@ -1,0 +1,81 @@
+//! Serves a generated corpus as a paginated API (see
+//! `hydrant_bench::api`) until killed, printing its URL on the first line
+//! of standard output:
+//! `corpus-api [SHAPE] [PAGES] [RECORDS] [DISTINCT] [ADDR] [JOBS]`
+//! (defaults: nested 1000 1000 50 127.0.0.1:0). With `JOBS`, a folder, it
+//! also writes there, for each style, `STYLE.toml` (the job, NDJSON into
+//! `JOBS/STYLE.ndjson`) and `STYLE.curl` (a curl config fetching the same
+//! pages to `/dev/null`).
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use hydrant_bench::api::{CorpusApi, Style};
+use hydrant_bench::corpus::Shape;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.to_owned());
+    let Some(shape) = Shape::parse(&arg(0, "nested")) else {
+        eprintln!("corpus-api: unknown shape `{}`", arg(0, ""));
+        return ExitCode::from(2);
+    };
+    let numbers: Option<Vec<u64>> = [(1, "1000"), (2, "1000"), (3, "50")]
+        .into_iter()
+        .map(|(i, default)| arg(i, default).parse().ok())
+        .collect();
+    let Some(&[pages, records, distinct]) = numbers.as_deref() else {
+        eprintln!("corpus-api: PAGES, RECORDS and DISTINCT are whole numbers");
+        return ExitCode::from(2);
+    };
+    let Ok(addr) = arg(4, "127.0.0.1:0").parse() else {
+        eprintln!("corpus-api: ADDR is a socket address such as 127.0.0.1:8080");
+        return ExitCode::from(2);
+    };
+    let api = CorpusApi::new(shape, pages, records as usize, distinct);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("corpus-api: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let served = api.clone();
+        let server =
+            match hydrant_bench::serve_fn(addr, move |seen| served.answer(&seen.target)).await {
+                Ok(server) => server,
+                Err(e) => {
+                    eprintln!("corpus-api: cannot listen on {addr}: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+        if let Some(jobs) = args.get(5)
+            && let Err(e) = write_jobs(&api, &server.url(), std::path::Path::new(jobs))
+        {
+            eprintln!("corpus-api: cannot write the jobs into `{jobs}`: {e}");
+            return ExitCode::FAILURE;
+        }
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "{}", server.url());
+        let _ = out.flush();
+        std::future::pending::<()>().await;
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_jobs(api: &CorpusApi, url: &str, dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for style in Style::ALL {
+        let output = dir.join(format!("{}.ndjson", style.name()));
+        let job = api.job(style, url, &output.to_string_lossy(), 4);
+        std::fs::write(dir.join(format!("{}.toml", style.name())), job)?;
+        let curl: String = api
+            .targets(style)
+            .iter()
+            .map(|target| format!("url = \"{url}{target}\"\noutput = \"/dev/null\"\n"))
+            .collect();
+        std::fs::write(dir.join(format!("{}.curl", style.name())), curl)?;
+    }
+    Ok(())
+}

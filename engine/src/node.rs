@@ -1,0 +1,234 @@
+//! One view of a parsed JSON value over both of simd-json's forms: the
+//! `BorrowedValue` tree, which the general JSONPath evaluator and column
+//! inference need, and the tape, which costs no allocation per object and
+//! is what the hot path walks.
+
+use serde_json::Value;
+use simd_json::prelude::*;
+use simd_json::tape;
+use simd_json::{BorrowedValue, StaticNode, ValueType};
+
+use crate::json::{big_number, to_serde, write_simd, write_static, write_str};
+use crate::path::{Segment, resolve_index};
+
+/// A value as conversions see it, whichever form it was parsed into.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum View<'v> {
+    Null,
+    Bool(bool),
+    I64(i64),
+    U64(u64),
+    F64(f64),
+    Str(&'v str),
+    /// A number literal too big for 64 bits, as written.
+    Big(&'v str),
+    Compound,
+}
+
+impl<'v> View<'v> {
+    fn of_static(node: StaticNode) -> View<'v> {
+        match node {
+            StaticNode::Null => View::Null,
+            StaticNode::Bool(b) => View::Bool(b),
+            StaticNode::I64(i) => View::I64(i),
+            StaticNode::U64(u) => View::U64(u),
+            StaticNode::F64(f) => View::F64(f),
+        }
+    }
+
+    fn of_str(s: &'v str) -> View<'v> {
+        match big_number(s) {
+            Some(literal) => View::Big(literal),
+            None => View::Str(s),
+        }
+    }
+}
+
+/// What the extractor needs of a JSON value.
+pub(crate) trait Node<'v>: Copy {
+    fn view(self) -> View<'v>;
+    /// The first value under `key`, if this is an object that has it.
+    fn get(self, key: &str) -> Option<Self>;
+    /// The element at an RFC 9535 index (negative from the end).
+    fn at(self, index: i64) -> Option<Self>;
+    /// The elements of an array, or `None` if this is not one.
+    fn elements(self, out: &mut Vec<Self>) -> Option<()>;
+    /// The elements of an array or the values of an object.
+    fn children(self, out: &mut Vec<Self>);
+    fn is_object(self) -> bool;
+    fn write_json(self, out: &mut Vec<u8>);
+    fn to_serde(self) -> Value;
+}
+
+impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
+    fn view(self) -> View<'v> {
+        match self {
+            BorrowedValue::Static(node) => View::of_static(*node),
+            BorrowedValue::String(s) => View::of_str(s),
+            _ => View::Compound,
+        }
+    }
+
+    fn get(self, key: &str) -> Option<Self> {
+        self.as_object()?.get(key)
+    }
+
+    fn at(self, index: i64) -> Option<Self> {
+        let array = self.as_array()?;
+        array.get(resolve_index(index, array.len())?)
+    }
+
+    fn elements(self, out: &mut Vec<Self>) -> Option<()> {
+        out.extend(self.as_array()?.iter());
+        Some(())
+    }
+
+    fn children(self, out: &mut Vec<Self>) {
+        if let Some(array) = self.as_array() {
+            out.extend(array.iter());
+        } else if let Some(object) = self.as_object() {
+            out.extend(object.values());
+        }
+    }
+
+    fn is_object(self) -> bool {
+        self.as_object().is_some()
+    }
+
+    fn write_json(self, out: &mut Vec<u8>) {
+        write_simd(self, out);
+    }
+
+    fn to_serde(self) -> Value {
+        to_serde(self)
+    }
+}
+
+impl<'t, 'i: 't> Node<'t> for tape::Value<'t, 'i> {
+    fn view(self) -> View<'t> {
+        match self.value_type() {
+            ValueType::Null => View::Null,
+            ValueType::Bool => self.as_bool().map_or(View::Null, View::Bool),
+            ValueType::I64 => self.as_i64().map_or(View::Null, View::I64),
+            ValueType::U64 => self.as_u64().map_or(View::Null, View::U64),
+            ValueType::F64 => self.as_f64().map_or(View::Null, View::F64),
+            ValueType::String => self.into_string().map_or(View::Null, View::of_str),
+            _ => View::Compound,
+        }
+    }
+
+    fn get(self, key: &str) -> Option<Self> {
+        self.as_object()?.get(key)
+    }
+
+    fn at(self, index: i64) -> Option<Self> {
+        let array = self.as_array()?;
+        array.get(resolve_index(index, array.len())?)
+    }
+
+    fn elements(self, out: &mut Vec<Self>) -> Option<()> {
+        out.extend(self.as_array()?.iter());
+        Some(())
+    }
+
+    fn children(self, out: &mut Vec<Self>) {
+        if let Some(array) = self.as_array() {
+            out.extend(array.iter());
+        } else if let Some(object) = self.as_object() {
+            out.extend(object.values());
+        }
+    }
+
+    fn is_object(self) -> bool {
+        self.value_type() == ValueType::Object
+    }
+
+    fn write_json(self, out: &mut Vec<u8>) {
+        if let Some(array) = self.as_array() {
+            out.push(b'[');
+            for (i, item) in array.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                item.write_json(out);
+            }
+            out.push(b']');
+        } else if let Some(object) = self.as_object() {
+            out.push(b'{');
+            for (i, (key, item)) in object.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(key, out);
+                out.push(b':');
+                item.write_json(out);
+            }
+            out.push(b'}');
+        } else {
+            match self.view() {
+                View::Null => out.extend_from_slice(b"null"),
+                View::Bool(b) => write_static(&StaticNode::Bool(b), out),
+                View::I64(i) => write_static(&StaticNode::I64(i), out),
+                View::U64(u) => write_static(&StaticNode::U64(u), out),
+                View::F64(f) => write_static(&StaticNode::F64(f), out),
+                View::Str(s) => write_str(s, out),
+                View::Big(literal) => out.extend_from_slice(literal.as_bytes()),
+                View::Compound => out.extend_from_slice(b"null"),
+            }
+        }
+    }
+
+    fn to_serde(self) -> Value {
+        if let Some(array) = self.as_array() {
+            return Value::Array(array.iter().map(Node::to_serde).collect());
+        }
+        if let Some(object) = self.as_object() {
+            let mut map = serde_json::Map::with_capacity(object.len());
+            for (key, value) in object.iter() {
+                // A repeated key keeps its first value, as `get` does.
+                if !map.contains_key(key) {
+                    map.insert(key.to_owned(), value.to_serde());
+                }
+            }
+            return Value::Object(map);
+        }
+        match self.view() {
+            View::Bool(b) => Value::Bool(b),
+            View::I64(i) => Value::from(i),
+            View::U64(u) => Value::from(u),
+            View::F64(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+            // A big number stays a marked string, as in `json::to_serde`.
+            View::Str(_) | View::Big(_) => {
+                Value::String(self.into_string().unwrap_or_default().to_owned())
+            }
+            View::Null | View::Compound => Value::Null,
+        }
+    }
+}
+
+/// The values at `segments` under `value`, in document order.
+pub(crate) fn walk<'v, N: Node<'v>>(value: N, segments: &[Segment], out: &mut Vec<N>) {
+    let Some((first, rest)) = segments.split_first() else {
+        out.push(value);
+        return;
+    };
+    match first {
+        Segment::Key(key) => {
+            if let Some(child) = value.get(key) {
+                walk(child, rest, out);
+            }
+        }
+        Segment::Index(index) => {
+            if let Some(child) = value.at(*index) {
+                walk(child, rest, out);
+            }
+        }
+        Segment::Wildcard => {
+            let mut children = Vec::new();
+            value.children(&mut children);
+            for child in children {
+                walk(child, rest, out);
+            }
+        }
+    }
+}
