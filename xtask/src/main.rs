@@ -3,9 +3,13 @@
 //! - `bench`: the criterion benches of hydrant-bench; the results are
 //!   written to `target/bench.json` and printed as a table, each figure
 //!   beside the baseline of its group.
+//! - `e2e-bench [PAGES] [RECORDS] [SHAPE]`: `hydrant run` against a local
+//!   corpus API in four pagination styles beside `curl`; results in
+//!   `target/e2e-bench.json`.
 //! - `fixtures`: regenerates the corpus samples in `fixtures/corpus/`.
 
 mod bench;
+mod e2e;
 
 use std::process::Command;
 
@@ -15,9 +19,15 @@ fn main() -> Result<()> {
     let task = std::env::args().nth(1);
     match task.as_deref() {
         Some("bench") => bench::run(),
+        Some("e2e-bench") => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            e2e::run(&rest)
+        }
         Some("fixtures") => fixtures(),
         _ => {
-            eprintln!("usage: cargo xtask bench | fixtures");
+            eprintln!(
+                "usage: cargo xtask bench [FILTER] | e2e-bench [PAGES] [RECORDS] [SHAPE] | fixtures"
+            );
             bail!("unknown or missing task");
         }
     }
