@@ -46,6 +46,9 @@ impl<'v> View<'v> {
 
 /// What the extractor needs of a JSON value.
 pub(crate) trait Node<'v>: Copy {
+    /// Whether `get` scans the object: many keys are then better found in
+    /// one pass over [`Node::members`].
+    const SCANS_FOR_KEYS: bool;
     fn view(self) -> View<'v>;
     /// The first value under `key`, if this is an object that has it.
     fn get(self, key: &str) -> Option<Self>;
@@ -56,11 +59,16 @@ pub(crate) trait Node<'v>: Copy {
     /// The elements of an array or the values of an object.
     fn children(self, out: &mut Vec<Self>);
     fn is_object(self) -> bool;
+    /// Calls `each` with every key and value of an object, in order.
+    fn members(self, each: &mut dyn FnMut(&str, Self));
     fn write_json(self, out: &mut Vec<u8>);
     fn to_serde(self) -> Value;
 }
 
 impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
+    // Large objects of the tree are hash maps.
+    const SCANS_FOR_KEYS: bool = false;
+
     fn view(self) -> View<'v> {
         match self {
             BorrowedValue::Static(node) => View::of_static(*node),
@@ -95,6 +103,12 @@ impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
         self.as_object().is_some()
     }
 
+    fn members(self, each: &mut dyn FnMut(&str, Self)) {
+        for (key, value) in self.as_object().into_iter().flat_map(|o| o.iter()) {
+            each(key, value);
+        }
+    }
+
     fn write_json(self, out: &mut Vec<u8>) {
         write_simd(self, out);
     }
@@ -105,6 +119,8 @@ impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
 }
 
 impl<'t, 'i: 't> Node<'t> for tape::Value<'t, 'i> {
+    const SCANS_FOR_KEYS: bool = true;
+
     fn view(self) -> View<'t> {
         match self.value_type() {
             ValueType::Null => View::Null,
@@ -141,6 +157,14 @@ impl<'t, 'i: 't> Node<'t> for tape::Value<'t, 'i> {
 
     fn is_object(self) -> bool {
         self.value_type() == ValueType::Object
+    }
+
+    fn members(self, each: &mut dyn FnMut(&str, Self)) {
+        if let Some(object) = self.as_object() {
+            for (key, value) in object.iter() {
+                each(key, value);
+            }
+        }
     }
 
     fn write_json(self, out: &mut Vec<u8>) {
