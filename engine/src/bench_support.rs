@@ -65,8 +65,27 @@ impl PagePipeline {
     /// the rows and the output bytes.
     pub fn run_to_output(&mut self, body: &[u8], encoding: Encoding) -> Result<(usize, u64)> {
         let counted = Counted::default();
+        let rows = self.encode_into(body, encoding, counted.clone())?;
+        Ok((rows, counted.0.load(Ordering::Relaxed)))
+    }
+
+    /// Parses, extracts and encodes `body`, returning the output.
+    pub fn encode(&mut self, body: &[u8], encoding: Encoding) -> Result<Vec<u8>> {
+        let out = Shared::default();
+        self.encode_into(body, encoding, out.clone())?;
+        Ok(std::mem::take(
+            &mut *out.0.lock().unwrap_or_else(|e| e.into_inner()),
+        ))
+    }
+
+    fn encode_into(
+        &mut self,
+        body: &[u8],
+        encoding: Encoding,
+        out: impl std::io::Write + Send + 'static,
+    ) -> Result<usize> {
         self.with_batch(body, |columns, batch| {
-            let mut sink = sink(encoding, columns, counted.clone());
+            let mut sink = sink(encoding, columns, out);
             let page = PageOut {
                 body,
                 columns,
@@ -78,27 +97,6 @@ impl PagePipeline {
                 .map_err(|e| Error::io("cannot encode the page", e))?;
             Ok(batch.rows)
         })
-        .map(|rows| (rows, counted.0.load(Ordering::Relaxed)))
-    }
-
-    /// Parses, extracts and encodes `body`, returning the output.
-    pub fn encode(&mut self, body: &[u8], encoding: Encoding) -> Result<Vec<u8>> {
-        let out = Shared::default();
-        self.with_batch(body, |columns, batch| {
-            let mut sink = sink(encoding, columns, out.clone());
-            let page = PageOut {
-                body,
-                columns,
-                batch,
-            };
-            sink.page(&page)
-                .map_err(|e| Error::io("cannot encode the page", e))?;
-            sink.finish()
-                .map_err(|e| Error::io("cannot encode the page", e))
-        })?;
-        Ok(std::mem::take(
-            &mut *out.0.lock().unwrap_or_else(|e| e.into_inner()),
-        ))
     }
 
     /// Parses and extracts `body` once, then encodes it `iterations` times:

@@ -44,6 +44,33 @@ impl<'v> View<'v> {
     }
 }
 
+/// The container methods of [`Node`], alike in both forms' APIs.
+macro_rules! containers {
+    () => {
+        fn get(self, key: &str) -> Option<Self> {
+            self.as_object()?.get(key)
+        }
+
+        fn at(self, index: i64) -> Option<Self> {
+            let array = self.as_array()?;
+            array.get(resolve_index(index, array.len())?)
+        }
+
+        fn elements(self, out: &mut Vec<Self>) -> Option<()> {
+            out.extend(self.as_array()?.iter());
+            Some(())
+        }
+
+        fn children(self, out: &mut Vec<Self>) {
+            if let Some(array) = self.as_array() {
+                out.extend(array.iter());
+            } else if let Some(object) = self.as_object() {
+                out.extend(object.values());
+            }
+        }
+    };
+}
+
 /// What the extractor needs of a JSON value.
 pub(crate) trait Node<'v>: Copy {
     /// Whether `get` scans the object: many keys are then better found in
@@ -77,27 +104,7 @@ impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
         }
     }
 
-    fn get(self, key: &str) -> Option<Self> {
-        self.as_object()?.get(key)
-    }
-
-    fn at(self, index: i64) -> Option<Self> {
-        let array = self.as_array()?;
-        array.get(resolve_index(index, array.len())?)
-    }
-
-    fn elements(self, out: &mut Vec<Self>) -> Option<()> {
-        out.extend(self.as_array()?.iter());
-        Some(())
-    }
-
-    fn children(self, out: &mut Vec<Self>) {
-        if let Some(array) = self.as_array() {
-            out.extend(array.iter());
-        } else if let Some(object) = self.as_object() {
-            out.extend(object.values());
-        }
-    }
+    containers!();
 
     fn is_object(self) -> bool {
         self.as_object().is_some()
@@ -133,27 +140,7 @@ impl<'t, 'i: 't> Node<'t> for tape::Value<'t, 'i> {
         }
     }
 
-    fn get(self, key: &str) -> Option<Self> {
-        self.as_object()?.get(key)
-    }
-
-    fn at(self, index: i64) -> Option<Self> {
-        let array = self.as_array()?;
-        array.get(resolve_index(index, array.len())?)
-    }
-
-    fn elements(self, out: &mut Vec<Self>) -> Option<()> {
-        out.extend(self.as_array()?.iter());
-        Some(())
-    }
-
-    fn children(self, out: &mut Vec<Self>) {
-        if let Some(array) = self.as_array() {
-            out.extend(array.iter());
-        } else if let Some(object) = self.as_object() {
-            out.extend(object.values());
-        }
-    }
+    containers!();
 
     fn is_object(self) -> bool {
         self.value_type() == ValueType::Object
