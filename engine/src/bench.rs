@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::http::HttpClient;
 use crate::job::Job;
 use crate::request::Prepared;
-use crate::run::{Hooks, RunOptions, run_hooked};
+use crate::run::{Hooks, RunOptions, request_window, run_hooked};
 use crate::session::Session;
 use crate::sink::Counted;
 
@@ -61,7 +61,10 @@ pub struct Phase {
 }
 
 impl Phase {
+    /// `latencies` are those of the requests fetched again, which leave
+    /// out a `[fanout.from]` parent's; `requests` counts them all.
     fn new(
+        requests: u64,
         records: u64,
         bytes: u64,
         elapsed: Duration,
@@ -70,7 +73,6 @@ impl Phase {
     ) -> Phase {
         let elapsed_s = elapsed.as_secs_f64().max(f64::MIN_POSITIVE);
         latencies.sort_unstable();
-        let requests = latencies.len() as u64;
         Phase {
             requests,
             bytes,
@@ -113,14 +115,14 @@ pub async fn bench(job: &Job, options: RunOptions) -> Result<BenchReport> {
 
     let (requests, mut run_latencies): (Vec<Prepared>, Vec<Duration>) =
         hooks.recorder.unwrap_or_default().into_iter().unzip();
-    let mut run = Phase::new(
+    let run = Phase::new(
+        summary.requests,
         summary.records,
         summary.bytes,
         run_elapsed,
         &mut run_latencies,
         run_cpu,
     );
-    run.requests = summary.requests;
 
     let request = job.request.as_ref().expect("a read job has a request");
     let client = HttpClient::new(request, &job.limits, redirect_to)?;
@@ -128,18 +130,13 @@ pub async fn bench(job: &Job, options: RunOptions) -> Result<BenchReport> {
     let predictable = hydrant_paginate::Paginator::new(&job.paginate)
         .map(|p| p.is_predictable())
         .unwrap_or(false);
-    let values_concurrently =
-        job.fanout.is_some() && job.paginate.kind == hydrant_paginate::Kind::None;
-    let window = if predictable || values_concurrently {
-        job.limits.concurrency as usize
-    } else {
-        1
-    };
+    let window = request_window(&job, predictable);
     let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let (raw_bytes, mut raw_latencies) = fetch_raw(&session, requests, window).await?;
     let raw_elapsed = started.elapsed();
     let raw = Phase::new(
+        raw_latencies.len() as u64,
         summary.records,
         raw_bytes,
         raw_elapsed,

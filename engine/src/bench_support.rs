@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::extract::{Batch, Extractor, Placeholders, infer_columns, select_records};
 use crate::job::{Job, JobFormat};
 use crate::json::{Parser, Scratch};
-use crate::run::{page_records, reparse_selected};
+use crate::run::{page_records, reparse_selected, walks_tape};
 use crate::sink::{Counted, CsvSink, Destination, NdjsonSink, PageOut, Sink};
 use crate::vars::Vars;
 
@@ -130,9 +130,8 @@ impl PagePipeline {
         body: &[u8],
         then: impl FnOnce(&[crate::extract::ColumnSpec], &Batch<'_>) -> Result<R>,
     ) -> Result<R> {
-        let on_tape = !self.tree_only
-            && self.extractor.as_ref().is_some_and(Extractor::walks_tape)
-            && (self.job.records.path.as_ref()).is_none_or(|p| p.segments().is_some());
+        let on_tape =
+            !self.tree_only && walks_tape(self.extractor.as_ref(), &self.job.records, &[]);
         if on_tape {
             let extractor = self.extractor.as_ref().expect("on_tape needs the columns");
             let mut tape = self

@@ -197,62 +197,6 @@ pub(crate) fn big_number(s: &str) -> Option<&str> {
     s.strip_prefix(BIG)
 }
 
-/// Converts a simd-json value to a `serde_json` value. Marked big numbers
-/// stay marked strings, so that writing them back keeps them exact.
-pub(crate) fn to_serde(value: &BorrowedValue<'_>) -> Value {
-    match value {
-        BorrowedValue::Static(StaticNode::Null) => Value::Null,
-        BorrowedValue::Static(StaticNode::Bool(b)) => Value::Bool(*b),
-        BorrowedValue::Static(StaticNode::I64(i)) => Value::from(*i),
-        BorrowedValue::Static(StaticNode::U64(u)) => Value::from(*u),
-        BorrowedValue::Static(StaticNode::F64(f)) => {
-            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
-        }
-        BorrowedValue::String(s) => Value::String(s.to_string()),
-        BorrowedValue::Array(items) => Value::Array(items.iter().map(to_serde).collect()),
-        BorrowedValue::Object(map) => {
-            // A repeated key keeps its first value, as the path walker does.
-            let mut object = serde_json::Map::with_capacity(map.len());
-            for (key, value) in map.iter() {
-                if !object.contains_key(key.as_ref()) {
-                    object.insert(key.to_string(), to_serde(value));
-                }
-            }
-            Value::Object(object)
-        }
-    }
-}
-
-/// Writes `value` as compact JSON text.
-pub(crate) fn write_simd(value: &BorrowedValue<'_>, out: &mut Vec<u8>) {
-    match value {
-        BorrowedValue::Static(node) => write_static(node, out),
-        BorrowedValue::String(s) => write_str_or_big(s, out),
-        BorrowedValue::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_simd(item, out);
-            }
-            out.push(b']');
-        }
-        BorrowedValue::Object(map) => {
-            out.push(b'{');
-            for (i, (key, item)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(key, out);
-                out.push(b':');
-                write_simd(item, out);
-            }
-            out.push(b'}');
-        }
-    }
-}
-
 /// Writes a `serde_json` value as compact JSON text, big numbers unmarked.
 pub fn write_serde(value: &Value, out: &mut Vec<u8>) {
     match value {
@@ -362,7 +306,7 @@ mod tests {
         let mut parser = Parser::default();
         let value = parser.parse(text.as_bytes(), &mut scratch).unwrap();
         let mut out = Vec::new();
-        write_simd(&value, &mut out);
+        crate::node::Node::write_json(&value, &mut out);
         String::from_utf8(out).unwrap()
     }
 

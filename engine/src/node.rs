@@ -8,7 +8,7 @@ use simd_json::prelude::*;
 use simd_json::tape;
 use simd_json::{BorrowedValue, StaticNode, ValueType};
 
-use crate::json::{big_number, to_serde, write_simd, write_static, write_str};
+use crate::json::{BIG, big_number, write_static, write_str};
 use crate::path::{Segment, resolve_index};
 
 /// A value as conversions see it, whichever form it was parsed into.
@@ -68,6 +68,14 @@ macro_rules! containers {
                 out.extend(object.values());
             }
         }
+
+        fn members(self, each: &mut dyn FnMut(&str, Self)) {
+            if let Some(object) = self.as_object() {
+                for (key, value) in object.iter() {
+                    each(key, value);
+                }
+            }
+        }
     };
 }
 
@@ -88,8 +96,75 @@ pub(crate) trait Node<'v>: Copy {
     fn is_object(self) -> bool;
     /// Calls `each` with every key and value of an object, in order.
     fn members(self, each: &mut dyn FnMut(&str, Self));
-    fn write_json(self, out: &mut Vec<u8>);
-    fn to_serde(self) -> Value;
+
+    /// Writes compact JSON text; a marked big number goes back to its
+    /// literal.
+    fn write_json(self, out: &mut Vec<u8>) {
+        let mut items = Vec::new();
+        if self.elements(&mut items).is_some() {
+            out.push(b'[');
+            for (i, item) in items.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                item.write_json(out);
+            }
+            out.push(b']');
+            return;
+        }
+        if self.is_object() {
+            out.push(b'{');
+            let mut first = true;
+            self.members(&mut |key, item| {
+                if !first {
+                    out.push(b',');
+                }
+                first = false;
+                write_str(key, out);
+                out.push(b':');
+                item.write_json(out);
+            });
+            out.push(b'}');
+            return;
+        }
+        match self.view() {
+            View::Null | View::Compound => out.extend_from_slice(b"null"),
+            View::Bool(b) => write_static(&StaticNode::Bool(b), out),
+            View::I64(i) => write_static(&StaticNode::I64(i), out),
+            View::U64(u) => write_static(&StaticNode::U64(u), out),
+            View::F64(f) => write_static(&StaticNode::F64(f), out),
+            View::Str(s) => write_str(s, out),
+            View::Big(literal) => out.extend_from_slice(literal.as_bytes()),
+        }
+    }
+
+    /// A `serde_json` copy, for the general JSONPath evaluator. Marked big
+    /// numbers stay marked strings, so that writing them back keeps them
+    /// exact; a repeated key keeps its first value, as `get` does.
+    fn to_serde(self) -> Value {
+        let mut items = Vec::new();
+        if self.elements(&mut items).is_some() {
+            return Value::Array(items.into_iter().map(Node::to_serde).collect());
+        }
+        if self.is_object() {
+            let mut map = serde_json::Map::new();
+            self.members(&mut |key, value| {
+                if !map.contains_key(key) {
+                    map.insert(key.to_owned(), value.to_serde());
+                }
+            });
+            return Value::Object(map);
+        }
+        match self.view() {
+            View::Null | View::Compound => Value::Null,
+            View::Bool(b) => Value::Bool(b),
+            View::I64(i) => Value::from(i),
+            View::U64(u) => Value::from(u),
+            View::F64(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+            View::Str(s) => Value::String(s.to_owned()),
+            View::Big(literal) => Value::String(format!("{BIG}{literal}")),
+        }
+    }
 }
 
 impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
@@ -108,20 +183,6 @@ impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
 
     fn is_object(self) -> bool {
         self.as_object().is_some()
-    }
-
-    fn members(self, each: &mut dyn FnMut(&str, Self)) {
-        for (key, value) in self.as_object().into_iter().flat_map(|o| o.iter()) {
-            each(key, value);
-        }
-    }
-
-    fn write_json(self, out: &mut Vec<u8>) {
-        write_simd(self, out);
-    }
-
-    fn to_serde(self) -> Value {
-        to_serde(self)
     }
 }
 
@@ -144,76 +205,6 @@ impl<'t, 'i: 't> Node<'t> for tape::Value<'t, 'i> {
 
     fn is_object(self) -> bool {
         self.value_type() == ValueType::Object
-    }
-
-    fn members(self, each: &mut dyn FnMut(&str, Self)) {
-        if let Some(object) = self.as_object() {
-            for (key, value) in object.iter() {
-                each(key, value);
-            }
-        }
-    }
-
-    fn write_json(self, out: &mut Vec<u8>) {
-        if let Some(array) = self.as_array() {
-            out.push(b'[');
-            for (i, item) in array.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                item.write_json(out);
-            }
-            out.push(b']');
-        } else if let Some(object) = self.as_object() {
-            out.push(b'{');
-            for (i, (key, item)) in object.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_str(key, out);
-                out.push(b':');
-                item.write_json(out);
-            }
-            out.push(b'}');
-        } else {
-            match self.view() {
-                View::Null => out.extend_from_slice(b"null"),
-                View::Bool(b) => write_static(&StaticNode::Bool(b), out),
-                View::I64(i) => write_static(&StaticNode::I64(i), out),
-                View::U64(u) => write_static(&StaticNode::U64(u), out),
-                View::F64(f) => write_static(&StaticNode::F64(f), out),
-                View::Str(s) => write_str(s, out),
-                View::Big(literal) => out.extend_from_slice(literal.as_bytes()),
-                View::Compound => out.extend_from_slice(b"null"),
-            }
-        }
-    }
-
-    fn to_serde(self) -> Value {
-        if let Some(array) = self.as_array() {
-            return Value::Array(array.iter().map(Node::to_serde).collect());
-        }
-        if let Some(object) = self.as_object() {
-            let mut map = serde_json::Map::with_capacity(object.len());
-            for (key, value) in object.iter() {
-                // A repeated key keeps its first value, as `get` does.
-                if !map.contains_key(key) {
-                    map.insert(key.to_owned(), value.to_serde());
-                }
-            }
-            return Value::Object(map);
-        }
-        match self.view() {
-            View::Bool(b) => Value::Bool(b),
-            View::I64(i) => Value::from(i),
-            View::U64(u) => Value::from(u),
-            View::F64(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
-            // A big number stays a marked string, as in `json::to_serde`.
-            View::Str(_) | View::Big(_) => {
-                Value::String(self.into_string().unwrap_or_default().to_owned())
-            }
-            View::Null | View::Compound => Value::Null,
-        }
     }
 }
 

@@ -100,7 +100,7 @@ impl Path {
                 Selected::Borrowed(out)
             }
             None => {
-                let converted = crate::json::to_serde(value);
+                let converted = crate::node::Node::to_serde(value);
                 Selected::Owned(self.query(&converted).into_iter().cloned().collect())
             }
         }

@@ -22,7 +22,7 @@ use crate::extract::{
 use crate::fanout::{FanValue, Feed};
 use crate::http::HttpClient;
 use crate::job::{Fanout, FanoutSource, Job, OutputFormat, Records, Request};
-use crate::json::{Parser, Scratch, to_serde, write_serde, write_simd};
+use crate::json::{Parser, Scratch, write_serde};
 use crate::node::Node;
 use crate::path::Path;
 use crate::request::{Prepared, prepare};
@@ -143,7 +143,7 @@ pub(crate) fn reparse_selected<'r>(
     let Some(path) = records.path.as_ref().filter(|p| p.segments().is_none()) else {
         return Ok(None);
     };
-    let tree = to_serde(page);
+    let tree = page.to_serde();
     let mut text = b"[".to_vec();
     for (i, value) in path.query(&tree).into_iter().enumerate() {
         if i > 0 {
@@ -273,6 +273,36 @@ impl Pass {
     }
 }
 
+/// Whether fan-out values go out concurrently: without pagination, each
+/// value is one request that depends on no other.
+fn values_concurrently(job: &Job) -> bool {
+    job.fanout.is_some() && job.paginate.kind == hydrant_paginate::Kind::None
+}
+
+/// How many requests may be in flight: `limits.concurrency` when none
+/// depends on another's answer (a predictable plan, or fan-out values),
+/// one otherwise.
+pub(crate) fn request_window(job: &Job, predictable: bool) -> usize {
+    if predictable || values_concurrently(job) {
+        job.limits.concurrency as usize
+    } else {
+        1
+    }
+}
+
+/// Whether a page can be walked on its tape: the columns are known, and
+/// neither they, the records path nor the paginator's watched paths need
+/// the general JSONPath evaluator, which works on a tree.
+pub(crate) fn walks_tape(
+    extractor: Option<&Extractor>,
+    records: &Records,
+    watched: &[Path],
+) -> bool {
+    extractor.is_some_and(Extractor::walks_tape)
+        && records.path.as_ref().is_none_or(|p| p.segments().is_some())
+        && watched.iter().all(|w| w.segments().is_some())
+}
+
 /// Runs a read job to its end.
 ///
 /// Predictable strategies (offset, page, range) keep up to
@@ -320,8 +350,7 @@ pub(crate) async fn run_hooked(
         }
     }
     let mut feed = Feed::open(job, &options, &mut progress, &mut warnings).await?;
-    let values_concurrently =
-        job.fanout.is_some() && job.paginate.kind == hydrant_paginate::Kind::None;
+    let values_concurrently = values_concurrently(job);
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();
     let mut reparse = Scratch::default();
@@ -380,13 +409,10 @@ pub(crate) async fn run_hooked(
     macro_rules! launch {
         () => {
         loop {
-            let window = if values_concurrently
-                || pass.as_ref().is_some_and(|p| p.paginator.is_predictable())
-            {
-                job.limits.concurrency as usize
-            } else {
-                1
-            };
+            let window = request_window(
+                job,
+                pass.as_ref().is_some_and(|p| p.paginator.is_predictable()),
+            );
             if in_flight.0.len() >= window || total_cap.is_some_and(|cap| launched >= cap) {
                 break;
             }
@@ -514,16 +540,11 @@ pub(crate) async fn run_hooked(
         let body = &fetched.response.body;
         // Once the columns are known and every path is a plain one, the
         // page is walked on its tape; otherwise it is built as a tree.
-        let on_tape = extractor.as_ref().is_some_and(Extractor::walks_tape)
-            && job
-                .records
-                .path
-                .as_ref()
-                .is_none_or(|p| p.segments().is_some())
-            && watched_paths
-                .iter()
-                .flat_map(|paths| paths.iter())
-                .all(|w| w.segments().is_some());
+        let on_tape = walks_tape(
+            extractor.as_ref(),
+            &job.records,
+            watched_paths.as_deref().unwrap_or_default(),
+        );
         let mut tape = tapes.take().unwrap_or_else(Tape::null).reset();
         let tree;
         let reparsed;
@@ -895,7 +916,7 @@ fn watched_node<'v, N: Node<'v>>(page: N, path: &Path) -> Option<Value> {
 
 fn watched_value(page: &BorrowedValue<'_>, path: &Path) -> Option<Value> {
     match path.query_simd(page) {
-        crate::path::Selected::Borrowed(found) => found.first().map(|v| to_serde(v)),
+        crate::path::Selected::Borrowed(found) => found.first().map(|v| v.to_serde()),
         crate::path::Selected::Owned(found) => found.into_iter().next(),
     }
 }
@@ -1107,7 +1128,7 @@ pub fn query(path: &str, document: &[u8]) -> Result<Vec<u8>> {
                 if i > 0 {
                     out.push(b',');
                 }
-                write_simd(v, &mut out);
+                v.write_json(&mut out);
             }
         }
         crate::path::Selected::Owned(found) => {
