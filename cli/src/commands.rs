@@ -219,7 +219,28 @@ fn progress_bar(quiet: bool) -> Option<ProgressBar> {
 }
 
 fn describe(summary: &Summary) -> String {
-    let mut text = format!(
+    let mut text = match &summary.write {
+        Some(write) => format!(
+            "hydrant: {} records delivered, {} rejected, {} retried, in {} batches; {} requests, {} sent in {:.2}s to {}",
+            write.delivered,
+            write.rejected,
+            write.retried,
+            write.batches,
+            summary.requests,
+            human_bytes(summary.bytes),
+            summary.elapsed_s,
+            summary.output
+        ),
+        None => describe_read(summary),
+    };
+    for warning in &summary.warnings {
+        text.push_str(&format!("\nhydrant: warning: {warning}"));
+    }
+    text
+}
+
+fn describe_read(summary: &Summary) -> String {
+    format!(
         "hydrant: {} records ({} dirty) from {} requests, {} in {:.2}s; stopped: {}; output: {}",
         summary.records,
         summary.dirty,
@@ -228,11 +249,7 @@ fn describe(summary: &Summary) -> String {
         summary.elapsed_s,
         summary.stopped,
         summary.output
-    );
-    for warning in &summary.warnings {
-        text.push_str(&format!("\nhydrant: warning: {warning}"));
-    }
-    text
+    )
 }
 
 fn human_bytes(bytes: u64) -> String {

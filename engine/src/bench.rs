@@ -103,7 +103,7 @@ pub async fn bench(job: &Job, options: RunOptions) -> Result<BenchReport> {
     let counted = Counted::default();
     let mut hooks = Hooks {
         recorder: Some(Vec::new()),
-        discard_output: Some(counted.clone()),
+        output: Some(Box::new(counted.clone())),
         first_sent: None,
     };
 

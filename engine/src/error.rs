@@ -10,6 +10,13 @@ pub struct Error {
     /// A failure that may not happen again: a connection error, a timeout,
     /// a body cut short. Such requests are retried.
     transient: bool,
+    /// The request never reached the server (the connection was not
+    /// made): sending it again is safe whatever the method.
+    unsent: bool,
+    /// The final HTTP status, when the server answered.
+    status: Option<u16>,
+    /// The start of the server's answer, secrets redacted.
+    response: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -33,6 +40,9 @@ impl Error {
             kind,
             message: message.into(),
             transient: false,
+            unsent: false,
+            status: None,
+            response: None,
             source: None,
         }
     }
@@ -55,6 +65,7 @@ impl Error {
     /// The same error, `redact` applied to its message.
     pub(crate) fn redacted(mut self, redact: impl Fn(&str) -> String) -> Error {
         self.message = redact(&self.message);
+        self.response = self.response.map(|r| redact(&r));
         self
     }
 
@@ -76,6 +87,34 @@ impl Error {
 
     pub(crate) fn is_transient(&self) -> bool {
         self.transient
+    }
+
+    /// The same error, marked as one where the request never left.
+    pub(crate) fn unsent(mut self) -> Error {
+        self.unsent = true;
+        self
+    }
+
+    pub(crate) fn is_unsent(&self) -> bool {
+        self.unsent
+    }
+
+    /// The same error, with the status and the start of the answer that
+    /// caused it.
+    pub(crate) fn answered(mut self, status: u16, response: String) -> Error {
+        self.status = Some(status);
+        self.response = Some(response);
+        self
+    }
+
+    /// The HTTP status that failed the request, when the server answered.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// The start of the failing answer's body, secrets redacted.
+    pub(crate) fn response(&self) -> Option<&str> {
+        self.response.as_deref()
     }
 
     /// The same error, its message followed by `suffix`.

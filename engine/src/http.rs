@@ -124,6 +124,8 @@ impl HttpClient {
                 );
                 if is_tls_failure(&e) {
                     Error::http(message)
+                } else if e.is_connect() {
+                    Error::transient(message).unsent()
                 } else {
                     Error::transient(message)
                 }

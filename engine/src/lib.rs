@@ -23,6 +23,7 @@ mod error;
 mod extract;
 mod fanout;
 mod http;
+mod input;
 mod job;
 mod json;
 mod node;
@@ -43,4 +44,7 @@ mod run;
 mod session;
 mod sink;
 mod state;
-pub use run::{CheckReport, Progress, RunOptions, Summary, check, explain, query, run, schema};
+mod write;
+pub use run::{
+    CheckReport, Progress, RunOptions, Summary, WriteSummary, check, explain, query, run, schema,
+};

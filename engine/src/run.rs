@@ -27,7 +27,7 @@ use crate::node::Node;
 use crate::path::Path;
 use crate::request::{Prepared, prepare};
 use crate::session::{Fetched, Session};
-use crate::sink::{Counted, CsvSink, Destination, NdjsonSink, PageOut, RawSink, Sink};
+use crate::sink::{CsvSink, Destination, NdjsonSink, PageOut, RawSink, Sink};
 use crate::state::{self, Checkpoint, SavedColumn, SavedPass};
 
 /// A callback shown the run's progress after every page.
@@ -82,18 +82,47 @@ pub struct Summary {
     pub output: String,
     /// Things the user should know, such as a pagination loop.
     pub warnings: Vec<String>,
+    /// A write job's counts; `records` is then the records delivered,
+    /// `dirty` those rejected and `bytes` the request bodies sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub write: Option<WriteSummary>,
+}
+
+/// What a write job did with its input records.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct WriteSummary {
+    /// Records in batches the API answered with a 2xx.
+    pub delivered: u64,
+    /// Records sent to `write.reject_path` (or counted, without one).
+    pub rejected: u64,
+    /// Records in batches that were sent more than once.
+    pub retried: u64,
+    /// Batches settled: delivered, or rejected after retries.
+    pub batches: u64,
 }
 
 /// What `bench` changes in a run: every request whose page was taken
 /// recorded with its latency, the output encoded as usual but counted and
 /// dropped.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Hooks {
     pub recorder: Option<Vec<(Prepared, Duration)>>,
-    pub discard_output: Option<Counted>,
+    /// Where the encoded output goes instead of `output.path`: counted
+    /// and dropped by `bench`, handed to a write job by `input.job`.
+    pub output: Option<Box<dyn Write + Send>>,
     /// When the first request went out: the run's time is measured from
     /// it, leaving out setup (TLS roots, the client).
     pub first_sent: Option<Instant>,
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("recorder", &self.recorder.as_ref().map(Vec::len))
+            .field("output", &self.output.is_some())
+            .field("first_sent", &self.first_sent)
+            .finish()
+    }
 }
 
 /// Everything a run needs that does not change from page to page.
@@ -105,9 +134,9 @@ struct Context<'j> {
 
 impl<'j> Context<'j> {
     fn new(job: &'j Job, redirect_to: Option<Uri>) -> Result<Context<'j>> {
-        if job.is_write {
+        if job.write.is_some() {
             return Err(Error::config(format!(
-                "job file `{}`: write jobs are not supported by this version of hydrant",
+                "job file `{}`: this is a write job; `hydrant run` runs it",
                 job.name
             )));
         }
@@ -313,6 +342,9 @@ pub(crate) fn walks_tape(
 /// on its own, values in order; without pagination the values themselves
 /// go out concurrently.
 pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
+    if job.write.is_some() {
+        return crate::write::run(job, options).await;
+    }
     run_hooked(job, options, &mut Hooks::default()).await
 }
 
@@ -323,8 +355,7 @@ pub(crate) async fn run_hooked(
 ) -> Result<Summary> {
     let started = Instant::now();
     let context = Context::new(job, options.redirect_to.clone())?;
-    let discard = hooks.discard_output.clone();
-    let discard = discard.as_ref();
+    let mut output = hooks.output.take();
     let mut warnings = Vec::new();
     let resumed = begin_checkpoints(job, options.resume, &mut warnings)?;
     let mut progress = Progress::default();
@@ -397,7 +428,7 @@ pub(crate) async fn run_hooked(
                 job,
                 extractor.columns(),
                 output_resumed_at,
-                discard,
+                &mut output,
             )?);
         }
     }
@@ -646,7 +677,7 @@ pub(crate) async fn run_hooked(
                 job,
                 extractor.columns(),
                 output_resumed_at,
-                discard,
+                &mut output,
             )?),
         };
         sink.page(&PageOut {
@@ -719,7 +750,7 @@ pub(crate) async fn run_hooked(
             job,
             &extractor.map(|e| e.columns().to_vec()).unwrap_or_default(),
             output_resumed_at,
-            discard,
+            &mut output,
         )?,
     };
     if let Some(out) = &mut dirty_out {
@@ -743,6 +774,7 @@ pub(crate) async fn run_hooked(
             .as_ref()
             .map_or_else(|| "-".to_owned(), |p| p.display().to_string()),
         warnings,
+        write: None,
     })
 }
 
@@ -831,7 +863,7 @@ fn begin_checkpoints(
         return Ok(None);
     };
     if let Some(path) = &job.records.dirty_path {
-        state::rewind_dirty(path, checkpoint.dirty_bytes)?;
+        state::rewind("records.dirty_path", path, checkpoint.dirty_bytes)?;
     }
     tracing::info!(
         records = checkpoint.progress.records,
@@ -878,10 +910,10 @@ fn open_sink(
     job: &Job,
     columns: &[ColumnSpec],
     resume_at: Option<u64>,
-    discard: Option<&Counted>,
+    output: &mut Option<Box<dyn Write + Send>>,
 ) -> Result<Box<dyn Sink>> {
-    let mut out = match (discard, resume_at, job.output.path.as_deref()) {
-        (Some(counted), _, _) => Destination::writer(Box::new(counted.clone())),
+    let mut out = match (output.take(), resume_at, job.output.path.as_deref()) {
+        (Some(writer), _, _) => Destination::writer(writer),
         (None, Some(length), Some(path)) => Destination::resume(path, length)
             .map_err(|e| Error::io(format!("cannot resume the output `{}`", path.display()), e))?,
         (None, _, path) => Destination::open(path).map_err(|e| output_error(job, e))?,

@@ -145,9 +145,23 @@ impl Session {
     /// one. A status other than 2xx in the end is an error naming the URL,
     /// with the start of the body (secrets redacted).
     pub async fn fetch(&self, prepared: Prepared) -> Result<Fetched> {
-        self.follow(prepared)
+        self.send(prepared, true).await.0
+    }
+
+    /// [`Session::fetch`] for a request that may change data, with the
+    /// retries it took. Unless it is `repeatable` (idempotent, or carrying
+    /// an idempotency key), it is sent again only when it provably had no
+    /// effect: the connection was never made, a 401 let a fresh OAuth2
+    /// token be fetched, or the server answered 429, or 503 with
+    /// `Retry-After`. A failure from the server carries its status and the
+    /// start of its answer.
+    pub async fn send(&self, prepared: Prepared, repeatable: bool) -> (Result<Fetched>, u32) {
+        let mut retries = 0;
+        let result = self
+            .follow(prepared, repeatable, &mut retries)
             .await
-            .map_err(|e| e.redacted(|text| self.redact(text)))
+            .map_err(|e| e.redacted(|text| self.redact(text)));
+        (result, retries)
     }
 
     /// The URL of a request for messages and logs: secret query values
@@ -156,11 +170,15 @@ impl Session {
         self.redact(&prepared.shown_url())
     }
 
-    async fn follow(&self, prepared: Prepared) -> Result<Fetched> {
+    async fn follow(
+        &self,
+        prepared: Prepared,
+        repeatable: bool,
+        retries: &mut u32,
+    ) -> Result<Fetched> {
         let mut current = prepared;
         let mut redirects = 0;
         let mut token_refetched = false;
-        let mut retries = 0;
         let mut backoff = ExponentialBuilder::new()
             .with_min_delay(self.inner.retry.initial)
             .with_max_delay(self.inner.retry.max)
@@ -179,9 +197,9 @@ impl Session {
             let sent_at = Instant::now();
             let response = match self.inner.client.send(sent.to_http()?, &shown).await {
                 Ok(response) => response,
-                Err(e) if e.is_transient() => {
-                    let Ok(wait) = self.retry_wait(&mut retries, &mut backoff, None, &shown) else {
-                        return Err(e.suffixed(&after(retries)));
+                Err(e) if e.is_transient() && (repeatable || e.is_unsent()) => {
+                    let Ok(wait) = self.retry_wait(retries, &mut backoff, None, &shown) else {
+                        return Err(e.suffixed(&after(*retries)));
                     };
                     tracing::warn!("{e}; retrying in {wait:.1?}");
                     tokio::time::sleep(wait).await;
@@ -198,6 +216,7 @@ impl Session {
                 tracing::info!(url = %shown, "the API rejected the OAuth2 token; fetching a new one");
                 oauth2.lock().await.rejected(bearer.generation);
                 token_refetched = true;
+                *retries += 1;
                 self.inner.retries.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -223,23 +242,25 @@ impl Session {
                     latency: sent_at.elapsed(),
                 });
             }
-            let failed = || {
-                format!(
-                    "{} {shown} answered {}{}",
-                    current.method.as_str(),
-                    response.status,
-                    self.quote(&response.body),
-                )
+            let answer = self.quote(&response.body);
+            let failed = |message: String| {
+                Error::http(message).answered(status, answer.trim_start_matches(": ").to_owned())
             };
-            if !self.inner.retry.retry_on.contains(&status) {
-                return Err(Error::http(failed()));
+            let text = format!(
+                "{} {shown} answered {}{answer}",
+                current.method.as_str(),
+                response.status,
+            );
+            let has_retry_after = response.headers.contains_key(http::header::RETRY_AFTER);
+            let without_effect = status == 429 || (status == 503 && has_retry_after);
+            if !self.inner.retry.retry_on.contains(&status) || !(repeatable || without_effect) {
+                return Err(failed(text));
             }
             let retry_after = match response.headers.get(http::header::RETRY_AFTER) {
                 Some(value) => match retry_after(value.as_bytes(), SystemTime::now()) {
                     Some(wait) if wait > self.inner.retry.max_retry_wait => {
-                        return Err(Error::http(format!(
-                            "{}; its Retry-After asks for {wait:.1?}, more than limits.max_retry_wait ({:?})",
-                            failed(),
+                        return Err(failed(format!(
+                            "{text}; its Retry-After asks for {wait:.1?}, more than limits.max_retry_wait ({:?})",
                             self.inner.retry.max_retry_wait
                         )));
                     }
@@ -248,8 +269,8 @@ impl Session {
                 None => None,
             };
             let wait = self
-                .retry_wait(&mut retries, &mut backoff, retry_after, &shown)
-                .map_err(|()| Error::http(format!("{}{}", failed(), after(retries))))?;
+                .retry_wait(retries, &mut backoff, retry_after, &shown)
+                .map_err(|()| failed(format!("{text}{}", after(*retries))))?;
             tracing::warn!(
                 "{} {shown} answered {}; retrying in {wait:.1?}",
                 current.method.as_str(),

@@ -249,7 +249,7 @@ impl Sink for NdjsonSink {
     }
 }
 
-fn write_json_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
+pub(crate) fn write_json_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
     match cell {
         Cell::Null => out.extend_from_slice(b"null"),
         Cell::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),

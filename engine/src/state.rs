@@ -146,6 +146,33 @@ pub(crate) fn fingerprint(job: &Job) -> String {
 
 /// Reads the state file; `None` when there is none.
 pub(crate) fn load(path: &FsPath, job: &Job) -> Result<Option<Checkpoint>> {
+    let Some(checkpoint) = read::<Checkpoint>(path)? else {
+        return Ok(None);
+    };
+    if checkpoint.format != FORMAT {
+        return Err(Error::config(format!(
+            "state file `{}` has layout {}, this hydrant reads layout {FORMAT}",
+            path.display(),
+            checkpoint.format
+        )));
+    }
+    if checkpoint.job != fingerprint(job) {
+        return Err(different_job(path, job));
+    }
+    Ok(Some(checkpoint))
+}
+
+pub(crate) fn different_job(path: &FsPath, job: &Job) -> Error {
+    Error::config(format!(
+        "state file `{}` belongs to a different job (what `{}` extracts or where it writes has changed); \
+         remove it, or run without --resume to start over",
+        path.display(),
+        job.name
+    ))
+}
+
+/// Reads a state file of any layout; `None` when there is none.
+pub(crate) fn read<T: serde::de::DeserializeOwned>(path: &FsPath) -> Result<Option<T>> {
     let text = match std::fs::read(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -156,35 +183,19 @@ pub(crate) fn load(path: &FsPath, job: &Job) -> Result<Option<Checkpoint>> {
             ));
         }
     };
-    let checkpoint: Checkpoint = serde_json::from_slice(&text).map_err(|e| {
+    serde_json::from_slice(&text).map(Some).map_err(|e| {
         Error::config(format!(
-            "state file `{}` is not a hydrant checkpoint: {e}",
+            "state file `{}` is not a hydrant checkpoint of this kind of job: {e}",
             path.display()
         ))
-    })?;
-    if checkpoint.format != FORMAT {
-        return Err(Error::config(format!(
-            "state file `{}` has layout {}, this hydrant reads layout {FORMAT}",
-            path.display(),
-            checkpoint.format
-        )));
-    }
-    if checkpoint.job != fingerprint(job) {
-        return Err(Error::config(format!(
-            "state file `{}` belongs to a different job (what `{}` extracts or where it writes has changed); \
-             remove it, or run without --resume to start over",
-            path.display(),
-            job.name
-        )));
-    }
-    Ok(Some(checkpoint))
+    })
 }
 
 /// Replaces the state file atomically: a crash leaves the old checkpoint
 /// or the new one, whole. `redact` is applied to every string saved.
 pub(crate) fn save(
     path: &FsPath,
-    checkpoint: &Checkpoint,
+    checkpoint: &impl Serialize,
     redact: impl Fn(&str) -> String,
 ) -> Result<()> {
     let failed = |e| Error::io(format!("cannot write state file `{}`", path.display()), e);
@@ -245,14 +256,10 @@ fn redact_strings(value: &mut Value, redact: &impl Fn(&str) -> String) {
     }
 }
 
-/// Cuts `records.dirty_path` back to the length a checkpoint counts.
-pub(crate) fn rewind_dirty(path: &FsPath, length: u64) -> Result<()> {
-    let failed = |e| {
-        Error::io(
-            format!("cannot resume records.dirty_path `{}`", path.display()),
-            e,
-        )
-    };
+/// Cuts a side file (`records.dirty_path`, `write.reject_path`, named by
+/// `key`) back to the length a checkpoint counts.
+pub(crate) fn rewind(key: &str, path: &FsPath, length: u64) -> Result<()> {
+    let failed = |e| Error::io(format!("cannot resume {key} `{}`", path.display()), e);
     let file = match std::fs::OpenOptions::new().write(true).open(path) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && length == 0 => return Ok(()),
@@ -261,7 +268,7 @@ pub(crate) fn rewind_dirty(path: &FsPath, length: u64) -> Result<()> {
     let found = file.metadata().map_err(failed)?.len();
     if found < length {
         return Err(Error::config(format!(
-            "cannot resume: records.dirty_path `{}` holds {found} bytes, fewer than the {length} the checkpoint counts",
+            "cannot resume: {key} `{}` holds {found} bytes, fewer than the {length} the checkpoint counts",
             path.display()
         )));
     }

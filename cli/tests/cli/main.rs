@@ -6,6 +6,7 @@ mod faults;
 mod paginate;
 mod resume;
 mod util;
+mod write;
 
 use hydrant_bench::Exchange;
 use util::{Dir, TestServer, hydrant, hydrant_with, path_str};

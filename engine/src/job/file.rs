@@ -156,12 +156,16 @@ pub(crate) struct InputFile {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "validated now; the write path reads the rest")]
 pub(crate) struct WriteFile {
     pub url: String,
     pub method: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    pub timeout: Option<String>,
+    pub connect_timeout: Option<String>,
+    pub interval: Option<String>,
+    pub tls_verify: Option<bool>,
+    pub ca_file: Option<String>,
     pub mode: Option<String>,
     pub batch_size: Option<u64>,
     pub data_path: Option<String>,
@@ -174,7 +178,6 @@ pub(crate) struct WriteFile {
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code, reason = "validated now; the write path reads the rest")]
 pub(crate) struct WriteColumnFile {
     pub name: String,
     pub from: String,

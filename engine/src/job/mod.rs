@@ -38,7 +38,9 @@ pub struct Job {
     pub(crate) output: Output,
     pub(crate) state: Option<State>,
     pub(crate) fanout: Option<Fanout>,
-    pub(crate) is_write: bool,
+    /// `[write]` and `[input]` of a write job; `request` then holds the
+    /// write URL, method, headers and timeouts.
+    pub(crate) write: Option<Box<Write>>,
     /// SHA-256 of what the job extracts (see [`extraction_text`]), so that a
     /// checkpoint is only taken up by the job that made it.
     pub(crate) fingerprint: [u8; 32],
@@ -72,6 +74,8 @@ pub(crate) struct Request {
 pub(crate) enum Method {
     Get,
     Post,
+    Put,
+    Patch,
 }
 
 impl Method {
@@ -79,8 +83,49 @@ impl Method {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
         }
     }
+}
+
+/// `[write]` and `[input]`, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct Write {
+    pub input: Input,
+    /// Records per request: 1 in `single` mode.
+    pub batch_size: usize,
+    /// `single` mode: each request's body is one record, not an array.
+    pub single: bool,
+    /// The dotted member the batch is wrapped in.
+    pub data_path: Option<String>,
+    pub gzip: bool,
+    pub reject_path: Option<PathBuf>,
+    pub max_rejects: u64,
+    pub idempotency_header: Option<String>,
+    /// `[[write.columns]]`: `name` is the dotted member written, `path`
+    /// the input column read.
+    pub columns: Option<Vec<ColumnSpec>>,
+}
+
+/// Where a write job's records come from.
+#[derive(Debug, Clone)]
+pub(crate) enum Input {
+    /// `None` is stdin.
+    File {
+        path: Option<PathBuf>,
+        format: InputFormat,
+    },
+    /// `job = "read.toml"` as written; loaded with the write job.
+    JobFile(PathBuf),
+    Job(Box<Job>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InputFormat {
+    Ndjson,
+    Csv,
+    Parquet,
 }
 
 #[derive(Debug, Clone)]
@@ -202,6 +247,7 @@ impl Job {
         if let Some(dir) = path.parent() {
             job.resolve_relative_to(dir);
         }
+        job.load_input_job(vars)?;
         Ok(job)
     }
 
@@ -260,6 +306,35 @@ impl Job {
         {
             fix(file);
         }
+        // Files read are found beside the job file; files written
+        // (output, dirty and reject files, state) go where the user runs it.
+        if let Some(write) = &mut self.write {
+            match &mut write.input {
+                Input::File {
+                    path: Some(path), ..
+                }
+                | Input::JobFile(path) => fix(path),
+                _ => {}
+            }
+        }
+    }
+
+    /// Loads the read job named by `input.job`, with the same variables.
+    fn load_input_job(&mut self, vars: &Vars) -> Result<()> {
+        if let Some(write) = &mut self.write
+            && let Input::JobFile(path) = &write.input
+        {
+            let job = Job::load(path, vars).map_err(|e| e.prefixed("input.job: "))?;
+            if job.write.is_some() {
+                return Err(Error::config(format!(
+                    "job file `{}`: input.job: `{}` is a write job; it must be a read job",
+                    self.name,
+                    path.display()
+                )));
+            }
+            write.input = Input::Job(Box::new(job));
+        }
+        Ok(())
     }
 
     /// Replaces `output.path` (`-` is stdout).
@@ -294,7 +369,7 @@ impl Job {
 
     /// Whether this is a write job (it has a `[write]` table).
     pub fn is_write(&self) -> bool {
-        self.is_write
+        self.write.is_some()
     }
 }
 
@@ -627,7 +702,6 @@ fn validate_columns(columns: &[file::ColumnFile]) -> std::result::Result<Vec<Col
 }
 
 fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
-    let is_write = file.write.is_some();
     let request = match (&file.request, &file.write) {
         (Some(_), Some(_)) => {
             return Err(
@@ -637,8 +711,8 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
         (None, None) => {
             return Err("missing table `[request]` (or `[write]` for a write job)".into());
         }
-        (Some(request), None) => Some(validate_request(request, "request")?),
-        (None, Some(_)) => None,
+        (Some(request), None) => validate_request(request, "request")?,
+        (None, Some(write)) => write_request(write)?,
     };
     file.auth.validate().map_err(|e| e.to_string())?;
     for (header, value) in &file.auth.headers {
@@ -698,11 +772,13 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
         256 << 20,
     )?;
     let output = validate_output(&file.output)?;
-    if let Some(write) = &file.write {
-        validate_write(write, file.input.as_ref())?;
-    } else if file.input.is_some() {
-        return Err("`[input]` belongs to a write job, which needs a `[write]` table".into());
-    }
+    let write = match &file.write {
+        Some(write) => Some(Box::new(validate_write(write, file.input.as_ref())?)),
+        None if file.input.is_some() => {
+            return Err("`[input]` belongs to a write job, which needs a `[write]` table".into());
+        }
+        None => None,
+    };
     let limits = Limits {
         concurrency: limits.concurrency.unwrap_or(4),
         max_response,
@@ -726,7 +802,7 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
         .transpose()?;
     Ok(Job {
         name: name.to_owned(),
-        request,
+        request: Some(request),
         auth: file.auth,
         paginate: file.paginate,
         records,
@@ -743,7 +819,7 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
             })
             .transpose()?,
         fanout,
-        is_write,
+        write,
         fingerprint: [0; 32],
     })
 }
@@ -830,7 +906,7 @@ fn validate_fanout(
                 },
                 state: None,
                 fanout: None,
-                is_write: false,
+                write: None,
                 fingerprint: [0; 32],
             }))
         }
@@ -881,55 +957,199 @@ fn validate_output(file: &file::OutputFile) -> std::result::Result<Output, Strin
     })
 }
 
-fn validate_write(
-    write: &file::WriteFile,
-    input: Option<&file::InputFile>,
-) -> std::result::Result<(), String> {
-    check_url("write.url", &write.url)?;
-    one_of(
+/// The request part of `[write]`: URL, method, headers and timeouts, as
+/// `[request]` would give them.
+fn write_request(write: &file::WriteFile) -> std::result::Result<Request, String> {
+    let method = match one_of(
         "write.method",
         write.method.as_deref(),
         "POST",
         &["POST", "PUT", "PATCH"],
-    )?;
-    one_of(
+    )? {
+        "PUT" => Method::Put,
+        "PATCH" => Method::Patch,
+        _ => Method::Post,
+    };
+    let as_request = RequestFile {
+        url: write.url.clone(),
+        headers: write.headers.clone(),
+        timeout: write.timeout.clone(),
+        connect_timeout: write.connect_timeout.clone(),
+        interval: write.interval.clone(),
+        tls_verify: write.tls_verify,
+        ca_file: write.ca_file.clone(),
+        ..RequestFile::default()
+    };
+    let mut request = validate_request(&as_request, "write")?;
+    request.method = method;
+    Ok(request)
+}
+
+fn validate_write(
+    write: &file::WriteFile,
+    input: Option<&file::InputFile>,
+) -> std::result::Result<Write, String> {
+    let single = one_of(
         "write.mode",
         write.mode.as_deref(),
         "batch",
         &["batch", "single"],
-    )?;
-    one_of(
+    )? == "single";
+    let gzip = one_of(
         "write.compression",
         write.compression.as_deref(),
         "none",
         &["none", "gzip"],
-    )?;
-    if write.batch_size == Some(0) {
-        return Err("write.batch_size: must be at least 1".into());
-    }
-    for (name, value) in &write.headers {
-        header_value("write.headers", name, value)?;
-    }
-    for (i, column) in write.columns.iter().flatten().enumerate() {
-        if let Some(kind) = &column.kind
-            && ColumnType::parse(kind).is_none()
-        {
-            return Err(format!(
-                "write.columns[{i}].type: `{kind}` is not a column type"
-            ));
+    )? == "gzip";
+    let batch_size = match write.batch_size {
+        Some(0) => return Err("write.batch_size: must be at least 1".into()),
+        Some(size) if single && size != 1 => {
+            return Err("write.batch_size: `mode = \"single\"` sends one record per request; leave batch_size out".into());
         }
+        Some(size) => usize::try_from(size).map_err(|_| "write.batch_size: too large")?,
+        None if single => 1,
+        None => 100,
+    };
+    if write.url.contains('{') && !single {
+        return Err(
+            "write.url: `{name}` placeholders are filled from each record, so they need `mode = \"single\"`"
+                .into(),
+        );
+    }
+    if let Some(path) = &write.data_path
+        && (path.is_empty() || path.split('.').any(str::is_empty))
+    {
+        return Err(format!(
+            "write.data_path: `{path}` is not a dotted member name"
+        ));
+    }
+    if let Some(header) = &write.idempotency_header
+        && http::HeaderName::from_bytes(header.as_bytes()).is_err()
+    {
+        return Err(format!(
+            "write.idempotency_header: `{header}` is not a valid header name"
+        ));
+    }
+    let columns = write
+        .columns
+        .as_ref()
+        .map(|columns| {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, column)| write_column(i, column))
+                .collect::<std::result::Result<Vec<_>, String>>()
+        })
+        .transpose()?;
+    if let Some(columns) = &columns {
+        check_write_names(columns)?;
     }
     let input = input.ok_or("a write job needs an `[input]` table")?;
-    if input.path.is_some() == input.job.is_some() {
-        return Err("input: needs exactly one of `path` or `job`".into());
+    let input = match (&input.path, &input.job) {
+        (Some(path), None) => {
+            let format = match input.format.as_deref() {
+                Some(format) => format,
+                None => match FsPath::new(path).extension().and_then(|e| e.to_str()) {
+                    Some("csv") => "csv",
+                    Some("parquet") => "parquet",
+                    _ => "ndjson",
+                },
+            };
+            let format = match one_of(
+                "input.format",
+                Some(format),
+                "",
+                &["ndjson", "csv", "parquet"],
+            )? {
+                "csv" => InputFormat::Csv,
+                "parquet" => InputFormat::Parquet,
+                _ => InputFormat::Ndjson,
+            };
+            if format == InputFormat::Parquet && path == "-" {
+                return Err("input.path: Parquet cannot be read from stdin; give a file".into());
+            }
+            Input::File {
+                path: (path != "-").then(|| PathBuf::from(path)),
+                format,
+            }
+        }
+        (None, Some(job)) => {
+            if input.format.is_some() {
+                return Err("input.format: not used with `input.job`".into());
+            }
+            Input::JobFile(PathBuf::from(job))
+        }
+        _ => return Err("input: needs exactly one of `path` or `job`".into()),
+    };
+    Ok(Write {
+        input,
+        batch_size,
+        single,
+        data_path: write.data_path.clone(),
+        gzip,
+        reject_path: write.reject_path.as_ref().map(PathBuf::from),
+        max_rejects: write.max_rejects.unwrap_or(0),
+        idempotency_header: write
+            .idempotency_header
+            .as_ref()
+            .map(|h| h.to_ascii_lowercase()),
+        columns,
+    })
+}
+
+/// A `[[write.columns]]` entry: `from` is an input column, or a path into
+/// the record when it starts with `$`; without `type` the value passes
+/// unchanged.
+fn write_column(
+    i: usize,
+    column: &file::WriteColumnFile,
+) -> std::result::Result<ColumnSpec, String> {
+    let key = format!("write.columns[{i}]");
+    if column.name.is_empty() || column.name.split('.').any(str::is_empty) {
+        return Err(format!(
+            "{key}.name: `{}` is not a dotted member name",
+            column.name
+        ));
     }
-    if let Some(format) = &input.format {
-        one_of(
-            "input.format",
-            Some(format),
-            "",
-            &["ndjson", "csv", "parquet"],
-        )?;
+    let path = if column.from.starts_with('$') {
+        Path::parse(&column.from).map_err(|e| format!("{key}.from: {e}"))?
+    } else {
+        Path::from_segments(
+            column.from.clone(),
+            vec![crate::path::Segment::Key(column.from.clone())],
+        )
+    };
+    let kind = match &column.kind {
+        None => ColumnType::Json,
+        Some(kind) => ColumnType::parse(kind)
+            .ok_or_else(|| format!("{key}.type: `{kind}` is not a column type"))?,
+    };
+    Ok(ColumnSpec {
+        name: column.name.clone(),
+        path: Some(path),
+        kind,
+        format: None,
+        value: None,
+    })
+}
+
+/// Refuses two columns writing the same member, or one inside another's
+/// value (`user` and `user.id`).
+fn check_write_names(columns: &[ColumnSpec]) -> std::result::Result<(), String> {
+    for (i, a) in columns.iter().enumerate() {
+        for b in &columns[i + 1..] {
+            let nested = |outer: &str, inner: &str| {
+                inner
+                    .strip_prefix(outer)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            };
+            if a.name == b.name || nested(&a.name, &b.name) || nested(&b.name, &a.name) {
+                return Err(format!(
+                    "write.columns: `{}` and `{}` write the same member",
+                    a.name, b.name
+                ));
+            }
+        }
     }
     Ok(())
 }
@@ -1096,7 +1316,7 @@ path = "customers.ndjson"
 [write]
 url = "https://api.example.com/v1/customers"
 method = "PUT"
-mode = "single"
+mode = "batch"
 batch_size = 10
 data_path = "data"
 compression = "gzip"
@@ -1109,6 +1329,27 @@ type = "long"
 "#;
         let job = parse(text).unwrap();
         assert!(job.is_write());
+        let request = job.request.as_ref().unwrap();
+        assert_eq!(request.method, Method::Put);
+        let write = job.write.as_deref().unwrap();
+        assert_eq!(
+            (
+                write.batch_size,
+                write.single,
+                write.gzip,
+                write.max_rejects
+            ),
+            (10, false, true, 2)
+        );
+        assert!(matches!(
+            &write.input,
+            Input::File { path: Some(p), format: InputFormat::Ndjson } if p.ends_with("customers.ndjson")
+        ));
+        let column = &write.columns.as_ref().unwrap()[0];
+        assert_eq!(
+            (column.name.as_str(), column.kind),
+            ("user.id", ColumnType::Long)
+        );
         let err = parse(
             "[write]\nurl = \"https://a.example/x\"\nmethod = \"DELETE\"\n[input]\npath = \"-\"\n",
         )

@@ -1,0 +1,524 @@
+//! Write jobs against in-process sinks that record what they receive.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hydrant_bench::{Exchange, Seen};
+use serde_json::{Value, json};
+
+use crate::util::{Dir, TestServer, hydrant, path_str, spawn_hydrant};
+
+/// A sink answering 201 to everything.
+fn accepting() -> TestServer {
+    TestServer::start_fn(|seen| answer(seen, 201))
+}
+
+fn answer(seen: &Seen, status: u16) -> Exchange {
+    Exchange {
+        status,
+        ..Exchange::json(&seen.target, r#"{"ok":true}"#)
+    }
+}
+
+/// The JSON a request carried, gunzipped when it says so.
+fn body(seen: &Seen) -> Value {
+    let mut text = Vec::new();
+    if seen.header("content-encoding") == Some("gzip") {
+        flate2::read::GzDecoder::new(&seen.body[..])
+            .read_to_end(&mut text)
+            .unwrap();
+    } else {
+        text = seen.body.clone();
+    }
+    serde_json::from_slice(&text).unwrap()
+}
+
+fn summary(dir: &Dir) -> Value {
+    serde_json::from_str(&dir.read("summary.json")).unwrap()
+}
+
+fn run_write(dir: &Dir, job: &str, args: &[&str]) -> crate::util::Run {
+    let job = dir.write("write.toml", job);
+    let summary = dir.path("summary.json");
+    let mut all = vec![
+        "run",
+        path_str(&job),
+        "--summary-json",
+        path_str(&summary),
+        "--quiet",
+    ];
+    all.extend_from_slice(args);
+    hydrant(&all)
+}
+
+/// `n` customer records as NDJSON.
+fn customers(n: u32) -> String {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"user_id\":\"{i}\",\"name\":\"name {i}\",\"amount\":{i}.5,\"tags\":[\"t{i}\",null],\"extra\":true}}\n"
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn batches_are_mapped_nested_wrapped_gzipped_and_authorized() {
+    let server = accepting();
+    let dir = Dir::new();
+    dir.write("customers.ndjson", &customers(250));
+    let job = format!(
+        r#"[input]
+path = "customers.ndjson"
+
+[write]
+url = "{}/v1/customers"
+batch_size = 100
+data_path = "payload.items"
+compression = "gzip"
+
+[[write.columns]]
+name = "user.id"
+from = "user_id"
+type = "long"
+[[write.columns]]
+name = "user.name"
+from = "name"
+[[write.columns]]
+name = "total"
+from = "amount"
+type = "double"
+[[write.columns]]
+name = "labels"
+from = "tags"
+
+[auth]
+type = "bearer"
+token = "tok-123"
+"#,
+        server.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = server.requests();
+    assert_eq!(seen.len(), 3);
+    let mut sizes = Vec::new();
+    for request in &seen {
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.target, "/v1/customers");
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        assert_eq!(request.header("content-encoding"), Some("gzip"));
+        assert_eq!(request.header("authorization"), Some("Bearer tok-123"));
+        let items = body(request)["payload"]["items"]
+            .as_array()
+            .unwrap()
+            .clone();
+        sizes.push(items.len());
+    }
+    sizes.sort_unstable();
+    assert_eq!(sizes, [50, 100, 100]);
+    let all: Vec<Value> = seen
+        .iter()
+        .flat_map(|r| body(r)["payload"]["items"].as_array().unwrap().clone())
+        .collect();
+    let first = all.iter().find(|r| r["user"]["id"] == 7).unwrap();
+    // Members in column order, `user` built once from both dotted names.
+    assert_eq!(
+        serde_json::to_string(first).unwrap(),
+        r#"{"user":{"id":7,"name":"name 7"},"total":7.5,"labels":["t7",null]}"#
+    );
+    let mut ids: Vec<i64> = all
+        .iter()
+        .map(|r| r["user"]["id"].as_i64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (0..250).collect::<Vec<_>>());
+    let summary = summary(&dir);
+    assert_eq!(summary["records"], 250);
+    assert_eq!(summary["requests"], 3);
+    assert_eq!(
+        summary["write"],
+        json!({"delivered": 250, "rejected": 0, "retried": 0, "batches": 3})
+    );
+    assert_eq!(summary["stopped"], "end_of_input");
+}
+
+#[test]
+fn records_without_columns_go_unchanged_and_single_mode_fills_the_url() {
+    let server = accepting();
+    let dir = Dir::new();
+    dir.write(
+        "in.csv",
+        "id,name,note\n1,Ann,\n2,\"Bob, Jr.\",\"said \"\"hi\"\"\"\n\n3,Cé,x\n",
+    );
+    let job = format!(
+        "[input]\npath = \"in.csv\"\n[write]\nurl = \"{}/users/{{id}}\"\nmethod = \"PUT\"\nmode = \"single\"\n[limits]\nconcurrency = 1\n",
+        server.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = server.requests();
+    let sent: Vec<(String, String, String)> = seen
+        .iter()
+        .map(|s| {
+            (
+                s.method.clone(),
+                s.target.clone(),
+                String::from_utf8(s.body.clone()).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            (
+                "PUT".into(),
+                "/users/1".into(),
+                r#"{"id":"1","name":"Ann","note":null}"#.into()
+            ),
+            (
+                "PUT".into(),
+                "/users/2".into(),
+                r#"{"id":"2","name":"Bob, Jr.","note":"said \"hi\""}"#.into()
+            ),
+            (
+                "PUT".into(),
+                "/users/3".into(),
+                r#"{"id":"3","name":"Cé","note":"x"}"#.into()
+            ),
+        ]
+    );
+
+    // NDJSON records keep nested objects and nulls exactly.
+    let server = accepting();
+    let line = r#"{"a":{"b":[1,2.5,null],"c":null},"d":"é\n"}"#;
+    dir.write("in.ndjson", &format!("{line}\n\n{line}\n"));
+    let job = format!(
+        "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/bulk\"\n",
+        server.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = server.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        String::from_utf8(seen[0].body.clone()).unwrap(),
+        format!("[{line},{line}]")
+    );
+}
+
+/// A sink whose answers are scripted per request number (1-based), 201
+/// after the script.
+fn scripted(script: Vec<(u16, Option<&'static str>)>) -> TestServer {
+    let count = AtomicUsize::new(0);
+    TestServer::start_fn(move |seen| {
+        let n = count.fetch_add(1, Ordering::SeqCst);
+        match script.get(n) {
+            Some((status, retry_after)) => {
+                let mut exchange = answer(seen, *status);
+                exchange.body = format!("{{\"error\":\"status {status}\"}}").into();
+                if let Some(wait) = retry_after {
+                    exchange
+                        .headers
+                        .push(("retry-after".into(), (*wait).to_owned()));
+                }
+                exchange
+            }
+            None => answer(seen, 201),
+        }
+    })
+}
+
+fn retry_job(url: &str, reject: &std::path::Path, rest: &str) -> String {
+    let reject = path_str(reject);
+    format!(
+        "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{url}/w\"\nbatch_size = 2\nreject_path = \"{reject}\"\nmax_rejects = 10\n{rest}\n[limits]\nconcurrency = 1\nbackoff = {{ initial = \"10ms\", max = \"20ms\" }}\n"
+    )
+}
+
+#[test]
+fn a_post_is_retried_only_when_that_is_safe() {
+    let dir = Dir::new();
+    dir.write("in.ndjson", "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n");
+    // 503 with Retry-After and 429 are retried; a 500 and a 503 without
+    // Retry-After may have been acted on, so the batch is rejected.
+    let server = scripted(vec![
+        (503, Some("0")),
+        (429, None),
+        (201, None),
+        (500, None),
+    ]);
+    let run = run_write(
+        &dir,
+        &retry_job(&server.url(), &dir.path("rejects.ndjson"), ""),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(server.requests().len(), 4);
+    let rejects: Vec<Value> = dir
+        .read("rejects.ndjson")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rejects.len(), 2);
+    assert_eq!(rejects[0]["record"], json!({"n": 3}));
+    assert_eq!(rejects[1]["record"], json!({"n": 4}));
+    assert_eq!(rejects[0]["status"], 500);
+    assert_eq!(rejects[0]["batch"], 1);
+    assert_eq!(rejects[0]["response"], r#"{"error":"status 500"}"#);
+    let reason = rejects[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(&format!(
+            "POST {}/w answered 500 Internal Server Error",
+            server.url()
+        )),
+        "{reason}"
+    );
+    let first = summary(&dir);
+    assert_eq!(
+        first["write"],
+        json!({"delivered": 2, "rejected": 2, "retried": 2, "batches": 2})
+    );
+    assert_eq!(first["requests"], 4);
+
+    // With an idempotency key every retry_on status is retried, the key
+    // the same on each attempt and different per batch.
+    let server = scripted(vec![(500, None), (503, None), (502, None)]);
+    let job = retry_job(
+        &server.url(),
+        &dir.path("rejects.ndjson"),
+        "idempotency_header = \"Idempotency-Key\"",
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let keys: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|s| s.header("idempotency-key").unwrap().to_owned())
+        .collect();
+    assert_eq!(keys.len(), 5);
+    assert!(keys[..4].iter().all(|k| *k == keys[0]), "{keys:?}");
+    assert_ne!(keys[4], keys[0]);
+    assert!(!dir.path("rejects.ndjson").exists());
+    assert_eq!(summary(&dir)["write"]["delivered"], 4);
+}
+
+#[test]
+fn poison_records_are_rejected_with_reasons_under_max_rejects() {
+    let dir = Dir::new();
+    dir.write(
+        "in.ndjson",
+        "{\"id\":\"1\"}\n{\"id\":\"x\"}\nnot json\n{\"id\":\"4\",\"poison\":true}\n{\"id\":\"5\"}\n",
+    );
+    let server = TestServer::start_fn(|seen| {
+        let poisoned = String::from_utf8_lossy(&seen.body).contains("\"id\":4");
+        answer(seen, if poisoned { 422 } else { 200 })
+    });
+    let rejects_path = dir.path("rejects.ndjson");
+    let job = |max: u32| {
+        format!(
+            "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/one\"\nmode = \"single\"\nreject_path = \"{}\"\nmax_rejects = {max}\n[[write.columns]]\nname = \"id\"\nfrom = \"id\"\ntype = \"long\"\n",
+            server.url(),
+            path_str(&rejects_path)
+        )
+    };
+    let run = run_write(&dir, &job(3), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut rejects: Vec<Value> = dir
+        .read("rejects.ndjson")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    rejects.sort_by_key(|r| r["batch"].as_u64());
+    assert_eq!(rejects.len(), 3);
+    assert_eq!(rejects[0]["record"], json!({"id": "x"}));
+    assert_eq!(
+        rejects[0]["reason"],
+        "column `id` (long): \"x\" is not an integer"
+    );
+    assert_eq!(rejects[0]["status"], Value::Null);
+    assert_eq!(rejects[1]["text"], "not json");
+    assert!(
+        rejects[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 3 of `"),
+        "{}",
+        rejects[1]
+    );
+    assert_eq!(rejects[2]["record"], json!({"id": 4}));
+    assert_eq!(rejects[2]["status"], 422);
+    let sent: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|s| String::from_utf8(s.body.clone()).unwrap())
+        .collect();
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert_eq!(
+        summary(&dir)["write"],
+        json!({"delivered": 2, "rejected": 3, "retried": 0, "batches": 5})
+    );
+
+    let run = run_write(&dir, &job(2), &[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("3 records rejected, more than write.max_rejects (2); they are in `"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_killed_write_job_resumes_without_sending_a_batch_twice() {
+    const RECORDS: u32 = 40;
+    let delivered = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let hold_after = Arc::new(AtomicUsize::new(3));
+    let received = Arc::new(AtomicUsize::new(0));
+    let (kept, hold, count) = (delivered.clone(), hold_after.clone(), received.clone());
+    let server = TestServer::start_fn(move |seen| {
+        let n = count.fetch_add(1, Ordering::SeqCst);
+        let mut exchange = answer(seen, 200);
+        if n >= hold.load(Ordering::SeqCst) {
+            // Never answered in time: the run is killed while it waits.
+            exchange.delay = Duration::from_secs(120);
+        } else {
+            let first = body(seen)[0]["n"].as_u64().unwrap();
+            kept.lock().unwrap().push(first);
+        }
+        exchange
+    });
+    let dir = Dir::new();
+    let input: String = (0..RECORDS).map(|n| format!("{{\"n\":{n}}}\n")).collect();
+    dir.write("in.ndjson", &input);
+    let job = dir.write(
+        "write.toml",
+        &format!(
+            "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/w\"\nbatch_size = 4\n[state]\npath = \"{}\"\n[limits]\nconcurrency = 1\n",
+            server.url(),
+            path_str(&dir.path("state.json"))
+        ),
+    );
+    let mut child = spawn_hydrant(&["run", path_str(&job)]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while received.load(Ordering::SeqCst) < 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run did not get going"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(dir.path("state.json").exists());
+    assert_eq!(*delivered.lock().unwrap(), [0, 4, 8]);
+
+    hold_after.store(usize::MAX, Ordering::SeqCst);
+    let summary_path = dir.path("summary.json");
+    let run = hydrant(&[
+        "run",
+        path_str(&job),
+        "--resume",
+        "--quiet",
+        "--summary-json",
+        path_str(&summary_path),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let delivered = delivered.lock().unwrap().clone();
+    assert_eq!(
+        delivered,
+        (0..RECORDS as u64).step_by(4).collect::<Vec<_>>(),
+        "every batch delivered once, in order"
+    );
+    // The held batch was sent again: it had not been answered.
+    assert_eq!(server.requests().len(), 11);
+    assert_eq!(
+        summary(&dir)["write"],
+        json!({"delivered": RECORDS, "rejected": 0, "retried": 0, "batches": 10})
+    );
+    assert!(!dir.path("state.json").exists());
+}
+
+#[test]
+fn a_read_job_streams_into_a_write_job() {
+    let pages: Vec<Exchange> = (0..5)
+        .map(|page| {
+            let records: Vec<String> = (page * 30..(page + 1) * 30)
+                .map(|i| format!("{{\"id\":{i},\"v\":\"r{i}\"}}"))
+                .collect();
+            Exchange::json(
+                &format!("/items?offset={}&limit=30", page * 30),
+                format!("[{}]", records.join(",")),
+            )
+        })
+        .chain([Exchange::json("/items?offset=150&limit=30", "[]")])
+        .collect();
+    let source = TestServer::start(pages);
+    let sink = accepting();
+    let dir = Dir::new();
+    dir.write(
+        "read.toml",
+        &format!(
+            "[request]\nurl = \"{}/items\"\n[paginate]\ntype = \"offset\"\nlimit = 30\n[limits]\nconcurrency = 1\n[[columns]]\nname = \"id\"\ntype = \"long\"\n[[columns]]\nname = \"v\"\n",
+            source.url()
+        ),
+    );
+    let job = format!(
+        "[input]\njob = \"read.toml\"\n[write]\nurl = \"{}/copy\"\nmethod = \"PATCH\"\nbatch_size = 64\n[limits]\nconcurrency = 1\n",
+        sink.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = sink.requests();
+    assert_eq!(seen.len(), 3);
+    assert!(seen.iter().all(|s| s.method == "PATCH"));
+    let ids: Vec<u64> = seen
+        .iter()
+        .flat_map(|s| body(s).as_array().unwrap().clone())
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, (0..150).collect::<Vec<_>>());
+    assert_eq!(summary(&dir)["write"]["delivered"], 150);
+}
+
+#[test]
+fn broken_write_jobs_are_usage_errors_naming_the_key() {
+    let dir = Dir::new();
+    for (job, key) in [
+        (
+            "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://x.example/{id}\"\n",
+            "write.url",
+        ),
+        (
+            "[input]\npath = \"a.ndjson\"\njob = \"r.toml\"\n[write]\nurl = \"http://x.example/\"\n",
+            "input: needs exactly one of `path` or `job`",
+        ),
+        (
+            "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://x.example/\"\nmode = \"single\"\nbatch_size = 5\n",
+            "write.batch_size",
+        ),
+        (
+            "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://x.example/\"\n[[write.columns]]\nname = \"a\"\nfrom = \"x\"\n[[write.columns]]\nname = \"a.b\"\nfrom = \"y\"\n",
+            "write.columns: `a` and `a.b` write the same member",
+        ),
+        (
+            "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://x.example/\"\ncompression = \"zip\"\n",
+            "write.compression",
+        ),
+    ] {
+        let run = run_write(&dir, job, &[]);
+        assert_eq!(run.code, 2, "{job}: {}", run.stderr);
+        assert!(run.stderr.contains(key), "{key}: {}", run.stderr);
+    }
+    let job = "[input]\npath = \"missing.ndjson\"\n[write]\nurl = \"http://127.0.0.1:9/\"\n";
+    let run = run_write(&dir, job, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("cannot open input.path `"),
+        "{}",
+        run.stderr
+    );
+}

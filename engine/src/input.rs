@@ -1,0 +1,335 @@
+//! A write job's records in: NDJSON, CSV or Parquet files, stdin, or the
+//! records of a read job (`input.job`), each as the JSON text of one record.
+//!
+//! Everything here blocks: it runs on its own thread and hands records on
+//! as they are read, so an input of any size is never held whole.
+
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::Path as FsPath;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use http::Uri;
+
+use crate::error::{Error, Result};
+use crate::job::{Input, InputFormat, Job, OutputFormat};
+use crate::json::write_str;
+use crate::run::{Hooks, RunOptions};
+
+/// One input record.
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// The record's JSON text.
+    Record(Vec<u8>),
+    /// Input that is not a record (a line that is not JSON, a CSV row of
+    /// the wrong width): rejected, never dropped.
+    Unreadable { text: Vec<u8>, reason: String },
+}
+
+pub(crate) type Items = Box<dyn Iterator<Item = Result<Item>> + Send>;
+
+/// Opens the input. `redirect_to` (`--replay`) applies to a read job's
+/// requests too.
+pub(crate) fn open(input: &Input, redirect_to: Option<Uri>) -> Result<Items> {
+    match input {
+        Input::File { path, format } => {
+            let shown = path
+                .as_deref()
+                .map_or_else(|| "stdin".to_owned(), |p| format!("`{}`", p.display()));
+            if *format == InputFormat::Parquet {
+                let path = path
+                    .as_deref()
+                    .expect("validated: Parquet is read from a file");
+                return parquet(path);
+            }
+            let reader: Box<dyn Read + Send> = match path {
+                Some(path) => Box::new(std::fs::File::open(path).map_err(|e| {
+                    Error::io(format!("cannot open input.path `{}`", path.display()), e)
+                })?),
+                None => Box::new(io::stdin()),
+            };
+            Ok(match format {
+                InputFormat::Csv => Box::new(CsvItems::new(reader, shown)),
+                _ => Box::new(NdjsonItems::new(Box::new(BufReader::new(reader)), shown)),
+            })
+        }
+        Input::JobFile(path) => {
+            let job =
+                Job::load(path, &crate::Vars::new([])).map_err(|e| e.prefixed("input.job: "))?;
+            from_job(job, redirect_to)
+        }
+        Input::Job(job) => from_job((**job).clone(), redirect_to),
+    }
+}
+
+/// The input's size in bytes, when it is a file: a checkpoint is only
+/// taken up with the same input.
+pub(crate) fn size(input: &Input) -> Option<u64> {
+    match input {
+        Input::File {
+            path: Some(path), ..
+        } => std::fs::metadata(path).ok().map(|m| m.len()),
+        _ => None,
+    }
+}
+
+/// Lines of NDJSON; blank lines are skipped.
+struct NdjsonItems {
+    reader: Box<dyn BufRead + Send>,
+    shown: String,
+    line: u64,
+    /// Called once the lines end: a read job's outcome.
+    at_end: Option<Box<dyn FnOnce() -> Result<()> + Send>>,
+}
+
+impl NdjsonItems {
+    fn new(reader: Box<dyn BufRead + Send>, shown: String) -> NdjsonItems {
+        NdjsonItems {
+            reader,
+            shown,
+            line: 0,
+            at_end: None,
+        }
+    }
+}
+
+impl Iterator for NdjsonItems {
+    type Item = Result<Item>;
+
+    fn next(&mut self) -> Option<Result<Item>> {
+        loop {
+            let mut text = Vec::new();
+            match self.reader.read_until(b'\n', &mut text) {
+                Ok(0) => return self.at_end.take().and_then(|end| end().err()).map(Err),
+                Ok(_) => {}
+                Err(e) => {
+                    return Some(Err(Error::io(
+                        format!("cannot read the input {}", self.shown),
+                        e,
+                    )));
+                }
+            }
+            self.line += 1;
+            let end = text
+                .iter()
+                .rposition(|b| !b.is_ascii_whitespace())
+                .map_or(0, |i| i + 1);
+            text.truncate(end);
+            if text.is_empty() {
+                continue;
+            }
+            let mut probe = text.clone();
+            return Some(Ok(match simd_json::to_borrowed_value(&mut probe) {
+                Ok(_) => Item::Record(text),
+                Err(e) => Item::Unreadable {
+                    reason: format!("line {} of {} is not JSON: {e}", self.line, self.shown),
+                    text,
+                },
+            }));
+        }
+    }
+}
+
+/// CSV with a header row: each row an object of strings, empty fields null.
+struct CsvItems {
+    reader: csv::Reader<Box<dyn Read + Send>>,
+    headers: Option<Vec<Vec<u8>>>,
+    shown: String,
+    row: csv::StringRecord,
+}
+
+impl CsvItems {
+    fn new(reader: Box<dyn Read + Send>, shown: String) -> CsvItems {
+        CsvItems {
+            reader: csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(reader),
+            headers: None,
+            shown,
+            row: csv::StringRecord::new(),
+        }
+    }
+}
+
+impl Iterator for CsvItems {
+    type Item = Result<Item>;
+
+    fn next(&mut self) -> Option<Result<Item>> {
+        let line = self.reader.position().line();
+        match self.reader.read_record(&mut self.row) {
+            Ok(false) => return None,
+            Ok(true) => {}
+            Err(e) if e.is_io_error() => {
+                let csv::ErrorKind::Io(e) = e.into_kind() else {
+                    unreachable!("checked by is_io_error")
+                };
+                return Some(Err(Error::io(
+                    format!("cannot read the input {}", self.shown),
+                    e,
+                )));
+            }
+            Err(e) => {
+                return Some(Ok(Item::Unreadable {
+                    text: Vec::new(),
+                    reason: format!("line {line} of {}: {e}", self.shown),
+                }));
+            }
+        }
+        let Some(headers) = &self.headers else {
+            let mut keys = Vec::with_capacity(self.row.len());
+            for (i, name) in self.row.iter().enumerate() {
+                let mut key = vec![if i == 0 { b'{' } else { b',' }];
+                write_str(name, &mut key);
+                key.push(b':');
+                keys.push(key);
+            }
+            self.headers = Some(keys);
+            return self.next();
+        };
+        let mut text = Vec::with_capacity(self.row.as_slice().len() + 16 * self.row.len());
+        for field in &self.row {
+            write_str(field, &mut text);
+            text.push(b',');
+        }
+        text.pop();
+        if self.row.len() != headers.len() {
+            return Some(Ok(Item::Unreadable {
+                reason: format!(
+                    "line {line} of {} has {} fields, the header {}",
+                    self.shown,
+                    self.row.len(),
+                    headers.len()
+                ),
+                text: format!("[{}]", String::from_utf8_lossy(&text)).into_bytes(),
+            }));
+        }
+        text.clear();
+        for (key, field) in headers.iter().zip(&self.row) {
+            text.extend_from_slice(key);
+            if field.is_empty() {
+                text.extend_from_slice(b"null");
+            } else {
+                write_str(field, &mut text);
+            }
+        }
+        if headers.is_empty() {
+            text.push(b'{');
+        }
+        text.push(b'}');
+        Some(Ok(Item::Record(text)))
+    }
+}
+
+/// A read job run on its own thread, its NDJSON output piped in.
+fn from_job(mut job: Job, redirect_to: Option<Uri>) -> Result<Items> {
+    job.output.format = OutputFormat::Ndjson;
+    job.output.path = None;
+    // The write job's checkpoint counts the batches; the read job runs whole.
+    job.state = None;
+    let shown = format!("of input.job `{}`", job.name);
+    let (sender, receiver) = sync_channel(4);
+    let runner = std::thread::Builder::new()
+        .name("hydrant-input-job".into())
+        .spawn(move || -> Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::io("cannot start the input job's runtime", e))?;
+            let options = RunOptions {
+                redirect_to,
+                ..RunOptions::default()
+            };
+            let mut hooks = Hooks {
+                output: Some(Box::new(PipeWriter(sender))),
+                ..Hooks::default()
+            };
+            runtime
+                .block_on(crate::run::run_hooked(&job, options, &mut hooks))
+                .map(drop)
+                .map_err(|e| e.prefixed(&format!("input.job `{}`: ", job.name)))
+        })
+        .map_err(|e| Error::io("cannot start the input job's thread", e))?;
+    let mut items = NdjsonItems::new(Box::new(PipeReader::new(receiver)), shown);
+    items.at_end = Some(Box::new(move || {
+        runner
+            .join()
+            .unwrap_or_else(|_| Err(Error::data("the input job's thread panicked")))
+    }));
+    Ok(Box::new(items))
+}
+
+/// The read job's side of the pipe: a full pipe makes it wait, so the read
+/// job goes no faster than the writes.
+struct PipeWriter(SyncSender<Vec<u8>>);
+
+impl io::Write for PipeWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .send(buf.to_vec())
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the write job stopped"))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+struct PipeReader {
+    receiver: Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl PipeReader {
+    fn new(receiver: Receiver<Vec<u8>>) -> PipeReader {
+        PipeReader {
+            receiver,
+            chunk: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl Read for PipeReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = self.fill_buf()?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl BufRead for PipeReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.at == self.chunk.len() {
+            match self.receiver.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                // The read job is done (or failed: its outcome says which).
+                Err(_) => return Ok(&[]),
+            }
+        }
+        Ok(&self.chunk[self.at..])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.at += amount;
+    }
+}
+
+#[cfg(not(feature = "parquet"))]
+fn parquet(path: &FsPath) -> Result<Items> {
+    Err(Error::config(format!(
+        "input.path `{}`: this hydrant was built without Parquet (cargo feature `parquet`)",
+        path.display()
+    )))
+}
+
+#[cfg(feature = "parquet")]
+fn parquet(path: &FsPath) -> Result<Items> {
+    crate::columnar::read_parquet(path)
+}
