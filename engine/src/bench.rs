@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::http::HttpClient;
 use crate::job::Job;
 use crate::request::Prepared;
-use crate::run::{Hooks, RunOptions, request_window, run_hooked};
+use crate::run::{Hooks, OutputHook, RunOptions, request_window, run_hooked};
 use crate::session::Session;
 use crate::sink::Counted;
 
@@ -103,7 +103,7 @@ pub async fn bench(job: &Job, options: RunOptions) -> Result<BenchReport> {
     let counted = Counted::default();
     let mut hooks = Hooks {
         recorder: Some(Vec::new()),
-        output: Some(Box::new(counted.clone())),
+        output: Some(OutputHook::Writer(Box::new(counted.clone()))),
         first_sent: None,
     };
 

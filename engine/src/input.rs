@@ -13,7 +13,7 @@ use http::Uri;
 use crate::error::{Error, Result};
 use crate::job::{Input, InputFormat, Job, OutputFormat};
 use crate::json::write_str;
-use crate::run::{Hooks, RunOptions};
+use crate::run::{Hooks, OutputHook, RunOptions};
 
 /// One input record.
 #[derive(Debug)]
@@ -240,7 +240,7 @@ fn from_job(mut job: Job, redirect_to: Option<Uri>) -> Result<Items> {
                 ..RunOptions::default()
             };
             let mut hooks = Hooks {
-                output: Some(Box::new(PipeWriter(sender))),
+                output: Some(OutputHook::Writer(Box::new(PipeWriter(sender)))),
                 ..Hooks::default()
             };
             runtime
@@ -331,5 +331,5 @@ fn parquet(path: &FsPath) -> Result<Items> {
 
 #[cfg(feature = "parquet")]
 fn parquet(path: &FsPath) -> Result<Items> {
-    crate::columnar::read_parquet(path)
+    crate::parquet_file::read(path)
 }

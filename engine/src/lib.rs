@@ -19,6 +19,8 @@
 //!
 //! The library emits `tracing` events and never installs a subscriber.
 mod bench;
+#[cfg(feature = "arrow")]
+mod columnar;
 mod error;
 mod extract;
 mod fanout;
@@ -27,12 +29,23 @@ mod input;
 mod job;
 mod json;
 mod node;
+#[cfg(feature = "parquet")]
+mod parquet_file;
 pub mod path;
 mod proxy;
 mod units;
 mod vars;
 
 pub use bench::{BenchReport, Phase, bench};
+
+/// Arrow record batches of a job's records (cargo feature `arrow`).
+#[cfg(feature = "arrow")]
+pub mod arrow {
+    pub use crate::columnar::{RecordBatches, data_type, record_batches, schema};
+    /// The Arrow crates the batches are made with, so that embedders use the
+    /// same versions.
+    pub use {arrow_array, arrow_schema};
+}
 pub use error::{Error, Result};
 pub use extract::{Batch, Cell, ColumnSpec, ColumnType};
 pub use job::{Job, JobFormat, OutputFormat};

@@ -109,7 +109,7 @@ pub(crate) struct Hooks {
     pub recorder: Option<Vec<(Prepared, Duration)>>,
     /// Where the encoded output goes instead of `output.path`: counted
     /// and dropped by `bench`, handed to a write job by `input.job`.
-    pub output: Option<Box<dyn Write + Send>>,
+    pub output: Option<OutputHook>,
     /// When the first request went out: the run's time is measured from
     /// it, leaving out setup (TLS roots, the client).
     pub first_sent: Option<Instant>,
@@ -124,6 +124,18 @@ impl std::fmt::Debug for Hooks {
             .finish()
     }
 }
+
+/// Where a run's records go instead of its `[output]`.
+pub(crate) enum OutputHook {
+    /// Encoded in the job's format into this stream.
+    Writer(Box<dyn Write + Send>),
+    /// Handed to the sink this makes, once the columns are known.
+    #[cfg(feature = "arrow")]
+    Sink(SinkFactory),
+}
+
+#[cfg(feature = "arrow")]
+pub(crate) type SinkFactory = Box<dyn FnOnce(&[ColumnSpec]) -> Box<dyn Sink> + Send>;
 
 /// Everything a run needs that does not change from page to page.
 struct Context<'j> {
@@ -910,10 +922,12 @@ fn open_sink(
     job: &Job,
     columns: &[ColumnSpec],
     resume_at: Option<u64>,
-    output: &mut Option<Box<dyn Write + Send>>,
+    output: &mut Option<OutputHook>,
 ) -> Result<Box<dyn Sink>> {
     let mut out = match (output.take(), resume_at, job.output.path.as_deref()) {
-        (Some(writer), _, _) => Destination::writer(writer),
+        #[cfg(feature = "arrow")]
+        (Some(OutputHook::Sink(make)), _, _) => return Ok(make(columns)),
+        (Some(OutputHook::Writer(writer)), _, _) => Destination::writer(writer),
         (None, Some(length), Some(path)) => Destination::resume(path, length)
             .map_err(|e| Error::io(format!("cannot resume the output `{}`", path.display()), e))?,
         (None, _, path) => Destination::open(path).map_err(|e| output_error(job, e))?,
@@ -930,9 +944,20 @@ fn open_sink(
             job.output.csv_header,
         )),
         OutputFormat::Raw => Box::new(RawSink::new(out)),
+        #[cfg(feature = "parquet")]
+        OutputFormat::Parquet => Box::new(
+            crate::parquet_file::ParquetSink::new(
+                out,
+                columns,
+                &job.output.parquet_compression,
+                job.output.row_group_size,
+            )
+            .map_err(|e| output_error(job, e))?,
+        ),
+        #[cfg(not(feature = "parquet"))]
         OutputFormat::Parquet => {
             return Err(Error::config(format!(
-                "job file `{}`: output.format `parquet` is not supported by this version of hydrant",
+                "job file `{}`: output.format `parquet` needs a hydrant built with the cargo feature `parquet`",
                 job.name
             )));
         }

@@ -149,7 +149,13 @@ impl Destination {
         Ok(file.handle.metadata()?.len())
     }
 
-    fn commit(mut self) -> io::Result<()> {
+    /// The buffered writer, for a sink that writes through another encoder.
+    #[cfg(feature = "parquet")]
+    pub(crate) fn writer_mut(&mut self) -> &mut BufWriter<Box<dyn Write + Send>> {
+        &mut self.writer
+    }
+
+    pub(crate) fn commit(mut self) -> io::Result<()> {
         self.writer.flush()?;
         if let Some(file) = self.file.take() {
             // Close the file before it is synced and renamed into place.

@@ -209,6 +209,10 @@ pub(crate) struct Output {
     pub path: Option<PathBuf>,
     pub csv_delimiter: u8,
     pub csv_header: bool,
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    pub parquet_compression: String,
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    pub row_group_size: usize,
 }
 
 /// `output.format`.
@@ -779,6 +783,12 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
         }
         None => None,
     };
+    if output.format == OutputFormat::Parquet && file.state.is_some() {
+        return Err(
+            "state: a Parquet output cannot be checkpointed (its footer comes last); use ndjson or csv for a resumable run"
+                .into(),
+        );
+    }
     let limits = Limits {
         concurrency: limits.concurrency.unwrap_or(4),
         max_response,
@@ -903,6 +913,8 @@ fn validate_fanout(
                     path: None,
                     csv_delimiter: b',',
                     csv_header: false,
+                    parquet_compression: String::new(),
+                    row_group_size: 1,
                 },
                 state: None,
                 fanout: None,
@@ -938,22 +950,27 @@ fn validate_output(file: &file::OutputFile) -> std::result::Result<Output, Strin
             "output.csv.delimiter: `{delimiter}` must be a single ASCII character other than a quote or line break"
         ));
     }
-    if let Some(parquet) = &file.parquet {
-        one_of(
-            "output.parquet.compression",
-            parquet.compression.as_deref(),
-            "zstd",
-            &["zstd", "snappy", "gzip", "lz4", "none"],
-        )?;
-        if parquet.row_group_size == Some(0) {
-            return Err("output.parquet.row_group_size: must be at least 1".into());
+    let parquet = file.parquet.clone().unwrap_or_default();
+    let compression = one_of(
+        "output.parquet.compression",
+        parquet.compression.as_deref(),
+        "zstd",
+        &["zstd", "snappy", "gzip", "lz4", "none"],
+    )?;
+    let row_group_size = match parquet.row_group_size {
+        Some(0) => return Err("output.parquet.row_group_size: must be at least 1".into()),
+        Some(size) => {
+            usize::try_from(size).map_err(|_| "output.parquet.row_group_size: too large")?
         }
-    }
+        None => 65536,
+    };
     Ok(Output {
         format,
         path: output_path(file.path.as_deref().unwrap_or("-")),
         csv_delimiter: delimiter.as_bytes()[0],
         csv_header: csv.header.unwrap_or(true),
+        parquet_compression: compression.to_owned(),
+        row_group_size,
     })
 }
 

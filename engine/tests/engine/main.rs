@@ -1,5 +1,7 @@
 //! Integration tests of hydrant-engine's public API.
 
+#[cfg(feature = "arrow")]
+mod arrow;
 mod util;
 
 use hydrant_engine::path::Selected;

@@ -1,0 +1,258 @@
+//! Parquet output read back with the `parquet` crate, value by value; and
+//! Parquet as a write job's input.
+
+use std::fs::File;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Float32Type, Float64Type, Int32Type, Int64Type, TimestampMicrosecondType,
+};
+use arrow_array::{Array, RecordBatch};
+use hydrant_bench::Exchange;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::Compression;
+
+use crate::util::{Dir, TestServer, hydrant, path_str};
+use crate::{TYPES_COLUMNS, TYPES_PAGE, job_text};
+
+fn read(path: &std::path::Path) -> (RecordBatch, parquet::file::metadata::ParquetMetaData) {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+    let metadata = builder.metadata().as_ref().clone();
+    // One batch of every row: the reader fills batches across row groups.
+    let mut batches: Vec<RecordBatch> = builder
+        .with_batch_size(1 << 20)
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(batches.len(), 1);
+    (batches.remove(0), metadata)
+}
+
+/// Where the same rows are left for `.ci/run` to read with pyarrow, an
+/// independent reader.
+fn leave_for_pyarrow(dir: &Dir, name: &str, job: &std::path::Path) {
+    let check = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("parquet-check");
+    std::fs::create_dir_all(&check).unwrap();
+    std::fs::copy(
+        dir.path(&format!("{name}.parquet")),
+        check.join(format!("{name}.parquet")),
+    )
+    .unwrap();
+    let ndjson = check.join(format!("{name}.ndjson"));
+    let run = hydrant(&[
+        "run",
+        path_str(job),
+        "--output",
+        path_str(&ndjson),
+        "--format",
+        "ndjson",
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
+fn every_type_round_trips_through_parquet() {
+    let server = TestServer::start(vec![Exchange::json("/items", TYPES_PAGE)]);
+    let dir = Dir::new();
+    let job = dir.write("job.toml", &job_text(&server, "/items", TYPES_COLUMNS));
+    let out = dir.path("types.parquet");
+    let run = hydrant(&[
+        "run",
+        path_str(&job),
+        "--output",
+        path_str(&out),
+        "--format",
+        "parquet",
+        "--quiet",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!dir.path("types.parquet.partial").exists());
+    let (batch, metadata) = read(&out);
+    let types: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| {
+            assert!(f.is_nullable(), "{f}");
+            format!("{}:{}", f.name(), f.data_type())
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "id:Int64",
+            "i:Int32",
+            "s:Utf8",
+            "f:Float32",
+            "d:Float64",
+            "b:Boolean",
+            "day:Date32",
+            "ts:Timestamp(µs, \"UTC\")",
+            "bin:Binary",
+            "j:Utf8",
+            "big:Utf8",
+            "big_json:Utf8",
+            "last_tag:Utf8",
+            "tags:Utf8",
+            "link:Utf8",
+            "odata:Utf8",
+            "source:Utf8",
+        ]
+    );
+    assert_eq!(batch.num_rows(), 3);
+    let column = |name: &str| batch.column_by_name(name).unwrap().clone();
+    let long = column("id");
+    assert_eq!(long.as_primitive::<Int64Type>().values(), &[1, 2, 3]);
+    assert_eq!(
+        column("i").as_primitive::<Int32Type>().values(),
+        &[2147483647, -5, 0]
+    );
+    assert_eq!(
+        column("f").as_primitive::<Float32Type>().values(),
+        &[1.5, 2.5, 0.0]
+    );
+    assert_eq!(
+        column("d").as_primitive::<Float64Type>().values(),
+        &[0.1, 1000.0, -2.5e-300]
+    );
+    let b = column("b");
+    let b = b.as_boolean();
+    assert_eq!((b.value(0), b.value(1), b.value(2)), (true, false, false));
+    assert_eq!(
+        column("day").as_primitive::<Date32Type>().values(),
+        &[19783, 19782, -1]
+    );
+    assert_eq!(
+        column("ts")
+            .as_primitive::<TimestampMicrosecondType>()
+            .values(),
+        &[
+            1_709_294_400_250_000,
+            1_709_294_400_000_000,
+            1_709_294_400_000_000
+        ]
+    );
+    let bin = column("bin");
+    let bin = bin.as_binary::<i32>();
+    assert_eq!(
+        (bin.value(0), bin.is_null(1), bin.value(2)),
+        (&b"hi"[..], true, &b""[..])
+    );
+    let text = |name: &str| -> Vec<Option<String>> {
+        column(name)
+            .as_string::<i32>()
+            .iter()
+            .map(|v| v.map(str::to_owned))
+            .collect()
+    };
+    let some = |values: &[&str]| -> Vec<Option<String>> {
+        values.iter().map(|v| Some((*v).to_owned())).collect()
+    };
+    assert_eq!(text("s"), some(&["plain", "42", "tab\there \"q\" é"]));
+    assert_eq!(
+        text("j"),
+        some(&[r#"{"k":[1,null]}"#, r#""text""#, "[1,2]"])
+    );
+    assert_eq!(
+        text("big_json"),
+        some(&[
+            "123456789012345678901234567890",
+            "-9223372036854775809",
+            "18446744073709551615"
+        ])
+    );
+    assert_eq!(
+        text("last_tag"),
+        [Some("y".into()), None, Some("only".into())]
+    );
+    assert_eq!(text("source"), some(&["api", "api", "api"]));
+    // zstd is the default codec.
+    let chunk = metadata.row_group(0).column(0);
+    assert!(
+        matches!(chunk.compression(), Compression::ZSTD(_)),
+        "{:?}",
+        chunk.compression()
+    );
+    leave_for_pyarrow(&dir, "types", &job);
+}
+
+#[test]
+fn row_groups_stream_with_inferred_columns_and_feed_a_write_job() {
+    const RECORDS: u32 = 2500;
+    let page: Vec<String> = (0..RECORDS)
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"name\":\"n{i}\",\"score\":{i}.25,\"ok\":{}}}",
+                i % 2 == 0
+            )
+        })
+        .collect();
+    let server = TestServer::start(vec![Exchange::json(
+        "/all",
+        format!("[{}]", page.join(",")),
+    )]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &job_text(
+            &server,
+            "/all",
+            "[output]\nformat = \"parquet\"\nparquet = { compression = \"snappy\", row_group_size = 1000 }\n",
+        ),
+    );
+    let out = dir.path("rows.parquet");
+    let run = hydrant(&["run", path_str(&job), "--output", path_str(&out), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (batch, metadata) = read(&out);
+    let groups: Vec<i64> = metadata.row_groups().iter().map(|g| g.num_rows()).collect();
+    assert_eq!(groups, [1000, 1000, 500]);
+    assert_eq!(
+        metadata.row_group(0).column(0).compression(),
+        Compression::SNAPPY
+    );
+    let fields: Vec<String> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| format!("{}:{}", f.name(), f.data_type()))
+        .collect();
+    assert_eq!(
+        fields,
+        ["id:Int64", "name:Utf8", "score:Float64", "ok:Boolean"]
+    );
+    let ids = batch.column(0).as_primitive::<Int64Type>();
+    assert_eq!(
+        ids.values().to_vec(),
+        (0..i64::from(RECORDS)).collect::<Vec<_>>()
+    );
+    assert_eq!(batch.column(2).as_primitive::<Float64Type>().value(7), 7.25);
+    leave_for_pyarrow(&dir, "rows", &job);
+
+    // The same file as a write job's input gives back the records.
+    let sink = TestServer::start_fn(|seen| Exchange {
+        status: 200,
+        ..Exchange::json(&seen.target, "{}")
+    });
+    let write = dir.write(
+        "write.toml",
+        &format!(
+            "[input]\npath = \"rows.parquet\"\n[write]\nurl = \"{}/in\"\nbatch_size = 1000\n[limits]\nconcurrency = 1\n",
+            sink.url()
+        ),
+    );
+    let run = hydrant(&["run", path_str(&write), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = sink.requests();
+    assert_eq!(seen.len(), 3);
+    let sent: Vec<serde_json::Value> = seen
+        .iter()
+        .flat_map(|s| serde_json::from_slice::<Vec<serde_json::Value>>(&s.body).unwrap())
+        .collect();
+    assert_eq!(sent.len(), RECORDS as usize);
+    assert_eq!(
+        sent[3],
+        serde_json::json!({"id": 3, "name": "n3", "score": 3.25, "ok": false})
+    );
+}

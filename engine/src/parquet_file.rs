@@ -1,0 +1,227 @@
+//! Parquet: the output sink, streaming row groups in bounded memory, and
+//! the reader of a write job's Parquet input.
+
+use std::io::{self, Write};
+use std::path::Path as FsPath;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    Date32Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
+    UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use base64::Engine as _;
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::basic::{Compression, GzipLevel, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::columnar::Builders;
+use crate::error::{Error, Result};
+use crate::extract::ColumnSpec;
+use crate::input::{Item, Items};
+use crate::json::{write_f64, write_str};
+use crate::sink::{Destination, PageOut, Sink, write_date, write_timestamp};
+
+/// Rows collected before they are handed to the writer: small enough to
+/// keep memory low, large enough for the encoders.
+const CHUNK_ROWS: usize = 8192;
+
+/// `output.format = "parquet"`.
+pub(crate) struct ParquetSink {
+    builders: Builders,
+    writer: ArrowWriter<Destination>,
+}
+
+impl ParquetSink {
+    pub fn new(
+        out: Destination,
+        columns: &[ColumnSpec],
+        compression: &str,
+        row_group_size: usize,
+    ) -> io::Result<ParquetSink> {
+        let compression = match compression {
+            "snappy" => Compression::SNAPPY,
+            "gzip" => Compression::GZIP(GzipLevel::default()),
+            "lz4" => Compression::LZ4_RAW,
+            "none" => Compression::UNCOMPRESSED,
+            _ => Compression::ZSTD(ZstdLevel::default()),
+        };
+        let properties = WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(row_group_size))
+            .set_created_by(concat!("hydrant ", env!("CARGO_PKG_VERSION")).to_owned())
+            .build();
+        let builders = Builders::new(columns);
+        let writer = ArrowWriter::try_new(out, builders.schema().clone(), Some(properties))
+            .map_err(io::Error::other)?;
+        Ok(ParquetSink { builders, writer })
+    }
+
+    fn write_rows(&mut self) -> io::Result<()> {
+        if self.builders.rows() > 0 {
+            let batch = self.builders.take();
+            self.writer.write(&batch).map_err(io::Error::other)?;
+        }
+        Ok(())
+    }
+}
+
+impl Sink for ParquetSink {
+    fn page(&mut self, page: &PageOut<'_>) -> io::Result<()> {
+        self.builders.push_page(page);
+        if self.builders.rows() >= CHUNK_ROWS {
+            self.write_rows()?;
+        }
+        Ok(())
+    }
+
+    fn checkpoint(&mut self) -> io::Result<u64> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a Parquet output cannot be checkpointed",
+        ))
+    }
+
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.write_rows()?;
+        let out = self.writer.into_inner().map_err(io::Error::other)?;
+        out.commit()
+    }
+}
+
+/// A Parquet file's rows as JSON records, one row group at a time.
+pub(crate) fn read(path: &FsPath) -> Result<Items> {
+    let shown = format!("input.path `{}`", path.display());
+    let file =
+        std::fs::File::open(path).map_err(|e| Error::io(format!("cannot open {shown}"), e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.with_batch_size(CHUNK_ROWS).build())
+        .map_err(|e| Error::data(format!("{shown} is not a readable Parquet file: {e}")))?;
+    let rows = reader.flat_map(move |batch| -> Vec<Result<Item>> {
+        match batch {
+            Ok(batch) => match records(&batch) {
+                Ok(records) => records.into_iter().map(|r| Ok(Item::Record(r))).collect(),
+                Err(e) => vec![Err(Error::data(format!("{shown}: {e}")))],
+            },
+            Err(e) => vec![Err(Error::data(format!("cannot read {shown}: {e}")))],
+        }
+    });
+    Ok(Box::new(rows))
+}
+
+/// Each row of a batch as a JSON object, members in column order.
+fn records(batch: &RecordBatch) -> std::result::Result<Vec<Vec<u8>>, String> {
+    let schema = batch.schema();
+    let mut keys = Vec::with_capacity(schema.fields().len());
+    for (i, field) in schema.fields().iter().enumerate() {
+        let mut key = vec![if i == 0 { b'{' } else { b',' }];
+        write_str(field.name(), &mut key);
+        key.push(b':');
+        keys.push(key);
+    }
+    let mut rows = vec![Vec::new(); batch.num_rows()];
+    for (key, column) in keys.iter().zip(batch.columns()) {
+        for (row, out) in rows.iter_mut().enumerate() {
+            out.extend_from_slice(key);
+            if column.is_null(row) {
+                out.extend_from_slice(b"null");
+            } else {
+                write_value(column.as_ref(), row, out)?;
+            }
+        }
+    }
+    for out in &mut rows {
+        if keys.is_empty() {
+            out.push(b'{');
+        }
+        out.push(b'}');
+    }
+    Ok(rows)
+}
+
+fn write_value(
+    column: &dyn Array,
+    row: usize,
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), String> {
+    let mut number = |text: &str| out.extend_from_slice(text.as_bytes());
+    match column.data_type() {
+        DataType::Boolean => number(if column.as_boolean().value(row) {
+            "true"
+        } else {
+            "false"
+        }),
+        DataType::Int8 => number(&column.as_primitive::<Int8Type>().value(row).to_string()),
+        DataType::Int16 => number(&column.as_primitive::<Int16Type>().value(row).to_string()),
+        DataType::Int32 => number(&column.as_primitive::<Int32Type>().value(row).to_string()),
+        DataType::Int64 => number(&column.as_primitive::<Int64Type>().value(row).to_string()),
+        DataType::UInt8 => number(&column.as_primitive::<UInt8Type>().value(row).to_string()),
+        DataType::UInt16 => number(&column.as_primitive::<UInt16Type>().value(row).to_string()),
+        DataType::UInt32 => number(&column.as_primitive::<UInt32Type>().value(row).to_string()),
+        DataType::UInt64 => number(&column.as_primitive::<UInt64Type>().value(row).to_string()),
+        DataType::Float32 => write_f64(
+            f64::from(column.as_primitive::<Float32Type>().value(row)),
+            out,
+        ),
+        DataType::Float64 => write_f64(column.as_primitive::<Float64Type>().value(row), out),
+        DataType::Utf8 => write_str(column.as_string::<i32>().value(row), out),
+        DataType::LargeUtf8 => write_str(column.as_string::<i64>().value(row), out),
+        DataType::Utf8View => write_str(column.as_string_view().value(row), out),
+        DataType::Binary => write_base64(column.as_binary::<i32>().value(row), out),
+        DataType::LargeBinary => write_base64(column.as_binary::<i64>().value(row), out),
+        DataType::Date32 => {
+            out.push(b'"');
+            write_date(column.as_primitive::<Date32Type>().value(row), out);
+            out.push(b'"');
+        }
+        DataType::Timestamp(unit, _) => {
+            let micros = timestamp_micros(column, *unit, row);
+            out.push(b'"');
+            write_timestamp(micros, out);
+            out.push(b'"');
+        }
+        other => return Err(format!("columns of type {other} cannot be read")),
+    }
+    Ok(())
+}
+
+fn timestamp_micros(column: &dyn Array, unit: TimeUnit, row: usize) -> i64 {
+    use arrow_array::types::{
+        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+        TimestampSecondType,
+    };
+    match unit {
+        TimeUnit::Second => column
+            .as_primitive::<TimestampSecondType>()
+            .value(row)
+            .saturating_mul(1_000_000),
+        TimeUnit::Millisecond => column
+            .as_primitive::<TimestampMillisecondType>()
+            .value(row)
+            .saturating_mul(1000),
+        TimeUnit::Microsecond => column.as_primitive::<TimestampMicrosecondType>().value(row),
+        TimeUnit::Nanosecond => column.as_primitive::<TimestampNanosecondType>().value(row) / 1000,
+    }
+}
+
+fn write_base64(bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    out.extend_from_slice(
+        base64::engine::general_purpose::STANDARD
+            .encode(bytes)
+            .as_bytes(),
+    );
+    out.push(b'"');
+}
+
+impl Write for Destination {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer_mut().flush()
+    }
+}
