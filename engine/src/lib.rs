@@ -5,7 +5,10 @@
 //! project's SPEC for every key). [`run`] then drives the request plan of
 //! the job's paginator, parses each page in place with simd-json, extracts
 //! every column in one walk per record, and writes the records through a
-//! sink (NDJSON, CSV or raw), into `PATH.partial` renamed on success.
+//! sink (NDJSON, CSV, raw, or Parquet with the `parquet` feature), into
+//! `PATH.partial` renamed on success. A write job (`[write]`) sends records
+//! the other way, in batches; with the `arrow` feature, the `arrow` module streams a
+//! job's records as Arrow record batches.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), hydrant_engine::Error> {

@@ -522,3 +522,58 @@ fn broken_write_jobs_are_usage_errors_naming_the_key() {
         run.stderr
     );
 }
+
+#[test]
+fn writes_keep_to_concurrency_and_interval_and_read_stdin() {
+    let server = TestServer::start_fn(|seen| Exchange {
+        delay: Duration::from_millis(60),
+        ..answer(seen, 200)
+    });
+    let dir = Dir::new();
+    let input: String = (0..12).map(|n| format!("{{\"n\":{n}}}\n")).collect();
+    let job = dir.write(
+        "write.toml",
+        &format!(
+            "[input]\npath = \"-\"\n[write]\nurl = \"{}/w\"\nbatch_size = 2\ninterval = \"20ms\"\n[limits]\nconcurrency = 2\n",
+            server.url()
+        ),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hydrant"))
+        .args(["run", path_str(&job), "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen = server.requests();
+    assert_eq!(seen.len(), 6);
+    assert_eq!(server.max_in_flight(), 2);
+    let mut starts: Vec<_> = seen.iter().map(|s| s.received).collect();
+    starts.sort();
+    for pair in starts.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(19),
+            "requests started {:?} apart",
+            pair[1] - pair[0]
+        );
+    }
+    let mut sent: Vec<u64> = seen
+        .iter()
+        .flat_map(|s| body(s).as_array().unwrap().clone())
+        .map(|r| r["n"].as_u64().unwrap())
+        .collect();
+    sent.sort_unstable();
+    assert_eq!(sent, (0..12).collect::<Vec<_>>());
+}
