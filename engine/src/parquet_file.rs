@@ -11,7 +11,6 @@ use arrow_array::types::{
 };
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
-use base64::Engine as _;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
@@ -19,10 +18,10 @@ use parquet::file::properties::WriterProperties;
 
 use crate::columnar::Builders;
 use crate::error::{Error, Result};
-use crate::extract::ColumnSpec;
+use crate::extract::{Cell, ColumnSpec};
 use crate::input::{Item, Items};
-use crate::json::{write_f64, write_str};
-use crate::sink::{Destination, PageOut, Sink, write_date, write_timestamp};
+use crate::json::write_str;
+use crate::sink::{Destination, PageOut, Sink, write_json_cell};
 
 /// Rows collected before they are handed to the writer: small enough to
 /// keep memory low, large enough for the encoders.
@@ -141,49 +140,40 @@ fn records(batch: &RecordBatch) -> std::result::Result<Vec<Vec<u8>>, String> {
     Ok(rows)
 }
 
+/// Writes one value as a read column of its type would be written, so
+/// that Parquet input and NDJSON output agree.
 fn write_value(
     column: &dyn Array,
     row: usize,
     out: &mut Vec<u8>,
 ) -> std::result::Result<(), String> {
-    let mut number = |text: &str| out.extend_from_slice(text.as_bytes());
-    match column.data_type() {
-        DataType::Boolean => number(if column.as_boolean().value(row) {
-            "true"
-        } else {
-            "false"
-        }),
-        DataType::Int8 => number(&column.as_primitive::<Int8Type>().value(row).to_string()),
-        DataType::Int16 => number(&column.as_primitive::<Int16Type>().value(row).to_string()),
-        DataType::Int32 => number(&column.as_primitive::<Int32Type>().value(row).to_string()),
-        DataType::Int64 => number(&column.as_primitive::<Int64Type>().value(row).to_string()),
-        DataType::UInt8 => number(&column.as_primitive::<UInt8Type>().value(row).to_string()),
-        DataType::UInt16 => number(&column.as_primitive::<UInt16Type>().value(row).to_string()),
-        DataType::UInt32 => number(&column.as_primitive::<UInt32Type>().value(row).to_string()),
-        DataType::UInt64 => number(&column.as_primitive::<UInt64Type>().value(row).to_string()),
-        DataType::Float32 => write_f64(
-            f64::from(column.as_primitive::<Float32Type>().value(row)),
-            out,
-        ),
-        DataType::Float64 => write_f64(column.as_primitive::<Float64Type>().value(row), out),
-        DataType::Utf8 => write_str(column.as_string::<i32>().value(row), out),
-        DataType::LargeUtf8 => write_str(column.as_string::<i64>().value(row), out),
-        DataType::Utf8View => write_str(column.as_string_view().value(row), out),
-        DataType::Binary => write_base64(column.as_binary::<i32>().value(row), out),
-        DataType::LargeBinary => write_base64(column.as_binary::<i64>().value(row), out),
-        DataType::Date32 => {
-            out.push(b'"');
-            write_date(column.as_primitive::<Date32Type>().value(row), out);
-            out.push(b'"');
+    let cell = match column.data_type() {
+        DataType::Boolean => Cell::Bool(column.as_boolean().value(row)),
+        DataType::Int8 => Cell::Int(column.as_primitive::<Int8Type>().value(row).into()),
+        DataType::Int16 => Cell::Int(column.as_primitive::<Int16Type>().value(row).into()),
+        DataType::Int32 => Cell::Int(column.as_primitive::<Int32Type>().value(row).into()),
+        DataType::Int64 => Cell::Int(column.as_primitive::<Int64Type>().value(row)),
+        DataType::UInt8 => Cell::Int(column.as_primitive::<UInt8Type>().value(row).into()),
+        DataType::UInt16 => Cell::Int(column.as_primitive::<UInt16Type>().value(row).into()),
+        DataType::UInt32 => Cell::Int(column.as_primitive::<UInt32Type>().value(row).into()),
+        DataType::UInt64 => {
+            // Beyond i64 a number is still written exactly, as its digits.
+            let value = column.as_primitive::<UInt64Type>().value(row);
+            out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+            return Ok(());
         }
-        DataType::Timestamp(unit, _) => {
-            let micros = timestamp_micros(column, *unit, row);
-            out.push(b'"');
-            write_timestamp(micros, out);
-            out.push(b'"');
-        }
+        DataType::Float32 => Cell::Float(column.as_primitive::<Float32Type>().value(row)),
+        DataType::Float64 => Cell::Double(column.as_primitive::<Float64Type>().value(row)),
+        DataType::Utf8 => Cell::Str(column.as_string::<i32>().value(row).into()),
+        DataType::LargeUtf8 => Cell::Str(column.as_string::<i64>().value(row).into()),
+        DataType::Utf8View => Cell::Str(column.as_string_view().value(row).into()),
+        DataType::Binary => Cell::Binary(column.as_binary::<i32>().value(row).to_vec()),
+        DataType::LargeBinary => Cell::Binary(column.as_binary::<i64>().value(row).to_vec()),
+        DataType::Date32 => Cell::Date(column.as_primitive::<Date32Type>().value(row)),
+        DataType::Timestamp(unit, _) => Cell::Timestamp(timestamp_micros(column, *unit, row)),
         other => return Err(format!("columns of type {other} cannot be read")),
-    }
+    };
+    write_json_cell(&cell, out);
     Ok(())
 }
 
@@ -204,16 +194,6 @@ fn timestamp_micros(column: &dyn Array, unit: TimeUnit, row: usize) -> i64 {
         TimeUnit::Microsecond => column.as_primitive::<TimestampMicrosecondType>().value(row),
         TimeUnit::Nanosecond => column.as_primitive::<TimestampNanosecondType>().value(row) / 1000,
     }
-}
-
-fn write_base64(bytes: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    out.extend_from_slice(
-        base64::engine::general_purpose::STANDARD
-            .encode(bytes)
-            .as_bytes(),
-    );
-    out.push(b'"');
 }
 
 impl Write for Destination {
