@@ -125,7 +125,15 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let (sender, mut receiver) = mpsc::channel::<Outgoing>(window);
     let encoder = Arc::new(Encoder::new(write, &request.url));
     let skip = checkpoint.clone();
-    let reader = tokio::task::spawn_blocking(move || read_batches(items, &encoder, &skip, sender));
+    // A thread of its own, not the runtime's blocking pool: a failed run
+    // must not wait for an input (stdin, a read job) that never ends.
+    let (read_done, read_outcome) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("hydrant-write-input".into())
+        .spawn(move || {
+            let _ = read_done.send(read_batches(items, &encoder, &skip, sender));
+        })
+        .map_err(|e| Error::io("cannot start the input thread", e))?;
 
     let send = Arc::new(Sender {
         session,
@@ -188,13 +196,12 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         }
     }
     drop(receiver);
-    let read = reader
-        .await
-        .unwrap_or_else(|e| Err(Error::data(format!("the input reader failed: {e}"))));
     if let Some(failure) = failure {
         return Err(failure);
     }
-    read?;
+    read_outcome
+        .await
+        .unwrap_or_else(|_| Err(Error::data("the input thread panicked")))?;
     if let Some(state) = &job.state {
         state::remove(&state.path)?;
     }

@@ -577,3 +577,52 @@ fn writes_keep_to_concurrency_and_interval_and_read_stdin() {
     sent.sort_unstable();
     assert_eq!(sent, (0..12).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_failing_write_job_does_not_wait_for_stdin_to_end() {
+    let server = TestServer::start_fn(|seen| answer(seen, 400));
+    let dir = Dir::new();
+    let job = dir.write(
+        "write.toml",
+        &format!(
+            "[input]\npath = \"-\"\n[write]\nurl = \"{}/w\"\nbatch_size = 1\n",
+            server.url()
+        ),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hydrant"))
+        .args(["run", path_str(&job)])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    // Kept open: the input never ends.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"{\"n\":1}\n{\"n\":2}\n").unwrap();
+    stdin.flush().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run hung on its input"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(1));
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        stderr.contains("more than write.max_rejects (0); set write.reject_path to keep them"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("answered 400 Bad Request"), "{stderr}");
+    drop(stdin);
+}
