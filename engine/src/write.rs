@@ -114,6 +114,13 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let request = job.request.as_ref().expect("a write job has its request");
     let client = HttpClient::new(request, &job.limits, options.redirect_to.clone())?;
     let session = Session::new(client, job.auth.authenticator(), job);
+    if !session.credentials().body.is_empty() {
+        return Err(Error::config(format!(
+            "job file `{}`: auth: a write job's body is its records, so credentials cannot go in it; \
+             place them in a header or the query",
+            job.name
+        )));
+    }
     let fingerprint = fingerprint(job);
     let input_bytes = input::size(&write.input);
     let mut checkpoint = begin(job, write, &options, &fingerprint, input_bytes)?;

@@ -508,6 +508,10 @@ fn broken_write_jobs_are_usage_errors_naming_the_key() {
             "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://x.example/\"\ncompression = \"zip\"\n",
             "write.compression",
         ),
+        (
+            "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://x.example/\"\n[auth]\ntype = \"api_key\"\nname = \"key\"\nvalue = \"k\"\nin = \"body\"\n",
+            "auth: a write job's body is its records, so credentials cannot go in it",
+        ),
     ] {
         let run = run_write(&dir, job, &[]);
         assert_eq!(run.code, 2, "{job}: {}", run.stderr);
