@@ -707,9 +707,9 @@ impl Rejects {
     /// Opens at `length`: the reject file is cut back to what a checkpoint
     /// counts (0 on a fresh run, where the file was removed).
     fn open(path: Option<&FsPath>, length: u64) -> Result<Rejects> {
-        if let Some(path) = path
-            && length > 0
-        {
+        // Rejects written after the checkpoint belong to batches that are
+        // sent again; a fresh run's file was removed, so this is a no-op.
+        if let Some(path) = path {
             state::rewind("write.reject_path", path, length)?;
         }
         Ok(Rejects {
