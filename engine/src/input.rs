@@ -186,13 +186,8 @@ impl Iterator for CsvItems {
             self.headers = Some(keys);
             return self.next();
         };
-        let mut text = Vec::with_capacity(self.row.as_slice().len() + 16 * self.row.len());
-        for field in &self.row {
-            write_str(field, &mut text);
-            text.push(b',');
-        }
-        text.pop();
         if self.row.len() != headers.len() {
+            let fields: Vec<&str> = self.row.iter().collect();
             return Some(Ok(Item::Unreadable {
                 reason: format!(
                     "line {line} of {} has {} fields, the header {}",
@@ -200,10 +195,10 @@ impl Iterator for CsvItems {
                     self.row.len(),
                     headers.len()
                 ),
-                text: format!("[{}]", String::from_utf8_lossy(&text)).into_bytes(),
+                text: serde_json::to_vec(&fields).unwrap_or_default(),
             }));
         }
-        text.clear();
+        let mut text = Vec::with_capacity(self.row.as_slice().len() + 16 * self.row.len());
         for (key, field) in headers.iter().zip(&self.row) {
             text.extend_from_slice(key);
             if field.is_empty() {

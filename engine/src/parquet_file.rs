@@ -1,7 +1,7 @@
 //! Parquet: the output sink, streaming row groups in bounded memory, and
 //! the reader of a write job's Parquet input.
 
-use std::io::{self, Write};
+use std::io;
 use std::path::Path as FsPath;
 
 use arrow_array::cast::AsArray;
@@ -193,15 +193,5 @@ fn timestamp_micros(column: &dyn Array, unit: TimeUnit, row: usize) -> i64 {
             .saturating_mul(1000),
         TimeUnit::Microsecond => column.as_primitive::<TimestampMicrosecondType>().value(row),
         TimeUnit::Nanosecond => column.as_primitive::<TimestampNanosecondType>().value(row) / 1000,
-    }
-}
-
-impl Write for Destination {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.writer_mut().write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.writer_mut().flush()
     }
 }

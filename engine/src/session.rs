@@ -243,13 +243,12 @@ impl Session {
                 });
             }
             let answer = self.quote(&response.body);
-            let failed = |message: String| {
-                Error::http(message).answered(status, answer.trim_start_matches(": ").to_owned())
-            };
+            let failed = |message: String| Error::http(message).answered(status, answer.clone());
             let text = format!(
-                "{} {shown} answered {}{answer}",
+                "{} {shown} answered {}{}",
                 current.method.as_str(),
                 response.status,
+                after_colon(&answer),
             );
             let has_retry_after = response.headers.contains_key(http::header::RETRY_AFTER);
             let without_effect = status == 429 || (status == 503 && has_retry_after);
@@ -425,7 +424,7 @@ impl Session {
             return Err(Error::http(format!(
                 "oauth2 token request to {url} answered {}{}",
                 response.status,
-                self.quote(&response.body)
+                after_colon(&self.quote(&response.body))
             )));
         }
         let bearer = state
@@ -489,7 +488,16 @@ fn snippet(text: &str) -> String {
     if short.len() < text.len() {
         short.push('…');
     }
-    format!(": {}", short.trim())
+    short.trim().to_owned()
+}
+
+/// `: text` to follow a message, or nothing for no text.
+fn after_colon(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
+    }
 }
 
 #[cfg(test)]

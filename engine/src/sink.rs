@@ -149,12 +149,6 @@ impl Destination {
         Ok(file.handle.metadata()?.len())
     }
 
-    /// The buffered writer, for a sink that writes through another encoder.
-    #[cfg(feature = "parquet")]
-    pub(crate) fn writer_mut(&mut self) -> &mut BufWriter<Box<dyn Write + Send>> {
-        &mut self.writer
-    }
-
     pub(crate) fn commit(mut self) -> io::Result<()> {
         self.writer.flush()?;
         if let Some(file) = self.file.take() {
@@ -164,6 +158,18 @@ impl Destination {
             std::fs::rename(&file.partial, &file.path)?;
         }
         Ok(())
+    }
+}
+
+/// For a sink that writes through another encoder (Parquet).
+#[cfg(feature = "parquet")]
+impl Write for Destination {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
     }
 }
 

@@ -24,7 +24,7 @@ use sha2::Digest;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::extract::{Batch, Cell, ColumnSpec, Extractor};
 use crate::http::HttpClient;
 use crate::input::{self, Item, Items};
@@ -91,6 +91,8 @@ struct Outgoing {
 #[derive(Debug)]
 struct Rejected {
     record: Vec<u8>,
+    /// False for input that is not JSON, kept as text.
+    is_json: bool,
     reason: String,
     status: Option<u16>,
     response: Option<String>,
@@ -232,13 +234,10 @@ fn too_many_rejects(rejected: u64, write: &Write) -> Error {
         || "set write.reject_path to keep them".to_owned(),
         |p| format!("they are in `{}`", p.display()),
     );
-    Error::new(
-        Kind::Data,
-        format!(
-            "{rejected} records rejected, more than write.max_rejects ({}); {whereto}",
-            write.max_rejects
-        ),
-    )
+    Error::data(format!(
+        "{rejected} records rejected, more than write.max_rejects ({}); {whereto}",
+        write.max_rejects
+    ))
 }
 
 /// The checkpoint to go on from: the saved one on `--resume`, else a fresh
@@ -425,7 +424,10 @@ impl Encoder {
             let text = match item {
                 Item::Record(text) => text,
                 Item::Unreadable { text, reason } => {
-                    early.push(Rejected::before_sending(text, reason));
+                    early.push(Rejected {
+                        is_json: false,
+                        ..Rejected::before_sending(text, reason)
+                    });
                     continue;
                 }
             };
@@ -613,6 +615,7 @@ impl Rejected {
     fn before_sending(record: Vec<u8>, reason: String) -> Rejected {
         Rejected {
             record,
+            is_json: true,
             reason,
             status: None,
             response: None,
@@ -685,6 +688,7 @@ impl Sender {
                 for record in batch.records {
                     settled.rejected.push(Rejected {
                         record,
+                        is_json: true,
                         reason: reason.clone(),
                         status: e.status(),
                         response: e.response().map(str::to_owned),
@@ -756,8 +760,7 @@ impl Rejects {
         }
         line.extend_from_slice(b",\"reason\":");
         write_str(&rejected.reason, &mut line);
-        let mut probe = rejected.record.clone();
-        if !probe.is_empty() && simd_json::to_borrowed_value(&mut probe).is_ok() {
+        if rejected.is_json {
             line.extend_from_slice(b",\"record\":");
             line.extend_from_slice(&rejected.record);
         } else {

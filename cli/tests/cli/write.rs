@@ -630,3 +630,29 @@ fn a_failing_write_job_does_not_wait_for_stdin_to_end() {
     assert!(stderr.contains("answered 400 Bad Request"), "{stderr}");
     drop(stdin);
 }
+
+#[test]
+fn a_csv_row_of_the_wrong_width_is_rejected_with_its_fields() {
+    let server = accepting();
+    let dir = Dir::new();
+    dir.write("in.csv", "id,name\n1,a\n2,b,extra\n3,c\n");
+    let rejects = dir.path("rejects.ndjson");
+    let job = format!(
+        "[input]\npath = \"in.csv\"\n[write]\nurl = \"{}/w\"\nreject_path = \"{}\"\nmax_rejects = 1\n",
+        server.url(),
+        path_str(&rejects)
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        String::from_utf8(server.requests()[0].body.clone()).unwrap(),
+        r#"[{"id":"1","name":"a"},{"id":"3","name":"c"}]"#
+    );
+    let reject: Value = serde_json::from_str(dir.read("rejects.ndjson").trim()).unwrap();
+    assert_eq!(reject["text"], r#"["2","b","extra"]"#);
+    let reason = reject["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("line 3 of `") && reason.ends_with("has 3 fields, the header 2"),
+        "{reason}"
+    );
+}
