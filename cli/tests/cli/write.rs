@@ -530,7 +530,7 @@ fn broken_write_jobs_are_usage_errors_naming_the_key() {
 #[test]
 fn writes_keep_to_concurrency_and_interval_and_read_stdin() {
     let server = TestServer::start_fn(|seen| Exchange {
-        delay: Duration::from_millis(60),
+        delay: Duration::from_millis(250),
         ..answer(seen, 200)
     });
     let dir = Dir::new();
@@ -538,7 +538,7 @@ fn writes_keep_to_concurrency_and_interval_and_read_stdin() {
     let job = dir.write(
         "write.toml",
         &format!(
-            "[input]\npath = \"-\"\n[write]\nurl = \"{}/w\"\nbatch_size = 2\ninterval = \"20ms\"\n[limits]\nconcurrency = 2\n",
+            "[input]\npath = \"-\"\n[write]\nurl = \"{}/w\"\nbatch_size = 2\ninterval = \"100ms\"\n[limits]\nconcurrency = 2\n",
             server.url()
         ),
     );
@@ -566,9 +566,11 @@ fn writes_keep_to_concurrency_and_interval_and_read_stdin() {
     assert_eq!(server.max_in_flight(), 2);
     let mut starts: Vec<_> = seen.iter().map(|s| s.received).collect();
     starts.sort();
+    // The interval holds where requests leave; where they arrive, the
+    // scheduling of a busy machine can move one of them by a few ms.
     for pair in starts.windows(2) {
         assert!(
-            pair[1] - pair[0] >= Duration::from_millis(19),
+            pair[1] - pair[0] >= Duration::from_millis(75),
             "requests started {:?} apart",
             pair[1] - pair[0]
         );
