@@ -129,7 +129,7 @@ impl<'a> Batch<'a> {
 /// Values that fill `{name}` placeholders of constant columns.
 pub type Placeholders = HashMap<String, String>;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct TrieNode {
     keys: Vec<(String, usize)>,
     indexes: Vec<(i64, usize)>,
@@ -138,7 +138,7 @@ struct TrieNode {
 }
 
 /// Extracts the declared columns from records.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Extractor {
     columns: Vec<ColumnSpec>,
     multi: Vec<bool>,

@@ -60,6 +60,7 @@ mod run;
 mod session;
 mod sink;
 mod state;
+mod worker;
 mod write;
 pub use run::{
     CheckReport, Progress, RunOptions, Summary, WriteSummary, check, explain, query, run, schema,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use simd_json::prelude::*;
 use simd_json::{BorrowedValue, Tape};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Kind, Result};
@@ -29,6 +30,7 @@ use crate::request::{Prepared, prepare};
 use crate::session::{Fetched, Session};
 use crate::sink::{CsvSink, Destination, NdjsonSink, PageOut, RawSink, Sink};
 use crate::state::{self, Checkpoint, SavedColumn, SavedPass};
+use crate::worker::{Encoded, Landed, PageWork};
 
 /// A callback shown the run's progress after every page.
 pub type ProgressFn = Box<dyn Fn(&Progress) + Send + Sync>;
@@ -228,6 +230,9 @@ struct Pass {
     ahead_index: u64,
     ended: Option<Stop>,
     seen: HashSet<u64>,
+    /// A followed request sent before the page that named it was written,
+    /// and its identity: a checkpoint taken meanwhile must still name it.
+    unanswered: Option<(Plan, u64)>,
 }
 
 impl Pass {
@@ -254,22 +259,31 @@ impl Pass {
             ahead_index: 1,
             ended: None,
             seen: HashSet::new(),
+            unanswered: None,
         })
     }
 
     /// Where the pass stands after the page just written.
     fn save(&self) -> SavedPass {
+        let unanswered = self.unanswered.as_ref().map(|(_, identity)| *identity);
         let mut requests: Vec<u64> = if self.paginator.is_predictable() {
             // Counted requests never repeat; only followed ones can loop.
             Vec::new()
         } else {
-            self.seen.iter().copied().collect()
+            self.seen
+                .iter()
+                .copied()
+                .filter(|id| Some(*id) != unanswered)
+                .collect()
         };
         requests.sort_unstable();
         SavedPass {
             value: self.placeholders.get("value").cloned(),
             paginator: self.paginator.checkpoint(),
-            next: self.pending.clone(),
+            next: self
+                .pending
+                .clone()
+                .or_else(|| self.unanswered.as_ref().map(|(plan, _)| plan.clone())),
             requests,
         }
     }
@@ -294,8 +308,9 @@ impl Pass {
         Ok(())
     }
 
-    /// The next request to launch, if one can go now.
-    fn next_plan(&mut self) -> Option<Plan> {
+    /// The next request to launch, if one can go now, and the paginator's
+    /// plan it came from.
+    fn next_plan(&mut self) -> Option<(Plan, Plan)> {
         if self.ended.is_some() {
             return None;
         }
@@ -309,8 +324,8 @@ impl Pass {
             None => return None,
         };
         let mut overrides = self.fanout.clone();
-        overrides.extend(plan.overrides);
-        Some(Plan { overrides })
+        overrides.extend(plan.overrides.iter().cloned());
+        Some((Plan { overrides }, plan))
     }
 }
 
@@ -349,8 +364,11 @@ pub(crate) fn walks_tape(
 /// Predictable strategies (offset, page, range) keep up to
 /// `limits.concurrency` requests in flight; responses are taken in request
 /// order, and requests past the end are dropped unread. Sequential ones
-/// send the next request once the page that names it is written (and
-/// checkpointed, which relies on it). With `[fanout]`, each value is paginated
+/// send the next request once the page that names it is parsed; a
+/// checkpoint taken before that request is answered names it as the next
+/// one. Once the columns are known and the output is text, pages are
+/// parsed, extracted and encoded by the task that fetched them, on the
+/// runtime's worker threads. With `[fanout]`, each value is paginated
 /// on its own, values in order; without pagination the values themselves
 /// go out concurrently.
 pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
@@ -402,6 +420,8 @@ pub(crate) async fn run_hooked(
     let mut sink: Option<Box<dyn Sink>> = None;
     let mut dirty_out: Option<std::io::BufWriter<std::fs::File>> = None;
     let mut in_flight = InFlight::default();
+    let batches_hooked = takes_batches(output.as_ref());
+    let mut work: Option<Arc<PageWork>> = None;
     let mut pass: Option<Pass> = None;
     // Fan-out values taken from the feed, and those wholly written.
     let mut values_taken: u64 = 0;
@@ -478,7 +498,7 @@ pub(crate) async fn run_hooked(
                 }
             }
             let current = pass.as_mut().expect("a pass was just made");
-            let Some(plan) = current.next_plan() else {
+            let Some((plan, followed)) = current.next_plan() else {
                 if values_concurrently {
                     current.ended = Some(Stop::NoNext);
                     continue;
@@ -486,7 +506,8 @@ pub(crate) async fn run_hooked(
                 break;
             };
             let prepared = context.prepare_with(&plan, &current.placeholders)?;
-            if !current.seen.insert(prepared.identity()) {
+            let identity = prepared.identity();
+            if !current.seen.insert(identity) {
                 let warning = format!(
                     "pagination loop: the next request ({}) is one already sent; the run ended there",
                     context.session.shown(&prepared)
@@ -499,8 +520,33 @@ pub(crate) async fn run_hooked(
             if values_concurrently {
                 current.ended = Some(Stop::NoNext);
             }
+            if !current.paginator.is_predictable() {
+                current.unanswered = Some((followed, identity));
+            }
+            if work.is_none() && !batches_hooked
+                && let Some(extractor) = &extractor
+            {
+                work = PageWork::new(job, extractor);
+            }
             let session = context.session.clone();
-            let task = tokio::spawn(async move { session.fetch(prepared).await });
+            let watched = current.watched.clone();
+            let task = match work
+                .as_ref()
+                .filter(|_| watched.iter().all(|w| w.segments().is_some()))
+            {
+                Some(work) => {
+                    let work = work.clone();
+                    let placeholders = current.placeholders.clone();
+                    let (landed, landing) = oneshot::channel();
+                    let rows = tokio::spawn(async move {
+                        let fetched = session.fetch(prepared).await?;
+                        let shown = session.shown(&fetched.prepared);
+                        work.process(fetched, &shown, &placeholders, &watched, landed)
+                    });
+                    Task::Worked { landing, rows }
+                }
+                None => Task::Whole(tokio::spawn(async move { session.fetch(prepared).await })),
+            };
             in_flight.0.push_back((task, current.placeholders.clone()));
             launched += 1;
             hooks.first_sent.get_or_insert_with(Instant::now);
@@ -510,15 +556,30 @@ pub(crate) async fn run_hooked(
     loop {
         launch!();
 
-        let Some((next, placeholders)) = in_flight.0.pop_front() else {
+        let Some((task, placeholders)) = in_flight.0.pop_front() else {
             if let Some(done) = pass.as_ref().and_then(|p| p.ended) {
                 last_stop = done;
             }
             break;
         };
-        let fetched = next
-            .await
-            .map_err(|e| Error::http(format!("a request task failed: {e}")))??;
+        if let Some(current) = pass.as_mut() {
+            current.unanswered = None;
+        }
+        let (fetched, body_len, worked) = match task {
+            Task::Whole(handle) => {
+                let fetched = join(handle).await?;
+                let body_len = fetched.response.body.len();
+                (fetched, body_len, None)
+            }
+            Task::Worked { landing, rows } => match landing.await {
+                Ok(landed) => (landed.fetched, landed.body_len, Some((landed.page, rows))),
+                // The task ended before the page was parsed: it failed.
+                Err(_) => {
+                    join(rows).await?;
+                    return Err(Error::http("a request task ended without its page"));
+                }
+            },
+        };
         progress.requests += 1;
         answered += 1;
         if let Some(recorded) = &mut hooks.recorder {
@@ -527,7 +588,7 @@ pub(crate) async fn run_hooked(
         if values_concurrently {
             values_written += 1;
         }
-        progress.bytes += fetched.response.body.len() as u64;
+        progress.bytes += body_len as u64;
         let shown = context.session.shown(&fetched.prepared);
         let status = fetched.response.status.as_u16();
         let header_list: Vec<(String, String)> = fetched
@@ -592,7 +653,11 @@ pub(crate) async fn run_hooked(
         let tree;
         let reparsed;
         let mut batch = Batch::default();
-        let (records, watched) = if on_tape {
+        let mut rows_from_worker = None;
+        let (records, watched) = if let Some((Some(facts), rows)) = worked {
+            rows_from_worker = Some(rows);
+            (facts.records, facts.watched)
+        } else if on_tape {
             parser
                 .parse_tape(body, &mut tape_scratch, &mut tape)
                 .map_err(|e| {
@@ -634,9 +699,25 @@ pub(crate) async fn run_hooked(
             records,
             watched: &watched,
         });
+        let mut encoded = None;
+        if let Some(rows) = rows_from_worker {
+            // A followed next request goes out while the worker finishes
+            // this page's rows.
+            if pass
+                .as_ref()
+                .is_some_and(|p| !p.paginator.is_predictable() && p.ended.is_none())
+            {
+                launch!();
+            }
+            encoded = join(rows).await?;
+        }
         let extractor = extractor.as_ref().expect("the columns are known by now");
-        if !batch.dirty.is_empty() {
-            progress.dirty += batch.dirty.len() as u64;
+        let (rows, dirty) = match &encoded {
+            Some(encoded) => (encoded.rows, &encoded.dirty),
+            None => (batch.rows, &batch.dirty),
+        };
+        if !dirty.is_empty() {
+            progress.dirty += dirty.len() as u64;
             if let Some(path) = &job.records.dirty_path {
                 let out = match &mut dirty_out {
                     Some(out) => out,
@@ -649,7 +730,7 @@ pub(crate) async fn run_hooked(
                         })?,
                     )),
                 };
-                for dirty in &batch.dirty {
+                for dirty in dirty {
                     let mut line = Vec::new();
                     line.extend_from_slice(b"{\"reason\":");
                     crate::json::write_str(&dirty.reason, &mut line);
@@ -673,7 +754,7 @@ pub(crate) async fn run_hooked(
                 })?;
             }
             if progress.dirty > job.records.max_dirty {
-                let last = &batch.dirty[batch.dirty.len() - 1];
+                let last = &dirty[dirty.len() - 1];
                 return Err(Error::new(
                     Kind::DirtyLimit,
                     format!(
@@ -692,13 +773,16 @@ pub(crate) async fn run_hooked(
                 &mut output,
             )?),
         };
-        sink.page(&PageOut {
-            body,
-            columns: extractor.columns(),
-            batch: &batch,
-        })
+        match &encoded {
+            Some(encoded) => sink.encoded(&encoded.text),
+            None => sink.page(&PageOut {
+                body,
+                columns: extractor.columns(),
+                batch: &batch,
+            }),
+        }
         .map_err(|e| output_error(job, e))?;
-        progress.records += batch.rows as u64;
+        progress.records += rows as u64;
         drop(batch);
         tapes = Some(tape.reset());
         if let Some(state) = &job.state
@@ -790,10 +874,47 @@ pub(crate) async fn run_hooked(
     })
 }
 
+/// A request under way.
+enum Task {
+    /// Its page comes back whole, for the run loop to process.
+    Whole(JoinHandle<Result<Fetched>>),
+    /// A worker processes its page: what the paginator needs comes on
+    /// `landing` once it is parsed, the rows when the task ends.
+    Worked {
+        landing: oneshot::Receiver<Landed>,
+        rows: JoinHandle<Result<Option<Encoded>>>,
+    },
+}
+
+impl Task {
+    fn abort(&self) {
+        match self {
+            Task::Whole(handle) => handle.abort(),
+            Task::Worked { rows, .. } => rows.abort(),
+        }
+    }
+}
+
+async fn join<T>(task: JoinHandle<Result<T>>) -> Result<T> {
+    task.await
+        .map_err(|e| Error::http(format!("a request task failed: {e}")))?
+}
+
+/// Whether the output hook takes the extracted batches themselves rather
+/// than encoded text.
+fn takes_batches(output: Option<&OutputHook>) -> bool {
+    #[cfg(feature = "arrow")]
+    if let Some(OutputHook::Sink(_)) = output {
+        return true;
+    }
+    let _ = output;
+    false
+}
+
 /// Requests under way, oldest first. Dropping it (the run ended or failed)
 /// aborts them, so no request outlives its run.
 #[derive(Default)]
-struct InFlight(VecDeque<(JoinHandle<Result<Fetched>>, Arc<Placeholders>)>);
+struct InFlight(VecDeque<(Task, Arc<Placeholders>)>);
 
 impl InFlight {
     fn abort_all(&mut self) {
@@ -965,7 +1086,7 @@ fn open_sink(
 }
 
 /// [`watched_value`] on any parsed form, for a path of plain segments.
-fn watched_node<'v, N: Node<'v>>(page: N, path: &Path) -> Option<Value> {
+pub(crate) fn watched_node<'v, N: Node<'v>>(page: N, path: &Path) -> Option<Value> {
     let mut found = Vec::new();
     crate::node::walk(page, path.segments()?, &mut found);
     found.first().map(|v| v.to_serde())
@@ -1017,7 +1138,7 @@ pub fn explain(job: &Job) -> Result<String> {
     }
     out.push('\n');
     let mut pass = Pass::new(&context, value, 0)?;
-    let plan = pass.next_plan().expect("a new pass has a first request");
+    let (plan, _) = pass.next_plan().expect("a new pass has a first request");
     let prepared = context.prepare_with(&plan, &pass.placeholders)?;
     out.push_str(&context.session.describe(&prepared));
     Ok(out)
@@ -1058,7 +1179,7 @@ async fn first_page<R>(
     let value = crate::fanout::first_value(job, &options).await?;
     let context = Context::new(job, options.redirect_to)?;
     let mut pass = Pass::new(&context, value, 0)?;
-    let plan = pass.next_plan().expect("a new pass has a first request");
+    let (plan, _) = pass.next_plan().expect("a new pass has a first request");
     let prepared = context.prepare_with(&plan, &pass.placeholders)?;
     let fetched = context.session.fetch(prepared).await?;
     let shown = context.session.shown(&fetched.prepared);

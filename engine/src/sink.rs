@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use base64::Engine as _;
 
 use crate::extract::{Batch, Cell, ColumnSpec};
+use crate::job::{Output, OutputFormat};
 use crate::json::{write_f64, write_str};
 
 /// One page on its way out.
@@ -27,6 +28,14 @@ pub struct PageOut<'p> {
 pub trait Sink {
     /// Writes one page.
     fn page(&mut self, page: &PageOut<'_>) -> io::Result<()>;
+    /// Writes rows already encoded by this sink's [`PageEncoder`], which a
+    /// worker thread ran beside the fetch.
+    fn encoded(&mut self, rows: &[u8]) -> io::Result<()> {
+        let _ = rows;
+        Err(io::Error::other(
+            "this output format takes no pre-encoded rows",
+        ))
+    }
     /// Makes everything written so far durable and answers the length of
     /// the output: what a checkpoint may count on after a crash.
     fn checkpoint(&mut self) -> io::Result<u64>;
@@ -222,34 +231,97 @@ impl NdjsonEncoder {
     }
 }
 
+/// The rows of a page as text lines, for the formats that are text: the
+/// same for a sink and for a worker encoding pages ahead of it.
+#[derive(Debug)]
+pub(crate) enum PageEncoder {
+    Ndjson(NdjsonEncoder),
+    Csv { delimiter: u8 },
+}
+
+impl PageEncoder {
+    /// The encoder of a job's output, if its format is text.
+    pub fn for_output(output: &Output, columns: &[ColumnSpec]) -> Option<PageEncoder> {
+        match output.format {
+            OutputFormat::Ndjson => Some(PageEncoder::Ndjson(NdjsonEncoder::new(columns))),
+            OutputFormat::Csv => Some(PageEncoder::Csv {
+                delimiter: output.csv_delimiter,
+            }),
+            OutputFormat::Raw | OutputFormat::Parquet => None,
+        }
+    }
+
+    /// Appends every row of `batch` to `out`, one line each.
+    pub fn encode(&self, batch: &Batch<'_>, width: usize, out: &mut Vec<u8>) {
+        let mut field = Vec::new();
+        for row in 0..batch.rows {
+            self.encode_row(batch.row(row, width), &mut field, out);
+        }
+    }
+
+    fn encode_row(&self, cells: &[Cell<'_>], field: &mut Vec<u8>, out: &mut Vec<u8>) {
+        match self {
+            PageEncoder::Ndjson(encoder) => encoder.encode(cells, out),
+            PageEncoder::Csv { delimiter } => encode_csv_row(cells, *delimiter, field, out),
+        }
+    }
+}
+
+/// Rows are encoded a page at a time into one buffer, and written once it
+/// holds this much, so that a large page does not grow it without bound.
+const WRITE_CHUNK: usize = 64 * 1024;
+
+/// Encodes `batch` into `buffer` in chunks, writing each to `out`.
+fn write_page(
+    encoder: &PageEncoder,
+    batch: &Batch<'_>,
+    width: usize,
+    buffer: &mut Vec<u8>,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let mut field = Vec::new();
+    buffer.clear();
+    for row in 0..batch.rows {
+        encoder.encode_row(batch.row(row, width), &mut field, buffer);
+        if buffer.len() >= WRITE_CHUNK {
+            out.write_all(buffer)?;
+            buffer.clear();
+        }
+    }
+    out.write_all(buffer)
+}
+
 /// Newline-delimited JSON, one object per record.
 #[derive(Debug)]
 pub struct NdjsonSink {
     out: Destination,
-    encoder: NdjsonEncoder,
-    line: Vec<u8>,
+    encoder: PageEncoder,
+    buffer: Vec<u8>,
 }
 
 impl NdjsonSink {
     pub fn new(out: Destination, columns: &[ColumnSpec]) -> NdjsonSink {
         NdjsonSink {
             out,
-            encoder: NdjsonEncoder::new(columns),
-            line: Vec::with_capacity(4096),
+            encoder: PageEncoder::Ndjson(NdjsonEncoder::new(columns)),
+            buffer: Vec::with_capacity(WRITE_CHUNK + 4096),
         }
     }
 }
 
 impl Sink for NdjsonSink {
     fn page(&mut self, page: &PageOut<'_>) -> io::Result<()> {
-        let width = page.columns.len();
-        for row in 0..page.batch.rows {
-            self.line.clear();
-            self.encoder
-                .encode(page.batch.row(row, width), &mut self.line);
-            self.out.writer.write_all(&self.line)?;
-        }
-        Ok(())
+        write_page(
+            &self.encoder,
+            page.batch,
+            page.columns.len(),
+            &mut self.buffer,
+            &mut self.out.writer,
+        )
+    }
+
+    fn encoded(&mut self, rows: &[u8]) -> io::Result<()> {
+        self.out.writer.write_all(rows)
     }
 
     fn checkpoint(&mut self) -> io::Result<u64> {
@@ -387,10 +459,9 @@ fn push_digits(value: u32, width: u32, out: &mut Vec<u8>) {
 #[derive(Debug)]
 pub struct CsvSink {
     out: Destination,
-    delimiter: u8,
+    encoder: PageEncoder,
     header: Option<Vec<u8>>,
-    line: Vec<u8>,
-    field: Vec<u8>,
+    buffer: Vec<u8>,
 }
 
 impl CsvSink {
@@ -410,10 +481,9 @@ impl CsvSink {
         });
         CsvSink {
             out,
-            delimiter,
+            encoder: PageEncoder::Csv { delimiter },
             header,
-            line: Vec::with_capacity(4096),
-            field: Vec::new(),
+            buffer: Vec::with_capacity(WRITE_CHUNK + 4096),
         }
     }
 
@@ -428,35 +498,18 @@ impl CsvSink {
 impl Sink for CsvSink {
     fn page(&mut self, page: &PageOut<'_>) -> io::Result<()> {
         self.write_header()?;
-        let width = page.columns.len();
-        for row in 0..page.batch.rows {
-            self.line.clear();
-            for (i, cell) in page.batch.row(row, width).iter().enumerate() {
-                if i > 0 {
-                    self.line.push(self.delimiter);
-                }
-                self.field.clear();
-                let text: &[u8] = match cell {
-                    Cell::Null => continue,
-                    Cell::Str(s) => s.as_bytes(),
-                    Cell::Json(text) => text,
-                    other => {
-                        write_json_cell(other, &mut self.field);
-                        if matches!(other, Cell::Date(_) | Cell::Timestamp(_) | Cell::Binary(_)) {
-                            // Written quoted as JSON strings; CSV wants the bare text.
-                            self.field.remove(0);
-                            self.field.pop();
-                        }
-                        &self.field
-                    }
-                };
-                // Only a null is an empty field; any other empty value is `""`.
-                write_csv_field(text, self.delimiter, text.is_empty(), &mut self.line);
-            }
-            self.line.push(b'\n');
-            self.out.writer.write_all(&self.line)?;
-        }
-        Ok(())
+        write_page(
+            &self.encoder,
+            page.batch,
+            page.columns.len(),
+            &mut self.buffer,
+            &mut self.out.writer,
+        )
+    }
+
+    fn encoded(&mut self, rows: &[u8]) -> io::Result<()> {
+        self.write_header()?;
+        self.out.writer.write_all(rows)
     }
 
     fn checkpoint(&mut self) -> io::Result<u64> {
@@ -467,6 +520,33 @@ impl Sink for CsvSink {
         self.write_header()?;
         self.out.commit()
     }
+}
+
+/// Appends one CSV line: a null is an empty field, any other empty value
+/// is `""`.
+fn encode_csv_row(cells: &[Cell<'_>], delimiter: u8, field: &mut Vec<u8>, out: &mut Vec<u8>) {
+    for (i, cell) in cells.iter().enumerate() {
+        if i > 0 {
+            out.push(delimiter);
+        }
+        field.clear();
+        let text: &[u8] = match cell {
+            Cell::Null => continue,
+            Cell::Str(s) => s.as_bytes(),
+            Cell::Json(text) => text,
+            other => {
+                write_json_cell(other, field);
+                if matches!(other, Cell::Date(_) | Cell::Timestamp(_) | Cell::Binary(_)) {
+                    // Written quoted as JSON strings; CSV wants the bare text.
+                    field.remove(0);
+                    field.pop();
+                }
+                field
+            }
+        };
+        write_csv_field(text, delimiter, text.is_empty(), out);
+    }
+    out.push(b'\n');
 }
 
 fn write_csv_field(text: &[u8], delimiter: u8, force_quotes: bool, out: &mut Vec<u8>) {

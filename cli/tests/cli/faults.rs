@@ -367,3 +367,35 @@ fn bytes_per_second_throttles_downloads() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_page_parsed_beside_its_fetch_fails_naming_its_url_after_the_pages_before_it() {
+    // Declared columns and NDJSON output: pages are parsed by the task that
+    // fetched them, four at once, and still fail in request order.
+    let server = TestServer::start(vec![
+        Exchange::json("/p?page=1", ids(0..2)),
+        Exchange::json("/p?page=2", "[{\"id\": 2},"),
+        Exchange::json("/p?page=3", ids(3..4)),
+    ]);
+    let dir = Dir::new();
+    let out = dir.path("out.ndjson");
+    let rest = format!(
+        "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 4\n\
+         [[columns]]\nname = \"id\"\ntype = \"long\"\n[output]\npath = \"{}\"\n",
+        path_str(&out)
+    );
+    let (run, _) = run_job(&server.url(), "/p", &rest, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "response from {}/p?page=2 is not valid JSON",
+            server.url()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !out.exists(),
+        "a failed run left its output looking complete"
+    );
+}

@@ -240,17 +240,40 @@ fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<St
     (summary, targets[first_run..].to_vec())
 }
 
-/// Kills a sequential run when request `kill_after + 1` arrives: the pages
-/// before it are written and checkpointed, so the resumed run must start
-/// with exactly that request and send no other twice.
+/// Whether a resumed run starts right: with the request held when the first
+/// run was killed, or with the one before it, whose page may not have been
+/// checkpointed yet (a followed request goes out while the page that named
+/// it is still being written). Answers whether it is the held one.
+fn starts_at_held_or_unwritten(all: &[String], first_run: usize, first: &str) -> bool {
+    if first == all[first_run - 1] {
+        return true;
+    }
+    assert_eq!(
+        first,
+        all[first_run - 2],
+        "resumed at an unexpected request"
+    );
+    false
+}
+
+/// Kills a sequential run when request `kill_after + 1` arrives: the resumed
+/// run starts with it or the one before, and sends no earlier one again.
 fn resumes_where_it_stopped(api: &Api, scenario: &Scenario, kill_after: usize) {
     let (summary, resumed) =
         kill_and_resume(api, scenario, Kill::Holding(kill_after, Duration::ZERO));
     let all = api.targets();
-    let held = &all[all.len() - resumed.len() - 1];
-    assert_eq!(&resumed[0], held, "killed after {kill_after} requests");
+    let first_run = all.len() - resumed.len();
+    let answered_before = if starts_at_held_or_unwritten(&all, first_run, &resumed[0]) {
+        kill_after
+    } else {
+        kill_after - 1
+    };
     assert_eq!(summary["records"], json!(scenario.expected.len()));
-    assert_eq!(summary["requests"], json!(kill_after + resumed.len()));
+    assert_eq!(
+        summary["requests"],
+        json!(answered_before + resumed.len()),
+        "killed after {kill_after} requests"
+    );
 }
 
 #[test]
@@ -328,10 +351,10 @@ fn a_killed_run_fanning_out_from_a_parent_job_resumes_within_a_value() {
     // Request 1 is the parent job; 8 is the second page of the third value.
     let (summary, resumed) = kill_and_resume(&api, &scenario, Kill::Holding(8, Duration::ZERO));
     let all = api.targets();
-    let held = &all[all.len() - resumed.len() - 1];
     assert_eq!(resumed[0], "/parents", "the parent job runs again");
-    assert_eq!(&resumed[1], held, "then the pass goes on where it stopped");
-    assert!(held.contains("g=3"), "{held}");
+    // Then the pass goes on where it stopped.
+    starts_at_held_or_unwritten(&all, all.len() - resumed.len(), &resumed[1]);
+    assert!(resumed[1].contains("g=3"), "{}", resumed[1]);
     assert_eq!(summary["records"], json!(scenario.expected.len()));
 }
 

@@ -1,0 +1,159 @@
+//! Parsing, extracting and encoding a page on the runtime's worker threads,
+//! in the task that fetched it, so that pages are processed on every core
+//! while the run loop only steps the paginator and writes bytes in order.
+//!
+//! A page is processed here once its columns are known, every path walks
+//! the tape and the output is text (NDJSON or CSV). What the paginator
+//! needs (the records count and the watched values) is sent back as soon
+//! as the page is parsed, before extraction, so that a followed next
+//! request can go out while the rest of the page is still being encoded.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use simd_json::Tape;
+use tokio::sync::oneshot;
+
+use crate::error::{Error, Result};
+use crate::extract::{Batch, DirtyRecord, Extractor, Placeholders, select_records};
+use crate::job::{Job, Records};
+use crate::json::{Parser, Scratch};
+use crate::path::Path;
+use crate::session::Fetched;
+use crate::sink::PageEncoder;
+
+/// What the paginator needs of a page, sent before its rows are done.
+#[derive(Debug)]
+pub(crate) struct Landed {
+    /// The answer, its body taken out for processing.
+    pub fetched: Fetched,
+    pub body_len: usize,
+    /// `None` for a 204, which has no page.
+    pub page: Option<PageFacts>,
+}
+
+#[derive(Debug)]
+pub(crate) struct PageFacts {
+    pub records: usize,
+    pub watched: Vec<Option<Value>>,
+}
+
+/// A page's rows, encoded.
+#[derive(Debug)]
+pub(crate) struct Encoded {
+    pub rows: usize,
+    pub text: Vec<u8>,
+    pub dirty: Vec<DirtyRecord>,
+}
+
+/// The buffers one page is parsed in, reused from page to page.
+#[derive(Default)]
+struct Workspace {
+    parser: Parser,
+    scratch: Scratch,
+    tape: Option<Tape<'static>>,
+}
+
+/// Everything a worker needs to turn a response into encoded rows.
+pub(crate) struct PageWork {
+    extractor: Extractor,
+    records: Records,
+    encoder: PageEncoder,
+    /// One per page being processed at once: at most the request window.
+    workspaces: Mutex<Vec<Workspace>>,
+}
+
+impl std::fmt::Debug for PageWork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageWork")
+            .field("columns", &self.extractor.columns().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PageWork {
+    /// The work for `job` once its columns are known; `None` when its
+    /// output is not text or a path needs the general JSONPath evaluator.
+    pub fn new(job: &Job, extractor: &Extractor) -> Option<Arc<PageWork>> {
+        let on_tape = crate::run::walks_tape(Some(extractor), &job.records, &[]);
+        let encoder = PageEncoder::for_output(&job.output, extractor.columns())?;
+        on_tape.then(|| {
+            Arc::new(PageWork {
+                extractor: extractor.clone(),
+                records: job.records.clone(),
+                encoder,
+                workspaces: Mutex::new(Vec::new()),
+            })
+        })
+    }
+
+    /// Processes a fetched page: sends its [`Landed`] facts on `landed` as
+    /// soon as it is parsed, then extracts and encodes its rows. `shown` names
+    /// the request in errors.
+    pub fn process(
+        &self,
+        mut fetched: Fetched,
+        shown: &str,
+        placeholders: &Placeholders,
+        watched: &[Path],
+        landed: oneshot::Sender<Landed>,
+    ) -> Result<Option<Encoded>> {
+        let body = std::mem::take(&mut fetched.response.body);
+        let body_len = body.len();
+        if fetched.response.status.as_u16() == 204 {
+            let _ = landed.send(Landed {
+                fetched,
+                body_len,
+                page: None,
+            });
+            return Ok(None);
+        }
+        let mut workspace = self
+            .workspaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default();
+        let Workspace {
+            parser,
+            scratch,
+            tape: spare,
+        } = &mut workspace;
+        let mut tape = spare.take().unwrap_or_else(Tape::null).reset();
+        parser
+            .parse_tape(&body, scratch, &mut tape)
+            .map_err(|e| Error::data(format!("response from {shown} is not valid JSON: {e}")))?;
+        let root = tape.as_value();
+        let records = select_records(root, &self.records)
+            .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+        let _ = landed.send(Landed {
+            fetched,
+            body_len,
+            page: Some(PageFacts {
+                records: records.len(),
+                watched: watched
+                    .iter()
+                    .map(|w| crate::run::watched_node(root, w))
+                    .collect(),
+            }),
+        });
+        let mut batch = Batch::default();
+        self.extractor.extract(&records, placeholders, &mut batch);
+        let mut text = Vec::with_capacity(body_len / 2);
+        self.encoder
+            .encode(&batch, self.extractor.columns().len(), &mut text);
+        let encoded = Encoded {
+            rows: batch.rows,
+            text,
+            dirty: std::mem::take(&mut batch.dirty),
+        };
+        drop(batch);
+        drop(records);
+        *spare = Some(tape.reset());
+        self.workspaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(workspace);
+        Ok(Some(encoded))
+    }
+}
