@@ -267,39 +267,102 @@ fn write_str_or_big(s: &str, out: &mut Vec<u8>) {
 /// Writes `s` as a JSON string: quotes, backslashes and control characters
 /// escaped, everything else copied as is.
 pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
-    out.push(b'"');
     let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => b"",
-            _ => continue,
+    let mut i = 0;
+    while i < bytes.len() {
+        // Most text needs no escape: eight clean bytes are skipped at once,
+        // and only a word that holds an escape is looked at byte by byte.
+        let stop = match bytes.get(i..i + 8) {
+            Some(word) => {
+                if !needs_escape(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
+                    i += 8;
+                    continue;
+                }
+                i + 8
+            }
+            None => bytes.len(),
         };
-        out.extend_from_slice(&bytes[start..i]);
-        if escape.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[(b >> 4) as usize]);
-            out.push(HEX[(b & 0xf) as usize]);
-        } else {
-            out.extend_from_slice(escape);
+        while i < stop {
+            let b = bytes[i];
+            i += 1;
+            let escape: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0..=0x1f => b"",
+                _ => continue,
+            };
+            out.extend_from_slice(&bytes[start..i - 1]);
+            if escape.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 0xf) as usize],
+                ]);
+            } else {
+                out.extend_from_slice(escape);
+            }
+            start = i;
         }
-        start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
+/// Whether any of the eight bytes of `word` is a quote, a backslash or a
+/// control character (below 0x20).
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
+    below_space
+        || has_zero(word ^ (ONES * u64::from(b'"')))
+        || has_zero(word ^ (ONES * u64::from(b'\\')))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_wherever_the_escaped_byte_falls() {
+        for filler in ["a", "é"] {
+            for at in 0..20 {
+                for (byte, escaped) in [
+                    ('"', "\\\""),
+                    ('\\', "\\\\"),
+                    ('\n', "\\n"),
+                    ('\u{1}', "\\u0001"),
+                    ('\u{1f}', "\\u001f"),
+                ] {
+                    let text = format!("{}{byte}{}", filler.repeat(at), filler.repeat(19 - at));
+                    let mut out = Vec::new();
+                    write_str(&text, &mut out);
+                    let expected = format!(
+                        "\"{}{escaped}{}\"",
+                        filler.repeat(at),
+                        filler.repeat(19 - at)
+                    );
+                    assert_eq!(String::from_utf8(out).unwrap(), expected, "at {at}");
+                }
+            }
+        }
+        let mut out = Vec::new();
+        write_str("plain ascii text of some length ~ \u{7f}", &mut out);
+        assert_eq!(out, b"\"plain ascii text of some length ~ \x7f\"");
+    }
 
     fn roundtrip(text: &str) -> String {
         let mut scratch = Scratch::default();
