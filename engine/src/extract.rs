@@ -656,7 +656,7 @@ fn convert<'v>(
             View::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
             View::I64(i) => Cow::Owned(itoa::Buffer::new().format(i).to_owned()),
             View::U64(u) => Cow::Owned(itoa::Buffer::new().format(u).to_owned()),
-            View::F64(f) => Cow::Owned(ryu::Buffer::new().format_finite(f).to_owned()),
+            View::F64(f) => Cow::Owned(zmij::Buffer::new().format_finite(f).to_owned()),
             View::Null | View::Compound => {
                 Cow::Owned(String::from_utf8(json_text()).unwrap_or_default())
             }

@@ -251,7 +251,7 @@ pub(crate) fn write_static(node: &StaticNode, out: &mut Vec<u8>) {
 /// Writes a finite double so that it parses back to the same bits.
 pub(crate) fn write_f64(f: f64, out: &mut Vec<u8>) {
     if f.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes());
+        out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes());
     } else {
         out.extend_from_slice(b"null");
     }

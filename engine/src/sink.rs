@@ -366,7 +366,7 @@ pub(crate) fn write_json_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
 
 fn write_f32(f: f32, out: &mut Vec<u8>) {
     if f.is_finite() {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(f).as_bytes());
+        out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes());
     } else {
         out.extend_from_slice(b"null");
     }

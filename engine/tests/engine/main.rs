@@ -81,10 +81,8 @@ async fn doubles_keep_their_bits() {
         if i > 0 {
             page.push(',');
         }
-        page.push_str(&format!(
-            "{{\"d\":{}}}",
-            ryu::Buffer::new().format_finite(*v)
-        ));
+        // Debug is the shortest text that reads back to the same value.
+        page.push_str(&format!("{{\"d\":{v:?}}}"));
     }
     page.push(']');
     let server = util::serve_page(page).await;
