@@ -132,6 +132,8 @@ pub type Placeholders = HashMap<String, String>;
 #[derive(Debug, Default, Clone)]
 struct TrieNode {
     keys: Vec<(String, usize)>,
+    /// [`key_print`] of each of `keys`, compared before the key itself.
+    prints: Vec<u64>,
     indexes: Vec<(i64, usize)>,
     wildcard: Option<usize>,
     columns: Vec<usize>,
@@ -324,6 +326,21 @@ impl<'a> Cell<'a> {
     }
 }
 
+/// Above this many keys wanted in one object, one pass over its members
+/// finds them all; up to it, one scan per key.
+const KEYS_SCANNED: usize = 8;
+
+/// A key's length and first bytes as one integer: most keys that differ
+/// differ in it, and comparing it costs no call.
+fn key_print(key: &str) -> u64 {
+    let bytes = key.as_bytes();
+    let mut head = [0u8; 8];
+    let take = bytes.len().min(7);
+    head[..take].copy_from_slice(&bytes[..take]);
+    head[7] = bytes.len() as u8;
+    u64::from_le_bytes(head)
+}
+
 fn child(trie: &mut Vec<TrieNode>, node: usize, segment: &Segment) -> usize {
     let existing = match segment {
         Segment::Key(key) => trie[node]
@@ -344,7 +361,10 @@ fn child(trie: &mut Vec<TrieNode>, node: usize, segment: &Segment) -> usize {
     let id = trie.len();
     trie.push(TrieNode::default());
     match segment {
-        Segment::Key(key) => trie[node].keys.push((key.clone(), id)),
+        Segment::Key(key) => {
+            trie[node].keys.push((key.clone(), id));
+            trie[node].prints.push(key_print(key));
+        }
         Segment::Index(i) => trie[node].indexes.push((*i, id)),
         Segment::Wildcard => trie[node].wildcard = Some(id),
     }
@@ -362,8 +382,8 @@ fn walk_trie<'v, N: Node<'v>>(
     for &column in &here.columns {
         hits.push((column, value));
     }
-    // Measured on the corpus: up to eight keys, a scan per key wins.
-    if !N::SCANS_FOR_KEYS || here.keys.len() <= 8 || here.keys.len() > 64 {
+    // Measured on the corpus: up to KEYS_SCANNED keys, a scan per key wins.
+    if !N::SCANS_FOR_KEYS || here.keys.len() <= KEYS_SCANNED || here.keys.len() > 64 {
         for (key, next) in &here.keys {
             if let Some(child) = value.get(key) {
                 walk_trie(trie, *next, child, hits, scratch);
@@ -372,15 +392,23 @@ fn walk_trie<'v, N: Node<'v>>(
     } else {
         // One pass over the object for all the keys wanted here, rather
         // than one scan per key; a repeated key keeps its first value.
+        // Records of one API mostly list their members in one order, so
+        // the key after the last one found is tried first.
         let mut found: u64 = 0;
+        let mut guess = 0;
         value.members(&mut |key, child| {
-            if let Some(i) = here
-                .keys
-                .iter()
-                .enumerate()
-                .position(|(i, (k, _))| found & (1 << i) == 0 && k == key)
-            {
+            let print = key_print(key);
+            let wanted = |i: usize| {
+                found & (1 << i) == 0 && here.prints[i] == print && here.keys[i].0 == key
+            };
+            let hit = if guess < here.keys.len() && wanted(guess) {
+                Some(guess)
+            } else {
+                (0..here.keys.len()).find(|&i| wanted(i))
+            };
+            if let Some(i) = hit {
                 found |= 1 << i;
+                guess = i + 1;
                 walk_trie(trie, here.keys[i].1, child, hits, scratch);
             }
         });

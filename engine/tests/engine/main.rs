@@ -141,3 +141,55 @@ async fn long_columns_keep_exact_integers() {
         .collect();
     assert_eq!(std::fs::read_to_string(&out).unwrap(), expected);
 }
+
+/// Many columns from one object are found in one pass over its members:
+/// in any member order, with keys alike in length and first bytes, and a
+/// repeated key keeping its first value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_columns_of_one_object_are_found_in_any_member_order() {
+    let names: Vec<String> = (0..10)
+        .map(|i| format!("key_ab{i}"))
+        .chain(["key_abcX".to_owned(), "key_abcY".to_owned()])
+        .collect();
+    let columns: String = names
+        .iter()
+        .map(|n| format!("[[columns]]\nname = \"{n}\"\n"))
+        .collect();
+    let members = |order: &[usize], extra: &str| {
+        let listed: Vec<String> = order
+            .iter()
+            .map(|&i| format!("\"{}\":\"{}-v\"", names[i], names[i]))
+            .collect();
+        format!("{{{}{extra}}}", listed.join(","))
+    };
+    let in_order: Vec<usize> = (0..12).collect();
+    let reversed: Vec<usize> = (0..12).rev().collect();
+    let shuffled = [5, 11, 0, 7, 10, 2, 9, 1, 8, 3, 6];
+    let page = format!(
+        "[{},{},{}]",
+        members(&in_order, ""),
+        members(&reversed, ",\"key_ab3\":\"again\""),
+        members(&shuffled, "")
+    );
+    let server = util::serve_page(page).await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.ndjson");
+    let job = job_for(&server.url(), &columns, OutputFormat::Ndjson, &out);
+    let summary = run(&job, RunOptions::default()).await.unwrap();
+    assert_eq!(summary.records, 3);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let rows: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (row, missing) in rows.iter().zip([None, None, Some("key_ab4")]) {
+        for name in &names {
+            let expected = if Some(name.as_str()) == missing {
+                serde_json::Value::Null
+            } else {
+                serde_json::Value::String(format!("{name}-v"))
+            };
+            assert_eq!(row[name], expected, "{name} in {row}");
+        }
+    }
+}
