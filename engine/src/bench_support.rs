@@ -10,7 +10,7 @@ use crate::extract::{Batch, Extractor, Placeholders, infer_columns, select_recor
 use crate::job::{Job, JobFormat};
 use crate::json::{Parser, Scratch};
 use crate::run::{page_records, reparse_selected, walks_tape};
-use crate::sink::{Counted, CsvSink, Destination, NdjsonSink, PageOut, Sink};
+use crate::sink::{Counted, Destination, PageOut, Sink, TextSink};
 use crate::vars::Vars;
 
 /// The output a bench encodes to.
@@ -201,7 +201,7 @@ fn sink(
 ) -> Box<dyn Sink> {
     let out = Destination::writer(Box::new(out));
     match encoding {
-        Encoding::Ndjson => Box::new(NdjsonSink::new(out, columns)),
-        Encoding::Csv => Box::new(CsvSink::new(out, columns, b',', true)),
+        Encoding::Ndjson => Box::new(TextSink::ndjson(out, columns)),
+        Encoding::Csv => Box::new(TextSink::csv(out, columns, b',', true)),
     }
 }

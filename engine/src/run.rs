@@ -28,7 +28,7 @@ use crate::node::Node;
 use crate::path::Path;
 use crate::request::{Prepared, prepare};
 use crate::session::{Fetched, Session};
-use crate::sink::{CsvSink, Destination, NdjsonSink, PageOut, RawSink, Sink};
+use crate::sink::{Destination, PageOut, RawSink, Sink, TextSink};
 use crate::state::{self, Checkpoint, SavedColumn, SavedPass};
 use crate::worker::{Encoded, Landed, PageWork};
 
@@ -1057,8 +1057,8 @@ fn open_sink(
         out.keep_on_failure();
     }
     Ok(match job.output.format {
-        OutputFormat::Ndjson => Box::new(NdjsonSink::new(out, columns)),
-        OutputFormat::Csv => Box::new(CsvSink::new(
+        OutputFormat::Ndjson => Box::new(TextSink::ndjson(out, columns)),
+        OutputFormat::Csv => Box::new(TextSink::csv(
             out,
             columns,
             job.output.csv_delimiter,

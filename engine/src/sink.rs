@@ -291,48 +291,6 @@ fn write_page(
     out.write_all(buffer)
 }
 
-/// Newline-delimited JSON, one object per record.
-#[derive(Debug)]
-pub struct NdjsonSink {
-    out: Destination,
-    encoder: PageEncoder,
-    buffer: Vec<u8>,
-}
-
-impl NdjsonSink {
-    pub fn new(out: Destination, columns: &[ColumnSpec]) -> NdjsonSink {
-        NdjsonSink {
-            out,
-            encoder: PageEncoder::Ndjson(NdjsonEncoder::new(columns)),
-            buffer: Vec::with_capacity(WRITE_CHUNK + 4096),
-        }
-    }
-}
-
-impl Sink for NdjsonSink {
-    fn page(&mut self, page: &PageOut<'_>) -> io::Result<()> {
-        write_page(
-            &self.encoder,
-            page.batch,
-            page.columns.len(),
-            &mut self.buffer,
-            &mut self.out.writer,
-        )
-    }
-
-    fn encoded(&mut self, rows: &[u8]) -> io::Result<()> {
-        self.out.writer.write_all(rows)
-    }
-
-    fn checkpoint(&mut self) -> io::Result<u64> {
-        self.out.checkpoint()
-    }
-
-    fn finish(self: Box<Self>) -> io::Result<()> {
-        self.out.commit()
-    }
-}
-
 pub(crate) fn write_json_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
     match cell {
         Cell::Null => out.extend_from_slice(b"null"),
@@ -465,20 +423,27 @@ fn put_two(value: u32, into: &mut [u8]) {
     into[1] = b'0' + (value % 10) as u8;
 }
 
-/// CSV: a header row (optional), RFC 4180 quoting, `\n` line ends. A null
-/// is an empty field; an empty string (or binary) is `""`.
+/// NDJSON (one object per record) or CSV (a header row unless turned off,
+/// RFC 4180 quoting, `\n` line ends; a null is an empty field, an empty
+/// string or binary `""`): the text formats, rows encoded by a
+/// [`PageEncoder`].
 #[derive(Debug)]
-pub struct CsvSink {
+pub struct TextSink {
     out: Destination,
     encoder: PageEncoder,
+    /// Written before the first row, or at the end if there is none.
     header: Option<Vec<u8>>,
     buffer: Vec<u8>,
 }
 
-impl CsvSink {
+impl TextSink {
+    pub fn ndjson(out: Destination, columns: &[ColumnSpec]) -> TextSink {
+        TextSink::new(out, PageEncoder::Ndjson(NdjsonEncoder::new(columns)), None)
+    }
+
     /// The header goes first, unless the destination is a resumed file,
     /// which has it already.
-    pub fn new(out: Destination, columns: &[ColumnSpec], delimiter: u8, header: bool) -> CsvSink {
+    pub fn csv(out: Destination, columns: &[ColumnSpec], delimiter: u8, header: bool) -> TextSink {
         let header = (header && out.start == 0).then(|| {
             let mut line = Vec::new();
             for (i, c) in columns.iter().enumerate() {
@@ -490,9 +455,13 @@ impl CsvSink {
             line.push(b'\n');
             line
         });
-        CsvSink {
+        TextSink::new(out, PageEncoder::Csv { delimiter }, header)
+    }
+
+    fn new(out: Destination, encoder: PageEncoder, header: Option<Vec<u8>>) -> TextSink {
+        TextSink {
             out,
-            encoder: PageEncoder::Csv { delimiter },
+            encoder,
             header,
             buffer: Vec::with_capacity(WRITE_CHUNK + 4096),
         }
@@ -506,7 +475,7 @@ impl CsvSink {
     }
 }
 
-impl Sink for CsvSink {
+impl Sink for TextSink {
     fn page(&mut self, page: &PageOut<'_>) -> io::Result<()> {
         self.write_header()?;
         write_page(
