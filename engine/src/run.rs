@@ -709,7 +709,11 @@ pub(crate) async fn run_hooked(
             {
                 launch!();
             }
-            encoded = join(rows).await?;
+            // Only a 204 comes back without rows, and it was taken above.
+            let rows = join(rows).await?.ok_or_else(|| {
+                Error::http(format!("the worker gave no rows for the page from {shown}"))
+            })?;
+            encoded = Some(rows);
         }
         let extractor = extractor.as_ref().expect("the columns are known by now");
         let (rows, dirty) = match &encoded {
