@@ -17,9 +17,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Kind, Result};
-use crate::extract::{
-    Batch, ColumnSpec, Extractor, Placeholders, expand, infer_columns, select_records,
-};
+use crate::extract::{Batch, ColumnSpec, Extractor, Placeholders, expand, infer_columns};
 use crate::fanout::{FanValue, Feed};
 use crate::http::HttpClient;
 use crate::job::{Fanout, FanoutSource, Job, OutputFormat, Records, Request};
@@ -30,7 +28,7 @@ use crate::request::{Prepared, prepare};
 use crate::session::{Fetched, Session};
 use crate::sink::{Destination, PageOut, RawSink, Sink, TextSink};
 use crate::state::{self, Checkpoint, SavedColumn, SavedPass};
-use crate::worker::{Encoded, Landed, PageWork};
+use crate::worker::{Encoded, Landed, PageWork, parse_on_tape};
 
 /// A callback shown the run's progress after every page.
 pub type ProgressFn = Box<dyn Fn(&Progress) + Send + Sync>;
@@ -308,9 +306,9 @@ impl Pass {
         Ok(())
     }
 
-    /// The next request to launch, if one can go now, and the paginator's
-    /// plan it came from.
-    fn next_plan(&mut self) -> Option<(Plan, Plan)> {
+    /// The next request to launch, if one can go now, and for a followed
+    /// (not counted) request the paginator's plan it came from.
+    fn next_plan(&mut self) -> Option<(Plan, Option<Plan>)> {
         if self.ended.is_some() {
             return None;
         }
@@ -323,9 +321,10 @@ impl Pass {
             }
             None => return None,
         };
+        let followed = (!self.paginator.is_predictable()).then(|| plan.clone());
         let mut overrides = self.fanout.clone();
-        overrides.extend(plan.overrides.iter().cloned());
-        Some((Plan { overrides }, plan))
+        overrides.extend(plan.overrides);
+        Some((Plan { overrides }, followed))
     }
 }
 
@@ -520,7 +519,7 @@ pub(crate) async fn run_hooked(
             if values_concurrently {
                 current.ended = Some(Stop::NoNext);
             }
-            if !current.paginator.is_predictable() {
+            if let Some(followed) = followed {
                 current.unanswered = Some((followed, identity));
             }
             if work.is_none() && !batches_hooked
@@ -541,7 +540,7 @@ pub(crate) async fn run_hooked(
                     let rows = tokio::spawn(async move {
                         let fetched = session.fetch(prepared).await?;
                         let shown = session.shown(&fetched.prepared);
-                        work.process(fetched, &shown, &placeholders, &watched, landed)
+                        work.process(fetched, shown, &placeholders, &watched, landed)
                     });
                     Task::Worked { landing, rows }
                 }
@@ -565,14 +564,20 @@ pub(crate) async fn run_hooked(
         if let Some(current) = pass.as_mut() {
             current.unanswered = None;
         }
-        let (fetched, body_len, worked) = match task {
+        let (fetched, shown, body_len, worked) = match task {
             Task::Whole(handle) => {
                 let fetched = join(handle).await?;
+                let shown = context.session.shown(&fetched.prepared);
                 let body_len = fetched.response.body.len();
-                (fetched, body_len, None)
+                (fetched, shown, body_len, None)
             }
             Task::Worked { landing, rows } => match landing.await {
-                Ok(landed) => (landed.fetched, landed.body_len, Some((landed.page, rows))),
+                Ok(landed) => (
+                    landed.fetched,
+                    landed.shown,
+                    landed.body_len,
+                    Some((landed.page, rows)),
+                ),
                 // The task ended before the page was parsed: it failed.
                 Err(_) => {
                     join(rows).await?;
@@ -589,7 +594,6 @@ pub(crate) async fn run_hooked(
             values_written += 1;
         }
         progress.bytes += body_len as u64;
-        let shown = context.session.shown(&fetched.prepared);
         let status = fetched.response.status.as_u16();
         let header_list: Vec<(String, String)> = fetched
             .response
@@ -658,19 +662,15 @@ pub(crate) async fn run_hooked(
             rows_from_worker = Some(rows);
             (facts.records, facts.watched)
         } else if on_tape {
-            parser
-                .parse_tape(body, &mut tape_scratch, &mut tape)
-                .map_err(|e| {
-                    Error::data(format!("response from {shown} is not valid JSON: {e}"))
-                })?;
-            let root = tape.as_value();
-            let watched: Vec<Option<Value>> = watched_paths
-                .iter()
-                .flat_map(|paths| paths.iter())
-                .map(|w| watched_node(root, w))
-                .collect();
-            let records = select_records(root, &job.records)
-                .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+            let (records, watched) = parse_on_tape(
+                &mut parser,
+                &mut tape_scratch,
+                &mut tape,
+                body,
+                &job.records,
+                watched_paths.as_deref().unwrap_or_default(),
+                &shown,
+            )?;
             let extractor = extractor.as_ref().expect("on_tape needs the columns");
             extractor.extract(&records, &placeholders, &mut batch);
             (records.len(), watched)

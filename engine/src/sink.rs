@@ -267,30 +267,6 @@ impl PageEncoder {
     }
 }
 
-/// Rows are encoded a page at a time into one buffer, and written once it
-/// holds this much, so that a large page does not grow it without bound.
-const WRITE_CHUNK: usize = 64 * 1024;
-
-/// Encodes `batch` into `buffer` in chunks, writing each to `out`.
-fn write_page(
-    encoder: &PageEncoder,
-    batch: &Batch<'_>,
-    width: usize,
-    buffer: &mut Vec<u8>,
-    out: &mut impl Write,
-) -> io::Result<()> {
-    let mut field = Vec::new();
-    buffer.clear();
-    for row in 0..batch.rows {
-        encoder.encode_row(batch.row(row, width), &mut field, buffer);
-        if buffer.len() >= WRITE_CHUNK {
-            out.write_all(buffer)?;
-            buffer.clear();
-        }
-    }
-    out.write_all(buffer)
-}
-
 pub(crate) fn write_json_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
     match cell {
         Cell::Null => out.extend_from_slice(b"null"),
@@ -463,7 +439,7 @@ impl TextSink {
             out,
             encoder,
             header,
-            buffer: Vec::with_capacity(WRITE_CHUNK + 4096),
+            buffer: Vec::new(),
         }
     }
 
@@ -478,13 +454,10 @@ impl TextSink {
 impl Sink for TextSink {
     fn page(&mut self, page: &PageOut<'_>) -> io::Result<()> {
         self.write_header()?;
-        write_page(
-            &self.encoder,
-            page.batch,
-            page.columns.len(),
-            &mut self.buffer,
-            &mut self.out.writer,
-        )
+        self.buffer.clear();
+        self.encoder
+            .encode(page.batch, page.columns.len(), &mut self.buffer);
+        self.out.writer.write_all(&self.buffer)
     }
 
     fn encoded(&mut self, rows: &[u8]) -> io::Result<()> {

@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use simd_json::Tape;
+use simd_json::{Tape, tape};
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
@@ -27,6 +27,8 @@ use crate::sink::PageEncoder;
 pub(crate) struct Landed {
     /// The answer, its body taken out for processing.
     pub fetched: Fetched,
+    /// The request as errors and warnings name it, secrets masked.
+    pub shown: String,
     pub body_len: usize,
     /// `None` for a 204, which has no page.
     pub page: Option<PageFacts>,
@@ -93,7 +95,7 @@ impl PageWork {
     pub fn process(
         &self,
         mut fetched: Fetched,
-        shown: &str,
+        shown: String,
         placeholders: &Placeholders,
         watched: &[Path],
         landed: oneshot::Sender<Landed>,
@@ -103,6 +105,7 @@ impl PageWork {
         if fetched.response.status.as_u16() == 204 {
             let _ = landed.send(Landed {
                 fetched,
+                shown,
                 body_len,
                 page: None,
             });
@@ -120,21 +123,22 @@ impl PageWork {
             tape: spare,
         } = &mut workspace;
         let mut tape = spare.take().unwrap_or_else(Tape::null).reset();
-        parser
-            .parse_tape(&body, scratch, &mut tape)
-            .map_err(|e| Error::data(format!("response from {shown} is not valid JSON: {e}")))?;
-        let root = tape.as_value();
-        let records = select_records(root, &self.records)
-            .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+        let (records, watched) = parse_on_tape(
+            parser,
+            scratch,
+            &mut tape,
+            &body,
+            &self.records,
+            watched,
+            &shown,
+        )?;
         let _ = landed.send(Landed {
             fetched,
+            shown,
             body_len,
             page: Some(PageFacts {
                 records: records.len(),
-                watched: watched
-                    .iter()
-                    .map(|w| crate::run::watched_node(root, w))
-                    .collect(),
+                watched,
             }),
         });
         let mut batch = Batch::default();
@@ -156,4 +160,31 @@ impl PageWork {
             .push(workspace);
         Ok(Some(encoded))
     }
+}
+
+/// Parses `body` onto `tape` and takes its records and the paginator's
+/// watched values: the first half of a page's work on the tape, in a worker
+/// or in the run loop.
+pub(crate) fn parse_on_tape<'t, 'i>(
+    parser: &mut Parser,
+    scratch: &'i mut Scratch,
+    tape: &'t mut Tape<'i>,
+    body: &[u8],
+    records: &Records,
+    watched: &[Path],
+    shown: &str,
+) -> Result<(Vec<tape::Value<'t, 'i>>, Vec<Option<Value>>)> {
+    parser
+        .parse_tape(body, scratch, tape)
+        .map_err(|e| Error::data(format!("response from {shown} is not valid JSON: {e}")))?;
+    // Read-only from here on, for as long as the records borrow it.
+    let tape: &'t Tape<'i> = tape;
+    let root = tape.as_value();
+    let watched = watched
+        .iter()
+        .map(|w| crate::run::watched_node(root, w))
+        .collect();
+    let records = select_records(root, records)
+        .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+    Ok((records, watched))
 }
