@@ -68,18 +68,28 @@ impl Parser {
         tape: &mut simd_json::Tape<'a>,
     ) -> Result<(), String> {
         let Scratch { main, rewritten } = scratch;
-        main.clear();
-        main.extend_from_slice(body);
-        match simd_json::fill_tape(main, &mut self.buffers, tape) {
+        padded_copy(main, body);
+        match simd_json::fill_tape_padded(main, body.len(), &mut self.buffers, tape) {
             Ok(()) => Ok(()),
             Err(e) if *e.error() == simd_json::ErrorType::InvalidNumber => {
                 *rewritten = mark_big_numbers(body);
-                simd_json::fill_tape(rewritten, &mut self.buffers, tape)
+                let len = rewritten.len();
+                rewritten.resize(len + simd_json::INPUT_PADDING, b' ');
+                simd_json::fill_tape_padded(rewritten, len, &mut self.buffers, tape)
                     .map_err(|e| describe(&e, body))
             }
             Err(e) => Err(describe(&e, body)),
         }
     }
+}
+
+/// Copies `body` into `buffer` followed by the padding simd-json reads
+/// past the end, so that it parses there without a second, padded copy.
+fn padded_copy(buffer: &mut Vec<u8>, body: &[u8]) {
+    buffer.clear();
+    buffer.reserve(body.len() + simd_json::INPUT_PADDING);
+    buffer.extend_from_slice(body);
+    buffer.resize(body.len() + simd_json::INPUT_PADDING, b' ');
 }
 
 /// The buffers a page is parsed in; reuse one per pipeline stage.
