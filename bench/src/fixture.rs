@@ -34,6 +34,9 @@ impl Exchange {
 #[derive(Debug, Clone, Default)]
 pub struct FixtureSet {
     exchanges: Vec<Exchange>,
+    /// Query parameters a recording left out because their values were
+    /// secret (an API key): not compared.
+    secret_query: Vec<String>,
 }
 
 /// A fixture set could not be read.
@@ -64,6 +67,8 @@ struct Entry {
     body: Option<String>,
     #[serde(default)]
     delay_ms: u64,
+    #[serde(default)]
+    secret_query: Vec<String>,
 }
 
 fn get() -> String {
@@ -77,7 +82,10 @@ fn ok() -> u16 {
 impl FixtureSet {
     /// The exchanges given.
     pub fn new(exchanges: Vec<Exchange>) -> FixtureSet {
-        FixtureSet { exchanges }
+        FixtureSet {
+            exchanges,
+            secret_query: Vec::new(),
+        }
     }
 
     /// Reads `DIR/exchanges.json` and the body files it names.
@@ -95,7 +103,13 @@ impl FixtureSet {
                 source,
             })?;
         let mut exchanges = Vec::with_capacity(entries.len());
+        let mut secret_query: Vec<String> = Vec::new();
         for entry in entries {
+            for name in &entry.secret_query {
+                if !secret_query.contains(name) {
+                    secret_query.push(name.clone());
+                }
+            }
             let body = match &entry.body {
                 Some(name) => Bytes::from(read(&dir.join(name))?),
                 None => Bytes::new(),
@@ -109,7 +123,10 @@ impl FixtureSet {
                 delay: std::time::Duration::from_millis(entry.delay_ms),
             });
         }
-        Ok(FixtureSet { exchanges })
+        Ok(FixtureSet {
+            exchanges,
+            secret_query,
+        })
     }
 
     /// The exchanges, in recorded order.
@@ -118,9 +135,12 @@ impl FixtureSet {
     }
 
     /// The exchange for a request: same method and path, and the same query
-    /// parameters in any order.
+    /// parameters in any order, leaving out those recorded as secret.
     pub fn find(&self, method: &str, target: &str) -> Option<&Exchange> {
-        let wanted = split(target);
+        let mut wanted = split(target);
+        wanted
+            .1
+            .retain(|(name, _)| !self.secret_query.contains(name));
         self.exchanges
             .iter()
             .find(|e| e.method.eq_ignore_ascii_case(method) && split(&e.target) == wanted)

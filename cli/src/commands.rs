@@ -3,10 +3,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hydrant_bench::{FixtureSet, Server};
-use hydrant_engine::{BenchReport, Job, OutputFormat, RunOptions, Summary, Vars};
+use hydrant_engine::{BenchReport, Job, OutputFormat, Recorder, RunOptions, Summary, Vars};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::{BenchArgs, Command, JobArgs, RunArgs};
+use crate::{BenchArgs, Command, JobArgs, RecordArgs, RunArgs};
 
 /// The command line is wrong: exit code 2, like a config error.
 #[derive(Debug)]
@@ -49,7 +49,8 @@ pub fn dispatch(command: Command) -> Result<()> {
             print!("{}", hydrant_engine::explain(&job)?);
             Ok(())
         }
-        Command::Run(args) => runtime()?.block_on(run(args)),
+        Command::Run(args) => runtime()?.block_on(run(args, None)),
+        Command::Record(args) => runtime()?.block_on(record(args)),
         Command::Bench(args) => runtime()?.block_on(bench(args)),
         Command::Check(args) => runtime()?.block_on(check(args)),
         Command::Schema(args) => runtime()?.block_on(schema(args)),
@@ -91,8 +92,27 @@ async fn options(args: &JobArgs) -> Result<(RunOptions, Option<Server>)> {
     Ok((options, Some(server)))
 }
 
-async fn run(args: RunArgs) -> Result<()> {
+/// `record`: a run whose exchanges are saved in `--to DIR`.
+async fn record(args: RecordArgs) -> Result<()> {
+    if args.run.resume {
+        return Err(Usage(
+            "--resume: a recording must see every exchange of the run; record without it"
+                .to_owned(),
+        )
+        .into());
+    }
+    run(args.run, Some(&args.to)).await
+}
+
+async fn run(args: RunArgs, record_to: Option<&std::path::Path>) -> Result<()> {
     let mut job = load(&args.job)?;
+    if record_to.is_some() && job.is_write() {
+        return Err(Usage(format!(
+            "`{}` is a write job: only the exchanges of read jobs are recorded",
+            args.job.job.display()
+        ))
+        .into());
+    }
     if let Some(path) = &args.output {
         job.set_output_path(path);
     }
@@ -107,6 +127,8 @@ async fn run(args: RunArgs) -> Result<()> {
     }
     let (mut options, _server) = options(&args.job).await?;
     options.resume = args.resume;
+    let recorder = record_to.map(Recorder::create).transpose()?;
+    options.record = recorder.clone();
     let bar = progress_bar(args.job.quiet);
     if let Some(bar) = bar.clone() {
         options.on_progress = Some(Box::new(move |p| {
@@ -122,7 +144,25 @@ async fn run(args: RunArgs) -> Result<()> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let summary = result?;
+    let summary = match (result, &recorder) {
+        (Ok(summary), Some(recorder)) => {
+            let exchanges = recorder.finish()?;
+            if !args.job.quiet {
+                eprintln!(
+                    "hydrant: recorded {exchanges} exchanges in {}",
+                    record_to
+                        .map(|d| d.display().to_string())
+                        .unwrap_or_default()
+                );
+            }
+            summary
+        }
+        (Err(error), Some(recorder)) => {
+            recorder.discard();
+            return Err(error.into());
+        }
+        (result, None) => result?,
+    };
     if let Some(path) = &args.summary_json {
         let text = serde_json::to_vec_pretty(&summary).context("cannot encode the summary")?;
         std::fs::write(path, text)

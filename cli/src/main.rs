@@ -41,6 +41,8 @@ enum Command {
     /// Run a job for a throughput report beside the raw-fetch ceiling of
     /// the same requests; nothing is written.
     Bench(BenchArgs),
+    /// Run a job and save every exchange as a fixture set for `--replay`.
+    Record(RecordArgs),
     /// Serve a fixture set over HTTP.
     Replay {
         dir: PathBuf,
@@ -86,6 +88,15 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct RecordArgs {
+    #[command(flatten)]
+    run: RunArgs,
+    /// The folder to save the fixture set in; created if missing.
+    #[arg(long, value_name = "DIR")]
+    to: PathBuf,
+}
+
+#[derive(Args)]
 struct BenchArgs {
     #[command(flatten)]
     job: JobArgs,
@@ -101,6 +112,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = match &cli.command {
         Command::Run(args) => args.job.quiet,
+        Command::Record(args) => args.run.job.quiet,
         Command::Bench(args) => args.job.quiet,
         Command::Check(args) | Command::Explain(args) | Command::Schema(args) => args.quiet,
         _ => false,

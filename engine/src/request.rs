@@ -394,6 +394,11 @@ impl Prepared {
         Ok(next)
     }
 
+    /// Names of the query parameters whose values are secret.
+    pub fn secret_query(&self) -> &[String] {
+        &self.secret_query
+    }
+
     /// The URL with secret query values masked, for messages.
     pub fn shown_url(&self) -> String {
         if self.secret_query.is_empty() {

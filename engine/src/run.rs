@@ -24,6 +24,7 @@ use crate::job::{Fanout, FanoutSource, Job, OutputFormat, Records, Request};
 use crate::json::{Parser, Scratch, write_serde};
 use crate::node::Node;
 use crate::path::Path;
+use crate::record::Recorder;
 use crate::request::{Prepared, prepare};
 use crate::session::{Fetched, Session};
 use crate::sink::{Destination, PageOut, RawSink, Sink, TextSink};
@@ -42,6 +43,8 @@ pub struct RunOptions {
     pub on_progress: Option<ProgressFn>,
     /// Go on from the job's `[state]` checkpoint, if there is one.
     pub resume: bool,
+    /// Save every exchange whose answer the run takes (`hydrant record`).
+    pub record: Option<Recorder>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -50,6 +53,7 @@ impl std::fmt::Debug for RunOptions {
             .field("redirect_to", &self.redirect_to)
             .field("on_progress", &self.on_progress.is_some())
             .field("resume", &self.resume)
+            .field("record", &self.record)
             .finish()
     }
 }
@@ -385,6 +389,7 @@ pub(crate) async fn run_hooked(
     let started = Instant::now();
     let context = Context::new(job, options.redirect_to.clone())?;
     let mut output = hooks.output.take();
+    let recorder = options.record.clone();
     let mut warnings = Vec::new();
     let resumed = begin_checkpoints(job, options.resume, &mut warnings)?;
     let mut progress = Progress::default();
@@ -522,7 +527,8 @@ pub(crate) async fn run_hooked(
             if let Some(followed) = followed {
                 current.unanswered = Some((followed, identity));
             }
-            if work.is_none() && !batches_hooked
+            // A recording keeps every body, which the page workers consume.
+            if work.is_none() && !batches_hooked && recorder.is_none()
                 && let Some(extractor) = &extractor
             {
                 work = PageWork::new(job, extractor);
@@ -589,6 +595,9 @@ pub(crate) async fn run_hooked(
         answered += 1;
         if let Some(recorded) = &mut hooks.recorder {
             recorded.push((fetched.prepared.clone(), fetched.latency));
+        }
+        if let Some(recorder) = &recorder {
+            recorder.save(&fetched.prepared, &fetched.response)?;
         }
         if values_concurrently {
             values_written += 1;

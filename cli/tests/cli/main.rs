@@ -5,6 +5,7 @@ mod bench;
 mod faults;
 mod paginate;
 mod parquet;
+mod record;
 mod resume;
 mod util;
 mod write;

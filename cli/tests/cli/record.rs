@@ -1,0 +1,219 @@
+//! `hydrant record JOB --to DIR`: a run saved as a fixture set that
+//! `--replay` serves back.
+
+use hydrant_bench::Exchange;
+use serde_json::Value;
+
+use crate::util::{Dir, TestServer, hydrant, ids, lines, path_str};
+
+const SECRET: &str = "k-secret-9";
+
+fn job(dir: &Dir, url: &str) -> std::path::PathBuf {
+    dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{url}/r\"\nquery = {{ page = 1 }}\n\
+             [paginate]\ntype = \"link_header\"\n\
+             [auth]\ntype = \"api_key\"\nname = \"api_key\"\nvalue = \"${{KEY}}\"\nin = \"query\"\n"
+        ),
+    )
+}
+
+fn page(target: &str, body: String, link: Option<&str>) -> Exchange {
+    let mut exchange = Exchange::json(&format!("{target}&api_key={SECRET}"), body);
+    exchange
+        .headers
+        .push(("set-cookie".to_owned(), "session=s3ss10n".to_owned()));
+    if let Some(link) = link {
+        exchange.headers.push(("link".to_owned(), link.to_owned()));
+    }
+    exchange
+}
+
+fn two_pages() -> TestServer {
+    TestServer::start(vec![
+        page("/r?page=1", ids(0..2), Some("</r?page=2>; rel=\"next\"")),
+        page("/r?page=2", ids(2..3), None),
+    ])
+}
+
+#[test]
+fn a_recorded_run_replays_offline_to_the_same_records_without_its_secrets() {
+    let server = two_pages();
+    let dir = Dir::new();
+    let job = job(&dir, &server.url());
+    let fixtures = dir.path("fixtures");
+    let key = format!("KEY={SECRET}");
+    let recorded = hydrant(&[
+        "record",
+        path_str(&job),
+        "--to",
+        path_str(&fixtures),
+        "--var",
+        &key,
+    ]);
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    assert_eq!(recorded.stdout, lines(0..3));
+    assert!(
+        recorded.stderr.contains("recorded 2 exchanges in"),
+        "{}",
+        recorded.stderr
+    );
+
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(fixtures.join("exchanges.json")).unwrap()).unwrap();
+    let entries = index.as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0]["method"], "GET");
+    assert_eq!(entries[0]["target"], "/r?page=1");
+    assert_eq!(entries[1]["target"], "/r?page=2");
+    for entry in entries {
+        assert_eq!(entry["status"], 200);
+        assert_eq!(entry["secret_query"], serde_json::json!(["api_key"]));
+        let names: Vec<&str> = entry["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h[0].as_str().unwrap())
+            .collect();
+        assert!(names.contains(&"content-type"), "{names:?}");
+        assert!(!names.contains(&"set-cookie"), "{names:?}");
+        assert!(!names.contains(&"content-length"), "{names:?}");
+    }
+    assert_eq!(
+        entries[0]["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h[0] == "link")
+            .map(|h| h[1].clone()),
+        Some(Value::from("</r?page=2>; rel=\"next\""))
+    );
+    let first_body = fixtures.join(entries[0]["body"].as_str().unwrap());
+    assert_eq!(std::fs::read_to_string(first_body).unwrap(), ids(0..2));
+    for file in std::fs::read_dir(&fixtures).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        assert!(
+            !text.contains(SECRET) && !text.contains("s3ss10n"),
+            "{text}"
+        );
+    }
+
+    // Offline, with another key: the secret parameter is not compared.
+    let before = server.requests().len();
+    let replayed = hydrant(&[
+        "run",
+        path_str(&job),
+        "--replay",
+        path_str(&fixtures),
+        "--var",
+        "KEY=another",
+    ]);
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    assert_eq!(replayed.stdout, recorded.stdout);
+    assert_eq!(server.requests().len(), before);
+}
+
+#[test]
+fn a_failed_recording_leaves_no_fixture_set() {
+    let server = TestServer::start(vec![page(
+        "/r?page=1",
+        ids(0..2),
+        Some("</r?page=2>; rel=\"next\""),
+    )]);
+    let dir = Dir::new();
+    let job = job(&dir, &server.url());
+    let fixtures = dir.path("fixtures");
+    let key = format!("KEY={SECRET}");
+    let run = hydrant(&[
+        "record",
+        path_str(&job),
+        "--to",
+        path_str(&fixtures),
+        "--var",
+        &key,
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("/r?page=2"), "{}", run.stderr);
+    let left: Vec<_> = std::fs::read_dir(&fixtures).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn record_refuses_an_existing_set_a_resume_and_a_write_job() {
+    let server = two_pages();
+    let dir = Dir::new();
+    let job = job(&dir, &server.url());
+    let key = format!("KEY={SECRET}");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let existing = format!("{root}/fixtures/issues");
+    let run = hydrant(&["record", path_str(&job), "--to", &existing, "--var", &key]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("already holds a fixture set"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("fixtures/issues"), "{}", run.stderr);
+
+    let fresh = dir.path("fresh");
+    let run = hydrant(&[
+        "record",
+        path_str(&job),
+        "--to",
+        path_str(&fresh),
+        "--var",
+        &key,
+        "--resume",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--resume"), "{}", run.stderr);
+
+    let input = dir.write("in.ndjson", "{\"id\":1}\n");
+    let write_job = dir.write(
+        "write.toml",
+        &format!(
+            "[input]\npath = \"{}\"\n[write]\nurl = \"{}/sink\"\n",
+            path_str(&input),
+            server.url()
+        ),
+    );
+    let run = hydrant(&["record", path_str(&write_job), "--to", path_str(&fresh)]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("is a write job"), "{}", run.stderr);
+    assert!(!fresh.exists());
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn a_fanout_parent_is_recorded_with_its_children() {
+    let server = TestServer::start(vec![
+        Exchange::json("/parents", r#"[{"g":"a"},{"g":"b"}]"#),
+        Exchange::json("/c?g=a", ids(0..1)),
+        Exchange::json("/c?g=b", ids(1..3)),
+    ]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{0}/c\"\n[fanout]\nparam = \"g\"\n[fanout.from]\npath = \"g\"\n[fanout.from.request]\nurl = \"{0}/parents\"\n",
+            server.url()
+        ),
+    );
+    let fixtures = dir.path("fixtures");
+    let recorded = hydrant(&["record", path_str(&job), "--to", path_str(&fixtures)]);
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(fixtures.join("exchanges.json")).unwrap()).unwrap();
+    let targets: Vec<&str> = index
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(targets, ["/parents", "/c?g=a", "/c?g=b"]);
+    let replayed = hydrant(&["run", path_str(&job), "--replay", path_str(&fixtures)]);
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    assert_eq!(replayed.stdout, recorded.stdout);
+    assert_eq!(replayed.stdout, lines(0..3));
+}
