@@ -83,6 +83,102 @@ impl Parser {
     }
 }
 
+/// The values of the top-level members named in `keys`, read from the
+/// start of `body` without parsing the rest: `None` unless every key comes
+/// before the first member whose value is an object or array, with a value
+/// that is plainly a string, an integer, `true`, `false` or `null`. The
+/// first occurrence of a key wins, as in a full parse, which still checks
+/// the whole page afterwards.
+pub(crate) fn leading_members(body: &[u8], keys: &[&str]) -> Option<Vec<Value>> {
+    let mut found: Vec<Option<Value>> = vec![None; keys.len()];
+    let mut missing = keys.len();
+    let mut at = skip_space(body, 0);
+    if body.get(at) != Some(&b'{') {
+        return None;
+    }
+    at += 1;
+    while missing > 0 {
+        at = skip_space(body, at);
+        let key_end = string_end(body, at)?;
+        let key = &body[at + 1..key_end - 1];
+        at = skip_space(body, key_end);
+        if body.get(at) != Some(&b':') {
+            return None;
+        }
+        at = skip_space(body, at + 1);
+        let value_end = match body.get(at)? {
+            b'"' => string_end(body, at)?,
+            b'{' | b'[' => return None,
+            _ => at + body[at..].iter().position(|b| b",}] \t\r\n".contains(b))?,
+        };
+        if let Some(slot) = keys.iter().position(|k| k.as_bytes() == key)
+            && found[slot].is_none()
+        {
+            found[slot] = Some(scalar(&body[at..value_end])?);
+            missing -= 1;
+        }
+        at = skip_space(body, value_end);
+        if missing > 0 && body.get(at) != Some(&b',') {
+            return None;
+        }
+        at += 1;
+    }
+    found.into_iter().collect()
+}
+
+fn skip_space(body: &[u8], mut at: usize) -> usize {
+    while body.get(at).is_some_and(|b| b" \t\r\n".contains(b)) {
+        at += 1;
+    }
+    at
+}
+
+/// Where the string starting at `body[at]` (a quote) ends, past its
+/// closing quote.
+fn string_end(body: &[u8], at: usize) -> Option<usize> {
+    if body.get(at) != Some(&b'"') {
+        return None;
+    }
+    let mut i = at + 1;
+    loop {
+        i += body
+            .get(i..)?
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\')?;
+        if body[i] == b'"' {
+            return Some(i + 1);
+        }
+        i += 2;
+    }
+}
+
+/// A scalar token as a full parse gives it; `None` for anything else,
+/// including numbers that are not 64-bit integers.
+fn scalar(token: &[u8]) -> Option<Value> {
+    match token {
+        b"true" => Some(Value::Bool(true)),
+        b"false" => Some(Value::Bool(false)),
+        b"null" => Some(Value::Null),
+        [b'"', ..] => serde_json::from_slice::<String>(token)
+            .ok()
+            .map(Value::String),
+        _ => {
+            let digits = token.strip_prefix(b"-").unwrap_or(token);
+            if digits.is_empty()
+                || !digits.iter().all(u8::is_ascii_digit)
+                || (digits.len() > 1 && digits[0] == b'0')
+            {
+                return None;
+            }
+            let text = std::str::from_utf8(token).ok()?;
+            text.parse::<i64>()
+                .map(Value::from)
+                .or_else(|_| text.parse::<u64>().map(Value::from))
+                .ok()
+        }
+    }
+}
+
 /// Copies `body` into `buffer` followed by the padding simd-json reads
 /// past the end, so that it parses there without a second, padded copy.
 fn padded_copy(buffer: &mut Vec<u8>, body: &[u8]) {
@@ -345,6 +441,7 @@ fn needs_escape(word: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn strings_are_escaped_wherever_the_escaped_byte_falls() {
@@ -432,5 +529,53 @@ mod tests {
                 .unwrap_err(),
             "the body is empty"
         );
+    }
+
+    fn head(body: &str, keys: &[&str]) -> Option<serde_json::Value> {
+        leading_members(body.as_bytes(), keys).map(serde_json::Value::from)
+    }
+
+    #[test]
+    fn leading_members_are_read_before_the_first_container() {
+        assert_eq!(
+            head(r#"{"next":"/a?b=1","data":[1]}"#, &["next"]),
+            Some(json!(["/a?b=1"]))
+        );
+        assert_eq!(
+            head(
+                " {\n \"n\" : \"x\\\"y\\u00e9\" ,\t\"c\": -12, \"t\": true, \"z\": null, \"data\": []}",
+                &["c", "n", "z"]
+            ),
+            Some(json!([-12, "x\"yé", null]))
+        );
+        assert_eq!(
+            head(r#"{"c":18446744073709551615,"data":[]}"#, &["c"]),
+            Some(json!([18446744073709551615u64]))
+        );
+        // The first occurrence wins, as in a full parse.
+        assert_eq!(
+            head(r#"{"next":"a","next":"b"}"#, &["next"]),
+            Some(json!(["a"]))
+        );
+    }
+
+    #[test]
+    fn leading_members_give_up_rather_than_guess() {
+        for (body, why) in [
+            (r#"{"data":[1],"next":"x"}"#, "after an array"),
+            (r#"{"meta":{"next":"x"}}"#, "inside an object"),
+            (r#"{"a":1}"#, "absent: only a full parse can say"),
+            (r#"{"n\u0065xt":"x"}"#, "an escaped key"),
+            (r#"{"next":1.5}"#, "not an integer"),
+            (r#"{"next":1e3}"#, "not an integer"),
+            (r#"{"next":007}"#, "not JSON"),
+            (r#"{"next":"a\x"}"#, "a bad escape"),
+            (r#"["next"]"#, "not an object"),
+            (r#"{"next":"abc"#, "cut short"),
+            (r#"{"next" "abc"}"#, "no colon"),
+            ("", "empty"),
+        ] {
+            assert_eq!(head(body, &["next"]), None, "{why}: {body}");
+        }
     }
 }

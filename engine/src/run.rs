@@ -542,11 +542,13 @@ pub(crate) async fn run_hooked(
                 Some(work) => {
                     let work = work.clone();
                     let placeholders = current.placeholders.clone();
+                    let early = !current.paginator.is_predictable()
+                        && !current.paginator.reads_records();
                     let (landed, landing) = oneshot::channel();
                     let rows = tokio::spawn(async move {
                         let fetched = session.fetch(prepared).await?;
                         let shown = session.shown(&fetched.prepared);
-                        work.process(fetched, shown, &placeholders, &watched, landed)
+                        work.process(fetched, shown, &placeholders, &watched, early, landed)
                     });
                     Task::Worked { landing, rows }
                 }
@@ -669,7 +671,8 @@ pub(crate) async fn run_hooked(
         let mut rows_from_worker = None;
         let (records, watched) = if let Some((Some(facts), rows)) = worked {
             rows_from_worker = Some(rows);
-            (facts.records, facts.watched)
+            // Without a count, the paginator does not read one.
+            (facts.records.unwrap_or_default(), facts.watched)
         } else if on_tape {
             let (records, watched) = parse_on_tape(
                 &mut parser,

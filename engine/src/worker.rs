@@ -17,8 +17,8 @@ use tokio::sync::oneshot;
 use crate::error::{Error, Result};
 use crate::extract::{Batch, DirtyRecord, Extractor, Placeholders, select_records};
 use crate::job::{Job, Records};
-use crate::json::{Parser, Scratch};
-use crate::path::Path;
+use crate::json::{Parser, Scratch, leading_members};
+use crate::path::{Path, Segment};
 use crate::session::Fetched;
 use crate::sink::PageEncoder;
 
@@ -36,7 +36,10 @@ pub(crate) struct Landed {
 
 #[derive(Debug)]
 pub(crate) struct PageFacts {
-    pub records: usize,
+    /// `None` when the facts were read from the head of the page before it
+    /// was parsed, which is done only for a paginator that does not read
+    /// the count.
+    pub records: Option<usize>,
     pub watched: Vec<Option<Value>>,
 }
 
@@ -90,14 +93,17 @@ impl PageWork {
     }
 
     /// Processes a fetched page: sends its [`Landed`] facts on `landed` as
-    /// soon as it is parsed, then extracts and encodes its rows. `shown` names
-    /// the request in errors.
+    /// soon as they are known, then extracts and encodes its rows. `shown`
+    /// names the request in errors. With `early` (the paginator does not
+    /// read the records count), the facts go before the parse when every
+    /// watched value is a top-level member at the head of the page.
     pub fn process(
         &self,
         mut fetched: Fetched,
         shown: String,
         placeholders: &Placeholders,
         watched: &[Path],
+        early: bool,
         landed: oneshot::Sender<Landed>,
     ) -> Result<Option<Encoded>> {
         let body = std::mem::take(&mut fetched.response.body);
@@ -110,6 +116,19 @@ impl PageWork {
                 page: None,
             });
             return Ok(None);
+        }
+        let mut landed = Some((landed, fetched));
+        if early && let Some(values) = head_values(&body, watched) {
+            let (landed, fetched) = landed.take().expect("not sent yet");
+            let _ = landed.send(Landed {
+                fetched,
+                shown: shown.clone(),
+                body_len,
+                page: Some(PageFacts {
+                    records: None,
+                    watched: values.into_iter().map(Some).collect(),
+                }),
+            });
         }
         let mut workspace = self
             .workspaces
@@ -132,15 +151,17 @@ impl PageWork {
             watched,
             &shown,
         )?;
-        let _ = landed.send(Landed {
-            fetched,
-            shown,
-            body_len,
-            page: Some(PageFacts {
-                records: records.len(),
-                watched,
-            }),
-        });
+        if let Some((landed, fetched)) = landed {
+            let _ = landed.send(Landed {
+                fetched,
+                shown,
+                body_len,
+                page: Some(PageFacts {
+                    records: Some(records.len()),
+                    watched,
+                }),
+            });
+        }
         let mut batch = Batch::default();
         self.extractor.extract(&records, placeholders, &mut batch);
         let mut text = Vec::with_capacity(body_len / 2);
@@ -160,6 +181,22 @@ impl PageWork {
             .push(workspace);
         Ok(Some(encoded))
     }
+}
+
+/// The watched values when each is a top-level member found at the head
+/// of `body`; none to find is found at once.
+fn head_values(body: &[u8], watched: &[Path]) -> Option<Vec<Value>> {
+    let keys = watched
+        .iter()
+        .map(|path| match path.segments() {
+            Some([Segment::Key(key)]) => Some(key.as_str()),
+            _ => None,
+        })
+        .collect::<Option<Vec<&str>>>()?;
+    if keys.is_empty() {
+        return Some(Vec::new());
+    }
+    leading_members(body, &keys)
 }
 
 /// Parses `body` onto `tape` and takes its records and the paginator's

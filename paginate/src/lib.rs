@@ -368,6 +368,17 @@ impl Paginator {
         }
     }
 
+    /// Whether [`Paginator::next`] reads [`Page::records`]: counters, rules
+    /// and `records_below` stops do. When it does not, a page can be
+    /// stepped on as soon as its headers and watched values are known.
+    pub fn reads_records(&self) -> bool {
+        matches!(self.strategy, Strategy::Counter(_) | Strategy::Rules(_))
+            || self
+                .stops
+                .iter()
+                .any(|rule| matches!(rule.source, StopSource::RecordsBelow(_)))
+    }
+
     /// The first request.
     pub fn first(&mut self) -> Plan {
         let plan = match &mut self.strategy {

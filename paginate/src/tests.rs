@@ -499,3 +499,21 @@ fn plans_and_stops_survive_a_json_round_trip() {
         "\"end_of_range\""
     );
 }
+
+#[test]
+fn only_counters_rules_and_records_below_read_the_records_count() {
+    let reads = |config: serde_json::Value| paginator(config).reads_records();
+    assert!(reads(json!({"type": "offset"})));
+    assert!(reads(json!({"type": "page"})));
+    assert!(!reads(json!({"type": "next_link", "from": "$.next"})));
+    assert!(!reads(
+        json!({"type": "cursor", "from": "$.cursor", "param": "c"})
+    ));
+    assert!(!reads(json!({"type": "link_header"})));
+    assert!(reads(
+        json!({"type": "next_link", "from": "$.next", "stop": [{"records_below": 10}]})
+    ));
+    assert!(!reads(
+        json!({"type": "next_link", "from": "$.next", "stop": [{"path": "$.done", "equals": true}]})
+    ));
+}

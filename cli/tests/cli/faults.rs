@@ -399,3 +399,35 @@ fn a_page_parsed_beside_its_fetch_fails_naming_its_url_after_the_pages_before_it
         "a failed run left its output looking complete"
     );
 }
+
+#[test]
+fn a_next_link_read_from_the_head_of_a_broken_page_still_fails_the_run_there() {
+    // The next request leaves on the link at the head of page 2, before the
+    // page is parsed; the parse then fails, and the run fails naming it.
+    let server = TestServer::start(vec![
+        Exchange::json("/p", r#"{"next": "/p?page=2", "data": [{"id": 0}]}"#),
+        Exchange::json("/p?page=2", r#"{"next": "/p?page=3", "data": [{"id": 1},"#),
+        Exchange::json("/p?page=3", r#"{"data": [{"id": 2}]}"#),
+    ]);
+    let dir = Dir::new();
+    let out = dir.path("out.ndjson");
+    let rest = format!(
+        "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n\
+         [[columns]]\nname = \"id\"\ntype = \"long\"\n[output]\npath = \"{}\"\n",
+        path_str(&out)
+    );
+    let (run, _) = run_job(&server.url(), "/p", &rest, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "response from {}/p?page=2 is not valid JSON",
+            server.url()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !out.exists(),
+        "a failed run left its output looking complete"
+    );
+}

@@ -441,3 +441,28 @@ fn an_unknown_adf_rule_is_a_config_error_before_any_request() {
     );
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn next_links_at_the_head_of_pages_follow_the_first_occurrence_of_the_key() {
+    // Declared columns: pages are parsed beside their fetch, and the next
+    // request leaves on the link at the head of the page. A repeated key
+    // keeps its first value, as the full parse reads it.
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/p",
+            r#"{"next": "/p?page=2", "next": "/p?page=9", "data": [{"id": 0}]}"#,
+        ),
+        Exchange::json("/p?page=2", r#"{"data": [{"id": 1}], "next": "/p?page=3"}"#),
+        Exchange::json("/p?page=3", r#"{"next": null, "data": [{"id": 2}]}"#),
+        Exchange::json("/p?page=9", r#"{"data": [{"id": 9}]}"#),
+    ]);
+    let (out, summary, _) = run(
+        &server,
+        "/p",
+        "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n\
+         [[columns]]\nname = \"id\"\ntype = \"long\"\n",
+        &[],
+    );
+    assert_eq!(out, lines(0..3));
+    assert_summary(&summary, 3, "no_next");
+}
