@@ -147,12 +147,10 @@ async fn run(args: RunArgs, record_to: Option<&std::path::Path>) -> Result<()> {
     let summary = match (result, &recorder) {
         (Ok(summary), Some(recorder)) => {
             let exchanges = recorder.finish()?;
-            if !args.job.quiet {
+            if let Some(dir) = record_to.filter(|_| !args.job.quiet) {
                 eprintln!(
                     "hydrant: recorded {exchanges} exchanges in {}",
-                    record_to
-                        .map(|d| d.display().to_string())
-                        .unwrap_or_default()
+                    dir.display()
                 );
             }
             summary
