@@ -1,7 +1,11 @@
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+
+/// The index of a fixture set.
+const INDEX: &str = "exchanges.json";
 
 /// One recorded request and its response.
 #[derive(Debug, Clone)]
@@ -39,9 +43,16 @@ pub struct FixtureSet {
     secret_query: Vec<String>,
 }
 
-/// A fixture set could not be read.
+/// A fixture set could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum FixtureError {
+    #[error("`{}` already holds a fixture set ({INDEX}); remove it or choose another folder", dir.display())]
+    Exists { dir: PathBuf },
+    #[error("cannot write fixture file `{path}`: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot read fixture file `{path}`: {source}")]
     Read {
         path: PathBuf,
@@ -54,7 +65,7 @@ pub enum FixtureError {
     },
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Entry {
     #[serde(default = "get")]
@@ -64,11 +75,18 @@ struct Entry {
     status: u16,
     #[serde(default)]
     headers: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     body: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_zero")]
     delay_ms: u64,
-    #[serde(default)]
+    /// Query parameters left out of `target` because their values are
+    /// secret; replay does not compare them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     secret_query: Vec<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn get() -> String {
@@ -90,7 +108,7 @@ impl FixtureSet {
 
     /// Reads `DIR/exchanges.json` and the body files it names.
     pub fn load(dir: &Path) -> Result<FixtureSet, FixtureError> {
-        let index = dir.join("exchanges.json");
+        let index = dir.join(INDEX);
         let read = |path: &Path| {
             std::fs::read(path).map_err(|source| FixtureError::Read {
                 path: path.to_owned(),
@@ -144,6 +162,129 @@ impl FixtureSet {
         self.exchanges
             .iter()
             .find(|e| e.method.eq_ignore_ascii_case(method) && split(&e.target) == wanted)
+    }
+}
+
+/// Response headers a recording leaves out: cookies may carry a session,
+/// and the rest describe the transfer, which the replay server does itself
+/// (bodies are saved decoded).
+const UNRECORDED_HEADERS: [&str; 6] = [
+    "set-cookie",
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+];
+
+/// Writes a fixture set as a run takes its exchanges: each body at once,
+/// the index last, so that a folder without one is not a finished set.
+#[derive(Debug)]
+pub struct FixtureWriter {
+    dir: PathBuf,
+    entries: Vec<Entry>,
+    /// Method and target of every exchange kept: a request sent again (by
+    /// a parent job and its child, say) is served the first answer.
+    kept: HashSet<(String, String)>,
+    bodies: Vec<PathBuf>,
+}
+
+impl FixtureWriter {
+    /// Starts a fixture set in `dir`, creating it if needed. A folder that
+    /// already holds one is refused rather than overwritten.
+    pub fn create(dir: &Path) -> Result<FixtureWriter, FixtureError> {
+        if dir.join(INDEX).exists() {
+            return Err(FixtureError::Exists {
+                dir: dir.to_owned(),
+            });
+        }
+        std::fs::create_dir_all(dir).map_err(|source| FixtureError::Write {
+            path: dir.to_owned(),
+            source,
+        })?;
+        Ok(FixtureWriter {
+            dir: dir.to_owned(),
+            entries: Vec::new(),
+            kept: HashSet::new(),
+            bodies: Vec::new(),
+        })
+    }
+
+    /// Saves one exchange. `target` must already leave out the query
+    /// parameters named in `secret_query`.
+    pub fn add(
+        &mut self,
+        method: &str,
+        target: &str,
+        secret_query: &[String],
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), FixtureError> {
+        if !self.kept.insert((method.to_owned(), target.to_owned())) {
+            return Ok(());
+        }
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(name, _)| !UNRECORDED_HEADERS.contains(&name.as_str()))
+            .cloned()
+            .collect();
+        let body = if body.is_empty() {
+            None
+        } else {
+            let json = headers
+                .iter()
+                .any(|(name, value)| name == "content-type" && value.contains("json"));
+            let name = format!(
+                "{:05}.{}",
+                self.entries.len() + 1,
+                if json { "json" } else { "body" }
+            );
+            let path = self.dir.join(&name);
+            std::fs::write(&path, body).map_err(|source| FixtureError::Write {
+                path: path.clone(),
+                source,
+            })?;
+            self.bodies.push(path);
+            Some(name)
+        };
+        self.entries.push(Entry {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            status,
+            headers,
+            body,
+            delay_ms: 0,
+            secret_query: secret_query.to_vec(),
+        });
+        Ok(())
+    }
+
+    /// Writes the index: the fixture set is complete. Returns the number
+    /// of exchanges in it.
+    pub fn finish(&mut self) -> Result<usize, FixtureError> {
+        let index = self.dir.join(INDEX);
+        let partial = self.dir.join(format!("{INDEX}.partial"));
+        let text = serde_json::to_vec_pretty(&self.entries).expect("entries encode as JSON");
+        std::fs::write(&partial, text)
+            .and_then(|()| std::fs::rename(&partial, &index))
+            .map_err(|source| FixtureError::Write {
+                path: index,
+                source,
+            })?;
+        Ok(self.entries.len())
+    }
+
+    /// Removes the bodies saved so far: a failed run leaves no set that
+    /// could pass for a whole one.
+    pub fn discard(&mut self) {
+        for path in self.bodies.drain(..) {
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove a fixture body");
+            }
+        }
+        self.entries.clear();
+        self.kept.clear();
     }
 }
 

@@ -1,9 +1,10 @@
 use std::io::{IsTerminal, Read, Write};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use hydrant_bench::{FixtureSet, Server};
-use hydrant_engine::{BenchReport, Job, OutputFormat, Recorder, RunOptions, Summary, Vars};
+use hydrant_bench::{FixtureSet, FixtureWriter, Server};
+use hydrant_engine::{BenchReport, Job, OutputFormat, RunOptions, Summary, Vars};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{BenchArgs, Command, JobArgs, RecordArgs, RunArgs};
@@ -127,8 +128,27 @@ async fn run(args: RunArgs, record_to: Option<&std::path::Path>) -> Result<()> {
     }
     let (mut options, _server) = options(&args.job).await?;
     options.resume = args.resume;
-    let recorder = record_to.map(Recorder::create).transpose()?;
-    options.record = recorder.clone();
+    let recorder = record_to
+        .map(|dir| {
+            let writer = FixtureWriter::create(dir).map_err(|e| Usage(format!("--to: {e}")))?;
+            Ok::<_, Usage>(Arc::new(Mutex::new(writer)))
+        })
+        .transpose()?;
+    if let Some(writer) = &recorder {
+        let writer = writer.clone();
+        options.on_exchange = Some(Arc::new(move |taken| {
+            let mut writer = writer.lock().unwrap_or_else(PoisonError::into_inner);
+            writer.add(
+                taken.method,
+                &taken.target,
+                taken.secret_query,
+                taken.status,
+                taken.headers,
+                taken.body,
+            )?;
+            Ok(())
+        }));
+    }
     let bar = progress_bar(args.job.quiet);
     if let Some(bar) = bar.clone() {
         options.on_progress = Some(Box::new(move |p| {
@@ -144,7 +164,10 @@ async fn run(args: RunArgs, record_to: Option<&std::path::Path>) -> Result<()> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    let summary = match (result, &recorder) {
+    let mut recorder = recorder
+        .as_ref()
+        .map(|writer| writer.lock().unwrap_or_else(PoisonError::into_inner));
+    let summary = match (result, recorder.as_deref_mut()) {
         (Ok(summary), Some(recorder)) => {
             let exchanges = recorder.finish()?;
             if let Some(dir) = record_to.filter(|_| !args.job.quiet) {

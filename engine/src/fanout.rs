@@ -131,7 +131,7 @@ impl Feed {
                     redirect_to: options.redirect_to.clone(),
                     on_progress: None,
                     resume: false,
-                    record: options.record.clone(),
+                    on_exchange: options.on_exchange.clone(),
                 };
                 let summary = Box::pin(run(&parent, parent_options))
                     .await

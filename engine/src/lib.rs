@@ -53,7 +53,7 @@ pub use error::{Error, Result};
 pub use extract::{Batch, Cell, ColumnSpec, ColumnType};
 pub use job::{Job, JobFormat, OutputFormat};
 pub use path::{Path, Segment};
-pub use record::Recorder;
+pub use record::{ExchangeFn, TakenExchange};
 pub use vars::Vars;
 pub mod bench_support;
 mod record;

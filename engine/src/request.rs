@@ -399,6 +399,30 @@ impl Prepared {
         &self.secret_query
     }
 
+    /// Path and query, without the query parameters whose values are
+    /// secret: what may be kept of the request.
+    pub fn target_without_secrets(&self) -> String {
+        let mut target = self.url.path().to_owned();
+        let Some(query) = self.url.query() else {
+            return target;
+        };
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|piece| {
+                let name = url::form_urlencoded::parse(piece.as_bytes())
+                    .next()
+                    .map(|(name, _)| name.into_owned())
+                    .unwrap_or_default();
+                !self.secret_query.contains(&name)
+            })
+            .collect();
+        if !kept.is_empty() {
+            target.push('?');
+            target.push_str(&kept.join("&"));
+        }
+        target
+    }
+
     /// The URL with secret query values masked, for messages.
     pub fn shown_url(&self) -> String {
         if self.secret_query.is_empty() {
@@ -478,5 +502,39 @@ impl Prepared {
                 .try_into()
                 .expect("a SHA-256 digest has 32 bytes"),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_parameters_are_left_out_of_the_kept_target() {
+        let prepared = |url: &str, secret: &[&str]| {
+            let url = Url::parse(url).expect("url");
+            Prepared {
+                method: Method::Get,
+                job_origin: origin(&url),
+                url,
+                headers: Vec::new(),
+                body: None,
+                secret_query: secret.iter().map(|s| (*s).to_owned()).collect(),
+                masked_body: None,
+            }
+        };
+        let url = "https://api.example.com/v1/items?page=2&api_key=s3cr%65t&q=a%20b";
+        assert_eq!(
+            prepared(url, &["api_key"]).target_without_secrets(),
+            "/v1/items?page=2&q=a%20b"
+        );
+        assert_eq!(
+            prepared(url, &[]).target_without_secrets(),
+            "/v1/items?page=2&api_key=s3cr%65t&q=a%20b"
+        );
+        assert_eq!(
+            prepared("https://api.example.com/x?api_key=k", &["api_key"]).target_without_secrets(),
+            "/x"
+        );
     }
 }

@@ -24,7 +24,7 @@ use crate::job::{Fanout, FanoutSource, Job, OutputFormat, Records, Request};
 use crate::json::{Parser, Scratch, write_serde};
 use crate::node::Node;
 use crate::path::Path;
-use crate::record::Recorder;
+use crate::record::{ExchangeFn, TakenExchange};
 use crate::request::{Prepared, prepare};
 use crate::session::{Fetched, Session};
 use crate::sink::{Destination, PageOut, RawSink, Sink, TextSink};
@@ -43,8 +43,8 @@ pub struct RunOptions {
     pub on_progress: Option<ProgressFn>,
     /// Go on from the job's `[state]` checkpoint, if there is one.
     pub resume: bool,
-    /// Save every exchange whose answer the run takes (`hydrant record`).
-    pub record: Option<Recorder>,
+    /// Shown every exchange whose answer the run takes (`hydrant record`).
+    pub on_exchange: Option<ExchangeFn>,
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -53,7 +53,7 @@ impl std::fmt::Debug for RunOptions {
             .field("redirect_to", &self.redirect_to)
             .field("on_progress", &self.on_progress.is_some())
             .field("resume", &self.resume)
-            .field("record", &self.record)
+            .field("on_exchange", &self.on_exchange.is_some())
             .finish()
     }
 }
@@ -389,7 +389,7 @@ pub(crate) async fn run_hooked(
     let started = Instant::now();
     let context = Context::new(job, options.redirect_to.clone())?;
     let mut output = hooks.output.take();
-    let recorder = options.record.clone();
+    let on_exchange = options.on_exchange.clone();
     let mut warnings = Vec::new();
     let resumed = begin_checkpoints(job, options.resume, &mut warnings)?;
     let mut progress = Progress::default();
@@ -527,8 +527,9 @@ pub(crate) async fn run_hooked(
             if let Some(followed) = followed {
                 current.unanswered = Some((followed, identity));
             }
-            // A recording keeps every body, which the page workers consume.
-            if work.is_none() && !batches_hooked && recorder.is_none()
+            // Exchanges are shown with their bodies, which the page workers
+            // consume.
+            if work.is_none() && !batches_hooked && on_exchange.is_none()
                 && let Some(extractor) = &extractor
             {
                 work = PageWork::new(job, extractor);
@@ -598,9 +599,6 @@ pub(crate) async fn run_hooked(
         if let Some(recorded) = &mut hooks.recorder {
             recorded.push((fetched.prepared.clone(), fetched.latency));
         }
-        if let Some(recorder) = &recorder {
-            recorder.save(&fetched.prepared, &fetched.response)?;
-        }
         if values_concurrently {
             values_written += 1;
         }
@@ -617,6 +615,22 @@ pub(crate) async fn run_hooked(
                 )
             })
             .collect();
+        if let Some(on_exchange) = &on_exchange {
+            on_exchange(&TakenExchange {
+                method: fetched.prepared.method.as_str(),
+                target: fetched.prepared.target_without_secrets(),
+                secret_query: fetched.prepared.secret_query(),
+                status,
+                headers: &header_list,
+                body: &fetched.response.body,
+            })
+            .map_err(|e| {
+                Error::new(
+                    Kind::Io,
+                    format!("cannot keep the exchange with {shown}: {e}"),
+                )
+            })?;
+        }
         let watched_paths = pass.as_ref().map(|p| p.watched.clone());
         let mut step_after = |view: &PageView<'_>| {
             if values_concurrently {
