@@ -367,11 +367,12 @@ pub(crate) fn walks_tape(
 /// Predictable strategies (offset, page, range) keep up to
 /// `limits.concurrency` requests in flight; responses are taken in request
 /// order, and requests past the end are dropped unread. Sequential ones
-/// send the next request once the page that names it is parsed; a
-/// checkpoint taken before that request is answered names it as the next
-/// one. Once the columns are known and the output is text, pages are
-/// parsed, extracted and encoded by the task that fetched them, on the
-/// runtime's worker threads. With `[fanout]`, each value is paginated
+/// send the next request once the page that names it is parsed, or at once
+/// when the link leads the page; the answer to it may be stepped on before
+/// the page is written, so each page carries the checkpoint it makes
+/// (which names the next request as the one to resume at). Once the
+/// columns are known and the output is text, pages are parsed, extracted
+/// and encoded off the run loop (`worker.rs`). With `[fanout]`, each value is paginated
 /// on its own, values in order; without pagination the values themselves
 /// go out concurrently.
 pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
@@ -480,12 +481,12 @@ pub(crate) async fn run_hooked(
                 job,
                 pass.as_ref().is_some_and(|p| p.paginator.is_predictable()),
             );
-            if in_flight.0.len() >= window || total_cap.is_some_and(|cap| launched >= cap) {
+            if in_flight.tasks.len() >= window || total_cap.is_some_and(|cap| launched >= cap) {
                 break;
             }
             if pass.as_ref().is_none_or(|p| p.ended.is_some()) {
                 if let Some(done) = pass.as_ref().and_then(|p| p.ended) {
-                    if !in_flight.0.is_empty() && !values_concurrently {
+                    if !in_flight.tasks.is_empty() && !values_concurrently {
                         break;
                     }
                     last_stop = done;
@@ -543,28 +544,212 @@ pub(crate) async fn run_hooked(
                 Some(work) => {
                     let work = work.clone();
                     let placeholders = current.placeholders.clone();
-                    let early = !current.paginator.is_predictable()
-                        && !current.paginator.reads_records();
+                    let followed = !current.paginator.is_predictable();
+                    let early = followed && !current.paginator.reads_records();
                     let (landed, landing) = oneshot::channel();
                     let rows = tokio::spawn(async move {
                         let fetched = session.fetch(prepared).await?;
                         let shown = session.shown(&fetched.prepared);
-                        work.process(fetched, shown, &placeholders, &watched, early, landed)
+                        let Some(arrived) = work.arrive(fetched, shown, &watched, early, landed)
+                        else {
+                            return Ok(None);
+                        };
+                        // A counted page is made where it was read, warm in
+                        // the cache; no request waits on it. A followed one
+                        // is made on a blocking thread, so that the request
+                        // its facts name does not wait for a worker that is
+                        // busy making pages.
+                        if !followed {
+                            return work.make(arrived, &placeholders, &watched).map(Some);
+                        }
+                        let _making = work.makers.clone().acquire_owned().await;
+                        joined(
+                            tokio::task::spawn_blocking(move || {
+                                work.make(arrived, &placeholders, &watched).map(Some)
+                            })
+                            .await,
+                        )
                     });
                     Task::Worked { landing, rows }
                 }
                 None => Task::Whole(tokio::spawn(async move { session.fetch(prepared).await })),
             };
-            in_flight.0.push_back((task, current.placeholders.clone()));
+            in_flight.tasks.push_back((task, current.placeholders.clone()));
             launched += 1;
             hooks.first_sent.get_or_insert_with(Instant::now);
         }
         };
     }
+    // Writes a page's rows, counts them and saves a checkpoint when one
+    // is due: `$write` puts the rows in the sink.
+    macro_rules! write_page {
+        ($rows:expr, $dirty:expr, $shown:expr, $standing:expr, $write:expr) => {{
+            let extractor = extractor.as_ref().expect("the columns are known by now");
+            let rows: usize = $rows;
+            let dirty: &[crate::extract::DirtyRecord] = $dirty;
+            let shown: &str = $shown;
+            if !dirty.is_empty() {
+                progress.dirty += dirty.len() as u64;
+                if let Some(path) = &job.records.dirty_path {
+                    let out = match &mut dirty_out {
+                        Some(out) => out,
+                        None => dirty_out.insert(std::io::BufWriter::new(
+                            open_dirty(path, output_resumed_at.is_some()).map_err(|e| {
+                                Error::io(
+                                    format!("cannot create records.dirty_path `{}`", path.display()),
+                                    e,
+                                )
+                            })?,
+                        )),
+                    };
+                    for dirty in dirty {
+                        let mut line = Vec::new();
+                        line.extend_from_slice(b"{\"reason\":");
+                        crate::json::write_str(&dirty.reason, &mut line);
+                        line.extend_from_slice(b",\"url\":");
+                        crate::json::write_str(&shown, &mut line);
+                        line.extend_from_slice(b",\"record\":");
+                        line.extend_from_slice(&dirty.record);
+                        line.extend_from_slice(b"}\n");
+                        out.write_all(&line).map_err(|e| {
+                            Error::io(
+                                format!("cannot write records.dirty_path `{}`", path.display()),
+                                e,
+                            )
+                        })?;
+                    }
+                    out.flush().map_err(|e| {
+                        Error::io(
+                            format!("cannot write records.dirty_path `{}`", path.display()),
+                            e,
+                        )
+                    })?;
+                }
+                if progress.dirty > job.records.max_dirty {
+                    let last = &dirty[dirty.len() - 1];
+                    return Err(Error::new(
+                        Kind::DirtyLimit,
+                        format!(
+                            "{} dirty records exceed records.max_dirty = {} (last, from {shown}: {})",
+                            progress.dirty, job.records.max_dirty, last.reason
+                        ),
+                    ));
+                }
+            }
+            let sink = match &mut sink {
+                Some(sink) => sink,
+                None => sink.insert(open_sink(
+                    job,
+                    extractor.columns(),
+                    output_resumed_at,
+                    &mut output,
+                )?),
+            };
+            ($write)(sink, extractor.columns()).map_err(|e| output_error(job, e))?;
+            progress.records += rows as u64;
+            if let Some(state) = &job.state
+                && let Some(standing) = $standing
+                && last_checkpoint.is_none_or(|at| at.elapsed() >= state.every)
+            {
+                let output_bytes = sink.checkpoint().map_err(|e| output_error(job, e))?;
+                let dirty_bytes = match &mut dirty_out {
+                    Some(out) => sync_dirty(out, job)?,
+                    None => earlier.dirty_bytes,
+                };
+                let checkpoint = Checkpoint {
+                    format: state::FORMAT,
+                    job: state::fingerprint(job),
+                    output_bytes,
+                    dirty_bytes,
+                    // Later answers may have been stepped on already; the
+                    // checkpoint counts up to this page.
+                    progress: Progress {
+                        requests: standing.requests,
+                        bytes: standing.bytes,
+                        ..progress
+                    },
+                    retries: earlier.retries + context.session.retries(),
+                    elapsed_s: earlier.elapsed_s + started.elapsed().as_secs_f64(),
+                    launched: standing.answered,
+                    columns: job
+                        .columns
+                        .is_none()
+                        .then(|| SavedColumn::save(extractor.columns())),
+                    values_done: standing.values_done,
+                    pass: standing.pass,
+                    stopped: standing.stopped,
+                    warnings: warnings[..standing.warnings].to_vec(),
+                };
+                state::save(&state.path, &checkpoint, |text| {
+                    context.session.redact(text)
+                })?;
+                last_checkpoint = Some(Instant::now());
+            }
+            if let Some(callback) = &options.on_progress {
+                callback(&progress);
+            }
+        }};
+    }
+    // Writes the rows of a page stepped on earlier.
+    macro_rules! write_pending {
+        ($pending:expr, $rows:expr) => {{
+            let Pending {
+                shown, standing, ..
+            } = $pending;
+            // Only a 204 comes back without rows, and it is never pending.
+            let encoded = joined($rows)?.ok_or_else(|| {
+                Error::http(format!("the worker gave no rows for the page from {shown}"))
+            })?;
+            write_page!(
+                encoded.rows,
+                &encoded.dirty,
+                &shown,
+                standing,
+                |sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| sink.encoded(&encoded.text)
+            );
+        }};
+    }
+    let mut ready_landing = None;
     loop {
         launch!();
 
-        let Some((task, placeholders)) = in_flight.0.pop_front() else {
+        // A page whose rows are still being made is written before the next
+        // answer is taken, unless that answer is a followed page's and can
+        // be stepped on first: its facts send the next request while the
+        // cores make the rows.
+        let pending = in_flight.rows.len();
+        if let Some(front) = in_flight.rows.front_mut() {
+            let next_landing = match in_flight.tasks.front_mut() {
+                Some((Task::Worked { landing, .. }, _))
+                    if pending < ROWS_PENDING
+                        && pass.as_ref().is_some_and(|p| !p.paginator.is_predictable()) =>
+                {
+                    Some(landing)
+                }
+                _ => None,
+            };
+            let ahead = match next_landing {
+                Some(landing) => tokio::select! {
+                    biased;
+                    rows = &mut front.rows => Err(rows),
+                    landed = landing => Ok(landed),
+                },
+                None => Err((&mut front.rows).await),
+            };
+            match ahead {
+                Ok(landed) => ready_landing = Some(landed),
+                Err(rows) => {
+                    let pending = in_flight
+                        .rows
+                        .pop_front()
+                        .expect("the front was just awaited");
+                    write_pending!(pending, rows);
+                    continue;
+                }
+            }
+        }
+
+        let Some((task, placeholders)) = in_flight.tasks.pop_front() else {
             if let Some(done) = pass.as_ref().and_then(|p| p.ended) {
                 last_stop = done;
             }
@@ -580,7 +765,10 @@ pub(crate) async fn run_hooked(
                 let body_len = fetched.response.body.len();
                 (fetched, shown, body_len, None)
             }
-            Task::Worked { landing, rows } => match landing.await {
+            Task::Worked { landing, rows } => match match ready_landing.take() {
+                Some(landed) => landed,
+                None => landing.await,
+            } {
                 Ok(landed) => (
                     landed.fetched,
                     landed.shown,
@@ -588,7 +776,12 @@ pub(crate) async fn run_hooked(
                     Some((landed.page, rows)),
                 ),
                 // The task ended before the page was parsed: it failed.
+                // The pages stepped on before it are written first.
                 Err(_) => {
+                    while let Some(mut pending) = in_flight.rows.pop_front() {
+                        let rows = (&mut pending.rows).await;
+                        write_pending!(pending, rows);
+                    }
                     join(rows).await?;
                     return Err(Error::http("a request task ended without its page"));
                 }
@@ -725,8 +918,26 @@ pub(crate) async fn run_hooked(
             records,
             watched: &watched,
         });
-        let mut encoded = None;
+        let standing = job.state.is_some().then(|| {
+            let (values_done, pass, stopped) = match &pass {
+                Some(current) if !values_concurrently => match current.ended {
+                    Some(stop) => (current.index + 1, None, stop),
+                    None => (current.index, Some(current.save()), last_stop),
+                },
+                _ => (values_written, None, last_stop),
+            };
+            Standing {
+                values_done,
+                pass,
+                stopped,
+                requests: progress.requests,
+                bytes: progress.bytes,
+                answered,
+                warnings: warnings.len(),
+            }
+        });
         if let Some(rows) = rows_from_worker {
+            tapes = Some(tape.reset());
             // A followed next request goes out while the worker finishes
             // this page's rows.
             if pass
@@ -735,127 +946,26 @@ pub(crate) async fn run_hooked(
             {
                 launch!();
             }
-            // Only a 204 comes back without rows, and it was taken above.
-            let rows = join(rows).await?.ok_or_else(|| {
-                Error::http(format!("the worker gave no rows for the page from {shown}"))
-            })?;
-            encoded = Some(rows);
+            in_flight.rows.push_back(Pending {
+                rows,
+                shown,
+                standing,
+            });
+            continue;
         }
-        let extractor = extractor.as_ref().expect("the columns are known by now");
-        let (rows, dirty) = match &encoded {
-            Some(encoded) => (encoded.rows, &encoded.dirty),
-            None => (batch.rows, &batch.dirty),
-        };
-        if !dirty.is_empty() {
-            progress.dirty += dirty.len() as u64;
-            if let Some(path) = &job.records.dirty_path {
-                let out = match &mut dirty_out {
-                    Some(out) => out,
-                    None => dirty_out.insert(std::io::BufWriter::new(
-                        open_dirty(path, output_resumed_at.is_some()).map_err(|e| {
-                            Error::io(
-                                format!("cannot create records.dirty_path `{}`", path.display()),
-                                e,
-                            )
-                        })?,
-                    )),
-                };
-                for dirty in dirty {
-                    let mut line = Vec::new();
-                    line.extend_from_slice(b"{\"reason\":");
-                    crate::json::write_str(&dirty.reason, &mut line);
-                    line.extend_from_slice(b",\"url\":");
-                    crate::json::write_str(&shown, &mut line);
-                    line.extend_from_slice(b",\"record\":");
-                    line.extend_from_slice(&dirty.record);
-                    line.extend_from_slice(b"}\n");
-                    out.write_all(&line).map_err(|e| {
-                        Error::io(
-                            format!("cannot write records.dirty_path `{}`", path.display()),
-                            e,
-                        )
-                    })?;
-                }
-                out.flush().map_err(|e| {
-                    Error::io(
-                        format!("cannot write records.dirty_path `{}`", path.display()),
-                        e,
-                    )
-                })?;
-            }
-            if progress.dirty > job.records.max_dirty {
-                let last = &dirty[dirty.len() - 1];
-                return Err(Error::new(
-                    Kind::DirtyLimit,
-                    format!(
-                        "{} dirty records exceed records.max_dirty = {} (last, from {shown}: {})",
-                        progress.dirty, job.records.max_dirty, last.reason
-                    ),
-                ));
-            }
-        }
-        let sink = match &mut sink {
-            Some(sink) => sink,
-            None => sink.insert(open_sink(
-                job,
-                extractor.columns(),
-                output_resumed_at,
-                &mut output,
-            )?),
-        };
-        match &encoded {
-            Some(encoded) => sink.encoded(&encoded.text),
-            None => sink.page(&PageOut {
+        write_page!(
+            batch.rows,
+            &batch.dirty,
+            &shown,
+            standing,
+            |sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| sink.page(&PageOut {
                 body,
-                columns: extractor.columns(),
+                columns,
                 batch: &batch,
-            }),
-        }
-        .map_err(|e| output_error(job, e))?;
-        progress.records += rows as u64;
+            })
+        );
         drop(batch);
         tapes = Some(tape.reset());
-        if let Some(state) = &job.state
-            && last_checkpoint.is_none_or(|at| at.elapsed() >= state.every)
-        {
-            let output_bytes = sink.checkpoint().map_err(|e| output_error(job, e))?;
-            let dirty_bytes = match &mut dirty_out {
-                Some(out) => sync_dirty(out, job)?,
-                None => earlier.dirty_bytes,
-            };
-            let (values_done, saved_pass, stopped) = match &pass {
-                Some(current) if !values_concurrently => match current.ended {
-                    Some(stop) => (current.index + 1, None, stop),
-                    None => (current.index, Some(current.save()), last_stop),
-                },
-                _ => (values_written, None, last_stop),
-            };
-            let checkpoint = Checkpoint {
-                format: state::FORMAT,
-                job: state::fingerprint(job),
-                output_bytes,
-                dirty_bytes,
-                progress,
-                retries: earlier.retries + context.session.retries(),
-                elapsed_s: earlier.elapsed_s + started.elapsed().as_secs_f64(),
-                launched: answered,
-                columns: job
-                    .columns
-                    .is_none()
-                    .then(|| SavedColumn::save(extractor.columns())),
-                values_done,
-                pass: saved_pass,
-                stopped,
-                warnings: warnings.clone(),
-            };
-            state::save(&state.path, &checkpoint, |text| {
-                context.session.redact(text)
-            })?;
-            last_checkpoint = Some(Instant::now());
-        }
-        if let Some(callback) = &options.on_progress {
-            callback(&progress);
-        }
     }
     if total_cap.is_some_and(|cap| launched >= cap) {
         // Cut short only if something was left to send.
@@ -926,8 +1036,11 @@ impl Task {
 }
 
 async fn join<T>(task: JoinHandle<Result<T>>) -> Result<T> {
-    task.await
-        .map_err(|e| Error::http(format!("a request task failed: {e}")))?
+    joined(task.await)
+}
+
+fn joined<T>(task: std::result::Result<Result<T>, tokio::task::JoinError>) -> Result<T> {
+    task.map_err(|e| Error::http(format!("a request task failed: {e}")))?
 }
 
 /// Whether the output hook takes the extracted batches themselves rather
@@ -944,11 +1057,41 @@ fn takes_batches(output: Option<&OutputHook>) -> bool {
 /// Requests under way, oldest first. Dropping it (the run ended or failed)
 /// aborts them, so no request outlives its run.
 #[derive(Default)]
-struct InFlight(VecDeque<(Task, Arc<Placeholders>)>);
+struct InFlight {
+    /// Requests, in the order their answers are taken.
+    tasks: VecDeque<(Task, Arc<Placeholders>)>,
+    /// Pages stepped on whose rows a worker is still making, in order.
+    rows: VecDeque<Pending>,
+}
+
+/// Pages whose rows may be awaited while the next answer is stepped on:
+/// with two, both cores make rows while the next request is out.
+const ROWS_PENDING: usize = 2;
+
+/// A page stepped on, its rows not yet written.
+struct Pending {
+    rows: JoinHandle<Result<Option<Encoded>>>,
+    shown: String,
+    standing: Option<Standing>,
+}
+
+/// Where the run stands once a page is written, taken when the paginator
+/// steps on it (only for a job with `[state]`): by the time the page is
+/// written, later answers may have been stepped on.
+struct Standing {
+    values_done: u64,
+    pass: Option<SavedPass>,
+    stopped: Stop,
+    requests: u64,
+    bytes: u64,
+    answered: u64,
+    warnings: usize,
+}
 
 impl InFlight {
+    /// Drops the requests under way; pages already stepped on stay.
     fn abort_all(&mut self) {
-        for (task, _) in self.0.drain(..) {
+        for (task, _) in self.tasks.drain(..) {
             task.abort();
         }
     }
@@ -957,6 +1100,9 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.abort_all();
+        for pending in &self.rows {
+            pending.rows.abort();
+        }
     }
 }
 

@@ -1,14 +1,19 @@
-//! Parsing, extracting and encoding a page on the runtime's worker threads,
-//! in the task that fetched it, so that pages are processed on every core
-//! while the run loop only steps the paginator and writes bytes in order.
+//! Parsing, extracting and encoding a page off the run loop, so that pages
+//! are processed on every core while the run loop only steps the paginator
+//! and writes bytes in order.
 //!
 //! A page is processed here once its columns are known, every path walks
 //! the tape and the output is text (NDJSON or CSV). What the paginator
 //! needs (the records count and the watched values) is sent back as soon
-//! as the page is parsed, before extraction, so that a followed next
-//! request can go out while the rest of the page is still being encoded.
+//! as it is known: read from the head of the page in the task that fetched
+//! it when it can be, else once the page is parsed, before extraction, so
+//! that a followed next request can go out while the rest of the page is
+//! still being made. Pages are made on blocking threads, one per core at
+//! a time, so that the runtime's workers stay free for the requests.
 
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
 
 use serde_json::Value;
 use simd_json::{Tape, tape};
@@ -64,8 +69,19 @@ pub(crate) struct PageWork {
     extractor: Extractor,
     records: Records,
     encoder: PageEncoder,
-    /// One per page being processed at once: at most the request window.
+    /// One per page being made at once.
     workspaces: Mutex<Vec<Workspace>>,
+    /// Pages made at once: one per core, as more would only share the
+    /// cores and their caches.
+    pub makers: Arc<Semaphore>,
+}
+
+/// A fetched page, its body taken out to be made.
+pub(crate) struct Arrived {
+    body: Vec<u8>,
+    shown: String,
+    /// The facts' channel and the answer, when the facts wait for the parse.
+    unsent: Option<(oneshot::Sender<Landed>, Fetched)>,
 }
 
 impl std::fmt::Debug for PageWork {
@@ -88,24 +104,26 @@ impl PageWork {
                 records: job.records.clone(),
                 encoder,
                 workspaces: Mutex::new(Vec::new()),
+                makers: Arc::new(Semaphore::new(
+                    std::thread::available_parallelism().map_or(1, |n| n.get()),
+                )),
             })
         })
     }
 
-    /// Processes a fetched page: sends its [`Landed`] facts on `landed` as
-    /// soon as they are known, then extracts and encodes its rows. `shown`
-    /// names the request in errors. With `early` (the paginator does not
-    /// read the records count), the facts go before the parse when every
-    /// watched value is a top-level member at the head of the page.
-    pub fn process(
+    /// Takes the body out of a fetched page and sends its [`Landed`]
+    /// facts if they are known without a parse: at once for a 204 (`None`:
+    /// nothing to make) and, with `early` (the paginator does not read the
+    /// records count), when every watched value is a top-level member at
+    /// the head of the page. `shown` names the request in errors.
+    pub fn arrive(
         &self,
         mut fetched: Fetched,
         shown: String,
-        placeholders: &Placeholders,
         watched: &[Path],
         early: bool,
         landed: oneshot::Sender<Landed>,
-    ) -> Result<Option<Encoded>> {
+    ) -> Option<Arrived> {
         let body = std::mem::take(&mut fetched.response.body);
         let body_len = body.len();
         if fetched.response.status.as_u16() == 204 {
@@ -115,11 +133,11 @@ impl PageWork {
                 body_len,
                 page: None,
             });
-            return Ok(None);
+            return None;
         }
-        let mut landed = Some((landed, fetched));
+        let mut unsent = Some((landed, fetched));
         if early && let Some(values) = head_values(&body, watched) {
-            let (landed, fetched) = landed.take().expect("not sent yet");
+            let (landed, fetched) = unsent.take().expect("not sent yet");
             let _ = landed.send(Landed {
                 fetched,
                 shown: shown.clone(),
@@ -130,6 +148,27 @@ impl PageWork {
                 }),
             });
         }
+        Some(Arrived {
+            body,
+            shown,
+            unsent,
+        })
+    }
+
+    /// Parses, extracts and encodes an arrived page, sending its facts
+    /// once it is parsed if they were not sent yet.
+    pub fn make(
+        &self,
+        arrived: Arrived,
+        placeholders: &Placeholders,
+        watched: &[Path],
+    ) -> Result<Encoded> {
+        let Arrived {
+            body,
+            shown,
+            unsent,
+        } = arrived;
+        let body_len = body.len();
         let mut workspace = self
             .workspaces
             .lock()
@@ -151,7 +190,7 @@ impl PageWork {
             watched,
             &shown,
         )?;
-        if let Some((landed, fetched)) = landed {
+        if let Some((landed, fetched)) = unsent {
             let _ = landed.send(Landed {
                 fetched,
                 shown,
@@ -179,7 +218,7 @@ impl PageWork {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(workspace);
-        Ok(Some(encoded))
+        Ok(encoded)
     }
 }
 
