@@ -1064,9 +1064,10 @@ struct InFlight {
     rows: VecDeque<Pending>,
 }
 
-/// Pages whose rows may be awaited while the next answer is stepped on:
-/// with two, both cores make rows while the next request is out.
-const ROWS_PENDING: usize = 2;
+/// Pages whose rows may be awaited while the next answer is stepped on.
+/// Measured on 1000 next_link pages of 1000 records (2 cores): 2 took
+/// 1.08 s, 4 took 1.02 s; each page held costs its body and its rows.
+const ROWS_PENDING: usize = 4;
 
 /// A page stepped on, its rows not yet written.
 struct Pending {
