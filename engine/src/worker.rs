@@ -8,16 +8,15 @@
 //! as it is known: read from the head of the page in the task that fetched
 //! it when it can be, else once the page is parsed, before extraction, so
 //! that a followed next request can go out while the rest of the page is
-//! still being made. Pages are made on blocking threads, one per core at
-//! a time, so that the runtime's workers stay free for the requests.
+//! still being made. A counted page is made in the task that fetched it;
+//! a followed one on a blocking thread, one per core at a time, so that
+//! the runtime's workers stay free for the request its facts name.
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::Semaphore;
-
 use serde_json::Value;
 use simd_json::{Tape, tape};
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::{Error, Result};
 use crate::extract::{Batch, DirtyRecord, Extractor, Placeholders, select_records};
