@@ -384,20 +384,7 @@ fn a_page_parsed_beside_its_fetch_fails_naming_its_url_after_the_pages_before_it
          [[columns]]\nname = \"id\"\ntype = \"long\"\n[output]\npath = \"{}\"\n",
         path_str(&out)
     );
-    let (run, _) = run_job(&server.url(), "/p", &rest, &[]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!(
-            "response from {}/p?page=2 is not valid JSON",
-            server.url()
-        )),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        !out.exists(),
-        "a failed run left its output looking complete"
-    );
+    fails_at_broken_page_2(&server, &rest, &out);
 }
 
 #[test]
@@ -416,7 +403,13 @@ fn a_next_link_read_from_the_head_of_a_broken_page_still_fails_the_run_there() {
          [[columns]]\nname = \"id\"\ntype = \"long\"\n[output]\npath = \"{}\"\n",
         path_str(&out)
     );
-    let (run, _) = run_job(&server.url(), "/p", &rest, &[]);
+    fails_at_broken_page_2(&server, &rest, &out);
+}
+
+/// Runs `/p` with `rest` and checks that the run fails naming page 2 as
+/// not valid JSON, leaving no output at `out`.
+fn fails_at_broken_page_2(server: &TestServer, rest: &str, out: &std::path::Path) {
+    let (run, _) = run_job(&server.url(), "/p", rest, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr.contains(&format!(

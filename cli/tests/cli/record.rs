@@ -4,7 +4,7 @@
 use hydrant_bench::Exchange;
 use serde_json::Value;
 
-use crate::util::{Dir, TestServer, hydrant, ids, lines, path_str};
+use crate::util::{Dir, Run, TestServer, hydrant, ids, lines, path_str};
 
 const SECRET: &str = "k-secret-9";
 
@@ -43,15 +43,7 @@ fn a_recorded_run_replays_offline_to_the_same_records_without_its_secrets() {
     let dir = Dir::new();
     let job = job(&dir, &server.url());
     let fixtures = dir.path("fixtures");
-    let key = format!("KEY={SECRET}");
-    let recorded = hydrant(&[
-        "record",
-        path_str(&job),
-        "--to",
-        path_str(&fixtures),
-        "--var",
-        &key,
-    ]);
+    let recorded = record_with_key(&job, &fixtures);
     assert_eq!(recorded.code, 0, "{}", recorded.stderr);
     assert_eq!(recorded.stdout, lines(0..3));
     assert!(
@@ -124,15 +116,7 @@ fn a_failed_recording_leaves_no_fixture_set() {
     let dir = Dir::new();
     let job = job(&dir, &server.url());
     let fixtures = dir.path("fixtures");
-    let key = format!("KEY={SECRET}");
-    let run = hydrant(&[
-        "record",
-        path_str(&job),
-        "--to",
-        path_str(&fixtures),
-        "--var",
-        &key,
-    ]);
+    let run = record_with_key(&job, &fixtures);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("/r?page=2"), "{}", run.stderr);
     let left: Vec<_> = std::fs::read_dir(&fixtures).unwrap().collect();
@@ -144,10 +128,9 @@ fn record_refuses_an_existing_set_a_resume_and_a_write_job() {
     let server = two_pages();
     let dir = Dir::new();
     let job = job(&dir, &server.url());
-    let key = format!("KEY={SECRET}");
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let existing = format!("{root}/fixtures/issues");
-    let run = hydrant(&["record", path_str(&job), "--to", &existing, "--var", &key]);
+    let existing = std::path::PathBuf::from(format!("{root}/fixtures/issues"));
+    let run = record_with_key(&job, &existing);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
         run.stderr.contains("already holds a fixture set"),
@@ -163,7 +146,7 @@ fn record_refuses_an_existing_set_a_resume_and_a_write_job() {
         "--to",
         path_str(&fresh),
         "--var",
-        &key,
+        &format!("KEY={SECRET}"),
         "--resume",
     ]);
     assert_eq!(run.code, 2, "{}", run.stderr);
@@ -216,4 +199,16 @@ fn a_fanout_parent_is_recorded_with_its_children() {
     assert_eq!(replayed.code, 0, "{}", replayed.stderr);
     assert_eq!(replayed.stdout, recorded.stdout);
     assert_eq!(replayed.stdout, lines(0..3));
+}
+
+/// `hydrant record JOB --to FIXTURES` with the API key as `--var`.
+fn record_with_key(job: &std::path::Path, fixtures: &std::path::Path) -> Run {
+    hydrant(&[
+        "record",
+        path_str(job),
+        "--to",
+        path_str(fixtures),
+        "--var",
+        &format!("KEY={SECRET}"),
+    ])
 }
