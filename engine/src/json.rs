@@ -376,66 +376,78 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    let mut start = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        // Most text needs no escape: eight clean bytes are skipped at once,
-        // and only a word that holds an escape is looked at byte by byte.
-        let stop = match bytes.get(i..i + 8) {
+    // Eight bytes are looked at and copied at a time (a copy of constant
+    // length is a move, where one of any length is a call): a clean word
+    // is kept whole, and one that holds an escape is cut at its first.
+    loop {
+        let at = match bytes.get(i..i + 8) {
             Some(word) => {
-                if !needs_escape(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
+                let word: &[u8; 8] = word.try_into().expect("eight bytes");
+                out.extend_from_slice(word);
+                let found = escape_mask(u64::from_le_bytes(*word));
+                if found == 0 {
                     i += 8;
                     continue;
                 }
-                i + 8
+                let at = i + (found.trailing_zeros() / 8) as usize;
+                out.truncate(out.len() - 8 + (at - i));
+                at
             }
-            None => bytes.len(),
+            None => {
+                let rest = &bytes[i..];
+                let Some(offset) = rest.iter().position(|&b| needs_escape(b)) else {
+                    out.extend_from_slice(rest);
+                    break;
+                };
+                out.extend_from_slice(&rest[..offset]);
+                i + offset
+            }
         };
-        while i < stop {
-            let b = bytes[i];
-            i += 1;
-            let escape: &[u8] = match b {
-                b'"' => b"\\\"",
-                b'\\' => b"\\\\",
-                b'\n' => b"\\n",
-                b'\r' => b"\\r",
-                b'\t' => b"\\t",
-                0x08 => b"\\b",
-                0x0c => b"\\f",
-                0..=0x1f => b"",
-                _ => continue,
-            };
-            out.extend_from_slice(&bytes[start..i - 1]);
-            if escape.is_empty() {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[(b >> 4) as usize],
-                    HEX[(b & 0xf) as usize],
-                ]);
-            } else {
-                out.extend_from_slice(escape);
-            }
-            start = i;
+        let b = bytes[at];
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            _ => b"",
+        };
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[(b >> 4) as usize],
+                HEX[(b & 0xf) as usize],
+            ]);
+        } else {
+            out.extend_from_slice(escape);
         }
+        i = at + 1;
     }
-    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
-/// Whether any of the eight bytes of `word` is a quote, a backslash or a
-/// control character (below 0x20).
-fn needs_escape(word: u64) -> bool {
+/// Whether JSON text needs `b` escaped in a string.
+fn needs_escape(b: u8) -> bool {
+    b == b'"' || b == b'\\' || b < 0x20
+}
+
+/// A mask whose lowest set bit falls in the first of the eight bytes of
+/// `word` that is a quote, a backslash or a control character (below
+/// 0x20); zero when there is none. Bits above the first may be set
+/// wrongly (a borrow carries), so only the lowest is read.
+fn escape_mask(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
-    below_space
-        || has_zero(word ^ (ONES * u64::from(b'"')))
-        || has_zero(word ^ (ONES * u64::from(b'\\')))
+    let zeros = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    below_space | zeros(word ^ (ONES * u64::from(b'"'))) | zeros(word ^ (ONES * u64::from(b'\\')))
 }
 
 #[cfg(test)]
@@ -469,6 +481,21 @@ mod tests {
         let mut out = Vec::new();
         write_str("plain ascii text of some length ~ \u{7f}", &mut out);
         assert_eq!(out, b"\"plain ascii text of some length ~ \x7f\"");
+        // Several escapes in one word, next to each other and to bytes a
+        // borrow could wrongly flag: as serde_json writes them.
+        for text in [
+            "\"\"\\\\\n\r\t\u{8}\u{c}\u{0}",
+            "\u{1}!\u{1f} \"#\\]",
+            "ab\u{1f}\u{20}\u{21}\"\u{22}cd\u{5c}\u{5b}\u{5d}é\n😀\u{7f}\u{0}x",
+            "tail\"",
+        ] {
+            let mut out = Vec::new();
+            write_str(text, &mut out);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(text).unwrap()
+            );
+        }
     }
 
     fn roundtrip(text: &str) -> String {
