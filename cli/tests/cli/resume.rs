@@ -571,6 +571,31 @@ fn failed_run(api: &Api, dir: &Dir, rest: &str) -> std::path::PathBuf {
 }
 
 #[test]
+fn resuming_a_checkpoint_whose_output_was_renamed_into_place_says_so() {
+    let api = Api::start(Duration::ZERO);
+    let dir = Dir::new();
+    let job = failed_run(&api, &dir, &format!("{CURSOR}[limits]\nmax_retries = 0\n"));
+    // As a run stopped between renaming its output and removing its state
+    // leaves them.
+    std::fs::rename(dir.path("out.ndjson.partial"), dir.path("out.ndjson")).unwrap();
+    let kept = dir.read("out.ndjson");
+    let run = hydrant(&["run", path_str(&job), "--resume"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let out = dir.path("out.ndjson");
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot resume the output `{}` (`{}` exists: the checkpointed run may have finished; run without --resume to start over)",
+            out.display(),
+            out.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dir.read("out.ndjson"), kept, "the output is left as it was");
+    assert!(dir.path("job.state").exists());
+}
+
+#[test]
 fn a_state_file_of_another_job_is_refused() {
     let api = Api::start(Duration::ZERO);
     let dir = Dir::new();
