@@ -401,10 +401,20 @@ fn put_time(of_day: u32, fraction: u32, text: &mut [u8; 27]) -> usize {
 /// Fills `YYYY-MM-DD` of days since 1970-01-01 (Howard Hinnant's
 /// `civil_from_days`) into the first ten bytes of `text`, by hand:
 /// chrono's formatter costs hundreds of nanoseconds a value. `false` for
-/// years outside 0..=9999.
+/// years outside 0..=9999 and for January and February of year 0, which
+/// are left to chrono.
 fn put_civil_date(days: i64, text: &mut [u8]) -> bool {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
+    // Days from 0000-03-01, in unsigned 32 bits for years 0 to 9999: the
+    // divisions by constants are then a multiply and a shift each, where
+    // signed 64-bit ones need fix-ups.
+    let Some(z) = days
+        .checked_add(719_468)
+        .and_then(|z| u32::try_from(z).ok())
+        .filter(|&z| z < 146_097 * 25)
+    else {
+        return false;
+    };
+    let era = z / 146_097;
     let day_of_era = z - era * 146_097;
     let year_of_era =
         (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
@@ -416,14 +426,14 @@ fn put_civil_date(days: i64, text: &mut [u8]) -> bool {
     } else {
         shifted_month - 9
     };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    if !(0..=9999).contains(&year) {
+    let year = year_of_era + era * 400 + u32::from(month <= 2);
+    if year > 9999 {
         return false;
     }
-    put_two(year as u32 / 100, &mut text[0..2]);
-    put_two(year as u32 % 100, &mut text[2..4]);
-    put_two(month as u32, &mut text[5..7]);
-    put_two(day as u32, &mut text[8..10]);
+    put_two(year / 100, &mut text[0..2]);
+    put_two(year % 100, &mut text[2..4]);
+    put_two(month, &mut text[5..7]);
+    put_two(day, &mut text[8..10]);
     true
 }
 
