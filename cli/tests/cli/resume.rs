@@ -211,17 +211,9 @@ fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<St
         if std::os::unix::process::ExitStatusExt::signal(&status).is_some()
             && dir.path("out.ndjson").exists()
         {
-            let ids: Vec<u32> = dir
-                .read("out.ndjson")
-                .lines()
-                .map(|line| {
-                    serde_json::from_str::<Value>(line).unwrap()["id"]
-                        .as_u64()
-                        .unwrap() as u32
-                })
-                .collect();
             assert_eq!(
-                ids, scenario.expected,
+                output_ids(&dir.read("out.ndjson")),
+                scenario.expected,
                 "a killed run left its output looking complete"
             );
         }
@@ -237,16 +229,11 @@ fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<St
         path_str(&summary),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let output = dir.read("out.ndjson");
-    let ids: Vec<u32> = output
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<Value>(line).unwrap()["id"]
-                .as_u64()
-                .unwrap() as u32
-        })
-        .collect();
-    assert_eq!(ids, scenario.expected, "killed at {kill:?}");
+    assert_eq!(
+        output_ids(&dir.read("out.ndjson")),
+        scenario.expected,
+        "killed at {kill:?}"
+    );
     assert!(
         !dir.path("state/job.json").exists(),
         "a finished run keeps no state"
@@ -260,6 +247,19 @@ fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<St
 /// run was killed, or with the one before it, whose page may not have been
 /// checkpointed yet (a followed request goes out while the page that named
 /// it is still being written). Answers whether it is the held one.
+/// The `id` of each line of an NDJSON output, in order.
+fn output_ids(output: &str) -> Vec<u32> {
+    output
+        .lines()
+        .map(|line| {
+            let id = serde_json::from_str::<Value>(line).unwrap()["id"]
+                .as_u64()
+                .unwrap();
+            u32::try_from(id).unwrap()
+        })
+        .collect()
+}
+
 fn starts_at_held_or_unwritten(all: &[String], first_run: usize, first: &str) -> bool {
     if first == all[first_run - 1] {
         return true;
@@ -788,16 +788,10 @@ fn checkpoints_taken_while_later_pages_are_stepped_on_name_the_unwritten_page() 
     );
     let resumed = hydrant(&["run", path_str(&job), "--resume", "--quiet"]);
     assert_eq!(resumed.code, 0, "{}", resumed.stderr);
-    let ids: Vec<u64> = dir
-        .read("out.ndjson")
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["id"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    assert_eq!(ids, (0..BIG_PAGES * BIG_PAGE).collect::<Vec<_>>());
+    assert_eq!(
+        output_ids(&dir.read("out.ndjson")),
+        (0..(BIG_PAGES * BIG_PAGE) as u32).collect::<Vec<_>>()
+    );
     assert_eq!(mismatches.lock().unwrap().as_slice(), &[] as &[String]);
     eprintln!(
         "requests sent with two pages unwritten: {}",
