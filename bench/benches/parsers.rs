@@ -246,14 +246,19 @@ fn parsers(c: &mut Criterion) {
     );
     let mut pipeline = PagePipeline::new(&job).expect("bench job");
     assert_eq!(pipeline.run(&body).expect("page"), RECORDS);
+    let mut tape = PagePipeline::new(&job).expect("bench job").simd_json_tape();
+    assert_eq!(tape.run(&body).expect("page"), RECORDS);
     assert_eq!(sonic_extract(&body).expect("sonic-rs page"), RECORDS);
     let mut group = c.benchmark_group("parser/nested");
     group.throughput(Throughput::Bytes(body.len() as u64));
     group.bench_function("memchr", |b| {
         b.iter(|| memchr::memchr_iter(b'"', std::hint::black_box(&body)).count())
     });
-    group.bench_function("simd_json_tape", |b| {
+    group.bench_function("structural_index", |b| {
         b.iter(|| pipeline.run(&body).expect("page"))
+    });
+    group.bench_function("simd_json_tape", |b| {
+        b.iter(|| tape.run(&body).expect("page"))
     });
     group.bench_function("sonic_rs_visitor", |b| {
         b.iter(|| sonic_extract(std::hint::black_box(&body)).expect("page"))

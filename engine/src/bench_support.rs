@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::extract::{Batch, Extractor, Placeholders, infer_columns, select_records};
 use crate::job::{Job, JobFormat};
 use crate::json::{Parser, Scratch};
-use crate::run::{page_records, reparse_selected, walks_tape};
+use crate::run::{page_records, reparse_selected, walks_index};
+use crate::scan::Scanner;
 use crate::sink::{Counted, Destination, PageOut, Sink, TextSink};
 use crate::vars::Vars;
 
@@ -20,17 +21,29 @@ pub enum Encoding {
     Csv,
 }
 
+/// How a pipeline parses a page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    /// The run's hot path: a checked structural index, walked in place.
+    Index,
+    /// simd-json's tape, walked by the same extractor: the measured
+    /// alternative to the index.
+    Tape,
+    /// A simd-json tree, as a run builds before its columns are known.
+    Tree,
+}
+
 /// Parses a page and extracts the job's columns from it.
 #[derive(Debug)]
 pub struct PagePipeline {
     job: Job,
     parser: Parser,
+    scanner: Scanner,
     scratch: Scratch,
     reparse: Scratch,
     extractor: Option<Extractor>,
     tape: Option<simd_json::Tape<'static>>,
-    /// Always build the tree, as a run does before its columns are known.
-    tree_only: bool,
+    form: Form,
 }
 
 impl PagePipeline {
@@ -41,18 +54,27 @@ impl PagePipeline {
         Ok(PagePipeline {
             job,
             parser: Parser::default(),
+            scanner: Scanner::default(),
             scratch: Scratch::default(),
             reparse: Scratch::default(),
             extractor,
             tape: None,
-            tree_only: false,
+            form: Form::Index,
         })
     }
 
     /// The same pipeline building a simd-json tree for every page instead
-    /// of walking its tape: the slower form, kept for comparison.
+    /// of walking its structural index: the slower form, kept for
+    /// comparison.
     pub fn tree_only(mut self) -> PagePipeline {
-        self.tree_only = true;
+        self.form = Form::Tree;
+        self
+    }
+
+    /// The same pipeline walking simd-json's tape of every page instead of
+    /// the structural index: the alternative the index was chosen over.
+    pub fn simd_json_tape(mut self) -> PagePipeline {
+        self.form = Form::Tape;
         self
     }
 
@@ -130,10 +152,20 @@ impl PagePipeline {
         body: &[u8],
         then: impl FnOnce(&[crate::extract::ColumnSpec], &Batch<'_>) -> Result<R>,
     ) -> Result<R> {
-        let on_tape =
-            !self.tree_only && walks_tape(self.extractor.as_ref(), &self.job.records, &[]);
-        if on_tape {
-            let extractor = self.extractor.as_ref().expect("on_tape needs the columns");
+        let on_index = walks_index(self.extractor.as_ref(), &self.job.records, &[]);
+        if on_index && self.form == Form::Index {
+            let extractor = self.extractor.as_ref().expect("on_index needs the columns");
+            let doc = self
+                .scanner
+                .scan(body)
+                .map_err(|e| Error::data(e.to_string()))?;
+            let records = select_records(doc.root(), &self.job.records).map_err(Error::data)?;
+            let mut batch = Batch::default();
+            extractor.extract(&records, &Placeholders::new(), &mut batch);
+            return then(extractor.columns(), &batch);
+        }
+        if on_index && self.form == Form::Tape {
+            let extractor = self.extractor.as_ref().expect("on_index needs the columns");
             let mut tape = self
                 .tape
                 .take()

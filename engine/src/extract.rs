@@ -179,9 +179,9 @@ impl Extractor {
         }
     }
 
-    /// Whether every column can be taken from a tape: none needs the
-    /// general JSONPath evaluator, which works on a tree.
-    pub(crate) fn walks_tape(&self) -> bool {
+    /// Whether every column can be taken on the structural index: none
+    /// needs the general JSONPath evaluator, which works on a tree.
+    pub(crate) fn walks_index(&self) -> bool {
         self.general.is_empty()
     }
 
@@ -326,14 +326,9 @@ impl<'a> Cell<'a> {
     }
 }
 
-/// Above this many keys wanted in one object, one pass over its members
-/// finds them all; up to it, one scan per key.
-const KEYS_SCANNED: usize = 8;
-
 /// A key's length and first bytes as one integer: most keys that differ
 /// differ in it, and comparing it costs no call.
-fn key_print(key: &str) -> u64 {
-    let bytes = key.as_bytes();
+fn key_print(bytes: &[u8]) -> u64 {
     let mut head = [0u8; 8];
     let take = bytes.len().min(7);
     head[..take].copy_from_slice(&bytes[..take]);
@@ -363,7 +358,7 @@ fn child(trie: &mut Vec<TrieNode>, node: usize, segment: &Segment) -> usize {
     match segment {
         Segment::Key(key) => {
             trie[node].keys.push((key.clone(), id));
-            trie[node].prints.push(key_print(key));
+            trie[node].prints.push(key_print(key.as_bytes()));
         }
         Segment::Index(i) => trie[node].indexes.push((*i, id)),
         Segment::Wildcard => trie[node].wildcard = Some(id),
@@ -382,8 +377,7 @@ fn walk_trie<'v, N: Node<'v>>(
     for &column in &here.columns {
         hits.push((column, value));
     }
-    // Measured on the corpus: up to KEYS_SCANNED keys, a scan per key wins.
-    if !N::SCANS_FOR_KEYS || here.keys.len() <= KEYS_SCANNED || here.keys.len() > 64 {
+    if here.keys.len() <= N::KEYS_PER_GET || here.keys.len() > 64 {
         for (key, next) in &here.keys {
             if let Some(child) = value.get(key) {
                 walk_trie(trie, *next, child, hits, scratch);
@@ -395,11 +389,12 @@ fn walk_trie<'v, N: Node<'v>>(
         // Records of one API mostly list their members in one order, so
         // the key after the last one found is tried first.
         let mut found: u64 = 0;
+        let all = u64::MAX >> (64 - here.keys.len());
         let mut guess = 0;
-        value.members(&mut |key, child| {
+        value.members_while(&mut |key, child| {
             let print = key_print(key);
             let wanted = |i: usize| {
-                found & (1 << i) == 0 && here.prints[i] == print && here.keys[i].0 == key
+                found & (1 << i) == 0 && here.prints[i] == print && here.keys[i].0.as_bytes() == key
             };
             let hit = if guess < here.keys.len() && wanted(guess) {
                 Some(guess)
@@ -411,6 +406,7 @@ fn walk_trie<'v, N: Node<'v>>(
                 guess = i + 1;
                 walk_trie(trie, here.keys[i].1, child, hits, scratch);
             }
+            found != all
         });
     }
     for (index, next) in &here.indexes {

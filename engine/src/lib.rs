@@ -59,6 +59,7 @@ pub mod bench_support;
 mod record;
 mod request;
 mod run;
+mod scan;
 mod session;
 mod sink;
 mod state;

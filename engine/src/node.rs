@@ -81,9 +81,10 @@ macro_rules! containers {
 
 /// What the extractor needs of a JSON value.
 pub(crate) trait Node<'v>: Copy {
-    /// Whether `get` scans the object: many keys are then better found in
-    /// one pass over [`Node::members`].
-    const SCANS_FOR_KEYS: bool;
+    /// Up to how many keys wanted in one object one `get` per key finds
+    /// them faster than one pass over [`Node::members_while`] (measured on
+    /// the corpus).
+    const KEYS_PER_GET: usize;
     fn view(self) -> View<'v>;
     /// The first value under `key`, if this is an object that has it.
     fn get(self, key: &str) -> Option<Self>;
@@ -96,6 +97,17 @@ pub(crate) trait Node<'v>: Copy {
     fn is_object(self) -> bool;
     /// Calls `each` with every key and value of an object, in order.
     fn members(self, each: &mut dyn FnMut(&str, Self));
+
+    /// Calls `each` with every key's bytes and value of an object, in
+    /// order, until it answers false.
+    fn members_while(self, each: &mut dyn FnMut(&[u8], Self) -> bool) {
+        let mut going = true;
+        self.members(&mut |key, value| {
+            if going {
+                going = each(key.as_bytes(), value);
+            }
+        });
+    }
 
     /// Writes compact JSON text; a marked big number goes back to its
     /// literal.
@@ -169,7 +181,7 @@ pub(crate) trait Node<'v>: Copy {
 
 impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
     // Large objects of the tree are hash maps.
-    const SCANS_FOR_KEYS: bool = false;
+    const KEYS_PER_GET: usize = usize::MAX;
 
     fn view(self) -> View<'v> {
         match self {
@@ -187,7 +199,7 @@ impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
 }
 
 impl<'t, 'i: 't> Node<'t> for tape::Value<'t, 'i> {
-    const SCANS_FOR_KEYS: bool = true;
+    const KEYS_PER_GET: usize = 8;
 
     fn view(self) -> View<'t> {
         match self.value_type() {

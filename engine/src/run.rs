@@ -11,8 +11,8 @@ use http::Uri;
 use hydrant_paginate::{Override, Page as PageView, Paginator, Plan, Step, Stop};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use simd_json::BorrowedValue;
 use simd_json::prelude::*;
-use simd_json::{BorrowedValue, Tape};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -26,10 +26,11 @@ use crate::node::Node;
 use crate::path::Path;
 use crate::record::{ExchangeFn, TakenExchange};
 use crate::request::{Prepared, prepare};
+use crate::scan::Scanner;
 use crate::session::{Fetched, Session};
 use crate::sink::{Destination, PageOut, RawSink, Sink, TextSink};
 use crate::state::{self, Checkpoint, SavedColumn, SavedPass};
-use crate::worker::{Encoded, Landed, PageWork, parse_on_tape};
+use crate::worker::{Encoded, Landed, PageWork, index_records, not_json};
 
 /// A callback shown the run's progress after every page.
 pub type ProgressFn = Box<dyn Fn(&Progress) + Send + Sync>;
@@ -349,15 +350,15 @@ pub(crate) fn request_window(job: &Job, predictable: bool) -> usize {
     }
 }
 
-/// Whether a page can be walked on its tape: the columns are known, and
-/// neither they, the records path nor the paginator's watched paths need
-/// the general JSONPath evaluator, which works on a tree.
-pub(crate) fn walks_tape(
+/// Whether a page can be walked on its structural index: the columns are
+/// known, and neither they, the records path nor the paginator's watched
+/// paths need the general JSONPath evaluator, which works on a tree.
+pub(crate) fn walks_index(
     extractor: Option<&Extractor>,
     records: &Records,
     watched: &[Path],
 ) -> bool {
-    extractor.is_some_and(Extractor::walks_tape)
+    extractor.is_some_and(Extractor::walks_index)
         && records.path.as_ref().is_none_or(|p| p.segments().is_some())
         && watched.iter().all(|w| w.segments().is_some())
 }
@@ -420,8 +421,7 @@ pub(crate) async fn run_hooked(
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();
     let mut reparse = Scratch::default();
-    let mut tape_scratch = Scratch::default();
-    let mut tapes: Option<Tape<'static>> = None;
+    let mut scanner = Scanner::default();
     let mut sink: Option<Box<dyn Sink>> = None;
     let mut dirty_out: Option<std::io::BufWriter<std::fs::File>> = None;
     let mut in_flight = InFlight::default();
@@ -865,13 +865,14 @@ pub(crate) async fn run_hooked(
         }
         let body = &fetched.response.body;
         // Once the columns are known and every path is a plain one, the
-        // page is walked on its tape; otherwise it is built as a tree.
-        let on_tape = walks_tape(
+        // page is walked on its structural index; otherwise it is built as
+        // a tree.
+        let on_index = walks_index(
             extractor.as_ref(),
             &job.records,
             watched_paths.as_deref().unwrap_or_default(),
         );
-        let mut tape = tapes.take().unwrap_or_else(Tape::null).reset();
+        let doc;
         let tree;
         let reparsed;
         let mut batch = Batch::default();
@@ -880,17 +881,15 @@ pub(crate) async fn run_hooked(
             rows_from_worker = Some(rows);
             // Without a count, the paginator does not read one.
             (facts.records.unwrap_or_default(), facts.watched)
-        } else if on_tape {
-            let (records, watched) = parse_on_tape(
-                &mut parser,
-                &mut tape_scratch,
-                &mut tape,
-                body,
+        } else if on_index {
+            doc = scanner.scan(body).map_err(|e| not_json(&shown, e))?;
+            let (records, watched) = index_records(
+                &doc,
                 &job.records,
                 watched_paths.as_deref().unwrap_or_default(),
                 &shown,
             )?;
-            let extractor = extractor.as_ref().expect("on_tape needs the columns");
+            let extractor = extractor.as_ref().expect("on_index needs the columns");
             extractor.extract(&records, &placeholders, &mut batch);
             (records.len(), watched)
         } else {
@@ -937,7 +936,6 @@ pub(crate) async fn run_hooked(
             }
         });
         if let Some(rows) = rows_from_worker {
-            tapes = Some(tape.reset());
             // A followed next request goes out while the worker finishes
             // this page's rows.
             if pass
@@ -965,7 +963,6 @@ pub(crate) async fn run_hooked(
             })
         );
         drop(batch);
-        tapes = Some(tape.reset());
     }
     if total_cap.is_some_and(|cap| launched >= cap) {
         // Cut short only if something was left to send.

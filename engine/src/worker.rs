@@ -3,7 +3,7 @@
 //! and writes bytes in order.
 //!
 //! A page is processed here once its columns are known, every path walks
-//! the tape and the output is text (NDJSON or CSV). What the paginator
+//! the structural index and the output is text (NDJSON or CSV). What the paginator
 //! needs (the records count and the watched values) is sent back as soon
 //! as it is known: read from the head of the page in the task that fetched
 //! it when it can be, else once the page is parsed, before extraction, so
@@ -15,14 +15,14 @@
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use simd_json::{Tape, tape};
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::{Error, Result};
 use crate::extract::{Batch, DirtyRecord, Extractor, Placeholders, select_records};
 use crate::job::{Job, Records};
-use crate::json::{Parser, Scratch, leading_members};
+use crate::json::leading_members;
 use crate::path::{Path, Segment};
+use crate::scan::{Doc, Item, Malformed, Scanner};
 use crate::session::Fetched;
 use crate::sink::PageEncoder;
 
@@ -58,9 +58,7 @@ pub(crate) struct Encoded {
 /// The buffers one page is parsed in, reused from page to page.
 #[derive(Default)]
 struct Workspace {
-    parser: Parser,
-    scratch: Scratch,
-    tape: Option<Tape<'static>>,
+    scanner: Scanner,
 }
 
 /// Everything a worker needs to turn a response into encoded rows.
@@ -95,9 +93,9 @@ impl PageWork {
     /// The work for `job` once its columns are known; `None` when its
     /// output is not text or a path needs the general JSONPath evaluator.
     pub fn new(job: &Job, extractor: &Extractor) -> Option<Arc<PageWork>> {
-        let on_tape = crate::run::walks_tape(Some(extractor), &job.records, &[]);
+        let on_index = crate::run::walks_index(Some(extractor), &job.records, &[]);
         let encoder = PageEncoder::for_output(&job.output, extractor.columns())?;
-        on_tape.then(|| {
+        on_index.then(|| {
             Arc::new(PageWork {
                 extractor: extractor.clone(),
                 records: job.records.clone(),
@@ -174,21 +172,11 @@ impl PageWork {
             .unwrap_or_else(|e| e.into_inner())
             .pop()
             .unwrap_or_default();
-        let Workspace {
-            parser,
-            scratch,
-            tape: spare,
-        } = &mut workspace;
-        let mut tape = spare.take().unwrap_or_else(Tape::null).reset();
-        let (records, watched) = parse_on_tape(
-            parser,
-            scratch,
-            &mut tape,
-            &body,
-            &self.records,
-            watched,
-            &shown,
-        )?;
+        let doc = workspace
+            .scanner
+            .scan(&body)
+            .map_err(|e| not_json(&shown, e))?;
+        let (records, watched) = index_records(&doc, &self.records, watched, &shown)?;
         if let Some((landed, fetched)) = unsent {
             let _ = landed.send(Landed {
                 fetched,
@@ -212,7 +200,6 @@ impl PageWork {
         };
         drop(batch);
         drop(records);
-        *spare = Some(tape.reset());
         self.workspaces
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -237,24 +224,22 @@ fn head_values(body: &[u8], watched: &[Path]) -> Option<Vec<Value>> {
     leading_members(body, &keys)
 }
 
-/// Parses `body` onto `tape` and takes its records and the paginator's
-/// watched values: the first half of a page's work on the tape, in a worker
-/// or in the run loop.
-pub(crate) fn parse_on_tape<'t, 'i>(
-    parser: &mut Parser,
-    scratch: &'i mut Scratch,
-    tape: &'t mut Tape<'i>,
-    body: &[u8],
+pub(crate) fn not_json(shown: &str, malformed: Malformed) -> Error {
+    Error::data(format!(
+        "response from {shown} is not valid JSON: {malformed}"
+    ))
+}
+
+/// The records of a scanned page and the paginator's watched values: the
+/// first half of a page's work on the index, in a worker or in the run
+/// loop.
+pub(crate) fn index_records<'d>(
+    doc: &'d Doc<'d>,
     records: &Records,
     watched: &[Path],
     shown: &str,
-) -> Result<(Vec<tape::Value<'t, 'i>>, Vec<Option<Value>>)> {
-    parser
-        .parse_tape(body, scratch, tape)
-        .map_err(|e| Error::data(format!("response from {shown} is not valid JSON: {e}")))?;
-    // Read-only from here on, for as long as the records borrow it.
-    let tape: &'t Tape<'i> = tape;
-    let root = tape.as_value();
+) -> Result<(Vec<Item<'d>>, Vec<Option<Value>>)> {
+    let root = doc.root();
     let watched = watched
         .iter()
         .map(|w| crate::run::watched_node(root, w))

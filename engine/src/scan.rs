@@ -1,0 +1,1072 @@
+//! The hot path's JSON parser: a structural index of the page, checked
+//! whole and then walked in place.
+//!
+//! A full parse builds a value for everything on a page; the hot path reads
+//! a handful of values per record. Here one SIMD pass over the bytes finds
+//! every string quote and every `{}[]:,` outside strings
+//! ([`structurals`]); one pass over that index checks the grammar and pairs
+//! each bracket with its partner ([`check`]), so that a walk steps over an
+//! unread object or array at once; strings holding escapes are unescaped in
+//! place. A scalar is parsed only when it is read. The page is still
+//! checked whole — UTF-8, every string's characters and escapes, every
+//! literal, bracket, comma and colon — so a malformed page fails as it
+//! would under a full parse.
+
+use std::fmt;
+
+use crate::node::{Node, View};
+use crate::path::resolve_index;
+
+/// Deeper nesting is refused, as simd-json refuses it.
+const MAX_DEPTH: u32 = 1024;
+
+/// What makes a page not JSON, and the byte where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Malformed {
+    what: String,
+    at: Option<usize>,
+}
+
+impl Malformed {
+    fn at(what: impl Into<String>, at: usize) -> Malformed {
+        Malformed {
+            what: what.into(),
+            at: Some(at),
+        }
+    }
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.at {
+            Some(at) => write!(f, "{} at byte {at}", self.what),
+            None => f.write_str(&self.what),
+        }
+    }
+}
+
+/// The buffers pages are scanned in, reused from page to page.
+#[derive(Debug, Default)]
+pub(crate) struct Scanner {
+    /// Byte offsets of the structurals; longer than the page's count, so
+    /// that a block's offsets are written without a check per offset.
+    positions: Vec<u32>,
+    /// The structural byte of each entry of `positions`: read in order
+    /// here, where `text[position]` would be a load scattered over the page.
+    kinds: Vec<u8>,
+    /// For each bracket's entry in `positions`, its partner's entry.
+    partners: Vec<u32>,
+    /// A copy of a page whose strings hold escapes, unescaped in place.
+    unescaped: Vec<u8>,
+}
+
+/// A scanned page: its text and its checked structural index.
+#[derive(Debug)]
+pub(crate) struct Doc<'s> {
+    /// Checked as UTF-8 once, so that a string is a slice of it.
+    text: &'s str,
+    positions: &'s [u32],
+    kinds: &'s [u8],
+    partners: &'s [u32],
+}
+
+/// A value of a scanned page: a string, object or array by the index
+/// entry of its opening quote or bracket; a scalar by the entry of the
+/// structural just after it (or the end of the index, for a bare scalar).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Item<'d> {
+    doc: &'d Doc<'d>,
+    at: usize,
+}
+
+impl Scanner {
+    /// Scans and checks `body`; the result borrows from both.
+    pub(crate) fn scan<'s>(&'s mut self, body: &'s [u8]) -> Result<Doc<'s>, Malformed> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(Malformed {
+                what: "the body is empty".to_owned(),
+                at: None,
+            });
+        }
+        if u32::try_from(body.len()).is_err() {
+            return Err(Malformed {
+                what: "a body over 4 GiB is too large to scan".to_owned(),
+                at: None,
+            });
+        }
+        let page = std::str::from_utf8(body)
+            .map_err(|e| Malformed::at("invalid UTF-8", e.valid_up_to()))?;
+        let found = structurals(body, &mut self.positions, &mut self.kinds)?;
+        if self.partners.len() < found.count {
+            self.partners.resize(found.count, 0);
+        }
+        let positions = &mut self.positions[..found.count];
+        let kinds = &self.kinds[..found.count];
+        let partners = &mut self.partners[..found.count];
+        check(body, positions, kinds, partners)?;
+        let text = if found.backslashes {
+            self.unescaped.clear();
+            self.unescaped.extend_from_slice(body);
+            unescape_strings(&mut self.unescaped, positions)?;
+            // Escapes decode to whole characters and the bytes they freed
+            // are blanked, so this holds; it is checked all the same.
+            std::str::from_utf8(&self.unescaped)
+                .map_err(|e| Malformed::at("invalid UTF-8 after unescaping", e.valid_up_to()))?
+        } else {
+            page
+        };
+        Ok(Doc {
+            text,
+            positions,
+            kinds,
+            partners,
+        })
+    }
+}
+
+impl<'s> Doc<'s> {
+    pub(crate) fn root(&self) -> Item<'_> {
+        Item { doc: self, at: 0 }
+    }
+
+    fn byte(&self, at: usize) -> u8 {
+        self.kinds.get(at).copied().unwrap_or(0)
+    }
+
+    fn offset(&self, at: usize) -> usize {
+        self.positions
+            .get(at)
+            .map_or(self.text.len(), |&p| p as usize)
+    }
+
+    /// The content of the string whose opening quote is entry `at`:
+    /// quotes are ASCII, so it starts and ends on character boundaries.
+    fn str(&self, at: usize) -> &str {
+        let start = self.offset(at) + 1;
+        let end = self.offset(at + 1);
+        self.text.get(start..end).unwrap_or_default()
+    }
+
+    fn string(&self, at: usize) -> &[u8] {
+        self.str(at).as_bytes()
+    }
+
+    /// The entry just past the value at `at`.
+    fn after(&self, at: usize) -> usize {
+        match self.byte(at) {
+            b'"' => at + 2,
+            b'{' | b'[' => self.partners.get(at).map_or(at, |&p| p as usize + 1),
+            _ => at,
+        }
+    }
+
+    fn scalar(&self, at: usize) -> &str {
+        let start = if at == 0 { 0 } else { self.offset(at - 1) + 1 };
+        self.text
+            .get(start..self.offset(at))
+            .unwrap_or_default()
+            .trim_ascii()
+    }
+
+    /// Calls `each` with the entry of every element of the array at `at`.
+    fn each_element(&self, at: usize, each: &mut dyn FnMut(usize)) {
+        let close = self.partners.get(at).map_or(at, |&p| p as usize);
+        if close == at + 1 && self.scalar(at + 1).is_empty() {
+            return;
+        }
+        let mut i = at + 1;
+        loop {
+            each(i);
+            let next = self.after(i);
+            if next >= close {
+                return;
+            }
+            i = next + 1;
+        }
+    }
+
+    /// Calls `each` with the key entry and value entry of every member of
+    /// the object at `at`; stops when `each` says so.
+    fn each_member(&self, at: usize, each: &mut dyn FnMut(usize, usize) -> bool) {
+        if self.byte(at + 1) == b'}' {
+            return;
+        }
+        let mut i = at + 1;
+        loop {
+            if !each(i, i + 3) {
+                return;
+            }
+            let next = self.after(i + 3);
+            if self.byte(next) != b',' {
+                return;
+            }
+            i = next + 1;
+        }
+    }
+}
+
+fn scalar_view(literal: &str) -> View<'_> {
+    match literal {
+        "true" => return View::Bool(true),
+        "false" => return View::Bool(false),
+        "null" | "" => return View::Null,
+        _ => {}
+    }
+    let text = literal.as_bytes();
+    if text.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+        return match literal.parse::<f64>() {
+            Ok(f) if f.is_finite() => View::F64(f),
+            _ => View::Big(literal),
+        };
+    }
+    if let Some(digits) = text.strip_prefix(b"-") {
+        return match parse_digits(digits) {
+            Some(u) if u <= i64::MIN.unsigned_abs() => View::I64((u as i64).wrapping_neg()),
+            _ => View::Big(literal),
+        };
+    }
+    match parse_digits(text) {
+        Some(u) => match i64::try_from(u) {
+            Ok(i) => View::I64(i),
+            Err(_) => View::U64(u),
+        },
+        None => View::Big(literal),
+    }
+}
+
+/// The value of checked decimal digits, if it fits 64 bits.
+fn parse_digits(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |value, &d| {
+        value.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+impl<'d> Node<'d> for Item<'d> {
+    // A pass over the members reads each key once and stops when every
+    // wanted key is found.
+    const KEYS_PER_GET: usize = 1;
+
+    fn view(self) -> View<'d> {
+        match self.doc.byte(self.at) {
+            b'"' => View::Str(self.doc.str(self.at)),
+            b'{' | b'[' => View::Compound,
+            _ => scalar_view(self.doc.scalar(self.at)),
+        }
+    }
+
+    fn get(self, key: &str) -> Option<Self> {
+        if !self.is_object() {
+            return None;
+        }
+        let mut found = None;
+        self.doc.each_member(self.at, &mut |k, v| {
+            if self.doc.string(k) == key.as_bytes() {
+                found = Some(v);
+                return false;
+            }
+            true
+        });
+        found.map(|at| Item { doc: self.doc, at })
+    }
+
+    fn at(self, index: i64) -> Option<Self> {
+        let mut items = Vec::new();
+        self.elements(&mut items)?;
+        items.get(resolve_index(index, items.len())?).copied()
+    }
+
+    fn elements(self, out: &mut Vec<Self>) -> Option<()> {
+        if self.doc.byte(self.at) != b'[' {
+            return None;
+        }
+        let doc = self.doc;
+        doc.each_element(self.at, &mut |at| out.push(Item { doc, at }));
+        Some(())
+    }
+
+    fn children(self, out: &mut Vec<Self>) {
+        let doc = self.doc;
+        if self.elements(out).is_none() && self.is_object() {
+            doc.each_member(self.at, &mut |_, at| {
+                out.push(Item { doc, at });
+                true
+            });
+        }
+    }
+
+    fn is_object(self) -> bool {
+        self.doc.byte(self.at) == b'{'
+    }
+
+    fn members(self, each: &mut dyn FnMut(&str, Self)) {
+        if !self.is_object() {
+            return;
+        }
+        let doc = self.doc;
+        doc.each_member(self.at, &mut |k, at| {
+            each(doc.str(k), Item { doc, at });
+            true
+        });
+    }
+
+    fn members_while(self, each: &mut dyn FnMut(&[u8], Self) -> bool) {
+        if !self.is_object() {
+            return;
+        }
+        let doc = self.doc;
+        doc.each_member(self.at, &mut |k, at| each(doc.string(k), Item { doc, at }));
+    }
+}
+
+/// What the structural pass found.
+struct Found {
+    count: usize,
+    backslashes: bool,
+}
+
+/// The bits of a 64-byte block that are `"`, `\`, one of `{}[]:,`, and a
+/// control character.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Masks {
+    quote: u64,
+    backslash: u64,
+    operator: u64,
+    control: u64,
+}
+
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn classify_bytes(block: &[u8; 64]) -> Masks {
+    let mut masks = Masks::default();
+    for (i, &b) in block.iter().enumerate() {
+        let bit = 1u64 << i;
+        match b {
+            b'"' => masks.quote |= bit,
+            b'\\' => masks.backslash |= bit,
+            b'{' | b'}' | b'[' | b']' | b':' | b',' => masks.operator |= bit,
+            0..=0x1f => masks.control |= bit,
+            _ => {}
+        }
+    }
+    masks
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn structurals(
+    text: &[u8],
+    positions: &mut Vec<u32>,
+    kinds: &mut Vec<u8>,
+) -> Result<Found, Malformed> {
+    scan_blocks(text, positions, kinds, classify_bytes)
+}
+
+#[cfg(target_arch = "x86_64")]
+use x86::structurals;
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    //! The only `unsafe` of the workspace: entering functions compiled for
+    //! CPU features that have been checked to be present.
+
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
+        _mm_set1_epi8,
+    };
+
+    use super::{Found, Malformed, Masks, scan_blocks};
+
+    #[allow(unsafe_code)]
+    pub(super) fn structurals(
+        text: &[u8],
+        positions: &mut Vec<u32>,
+        kinds: &mut Vec<u8>,
+    ) -> Result<Found, Malformed> {
+        if std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: the CPU was just seen to have every feature
+            // `scan_avx2` is compiled for.
+            unsafe { scan_avx2(text, positions, kinds) }
+        } else {
+            // SAFETY: SSE2 is part of the x86_64 baseline.
+            unsafe { scan_sse2(text, positions, kinds) }
+        }
+    }
+
+    // The same loop compiled twice: with AVX2 the compiler uses VEX
+    // encodings, BMI's bit tricks and `popcnt` for the offsets.
+    #[target_feature(enable = "avx2,bmi1,popcnt")]
+    fn scan_avx2(
+        text: &[u8],
+        positions: &mut Vec<u32>,
+        kinds: &mut Vec<u8>,
+    ) -> Result<Found, Malformed> {
+        scan_blocks(text, positions, kinds, |block| classify(block))
+    }
+
+    #[target_feature(enable = "sse2")]
+    fn scan_sse2(
+        text: &[u8],
+        positions: &mut Vec<u32>,
+        kinds: &mut Vec<u8>,
+    ) -> Result<Found, Malformed> {
+        scan_blocks(text, positions, kinds, |block| classify(block))
+    }
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn load(bytes: &[u8]) -> __m128i {
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[i..i + 8]);
+            i64::from_le_bytes(w)
+        };
+        _mm_set_epi64x(word(8), word(0))
+    }
+
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn classify(block: &[u8; 64]) -> Masks {
+        let mut masks = Masks::default();
+        for (part, bytes) in block.chunks_exact(16).enumerate() {
+            let v = load(bytes);
+            let is = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
+            // `[` and `]` are `{` and `}` without bit 5.
+            let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
+            let operator = _mm_or_si128(
+                _mm_or_si128(
+                    _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
+                    _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
+                ),
+                _mm_or_si128(is(b':'), is(b',')),
+            );
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+            let bits = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (part * 16);
+            masks.quote |= bits(is(b'"'));
+            masks.backslash |= bits(is(b'\\'));
+            masks.operator |= bits(operator);
+            masks.control |= bits(control);
+        }
+        masks
+    }
+}
+
+const EVEN: u64 = 0x5555_5555_5555_5555;
+const ODD: u64 = !EVEN;
+
+/// Each bit set where an odd-length run of backslashes ends just before:
+/// the escaped bytes (simdjson's algorithm). `carry` says whether the last
+/// block ended in such a run.
+#[inline(always)]
+fn escaped(backslash: u64, carry: &mut u64) -> u64 {
+    let starts = backslash & !(backslash << 1);
+    let even_start_mask = EVEN ^ *carry;
+    let even_starts = starts & even_start_mask;
+    let odd_starts = starts & !even_start_mask;
+    let even_carries = backslash.wrapping_add(even_starts);
+    let (odd_carries, overflow) = backslash.overflowing_add(odd_starts);
+    let odd_carries = odd_carries | *carry;
+    *carry = u64::from(overflow);
+    let even_start_odd_end = even_carries & !backslash & ODD;
+    let odd_start_even_end = odd_carries & !backslash & EVEN;
+    even_start_odd_end | odd_start_even_end
+}
+
+/// Each bit up to and including bit i set if an odd number of `bits` are
+/// at or below i.
+#[inline(always)]
+fn prefix_xor(mut bits: u64) -> u64 {
+    bits ^= bits << 1;
+    bits ^= bits << 2;
+    bits ^= bits << 4;
+    bits ^= bits << 8;
+    bits ^= bits << 16;
+    bits ^= bits << 32;
+    bits
+}
+
+/// Writes the offset of every structural of `text` into `positions`: both
+/// quotes of every string, and `{}[]:,` outside strings.
+#[inline(always)]
+fn scan_blocks(
+    text: &[u8],
+    positions: &mut Vec<u32>,
+    kinds: &mut Vec<u8>,
+    classify: impl Fn(&[u8; 64]) -> Masks,
+) -> Result<Found, Malformed> {
+    let mut count = 0usize;
+    let mut inside_carry = 0u64;
+    let mut escape_carry = 0u64;
+    let mut any_backslash = 0u64;
+    let mut tail = [b' '; 64];
+    for (index, chunk) in text.chunks(64).enumerate() {
+        let block: &[u8; 64] = match chunk.try_into() {
+            Ok(block) => block,
+            Err(_) => {
+                tail[..chunk.len()].copy_from_slice(chunk);
+                &tail
+            }
+        };
+        let masks = classify(block);
+        any_backslash |= masks.backslash;
+        let quotes = if masks.backslash == 0 && escape_carry == 0 {
+            masks.quote
+        } else {
+            masks.quote & !escaped(masks.backslash, &mut escape_carry)
+        };
+        // Bits from an opening quote up to its closing one, excluded.
+        let inside = prefix_xor(quotes) ^ inside_carry;
+        inside_carry = ((inside as i64) >> 63) as u64;
+        let base = index * 64;
+        let control = masks.control & inside;
+        if control != 0 {
+            return Err(Malformed::at(
+                "unescaped control character in a string",
+                base + control.trailing_zeros() as usize,
+            ));
+        }
+        let mut bits = (masks.operator & !inside) | quotes;
+        if bits == 0 {
+            continue;
+        }
+        if positions.len() < count + 64 {
+            let grown = (positions.len() * 2).max(count + 64 + 4096);
+            positions.resize(grown, 0);
+            kinds.resize(grown, 0);
+        }
+        let added = bits.count_ones() as usize;
+        let slot = &mut positions[count..count + 64];
+        let kind_slot = &mut kinds[count..count + 64];
+        let mut j = 0;
+        // Eight at a time, unconditionally: fewer branches than one at a
+        // time, and what is written past the last is overwritten later.
+        while bits != 0 {
+            for k in 0..8 {
+                let bit = bits.trailing_zeros();
+                slot[(j + k) & 63] = (base as u32).wrapping_add(bit);
+                kind_slot[(j + k) & 63] = block[(bit & 63) as usize];
+                bits &= bits.wrapping_sub(1);
+            }
+            j += 8;
+        }
+        count += added;
+    }
+    if inside_carry != 0 {
+        return Err(Malformed::at("unterminated string", text.len()));
+    }
+    Ok(Found {
+        count,
+        backslashes: any_backslash != 0,
+    })
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+/// Checks the grammar over the structural index, and records the partner
+/// of every bracket.
+fn check(
+    text: &[u8],
+    positions: &[u32],
+    kinds: &[u8],
+    partners: &mut [u32],
+) -> Result<(), Malformed> {
+    let mut checker = Checker {
+        text,
+        positions,
+        kinds,
+        partners,
+        fault: None,
+    };
+    let whole = checker.value(0, 0, 0).and_then(|end| {
+        let after = checker.after_value(end, end == 0);
+        if end < positions.len() || !checker.blank(after, text.len()) {
+            return checker.expected("the end of the text", end, after);
+        }
+        Some(())
+    });
+    match (whole, checker.fault) {
+        (Some(()), _) => Ok(()),
+        (None, Some(fault)) => Err(fault),
+        (None, None) => Err(Malformed {
+            what: "malformed".to_owned(),
+            at: None,
+        }),
+    }
+}
+
+/// The grammar's walk. Its steps answer `None` on a fault, which they
+/// leave in `fault`: a small return keeps the walk's calls cheap.
+struct Checker<'a> {
+    text: &'a [u8],
+    positions: &'a [u32],
+    kinds: &'a [u8],
+    partners: &'a mut [u32],
+    fault: Option<Malformed>,
+}
+
+impl Checker<'_> {
+    #[inline(always)]
+    fn offset(&self, i: usize) -> usize {
+        self.positions
+            .get(i)
+            .map_or(self.text.len(), |&p| p as usize)
+    }
+
+    #[inline(always)]
+    fn byte(&self, i: usize) -> u8 {
+        self.kinds.get(i).copied().unwrap_or(0)
+    }
+
+    /// The byte after the value that ends just before entry `next`.
+    #[inline(always)]
+    fn end_of(&self, next: usize) -> usize {
+        if next == 0 {
+            0
+        } else {
+            self.offset(next - 1) + 1
+        }
+    }
+
+    #[inline(always)]
+    fn blank(&self, from: usize, to: usize) -> bool {
+        from >= to || self.text[from..to].iter().all(|&b| is_space(b))
+    }
+
+    fn fail<T>(&mut self, what: String, at: usize) -> Option<T> {
+        self.fault = Some(Malformed::at(what, at));
+        None
+    }
+
+    /// Points at what was found instead of `what`: the first byte that
+    /// is not space from `from` on, at the latest entry `i`.
+    #[cold]
+    fn expected<T>(&mut self, what: &str, i: usize, from: usize) -> Option<T> {
+        let at = self.offset(i);
+        let mut from = from.min(at);
+        while from < at && is_space(self.text[from]) {
+            from += 1;
+        }
+        self.fail(format!("expected {what}"), from)
+    }
+
+    /// Where the text after a value ending before entry `next` starts: a
+    /// literal runs up to the entry itself.
+    fn after_value(&self, next: usize, scalar: bool) -> usize {
+        if scalar {
+            self.offset(next)
+        } else {
+            self.end_of(next)
+        }
+    }
+
+    /// The value whose text starts at byte `from`, entry `i` being the
+    /// first structural at or after it; the entry after the value.
+    fn value(&mut self, from: usize, i: usize, depth: u32) -> Option<usize> {
+        let at = self.offset(i);
+        let c = self.byte(i);
+        if matches!(c, b'"' | b'{' | b'[') && self.blank(from, at) {
+            return match c {
+                b'"' => Some(i + 2),
+                b'{' => self.object(i, depth + 1),
+                _ => self.array(i, depth + 1),
+            };
+        }
+        let literal = self.text[from.min(at)..at].trim_ascii();
+        if literal.is_empty() {
+            return self.expected("a value", i, from);
+        }
+        if !is_literal(literal) {
+            let start = from
+                + self.text[from..]
+                    .iter()
+                    .take_while(|&&b| is_space(b))
+                    .count();
+            let shown = String::from_utf8_lossy(&literal[..literal.len().min(40)]).into_owned();
+            return self.fail(format!("invalid literal `{shown}`"), start);
+        }
+        Some(i)
+    }
+
+    /// After a value ending just before entry `i`: the separator there,
+    /// with only space before it.
+    #[inline(always)]
+    fn separator(&self, i: usize, scalar: bool) -> u8 {
+        if scalar || self.blank(self.end_of(i), self.offset(i)) {
+            self.byte(i)
+        } else {
+            0
+        }
+    }
+
+    fn too_deep<T>(&mut self, open: usize) -> Option<T> {
+        let at = self.offset(open);
+        self.fail(format!("nesting deeper than {MAX_DEPTH}"), at)
+    }
+
+    fn object(&mut self, open: usize, depth: u32) -> Option<usize> {
+        if depth > MAX_DEPTH {
+            return self.too_deep(open);
+        }
+        let mut i = open + 1;
+        if self.byte(i) == b'}' && self.blank(self.offset(open) + 1, self.offset(i)) {
+            self.partners[open] = i as u32;
+            return Some(i + 1);
+        }
+        loop {
+            if self.byte(i) != b'"' || !self.blank(self.end_of(i), self.offset(i)) {
+                return self.expected("a key", i, self.end_of(i));
+            }
+            let colon = self.offset(i + 2);
+            if self.byte(i + 2) != b':' || !self.blank(self.offset(i + 1) + 1, colon) {
+                return self.expected("`:`", i + 2, self.offset(i + 1) + 1);
+            }
+            let value = i + 3;
+            // Most values are strings right after the colon.
+            let next = if self.byte(value) == b'"' && self.offset(value) == colon + 1 {
+                value + 2
+            } else {
+                self.value(colon + 1, value, depth)?
+            };
+            let scalar = next == value;
+            match self.separator(next, scalar) {
+                b',' => i = next + 1,
+                b'}' => {
+                    self.partners[open] = next as u32;
+                    return Some(next + 1);
+                }
+                _ => {
+                    let from = self.after_value(next, scalar);
+                    return self.expected("`,` or `}`", next, from);
+                }
+            }
+        }
+    }
+
+    fn array(&mut self, open: usize, depth: u32) -> Option<usize> {
+        if depth > MAX_DEPTH {
+            return self.too_deep(open);
+        }
+        let mut i = open + 1;
+        if self.byte(i) == b']' && self.blank(self.offset(open) + 1, self.offset(i)) {
+            self.partners[open] = i as u32;
+            return Some(i + 1);
+        }
+        loop {
+            let next = self.value(self.end_of(i), i, depth)?;
+            let scalar = next == i;
+            match self.separator(next, scalar) {
+                b',' => i = next + 1,
+                b']' => {
+                    self.partners[open] = next as u32;
+                    return Some(next + 1);
+                }
+                _ => {
+                    let from = self.after_value(next, scalar);
+                    return self.expected("`,` or `]`", next, from);
+                }
+            }
+        }
+    }
+}
+
+/// Whether `text` is `true`, `false`, `null` or a JSON number.
+fn is_literal(text: &[u8]) -> bool {
+    match text {
+        b"true" | b"false" | b"null" => return true,
+        _ => {}
+    }
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while text.get(*i).is_some_and(u8::is_ascii_digit) {
+            *i += 1;
+        }
+        *i - start
+    };
+    let mut i = usize::from(text.first() == Some(&b'-'));
+    let first = i;
+    let whole = digits(&mut i);
+    if whole == 0 || (whole > 1 && text[first] == b'0') {
+        return false;
+    }
+    if text.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    if matches!(text.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(text.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == text.len()
+}
+
+/// Unescapes, in place, every string of `text` that holds a backslash,
+/// moving the entry of its closing quote to the new end of its content.
+fn unescape_strings(text: &mut [u8], positions: &mut [u32]) -> Result<(), Malformed> {
+    let mut i = 0;
+    while i + 1 < positions.len() {
+        let open = positions[i] as usize;
+        if text[open] != b'"' {
+            i += 1;
+            continue;
+        }
+        let close = positions[i + 1] as usize;
+        if let Some(first) = memchr::memchr(b'\\', &text[open + 1..close]) {
+            let end = unescape(text, open + 1 + first, close)?;
+            text[end..close].fill(b' ');
+            positions[i + 1] = end as u32;
+        }
+        i += 2;
+    }
+    Ok(())
+}
+
+/// Unescapes `text[from..end]`, whose first byte is a backslash, in
+/// place; the new end.
+fn unescape(text: &mut [u8], from: usize, end: usize) -> Result<usize, Malformed> {
+    let mut read = from;
+    let mut write = from;
+    while read < end {
+        if text[read] != b'\\' {
+            let run = memchr::memchr(b'\\', &text[read..end]).unwrap_or(end - read);
+            text.copy_within(read..read + run, write);
+            read += run;
+            write += run;
+            continue;
+        }
+        let bad = || Malformed::at("invalid escape in a string", read);
+        let plain = match text.get(read + 1).filter(|_| read + 1 < end) {
+            Some(b'"') => b'"',
+            Some(b'\\') => b'\\',
+            Some(b'/') => b'/',
+            Some(b'b') => 0x08,
+            Some(b'f') => 0x0c,
+            Some(b'n') => b'\n',
+            Some(b'r') => b'\r',
+            Some(b't') => b'\t',
+            Some(b'u') => {
+                let (c, taken) = unicode_escape(&text[read..end]).ok_or_else(bad)?;
+                let mut utf8 = [0u8; 4];
+                let encoded = c.encode_utf8(&mut utf8).as_bytes();
+                text[write..write + encoded.len()].copy_from_slice(encoded);
+                write += encoded.len();
+                read += taken;
+                continue;
+            }
+            _ => return Err(bad()),
+        };
+        text[write] = plain;
+        write += 1;
+        read += 2;
+    }
+    Ok(write)
+}
+
+/// The character of the `\uXXXX` escape (two, for a surrogate pair) at the
+/// start of `text`, and the bytes it takes.
+fn unicode_escape(text: &[u8]) -> Option<(char, usize)> {
+    let hex = |at: usize| -> Option<u32> {
+        let digits = std::str::from_utf8(text.get(at..at + 4)?).ok()?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(digits, 16).ok()
+    };
+    let first = hex(2)?;
+    match first {
+        0xd800..=0xdbff => {
+            if text.get(6..8)? != b"\\u" {
+                return None;
+            }
+            let second = hex(8)?;
+            if !(0xdc00..=0xdfff).contains(&second) {
+                return None;
+            }
+            let c = 0x10000 + ((first - 0xd800) << 10) + (second - 0xdc00);
+            Some((char::from_u32(c)?, 12))
+        }
+        0xdc00..=0xdfff => None,
+        _ => Some((char::from_u32(first)?, 6)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::Node;
+
+    fn scanned(text: &str) -> Result<serde_json::Value, String> {
+        let mut scanner = Scanner::default();
+        let doc = scanner.scan(text.as_bytes()).map_err(|e| e.to_string())?;
+        Ok(doc.root().to_serde())
+    }
+
+    /// What the tree parse makes of `text`, through the same trait.
+    fn parsed(text: &str) -> Result<serde_json::Value, String> {
+        let mut parser = crate::json::Parser::default();
+        let mut scratch = crate::json::Scratch::default();
+        let value = parser.parse(text.as_bytes(), &mut scratch)?;
+        Ok((&value).to_serde())
+    }
+
+    fn agree(text: &str) {
+        assert_eq!(scanned(text), parsed(text), "{text}");
+    }
+
+    #[test]
+    fn reads_every_kind_of_value_as_the_full_parse_does() {
+        for text in [
+            r#"{"a":1,"b":[true,false,null],"c":{"d":"e","f":[]},"g":{},"h":-2.5e3}"#,
+            r#"[1,"two",[3,[4,[]]],{"five":5}]"#,
+            r#"  { "a" : [ 1 , 2 ] , "b" : { } , "c" : [ ] , "d" : "x" }  "#,
+            "42",
+            " -7 ",
+            "\"bare\"",
+            "[[],[[]],{},[{}]]",
+            r#"{"n":[0,-0.0,1.5,1e2,18446744073709551615,-9223372036854775808]}"#,
+            r#"{"big":123456789012345678901234567890,"neg":-9223372036854775809,"inf":1e400}"#,
+            r#"{"esc":"a\"b\\c\/d\b\f\n\r\t","u":"\u00e9\u4e2d\ud83d\ude00","k\u0041y":1}"#,
+            r#"{"dup":1,"dup":2}"#,
+            "{\"utf8\":\"héllo 中文 😀\"}",
+        ] {
+            agree(text);
+        }
+    }
+
+    #[test]
+    fn reads_the_corpus_shapes_as_the_full_parse_does() {
+        use hydrant_bench::corpus::Shape;
+        for shape in [
+            Shape::Flat,
+            Shape::Nested,
+            Shape::Escapes,
+            Shape::Numbers,
+            Shape::Wide,
+        ] {
+            let page = shape.page(3, 200);
+            agree(std::str::from_utf8(&page).expect("corpus pages are UTF-8"));
+        }
+    }
+
+    #[test]
+    fn escapes_and_quotes_across_block_boundaries() {
+        // Runs of backslashes of every length, ending at every offset of a
+        // 64-byte block, before a quote or a letter.
+        for pad in 0..70 {
+            for run in 1..6 {
+                let mut s = "x".repeat(pad);
+                for _ in 0..run {
+                    s.push_str("\\\\");
+                }
+                s.push_str("\\\"y");
+                agree(&format!(r#"{{"k":"{s}","after":[1,"{s}"]}}"#));
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_pages_are_refused_with_where() {
+        for (text, message) in [
+            (r#"{"a":1"#, "expected `,` or `}` at byte 6"),
+            (r#"{"a":1,}"#, "expected a key at byte 7"),
+            (r#"{"a" 1}"#, "expected `:` at byte 5"),
+            (r#"{"a":}"#, "expected a value at byte 5"),
+            (r#"[1,2"#, "expected `,` or `]` at byte 4"),
+            (r#"[1,]"#, "expected a value at byte 3"),
+            (r#"[1 2]"#, "invalid literal `1 2` at byte 1"),
+            (r#"{"a":tru}"#, "invalid literal `tru` at byte 5"),
+            (r#"{"a":01}"#, "invalid literal `01` at byte 5"),
+            (r#"{"a":1.}"#, "invalid literal `1.` at byte 5"),
+            (r#"{"a":"b" "c":1}"#, "expected `,` or `}` at byte 9"),
+            (r#"["a" "b"]"#, "expected `,` or `]` at byte 5"),
+            (r#"{"a":[1}]"#, "expected `,` or `]` at byte 7"),
+            (r#"{"a":"b}"#, "unterminated string at byte 8"),
+            (
+                "{\"a\":\"b\u{1}\"}",
+                "unescaped control character in a string at byte 7",
+            ),
+            (r#"{"a":"\x"}"#, "invalid escape in a string at byte 6"),
+            (r#"{"a":"\ud800"}"#, "invalid escape in a string at byte 6"),
+            (r#"{"a":"\u12"}"#, "invalid escape in a string at byte 6"),
+            (r#"{"a":1} {"#, "expected the end of the text at byte 8"),
+            (r#"{"a":1} x"#, "expected the end of the text at byte 8"),
+            ("nul", "invalid literal `nul` at byte 0"),
+            ("   ", "the body is empty"),
+            ("", "the body is empty"),
+        ] {
+            assert_eq!(scanned(text), Err(message.to_owned()), "{text}");
+            assert!(parsed(text).is_err(), "the full parse takes {text}");
+        }
+        assert_eq!(
+            scanned(&"[".repeat(1100)),
+            Err("nesting deeper than 1024 at byte 1024".to_owned())
+        );
+        let mut invalid = br#"{"a":"#.to_vec();
+        invalid.extend_from_slice(b"\"\xff\"}");
+        let mut scanner = Scanner::default();
+        assert_eq!(
+            scanner
+                .scan(&invalid)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err("invalid UTF-8 at byte 6".to_owned())
+        );
+    }
+
+    /// The structurals of `text` found one byte at a time; `None` where
+    /// a string holds a control byte or does not end.
+    fn structurals_bytewise(text: &[u8]) -> Option<Vec<u32>> {
+        let mut found = Vec::new();
+        let mut inside = false;
+        let mut escaped = false;
+        for (i, &b) in text.iter().enumerate() {
+            // Outside strings, where a backslash is refused later, it
+            // still escapes only a quote.
+            let is_escaped = escaped;
+            escaped = !is_escaped && b == b'\\';
+            if b == b'"' && !is_escaped {
+                inside = !inside;
+                found.push(i as u32);
+            } else if inside && b < 0x20 {
+                return None;
+            } else if !inside && b"{}[]:,".contains(&b) {
+                found.push(i as u32);
+            }
+        }
+        (!inside).then_some(found)
+    }
+
+    #[test]
+    fn structurals_match_a_byte_loop() {
+        let alphabet = b"a\"\\{}[]:, \x01\xc3\xa9";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..3000 {
+            let text: Vec<u8> = (0..1 + round % 300)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let want = structurals_bytewise(&text);
+            let (mut positions, mut kinds) = (Vec::new(), Vec::new());
+            let kinds_of = |p: &[u32]| p.iter().map(|&p| text[p as usize]).collect::<Vec<u8>>();
+            let found = structurals(&text, &mut positions, &mut kinds);
+            let got = found.map(|f| (positions[..f.count].to_vec(), kinds[..f.count].to_vec()));
+            let expected = want.as_ref().map(|w| (w.clone(), kinds_of(w)));
+            assert_eq!(got.ok(), expected, "{}", String::from_utf8_lossy(&text));
+            let found = scan_blocks(&text, &mut positions, &mut kinds, classify_bytes);
+            let got = found.map(|f| (positions[..f.count].to_vec(), kinds[..f.count].to_vec()));
+            assert_eq!(got.ok(), expected, "{}", String::from_utf8_lossy(&text));
+        }
+    }
+}
