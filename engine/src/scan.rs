@@ -94,8 +94,6 @@ impl Scanner {
                 at: None,
             });
         }
-        let page = std::str::from_utf8(body)
-            .map_err(|e| Malformed::at("invalid UTF-8", e.valid_up_to()))?;
         let found = structurals(body, &mut self.positions, &mut self.kinds)?;
         if self.partners.len() < found.count {
             self.partners.resize(found.count, 0);
@@ -108,12 +106,12 @@ impl Scanner {
             self.unescaped.clear();
             self.unescaped.extend_from_slice(body);
             unescape_strings(&mut self.unescaped, positions)?;
-            // Escapes decode to whole characters and the bytes they freed
-            // are blanked, so this holds; it is checked all the same.
-            std::str::from_utf8(&self.unescaped)
-                .map_err(|e| Malformed::at("invalid UTF-8 after unescaping", e.valid_up_to()))?
+            // Unescaping copies every byte but those of escapes, which
+            // are ASCII, so the copy is UTF-8 exactly when the page is;
+            // checking only the copy saves a pass.
+            utf8(&self.unescaped).map_err(|_| utf8(body).err().unwrap_or(malformed_copy()))?
         } else {
-            page
+            utf8(body)?
         };
         Ok(Doc {
             text,
@@ -122,6 +120,25 @@ impl Scanner {
             partners,
         })
     }
+}
+
+/// A copy that unescaping left invalid, though its page is valid: an
+/// error of this parser, reported as one rather than read.
+#[cold]
+fn malformed_copy() -> Malformed {
+    Malformed {
+        what: "unescaping broke the text's UTF-8".to_owned(),
+        at: None,
+    }
+}
+
+/// `text` as a `str`, checked with SIMD: the standard library's check
+/// goes a byte at a time through text that is not ASCII.
+fn utf8(text: &[u8]) -> Result<&str, Malformed> {
+    simdutf8::basic::from_utf8(text).map_err(|_| {
+        let at = std::str::from_utf8(text).map_or_else(|e| e.valid_up_to(), |_| 0);
+        Malformed::at("invalid UTF-8", at)
+    })
 }
 
 impl<'s> Doc<'s> {
@@ -810,21 +827,23 @@ fn is_literal(text: &[u8]) -> bool {
 
 /// Unescapes, in place, every string of `text` that holds a backslash,
 /// moving the entry of its closing quote to the new end of its content.
+/// The grammar was checked: every backslash is inside a string.
 fn unescape_strings(text: &mut [u8], positions: &mut [u32]) -> Result<(), Malformed> {
-    let mut i = 0;
-    while i + 1 < positions.len() {
-        let open = positions[i] as usize;
-        if text[open] != b'"' {
-            i += 1;
-            continue;
-        }
-        let close = positions[i + 1] as usize;
-        if let Some(first) = memchr::memchr(b'\\', &text[open + 1..close]) {
-            let end = unescape(text, open + 1 + first, close)?;
-            text[end..close].fill(b' ');
-            positions[i + 1] = end as u32;
-        }
-        i += 2;
+    let mut entry = 0;
+    let mut from = 0;
+    while let Some(found) = memchr::memchr(b'\\', &text[from..]) {
+        let backslash = from + found;
+        // The closing quote is the first structural after the backslash.
+        let close = entry + positions[entry..].partition_point(|&p| (p as usize) < backslash);
+        let Some(&quote) = positions.get(close) else {
+            return Err(Malformed::at("invalid escape in a string", backslash));
+        };
+        let quote = quote as usize;
+        let end = unescape(text, backslash, quote)?;
+        text[end..quote].fill(b' ');
+        positions[close] = end as u32;
+        entry = close + 1;
+        from = quote + 1;
     }
     Ok(())
 }
