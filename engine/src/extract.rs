@@ -892,7 +892,11 @@ mod tests {
         let col = column(kind, format);
         let value = parser.parse(json.as_bytes(), &mut scratch).unwrap();
         let from_tree = conv_node(&value, &col);
-        // The tape gives the same cell, or the same reason.
+        // The structural index and the tape give the same cell, or the
+        // same reason.
+        let mut scanner = crate::scan::Scanner::default();
+        let doc = scanner.scan(json.as_bytes()).unwrap();
+        assert_eq!(conv_node(doc.root(), &col), from_tree, "{json}");
         let mut scratch = crate::json::Scratch::default();
         let mut tape = simd_json::Tape::null();
         parser

@@ -596,21 +596,14 @@ fn check(
         partners,
         fault: None,
     };
-    let whole = checker.value(0, 0, 0).and_then(|end| {
+    // Every step that answers `None` has left its fault.
+    if let Some(end) = checker.value(0, 0, 0) {
         let after = checker.after_value(end, end == 0);
         if end < positions.len() || !checker.blank(after, text.len()) {
-            return checker.expected("the end of the text", end, after);
+            checker.expected::<()>("the end of the text", end, after);
         }
-        Some(())
-    });
-    match (whole, checker.fault) {
-        (Some(()), _) => Ok(()),
-        (None, Some(fault)) => Err(fault),
-        (None, None) => Err(Malformed {
-            what: "malformed".to_owned(),
-            at: None,
-        }),
     }
+    checker.fault.map_or(Ok(()), Err)
 }
 
 /// The grammar's walk. Its steps answer `None` on a fault, which they
@@ -722,15 +715,46 @@ impl Checker<'_> {
         self.fail(format!("nesting deeper than {MAX_DEPTH}"), at)
     }
 
-    fn object(&mut self, open: usize, depth: u32) -> Option<usize> {
+    /// Enters the object or array at entry `open`, closed by `close`:
+    /// its first item's entry, or the entry after it if it is empty.
+    fn enter(&mut self, open: usize, depth: u32, close: u8) -> Option<Step> {
         if depth > MAX_DEPTH {
             return self.too_deep(open);
         }
-        let mut i = open + 1;
-        if self.byte(i) == b'}' && self.blank(self.offset(open) + 1, self.offset(i)) {
+        let i = open + 1;
+        if self.byte(i) == close && self.blank(self.offset(open) + 1, self.offset(i)) {
             self.partners[open] = i as u32;
-            return Some(i + 1);
+            return Some(Step::End(i + 1));
         }
+        Some(Step::Item(i))
+    }
+
+    /// After an item of the container at `open` that ends before entry
+    /// `next`: the next item's entry, or the entry after the container.
+    fn step(&mut self, open: usize, next: usize, scalar: bool, close: u8) -> Option<Step> {
+        match self.separator(next, scalar) {
+            b',' => Some(Step::Item(next + 1)),
+            c if c == close => {
+                self.partners[open] = next as u32;
+                Some(Step::End(next + 1))
+            }
+            _ => {
+                let what = if close == b'}' {
+                    "`,` or `}`"
+                } else {
+                    "`,` or `]`"
+                };
+                let from = self.after_value(next, scalar);
+                self.expected(what, next, from)
+            }
+        }
+    }
+
+    fn object(&mut self, open: usize, depth: u32) -> Option<usize> {
+        let mut i = match self.enter(open, depth, b'}')? {
+            Step::Item(i) => i,
+            Step::End(end) => return Some(end),
+        };
         loop {
             if self.byte(i) != b'"' || !self.blank(self.end_of(i), self.offset(i)) {
                 return self.expected("a key", i, self.end_of(i));
@@ -746,46 +770,34 @@ impl Checker<'_> {
             } else {
                 self.value(colon + 1, value, depth)?
             };
-            let scalar = next == value;
-            match self.separator(next, scalar) {
-                b',' => i = next + 1,
-                b'}' => {
-                    self.partners[open] = next as u32;
-                    return Some(next + 1);
-                }
-                _ => {
-                    let from = self.after_value(next, scalar);
-                    return self.expected("`,` or `}`", next, from);
-                }
-            }
+            i = match self.step(open, next, next == value, b'}')? {
+                Step::Item(i) => i,
+                Step::End(end) => return Some(end),
+            };
         }
     }
 
     fn array(&mut self, open: usize, depth: u32) -> Option<usize> {
-        if depth > MAX_DEPTH {
-            return self.too_deep(open);
-        }
-        let mut i = open + 1;
-        if self.byte(i) == b']' && self.blank(self.offset(open) + 1, self.offset(i)) {
-            self.partners[open] = i as u32;
-            return Some(i + 1);
-        }
+        let mut i = match self.enter(open, depth, b']')? {
+            Step::Item(i) => i,
+            Step::End(end) => return Some(end),
+        };
         loop {
             let next = self.value(self.end_of(i), i, depth)?;
-            let scalar = next == i;
-            match self.separator(next, scalar) {
-                b',' => i = next + 1,
-                b']' => {
-                    self.partners[open] = next as u32;
-                    return Some(next + 1);
-                }
-                _ => {
-                    let from = self.after_value(next, scalar);
-                    return self.expected("`,` or `]`", next, from);
-                }
-            }
+            i = match self.step(open, next, next == i, b']')? {
+                Step::Item(i) => i,
+                Step::End(end) => return Some(end),
+            };
         }
     }
+}
+
+/// Where a walk through a container goes on.
+enum Step {
+    /// At the entry of its next item.
+    Item(usize),
+    /// At the entry after its closing bracket.
+    End(usize),
 }
 
 /// Whether `text` is `true`, `false`, `null` or a JSON number.
