@@ -1,6 +1,7 @@
-//! The named parser beside a measured alternative, on the nested shape:
-//! hydrant's page path (simd-json tape, one walk) against sonic-rs driven
-//! through a serde visitor that keeps the same five columns and skips the
+//! The hot path's parser beside the alternatives, on the nested shape:
+//! hydrant's page path (the structural index, one walk) against simd-json's
+//! tape walked by the same extractor and sonic-rs driven through a serde
+//! visitor that keeps the same five columns and skips the
 //! rest. Kept out of the engine: this bench is how the parser is chosen.
 
 use std::borrow::Cow;

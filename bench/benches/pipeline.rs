@@ -1,8 +1,8 @@
 //! The CPU path of a page for every corpus shape, each beside its baseline:
 //!
 //! - `page/<shape>`: `memchr` (a plain pass over the bytes, the floor),
-//!   `parse_extract` (simd-json's tape + the column walk, as a run does
-//!   once the columns are known), `parse_extract_tree` (the same through a
+//!   `parse_extract` (the structural index + the column walk, as a run
+//!   does once the columns are known), `parse_extract_tree` (the same through a
 //!   simd-json `BorrowedValue` tree, for comparison), and `to_ndjson` (the
 //!   whole page pipeline: response bytes in, output bytes out), in bytes/s;
 //! - `encode/<shape>`: NDJSON and CSV encoding of extracted rows, in

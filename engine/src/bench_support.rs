@@ -6,9 +6,10 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::extract::{Batch, Extractor, Placeholders, infer_columns, select_records};
+use crate::extract::{Batch, ColumnSpec, Extractor, Placeholders, infer_columns, select_records};
 use crate::job::{Job, JobFormat};
 use crate::json::{Parser, Scratch};
+use crate::node::Node;
 use crate::run::{page_records, reparse_selected, walks_index};
 use crate::scan::Scanner;
 use crate::sink::{Counted, Destination, PageOut, Sink, TextSink};
@@ -150,7 +151,7 @@ impl PagePipeline {
     fn with_batch<R>(
         &mut self,
         body: &[u8],
-        then: impl FnOnce(&[crate::extract::ColumnSpec], &Batch<'_>) -> Result<R>,
+        then: impl FnOnce(&[ColumnSpec], &Batch<'_>) -> Result<R>,
     ) -> Result<R> {
         let on_index = walks_index(self.extractor.as_ref(), &self.job.records, &[]);
         if on_index && self.form == Form::Index {
@@ -160,9 +161,7 @@ impl PagePipeline {
                 .scan(body)
                 .map_err(|e| Error::data(e.to_string()))?;
             let records = select_records(doc.root(), &self.job.records).map_err(Error::data)?;
-            let mut batch = Batch::default();
-            extractor.extract(&records, &Placeholders::new(), &mut batch);
-            return then(extractor.columns(), &batch);
+            return extract_then(extractor, &records, then);
         }
         if on_index && self.form == Form::Tape {
             let extractor = self.extractor.as_ref().expect("on_index needs the columns");
@@ -176,10 +175,8 @@ impl PagePipeline {
                 .map_err(Error::data)?;
             let records =
                 select_records(tape.as_value(), &self.job.records).map_err(Error::data)?;
-            let mut batch = Batch::default();
-            extractor.extract(&records, &Placeholders::new(), &mut batch);
-            let result = then(extractor.columns(), &batch);
-            drop(batch);
+            let result = extract_then(extractor, &records, then);
+            drop(records);
             self.tape = Some(tape.reset());
             return result;
         }
@@ -202,10 +199,20 @@ impl PagePipeline {
                 records_config,
             )
         });
-        let mut batch = Batch::default();
-        extractor.extract(&records, &Placeholders::new(), &mut batch);
-        then(extractor.columns(), &batch)
+        extract_then(extractor, &records, then)
     }
+}
+
+/// Extracts `records` and hands the batch to `then`, whichever form the
+/// page was parsed into.
+fn extract_then<'v, N: Node<'v>, R>(
+    extractor: &Extractor,
+    records: &[N],
+    then: impl FnOnce(&[ColumnSpec], &Batch<'_>) -> Result<R>,
+) -> Result<R> {
+    let mut batch = Batch::default();
+    extractor.extract(records, &Placeholders::new(), &mut batch);
+    then(extractor.columns(), &batch)
 }
 
 /// A writer into a buffer the caller keeps.

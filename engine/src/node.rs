@@ -1,7 +1,7 @@
-//! One view of a parsed JSON value over both of simd-json's forms: the
-//! `BorrowedValue` tree, which the general JSONPath evaluator and column
-//! inference need, and the tape, which costs no allocation per object and
-//! is what the hot path walks.
+//! One view of a parsed JSON value over every parsed form: the structural
+//! index the hot path walks (`scan::Item`), simd-json's `BorrowedValue`
+//! tree, which the general JSONPath evaluator and column inference need,
+//! and simd-json's tape, which the parser bench compares.
 
 use serde_json::Value;
 use simd_json::prelude::*;

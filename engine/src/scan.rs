@@ -51,8 +51,8 @@ pub(crate) struct Scanner {
     /// Byte offsets of the structurals; longer than the page's count, so
     /// that a block's offsets are written without a check per offset.
     positions: Vec<u32>,
-    /// The structural byte of each entry of `positions`: read in order
-    /// here, where `text[position]` would be a load scattered over the page.
+    /// The structural byte of each entry of `positions`, which stays true
+    /// where unescaping moves a closing quote's entry off its quote.
     kinds: Vec<u8>,
     /// For each bracket's entry in `positions`, its partner's entry.
     partners: Vec<u32>,
@@ -185,15 +185,18 @@ impl<'s> Doc<'s> {
             .trim_ascii()
     }
 
-    /// Calls `each` with the entry of every element of the array at `at`.
-    fn each_element(&self, at: usize, each: &mut dyn FnMut(usize)) {
+    /// Calls `each` with the entry of every element of the array at `at`;
+    /// stops when `each` says so.
+    fn each_element(&self, at: usize, mut each: impl FnMut(usize) -> bool) {
         let close = self.partners.get(at).map_or(at, |&p| p as usize);
         if close == at + 1 && self.scalar(at + 1).is_empty() {
             return;
         }
         let mut i = at + 1;
         loop {
-            each(i);
+            if !each(i) {
+                return;
+            }
             let next = self.after(i);
             if next >= close {
                 return;
@@ -204,7 +207,7 @@ impl<'s> Doc<'s> {
 
     /// Calls `each` with the key entry and value entry of every member of
     /// the object at `at`; stops when `each` says so.
-    fn each_member(&self, at: usize, each: &mut dyn FnMut(usize, usize) -> bool) {
+    fn each_member(&self, at: usize, mut each: impl FnMut(usize, usize) -> bool) {
         if self.byte(at + 1) == b'}' {
             return;
         }
@@ -276,7 +279,7 @@ impl<'d> Node<'d> for Item<'d> {
             return None;
         }
         let mut found = None;
-        self.doc.each_member(self.at, &mut |k, v| {
+        self.doc.each_member(self.at, |k, v| {
             if self.doc.string(k) == key.as_bytes() {
                 found = Some(v);
                 return false;
@@ -286,10 +289,33 @@ impl<'d> Node<'d> for Item<'d> {
         found.map(|at| Item { doc: self.doc, at })
     }
 
+    // Walks the elements rather than collecting them: a path with an
+    // index reads one element of every record.
     fn at(self, index: i64) -> Option<Self> {
-        let mut items = Vec::new();
-        self.elements(&mut items)?;
-        items.get(resolve_index(index, items.len())?).copied()
+        if self.doc.byte(self.at) != b'[' {
+            return None;
+        }
+        let doc = self.doc;
+        let wanted = match usize::try_from(index) {
+            Ok(wanted) => wanted,
+            Err(_) => {
+                let mut len = 0;
+                doc.each_element(self.at, |_| {
+                    len += 1;
+                    true
+                });
+                resolve_index(index, len)?
+            }
+        };
+        let (mut seen, mut found) = (0, None);
+        doc.each_element(self.at, |at| {
+            if seen == wanted {
+                found = Some(Item { doc, at });
+            }
+            seen += 1;
+            found.is_none()
+        });
+        found
     }
 
     fn elements(self, out: &mut Vec<Self>) -> Option<()> {
@@ -297,14 +323,17 @@ impl<'d> Node<'d> for Item<'d> {
             return None;
         }
         let doc = self.doc;
-        doc.each_element(self.at, &mut |at| out.push(Item { doc, at }));
+        doc.each_element(self.at, |at| {
+            out.push(Item { doc, at });
+            true
+        });
         Some(())
     }
 
     fn children(self, out: &mut Vec<Self>) {
         let doc = self.doc;
         if self.elements(out).is_none() && self.is_object() {
-            doc.each_member(self.at, &mut |_, at| {
+            doc.each_member(self.at, |_, at| {
                 out.push(Item { doc, at });
                 true
             });
@@ -320,7 +349,7 @@ impl<'d> Node<'d> for Item<'d> {
             return;
         }
         let doc = self.doc;
-        doc.each_member(self.at, &mut |k, at| {
+        doc.each_member(self.at, |k, at| {
             each(doc.str(k), Item { doc, at });
             true
         });
@@ -331,7 +360,7 @@ impl<'d> Node<'d> for Item<'d> {
             return;
         }
         let doc = self.doc;
-        doc.each_member(self.at, &mut |k, at| each(doc.string(k), Item { doc, at }));
+        doc.each_member(self.at, |k, at| each(doc.string(k), Item { doc, at }));
     }
 }
 
@@ -970,6 +999,28 @@ mod tests {
         ] {
             agree(text);
         }
+    }
+
+    #[test]
+    fn indexes_select_elements_from_either_end() {
+        let mut scanner = Scanner::default();
+        let doc = scanner
+            .scan(br#"[1,"two",[3],{"four":4},5]"#)
+            .expect("valid page");
+        let at = |index| doc.root().at(index).map(|item| item.to_serde().to_string());
+        assert_eq!(at(0).as_deref(), Some("1"));
+        assert_eq!(at(1).as_deref(), Some("\"two\""));
+        assert_eq!(at(3).as_deref(), Some(r#"{"four":4}"#));
+        assert_eq!(at(4).as_deref(), Some("5"));
+        assert_eq!(at(5), None);
+        assert_eq!(at(-1).as_deref(), Some("5"));
+        assert_eq!(at(-3).as_deref(), Some("[3]"));
+        assert_eq!(at(-5).as_deref(), Some("1"));
+        assert_eq!(at(-6), None);
+        let empty = Scanner::default()
+            .scan(b"[ ]")
+            .map(|d| d.root().at(0).is_none());
+        assert_eq!(empty, Ok(true));
     }
 
     #[test]
