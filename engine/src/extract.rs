@@ -326,14 +326,28 @@ impl<'a> Cell<'a> {
     }
 }
 
-/// A key's length and first bytes as one integer: most keys that differ
-/// differ in it, and comparing it costs no call.
+/// A key's length and some of its bytes as one integer: most keys that
+/// differ differ in it, and a key under 8 bytes is all in it. It is taken
+/// with fixed-size loads rather than a copy of a variable length, which
+/// costs a call.
 fn key_print(bytes: &[u8]) -> u64 {
-    let mut head = [0u8; 8];
-    let take = bytes.len().min(7);
-    head[..take].copy_from_slice(&bytes[..take]);
-    head[7] = bytes.len() as u8;
-    u64::from_le_bytes(head)
+    let len = bytes.len();
+    let word = |at: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&bytes[at..at + 4]);
+        u64::from(u32::from_le_bytes(w))
+    };
+    let head = if len >= 8 {
+        word(0) | word(len - 4) << 24
+    } else if len >= 4 {
+        // The two words overlap on bytes that are equal.
+        word(0) | word(len - 4) << ((len - 4) * 8)
+    } else if len > 0 {
+        u64::from(bytes[0]) | u64::from(bytes[len / 2]) << 8 | u64::from(bytes[len - 1]) << 16
+    } else {
+        0
+    };
+    (head & 0x00ff_ffff_ffff_ffff) | (len.min(255) as u64) << 56
 }
 
 fn child(trie: &mut Vec<TrieNode>, node: usize, segment: &Segment) -> usize {
@@ -391,10 +405,12 @@ fn walk_trie<'v, N: Node<'v>>(
         let mut found: u64 = 0;
         let all = u64::MAX >> (64 - here.keys.len());
         let mut guess = 0;
-        value.members_while(&mut |key, child| {
+        value.members_while(|key, child| {
             let print = key_print(key);
             let wanted = |i: usize| {
-                found & (1 << i) == 0 && here.prints[i] == print && here.keys[i].0.as_bytes() == key
+                found & (1 << i) == 0
+                    && here.prints[i] == print
+                    && (key.len() < 8 || here.keys[i].0.as_bytes() == key)
             };
             let hit = if guess < here.keys.len() && wanted(guess) {
                 Some(guess)
@@ -914,6 +930,29 @@ mod tests {
         })
         .map(Cell::into_owned)
         .map_err(|p| p.describe(col))
+    }
+
+    #[test]
+    fn keys_under_eight_bytes_have_prints_of_their_own() {
+        // Every key of up to 7 bytes over a three-letter alphabet.
+        let mut keys = vec![Vec::new()];
+        for len in 1..=7 {
+            let shorter: Vec<Vec<u8>> = keys
+                .iter()
+                .filter(|k| k.len() == len - 1)
+                .cloned()
+                .collect();
+            for key in shorter {
+                for b in [b'a', b'b', b'_'] {
+                    let mut longer = key.clone();
+                    longer.push(b);
+                    keys.push(longer);
+                }
+            }
+        }
+        assert_eq!(keys.len(), (0..=7).map(|n| 3usize.pow(n)).sum::<usize>());
+        let prints: std::collections::HashSet<u64> = keys.iter().map(|k| key_print(k)).collect();
+        assert_eq!(prints.len(), keys.len());
     }
 
     #[test]

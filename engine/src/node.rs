@@ -100,7 +100,7 @@ pub(crate) trait Node<'v>: Copy {
 
     /// Calls `each` with every key's bytes and value of an object, in
     /// order, until it answers false.
-    fn members_while(self, each: &mut dyn FnMut(&[u8], Self) -> bool) {
+    fn members_while(self, mut each: impl FnMut(&[u8], Self) -> bool) {
         let mut going = true;
         self.members(&mut |key, value| {
             if going {

@@ -147,7 +147,7 @@ impl<'s> Doc<'s> {
     }
 
     fn byte(&self, at: usize) -> u8 {
-        self.kinds.get(at).copied().unwrap_or(0)
+        self.kinds.get(at).copied().unwrap_or(0) & !AFTER_LITERAL
     }
 
     fn offset(&self, at: usize) -> usize {
@@ -355,7 +355,7 @@ impl<'d> Node<'d> for Item<'d> {
         });
     }
 
-    fn members_while(self, each: &mut dyn FnMut(&[u8], Self) -> bool) {
+    fn members_while(self, mut each: impl FnMut(&[u8], Self) -> bool) {
         if !self.is_object() {
             return;
         }
@@ -378,6 +378,8 @@ struct Masks {
     backslash: u64,
     operator: u64,
     control: u64,
+    /// Bytes up to 0x20: space, or control characters.
+    space: u64,
 }
 
 #[cfg(any(test, not(target_arch = "x86_64")))]
@@ -391,6 +393,9 @@ fn classify_bytes(block: &[u8; 64]) -> Masks {
             b'{' | b'}' | b'[' | b']' | b':' | b',' => masks.operator |= bit,
             0..=0x1f => masks.control |= bit,
             _ => {}
+        }
+        if b <= 0x20 {
+            masks.space |= bit;
         }
     }
     masks
@@ -486,12 +491,14 @@ mod x86 {
                 ),
                 _mm_or_si128(is(b':'), is(b',')),
             );
-            let control = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+            let at_most =
+                |b: i8| _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(b)), _mm_set1_epi8(b));
             let bits = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (part * 16);
             masks.quote |= bits(is(b'"'));
             masks.backslash |= bits(is(b'\\'));
             masks.operator |= bits(operator);
-            masks.control |= bits(control);
+            masks.control |= bits(at_most(0x1f));
+            masks.space |= bits(at_most(0x20));
         }
         masks
     }
@@ -544,6 +551,8 @@ fn scan_blocks(
     let mut inside_carry = 0u64;
     let mut escape_carry = 0u64;
     let mut any_backslash = 0u64;
+    let mut literal_carry = 0u64;
+    let mut gap_carry = 0u64;
     let mut tail = [b' '; 64];
     for (index, chunk) in text.chunks(64).enumerate() {
         let block: &[u8; 64] = match chunk.try_into() {
@@ -572,6 +581,18 @@ fn scan_blocks(
             ));
         }
         let mut bits = (masks.operator & !inside) | quotes;
+        let literal = literal_bytes(block, &masks, inside, bits);
+        // The structurals that follow literal text: a run of gap bytes
+        // (space, or a string's content) that starts just after a literal
+        // ends at such a structural, and adding the run's first bit to
+        // the gaps carries into the byte that ends it.
+        let gap = !(bits | literal);
+        let starts = ((literal << 1) | literal_carry) & !literal;
+        literal_carry = literal >> 63;
+        let (sum, first) = gap.overflowing_add(starts);
+        let (sum, second) = sum.overflowing_add(gap_carry);
+        gap_carry = u64::from(first || second);
+        let mut after_literal = (sum ^ gap) & bits;
         if bits == 0 {
             continue;
         }
@@ -580,6 +601,7 @@ fn scan_blocks(
             positions.resize(grown, 0);
             kinds.resize(grown, 0);
         }
+        let structural = bits;
         let added = bits.count_ones() as usize;
         let slot = &mut positions[count..count + 64];
         let kind_slot = &mut kinds[count..count + 64];
@@ -595,6 +617,14 @@ fn scan_blocks(
             }
             j += 8;
         }
+        // Literals are few beside strings and brackets: mark their
+        // entries one by one.
+        while after_literal != 0 {
+            let below = after_literal & after_literal.wrapping_neg();
+            let entry = (structural & (below - 1)).count_ones() as usize;
+            kind_slot[entry & 63] |= AFTER_LITERAL;
+            after_literal &= after_literal - 1;
+        }
         count += added;
     }
     if inside_carry != 0 {
@@ -604,6 +634,42 @@ fn scan_blocks(
         count,
         backslashes: any_backslash != 0,
     })
+}
+
+/// Set in an entry's kind when literal text (a number, `true`, `false`,
+/// `null`, or anything else that is neither space nor structural) comes
+/// between the entry before it and it: the check then reads only kinds
+/// where the text between two structurals must be blank.
+const AFTER_LITERAL: u8 = 0x80;
+
+/// The bytes of a block outside strings that are neither space nor
+/// structural. A control character other than tab, newline and carriage
+/// return counts as literal text, which the check refuses.
+#[inline(always)]
+fn literal_bytes(block: &[u8; 64], masks: &Masks, inside: u64, structural: u64) -> u64 {
+    let mut space = masks.space;
+    let mut controls = masks.control & !inside;
+    while controls != 0 {
+        let bit = controls.trailing_zeros();
+        if !is_space(block[bit as usize]) {
+            space &= !(1 << bit);
+        }
+        controls &= controls - 1;
+    }
+    !(space | inside | structural)
+}
+
+/// `text` without JSON's space (not form feed) at either end.
+fn trim_space(text: &[u8]) -> &[u8] {
+    let start = text
+        .iter()
+        .position(|&b| !is_space(b))
+        .unwrap_or(text.len());
+    let end = text
+        .iter()
+        .rposition(|&b| !is_space(b))
+        .map_or(start, |e| e + 1);
+    &text[start..end]
 }
 
 fn is_space(b: u8) -> bool {
@@ -626,7 +692,7 @@ fn check(
         fault: None,
     };
     // Every step that answers `None` has left its fault.
-    if let Some(end) = checker.value(0, 0, 0) {
+    if let Some(end) = checker.value(0, 0) {
         let after = checker.after_value(end, end == 0);
         if end < positions.len() || !checker.blank(after, text.len()) {
             checker.expected::<()>("the end of the text", end, after);
@@ -653,8 +719,11 @@ impl Checker<'_> {
             .map_or(self.text.len(), |&p| p as usize)
     }
 
+    /// The structural byte of entry `i`, with [`AFTER_LITERAL`] set if
+    /// literal text comes before it: compared with a structural byte, it
+    /// also says that only space comes before it.
     #[inline(always)]
-    fn byte(&self, i: usize) -> u8 {
+    fn kind(&self, i: usize) -> u8 {
         self.kinds.get(i).copied().unwrap_or(0)
     }
 
@@ -700,19 +769,18 @@ impl Checker<'_> {
         }
     }
 
-    /// The value whose text starts at byte `from`, entry `i` being the
-    /// first structural at or after it; the entry after the value.
-    fn value(&mut self, from: usize, i: usize, depth: u32) -> Option<usize> {
-        let at = self.offset(i);
-        let c = self.byte(i);
-        if matches!(c, b'"' | b'{' | b'[') && self.blank(from, at) {
-            return match c {
-                b'"' => Some(i + 2),
-                b'{' => self.object(i, depth + 1),
-                _ => self.array(i, depth + 1),
-            };
+    /// The value that starts after the entry before `i`: the entry after
+    /// the value.
+    fn value(&mut self, i: usize, depth: u32) -> Option<usize> {
+        match self.kind(i) {
+            b'"' => return Some(i + 2),
+            b'{' => return self.object(i, depth + 1),
+            b'[' => return self.array(i, depth + 1),
+            _ => {}
         }
-        let literal = self.text[from.min(at)..at].trim_ascii();
+        let from = self.end_of(i);
+        let at = self.offset(i);
+        let literal = trim_space(&self.text[from.min(at)..at]);
         if literal.is_empty() {
             return self.expected("a value", i, from);
         }
@@ -729,13 +797,14 @@ impl Checker<'_> {
     }
 
     /// After a value ending just before entry `i`: the separator there,
-    /// with only space before it.
+    /// if only space comes before it; a literal value, checked already,
+    /// runs up to it.
     #[inline(always)]
     fn separator(&self, i: usize, scalar: bool) -> u8 {
-        if scalar || self.blank(self.end_of(i), self.offset(i)) {
-            self.byte(i)
+        if scalar {
+            self.kind(i) & !AFTER_LITERAL
         } else {
-            0
+            self.kind(i)
         }
     }
 
@@ -751,7 +820,7 @@ impl Checker<'_> {
             return self.too_deep(open);
         }
         let i = open + 1;
-        if self.byte(i) == close && self.blank(self.offset(open) + 1, self.offset(i)) {
+        if self.kind(i) == close {
             self.partners[open] = i as u32;
             return Some(Step::End(i + 1));
         }
@@ -785,19 +854,18 @@ impl Checker<'_> {
             Step::End(end) => return Some(end),
         };
         loop {
-            if self.byte(i) != b'"' || !self.blank(self.end_of(i), self.offset(i)) {
+            if self.kind(i) != b'"' {
                 return self.expected("a key", i, self.end_of(i));
             }
-            let colon = self.offset(i + 2);
-            if self.byte(i + 2) != b':' || !self.blank(self.offset(i + 1) + 1, colon) {
-                return self.expected("`:`", i + 2, self.offset(i + 1) + 1);
+            if self.kind(i + 2) != b':' {
+                return self.expected("`:`", i + 2, self.end_of(i + 2));
             }
             let value = i + 3;
-            // Most values are strings right after the colon.
-            let next = if self.byte(value) == b'"' && self.offset(value) == colon + 1 {
+            // Most values are strings.
+            let next = if self.kind(value) == b'"' {
                 value + 2
             } else {
-                self.value(colon + 1, value, depth)?
+                self.value(value, depth)?
             };
             i = match self.step(open, next, next == value, b'}')? {
                 Step::Item(i) => i,
@@ -812,7 +880,7 @@ impl Checker<'_> {
             Step::End(end) => return Some(end),
         };
         loop {
-            let next = self.value(self.end_of(i), i, depth)?;
+            let next = self.value(i, depth)?;
             i = match self.step(open, next, next == i, b']')? {
                 Step::Item(i) => i,
                 Step::End(end) => return Some(end),
@@ -1081,6 +1149,9 @@ mod tests {
             (r#"{"a":1} {"#, "expected the end of the text at byte 8"),
             (r#"{"a":1} x"#, "expected the end of the text at byte 8"),
             ("nul", "invalid literal `nul` at byte 0"),
+            ("{\"a\":\u{c}1}", "invalid literal `\u{c}1` at byte 5"),
+            ("{\"a\":1,\u{1}\"b\":2}", "expected a key at byte 7"),
+            ("[1\"a\"]", "expected `,` or `]` at byte 2"),
             ("   ", "the body is empty"),
             ("", "the body is empty"),
         ] {
@@ -1103,32 +1174,63 @@ mod tests {
         );
     }
 
-    /// The structurals of `text` found one byte at a time; `None` where
-    /// a string holds a control byte or does not end.
-    fn structurals_bytewise(text: &[u8]) -> Option<Vec<u32>> {
-        let mut found = Vec::new();
+    /// The structurals of `text` found one byte at a time, with their
+    /// kinds; `None` where a string holds a control byte or does not end.
+    fn structurals_bytewise(text: &[u8]) -> Option<(Vec<u32>, Vec<u8>)> {
+        let (mut found, mut kinds) = (Vec::new(), Vec::new());
         let mut inside = false;
         let mut escaped = false;
+        let mut after_literal = false;
         for (i, &b) in text.iter().enumerate() {
             // Outside strings, where a backslash is refused later, it
             // still escapes only a quote.
             let is_escaped = escaped;
             escaped = !is_escaped && b == b'\\';
-            if b == b'"' && !is_escaped {
-                inside = !inside;
+            let opens_or_closes = b == b'"' && !is_escaped;
+            if (opens_or_closes || !inside && b"{}[]:,".contains(&b)) {
                 found.push(i as u32);
+                kinds.push(if after_literal { b | AFTER_LITERAL } else { b });
+                after_literal = false;
+                inside ^= opens_or_closes;
             } else if inside && b < 0x20 {
                 return None;
-            } else if !inside && b"{}[]:,".contains(&b) {
-                found.push(i as u32);
+            } else if !inside && !is_space(b) {
+                after_literal = true;
             }
         }
-        (!inside).then_some(found)
+        (!inside).then_some((found, kinds))
+    }
+
+    #[test]
+    fn literals_and_space_across_block_boundaries() {
+        for pad in 0..70 {
+            let space = " ".repeat(pad);
+            for text in [
+                format!("[{space}123 , true,\n\tnull ,-1.5e3]"),
+                format!("{{\"k\":{space}false\r\n}}"),
+                format!("{space}[{space}0{space}]"),
+                format!("{{{space}\"a\"{space}:{space}7{space},\"b\":\"x\"}}"),
+            ] {
+                agree(&text);
+            }
+            for (text, at) in [
+                (format!("[{space}1 2]"), pad + 1),
+                (format!("[{space}\u{c}1]"), pad + 1),
+            ] {
+                let want = format!(
+                    "invalid literal `{}` at byte {at}",
+                    text[at..text.len() - 1].to_owned()
+                );
+                assert_eq!(scanned(&text), Err(want), "{text}");
+            }
+            let text = format!("{{\"a\":1{space}x,\"b\":2}}");
+            assert!(scanned(&text).is_err(), "{text}");
+        }
     }
 
     #[test]
     fn structurals_match_a_byte_loop() {
-        let alphabet = b"a\"\\{}[]:, \x01\xc3\xa9";
+        let alphabet = b"a1\"\\{}[]:, \n\x01\x0c\xc3\xa9";
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;
         for round in 0..3000 {
             let text: Vec<u8> = (0..1 + round % 300)
@@ -1141,10 +1243,9 @@ mod tests {
                 .collect();
             let want = structurals_bytewise(&text);
             let (mut positions, mut kinds) = (Vec::new(), Vec::new());
-            let kinds_of = |p: &[u32]| p.iter().map(|&p| text[p as usize]).collect::<Vec<u8>>();
             let found = structurals(&text, &mut positions, &mut kinds);
             let got = found.map(|f| (positions[..f.count].to_vec(), kinds[..f.count].to_vec()));
-            let expected = want.as_ref().map(|w| (w.clone(), kinds_of(w)));
+            let expected = want;
             assert_eq!(got.ok(), expected, "{}", String::from_utf8_lossy(&text));
             let found = scan_blocks(&text, &mut positions, &mut kinds, classify_bytes);
             let got = found.map(|f| (positions[..f.count].to_vec(), kinds[..f.count].to_vec()));
