@@ -1187,7 +1187,7 @@ mod tests {
             let is_escaped = escaped;
             escaped = !is_escaped && b == b'\\';
             let opens_or_closes = b == b'"' && !is_escaped;
-            if (opens_or_closes || !inside && b"{}[]:,".contains(&b)) {
+            if opens_or_closes || !inside && b"{}[]:,".contains(&b) {
                 found.push(i as u32);
                 kinds.push(if after_literal { b | AFTER_LITERAL } else { b });
                 after_literal = false;
