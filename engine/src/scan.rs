@@ -407,11 +407,13 @@ fn structurals(
     positions: &mut Vec<u32>,
     kinds: &mut Vec<u8>,
 ) -> Result<Found, Malformed> {
-    scan_blocks(text, positions, kinds, classify_bytes)
+    scan_blocks(text, positions, kinds, classify_bytes, flatten_scalar)
 }
 
 #[cfg(target_arch = "x86_64")]
 use x86::structurals;
+#[cfg(all(test, target_arch = "x86_64"))]
+use x86::structurals_by_every_loop;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -419,11 +421,19 @@ mod x86 {
     //! CPU features that have been checked to be present.
 
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
-        _mm_set1_epi8,
+        __m128i, __m256i, _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set_epi64x, _mm_set1_epi8, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_max_epu8,
+        _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
     };
 
-    use super::{Found, Malformed, Masks, scan_blocks};
+    use std::arch::x86_64::{
+        __m512i, _mm512_add_epi32, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask,
+        _mm512_loadu_si512, _mm512_mask_blend_epi8, _mm512_maskz_compress_epi8,
+        _mm512_maskz_compress_epi32, _mm512_or_si512, _mm512_set1_epi8, _mm512_set1_epi32,
+        _mm512_setr_epi32, _mm512_storeu_si512,
+    };
+
+    use super::{AFTER_LITERAL, Entries, Found, Malformed, Masks, flatten_scalar, scan_blocks};
 
     #[allow(unsafe_code)]
     pub(super) fn structurals(
@@ -431,7 +441,16 @@ mod x86 {
         positions: &mut Vec<u32>,
         kinds: &mut Vec<u8>,
     ) -> Result<Found, Malformed> {
-        if std::is_x86_feature_detected!("avx2")
+        if std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vbmi2")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("popcnt")
+        {
+            // SAFETY: the CPU was just seen to have every feature
+            // `scan_avx512` is compiled for.
+            unsafe { scan_avx512(text, positions, kinds) }
+        } else if std::is_x86_feature_detected!("avx2")
             && std::is_x86_feature_detected!("bmi1")
             && std::is_x86_feature_detected!("popcnt")
         {
@@ -444,15 +463,178 @@ mod x86 {
         }
     }
 
-    // The same loop compiled twice: with AVX2 the compiler uses VEX
-    // encodings, BMI's bit tricks and `popcnt` for the offsets.
+    /// The offsets and kinds of a text's structurals.
+    #[cfg(test)]
+    type Index = (Vec<u32>, Vec<u8>);
+
+    /// What every loop this CPU can run finds, for the tests.
+    #[cfg(test)]
+    #[allow(unsafe_code)]
+    pub(super) fn structurals_by_every_loop(text: &[u8]) -> Vec<Result<Index, Malformed>> {
+        type Loop = unsafe fn(&[u8], &mut Vec<u32>, &mut Vec<u8>) -> Result<Found, Malformed>;
+        let mut loops: Vec<Loop> = vec![scan_sse2];
+        let has = |features: &[bool]| features.iter().all(|&f| f);
+        let bits = [
+            std::is_x86_feature_detected!("bmi1"),
+            std::is_x86_feature_detected!("popcnt"),
+        ];
+        if has(&bits) && std::is_x86_feature_detected!("avx2") {
+            loops.push(scan_avx2);
+        }
+        if has(&bits)
+            && std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vbmi2")
+        {
+            loops.push(scan_avx512);
+        }
+        loops
+            .into_iter()
+            .map(|scan| {
+                let (mut positions, mut kinds) = (Vec::new(), Vec::new());
+                // SAFETY: SSE2 is part of the x86_64 baseline, and the
+                // other loops were pushed after their features were seen.
+                let found = unsafe { scan(text, &mut positions, &mut kinds) }?;
+                positions.truncate(found.count);
+                kinds.truncate(found.count);
+                Ok((positions, kinds))
+            })
+            .collect()
+    }
+
+    // With AVX-512, classifying a block takes one compare a class, and
+    // writing its entries out a few compresses however many there are,
+    // where the other loops take a few instructions an entry.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,bmi1,popcnt")]
+    fn scan_avx512(
+        text: &[u8],
+        positions: &mut Vec<u32>,
+        kinds: &mut Vec<u8>,
+    ) -> Result<Found, Malformed> {
+        scan_blocks(
+            text,
+            positions,
+            kinds,
+            |b| classify_avx512(b),
+            |b, e, p, k| flatten_avx512(b, e, p, k),
+        )
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    #[allow(unsafe_code)]
+    fn load_avx512(block: &[u8; 64]) -> __m512i {
+        // SAFETY: the load reads the 64 bytes of `block`, and takes no
+        // alignment.
+        unsafe { _mm512_loadu_si512(block.as_ptr().cast()) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    #[allow(unsafe_code)]
+    fn store_avx512<T: Copy>(to: &mut [T], v: __m512i) {
+        assert!(
+            size_of_val(to) >= 64,
+            "a 64-byte store into {} bytes",
+            size_of_val(to)
+        );
+        // SAFETY: `to` was just seen to hold the 64 bytes written, its
+        // elements are plain data, and the store takes no alignment.
+        unsafe { _mm512_storeu_si512(to.as_mut_ptr().cast(), v) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn classify_avx512(block: &[u8; 64]) -> Masks {
+        let v = load_avx512(block);
+        let is = |b: u8| _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b as i8));
+        // `[` and `]` are `{` and `}` without bit 5.
+        let folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+        let brackets = _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8(b'{' as i8))
+            | _mm512_cmpeq_epi8_mask(folded, _mm512_set1_epi8(b'}' as i8));
+        Masks {
+            quote: is(b'"'),
+            backslash: is(b'\\'),
+            operator: brackets | is(b':') | is(b','),
+            control: _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f)),
+            space: _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x20)),
+        }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,popcnt")]
+    fn flatten_avx512(block: &[u8; 64], entries: Entries, positions: &mut [u32], kinds: &mut [u8]) {
+        let v = load_avx512(block);
+        let marked = _mm512_or_si512(v, _mm512_set1_epi8(AFTER_LITERAL as i8));
+        let kind = _mm512_mask_blend_epi8(entries.after_literal, v, marked);
+        store_avx512(kinds, _mm512_maskz_compress_epi8(entries.structural, kind));
+        let lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        let mut written = 0;
+        for quarter in 0..4u32 {
+            let offsets = _mm512_add_epi32(
+                lanes,
+                _mm512_set1_epi32(entries.base.wrapping_add(quarter * 16) as i32),
+            );
+            let bits = (entries.structural >> (quarter * 16)) as u16;
+            // Compressed in a register and stored whole: a compress
+            // straight to memory is microcoded, and slow, on Zen 4.
+            store_avx512(
+                &mut positions[written..],
+                _mm512_maskz_compress_epi32(bits, offsets),
+            );
+            written += bits.count_ones() as usize;
+        }
+    }
+
+    // The same loop compiled twice: with AVX2 it classifies 32 bytes an
+    // instruction, and the compiler uses BMI's bit tricks and `popcnt`
+    // for the offsets.
     #[target_feature(enable = "avx2,bmi1,popcnt")]
     fn scan_avx2(
         text: &[u8],
         positions: &mut Vec<u32>,
         kinds: &mut Vec<u8>,
     ) -> Result<Found, Malformed> {
-        scan_blocks(text, positions, kinds, |block| classify(block))
+        scan_blocks(text, positions, kinds, |b| classify_avx2(b), flatten_scalar)
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    #[allow(unsafe_code)]
+    fn load_avx2(half: &[u8; 32]) -> __m256i {
+        // SAFETY: the load reads the 32 bytes of `half`, and takes no
+        // alignment.
+        unsafe { _mm256_loadu_si256(half.as_ptr().cast()) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn classify_avx2(block: &[u8; 64]) -> Masks {
+        let mut masks = Masks::default();
+        let (halves, _) = block.as_chunks::<32>();
+        for (part, half) in halves.iter().enumerate() {
+            let v = load_avx2(half);
+            let is = |b: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8));
+            // `[` and `]` are `{` and `}` without bit 5.
+            let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+            let operator = _mm256_or_si256(
+                _mm256_or_si256(
+                    _mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'{' as i8)),
+                    _mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'}' as i8)),
+                ),
+                _mm256_or_si256(is(b':'), is(b',')),
+            );
+            let at_most = |b: i8| {
+                _mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8(b)), _mm256_set1_epi8(b))
+            };
+            let bits = |m: __m256i| u64::from(_mm256_movemask_epi8(m) as u32) << (part * 32);
+            masks.quote |= bits(is(b'"'));
+            masks.backslash |= bits(is(b'\\'));
+            masks.operator |= bits(operator);
+            masks.control |= bits(at_most(0x1f));
+            masks.space |= bits(at_most(0x20));
+        }
+        masks
     }
 
     #[target_feature(enable = "sse2")]
@@ -461,7 +643,7 @@ mod x86 {
         positions: &mut Vec<u32>,
         kinds: &mut Vec<u8>,
     ) -> Result<Found, Malformed> {
-        scan_blocks(text, positions, kinds, |block| classify(block))
+        scan_blocks(text, positions, kinds, |b| classify(b), flatten_scalar)
     }
 
     #[inline]
@@ -546,6 +728,7 @@ fn scan_blocks(
     positions: &mut Vec<u32>,
     kinds: &mut Vec<u8>,
     classify: impl Fn(&[u8; 64]) -> Masks,
+    flatten: impl Fn(&[u8; 64], Entries, &mut [u32], &mut [u8]),
 ) -> Result<Found, Malformed> {
     let mut count = 0usize;
     let mut inside_carry = 0u64;
@@ -580,7 +763,7 @@ fn scan_blocks(
                 base + control.trailing_zeros() as usize,
             ));
         }
-        let mut bits = (masks.operator & !inside) | quotes;
+        let bits = (masks.operator & !inside) | quotes;
         let literal = literal_bytes(block, &masks, inside, bits);
         // The structurals that follow literal text: a run of gap bytes
         // (space, or a string's content) that starts just after a literal
@@ -592,7 +775,7 @@ fn scan_blocks(
         let (sum, first) = gap.overflowing_add(starts);
         let (sum, second) = sum.overflowing_add(gap_carry);
         gap_carry = u64::from(first || second);
-        let mut after_literal = (sum ^ gap) & bits;
+        let after_literal = (sum ^ gap) & bits;
         if bits == 0 {
             continue;
         }
@@ -601,30 +784,18 @@ fn scan_blocks(
             positions.resize(grown, 0);
             kinds.resize(grown, 0);
         }
-        let structural = bits;
         let added = bits.count_ones() as usize;
-        let slot = &mut positions[count..count + 64];
-        let kind_slot = &mut kinds[count..count + 64];
-        let mut j = 0;
-        // Eight at a time, unconditionally: fewer branches than one at a
-        // time, and what is written past the last is overwritten later.
-        while bits != 0 {
-            for k in 0..8 {
-                let bit = bits.trailing_zeros();
-                slot[(j + k) & 63] = (base as u32).wrapping_add(bit);
-                kind_slot[(j + k) & 63] = block[(bit & 63) as usize];
-                bits &= bits.wrapping_sub(1);
-            }
-            j += 8;
-        }
-        // Literals are few beside strings and brackets: mark their
-        // entries one by one.
-        while after_literal != 0 {
-            let below = after_literal & after_literal.wrapping_neg();
-            let entry = (structural & (below - 1)).count_ones() as usize;
-            kind_slot[entry & 63] |= AFTER_LITERAL;
-            after_literal &= after_literal - 1;
-        }
+        let entries = Entries {
+            structural: bits,
+            after_literal,
+            base: base as u32,
+        };
+        flatten(
+            block,
+            entries,
+            &mut positions[count..count + 64],
+            &mut kinds[count..count + 64],
+        );
         count += added;
     }
     if inside_carry != 0 {
@@ -634,6 +805,46 @@ fn scan_blocks(
         count,
         backslashes: any_backslash != 0,
     })
+}
+
+/// The structurals of one block, for a flatten to write out.
+#[derive(Clone, Copy)]
+struct Entries {
+    structural: u64,
+    /// Those of `structural` that follow literal text.
+    after_literal: u64,
+    /// The offset of the block's first byte.
+    base: u32,
+}
+
+/// Writes the offset of every structural of a block to `positions`, and
+/// its kind to `kinds`, both at least 64 long: what is written past the
+/// block's last entry is overwritten by the next block's.
+#[inline(always)]
+fn flatten_scalar(block: &[u8; 64], entries: Entries, positions: &mut [u32], kinds: &mut [u8]) {
+    let (slot, kind_slot) = (&mut positions[..64], &mut kinds[..64]);
+    let mut bits = entries.structural;
+    let mut j = 0;
+    // Eight at a time, unconditionally: fewer branches than one at a
+    // time.
+    while bits != 0 {
+        for k in 0..8 {
+            let bit = bits.trailing_zeros();
+            slot[(j + k) & 63] = entries.base.wrapping_add(bit);
+            kind_slot[(j + k) & 63] = block[(bit & 63) as usize];
+            bits &= bits.wrapping_sub(1);
+        }
+        j += 8;
+    }
+    // Literals are few beside strings and brackets: their entries are
+    // marked one by one.
+    let mut after_literal = entries.after_literal;
+    while after_literal != 0 {
+        let below = after_literal & after_literal.wrapping_neg();
+        let entry = (entries.structural & (below - 1)).count_ones() as usize;
+        kind_slot[entry & 63] |= AFTER_LITERAL;
+        after_literal &= after_literal - 1;
+    }
 }
 
 /// Set in an entry's kind when literal text (a number, `true`, `false`,
@@ -1247,9 +1458,19 @@ mod tests {
             let got = found.map(|f| (positions[..f.count].to_vec(), kinds[..f.count].to_vec()));
             let expected = want;
             assert_eq!(got.ok(), expected, "{}", String::from_utf8_lossy(&text));
-            let found = scan_blocks(&text, &mut positions, &mut kinds, classify_bytes);
+            let found = scan_blocks(
+                &text,
+                &mut positions,
+                &mut kinds,
+                classify_bytes,
+                flatten_scalar,
+            );
             let got = found.map(|f| (positions[..f.count].to_vec(), kinds[..f.count].to_vec()));
             assert_eq!(got.ok(), expected, "{}", String::from_utf8_lossy(&text));
+            #[cfg(target_arch = "x86_64")]
+            for got in structurals_by_every_loop(&text) {
+                assert_eq!(got.ok(), expected, "{}", String::from_utf8_lossy(&text));
+            }
         }
     }
 }
