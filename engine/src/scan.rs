@@ -164,8 +164,12 @@ impl<'s> Doc<'s> {
         self.text.get(start..end).unwrap_or_default()
     }
 
+    /// The bytes of [`Doc::str`], without its checks of character
+    /// boundaries: keys are compared as bytes.
     fn string(&self, at: usize) -> &[u8] {
-        self.str(at).as_bytes()
+        let start = self.offset(at) + 1;
+        let end = self.offset(at + 1);
+        self.text.as_bytes().get(start..end).unwrap_or_default()
     }
 
     /// The entry just past the value at `at`.
