@@ -425,16 +425,12 @@ mod x86 {
     //! CPU features that have been checked to be present.
 
     use std::arch::x86_64::{
-        __m128i, __m256i, _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        __m128i, __m256i, __m512i, _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
         _mm_set_epi64x, _mm_set1_epi8, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_max_epu8,
-        _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8,
-    };
-
-    use std::arch::x86_64::{
-        __m512i, _mm512_add_epi32, _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask,
-        _mm512_loadu_si512, _mm512_mask_blend_epi8, _mm512_maskz_compress_epi8,
-        _mm512_maskz_compress_epi32, _mm512_or_si512, _mm512_set1_epi8, _mm512_set1_epi32,
-        _mm512_setr_epi32, _mm512_storeu_si512,
+        _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8, _mm512_add_epi32,
+        _mm512_cmpeq_epi8_mask, _mm512_cmple_epu8_mask, _mm512_loadu_si512, _mm512_mask_blend_epi8,
+        _mm512_maskz_compress_epi8, _mm512_maskz_compress_epi32, _mm512_or_si512, _mm512_set1_epi8,
+        _mm512_set1_epi32, _mm512_setr_epi32, _mm512_storeu_si512,
     };
 
     use super::{AFTER_LITERAL, Entries, Found, Malformed, Masks, flatten_scalar, scan_blocks};
@@ -445,19 +441,11 @@ mod x86 {
         positions: &mut Vec<u32>,
         kinds: &mut Vec<u8>,
     ) -> Result<Found, Malformed> {
-        if std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512vbmi2")
-            && std::is_x86_feature_detected!("bmi1")
-            && std::is_x86_feature_detected!("popcnt")
-        {
+        if has_avx512() {
             // SAFETY: the CPU was just seen to have every feature
             // `scan_avx512` is compiled for.
             unsafe { scan_avx512(text, positions, kinds) }
-        } else if std::is_x86_feature_detected!("avx2")
-            && std::is_x86_feature_detected!("bmi1")
-            && std::is_x86_feature_detected!("popcnt")
-        {
+        } else if has_avx2() {
             // SAFETY: the CPU was just seen to have every feature
             // `scan_avx2` is compiled for.
             unsafe { scan_avx2(text, positions, kinds) }
@@ -465,6 +453,22 @@ mod x86 {
             // SAFETY: SSE2 is part of the x86_64 baseline.
             unsafe { scan_sse2(text, positions, kinds) }
         }
+    }
+
+    /// Whether the CPU has every feature `scan_avx512` is compiled for.
+    fn has_avx512() -> bool {
+        std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
+            && std::is_x86_feature_detected!("avx512vbmi2")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("popcnt")
+    }
+
+    /// Whether the CPU has every feature `scan_avx2` is compiled for.
+    fn has_avx2() -> bool {
+        std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("popcnt")
     }
 
     /// The offsets and kinds of a text's structurals.
@@ -477,19 +481,10 @@ mod x86 {
     pub(super) fn structurals_by_every_loop(text: &[u8]) -> Vec<Result<Index, Malformed>> {
         type Loop = unsafe fn(&[u8], &mut Vec<u32>, &mut Vec<u8>) -> Result<Found, Malformed>;
         let mut loops: Vec<Loop> = vec![scan_sse2];
-        let has = |features: &[bool]| features.iter().all(|&f| f);
-        let bits = [
-            std::is_x86_feature_detected!("bmi1"),
-            std::is_x86_feature_detected!("popcnt"),
-        ];
-        if has(&bits) && std::is_x86_feature_detected!("avx2") {
+        if has_avx2() {
             loops.push(scan_avx2);
         }
-        if has(&bits)
-            && std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512vbmi2")
-        {
+        if has_avx512() {
             loops.push(scan_avx512);
         }
         loops
@@ -536,14 +531,20 @@ mod x86 {
     #[inline]
     #[target_feature(enable = "avx512f")]
     #[allow(unsafe_code)]
-    fn store_avx512<T: Copy>(to: &mut [T], v: __m512i) {
-        assert!(
-            size_of_val(to) >= 64,
-            "a 64-byte store into {} bytes",
-            size_of_val(to)
-        );
-        // SAFETY: `to` was just seen to hold the 64 bytes written, its
-        // elements are plain data, and the store takes no alignment.
+    fn store_avx512(to: &mut [u8], v: __m512i) {
+        assert!(to.len() >= 64, "a 64-byte store into {} bytes", to.len());
+        // SAFETY: `to` was just seen to hold the 64 bytes written, and
+        // the store takes no alignment.
+        unsafe { _mm512_storeu_si512(to.as_mut_ptr().cast(), v) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    #[allow(unsafe_code)]
+    fn store_avx512_u32(to: &mut [u32], v: __m512i) {
+        assert!(to.len() >= 16, "a 16-entry store into {} entries", to.len());
+        // SAFETY: `to` was just seen to hold the 16 entries written,
+        // every bit pattern is a `u32`, and the store takes no alignment.
         unsafe { _mm512_storeu_si512(to.as_mut_ptr().cast(), v) }
     }
 
@@ -582,7 +583,7 @@ mod x86 {
             let bits = (entries.structural >> (quarter * 16)) as u16;
             // Compressed in a register and stored whole: a compress
             // straight to memory is microcoded, and slow, on Zen 4.
-            store_avx512(
+            store_avx512_u32(
                 &mut positions[written..],
                 _mm512_maskz_compress_epi32(bits, offsets),
             );
