@@ -156,20 +156,23 @@ impl<'s> Doc<'s> {
             .map_or(self.text.len(), |&p| p as usize)
     }
 
-    /// The content of the string whose opening quote is entry `at`:
-    /// quotes are ASCII, so it starts and ends on character boundaries.
+    /// Where the content of the string whose opening quote is entry `at`
+    /// lies: quotes are ASCII, so on character boundaries.
+    fn content(&self, at: usize) -> std::ops::Range<usize> {
+        self.offset(at) + 1..self.offset(at + 1)
+    }
+
     fn str(&self, at: usize) -> &str {
-        let start = self.offset(at) + 1;
-        let end = self.offset(at + 1);
-        self.text.get(start..end).unwrap_or_default()
+        self.text.get(self.content(at)).unwrap_or_default()
     }
 
     /// The bytes of [`Doc::str`], without its checks of character
     /// boundaries: keys are compared as bytes.
     fn string(&self, at: usize) -> &[u8] {
-        let start = self.offset(at) + 1;
-        let end = self.offset(at + 1);
-        self.text.as_bytes().get(start..end).unwrap_or_default()
+        self.text
+            .as_bytes()
+            .get(self.content(at))
+            .unwrap_or_default()
     }
 
     /// The entry just past the value at `at`.
