@@ -348,8 +348,8 @@ pub(crate) fn write_static(node: &StaticNode, out: &mut Vec<u8>) {
         StaticNode::Null => out.extend_from_slice(b"null"),
         StaticNode::Bool(true) => out.extend_from_slice(b"true"),
         StaticNode::Bool(false) => out.extend_from_slice(b"false"),
-        StaticNode::I64(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
-        StaticNode::U64(u) => out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes()),
+        StaticNode::I64(i) => put_short(out, itoa::Buffer::new().format(*i).as_bytes()),
+        StaticNode::U64(u) => put_short(out, itoa::Buffer::new().format(*u).as_bytes()),
         StaticNode::F64(f) => write_f64(*f, out),
     }
 }
@@ -357,7 +357,7 @@ pub(crate) fn write_static(node: &StaticNode, out: &mut Vec<u8>) {
 /// Writes a finite double so that it parses back to the same bits.
 pub(crate) fn write_f64(f: f64, out: &mut Vec<u8>) {
     if f.is_finite() {
-        out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes());
+        put_short(out, zmij::Buffer::new().format_finite(f).as_bytes());
     } else {
         out.extend_from_slice(b"null");
     }
@@ -379,63 +379,116 @@ pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     let mut i = 0;
     // Eight bytes are looked at and copied at a time (a copy of constant
     // length is a move, where one of any length is a call): a clean word
-    // is kept whole, and one that holds an escape is cut at its first.
-    loop {
-        let at = match bytes.get(i..i + 8) {
-            Some(word) => {
-                let word: &[u8; 8] = word.try_into().expect("eight bytes");
-                out.extend_from_slice(word);
-                let found = escape_mask(u64::from_le_bytes(*word));
-                if found == 0 {
-                    i += 8;
-                    continue;
-                }
-                let at = i + (found.trailing_zeros() / 8) as usize;
-                out.truncate(out.len() - 8 + (at - i));
-                at
-            }
-            None => {
-                let rest = &bytes[i..];
-                let Some(offset) = rest.iter().position(|&b| needs_escape(b)) else {
-                    out.extend_from_slice(rest);
-                    break;
-                };
-                out.extend_from_slice(&rest[..offset]);
-                i + offset
-            }
+    // is kept whole, and one that holds an escape is cut at its first. The
+    // last bytes make a word of their own, padded with zeros.
+    while i < bytes.len() {
+        let (word, real) = match bytes.get(i..i + 8) {
+            Some(word) => (u64::from_le_bytes(word.try_into().expect("eight bytes")), 8),
+            None => (tail_word(bytes, i), bytes.len() - i),
         };
-        let b = bytes[at];
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            _ => b"",
-        };
-        if escape.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            out.extend_from_slice(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[(b >> 4) as usize],
-                HEX[(b & 0xf) as usize],
-            ]);
-        } else {
-            out.extend_from_slice(escape);
+        out.extend_from_slice(&word.to_le_bytes());
+        let padding = u64::MAX.checked_shl(8 * real as u32).unwrap_or(0);
+        let found = escape_mask(word) & !padding;
+        if found == 0 {
+            out.truncate(out.len() - 8 + real);
+            i += real;
+            continue;
         }
-        i = at + 1;
+        let clean = (found.trailing_zeros() / 8) as usize;
+        out.truncate(out.len() - 8 + clean);
+        let escape = &ESCAPES[usize::from(bytes[i + clean])];
+        out.extend_from_slice(escape);
+        out.truncate(out.len() - escape.len() + usize::from(escape[7]));
+        i += clean + 1;
     }
     out.push(b'"');
 }
 
-/// Whether JSON text needs `b` escaped in a string.
-fn needs_escape(b: u8) -> bool {
-    b == b'"' || b == b'\\' || b < 0x20
+/// How each byte is written escaped, for those that need it: the escape's
+/// bytes, padded, with its length last. A lookup, where a `match` on the
+/// byte is a branch that escape-heavy text mispredicts.
+const ESCAPES: [[u8; 8]; 256] = {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut table = [[0; 8]; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = [b'\\', b'u', b'0', b'0', HEX[b >> 4], HEX[b & 0xf], 0, 6];
+        b += 1;
+    }
+    let short: [(u8, u8); 7] = [
+        (b'"', b'"'),
+        (b'\\', b'\\'),
+        (b'\n', b'n'),
+        (b'\r', b'r'),
+        (b'\t', b't'),
+        (0x08, b'b'),
+        (0x0c, b'f'),
+    ];
+    let mut i = 0;
+    while i < short.len() {
+        table[short[i].0 as usize] = [b'\\', short[i].1, 0, 0, 0, 0, 0, 2];
+        i += 1;
+    }
+    table
+};
+
+/// The bytes of `bytes` from `from` on, fewer than eight, as the low bytes
+/// of a word whose others are zero; taken with fixed-size loads, which
+/// may overlap, rather than a copy of a length known only at run time.
+fn tail_word(bytes: &[u8], from: usize) -> u64 {
+    let rest = bytes.len() - from;
+    if bytes.len() >= 8 {
+        let last: [u8; 8] = bytes[bytes.len() - 8..].try_into().expect("eight bytes");
+        return u64::from_le_bytes(last) >> (8 * (8 - rest));
+    }
+    let rest = &bytes[from..];
+    let n = rest.len();
+    if n >= 4 {
+        let load = |at: usize| {
+            u64::from(u32::from_le_bytes(
+                rest[at..at + 4].try_into().expect("four bytes"),
+            ))
+        };
+        return load(0) | load(n - 4) << (8 * (n - 4));
+    }
+    u64::from(rest[0])
+        | u64::from(rest[n / 2]) << (8 * (n / 2))
+        | u64::from(rest[n - 1]) << (8 * (n - 1))
+}
+
+/// Appends `bytes`, when at most 32 long, with fixed-size copies that may
+/// overlap: a copy of a length known only at run time is a call, which
+/// costs more than the copy of a number's digits.
+pub(crate) fn put_short(out: &mut Vec<u8>, bytes: &[u8]) {
+    let n = bytes.len();
+    if n > 32 {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    let at = out.len();
+    out.extend_from_slice(&[0; 32]);
+    let to = &mut out[at..at + 32];
+    match n {
+        0 => {}
+        1..=3 => {
+            to[0] = bytes[0];
+            to[n / 2] = bytes[n / 2];
+            to[n - 1] = bytes[n - 1];
+        }
+        4..=7 => {
+            to[..4].copy_from_slice(&bytes[..4]);
+            to[n - 4..n].copy_from_slice(&bytes[n - 4..]);
+        }
+        8..=16 => {
+            to[..8].copy_from_slice(&bytes[..8]);
+            to[n - 8..n].copy_from_slice(&bytes[n - 8..]);
+        }
+        _ => {
+            to[..16].copy_from_slice(&bytes[..16]);
+            to[n - 16..n].copy_from_slice(&bytes[n - 16..]);
+        }
+    }
+    out.truncate(at + n);
 }
 
 /// A mask whose lowest set bit falls in the first of the eight bytes of
@@ -454,6 +507,42 @@ fn escape_mask(word: u64) -> u64 {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn strings_of_every_short_length_are_escaped_as_serde_json_does() {
+        // Lengths around the eight-byte words and the tails of under eight,
+        // with no escape, one anywhere, or two side by side.
+        for len in 0..=26 {
+            let plain: String = (0..len)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect();
+            let mut texts = vec![plain.clone()];
+            for at in 0..len {
+                for byte in ["\"", "\u{0}", "\u{1f}\\"] {
+                    let mut text = plain.clone();
+                    text.replace_range(at..=at, byte);
+                    texts.push(text);
+                }
+            }
+            for text in texts {
+                let mut out = b"prefix".to_vec();
+                write_str(&text, &mut out);
+                let expected = format!("prefix{}", serde_json::to_string(&text).unwrap());
+                assert_eq!(String::from_utf8(out).unwrap(), expected, "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_copies_append_exactly_their_bytes() {
+        let source: Vec<u8> = (1..=40).collect();
+        for len in 0..=40 {
+            let mut out = b"head".to_vec();
+            put_short(&mut out, &source[..len]);
+            assert_eq!(&out[..4], b"head");
+            assert_eq!(&out[4..], &source[..len], "length {len}");
+        }
+    }
 
     #[test]
     fn strings_are_escaped_wherever_the_escaped_byte_falls() {

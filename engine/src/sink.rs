@@ -13,7 +13,7 @@ use base64::Engine as _;
 
 use crate::extract::{Batch, Cell, ColumnSpec};
 use crate::job::{Output, OutputFormat};
-use crate::json::{write_f64, write_str};
+use crate::json::{put_short, write_f64, write_str};
 
 /// One page on its way out.
 #[derive(Debug)]
@@ -304,7 +304,7 @@ pub(crate) fn write_json_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
     match cell {
         Cell::Null => out.extend_from_slice(b"null"),
         Cell::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Cell::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+        Cell::Int(i) => put_short(out, itoa::Buffer::new().format(*i).as_bytes()),
         Cell::Float(f) => write_f32(*f, out),
         Cell::Double(d) => write_f64(*d, out),
         Cell::Str(s) => write_str(s, out),
@@ -333,7 +333,7 @@ pub(crate) fn write_json_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
 
 fn write_f32(f: f32, out: &mut Vec<u8>) {
     if f.is_finite() {
-        out.extend_from_slice(zmij::Buffer::new().format_finite(f).as_bytes());
+        put_short(out, zmij::Buffer::new().format_finite(f).as_bytes());
     } else {
         out.extend_from_slice(b"null");
     }
@@ -341,9 +341,9 @@ fn write_f32(f: f32, out: &mut Vec<u8>) {
 
 /// `YYYY-MM-DD`.
 pub(crate) fn write_date(days: i32, out: &mut Vec<u8>) {
-    let mut text = *b"0000-00-00";
-    if put_civil_date(i64::from(days), &mut text) {
-        out.extend_from_slice(&text);
+    if let Some((year, month, day)) = civil_date(i64::from(days)) {
+        out.extend_from_slice(&year_month(year, month).to_le_bytes());
+        out.extend_from_slice(&(two_digits(day) as u16).to_le_bytes());
         return;
     }
     // Years past 9999 or before 0: chrono's extended form.
@@ -361,59 +361,86 @@ pub(crate) fn write_timestamp(micros: i64, out: &mut Vec<u8>) {
     let seconds = micros.div_euclid(1_000_000);
     let of_day = seconds.rem_euclid(86_400) as u32;
     let fraction = micros.rem_euclid(1_000_000) as u32;
-    // Filled on the stack and appended at once, with constant divisors
-    // only: this runs once a cell.
-    let mut text = *b"0000-00-00T00:00:00.000000Z";
-    let end = put_time(of_day, fraction, &mut text);
-    if put_civil_date(seconds.div_euclid(86_400), &mut text) {
-        out.extend_from_slice(&text[..end]);
-        return;
-    }
-    let Some(dt) = chrono::DateTime::from_timestamp_micros(micros) else {
-        out.extend_from_slice(b"invalid-timestamp");
+    let (hour, minute, second) = (of_day / 3600, of_day / 60 % 60, of_day % 60);
+    // The text is put together in words, in registers, and each word
+    // stored once: text built a byte at a time on the stack and then
+    // copied out is read before its bytes have left the store queue,
+    // which stalls.
+    let time = |day: u32| {
+        two_digits(day)
+            | u64::from(b'T') << 16
+            | two_digits(hour) << 24
+            | u64::from(b':') << 40
+            | two_digits(minute) << 48
+    };
+    let Some((year, month, day)) = civil_date(seconds.div_euclid(86_400)) else {
+        let Some(dt) = chrono::DateTime::from_timestamp_micros(micros) else {
+            out.extend_from_slice(b"invalid-timestamp");
+            return;
+        };
+        out.extend_from_slice(dt.format("%Y-%m-%d").to_string().as_bytes());
+        // `THH:MM` of the word after the date's two digits of day.
+        out.extend_from_slice(&time(0).to_le_bytes()[2..]);
+        write_seconds(second, fraction, out);
         return;
     };
-    out.extend_from_slice(dt.format("%Y-%m-%d").to_string().as_bytes());
-    out.extend_from_slice(&text[10..end]);
+    out.extend_from_slice(&year_month(year, month).to_le_bytes());
+    out.extend_from_slice(&time(day).to_le_bytes());
+    write_seconds(second, fraction, out);
 }
 
-/// Fills the `hh:mm:ss[.fff[fff]]Z` of an RFC 3339 text; answers its end.
-fn put_time(of_day: u32, fraction: u32, text: &mut [u8; 27]) -> usize {
-    put_two(of_day / 3600, &mut text[11..13]);
-    put_two(of_day / 60 % 60, &mut text[14..16]);
-    put_two(of_day % 60, &mut text[17..19]);
-    let end = if fraction == 0 {
-        19
+/// `:SS` and the shortest exact fraction, then `Z`.
+fn write_seconds(second: u32, fraction: u32, out: &mut Vec<u8>) {
+    let seconds = u64::from(b':') | two_digits(second) << 8;
+    if fraction == 0 {
+        let word = seconds | u64::from(b'Z') << 24;
+        out.extend_from_slice(&(word as u32).to_le_bytes());
+    } else if fraction.is_multiple_of(1000) {
+        let millis = fraction / 1000;
+        let word = seconds
+            | u64::from(b'.') << 24
+            | u64::from(b'0' + (millis / 100) as u8) << 32
+            | two_digits(millis % 100) << 40
+            | u64::from(b'Z') << 56;
+        out.extend_from_slice(&word.to_le_bytes());
     } else {
-        put_two(fraction / 10_000, &mut text[20..22]);
-        put_two(fraction / 100 % 100, &mut text[22..24]);
-        put_two(fraction % 100, &mut text[24..26]);
-        if fraction.is_multiple_of(1000) {
-            23
-        } else {
-            26
-        }
-    };
-    text[end] = b'Z';
-    end + 1
+        let word = seconds
+            | u64::from(b'.') << 24
+            | two_digits(fraction / 10_000) << 32
+            | two_digits(fraction / 100 % 100) << 48;
+        out.extend_from_slice(&word.to_le_bytes());
+        let last = two_digits(fraction % 100) | u64::from(b'Z') << 16;
+        out.extend_from_slice(&last.to_le_bytes()[..3]);
+    }
 }
 
-/// Fills `YYYY-MM-DD` of days since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`) into the first ten bytes of `text`, by hand:
-/// chrono's formatter costs hundreds of nanoseconds a value. `false` for
-/// years outside 0..=9999 and for January and February of year 0, which
-/// are left to chrono.
-fn put_civil_date(days: i64, text: &mut [u8]) -> bool {
+/// `YYYY-MM-` as the bytes of a little-endian word.
+fn year_month(year: u32, month: u32) -> u64 {
+    two_digits(year / 100)
+        | two_digits(year % 100) << 16
+        | u64::from(b'-') << 32
+        | two_digits(month) << 40
+        | u64::from(b'-') << 56
+}
+
+/// The two ASCII digits of `value` (under 100), first digit in the low
+/// byte.
+fn two_digits(value: u32) -> u64 {
+    u64::from(b'0' + (value / 10) as u8) | u64::from(b'0' + (value % 10) as u8) << 8
+}
+
+/// The year, month and day of days since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`), by hand: chrono's formatter costs hundreds of
+/// nanoseconds a value. `None` for years outside 0..=9999 and for January
+/// and February of year 0, which are left to chrono.
+fn civil_date(days: i64) -> Option<(u32, u32, u32)> {
     // Days from 0000-03-01, in unsigned 32 bits for years 0 to 9999: the
     // divisions by constants are then a multiply and a shift each, where
     // signed 64-bit ones need fix-ups.
-    let Some(z) = days
+    let z = days
         .checked_add(719_468)
         .and_then(|z| u32::try_from(z).ok())
-        .filter(|&z| z < 146_097 * 25)
-    else {
-        return false;
-    };
+        .filter(|&z| z < 146_097 * 25)?;
     let era = z / 146_097;
     let day_of_era = z - era * 146_097;
     let year_of_era =
@@ -427,19 +454,7 @@ fn put_civil_date(days: i64, text: &mut [u8]) -> bool {
         shifted_month - 9
     };
     let year = year_of_era + era * 400 + u32::from(month <= 2);
-    if year > 9999 {
-        return false;
-    }
-    put_two(year / 100, &mut text[0..2]);
-    put_two(year % 100, &mut text[2..4]);
-    put_two(month, &mut text[5..7]);
-    put_two(day, &mut text[8..10]);
-    true
-}
-
-fn put_two(value: u32, into: &mut [u8]) {
-    into[0] = b'0' + (value / 10) as u8;
-    into[1] = b'0' + (value % 10) as u8;
+    (year <= 9999).then_some((year, month, day))
 }
 
 /// NDJSON (one object per record) or CSV (a header row unless turned off,
@@ -638,8 +653,22 @@ mod tests {
             };
             let mut out = Vec::new();
             write_timestamp(seconds * 1_000_000, &mut out);
-            let expected = expected.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-            assert_eq!(String::from_utf8(out).unwrap(), expected);
+            let whole = expected.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+            assert_eq!(String::from_utf8(out).unwrap(), whole);
+            // Fractions of every length: microseconds and milliseconds.
+            for fraction in [
+                seconds.rem_euclid(1_000_000),
+                seconds.rem_euclid(1000) * 1000,
+            ] {
+                let micros = seconds * 1_000_000 + fraction;
+                let mut out = Vec::new();
+                write_timestamp(micros, &mut out);
+                let expected = chrono::DateTime::from_timestamp_micros(micros)
+                    .unwrap()
+                    .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+                assert_eq!(String::from_utf8(out).unwrap(), expected);
+            }
+            let expected = whole;
             let mut date = Vec::new();
             write_date(seconds.div_euclid(86_400) as i32, &mut date);
             assert_eq!(
