@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use serde_json::Value;
-use simd_json::prelude::*;
+use simd_json::prelude::ValueAsObject;
 use simd_json::{BorrowedValue, StaticNode};
 
 use crate::job::{RecordMode, Records};

@@ -7,7 +7,6 @@
 //! columns call it a bad type.
 
 use serde_json::Value;
-use simd_json::prelude::*;
 use simd_json::{BorrowedValue, StaticNode};
 
 /// Prefix of a string that carries a number literal too big for 64 bits.

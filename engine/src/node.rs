@@ -4,7 +4,7 @@
 //! and simd-json's tape, which the parser bench compares.
 
 use serde_json::Value;
-use simd_json::prelude::*;
+use simd_json::prelude::{TypedValue, ValueAsArray, ValueAsObject, ValueAsScalar, ValueIntoString};
 use simd_json::tape;
 use simd_json::{BorrowedValue, StaticNode, ValueType};
 

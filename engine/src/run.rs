@@ -12,7 +12,7 @@ use hydrant_paginate::{Override, Page as PageView, Paginator, Plan, Step, Stop};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use simd_json::BorrowedValue;
-use simd_json::prelude::*;
+use simd_json::prelude::ValueAsArray;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 

@@ -35,7 +35,7 @@ use crate::run::{Progress, RunOptions, Summary, WriteSummary};
 use crate::session::Session;
 use crate::sink::write_json_cell;
 use crate::state;
-use simd_json::prelude::*;
+use simd_json::prelude::TypedObjectValue;
 
 /// The layout of a write job's state file.
 const FORMAT: u32 = 1;
