@@ -676,6 +676,7 @@ fn truncated(text: &str) -> String {
     out
 }
 
+#[inline(always)]
 fn convert<'v>(
     value: View<'v>,
     column: &ColumnSpec,
