@@ -435,10 +435,10 @@ const ESCAPES: [[u8; 8]; 256] = {
 /// of a word whose others are zero; taken with fixed-size loads, which
 /// may overlap, rather than a copy of a length known only at run time.
 fn tail_word(bytes: &[u8], from: usize) -> u64 {
-    let rest = bytes.len() - from;
     if bytes.len() >= 8 {
+        // The last eight bytes, shifted down past those already written.
         let last: [u8; 8] = bytes[bytes.len() - 8..].try_into().expect("eight bytes");
-        return u64::from_le_bytes(last) >> (8 * (8 - rest));
+        return u64::from_le_bytes(last) >> (8 * (8 - (bytes.len() - from)));
     }
     let rest = &bytes[from..];
     let n = rest.len();
