@@ -531,23 +531,20 @@ mod x86 {
         unsafe { _mm512_loadu_si512(block.as_ptr().cast()) }
     }
 
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    #[allow(unsafe_code)]
-    fn store_avx512(to: &mut [u8], v: __m512i) {
-        assert!(to.len() >= 64, "a 64-byte store into {} bytes", to.len());
-        // SAFETY: `to` was just seen to hold the 64 bytes written, and
-        // the store takes no alignment.
-        unsafe { _mm512_storeu_si512(to.as_mut_ptr().cast(), v) }
-    }
+    /// What a whole-vector store may write into: plain integers, of which
+    /// every bit pattern is a value.
+    trait Lane: Copy {}
+    impl Lane for u8 {}
+    impl Lane for u32 {}
 
     #[inline]
     #[target_feature(enable = "avx512f")]
     #[allow(unsafe_code)]
-    fn store_avx512_u32(to: &mut [u32], v: __m512i) {
-        assert!(to.len() >= 16, "a 16-entry store into {} entries", to.len());
-        // SAFETY: `to` was just seen to hold the 16 entries written,
-        // every bit pattern is a `u32`, and the store takes no alignment.
+    fn store_avx512<T: Lane>(to: &mut [T], v: __m512i) {
+        let room = std::mem::size_of_val(to);
+        assert!(room >= 64, "a 64-byte store into {room} bytes");
+        // SAFETY: `to` was just seen to hold the 64 bytes written, every
+        // bit pattern is a `Lane`, and the store takes no alignment.
         unsafe { _mm512_storeu_si512(to.as_mut_ptr().cast(), v) }
     }
 
@@ -586,7 +583,7 @@ mod x86 {
             let bits = (entries.structural >> (quarter * 16)) as u16;
             // Compressed in a register and stored whole: a compress
             // straight to memory is microcoded, and slow, on Zen 4.
-            store_avx512_u32(
+            store_avx512(
                 &mut positions[written..],
                 _mm512_maskz_compress_epi32(bits, offsets),
             );

@@ -205,6 +205,9 @@ pub(crate) struct NdjsonEncoder {
 /// Bytes copied for a key that fits: a fixed-size copy is a few moves,
 /// where a copy of any length is a call, and keys are most of the calls
 /// of a row of numbers.
+/// Padded ahead of time, a key is one copy of the whole chunk, fewer moves
+/// than [`put_short`]'s two overlapping ones (`encode/nested` 79 against
+/// 87 ns a record).
 const KEY_CHUNK: usize = 32;
 
 /// `{"name":` for the first column, `,"name":` for the others, padded to
