@@ -11,7 +11,7 @@ use simd_json::prelude::ValueAsObject;
 use simd_json::{BorrowedValue, StaticNode};
 
 use crate::job::{RecordMode, Records};
-use crate::json::write_serde;
+use crate::json::{short_word, write_serde};
 use crate::node::{Node, View};
 use crate::path::{Path, Segment};
 
@@ -339,13 +339,8 @@ fn key_print(bytes: &[u8]) -> u64 {
     };
     let head = if len >= 8 {
         word(0) | word(len - 4) << 24
-    } else if len >= 4 {
-        // The two words overlap on bytes that are equal.
-        word(0) | word(len - 4) << ((len - 4) * 8)
-    } else if len > 0 {
-        u64::from(bytes[0]) | u64::from(bytes[len / 2]) << 8 | u64::from(bytes[len - 1]) << 16
     } else {
-        0
+        short_word(bytes)
     };
     (head & 0x00ff_ffff_ffff_ffff) | (len.min(255) as u64) << 56
 }

@@ -440,19 +440,28 @@ fn tail_word(bytes: &[u8], from: usize) -> u64 {
         let last: [u8; 8] = bytes[bytes.len() - 8..].try_into().expect("eight bytes");
         return u64::from_le_bytes(last) >> (8 * (8 - (bytes.len() - from)));
     }
-    let rest = &bytes[from..];
-    let n = rest.len();
+    short_word(&bytes[from..])
+}
+
+/// `bytes`, fewer than eight, as the low bytes of a word whose others are
+/// zero, by loads of fixed size that may overlap.
+pub(crate) fn short_word(bytes: &[u8]) -> u64 {
+    let n = bytes.len();
+    debug_assert!(n < 8, "{n} bytes for a short word");
     if n >= 4 {
         let load = |at: usize| {
             u64::from(u32::from_le_bytes(
-                rest[at..at + 4].try_into().expect("four bytes"),
+                bytes[at..at + 4].try_into().expect("four bytes"),
             ))
         };
         return load(0) | load(n - 4) << (8 * (n - 4));
     }
-    u64::from(rest[0])
-        | u64::from(rest[n / 2]) << (8 * (n / 2))
-        | u64::from(rest[n - 1]) << (8 * (n - 1))
+    if n == 0 {
+        return 0;
+    }
+    u64::from(bytes[0])
+        | u64::from(bytes[n / 2]) << (8 * (n / 2))
+        | u64::from(bytes[n - 1]) << (8 * (n - 1))
 }
 
 /// Appends `bytes`, when at most 32 long, with fixed-size copies that may
