@@ -996,6 +996,11 @@ impl Checker<'_> {
         }
         let from = self.end_of(i);
         let at = self.offset(i);
+        if let Some(word) = self.text.get(from..from + 8)
+            && is_plain_literal(word, at.wrapping_sub(from))
+        {
+            return Some(i);
+        }
         let literal = trim_space(&self.text[from.min(at)..at]);
         if literal.is_empty() {
             return self.expected("a value", i, from);
@@ -1111,6 +1116,39 @@ enum Step {
     Item(usize),
     /// At the entry after its closing bracket.
     End(usize),
+}
+
+/// Whether the first `len` bytes of `word` are `true`, `false`, `null`
+/// or a whole number without sign, space or leading zero: most literals
+/// of a page, told in registers rather than byte by byte. A literal this
+/// does not tell goes to [`is_literal`].
+#[inline(always)]
+fn is_plain_literal(word: &[u8], len: usize) -> bool {
+    if !(1..=8).contains(&len) {
+        return false;
+    }
+    let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+    let mask = u64::MAX >> (64 - 8 * len);
+    let literal = word & mask;
+    const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // Bytes past the literal read as `0`, so only its own can fail.
+    let digits = literal | (ZEROS & !mask);
+    // A byte is a digit when its high nibble is 3 and adding 6 to it
+    // leaves the nibble so, i.e. its low nibble is below 10.
+    let all_digits = digits & HIGH_NIBBLES == ZEROS
+        && digits.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES == ZEROS;
+    if all_digits {
+        return len == 1 || literal as u8 != b'0';
+    }
+    match len {
+        4 => {
+            literal == u64::from(u32::from_le_bytes(*b"true"))
+                || literal == u64::from(u32::from_le_bytes(*b"null"))
+        }
+        5 => literal == u64::from_le_bytes(*b"false\0\0\0"),
+        _ => false,
+    }
 }
 
 /// Whether `text` is `true`, `false`, `null` or a JSON number.
@@ -1415,6 +1453,62 @@ mod tests {
             }
         }
         (!inside).then_some((found, kinds))
+    }
+
+    #[test]
+    fn plain_literals_are_told_as_the_full_check_tells_them() {
+        let alphabet = b"019/:-.eE +tnfrualsx";
+        let mut texts: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..3 {
+            let longer: Vec<Vec<u8>> = texts
+                .iter()
+                .flat_map(|t| {
+                    alphabet.iter().map(move |&b| {
+                        let mut t = t.clone();
+                        t.push(b);
+                        t
+                    })
+                })
+                .collect();
+            texts.extend(longer);
+        }
+        for word in [
+            "true",
+            "null",
+            "false",
+            "trUe",
+            "nul",
+            "fals",
+            "falsee",
+            "12345678",
+            "123456789",
+            "01234567",
+            "0",
+            "00",
+            "10000000",
+            "9999999a",
+            "tru\u{0}",
+            "\u{0}",
+        ] {
+            texts.push(word.as_bytes().to_vec());
+        }
+        for text in texts {
+            for tail in [*b"        ", *b",1234567", *b"\0\0\0\0\0\0\0\0"] {
+                let mut word = text.clone();
+                word.extend_from_slice(&tail);
+                let plain = is_plain_literal(&word[..8.min(word.len())], text.len());
+                let shown = String::from_utf8_lossy(&text);
+                if plain {
+                    assert!(is_literal(&text), "`{shown}` told plain, not a literal");
+                }
+                let unsigned_whole = !text.is_empty()
+                    && text.len() <= 8
+                    && text.iter().all(u8::is_ascii_digit)
+                    && (text.len() == 1 || text[0] != b'0');
+                let word_literal = matches!(&text[..], b"true" | b"false" | b"null");
+                assert_eq!(plain, unsigned_whole || word_literal, "`{shown}`");
+            }
+        }
     }
 
     #[test]
