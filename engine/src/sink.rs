@@ -13,7 +13,7 @@ use base64::Engine as _;
 
 use crate::extract::{Batch, Cell, ColumnSpec};
 use crate::job::{Output, OutputFormat};
-use crate::json::{put_short, write_f64, write_str};
+use crate::json::{put_short, write_f64, write_int, write_str};
 
 /// One page on its way out.
 #[derive(Debug)]
@@ -307,7 +307,7 @@ pub(crate) fn write_json_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
     match cell {
         Cell::Null => out.extend_from_slice(b"null"),
         Cell::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Cell::Int(i) => put_short(out, itoa::Buffer::new().format(*i).as_bytes()),
+        Cell::Int(i) => write_int(*i, out),
         Cell::Float(f) => write_f32(*f, out),
         Cell::Double(d) => write_f64(*d, out),
         Cell::Str(s) => write_str(s, out),
