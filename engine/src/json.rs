@@ -503,7 +503,8 @@ fn put_leading_digits(value: u32, out: &mut Vec<u8>) {
     out.truncate(at + 8 - zeros as usize);
 }
 
-const ZERO_DIGITS: u64 = u64::from_le_bytes([b'0'; 8]);
+/// Eight ASCII `0`s: a word of digits is its digits' values plus this.
+pub(crate) const ZERO_DIGITS: u64 = u64::from_le_bytes([b'0'; 8]);
 
 /// The eight decimal digits of `value` (below 10^8, with leading zeros)
 /// as ASCII, the first in the lowest byte: each step splits every lane
