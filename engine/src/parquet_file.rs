@@ -159,7 +159,7 @@ fn write_value(
         DataType::UInt64 => {
             // Beyond i64 a number is still written exactly, as its digits.
             let value = column.as_primitive::<UInt64Type>().value(row);
-            out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+            crate::json::write_uint(value, out);
             return Ok(());
         }
         DataType::Float32 => Cell::Float(column.as_primitive::<Float32Type>().value(row)),

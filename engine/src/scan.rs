@@ -459,6 +459,37 @@ mod x86 {
         }
     }
 
+    /// A block's masks, `$width` bytes a vector: SSE2 and AVX2 make the same
+    /// compares, with intrinsics that differ only in name and width.
+    macro_rules! classify_by_vectors {
+        ($block:ident, $width:literal, $bits:ty, $load:ident, $eq:ident, $or:ident,
+         $max:ident, $set1:ident, $movemask:ident) => {{
+            let mut masks = Masks::default();
+            let (vectors, _) = $block.as_chunks::<$width>();
+            for (part, bytes) in vectors.iter().enumerate() {
+                let v = $load(bytes);
+                let is = |b: u8| $eq(v, $set1(b as i8));
+                // `[` and `]` are `{` and `}` without bit 5.
+                let folded = $or(v, $set1(0x20));
+                let operator = $or(
+                    $or(
+                        $eq(folded, $set1(b'{' as i8)),
+                        $eq(folded, $set1(b'}' as i8)),
+                    ),
+                    $or(is(b':'), is(b',')),
+                );
+                let at_most = |b: i8| $eq($max(v, $set1(b)), $set1(b));
+                let bits = |m| u64::from($movemask(m) as $bits) << (part * $width);
+                masks.quote |= bits(is(b'"'));
+                masks.backslash |= bits(is(b'\\'));
+                masks.operator |= bits(operator);
+                masks.control |= bits(at_most(0x1f));
+                masks.space |= bits(at_most(0x20));
+            }
+            masks
+        }};
+    }
+
     /// Whether the CPU has every feature `scan_avx512` is compiled for.
     fn has_avx512() -> bool {
         std::is_x86_feature_detected!("avx512f")
@@ -616,31 +647,17 @@ mod x86 {
     #[inline]
     #[target_feature(enable = "avx2")]
     fn classify_avx2(block: &[u8; 64]) -> Masks {
-        let mut masks = Masks::default();
-        let (halves, _) = block.as_chunks::<32>();
-        for (part, half) in halves.iter().enumerate() {
-            let v = load_avx2(half);
-            let is = |b: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8));
-            // `[` and `]` are `{` and `}` without bit 5.
-            let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
-            let operator = _mm256_or_si256(
-                _mm256_or_si256(
-                    _mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'{' as i8)),
-                    _mm256_cmpeq_epi8(folded, _mm256_set1_epi8(b'}' as i8)),
-                ),
-                _mm256_or_si256(is(b':'), is(b',')),
-            );
-            let at_most = |b: i8| {
-                _mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8(b)), _mm256_set1_epi8(b))
-            };
-            let bits = |m: __m256i| u64::from(_mm256_movemask_epi8(m) as u32) << (part * 32);
-            masks.quote |= bits(is(b'"'));
-            masks.backslash |= bits(is(b'\\'));
-            masks.operator |= bits(operator);
-            masks.control |= bits(at_most(0x1f));
-            masks.space |= bits(at_most(0x20));
-        }
-        masks
+        classify_by_vectors!(
+            block,
+            32,
+            u32,
+            load_avx2,
+            _mm256_cmpeq_epi8,
+            _mm256_or_si256,
+            _mm256_max_epu8,
+            _mm256_set1_epi8,
+            _mm256_movemask_epi8
+        )
     }
 
     #[target_feature(enable = "sse2")]
@@ -666,29 +683,17 @@ mod x86 {
     #[inline]
     #[target_feature(enable = "sse2")]
     fn classify(block: &[u8; 64]) -> Masks {
-        let mut masks = Masks::default();
-        for (part, bytes) in block.chunks_exact(16).enumerate() {
-            let v = load(bytes);
-            let is = |b: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8));
-            // `[` and `]` are `{` and `}` without bit 5.
-            let folded = _mm_or_si128(v, _mm_set1_epi8(0x20));
-            let operator = _mm_or_si128(
-                _mm_or_si128(
-                    _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'{' as i8)),
-                    _mm_cmpeq_epi8(folded, _mm_set1_epi8(b'}' as i8)),
-                ),
-                _mm_or_si128(is(b':'), is(b',')),
-            );
-            let at_most =
-                |b: i8| _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(b)), _mm_set1_epi8(b));
-            let bits = |m: __m128i| u64::from(_mm_movemask_epi8(m) as u16) << (part * 16);
-            masks.quote |= bits(is(b'"'));
-            masks.backslash |= bits(is(b'\\'));
-            masks.operator |= bits(operator);
-            masks.control |= bits(at_most(0x1f));
-            masks.space |= bits(at_most(0x20));
-        }
-        masks
+        classify_by_vectors!(
+            block,
+            16,
+            u16,
+            load,
+            _mm_cmpeq_epi8,
+            _mm_or_si128,
+            _mm_max_epu8,
+            _mm_set1_epi8,
+            _mm_movemask_epi8
+        )
     }
 }
 

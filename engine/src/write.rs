@@ -747,10 +747,10 @@ impl Rejects {
         };
         let mut line = Vec::with_capacity(rejected.record.len() + 128);
         line.extend_from_slice(b"{\"batch\":");
-        line.extend_from_slice(itoa::Buffer::new().format(batch).as_bytes());
+        crate::json::write_uint(batch, &mut line);
         line.extend_from_slice(b",\"status\":");
         match rejected.status {
-            Some(status) => line.extend_from_slice(itoa::Buffer::new().format(status).as_bytes()),
+            Some(status) => crate::json::write_uint(status.into(), &mut line),
             None => line.extend_from_slice(b"null"),
         }
         line.extend_from_slice(b",\"response\":");
