@@ -158,7 +158,7 @@ impl PagePipeline {
             let extractor = self.extractor.as_ref().expect("on_index needs the columns");
             let doc = self
                 .scanner
-                .scan(body)
+                .scan(body, extractor.plan())
                 .map_err(|e| Error::data(e.to_string()))?;
             let records = select_records(doc.root(), &self.job.records).map_err(Error::data)?;
             return extract_then(extractor, &records, then);

@@ -11,9 +11,10 @@ use simd_json::prelude::ValueAsObject;
 use simd_json::{BorrowedValue, StaticNode};
 
 use crate::job::{RecordMode, Records};
-use crate::json::{short_word, write_serde};
+use crate::json::{key_print, write_serde};
 use crate::node::{Node, View};
 use crate::path::{Path, Segment};
+use crate::scan::Plan;
 
 /// The type of an output column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,6 +147,9 @@ pub struct Extractor {
     multi: Vec<bool>,
     general: Vec<usize>,
     trie: Vec<TrieNode>,
+    /// The columns the check of a page notes, when all their paths are
+    /// keys.
+    plan: Option<Plan>,
     missing_is_dirty: bool,
     bad_type_is_dirty: bool,
 }
@@ -169,11 +173,22 @@ impl Extractor {
             }
             trie[node].columns.push(index);
         }
+        let records_keys = records.path.as_ref().map_or(Some(&[][..]), Path::segments);
+        let plan = records_keys
+            .filter(|_| general.is_empty())
+            .and_then(|keys| {
+                let paths = columns
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, column)| Some((index, column.path.as_ref()?.segments()?)));
+                Plan::new(keys, paths, columns.len(), records.mode != RecordMode::One)
+            });
         Extractor {
             columns,
             multi,
             general,
             trie,
+            plan,
             missing_is_dirty: records.missing_is_dirty,
             bad_type_is_dirty: records.bad_type_is_dirty,
         }
@@ -183,6 +198,11 @@ impl Extractor {
     /// needs the general JSONPath evaluator, which works on a tree.
     pub(crate) fn walks_index(&self) -> bool {
         self.general.is_empty()
+    }
+
+    /// What the check of a page notes for [`Extractor::extract`].
+    pub(crate) fn plan(&self) -> Option<&Plan> {
+        self.plan.as_ref()
     }
 
     /// The columns, in output order.
@@ -204,9 +224,11 @@ impl Extractor {
         let mut scratch: Vec<N> = Vec::new();
         let mut single: Vec<Option<N>> = vec![None; width];
         let mut many: Vec<Vec<N>> = vec![Vec::new(); width];
-        'records: for &record in records {
+        'records: for (ordinal, &record) in records.iter().enumerate() {
             hits.clear();
-            walk_trie(&self.trie, 0, record, &mut hits, &mut scratch);
+            if !record.noted_columns(ordinal, |column, value| hits.push((column, value))) {
+                walk_trie(&self.trie, 0, record, &mut hits, &mut scratch);
+            }
             single.iter_mut().for_each(|s| *s = None);
             many.iter_mut().for_each(Vec::clear);
             for &(column, value) in &hits {
@@ -324,25 +346,6 @@ impl<'a> Cell<'a> {
             Cell::Binary(b) => Cell::Binary(b),
         }
     }
-}
-
-/// A key's length and some of its bytes as one integer: most keys that
-/// differ differ in it, and a key under 8 bytes is all in it. It is taken
-/// with fixed-size loads rather than a copy of a variable length, which
-/// costs a call.
-fn key_print(bytes: &[u8]) -> u64 {
-    let len = bytes.len();
-    let word = |at: usize| {
-        let mut w = [0u8; 4];
-        w.copy_from_slice(&bytes[at..at + 4]);
-        u64::from(u32::from_le_bytes(w))
-    };
-    let head = if len >= 8 {
-        word(0) | word(len - 4) << 24
-    } else {
-        short_word(bytes)
-    };
-    (head & 0x00ff_ffff_ffff_ffff) | (len.min(255) as u64) << 56
 }
 
 fn child(trie: &mut Vec<TrieNode>, node: usize, segment: &Segment) -> usize {
@@ -971,7 +974,7 @@ mod tests {
         // The structural index and the tape give the same cell, or the
         // same reason.
         let mut scanner = crate::scan::Scanner::default();
-        let doc = scanner.scan(json.as_bytes()).unwrap();
+        let doc = scanner.scan(json.as_bytes(), None).unwrap();
         assert_eq!(conv_node(doc.root(), &col), from_tree, "{json}");
         let mut scratch = crate::json::Scratch::default();
         let mut tape = simd_json::Tape::null();
@@ -980,6 +983,171 @@ mod tests {
             .unwrap();
         assert_eq!(conv_node(tape.as_value(), &col), from_tree, "{json}");
         from_tree
+    }
+
+    /// The `json` cells of `paths` in the records at `records_path` of
+    /// `page`, taken from what the check noted, and how many records were
+    /// noted; the cells are checked against the extractor's own walk.
+    fn noted_cells(
+        page: &str,
+        records_path: Option<&str>,
+        mode: RecordMode,
+        paths: &[&str],
+    ) -> (Vec<String>, usize) {
+        let columns = paths
+            .iter()
+            .map(|path| ColumnSpec {
+                name: (*path).to_owned(),
+                path: Some(Path::parse(path).unwrap()),
+                kind: ColumnType::Json,
+                format: None,
+                value: None,
+            })
+            .collect();
+        let records = Records {
+            path: records_path.map(|p| Path::parse(p).unwrap()),
+            mode,
+            missing_is_dirty: false,
+            bad_type_is_dirty: true,
+            max_dirty: 0,
+            dirty_path: None,
+            flatten: ".".to_owned(),
+        };
+        let extractor = Extractor::new(columns, &records);
+        let plan = extractor.plan().expect("paths of keys are planned");
+        let extract = |plan| {
+            let mut scanner = crate::scan::Scanner::default();
+            let doc = scanner.scan(page.as_bytes(), plan).unwrap();
+            let found = select_records(doc.root(), &records).unwrap();
+            let noted = found
+                .iter()
+                .enumerate()
+                .filter(|&(i, record)| record.noted_columns(i, |_, _| {}))
+                .count();
+            let mut batch = Batch::default();
+            extractor.extract(&found, &Placeholders::new(), &mut batch);
+            let cells: Vec<String> = batch
+                .cells
+                .iter()
+                .map(|cell| match cell {
+                    Cell::Json(text) => String::from_utf8(text.clone()).unwrap(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            (cells, noted)
+        };
+        let (cells, noted) = extract(Some(plan));
+        let (walked, none_noted) = extract(None);
+        assert_eq!(none_noted, 0);
+        assert_eq!(cells, walked, "{page}");
+        (cells, noted)
+    }
+
+    fn strings(cells: &[&str]) -> Vec<String> {
+        cells.iter().map(|c| (*c).to_owned()).collect()
+    }
+
+    #[test]
+    fn noted_columns_are_the_columns_a_walk_finds() {
+        let auto = RecordMode::Auto;
+        // A repeated key keeps its first value, also for the object under it.
+        let (cells, noted) = noted_cells(
+            r#"{"data":[{"a":1,"a":2,"b":{"c":1},"b":{"c":2,"d":3}}]}"#,
+            Some("data"),
+            auto,
+            &["a", "b.c", "b.d"],
+        );
+        assert_eq!((cells, noted), (strings(&["1", "1", "Null"]), 1));
+        // A key with an escape may be a wanted one: such a record is walked.
+        let (cells, noted) = noted_cells(
+            r#"{"data":[{"\u0061":5,"a":6},{"x\"y":1,"a":7},{"a":8}]}"#,
+            Some("data"),
+            auto,
+            &["a"],
+        );
+        assert_eq!((cells, noted), (strings(&["5", "7", "8"]), 1));
+        // The records are under the first of repeated keys, though the
+        // first is written with an escape.
+        let (cells, noted) = noted_cells(
+            r#"{"d\u0061ta":[{"a":1}],"data":[{"a":2}]}"#,
+            Some("data"),
+            auto,
+            &["a"],
+        );
+        assert_eq!((cells, noted), (strings(&["1"]), 0));
+        let (cells, noted) = noted_cells(
+            r#"{"data":[{"a":1}],"data":[{"a":2}]}"#,
+            Some("data"),
+            auto,
+            &["a"],
+        );
+        assert_eq!((cells, noted), (strings(&["1"]), 1));
+        // One object as the record, and an array as one record.
+        let page = r#"{"data":{"a":{"b":[1, 2]}}}"#;
+        let (cells, noted) = noted_cells(page, Some("data"), auto, &["a.b", "a"]);
+        assert_eq!((cells, noted), (strings(&["[1,2]", r#"{"b":[1,2]}"#]), 1));
+        let (cells, noted) = noted_cells(
+            r#"{"data":[{"a":1}]}"#,
+            Some("data"),
+            RecordMode::One,
+            &["a"],
+        );
+        assert_eq!((cells, noted), (strings(&["Null"]), 0));
+        // Records that are not objects, at the page's root; values that
+        // are not objects on a column's way.
+        let (cells, noted) = noted_cells(
+            r#"[{"a":1},2,"s",null,{"b":{"c":{"d":3}}},{"b":[{"c":1}]},{"b":"c"}]"#,
+            None,
+            auto,
+            &["a", "b.c"],
+        );
+        let expected = [
+            "1",
+            "Null",
+            "Null",
+            "Null",
+            "Null",
+            "Null",
+            "Null",
+            "Null",
+            "Null",
+            r#"{"d":3}"#,
+            "Null",
+            "Null",
+            "Null",
+            "Null",
+        ];
+        assert_eq!((cells, noted), (strings(&expected), 4));
+        // Keys of eight bytes and more are compared whole, past their print.
+        let (cells, noted) = noted_cells(
+            r#"{"result":{"items":[{"created_at":1,"created_by":2,"cre___at":3}]}}"#,
+            Some("result.items"),
+            auto,
+            &["created_by", "created_at"],
+        );
+        assert_eq!((cells, noted), (strings(&["2", "1"]), 1));
+    }
+
+    #[test]
+    fn corpus_pages_are_noted_whole() {
+        let page = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../fixtures/corpus/nested.json"
+        ))
+        .unwrap();
+        let paths = [
+            "number",
+            "title",
+            "user.login",
+            "user.profile.location",
+            "created_at",
+        ];
+        let (cells, noted) = noted_cells(&page, Some("data"), RecordMode::Auto, &paths);
+        let records = cells.len() / paths.len();
+        assert!(records > 10);
+        assert_eq!(noted, records);
+        assert_eq!(cells[2], r#""harbor688""#);
+        assert_eq!(cells[3], r#""Lyon""#);
     }
 
     fn conv_node<'v>(value: impl Node<'v>, col: &ColumnSpec) -> Result<Cell<'static>, String> {

@@ -109,6 +109,15 @@ pub(crate) trait Node<'v>: Copy {
         });
     }
 
+    /// Calls `each` with the index and value of every column of this
+    /// record, the `ordinal`th of its page, found while its page was
+    /// checked, and answers whether they were; if not, the extractor
+    /// walks the record itself.
+    fn noted_columns(self, ordinal: usize, each: impl FnMut(usize, Self)) -> bool {
+        let _ = (ordinal, each);
+        false
+    }
+
     /// Writes compact JSON text; a marked big number goes back to its
     /// literal.
     fn write_json(self, out: &mut Vec<u8>) {

@@ -882,14 +882,16 @@ pub(crate) async fn run_hooked(
             // Without a count, the paginator does not read one.
             (facts.records.unwrap_or_default(), facts.watched)
         } else if on_index {
-            doc = scanner.scan(body).map_err(|e| not_json(&shown, e))?;
+            let extractor = extractor.as_ref().expect("on_index needs the columns");
+            doc = scanner
+                .scan(body, extractor.plan())
+                .map_err(|e| not_json(&shown, e))?;
             let (records, watched) = index_records(
                 &doc,
                 &job.records,
                 watched_paths.as_deref().unwrap_or_default(),
                 &shown,
             )?;
-            let extractor = extractor.as_ref().expect("on_index needs the columns");
             extractor.extract(&records, &placeholders, &mut batch);
             (records.len(), watched)
         } else {

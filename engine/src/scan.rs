@@ -14,9 +14,9 @@
 
 use std::fmt;
 
-use crate::json::ZERO_DIGITS;
+use crate::json::{ZERO_DIGITS, key_print};
 use crate::node::{Node, View};
-use crate::path::resolve_index;
+use crate::path::{Segment, resolve_index};
 
 /// Deeper nesting is refused, as simd-json refuses it.
 const MAX_DEPTH: u32 = 1024;
@@ -59,6 +59,172 @@ pub(crate) struct Scanner {
     partners: Vec<u32>,
     /// A copy of a page whose strings hold escapes, unescaped in place.
     unescaped: Vec<u8>,
+    noted: Noted,
+}
+
+/// The columns the grammar check notes on its walk, so that extraction
+/// does not walk each record a second time: a trie of keys from the page
+/// down to the records, and from a record down to each column's value.
+/// Only paths of keys are planned; a member holding an array is not
+/// entered.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// Node 0 is the page; the records path's keys lead to `records`,
+    /// whose value holds the records; `record` is a record's own node.
+    nodes: Vec<PlanNode>,
+    records: u32,
+    record: u32,
+    width: usize,
+    /// Not so with `records.mode = "one"`, where the array is the record:
+    /// its elements are not noted, which would be wasted.
+    array_holds_records: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PlanNode {
+    keys: Vec<Box<[u8]>>,
+    /// [`key_print`] of each of `keys`, compared before the key itself.
+    prints: Vec<u64>,
+    children: Vec<u32>,
+    /// A bit for each of `keys`.
+    all: u64,
+    /// The [`print_bit`] of each of `keys`: most members not wanted are
+    /// told by one test.
+    filter: u64,
+    /// The columns whose value is the value of this node.
+    columns: Vec<u32>,
+}
+
+/// Not a node: a value whose members nothing wants.
+const NOWHERE: u32 = u32::MAX;
+/// Not a node: an element of the array holding the records.
+const ELEMENT: u32 = u32::MAX - 1;
+
+impl Plan {
+    /// The plan for records at the keys `records` (the page itself when
+    /// empty) and `columns`, each a column's index and keys; `None` if a
+    /// path is not all keys, a key would be written with an escape (the
+    /// check sees keys before unescaping) or an object wants more than
+    /// 64 keys.
+    pub(crate) fn new<'p>(
+        records: &[Segment],
+        columns: impl IntoIterator<Item = (usize, &'p [Segment])>,
+        width: usize,
+        array_holds_records: bool,
+    ) -> Option<Plan> {
+        let mut nodes = vec![PlanNode::default()];
+        let mut at = 0;
+        for segment in records {
+            at = plan_child(&mut nodes, at, segment)?;
+        }
+        let records = at;
+        nodes.push(PlanNode::default());
+        let record = nodes.len() as u32 - 1;
+        for (column, segments) in columns {
+            let mut at = record;
+            for segment in segments {
+                at = plan_child(&mut nodes, at, segment)?;
+            }
+            nodes[at as usize].columns.push(u32::try_from(column).ok()?);
+        }
+        if nodes.iter().any(|node| node.keys.len() > 64) {
+            return None;
+        }
+        Some(Plan {
+            nodes,
+            records,
+            record,
+            width,
+            array_holds_records,
+        })
+    }
+}
+
+fn plan_child(nodes: &mut Vec<PlanNode>, node: u32, segment: &Segment) -> Option<u32> {
+    let Segment::Key(key) = segment else {
+        return None;
+    };
+    if key.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return None;
+    }
+    let key = key.as_bytes();
+    let here = &nodes[node as usize];
+    if let Some(i) = here.keys.iter().position(|k| **k == *key) {
+        return Some(here.children[i]);
+    }
+    let child = u32::try_from(nodes.len()).ok()?;
+    nodes.push(PlanNode::default());
+    let here = &mut nodes[node as usize];
+    here.keys.push(key.into());
+    here.prints.push(key_print(key));
+    here.children.push(child);
+    here.all = u64::MAX >> (64 - here.keys.len().min(64));
+    here.filter |= print_bit(key_print(key));
+    Some(child)
+}
+
+/// One of 64 bits for a key's print, from its high bits after a multiply
+/// that mixes every bit of the print into them.
+#[inline(always)]
+fn print_bit(print: u64) -> u64 {
+    1 << (print.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
+}
+
+/// What the check noted of a page's records under a [`Plan`].
+#[derive(Debug, Default)]
+struct Noted {
+    /// The entry of each record object, in page order.
+    records: Vec<u32>,
+    /// For each record, the entry of each column's value ([`NOWHERE`]
+    /// where it has none), then one slot that is not zero where a key
+    /// with an escape might have been a wanted one.
+    slots: Vec<u32>,
+    width: usize,
+}
+
+impl Noted {
+    fn clear(&mut self, width: usize) {
+        self.records.clear();
+        self.slots.clear();
+        self.width = width;
+    }
+
+    fn start(&mut self, record: usize) {
+        self.records.push(record as u32);
+        let len = self.slots.len();
+        self.slots.resize(len + self.width + 1, NOWHERE);
+        self.slots[len + self.width] = 0;
+    }
+
+    fn note(&mut self, column: u32, value: usize) {
+        let row = self.slots.len() - self.width - 1;
+        self.slots[row + column as usize] = value as u32;
+    }
+
+    fn unsure(&mut self) {
+        if let Some(last) = self.slots.last_mut() {
+            *last = 1;
+        }
+    }
+
+    /// The value entries of the record at entry `record`, if it was noted
+    /// surely; `guess` is where its row likely is.
+    fn row(&self, record: usize, guess: usize) -> Option<&[u32]> {
+        let row = if self.records.get(guess) == Some(&(record as u32)) {
+            guess
+        } else {
+            self.records.partition_point(|&at| (at as usize) < record)
+        };
+        if self
+            .records
+            .get(row)
+            .is_none_or(|&at| at as usize != record)
+        {
+            return None;
+        }
+        let slots = &self.slots[row * (self.width + 1)..][..self.width + 1];
+        (slots[self.width] == 0).then(|| &slots[..self.width])
+    }
 }
 
 /// A scanned page: its text and its checked structural index.
@@ -69,6 +235,7 @@ pub(crate) struct Doc<'s> {
     positions: &'s [u32],
     kinds: &'s [u8],
     partners: &'s [u32],
+    noted: Option<&'s Noted>,
 }
 
 /// A value of a scanned page: a string, object or array by the index
@@ -81,8 +248,13 @@ pub(crate) struct Item<'d> {
 }
 
 impl Scanner {
-    /// Scans and checks `body`; the result borrows from both.
-    pub(crate) fn scan<'s>(&'s mut self, body: &'s [u8]) -> Result<Doc<'s>, Malformed> {
+    /// Scans and checks `body`, noting the columns of `plan`; the result
+    /// borrows from both.
+    pub(crate) fn scan<'s>(
+        &'s mut self,
+        body: &'s [u8],
+        plan: Option<&Plan>,
+    ) -> Result<Doc<'s>, Malformed> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(Malformed {
                 what: "the body is empty".to_owned(),
@@ -102,7 +274,16 @@ impl Scanner {
         let positions = &mut self.positions[..found.count];
         let kinds = &self.kinds[..found.count];
         let partners = &mut self.partners[..found.count];
-        check(body, positions, kinds, partners)?;
+        self.noted.clear(plan.map_or(0, |plan| plan.width));
+        check(
+            body,
+            positions,
+            kinds,
+            partners,
+            plan,
+            found.backslashes,
+            &mut self.noted,
+        )?;
         let text = if found.backslashes {
             self.unescaped.clear();
             self.unescaped.extend_from_slice(body);
@@ -119,6 +300,7 @@ impl Scanner {
             positions,
             kinds,
             partners,
+            noted: plan.map(|_| &self.noted),
         })
     }
 }
@@ -369,6 +551,25 @@ impl<'d> Node<'d> for Item<'d> {
         }
         let doc = self.doc;
         doc.each_member(self.at, |k, at| each(doc.string(k), Item { doc, at }));
+    }
+
+    fn noted_columns(self, ordinal: usize, mut each: impl FnMut(usize, Self)) -> bool {
+        let doc = self.doc;
+        let Some(row) = doc.noted.and_then(|noted| noted.row(self.at, ordinal)) else {
+            return false;
+        };
+        for (column, &at) in row.iter().enumerate() {
+            if at != NOWHERE {
+                each(
+                    column,
+                    Item {
+                        doc,
+                        at: at as usize,
+                    },
+                );
+            }
+        }
+        true
     }
 }
 
@@ -898,13 +1099,17 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
 
-/// Checks the grammar over the structural index, and records the partner
-/// of every bracket.
+/// Checks the grammar over the structural index, records the partner
+/// of every bracket, and notes the columns of `plan`; `escaped` says that
+/// some string of the page holds an escape.
 fn check(
     text: &[u8],
     positions: &[u32],
     kinds: &[u8],
     partners: &mut [u32],
+    plan: Option<&Plan>,
+    escaped: bool,
+    noted: &mut Noted,
 ) -> Result<(), Malformed> {
     let mut checker = Checker {
         text,
@@ -912,9 +1117,12 @@ fn check(
         kinds,
         partners,
         fault: None,
+        plan,
+        escaped,
+        noted,
     };
     // Every step that answers `None` has left its fault.
-    if let Some(end) = checker.value(0, 0) {
+    if let Some(end) = checker.value(0, 0, plan.map_or(NOWHERE, |_| 0)) {
         let after = checker.after_value(end, end == 0);
         if end < positions.len() || !checker.blank(after, text.len()) {
             checker.expected::<()>("the end of the text", end, after);
@@ -924,13 +1132,18 @@ fn check(
 }
 
 /// The grammar's walk. Its steps answer `None` on a fault, which they
-/// leave in `fault`: a small return keeps the walk's calls cheap.
+/// leave in `fault`: a small return keeps the walk's calls cheap. A walk
+/// through a value whose members a [`Plan`] wants carries the plan's node
+/// for it, [`NOWHERE`] otherwise.
 struct Checker<'a> {
     text: &'a [u8],
     positions: &'a [u32],
     kinds: &'a [u8],
     partners: &'a mut [u32],
     fault: Option<Malformed>,
+    plan: Option<&'a Plan>,
+    escaped: bool,
+    noted: &'a mut Noted,
 }
 
 impl Checker<'_> {
@@ -993,11 +1206,17 @@ impl Checker<'_> {
 
     /// The value that starts after the entry before `i`: the entry after
     /// the value.
-    fn value(&mut self, i: usize, depth: u32) -> Option<usize> {
+    fn value(&mut self, i: usize, depth: u32, node: u32) -> Option<usize> {
         match self.kind(i) {
             b'"' => return Some(i + 2),
-            b'{' => return self.object(i, depth + 1),
-            b'[' => return self.array(i, depth + 1),
+            b'{' => {
+                let members = self.members_of(node, i);
+                return self.object(i, depth + 1, members);
+            }
+            b'[' => {
+                let elements = self.elements_of(node);
+                return self.array(i, depth + 1, elements);
+            }
             _ => {}
         }
         let from = self.end_of(i);
@@ -1075,11 +1294,97 @@ impl Checker<'_> {
         }
     }
 
-    fn object(&mut self, open: usize, depth: u32) -> Option<usize> {
+    /// The node for the members of the object at entry `open`, the value
+    /// of `node`; a record's object starts its row of noted values.
+    #[inline(always)]
+    fn members_of(&mut self, node: u32, open: usize) -> u32 {
+        let Some(plan) = self.plan.filter(|_| node != NOWHERE) else {
+            return NOWHERE;
+        };
+        if node == ELEMENT || node == plan.records {
+            self.noted.start(open);
+            self.note(plan.record, open);
+            return plan.record;
+        }
+        if plan.nodes[node as usize].keys.is_empty() {
+            return NOWHERE;
+        }
+        node
+    }
+
+    /// The node for the elements of the array that is the value of `node`.
+    #[inline(always)]
+    fn elements_of(&self, node: u32) -> u32 {
+        match self.plan {
+            Some(plan) if node == plan.records && plan.array_holds_records => ELEMENT,
+            _ => NOWHERE,
+        }
+    }
+
+    /// Whether every key `node` wants is in `found`; a key found later is
+    /// a repeat, whose value is not taken, and one with an escape is not
+    /// wanted either.
+    #[inline(always)]
+    fn all_found(&self, node: u32, found: u64) -> bool {
+        let plan = self.plan.expect("a node is of a plan");
+        found == plan.nodes[node as usize].all
+    }
+
+    fn note(&mut self, node: u32, value: usize) {
+        let plan = self.plan.expect("a node is of a plan");
+        for &column in &plan.nodes[node as usize].columns {
+            self.noted.note(column, value);
+        }
+    }
+
+    /// The node of the member whose key is entry `key`, in an object of
+    /// `node`, noting the columns whose value it is; `found` has a bit
+    /// for each of the node's keys found already, so that a repeated key
+    /// keeps its first value, and `next` is the key to try first (records
+    /// of an API mostly list their members in one order).
+    fn member(&mut self, node: u32, key: usize, found: &mut u64, next: &mut usize) -> u32 {
+        let plan = self.plan.expect("a node is of a plan");
+        let here = &plan.nodes[node as usize];
+        let start = self.offset(key) + 1;
+        let bytes = self
+            .text
+            .get(start..self.offset(key + 1))
+            .unwrap_or_default();
+        let print = key_print(bytes);
+        let wanted = |i: usize| {
+            *found & (1 << i) == 0
+                && here.prints[i] == print
+                && (bytes.len() < 8 || *here.keys[i] == *bytes)
+        };
+        let hit = if *next < here.keys.len() && wanted(*next) {
+            Some(*next)
+        } else if here.filter & print_bit(print) == 0 {
+            None
+        } else {
+            (0..here.keys.len()).find(|&i| wanted(i))
+        };
+        let Some(i) = hit else {
+            // Unescaped, the key might be a wanted one: the record is
+            // left to the walk after unescaping.
+            if self.escaped && node >= plan.record && bytes.contains(&b'\\') {
+                self.noted.unsure();
+            }
+            return NOWHERE;
+        };
+        *found |= 1 << i;
+        *next = i + 1;
+        let child = here.children[i];
+        self.note(child, key + 3);
+        child
+    }
+
+    fn object(&mut self, open: usize, depth: u32, node: u32) -> Option<usize> {
         let mut i = match self.enter(open, depth, b'}')? {
             Step::Item(i) => i,
             Step::End(end) => return Some(end),
         };
+        let (mut found, mut next) = (0, 0);
+        let mut node = node;
         loop {
             if self.kind(i) != b'"' {
                 return self.expected("a key", i, self.end_of(i));
@@ -1088,26 +1393,35 @@ impl Checker<'_> {
                 return self.expected("`:`", i + 2, self.end_of(i + 2));
             }
             let value = i + 3;
+            let child = if node == NOWHERE {
+                NOWHERE
+            } else {
+                let child = self.member(node, i, &mut found, &mut next);
+                if self.all_found(node, found) {
+                    node = NOWHERE;
+                }
+                child
+            };
             // Most values are strings.
-            let next = if self.kind(value) == b'"' {
+            let after = if self.kind(value) == b'"' {
                 value + 2
             } else {
-                self.value(value, depth)?
+                self.value(value, depth, child)?
             };
-            i = match self.step(open, next, next == value, b'}')? {
+            i = match self.step(open, after, after == value, b'}')? {
                 Step::Item(i) => i,
                 Step::End(end) => return Some(end),
             };
         }
     }
 
-    fn array(&mut self, open: usize, depth: u32) -> Option<usize> {
+    fn array(&mut self, open: usize, depth: u32, node: u32) -> Option<usize> {
         let mut i = match self.enter(open, depth, b']')? {
             Step::Item(i) => i,
             Step::End(end) => return Some(end),
         };
         loop {
-            let next = self.value(i, depth)?;
+            let next = self.value(i, depth, node)?;
             i = match self.step(open, next, next == i, b']')? {
                 Step::Item(i) => i,
                 Step::End(end) => return Some(end),
@@ -1292,7 +1606,9 @@ mod tests {
 
     fn scanned(text: &str) -> Result<serde_json::Value, String> {
         let mut scanner = Scanner::default();
-        let doc = scanner.scan(text.as_bytes()).map_err(|e| e.to_string())?;
+        let doc = scanner
+            .scan(text.as_bytes(), None)
+            .map_err(|e| e.to_string())?;
         Ok(doc.root().to_serde())
     }
 
@@ -1332,7 +1648,7 @@ mod tests {
     fn indexes_select_elements_from_either_end() {
         let mut scanner = Scanner::default();
         let doc = scanner
-            .scan(br#"[1,"two",[3],{"four":4},5]"#)
+            .scan(br#"[1,"two",[3],{"four":4},5]"#, None)
             .expect("valid page");
         let at = |index| doc.root().at(index).map(|item| item.to_serde().to_string());
         assert_eq!(at(0).as_deref(), Some("1"));
@@ -1345,7 +1661,7 @@ mod tests {
         assert_eq!(at(-5).as_deref(), Some("1"));
         assert_eq!(at(-6), None);
         let empty = Scanner::default()
-            .scan(b"[ ]")
+            .scan(b"[ ]", None)
             .map(|d| d.root().at(0).is_none());
         assert_eq!(empty, Ok(true));
     }
@@ -1426,7 +1742,7 @@ mod tests {
         let mut scanner = Scanner::default();
         assert_eq!(
             scanner
-                .scan(&invalid)
+                .scan(&invalid, None)
                 .map(|_| ())
                 .map_err(|e| e.to_string()),
             Err("invalid UTF-8 at byte 6".to_owned())

@@ -174,7 +174,7 @@ impl PageWork {
             .unwrap_or_default();
         let doc = workspace
             .scanner
-            .scan(&body)
+            .scan(&body, self.extractor.plan())
             .map_err(|e| not_json(&shown, e))?;
         let (records, watched) = index_records(&doc, &self.records, watched, &shown)?;
         if let Some((landed, fetched)) = unsent {
