@@ -1,5 +1,7 @@
-//! From a parsed page to typed cells: records selection, one walk per record
-//! for all compiled column paths, conversions, inference and dirty records.
+//! From a parsed page to typed cells: records selection, the values of all
+//! compiled column paths (noted by the structural index's check when every
+//! path is keys, else one walk per record), conversions, inference and
+//! dirty records.
 
 use std::borrow::Cow;
 use std::collections::HashMap;

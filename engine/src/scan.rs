@@ -11,6 +11,10 @@
 //! checked whole — UTF-8, every string's characters and escapes, every
 //! literal, bracket, comma and colon — so a malformed page fails as it
 //! would under a full parse.
+//!
+//! Given the extractor's [`Plan`] (its paths, when all are keys), the check
+//! also notes the entry of each record's column values as it passes them,
+//! so that extraction reads them without walking the records again.
 
 use std::fmt;
 
