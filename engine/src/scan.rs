@@ -1382,13 +1382,12 @@ impl Checker<'_> {
         child
     }
 
-    fn object(&mut self, open: usize, depth: u32, node: u32) -> Option<usize> {
+    fn object(&mut self, open: usize, depth: u32, mut node: u32) -> Option<usize> {
         let mut i = match self.enter(open, depth, b'}')? {
             Step::Item(i) => i,
             Step::End(end) => return Some(end),
         };
         let (mut found, mut next) = (0, 0);
-        let mut node = node;
         loop {
             if self.kind(i) != b'"' {
                 return self.expected("a key", i, self.end_of(i));
