@@ -13,7 +13,8 @@ use simd_json::prelude::ValueAsObject;
 use simd_json::{BorrowedValue, StaticNode};
 
 use crate::job::{RecordMode, Records};
-use crate::json::{key_print, write_serde};
+use crate::json::write_serde;
+use crate::keys::KeySet;
 use crate::node::{Node, View};
 use crate::path::{Path, Segment};
 use crate::scan::Plan;
@@ -134,9 +135,9 @@ pub type Placeholders = HashMap<String, String>;
 
 #[derive(Debug, Default, Clone)]
 struct TrieNode {
-    keys: Vec<(String, usize)>,
-    /// [`key_print`] of each of `keys`, compared before the key itself.
-    prints: Vec<u64>,
+    keys: KeySet,
+    /// The node under each of `keys`.
+    children: Vec<usize>,
     indexes: Vec<(i64, usize)>,
     wildcard: Option<usize>,
     columns: Vec<usize>,
@@ -352,11 +353,10 @@ impl<'a> Cell<'a> {
 
 fn child(trie: &mut Vec<TrieNode>, node: usize, segment: &Segment) -> usize {
     let existing = match segment {
-        Segment::Key(key) => trie[node]
-            .keys
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, c)| *c),
+        Segment::Key(key) => {
+            let i = trie[node].keys.add(key);
+            trie[node].children.get(i).copied()
+        }
         Segment::Index(i) => trie[node]
             .indexes
             .iter()
@@ -370,10 +370,7 @@ fn child(trie: &mut Vec<TrieNode>, node: usize, segment: &Segment) -> usize {
     let id = trie.len();
     trie.push(TrieNode::default());
     match segment {
-        Segment::Key(key) => {
-            trie[node].keys.push((key.clone(), id));
-            trie[node].prints.push(key_print(key.as_bytes()));
-        }
+        Segment::Key(_) => trie[node].children.push(id),
         Segment::Index(i) => trie[node].indexes.push((*i, id)),
         Segment::Wildcard => trie[node].wildcard = Some(id),
     }
@@ -392,37 +389,23 @@ fn walk_trie<'v, N: Node<'v>>(
         hits.push((column, value));
     }
     if here.keys.len() <= N::KEYS_PER_GET || here.keys.len() > 64 {
-        for (key, next) in &here.keys {
-            if let Some(child) = value.get(key) {
-                walk_trie(trie, *next, child, hits, scratch);
+        for (i, &next) in here.children.iter().enumerate() {
+            if let Some(child) = value.get(here.keys.key(i)) {
+                walk_trie(trie, next, child, hits, scratch);
             }
         }
     } else {
         // One pass over the object for all the keys wanted here, rather
-        // than one scan per key; a repeated key keeps its first value.
-        // Records of one API mostly list their members in one order, so
-        // the key after the last one found is tried first.
+        // than one scan per key.
         let mut found: u64 = 0;
-        let all = u64::MAX >> (64 - here.keys.len());
-        let mut guess = 0;
+        let mut next = 0;
         value.members_while(|key, child| {
-            let print = key_print(key);
-            let wanted = |i: usize| {
-                found & (1 << i) == 0
-                    && here.prints[i] == print
-                    && (key.len() < 8 || here.keys[i].0.as_bytes() == key)
-            };
-            let hit = if guess < here.keys.len() && wanted(guess) {
-                Some(guess)
-            } else {
-                (0..here.keys.len()).find(|&i| wanted(i))
-            };
-            if let Some(i) = hit {
+            if let Some(i) = here.keys.find(key, found, next) {
                 found |= 1 << i;
-                guess = i + 1;
-                walk_trie(trie, here.keys[i].1, child, hits, scratch);
+                next = i + 1;
+                walk_trie(trie, here.children[i], child, hits, scratch);
             }
-            found != all
+            found != here.keys.all()
         });
     }
     for (index, next) in &here.indexes {
@@ -1208,29 +1191,6 @@ mod tests {
             parse_timestamp("2023-11-14T22:13:35.5Z", None),
             Some(1_700_000_015_500_000)
         );
-    }
-
-    #[test]
-    fn keys_under_eight_bytes_have_prints_of_their_own() {
-        // Every key of up to 7 bytes over a three-letter alphabet.
-        let mut keys = vec![Vec::new()];
-        for len in 1..=7 {
-            let shorter: Vec<Vec<u8>> = keys
-                .iter()
-                .filter(|k| k.len() == len - 1)
-                .cloned()
-                .collect();
-            for key in shorter {
-                for b in [b'a', b'b', b'_'] {
-                    let mut longer = key.clone();
-                    longer.push(b);
-                    keys.push(longer);
-                }
-            }
-        }
-        assert_eq!(keys.len(), (0..=7).map(|n| 3usize.pow(n)).sum::<usize>());
-        let prints: std::collections::HashSet<u64> = keys.iter().map(|k| key_print(k)).collect();
-        assert_eq!(prints.len(), keys.len());
     }
 
     #[test]

@@ -443,25 +443,6 @@ fn tail_word(bytes: &[u8], from: usize) -> u64 {
     short_word(&bytes[from..])
 }
 
-/// A key's length and some of its bytes as one integer: most keys that
-/// differ differ in it, and a key under 8 bytes is all in it. It is taken
-/// with fixed-size loads rather than a copy of a variable length, which
-/// costs a call.
-pub(crate) fn key_print(bytes: &[u8]) -> u64 {
-    let len = bytes.len();
-    let word = |at: usize| {
-        let mut w = [0u8; 4];
-        w.copy_from_slice(&bytes[at..at + 4]);
-        u64::from(u32::from_le_bytes(w))
-    };
-    let head = if len >= 8 {
-        word(0) | word(len - 4) << 24
-    } else {
-        short_word(bytes)
-    };
-    (head & 0x00ff_ffff_ffff_ffff) | (len.min(255) as u64) << 56
-}
-
 /// `bytes`, fewer than eight, as the low bytes of a word whose others are
 /// zero, by loads of fixed size that may overlap.
 pub(crate) fn short_word(bytes: &[u8]) -> u64 {

@@ -31,6 +31,7 @@ mod http;
 mod input;
 mod job;
 mod json;
+mod keys;
 mod node;
 #[cfg(feature = "parquet")]
 mod parquet_file;

@@ -113,8 +113,7 @@ pub(crate) trait Node<'v>: Copy {
     /// record, the `ordinal`th of its page, found while its page was
     /// checked, and answers whether they were; if not, the extractor
     /// walks the record itself.
-    fn noted_columns(self, ordinal: usize, each: impl FnMut(usize, Self)) -> bool {
-        let _ = (ordinal, each);
+    fn noted_columns(self, _ordinal: usize, _each: impl FnMut(usize, Self)) -> bool {
         false
     }
 

@@ -895,9 +895,9 @@ pub(crate) async fn run_hooked(
             extractor.extract(&records, &placeholders, &mut batch);
             (records.len(), watched)
         } else {
-            tree = parser.parse(body, &mut scratch).map_err(|e| {
-                Error::data(format!("response from {shown} is not valid JSON: {e}"))
-            })?;
+            tree = parser
+                .parse(body, &mut scratch)
+                .map_err(|e| not_json(&shown, e))?;
             let watched: Vec<Option<Value>> = watched_paths
                 .iter()
                 .flat_map(|paths| paths.iter())
@@ -1379,7 +1379,7 @@ async fn first_page<R>(
     let mut reparse = Scratch::default();
     let page = parser
         .parse(&fetched.response.body, &mut scratch)
-        .map_err(|e| Error::data(format!("response from {shown} is not valid JSON: {e}")))?;
+        .map_err(|e| not_json(&shown, e))?;
     let reparsed = reparse_selected(&page, &job.records, &mut parser, &mut reparse)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
     let records = page_records(&page, &reparsed, &job.records)

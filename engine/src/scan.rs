@@ -18,7 +18,8 @@
 
 use std::fmt;
 
-use crate::json::{ZERO_DIGITS, key_print};
+use crate::json::ZERO_DIGITS;
+use crate::keys::KeySet;
 use crate::node::{Node, View};
 use crate::path::{Segment, resolve_index};
 
@@ -86,15 +87,9 @@ pub(crate) struct Plan {
 
 #[derive(Debug, Clone, Default)]
 struct PlanNode {
-    keys: Vec<Box<[u8]>>,
-    /// [`key_print`] of each of `keys`, compared before the key itself.
-    prints: Vec<u64>,
+    keys: KeySet,
+    /// The node under each of `keys`.
     children: Vec<u32>,
-    /// A bit for each of `keys`.
-    all: u64,
-    /// The [`print_bit`] of each of `keys`: most members not wanted are
-    /// told by one test.
-    filter: u64,
     /// The columns whose value is the value of this node.
     columns: Vec<u32>,
 }
@@ -151,27 +146,15 @@ fn plan_child(nodes: &mut Vec<PlanNode>, node: u32, segment: &Segment) -> Option
     if key.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
         return None;
     }
-    let key = key.as_bytes();
-    let here = &nodes[node as usize];
-    if let Some(i) = here.keys.iter().position(|k| **k == *key) {
-        return Some(here.children[i]);
-    }
     let child = u32::try_from(nodes.len()).ok()?;
-    nodes.push(PlanNode::default());
     let here = &mut nodes[node as usize];
-    here.keys.push(key.into());
-    here.prints.push(key_print(key));
+    let i = here.keys.add(key);
+    if let Some(&existing) = here.children.get(i) {
+        return Some(existing);
+    }
     here.children.push(child);
-    here.all = u64::MAX >> (64 - here.keys.len().min(64));
-    here.filter |= print_bit(key_print(key));
+    nodes.push(PlanNode::default());
     Some(child)
-}
-
-/// One of 64 bits for a key's print, from its high bits after a multiply
-/// that mixes every bit of the print into them.
-#[inline(always)]
-fn print_bit(print: u64) -> u64 {
-    1 << (print.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58)
 }
 
 /// What the check noted of a page's records under a [`Plan`].
@@ -1331,7 +1314,7 @@ impl Checker<'_> {
     #[inline(always)]
     fn all_found(&self, node: u32, found: u64) -> bool {
         let plan = self.plan.expect("a node is of a plan");
-        found == plan.nodes[node as usize].all
+        found == plan.nodes[node as usize].keys.all()
     }
 
     fn note(&mut self, node: u32, value: usize) {
@@ -1342,10 +1325,8 @@ impl Checker<'_> {
     }
 
     /// The node of the member whose key is entry `key`, in an object of
-    /// `node`, noting the columns whose value it is; `found` has a bit
-    /// for each of the node's keys found already, so that a repeated key
-    /// keeps its first value, and `next` is the key to try first (records
-    /// of an API mostly list their members in one order).
+    /// `node`, noting the columns whose value it is; `found` and `next`
+    /// are as in [`KeySet::find`].
     fn member(&mut self, node: u32, key: usize, found: &mut u64, next: &mut usize) -> u32 {
         let plan = self.plan.expect("a node is of a plan");
         let here = &plan.nodes[node as usize];
@@ -1354,20 +1335,7 @@ impl Checker<'_> {
             .text
             .get(start..self.offset(key + 1))
             .unwrap_or_default();
-        let print = key_print(bytes);
-        let wanted = |i: usize| {
-            *found & (1 << i) == 0
-                && here.prints[i] == print
-                && (bytes.len() < 8 || *here.keys[i] == *bytes)
-        };
-        let hit = if *next < here.keys.len() && wanted(*next) {
-            Some(*next)
-        } else if here.filter & print_bit(print) == 0 {
-            None
-        } else {
-            (0..here.keys.len()).find(|&i| wanted(i))
-        };
-        let Some(i) = hit else {
+        let Some(i) = here.keys.find(bytes, *found, *next) else {
             // Unescaped, the key might be a wanted one: the record is
             // left to the walk after unescaping.
             if self.escaped && node >= plan.record && bytes.contains(&b'\\') {

@@ -22,7 +22,7 @@ use crate::extract::{Batch, DirtyRecord, Extractor, Placeholders, select_records
 use crate::job::{Job, Records};
 use crate::json::leading_members;
 use crate::path::{Path, Segment};
-use crate::scan::{Doc, Item, Malformed, Scanner};
+use crate::scan::{Doc, Item, Scanner};
 use crate::session::Fetched;
 use crate::sink::PageEncoder;
 
@@ -224,10 +224,8 @@ fn head_values(body: &[u8], watched: &[Path]) -> Option<Vec<Value>> {
     leading_members(body, &keys)
 }
 
-pub(crate) fn not_json(shown: &str, malformed: Malformed) -> Error {
-    Error::data(format!(
-        "response from {shown} is not valid JSON: {malformed}"
-    ))
+pub(crate) fn not_json(shown: &str, fault: impl std::fmt::Display) -> Error {
+    Error::data(format!("response from {shown} is not valid JSON: {fault}"))
 }
 
 /// The records of a scanned page and the paginator's watched values: the
