@@ -247,15 +247,24 @@ impl Extractor {
                 Some(record.to_serde())
             };
             let start = batch.cells.len();
-            for (index, column) in self.columns.iter().enumerate() {
+            // Each cell is converted where it lies in the batch: one moved
+            // in from the stack is loaded wider than it was stored, which
+            // stalls the copy until the stores land.
+            batch.cells.resize_with(start + width, || Cell::Null);
+            for ((index, column), cell) in self
+                .columns
+                .iter()
+                .enumerate()
+                .zip(&mut batch.cells[start..])
+            {
                 let outcome = if let Some(template) = &column.value {
-                    fill(template, placeholders)
-                        .and_then(|text| {
-                            convert(View::Str(&text), column, &mut || text.clone().into_bytes())
-                                .map(Cell::into_owned)
-                        })
-                        .or_else(|p| self.settle(p))
-                        .map_err(|p| p.describe(column))
+                    fill(template, placeholders).and_then(|text| {
+                        let mut filled = Cell::Null;
+                        let text_json = &mut || text.clone().into_bytes();
+                        convert(View::Str(&text), column, text_json, &mut filled)?;
+                        *cell = filled.into_owned();
+                        Ok(())
+                    })
                 } else if let Some(tree) =
                     converted.as_ref().filter(|_| self.general.contains(&index))
                 {
@@ -264,7 +273,7 @@ impl Extractor {
                         .as_ref()
                         .map(|p| p.query(tree))
                         .unwrap_or_default();
-                    let result = if found.is_empty() {
+                    if found.is_empty() {
                         Err(Problem::Missing)
                     } else {
                         let mut text = Vec::new();
@@ -272,11 +281,8 @@ impl Extractor {
                             &Value::Array(found.into_iter().cloned().collect()),
                             &mut text,
                         );
-                        convert_compound(column, text)
-                    };
-                    result
-                        .or_else(|p| self.settle(p))
-                        .map_err(|p| p.describe(column))
+                        convert_compound(column, text).map(|c| *cell = c)
+                    }
                 } else if self.multi[index] {
                     // A multi-valued path gives the array of what it selects,
                     // `[]` when it selects nothing.
@@ -288,49 +294,45 @@ impl Extractor {
                         value.write_json(&mut text);
                     }
                     text.push(b']');
-                    convert_compound(column, text)
-                        .or_else(|p| self.settle(p))
-                        .map_err(|p| p.describe(column))
+                    convert_compound(column, text).map(|c| *cell = c)
                 } else {
                     match single[index] {
-                        None => self
-                            .settle(Problem::Missing)
-                            .map_err(|p| p.describe(column)),
-                        Some(value) => convert(value.view(), column, &mut || {
-                            let mut text = Vec::new();
-                            value.write_json(&mut text);
-                            text
-                        })
-                        .or_else(|p| self.settle(p))
-                        .map_err(|p| p.describe(column)),
+                        None => Err(Problem::Missing),
+                        Some(value) => convert(
+                            value.view(),
+                            column,
+                            &mut || {
+                                let mut text = Vec::new();
+                                value.write_json(&mut text);
+                                text
+                            },
+                            cell,
+                        ),
                     }
                 };
-                match outcome {
-                    Ok(cell) => batch.cells.push(cell),
-                    Err(reason) => {
-                        batch.cells.truncate(start);
-                        let mut text = Vec::new();
-                        record.write_json(&mut text);
-                        batch.dirty.push(DirtyRecord {
-                            reason,
-                            record: text,
-                        });
-                        continue 'records;
-                    }
+                if let Err(problem) = outcome.or_else(|p| self.settle(p)) {
+                    batch.cells.truncate(start);
+                    let mut text = Vec::new();
+                    record.write_json(&mut text);
+                    batch.dirty.push(DirtyRecord {
+                        reason: problem.describe(column),
+                        record: text,
+                    });
+                    continue 'records;
                 }
             }
             batch.rows += 1;
         }
     }
 
-    /// Turns a problem into a null where the job tolerates it.
-    fn settle<'v>(&self, problem: Problem) -> Result<Cell<'v>, Problem> {
+    /// Leaves a null for a problem the job tolerates.
+    fn settle(&self, problem: Problem) -> Result<(), Problem> {
         let dirty = match &problem {
             Problem::Missing => self.missing_is_dirty,
             Problem::BadType(_) => self.bad_type_is_dirty,
             Problem::Template(_) => true,
         };
-        if dirty { Err(problem) } else { Ok(Cell::Null) }
+        if dirty { Err(problem) } else { Ok(()) }
     }
 }
 
@@ -659,22 +661,25 @@ fn truncated(text: &str) -> String {
     out
 }
 
+/// Writes `value` as a cell of `column` into `cell`, which holds a null
+/// and is left so for a null value and on a problem.
 #[inline(always)]
 fn convert<'v>(
     value: View<'v>,
     column: &ColumnSpec,
     json_text: &mut dyn FnMut() -> Vec<u8>,
-) -> Result<Cell<'v>, Problem> {
+    cell: &mut Cell<'v>,
+) -> Result<(), Problem> {
     let bad = |what: String| Err(Problem::BadType(what));
     if let View::Null = value {
-        return Ok(Cell::Null);
+        return Ok(());
     }
-    match column.kind {
-        ColumnType::Json => Ok(Cell::Json(match value {
+    *cell = match column.kind {
+        ColumnType::Json => Cell::Json(match value {
             View::Big(literal) => literal.as_bytes().to_vec(),
             _ => json_text(),
-        })),
-        ColumnType::String => Ok(Cell::Str(match value {
+        }),
+        ColumnType::String => Cell::Str(match value {
             View::Str(s) => Cow::Borrowed(s),
             View::Big(literal) => Cow::Borrowed(literal),
             View::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
@@ -684,7 +689,7 @@ fn convert<'v>(
             View::Null | View::Compound => {
                 Cow::Owned(String::from_utf8(json_text()).unwrap_or_default())
             }
-        })),
+        }),
         ColumnType::Int | ColumnType::Long => {
             let wide = match value {
                 View::I64(i) => Some(i128::from(i)),
@@ -699,12 +704,15 @@ fn convert<'v>(
                 (i128::from(i64::MIN), i128::from(i64::MAX))
             };
             match wide {
-                Some(n) if (min..=max).contains(&n) => Ok(Cell::Int(n as i64)),
-                Some(_) => bad(format!("{} is out of range", describe(value, json_text))),
-                None => match value {
-                    View::Big(_) => bad(format!("{} is out of range", describe(value, json_text))),
-                    _ => bad(format!("{} is not an integer", describe(value, json_text))),
-                },
+                Some(n) if (min..=max).contains(&n) => Cell::Int(n as i64),
+                Some(_) => return bad(format!("{} is out of range", describe(value, json_text))),
+                None => {
+                    let why = match value {
+                        View::Big(_) => "is out of range",
+                        _ => "is not an integer",
+                    };
+                    return bad(format!("{} {why}", describe(value, json_text)));
+                }
             }
         }
         ColumnType::Float | ColumnType::Double => {
@@ -723,36 +731,42 @@ fn convert<'v>(
                 _ => None,
             };
             match (number, column.kind) {
-                (Some(f), ColumnType::Double) => Ok(Cell::Double(f)),
-                (Some(f), _) if f.abs() <= f64::from(f32::MAX) => Ok(Cell::Float(f as f32)),
-                (Some(_), _) => bad(format!("{} is out of range", describe(value, json_text))),
-                (None, _) => bad(format!("{} is not a number", describe(value, json_text))),
+                (Some(f), ColumnType::Double) => Cell::Double(f),
+                (Some(f), _) if f.abs() <= f64::from(f32::MAX) => Cell::Float(f as f32),
+                (Some(_), _) => {
+                    return bad(format!("{} is out of range", describe(value, json_text)));
+                }
+                (None, _) => return bad(format!("{} is not a number", describe(value, json_text))),
             }
         }
         ColumnType::Boolean => match value {
-            View::Bool(b) => Ok(Cell::Bool(b)),
-            View::Str(s) if s.eq_ignore_ascii_case("true") => Ok(Cell::Bool(true)),
-            View::Str(s) if s.eq_ignore_ascii_case("false") => Ok(Cell::Bool(false)),
-            _ => bad(format!("{} is not a boolean", describe(value, json_text))),
+            View::Bool(b) => Cell::Bool(b),
+            View::Str(s) if s.eq_ignore_ascii_case("true") => Cell::Bool(true),
+            View::Str(s) if s.eq_ignore_ascii_case("false") => Cell::Bool(false),
+            _ => return bad(format!("{} is not a boolean", describe(value, json_text))),
         },
         ColumnType::Timestamp => match to_micros(value, column.format.as_deref()) {
-            Some(micros) => Ok(Cell::Timestamp(micros)),
-            None => bad(format!("{} is not a timestamp", describe(value, json_text))),
+            Some(micros) => Cell::Timestamp(micros),
+            None => return bad(format!("{} is not a timestamp", describe(value, json_text))),
         },
         ColumnType::Date => match to_date(value, column.format.as_deref()) {
-            Some(days) => Ok(Cell::Date(days)),
-            None => bad(format!("{} is not a date", describe(value, json_text))),
+            Some(days) => Cell::Date(days),
+            None => return bad(format!("{} is not a date", describe(value, json_text))),
         },
         ColumnType::Binary => match value {
-            View::Str(s) => decode_base64(s)
-                .map(Cell::Binary)
-                .ok_or_else(|| Problem::BadType(format!("{} is not base64", shown(s)))),
-            _ => bad(format!(
-                "{} is not a base64 string",
-                describe(value, json_text)
-            )),
+            View::Str(s) => match decode_base64(s) {
+                Some(bytes) => Cell::Binary(bytes),
+                None => return bad(format!("{} is not base64", shown(s))),
+            },
+            _ => {
+                return bad(format!(
+                    "{} is not a base64 string",
+                    describe(value, json_text)
+                ));
+            }
         },
-    }
+    };
+    Ok(())
 }
 
 fn describe(value: View<'_>, json_text: &mut dyn FnMut() -> Vec<u8>) -> String {
@@ -1136,12 +1150,18 @@ mod tests {
     }
 
     fn conv_node<'v>(value: impl Node<'v>, col: &ColumnSpec) -> Result<Cell<'static>, String> {
-        convert(value.view(), col, &mut || {
-            let mut t = Vec::new();
-            value.write_json(&mut t);
-            t
-        })
-        .map(Cell::into_owned)
+        let mut cell = Cell::Null;
+        convert(
+            value.view(),
+            col,
+            &mut || {
+                let mut t = Vec::new();
+                value.write_json(&mut t);
+                t
+            },
+            &mut cell,
+        )
+        .map(|()| cell.into_owned())
         .map_err(|p| p.describe(col))
     }
 

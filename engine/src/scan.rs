@@ -1149,6 +1149,24 @@ impl Checker<'_> {
         self.kinds.get(i).copied().unwrap_or(0)
     }
 
+    /// The kinds of entries `i` to `i + 7`, entry `i`'s in the low byte;
+    /// `None` near the end of the index.
+    #[inline(always)]
+    fn kinds_word(&self, i: usize) -> Option<u64> {
+        let kinds = self.kinds.get(i..i + 8)?;
+        Some(u64::from_le_bytes(kinds.try_into().expect("eight kinds")))
+    }
+
+    /// Whether the text before entry `at` is a literal [`is_plain_literal`]
+    /// tells.
+    #[inline(always)]
+    fn plain_literal(&self, at: usize) -> bool {
+        let from = self.end_of(at);
+        self.text
+            .get(from..from + 8)
+            .is_some_and(|word| is_plain_literal(word, self.offset(at).wrapping_sub(from)))
+    }
+
     /// The byte after the value that ends just before entry `next`.
     #[inline(always)]
     fn end_of(&self, next: usize) -> usize {
@@ -1206,13 +1224,11 @@ impl Checker<'_> {
             }
             _ => {}
         }
-        let from = self.end_of(i);
-        let at = self.offset(i);
-        if let Some(word) = self.text.get(from..from + 8)
-            && is_plain_literal(word, at.wrapping_sub(from))
-        {
+        if self.plain_literal(i) {
             return Some(i);
         }
+        let from = self.end_of(i);
+        let at = self.offset(i);
         let literal = trim_space(&self.text[from.min(at)..at]);
         if literal.is_empty() {
             return self.expected("a value", i, from);
@@ -1357,11 +1373,16 @@ impl Checker<'_> {
         };
         let (mut found, mut next) = (0, 0);
         loop {
-            if self.kind(i) != b'"' {
-                return self.expected("a key", i, self.end_of(i));
-            }
-            if self.kind(i + 2) != b':' {
-                return self.expected("`:`", i + 2, self.end_of(i + 2));
+            // Eight kinds read at once tell most members whole: a key, `:`
+            // and a string or a plain literal before `,` or `}`.
+            let word = self.kinds_word(i).filter(|w| w & 0xFF_FFFF == KEY_COLON);
+            if word.is_none() {
+                if self.kind(i) != b'"' {
+                    return self.expected("a key", i, self.end_of(i));
+                }
+                if self.kind(i + 2) != b':' {
+                    return self.expected("`:`", i + 2, self.end_of(i + 2));
+                }
             }
             let value = i + 3;
             let child = if node == NOWHERE {
@@ -1373,6 +1394,33 @@ impl Checker<'_> {
                 }
                 child
             };
+            if let Some(word) = word {
+                match (word >> 24) & 0xFF_FFFF {
+                    STRING_COMMA => {
+                        i = value + 3;
+                        continue;
+                    }
+                    STRING_CLOSE => {
+                        self.partners[open] = (value + 2) as u32;
+                        return Some(value + 3);
+                    }
+                    _ => {}
+                }
+                let separator = (word >> 24) as u8;
+                if separator & AFTER_LITERAL != 0 && self.plain_literal(value) {
+                    match separator & !AFTER_LITERAL {
+                        b',' => {
+                            i = value + 1;
+                            continue;
+                        }
+                        b'}' => {
+                            self.partners[open] = value as u32;
+                            return Some(value + 1);
+                        }
+                        _ => {}
+                    }
+                }
+            }
             // Most values are strings.
             let after = if self.kind(value) == b'"' {
                 value + 2
@@ -1399,6 +1447,17 @@ impl Checker<'_> {
             };
         }
     }
+}
+
+/// The kinds of a key and its `:`, as [`Checker::kinds_word`] reads them.
+const KEY_COLON: u64 = kinds(b"\"\":");
+/// The kinds of a string value and the `,` after it.
+const STRING_COMMA: u64 = kinds(b"\"\",");
+/// The kinds of a string value and the `}` after it.
+const STRING_CLOSE: u64 = kinds(b"\"\"}");
+
+const fn kinds(bytes: &[u8; 3]) -> u64 {
+    bytes[0] as u64 | (bytes[1] as u64) << 8 | (bytes[2] as u64) << 16
 }
 
 /// Where a walk through a container goes on.
@@ -1718,6 +1777,32 @@ mod tests {
                 .map_err(|e| e.to_string()),
             Err("invalid UTF-8 at byte 6".to_owned())
         );
+    }
+
+    #[test]
+    fn malformed_members_amid_long_objects_are_refused() {
+        // Eight kinds or more after the member: the check reads them at
+        // once, and must still tell each fault as the member by member
+        // check does.
+        for (member, message) in [
+            (r#""a":"b"x"#, "expected `,` or `}` at byte 8"),
+            (r#""a":"b" "c""#, "expected `,` or `}` at byte 9"),
+            (r#""a":12x"#, "invalid literal `12x` at byte 5"),
+            (r#""a":01"#, "invalid literal `01` at byte 5"),
+            (r#""a":-"#, "invalid literal `-` at byte 5"),
+            (r#""a":"#, "expected a value at byte 5"),
+            (r#""a" x:"b""#, "expected `:` at byte 5"),
+            (r#"x"a":"b""#, "expected a key at byte 1"),
+            (r#""a":"b",,"c":1"#, "expected a key at byte 9"),
+            (r#""a":"b"]"#, "expected `,` or `}` at byte 8"),
+            (r#""a":1]"#, "expected `,` or `}` at byte 6"),
+        ] {
+            let text = format!(r#"{{{member},"c":"d","e":"f","g":"h"}}"#);
+            assert_eq!(scanned(&text), Err(message.to_owned()), "{text}");
+            assert!(parsed(&text).is_err(), "the full parse takes {text}");
+        }
+        let text = r#"{"a":"b","c":12,"d":true,"e":null,"f":{"g":"h","i":7},"j":"k"}"#;
+        agree(text);
     }
 
     /// The structurals of `text` found one byte at a time, with their
