@@ -1262,6 +1262,14 @@ impl Checker<'_> {
         self.fail(format!("nesting deeper than {MAX_DEPTH}"), at)
     }
 
+    /// Pairs the bracket at entry `open` with its partner at entry
+    /// `close`: the entry after the container.
+    #[inline(always)]
+    fn closed(&mut self, open: usize, close: usize) -> usize {
+        self.partners[open] = close as u32;
+        close + 1
+    }
+
     /// Enters the object or array at entry `open`, closed by `close`:
     /// its first item's entry, or the entry after it if it is empty.
     fn enter(&mut self, open: usize, depth: u32, close: u8) -> Option<Step> {
@@ -1270,8 +1278,7 @@ impl Checker<'_> {
         }
         let i = open + 1;
         if self.kind(i) == close {
-            self.partners[open] = i as u32;
-            return Some(Step::End(i + 1));
+            return Some(Step::End(self.closed(open, i)));
         }
         Some(Step::Item(i))
     }
@@ -1281,10 +1288,7 @@ impl Checker<'_> {
     fn step(&mut self, open: usize, next: usize, scalar: bool, close: u8) -> Option<Step> {
         match self.separator(next, scalar) {
             b',' => Some(Step::Item(next + 1)),
-            c if c == close => {
-                self.partners[open] = next as u32;
-                Some(Step::End(next + 1))
-            }
+            c if c == close => Some(Step::End(self.closed(open, next))),
             _ => {
                 let what = if close == b'}' {
                     "`,` or `}`"
@@ -1400,10 +1404,7 @@ impl Checker<'_> {
                         i = value + 3;
                         continue;
                     }
-                    STRING_CLOSE => {
-                        self.partners[open] = (value + 2) as u32;
-                        return Some(value + 3);
-                    }
+                    STRING_CLOSE => return Some(self.closed(open, value + 2)),
                     _ => {}
                 }
                 let separator = (word >> 24) as u8;
@@ -1413,10 +1414,7 @@ impl Checker<'_> {
                             i = value + 1;
                             continue;
                         }
-                        b'}' => {
-                            self.partners[open] = value as u32;
-                            return Some(value + 1);
-                        }
+                        b'}' => return Some(self.closed(open, value)),
                         _ => {}
                     }
                 }
