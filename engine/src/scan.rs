@@ -613,7 +613,7 @@ use x86::structurals_by_every_loop;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    //! The only `unsafe` of the workspace: entering functions compiled for
+    //! The engine's only `unsafe`: entering functions compiled for
     //! CPU features that have been checked to be present.
 
     use std::arch::x86_64::{
