@@ -30,6 +30,12 @@ pub(crate) struct Response {
     pub body: Vec<u8>,
 }
 
+/// Looks at a successful answer's status and headers and at the decoded
+/// start of its body, after each piece of the body arrives, until it
+/// returns `true`: what a paginator needs is often at the head of a page,
+/// and the next request need not wait for the rest.
+pub(crate) type Watch<'w> = dyn FnMut(&http::response::Parts, &[u8]) -> bool + Send + 'w;
+
 #[derive(Debug, Clone)]
 pub(crate) struct HttpClient {
     client: Client<HttpsConnector<ProxyConnector>, Full<Bytes>>,
@@ -85,12 +91,14 @@ impl HttpClient {
         })
     }
 
-    /// Sends a request and reads the whole body, within `timeout`.
-    /// `shown_url` names the request in errors (secrets masked).
+    /// Sends a request and reads the whole body, within `timeout`, showing
+    /// it to `watch` as it grows if the answer is a success. `shown_url`
+    /// names the request in errors (secrets masked).
     pub async fn send(
         &self,
         mut request: http::Request<Full<Bytes>>,
         shown_url: &str,
+        mut watch: Option<&mut Watch<'_>>,
     ) -> Result<Response> {
         if let Some(target) = &self.redirect_to {
             let mut parts = request.uri().clone().into_parts();
@@ -150,6 +158,12 @@ impl HttpClient {
                     deadline += throttle.take(data.len()).await;
                 }
                 decoder.write(&data)?;
+                if parts.status.is_success()
+                    && let Some(seen) = &mut watch
+                    && seen(&parts, decoder.decoded())
+                {
+                    watch = None;
+                }
             }
         }
         Ok(Response {
@@ -408,6 +422,17 @@ impl<'u> Decoder<'u> {
             Decoding::DeflatePending(_) => unreachable!("replaced above"),
         };
         result.map_err(|e| self.error(e))
+    }
+
+    /// The body decoded so far.
+    fn decoded(&self) -> &[u8] {
+        match &self.decoding {
+            Decoding::Identity(sink) | Decoding::DeflatePending(sink) => &sink.buf,
+            Decoding::Gzip(d) => &d.get_ref().buf,
+            Decoding::Zlib(d) => &d.get_ref().buf,
+            Decoding::Deflate(d) => &d.get_ref().buf,
+            Decoding::Brotli(d) => &d.get_ref().buf,
+        }
     }
 
     fn finish(self) -> Result<Vec<u8>> {

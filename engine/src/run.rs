@@ -548,7 +548,13 @@ pub(crate) async fn run_hooked(
                     let early = followed && !current.paginator.reads_records();
                     let (landed, landing) = oneshot::channel();
                     let rows = tokio::spawn(async move {
-                        let fetched = session.fetch(prepared).await?;
+                        let mut landed = Some(landed);
+                        let fetched = if early {
+                            let mut watch = PageWork::head_watch(&session, &watched, &mut landed);
+                            session.fetch_watching(prepared, &mut watch).await?
+                        } else {
+                            session.fetch(prepared).await?
+                        };
                         let shown = session.shown(&fetched.prepared);
                         let Some(arrived) = work.arrive(fetched, shown, &watched, early, landed)
                         else {
@@ -580,6 +586,9 @@ pub(crate) async fn run_hooked(
         }
         };
     }
+    // Bytes of the pages written so far that landed from their heads: a
+    // page's standing counts the others, taken when it landed.
+    let mut early_bytes = 0u64;
     // Writes a page's rows, counts them and saves a checkpoint when one
     // is due: `$write` puts the rows in the sink.
     macro_rules! write_page {
@@ -665,7 +674,7 @@ pub(crate) async fn run_hooked(
                     // checkpoint counts up to this page.
                     progress: Progress {
                         requests: standing.requests,
-                        bytes: standing.bytes,
+                        bytes: standing.bytes + early_bytes,
                         ..progress
                     },
                     retries: earlier.retries + context.session.retries(),
@@ -694,12 +703,22 @@ pub(crate) async fn run_hooked(
     macro_rules! write_pending {
         ($pending:expr, $rows:expr) => {{
             let Pending {
-                shown, standing, ..
+                shown,
+                standing,
+                landed_early,
+                ..
             } = $pending;
             // Only a 204 comes back without rows, and it is never pending.
             let encoded = joined($rows)?.ok_or_else(|| {
                 Error::http(format!("the worker gave no rows for the page from {shown}"))
             })?;
+            if let Some(prepared) = landed_early {
+                progress.bytes += encoded.body_len as u64;
+                early_bytes += encoded.body_len as u64;
+                if let Some(recorded) = &mut hooks.recorder {
+                    recorded.push((prepared, encoded.latency));
+                }
+            }
             write_page!(
                 encoded.rows,
                 &encoded.dirty,
@@ -762,7 +781,7 @@ pub(crate) async fn run_hooked(
             Task::Whole(handle) => {
                 let fetched = join(handle).await?;
                 let shown = context.session.shown(&fetched.prepared);
-                let body_len = fetched.response.body.len();
+                let body_len = Some(fetched.response.body.len());
                 (fetched, shown, body_len, None)
             }
             Task::Worked { landing, rows } => match match ready_landing.take() {
@@ -789,13 +808,16 @@ pub(crate) async fn run_hooked(
         };
         progress.requests += 1;
         answered += 1;
-        if let Some(recorded) = &mut hooks.recorder {
+        // A page that landed from its head counts its bytes and latency
+        // once its rows come back.
+        let landed_early = body_len.is_none().then(|| fetched.prepared.clone());
+        if let (Some(recorded), Some(_)) = (&mut hooks.recorder, body_len) {
             recorded.push((fetched.prepared.clone(), fetched.latency));
         }
         if values_concurrently {
             values_written += 1;
         }
-        progress.bytes += body_len as u64;
+        progress.bytes += body_len.unwrap_or_default() as u64;
         let status = fetched.response.status.as_u16();
         let header_list: Vec<(String, String)> = fetched
             .response
@@ -932,7 +954,7 @@ pub(crate) async fn run_hooked(
                 pass,
                 stopped,
                 requests: progress.requests,
-                bytes: progress.bytes,
+                bytes: progress.bytes - early_bytes,
                 answered,
                 warnings: warnings.len(),
             }
@@ -950,6 +972,7 @@ pub(crate) async fn run_hooked(
                 rows,
                 shown,
                 standing,
+                landed_early,
             });
             continue;
         }
@@ -1073,6 +1096,9 @@ struct Pending {
     rows: JoinHandle<Result<Option<Encoded>>>,
     shown: String,
     standing: Option<Standing>,
+    /// The request, when its page landed from its head: its bytes and
+    /// latency are counted once the rows come.
+    landed_early: Option<Prepared>,
 }
 
 /// Where the run stands once a page is written, taken when the paginator

@@ -36,6 +36,10 @@ pub(crate) struct Fetched {
     pub latency: Duration,
 }
 
+/// [`Watch`](crate::http::Watch) with the request an answer is to.
+pub(crate) type PageWatch<'w> =
+    dyn FnMut(&Prepared, &http::response::Parts, &[u8]) -> bool + Send + 'w;
+
 /// Cheap to clone: requests in flight share it.
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
@@ -148,6 +152,20 @@ impl Session {
         self.send(prepared, true).await.0
     }
 
+    /// [`Session::fetch`], showing each successful answer to `watch`, with
+    /// the request it answers (redirects followed), while its body is
+    /// still arriving: see [`Watch`](crate::http::Watch).
+    pub async fn fetch_watching(
+        &self,
+        prepared: Prepared,
+        watch: &mut PageWatch<'_>,
+    ) -> Result<Fetched> {
+        let mut retries = 0;
+        self.follow(prepared, true, &mut retries, Some(watch))
+            .await
+            .map_err(|e| e.redacted(|text| self.redact(text)))
+    }
+
     /// [`Session::fetch`] for a request that may change data, with the
     /// retries it took. Unless it is `repeatable` (idempotent, or carrying
     /// an idempotency key), it is sent again only when it provably had no
@@ -158,7 +176,7 @@ impl Session {
     pub async fn send(&self, prepared: Prepared, repeatable: bool) -> (Result<Fetched>, u32) {
         let mut retries = 0;
         let result = self
-            .follow(prepared, repeatable, &mut retries)
+            .follow(prepared, repeatable, &mut retries, None)
             .await
             .map_err(|e| e.redacted(|text| self.redact(text)));
         (result, retries)
@@ -175,6 +193,7 @@ impl Session {
         prepared: Prepared,
         repeatable: bool,
         retries: &mut u32,
+        mut watch: Option<&mut PageWatch<'_>>,
     ) -> Result<Fetched> {
         let mut current = prepared;
         let mut redirects = 0;
@@ -195,7 +214,17 @@ impl Session {
             self.pace().await;
             tracing::debug!(url = %shown, "request");
             let sent_at = Instant::now();
-            let response = match self.inner.client.send(sent.to_http()?, &shown).await {
+            let sent = sent.to_http()?;
+            let answer = match &mut watch {
+                Some(watch) => {
+                    let current = &current;
+                    let mut seen =
+                        |parts: &http::response::Parts, body: &[u8]| watch(current, parts, body);
+                    self.inner.client.send(sent, &shown, Some(&mut seen)).await
+                }
+                None => self.inner.client.send(sent, &shown, None).await,
+            };
+            let response = match answer {
                 Ok(response) => response,
                 Err(e) if e.is_transient() && (repeatable || e.is_unsent()) => {
                     let Ok(wait) = self.retry_wait(retries, &mut backoff, None, &shown) else {
@@ -417,7 +446,7 @@ impl Session {
         let response = self
             .inner
             .client
-            .send(http_request, &url)
+            .send(http_request, &url, None)
             .await
             .map_err(|e| e.prefixed("oauth2 token request: "))?;
         if !response.status.is_success() {

@@ -5,25 +5,28 @@
 //! A page is processed here once its columns are known, every path walks
 //! the structural index and the output is text (NDJSON or CSV). What the paginator
 //! needs (the records count and the watched values) is sent back as soon
-//! as it is known: read from the head of the page in the task that fetched
-//! it when it can be, else once the page is parsed, before extraction, so
+//! as it is known: read from the head of the page while the rest of it is
+//! still arriving when it can be, else once the page is parsed, before extraction, so
 //! that a followed next request can go out while the rest of the page is
 //! still being made. A counted page is made in the task that fetched it;
 //! a followed one on a blocking thread, one per core at a time, so that
 //! the runtime's workers stay free for the request its facts name.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::error::{Error, Result};
 use crate::extract::{Batch, DirtyRecord, Extractor, Placeholders, select_records};
+use crate::http::Response;
 use crate::job::{Job, Records};
 use crate::json::leading_members;
 use crate::path::{Path, Segment};
+use crate::request::Prepared;
 use crate::scan::{Doc, Item, Scanner};
-use crate::session::Fetched;
+use crate::session::{Fetched, Session};
 use crate::sink::PageEncoder;
 
 /// What the paginator needs of a page, sent before its rows are done.
@@ -33,7 +36,10 @@ pub(crate) struct Landed {
     pub fetched: Fetched,
     /// The request as errors and warnings name it, secrets masked.
     pub shown: String,
-    pub body_len: usize,
+    /// `None` when the facts were read from the head of the page while
+    /// the rest was arriving (see [`PageWork::head_watch`]): the length,
+    /// and `fetched.latency`, come with the rows.
+    pub body_len: Option<usize>,
     /// `None` for a 204, which has no page.
     pub page: Option<PageFacts>,
 }
@@ -53,6 +59,9 @@ pub(crate) struct Encoded {
     pub rows: usize,
     pub text: Vec<u8>,
     pub dirty: Vec<DirtyRecord>,
+    pub body_len: usize,
+    /// The answer's [`Fetched::latency`].
+    pub latency: Duration,
 }
 
 /// The buffers one page is parsed in, reused from page to page.
@@ -79,7 +88,13 @@ pub(crate) struct Arrived {
     shown: String,
     /// The facts' channel and the answer, when the facts wait for the parse.
     unsent: Option<(oneshot::Sender<Landed>, Fetched)>,
+    latency: Duration,
 }
+
+/// How much of a page's head is watched for the paginator's values before
+/// they are left for the whole page: the watch reads the head again as
+/// each piece arrives.
+const HEAD_WATCHED: usize = 64 * 1024;
 
 impl std::fmt::Debug for PageWork {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -108,26 +123,76 @@ impl PageWork {
         })
     }
 
+    /// A [`PageWatch`](crate::session::PageWatch) that sends a page's [`Landed`] facts on `landed`
+    /// as soon as the head of the page holds every watched value as a
+    /// top-level member, so that the next request goes out while the page
+    /// is still arriving. Only for a paginator that does not read the
+    /// records count, which needs the whole page.
+    pub fn head_watch<'w>(
+        session: &'w Session,
+        watched: &'w [Path],
+        landed: &'w mut Option<oneshot::Sender<Landed>>,
+    ) -> impl FnMut(&Prepared, &http::response::Parts, &[u8]) -> bool + Send + 'w {
+        move |prepared, parts, head| {
+            if landed.is_none() || head.len() > HEAD_WATCHED {
+                return true;
+            }
+            let Some(values) = head_values(head, watched) else {
+                return false;
+            };
+            let fetched = Fetched {
+                prepared: prepared.clone(),
+                response: Response {
+                    status: parts.status,
+                    headers: parts.headers.clone(),
+                    body: Vec::new(),
+                },
+                latency: Duration::ZERO,
+            };
+            let landed = landed.take().expect("checked above");
+            let _ = landed.send(Landed {
+                fetched,
+                shown: session.shown(prepared),
+                body_len: None,
+                page: Some(PageFacts {
+                    records: None,
+                    watched: values.into_iter().map(Some).collect(),
+                }),
+            });
+            true
+        }
+    }
+
     /// Takes the body out of a fetched page and sends its [`Landed`]
-    /// facts if they are known without a parse: at once for a 204 (`None`:
-    /// nothing to make) and, with `early` (the paginator does not read the
-    /// records count), when every watched value is a top-level member at
-    /// the head of the page. `shown` names the request in errors.
+    /// facts, unless [`PageWork::head_watch`] took `landed` already, if
+    /// they are known without a parse: at once for a 204 (`None`: nothing
+    /// to make) and, with `early` (the paginator does not read the records
+    /// count), when every watched value is a top-level member at the head
+    /// of the page. `shown` names the request in errors.
     pub fn arrive(
         &self,
         mut fetched: Fetched,
         shown: String,
         watched: &[Path],
         early: bool,
-        landed: oneshot::Sender<Landed>,
+        landed: Option<oneshot::Sender<Landed>>,
     ) -> Option<Arrived> {
         let body = std::mem::take(&mut fetched.response.body);
         let body_len = body.len();
+        let latency = fetched.latency;
+        let Some(landed) = landed else {
+            return Some(Arrived {
+                body,
+                shown,
+                unsent: None,
+                latency,
+            });
+        };
         if fetched.response.status.as_u16() == 204 {
             let _ = landed.send(Landed {
                 fetched,
                 shown,
-                body_len,
+                body_len: Some(body_len),
                 page: None,
             });
             return None;
@@ -138,7 +203,7 @@ impl PageWork {
             let _ = landed.send(Landed {
                 fetched,
                 shown: shown.clone(),
-                body_len,
+                body_len: Some(body_len),
                 page: Some(PageFacts {
                     records: None,
                     watched: values.into_iter().map(Some).collect(),
@@ -149,6 +214,7 @@ impl PageWork {
             body,
             shown,
             unsent,
+            latency,
         })
     }
 
@@ -164,6 +230,7 @@ impl PageWork {
             body,
             shown,
             unsent,
+            latency,
         } = arrived;
         let body_len = body.len();
         let mut workspace = self
@@ -181,7 +248,7 @@ impl PageWork {
             let _ = landed.send(Landed {
                 fetched,
                 shown,
-                body_len,
+                body_len: Some(body_len),
                 page: Some(PageFacts {
                     records: Some(records.len()),
                     watched,
@@ -197,6 +264,8 @@ impl PageWork {
             rows: batch.rows,
             text,
             dirty: std::mem::take(&mut batch.dirty),
+            body_len,
+            latency,
         };
         drop(batch);
         drop(records);
