@@ -160,7 +160,7 @@ impl HttpClient {
                 decoder.write(&data)?;
                 if parts.status.is_success()
                     && let Some(seen) = &mut watch
-                    && seen(&parts, decoder.decoded())
+                    && seen(&parts, decoder.decoded()?)
                 {
                     watch = None;
                 }
@@ -425,14 +425,24 @@ impl<'u> Decoder<'u> {
     }
 
     /// The body decoded so far.
-    fn decoded(&self) -> &[u8] {
-        match &self.decoding {
+    fn decoded(&mut self) -> Result<&[u8]> {
+        // A decoder keeps what it decoded from the last piece until it is
+        // flushed or given the next.
+        let flushed = match &mut self.decoding {
+            Decoding::Identity(_) | Decoding::DeflatePending(_) => Ok(()),
+            Decoding::Gzip(d) => d.flush(),
+            Decoding::Zlib(d) => d.flush(),
+            Decoding::Deflate(d) => d.flush(),
+            Decoding::Brotli(d) => d.flush(),
+        };
+        flushed.map_err(|e| self.error(e))?;
+        Ok(match &self.decoding {
             Decoding::Identity(sink) | Decoding::DeflatePending(sink) => &sink.buf,
             Decoding::Gzip(d) => &d.get_ref().buf,
             Decoding::Zlib(d) => &d.get_ref().buf,
             Decoding::Deflate(d) => &d.get_ref().buf,
             Decoding::Brotli(d) => &d.get_ref().buf,
-        }
+        })
     }
 
     fn finish(self) -> Result<Vec<u8>> {

@@ -160,10 +160,7 @@ impl Session {
         prepared: Prepared,
         watch: &mut PageWatch<'_>,
     ) -> Result<Fetched> {
-        let mut retries = 0;
-        self.follow(prepared, true, &mut retries, Some(watch))
-            .await
-            .map_err(|e| e.redacted(|text| self.redact(text)))
+        self.send_watching(prepared, true, Some(watch)).await.0
     }
 
     /// [`Session::fetch`] for a request that may change data, with the
@@ -174,9 +171,18 @@ impl Session {
     /// `Retry-After`. A failure from the server carries its status and the
     /// start of its answer.
     pub async fn send(&self, prepared: Prepared, repeatable: bool) -> (Result<Fetched>, u32) {
+        self.send_watching(prepared, repeatable, None).await
+    }
+
+    async fn send_watching(
+        &self,
+        prepared: Prepared,
+        repeatable: bool,
+        watch: Option<&mut PageWatch<'_>>,
+    ) -> (Result<Fetched>, u32) {
         let mut retries = 0;
         let result = self
-            .follow(prepared, repeatable, &mut retries, None)
+            .follow(prepared, repeatable, &mut retries, watch)
             .await
             .map_err(|e| e.redacted(|text| self.redact(text)));
         (result, retries)

@@ -469,17 +469,33 @@ fn next_links_at_the_head_of_pages_follow_the_first_occurrence_of_the_key() {
 
 /// Serves a next_link page whose head names the next page and whose rest
 /// is held back until that next page is asked for (10 s at most), on its
-/// own connection; returns the address and whether the next page was
-/// asked for while the first was still arriving.
+/// own connection, gzipped (the head sync-flushed) if `gzip`; returns the
+/// address and whether the next page was asked for while the first was
+/// still arriving.
 fn serve_head_first(
     head: &'static str,
     rest: &'static str,
     next: &'static str,
+    gzip: bool,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicBool>) {
     use std::io::{BufRead, BufReader, Write};
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Condvar, Mutex};
 
+    let (first, body, encoding) = if gzip {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(head.as_bytes()).unwrap();
+        encoder.flush().unwrap();
+        let first = encoder.get_ref().len();
+        encoder.write_all(rest.as_bytes()).unwrap();
+        (
+            first,
+            encoder.finish().unwrap(),
+            "content-encoding: gzip\r\n",
+        )
+    } else {
+        (head.len(), format!("{head}{rest}").into_bytes(), "")
+    };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let asked = Arc::new((Mutex::new(false), Condvar::new()));
@@ -488,8 +504,7 @@ fn serve_head_first(
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { return };
-            let asked = asked.clone();
-            let seen = seen.clone();
+            let (asked, seen, body) = (asked.clone(), seen.clone(), body.clone());
             std::thread::spawn(move || {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 loop {
@@ -502,18 +517,19 @@ fn serve_head_first(
                         header.clear();
                     }
                     let target = request_line.split(' ').nth(1).unwrap_or_default();
-                    let ok = |length: usize| {
+                    let ok = |length: usize, encoding: &str| {
                         format!(
-                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{encoding}content-length: {length}\r\n\r\n"
                         )
                     };
                     if target.contains("page=2") {
                         *asked.0.lock().unwrap() = true;
                         asked.1.notify_all();
-                        let _ = write!(stream, "{}{next}", ok(next.len()));
+                        let _ = write!(stream, "{}{next}", ok(next.len(), ""));
                         continue;
                     }
-                    let _ = write!(stream, "{}{head}", ok(head.len() + rest.len()));
+                    let _ = stream.write_all(ok(body.len(), encoding).as_bytes());
+                    let _ = stream.write_all(&body[..first]);
                     let _ = stream.flush();
                     let (flag, _) = asked
                         .1
@@ -523,7 +539,7 @@ fn serve_head_first(
                         .unwrap();
                     seen.store(*flag, Ordering::SeqCst);
                     drop(flag);
-                    let _ = stream.write_all(rest.as_bytes());
+                    let _ = stream.write_all(&body[first..]);
                 }
             });
         }
@@ -536,21 +552,27 @@ fn a_next_link_at_the_head_of_a_page_is_followed_before_the_page_ends() {
     let head = "{\"next\":\"/items?page=2\",\"data\":[{\"id\":0},";
     let rest = "{\"id\":1}]}";
     let next = "{\"next\":null,\"data\":[{\"id\":2}]}";
-    let (url, overlapped) = serve_head_first(head, rest, next);
-    let job = "[paginate]\ntype = \"next_link\"\nfrom = \"$.next\"\n[records]\npath = \"data\"\n\
-               [limits]\nconcurrency = 2\n[[columns]]\nname = \"id\"\ntype = \"long\"\n";
-    let (run, summary) = run_job_with(&url, "/items", job, &[], &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.stdout, "{\"id\":0}\n{\"id\":1}\n{\"id\":2}\n");
-    assert!(
-        overlapped.load(std::sync::atomic::Ordering::SeqCst),
-        "page 2 was asked for only after page 1 had all arrived"
-    );
-    assert_summary(&summary, 2, "no_next");
-    assert_eq!(summary["records"], 3, "{summary}");
-    assert_eq!(
-        summary["bytes"],
-        head.len() + rest.len() + next.len(),
-        "{summary}"
-    );
+    for gzip in [false, true] {
+        let (url, overlapped) = serve_head_first(head, rest, next, gzip);
+        let job = "[paginate]\ntype = \"next_link\"\nfrom = \"$.next\"\n[records]\npath = \"data\"\n\
+                   [limits]\nconcurrency = 2\n[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+        let (run, summary) = run_job_with(&url, "/items", job, &[], &[]);
+        assert_eq!(run.code, 0, "gzip {gzip}: {}", run.stderr);
+        assert_eq!(
+            run.stdout, "{\"id\":0}\n{\"id\":1}\n{\"id\":2}\n",
+            "gzip {gzip}"
+        );
+        assert!(
+            overlapped.load(std::sync::atomic::Ordering::SeqCst),
+            "gzip {gzip}: page 2 was asked for only after page 1 had all arrived"
+        );
+        assert_summary(&summary, 2, "no_next");
+        assert_eq!(summary["records"], 3, "{summary}");
+        // Decoded bytes, counted once page 1's rows are in.
+        assert_eq!(
+            summary["bytes"],
+            head.len() + rest.len() + next.len(),
+            "gzip {gzip}: {summary}"
+        );
+    }
 }
