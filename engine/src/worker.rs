@@ -3,12 +3,12 @@
 //! and writes bytes in order.
 //!
 //! A page is processed here once its columns are known, every path walks
-//! the structural index and the output is text (NDJSON or CSV). What the paginator
-//! needs (the records count and the watched values) is sent back as soon
-//! as it is known: read from the head of the page while the rest of it is
-//! still arriving when it can be, else once the page is parsed, before extraction, so
-//! that a followed next request can go out while the rest of the page is
-//! still being made. A counted page is made in the task that fetched it;
+//! the structural index and the output is text (NDJSON or CSV). What the
+//! paginator needs (the records count and the watched values) is sent
+//! back as soon as it is known: read from the head of the page while the
+//! rest of it is still arriving when it can be, else once the page is
+//! parsed, before extraction, so that a followed next request can go out
+//! while the rest of the page is still being made. A counted page is made in the task that fetched it;
 //! a followed one on a blocking thread, one per core at a time, so that
 //! the runtime's workers stay free for the request its facts name.
 
@@ -123,11 +123,12 @@ impl PageWork {
         })
     }
 
-    /// A [`PageWatch`](crate::session::PageWatch) that sends a page's [`Landed`] facts on `landed`
-    /// as soon as the head of the page holds every watched value as a
-    /// top-level member, so that the next request goes out while the page
-    /// is still arriving. Only for a paginator that does not read the
-    /// records count, which needs the whole page.
+    /// A [`PageWatch`](crate::session::PageWatch) that sends a page's
+    /// [`Landed`] facts on `landed` as soon as the head of the page holds
+    /// every watched value as a top-level member, so that the next request
+    /// goes out while the page is still arriving. Only for a paginator
+    /// that does not read the records count, which needs the whole page.
+    /// A retried request keeps the facts of the first answer's head.
     pub fn head_watch<'w>(
         session: &'w Session,
         watched: &'w [Path],
