@@ -135,11 +135,13 @@ impl PageWork {
         landed: &'w mut Option<oneshot::Sender<Landed>>,
     ) -> impl FnMut(&Prepared, &http::response::Parts, &[u8]) -> bool + Send + 'w {
         move |prepared, parts, head| {
-            if landed.is_none() || head.len() > HEAD_WATCHED {
+            if landed.is_none() {
                 return true;
             }
-            let Some(values) = head_values(head, watched) else {
-                return false;
+            let values = match read_head(head, watched) {
+                Head::Read(values) => values,
+                Head::Wait => return false,
+                Head::Leave => return true,
             };
             let fetched = Fetched {
                 prepared: prepared.clone(),
@@ -150,10 +152,12 @@ impl PageWork {
                 },
                 latency: Duration::ZERO,
             };
+            let shown = session.shown(prepared);
+            tracing::debug!(url = %shown, bytes = head.len(), "paginator facts read from the head of the page");
             let landed = landed.take().expect("checked above");
             let _ = landed.send(Landed {
                 fetched,
-                shown: session.shown(prepared),
+                shown,
                 body_len: None,
                 page: Some(PageFacts {
                     records: None,
@@ -278,6 +282,27 @@ impl PageWork {
     }
 }
 
+/// What the head of a page that is still arriving tells of its watched
+/// values.
+#[derive(Debug, PartialEq)]
+enum Head {
+    Read(Vec<Value>),
+    /// Not yet: more of the page may hold them.
+    Wait,
+    /// Left for the whole page, past [`HEAD_WATCHED`].
+    Leave,
+}
+
+/// Reads the watched values from `head`, however long it has grown: a
+/// first piece may hold most of the page.
+fn read_head(head: &[u8], watched: &[Path]) -> Head {
+    match head_values(head, watched) {
+        Some(values) => Head::Read(values),
+        None if head.len() > HEAD_WATCHED => Head::Leave,
+        None => Head::Wait,
+    }
+}
+
 /// The watched values when each is a top-level member found at the head
 /// of `body`; none to find is found at once.
 fn head_values(body: &[u8], watched: &[Path]) -> Option<Vec<Value>> {
@@ -315,4 +340,24 @@ pub(crate) fn index_records<'d>(
     let records = select_records(root, records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
     Ok((records, watched))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_is_read_whatever_its_length_and_left_only_past_the_limit() {
+        let watched = [Path::parse("$.next").unwrap()];
+        let records = "{\"id\":1},".repeat(HEAD_WATCHED / 8);
+        let long = format!("{{\"next\":\"/p2\",\"data\":[{records}");
+        assert!(long.len() > HEAD_WATCHED);
+        let read = Head::Read(vec![Value::from("/p2")]);
+        assert_eq!(read_head(long.as_bytes(), &watched), read);
+        assert_eq!(read_head(&long.as_bytes()[..20], &watched), read);
+        assert_eq!(read_head(&long.as_bytes()[..12], &watched), Head::Wait);
+        let late = format!("{{\"data\":[{records}");
+        assert_eq!(read_head(&late.as_bytes()[..100], &watched), Head::Wait);
+        assert_eq!(read_head(late.as_bytes(), &watched), Head::Leave);
+    }
 }
