@@ -371,6 +371,11 @@ fn write_str_or_big(s: &str, out: &mut Vec<u8>) {
 
 /// Writes `s` as a JSON string: quotes, backslashes and control characters
 /// escaped, everything else copied as is.
+///
+/// Inlined, as are [`write_int`] and [`write_uint`], into the NDJSON row
+/// loop (`encode/escapes` 100 → 95 ns a record, `nested` 72 → 69, the
+/// whole `page/nested` to NDJSON 460 → 450 µs; `numbers` 89 → 91).
+#[inline(always)]
 pub(crate) fn write_str(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
@@ -478,6 +483,7 @@ pub(crate) fn short_word(bytes: &[u8]) -> u64 {
 }
 
 /// Appends the decimal digits of `value`.
+#[inline(always)]
 pub(crate) fn write_int(value: i64, out: &mut Vec<u8>) {
     if value < 0 {
         out.push(b'-');
@@ -490,6 +496,7 @@ pub(crate) fn write_int(value: i64, out: &mut Vec<u8>) {
 /// `itoa`, reads back digits just stored two bytes at a time: the load
 /// cannot be forwarded from those stores and waits for them to retire,
 /// which was a fifth of the encoding of a number-heavy record.
+#[inline(always)]
 pub(crate) fn write_uint(value: u64, out: &mut Vec<u8>) {
     const EIGHT_DIGITS: u64 = 100_000_000;
     if value < EIGHT_DIGITS {
