@@ -82,47 +82,73 @@ impl Parser {
     }
 }
 
+/// What the start of a body tells of its leading members.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Leading {
+    /// Every key's value, in the order of the keys.
+    Found(Vec<Value>),
+    /// The body ends before it tells: more of it might.
+    Cut,
+    /// Not every key is plainly at the head: only a parse can tell.
+    Absent,
+}
+
 /// The values of the top-level members named in `keys`, read from the
-/// start of `body` without parsing the rest: `None` unless every key comes
-/// before the first member whose value is an object or array, with a value
-/// that is plainly a string, an integer, `true`, `false` or `null`. The
-/// first occurrence of a key wins, as in a full parse, which still checks
-/// the whole page afterwards.
-pub(crate) fn leading_members(body: &[u8], keys: &[&str]) -> Option<Vec<Value>> {
+/// start of `body` without parsing the rest: found only when every key
+/// comes before the first member whose value is an object or array, with
+/// a value that is plainly a string, an integer, `true`, `false` or
+/// `null`. The first occurrence of a key wins, as in a full parse, which
+/// still checks the whole page afterwards.
+pub(crate) fn leading_members(body: &[u8], keys: &[&str]) -> Leading {
+    // Running out of bytes is `Cut`; anything else unexpected, `Absent`.
+    macro_rules! more {
+        ($found:expr) => {
+            match $found {
+                Some(found) => found,
+                None => return Leading::Cut,
+            }
+        };
+    }
     let mut found: Vec<Option<Value>> = vec![None; keys.len()];
     let mut missing = keys.len();
     let mut at = skip_space(body, 0);
-    if body.get(at) != Some(&b'{') {
-        return None;
+    if *more!(body.get(at)) != b'{' {
+        return Leading::Absent;
     }
     at += 1;
     while missing > 0 {
         at = skip_space(body, at);
-        let key_end = string_end(body, at)?;
+        if *more!(body.get(at)) != b'"' {
+            return Leading::Absent;
+        }
+        let key_end = more!(string_end(body, at));
         let key = &body[at + 1..key_end - 1];
         at = skip_space(body, key_end);
-        if body.get(at) != Some(&b':') {
-            return None;
+        if *more!(body.get(at)) != b':' {
+            return Leading::Absent;
         }
         at = skip_space(body, at + 1);
-        let value_end = match body.get(at)? {
-            b'"' => string_end(body, at)?,
-            b'{' | b'[' => return None,
-            _ => at + body[at..].iter().position(|b| b",}] \t\r\n".contains(b))?,
+        let value_end = match more!(body.get(at)) {
+            b'"' => more!(string_end(body, at)),
+            b'{' | b'[' => return Leading::Absent,
+            _ => at + more!(body[at..].iter().position(|b| b",}] \t\r\n".contains(b))),
         };
         if let Some(slot) = keys.iter().position(|k| k.as_bytes() == key)
             && found[slot].is_none()
         {
-            found[slot] = Some(scalar(&body[at..value_end])?);
+            let Some(value) = scalar(&body[at..value_end]) else {
+                return Leading::Absent;
+            };
+            found[slot] = Some(value);
             missing -= 1;
         }
         at = skip_space(body, value_end);
-        if missing > 0 && body.get(at) != Some(&b',') {
-            return None;
+        if missing > 0 && *more!(body.get(at)) != b',' {
+            return Leading::Absent;
         }
         at += 1;
     }
-    found.into_iter().collect()
+    Leading::Found(found.into_iter().flatten().collect())
 }
 
 fn skip_space(body: &[u8], mut at: usize) -> usize {
@@ -764,7 +790,10 @@ mod tests {
     }
 
     fn head(body: &str, keys: &[&str]) -> Option<serde_json::Value> {
-        leading_members(body.as_bytes(), keys).map(serde_json::Value::from)
+        match leading_members(body.as_bytes(), keys) {
+            Leading::Found(values) => Some(serde_json::Value::from(values)),
+            Leading::Cut | Leading::Absent => None,
+        }
     }
 
     #[test]
@@ -808,6 +837,41 @@ mod tests {
             ("", "empty"),
         ] {
             assert_eq!(head(body, &["next"]), None, "{why}: {body}");
+        }
+    }
+
+    #[test]
+    fn a_cut_head_is_told_from_one_that_cannot_hold_the_keys() {
+        for body in [
+            "",
+            " ",
+            "{",
+            r#"{"ne"#,
+            r#"{"next""#,
+            r#"{"next":"ab"#,
+            r#"{"next":12"#,
+            r#"{"a":1"#,
+            r#"{"a":1,"#,
+        ] {
+            assert_eq!(
+                leading_members(body.as_bytes(), &["next"]),
+                Leading::Cut,
+                "{body}"
+            );
+        }
+        for body in [
+            r#"{"data":["#,
+            r#"{"meta":{"next":"x"}}"#,
+            r#"{"a":1}"#,
+            r#"{"next":1.5,"#,
+            r#"{"next" "abc"}"#,
+            r#"["next"]"#,
+        ] {
+            assert_eq!(
+                leading_members(body.as_bytes(), &["next"]),
+                Leading::Absent,
+                "{body}"
+            );
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::extract::{Batch, DirtyRecord, Extractor, Placeholders, select_records};
 use crate::http::Response;
 use crate::job::{Job, Records};
-use crate::json::leading_members;
+use crate::json::{Leading, leading_members};
 use crate::path::{Path, Segment};
 use crate::request::Prepared;
 use crate::scan::{Doc, Item, Scanner};
@@ -134,11 +134,12 @@ impl PageWork {
         watched: &'w [Path],
         landed: &'w mut Option<oneshot::Sender<Landed>>,
     ) -> impl FnMut(&Prepared, &http::response::Parts, &[u8]) -> bool + Send + 'w {
+        let keys = head_keys(watched);
         move |prepared, parts, head| {
-            if landed.is_none() {
+            let Some(keys) = keys.as_deref().filter(|_| landed.is_some()) else {
                 return true;
-            }
-            let values = match read_head(head, watched) {
+            };
+            let values = match read_head(head, keys) {
                 Head::Read(values) => values,
                 Head::Wait => return false,
                 Head::Leave => return true,
@@ -203,7 +204,10 @@ impl PageWork {
             return None;
         }
         let mut unsent = Some((landed, fetched));
-        if early && let Some(values) = head_values(&body, watched) {
+        if early
+            && let Some(keys) = head_keys(watched)
+            && let Leading::Found(values) = head_values(&body, &keys)
+        {
             let (landed, fetched) = unsent.take().expect("not sent yet");
             let _ = landed.send(Landed {
                 fetched,
@@ -289,34 +293,40 @@ enum Head {
     Read(Vec<Value>),
     /// Not yet: more of the page may hold them.
     Wait,
-    /// Left for the whole page, past [`HEAD_WATCHED`].
+    /// Left for the whole page: the head cannot hold them, or they are
+    /// not in its first [`HEAD_WATCHED`] bytes.
     Leave,
 }
 
 /// Reads the watched values from `head`, however long it has grown: a
 /// first piece may hold most of the page.
-fn read_head(head: &[u8], watched: &[Path]) -> Head {
-    match head_values(head, watched) {
-        Some(values) => Head::Read(values),
-        None if head.len() > HEAD_WATCHED => Head::Leave,
-        None => Head::Wait,
+fn read_head(head: &[u8], keys: &[&str]) -> Head {
+    match head_values(head, keys) {
+        Leading::Found(values) => Head::Read(values),
+        Leading::Cut if head.len() <= HEAD_WATCHED => Head::Wait,
+        Leading::Cut | Leading::Absent => Head::Leave,
     }
 }
 
-/// The watched values when each is a top-level member found at the head
-/// of `body`; none to find is found at once.
-fn head_values(body: &[u8], watched: &[Path]) -> Option<Vec<Value>> {
-    let keys = watched
+/// The keys of the watched values when each is a top-level member, the
+/// only ones read from the head of a page.
+fn head_keys(watched: &[Path]) -> Option<Vec<&str>> {
+    watched
         .iter()
         .map(|path| match path.segments() {
             Some([Segment::Key(key)]) => Some(key.as_str()),
             _ => None,
         })
-        .collect::<Option<Vec<&str>>>()?;
+        .collect()
+}
+
+/// The values of `keys` at the head of `body`; none to find is found at
+/// once.
+fn head_values(body: &[u8], keys: &[&str]) -> Leading {
     if keys.is_empty() {
-        return Some(Vec::new());
+        return Leading::Found(Vec::new());
     }
-    leading_members(body, &keys)
+    leading_members(body, keys)
 }
 
 pub(crate) fn not_json(shown: &str, fault: impl std::fmt::Display) -> Error {
@@ -349,15 +359,41 @@ mod tests {
     #[test]
     fn a_head_is_read_whatever_its_length_and_left_only_past_the_limit() {
         let watched = [Path::parse("$.next").unwrap()];
+        let keys = head_keys(&watched).unwrap();
         let records = "{\"id\":1},".repeat(HEAD_WATCHED / 8);
         let long = format!("{{\"next\":\"/p2\",\"data\":[{records}");
         assert!(long.len() > HEAD_WATCHED);
         let read = Head::Read(vec![Value::from("/p2")]);
-        assert_eq!(read_head(long.as_bytes(), &watched), read);
-        assert_eq!(read_head(&long.as_bytes()[..20], &watched), read);
-        assert_eq!(read_head(&long.as_bytes()[..12], &watched), Head::Wait);
-        let late = format!("{{\"data\":[{records}");
-        assert_eq!(read_head(&late.as_bytes()[..100], &watched), Head::Wait);
-        assert_eq!(read_head(late.as_bytes(), &watched), Head::Leave);
+        assert_eq!(read_head(long.as_bytes(), &keys), read);
+        assert_eq!(read_head(&long.as_bytes()[..20], &keys), read);
+        assert_eq!(read_head(&long.as_bytes()[..12], &keys), Head::Wait);
+        // A long leading member the link may follow: waited on up to the
+        // limit.
+        let late = format!(
+            "{{\"note\":\"{}\",\"next\":\"/p2\"}}",
+            "x".repeat(HEAD_WATCHED)
+        );
+        assert_eq!(read_head(&late.as_bytes()[..100], &keys), Head::Wait);
+        assert_eq!(
+            read_head(&late.as_bytes()[..HEAD_WATCHED + 1], &keys),
+            Head::Leave
+        );
+        assert_eq!(read_head(late.as_bytes(), &keys), read);
+        // Records before the link: left at once, not watched to the limit.
+        let after = format!("{{\"data\":[{records}");
+        assert_eq!(read_head(&after.as_bytes()[..100], &keys), Head::Leave);
+    }
+
+    #[test]
+    fn only_top_level_members_are_watched_at_the_head() {
+        let paths = |texts: &[&str]| -> Vec<Path> {
+            texts.iter().map(|t| Path::parse(t).unwrap()).collect()
+        };
+        assert_eq!(
+            head_keys(&paths(&["$.next", "$.cursor"])),
+            Some(vec!["next", "cursor"])
+        );
+        assert_eq!(head_keys(&paths(&["$.next", "$.meta.next"])), None);
+        assert_eq!(head_keys(&[]), Some(vec![]));
     }
 }
