@@ -50,13 +50,38 @@ pub fn dispatch(command: Command) -> Result<()> {
             print!("{}", hydrant_engine::explain(&job)?);
             Ok(())
         }
-        Command::Run(args) => runtime()?.block_on(run(args, None)),
-        Command::Record(args) => runtime()?.block_on(record(args)),
-        Command::Bench(args) => runtime()?.block_on(bench(args)),
+        Command::Run(args) => {
+            let job = run_job(&args, None)?;
+            runtime_for(&job, &args.job)?.block_on(run(args, job, None))
+        }
+        Command::Record(args) => {
+            let job = run_job(&args.run, Some(&args.to))?;
+            runtime_for(&job, &args.run.job)?.block_on(record(args, job))
+        }
+        Command::Bench(args) => {
+            let job = bench_job(&args)?;
+            runtime_for(&job, &args.job)?.block_on(bench(args, job))
+        }
         Command::Check(args) => runtime()?.block_on(check(args)),
         Command::Schema(args) => runtime()?.block_on(schema(args)),
         Command::Replay { dir, addr } => runtime()?.block_on(replay(&dir, &addr)),
     }
+}
+
+/// The runtime for `job`. A sequential job (each request waits on the
+/// answer before it) is bound by the latency of its chain of requests: on
+/// a current-thread runtime no step of that chain waits for another thread
+/// to wake, and its pages are made on the engine's own maker threads
+/// anyway. Concurrent requests, and a `--replay` server in the process,
+/// get a worker per core.
+fn runtime_for(job: &Job, args: &JobArgs) -> Result<tokio::runtime::Runtime> {
+    if job.is_sequential() && args.replay.is_none() {
+        return tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime");
+    }
+    runtime()
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -94,7 +119,7 @@ async fn options(args: &JobArgs) -> Result<(RunOptions, Option<Server>)> {
 }
 
 /// `record`: a run whose exchanges are saved in `--to DIR`.
-async fn record(args: RecordArgs) -> Result<()> {
+async fn record(args: RecordArgs, job: Job) -> Result<()> {
     if args.run.resume {
         return Err(Usage(
             "--resume: a recording must see every exchange of the run; record without it"
@@ -102,10 +127,11 @@ async fn record(args: RecordArgs) -> Result<()> {
         )
         .into());
     }
-    run(args.run, Some(&args.to)).await
+    run(args.run, job, Some(&args.to)).await
 }
 
-async fn run(args: RunArgs, record_to: Option<&std::path::Path>) -> Result<()> {
+/// The job of `run` or `record`, with the command line's overrides.
+fn run_job(args: &RunArgs, record_to: Option<&std::path::Path>) -> Result<Job> {
     let mut job = load(&args.job)?;
     if record_to.is_some() && job.is_write() {
         return Err(Usage(format!(
@@ -126,6 +152,10 @@ async fn run(args: RunArgs, record_to: Option<&std::path::Path>) -> Result<()> {
         }
         job.set_max_requests(max);
     }
+    Ok(job)
+}
+
+async fn run(args: RunArgs, job: Job, record_to: Option<&std::path::Path>) -> Result<()> {
     let (mut options, _server) = options(&args.job).await?;
     options.resume = args.resume;
     let recorder = record_to
@@ -203,11 +233,15 @@ fn parse_format(format: &str) -> Result<OutputFormat> {
     })?)
 }
 
-async fn bench(args: BenchArgs) -> Result<()> {
+fn bench_job(args: &BenchArgs) -> Result<Job> {
     let mut job = load(&args.job)?;
     if let Some(format) = &args.format {
         job.set_output_format(parse_format(format)?);
     }
+    Ok(job)
+}
+
+async fn bench(args: BenchArgs, job: Job) -> Result<()> {
     let (options, _server) = options(&args.job).await?;
     let bar = progress_bar(args.job.quiet);
     if let Some(bar) = &bar {

@@ -335,7 +335,7 @@ impl Pass {
 
 /// Whether fan-out values go out concurrently: without pagination, each
 /// value is one request that depends on no other.
-fn values_concurrently(job: &Job) -> bool {
+pub(crate) fn values_concurrently(job: &Job) -> bool {
     job.fanout.is_some() && job.paginate.kind == hydrant_paginate::Kind::None
 }
 
@@ -562,19 +562,13 @@ pub(crate) async fn run_hooked(
                         };
                         // A counted page is made where it was read, warm in
                         // the cache; no request waits on it. A followed one
-                        // is made on a blocking thread, so that the request
-                        // its facts name does not wait for a worker that is
+                        // is made on the maker threads, so that the request
+                        // its facts name does not wait for a thread that is
                         // busy making pages.
                         if !followed {
                             return work.make(arrived, &placeholders, &watched).map(Some);
                         }
-                        let _making = work.makers.clone().acquire_owned().await;
-                        joined(
-                            tokio::task::spawn_blocking(move || {
-                                work.make(arrived, &placeholders, &watched).map(Some)
-                            })
-                            .await,
-                        )
+                        work.make_on_makers(arrived, placeholders, watched).await.map(Some)
                     });
                     Task::Worked { landing, rows }
                 }

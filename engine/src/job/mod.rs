@@ -291,6 +291,18 @@ impl Job {
         Ok(job)
     }
 
+    /// Whether each request of the job waits on the answer before it: a
+    /// read job whose paginator follows what a page names (a next link, a
+    /// cursor, a `Link` header, rules that read the answer), unless fan-out
+    /// values go out at once. Such a job is bound by the latency of its
+    /// chain of requests rather than by how many are in flight.
+    pub fn is_sequential(&self) -> bool {
+        self.write.is_none()
+            && !crate::run::values_concurrently(self)
+            && hydrant_paginate::Paginator::new(&self.paginate)
+                .is_ok_and(|paginator| !paginator.is_predictable())
+    }
+
     /// Makes file paths of the job relative to the job file's folder.
     fn resolve_relative_to(&mut self, dir: &FsPath) {
         let fix = |p: &mut PathBuf| {
@@ -1323,6 +1335,39 @@ path = "state/job.json"
         assert_eq!(request.query.len(), 4);
         assert_eq!(job.output.csv_delimiter, b';');
         assert!(job.fanout.is_some());
+    }
+
+    #[test]
+    fn jobs_whose_requests_wait_on_the_answer_before_are_sequential() {
+        let read = |paginate: &str, fanout: &str| {
+            parse(&format!(
+                "[request]\nurl = \"https://a.example/x\"\n{paginate}\n{fanout}\n\
+                 [[columns]]\nname = \"id\"\n"
+            ))
+            .unwrap()
+            .is_sequential()
+        };
+        let fanout = "[fanout]\nparam = \"city\"\nvalues = [\"oslo\", \"rome\"]";
+        for followed in [
+            "type = \"next_link\"\nfrom = \"$.next\"",
+            "type = \"cursor\"\nfrom = \"$.cursor\"\nparam = \"cursor\"",
+            "type = \"link_header\"",
+        ] {
+            let paginate = format!("[paginate]\n{followed}");
+            assert!(read(&paginate, ""), "{followed}");
+            assert!(read(&paginate, fanout), "{followed} with fan-out");
+        }
+        for counted in ["type = \"offset\"", "type = \"page\""] {
+            assert!(!read(&format!("[paginate]\n{counted}"), ""), "{counted}");
+        }
+        // Without pagination, fan-out values go out at once.
+        assert!(!read("", fanout));
+        let write = parse(
+            "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"https://a.example/x\"\n\
+             [[write.columns]]\nname = \"id\"\nfrom = \"id\"\n",
+        )
+        .unwrap();
+        assert!(!write.is_sequential());
     }
 
     #[test]
