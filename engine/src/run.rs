@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use simd_json::BorrowedValue;
 use simd_json::prelude::ValueAsArray;
-use tokio::sync::oneshot;
+use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Kind, Result};
@@ -425,6 +425,7 @@ pub(crate) async fn run_hooked(
     let mut sink: Option<Box<dyn Sink>> = None;
     let mut dirty_out: Option<std::io::BufWriter<std::fs::File>> = None;
     let mut in_flight = InFlight::default();
+    let fetching = Arc::new(Semaphore::new(job.limits.concurrency as usize));
     let batches_hooked = takes_batches(output.as_ref());
     let mut work: Option<Arc<PageWork>> = None;
     let mut pass: Option<Pass> = None;
@@ -481,7 +482,12 @@ pub(crate) async fn run_hooked(
                 job,
                 pass.as_ref().is_some_and(|p| p.paginator.is_predictable()),
             );
-            if in_flight.tasks.len() >= window || total_cap.is_some_and(|cap| launched >= cap) {
+            // A request is in flight until its answer is in (`fetching`);
+            // as many pages again may wait, made or being made, for the
+            // run loop to write them in order, so that one slow page does
+            // not hold the requests after it.
+            let tasks = if window > 1 { 2 * window } else { 1 };
+            if in_flight.tasks.len() >= tasks || total_cap.is_some_and(|cap| launched >= cap) {
                 break;
             }
             if pass.as_ref().is_none_or(|p| p.ended.is_some()) {
@@ -547,14 +553,17 @@ pub(crate) async fn run_hooked(
                     let followed = !current.paginator.is_predictable();
                     let early = followed && !current.paginator.reads_records();
                     let (landed, landing) = oneshot::channel();
+                    let fetching = fetching.clone();
                     let rows = tokio::spawn(async move {
                         let mut landed = Some(landed);
+                        let slot = fetching.acquire_owned().await;
                         let fetched = if early {
                             let mut watch = PageWork::head_watch(&session, &watched, &mut landed);
                             session.fetch_watching(prepared, &mut watch).await?
                         } else {
                             session.fetch(prepared).await?
                         };
+                        drop(slot);
                         let shown = session.shown(&fetched.prepared);
                         let Some(arrived) = work.arrive(fetched, shown, &watched, early, landed)
                         else {
@@ -572,7 +581,13 @@ pub(crate) async fn run_hooked(
                     });
                     Task::Worked { landing, rows }
                 }
-                None => Task::Whole(tokio::spawn(async move { session.fetch(prepared).await })),
+                None => {
+                    let fetching = fetching.clone();
+                    Task::Whole(tokio::spawn(async move {
+                        let _slot = fetching.acquire_owned().await;
+                        session.fetch(prepared).await
+                    }))
+                }
             };
             in_flight.tasks.push_back((task, current.placeholders.clone()));
             launched += 1;

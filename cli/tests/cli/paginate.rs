@@ -316,6 +316,54 @@ fn concurrent_pages_overlap_and_keep_request_order() {
 }
 
 #[test]
+fn a_slow_page_holds_its_slot_but_not_the_requests_after_it() {
+    const SLOW: Duration = Duration::from_millis(600);
+    let pages: Vec<Exchange> = (0..6u32)
+        .map(|k| {
+            let mut e = Exchange::json(
+                &format!("/s?offset={}&limit=3", k * 3),
+                ids(k * 3..k * 3 + 3),
+            );
+            if k == 0 {
+                e.delay = SLOW;
+            }
+            e
+        })
+        .chain((6..10u32).map(|k| Exchange::json(&format!("/s?offset={}&limit=3", k * 3), "[]")))
+        .collect();
+    let server = TestServer::start(pages);
+    let rest = "[paginate]\ntype = \"offset\"\nlimit = 3\n[limits]\nconcurrency = 2\n";
+    let (out, summary, _) = run(&server, "/s", rest, &[]);
+    assert_eq!(out, lines(0..18));
+    assert_summary(&summary, 7, "short_page");
+    let seen = server.requests();
+    let first = seen.iter().map(|s| s.received).min().expect("requests");
+    let mut while_slow: Vec<&str> = seen
+        .iter()
+        .filter(|s| s.received < first + SLOW / 2)
+        .map(|s| s.target.as_str())
+        .collect();
+    while_slow.sort();
+    // The first page's slot stays taken, the other carries pages 2 to 4
+    // one after another: with two requests in flight, four pages are
+    // asked for while the first is still being answered.
+    assert_eq!(
+        while_slow,
+        [
+            "/s?offset=0&limit=3",
+            "/s?offset=3&limit=3",
+            "/s?offset=6&limit=3",
+            "/s?offset=9&limit=3"
+        ],
+    );
+    assert!(
+        server.max_in_flight() <= 2,
+        "max in flight: {}",
+        server.max_in_flight()
+    );
+}
+
+#[test]
 fn fanout_values_into_the_query_with_a_value_column() {
     // Every answer takes a while, so requests sent together overlap
     // whatever order the runtime starts them in.
