@@ -316,7 +316,7 @@ impl PageWork {
 type Making = Box<dyn FnOnce() + Send>;
 
 /// The threads followed pages are made on, one per core (more would only
-/// share the cores and their caches). They run a few steps of priority
+/// share the cores and their caches). They run two steps of niceness
 /// below the rest of the process ([`MAKER_NICENESS`]): on a busy machine
 /// the thread that reads a page's head and sends the next request, and a
 /// server sharing the machine, get a core as soon as they wake rather than
