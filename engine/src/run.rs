@@ -565,7 +565,7 @@ pub(crate) async fn run_hooked(
                         };
                         drop(slot);
                         let shown = session.shown(&fetched.prepared);
-                        let Some(arrived) = work.arrive(fetched, shown, &watched, early, landed)
+                        let Some(arrived) = work.arrive(fetched, shown, landed)
                         else {
                             return Ok(None);
                         };

@@ -167,56 +167,31 @@ impl PageWork {
         }
     }
 
-    /// Takes the body out of a fetched page and sends its [`Landed`]
-    /// facts, unless [`PageWork::head_watch`] took `landed` already, if
-    /// they are known without a parse: at once for a 204 (`None`: nothing
-    /// to make) and, with `early` (the paginator does not read the records
-    /// count), when every watched value is a top-level member at the head
-    /// of the page. `shown` names the request in errors.
+    /// Takes the body out of a fetched page. `landed`, unless
+    /// [`PageWork::head_watch`] took it already, is sent at once for a 204
+    /// (`None`: nothing to make) and otherwise once the page is parsed.
+    /// `shown` names the request in errors.
     pub fn arrive(
         &self,
         mut fetched: Fetched,
         shown: String,
-        watched: &[Path],
-        early: bool,
         landed: Option<oneshot::Sender<Landed>>,
     ) -> Option<Arrived> {
         let body = std::mem::take(&mut fetched.response.body);
-        let body_len = body.len();
         let latency = fetched.latency;
-        let Some(landed) = landed else {
-            return Some(Arrived {
-                body,
-                shown,
-                unsent: None,
-                latency,
-            });
+        let unsent = match landed {
+            Some(landed) if fetched.response.status.as_u16() == 204 => {
+                let _ = landed.send(Landed {
+                    fetched,
+                    shown,
+                    body_len: Some(body.len()),
+                    page: None,
+                });
+                return None;
+            }
+            Some(landed) => Some((landed, fetched)),
+            None => None,
         };
-        if fetched.response.status.as_u16() == 204 {
-            let _ = landed.send(Landed {
-                fetched,
-                shown,
-                body_len: Some(body_len),
-                page: None,
-            });
-            return None;
-        }
-        let mut unsent = Some((landed, fetched));
-        if early
-            && let Some(keys) = head_keys(watched)
-            && let Leading::Found(values) = head_values(&body, &keys)
-        {
-            let (landed, fetched) = unsent.take().expect("not sent yet");
-            let _ = landed.send(Landed {
-                fetched,
-                shown: shown.clone(),
-                body_len: Some(body_len),
-                page: Some(PageFacts {
-                    records: None,
-                    watched: values.into_iter().map(Some).collect(),
-                }),
-            });
-        }
         Some(Arrived {
             body,
             shown,

@@ -295,7 +295,8 @@ impl Job {
     /// read job whose paginator follows what a page names (a next link, a
     /// cursor, a `Link` header, rules that read the answer), unless fan-out
     /// values go out at once. Such a job is bound by the latency of its
-    /// chain of requests rather than by how many are in flight.
+    /// chain of requests rather than by how many are in flight; the CLI
+    /// runs it on a current-thread runtime, and an embedder may too.
     pub fn is_sequential(&self) -> bool {
         self.write.is_none()
             && !crate::run::values_concurrently(self)
