@@ -153,6 +153,9 @@ pub struct Extractor {
     /// The columns the check of a page notes, when all their paths are
     /// keys.
     plan: Option<Plan>,
+    /// Whether every column is one value at a path of keys: a record
+    /// whose columns were noted is then converted straight from its row.
+    direct: bool,
     missing_is_dirty: bool,
     bad_type_is_dirty: bool,
 }
@@ -186,12 +189,18 @@ impl Extractor {
                     .filter_map(|(index, column)| Some((index, column.path.as_ref()?.segments()?)));
                 Plan::new(keys, paths, columns.len(), records.mode != RecordMode::One)
             });
+        let direct = general.is_empty()
+            && columns
+                .iter()
+                .zip(&multi)
+                .all(|(column, &multi)| column.value.is_none() && column.path.is_some() && !multi);
         Extractor {
             columns,
             multi,
             general,
             trie,
             plan,
+            direct,
             missing_is_dirty: records.missing_is_dirty,
             bad_type_is_dirty: records.bad_type_is_dirty,
         }
@@ -228,8 +237,47 @@ impl Extractor {
         let mut single: Vec<Option<N>> = vec![None; width];
         let mut many: Vec<Vec<N>> = vec![Vec::new(); width];
         'records: for (ordinal, &record) in records.iter().enumerate() {
+            if self.direct {
+                let start = batch.cells.len();
+                batch.cells.resize_with(start + width, || Cell::Null);
+                let cells = &mut batch.cells[start..];
+                let mut fault = None;
+                let noted = record.noted_columns(ordinal, |index, value| {
+                    if fault.is_some() {
+                        return;
+                    }
+                    let column = &self.columns[index];
+                    let outcome = match value {
+                        None => Err(Problem::Missing),
+                        Some(value) => convert(
+                            value.view(),
+                            column,
+                            &mut || json_text(value),
+                            &mut cells[index],
+                        ),
+                    };
+                    if let Err(problem) = outcome.or_else(|p| self.settle(p)) {
+                        fault = Some((index, problem));
+                    }
+                });
+                match (noted, fault) {
+                    (true, None) => {
+                        batch.rows += 1;
+                        continue 'records;
+                    }
+                    (true, Some((index, problem))) => {
+                        self.leave_dirty(record, index, problem, start, batch);
+                        continue 'records;
+                    }
+                    (false, _) => batch.cells.truncate(start),
+                }
+            }
             hits.clear();
-            if !record.noted_columns(ordinal, |column, value| hits.push((column, value))) {
+            if !record.noted_columns(ordinal, |column, value| {
+                if let Some(value) = value {
+                    hits.push((column, value));
+                }
+            }) {
                 walk_trie(&self.trie, 0, record, &mut hits, &mut scratch);
             }
             single.iter_mut().for_each(|s| *s = None);
@@ -298,31 +346,36 @@ impl Extractor {
                 } else {
                     match single[index] {
                         None => Err(Problem::Missing),
-                        Some(value) => convert(
-                            value.view(),
-                            column,
-                            &mut || {
-                                let mut text = Vec::new();
-                                value.write_json(&mut text);
-                                text
-                            },
-                            cell,
-                        ),
+                        Some(value) => {
+                            convert(value.view(), column, &mut || json_text(value), cell)
+                        }
                     }
                 };
                 if let Err(problem) = outcome.or_else(|p| self.settle(p)) {
-                    batch.cells.truncate(start);
-                    let mut text = Vec::new();
-                    record.write_json(&mut text);
-                    batch.dirty.push(DirtyRecord {
-                        reason: problem.describe(column),
-                        record: text,
-                    });
+                    self.leave_dirty(record, index, problem, start, batch);
                     continue 'records;
                 }
             }
             batch.rows += 1;
         }
+    }
+
+    /// Takes the cells of the record from `start` on back out of `batch`
+    /// and leaves the record among the dirty ones, for its column `index`.
+    #[cold]
+    fn leave_dirty<'v, N: Node<'v>>(
+        &self,
+        record: N,
+        index: usize,
+        problem: Problem,
+        start: usize,
+        batch: &mut Batch<'v>,
+    ) {
+        batch.cells.truncate(start);
+        batch.dirty.push(DirtyRecord {
+            reason: problem.describe(&self.columns[index]),
+            record: json_text(record),
+        });
     }
 
     /// Leaves a null for a problem the job tolerates.
@@ -351,6 +404,12 @@ impl<'a> Cell<'a> {
             Cell::Binary(b) => Cell::Binary(b),
         }
     }
+}
+
+fn json_text<'v, N: Node<'v>>(value: N) -> Vec<u8> {
+    let mut text = Vec::new();
+    value.write_json(&mut text);
+    text
 }
 
 fn child(trie: &mut Vec<TrieNode>, node: usize, segment: &Segment) -> usize {
@@ -1040,6 +1099,92 @@ mod tests {
         assert_eq!(none_noted, 0);
         assert_eq!(cells, walked, "{page}");
         (cells, noted)
+    }
+
+    #[test]
+    fn noted_records_are_left_dirty_as_walked_ones_are() {
+        let page = r#"{"data":[{"a":1,"b":"x"},{"b":"y"},{"a":"z","b":"w"},{"a":2.5,"b":"u"},{"a":5},{"a":4,"b":"v"}]}"#;
+        let columns = vec![
+            ColumnSpec {
+                name: "a".to_owned(),
+                path: Some(Path::parse("a").unwrap()),
+                kind: ColumnType::Long,
+                format: None,
+                value: None,
+            },
+            ColumnSpec {
+                name: "b".to_owned(),
+                path: Some(Path::parse("b").unwrap()),
+                kind: ColumnType::String,
+                format: None,
+                value: None,
+            },
+        ];
+        let records = Records {
+            path: Some(Path::parse("data").unwrap()),
+            mode: RecordMode::Auto,
+            missing_is_dirty: true,
+            bad_type_is_dirty: true,
+            max_dirty: 0,
+            dirty_path: None,
+            flatten: ".".to_owned(),
+        };
+        let extractor = Extractor::new(columns, &records);
+        let extract = |plan| {
+            let mut scanner = crate::scan::Scanner::default();
+            let doc = scanner.scan(page.as_bytes(), plan).unwrap();
+            let found = select_records(doc.root(), &records).unwrap();
+            let noted = found
+                .iter()
+                .enumerate()
+                .filter(|&(i, record)| record.noted_columns(i, |_, _| {}))
+                .count();
+            let mut batch = Batch::default();
+            extractor.extract(&found, &Placeholders::new(), &mut batch);
+            let cells: Vec<String> = batch.cells.iter().map(|c| format!("{c:?}")).collect();
+            let dirty: Vec<(String, String)> = batch
+                .dirty
+                .iter()
+                .map(|d| {
+                    (
+                        d.reason.clone(),
+                        String::from_utf8(d.record.clone()).unwrap(),
+                    )
+                })
+                .collect();
+            (noted, batch.rows, cells, dirty)
+        };
+        let (noted, rows, cells, dirty) = extract(extractor.plan());
+        assert_eq!(noted, 6);
+        let (none_noted, walked_rows, walked_cells, walked_dirty) = extract(None);
+        assert_eq!(none_noted, 0);
+        assert_eq!(
+            (rows, &cells, &dirty),
+            (walked_rows, &walked_cells, &walked_dirty)
+        );
+        assert_eq!(rows, 2);
+        assert_eq!(cells, ["Int(1)", r#"Str("x")"#, "Int(4)", r#"Str("v")"#]);
+        assert_eq!(
+            dirty,
+            [
+                (
+                    "column `a`: no value at `a`".to_owned(),
+                    r#"{"b":"y"}"#.to_owned()
+                ),
+                (
+                    r#"column `a` (long): "z" is not an integer"#.to_owned(),
+                    r#"{"a":"z","b":"w"}"#.to_owned()
+                ),
+                (
+                    "column `a` (long): 2.5 is not an integer".to_owned(),
+                    r#"{"a":2.5,"b":"u"}"#.to_owned()
+                ),
+                (
+                    "column `b`: no value at `b`".to_owned(),
+                    r#"{"a":5}"#.to_owned()
+                ),
+            ]
+        );
     }
 
     fn strings(cells: &[&str]) -> Vec<String> {

@@ -109,11 +109,11 @@ pub(crate) trait Node<'v>: Copy {
         });
     }
 
-    /// Calls `each` with the index and value of every column of this
-    /// record, the `ordinal`th of its page, found while its page was
-    /// checked, and answers whether they were; if not, the extractor
-    /// walks the record itself.
-    fn noted_columns(self, _ordinal: usize, _each: impl FnMut(usize, Self)) -> bool {
+    /// Calls `each`, in column order, with the index of every column of
+    /// this record, the `ordinal`th of its page, and its value if it has
+    /// one, as found while its page was checked, and answers whether they
+    /// were; if not, the extractor walks the record itself.
+    fn noted_columns(self, _ordinal: usize, _each: impl FnMut(usize, Option<Self>)) -> bool {
         false
     }
 

@@ -540,21 +540,17 @@ impl<'d> Node<'d> for Item<'d> {
         doc.each_member(self.at, |k, at| each(doc.string(k), Item { doc, at }));
     }
 
-    fn noted_columns(self, ordinal: usize, mut each: impl FnMut(usize, Self)) -> bool {
+    fn noted_columns(self, ordinal: usize, mut each: impl FnMut(usize, Option<Self>)) -> bool {
         let doc = self.doc;
         let Some(row) = doc.noted.and_then(|noted| noted.row(self.at, ordinal)) else {
             return false;
         };
         for (column, &at) in row.iter().enumerate() {
-            if at != NOWHERE {
-                each(
-                    column,
-                    Item {
-                        doc,
-                        at: at as usize,
-                    },
-                );
-            }
+            let value = (at != NOWHERE).then_some(Item {
+                doc,
+                at: at as usize,
+            });
+            each(column, value);
         }
         true
     }
