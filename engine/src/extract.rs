@@ -1349,8 +1349,28 @@ mod tests {
             "2023-11-14T22:13:35+01:00",
             "2023-11-14 22:13:35Z",
             "2023-1x-14T22:13:35Z",
+            "2023-11-14T22:13:35Zx",
+            "2023-11-14T22:13:35",
         ] {
             assert_eq!(utc_seconds_micros(other.as_bytes()), None, "{other}");
+        }
+        // A byte just outside the digits, or a wrong separator, at every
+        // place of the text.
+        let good = *b"2023-11-14T22:13:35Z";
+        for at in 0..good.len() {
+            for bad in [b'/', b':', b'T', b'-', b'Z'] {
+                let mut text = good;
+                if text[at] == bad {
+                    continue;
+                }
+                text[at] = bad;
+                assert_eq!(
+                    utc_seconds_micros(&text),
+                    None,
+                    "{}",
+                    String::from_utf8_lossy(&text)
+                );
+            }
         }
         assert_eq!(
             parse_timestamp("2023-11-14T22:13:35.5Z", None),

@@ -136,4 +136,23 @@ mod tests {
             assert_eq!(set.find(other.as_bytes(), 0, 0), None, "{other}");
         }
     }
+
+    #[test]
+    fn long_keys_that_share_their_print_are_told_apart() {
+        let mut set = KeySet::default();
+        let keys = ["abcdXXXXefgh", "abcdefghIjklmnop", "abcdefghijKLMNOPqrst"];
+        for key in keys {
+            set.add(key);
+        }
+        for (i, key) in keys.iter().enumerate() {
+            assert_eq!(set.find(key.as_bytes(), 0, 0), Some(i));
+        }
+        for other in ["abcdYYYYefgh", "abcdefghJjklmnop", "abcdefghijKLMNOQqrst"] {
+            assert_eq!(key_print(other.as_bytes()), {
+                let same_length = keys.iter().find(|k| k.len() == other.len()).unwrap();
+                key_print(same_length.as_bytes())
+            });
+            assert_eq!(set.find(other.as_bytes(), 0, 0), None, "{other}");
+        }
+    }
 }
