@@ -3,7 +3,8 @@
 //! `curl` fetching the same pages in the same run.
 //!
 //! The server is hydrant-bench's `corpus-api` (hyper), in its own process.
-//! Results go to `target/e2e-bench.json` and a table on stdout.
+//! Each style is run three times, taking turns with curl; the medians go
+//! to a table on stdout, and every run to `target/e2e-bench.json`.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -16,6 +17,10 @@ use serde_json::{Value, json};
 use crate::{cargo, root};
 
 const STYLES: [&str; 4] = ["offset", "next_link", "cursor", "link_header"];
+
+/// Runs of each measurement; the median is reported, and every run is
+/// kept in the JSON.
+const RUNS: usize = 3;
 
 /// Kills the server when the bench ends, however it ends.
 struct Server(Child);
@@ -72,27 +77,41 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut results = Vec::new();
     for style in STYLES {
         let job = dir.join(format!("{style}.toml"));
-        let summary = dir.join(format!("{style}.summary.json"));
-        let (hydrant_s, peak_rss_kb) = measure(
-            Command::new(bin.join("hydrant"))
-                .arg("run")
-                .arg(&job)
-                .arg("--quiet")
-                .arg("--summary-json")
-                .arg(&summary),
-        )?;
-        let summary: Value = serde_json::from_slice(&std::fs::read(&summary)?)?;
-        if summary["records"].as_u64() != Some(total) {
-            bail!(
-                "{style}: hydrant wrote {} records, not {total}",
-                summary["records"]
-            );
-        }
-        let bytes = summary["bytes"].as_u64().unwrap_or(0);
+        let summary_path = dir.join(format!("{style}.summary.json"));
         let output = dir.join(format!("{style}.ndjson"));
-        let output_bytes = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
-        std::fs::remove_file(&output).ok();
-        let curl_s = curl(&dir.join(format!("{style}.curl")), 1)?;
+        let curl_config = dir.join(format!("{style}.curl"));
+        // hydrant and curl take turns, so that both see the machine's
+        // slow and fast moments alike.
+        let (mut hydrant_runs, mut curl_runs, mut parallel_runs) =
+            (Vec::new(), Vec::new(), Vec::new());
+        let (mut peak_rss_kb, mut summary, mut output_bytes) = (0, Value::Null, 0);
+        for _ in 0..RUNS {
+            let (seconds, rss_kb) = measure(
+                Command::new(bin.join("hydrant"))
+                    .arg("run")
+                    .arg(&job)
+                    .arg("--quiet")
+                    .arg("--summary-json")
+                    .arg(&summary_path),
+            )?;
+            hydrant_runs.push(seconds);
+            peak_rss_kb = peak_rss_kb.max(rss_kb);
+            summary = serde_json::from_slice(&std::fs::read(&summary_path)?)?;
+            if summary["records"].as_u64() != Some(total) {
+                bail!(
+                    "{style}: hydrant wrote {} records, not {total}",
+                    summary["records"]
+                );
+            }
+            output_bytes = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
+            std::fs::remove_file(&output).ok();
+            curl_runs.push(curl(&curl_config, 1)?);
+            if style == "offset" {
+                parallel_runs.push(curl(&curl_config, 4)?);
+            }
+        }
+        let (hydrant_s, curl_s) = (median(&hydrant_runs), median(&curl_runs));
+        let bytes = summary["bytes"].as_u64().unwrap_or(0);
         let mut row = json!({
             "style": style,
             "records": total,
@@ -100,15 +119,17 @@ pub fn run(args: &[String]) -> Result<()> {
             "bytes": bytes,
             "output_bytes": output_bytes,
             "hydrant_s": hydrant_s,
+            "hydrant_runs_s": hydrant_runs,
             "records_per_s": total as f64 / hydrant_s,
             "mb_per_s": bytes as f64 / 1e6 / hydrant_s,
             "peak_rss_mb": peak_rss_kb as f64 * 1024.0 / 1e6,
             "curl_s": curl_s,
+            "curl_runs_s": curl_runs,
             "curl_records_per_s": total as f64 / curl_s,
             "ratio_to_curl": curl_s / hydrant_s,
         });
         if style == "offset" {
-            let parallel_s = curl(&dir.join("offset.curl"), 4)?;
+            let parallel_s = median(&parallel_runs);
             row["curl_parallel4_s"] = json!(parallel_s);
             row["ratio_to_curl_parallel4"] = json!(parallel_s / hydrant_s);
         }
@@ -117,7 +138,7 @@ pub fn run(args: &[String]) -> Result<()> {
     drop(server);
 
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let report = json!({ "pages": pages, "records_per_page": records, "shape": shape, "cores": cores, "runs": results });
+    let report = json!({ "pages": pages, "records_per_page": records, "shape": shape, "cores": cores, "runs_each": RUNS, "runs": results });
     let path = root().join("target/e2e-bench.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
     println!(
@@ -142,8 +163,17 @@ pub fn run(args: &[String]) -> Result<()> {
             );
         }
     }
-    println!("\n{cores} cores; results in {}", path.display());
+    println!(
+        "\n{cores} cores; the median of {RUNS} runs each; results in {}",
+        path.display()
+    );
     Ok(())
+}
+
+fn median(runs: &[f64]) -> f64 {
+    let mut sorted = runs.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
 }
 
 /// Runs `command` to its end; returns the wall time and the peak resident
