@@ -1046,6 +1046,46 @@ mod tests {
     /// The `json` cells of `paths` in the records at `records_path` of
     /// `page`, taken from what the check noted, and how many records were
     /// noted; the cells are checked against the extractor's own walk.
+    /// How many records of `page` were noted under `plan`, and what
+    /// extraction made of them: rows, cells (a `json` cell as its text),
+    /// and each dirty record's reason and text.
+    fn extract_page(
+        extractor: &Extractor,
+        records: &Records,
+        page: &str,
+        plan: Option<&Plan>,
+    ) -> (usize, usize, Vec<String>, Vec<(String, String)>) {
+        let mut scanner = crate::scan::Scanner::default();
+        let doc = scanner.scan(page.as_bytes(), plan).unwrap();
+        let found = select_records(doc.root(), records).unwrap();
+        let noted = found
+            .iter()
+            .enumerate()
+            .filter(|&(i, record)| record.noted_columns(i, |_, _| {}))
+            .count();
+        let mut batch = Batch::default();
+        extractor.extract(&found, &Placeholders::new(), &mut batch);
+        let cells = batch
+            .cells
+            .iter()
+            .map(|cell| match cell {
+                Cell::Json(text) => String::from_utf8(text.clone()).unwrap(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        let dirty = batch
+            .dirty
+            .iter()
+            .map(|d| {
+                (
+                    d.reason.clone(),
+                    String::from_utf8(d.record.clone()).unwrap(),
+                )
+            })
+            .collect();
+        (noted, batch.rows, cells, dirty)
+    }
+
     fn noted_cells(
         page: &str,
         records_path: Option<&str>,
@@ -1074,24 +1114,7 @@ mod tests {
         let extractor = Extractor::new(columns, &records);
         let plan = extractor.plan().expect("paths of keys are planned");
         let extract = |plan| {
-            let mut scanner = crate::scan::Scanner::default();
-            let doc = scanner.scan(page.as_bytes(), plan).unwrap();
-            let found = select_records(doc.root(), &records).unwrap();
-            let noted = found
-                .iter()
-                .enumerate()
-                .filter(|&(i, record)| record.noted_columns(i, |_, _| {}))
-                .count();
-            let mut batch = Batch::default();
-            extractor.extract(&found, &Placeholders::new(), &mut batch);
-            let cells: Vec<String> = batch
-                .cells
-                .iter()
-                .map(|cell| match cell {
-                    Cell::Json(text) => String::from_utf8(text.clone()).unwrap(),
-                    other => format!("{other:?}"),
-                })
-                .collect();
+            let (noted, _, cells, _) = extract_page(&extractor, &records, page, plan);
             (cells, noted)
         };
         let (cells, noted) = extract(Some(plan));
@@ -1130,33 +1153,11 @@ mod tests {
             flatten: ".".to_owned(),
         };
         let extractor = Extractor::new(columns, &records);
-        let extract = |plan| {
-            let mut scanner = crate::scan::Scanner::default();
-            let doc = scanner.scan(page.as_bytes(), plan).unwrap();
-            let found = select_records(doc.root(), &records).unwrap();
-            let noted = found
-                .iter()
-                .enumerate()
-                .filter(|&(i, record)| record.noted_columns(i, |_, _| {}))
-                .count();
-            let mut batch = Batch::default();
-            extractor.extract(&found, &Placeholders::new(), &mut batch);
-            let cells: Vec<String> = batch.cells.iter().map(|c| format!("{c:?}")).collect();
-            let dirty: Vec<(String, String)> = batch
-                .dirty
-                .iter()
-                .map(|d| {
-                    (
-                        d.reason.clone(),
-                        String::from_utf8(d.record.clone()).unwrap(),
-                    )
-                })
-                .collect();
-            (noted, batch.rows, cells, dirty)
-        };
-        let (noted, rows, cells, dirty) = extract(extractor.plan());
+        let (noted, rows, cells, dirty) =
+            extract_page(&extractor, &records, page, extractor.plan());
         assert_eq!(noted, 6);
-        let (none_noted, walked_rows, walked_cells, walked_dirty) = extract(None);
+        let (none_noted, walked_rows, walked_cells, walked_dirty) =
+            extract_page(&extractor, &records, page, None);
         assert_eq!(none_noted, 0);
         assert_eq!(
             (rows, &cells, &dirty),
