@@ -239,10 +239,13 @@ impl Extractor {
         'records: for (ordinal, &record) in records.iter().enumerate() {
             if self.direct {
                 let start = batch.cells.len();
-                batch.cells.resize_with(start + width, || Cell::Null);
-                let cells = &mut batch.cells[start..];
                 let mut fault = None;
                 let noted = record.noted_columns(ordinal, |index, value| {
+                    // Made only for a noted record, whose columns all come
+                    // here in order: a record left to the walk costs none.
+                    if index == 0 {
+                        batch.cells.resize_with(start + width, || Cell::Null);
+                    }
                     if fault.is_some() {
                         return;
                     }
@@ -253,7 +256,7 @@ impl Extractor {
                             value.view(),
                             column,
                             &mut || json_text(value),
-                            &mut cells[index],
+                            &mut batch.cells[start + index],
                         ),
                     };
                     if let Err(problem) = outcome.or_else(|p| self.settle(p)) {
@@ -269,7 +272,7 @@ impl Extractor {
                         self.leave_dirty(record, index, problem, start, batch);
                         continue 'records;
                     }
-                    (false, _) => batch.cells.truncate(start),
+                    (false, _) => {}
                 }
             }
             hits.clear();
