@@ -1191,6 +1191,169 @@ mod tests {
         );
     }
 
+    #[test]
+    fn records_of_one_shape_are_noted_by_their_keys_not_their_places() {
+        // Every record has the kinds of the first, which the check then
+        // compares rather than walks: keys in other places, a repeated
+        // key, a key with an escape and a wanted value that is an array
+        // must still come out as a walk finds them.
+        let page = r#"{"data":[
+            {"a":1,"b":{"c":"x","d":[1,2]},"e":"p"},
+            {"a":2,"b":{"c":"y","d":[3,4]},"e":"q"},
+            {"e":3,"b":{"c":"z","d":[5,6]},"a":"r"},
+            {"a":4,"b":{"d":"w","c":[7,8]},"e":"s"},
+            {"a":5,"a":{"c":"v","d":[9,0]},"e":"t"},
+            {"\u0061":6,"b":{"c":"u","d":[1,2]},"a":7},
+            {"a":8,"b":{"c":"o","d":[3,4]},"e":"n"}
+        ]}"#;
+        let column = |name: &str, path: &str, kind| ColumnSpec {
+            name: name.to_owned(),
+            path: Some(Path::parse(path).unwrap()),
+            kind,
+            format: None,
+            value: None,
+        };
+        let columns = vec![
+            column("a", "a", ColumnType::Long),
+            column("c", "b.c", ColumnType::Json),
+            column("e", "e", ColumnType::Json),
+        ];
+        let records = Records {
+            path: Some(Path::parse("data").unwrap()),
+            mode: RecordMode::Auto,
+            missing_is_dirty: false,
+            bad_type_is_dirty: true,
+            max_dirty: 0,
+            dirty_path: None,
+            flatten: ".".to_owned(),
+        };
+        let extractor = Extractor::new(columns, &records);
+        let (noted, rows, cells, dirty) =
+            extract_page(&extractor, &records, page, extractor.plan());
+        assert_eq!(noted, 6, "all but the record with an escaped key");
+        let (_, walked_rows, walked_cells, walked_dirty) =
+            extract_page(&extractor, &records, page, None);
+        assert_eq!(
+            (rows, &cells, &dirty),
+            (walked_rows, &walked_cells, &walked_dirty)
+        );
+        assert_eq!(
+            cells,
+            [
+                "Int(1)", r#""x""#, r#""p""#, //
+                "Int(2)", r#""y""#, r#""q""#, //
+                "Int(4)", "[7,8]", r#""s""#, //
+                "Int(5)", "Null", r#""t""#, //
+                "Int(6)", r#""u""#, "Null", //
+                "Int(8)", r#""o""#, r#""n""#,
+            ]
+        );
+        assert_eq!(
+            dirty,
+            [(
+                r#"column `a` (long): "r" is not an integer"#.to_owned(),
+                r#"{"e":3,"b":{"c":"z","d":[5,6]},"a":"r"}"#.to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_bad_literal_in_a_record_of_a_known_shape_is_found_where_a_walk_finds_it() {
+        let extractor = Extractor::new(
+            vec![ColumnSpec {
+                name: "a".to_owned(),
+                path: Some(Path::parse("a").unwrap()),
+                kind: ColumnType::Long,
+                format: None,
+                value: None,
+            }],
+            &Records {
+                path: Some(Path::parse("data").unwrap()),
+                mode: RecordMode::Auto,
+                missing_is_dirty: false,
+                bad_type_is_dirty: true,
+                max_dirty: 0,
+                dirty_path: None,
+                flatten: ".".to_owned(),
+            },
+        );
+        for bad in ["tru", "01", "-", "1.", "nul", "1e"] {
+            let page = format!(
+                r#"{{"data":[{{"a":1,"b":null}},{{"a":2,"b":null}},{{"a":{bad},"b":null}}]}}"#
+            );
+            let scan = |plan| {
+                crate::scan::Scanner::default()
+                    .scan(page.as_bytes(), plan)
+                    .map(|_| ())
+                    .unwrap_err()
+                    .to_string()
+            };
+            let found = scan(extractor.plan());
+            assert_eq!(found, scan(None), "{page}");
+            assert_eq!(
+                found,
+                format!("invalid literal `{bad}` at byte 48"),
+                "{page}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_broken_byte_in_records_of_one_shape_is_found_as_a_walk_finds_it() {
+        let record = r#"{"a":1,"b":{"c":"x","d":[1,true]},"e":null}"#;
+        let page = format!(r#"{{"data":[{record},{record},{record},{record}]}}"#);
+        let column = |name: &str, path: &str| ColumnSpec {
+            name: name.to_owned(),
+            path: Some(Path::parse(path).unwrap()),
+            kind: ColumnType::Json,
+            format: None,
+            value: None,
+        };
+        let records = Records {
+            path: Some(Path::parse("data").unwrap()),
+            mode: RecordMode::Auto,
+            missing_is_dirty: false,
+            bad_type_is_dirty: true,
+            max_dirty: 0,
+            dirty_path: None,
+            flatten: ".".to_owned(),
+        };
+        let extractor = Extractor::new(vec![column("a", "a"), column("c", "b.c")], &records);
+        let plan = extractor.plan();
+        assert!(plan.is_some());
+        let (mut rejected, mut accepted) = (0, 0);
+        // The last two records, checked against the first's shape.
+        for at in page.len() - 2 * record.len()..page.len() {
+            for byte in *b"{}[],:\" 0a-." {
+                let mut broken = page.clone().into_bytes();
+                broken[at] = byte;
+                let scan = |plan| {
+                    crate::scan::Scanner::default()
+                        .scan(&broken, plan)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                };
+                let found = scan(plan);
+                assert_eq!(found, scan(None), "{}", String::from_utf8_lossy(&broken));
+                if found.is_ok() {
+                    accepted += 1;
+                    let text = std::str::from_utf8(&broken).unwrap();
+                    let (_, rows, cells, dirty) = extract_page(&extractor, &records, text, plan);
+                    let (_, walked_rows, walked_cells, walked_dirty) =
+                        extract_page(&extractor, &records, text, None);
+                    assert_eq!(
+                        (rows, cells, dirty),
+                        (walked_rows, walked_cells, walked_dirty),
+                        "{text}"
+                    );
+                } else {
+                    rejected += 1;
+                }
+            }
+        }
+        assert!(rejected > 500 && accepted > 100, "{rejected} {accepted}");
+    }
+
     fn strings(cells: &[&str]) -> Vec<String> {
         cells.iter().map(|c| (*c).to_owned()).collect()
     }

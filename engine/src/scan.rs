@@ -65,6 +65,7 @@ pub(crate) struct Scanner {
     /// A copy of a page whose strings hold escapes, unescaped in place.
     unescaped: Vec<u8>,
     noted: Noted,
+    template: Template,
 }
 
 /// The columns the grammar check notes on its walk, so that extraction
@@ -214,6 +215,46 @@ impl Noted {
     }
 }
 
+/// The shape of a record walked whole: the records after it that share
+/// its kinds, as an API's records mostly do, are checked by comparing
+/// their kinds with its rather than walked. Kinds that match are a
+/// record that is grammatical but for the literals, which are checked
+/// one by one, and whose brackets pair as the template's do. It is kept
+/// from page to page: nothing in it is of one page.
+#[derive(Debug, Default)]
+struct Template {
+    /// The kinds of the record's entries, from its `{` to its `}`.
+    kinds: Vec<u8>,
+    /// Each opening bracket's entry and its partner's, from the `{`.
+    pairs: Vec<(u32, u32)>,
+    /// The entries that follow literal text, from the `{`.
+    literals: Vec<u32>,
+    /// The depth of the array holding the records: the depth a record's
+    /// nesting counts from.
+    depth: u32,
+    /// Records in a row that were walked; taking a template costs a pass
+    /// over its kinds, so a page whose records differ in shape takes one
+    /// only now and then.
+    misses: u32,
+}
+
+impl Template {
+    fn take(&mut self, kinds: &[u8], partners: &[u32], open: usize, depth: u32) {
+        self.kinds.clear();
+        self.kinds.extend_from_slice(kinds);
+        self.pairs.clear();
+        self.literals.clear();
+        for (at, &kind) in kinds.iter().enumerate() {
+            if kind & AFTER_LITERAL != 0 {
+                self.literals.push(at as u32);
+            } else if kind == b'{' || kind == b'[' {
+                self.pairs.push((at as u32, partners[at] - open as u32));
+            }
+        }
+        self.depth = depth;
+    }
+}
+
 /// A scanned page: its text and its checked structural index.
 #[derive(Debug)]
 pub(crate) struct Doc<'s> {
@@ -262,15 +303,18 @@ impl Scanner {
         let kinds = &self.kinds[..found.count];
         let partners = &mut self.partners[..found.count];
         self.noted.clear(plan.map_or(0, |plan| plan.width));
-        check(
-            body,
+        Checker {
+            text: body,
             positions,
             kinds,
             partners,
+            fault: None,
             plan,
-            found.backslashes,
-            &mut self.noted,
-        )?;
+            escaped: found.backslashes,
+            noted: &mut self.noted,
+            template: &mut self.template,
+        }
+        .check()?;
         let text = if found.backslashes {
             self.unescaped.clear();
             self.unescaped.extend_from_slice(body);
@@ -1082,38 +1126,6 @@ fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\n' | b'\r' | b'\t')
 }
 
-/// Checks the grammar over the structural index, records the partner
-/// of every bracket, and notes the columns of `plan`; `escaped` says that
-/// some string of the page holds an escape.
-fn check(
-    text: &[u8],
-    positions: &[u32],
-    kinds: &[u8],
-    partners: &mut [u32],
-    plan: Option<&Plan>,
-    escaped: bool,
-    noted: &mut Noted,
-) -> Result<(), Malformed> {
-    let mut checker = Checker {
-        text,
-        positions,
-        kinds,
-        partners,
-        fault: None,
-        plan,
-        escaped,
-        noted,
-    };
-    // Every step that answers `None` has left its fault.
-    if let Some(end) = checker.value(0, 0, plan.map_or(NOWHERE, |_| 0)) {
-        let after = checker.after_value(end, end == 0);
-        if end < positions.len() || !checker.blank(after, text.len()) {
-            checker.expected::<()>("the end of the text", end, after);
-        }
-    }
-    checker.fault.map_or(Ok(()), Err)
-}
-
 /// The grammar's walk. Its steps answer `None` on a fault, which they
 /// leave in `fault`: a small return keeps the walk's calls cheap. A walk
 /// through a value whose members a [`Plan`] wants carries the plan's node
@@ -1127,9 +1139,24 @@ struct Checker<'a> {
     plan: Option<&'a Plan>,
     escaped: bool,
     noted: &'a mut Noted,
+    template: &'a mut Template,
 }
 
 impl Checker<'_> {
+    /// Checks the grammar over the structural index, records the partner
+    /// of every bracket, and notes the columns of `plan`; `escaped` says that
+    /// some string of the page holds an escape.
+    fn check(mut self) -> Result<(), Malformed> {
+        // Every step that answers `None` has left its fault.
+        if let Some(end) = self.value(0, 0, self.plan.map_or(NOWHERE, |_| 0)) {
+            let after = self.after_value(end, end == 0);
+            if end < self.positions.len() || !self.blank(after, self.text.len()) {
+                self.expected::<()>("the end of the text", end, after);
+            }
+        }
+        self.fault.map_or(Ok(()), Err)
+    }
+
     #[inline(always)]
     fn offset(&self, i: usize) -> usize {
         self.positions
@@ -1220,7 +1247,7 @@ impl Checker<'_> {
             }
             _ => {}
         }
-        if self.plain_literal(i) {
+        if self.literal(i) {
             return Some(i);
         }
         let from = self.end_of(i);
@@ -1229,16 +1256,100 @@ impl Checker<'_> {
         if literal.is_empty() {
             return self.expected("a value", i, from);
         }
-        if !is_literal(literal) {
-            let start = from
-                + self.text[from..]
-                    .iter()
-                    .take_while(|&&b| is_space(b))
-                    .count();
-            let shown = String::from_utf8_lossy(&literal[..literal.len().min(40)]).into_owned();
-            return self.fail(format!("invalid literal `{shown}`"), start);
+        let start = from
+            + self.text[from..]
+                .iter()
+                .take_while(|&&b| is_space(b))
+                .count();
+        let shown = String::from_utf8_lossy(&literal[..literal.len().min(40)]).into_owned();
+        self.fail(format!("invalid literal `{shown}`"), start)
+    }
+
+    /// Whether the text before entry `at` is a literal value.
+    #[inline(always)]
+    fn literal(&self, at: usize) -> bool {
+        if self.plain_literal(at) {
+            return true;
         }
-        Some(i)
+        let from = self.end_of(at);
+        let literal = trim_space(&self.text[from.min(self.offset(at))..self.offset(at)]);
+        !literal.is_empty() && is_literal(literal)
+    }
+
+    /// The record whose `{` is entry `open`, an element of the array
+    /// holding the records at `depth`: the entry after it.
+    fn record(&mut self, open: usize, depth: u32) -> Option<usize> {
+        if let Some(end) = self.as_template(open, depth) {
+            self.template.misses = 0;
+            return Some(end);
+        }
+        let end = self.value(open, depth, ELEMENT)?;
+        self.template.misses += 1;
+        if self.template.misses.is_power_of_two() {
+            let (kinds, partners) = (&self.kinds[open..end], &self.partners[open..end]);
+            self.template.take(kinds, partners, open, depth);
+        }
+        Some(end)
+    }
+
+    /// Checks the record at entry `open` against the template, pairs its
+    /// brackets and notes its columns: the entry after it, or `None`
+    /// (with no fault) if it is to be walked.
+    fn as_template(&mut self, open: usize, depth: u32) -> Option<usize> {
+        let template = &*self.template;
+        let end = open + template.kinds.len();
+        if template.kinds.is_empty()
+            || template.depth != depth
+            || self.kinds.get(open..end)? != template.kinds.as_slice()
+            || !template
+                .literals
+                .iter()
+                .all(|&at| self.literal(open + at as usize))
+        {
+            return None;
+        }
+        for &(at, partner) in &template.pairs {
+            self.partners[open + at as usize] = open as u32 + partner;
+        }
+        let record = self.members_of(ELEMENT, open);
+        self.note_members(open, record);
+        Some(end)
+    }
+
+    /// Notes the columns under the members of the object at entry `open`,
+    /// the value of `node`, as [`Checker::object`] does, in a record whose
+    /// grammar and brackets are known.
+    fn note_members(&mut self, open: usize, node: u32) {
+        let plan = self.plan.expect("a node is of a plan");
+        if node == NOWHERE
+            || plan.nodes[node as usize].keys.is_empty()
+            || self.kind(open + 1) != b'"'
+        {
+            return;
+        }
+        let (mut found, mut next) = (0, 0);
+        let mut key = open + 1;
+        loop {
+            let child = self.member(node, key, &mut found, &mut next);
+            let value = key + 3;
+            let kind = self.kind(value);
+            if kind == b'{' {
+                let members = self.members_of(child, value);
+                self.note_members(value, members);
+            }
+            if self.all_found(node, found) {
+                return;
+            }
+            let after = match kind & !AFTER_LITERAL {
+                b'"' => value + 2,
+                b'{' | b'[' => self.partners[value] as usize + 1,
+                _ => value,
+            };
+            if self.kind(after) & !AFTER_LITERAL != b',' {
+                return;
+            }
+            key = after + 1;
+        }
     }
 
     /// After a value ending just before entry `i`: the separator there,
@@ -1343,6 +1454,7 @@ impl Checker<'_> {
     /// The node of the member whose key is entry `key`, in an object of
     /// `node`, noting the columns whose value it is; `found` and `next`
     /// are as in [`KeySet::find`].
+    #[inline(always)]
     fn member(&mut self, node: u32, key: usize, found: &mut u64, next: &mut usize) -> u32 {
         let plan = self.plan.expect("a node is of a plan");
         let here = &plan.nodes[node as usize];
@@ -1434,7 +1546,11 @@ impl Checker<'_> {
             Step::End(end) => return Some(end),
         };
         loop {
-            let next = self.value(i, depth, node)?;
+            let next = if node == ELEMENT && self.kind(i) == b'{' {
+                self.record(i, depth)?
+            } else {
+                self.value(i, depth, node)?
+            };
             i = match self.step(open, next, next == i, b']')? {
                 Step::Item(i) => i,
                 Step::End(end) => return Some(end),
