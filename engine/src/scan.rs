@@ -1327,6 +1327,7 @@ impl Checker<'_> {
         {
             return;
         }
+        let all = plan.nodes[node as usize].keys.all();
         let (mut found, mut next) = (0, 0);
         let mut key = open + 1;
         loop {
@@ -1337,7 +1338,7 @@ impl Checker<'_> {
                 let members = self.members_of(child, value);
                 self.note_members(value, members);
             }
-            if self.all_found(node, found) {
+            if found == all {
                 return;
             }
             let after = match kind & !AFTER_LITERAL {
