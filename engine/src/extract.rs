@@ -1089,6 +1089,29 @@ mod tests {
         (noted, batch.rows, cells, dirty)
     }
 
+    /// A column of one value at `path`.
+    fn key_column(name: &str, path: &str, kind: ColumnType) -> ColumnSpec {
+        ColumnSpec {
+            name: name.to_owned(),
+            path: Some(Path::parse(path).unwrap()),
+            kind,
+            format: None,
+            value: None,
+        }
+    }
+
+    fn records_at(path: Option<&str>, mode: RecordMode, missing_is_dirty: bool) -> Records {
+        Records {
+            path: path.map(|p| Path::parse(p).unwrap()),
+            mode,
+            missing_is_dirty,
+            bad_type_is_dirty: true,
+            max_dirty: 0,
+            dirty_path: None,
+            flatten: ".".to_owned(),
+        }
+    }
+
     fn noted_cells(
         page: &str,
         records_path: Option<&str>,
@@ -1097,23 +1120,9 @@ mod tests {
     ) -> (Vec<String>, usize) {
         let columns = paths
             .iter()
-            .map(|path| ColumnSpec {
-                name: (*path).to_owned(),
-                path: Some(Path::parse(path).unwrap()),
-                kind: ColumnType::Json,
-                format: None,
-                value: None,
-            })
+            .map(|path| key_column(path, path, ColumnType::Json))
             .collect();
-        let records = Records {
-            path: records_path.map(|p| Path::parse(p).unwrap()),
-            mode,
-            missing_is_dirty: false,
-            bad_type_is_dirty: true,
-            max_dirty: 0,
-            dirty_path: None,
-            flatten: ".".to_owned(),
-        };
+        let records = records_at(records_path, mode, false);
         let extractor = Extractor::new(columns, &records);
         let plan = extractor.plan().expect("paths of keys are planned");
         let extract = |plan| {
@@ -1131,30 +1140,10 @@ mod tests {
     fn noted_records_are_left_dirty_as_walked_ones_are() {
         let page = r#"{"data":[{"a":1,"b":"x"},{"b":"y"},{"a":"z","b":"w"},{"a":2.5,"b":"u"},{"a":5},{"a":4,"b":"v"}]}"#;
         let columns = vec![
-            ColumnSpec {
-                name: "a".to_owned(),
-                path: Some(Path::parse("a").unwrap()),
-                kind: ColumnType::Long,
-                format: None,
-                value: None,
-            },
-            ColumnSpec {
-                name: "b".to_owned(),
-                path: Some(Path::parse("b").unwrap()),
-                kind: ColumnType::String,
-                format: None,
-                value: None,
-            },
+            key_column("a", "a", ColumnType::Long),
+            key_column("b", "b", ColumnType::String),
         ];
-        let records = Records {
-            path: Some(Path::parse("data").unwrap()),
-            mode: RecordMode::Auto,
-            missing_is_dirty: true,
-            bad_type_is_dirty: true,
-            max_dirty: 0,
-            dirty_path: None,
-            flatten: ".".to_owned(),
-        };
+        let records = records_at(Some("data"), RecordMode::Auto, true);
         let extractor = Extractor::new(columns, &records);
         let (noted, rows, cells, dirty) =
             extract_page(&extractor, &records, page, extractor.plan());
@@ -1206,27 +1195,12 @@ mod tests {
             {"\u0061":6,"b":{"c":"u","d":[1,2]},"a":7},
             {"a":8,"b":{"c":"o","d":[3,4]},"e":"n"}
         ]}"#;
-        let column = |name: &str, path: &str, kind| ColumnSpec {
-            name: name.to_owned(),
-            path: Some(Path::parse(path).unwrap()),
-            kind,
-            format: None,
-            value: None,
-        };
         let columns = vec![
-            column("a", "a", ColumnType::Long),
-            column("c", "b.c", ColumnType::Json),
-            column("e", "e", ColumnType::Json),
+            key_column("a", "a", ColumnType::Long),
+            key_column("c", "b.c", ColumnType::Json),
+            key_column("e", "e", ColumnType::Json),
         ];
-        let records = Records {
-            path: Some(Path::parse("data").unwrap()),
-            mode: RecordMode::Auto,
-            missing_is_dirty: false,
-            bad_type_is_dirty: true,
-            max_dirty: 0,
-            dirty_path: None,
-            flatten: ".".to_owned(),
-        };
+        let records = records_at(Some("data"), RecordMode::Auto, false);
         let extractor = Extractor::new(columns, &records);
         let (noted, rows, cells, dirty) =
             extract_page(&extractor, &records, page, extractor.plan());
@@ -1260,22 +1234,8 @@ mod tests {
     #[test]
     fn a_bad_literal_in_a_record_of_a_known_shape_is_found_where_a_walk_finds_it() {
         let extractor = Extractor::new(
-            vec![ColumnSpec {
-                name: "a".to_owned(),
-                path: Some(Path::parse("a").unwrap()),
-                kind: ColumnType::Long,
-                format: None,
-                value: None,
-            }],
-            &Records {
-                path: Some(Path::parse("data").unwrap()),
-                mode: RecordMode::Auto,
-                missing_is_dirty: false,
-                bad_type_is_dirty: true,
-                max_dirty: 0,
-                dirty_path: None,
-                flatten: ".".to_owned(),
-            },
+            vec![key_column("a", "a", ColumnType::Long)],
+            &records_at(Some("data"), RecordMode::Auto, false),
         );
         for bad in ["tru", "01", "-", "1.", "nul", "1e"] {
             let page = format!(
@@ -1302,23 +1262,12 @@ mod tests {
     fn a_broken_byte_in_records_of_one_shape_is_found_as_a_walk_finds_it() {
         let record = r#"{"a":1,"b":{"c":"x","d":[1,true]},"e":null}"#;
         let page = format!(r#"{{"data":[{record},{record},{record},{record}]}}"#);
-        let column = |name: &str, path: &str| ColumnSpec {
-            name: name.to_owned(),
-            path: Some(Path::parse(path).unwrap()),
-            kind: ColumnType::Json,
-            format: None,
-            value: None,
-        };
-        let records = Records {
-            path: Some(Path::parse("data").unwrap()),
-            mode: RecordMode::Auto,
-            missing_is_dirty: false,
-            bad_type_is_dirty: true,
-            max_dirty: 0,
-            dirty_path: None,
-            flatten: ".".to_owned(),
-        };
-        let extractor = Extractor::new(vec![column("a", "a"), column("c", "b.c")], &records);
+        let records = records_at(Some("data"), RecordMode::Auto, false);
+        let columns = vec![
+            key_column("a", "a", ColumnType::Json),
+            key_column("c", "b.c", ColumnType::Json),
+        ];
+        let extractor = Extractor::new(columns, &records);
         let plan = extractor.plan();
         assert!(plan.is_some());
         let (mut rejected, mut accepted) = (0, 0);
