@@ -1046,9 +1046,6 @@ mod tests {
         from_tree
     }
 
-    /// The `json` cells of `paths` in the records at `records_path` of
-    /// `page`, taken from what the check noted, and how many records were
-    /// noted; the cells are checked against the extractor's own walk.
     /// How many records of `page` were noted under `plan`, and what
     /// extraction made of them: rows, cells (a `json` cell as its text),
     /// and each dirty record's reason and text.
@@ -1112,6 +1109,9 @@ mod tests {
         }
     }
 
+    /// The `json` cells of `paths` in the records at `records_path` of
+    /// `page`, taken from what the check noted, and how many records were
+    /// noted; the cells are checked against the extractor's own walk.
     fn noted_cells(
         page: &str,
         records_path: Option<&str>,

@@ -98,8 +98,12 @@ pub(crate) enum Leading {
 /// comes before the first member whose value is an object or array, with
 /// a value that is plainly a string, an integer, `true`, `false` or
 /// `null`. The first occurrence of a key wins, as in a full parse, which
-/// still checks the whole page afterwards.
+/// still checks the whole page afterwards. No key to find is found at
+/// once.
 pub(crate) fn leading_members(body: &[u8], keys: &[&str]) -> Leading {
+    if keys.is_empty() {
+        return Leading::Found(Vec::new());
+    }
     // Running out of bytes is `Cut`; anything else unexpected, `Absent`.
     macro_rules! more {
         ($found:expr) => {
@@ -918,6 +922,9 @@ mod tests {
             head(r#"{"next":"a","next":"b"}"#, &["next"]),
             Some(json!(["a"]))
         );
+        // Nothing to find is found at once, whatever the page starts with.
+        assert_eq!(head(r#"["a"]"#, &[]), Some(json!([])));
+        assert_eq!(head("", &[]), Some(json!([])));
     }
 
     #[test]

@@ -391,11 +391,7 @@ impl<'s> Doc<'s> {
 
     /// The entry just past the value at `at`.
     fn after(&self, at: usize) -> usize {
-        match self.byte(at) {
-            b'"' => at + 2,
-            b'{' | b'[' => self.partners.get(at).map_or(at, |&p| p as usize + 1),
-            _ => at,
-        }
+        past_value(self.byte(at), self.partners, at)
     }
 
     fn scalar(&self, at: usize) -> &str {
@@ -443,6 +439,18 @@ impl<'s> Doc<'s> {
             }
             i = next + 1;
         }
+    }
+}
+
+/// The entry just past the value at entry `at` of a checked index, whose
+/// structural byte is `byte`: a string's two quotes, a container up to its
+/// partner, and a literal, which has no entry of its own, none.
+#[inline(always)]
+fn past_value(byte: u8, partners: &[u32], at: usize) -> usize {
+    match byte {
+        b'"' => at + 2,
+        b'{' | b'[' => partners.get(at).map_or(at, |&p| p as usize + 1),
+        _ => at,
     }
 }
 
@@ -1341,11 +1349,7 @@ impl Checker<'_> {
             if found == all {
                 return;
             }
-            let after = match kind & !AFTER_LITERAL {
-                b'"' => value + 2,
-                b'{' | b'[' => self.partners[value] as usize + 1,
-                _ => value,
-            };
+            let after = past_value(kind & !AFTER_LITERAL, self.partners, value);
             if self.kind(after) & !AFTER_LITERAL != b',' {
                 return;
             }

@@ -380,7 +380,7 @@ enum Head {
 /// Reads the watched values from `head`, however long it has grown: a
 /// first piece may hold most of the page.
 fn read_head(head: &[u8], keys: &[&str]) -> Head {
-    match head_values(head, keys) {
+    match leading_members(head, keys) {
         Leading::Found(values) => Head::Read(values),
         Leading::Cut if head.len() <= HEAD_WATCHED => Head::Wait,
         Leading::Cut | Leading::Absent => Head::Leave,
@@ -397,15 +397,6 @@ fn head_keys(watched: &[Path]) -> Option<Vec<&str>> {
             _ => None,
         })
         .collect()
-}
-
-/// The values of `keys` at the head of `body`; none to find is found at
-/// once.
-fn head_values(body: &[u8], keys: &[&str]) -> Leading {
-    if keys.is_empty() {
-        return Leading::Found(Vec::new());
-    }
-    leading_members(body, keys)
 }
 
 pub(crate) fn not_json(shown: &str, fault: impl std::fmt::Display) -> Error {
