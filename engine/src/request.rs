@@ -169,60 +169,7 @@ pub(crate) fn prepare(
 
     let body_secrets: &[(String, hydrant_auth::SecretString)] =
         if same_origin { &credentials.body } else { &[] };
-    let (body, masked_body) = match &request.body {
-        None => (None, None),
-        Some(Body::Text(text)) => {
-            let content_type = if serde_json::from_str::<Value>(text).is_ok() {
-                "application/json"
-            } else {
-                "text/plain; charset=utf-8"
-            };
-            (Some((text.clone().into_bytes(), content_type)), None)
-        }
-        Some(Body::Json(json)) => {
-            let mut json = json.clone();
-            for o in &plan.overrides {
-                if let Override::Body { path, value } = o {
-                    set_member(&mut json, path, value.clone());
-                }
-            }
-            let mut masked = None;
-            if !body_secrets.is_empty() {
-                let mut shown = json.clone();
-                for (name, value) in body_secrets {
-                    set_member(
-                        &mut json,
-                        name,
-                        Value::String(value.expose_secret().to_owned()),
-                    );
-                    set_member(&mut shown, name, Value::String(MASK.to_owned()));
-                }
-                masked = Some(serde_json::to_vec(&shown).unwrap_or_default());
-            }
-            (
-                Some((
-                    serde_json::to_vec(&json).unwrap_or_default(),
-                    "application/json",
-                )),
-                masked,
-            )
-        }
-        Some(Body::Form(fields)) => {
-            let encode = |secret_value: &dyn Fn(&str) -> String| {
-                let mut form = url::form_urlencoded::Serializer::new(String::new());
-                for (name, value) in fields {
-                    form.append_pair(name, value);
-                }
-                for (name, value) in body_secrets {
-                    form.append_pair(name, &secret_value(value.expose_secret()));
-                }
-                form.finish().into_bytes()
-            };
-            let body = encode(&|v| v.to_owned());
-            let masked = (!body_secrets.is_empty()).then(|| encode(&|_| MASK.to_owned()));
-            (Some((body, "application/x-www-form-urlencoded")), masked)
-        }
-    };
+    let (body, masked_body) = prepare_body(request, plan, body_secrets)?;
     if let Some((_, content_type)) = &body
         && !headers.iter().any(|(n, _, _)| n == "content-type")
     {
@@ -237,6 +184,103 @@ pub(crate) fn prepare(
         masked_body,
         job_origin,
     })
+}
+
+/// A body and its content type, and the body with secrets masked when it
+/// holds any.
+type PreparedBody = (Option<(Vec<u8>, &'static str)>, Option<Vec<u8>>);
+
+/// The body with the plan's members set and the body credentials added,
+/// and the same with those credentials masked when there are any.
+///
+/// A JSON string body takes the plan's members as a JSON object would; a
+/// form takes them as fields; a request without a body gets an object of
+/// them alone.
+fn prepare_body(
+    request: &Request,
+    plan: &Plan,
+    secrets: &[(String, hydrant_auth::SecretString)],
+) -> Result<PreparedBody> {
+    let members: Vec<(&str, &Value)> = plan
+        .overrides
+        .iter()
+        .filter_map(|o| match o {
+            Override::Body { path, value } => Some((path.as_str(), value)),
+            _ => None,
+        })
+        .collect();
+    let json = match &request.body {
+        Some(Body::Form(fields)) => return Ok(form_body(fields, &members, secrets)),
+        Some(Body::Text(text)) if members.is_empty() && secrets.is_empty() => {
+            let content_type = if serde_json::from_str::<Value>(text).is_ok() {
+                "application/json"
+            } else {
+                "text/plain; charset=utf-8"
+            };
+            return Ok((Some((text.clone().into_bytes(), content_type)), None));
+        }
+        Some(Body::Text(text)) => match serde_json::from_str::<Value>(text) {
+            Ok(json @ Value::Object(_)) => json,
+            _ => {
+                return Err(Error::config(
+                    "request.body: a value placed `in = \"body\"` needs a JSON object body or a form, and the body is not a JSON object",
+                ));
+            }
+        },
+        Some(Body::Json(json)) => json.clone(),
+        None if members.is_empty() && secrets.is_empty() => return Ok((None, None)),
+        None => Value::Object(serde_json::Map::new()),
+    };
+    let mut json = json;
+    for (path, value) in members {
+        set_member(&mut json, path, value.clone());
+    }
+    let mut masked = None;
+    if !secrets.is_empty() {
+        let mut shown = json.clone();
+        for (name, value) in secrets {
+            set_member(
+                &mut json,
+                name,
+                Value::String(value.expose_secret().to_owned()),
+            );
+            set_member(&mut shown, name, Value::String(MASK.to_owned()));
+        }
+        masked = Some(serde_json::to_vec(&shown).unwrap_or_default());
+    }
+    let body = serde_json::to_vec(&json).unwrap_or_default();
+    Ok((Some((body, "application/json")), masked))
+}
+
+/// A form body: the job's fields, the plan's members as fields (replacing
+/// a field of the same name) and the body credentials.
+fn form_body(
+    fields: &[(String, String)],
+    members: &[(&str, &Value)],
+    secrets: &[(String, hydrant_auth::SecretString)],
+) -> PreparedBody {
+    let member_text = |value: &Value| match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let encode = |secret_value: &dyn Fn(&str) -> String| {
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in fields {
+            if !members.iter().any(|(path, _)| path == name) {
+                form.append_pair(name, value);
+            }
+        }
+        for (path, value) in members {
+            form.append_pair(path, &member_text(value));
+        }
+        for (name, value) in secrets {
+            form.append_pair(name, &secret_value(value.expose_secret()));
+        }
+        form.finish().into_bytes()
+    };
+    let body = encode(&|v| v.to_owned());
+    let masked = (!secrets.is_empty()).then(|| encode(&|_| MASK.to_owned()));
+    (Some((body, "application/x-www-form-urlencoded")), masked)
 }
 
 /// A URL off the job's origin must at least be on the job's host or an
@@ -483,15 +527,28 @@ impl Prepared {
         })
     }
 
-    /// What identifies this request for loop detection: a hash of its URL
-    /// and body, so a long run keeps 8 bytes per request, not the request.
+    /// What identifies this request for loop detection: a hash of its
+    /// method, URL, headers and body, so a long run keeps 8 bytes per request, not the request.
     pub fn identity(&self) -> u64 {
         use sha2::Digest;
         // SHA-256 rather than std's hasher: identities are saved in
         // checkpoints and must agree across processes and versions. Secret
         // query values are masked first: a checkpoint holds nothing of them.
+        // The method and every header count: pagination or fan-out may vary
+        // only a header. A secret header is left out: its value is a
+        // credential, the same for every request of a pass.
         let mut hasher = sha2::Sha256::new();
+        hasher.update(self.method.as_str());
+        hasher.update([0]);
         hasher.update(self.shown_url());
+        for (name, value, secret) in &self.headers {
+            if !secret {
+                hasher.update([0]);
+                hasher.update(name);
+                hasher.update([b':']);
+                hasher.update(value);
+            }
+        }
         if let Some((body, _)) = &self.body {
             hasher.update([0]);
             hasher.update(body);

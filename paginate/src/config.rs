@@ -129,6 +129,11 @@ impl ConfigError {
 }
 
 impl Config {
+    /// Whether the paginator sets a member of the request body.
+    pub fn sets_body(&self) -> bool {
+        self.placement == Some(Placement::Body)
+    }
+
     /// Checks that the keys given fit `type`, and that the required ones are
     /// there.
     pub fn validate(&self) -> Result<(), ConfigError> {

@@ -11,7 +11,7 @@ use hmac::{KeyInit, Mac};
 use hydrant_bench::{Exchange, Seen};
 use sha2::Digest;
 
-use crate::util::{Dir, TestServer, hydrant_with, path_str, run_job};
+use crate::util::{Dir, TestServer, hydrant_with, json, path_str, run_job};
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -63,13 +63,6 @@ fn hmac_sha256_hex(key: &[u8], text: &[u8]) -> String {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
-}
-
-fn json(status: u16, body: impl Into<String>) -> Exchange {
-    Exchange {
-        status,
-        ..Exchange::json("", body.into())
-    }
 }
 
 #[test]

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use hydrant_bench::Exchange;
+use hydrant_bench::{Exchange, Seen};
 use serde_json::Value;
 
-use crate::util::{Dir, TestServer, hydrant, ids, lines, path_str, run_job_with};
+use crate::util::{Dir, TestServer, hydrant, ids, json, lines, path_str, run_job, run_job_with};
 
 /// Runs a job against `server` that must succeed; returns stdout, the
 /// summary and stderr.
@@ -622,5 +622,138 @@ fn a_next_link_at_the_head_of_a_page_is_followed_before_the_page_ends() {
             head.len() + rest.len() + next.len(),
             "gzip {gzip}: {summary}"
         );
+    }
+}
+
+/// A server that pages by the header `x-page` (1, 2, 3; then an empty page).
+fn header_paged() -> TestServer {
+    TestServer::start_fn(|seen: &Seen| {
+        let page: u32 = seen
+            .header("x-page")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        match page {
+            1..=3 => json(200, ids(page * 10..page * 10 + 2)),
+            _ => json(200, "[]"),
+        }
+    })
+}
+
+#[test]
+fn pagination_that_varies_only_a_header_is_not_a_loop() {
+    let expected: String = [1, 2, 3].map(|p| lines(p * 10..p * 10 + 2)).concat();
+    let server = header_paged();
+    let rest =
+        "[paginate]\ntype = \"range\"\nparam = \"X-Page\"\nin = \"header\"\nstart = 1\nend = 3\n";
+    let (out, summary, _) = run(&server, "/h", rest, &[]);
+    assert_eq!(out, expected);
+    assert_summary(&summary, 3, "end_of_range");
+
+    let server = header_paged();
+    let rest = "[paginate]\ntype = \"page\"\nparam = \"X-Page\"\nin = \"header\"\n[limits]\nconcurrency = 1\n";
+    let (out, summary, _) = run(&server, "/h", rest, &[]);
+    assert_eq!(out, expected);
+    assert_summary(&summary, 4, "empty_page");
+
+    // An ADF rule whose variable is a header, the token coming from the body.
+    let server = TestServer::start_fn(|seen: &Seen| {
+        let (data, next) = match seen.header("x-page-token") {
+            None => (ids(0..2), "\"t1\""),
+            Some("t1") => (ids(2..4), "\"t2\""),
+            Some(_) => (ids(4..5), "null"),
+        };
+        json(200, format!("{{\"data\":{data},\"token\":{next}}}"))
+    });
+    let rest = "[paginate]\ntype = \"rules\"\nrules = { \"Headers.X-Page-Token\" = \"$.token\", \"EndCondition:$.token\" = \"NonExist\" }\n[records]\npath = \"data\"\n";
+    let (run_, summary) = run_job(&server.url(), "/r", rest, &[]);
+    assert_eq!(run_.code, 0, "{}", run_.stderr);
+    assert_eq!(run_.stdout, lines(0..5));
+    assert_eq!(summary["requests"], 3, "{summary}");
+}
+
+/// A server that answers the body's `page.n` (or `page`, or form field
+/// `page`) and records what it was sent.
+fn body_paged() -> TestServer {
+    TestServer::start_fn(|seen: &Seen| {
+        let body = String::from_utf8_lossy(&seen.body).into_owned();
+        let page = match serde_json::from_str::<Value>(&body) {
+            Ok(json) => json
+                .pointer("/page/n")
+                .or_else(|| json.get("page"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as u32,
+            Err(_) => url::form_urlencoded::parse(body.as_bytes())
+                .find(|(n, _)| n == "page")
+                .and_then(|(_, v)| v.parse().ok())
+                .unwrap_or(0),
+        };
+        json(200, ids(page * 10..page * 10 + 1))
+    })
+}
+
+#[test]
+fn body_pagination_sets_the_member_of_a_string_body_a_form_or_no_body() {
+    let paginate = "[paginate]\ntype = \"range\"\nin = \"body\"\nstart = 1\nend = 2\n";
+    let expected = format!("{}{}", lines(10..11), lines(20..21));
+    let cases = [
+        (
+            "method = \"POST\"\nbody = '{\"q\": \"x\", \"page\": {\"size\": 5}}'\n",
+            "page.n",
+            vec![
+                "{\"q\":\"x\",\"page\":{\"size\":5,\"n\":1}}",
+                "{\"q\":\"x\",\"page\":{\"size\":5,\"n\":2}}",
+            ],
+            "application/json",
+        ),
+        (
+            "method = \"POST\"\nform = { q = \"x\", page = \"0\" }\n",
+            "page",
+            vec!["q=x&page=1", "q=x&page=2"],
+            "application/x-www-form-urlencoded",
+        ),
+        (
+            "method = \"POST\"\n",
+            "page",
+            vec!["{\"page\":1}", "{\"page\":2}"],
+            "application/json",
+        ),
+    ];
+    for (request, param, bodies, content_type) in cases {
+        let server = body_paged();
+        let rest = format!("{request}{paginate}param = \"{param}\"\n");
+        let (out, summary, _) = run(&server, "/b", &rest, &[]);
+        assert_eq!(out, expected, "{request}");
+        assert_summary(&summary, 2, "end_of_range");
+        let seen = server.requests();
+        // Range requests go out concurrently: their order of arrival varies.
+        let mut sent: Vec<String> = seen
+            .iter()
+            .map(|s| String::from_utf8_lossy(&s.body).into_owned())
+            .collect();
+        sent.sort();
+        assert_eq!(sent, bodies, "{request}");
+        assert!(
+            seen.iter()
+                .all(|s| s.header("content-type") == Some(content_type))
+        );
+    }
+}
+
+#[test]
+fn body_pagination_on_a_get_or_a_text_body_is_a_config_error() {
+    for (request, message) in [
+        (
+            "",
+            "paginate.in: `body` needs `request.method = \"POST\"`; a GET request has no body",
+        ),
+        (
+            "method = \"POST\"\nbody = \"page=1\"\n",
+            "paginate.in: `body` sets a member of `request.body`, which is a string but not a JSON object",
+        ),
+    ] {
+        let rest = format!("{request}[paginate]\ntype = \"page\"\nin = \"body\"\n");
+        let (run, _) = run_job("http://127.0.0.1:9", "/b", &rest, &[]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains(message), "{}", run.stderr);
     }
 }

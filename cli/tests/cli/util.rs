@@ -298,3 +298,11 @@ pub fn ids(range: std::ops::Range<u32>) -> String {
 pub fn lines(range: std::ops::Range<u32>) -> String {
     range.map(|i| format!("{{\"id\":{i}}}\n")).collect()
 }
+
+/// A JSON answer with `status`, for the servers of [`TestServer::start_fn`].
+pub fn json(status: u16, body: impl Into<String>) -> Exchange {
+    Exchange {
+        status,
+        ..Exchange::json("", body.into())
+    }
+}

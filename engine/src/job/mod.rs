@@ -705,7 +705,9 @@ fn validate_columns(columns: &[file::ColumnFile]) -> std::result::Result<Vec<Col
         let path = match (&column.value, &column.path) {
             (Some(_), _) => None,
             (None, Some(p)) => Some(Path::parse(p).map_err(|e| format!("{key}.path: {e}"))?),
-            (None, None) => Some(Path::member(&column.name)),
+            (None, None) => {
+                Some(default_path(&column.name).map_err(|e| format!("{key}.name: {e}"))?)
+            }
         };
         specs.push(ColumnSpec {
             name: column.name.clone(),
@@ -716,6 +718,18 @@ fn validate_columns(columns: &[file::ColumnFile]) -> std::result::Result<Vec<Col
         });
     }
     Ok(specs)
+}
+
+/// A column without `path` or `value` reads its name as a dotted path:
+/// `user.id` is the member `id` of `user`. A name that starts with `$` is
+/// the key of that name (`$type`), not a JSONPath.
+fn default_path(name: &str) -> std::result::Result<Path, String> {
+    if name.starts_with('$') {
+        return Ok(Path::member(name));
+    }
+    Path::parse(name).map_err(|e| {
+        format!("{e}; without `path` the name is read as a dotted path (give `path`, e.g. `$['{name}']` for a key with dots)")
+    })
 }
 
 fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
@@ -823,6 +837,20 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
         .as_ref()
         .map(|f| validate_fanout(f, &file.auth, &limits))
         .transpose()?;
+    check_body_members(
+        &request,
+        "request",
+        &[
+            ("paginate.in", file.paginate.sets_body()),
+            (
+                "fanout.in",
+                fanout
+                    .as_ref()
+                    .is_some_and(|f| f.placement == FanoutIn::Body),
+            ),
+            ("auth.in", auth_sets_body(&file.auth)),
+        ],
+    )?;
     Ok(Job {
         name: name.to_owned(),
         request: Some(request),
@@ -845,6 +873,37 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
         write,
         fingerprint: [0; 32],
     })
+}
+
+/// Whether the auth puts a credential in the body (an API key `in = "body"`).
+fn auth_sets_body(auth: &hydrant_auth::Config) -> bool {
+    auth.kind == hydrant_auth::Kind::ApiKey && auth.placement == Some(hydrant_auth::Placement::Body)
+}
+
+/// A value placed `in = "body"` needs a request with a body: a POST whose
+/// body, if any, is a JSON object or a form. `placed` names the keys that
+/// place one, and whether they do.
+fn check_body_members(
+    request: &Request,
+    key: &str,
+    placed: &[(&str, bool)],
+) -> std::result::Result<(), String> {
+    let Some((placer, _)) = placed.iter().find(|(_, placed)| *placed) else {
+        return Ok(());
+    };
+    if request.method == Method::Get {
+        return Err(format!(
+            "{placer}: `body` needs `{key}.method = \"POST\"`; a GET request has no body"
+        ));
+    }
+    if let Some(Body::Text(text)) = &request.body
+        && !matches!(serde_json::from_str::<Value>(text), Ok(Value::Object(_)))
+    {
+        return Err(format!(
+            "{placer}: `body` sets a member of `{key}.body`, which is a string but not a JSON object"
+        ));
+    }
+    Ok(())
 }
 
 /// Builds the paginator once, so that ADF rules and the paths it watches are
@@ -895,6 +954,14 @@ fn validate_fanout(
             from.paginate
                 .validate()
                 .map_err(|e| format!("fanout.from.{e}"))?;
+            check_body_members(
+                &request,
+                "fanout.from.request",
+                &[
+                    ("fanout.from.paginate.in", from.paginate.sets_body()),
+                    ("fanout.from.auth.in", auth_sets_body(&auth)),
+                ],
+            )?;
             let records = validate_records(&from.records, "fanout.from.records")?;
             let path = Path::parse(&from.path).map_err(|e| format!("fanout.from.path: {e}"))?;
             let columns = vec![
