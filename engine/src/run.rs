@@ -393,6 +393,10 @@ pub(crate) async fn run_hooked(
     let mut output = hooks.output.take();
     let on_exchange = options.on_exchange.clone();
     let mut warnings = Vec::new();
+    if let Some(warning) = job.output_format_mismatch() {
+        tracing::warn!("{warning}");
+        warnings.push(warning);
+    }
     let resumed = begin_checkpoints(job, options.resume, &mut warnings)?;
     let mut progress = Progress::default();
     let mut earlier = Earlier::default();
@@ -1330,7 +1334,7 @@ pub fn explain(job: &Job) -> Result<String> {
         "# job {}\n# pagination: {}; output: {} to {}\n",
         job.name,
         job.paginate.kind.as_str(),
-        format_name(job.output.format),
+        job.output.format.as_str(),
         job.output
             .path
             .as_ref()
@@ -1365,15 +1369,6 @@ pub fn explain(job: &Job) -> Result<String> {
     let prepared = context.prepare_with(&plan, &pass.placeholders)?;
     out.push_str(&context.session.describe(&prepared));
     Ok(out)
-}
-
-fn format_name(format: OutputFormat) -> &'static str {
-    match format {
-        OutputFormat::Ndjson => "ndjson",
-        OutputFormat::Csv => "csv",
-        OutputFormat::Parquet => "parquet",
-        OutputFormat::Raw => "raw",
-    }
 }
 
 /// What `hydrant check` shows of the first response.

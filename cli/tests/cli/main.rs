@@ -2,6 +2,7 @@
 
 mod auth;
 mod bench;
+mod columns;
 mod faults;
 mod paginate;
 mod parquet;

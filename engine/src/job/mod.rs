@@ -205,6 +205,9 @@ pub(crate) struct RetryPolicy {
 #[derive(Debug, Clone)]
 pub(crate) struct Output {
     pub format: OutputFormat,
+    /// Whether `format` was written out (job file or `--format`), rather
+    /// than taken from the path's extension.
+    pub format_given: bool,
     /// `None` is stdout.
     pub path: Option<PathBuf>,
     pub csv_delimiter: u8,
@@ -234,6 +237,27 @@ impl OutputFormat {
             "raw" => OutputFormat::Raw,
             _ => return None,
         })
+    }
+
+    /// The format an output path's extension names, if it names one.
+    pub fn from_extension(path: &FsPath) -> Option<OutputFormat> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match extension.as_str() {
+            "ndjson" | "jsonl" | "json" => OutputFormat::Ndjson,
+            "csv" => OutputFormat::Csv,
+            "parquet" => OutputFormat::Parquet,
+            _ => return None,
+        })
+    }
+
+    /// The format's name, as a job file writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Ndjson => "ndjson",
+            OutputFormat::Csv => "csv",
+            OutputFormat::Parquet => "parquet",
+            OutputFormat::Raw => "raw",
+        }
     }
 }
 
@@ -355,13 +379,40 @@ impl Job {
     }
 
     /// Replaces `output.path` (`-` is stdout).
+    ///
+    /// Unless a format was given, the path's extension chooses it
+    /// (`.csv`, `.parquet`; NDJSON otherwise).
     pub fn set_output_path(&mut self, path: &str) {
         self.output.path = output_path(path);
+        if !self.output.format_given {
+            self.output.format = self
+                .output
+                .path
+                .as_deref()
+                .and_then(OutputFormat::from_extension)
+                .unwrap_or(OutputFormat::Ndjson);
+        }
     }
 
     /// Replaces `output.format`.
     pub fn set_output_format(&mut self, format: OutputFormat) {
         self.output.format = format;
+        self.output.format_given = true;
+    }
+
+    /// A warning when the output's format was given and its path's
+    /// extension names another one.
+    pub fn output_format_mismatch(&self) -> Option<String> {
+        let path = self.output.path.as_deref()?;
+        let named = OutputFormat::from_extension(path)?;
+        (self.output.format_given && named != self.output.format).then(|| {
+            format!(
+                "the output `{}` is written as {}, though its extension says {}",
+                path.display(),
+                self.output.format.as_str(),
+                named.as_str()
+            )
+        })
     }
 
     /// Caps the number of requests (`paginate.max_requests`).
@@ -990,6 +1041,7 @@ fn validate_fanout(
                 limits: limits.clone(),
                 output: Output {
                     format: OutputFormat::Ndjson,
+                    format_given: true,
                     path: None,
                     csv_delimiter: b',',
                     csv_header: false,
@@ -1044,9 +1096,18 @@ fn validate_output(file: &file::OutputFile) -> std::result::Result<Output, Strin
         }
         None => 65536,
     };
+    let path = output_path(file.path.as_deref().unwrap_or("-"));
+    let format = match (
+        &file.format,
+        path.as_deref().and_then(OutputFormat::from_extension),
+    ) {
+        (None, Some(named)) => named,
+        _ => format,
+    };
     Ok(Output {
         format,
-        path: output_path(file.path.as_deref().unwrap_or("-")),
+        format_given: file.format.is_some(),
+        path,
         csv_delimiter: delimiter.as_bytes()[0],
         csv_header: csv.header.unwrap_or(true),
         parquet_compression: compression.to_owned(),

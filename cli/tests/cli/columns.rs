@@ -1,0 +1,72 @@
+//! Columns, inferred and declared, and the output's format.
+
+use hydrant_bench::Exchange;
+
+use crate::util::{Dir, TestServer, hydrant, path_str, run_job};
+
+#[test]
+fn a_column_name_without_path_is_a_dotted_path() {
+    let server = TestServer::start(vec![Exchange::json(
+        "/u",
+        r#"[{"user": {"id": 7}, "a.b": "dotted key"}]"#,
+    )]);
+    let rest = "[[columns]]\nname = \"user.id\"\ntype = \"long\"\n[[columns]]\nname = \"a.b\"\npath = \"$['a.b']\"\n";
+    let (run, summary) = run_job(&server.url(), "/u", rest, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"user.id\":7,\"a.b\":\"dotted key\"}\n");
+    assert_eq!(summary["dirty"], 0);
+}
+
+#[test]
+fn the_output_extension_chooses_the_format_unless_one_is_given() {
+    let server = TestServer::start(vec![Exchange::json("/x", r#"[{"id": 1, "s": "a"}]"#)]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/x\"\n", server.url()),
+    );
+    let job = path_str(&job);
+    for (name, check) in [
+        ("out.csv", "id,s\n1,a\n"),
+        ("out.jsonl", "{\"id\":1,\"s\":\"a\"}\n"),
+        ("out.txt", "{\"id\":1,\"s\":\"a\"}\n"),
+    ] {
+        let out = dir.path(name);
+        let run = hydrant(&["run", job, "-o", path_str(&out), "--quiet"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(dir.read(name), check, "{name}");
+    }
+    let out = dir.path("out.parquet");
+    let run = hydrant(&["run", job, "-o", path_str(&out), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let bytes = std::fs::read(&out).unwrap();
+    assert_eq!(
+        (&bytes[..4], &bytes[bytes.len() - 4..]),
+        (&b"PAR1"[..], &b"PAR1"[..])
+    );
+
+    // An explicit format wins, with a warning.
+    let out = dir.path("given.csv");
+    let run = hydrant(&["run", job, "-o", path_str(&out), "--format", "ndjson"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(dir.read("given.csv"), "{\"id\":1,\"s\":\"a\"}\n");
+    assert!(
+        run.stderr
+            .contains("is written as ndjson, though its extension says csv"),
+        "{}",
+        run.stderr
+    );
+
+    // So does the job file's, and its own path's extension counts too.
+    let job = dir.write(
+        "job2.toml",
+        &format!(
+            "[request]\nurl = \"{}/x\"\n[output]\npath = \"{}\"\n",
+            server.url(),
+            path_str(&dir.path("from-job.csv"))
+        ),
+    );
+    let run = hydrant(&["run", path_str(&job), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(dir.read("from-job.csv"), "id,s\n1,a\n");
+}
