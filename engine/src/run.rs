@@ -1510,7 +1510,15 @@ fn toml_string(text: &str) -> String {
 }
 
 /// Evaluates a path on a JSON document: the selected values as a JSON array.
+///
+/// The path is taken exactly as given: RFC 9535 allows no white space
+/// before or after it (a job file's paths are trimmed).
 pub fn query(path: &str, document: &[u8]) -> Result<Vec<u8>> {
+    if path.trim() != path {
+        return Err(Error::config(format!(
+            "invalid path: `{path}` has white space before or after it"
+        )));
+    }
     let path = Path::parse(path).map_err(|e| Error::config(format!("invalid path: {e}")))?;
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();

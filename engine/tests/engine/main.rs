@@ -2,6 +2,7 @@
 
 #[cfg(feature = "arrow")]
 mod arrow;
+mod jsonpath;
 mod util;
 
 use hydrant_engine::path::Selected;
