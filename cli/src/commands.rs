@@ -51,12 +51,22 @@ pub fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Run(args) => {
-            let job = run_job(&args, None)?;
-            runtime_for(&job, &args.job)?.block_on(run(args, job, None))
+            let summary_to = args.summary_json.clone();
+            let seen = Seen::default();
+            let result = run_job(&args, None).and_then(|job| {
+                runtime_for(&job, &args.job)?.block_on(run(args, job, None, seen.clone()))
+            });
+            failed_summary(&result, summary_to.as_deref(), &seen)?;
+            result
         }
         Command::Record(args) => {
-            let job = run_job(&args.run, Some(&args.to))?;
-            runtime_for(&job, &args.run.job)?.block_on(record(args, job))
+            let summary_to = args.run.summary_json.clone();
+            let seen = Seen::default();
+            let result = run_job(&args.run, Some(&args.to)).and_then(|job| {
+                runtime_for(&job, &args.run.job)?.block_on(record(args, job, seen.clone()))
+            });
+            failed_summary(&result, summary_to.as_deref(), &seen)?;
+            result
         }
         Command::Bench(args) => {
             let job = bench_job(&args)?;
@@ -119,7 +129,7 @@ async fn options(args: &JobArgs) -> Result<(RunOptions, Option<Server>)> {
 }
 
 /// `record`: a run whose exchanges are saved in `--to DIR`.
-async fn record(args: RecordArgs, job: Job) -> Result<()> {
+async fn record(args: RecordArgs, job: Job, seen: Seen) -> Result<()> {
     if args.run.resume {
         return Err(Usage(
             "--resume: a recording must see every exchange of the run; record without it"
@@ -127,7 +137,7 @@ async fn record(args: RecordArgs, job: Job) -> Result<()> {
         )
         .into());
     }
-    run(args.run, job, Some(&args.to)).await
+    run(args.run, job, Some(&args.to), seen).await
 }
 
 /// The job of `run` or `record`, with the command line's overrides.
@@ -155,7 +165,16 @@ fn run_job(args: &RunArgs, record_to: Option<&std::path::Path>) -> Result<Job> {
     Ok(job)
 }
 
-async fn run(args: RunArgs, job: Job, record_to: Option<&std::path::Path>) -> Result<()> {
+/// The progress a run had made when it last said, for the summary of a
+/// run that fails.
+type Seen = Arc<Mutex<Option<hydrant_engine::Progress>>>;
+
+async fn run(
+    args: RunArgs,
+    job: Job,
+    record_to: Option<&std::path::Path>,
+    seen: Seen,
+) -> Result<()> {
     let (mut options, _server) = options(&args.job).await?;
     options.resume = args.resume;
     let recorder = record_to
@@ -180,16 +199,18 @@ async fn run(args: RunArgs, job: Job, record_to: Option<&std::path::Path>) -> Re
         }));
     }
     let bar = progress_bar(args.job.quiet);
-    if let Some(bar) = bar.clone() {
-        options.on_progress = Some(Box::new(move |p| {
+    let shown = bar.clone();
+    options.on_progress = Some(Box::new(move |p| {
+        *seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(*p);
+        if let Some(bar) = &shown {
             bar.set_message(format!(
                 "{} records, {} requests, {}",
                 p.records,
                 p.requests,
                 human_bytes(p.bytes)
             ));
-        }));
-    }
+        }
+    }));
     let result = hydrant_engine::run(&job, options).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -216,13 +237,48 @@ async fn run(args: RunArgs, job: Job, record_to: Option<&std::path::Path>) -> Re
     };
     if let Some(path) = &args.summary_json {
         let text = serde_json::to_vec_pretty(&summary).context("cannot encode the summary")?;
-        std::fs::write(path, text)
-            .with_context(|| format!("cannot write --summary-json `{}`", path.display()))?;
+        write_summary(path, &text)?;
     }
     if !args.job.quiet {
         eprintln!("{}", describe(&summary));
     }
     Ok(())
+}
+
+/// Writes `--summary-json`: to a file, or to stderr for `-`.
+fn write_summary(path: &std::path::Path, text: &[u8]) -> Result<()> {
+    if path.as_os_str() == "-" {
+        let mut stderr = std::io::stderr().lock();
+        stderr.write_all(text)?;
+        stderr.write_all(b"\n")?;
+        return Ok(());
+    }
+    std::fs::write(path, text)
+        .with_context(|| format!("cannot write --summary-json `{}`", path.display()))
+}
+
+/// The `--summary-json` of a run that failed: what it had done when it
+/// last said, and the error with its exit code.
+fn failed_summary(result: &Result<()>, path: Option<&std::path::Path>, seen: &Seen) -> Result<()> {
+    let (Err(error), Some(path)) = (result, path) else {
+        return Ok(());
+    };
+    let progress = seen
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .unwrap_or_default();
+    let summary = serde_json::json!({
+        "records": progress.records,
+        "requests": progress.requests,
+        "bytes": progress.bytes,
+        "dirty": progress.dirty,
+        "error": {
+            "message": format!("{error:#}"),
+            "exit_code": exit_code(error),
+        },
+    });
+    let text = serde_json::to_vec_pretty(&summary).context("cannot encode the summary")?;
+    write_summary(path, &text)
 }
 
 fn parse_format(format: &str) -> Result<OutputFormat> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hydrant_bench::{Exchange, Fault, Seen};
 
-use crate::util::{Dir, TestFaults, TestServer, ids, lines, path_str, run_job};
+use crate::util::{Dir, TestFaults, TestServer, hydrant_in, ids, lines, path_str, run_job};
 
 /// Retries come fast in these tests.
 const FAST: &str = "[limits]\nbackoff = { initial = \"10ms\", max = \"20ms\" }\n";
@@ -423,4 +423,53 @@ fn fails_at_broken_page_2(server: &TestServer, rest: &str, out: &std::path::Path
         !out.exists(),
         "a failed run left its output looking complete"
     );
+}
+
+#[test]
+fn a_failed_run_still_writes_its_summary_with_the_error() {
+    let server = TestServer::start(vec![
+        Exchange::json("/s?page=1", ids(0..2)),
+        Exchange {
+            status: 404,
+            ..Exchange::json("/s?page=2", "{\"error\":\"gone\"}")
+        },
+    ]);
+    let rest = "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n";
+    let (run, summary) = run_job(&server.url(), "/s", rest, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(summary["error"]["exit_code"], 1, "{summary}");
+    let message = summary["error"]["message"].as_str().unwrap();
+    assert!(message.contains("/s?page=2"), "{message}");
+    assert!(message.contains("404"), "{message}");
+    assert_eq!(summary["requests"], 1, "{summary}");
+
+    // A job file error is exit 2, in the summary too.
+    let (run, summary) = run_job(&server.url(), "/s", "[limits]\nconcurrency = 0\n", &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert_eq!(summary["error"]["exit_code"], 2, "{summary}");
+    assert!(
+        summary["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limits.concurrency")
+    );
+}
+
+#[test]
+fn summary_json_dash_goes_to_stderr() {
+    let server = TestServer::start(vec![Exchange::json("/d", ids(0..3))]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/d\"\n", server.url()),
+    );
+    let run = hydrant_in(
+        dir.dir.path(),
+        &["run", path_str(&job), "--summary-json", "-", "--quiet"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, lines(0..3));
+    let summary: serde_json::Value = serde_json::from_str(&run.stderr).unwrap();
+    assert_eq!(summary["records"], 3);
+    assert!(!dir.path("-").exists(), "a file named `-` was written");
 }

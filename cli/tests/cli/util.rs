@@ -204,11 +204,22 @@ pub fn hydrant(args: &[&str]) -> Run {
 }
 
 pub fn hydrant_with(args: &[&str], env: &[(&str, &str)]) -> Run {
+    output(command(args, env))
+}
+
+/// `hydrant` run in the folder `cwd`.
+pub fn hydrant_in(cwd: &Path, args: &[&str]) -> Run {
+    let mut command = command(args, &[]);
+    command.current_dir(cwd);
+    output(command)
+}
+
+fn output(mut command: Command) -> Run {
     let Output {
         status,
         stdout,
         stderr,
-    } = command(args, env).output().unwrap();
+    } = command.output().unwrap();
     Run {
         code: status.code().unwrap_or(-1),
         stdout: String::from_utf8(stdout).unwrap(),
