@@ -167,8 +167,8 @@ impl Session {
     /// retries it took. Unless it is `repeatable` (idempotent, or carrying
     /// an idempotency key), it is sent again only when it provably had no
     /// effect: the connection was never made, a 401 let a fresh OAuth2
-    /// token be fetched, or the server answered 429, or 503 with
-    /// `Retry-After`. A failure from the server carries its status and the
+    /// token be fetched, or the server answered 408, 429 or 503 (RFC 9110:
+    /// not processed). A failure from the server carries its status and the
     /// start of its answer.
     pub async fn send(&self, prepared: Prepared, repeatable: bool) -> (Result<Fetched>, u32) {
         self.send_watching(prepared, repeatable, None).await
@@ -212,12 +212,15 @@ impl Session {
             .build();
         loop {
             let shown = self.shown(&current);
+            // Credentials that change with time (a token, a signature's
+            // timestamp and nonce) are taken after every wait, right before
+            // the request leaves: a queued request must not carry stale ones.
+            self.pace().await;
             let bearer = match (&self.inner.oauth2, current.to_job_origin()) {
                 (Some(oauth2), true) => Some(self.bearer(oauth2).await?),
                 _ => None,
             };
             let sent = self.authorized(&current, bearer.as_ref().map(|b| &b.header));
-            self.pace().await;
             tracing::debug!(url = %shown, "request");
             let sent_at = Instant::now();
             let sent = sent.to_http()?;
@@ -285,8 +288,9 @@ impl Session {
                 response.status,
                 after_colon(&answer),
             );
-            let has_retry_after = response.headers.contains_key(http::header::RETRY_AFTER);
-            let without_effect = status == 429 || (status == 503 && has_retry_after);
+            // RFC 9110: 408, 429 and 503 say the request was not processed,
+            // so even a POST is sent again.
+            let without_effect = matches!(status, 408 | 429 | 503);
             if !self.inner.retry.retry_on.contains(&status) || !(repeatable || without_effect) {
                 return Err(failed(text));
             }

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use hmac::{KeyInit, Mac};
@@ -684,4 +684,55 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
             .any(|s| s.header("authorization") == Some(&format!("Bearer {TOKEN}"))),
         "the oauth2 job used the token"
     );
+}
+
+/// Tokens that live one second, as the server counts it.
+#[test]
+fn queued_requests_take_their_token_after_waiting_for_their_turn() {
+    let issued: Arc<Mutex<Vec<std::time::Instant>>> = Arc::default();
+    let rejected = Arc::new(Mutex::new(0u32));
+    let (tokens, refused) = (issued.clone(), rejected.clone());
+    let server = TestServer::start_fn(move |seen: &Seen| {
+        let mut tokens = tokens.lock().unwrap();
+        if path_of(&seen.target) == "/token" {
+            tokens.push(std::time::Instant::now());
+            let body = format!(
+                r#"{{"access_token":"tok-{}","expires_in":1}}"#,
+                tokens.len() - 1
+            );
+            return json(200, body);
+        }
+        let fresh = seen
+            .header("authorization")
+            .and_then(|h| h.strip_prefix("Bearer tok-"))
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|n| tokens.get(n))
+            .is_some_and(|at| at.elapsed() < Duration::from_secs(1));
+        if !fresh {
+            *refused.lock().unwrap() += 1;
+            return json(401, r#"{"error":"invalid_token"}"#);
+        }
+        let page: u32 = query_of(&seen.target)
+            .iter()
+            .find(|(n, _)| n == "page")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        json(200, format!(r#"[{{"id":{page}}}]"#))
+    });
+    // Ten requests 300 ms apart, four queued at a time: a token taken
+    // before the wait would be over a second old when it is sent.
+    let job = format!(
+        "interval = \"300ms\"\n[paginate]\ntype = \"range\"\nparam = \"page\"\nstart = 1\nend = 10\n[limits]\nconcurrency = 4\n[auth]\ntype = \"oauth2\"\ntoken_url = \"{}/token\"\nclient_id = \"app\"\nclient_secret = \"s3cret\"\n",
+        server.url()
+    );
+    let (run, summary) = run_job(&server.url(), "/items", &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected: String = (1..=10).map(|p| format!("{{\"id\":{p}}}\n")).collect();
+    assert_eq!(run.stdout, expected);
+    assert_eq!(
+        *rejected.lock().unwrap(),
+        0,
+        "requests went out with expired tokens"
+    );
+    assert_eq!(summary["retries"], 0, "{summary}");
 }

@@ -242,11 +242,13 @@ fn retry_job(url: &str, reject: &std::path::Path, rest: &str) -> String {
 fn a_post_is_retried_only_when_that_is_safe() {
     let dir = Dir::new();
     dir.write("in.ndjson", "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n");
-    // 503 with Retry-After and 429 are retried; a 500 and a 503 without
-    // Retry-After may have been acted on, so the batch is rejected.
+    // 503, 408 and 429 say the request was not processed (RFC 9110), so
+    // they are retried, Retry-After or not; a 500 may have been acted on,
+    // so the batch is rejected.
     let server = scripted(vec![
-        (503, Some("0")),
-        (429, None),
+        (503, None),
+        (408, None),
+        (429, Some("0")),
         (201, None),
         (500, None),
     ]);
@@ -256,7 +258,7 @@ fn a_post_is_retried_only_when_that_is_safe() {
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(server.requests().len(), 4);
+    assert_eq!(server.requests().len(), 5);
     let rejects: Vec<Value> = dir
         .read("rejects.ndjson")
         .lines()
@@ -281,7 +283,7 @@ fn a_post_is_retried_only_when_that_is_safe() {
         first["write"],
         json!({"delivered": 2, "rejected": 2, "retried": 2, "batches": 2})
     );
-    assert_eq!(first["requests"], 4);
+    assert_eq!(first["requests"], 5);
 
     // With an idempotency key every retry_on status is retried, the key
     // the same on each attempt and different per batch.
