@@ -107,6 +107,13 @@ impl Error {
         self
     }
 
+    /// The same error, with the status of an answer whose body then
+    /// could not be read.
+    pub(crate) fn with_status(mut self, status: u16) -> Error {
+        self.status = Some(status);
+        self
+    }
+
     /// The HTTP status that failed the request, when the server answered.
     pub fn status(&self) -> Option<u16> {
         self.status

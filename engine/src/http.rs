@@ -98,7 +98,7 @@ impl HttpClient {
         &self,
         mut request: http::Request<Full<Bytes>>,
         shown_url: &str,
-        mut watch: Option<&mut Watch<'_>>,
+        watch: Option<&mut Watch<'_>>,
     ) -> Result<Response> {
         if let Some(target) = &self.redirect_to {
             let mut parts = request.uri().clone().into_parts();
@@ -115,7 +115,7 @@ impl HttpClient {
         }
         // The deadline moves by the time spent waiting for the download
         // throttle: `timeout` bounds the server, not our own pacing.
-        let mut deadline = tokio::time::Instant::now() + self.timeout;
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let timed_out = || {
             Error::transient(format!(
                 "request to {shown_url} timed out after {:?} (request.timeout)",
@@ -138,7 +138,39 @@ impl HttpClient {
                     Error::transient(message)
                 }
             })?;
-        let (parts, mut body) = response.into_parts();
+        let (parts, body) = response.into_parts();
+        let read = self
+            .read_body(&parts, body, deadline, shown_url, watch)
+            .await;
+        // A 2xx whose body could not be read was still acted on (a write
+        // delivered): the error keeps the status for the caller to see.
+        let body = read.map_err(|e| match parts.status.is_success() {
+            true => e.with_status(parts.status.as_u16()),
+            false => e,
+        })?;
+        Ok(Response {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        })
+    }
+
+    /// Reads and decodes a response body within `deadline` (moved on by
+    /// the download throttle), showing it to `watch` as it arrives.
+    async fn read_body(
+        &self,
+        parts: &http::response::Parts,
+        mut body: hyper::body::Incoming,
+        mut deadline: tokio::time::Instant,
+        shown_url: &str,
+        mut watch: Option<&mut Watch<'_>>,
+    ) -> Result<Vec<u8>> {
+        let timed_out = || {
+            Error::transient(format!(
+                "request to {shown_url} timed out after {:?} (request.timeout)",
+                self.timeout
+            ))
+        };
         let mut decoder = Decoder::new(&parts.headers, self.max_response, shown_url)?;
         loop {
             let Some(frame) = tokio::time::timeout_at(deadline, body.frame())
@@ -160,17 +192,13 @@ impl HttpClient {
                 decoder.write(&data)?;
                 if parts.status.is_success()
                     && let Some(seen) = &mut watch
-                    && seen(&parts, decoder.decoded()?)
+                    && seen(parts, decoder.decoded()?)
                 {
                     watch = None;
                 }
             }
         }
-        Ok(Response {
-            status: parts.status,
-            headers: parts.headers,
-            body: decoder.finish()?,
-        })
+        decoder.finish()
     }
 }
 

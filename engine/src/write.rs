@@ -682,6 +682,16 @@ impl Sender {
         match result {
             Ok(_) => settled.delivered = count,
             Err(e) if e.is_config() => return Err(e),
+            // The server accepted the batch: that its answer could not be
+            // read (cut short, over max_response) does not undo it.
+            Err(e) if e.status().is_some_and(|s| (200..300).contains(&s)) => {
+                tracing::warn!(
+                    batch = batch.index,
+                    records = count,
+                    "batch delivered, but its answer could not be read: {e}"
+                );
+                settled.delivered = count;
+            }
             Err(e) => {
                 tracing::warn!(batch = batch.index, records = count, "{e}");
                 let reason = e.to_string();

@@ -5,10 +5,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use hydrant_bench::{Exchange, Seen};
+use hydrant_bench::{Exchange, Fault, Seen};
 use serde_json::{Value, json};
 
-use crate::util::{Dir, TestServer, hydrant, path_str, spawn_hydrant};
+use crate::util::{Dir, TestFaults, TestServer, hydrant, path_str, spawn_hydrant};
 
 /// A sink answering 201 to everything.
 fn accepting() -> TestServer {
@@ -658,5 +658,55 @@ fn a_csv_row_of_the_wrong_width_is_rejected_with_its_fields() {
     assert!(
         reason.starts_with("line 3 of `") && reason.ends_with("has 3 fields, the header 2"),
         "{reason}"
+    );
+}
+
+#[test]
+fn a_batch_answered_2xx_is_delivered_even_when_its_answer_is_unreadable() {
+    let dir = Dir::new();
+    dir.write("in.ndjson", "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n");
+    let server = TestFaults::start(vec![(
+        "/w",
+        vec![
+            Fault::CutBody {
+                body: b"{\"ok\":".to_vec(),
+                declared: 100,
+                reset: false,
+            },
+            Fault::json(format!("{{\"echo\":\"{}\"}}", "x".repeat(200))),
+        ],
+    )]);
+    let job = retry_job(
+        &server.url(),
+        &dir.path("rejects.ndjson"),
+        "[limits]\nmax_response = \"64B\"",
+    )
+    .replace("\n[limits]\nconcurrency", "\nconcurrency");
+    let job = dir.write("write.toml", &job);
+    let summary_path = dir.path("summary.json");
+    let run = hydrant(&[
+        "run",
+        path_str(&job),
+        "--summary-json",
+        path_str(&summary_path),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        server.requests().len(),
+        2,
+        "a delivered batch was sent again"
+    );
+    assert!(!dir.path("rejects.ndjson").exists());
+    assert_eq!(
+        summary(&dir)["write"],
+        json!({"delivered": 4, "rejected": 0, "retried": 0, "batches": 2})
+    );
+    assert_eq!(
+        run.stderr
+            .matches("batch delivered, but its answer could not be read")
+            .count(),
+        2,
+        "{}",
+        run.stderr
     );
 }
