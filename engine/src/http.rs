@@ -337,18 +337,57 @@ impl ServerCertVerifier for NoVerification {
 }
 
 /// A `Vec` that refuses to grow past `cap` bytes.
+/// The decoded body, capped at `limits.max_response`, without the UTF-8
+/// byte order mark some servers put before the JSON (RFC 8259 §8.1 lets a
+/// reader ignore it).
 struct Capped {
     buf: Vec<u8>,
     cap: u64,
+    /// How many bytes of a leading byte order mark were skipped; 3 once
+    /// the body's start is settled.
+    bom: usize,
+}
+
+const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
+
+impl Capped {
+    fn new(capacity: usize, cap: u64) -> Capped {
+        Capped {
+            buf: Vec::with_capacity(capacity),
+            cap,
+            bom: 0,
+        }
+    }
+
+    /// `data` less any part of a leading byte order mark.
+    fn past_bom<'d>(&mut self, mut data: &'d [u8]) -> &'d [u8] {
+        while self.bom < BOM.len() {
+            match data.first() {
+                None => return data,
+                Some(&byte) if byte == BOM[self.bom] => {
+                    self.bom += 1;
+                    data = &data[1..];
+                }
+                Some(_) => {
+                    // Not a mark after all: what was skipped is body.
+                    self.buf.extend_from_slice(&BOM[..self.bom]);
+                    self.bom = BOM.len();
+                }
+            }
+        }
+        data
+    }
 }
 
 impl Write for Capped {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let whole = data.len();
+        let data = self.past_bom(data);
         if (self.buf.len() + data.len()) as u64 > self.cap {
             return Err(std::io::Error::other(CapExceeded));
         }
         self.buf.extend_from_slice(data);
-        Ok(data.len())
+        Ok(whole)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
@@ -385,10 +424,7 @@ impl<'u> Decoder<'u> {
             .unwrap_or(0)
             .min(cap)
             .min(64 << 20);
-        let sink = Capped {
-            buf: Vec::with_capacity(length_hint as usize),
-            cap,
-        };
+        let sink = Capped::new(length_hint as usize, cap);
         let encodings: Vec<String> = headers
             .get_all(http::header::CONTENT_ENCODING)
             .iter()
@@ -424,13 +460,7 @@ impl<'u> Decoder<'u> {
 
     fn write(&mut self, data: &[u8]) -> Result<()> {
         if let Decoding::DeflatePending(sink) = &mut self.decoding {
-            let sink = std::mem::replace(
-                sink,
-                Capped {
-                    buf: Vec::new(),
-                    cap: 0,
-                },
-            );
+            let sink = std::mem::replace(sink, Capped::new(0, 0));
             // RFC 9110's deflate is zlib-wrapped; some servers send it raw.
             let zlib = data.len() >= 2
                 && data[0] & 0x0f == 8

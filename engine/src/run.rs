@@ -30,7 +30,7 @@ use crate::scan::Scanner;
 use crate::session::{Fetched, Session};
 use crate::sink::{Destination, PageOut, RawSink, Sink, TextSink};
 use crate::state::{self, Checkpoint, SavedColumn, SavedPass};
-use crate::worker::{Encoded, Landed, PageWork, index_records, not_json};
+use crate::worker::{Encoded, Landed, PageWork, content_type, index_records, not_json};
 
 /// A callback shown the run's progress after every page.
 pub type ProgressFn = Box<dyn Fn(&Progress) + Send + Sync>;
@@ -899,6 +899,7 @@ pub(crate) async fn run_hooked(
             continue;
         }
         let body = &fetched.response.body;
+        let kind = |fetched: &Fetched| content_type(&fetched.response.headers);
         // Once the columns are known and every path is a plain one, the
         // page is walked on its structural index; otherwise it is built as
         // a tree.
@@ -920,7 +921,7 @@ pub(crate) async fn run_hooked(
             let extractor = extractor.as_ref().expect("on_index needs the columns");
             doc = scanner
                 .scan(body, extractor.plan())
-                .map_err(|e| not_json(&shown, e))?;
+                .map_err(|e| not_json(&shown, kind(&fetched).as_deref(), body, e))?;
             let (records, watched) = index_records(
                 &doc,
                 &job.records,
@@ -932,7 +933,7 @@ pub(crate) async fn run_hooked(
         } else {
             tree = parser
                 .parse(body, &mut scratch)
-                .map_err(|e| not_json(&shown, e))?;
+                .map_err(|e| not_json(&shown, kind(&fetched).as_deref(), body, e))?;
             let watched: Vec<Option<Value>> = watched_paths
                 .iter()
                 .flat_map(|paths| paths.iter())
@@ -1409,7 +1410,10 @@ async fn first_page<R>(
     let mut reparse = Scratch::default();
     let page = parser
         .parse(&fetched.response.body, &mut scratch)
-        .map_err(|e| not_json(&shown, e))?;
+        .map_err(|e| {
+            let kind = content_type(&fetched.response.headers);
+            not_json(&shown, kind.as_deref(), &fetched.response.body, e)
+        })?;
     let reparsed = reparse_selected(&page, &job.records, &mut parser, &mut reparse)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
     let records = page_records(&page, &reparsed, &job.records)

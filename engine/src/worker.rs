@@ -86,6 +86,8 @@ pub(crate) struct PageWork {
 pub(crate) struct Arrived {
     body: Vec<u8>,
     shown: String,
+    /// The answer's Content-Type, for the message when it is not JSON.
+    content_type: Option<String>,
     /// The facts' channel and the answer, when the facts wait for the parse.
     unsent: Option<(oneshot::Sender<Landed>, Fetched)>,
     latency: Duration,
@@ -179,6 +181,7 @@ impl PageWork {
     ) -> Option<Arrived> {
         let body = std::mem::take(&mut fetched.response.body);
         let latency = fetched.latency;
+        let content_type = content_type(&fetched.response.headers);
         let unsent = match landed {
             Some(landed) if fetched.response.status.as_u16() == 204 => {
                 let _ = landed.send(Landed {
@@ -195,6 +198,7 @@ impl PageWork {
         Some(Arrived {
             body,
             shown,
+            content_type,
             unsent,
             latency,
         })
@@ -239,6 +243,7 @@ impl PageWork {
         let Arrived {
             body,
             shown,
+            content_type,
             unsent,
             latency,
         } = arrived;
@@ -252,7 +257,7 @@ impl PageWork {
         let doc = workspace
             .scanner
             .scan(&body, self.extractor.plan())
-            .map_err(|e| not_json(&shown, e))?;
+            .map_err(|e| not_json(&shown, content_type.as_deref(), &body, e))?;
         let (records, watched) = index_records(&doc, &self.records, watched, &shown)?;
         if let Some((landed, fetched)) = unsent {
             let _ = landed.send(Landed {
@@ -399,8 +404,46 @@ fn head_keys(watched: &[Path]) -> Option<Vec<&str>> {
         .collect()
 }
 
-pub(crate) fn not_json(shown: &str, fault: impl std::fmt::Display) -> Error {
-    Error::data(format!("response from {shown} is not valid JSON: {fault}"))
+/// A body that did not parse: the message says what it looks like
+/// instead (HTML, NDJSON, text), its Content-Type and how it starts, as
+/// the parser's own words rarely help.
+pub(crate) fn not_json(
+    shown: &str,
+    content_type: Option<&str>,
+    body: &[u8],
+    fault: impl std::fmt::Display,
+) -> Error {
+    let start = body.trim_ascii_start();
+    let lines: Vec<&[u8]> = start
+        .split(|&b| b == b'\n')
+        .map(<[u8]>::trim_ascii)
+        .filter(|l| !l.is_empty())
+        .take(2)
+        .collect();
+    let one_value_a_line = lines.len() == 2
+        && lines
+            .iter()
+            .all(|line| serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok());
+    let what = if start.starts_with(b"<") {
+        "is not JSON: the answer is HTML or XML".to_owned()
+    } else if one_value_a_line {
+        "is not JSON: the answer is NDJSON (one JSON value a line), not one document".to_owned()
+    } else {
+        format!("is not valid JSON: {fault}")
+    };
+    let head = String::from_utf8_lossy(&start[..start.len().min(80)]);
+    Error::data(format!(
+        "response from {shown} {what}; content-type {}; it starts `{}`",
+        content_type.unwrap_or("(none)"),
+        head.escape_debug()
+    ))
+}
+
+/// The Content-Type of an answer, as text.
+pub(crate) fn content_type(headers: &http::HeaderMap) -> Option<String> {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
 }
 
 /// The records of a scanned page and the paginator's watched values: the

@@ -473,3 +473,44 @@ fn summary_json_dash_goes_to_stderr() {
     assert_eq!(summary["records"], 3);
     assert!(!dir.path("-").exists(), "a file named `-` was written");
 }
+
+#[test]
+fn a_byte_order_mark_is_skipped_and_non_json_answers_are_named() {
+    let bom = |body: &str| [&b"\xEF\xBB\xBF"[..], body.as_bytes()].concat();
+    let html = Exchange {
+        headers: vec![("content-type".into(), "text/html; charset=utf-8".into())],
+        ..Exchange::json("/html", "<!DOCTYPE html><html><body>Sign in</body></html>")
+    };
+    let ndjson = Exchange {
+        headers: vec![("content-type".into(), "application/x-ndjson".into())],
+        ..Exchange::json("/nd", "{\"id\":1}\n{\"id\":2}\n")
+    };
+    let server = TestServer::start(vec![Exchange::json("/bom", bom(&ids(0..2))), html, ndjson]);
+    let (run, summary) = run_job(&server.url(), "/bom", "", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, lines(0..2));
+    assert_eq!(summary["records"], 2);
+    // With declared columns the page goes through the structural index.
+    let (run, _) = run_job(
+        &server.url(),
+        "/bom",
+        "[[columns]]\nname = \"id\"\ntype = \"long\"\n",
+        &[],
+    );
+    assert_eq!(run.stdout, lines(0..2), "{}", run.stderr);
+
+    for (target, says) in [
+        (
+            "/html",
+            "/html is not JSON: the answer is HTML or XML; content-type text/html; charset=utf-8; it starts `<!DOCTYPE html>",
+        ),
+        (
+            "/nd",
+            "/nd is not JSON: the answer is NDJSON (one JSON value a line), not one document; content-type application/x-ndjson",
+        ),
+    ] {
+        let (run, _) = run_job(&server.url(), target, "", &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
+}
