@@ -111,6 +111,11 @@ pub enum Cell<'a> {
 #[derive(Debug, Clone)]
 pub struct DirtyRecord {
     pub reason: String,
+    /// The reason without the value at fault, such as ``column `id`: bad
+    /// type (long)``: what the summary counts dirty records by.
+    pub kind: String,
+    /// The record's place on its page, from 0.
+    pub ordinal: usize,
     /// The record's JSON text.
     pub record: Vec<u8>,
 }
@@ -269,7 +274,7 @@ impl Extractor {
                         continue 'records;
                     }
                     (true, Some((index, problem))) => {
-                        self.leave_dirty(record, index, problem, start, batch);
+                        self.leave_dirty(record, ordinal, index, problem, start, batch);
                         continue 'records;
                     }
                     (false, _) => {}
@@ -355,7 +360,7 @@ impl Extractor {
                     }
                 };
                 if let Err(problem) = outcome.or_else(|p| self.settle(p)) {
-                    self.leave_dirty(record, index, problem, start, batch);
+                    self.leave_dirty(record, ordinal, index, problem, start, batch);
                     continue 'records;
                 }
             }
@@ -369,14 +374,18 @@ impl Extractor {
     fn leave_dirty<'v, N: Node<'v>>(
         &self,
         record: N,
+        ordinal: usize,
         index: usize,
         problem: Problem,
         start: usize,
         batch: &mut Batch<'v>,
     ) {
         batch.cells.truncate(start);
+        let column = &self.columns[index];
         batch.dirty.push(DirtyRecord {
-            reason: problem.describe(&self.columns[index]),
+            kind: problem.kind(column),
+            reason: problem.describe(column),
+            ordinal,
             record: json_text(record),
         });
     }
@@ -662,6 +671,21 @@ enum Problem {
 }
 
 impl Problem {
+    /// The problem without its value: what dirty records are counted by.
+    fn kind(&self, column: &ColumnSpec) -> String {
+        match self {
+            Problem::Missing => format!("column `{}`: missing", column.name),
+            Problem::BadType(_) => {
+                format!(
+                    "column `{}`: bad type ({})",
+                    column.name,
+                    column.kind.as_str()
+                )
+            }
+            Problem::Template(_) => format!("column `{}`: template", column.name),
+        }
+    }
+
     fn describe(self, column: &ColumnSpec) -> String {
         match self {
             Problem::Missing => format!(

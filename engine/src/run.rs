@@ -2,7 +2,7 @@
 //! the response to the sink; and the commands built on it (`check`,
 //! `schema`, `explain`, `query`).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -87,6 +87,10 @@ pub struct Summary {
     pub output: String,
     /// Things the user should know, such as a pagination loop.
     pub warnings: Vec<String>,
+    /// Dirty records counted by their reason without its value, such as
+    /// ``column `id`: bad type (long)``.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dirty_reasons: BTreeMap<String, u64>,
     /// A write job's counts; `records` is then the records delivered,
     /// `dirty` those rejected and `bytes` the request bodies sent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -393,6 +397,7 @@ pub(crate) async fn run_hooked(
     let mut output = hooks.output.take();
     let on_exchange = options.on_exchange.clone();
     let mut warnings = Vec::new();
+    let mut dirty_reasons = BTreeMap::new();
     if let Some(warning) = job.output_format_mismatch() {
         tracing::warn!("{warning}");
         warnings.push(warning);
@@ -415,6 +420,7 @@ pub(crate) async fn run_hooked(
         last_stop = checkpoint.stopped;
         launched = checkpoint.launched;
         warnings.extend(checkpoint.warnings.iter().cloned());
+        dirty_reasons.clone_from(&checkpoint.dirty_reasons);
         if let (None, Some(saved), Some(state)) = (&extractor, &checkpoint.columns, &job.state) {
             let columns = SavedColumn::load(saved, &state.path)?;
             extractor = Some(Extractor::new(columns, &job.records));
@@ -612,6 +618,12 @@ pub(crate) async fn run_hooked(
             let shown: &str = $shown;
             if !dirty.is_empty() {
                 progress.dirty += dirty.len() as u64;
+                for record in dirty {
+                    *dirty_reasons.entry(record.kind.clone()).or_default() += 1;
+                }
+                if job.records.dirty_path.is_none() {
+                    log_dirty(dirty, shown, progress.dirty);
+                }
                 if let Some(path) = &job.records.dirty_path {
                     let out = match &mut dirty_out {
                         Some(out) => out,
@@ -701,6 +713,7 @@ pub(crate) async fn run_hooked(
                     pass: standing.pass,
                     stopped: standing.stopped,
                     warnings: warnings[..standing.warnings].to_vec(),
+                    dirty_reasons: dirty_reasons.clone(),
                 };
                 state::save(&state.path, &checkpoint, |text| {
                     context.session.redact(text)
@@ -1046,8 +1059,31 @@ pub(crate) async fn run_hooked(
             .as_ref()
             .map_or_else(|| "-".to_owned(), |p| p.display().to_string()),
         warnings,
+        dirty_reasons,
         write: None,
     })
+}
+
+/// How many dirty records are logged when they are not kept in a file.
+const DIRTY_LOGGED: u64 = 5;
+
+/// Logs the first dirty records of a run that keeps none, with the page
+/// they came from and their place on it. `dirty` ends the run's
+/// `dirty_so_far`.
+fn log_dirty(dirty: &[crate::extract::DirtyRecord], shown: &str, dirty_so_far: u64) {
+    let first = dirty_so_far - dirty.len() as u64;
+    for (n, record) in (first..).zip(dirty).take_while(|(n, _)| *n < DIRTY_LOGGED) {
+        tracing::warn!(
+            "dirty record {} of the page from {shown} left out: {}",
+            record.ordinal,
+            record.reason
+        );
+        if n + 1 == DIRTY_LOGGED {
+            tracing::warn!(
+                "further dirty records are counted in the summary, not logged; set records.dirty_path to keep them"
+            );
+        }
+    }
 }
 
 /// A request under way.

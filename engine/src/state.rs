@@ -50,6 +50,9 @@ pub(crate) struct Checkpoint {
     /// Why the last finished pass ended.
     pub stopped: Stop,
     pub warnings: Vec<String>,
+    /// Dirty records so far, by reason.
+    #[serde(default)]
+    pub dirty_reasons: std::collections::BTreeMap<String, u64>,
 }
 
 /// A pass cut off between two pages.

@@ -225,6 +225,7 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         stopped: "end_of_input".to_owned(),
         output: send.session.redact(&request.url),
         warnings: Vec::new(),
+        dirty_reasons: Default::default(),
         write: Some(counts),
     })
 }

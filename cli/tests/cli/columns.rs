@@ -70,3 +70,54 @@ fn the_output_extension_chooses_the_format_unless_one_is_given() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(dir.read("from-job.csv"), "id,s\n1,a\n");
 }
+
+#[test]
+fn dirty_records_are_logged_and_counted_by_reason() {
+    let page = |from: u32| {
+        let records: Vec<String> = (from..from + 4)
+            .map(|i| format!("{{\"id\":{i},\"n\":\"x{i}\"}}"))
+            .collect();
+        format!("[{},{{\"n\":1}}]", records.join(","))
+    };
+    let server = TestServer::start(vec![
+        Exchange::json("/d?page=1", page(0)),
+        Exchange::json("/d?page=2", page(4)),
+        Exchange::json("/d?page=3", "[]"),
+    ]);
+    let rest = "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n[records]\non_missing = \"dirty\"\nmax_dirty = 20\n[[columns]]\nname = \"id\"\ntype = \"long\"\n[[columns]]\nname = \"n\"\ntype = \"long\"\n";
+    let (run, summary) = run_job(&server.url(), "/d", rest, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(summary["dirty"], 10, "{summary}");
+    assert_eq!(
+        summary["dirty_reasons"],
+        serde_json::json!({"column `id`: missing": 2, "column `n`: bad type (long)": 8})
+    );
+    let logged: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("dirty record "))
+        .collect();
+    assert_eq!(logged.len(), 5, "{}", run.stderr);
+    assert!(
+        logged[0].contains(&format!(
+            "dirty record 0 of the page from {}/d?page=1 left out: column `n` (long)",
+            server.url()
+        )),
+        "{}",
+        logged[0]
+    );
+    assert!(
+        logged[4].contains("dirty record 4 of the page from"),
+        "{}",
+        logged[4]
+    );
+    assert!(
+        logged[4].contains("/d?page=1 left out: column `id`: no value"),
+        "{}",
+        logged[4]
+    );
+    assert!(
+        run.stderr
+            .contains("further dirty records are counted in the summary")
+    );
+}
