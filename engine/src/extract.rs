@@ -813,12 +813,21 @@ fn convert<'v>(
                     ));
                 }
                 View::F64(f) => Some(f),
-                View::Str(s) if looks_decimal(s) => s.parse::<f64>().ok().filter(|f| f.is_finite()),
+                View::Str(s) if looks_decimal(s) => match s.parse::<f64>() {
+                    Ok(f) if f.is_finite() && !crate::json::underflows(s.as_bytes(), f) => Some(f),
+                    _ => return bad(format!("{} is out of range", describe(value, json_text))),
+                },
+                View::Big(_) => {
+                    return bad(format!("{} is out of range", describe(value, json_text)));
+                }
                 _ => None,
             };
             match (number, column.kind) {
                 (Some(f), ColumnType::Double) => Cell::Double(f),
-                (Some(f), _) if f.abs() <= f64::from(f32::MAX) => Cell::Float(f as f32),
+                // A float that is not zero must not become one, nor infinite.
+                (Some(f), _) if f.abs() <= f64::from(f32::MAX) && (f == 0.0 || f as f32 != 0.0) => {
+                    Cell::Float(f as f32)
+                }
                 (Some(_), _) => {
                     return bad(format!("{} is out of range", describe(value, json_text)));
                 }
@@ -1024,7 +1033,12 @@ fn to_date(value: View<'_>, format: Option<&str>) -> Option<i32> {
     {
         return days(date);
     }
+    // A datetime is a date only at midnight (UTC): anything else would
+    // lose its time.
     let micros = to_micros(value, format)?;
+    if micros.rem_euclid(86_400_000_000) != 0 {
+        return None;
+    }
     i32::try_from(micros.div_euclid(86_400_000_000)).ok()
 }
 
@@ -1635,9 +1649,12 @@ mod tests {
             Ok(Cell::Date(19783))
         );
         assert_eq!(
-            conv(ColumnType::Date, "\"2024-03-01T23:00:00Z\""),
+            conv(ColumnType::Date, "\"2024-03-01T00:00:00Z\""),
             Ok(Cell::Date(19783))
         );
+        // A time of day would be lost.
+        assert!(conv(ColumnType::Date, "\"2024-03-01T23:00:00Z\"").is_err());
+        assert!(conv(ColumnType::Date, "1709294401").is_err());
         assert!(conv(ColumnType::Date, "\"2024-02-30\"").is_err());
     }
 

@@ -44,7 +44,16 @@ impl Parser {
         let Scratch { main, rewritten } = scratch;
         main.clear();
         main.extend_from_slice(body);
-        match simd_json::to_borrowed_value_with_buffers(main, &mut self.buffers) {
+        // simd-json reads a literal too small for a double as 0: such a
+        // page is read as one with a literal too big.
+        let parsed = if has_underflow(body) {
+            Err(simd_json::Error::generic(
+                simd_json::ErrorType::InvalidNumber,
+            ))
+        } else {
+            simd_json::to_borrowed_value_with_buffers(main, &mut self.buffers)
+        };
+        match parsed {
             Ok(value) => Ok(value),
             Err(e) if *e.error() == simd_json::ErrorType::InvalidNumber => {
                 *rewritten = mark_big_numbers(body);
@@ -321,10 +330,49 @@ fn is_json_number(token: &[u8]) -> bool {
 fn fits_64_bits(token: &[u8]) -> bool {
     let text = std::str::from_utf8(token).unwrap_or_default();
     if token.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
-        text.parse::<f64>().is_ok_and(f64::is_finite)
+        text.parse::<f64>()
+            .is_ok_and(|f| f.is_finite() && !underflows(token, f))
     } else {
         text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok()
     }
+}
+
+/// Whether `value`, read from the number literal `token`, is a zero that
+/// the literal is not (`1e-400`): too small for a double, as `1e400` is too
+/// big.
+pub(crate) fn underflows(token: &[u8], value: f64) -> bool {
+    value == 0.0
+        && token
+            .iter()
+            .take_while(|b| !matches!(b, b'e' | b'E'))
+            .any(|b| matches!(b, b'1'..=b'9'))
+}
+
+/// Whether `body` holds a number literal that underflows a double. Only
+/// literals with a negative exponent can, so a body without `e-` costs a
+/// search for it.
+fn has_underflow(body: &[u8]) -> bool {
+    [&b"e-"[..], &b"E-"[..]].iter().any(|needle| {
+        memchr::memmem::find_iter(body, needle).any(|at| {
+            if !body.get(at + 2).is_some_and(u8::is_ascii_digit) {
+                return false;
+            }
+            let start = body[..at]
+                .iter()
+                .rposition(|b| !matches!(b, b'0'..=b'9' | b'.' | b'-'))
+                .map_or(0, |p| p + 1);
+            let end = body[at + 2..]
+                .iter()
+                .position(|b| !b.is_ascii_digit())
+                .map_or(body.len(), |p| at + 2 + p);
+            let token = &body[start..end];
+            is_json_number(token)
+                && std::str::from_utf8(token)
+                    .ok()
+                    .and_then(|t| t.parse::<f64>().ok())
+                    .is_some_and(|f| underflows(token, f))
+        })
+    })
 }
 
 /// The literal text of a marked big number, if `s` is one.

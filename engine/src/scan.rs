@@ -464,7 +464,7 @@ fn scalar_view(literal: &str) -> View<'_> {
     let text = literal.as_bytes();
     if text.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
         return match literal.parse::<f64>() {
-            Ok(f) if f.is_finite() => View::F64(f),
+            Ok(f) if f.is_finite() && !crate::json::underflows(text, f) => View::F64(f),
             _ => View::Big(literal),
         };
     }

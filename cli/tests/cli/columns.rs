@@ -121,3 +121,42 @@ fn dirty_records_are_logged_and_counted_by_reason() {
             .contains("further dirty records are counted in the summary")
     );
 }
+
+#[test]
+fn a_number_too_small_for_a_double_is_never_read_as_zero() {
+    let page = r#"[{"d": 1e-400, "s": -2.5E-999, "j": 1e-400, "ok": 2.5e-3, "day": "2024-03-01T12:00:00Z"}]"#;
+    let server = TestServer::start(vec![Exchange::json("/n", page)]);
+    let columns = "[records]\non_bad_type = \"null\"\n[[columns]]\nname = \"d\"\ntype = \"double\"\n[[columns]]\nname = \"s\"\n[[columns]]\nname = \"j\"\ntype = \"json\"\n[[columns]]\nname = \"ok\"\ntype = \"double\"\n[[columns]]\nname = \"day\"\ntype = \"date\"\n";
+    let expected = "{\"d\":null,\"s\":\"-2.5E-999\",\"j\":1e-400,\"ok\":0.0025,\"day\":null}\n";
+    // Plain paths walk the structural index; a JSONPath filter column
+    // makes the page a tree.
+    let tree =
+        format!("{columns}[[columns]]\nname = \"f\"\npath = \"$[?@ == 0]\"\ntype = \"json\"\n");
+    for (rest, expected) in [
+        (columns.to_owned(), expected.to_owned()),
+        (tree, expected.replace('}', ",\"f\":null}")),
+    ] {
+        let (run, _) = run_job(&server.url(), "/n", &rest, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, expected);
+    }
+    // As a double it is a bad type, named.
+    let (run, summary) = run_job(
+        &server.url(),
+        "/n",
+        "[[columns]]\nname = \"d\"\ntype = \"double\"\n",
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("column `d` (double): 1e-400 is out of range"),
+        "{}",
+        run.stderr
+    );
+    assert!(summary.is_object());
+    // Inferred columns keep its text.
+    let (run, _) = run_job(&server.url(), "/n", "", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("\"d\":\"1e-400\""), "{}", run.stdout);
+}

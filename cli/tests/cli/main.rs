@@ -16,7 +16,7 @@ use util::{Dir, TestServer, hydrant, hydrant_with, path_str};
 
 pub(crate) const TYPES_PAGE: &str = r#"{"data": {"items": [
  {"id": 1, "i": 2147483647, "s": "plain", "f": 1.5, "d": 0.1, "b": true, "day": "2024-03-01", "ts": "2024-03-01T12:00:00.250Z", "bin": "aGk=", "j": {"k": [1, null]}, "big": 123456789012345678901234567890, "u": {"tags": ["x", "y"], "odata": "z"}, "@odata.nextLink": "n1"},
- {"id": "2", "i": -5, "s": 42, "f": "2.5", "d": "1e3", "b": "false", "day": "2024-02-29T23:00:00Z", "ts": 1709294400, "bin": null, "j": "text", "big": -9223372036854775809, "u": {"tags": [], "odata": "w"}, "@odata.nextLink": "n2"},
+ {"id": "2", "i": -5, "s": 42, "f": "2.5", "d": "1e3", "b": "false", "day": "2024-02-29T00:00:00Z", "ts": 1709294400, "bin": null, "j": "text", "big": -9223372036854775809, "u": {"tags": [], "odata": "w"}, "@odata.nextLink": "n2"},
  {"id": 3, "i": 0, "s": "tab\there \"q\" é", "f": 0, "d": -2.5e-300, "b": false, "day": "1969-12-31", "ts": "2024-03-01 12:00:00", "bin": "", "j": [1, 2], "big": 18446744073709551615, "u": {"tags": ["only"], "odata": "v"}, "@odata.nextLink": "n3"}
 ]}}"#;
 
