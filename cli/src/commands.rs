@@ -426,6 +426,9 @@ async fn check(args: JobArgs) -> Result<()> {
     writeln!(out, "job:     {} (valid)", job.name())?;
     writeln!(out, "request: GET {} -> {}", report.url, report.status)?;
     writeln!(out, "records: {} on the first page", report.records)?;
+    if let Some(missing) = &report.records_missing {
+        writeln!(out, "warning: {missing}")?;
+    }
     writeln!(out, "columns:")?;
     for (name, kind) in &report.columns {
         writeln!(out, "  {name}: {kind}")?;

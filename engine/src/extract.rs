@@ -516,6 +516,31 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
     expand(nodes, multi, records.mode)
 }
 
+/// Whether a page has a value where `records.path` points: an empty array
+/// there counts, a missing member does not. Paths that need the general
+/// evaluator (filters, slices) cannot tell the two apart and count as
+/// found.
+pub(crate) fn records_path_found<'v, N: Node<'v>>(page: N, records: &Records) -> bool {
+    let Some(segments) = records.path.as_ref().and_then(|p| p.segments()) else {
+        return true;
+    };
+    let end = segments
+        .iter()
+        .rposition(|s| *s != Segment::Wildcard)
+        .map_or(0, |at| at + 1);
+    let mut nodes = Vec::new();
+    crate::node::walk(page, &segments[..end], &mut nodes);
+    !nodes.is_empty()
+}
+
+/// The warning for a 2xx page without a value at `records.path`.
+pub(crate) fn records_path_missing(records: &Records, shown: &str) -> String {
+    format!(
+        "records.path `{}` matches nothing in the response from {shown}: no records were taken from it (check the path with `hydrant check`)",
+        records.path.as_ref().map_or("", |p| p.as_str())
+    )
+}
+
 /// `nodes` selected by a records path; `multi` when the path can select
 /// several (each node is then a record).
 pub(crate) fn expand<'v, N: Node<'v>>(

@@ -17,7 +17,10 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Kind, Result};
-use crate::extract::{Batch, ColumnSpec, Extractor, Placeholders, expand, infer_columns};
+use crate::extract::{
+    Batch, ColumnSpec, Extractor, Placeholders, expand, infer_columns, records_path_found,
+    records_path_missing,
+};
 use crate::fanout::{FanValue, Feed};
 use crate::http::HttpClient;
 use crate::job::{Fanout, FanoutSource, Job, OutputFormat, Records, Request};
@@ -398,6 +401,7 @@ pub(crate) async fn run_hooked(
     let on_exchange = options.on_exchange.clone();
     let mut warnings = Vec::new();
     let mut dirty_reasons = BTreeMap::new();
+    let mut records_missing_told = false;
     if let Some(warning) = job.output_format_mismatch() {
         tracing::warn!("{warning}");
         warnings.push(warning);
@@ -611,11 +615,17 @@ pub(crate) async fn run_hooked(
     // Writes a page's rows, counts them and saves a checkpoint when one
     // is due: `$write` puts the rows in the sink.
     macro_rules! write_page {
-        ($rows:expr, $dirty:expr, $shown:expr, $standing:expr, $write:expr) => {{
+        ($rows:expr, $dirty:expr, $shown:expr, $standing:expr, $missing:expr, $write:expr) => {{
             let extractor = extractor.as_ref().expect("the columns are known by now");
             let rows: usize = $rows;
             let dirty: &[crate::extract::DirtyRecord] = $dirty;
             let shown: &str = $shown;
+            if $missing && !records_missing_told {
+                records_missing_told = true;
+                let warning = records_path_missing(&job.records, shown);
+                tracing::warn!("{warning}");
+                warnings.push(warning);
+            }
             if !dirty.is_empty() {
                 progress.dirty += dirty.len() as u64;
                 for record in dirty {
@@ -750,6 +760,7 @@ pub(crate) async fn run_hooked(
                 &encoded.dirty,
                 &shown,
                 standing,
+                encoded.records_missing,
                 |sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| sink.encoded(&encoded.text)
             );
         }};
@@ -926,6 +937,7 @@ pub(crate) async fn run_hooked(
         let reparsed;
         let mut batch = Batch::default();
         let mut rows_from_worker = None;
+        let mut records_missing = false;
         let (records, watched) = if let Some((Some(facts), rows)) = worked {
             rows_from_worker = Some(rows);
             // Without a count, the paginator does not read one.
@@ -942,6 +954,7 @@ pub(crate) async fn run_hooked(
                 &shown,
             )?;
             extractor.extract(&records, &placeholders, &mut batch);
+            records_missing = records.is_empty() && !records_path_found(doc.root(), &job.records);
             (records.len(), watched)
         } else {
             tree = parser
@@ -960,6 +973,7 @@ pub(crate) async fn run_hooked(
                 Extractor::new(infer_columns(&records, &job.records.flatten), &job.records)
             });
             extractor.extract(&records, &placeholders, &mut batch);
+            records_missing = records.is_empty() && !records_path_found(&tree, &job.records);
             (records.len(), watched)
         };
         step_after(&PageView {
@@ -1008,6 +1022,7 @@ pub(crate) async fn run_hooked(
             &batch.dirty,
             &shown,
             standing,
+            records_missing,
             |sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| sink.page(&PageOut {
                 body,
                 columns,
@@ -1422,6 +1437,8 @@ pub struct CheckReport {
     pub sample: Vec<String>,
     /// Why records of the first page would be dirty.
     pub dirty: Vec<String>,
+    /// Says so when the page has no value at `records.path`.
+    pub records_missing: Option<String>,
 }
 
 /// Sends the job's first request and shows `inspect` the response and the
@@ -1429,7 +1446,7 @@ pub struct CheckReport {
 async fn first_page<R>(
     job: &Job,
     options: RunOptions,
-    inspect: impl FnOnce(&Placeholders, &Fetched, &str, &[&BorrowedValue<'_>]) -> R,
+    inspect: impl FnOnce(&FirstPage<'_, '_>) -> R,
 ) -> Result<R> {
     let value = crate::fanout::first_value(job, &options).await?;
     let context = Context::new(job, options.redirect_to)?;
@@ -1439,7 +1456,13 @@ async fn first_page<R>(
     let fetched = context.session.fetch(prepared).await?;
     let shown = context.session.shown(&fetched.prepared);
     if fetched.response.status.as_u16() == 204 {
-        return Ok(inspect(&pass.placeholders, &fetched, &shown, &[]));
+        return Ok(inspect(&FirstPage {
+            placeholders: &pass.placeholders,
+            fetched: &fetched,
+            shown: &shown,
+            records: &[],
+            path_found: true,
+        }));
     }
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();
@@ -1454,13 +1477,37 @@ async fn first_page<R>(
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
     let records = page_records(&page, &reparsed, &job.records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-    Ok(inspect(&pass.placeholders, &fetched, &shown, &records))
+    Ok(inspect(&FirstPage {
+        placeholders: &pass.placeholders,
+        fetched: &fetched,
+        shown: &shown,
+        records: &records,
+        path_found: !records.is_empty() || records_path_found(&page, &job.records),
+    }))
+}
+
+/// What `check` and `schema` are shown of the first page.
+struct FirstPage<'p, 'v> {
+    placeholders: &'p Placeholders,
+    fetched: &'p Fetched,
+    /// The URL requested, secrets masked.
+    shown: &'p str,
+    records: &'p [&'v BorrowedValue<'v>],
+    /// Whether the page had a value at `records.path`.
+    path_found: bool,
 }
 
 /// Sends the first request and reports what came back: status, records,
 /// columns and a sample.
 pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result<CheckReport> {
-    first_page(job, options, |placeholders, fetched, shown, records| {
+    first_page(job, options, |first| {
+        let FirstPage {
+            placeholders,
+            fetched,
+            shown,
+            records,
+            path_found,
+        } = *first;
         let columns = job
             .columns
             .clone()
@@ -1492,6 +1539,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
                 .collect(),
             sample,
             dirty: batch.dirty.into_iter().map(|d| d.reason).collect(),
+            records_missing: (!path_found).then(|| records_path_missing(&job.records, shown)),
         }
     })
     .await
@@ -1499,7 +1547,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
 
 /// Infers `[[columns]]` from the first page and writes them as TOML.
 pub async fn schema(job: &Job, options: RunOptions) -> Result<String> {
-    first_page(job, options, |_, _, shown, records| {
+    first_page(job, options, |&FirstPage { shown, records, .. }| {
         let mut out = format!(
             "# inferred from the first page of {} ({} records)\n",
             shown,

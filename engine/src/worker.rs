@@ -21,7 +21,9 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
-use crate::extract::{Batch, DirtyRecord, Extractor, Placeholders, select_records};
+use crate::extract::{
+    Batch, DirtyRecord, Extractor, Placeholders, records_path_found, select_records,
+};
 use crate::http::Response;
 use crate::job::{Job, Records};
 use crate::json::{Leading, leading_members};
@@ -59,6 +61,9 @@ pub(crate) struct PageFacts {
 #[derive(Debug)]
 pub(crate) struct Encoded {
     pub rows: usize,
+    /// The page had no value at `records.path` (see
+    /// [`records_path_found`](crate::extract::records_path_found)).
+    pub records_missing: bool,
     pub text: Vec<u8>,
     pub dirty: Vec<DirtyRecord>,
     pub body_len: usize,
@@ -259,6 +264,7 @@ impl PageWork {
             .scan(&body, self.extractor.plan())
             .map_err(|e| not_json(&shown, content_type.as_deref(), &body, e))?;
         let (records, watched) = index_records(&doc, &self.records, watched, &shown)?;
+        let records_missing = records.is_empty() && !records_path_found(doc.root(), &self.records);
         if let Some((landed, fetched)) = unsent {
             let _ = landed.send(Landed {
                 fetched,
@@ -277,6 +283,7 @@ impl PageWork {
             .encode(&batch, self.extractor.columns().len(), &mut text);
         let encoded = Encoded {
             rows: batch.rows,
+            records_missing,
             text,
             dirty: std::mem::take(&mut batch.dirty),
             body_len,

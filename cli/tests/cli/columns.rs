@@ -160,3 +160,64 @@ fn a_number_too_small_for_a_double_is_never_read_as_zero() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("\"d\":\"1e-400\""), "{}", run.stdout);
 }
+
+#[test]
+fn a_records_path_that_matches_nothing_is_warned_about_once() {
+    let server = TestServer::start(vec![
+        Exchange::json("/p?page=1", r#"{"items": [{"id": 1}]}"#),
+        Exchange::json("/p?page=2", r#"{"items": []}"#),
+    ]);
+    let paged = "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n";
+    for (path, warned) in [("data", true), ("items", false)] {
+        let rest = format!("{paged}[records]\npath = \"{path}\"\n");
+        for columns in ["", "[[columns]]\nname = \"id\"\ntype = \"long\"\n"] {
+            let (run, summary) = run_job(&server.url(), "/p", &format!("{rest}{columns}"), &[]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            let says = format!(
+                "records.path `data` matches nothing in the response from {}/p?page=1",
+                server.url()
+            );
+            // Logged once, and repeated once by the summary's warnings.
+            let told = run.stderr.matches(&says).count();
+            assert_eq!(told, 2 * usize::from(warned), "{}", run.stderr);
+            let warnings = summary["warnings"].as_array().unwrap();
+            assert_eq!(warnings.len(), usize::from(warned), "{summary}");
+        }
+    }
+    // Followed pages are made on worker threads.
+    let followed = TestServer::start(vec![
+        Exchange::json("/n", r#"{"items": [{"id": 1}], "next": "/n2"}"#),
+        Exchange::json("/n2", r#"{"next": null}"#),
+    ]);
+    let rest = "[paginate]\ntype = \"next_link\"\nfrom = \"$.next\"\n[records]\npath = \"items\"\n[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    let (run, summary) = run_job(&followed.url(), "/n", rest, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":1}\n");
+    assert_eq!(
+        summary["warnings"].as_array().unwrap().len(),
+        1,
+        "{summary}"
+    );
+    assert!(
+        summary["warnings"][0].as_str().unwrap().contains("/n2"),
+        "{summary}"
+    );
+
+    // `check` says it too.
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{}/p?page=1\"\n[records]\npath = \"data\"\n",
+            server.url()
+        ),
+    );
+    let run = hydrant(&["check", path_str(&job)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("records: 0 on the first page\nwarning: records.path `data` matches nothing"),
+        "{}",
+        run.stdout
+    );
+}
