@@ -318,11 +318,11 @@ impl Config {
             ("auth.expires_path", &self.expires_path),
         ] {
             if let Some(path) = path
-                && let Err(e) = serde_json_path::JsonPath::parse(path)
+                && let Err(e) = serde_json_path::JsonPath::parse(&json_path(path))
             {
                 return Err(ConfigError::new(
                     key,
-                    format!("`{path}` is not a JSONPath ({e})"),
+                    format!("`{path}` is not a JSONPath or a dotted path ({e})"),
                 ));
             }
         }
@@ -336,6 +336,25 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// A path as the job writes it, as JSONPath: one starting with `$` is
+/// JSONPath already; any other is dotted (`data.access_token`, `a.list[0]`),
+/// as every path key of a job may be.
+pub(crate) fn json_path(text: &str) -> String {
+    let text = text.trim();
+    if text.starts_with('$') {
+        return text.to_owned();
+    }
+    let mut out = String::from("$");
+    for part in text.split('.') {
+        let (name, indexes) = part.find('[').map_or((part, ""), |at| part.split_at(at));
+        out.push_str("['");
+        out.push_str(&name.replace('\\', "\\\\").replace('\'', "\\'"));
+        out.push_str("']");
+        out.push_str(indexes);
+    }
+    out
 }
 
 impl Config {

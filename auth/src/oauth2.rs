@@ -76,7 +76,7 @@ impl OAuth2 {
     pub(crate) fn new(config: &Config) -> OAuth2 {
         let path = |text: &Option<String>, default: &str| {
             let text = text.clone().unwrap_or_else(|| default.to_owned());
-            let path = JsonPath::parse(&text).expect("validated JSONPath");
+            let path = JsonPath::parse(&crate::config::json_path(&text)).expect("validated path");
             (path, text)
         };
         let (token_path, token_path_text) = path(&config.token_path, "$.access_token");
@@ -135,6 +135,12 @@ impl OAuth2 {
         }
         if let Some(resource) = &self.resource {
             fields.push(("resource".to_owned(), secret(resource)));
+        }
+        // A parameter replaces the field of its name made above (Dataphin
+        // jobs spell out grant_type or client_id themselves).
+        fields.retain(|(name, _)| !self.params.contains_key(name));
+        if self.params_in == ParamsIn::Header {
+            headers.retain(|(name, _)| !self.params.keys().any(|p| p.eq_ignore_ascii_case(name)));
         }
         let mut query = Vec::new();
         for (name, value) in &self.params {
@@ -401,5 +407,49 @@ mod tests {
                 .starts_with("the token response is not JSON")
         );
         assert!(o.accept(br#"{"access_token": 5}"#, t0).is_err());
+    }
+
+    #[test]
+    fn params_replace_the_fields_of_their_name() {
+        let o = oauth2(&format!(
+            r#"{{{BASE}, "client_auth": "body", "scope": "read", "params": {{"grant_type": "password", "scope": "all", "username": "u"}}}}"#
+        ));
+        assert_eq!(
+            exposed(&o.request().form),
+            [
+                ("client_id".to_owned(), "app".to_owned()),
+                ("client_secret".to_owned(), "p@ss word".to_owned()),
+                ("grant_type".to_owned(), "password".to_owned()),
+                ("scope".to_owned(), "all".to_owned()),
+                ("username".to_owned(), "u".to_owned()),
+            ]
+        );
+        // Wherever the params go, the automatic field of that name goes.
+        let o = oauth2(&format!(
+            r#"{{{BASE}, "params": {{"grant_type": "client_credentials", "Authorization": "Key k"}}, "params_in": "header"}}"#
+        ));
+        let request = o.request();
+        assert!(request.form.is_empty(), "{:?}", exposed(&request.form));
+        assert_eq!(
+            exposed(&request.headers),
+            [
+                ("authorization".to_owned(), "Key k".to_owned()),
+                ("grant_type".to_owned(), "client_credentials".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn token_and_expiry_paths_may_be_dotted() {
+        let mut o = oauth2(&format!(
+            r#"{{{BASE}, "token_path": "data.access_token", "expires_path": "data.expire"}}"#
+        ));
+        let t0 = Instant::now();
+        let bearer = o
+            .accept(br#"{"data": {"access_token": "t1", "expire": 100}}"#, t0)
+            .unwrap();
+        assert_eq!(bearer.header.expose_secret(), "Bearer t1");
+        assert!(o.current(t0 + Duration::from_secs(80)).is_some());
+        assert!(o.current(t0 + Duration::from_secs(95)).is_none());
     }
 }

@@ -736,3 +736,17 @@ fn queued_requests_take_their_token_after_waiting_for_their_turn() {
     );
     assert_eq!(summary["retries"], 0, "{summary}");
 }
+
+#[test]
+fn an_api_key_in_the_body_of_a_get_is_a_config_error() {
+    let rest = "[auth]\ntype = \"api_key\"\nname = \"key\"\nvalue = \"k\"\nin = \"body\"\n";
+    let (run, _) = run_job("http://127.0.0.1:9", "/x", rest, &[]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "auth.in: `body` needs `request.method = \"POST\"`; a GET request has no body"
+        ),
+        "{}",
+        run.stderr
+    );
+}
