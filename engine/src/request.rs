@@ -169,7 +169,7 @@ pub(crate) fn prepare(
 
     let body_secrets: &[(String, hydrant_auth::SecretString)] =
         if same_origin { &credentials.body } else { &[] };
-    let (body, masked_body) = prepare_body(request, plan, body_secrets)?;
+    let (body, masked_body) = prepare_body(request, plan, body_secrets, &vars)?;
     if let Some((_, content_type)) = &body
         && !headers.iter().any(|(n, _, _)| n == "content-type")
     {
@@ -196,10 +196,11 @@ type PreparedBody = (Option<(Vec<u8>, &'static str)>, Option<Vec<u8>>);
 /// A JSON string body takes the plan's members as a JSON object would; a
 /// form takes them as fields; a request without a body gets an object of
 /// them alone.
-fn prepare_body(
+fn prepare_body<'v>(
     request: &Request,
     plan: &Plan,
     secrets: &[(String, hydrant_auth::SecretString)],
+    vars: &impl Fn(&str) -> Option<&'v str>,
 ) -> Result<PreparedBody> {
     let members: Vec<(&str, &Value)> = plan
         .overrides
@@ -212,14 +213,15 @@ fn prepare_body(
     let json = match &request.body {
         Some(Body::Form(fields)) => return Ok(form_body(fields, &members, secrets)),
         Some(Body::Text(text)) if members.is_empty() && secrets.is_empty() => {
-            let content_type = if serde_json::from_str::<Value>(text).is_ok() {
+            let text = fill_text(text, vars);
+            let content_type = if serde_json::from_str::<Value>(&text).is_ok() {
                 "application/json"
             } else {
                 "text/plain; charset=utf-8"
             };
-            return Ok((Some((text.clone().into_bytes(), content_type)), None));
+            return Ok((Some((text.into_bytes(), content_type)), None));
         }
-        Some(Body::Text(text)) => match serde_json::from_str::<Value>(text) {
+        Some(Body::Text(text)) => match serde_json::from_str::<Value>(&fill_text(text, vars)) {
             Ok(json @ Value::Object(_)) => json,
             _ => {
                 return Err(Error::config(
@@ -227,7 +229,11 @@ fn prepare_body(
                 ));
             }
         },
-        Some(Body::Json(json)) => json.clone(),
+        Some(Body::Json(json)) => {
+            let mut json = json.clone();
+            fill_strings(&mut json, vars);
+            json
+        }
         None if members.is_empty() && secrets.is_empty() => return Ok((None, None)),
         None => Value::Object(serde_json::Map::new()),
     };
@@ -335,6 +341,85 @@ pub(crate) fn set_member(json: &mut Value, path: &str, value: Value) {
         node = map
             .entry(part.to_owned())
             .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    }
+}
+
+/// Fills the `{name}` placeholders of a body that have a value and leaves
+/// any other brace as it is: a body's braces are mostly JSON's own.
+fn fill_known<'v>(template: &str, vars: &impl Fn(&str) -> Option<&'v str>) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let filled = rest[open + 1..]
+            .find(['}', '{'])
+            .filter(|&close| rest.as_bytes()[open + 1 + close] == b'}')
+            .and_then(|close| {
+                let name = &rest[open + 1..open + 1 + close];
+                vars(name).map(|value| (value, open + close + 2))
+            });
+        match filled {
+            Some((value, end)) => {
+                out.push_str(value);
+                rest = &rest[end..];
+            }
+            None => {
+                out.push('{');
+                rest = &rest[open + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// [`fill_known`] on a string body. In JSON text a value that stands
+/// inside a string is escaped as JSON; one outside (`"id": {id}`) goes in
+/// as it is.
+fn fill_text<'v>(text: &str, vars: &impl Fn(&str) -> Option<&'v str>) -> String {
+    let json_like = matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['));
+    if !text.contains('{') || !json_like {
+        return fill_known(text, vars);
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(text.len());
+    let (mut at, mut in_string) = (0, false);
+    while at < bytes.len() {
+        let byte = bytes[at];
+        if in_string && byte == b'\\' {
+            out.extend_from_slice(&bytes[at..(at + 2).min(bytes.len())]);
+            at += 2;
+            continue;
+        }
+        if byte == b'"' {
+            in_string = !in_string;
+        } else if byte == b'{'
+            && let Some(close) = text[at + 1..].find(['{', '}'])
+            && bytes[at + 1 + close] == b'}'
+            && let Some(value) = vars(&text[at + 1..at + 1 + close])
+        {
+            if in_string {
+                let quoted = Value::String(value.to_owned()).to_string();
+                out.extend_from_slice(&quoted.as_bytes()[1..quoted.len() - 1]);
+            } else {
+                out.extend_from_slice(value.as_bytes());
+            }
+            at += close + 2;
+            continue;
+        }
+        out.push(byte);
+        at += 1;
+    }
+    String::from_utf8(out).expect("UTF-8 text with UTF-8 values put in")
+}
+
+/// [`fill_known`] on every string of a JSON body.
+fn fill_strings<'v>(json: &mut Value, vars: &impl Fn(&str) -> Option<&'v str>) {
+    match json {
+        Value::String(text) if text.contains('{') => *text = fill_known(text, vars),
+        Value::Array(items) => items.iter_mut().for_each(|v| fill_strings(v, vars)),
+        Value::Object(members) => members.values_mut().for_each(|v| fill_strings(v, vars)),
+        _ => {}
     }
 }
 
@@ -565,6 +650,24 @@ impl Prepared {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn body_placeholders_are_filled_where_they_have_a_value() {
+        let vars = |name: &str| match name {
+            "id" => Some("7"),
+            "q" => Some("say \"hi\""),
+            _ => None,
+        };
+        // JSON's own braces, and names nothing fills, stay as they are.
+        assert_eq!(
+            fill_text(r#"{"id": {id}, "q": "{q}", "o": {"k": "{none}"}}"#, &vars),
+            r#"{"id": 7, "q": "say \"hi\"", "o": {"k": "{none}"}}"#
+        );
+        assert_eq!(fill_text("page={id}&q={q}", &vars), "page=7&q=say \"hi\"");
+        let mut json = serde_json::json!({"a": ["{id}", {"b": "x{q}"}], "n": 1});
+        fill_strings(&mut json, &vars);
+        assert_eq!(json, serde_json::json!({"a": ["7", {"b": "xsay \"hi\""}], "n": 1}));
+    }
 
     #[test]
     fn secret_parameters_are_left_out_of_the_kept_target() {

@@ -132,6 +132,10 @@ impl Config {
     /// Whether the paginator sets a member of the request body.
     pub fn sets_body(&self) -> bool {
         self.placement == Some(Placement::Body)
+            || self
+                .rules
+                .as_ref()
+                .is_some_and(|rules| rules.keys().any(|key| crate::rules::is_body_key(key)))
     }
 
     /// Checks that the keys given fit `type`, and that the required ones are

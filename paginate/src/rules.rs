@@ -21,6 +21,11 @@ pub(crate) struct Rules {
 enum Target {
     Query(String),
     Header(String),
+    /// A member of the JSON body (dotted), the data-flow `Body.x`.
+    Body(String),
+    /// A `{name}` placeholder, wherever it stands in the request: ADF's
+    /// `QueryParameters.{offset}`, `AbsoluteUrl.{id}`, `Headers.{id}`.
+    Var(String),
 }
 
 #[derive(Debug)]
@@ -41,12 +46,61 @@ enum EndTest {
     Const(String),
 }
 
-/// `Headers.NAME` or `Headers['NAME']`.
+/// `Headers.NAME` or `Headers['NAME']` (`header.NAME` in data flows).
 fn header_name(text: &str) -> Option<String> {
-    let rest = text
-        .strip_prefix("Headers")
-        .or_else(|| text.strip_prefix("headers"))?;
+    let rest = ["Headers", "headers", "Header", "header"]
+        .iter()
+        .find_map(|prefix| text.strip_prefix(prefix))?;
     bracketed_or_dotted(rest)
+}
+
+/// The path of a data-flow `body.x` (`body.{@odata.nextLink}` for a key
+/// with dots), as a JSONPath.
+fn body_path(text: &str) -> Option<String> {
+    let rest = ["Body.", "body."]
+        .iter()
+        .find_map(|prefix| text.strip_prefix(prefix))?;
+    if let Some(key) = rest.strip_prefix('{').and_then(|r| r.strip_suffix('}')) {
+        return Some(format!(
+            "$['{}']",
+            key.replace('\\', "\\\\").replace('\'', "\\'")
+        ));
+    }
+    (!rest.is_empty()).then(|| format!("$.{rest}"))
+}
+
+/// Whether a rule's key sets a member of the request body.
+pub(crate) fn is_body_key(key: &str) -> bool {
+    body_path(key).is_some()
+}
+
+/// A `{name}` placeholder after a rule's prefix: `.{offset}`.
+fn placeholder(rest: &str) -> Option<String> {
+    let name = rest.strip_prefix(".{")?.strip_suffix('}')?;
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// The target of a rule's key, if it names one.
+fn target(key: &str) -> Option<Target> {
+    if let Some(rest) = key.strip_prefix("QueryParameters") {
+        return placeholder(rest)
+            .map(Target::Var)
+            .or_else(|| bracketed_or_dotted(rest).map(Target::Query));
+    }
+    if let Some(rest) = key.strip_prefix("AbsoluteUrl") {
+        return placeholder(rest).map(Target::Var);
+    }
+    if let Some(rest) = ["Headers", "headers", "Header", "header"]
+        .iter()
+        .find_map(|prefix| key.strip_prefix(prefix))
+        && let Some(name) = placeholder(rest)
+    {
+        return Some(Target::Var(name));
+    }
+    if let Some(path) = ["Body.", "body."].iter().find_map(|p| key.strip_prefix(p)) {
+        return (!path.is_empty()).then(|| Target::Body(path.to_owned()));
+    }
+    header_name(key).map(Target::Header)
 }
 
 fn bracketed_or_dotted(rest: &str) -> Option<String> {
@@ -78,12 +132,14 @@ impl Rules {
             let mut source = |text: &str| -> Result<Source, BuildError> {
                 if text.starts_with('$') {
                     Ok(Source::Body(watch(text)))
+                } else if let Some(path) = body_path(text) {
+                    Ok(Source::Body(watch(&path)))
                 } else if let Some(name) = header_name(text) {
                     Ok(Source::Header(name.to_ascii_lowercase()))
                 } else {
                     Err(BuildError::new(
                         &at,
-                        format!("`{text}` is not a JSONPath ($...) or Headers.NAME"),
+                        format!("`{text}` is not a JSONPath ($...), Headers.NAME or body.PATH"),
                     ))
                 }
             };
@@ -121,15 +177,10 @@ impl Rules {
                 };
                 parsed.ends.push((end_source, test));
             } else {
-                let target = if let Some(rest) = key.strip_prefix("QueryParameters") {
-                    bracketed_or_dotted(rest).map(Target::Query)
-                } else {
-                    header_name(key).map(Target::Header)
-                };
-                let Some(target) = target else {
+                let Some(target) = target(key) else {
                     return Err(BuildError::new(
                         &at,
-                        "is not a rule ADF knows (AbsoluteUrl, QueryParameters.NAME, Headers.NAME, EndCondition:PATH, MaxRequestNumber, SupportRFC5988)",
+                        "is not a rule ADF knows (AbsoluteUrl, AbsoluteUrl.{NAME}, QueryParameters.NAME, QueryParameters.{NAME}, Headers.NAME, Headers.{NAME}, Body.PATH, EndCondition:PATH, MaxRequestNumber, SupportRFC5988)",
                     ));
                 };
                 let value = text()?;
@@ -171,7 +222,7 @@ impl Rules {
                 if end.is_some_and(|e| (*step > 0 && v > e) || (*step < 0 && v < e)) {
                     return None;
                 }
-                overrides.push(set(target, v.to_string()));
+                overrides.push(set(target, Value::from(v)));
             }
         }
         Some(())
@@ -232,27 +283,48 @@ impl Rules {
         }
         for (target, value) in &self.params {
             if let RuleValue::From(source) = value {
-                match usable(source, page) {
-                    Some(text) => overrides.push(set(target, text)),
+                match value_of(source, page).filter(usable_value) {
+                    Some(value) => overrides.push(set(target, value)),
                     None => return Step::Done(Stop::NoNext),
                 }
             }
+        }
+        // Nothing to change (`SupportRFC5988 = false` alone): the next
+        // request would be this one again.
+        if overrides.is_empty() {
+            return Step::Done(Stop::NoNext);
         }
         Step::Next(Plan { overrides })
     }
 }
 
-fn set(target: &Target, value: String) -> Override {
+/// The override that puts `value` at `target`: a body member keeps its
+/// JSON type, everything else takes its text.
+fn set(target: &Target, value: Value) -> Override {
+    let text = || scalar_text(&value).unwrap_or_default();
     match target {
         Target::Query(name) => Override::Query {
             name: name.clone(),
-            value,
+            value: text(),
         },
         Target::Header(name) => Override::Header {
             name: name.clone(),
+            value: text(),
+        },
+        Target::Var(name) => Override::Var {
+            name: name.clone(),
+            value: text(),
+        },
+        Target::Body(path) => Override::Body {
+            path: path.clone(),
             value,
         },
     }
+}
+
+/// A value a request can take: a scalar that is not `""`.
+fn usable_value(value: &Value) -> bool {
+    scalar_text(value).is_some_and(|t| !t.is_empty())
 }
 
 fn usable(source: &Source, page: &Page<'_>) -> Option<String> {

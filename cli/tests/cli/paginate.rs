@@ -757,3 +757,210 @@ fn body_pagination_on_a_get_or_a_text_body_is_a_config_error() {
         assert!(run.stderr.contains(message), "{}", run.stderr);
     }
 }
+
+/// Runs an ADF `rules` job against `server` and returns the targets sent
+/// (sorted: range requests go out concurrently), stdout and the summary.
+fn run_rules(
+    server: &TestServer,
+    target: &str,
+    rules: &str,
+    more: &str,
+) -> (Vec<String>, String, Value) {
+    let rest = format!(
+        "{more}[paginate]\ntype = \"rules\"\nrules = {{ {rules} }}\n[records]\npath = \"data\"\n"
+    );
+    let (run, summary) = run_job(&server.url(), target, &rest, &[]);
+    assert_eq!(run.code, 0, "{rules}: {}", run.stderr);
+    let mut sent: Vec<String> = server.requests().iter().map(|s| s.target.clone()).collect();
+    sent.sort();
+    (sent, run.stdout, summary)
+}
+
+/// `{"data": [{"id": n}]}`, or `{"data": []}` for `None`.
+fn data(id: Option<u32>) -> Exchange {
+    json(
+        200,
+        format!(
+            "{{\"data\":{}}}",
+            id.map_or("[]".to_owned(), |i| ids(i..i + 1))
+        ),
+    )
+}
+
+#[test]
+fn adf_examples_1_to_3_fill_a_placeholder_where_it_stands() {
+    // Example 1: the variable in the query, as the URL writes it.
+    let server = TestServer::start_fn(|seen: &Seen| {
+        let offset = seen.target.rsplit('=').next().unwrap().parse().unwrap();
+        data(Some(offset))
+    });
+    let (sent, out, summary) = run_rules(
+        &server,
+        "/incident?sysparm_limit=2&sysparm_offset={offset}",
+        "\"QueryParameters.{offset}\" = \"RANGE:0:4:2\"",
+        "",
+    );
+    assert_eq!(
+        sent,
+        [
+            "/incident?sysparm_limit=2&sysparm_offset=0",
+            "/incident?sysparm_limit=2&sysparm_offset=2",
+            "/incident?sysparm_limit=2&sysparm_offset=4"
+        ]
+    );
+    assert_eq!(
+        out,
+        format!("{}{}{}", lines(0..1), lines(2..3), lines(4..5))
+    );
+    assert_eq!(summary["stopped"], "end_of_range");
+
+    // Example 2: the variable in the URL's path.
+    let server = TestServer::start_fn(|seen: &Seen| {
+        data(
+            seen.target
+                .strip_prefix("/api/")
+                .and_then(|n| n.parse().ok()),
+        )
+    });
+    let (sent, out, _) = run_rules(
+        &server,
+        "/api/{id}",
+        "\"AbsoluteUrl.{id}\" = \"RANGE:1:3:1\"",
+        "",
+    );
+    assert_eq!(sent, ["/api/1", "/api/2", "/api/3"]);
+    assert_eq!(out, lines(1..4));
+
+    // Example 3: the variable in a header the job sets.
+    let server =
+        TestServer::start_fn(|seen: &Seen| data(seen.header("id").and_then(|n| n.parse().ok())));
+    let (_, out, summary) = run_rules(
+        &server,
+        "/h",
+        "\"Headers.{id}\" = \"RANGE:0:20:10\"",
+        "headers = { id = \"{id}\" }\n",
+    );
+    let mut got: Vec<&str> = out.lines().collect();
+    got.sort();
+    assert_eq!(got, ["{\"id\":0}", "{\"id\":10}", "{\"id\":20}"]);
+    assert_eq!(summary["requests"], 3);
+}
+
+#[test]
+fn adf_examples_4_to_7_end_on_the_response() {
+    // Example 4: an open range that ends when the data is empty.
+    let server = TestServer::start_fn(|seen: &Seen| {
+        let n: u32 = seen.target.strip_prefix("/api/").unwrap().parse().unwrap();
+        data((n <= 2).then_some(n))
+    });
+    let rules = "\"AbsoluteUrl.{id}\" = \"RANGE:1::1\", \"EndCondition:$.data\" = \"Empty\"";
+    let (_, out, summary) = run_rules(&server, "/api/{id}", rules, "[limits]\nconcurrency = 1\n");
+    assert_eq!(out, lines(1..3));
+    assert_eq!(summary["stopped"], "end_condition");
+
+    // Example 5: until the data member no longer exists.
+    let server = TestServer::start_fn(|seen: &Seen| {
+        let page: u32 = seen.target.rsplit('=').next().unwrap().parse().unwrap();
+        match page {
+            1 | 2 => data(Some(page)),
+            _ => json(200, "{\"done\":true}"),
+        }
+    });
+    let rules = "\"QueryParameters.page\" = \"RANGE:1::1\", \"EndCondition:$.data\" = \"NonExist\"";
+    let (_, out, summary) = run_rules(&server, "/p", rules, "[limits]\nconcurrency = 1\n");
+    assert_eq!(out, lines(1..3));
+    assert_eq!(summary["requests"], 3);
+
+    // Example 6: until a member holds a constant.
+    let server = TestServer::start_fn(|seen: &Seen| {
+        let page: u32 = seen.target.rsplit('=').next().unwrap().parse().unwrap();
+        json(
+            200,
+            format!(
+                "{{\"data\":{},\"meta\":{{\"completed\":{}}}}}",
+                ids(page..page + 1),
+                page == 2
+            ),
+        )
+    });
+    let rules = "\"QueryParameters.page\" = \"RANGE:1::1\", \"EndCondition:$.meta.completed\" = \"Const:true\"";
+    let (_, out, _) = run_rules(&server, "/p", rules, "[limits]\nconcurrency = 1\n");
+    assert_eq!(out, lines(1..3));
+
+    // Example 7: until a response header exists.
+    let server = TestServer::start_fn(|seen: &Seen| {
+        let page: u32 = seen.target.rsplit('=').next().unwrap().parse().unwrap();
+        let mut answer = data(Some(page));
+        if page == 3 {
+            answer.headers.push(("complete".into(), "1".into()));
+        }
+        answer
+    });
+    let rules =
+        "\"QueryParameters.page\" = \"RANGE:1::1\", \"EndCondition:Headers.Complete\" = \"Exist\"";
+    let (_, out, _) = run_rules(&server, "/p", rules, "[limits]\nconcurrency = 1\n");
+    assert_eq!(out, lines(1..4));
+}
+
+#[test]
+fn adf_example_8_and_data_flow_spellings() {
+    // Example 8: the next URL from the body, as a data flow spells it.
+    let server = TestServer::start_fn(|seen: &Seen| match seen.target.as_str() {
+        "/odata" => json(
+            200,
+            format!(
+                "{{\"data\":{},\"@odata.nextLink\":\"/odata?skip=1\"}}",
+                ids(0..1)
+            ),
+        ),
+        _ => data(Some(1)),
+    });
+    let (sent, out, summary) = run_rules(
+        &server,
+        "/odata",
+        "AbsoluteUrl = \"body.{@odata.nextLink}\"",
+        "",
+    );
+    assert_eq!(sent, ["/odata", "/odata?skip=1"]);
+    assert_eq!(out, lines(0..2));
+    assert_eq!(summary["stopped"], "no_next");
+
+    // `header.X` for a response header, and `Body.x` for the request body.
+    let server = TestServer::start_fn(|seen: &Seen| {
+        let body: Value = serde_json::from_slice(&seen.body).unwrap();
+        // The first page's number comes from the job, the others from a
+        // header, as text.
+        let n = &body["page"]["n"];
+        let page = n.as_u64().or_else(|| n.as_str()?.parse().ok()).unwrap() as u32;
+        let mut answer = data(Some(page));
+        if page < 3 {
+            answer
+                .headers
+                .push(("x-next".into(), (page + 1).to_string()));
+        }
+        answer
+    });
+    let (_, out, _) = run_rules(
+        &server,
+        "/b",
+        "\"Body.page.n\" = \"header.X-Next\"",
+        "method = \"POST\"\nbody = '{\"page\": {\"n\": 1}}'\n",
+    );
+    assert_eq!(out, lines(1..4));
+    let bodies: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|s| String::from_utf8_lossy(&s.body).into_owned())
+        .collect();
+    assert_eq!(bodies[1], "{\"page\":{\"n\":\"2\"}}");
+
+    // SupportRFC5988 = false as the only rule: one request, no loop.
+    let server = TestServer::start_fn(|_: &Seen| data(Some(7)));
+    let (sent, out, summary) = run_rules(&server, "/one", "SupportRFC5988 = \"false\"", "");
+    assert_eq!((sent.len(), out), (1, lines(7..8)));
+    assert_eq!(summary["stopped"], "no_next");
+    assert!(
+        summary["warnings"].as_array().unwrap().is_empty(),
+        "{summary}"
+    );
+}
