@@ -9,8 +9,6 @@ use std::collections::HashMap;
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use serde_json::Value;
-use simd_json::prelude::ValueAsObject;
-use simd_json::{BorrowedValue, StaticNode};
 
 use crate::job::{RecordMode, Records};
 use crate::json::write_serde;
@@ -18,6 +16,10 @@ use crate::keys::KeySet;
 use crate::node::{Node, View};
 use crate::path::{Path, Segment};
 use crate::scan::Plan;
+
+mod infer;
+
+pub(crate) use infer::{Fed, Inference, Policy};
 
 /// The type of an output column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -583,109 +585,13 @@ pub(crate) fn expand<'v, N: Node<'v>>(
 }
 
 /// Infers columns from records: nested objects flattened with `separator`,
-/// arrays kept as `json`, types widened long → double → string.
-pub fn infer_columns(records: &[&BorrowedValue<'_>], separator: &str) -> Vec<ColumnSpec> {
-    let mut order: Vec<(Vec<String>, Option<ColumnType>)> = Vec::new();
-    let mut index: HashMap<Vec<String>, usize> = HashMap::new();
-    let mut scalar_records: Option<Option<ColumnType>> = None;
-    for record in records {
-        match record.as_object() {
-            Some(object) => {
-                let mut prefix = Vec::new();
-                collect_leaves(object, &mut prefix, &mut order, &mut index);
-            }
-            None => {
-                let seen = scalar_records.get_or_insert(None);
-                *seen = widen(*seen, leaf_type(record));
-            }
-        }
-    }
-    let mut columns: Vec<ColumnSpec> = Vec::with_capacity(order.len() + 1);
-    if let Some(kind) = scalar_records {
-        columns.push(ColumnSpec {
-            name: "value".to_owned(),
-            path: Some(Path::from_segments(String::new(), Vec::new())),
-            kind: kind.unwrap_or(ColumnType::String),
-            format: None,
-            value: None,
-        });
-    }
-    for (keys, kind) in order {
-        let mut name = keys.join(separator);
-        if columns.iter().any(|c| c.name == name) {
-            let mut n = 2;
-            while columns
-                .iter()
-                .any(|c| c.name == format!("{name}{separator}{n}"))
-            {
-                n += 1;
-            }
-            name = format!("{name}{separator}{n}");
-        }
-        let text = keys.join(".");
-        columns.push(ColumnSpec {
-            name,
-            path: Some(Path::from_segments(
-                text,
-                keys.into_iter().map(Segment::Key).collect(),
-            )),
-            kind: kind.unwrap_or(ColumnType::String),
-            format: None,
-            value: None,
-        });
-    }
-    columns
-}
-
-type Leaves = Vec<(Vec<String>, Option<ColumnType>)>;
-
-fn collect_leaves(
-    object: &simd_json::borrowed::Object<'_>,
-    prefix: &mut Vec<String>,
-    order: &mut Leaves,
-    index: &mut HashMap<Vec<String>, usize>,
-) {
-    for (key, value) in object.iter() {
-        prefix.push(key.to_string());
-        match value.as_object() {
-            Some(inner) if !inner.is_empty() => collect_leaves(inner, prefix, order, index),
-            _ => {
-                let kind = leaf_type(value);
-                match index.get(prefix.as_slice()) {
-                    Some(&at) => order[at].1 = widen(order[at].1, kind),
-                    None => {
-                        index.insert(prefix.clone(), order.len());
-                        order.push((prefix.clone(), kind));
-                    }
-                }
-            }
-        }
-        prefix.pop();
-    }
-}
-
-fn leaf_type(value: &BorrowedValue<'_>) -> Option<ColumnType> {
-    Some(match value {
-        BorrowedValue::Static(StaticNode::Null) => return None,
-        BorrowedValue::Static(StaticNode::Bool(_)) => ColumnType::Boolean,
-        BorrowedValue::Static(StaticNode::I64(_)) => ColumnType::Long,
-        BorrowedValue::Static(StaticNode::U64(u)) if *u <= i64::MAX as u64 => ColumnType::Long,
-        BorrowedValue::Static(StaticNode::U64(_)) => ColumnType::String,
-        BorrowedValue::Static(StaticNode::F64(_)) => ColumnType::Double,
-        BorrowedValue::String(_) => ColumnType::String,
-        BorrowedValue::Array(_) | BorrowedValue::Object(_) => ColumnType::Json,
-    })
-}
-
-fn widen(seen: Option<ColumnType>, next: Option<ColumnType>) -> Option<ColumnType> {
-    use ColumnType::*;
-    match (seen, next) {
-        (None, n) => n,
-        (s, None) => s,
-        (Some(a), Some(b)) if a == b => Some(a),
-        (Some(Long), Some(Double)) | (Some(Double), Some(Long)) => Some(Double),
-        _ => Some(String),
-    }
+/// arrays kept as `json`, types widened long → double → string, a column
+/// seen only as null a `string`; see [`Inference`].
+pub fn infer_columns<'v, N: Node<'v>>(records: &[N], separator: &str) -> Vec<ColumnSpec> {
+    let mut inference = Inference::new(separator);
+    inference.feed(records, Policy::Grow);
+    inference.fix();
+    inference.columns()
 }
 
 #[derive(Debug)]
@@ -1169,6 +1075,7 @@ mod tests {
             max_dirty: 0,
             dirty_path: None,
             flatten: ".".to_owned(),
+            infer_pages: 1,
         }
     }
 

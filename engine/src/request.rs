@@ -666,7 +666,10 @@ mod tests {
         assert_eq!(fill_text("page={id}&q={q}", &vars), "page=7&q=say \"hi\"");
         let mut json = serde_json::json!({"a": ["{id}", {"b": "x{q}"}], "n": 1});
         fill_strings(&mut json, &vars);
-        assert_eq!(json, serde_json::json!({"a": ["7", {"b": "xsay \"hi\""}], "n": 1}));
+        assert_eq!(
+            json,
+            serde_json::json!({"a": ["7", {"b": "xsay \"hi\""}], "n": 1})
+        );
     }
 
     #[test]

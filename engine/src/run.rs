@@ -18,8 +18,8 @@ use tokio::task::JoinHandle;
 
 use crate::error::{Error, Kind, Result};
 use crate::extract::{
-    Batch, ColumnSpec, Extractor, Placeholders, expand, infer_columns, records_path_found,
-    records_path_missing,
+    Batch, ColumnSpec, Extractor, Fed, Inference, Placeholders, Policy, expand, infer_columns,
+    records_path_found, records_path_missing,
 };
 use crate::fanout::{FanValue, Feed};
 use crate::http::HttpClient;
@@ -94,6 +94,10 @@ pub struct Summary {
     /// ``column `id`: bad type (long)``.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub dirty_reasons: BTreeMap<String, u64>,
+    /// Fields outside inferred columns that were fixed (CSV, Parquet), by
+    /// flattened name, with how many records had them.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unseen_fields: BTreeMap<String, u64>,
     /// A write job's counts; `records` is then the records delivered,
     /// `dirty` those rejected and `bytes` the request bodies sent.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -412,6 +416,17 @@ pub(crate) async fn run_hooked(
     let mut last_stop = Stop::NoNext;
     let mut launched: u64 = 0;
     let mut extractor = job.columns.clone().map(|c| Extractor::new(c, &job.records));
+    // Without [[columns]], the columns are inferred as pages come: see
+    // `Inference`. Pages sampled before they are fixed wait in `held`.
+    let policy = infer_policy(job, &output);
+    let mut inference = job
+        .columns
+        .is_none()
+        .then(|| Inference::new(&job.records.flatten));
+    let mut held: Vec<Held> = Vec::new();
+    let mut sampled: u64 = 0;
+    let mut unseen_told = false;
+    let mut rescanner = Scanner::default();
     // The counters come back before the feed opens: `[fanout.from]` adds
     // the requests of its parent job, run again, on top of them.
     if let Some(checkpoint) = &resumed {
@@ -427,6 +442,9 @@ pub(crate) async fn run_hooked(
         dirty_reasons.clone_from(&checkpoint.dirty_reasons);
         if let (None, Some(saved), Some(state)) = (&extractor, &checkpoint.columns, &job.state) {
             let columns = SavedColumn::load(saved, &state.path)?;
+            let mut inferred = Inference::from_columns(&job.records.flatten, &columns);
+            inferred.restore_unseen(&checkpoint.unseen_fields);
+            inference = Some(inferred);
             extractor = Some(Extractor::new(columns, &job.records));
         }
     }
@@ -550,7 +568,9 @@ pub(crate) async fn run_hooked(
             }
             // Exchanges are shown with their bodies, which the page workers
             // consume.
-            if work.is_none() && !batches_hooked && on_exchange.is_none()
+            // Inferred columns may grow with any page: those pages are
+            // made here, where the inference is.
+            if work.is_none() && !batches_hooked && on_exchange.is_none() && inference.is_none()
                 && let Some(extractor) = &extractor
             {
                 work = PageWork::new(job, extractor);
@@ -724,6 +744,10 @@ pub(crate) async fn run_hooked(
                     stopped: standing.stopped,
                     warnings: warnings[..standing.warnings].to_vec(),
                     dirty_reasons: dirty_reasons.clone(),
+                    unseen_fields: inference
+                        .as_ref()
+                        .map(|i| i.unseen().clone())
+                        .unwrap_or_default(),
                 };
                 state::save(&state.path, &checkpoint, |text| {
                     context.session.redact(text)
@@ -763,6 +787,45 @@ pub(crate) async fn run_hooked(
                 encoded.records_missing,
                 |sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| sink.encoded(&encoded.text)
             );
+        }};
+    }
+    // Writes the pages held while the columns were sampled, now that they
+    // are fixed.
+    macro_rules! write_held {
+        () => {{
+            for page in std::mem::take(&mut held) {
+                let Held {
+                    body,
+                    shown,
+                    standing,
+                    placeholders,
+                    records_missing,
+                } = page;
+                let mut parser = Parser::default();
+                let (mut scratch, mut reparse) = (Scratch::default(), Scratch::default());
+                let tree = parser
+                    .parse(&body, &mut scratch)
+                    .map_err(|e| not_json(&shown, None, &body, e))?;
+                let reparsed = reparse_selected(&tree, &job.records, &mut parser, &mut reparse)
+                    .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+                let records = page_records(&tree, &reparsed, &job.records)
+                    .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+                let mut batch = Batch::default();
+                let extractor = extractor.as_ref().expect("held pages wait for the columns");
+                extractor.extract(&records, &placeholders, &mut batch);
+                write_page!(
+                    batch.rows,
+                    &batch.dirty,
+                    &shown,
+                    standing,
+                    records_missing,
+                    |sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| sink.page(&PageOut {
+                        body: &body,
+                        columns,
+                        batch: &batch,
+                    })
+                );
+            }
         }};
     }
     let mut ready_landing = None;
@@ -814,7 +877,7 @@ pub(crate) async fn run_hooked(
         if let Some(current) = pass.as_mut() {
             current.unanswered = None;
         }
-        let (fetched, shown, body_len, worked) = match task {
+        let (mut fetched, shown, body_len, worked) = match task {
             Task::Whole(handle) => {
                 let fetched = join(handle).await?;
                 let shown = context.session.shown(&fetched.prepared);
@@ -933,26 +996,47 @@ pub(crate) async fn run_hooked(
             watched_paths.as_deref().unwrap_or_default(),
         );
         let doc;
+        let redoc;
         let tree;
         let reparsed;
         let mut batch = Batch::default();
         let mut rows_from_worker = None;
         let mut records_missing = false;
+        let mut columns_changed = false;
+        let mut hold = false;
+        let mut unseen_warning = None;
         let (records, watched) = if let Some((Some(facts), rows)) = worked {
             rows_from_worker = Some(rows);
             // Without a count, the paginator does not read one.
             (facts.records.unwrap_or_default(), facts.watched)
         } else if on_index {
-            let extractor = extractor.as_ref().expect("on_index needs the columns");
+            let plan = extractor
+                .as_ref()
+                .expect("on_index needs the columns")
+                .plan();
             doc = scanner
-                .scan(body, extractor.plan())
+                .scan(body, plan)
                 .map_err(|e| not_json(&shown, kind(&fetched).as_deref(), body, e))?;
-            let (records, watched) = index_records(
-                &doc,
-                &job.records,
-                watched_paths.as_deref().unwrap_or_default(),
-                &shown,
-            )?;
+            let watched_at = watched_paths.as_deref().unwrap_or_default();
+            let (mut records, mut watched) = index_records(&doc, &job.records, watched_at, &shown)?;
+            if let Some(inference) = &mut inference {
+                let fed = inference.feed(&records, policy);
+                if let Some(warning) = tell_unseen(fed, inference, &shown, unseen_told) {
+                    unseen_told = true;
+                    unseen_warning = Some(warning);
+                }
+                if fed.changed {
+                    // The index notes the old columns' keys: the page is
+                    // scanned again for the new ones.
+                    let grown = extractor.insert(Extractor::new(inference.columns(), &job.records));
+                    columns_changed = true;
+                    redoc = rescanner
+                        .scan(body, grown.plan())
+                        .map_err(|e| not_json(&shown, kind(&fetched).as_deref(), body, e))?;
+                    (records, watched) = index_records(&redoc, &job.records, watched_at, &shown)?;
+                }
+            }
+            let extractor = extractor.as_ref().expect("on_index needs the columns");
             extractor.extract(&records, &placeholders, &mut batch);
             records_missing = records.is_empty() && !records_path_found(doc.root(), &job.records);
             (records.len(), watched)
@@ -969,10 +1053,28 @@ pub(crate) async fn run_hooked(
                 .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
             let records = page_records(&tree, &reparsed, &job.records)
                 .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-            let extractor = extractor.get_or_insert_with(|| {
-                Extractor::new(infer_columns(&records, &job.records.flatten), &job.records)
-            });
-            extractor.extract(&records, &placeholders, &mut batch);
+            if let Some(inference) = &mut inference {
+                let sampling = extractor.is_none();
+                let fed = inference.feed(&records, if sampling { Policy::Grow } else { policy });
+                if let Some(warning) = tell_unseen(fed, inference, &shown, unseen_told) {
+                    unseen_told = true;
+                    unseen_warning = Some(warning);
+                }
+                if sampling {
+                    sampled += 1;
+                    hold = policy != Policy::Grow && sampled < job.records.infer_pages;
+                    if !hold {
+                        extractor = Some(fixed_extractor(inference, policy, &job.records));
+                    }
+                } else if fed.changed {
+                    extractor = Some(Extractor::new(inference.columns(), &job.records));
+                    columns_changed = true;
+                }
+            }
+            if !hold {
+                let extractor = extractor.as_ref().expect("the columns are known by now");
+                extractor.extract(&records, &placeholders, &mut batch);
+            }
             records_missing = records.is_empty() && !records_path_found(&tree, &job.records);
             (records.len(), watched)
         };
@@ -982,6 +1084,7 @@ pub(crate) async fn run_hooked(
             records,
             watched: &watched,
         });
+        warnings.extend(unseen_warning);
         let standing = job.state.is_some().then(|| {
             let (values_done, pass, stopped) = match &pass {
                 Some(current) if !values_concurrently => match current.ended {
@@ -1017,6 +1120,23 @@ pub(crate) async fn run_hooked(
             });
             continue;
         }
+        if hold {
+            drop(batch);
+            held.push(Held {
+                body: std::mem::take(&mut fetched.response.body),
+                shown,
+                standing,
+                placeholders,
+                records_missing,
+            });
+            continue;
+        }
+        write_held!();
+        if columns_changed && let Some(sink) = &mut sink {
+            let columns = extractor.as_ref().expect("changed columns").columns();
+            sink.columns_changed(columns)
+                .map_err(|e| output_error(job, e))?;
+        }
         write_page!(
             batch.rows,
             &batch.dirty,
@@ -1030,6 +1150,13 @@ pub(crate) async fn run_hooked(
             })
         );
         drop(batch);
+    }
+    // The run ended while the columns were still sampled.
+    if !held.is_empty()
+        && let Some(inference) = &mut inference
+    {
+        extractor = Some(fixed_extractor(inference, policy, &job.records));
+        write_held!();
     }
     if total_cap.is_some_and(|cap| launched >= cap) {
         // Cut short only if something was left to send.
@@ -1075,8 +1202,61 @@ pub(crate) async fn run_hooked(
             .map_or_else(|| "-".to_owned(), |p| p.display().to_string()),
         warnings,
         dirty_reasons,
+        unseen_fields: inference.map(|i| i.unseen().clone()).unwrap_or_default(),
         write: None,
     })
+}
+
+/// A page sampled for the columns, written once they are fixed.
+struct Held {
+    body: Vec<u8>,
+    shown: String,
+    standing: Option<Standing>,
+    placeholders: Arc<Placeholders>,
+    records_missing: bool,
+}
+
+/// What inferred columns may do once written: NDJSON takes new fields and
+/// wider types as they come, CSV wider types (its header is written), and
+/// Parquet or Arrow batches neither.
+fn infer_policy(job: &Job, output: &Option<OutputHook>) -> Policy {
+    #[cfg(feature = "arrow")]
+    if let Some(OutputHook::Sink(_)) = output {
+        return Policy::Fixed { widen: false };
+    }
+    let _ = output;
+    match job.output.format {
+        OutputFormat::Ndjson | OutputFormat::Raw => Policy::Grow,
+        OutputFormat::Csv => Policy::Fixed { widen: true },
+        OutputFormat::Parquet => Policy::Fixed { widen: false },
+    }
+}
+
+/// The extractor of the inferred columns once sampling ends.
+fn fixed_extractor(inference: &mut Inference, policy: Policy, records: &Records) -> Extractor {
+    if policy != Policy::Grow {
+        inference.fix();
+    }
+    Extractor::new(inference.columns(), records)
+}
+
+/// The warning, given once, of fields outside fixed inferred columns.
+fn tell_unseen(fed: Fed, inference: &Inference, shown: &str, told: bool) -> Option<String> {
+    if told || !fed.new_unseen {
+        return None;
+    }
+    let names: Vec<&str> = inference
+        .unseen()
+        .keys()
+        .map(String::as_str)
+        .take(5)
+        .collect();
+    let warning = format!(
+        "records from {shown} have fields outside the inferred columns ({}): they are left out and counted in the summary's unseen_fields; raise records.infer_pages or declare [[columns]]",
+        names.join(", ")
+    );
+    tracing::warn!("{warning}");
+    Some(warning)
 }
 
 /// How many dirty records are logged when they are not kept in a file.

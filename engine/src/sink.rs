@@ -36,6 +36,12 @@ pub trait Sink {
             "this output format takes no pre-encoded rows",
         ))
     }
+    /// The columns grew or widened (inferred columns of NDJSON, widened
+    /// types of CSV): the pages after this one have these.
+    fn columns_changed(&mut self, columns: &[ColumnSpec]) -> io::Result<()> {
+        let _ = columns;
+        Ok(())
+    }
     /// Makes everything written so far durable and answers the length of
     /// the output: what a checkpoint may count on after a crash.
     fn checkpoint(&mut self) -> io::Result<u64>;
@@ -528,6 +534,13 @@ impl Sink for TextSink {
     fn encoded(&mut self, rows: &[u8]) -> io::Result<()> {
         self.write_header()?;
         self.out.writer.write_all(rows)
+    }
+
+    fn columns_changed(&mut self, columns: &[ColumnSpec]) -> io::Result<()> {
+        if let PageEncoder::Ndjson(_) = self.encoder {
+            self.encoder = PageEncoder::Ndjson(NdjsonEncoder::new(columns));
+        }
+        Ok(())
     }
 
     fn checkpoint(&mut self) -> io::Result<u64> {

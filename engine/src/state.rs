@@ -53,6 +53,9 @@ pub(crate) struct Checkpoint {
     /// Dirty records so far, by reason.
     #[serde(default)]
     pub dirty_reasons: std::collections::BTreeMap<String, u64>,
+    /// Fields met outside the inferred columns so far.
+    #[serde(default)]
+    pub unseen_fields: std::collections::BTreeMap<String, u64>,
 }
 
 /// A pass cut off between two pages.

@@ -226,6 +226,7 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         output: send.session.redact(&request.url),
         warnings: Vec::new(),
         dirty_reasons: Default::default(),
+        unseen_fields: Default::default(),
         write: Some(counts),
     })
 }
@@ -506,6 +507,7 @@ impl Mapping {
             max_dirty: 0,
             dirty_path: None,
             flatten: ".".to_owned(),
+            infer_pages: 1,
         };
         Mapping {
             extractor: Extractor::new(columns.to_vec(), &records),

@@ -221,3 +221,150 @@ fn a_records_path_that_matches_nothing_is_warned_about_once() {
         run.stdout
     );
 }
+
+/// Pages of `{"data": [...]}` at `/i?page=N`, then an empty one.
+fn paged(pages: &[&str]) -> TestServer {
+    let mut exchanges: Vec<Exchange> = pages
+        .iter()
+        .enumerate()
+        .map(|(i, records)| {
+            Exchange::json(
+                &format!("/i?page={}", i + 1),
+                format!("{{\"data\":{records}}}"),
+            )
+        })
+        .collect();
+    exchanges.push(Exchange::json(
+        &format!("/i?page={}", pages.len() + 1),
+        "{\"data\":[]}",
+    ));
+    TestServer::start(exchanges)
+}
+
+const PAGED: &str =
+    "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n[records]\npath = \"data\"\n";
+
+#[test]
+fn inferred_ndjson_columns_grow_with_every_page() {
+    let server = paged(&[
+        r#"[{"id": 1, "n": null}]"#,
+        r#"[{"id": 2, "n": 7, "extra": {"deep": "x"}}]"#,
+        r#"[{"id": 2.5, "at": "2024-03-01T12:00:00+01:00"}]"#,
+    ]);
+    let (run, summary) = run_job(&server.url(), "/i", PAGED, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        concat!(
+            "{\"id\":1,\"n\":null}\n",
+            "{\"id\":2,\"n\":7,\"extra_deep\":\"x\"}\n",
+            "{\"id\":2.5,\"n\":null,\"extra_deep\":null,\"at\":\"2024-03-01T11:00:00Z\"}\n",
+        )
+    );
+    assert_eq!(summary["records"], 3);
+    assert_eq!(summary["dirty"], 0);
+    assert!(summary.get("unseen_fields").is_none(), "{summary}");
+}
+
+#[test]
+fn inferred_csv_and_parquet_columns_are_sampled_then_fixed() {
+    let pages = [
+        r#"[{"id": 1}]"#,
+        r#"[{"id": 2, "b": true}]"#,
+        r#"[{"id": 3, "c": 1}, {"id": 4, "c": 2, "d": null}]"#,
+        r#"[{"id": "x"}]"#,
+    ];
+    let server = paged(&pages);
+    let dir = Dir::new();
+    let out = dir.path("out.csv");
+    let rest = format!("{PAGED}infer_pages = 2\n");
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/i\"\n{rest}", server.url()),
+    );
+    let summary_path = dir.path("summary.json");
+    let run = hydrant(&[
+        "run",
+        path_str(&job),
+        "-o",
+        path_str(&out),
+        "--summary-json",
+        path_str(&summary_path),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // `b` came on page 2, within the sample; `id` widens to text in CSV.
+    assert_eq!(dir.read("out.csv"), "id,b\n1,\n2,true\n3,\n4,\nx,\n");
+    let summary: serde_json::Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
+    assert_eq!(
+        summary["unseen_fields"],
+        serde_json::json!({"c": 2, "d": 1})
+    );
+    assert_eq!(
+        summary["warnings"].as_array().unwrap().len(),
+        1,
+        "{summary}"
+    );
+    assert_eq!(
+        run.stderr
+            .matches("fields outside the inferred columns (c, d)")
+            .count(),
+        2,
+        "logged once, and once among the summary's warnings: {}",
+        run.stderr
+    );
+
+    // Parquet cannot widen: the record is dirty, with its reason.
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{}/i\"\n{rest}max_dirty = 1\n",
+            server.url()
+        ),
+    );
+    let run = hydrant(&[
+        "run",
+        path_str(&job),
+        "-o",
+        path_str(&dir.path("out.parquet")),
+        "--summary-json",
+        path_str(&summary_path),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
+    assert_eq!(summary["records"], 4, "{summary}");
+    assert_eq!(
+        summary["dirty_reasons"],
+        serde_json::json!({"column `id`: bad type (long)": 1})
+    );
+}
+
+#[test]
+fn schema_recognises_timestamps_and_dates() {
+    let server = TestServer::start(vec![Exchange::json(
+        "/s",
+        r#"[{"at": "2024-03-01T12:00:00.250Z", "day": "2024-03-01", "text": "2024-03-01 noon", "n": null}]"#,
+    )]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/s\"\n", server.url()),
+    );
+    let run = hydrant(&["schema", path_str(&job)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let types: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("type"))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "type = \"timestamp\"",
+            "type = \"date\"",
+            "type = \"string\"",
+            "type = \"string\""
+        ],
+        "{}",
+        run.stdout
+    );
+}

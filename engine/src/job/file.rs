@@ -82,6 +82,7 @@ pub(crate) struct RecordsFile {
     pub max_dirty: Option<u64>,
     pub dirty_path: Option<String>,
     pub flatten: Option<String>,
+    pub infer_pages: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -171,6 +171,9 @@ pub(crate) struct Records {
     pub max_dirty: u64,
     pub dirty_path: Option<PathBuf>,
     pub flatten: String,
+    /// Pages sampled before inferred columns are fixed, for an output that
+    /// cannot take new columns later (CSV, Parquet).
+    pub infer_pages: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -714,7 +717,12 @@ fn validate_records(file: &file::RecordsFile, key: &str) -> std::result::Result<
         &["dirty", "null"],
     )?;
     let flatten = file.flatten.clone().unwrap_or_else(|| "_".to_owned());
+    let infer_pages = match file.infer_pages {
+        Some(0) => return Err(format!("{key}.infer_pages: must be at least 1")),
+        pages => pages.unwrap_or(1),
+    };
     Ok(Records {
+        infer_pages,
         path,
         mode,
         missing_is_dirty: on_missing == "dirty",

@@ -1,0 +1,415 @@
+//! Column inference: the columns of records a job does not declare, kept
+//! up to date page after page.
+//!
+//! Nested objects are flattened (`user.id` → `user_id`), arrays and empty
+//! objects are `json`, and a column's type is widened as values disagree:
+//! long → double → string, date → timestamp → string. A column seen only
+//! as null has no type yet; its first value gives it one.
+
+use std::collections::BTreeMap;
+
+use super::{ColumnSpec, ColumnType};
+use crate::node::{Node, View};
+use crate::path::{Path, Segment};
+
+/// Columns inferred so far, and how to find a record's fields among them
+/// without building a key per field.
+#[derive(Debug, Clone)]
+pub(crate) struct Inference {
+    separator: String,
+    /// One node per object level met; node 0 is the record.
+    nodes: Vec<Level>,
+    columns: Vec<Inferred>,
+    /// Fields met after the columns were fixed, by flattened name.
+    unseen: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Level {
+    /// Keys of the objects at this level, and the level under each.
+    children: Vec<(Box<str>, usize)>,
+    /// The column of a value that is not a non-empty object here.
+    column: Option<usize>,
+    /// The level above and the key that leads here (none for the record).
+    parent: Option<(usize, Box<str>)>,
+}
+
+#[derive(Debug, Clone)]
+struct Inferred {
+    /// Keys from the record down; none for a record that is not an object.
+    keys: Vec<String>,
+    kind: Option<ColumnType>,
+}
+
+/// What a page may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Policy {
+    /// New fields become columns and types widen (sampling, NDJSON).
+    Grow,
+    /// The columns are fixed: new fields are counted as unseen; types may
+    /// widen when `widen` (CSV) or not (Parquet).
+    Fixed { widen: bool },
+}
+
+/// What a page changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Fed {
+    /// Columns were added or retyped: the extractor needs them again.
+    pub changed: bool,
+    /// Fields outside the fixed columns were met for the first time.
+    pub new_unseen: bool,
+}
+
+impl Inference {
+    pub fn new(separator: &str) -> Inference {
+        Inference {
+            separator: separator.to_owned(),
+            nodes: vec![Level::default()],
+            columns: Vec::new(),
+            unseen: BTreeMap::new(),
+        }
+    }
+
+    /// Inference that goes on from declared or saved columns (a resumed
+    /// run): paths of plain keys are found again, types kept.
+    pub fn from_columns(separator: &str, columns: &[ColumnSpec]) -> Inference {
+        let mut inference = Inference::new(separator);
+        for column in columns {
+            let Some(segments) = column.path.as_ref().and_then(|p| p.segments()) else {
+                continue;
+            };
+            let keys: Option<Vec<String>> = segments
+                .iter()
+                .map(|s| match s {
+                    Segment::Key(key) => Some(key.clone()),
+                    _ => None,
+                })
+                .collect();
+            if let Some(keys) = keys {
+                let level = inference.level_of(&keys);
+                inference.nodes[level].column = Some(inference.columns.len());
+                inference.columns.push(Inferred {
+                    keys,
+                    kind: Some(column.kind),
+                });
+            }
+        }
+        inference
+    }
+
+    /// Takes in the records of a page.
+    pub fn feed<'v, N: Node<'v>>(&mut self, records: &[N], policy: Policy) -> Fed {
+        let mut fed = Fed::default();
+        for &record in records {
+            self.feed_value(0, record, policy, &mut fed);
+        }
+        fed
+    }
+
+    fn feed_value<'v, N: Node<'v>>(
+        &mut self,
+        level: usize,
+        value: N,
+        policy: Policy,
+        fed: &mut Fed,
+    ) {
+        if value.is_object() {
+            let mut members = 0;
+            value.members(&mut |key, child| {
+                members += 1;
+                let below = self.child(level, key);
+                self.feed_value(below, child, policy, fed);
+            });
+            if members > 0 {
+                return;
+            }
+        }
+        let kind = leaf_type(value.view());
+        match self.nodes[level].column {
+            Some(at) => {
+                let column = &mut self.columns[at];
+                let wider = widen(column.kind, kind);
+                if wider != column.kind && policy != (Policy::Fixed { widen: false }) {
+                    column.kind = wider;
+                    fed.changed = true;
+                }
+            }
+            None if policy == Policy::Grow => {
+                self.nodes[level].column = Some(self.columns.len());
+                let keys = self.keys_of(level);
+                self.columns.push(Inferred { keys, kind });
+                fed.changed = true;
+            }
+            None => {
+                let keys = self.keys_of(level);
+                let name = if keys.is_empty() {
+                    "value".to_owned()
+                } else {
+                    keys.join(&self.separator)
+                };
+                let count = self.unseen.entry(name).or_default();
+                fed.new_unseen |= *count == 0;
+                *count += 1;
+            }
+        }
+    }
+
+    /// The keys from the record down to `level`.
+    fn keys_of(&self, mut level: usize) -> Vec<String> {
+        let mut keys = Vec::new();
+        while let Some((parent, key)) = &self.nodes[level].parent {
+            keys.push(key.to_string());
+            level = *parent;
+        }
+        keys.reverse();
+        keys
+    }
+
+    /// Fixes the columns for an output whose types are set once written
+    /// (Parquet, a CSV header): a column still without a type is `string`.
+    pub fn fix(&mut self) {
+        for column in &mut self.columns {
+            column.kind.get_or_insert(ColumnType::String);
+        }
+    }
+
+    /// The level under `key` of `level`, made if new.
+    fn child(&mut self, level: usize, key: &str) -> usize {
+        if let Some(&(_, below)) = self.nodes[level].children.iter().find(|(k, _)| &**k == key) {
+            return below;
+        }
+        let below = self.nodes.len();
+        self.nodes.push(Level {
+            parent: Some((level, key.into())),
+            ..Level::default()
+        });
+        self.nodes[level].children.push((key.into(), below));
+        below
+    }
+
+    fn level_of(&mut self, keys: &[String]) -> usize {
+        keys.iter().fold(0, |level, key| self.child(level, key))
+    }
+
+    /// The columns in the order their fields were first met. A column
+    /// seen only as null is `json` (it writes null) until it has a type.
+    pub fn columns(&self) -> Vec<ColumnSpec> {
+        let mut columns: Vec<ColumnSpec> = Vec::with_capacity(self.columns.len());
+        for inferred in &self.columns {
+            let mut name = if inferred.keys.is_empty() {
+                "value".to_owned()
+            } else {
+                inferred.keys.join(&self.separator)
+            };
+            if columns.iter().any(|c| c.name == name) {
+                let base = name.clone();
+                let mut n = 2;
+                while columns
+                    .iter()
+                    .any(|c| c.name == format!("{base}{}{n}", self.separator))
+                {
+                    n += 1;
+                }
+                name = format!("{base}{}{n}", self.separator);
+            }
+            columns.push(ColumnSpec {
+                name,
+                path: Some(Path::from_segments(
+                    inferred.keys.join("."),
+                    inferred.keys.iter().cloned().map(Segment::Key).collect(),
+                )),
+                kind: inferred.kind.unwrap_or(ColumnType::Json),
+                format: None,
+                value: None,
+            });
+        }
+        columns
+    }
+
+    /// Counts of unseen fields from a checkpoint.
+    pub fn restore_unseen(&mut self, unseen: &BTreeMap<String, u64>) {
+        self.unseen.clone_from(unseen);
+    }
+
+    /// Fields met after the columns were fixed, with how many records had
+    /// them.
+    pub fn unseen(&self) -> &BTreeMap<String, u64> {
+        &self.unseen
+    }
+}
+
+/// The type a single value suggests; `None` for null.
+fn leaf_type(view: View<'_>) -> Option<ColumnType> {
+    Some(match view {
+        View::Null => return None,
+        View::Bool(_) => ColumnType::Boolean,
+        View::I64(_) => ColumnType::Long,
+        View::U64(u) if i64::try_from(u).is_ok() => ColumnType::Long,
+        View::U64(_) | View::Big(_) => ColumnType::String,
+        View::F64(_) => ColumnType::Double,
+        View::Str(s) => text_type(s),
+        View::Compound => ColumnType::Json,
+    })
+}
+
+/// `date` for `YYYY-MM-DD`, `timestamp` for an RFC 3339 date-time with an
+/// offset and at most microseconds (what a timestamp holds exactly),
+/// otherwise `string`.
+fn text_type(s: &str) -> ColumnType {
+    let b = s.as_bytes();
+    let date_shaped = b.len() >= 10
+        && b[..4].iter().all(u8::is_ascii_digit)
+        && b[4] == b'-'
+        && b[5..7].iter().all(u8::is_ascii_digit)
+        && b[7] == b'-'
+        && b[8..10].iter().all(u8::is_ascii_digit);
+    if !date_shaped {
+        return ColumnType::String;
+    }
+    if b.len() == 10 {
+        return match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            Ok(_) => ColumnType::Date,
+            Err(_) => ColumnType::String,
+        };
+    }
+    let fraction = s.find('.').map_or(0, |dot| {
+        s[dot + 1..].bytes().take_while(u8::is_ascii_digit).count()
+    });
+    if matches!(b[10], b'T' | b't')
+        && fraction <= 6
+        && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+    {
+        return ColumnType::Timestamp;
+    }
+    ColumnType::String
+}
+
+/// The narrowest type that holds values of both types.
+fn widen(seen: Option<ColumnType>, next: Option<ColumnType>) -> Option<ColumnType> {
+    use ColumnType::*;
+    match (seen, next) {
+        (None, n) => n,
+        (s, None) => s,
+        (Some(a), Some(b)) if a == b => Some(a),
+        (Some(Long), Some(Double)) | (Some(Double), Some(Long)) => Some(Double),
+        (Some(Date), Some(Timestamp)) | (Some(Timestamp), Some(Date)) => Some(Timestamp),
+        _ => Some(String),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(inference: &Inference) -> Vec<(String, &'static str)> {
+        inference
+            .columns()
+            .into_iter()
+            .map(|c| (c.name, c.kind.as_str()))
+            .collect()
+    }
+
+    fn feed(inference: &mut Inference, text: &str, policy: Policy) -> Fed {
+        use simd_json::prelude::ValueAsArray;
+        let mut bytes = text.as_bytes().to_vec();
+        let value = simd_json::to_borrowed_value(&mut bytes).unwrap();
+        let items: Vec<&simd_json::BorrowedValue<'_>> = value.as_array().unwrap().iter().collect();
+        inference.feed(&items, policy)
+    }
+
+    #[test]
+    fn columns_grow_and_widen_page_after_page() {
+        let mut inference = Inference::new("_");
+        let fed = feed(
+            &mut inference,
+            r#"[{"id": 1, "n": null, "user": {"id": 2}, "tags": [1]}, {"id": 2, "at": "2024-03-01T12:00:00.250Z", "day": "2024-03-01"}]"#,
+            Policy::Grow,
+        );
+        assert!(fed.changed);
+        let s = |n: &str, k| (n.to_owned(), k);
+        assert_eq!(
+            shown(&inference),
+            [
+                s("id", "long"),
+                s("n", "json"),
+                s("user_id", "long"),
+                s("tags", "json"),
+                s("at", "timestamp"),
+                s("day", "date"),
+            ]
+        );
+        // Nothing new: nothing changes.
+        let fed = feed(&mut inference, r#"[{"id": 3, "n": null}]"#, Policy::Grow);
+        assert_eq!(fed, Fed::default());
+        // A null-only column takes its first value's type; others widen.
+        feed(
+            &mut inference,
+            r#"[{"id": 1.5, "n": 7, "day": "2024-03-01T00:00:00Z", "at": "soon", "new": true}]"#,
+            Policy::Grow,
+        );
+        assert_eq!(
+            shown(&inference),
+            [
+                s("id", "double"),
+                s("n", "long"),
+                s("user_id", "long"),
+                s("tags", "json"),
+                s("at", "string"),
+                s("day", "timestamp"),
+                s("new", "boolean"),
+            ]
+        );
+    }
+
+    #[test]
+    fn fixed_columns_count_unseen_fields_and_widen_only_when_allowed() {
+        let mut inference = Inference::new("_");
+        feed(&mut inference, r#"[{"id": 1, "n": null}]"#, Policy::Grow);
+        let fed = feed(
+            &mut inference,
+            r#"[{"id": 2.5, "extra": 1, "deep": {"x": 1}}, {"extra": 2}]"#,
+            Policy::Fixed { widen: false },
+        );
+        assert_eq!(
+            fed,
+            Fed {
+                changed: false,
+                new_unseen: true
+            }
+        );
+        assert_eq!(inference.columns()[0].kind, ColumnType::Long);
+        let unseen: Vec<(&str, u64)> = inference
+            .unseen()
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(unseen, [("deep_x", 1), ("extra", 2)]);
+        let fed = feed(
+            &mut inference,
+            r#"[{"id": 2.5}]"#,
+            Policy::Fixed { widen: true },
+        );
+        assert!(fed.changed);
+        assert_eq!(inference.columns()[0].kind, ColumnType::Double);
+        // A column without a type is a string once the columns are fixed.
+        inference.fix();
+        assert_eq!(inference.columns()[1].kind, ColumnType::String);
+    }
+
+    #[test]
+    fn only_exact_timestamps_and_real_dates_are_recognised() {
+        assert_eq!(text_type("2024-03-01T12:00:00Z"), ColumnType::Timestamp);
+        assert_eq!(
+            text_type("2024-03-01T12:00:00.123456+02:00"),
+            ColumnType::Timestamp
+        );
+        assert_eq!(
+            text_type("2024-03-01T12:00:00.123456789Z"),
+            ColumnType::String
+        );
+        assert_eq!(text_type("2024-03-01 12:00:00"), ColumnType::String);
+        assert_eq!(text_type("2024-02-30"), ColumnType::String);
+        assert_eq!(text_type("2024-02-29"), ColumnType::Date);
+        assert_eq!(text_type("20240229"), ColumnType::String);
+    }
+}
