@@ -388,6 +388,14 @@ pub(crate) fn walks_index(
 /// on its own, values in order; without pagination the values themselves
 /// go out concurrently.
 pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
+    job.check_paths()?;
+    // Two runs of one job with [state] would write one output and one
+    // checkpoint between them: the second is refused for the whole run.
+    let _lock = job
+        .state
+        .as_ref()
+        .map(|state| state::lock(&state.path))
+        .transpose()?;
     if job.write.is_some() {
         return crate::write::run(job, options).await;
     }

@@ -3,9 +3,7 @@
 //! Files are written to `PATH.partial` and renamed to `PATH` only when the
 //! run succeeds, so a file at `PATH` is always complete.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -14,6 +12,10 @@ use base64::Engine as _;
 use crate::extract::{Batch, Cell, ColumnSpec};
 use crate::job::{Output, OutputFormat};
 use crate::json::{put_short, write_f64, write_int, write_str};
+
+mod file;
+
+pub use file::Destination;
 
 /// One page on its way out.
 #[derive(Debug)]
@@ -47,159 +49,6 @@ pub trait Sink {
     fn checkpoint(&mut self) -> io::Result<u64>;
     /// Flushes everything; a file output is renamed into place.
     fn finish(self: Box<Self>) -> io::Result<()>;
-}
-
-/// The byte stream under a sink: stdout, or a file written as `.partial`.
-pub struct Destination {
-    writer: BufWriter<Box<dyn Write + Send>>,
-    file: Option<PartialFile>,
-    /// Bytes already in the file when it was opened (a resumed run).
-    start: u64,
-}
-
-#[derive(Debug)]
-struct PartialFile {
-    partial: PathBuf,
-    path: PathBuf,
-    /// The same file as the writer's, to sync it.
-    handle: File,
-    /// A failed run with checkpoints leaves its partial file to resume.
-    keep_on_failure: bool,
-}
-
-impl std::fmt::Debug for Destination {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Destination")
-            .field("file", &self.file)
-            .finish_non_exhaustive()
-    }
-}
-
-const BUFFER: usize = 256 * 1024;
-
-/// Where a file output is written until the run succeeds.
-pub fn partial_path(path: &Path) -> PathBuf {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    PathBuf::from(partial)
-}
-
-impl Destination {
-    /// `None` is stdout.
-    pub fn open(path: Option<&Path>) -> io::Result<Destination> {
-        match path {
-            None => Ok(Destination::writer(Box::new(io::stdout()))),
-            Some(path) => {
-                if let Some(dir) = path.parent()
-                    && !dir.as_os_str().is_empty()
-                {
-                    std::fs::create_dir_all(dir)?;
-                }
-                let partial = partial_path(path);
-                let file = File::create(&partial)?;
-                Destination::from_file(file, partial, path, 0)
-            }
-        }
-    }
-
-    /// Any byte stream, such as a socket or a buffer of an embedding
-    /// program. It is flushed on `finish`, and cannot be checkpointed.
-    pub fn writer(writer: Box<dyn Write + Send>) -> Destination {
-        Destination {
-            writer: BufWriter::with_capacity(BUFFER, writer),
-            file: None,
-            start: 0,
-        }
-    }
-
-    /// Reopens the partial file of a run cut off after a checkpoint,
-    /// dropping whatever was written after it (`length` bytes are kept).
-    pub fn resume(path: &Path, length: u64) -> io::Result<Destination> {
-        let partial = partial_path(path);
-        let file = std::fs::OpenOptions::new().write(true).open(&partial)?;
-        let found = file.metadata()?.len();
-        if found < length {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                format!(
-                    "`{}` holds {found} bytes, fewer than the {length} the checkpoint counts",
-                    partial.display()
-                ),
-            ));
-        }
-        file.set_len(length)?;
-        io::Seek::seek(&mut &file, io::SeekFrom::Start(length))?;
-        Destination::from_file(file, partial, path, length)
-    }
-
-    fn from_file(file: File, partial: PathBuf, path: &Path, start: u64) -> io::Result<Destination> {
-        Ok(Destination {
-            file: Some(PartialFile {
-                handle: file.try_clone()?,
-                partial,
-                path: path.to_owned(),
-                keep_on_failure: false,
-            }),
-            writer: BufWriter::with_capacity(BUFFER, Box::new(file)),
-            start,
-        })
-    }
-
-    /// Keeps the partial file of a failed run, for `--resume`.
-    pub fn keep_on_failure(&mut self) {
-        if let Some(file) = &mut self.file {
-            file.keep_on_failure = true;
-        }
-    }
-
-    fn checkpoint(&mut self) -> io::Result<u64> {
-        self.writer.flush()?;
-        let Some(file) = &self.file else {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "only a file output can be checkpointed",
-            ));
-        };
-        file.handle.sync_data()?;
-        Ok(file.handle.metadata()?.len())
-    }
-
-    pub(crate) fn commit(mut self) -> io::Result<()> {
-        self.writer.flush()?;
-        if let Some(file) = self.file.take() {
-            // Close the file before it is synced and renamed into place.
-            self.writer = BufWriter::new(Box::new(io::sink()));
-            file.handle.sync_all()?;
-            std::fs::rename(&file.partial, &file.path)?;
-        }
-        Ok(())
-    }
-}
-
-/// For a sink that writes through another encoder (Parquet).
-#[cfg(feature = "parquet")]
-impl Write for Destination {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.writer.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.writer.flush()
-    }
-}
-
-impl Drop for Destination {
-    /// A destination dropped without `commit` belongs to a failed run: its
-    /// partial file goes, so nothing incomplete is left looking complete;
-    /// unless checkpoints count on it, as the state file says it is
-    /// incomplete.
-    fn drop(&mut self) {
-        if let Some(file) = &self.file
-            && !file.keep_on_failure
-        {
-            let _ = std::fs::remove_file(&file.partial);
-        }
-    }
 }
 
 /// Encodes rows as JSON objects, columns in order.

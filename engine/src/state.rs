@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::Digest;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::extract::{ColumnSpec, ColumnType};
 use crate::job::{Job, OutputFormat};
 use crate::path::Path;
@@ -225,6 +225,61 @@ pub(crate) fn save(
 }
 
 /// Removes the state file of a finished run, or of a run starting over.
+/// Takes the lock of a job's state for the whole run: the file
+/// `STATE.lock` beside it, locked exclusively and holding this process's
+/// id, so that a second run of the job fails at once naming the first.
+/// The lock goes with the returned file; the file stays, empty of meaning.
+pub(crate) fn lock(path: &FsPath) -> Result<std::fs::File> {
+    use std::io::{Read, Seek};
+    let lock_path = sibling(path, ".lock");
+    if let Some(dir) = lock_path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            Error::io(
+                format!("cannot create the state folder `{}`", dir.display()),
+                e,
+            )
+        })?;
+    }
+    let failed = |e| {
+        Error::io(
+            format!("cannot lock the state `{}`", lock_path.display()),
+            e,
+        )
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock_path)
+        .map_err(failed)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let holder = match holder.trim() {
+                "" => String::new(),
+                pid => format!(" (process {pid})"),
+            };
+            return Err(Error::new(
+                Kind::Io,
+                format!(
+                    "another run of this job{holder} holds its state `{}`; wait for it to end",
+                    path.display()
+                ),
+            ));
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+    }
+    file.set_len(0).map_err(failed)?;
+    file.rewind().map_err(failed)?;
+    write!(file, "{}", std::process::id()).map_err(failed)?;
+    Ok(file)
+}
+
 pub(crate) fn remove(path: &FsPath) -> Result<()> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(()),

@@ -4,6 +4,7 @@ mod auth;
 mod bench;
 mod columns;
 mod faults;
+mod files;
 mod paginate;
 mod parquet;
 mod record;

@@ -403,6 +403,44 @@ impl Job {
         self.output.format_given = true;
     }
 
+    /// Checks that the files a run writes are distinct and the output is
+    /// not a folder, before any request: a state file written over the
+    /// output, or dirty records over it, would lose data.
+    pub(crate) fn check_paths(&self) -> Result<()> {
+        let output = self.output.path.as_deref();
+        if let Some(path) = output
+            && path.is_dir()
+        {
+            return Err(Error::config(format!(
+                "output.path (or --output): `{}` is a folder; name a file in it",
+                path.display()
+            )));
+        }
+        let mut files: Vec<(&str, PathBuf)> = Vec::new();
+        if let Some(path) = output {
+            files.push(("output.path (or --output)", absolute(path)));
+            files.push(("the output's .partial file", absolute(&partial_of(path))));
+        }
+        if let Some(state) = &self.state {
+            files.push(("state.path", absolute(&state.path)));
+        }
+        if let Some(path) = &self.records.dirty_path {
+            files.push(("records.dirty_path", absolute(path)));
+        }
+        if let Some(path) = self.write.as_ref().and_then(|w| w.reject_path.as_ref()) {
+            files.push(("write.reject_path", absolute(path)));
+        }
+        for (i, (key, path)) in files.iter().enumerate() {
+            if let Some((other, _)) = files[..i].iter().find(|(_, p)| p == path) {
+                return Err(Error::config(format!(
+                    "{key} and {other} are the same file `{}`: one would overwrite the other",
+                    path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// A warning when the output's format was given and its path's
     /// extension names another one.
     pub fn output_format_mismatch(&self) -> Option<String> {
@@ -447,6 +485,29 @@ impl Job {
 /// The job as JSON without what may change between a run and its resume
 /// without changing the records: how fast and how patiently requests go,
 /// how they are authenticated, where the checkpoint is.
+/// A path made absolute without touching the file system (the file may
+/// not exist yet), `.` and `..` folded.
+fn absolute(path: &FsPath) -> PathBuf {
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut folded = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir => {
+                folded.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => folded.push(other),
+        }
+    }
+    folded
+}
+
+fn partial_of(path: &FsPath) -> PathBuf {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    PathBuf::from(partial)
+}
+
 fn extraction_text(tree: &Value) -> Vec<u8> {
     let mut tree = tree.clone();
     if let Some(job) = tree.as_object_mut() {

@@ -1,0 +1,109 @@
+//! The files a run writes: collisions, locks, devices.
+
+use std::time::{Duration, Instant};
+
+use hydrant_bench::Exchange;
+
+use crate::util::{Dir, TestServer, hydrant, ids, path_str, spawn_hydrant};
+
+#[test]
+fn files_that_would_overwrite_each_other_are_refused_before_any_request() {
+    let server = TestServer::start(vec![Exchange::json("/x", ids(0..2))]);
+    let dir = Dir::new();
+    let out = path_str(&dir.path("out.ndjson")).to_owned();
+    let cases = [
+        (
+            format!("[output]\npath = \"{out}\"\n[state]\npath = \"{out}\"\n"),
+            "state.path and output.path (or --output) are the same file",
+        ),
+        (
+            format!("[output]\npath = \"{out}\"\n[state]\npath = \"{out}.partial\"\n"),
+            "state.path and the output's .partial file are the same file",
+        ),
+        (
+            format!("[output]\npath = \"{out}\"\n[records]\ndirty_path = \"{out}\"\n"),
+            "records.dirty_path and output.path (or --output) are the same file",
+        ),
+        (
+            format!("[output]\npath = \"{}\"\n", path_str(dir.dir.path())),
+            "is a folder; name a file in it",
+        ),
+    ];
+    for (rest, says) in cases {
+        let job = dir.write(
+            "job.toml",
+            &format!("[request]\nurl = \"{}/x\"\n{rest}", server.url()),
+        );
+        let run = hydrant(&["run", path_str(&job)]);
+        assert_eq!(run.code, 2, "{rest}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
+    assert!(server.requests().is_empty());
+    assert!(!dir.path("out.ndjson").exists());
+}
+
+#[test]
+fn a_second_run_of_a_job_with_state_is_refused_at_once() {
+    let slow = Exchange {
+        delay: Duration::from_secs(3),
+        ..Exchange::json("/slow", ids(0..3))
+    };
+    let server = TestServer::start(vec![slow]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{}/slow\"\n[output]\npath = \"{}\"\n[state]\npath = \"{}\"\n",
+            server.url(),
+            path_str(&dir.path("out.ndjson")),
+            path_str(&dir.path("state.json")),
+        ),
+    );
+    let mut first = spawn_hydrant(&["run", path_str(&job)]);
+    // Wait for the first run to hold the state.
+    let started = Instant::now();
+    while server.requests().is_empty() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let at = Instant::now();
+    let second = hydrant(&["run", path_str(&job)]);
+    assert!(
+        at.elapsed() < Duration::from_secs(2),
+        "the second run waited"
+    );
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert!(
+        second.stderr.contains(&format!(
+            "another run of this job (process {}) holds its state",
+            first.id()
+        )),
+        "{}",
+        second.stderr
+    );
+    assert!(first.wait().unwrap().success());
+    assert_eq!(
+        dir.read("out.ndjson"),
+        "{\"id\":0}\n{\"id\":1}\n{\"id\":2}\n"
+    );
+}
+
+#[test]
+fn an_output_that_is_a_device_is_written_in_place() {
+    let server = TestServer::start(vec![Exchange::json("/x", ids(0..2))]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/x\"\n", server.url()),
+    );
+    let run = hydrant(&["run", path_str(&job), "-o", "/dev/null"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let null = std::fs::metadata("/dev/null").unwrap();
+    assert!(!null.is_file(), "/dev/null was replaced by a file");
+    assert!(!std::path::Path::new("/dev/null.partial").exists());
+    // A link to a device counts as the device.
+    let link = dir.path("sink");
+    std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+    let run = hydrant(&["run", path_str(&job), "-o", path_str(&link)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+}

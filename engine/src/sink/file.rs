@@ -1,0 +1,331 @@
+//! The byte stream under a sink: stdout, a device or pipe written in
+//! place, or a file written as `PATH.partial` and renamed into place when
+//! the run succeeds.
+//!
+//! Invariant: a `.partial` file is created anew (never through a link
+//! planted at its name) and locked while a run writes it, so two runs
+//! never interleave in one output; the rename goes only over a regular file
+//! or nothing.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// The byte stream under a sink.
+pub struct Destination {
+    pub(super) writer: BufWriter<Box<dyn Write + Send>>,
+    file: Option<PartialFile>,
+    /// Bytes already in the file when it was opened (a resumed run).
+    pub(super) start: u64,
+}
+
+#[derive(Debug)]
+struct PartialFile {
+    partial: PathBuf,
+    path: PathBuf,
+    /// The same file as the writer's, to sync it; it holds the lock.
+    handle: File,
+    /// A failed run with checkpoints leaves its partial file to resume.
+    keep_on_failure: bool,
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Destination")
+            .field("file", &self.file)
+            .finish_non_exhaustive()
+    }
+}
+
+const BUFFER: usize = 256 * 1024;
+
+/// Where a file output is written until the run succeeds.
+pub(crate) fn partial_path(path: &Path) -> PathBuf {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    PathBuf::from(partial)
+}
+
+/// Whether `path` is written in place: it exists and is not a regular
+/// file once links are followed (a device, a FIFO, `/dev/stdout`), or it
+/// lies under `/dev`, where no `.partial` file belongs.
+fn written_in_place(path: &Path) -> io::Result<bool> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            format!("`{}` is a folder", path.display()),
+        )),
+        Ok(meta) => Ok(!meta.is_file() || path.starts_with("/dev")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+impl Destination {
+    /// `None` is stdout.
+    pub fn open(path: Option<&Path>) -> io::Result<Destination> {
+        let Some(path) = path else {
+            return Ok(Destination::writer(Box::new(io::stdout())));
+        };
+        if written_in_place(path)? {
+            let file = OpenOptions::new().write(true).open(path)?;
+            return Ok(Destination::writer(Box::new(file)));
+        }
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir)?;
+        }
+        let partial = partial_path(path);
+        let file = create_partial(&partial)?;
+        Destination::from_file(file, partial, path, 0)
+    }
+
+    /// Any byte stream, such as a socket or a buffer of an embedding
+    /// program. It is flushed on `finish`, and cannot be checkpointed.
+    pub fn writer(writer: Box<dyn Write + Send>) -> Destination {
+        Destination {
+            writer: BufWriter::with_capacity(BUFFER, writer),
+            file: None,
+            start: 0,
+        }
+    }
+
+    /// Reopens the partial file of a run cut off after a checkpoint,
+    /// dropping whatever was written after it (`length` bytes are kept).
+    pub fn resume(path: &Path, length: u64) -> io::Result<Destination> {
+        let partial = partial_path(path);
+        if std::fs::symlink_metadata(&partial)?.is_symlink() {
+            return Err(io::Error::other(format!(
+                "`{}` is a symbolic link, not the output of the cut-off run",
+                partial.display()
+            )));
+        }
+        let file = OpenOptions::new().read(true).write(true).open(&partial)?;
+        lock(&file, &partial)?;
+        let found = file.metadata()?.len();
+        if found < length {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!(
+                    "`{}` holds {found} bytes, fewer than the {length} the checkpoint counts",
+                    partial.display()
+                ),
+            ));
+        }
+        file.set_len(length)?;
+        io::Seek::seek(&mut &file, io::SeekFrom::Start(length))?;
+        Destination::from_file(file, partial, path, length)
+    }
+
+    fn from_file(file: File, partial: PathBuf, path: &Path, start: u64) -> io::Result<Destination> {
+        Ok(Destination {
+            file: Some(PartialFile {
+                handle: file.try_clone()?,
+                partial,
+                path: path.to_owned(),
+                keep_on_failure: false,
+            }),
+            writer: BufWriter::with_capacity(BUFFER, Box::new(file)),
+            start,
+        })
+    }
+
+    /// Keeps the partial file of a failed run, for `--resume`.
+    pub fn keep_on_failure(&mut self) {
+        if let Some(file) = &mut self.file {
+            file.keep_on_failure = true;
+        }
+    }
+
+    pub(super) fn checkpoint(&mut self) -> io::Result<u64> {
+        self.writer.flush()?;
+        let Some(file) = &self.file else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "only a file output can be checkpointed",
+            ));
+        };
+        file.handle.sync_data()?;
+        Ok(file.handle.metadata()?.len())
+    }
+
+    pub(crate) fn commit(mut self) -> io::Result<()> {
+        self.writer.flush()?;
+        if let Some(file) = &mut self.file {
+            // What appeared at the path meanwhile is not replaced unless it
+            // is a regular file: the output then stays in its partial file.
+            if let Ok(meta) = std::fs::metadata(&file.path)
+                && !meta.is_file()
+            {
+                file.keep_on_failure = true;
+                return Err(io::Error::other(format!(
+                    "`{}` is no longer a regular file; the output is left in `{}`",
+                    file.path.display(),
+                    file.partial.display()
+                )));
+            }
+        }
+        if let Some(file) = self.file.take() {
+            // Close the file before it is synced and renamed into place.
+            self.writer = BufWriter::new(Box::new(io::sink()));
+            file.handle.sync_all()?;
+            std::fs::rename(&file.partial, &file.path)?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates `partial` anew and locks it. A partial file another run is
+/// writing fails; a stale one, or a link planted at its name, is removed
+/// first, with a message.
+fn create_partial(partial: &Path) -> io::Result<File> {
+    match std::fs::symlink_metadata(partial) {
+        Ok(meta) if meta.is_file() => {
+            let stale = OpenOptions::new().read(true).open(partial)?;
+            lock(&stale, partial)?;
+            tracing::warn!(
+                "removing `{}`, left by an earlier run that did not finish",
+                partial.display()
+            );
+            std::fs::remove_file(partial)?;
+        }
+        Ok(_) => {
+            tracing::warn!(
+                "removing `{}`, which is not a file this program wrote",
+                partial.display()
+            );
+            std::fs::remove_file(partial)?;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    // `create_new` is O_CREAT | O_EXCL, which never follows a link.
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(partial)?;
+    lock(&file, partial)?;
+    Ok(file)
+}
+
+/// Takes the exclusive lock on an output's partial file.
+fn lock(file: &File, partial: &Path) -> io::Result<()> {
+    match file.try_lock() {
+        Ok(()) => Ok(()),
+        Err(TryLockError::WouldBlock) => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!(
+                "`{}` is being written by another run of this job; wait for it, or write elsewhere",
+                partial.display()
+            ),
+        )),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
+/// For a sink that writes through another encoder (Parquet).
+#[cfg(feature = "parquet")]
+impl Write for Destination {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush()
+    }
+}
+
+impl Drop for Destination {
+    /// A destination dropped without `commit` belongs to a failed run: its
+    /// partial file goes, so nothing incomplete is left looking complete;
+    /// unless checkpoints count on it, as the state file says it is
+    /// incomplete.
+    fn drop(&mut self) {
+        if let Some(file) = &self.file
+            && !file.keep_on_failure
+        {
+            let _ = std::fs::remove_file(&file.partial);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::os::unix::fs::FileTypeExt;
+
+    use super::*;
+
+    fn read_all(path: &Path) -> Vec<u8> {
+        let mut out = Vec::new();
+        File::open(path).unwrap().read_to_end(&mut out).unwrap();
+        out
+    }
+
+    fn write(path: &Path, text: &[u8]) -> io::Result<()> {
+        let mut out = Destination::open(Some(path))?;
+        out.writer.write_all(text)?;
+        out.commit()
+    }
+
+    #[test]
+    fn a_link_planted_at_the_partial_name_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        let out = dir.path().join("out.ndjson");
+        std::os::unix::fs::symlink(&victim, partial_path(&out)).unwrap();
+        write(&out, b"records\n").unwrap();
+        assert_eq!(read_all(&victim), b"precious");
+        assert_eq!(read_all(&out), b"records\n");
+        assert!(!std::fs::symlink_metadata(&out).unwrap().is_symlink());
+    }
+
+    #[test]
+    fn a_fifo_or_device_is_written_in_place_and_a_folder_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || read_all(&fifo))
+        };
+        write(&fifo, b"through the pipe\n").unwrap();
+        assert_eq!(reader.join().unwrap(), b"through the pipe\n");
+        assert!(
+            std::fs::symlink_metadata(&fifo)
+                .unwrap()
+                .file_type()
+                .is_fifo()
+        );
+        assert!(!partial_path(&fifo).exists());
+
+        let err = write(dir.path(), b"x").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::IsADirectory);
+    }
+
+    #[test]
+    fn a_second_writer_of_one_output_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out.csv");
+        let first = Destination::open(Some(&out)).unwrap();
+        let err = Destination::open(Some(&out)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+        assert!(err.to_string().contains("another run"), "{err}");
+        // The first run's file is untouched by the refusal.
+        assert!(partial_path(&out).exists());
+        drop(first);
+        assert!(!partial_path(&out).exists());
+        // A stale partial file (no run holds it) is replaced.
+        std::fs::write(partial_path(&out), b"old").unwrap();
+        write(&out, b"new").unwrap();
+        assert_eq!(read_all(&out), b"new");
+    }
+}
