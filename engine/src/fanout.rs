@@ -2,7 +2,7 @@
 //! that memory does not grow with their number.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::PathBuf;
 
 use hydrant_paginate::Override;
@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::extract::Placeholders;
 use crate::job::{Fanout, FanoutIn, FanoutSource, Job};
-use crate::run::{Progress, RunOptions, run};
+use crate::run::{Hooks, OutputHook, Progress, RunOptions, run_hooked};
 
 /// The first value of a job: what `check`, `schema` and `explain` show.
 /// `[fanout.from]` runs one request of the parent job for it.
@@ -53,19 +53,10 @@ enum Source {
         reader: BufReader<File>,
         path: PathBuf,
     },
+    /// The parent job's records, in a file without a name.
     Parents {
         reader: BufReader<File>,
-        _spill: Spill,
     },
-}
-
-/// A file of parent records, removed when dropped.
-struct Spill(PathBuf);
-
-impl Drop for Spill {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 impl Feed {
@@ -118,22 +109,27 @@ impl Feed {
                 unreachable!("opened by open_static")
             }
             FanoutSource::From(parent) => {
-                let spill = Spill(std::env::temp_dir().join(format!(
-                    "hydrant-fanout-{}-{}.ndjson",
-                    std::process::id(),
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_nanos())
-                )));
-                let mut parent = (**parent).clone();
-                parent.output.path = Some(spill.0.clone());
+                // The parent records may hold anything the API answered: they
+                // go to a file only this process can read, without a name
+                // (created unlinked, in TMPDIR), so that nothing is left
+                // behind whatever ends the run.
+                let spill = tempfile::tempfile().map_err(|e| {
+                    Error::io("cannot create a temporary file for the fan-out values", e)
+                })?;
+                let writer = spill.try_clone().map_err(|e| {
+                    Error::io("cannot write the temporary file of the fan-out values", e)
+                })?;
                 let parent_options = RunOptions {
                     redirect_to: options.redirect_to.clone(),
                     on_progress: None,
                     resume: false,
                     on_exchange: options.on_exchange.clone(),
                 };
-                let summary = Box::pin(run(&parent, parent_options))
+                let mut hooks = Hooks {
+                    output: Some(OutputHook::Writer(Box::new(writer))),
+                    ..Hooks::default()
+                };
+                let summary = Box::pin(run_hooked(parent, parent_options, &mut hooks))
                     .await
                     .map_err(|e| e.prefixed("[fanout.from]: "))?;
                 progress.requests += summary.requests;
@@ -144,15 +140,12 @@ impl Feed {
                         .into_iter()
                         .map(|w| format!("[fanout.from]: {w}")),
                 );
-                let file = File::open(&spill.0).map_err(|e| {
-                    Error::io(
-                        format!("cannot read the fan-out values at `{}`", spill.0.display()),
-                        e,
-                    )
+                let mut file = spill;
+                file.seek(SeekFrom::Start(0)).map_err(|e| {
+                    Error::io("cannot read the temporary file of the fan-out values", e)
                 })?;
                 Source::Parents {
                     reader: BufReader::new(file),
-                    _spill: spill,
                 }
             }
         };
@@ -198,7 +191,7 @@ impl Feed {
                     break (value.to_owned(), None);
                 }
             },
-            Source::Parents { reader, .. } => loop {
+            Source::Parents { reader } => loop {
                 let mut line = String::new();
                 let read = reader
                     .read_line(&mut line)

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use hydrant_bench::Exchange;
 
-use crate::util::{Dir, TestServer, hydrant, ids, path_str, spawn_hydrant};
+use crate::util::{Dir, TestServer, hydrant, ids, path_str, spawn_hydrant, spawn_hydrant_with};
 
 #[test]
 fn files_that_would_overwrite_each_other_are_refused_before_any_request() {
@@ -106,4 +106,39 @@ fn an_output_that_is_a_device_is_written_in_place() {
     let run = hydrant(&["run", path_str(&job), "-o", path_str(&link)]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+}
+
+#[test]
+fn the_parent_records_of_a_fanout_leave_no_file_behind() {
+    let parents = Exchange::json("/parents", "[{\"g\":\"a\"},{\"g\":\"b\"}]");
+    let slow = |g: &str| Exchange {
+        delay: Duration::from_secs(2),
+        ..Exchange::json(&format!("/c?g={g}"), ids(0..1))
+    };
+    let server = TestServer::start(vec![parents, slow("a"), slow("b")]);
+    let dir = Dir::new();
+    let tmp = dir.path("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{0}/c\"\n[fanout]\nparam = \"g\"\n[fanout.from]\npath = \"g\"\n[fanout.from.request]\nurl = \"{0}/parents\"\n",
+            server.url()
+        ),
+    );
+    let mut run = spawn_hydrant_with(&["run", path_str(&job)], &[("TMPDIR", path_str(&tmp))]);
+    let started = Instant::now();
+    while server.requests().len() < 2 && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The parents were spilled, and the child requests are waiting.
+    assert!(server.requests().len() >= 2);
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "a spill file has a name"
+    );
+    run.kill().unwrap();
+    run.wait().unwrap();
+    assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
 }

@@ -230,7 +230,12 @@ fn output(mut command: Command) -> Run {
 /// `hydrant` started in the background, its output discarded: for runs
 /// that are killed.
 pub fn spawn_hydrant(args: &[&str]) -> std::process::Child {
-    command(args, &[])
+    spawn_hydrant_with(args, &[])
+}
+
+/// [`spawn_hydrant`] with more environment variables.
+pub fn spawn_hydrant_with(args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    command(args, env)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
