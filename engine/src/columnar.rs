@@ -269,7 +269,7 @@ impl Sink for ArrowSink {
         })
     }
 
-    fn checkpoint(&mut self) -> io::Result<u64> {
+    fn checkpoint(&mut self) -> io::Result<crate::sink::Mark> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "a record batch stream cannot be checkpointed",

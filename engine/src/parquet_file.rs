@@ -76,7 +76,7 @@ impl Sink for ParquetSink {
         Ok(())
     }
 
-    fn checkpoint(&mut self) -> io::Result<u64> {
+    fn checkpoint(&mut self) -> io::Result<crate::sink::Mark> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "a Parquet output cannot be checkpointed",

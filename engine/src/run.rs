@@ -31,7 +31,7 @@ use crate::record::{ExchangeFn, TakenExchange};
 use crate::request::{Prepared, prepare};
 use crate::scan::Scanner;
 use crate::session::{Fetched, Session};
-use crate::sink::{Destination, PageOut, RawSink, Sink, TextSink};
+use crate::sink::{Destination, Mark, PageOut, RawSink, Sink, TextSink};
 use crate::state::{self, Checkpoint, SavedColumn, SavedPass};
 use crate::worker::{Encoded, Landed, PageWork, content_type, index_records, not_json};
 
@@ -474,7 +474,10 @@ pub(crate) async fn run_hooked(
     let mut values_written: u64 = 0;
     let mut answered = launched;
     let mut last_checkpoint: Option<Instant> = None;
-    let output_resumed_at = resumed.as_ref().map(|c| c.output_bytes);
+    let output_resumed_at = resumed.as_ref().map(|c| Mark {
+        length: c.output_bytes,
+        digest: c.output_digest.unwrap_or_default(),
+    });
     if let Some(checkpoint) = resumed {
         let state = &job
             .state
@@ -723,7 +726,7 @@ pub(crate) async fn run_hooked(
                 && let Some(standing) = $standing
                 && last_checkpoint.is_none_or(|at| at.elapsed() >= state.every)
             {
-                let output_bytes = sink.checkpoint().map_err(|e| output_error(job, e))?;
+                let mark = sink.checkpoint().map_err(|e| output_error(job, e))?;
                 let dirty_bytes = match &mut dirty_out {
                     Some(out) => sync_dirty(out, job)?,
                     None => earlier.dirty_bytes,
@@ -731,7 +734,8 @@ pub(crate) async fn run_hooked(
                 let checkpoint = Checkpoint {
                     format: state::FORMAT,
                     job: state::fingerprint(job),
-                    output_bytes,
+                    output_bytes: mark.length,
+                    output_digest: Some(mark.digest),
                     dirty_bytes,
                     // Later answers may have been stepped on already; the
                     // checkpoint counts up to this page.
@@ -1493,18 +1497,18 @@ fn sync_dirty(out: &mut std::io::BufWriter<std::fs::File>, job: &Job) -> Result<
 }
 
 /// The sink of the job's output; `resume_at` reopens the partial file of a
-/// cut-off run at that length.
+/// cut-off run at that mark.
 fn open_sink(
     job: &Job,
     columns: &[ColumnSpec],
-    resume_at: Option<u64>,
+    resume_at: Option<Mark>,
     output: &mut Option<OutputHook>,
 ) -> Result<Box<dyn Sink>> {
     let mut out = match (output.take(), resume_at, job.output.path.as_deref()) {
         #[cfg(feature = "arrow")]
         (Some(OutputHook::Sink(make)), _, _) => return Ok(make(columns)),
         (Some(OutputHook::Writer(writer)), _, _) => Destination::writer(writer),
-        (None, Some(length), Some(path)) => Destination::resume(path, length).map_err(|e| {
+        (None, Some(mark), Some(path)) => Destination::resume(path, mark).map_err(|e| {
             // A run stopped after its output was renamed into place but
             // before its checkpoint was removed leaves both behind.
             let finished = e.kind() == std::io::ErrorKind::NotFound && path.exists();

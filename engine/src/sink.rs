@@ -15,7 +15,7 @@ use crate::json::{put_short, write_f64, write_int, write_str};
 
 mod file;
 
-pub use file::Destination;
+pub use file::{Destination, Mark};
 
 /// One page on its way out.
 #[derive(Debug)]
@@ -44,9 +44,9 @@ pub trait Sink {
         let _ = columns;
         Ok(())
     }
-    /// Makes everything written so far durable and answers the length of
-    /// the output: what a checkpoint may count on after a crash.
-    fn checkpoint(&mut self) -> io::Result<u64>;
+    /// Makes everything written so far durable and answers the length and
+    /// digest of the output: what a checkpoint may count on after a crash.
+    fn checkpoint(&mut self) -> io::Result<Mark>;
     /// Flushes everything; a file output is renamed into place.
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
@@ -392,7 +392,7 @@ impl Sink for TextSink {
         Ok(())
     }
 
-    fn checkpoint(&mut self) -> io::Result<u64> {
+    fn checkpoint(&mut self) -> io::Result<Mark> {
         self.out.checkpoint()
     }
 
@@ -475,7 +475,7 @@ impl Sink for RawSink {
         self.out.writer.write_all(b"\n")
     }
 
-    fn checkpoint(&mut self) -> io::Result<u64> {
+    fn checkpoint(&mut self) -> io::Result<Mark> {
         self.out.checkpoint()
     }
 

@@ -23,7 +23,7 @@ use crate::path::Path;
 use crate::run::Progress;
 
 /// The layout of the state file; a file of another layout is refused.
-pub(crate) const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 2;
 
 /// Everything a resumed run needs, as saved in the state file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +33,9 @@ pub(crate) struct Checkpoint {
     pub job: String,
     /// Length of the output file the checkpoint counts.
     pub output_bytes: u64,
+    /// CRC-32 of the output's first `output_bytes` bytes (layout 2 on).
+    #[serde(default)]
+    pub output_digest: Option<u32>,
     /// Length of `records.dirty_path` the checkpoint counts.
     pub dirty_bytes: u64,
     pub progress: Progress,

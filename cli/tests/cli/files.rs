@@ -1,10 +1,14 @@
 //! The files a run writes: collisions, locks, devices.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hydrant_bench::Exchange;
 
-use crate::util::{Dir, TestServer, hydrant, ids, path_str, spawn_hydrant, spawn_hydrant_with};
+use crate::util::{
+    Dir, TestServer, hydrant, ids, json, path_str, spawn_hydrant, spawn_hydrant_with,
+};
 
 #[test]
 fn files_that_would_overwrite_each_other_are_refused_before_any_request() {
@@ -141,4 +145,57 @@ fn the_parent_records_of_a_fanout_leave_no_file_behind() {
     run.kill().unwrap();
     run.wait().unwrap();
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
+}
+
+#[test]
+fn resume_refuses_a_partial_output_that_was_changed() {
+    let broken = Arc::new(AtomicBool::new(true));
+    let failing = broken.clone();
+    let server = TestServer::start_fn(move |seen| {
+        let page: u32 = seen.target.rsplit('=').next().unwrap().parse().unwrap();
+        match page {
+            3 if failing.load(Ordering::SeqCst) => json(404, "{}"),
+            1..=3 => json(200, ids(page * 10..page * 10 + 2)),
+            _ => json(200, "[]"),
+        }
+    });
+    let dir = Dir::new();
+    let out = dir.path("out.ndjson");
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{}/p\"\n[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n[output]\npath = \"{}\"\n[state]\npath = \"{}\"\nevery = \"0ms\"\n",
+            server.url(),
+            path_str(&out),
+            path_str(&dir.path("state.json")),
+        ),
+    );
+    let run = hydrant(&["run", path_str(&job)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let partial = dir.path("out.ndjson.partial");
+    let kept = std::fs::read(&partial).unwrap();
+    assert_eq!(
+        kept,
+        b"{\"id\":10}\n{\"id\":11}\n{\"id\":20}\n{\"id\":21}\n"
+    );
+    // The same length, other bytes.
+    std::fs::write(&partial, String::from_utf8_lossy(&kept).replace("11", "99")).unwrap();
+    broken.store(false, Ordering::SeqCst);
+    let run = hydrant(&["run", path_str(&job), "--resume"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("does not hold what the cut-off run wrote"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("out.ndjson.partial"), "{}", run.stderr);
+    // The file the run wrote resumes.
+    std::fs::write(&partial, &kept).unwrap();
+    let run = hydrant(&["run", path_str(&job), "--resume"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        dir.read("out.ndjson"),
+        "{\"id\":10}\n{\"id\":11}\n{\"id\":20}\n{\"id\":21}\n{\"id\":30}\n{\"id\":31}\n"
+    );
 }

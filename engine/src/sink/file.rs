@@ -10,6 +10,37 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// What a checkpoint counts on of a file output: its length, and a digest
+/// (CRC-32) of its bytes up to there, kept as they are written, so that
+/// `--resume` can tell the file it finds is the one it wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    pub length: u64,
+    pub digest: u32,
+}
+
+/// A file whose bytes are digested as they are written.
+struct Digested {
+    file: File,
+    digest: Arc<Mutex<crc32fast::Hasher>>,
+}
+
+impl Write for Digested {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let written = self.file.write(buf)?;
+        self.digest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
 
 /// The byte stream under a sink.
 pub struct Destination {
@@ -25,6 +56,8 @@ struct PartialFile {
     path: PathBuf,
     /// The same file as the writer's, to sync it; it holds the lock.
     handle: File,
+    /// The digest of what the writer has written to the file.
+    digest: Arc<Mutex<crc32fast::Hasher>>,
     /// A failed run with checkpoints leaves its partial file to resume.
     keep_on_failure: bool,
 }
@@ -78,7 +111,7 @@ impl Destination {
         }
         let partial = partial_path(path);
         let file = create_partial(&partial)?;
-        Destination::from_file(file, partial, path, 0)
+        Destination::from_file(file, partial, path, 0, crc32fast::Hasher::new())
     }
 
     /// Any byte stream, such as a socket or a buffer of an embedding
@@ -92,8 +125,10 @@ impl Destination {
     }
 
     /// Reopens the partial file of a run cut off after a checkpoint,
-    /// dropping whatever was written after it (`length` bytes are kept).
-    pub fn resume(path: &Path, length: u64) -> io::Result<Destination> {
+    /// dropping whatever was written after it (`mark.length` bytes are
+    /// kept), once the bytes kept match the checkpoint's digest.
+    pub fn resume(path: &Path, mark: Mark) -> io::Result<Destination> {
+        let length = mark.length;
         let partial = partial_path(path);
         if std::fs::symlink_metadata(&partial)?.is_symlink() {
             return Err(io::Error::other(format!(
@@ -113,20 +148,42 @@ impl Destination {
                 ),
             ));
         }
+        let digest = digest_of(&file, length)?;
+        if digest.clone().finalize() != mark.digest {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "`{}` does not hold what the cut-off run wrote (its digest differs from the checkpoint's); remove it and the state file to start over",
+                    partial.display()
+                ),
+            ));
+        }
         file.set_len(length)?;
         io::Seek::seek(&mut &file, io::SeekFrom::Start(length))?;
-        Destination::from_file(file, partial, path, length)
+        Destination::from_file(file, partial, path, length, digest)
     }
 
-    fn from_file(file: File, partial: PathBuf, path: &Path, start: u64) -> io::Result<Destination> {
+    fn from_file(
+        file: File,
+        partial: PathBuf,
+        path: &Path,
+        start: u64,
+        digest: crc32fast::Hasher,
+    ) -> io::Result<Destination> {
+        let digest = Arc::new(Mutex::new(digest));
+        let digested = Digested {
+            file: file.try_clone()?,
+            digest: digest.clone(),
+        };
         Ok(Destination {
             file: Some(PartialFile {
-                handle: file.try_clone()?,
+                handle: file,
                 partial,
                 path: path.to_owned(),
                 keep_on_failure: false,
+                digest,
             }),
-            writer: BufWriter::with_capacity(BUFFER, Box::new(file)),
+            writer: BufWriter::with_capacity(BUFFER, Box::new(digested)),
             start,
         })
     }
@@ -138,7 +195,7 @@ impl Destination {
         }
     }
 
-    pub(super) fn checkpoint(&mut self) -> io::Result<u64> {
+    pub(super) fn checkpoint(&mut self) -> io::Result<Mark> {
         self.writer.flush()?;
         let Some(file) = &self.file else {
             return Err(io::Error::new(
@@ -147,7 +204,11 @@ impl Destination {
             ));
         };
         file.handle.sync_data()?;
-        Ok(file.handle.metadata()?.len())
+        let digest = file.digest.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(Mark {
+            length: file.handle.metadata()?.len(),
+            digest: digest.clone().finalize(),
+        })
     }
 
     pub(crate) fn commit(mut self) -> io::Result<()> {
@@ -207,6 +268,23 @@ fn create_partial(partial: &Path) -> io::Result<File> {
         .open(partial)?;
     lock(&file, partial)?;
     Ok(file)
+}
+
+/// The digest of the first `length` bytes of `file`, read once when a run
+/// resumes.
+fn digest_of(file: &File, length: u64) -> io::Result<crc32fast::Hasher> {
+    let mut digest = crc32fast::Hasher::new();
+    let mut reader = io::BufReader::with_capacity(BUFFER, io::Read::take(file, length));
+    loop {
+        let buf = io::BufRead::fill_buf(&mut reader)?;
+        if buf.is_empty() {
+            break;
+        }
+        digest.update(buf);
+        let n = buf.len();
+        io::BufRead::consume(&mut reader, n);
+    }
+    Ok(digest)
 }
 
 /// Takes the exclusive lock on an output's partial file.
