@@ -44,6 +44,9 @@ pub(crate) struct HttpClient {
     max_response: u64,
     redirect_to: Option<Uri>,
     throttle: Option<Arc<Throttle>>,
+    /// Hosts (`host:port`) that have answered this job: a refused
+    /// connection to one of them is a server restarting, worth a retry.
+    answered: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
 }
 
 impl HttpClient {
@@ -55,8 +58,16 @@ impl HttpClient {
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::config(format!("cannot set up TLS: {e}")))?;
         let tls = if request.tls_verify {
+            let (roots, pinned) = roots(request)?;
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|e| Error::config(format!("cannot set up TLS: {e}")))?;
             builder
-                .with_root_certificates(roots(request)?)
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(Pinning { webpki, pinned }))
                 .with_no_client_auth()
         } else {
             tracing::warn!("request.tls_verify = false: server certificates are not checked");
@@ -88,7 +99,50 @@ impl HttpClient {
             throttle: limits
                 .bytes_per_second
                 .map(|bps| Arc::new(Throttle::new(bps))),
+            answered: Arc::default(),
         })
+    }
+
+    /// The error of a request that never got an answer. A name that does
+    /// not resolve, and a refused connection to a host that has not
+    /// answered this job, fail at once: sending again will not help. A
+    /// refused connection to a host that answered before (a server
+    /// restarting), a timeout or a reset are worth a retry.
+    fn unanswered(
+        &self,
+        error: &hyper_util::client::legacy::Error,
+        host: &str,
+        shown_url: &str,
+    ) -> Error {
+        let chain = describe_error_chain(error);
+        if is_tls_failure(error) {
+            let hint = if chain.contains("invalid peer certificate") {
+                "; for a server with a private CA or a self-signed certificate, give its certificate in request.ca_file (or set request.tls_verify = false)"
+            } else {
+                ""
+            };
+            return Error::http(format!("request to {shown_url} failed: {chain}{hint}"));
+        }
+        if !error.is_connect() {
+            return Error::transient(format!("request to {shown_url} failed: {chain}"));
+        }
+        if chain.contains("dns error") {
+            return Error::http(format!(
+                "request to {shown_url} failed: the host name does not resolve ({chain})"
+            ));
+        }
+        let refused = holds_io_kind(error, std::io::ErrorKind::ConnectionRefused);
+        let answered_before = self
+            .answered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(host);
+        if refused && !answered_before {
+            return Error::http(format!(
+                "request to {shown_url} failed: the connection was refused (nothing listens there)"
+            ));
+        }
+        Error::transient(format!("request to {shown_url} failed: {chain}")).unsent()
     }
 
     /// Sends a request and reads the whole body, within `timeout`, showing
@@ -122,22 +176,26 @@ impl HttpClient {
                 self.timeout
             ))
         };
+        let host = request
+            .uri()
+            .authority()
+            .map(|a| a.as_str().to_ascii_lowercase())
+            .unwrap_or_default();
         let response = tokio::time::timeout_at(deadline, self.client.request(request))
             .await
             .map_err(|_| timed_out())?
-            .map_err(|e| {
-                let message = format!(
-                    "request to {shown_url} failed: {}",
-                    describe_error_chain(&e)
-                );
-                if is_tls_failure(&e) {
-                    Error::http(message)
-                } else if e.is_connect() {
-                    Error::transient(message).unsent()
-                } else {
-                    Error::transient(message)
-                }
-            })?;
+            .map_err(|e| self.unanswered(&e, &host, shown_url))?;
+        if !self
+            .answered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&host)
+        {
+            self.answered
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(host);
+        }
         let (parts, body) = response.into_parts();
         let read = self
             .read_body(&parts, body, deadline, shown_url, watch)
@@ -222,6 +280,18 @@ fn holds_tls_error(error: &(dyn std::error::Error + 'static)) -> bool {
     error.source().is_some_and(holds_tls_error)
 }
 
+/// Whether an I/O error of `kind` is in the chain of `error`.
+fn holds_io_kind(error: &(dyn std::error::Error + 'static), kind: std::io::ErrorKind) -> bool {
+    if let Some(io) = error.downcast_ref::<std::io::Error>()
+        && (io.kind() == kind || io.get_ref().is_some_and(|inner| holds_io_kind(inner, kind)))
+    {
+        return true;
+    }
+    error
+        .source()
+        .is_some_and(|inner| holds_io_kind(inner, kind))
+}
+
 fn describe_error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -263,7 +333,9 @@ impl Throttle {
     }
 }
 
-fn roots(request: &Request) -> Result<RootCertStore> {
+/// The roots certificates are checked against, and the certificates of
+/// `ca_file`, which are also accepted as they are (pinned).
+fn roots(request: &Request) -> Result<(RootCertStore, Vec<CertificateDer<'static>>)> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let native = rustls_native_certs::load_native_certs();
@@ -278,13 +350,79 @@ fn roots(request: &Request) -> Result<RootCertStore> {
                 path.display()
             )));
         }
-        for cert in certs {
+        for cert in &certs {
             roots
-                .add(cert)
+                .add(cert.clone())
                 .map_err(|e| Error::config(format!("request.ca_file `{}`: {e}", path.display())))?;
         }
+        return Ok((roots, certs));
     }
-    Ok(roots)
+    Ok((roots, Vec::new()))
+}
+
+/// The usual verification, and one more way to pass it: a server that
+/// presents a certificate of `ca_file` itself (a self-signed certificate,
+/// as `openssl req -x509` makes, which is marked as a CA), valid for the
+/// host's name, is trusted as `curl --cacert` trusts it.
+#[derive(Debug)]
+struct Pinning {
+    webpki: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+}
+
+impl ServerCertVerifier for Pinning {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        let verified = self.webpki.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match verified {
+            Err(e)
+                if self
+                    .pinned
+                    .iter()
+                    .any(|p| p.as_ref() == end_entity.as_ref()) =>
+            {
+                let parsed =
+                    rustls::server::ParsedCertificate::try_from(end_entity).map_err(|_| e)?;
+                rustls::client::verify_server_name(&parsed, server_name)?;
+                Ok(ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// `tls_verify = false`: accepts any certificate, still checks signatures.
@@ -336,7 +474,6 @@ impl ServerCertVerifier for NoVerification {
     }
 }
 
-/// A `Vec` that refuses to grow past `cap` bytes.
 /// The decoded body, capped at `limits.max_response`, without the UTF-8
 /// byte order mark some servers put before the JSON (RFC 8259 §8.1 lets a
 /// reader ignore it).

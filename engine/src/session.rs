@@ -204,12 +204,7 @@ impl Session {
         let mut current = prepared;
         let mut redirects = 0;
         let mut token_refetched = false;
-        let mut backoff = ExponentialBuilder::new()
-            .with_min_delay(self.inner.retry.initial)
-            .with_max_delay(self.inner.retry.max)
-            .with_jitter()
-            .without_max_times()
-            .build();
+        let mut backoff = backoff(self.inner.retry.initial, self.inner.retry.max);
         loop {
             let shown = self.shown(&current);
             // Credentials that change with time (a token, a signature's
@@ -335,7 +330,7 @@ impl Session {
         self.inner.retries.fetch_add(1, Ordering::Relaxed);
         let wait = match retry_after {
             Some(wait) => wait,
-            None => backoff.next().unwrap_or(self.inner.retry.max),
+            None => backoff_wait(backoff, self.inner.retry.max),
         };
         tracing::debug!(url = %shown, retry = *retries, ?wait, "retry");
         Ok(wait)
@@ -493,10 +488,29 @@ fn after(retries: u32) -> String {
 /// The wait a `Retry-After` value asks for at `now`: delta-seconds (a
 /// fraction is kept, never rounded down) or an HTTP-date (one in the past
 /// is no wait). `None` when it is neither.
+/// Exponential backoff with jitter from `initial` up to `max`.
+fn backoff(initial: Duration, max: Duration) -> ExponentialBackoff {
+    ExponentialBuilder::new()
+        .with_min_delay(initial)
+        .with_max_delay(max)
+        .with_jitter()
+        .without_max_times()
+        .build()
+}
+
+/// The next backoff wait, never over `max`: the jitter is added on top of
+/// the capped delay, so it is capped again.
+fn backoff_wait(backoff: &mut ExponentialBackoff, max: Duration) -> Duration {
+    backoff.next().unwrap_or(max).min(max)
+}
+
 fn retry_after(value: &[u8], now: SystemTime) -> Option<Duration> {
     let text = std::str::from_utf8(value).ok()?.trim();
     if let Ok(seconds) = text.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+        // A wait too long to hold is as good as forever: longer than any
+        // `max_retry_wait`, which fails the request cleanly.
+        return (seconds >= 0.0)
+            .then(|| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX));
     }
     let at = httpdate::parse_http_date(text).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
@@ -561,5 +575,22 @@ mod tests {
         );
         assert_eq!(retry_after(b"soon", now), None);
         assert_eq!(retry_after(b"-3", now), None);
+        // Too long to hold: forever, not a panic.
+        for huge in [&b"18446744073709551616"[..], b"1e300", b"inf"] {
+            assert_eq!(retry_after(huge, now), Some(Duration::MAX));
+        }
+        assert_eq!(retry_after(b"NaN", now), None);
+    }
+
+    #[test]
+    fn backoff_never_waits_past_its_max() {
+        let max = Duration::from_millis(300);
+        let mut waits = backoff(Duration::from_millis(100), max);
+        let longest = (0..1000)
+            .map(|_| backoff_wait(&mut waits, max))
+            .max()
+            .unwrap();
+        assert!(longest <= max, "{longest:?}");
+        assert!(longest > Duration::from_millis(200), "{longest:?}");
     }
 }

@@ -514,3 +514,61 @@ fn a_byte_order_mark_is_skipped_and_non_json_answers_are_named() {
         assert!(run.stderr.contains(says), "{}", run.stderr);
     }
 }
+
+#[test]
+fn a_host_that_cannot_answer_fails_at_once() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    for (url, says) in [
+        (
+            format!("http://127.0.0.1:{port}"),
+            "the connection was refused (nothing listens there)",
+        ),
+        (
+            "http://no-such-host.invalid".to_owned(),
+            "the host name does not resolve",
+        ),
+    ] {
+        let (run, _) = run_job(&url, "/x", FAST, &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+        assert!(!run.stderr.contains("retrying"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn a_server_that_restarts_mid_run_is_waited_for() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Answers one request on each listener, then closes it.
+    let answer = |listener: std::net::TcpListener, body: String| {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        while reader.read_line(&mut line).unwrap() > 2 {
+            line.clear();
+        }
+        let mut stream = stream;
+        write!(
+            stream,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+    };
+    let server = std::thread::spawn(move || {
+        answer(listener, ids(0..2));
+        // Down for a while, then back on the same port.
+        std::thread::sleep(Duration::from_millis(300));
+        answer(std::net::TcpListener::bind(addr).unwrap(), ids(2..3));
+    });
+    let rest = "[paginate]\ntype = \"page\"\nsize = 2\n[limits]\nconcurrency = 1\nbackoff = { initial = \"200ms\", max = \"400ms\" }\n";
+    let (run, summary) = run_job(&format!("http://{addr}"), "/p", rest, &[]);
+    server.join().unwrap();
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, lines(0..3));
+    assert!(run.stderr.contains("retrying"), "{}", run.stderr);
+    assert_eq!(summary["records"], 3);
+}

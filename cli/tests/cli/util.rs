@@ -158,6 +158,24 @@ impl TestCa {
     }
 }
 
+impl TestCa {
+    /// A self-signed certificate for `localhost` that is its own CA, as
+    /// `openssl req -x509` makes: the server's certificate and the one a
+    /// user gives in `ca_file`.
+    pub fn self_signed() -> TestCa {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        TestCa {
+            ca_cert: cert.pem(),
+            server_cert: cert.pem(),
+            server_key: key.serialize_pem(),
+        }
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         let _guard = self.runtime.enter();

@@ -710,3 +710,31 @@ fn a_batch_answered_2xx_is_delivered_even_when_its_answer_is_unreadable() {
         run.stderr
     );
 }
+
+#[test]
+fn a_retry_after_too_long_to_hold_rejects_the_batch() {
+    let dir = Dir::new();
+    dir.write("in.ndjson", "{\"n\":1}\n{\"n\":2}\n");
+    let server = scripted(vec![(503, Some("18446744073709551616"))]);
+    let run = run_write(
+        &dir,
+        &retry_job(&server.url(), &dir.path("rejects.ndjson"), ""),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rejects: Vec<Value> = dir
+        .read("rejects.ndjson")
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rejects.len(), 2);
+    let reason = rejects[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("more than limits.max_retry_wait"),
+        "{reason}"
+    );
+    assert_eq!(
+        summary(&dir)["write"],
+        json!({"delivered": 0, "rejected": 2, "retried": 0, "batches": 1})
+    );
+}
