@@ -228,59 +228,91 @@ pub(crate) fn save(
 }
 
 /// Removes the state file of a finished run, or of a run starting over.
-/// Takes the lock of a job's state for the whole run: the file
-/// `STATE.lock` beside it, locked exclusively and holding this process's
-/// id, so that a second run of the job fails at once naming the first.
-/// The lock goes with the returned file; the file stays, empty of meaning.
-pub(crate) fn lock(path: &FsPath) -> Result<std::fs::File> {
+/// The lock of a job's state, held for a whole run: the file
+/// `STATE.lock` beside the state file, locked exclusively and holding the
+/// process id, so that a second run of the job fails at once naming the
+/// first. The file is removed when the lock is let go.
+#[derive(Debug)]
+pub(crate) struct StateLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for StateLock {
+    fn drop(&mut self) {
+        // Removed while still locked: a run that opened this file in the
+        // meantime finds it gone once it has the lock, and starts again.
+        let _ = std::fs::remove_file(&self.path);
+        let _ = self.file.unlock();
+    }
+}
+
+/// Takes the lock of a job's state (see [`StateLock`]).
+pub(crate) fn lock(path: &FsPath) -> Result<StateLock> {
     use std::io::{Read, Seek};
     let lock_path = sibling(path, ".lock");
     if let Some(dir) = lock_path.parent()
         && !dir.as_os_str().is_empty()
     {
         std::fs::create_dir_all(dir).map_err(|e| {
-            Error::io(
-                format!("cannot create the state folder `{}`", dir.display()),
-                e,
-            )
+            Error::io(format!("cannot create the state folder `{}`", dir.display()), e)
         })?;
     }
-    let failed = |e| {
-        Error::io(
-            format!("cannot lock the state `{}`", lock_path.display()),
-            e,
-        )
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&lock_path)
-        .map_err(failed)?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(std::fs::TryLockError::WouldBlock) => {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            let holder = match holder.trim() {
-                "" => String::new(),
-                pid => format!(" (process {pid})"),
-            };
-            return Err(Error::new(
-                Kind::Io,
-                format!(
-                    "another run of this job{holder} holds its state `{}`; wait for it to end",
-                    path.display()
-                ),
-            ));
+    let failed = |e| Error::io(format!("cannot lock the state `{}`", lock_path.display()), e);
+    loop {
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(failed)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = match holder.trim() {
+                    "" => String::new(),
+                    pid => format!(" (process {pid})"),
+                };
+                return Err(Error::new(
+                    Kind::Io,
+                    format!(
+                        "another run of this job{holder} holds its state `{}`; wait for it to end",
+                        path.display()
+                    ),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
         }
-        Err(std::fs::TryLockError::Error(e)) => return Err(failed(e)),
+        // The run that held the lock may have removed the file meanwhile:
+        // the lock counts only on the file that is at the path now.
+        if !same_file(&file, &lock_path) {
+            continue;
+        }
+        file.set_len(0).map_err(failed)?;
+        file.rewind().map_err(failed)?;
+        write!(file, "{}", std::process::id()).map_err(failed)?;
+        return Ok(StateLock {
+            file,
+            path: lock_path,
+        });
     }
-    file.set_len(0).map_err(failed)?;
-    file.rewind().map_err(failed)?;
-    write!(file, "{}", std::process::id()).map_err(failed)?;
-    Ok(file)
+}
+
+#[cfg(unix)]
+fn same_file(file: &File, path: &FsPath) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_file: &File, path: &FsPath) -> bool {
+    path.exists()
 }
 
 pub(crate) fn remove(path: &FsPath) -> Result<()> {
