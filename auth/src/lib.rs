@@ -46,6 +46,10 @@ pub struct Credentials {
     pub query: Vec<(String, SecretString)>,
     /// A member of the JSON body (dotted) or a form field, and its value.
     pub body: Vec<(String, SecretString)>,
+    /// Names of the query parameters that carry a credential (the api key,
+    /// a signature and its timestamp and nonce, Aliyun's): a URL that
+    /// leaves the job's origin loses them, however it was made.
+    pub param_names: Vec<String>,
 }
 
 /// Something that signs each request.
@@ -58,6 +62,23 @@ pub enum Signer {
 }
 
 impl Signer {
+    /// Names of the parameters this signer adds.
+    pub fn param_names(&self) -> Vec<String> {
+        match self {
+            Signer::Template(signer) => signer.param_names(),
+            Signer::Aliyun(_) => [
+                "AccessKeyId",
+                "Signature",
+                "SignatureMethod",
+                "SignatureNonce",
+                "SignatureVersion",
+                "Timestamp",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        }
+    }
+
     /// What to add to the request described by `input`.
     pub fn sign(&self, input: &SignInput<'_>) -> Signed {
         match self {
@@ -176,6 +197,12 @@ impl Config {
         .chain(self.headers.values())
         .cloned()
         .collect();
+        credentials.param_names = credentials
+            .query
+            .iter()
+            .map(|(name, _)| name.clone())
+            .chain(signers.iter().flat_map(Signer::param_names))
+            .collect();
         Authenticator {
             credentials,
             oauth2,

@@ -157,6 +157,14 @@ pub struct TemplateSigner {
 }
 
 impl TemplateSigner {
+    /// The names of the signature, its timestamp and its nonce.
+    pub(crate) fn param_names(&self) -> Vec<String> {
+        std::iter::once(self.name.clone())
+            .chain(self.timestamp.as_ref().map(|t| t.name.clone()))
+            .chain(self.nonce.as_ref().map(|n| n.name.clone()))
+            .collect()
+    }
+
     /// From a validated signature configuration.
     pub(crate) fn new(config: &SignatureConfig) -> TemplateSigner {
         let algorithm = Algorithm::parse(&config.algorithm).expect("validated algorithm");

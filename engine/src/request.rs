@@ -32,6 +32,9 @@ pub(crate) struct Prepared {
     pub body: Option<(Vec<u8>, &'static str)>,
     /// Query parameter names whose values are secret.
     secret_query: Vec<String>,
+    /// Query parameter names that carry credentials: stripped from any URL
+    /// this request is redirected to off the job's origin.
+    credential_params: Vec<String>,
     /// Body text with secrets masked, when the body holds a secret.
     masked_body: Option<Vec<u8>>,
     /// The origin of the job's URL: the only one credentials go to.
@@ -97,14 +100,34 @@ pub(crate) fn prepare(
         )?;
     }
 
+    // The names of the credentials a URL must not carry off the origin.
+    let credential_params: Vec<String> = credentials
+        .param_names
+        .iter()
+        .cloned()
+        .chain(
+            request
+                .query
+                .iter()
+                .filter(|(_, _, secret)| *secret)
+                .map(|(name, _, _)| name.clone()),
+        )
+        .collect();
+    if !same_origin {
+        strip_params(&mut url, &credential_params);
+    }
     // A followed link is requested as given: the job's query is not added again.
     let mut query: Vec<(String, String)> = Vec::new();
+    let mut secret_query = Vec::new();
     if link.is_none() {
-        for (name, value) in &request.query {
+        for (name, value, secret) in &request.query {
             query.push((
                 name.clone(),
                 fill(value, vars, false, &format!("request.query.{name}"))?,
             ));
+            if *secret {
+                secret_query.push(name.clone());
+            }
         }
     }
     for o in &plan.overrides {
@@ -114,7 +137,6 @@ pub(crate) fn prepare(
             query.push((name.clone(), value.clone()));
         }
     }
-    let mut secret_query = Vec::new();
     if same_origin {
         for (name, value) in &credentials.query {
             query.retain(|(n, _)| n != name);
@@ -142,11 +164,16 @@ pub(crate) fn prepare(
         concat!("hydrant/", env!("CARGO_PKG_VERSION")).to_owned(),
         false,
     );
-    for (name, value) in &request.headers {
+    for (name, value, secret) in &request.headers {
+        // A credential the job wrote into its headers goes where the
+        // auth's own do: only to the job's origin.
+        if *secret && !same_origin {
+            continue;
+        }
         set(
             name,
             fill(value, vars, false, &format!("request.headers.{name}"))?,
-            false,
+            *secret,
         );
     }
     for o in &plan.overrides {
@@ -181,9 +208,19 @@ pub(crate) fn prepare(
         headers,
         body,
         secret_query,
+        credential_params,
         masked_body,
         job_origin,
     })
+}
+
+/// Removes the query parameters named in `names` from a URL that leaves
+/// the job's origin: the one way credentials are kept off other hosts,
+/// for links, redirects and rules alike.
+fn strip_params(url: &mut Url, names: &[String]) {
+    for name in names {
+        url_remove_query(url, name);
+    }
 }
 
 /// A body and its content type, and the body with secrets masked when it
@@ -509,9 +546,9 @@ impl Prepared {
         if !next.to_job_origin() {
             check_host(&next.url, &self.job_origin, allowed, "a redirect")?;
             next.headers.retain(|(_, _, secret)| !secret);
-            for name in std::mem::take(&mut next.secret_query) {
-                url_remove_query(&mut next.url, &name);
-            }
+            let secret_query = std::mem::take(&mut next.secret_query);
+            strip_params(&mut next.url, &secret_query);
+            strip_params(&mut next.url, &self.credential_params);
             if next.masked_body.is_some() {
                 return Err(Error::data(format!(
                     "refusing to follow a redirect from {} to another origin ({}): the body holds a credential",
@@ -683,6 +720,7 @@ mod tests {
                 headers: Vec::new(),
                 body: None,
                 secret_query: secret.iter().map(|s| (*s).to_owned()).collect(),
+                credential_params: Vec::new(),
                 masked_body: None,
             }
         };

@@ -88,6 +88,16 @@ impl Session {
         for secret in authenticator.secrets() {
             add_secret(&mut secrets, secret.expose_secret());
         }
+        // Credentials the job wrote into its own headers and query.
+        for (_, value, secret) in request.headers.iter().chain(&request.query) {
+            if *secret {
+                add_secret(&mut secrets, value);
+                // `Authorization: Bearer x` may come back as `x` alone.
+                if let Some((_, credential)) = value.split_once(' ') {
+                    add_secret(&mut secrets, credential.trim());
+                }
+            }
+        }
         let token_url = authenticator
             .oauth2
             .as_ref()
@@ -518,7 +528,12 @@ fn retry_after(value: &[u8], now: SystemTime) -> Option<Duration> {
 
 /// Remembers a secret as written and as percent-encoded in a URL or form.
 fn add_secret(secrets: &mut Vec<String>, value: &str) {
-    if value.is_empty() {
+    // Text is redacted by value only for secrets of 4 bytes or more: a
+    // shorter one would garble every message (`s` in each word) and could
+    // be read back from the gaps. Short secrets are masked where they are
+    // placed instead (headers, query and body credentials are shown as
+    // `***` by name, never by value).
+    if value.len() < MIN_REDACTED {
         return;
     }
     let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
@@ -532,6 +547,9 @@ fn add_secret(secrets: &mut Vec<String>, value: &str) {
     // Longest first, so a secret containing another is masked whole.
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
 }
+
+/// The shortest secret redacted by its value.
+const MIN_REDACTED: usize = 4;
 
 fn snippet(text: &str) -> String {
     if text.is_empty() {

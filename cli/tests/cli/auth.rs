@@ -750,3 +750,119 @@ fn an_api_key_in_the_body_of_a_get_is_a_config_error() {
         run.stderr
     );
 }
+
+/// A server that answers `/items` with a page whose next link goes to
+/// `other` (another origin: the same host on another port), keeping the
+/// query it was sent, as some APIs echo it.
+fn echoing_link_to(other: &TestServer) -> TestServer {
+    let other = other.url();
+    TestServer::start_fn(move |seen: &Seen| {
+        let query = seen.target.split_once('?').map_or("", |(_, q)| q);
+        json(
+            200,
+            format!(r#"{{"data":[{{"id":1}}],"next":"{other}/more?{query}"}}"#),
+        )
+    })
+}
+
+#[test]
+fn credentials_written_into_headers_or_query_stay_on_the_job_origin() {
+    let other = TestServer::start_fn(|_: &Seen| json(200, r#"{"data":[{"id":2}],"next":null}"#));
+    let first = echoing_link_to(&other);
+    let rest = "headers = { Authorization = \"Bearer abc123\", X-Trace = \"t1\", X-Tenant = \"${TENANT}\" }\nquery = { access_token = \"qwerty1\", page_size = 1 }\nallowed_hosts = [\"127.0.0.1\"]\n[paginate]\ntype = \"next_link\"\nfrom = \"$.next\"\n[records]\npath = \"data\"\n";
+    let (run, _) = run_job(&first.url(), "/items", rest, &[("TENANT", "acme-9")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n");
+    let sent = &first.requests()[0];
+    assert_eq!(sent.header("authorization"), Some("Bearer abc123"));
+    assert!(
+        sent.target.contains("access_token=qwerty1"),
+        "{}",
+        sent.target
+    );
+    let away = &other.requests()[0];
+    assert_eq!(away.header("authorization"), None);
+    assert_eq!(away.header("x-tenant"), None);
+    assert_eq!(away.header("x-trace"), Some("t1"));
+    assert!(!away.target.contains("qwerty1"), "{}", away.target);
+    assert!(away.target.contains("page_size=1"), "{}", away.target);
+
+    // explain masks them, even a value taken from a variable.
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/items\"\n{rest}", first.url()),
+    );
+    let shown = hydrant_with(&["explain", path_str(&job)], &[("TENANT", "acme-9")]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    for secret in ["abc123", "qwerty1", "acme-9"] {
+        assert!(!shown.stdout.contains(secret), "{secret}: {}", shown.stdout);
+    }
+    assert!(
+        shown.stdout.contains("authorization: ***"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains("access_token=***"),
+        "{}",
+        shown.stdout
+    );
+    assert!(shown.stdout.contains("x-trace: t1"), "{}", shown.stdout);
+}
+
+#[test]
+fn credentials_echoed_into_a_link_to_another_origin_are_stripped() {
+    let other = TestServer::start_fn(|_: &Seen| json(200, r#"{"data":[{"id":2}],"next":null}"#));
+    let first = echoing_link_to(&other);
+    let follow = "allowed_hosts = [\"127.0.0.1\"]\n[paginate]\ntype = \"next_link\"\nfrom = \"$.next\"\n[records]\npath = \"data\"\n";
+    let auths = [
+        (
+            "[auth]\ntype = \"api_key\"\nname = \"api_key\"\nvalue = \"k-secret-1\"\nin = \"query\"\n",
+            vec!["api_key"],
+        ),
+        (
+            "[auth]\ntype = \"signature\"\nalgorithm = \"HMAC_SHA256\"\nsecret = \"sig-secret\"\nname = \"sign\"\ntimestamp = { name = \"ts\" }\nnonce = { name = \"nonce\" }\n",
+            vec!["sign", "ts", "nonce"],
+        ),
+        (
+            "[auth]\ntype = \"aliyun\"\naccess_key_id = \"AKID-1\"\naccess_key_secret = \"aliyun-secret\"\n",
+            vec!["AccessKeyId", "Signature", "SignatureNonce"],
+        ),
+    ];
+    for (auth, names) in auths {
+        let (run, _) = run_job(&first.url(), "/items", &format!("{follow}{auth}"), &[]);
+        assert_eq!(run.code, 0, "{auth}: {}", run.stderr);
+        let sent = first.requests().last().unwrap().target.clone();
+        let away = other.requests().last().unwrap().target.clone();
+        for name in names {
+            assert!(sent.contains(&format!("{name}=")), "{sent}");
+            assert!(
+                !away.contains(&format!("{name}=")),
+                "{name} left the origin: {away}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_secret_shorter_than_four_bytes_does_not_garble_messages() {
+    let server = TestServer::start_fn(|_: &Seen| {
+        json(
+            400,
+            r#"{"error":"invalid_client","detail":"this request is refused"}"#,
+        )
+    });
+    let rest = format!(
+        "[auth]\ntype = \"oauth2\"\ntoken_url = \"{}/token\"\nclient_id = \"app\"\nclient_secret = \"s\"\n",
+        server.url()
+    );
+    let (run, _) = run_job(&server.url(), "/items", &rest, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("this request is refused"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("***"), "{}", run.stderr);
+}

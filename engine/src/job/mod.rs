@@ -59,8 +59,11 @@ pub(crate) struct State {
 pub(crate) struct Request {
     pub url: String,
     pub method: Method,
-    pub headers: Vec<(String, String)>,
-    pub query: Vec<(String, String)>,
+    /// Name (lower case), value, and whether the value is a credential
+    /// (see [`is_credential_name`], or interpolated from a variable).
+    pub headers: Vec<(String, String, bool)>,
+    /// Name, value, and whether the value is a credential.
+    pub query: Vec<(String, String, bool)>,
     pub body: Option<Body>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -307,7 +310,8 @@ impl Job {
             JobFormat::Json => serde_json::from_str(text)
                 .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?,
         };
-        interpolate(&mut tree, &mut String::new(), vars)
+        let mut from_vars = Vec::new();
+        interpolate(&mut tree, &mut String::new(), vars, &mut from_vars)
             .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
         let fingerprint = sha2::Sha256::digest(extraction_text(&tree)).into();
         let file: JobFile = serde_json::from_value(tree)
@@ -315,7 +319,44 @@ impl Job {
         let mut job =
             validate(file, name).map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
         job.fingerprint = fingerprint;
+        job.mask_from_vars(&from_vars);
         Ok(job)
+    }
+
+    /// Headers and query parameters whose values came from `${VAR}` are
+    /// treated as credentials: masked where shown, kept to the job's origin.
+    fn mask_from_vars(&mut self, from_vars: &[String]) {
+        let mask = |request: &mut Request, prefix: &str| {
+            for (name, _, secret) in &mut request.headers {
+                *secret |= from_vars
+                    .iter()
+                    .filter_map(|k| k.strip_prefix(prefix)?.strip_prefix("headers."))
+                    .any(|k| k.eq_ignore_ascii_case(name));
+            }
+            for (name, _, secret) in &mut request.query {
+                *secret |= from_vars.iter().any(|k| {
+                    k.strip_prefix(prefix)
+                        .and_then(|k| k.strip_prefix("query."))
+                        .is_some_and(|k| k == name || k.starts_with(&format!("{name}[")))
+                });
+            }
+        };
+        if let Some(request) = &mut self.request {
+            let prefix = if self.write.is_some() {
+                "write."
+            } else {
+                "request."
+            };
+            mask(request, prefix);
+        }
+        if let Some(Fanout {
+            source: FanoutSource::From(parent),
+            ..
+        }) = &mut self.fanout
+            && let Some(request) = &mut parent.request
+        {
+            mask(request, "fanout.from.request.");
+        }
     }
 
     /// Whether each request of the job waits on the answer before it: a
@@ -535,20 +576,26 @@ fn output_path(path: &str) -> Option<PathBuf> {
 
 /// Replaces `${...}` in every string of the tree; `key` tracks where we are
 /// so the error can name it.
+/// Expands `${NAME}` in every string of the job; `from_vars` gets the
+/// keys of the values that took a variable.
 fn interpolate(
     value: &mut Value,
     key: &mut String,
     vars: &Vars,
+    from_vars: &mut Vec<String>,
 ) -> std::result::Result<(), String> {
     match value {
         Value::String(s) => {
+            if s.contains("${") {
+                from_vars.push(key.clone());
+            }
             *s = vars.expand(s).map_err(|e| format!("{key}: {e}"))?;
         }
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
                 let len = key.len();
                 key.push_str(&format!("[{i}]"));
-                interpolate(item, key, vars)?;
+                interpolate(item, key, vars, from_vars)?;
                 key.truncate(len);
             }
         }
@@ -559,7 +606,7 @@ fn interpolate(
                     key.push('.');
                 }
                 key.push_str(name);
-                interpolate(item, key, vars)?;
+                interpolate(item, key, vars, from_vars)?;
                 key.truncate(len);
             }
         }
@@ -664,6 +711,20 @@ pub(crate) fn scalar_text(key: &str, value: &Value) -> std::result::Result<Strin
     }
 }
 
+/// Whether a header or query parameter of this name carries a credential:
+/// `Authorization`, `Proxy-Authorization`, `Cookie`, or a name holding
+/// `token`, `key`, `secret`, `signature`, `password` or `auth` (any case).
+/// Its value goes only to the job's origin and is masked wherever shown.
+pub(crate) fn is_credential_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "authorization" | "proxy-authorization" | "cookie"
+    ) || ["token", "key", "secret", "signature", "password", "auth"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
 fn validate_request(file: &RequestFile, key: &str) -> std::result::Result<Request, String> {
     check_url(&format!("{key}.url"), &file.url)?;
     let method = match one_of(
@@ -678,18 +739,23 @@ fn validate_request(file: &RequestFile, key: &str) -> std::result::Result<Reques
     let mut headers = Vec::with_capacity(file.headers.len());
     for (name, value) in &file.headers {
         header_value(&format!("{key}.headers"), name, value)?;
-        headers.push((name.to_ascii_lowercase(), value.clone()));
+        headers.push((
+            name.to_ascii_lowercase(),
+            value.clone(),
+            is_credential_name(name),
+        ));
     }
     let mut query = Vec::new();
     for (name, value) in &file.query {
         let item_key = format!("{key}.query.{name}");
+        let secret = is_credential_name(name);
         match value {
             Value::Array(items) => {
                 for item in items {
-                    query.push((name.clone(), scalar_text(&item_key, item)?));
+                    query.push((name.clone(), scalar_text(&item_key, item)?, secret));
                 }
             }
-            other => query.push((name.clone(), scalar_text(&item_key, other)?)),
+            other => query.push((name.clone(), scalar_text(&item_key, other)?, secret)),
         }
     }
     let body = match (&file.body, &file.form) {
@@ -1425,9 +1491,10 @@ mod tests {
         let job =
             parse("[request]\nurl = \"https://a.example/x\"\nheaders = { t = \"${TOKEN}\" }\n")
                 .unwrap();
+        // A value from a variable is treated as a credential.
         assert_eq!(
             job.request.unwrap().headers,
-            vec![("t".to_owned(), "t0k".to_owned())]
+            vec![("t".to_owned(), "t0k".to_owned(), true)]
         );
         let err = parse("[request]\nurl = \"https://${HOST}/x\"\n")
             .unwrap_err()
