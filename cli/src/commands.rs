@@ -1,10 +1,11 @@
 use std::io::{IsTerminal, Read, Write};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hydrant_bench::{FixtureSet, FixtureWriter, Server};
-use hydrant_engine::{BenchReport, Job, OutputFormat, RunOptions, Summary, Vars};
+use hydrant_engine::{BenchReport, Interrupt, Job, OutputFormat, RunOptions, Summary, Vars};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{BenchArgs, Command, JobArgs, RecordArgs, RunArgs};
@@ -27,8 +28,35 @@ pub fn exit_code(error: &anyhow::Error) -> u8 {
     }
     match error.downcast_ref::<hydrant_engine::Error>() {
         Some(e) if e.is_config() => 2,
+        // 128 + the signal, as a shell reports a process it stopped.
+        Some(e) if e.is_interrupted() => 128 + SIGNAL.load(Ordering::SeqCst).max(2),
         _ => 1,
     }
+}
+
+/// The signal that stopped the run: 2 (SIGINT) or 15 (SIGTERM); 0 while
+/// none came.
+static SIGNAL: AtomicU8 = AtomicU8::new(0);
+
+/// Turns the first SIGINT or SIGTERM into an interrupt of the run, which
+/// then writes what it has and ends; a second one ends the process at once.
+fn watch_signals(interrupt: Interrupt) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("cannot watch for SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot watch for SIGTERM")?;
+    tokio::spawn(async move {
+        loop {
+            let number: u8 = tokio::select! {
+                _ = int.recv() => 2,
+                _ = term.recv() => 15,
+            };
+            if SIGNAL.swap(number, Ordering::SeqCst) != 0 {
+                std::process::exit(128 + i32::from(number));
+            }
+            interrupt.trigger();
+        }
+    });
+    Ok(())
 }
 
 pub fn init_logging(quiet: bool) {
@@ -177,6 +205,9 @@ async fn run(
 ) -> Result<()> {
     let (mut options, _server) = options(&args.job).await?;
     options.resume = args.resume;
+    let interrupt = Interrupt::new();
+    watch_signals(interrupt.clone())?;
+    options.interrupt = Some(interrupt);
     let recorder = record_to
         .map(|dir| {
             let writer = FixtureWriter::create(dir).map_err(|e| Usage(format!("--to: {e}")))?;

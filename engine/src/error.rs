@@ -32,6 +32,8 @@ pub(crate) enum Kind {
     DirtyLimit,
     /// Reading or writing a local file failed.
     Io,
+    /// The embedder stopped the run (SIGINT, SIGTERM).
+    Interrupted,
 }
 
 impl Error {
@@ -161,6 +163,11 @@ impl Error {
     /// A local file could not be read or written.
     pub fn is_io(&self) -> bool {
         self.kind == Kind::Io
+    }
+
+    /// The run was stopped through its [`Interrupt`](crate::run::Interrupt).
+    pub fn is_interrupted(&self) -> bool {
+        self.kind == Kind::Interrupted
     }
 }
 

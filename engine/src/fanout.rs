@@ -124,6 +124,7 @@ impl Feed {
                     on_progress: None,
                     resume: false,
                     on_exchange: options.on_exchange.clone(),
+                    interrupt: options.interrupt.clone(),
                 };
                 let mut hooks = Hooks {
                     output: Some(OutputHook::Writer(Box::new(writer))),

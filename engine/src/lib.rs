@@ -67,5 +67,6 @@ mod state;
 mod worker;
 mod write;
 pub use run::{
-    CheckReport, Progress, RunOptions, Summary, WriteSummary, check, explain, query, run, schema,
+    CheckReport, Interrupt, Progress, RunOptions, Summary, WriteSummary, check, explain, query,
+    run, schema,
 };

@@ -49,6 +49,64 @@ pub struct RunOptions {
     pub resume: bool,
     /// Shown every exchange whose answer the run takes (`hydrant record`).
     pub on_exchange: Option<ExchangeFn>,
+    /// Set by the embedder (the CLI on SIGINT or SIGTERM) to stop the run:
+    /// no new request is sent, the pages already received are written in
+    /// order, a checkpoint is kept with `[state]`, and the run ends with an
+    /// error for which [`Error::is_interrupted`] holds.
+    pub interrupt: Option<Interrupt>,
+}
+
+/// A request to stop a run, shared between the embedder and the run.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Arc<InterruptState>);
+
+#[derive(Debug, Default)]
+struct InterruptState {
+    set: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Interrupt {
+    /// A new, unset interrupt.
+    pub fn new() -> Interrupt {
+        Interrupt::default()
+    }
+
+    /// Asks the run to stop.
+    pub fn trigger(&self) {
+        self.0.set.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+
+    /// Whether the run was asked to stop.
+    pub fn is_set(&self) -> bool {
+        self.0.set.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once the run is asked to stop (at once if it was).
+    pub(crate) async fn wait(&self) {
+        let notified = self.0.notify.notified();
+        if self.is_set() {
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// `future`'s value, or `None` when the run is interrupted first. A future
+/// already done wins: a page received is a page written.
+async fn unless_interrupted<T>(
+    interrupt: Option<&Interrupt>,
+    future: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    let Some(interrupt) = interrupt else {
+        return Some(future.await);
+    };
+    tokio::select! {
+        biased;
+        value = future => Some(value),
+        () = interrupt.wait() => None,
+    }
 }
 
 impl std::fmt::Debug for RunOptions {
@@ -58,6 +116,7 @@ impl std::fmt::Debug for RunOptions {
             .field("on_progress", &self.on_progress.is_some())
             .field("resume", &self.resume)
             .field("on_exchange", &self.on_exchange.is_some())
+            .field("interrupt", &self.interrupt)
             .finish()
     }
 }
@@ -521,6 +580,9 @@ pub(crate) async fn run_hooked(
     macro_rules! launch {
         () => {
         loop {
+            if options.interrupt.as_ref().is_some_and(Interrupt::is_set) {
+                break;
+            }
             let window = request_window(
                 job,
                 pass.as_ref().is_some_and(|p| p.paginator.is_predictable()),
@@ -724,7 +786,8 @@ pub(crate) async fn run_hooked(
             progress.records += rows as u64;
             if let Some(state) = &job.state
                 && let Some(standing) = $standing
-                && last_checkpoint.is_none_or(|at| at.elapsed() >= state.every)
+                && (last_checkpoint.is_none_or(|at| at.elapsed() >= state.every)
+                    || options.interrupt.as_ref().is_some_and(Interrupt::is_set))
             {
                 let mark = sink.checkpoint().map_err(|e| output_error(job, e))?;
                 let dirty_bytes = match &mut dirty_out {
@@ -841,6 +904,8 @@ pub(crate) async fn run_hooked(
         }};
     }
     let mut ready_landing = None;
+    let interrupt = options.interrupt.clone();
+    let mut interrupted = false;
     loop {
         launch!();
 
@@ -859,13 +924,21 @@ pub(crate) async fn run_hooked(
                 }
                 _ => None,
             };
-            let ahead = match next_landing {
-                Some(landing) => tokio::select! {
-                    biased;
-                    rows = &mut front.rows => Err(rows),
-                    landed = landing => Ok(landed),
-                },
-                None => Err((&mut front.rows).await),
+            let ahead = unless_interrupted(interrupt.as_ref(), async {
+                match next_landing {
+                    Some(landing) => tokio::select! {
+                        biased;
+                        rows = &mut front.rows => Err(rows),
+                        landed = landing => Ok(landed),
+                    },
+                    None => Err((&mut front.rows).await),
+                }
+            })
+            .await;
+            let Some(ahead) = ahead else {
+                in_flight.abort_all();
+                interrupted = true;
+                break;
             };
             match ahead {
                 Ok(landed) => ready_landing = Some(landed),
@@ -891,14 +964,30 @@ pub(crate) async fn run_hooked(
         }
         let (mut fetched, shown, body_len, worked) = match task {
             Task::Whole(handle) => {
-                let fetched = join(handle).await?;
+                let abort = handle.abort_handle();
+                let Some(fetched) = unless_interrupted(interrupt.as_ref(), join(handle)).await
+                else {
+                    abort.abort();
+                    in_flight.abort_all();
+                    interrupted = true;
+                    break;
+                };
+                let fetched = fetched?;
                 let shown = context.session.shown(&fetched.prepared);
                 let body_len = Some(fetched.response.body.len());
                 (fetched, shown, body_len, None)
             }
             Task::Worked { landing, rows } => match match ready_landing.take() {
                 Some(landed) => landed,
-                None => landing.await,
+                None => match unless_interrupted(interrupt.as_ref(), landing).await {
+                    Some(landed) => landed,
+                    None => {
+                        rows.abort();
+                        in_flight.abort_all();
+                        interrupted = true;
+                        break;
+                    }
+                },
             } {
                 Ok(landed) => (
                     landed.fetched,
@@ -1163,6 +1252,23 @@ pub(crate) async fn run_hooked(
         );
         drop(batch);
     }
+    if interrupted {
+        // The pages already received are written, in order.
+        while let Some(mut pending) = in_flight.rows.pop_front() {
+            let rows = (&mut pending.rows).await;
+            write_pending!(pending, rows);
+        }
+        if !held.is_empty()
+            && let Some(inference) = &mut inference
+        {
+            extractor = Some(fixed_extractor(inference, policy, &job.records));
+            write_held!();
+        }
+        if let Some(out) = &mut dirty_out {
+            sync_dirty(out, job)?;
+        }
+        return Err(interrupted_error(job, progress.records));
+    }
     // The run ended while the columns were still sampled.
     if !held.is_empty()
         && let Some(inference) = &mut inference
@@ -1217,6 +1323,22 @@ pub(crate) async fn run_hooked(
         unseen_fields: inference.map(|i| i.unseen().clone()).unwrap_or_default(),
         write: None,
     })
+}
+
+/// What an interrupted run says it kept.
+fn interrupted_error(job: &Job, records: u64) -> Error {
+    let message = match (&job.state, job.output.path.as_deref()) {
+        (Some(_), Some(path)) => format!(
+            "interrupted: {records} records written; the output stays in `{}.partial` with a checkpoint: resume with --resume",
+            path.display()
+        ),
+        (None, Some(path)) => format!(
+            "interrupted: {records} records had been written; `{}.partial` was removed (set [state] to resume a run)",
+            path.display()
+        ),
+        (_, None) => format!("interrupted: {records} records written"),
+    };
+    Error::new(Kind::Interrupted, message)
 }
 
 /// A page sampled for the columns, written once they are fixed.

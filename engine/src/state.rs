@@ -255,10 +255,18 @@ pub(crate) fn lock(path: &FsPath) -> Result<StateLock> {
         && !dir.as_os_str().is_empty()
     {
         std::fs::create_dir_all(dir).map_err(|e| {
-            Error::io(format!("cannot create the state folder `{}`", dir.display()), e)
+            Error::io(
+                format!("cannot create the state folder `{}`", dir.display()),
+                e,
+            )
         })?;
     }
-    let failed = |e| Error::io(format!("cannot lock the state `{}`", lock_path.display()), e);
+    let failed = |e| {
+        Error::io(
+            format!("cannot lock the state `{}`", lock_path.display()),
+            e,
+        )
+    };
     loop {
         let mut file = std::fs::OpenOptions::new()
             .read(true)

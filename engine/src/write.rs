@@ -24,7 +24,7 @@ use sha2::Digest;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Kind, Result};
 use crate::extract::{Batch, Cell, ColumnSpec, Extractor};
 use crate::http::HttpClient;
 use crate::input::{self, Item, Items};
@@ -152,13 +152,18 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let mut in_flight: JoinSet<Result<Settled>> = JoinSet::new();
     let mut input_done = false;
     let mut failure: Option<Error> = None;
+    // An interrupt stops taking batches; the ones in flight settle
+    // (delivered, or rejected to the reject file) before the run ends.
+    let interrupt = options.interrupt.clone().unwrap_or_default();
+    let mut interrupted = false;
     loop {
-        let taking = !input_done && failure.is_none() && in_flight.len() < window;
+        let taking = !input_done && !interrupted && failure.is_none() && in_flight.len() < window;
         if !taking && in_flight.is_empty() {
             break;
         }
         tokio::select! {
             biased;
+            () = interrupt.wait(), if !interrupted => interrupted = true,
             Some(settled) = in_flight.join_next(), if !in_flight.is_empty() => {
                 let mut outcomes = vec![settled];
                 while let Some(more) = in_flight.try_join_next() {
@@ -207,6 +212,20 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     drop(receiver);
     if let Some(failure) = failure {
         return Err(failure);
+    }
+    if interrupted {
+        let counts = checkpoint.counts;
+        let resume = match &job.state {
+            Some(_) => "; the state keeps the settled batches: resume with --resume",
+            None => "",
+        };
+        return Err(Error::new(
+            Kind::Interrupted,
+            format!(
+                "interrupted: {} records delivered and {} rejected in {} batches{resume}",
+                counts.delivered, counts.rejected, counts.batches
+            ),
+        ));
     }
     read_outcome
         .await

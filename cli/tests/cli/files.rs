@@ -85,7 +85,10 @@ fn a_second_run_of_a_job_with_state_is_refused_at_once() {
         second.stderr
     );
     assert!(first.wait().unwrap().success());
-    assert!(!dir.path("state.json.lock").exists(), "the lock file stayed");
+    assert!(
+        !dir.path("state.json.lock").exists(),
+        "the lock file stayed"
+    );
     assert_eq!(
         dir.read("out.ndjson"),
         "{\"id\":0}\n{\"id\":1}\n{\"id\":2}\n"

@@ -9,6 +9,7 @@ mod paginate;
 mod parquet;
 mod record;
 mod resume;
+mod signals;
 mod util;
 mod write;
 
