@@ -7,9 +7,12 @@
 //!   corpus API in four pagination styles beside `curl`; results in
 //!   `target/e2e-bench.json`.
 //! - `fixtures`: regenerates the corpus samples in `fixtures/corpus/`.
+//! - `fuzz [SECONDS] [TARGET]`: the fuzz targets of `fuzz/` (page parser,
+//!   job loader), a bounded time each; not run by CI.
 
 mod bench;
 mod e2e;
+mod fuzz;
 
 use std::process::Command;
 
@@ -24,9 +27,13 @@ fn main() -> Result<()> {
             e2e::run(&rest)
         }
         Some("fixtures") => fixtures(),
+        Some("fuzz") => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            fuzz::run(&rest)
+        }
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [FILTER] | e2e-bench [PAGES] [RECORDS] [SHAPE] | fixtures"
+                "usage: cargo xtask bench [FILTER] | e2e-bench [PAGES] [RECORDS] [SHAPE] | fixtures | fuzz [SECONDS] [TARGET]"
             );
             bail!("unknown or missing task");
         }

@@ -1,0 +1,19 @@
+//! The job loader: any text as a TOML or JSON job file. It may be refused,
+//! with an error, but never panic.
+#![no_main]
+
+use hydrant_engine::{Job, JobFormat, Vars};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let vars = Vars::isolated([("TOKEN".to_owned(), "t0k3n".to_owned())]);
+    for format in [JobFormat::Toml, JobFormat::Json] {
+        if let Ok(job) = Job::parse(text, format, "fuzz", &vars) {
+            let _ = job.is_sequential();
+            let _ = hydrant_engine::explain(&job);
+        }
+    }
+});
