@@ -46,22 +46,164 @@ impl Parser {
         main.extend_from_slice(body);
         // simd-json reads a literal too small for a double as 0: such a
         // page is read as one with a literal too big.
-        let parsed = if has_underflow(body) {
-            Err(simd_json::Error::generic(
-                simd_json::ErrorType::InvalidNumber,
-            ))
-        } else {
-            simd_json::to_borrowed_value_with_buffers(main, &mut self.buffers)
-        };
-        match parsed {
-            Ok(value) => Ok(value),
-            Err(e) if *e.error() == simd_json::ErrorType::InvalidNumber => {
-                *rewritten = mark_big_numbers(body);
-                simd_json::to_borrowed_value_with_buffers(rewritten, &mut self.buffers)
-                    .map_err(|e| describe(&e, body))
+        if !has_underflow(body) {
+            match simd_json::to_borrowed_value_with_buffers(main, &mut self.buffers) {
+                // A large object's map keeps the last of repeated keys: a
+                // page that has one and repeats a key is read again without
+                // the repeats, the first kept, as the structural index reads.
+                Ok(value) if !has_large_object(&value) || !repeats_keys(body) => {
+                    return Ok(value);
+                }
+                Ok(_) => {}
+                Err(e) if *e.error() == simd_json::ErrorType::InvalidNumber => {}
+                Err(e) => return Err(describe(&e, body)),
             }
-            Err(e) => Err(describe(&e, body)),
         }
+        *rewritten = first_members_only(&mark_big_numbers(body));
+        simd_json::to_borrowed_value_with_buffers(rewritten, &mut self.buffers)
+            .map_err(|e| describe(&e, body))
+    }
+}
+
+/// Objects up to this many members keep their members in order, so that a
+/// repeated key finds its first value; larger ones are hash maps, where
+/// the last value of a repeated key replaces the first.
+const ORDERED_MEMBERS: usize = 32;
+
+/// Whether the tree has an object too large to keep its members in order.
+fn has_large_object(value: &BorrowedValue<'_>) -> bool {
+    match value {
+        BorrowedValue::Array(items) => items.iter().any(has_large_object),
+        BorrowedValue::Object(members) => {
+            members.len() >= ORDERED_MEMBERS || members.values().any(has_large_object)
+        }
+        _ => false,
+    }
+}
+
+/// Whether an object of the text repeats a key.
+fn repeats_keys(text: &[u8]) -> bool {
+    first_members_only(text).len() != text.len()
+}
+
+/// JSON text with every repeated member of an object left out, the first
+/// kept: what the structural index reads, made readable for a tree. Text
+/// that is not JSON comes back as it is, for the parser to refuse.
+fn first_members_only(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = 0;
+    if copy_value(text, &mut at, &mut out, 0).is_none() {
+        return text.to_vec();
+    }
+    out.extend_from_slice(&text[at..]);
+    out
+}
+
+/// Copies the value at `at` (after white space) to `out`, leaving out
+/// repeated members of objects; `None` for text that is not JSON.
+fn copy_value(text: &[u8], at: &mut usize, out: &mut Vec<u8>, depth: usize) -> Option<()> {
+    copy_space(text, at, out);
+    if depth > 1024 {
+        return None;
+    }
+    match *text.get(*at)? {
+        b'{' => {
+            out.push(b'{');
+            *at += 1;
+            let mut keys: Vec<&[u8]> = Vec::new();
+            let mut first = true;
+            loop {
+                let mut piece = Vec::new();
+                copy_space(text, at, &mut piece);
+                if text.get(*at) == Some(&b'}') && first {
+                    out.extend_from_slice(&piece);
+                    out.push(b'}');
+                    *at += 1;
+                    return Some(());
+                }
+                let key_start = *at;
+                copy_string(text, at, &mut piece)?;
+                let key = &text[key_start..*at];
+                copy_space(text, at, &mut piece);
+                (text.get(*at) == Some(&b':')).then_some(())?;
+                piece.push(b':');
+                *at += 1;
+                copy_value(text, at, &mut piece, depth + 1)?;
+                copy_space(text, at, &mut piece);
+                if !keys.contains(&key) {
+                    if !first {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(&piece);
+                    keys.push(key);
+                    first = false;
+                }
+                match *text.get(*at)? {
+                    b',' => *at += 1,
+                    b'}' => {
+                        out.push(b'}');
+                        *at += 1;
+                        return Some(());
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        b'[' => {
+            out.push(b'[');
+            *at += 1;
+            loop {
+                copy_space(text, at, out);
+                if text.get(*at) == Some(&b']') {
+                    out.push(b']');
+                    *at += 1;
+                    return Some(());
+                }
+                copy_value(text, at, out, depth + 1)?;
+                copy_space(text, at, out);
+                match *text.get(*at)? {
+                    b',' => {
+                        out.push(b',');
+                        *at += 1;
+                    }
+                    b']' => {}
+                    _ => return None,
+                }
+            }
+        }
+        b'"' => copy_string(text, at, out),
+        _ => {
+            let end = text[*at..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
+                .map_or(text.len(), |p| *at + p);
+            (end > *at).then_some(())?;
+            out.extend_from_slice(&text[*at..end]);
+            *at = end;
+            Some(())
+        }
+    }
+}
+
+fn copy_string(text: &[u8], at: &mut usize, out: &mut Vec<u8>) -> Option<()> {
+    (text.get(*at) == Some(&b'"')).then_some(())?;
+    let mut end = *at + 1;
+    loop {
+        match *text.get(end)? {
+            b'\\' => end += 2,
+            b'"' => break,
+            _ => end += 1,
+        }
+    }
+    out.extend_from_slice(&text[*at..=end]);
+    *at = end + 1;
+    Some(())
+}
+
+fn copy_space(text: &[u8], at: &mut usize, out: &mut Vec<u8>) {
+    while let Some(&b) = text.get(*at).filter(|b| b.is_ascii_whitespace()) {
+        out.push(b);
+        *at += 1;
     }
 }
 
@@ -718,6 +860,35 @@ fn escape_mask(word: u64) -> u64 {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn repeated_keys_keep_their_first_value_in_objects_of_any_size() {
+        use simd_json::prelude::*;
+        assert_eq!(
+            first_members_only(br#" {"a": 1, "b": [{"c": 1, "c": 2}], "a": {"x": 3}} "#),
+            br#" {"a": 1, "b": [{"c": 1}]} "#
+        );
+        assert_eq!(first_members_only(b"{\"a\": }"), b"{\"a\": }");
+        // Objects past the size whose members keep their order, each key
+        // repeated once further on, with a big number or without.
+        let mut parser = Parser::default();
+        for size in [33, 40, 57, 100] {
+            for big in ["", ", \"big\": 1e400"] {
+                let members: Vec<String> = (0..size).map(|i| format!("\"k{i}\": {i}")).collect();
+                let again: Vec<String> = (0..size).map(|i| format!("\"k{i}\": -1")).collect();
+                let body = format!("[{{{}, {}{big}}}]", members.join(", "), again.join(", "));
+                let mut scratch = Scratch::default();
+                let page = parser.parse(body.as_bytes(), &mut scratch).unwrap();
+                let record = &page.as_array().unwrap()[0];
+                for i in 0..size {
+                    let value = record
+                        .get(format!("k{i}").as_str())
+                        .and_then(|v| v.as_i64());
+                    assert_eq!(value, Some(i), "k{i} of {size}{big}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn strings_of_every_short_length_are_escaped_as_serde_json_does() {
