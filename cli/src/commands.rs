@@ -40,6 +40,7 @@ static SIGNAL: AtomicU8 = AtomicU8::new(0);
 
 /// Turns the first SIGINT or SIGTERM into an interrupt of the run, which
 /// then writes what it has and ends; a second one ends the process at once.
+#[cfg(unix)]
 fn watch_signals(interrupt: Interrupt) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt()).context("cannot watch for SIGINT")?;
@@ -52,6 +53,20 @@ fn watch_signals(interrupt: Interrupt) -> Result<()> {
             };
             if SIGNAL.swap(number, Ordering::SeqCst) != 0 {
                 std::process::exit(128 + i32::from(number));
+            }
+            interrupt.trigger();
+        }
+    });
+    Ok(())
+}
+
+/// Ctrl-C alone, where there are no Unix signals.
+#[cfg(not(unix))]
+fn watch_signals(interrupt: Interrupt) -> Result<()> {
+    tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            if SIGNAL.swap(2, Ordering::SeqCst) != 0 {
+                std::process::exit(130);
             }
             interrupt.trigger();
         }
