@@ -59,6 +59,11 @@ impl Parser {
                 Err(e) => return Err(describe(&e, body)),
             }
         }
+        // The rewrites may leave out bytes (a repeated member): the body
+        // is checked whole first, as the parser would have.
+        if let Err(e) = std::str::from_utf8(body) {
+            return Err(format!("invalid UTF-8 at byte {}", e.valid_up_to()));
+        }
         *rewritten = first_members_only(&mark_big_numbers(body));
         simd_json::to_borrowed_value_with_buffers(rewritten, &mut self.buffers)
             .map_err(|e| describe(&e, body))
@@ -869,6 +874,15 @@ mod tests {
             br#" {"a": 1, "b": [{"c": 1}]} "#
         );
         assert_eq!(first_members_only(b"{\"a\": }"), b"{\"a\": }");
+        // Bytes a rewrite leaves out are still checked: invalid UTF-8 in a
+        // repeated member fails the page, as on the structural index.
+        let mut parser = Parser::default();
+        let body = b"[{\"a\": 1, \"a\": \"x\x90y\", \"n\": 1e-400}]";
+        let err = parser
+            .parse(body, &mut Scratch::default())
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(err, "invalid UTF-8 at byte 17");
         // Objects past the size whose members keep their order, each key
         // repeated once further on, with a big number or without.
         let mut parser = Parser::default();
