@@ -182,21 +182,36 @@ fn copy_value(text: &[u8], at: &mut usize, out: &mut Vec<u8>, depth: usize) -> O
                 .iter()
                 .position(|b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
                 .map_or(text.len(), |p| *at + p);
-            (end > *at).then_some(())?;
-            out.extend_from_slice(&text[*at..end]);
+            // What is left out must be JSON as much as what is kept: the
+            // parser never sees it.
+            let literal = &text[*at..end];
+            (matches!(literal, b"true" | b"false" | b"null") || is_json_number(literal))
+                .then_some(())?;
+            out.extend_from_slice(literal);
             *at = end;
             Some(())
         }
     }
 }
 
+/// Copies a string, checked as the parser would check it: no control
+/// character, only JSON's escapes.
 fn copy_string(text: &[u8], at: &mut usize, out: &mut Vec<u8>) -> Option<()> {
     (text.get(*at) == Some(&b'"')).then_some(())?;
     let mut end = *at + 1;
     loop {
         match *text.get(end)? {
-            b'\\' => end += 2,
+            b'\\' => match *text.get(end + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => end += 2,
+                b'u' => {
+                    let hex = text.get(end + 2..end + 6)?;
+                    hex.iter().all(u8::is_ascii_hexdigit).then_some(())?;
+                    end += 6;
+                }
+                _ => return None,
+            },
             b'"' => break,
+            0..=0x1f => return None,
             _ => end += 1,
         }
     }
@@ -883,6 +898,18 @@ mod tests {
             .map(|_| ())
             .unwrap_err();
         assert_eq!(err, "invalid UTF-8 at byte 17");
+        // So is a literal or a string that is not JSON.
+        for body in [
+            &b"[{\"a\": 1, \"a\": 17\x1d, \"n\": 1e-400}]"[..],
+            b"[{\"a\": 1, \"a\": \"x\x01\", \"n\": 1e-400}]",
+            b"[{\"a\": 1, \"a\": \"\\q\", \"n\": 1e-400}]",
+            b"[{\"a\": 1, \"a\": tru, \"n\": 1e-400}]",
+        ] {
+            assert!(
+                parser.parse(body, &mut Scratch::default()).is_err(),
+                "{body:?}"
+            );
+        }
         // Objects past the size whose members keep their order, each key
         // repeated once further on, with a big number or without.
         let mut parser = Parser::default();
