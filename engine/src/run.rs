@@ -641,12 +641,12 @@ pub(crate) async fn run_hooked(
             }
             // Exchanges are shown with their bodies, which the page workers
             // consume.
-            // Inferred columns may grow with any page: those pages are
-            // made here, where the inference is.
-            if work.is_none() && !batches_hooked && on_exchange.is_none() && inference.is_none()
+            // Inferred columns may grow with any page: a worker gives such
+            // a page back, to be made where the inference is.
+            if work.is_none() && !batches_hooked && on_exchange.is_none()
                 && let Some(extractor) = &extractor
             {
-                work = PageWork::new(job, extractor);
+                work = PageWork::new(job, extractor, inference.as_ref());
             }
             let session = context.session.clone();
             let watched = current.watched.clone();
@@ -841,6 +841,7 @@ pub(crate) async fn run_hooked(
                 shown,
                 standing,
                 landed_early,
+                placeholders,
                 ..
             } = $pending;
             // Only a 204 comes back without rows, and it is never pending.
@@ -854,14 +855,62 @@ pub(crate) async fn run_hooked(
                     recorded.push((prepared, encoded.latency));
                 }
             }
-            write_page!(
-                encoded.rows,
-                &encoded.dirty,
-                &shown,
-                standing,
-                encoded.records_missing,
-                |sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| sink.encoded(&encoded.text)
-            );
+            if let Some(body) = &encoded.refit {
+                // Something new for the inferred columns: the page is made
+                // here, where the inference is, and the workers get the
+                // columns it leads to.
+                let inference = inference.as_mut().expect("only inferred pages come back");
+                let plan = extractor
+                    .as_ref()
+                    .expect("pages are made once columns are known")
+                    .plan();
+                let doc = scanner
+                    .scan(body, plan)
+                    .map_err(|e| not_json(&shown, None, body, e))?;
+                let (mut records, _) = index_records(&doc, &job.records, &[], &shown)?;
+                let fed = inference.feed(&records, policy);
+                if let Some(warning) = tell_unseen(fed, inference, &shown, unseen_told) {
+                    unseen_told = true;
+                    warnings.push(warning);
+                }
+                let redoc;
+                if fed.changed {
+                    let grown = extractor.insert(Extractor::new(inference.columns(), &job.records));
+                    if let Some(sink) = &mut sink {
+                        sink.columns_changed(grown.columns())
+                            .map_err(|e| output_error(job, e))?;
+                    }
+                    work.clone_from(&PageWork::new(job, grown, Some(inference)));
+                    redoc = rescanner
+                        .scan(body, grown.plan())
+                        .map_err(|e| not_json(&shown, None, body, e))?;
+                    (records, _) = index_records(&redoc, &job.records, &[], &shown)?;
+                }
+                let mut batch = Batch::default();
+                let extractor = extractor.as_ref().expect("the columns are known");
+                extractor.extract(&records, &placeholders, &mut batch);
+                write_page!(
+                    batch.rows,
+                    &batch.dirty,
+                    &shown,
+                    standing,
+                    encoded.records_missing,
+                    |sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| sink.page(&PageOut {
+                        body,
+                        columns,
+                        batch: &batch,
+                    })
+                );
+            } else {
+                write_page!(
+                    encoded.rows,
+                    &encoded.dirty,
+                    &shown,
+                    standing,
+                    encoded.records_missing,
+                    |sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| sink.encoded(&encoded.text)
+                );
+            }
         }};
     }
     // Writes the pages held while the columns were sampled, now that they
@@ -1218,6 +1267,7 @@ pub(crate) async fn run_hooked(
                 shown,
                 standing,
                 landed_early,
+                placeholders,
             });
             continue;
         }
@@ -1473,6 +1523,8 @@ const ROWS_PENDING: usize = 4;
 /// A page stepped on, its rows not yet written.
 struct Pending {
     rows: JoinHandle<Result<Option<Encoded>>>,
+    /// The pass's placeholders, for a page the worker gives back.
+    placeholders: Arc<Placeholders>,
     shown: String,
     standing: Option<Standing>,
     /// The request, when its page landed from its head: its bytes and

@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::extract::{
-    Batch, DirtyRecord, Extractor, Placeholders, records_path_found, select_records,
+    Batch, DirtyRecord, Extractor, Inference, Placeholders, records_path_found, select_records,
 };
 use crate::http::Response;
 use crate::job::{Job, Records};
@@ -64,6 +64,9 @@ pub(crate) struct Encoded {
     /// The page had no value at `records.path` (see
     /// [`records_path_found`](crate::extract::records_path_found)).
     pub records_missing: bool,
+    /// The page's body, given back unmade: it holds fields or types the
+    /// inferred columns do not have yet.
+    pub refit: Option<Vec<u8>>,
     pub text: Vec<u8>,
     pub dirty: Vec<DirtyRecord>,
     pub body_len: usize,
@@ -80,6 +83,9 @@ struct Workspace {
 /// Everything a worker needs to turn a response into encoded rows.
 pub(crate) struct PageWork {
     extractor: Extractor,
+    /// Inferred columns as they stand: a page with anything new goes back
+    /// to the run loop, where the inference is.
+    inference: Option<Arc<Inference>>,
     records: Records,
     encoder: PageEncoder,
     /// One per page being made at once.
@@ -114,12 +120,17 @@ impl std::fmt::Debug for PageWork {
 impl PageWork {
     /// The work for `job` once its columns are known; `None` when its
     /// output is not text or a path needs the general JSONPath evaluator.
-    pub fn new(job: &Job, extractor: &Extractor) -> Option<Arc<PageWork>> {
+    pub fn new(
+        job: &Job,
+        extractor: &Extractor,
+        inference: Option<&Inference>,
+    ) -> Option<Arc<PageWork>> {
         let on_index = crate::run::walks_index(Some(extractor), &job.records, &[]);
         let encoder = PageEncoder::for_output(&job.output, extractor.columns())?;
         on_index.then(|| {
             Arc::new(PageWork {
                 extractor: extractor.clone(),
+                inference: inference.map(|i| Arc::new(i.clone())),
                 records: job.records.clone(),
                 encoder,
                 workspaces: Mutex::new(Vec::new()),
@@ -276,6 +287,22 @@ impl PageWork {
                 }),
             });
         }
+        if self.inference.as_ref().is_some_and(|i| !i.covers(&records)) {
+            drop(records);
+            self.workspaces
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(workspace);
+            return Ok(Encoded {
+                rows: 0,
+                records_missing,
+                refit: Some(body),
+                text: Vec::new(),
+                dirty: Vec::new(),
+                body_len,
+                latency,
+            });
+        }
         let mut batch = Batch::default();
         self.extractor.extract(&records, placeholders, &mut batch);
         let mut text = Vec::with_capacity(body_len / 2);
@@ -284,6 +311,7 @@ impl PageWork {
         let encoded = Encoded {
             rows: batch.rows,
             records_missing,
+            refit: None,
             text,
             dirty: std::mem::take(&mut batch.dirty),
             body_len,

@@ -45,7 +45,9 @@ pub fn run(args: &[String]) -> Result<()> {
             .status()
             .context("cannot run cargo fuzz (cargo install cargo-fuzz)")?;
         if !status.success() {
-            bail!("fuzz target `{target}` found a failure: see fuzz/artifacts/{target}/");
+            bail!(
+                "cargo fuzz failed on `{target}`: a failure it found is in fuzz/artifacts/{target}/ (or the build failed, above)"
+            );
         }
     }
     Ok(())

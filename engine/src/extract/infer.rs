@@ -154,6 +154,43 @@ impl Inference {
         }
     }
 
+    /// Whether `records` hold nothing new: every field a column, every
+    /// value of its column's type. A page that does can be made with the
+    /// columns as they are, on any thread.
+    pub fn covers<'v, N: Node<'v>>(&self, records: &[N]) -> bool {
+        records.iter().all(|&record| self.covers_value(0, record))
+    }
+
+    fn covers_value<'v, N: Node<'v>>(&self, level: usize, value: N) -> bool {
+        if value.is_object() {
+            // Keys as they are written: one with an escape is not found,
+            // and its page is made where the inference is, which is right
+            // if slower.
+            let mut members = 0;
+            let mut covered = true;
+            value.members_while(|key, child| {
+                members += 1;
+                covered = self.nodes[level]
+                    .children
+                    .iter()
+                    .find(|(k, _)| k.as_bytes() == key)
+                    .is_some_and(|&(_, below)| self.covers_value(below, child));
+                covered
+            });
+            if members > 0 {
+                return covered;
+            }
+        }
+        let Some(at) = self.nodes[level].column else {
+            return false;
+        };
+        match self.columns[at].kind {
+            // Every value but an object with members fits a string.
+            Some(ColumnType::String) => true,
+            kind => widen(kind, leaf_type(value.view())) == kind,
+        }
+    }
+
     /// The keys from the record down to `level`.
     fn keys_of(&self, mut level: usize) -> Vec<String> {
         let mut keys = Vec::new();
@@ -394,6 +431,29 @@ mod tests {
         // A column without a type is a string once the columns are fixed.
         inference.fix();
         assert_eq!(inference.columns()[1].kind, ColumnType::String);
+    }
+
+    #[test]
+    fn a_page_with_nothing_new_is_covered() {
+        let mut inference = Inference::new("_");
+        feed(
+            &mut inference,
+            r#"[{"id": 1, "u": {"n": "a"}, "x": null}]"#,
+            Policy::Grow,
+        );
+        let covered = |text: &str| {
+            use simd_json::prelude::ValueAsArray;
+            let mut bytes = text.as_bytes().to_vec();
+            let value = simd_json::to_borrowed_value(&mut bytes).unwrap();
+            let items: Vec<&simd_json::BorrowedValue<'_>> =
+                value.as_array().unwrap().iter().collect();
+            inference.covers(&items)
+        };
+        assert!(covered(r#"[{"id": 2, "u": {"n": "b"}}, {"x": null}]"#));
+        assert!(!covered(r#"[{"id": 2.5}]"#), "a wider type");
+        assert!(!covered(r#"[{"id": 2, "new": 1}]"#), "a new field");
+        assert!(!covered(r#"[{"u": {"m": 1}}]"#), "a new nested field");
+        assert!(!covered(r#"[{"x": 7}]"#), "a first type for a null column");
     }
 
     #[test]
