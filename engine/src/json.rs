@@ -91,9 +91,11 @@ fn repeats_keys(text: &[u8]) -> bool {
     first_members_only(text).len() != text.len()
 }
 
-/// JSON text with every repeated member of an object left out, the first
-/// kept: what the structural index reads, made readable for a tree. Text
-/// that is not JSON comes back as it is, for the parser to refuse.
+/// JSON text with the repeated members of objects of more than
+/// [`ORDERED_MEMBERS`] members left out, the first kept: what the
+/// structural index reads, made readable for a tree (smaller objects keep
+/// theirs in order, and find the first). Text that is not JSON comes back
+/// as it is, for the parser to refuse.
 fn first_members_only(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
     let mut at = 0;
@@ -113,19 +115,24 @@ fn copy_value(text: &[u8], at: &mut usize, out: &mut Vec<u8>, depth: usize) -> O
     }
     match *text.get(*at)? {
         b'{' => {
-            out.push(b'{');
             *at += 1;
-            let mut keys: Vec<&[u8]> = Vec::new();
-            let mut first = true;
+            // Members, each with the text after it; written once the object
+            // is read, as only an object of more than ORDERED_MEMBERS
+            // members loses its repeats (smaller ones keep their order, and
+            // their text is written as received).
+            let mut members: Vec<(&[u8], Vec<u8>)> = Vec::new();
+            let mut head = Vec::new();
+            copy_space(text, at, &mut head);
+            if text.get(*at) == Some(&b'}') {
+                *at += 1;
+                out.push(b'{');
+                out.extend_from_slice(&head);
+                out.push(b'}');
+                return Some(());
+            }
             loop {
-                let mut piece = Vec::new();
+                let mut piece = std::mem::take(&mut head);
                 copy_space(text, at, &mut piece);
-                if text.get(*at) == Some(&b'}') && first {
-                    out.extend_from_slice(&piece);
-                    out.push(b'}');
-                    *at += 1;
-                    return Some(());
-                }
                 let key_start = *at;
                 copy_string(text, at, &mut piece)?;
                 let key = &text[key_start..*at];
@@ -135,24 +142,31 @@ fn copy_value(text: &[u8], at: &mut usize, out: &mut Vec<u8>, depth: usize) -> O
                 *at += 1;
                 copy_value(text, at, &mut piece, depth + 1)?;
                 copy_space(text, at, &mut piece);
-                if !keys.contains(&key) {
-                    if !first {
-                        out.push(b',');
-                    }
-                    out.extend_from_slice(&piece);
-                    keys.push(key);
-                    first = false;
-                }
+                members.push((key, piece));
                 match *text.get(*at)? {
                     b',' => *at += 1,
                     b'}' => {
-                        out.push(b'}');
                         *at += 1;
-                        return Some(());
+                        break;
                     }
                     _ => return None,
                 }
             }
+            let large = members.len() > ORDERED_MEMBERS;
+            let mut kept: Vec<&[u8]> = Vec::with_capacity(members.len());
+            out.push(b'{');
+            for (key, piece) in &members {
+                if large && kept.contains(key) {
+                    continue;
+                }
+                if !kept.is_empty() {
+                    out.push(b',');
+                }
+                out.extend_from_slice(piece);
+                kept.push(key);
+            }
+            out.push(b'}');
+            Some(())
         }
         b'[' => {
             out.push(b'[');
@@ -886,8 +900,13 @@ mod tests {
         use simd_json::prelude::*;
         assert_eq!(
             first_members_only(br#" {"a": 1, "b": [{"c": 1, "c": 2}], "a": {"x": 3}} "#),
-            br#" {"a": 1, "b": [{"c": 1}]} "#
+            br#" {"a": 1, "b": [{"c": 1, "c": 2}], "a": {"x": 3}} "#,
+            "objects that keep their members in order keep their repeats"
         );
+        let members: Vec<String> = (0..33).map(|i| format!("\"k{i}\": {i}")).collect();
+        let wide = format!("{{{}, \"k0\": {{\"x\": 1}}}}", members.join(", "));
+        let kept = String::from_utf8(first_members_only(wide.as_bytes())).unwrap();
+        assert_eq!(kept, format!("{{{}}}", members.join(", ")));
         assert_eq!(first_members_only(b"{\"a\": }"), b"{\"a\": }");
         // Bytes a rewrite leaves out are still checked: invalid UTF-8 in a
         // repeated member fails the page, as on the structural index.
