@@ -51,7 +51,7 @@ impl Parser {
                 // A large object's map keeps the last of repeated keys: a
                 // page that has one and repeats a key is read again without
                 // the repeats, the first kept, as the structural index reads.
-                Ok(value) if !has_large_object(&value) || !repeats_keys(body) => {
+                Ok(value) if !has_object_over(body, ORDERED_MEMBERS) || !repeats_keys(body) => {
                     return Ok(value);
                 }
                 Ok(_) => {}
@@ -75,15 +75,42 @@ impl Parser {
 /// the last value of a repeated key replaces the first.
 const ORDERED_MEMBERS: usize = 32;
 
-/// Whether the tree has an object too large to keep its members in order.
-fn has_large_object(value: &BorrowedValue<'_>) -> bool {
-    match value {
-        BorrowedValue::Array(items) => items.iter().any(has_large_object),
-        BorrowedValue::Object(members) => {
-            members.len() >= ORDERED_MEMBERS || members.values().any(has_large_object)
+/// Whether the text has an object of more than `limit` members: the
+/// tree's maps of those are hash maps whatever their unique keys number,
+/// so the text, not the tree, tells.
+fn has_object_over(text: &[u8], limit: usize) -> bool {
+    const ARRAY: usize = usize::MAX;
+    let mut members: Vec<usize> = Vec::new();
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in text {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
         }
-        _ => false,
+        match b {
+            b'"' => in_string = true,
+            b'{' => members.push(1),
+            b'[' => members.push(ARRAY),
+            b'}' | b']' => {
+                members.pop();
+            }
+            b',' => {
+                if let Some(count) = members.last_mut().filter(|c| **c != ARRAY) {
+                    *count += 1;
+                    if *count > limit {
+                        return true;
+                    }
+                }
+            }
+            _ => {}
+        }
     }
+    false
 }
 
 /// Whether an object of the text repeats a key.
@@ -928,6 +955,21 @@ mod tests {
                 parser.parse(body, &mut Scratch::default()).is_err(),
                 "{body:?}"
             );
+        }
+        // Found by the fuzz target: 35 members, 16 of them repeats, make a
+        // map of 19 keys, which took the last of each.
+        let page = r#"[{"k0": 0, "k1": 1, "k2": 2, "k3": 3, "k4": 4, "k5": 5, "k6": 6, "k7": 7, "k8": 8, "k9": 9, "k10": 10, "k11": 11, "k12": 12, "k13": 13, "k14": 14, "k15": 15, "k16": 16, "k17": 17, "k18": 18,
+            "k0": -1, "k1": -1, "k2": -1, "k3": -1, "k4": -1, "k5": -1, "k6": -1, "k7": -1, "k8": -1, "k9": -1, "k10": -1, "k11": -1, "k12": -1, "k13": -1, "k14": -1, "k15": -1}]"#;
+        let mut scratch = Scratch::default();
+        let tree = Parser::default()
+            .parse(page.as_bytes(), &mut scratch)
+            .unwrap();
+        let record = &tree.as_array().unwrap()[0];
+        for i in 0..19 {
+            let value = record
+                .get(format!("k{i}").as_str())
+                .and_then(|v| v.as_i64());
+            assert_eq!(value, Some(i), "k{i}");
         }
         // Objects past the size whose members keep their order, each key
         // repeated once further on, with a big number or without.
