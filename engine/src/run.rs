@@ -834,6 +834,29 @@ pub(crate) async fn run_hooked(
             }
         }};
     }
+    // Extracts the records of a page made here and writes them.
+    macro_rules! write_extracted {
+        ($records:expr, $placeholders:expr, $body:expr, $shown:expr, $standing:expr, $missing:expr) => {{
+            let mut batch = Batch::default();
+            let extractor = extractor
+                .as_ref()
+                .expect("pages are written once columns are known");
+            extractor.extract($records, $placeholders, &mut batch);
+            let body: &[u8] = $body;
+            write_page!(
+                batch.rows,
+                &batch.dirty,
+                $shown,
+                $standing,
+                $missing,
+                |sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| sink.page(&PageOut {
+                    body,
+                    columns,
+                    batch: &batch,
+                })
+            );
+        }};
+    }
     // Writes the rows of a page stepped on earlier.
     macro_rules! write_pending {
         ($pending:expr, $rows:expr) => {{
@@ -886,20 +909,13 @@ pub(crate) async fn run_hooked(
                         .map_err(|e| not_json(&shown, None, body, e))?;
                     (records, _) = index_records(&redoc, &job.records, &[], &shown)?;
                 }
-                let mut batch = Batch::default();
-                let extractor = extractor.as_ref().expect("the columns are known");
-                extractor.extract(&records, &placeholders, &mut batch);
-                write_page!(
-                    batch.rows,
-                    &batch.dirty,
+                write_extracted!(
+                    &records,
+                    &placeholders,
+                    body,
                     &shown,
                     standing,
-                    encoded.records_missing,
-                    |sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| sink.page(&PageOut {
-                        body,
-                        columns,
-                        batch: &batch,
-                    })
+                    encoded.records_missing
                 );
             } else {
                 write_page!(
@@ -934,20 +950,13 @@ pub(crate) async fn run_hooked(
                     .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
                 let records = page_records(&tree, &reparsed, &job.records)
                     .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-                let mut batch = Batch::default();
-                let extractor = extractor.as_ref().expect("held pages wait for the columns");
-                extractor.extract(&records, &placeholders, &mut batch);
-                write_page!(
-                    batch.rows,
-                    &batch.dirty,
+                write_extracted!(
+                    &records,
+                    &placeholders,
+                    &body,
                     &shown,
                     standing,
-                    records_missing,
-                    |sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| sink.page(&PageOut {
-                        body: &body,
-                        columns,
-                        batch: &batch,
-                    })
+                    records_missing
                 );
             }
         }};
