@@ -165,7 +165,7 @@ impl Error {
         self.kind == Kind::Io
     }
 
-    /// The run was stopped through its [`Interrupt`](crate::run::Interrupt).
+    /// The run was stopped through its [`Interrupt`](crate::Interrupt).
     pub fn is_interrupted(&self) -> bool {
         self.kind == Kind::Interrupted
     }

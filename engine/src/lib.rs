@@ -22,51 +22,36 @@
 //!
 //! The library emits `tracing` events and never installs a subscriber.
 mod bench;
-#[cfg(feature = "arrow")]
-mod columnar;
 mod error;
+mod exchange;
 mod extract;
-mod fanout;
-mod http;
-mod input;
 mod job;
 mod json;
-mod keys;
-mod node;
-#[cfg(feature = "parquet")]
-mod parquet_file;
-pub mod path;
-mod proxy;
-mod units;
-mod vars;
+mod net;
+mod options;
+mod read;
+mod sink;
+mod state;
+mod summary;
+mod write;
 
-pub use bench::{BenchReport, Phase, bench};
+pub use bench::{BenchReport, Phase, bench, support as bench_support};
 
 /// Arrow record batches of a job's records (cargo feature `arrow`).
 #[cfg(feature = "arrow")]
 pub mod arrow {
-    pub use crate::columnar::{RecordBatches, data_type, record_batches, schema};
+    pub use crate::read::batches::{RecordBatches, record_batches};
+    pub use crate::sink::arrow::{data_type, schema};
     /// The Arrow crates the batches are made with, so that embedders use the
     /// same versions.
     pub use {arrow_array, arrow_schema};
 }
 pub use error::{Error, Result};
 pub use extract::{Batch, Cell, ColumnSpec, ColumnType};
+pub use job::vars::Vars;
 pub use job::{Job, JobFormat, OutputFormat};
-pub use path::{Path, Segment};
-pub use record::{ExchangeFn, TakenExchange};
-pub use vars::Vars;
-pub mod bench_support;
-mod record;
-mod request;
-mod run;
-mod scan;
-mod session;
-mod sink;
-mod state;
-mod worker;
-mod write;
-pub use run::{
-    CheckReport, Interrupt, Progress, RunOptions, Summary, WriteSummary, check, explain, query,
-    run, schema,
-};
+pub use json::path;
+pub use json::path::{Path, Segment};
+pub use options::{ExchangeFn, Interrupt, Progress, ProgressFn, RunOptions, TakenExchange};
+pub use read::{CheckReport, check, explain, query, run, schema};
+pub use summary::{Summary, WriteSummary};

@@ -19,8 +19,8 @@ use sha2::Digest;
 use crate::error::{Error, Kind, Result};
 use crate::extract::{ColumnSpec, ColumnType};
 use crate::job::{Job, OutputFormat};
-use crate::path::Path;
-use crate::run::Progress;
+use crate::json::path::Path;
+use crate::options::Progress;
 
 /// The layout of the state file; a file of another layout is refused.
 pub(crate) const FORMAT: u32 = 2;

@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use super::{ColumnSpec, ColumnType};
-use crate::node::{Node, View};
-use crate::path::{Path, Segment};
+use crate::json::node::{Node, View};
+use crate::json::path::{Path, Segment};
 
 /// Columns inferred so far, and how to find a record's fields among them
 /// without building a key per field.

@@ -1,6 +1,11 @@
 //! The job model: a job file parsed, interpolated and validated once.
 
+pub(crate) mod columns;
 mod file;
+pub(crate) mod units;
+pub(crate) mod vars;
+
+pub use columns::{ColumnSpec, ColumnType};
 
 use std::path::{Path as FsPath, PathBuf};
 use std::time::Duration;
@@ -9,10 +14,9 @@ use serde_json::Value;
 use sha2::Digest;
 
 use crate::error::{Error, Result};
-use crate::extract::{ColumnSpec, ColumnType};
-use crate::path::Path;
-use crate::units::{parse_duration, parse_size};
-use crate::vars::Vars;
+use crate::job::units::{parse_duration, parse_size};
+use crate::job::vars::Vars;
+use crate::json::path::Path;
 use file::{JobFile, RequestFile};
 
 /// The syntax of a job file.
@@ -268,6 +272,12 @@ impl OutputFormat {
 }
 
 impl Job {
+    /// Whether fan-out values go out concurrently: without pagination, each
+    /// value is one request that depends on no other.
+    pub(crate) fn values_concurrently(&self) -> bool {
+        self.fanout.is_some() && self.paginate.kind == hydrant_paginate::Kind::None
+    }
+
     /// Reads a `.toml` or `.json` job file.
     pub fn load(path: &FsPath, vars: &Vars) -> Result<Job> {
         let text = std::fs::read_to_string(path).map_err(|e| {
@@ -367,7 +377,7 @@ impl Job {
     /// runs it on a current-thread runtime, and an embedder may too.
     pub fn is_sequential(&self) -> bool {
         self.write.is_none()
-            && !crate::run::values_concurrently(self)
+            && !self.values_concurrently()
             && hydrant_paginate::Paginator::new(&self.paginate)
                 .is_ok_and(|paginator| !paginator.is_predictable())
     }
@@ -1409,7 +1419,7 @@ fn write_column(
     } else {
         Path::from_segments(
             column.from.clone(),
-            vec![crate::path::Segment::Key(column.from.clone())],
+            vec![crate::json::path::Segment::Key(column.from.clone())],
         )
     };
     let kind = match &column.kind {

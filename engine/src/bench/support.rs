@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::extract::{Batch, ColumnSpec, Extractor, Placeholders, infer_columns, select_records};
+use crate::job::vars::Vars;
 use crate::job::{Job, JobFormat};
+use crate::json::node::Node;
+use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch};
-use crate::node::Node;
-use crate::run::{page_records, reparse_selected, walks_index};
-use crate::scan::Scanner;
+use crate::read::{page_records, reparse_selected, walks_index};
 use crate::sink::{Counted, Destination, PageOut, Sink, TextSink};
-use crate::vars::Vars;
 
 /// The output a bench encodes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,8 +170,7 @@ impl PagePipeline {
                 .take()
                 .unwrap_or_else(simd_json::Tape::null)
                 .reset();
-            self.parser
-                .parse_tape(body, &mut self.scratch, &mut tape)
+            super::tape::parse(&mut self.parser, body, &mut self.scratch, &mut tape)
                 .map_err(Error::data)?;
             let records =
                 select_records(tape.as_value(), &self.job.records).map_err(Error::data)?;

@@ -1,11 +1,9 @@
 //! Arrow record batches from extracted rows: the typed columns as Arrow
-//! arrays, all nullable; and [`record_batches`], a job's records as a
-//! stream of batches for embedders.
+//! arrays, all nullable, handed on page by page.
 
 use std::io;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
+use std::sync::mpsc::SyncSender;
 
 use arrow_array::RecordBatch;
 use arrow_array::builder::{
@@ -14,10 +12,7 @@ use arrow_array::builder::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-use crate::error::{Error, Result};
 use crate::extract::{Cell, ColumnSpec, ColumnType};
-use crate::job::Job;
-use crate::run::{Hooks, OutputHook, RunOptions, Summary};
 use crate::sink::{PageOut, Sink};
 
 /// The Arrow type of each column type: `json` columns hold their JSON
@@ -172,90 +167,10 @@ impl Column {
     }
 }
 
-/// A job's records as Arrow record batches, one per page, in output order.
-///
-/// The job runs on its own thread; it waits while two batches are waiting
-/// to be taken, so memory stays bounded however slowly they are consumed.
-/// After the last batch, [`RecordBatches::summary`] tells what the run did;
-/// a failed run ends the stream with its error.
-#[derive(Debug)]
-pub struct RecordBatches {
-    receiver: Receiver<RecordBatch>,
-    runner: Option<JoinHandle<Result<Summary>>>,
-    summary: Option<Summary>,
-}
-
-/// Runs a read job (as [`crate::run`] would, with its output replaced by
-/// the stream) and hands its records over as Arrow record batches.
-pub fn record_batches(job: Job, options: RunOptions) -> Result<RecordBatches> {
-    if job.write.is_some() {
-        return Err(Error::config(format!(
-            "job file `{}`: a write job has no records to stream",
-            job.name
-        )));
-    }
-    let (sender, receiver) = sync_channel(2);
-    let runner = std::thread::Builder::new()
-        .name("hydrant-record-batches".into())
-        .spawn(move || -> Result<Summary> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| Error::io("cannot start the job's runtime", e))?;
-            let mut hooks = Hooks {
-                output: Some(OutputHook::Sink(Box::new(
-                    move |columns: &[ColumnSpec]| {
-                        Box::new(ArrowSink {
-                            builders: Builders::new(columns),
-                            sender,
-                        }) as Box<dyn Sink>
-                    },
-                ))),
-                ..Hooks::default()
-            };
-            runtime.block_on(crate::run::run_hooked(&job, options, &mut hooks))
-        })
-        .map_err(|e| Error::io("cannot start the job's thread", e))?;
-    Ok(RecordBatches {
-        receiver,
-        runner: Some(runner),
-        summary: None,
-    })
-}
-
-impl RecordBatches {
-    /// What the run did, once the stream has ended without an error.
-    pub fn summary(&self) -> Option<&Summary> {
-        self.summary.as_ref()
-    }
-}
-
-impl Iterator for RecordBatches {
-    type Item = Result<RecordBatch>;
-
-    fn next(&mut self) -> Option<Result<RecordBatch>> {
-        if let Ok(batch) = self.receiver.recv() {
-            return Some(Ok(batch));
-        }
-        let outcome = self
-            .runner
-            .take()?
-            .join()
-            .unwrap_or_else(|_| Err(Error::data("the job's thread panicked")));
-        match outcome {
-            Ok(summary) => {
-                self.summary = Some(summary);
-                None
-            }
-            Err(e) => Some(Err(e)),
-        }
-    }
-}
-
 /// Hands each page on as a batch.
-struct ArrowSink {
-    builders: Builders,
-    sender: SyncSender<RecordBatch>,
+pub(crate) struct ArrowSink {
+    pub(crate) builders: Builders,
+    pub(crate) sender: SyncSender<RecordBatch>,
 }
 
 impl Sink for ArrowSink {

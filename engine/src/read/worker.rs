@@ -24,13 +24,13 @@ use crate::error::{Error, Result};
 use crate::extract::{
     Batch, DirtyRecord, Extractor, Inference, Placeholders, records_path_found, select_records,
 };
-use crate::http::Response;
 use crate::job::{Job, Records};
+use crate::json::path::{Path, Segment};
+use crate::json::scan::{Doc, Item, Scanner};
 use crate::json::{Leading, leading_members};
-use crate::path::{Path, Segment};
-use crate::request::Prepared;
-use crate::scan::{Doc, Item, Scanner};
-use crate::session::{Fetched, Session};
+use crate::net::client::Response;
+use crate::net::request::Prepared;
+use crate::net::session::{Fetched, Session};
 use crate::sink::PageEncoder;
 
 /// What the paginator needs of a page, sent before its rows are done.
@@ -125,7 +125,7 @@ impl PageWork {
         extractor: &Extractor,
         inference: Option<&Inference>,
     ) -> Option<Arc<PageWork>> {
-        let on_index = crate::run::walks_index(Some(extractor), &job.records, &[]);
+        let on_index = crate::read::walks_index(Some(extractor), &job.records, &[]);
         let encoder = PageEncoder::for_output(&job.output, extractor.columns())?;
         on_index.then(|| {
             Arc::new(PageWork {
@@ -139,7 +139,7 @@ impl PageWork {
         })
     }
 
-    /// A [`PageWatch`](crate::session::PageWatch) that sends a page's
+    /// A [`PageWatch`](crate::net::session::PageWatch) that sends a page's
     /// [`Landed`] facts on `landed` as soon as the head of the page holds
     /// every watched value as a top-level member, so that the next request
     /// goes out while the page is still arriving. Only for a paginator
@@ -493,7 +493,7 @@ pub(crate) fn index_records<'d>(
     let root = doc.root();
     let watched = watched
         .iter()
-        .map(|w| crate::run::watched_node(root, w))
+        .map(|w| crate::read::watched_node(root, w))
         .collect();
     let records = select_records(root, records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;

@@ -11,7 +11,8 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::extract::Placeholders;
 use crate::job::{Fanout, FanoutIn, FanoutSource, Job};
-use crate::run::{Hooks, OutputHook, Progress, RunOptions, run_hooked};
+use crate::options::{Progress, RunOptions};
+use crate::read::{Hooks, OutputHook, run_hooked};
 
 /// The first value of a job: what `check`, `schema` and `explain` show.
 /// `[fanout.from]` runs one request of the parent job for it.
@@ -271,7 +272,7 @@ fn flatten(prefix: &str, value: &Value, out: &mut Placeholders) {
 mod tests {
     use super::*;
     use crate::job::JobFormat;
-    use crate::vars::Vars;
+    use crate::job::vars::Vars;
 
     #[test]
     fn a_million_values_stream_from_the_file() {

@@ -2,17 +2,21 @@
 //! dropped, then the same requests fetched again without parsing — the
 //! ceiling the run is measured against.
 
+pub mod support;
+mod tape;
+
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::error::{Error, Result};
-use crate::http::HttpClient;
 use crate::job::Job;
-use crate::request::Prepared;
-use crate::run::{Hooks, OutputHook, RunOptions, request_window, run_hooked};
-use crate::session::Session;
+use crate::net::client::HttpClient;
+use crate::net::request::Prepared;
+use crate::net::session::Session;
+use crate::options::RunOptions;
+use crate::read::{Hooks, OutputHook, request_window, run_hooked};
 use crate::sink::Counted;
 
 /// What `hydrant bench` measured: the `--json` contract.

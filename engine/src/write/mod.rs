@@ -9,6 +9,10 @@
 //! after each settled batch names every settled batch (and the length of
 //! the reject file), so a resumed run sends none of them again.
 
+pub(crate) mod input;
+#[cfg(feature = "parquet")]
+mod parquet;
+
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
@@ -26,15 +30,16 @@ use tokio::task::JoinSet;
 
 use crate::error::{Error, Kind, Result};
 use crate::extract::{Batch, Cell, ColumnSpec, Extractor};
-use crate::http::HttpClient;
-use crate::input::{self, Item, Items};
 use crate::job::{Input, Job, Method, RecordMode, Records, Write};
 use crate::json::write_str;
-use crate::request::prepare;
-use crate::run::{Progress, RunOptions, Summary, WriteSummary};
-use crate::session::Session;
+use crate::net::client::HttpClient;
+use crate::net::request::prepare;
+use crate::net::session::Session;
+use crate::options::{Progress, RunOptions};
 use crate::sink::write_json_cell;
 use crate::state;
+use crate::summary::{Summary, WriteSummary};
+use input::{Item, Items};
 use simd_json::prelude::TypedObjectValue;
 
 /// The layout of a write job's state file.

@@ -13,7 +13,11 @@ use crate::extract::{Batch, Cell, ColumnSpec};
 use crate::job::{Output, OutputFormat};
 use crate::json::{put_short, write_f64, write_int, write_str};
 
+#[cfg(feature = "arrow")]
+pub(crate) mod arrow;
 mod file;
+#[cfg(feature = "parquet")]
+pub(crate) mod parquet;
 
 pub use file::{Destination, Mark};
 

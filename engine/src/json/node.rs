@@ -1,15 +1,14 @@
 //! One view of a parsed JSON value over every parsed form: the structural
 //! index the hot path walks (`scan::Item`), simd-json's `BorrowedValue`
 //! tree, which the general JSONPath evaluator and column inference need,
-//! and simd-json's tape, which the parser bench compares.
+//! and (in `bench::tape`) simd-json's tape, which the parser bench compares.
 
 use serde_json::Value;
-use simd_json::prelude::{TypedValue, ValueAsArray, ValueAsObject, ValueAsScalar, ValueIntoString};
-use simd_json::tape;
-use simd_json::{BorrowedValue, StaticNode, ValueType};
+use simd_json::prelude::{ValueAsArray, ValueAsObject};
+use simd_json::{BorrowedValue, StaticNode};
 
+use crate::json::path::Segment;
 use crate::json::{BIG, big_number, write_static, write_str};
-use crate::path::{Segment, resolve_index};
 
 /// A value as conversions see it, whichever form it was parsed into.
 #[derive(Debug, Clone, Copy)]
@@ -26,7 +25,7 @@ pub(crate) enum View<'v> {
 }
 
 impl<'v> View<'v> {
-    fn of_static(node: StaticNode) -> View<'v> {
+    pub(crate) fn of_static(node: StaticNode) -> View<'v> {
         match node {
             StaticNode::Null => View::Null,
             StaticNode::Bool(b) => View::Bool(b),
@@ -36,7 +35,7 @@ impl<'v> View<'v> {
         }
     }
 
-    fn of_str(s: &'v str) -> View<'v> {
+    pub(crate) fn of_str(s: &'v str) -> View<'v> {
         match big_number(s) {
             Some(literal) => View::Big(literal),
             None => View::Str(s),
@@ -53,7 +52,7 @@ macro_rules! containers {
 
         fn at(self, index: i64) -> Option<Self> {
             let array = self.as_array()?;
-            array.get(resolve_index(index, array.len())?)
+            array.get($crate::json::path::resolve_index(index, array.len())?)
         }
 
         fn elements(self, out: &mut Vec<Self>) -> Option<()> {
@@ -78,6 +77,7 @@ macro_rules! containers {
         }
     };
 }
+pub(crate) use containers;
 
 /// What the extractor needs of a JSON value.
 pub(crate) trait Node<'v>: Copy {
@@ -203,28 +203,6 @@ impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
 
     fn is_object(self) -> bool {
         self.as_object().is_some()
-    }
-}
-
-impl<'t, 'i: 't> Node<'t> for tape::Value<'t, 'i> {
-    const KEYS_PER_GET: usize = 8;
-
-    fn view(self) -> View<'t> {
-        match self.value_type() {
-            ValueType::Null => View::Null,
-            ValueType::Bool => self.as_bool().map_or(View::Null, View::Bool),
-            ValueType::I64 => self.as_i64().map_or(View::Null, View::I64),
-            ValueType::U64 => self.as_u64().map_or(View::Null, View::U64),
-            ValueType::F64 => self.as_f64().map_or(View::Null, View::F64),
-            ValueType::String => self.into_string().map_or(View::Null, View::of_str),
-            _ => View::Compound,
-        }
-    }
-
-    containers!();
-
-    fn is_object(self) -> bool {
-        self.value_type() == ValueType::Object
     }
 }
 

@@ -100,7 +100,7 @@ impl Path {
                 Selected::Borrowed(out)
             }
             None => {
-                let converted = crate::node::Node::to_serde(value);
+                let converted = crate::json::node::Node::to_serde(value);
                 Selected::Owned(self.query(&converted).into_iter().cloned().collect())
             }
         }
@@ -133,7 +133,7 @@ pub fn walk<'v, 'a>(
     segments: &[Segment],
     out: &mut Vec<&'v BorrowedValue<'a>>,
 ) {
-    crate::node::walk(value, segments, out);
+    crate::json::node::walk(value, segments, out);
 }
 
 /// The position an RFC 9535 index selects in an array of `len` elements.

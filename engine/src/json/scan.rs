@@ -19,9 +19,9 @@
 use std::fmt;
 
 use crate::json::ZERO_DIGITS;
-use crate::keys::KeySet;
-use crate::node::{Node, View};
-use crate::path::{Segment, resolve_index};
+use crate::json::keys::KeySet;
+use crate::json::node::{Node, View};
+use crate::json::path::{Segment, resolve_index};
 
 /// Deeper nesting is refused, as simd-json refuses it.
 const MAX_DEPTH: u32 = 1024;
@@ -1747,7 +1747,7 @@ fn unicode_escape(text: &[u8]) -> Option<(char, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::node::Node;
+    use crate::json::node::Node;
 
     fn scanned(text: &str) -> Result<serde_json::Value, String> {
         let mut scanner = Scanner::default();

@@ -13,7 +13,8 @@ use http::Uri;
 use crate::error::{Error, Result};
 use crate::job::{Input, InputFormat, Job, OutputFormat};
 use crate::json::write_str;
-use crate::run::{Hooks, OutputHook, RunOptions};
+use crate::options::RunOptions;
+use crate::read::{Hooks, OutputHook};
 
 /// One input record.
 #[derive(Debug)]
@@ -239,7 +240,7 @@ fn from_job(mut job: Job, redirect_to: Option<Uri>) -> Result<Items> {
                 ..Hooks::default()
             };
             runtime
-                .block_on(crate::run::run_hooked(&job, options, &mut hooks))
+                .block_on(crate::read::run_hooked(&job, options, &mut hooks))
                 .map(drop)
                 .map_err(|e| e.prefixed(&format!("input.job `{}`: ", job.name)))
         })
@@ -326,5 +327,5 @@ fn parquet(path: &FsPath) -> Result<Items> {
 
 #[cfg(feature = "parquet")]
 fn parquet(path: &FsPath) -> Result<Items> {
-    crate::parquet_file::read(path)
+    crate::write::parquet::read(path)
 }

@@ -20,7 +20,7 @@ use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::error::{Error, Result};
 use crate::job::{Limits, Request};
-use crate::proxy::ProxyConnector;
+use crate::net::proxy::ProxyConnector;
 
 /// A response, its body decoded.
 #[derive(Debug)]

@@ -6,6 +6,11 @@
 //! [`BIG`]: `string` and `json` columns then keep the exact text, numeric
 //! columns call it a bad type.
 
+pub(crate) mod keys;
+pub(crate) mod node;
+pub mod path;
+pub(crate) mod scan;
+
 use serde_json::Value;
 use simd_json::{BorrowedValue, StaticNode};
 
@@ -15,7 +20,7 @@ pub(crate) const BIG: &str = "\u{1}N:";
 
 /// A reusable simd-json parser.
 pub struct Parser {
-    buffers: simd_json::Buffers,
+    pub(crate) buffers: simd_json::Buffers,
 }
 
 impl std::fmt::Debug for Parser {
@@ -268,32 +273,6 @@ fn copy_space(text: &[u8], at: &mut usize, out: &mut Vec<u8>) {
     }
 }
 
-impl Parser {
-    /// Parses `body` into `tape` (cleared first): no allocation per object
-    /// or array, strings borrowed from `scratch`. The hot path walked it
-    /// before the structural index; the parser bench still measures it.
-    pub fn parse_tape<'a>(
-        &mut self,
-        body: &[u8],
-        scratch: &'a mut Scratch,
-        tape: &mut simd_json::Tape<'a>,
-    ) -> Result<(), String> {
-        let Scratch { main, rewritten } = scratch;
-        padded_copy(main, body);
-        match simd_json::fill_tape_padded(main, body.len(), &mut self.buffers, tape) {
-            Ok(()) => Ok(()),
-            Err(e) if *e.error() == simd_json::ErrorType::InvalidNumber => {
-                *rewritten = mark_big_numbers(body);
-                let len = rewritten.len();
-                rewritten.resize(len + simd_json::INPUT_PADDING, b' ');
-                simd_json::fill_tape_padded(rewritten, len, &mut self.buffers, tape)
-                    .map_err(|e| describe(&e, body))
-            }
-            Err(e) => Err(describe(&e, body)),
-        }
-    }
-}
-
 /// What the start of a body tells of its leading members.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Leading {
@@ -422,7 +401,7 @@ fn scalar(token: &[u8]) -> Option<Value> {
 
 /// Copies `body` into `buffer` followed by the padding simd-json reads
 /// past the end, so that it parses there without a second, padded copy.
-fn padded_copy(buffer: &mut Vec<u8>, body: &[u8]) {
+pub(crate) fn padded_copy(buffer: &mut Vec<u8>, body: &[u8]) {
     buffer.clear();
     buffer.reserve(body.len() + simd_json::INPUT_PADDING);
     buffer.extend_from_slice(body);
@@ -432,11 +411,11 @@ fn padded_copy(buffer: &mut Vec<u8>, body: &[u8]) {
 /// The buffers a page is parsed in; reuse one per pipeline stage.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    main: Vec<u8>,
-    rewritten: Vec<u8>,
+    pub(crate) main: Vec<u8>,
+    pub(crate) rewritten: Vec<u8>,
 }
 
-fn describe(error: &simd_json::Error, text: &[u8]) -> String {
+pub(crate) fn describe(error: &simd_json::Error, text: &[u8]) -> String {
     if text.iter().all(u8::is_ascii_whitespace) {
         return "the body is empty".to_owned();
     }
@@ -446,7 +425,7 @@ fn describe(error: &simd_json::Error, text: &[u8]) -> String {
 /// Rewrites number literals that do not fit 64 bits as marked strings.
 /// Anything that is not a well-formed number is left for the parser to
 /// refuse.
-fn mark_big_numbers(text: &[u8]) -> Vec<u8> {
+pub(crate) fn mark_big_numbers(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len() + 64);
     let mut i = 0;
     let mut in_string = false;
@@ -1159,7 +1138,7 @@ mod tests {
         let mut parser = Parser::default();
         let value = parser.parse(text.as_bytes(), &mut scratch).unwrap();
         let mut out = Vec::new();
-        crate::node::Node::write_json(&value, &mut out);
+        crate::json::node::Node::write_json(&value, &mut out);
         String::from_utf8(out).unwrap()
     }
 

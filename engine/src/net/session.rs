@@ -19,9 +19,9 @@ use hydrant_auth::{
 };
 
 use crate::error::{Error, Result};
-use crate::http::{HttpClient, Response};
 use crate::job::{Job, RetryPolicy};
-use crate::request::Prepared;
+use crate::net::client::{HttpClient, Response};
+use crate::net::request::Prepared;
 
 /// Redirects followed for one request before giving up.
 const MAX_REDIRECTS: usize = 10;
@@ -36,7 +36,7 @@ pub(crate) struct Fetched {
     pub latency: Duration,
 }
 
-/// [`Watch`](crate::http::Watch) with the request an answer is to.
+/// [`Watch`](crate::net::client::Watch) with the request an answer is to.
 pub(crate) type PageWatch<'w> =
     dyn FnMut(&Prepared, &http::response::Parts, &[u8]) -> bool + Send + 'w;
 
@@ -127,7 +127,7 @@ impl Session {
         }
     }
 
-    /// The fixed credentials, for [`crate::request::prepare`].
+    /// The fixed credentials, for [`crate::net::request::prepare`].
     pub fn credentials(&self) -> &Credentials {
         &self.inner.credentials
     }
@@ -164,7 +164,7 @@ impl Session {
 
     /// [`Session::fetch`], showing each successful answer to `watch`, with
     /// the request it answers (redirects followed), while its body is
-    /// still arriving: see [`Watch`](crate::http::Watch).
+    /// still arriving: see [`Watch`](crate::net::client::Watch).
     pub async fn fetch_watching(
         &self,
         prepared: Prepared,

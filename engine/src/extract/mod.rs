@@ -4,91 +4,23 @@
 //! dirty records.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use serde_json::Value;
 
 use crate::job::{RecordMode, Records};
+use crate::json::keys::KeySet;
+use crate::json::node::{Node, View};
+use crate::json::path::{Path, Segment};
+use crate::json::scan::Plan;
 use crate::json::write_serde;
-use crate::keys::KeySet;
-use crate::node::{Node, View};
-use crate::path::{Path, Segment};
-use crate::scan::Plan;
 
 mod infer;
 
+pub use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
+
 pub(crate) use infer::{Fed, Inference, Policy};
-
-/// The type of an output column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnType {
-    String,
-    /// 32-bit integer.
-    Int,
-    /// 64-bit integer.
-    Long,
-    /// 32-bit float.
-    Float,
-    /// 64-bit float.
-    Double,
-    Boolean,
-    Date,
-    Timestamp,
-    /// Bytes, base64 in JSON.
-    Binary,
-    /// The value's JSON text.
-    Json,
-}
-
-impl ColumnType {
-    /// Parses a type name of a job file.
-    pub fn parse(name: &str) -> Option<ColumnType> {
-        Some(match name {
-            "string" => ColumnType::String,
-            "int" => ColumnType::Int,
-            "long" => ColumnType::Long,
-            "float" => ColumnType::Float,
-            "double" => ColumnType::Double,
-            "boolean" => ColumnType::Boolean,
-            "date" => ColumnType::Date,
-            "timestamp" => ColumnType::Timestamp,
-            "binary" => ColumnType::Binary,
-            "json" => ColumnType::Json,
-            _ => return None,
-        })
-    }
-
-    /// The name of the type in a job file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ColumnType::String => "string",
-            ColumnType::Int => "int",
-            ColumnType::Long => "long",
-            ColumnType::Float => "float",
-            ColumnType::Double => "double",
-            ColumnType::Boolean => "boolean",
-            ColumnType::Date => "date",
-            ColumnType::Timestamp => "timestamp",
-            ColumnType::Binary => "binary",
-            ColumnType::Json => "json",
-        }
-    }
-}
-
-/// A declared (or inferred) output column.
-#[derive(Debug, Clone)]
-pub struct ColumnSpec {
-    pub name: String,
-    /// Where in the record; `None` when `value` is given.
-    pub path: Option<Path>,
-    pub kind: ColumnType,
-    /// strftime format for `date` and `timestamp` strings.
-    pub format: Option<String>,
-    /// A constant or placeholder template instead of `path`.
-    pub value: Option<String>,
-}
 
 /// One typed value of an output row.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,9 +68,6 @@ impl<'a> Batch<'a> {
         &self.cells[i * width..(i + 1) * width]
     }
 }
-
-/// Values that fill `{name}` placeholders of constant columns.
-pub type Placeholders = HashMap<String, String>;
 
 #[derive(Debug, Default, Clone)]
 struct TrieNode {
@@ -511,7 +440,7 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
                 .segments()
                 .ok_or("records.path needs the general JSONPath evaluator")?;
             let mut nodes = Vec::new();
-            crate::node::walk(page, segments, &mut nodes);
+            crate::json::node::walk(page, segments, &mut nodes);
             (nodes, path.is_multi())
         }
     };
@@ -531,7 +460,7 @@ pub(crate) fn records_path_found<'v, N: Node<'v>>(page: N, records: &Records) ->
         .rposition(|s| *s != Segment::Wildcard)
         .map_or(0, |at| at + 1);
     let mut nodes = Vec::new();
-    crate::node::walk(page, &segments[..end], &mut nodes);
+    crate::json::node::walk(page, &segments[..end], &mut nodes);
     !nodes.is_empty()
 }
 
@@ -1001,17 +930,10 @@ mod tests {
         let col = column(kind, format);
         let value = parser.parse(json.as_bytes(), &mut scratch).unwrap();
         let from_tree = conv_node(&value, &col);
-        // The structural index and the tape give the same cell, or the
-        // same reason.
-        let mut scanner = crate::scan::Scanner::default();
+        // The structural index gives the same cell, or the same reason.
+        let mut scanner = crate::json::scan::Scanner::default();
         let doc = scanner.scan(json.as_bytes(), None).unwrap();
         assert_eq!(conv_node(doc.root(), &col), from_tree, "{json}");
-        let mut scratch = crate::json::Scratch::default();
-        let mut tape = simd_json::Tape::null();
-        parser
-            .parse_tape(json.as_bytes(), &mut scratch, &mut tape)
-            .unwrap();
-        assert_eq!(conv_node(tape.as_value(), &col), from_tree, "{json}");
         from_tree
     }
 
@@ -1024,7 +946,7 @@ mod tests {
         page: &str,
         plan: Option<&Plan>,
     ) -> (usize, usize, Vec<String>, Vec<(String, String)>) {
-        let mut scanner = crate::scan::Scanner::default();
+        let mut scanner = crate::json::scan::Scanner::default();
         let doc = scanner.scan(page.as_bytes(), plan).unwrap();
         let found = select_records(doc.root(), records).unwrap();
         let noted = found
@@ -1212,7 +1134,7 @@ mod tests {
                 r#"{{"data":[{{"a":1,"b":null}},{{"a":2,"b":null}},{{"a":{bad},"b":null}}]}}"#
             );
             let scan = |plan| {
-                crate::scan::Scanner::default()
+                crate::json::scan::Scanner::default()
                     .scan(page.as_bytes(), plan)
                     .map(|_| ())
                     .unwrap_err()
@@ -1247,7 +1169,7 @@ mod tests {
                 let mut broken = page.clone().into_bytes();
                 broken[at] = byte;
                 let scan = |plan| {
-                    crate::scan::Scanner::default()
+                    crate::json::scan::Scanner::default()
                         .scan(&broken, plan)
                         .map(|_| ())
                         .map_err(|e| e.to_string())

@@ -2,6 +2,11 @@
 //! the response to the sink; and the commands built on it (`check`,
 //! `schema`, `explain`, `query`).
 
+#[cfg(feature = "arrow")]
+pub(crate) mod batches;
+pub(crate) mod fanout;
+pub(crate) mod worker;
+
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::Write;
 use std::sync::Arc;
@@ -9,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use http::Uri;
 use hydrant_paginate::{Override, Page as PageView, Paginator, Plan, Step, Stop};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use simd_json::BorrowedValue;
 use simd_json::prelude::ValueAsArray;
@@ -17,81 +22,25 @@ use tokio::sync::{Semaphore, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::error::{Error, Kind, Result};
+use crate::exchange::TakenExchange;
 use crate::extract::{
     Batch, ColumnSpec, Extractor, Fed, Inference, Placeholders, Policy, expand, infer_columns,
     records_path_found, records_path_missing,
 };
-use crate::fanout::{FanValue, Feed};
-use crate::http::HttpClient;
 use crate::job::{Fanout, FanoutSource, Job, OutputFormat, Records, Request};
+use crate::json::node::Node;
+use crate::json::path::Path;
+use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch, write_serde};
-use crate::node::Node;
-use crate::path::Path;
-use crate::record::{ExchangeFn, TakenExchange};
-use crate::request::{Prepared, prepare};
-use crate::scan::Scanner;
-use crate::session::{Fetched, Session};
+use crate::net::client::HttpClient;
+use crate::net::request::{Prepared, prepare};
+use crate::net::session::{Fetched, Session};
+use crate::options::{Interrupt, Progress, RunOptions};
+use crate::read::fanout::{FanValue, Feed};
+use crate::read::worker::{Encoded, Landed, PageWork, content_type, index_records, not_json};
 use crate::sink::{Destination, Mark, PageOut, RawSink, Sink, TextSink};
 use crate::state::{self, Checkpoint, SavedColumn, SavedPass};
-use crate::worker::{Encoded, Landed, PageWork, content_type, index_records, not_json};
-
-/// A callback shown the run's progress after every page.
-pub type ProgressFn = Box<dyn Fn(&Progress) + Send + Sync>;
-
-/// How to run a job, beyond the job itself.
-#[derive(Default)]
-pub struct RunOptions {
-    /// Send every request to this origin instead (`--replay`).
-    pub redirect_to: Option<Uri>,
-    /// Called after every page.
-    pub on_progress: Option<ProgressFn>,
-    /// Go on from the job's `[state]` checkpoint, if there is one.
-    pub resume: bool,
-    /// Shown every exchange whose answer the run takes (`hydrant record`).
-    pub on_exchange: Option<ExchangeFn>,
-    /// Set by the embedder (the CLI on SIGINT or SIGTERM) to stop the run:
-    /// no new request is sent, the pages already received are written in
-    /// order, a checkpoint is kept with `[state]`, and the run ends with an
-    /// error for which [`Error::is_interrupted`] holds.
-    pub interrupt: Option<Interrupt>,
-}
-
-/// A request to stop a run, shared between the embedder and the run.
-#[derive(Debug, Clone, Default)]
-pub struct Interrupt(Arc<InterruptState>);
-
-#[derive(Debug, Default)]
-struct InterruptState {
-    set: std::sync::atomic::AtomicBool,
-    notify: tokio::sync::Notify,
-}
-
-impl Interrupt {
-    /// A new, unset interrupt.
-    pub fn new() -> Interrupt {
-        Interrupt::default()
-    }
-
-    /// Asks the run to stop.
-    pub fn trigger(&self) {
-        self.0.set.store(true, std::sync::atomic::Ordering::SeqCst);
-        self.0.notify.notify_waiters();
-    }
-
-    /// Whether the run was asked to stop.
-    pub fn is_set(&self) -> bool {
-        self.0.set.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Resolves once the run is asked to stop (at once if it was).
-    pub(crate) async fn wait(&self) {
-        let notified = self.0.notify.notified();
-        if self.is_set() {
-            return;
-        }
-        notified.await;
-    }
-}
+use crate::summary::Summary;
 
 /// `future`'s value, or `None` when the run is interrupted first. A future
 /// already done wins: a page received is a page written.
@@ -107,73 +56,6 @@ async fn unless_interrupted<T>(
         value = future => Some(value),
         () = interrupt.wait() => None,
     }
-}
-
-impl std::fmt::Debug for RunOptions {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunOptions")
-            .field("redirect_to", &self.redirect_to)
-            .field("on_progress", &self.on_progress.is_some())
-            .field("resume", &self.resume)
-            .field("on_exchange", &self.on_exchange.is_some())
-            .field("interrupt", &self.interrupt)
-            .finish()
-    }
-}
-
-/// Where a run is.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct Progress {
-    pub requests: u64,
-    pub records: u64,
-    pub bytes: u64,
-    pub dirty: u64,
-}
-
-/// What a finished run did: the `--summary-json` contract.
-#[derive(Debug, Clone, Serialize)]
-pub struct Summary {
-    /// Records written.
-    pub records: u64,
-    pub requests: u64,
-    /// Response body bytes received, decoded.
-    pub bytes: u64,
-    /// Records left out of the output.
-    pub dirty: u64,
-    /// Requests sent again: after a 401, with a fresh OAuth2 token.
-    pub retries: u64,
-    pub elapsed_s: f64,
-    /// Why pagination ended.
-    pub stopped: String,
-    /// The output path, `-` for stdout.
-    pub output: String,
-    /// Things the user should know, such as a pagination loop.
-    pub warnings: Vec<String>,
-    /// Dirty records counted by their reason without its value, such as
-    /// ``column `id`: bad type (long)``.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub dirty_reasons: BTreeMap<String, u64>,
-    /// Fields outside inferred columns that were fixed (CSV, Parquet), by
-    /// flattened name, with how many records had them.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub unseen_fields: BTreeMap<String, u64>,
-    /// A write job's counts; `records` is then the records delivered,
-    /// `dirty` those rejected and `bytes` the request bodies sent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub write: Option<WriteSummary>,
-}
-
-/// What a write job did with its input records.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
-pub struct WriteSummary {
-    /// Records in batches the API answered with a 2xx.
-    pub delivered: u64,
-    /// Records sent to `write.reject_path` (or counted, without one).
-    pub rejected: u64,
-    /// Records in batches that were sent more than once.
-    pub retried: u64,
-    /// Batches settled: delivered, or rejected after retries.
-    pub batches: u64,
 }
 
 /// What `bench` changes in a run: every request whose page was taken
@@ -403,17 +285,11 @@ impl Pass {
     }
 }
 
-/// Whether fan-out values go out concurrently: without pagination, each
-/// value is one request that depends on no other.
-pub(crate) fn values_concurrently(job: &Job) -> bool {
-    job.fanout.is_some() && job.paginate.kind == hydrant_paginate::Kind::None
-}
-
 /// How many requests may be in flight: `limits.concurrency` when none
 /// depends on another's answer (a predictable plan, or fan-out values),
 /// one otherwise.
 pub(crate) fn request_window(job: &Job, predictable: bool) -> usize {
-    if predictable || values_concurrently(job) {
+    if predictable || job.values_concurrently() {
         job.limits.concurrency as usize
     } else {
         1
@@ -516,7 +392,7 @@ pub(crate) async fn run_hooked(
         }
     }
     let mut feed = Feed::open(job, &options, &mut progress, &mut warnings).await?;
-    let values_concurrently = values_concurrently(job);
+    let values_concurrently = job.values_concurrently();
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();
     let mut reparse = Scratch::default();
@@ -1721,7 +1597,7 @@ fn open_sink(
         OutputFormat::Raw => Box::new(RawSink::new(out)),
         #[cfg(feature = "parquet")]
         OutputFormat::Parquet => Box::new(
-            crate::parquet_file::ParquetSink::new(
+            crate::sink::parquet::ParquetSink::new(
                 out,
                 columns,
                 &job.output.parquet_compression,
@@ -1742,14 +1618,14 @@ fn open_sink(
 /// [`watched_value`] on any parsed form, for a path of plain segments.
 pub(crate) fn watched_node<'v, N: Node<'v>>(page: N, path: &Path) -> Option<Value> {
     let mut found = Vec::new();
-    crate::node::walk(page, path.segments()?, &mut found);
+    crate::json::node::walk(page, path.segments()?, &mut found);
     found.first().map(|v| v.to_serde())
 }
 
 fn watched_value(page: &BorrowedValue<'_>, path: &Path) -> Option<Value> {
     match path.query_simd(page) {
-        crate::path::Selected::Borrowed(found) => found.first().map(|v| v.to_serde()),
-        crate::path::Selected::Owned(found) => found.into_iter().next(),
+        crate::json::path::Selected::Borrowed(found) => found.first().map(|v| v.to_serde()),
+        crate::json::path::Selected::Owned(found) => found.into_iter().next(),
     }
 }
 
@@ -1823,7 +1699,7 @@ async fn first_page<R>(
     options: RunOptions,
     inspect: impl FnOnce(&FirstPage<'_, '_>) -> R,
 ) -> Result<R> {
-    let value = crate::fanout::first_value(job, &options).await?;
+    let value = crate::read::fanout::first_value(job, &options).await?;
     let context = Context::new(job, options.redirect_to)?;
     let mut pass = Pass::new(&context, value, 0)?;
     let (plan, _) = pass.next_plan().expect("a new pass has a first request");
@@ -1950,7 +1826,7 @@ fn path_text(column: &ColumnSpec) -> String {
     let keys: Vec<&str> = segments
         .iter()
         .filter_map(|s| match s {
-            crate::path::Segment::Key(k) => Some(k.as_str()),
+            crate::json::path::Segment::Key(k) => Some(k.as_str()),
             _ => None,
         })
         .collect();
@@ -1990,7 +1866,7 @@ pub fn query(path: &str, document: &[u8]) -> Result<Vec<u8>> {
         .map_err(|e| Error::data(format!("the document is not valid JSON: {e}")))?;
     let mut out = vec![b'['];
     match path.query_simd(&value) {
-        crate::path::Selected::Borrowed(found) => {
+        crate::json::path::Selected::Borrowed(found) => {
             for (i, v) in found.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
@@ -1998,7 +1874,7 @@ pub fn query(path: &str, document: &[u8]) -> Result<Vec<u8>> {
                 v.write_json(&mut out);
             }
         }
-        crate::path::Selected::Owned(found) => {
+        crate::json::path::Selected::Owned(found) => {
             for (i, v) in found.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');

@@ -1,0 +1,78 @@
+//! Output columns as a job declares them, and the values that fill their
+//! placeholders.
+
+use std::collections::HashMap;
+
+use crate::json::path::Path;
+
+/// The type of an output column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    String,
+    /// 32-bit integer.
+    Int,
+    /// 64-bit integer.
+    Long,
+    /// 32-bit float.
+    Float,
+    /// 64-bit float.
+    Double,
+    Boolean,
+    Date,
+    Timestamp,
+    /// Bytes, base64 in JSON.
+    Binary,
+    /// The value's JSON text.
+    Json,
+}
+
+impl ColumnType {
+    /// Parses a type name of a job file.
+    pub fn parse(name: &str) -> Option<ColumnType> {
+        Some(match name {
+            "string" => ColumnType::String,
+            "int" => ColumnType::Int,
+            "long" => ColumnType::Long,
+            "float" => ColumnType::Float,
+            "double" => ColumnType::Double,
+            "boolean" => ColumnType::Boolean,
+            "date" => ColumnType::Date,
+            "timestamp" => ColumnType::Timestamp,
+            "binary" => ColumnType::Binary,
+            "json" => ColumnType::Json,
+            _ => return None,
+        })
+    }
+
+    /// The name of the type in a job file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnType::String => "string",
+            ColumnType::Int => "int",
+            ColumnType::Long => "long",
+            ColumnType::Float => "float",
+            ColumnType::Double => "double",
+            ColumnType::Boolean => "boolean",
+            ColumnType::Date => "date",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::Binary => "binary",
+            ColumnType::Json => "json",
+        }
+    }
+}
+
+/// A declared (or inferred) output column.
+#[derive(Debug, Clone)]
+pub struct ColumnSpec {
+    pub name: String,
+    /// Where in the record; `None` when `value` is given.
+    pub path: Option<Path>,
+    pub kind: ColumnType,
+    /// strftime format for `date` and `timestamp` strings.
+    pub format: Option<String>,
+    /// A constant or placeholder template instead of `path`.
+    pub value: Option<String>,
+}
+
+/// Values that fill `{name}` placeholders of constant columns.
+pub type Placeholders = HashMap<String, String>;

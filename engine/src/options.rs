@@ -1,0 +1,88 @@
+//! How a run is asked to go: the options an embedder passes beside the
+//! job, the interrupt that stops it, and the progress it reports.
+
+use std::sync::Arc;
+
+use http::Uri;
+use serde::{Deserialize, Serialize};
+
+pub use crate::exchange::{ExchangeFn, TakenExchange};
+
+/// A callback shown the run's progress after every page.
+pub type ProgressFn = Box<dyn Fn(&Progress) + Send + Sync>;
+
+/// How to run a job, beyond the job itself.
+#[derive(Default)]
+pub struct RunOptions {
+    /// Send every request to this origin instead (`--replay`).
+    pub redirect_to: Option<Uri>,
+    /// Called after every page.
+    pub on_progress: Option<ProgressFn>,
+    /// Go on from the job's `[state]` checkpoint, if there is one.
+    pub resume: bool,
+    /// Shown every exchange whose answer the run takes (`hydrant record`).
+    pub on_exchange: Option<ExchangeFn>,
+    /// Set by the embedder (the CLI on SIGINT or SIGTERM) to stop the run:
+    /// no new request is sent, the pages already received are written in
+    /// order, a checkpoint is kept with `[state]`, and the run ends with an
+    /// error for which [`Error::is_interrupted`] holds.
+    pub interrupt: Option<Interrupt>,
+}
+
+/// A request to stop a run, shared between the embedder and the run.
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Arc<InterruptState>);
+
+#[derive(Debug, Default)]
+struct InterruptState {
+    set: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Interrupt {
+    /// A new, unset interrupt.
+    pub fn new() -> Interrupt {
+        Interrupt::default()
+    }
+
+    /// Asks the run to stop.
+    pub fn trigger(&self) {
+        self.0.set.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+
+    /// Whether the run was asked to stop.
+    pub fn is_set(&self) -> bool {
+        self.0.set.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once the run is asked to stop (at once if it was).
+    pub(crate) async fn wait(&self) {
+        let notified = self.0.notify.notified();
+        if self.is_set() {
+            return;
+        }
+        notified.await;
+    }
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("redirect_to", &self.redirect_to)
+            .field("on_progress", &self.on_progress.is_some())
+            .field("resume", &self.resume)
+            .field("on_exchange", &self.on_exchange.is_some())
+            .field("interrupt", &self.interrupt)
+            .finish()
+    }
+}
+
+/// Where a run is.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Progress {
+    pub requests: u64,
+    pub records: u64,
+    pub bytes: u64,
+    pub dirty: u64,
+}

@@ -1,0 +1,95 @@
+//! A job's records as a stream of Arrow record batches, for embedders.
+
+use std::sync::mpsc::{Receiver, sync_channel};
+use std::thread::JoinHandle;
+
+use arrow_array::RecordBatch;
+
+use crate::error::{Error, Result};
+use crate::extract::ColumnSpec;
+use crate::job::Job;
+use crate::options::RunOptions;
+use crate::read::{Hooks, OutputHook};
+use crate::sink::Sink;
+use crate::sink::arrow::{ArrowSink, Builders};
+use crate::summary::Summary;
+
+/// A job's records as Arrow record batches, one per page, in output order.
+///
+/// The job runs on its own thread; it waits while two batches are waiting
+/// to be taken, so memory stays bounded however slowly they are consumed.
+/// After the last batch, [`RecordBatches::summary`] tells what the run did;
+/// a failed run ends the stream with its error.
+#[derive(Debug)]
+pub struct RecordBatches {
+    receiver: Receiver<RecordBatch>,
+    runner: Option<JoinHandle<Result<Summary>>>,
+    summary: Option<Summary>,
+}
+
+/// Runs a read job (as [`crate::run`] would, with its output replaced by
+/// the stream) and hands its records over as Arrow record batches.
+pub fn record_batches(job: Job, options: RunOptions) -> Result<RecordBatches> {
+    if job.write.is_some() {
+        return Err(Error::config(format!(
+            "job file `{}`: a write job has no records to stream",
+            job.name
+        )));
+    }
+    let (sender, receiver) = sync_channel(2);
+    let runner = std::thread::Builder::new()
+        .name("hydrant-record-batches".into())
+        .spawn(move || -> Result<Summary> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Error::io("cannot start the job's runtime", e))?;
+            let mut hooks = Hooks {
+                output: Some(OutputHook::Sink(Box::new(
+                    move |columns: &[ColumnSpec]| {
+                        Box::new(ArrowSink {
+                            builders: Builders::new(columns),
+                            sender,
+                        }) as Box<dyn Sink>
+                    },
+                ))),
+                ..Hooks::default()
+            };
+            runtime.block_on(crate::read::run_hooked(&job, options, &mut hooks))
+        })
+        .map_err(|e| Error::io("cannot start the job's thread", e))?;
+    Ok(RecordBatches {
+        receiver,
+        runner: Some(runner),
+        summary: None,
+    })
+}
+
+impl RecordBatches {
+    /// What the run did, once the stream has ended without an error.
+    pub fn summary(&self) -> Option<&Summary> {
+        self.summary.as_ref()
+    }
+}
+
+impl Iterator for RecordBatches {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Result<RecordBatch>> {
+        if let Ok(batch) = self.receiver.recv() {
+            return Some(Ok(batch));
+        }
+        let outcome = self
+            .runner
+            .take()?
+            .join()
+            .unwrap_or_else(|_| Err(Error::data("the job's thread panicked")));
+        match outcome {
+            Ok(summary) => {
+                self.summary = Some(summary);
+                None
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
