@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use hydrant_paginate::Stop;
 use serde::{Deserialize, Serialize};
 
 /// What a finished run did: the `--summary-json` contract.
@@ -17,8 +18,8 @@ pub struct Summary {
     /// Requests sent again: after a 401, with a fresh OAuth2 token.
     pub retries: u64,
     pub elapsed_s: f64,
-    /// Why pagination ended.
-    pub stopped: String,
+    /// Why the run ended.
+    pub stopped: Stopped,
     /// The output path, `-` for stdout.
     pub output: String,
     /// Things the user should know, such as a pagination loop.
@@ -48,4 +49,96 @@ pub struct WriteSummary {
     pub retried: u64,
     /// Batches settled: delivered, or rejected after retries.
     pub batches: u64,
+}
+
+/// Why a run ended, as the summary names it (`no_next`, `max_requests`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Stopped {
+    /// The last page named no next request.
+    NoNext,
+    /// A page had no records.
+    EmptyPage,
+    /// A page had fewer records than asked for.
+    ShortPage,
+    /// `paginate.stop_when` held on a page.
+    EndCondition,
+    /// `paginate.max_requests` were sent and more was left.
+    MaxRequests,
+    /// The next request was one already sent.
+    Loop,
+    /// The API answered 204 No Content.
+    #[serde(rename = "status_204")]
+    Status204,
+    /// The range of a range pagination was covered.
+    EndOfRange,
+    /// A write job sent every record of its input.
+    EndOfInput,
+}
+
+impl Stopped {
+    /// The name in the summary.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stopped::EndOfInput => "end_of_input",
+            Stopped::NoNext => Stop::NoNext.as_str(),
+            Stopped::EmptyPage => Stop::EmptyPage.as_str(),
+            Stopped::ShortPage => Stop::ShortPage.as_str(),
+            Stopped::EndCondition => Stop::EndCondition.as_str(),
+            Stopped::MaxRequests => Stop::MaxRequests.as_str(),
+            Stopped::Loop => Stop::Loop.as_str(),
+            Stopped::Status204 => Stop::Status204.as_str(),
+            Stopped::EndOfRange => Stop::EndOfRange.as_str(),
+        }
+    }
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<Stop> for Stopped {
+    fn from(stop: Stop) -> Stopped {
+        match stop {
+            Stop::NoNext => Stopped::NoNext,
+            Stop::EmptyPage => Stopped::EmptyPage,
+            Stop::ShortPage => Stopped::ShortPage,
+            Stop::EndCondition => Stopped::EndCondition,
+            Stop::MaxRequests => Stopped::MaxRequests,
+            Stop::Loop => Stopped::Loop,
+            Stop::Status204 => Stopped::Status204,
+            Stop::EndOfRange => Stopped::EndOfRange,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The summary's names are a contract: serde and `as_str` agree.
+    #[test]
+    fn stopped_serialises_as_its_summary_name() {
+        let all = [
+            Stop::NoNext,
+            Stop::EmptyPage,
+            Stop::ShortPage,
+            Stop::EndCondition,
+            Stop::MaxRequests,
+            Stop::Loop,
+            Stop::Status204,
+            Stop::EndOfRange,
+        ];
+        for stop in all {
+            let stopped = Stopped::from(stop);
+            assert_eq!(stopped.as_str(), stop.as_str());
+            let json = serde_json::to_string(&stopped).unwrap();
+            assert_eq!(json, format!("\"{}\"", stop.as_str()));
+        }
+        let json = serde_json::to_string(&Stopped::EndOfInput).unwrap();
+        assert_eq!(json, "\"end_of_input\"");
+    }
 }

@@ -18,13 +18,14 @@ use crate::net::session::Session;
 use crate::options::RunOptions;
 use crate::read::{Hooks, OutputHook, request_window, run_hooked};
 use crate::sink::Counted;
+use crate::summary::Stopped;
 
 /// What `hydrant bench` measured: the `--json` contract.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub job: String,
     /// Why pagination ended.
-    pub stopped: String,
+    pub stopped: Stopped,
     /// Records extracted and encoded.
     pub records: u64,
     /// Output bytes encoded (and dropped) in the job's format.

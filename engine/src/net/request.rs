@@ -71,35 +71,15 @@ pub(crate) fn prepare(
             })
             .or_else(|| placeholders.get(name).map(String::as_str))
     };
-    let job_url = fill(&request.url, vars, true, "request.url")?;
-    let job_url = Url::parse(&job_url)
-        .map_err(|e| Error::config(format!("request.url: `{job_url}` is not a URL ({e})")))?;
-    let link = plan.overrides.iter().find_map(|o| match o {
-        Override::Link(link) => Some(link),
-        _ => None,
-    });
-    let mut url = match link {
-        Some(link) => job_url
-            .join(link)
-            .map_err(|e| Error::data(format!("pagination link `{link}` is not a URL ({e})")))?,
-        None => job_url.clone(),
-    };
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(Error::data(format!(
-            "pagination link `{url}` is not http or https"
-        )));
-    }
+    let (job_url, mut url, followed) = target(request, plan, &vars)?;
     let job_origin = origin(&job_url);
     let same_origin = origin(&url) == job_origin;
-    if !same_origin {
-        check_host(
-            &url,
-            &job_origin,
-            &request.allowed_hosts,
-            "a pagination link",
-        )?;
-    }
-
+    let parts = Parts {
+        request,
+        plan,
+        credentials,
+        same_origin,
+    };
     // The names of the credentials a URL must not carry off the origin.
     let credential_params: Vec<String> = credentials
         .param_names
@@ -116,84 +96,8 @@ pub(crate) fn prepare(
     if !same_origin {
         strip_params(&mut url, &credential_params);
     }
-    // A followed link is requested as given: the job's query is not added again.
-    let mut query: Vec<(String, String)> = Vec::new();
-    let mut secret_query = Vec::new();
-    if link.is_none() {
-        for (name, value, secret) in &request.query {
-            query.push((
-                name.clone(),
-                fill(value, vars, false, &format!("request.query.{name}"))?,
-            ));
-            if *secret {
-                secret_query.push(name.clone());
-            }
-        }
-    }
-    for o in &plan.overrides {
-        if let Override::Query { name, value } = o {
-            query.retain(|(n, _)| n != name);
-            url_remove_query(&mut url, name);
-            query.push((name.clone(), value.clone()));
-        }
-    }
-    if same_origin {
-        for (name, value) in &credentials.query {
-            query.retain(|(n, _)| n != name);
-            url_remove_query(&mut url, name);
-            query.push((name.clone(), value.expose_secret().to_owned()));
-            secret_query.push(name.clone());
-        }
-    }
-    if !query.is_empty() {
-        let mut pairs = url.query_pairs_mut();
-        for (name, value) in &query {
-            pairs.append_pair(name, value);
-        }
-    }
-
-    let mut headers: Vec<(String, String, bool)> = Vec::new();
-    let mut set = |name: &str, value: String, secret: bool| {
-        headers.retain(|(n, _, _)| n != name);
-        headers.push((name.to_owned(), value, secret));
-    };
-    set("accept", "application/json".to_owned(), false);
-    set("accept-encoding", "gzip, deflate, br".to_owned(), false);
-    set(
-        "user-agent",
-        concat!("hydrant/", env!("CARGO_PKG_VERSION")).to_owned(),
-        false,
-    );
-    for (name, value, secret) in &request.headers {
-        // A credential the job wrote into its headers goes where the
-        // auth's own do: only to the job's origin.
-        if *secret && !same_origin {
-            continue;
-        }
-        set(
-            name,
-            fill(value, vars, false, &format!("request.headers.{name}"))?,
-            *secret,
-        );
-    }
-    for o in &plan.overrides {
-        if let Override::Header { name, value } = o {
-            set(&name.to_ascii_lowercase(), value.clone(), false);
-        }
-    }
-    if same_origin {
-        for (name, value) in &credentials.headers {
-            set(name, value.expose_secret().to_owned(), true);
-        }
-    }
-    for (name, value, _) in &headers {
-        if value.contains(['\r', '\n']) {
-            return Err(Error::config(format!(
-                "header `{name}` would contain CR or LF after filling placeholders"
-            )));
-        }
-    }
-
+    let secret_query = parts.query(&mut url, followed, &vars)?;
+    let mut headers = parts.headers(&vars)?;
     let body_secrets: &[(String, hydrant_auth::SecretString)] =
         if same_origin { &credentials.body } else { &[] };
     let (body, masked_body) = prepare_body(request, plan, body_secrets, &vars)?;
@@ -212,6 +116,147 @@ pub(crate) fn prepare(
         masked_body,
         job_origin,
     })
+}
+
+/// The job's URL with its placeholders filled, and the URL to request: the
+/// plan's link resolved against it, if the plan follows one (then `true`).
+fn target<'v>(
+    request: &Request,
+    plan: &Plan,
+    vars: &impl Fn(&str) -> Option<&'v str>,
+) -> Result<(Url, Url, bool)> {
+    let job_url = fill(&request.url, vars, true, "request.url")?;
+    let job_url = Url::parse(&job_url)
+        .map_err(|e| Error::config(format!("request.url: `{job_url}` is not a URL ({e})")))?;
+    let link = plan.overrides.iter().find_map(|o| match o {
+        Override::Link(link) => Some(link),
+        _ => None,
+    });
+    let url = match link {
+        Some(link) => job_url
+            .join(link)
+            .map_err(|e| Error::data(format!("pagination link `{link}` is not a URL ({e})")))?,
+        None => job_url.clone(),
+    };
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::data(format!(
+            "pagination link `{url}` is not http or https"
+        )));
+    }
+    let job_origin = origin(&job_url);
+    if origin(&url) != job_origin {
+        check_host(
+            &url,
+            &job_origin,
+            &request.allowed_hosts,
+            "a pagination link",
+        )?;
+    }
+    Ok((job_url, url, link.is_some()))
+}
+
+/// What the query and the headers of a request are made from.
+struct Parts<'a> {
+    request: &'a Request,
+    plan: &'a Plan,
+    credentials: &'a Credentials,
+    /// Whether the request goes to the job's origin: only then does it
+    /// carry credentials.
+    same_origin: bool,
+}
+
+impl Parts<'_> {
+    /// Sets the query of `url`: the job's (unless a link is followed), the
+    /// plan's, and the credentials'. Answers the names whose values are
+    /// secret.
+    fn query<'v>(
+        &self,
+        url: &mut Url,
+        followed: bool,
+        vars: &impl Fn(&str) -> Option<&'v str>,
+    ) -> Result<Vec<String>> {
+        // A followed link is requested as given: the job's query is not added again.
+        let mut query: Vec<(String, String)> = Vec::new();
+        let mut secret_query = Vec::new();
+        if !followed {
+            for (name, value, secret) in &self.request.query {
+                let key = format!("request.query.{name}");
+                query.push((name.clone(), fill(value, vars, false, &key)?));
+                if *secret {
+                    secret_query.push(name.clone());
+                }
+            }
+        }
+        for o in &self.plan.overrides {
+            if let Override::Query { name, value } = o {
+                query.retain(|(n, _)| n != name);
+                url_remove_query(url, name);
+                query.push((name.clone(), value.clone()));
+            }
+        }
+        if self.same_origin {
+            for (name, value) in &self.credentials.query {
+                query.retain(|(n, _)| n != name);
+                url_remove_query(url, name);
+                query.push((name.clone(), value.expose_secret().to_owned()));
+                secret_query.push(name.clone());
+            }
+        }
+        if !query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (name, value) in &query {
+                pairs.append_pair(name, value);
+            }
+        }
+        Ok(secret_query)
+    }
+
+    /// The headers: hydrant's own, the job's, the plan's and the
+    /// credentials', a later one replacing an earlier of the same name.
+    fn headers<'v>(
+        &self,
+        vars: &impl Fn(&str) -> Option<&'v str>,
+    ) -> Result<Vec<(String, String, bool)>> {
+        let mut headers: Vec<(String, String, bool)> = Vec::new();
+        let mut set = |name: &str, value: String, secret: bool| {
+            headers.retain(|(n, _, _)| n != name);
+            headers.push((name.to_owned(), value, secret));
+        };
+        set("accept", "application/json".to_owned(), false);
+        set("accept-encoding", "gzip, deflate, br".to_owned(), false);
+        set(
+            "user-agent",
+            concat!("hydrant/", env!("CARGO_PKG_VERSION")).to_owned(),
+            false,
+        );
+        for (name, value, secret) in &self.request.headers {
+            // A credential the job wrote into its headers goes where the
+            // auth's own do: only to the job's origin.
+            if *secret && !self.same_origin {
+                continue;
+            }
+            let key = format!("request.headers.{name}");
+            set(name, fill(value, vars, false, &key)?, *secret);
+        }
+        for o in &self.plan.overrides {
+            if let Override::Header { name, value } = o {
+                set(&name.to_ascii_lowercase(), value.clone(), false);
+            }
+        }
+        if self.same_origin {
+            for (name, value) in &self.credentials.headers {
+                set(name, value.expose_secret().to_owned(), true);
+            }
+        }
+        for (name, value, _) in &headers {
+            if value.contains(['\r', '\n']) {
+                return Err(Error::config(format!(
+                    "header `{name}` would contain CR or LF after filling placeholders"
+                )));
+            }
+        }
+        Ok(headers)
+    }
 }
 
 /// Removes the query parameters named in `names` from a URL that leaves

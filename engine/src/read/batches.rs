@@ -27,7 +27,7 @@ pub struct RecordBatches {
     summary: Option<Summary>,
 }
 
-/// Runs a read job (as [`crate::run`] would, with its output replaced by
+/// Runs a read job (as `hydrant_engine::run` would, with its output replaced by
 /// the stream) and hands its records over as Arrow record batches.
 pub fn record_batches(job: Job, options: RunOptions) -> Result<RecordBatches> {
     if job.write.is_some() {

@@ -38,7 +38,7 @@ use crate::net::session::Session;
 use crate::options::{Progress, RunOptions};
 use crate::sink::write_json_cell;
 use crate::state;
-use crate::summary::{Summary, WriteSummary};
+use crate::summary::{Stopped, Summary, WriteSummary};
 use input::{Item, Items};
 use simd_json::prelude::TypedObjectValue;
 
@@ -246,7 +246,7 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         dirty: counts.rejected,
         retries: send.session.retries(),
         elapsed_s: earlier_elapsed + started.elapsed().as_secs_f64(),
-        stopped: "end_of_input".to_owned(),
+        stopped: Stopped::EndOfInput,
         output: send.session.redact(&request.url),
         warnings: Vec::new(),
         dirty_reasons: Default::default(),

@@ -1,0 +1,58 @@
+//! Inferred columns in the read loop: how they may change once written,
+//! and what the user is told of fields they leave out.
+
+use crate::extract::{Extractor, Fed, Inference, Policy};
+use crate::job::{Job, OutputFormat, Records};
+use crate::read::OutputHook;
+
+/// What inferred columns may do once written: NDJSON takes new fields and
+/// wider types as they come, CSV wider types (its header is written), and
+/// Parquet or Arrow batches neither.
+pub(super) fn infer_policy(job: &Job, output: &Option<OutputHook>) -> Policy {
+    #[cfg(feature = "arrow")]
+    if let Some(OutputHook::Sink(_)) = output {
+        return Policy::Fixed { widen: false };
+    }
+    let _ = output;
+    match job.output.format {
+        OutputFormat::Ndjson | OutputFormat::Raw => Policy::Grow,
+        OutputFormat::Csv => Policy::Fixed { widen: true },
+        OutputFormat::Parquet => Policy::Fixed { widen: false },
+    }
+}
+
+/// The extractor of the inferred columns once sampling ends.
+pub(super) fn fixed_extractor(
+    inference: &mut Inference,
+    policy: Policy,
+    records: &Records,
+) -> Extractor {
+    if policy != Policy::Grow {
+        inference.fix();
+    }
+    Extractor::new(inference.columns(), records)
+}
+
+/// The warning, given once, of fields outside fixed inferred columns.
+pub(super) fn tell_unseen(
+    fed: Fed,
+    inference: &Inference,
+    shown: &str,
+    told: bool,
+) -> Option<String> {
+    if told || !fed.new_unseen {
+        return None;
+    }
+    let names: Vec<&str> = inference
+        .unseen()
+        .keys()
+        .map(String::as_str)
+        .take(5)
+        .collect();
+    let warning = format!(
+        "records from {shown} have fields outside the inferred columns ({}): they are left out and counted in the summary's unseen_fields; raise records.infer_pages or declare [[columns]]",
+        names.join(", ")
+    );
+    tracing::warn!("{warning}");
+    Some(warning)
+}

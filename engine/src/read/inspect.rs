@@ -1,0 +1,280 @@
+//! The commands built on a job's first request: `explain` (no network),
+//! `check` and `schema` (its first page), and `query` (a path on a
+//! document).
+
+use serde::Serialize;
+use simd_json::BorrowedValue;
+
+use crate::error::{Error, Result};
+use crate::extract::{
+    Batch, ColumnSpec, Extractor, Placeholders, infer_columns, records_path_found,
+    records_path_missing,
+};
+use crate::job::{Fanout, FanoutSource, Job};
+use crate::json::node::Node;
+use crate::json::path::Path;
+use crate::json::{Parser, Scratch, write_serde};
+use crate::net::session::Fetched;
+use crate::options::RunOptions;
+use crate::read::fanout::Feed;
+use crate::read::pass::{Context, Pass};
+use crate::read::worker::{content_type, not_json};
+use crate::read::{page_records, reparse_selected};
+
+/// The first request the job would send, as text with secrets masked.
+/// Needs no network: the first request of every pagination type is static.
+pub fn explain(job: &Job) -> Result<String> {
+    let context = Context::new(job, None)?;
+    let mut out = format!(
+        "# job {}\n# pagination: {}; output: {} to {}\n",
+        job.name,
+        job.paginate.kind.as_str(),
+        job.output.format.as_str(),
+        job.output
+            .path
+            .as_ref()
+            .map_or_else(|| "stdout".to_owned(), |p| p.display().to_string())
+    );
+    let value = match Feed::open_static(job)? {
+        Some(mut feed) => feed.next_value()?.unwrap_or_default(),
+        None => {
+            let Some(Fanout {
+                source: FanoutSource::From(parent),
+                ..
+            }) = &job.fanout
+            else {
+                unreachable!("only [fanout.from] needs the network for its values");
+            };
+            out.push_str(
+                "# [fanout.from]: the values come from the records of this request's job:\n\n",
+            );
+            out.push_str(&explain(parent)?);
+            return Ok(out);
+        }
+    };
+    if job.fanout.is_some() {
+        out.push_str(&format!(
+            "# [fanout]: one pass per value; the first value is {:?}\n",
+            value.placeholders.get("value").map_or("", String::as_str)
+        ));
+    }
+    out.push('\n');
+    let mut pass = Pass::new(&context, value, 0)?;
+    let (plan, _) = pass.next_plan().expect("a new pass has a first request");
+    let prepared = context.prepare_with(&plan, &pass.placeholders)?;
+    out.push_str(&context.session.describe(&prepared));
+    Ok(out)
+}
+
+/// What `hydrant check` shows of the first response.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    /// The URL requested, secrets masked.
+    pub url: String,
+    pub status: u16,
+    /// Records on the first page.
+    pub records: usize,
+    /// The columns, declared or inferred, and their types.
+    pub columns: Vec<(String, String)>,
+    /// The first records, as NDJSON lines of the output columns.
+    pub sample: Vec<String>,
+    /// Why records of the first page would be dirty.
+    pub dirty: Vec<String>,
+    /// Says so when the page has no value at `records.path`.
+    pub records_missing: Option<String>,
+}
+
+/// Sends the job's first request and shows `inspect` the response and the
+/// records of its page (none for a 204).
+async fn first_page<R>(
+    job: &Job,
+    options: RunOptions,
+    inspect: impl FnOnce(&FirstPage<'_, '_>) -> R,
+) -> Result<R> {
+    let value = crate::read::fanout::first_value(job, &options).await?;
+    let context = Context::new(job, options.redirect_to)?;
+    let mut pass = Pass::new(&context, value, 0)?;
+    let (plan, _) = pass.next_plan().expect("a new pass has a first request");
+    let prepared = context.prepare_with(&plan, &pass.placeholders)?;
+    let fetched = context.session.fetch(prepared).await?;
+    let shown = context.session.shown(&fetched.prepared);
+    if fetched.response.status.as_u16() == 204 {
+        return Ok(inspect(&FirstPage {
+            placeholders: &pass.placeholders,
+            fetched: &fetched,
+            shown: &shown,
+            records: &[],
+            path_found: true,
+        }));
+    }
+    let mut parser = Parser::default();
+    let mut scratch = Scratch::default();
+    let mut reparse = Scratch::default();
+    let page = parser
+        .parse(&fetched.response.body, &mut scratch)
+        .map_err(|e| {
+            let kind = content_type(&fetched.response.headers);
+            not_json(&shown, kind.as_deref(), &fetched.response.body, e)
+        })?;
+    let reparsed = reparse_selected(&page, &job.records, &mut parser, &mut reparse)
+        .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+    let records = page_records(&page, &reparsed, &job.records)
+        .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+    Ok(inspect(&FirstPage {
+        placeholders: &pass.placeholders,
+        fetched: &fetched,
+        shown: &shown,
+        records: &records,
+        path_found: !records.is_empty() || records_path_found(&page, &job.records),
+    }))
+}
+
+/// What `check` and `schema` are shown of the first page.
+struct FirstPage<'p, 'v> {
+    placeholders: &'p Placeholders,
+    fetched: &'p Fetched,
+    /// The URL requested, secrets masked.
+    shown: &'p str,
+    records: &'p [&'v BorrowedValue<'v>],
+    /// Whether the page had a value at `records.path`.
+    path_found: bool,
+}
+
+/// Sends the first request and reports what came back: status, records,
+/// columns and a sample.
+pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result<CheckReport> {
+    first_page(job, options, |first| {
+        let FirstPage {
+            placeholders,
+            fetched,
+            shown,
+            records,
+            path_found,
+        } = *first;
+        let columns = job
+            .columns
+            .clone()
+            .unwrap_or_else(|| infer_columns(records, &job.records.flatten));
+        let extractor = Extractor::new(columns, &job.records);
+        let mut batch = Batch::default();
+        extractor.extract(
+            &records[..records.len().min(sample_size)],
+            placeholders,
+            &mut batch,
+        );
+        let encoder = crate::sink::NdjsonEncoder::new(extractor.columns());
+        let width = extractor.columns().len();
+        let sample = (0..batch.rows)
+            .map(|row| {
+                let mut line = Vec::new();
+                encoder.encode(batch.row(row, width), &mut line);
+                String::from_utf8_lossy(&line).trim_end().to_owned()
+            })
+            .collect();
+        CheckReport {
+            url: shown.to_owned(),
+            status: fetched.response.status.as_u16(),
+            records: records.len(),
+            columns: extractor
+                .columns()
+                .iter()
+                .map(|c| (c.name.clone(), c.kind.as_str().to_owned()))
+                .collect(),
+            sample,
+            dirty: batch.dirty.into_iter().map(|d| d.reason).collect(),
+            records_missing: (!path_found).then(|| records_path_missing(&job.records, shown)),
+        }
+    })
+    .await
+}
+
+/// Infers `[[columns]]` from the first page and writes them as TOML.
+pub async fn schema(job: &Job, options: RunOptions) -> Result<String> {
+    first_page(job, options, |&FirstPage { shown, records, .. }| {
+        let mut out = format!(
+            "# inferred from the first page of {} ({} records)\n",
+            shown,
+            records.len()
+        );
+        for column in infer_columns(records, &job.records.flatten) {
+            let path = column.path.as_ref().map_or("", |p| p.as_str());
+            out.push_str("\n[[columns]]\n");
+            out.push_str(&format!("name = {}\n", toml_string(&column.name)));
+            if path != column.name {
+                out.push_str(&format!("path = {}\n", toml_string(&path_text(&column))));
+            }
+            out.push_str(&format!("type = \"{}\"\n", column.kind.as_str()));
+        }
+        out
+    })
+    .await
+}
+
+/// A path for a job file: dotted when every key allows it, JSONPath else.
+fn path_text(column: &ColumnSpec) -> String {
+    let Some(segments) = column.path.as_ref().and_then(|p| p.segments()) else {
+        return String::new();
+    };
+    let keys: Vec<&str> = segments
+        .iter()
+        .filter_map(|s| match s {
+            crate::json::path::Segment::Key(k) => Some(k.as_str()),
+            _ => None,
+        })
+        .collect();
+    let plain = |k: &&str| !k.is_empty() && !k.contains(['.', '[', ']']) && !k.starts_with('$');
+    if keys.len() == segments.len() && keys.iter().all(plain) {
+        return keys.join(".");
+    }
+    let mut out = String::from("$");
+    for key in keys {
+        out.push_str(&format!(
+            "[{}]",
+            serde_json::to_string(key).unwrap_or_default()
+        ));
+    }
+    out
+}
+
+fn toml_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_default()
+}
+
+/// Evaluates a path on a JSON document: the selected values as a JSON array.
+///
+/// The path is taken exactly as given: RFC 9535 allows no white space
+/// before or after it (a job file's paths are trimmed).
+pub fn query(path: &str, document: &[u8]) -> Result<Vec<u8>> {
+    if path.trim() != path {
+        return Err(Error::config(format!(
+            "invalid path: `{path}` has white space before or after it"
+        )));
+    }
+    let path = Path::parse(path).map_err(|e| Error::config(format!("invalid path: {e}")))?;
+    let mut parser = Parser::default();
+    let mut scratch = Scratch::default();
+    let value = parser
+        .parse(document, &mut scratch)
+        .map_err(|e| Error::data(format!("the document is not valid JSON: {e}")))?;
+    let mut out = vec![b'['];
+    match path.query_simd(&value) {
+        crate::json::path::Selected::Borrowed(found) => {
+            for (i, v) in found.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                v.write_json(&mut out);
+            }
+        }
+        crate::json::path::Selected::Owned(found) => {
+            for (i, v) in found.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_serde(v, &mut out);
+            }
+        }
+    }
+    out.push(b']');
+    Ok(out)
+}

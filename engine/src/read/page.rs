@@ -1,0 +1,734 @@
+//! From an answer to the sink: a page read here (on its structural index,
+//! or as a tree) or made by a page worker, its rows written in order, its
+//! dirty records counted and kept, and a checkpoint saved when one is due.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use crate::error::{Error, Kind, Result};
+use crate::extract::{
+    Batch, ColumnSpec, DirtyRecord, Extractor, Placeholders, Policy, records_path_found,
+    records_path_missing,
+};
+use crate::job::{Job, OutputFormat};
+use crate::json::node::Node;
+use crate::json::path::Path;
+use crate::json::{Parser, Scratch};
+use crate::net::session::Fetched;
+use crate::read::columns::{fixed_extractor, tell_unseen};
+use crate::read::flight::{Held, Pending, RowsDone, Standing, joined};
+use crate::read::run::{PageAt, Parsers, ReadRun};
+use crate::read::worker::{PageWork, content_type, index_records, not_json};
+use crate::read::{
+    OutputHook, output_error, page_records, reparse_selected, walks_index, watched_value,
+};
+use crate::sink::{Destination, Mark, PageOut, RawSink, Sink, TextSink};
+use crate::state::{self, Checkpoint, SavedColumn};
+
+/// Puts a page's rows into the sink.
+type WriteRows<'a> = &'a mut dyn FnMut(&mut Box<dyn Sink>, &[ColumnSpec]) -> std::io::Result<()>;
+
+impl ReadRun<'_, '_> {
+    /// Reads a page the loop brought back whole: on its structural index
+    /// once the columns are known and every path is a plain one, else as a
+    /// tree.
+    pub(super) fn read(
+        &mut self,
+        fetched: &mut Fetched,
+        page: &PageAt<'_>,
+        placeholders: Arc<Placeholders>,
+        parse: &mut Parsers,
+    ) -> Result<()> {
+        let watched_paths = self.pass.as_ref().map(|p| p.watched.clone());
+        let watched_at: &[Path] = watched_paths.as_deref().unwrap_or_default();
+        if walks_index(self.extractor.as_ref(), &self.job.records, watched_at) {
+            self.read_indexed(fetched, page, &placeholders, watched_at, parse)
+        } else {
+            self.read_tree(fetched, page, placeholders, watched_at, parse)
+        }
+    }
+
+    fn read_indexed(
+        &mut self,
+        fetched: &Fetched,
+        page: &PageAt<'_>,
+        placeholders: &Placeholders,
+        watched_at: &[Path],
+        parse: &mut Parsers,
+    ) -> Result<()> {
+        let job = self.job;
+        let body = &fetched.response.body;
+        let not_json = |e| {
+            let kind = content_type(&fetched.response.headers);
+            not_json(page.shown, kind.as_deref(), body, e)
+        };
+        let plan = self
+            .extractor
+            .as_ref()
+            .expect("on_index needs the columns")
+            .plan();
+        let doc = parse.scanner.scan(body, plan).map_err(not_json)?;
+        let (mut records, mut watched) = index_records(&doc, &job.records, watched_at, page.shown)?;
+        let redoc;
+        let mut columns_changed = false;
+        let mut unseen_warning = None;
+        if let Some(inference) = &mut self.inference {
+            let fed = inference.feed(&records, self.policy);
+            if let Some(warning) = tell_unseen(fed, inference, page.shown, self.unseen_told) {
+                self.unseen_told = true;
+                unseen_warning = Some(warning);
+            }
+            if fed.changed {
+                // The index notes the old columns' keys: the page is
+                // scanned again for the new ones.
+                let grown = self
+                    .extractor
+                    .insert(Extractor::new(inference.columns(), &job.records));
+                columns_changed = true;
+                redoc = parse.rescanner.scan(body, grown.plan()).map_err(not_json)?;
+                (records, watched) = index_records(&redoc, &job.records, watched_at, page.shown)?;
+            }
+        }
+        let mut batch = Batch::default();
+        let extractor = self.extractor.as_ref().expect("on_index needs the columns");
+        extractor.extract(&records, placeholders, &mut batch);
+        let missing = records.is_empty() && !records_path_found(doc.root(), &job.records);
+        self.step(page, records.len(), &watched);
+        self.tally.warnings.extend(unseen_warning);
+        let standing = self.standing();
+        self.write_read(body, &batch, columns_changed, page.shown, standing, missing)
+    }
+
+    fn read_tree(
+        &mut self,
+        fetched: &mut Fetched,
+        page: &PageAt<'_>,
+        placeholders: Arc<Placeholders>,
+        watched_at: &[Path],
+        parse: &mut Parsers,
+    ) -> Result<()> {
+        let job = self.job;
+        let body = &fetched.response.body;
+        let kind = content_type(&fetched.response.headers);
+        let tree = parse
+            .parser
+            .parse(body, &mut parse.scratch)
+            .map_err(|e| not_json(page.shown, kind.as_deref(), body, e))?;
+        let watched: Vec<Option<Value>> =
+            watched_at.iter().map(|w| watched_value(&tree, w)).collect();
+        let in_response = |e| Error::data(format!("response from {}: {e}", page.shown));
+        let reparsed = reparse_selected(&tree, &job.records, &mut parse.parser, &mut parse.reparse)
+            .map_err(in_response)?;
+        let records = page_records(&tree, &reparsed, &job.records).map_err(in_response)?;
+        let mut hold = false;
+        let mut columns_changed = false;
+        let mut unseen_warning = None;
+        if let Some(inference) = &mut self.inference {
+            let sampling = self.extractor.is_none();
+            let policy = if sampling { Policy::Grow } else { self.policy };
+            let fed = inference.feed(&records, policy);
+            if let Some(warning) = tell_unseen(fed, inference, page.shown, self.unseen_told) {
+                self.unseen_told = true;
+                unseen_warning = Some(warning);
+            }
+            if sampling {
+                self.sampled += 1;
+                hold = self.policy != Policy::Grow && self.sampled < job.records.infer_pages;
+                if !hold {
+                    self.extractor = Some(fixed_extractor(inference, self.policy, &job.records));
+                }
+            } else if fed.changed {
+                self.extractor = Some(Extractor::new(inference.columns(), &job.records));
+                columns_changed = true;
+            }
+        }
+        let mut batch = Batch::default();
+        if !hold {
+            let extractor = self
+                .extractor
+                .as_ref()
+                .expect("the columns are known by now");
+            extractor.extract(&records, &placeholders, &mut batch);
+        }
+        let missing = records.is_empty() && !records_path_found(&tree, &job.records);
+        self.step(page, records.len(), &watched);
+        self.tally.warnings.extend(unseen_warning);
+        let standing = self.standing();
+        if !hold {
+            return self.write_read(body, &batch, columns_changed, page.shown, standing, missing);
+        }
+        drop(batch);
+        self.held.push(Held {
+            body: std::mem::take(&mut fetched.response.body),
+            shown: page.shown.to_owned(),
+            standing,
+            placeholders,
+            records_missing: missing,
+        });
+        Ok(())
+    }
+
+    /// Writes a page read here, after the pages held before it.
+    fn write_read(
+        &mut self,
+        body: &[u8],
+        batch: &Batch<'_>,
+        columns_changed: bool,
+        shown: &str,
+        standing: Option<Standing>,
+        missing: bool,
+    ) -> Result<()> {
+        self.write_held()?;
+        if columns_changed && let Some(sink) = &mut self.sink {
+            let columns = self.extractor.as_ref().expect("changed columns").columns();
+            sink.columns_changed(columns)
+                .map_err(|e| output_error(self.job, e))?;
+        }
+        let mut put = |sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| {
+            sink.page(&PageOut {
+                body,
+                columns,
+                batch,
+            })
+        };
+        self.write_page(batch.rows, &batch.dirty, shown, standing, missing, &mut put)
+    }
+
+    /// Writes the rows of a page a worker made (or gave back), once it is
+    /// its turn.
+    pub(super) fn write_pending(
+        &mut self,
+        parse: &mut Parsers,
+        pending: Pending,
+        rows: RowsDone,
+    ) -> Result<()> {
+        let Pending {
+            shown,
+            standing,
+            landed_early,
+            placeholders,
+            ..
+        } = pending;
+        // Only a 204 comes back without rows, and it is never pending.
+        let encoded = joined(rows)?.ok_or_else(|| {
+            Error::http(format!("the worker gave no rows for the page from {shown}"))
+        })?;
+        if let Some(prepared) = landed_early {
+            self.tally.progress.bytes += encoded.body_len as u64;
+            self.tally.early_bytes += encoded.body_len as u64;
+            if let Some(recorded) = &mut self.hooks.recorder {
+                recorded.push((prepared, encoded.latency));
+            }
+        }
+        let missing = encoded.records_missing;
+        if let Some(body) = &encoded.refit {
+            return self.refit(parse, body, &placeholders, &shown, standing, missing);
+        }
+        let mut put = |sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| sink.encoded(&encoded.text);
+        self.write_page(
+            encoded.rows,
+            &encoded.dirty,
+            &shown,
+            standing,
+            missing,
+            &mut put,
+        )
+    }
+
+    /// A page a worker gave back: something new for the inferred columns.
+    /// The page is made here, where the inference is, and the workers get
+    /// the columns it leads to.
+    fn refit(
+        &mut self,
+        parse: &mut Parsers,
+        body: &[u8],
+        placeholders: &Placeholders,
+        shown: &str,
+        standing: Option<Standing>,
+        missing: bool,
+    ) -> Result<()> {
+        let job = self.job;
+        let inference = self
+            .inference
+            .as_mut()
+            .expect("only inferred pages come back");
+        let plan = self
+            .extractor
+            .as_ref()
+            .expect("pages are made once columns are known")
+            .plan();
+        let doc = parse
+            .scanner
+            .scan(body, plan)
+            .map_err(|e| not_json(shown, None, body, e))?;
+        let (mut records, _) = index_records(&doc, &job.records, &[], shown)?;
+        let fed = inference.feed(&records, self.policy);
+        if let Some(warning) = tell_unseen(fed, inference, shown, self.unseen_told) {
+            self.unseen_told = true;
+            self.tally.warnings.push(warning);
+        }
+        let redoc;
+        if fed.changed {
+            let grown = self
+                .extractor
+                .insert(Extractor::new(inference.columns(), &job.records));
+            if let Some(sink) = &mut self.sink {
+                sink.columns_changed(grown.columns())
+                    .map_err(|e| output_error(job, e))?;
+            }
+            self.work
+                .clone_from(&PageWork::new(job, grown, Some(inference)));
+            redoc = parse
+                .rescanner
+                .scan(body, grown.plan())
+                .map_err(|e| not_json(shown, None, body, e))?;
+            (records, _) = index_records(&redoc, &job.records, &[], shown)?;
+        }
+        self.write_extracted(&records, placeholders, body, shown, standing, missing)
+    }
+
+    /// Extracts the records of a page made here and writes them.
+    fn write_extracted<'v, N: Node<'v>>(
+        &mut self,
+        records: &[N],
+        placeholders: &Placeholders,
+        body: &[u8],
+        shown: &str,
+        standing: Option<Standing>,
+        missing: bool,
+    ) -> Result<()> {
+        let mut batch = Batch::default();
+        let extractor = self
+            .extractor
+            .as_ref()
+            .expect("pages are written once columns are known");
+        extractor.extract(records, placeholders, &mut batch);
+        let mut put = |sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| {
+            sink.page(&PageOut {
+                body,
+                columns,
+                batch: &batch,
+            })
+        };
+        self.write_page(batch.rows, &batch.dirty, shown, standing, missing, &mut put)
+    }
+
+    /// Writes the pages held while the columns were sampled, now that they
+    /// are fixed.
+    fn write_held(&mut self) -> Result<()> {
+        let job = self.job;
+        for page in std::mem::take(&mut self.held) {
+            let Held {
+                body,
+                shown,
+                standing,
+                placeholders,
+                records_missing,
+            } = page;
+            let mut parser = Parser::default();
+            let (mut scratch, mut reparse) = (Scratch::default(), Scratch::default());
+            let tree = parser
+                .parse(&body, &mut scratch)
+                .map_err(|e| not_json(&shown, None, &body, e))?;
+            let in_response = |e| Error::data(format!("response from {shown}: {e}"));
+            let reparsed = reparse_selected(&tree, &job.records, &mut parser, &mut reparse)
+                .map_err(in_response)?;
+            let records = page_records(&tree, &reparsed, &job.records).map_err(in_response)?;
+            self.write_extracted(
+                &records,
+                &placeholders,
+                &body,
+                &shown,
+                standing,
+                records_missing,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Fixes the inferred columns and writes the pages held for them, when
+    /// the run ends while they are still sampled.
+    pub(super) fn write_held_if_sampling(&mut self) -> Result<()> {
+        if !self.held.is_empty()
+            && let Some(inference) = &mut self.inference
+        {
+            self.extractor = Some(fixed_extractor(inference, self.policy, &self.job.records));
+            self.write_held()?;
+        }
+        Ok(())
+    }
+
+    /// Writes a page's rows, counts them and saves a checkpoint when one
+    /// is due: `put` puts the rows in the sink.
+    fn write_page(
+        &mut self,
+        rows: usize,
+        dirty: &[DirtyRecord],
+        shown: &str,
+        standing: Option<Standing>,
+        missing: bool,
+        put: WriteRows<'_>,
+    ) -> Result<()> {
+        let job = self.job;
+        if missing && !self.tally.records_missing_told {
+            self.tally.records_missing_told = true;
+            let warning = records_path_missing(&job.records, shown);
+            tracing::warn!("{warning}");
+            self.tally.warnings.push(warning);
+        }
+        if !dirty.is_empty() {
+            self.count_dirty(dirty, shown)?;
+        }
+        if self.sink.is_none() {
+            self.open_sink()?;
+        }
+        let columns = self
+            .extractor
+            .as_ref()
+            .expect("the columns are known by now")
+            .columns();
+        let sink = self.sink.as_mut().expect("the sink was just opened");
+        put(sink, columns).map_err(|e| output_error(job, e))?;
+        self.tally.progress.records += rows as u64;
+        if let Some(standing) = standing
+            && self.checkpoint_due()
+        {
+            self.checkpoint(standing)?;
+        }
+        if let Some(callback) = &self.options.on_progress {
+            callback(&self.tally.progress);
+        }
+        Ok(())
+    }
+
+    /// Counts a page's dirty records by reason, and keeps them in
+    /// `records.dirty_path` (or logs the first few).
+    fn count_dirty(&mut self, dirty: &[DirtyRecord], shown: &str) -> Result<()> {
+        let job = self.job;
+        let progress = &mut self.tally.progress;
+        progress.dirty += dirty.len() as u64;
+        for record in dirty {
+            *self
+                .tally
+                .dirty_reasons
+                .entry(record.kind.clone())
+                .or_default() += 1;
+        }
+        match &job.records.dirty_path {
+            None => log_dirty(dirty, shown, progress.dirty),
+            Some(path) => {
+                let failed = |e| {
+                    Error::io(
+                        format!("cannot write records.dirty_path `{}`", path.display()),
+                        e,
+                    )
+                };
+                let out = match &mut self.dirty_out {
+                    Some(out) => out,
+                    None => self.dirty_out.insert(std::io::BufWriter::new(
+                        open_dirty(path, self.resumed_at.is_some()).map_err(|e| {
+                            Error::io(
+                                format!("cannot create records.dirty_path `{}`", path.display()),
+                                e,
+                            )
+                        })?,
+                    )),
+                };
+                for dirty in dirty {
+                    let mut line = Vec::new();
+                    line.extend_from_slice(b"{\"reason\":");
+                    crate::json::write_str(&dirty.reason, &mut line);
+                    line.extend_from_slice(b",\"url\":");
+                    crate::json::write_str(shown, &mut line);
+                    line.extend_from_slice(b",\"record\":");
+                    line.extend_from_slice(&dirty.record);
+                    line.extend_from_slice(b"}\n");
+                    out.write_all(&line).map_err(failed)?;
+                }
+                out.flush().map_err(failed)?;
+            }
+        }
+        if progress.dirty > job.records.max_dirty {
+            let last = &dirty[dirty.len() - 1];
+            return Err(Error::new(
+                Kind::DirtyLimit,
+                format!(
+                    "{} dirty records exceed records.max_dirty = {} (last, from {shown}: {})",
+                    progress.dirty, job.records.max_dirty, last.reason
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether a checkpoint is due: `state.every` has passed since the
+    /// last, or the run is asked to stop.
+    fn checkpoint_due(&self) -> bool {
+        let Some(state) = &self.job.state else {
+            return false;
+        };
+        self.last_checkpoint
+            .is_none_or(|at| at.elapsed() >= state.every)
+            || self
+                .options
+                .interrupt
+                .as_ref()
+                .is_some_and(crate::options::Interrupt::is_set)
+    }
+
+    /// Saves where the run stands once the page just written is in the
+    /// output.
+    fn checkpoint(&mut self, standing: Standing) -> Result<()> {
+        let job = self.job;
+        let state = job
+            .state
+            .as_ref()
+            .expect("a standing is taken with [state]");
+        let sink = self.sink.as_mut().expect("a page was just written");
+        let mark = sink.checkpoint().map_err(|e| output_error(job, e))?;
+        let dirty_bytes = match &mut self.dirty_out {
+            Some(out) => sync_dirty_file(out, job)?,
+            None => self.tally.earlier.dirty_bytes,
+        };
+        let tally = &self.tally;
+        let checkpoint = Checkpoint {
+            format: state::FORMAT,
+            job: state::fingerprint(job),
+            output_bytes: mark.length,
+            output_digest: Some(mark.digest),
+            dirty_bytes,
+            // Later answers may have been stepped on already; the
+            // checkpoint counts up to this page.
+            progress: crate::options::Progress {
+                requests: standing.requests,
+                bytes: standing.bytes + tally.early_bytes,
+                ..tally.progress
+            },
+            retries: tally.earlier.retries + self.context.session.retries(),
+            elapsed_s: tally.earlier.elapsed_s + self.started.elapsed().as_secs_f64(),
+            launched: standing.answered,
+            columns: job
+                .columns
+                .is_none()
+                .then(|| SavedColumn::save(self.extractor.as_ref().expect("columns").columns())),
+            values_done: standing.values_done,
+            pass: standing.pass,
+            stopped: standing.stopped,
+            warnings: tally.warnings[..standing.warnings].to_vec(),
+            dirty_reasons: tally.dirty_reasons.clone(),
+            unseen_fields: self
+                .inference
+                .as_ref()
+                .map(|i| i.unseen().clone())
+                .unwrap_or_default(),
+        };
+        state::save(&state.path, &checkpoint, |text| {
+            self.context.session.redact(text)
+        })?;
+        self.last_checkpoint = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Opens the sink with the columns known now (none without any).
+    pub(super) fn open_sink(&mut self) -> Result<()> {
+        let columns = self.extractor.as_ref().map_or(&[][..], Extractor::columns);
+        let sink = open_sink(self.job, columns, self.resumed_at, &mut self.output)?;
+        self.sink = Some(sink);
+        Ok(())
+    }
+
+    /// Makes the dirty file durable, if there is one.
+    pub(super) fn sync_dirty(&mut self) -> Result<()> {
+        if let Some(out) = &mut self.dirty_out {
+            sync_dirty_file(out, self.job)?;
+        }
+        Ok(())
+    }
+}
+
+/// What an interrupted run says it kept.
+pub(super) fn interrupted_error(job: &Job, records: u64) -> Error {
+    let message = match (&job.state, job.output.path.as_deref()) {
+        (Some(_), Some(path)) => format!(
+            "interrupted: {records} records written; the output stays in `{}.partial` with a checkpoint: resume with --resume",
+            path.display()
+        ),
+        (None, Some(path)) => format!(
+            "interrupted: {records} records had been written; `{}.partial` was removed (set [state] to resume a run)",
+            path.display()
+        ),
+        (_, None) => format!("interrupted: {records} records written"),
+    };
+    Error::new(Kind::Interrupted, message)
+}
+
+/// How many dirty records are logged when they are not kept in a file.
+const DIRTY_LOGGED: u64 = 5;
+
+/// Logs the first dirty records of a run that keeps none, with the page
+/// they came from and their place on it. `dirty` ends the run's
+/// `dirty_so_far`.
+fn log_dirty(dirty: &[DirtyRecord], shown: &str, dirty_so_far: u64) {
+    let first = dirty_so_far - dirty.len() as u64;
+    for (n, record) in (first..).zip(dirty).take_while(|(n, _)| *n < DIRTY_LOGGED) {
+        tracing::warn!(
+            "dirty record {} of the page from {shown} left out: {}",
+            record.ordinal,
+            record.reason
+        );
+        if n + 1 == DIRTY_LOGGED {
+            tracing::warn!(
+                "further dirty records are counted in the summary, not logged; set records.dirty_path to keep them"
+            );
+        }
+    }
+}
+
+/// What the runs before a resumed one did, beyond [`Progress`].
+#[derive(Debug, Default)]
+pub(super) struct Earlier {
+    pub(super) retries: u64,
+    pub(super) elapsed_s: f64,
+    pub(super) dirty_bytes: u64,
+}
+
+/// Checks that the job can keep checkpoints and finds the one to resume
+/// from; a run that starts over removes the old one first, so that it can
+/// never be taken up against the new output.
+pub(super) fn begin_checkpoints(
+    job: &Job,
+    resume: bool,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Checkpoint>> {
+    let Some(state) = &job.state else {
+        if resume {
+            return Err(Error::config(format!(
+                "--resume needs checkpoints: job file `{}` has no [state] path",
+                job.name
+            )));
+        }
+        return Ok(None);
+    };
+    if job.output.path.is_none() {
+        return Err(Error::config(format!(
+            "job file `{}`: [state] needs output.path: stdout cannot be rewound to a checkpoint",
+            job.name
+        )));
+    }
+    if !resume {
+        state::remove(&state.path)?;
+        return Ok(None);
+    }
+    let Some(checkpoint) = state::load(&state.path, job)? else {
+        let warning = format!(
+            "--resume: no checkpoint at `{}`; the run started from the beginning",
+            state.path.display()
+        );
+        tracing::warn!("{warning}");
+        warnings.push(warning);
+        return Ok(None);
+    };
+    if let Some(path) = &job.records.dirty_path {
+        state::rewind("records.dirty_path", path, checkpoint.dirty_bytes)?;
+    }
+    tracing::info!(
+        records = checkpoint.progress.records,
+        requests = checkpoint.progress.requests,
+        "resuming from `{}`",
+        state.path.display()
+    );
+    Ok(Some(checkpoint))
+}
+
+/// The dirty file: created afresh, or added to after a checkpoint.
+fn open_dirty(path: &std::path::Path, resumed: bool) -> std::io::Result<std::fs::File> {
+    if resumed {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    } else {
+        std::fs::File::create(path)
+    }
+}
+
+/// Makes the dirty file durable and answers its length.
+fn sync_dirty_file(out: &mut std::io::BufWriter<std::fs::File>, job: &Job) -> Result<u64> {
+    let failed = |e| {
+        let path = job
+            .records
+            .dirty_path
+            .as_deref()
+            .unwrap_or(std::path::Path::new("-"));
+        Error::io(
+            format!("cannot write records.dirty_path `{}`", path.display()),
+            e,
+        )
+    };
+    out.flush().map_err(failed)?;
+    out.get_ref().sync_data().map_err(failed)?;
+    Ok(out.get_ref().metadata().map_err(failed)?.len())
+}
+
+/// The sink of the job's output; `resume_at` reopens the partial file of a
+/// cut-off run at that mark.
+fn open_sink(
+    job: &Job,
+    columns: &[ColumnSpec],
+    resume_at: Option<Mark>,
+    output: &mut Option<OutputHook>,
+) -> Result<Box<dyn Sink>> {
+    let mut out = match (output.take(), resume_at, job.output.path.as_deref()) {
+        #[cfg(feature = "arrow")]
+        (Some(OutputHook::Sink(make)), _, _) => return Ok(make(columns)),
+        (Some(OutputHook::Writer(writer)), _, _) => Destination::writer(writer),
+        (None, Some(mark), Some(path)) => Destination::resume(path, mark).map_err(|e| {
+            // A run stopped after its output was renamed into place but
+            // before its checkpoint was removed leaves both behind.
+            let finished = e.kind() == std::io::ErrorKind::NotFound && path.exists();
+            let hint = if finished {
+                format!(
+                    " (`{}` exists: the checkpointed run may have finished; run without --resume to start over)",
+                    path.display()
+                )
+            } else {
+                String::new()
+            };
+            Error::io(format!("cannot resume the output `{}`{hint}", path.display()), e)
+        })?,
+        (None, _, path) => Destination::open(path).map_err(|e| output_error(job, e))?,
+    };
+    if job.state.is_some() {
+        out.keep_on_failure();
+    }
+    Ok(match job.output.format {
+        OutputFormat::Ndjson => Box::new(TextSink::ndjson(out, columns)),
+        OutputFormat::Csv => Box::new(TextSink::csv(
+            out,
+            columns,
+            job.output.csv_delimiter,
+            job.output.csv_header,
+        )),
+        OutputFormat::Raw => Box::new(RawSink::new(out)),
+        #[cfg(feature = "parquet")]
+        OutputFormat::Parquet => Box::new(
+            crate::sink::parquet::ParquetSink::new(
+                out,
+                columns,
+                &job.output.parquet_compression,
+                job.output.row_group_size,
+            )
+            .map_err(|e| output_error(job, e))?,
+        ),
+        #[cfg(not(feature = "parquet"))]
+        OutputFormat::Parquet => {
+            return Err(Error::config(format!(
+                "job file `{}`: output.format `parquet` needs a hydrant built with the cargo feature `parquet`",
+                job.name
+            )));
+        }
+    })
+}

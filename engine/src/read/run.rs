@@ -1,0 +1,799 @@
+//! The read loop: [`ReadRun`] sends a job's requests, takes their answers
+//! in request order, steps the paginator on each page and hands the page
+//! to be written (`page.rs`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use hydrant_paginate::{Page as PageView, Step, Stop};
+use serde_json::Value;
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::error::{Error, Kind, Result};
+use crate::exchange::TakenExchange;
+use crate::extract::{Extractor, Inference, Policy};
+use crate::job::Job;
+use crate::json::scan::Scanner;
+use crate::json::{Parser, Scratch};
+use crate::net::request::Prepared;
+use crate::net::session::Fetched;
+use crate::options::{Interrupt, Progress, RunOptions};
+use crate::read::columns::infer_policy;
+use crate::read::fanout::Feed;
+use crate::read::flight::{
+    Held, InFlight, Pending, ROWS_PENDING, Standing, Task, join, unless_interrupted,
+};
+use crate::read::page::{Earlier, begin_checkpoints, interrupted_error};
+use crate::read::pass::{Context, Pass};
+use crate::read::worker::{Landed, PageFacts, PageWork};
+use crate::read::{Hooks, OutputHook, request_window, resolve_links, takes_batches};
+use crate::sink::{Mark, Sink};
+use crate::state::{Checkpoint, SavedColumn};
+use crate::summary::{Stopped, Summary};
+
+/// One run of a read job, from its first request to its summary.
+///
+/// Predictable strategies (offset, page, range) keep up to
+/// `limits.concurrency` requests in flight; answers are taken in request
+/// order, and requests past the end are dropped unread. Sequential ones
+/// send the next request once the page that names it is parsed, or at once
+/// when the link leads the page. The answer to it may be stepped on before
+/// the page is written, so each page carries the checkpoint it makes,
+/// which names the next request as the one to resume at. Once the columns
+/// are known and the output is text, page workers parse, extract and
+/// encode pages off the loop (`worker.rs`). With `[fanout]`, each value is
+/// paginated on its own, values in order; without pagination the values
+/// themselves go out concurrently.
+pub(crate) struct ReadRun<'j, 'h> {
+    pub(super) job: &'j Job,
+    pub(super) options: RunOptions,
+    pub(super) hooks: &'h mut Hooks,
+    pub(super) context: Context<'j>,
+    pub(super) started: Instant,
+    pub(super) tally: Tally,
+
+    // The columns: declared, or inferred as pages come (see `Inference`).
+    pub(super) extractor: Option<Extractor>,
+    pub(super) inference: Option<Inference>,
+    pub(super) policy: Policy,
+    /// Pages sampled before the inferred columns are fixed.
+    pub(super) held: Vec<Held>,
+    pub(super) sampled: u64,
+    pub(super) unseen_told: bool,
+    /// What page workers need; `None` until the columns are known.
+    pub(super) work: Option<Arc<PageWork>>,
+
+    // The requests.
+    feed: Feed,
+    pub(super) pass: Option<Pass>,
+    pub(super) in_flight: InFlight,
+    fetching: Arc<Semaphore>,
+    launched: u64,
+    answered: u64,
+    /// Fan-out values taken from the feed, and those wholly written.
+    values_taken: u64,
+    values_written: u64,
+    /// With `[fanout]`, `paginate.max_requests` caps the whole job.
+    total_cap: Option<u64>,
+    values_concurrently: bool,
+    batches_hooked: bool,
+
+    // The output.
+    pub(super) output: Option<OutputHook>,
+    pub(super) sink: Option<Box<dyn Sink>>,
+    pub(super) dirty_out: Option<std::io::BufWriter<std::fs::File>>,
+    /// Where a resumed run's partial output goes on from.
+    pub(super) resumed_at: Option<Mark>,
+    pub(super) last_checkpoint: Option<Instant>,
+}
+
+/// What the run has counted and told so far.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub(super) progress: Progress,
+    pub(super) earlier: Earlier,
+    pub(super) last_stop: Option<Stop>,
+    pub(super) warnings: Vec<String>,
+    pub(super) dirty_reasons: BTreeMap<String, u64>,
+    pub(super) records_missing_told: bool,
+    /// Bytes of the pages written so far that landed from their heads: a
+    /// page's standing counts the others, taken when it landed.
+    pub(super) early_bytes: u64,
+}
+
+/// The parse buffers of the loop. They live beside the run, not in it:
+/// a page's rows borrow them while the run writes the page.
+#[derive(Default)]
+pub(super) struct Parsers {
+    pub(super) parser: Parser,
+    pub(super) scratch: Scratch,
+    pub(super) reparse: Scratch,
+    pub(super) scanner: Scanner,
+    /// Scans a page again when the inferred columns grew on it.
+    pub(super) rescanner: Scanner,
+}
+
+/// An answer taken from the front of the requests in flight.
+struct Answer {
+    fetched: Fetched,
+    shown: String,
+    /// `None` when the page landed from its head: counted with its rows.
+    body_len: Option<usize>,
+    /// What a page worker found on the page, and the rows it is making.
+    worked: Option<(Option<PageFacts>, crate::read::flight::Rows)>,
+}
+
+/// What waiting on the front of the loop came to.
+enum Ahead {
+    /// A page stepped on earlier was written.
+    Written,
+    /// The next answer is to be taken.
+    Answer,
+    Interrupted,
+}
+
+type Landing = std::result::Result<Landed, oneshot::error::RecvError>;
+
+impl<'j, 'h> ReadRun<'j, 'h> {
+    /// Sets a run up: the checkpoint to resume from, the fan-out feed,
+    /// and for a resumed run the pass and the sink it goes on with.
+    pub(crate) async fn start(
+        job: &'j Job,
+        options: RunOptions,
+        hooks: &'h mut Hooks,
+    ) -> Result<ReadRun<'j, 'h>> {
+        let started = Instant::now();
+        let context = Context::new(job, options.redirect_to.clone())?;
+        let output = hooks.output.take();
+        let mut tally = Tally::default();
+        if let Some(warning) = job.output_format_mismatch() {
+            tracing::warn!("{warning}");
+            tally.warnings.push(warning);
+        }
+        let resumed = begin_checkpoints(job, options.resume, &mut tally.warnings)?;
+        // The counters come back before the feed opens: `[fanout.from]`
+        // adds the requests of its parent job, run again, on top of them.
+        if let Some(checkpoint) = &resumed {
+            tally.restore(checkpoint);
+        }
+        let feed = Feed::open(job, &options, &mut tally.progress, &mut tally.warnings).await?;
+        let mut run = ReadRun {
+            extractor: job.columns.clone().map(|c| Extractor::new(c, &job.records)),
+            inference: job
+                .columns
+                .is_none()
+                .then(|| Inference::new(&job.records.flatten)),
+            policy: infer_policy(job, &output),
+            held: Vec::new(),
+            sampled: 0,
+            unseen_told: false,
+            work: None,
+            feed,
+            pass: None,
+            in_flight: InFlight::default(),
+            fetching: Arc::new(Semaphore::new(job.limits.concurrency as usize)),
+            launched: 0,
+            answered: 0,
+            values_taken: 0,
+            values_written: 0,
+            total_cap: job.fanout.as_ref().and(job.paginate.max_requests),
+            values_concurrently: job.values_concurrently(),
+            batches_hooked: takes_batches(output.as_ref()),
+            output,
+            sink: None,
+            dirty_out: None,
+            resumed_at: None,
+            last_checkpoint: None,
+            job,
+            options,
+            hooks,
+            context,
+            started,
+            tally,
+        };
+        if let Some(checkpoint) = resumed {
+            run.resume(checkpoint)?;
+        }
+        Ok(run)
+    }
+
+    /// Goes on from a checkpoint: its columns, the fan-out values it had
+    /// done, its pass, and its partial output.
+    fn resume(&mut self, checkpoint: Checkpoint) -> Result<()> {
+        let job = self.job;
+        let state = &job
+            .state
+            .as_ref()
+            .expect("a checkpoint comes from [state]")
+            .path;
+        self.launched = checkpoint.launched;
+        self.answered = checkpoint.launched;
+        self.resumed_at = Some(Mark {
+            length: checkpoint.output_bytes,
+            digest: checkpoint.output_digest.unwrap_or_default(),
+        });
+        if let (None, Some(saved)) = (&self.extractor, &checkpoint.columns) {
+            let columns = SavedColumn::load(saved, state)?;
+            let mut inferred = Inference::from_columns(&job.records.flatten, &columns);
+            inferred.restore_unseen(&checkpoint.unseen_fields);
+            self.inference = Some(inferred);
+            self.extractor = Some(Extractor::new(columns, &job.records));
+        }
+        let changed = || {
+            Error::config(format!(
+                "cannot resume from state file `{}`: [fanout] now gives fewer values than the {} \
+                 it had done; run without --resume to start over",
+                state.display(),
+                checkpoint.values_done
+            ))
+        };
+        for _ in 0..checkpoint.values_done {
+            self.feed.next_value()?.ok_or_else(changed)?;
+        }
+        self.values_taken = checkpoint.values_done;
+        self.values_written = checkpoint.values_done;
+        if let Some(saved) = checkpoint.pass {
+            let value = self.feed.next_value()?.ok_or_else(changed)?;
+            let mut restored = Pass::new(&self.context, value, self.values_taken)?;
+            restored.restore(saved, state)?;
+            self.pass = Some(restored);
+            self.values_taken += 1;
+        }
+        if self.extractor.is_some() {
+            self.open_sink()?;
+        }
+        Ok(())
+    }
+
+    /// Runs the loop to its end: launch what may go, write what is ready,
+    /// take the next answer.
+    pub(crate) async fn drive(mut self) -> Result<Summary> {
+        let mut parse = Parsers::default();
+        let mut ready: Option<Landing> = None;
+        loop {
+            self.launch()?;
+            match self.rows_or_landing(&mut parse, &mut ready).await? {
+                Ahead::Written => continue,
+                Ahead::Interrupted => return self.interrupted(&mut parse).await,
+                Ahead::Answer => {}
+            }
+            let Some((task, placeholders)) = self.in_flight.tasks.pop_front() else {
+                if let Some(done) = self.pass.as_ref().and_then(|p| p.ended) {
+                    self.tally.last_stop = Some(done);
+                }
+                break;
+            };
+            if let Some(current) = self.pass.as_mut() {
+                current.unanswered = None;
+            }
+            let Some(answer) = self.answer(task, ready.take(), &mut parse).await? else {
+                return self.interrupted(&mut parse).await;
+            };
+            self.take(answer, placeholders, &mut parse)?;
+        }
+        self.finish()
+    }
+
+    fn is_interrupted(&self) -> bool {
+        self.options
+            .interrupt
+            .as_ref()
+            .is_some_and(Interrupt::is_set)
+    }
+
+    /// Launches what may go now: within the current pass, or (without
+    /// pagination) the next fan-out values.
+    fn launch(&mut self) -> Result<()> {
+        while !self.is_interrupted() && self.has_room() {
+            if self.pass.as_ref().is_none_or(|p| p.ended.is_some()) && !self.next_pass()? {
+                break;
+            }
+            let current = self.pass.as_mut().expect("a pass was just made");
+            let Some((plan, followed)) = current.next_plan() else {
+                if self.values_concurrently {
+                    current.ended = Some(Stop::NoNext);
+                    continue;
+                }
+                break;
+            };
+            let prepared = self.context.prepare_with(&plan, &current.placeholders)?;
+            let identity = prepared.identity();
+            if !current.seen.insert(identity) {
+                let warning = format!(
+                    "pagination loop: the next request ({}) is one already sent; the run ended there",
+                    self.context.session.shown(&prepared)
+                );
+                tracing::warn!("{warning}");
+                self.tally.warnings.push(warning);
+                current.ended = Some(Stop::Loop);
+                continue;
+            }
+            if self.values_concurrently {
+                current.ended = Some(Stop::NoNext);
+            }
+            if let Some(followed) = followed {
+                current.unanswered = Some((followed, identity));
+            }
+            let placeholders = current.placeholders.clone();
+            let task = self.spawn(prepared);
+            self.in_flight.tasks.push_back((task, placeholders));
+            self.launched += 1;
+            self.hooks.first_sent.get_or_insert_with(Instant::now);
+        }
+        Ok(())
+    }
+
+    /// Whether another request may be launched.
+    fn has_room(&self) -> bool {
+        let window = request_window(
+            self.job,
+            self.pass
+                .as_ref()
+                .is_some_and(|p| p.paginator.is_predictable()),
+        );
+        // A request is in flight until its answer is in (`fetching`); as
+        // many pages again may wait, made or being made, for the loop to
+        // write them in order, so that one slow page does not hold the
+        // requests after it.
+        let tasks = if window > 1 { 2 * window } else { 1 };
+        self.in_flight.tasks.len() < tasks
+            && self.total_cap.is_none_or(|cap| self.launched < cap)
+    }
+
+    /// Moves on to the next fan-out value once the pass has ended: false
+    /// when none can start now.
+    fn next_pass(&mut self) -> Result<bool> {
+        if let Some(done) = self.pass.as_ref().and_then(|p| p.ended) {
+            if !self.in_flight.tasks.is_empty() && !self.values_concurrently {
+                return Ok(false);
+            }
+            self.tally.last_stop = Some(done);
+        }
+        self.pass = match self.feed.next_value()? {
+            Some(value) => {
+                self.values_taken += 1;
+                Some(Pass::new(&self.context, value, self.values_taken - 1)?)
+            }
+            None => None,
+        };
+        Ok(self.pass.is_some())
+    }
+
+    /// Sends a request on its own task: its page made by a page worker
+    /// once the columns are known, else brought back whole.
+    fn spawn(&mut self, prepared: Prepared) -> Task {
+        // Exchanges are shown with their bodies, which the page workers
+        // consume. Inferred columns may grow with any page: a worker gives
+        // such a page back, to be made where the inference is.
+        if self.work.is_none()
+            && !self.batches_hooked
+            && self.options.on_exchange.is_none()
+            && let Some(extractor) = &self.extractor
+        {
+            self.work = PageWork::new(self.job, extractor, self.inference.as_ref());
+        }
+        let current = self.pass.as_ref().expect("a request belongs to a pass");
+        let session = self.context.session.clone();
+        let watched = current.watched.clone();
+        let fetching = self.fetching.clone();
+        let Some(work) = self
+            .work
+            .clone()
+            .filter(|_| watched.iter().all(|w| w.segments().is_some()))
+        else {
+            return Task::Whole(tokio::spawn(async move {
+                let _slot = fetching.acquire_owned().await;
+                session.fetch(prepared).await
+            }));
+        };
+        let placeholders = current.placeholders.clone();
+        let followed = !current.paginator.is_predictable();
+        let early = followed && !current.paginator.reads_records();
+        let (landed, landing) = oneshot::channel();
+        let rows = tokio::spawn(async move {
+            let mut landed = Some(landed);
+            let slot = fetching.acquire_owned().await;
+            let fetched = if early {
+                let mut watch = PageWork::head_watch(&session, &watched, &mut landed);
+                session.fetch_watching(prepared, &mut watch).await?
+            } else {
+                session.fetch(prepared).await?
+            };
+            drop(slot);
+            let shown = session.shown(&fetched.prepared);
+            let Some(arrived) = work.arrive(fetched, shown, landed) else {
+                return Ok(None);
+            };
+            // A counted page is made where it was read, warm in the cache;
+            // no request waits on it. A followed one is made on the maker
+            // threads, so that the request its facts name does not wait
+            // for a thread that is busy making pages.
+            if !followed {
+                return work.make(arrived, &placeholders, &watched).map(Some);
+            }
+            work.make_on_makers(arrived, placeholders, watched)
+                .await
+                .map(Some)
+        });
+        Task::Worked { landing, rows }
+    }
+
+    /// A page whose rows are still being made is written before the next
+    /// answer is taken, unless that answer is a followed page's and can be
+    /// stepped on first: its facts send the next request while the cores
+    /// make the rows.
+    async fn rows_or_landing(
+        &mut self,
+        parse: &mut Parsers,
+        ready: &mut Option<Landing>,
+    ) -> Result<Ahead> {
+        let pending = self.in_flight.rows.len();
+        let followed = self
+            .pass
+            .as_ref()
+            .is_some_and(|p| !p.paginator.is_predictable());
+        let Some(front) = self.in_flight.rows.front_mut() else {
+            return Ok(Ahead::Answer);
+        };
+        let next_landing = match self.in_flight.tasks.front_mut() {
+            Some((Task::Worked { landing, .. }, _)) if pending < ROWS_PENDING && followed => {
+                Some(landing)
+            }
+            _ => None,
+        };
+        let ahead = unless_interrupted(self.options.interrupt.as_ref(), async {
+            match next_landing {
+                Some(landing) => tokio::select! {
+                    biased;
+                    rows = &mut front.rows => Err(rows),
+                    landed = landing => Ok(landed),
+                },
+                None => Err((&mut front.rows).await),
+            }
+        })
+        .await;
+        match ahead {
+            None => {
+                self.in_flight.abort_all();
+                Ok(Ahead::Interrupted)
+            }
+            Some(Ok(landed)) => {
+                *ready = Some(landed);
+                Ok(Ahead::Answer)
+            }
+            Some(Err(rows)) => {
+                let pending = self
+                    .in_flight
+                    .rows
+                    .pop_front()
+                    .expect("the front was just awaited");
+                self.write_pending(parse, pending, rows)?;
+                Ok(Ahead::Written)
+            }
+        }
+    }
+
+    /// The answer to the oldest request in flight: its page whole, or what
+    /// its worker found on it. `None` when the run is interrupted first.
+    async fn answer(
+        &mut self,
+        task: Task,
+        ready: Option<Landing>,
+        parse: &mut Parsers,
+    ) -> Result<Option<Answer>> {
+        let interrupt = self.options.interrupt.clone();
+        let (landing, rows) = match task {
+            Task::Whole(handle) => {
+                let abort = handle.abort_handle();
+                let Some(fetched) = unless_interrupted(interrupt.as_ref(), join(handle)).await
+                else {
+                    abort.abort();
+                    self.in_flight.abort_all();
+                    return Ok(None);
+                };
+                let fetched = fetched?;
+                let shown = self.context.session.shown(&fetched.prepared);
+                let body_len = Some(fetched.response.body.len());
+                return Ok(Some(Answer {
+                    fetched,
+                    shown,
+                    body_len,
+                    worked: None,
+                }));
+            }
+            Task::Worked { landing, rows } => (landing, rows),
+        };
+        let landed = match ready {
+            Some(landed) => landed,
+            None => match unless_interrupted(interrupt.as_ref(), landing).await {
+                Some(landed) => landed,
+                None => {
+                    rows.abort();
+                    self.in_flight.abort_all();
+                    return Ok(None);
+                }
+            },
+        };
+        let Ok(landed) = landed else {
+            // The task ended before the page was parsed: it failed. The
+            // pages stepped on before it are written first.
+            while let Some(mut pending) = self.in_flight.rows.pop_front() {
+                let done = (&mut pending.rows).await;
+                self.write_pending(parse, pending, done)?;
+            }
+            join(rows).await?;
+            return Err(Error::http("a request task ended without its page"));
+        };
+        Ok(Some(Answer {
+            fetched: landed.fetched,
+            shown: landed.shown,
+            body_len: landed.body_len,
+            worked: Some((landed.page, rows)),
+        }))
+    }
+
+    /// Counts an answer, shows it to `on_exchange`, and reads its page.
+    fn take(
+        &mut self,
+        answer: Answer,
+        placeholders: Arc<crate::extract::Placeholders>,
+        parse: &mut Parsers,
+    ) -> Result<()> {
+        let Answer {
+            mut fetched,
+            shown,
+            body_len,
+            worked,
+        } = answer;
+        self.tally.progress.requests += 1;
+        self.answered += 1;
+        // A page that landed from its head counts its bytes and latency
+        // once its rows come back.
+        let landed_early = body_len.is_none().then(|| fetched.prepared.clone());
+        if let (Some(recorded), Some(_)) = (&mut self.hooks.recorder, body_len) {
+            recorded.push((fetched.prepared.clone(), fetched.latency));
+        }
+        if self.values_concurrently {
+            self.values_written += 1;
+        }
+        self.tally.progress.bytes += body_len.unwrap_or_default() as u64;
+        let headers = header_list(&fetched);
+        self.show_exchange(&fetched, &shown, &headers)?;
+        let status = fetched.response.status.as_u16();
+        let page = PageAt {
+            status,
+            headers: &headers,
+            shown: &shown,
+            url: &fetched.prepared.url,
+        };
+        if status == 204 {
+            self.step(&page, 0, &[]);
+            if let Some(callback) = &self.options.on_progress {
+                callback(&self.tally.progress);
+            }
+            return Ok(());
+        }
+        if let Some((Some(facts), rows)) = worked {
+            // Without a count, the paginator does not read one.
+            self.step(&page, facts.records.unwrap_or_default(), &facts.watched);
+            let standing = self.standing();
+            // A followed next request goes out while the worker finishes
+            // this page's rows.
+            if self
+                .pass
+                .as_ref()
+                .is_some_and(|p| !p.paginator.is_predictable() && p.ended.is_none())
+            {
+                self.launch()?;
+            }
+            self.in_flight.rows.push_back(Pending {
+                rows,
+                shown,
+                standing,
+                landed_early,
+                placeholders,
+            });
+            return Ok(());
+        }
+        // The page is read from `fetched`, which a held page's body leaves.
+        let url = fetched.prepared.url.clone();
+        let page = PageAt {
+            status,
+            headers: &headers,
+            shown: &shown,
+            url: &url,
+        };
+        self.read(&mut fetched, &page, placeholders, parse)
+    }
+
+    /// Shows the exchange to the embedder's `on_exchange`, if any.
+    fn show_exchange(
+        &self,
+        fetched: &Fetched,
+        shown: &str,
+        headers: &[(String, String)],
+    ) -> Result<()> {
+        let Some(on_exchange) = &self.options.on_exchange else {
+            return Ok(());
+        };
+        on_exchange(&TakenExchange {
+            method: fetched.prepared.method.as_str(),
+            target: fetched.prepared.target_without_secrets(),
+            secret_query: fetched.prepared.secret_query(),
+            status: fetched.response.status.as_u16(),
+            headers,
+            body: &fetched.response.body,
+        })
+        .map_err(|e| {
+            Error::new(
+                Kind::Io,
+                format!("cannot keep the exchange with {shown}: {e}"),
+            )
+        })
+    }
+
+    /// Steps the pass's paginator on a page: its next request, or why the
+    /// pass ends there.
+    pub(super) fn step(&mut self, page: &PageAt<'_>, records: usize, watched: &[Option<Value>]) {
+        if self.values_concurrently {
+            if page.status == 204 {
+                self.tally.last_stop = Some(Stop::Status204);
+            }
+            return;
+        }
+        let Some(current) = self.pass.as_mut() else {
+            return;
+        };
+        let view = PageView {
+            status: page.status,
+            headers: page.headers,
+            records,
+            watched,
+        };
+        match current.paginator.next(&view) {
+            Step::Done(stop) => {
+                if stop == Stop::Loop {
+                    let warning = format!(
+                        "pagination loop: the page from {} names a cursor or link already followed; the run ended there",
+                        page.shown
+                    );
+                    tracing::warn!("{warning}");
+                    self.tally.warnings.push(warning);
+                }
+                current.ended = Some(stop);
+                self.in_flight.abort_all();
+            }
+            Step::Next(plan) => current.pending = Some(resolve_links(plan, page.url)),
+            Step::Continue => {}
+        }
+    }
+
+    /// Where the run stands once the page just stepped on is written (only
+    /// for a job with `[state]`).
+    pub(super) fn standing(&self) -> Option<Standing> {
+        self.job.state.as_ref()?;
+        let last_stop = self.tally.last_stop.unwrap_or(Stop::NoNext);
+        let (values_done, pass, stopped) = match &self.pass {
+            Some(current) if !self.values_concurrently => match current.ended {
+                Some(stop) => (current.index + 1, None, stop),
+                None => (current.index, Some(current.save()), last_stop),
+            },
+            _ => (self.values_written, None, last_stop),
+        };
+        Some(Standing {
+            values_done,
+            pass,
+            stopped,
+            requests: self.tally.progress.requests,
+            bytes: self.tally.progress.bytes - self.tally.early_bytes,
+            answered: self.answered,
+            warnings: self.tally.warnings.len(),
+        })
+    }
+
+    /// The run was asked to stop: the pages already received are written,
+    /// in order, and the run ends with the interrupted error.
+    async fn interrupted(mut self, parse: &mut Parsers) -> Result<Summary> {
+        while let Some(mut pending) = self.in_flight.rows.pop_front() {
+            let rows = (&mut pending.rows).await;
+            self.write_pending(parse, pending, rows)?;
+        }
+        self.write_held_if_sampling()?;
+        self.sync_dirty()?;
+        Err(interrupted_error(self.job, self.tally.progress.records))
+    }
+
+    /// Ends the run: pages still held are written, the output finished and
+    /// the checkpoint removed.
+    fn finish(mut self) -> Result<Summary> {
+        // The run ended while the columns were still sampled.
+        self.write_held_if_sampling()?;
+        if self.total_cap.is_some_and(|cap| self.launched >= cap) {
+            // Cut short only if something was left to send.
+            let pass_had_more = self.pass.as_mut().is_some_and(|p| p.next_plan().is_some());
+            if pass_had_more || self.feed.next_value()?.is_some() {
+                self.tally.last_stop = Some(Stop::MaxRequests);
+            }
+        }
+        if self.feed.skipped() > 0 {
+            self.tally.warnings.push(format!(
+                "{} parent records had no value at fanout.from.path; no pass was run for them",
+                self.feed.skipped()
+            ));
+        }
+        if self.sink.is_none() {
+            self.open_sink()?;
+        }
+        self.sync_dirty()?;
+        let sink = self.sink.take().expect("the sink was just opened");
+        sink.finish()
+            .map_err(|e| crate::read::output_error(self.job, e))?;
+        if let Some(state) = &self.job.state {
+            crate::state::remove(&state.path)?;
+        }
+        let job = self.job;
+        let tally = self.tally;
+        Ok(Summary {
+            records: tally.progress.records,
+            requests: tally.progress.requests,
+            bytes: tally.progress.bytes,
+            dirty: tally.progress.dirty,
+            retries: tally.earlier.retries + self.context.session.retries(),
+            elapsed_s: tally.earlier.elapsed_s + self.started.elapsed().as_secs_f64(),
+            stopped: Stopped::from(tally.last_stop.unwrap_or(Stop::NoNext)),
+            output: job
+                .output
+                .path
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |p| p.display().to_string()),
+            warnings: tally.warnings,
+            dirty_reasons: tally.dirty_reasons,
+            unseen_fields: self
+                .inference
+                .map(|i| i.unseen().clone())
+                .unwrap_or_default(),
+            write: None,
+        })
+    }
+}
+
+impl Tally {
+    /// The counts and warnings of the runs before a resumed one.
+    fn restore(&mut self, checkpoint: &Checkpoint) {
+        self.progress = checkpoint.progress;
+        self.earlier = Earlier {
+            retries: checkpoint.retries,
+            elapsed_s: checkpoint.elapsed_s,
+            dirty_bytes: checkpoint.dirty_bytes,
+        };
+        self.last_stop = Some(checkpoint.stopped);
+        self.warnings.extend(checkpoint.warnings.iter().cloned());
+        self.dirty_reasons.clone_from(&checkpoint.dirty_reasons);
+    }
+}
+
+/// A page as the paginator and the messages about it see it.
+pub(super) struct PageAt<'a> {
+    pub(super) status: u16,
+    pub(super) headers: &'a [(String, String)],
+    /// The request as messages name it, secrets masked.
+    pub(super) shown: &'a str,
+    /// The request's URL, which relative links are resolved against.
+    pub(super) url: &'a url::Url,
+}
+
+/// The response headers as the paginator reads them.
+fn header_list(fetched: &Fetched) -> Vec<(String, String)> {
+    fetched
+        .response
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
