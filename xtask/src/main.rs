@@ -9,10 +9,16 @@
 //! - `fixtures`: regenerates the corpus samples in `fixtures/corpus/`.
 //! - `fuzz [SECONDS] [TARGET]`: the fuzz targets of `fuzz/` (page parser,
 //!   job loader), a bounded time each; not run by CI.
+//!
+//! `cargo test -p xtask` runs the tidy test (`tidy.rs`): the engine's
+//! imports run down the pipeline, only `read`, `write` and `bench` start
+//! tasks, and no function is longer than 150 lines.
 
 mod bench;
 mod e2e;
 mod fuzz;
+#[cfg(test)]
+mod tidy;
 
 use std::process::Command;
 

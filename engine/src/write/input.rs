@@ -54,8 +54,8 @@ pub(crate) fn open(input: &Input, redirect_to: Option<Uri>) -> Result<Items> {
             })
         }
         Input::JobFile(path) => {
-            let job =
-                Job::load(path, &crate::Vars::new([])).map_err(|e| e.prefixed("input.job: "))?;
+            let job = Job::load(path, &crate::job::vars::Vars::new([]))
+                .map_err(|e| e.prefixed("input.job: "))?;
             from_job(job, redirect_to)
         }
         Input::Job(job) => from_job((**job).clone(), redirect_to),
