@@ -121,14 +121,14 @@ pub fn dispatch(command: Command) -> Result<()> {
     }
 }
 
-/// The runtime for `job`. A sequential job (each request waits on the
+/// The runtime for `job`. A followed job (each request waits on the
 /// answer before it) is bound by the latency of its chain of requests: on
 /// a current-thread runtime no step of that chain waits for another thread
 /// to wake, and its pages are made on the engine's own maker threads
 /// anyway. Concurrent requests, and a `--replay` server in the process,
 /// get a worker per core.
 fn runtime_for(job: &Job, args: &JobArgs) -> Result<tokio::runtime::Runtime> {
-    if job.is_sequential() && args.replay.is_none() {
+    if job.is_followed() && args.replay.is_none() {
         return tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

@@ -52,7 +52,7 @@ pub use extract::{Batch, Cell, ColumnSpec, ColumnType};
 pub use job::vars::Vars;
 pub use job::{Job, JobFormat, OutputFormat};
 pub use json::path;
-pub use json::path::{Path, Segment};
+pub use json::path::{JsonPath, Segment};
 pub use options::{ExchangeFn, Interrupt, Progress, ProgressFn, RunOptions, TakenExchange};
 pub use read::{CheckReport, check, explain, query, schema};
 pub use run::run;

@@ -19,7 +19,7 @@ use sha2::Digest;
 use crate::error::{Error, Kind, Result};
 use crate::extract::{ColumnSpec, ColumnType};
 use crate::job::{Job, OutputFormat};
-use crate::json::path::Path;
+use crate::json::path::JsonPath;
 use crate::options::Progress;
 
 /// The layout of the state file; a file of another layout is refused.
@@ -27,7 +27,7 @@ pub(crate) const FORMAT: u32 = 2;
 
 /// Everything a resumed run needs, as saved in the state file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Checkpoint {
+pub(crate) struct ReadCheckpoint {
     pub format: u32,
     /// The job's fingerprint (see [`fingerprint`]).
     pub job: String,
@@ -113,7 +113,7 @@ impl SavedColumn {
                     path: c
                         .path
                         .as_deref()
-                        .map(Path::parse)
+                        .map(JsonPath::parse)
                         .transpose()
                         .map_err(|e| corrupt(format!("column `{}`: {e}", c.name)))?,
                     kind: ColumnType::parse(&c.kind).ok_or_else(|| {
@@ -154,8 +154,8 @@ pub(crate) fn fingerprint(job: &Job) -> String {
 }
 
 /// Reads the state file; `None` when there is none.
-pub(crate) fn load(path: &FsPath, job: &Job) -> Result<Option<Checkpoint>> {
-    let Some(checkpoint) = read::<Checkpoint>(path)? else {
+pub(crate) fn load(path: &FsPath, job: &Job) -> Result<Option<ReadCheckpoint>> {
+    let Some(checkpoint) = read::<ReadCheckpoint>(path)? else {
         return Ok(None);
     };
     if checkpoint.format != FORMAT {

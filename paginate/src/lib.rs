@@ -107,9 +107,9 @@ impl std::fmt::Display for Stop {
 /// The paginator's answer to a page.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
-    /// Send this request next (sequential strategies).
+    /// Send this request next (followed strategies).
     Next(Plan),
-    /// Go on with the planned requests, [`Paginator::ahead`] (predictable
+    /// Go on with the planned requests, [`Paginator::ahead`] (counted
     /// strategies).
     Continue,
     /// Pagination is over.
@@ -360,10 +360,10 @@ impl Paginator {
 
     /// Whether request k is known without any response, so that requests
     /// can go out concurrently through [`Paginator::ahead`].
-    pub fn is_predictable(&self) -> bool {
+    pub fn is_counted(&self) -> bool {
         match &self.strategy {
             Strategy::Counter(_) => true,
-            Strategy::Rules(rules) => rules.is_predictable(),
+            Strategy::Rules(rules) => rules.is_counted(),
             _ => false,
         }
     }
@@ -401,7 +401,7 @@ impl Paginator {
         plan
     }
 
-    /// The plan of request `index` (0 is the first), for predictable
+    /// The plan of request `index` (0 is the first), for counted
     /// strategies; `None` past a known end or `max_requests`.
     pub fn ahead(&self, index: u64) -> Option<Plan> {
         if self.max_requests.is_some_and(|max| index >= max) {
@@ -409,7 +409,7 @@ impl Paginator {
         }
         match &self.strategy {
             Strategy::Counter(counter) => counter.value(index).map(|_| counter.plan(index)),
-            Strategy::Rules(rules) if rules.is_predictable() => rules.ahead(index),
+            Strategy::Rules(rules) if rules.is_counted() => rules.ahead(index),
             _ => None,
         }
     }

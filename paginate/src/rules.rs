@@ -201,7 +201,7 @@ impl Rules {
         Ok(parsed)
     }
 
-    pub fn is_predictable(&self) -> bool {
+    pub fn is_counted(&self) -> bool {
         self.absolute_url.is_none()
             && !self.rfc5988
             && !self.params.is_empty()
@@ -261,7 +261,7 @@ impl Rules {
         if self.ranges(index + 1, &mut overrides).is_none() {
             return Step::Done(Stop::EndOfRange);
         }
-        if self.is_predictable() {
+        if self.is_counted() {
             return Step::Continue;
         }
         if let Some(source) = &self.absolute_url {

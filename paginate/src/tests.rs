@@ -52,7 +52,7 @@ fn query(plan: &Plan, name: &str) -> Option<String> {
 #[test]
 fn offset_steps_by_limit_and_ends_on_a_short_page() {
     let mut p = paginator(json!({"type": "offset", "limit": 2}));
-    assert!(p.is_predictable());
+    assert!(p.is_counted());
     let first = p.first();
     assert_eq!(
         (query(&first, "offset"), query(&first, "limit")),
@@ -134,7 +134,7 @@ fn range_with_end_makes_exactly_those_requests() {
 #[test]
 fn cursor_from_body_into_query_until_missing() {
     let mut p = paginator(json!({"type": "cursor"}));
-    assert!(!p.is_predictable());
+    assert!(!p.is_counted());
     assert_eq!(p.first(), Plan::default());
     let Step::Next(plan) = show(&mut p, 5, &[], json!({"next_cursor": "c2"})) else {
         panic!()
@@ -345,11 +345,11 @@ fn adf_rules_absolute_url_and_end_condition() {
 }
 
 #[test]
-fn adf_rules_range_is_predictable() {
+fn adf_rules_range_is_counted() {
     let mut p = paginator(
         json!({"type": "rules", "rules": {"QueryParameters['offset']": "RANGE:0:200:100"}}),
     );
-    assert!(p.is_predictable());
+    assert!(p.is_counted());
     assert_eq!(query(&p.first(), "offset").as_deref(), Some("0"));
     assert_eq!(
         query(&p.ahead(2).unwrap(), "offset").as_deref(),

@@ -126,14 +126,14 @@ struct Scenario {
     expected: Vec<u32>,
     /// Whether it sends one request at a time, each after the previous page
     /// is written: then a killed run's checkpoint is exactly known.
-    sequential: bool,
+    followed: bool,
     /// `state.every`.
     every: &'static str,
 }
 
 fn scenario(api: &Api, path: &str, rest: &str) -> Scenario {
     let mut expected: Vec<u32> = (0..TOTAL).collect();
-    let sequential = !["offset", "page", "range", "one"]
+    let followed = !["offset", "page", "range", "one"]
         .iter()
         .any(|p| path.starts_with(&format!("/{p}")));
     if path.starts_with("/group") || path.starts_with("/one") {
@@ -147,7 +147,7 @@ fn scenario(api: &Api, path: &str, rest: &str) -> Scenario {
     Scenario {
         job: format!("[request]\nurl = \"{}{path}\"\n{rest}", api.server.url()),
         expected,
-        sequential,
+        followed,
         every: "0s",
     }
 }
@@ -269,7 +269,7 @@ fn resumed_before_held(all: &[String], first_run: usize, first: &str) -> usize {
         .unwrap_or_else(|| panic!("resumed at an unexpected request {first}"))
 }
 
-/// Kills a sequential run when request `kill_after + 1` arrives: the resumed
+/// Kills a followed run when request `kill_after + 1` arrives: the resumed
 /// run starts with it or one of the few before, and sends no earlier one
 /// again.
 fn resumes_where_it_stopped(api: &Api, scenario: &Scenario, kill_after: usize) {
@@ -290,7 +290,7 @@ fn resumes_where_it_stopped(api: &Api, scenario: &Scenario, kill_after: usize) {
 fn a_killed_cursor_run_resumes_at_the_next_cursor() {
     let api = Api::start(Duration::ZERO);
     let scenario = scenario(&api, "/cursor", CURSOR);
-    assert!(scenario.sequential);
+    assert!(scenario.followed);
     for kill_after in [1, 3, 7] {
         resumes_where_it_stopped(&api, &scenario, kill_after);
     }
@@ -324,7 +324,7 @@ fn killed_data_factory_rules_runs_resume() {
         "[records]\npath = \"$.data\"\n[paginate]\ntype = \"rules\"\n\
          rules = { AbsoluteUrl = \"$.paging.next\" }\n",
     );
-    assert!(absolute_url.sequential);
+    assert!(absolute_url.followed);
     resumes_where_it_stopped(&api, &absolute_url, 3);
     let ranges = scenario(
         &api,

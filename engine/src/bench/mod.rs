@@ -132,10 +132,10 @@ pub async fn bench(job: &Job, options: RunOptions) -> Result<BenchReport> {
     let request = job.request.as_ref().expect("a read job has a request");
     let client = HttpClient::new(request, &job.limits, redirect_to)?;
     let session = Session::new(client, job.auth.authenticator(), &job);
-    let predictable = hydrant_paginate::Paginator::new(&job.paginate)
-        .map(|p| p.is_predictable())
+    let counted_plan = hydrant_paginate::Paginator::new(&job.paginate)
+        .map(|p| p.is_counted())
         .unwrap_or(false);
-    let window = request_window(&job, predictable);
+    let window = request_window(&job, counted_plan);
     let cpu_before = process_cpu_seconds();
     let started = Instant::now();
     let (raw_bytes, mut raw_latencies) = fetch_raw(&session, requests, window).await?;

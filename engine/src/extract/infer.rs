@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use super::{ColumnSpec, ColumnType};
 use crate::json::node::{Node, View};
-use crate::json::path::{Path, Segment};
+use crate::json::path::{JsonPath, Segment};
 
 /// Columns inferred so far, and how to find a record's fields among them
 /// without building a key per field.
@@ -251,7 +251,7 @@ impl Inference {
             }
             columns.push(ColumnSpec {
                 name,
-                path: Some(Path::from_segments(
+                path: Some(JsonPath::from_segments(
                     inferred.keys.join("."),
                     inferred.keys.iter().cloned().map(Segment::Key).collect(),
                 )),

@@ -12,8 +12,8 @@ use serde_json::Value;
 use crate::job::{RecordMode, Records};
 use crate::json::keys::KeySet;
 use crate::json::node::{Node, View};
-use crate::json::path::{Path, Segment};
-use crate::json::scan::Plan;
+use crate::json::path::{JsonPath, Segment};
+use crate::json::scan::KeyPlan;
 use crate::json::write_serde;
 
 mod infer;
@@ -88,7 +88,7 @@ pub struct Extractor {
     trie: Vec<TrieNode>,
     /// The columns the check of a page notes, when all their paths are
     /// keys.
-    plan: Option<Plan>,
+    plan: Option<KeyPlan>,
     /// Whether every column is one value at a path of keys: a record
     /// whose columns were noted is then converted straight from its row.
     direct: bool,
@@ -103,7 +103,7 @@ impl Extractor {
         let mut general = Vec::new();
         let mut multi = Vec::with_capacity(columns.len());
         for (index, column) in columns.iter().enumerate() {
-            multi.push(column.path.as_ref().is_some_and(Path::is_multi));
+            multi.push(column.path.as_ref().is_some_and(JsonPath::is_multi));
             let Some(path) = &column.path else { continue };
             let Some(segments) = path.segments() else {
                 general.push(index);
@@ -115,7 +115,10 @@ impl Extractor {
             }
             trie[node].columns.push(index);
         }
-        let records_keys = records.path.as_ref().map_or(Some(&[][..]), Path::segments);
+        let records_keys = records
+            .path
+            .as_ref()
+            .map_or(Some(&[][..]), JsonPath::segments);
         let plan = records_keys
             .filter(|_| general.is_empty())
             .and_then(|keys| {
@@ -123,7 +126,7 @@ impl Extractor {
                     .iter()
                     .enumerate()
                     .filter_map(|(index, column)| Some((index, column.path.as_ref()?.segments()?)));
-                Plan::new(keys, paths, columns.len(), records.mode != RecordMode::One)
+                KeyPlan::new(keys, paths, columns.len(), records.mode != RecordMode::One)
             });
         let direct = general.is_empty()
             && columns
@@ -149,7 +152,7 @@ impl Extractor {
     }
 
     /// What the check of a page notes for [`Extractor::extract`].
-    pub(crate) fn plan(&self) -> Option<&Plan> {
+    pub(crate) fn plan(&self) -> Option<&KeyPlan> {
         self.plan.as_ref()
     }
 
@@ -909,7 +912,7 @@ mod tests {
     fn column(kind: ColumnType, format: Option<&str>) -> ColumnSpec {
         ColumnSpec {
             name: "c".to_owned(),
-            path: Some(Path::member("c")),
+            path: Some(JsonPath::member("c")),
             kind,
             format: format.map(str::to_owned),
             value: None,
@@ -944,7 +947,7 @@ mod tests {
         extractor: &Extractor,
         records: &Records,
         page: &str,
-        plan: Option<&Plan>,
+        plan: Option<&KeyPlan>,
     ) -> (usize, usize, Vec<String>, Vec<(String, String)>) {
         let mut scanner = crate::json::scan::Scanner::default();
         let doc = scanner.scan(page.as_bytes(), plan).unwrap();
@@ -981,7 +984,7 @@ mod tests {
     fn key_column(name: &str, path: &str, kind: ColumnType) -> ColumnSpec {
         ColumnSpec {
             name: name.to_owned(),
-            path: Some(Path::parse(path).unwrap()),
+            path: Some(JsonPath::parse(path).unwrap()),
             kind,
             format: None,
             value: None,
@@ -990,7 +993,7 @@ mod tests {
 
     fn records_at(path: Option<&str>, mode: RecordMode, missing_is_dirty: bool) -> Records {
         Records {
-            path: path.map(|p| Path::parse(p).unwrap()),
+            path: path.map(|p| JsonPath::parse(p).unwrap()),
             mode,
             missing_is_dirty,
             bad_type_is_dirty: true,

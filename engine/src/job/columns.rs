@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::json::path::Path;
+use crate::json::path::JsonPath;
 
 /// The type of an output column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ impl ColumnType {
 pub struct ColumnSpec {
     pub name: String,
     /// Where in the record; `None` when `value` is given.
-    pub path: Option<Path>,
+    pub path: Option<JsonPath>,
     pub kind: ColumnType,
     /// strftime format for `date` and `timestamp` strings.
     pub format: Option<String>,

@@ -16,7 +16,7 @@ use sha2::Digest;
 use crate::error::{Error, Result};
 use crate::job::units::{parse_duration, parse_size};
 use crate::job::vars::Vars;
-use crate::json::path::Path;
+use crate::json::path::JsonPath;
 use file::{JobFile, RequestFile};
 
 /// The syntax of a job file.
@@ -171,7 +171,7 @@ pub(crate) enum FanoutSource {
 /// `[records]`, validated.
 #[derive(Debug, Clone)]
 pub(crate) struct Records {
-    pub path: Option<Path>,
+    pub path: Option<JsonPath>,
     pub mode: RecordMode,
     pub missing_is_dirty: bool,
     pub bad_type_is_dirty: bool,
@@ -375,11 +375,11 @@ impl Job {
     /// values go out at once. Such a job is bound by the latency of its
     /// chain of requests rather than by how many are in flight; the CLI
     /// runs it on a current-thread runtime, and an embedder may too.
-    pub fn is_sequential(&self) -> bool {
+    pub fn is_followed(&self) -> bool {
         self.write.is_none()
             && !self.values_concurrently()
             && hydrant_paginate::Paginator::new(&self.paginate)
-                .is_ok_and(|paginator| !paginator.is_predictable())
+                .is_ok_and(|paginator| !paginator.is_counted())
     }
 
     /// Makes file paths of the job relative to the job file's folder.
@@ -829,7 +829,7 @@ fn validate_records(file: &file::RecordsFile, key: &str) -> std::result::Result<
     let path = file
         .path
         .as_deref()
-        .map(|p| Path::parse(p).map_err(|e| format!("{key}.path: {e}")))
+        .map(|p| JsonPath::parse(p).map_err(|e| format!("{key}.path: {e}")))
         .transpose()?;
     let mode = match one_of(
         &format!("{key}.mode"),
@@ -900,7 +900,7 @@ fn validate_columns(columns: &[file::ColumnFile]) -> std::result::Result<Vec<Col
         }
         let path = match (&column.value, &column.path) {
             (Some(_), _) => None,
-            (None, Some(p)) => Some(Path::parse(p).map_err(|e| format!("{key}.path: {e}"))?),
+            (None, Some(p)) => Some(JsonPath::parse(p).map_err(|e| format!("{key}.path: {e}"))?),
             (None, None) => {
                 Some(default_path(&column.name).map_err(|e| format!("{key}.name: {e}"))?)
             }
@@ -919,11 +919,11 @@ fn validate_columns(columns: &[file::ColumnFile]) -> std::result::Result<Vec<Col
 /// A column without `path` or `value` reads its name as a dotted path:
 /// `user.id` is the member `id` of `user`. A name that starts with `$` is
 /// the key of that name (`$type`), not a JSONPath.
-fn default_path(name: &str) -> std::result::Result<Path, String> {
+fn default_path(name: &str) -> std::result::Result<JsonPath, String> {
     if name.starts_with('$') {
-        return Ok(Path::member(name));
+        return Ok(JsonPath::member(name));
     }
-    Path::parse(name).map_err(|e| {
+    JsonPath::parse(name).map_err(|e| {
         format!("{e}; without `path` the name is read as a dotted path (give `path`, e.g. `$['{name}']` for a key with dots)")
     })
 }
@@ -1110,7 +1110,7 @@ fn check_paginator(
 ) -> std::result::Result<(), String> {
     let paginator = hydrant_paginate::Paginator::new(config).map_err(|e| format!("{prefix}{e}"))?;
     for path in paginator.watched_paths() {
-        Path::parse(path).map_err(|e| format!("{prefix}paginate: {e}"))?;
+        JsonPath::parse(path).map_err(|e| format!("{prefix}paginate: {e}"))?;
     }
     Ok(())
 }
@@ -1159,7 +1159,7 @@ fn validate_fanout(
                 ],
             )?;
             let records = validate_records(&from.records, "fanout.from.records")?;
-            let path = Path::parse(&from.path).map_err(|e| format!("fanout.from.path: {e}"))?;
+            let path = JsonPath::parse(&from.path).map_err(|e| format!("fanout.from.path: {e}"))?;
             let columns = vec![
                 ColumnSpec {
                     name: "value".to_owned(),
@@ -1170,7 +1170,7 @@ fn validate_fanout(
                 },
                 ColumnSpec {
                     name: "parent".to_owned(),
-                    path: Some(Path::from_segments("$".to_owned(), Vec::new())),
+                    path: Some(JsonPath::from_segments("$".to_owned(), Vec::new())),
                     kind: ColumnType::Json,
                     format: None,
                     value: None,
@@ -1415,9 +1415,9 @@ fn write_column(
         ));
     }
     let path = if column.from.starts_with('$') {
-        Path::parse(&column.from).map_err(|e| format!("{key}.from: {e}"))?
+        JsonPath::parse(&column.from).map_err(|e| format!("{key}.from: {e}"))?
     } else {
-        Path::from_segments(
+        JsonPath::from_segments(
             column.from.clone(),
             vec![crate::json::path::Segment::Key(column.from.clone())],
         )
@@ -1613,14 +1613,14 @@ path = "state/job.json"
     }
 
     #[test]
-    fn jobs_whose_requests_wait_on_the_answer_before_are_sequential() {
+    fn jobs_whose_requests_wait_on_the_answer_before_are_followed() {
         let read = |paginate: &str, fanout: &str| {
             parse(&format!(
                 "[request]\nurl = \"https://a.example/x\"\n{paginate}\n{fanout}\n\
                  [[columns]]\nname = \"id\"\n"
             ))
             .unwrap()
-            .is_sequential()
+            .is_followed()
         };
         let fanout = "[fanout]\nparam = \"city\"\nvalues = [\"oslo\", \"rome\"]";
         for followed in [
@@ -1642,7 +1642,7 @@ path = "state/job.json"
              [[write.columns]]\nname = \"id\"\nfrom = \"id\"\n",
         )
         .unwrap();
-        assert!(!write.is_sequential());
+        assert!(!write.is_followed());
     }
 
     #[test]

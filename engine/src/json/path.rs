@@ -6,15 +6,15 @@
 //! over simd-json values; any other JSONPath falls back to `serde_json_path`.
 
 use serde_json::Value;
-use serde_json_path::JsonPath;
+use serde_json_path::JsonPath as General;
 use simd_json::BorrowedValue;
 
 /// A parsed path.
 #[derive(Debug, Clone)]
-pub struct Path {
+pub struct JsonPath {
     text: String,
     segments: Option<Vec<Segment>>,
-    general: JsonPath,
+    general: General,
 }
 
 /// One step of a compiled path.
@@ -28,36 +28,36 @@ pub enum Segment {
     Wildcard,
 }
 
-impl Path {
+impl JsonPath {
     /// Parses a JSONPath (`$...`) or a dotted path. The empty string and `$`
     /// are the root.
-    pub fn parse(text: &str) -> Result<Path, String> {
+    pub fn parse(text: &str) -> Result<JsonPath, String> {
         let trimmed = text.trim();
         if trimmed.starts_with('$') {
-            let general = JsonPath::parse(trimmed)
+            let general = General::parse(trimmed)
                 .map_err(|e| format!("`{trimmed}` is not a valid JSONPath ({e})"))?;
             let segments = compile_jsonpath(trimmed);
-            Ok(Path {
+            Ok(JsonPath {
                 text: trimmed.to_owned(),
                 segments,
                 general,
             })
         } else {
             let segments = parse_dotted(trimmed)?;
-            Ok(Path::from_segments(trimmed.to_owned(), segments))
+            Ok(JsonPath::from_segments(trimmed.to_owned(), segments))
         }
     }
 
     /// The path to one member of the root object, whatever its characters.
-    pub fn member(name: &str) -> Path {
-        Path::from_segments(name.to_owned(), vec![Segment::Key(name.to_owned())])
+    pub fn member(name: &str) -> JsonPath {
+        JsonPath::from_segments(name.to_owned(), vec![Segment::Key(name.to_owned())])
     }
 
     /// A path of the given segments.
-    pub fn from_segments(text: String, segments: Vec<Segment>) -> Path {
-        let general = JsonPath::parse(&to_jsonpath(&segments))
+    pub fn from_segments(text: String, segments: Vec<Segment>) -> JsonPath {
+        let general = General::parse(&to_jsonpath(&segments))
             .expect("a path built from segments is valid JSONPath");
-        Path {
+        JsonPath {
             text,
             segments: Some(segments),
             general,
@@ -315,7 +315,7 @@ mod tests {
     use super::*;
 
     fn segments(text: &str) -> Option<Vec<Segment>> {
-        Path::parse(text)
+        JsonPath::parse(text)
             .unwrap()
             .segments()
             .map(<[Segment]>::to_vec)
@@ -337,8 +337,8 @@ mod tests {
             Some(vec![key("items"), Segment::Wildcard])
         );
         assert_eq!(segments(""), Some(vec![]));
-        assert!(Path::parse("a..b").is_err());
-        assert!(Path::parse("a[x]").is_err());
+        assert!(JsonPath::parse("a..b").is_err());
+        assert!(JsonPath::parse("a[x]").is_err());
     }
 
     #[test]
@@ -365,8 +365,8 @@ mod tests {
         assert_eq!(segments("$..id"), None);
         assert_eq!(segments("$.items[?@.price > 10]"), None);
         assert_eq!(segments("$.items[0:2]"), None);
-        assert!(Path::parse("$.items[").is_err());
-        assert!(Path::parse("$[01]").is_err());
+        assert!(JsonPath::parse("$.items[").is_err());
+        assert!(JsonPath::parse("$[01]").is_err());
     }
 
     #[test]

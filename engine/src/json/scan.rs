@@ -12,7 +12,7 @@
 //! literal, bracket, comma and colon — so a malformed page fails as it
 //! would under a full parse.
 //!
-//! Given the extractor's [`Plan`] (its paths, when all are keys), the check
+//! Given the extractor's [`KeyPlan`] (its paths, when all are keys), the check
 //! also notes the entry of each record's column values as it passes them,
 //! so that extraction reads them without walking the records again.
 
@@ -74,7 +74,7 @@ pub(crate) struct Scanner {
 /// Only paths of keys are planned; a member holding an array is not
 /// entered.
 #[derive(Debug, Clone)]
-pub(crate) struct Plan {
+pub(crate) struct KeyPlan {
     /// Node 0 is the page; the records path's keys lead to `records`,
     /// whose value holds the records; `record` is a record's own node.
     nodes: Vec<PlanNode>,
@@ -100,7 +100,7 @@ const NOWHERE: u32 = u32::MAX;
 /// Not a node: an element of the array holding the records.
 const ELEMENT: u32 = u32::MAX - 1;
 
-impl Plan {
+impl KeyPlan {
     /// The plan for records at the keys `records` (the page itself when
     /// empty) and `columns`, each a column's index and keys; `None` if a
     /// path is not all keys, a key would be written with an escape (the
@@ -111,7 +111,7 @@ impl Plan {
         columns: impl IntoIterator<Item = (usize, &'p [Segment])>,
         width: usize,
         array_holds_records: bool,
-    ) -> Option<Plan> {
+    ) -> Option<KeyPlan> {
         let mut nodes = vec![PlanNode::default()];
         let mut at = 0;
         for segment in records {
@@ -130,7 +130,7 @@ impl Plan {
         if nodes.iter().any(|node| node.keys.len() > 64) {
             return None;
         }
-        Some(Plan {
+        Some(KeyPlan {
             nodes,
             records,
             record,
@@ -158,7 +158,7 @@ fn plan_child(nodes: &mut Vec<PlanNode>, node: u32, segment: &Segment) -> Option
     Some(child)
 }
 
-/// What the check noted of a page's records under a [`Plan`].
+/// What the check noted of a page's records under a [`KeyPlan`].
 #[derive(Debug, Default)]
 struct Noted {
     /// The entry of each record object, in page order.
@@ -281,7 +281,7 @@ impl Scanner {
     pub(crate) fn scan<'s>(
         &'s mut self,
         body: &'s [u8],
-        plan: Option<&Plan>,
+        plan: Option<&KeyPlan>,
     ) -> Result<Doc<'s>, Malformed> {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(Malformed {
@@ -1136,7 +1136,7 @@ fn is_space(b: u8) -> bool {
 
 /// The grammar's walk. Its steps answer `None` on a fault, which they
 /// leave in `fault`: a small return keeps the walk's calls cheap. A walk
-/// through a value whose members a [`Plan`] wants carries the plan's node
+/// through a value whose members a [`KeyPlan`] wants carries the plan's node
 /// for it, [`NOWHERE`] otherwise.
 struct Checker<'a> {
     text: &'a [u8],
@@ -1144,7 +1144,7 @@ struct Checker<'a> {
     kinds: &'a [u8],
     partners: &'a mut [u32],
     fault: Option<Malformed>,
-    plan: Option<&'a Plan>,
+    plan: Option<&'a KeyPlan>,
     escaped: bool,
     noted: &'a mut Noted,
     template: &'a mut Template,

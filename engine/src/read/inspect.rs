@@ -12,7 +12,7 @@ use crate::extract::{
 };
 use crate::job::{Fanout, FanoutSource, Job};
 use crate::json::node::Node;
-use crate::json::path::Path;
+use crate::json::path::JsonPath;
 use crate::json::{Parser, Scratch, write_serde};
 use crate::net::session::Fetched;
 use crate::options::RunOptions;
@@ -250,7 +250,7 @@ pub fn query(path: &str, document: &[u8]) -> Result<Vec<u8>> {
             "invalid path: `{path}` has white space before or after it"
         )));
     }
-    let path = Path::parse(path).map_err(|e| Error::config(format!("invalid path: {e}")))?;
+    let path = JsonPath::parse(path).map_err(|e| Error::config(format!("invalid path: {e}")))?;
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();
     let value = parser

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::extract::{Extractor, expand};
 use crate::job::{Job, Records};
 use crate::json::node::Node;
-use crate::json::path::Path;
+use crate::json::path::JsonPath;
 use crate::json::{Parser, Scratch, write_serde};
 use crate::net::request::Prepared;
 use crate::options::RunOptions;
@@ -126,10 +126,10 @@ pub(crate) fn page_records<'v>(
 }
 
 /// How many requests may be in flight: `limits.concurrency` when none
-/// depends on another's answer (a predictable plan, or fan-out values),
+/// depends on another's answer (a counted plan, or fan-out values),
 /// one otherwise.
-pub(crate) fn request_window(job: &Job, predictable: bool) -> usize {
-    if predictable || job.values_concurrently() {
+pub(crate) fn request_window(job: &Job, counted: bool) -> usize {
+    if counted || job.values_concurrently() {
         job.limits.concurrency as usize
     } else {
         1
@@ -142,7 +142,7 @@ pub(crate) fn request_window(job: &Job, predictable: bool) -> usize {
 pub(crate) fn walks_index(
     extractor: Option<&Extractor>,
     records: &Records,
-    watched: &[Path],
+    watched: &[JsonPath],
 ) -> bool {
     extractor.is_some_and(Extractor::walks_index)
         && records.path.as_ref().is_none_or(|p| p.segments().is_some())
@@ -150,13 +150,13 @@ pub(crate) fn walks_index(
 }
 
 /// [`watched_value`] on any parsed form, for a path of plain segments.
-pub(crate) fn watched_node<'v, N: Node<'v>>(page: N, path: &Path) -> Option<Value> {
+pub(crate) fn watched_node<'v, N: Node<'v>>(page: N, path: &JsonPath) -> Option<Value> {
     let mut found = Vec::new();
     crate::json::node::walk(page, path.segments()?, &mut found);
     found.first().map(|v| v.to_serde())
 }
 
-pub(crate) fn watched_value(page: &BorrowedValue<'_>, path: &Path) -> Option<Value> {
+pub(crate) fn watched_value(page: &BorrowedValue<'_>, path: &JsonPath) -> Option<Value> {
     match path.query_simd(page) {
         crate::json::path::Selected::Borrowed(found) => found.first().map(|v| v.to_serde()),
         crate::json::path::Selected::Owned(found) => found.into_iter().next(),

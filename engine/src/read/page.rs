@@ -15,7 +15,7 @@ use crate::extract::{
 };
 use crate::job::{Job, OutputFormat};
 use crate::json::node::Node;
-use crate::json::path::Path;
+use crate::json::path::JsonPath;
 use crate::json::{Parser, Scratch};
 use crate::net::session::Fetched;
 use crate::read::columns::{fixed_extractor, tell_unseen};
@@ -26,7 +26,7 @@ use crate::read::{
     OutputHook, output_error, page_records, reparse_selected, walks_index, watched_value,
 };
 use crate::sink::{Destination, Mark, PageOut, RawSink, Sink, TextSink};
-use crate::state::{self, Checkpoint, SavedColumn};
+use crate::state::{self, ReadCheckpoint, SavedColumn};
 
 /// Puts a page's rows into the sink.
 type WriteRows<'a> = &'a mut dyn FnMut(&mut Box<dyn Sink>, &[ColumnSpec]) -> std::io::Result<()>;
@@ -43,7 +43,7 @@ impl ReadRun<'_, '_> {
         parse: &mut Parsers,
     ) -> Result<()> {
         let watched_paths = self.pass.as_ref().map(|p| p.watched.clone());
-        let watched_at: &[Path] = watched_paths.as_deref().unwrap_or_default();
+        let watched_at: &[JsonPath] = watched_paths.as_deref().unwrap_or_default();
         if walks_index(self.extractor.as_ref(), &self.job.records, watched_at) {
             self.read_indexed(fetched, page, &placeholders, watched_at, parse)
         } else {
@@ -56,7 +56,7 @@ impl ReadRun<'_, '_> {
         fetched: &Fetched,
         page: &PageAt<'_>,
         placeholders: &Placeholders,
-        watched_at: &[Path],
+        watched_at: &[JsonPath],
         parse: &mut Parsers,
     ) -> Result<()> {
         let job = self.job;
@@ -107,7 +107,7 @@ impl ReadRun<'_, '_> {
         fetched: &mut Fetched,
         page: &PageAt<'_>,
         placeholders: Arc<Placeholders>,
-        watched_at: &[Path],
+        watched_at: &[JsonPath],
         parse: &mut Parsers,
     ) -> Result<()> {
         let job = self.job;
@@ -494,7 +494,7 @@ impl ReadRun<'_, '_> {
             None => self.tally.earlier.dirty_bytes,
         };
         let tally = &self.tally;
-        let checkpoint = Checkpoint {
+        let checkpoint = ReadCheckpoint {
             format: state::FORMAT,
             job: state::fingerprint(job),
             output_bytes: mark.length,
@@ -602,7 +602,7 @@ pub(super) fn begin_checkpoints(
     job: &Job,
     resume: bool,
     warnings: &mut Vec<String>,
-) -> Result<Option<Checkpoint>> {
+) -> Result<Option<ReadCheckpoint>> {
     let Some(state) = &job.state else {
         if resume {
             return Err(Error::config(format!(

@@ -10,7 +10,7 @@ use hydrant_paginate::{Override, Paginator, Plan, Stop};
 use crate::error::{Error, Result};
 use crate::extract::Placeholders;
 use crate::job::{Job, Request};
-use crate::json::path::Path;
+use crate::json::path::JsonPath;
 use crate::net::client::HttpClient;
 use crate::net::request::{Prepared, prepare};
 use crate::net::session::Session;
@@ -62,7 +62,7 @@ pub(super) struct Pass {
     pub(super) index: u64,
     pub(super) placeholders: Arc<Placeholders>,
     /// The paginator's watched paths, compiled once.
-    pub(super) watched: Arc<[Path]>,
+    pub(super) watched: Arc<[JsonPath]>,
     /// Where the fan-out value goes, added to every request of the pass.
     pub(super) fanout: Vec<Override>,
     pub(super) paginator: Paginator,
@@ -83,7 +83,7 @@ impl Pass {
             .watched_paths()
             .iter()
             .map(|p| {
-                Path::parse(p).map_err(|e| {
+                JsonPath::parse(p).map_err(|e| {
                     Error::config(format!("job file `{}`: paginate: {e}", context.job.name))
                 })
             })
@@ -106,7 +106,7 @@ impl Pass {
     /// Where the pass stands after the page just written.
     pub(super) fn save(&self) -> SavedPass {
         let unanswered = self.unanswered.as_ref().map(|(_, identity)| *identity);
-        let mut requests: Vec<u64> = if self.paginator.is_predictable() {
+        let mut requests: Vec<u64> = if self.paginator.is_counted() {
             // Counted requests never repeat; only followed ones can loop.
             Vec::new()
         } else {
@@ -156,14 +156,14 @@ impl Pass {
         }
         let plan = match self.pending.take() {
             Some(plan) => plan,
-            None if self.paginator.is_predictable() => {
+            None if self.paginator.is_counted() => {
                 let plan = self.paginator.ahead(self.ahead_index)?;
                 self.ahead_index += 1;
                 plan
             }
             None => return None,
         };
-        let followed = (!self.paginator.is_predictable()).then(|| plan.clone());
+        let followed = (!self.paginator.is_counted()).then(|| plan.clone());
         let mut overrides = self.fanout.clone();
         overrides.extend(plan.overrides);
         Some((Plan { overrides }, followed))

@@ -29,14 +29,14 @@ use crate::read::pass::{Context, Pass};
 use crate::read::worker::{Landed, PageFacts, PageWork};
 use crate::read::{Hooks, OutputHook, request_window, resolve_links, takes_batches};
 use crate::sink::{Mark, Sink};
-use crate::state::{Checkpoint, SavedColumn};
+use crate::state::{ReadCheckpoint, SavedColumn};
 use crate::summary::{Stopped, Summary};
 
 /// One run of a read job, from its first request to its summary.
 ///
-/// Predictable strategies (offset, page, range) keep up to
+/// Counted strategies (offset, page, range) keep up to
 /// `limits.concurrency` requests in flight; answers are taken in request
-/// order, and requests past the end are dropped unread. Sequential ones
+/// order, and requests past the end are dropped unread. Followed ones
 /// send the next request once the page that names it is parsed, or at once
 /// when the link leads the page. The answer to it may be stepped on before
 /// the page is written, so each page carries the checkpoint it makes,
@@ -200,7 +200,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
 
     /// Goes on from a checkpoint: its columns, the fan-out values it had
     /// done, its pass, and its partial output.
-    fn resume(&mut self, checkpoint: Checkpoint) -> Result<()> {
+    fn resume(&mut self, checkpoint: ReadCheckpoint) -> Result<()> {
         let job = self.job;
         let state = &job
             .state
@@ -328,17 +328,14 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     fn has_room(&self) -> bool {
         let window = request_window(
             self.job,
-            self.pass
-                .as_ref()
-                .is_some_and(|p| p.paginator.is_predictable()),
+            self.pass.as_ref().is_some_and(|p| p.paginator.is_counted()),
         );
         // A request is in flight until its answer is in (`fetching`); as
         // many pages again may wait, made or being made, for the loop to
         // write them in order, so that one slow page does not hold the
         // requests after it.
         let tasks = if window > 1 { 2 * window } else { 1 };
-        self.in_flight.tasks.len() < tasks
-            && self.total_cap.is_none_or(|cap| self.launched < cap)
+        self.in_flight.tasks.len() < tasks && self.total_cap.is_none_or(|cap| self.launched < cap)
     }
 
     /// Moves on to the next fan-out value once the pass has ended: false
@@ -388,7 +385,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             }));
         };
         let placeholders = current.placeholders.clone();
-        let followed = !current.paginator.is_predictable();
+        let followed = !current.paginator.is_counted();
         let early = followed && !current.paginator.reads_records();
         let (landed, landing) = oneshot::channel();
         let rows = tokio::spawn(async move {
@@ -432,7 +429,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let followed = self
             .pass
             .as_ref()
-            .is_some_and(|p| !p.paginator.is_predictable());
+            .is_some_and(|p| !p.paginator.is_counted());
         let Some(front) = self.in_flight.rows.front_mut() else {
             return Ok(Ahead::Answer);
         };
@@ -583,7 +580,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             if self
                 .pass
                 .as_ref()
-                .is_some_and(|p| !p.paginator.is_predictable() && p.ended.is_none())
+                .is_some_and(|p| !p.paginator.is_counted() && p.ended.is_none())
             {
                 self.launch()?;
             }
@@ -760,7 +757,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
 
 impl Tally {
     /// The counts and warnings of the runs before a resumed one.
-    fn restore(&mut self, checkpoint: &Checkpoint) {
+    fn restore(&mut self, checkpoint: &ReadCheckpoint) {
         self.progress = checkpoint.progress;
         self.earlier = Earlier {
             retries: checkpoint.retries,

@@ -25,7 +25,7 @@ use crate::extract::{
     Batch, DirtyRecord, Extractor, Inference, Placeholders, records_path_found, select_records,
 };
 use crate::job::{Job, Records};
-use crate::json::path::{Path, Segment};
+use crate::json::path::{JsonPath, Segment};
 use crate::json::scan::{Doc, Item, Scanner};
 use crate::json::{Leading, leading_members};
 use crate::net::client::Response;
@@ -147,7 +147,7 @@ impl PageWork {
     /// A retried request keeps the facts of the first answer's head.
     pub fn head_watch<'w>(
         session: &'w Session,
-        watched: &'w [Path],
+        watched: &'w [JsonPath],
         landed: &'w mut Option<oneshot::Sender<Landed>>,
     ) -> impl FnMut(&Prepared, &http::response::Parts, &[u8]) -> bool + Send + 'w {
         let keys = head_keys(watched);
@@ -226,7 +226,7 @@ impl PageWork {
         self: Arc<Self>,
         arrived: Arrived,
         placeholders: Arc<Placeholders>,
-        watched: Arc<[Path]>,
+        watched: Arc<[JsonPath]>,
     ) -> Result<Encoded> {
         let shown = arrived.shown.clone();
         let (done, made) = oneshot::channel();
@@ -254,7 +254,7 @@ impl PageWork {
         &self,
         arrived: Arrived,
         placeholders: &Placeholders,
-        watched: &[Path],
+        watched: &[JsonPath],
     ) -> Result<Encoded> {
         let Arrived {
             body,
@@ -429,7 +429,7 @@ fn read_head(head: &[u8], keys: &[&str]) -> Head {
 
 /// The keys of the watched values when each is a top-level member, the
 /// only ones read from the head of a page.
-fn head_keys(watched: &[Path]) -> Option<Vec<&str>> {
+fn head_keys(watched: &[JsonPath]) -> Option<Vec<&str>> {
     watched
         .iter()
         .map(|path| match path.segments() {
@@ -487,7 +487,7 @@ pub(crate) fn content_type(headers: &http::HeaderMap) -> Option<String> {
 pub(crate) fn index_records<'d>(
     doc: &'d Doc<'d>,
     records: &Records,
-    watched: &[Path],
+    watched: &[JsonPath],
     shown: &str,
 ) -> Result<(Vec<Item<'d>>, Vec<Option<Value>>)> {
     let root = doc.root();
@@ -506,7 +506,7 @@ mod tests {
 
     #[test]
     fn a_head_is_read_whatever_its_length_and_left_only_past_the_limit() {
-        let watched = [Path::parse("$.next").unwrap()];
+        let watched = [JsonPath::parse("$.next").unwrap()];
         let keys = head_keys(&watched).unwrap();
         let records = "{\"id\":1},".repeat(HEAD_WATCHED / 8);
         let long = format!("{{\"next\":\"/p2\",\"data\":[{records}");
@@ -569,8 +569,8 @@ mod tests {
 
     #[test]
     fn only_top_level_members_are_watched_at_the_head() {
-        let paths = |texts: &[&str]| -> Vec<Path> {
-            texts.iter().map(|t| Path::parse(t).unwrap()).collect()
+        let paths = |texts: &[&str]| -> Vec<JsonPath> {
+            texts.iter().map(|t| JsonPath::parse(t).unwrap()).collect()
         };
         assert_eq!(
             head_keys(&paths(&["$.next", "$.cursor"])),

@@ -18,7 +18,7 @@ use crate::read::{Hooks, OutputHook};
 
 /// One input record.
 #[derive(Debug)]
-pub(crate) enum Item {
+pub(crate) enum InputRecord {
     /// The record's JSON text.
     Record(Vec<u8>),
     /// Input that is not a record (a line that is not JSON, a CSV row of
@@ -26,11 +26,11 @@ pub(crate) enum Item {
     Unreadable { text: Vec<u8>, reason: String },
 }
 
-pub(crate) type Items = Box<dyn Iterator<Item = Result<Item>> + Send>;
+pub(crate) type InputRecords = Box<dyn Iterator<Item = Result<InputRecord>> + Send>;
 
 /// Opens the input. `redirect_to` (`--replay`) applies to a read job's
 /// requests too.
-pub(crate) fn open(input: &Input, redirect_to: Option<Uri>) -> Result<Items> {
+pub(crate) fn open(input: &Input, redirect_to: Option<Uri>) -> Result<InputRecords> {
     match input {
         Input::File { path, format } => {
             let shown = path
@@ -94,9 +94,9 @@ impl NdjsonItems {
 }
 
 impl Iterator for NdjsonItems {
-    type Item = Result<Item>;
+    type Item = Result<InputRecord>;
 
-    fn next(&mut self) -> Option<Result<Item>> {
+    fn next(&mut self) -> Option<Result<InputRecord>> {
         loop {
             let mut text = Vec::new();
             match self.reader.read_until(b'\n', &mut text) {
@@ -120,8 +120,8 @@ impl Iterator for NdjsonItems {
             }
             let mut probe = text.clone();
             return Some(Ok(match simd_json::to_borrowed_value(&mut probe) {
-                Ok(_) => Item::Record(text),
-                Err(e) => Item::Unreadable {
+                Ok(_) => InputRecord::Record(text),
+                Err(e) => InputRecord::Unreadable {
                     reason: format!("line {} of {} is not JSON: {e}", self.line, self.shown),
                     text,
                 },
@@ -153,9 +153,9 @@ impl CsvItems {
 }
 
 impl Iterator for CsvItems {
-    type Item = Result<Item>;
+    type Item = Result<InputRecord>;
 
-    fn next(&mut self) -> Option<Result<Item>> {
+    fn next(&mut self) -> Option<Result<InputRecord>> {
         let line = self.reader.position().line();
         match self.reader.read_record(&mut self.row) {
             Ok(false) => return None,
@@ -170,7 +170,7 @@ impl Iterator for CsvItems {
                 )));
             }
             Err(e) => {
-                return Some(Ok(Item::Unreadable {
+                return Some(Ok(InputRecord::Unreadable {
                     text: Vec::new(),
                     reason: format!("line {line} of {}: {e}", self.shown),
                 }));
@@ -189,7 +189,7 @@ impl Iterator for CsvItems {
         };
         if self.row.len() != headers.len() {
             let fields: Vec<&str> = self.row.iter().collect();
-            return Some(Ok(Item::Unreadable {
+            return Some(Ok(InputRecord::Unreadable {
                 reason: format!(
                     "line {line} of {} has {} fields, the header {}",
                     self.shown,
@@ -212,12 +212,12 @@ impl Iterator for CsvItems {
             text.push(b'{');
         }
         text.push(b'}');
-        Some(Ok(Item::Record(text)))
+        Some(Ok(InputRecord::Record(text)))
     }
 }
 
 /// A read job run on its own thread, its NDJSON output piped in.
-fn from_job(mut job: Job, redirect_to: Option<Uri>) -> Result<Items> {
+fn from_job(mut job: Job, redirect_to: Option<Uri>) -> Result<InputRecords> {
     job.output.format = OutputFormat::Ndjson;
     job.output.path = None;
     // The write job's checkpoint counts the batches; the read job runs whole.
@@ -318,7 +318,7 @@ impl BufRead for PipeReader {
 }
 
 #[cfg(not(feature = "parquet"))]
-fn parquet(path: &FsPath) -> Result<Items> {
+fn parquet(path: &FsPath) -> Result<InputRecords> {
     Err(Error::config(format!(
         "input.path `{}`: this hydrant was built without Parquet (cargo feature `parquet`)",
         path.display()
@@ -326,6 +326,6 @@ fn parquet(path: &FsPath) -> Result<Items> {
 }
 
 #[cfg(feature = "parquet")]
-fn parquet(path: &FsPath) -> Result<Items> {
+fn parquet(path: &FsPath) -> Result<InputRecords> {
     crate::write::parquet::read(path)
 }

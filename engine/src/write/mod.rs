@@ -39,7 +39,7 @@ use crate::options::{Progress, RunOptions};
 use crate::sink::write_json_cell;
 use crate::state;
 use crate::summary::{Stopped, Summary, WriteSummary};
-use input::{Item, Items};
+use input::{InputRecord, InputRecords};
 use simd_json::prelude::TypedObjectValue;
 
 /// The layout of a write job's state file.
@@ -47,7 +47,7 @@ const FORMAT: u32 = 1;
 
 /// A write job's checkpoint.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct Checkpoint {
+struct WriteCheckpoint {
     format: u32,
     /// `write`: a read job's state file is refused, and the other way round.
     kind: String,
@@ -65,7 +65,7 @@ struct Checkpoint {
     elapsed_s: f64,
 }
 
-impl Checkpoint {
+impl WriteCheckpoint {
     fn is_settled(&self, batch: u64) -> bool {
         batch < self.settled_below || self.settled.contains(&batch)
     }
@@ -274,15 +274,15 @@ fn begin(
     options: &RunOptions,
     fingerprint: &str,
     input_bytes: Option<u64>,
-) -> Result<Checkpoint> {
-    let fresh = Checkpoint {
+) -> Result<WriteCheckpoint> {
+    let fresh = WriteCheckpoint {
         format: FORMAT,
         kind: "write".to_owned(),
         job: fingerprint.to_owned(),
         input_bytes,
-        ..Checkpoint::default()
+        ..WriteCheckpoint::default()
     };
-    let start_over = |state: Option<&FsPath>| -> Result<Checkpoint> {
+    let start_over = |state: Option<&FsPath>| -> Result<WriteCheckpoint> {
         if let Some(state) = state {
             state::remove(state)?;
         }
@@ -297,7 +297,7 @@ fn begin(
     if !options.resume {
         return start_over(Some(&state.path));
     }
-    let Some(saved) = state::read::<Checkpoint>(&state.path)? else {
+    let Some(saved) = state::read::<WriteCheckpoint>(&state.path)? else {
         return start_over(None);
     };
     if saved.kind != "write" || saved.format != FORMAT {
@@ -353,7 +353,7 @@ fn fingerprint(job: &Job) -> String {
         .collect()
 }
 
-fn record(checkpoint: &mut Checkpoint, rejects: &mut Rejects, settled: Settled) -> Result<()> {
+fn record(checkpoint: &mut WriteCheckpoint, rejects: &mut Rejects, settled: Settled) -> Result<()> {
     for rejected in &settled.rejected {
         rejects.write(settled.index, rejected)?;
     }
@@ -371,13 +371,13 @@ fn record(checkpoint: &mut Checkpoint, rejects: &mut Rejects, settled: Settled) 
 /// Reads the input into batches; settled batches (on resume) are read
 /// past, not sent.
 fn read_batches(
-    items: Items,
+    items: InputRecords,
     encoder: &Encoder,
-    checkpoint: &Checkpoint,
+    checkpoint: &WriteCheckpoint,
     sender: mpsc::Sender<Outgoing>,
 ) -> Result<()> {
     let mut index = 0;
-    let mut batch: Vec<Item> = Vec::with_capacity(encoder.batch_size);
+    let mut batch: Vec<InputRecord> = Vec::with_capacity(encoder.batch_size);
     let mut items = items.peekable();
     while let Some(item) = items.next() {
         batch.push(item?);
@@ -442,14 +442,14 @@ impl Encoder {
         }
     }
 
-    fn batch(&self, index: u64, items: Vec<Item>) -> Outgoing {
+    fn batch(&self, index: u64, items: Vec<InputRecord>) -> Outgoing {
         let mut records = Vec::with_capacity(items.len());
         let mut early = Vec::new();
         let mut placeholders = HashMap::new();
         for item in items {
             let text = match item {
-                Item::Record(text) => text,
-                Item::Unreadable { text, reason } => {
+                InputRecord::Record(text) => text,
+                InputRecord::Unreadable { text, reason } => {
                     early.push(Rejected {
                         is_json: false,
                         ..Rejected::before_sending(text, reason)

@@ -16,20 +16,23 @@ use crate::extract::Cell;
 use crate::json::write_str;
 use crate::sink::parquet::CHUNK_ROWS;
 use crate::sink::write_json_cell;
-use crate::write::input::{Item, Items};
+use crate::write::input::{InputRecord, InputRecords};
 
 /// A Parquet file's rows as JSON records, one row group at a time.
-pub(crate) fn read(path: &FsPath) -> Result<Items> {
+pub(crate) fn read(path: &FsPath) -> Result<InputRecords> {
     let shown = format!("input.path `{}`", path.display());
     let file =
         std::fs::File::open(path).map_err(|e| Error::io(format!("cannot open {shown}"), e))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .and_then(|b| b.with_batch_size(CHUNK_ROWS).build())
         .map_err(|e| Error::data(format!("{shown} is not a readable Parquet file: {e}")))?;
-    let rows = reader.flat_map(move |batch| -> Vec<Result<Item>> {
+    let rows = reader.flat_map(move |batch| -> Vec<Result<InputRecord>> {
         match batch {
             Ok(batch) => match records(&batch) {
-                Ok(records) => records.into_iter().map(|r| Ok(Item::Record(r))).collect(),
+                Ok(records) => records
+                    .into_iter()
+                    .map(|r| Ok(InputRecord::Record(r)))
+                    .collect(),
                 Err(e) => vec![Err(Error::data(format!("{shown}: {e}")))],
             },
             Err(e) => vec![Err(Error::data(format!("cannot read {shown}: {e}")))],

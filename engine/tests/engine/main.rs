@@ -6,7 +6,7 @@ mod jsonpath;
 mod util;
 
 use hydrant_engine::path::Selected;
-use hydrant_engine::{Job, JobFormat, OutputFormat, Path, RunOptions, Vars, run};
+use hydrant_engine::{Job, JobFormat, JsonPath, OutputFormat, RunOptions, Vars, run};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -24,7 +24,7 @@ fn compiled_walker_agrees_with_serde_json_path() {
         for _ in 0..25 {
             let segments = util::segments(&mut rng);
             let written = util::jsonpath_text(&mut rng, &segments);
-            let path = Path::parse(&written).unwrap();
+            let path = JsonPath::parse(&written).unwrap();
             assert_eq!(
                 path.segments(),
                 Some(segments.as_slice()),
