@@ -15,10 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fixtures = hydrant_bench::FixtureSet::load(format!("{root}/fixtures/issues").as_ref())?;
     let server = runtime.block_on(hydrant_bench::serve(fixtures, ([127, 0, 0, 1], 0).into()))?;
 
-    let job = Job::load(
-        format!("{root}/examples/quickstart.toml").as_ref(),
-        &Vars::new([]),
-    )?;
+    let job = Job::load(format!("{root}/examples/quickstart.toml"), &Vars::new([]))?;
     let options = RunOptions {
         redirect_to: Some(server.url().parse()?),
         ..RunOptions::default()

@@ -193,4 +193,5 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// The engine's result: [`Error`] unless said otherwise.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -6,13 +6,16 @@ use std::sync::Arc;
 /// One exchange whose answer the run took (retried attempts are not
 /// shown), with its secrets left out.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct TakenExchange<'a> {
+    /// The request method, such as `GET`.
     pub method: &'static str,
     /// Path and query, without the query parameters whose values are
     /// secret (an `api_key` sent in the query).
     pub target: String,
     /// The names of the query parameters left out of `target`.
     pub secret_query: &'a [String],
+    /// The response status code.
     pub status: u16,
     /// Response headers, names in lower case.
     pub headers: &'a [(String, String)],

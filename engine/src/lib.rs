@@ -14,13 +14,14 @@
 //! # async fn demo() -> Result<(), hydrant_engine::Error> {
 //! use hydrant_engine::{Job, RunOptions, Vars};
 //!
-//! let job = Job::load("examples/quickstart.toml".as_ref(), &Vars::new([]))?;
+//! let job = Job::load("examples/quickstart.toml", &Vars::new([]))?;
 //! let summary = hydrant_engine::run(&job, RunOptions::default()).await?;
 //! eprintln!("{} records in {} requests", summary.records, summary.requests);
 //! # Ok(()) }
 //! ```
 //!
 //! The library emits `tracing` events and never installs a subscriber.
+#![warn(missing_docs, unreachable_pub)]
 mod bench;
 mod error;
 mod exchange;
@@ -36,7 +37,10 @@ mod state;
 mod summary;
 mod write;
 
-pub use bench::{BenchReport, Phase, bench, support as bench_support};
+/// What the criterion benches of `hydrant-bench` drive: not a stable API.
+#[doc(hidden)]
+pub use bench::support as bench_support;
+pub use bench::{BenchReport, Phase, bench};
 
 /// Arrow record batches of a job's records (cargo feature `arrow`).
 #[cfg(feature = "arrow")]
@@ -48,8 +52,9 @@ pub mod arrow {
     pub use {arrow_array, arrow_schema};
 }
 pub use error::{Error, Result};
-pub use extract::{Batch, Cell, ColumnSpec, ColumnType};
+pub use extract::{Batch, Cell, DirtyRecord};
 pub use job::vars::Vars;
+pub use job::{ColumnSpec, ColumnType};
 pub use job::{Job, JobFormat, OutputFormat};
 pub use json::path;
 pub use json::path::{JsonPath, Segment};

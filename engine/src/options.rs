@@ -25,7 +25,7 @@ pub struct RunOptions {
     /// Set by the embedder (the CLI on SIGINT or SIGTERM) to stop the run:
     /// no new request is sent, the pages already received are written in
     /// order, a checkpoint is kept with `[state]`, and the run ends with an
-    /// error for which [`Error::is_interrupted`] holds.
+    /// error for which [`Error::is_interrupted`](crate::Error::is_interrupted) holds.
     pub interrupt: Option<Interrupt>,
 }
 
@@ -80,9 +80,14 @@ impl std::fmt::Debug for RunOptions {
 
 /// Where a run is.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Progress {
+    /// Requests answered.
     pub requests: u64,
+    /// Records written.
     pub records: u64,
+    /// Response body bytes received, decoded.
     pub bytes: u64,
+    /// Records left out of the output.
     pub dirty: u64,
 }

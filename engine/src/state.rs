@@ -85,7 +85,7 @@ pub(crate) struct SavedColumn {
 }
 
 impl SavedColumn {
-    pub fn save(columns: &[ColumnSpec]) -> Vec<SavedColumn> {
+    pub(crate) fn save(columns: &[ColumnSpec]) -> Vec<SavedColumn> {
         columns
             .iter()
             .map(|c| SavedColumn {
@@ -98,7 +98,7 @@ impl SavedColumn {
             .collect()
     }
 
-    pub fn load(saved: &[SavedColumn], state: &FsPath) -> Result<Vec<ColumnSpec>> {
+    pub(crate) fn load(saved: &[SavedColumn], state: &FsPath) -> Result<Vec<ColumnSpec>> {
         let corrupt = |what: String| {
             Error::config(format!(
                 "state file `{}` is damaged: {what}",

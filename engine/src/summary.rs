@@ -7,9 +7,11 @@ use serde::{Deserialize, Serialize};
 
 /// What a finished run did: the `--summary-json` contract.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Summary {
     /// Records written.
     pub records: u64,
+    /// Requests answered.
     pub requests: u64,
     /// Response body bytes received, decoded.
     pub bytes: u64,
@@ -17,6 +19,7 @@ pub struct Summary {
     pub dirty: u64,
     /// Requests sent again: after a 401, with a fresh OAuth2 token.
     pub retries: u64,
+    /// Wall-clock seconds, over every resumed run of the job.
     pub elapsed_s: f64,
     /// Why the run ended.
     pub stopped: Stopped,
@@ -40,6 +43,7 @@ pub struct Summary {
 
 /// What a write job did with its input records.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct WriteSummary {
     /// Records in batches the API answered with a 2xx.
     pub delivered: u64,

@@ -22,7 +22,9 @@ use crate::summary::Stopped;
 
 /// What `hydrant bench` measured: the `--json` contract.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct BenchReport {
+    /// The job's name.
     pub job: String,
     /// Why pagination ended.
     pub stopped: Stopped,
@@ -45,11 +47,15 @@ pub struct BenchReport {
 
 /// One pass over the requests.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct Phase {
+    /// Requests answered.
     pub requests: u64,
     /// Response body bytes, decoded.
     pub bytes: u64,
+    /// Wall-clock seconds from the first request to the last page written.
     pub elapsed_s: f64,
+    /// Requests answered per second.
     pub requests_per_s: f64,
     /// Records of the run per second of this phase; for the raw fetch, the
     /// ceiling a run of these requests could reach.
@@ -57,11 +63,14 @@ pub struct Phase {
     /// Body bytes per second, in MB (10⁶ bytes).
     pub mb_per_s: f64,
     /// From a request going out to its body read, in milliseconds.
+    /// Median time from sending a request to its last body byte.
     pub latency_p50_ms: f64,
+    /// 99th percentile of the same.
     pub latency_p99_ms: f64,
     /// CPU time of the whole process (user + system) over the phase; with
     /// `--replay` it includes the in-process server.
     pub cpu_s: Option<f64>,
+    /// CPU seconds per GB of response bodies.
     pub cpu_s_per_gb: Option<f64>,
 }
 

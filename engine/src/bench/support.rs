@@ -18,7 +18,9 @@ use crate::sink::{Counted, Destination, PageOut, Sink, TextSink};
 /// The output a bench encodes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
+    /// NDJSON lines.
     Ndjson,
+    /// CSV rows.
     Csv,
 }
 

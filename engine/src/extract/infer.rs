@@ -61,7 +61,7 @@ pub(crate) struct Fed {
 }
 
 impl Inference {
-    pub fn new(separator: &str) -> Inference {
+    pub(crate) fn new(separator: &str) -> Inference {
         Inference {
             separator: separator.to_owned(),
             nodes: vec![Level::default()],
@@ -72,7 +72,7 @@ impl Inference {
 
     /// Inference that goes on from declared or saved columns (a resumed
     /// run): paths of plain keys are found again, types kept.
-    pub fn from_columns(separator: &str, columns: &[ColumnSpec]) -> Inference {
+    pub(crate) fn from_columns(separator: &str, columns: &[ColumnSpec]) -> Inference {
         let mut inference = Inference::new(separator);
         for column in columns {
             let Some(segments) = column.path.as_ref().and_then(|p| p.segments()) else {
@@ -98,7 +98,7 @@ impl Inference {
     }
 
     /// Takes in the records of a page.
-    pub fn feed<'v, N: Node<'v>>(&mut self, records: &[N], policy: Policy) -> Fed {
+    pub(crate) fn feed<'v, N: Node<'v>>(&mut self, records: &[N], policy: Policy) -> Fed {
         let mut fed = Fed::default();
         for &record in records {
             self.feed_value(0, record, policy, &mut fed);
@@ -157,7 +157,7 @@ impl Inference {
     /// Whether `records` hold nothing new: every field a column, every
     /// value of its column's type. A page that does can be made with the
     /// columns as they are, on any thread.
-    pub fn covers<'v, N: Node<'v>>(&self, records: &[N]) -> bool {
+    pub(crate) fn covers<'v, N: Node<'v>>(&self, records: &[N]) -> bool {
         records.iter().all(|&record| self.covers_value(0, record))
     }
 
@@ -204,7 +204,7 @@ impl Inference {
 
     /// Fixes the columns for an output whose types are set once written
     /// (Parquet, a CSV header): a column still without a type is `string`.
-    pub fn fix(&mut self) {
+    pub(crate) fn fix(&mut self) {
         for column in &mut self.columns {
             column.kind.get_or_insert(ColumnType::String);
         }
@@ -230,7 +230,7 @@ impl Inference {
 
     /// The columns in the order their fields were first met. A column
     /// seen only as null is `json` (it writes null) until it has a type.
-    pub fn columns(&self) -> Vec<ColumnSpec> {
+    pub(crate) fn columns(&self) -> Vec<ColumnSpec> {
         let mut columns: Vec<ColumnSpec> = Vec::with_capacity(self.columns.len());
         for inferred in &self.columns {
             let mut name = if inferred.keys.is_empty() {
@@ -264,13 +264,13 @@ impl Inference {
     }
 
     /// Counts of unseen fields from a checkpoint.
-    pub fn restore_unseen(&mut self, unseen: &BTreeMap<String, u64>) {
+    pub(crate) fn restore_unseen(&mut self, unseen: &BTreeMap<String, u64>) {
         self.unseen.clone_from(unseen);
     }
 
     /// Fields met after the columns were fixed, with how many records had
     /// them.
-    pub fn unseen(&self) -> &BTreeMap<String, u64> {
+    pub(crate) fn unseen(&self) -> &BTreeMap<String, u64> {
         &self.unseen
     }
 }

@@ -18,19 +18,24 @@ use crate::json::write_serde;
 
 mod infer;
 
-pub use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
+pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 
 pub(crate) use infer::{Fed, Inference, Policy};
 
 /// One typed value of an output row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell<'a> {
+    /// No value: missing, JSON `null`, or a `json` column's absent value.
     Null,
+    /// A `boolean` column.
     Bool(bool),
     /// `int` and `long`.
     Int(i64),
+    /// A `float` column.
     Float(f32),
+    /// A `double` column.
     Double(f64),
+    /// A `string` column, borrowed from the page when it can be.
     Str(Cow<'a, str>),
     /// JSON text of a `json` column.
     Json(Vec<u8>),
@@ -38,12 +43,15 @@ pub enum Cell<'a> {
     Date(i32),
     /// Microseconds since 1970-01-01T00:00:00Z.
     Timestamp(i64),
+    /// A `binary` column's bytes, decoded from base64.
     Binary(Vec<u8>),
 }
 
 /// A record left out of the output, and why.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct DirtyRecord {
+    /// Why it was left out, with the value at fault.
     pub reason: String,
     /// The reason without the value at fault, such as ``column `id`: bad
     /// type (long)``: what the summary counts dirty records by.
@@ -57,8 +65,11 @@ pub struct DirtyRecord {
 /// The rows of one page: `cells` holds `rows × columns` cells, row-major.
 #[derive(Debug, Default)]
 pub struct Batch<'a> {
+    /// The cells, row after row.
     pub cells: Vec<Cell<'a>>,
+    /// Rows in `cells`.
     pub rows: usize,
+    /// The records of the page left out of `cells`.
     pub dirty: Vec<DirtyRecord>,
 }
 
@@ -81,7 +92,7 @@ struct TrieNode {
 
 /// Extracts the declared columns from records.
 #[derive(Debug, Clone)]
-pub struct Extractor {
+pub(crate) struct Extractor {
     columns: Vec<ColumnSpec>,
     multi: Vec<bool>,
     general: Vec<usize>,
@@ -98,7 +109,7 @@ pub struct Extractor {
 
 impl Extractor {
     /// Compiles the columns' paths into one trie.
-    pub fn new(columns: Vec<ColumnSpec>, records: &Records) -> Extractor {
+    pub(crate) fn new(columns: Vec<ColumnSpec>, records: &Records) -> Extractor {
         let mut trie = vec![TrieNode::default()];
         let mut general = Vec::new();
         let mut multi = Vec::with_capacity(columns.len());
@@ -157,7 +168,7 @@ impl Extractor {
     }
 
     /// The columns, in output order.
-    pub fn columns(&self) -> &[ColumnSpec] {
+    pub(crate) fn columns(&self) -> &[ColumnSpec] {
         &self.columns
     }
 
@@ -519,7 +530,7 @@ pub(crate) fn expand<'v, N: Node<'v>>(
 /// Infers columns from records: nested objects flattened with `separator`,
 /// arrays kept as `json`, types widened long → double → string, a column
 /// seen only as null a `string`; see [`Inference`].
-pub fn infer_columns<'v, N: Node<'v>>(records: &[N], separator: &str) -> Vec<ColumnSpec> {
+pub(crate) fn infer_columns<'v, N: Node<'v>>(records: &[N], separator: &str) -> Vec<ColumnSpec> {
     let mut inference = Inference::new(separator);
     inference.feed(records, Policy::Grow);
     inference.fix();

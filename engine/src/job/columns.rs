@@ -7,7 +7,9 @@ use crate::json::path::JsonPath;
 
 /// The type of an output column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ColumnType {
+    /// UTF-8 text.
     String,
     /// 32-bit integer.
     Int,
@@ -17,8 +19,11 @@ pub enum ColumnType {
     Float,
     /// 64-bit float.
     Double,
+    /// `true` or `false`.
     Boolean,
+    /// A calendar day.
     Date,
+    /// An instant, to the microsecond, in UTC.
     Timestamp,
     /// Bytes, base64 in JSON.
     Binary,
@@ -64,9 +69,11 @@ impl ColumnType {
 /// A declared (or inferred) output column.
 #[derive(Debug, Clone)]
 pub struct ColumnSpec {
+    /// The column's name in the output.
     pub name: String,
     /// Where in the record; `None` when `value` is given.
     pub path: Option<JsonPath>,
+    /// The column's type.
     pub kind: ColumnType,
     /// strftime format for `date` and `timestamp` strings.
     pub format: Option<String>,
@@ -75,4 +82,4 @@ pub struct ColumnSpec {
 }
 
 /// Values that fill `{name}` placeholders of constant columns.
-pub type Placeholders = HashMap<String, String>;
+pub(crate) type Placeholders = HashMap<String, String>;

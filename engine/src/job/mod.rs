@@ -21,8 +21,11 @@ use file::{JobFile, RequestFile};
 
 /// The syntax of a job file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JobFormat {
+    /// A TOML job file.
     Toml,
+    /// The same keys as JSON.
     Json,
 }
 
@@ -86,7 +89,7 @@ pub(crate) enum Method {
 }
 
 impl Method {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Method::Get => "GET",
             Method::Post => "POST",
@@ -230,10 +233,15 @@ pub(crate) struct Output {
 
 /// `output.format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OutputFormat {
+    /// One JSON object per line.
     Ndjson,
+    /// Comma-separated values (RFC 4180), with a header line by default.
     Csv,
+    /// Apache Parquet (cargo feature `parquet`).
     Parquet,
+    /// Each response body as it came, one per line.
     Raw,
 }
 
@@ -279,7 +287,8 @@ impl Job {
     }
 
     /// Reads a `.toml` or `.json` job file.
-    pub fn load(path: &FsPath, vars: &Vars) -> Result<Job> {
+    pub fn load(path: impl AsRef<FsPath>, vars: &Vars) -> Result<Job> {
+        let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::config(format!("cannot read job file `{}`: {e}", path.display()))
         })?;

@@ -19,7 +19,7 @@ use simd_json::{BorrowedValue, StaticNode};
 pub(crate) const BIG: &str = "\u{1}N:";
 
 /// A reusable simd-json parser.
-pub struct Parser {
+pub(crate) struct Parser {
     pub(crate) buffers: simd_json::Buffers,
 }
 
@@ -41,7 +41,7 @@ impl Parser {
     /// Parses `body`, using `scratch` as the in-place buffer simd-json
     /// needs; the result borrows strings from `scratch`. `body` is left
     /// intact, so that it can still be written raw or quoted in an error.
-    pub fn parse<'a>(
+    pub(crate) fn parse<'a>(
         &mut self,
         body: &[u8],
         scratch: &'a mut Scratch,
@@ -410,7 +410,7 @@ pub(crate) fn padded_copy(buffer: &mut Vec<u8>, body: &[u8]) {
 
 /// The buffers a page is parsed in; reuse one per pipeline stage.
 #[derive(Debug, Default)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     pub(crate) main: Vec<u8>,
     pub(crate) rewritten: Vec<u8>,
 }
@@ -563,7 +563,7 @@ pub(crate) fn big_number(s: &str) -> Option<&str> {
 }
 
 /// Writes a `serde_json` value as compact JSON text, big numbers unmarked.
-pub fn write_serde(value: &Value, out: &mut Vec<u8>) {
+pub(crate) fn write_serde(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),

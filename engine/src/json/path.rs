@@ -92,7 +92,7 @@ impl JsonPath {
     ///
     /// Compiled paths walk the value itself; others are converted to
     /// `serde_json` values first, so the results are owned.
-    pub fn query_simd<'v, 'a>(&self, value: &'v BorrowedValue<'a>) -> Selected<'v, 'a> {
+    pub(crate) fn query_simd<'v, 'a>(&self, value: &'v BorrowedValue<'a>) -> Selected<'v, 'a> {
         match &self.segments {
             Some(segments) => {
                 let mut out = Vec::new();
@@ -109,22 +109,9 @@ impl JsonPath {
 
 /// Values selected from a simd-json document.
 #[derive(Debug)]
-pub enum Selected<'v, 'a> {
+pub(crate) enum Selected<'v, 'a> {
     Borrowed(Vec<&'v BorrowedValue<'a>>),
     Owned(Vec<Value>),
-}
-
-impl Selected<'_, '_> {
-    pub fn len(&self) -> usize {
-        match self {
-            Selected::Borrowed(v) => v.len(),
-            Selected::Owned(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Follows `segments` from `value`, pushing every value reached.

@@ -52,7 +52,11 @@ pub(crate) struct HttpClient {
 impl HttpClient {
     /// A client for the job's `[request]` settings. `redirect_to`, when
     /// given, sends every request to that origin instead (replay).
-    pub fn new(request: &Request, limits: &Limits, redirect_to: Option<Uri>) -> Result<HttpClient> {
+    pub(crate) fn new(
+        request: &Request,
+        limits: &Limits,
+        redirect_to: Option<Uri>,
+    ) -> Result<HttpClient> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
@@ -148,7 +152,7 @@ impl HttpClient {
     /// Sends a request and reads the whole body, within `timeout`, showing
     /// it to `watch` as it grows if the answer is a success. `shown_url`
     /// names the request in errors (secrets masked).
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         mut request: http::Request<Full<Bytes>>,
         shown_url: &str,
@@ -312,7 +316,7 @@ pub(crate) struct Throttle {
 }
 
 impl Throttle {
-    pub fn new(bytes_per_second: u64) -> Throttle {
+    pub(crate) fn new(bytes_per_second: u64) -> Throttle {
         Throttle {
             seconds_per_byte: 1.0 / bytes_per_second as f64,
             next_free: std::sync::Mutex::new(tokio::time::Instant::now()),

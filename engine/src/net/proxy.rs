@@ -31,7 +31,7 @@ impl std::fmt::Debug for ProxyConnector {
 }
 
 impl ProxyConnector {
-    pub fn from_env(http: HttpConnector) -> ProxyConnector {
+    pub(crate) fn from_env(http: HttpConnector) -> ProxyConnector {
         ProxyConnector {
             http,
             matcher: Arc::new(Matcher::from_env()),
@@ -39,7 +39,7 @@ impl ProxyConnector {
     }
 
     /// The `Proxy-Authorization` value a plain-http request to `uri` needs.
-    pub fn http_proxy_auth(&self, uri: &Uri) -> Option<http::HeaderValue> {
+    pub(crate) fn http_proxy_auth(&self, uri: &Uri) -> Option<http::HeaderValue> {
         if uri.scheme_str() != Some("http") {
             return None;
         }

@@ -543,18 +543,18 @@ fn fill<'v>(
 impl Prepared {
     /// Whether the request goes to the job's origin, the only one that
     /// gets credentials.
-    pub fn to_job_origin(&self) -> bool {
+    pub(crate) fn to_job_origin(&self) -> bool {
         origin(&self.url) == self.job_origin
     }
 
     /// Sets a header, replacing any of that (lower-case) name.
-    pub fn set_header(&mut self, name: &str, value: String, secret: bool) {
+    pub(crate) fn set_header(&mut self, name: &str, value: String, secret: bool) {
         self.headers.retain(|(n, _, _)| n != name);
         self.headers.push((name.to_owned(), value, secret));
     }
 
     /// Adds a query parameter, replacing any of that name.
-    pub fn add_query(&mut self, name: String, value: String, secret: bool) {
+    pub(crate) fn add_query(&mut self, name: String, value: String, secret: bool) {
         url_remove_query(&mut self.url, &name);
         self.url.query_pairs_mut().append_pair(&name, &value);
         if secret {
@@ -565,7 +565,12 @@ impl Prepared {
     /// The request a redirect answered with `status` asks for. Off the
     /// job's origin it carries no credential: secret headers and query
     /// parameters are dropped, and a body holding one is not sent again.
-    pub fn redirected(&self, status: u16, location: &str, allowed: &[String]) -> Result<Prepared> {
+    pub(crate) fn redirected(
+        &self,
+        status: u16,
+        location: &str,
+        allowed: &[String],
+    ) -> Result<Prepared> {
         let url = self.url.join(location).map_err(|e| {
             Error::data(format!(
                 "redirect from {} to `{location}` is not a URL ({e})",
@@ -606,13 +611,13 @@ impl Prepared {
     }
 
     /// Names of the query parameters whose values are secret.
-    pub fn secret_query(&self) -> &[String] {
+    pub(crate) fn secret_query(&self) -> &[String] {
         &self.secret_query
     }
 
     /// Path and query, without the query parameters whose values are
     /// secret: what may be kept of the request.
-    pub fn target_without_secrets(&self) -> String {
+    pub(crate) fn target_without_secrets(&self) -> String {
         let mut target = self.url.path().to_owned();
         let Some(query) = self.url.query() else {
             return target;
@@ -635,7 +640,7 @@ impl Prepared {
     }
 
     /// The URL with secret query values masked, for messages.
-    pub fn shown_url(&self) -> String {
+    pub(crate) fn shown_url(&self) -> String {
         if self.secret_query.is_empty() {
             return self.url.to_string();
         }
@@ -659,7 +664,7 @@ impl Prepared {
     }
 
     /// The request as text, secrets masked: what `hydrant explain` shows.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut out = format!("{} {}\n", self.method.as_str(), self.shown_url());
         for (name, value, secret) in &self.headers {
             out.push_str(&format!("{name}: {}\n", if *secret { MASK } else { value }));
@@ -674,7 +679,7 @@ impl Prepared {
     }
 
     /// The hyper request.
-    pub fn to_http(&self) -> Result<http::Request<Full<Bytes>>> {
+    pub(crate) fn to_http(&self) -> Result<http::Request<Full<Bytes>>> {
         let mut builder = http::Request::builder()
             .method(self.method.as_str())
             .uri(self.url.as_str());
@@ -696,7 +701,7 @@ impl Prepared {
 
     /// What identifies this request for loop detection: a hash of its
     /// method, URL, headers and body, so a long run keeps 8 bytes per request, not the request.
-    pub fn identity(&self) -> u64 {
+    pub(crate) fn identity(&self) -> u64 {
         use sha2::Digest;
         // SHA-256 rather than std's hasher: identities are saved in
         // checkpoints and must agree across processes and versions. Secret

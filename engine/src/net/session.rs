@@ -82,7 +82,7 @@ impl std::fmt::Debug for Inner {
 }
 
 impl Session {
-    pub fn new(client: HttpClient, authenticator: Authenticator, job: &Job) -> Session {
+    pub(crate) fn new(client: HttpClient, authenticator: Authenticator, job: &Job) -> Session {
         let request = job.request.as_ref().expect("a read job has a request");
         let mut secrets = Vec::new();
         for secret in authenticator.secrets() {
@@ -128,16 +128,16 @@ impl Session {
     }
 
     /// The fixed credentials, for [`crate::net::request::prepare`].
-    pub fn credentials(&self) -> &Credentials {
+    pub(crate) fn credentials(&self) -> &Credentials {
         &self.inner.credentials
     }
 
-    pub fn retries(&self) -> u64 {
+    pub(crate) fn retries(&self) -> u64 {
         self.inner.retries.load(Ordering::Relaxed)
     }
 
     /// `text` with every known secret replaced by `***`.
-    pub fn redact(&self, text: &str) -> String {
+    pub(crate) fn redact(&self, text: &str) -> String {
         let mut text = text.to_owned();
         let secrets = self.inner.secrets.read().unwrap_or_else(|e| e.into_inner());
         for secret in secrets.iter() {
@@ -158,14 +158,14 @@ impl Session {
     /// and fetches a new OAuth2 token once if the API rejects the current
     /// one. A status other than 2xx in the end is an error naming the URL,
     /// with the start of the body (secrets redacted).
-    pub async fn fetch(&self, prepared: Prepared) -> Result<Fetched> {
+    pub(crate) async fn fetch(&self, prepared: Prepared) -> Result<Fetched> {
         self.send(prepared, true).await.0
     }
 
     /// [`Session::fetch`], showing each successful answer to `watch`, with
     /// the request it answers (redirects followed), while its body is
     /// still arriving: see [`Watch`](crate::net::client::Watch).
-    pub async fn fetch_watching(
+    pub(crate) async fn fetch_watching(
         &self,
         prepared: Prepared,
         watch: &mut PageWatch<'_>,
@@ -180,7 +180,11 @@ impl Session {
     /// token be fetched, or the server answered 408, 429 or 503 (RFC 9110:
     /// not processed). A failure from the server carries its status and the
     /// start of its answer.
-    pub async fn send(&self, prepared: Prepared, repeatable: bool) -> (Result<Fetched>, u32) {
+    pub(crate) async fn send(
+        &self,
+        prepared: Prepared,
+        repeatable: bool,
+    ) -> (Result<Fetched>, u32) {
         self.send_watching(prepared, repeatable, None).await
     }
 
@@ -200,7 +204,7 @@ impl Session {
 
     /// The URL of a request for messages and logs: secret query values
     /// masked, and any secret the server put elsewhere in a link redacted.
-    pub fn shown(&self, prepared: &Prepared) -> String {
+    pub(crate) fn shown(&self, prepared: &Prepared) -> String {
         self.redact(&prepared.shown_url())
     }
 
@@ -409,7 +413,7 @@ impl Session {
 
     /// What `explain` shows: the request as it would be sent, the token
     /// (never fetched here) and signatures masked.
-    pub fn describe(&self, prepared: &Prepared) -> String {
+    pub(crate) fn describe(&self, prepared: &Prepared) -> String {
         let placeholder = SecretString::from("(fetched at run time)".to_owned());
         let bearer = self.inner.oauth2.as_ref().map(|_| &placeholder);
         let mut text = self.authorized(prepared, bearer).describe();

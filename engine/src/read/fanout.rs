@@ -63,7 +63,7 @@ enum Source {
 impl Feed {
     /// Opens values that need no network: none, `values`, `values_file`.
     /// `None` for `[fanout.from]`.
-    pub fn open_static(job: &Job) -> Result<Option<Feed>> {
+    pub(crate) fn open_static(job: &Job) -> Result<Option<Feed>> {
         let Some(fanout) = &job.fanout else {
             return Ok(Some(Feed {
                 fanout: None,
@@ -93,7 +93,7 @@ impl Feed {
 
     /// Opens the values; for `[fanout.from]` this runs the parent job first,
     /// spilling its records to a temporary file.
-    pub async fn open(
+    pub(crate) async fn open(
         job: &Job,
         options: &RunOptions,
         progress: &mut Progress,
@@ -159,12 +159,12 @@ impl Feed {
     }
 
     /// Parent records that gave no value, so no pass.
-    pub fn skipped(&self) -> u64 {
+    pub(crate) fn skipped(&self) -> u64 {
         self.skipped
     }
 
     /// The next value, `None` when all are done.
-    pub fn next_value(&mut self) -> Result<Option<FanValue>> {
+    pub(crate) fn next_value(&mut self) -> Result<Option<FanValue>> {
         let (value, parent) = match &mut self.source {
             Source::Once(done) => {
                 if *done {

@@ -68,9 +68,11 @@ pub fn explain(job: &Job) -> Result<String> {
 
 /// What `hydrant check` shows of the first response.
 #[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
 pub struct CheckReport {
     /// The URL requested, secrets masked.
     pub url: String,
+    /// The response status code.
     pub status: u16,
     /// Records on the first page.
     pub records: usize,

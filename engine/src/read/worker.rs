@@ -120,7 +120,7 @@ impl std::fmt::Debug for PageWork {
 impl PageWork {
     /// The work for `job` once its columns are known; `None` when its
     /// output is not text or a path needs the general JSONPath evaluator.
-    pub fn new(
+    pub(crate) fn new(
         job: &Job,
         extractor: &Extractor,
         inference: Option<&Inference>,
@@ -145,7 +145,7 @@ impl PageWork {
     /// goes out while the page is still arriving. Only for a paginator
     /// that does not read the records count, which needs the whole page.
     /// A retried request keeps the facts of the first answer's head.
-    pub fn head_watch<'w>(
+    pub(crate) fn head_watch<'w>(
         session: &'w Session,
         watched: &'w [JsonPath],
         landed: &'w mut Option<oneshot::Sender<Landed>>,
@@ -189,7 +189,7 @@ impl PageWork {
     /// [`PageWork::head_watch`] took it already, is sent at once for a 204
     /// (`None`: nothing to make) and otherwise once the page is parsed.
     /// `shown` names the request in errors.
-    pub fn arrive(
+    pub(crate) fn arrive(
         &self,
         mut fetched: Fetched,
         shown: String,
@@ -222,7 +222,7 @@ impl PageWork {
 
     /// [`PageWork::make`] on the maker threads, which start with the
     /// first page made there.
-    pub async fn make_on_makers(
+    pub(crate) async fn make_on_makers(
         self: Arc<Self>,
         arrived: Arrived,
         placeholders: Arc<Placeholders>,
@@ -250,7 +250,7 @@ impl PageWork {
 
     /// Parses, extracts and encodes an arrived page, sending its facts
     /// once it is parsed if they were not sent yet.
-    pub fn make(
+    pub(crate) fn make(
         &self,
         arrived: Arrived,
         placeholders: &Placeholders,

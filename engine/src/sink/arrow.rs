@@ -63,7 +63,7 @@ enum Column {
 }
 
 impl Builders {
-    pub fn new(columns: &[ColumnSpec]) -> Builders {
+    pub(crate) fn new(columns: &[ColumnSpec]) -> Builders {
         Builders {
             schema: schema(columns),
             columns: columns.iter().map(|c| Column::new(c.kind)).collect(),
@@ -72,15 +72,15 @@ impl Builders {
     }
 
     #[cfg(feature = "parquet")]
-    pub fn schema(&self) -> &SchemaRef {
+    pub(crate) fn schema(&self) -> &SchemaRef {
         &self.schema
     }
 
-    pub fn rows(&self) -> usize {
+    pub(crate) fn rows(&self) -> usize {
         self.rows
     }
 
-    pub fn push_page(&mut self, page: &PageOut<'_>) {
+    pub(crate) fn push_page(&mut self, page: &PageOut<'_>) {
         let width = page.columns.len();
         for row in 0..page.batch.rows {
             self.push_row(page.batch.row(row, width));
@@ -95,7 +95,7 @@ impl Builders {
     }
 
     /// The rows so far as one batch; the builders start empty again.
-    pub fn take(&mut self) -> RecordBatch {
+    pub(crate) fn take(&mut self) -> RecordBatch {
         let arrays = self.columns.iter_mut().map(Column::finish).collect();
         self.rows = 0;
         RecordBatch::try_new(self.schema.clone(), arrays)

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// (CRC-32) of its bytes up to there, kept as they are written, so that
 /// `--resume` can tell the file it finds is the one it wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mark {
+pub(crate) struct Mark {
     pub length: u64,
     pub digest: u32,
 }
@@ -43,7 +43,7 @@ impl Write for Digested {
 }
 
 /// The byte stream under a sink.
-pub struct Destination {
+pub(crate) struct Destination {
     pub(super) writer: BufWriter<Box<dyn Write + Send>>,
     file: Option<PartialFile>,
     /// Bytes already in the file when it was opened (a resumed run).
@@ -96,7 +96,7 @@ fn written_in_place(path: &Path) -> io::Result<bool> {
 
 impl Destination {
     /// `None` is stdout.
-    pub fn open(path: Option<&Path>) -> io::Result<Destination> {
+    pub(crate) fn open(path: Option<&Path>) -> io::Result<Destination> {
         let Some(path) = path else {
             return Ok(Destination::writer(Box::new(io::stdout())));
         };
@@ -116,7 +116,7 @@ impl Destination {
 
     /// Any byte stream, such as a socket or a buffer of an embedding
     /// program. It is flushed on `finish`, and cannot be checkpointed.
-    pub fn writer(writer: Box<dyn Write + Send>) -> Destination {
+    pub(crate) fn writer(writer: Box<dyn Write + Send>) -> Destination {
         Destination {
             writer: BufWriter::with_capacity(BUFFER, writer),
             file: None,
@@ -127,7 +127,7 @@ impl Destination {
     /// Reopens the partial file of a run cut off after a checkpoint,
     /// dropping whatever was written after it (`mark.length` bytes are
     /// kept), once the bytes kept match the checkpoint's digest.
-    pub fn resume(path: &Path, mark: Mark) -> io::Result<Destination> {
+    pub(crate) fn resume(path: &Path, mark: Mark) -> io::Result<Destination> {
         let length = mark.length;
         let partial = partial_path(path);
         if std::fs::symlink_metadata(&partial)?.is_symlink() {
@@ -189,7 +189,7 @@ impl Destination {
     }
 
     /// Keeps the partial file of a failed run, for `--resume`.
-    pub fn keep_on_failure(&mut self) {
+    pub(crate) fn keep_on_failure(&mut self) {
         if let Some(file) = &mut self.file {
             file.keep_on_failure = true;
         }

@@ -19,11 +19,11 @@ mod file;
 #[cfg(feature = "parquet")]
 pub(crate) mod parquet;
 
-pub use file::{Destination, Mark};
+pub(crate) use file::{Destination, Mark};
 
 /// One page on its way out.
 #[derive(Debug)]
-pub struct PageOut<'p> {
+pub(crate) struct PageOut<'p> {
     /// The response body as received (decoded).
     pub body: &'p [u8],
     pub columns: &'p [ColumnSpec],
@@ -31,7 +31,7 @@ pub struct PageOut<'p> {
 }
 
 /// Where records go.
-pub trait Sink {
+pub(crate) trait Sink {
     /// Writes one page.
     fn page(&mut self, page: &PageOut<'_>) -> io::Result<()>;
     /// Writes rows already encoded by this sink's [`PageEncoder`], which a
@@ -99,7 +99,7 @@ impl Key {
 }
 
 impl NdjsonEncoder {
-    pub fn new(columns: &[ColumnSpec]) -> NdjsonEncoder {
+    pub(crate) fn new(columns: &[ColumnSpec]) -> NdjsonEncoder {
         let keys = columns
             .iter()
             .enumerate()
@@ -114,7 +114,7 @@ impl NdjsonEncoder {
     }
 
     /// Appends one row and its line break to `out`.
-    pub fn encode(&self, cells: &[Cell<'_>], out: &mut Vec<u8>) {
+    pub(crate) fn encode(&self, cells: &[Cell<'_>], out: &mut Vec<u8>) {
         for (key, cell) in self.keys.iter().zip(cells) {
             key.put(out);
             write_json_cell(cell, out);
@@ -136,7 +136,7 @@ pub(crate) enum PageEncoder {
 
 impl PageEncoder {
     /// The encoder of a job's output, if its format is text.
-    pub fn for_output(output: &Output, columns: &[ColumnSpec]) -> Option<PageEncoder> {
+    pub(crate) fn for_output(output: &Output, columns: &[ColumnSpec]) -> Option<PageEncoder> {
         match output.format {
             OutputFormat::Ndjson => Some(PageEncoder::Ndjson(NdjsonEncoder::new(columns))),
             OutputFormat::Csv => Some(PageEncoder::Csv {
@@ -147,7 +147,7 @@ impl PageEncoder {
     }
 
     /// Appends every row of `batch` to `out`, one line each.
-    pub fn encode(&self, batch: &Batch<'_>, width: usize, out: &mut Vec<u8>) {
+    pub(crate) fn encode(&self, batch: &Batch<'_>, width: usize, out: &mut Vec<u8>) {
         let mut field = Vec::new();
         for row in 0..batch.rows {
             self.encode_row(batch.row(row, width), &mut field, out);
@@ -328,7 +328,7 @@ fn civil_date(days: i64) -> Option<(u32, u32, u32)> {
 /// string or binary `""`): the text formats, rows encoded by a
 /// [`PageEncoder`].
 #[derive(Debug)]
-pub struct TextSink {
+pub(crate) struct TextSink {
     out: Destination,
     encoder: PageEncoder,
     /// Written before the first row, or at the end if there is none.
@@ -337,13 +337,18 @@ pub struct TextSink {
 }
 
 impl TextSink {
-    pub fn ndjson(out: Destination, columns: &[ColumnSpec]) -> TextSink {
+    pub(crate) fn ndjson(out: Destination, columns: &[ColumnSpec]) -> TextSink {
         TextSink::new(out, PageEncoder::Ndjson(NdjsonEncoder::new(columns)), None)
     }
 
     /// The header goes first, unless the destination is a resumed file,
     /// which has it already.
-    pub fn csv(out: Destination, columns: &[ColumnSpec], delimiter: u8, header: bool) -> TextSink {
+    pub(crate) fn csv(
+        out: Destination,
+        columns: &[ColumnSpec],
+        delimiter: u8,
+        header: bool,
+    ) -> TextSink {
         let header = (header && out.start == 0).then(|| {
             let mut line = Vec::new();
             for (i, c) in columns.iter().enumerate() {
@@ -455,12 +460,12 @@ fn write_csv_field(text: &[u8], delimiter: u8, force_quotes: bool, out: &mut Vec
 /// Each response body as is, one per line (line breaks, which valid JSON
 /// holds only between tokens, are dropped).
 #[derive(Debug)]
-pub struct RawSink {
+pub(crate) struct RawSink {
     out: Destination,
 }
 
 impl RawSink {
-    pub fn new(out: Destination) -> RawSink {
+    pub(crate) fn new(out: Destination) -> RawSink {
         RawSink { out }
     }
 }

@@ -21,7 +21,7 @@ pub(crate) struct ParquetSink {
 }
 
 impl ParquetSink {
-    pub fn new(
+    pub(crate) fn new(
         out: Destination,
         columns: &[ColumnSpec],
         compression: &str,

@@ -19,11 +19,7 @@ fn replay(root: &str) -> (tokio::runtime::Runtime, hydrant_bench::Server) {
 fn a_job_streams_typed_record_batches() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let (_runtime, server) = replay(root);
-    let job = Job::load(
-        format!("{root}/examples/quickstart.toml").as_ref(),
-        &Vars::new([]),
-    )
-    .unwrap();
+    let job = Job::load(format!("{root}/examples/quickstart.toml"), &Vars::new([])).unwrap();
     let options = RunOptions {
         redirect_to: Some(server.url().parse().unwrap()),
         ..RunOptions::default()
