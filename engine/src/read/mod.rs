@@ -14,6 +14,9 @@ mod pass;
 mod run;
 pub(crate) mod worker;
 
+#[cfg(test)]
+mod tests;
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 

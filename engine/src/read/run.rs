@@ -259,6 +259,11 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 Ahead::Answer => {}
             }
             let Some((task, placeholders)) = self.in_flight.tasks.pop_front() else {
+                // Nothing was launched because the run is asked to stop:
+                // it did not reach its end.
+                if self.is_interrupted() {
+                    return self.interrupted(&mut parse).await;
+                }
                 if let Some(done) = self.pass.as_ref().and_then(|p| p.ended) {
                     self.tally.last_stop = Some(done);
                 }
