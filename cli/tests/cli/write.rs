@@ -365,9 +365,15 @@ fn poison_records_are_rejected_with_reasons_under_max_rejects() {
 
     let run = run_write(&dir, &job(2), &[]);
     assert_eq!(run.code, 1);
+    // The error says why the last record was rejected.
+    assert!(
+        run.stderr.contains("3 records rejected (the last: "),
+        "{}",
+        run.stderr
+    );
     assert!(
         run.stderr
-            .contains("3 records rejected, more than write.max_rejects (2); they are in `"),
+            .contains("), more than write.max_rejects (2); they are in `"),
         "{}",
         run.stderr
     );

@@ -46,7 +46,7 @@ fn job(toml: &str) -> Job {
 }
 
 /// Runs `job` with its output captured.
-async fn read(job: &Job, options: RunOptions) -> (crate::Result<Summary>, Captured) {
+async fn read(job: &Job, options: RunOptions) -> (crate::error::Result<Summary>, Captured) {
     let captured = Captured::default();
     let mut hooks = Hooks {
         output: Some(OutputHook::Writer(Box::new(captured.clone()))),
@@ -243,7 +243,9 @@ every = "0s"
         output.display(),
         state.display()
     ));
-    let error = crate::run(&job, RunOptions::default()).await.unwrap_err();
+    let error = run_hooked(&job, RunOptions::default(), &mut Hooks::default())
+        .await
+        .unwrap_err();
     assert!(error.to_string().contains("page=3"), "{error}");
     // The two pages before it are kept with a checkpoint that says so.
     let partial = std::fs::read_to_string(dir.path().join("out.ndjson.partial")).unwrap();

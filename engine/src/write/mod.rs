@@ -13,6 +13,9 @@ pub(crate) mod input;
 #[cfg(feature = "parquet")]
 mod parquet;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
@@ -157,6 +160,8 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let mut in_flight: JoinSet<Result<Settled>> = JoinSet::new();
     let mut input_done = false;
     let mut failure: Option<Error> = None;
+    // Why the latest record was rejected, for the error of too many.
+    let mut last_reject: Option<String> = None;
     // An interrupt stops taking batches; the ones in flight settle
     // (delivered, or rejected to the reject file) before the run ends.
     let interrupt = options.interrupt.clone().unwrap_or_default();
@@ -186,6 +191,9 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
                             continue;
                         }
                     };
+                    if let Some(rejected) = settled.rejected.last() {
+                        last_reject = Some(rejected.reason.clone());
+                    }
                     record(&mut checkpoint, &mut rejects, settled)?;
                 }
                 checkpoint.elapsed_s = earlier_elapsed + started.elapsed().as_secs_f64();
@@ -202,7 +210,11 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
                     });
                 }
                 if checkpoint.counts.rejected > write.max_rejects && failure.is_none() {
-                    failure = Some(too_many_rejects(checkpoint.counts.rejected, write));
+                    failure = Some(too_many_rejects(
+                        checkpoint.counts.rejected,
+                        write,
+                        last_reject.as_deref(),
+                    ));
                 }
             }
             batch = receiver.recv(), if taking => match batch {
@@ -255,13 +267,14 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     })
 }
 
-fn too_many_rejects(rejected: u64, write: &Write) -> Error {
+fn too_many_rejects(rejected: u64, write: &Write, last: Option<&str>) -> Error {
+    let last = last.map_or_else(String::new, |reason| format!(" (the last: {reason})"));
     let whereto = write.reject_path.as_ref().map_or_else(
         || "set write.reject_path to keep them".to_owned(),
         |p| format!("they are in `{}`", p.display()),
     );
     Error::data(format!(
-        "{rejected} records rejected, more than write.max_rejects ({}); {whereto}",
+        "{rejected} records rejected{last}, more than write.max_rejects ({}); {whereto}",
         write.max_rejects
     ))
 }

@@ -1,0 +1,193 @@
+//! The write loop against in-process APIs: every record delivered once in
+//! batches, a refused batch rejected with its reason, a batch retried
+//! after a 503, and a read job's records as the input.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use hydrant_bench::{Exchange, Seen};
+use serde_json::{Value, json};
+
+use crate::job::Job;
+use crate::job::vars::Vars;
+use crate::options::RunOptions;
+use crate::summary::Stopped;
+
+fn job(toml: &str, dir: &std::path::Path) -> Job {
+    let path = dir.join("write.toml");
+    std::fs::write(&path, toml).unwrap();
+    Job::load(&path, &Vars::new([])).unwrap()
+}
+
+fn answer(seen: &Seen, status: u16) -> Exchange {
+    Exchange {
+        status,
+        ..Exchange::json(&seen.target, r#"{"ok":true}"#)
+    }
+}
+
+/// The records a request carried.
+fn sent(seen: &Seen) -> Vec<Value> {
+    serde_json::from_slice::<Value>(&seen.body).unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// `n` NDJSON records `{"id":i}`, the ids in `refused` carrying `"bad":true`.
+fn input(dir: &std::path::Path, n: u64, refused: &[u64]) {
+    let text: String = (0..n)
+        .map(|i| {
+            let record = if refused.contains(&i) {
+                json!({ "id": i, "bad": true })
+            } else {
+                json!({ "id": i })
+            };
+            format!("{record}\n")
+        })
+        .collect();
+    std::fs::write(dir.join("in.ndjson"), text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_is_delivered_once_or_rejected_with_its_reason() {
+    // A batch holding a bad record is refused with a 422; a 503 comes once,
+    // for the first request of all, and that batch is sent again.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let server = hydrant_bench::serve_fn(([127, 0, 0, 1], 0).into(), move |seen| {
+        if counter.fetch_add(1, Ordering::SeqCst) == 0 {
+            return answer(seen, 503);
+        }
+        let bad = sent(seen).iter().any(|r| r["bad"] == true);
+        answer(seen, if bad { 422 } else { 201 })
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    input(dir.path(), 25, &[12]);
+    let job = job(
+        &format!(
+            r#"[input]
+path = "in.ndjson"
+[write]
+url = "{}/v1/items"
+batch_size = 10
+data_path = "items"
+reject_path = "{}"
+max_rejects = 10
+[limits]
+max_retries = 2
+concurrency = 1
+backoff = {{ initial = "1ms", max = "2ms" }}
+"#,
+            server.url(),
+            dir.path().join("rejects.ndjson").display()
+        ),
+        dir.path(),
+    );
+    let summary = crate::write::run(&job, RunOptions::default())
+        .await
+        .unwrap();
+    let write = summary.write.unwrap();
+    assert_eq!(
+        (write.delivered, write.rejected, write.batches),
+        (15, 10, 3)
+    );
+    assert_eq!(write.retried, 10);
+    assert_eq!(summary.stopped, Stopped::EndOfInput);
+    // Delivered: each record of the 2xx batches, once.
+    let mut delivered: Vec<u64> = server
+        .requests()
+        .iter()
+        .filter(|seen| !sent(seen).iter().any(|r| r["bad"] == true))
+        .skip(1) // the 503'd first attempt
+        .flat_map(sent)
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    delivered.sort_unstable();
+    let expected: Vec<u64> = (0..10).chain(20..25).collect();
+    assert_eq!(delivered, expected);
+    // Rejected: the whole refused batch, each record with the reason.
+    let rejects = std::fs::read_to_string(dir.path().join("rejects.ndjson")).unwrap();
+    let rejects: Vec<Value> = rejects
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rejects.len(), 10);
+    assert!(
+        rejects[0]["reason"].as_str().unwrap().contains("422"),
+        "{}",
+        rejects[0]
+    );
+    let mut ids: Vec<u64> = rejects
+        .iter()
+        .map(|r| r["record"]["id"].as_u64().unwrap())
+        .collect();
+    ids.sort_unstable();
+    assert_eq!(ids, (10..20).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_rejects_than_allowed_fail_the_run() {
+    let server = hydrant_bench::serve_fn(([127, 0, 0, 1], 0).into(), |seen| answer(seen, 400))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    input(dir.path(), 5, &[]);
+    let job = job(
+        &format!(
+            "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/v1/items\"\nbatch_size = 5\n",
+            server.url()
+        ),
+        dir.path(),
+    );
+    let error = crate::write::run(&job, RunOptions::default())
+        .await
+        .unwrap_err();
+    let message = error.to_string();
+    assert!(message.contains("max_rejects"), "{message}");
+    assert!(message.contains("400"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_job_feeds_a_write_job() {
+    let server = hydrant_bench::serve_fn(([127, 0, 0, 1], 0).into(), |seen| {
+        if seen.method == "GET" {
+            return Exchange::json(&seen.target, r#"{"data":[{"id":1},{"id":2},{"id":3}]}"#);
+        }
+        answer(seen, 200)
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("read.toml"),
+        format!(
+            "[request]\nurl = \"{}/source\"\n[records]\npath = \"data\"\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let job = job(
+        &format!(
+            "[input]\njob = \"read.toml\"\n[write]\nurl = \"{}/sink\"\nmode = \"single\"\n",
+            server.url()
+        ),
+        dir.path(),
+    );
+    let summary = crate::write::run(&job, RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(summary.write.unwrap().delivered, 3);
+    let posted: Vec<Value> = server
+        .requests()
+        .iter()
+        .filter(|seen| seen.method == "POST")
+        .map(|seen| serde_json::from_slice(&seen.body).unwrap())
+        .collect();
+    assert_eq!(posted.len(), 3);
+    let mut ids: Vec<u64> = posted.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [1, 2, 3]);
+}
