@@ -1,0 +1,939 @@
+//! The hot path's JSON parser: a structural index of the page, checked
+//! whole and then walked in place.
+//!
+//! A full parse builds a value for everything on a page; the hot path reads
+//! a handful of values per record. Here one SIMD pass over the bytes finds
+//! every string quote and every `{}[]:,` outside strings
+//! ([`structurals`]); one pass over that index checks the grammar and pairs
+//! each bracket with its partner ([`check`]), so that a walk steps over an
+//! unread object or array at once; strings holding escapes are unescaped in
+//! place. A scalar is parsed only when it is read. The page is still
+//! checked whole — UTF-8, every string's characters and escapes, every
+//! literal, bracket, comma and colon — so a malformed page fails as it
+//! would under a full parse.
+//!
+//! Given the extractor's [`KeyPlan`] (its paths, when all are keys), the check
+//! also notes the entry of each record's column values as it passes them,
+//! so that extraction reads them without walking the records again.
+
+mod check;
+mod stage1;
+mod unescape;
+
+use check::*;
+use stage1::*;
+use unescape::*;
+
+use std::fmt;
+
+use crate::json::ZERO_DIGITS;
+use crate::json::keys::KeySet;
+use crate::json::node::{Node, View};
+use crate::json::path::{Segment, resolve_index};
+
+/// Deeper nesting is refused, as simd-json refuses it.
+const MAX_DEPTH: u32 = 1024;
+
+/// What makes a page not JSON, and the byte where it was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Malformed {
+    what: String,
+    at: Option<usize>,
+}
+
+impl Malformed {
+    fn at(what: impl Into<String>, at: usize) -> Malformed {
+        Malformed {
+            what: what.into(),
+            at: Some(at),
+        }
+    }
+}
+
+impl fmt::Display for Malformed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.at {
+            Some(at) => write!(f, "{} at byte {at}", self.what),
+            None => f.write_str(&self.what),
+        }
+    }
+}
+
+/// The buffers pages are scanned in, reused from page to page.
+#[derive(Debug, Default)]
+pub(crate) struct Scanner {
+    /// Byte offsets of the structurals; longer than the page's count, so
+    /// that a block's offsets are written without a check per offset.
+    positions: Vec<u32>,
+    /// The structural byte of each entry of `positions`, which stays true
+    /// where unescaping moves a closing quote's entry off its quote.
+    kinds: Vec<u8>,
+    /// For each bracket's entry in `positions`, its partner's entry.
+    partners: Vec<u32>,
+    /// A copy of a page whose strings hold escapes, unescaped in place.
+    unescaped: Vec<u8>,
+    noted: Noted,
+    template: Template,
+}
+
+/// The columns the grammar check notes on its walk, so that extraction
+/// does not walk each record a second time: a trie of keys from the page
+/// down to the records, and from a record down to each column's value.
+/// Only paths of keys are planned; a member holding an array is not
+/// entered.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyPlan {
+    /// Node 0 is the page; the records path's keys lead to `records`,
+    /// whose value holds the records; `record` is a record's own node.
+    nodes: Vec<PlanNode>,
+    records: u32,
+    record: u32,
+    width: usize,
+    /// Not so with `records.mode = "one"`, where the array is the record:
+    /// its elements are not noted, which would be wasted.
+    array_holds_records: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PlanNode {
+    keys: KeySet,
+    /// The node under each of `keys`.
+    children: Vec<u32>,
+    /// The columns whose value is the value of this node.
+    columns: Vec<u32>,
+}
+
+/// Not a node: a value whose members nothing wants.
+const NOWHERE: u32 = u32::MAX;
+/// Not a node: an element of the array holding the records.
+const ELEMENT: u32 = u32::MAX - 1;
+
+impl KeyPlan {
+    /// The plan for records at the keys `records` (the page itself when
+    /// empty) and `columns`, each a column's index and keys; `None` if a
+    /// path is not all keys, a key would be written with an escape (the
+    /// check sees keys before unescaping) or an object wants more than
+    /// 64 keys.
+    pub(crate) fn new<'p>(
+        records: &[Segment],
+        columns: impl IntoIterator<Item = (usize, &'p [Segment])>,
+        width: usize,
+        array_holds_records: bool,
+    ) -> Option<KeyPlan> {
+        let mut nodes = vec![PlanNode::default()];
+        let mut at = 0;
+        for segment in records {
+            at = plan_child(&mut nodes, at, segment)?;
+        }
+        let records = at;
+        nodes.push(PlanNode::default());
+        let record = nodes.len() as u32 - 1;
+        for (column, segments) in columns {
+            let mut at = record;
+            for segment in segments {
+                at = plan_child(&mut nodes, at, segment)?;
+            }
+            nodes[at as usize].columns.push(u32::try_from(column).ok()?);
+        }
+        if nodes.iter().any(|node| node.keys.len() > 64) {
+            return None;
+        }
+        Some(KeyPlan {
+            nodes,
+            records,
+            record,
+            width,
+            array_holds_records,
+        })
+    }
+}
+
+fn plan_child(nodes: &mut Vec<PlanNode>, node: u32, segment: &Segment) -> Option<u32> {
+    let Segment::Key(key) = segment else {
+        return None;
+    };
+    if key.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return None;
+    }
+    let child = u32::try_from(nodes.len()).ok()?;
+    let here = &mut nodes[node as usize];
+    let i = here.keys.add(key);
+    if let Some(&existing) = here.children.get(i) {
+        return Some(existing);
+    }
+    here.children.push(child);
+    nodes.push(PlanNode::default());
+    Some(child)
+}
+
+/// What the check noted of a page's records under a [`KeyPlan`].
+#[derive(Debug, Default)]
+struct Noted {
+    /// The entry of each record object, in page order.
+    records: Vec<u32>,
+    /// For each record, the entry of each column's value ([`NOWHERE`]
+    /// where it has none), then one slot that is not zero where a key
+    /// with an escape might have been a wanted one.
+    slots: Vec<u32>,
+    width: usize,
+}
+
+impl Noted {
+    fn clear(&mut self, width: usize) {
+        self.records.clear();
+        self.slots.clear();
+        self.width = width;
+    }
+
+    fn start(&mut self, record: usize) {
+        self.records.push(record as u32);
+        let len = self.slots.len();
+        self.slots.resize(len + self.width + 1, NOWHERE);
+        self.slots[len + self.width] = 0;
+    }
+
+    fn note(&mut self, column: u32, value: usize) {
+        let row = self.slots.len() - self.width - 1;
+        self.slots[row + column as usize] = value as u32;
+    }
+
+    fn unsure(&mut self) {
+        if let Some(last) = self.slots.last_mut() {
+            *last = 1;
+        }
+    }
+
+    /// The value entries of the record at entry `record`, if it was noted
+    /// surely; `guess` is where its row likely is.
+    fn row(&self, record: usize, guess: usize) -> Option<&[u32]> {
+        let row = if self.records.get(guess) == Some(&(record as u32)) {
+            guess
+        } else {
+            self.records.partition_point(|&at| (at as usize) < record)
+        };
+        if self
+            .records
+            .get(row)
+            .is_none_or(|&at| at as usize != record)
+        {
+            return None;
+        }
+        let slots = &self.slots[row * (self.width + 1)..][..self.width + 1];
+        (slots[self.width] == 0).then(|| &slots[..self.width])
+    }
+}
+
+/// The shape of a record walked whole: the records after it that share
+/// its kinds, as an API's records mostly do, are checked by comparing
+/// their kinds with its rather than walked. Kinds that match are a
+/// record that is grammatical but for the literals, which are checked
+/// one by one, and whose brackets pair as the template's do. It is kept
+/// from page to page: nothing in it is of one page.
+#[derive(Debug, Default)]
+struct Template {
+    /// The kinds of the record's entries, from its `{` to its `}`.
+    kinds: Vec<u8>,
+    /// Each opening bracket's entry and its partner's, from the `{`.
+    pairs: Vec<(u32, u32)>,
+    /// The entries that follow literal text, from the `{`.
+    literals: Vec<u32>,
+    /// The depth of the array holding the records: the depth a record's
+    /// nesting counts from.
+    depth: u32,
+    /// Records in a row that were walked; taking a template costs a pass
+    /// over its kinds, so a page whose records differ in shape takes one
+    /// only now and then.
+    misses: u32,
+}
+
+impl Template {
+    fn take(&mut self, kinds: &[u8], partners: &[u32], open: usize, depth: u32) {
+        self.kinds.clear();
+        self.kinds.extend_from_slice(kinds);
+        self.pairs.clear();
+        self.literals.clear();
+        for (at, &kind) in kinds.iter().enumerate() {
+            if kind & AFTER_LITERAL != 0 {
+                self.literals.push(at as u32);
+            } else if kind == b'{' || kind == b'[' {
+                self.pairs.push((at as u32, partners[at] - open as u32));
+            }
+        }
+        self.depth = depth;
+    }
+}
+
+/// A scanned page: its text and its checked structural index.
+#[derive(Debug)]
+pub(crate) struct Doc<'s> {
+    /// Checked as UTF-8 once, so that a string is a slice of it.
+    text: &'s str,
+    positions: &'s [u32],
+    kinds: &'s [u8],
+    partners: &'s [u32],
+    noted: Option<&'s Noted>,
+}
+
+/// A value of a scanned page: a string, object or array by the index
+/// entry of its opening quote or bracket; a scalar by the entry of the
+/// structural just after it (or the end of the index, for a bare scalar).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Item<'d> {
+    doc: &'d Doc<'d>,
+    at: usize,
+}
+
+impl Scanner {
+    /// Scans and checks `body`, noting the columns of `plan`; the result
+    /// borrows from both.
+    pub(crate) fn scan<'s>(
+        &'s mut self,
+        body: &'s [u8],
+        plan: Option<&KeyPlan>,
+    ) -> Result<Doc<'s>, Malformed> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Err(Malformed {
+                what: "the body is empty".to_owned(),
+                at: None,
+            });
+        }
+        if u32::try_from(body.len()).is_err() {
+            return Err(Malformed {
+                what: "a body over 4 GiB is too large to scan".to_owned(),
+                at: None,
+            });
+        }
+        let found = structurals(body, &mut self.positions, &mut self.kinds)?;
+        if self.partners.len() < found.count {
+            self.partners.resize(found.count, 0);
+        }
+        let positions = &mut self.positions[..found.count];
+        let kinds = &self.kinds[..found.count];
+        let partners = &mut self.partners[..found.count];
+        self.noted.clear(plan.map_or(0, |plan| plan.width));
+        Checker {
+            text: body,
+            positions,
+            kinds,
+            partners,
+            fault: None,
+            plan,
+            escaped: found.backslashes,
+            noted: &mut self.noted,
+            template: &mut self.template,
+        }
+        .check()?;
+        let text = if found.backslashes {
+            self.unescaped.clear();
+            self.unescaped.extend_from_slice(body);
+            unescape_strings(&mut self.unescaped, positions)?;
+            // Unescaping copies every byte but those of escapes, which
+            // are ASCII, so the copy is UTF-8 exactly when the page is;
+            // checking only the copy saves a pass.
+            utf8(&self.unescaped).map_err(|_| utf8(body).err().unwrap_or(malformed_copy()))?
+        } else {
+            utf8(body)?
+        };
+        Ok(Doc {
+            text,
+            positions,
+            kinds,
+            partners,
+            noted: plan.map(|_| &self.noted),
+        })
+    }
+}
+
+/// A copy that unescaping left invalid, though its page is valid: an
+/// error of this parser, reported as one rather than read.
+#[cold]
+fn malformed_copy() -> Malformed {
+    Malformed {
+        what: "unescaping broke the text's UTF-8".to_owned(),
+        at: None,
+    }
+}
+
+/// `text` as a `str`, checked with SIMD: the standard library's check
+/// goes a byte at a time through text that is not ASCII.
+fn utf8(text: &[u8]) -> Result<&str, Malformed> {
+    simdutf8::basic::from_utf8(text).map_err(|_| {
+        let at = std::str::from_utf8(text).map_or_else(|e| e.valid_up_to(), |_| 0);
+        Malformed::at("invalid UTF-8", at)
+    })
+}
+
+impl<'s> Doc<'s> {
+    pub(crate) fn root(&self) -> Item<'_> {
+        Item { doc: self, at: 0 }
+    }
+
+    fn byte(&self, at: usize) -> u8 {
+        self.kinds.get(at).copied().unwrap_or(0) & !AFTER_LITERAL
+    }
+
+    fn offset(&self, at: usize) -> usize {
+        self.positions
+            .get(at)
+            .map_or(self.text.len(), |&p| p as usize)
+    }
+
+    /// Where the content of the string whose opening quote is entry `at`
+    /// lies: quotes are ASCII, so on character boundaries.
+    fn content(&self, at: usize) -> std::ops::Range<usize> {
+        self.offset(at) + 1..self.offset(at + 1)
+    }
+
+    fn str(&self, at: usize) -> &str {
+        self.text.get(self.content(at)).unwrap_or_default()
+    }
+
+    /// The bytes of [`Doc::str`], without its checks of character
+    /// boundaries: keys are compared as bytes.
+    fn string(&self, at: usize) -> &[u8] {
+        self.text
+            .as_bytes()
+            .get(self.content(at))
+            .unwrap_or_default()
+    }
+
+    /// The entry just past the value at `at`.
+    fn after(&self, at: usize) -> usize {
+        past_value(self.byte(at), self.partners, at)
+    }
+
+    fn scalar(&self, at: usize) -> &str {
+        let start = if at == 0 { 0 } else { self.offset(at - 1) + 1 };
+        self.text
+            .get(start..self.offset(at))
+            .unwrap_or_default()
+            .trim_ascii()
+    }
+
+    /// Calls `each` with the entry of every element of the array at `at`;
+    /// stops when `each` says so.
+    fn each_element(&self, at: usize, mut each: impl FnMut(usize) -> bool) {
+        let close = self.partners.get(at).map_or(at, |&p| p as usize);
+        if close == at + 1 && self.scalar(at + 1).is_empty() {
+            return;
+        }
+        let mut i = at + 1;
+        loop {
+            if !each(i) {
+                return;
+            }
+            let next = self.after(i);
+            if next >= close {
+                return;
+            }
+            i = next + 1;
+        }
+    }
+
+    /// Calls `each` with the key entry and value entry of every member of
+    /// the object at `at`; stops when `each` says so.
+    fn each_member(&self, at: usize, mut each: impl FnMut(usize, usize) -> bool) {
+        if self.byte(at + 1) == b'}' {
+            return;
+        }
+        let mut i = at + 1;
+        loop {
+            if !each(i, i + 3) {
+                return;
+            }
+            let next = self.after(i + 3);
+            if self.byte(next) != b',' {
+                return;
+            }
+            i = next + 1;
+        }
+    }
+}
+
+/// The entry just past the value at entry `at` of a checked index, whose
+/// structural byte is `byte`: a string's two quotes, a container up to its
+/// partner, and a literal, which has no entry of its own, none.
+#[inline(always)]
+fn past_value(byte: u8, partners: &[u32], at: usize) -> usize {
+    match byte {
+        b'"' => at + 2,
+        b'{' | b'[' => partners.get(at).map_or(at, |&p| p as usize + 1),
+        _ => at,
+    }
+}
+
+fn scalar_view(literal: &str) -> View<'_> {
+    match literal {
+        "true" => return View::Bool(true),
+        "false" => return View::Bool(false),
+        "null" | "" => return View::Null,
+        _ => {}
+    }
+    let text = literal.as_bytes();
+    if text.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
+        return match literal.parse::<f64>() {
+            Ok(f) if f.is_finite() && !crate::json::underflows(text, f) => View::F64(f),
+            _ => View::Big(literal),
+        };
+    }
+    if let Some(digits) = text.strip_prefix(b"-") {
+        return match parse_digits(digits) {
+            Some(u) if u <= i64::MIN.unsigned_abs() => View::I64((u as i64).wrapping_neg()),
+            _ => View::Big(literal),
+        };
+    }
+    match parse_digits(text) {
+        Some(u) => match i64::try_from(u) {
+            Ok(i) => View::I64(i),
+            Err(_) => View::U64(u),
+        },
+        None => View::Big(literal),
+    }
+}
+
+/// The value of checked decimal digits, if it fits 64 bits.
+fn parse_digits(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |value, &d| {
+        value.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+impl<'d> Node<'d> for Item<'d> {
+    // A pass over the members reads each key once and stops when every
+    // wanted key is found.
+    const KEYS_PER_GET: usize = 1;
+
+    fn view(self) -> View<'d> {
+        match self.doc.byte(self.at) {
+            b'"' => View::Str(self.doc.str(self.at)),
+            b'{' | b'[' => View::Compound,
+            _ => scalar_view(self.doc.scalar(self.at)),
+        }
+    }
+
+    fn get(self, key: &str) -> Option<Self> {
+        if !self.is_object() {
+            return None;
+        }
+        let mut found = None;
+        self.doc.each_member(self.at, |k, v| {
+            if self.doc.string(k) == key.as_bytes() {
+                found = Some(v);
+                return false;
+            }
+            true
+        });
+        found.map(|at| Item { doc: self.doc, at })
+    }
+
+    // Walks the elements rather than collecting them: a path with an
+    // index reads one element of every record.
+    fn at(self, index: i64) -> Option<Self> {
+        if self.doc.byte(self.at) != b'[' {
+            return None;
+        }
+        let doc = self.doc;
+        let wanted = match usize::try_from(index) {
+            Ok(wanted) => wanted,
+            Err(_) => {
+                let mut len = 0;
+                doc.each_element(self.at, |_| {
+                    len += 1;
+                    true
+                });
+                resolve_index(index, len)?
+            }
+        };
+        let (mut seen, mut found) = (0, None);
+        doc.each_element(self.at, |at| {
+            if seen == wanted {
+                found = Some(Item { doc, at });
+            }
+            seen += 1;
+            found.is_none()
+        });
+        found
+    }
+
+    fn elements(self, out: &mut Vec<Self>) -> Option<()> {
+        if self.doc.byte(self.at) != b'[' {
+            return None;
+        }
+        let doc = self.doc;
+        doc.each_element(self.at, |at| {
+            out.push(Item { doc, at });
+            true
+        });
+        Some(())
+    }
+
+    fn children(self, out: &mut Vec<Self>) {
+        let doc = self.doc;
+        if self.elements(out).is_none() && self.is_object() {
+            doc.each_member(self.at, |_, at| {
+                out.push(Item { doc, at });
+                true
+            });
+        }
+    }
+
+    fn is_object(self) -> bool {
+        self.doc.byte(self.at) == b'{'
+    }
+
+    fn members(self, each: &mut dyn FnMut(&str, Self)) {
+        if !self.is_object() {
+            return;
+        }
+        let doc = self.doc;
+        doc.each_member(self.at, |k, at| {
+            each(doc.str(k), Item { doc, at });
+            true
+        });
+    }
+
+    fn members_while(self, mut each: impl FnMut(&[u8], Self) -> bool) {
+        if !self.is_object() {
+            return;
+        }
+        let doc = self.doc;
+        doc.each_member(self.at, |k, at| each(doc.string(k), Item { doc, at }));
+    }
+
+    fn noted_columns(self, ordinal: usize, mut each: impl FnMut(usize, Option<Self>)) -> bool {
+        let doc = self.doc;
+        let Some(row) = doc.noted.and_then(|noted| noted.row(self.at, ordinal)) else {
+            return false;
+        };
+        for (column, &at) in row.iter().enumerate() {
+            let value = (at != NOWHERE).then_some(Item {
+                doc,
+                at: at as usize,
+            });
+            each(column, value);
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::node::Node;
+
+    fn scanned(text: &str) -> Result<serde_json::Value, String> {
+        let mut scanner = Scanner::default();
+        let doc = scanner
+            .scan(text.as_bytes(), None)
+            .map_err(|e| e.to_string())?;
+        Ok(doc.root().to_serde())
+    }
+
+    /// What the tree parse makes of `text`, through the same trait.
+    fn parsed(text: &str) -> Result<serde_json::Value, String> {
+        let mut parser = crate::json::Parser::default();
+        let mut scratch = crate::json::Scratch::default();
+        let value = parser.parse(text.as_bytes(), &mut scratch)?;
+        Ok((&value).to_serde())
+    }
+
+    fn agree(text: &str) {
+        assert_eq!(scanned(text), parsed(text), "{text}");
+    }
+
+    #[test]
+    fn reads_every_kind_of_value_as_the_full_parse_does() {
+        for text in [
+            r#"{"a":1,"b":[true,false,null],"c":{"d":"e","f":[]},"g":{},"h":-2.5e3}"#,
+            r#"[1,"two",[3,[4,[]]],{"five":5}]"#,
+            r#"  { "a" : [ 1 , 2 ] , "b" : { } , "c" : [ ] , "d" : "x" }  "#,
+            "42",
+            " -7 ",
+            "\"bare\"",
+            "[[],[[]],{},[{}]]",
+            r#"{"n":[0,-0.0,1.5,1e2,18446744073709551615,-9223372036854775808]}"#,
+            r#"{"big":123456789012345678901234567890,"neg":-9223372036854775809,"inf":1e400}"#,
+            r#"{"esc":"a\"b\\c\/d\b\f\n\r\t","u":"\u00e9\u4e2d\ud83d\ude00","k\u0041y":1}"#,
+            r#"{"dup":1,"dup":2}"#,
+            "{\"utf8\":\"héllo 中文 😀\"}",
+        ] {
+            agree(text);
+        }
+    }
+
+    #[test]
+    fn indexes_select_elements_from_either_end() {
+        let mut scanner = Scanner::default();
+        let doc = scanner
+            .scan(br#"[1,"two",[3],{"four":4},5]"#, None)
+            .expect("valid page");
+        let at = |index| doc.root().at(index).map(|item| item.to_serde().to_string());
+        assert_eq!(at(0).as_deref(), Some("1"));
+        assert_eq!(at(1).as_deref(), Some("\"two\""));
+        assert_eq!(at(3).as_deref(), Some(r#"{"four":4}"#));
+        assert_eq!(at(4).as_deref(), Some("5"));
+        assert_eq!(at(5), None);
+        assert_eq!(at(-1).as_deref(), Some("5"));
+        assert_eq!(at(-3).as_deref(), Some("[3]"));
+        assert_eq!(at(-5).as_deref(), Some("1"));
+        assert_eq!(at(-6), None);
+        let empty = Scanner::default()
+            .scan(b"[ ]", None)
+            .map(|d| d.root().at(0).is_none());
+        assert_eq!(empty, Ok(true));
+    }
+
+    #[test]
+    fn reads_the_corpus_shapes_as_the_full_parse_does() {
+        use hydrant_bench::corpus::Shape;
+        for shape in [
+            Shape::Flat,
+            Shape::Nested,
+            Shape::Escapes,
+            Shape::Numbers,
+            Shape::Wide,
+        ] {
+            let page = shape.page(3, 200);
+            agree(std::str::from_utf8(&page).expect("corpus pages are UTF-8"));
+        }
+    }
+
+    #[test]
+    fn escapes_and_quotes_across_block_boundaries() {
+        // Runs of backslashes of every length, ending at every offset of a
+        // 64-byte block, before a quote or a letter.
+        for pad in 0..70 {
+            for run in 1..6 {
+                let mut s = "x".repeat(pad);
+                for _ in 0..run {
+                    s.push_str("\\\\");
+                }
+                s.push_str("\\\"y");
+                agree(&format!(r#"{{"k":"{s}","after":[1,"{s}"]}}"#));
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_pages_are_refused_with_where() {
+        for (text, message) in [
+            (r#"{"a":1"#, "expected `,` or `}` at byte 6"),
+            (r#"{"a":1,}"#, "expected a key at byte 7"),
+            (r#"{"a" 1}"#, "expected `:` at byte 5"),
+            (r#"{"a":}"#, "expected a value at byte 5"),
+            (r#"[1,2"#, "expected `,` or `]` at byte 4"),
+            (r#"[1,]"#, "expected a value at byte 3"),
+            (r#"[1 2]"#, "invalid literal `1 2` at byte 1"),
+            (r#"{"a":tru}"#, "invalid literal `tru` at byte 5"),
+            (r#"{"a":01}"#, "invalid literal `01` at byte 5"),
+            (r#"{"a":1.}"#, "invalid literal `1.` at byte 5"),
+            (r#"{"a":"b" "c":1}"#, "expected `,` or `}` at byte 9"),
+            (r#"["a" "b"]"#, "expected `,` or `]` at byte 5"),
+            (r#"{"a":[1}]"#, "expected `,` or `]` at byte 7"),
+            (r#"{"a":"b}"#, "unterminated string at byte 8"),
+            (
+                "{\"a\":\"b\u{1}\"}",
+                "unescaped control character in a string at byte 7",
+            ),
+            (r#"{"a":"\x"}"#, "invalid escape in a string at byte 6"),
+            (r#"{"a":"\ud800"}"#, "invalid escape in a string at byte 6"),
+            (r#"{"a":"\u12"}"#, "invalid escape in a string at byte 6"),
+            (r#"{"a":1} {"#, "expected the end of the text at byte 8"),
+            (r#"{"a":1} x"#, "expected the end of the text at byte 8"),
+            ("nul", "invalid literal `nul` at byte 0"),
+            ("{\"a\":\u{c}1}", "invalid literal `\u{c}1` at byte 5"),
+            ("{\"a\":1,\u{1}\"b\":2}", "expected a key at byte 7"),
+            ("[1\"a\"]", "expected `,` or `]` at byte 2"),
+            ("   ", "the body is empty"),
+            ("", "the body is empty"),
+        ] {
+            assert_eq!(scanned(text), Err(message.to_owned()), "{text}");
+            assert!(parsed(text).is_err(), "the full parse takes {text}");
+        }
+        assert_eq!(
+            scanned(&"[".repeat(1100)),
+            Err("nesting deeper than 1024 at byte 1024".to_owned())
+        );
+        let mut invalid = br#"{"a":"#.to_vec();
+        invalid.extend_from_slice(b"\"\xff\"}");
+        let mut scanner = Scanner::default();
+        assert_eq!(
+            scanner
+                .scan(&invalid, None)
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err("invalid UTF-8 at byte 6".to_owned())
+        );
+    }
+
+    #[test]
+    fn malformed_members_amid_long_objects_are_refused() {
+        // Eight kinds or more after the member: the check reads them at
+        // once, and must still tell each fault as the member by member
+        // check does.
+        for (member, message) in [
+            (r#""a":"b"x"#, "expected `,` or `}` at byte 8"),
+            (r#""a":"b" "c""#, "expected `,` or `}` at byte 9"),
+            (r#""a":12x"#, "invalid literal `12x` at byte 5"),
+            (r#""a":01"#, "invalid literal `01` at byte 5"),
+            (r#""a":-"#, "invalid literal `-` at byte 5"),
+            (r#""a":"#, "expected a value at byte 5"),
+            (r#""a" x:"b""#, "expected `:` at byte 5"),
+            (r#"x"a":"b""#, "expected a key at byte 1"),
+            (r#""a":"b",,"c":1"#, "expected a key at byte 9"),
+            (r#""a":"b"]"#, "expected `,` or `}` at byte 8"),
+            (r#""a":1]"#, "expected `,` or `}` at byte 6"),
+        ] {
+            let text = format!(r#"{{{member},"c":"d","e":"f","g":"h"}}"#);
+            assert_eq!(scanned(&text), Err(message.to_owned()), "{text}");
+            assert!(parsed(&text).is_err(), "the full parse takes {text}");
+        }
+        let text = r#"{"a":"b","c":12,"d":true,"e":null,"f":{"g":"h","i":7},"j":"k"}"#;
+        agree(text);
+    }
+
+    /// The structurals of `text` found one byte at a time, with their
+    /// kinds; `None` where a string holds a control byte or does not end.
+    fn structurals_bytewise(text: &[u8]) -> Option<(Vec<u32>, Vec<u8>)> {
+        let (mut found, mut kinds) = (Vec::new(), Vec::new());
+        let mut inside = false;
+        let mut escaped = false;
+        let mut after_literal = false;
+        for (i, &b) in text.iter().enumerate() {
+            // Outside strings, where a backslash is refused later, it
+            // still escapes only a quote.
+            let is_escaped = escaped;
+            escaped = !is_escaped && b == b'\\';
+            let opens_or_closes = b == b'"' && !is_escaped;
+            if opens_or_closes || !inside && b"{}[]:,".contains(&b) {
+                found.push(i as u32);
+                kinds.push(if after_literal { b | AFTER_LITERAL } else { b });
+                after_literal = false;
+                inside ^= opens_or_closes;
+            } else if inside && b < 0x20 {
+                return None;
+            } else if !inside && !is_space(b) {
+                after_literal = true;
+            }
+        }
+        (!inside).then_some((found, kinds))
+    }
+
+    #[test]
+    fn plain_literals_are_told_as_the_full_check_tells_them() {
+        let alphabet = b"019/:-.eE +tnfrualsx";
+        let mut texts: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..3 {
+            let longer: Vec<Vec<u8>> = texts
+                .iter()
+                .flat_map(|t| {
+                    alphabet.iter().map(move |&b| {
+                        let mut t = t.clone();
+                        t.push(b);
+                        t
+                    })
+                })
+                .collect();
+            texts.extend(longer);
+        }
+        for word in [
+            "true",
+            "null",
+            "false",
+            "trUe",
+            "nul",
+            "fals",
+            "falsee",
+            "12345678",
+            "123456789",
+            "01234567",
+            "0",
+            "00",
+            "10000000",
+            "9999999a",
+            "tru\u{0}",
+            "\u{0}",
+        ] {
+            texts.push(word.as_bytes().to_vec());
+        }
+        for text in texts {
+            for tail in [*b"        ", *b",1234567", *b"\0\0\0\0\0\0\0\0"] {
+                let mut word = text.clone();
+                word.extend_from_slice(&tail);
+                let plain = is_plain_literal(&word[..8.min(word.len())], text.len());
+                let shown = String::from_utf8_lossy(&text);
+                if plain {
+                    assert!(is_literal(&text), "`{shown}` told plain, not a literal");
+                }
+                let unsigned_whole = !text.is_empty()
+                    && text.len() <= 8
+                    && text.iter().all(u8::is_ascii_digit)
+                    && (text.len() == 1 || text[0] != b'0');
+                let word_literal = matches!(&text[..], b"true" | b"false" | b"null");
+                assert_eq!(plain, unsigned_whole || word_literal, "`{shown}`");
+            }
+        }
+    }
+
+    #[test]
+    fn literals_and_space_across_block_boundaries() {
+        for pad in 0..70 {
+            let space = " ".repeat(pad);
+            for text in [
+                format!("[{space}123 , true,\n\tnull ,-1.5e3]"),
+                format!("{{\"k\":{space}false\r\n}}"),
+                format!("{space}[{space}0{space}]"),
+                format!("{{{space}\"a\"{space}:{space}7{space},\"b\":\"x\"}}"),
+            ] {
+                agree(&text);
+            }
+            for (text, at) in [
+                (format!("[{space}1 2]"), pad + 1),
+                (format!("[{space}\u{c}1]"), pad + 1),
+            ] {
+                let want = format!(
+                    "invalid literal `{}` at byte {at}",
+                    text[at..text.len() - 1].to_owned()
+                );
+                assert_eq!(scanned(&text), Err(want), "{text}");
+            }
+            let text = format!("{{\"a\":1{space}x,\"b\":2}}");
+            assert!(scanned(&text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn structurals_match_a_byte_loop() {
+        let alphabet = b"a1\"\\{}[]:, \n\x01\x0c\xc3\xa9";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..3000 {
+            let text: Vec<u8> = (0..1 + round % 300)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let want = structurals_bytewise(&text);
+            let (mut positions, mut kinds) = (Vec::new(), Vec::new());
+            let found = structurals(&text, &mut positions, &mut kinds);
+            let got = found.map(|f| (positions[..f.count].to_vec(), kinds[..f.count].to_vec()));
+            let expected = want;
+            assert_eq!(got.ok(), expected, "{}", String::from_utf8_lossy(&text));
+            let found = scan_blocks(
+                &text,
+                &mut positions,
+                &mut kinds,
+                classify_bytes,
+                flatten_scalar,
+            );
+            let got = found.map(|f| (positions[..f.count].to_vec(), kinds[..f.count].to_vec()));
+            assert_eq!(got.ok(), expected, "{}", String::from_utf8_lossy(&text));
+            #[cfg(target_arch = "x86_64")]
+            for got in structurals_by_every_loop(&text) {
+                assert_eq!(got.ok(), expected, "{}", String::from_utf8_lossy(&text));
+            }
+        }
+    }
+}

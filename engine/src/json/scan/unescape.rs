@@ -1,0 +1,95 @@
+//! Strings holding escapes, unescaped in place in a copy of the page.
+
+use super::*;
+
+/// Unescapes, in place, every string of `text` that holds a backslash,
+/// moving the entry of its closing quote to the new end of its content.
+/// The grammar was checked: every backslash is inside a string.
+pub(super) fn unescape_strings(text: &mut [u8], positions: &mut [u32]) -> Result<(), Malformed> {
+    let mut entry = 0;
+    let mut from = 0;
+    while let Some(found) = memchr::memchr(b'\\', &text[from..]) {
+        let backslash = from + found;
+        // The closing quote is the first structural after the backslash.
+        let close = entry + positions[entry..].partition_point(|&p| (p as usize) < backslash);
+        let Some(&quote) = positions.get(close) else {
+            return Err(Malformed::at("invalid escape in a string", backslash));
+        };
+        let quote = quote as usize;
+        let end = unescape(text, backslash, quote)?;
+        text[end..quote].fill(b' ');
+        positions[close] = end as u32;
+        entry = close + 1;
+        from = quote + 1;
+    }
+    Ok(())
+}
+
+/// Unescapes `text[from..end]`, whose first byte is a backslash, in
+/// place; the new end.
+pub(super) fn unescape(text: &mut [u8], from: usize, end: usize) -> Result<usize, Malformed> {
+    let mut read = from;
+    let mut write = from;
+    while read < end {
+        if text[read] != b'\\' {
+            let run = memchr::memchr(b'\\', &text[read..end]).unwrap_or(end - read);
+            text.copy_within(read..read + run, write);
+            read += run;
+            write += run;
+            continue;
+        }
+        let bad = || Malformed::at("invalid escape in a string", read);
+        let plain = match text.get(read + 1).filter(|_| read + 1 < end) {
+            Some(b'"') => b'"',
+            Some(b'\\') => b'\\',
+            Some(b'/') => b'/',
+            Some(b'b') => 0x08,
+            Some(b'f') => 0x0c,
+            Some(b'n') => b'\n',
+            Some(b'r') => b'\r',
+            Some(b't') => b'\t',
+            Some(b'u') => {
+                let (c, taken) = unicode_escape(&text[read..end]).ok_or_else(bad)?;
+                let mut utf8 = [0u8; 4];
+                let encoded = c.encode_utf8(&mut utf8).as_bytes();
+                text[write..write + encoded.len()].copy_from_slice(encoded);
+                write += encoded.len();
+                read += taken;
+                continue;
+            }
+            _ => return Err(bad()),
+        };
+        text[write] = plain;
+        write += 1;
+        read += 2;
+    }
+    Ok(write)
+}
+
+/// The character of the `\uXXXX` escape (two, for a surrogate pair) at the
+/// start of `text`, and the bytes it takes.
+pub(super) fn unicode_escape(text: &[u8]) -> Option<(char, usize)> {
+    let hex = |at: usize| -> Option<u32> {
+        let digits = std::str::from_utf8(text.get(at..at + 4)?).ok()?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u32::from_str_radix(digits, 16).ok()
+    };
+    let first = hex(2)?;
+    match first {
+        0xd800..=0xdbff => {
+            if text.get(6..8)? != b"\\u" {
+                return None;
+            }
+            let second = hex(8)?;
+            if !(0xdc00..=0xdfff).contains(&second) {
+                return None;
+            }
+            let c = 0x10000 + ((first - 0xd800) << 10) + (second - 0xdc00);
+            Some((char::from_u32(c)?, 12))
+        }
+        0xdc00..=0xdfff => None,
+        _ => Some((char::from_u32(first)?, 6)),
+    }
+}
