@@ -88,6 +88,10 @@ pub fn init_logging(quiet: bool) {
 pub fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Query { path, file } => query(&path, file.as_deref()),
+        Command::Convert { file } => {
+            print!("{}", hydrant_engine::Job::convert(&file)?);
+            Ok(())
+        }
         Command::Explain(args) => {
             let job = load(&args)?;
             print!("{}", hydrant_engine::explain(&job)?);

@@ -31,6 +31,12 @@ enum Command {
     Explain(JobArgs),
     /// Infer [[columns]] from the first page and print them as TOML.
     Schema(JobArgs),
+    /// Print the native TOML job that a DataWorks job file means, with a
+    /// comment for each key it does not carry over.
+    Convert {
+        /// The job file of the other system.
+        file: std::path::PathBuf,
+    },
     /// Evaluate a path (JSONPath or dotted) on a JSON document; print a JSON array.
     Query {
         /// `$.data[*].id` or `data.items`.

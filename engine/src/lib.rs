@@ -23,6 +23,7 @@
 //! The library emits `tracing` events and never installs a subscriber.
 #![warn(missing_docs, unreachable_pub)]
 mod bench;
+mod dialect;
 mod error;
 mod exchange;
 mod extract;

@@ -18,6 +18,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["error", "exchange"],
     &["options", "summary"],
     &["json"],
+    &["dialect"],
     &["job"],
     &["extract"],
     &["net", "sink", "state"],

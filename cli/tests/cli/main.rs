@@ -3,6 +3,7 @@
 mod auth;
 mod bench;
 mod columns;
+mod dialects;
 mod faults;
 mod files;
 mod paginate;

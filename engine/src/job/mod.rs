@@ -36,6 +36,9 @@ pub enum JobFormat {
 #[derive(Debug, Clone)]
 pub struct Job {
     pub(crate) name: String,
+    /// Keys of another system's job file that were not carried over, told
+    /// once when the job runs.
+    pub(crate) notices: Vec<String>,
     pub(crate) request: Option<Request>,
     pub(crate) auth: hydrant_auth::Config,
     pub(crate) paginate: hydrant_paginate::Config,
@@ -292,16 +295,67 @@ impl Job {
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::config(format!("cannot read job file `{}`: {e}", path.display()))
         })?;
-        let format = match path.extension().and_then(|e| e.to_str()) {
-            Some("json") => JobFormat::Json,
-            _ => JobFormat::Toml,
+        let name = path.display().to_string();
+        let mut job = match crate::dialect::Dialect::detect(&text) {
+            Some(dialect) => Job::from_dialect(dialect, &text, &name, vars)?,
+            None => {
+                let format = match path.extension().and_then(|e| e.to_str()) {
+                    Some("json") => JobFormat::Json,
+                    _ => JobFormat::Toml,
+                };
+                Job::parse(&text, format, &name, vars)?
+            }
         };
-        let mut job = Job::parse(&text, format, &path.display().to_string(), vars)?;
         if let Some(dir) = path.parent() {
             job.resolve_relative_to(dir);
         }
         job.load_input_job(vars)?;
         Ok(job)
+    }
+
+    /// A job file of another system (see `dialect`), as the native job it
+    /// means; what it could not carry over becomes the job's notices.
+    fn from_dialect(
+        dialect: crate::dialect::Dialect,
+        text: &str,
+        name: &str,
+        vars: &Vars,
+    ) -> Result<Job> {
+        let kind = dialect.name();
+        let converted = dialect
+            .convert(text)
+            .map_err(|e| Error::config(format!("{kind} job file `{name}`: {e}")))?;
+        let native = serde_json::to_string(&converted.job)
+            .map_err(|e| Error::config(format!("{kind} job file `{name}`: {e}")))?;
+        let mut job = Job::parse(&native, JobFormat::Json, name, vars)
+            .map_err(|e| e.prefixed(&format!("as converted from {kind}: ")))?;
+        job.notices = converted
+            .notes
+            .iter()
+            .map(|note| format!("{kind} job file `{name}`: {}", note.notice()))
+            .collect();
+        Ok(job)
+    }
+
+    /// The native TOML job that a job file of another system means, with a
+    /// comment for each key it does not carry over.
+    pub fn convert(path: impl AsRef<FsPath>) -> Result<String> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::config(format!("cannot read job file `{}`: {e}", path.display()))
+        })?;
+        let Some(dialect) = crate::dialect::Dialect::detect(&text) else {
+            return Err(Error::config(format!(
+                "job file `{}` is a hydrant job already: there is nothing to convert",
+                path.display()
+            )));
+        };
+        let kind = dialect.name();
+        let failed = |e| Error::config(format!("{kind} job file `{}`: {e}", path.display()));
+        dialect
+            .convert(&text)
+            .and_then(|c| c.to_toml(dialect))
+            .map_err(failed)
     }
 
     /// Parses job text. `name` is used in error messages.
@@ -1058,6 +1112,7 @@ fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
     )?;
     Ok(Job {
         name: name.to_owned(),
+        notices: Vec::new(),
         request: Some(request),
         auth: file.auth,
         paginate: file.paginate,
@@ -1186,6 +1241,7 @@ fn validate_fanout(
                 },
             ];
             FanoutSource::From(Box::new(Job {
+                notices: Vec::new(),
                 name: "[fanout.from]".to_owned(),
                 request: Some(request),
                 auth,

@@ -147,6 +147,10 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let context = Context::new(job, options.redirect_to.clone())?;
         let output = hooks.output.take();
         let mut tally = Tally::default();
+        for notice in &job.notices {
+            tracing::warn!("{notice}");
+            tally.warnings.push(notice.clone());
+        }
         if let Some(warning) = job.output_format_mismatch() {
             tracing::warn!("{warning}");
             tally.warnings.push(warning);

@@ -117,10 +117,11 @@ struct Settled {
     bytes: u64,
 }
 
-/// Runs a write job.
-pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
-    let started = Instant::now();
-    let write = job.write.as_deref().expect("a write job has [write]");
+/// The session a write job sends through; its notices told first.
+fn session(job: &Job, options: &RunOptions) -> Result<Session> {
+    for notice in &job.notices {
+        tracing::warn!("{notice}");
+    }
     let request = job.request.as_ref().expect("a write job has its request");
     let client = HttpClient::new(request, &job.limits, options.redirect_to.clone())?;
     let session = Session::new(client, job.auth.authenticator(), job);
@@ -131,6 +132,15 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             job.name
         )));
     }
+    Ok(session)
+}
+
+/// Runs a write job.
+pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
+    let started = Instant::now();
+    let write = job.write.as_deref().expect("a write job has [write]");
+    let request = job.request.as_ref().expect("a write job has its request");
+    let session = session(job, &options)?;
     let fingerprint = fingerprint(job);
     let input_bytes = input::size(&write.input);
     let mut checkpoint = begin(job, write, &options, &fingerprint, input_bytes)?;
@@ -260,7 +270,7 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         elapsed_s: earlier_elapsed + started.elapsed().as_secs_f64(),
         stopped: Stopped::EndOfInput,
         output: send.session.redact(&request.url),
-        warnings: Vec::new(),
+        warnings: job.notices.clone(),
         dirty_reasons: Default::default(),
         unseen_fields: Default::default(),
         write: Some(counts),

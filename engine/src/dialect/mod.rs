@@ -1,0 +1,173 @@
+//! Job files of other systems, read as the native job they mean.
+//!
+//! A dialect turns its file into a native job document (the JSON form of a
+//! job file) and notes for the keys it could not carry over. `Job::load`
+//! parses that document like any native job, so that a file and its
+//! `hydrant convert` output run the same; `convert` prints it as TOML with
+//! the notes as comments.
+
+mod dataworks;
+
+use serde_json::{Map, Value};
+
+/// A job file format that is not hydrant's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// Alibaba DataWorks (and Dataphin) job JSON, or a DataX job.
+    DataWorks,
+}
+
+impl Dialect {
+    /// The dialect of a job file, if it is not a native one.
+    pub(crate) fn detect(text: &str) -> Option<Dialect> {
+        let trimmed = text.trim_start();
+        if !trimmed.starts_with('{') {
+            return None;
+        }
+        let value: Value = serde_json::from_str(trimmed).ok()?;
+        if dataworks::is_dataworks(&value) {
+            return Some(Dialect::DataWorks);
+        }
+        None
+    }
+
+    /// The name users know the format by.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Dialect::DataWorks => "DataWorks",
+        }
+    }
+
+    /// The native job document that `text` means.
+    pub(crate) fn convert(self, text: &str) -> Result<Converted, DialectError> {
+        match self {
+            Dialect::DataWorks => {
+                let value: Value = serde_json::from_str(text)
+                    .map_err(|e| DialectError::new("", format!("not valid JSON: {e}")))?;
+                dataworks::convert(&value)
+            }
+        }
+    }
+}
+
+/// A job file of another system as a native job.
+#[derive(Debug, Default)]
+pub(crate) struct Converted {
+    /// The native job, as the JSON form of a job file.
+    pub(crate) job: Map<String, Value>,
+    /// Keys of the original that the native job does not carry.
+    pub(crate) notes: Vec<Note>,
+}
+
+/// A key of the original that has no equivalent, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Note {
+    /// The native table it would belong to (`request`, `limits`, …), or
+    /// `""` for the job as a whole.
+    pub(crate) table: &'static str,
+    /// The key as the original file spells it.
+    pub(crate) key: String,
+    pub(crate) why: String,
+}
+
+impl Note {
+    /// The notice a run gives once.
+    pub(crate) fn notice(&self) -> String {
+        format!("`{}` is ignored: {}", self.key, self.why)
+    }
+}
+
+/// A key of the original that hydrant cannot honour.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}{problem}", if key.is_empty() { String::new() } else { format!("`{key}`: ") })]
+pub(crate) struct DialectError {
+    key: String,
+    problem: String,
+}
+
+impl DialectError {
+    pub(crate) fn new(key: impl Into<String>, problem: impl Into<String>) -> DialectError {
+        DialectError {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
+impl Converted {
+    /// A table of the native job, made if missing.
+    fn table(&mut self, name: &str) -> &mut Map<String, Value> {
+        let entry = self
+            .job
+            .entry(name.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        entry.as_object_mut().expect("native tables are objects")
+    }
+
+    /// Sets `table.key`.
+    fn set(&mut self, table: &str, key: &str, value: impl Into<Value>) {
+        self.table(table).insert(key.to_owned(), value.into());
+    }
+
+    fn note(&mut self, table: &'static str, key: impl Into<String>, why: impl Into<String>) {
+        self.notes.push(Note {
+            table,
+            key: key.into(),
+            why: why.into(),
+        });
+    }
+
+    /// The native job as TOML, each note a comment under the table it
+    /// belongs to.
+    pub(crate) fn to_toml(&self, dialect: Dialect) -> Result<String, DialectError> {
+        let mut out = format!("# converted from a {} job file\n", dialect.name());
+        for note in self.notes.iter().filter(|n| n.table.is_empty()) {
+            out.push_str(&format!("# {}\n", note.notice()));
+        }
+        for (name, value) in &self.job {
+            let mut one = toml::Table::new();
+            let value = toml::Value::try_from(value)
+                .map_err(|e| DialectError::new(name.as_str(), format!("has no TOML form: {e}")))?;
+            one.insert(name.clone(), value);
+            let text = toml::to_string(&one)
+                .map_err(|e| DialectError::new(name.as_str(), format!("has no TOML form: {e}")))?;
+            out.push('\n');
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or_default();
+            out.push_str(header);
+            out.push('\n');
+            for note in self.notes.iter().filter(|n| n.table == name) {
+                out.push_str(&format!("# {}\n", note.notice()));
+            }
+            for line in lines {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A member of a JSON object, by name.
+fn member<'v>(object: &'v Value, name: &str) -> Option<&'v Value> {
+    object.as_object()?.get(name)
+}
+
+/// A value as text: strings as they are, numbers and booleans written.
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// A whole number, written as a number or as a string of digits.
+fn whole(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
