@@ -168,3 +168,170 @@ fn a_dataworks_file_hydrant_cannot_run_is_refused_naming_the_key() {
         assert!(convert.stderr.contains(message), "{}", convert.stderr);
     }
 }
+
+/// Copies `fixtures/dialects/<from>` (a folder) into `dir`.
+fn copy_fixture_folder(from: &str, dir: &Dir) {
+    let root = format!("{}/../fixtures/dialects/{from}", env!("CARGO_MANIFEST_DIR"));
+    for sub in ["pipeline", "dataset", "linkedService"] {
+        std::fs::create_dir_all(dir.path(sub)).unwrap();
+        for entry in std::fs::read_dir(format!("{root}/{sub}")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path(sub).join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+/// An ADF Git repository: a Copy activity from a REST dataset (Basic
+/// auth with a SecureString, `authHeaders`, `additionalHeaders`,
+/// `paginationRules` AbsoluteUrl) into a Json dataset on a FileServer.
+#[test]
+fn adf_git_pipeline_runs_as_written_and_as_converted() {
+    let server = TestServer::start_fn(|seen| {
+        let ok = seen.header("authorization") == Some("Basic YWRmOnB3")
+            && seen.header("x-functions-key") == Some("k3y")
+            && seen.header("x-api-version") == Some("2024-01-01")
+            && seen.target.starts_with("/api/v1/orders?status=open");
+        if !ok {
+            return Exchange {
+                status: 400,
+                ..Exchange::json(&seen.target, r#"{"error":"unexpected request"}"#)
+            };
+        }
+        let page: u64 = param(seen, "page").map_or(1, |p| p.parse().unwrap());
+        let next = if page < 3 {
+            json!(format!("/api/v1/orders?status=open&page={}", page + 1))
+        } else {
+            Value::Null
+        };
+        let body = json!({
+            "value": [{"id": page, "customer": {"name": format!("c{page}")}}],
+            "paging": {"next": next},
+        });
+        Exchange::json(&seen.target, body.to_string())
+    });
+    let dir = Dir::new();
+    copy_fixture_folder("adf/git", &dir);
+    let pipeline = dir.path("pipeline/CopyOrders.json");
+    let converted = hydrant(&["convert", path_str(&pipeline)]);
+    assert_eq!(converted.code, 0, "{}", converted.stderr);
+    assert!(
+        converted
+            .stdout
+            .contains("url = \"${base}/api/v1/orders?status=open\""),
+        "{}",
+        converted.stdout
+    );
+    let toml = dir.write("converted.toml", &converted.stdout);
+    let base = format!("base={}", server.url());
+    let mut outputs = Vec::new();
+    for (job, out) in [(&pipeline, "first"), (&toml, "second")] {
+        let out_dir = dir.path(out);
+        std::fs::create_dir_all(out_dir.join("exports")).unwrap();
+        let out_var = format!("out_dir={}", out_dir.display());
+        let run = hydrant(&[
+            "run",
+            path_str(job),
+            "--var",
+            &base,
+            "--var",
+            "password=pw",
+            "--var",
+            &out_var,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        outputs.push(std::fs::read_to_string(out_dir.join("exports/orders.json")).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let records: Vec<Value> = outputs[0]
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3);
+    assert_eq!(records[2], json!({"order_id": 3, "customer": "c3"}));
+    assert_eq!(server.requests().len(), 6);
+}
+
+/// An ARM template export: a CSV file on a FileServer into a RestSink
+/// (PATCH, batches of 2), the URL from a template parameter given by
+/// `--var`. AadServicePrincipal is converted to the OAuth2 token URL of
+/// the tenant.
+#[test]
+fn adf_arm_template_writes_as_written_and_as_converted() {
+    let text = fixture("adf/arm/template.json");
+    let dir = Dir::new();
+    let original = dir.write("template.json", &text);
+    let converted = hydrant(&["convert", path_str(&original)]);
+    assert_eq!(converted.code, 0, "{}", converted.stderr);
+    for line in [
+        "token_url = \"https://login.microsoftonline.com/tenant-9/oauth2/token\"",
+        "client_secret = \"${RestSinkLS_servicePrincipalKey}\"",
+        "url = \"${RestSinkLS_properties_typeProperties_url:-https://api.example.com}/v2/customers\"",
+        "batch_size = 2",
+    ] {
+        assert!(
+            converted.stdout.contains(line),
+            "{line}\n{}",
+            converted.stdout
+        );
+    }
+    // The run itself, without the token endpoint: anonymous.
+    let server = TestServer::start_fn(|seen| {
+        let ok = seen.method == "PATCH"
+            && seen.target == "/v2/customers"
+            && seen.header("x-source") == Some("adf");
+        Exchange {
+            status: if ok { 200 } else { 400 },
+            ..Exchange::json(&seen.target, "{}")
+        }
+    });
+    let anonymous = text.replace("\"AadServicePrincipal\"", "\"Anonymous\"");
+    let original = dir.write("template.json", &anonymous);
+    let converted = hydrant(&["convert", path_str(&original)]);
+    let toml = dir.write("converted.toml", &converted.stdout);
+    dir.write("customers.csv", "id,name\n1,a\n2,b\n3,c\n");
+    let url = format!("RestSinkLS_properties_typeProperties_url={}", server.url());
+    let host = format!("Files_host={}", dir.dir.path().display());
+    for job in [&original, &toml] {
+        let run = hydrant(&["run", path_str(job), "--var", &url, "--var", &host]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let bodies: Vec<Value> = server
+        .requests()
+        .iter()
+        .map(|seen| serde_json::from_slice(&seen.body).unwrap())
+        .collect();
+    // Batches go out concurrently: each run sent both, in some order.
+    let mut sent: Vec<String> = bodies.iter().map(Value::to_string).collect();
+    sent.sort();
+    let first = json!([{"id": "1", "name": "a"}, {"id": "2", "name": "b"}]).to_string();
+    let second = json!([{"id": "3", "name": "c"}]).to_string();
+    assert_eq!(sent, [first.clone(), first, second.clone(), second]);
+}
+
+#[test]
+fn an_adf_file_hydrant_cannot_run_is_refused_naming_the_key() {
+    let dir = Dir::new();
+    copy_fixture_folder("adf/git", &dir);
+    let pipeline = fixture("adf/git/pipeline/CopyOrders.json");
+    let cases = [
+        (
+            pipeline.replace("\"GET\"", "\"@pipeline().parameters.method\""),
+            "`activities[CopyOrdersToFile].typeProperties.source.requestMethod`: `@pipeline().parameters.method` is a pipeline expression",
+        ),
+        (
+            pipeline.replace("\"RestOrders\"", "\"Missing\""),
+            "`activities[CopyOrdersToFile].inputs[0].referenceName`: names `Missing`, but `",
+        ),
+    ];
+    for (text, message) in cases {
+        let job = dir.write("pipeline/Bad.json", &text);
+        let run = hydrant(&["run", path_str(&job)]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("Data Factory job file `"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(message), "{}", run.stderr);
+    }
+}

@@ -6,6 +6,7 @@
 //! `hydrant convert` output run the same; `convert` prints it as TOML with
 //! the notes as comments.
 
+mod adf;
 mod dataworks;
 
 use serde_json::{Map, Value};
@@ -15,6 +16,8 @@ use serde_json::{Map, Value};
 pub(crate) enum Dialect {
     /// Alibaba DataWorks (and Dataphin) job JSON, or a DataX job.
     DataWorks,
+    /// An Azure Data Factory pipeline, or an ARM template holding one.
+    DataFactory,
 }
 
 impl Dialect {
@@ -28,6 +31,9 @@ impl Dialect {
         if dataworks::is_dataworks(&value) {
             return Some(Dialect::DataWorks);
         }
+        if adf::is_adf(&value) {
+            return Some(Dialect::DataFactory);
+        }
         None
     }
 
@@ -35,17 +41,21 @@ impl Dialect {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Dialect::DataWorks => "DataWorks",
+            Dialect::DataFactory => "Data Factory",
         }
     }
 
-    /// The native job document that `text` means.
-    pub(crate) fn convert(self, text: &str) -> Result<Converted, DialectError> {
+    /// The native job document that `text`, read from `path`, means.
+    pub(crate) fn convert(
+        self,
+        text: &str,
+        path: &std::path::Path,
+    ) -> Result<Converted, DialectError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| DialectError::new("", format!("not valid JSON: {e}")))?;
         match self {
-            Dialect::DataWorks => {
-                let value: Value = serde_json::from_str(text)
-                    .map_err(|e| DialectError::new("", format!("not valid JSON: {e}")))?;
-                dataworks::convert(&value)
-            }
+            Dialect::DataWorks => dataworks::convert(&value),
+            Dialect::DataFactory => adf::convert(&value, path),
         }
     }
 }

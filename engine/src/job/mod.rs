@@ -297,7 +297,7 @@ impl Job {
         })?;
         let name = path.display().to_string();
         let mut job = match crate::dialect::Dialect::detect(&text) {
-            Some(dialect) => Job::from_dialect(dialect, &text, &name, vars)?,
+            Some(dialect) => Job::from_dialect(dialect, &text, path, vars)?,
             None => {
                 let format = match path.extension().and_then(|e| e.to_str()) {
                     Some("json") => JobFormat::Json,
@@ -318,12 +318,13 @@ impl Job {
     fn from_dialect(
         dialect: crate::dialect::Dialect,
         text: &str,
-        name: &str,
+        path: &FsPath,
         vars: &Vars,
     ) -> Result<Job> {
         let kind = dialect.name();
+        let name = &path.display().to_string();
         let converted = dialect
-            .convert(text)
+            .convert(text, path)
             .map_err(|e| Error::config(format!("{kind} job file `{name}`: {e}")))?;
         let native = serde_json::to_string(&converted.job)
             .map_err(|e| Error::config(format!("{kind} job file `{name}`: {e}")))?;
@@ -353,7 +354,7 @@ impl Job {
         let kind = dialect.name();
         let failed = |e| Error::config(format!("{kind} job file `{}`: {e}", path.display()));
         dialect
-            .convert(&text)
+            .convert(&text, path)
             .and_then(|c| c.to_toml(dialect))
             .map_err(failed)
     }
