@@ -31,7 +31,7 @@ enum Command {
     Explain(JobArgs),
     /// Infer [[columns]] from the first page and print them as TOML.
     Schema(JobArgs),
-    /// Print the native TOML job that a DataWorks or Data Factory job file means, with a
+    /// Print the native TOML job that a DataWorks, Data Factory or YAML job file means, with a
     /// comment for each key it does not carry over.
     Convert {
         /// The job file of the other system.

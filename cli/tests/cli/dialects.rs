@@ -335,3 +335,107 @@ fn an_adf_file_hydrant_cannot_run_is_refused_naming_the_key() {
         assert!(run.stderr.contains(message), "{}", run.stderr);
     }
 }
+
+/// The YAML `rest_api` format: offset pages of 2 with an api key header,
+/// `root_key`, a schema, templates from `--var` and the environment.
+#[test]
+fn yaml_rest_api_input_runs_as_written_and_as_converted() {
+    let server = TestServer::start_fn(|seen| {
+        let ok = seen.header("x-api-key") == Some("k-123")
+            && seen.header("accept-language") == Some("en")
+            && param(seen, "status") == Some("active")
+            && param(seen, "limit") == Some("2");
+        if !ok {
+            return Exchange {
+                status: 400,
+                ..Exchange::json(&seen.target, r#"{"error":"unexpected request"}"#)
+            };
+        }
+        let offset: u64 = param(seen, "offset").unwrap().parse().unwrap();
+        let data: Vec<Value> = (offset..(offset + 2).min(5))
+            .map(|id| json!({"id": id, "email": format!("u{id}@x"), "created": 1_700_000_000 + id, "extra": true}))
+            .collect();
+        Exchange::json(&seen.target, json!({ "data": data }).to_string())
+    });
+    let dir = Dir::new();
+    let (original, converted) =
+        original_and_converted(&dir, "customers.yaml", &fixture("yaml/customers.yaml"));
+    let base = format!("base={}", server.url());
+    let mut outputs = Vec::new();
+    for (job, out) in [(&original, "a.jsonl"), (&converted, "b.jsonl")] {
+        let out_var = format!("out={}", dir.path(out).display());
+        let run = crate::util::hydrant_with(
+            &["run", job, "--var", &base, "--var", &out_var],
+            &[("CUSTOMERS_KEY", "k-123")],
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        outputs.push(dir.read(out));
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let records: Vec<Value> = outputs[0]
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 5);
+    assert_eq!(
+        records[4],
+        json!({"id": 4, "email": "u4@x", "created": "2023-11-14T22:13:24Z"})
+    );
+}
+
+/// The customer-sync example: a JSON lines file into batches of 2 with a
+/// bearer token from the environment.
+#[test]
+fn yaml_customer_sync_sends_batches_as_written_and_as_converted() {
+    let server = TestServer::start_fn(|seen| {
+        let ok = seen.method == "POST"
+            && seen.target == "/api/customers/bulk"
+            && seen.header("authorization") == Some("Bearer crm-t")
+            && seen.header("x-sync") == Some("nightly");
+        Exchange {
+            status: if ok { 200 } else { 400 },
+            ..Exchange::json(&seen.target, "{}")
+        }
+    });
+    let dir = Dir::new();
+    dir.write("changed.jsonl", "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
+    let (original, converted) =
+        original_and_converted(&dir, "sync.yaml", &fixture("yaml/customer-sync.yaml"));
+    let url = format!("crm_url={}", server.url());
+    for job in [&original, &converted] {
+        let run =
+            crate::util::hydrant_with(&["run", job, "--var", &url], &[("CRM_TOKEN", "crm-t")]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let mut sent: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|seen| String::from_utf8(seen.body.clone()).unwrap())
+        .collect();
+    sent.sort();
+    assert_eq!(
+        sent,
+        [
+            r#"[{"id":1},{"id":2}]"#,
+            r#"[{"id":1},{"id":2}]"#,
+            r#"[{"id":3}]"#,
+            r#"[{"id":3}]"#
+        ]
+    );
+}
+
+#[test]
+fn a_yaml_template_hydrant_cannot_read_is_refused_naming_it() {
+    let dir = Dir::new();
+    let text = fixture("yaml/customers.yaml")
+        .replace("{{ env.CUSTOMERS_KEY }}", "{{ secrets.key | upper }}");
+    let job = dir.write("bad.yaml", &text);
+    let run = hydrant(&["run", path_str(&job)]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("YAML rest_api job file `")
+            && run.stderr.contains("`CONFIG.inputs[0].auth.value`: `{{ secrets.key | upper }}` is not a template hydrant reads"),
+        "{}",
+        run.stderr
+    );
+}

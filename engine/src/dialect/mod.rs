@@ -8,6 +8,7 @@
 
 mod adf;
 mod dataworks;
+mod yaml;
 
 use serde_json::{Map, Value};
 
@@ -18,6 +19,8 @@ pub(crate) enum Dialect {
     DataWorks,
     /// An Azure Data Factory pipeline, or an ARM template holding one.
     DataFactory,
+    /// The YAML ETL framework's `rest_api` format.
+    RestApiYaml,
 }
 
 impl Dialect {
@@ -25,7 +28,7 @@ impl Dialect {
     pub(crate) fn detect(text: &str) -> Option<Dialect> {
         let trimmed = text.trim_start();
         if !trimmed.starts_with('{') {
-            return None;
+            return yaml::is_yaml(text).then_some(Dialect::RestApiYaml);
         }
         let value: Value = serde_json::from_str(trimmed).ok()?;
         if dataworks::is_dataworks(&value) {
@@ -42,6 +45,7 @@ impl Dialect {
         match self {
             Dialect::DataWorks => "DataWorks",
             Dialect::DataFactory => "Data Factory",
+            Dialect::RestApiYaml => "YAML rest_api",
         }
     }
 
@@ -51,11 +55,14 @@ impl Dialect {
         text: &str,
         path: &std::path::Path,
     ) -> Result<Converted, DialectError> {
-        let value: Value = serde_json::from_str(text)
-            .map_err(|e| DialectError::new("", format!("not valid JSON: {e}")))?;
+        let json = || -> Result<Value, DialectError> {
+            serde_json::from_str(text)
+                .map_err(|e| DialectError::new("", format!("not valid JSON: {e}")))
+        };
         match self {
-            Dialect::DataWorks => dataworks::convert(&value),
-            Dialect::DataFactory => adf::convert(&value, path),
+            Dialect::DataWorks => dataworks::convert(&json()?),
+            Dialect::DataFactory => adf::convert(&json()?, path),
+            Dialect::RestApiYaml => yaml::convert(text),
         }
     }
 }
