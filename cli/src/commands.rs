@@ -88,8 +88,8 @@ pub fn init_logging(quiet: bool) {
 pub fn dispatch(command: Command) -> Result<()> {
     match command {
         Command::Query { path, file } => query(&path, file.as_deref()),
-        Command::Convert { file } => {
-            print!("{}", hydrant_engine::Job::convert(&file)?);
+        Command::Convert { file, pick } => {
+            print!("{}", hydrant_engine::Job::convert(&file, &pick.pick())?);
             Ok(())
         }
         Command::Explain(args) => {
@@ -156,7 +156,11 @@ fn load(args: &JobArgs) -> Result<Job> {
             .ok_or_else(|| Usage(format!("--var `{item}`: expected NAME=VALUE")))?;
         vars.push((name.to_owned(), value.to_owned()));
     }
-    Ok(Job::load(&args.job, &Vars::new(vars))?)
+    Ok(Job::load_picking(
+        &args.job,
+        &Vars::new(vars),
+        &args.pick.pick(),
+    )?)
 }
 
 /// Starts the replay server for `--replay DIR`; keep it alive for the run.

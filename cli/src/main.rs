@@ -36,6 +36,8 @@ enum Command {
     Convert {
         /// The job file of the other system.
         file: std::path::PathBuf,
+        #[command(flatten)]
+        pick: PickArgs,
     },
     /// Evaluate a path (JSONPath or dotted) on a JSON document; print a JSON array.
     Query {
@@ -70,6 +72,32 @@ struct JobArgs {
     /// Show only errors.
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    pick: PickArgs,
+}
+
+/// Which part of another system's job file to run, when it holds several.
+#[derive(Args, Clone, Default)]
+struct PickArgs {
+    /// The Copy activity of a Data Factory pipeline.
+    #[arg(long, value_name = "NAME")]
+    activity: Option<String>,
+    /// The entry of a YAML file's CONFIG.inputs.
+    #[arg(long, value_name = "NAME")]
+    input: Option<String>,
+    /// The entry of a YAML file's CONFIG.outputs.
+    #[arg(long = "output-name", value_name = "NAME")]
+    output_name: Option<String>,
+}
+
+impl PickArgs {
+    fn pick(&self) -> hydrant_engine::Pick {
+        let mut pick = hydrant_engine::Pick::default();
+        pick.activity.clone_from(&self.activity);
+        pick.input.clone_from(&self.input);
+        pick.output.clone_from(&self.output_name);
+        pick
+    }
 }
 
 #[derive(Args)]

@@ -56,7 +56,7 @@ pub use error::{Error, Result};
 pub use extract::{Batch, Cell, DirtyRecord};
 pub use job::vars::Vars;
 pub use job::{ColumnSpec, ColumnType};
-pub use job::{Job, JobFormat, OutputFormat};
+pub use job::{Job, JobFormat, OutputFormat, Pick};
 pub use json::path;
 pub use json::path::{JsonPath, Segment};
 pub use options::{ExchangeFn, Interrupt, Progress, ProgressFn, RunOptions, TakenExchange};

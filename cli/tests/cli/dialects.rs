@@ -439,3 +439,79 @@ fn a_yaml_template_hydrant_cannot_read_is_refused_naming_it() {
         run.stderr
     );
 }
+
+/// A pipeline with two Copy activities, and a YAML file with two inputs:
+/// each needs its flag, which picks one.
+#[test]
+fn activity_input_and_output_name_pick_one_of_several() {
+    let dir = Dir::new();
+    copy_fixture_folder("adf/git", &dir);
+    let mut pipeline: Value =
+        serde_json::from_str(&fixture("adf/git/pipeline/CopyOrders.json")).unwrap();
+    let mut other = pipeline["properties"]["activities"][0].clone();
+    other["name"] = json!("CopyElsewhere");
+    other["inputs"][0]["referenceName"] = json!("Nowhere");
+    pipeline["properties"]["activities"]
+        .as_array_mut()
+        .unwrap()
+        .push(other);
+    let job = dir.write("pipeline/Two.json", &pipeline.to_string());
+    let both = hydrant(&["convert", path_str(&job)]);
+    assert_eq!(both.code, 2);
+    assert!(
+        both.stderr.contains(
+            "has several Copy activities (CopyOrdersToFile, CopyElsewhere): pick one with --activity NAME"
+        ),
+        "{}",
+        both.stderr
+    );
+    let picked = hydrant(&["convert", path_str(&job), "--activity", "CopyOrdersToFile"]);
+    assert_eq!(picked.code, 0, "{}", picked.stderr);
+    assert!(picked.stdout.contains("/api/v1/orders?status=open"));
+    let missing = hydrant(&["convert", path_str(&job), "--activity", "Nope"]);
+    assert!(
+        missing
+            .stderr
+            .contains("`--activity`: no Copy activity is named `Nope` (there are: CopyOrdersToFile, CopyElsewhere)"),
+        "{}",
+        missing.stderr
+    );
+
+    let yaml = fixture("yaml/customers.yaml").replace(
+        "  outputs:",
+        "    - name: orders\n      type: rest_api\n      url: https://example.com/orders\n  outputs:",
+    );
+    let job = dir.write("two.yaml", &yaml);
+    let both = hydrant(&["convert", path_str(&job)]);
+    assert_eq!(both.code, 2);
+    assert!(
+        both.stderr.contains(
+            "`CONFIG.inputs`: has several entries (customers, orders): pick one with --input NAME"
+        ),
+        "{}",
+        both.stderr
+    );
+    let picked = hydrant(&[
+        "convert",
+        path_str(&job),
+        "--input",
+        "orders",
+        "--output-name",
+        "customers_file",
+    ]);
+    assert_eq!(picked.code, 0, "{}", picked.stderr);
+    assert!(
+        picked
+            .stdout
+            .contains("url = \"https://example.com/orders\""),
+        "{}",
+        picked.stdout
+    );
+    let explain = hydrant(&["explain", path_str(&job), "--input", "orders"]);
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    assert!(
+        explain.stdout.contains("https://example.com/orders"),
+        "{}",
+        explain.stdout
+    );
+}

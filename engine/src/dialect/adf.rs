@@ -190,7 +190,11 @@ fn timespan(text: &str, key: &str) -> Result<String, DialectError> {
     Ok(format!("{ms}ms"))
 }
 
-pub(super) fn convert(value: &Value, path: &Path) -> Result<Converted, DialectError> {
+pub(super) fn convert(
+    value: &Value,
+    path: &Path,
+    activity: Option<&str>,
+) -> Result<Converted, DialectError> {
     let (pipeline, factory) = match member(value, "resources").and_then(Value::as_array) {
         Some(resources) => {
             let parameters = member(value, "parameters");
@@ -215,7 +219,7 @@ pub(super) fn convert(value: &Value, path: &Path) -> Result<Converted, DialectEr
             (value.clone(), Factory::Git(root))
         }
     };
-    let copy = copy_activity(&pipeline)?;
+    let copy = copy_activity(&pipeline, activity)?;
     let name = member(&copy, "name")
         .and_then(Value::as_str)
         .unwrap_or("Copy")
@@ -289,8 +293,13 @@ pub(super) fn convert(value: &Value, path: &Path) -> Result<Converted, DialectEr
     Ok(job)
 }
 
-/// The pipeline's one Copy activity.
-fn copy_activity(pipeline: &Value) -> Result<Value, DialectError> {
+fn name_of(activity: &Value) -> Option<&str> {
+    member(activity, "name").and_then(Value::as_str)
+}
+
+/// The pipeline's Copy activity: the one named by `--activity`, or the
+/// only one.
+fn copy_activity(pipeline: &Value, activity: Option<&str>) -> Result<Value, DialectError> {
     let activities = member(pipeline, "properties")
         .and_then(|p| member(p, "activities"))
         .and_then(Value::as_array)
@@ -299,6 +308,22 @@ fn copy_activity(pipeline: &Value) -> Result<Value, DialectError> {
         .iter()
         .filter(|a| member(a, "type").and_then(Value::as_str) == Some("Copy"))
         .collect();
+    if let Some(wanted) = activity {
+        return copies
+            .iter()
+            .find(|c| name_of(c) == Some(wanted))
+            .map(|c| (*c).clone())
+            .ok_or_else(|| {
+                let names: Vec<&str> = copies.iter().filter_map(|c| name_of(c)).collect();
+                DialectError::new(
+                    "--activity",
+                    format!(
+                        "no Copy activity is named `{wanted}` (there are: {})",
+                        names.join(", ")
+                    ),
+                )
+            });
+    }
     match copies[..] {
         [one] => Ok(one.clone()),
         [] => Err(DialectError::new(
@@ -313,7 +338,7 @@ fn copy_activity(pipeline: &Value) -> Result<Value, DialectError> {
             Err(DialectError::new(
                 "properties.activities",
                 format!(
-                    "has several Copy activities ({}): keep one in the file",
+                    "has several Copy activities ({}): pick one with --activity NAME",
                     names.join(", ")
                 ),
             ))

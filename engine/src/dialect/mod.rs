@@ -12,6 +12,18 @@ mod yaml;
 
 use serde_json::{Map, Value};
 
+/// Which part of another system's job file to run, when it holds several:
+/// `--activity`, `--input`, `--output-name`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pick {
+    /// The Copy activity of a Data Factory pipeline, by name.
+    pub activity: Option<String>,
+    /// The entry of a YAML file's `CONFIG.inputs`, by name.
+    pub input: Option<String>,
+    /// The entry of a YAML file's `CONFIG.outputs`, by name.
+    pub output: Option<String>,
+}
+
 /// A job file format that is not hydrant's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Dialect {
@@ -54,6 +66,7 @@ impl Dialect {
         self,
         text: &str,
         path: &std::path::Path,
+        pick: &Pick,
     ) -> Result<Converted, DialectError> {
         let json = || -> Result<Value, DialectError> {
             serde_json::from_str(text)
@@ -61,8 +74,8 @@ impl Dialect {
         };
         match self {
             Dialect::DataWorks => dataworks::convert(&json()?),
-            Dialect::DataFactory => adf::convert(&json()?, path),
-            Dialect::RestApiYaml => yaml::convert(text),
+            Dialect::DataFactory => adf::convert(&json()?, path, pick.activity.as_deref()),
+            Dialect::RestApiYaml => yaml::convert(text, pick),
         }
     }
 }

@@ -7,7 +7,7 @@
 use serde_json::{Map, Value, json};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use super::{Converted, DialectError, member, text, whole};
+use super::{Converted, DialectError, Pick, member, text, whole};
 
 /// Whether `text` is a YAML file with `CONFIG.inputs` or `CONFIG.outputs`.
 pub(super) fn is_yaml(text: &str) -> bool {
@@ -129,9 +129,32 @@ fn entries(config: &Value, side: &str) -> Vec<(String, Value)> {
     }
 }
 
-/// The one entry of a side (or none, for outputs); several are an error.
-fn one(config: &Value, side: &str) -> Result<Option<(String, Value)>, DialectError> {
+/// The entry of a side named by `wanted` (`--input`, `--output-name`), or
+/// the only one (or none, for outputs); several are an error.
+fn one(
+    config: &Value,
+    side: &str,
+    wanted: Option<&str>,
+) -> Result<Option<(String, Value)>, DialectError> {
     let mut all = entries(config, side);
+    let flag = if side == "inputs" {
+        "--input"
+    } else {
+        "--output-name"
+    };
+    if let Some(wanted) = wanted {
+        let names: Vec<String> = all.iter().map(|(n, _)| n.clone()).collect();
+        return match all.into_iter().find(|(n, _)| n == wanted) {
+            Some(found) => Ok(Some(found)),
+            None => Err(DialectError::new(
+                flag,
+                format!(
+                    "CONFIG.{side} has no entry `{wanted}` (there are: {})",
+                    names.join(", ")
+                ),
+            )),
+        };
+    }
     match all.len() {
         0 | 1 => Ok(all.pop()),
         _ => {
@@ -139,7 +162,7 @@ fn one(config: &Value, side: &str) -> Result<Option<(String, Value)>, DialectErr
             Err(DialectError::new(
                 format!("CONFIG.{side}"),
                 format!(
-                    "has several entries ({}): keep one in the file",
+                    "has several entries ({}): pick one with {flag} NAME",
                     names.join(", ")
                 ),
             ))
@@ -147,14 +170,14 @@ fn one(config: &Value, side: &str) -> Result<Option<(String, Value)>, DialectErr
     }
 }
 
-pub(super) fn convert(text: &str) -> Result<Converted, DialectError> {
+pub(super) fn convert(text: &str, pick: &Pick) -> Result<Converted, DialectError> {
     let docs = YamlLoader::load_from_str(text)
         .map_err(|e| DialectError::new("", format!("not valid YAML: {e}")))?;
     let doc = to_json(&docs[0], "")?;
     let config = member(&doc, "CONFIG").cloned().unwrap_or_default();
-    let (in_name, input) =
-        one(&config, "inputs")?.ok_or_else(|| DialectError::new("CONFIG.inputs", "is missing"))?;
-    let output = one(&config, "outputs")?;
+    let (in_name, input) = one(&config, "inputs", pick.input.as_deref())?
+        .ok_or_else(|| DialectError::new("CONFIG.inputs", "is missing"))?;
+    let output = one(&config, "outputs", pick.output.as_deref())?;
     let kind = |v: &Value| {
         member(v, "type")
             .and_then(Value::as_str)

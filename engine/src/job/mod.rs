@@ -5,6 +5,7 @@ mod file;
 pub(crate) mod units;
 pub(crate) mod vars;
 
+pub use crate::dialect::Pick;
 pub use columns::{ColumnSpec, ColumnType};
 
 use std::path::{Path as FsPath, PathBuf};
@@ -289,15 +290,22 @@ impl Job {
         self.fanout.is_some() && self.paginate.kind == hydrant_paginate::Kind::None
     }
 
-    /// Reads a `.toml` or `.json` job file.
+    /// Reads a job file: a `.toml` or `.json` hydrant job, or a job file of
+    /// DataWorks, Data Factory or the YAML `rest_api` format.
     pub fn load(path: impl AsRef<FsPath>, vars: &Vars) -> Result<Job> {
+        Job::load_picking(path, vars, &Pick::default())
+    }
+
+    /// [`Job::load`], with the part of another system's file to run when
+    /// it holds several.
+    pub fn load_picking(path: impl AsRef<FsPath>, vars: &Vars, pick: &Pick) -> Result<Job> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::config(format!("cannot read job file `{}`: {e}", path.display()))
         })?;
         let name = path.display().to_string();
         let mut job = match crate::dialect::Dialect::detect(&text) {
-            Some(dialect) => Job::from_dialect(dialect, &text, path, vars)?,
+            Some(dialect) => Job::from_dialect(dialect, &text, path, vars, pick)?,
             None => {
                 let format = match path.extension().and_then(|e| e.to_str()) {
                     Some("json") => JobFormat::Json,
@@ -320,11 +328,12 @@ impl Job {
         text: &str,
         path: &FsPath,
         vars: &Vars,
+        pick: &Pick,
     ) -> Result<Job> {
         let kind = dialect.name();
         let name = &path.display().to_string();
         let converted = dialect
-            .convert(text, path)
+            .convert(text, path, pick)
             .map_err(|e| Error::config(format!("{kind} job file `{name}`: {e}")))?;
         let native = serde_json::to_string(&converted.job)
             .map_err(|e| Error::config(format!("{kind} job file `{name}`: {e}")))?;
@@ -340,7 +349,7 @@ impl Job {
 
     /// The native TOML job that a job file of another system means, with a
     /// comment for each key it does not carry over.
-    pub fn convert(path: impl AsRef<FsPath>) -> Result<String> {
+    pub fn convert(path: impl AsRef<FsPath>, pick: &Pick) -> Result<String> {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path).map_err(|e| {
             Error::config(format!("cannot read job file `{}`: {e}", path.display()))
@@ -354,7 +363,7 @@ impl Job {
         let kind = dialect.name();
         let failed = |e| Error::config(format!("{kind} job file `{}`: {e}", path.display()));
         dialect
-            .convert(&text, path)
+            .convert(&text, path, pick)
             .and_then(|c| c.to_toml(dialect))
             .map_err(failed)
     }
