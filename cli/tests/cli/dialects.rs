@@ -515,3 +515,57 @@ fn activity_input_and_output_name_pick_one_of_several() {
         explain.stdout
     );
 }
+
+/// The minimal YAML input: one GET, the records at the root, NDJSON to
+/// stdout, columns inferred.
+#[test]
+fn yaml_minimal_input_prints_the_records() {
+    let server = TestServer::start_fn(|seen| {
+        Exchange::json(
+            &seen.target,
+            r#"[{"id":1,"title":"a","done":false},{"id":2,"title":"b","done":true}]"#,
+        )
+    });
+    let dir = Dir::new();
+    let (original, converted) =
+        original_and_converted(&dir, "minimal.yaml", &fixture("yaml/minimal.yaml"));
+    let base = format!("base={}", server.url());
+    let first = hydrant(&["run", &original, "--var", &base]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(
+        first.stdout,
+        "{\"id\":1,\"title\":\"a\",\"done\":false}\n{\"id\":2,\"title\":\"b\",\"done\":true}\n"
+    );
+    let second = hydrant(&["run", &converted, "--var", &base]);
+    assert_eq!(second.stdout, first.stdout);
+    assert_eq!(server.requests()[0].target, "/todos");
+}
+
+/// The DataWorks writer demo: a stream reader's constant columns,
+/// `sliceRecordCount` times, one record a request (`oneData`), the
+/// writer's dotted names building nested objects.
+#[test]
+fn dataworks_stream_reader_feeds_the_restapi_writer() {
+    let server = TestServer::start_fn(|seen| Exchange::json(&seen.target, "{}"));
+    let dir = Dir::new();
+    let (original, converted) = original_and_converted(
+        &dir,
+        "stream.json",
+        &fixture("dataworks/stream-writer.json"),
+    );
+    let base = format!("base={}", server.url());
+    for job in [&original, &converted] {
+        let run = hydrant(&["run", job, "--var", &base]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let seen = server.requests();
+    assert_eq!(seen.len(), 6);
+    for request in &seen {
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.target, "/api/events");
+        assert_eq!(
+            String::from_utf8(request.body.clone()).unwrap(),
+            r#"{"event":{"id":42,"message":"hello"},"ok":true}"#
+        );
+    }
+}

@@ -502,7 +502,19 @@ fn broken_write_jobs_are_usage_errors_naming_the_key() {
         ),
         (
             "[input]\npath = \"a.ndjson\"\njob = \"r.toml\"\n[write]\nurl = \"http://x.example/\"\n",
-            "input: needs exactly one of `path` or `job`",
+            "input: needs exactly one of `path`, `job` or `records`",
+        ),
+        (
+            "[input]\npath = \"a.ndjson\"\nrecords = [{ id = 1 }]\n[write]\nurl = \"http://x.example/\"\n",
+            "input: `records` is not used with `path` or `job`",
+        ),
+        (
+            "[input]\nrecords = [1]\n[write]\nurl = \"http://x.example/\"\n",
+            "input.records: each record must be a table",
+        ),
+        (
+            "[input]\npath = \"a.ndjson\"\nrepeat = 2\n[write]\nurl = \"http://x.example/\"\n",
+            "input.repeat: only used with `input.records`",
         ),
         (
             "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://x.example/\"\nmode = \"single\"\nbatch_size = 5\n",

@@ -136,6 +136,12 @@ pub(super) fn convert(value: &Value) -> Result<Converted, DialectError> {
             records(&mut job, &reader)?;
             text_file(&mut job, &writer)?;
         }
+        ("stream", "restapi") => {
+            stream_input(&mut job, &reader)?;
+            request(&mut job, &writer, "write")?;
+            write(&mut job, &writer)?;
+            positional_columns(&mut job);
+        }
         ("txtfile", "restapi") => {
             text_input(&mut job, &reader)?;
             request(&mut job, &writer, "write")?;
@@ -146,8 +152,8 @@ pub(super) fn convert(value: &Value) -> Result<Converted, DialectError> {
                 format!("{}.stepType", if writes { &reader.at } else { &writer.at }),
                 format!(
                     "a `{r}` reader with a `{w}` writer is not a REST job: hydrant runs a \
-                     `restapi` reader with a `stream` or `txtfile` writer, or a `txtfile` \
-                     reader with a `restapi` writer"
+                     `restapi` reader with a `stream` or `txtfile` writer, or a `stream` or \
+                     `txtfile` reader with a `restapi` writer"
                 ),
             ));
         }
@@ -533,11 +539,20 @@ fn write(job: &mut Converted, step: &Step<'_>) -> Result<(), DialectError> {
         }
     };
     job.set("write", "mode", mode);
-    job.set(
-        "write",
-        "batch_size",
-        step.number("batchSize")?.unwrap_or(512),
-    );
+    // oneData sends one record a request: batchSize does not apply.
+    if mode == "batch" {
+        job.set(
+            "write",
+            "batch_size",
+            step.number("batchSize")?.unwrap_or(512),
+        );
+    } else if step.get("batchSize").is_some() {
+        job.note(
+            "write",
+            step.key("batchSize"),
+            "oneData sends one record a request",
+        );
+    }
     if let Some(path) = step.string("dataPath")?.filter(|p| !p.is_empty()) {
         job.set("write", "data_path", path);
     }
@@ -588,6 +603,54 @@ fn text_file(job: &mut Converted, step: &Step<'_>) -> Result<(), DialectError> {
         }
     }
     Ok(())
+}
+
+/// A stream reader's constant columns, `sliceRecordCount` times, as
+/// inline input records. Its columns have no names: they are `c0`, `c1`, …
+/// in order, which the writer's columns take by position.
+fn stream_input(job: &mut Converted, step: &Step<'_>) -> Result<(), DialectError> {
+    let columns = step
+        .get("column")
+        .and_then(Value::as_array)
+        .ok_or_else(|| DialectError::new(step.key("column"), "must list the constant columns"))?;
+    let mut record = Map::new();
+    for (i, column) in columns.iter().enumerate() {
+        let at = format!("{}[{i}]", step.key("column"));
+        let value = member(column, "value")
+            .ok_or_else(|| DialectError::new(format!("{at}.value"), "is missing"))?;
+        let kind = member(column, "type")
+            .and_then(Value::as_str)
+            .unwrap_or("string");
+        let typed = match column_type(kind, &at)? {
+            "long" | "int" => whole(value).map(Value::from),
+            "double" | "float" => text(value)
+                .and_then(|t| t.parse::<f64>().ok())
+                .map(Value::from),
+            "boolean" => text(value)
+                .and_then(|t| t.parse::<bool>().ok())
+                .map(Value::from),
+            _ => text(value).map(Value::from),
+        }
+        .ok_or_else(|| DialectError::new(format!("{at}.value"), format!("is not a {kind}")))?;
+        record.insert(format!("c{i}"), typed);
+    }
+    let count = step.number("sliceRecordCount")?.unwrap_or(1).max(0);
+    job.set(
+        "input",
+        "records",
+        Value::Array(vec![Value::Object(record)]),
+    );
+    job.set("input", "repeat", count);
+    Ok(())
+}
+
+/// The writer's columns take the reader's by position.
+fn positional_columns(job: &mut Converted) {
+    if let Some(Value::Array(columns)) = job.table("write").get_mut("columns") {
+        for (i, column) in columns.iter_mut().enumerate() {
+            column["from"] = Value::from(format!("c{i}"));
+        }
+    }
 }
 
 /// A text-file reader as `[input]`.

@@ -153,6 +153,10 @@ pub(crate) struct InputFile {
     pub path: Option<String>,
     pub format: Option<String>,
     pub job: Option<String>,
+    /// Records written in the job file itself.
+    pub records: Option<Vec<Value>>,
+    /// How many times `records` are sent, in order.
+    pub repeat: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

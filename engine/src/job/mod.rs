@@ -133,6 +133,11 @@ pub(crate) enum Input {
     /// `job = "read.toml"` as written; loaded with the write job.
     JobFile(PathBuf),
     Job(Box<Job>),
+    /// `records = [...]`, sent `repeat` times: the JSON text of each.
+    Inline {
+        records: Vec<Vec<u8>>,
+        repeat: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1423,7 +1428,23 @@ fn validate_write(
         check_write_names(columns)?;
     }
     let input = input.ok_or("a write job needs an `[input]` table")?;
+    if input.repeat.is_some() && input.records.is_none() {
+        return Err("input.repeat: only used with `input.records`".into());
+    }
     let input = match (&input.path, &input.job) {
+        (None, None) if input.records.is_some() => {
+            let records = input.records.as_deref().unwrap_or_default();
+            if records.iter().any(|r| !r.is_object()) {
+                return Err("input.records: each record must be a table".into());
+            }
+            Input::Inline {
+                records: records.iter().map(|r| r.to_string().into_bytes()).collect(),
+                repeat: input.repeat.unwrap_or(1),
+            }
+        }
+        _ if input.records.is_some() => {
+            return Err("input: `records` is not used with `path` or `job`".into());
+        }
         (Some(path), None) => {
             let format = match input.format.as_deref() {
                 Some(format) => format,
@@ -1457,7 +1478,7 @@ fn validate_write(
             }
             Input::JobFile(PathBuf::from(job))
         }
-        _ => return Err("input: needs exactly one of `path` or `job`".into()),
+        _ => return Err("input: needs exactly one of `path`, `job` or `records`".into()),
     };
     Ok(Write {
         input,

@@ -59,6 +59,15 @@ pub(crate) fn open(input: &Input, redirect_to: Option<Uri>) -> Result<InputRecor
             from_job(job, redirect_to)
         }
         Input::Job(job) => from_job((**job).clone(), redirect_to),
+        Input::Inline { records, repeat } => {
+            let records = records.clone();
+            let times = usize::try_from(*repeat).unwrap_or(usize::MAX);
+            Ok(Box::new(
+                std::iter::repeat_n(records, times)
+                    .flatten()
+                    .map(|r| Ok(InputRecord::Record(r))),
+            ))
+        }
     }
 }
 
