@@ -569,3 +569,60 @@ fn dataworks_stream_reader_feeds_the_restapi_writer() {
         );
     }
 }
+
+/// ADF pagination Example 6 (a page range that ends when a member holds a
+/// constant) in a pipeline: the rules pass through verbatim, placeholders
+/// and end conditions included.
+#[test]
+fn adf_pagination_rules_pass_through_a_pipeline_verbatim() {
+    let server = TestServer::start_fn(|seen| {
+        let page: u64 = param(seen, "page").unwrap().parse().unwrap();
+        let body = json!({"value": [{"id": page}], "meta": {"completed": page == 3}});
+        Exchange::json(&seen.target, body.to_string())
+    });
+    let dir = Dir::new();
+    copy_fixture_folder("adf/git", &dir);
+    let pipeline = fixture("adf/git/pipeline/CopyOrders.json").replace(
+        r#""paginationRules": { "AbsoluteUrl": "$.paging.next" }"#,
+        r#""paginationRules": { "QueryParameters.page": "RANGE:1::1", "EndCondition:$.meta.completed": "Const:true" }"#,
+    );
+    let job = dir.write("pipeline/Ranged.json", &pipeline);
+    let converted = hydrant(&["convert", path_str(&job)]);
+    assert_eq!(converted.code, 0, "{}", converted.stderr);
+    assert!(
+        converted
+            .stdout
+            .contains("\"EndCondition:$.meta.completed\" = \"Const:true\""),
+        "{}",
+        converted.stdout
+    );
+    let toml = dir.write("converted.toml", &converted.stdout);
+    let base = format!("base={}", server.url());
+    let mut outputs = Vec::new();
+    for (job, out) in [(&job, "a"), (&toml, "b")] {
+        std::fs::create_dir_all(dir.path(out).join("exports")).unwrap();
+        let out_var = format!("out_dir={}", dir.path(out).display());
+        let run = hydrant(&[
+            "run",
+            path_str(job),
+            "--var",
+            &base,
+            "--var",
+            "password=pw",
+            "--var",
+            &out_var,
+            "--summary-json",
+            path_str(&dir.path(&format!("{out}.json"))),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        outputs.push(std::fs::read_to_string(dir.path(out).join("exports/orders.json")).unwrap());
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let ids: Vec<Value> = outputs[0]
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["order_id"].clone())
+        .collect();
+    assert_eq!(ids, [json!(1), json!(2), json!(3)]);
+    let summary: Value = serde_json::from_str(&dir.read("a.json")).unwrap();
+    assert_eq!(summary["stopped"], "end_condition");
+}
