@@ -1,0 +1,932 @@
+//! From the job file as written (`file.rs`) to the validated `Job`: each
+//! table checked, with errors that name the key at fault.
+
+use super::*;
+
+pub(super) fn extraction_text(tree: &Value) -> Vec<u8> {
+    let mut tree = tree.clone();
+    if let Some(job) = tree.as_object_mut() {
+        for key in ["limits", "auth", "state"] {
+            job.shift_remove(key);
+        }
+        if let Some(request) = job.get_mut("request").and_then(Value::as_object_mut) {
+            for key in [
+                "timeout",
+                "connect_timeout",
+                "interval",
+                "tls_verify",
+                "ca_file",
+            ] {
+                request.shift_remove(key);
+            }
+        }
+    }
+    serde_json::to_vec(&tree).unwrap_or_default()
+}
+
+pub(super) fn output_path(path: &str) -> Option<PathBuf> {
+    (path != "-").then(|| PathBuf::from(path))
+}
+
+/// Replaces `${...}` in every string of the tree; `key` tracks where we are
+/// so the error can name it.
+/// Expands `${NAME}` in every string of the job; `from_vars` gets the
+/// keys of the values that took a variable.
+pub(super) fn interpolate(
+    value: &mut Value,
+    key: &mut String,
+    vars: &Vars,
+    from_vars: &mut Vec<String>,
+) -> std::result::Result<(), String> {
+    match value {
+        Value::String(s) => {
+            if s.contains("${") {
+                from_vars.push(key.clone());
+            }
+            *s = vars.expand(s).map_err(|e| format!("{key}: {e}"))?;
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let len = key.len();
+                key.push_str(&format!("[{i}]"));
+                interpolate(item, key, vars, from_vars)?;
+                key.truncate(len);
+            }
+        }
+        Value::Object(map) => {
+            for (name, item) in map.iter_mut() {
+                let len = key.len();
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(name);
+                interpolate(item, key, vars, from_vars)?;
+                key.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+pub(super) fn duration(
+    key: &str,
+    value: Option<&str>,
+    default: Duration,
+) -> std::result::Result<Duration, String> {
+    match value {
+        None => Ok(default),
+        Some(text) => parse_duration(text).map_err(|e| format!("{key}: {e}")),
+    }
+}
+
+pub(super) fn size(
+    key: &str,
+    value: Option<&str>,
+    default: u64,
+) -> std::result::Result<u64, String> {
+    match value {
+        None => Ok(default),
+        Some(text) => parse_size(text).map_err(|e| format!("{key}: {e}")),
+    }
+}
+
+pub(super) fn one_of<'a>(
+    key: &str,
+    value: Option<&'a str>,
+    default: &'a str,
+    allowed: &[&str],
+) -> std::result::Result<&'a str, String> {
+    let value = value.unwrap_or(default);
+    if allowed.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "{key}: `{value}` is not one of {}",
+            allowed
+                .iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+pub(super) fn header_value(key: &str, name: &str, value: &str) -> std::result::Result<(), String> {
+    if value.contains(['\r', '\n']) {
+        return Err(format!(
+            "{key}.{name}: a header value must not contain CR or LF"
+        ));
+    }
+    if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        return Err(format!("{key}: `{name}` is not a valid header name"));
+    }
+    Ok(())
+}
+
+pub(super) fn check_url(key: &str, url: &str) -> std::result::Result<(), String> {
+    // Placeholders are filled per request; check the shape with a stand-in.
+    let probe = fill_placeholders_for_check(url);
+    let parsed =
+        url::Url::parse(&probe).map_err(|e| format!("{key}: `{url}` is not a URL ({e})"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "{key}: `{url}` must start with http:// or https://"
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{key}: `{url}` has no host"));
+    }
+    Ok(())
+}
+
+pub(super) fn fill_placeholders_for_check(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    let mut rest = url;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        match rest[open..].find('}') {
+            Some(close) => {
+                out.push('x');
+                rest = &rest[open + close + 1..];
+            }
+            None => {
+                out.push_str(&rest[open..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+pub(crate) fn scalar_text(key: &str, value: &Value) -> std::result::Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Bool(b) => Ok(b.to_string()),
+        _ => Err(format!("{key}: expected a string, number or boolean")),
+    }
+}
+
+/// Whether a header or query parameter of this name carries a credential:
+/// `Authorization`, `Proxy-Authorization`, `Cookie`, or a name holding
+/// `token`, `key`, `secret`, `signature`, `password` or `auth` (any case).
+/// Its value goes only to the job's origin and is masked wherever shown.
+pub(super) fn is_credential_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "authorization" | "proxy-authorization" | "cookie"
+    ) || ["token", "key", "secret", "signature", "password", "auth"]
+        .iter()
+        .any(|word| name.contains(word))
+}
+
+pub(super) fn validate_request(
+    file: &RequestFile,
+    key: &str,
+) -> std::result::Result<Request, String> {
+    check_url(&format!("{key}.url"), &file.url)?;
+    let method = match one_of(
+        &format!("{key}.method"),
+        file.method.as_deref(),
+        "GET",
+        &["GET", "POST"],
+    )? {
+        "POST" => Method::Post,
+        _ => Method::Get,
+    };
+    let mut headers = Vec::with_capacity(file.headers.len());
+    for (name, value) in &file.headers {
+        header_value(&format!("{key}.headers"), name, value)?;
+        headers.push((
+            name.to_ascii_lowercase(),
+            value.clone(),
+            is_credential_name(name),
+        ));
+    }
+    let mut query = Vec::new();
+    for (name, value) in &file.query {
+        let item_key = format!("{key}.query.{name}");
+        let secret = is_credential_name(name);
+        match value {
+            Value::Array(items) => {
+                for item in items {
+                    query.push((name.clone(), scalar_text(&item_key, item)?, secret));
+                }
+            }
+            other => query.push((name.clone(), scalar_text(&item_key, other)?, secret)),
+        }
+    }
+    let body = match (&file.body, &file.form) {
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{key}.form: give either `body` or `form`, not both"
+            ));
+        }
+        (Some(Value::String(text)), None) => Some(Body::Text(text.clone())),
+        (Some(json), None) => Some(Body::Json(json.clone())),
+        (None, Some(form)) => {
+            let mut fields = Vec::with_capacity(form.len());
+            for (name, value) in form {
+                fields.push((
+                    name.clone(),
+                    scalar_text(&format!("{key}.form.{name}"), value)?,
+                ));
+            }
+            Some(Body::Form(fields))
+        }
+        (None, None) => None,
+    };
+    if body.is_some() && method == Method::Get {
+        return Err(format!(
+            "{key}.method: a request with a body or form must use `POST`"
+        ));
+    }
+    let tls_verify = file.tls_verify.unwrap_or(true);
+    Ok(Request {
+        url: file.url.clone(),
+        method,
+        headers,
+        query,
+        body,
+        timeout: duration(
+            &format!("{key}.timeout"),
+            file.timeout.as_deref(),
+            Duration::from_secs(100),
+        )?,
+        connect_timeout: duration(
+            &format!("{key}.connect_timeout"),
+            file.connect_timeout.as_deref(),
+            Duration::from_secs(10),
+        )?,
+        interval: duration(
+            &format!("{key}.interval"),
+            file.interval.as_deref(),
+            Duration::ZERO,
+        )?,
+        tls_verify,
+        ca_file: file.ca_file.as_ref().map(PathBuf::from),
+        allowed_hosts: file
+            .allowed_hosts
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+    })
+}
+
+pub(super) fn validate_records(
+    file: &file::RecordsFile,
+    key: &str,
+) -> std::result::Result<Records, String> {
+    let path = file
+        .path
+        .as_deref()
+        .map(|p| JsonPath::parse(p).map_err(|e| format!("{key}.path: {e}")))
+        .transpose()?;
+    let mode = match one_of(
+        &format!("{key}.mode"),
+        file.mode.as_deref(),
+        "auto",
+        &["auto", "many", "one"],
+    )? {
+        "many" => RecordMode::Many,
+        "one" => RecordMode::One,
+        _ => RecordMode::Auto,
+    };
+    let on_missing = one_of(
+        &format!("{key}.on_missing"),
+        file.on_missing.as_deref(),
+        "null",
+        &["null", "dirty"],
+    )?;
+    let on_bad_type = one_of(
+        &format!("{key}.on_bad_type"),
+        file.on_bad_type.as_deref(),
+        "dirty",
+        &["dirty", "null"],
+    )?;
+    let flatten = file.flatten.clone().unwrap_or_else(|| "_".to_owned());
+    let infer_pages = match file.infer_pages {
+        Some(0) => return Err(format!("{key}.infer_pages: must be at least 1")),
+        pages => pages.unwrap_or(1),
+    };
+    Ok(Records {
+        infer_pages,
+        path,
+        mode,
+        missing_is_dirty: on_missing == "dirty",
+        bad_type_is_dirty: on_bad_type == "dirty",
+        max_dirty: file.max_dirty.unwrap_or(0),
+        dirty_path: file.dirty_path.as_ref().map(PathBuf::from),
+        flatten,
+    })
+}
+
+pub(super) fn validate_columns(
+    columns: &[file::ColumnFile],
+) -> std::result::Result<Vec<ColumnSpec>, String> {
+    let mut specs = Vec::with_capacity(columns.len());
+    for (i, column) in columns.iter().enumerate() {
+        let key = format!("columns[{i}] ({})", column.name);
+        if column.name.is_empty() {
+            return Err(format!("columns[{i}].name: must not be empty"));
+        }
+        if specs.iter().any(|s: &ColumnSpec| s.name == column.name) {
+            return Err(format!("{key}.name: `{}` is declared twice", column.name));
+        }
+        let kind = match &column.kind {
+            None => ColumnType::String,
+            Some(name) => ColumnType::parse(name).ok_or_else(|| {
+                format!(
+                    "{key}.type: `{name}` is not one of string, int, long, float, double, boolean, date, timestamp, binary, json"
+                )
+            })?,
+        };
+        if column.format.is_some() && !matches!(kind, ColumnType::Date | ColumnType::Timestamp) {
+            return Err(format!(
+                "{key}.format: applies only to `date` and `timestamp` columns"
+            ));
+        }
+        if column.value.is_some() && column.path.is_some() {
+            return Err(format!(
+                "{key}.value: give either `path` or `value`, not both"
+            ));
+        }
+        let path = match (&column.value, &column.path) {
+            (Some(_), _) => None,
+            (None, Some(p)) => Some(JsonPath::parse(p).map_err(|e| format!("{key}.path: {e}"))?),
+            (None, None) => {
+                Some(default_path(&column.name).map_err(|e| format!("{key}.name: {e}"))?)
+            }
+        };
+        specs.push(ColumnSpec {
+            name: column.name.clone(),
+            path,
+            kind,
+            format: column.format.clone(),
+            value: column.value.clone(),
+        });
+    }
+    Ok(specs)
+}
+
+/// A column without `path` or `value` reads its name as a dotted path:
+/// `user.id` is the member `id` of `user`. A name that starts with `$` is
+/// the key of that name (`$type`), not a JSONPath.
+pub(super) fn default_path(name: &str) -> std::result::Result<JsonPath, String> {
+    if name.starts_with('$') {
+        return Ok(JsonPath::member(name));
+    }
+    JsonPath::parse(name).map_err(|e| {
+        format!("{e}; without `path` the name is read as a dotted path (give `path`, e.g. `$['{name}']` for a key with dots)")
+    })
+}
+
+pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
+    let request = match (&file.request, &file.write) {
+        (Some(_), Some(_)) => {
+            return Err(
+                "a job has either `[request]` (read) or `[write]` (write), not both".into(),
+            );
+        }
+        (None, None) => {
+            return Err("missing table `[request]` (or `[write]` for a write job)".into());
+        }
+        (Some(request), None) => validate_request(request, "request")?,
+        (None, Some(write)) => write_request(write)?,
+    };
+    file.auth.validate().map_err(|e| e.to_string())?;
+    for (header, value) in &file.auth.headers {
+        use secrecy::ExposeSecret;
+        header_value("auth.headers", header, value.expose_secret())?;
+    }
+    file.paginate.validate().map_err(|e| e.to_string())?;
+    check_paginator(&file.paginate, "")?;
+    let records = validate_records(&file.records, "records")?;
+    let columns = file.columns.as_deref().map(validate_columns).transpose()?;
+    let limits = &file.limits;
+    if limits.concurrency == Some(0) {
+        return Err("limits.concurrency: must be at least 1".into());
+    }
+    if let Some(rate) = limits.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        return Err("limits.rate: must be a positive number of requests per second".into());
+    }
+    if limits.burst == Some(0) {
+        return Err("limits.burst: must be at least 1".into());
+    }
+    let bytes_per_second = match &limits.bytes_per_second {
+        Some(bps) => match size("limits.bytes_per_second", Some(bps), 0)? {
+            0 => return Err("limits.bytes_per_second: must be more than 0".into()),
+            bps => Some(bps),
+        },
+        None => None,
+    };
+    let backoff = limits.backoff.clone().unwrap_or_default();
+    let initial = duration(
+        "limits.backoff.initial",
+        backoff.initial.as_deref(),
+        Duration::from_millis(500),
+    )?;
+    let max = duration(
+        "limits.backoff.max",
+        backoff.max.as_deref(),
+        Duration::from_secs(60),
+    )?;
+    if max < initial {
+        return Err("limits.backoff.max: must not be less than limits.backoff.initial".into());
+    }
+    let max_retry_wait = duration(
+        "limits.max_retry_wait",
+        limits.max_retry_wait.as_deref(),
+        Duration::from_secs(300),
+    )?;
+    for status in limits.retry_on.iter().flatten() {
+        if !(100..=599).contains(status) {
+            return Err(format!("limits.retry_on: `{status}` is not an HTTP status"));
+        }
+    }
+    let max_response = size(
+        "limits.max_response",
+        limits.max_response.as_deref(),
+        256 << 20,
+    )?;
+    let output = validate_output(&file.output)?;
+    let write = match &file.write {
+        Some(write) => Some(Box::new(validate_write(write, file.input.as_ref())?)),
+        None if file.input.is_some() => {
+            return Err("`[input]` belongs to a write job, which needs a `[write]` table".into());
+        }
+        None => None,
+    };
+    if output.format == OutputFormat::Parquet && file.state.is_some() {
+        return Err(
+            "state: a Parquet output cannot be checkpointed (its footer comes last); use ndjson or csv for a resumable run"
+                .into(),
+        );
+    }
+    let limits = Limits {
+        concurrency: limits.concurrency.unwrap_or(4),
+        max_response,
+        rate: limits.rate.map(|rate| (rate, limits.burst.unwrap_or(1))),
+        bytes_per_second,
+        retry: RetryPolicy {
+            retry_on: limits
+                .retry_on
+                .clone()
+                .unwrap_or_else(|| vec![408, 429, 500, 502, 503, 504]),
+            max_retries: limits.max_retries.unwrap_or(5),
+            initial,
+            max,
+            max_retry_wait,
+        },
+    };
+    let fanout = file
+        .fanout
+        .as_ref()
+        .map(|f| validate_fanout(f, &file.auth, &limits))
+        .transpose()?;
+    check_body_members(
+        &request,
+        "request",
+        &[
+            ("paginate.in", file.paginate.sets_body()),
+            (
+                "fanout.in",
+                fanout
+                    .as_ref()
+                    .is_some_and(|f| f.placement == FanoutIn::Body),
+            ),
+            ("auth.in", auth_sets_body(&file.auth)),
+        ],
+    )?;
+    Ok(Job {
+        name: name.to_owned(),
+        notices: Vec::new(),
+        request: Some(request),
+        auth: file.auth,
+        paginate: file.paginate,
+        records,
+        columns,
+        limits,
+        output,
+        state: file
+            .state
+            .map(|s| -> std::result::Result<State, String> {
+                Ok(State {
+                    path: PathBuf::from(s.path),
+                    every: duration("state.every", s.every.as_deref(), Duration::from_secs(1))?,
+                })
+            })
+            .transpose()?,
+        fanout,
+        write,
+        fingerprint: [0; 32],
+    })
+}
+
+/// Whether the auth puts a credential in the body (an API key `in = "body"`).
+pub(super) fn auth_sets_body(auth: &hydrant_auth::Config) -> bool {
+    auth.kind == hydrant_auth::Kind::ApiKey && auth.placement == Some(hydrant_auth::Placement::Body)
+}
+
+/// A value placed `in = "body"` needs a request with a body: a POST whose
+/// body, if any, is a JSON object or a form. `placed` names the keys that
+/// place one, and whether they do.
+pub(super) fn check_body_members(
+    request: &Request,
+    key: &str,
+    placed: &[(&str, bool)],
+) -> std::result::Result<(), String> {
+    let Some((placer, _)) = placed.iter().find(|(_, placed)| *placed) else {
+        return Ok(());
+    };
+    if request.method == Method::Get {
+        return Err(format!(
+            "{placer}: `body` needs `{key}.method = \"POST\"`; a GET request has no body"
+        ));
+    }
+    if let Some(Body::Text(text)) = &request.body
+        && !matches!(serde_json::from_str::<Value>(text), Ok(Value::Object(_)))
+    {
+        return Err(format!(
+            "{placer}: `body` sets a member of `{key}.body`, which is a string but not a JSON object"
+        ));
+    }
+    Ok(())
+}
+
+/// Builds the paginator once, so that ADF rules and the paths it watches are
+/// checked with the other keys, before any request.
+pub(super) fn check_paginator(
+    config: &hydrant_paginate::Config,
+    prefix: &str,
+) -> std::result::Result<(), String> {
+    let paginator = hydrant_paginate::Paginator::new(config).map_err(|e| format!("{prefix}{e}"))?;
+    for path in paginator.watched_paths() {
+        JsonPath::parse(path).map_err(|e| format!("{prefix}paginate: {e}"))?;
+    }
+    Ok(())
+}
+
+pub(super) fn validate_fanout(
+    fanout: &file::FanoutFile,
+    parent_auth: &hydrant_auth::Config,
+    limits: &Limits,
+) -> std::result::Result<Fanout, String> {
+    let placement = match one_of(
+        "fanout.in",
+        fanout.placement.as_deref(),
+        "query",
+        &["query", "header", "body", "url"],
+    )? {
+        "header" => FanoutIn::Header,
+        "body" => FanoutIn::Body,
+        "url" => FanoutIn::Url,
+        _ => FanoutIn::Query,
+    };
+    if fanout.param.is_none() && placement != FanoutIn::Url {
+        return Err("fanout.param: is required when fanout.in is not `url`".to_owned());
+    }
+    let source = match (&fanout.values, &fanout.values_file, &fanout.from) {
+        (Some(values), None, None) => FanoutSource::Values(
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| scalar_text(&format!("fanout.values[{i}]"), v))
+                .collect::<std::result::Result<_, _>>()?,
+        ),
+        (None, Some(file), None) => FanoutSource::File(PathBuf::from(file)),
+        (None, None, Some(from)) => {
+            let request = validate_request(&from.request, "fanout.from.request")?;
+            let auth = from.auth.clone().unwrap_or_else(|| parent_auth.clone());
+            auth.validate().map_err(|e| format!("fanout.from.{e}"))?;
+            from.paginate
+                .validate()
+                .map_err(|e| format!("fanout.from.{e}"))?;
+            check_body_members(
+                &request,
+                "fanout.from.request",
+                &[
+                    ("fanout.from.paginate.in", from.paginate.sets_body()),
+                    ("fanout.from.auth.in", auth_sets_body(&auth)),
+                ],
+            )?;
+            let records = validate_records(&from.records, "fanout.from.records")?;
+            let path = JsonPath::parse(&from.path).map_err(|e| format!("fanout.from.path: {e}"))?;
+            let columns = vec![
+                ColumnSpec {
+                    name: "value".to_owned(),
+                    path: Some(path),
+                    kind: ColumnType::String,
+                    format: None,
+                    value: None,
+                },
+                ColumnSpec {
+                    name: "parent".to_owned(),
+                    path: Some(JsonPath::from_segments("$".to_owned(), Vec::new())),
+                    kind: ColumnType::Json,
+                    format: None,
+                    value: None,
+                },
+            ];
+            FanoutSource::From(Box::new(Job {
+                notices: Vec::new(),
+                name: "[fanout.from]".to_owned(),
+                request: Some(request),
+                auth,
+                paginate: from.paginate.clone(),
+                records,
+                columns: Some(columns),
+                limits: limits.clone(),
+                output: Output {
+                    format: OutputFormat::Ndjson,
+                    format_given: true,
+                    path: None,
+                    csv_delimiter: b',',
+                    csv_header: false,
+                    parquet_compression: String::new(),
+                    row_group_size: 1,
+                },
+                state: None,
+                fanout: None,
+                write: None,
+                fingerprint: [0; 32],
+            }))
+        }
+        _ => {
+            return Err(
+                "fanout: needs exactly one of `values`, `values_file` or `[fanout.from]`".into(),
+            );
+        }
+    };
+    Ok(Fanout {
+        param: fanout.param.clone(),
+        placement,
+        source,
+    })
+}
+
+pub(super) fn validate_output(file: &file::OutputFile) -> std::result::Result<Output, String> {
+    let format =
+        OutputFormat::parse(file.format.as_deref().unwrap_or("ndjson")).ok_or_else(|| {
+            format!(
+                "output.format: `{}` is not one of `ndjson`, `csv`, `parquet`, `raw`",
+                file.format.as_deref().unwrap_or_default()
+            )
+        })?;
+    let csv = file.csv.clone().unwrap_or_default();
+    let delimiter = csv.delimiter.as_deref().unwrap_or(",");
+    if delimiter.len() != 1 || matches!(delimiter, "\"" | "\r" | "\n") {
+        return Err(format!(
+            "output.csv.delimiter: `{delimiter}` must be a single ASCII character other than a quote or line break"
+        ));
+    }
+    let parquet = file.parquet.clone().unwrap_or_default();
+    let compression = one_of(
+        "output.parquet.compression",
+        parquet.compression.as_deref(),
+        "zstd",
+        &["zstd", "snappy", "gzip", "lz4", "none"],
+    )?;
+    let row_group_size = match parquet.row_group_size {
+        Some(0) => return Err("output.parquet.row_group_size: must be at least 1".into()),
+        Some(size) => {
+            usize::try_from(size).map_err(|_| "output.parquet.row_group_size: too large")?
+        }
+        None => 65536,
+    };
+    let path = output_path(file.path.as_deref().unwrap_or("-"));
+    let format = match (
+        &file.format,
+        path.as_deref().and_then(OutputFormat::from_extension),
+    ) {
+        (None, Some(named)) => named,
+        _ => format,
+    };
+    Ok(Output {
+        format,
+        format_given: file.format.is_some(),
+        path,
+        csv_delimiter: delimiter.as_bytes()[0],
+        csv_header: csv.header.unwrap_or(true),
+        parquet_compression: compression.to_owned(),
+        row_group_size,
+    })
+}
+
+/// The request part of `[write]`: URL, method, headers and timeouts, as
+/// `[request]` would give them.
+pub(super) fn write_request(write: &file::WriteFile) -> std::result::Result<Request, String> {
+    let method = match one_of(
+        "write.method",
+        write.method.as_deref(),
+        "POST",
+        &["POST", "PUT", "PATCH"],
+    )? {
+        "PUT" => Method::Put,
+        "PATCH" => Method::Patch,
+        _ => Method::Post,
+    };
+    let as_request = RequestFile {
+        url: write.url.clone(),
+        headers: write.headers.clone(),
+        timeout: write.timeout.clone(),
+        connect_timeout: write.connect_timeout.clone(),
+        interval: write.interval.clone(),
+        tls_verify: write.tls_verify,
+        ca_file: write.ca_file.clone(),
+        ..RequestFile::default()
+    };
+    let mut request = validate_request(&as_request, "write")?;
+    request.method = method;
+    Ok(request)
+}
+
+pub(super) fn validate_write(
+    write: &file::WriteFile,
+    input: Option<&file::InputFile>,
+) -> std::result::Result<Write, String> {
+    let single = one_of(
+        "write.mode",
+        write.mode.as_deref(),
+        "batch",
+        &["batch", "single"],
+    )? == "single";
+    let gzip = one_of(
+        "write.compression",
+        write.compression.as_deref(),
+        "none",
+        &["none", "gzip"],
+    )? == "gzip";
+    let batch_size = match write.batch_size {
+        Some(0) => return Err("write.batch_size: must be at least 1".into()),
+        Some(size) if single && size != 1 => {
+            return Err("write.batch_size: `mode = \"single\"` sends one record per request; leave batch_size out".into());
+        }
+        Some(size) => usize::try_from(size).map_err(|_| "write.batch_size: too large")?,
+        None if single => 1,
+        None => 100,
+    };
+    if write.url.contains('{') && !single {
+        return Err(
+            "write.url: `{name}` placeholders are filled from each record, so they need `mode = \"single\"`"
+                .into(),
+        );
+    }
+    if let Some(path) = &write.data_path
+        && (path.is_empty() || path.split('.').any(str::is_empty))
+    {
+        return Err(format!(
+            "write.data_path: `{path}` is not a dotted member name"
+        ));
+    }
+    if let Some(header) = &write.idempotency_header
+        && http::HeaderName::from_bytes(header.as_bytes()).is_err()
+    {
+        return Err(format!(
+            "write.idempotency_header: `{header}` is not a valid header name"
+        ));
+    }
+    let columns = write
+        .columns
+        .as_ref()
+        .map(|columns| {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, column)| write_column(i, column))
+                .collect::<std::result::Result<Vec<_>, String>>()
+        })
+        .transpose()?;
+    if let Some(columns) = &columns {
+        check_write_names(columns)?;
+    }
+    let input = input.ok_or("a write job needs an `[input]` table")?;
+    if input.repeat.is_some() && input.records.is_none() {
+        return Err("input.repeat: only used with `input.records`".into());
+    }
+    let input = match (&input.path, &input.job) {
+        (None, None) if input.records.is_some() => {
+            let records = input.records.as_deref().unwrap_or_default();
+            if records.iter().any(|r| !r.is_object()) {
+                return Err("input.records: each record must be a table".into());
+            }
+            Input::Inline {
+                records: records.iter().map(|r| r.to_string().into_bytes()).collect(),
+                repeat: input.repeat.unwrap_or(1),
+            }
+        }
+        _ if input.records.is_some() => {
+            return Err("input: `records` is not used with `path` or `job`".into());
+        }
+        (Some(path), None) => {
+            let format = match input.format.as_deref() {
+                Some(format) => format,
+                None => match FsPath::new(path).extension().and_then(|e| e.to_str()) {
+                    Some("csv") => "csv",
+                    Some("parquet") => "parquet",
+                    _ => "ndjson",
+                },
+            };
+            let format = match one_of(
+                "input.format",
+                Some(format),
+                "",
+                &["ndjson", "csv", "parquet"],
+            )? {
+                "csv" => InputFormat::Csv,
+                "parquet" => InputFormat::Parquet,
+                _ => InputFormat::Ndjson,
+            };
+            if format == InputFormat::Parquet && path == "-" {
+                return Err("input.path: Parquet cannot be read from stdin; give a file".into());
+            }
+            Input::File {
+                path: (path != "-").then(|| PathBuf::from(path)),
+                format,
+            }
+        }
+        (None, Some(job)) => {
+            if input.format.is_some() {
+                return Err("input.format: not used with `input.job`".into());
+            }
+            Input::JobFile(PathBuf::from(job))
+        }
+        _ => return Err("input: needs exactly one of `path`, `job` or `records`".into()),
+    };
+    Ok(Write {
+        input,
+        batch_size,
+        single,
+        data_path: write.data_path.clone(),
+        gzip,
+        reject_path: write.reject_path.as_ref().map(PathBuf::from),
+        max_rejects: write.max_rejects.unwrap_or(0),
+        idempotency_header: write
+            .idempotency_header
+            .as_ref()
+            .map(|h| h.to_ascii_lowercase()),
+        columns,
+    })
+}
+
+/// A `[[write.columns]]` entry: `from` is an input column, or a path into
+/// the record when it starts with `$`; without `type` the value passes
+/// unchanged.
+pub(super) fn write_column(
+    i: usize,
+    column: &file::WriteColumnFile,
+) -> std::result::Result<ColumnSpec, String> {
+    let key = format!("write.columns[{i}]");
+    if column.name.is_empty() || column.name.split('.').any(str::is_empty) {
+        return Err(format!(
+            "{key}.name: `{}` is not a dotted member name",
+            column.name
+        ));
+    }
+    let path = if column.from.starts_with('$') {
+        JsonPath::parse(&column.from).map_err(|e| format!("{key}.from: {e}"))?
+    } else {
+        JsonPath::from_segments(
+            column.from.clone(),
+            vec![crate::json::path::Segment::Key(column.from.clone())],
+        )
+    };
+    let kind = match &column.kind {
+        None => ColumnType::Json,
+        Some(kind) => ColumnType::parse(kind)
+            .ok_or_else(|| format!("{key}.type: `{kind}` is not a column type"))?,
+    };
+    Ok(ColumnSpec {
+        name: column.name.clone(),
+        path: Some(path),
+        kind,
+        format: None,
+        value: None,
+    })
+}
+
+/// Refuses two columns writing the same member, or one inside another's
+/// value (`user` and `user.id`).
+pub(super) fn check_write_names(columns: &[ColumnSpec]) -> std::result::Result<(), String> {
+    for (i, a) in columns.iter().enumerate() {
+        for b in &columns[i + 1..] {
+            let nested = |outer: &str, inner: &str| {
+                inner
+                    .strip_prefix(outer)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            };
+            if a.name == b.name || nested(&a.name, &b.name) || nested(&b.name, &a.name) {
+                return Err(format!(
+                    "write.columns: `{}` and `{}` write the same member",
+                    a.name, b.name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
