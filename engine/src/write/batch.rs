@@ -1,0 +1,245 @@
+//! From input records to the body of each request: the columns' mapping
+//! into nested members, batches, the `data_path` wrap and gzip.
+
+use super::*;
+
+/// Maps records through `[[write.columns]]` and builds request bodies.
+#[derive(Debug)]
+pub(super) struct Encoder {
+    pub(super) batch_size: usize,
+    pub(super) single: bool,
+    pub(super) gzip: bool,
+    /// `{"a":{"b":` … `}}` around the batch for `data_path = "a.b"`.
+    pub(super) wrap: (Vec<u8>, Vec<u8>),
+    pub(super) mapping: Option<Mapping>,
+    /// Placeholder names of `write.url` (single mode).
+    pub(super) url_names: Vec<String>,
+}
+
+#[derive(Debug)]
+pub(super) struct Mapping {
+    pub(super) extractor: Extractor,
+    pub(super) layout: Vec<(Vec<u8>, Member)>,
+}
+
+/// Where a column lands in the JSON sent.
+#[derive(Debug)]
+pub(super) enum Member {
+    Column(usize),
+    Object(Vec<(Vec<u8>, Member)>),
+}
+
+impl Encoder {
+    pub(super) fn new(write: &Write, url: &str) -> Encoder {
+        let mut wrap = (Vec::new(), Vec::new());
+        for part in write.data_path.iter().flat_map(|p| p.split('.')) {
+            wrap.0.push(b'{');
+            write_str(part, &mut wrap.0);
+            wrap.0.push(b':');
+            wrap.1.push(b'}');
+        }
+        Encoder {
+            batch_size: write.batch_size,
+            single: write.single,
+            gzip: write.gzip,
+            wrap,
+            mapping: write.columns.as_ref().map(|columns| Mapping::new(columns)),
+            url_names: url_names(url),
+        }
+    }
+
+    pub(super) fn batch(&self, index: u64, items: Vec<InputRecord>) -> Outgoing {
+        let mut records = Vec::with_capacity(items.len());
+        let mut early = Vec::new();
+        let mut placeholders = HashMap::new();
+        for item in items {
+            let text = match item {
+                InputRecord::Record(text) => text,
+                InputRecord::Unreadable { text, reason } => {
+                    early.push(Rejected {
+                        is_json: false,
+                        ..Rejected::before_sending(text, reason)
+                    });
+                    continue;
+                }
+            };
+            if self.single && !self.url_names.is_empty() {
+                match url_values(&text, &self.url_names) {
+                    Ok(values) => placeholders = values,
+                    Err(reason) => {
+                        early.push(Rejected::before_sending(text, reason));
+                        continue;
+                    }
+                }
+            }
+            match &self.mapping {
+                None => records.push(text),
+                Some(mapping) => match mapping.map(&text) {
+                    Ok(mapped) => records.push(mapped),
+                    Err(reason) => early.push(Rejected::before_sending(text, reason)),
+                },
+            }
+        }
+        let body = if records.is_empty() {
+            Vec::new()
+        } else {
+            self.body(&records)
+        };
+        Outgoing {
+            index,
+            records,
+            body,
+            placeholders,
+            early,
+        }
+    }
+
+    pub(super) fn body(&self, records: &[Vec<u8>]) -> Vec<u8> {
+        let size: usize = records.iter().map(|r| r.len() + 1).sum();
+        let mut body = Vec::with_capacity(size + self.wrap.0.len() + self.wrap.1.len() + 2);
+        body.extend_from_slice(&self.wrap.0);
+        if self.single {
+            body.extend_from_slice(&records[0]);
+        } else {
+            body.push(b'[');
+            for (i, record) in records.iter().enumerate() {
+                if i > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(record);
+            }
+            body.push(b']');
+        }
+        body.extend_from_slice(&self.wrap.1);
+        if !self.gzip {
+            return body;
+        }
+        let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
+        encoder
+            .write_all(&body)
+            .and_then(|()| encoder.finish())
+            .expect("writing to memory does not fail")
+    }
+}
+
+impl Mapping {
+    pub(super) fn new(columns: &[ColumnSpec]) -> Mapping {
+        let mut layout: Vec<(Vec<u8>, Member)> = Vec::new();
+        for (index, column) in columns.iter().enumerate() {
+            let parts: Vec<&str> = column.name.split('.').collect();
+            place(&mut layout, &parts, index);
+        }
+        let records = Records {
+            path: None,
+            mode: RecordMode::One,
+            missing_is_dirty: false,
+            bad_type_is_dirty: true,
+            max_dirty: 0,
+            dirty_path: None,
+            flatten: ".".to_owned(),
+            infer_pages: 1,
+        };
+        Mapping {
+            extractor: Extractor::new(columns.to_vec(), &records),
+            layout,
+        }
+    }
+
+    /// The record as the columns say, or why it cannot be.
+    pub(super) fn map(&self, text: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        let mut buffer = text.to_vec();
+        let value = simd_json::to_borrowed_value(&mut buffer)
+            .map_err(|e| format!("the record is not JSON: {e}"))?;
+        if !value.is_object() {
+            return Err("the record is not a JSON object, so write.columns cannot read it".into());
+        }
+        let mut batch = Batch::default();
+        self.extractor
+            .extract(&[&value], &HashMap::new(), &mut batch);
+        if let Some(dirty) = batch.dirty.pop() {
+            return Err(dirty.reason);
+        }
+        let mut out = Vec::with_capacity(text.len());
+        write_members(&self.layout, &batch.cells, &mut out);
+        Ok(out)
+    }
+}
+
+/// Puts column `index` at the dotted `parts` of the layout.
+pub(super) fn place(level: &mut Vec<(Vec<u8>, Member)>, parts: &[&str], index: usize) {
+    let mut key = Vec::new();
+    write_str(parts[0], &mut key);
+    let found = level.iter().position(|(k, _)| *k == key);
+    let at = found.unwrap_or_else(|| {
+        let member = if parts.len() == 1 {
+            Member::Column(index)
+        } else {
+            Member::Object(Vec::new())
+        };
+        level.push((key, member));
+        level.len() - 1
+    });
+    // Validation refuses a column inside another's value, so a leaf is
+    // never descended into.
+    if let (Member::Object(children), [_, rest @ ..]) = (&mut level[at].1, parts)
+        && !rest.is_empty()
+    {
+        place(children, rest, index);
+    }
+}
+
+pub(super) fn write_members(members: &[(Vec<u8>, Member)], cells: &[Cell<'_>], out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, (key, member)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(key);
+        out.push(b':');
+        match member {
+            Member::Column(column) => write_json_cell(&cells[*column], out),
+            Member::Object(children) => write_members(children, cells, out),
+        }
+    }
+    out.push(b'}');
+}
+
+/// The `{name}` placeholders of `write.url`.
+pub(super) fn url_names(url: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = url;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else {
+            break;
+        };
+        names.push(rest[open + 1..open + close].to_owned());
+        rest = &rest[open + close + 1..];
+    }
+    names
+}
+
+/// The values of `names` in a record's top-level members.
+pub(super) fn url_values(
+    text: &[u8],
+    names: &[String],
+) -> std::result::Result<HashMap<String, String>, String> {
+    let record: serde_json::Value =
+        serde_json::from_slice(text).map_err(|e| format!("the record is not JSON: {e}"))?;
+    names
+        .iter()
+        .map(|name| {
+            let value = match record.get(name) {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
+                    v.to_string()
+                }
+                _ => {
+                    return Err(format!(
+                        "write.url: placeholder `{{{name}}}` has no string or number in this record"
+                    ));
+                }
+            };
+            Ok((name.clone(), value))
+        })
+        .collect()
+}

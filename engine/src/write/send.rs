@@ -1,0 +1,91 @@
+//! Sending a batch and settling it: delivered, retried when that cannot
+//! apply it twice, or rejected with the status and the answer.
+
+use super::*;
+
+/// Sends batches.
+#[derive(Debug)]
+pub(super) struct Sender {
+    pub(super) session: Session,
+    pub(super) job: Job,
+    /// Idempotency keys are this and the batch number: the same for a
+    /// batch in every run of the job.
+    pub(super) key_prefix: String,
+}
+
+impl Sender {
+    pub(super) async fn batch(&self, batch: Outgoing) -> Result<Settled> {
+        let mut settled = Settled {
+            index: batch.index,
+            delivered: 0,
+            rejected: batch.early,
+            retried: 0,
+            requests: 0,
+            bytes: 0,
+        };
+        if batch.records.is_empty() {
+            return Ok(settled);
+        }
+        let write = self.job.write.as_deref().expect("a write job has [write]");
+        let request = self
+            .job
+            .request
+            .as_ref()
+            .expect("a write job has its request");
+        let mut prepared = prepare(
+            request,
+            &Plan::default(),
+            &batch.placeholders,
+            self.session.credentials(),
+        )
+        .map_err(|e| e.prefixed("write: "))?;
+        prepared.set_header("content-type", "application/json".to_owned(), false);
+        if write.gzip {
+            prepared.set_header("content-encoding", "gzip".to_owned(), false);
+        }
+        if let Some(header) = &write.idempotency_header {
+            prepared.set_header(
+                header,
+                format!("{}-{}", self.key_prefix, batch.index),
+                false,
+            );
+        }
+        settled.bytes = batch.body.len() as u64;
+        prepared.body = Some((batch.body, "application/json"));
+        let repeatable = request.method == Method::Put || write.idempotency_header.is_some();
+        let (result, retries) = self.session.send(prepared, repeatable).await;
+        settled.requests = 1 + u64::from(retries);
+        let count = batch.records.len() as u64;
+        if retries > 0 {
+            settled.retried = count;
+        }
+        match result {
+            Ok(_) => settled.delivered = count,
+            Err(e) if e.is_config() => return Err(e),
+            // The server accepted the batch: that its answer could not be
+            // read (cut short, over max_response) does not undo it.
+            Err(e) if e.status().is_some_and(|s| (200..300).contains(&s)) => {
+                tracing::warn!(
+                    batch = batch.index,
+                    records = count,
+                    "batch delivered, but its answer could not be read: {e}"
+                );
+                settled.delivered = count;
+            }
+            Err(e) => {
+                tracing::warn!(batch = batch.index, records = count, "{e}");
+                let reason = e.to_string();
+                for record in batch.records {
+                    settled.rejected.push(Rejected {
+                        record,
+                        is_json: true,
+                        reason: reason.clone(),
+                        status: e.status(),
+                        response: e.response().map(str::to_owned),
+                    });
+                }
+            }
+        }
+        Ok(settled)
+    }
+}
