@@ -626,3 +626,48 @@ fn adf_pagination_rules_pass_through_a_pipeline_verbatim() {
     let summary: Value = serde_json::from_str(&dir.read("a.json")).unwrap();
     assert_eq!(summary["stopped"], "end_condition");
 }
+
+/// The paginationRules of ADF's Examples 1 to 8, each in a pipeline: the
+/// converted job holds them exactly, placeholders and end conditions
+/// included. (Each runs against a server in `paginate::adf_examples_*`.)
+#[test]
+fn adf_pagination_examples_1_to_8_convert_verbatim() {
+    let examples = [
+        json!({"QueryParameters.{offset}": "RANGE:0:4:2"}),
+        json!({"AbsoluteUrl.{id}": "RANGE:1:3:1"}),
+        json!({"Headers.{id}": "RANGE:0:20:10"}),
+        json!({"AbsoluteUrl.{id}": "RANGE:1::1", "EndCondition:$.data": "Empty"}),
+        json!({"QueryParameters.page": "RANGE:1::1", "EndCondition:$.data": "NonExist"}),
+        json!({"QueryParameters.page": "RANGE:1::1", "EndCondition:$.meta.completed": "Const:true"}),
+        json!({"QueryParameters.page": "RANGE:1::1", "EndCondition:Headers.Complete": "Exist"}),
+        json!({"AbsoluteUrl": "body.{@odata.nextLink}"}),
+    ];
+    let dir = Dir::new();
+    copy_fixture_folder("adf/git", &dir);
+    let mut pipeline: Value =
+        serde_json::from_str(&fixture("adf/git/pipeline/CopyOrders.json")).unwrap();
+    for (n, rules) in examples.iter().enumerate() {
+        pipeline["properties"]["activities"][0]["typeProperties"]["source"]["paginationRules"] =
+            rules.clone();
+        let job = dir.write("pipeline/Example.json", &pipeline.to_string());
+        let converted = hydrant(&["convert", path_str(&job)]);
+        assert_eq!(converted.code, 0, "example {}: {}", n + 1, converted.stderr);
+        let native: toml::Table = toml::from_str(&converted.stdout).unwrap();
+        let got = serde_json::to_value(&native["paginate"]["rules"]).unwrap();
+        assert_eq!(&got, rules, "example {}", n + 1);
+        assert_eq!(native["paginate"]["type"].as_str(), Some("rules"));
+        // And the converted job is a valid hydrant job.
+        let toml = dir.write("example.toml", &converted.stdout);
+        let explain = hydrant(&[
+            "explain",
+            path_str(&toml),
+            "--var",
+            "base=http://127.0.0.1:9",
+            "--var",
+            "password=pw",
+            "--var",
+            "out_dir=/tmp",
+        ]);
+        assert_eq!(explain.code, 0, "example {}: {}", n + 1, explain.stderr);
+    }
+}
