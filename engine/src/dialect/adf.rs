@@ -361,22 +361,7 @@ fn rest_dataset(
             "must be RestResource for a REST side",
         ));
     }
-    let reference = member(&props, "linkedServiceName")
-        .and_then(|l| member(l, "referenceName"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| DialectError::new("dataset.properties.linkedServiceName", "is missing"))?;
-    let linked = factory.find(
-        "linkedServices",
-        reference,
-        "dataset.properties.linkedServiceName",
-    )?;
-    let ls = member(&linked, "properties").cloned().unwrap_or_default();
-    if member(&ls, "type").and_then(Value::as_str) != Some("RestService") {
-        return Err(DialectError::new(
-            "linkedService.properties.type",
-            "must be RestService",
-        ));
-    }
+    let ls = linked_service(&props, factory, "RestService", "must be RestService")?;
     if member(&ls, "connectVia").is_some() {
         job.note(
             "",
@@ -409,6 +394,29 @@ fn rest_dataset(
     }
     auth(job, &tp)?;
     Ok(())
+}
+
+/// The properties of a dataset's linked service, which must be of `kind`.
+fn linked_service(
+    dataset_props: &Value,
+    factory: &Factory<'_>,
+    kind: &str,
+    otherwise: &str,
+) -> Result<Value, DialectError> {
+    let key = "dataset.properties.linkedServiceName";
+    let reference = member(dataset_props, "linkedServiceName")
+        .and_then(|l| member(l, "referenceName"))
+        .and_then(Value::as_str)
+        .ok_or_else(|| DialectError::new(key, "is missing"))?;
+    let linked = factory.find("linkedServices", reference, key)?;
+    let ls = member(&linked, "properties").cloned().unwrap_or_default();
+    if member(&ls, "type").and_then(Value::as_str) != Some(kind) {
+        return Err(DialectError::new(
+            "linkedService.properties.type",
+            otherwise,
+        ));
+    }
+    Ok(ls)
 }
 
 /// `authenticationType` and its credentials, and `authHeaders`.
@@ -700,22 +708,12 @@ fn file_dataset(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let reference = member(&props, "linkedServiceName")
-        .and_then(|l| member(l, "referenceName"))
-        .and_then(Value::as_str)
-        .ok_or_else(|| DialectError::new("dataset.properties.linkedServiceName", "is missing"))?;
-    let linked = factory.find(
-        "linkedServices",
-        reference,
-        "dataset.properties.linkedServiceName",
+    let ls = linked_service(
+        &props,
+        factory,
+        "FileServer",
+        "a file dataset must be on a FileServer linked service (a local folder)",
     )?;
-    let ls = member(&linked, "properties").cloned().unwrap_or_default();
-    if member(&ls, "type").and_then(Value::as_str) != Some("FileServer") {
-        return Err(DialectError::new(
-            "linkedService.properties.type",
-            "a file dataset must be on a FileServer linked service (a local folder)",
-        ));
-    }
     let host = string(
         member(&ls, "typeProperties").and_then(|t| member(t, "host")),
         "linkedService.typeProperties.host",
