@@ -671,3 +671,24 @@ fn adf_pagination_examples_1_to_8_convert_verbatim() {
         assert_eq!(explain.code, 0, "example {}: {}", n + 1, explain.stderr);
     }
 }
+
+/// Only `[parameters('NAME')]` is evaluated in an ARM template, whatever
+/// the key holding an expression is called (`name` included).
+#[test]
+fn an_arm_function_other_than_parameters_is_refused_naming_the_key() {
+    let text = fixture("adf/arm/template.json").replace(
+        r#""additionalHeaders": { "x-source": "adf" }"#,
+        r#""additionalHeaders": { "name": "[variables('source')]" }"#,
+    );
+    let dir = Dir::new();
+    let job = dir.write("template.json", &text);
+    let run = hydrant(&["convert", path_str(&job)]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains(
+            "`pipeline.properties.activities[0].typeProperties.sink.additionalHeaders.name`: `[variables('source')]`: only [parameters('NAME')] is evaluated"
+        ),
+        "{}",
+        run.stderr
+    );
+}

@@ -50,7 +50,7 @@ impl Factory<'_> {
             } => {
                 for resource in *resources {
                     if resource_kind(resource) == Some(kind) && arm_name(resource)? == name {
-                        return evaluate(resource, *parameters, kind);
+                        return evaluate_resource(resource, *parameters, kind);
                     }
                 }
                 Err(DialectError::new(
@@ -92,6 +92,17 @@ fn arm_name(resource: &Value) -> Result<String, DialectError> {
     Ok(last.rsplit('/').next().unwrap_or(last).to_owned())
 }
 
+/// A resource's `properties`, evaluated: its `name` is an ARM expression
+/// of its own (`[concat(…)]`), read by [`arm_name`] alone.
+fn evaluate_resource(
+    resource: &Value,
+    parameters: Option<&Value>,
+    at: &str,
+) -> Result<Value, DialectError> {
+    let properties = member(resource, "properties").cloned().unwrap_or_default();
+    Ok(json!({ "properties": evaluate(&properties, parameters, &format!("{at}.properties"))? }))
+}
+
 /// A resource with its `[parameters('X')]` values as `${X:-default}`
 /// (hydrant variables, so that `--var X=…` overrides them). Any other ARM
 /// function is an error naming the key.
@@ -103,9 +114,6 @@ fn evaluate(value: &Value, parameters: Option<&Value>, at: &str) -> Result<Value
                 .strip_prefix("parameters('")
                 .and_then(|rest| rest.strip_suffix("')"))
             else {
-                if at.ends_with(".name") {
-                    return Ok(value.clone());
-                }
                 return Err(DialectError::new(
                     at,
                     format!("`{s}`: only [parameters('NAME')] is evaluated"),
@@ -203,7 +211,7 @@ pub(super) fn convert(
                 .find(|r| resource_kind(r) == Some("pipelines"))
                 .expect("detected by its pipeline");
             (
-                evaluate(pipeline, parameters, "pipeline")?,
+                evaluate_resource(pipeline, parameters, "pipeline")?,
                 Factory::Arm {
                     resources,
                     parameters,
