@@ -424,7 +424,7 @@ fn records(job: &mut Converted, step: &Step<'_>) -> Result<(), DialectError> {
         }
     };
     job.set("records", "on_missing", on_missing);
-    if let Some(columns) = columns(step, "name")? {
+    if let Some(columns) = columns(step)? {
         job.job.insert("columns".to_owned(), columns);
     }
     Ok(())
@@ -475,7 +475,7 @@ fn pages(job: &mut Converted, step: &Step<'_>, post: bool) -> Result<(), Dialect
 
 /// `column` as `[[columns]]` (a reader: `name` is the path) or
 /// `[[write.columns]]` (a writer: `name` is where in the sent JSON).
-fn columns(step: &Step<'_>, _: &str) -> Result<Option<Value>, DialectError> {
+fn columns(step: &Step<'_>) -> Result<Option<Value>, DialectError> {
     let Some(list) = step.get("column") else {
         return Ok(None);
     };
@@ -556,7 +556,7 @@ fn write(job: &mut Converted, step: &Step<'_>) -> Result<(), DialectError> {
     if let Some(path) = step.string("dataPath")?.filter(|p| !p.is_empty()) {
         job.set("write", "data_path", path);
     }
-    if let Some(Value::Array(columns)) = columns(step, "name")? {
+    if let Some(Value::Array(columns)) = columns(step)? {
         let columns: Vec<Value> = columns
             .into_iter()
             .map(|mut c| {
@@ -688,8 +688,10 @@ fn settings(job: &mut Converted, setting: &Value, writes: bool) -> Result<(), Di
             job.set("records", "max_dirty", limit);
         }
     }
-    if let Some(percentage) = member(setting, "errorLimit").and_then(|e| member(e, "percentage")) {
-        let _ = percentage;
+    if member(setting, "errorLimit")
+        .and_then(|e| member(e, "percentage"))
+        .is_some()
+    {
         job.note(
             "",
             "setting.errorLimit.percentage",

@@ -38,9 +38,17 @@ pub(crate) enum Dialect {
 impl Dialect {
     /// The dialect of a job file, if it is not a native one.
     pub(crate) fn detect(text: &str) -> Option<Dialect> {
+        // A native job is parsed again by `Job::parse`: the names each
+        // dialect needs are looked for first, so that a native job is read
+        // once, not three times.
         let trimmed = text.trim_start();
         if !trimmed.starts_with('{') {
-            return yaml::is_yaml(text).then_some(Dialect::RestApiYaml);
+            return (text.contains("CONFIG") && yaml::is_yaml(text))
+                .then_some(Dialect::RestApiYaml);
+        }
+        let names = ["\"steps\"", "\"job\"", "\"activities\"", "\"resources\""];
+        if !names.iter().any(|name| text.contains(name)) {
+            return None;
         }
         let value: Value = serde_json::from_str(trimmed).ok()?;
         if dataworks::is_dataworks(&value) {
