@@ -37,7 +37,8 @@ impl ReadRun<'_, '_> {
     /// tree.
     pub(super) fn read(
         &mut self,
-        fetched: &mut Fetched,
+        fetched: &Fetched,
+        body: Vec<u8>,
         page: &PageAt<'_>,
         placeholders: Arc<Placeholders>,
         parse: &mut Parsers,
@@ -45,22 +46,22 @@ impl ReadRun<'_, '_> {
         let watched_paths = self.pass.as_ref().map(|p| p.watched.clone());
         let watched_at: &[JsonPath] = watched_paths.as_deref().unwrap_or_default();
         if walks_index(self.extractor.as_ref(), &self.job.records, watched_at) {
-            self.read_indexed(fetched, page, &placeholders, watched_at, parse)
+            self.read_indexed(fetched, &body, page, &placeholders, watched_at, parse)
         } else {
-            self.read_tree(fetched, page, placeholders, watched_at, parse)
+            self.read_tree(fetched, body, page, placeholders, watched_at, parse)
         }
     }
 
     fn read_indexed(
         &mut self,
         fetched: &Fetched,
+        body: &[u8],
         page: &PageAt<'_>,
         placeholders: &Placeholders,
         watched_at: &[JsonPath],
         parse: &mut Parsers,
     ) -> Result<()> {
         let job = self.job;
-        let body = &fetched.response.body;
         let not_json = |e| {
             let kind = content_type(&fetched.response.headers);
             not_json(page.shown, kind.as_deref(), body, e)
@@ -104,19 +105,19 @@ impl ReadRun<'_, '_> {
 
     fn read_tree(
         &mut self,
-        fetched: &mut Fetched,
+        fetched: &Fetched,
+        body: Vec<u8>,
         page: &PageAt<'_>,
         placeholders: Arc<Placeholders>,
         watched_at: &[JsonPath],
         parse: &mut Parsers,
     ) -> Result<()> {
         let job = self.job;
-        let body = &fetched.response.body;
         let kind = content_type(&fetched.response.headers);
         let tree = parse
             .parser
-            .parse(body, &mut parse.scratch)
-            .map_err(|e| not_json(page.shown, kind.as_deref(), body, e))?;
+            .parse(&body, &mut parse.scratch)
+            .map_err(|e| not_json(page.shown, kind.as_deref(), &body, e))?;
         let watched: Vec<Option<Value>> =
             watched_at.iter().map(|w| watched_value(&tree, w)).collect();
         let in_response = |e| Error::data(format!("response from {}: {e}", page.shown));
@@ -158,11 +159,18 @@ impl ReadRun<'_, '_> {
         self.tally.warnings.extend(unseen_warning);
         let standing = self.standing();
         if !hold {
-            return self.write_read(body, &batch, columns_changed, page.shown, standing, missing);
+            return self.write_read(
+                &body,
+                &batch,
+                columns_changed,
+                page.shown,
+                standing,
+                missing,
+            );
         }
         drop(batch);
         self.held.push(Held {
-            body: std::mem::take(&mut fetched.response.body),
+            body,
             shown: page.shown.to_owned(),
             standing,
             placeholders,

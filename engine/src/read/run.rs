@@ -602,15 +602,10 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             });
             return Ok(());
         }
-        // The page is read from `fetched`, which a held page's body leaves.
-        let url = fetched.prepared.url.clone();
-        let page = PageAt {
-            status,
-            headers: &headers,
-            shown: &shown,
-            url: &url,
-        };
-        self.read(&mut fetched, &page, placeholders, parse)
+        // The body is taken out, so that a page held for the inferred
+        // columns keeps it without a copy.
+        let body = std::mem::take(&mut fetched.response.body);
+        self.read(&fetched, body, &page, placeholders, parse)
     }
 
     /// Shows the exchange to the embedder's `on_exchange`, if any.
