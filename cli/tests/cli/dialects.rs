@@ -5,7 +5,7 @@
 use hydrant_bench::{Exchange, Seen};
 use serde_json::{Value, json};
 
-use crate::util::{Dir, TestServer, hydrant, path_str};
+use crate::util::{Dir, TestServer, hydrant, json, path_str};
 
 fn fixture(path: &str) -> String {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/dialects/");
@@ -690,5 +690,132 @@ fn an_arm_function_other_than_parameters_is_refused_naming_the_key() {
         ),
         "{}",
         run.stderr
+    );
+}
+
+/// Runs a Dataphin example job with `base` set to the server and returns
+/// its NDJSON records.
+fn run_dataphin(name: &str, base: &str) -> Vec<Value> {
+    let dir = Dir::new();
+    let job = dir.write(name, &fixture(&format!("dataphin/{name}")));
+    let base = format!("base={base}");
+    let run = hydrant(&["run", path_str(&job), "--var", &base]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Dataphin's paging loop by page number, the parameter a JSON path into a
+/// POST body: `paging.pageNo` counts 1, 2, 3 and the loop ends at the
+/// first empty page.
+#[test]
+fn dataphin_page_loop_counts_a_member_of_the_body() {
+    let server = TestServer::start_fn(|seen| {
+        let body: Value = serde_json::from_slice(&seen.body).unwrap_or(Value::Null);
+        let page = body["paging"]["pageNo"].as_u64();
+        let expected = seen.method == "POST"
+            && seen.target == "/open/v1/orders"
+            && body["query"]["status"] == "PAID"
+            && body["paging"]["pageSize"] == 2
+            && page.is_some();
+        if !expected {
+            return json(400, r#"{"error":"unexpected request"}"#);
+        }
+        let page = page.unwrap();
+        let rows: Vec<Value> = if page <= 3 {
+            (0..2)
+                .map(|i| {
+                    let id = page * 10 + i;
+                    json!({"id": id, "buyer": {"name": format!("b{id}")}, "amount": id as f64 / 2.0})
+                })
+                .collect()
+        } else {
+            vec![]
+        };
+        json(200, json!({"data": {"rows": rows}}).to_string())
+    });
+    let records = run_dataphin("page.toml", &server.url());
+    let ids: Vec<u64> = records
+        .iter()
+        .map(|r| r["order_id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [10, 11, 20, 21, 30, 31]);
+    assert_eq!(
+        records[3],
+        json!({"order_id": 21, "buyer": "b21", "amount": 10.5})
+    );
+    // Pages may be asked for ahead of the answers, so the empty page can
+    // have a successor in flight; never a gap.
+    let mut pages: Vec<u64> = server
+        .requests()
+        .iter()
+        .map(|seen| {
+            let body: Value = serde_json::from_slice(&seen.body).unwrap();
+            body["paging"]["pageNo"].as_u64().unwrap()
+        })
+        .collect();
+    pages.sort_unstable();
+    assert_eq!(pages[..4], [1, 2, 3, 4]);
+    assert!(pages.windows(2).all(|w| w[1] == w[0] + 1), "{pages:?}");
+}
+
+/// Dataphin's paging loop by cursor: the token comes from
+/// `data.nextToken` of each answer; the first request has none.
+#[test]
+fn dataphin_cursor_loop_sends_the_token_of_the_last_answer() {
+    let server = TestServer::start_fn(|seen| {
+        if !seen.target.starts_with("/open/v1/events?") || param(seen, "limit") != Some("3") {
+            return json(400, r#"{"error":"unexpected request"}"#);
+        }
+        let (items, next) = match param(seen, "nextToken") {
+            None => (vec![1, 2, 3], json!("t-2")),
+            Some("t-2") => (vec![4, 5, 6], json!("t-3")),
+            Some("t-3") => (vec![7], Value::Null),
+            Some(_) => return json(400, r#"{"error":"bad token"}"#),
+        };
+        let items: Vec<Value> = items.iter().map(|i| json!({"event": i})).collect();
+        json(
+            200,
+            json!({"data": {"items": items, "nextToken": next}}).to_string(),
+        )
+    });
+    let records = run_dataphin("cursor.toml", &server.url());
+    let events: Vec<u64> = records
+        .iter()
+        .map(|r| r["event"].as_u64().unwrap())
+        .collect();
+    assert_eq!(events, [1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(server.requests().len(), 3);
+}
+
+/// Dataphin's parameter traversal loop: one request per city, the city
+/// kept as a column beside each record.
+#[test]
+fn dataphin_traversal_loop_asks_once_per_value() {
+    let server = TestServer::start_fn(|seen| {
+        let city = param(seen, "city").unwrap_or_default();
+        let temp = match city {
+            "Hangzhou" => 21,
+            "Shanghai" => 19,
+            "Beijing" => 8,
+            _ => return json(400, r#"{"error":"unknown city"}"#),
+        };
+        let data = json!([
+            {"date": "2026-12-01", "temp": temp},
+            {"date": "2026-12-02", "temp": temp + 1},
+        ]);
+        json(200, json!({"data": data}).to_string())
+    });
+    let records = run_dataphin("traversal.toml", &server.url());
+    assert_eq!(records.len(), 6);
+    assert_eq!(
+        records[2],
+        json!({"city": "Shanghai", "date": "2026-12-01", "temp": 19})
+    );
+    assert_eq!(
+        records[5],
+        json!({"city": "Beijing", "date": "2026-12-02", "temp": 9})
     );
 }
