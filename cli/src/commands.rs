@@ -92,16 +92,33 @@ pub fn dispatch(command: Command) -> Result<()> {
             print!("{}", hydrant_engine::Job::convert(&file, &pick.pick())?);
             Ok(())
         }
+        Command::State { job, reset } => {
+            let job = load(&job)?;
+            if reset {
+                hydrant_engine::reset_state(&job)?;
+                eprintln!("hydrant: the bookmark of `{}` is forgotten", job.name());
+            } else {
+                let state = hydrant_engine::state(&job)?;
+                println!("{}", serde_json::to_string_pretty(&state)?);
+            }
+            Ok(())
+        }
         Command::Explain(args) => {
             let job = load(&args)?;
             print!("{}", hydrant_engine::explain(&job)?);
             Ok(())
         }
-        Command::Run(args) => {
+        Command::Run(command) => {
+            let args = command.run;
+            let backfill = command.from.map(|from| hydrant_engine::Backfill {
+                from,
+                to: command.to,
+            });
             let summary_to = args.summary_json.clone();
             let seen = Seen::default();
             let result = run_job(&args, None).and_then(|job| {
-                runtime_for(&job, &args.job)?.block_on(run(args, job, None, seen.clone()))
+                let runtime = runtime_for(&job, &args.job)?;
+                runtime.block_on(run(args, job, None, seen.clone(), backfill))
             });
             failed_summary(&result, summary_to.as_deref(), &seen)?;
             result
@@ -188,7 +205,7 @@ async fn record(args: RecordArgs, job: Job, seen: Seen) -> Result<()> {
         )
         .into());
     }
-    run(args.run, job, Some(&args.to), seen).await
+    run(args.run, job, Some(&args.to), seen, None).await
 }
 
 /// The job of `run` or `record`, with the command line's overrides.
@@ -225,9 +242,11 @@ async fn run(
     job: Job,
     record_to: Option<&std::path::Path>,
     seen: Seen,
+    backfill: Option<hydrant_engine::Backfill>,
 ) -> Result<()> {
     let (mut options, _server) = options(&args.job).await?;
     options.resume = args.resume;
+    options.backfill = backfill;
     let interrupt = Interrupt::new();
     watch_signals(interrupt.clone())?;
     options.interrupt = Some(interrupt);

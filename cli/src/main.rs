@@ -24,7 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a job: fetch every page and write the records.
-    Run(RunArgs),
+    Run(RunCommand),
     /// Validate a job, send its first request, show status, records and columns.
     Check(JobArgs),
     /// Show the first requests the job would send, secrets masked.
@@ -51,6 +51,16 @@ enum Command {
     Bench(BenchArgs),
     /// Run a job and save every exchange as a fixture set for `--replay`.
     Record(RecordArgs),
+    /// Print an incremental job's bookmark(s) and the windows of a run
+    /// under way, as JSON; `--reset` forgets them.
+    State {
+        #[command(flatten)]
+        job: JobArgs,
+        /// Forget the bookmark(s) and any checkpoint: the next run starts
+        /// again from incremental.start.
+        #[arg(long)]
+        reset: bool,
+    },
     /// Serve a fixture set over HTTP.
     Replay {
         dir: PathBuf,
@@ -122,6 +132,19 @@ struct RunArgs {
 }
 
 #[derive(Args)]
+struct RunCommand {
+    #[command(flatten)]
+    run: RunArgs,
+    /// Backfill an incremental job from this cursor value (inclusive),
+    /// without reading or moving its bookmark.
+    #[arg(long, value_name = "T")]
+    from: Option<String>,
+    /// The end of a backfill (exclusive); needs --from.
+    #[arg(long, value_name = "T", requires = "from")]
+    to: Option<String>,
+}
+
+#[derive(Args)]
 struct RecordArgs {
     #[command(flatten)]
     run: RunArgs,
@@ -146,10 +169,11 @@ fn main() -> ExitCode {
     keep_freed_memory();
     let cli = Cli::parse();
     let quiet = match &cli.command {
-        Command::Run(args) => args.job.quiet,
+        Command::Run(args) => args.run.job.quiet,
         Command::Record(args) => args.run.job.quiet,
         Command::Bench(args) => args.job.quiet,
         Command::Check(args) | Command::Explain(args) | Command::Schema(args) => args.quiet,
+        Command::State { job, .. } => job.quiet,
         _ => false,
     };
     commands::init_logging(quiet);

@@ -59,7 +59,9 @@ pub use job::{ColumnSpec, ColumnType};
 pub use job::{Job, JobFormat, OutputFormat, Pick};
 pub use json::path;
 pub use json::path::{JsonPath, Segment};
-pub use options::{ExchangeFn, Interrupt, Progress, ProgressFn, RunOptions, TakenExchange};
-pub use read::{CheckReport, check, explain, query, schema};
+pub use options::{
+    Backfill, ExchangeFn, Interrupt, Progress, ProgressFn, RunOptions, TakenExchange,
+};
+pub use read::{CheckReport, check, explain, query, reset_state, schema, state};
 pub use run::run;
-pub use summary::{Stopped, Summary, WriteSummary};
+pub use summary::{IncrementalSummary, Stopped, Summary, WriteSummary};

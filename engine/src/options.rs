@@ -27,6 +27,20 @@ pub struct RunOptions {
     /// order, a checkpoint is kept with `[state]`, and the run ends with an
     /// error for which [`Error::is_interrupted`](crate::Error::is_interrupted) holds.
     pub interrupt: Option<Interrupt>,
+    /// An incremental job's backfill (`--from`, `--to`): that range of
+    /// cursor values, without reading or moving the stored bookmark.
+    pub backfill: Option<Backfill>,
+}
+
+/// A range of an incremental job's cursor values to read again, as the
+/// user spells them: `to` is exclusive; without it the run goes up to
+/// what a normal run would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backfill {
+    /// The inclusive lower bound.
+    pub from: String,
+    /// The exclusive upper bound.
+    pub to: Option<String>,
 }
 
 /// A request to stop a run, shared between the embedder and the run.
@@ -74,6 +88,7 @@ impl std::fmt::Debug for RunOptions {
             .field("resume", &self.resume)
             .field("on_exchange", &self.on_exchange.is_some())
             .field("interrupt", &self.interrupt)
+            .field("backfill", &self.backfill)
             .finish()
     }
 }

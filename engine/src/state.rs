@@ -59,7 +59,42 @@ pub(crate) struct ReadCheckpoint {
     /// Fields met outside the inferred columns so far.
     #[serde(default)]
     pub unseen_fields: std::collections::BTreeMap<String, u64>,
+    /// Where an incremental run stands: its bounds, windows and the
+    /// cursor values it has emitted (see `read::incremental`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<Value>,
 }
+
+/// The layout of an incremental job's state file.
+pub(crate) const INCREMENTAL_FORMAT: u32 = 1;
+
+/// The state file of an incremental job: the bookmark, which outlives the
+/// runs, and the checkpoint of a run under way. The bookmark changes only
+/// when a run succeeds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct IncrementalState {
+    /// The layout; a file of another layout is refused.
+    pub incremental: u32,
+    /// The cursor path and type the bookmark was taken with.
+    pub cursor: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The bookmark of a job without `[fanout]`, or the one global
+    /// bookmark of a fan-out past [`GLOBAL_PAST`] values.
+    pub bookmark: Option<Value>,
+    /// With `[fanout]`: each value's bookmark.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub bookmarks: std::collections::BTreeMap<String, Value>,
+    /// By fan-out value (`""` without `[fanout]`): the keys of the records
+    /// emitted at the bookmark's value.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub boundary_keys: std::collections::BTreeMap<String, Vec<String>>,
+    /// The checkpoint of a run that did not finish.
+    pub run: Option<ReadCheckpoint>,
+}
+
+/// Past this many fan-out values, one global bookmark is kept.
+pub(crate) const GLOBAL_PAST: usize = 10_000;
 
 /// A pass cut off between two pages.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -158,6 +193,12 @@ pub(crate) fn load(path: &FsPath, job: &Job) -> Result<Option<ReadCheckpoint>> {
     let Some(checkpoint) = read::<ReadCheckpoint>(path)? else {
         return Ok(None);
     };
+    check(path, &checkpoint, job)?;
+    Ok(Some(checkpoint))
+}
+
+/// Refuses a checkpoint of another layout or of another job.
+pub(crate) fn check(path: &FsPath, checkpoint: &ReadCheckpoint, job: &Job) -> Result<()> {
     if checkpoint.format != FORMAT {
         return Err(Error::config(format!(
             "state file `{}` has layout {}, this hydrant reads layout {FORMAT}",
@@ -168,7 +209,7 @@ pub(crate) fn load(path: &FsPath, job: &Job) -> Result<Option<ReadCheckpoint>> {
     if checkpoint.job != fingerprint(job) {
         return Err(different_job(path, job));
     }
-    Ok(Some(checkpoint))
+    Ok(())
 }
 
 pub(crate) fn different_job(path: &FsPath, job: &Job) -> Error {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use hydrant_paginate::Stop;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// What a finished run did: the `--summary-json` contract.
 #[derive(Debug, Clone, Serialize)]
@@ -39,6 +40,32 @@ pub struct Summary {
     /// `dirty` those rejected and `bytes` the request bodies sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub write: Option<WriteSummary>,
+    /// An incremental run's bounds and bookmark.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<IncrementalSummary>,
+}
+
+/// What the summary tells of an incremental run.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct IncrementalSummary {
+    /// The lowest lower bound asked for, in the cursor's spelling.
+    pub from: Value,
+    /// The upper bound (exclusive), if the run had one.
+    pub to: Value,
+    /// The stored bookmark before the run: with `[fanout]`, by value.
+    pub bookmark_before: Value,
+    /// The bookmark the run leaves.
+    pub bookmark_after: Value,
+    /// Windows (passes of a value over a stretch of cursor values) read.
+    pub windows: u64,
+    /// Records outside their window, left out (`filter = true`).
+    pub filtered: u64,
+    /// Records at the bookmark emitted by an earlier run, left out.
+    pub deduplicated: u64,
+    /// Records with no readable cursor value (emitted; they cannot move
+    /// the bookmark).
+    pub no_cursor: u64,
 }
 
 /// What a write job did with its input records.

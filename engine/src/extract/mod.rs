@@ -29,6 +29,16 @@ pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 pub(crate) use infer::{Fed, Inference, Policy};
 pub(crate) use records::{expand, records_path_found, records_path_missing, select_records};
 
+/// A value read as a `timestamp` column reads it: unix microseconds.
+pub(crate) fn timestamp_micros(value: View<'_>) -> Option<i64> {
+    to_micros(value, None)
+}
+
+/// A value read as a `date` column reads it: days since 1970-01-01.
+pub(crate) fn date_days(value: View<'_>) -> Option<i32> {
+    to_date(value, None)
+}
+
 /// One typed value of an output row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell<'a> {

@@ -17,6 +17,7 @@ pub(crate) struct JobFile {
     #[serde(default)]
     pub paginate: hydrant_paginate::Config,
     pub fanout: Option<FanoutFile>,
+    pub incremental: Option<super::incremental::IncrementalFile>,
     #[serde(default)]
     pub records: RecordsFile,
     pub columns: Option<Vec<ColumnFile>>,

@@ -2,6 +2,7 @@
 
 pub(crate) mod columns;
 mod file;
+pub(crate) mod incremental;
 pub(crate) mod units;
 mod validate;
 pub(crate) mod vars;
@@ -52,6 +53,8 @@ pub struct Job {
     pub(crate) output: Output,
     pub(crate) state: Option<State>,
     pub(crate) fanout: Option<Fanout>,
+    /// `[incremental]`: the bookmark kept in the state file.
+    pub(crate) incremental: Option<incremental::Incremental>,
     /// `[write]` and `[input]` of a write job; `request` then holds the
     /// write URL, method, headers and timeouts.
     pub(crate) write: Option<Box<Write>>,

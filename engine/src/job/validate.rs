@@ -489,10 +489,17 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
         .as_ref()
         .map(|f| validate_fanout(f, &file.auth, &limits))
         .transpose()?;
+    let incremental = super::incremental::of_job(&file)?;
     check_body_members(
         &request,
         "request",
         &[
+            (
+                "incremental.in",
+                incremental.as_ref().is_some_and(|i| {
+                    i.placement == super::incremental::BoundIn::Body && i.param.is_some()
+                }),
+            ),
             ("paginate.in", file.paginate.sets_body()),
             (
                 "fanout.in",
@@ -513,18 +520,22 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
         columns,
         limits,
         output,
-        state: file
-            .state
-            .map(|s| -> std::result::Result<State, String> {
-                Ok(State {
-                    path: PathBuf::from(s.path),
-                    every: duration("state.every", s.every.as_deref(), Duration::from_secs(1))?,
-                })
-            })
-            .transpose()?,
+        state: file.state.map(validate_state).transpose()?,
         fanout,
+        incremental,
         write,
         fingerprint: [0; 32],
+    })
+}
+
+fn validate_state(state: super::file::StateFile) -> std::result::Result<State, String> {
+    Ok(State {
+        path: PathBuf::from(state.path),
+        every: duration(
+            "state.every",
+            state.every.as_deref(),
+            Duration::from_secs(1),
+        )?,
     })
 }
 
@@ -653,6 +664,7 @@ pub(super) fn validate_fanout(
                 },
                 state: None,
                 fanout: None,
+                incremental: None,
                 write: None,
                 fingerprint: [0; 32],
             }))

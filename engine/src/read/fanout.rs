@@ -26,13 +26,25 @@ pub(crate) async fn first_value(job: &Job, options: &RunOptions) -> Result<FanVa
         parent.paginate.max_requests = Some(1);
     }
     let mut feed = Feed::open(&job, options, &mut Progress::default(), &mut Vec::new()).await?;
+    if job.incremental.is_some() {
+        // The first window, from the stored bookmark.
+        let stored = crate::read::incremental::load(&job)?;
+        let mut tracker = crate::read::incremental::Tracker::start(&job, stored, None, None)?
+            .expect("an incremental job");
+        return tracker.next_pass(|| feed.next_value())?.ok_or_else(|| {
+            Error::data(format!(
+                "job file `{}`: nothing to fetch: the bookmark is at the upper bound of a run",
+                job.name
+            ))
+        });
+    }
     feed.next_value()?
         .ok_or_else(|| Error::data(format!("job file `{}`: [fanout] gives no value", job.name)))
 }
 
 /// One fan-out value: its placeholders (`{value}`, `{parent.FIELD}`) and
 /// where it goes in each request.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct FanValue {
     pub placeholders: Placeholders,
     pub overrides: Vec<Override>,
@@ -126,6 +138,7 @@ impl Feed {
                     resume: false,
                     on_exchange: options.on_exchange.clone(),
                     interrupt: options.interrupt.clone(),
+                    backfill: None,
                 };
                 let mut hooks = Hooks {
                     output: Some(OutputHook::Writer(Box::new(writer))),

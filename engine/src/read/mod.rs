@@ -8,6 +8,7 @@ pub(crate) mod batches;
 mod columns;
 pub(crate) mod fanout;
 mod flight;
+pub(crate) mod incremental;
 mod inspect;
 mod page;
 mod pass;
@@ -35,6 +36,7 @@ use crate::net::request::Prepared;
 use crate::options::RunOptions;
 use crate::summary::Summary;
 
+pub use incremental::{describe as state, reset as reset_state};
 pub use inspect::{CheckReport, check, explain, query, schema};
 
 /// Runs a read job with what `hooks` change in it.

@@ -45,7 +45,9 @@ impl ReadRun<'_, '_> {
     ) -> Result<()> {
         let watched_paths = self.pass.as_ref().map(|p| p.watched.clone());
         let watched_at: &[JsonPath] = watched_paths.as_deref().unwrap_or_default();
-        if walks_index(self.extractor.as_ref(), &self.job.records, watched_at) {
+        if self.incremental.is_none()
+            && walks_index(self.extractor.as_ref(), &self.job.records, watched_at)
+        {
             self.read_indexed(fetched, &body, page, &placeholders, watched_at, parse)
         } else {
             self.read_tree(fetched, body, page, placeholders, watched_at, parse)
@@ -148,11 +150,12 @@ impl ReadRun<'_, '_> {
         }
         let mut batch = Batch::default();
         if !hold {
+            let admitted = self.admitted(&records, &placeholders);
             let extractor = self
                 .extractor
                 .as_ref()
                 .expect("the columns are known by now");
-            extractor.extract(&records, &placeholders, &mut batch);
+            extractor.extract(&admitted, &placeholders, &mut batch);
         }
         let missing = records.is_empty() && !records_path_found(&tree, &job.records);
         self.step(page, records.len(), &watched);
@@ -309,11 +312,12 @@ impl ReadRun<'_, '_> {
         missing: bool,
     ) -> Result<()> {
         let mut batch = Batch::default();
+        let admitted = self.admitted(records, placeholders);
         let extractor = self
             .extractor
             .as_ref()
             .expect("pages are written once columns are known");
-        extractor.extract(records, placeholders, &mut batch);
+        extractor.extract(&admitted, placeholders, &mut batch);
         let mut put = |sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| {
             sink.page(&PageOut {
                 body,
@@ -322,6 +326,23 @@ impl ReadRun<'_, '_> {
             })
         };
         self.write_page(batch.rows, &batch.dirty, shown, standing, missing, &mut put)
+    }
+
+    /// The records of a page that `[incremental]` lets through: all of
+    /// them without it.
+    fn admitted<'r, 'v, N: Node<'v>>(
+        &mut self,
+        records: &'r [N],
+        placeholders: &Placeholders,
+    ) -> std::borrow::Cow<'r, [N]> {
+        match &mut self.incremental {
+            None => std::borrow::Cow::Borrowed(records),
+            Some(tracker) => {
+                let mut admitted = records.to_vec();
+                tracker.admit(&mut admitted, placeholders);
+                std::borrow::Cow::Owned(admitted)
+            }
+        }
     }
 
     /// Writes the pages held while the columns were sampled, now that they
@@ -532,10 +553,18 @@ impl ReadRun<'_, '_> {
                 .as_ref()
                 .map(|i| i.unseen().clone())
                 .unwrap_or_default(),
+            incremental: self
+                .incremental
+                .as_ref()
+                .map(|t| t.save(standing.values_done)),
         };
-        state::save(&state.path, &checkpoint, |text| {
-            self.context.session.redact(text)
-        })?;
+        let redact = |text: &str| self.context.session.redact(text);
+        match &self.incremental {
+            Some(tracker) => {
+                state::save(&state.path, &tracker.with_checkpoint(checkpoint), redact)?
+            }
+            None => state::save(&state.path, &checkpoint, redact)?,
+        }
         self.last_checkpoint = Some(Instant::now());
         Ok(())
     }
@@ -626,11 +655,27 @@ pub(super) fn begin_checkpoints(
             job.name
         )));
     }
-    if !resume {
+    let found = if job.incremental.is_some() {
+        // The bookmark stays; only the checkpoint beside it goes.
+        let mut stored = crate::read::incremental::load(job)?;
+        let run = stored.run.take();
+        if !resume && run.is_some() {
+            state::save(&state.path, &stored, str::to_owned)?;
+        }
+        if let Some(run) = &run {
+            state::check(&state.path, run, job)?;
+        }
+        run
+    } else if resume {
+        state::load(&state.path, job)?
+    } else {
         state::remove(&state.path)?;
+        None
+    };
+    if !resume {
         return Ok(None);
     }
-    let Some(checkpoint) = state::load(&state.path, job)? else {
+    let Some(checkpoint) = found else {
         let warning = format!(
             "--resume: no checkpoint at `{}`; the run started from the beginning",
             state.path.display()

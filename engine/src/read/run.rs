@@ -20,10 +20,11 @@ use crate::net::request::Prepared;
 use crate::net::session::Fetched;
 use crate::options::{Interrupt, Progress, RunOptions};
 use crate::read::columns::infer_policy;
-use crate::read::fanout::Feed;
+use crate::read::fanout::{FanValue, Feed};
 use crate::read::flight::{
     Held, InFlight, Pending, ROWS_PENDING, Standing, Task, join, unless_interrupted,
 };
+use crate::read::incremental::Tracker;
 use crate::read::page::{Earlier, begin_checkpoints, interrupted_error};
 use crate::read::pass::{Context, Pass};
 use crate::read::worker::{Landed, PageFacts, PageWork};
@@ -66,6 +67,8 @@ pub(crate) struct ReadRun<'j, 'h> {
 
     // The requests.
     feed: Feed,
+    /// `[incremental]`: the windows, the records let through, the bookmark.
+    pub(super) incremental: Option<Tracker>,
     pub(super) pass: Option<Pass>,
     pub(super) in_flight: InFlight,
     fetching: Arc<Semaphore>,
@@ -161,6 +164,19 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         if let Some(checkpoint) = &resumed {
             tally.restore(checkpoint);
         }
+        let incremental = match &job.incremental {
+            Some(_) => {
+                let stored = crate::read::incremental::load(job)?;
+                Tracker::start(job, stored, resumed.as_ref(), options.backfill.as_ref())?
+            }
+            None if options.backfill.is_some() => {
+                return Err(Error::config(format!(
+                    "--from and --to need an [incremental] table in job file `{}`",
+                    job.name
+                )));
+            }
+            None => None,
+        };
         let feed = Feed::open(job, &options, &mut tally.progress, &mut tally.warnings).await?;
         let mut run = ReadRun {
             extractor: job.columns.clone().map(|c| Extractor::new(c, &job.records)),
@@ -174,6 +190,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             unseen_told: false,
             work: None,
             feed,
+            incremental,
             pass: None,
             in_flight: InFlight::default(),
             fetching: Arc::new(Semaphore::new(job.limits.concurrency as usize)),
@@ -233,12 +250,12 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             ))
         };
         for _ in 0..checkpoint.values_done {
-            self.feed.next_value()?.ok_or_else(changed)?;
+            self.next_value()?.ok_or_else(changed)?;
         }
         self.values_taken = checkpoint.values_done;
         self.values_written = checkpoint.values_done;
         if let Some(saved) = checkpoint.pass {
-            let value = self.feed.next_value()?.ok_or_else(changed)?;
+            let value = self.next_value()?.ok_or_else(changed)?;
             let mut restored = Pass::new(&self.context, value, self.values_taken)?;
             restored.restore(saved, state)?;
             self.pass = Some(restored);
@@ -282,6 +299,16 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             self.take(answer, placeholders, &mut parse)?;
         }
         self.finish()
+    }
+
+    /// The next pass's value: the next fan-out value, or with
+    /// `[incremental]` the next window of one.
+    fn next_value(&mut self) -> Result<Option<FanValue>> {
+        let feed = &mut self.feed;
+        match &mut self.incremental {
+            Some(tracker) => tracker.next_pass(|| feed.next_value()),
+            None => feed.next_value(),
+        }
     }
 
     fn is_interrupted(&self) -> bool {
@@ -356,7 +383,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             }
             self.tally.last_stop = Some(done);
         }
-        self.pass = match self.feed.next_value()? {
+        self.pass = match self.next_value()? {
             Some(value) => {
                 self.values_taken += 1;
                 Some(Pass::new(&self.context, value, self.values_taken - 1)?)
@@ -372,7 +399,9 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         // Exchanges are shown with their bodies, which the page workers
         // consume. Inferred columns may grow with any page: a worker gives
         // such a page back, to be made where the inference is.
+        // An incremental run reads each record's cursor on the loop.
         if self.work.is_none()
+            && self.incremental.is_none()
             && !self.batches_hooked
             && self.options.on_exchange.is_none()
             && let Some(extractor) = &self.extractor
@@ -713,7 +742,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         if self.total_cap.is_some_and(|cap| self.launched >= cap) {
             // Cut short only if something was left to send.
             let pass_had_more = self.pass.as_mut().is_some_and(|p| p.next_plan().is_some());
-            if pass_had_more || self.feed.next_value()?.is_some() {
+            if pass_had_more || self.next_value()?.is_some() {
                 self.tally.last_stop = Some(Stop::MaxRequests);
             }
         }
@@ -730,7 +759,14 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let sink = self.sink.take().expect("the sink was just opened");
         sink.finish()
             .map_err(|e| crate::read::output_error(self.job, e))?;
-        if let Some(state) = &self.job.state {
+        let mut incremental = None;
+        if let Some(tracker) = &self.incremental {
+            let (after, summary) = tracker.commit();
+            crate::state::save(tracker.path(), &after, |text| {
+                self.context.session.redact(text)
+            })?;
+            incremental = Some(summary);
+        } else if let Some(state) = &self.job.state {
             crate::state::remove(&state.path)?;
         }
         let job = self.job;
@@ -755,6 +791,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 .map(|i| i.unseen().clone())
                 .unwrap_or_default(),
             write: None,
+            incremental,
         })
     }
 }

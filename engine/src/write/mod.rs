@@ -280,6 +280,7 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         dirty_reasons: Default::default(),
         unseen_fields: Default::default(),
         write: Some(counts),
+        incremental: None,
     })
 }
 

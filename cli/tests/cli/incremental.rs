@@ -1,0 +1,507 @@
+//! `[incremental]`: runs against an API whose records change between them
+//! (inserts, updates, late writes, several records at the boundary), and
+//! windows killed with SIGKILL and resumed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hydrant_bench::Seen;
+use serde_json::{Value, json};
+
+use crate::util::{
+    Dir, TestServer, hydrant, hydrant_with, json as answer, path_str, spawn_hydrant_with,
+};
+
+/// 2024-03-01T12:00:00Z, the boundary of the first run.
+const T: i64 = 1_709_294_400;
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+
+/// One version of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct Row {
+    id: u32,
+    version: u32,
+    updated_at: i64,
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of unix seconds.
+fn rfc3339(seconds: i64) -> String {
+    let (days, rest) = (seconds.div_euclid(DAY), seconds.rem_euclid(DAY));
+    // Days to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / HOUR,
+        rest % HOUR / 60,
+        rest % 60
+    )
+}
+
+fn parse_rfc3339(text: &str) -> i64 {
+    let n = |range: std::ops::Range<usize>| text[range].parse::<i64>().unwrap();
+    let (year, month, day) = (n(0..4), n(5..7), n(8..10));
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * DAY + n(11..13) * HOUR + n(14..16) * 60 + n(17..19)
+}
+
+fn query(seen: &Seen) -> HashMap<String, String> {
+    url::Url::parse(&format!("http://api{}", seen.target))
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// An orders API: `updated_since` (inclusive) and `updated_before`
+/// (exclusive) filter by `updated_at`, unless it ignores them; `page` and
+/// `per_page` page through the records in `updated_at`, `id` order.
+struct Api {
+    server: TestServer,
+    rows: Arc<Mutex<Vec<Row>>>,
+}
+
+impl Api {
+    fn start(ignores_filter: bool, delay: Duration) -> Api {
+        let rows: Arc<Mutex<Vec<Row>>> = Arc::default();
+        let held = rows.clone();
+        let server = TestServer::start_fn(move |seen| {
+            let query = query(seen);
+            let bound = |name: &str| query.get(name).map(|t| parse_rfc3339(t));
+            let (since, before) = (bound("updated_since"), bound("updated_before"));
+            if seen.header("authorization") != Some("Bearer t0ken-f0r-orders") {
+                return answer(401, r#"{"error":"unauthorized"}"#);
+            }
+            let mut rows: Vec<Row> = held
+                .lock()
+                .unwrap()
+                .iter()
+                .copied()
+                .filter(|r| {
+                    ignores_filter
+                        || (since.is_none_or(|s| r.updated_at >= s)
+                            && before.is_none_or(|b| r.updated_at < b))
+                })
+                .collect();
+            rows.sort_by_key(|r| (r.updated_at, r.id));
+            let page: usize = query["page"].parse().unwrap();
+            let per_page: usize = query["per_page"].parse().unwrap();
+            let data: Vec<Value> = rows
+                .iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .map(|r| json!({"id": r.id, "version": r.version, "updated_at": rfc3339(r.updated_at)}))
+                .collect();
+            let mut exchange = answer(200, json!({"data": data}).to_string());
+            exchange.delay = delay;
+            exchange
+        });
+        Api { server, rows }
+    }
+
+    /// Inserts a record, or replaces the version of one.
+    fn put(&self, id: u32, version: u32, updated_at: i64) {
+        let mut rows = self.rows.lock().unwrap();
+        rows.retain(|r| r.id != id);
+        rows.push(Row {
+            id,
+            version,
+            updated_at,
+        });
+    }
+
+    fn sent(&self, name: &str) -> Vec<String> {
+        self.server
+            .requests()
+            .iter()
+            .filter_map(|seen| query(seen).get(name).cloned())
+            .collect()
+    }
+}
+
+fn job(api: &Api, dir: &Dir, incremental: &str) -> String {
+    let text = format!(
+        "[request]\nurl = \"{}/orders\"\nheaders = {{ Authorization = \"Bearer ${{TOKEN}}\" }}\n\
+         [paginate]\ntype = \"page\"\nsize_param = \"per_page\"\nsize = 2\n\
+         [records]\npath = \"data\"\n\
+         [state]\npath = \"{}\"\nevery = \"0s\"\n\
+         [output]\npath = \"{}\"\n\
+         [incremental]\ncursor = \"updated_at\"\nkey = [\"id\"]\n{incremental}",
+        api.server.url(),
+        path_str(&dir.path("state/orders.json")),
+        path_str(&dir.path("out.ndjson")),
+    );
+    path_str(&dir.write("job.toml", &text)).to_owned()
+}
+
+const START: &str = "start = \"2024-01-01T00:00:00Z\"\n";
+
+const TOKEN: (&str, &str) = ("TOKEN", "t0ken-f0r-orders");
+
+/// Runs the job once, to `out-N.ndjson`; its records and summary.
+fn run(dir: &Dir, job: &str, n: u32, extra: &[&str]) -> (Vec<Row>, Value) {
+    let out = dir.path(&format!("out-{n}.ndjson"));
+    let summary = dir.path(&format!("summary-{n}.json"));
+    let mut args = vec![
+        "run",
+        job,
+        "--output",
+        path_str(&out),
+        "--summary-json",
+        path_str(&summary),
+    ];
+    args.extend_from_slice(extra);
+    let run = hydrant_with(&args, &[TOKEN]);
+    assert_eq!(run.code, 0, "run {n}: {}", run.stderr);
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+    (rows_of(&std::fs::read_to_string(out).unwrap()), summary)
+}
+
+fn rows_of(ndjson: &str) -> Vec<Row> {
+    ndjson
+        .lines()
+        .map(|line| {
+            let record: Value = serde_json::from_str(line).unwrap();
+            Row {
+                id: record["id"].as_u64().unwrap() as u32,
+                version: record["version"].as_u64().unwrap() as u32,
+                updated_at: parse_rfc3339(record["updated_at"].as_str().unwrap()),
+            }
+        })
+        .collect()
+}
+
+/// Three runs of an API that changes between them. Together they emit
+/// every version of every record exactly once: late writes within the
+/// lookback are caught, records sharing the boundary timestamp are not
+/// emitted twice, a new record at the boundary is not missed.
+fn three_runs_emit_every_version_once(ignores_filter: bool) {
+    let api = Api::start(ignores_filter, Duration::ZERO);
+    let dir = Dir::new();
+    let filter = if ignores_filter {
+        "filter = true\n"
+    } else {
+        ""
+    };
+    let job = job(
+        &api,
+        &dir,
+        &format!("{START}param = \"updated_since\"\nlookback = \"1h\"\norder = \"asc\"\n{filter}"),
+    );
+    let mut every_version = Vec::new();
+    let mut put = |id, version, at| {
+        api.put(id, version, at);
+        every_version.push(Row {
+            id,
+            version,
+            updated_at: at,
+        });
+    };
+    put(1, 1, T - 5 * HOUR);
+    put(2, 1, T - 3 * HOUR);
+    put(3, 1, T);
+    put(4, 1, T);
+    let (first, summary) = run(&dir, &job, 1, &[]);
+    assert_eq!(first.iter().map(|r| r.id).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(
+        summary["incremental"]["bookmark_after"],
+        "2024-03-01T12:00:00Z"
+    );
+    assert_eq!(summary["incremental"]["bookmark_before"], Value::Null);
+    let state = hydrant_with(&["state", &job], &[TOKEN]);
+    assert_eq!(state.code, 0, "{}", state.stderr);
+    let state: Value = serde_json::from_str(&state.stdout).unwrap();
+    assert_eq!(state["bookmark"], "2024-03-01T12:00:00Z");
+    assert_eq!(state["boundary_keys"], json!(["3", "4"]));
+    assert_eq!(state["windows"], Value::Null);
+
+    put(5, 1, T + HOUR); // inserted
+    put(2, 2, T + 2 * HOUR); // updated
+    put(6, 1, T - HOUR / 2); // written late, within the lookback
+    put(7, 1, T); // new, at the boundary timestamp
+    let (second, summary) = run(&dir, &job, 2, &[]);
+    let incremental = &summary["incremental"];
+    assert_eq!(incremental["from"], "2024-03-01T11:00:00Z");
+    assert_eq!(incremental["bookmark_before"], "2024-03-01T12:00:00Z");
+    assert_eq!(incremental["bookmark_after"], "2024-03-01T14:00:00Z");
+    assert_eq!(incremental["deduplicated"], 2, "records 3 and 4");
+    if ignores_filter {
+        assert_eq!(incremental["filtered"], 1, "record 1 is below the bound");
+    }
+
+    put(5, 2, T + 3 * HOUR); // updated again
+    put(8, 1, T + 2 * HOUR); // new, at the second boundary
+    let (third, summary) = run(&dir, &job, 3, &[]);
+    assert_eq!(
+        summary["incremental"]["bookmark_after"],
+        "2024-03-01T15:00:00Z"
+    );
+
+    let mut emitted: Vec<Row> = [first, second, third].concat();
+    emitted.sort();
+    every_version.sort();
+    assert_eq!(emitted, every_version);
+    let sent = api.sent("updated_since");
+    assert_eq!(sent[0], "2024-01-01T00:00:00Z");
+    assert!(
+        sent.contains(&"2024-03-01T11:00:00Z".to_owned()),
+        "{sent:?}"
+    );
+    assert!(
+        sent.contains(&"2024-03-01T13:00:00Z".to_owned()),
+        "{sent:?}"
+    );
+    // The bookmark holds no secret.
+    let state = dir.read("state/orders.json");
+    assert!(!state.contains(TOKEN.1), "{state}");
+}
+
+#[test]
+fn three_runs_emit_every_record_version_exactly_once() {
+    three_runs_emit_every_version_once(false);
+}
+
+#[test]
+fn an_api_that_ignores_the_filter_is_filtered_on_the_client() {
+    three_runs_emit_every_version_once(true);
+}
+
+/// Windows of one day from `start`, each checkpointed: a run killed in
+/// the middle resumes at the window and page it was in, and the output
+/// then holds every record exactly once.
+#[test]
+fn a_windowed_run_killed_mid_way_resumes_at_its_window() {
+    let api = Api::start(false, Duration::from_millis(40));
+    let dir = Dir::new();
+    // Five whole days before today, six records a day.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let start = (now / DAY - 5) * DAY;
+    let mut expected = Vec::new();
+    for day in 0..5 {
+        for n in 0..6 {
+            let id = (day * 10 + n) as u32;
+            let at = start + day * DAY + n * 4 * HOUR;
+            api.put(id, 1, at);
+            expected.push(Row {
+                id,
+                version: 1,
+                updated_at: at,
+            });
+        }
+    }
+    let job = job(
+        &api,
+        &dir,
+        &format!(
+            "start = \"{}\"\nparam = \"updated_since\"\nend_param = \"updated_before\"\nstep = \"1d\"\norder = \"asc\"\n",
+            rfc3339(start)
+        ),
+    );
+    let out = dir.path("out.ndjson");
+    let mut child = spawn_hydrant_with(
+        &["run", &job, "--output", path_str(&out), "--quiet"],
+        &[TOKEN],
+    );
+    // Kill once two windows (of three pages each) are in the checkpoint.
+    let state_path = dir.path("state/orders.json");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let state: Option<Value> = std::fs::read_to_string(&state_path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok());
+        let done = state
+            .as_ref()
+            .and_then(|s| s["run"]["incremental"]["windows_done"].as_u64())
+            .unwrap_or(0);
+        if done >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no checkpoint past two windows");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed_after = api.server.requests().len();
+    assert!(
+        !out.exists(),
+        "a killed run left its output looking complete"
+    );
+    let shown = hydrant_with(&["state", &job], &[TOKEN]);
+    let shown: Value = serde_json::from_str(&shown.stdout).unwrap();
+    assert!(shown["windows"]["done"].as_u64().unwrap() >= 2, "{shown}");
+    assert_eq!(
+        shown["bookmark"],
+        Value::Null,
+        "the bookmark waits for success"
+    );
+
+    let summary = dir.path("summary.json");
+    let resumed = hydrant_with(
+        &[
+            "run",
+            &job,
+            "--output",
+            path_str(&out),
+            "--resume",
+            "--summary-json",
+            path_str(&summary),
+        ],
+        &[TOKEN],
+    );
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(rows_of(&dir.read("out.ndjson")), expected);
+    // The resumed run did not start over: the two windows in the
+    // checkpoint were not asked for again.
+    let asked_again: Vec<String> = api.server.requests()[killed_after..]
+        .iter()
+        .filter_map(|seen| query(seen).get("updated_since").cloned())
+        .filter(|since| *since == rfc3339(start) || *since == rfc3339(start + DAY))
+        .collect();
+    assert_eq!(asked_again, Vec::<String>::new());
+    let summary: Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
+    assert_eq!(summary["records"], 30);
+    assert_eq!(
+        summary["incremental"]["bookmark_after"],
+        rfc3339(start + 4 * DAY + 20 * HOUR)
+    );
+    // Each window asked for one day, the last up to the run's start less
+    // the safety margin.
+    let before = api.sent("updated_before");
+    assert!(before.contains(&rfc3339(start + DAY)), "{before:?}");
+}
+
+/// `--from`/`--to` read a range again without reading or moving the
+/// stored bookmark.
+#[test]
+fn a_backfill_leaves_the_bookmark_alone() {
+    let api = Api::start(false, Duration::ZERO);
+    let dir = Dir::new();
+    let job = job(
+        &api,
+        &dir,
+        &format!("{START}param = \"updated_since\"\nend_param = \"updated_before\"\n"),
+    );
+    api.put(1, 1, T - DAY);
+    api.put(2, 1, T);
+    let (_, summary) = run(&dir, &job, 1, &[]);
+    assert_eq!(
+        summary["incremental"]["bookmark_after"],
+        "2024-03-01T12:00:00Z"
+    );
+    api.put(3, 1, T - 2 * DAY);
+    let (rows, summary) = run(
+        &dir,
+        &job,
+        2,
+        &[
+            "--from",
+            "2024-02-27T00:00:00Z",
+            "--to",
+            "2024-03-01T12:00:00Z",
+        ],
+    );
+    assert_eq!(rows.iter().map(|r| r.id).collect::<Vec<_>>(), [3, 1]);
+    let incremental = &summary["incremental"];
+    assert_eq!(incremental["from"], "2024-02-27T00:00:00Z");
+    assert_eq!(incremental["to"], "2024-03-01T12:00:00Z");
+    assert_eq!(incremental["bookmark_before"], "2024-03-01T12:00:00Z");
+    assert_eq!(incremental["bookmark_after"], "2024-03-01T12:00:00Z");
+    let state = hydrant_with(&["state", &job], &[TOKEN]);
+    let state: Value = serde_json::from_str(&state.stdout).unwrap();
+    assert_eq!(state["bookmark"], "2024-03-01T12:00:00Z");
+    // --reset forgets it: the next run starts again from `start`.
+    let reset = hydrant_with(&["state", &job, "--reset"], &[TOKEN]);
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    let (rows, _) = run(&dir, &job, 3, &[]);
+    assert_eq!(rows.len(), 3);
+}
+
+/// With `[fanout]`, each value keeps its own bookmark.
+#[test]
+fn each_fanout_value_keeps_its_own_bookmark() {
+    let server = TestServer::start_fn(|seen| {
+        let query = query(seen);
+        let since = parse_rfc3339(&query["since"]);
+        let shop = query["shop"].parse::<i64>().unwrap();
+        // Shop n has records at T + n hours and T + 2n hours.
+        let data: Vec<Value> = [shop, 2 * shop]
+            .iter()
+            .map(|h| T + h * HOUR)
+            .filter(|at| *at >= since)
+            .map(|at| json!({"shop": shop, "at": rfc3339(at)}))
+            .collect();
+        answer(200, json!(data).to_string())
+    });
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{}/sales\"\n[fanout]\nparam = \"shop\"\nvalues = [\"1\", \"2\", \"3\"]\n\
+         [state]\npath = \"{}\"\n[incremental]\ncursor = \"at\"\nstart = \"2024-03-01T00:00:00Z\"\nparam = \"since\"\n",
+        server.url(),
+        path_str(&dir.path("state.json")),
+    );
+    let job = dir.write("job.toml", &text);
+    let out = dir.path("sales.ndjson");
+    let first = hydrant(&["run", path_str(&job), "--output", path_str(&out)]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(dir.read("sales.ndjson").lines().count(), 6);
+    let state = hydrant(&["state", path_str(&job)]);
+    let state: Value = serde_json::from_str(&state.stdout).unwrap();
+    assert_eq!(
+        state["bookmarks"],
+        json!({"1": "2024-03-01T14:00:00Z", "2": "2024-03-01T16:00:00Z", "3": "2024-03-01T18:00:00Z"})
+    );
+    let second = hydrant(&["run", path_str(&job), "--output", path_str(&out)]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    // Every value's boundary record is already out.
+    assert_eq!(dir.read("sales.ndjson"), "");
+    let mut since: Vec<String> = server
+        .requests()
+        .iter()
+        .skip(3)
+        .map(|seen| query(seen)["since"].clone())
+        .collect();
+    since.sort();
+    assert_eq!(
+        since,
+        [
+            "2024-03-01T14:00:00Z",
+            "2024-03-01T16:00:00Z",
+            "2024-03-01T18:00:00Z"
+        ]
+    );
+}
+
+#[test]
+fn incremental_without_state_is_a_config_error_naming_the_key() {
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        "[request]\nurl = \"https://api.example.com/x\"\n[incremental]\ncursor = \"t\"\nstart = \"2024-01-01\"\n",
+    );
+    let run = hydrant(&["run", path_str(&job)]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("incremental: needs a [state] path"),
+        "{}",
+        run.stderr
+    );
+}
