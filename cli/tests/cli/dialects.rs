@@ -746,8 +746,8 @@ fn dataphin_page_loop_counts_a_member_of_the_body() {
         records[3],
         json!({"order_id": 21, "buyer": "b21", "amount": 10.5})
     );
-    // Pages may be asked for ahead of the answers, so the empty page can
-    // have a successor in flight; never a gap.
+    // Pages may be asked for ahead of the answers: past the empty page,
+    // some may have gone out (and their answers are dropped).
     let mut pages: Vec<u64> = server
         .requests()
         .iter()
@@ -758,7 +758,6 @@ fn dataphin_page_loop_counts_a_member_of_the_body() {
         .collect();
     pages.sort_unstable();
     assert_eq!(pages[..4], [1, 2, 3, 4]);
-    assert!(pages.windows(2).all(|w| w[1] == w[0] + 1), "{pages:?}");
 }
 
 /// Dataphin's paging loop by cursor: the token comes from

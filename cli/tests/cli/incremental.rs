@@ -505,3 +505,208 @@ fn incremental_without_state_is_a_config_error_naming_the_key() {
         run.stderr
     );
 }
+
+/// Runs an example of `examples/incremental/` twice from `dir`, against
+/// `api`, with the records changed in between by `between`; the records
+/// of both runs by `id_path`.
+fn example_twice(
+    name: &str,
+    api: &str,
+    env: &[(&str, &str)],
+    between: impl FnOnce(),
+    id_path: &str,
+) -> (Vec<String>, Vec<String>) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/incremental/");
+    let dir = Dir::new();
+    let job = dir.write(
+        name,
+        &std::fs::read_to_string(format!("{root}{name}")).unwrap(),
+    );
+    let run = |n: u32| {
+        let out = format!("run-{n}.ndjson");
+        let vars = ["--var", api, "--var", "owner=acme", "--var", "repo=shop"];
+        let args = [&["run", path_str(&job), "--output", &out][..], &vars].concat();
+        let run = crate::util::hydrant_in_with(dir.path("").as_path(), &args, env);
+        assert_eq!(run.code, 0, "{name} run {n}: {}", run.stderr);
+        dir.read(&out)
+            .lines()
+            .map(|line| {
+                let record: Value = serde_json::from_str(line).unwrap();
+                record[id_path].to_string()
+            })
+            .collect::<Vec<String>>()
+    };
+    let first = run(1);
+    between();
+    (first, run(2))
+}
+
+/// Rows of an example API: id and time (unix seconds), shared with the
+/// test that changes them.
+type Rows = Arc<Mutex<Vec<(u32, i64)>>>;
+
+fn rows(initial: &[(u32, i64)]) -> Rows {
+    Arc::new(Mutex::new(initial.to_vec()))
+}
+
+#[test]
+fn the_github_example_asks_since_its_bookmark() {
+    let data = rows(&[(1, T - HOUR), (2, T), (3, T)]);
+    let held = data.clone();
+    let server = TestServer::start_fn(move |seen| {
+        let query = query(seen);
+        if seen.header("authorization") != Some("Bearer ghp_example")
+            || query.get("sort").map(String::as_str) != Some("updated")
+        {
+            return answer(400, "{}");
+        }
+        let since = parse_rfc3339(&query["since"]);
+        let page: usize = query.get("page").map_or(1, |p| p.parse().unwrap());
+        let mut rows: Vec<(u32, i64)> = held.lock().unwrap().clone();
+        rows.retain(|(_, at)| *at >= since);
+        rows.sort_by_key(|(id, at)| (*at, *id));
+        let data: Vec<Value> = rows
+            .iter()
+            .skip((page - 1) * 2)
+            .take(2)
+            .map(|(id, at)| json!({"id": id, "number": id + 100, "title": format!("issue {id}"), "state": "open", "updated_at": rfc3339(*at)}))
+            .collect();
+        let mut exchange = answer(200, json!(data).to_string());
+        if rows.len() > page * 2 {
+            let next =
+                seen.target.replace(&format!("&page={page}"), "") + &format!("&page={}", page + 1);
+            exchange
+                .headers
+                .push(("link".to_owned(), format!("<{next}>; rel=\"next\"")));
+        }
+        exchange
+    });
+    let api = format!("api={}", server.url());
+    let (first, second) = example_twice(
+        "github-issues.toml",
+        &api,
+        &[("GITHUB_TOKEN", "ghp_example")],
+        || {
+            data.lock()
+                .unwrap()
+                .extend([(4, T + HOUR), (5, T - 2 * 60)])
+        },
+        "id",
+    );
+    assert_eq!(first, ["1", "2", "3"]);
+    // 5 was written late, within the 5 minutes of lookback.
+    assert_eq!(second, ["5", "4"]);
+    let since: Vec<String> = server
+        .requests()
+        .iter()
+        .filter_map(|seen| query(seen).get("since").cloned())
+        .collect();
+    assert!(
+        since.contains(&"2024-03-01T11:55:00Z".to_owned()),
+        "{since:?}"
+    );
+}
+
+#[test]
+fn the_stripe_example_asks_created_gte_in_unix_seconds() {
+    let data = rows(&[(1, T - HOUR), (2, T), (3, T + 60)]);
+    let held = data.clone();
+    let server = TestServer::start_fn(move |seen| {
+        let query = query(seen);
+        let Some(gte) = query.get("created[gte]") else {
+            return answer(400, r#"{"error": "created[gte] missing"}"#);
+        };
+        let gte: i64 = gte.parse().unwrap();
+        let mut rows: Vec<(u32, i64)> = held.lock().unwrap().clone();
+        rows.retain(|(_, at)| *at >= gte);
+        // Newest first, as Stripe lists.
+        rows.sort_by_key(|(id, at)| std::cmp::Reverse((*at, *id)));
+        if let Some(after) = query.get("starting_after") {
+            let at = rows
+                .iter()
+                .position(|(id, _)| format!("ch_{id}") == *after)
+                .unwrap();
+            rows.drain(..=at);
+        }
+        let page: Vec<Value> = rows
+            .iter()
+            .take(2)
+            .map(|(id, at)| json!({"id": format!("ch_{id}"), "amount": 100 * id, "currency": "eur", "created": at}))
+            .collect();
+        answer(
+            200,
+            json!({"object": "list", "data": page, "has_more": rows.len() > 2}).to_string(),
+        )
+    });
+    let api = format!("api={}", server.url());
+    let (first, second) = example_twice(
+        "stripe-charges.toml",
+        &api,
+        &[("STRIPE_KEY", "sk_test_example")],
+        || data.lock().unwrap().extend([(4, T + 120), (5, T + 60)]),
+        "id",
+    );
+    assert_eq!(first, ["\"ch_3\"", "\"ch_2\"", "\"ch_1\""]);
+    // ch_5 shares the bookmark's second with ch_3, which is not sent again.
+    assert_eq!(second, ["\"ch_4\"", "\"ch_5\""]);
+    let gte: Vec<String> = server
+        .requests()
+        .iter()
+        .filter_map(|seen| query(seen).get("created[gte]").cloned())
+        .collect();
+    assert_eq!(gte.first().map(String::as_str), Some("1704067200"));
+    assert_eq!(gte.last().map(String::as_str), Some(&*(T + 60).to_string()));
+}
+
+#[test]
+fn the_odata_example_puts_since_in_its_filter() {
+    let data = rows(&[(1, T - HOUR), (2, T)]);
+    let held = data.clone();
+    let server = TestServer::start_fn(move |seen| {
+        let query = query(seen);
+        let filter = &query["$filter"];
+        let Some(since) = filter.strip_prefix("ModifiedDate ge ") else {
+            return answer(400, r#"{"error": "bad $filter"}"#);
+        };
+        let since = parse_rfc3339(since);
+        let skip: usize = query.get("$skiptoken").map_or(0, |s| s.parse().unwrap());
+        let mut rows: Vec<(u32, i64)> = held.lock().unwrap().clone();
+        rows.retain(|(_, at)| *at >= since);
+        rows.sort_by_key(|(id, at)| (*at, *id));
+        let value: Vec<Value> = rows
+            .iter()
+            .skip(skip)
+            .take(2)
+            .map(|(id, at)| json!({"ID": id, "Name": format!("p{id}"), "ModifiedDate": rfc3339(*at)}))
+            .collect();
+        let mut page = json!({"value": value});
+        if rows.len() > skip + 2 {
+            page["@odata.nextLink"] = json!(format!("{}&$skiptoken={}", seen.target, skip + 2));
+        }
+        answer(200, page.to_string())
+    });
+    let api = format!("api={}", server.url());
+    let (first, second) = example_twice(
+        "odata-products.toml",
+        &api,
+        &[],
+        || {
+            data.lock()
+                .unwrap()
+                .extend([(3, T + HOUR), (4, T), (5, T + 2 * HOUR)])
+        },
+        "ID",
+    );
+    assert_eq!(first, ["1", "2"]);
+    assert_eq!(second, ["4", "3", "5"]);
+    let filters: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|seen| query(seen)["$filter"].clone())
+        .collect();
+    assert_eq!(filters[0], "ModifiedDate ge 2024-01-01T00:00:00Z");
+    assert_eq!(
+        filters.last().unwrap(),
+        "ModifiedDate ge 2024-03-01T12:00:00Z"
+    );
+}

@@ -227,7 +227,12 @@ pub fn hydrant_with(args: &[&str], env: &[(&str, &str)]) -> Run {
 
 /// `hydrant` run in the folder `cwd`.
 pub fn hydrant_in(cwd: &Path, args: &[&str]) -> Run {
-    let mut command = command(args, &[]);
+    hydrant_in_with(cwd, args, &[])
+}
+
+/// [`hydrant_in`] with more environment variables.
+pub fn hydrant_in_with(cwd: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = command(args, env);
     command.current_dir(cwd);
     output(command)
 }
