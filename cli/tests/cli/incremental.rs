@@ -710,3 +710,18 @@ fn the_odata_example_puts_since_in_its_filter() {
         "ModifiedDate ge 2024-03-01T12:00:00Z"
     );
 }
+
+#[test]
+fn explain_shows_the_first_window_with_its_bounds_filled() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/incremental/");
+    let job = format!("{root}odata-products.toml");
+    let run = hydrant(&["explain", &job, "--var", "api=https://example.com/odata"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "GET https://example.com/odata/Products?%24filter=ModifiedDate+ge+2024-01-01T00%3A00%3A00Z&"
+        ),
+        "{}",
+        run.stdout
+    );
+}

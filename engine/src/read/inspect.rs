@@ -36,6 +36,19 @@ pub fn explain(job: &Job) -> Result<String> {
             .map_or_else(|| "stdout".to_owned(), |p| p.display().to_string())
     );
     let value = match Feed::open_static(job)? {
+        Some(mut feed) if job.incremental.is_some() => {
+            let stored = crate::read::incremental::load(job)?;
+            let mut tracker = crate::read::incremental::Tracker::start(job, stored, None, None)?
+                .expect("an incremental job");
+            let Some(first) = tracker.next_pass(|| feed.next_value())? else {
+                out.push_str(
+                    "# [incremental]: nothing to fetch: the bookmark is at the upper bound\n",
+                );
+                return Ok(out);
+            };
+            out.push_str("# [incremental]: the first window, from the stored bookmark\n");
+            first
+        }
         Some(mut feed) => feed.next_value()?.unwrap_or_default(),
         None => {
             let Some(Fanout {
