@@ -725,3 +725,37 @@ fn explain_shows_the_first_window_with_its_bounds_filled() {
         run.stdout
     );
 }
+
+/// Past 10 000 fan-out values one global bookmark is kept, the least of
+/// the values' own, so that the state file stays small and no value
+/// misses a record.
+#[test]
+fn past_ten_thousand_values_one_global_bookmark_is_kept() {
+    let server = TestServer::start_fn(|seen| {
+        let shop: i64 = query(seen)["shop"].parse().unwrap();
+        answer(
+            200,
+            json!([{"shop": shop, "at": rfc3339(T + shop)}]).to_string(),
+        )
+    });
+    let dir = Dir::new();
+    let values: String = (0..10_001).map(|v| format!("{v}\n")).collect();
+    let values = dir.write("shops.txt", &values);
+    let text = format!(
+        "[request]\nurl = \"{}/sales\"\n[fanout]\nparam = \"shop\"\nvalues_file = \"{}\"\n\
+         [state]\npath = \"{}\"\n[incremental]\ncursor = \"at\"\nstart = \"2024-03-01T00:00:00Z\"\nparam = \"since\"\n",
+        server.url(),
+        path_str(&values),
+        path_str(&dir.path("state.json")),
+    );
+    let job = dir.write("job.toml", &text);
+    let out = dir.path("sales.ndjson");
+    let run = hydrant(&["run", path_str(&job), "--output", path_str(&out)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(dir.read("sales.ndjson").lines().count(), 10_001);
+    let state = dir.read("state.json");
+    assert!(state.len() < 400, "{} bytes: {state}", state.len());
+    let state: Value = serde_json::from_str(&state).unwrap();
+    assert_eq!(state["bookmark"], "2024-03-01T12:00:00Z", "shop 0's");
+    assert_eq!(state.get("bookmarks"), None);
+}
