@@ -110,15 +110,23 @@ pub fn dispatch(command: Command) -> Result<()> {
         }
         Command::Run(command) => {
             let args = command.run;
-            let backfill = command.from.map(|from| hydrant_engine::Backfill {
-                from,
-                to: command.to,
-            });
+            let shard = command.shard.as_deref().map(parse_shard).transpose()?;
+            let part = Part {
+                backfill: command.from.map(|from| hydrant_engine::Backfill {
+                    from,
+                    to: command.to,
+                }),
+                shard,
+            };
             let summary_to = args.summary_json.clone();
             let seen = Seen::default();
-            let result = run_job(&args, None).and_then(|job| {
+            let result = run_job(&args, None).and_then(|mut job| {
+                if let (Some((i, n)), None, Some(path)) = (shard, &args.output, job.output_path()) {
+                    let path = shard_path(path, i, n);
+                    job.set_output_path(&path);
+                }
                 let runtime = runtime_for(&job, &args.job)?;
-                runtime.block_on(run(args, job, None, seen.clone(), backfill))
+                runtime.block_on(run(args, job, None, seen.clone(), part))
             });
             failed_summary(&result, summary_to.as_deref(), &seen)?;
             result
@@ -205,7 +213,7 @@ async fn record(args: RecordArgs, job: Job, seen: Seen) -> Result<()> {
         )
         .into());
     }
-    run(args.run, job, Some(&args.to), seen, None).await
+    run(args.run, job, Some(&args.to), seen, Part::default()).await
 }
 
 /// The job of `run` or `record`, with the command line's overrides.
@@ -233,6 +241,43 @@ fn run_job(args: &RunArgs, record_to: Option<&std::path::Path>) -> Result<Job> {
     Ok(job)
 }
 
+/// What part of a job `run` runs: a backfill, one shard of N.
+#[derive(Default)]
+struct Part {
+    backfill: Option<hydrant_engine::Backfill>,
+    shard: Option<(u32, u32)>,
+}
+
+/// `I/N`, with 1 ≤ I ≤ N.
+fn parse_shard(text: &str) -> Result<(u32, u32)> {
+    let bad = || {
+        Usage(format!(
+            "--shard `{text}`: expected I/N with 1 <= I <= N, such as 2/8"
+        ))
+    };
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u32, u32) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if i == 0 || i > n {
+        return Err(bad().into());
+    }
+    Ok((i, n))
+}
+
+/// `out/orders.ndjson` → `out/orders-2-of-8.ndjson`.
+fn shard_path(path: &std::path::Path, i: u32, n: u32) -> String {
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{i}-of-{n}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{i}-of-{n}"),
+    };
+    path.with_file_name(name).display().to_string()
+}
+
 /// The progress a run had made when it last said, for the summary of a
 /// run that fails.
 type Seen = Arc<Mutex<Option<hydrant_engine::Progress>>>;
@@ -242,11 +287,24 @@ async fn run(
     job: Job,
     record_to: Option<&std::path::Path>,
     seen: Seen,
-    backfill: Option<hydrant_engine::Backfill>,
+    part: Part,
 ) -> Result<()> {
     let (mut options, _server) = options(&args.job).await?;
     options.resume = args.resume;
-    options.backfill = backfill;
+    options.backfill = part.backfill;
+    if let Some((i, n)) = part.shard {
+        let parts = hydrant_engine::partitions(&job, n, &options).await?;
+        let Some(partition) = parts.into_iter().nth(i as usize - 1) else {
+            eprintln!(
+                "hydrant: shard {i}/{n} has nothing to do: the job makes fewer than {i} partitions"
+            );
+            return Ok(());
+        };
+        if let (Some(reason), false) = (&partition.reason, args.job.quiet) {
+            eprintln!("hydrant: the job is one partition: {reason}");
+        }
+        options.partition = Some(partition);
+    }
     let interrupt = Interrupt::new();
     watch_signals(interrupt.clone())?;
     options.interrupt = Some(interrupt);

@@ -142,6 +142,10 @@ struct RunCommand {
     /// The end of a backfill (exclusive); needs --from.
     #[arg(long, value_name = "T", requires = "from")]
     to: Option<String>,
+    /// Run the I-th (from 1) of N partitions of the job: its fan-out
+    /// values, requests or windows. The output path gets `-I-of-N`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
 }
 
 #[derive(Args)]

@@ -60,8 +60,8 @@ pub use job::{Job, JobFormat, OutputFormat, Pick};
 pub use json::path;
 pub use json::path::{JsonPath, Segment};
 pub use options::{
-    Backfill, ExchangeFn, Interrupt, Progress, ProgressFn, RunOptions, TakenExchange,
+    Backfill, ExchangeFn, Interrupt, Partition, Progress, ProgressFn, RunOptions, TakenExchange,
 };
-pub use read::{CheckReport, check, explain, query, reset_state, schema, state};
+pub use read::{CheckReport, check, explain, partitions, query, reset_state, schema, state};
 pub use run::run;
 pub use summary::{IncrementalSummary, Stopped, Summary, WriteSummary};

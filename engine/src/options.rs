@@ -1,6 +1,7 @@
 //! How a run is asked to go: the options an embedder passes beside the
 //! job, the interrupt that stops it, and the progress it reports.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use http::Uri;
@@ -30,6 +31,8 @@ pub struct RunOptions {
     /// An incremental job's backfill (`--from`, `--to`): that range of
     /// cursor values, without reading or moving the stored bookmark.
     pub backfill: Option<Backfill>,
+    /// Run only this part of the job (see [`partitions`](crate::partitions)).
+    pub partition: Option<Partition>,
 }
 
 /// A range of an incremental job's cursor values to read again, as the
@@ -89,6 +92,7 @@ impl std::fmt::Debug for RunOptions {
             .field("on_exchange", &self.on_exchange.is_some())
             .field("interrupt", &self.interrupt)
             .field("backfill", &self.backfill)
+            .field("partition", &self.partition)
             .finish()
     }
 }
@@ -105,4 +109,49 @@ pub struct Progress {
     pub bytes: u64,
     /// Records left out of the output.
     pub dirty: u64,
+}
+
+/// One part of a job: what [`partitions`](crate::partitions) makes, and
+/// what [`RunOptions::partition`] runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Partition {
+    /// The part's place among the parts, from 0.
+    pub index: u32,
+    /// How many parts the job was cut into.
+    pub count: u32,
+    /// Why the job was not cut, when it is one part.
+    pub reason: Option<String>,
+    pub(crate) part: Part,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Part {
+    Whole,
+    /// Fan-out values, each with its placeholders.
+    Values(Vec<BTreeMap<String, String>>),
+    /// The requests from `first` to `last` (0-based) of a counted plan.
+    Requests {
+        first: u64,
+        last: u64,
+    },
+    /// The windows from `from` to `to`, read as a backfill.
+    Windows {
+        from: String,
+        to: String,
+    },
+}
+
+impl Partition {
+    /// The partition as JSON text, to send to a worker.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("plain data")
+    }
+
+    /// A partition from [`Partition::to_json`].
+    pub fn from_json(text: &str) -> crate::error::Result<Partition> {
+        serde_json::from_str(text)
+            .map_err(|e| crate::error::Error::config(format!("not a hydrant partition: {e}")))
+    }
 }

@@ -14,7 +14,17 @@ use crate::summary::Summary;
 /// A run that fails leaves no output looking complete: the output is
 /// written as `PATH.partial` and renamed on success. With `[state]`, the
 /// partial output stays with a checkpoint to resume from.
-pub async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
+pub async fn run(job: &Job, mut options: RunOptions) -> Result<Summary> {
+    let part;
+    let job = match options.partition.take() {
+        Some(partition) => {
+            let backfill;
+            (part, backfill) = partition.apply(job)?;
+            options.backfill = backfill.or(options.backfill);
+            &part
+        }
+        None => job,
+    };
     job.check_paths()?;
     // Two runs of one job with [state] would write one output and one
     // checkpoint between them: the second is refused for the whole run.

@@ -11,6 +11,7 @@ mod paginate;
 mod parquet;
 mod record;
 mod resume;
+mod shard;
 mod signals;
 mod util;
 mod write;

@@ -184,6 +184,9 @@ pub(crate) enum FanoutSource {
     /// A nested read job whose records give the values; its columns are
     /// `value` (the `path`) and `parent` (the whole record).
     From(Box<Job>),
+    /// The values of one partition, each with its placeholders
+    /// (`{value}`, `{parent.FIELD}`), taken when the partitions were made.
+    Given(std::sync::Arc<Vec<std::collections::BTreeMap<String, String>>>),
 }
 
 /// `[records]`, validated.

@@ -29,7 +29,15 @@ pub struct RecordBatches {
 
 /// Runs a read job (as `hydrant_engine::run` would, with its output replaced by
 /// the stream) and hands its records over as Arrow record batches.
-pub fn record_batches(job: Job, options: RunOptions) -> Result<RecordBatches> {
+pub fn record_batches(job: Job, mut options: RunOptions) -> Result<RecordBatches> {
+    let job = match options.partition.take() {
+        Some(partition) => {
+            let (part, backfill) = partition.apply(&job)?;
+            options.backfill = backfill.or(options.backfill);
+            part
+        }
+        None => job,
+    };
     if job.write.is_some() {
         return Err(Error::config(format!(
             "job file `{}`: a write job has no records to stream",

@@ -70,6 +70,8 @@ enum Source {
     Parents {
         reader: BufReader<File>,
     },
+    /// A partition's values, with their placeholders.
+    Given(std::vec::IntoIter<std::collections::BTreeMap<String, String>>),
 }
 
 impl Feed {
@@ -94,6 +96,9 @@ impl Feed {
                 })?),
                 path: path.clone(),
             },
+            FanoutSource::Given(values) => {
+                Source::Given(values.iter().cloned().collect::<Vec<_>>().into_iter())
+            }
             FanoutSource::From(_) => return Ok(None),
         };
         Ok(Some(Feed {
@@ -118,7 +123,7 @@ impl Feed {
             unreachable!("open_static handles a job without [fanout]");
         };
         let source = match &fanout.source {
-            FanoutSource::Values(_) | FanoutSource::File(_) => {
+            FanoutSource::Values(_) | FanoutSource::File(_) | FanoutSource::Given(_) => {
                 unreachable!("opened by open_static")
             }
             FanoutSource::From(parent) => {
@@ -139,6 +144,7 @@ impl Feed {
                     on_exchange: options.on_exchange.clone(),
                     interrupt: options.interrupt.clone(),
                     backfill: None,
+                    partition: None,
                 };
                 let mut hooks = Hooks {
                     output: Some(OutputHook::Writer(Box::new(writer))),
@@ -190,6 +196,14 @@ impl Feed {
                 Some(value) => (value, None),
                 None => return Ok(None),
             },
+            Source::Given(values) => {
+                let Some(given) = values.next() else {
+                    return Ok(None);
+                };
+                let fanout = self.fanout.as_ref().expect("values come with a fanout");
+                let value = given.get("value").cloned().unwrap_or_default();
+                return Ok(Some(place(fanout, value, given.into_iter().collect())));
+            }
             Source::Lines { reader, path } => loop {
                 let mut line = String::new();
                 let read = reader.read_line(&mut line).map_err(|e| {
@@ -229,29 +243,34 @@ impl Feed {
         if let Some(parent) = &parent {
             flatten("parent", parent, &mut placeholders);
         }
-        let overrides = match (&fanout.param, fanout.placement) {
-            (Some(param), FanoutIn::Query) => vec![Override::Query {
-                name: param.clone(),
-                value,
-            }],
-            (Some(param), FanoutIn::Header) => vec![Override::Header {
-                name: param.clone(),
-                value,
-            }],
-            (Some(param), FanoutIn::Body) => vec![Override::Body {
-                path: param.clone(),
-                value: Value::String(value),
-            }],
-            (Some(param), FanoutIn::Url) => {
-                placeholders.insert(param.clone(), value);
-                Vec::new()
-            }
-            (None, _) => Vec::new(),
-        };
-        Ok(Some(FanValue {
-            placeholders,
-            overrides,
-        }))
+        Ok(Some(place(fanout, value, placeholders)))
+    }
+}
+
+/// A fan-out value with its placeholders, and where `[fanout]` puts it.
+fn place(fanout: &Fanout, value: String, mut placeholders: Placeholders) -> FanValue {
+    let overrides = match (&fanout.param, fanout.placement) {
+        (Some(param), FanoutIn::Query) => vec![Override::Query {
+            name: param.clone(),
+            value,
+        }],
+        (Some(param), FanoutIn::Header) => vec![Override::Header {
+            name: param.clone(),
+            value,
+        }],
+        (Some(param), FanoutIn::Body) => vec![Override::Body {
+            path: param.clone(),
+            value: Value::String(value),
+        }],
+        (Some(param), FanoutIn::Url) => {
+            placeholders.insert(param.clone(), value);
+            Vec::new()
+        }
+        (None, _) => Vec::new(),
+    };
+    FanValue {
+        placeholders,
+        overrides,
     }
 }
 

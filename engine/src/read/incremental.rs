@@ -97,7 +97,11 @@ impl Tracker {
         let Some(spec) = job.incremental.clone() else {
             return Ok(None);
         };
-        let state_path = job.state.as_ref().expect("validated").path.clone();
+        let state_path = job
+            .state
+            .as_ref()
+            .map(|s| s.path.clone())
+            .unwrap_or_default();
         let bad = Error::config;
         let asked = backfill
             .map(|b| -> Result<(Value, Option<Value>)> {
@@ -618,7 +622,11 @@ fn kind_name(kind: CursorType) -> &'static str {
 /// taken with another cursor, is refused.
 pub(crate) fn load(job: &Job) -> Result<IncrementalState> {
     let spec = job.incremental.as_ref().expect("an incremental job");
-    let path = &job.state.as_ref().expect("validated").path;
+    // A partition runs without [state]: as a backfill, from nothing stored.
+    let Some(state) = &job.state else {
+        return Ok(fresh(spec));
+    };
+    let path = &state.path;
     let Some(stored) = state::read::<IncrementalState>(path)? else {
         return Ok(fresh(spec));
     };
@@ -641,6 +649,33 @@ pub(crate) fn load(job: &Job) -> Result<IncrementalState> {
         )));
     }
     Ok(stored)
+}
+
+/// The windows of a job without `[fanout]` whose `[incremental]` has a
+/// `step`, as `(from, to)` in the cursor's spelling: what partitions cut.
+/// `None` for any other job.
+pub(crate) fn windows_of(job: &Job) -> Result<Option<Vec<(String, String)>>> {
+    let Some(spec) = &job.incremental else {
+        return Ok(None);
+    };
+    if spec.step.is_none() || job.fanout.is_some() {
+        return Ok(None);
+    }
+    let tracker = Tracker::start(job, load(job)?, None, None)?.expect("an incremental job");
+    let text = |cursor: &Cursor| match spec.kind.spell(cursor) {
+        Value::String(text) => text,
+        other => other.to_string(),
+    };
+    let windows = tracker.windows("");
+    if windows.iter().any(|w| w.upper.is_none()) {
+        return Ok(None);
+    }
+    Ok(Some(
+        windows
+            .iter()
+            .map(|w| (text(&w.lower), text(w.upper.as_ref().expect("checked"))))
+            .collect(),
+    ))
 }
 
 /// What `hydrant state` prints: the bookmark(s), the boundary keys, and

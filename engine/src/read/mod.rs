@@ -11,6 +11,7 @@ mod flight;
 pub(crate) mod incremental;
 mod inspect;
 mod page;
+mod partition;
 mod pass;
 mod run;
 pub(crate) mod worker;
@@ -38,6 +39,7 @@ use crate::summary::Summary;
 
 pub use incremental::{describe as state, reset as reset_state};
 pub use inspect::{CheckReport, check, explain, query, schema};
+pub use partition::partitions;
 
 /// Runs a read job with what `hooks` change in it.
 pub(crate) async fn run_hooked(

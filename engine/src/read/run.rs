@@ -762,9 +762,11 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let mut incremental = None;
         if let Some(tracker) = &self.incremental {
             let (after, summary) = tracker.commit();
-            crate::state::save(tracker.path(), &after, |text| {
-                self.context.session.redact(text)
-            })?;
+            if self.job.state.is_some() {
+                crate::state::save(tracker.path(), &after, |text| {
+                    self.context.session.redact(text)
+                })?;
+            }
             incremental = Some(summary);
         } else if let Some(state) = &self.job.state {
             crate::state::remove(&state.path)?;

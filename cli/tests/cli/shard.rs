@@ -1,0 +1,189 @@
+//! `hydrant run JOB --shard I/N`: the partitions of a job, each run on
+//! its own, together give every record of a whole run exactly once.
+
+use serde_json::json;
+
+use crate::util::{Dir, TestServer, hydrant, json as answer, path_str};
+
+/// Runs every shard of N and returns the records of each, in shard order.
+fn shards(dir: &Dir, job: &str, n: u32) -> Vec<Vec<String>> {
+    (1..=n)
+        .map(|i| {
+            let shard = format!("{i}/{n}");
+            let run = hydrant(&["run", job, "--shard", &shard, "--quiet"]);
+            assert_eq!(run.code, 0, "shard {shard}: {}", run.stderr);
+            let out = dir.path(&format!("out-{i}-of-{n}.ndjson"));
+            std::fs::read_to_string(out)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect()
+}
+
+fn whole(dir: &Dir, job: &str) -> Vec<String> {
+    let out = dir.path("whole.ndjson");
+    let run = hydrant(&["run", job, "--output", path_str(&out), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    dir.read("whole.ndjson")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn fanout_values_are_split_between_shards() {
+    let server = TestServer::start_fn(|seen| {
+        let city = seen
+            .target
+            .split("city=")
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        answer(
+            200,
+            json!([{"city": city, "n": 1}, {"city": city, "n": 2}]).to_string(),
+        )
+    });
+    let dir = Dir::new();
+    let values: Vec<String> = (0..10).map(|i| format!("\"c{i}\"")).collect();
+    let text = format!(
+        "[request]\nurl = \"{}/weather\"\n[fanout]\nparam = \"city\"\nvalues = [{}]\n[output]\npath = \"{}\"\n",
+        server.url(),
+        values.join(", "),
+        path_str(&dir.path("out.ndjson")),
+    );
+    let job = dir.write("job.toml", &text);
+    let job = path_str(&job);
+    let parts = shards(&dir, job, 3);
+    assert_eq!(
+        parts.iter().map(Vec::len).collect::<Vec<_>>(),
+        [6, 6, 8],
+        "values 0-2, 3-5 and 6-9"
+    );
+    assert_eq!(parts.concat(), whole(&dir, job));
+}
+
+#[test]
+fn a_range_with_an_end_is_split_into_its_requests() {
+    let server = TestServer::start_fn(|seen| {
+        let n: u32 = seen.target.split("n=").nth(1).unwrap().parse().unwrap();
+        answer(200, json!([{"id": n * 10}, {"id": n * 10 + 1}]).to_string())
+    });
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{}/items\"\n[paginate]\ntype = \"range\"\nparam = \"n\"\nstart = 1\nend = 7\n[output]\npath = \"{}\"\n",
+        server.url(),
+        path_str(&dir.path("out.ndjson")),
+    );
+    let job = dir.write("job.toml", &text);
+    let job = path_str(&job);
+    let parts = shards(&dir, job, 4);
+    assert_eq!(parts.iter().map(Vec::len).collect::<Vec<_>>(), [2, 4, 4, 4]);
+    assert_eq!(parts.concat(), whole(&dir, job));
+}
+
+#[test]
+fn a_followed_cursor_is_one_shard_and_says_why() {
+    let server = TestServer::start_fn(|seen| {
+        let next = if seen.target.contains("cursor=") {
+            "null"
+        } else {
+            "\"c2\""
+        };
+        answer(
+            200,
+            format!("{{\"data\": [{{\"id\": 1}}], \"next\": {next}}}"),
+        )
+    });
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{}/c\"\n[records]\npath = \"data\"\n[paginate]\ntype = \"cursor\"\nfrom = \"next\"\n[output]\npath = \"{}\"\n",
+        server.url(),
+        path_str(&dir.path("out.ndjson")),
+    );
+    let job = dir.write("job.toml", &text);
+    let first = hydrant(&["run", path_str(&job), "--shard", "1/2"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first
+            .stderr
+            .contains("the job is one partition: each request is named by the answer before it"),
+        "{}",
+        first.stderr
+    );
+    assert_eq!(dir.read("out-1-of-2.ndjson").lines().count(), 2);
+    let second = hydrant(&["run", path_str(&job), "--shard", "2/2"]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert!(
+        second.stderr.contains("shard 2/2 has nothing to do"),
+        "{}",
+        second.stderr
+    );
+    assert!(!dir.path("out-2-of-2.ndjson").exists());
+    let bad = hydrant(&["run", path_str(&job), "--shard", "3/2"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("--shard `3/2`"), "{}", bad.stderr);
+}
+
+#[test]
+fn incremental_windows_are_split_between_shards() {
+    // Records every six hours of 2024-03-01 to 03-05; the API filters
+    // by `since` (inclusive) and `until` (exclusive).
+    let times: Vec<String> = (1..=5)
+        .flat_map(|day| (0..4).map(move |q| format!("2024-03-0{day}T{:02}:00:00Z", q * 6)))
+        .collect();
+    let server = TestServer::start_fn(move |seen| {
+        let query: std::collections::HashMap<String, String> =
+            url::Url::parse(&format!("http://api{}", seen.target))
+                .unwrap()
+                .query_pairs()
+                .into_owned()
+                .collect();
+        let (since, until) = (&query["since"], &query["until"]);
+        let data: Vec<_> = times
+            .iter()
+            .filter(|t| *t >= since && *t < until)
+            .map(|t| json!({"at": t}))
+            .collect();
+        answer(200, json!(data).to_string())
+    });
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{}/events\"\n[state]\npath = \"{}\"\n[output]\npath = \"{}\"\n\
+         [incremental]\ncursor = \"at\"\nstart = \"2024-03-01T00:00:00Z\"\nparam = \"since\"\nend_param = \"until\"\nstep = \"1d\"\n",
+        server.url(),
+        path_str(&dir.path("state.json")),
+        path_str(&dir.path("out.ndjson")),
+    );
+    let job = dir.write("job.toml", &text);
+    let job = path_str(&job);
+    let backfill = [
+        "--from",
+        "2024-03-01T00:00:00Z",
+        "--to",
+        "2024-03-06T00:00:00Z",
+    ];
+    // Shards cut the windows from the bookmark (or start) to now; the
+    // records all lie in the first five.
+    let parts = shards(&dir, job, 3);
+    assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 20);
+    let out = dir.path("whole.ndjson");
+    let whole = hydrant(
+        &[
+            &["run", job, "--output", path_str(&out), "--quiet"][..],
+            &backfill,
+        ]
+        .concat(),
+    );
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    let whole: Vec<String> = dir
+        .read("whole.ndjson")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(parts.concat(), whole);
+    // Shards read their windows as backfills: the bookmark is not set.
+    assert!(!dir.path("state.json").exists() || !dir.read("state.json").contains("bookmark\": \""));
+}

@@ -1,0 +1,195 @@
+//! Partitions: a job cut into parts that run apart (on Spark or Ray
+//! executors, or as `hydrant run --shard i/N`), each record of the job in
+//! exactly one part.
+//!
+//! A job is cut along its fan-out values, else along the requests of a
+//! counted plan with a known end (`range` with `end`, `offset` or `page`
+//! with `max_requests`), else along the windows of an `[incremental]`
+//! job with `step`. A part is plain data: the values it covers (with the
+//! placeholders of their parent records) or the bounds of its requests,
+//! never a credential, which each worker reads from its own environment.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use hydrant_paginate::Kind;
+
+use crate::error::{Error, Result};
+use crate::job::{FanoutSource, Job};
+use crate::options::{Backfill, Part, Partition, Progress, RunOptions};
+use crate::read::fanout::Feed;
+
+impl Partition {
+    /// The job as this part runs it, and the backfill it runs, if any.
+    /// `limits.rate` is shared between the parts.
+    pub(crate) fn apply(&self, job: &Job) -> Result<(Job, Option<Backfill>)> {
+        let mut part = job.clone();
+        // Parts run side by side: none keeps checkpoints, and the engine
+        // that schedules them runs a failed one again.
+        part.state = None;
+        if let Some((rate, burst)) = part.limits.rate {
+            part.limits.rate = Some((rate / f64::from(self.count.max(1)), burst));
+        }
+        let mut backfill = None;
+        match &self.part {
+            Part::Whole => {}
+            Part::Values(values) => {
+                let fanout = part.fanout.as_mut().ok_or_else(|| mismatch(job))?;
+                fanout.source = FanoutSource::Given(Arc::new(values.clone()));
+            }
+            Part::Requests { first, last } => {
+                let paginate = &mut part.paginate;
+                let (start, step) = counted(paginate).ok_or_else(|| mismatch(job))?;
+                let first = i64::try_from(*first).map_err(|_| mismatch(job))?;
+                paginate.start = Some(start + first * step);
+                match paginate.kind {
+                    Kind::Range => {
+                        paginate.end = Some(start + i64::try_from(*last).unwrap_or(i64::MAX) * step)
+                    }
+                    _ => paginate.max_requests = Some(last - first as u64 + 1),
+                }
+            }
+            Part::Windows { from, to } => {
+                backfill = Some(Backfill {
+                    from: from.clone(),
+                    to: Some(to.clone()),
+                });
+            }
+        }
+        Ok((part, backfill))
+    }
+}
+
+fn mismatch(job: &Job) -> Error {
+    Error::config(format!(
+        "this partition was not made from job file `{}` as it is now; make the partitions again",
+        job.name
+    ))
+}
+
+/// The first value and the step of a counted plan: range values, offsets
+/// (by `limit`) or page numbers.
+fn counted(paginate: &hydrant_paginate::Config) -> Option<(i64, i64)> {
+    match paginate.kind {
+        Kind::Range => Some((paginate.start.unwrap_or(0), paginate.step.unwrap_or(1))),
+        Kind::Offset => Some((
+            paginate.start.unwrap_or(0),
+            i64::try_from(paginate.limit.unwrap_or(100)).ok()?,
+        )),
+        Kind::Page => Some((paginate.start.unwrap_or(1), 1)),
+        _ => None,
+    }
+}
+
+/// The number of requests of a counted plan with a known end.
+fn known_requests(paginate: &hydrant_paginate::Config) -> Option<u64> {
+    let (start, step) = counted(paginate)?;
+    match (paginate.kind, paginate.end, paginate.max_requests) {
+        (Kind::Range, Some(end), cap) if step > 0 && end >= start => {
+            let all = u64::try_from((end - start) / step + 1).ok()?;
+            Some(cap.map_or(all, |cap| all.min(cap)))
+        }
+        (Kind::Offset | Kind::Page, _, Some(cap)) => Some(cap),
+        _ => None,
+    }
+}
+
+/// Cuts a job into `min(n, units)` parts. With `[fanout.from]` the parent
+/// job runs now, so that each part carries its values.
+pub async fn partitions(job: &Job, n: u32, options: &RunOptions) -> Result<Vec<Partition>> {
+    if job.write.is_some() {
+        return Err(Error::config(format!(
+            "job file `{}`: a write job is not cut into partitions",
+            job.name
+        )));
+    }
+    let n = n.max(1);
+    let whole = |reason: &str| {
+        tracing::info!("{reason}");
+        vec![Partition {
+            index: 0,
+            count: 1,
+            reason: Some(reason.to_owned()),
+            part: Part::Whole,
+        }]
+    };
+    if job.fanout.is_some() {
+        let mut feed = Feed::open(job, options, &mut Progress::default(), &mut Vec::new()).await?;
+        let mut values = Vec::new();
+        while let Some(value) = feed.next_value()? {
+            values.push(value.placeholders.into_iter().collect::<BTreeMap<_, _>>());
+        }
+        if values.is_empty() {
+            return Ok(whole("[fanout] gives no value"));
+        }
+        return Ok(cut(values.len() as u64, n, |first, last| {
+            Part::Values(values[first as usize..=last as usize].to_vec())
+        }));
+    }
+    if let Some(requests) = known_requests(&job.paginate) {
+        return Ok(cut(requests, n, |first, last| Part::Requests {
+            first,
+            last,
+        }));
+    }
+    if let Some(windows) = crate::read::incremental::windows_of(job)? {
+        if windows.is_empty() {
+            return Ok(whole(
+                "[incremental]: nothing to fetch: the bookmark is at the upper bound",
+            ));
+        }
+        return Ok(cut(windows.len() as u64, n, |first, last| Part::Windows {
+            from: windows[first as usize].0.clone(),
+            to: windows[last as usize].1.clone(),
+        }));
+    }
+    let reason = match job.paginate.kind {
+        Kind::Offset | Kind::Page => {
+            "the number of pages is not known before the run (set paginate.max_requests to cut it)"
+        }
+        Kind::Range => "a range without paginate.end has no known end",
+        Kind::None => "one request, without [fanout], is one partition",
+        _ => "each request is named by the answer before it: the pages can only be read in turn",
+    };
+    Ok(whole(reason))
+}
+
+/// `units` cut into `min(n, units)` contiguous parts of nearly one size.
+fn cut(units: u64, n: u32, part: impl Fn(u64, u64) -> Part) -> Vec<Partition> {
+    let count = u64::from(n).min(units).max(1);
+    (0..count)
+        .map(|i| {
+            let first = units * i / count;
+            let last = units * (i + 1) / count - 1;
+            Partition {
+                index: i as u32,
+                count: count as u32,
+                reason: None,
+                part: part(first, last),
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_are_cut_in_contiguous_parts_covering_each_once() {
+        for (units, n) in [(10u64, 3u32), (3, 8), (1, 1), (10_001, 7)] {
+            let parts = cut(units, n, |first, last| Part::Requests { first, last });
+            assert_eq!(parts.len() as u64, units.min(u64::from(n)));
+            let mut next = 0;
+            for part in &parts {
+                let Part::Requests { first, last } = part.part else {
+                    unreachable!()
+                };
+                assert_eq!(first, next, "{units} units in {n}");
+                assert!(last >= first);
+                next = last + 1;
+            }
+            assert_eq!(next, units);
+        }
+    }
+}
