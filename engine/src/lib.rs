@@ -62,6 +62,8 @@ pub use json::path::{JsonPath, Segment};
 pub use options::{
     Backfill, ExchangeFn, Interrupt, Partition, Progress, ProgressFn, RunOptions, TakenExchange,
 };
-pub use read::{CheckReport, check, explain, partitions, query, reset_state, schema, state};
+pub use read::{
+    CheckReport, check, columns, explain, partitions, query, reset_state, schema, state,
+};
 pub use run::run;
 pub use summary::{IncrementalSummary, Stopped, Summary, WriteSummary};

@@ -599,6 +599,11 @@ impl Job {
         self.paginate.max_requests = Some(max);
     }
 
+    /// The declared `[[columns]]`; `None` when they are inferred.
+    pub fn columns(&self) -> Option<&[ColumnSpec]> {
+        self.columns.as_deref()
+    }
+
     /// The name the job was loaded under (its file path).
     pub fn name(&self) -> &str {
         &self.name

@@ -225,6 +225,18 @@ pub async fn schema(job: &Job, options: RunOptions) -> Result<String> {
     .await
 }
 
+/// The columns of the job's output: declared, or inferred from its first
+/// page as [`schema`] infers them.
+pub async fn columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> {
+    if let Some(columns) = &job.columns {
+        return Ok(columns.clone());
+    }
+    first_page(job, options, |&FirstPage { records, .. }| {
+        infer_columns(records, &job.records.flatten)
+    })
+    .await
+}
+
 /// A path for a job file: dotted when every key allows it, JSONPath else.
 fn path_text(column: &ColumnSpec) -> String {
     let Some(segments) = column.path.as_ref().and_then(|p| p.segments()) else {

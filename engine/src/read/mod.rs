@@ -38,7 +38,7 @@ use crate::options::RunOptions;
 use crate::summary::Summary;
 
 pub use incremental::{describe as state, reset as reset_state};
-pub use inspect::{CheckReport, check, explain, query, schema};
+pub use inspect::{CheckReport, check, columns, explain, query, schema};
 pub use partition::partitions;
 
 /// Runs a read job with what `hooks` change in it.

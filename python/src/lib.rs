@@ -1,0 +1,352 @@
+//! `hydrant._hydrant`: the engine for Python.
+//!
+//! A job's records come out as an Arrow C stream (the Arrow PyCapsule
+//! interface), so pyarrow, polars and duckdb take them without a copy.
+//! The engine runs on its own thread, and every call that waits on it
+//! lets go of the GIL.
+
+use std::ffi::CString;
+use std::sync::Arc;
+
+use arrow_array::ffi_stream::FFI_ArrowArrayStream;
+use arrow_array::{RecordBatch, RecordBatchReader};
+use hydrant_engine::arrow::arrow_schema::{ArrowError, Schema, SchemaRef};
+use hydrant_engine::arrow::{RecordBatches, record_batches};
+use hydrant_engine::{Job as EngineJob, JobFormat, Partition as EnginePartition, RunOptions, Vars};
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyCapsule;
+
+create_exception!(
+    _hydrant,
+    HydrantError,
+    PyException,
+    "A hydrant error; `exit_code` is what `hydrant run` would exit with: 2 for a config error, 1 for a failed run, 130 for an interrupted one."
+);
+
+/// The Python exception of an engine error, with its exit code.
+fn error(py: Python<'_>, e: &hydrant_engine::Error) -> PyErr {
+    let code = if e.is_config() {
+        2
+    } else if e.is_interrupted() {
+        130
+    } else {
+        1
+    };
+    let err = HydrantError::new_err(e.to_string());
+    let _ = err.value(py).setattr("exit_code", code);
+    err
+}
+
+/// Runs `work` on a fresh async runtime without the GIL.
+fn wait<T: Send>(
+    py: Python<'_>,
+    work: impl FnOnce(&tokio::runtime::Runtime) -> hydrant_engine::Result<T> + Send,
+) -> PyResult<T> {
+    let outcome = py.detach(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map(|runtime| work(&runtime))
+            .map_err(|e| e.to_string())
+    });
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(error(py, &e)),
+        Err(e) => Err(HydrantError::new_err(format!(
+            "cannot start the async runtime: {e}"
+        ))),
+    }
+}
+
+/// Where a job came from, so that a worker can load it again from its own
+/// environment. Variables given to `load` are not kept: they may be
+/// credentials.
+#[derive(Clone)]
+enum Source {
+    Path(String),
+    Text { text: String, name: String },
+}
+
+/// A hydrant job, loaded from a file or from TOML text.
+#[pyclass(module = "hydrant._hydrant")]
+struct Job {
+    job: EngineJob,
+    source: Source,
+}
+
+fn vars_of(vars: Option<std::collections::BTreeMap<String, String>>) -> Vars {
+    Vars::new(vars.unwrap_or_default())
+}
+
+#[pymethods]
+impl Job {
+    /// Loads a job file (native TOML or JSON, DataWorks, Data Factory,
+    /// YAML). `vars` fill `${NAME}`; the environment fills the rest.
+    #[staticmethod]
+    #[pyo3(signature = (path, vars = None))]
+    fn load(
+        py: Python<'_>,
+        path: String,
+        vars: Option<std::collections::BTreeMap<String, String>>,
+    ) -> PyResult<Job> {
+        let job = EngineJob::load(&path, &vars_of(vars)).map_err(|e| error(py, &e))?;
+        Ok(Job {
+            job,
+            source: Source::Path(path),
+        })
+    }
+
+    /// A job from the text of a TOML job file.
+    #[staticmethod]
+    #[pyo3(signature = (text, vars = None, name = "job.toml".to_owned()))]
+    fn from_toml(
+        py: Python<'_>,
+        text: String,
+        vars: Option<std::collections::BTreeMap<String, String>>,
+        name: String,
+    ) -> PyResult<Job> {
+        let job = EngineJob::parse(&text, JobFormat::Toml, &name, &vars_of(vars))
+            .map_err(|e| error(py, &e))?;
+        Ok(Job {
+            job,
+            source: Source::Text { text, name },
+        })
+    }
+
+    /// The job file's name.
+    #[getter]
+    fn name(&self) -> String {
+        self.job.name().to_owned()
+    }
+
+    /// The job's records as an Arrow stream: pass it to
+    /// `pyarrow.table()`, `pyarrow.RecordBatchReader.from_stream()`,
+    /// `polars.from_arrow()` or duckdb. With `partition`, only that part's.
+    #[pyo3(signature = (partition = None))]
+    fn read(&self, partition: Option<PyRef<'_, Partition>>) -> Stream {
+        Stream {
+            job: self.job.clone(),
+            partition: partition.map(|p| p.partition.clone()),
+        }
+    }
+
+    /// Cuts the job into `min(n, units)` parts: fan-out values, requests
+    /// of a plan with a known end, or incremental windows. Each record is
+    /// in exactly one part; a part holds no credential.
+    fn partitions(&self, py: Python<'_>, n: u32) -> PyResult<Vec<Partition>> {
+        let job = &self.job;
+        let parts = wait(py, |runtime| {
+            runtime.block_on(hydrant_engine::partitions(job, n, &RunOptions::default()))
+        })?;
+        Ok(parts
+            .into_iter()
+            .map(|partition| Partition { partition })
+            .collect())
+    }
+
+    /// Runs the job as `hydrant run` does, its output per `[output]`, and
+    /// returns the summary as a dict.
+    #[pyo3(signature = (partition = None))]
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        partition: Option<PyRef<'_, Partition>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let job = &self.job;
+        let options = RunOptions {
+            partition: partition.map(|p| p.partition.clone()),
+            ..RunOptions::default()
+        };
+        let summary = wait(py, |runtime| {
+            runtime.block_on(hydrant_engine::run(job, options))
+        })?;
+        let text = serde_json::to_string(&summary).expect("a summary is plain data");
+        py.import("json")?.call_method1("loads", (text,))
+    }
+
+    /// The output columns as `(name, type)` pairs: declared, or inferred
+    /// from the first page.
+    fn columns(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
+        let job = &self.job;
+        let columns = wait(py, |runtime| {
+            runtime.block_on(hydrant_engine::columns(job, RunOptions::default()))
+        })?;
+        Ok(columns
+            .into_iter()
+            .map(|c| (c.name, c.kind.as_str().to_owned()))
+            .collect())
+    }
+
+    /// A job pickles as where it came from, never with its variables: a
+    /// worker loads it again from its own environment.
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let module = py.import("hydrant._hydrant")?;
+        let args = match &self.source {
+            Source::Path(path) => {
+                (module.getattr("Job")?.getattr("load")?, (path.clone(),)).into_pyobject(py)?
+            }
+            Source::Text { text, name } => (
+                module.getattr("Job")?.getattr("from_toml")?,
+                (text.clone(), py.None(), name.clone()),
+            )
+                .into_pyobject(py)?,
+        };
+        Ok(args.into_any())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("hydrant.Job({:?})", self.job.name())
+    }
+}
+
+/// One part of a job, from `Job.partitions(n)`: plain, picklable data.
+#[pyclass(module = "hydrant._hydrant", frozen)]
+struct Partition {
+    partition: EnginePartition,
+}
+
+#[pymethods]
+impl Partition {
+    /// The part's place among the parts, from 0.
+    #[getter]
+    fn index(&self) -> u32 {
+        self.partition.index
+    }
+
+    /// How many parts the job was cut into.
+    #[getter]
+    fn count(&self) -> u32 {
+        self.partition.count
+    }
+
+    /// Why the job is one part, when it could not be cut.
+    #[getter]
+    fn reason(&self) -> Option<String> {
+        self.partition.reason.clone()
+    }
+
+    /// The part as JSON text.
+    fn to_json(&self) -> String {
+        self.partition.to_json()
+    }
+
+    /// A part from `to_json`.
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &str) -> PyResult<Partition> {
+        let partition = EnginePartition::from_json(text).map_err(|e| error(py, &e))?;
+        Ok(Partition { partition })
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let from_json = py
+            .import("hydrant._hydrant")?
+            .getattr("Partition")?
+            .getattr("from_json")?;
+        Ok((from_json, (self.partition.to_json(),))
+            .into_pyobject(py)?
+            .into_any())
+    }
+
+    fn __eq__(&self, other: PyRef<'_, Partition>) -> bool {
+        self.partition == other.partition
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "hydrant.Partition({} of {})",
+            self.partition.index + 1,
+            self.partition.count
+        )
+    }
+}
+
+/// A job's records, not yet read: an object of the Arrow PyCapsule
+/// interface. Each stream taken from it runs the job again (duckdb takes
+/// one for the schema, then one for the rows).
+#[pyclass(module = "hydrant._hydrant")]
+struct Stream {
+    job: EngineJob,
+    partition: Option<EnginePartition>,
+}
+
+#[pymethods]
+impl Stream {
+    /// The Arrow C stream of the records (the Arrow PyCapsule interface).
+    /// The run starts here and its first page is read, for the schema.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        // The stream keeps its own schema; a consumer that asked for
+        // another casts it.
+        let _ = requested_schema;
+        let job = self.job.clone();
+        let options = RunOptions {
+            partition: self.partition.clone(),
+            ..RunOptions::default()
+        };
+        let reader = py
+            .detach(|| Reader::start(job, options))
+            .map_err(|e| error(py, &e))?;
+        let stream = FFI_ArrowArrayStream::new(Box::new(reader));
+        let name = CString::new("arrow_array_stream").expect("no NUL");
+        PyCapsule::new(py, stream, Some(name))
+    }
+}
+
+/// The record batches of a run, its schema taken from the first one.
+struct Reader {
+    batches: RecordBatches,
+    first: Option<RecordBatch>,
+    schema: SchemaRef,
+}
+
+impl Reader {
+    fn start(job: EngineJob, options: RunOptions) -> hydrant_engine::Result<Reader> {
+        let declared = job.columns().map(hydrant_engine::arrow::schema);
+        let mut batches = record_batches(job, options)?;
+        let first = batches.next().transpose()?;
+        let schema = match (&first, declared) {
+            (Some(batch), _) => batch.schema(),
+            (None, Some(schema)) => schema,
+            (None, None) => Arc::new(Schema::empty()),
+        };
+        Ok(Reader {
+            batches,
+            first,
+            schema,
+        })
+    }
+}
+
+impl Iterator for Reader {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(first) = self.first.take() {
+            return Some(Ok(first));
+        }
+        self.batches
+            .next()
+            .map(|batch| batch.map_err(|e| ArrowError::ExternalError(Box::new(e))))
+    }
+}
+
+impl RecordBatchReader for Reader {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}
+
+#[pymodule]
+fn _hydrant(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Job>()?;
+    m.add_class::<Partition>()?;
+    m.add_class::<Stream>()?;
+    m.add("HydrantError", m.py().get_type::<HydrantError>())?;
+    Ok(())
+}

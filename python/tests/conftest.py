@@ -1,0 +1,82 @@
+"""An in-process API for the tests, and the `hydrant` CLI beside them."""
+
+import json
+import os
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# One record of every column type, and one with nulls and escapes.
+TYPED = [
+    {"id": 1, "i": 2147483647, "s": "plain", "f": 1.5, "d": 0.1, "b": True,
+     "day": "2024-03-01", "ts": "2024-03-01T12:00:00.250Z", "bin": "aGk=",
+     "j": {"k": [1, None]}},
+    {"id": 2, "i": -5, "s": "tab\there \"q\" é ✓", "f": 0, "d": -2.5e-300, "b": False,
+     "day": "1969-12-31", "ts": 1709294400, "bin": None, "j": "text"},
+]
+
+
+def route(path, query):
+    """The answer of the API to a GET."""
+    if path == "/typed":
+        return {"data": TYPED}
+    if path == "/weather":
+        city = query["city"][0]
+        return [{"city": city, "n": n, "temp": 10.5 + n} for n in range(3)]
+    if path == "/pages":
+        page = int(query["page"][0])
+        rows = [{"id": page * 100 + i, "name": f"r{page}-{i}"} for i in range(50)] if page <= 4 else []
+        return rows
+    return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        url = urlparse(self.path)
+        self.server.seen.append((self.path, dict(self.headers)))
+        answer = route(url.path, parse_qs(url.query))
+        body = json.dumps(answer).encode() if answer is not None else b'{"error":"no route"}'
+        self.send_response(200 if answer is not None else 404)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="session")
+def api():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.seen = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def base(api):
+    return f"http://127.0.0.1:{api.server_address[1]}"
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """The `hydrant` binary: $HYDRANT_BIN, else the workspace's debug build."""
+    path = Path(os.environ.get("HYDRANT_BIN", ROOT / "target" / "debug" / "hydrant"))
+    if not path.exists():
+        pytest.fail(f"no hydrant binary at {path}: build it (cargo build -p hydrant-cli) or set HYDRANT_BIN")
+    return str(path)

@@ -1,0 +1,120 @@
+"""The Arrow stream of a job against the CLI's NDJSON, errors and run()."""
+
+import datetime
+import json
+import pickle
+import subprocess
+
+import pyarrow as pa
+import pytest
+
+import hydrant
+
+TYPED_COLUMNS = """
+[records]
+path = "data"
+[[columns]]
+name = "id"
+type = "long"
+[[columns]]
+name = "i"
+type = "int"
+[[columns]]
+name = "s"
+[[columns]]
+name = "f"
+type = "float"
+[[columns]]
+name = "d"
+type = "double"
+[[columns]]
+name = "b"
+type = "boolean"
+[[columns]]
+name = "day"
+type = "date"
+[[columns]]
+name = "ts"
+type = "timestamp"
+[[columns]]
+name = "bin"
+type = "binary"
+[[columns]]
+name = "j"
+type = "json"
+"""
+
+
+def typed_job(base, tmp_path):
+    path = tmp_path / "typed.toml"
+    path.write_text(f'[request]\nurl = "{base}/typed"\n{TYPED_COLUMNS}')
+    return path
+
+
+def test_the_arrow_stream_holds_what_the_cli_writes(base, cli, tmp_path):
+    path = typed_job(base, tmp_path)
+    table = pa.table(hydrant.Job.load(str(path)).read())
+    assert table.schema == pa.schema([
+        ("id", pa.int64()), ("i", pa.int32()), ("s", pa.string()), ("f", pa.float32()),
+        ("d", pa.float64()), ("b", pa.bool_()), ("day", pa.date32()),
+        ("ts", pa.timestamp("us", tz="UTC")), ("bin", pa.binary()), ("j", pa.string()),
+    ])
+    out = subprocess.run([cli, "run", str(path), "--quiet"], capture_output=True, text=True, check=True)
+    ndjson = [json.loads(line) for line in out.stdout.splitlines()]
+    rows = table.to_pylist()
+    assert len(rows) == len(ndjson) == 2
+    for row, line in zip(rows, ndjson):
+        assert row["id"] == line["id"] and row["i"] == line["i"] and row["s"] == line["s"]
+        assert row["f"] == line["f"] and row["d"] == line["d"] and row["b"] == line["b"]
+        assert row["day"].isoformat() == line["day"]
+        stamp = row["ts"].astimezone(datetime.timezone.utc)
+        assert stamp == datetime.datetime.fromisoformat(line["ts"].replace("Z", "+00:00"))
+        assert (row["bin"] is None) == (line["bin"] is None)
+        assert json.loads(row["j"]) == line["j"]
+    assert rows[0]["bin"] == b"hi"
+    assert rows[1]["s"] == 'tab\there "q" é ✓'
+
+
+def test_duckdb_and_pyarrow_readers_take_the_stream(base, tmp_path):
+    import duckdb
+
+    job = hydrant.Job.load(str(typed_job(base, tmp_path)))
+    reader = pa.RecordBatchReader.from_stream(job.read())
+    assert reader.read_all().num_rows == 2
+    records = job.read()
+    assert duckdb.sql("select sum(id) as total, max(s) from records").fetchall() == [
+        (3, 'tab\there "q" é ✓')
+    ]
+
+
+def test_errors_carry_the_message_and_exit_code(base, tmp_path):
+    with pytest.raises(hydrant.HydrantError) as config:
+        hydrant.Job.from_toml('[request]\nurl = "http://x.invalid/"\n[records]\npth = "data"\n')
+    assert config.value.exit_code == 2
+    assert "unknown field `pth`" in str(config.value)
+    missing = hydrant.Job.from_toml(f'[request]\nurl = "{base}/missing"\n')
+    with pytest.raises(hydrant.HydrantError) as failed:
+        pa.table(missing.read())
+    assert failed.value.exit_code == 1
+    assert "answered 404" in str(failed.value)
+
+
+def test_run_writes_the_output_and_returns_the_summary(base, tmp_path):
+    out = tmp_path / "typed.ndjson"
+    job = hydrant.Job.from_toml(
+        f'[request]\nurl = "{base}/typed"\n[output]\npath = "{out}"\n{TYPED_COLUMNS}'
+    )
+    summary = job.run()
+    assert summary["records"] == 2 and summary["stopped"] == "no_next"
+    assert summary["output"] == str(out)
+    assert len(out.read_text().splitlines()) == 2
+
+
+def test_a_job_pickles_without_its_variables(base, tmp_path):
+    path = tmp_path / "secret.toml"
+    path.write_text(f'[request]\nurl = "{base}/typed"\nheaders = {{ Authorization = "Bearer ${{TOKEN}}" }}\n')
+    job = hydrant.Job.load(str(path), vars={"TOKEN": "s3cret-t0ken"})
+    pickled = pickle.dumps(job)
+    assert b"s3cret-t0ken" not in pickled
+    with pytest.raises(hydrant.HydrantError, match="TOKEN"):
+        pickle.loads(pickled)

@@ -1,0 +1,57 @@
+"""Partitions: every record in exactly one, picklable, no credential."""
+
+import pickle
+
+import pyarrow as pa
+
+import hydrant
+
+
+def fanout_job(base, tmp_path):
+    path = tmp_path / "weather.toml"
+    cities = ", ".join(f'"c{i}"' for i in range(10))
+    path.write_text(
+        f'[request]\nurl = "{base}/weather"\nheaders = {{ X-Api-Key = "${{KEY}}" }}\n'
+        f'[fanout]\nparam = "city"\nvalues = [{cities}]\n'
+        '[[columns]]\nname = "city"\n[[columns]]\nname = "n"\ntype = "long"\n'
+        '[[columns]]\nname = "temp"\ntype = "double"\n'
+    )
+    return hydrant.Job.load(str(path), vars={"KEY": "k3y-never-pickled"})
+
+
+def test_partitions_cover_every_record_once_in_order(base, tmp_path):
+    job = fanout_job(base, tmp_path)
+    whole = pa.table(job.read()).to_pylist()
+    assert len(whole) == 30
+    parts = job.partitions(4)
+    assert [p.index for p in parts] == [0, 1, 2, 3] and all(p.count == 4 for p in parts)
+    rows = []
+    for part in parts:
+        rows += pa.table(job.read(partition=part)).to_pylist()
+    assert rows == whole
+
+
+def test_partitions_are_picklable_and_hold_no_credential(base, tmp_path):
+    job = fanout_job(base, tmp_path)
+    parts = job.partitions(3)
+    for part in parts:
+        assert "k3y-never-pickled" not in part.to_json()
+        again = pickle.loads(pickle.dumps(part))
+        assert again == part
+    assert parts == job.partitions(3), "deterministic"
+
+
+def test_a_job_that_cannot_be_cut_is_one_partition_and_says_why(base):
+    job = hydrant.Job.from_toml(
+        f'[request]\nurl = "{base}/pages"\n[paginate]\ntype = "page"\n'
+    )
+    parts = job.partitions(8)
+    assert len(parts) == 1
+    assert "not known before the run" in parts[0].reason
+    assert pa.table(job.read(partition=parts[0])).num_rows == 200
+    counted = hydrant.Job.from_toml(
+        f'[request]\nurl = "{base}/pages"\n[paginate]\ntype = "page"\nmax_requests = 5\n'
+    )
+    parts = counted.partitions(2)
+    assert len(parts) == 2
+    assert sum(pa.table(counted.read(partition=p)).num_rows for p in parts) == 200
