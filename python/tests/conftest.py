@@ -48,7 +48,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         url = urlparse(self.path)
-        self.server.seen.append((self.path, dict(self.headers)))
+        self.server.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
         answer = route(url.path, parse_qs(url.query))
         body = json.dumps(answer).encode() if answer is not None else b'{"error":"no route"}'
         self.send_response(200 if answer is not None else 404)
