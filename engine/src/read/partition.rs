@@ -174,6 +174,35 @@ fn cut(units: u64, n: u32, part: impl Fn(u64, u64) -> Part) -> Vec<Partition> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::job::JobFormat;
+    use crate::job::vars::Vars;
+
+    #[test]
+    fn a_part_runs_with_its_share_of_the_rate_and_without_checkpoints() {
+        let job = Job::parse(
+            "[request]\nurl = \"https://a.example/x\"\n[fanout]\nparam = \"k\"\nvalues = [\"a\", \"b\"]\n\
+             [limits]\nrate = 10.0\nburst = 3\n[state]\npath = \"s.json\"\n[output]\npath = \"o.ndjson\"\n",
+            JobFormat::Toml,
+            "job.toml",
+            &Vars::isolated([]),
+        )
+        .unwrap();
+        let part = Partition {
+            index: 1,
+            count: 4,
+            reason: None,
+            part: Part::Values(vec![BTreeMap::from([("value".to_owned(), "b".to_owned())])]),
+        };
+        let (applied, backfill) = part.apply(&job).unwrap();
+        assert_eq!(applied.limits.rate, Some((2.5, 3)));
+        assert!(applied.state.is_none() && backfill.is_none());
+        assert!(matches!(
+            applied.fanout.unwrap().source,
+            FanoutSource::Given(values) if values.len() == 1
+        ));
+        let json = part.to_json();
+        assert_eq!(Partition::from_json(&json).unwrap(), part);
+    }
 
     #[test]
     fn units_are_cut_in_contiguous_parts_covering_each_once() {
