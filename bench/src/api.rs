@@ -57,6 +57,9 @@ pub struct CorpusApi {
     records: usize,
     /// The `"data":[...]}` tail of each distinct page.
     tails: Vec<Bytes>,
+    /// With gzip: each distinct page whole (`{"data":[...]}`), compressed
+    /// once, for the styles whose bodies hold no link.
+    gzipped: Vec<Bytes>,
 }
 
 impl CorpusApi {
@@ -74,7 +77,36 @@ impl CorpusApi {
             pages,
             records,
             tails,
+            gzipped: Vec::new(),
         }
+    }
+
+    /// The same API serving its pages gzip-compressed (`Content-Encoding:
+    /// gzip`), compressed once when it starts. Only the offset and
+    /// link-header styles serve it: their bodies hold no link, so each
+    /// distinct page is one compressed body.
+    pub fn gzip(mut self) -> CorpusApi {
+        use std::io::Write;
+        self.gzipped = self
+            .tails
+            .iter()
+            .map(|tail| {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                encoder.write_all(b"{").expect("to memory");
+                encoder.write_all(tail).expect("to memory");
+                Bytes::from(encoder.finish().expect("to memory"))
+            })
+            .collect();
+        self
+    }
+
+    /// The styles this API serves.
+    pub fn styles(&self) -> Vec<Style> {
+        Style::ALL
+            .into_iter()
+            .filter(|s| self.gzipped.is_empty() || matches!(s, Style::Offset | Style::LinkHeader))
+            .collect()
     }
 
     /// Records in the whole API.
@@ -105,11 +137,16 @@ impl CorpusApi {
     /// A job that extracts the whole API of `style` at `url` (the server's
     /// origin), the shape's columns, NDJSON into `output`.
     pub fn job(&self, style: Style, url: &str, output: &str, concurrency: u32) -> String {
+        let at = if self.shape.link_at_tail() {
+            "paging."
+        } else {
+            ""
+        };
         let paginate = match style {
             Style::Offset => format!("type = \"offset\"\nlimit = {}", self.records),
-            Style::NextLink => "type = \"next_link\"\nfrom = \"$.next\"".to_owned(),
+            Style::NextLink => format!("type = \"next_link\"\nfrom = \"$.{at}next\""),
             Style::Cursor => {
-                "type = \"cursor\"\nfrom = \"$.cursor\"\nparam = \"cursor\"".to_owned()
+                format!("type = \"cursor\"\nfrom = \"$.{at}cursor\"\nparam = \"cursor\"")
             }
             Style::LinkHeader => "type = \"link_header\"".to_owned(),
         };
@@ -164,22 +201,47 @@ impl CorpusApi {
             return Exchange::json(target, "{\"data\":[]}");
         }
         let next = (page + 1 < self.pages).then(|| page + 1);
-        let mut prefix = String::from("{");
+        let mut link = String::new();
         let mut exchange = Exchange::json(target, Bytes::new());
         match (style, next) {
-            (Style::NextLink, Some(k)) => prefix.push_str(&format!("\"next\":\"/next?page={k}\",")),
-            (Style::NextLink, None) => prefix.push_str("\"next\":null,"),
-            (Style::Cursor, Some(k)) => prefix.push_str(&format!("\"cursor\":\"c{k}\",")),
-            (Style::Cursor, None) => prefix.push_str("\"cursor\":null,"),
+            (Style::NextLink, Some(k)) => link = format!("\"next\":\"/next?page={k}\""),
+            (Style::NextLink, None) => link = "\"next\":null".to_owned(),
+            (Style::Cursor, Some(k)) => link = format!("\"cursor\":\"c{k}\""),
+            (Style::Cursor, None) => link = "\"cursor\":null".to_owned(),
             (Style::LinkHeader, Some(k)) => exchange
                 .headers
                 .push(("link".to_owned(), format!("</link?page={k}>; rel=\"next\""))),
             _ => {}
         }
-        let tail = &self.tails[(page % self.tails.len() as u64) as usize];
-        let mut body = Vec::with_capacity(prefix.len() + tail.len());
-        body.extend_from_slice(prefix.as_bytes());
-        body.extend_from_slice(tail);
+        let distinct = (page % self.tails.len() as u64) as usize;
+        if !self.gzipped.is_empty() {
+            if !link.is_empty() {
+                return not_found(target);
+            }
+            exchange
+                .headers
+                .push(("content-encoding".to_owned(), "gzip".to_owned()));
+            exchange.body = self.gzipped[distinct].clone();
+            return exchange;
+        }
+        let tail = &self.tails[distinct];
+        let mut body = Vec::with_capacity(link.len() + tail.len() + 16);
+        body.push(b'{');
+        match (link.is_empty(), self.shape.link_at_tail()) {
+            (true, _) => body.extend_from_slice(tail),
+            (false, false) => {
+                body.extend_from_slice(link.as_bytes());
+                body.push(b',');
+                body.extend_from_slice(tail);
+            }
+            (false, true) => {
+                // `"data":[...]` then `,"paging":{LINK}}`: the link last.
+                body.extend_from_slice(&tail[..tail.len() - 1]);
+                body.extend_from_slice(b",\"paging\":{");
+                body.extend_from_slice(link.as_bytes());
+                body.extend_from_slice(b"}}");
+            }
+        }
         exchange.body = body.into();
         exchange
     }
@@ -224,6 +286,39 @@ mod tests {
             }
             assert_eq!(records as u64, api.total_records(), "{}", style.name());
         }
+        // With the link at the tail, after the records.
+        let api = CorpusApi::new(Shape::Realistic, 3, 4, 2);
+        let body = api.answer("/next?page=1").body;
+        let page: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(page["paging"]["next"], "/next?page=2");
+        assert!(body.ends_with(b",\"paging\":{\"next\":\"/next?page=2\"}}"));
+        assert!(
+            api.job(Style::NextLink, "http://h", "o", 1)
+                .contains("from = \"$.paging.next\"")
+        );
+        // Gzip: the offset and link-header pages, compressed.
+        let api = CorpusApi::new(Shape::Flat, 3, 4, 2).gzip();
+        assert_eq!(api.styles(), [Style::Offset, Style::LinkHeader]);
+        let answer = api.answer("/link?page=1");
+        assert!(
+            answer
+                .headers
+                .contains(&("content-encoding".to_owned(), "gzip".to_owned()))
+        );
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(&answer.body[..]),
+            &mut text,
+        )
+        .unwrap();
+        assert_eq!(
+            text.as_bytes(),
+            &CorpusApi::new(Shape::Flat, 3, 4, 2)
+                .answer("/offset?offset=4&limit=4")
+                .body[..]
+        );
+        assert_eq!(api.answer("/next").status, 404);
+        let api = CorpusApi::new(Shape::Flat, 3, 4, 2);
         // Page 2 repeats the records of distinct page 0.
         let first = api.answer("/link");
         let third = api.answer("/link?page=2");

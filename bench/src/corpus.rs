@@ -18,15 +18,22 @@ pub enum Shape {
     Numbers,
     /// 50 fields of mixed types, all extracted.
     Wide,
+    /// A record as common APIs serve it: 15 members (integers, an amount,
+    /// a 17-digit score, short strings, a UUID, a timestamp with
+    /// milliseconds, a boolean, a null, a nested user and a note with
+    /// control escapes or non-ASCII text), every one extracted by
+    /// inferred columns; the API names the next page at the body's end.
+    Realistic,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 5] = [
+    pub const ALL: [Shape; 6] = [
         Shape::Flat,
         Shape::Nested,
         Shape::Escapes,
         Shape::Numbers,
         Shape::Wide,
+        Shape::Realistic,
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +43,7 @@ impl Shape {
             Shape::Escapes => "escapes",
             Shape::Numbers => "numbers",
             Shape::Wide => "wide",
+            Shape::Realistic => "realistic",
         }
     }
 
@@ -43,10 +51,18 @@ impl Shape {
         Shape::ALL.into_iter().find(|s| s.name() == name)
     }
 
+    /// Whether the API names the next page at the end of the body, as
+    /// most APIs do, rather than at its head.
+    pub fn link_at_tail(self) -> bool {
+        self == Shape::Realistic
+    }
+
     /// The `[[columns]]` a job extracts from this shape: five columns (all
-    /// fifty for `wide`), as TOML.
+    /// fifty for `wide`, none for `realistic`, whose columns are inferred),
+    /// as TOML.
     pub fn columns(self) -> String {
         let columns: &[(&str, &str, &str)] = match self {
+            Shape::Realistic => return String::new(),
             Shape::Flat => &[
                 ("id", "id", "long"),
                 ("email", "email", "string"),
@@ -206,8 +222,45 @@ impl Shape {
                 out.push('}');
                 Ok(())
             }
+            Shape::Realistic => realistic(n, ts, r, out),
         };
     }
+}
+
+/// One record of [`Shape::Realistic`].
+fn realistic(n: u64, ts: u64, r: &mut Random, out: &mut String) -> std::fmt::Result {
+    // 17 significant digits, as a shortest-print of a random double needs.
+    let score = (r.next() >> 11) as f64 / (1u64 << 53) as f64 * 0.9 + 0.1;
+    let note = if n.is_multiple_of(2) {
+        "ring \\u0007 bell, \\u001f unit separator, then \\\"quotes\\\""
+    } else {
+        "café – naïve façade ✓ déjà vu"
+    };
+    let uuid = format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        r.next() as u32,
+        r.below(1 << 16),
+        r.below(1 << 12),
+        r.below(1 << 12),
+        r.next() & 0xffff_ffff_ffff
+    );
+    write!(
+        out,
+        r#"{{"id":{n},"account_id":{},"amount":{}.{:02},"score":{score:.17},"status":"{}","currency":"{}","country":"{}","plan":"{}","channel":"{}","uuid":"{uuid}","created_at":"{}.{:03}Z","active":{},"deleted_at":null,"user":{{"id":{},"name":"{}"}},"note":"{note}"}}"#,
+        r.below(100_000),
+        r.below(10_000),
+        r.below(100),
+        ["paid", "open", "void", "draft"][r.below(4) as usize],
+        ["EUR", "USD", "JPY", "BRL"][r.below(4) as usize],
+        ["DE", "FR", "US", "JP", "BR", "IN"][r.below(6) as usize],
+        ["free", "pro", "team"][r.below(3) as usize],
+        ["web", "api", "pos"][r.below(3) as usize],
+        timestamp(ts).trim_end_matches('Z'),
+        r.below(1000),
+        r.below(2) == 0,
+        r.below(1_000_000),
+        r.word_pair(),
+    )
 }
 
 /// A sentence needing escapes: quotes, backslashes, line breaks, `\u`

@@ -1,9 +1,11 @@
 //! `cargo xtask e2e-bench [PAGES] [RECORDS] [SHAPE]`: `hydrant run` against
-//! a local corpus API in each pagination style, NDJSON into a file, beside
-//! `curl` fetching the same pages in the same run.
+//! a local corpus API in each pagination style, to NDJSON and to Parquet
+//! files, beside `curl` fetching the same pages to /dev/null and writing
+//! them to a file, in the same run. `SHAPE+gzip` serves the pages
+//! gzip-compressed (and curl gets `--compressed`).
 //!
 //! The server is hydrant-bench's `corpus-api` (hyper), in its own process.
-//! Each style is run three times, taking turns with curl; the medians go
+//! Each measurement is run three times, all taking turns; the medians go
 //! to a table on stdout, and every run to `target/e2e-bench.json`.
 
 use std::io::{BufRead, BufReader};
@@ -74,66 +76,14 @@ pub fn run(args: &[String]) -> Result<()> {
         url.trim()
     );
 
+    let gzip = shape.ends_with("+gzip");
     let mut results = Vec::new();
     for style in STYLES {
         let job = dir.join(format!("{style}.toml"));
-        let summary_path = dir.join(format!("{style}.summary.json"));
-        let output = dir.join(format!("{style}.ndjson"));
-        let curl_config = dir.join(format!("{style}.curl"));
-        // hydrant and curl take turns, so that both see the machine's
-        // slow and fast moments alike.
-        let (mut hydrant_runs, mut curl_runs, mut parallel_runs) =
-            (Vec::new(), Vec::new(), Vec::new());
-        let (mut peak_rss_kb, mut summary, mut output_bytes) = (0, Value::Null, 0);
-        for _ in 0..RUNS {
-            let (seconds, rss_kb) = measure(
-                Command::new(bin.join("hydrant"))
-                    .arg("run")
-                    .arg(&job)
-                    .arg("--quiet")
-                    .arg("--summary-json")
-                    .arg(&summary_path),
-            )?;
-            hydrant_runs.push(seconds);
-            peak_rss_kb = peak_rss_kb.max(rss_kb);
-            summary = serde_json::from_slice(&std::fs::read(&summary_path)?)?;
-            if summary["records"].as_u64() != Some(total) {
-                bail!(
-                    "{style}: hydrant wrote {} records, not {total}",
-                    summary["records"]
-                );
-            }
-            output_bytes = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
-            std::fs::remove_file(&output).ok();
-            curl_runs.push(curl(&curl_config, 1)?);
-            if style == "offset" {
-                parallel_runs.push(curl(&curl_config, 4)?);
-            }
+        if !job.exists() {
+            continue;
         }
-        let (hydrant_s, curl_s) = (median(&hydrant_runs), median(&curl_runs));
-        let bytes = summary["bytes"].as_u64().unwrap_or(0);
-        let mut row = json!({
-            "style": style,
-            "records": total,
-            "requests": summary["requests"],
-            "bytes": bytes,
-            "output_bytes": output_bytes,
-            "hydrant_s": hydrant_s,
-            "hydrant_runs_s": hydrant_runs,
-            "records_per_s": total as f64 / hydrant_s,
-            "mb_per_s": bytes as f64 / 1e6 / hydrant_s,
-            "peak_rss_mb": peak_rss_kb as f64 * 1024.0 / 1e6,
-            "curl_s": curl_s,
-            "curl_runs_s": curl_runs,
-            "curl_records_per_s": total as f64 / curl_s,
-            "ratio_to_curl": curl_s / hydrant_s,
-        });
-        if style == "offset" {
-            let parallel_s = median(&parallel_runs);
-            row["curl_parallel4_s"] = json!(parallel_s);
-            row["ratio_to_curl_parallel4"] = json!(parallel_s / hydrant_s);
-        }
-        results.push(row);
+        results.push(bench_style(&bin, &dir, style, total, gzip)?);
     }
     drop(server);
 
@@ -141,33 +91,129 @@ pub fn run(args: &[String]) -> Result<()> {
     let report = json!({ "pages": pages, "records_per_page": records, "shape": shape, "cores": cores, "runs_each": RUNS, "runs": results });
     let path = root().join("target/e2e-bench.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+    print_table(&results, total);
     println!(
-        "| style | hydrant records/s | MB/s | peak RSS | curl records/s | hydrant ÷ curl |\n|---|---:|---:|---:|---:|---:|"
-    );
-    for row in &results {
-        let f = |key: &str| row[key].as_f64().unwrap_or(0.0);
-        println!(
-            "| {} | {:.2} M | {:.0} | {:.1} MB | {:.2} M | {:.2}× |",
-            row["style"].as_str().unwrap_or(""),
-            f("records_per_s") / 1e6,
-            f("mb_per_s"),
-            f("peak_rss_mb"),
-            f("curl_records_per_s") / 1e6,
-            f("ratio_to_curl"),
-        );
-        if let Some(parallel) = row["ratio_to_curl_parallel4"].as_f64() {
-            println!(
-                "| {} (curl 4 at once) | | | | {:.2} M | {parallel:.2}× |",
-                row["style"].as_str().unwrap_or(""),
-                total as f64 / f("curl_parallel4_s") / 1e6,
-            );
-        }
-    }
-    println!(
-        "\n{cores} cores; the median of {RUNS} runs each; results in {}",
+        "\n{cores} cores; the median of {RUNS} runs each, taking turns; results in {}",
         path.display()
     );
     Ok(())
+}
+
+/// One style: hydrant to NDJSON and to Parquet, and curl fetching the same
+/// pages to /dev/null and to a file, taking turns.
+fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> Result<Value> {
+    let job = dir.join(format!("{style}.toml"));
+    let summary_path = dir.join(format!("{style}.summary.json"));
+    let output = dir.join(format!("{style}.ndjson"));
+    let parquet = dir.join(format!("{style}.parquet"));
+    let curl_config = dir.join(format!("{style}.curl"));
+    let curl_file = dir.join(format!("{style}.curl.out"));
+    let mut runs: [Vec<f64>; 5] = Default::default();
+    let (mut rss_ndjson, mut rss_parquet, mut summary) = (0, 0, Value::Null);
+    let (mut output_bytes, mut parquet_bytes) = (0, 0);
+    let hydrant = |extra: &[&Path]| -> Result<(f64, u64)> {
+        let mut command = Command::new(bin.join("hydrant"));
+        command
+            .arg("run")
+            .arg(&job)
+            .arg("--quiet")
+            .arg("--summary-json")
+            .arg(&summary_path);
+        if let [path] = extra {
+            command
+                .arg("--format")
+                .arg("parquet")
+                .arg("--output")
+                .arg(path);
+        }
+        measure(&mut command)
+    };
+    for _ in 0..RUNS {
+        let (seconds, rss) = hydrant(&[])?;
+        runs[0].push(seconds);
+        rss_ndjson = rss_ndjson.max(rss);
+        summary = serde_json::from_slice(&std::fs::read(&summary_path)?)?;
+        if summary["records"].as_u64() != Some(total) {
+            bail!(
+                "{style}: hydrant wrote {} records, not {total}",
+                summary["records"]
+            );
+        }
+        output_bytes = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
+        std::fs::remove_file(&output).ok();
+        let (seconds, rss) = hydrant(&[&parquet])?;
+        runs[1].push(seconds);
+        rss_parquet = rss_parquet.max(rss);
+        parquet_bytes = std::fs::metadata(&parquet).map(|m| m.len()).unwrap_or(0);
+        std::fs::remove_file(&parquet).ok();
+        runs[2].push(curl(&curl_config, 1, None, gzip)?);
+        runs[3].push(curl(&curl_config, 1, Some(&curl_file), gzip)?);
+        std::fs::remove_file(&curl_file).ok();
+        if style == "offset" {
+            runs[4].push(curl(&curl_config, 4, None, gzip)?);
+        }
+    }
+    let [ndjson_s, parquet_s, null_s, file_s] = [0, 1, 2, 3].map(|i| median(&runs[i]));
+    let bytes = summary["bytes"].as_u64().unwrap_or(0);
+    let mut row = json!({
+        "style": style,
+        "records": total,
+        "requests": summary["requests"],
+        "bytes": bytes,
+        "output_bytes": output_bytes,
+        "parquet_bytes": parquet_bytes,
+        "hydrant_s": ndjson_s,
+        "hydrant_runs_s": runs[0],
+        "records_per_s": total as f64 / ndjson_s,
+        "mb_per_s": bytes as f64 / 1e6 / ndjson_s,
+        "peak_rss_mb": rss_ndjson as f64 * 1024.0 / 1e6,
+        "parquet_s": parquet_s,
+        "parquet_runs_s": runs[1],
+        "parquet_peak_rss_mb": rss_parquet as f64 * 1024.0 / 1e6,
+        "curl_s": null_s,
+        "curl_runs_s": runs[2],
+        "curl_file_s": file_s,
+        "curl_file_runs_s": runs[3],
+        "ratio_to_curl": null_s / ndjson_s,
+        "ratio_to_curl_file": file_s / ndjson_s,
+        "parquet_to_ndjson": ndjson_s / parquet_s,
+    });
+    if style == "offset" {
+        let parallel_s = median(&runs[4]);
+        row["curl_parallel4_s"] = json!(parallel_s);
+        row["ratio_to_curl_parallel4"] = json!(parallel_s / ndjson_s);
+    }
+    Ok(row)
+}
+
+fn print_table(results: &[Value], total: u64) {
+    println!(
+        "| style | hydrant NDJSON | hydrant Parquet (size) | curl → /dev/null | curl → file | NDJSON ÷ curl → file | Parquet ÷ NDJSON | peak RSS NDJSON / Parquet |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let per_s = |seconds: f64| total as f64 / seconds / 1e6;
+    for row in results {
+        let f = |key: &str| row[key].as_f64().unwrap_or(0.0);
+        println!(
+            "| {} | {:.2} M/s | {:.2} M/s ({:.0} MB) | {:.2} M/s | {:.2} M/s | {:.2}× | {:.2}× | {:.0} / {:.0} MB |",
+            row["style"].as_str().unwrap_or(""),
+            f("records_per_s") / 1e6,
+            per_s(f("parquet_s")),
+            f("parquet_bytes") / 1e6,
+            per_s(f("curl_s")),
+            per_s(f("curl_file_s")),
+            f("ratio_to_curl_file"),
+            f("parquet_to_ndjson"),
+            f("peak_rss_mb"),
+            f("parquet_peak_rss_mb"),
+        );
+        if let Some(parallel) = row["ratio_to_curl_parallel4"].as_f64() {
+            println!(
+                "| {} (curl 4 at once → /dev/null) | | | {:.2} M/s | | NDJSON ÷ it {parallel:.2}× | | |",
+                row["style"].as_str().unwrap_or(""),
+                per_s(f("curl_parallel4_s")),
+            );
+        }
+    }
 }
 
 fn median(runs: &[f64]) -> f64 {
@@ -203,9 +249,10 @@ fn vm_hwm(status: &Path) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Fetches every page of a curl config to `/dev/null` on keep-alive
-/// connections, `parallel` at once; returns the wall time.
-fn curl(config: &Path, parallel: usize) -> Result<f64> {
+/// Fetches every page of a curl config on keep-alive connections,
+/// `parallel` at once, the bodies to `to` (a file) or to /dev/null, decoded
+/// when `gzip`; returns the wall time.
+fn curl(config: &Path, parallel: usize, to: Option<&Path>, gzip: bool) -> Result<f64> {
     let mut command = Command::new("curl");
     command
         .arg("--silent")
@@ -213,6 +260,13 @@ fn curl(config: &Path, parallel: usize) -> Result<f64> {
         .arg("--fail")
         .arg("--config")
         .arg(config);
+    if gzip {
+        command.arg("--compressed");
+    }
+    match to {
+        Some(path) => command.stdout(std::fs::File::create(path)?),
+        None => command.stdout(Stdio::null()),
+    };
     if parallel > 1 {
         command
             .arg("--parallel")
