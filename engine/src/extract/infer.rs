@@ -168,13 +168,16 @@ impl Inference {
             // if slower.
             let mut members = 0;
             let mut covered = true;
+            let children = &self.nodes[level].children;
             value.members_while(|key, child| {
+                // Records of one shape list their keys in one order: the
+                // child at the member's place is tried before a search.
+                let at = children
+                    .get(members)
+                    .filter(|(k, _)| k.as_bytes() == key)
+                    .or_else(|| children.iter().find(|(k, _)| k.as_bytes() == key));
                 members += 1;
-                covered = self.nodes[level]
-                    .children
-                    .iter()
-                    .find(|(k, _)| k.as_bytes() == key)
-                    .is_some_and(|&(_, below)| self.covers_value(below, child));
+                covered = at.is_some_and(|&(_, below)| self.covers_value(below, child));
                 covered
             });
             if members > 0 {
@@ -314,7 +317,8 @@ fn text_type(s: &str) -> ColumnType {
     });
     if matches!(b[10], b'T' | b't')
         && fraction <= 6
-        && chrono::DateTime::parse_from_rfc3339(s).is_ok()
+        && (super::time::utc_seconds_micros(b).is_some()
+            || chrono::DateTime::parse_from_rfc3339(s).is_ok())
     {
         return ColumnType::Timestamp;
     }

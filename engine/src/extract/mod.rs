@@ -918,8 +918,22 @@ mod tests {
             utc_seconds_micros(b"2023-11-14T22:13:35Z"),
             Some(1_700_000_015_000_000)
         );
+        // Fractions of a second, kept to microseconds as chrono keeps them.
+        let chrono_exact = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .ok()
+                .map(|dt| dt.timestamp() * 1_000_000 + i64::from(dt.timestamp_subsec_micros()))
+        };
+        for fraction in ["5", "25", "123", "000001", "1234567", "999999999", "0"] {
+            let s = format!("2023-11-14T22:13:35.{fraction}Z");
+            assert_eq!(utc_seconds_micros(s.as_bytes()), chrono_exact(&s), "{s}");
+            assert!(utc_seconds_micros(s.as_bytes()).is_some(), "{s}");
+        }
         for other in [
-            "2023-11-14T22:13:35.5Z",
+            "2023-11-14T22:13:35.Z",
+            "2023-11-14T22:13:35.5x",
+            "2023-11-14T22:13:35.1234567890Z",
+            "2023-11-14T22:13:35.12+01:00",
             "2023-11-14T22:13:35+01:00",
             "2023-11-14 22:13:35Z",
             "2023-1x-14T22:13:35Z",

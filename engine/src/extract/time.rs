@@ -76,6 +76,22 @@ pub(super) fn parse_timestamp(s: &str, format: Option<&str>) -> Option<i64> {
 /// timestamp column's time; anything else (fractions, offsets, a leap
 /// second, a date that does not exist) is left to chrono.
 pub(super) fn utc_seconds_micros(text: &[u8]) -> Option<i64> {
+    // `…SS.fffZ`: the fraction, up to nine digits, kept to microseconds
+    // as chrono keeps it.
+    if text.len() > 21 && text[19] == b'.' && text.len() <= 30 {
+        let (whole, fraction) = (&text[..19], &text[20..text.len() - 1]);
+        if text[text.len() - 1] != b'Z' || !fraction.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let mut seconds = [b'Z'; 20];
+        seconds[..19].copy_from_slice(whole);
+        let micros = fraction
+            .iter()
+            .chain(std::iter::repeat(&b'0'))
+            .take(6)
+            .fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
+        return utc_seconds_micros(&seconds).map(|s| s + micros);
+    }
     let [
         y0,
         y1,
