@@ -256,3 +256,41 @@ fn row_groups_stream_with_inferred_columns_and_feed_a_write_job() {
         serde_json::json!({"id": 3, "name": "n3", "score": 3.25, "ok": false})
     );
 }
+
+/// Row groups are encoded on a thread of their own; a run that fails after
+/// some of them must still leave no Parquet file looking complete.
+#[test]
+fn a_failed_run_leaves_no_parquet_file() {
+    let server = TestServer::start_fn(|seen| {
+        let page: u32 = seen
+            .target
+            .split("page=")
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        if page > 3 {
+            return crate::util::json(500, r#"{"error":"down"}"#);
+        }
+        // Pages of 10 000 records: row groups go to the encoder before
+        // the failure.
+        let records: Vec<String> = (0..10_000)
+            .map(|i| format!("{{\"id\":{},\"name\":\"n{i}\"}}", page * 100_000 + i))
+            .collect();
+        crate::util::json(200, format!("[{}]", records.join(",")))
+    });
+    let dir = Dir::new();
+    let out = dir.path("out.parquet");
+    let job = dir.write(
+        "job.toml",
+        &job_text(
+            &server,
+            "/items",
+            "[paginate]\ntype = \"page\"\n[limits]\nmax_retries = 0\nconcurrency = 1\n",
+        ),
+    );
+    let run = hydrant(&["run", path_str(&job), "--output", path_str(&out)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("answered 500"), "{}", run.stderr);
+    assert!(!out.exists(), "a failed run left a Parquet file");
+    assert!(!dir.path("out.parquet.partial").exists());
+}

@@ -116,8 +116,8 @@ impl Inference {
         if value.is_object() {
             let mut members = 0;
             value.members(&mut |key, child| {
+                let below = self.child(level, key, members);
                 members += 1;
-                let below = self.child(level, key);
                 self.feed_value(below, child, policy, fed);
             });
             if members > 0 {
@@ -214,8 +214,16 @@ impl Inference {
     }
 
     /// The level under `key` of `level`, made if new.
-    fn child(&mut self, level: usize, key: &str) -> usize {
-        if let Some(&(_, below)) = self.nodes[level].children.iter().find(|(k, _)| &**k == key) {
+    /// The node under `key`, made if new. `place` is the key's place
+    /// among its record's members: records of one shape list their keys
+    /// in one order, so the child there is tried before a search.
+    fn child(&mut self, level: usize, key: &str, place: usize) -> usize {
+        let children = &self.nodes[level].children;
+        if let Some(&(_, below)) = children
+            .get(place)
+            .filter(|(k, _)| &**k == key)
+            .or_else(|| children.iter().find(|(k, _)| &**k == key))
+        {
             return below;
         }
         let below = self.nodes.len();
@@ -228,7 +236,8 @@ impl Inference {
     }
 
     fn level_of(&mut self, keys: &[String]) -> usize {
-        keys.iter().fold(0, |level, key| self.child(level, key))
+        keys.iter()
+            .fold(0, |level, key| self.child(level, key, usize::MAX))
     }
 
     /// The columns in the order their fields were first met. A column

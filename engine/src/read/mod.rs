@@ -6,6 +6,8 @@
 #[cfg(feature = "arrow")]
 pub(crate) mod batches;
 mod columns;
+#[cfg(feature = "parquet")]
+mod encoder;
 pub(crate) mod fanout;
 mod flight;
 pub(crate) mod incremental;

@@ -767,15 +767,18 @@ fn open_sink(
         )),
         OutputFormat::Raw => Box::new(RawSink::new(out)),
         #[cfg(feature = "parquet")]
-        OutputFormat::Parquet => Box::new(
-            crate::sink::parquet::ParquetSink::new(
+        OutputFormat::Parquet => {
+            use crate::sink::parquet::{InPlace, ParquetSink};
+            let encoder = InPlace::new(
                 out,
-                columns,
+                ParquetSink::schema(columns),
                 &job.output.parquet_compression,
                 job.output.row_group_size,
             )
-            .map_err(|e| output_error(job, e))?,
-        ),
+            .and_then(crate::read::encoder::OnThread::start)
+            .map_err(|e| output_error(job, e))?;
+            Box::new(ParquetSink::new(columns, Box::new(encoder)))
+        }
         #[cfg(not(feature = "parquet"))]
         OutputFormat::Parquet => {
             return Err(Error::config(format!(
