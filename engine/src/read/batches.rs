@@ -28,7 +28,10 @@ pub struct RecordBatches {
 }
 
 /// Runs a read job (as `hydrant_engine::run` would, with its output replaced by
-/// the stream) and hands its records over as Arrow record batches.
+/// the stream) and hands its records over as Arrow record batches. The
+/// stream leaves the job's `[state]` file alone: it keeps no checkpoint,
+/// and an `[incremental]` job reads from its stored bookmark without
+/// moving it.
 pub fn record_batches(job: Job, mut options: RunOptions) -> Result<RecordBatches> {
     let job = match options.partition.take() {
         Some(partition) => {

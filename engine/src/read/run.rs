@@ -84,6 +84,8 @@ pub(crate) struct ReadRun<'j, 'h> {
 
     // The output.
     pub(super) output: Option<OutputHook>,
+    /// Whether the run writes `[state]` (see [`ReadRun::start`]).
+    keeps_state: bool,
     pub(super) sink: Option<Box<dyn Sink>>,
     pub(super) dirty_out: Option<std::io::BufWriter<std::fs::File>>,
     /// Where a resumed run's partial output goes on from.
@@ -158,7 +160,21 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             tracing::warn!("{warning}");
             tally.warnings.push(warning);
         }
-        let resumed = begin_checkpoints(job, options.resume, &mut tally.warnings)?;
+        // A run whose output goes to a hook (a stream of batches, bench,
+        // a write job's input) leaves the state file alone: it keeps no
+        // checkpoint, and an incremental one reads from the stored
+        // bookmark without moving it.
+        let keeps_state = output.is_none();
+        let resumed = if keeps_state {
+            begin_checkpoints(job, options.resume, &mut tally.warnings)?
+        } else if options.resume {
+            return Err(Error::config(format!(
+                "job file `{}`: --resume needs the job's own output",
+                job.name
+            )));
+        } else {
+            None
+        };
         // The counters come back before the feed opens: `[fanout.from]`
         // adds the requests of its parent job, run again, on top of them.
         if let Some(checkpoint) = &resumed {
@@ -202,6 +218,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             values_concurrently: job.values_concurrently(),
             batches_hooked: takes_batches(output.as_ref()),
             output,
+            keeps_state,
             sink: None,
             dirty_out: None,
             resumed_at: None,
@@ -702,7 +719,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     /// Where the run stands once the page just stepped on is written (only
     /// for a job with `[state]`).
     pub(super) fn standing(&self) -> Option<Standing> {
-        self.job.state.as_ref()?;
+        self.job.state.as_ref().filter(|_| self.keeps_state)?;
         let last_stop = self.tally.last_stop.unwrap_or(Stop::NoNext);
         let (values_done, pass, stopped) = match &self.pass {
             Some(current) if !self.values_concurrently => match current.ended {
@@ -761,14 +778,16 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             .map_err(|e| crate::read::output_error(self.job, e))?;
         let mut incremental = None;
         if let Some(tracker) = &self.incremental {
-            let (after, summary) = tracker.commit();
-            if self.job.state.is_some() {
+            let (after, mut summary) = tracker.commit();
+            if self.job.state.is_some() && self.keeps_state {
                 crate::state::save(tracker.path(), &after, |text| {
                     self.context.session.redact(text)
                 })?;
+            } else {
+                summary.bookmark_after = summary.bookmark_before.clone();
             }
             incremental = Some(summary);
-        } else if let Some(state) = &self.job.state {
+        } else if let Some(state) = self.job.state.as_ref().filter(|_| self.keeps_state) {
             crate::state::remove(&state.path)?;
         }
         let job = self.job;
