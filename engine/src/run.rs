@@ -31,6 +31,7 @@ pub async fn run(job: &Job, mut options: RunOptions) -> Result<Summary> {
     let _lock = job
         .state
         .as_ref()
+        .filter(|_| !job.state_read_only)
         .map(|state| state::lock(&state.path))
         .transpose()?;
     if job.write.is_some() {

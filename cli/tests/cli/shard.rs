@@ -187,3 +187,44 @@ fn incremental_windows_are_split_between_shards() {
     // Shards read their windows as backfills: the bookmark is not set.
     assert!(!dir.path("state.json").exists() || !dir.read("state.json").contains("bookmark\": \""));
 }
+
+/// Shards of an incremental fan-out job read from each value's stored
+/// bookmark, and move none.
+#[test]
+fn incremental_shards_start_at_the_stored_bookmarks() {
+    let server = TestServer::start_fn(|seen| {
+        let query: std::collections::HashMap<String, String> =
+            url::Url::parse(&format!("http://api{}", seen.target))
+                .unwrap()
+                .query_pairs()
+                .into_owned()
+                .collect();
+        let shop: u32 = query["shop"].parse().unwrap();
+        let at = format!("2024-03-01T1{shop}:00:00Z");
+        let data = if at.as_str() >= query["since"].as_str() {
+            json!([{"shop": shop, "at": at}])
+        } else {
+            json!([])
+        };
+        answer(200, data.to_string())
+    });
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{}/sales\"\n[fanout]\nparam = \"shop\"\nvalues = [\"1\", \"2\", \"3\"]\n\
+         [state]\npath = \"{}\"\n[output]\npath = \"{}\"\n\
+         [incremental]\ncursor = \"at\"\nstart = \"2024-03-01T00:00:00Z\"\nparam = \"since\"\n",
+        server.url(),
+        path_str(&dir.path("state.json")),
+        path_str(&dir.path("out.ndjson")),
+    );
+    let job = dir.write("job.toml", &text);
+    let job = path_str(&job);
+    let first = whole(&dir, job);
+    assert_eq!(first.len(), 3);
+    let stored = dir.read("state.json");
+    // Each shard asks from its values' bookmarks; the record at each is
+    // already out.
+    let parts = shards(&dir, job, 3);
+    assert_eq!(parts.concat(), Vec::<String>::new());
+    assert_eq!(dir.read("state.json"), stored, "shards move no bookmark");
+}

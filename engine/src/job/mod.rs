@@ -61,6 +61,9 @@ pub struct Job {
     /// SHA-256 of what the job extracts (see [`extraction_text`]), so that a
     /// checkpoint is only taken up by the job that made it.
     pub(crate) fingerprint: [u8; 32],
+    /// Read `[state]` but never write it: a partition runs beside others
+    /// of its job, so it keeps no checkpoint and moves no bookmark.
+    pub(crate) state_read_only: bool,
 }
 
 /// `[state]`, validated.

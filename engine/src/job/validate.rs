@@ -525,6 +525,7 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
         incremental,
         write,
         fingerprint: [0; 32],
+        state_read_only: false,
     })
 }
 
@@ -667,6 +668,7 @@ pub(super) fn validate_fanout(
                 incremental: None,
                 write: None,
                 fingerprint: [0; 32],
+                state_read_only: false,
             }))
         }
         _ => {

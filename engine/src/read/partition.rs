@@ -24,9 +24,10 @@ impl Partition {
     /// `limits.rate` is shared between the parts.
     pub(crate) fn apply(&self, job: &Job) -> Result<(Job, Option<Backfill>)> {
         let mut part = job.clone();
-        // Parts run side by side: none keeps checkpoints, and the engine
-        // that schedules them runs a failed one again.
-        part.state = None;
+        // Parts run side by side: none keeps checkpoints or moves a
+        // bookmark (an incremental part reads from the stored one), and
+        // the engine that schedules them runs a failed one again.
+        part.state_read_only = true;
         if let Some((rate, burst)) = part.limits.rate {
             part.limits.rate = Some((rate / f64::from(self.count.max(1)), burst));
         }
@@ -195,7 +196,7 @@ mod tests {
         };
         let (applied, backfill) = part.apply(&job).unwrap();
         assert_eq!(applied.limits.rate, Some((2.5, 3)));
-        assert!(applied.state.is_none() && backfill.is_none());
+        assert!(applied.state_read_only && backfill.is_none());
         assert!(matches!(
             applied.fanout.unwrap().source,
             FanoutSource::Given(values) if values.len() == 1

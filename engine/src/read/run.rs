@@ -164,7 +164,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         // a write job's input) leaves the state file alone: it keeps no
         // checkpoint, and an incremental one reads from the stored
         // bookmark without moving it.
-        let keeps_state = output.is_none();
+        let keeps_state = output.is_none() && !job.state_read_only;
         let resumed = if keeps_state {
             begin_checkpoints(job, options.resume, &mut tally.warnings)?
         } else if options.resume {
