@@ -22,6 +22,13 @@ impl std::fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
+/// Whether the run ended because its standard output was closed.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<hydrant_engine::Error>()
+        .is_some_and(hydrant_engine::Error::is_broken_pipe)
+}
+
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     if error.downcast_ref::<Usage>().is_some() {
         return 2;

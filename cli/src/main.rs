@@ -183,6 +183,8 @@ fn main() -> ExitCode {
     commands::init_logging(quiet);
     match commands::dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
+        // `hydrant run … | head`: the reader had what it wanted.
+        Err(error) if commands::is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("hydrant: error: {error:#}");
             ExitCode::from(commands::exit_code(&error))

@@ -116,6 +116,17 @@ impl Error {
         self
     }
 
+    /// Whether the output went away under the run: a reader of its
+    /// standard output, such as `head`, stopped reading.
+    pub fn is_broken_pipe(&self) -> bool {
+        self.kind == Kind::Io
+            && self
+                .source
+                .as_ref()
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     /// The HTTP status that failed the request, when the server answered.
     pub fn status(&self) -> Option<u16> {
         self.status

@@ -203,3 +203,35 @@ fn resume_refuses_a_partial_output_that_was_changed() {
         "{\"id\":10}\n{\"id\":11}\n{\"id\":20}\n{\"id\":21}\n{\"id\":30}\n{\"id\":31}\n"
     );
 }
+
+/// `hydrant run JOB | head`: when the reader stops, the run ends quietly
+/// with exit 0, as other command-line tools do.
+#[test]
+fn a_reader_that_stops_reading_ends_the_run_quietly() {
+    use std::io::{BufRead, Read};
+    let records: Vec<String> = (0..200_000)
+        .map(|i| format!("{{\"id\":{i},\"pad\":\"{}\"}}", "x".repeat(40)))
+        .collect();
+    let server = TestServer::start(vec![Exchange::json(
+        "/many",
+        format!("[{}]", records.join(",")),
+    )]);
+    let dir = Dir::new();
+    let job = dir.write("job.toml", &crate::job_text(&server, "/many", ""));
+    let mut child = crate::util::spawn_hydrant_piped(&["run", path_str(&job)]);
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first.trim_end(), records[0]);
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}

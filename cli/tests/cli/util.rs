@@ -265,6 +265,15 @@ pub fn spawn_hydrant_with(args: &[&str], env: &[(&str, &str)]) -> std::process::
         .unwrap()
 }
 
+/// `hydrant` started with its standard output and error piped to the test.
+pub fn spawn_hydrant_piped(args: &[&str]) -> std::process::Child {
+    command(args, &[])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 fn command(args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_hydrant"));
     command.args(args).env_remove("RUST_LOG");
