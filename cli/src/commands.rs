@@ -81,6 +81,15 @@ fn watch_signals(interrupt: Interrupt) -> Result<()> {
     Ok(())
 }
 
+/// Whether messages on stderr get colours: on a terminal, unless
+/// `NO_COLOR` is set; anywhere when `CLICOLOR_FORCE` is set (not `0`).
+fn colours(terminal: bool, var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    if var("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+        return true;
+    }
+    terminal && var("NO_COLOR").is_none()
+}
+
 pub fn init_logging(quiet: bool) {
     let default = if quiet { "error" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -89,6 +98,9 @@ pub fn init_logging(quiet: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(colours(std::io::stderr().is_terminal(), |name| {
+            std::env::var_os(name).filter(|v| !v.is_empty())
+        }))
         .init();
 }
 
@@ -630,4 +642,26 @@ async fn replay(dir: &std::path::Path, addr: &str) -> Result<()> {
         .await
         .context("cannot wait for ctrl-c")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colours;
+
+    #[test]
+    fn colours_only_on_a_terminal_unless_forced() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        assert!(colours(true, env(&[])));
+        assert!(!colours(false, env(&[])));
+        assert!(!colours(true, env(&[("NO_COLOR", "1")])));
+        assert!(colours(false, env(&[("CLICOLOR_FORCE", "1")])));
+        assert!(!colours(false, env(&[("CLICOLOR_FORCE", "0")])));
+    }
 }

@@ -572,3 +572,17 @@ fn a_server_that_restarts_mid_run_is_waited_for() {
     assert!(run.stderr.contains("retrying"), "{}", run.stderr);
     assert_eq!(summary["records"], 3);
 }
+
+/// Messages on stderr carry no colour codes when stderr is not a
+/// terminal, unless `CLICOLOR_FORCE` asks for them.
+#[test]
+fn messages_carry_no_colour_codes_off_a_terminal() {
+    let server = TestServer::start(vec![Exchange::json("/x", r#"{"other": 1}"#)]);
+    let rest = "[records]\npath = \"data\"\n";
+    let (plain, _) = run_job(&server.url(), "/x", rest, &[]);
+    assert_eq!(plain.code, 0, "{}", plain.stderr);
+    assert!(plain.stderr.contains("WARN"), "{}", plain.stderr);
+    assert!(!plain.stderr.contains('\u{1b}'), "{:?}", plain.stderr);
+    let (forced, _) = run_job(&server.url(), "/x", rest, &[("CLICOLOR_FORCE", "1")]);
+    assert!(forced.stderr.contains("\u{1b}["), "{:?}", forced.stderr);
+}
