@@ -289,7 +289,7 @@ fn escaped_text(r: &mut Random) -> String {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of a unix time (proleptic Gregorian, UTC).
-fn timestamp(unix: u64) -> String {
+pub fn timestamp(unix: u64) -> String {
     let days = (unix / 86_400) as i64;
     let secs = unix % 86_400;
     // Howard Hinnant's civil_from_days.

@@ -26,25 +26,9 @@ struct Row {
     updated_at: i64,
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` of unix seconds.
+/// `YYYY-MM-DDTHH:MM:SSZ` of unix seconds (after 1970).
 fn rfc3339(seconds: i64) -> String {
-    let (days, rest) = (seconds.div_euclid(DAY), seconds.rem_euclid(DAY));
-    // Days to a civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / HOUR,
-        rest % HOUR / 60,
-        rest % 60
-    )
+    hydrant_bench::corpus::timestamp(u64::try_from(seconds).expect("after 1970"))
 }
 
 fn parse_rfc3339(text: &str) -> i64 {

@@ -112,6 +112,16 @@ impl CursorType {
         })
     }
 
+    /// The type's name, as `incremental.type` spells it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            CursorType::Timestamp => "timestamp",
+            CursorType::Date => "date",
+            CursorType::Long => "long",
+            CursorType::String => "string",
+        }
+    }
+
     /// Whether the cursor is a point in time, so that "now" bounds it.
     pub(crate) fn is_time(self) -> bool {
         matches!(self, CursorType::Timestamp | CursorType::Date)
@@ -299,7 +309,7 @@ pub(crate) fn validate(file: &IncrementalFile) -> Result<Incremental, String> {
     let start = kind.read(start).ok_or_else(|| {
         format!(
             "incremental.start: `{start}` is not a {} value",
-            kind_name(kind)
+            kind.name()
         )
     })?;
     let placement = match file.placement.as_deref().unwrap_or("query") {
@@ -360,7 +370,7 @@ pub(crate) fn validate(file: &IncrementalFile) -> Result<Incremental, String> {
         _ if file.safety_margin.is_some() => {
             return Err(format!(
                 "incremental.safety_margin: only a timestamp or date cursor has one, this one is a {}",
-                kind_name(kind)
+                kind.name()
             ));
         }
         _ => 0,
@@ -385,15 +395,6 @@ pub(crate) fn validate(file: &IncrementalFile) -> Result<Incremental, String> {
     })
 }
 
-fn kind_name(kind: CursorType) -> &'static str {
-    match kind {
-        CursorType::Timestamp => "timestamp",
-        CursorType::Date => "date",
-        CursorType::Long => "long",
-        CursorType::String => "string",
-    }
-}
-
 fn bound_format(kind: CursorType, format: Option<&str>) -> Result<BoundFormat, String> {
     let Some(format) = format else {
         return Ok(match kind {
@@ -405,7 +406,7 @@ fn bound_format(kind: CursorType, format: Option<&str>) -> Result<BoundFormat, S
     if !kind.is_time() {
         return Err(format!(
             "incremental.format: a {} cursor is sent as it is; `format` is for timestamps and dates",
-            kind_name(kind)
+            kind.name()
         ));
     }
     Ok(match format {

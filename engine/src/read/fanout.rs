@@ -28,9 +28,7 @@ pub(crate) async fn first_value(job: &Job, options: &RunOptions) -> Result<FanVa
     let mut feed = Feed::open(&job, options, &mut Progress::default(), &mut Vec::new()).await?;
     if job.incremental.is_some() {
         // The first window, from the stored bookmark.
-        let stored = crate::read::incremental::load(&job)?;
-        let mut tracker = crate::read::incremental::Tracker::start(&job, stored, None, None)?
-            .expect("an incremental job");
+        let mut tracker = crate::read::incremental::Tracker::stored(&job)?;
         return tracker.next_pass(|| feed.next_value())?.ok_or_else(|| {
             Error::data(format!(
                 "job file `{}`: nothing to fetch: the bookmark is at the upper bound of a run",

@@ -186,6 +186,12 @@ impl Tracker {
         }))
     }
 
+    /// The tracker of a fresh run from the stored bookmark: what `check`,
+    /// `explain` and `partitions` look at.
+    pub(crate) fn stored(job: &Job) -> Result<Tracker> {
+        Ok(Tracker::start(job, load(job)?, None, None)?.expect("an incremental job"))
+    }
+
     /// The bookmark stored for a fan-out value before the run.
     fn bookmark_of(&self, value: &str) -> Option<Cursor> {
         let stored = self
@@ -600,20 +606,11 @@ fn fresh(spec: &Incremental) -> IncrementalState {
     IncrementalState {
         incremental: INCREMENTAL_FORMAT,
         cursor: spec.cursor.as_str().to_owned(),
-        kind: kind_name(spec.kind).to_owned(),
+        kind: spec.kind.name().to_owned(),
         bookmark: None,
         bookmarks: BTreeMap::new(),
         boundary_keys: BTreeMap::new(),
         run: None,
-    }
-}
-
-fn kind_name(kind: CursorType) -> &'static str {
-    match kind {
-        CursorType::Timestamp => "timestamp",
-        CursorType::Date => "date",
-        CursorType::Long => "long",
-        CursorType::String => "string",
     }
 }
 
@@ -637,7 +634,7 @@ pub(crate) fn load(job: &Job) -> Result<IncrementalState> {
             stored.incremental
         )));
     }
-    if stored.cursor != spec.cursor.as_str() || stored.kind != kind_name(spec.kind) {
+    if stored.cursor != spec.cursor.as_str() || stored.kind != spec.kind.name() {
         return Err(Error::config(format!(
             "state file `{}` holds a bookmark of cursor `{}` ({}), and the job's cursor is now `{}` ({}); \
              run `hydrant state JOB --reset` to start over from incremental.start",
@@ -645,7 +642,7 @@ pub(crate) fn load(job: &Job) -> Result<IncrementalState> {
             stored.cursor,
             stored.kind,
             spec.cursor.as_str(),
-            kind_name(spec.kind)
+            spec.kind.name()
         )));
     }
     Ok(stored)
@@ -661,7 +658,7 @@ pub(crate) fn windows_of(job: &Job) -> Result<Option<Vec<(String, String)>>> {
     if spec.step.is_none() || job.fanout.is_some() {
         return Ok(None);
     }
-    let tracker = Tracker::start(job, load(job)?, None, None)?.expect("an incremental job");
+    let tracker = Tracker::stored(job)?;
     let text = |cursor: &Cursor| match spec.kind.spell(cursor) {
         Value::String(text) => text,
         other => other.to_string(),

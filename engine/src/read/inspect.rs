@@ -37,9 +37,7 @@ pub fn explain(job: &Job) -> Result<String> {
     );
     let value = match Feed::open_static(job)? {
         Some(mut feed) if job.incremental.is_some() => {
-            let stored = crate::read::incremental::load(job)?;
-            let mut tracker = crate::read::incremental::Tracker::start(job, stored, None, None)?
-                .expect("an incremental job");
+            let mut tracker = crate::read::incremental::Tracker::stored(job)?;
             let Some(first) = tracker.next_pass(|| feed.next_value())? else {
                 out.push_str(
                     "# [incremental]: nothing to fetch: the bookmark is at the upper bound\n",
