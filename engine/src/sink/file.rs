@@ -8,7 +8,7 @@
 //! or nothing.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -98,11 +98,13 @@ impl Destination {
     /// `None` is stdout.
     pub(crate) fn open(path: Option<&Path>) -> io::Result<Destination> {
         let Some(path) = path else {
-            return Ok(Destination::writer(Box::new(io::stdout())));
+            let terminal = io::stdout().is_terminal();
+            return Ok(Destination::stream(Box::new(io::stdout()), terminal));
         };
         if written_in_place(path)? {
             let file = OpenOptions::new().write(true).open(path)?;
-            return Ok(Destination::writer(Box::new(file)));
+            let terminal = file.is_terminal();
+            return Ok(Destination::stream(Box::new(file), terminal));
         }
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
@@ -117,8 +119,16 @@ impl Destination {
     /// Any byte stream, such as a socket or a buffer of an embedding
     /// program. It is flushed on `finish`, and cannot be checkpointed.
     pub(crate) fn writer(writer: Box<dyn Write + Send>) -> Destination {
+        Destination::stream(writer, false)
+    }
+
+    /// A byte stream; on a terminal nothing is held back, so a person
+    /// watching sees each page's records as they come (stdout itself
+    /// flushes at each line), not 256 KiB at a time.
+    fn stream(writer: Box<dyn Write + Send>, terminal: bool) -> Destination {
+        let capacity = if terminal { 0 } else { BUFFER };
         Destination {
-            writer: BufWriter::with_capacity(BUFFER, writer),
+            writer: BufWriter::with_capacity(capacity, writer),
             file: None,
             start: 0,
         }
@@ -345,6 +355,35 @@ mod tests {
         let mut out = Destination::open(Some(path))?;
         out.writer.write_all(text)?;
         out.commit()
+    }
+
+    /// A writer whose bytes a test can read while it is still in use.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_terminal_sees_each_write_at_once_a_pipe_is_buffered() {
+        let seen = Shared::default();
+        let mut out = Destination::stream(Box::new(seen.clone()), true);
+        out.writer.write_all(b"{\"id\":1}\n").unwrap();
+        assert_eq!(*seen.0.lock().unwrap(), b"{\"id\":1}\n");
+
+        let piped = Shared::default();
+        let mut out = Destination::stream(Box::new(piped.clone()), false);
+        out.writer.write_all(b"{\"id\":1}\n").unwrap();
+        assert!(piped.0.lock().unwrap().is_empty());
+        out.writer.flush().unwrap();
+        assert_eq!(*piped.0.lock().unwrap(), b"{\"id\":1}\n");
     }
 
     #[test]
