@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use hydrant_bench::Exchange;
 
 use crate::util::{
-    Dir, TestServer, hydrant, ids, json, path_str, spawn_hydrant, spawn_hydrant_with,
+    Dir, TestServer, hydrant, hydrant_in, ids, json, path_str, spawn_hydrant, spawn_hydrant_with,
 };
 
 #[test]
@@ -44,6 +44,53 @@ fn files_that_would_overwrite_each_other_are_refused_before_any_request() {
     }
     assert!(server.requests().is_empty());
     assert!(!dir.path("out.ndjson").exists());
+}
+
+/// Paths in a job file are found beside the job file, whatever the
+/// working directory; a path on the command line is the working
+/// directory's.
+#[test]
+fn paths_in_a_job_file_are_relative_to_the_job_file() {
+    let server = TestServer::start(vec![Exchange::json(
+        "/x?since=0",
+        r#"[{"id":1,"n":"5"},{"id":2,"n":"x"}]"#,
+    )]);
+    let jobs = Dir::new();
+    std::fs::create_dir(jobs.path("jobs")).unwrap();
+    let job = jobs.write(
+        "jobs/job.toml",
+        &format!(
+            "[request]\nurl = \"{}/x\"\n\
+             [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+             [[columns]]\nname = \"n\"\ntype = \"long\"\n\
+             [records]\nmax_dirty = 1\ndirty_path = \"out/dirty.ndjson\"\n\
+             [output]\npath = \"out/records.ndjson\"\n\
+             [state]\npath = \"out/state.json\"\n\
+             [incremental]\ncursor = \"id\"\ntype = \"long\"\nstart = 0\nparam = \"since\"\n",
+            server.url()
+        ),
+    );
+    let elsewhere = Dir::new();
+    let run = hydrant_in(elsewhere.dir.path(), &["run", path_str(&job)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(jobs.read("jobs/out/records.ndjson"), "{\"id\":1,\"n\":5}\n");
+    assert!(jobs.read("jobs/out/dirty.ndjson").contains("\"x\""));
+    assert!(jobs.path("jobs/out/state.json").exists());
+    assert!(!elsewhere.path("out").exists());
+
+    let run = hydrant_in(
+        elsewhere.dir.path(),
+        &[
+            "run",
+            path_str(&job),
+            "--output",
+            "here.ndjson",
+            "--from",
+            "0",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(elsewhere.read("here.ndjson"), "{\"id\":1,\"n\":5}\n");
 }
 
 #[test]

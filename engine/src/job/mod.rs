@@ -24,6 +24,60 @@ use crate::job::vars::Vars;
 use crate::json::path::JsonPath;
 use file::{JobFile, RequestFile};
 
+/// A JSON Schema (draft 2020-12) of the native TOML job file, made from
+/// the same structs the job file is read into, so it cannot drift from
+/// what `hydrant` accepts. Editors use it for completion and validation.
+#[cfg(feature = "schema")]
+pub fn job_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(JobFile);
+    // TOML has no null: an optional key is one left out.
+    without_null(schema.as_object_mut().expect("a schema is an object"));
+    schema.insert("title".into(), "hydrant job file".into());
+    schema.insert(
+        "description".into(),
+        "A hydrant job: what to fetch and where to write it. Reference: docs/reference/job-file.md"
+            .into(),
+    );
+    schema.to_value()
+}
+
+/// Removes the `null` that schemars allows for an `Option`: `anyOf: [X,
+/// null]` becomes X, and `type: [T, "null"]` becomes T.
+#[cfg(feature = "schema")]
+fn without_null(node: &mut serde_json::Map<String, Value>) {
+    let is_null = |v: &Value| v.get("type").and_then(Value::as_str) == Some("null");
+    if let Some(Value::Array(any)) = node.get("anyOf")
+        && any.len() == 2
+        && let Some(at) = any.iter().position(is_null)
+    {
+        let Some(Value::Object(other)) = any.get(1 - at).cloned() else {
+            return;
+        };
+        node.remove("anyOf");
+        node.extend(other);
+    }
+    if let Some(Value::Array(types)) = node.get_mut("type") {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types.remove(0);
+            node.insert("type".into(), only);
+        }
+    }
+    for value in node.values_mut() {
+        match value {
+            Value::Object(child) => without_null(child),
+            Value::Array(items) => {
+                for item in items {
+                    if let Value::Object(child) = item {
+                        without_null(child);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The syntax of a job file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -484,15 +538,28 @@ impl Job {
         {
             fix(ca);
         }
-        if let Some(Fanout {
-            source: FanoutSource::File(file),
-            ..
-        }) = &mut self.fanout
-        {
-            fix(file);
+        match &mut self.fanout {
+            Some(Fanout {
+                source: FanoutSource::File(file),
+                ..
+            }) => fix(file),
+            Some(Fanout {
+                source: FanoutSource::From(parent),
+                ..
+            }) => parent.resolve_relative_to(dir),
+            _ => {}
         }
-        // Files read are found beside the job file; files written
-        // (output, dirty and reject files, state) go where the user runs it.
+        // Files written are found beside the job file too, so a job runs
+        // the same from any working directory.
+        if let Some(path) = &mut self.output.path {
+            fix(path);
+        }
+        if let Some(state) = &mut self.state {
+            fix(&mut state.path);
+        }
+        if let Some(dirty) = &mut self.records.dirty_path {
+            fix(dirty);
+        }
         if let Some(write) = &mut self.write {
             match &mut write.input {
                 Input::File {
@@ -500,6 +567,9 @@ impl Job {
                 }
                 | Input::JobFile(path) => fix(path),
                 _ => {}
+            }
+            if let Some(rejects) = &mut write.reject_path {
+                fix(rejects);
             }
         }
     }
