@@ -24,9 +24,14 @@ impl std::error::Error for Usage {}
 
 /// Whether the run ended because its standard output was closed.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
-    error
-        .downcast_ref::<hydrant_engine::Error>()
-        .is_some_and(hydrant_engine::Error::is_broken_pipe)
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<hydrant_engine::Error>()
+            .is_some_and(hydrant_engine::Error::is_broken_pipe)
+            || cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 pub fn exit_code(error: &anyhow::Error) -> u8 {
@@ -131,6 +136,7 @@ pub fn dispatch(command: Command) -> Result<()> {
             let args = command.run;
             let shard = command.shard.as_deref().map(parse_shard).transpose()?;
             let part = Part {
+                resume: command.resume,
                 backfill: command.from.map(|from| hydrant_engine::Backfill {
                     from,
                     to: command.to,
@@ -166,6 +172,15 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Check(args) => runtime()?.block_on(check(args)),
         Command::Schema(args) => runtime()?.block_on(schema(args)),
         Command::Replay { dir, addr } => runtime()?.block_on(replay(&dir, &addr)),
+        Command::Completions { shell } => {
+            let mut command = crate::command();
+            clap_complete::generate(shell, &mut command, "hydrant", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            clap_mangen::Man::new(crate::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
     }
 }
 
@@ -225,13 +240,6 @@ async fn options(args: &JobArgs) -> Result<(RunOptions, Option<Server>)> {
 
 /// `record`: a run whose exchanges are saved in `--to DIR`.
 async fn record(args: RecordArgs, job: Job, seen: Seen) -> Result<()> {
-    if args.run.resume {
-        return Err(Usage(
-            "--resume: a recording must see every exchange of the run; record without it"
-                .to_owned(),
-        )
-        .into());
-    }
     run(args.run, job, Some(&args.to), seen, Part::default()).await
 }
 
@@ -263,6 +271,8 @@ fn run_job(args: &RunArgs, record_to: Option<&std::path::Path>) -> Result<Job> {
 /// What part of a job `run` runs: a backfill, one shard of N.
 #[derive(Default)]
 struct Part {
+    /// `--resume`: `run` only, as a recording must see every exchange.
+    resume: bool,
     backfill: Option<hydrant_engine::Backfill>,
     shard: Option<(u32, u32)>,
 }
@@ -309,7 +319,7 @@ async fn run(
     part: Part,
 ) -> Result<()> {
     let (mut options, _server) = options(&args.job).await?;
-    options.resume = args.resume;
+    options.resume = part.resume;
     options.backfill = part.backfill;
     if let Some((i, n)) = part.shard {
         let parts = hydrant_engine::partitions(&job, n, &options).await?;

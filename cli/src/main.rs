@@ -10,11 +10,34 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+const AFTER_HELP: &str = "\
+Examples:
+  hydrant run job.toml                      records to stdout (or output.path)
+  hydrant run job.toml -o out.parquet       Parquet, whatever the job says
+  hydrant explain job.toml                  the first requests, secrets masked
+  hydrant run examples/quickstart.toml --replay fixtures/issues
+
+Exit codes:
+  0  every record was fetched and written (or sent)
+  1  the run failed: HTTP, data, dirty or reject limit
+  2  usage or config error: a bad argument or job file; nothing was sent
+  130, 143  stopped by SIGINT or SIGTERM (with [state], --resume goes on)
+
+Environment:
+  RUST_LOG                  log filter, e.g. `hydrant=debug` (default: info)
+  NO_COLOR, CLICOLOR_FORCE  no colours; colours even off a terminal
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY
+                            proxies, as curl reads them
+  ${NAME} in a job file     read from --var NAME=VALUE, else the environment
+
+Docs: docs/guide/ (how-to), docs/reference/ (every key and option)";
+
 #[derive(Parser)]
 #[command(
     name = "hydrant",
     version,
-    about = "Pull records out of REST APIs as fast as the API allows"
+    about = "Pull records out of REST APIs as fast as the API allows",
+    after_help = AFTER_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -24,15 +47,24 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run a job: fetch every page and write the records.
+    #[command(
+        after_help = "Example:\n  hydrant run job.toml --var TOKEN=abc -o issues.ndjson\n  hydrant run job.toml --resume          continue a run that was cut off\n  hydrant run job.toml --shard 2/4       the second of four partitions"
+    )]
     Run(RunCommand),
     /// Validate a job, send its first request, show status, records and columns.
+    #[command(after_help = "Example:\n  hydrant check job.toml")]
     Check(JobArgs),
     /// Show the first requests the job would send, secrets masked.
+    #[command(after_help = "Example:\n  hydrant explain job.toml")]
     Explain(JobArgs),
     /// Infer [[columns]] from the first page and print them as TOML.
+    #[command(after_help = "Example:\n  hydrant schema job.toml >> job.toml")]
     Schema(JobArgs),
     /// Print the native TOML job that a DataWorks, Data Factory or YAML job file means, with a
     /// comment for each key it does not carry over.
+    #[command(
+        after_help = "Example:\n  hydrant convert pipeline.json --activity CopyFromRest > job.toml"
+    )]
     Convert {
         /// The job file of the other system.
         file: std::path::PathBuf,
@@ -40,6 +72,9 @@ enum Command {
         pick: PickArgs,
     },
     /// Evaluate a path (JSONPath or dotted) on a JSON document; print a JSON array.
+    #[command(
+        after_help = "Example:\n  curl -s https://api.example.com/items | hydrant query '$.data[*].id'"
+    )]
     Query {
         /// `$.data[*].id` or `data.items`.
         path: String,
@@ -48,11 +83,14 @@ enum Command {
     },
     /// Run a job for a throughput report beside the raw-fetch ceiling of
     /// the same requests; nothing is written.
+    #[command(after_help = "Example:\n  hydrant bench job.toml --replay fixtures/issues")]
     Bench(BenchArgs),
     /// Run a job and save every exchange as a fixture set for `--replay`.
+    #[command(after_help = "Example:\n  hydrant record job.toml --to fixtures/my-api")]
     Record(RecordArgs),
     /// Print an incremental job's bookmark(s) and the windows of a run
     /// under way, as JSON; `--reset` forgets them.
+    #[command(after_help = "Example:\n  hydrant state job.toml\n  hydrant state job.toml --reset")]
     State {
         #[command(flatten)]
         job: JobArgs,
@@ -62,11 +100,22 @@ enum Command {
         reset: bool,
     },
     /// Serve a fixture set over HTTP.
+    #[command(after_help = "Example:\n  hydrant replay fixtures/issues --addr 127.0.0.1:8080")]
     Replay {
+        /// The fixture set's folder (made by `hydrant record`).
         dir: PathBuf,
+        /// The address to listen on; port 0 picks a free one.
         #[arg(long, default_value = "127.0.0.1:0")]
         addr: String,
     },
+    /// Print a completion script for a shell.
+    #[command(
+        after_help = "Example:\n  hydrant completions bash > ~/.local/share/bash-completion/completions/hydrant"
+    )]
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff); `cargo xtask man` writes it to a file.
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Args)]
@@ -120,9 +169,6 @@ struct RunArgs {
     /// ndjson, csv, parquet or raw (overrides output.format).
     #[arg(long)]
     format: Option<String>,
-    /// Continue a run that was cut off, from [state].
-    #[arg(long)]
-    resume: bool,
     /// Stop after this many requests.
     #[arg(long)]
     max_requests: Option<u64>,
@@ -135,6 +181,9 @@ struct RunArgs {
 struct RunCommand {
     #[command(flatten)]
     run: RunArgs,
+    /// Continue a run that was cut off, from its [state] checkpoint.
+    #[arg(long)]
+    resume: bool,
     /// Backfill an incremental job from this cursor value (inclusive),
     /// without reading or moving its bookmark.
     #[arg(long, value_name = "T")]
@@ -167,6 +216,11 @@ struct BenchArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// The command line's definition, for completions and the man page.
+fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 fn main() -> ExitCode {

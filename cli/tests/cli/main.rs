@@ -6,6 +6,7 @@ mod columns;
 mod dialects;
 mod faults;
 mod files;
+mod help;
 mod incremental;
 mod paginate;
 mod parquet;
