@@ -8,20 +8,26 @@ use serde::Deserialize;
 /// Keys are flat, as in the job file; [`Config::validate`] checks that every
 /// key given applies to `type` and that the required ones are there.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Auth"))]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(rename = "type", default)]
     pub kind: Kind,
     pub username: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub password: Option<SecretString>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub token: Option<SecretString>,
     pub prefix: Option<String>,
     pub name: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub value: Option<SecretString>,
     #[serde(rename = "in")]
     pub placement: Option<Placement>,
     pub token_url: Option<String>,
     pub client_id: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub client_secret: Option<SecretString>,
     pub client_auth: Option<ClientAuth>,
     pub scope: Option<String>,
@@ -32,15 +38,18 @@ pub struct Config {
     pub token_path: Option<String>,
     pub expires_path: Option<String>,
     pub algorithm: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub secret: Option<SecretString>,
     pub string_to_sign: Option<String>,
     pub timestamp: Option<TimestampConfig>,
     pub nonce: Option<NonceConfig>,
     pub encoding: Option<Encoding>,
     pub access_key_id: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub access_key_secret: Option<SecretString>,
     /// `[auth.headers]`: secret headers added whatever the type.
     #[serde(default)]
+    #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, String>"))]
     pub headers: BTreeMap<String, SecretString>,
     /// `[auth.signature]`: a request signature on top of any type.
     pub signature: Option<SignatureConfig>,
@@ -48,6 +57,8 @@ pub struct Config {
 
 /// `auth.type`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "AuthType"))]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     #[default]
@@ -76,6 +87,8 @@ impl Kind {
 
 /// Where a credential goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "AuthIn"))]
 #[serde(rename_all = "snake_case")]
 pub enum Placement {
     Header,
@@ -85,6 +98,7 @@ pub enum Placement {
 
 /// `auth.client_auth` of OAuth2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
     Basic,
@@ -93,6 +107,7 @@ pub enum ClientAuth {
 
 /// `auth.params_in` of OAuth2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ParamsIn {
     Query,
@@ -102,6 +117,7 @@ pub enum ParamsIn {
 
 /// Digest encoding of a signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum Encoding {
     #[serde(rename = "hex")]
     Hex,
@@ -113,6 +129,7 @@ pub enum Encoding {
 
 /// `timestamp = { name, in, format }` of a signature.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TimestampConfig {
     pub name: String,
@@ -128,6 +145,7 @@ fn query() -> Placement {
 
 /// How an injected timestamp is written.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TimestampFormat {
     #[default]
@@ -138,6 +156,7 @@ pub enum TimestampFormat {
 
 /// `nonce = { name, in }` of a signature.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NonceConfig {
     pub name: String,
@@ -147,9 +166,11 @@ pub struct NonceConfig {
 
 /// `[auth.signature]`: the keys of `type = "signature"`.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignatureConfig {
     pub algorithm: String,
+    #[cfg_attr(feature = "schema", schemars(with = "String"))]
     pub secret: SecretString,
     pub name: Option<String>,
     #[serde(rename = "in")]

@@ -54,6 +54,8 @@ pub mod arrow {
 }
 pub use error::{Error, Result};
 pub use extract::{Batch, Cell, DirtyRecord};
+#[cfg(feature = "schema")]
+pub use job::job_schema;
 pub use job::vars::Vars;
 pub use job::{ColumnSpec, ColumnType};
 pub use job::{Job, JobFormat, OutputFormat, Pick};

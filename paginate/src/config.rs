@@ -8,6 +8,8 @@ use serde_json::Value;
 /// Keys are flat, as in the job file; [`Config::validate`] checks that every
 /// key given applies to the chosen `type` and that required keys are there.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Paginate"))]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     #[serde(rename = "type", default)]
@@ -34,6 +36,8 @@ pub struct Config {
 
 /// `paginate.type`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "PaginateType"))]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     #[default]
@@ -64,6 +68,8 @@ impl Kind {
 
 /// Where a paginated value goes in the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "PaginateIn"))]
 #[serde(rename_all = "snake_case")]
 pub enum Placement {
     Query,
@@ -85,6 +91,7 @@ impl Placement {
 
 /// One `[[paginate.stop]]` end condition, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub struct StopConfig {
     pub path: Option<String>,
@@ -98,6 +105,7 @@ pub struct StopConfig {
 
 /// `is = ...` of an end condition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StopTest {
     Empty,

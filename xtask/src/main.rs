@@ -7,16 +7,22 @@
 //!   corpus API in four pagination styles beside `curl`; results in
 //!   `target/e2e-bench.json`.
 //! - `fixtures`: regenerates the corpus samples in `fixtures/corpus/`.
+//! - `schema`: writes the job file's JSON Schema to
+//!   `docs/hydrant.schema.json`.
+//! - `man`: writes the man page to `target/man/hydrant.1`
+//!   (`man -l target/man/hydrant.1`).
 //! - `fuzz [SECONDS] [TARGET]`: the fuzz targets of `fuzz/` (page parser,
 //!   job loader), a bounded time each; not run by CI.
 //!
 //! `cargo test -p xtask` runs the tidy test (`tidy.rs`): the engine's
 //! imports run down the pipeline, only `read`, `write` and `bench` start
-//! tasks, and no function is longer than 150 lines.
+//! tasks, and no function is longer than 150 lines. It also checks that
+//! the job file's schema and reference name every key the engine reads.
 
 mod bench;
 mod e2e;
 mod fuzz;
+mod schema;
 #[cfg(test)]
 mod tidy;
 
@@ -33,13 +39,15 @@ fn main() -> Result<()> {
             e2e::run(&rest)
         }
         Some("fixtures") => fixtures(),
+        Some("schema") => schema::run(),
+        Some("man") => man(),
         Some("fuzz") => {
             let rest: Vec<String> = std::env::args().skip(2).collect();
             fuzz::run(&rest)
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [FILTER] | e2e-bench [PAGES] [RECORDS] [SHAPE] | fixtures | fuzz [SECONDS] [TARGET]"
+                "usage: cargo xtask bench [FILTER] | e2e-bench [PAGES] [RECORDS] [SHAPE] | fixtures | schema | man | fuzz [SECONDS] [TARGET]"
             );
             bail!("unknown or missing task");
         }
@@ -64,6 +72,27 @@ fn root() -> std::path::PathBuf {
         .parent()
         .expect("xtask lives in the workspace")
         .to_owned()
+}
+
+/// The man page, rendered by the CLI from its own definition.
+fn man() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let out = Command::new(&cargo)
+        .args(["run", "--quiet", "-p", "hydrant-cli", "--", "man"])
+        .current_dir(root())
+        .output()
+        .with_context(|| format!("cannot run {cargo}"))?;
+    if !out.status.success() {
+        bail!(
+            "hydrant man failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = root().join("target/man");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("hydrant.1"), &out.stdout)?;
+    eprintln!("wrote target/man/hydrant.1");
+    Ok(())
 }
 
 fn fixtures() -> Result<()> {

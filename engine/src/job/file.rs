@@ -9,7 +9,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Job"))]
 pub(crate) struct JobFile {
     pub request: Option<RequestFile>,
     #[serde(default)]
@@ -31,7 +33,9 @@ pub(crate) struct JobFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Request"))]
 pub(crate) struct RequestFile {
     pub url: String,
     pub method: Option<String>,
@@ -51,7 +55,9 @@ pub(crate) struct RequestFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Fanout"))]
 pub(crate) struct FanoutFile {
     pub param: Option<String>,
     #[serde(rename = "in")]
@@ -62,7 +68,9 @@ pub(crate) struct FanoutFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "FanoutFrom"))]
 pub(crate) struct FanoutFromFile {
     pub request: RequestFile,
     pub auth: Option<hydrant_auth::Config>,
@@ -74,7 +82,9 @@ pub(crate) struct FanoutFromFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Records"))]
 pub(crate) struct RecordsFile {
     pub path: Option<String>,
     pub mode: Option<String>,
@@ -87,7 +97,9 @@ pub(crate) struct RecordsFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Column"))]
 pub(crate) struct ColumnFile {
     pub name: String,
     pub path: Option<String>,
@@ -98,7 +110,9 @@ pub(crate) struct ColumnFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Limits"))]
 pub(crate) struct LimitsFile {
     pub concurrency: Option<u32>,
     pub rate: Option<f64>,
@@ -112,14 +126,18 @@ pub(crate) struct LimitsFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Backoff"))]
 pub(crate) struct BackoffFile {
     pub initial: Option<String>,
     pub max: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Output"))]
 pub(crate) struct OutputFile {
     pub format: Option<String>,
     pub path: Option<String>,
@@ -128,28 +146,36 @@ pub(crate) struct OutputFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Csv"))]
 pub(crate) struct CsvFile {
     pub delimiter: Option<String>,
     pub header: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Parquet"))]
 pub(crate) struct ParquetFile {
     pub compression: Option<String>,
     pub row_group_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "State"))]
 pub(crate) struct StateFile {
     pub path: String,
     pub every: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Input"))]
 pub(crate) struct InputFile {
     pub path: Option<String>,
     pub format: Option<String>,
@@ -161,7 +187,9 @@ pub(crate) struct InputFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "Write"))]
 pub(crate) struct WriteFile {
     pub url: String,
     pub method: Option<String>,
@@ -183,7 +211,9 @@ pub(crate) struct WriteFile {
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "schema", schemars(rename = "WriteColumn"))]
 pub(crate) struct WriteColumnFile {
     pub name: String,
     pub from: String,

@@ -14,6 +14,8 @@ use crate::json::path::JsonPath;
 
 /// `[incremental]` as written.
 #[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Incremental"))]
 #[serde(deny_unknown_fields)]
 pub(crate) struct IncrementalFile {
     pub cursor: String,
