@@ -4,6 +4,7 @@ mod auth;
 mod bench;
 mod columns;
 mod dialects;
+mod examples;
 mod faults;
 mod files;
 mod help;
