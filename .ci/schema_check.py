@@ -32,6 +32,28 @@ for path in jobs:
     if errors:
         failed.append(f"{path}: {errors[0].message} at {list(errors[0].path)}")
 
+# The job files shown in the docs: each TOML block that is a whole job
+# (it has [request] or [write]).
+docs = [os.path.join(root, "README.md")] + sorted(
+    glob.glob(os.path.join(root, "docs/**/*.md"), recursive=True)
+)
+shown = 0
+for path in docs:
+    text = open(path).read()
+    for n, block in enumerate(text.split("```toml\n")[1:], 1):
+        block = block.split("```")[0]
+        try:
+            job = tomllib.loads(block)
+        except tomllib.TOMLDecodeError:
+            continue
+        if "request" not in job and "write" not in job:
+            continue
+        shown += 1
+        errors = list(validator.iter_errors(job))
+        if errors:
+            failed.append(f"{path}, TOML block {n}: {errors[0].message} at {list(errors[0].path)}")
+assert shown >= 5, f"too few whole jobs found in the docs: {shown}"
+
 # What hydrant refuses, the schema refuses too.
 refused = [
     {"request": {"url": "https://a.example/x", "verb": "GET"}},
@@ -46,4 +68,7 @@ for job in refused:
 if failed:
     print("\n".join(failed))
     sys.exit(1)
-print(f"{len(jobs)} job files valid against the schema; {len(refused)} bad ones refused")
+print(
+    f"{len(jobs)} job files and {shown} jobs in the docs valid against the schema; "
+    f"{len(refused)} bad ones refused"
+)

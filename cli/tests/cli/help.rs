@@ -110,3 +110,37 @@ fn the_man_page_covers_every_command_and_the_exit_codes() {
     }
     assert!(run.stdout.contains("Exit codes:"));
 }
+
+/// Every long option of every command is in the command line reference,
+/// in the command's section (or among the options most commands take).
+#[test]
+fn the_cli_reference_names_every_option() {
+    let reference = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/reference/cli.md"
+    ))
+    .unwrap();
+    let section = |heading: &str| {
+        let start = reference
+            .find(&format!("## {heading}\n"))
+            .unwrap_or_else(|| panic!("no section {heading}"));
+        let rest = &reference[start + 3..];
+        rest[..rest.find("\n## ").unwrap_or(rest.len())].to_owned()
+    };
+    let common = section("Options most commands take");
+    for command in COMMANDS {
+        let own = section(&format!("`hydrant {command}`"));
+        let help = hydrant(&[command, "--help"]).stdout;
+        for option in help
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|word| word.starts_with("--") && word.len() > 2)
+            .filter(|word| *word != "--help")
+        {
+            let option = option.trim_end_matches(|c: char| !c.is_alphanumeric());
+            assert!(
+                own.contains(&format!("`{option}")) || common.contains(&format!("`{option}")),
+                "docs/reference/cli.md: `hydrant {command}` lacks {option}"
+            );
+        }
+    }
+}
