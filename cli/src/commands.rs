@@ -128,8 +128,16 @@ pub fn dispatch(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Explain(args) => {
-            let job = load(&args)?;
-            print!("{}", hydrant_engine::explain(&job)?);
+            // Secrets may not be set where a job is written: they show as
+            // *** whatever their value, so an unset one reads as *** too.
+            let vars = vars(&args)?.masking_unset();
+            let job = Job::load_picking(&args.job, &vars, &args.pick.pick())?;
+            let text = hydrant_engine::explain(&job)?;
+            let unset = vars.unset();
+            if !unset.is_empty() {
+                println!("# not set, shown as ***: {}", unset.join(", "));
+            }
+            print!("{text}");
             Ok(())
         }
         Command::Run(command) => {
@@ -208,6 +216,15 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 fn load(args: &JobArgs) -> Result<Job> {
+    Ok(Job::load_picking(
+        &args.job,
+        &vars(args)?,
+        &args.pick.pick(),
+    )?)
+}
+
+/// The `--var NAME=VALUE` of the command line, over the environment.
+fn vars(args: &JobArgs) -> Result<Vars> {
     let mut vars = Vec::with_capacity(args.vars.len());
     for item in &args.vars {
         let (name, value) = item
@@ -215,11 +232,7 @@ fn load(args: &JobArgs) -> Result<Job> {
             .ok_or_else(|| Usage(format!("--var `{item}`: expected NAME=VALUE")))?;
         vars.push((name.to_owned(), value.to_owned()));
     }
-    Ok(Job::load_picking(
-        &args.job,
-        &Vars::new(vars),
-        &args.pick.pick(),
-    )?)
+    Ok(Vars::new(vars))
 }
 
 /// Starts the replay server for `--replay DIR`; keep it alive for the run.
@@ -580,6 +593,9 @@ fn human_bytes(bytes: u64) -> String {
 
 async fn check(args: JobArgs) -> Result<()> {
     let job = load(&args)?;
+    if job.is_write() {
+        return check_write(&job);
+    }
     let (options, _server) = options(&args).await?;
     let report = hydrant_engine::check(&job, options, 5).await?;
     let mut out = std::io::stdout().lock();
@@ -602,6 +618,30 @@ async fn check(args: JobArgs) -> Result<()> {
         for reason in &report.dirty {
             writeln!(out, "  {reason}")?;
         }
+    }
+    Ok(())
+}
+
+/// `check` of a write job: its first batch and request; nothing is sent.
+fn check_write(job: &Job) -> Result<()> {
+    let report = hydrant_engine::check_write(job)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "job:     {} (valid; a write job, nothing sent)",
+        job.name()
+    )?;
+    writeln!(out, "input:   {}", report.input)?;
+    writeln!(out, "records: {} in the first batch", report.records)?;
+    if !report.rejected.is_empty() {
+        writeln!(out, "rejected before sending:")?;
+        for reason in &report.rejected {
+            writeln!(out, "  {reason}")?;
+        }
+    }
+    writeln!(out, "request:")?;
+    for line in report.request.lines() {
+        writeln!(out, "  {line}")?;
     }
     Ok(())
 }

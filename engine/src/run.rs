@@ -8,6 +8,29 @@ use crate::read::{Hooks, run_hooked};
 use crate::state;
 use crate::summary::Summary;
 
+/// The first request a job would send, as text with secrets masked: a
+/// read job's first page, or a write job's first batch (read from its
+/// input). Nothing is sent.
+pub fn explain(job: &Job) -> Result<String> {
+    match job.write {
+        Some(_) => crate::write::explain(job),
+        None => crate::read::explain(job),
+    }
+}
+
+/// A write job's first batch: its records, those its input or mapping
+/// would reject, and its request, secrets masked. Nothing is sent. A
+/// read job is refused: [`check`](crate::check) sends its first request.
+pub fn check_write(job: &Job) -> Result<crate::write::WriteCheck> {
+    if job.write.is_none() {
+        return Err(crate::error::Error::config(format!(
+            "job file `{}`: a read job; `hydrant check` sends its first request",
+            job.name
+        )));
+    }
+    crate::write::check(job)
+}
+
 /// Runs a job to its end: pages from the API into the output for a read
 /// job, records from the input into the API for a write job.
 ///

@@ -565,7 +565,7 @@ fn unset_variable_is_a_usage_error_naming_it() {
         "job.toml",
         "[request]\nurl = \"https://api.example.com/${TENANT}/x\"\n",
     );
-    let run = hydrant(&["explain", path_str(&job)]);
+    let run = hydrant(&["check", path_str(&job)]);
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
@@ -573,8 +573,18 @@ fn unset_variable_is_a_usage_error_naming_it() {
         "{}",
         run.stderr
     );
+    // explain shows the requests before the variables are set.
+    let run = hydrant(&["explain", path_str(&job)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("# not set, shown as ***: TENANT\n"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("GET https://api.example.com/***/x"));
     let run = hydrant(&["explain", path_str(&job), "--var", "TENANT=acme"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("not set"), "{}", run.stdout);
     assert!(
         run.stdout.contains("GET https://api.example.com/acme/x"),
         "{}",

@@ -756,3 +756,84 @@ fn a_retry_after_too_long_to_hold_rejects_the_batch() {
         json!({"delivered": 0, "rejected": 2, "retried": 0, "batches": 1})
     );
 }
+
+/// `explain` and `check` of a write job build its first batch's request
+/// from the input and show it, secrets masked; nothing is sent.
+#[test]
+fn explain_and_check_show_the_first_batch_and_send_nothing() {
+    let server = accepting();
+    let dir = Dir::new();
+    let mut input = customers(150);
+    input.insert_str(0, "not json\n");
+    dir.write("customers.ndjson", &input);
+    let job = dir.write(
+        "write.toml",
+        &format!(
+            r#"[input]
+path = "customers.ndjson"
+
+[write]
+url = "{}/v1/customers"
+batch_size = 100
+data_path = "payload.items"
+compression = "gzip"
+idempotency_header = "Idempotency-Key"
+
+[[write.columns]]
+name = "user.id"
+from = "user_id"
+type = "long"
+
+[auth]
+type = "bearer"
+token = "${{TOKEN}}"
+"#,
+            server.url()
+        ),
+    );
+    let env = [("TOKEN", "tok-very-secret")];
+    let explain = crate::util::hydrant_with(&["explain", path_str(&job)], &env);
+    assert_eq!(explain.code, 0, "{}", explain.stderr);
+    let shown = &explain.stdout;
+    for said in [
+        "(a write job)",
+        "# the first batch: 99 records, 1 rejected before sending",
+        &format!("POST {}/v1/customers", server.url()),
+        "authorization: ***",
+        "content-encoding: gzip",
+        "idempotency-key: ",
+        r#"{"payload":{"items":[{"user":{"id":0}},{"user":{"id":1}},"#,
+        "(sent gzip-compressed)",
+    ] {
+        assert!(shown.contains(said), "no `{said}` in:\n{shown}");
+    }
+    assert!(!shown.contains("tok-very-secret"), "{shown}");
+
+    let check = crate::util::hydrant_with(&["check", path_str(&job)], &env);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    for said in [
+        "a write job, nothing sent",
+        "records: 99 in the first batch",
+        "rejected before sending:",
+        "not JSON",
+        "authorization: ***",
+    ] {
+        assert!(
+            check.stdout.contains(said),
+            "no `{said}` in:\n{}",
+            check.stdout
+        );
+    }
+    assert!(!check.stdout.contains("tok-very-secret"));
+
+    // Without the secret set, explain shows the request anyway.
+    let unset = hydrant(&["explain", path_str(&job)]);
+    assert_eq!(unset.code, 0, "{}", unset.stderr);
+    assert!(
+        unset.stdout.starts_with("# not set, shown as ***: TOKEN\n"),
+        "{}",
+        unset.stdout
+    );
+    assert!(unset.stdout.contains("authorization: ***"));
+    assert!(server.requests().is_empty());
+}

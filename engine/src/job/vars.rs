@@ -1,13 +1,21 @@
 //! `${NAME}` interpolation of job file strings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, PoisonError};
 
 /// Where `${NAME}` takes its values: `--var` first, then the environment.
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
     given: BTreeMap<String, String>,
     use_env: bool,
+    /// Unset variables read as `***` rather than failing (`explain`).
+    mask_unset: bool,
+    /// The unset variables met, when masked.
+    unset: Arc<Mutex<BTreeSet<String>>>,
 }
+
+/// What an unset variable reads as under [`Vars::masking_unset`].
+const MASK: &str = "***";
 
 impl Vars {
     /// Values from `--var` only, falling back to the process environment.
@@ -15,7 +23,22 @@ impl Vars {
         Vars {
             given: given.into_iter().collect(),
             use_env: true,
+            ..Vars::default()
         }
+    }
+
+    /// The same values, but an unset variable (without a default) reads
+    /// as `***` instead of failing: to show a job's requests before its
+    /// secrets are set. [`Vars::unset`] names the variables met unset.
+    pub fn masking_unset(mut self) -> Vars {
+        self.mask_unset = true;
+        self
+    }
+
+    /// The variables read while unset, under [`Vars::masking_unset`].
+    pub fn unset(&self) -> Vec<String> {
+        let unset = self.unset.lock().unwrap_or_else(PoisonError::into_inner);
+        unset.iter().cloned().collect()
     }
 
     /// Values from the given map only; the environment is not read.
@@ -23,6 +46,7 @@ impl Vars {
         Vars {
             given: given.into_iter().collect(),
             use_env: false,
+            ..Vars::default()
         }
     }
 
@@ -73,7 +97,13 @@ impl Vars {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(format!("`${{{expr}}}` is not a variable reference"));
         }
-        let value = self.lookup(name);
+        let mut value = self.lookup(name);
+        let defaulted = fallback.is_some_and(|f| f.starts_with('-'));
+        if value.is_none() && self.mask_unset && !defaulted {
+            let mut unset = self.unset.lock().unwrap_or_else(PoisonError::into_inner);
+            unset.insert(name.to_owned());
+            value = Some(MASK.to_owned());
+        }
         match fallback {
             None => value.ok_or_else(|| {
                 format!("variable `{name}` is not set (pass --var {name}=VALUE or set it in the environment)")
@@ -114,5 +144,14 @@ mod tests {
                 .contains("`TOKEN` is not set")
         );
         assert!(v.expand("${CITY").is_err());
+    }
+
+    #[test]
+    fn masking_reads_unset_variables_as_stars_and_names_them() {
+        let v = vars().masking_unset();
+        assert_eq!(v.expand("Bearer ${TOKEN}").unwrap(), "Bearer ***");
+        assert_eq!(v.expand("${KEY:?set it}").unwrap(), "***");
+        assert_eq!(v.expand("${PAGE:-50}/${CITY}").unwrap(), "50/Oslo");
+        assert_eq!(v.unset(), ["KEY", "TOKEN"]);
     }
 }

@@ -23,7 +23,7 @@ use crate::read::{page_records, reparse_selected};
 
 /// The first request the job would send, as text with secrets masked.
 /// Needs no network: the first request of every pagination type is static.
-pub fn explain(job: &Job) -> Result<String> {
+pub(crate) fn explain(job: &Job) -> Result<String> {
     let context = Context::new(job, None)?;
     let mut out = format!(
         "# job {}\n# pagination: {}; output: {} to {}\n",

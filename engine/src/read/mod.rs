@@ -40,7 +40,8 @@ use crate::options::RunOptions;
 use crate::summary::Summary;
 
 pub use incremental::{describe as state, reset as reset_state};
-pub use inspect::{CheckReport, check, columns, explain, query, schema};
+pub(crate) use inspect::explain;
+pub use inspect::{CheckReport, check, columns, query, schema};
 pub use partition::partitions;
 
 /// Runs a read job with what `hooks` change in it.

@@ -11,6 +11,7 @@
 
 mod batch;
 pub(crate) mod input;
+mod inspect;
 #[cfg(feature = "parquet")]
 mod parquet;
 mod rejects;
@@ -21,6 +22,9 @@ mod tests;
 use batch::*;
 use rejects::*;
 use send::*;
+
+pub use inspect::WriteCheck;
+pub(crate) use inspect::{check, explain};
 
 use std::collections::{BTreeSet, HashMap};
 use std::fs::File;
@@ -42,7 +46,7 @@ use crate::extract::{Batch, Cell, ColumnSpec, Extractor};
 use crate::job::{Input, Job, Method, RecordMode, Records, Write};
 use crate::json::write_str;
 use crate::net::client::HttpClient;
-use crate::net::request::prepare;
+use crate::net::request::{Prepared, prepare};
 use crate::net::session::Session;
 use crate::options::{Progress, RunOptions};
 use crate::sink::write_json_cell;

@@ -14,6 +14,37 @@ pub(super) struct Sender {
 }
 
 impl Sender {
+    /// The request of a batch, all but its body: the URL (with the
+    /// record's values in single mode), the job's headers and
+    /// credentials, and the headers of the write.
+    pub(super) fn prepare(
+        &self,
+        index: u64,
+        placeholders: &HashMap<String, String>,
+    ) -> Result<Prepared> {
+        let write = self.job.write.as_deref().expect("a write job has [write]");
+        let request = self
+            .job
+            .request
+            .as_ref()
+            .expect("a write job has its request");
+        let mut prepared = prepare(
+            request,
+            &Plan::default(),
+            placeholders,
+            self.session.credentials(),
+        )
+        .map_err(|e| e.prefixed("write: "))?;
+        prepared.set_header("content-type", "application/json".to_owned(), false);
+        if write.gzip {
+            prepared.set_header("content-encoding", "gzip".to_owned(), false);
+        }
+        if let Some(header) = &write.idempotency_header {
+            prepared.set_header(header, format!("{}-{}", self.key_prefix, index), false);
+        }
+        Ok(prepared)
+    }
+
     pub(super) async fn batch(&self, batch: Outgoing) -> Result<Settled> {
         let mut settled = Settled {
             index: batch.index,
@@ -32,24 +63,7 @@ impl Sender {
             .request
             .as_ref()
             .expect("a write job has its request");
-        let mut prepared = prepare(
-            request,
-            &Plan::default(),
-            &batch.placeholders,
-            self.session.credentials(),
-        )
-        .map_err(|e| e.prefixed("write: "))?;
-        prepared.set_header("content-type", "application/json".to_owned(), false);
-        if write.gzip {
-            prepared.set_header("content-encoding", "gzip".to_owned(), false);
-        }
-        if let Some(header) = &write.idempotency_header {
-            prepared.set_header(
-                header,
-                format!("{}-{}", self.key_prefix, batch.index),
-                false,
-            );
-        }
+        let mut prepared = self.prepare(batch.index, &batch.placeholders)?;
         settled.bytes = batch.body.len() as u64;
         prepared.body = Some((batch.body, "application/json"));
         let repeatable = request.method == Method::Put || write.idempotency_header.is_some();
