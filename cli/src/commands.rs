@@ -1,12 +1,10 @@
 use std::io::{IsTerminal, Read, Write};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use hydrant_bench::{FixtureSet, FixtureWriter, Server};
 use hydrant_engine::{BenchReport, Interrupt, Job, OutputFormat, RunOptions, Summary, Vars};
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{BenchArgs, Command, JobArgs, RecordArgs, RunArgs};
 
@@ -101,7 +99,7 @@ pub fn init_logging(quiet: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::progress::LogWriter)
         .with_target(false)
         .with_ansi(colours(std::io::stderr().is_terminal(), |name| {
             std::env::var_os(name).filter(|v| !v.is_empty())
@@ -371,23 +369,18 @@ async fn run(
             Ok(())
         }));
     }
-    let bar = progress_bar(args.job.quiet);
-    let shown = bar.clone();
+    let line =
+        crate::progress::Line::start(args.job.quiet, job.output_path(), job.planned_requests())
+            .map(Arc::new);
+    let shown = line.clone();
     options.on_progress = Some(Box::new(move |p| {
         *seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(*p);
-        if let Some(bar) = &shown {
-            bar.set_message(format!(
-                "{} records, {} requests, {}",
-                p.records,
-                p.requests,
-                human_bytes(p.bytes)
-            ));
+        if let Some(line) = &shown {
+            line.update(p);
         }
     }));
     let result = hydrant_engine::run(&job, options).await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    drop(line);
     let mut recorder = recorder
         .as_ref()
         .map(|writer| writer.lock().unwrap_or_else(PoisonError::into_inner));
@@ -472,14 +465,12 @@ fn bench_job(args: &BenchArgs) -> Result<Job> {
 
 async fn bench(args: BenchArgs, job: Job) -> Result<()> {
     let (options, _server) = options(&args.job).await?;
-    let bar = progress_bar(args.job.quiet);
-    if let Some(bar) = &bar {
-        bar.set_message("running the job, then fetching its requests again");
-    }
+    let line = crate::progress::Line::message(
+        args.job.quiet,
+        "running the job, then fetching its requests again",
+    );
     let result = hydrant_engine::bench(&job, options).await;
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
+    drop(line);
     let report = result?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -529,19 +520,6 @@ fn bench_table(report: &BenchReport) -> String {
     text
 }
 
-fn progress_bar(quiet: bool) -> Option<ProgressBar> {
-    if quiet || !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(120));
-    Some(bar)
-}
-
 fn describe(summary: &Summary) -> String {
     let mut text = match &summary.write {
         Some(write) => format!(
@@ -576,7 +554,7 @@ fn describe_read(summary: &Summary) -> String {
     )
 }
 
-fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -4,6 +4,7 @@
 //! logging and exit codes (0 success, 1 the run failed, 2 usage or config).
 
 mod commands;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

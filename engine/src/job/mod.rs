@@ -78,6 +78,35 @@ fn without_null(node: &mut serde_json::Map<String, Value>) {
     }
 }
 
+/// The first value and the step of a counted plan: range values, offsets
+/// (by `limit`) or page numbers.
+pub(crate) fn counted(paginate: &hydrant_paginate::Config) -> Option<(i64, i64)> {
+    match paginate.kind {
+        hydrant_paginate::Kind::Range => {
+            Some((paginate.start.unwrap_or(0), paginate.step.unwrap_or(1)))
+        }
+        hydrant_paginate::Kind::Offset => Some((
+            paginate.start.unwrap_or(0),
+            i64::try_from(paginate.limit.unwrap_or(100)).ok()?,
+        )),
+        hydrant_paginate::Kind::Page => Some((paginate.start.unwrap_or(1), 1)),
+        _ => None,
+    }
+}
+
+/// The number of requests of a counted plan with a known end.
+pub(crate) fn known_requests(paginate: &hydrant_paginate::Config) -> Option<u64> {
+    let (start, step) = counted(paginate)?;
+    match (paginate.kind, paginate.end, paginate.max_requests) {
+        (hydrant_paginate::Kind::Range, Some(end), cap) if step > 0 && end >= start => {
+            let all = u64::try_from((end - start) / step + 1).ok()?;
+            Some(cap.map_or(all, |cap| all.min(cap)))
+        }
+        (hydrant_paginate::Kind::Offset | hydrant_paginate::Kind::Page, _, Some(cap)) => Some(cap),
+        _ => None,
+    }
+}
+
 /// The syntax of a job file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -692,6 +721,27 @@ impl Job {
         self.request.as_ref().map(|r| r.url.as_str())
     }
 
+    /// The requests a read job sends, when that is known before it runs:
+    /// a `range` with an `end`, or fan-out values each asked once. For a
+    /// progress bar's total; `None` when pages decide.
+    pub fn planned_requests(&self) -> Option<u64> {
+        if self.write.is_some() || self.incremental.is_some() {
+            return None;
+        }
+        let exact = self.paginate.kind == hydrant_paginate::Kind::Range;
+        match &self.fanout {
+            None if exact => known_requests(&self.paginate),
+            Some(Fanout {
+                source: FanoutSource::Values(values),
+                ..
+            }) if self.paginate.kind == hydrant_paginate::Kind::None => {
+                let all = values.len() as u64;
+                Some(self.paginate.max_requests.map_or(all, |cap| all.min(cap)))
+            }
+            _ => None,
+        }
+    }
+
     /// Whether this is a write job (it has a `[write]` table).
     pub fn is_write(&self) -> bool {
         self.write.is_some()
@@ -735,6 +785,32 @@ mod tests {
             "job.toml",
             &Vars::isolated([("TOKEN".to_owned(), "t0k".to_owned())]),
         )
+    }
+
+    #[test]
+    fn planned_requests_are_known_only_when_pages_do_not_decide() {
+        let planned = |rest: &str| {
+            parse(&format!(
+                "[request]\nurl = \"https://a.example/{{page}}\"\n{rest}"
+            ))
+            .unwrap()
+            .planned_requests()
+        };
+        let range =
+            "[paginate]\ntype = \"range\"\nparam = \"page\"\nin = \"url\"\nstart = 2\nstep = 2\n";
+        assert_eq!(planned(&format!("{range}end = 10\n")), Some(5));
+        assert_eq!(
+            planned(&format!("{range}end = 10\nmax_requests = 3\n")),
+            Some(3)
+        );
+        assert_eq!(planned(range), None, "a range without an end");
+        assert_eq!(planned("[paginate]\ntype = \"offset\"\n"), None);
+        let values = "[fanout]\nparam = \"page\"\nin = \"url\"\nvalues = [1, 2, 3, 4]\n";
+        assert_eq!(planned(values), Some(4));
+        assert_eq!(
+            planned(&format!("{values}[paginate]\nmax_requests = 2\n")),
+            Some(2)
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use hydrant_paginate::Kind;
 
 use crate::error::{Error, Result};
-use crate::job::{FanoutSource, Job};
+use crate::job::{FanoutSource, Job, counted, known_requests};
 use crate::options::{Backfill, Part, Partition, Progress, RunOptions};
 use crate::read::fanout::Feed;
 
@@ -66,33 +66,6 @@ fn mismatch(job: &Job) -> Error {
         "this partition was not made from job file `{}` as it is now; make the partitions again",
         job.name
     ))
-}
-
-/// The first value and the step of a counted plan: range values, offsets
-/// (by `limit`) or page numbers.
-fn counted(paginate: &hydrant_paginate::Config) -> Option<(i64, i64)> {
-    match paginate.kind {
-        Kind::Range => Some((paginate.start.unwrap_or(0), paginate.step.unwrap_or(1))),
-        Kind::Offset => Some((
-            paginate.start.unwrap_or(0),
-            i64::try_from(paginate.limit.unwrap_or(100)).ok()?,
-        )),
-        Kind::Page => Some((paginate.start.unwrap_or(1), 1)),
-        _ => None,
-    }
-}
-
-/// The number of requests of a counted plan with a known end.
-fn known_requests(paginate: &hydrant_paginate::Config) -> Option<u64> {
-    let (start, step) = counted(paginate)?;
-    match (paginate.kind, paginate.end, paginate.max_requests) {
-        (Kind::Range, Some(end), cap) if step > 0 && end >= start => {
-            let all = u64::try_from((end - start) / step + 1).ok()?;
-            Some(cap.map_or(all, |cap| all.min(cap)))
-        }
-        (Kind::Offset | Kind::Page, _, Some(cap)) => Some(cap),
-        _ => None,
-    }
 }
 
 /// Cuts a job into `min(n, units)` parts. With `[fanout.from]` the parent
