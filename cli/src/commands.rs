@@ -10,7 +10,7 @@ use crate::{BenchArgs, Command, JobArgs, RecordArgs, RunArgs};
 
 /// The command line is wrong: exit code 2, like a config error.
 #[derive(Debug)]
-struct Usage(String);
+pub(crate) struct Usage(pub(crate) String);
 
 impl std::fmt::Display for Usage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -178,6 +178,7 @@ pub fn dispatch(command: Command) -> Result<()> {
         Command::Check(args) => runtime()?.block_on(check(args)),
         Command::Schema(args) => runtime()?.block_on(schema(args)),
         Command::Replay { dir, addr } => runtime()?.block_on(replay(&dir, &addr)),
+        Command::Init(args) => runtime()?.block_on(crate::init::init(args)),
         Command::Completions { shell } => {
             let mut command = crate::command();
             clap_complete::generate(shell, &mut command, "hydrant", &mut std::io::stdout());
@@ -235,7 +236,15 @@ fn vars(args: &JobArgs) -> Result<Vars> {
 
 /// Starts the replay server for `--replay DIR`; keep it alive for the run.
 async fn options(args: &JobArgs) -> Result<(RunOptions, Option<Server>)> {
-    let Some(dir) = &args.replay else {
+    replay_options(args.replay.as_deref()).await
+}
+
+/// The options of a run against the fixture set in `dir`, if any, with
+/// its server; keep the server alive for the run.
+pub(crate) async fn replay_options(
+    dir: Option<&std::path::Path>,
+) -> Result<(RunOptions, Option<Server>)> {
+    let Some(dir) = dir else {
         return Ok((RunOptions::default(), None));
     };
     let set = FixtureSet::load(dir).map_err(|e| Usage(format!("--replay: {e}")))?;

@@ -4,6 +4,7 @@
 //! logging and exit codes (0 success, 1 the run failed, 2 usage or config).
 
 mod commands;
+mod init;
 mod progress;
 
 use std::path::PathBuf;
@@ -109,6 +110,12 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         addr: String,
     },
+    /// Probe an API's first page and write a job that fetches every page:
+    /// records path, pagination and columns guessed, credentials as ${VAR}.
+    #[command(
+        after_help = "Example:\n  hydrant init 'https://api.example.com/v1/orders?limit=100' --bearer \"$TOKEN\" --out orders.toml"
+    )]
+    Init(init::InitArgs),
     /// Print a completion script for a shell.
     #[command(
         after_help = "Example:\n  hydrant completions bash > ~/.local/share/bash-completion/completions/hydrant"

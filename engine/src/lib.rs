@@ -64,7 +64,9 @@ pub use json::path::{JsonPath, Segment};
 pub use options::{
     Backfill, ExchangeFn, Interrupt, Partition, Progress, ProgressFn, RunOptions, TakenExchange,
 };
-pub use read::{CheckReport, check, columns, partitions, query, reset_state, schema, state};
+pub use read::{
+    CheckReport, Probe, check, columns, partitions, probe, query, reset_state, schema, state,
+};
 pub use run::{check_write, explain, run};
 pub use summary::{IncrementalSummary, Stopped, Summary, WriteSummary};
 pub use write::WriteCheck;

@@ -9,6 +9,7 @@ mod faults;
 mod files;
 mod help;
 mod incremental;
+mod init;
 mod paginate;
 mod parquet;
 mod record;

@@ -201,6 +201,43 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
     .await
 }
 
+/// A job's first response as received: what `hydrant init` reads to
+/// guess a job's records path and pagination.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Probe {
+    /// The URL requested, secrets masked.
+    pub url: String,
+    /// The response status code.
+    pub status: u16,
+    /// The response headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+    /// The body, decoded.
+    pub body: Vec<u8>,
+}
+
+/// Sends the job's first request and returns its response.
+pub async fn probe(job: &Job, options: RunOptions) -> Result<Probe> {
+    let value = crate::read::fanout::first_value(job, &options).await?;
+    let context = Context::new(job, options.redirect_to)?;
+    let mut pass = Pass::new(&context, value, 0)?;
+    let (plan, _) = pass.next_plan().expect("a new pass has a first request");
+    let prepared = context.prepare_with(&plan, &pass.placeholders)?;
+    let fetched = context.session.fetch(prepared).await?;
+    let headers = fetched
+        .response
+        .headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
+        .collect();
+    Ok(Probe {
+        url: context.session.shown(&fetched.prepared),
+        status: fetched.response.status.as_u16(),
+        headers,
+        body: fetched.response.body,
+    })
+}
+
 /// Infers `[[columns]]` from the first page and writes them as TOML.
 pub async fn schema(job: &Job, options: RunOptions) -> Result<String> {
     first_page(job, options, |&FirstPage { shown, records, .. }| {

@@ -1,0 +1,600 @@
+//! `hydrant init URL`: probe an API's first page and write a job that
+//! fetches every page of it.
+//!
+//! The guesses are plain rules over the first response: the `Link` header,
+//! the members of the body (a next link, a cursor, a known style such as
+//! Stripe's `has_more`), and the query of the URL (offset or page
+//! numbers). Each guess is a comment in the job, so a user can check it.
+//! Credentials go into the job as `${VAR}` references, never in clear.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use hydrant_engine::{Job, JobFormat, Vars};
+use serde_json::Value;
+
+use crate::commands::Usage;
+
+/// The arguments of `hydrant init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// The URL of the first page, with its query.
+    url: String,
+    /// Write the job here instead of stdout; an existing file is refused.
+    #[arg(long, short, value_name = "PATH")]
+    out: Option<PathBuf>,
+    /// A request header, `NAME: VALUE`; repeatable. The job reads its
+    /// value from the variable NAME (upper case, `-` as `_`).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// A bearer token; the job reads it from ${HYDRANT_TOKEN}.
+    #[arg(long, value_name = "TOKEN")]
+    bearer: Option<String>,
+    /// HTTP Basic credentials; the job reads ${HYDRANT_USER} and
+    /// ${HYDRANT_PASSWORD}.
+    #[arg(long, value_name = "USER:PASS")]
+    basic: Option<String>,
+    /// Probe a fixture set served in-process instead of the URL's host.
+    #[arg(long, value_name = "DIR")]
+    replay: Option<PathBuf>,
+}
+
+/// The job being written: its tables as TOML lines, with comments.
+#[derive(Debug, Default)]
+struct Draft {
+    url: String,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    auth: Vec<String>,
+    records: Option<String>,
+    paging: Option<Paging>,
+}
+
+/// A guessed pagination: the `[paginate]` keys, the stop conditions, the
+/// query parameters it takes over, and why it was guessed.
+#[derive(Debug, Default, PartialEq)]
+struct Paging {
+    why: String,
+    keys: Vec<(&'static str, String)>,
+    stops: Vec<Vec<(&'static str, String)>>,
+    takes: Vec<String>,
+}
+
+pub async fn init(args: InitArgs) -> Result<()> {
+    if let Some(out) = args.out.as_ref().filter(|out| out.exists()) {
+        return Err(Usage(format!(
+            "--out: `{}` exists; name a new file",
+            out.display()
+        ))
+        .into());
+    }
+    let mut url = url::Url::parse(&args.url)
+        .map_err(|e| Usage(format!("`{}` is not a URL: {e}", args.url)))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Usage(format!("`{}`: only http:// and https:// URLs", args.url)).into());
+    }
+    let query: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    url.set_query(None);
+    let (mut draft, vars) = credentials(&args)?;
+    draft.url = url.to_string();
+    draft.query = query;
+
+    let (options, _server) = crate::commands::replay_options(args.replay.as_deref()).await?;
+    let vars = Vars::new(vars);
+    let probe_job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
+    let probe = hydrant_engine::probe(&probe_job, options).await?;
+    let body: Value = serde_json::from_slice(&probe.body)
+        .with_context(|| format!("the first page of {} is not JSON", probe.url))?;
+    draft.records = records_path(&body);
+    draft.paging = paging(
+        &probe.headers,
+        &body,
+        &draft.query,
+        draft.records.as_deref(),
+    );
+    if let Some(paging) = &draft.paging {
+        draft.query.retain(|(name, _)| !paging.takes.contains(name));
+    }
+
+    let job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
+    let (options, _server) = crate::commands::replay_options(args.replay.as_deref()).await?;
+    let columns = hydrant_engine::schema(&job, options).await?;
+    let mut text = format!("{}\n{columns}", draft.text());
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    match &args.out {
+        Some(out) => {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(out)
+                .with_context(|| format!("cannot create `{}`", out.display()))?;
+            std::io::Write::write_all(&mut file, text.as_bytes())?;
+            eprintln!("hydrant: wrote {}", out.display());
+        }
+        None => print!("{text}"),
+    }
+    let names = variable_names(&args);
+    if !names.is_empty() {
+        eprintln!(
+            "hydrant: the job reads its credentials from: {}",
+            names.join(", ")
+        );
+        eprintln!("hydrant: set them (or pass --var NAME=VALUE) before `hydrant run`");
+    }
+    Ok(())
+}
+
+/// The auth and headers of the job, as `${VAR}` references, and the
+/// variables' values for the probe.
+fn credentials(args: &InitArgs) -> Result<(Draft, Vec<(String, String)>)> {
+    let mut draft = Draft::default();
+    let mut vars = Vec::new();
+    if args.bearer.is_some() && args.basic.is_some() {
+        return Err(Usage("--bearer and --basic: give one".to_owned()).into());
+    }
+    if let Some(token) = &args.bearer {
+        draft.auth = vec![
+            "type = \"bearer\"".into(),
+            "token = \"${HYDRANT_TOKEN}\"".into(),
+        ];
+        vars.push(("HYDRANT_TOKEN".to_owned(), token.clone()));
+    }
+    if let Some(basic) = &args.basic {
+        let (user, password) = basic
+            .split_once(':')
+            .ok_or_else(|| Usage("--basic: expected USER:PASS".to_owned()))?;
+        draft.auth = vec![
+            "type = \"basic\"".into(),
+            "username = \"${HYDRANT_USER}\"".into(),
+            "password = \"${HYDRANT_PASSWORD}\"".into(),
+        ];
+        vars.push(("HYDRANT_USER".to_owned(), user.to_owned()));
+        vars.push(("HYDRANT_PASSWORD".to_owned(), password.to_owned()));
+    }
+    for header in &args.headers {
+        let Some((name, value)) = header.split_once(':') else {
+            bail!(Usage(format!(
+                "--header `{header}`: expected `NAME: VALUE`"
+            )));
+        };
+        let name = name.trim();
+        let var = header_variable(name);
+        draft.headers.push((name.to_owned(), format!("${{{var}}}")));
+        vars.push((var, value.trim().to_owned()));
+    }
+    Ok((draft, vars))
+}
+
+/// `X-Api-Key` → `X_API_KEY`.
+fn header_variable(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn variable_names(args: &InitArgs) -> Vec<String> {
+    let mut names = Vec::new();
+    if args.bearer.is_some() {
+        names.push("HYDRANT_TOKEN".to_owned());
+    }
+    if args.basic.is_some() {
+        names.extend(["HYDRANT_USER".to_owned(), "HYDRANT_PASSWORD".to_owned()]);
+    }
+    for header in &args.headers {
+        if let Some((name, _)) = header.split_once(':') {
+            names.push(header_variable(name.trim()));
+        }
+    }
+    names
+}
+
+impl Draft {
+    fn text(&self) -> String {
+        let mut out = String::from(
+            "# Written by `hydrant init`. Check each guess, then: hydrant run THIS_FILE\n\n[request]\n",
+        );
+        out.push_str(&format!("url = {}\n", toml_string(&self.url)));
+        if !self.query.is_empty() {
+            out.push_str(&format!("query = {}\n", inline(&self.query)));
+        }
+        if !self.headers.is_empty() {
+            out.push_str(&format!("headers = {}\n", inline(&self.headers)));
+        }
+        if !self.auth.is_empty() {
+            out.push_str("\n[auth]\n");
+            for line in &self.auth {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        match &self.records {
+            Some(path) => out.push_str(&format!(
+                "\n[records]\n# the longest array of objects in the first page\npath = {}\n",
+                toml_string(path)
+            )),
+            None => out.push_str("\n# the records are the body itself (no [records] path)\n"),
+        }
+        match &self.paging {
+            Some(paging) => {
+                out.push_str(&format!("\n[paginate]\n# {}\n", paging.why));
+                for (key, value) in &paging.keys {
+                    out.push_str(&format!("{key} = {value}\n"));
+                }
+                for stop in &paging.stops {
+                    out.push_str("\n[[paginate.stop]]\n");
+                    for (key, value) in stop {
+                        out.push_str(&format!("{key} = {value}\n"));
+                    }
+                }
+            }
+            None => out.push_str(
+                "\n# no pagination found in the first page: one request\n# (see docs/guide/pagination.md)\n",
+            ),
+        }
+        out
+    }
+}
+
+fn inline(pairs: &[(String, String)]) -> String {
+    let items: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{} = {}", toml_key(k), toml_string(v)))
+        .collect();
+    format!("{{ {} }}", items.join(", "))
+}
+
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
+}
+
+fn toml_key(key: &str) -> String {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        key.to_owned()
+    } else {
+        toml_string(key)
+    }
+}
+
+/// A path to a member, dotted where every key allows it, else JSONPath.
+fn path_of(keys: &[&str]) -> String {
+    let plain = |k: &&str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    if keys.iter().all(plain) {
+        return keys.join(".");
+    }
+    let mut out = String::from("$");
+    for key in keys {
+        out.push_str(&format!(
+            "['{}']",
+            key.replace('\\', "\\\\").replace('\'', "\\'")
+        ));
+    }
+    out
+}
+
+/// The longest array of objects in the body, outside other arrays
+/// (ties: the shallowest); `None` when the body is itself an array, or
+/// holds none.
+fn records_path(body: &Value) -> Option<String> {
+    let mut best: Option<(usize, usize, Vec<String>)> = None;
+    let mut stack: Vec<(&Value, Vec<String>)> = vec![(body, Vec::new())];
+    while let Some((value, keys)) = stack.pop() {
+        let Value::Object(map) = value else { continue };
+        for (key, child) in map {
+            let mut path = keys.clone();
+            path.push(key.clone());
+            match child {
+                Value::Array(items) if items.first().is_none_or(Value::is_object) => {
+                    let better = match &best {
+                        None => true,
+                        Some((len, depth, _)) => {
+                            items.len() > *len || (items.len() == *len && path.len() < *depth)
+                        }
+                    };
+                    if better && !(items.is_empty() && best.is_some()) {
+                        best = Some((items.len(), path.len(), path));
+                    }
+                }
+                Value::Object(_) if path.len() < 4 => stack.push((child, path)),
+                _ => {}
+            }
+        }
+    }
+    let (_, _, path) = best?;
+    let keys: Vec<&str> = path.iter().map(String::as_str).collect();
+    Some(path_of(&keys))
+}
+
+/// A value of the body at a path of keys.
+fn at<'v>(body: &'v Value, keys: &[&str]) -> Option<&'v Value> {
+    keys.iter().try_fold(body, |value, key| value.get(key))
+}
+
+fn quoted(text: &str) -> String {
+    toml_string(text)
+}
+
+/// The pagination of the first response, by the first rule that holds.
+fn paging(
+    headers: &[(String, String)],
+    body: &Value,
+    query: &[(String, String)],
+    records: Option<&str>,
+) -> Option<Paging> {
+    link_header(headers)
+        .or_else(|| known_cursor(body, records))
+        .or_else(|| next_link(body))
+        .or_else(|| counted(query, body))
+}
+
+fn link_header(headers: &[(String, String)]) -> Option<Paging> {
+    let link = headers.iter().find(|(name, _)| name == "link")?;
+    let next = link.1.split(',').any(|part| {
+        part.split(';')
+            .skip(1)
+            .any(|p| p.trim().trim_start_matches("rel=").trim_matches('"') == "next")
+    });
+    next.then(|| Paging {
+        why: "the response's Link header has rel=\"next\"".to_owned(),
+        keys: vec![("type", quoted("link_header"))],
+        ..Paging::default()
+    })
+}
+
+/// Cursors of well-known shapes: Stripe's `has_more`, HubSpot's
+/// `paging.next.after`, Slack's `response_metadata.next_cursor`,
+/// Notion's `next_cursor`, Google's `nextPageToken`.
+fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
+    let cursor = |why: &str, from: &str, param: &str| Paging {
+        why: why.to_owned(),
+        keys: vec![
+            ("type", quoted("cursor")),
+            ("from", quoted(from)),
+            ("param", quoted(param)),
+        ],
+        takes: vec![param.to_owned()],
+        ..Paging::default()
+    };
+    if body.get("has_more").is_some_and(Value::is_boolean)
+        && records == Some("data")
+        && at(body, &["data"])?
+            .get(0)
+            .is_none_or(|r| r.get("id").is_some())
+        && body.get("next_cursor").is_none()
+    {
+        let mut paging = cursor(
+            "`has_more` and `data` (Stripe style): the next page starts after the last id",
+            "$.data[-1].id",
+            "starting_after",
+        );
+        paging.stops = vec![vec![
+            ("path", quoted("has_more")),
+            ("equals", "false".to_owned()),
+        ]];
+        return Some(paging);
+    }
+    let styles: [(&[&str], &str, &str); 4] = [
+        (&["paging", "next", "after"], "paging.next.after", "after"),
+        (
+            &["response_metadata", "next_cursor"],
+            "response_metadata.next_cursor",
+            "cursor",
+        ),
+        (&["nextPageToken"], "nextPageToken", "pageToken"),
+        (&["next_cursor"], "next_cursor", "cursor"),
+    ];
+    for (keys, from, param) in styles {
+        if at(body, keys).is_some_and(|v| v.is_string() || v.is_number()) {
+            // Notion's list endpoints take it back as `start_cursor`.
+            let param = if from == "next_cursor" && body.get("has_more").is_some() {
+                "start_cursor"
+            } else {
+                param
+            };
+            return Some(cursor(
+                &format!("`{from}` holds the cursor of the next page"),
+                from,
+                param,
+            ));
+        }
+    }
+    None
+}
+
+/// A member named like `next` whose value is a URL or a path.
+fn next_link(body: &Value) -> Option<Paging> {
+    let mut stack: Vec<(&Value, Vec<&str>)> = vec![(body, Vec::new())];
+    while let Some((value, keys)) = stack.pop() {
+        let Value::Object(map) = value else { continue };
+        for (key, child) in map {
+            let mut path = keys.clone();
+            path.push(key.as_str());
+            match child {
+                Value::String(text)
+                    if key.to_ascii_lowercase().contains("next")
+                        && (text.starts_with("http://")
+                            || text.starts_with("https://")
+                            || text.starts_with('/')) =>
+                {
+                    let from = path_of(&path);
+                    return Some(Paging {
+                        why: format!("`{from}` holds the next page's URL"),
+                        keys: vec![("type", quoted("next_link")), ("from", quoted(&from))],
+                        ..Paging::default()
+                    });
+                }
+                Value::Object(_) if path.len() < 3 => stack.push((child, path)),
+                _ => {}
+            }
+        }
+    }
+    None
+}
+
+const OFFSETS: [&str; 7] = [
+    "offset",
+    "skip",
+    "$skip",
+    "start",
+    "startAt",
+    "sysparm_offset",
+    "from",
+];
+const PAGES: [&str; 4] = ["page", "pageNumber", "page_number", "pageNo"];
+const SIZES: [&str; 11] = [
+    "limit",
+    "$top",
+    "top",
+    "maxResults",
+    "max_results",
+    "per_page",
+    "page_size",
+    "pageSize",
+    "size",
+    "sysparm_limit",
+    "count",
+];
+
+/// Offsets or page numbers in the URL's query (or, for offsets, echoed
+/// in the body as Jira does).
+fn counted(query: &[(String, String)], body: &Value) -> Option<Paging> {
+    let find = |names: &[&str]| {
+        query
+            .iter()
+            .find(|(name, _)| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
+            .cloned()
+    };
+    let size = find(&SIZES);
+    let number = |text: &str| text.parse::<i64>().ok();
+    if let Some((param, start)) = find(&OFFSETS) {
+        let (limit_param, limit) = size.clone()?;
+        let mut paging = Paging {
+            why: format!("`{param}` and `{limit_param}` in the URL: offsets"),
+            keys: vec![
+                ("type", quoted("offset")),
+                ("param", quoted(&param)),
+                ("limit_param", quoted(&limit_param)),
+                ("limit", number(&limit)?.to_string()),
+            ],
+            takes: vec![param.clone(), limit_param],
+            ..Paging::default()
+        };
+        if number(&start)? != 0 {
+            paging.keys.push(("start", start));
+        }
+        return Some(paging);
+    }
+    if let Some((param, start)) = find(&PAGES) {
+        let mut paging = Paging {
+            why: format!("`{param}` in the URL: page numbers"),
+            keys: vec![("type", quoted("page")), ("param", quoted(&param))],
+            takes: vec![param.clone()],
+            ..Paging::default()
+        };
+        if number(&start)? != 1 {
+            paging.keys.push(("start", start));
+        }
+        if let Some((size_param, size)) = size {
+            paging.keys.push(("size_param", quoted(&size_param)));
+            paging.keys.push(("size", number(&size)?.to_string()));
+            paging.takes.push(size_param);
+        }
+        return Some(paging);
+    }
+    // Jira echoes its offset in the body.
+    let (Some(_), Some(limit)) = (
+        body.get("startAt"),
+        body.get("maxResults").and_then(Value::as_u64),
+    ) else {
+        return None;
+    };
+    Some(Paging {
+        why: "`startAt` and `maxResults` in the body: offsets".to_owned(),
+        keys: vec![
+            ("type", quoted("offset")),
+            ("param", quoted("startAt")),
+            ("limit_param", quoted("maxResults")),
+            ("limit", limit.to_string()),
+        ],
+        takes: vec!["startAt".to_owned(), "maxResults".to_owned()],
+        ..Paging::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_records_are_the_longest_array_of_objects() {
+        assert_eq!(records_path(&json!([{"id": 1}])), None);
+        assert_eq!(
+            records_path(&json!({"meta": {"tags": [{"a": 1}]}, "data": [{"id": 1}, {"id": 2}]})),
+            Some("data".to_owned())
+        );
+        assert_eq!(
+            records_path(&json!({"response": {"items": [{"id": 1}]}, "ids": [1, 2, 3]})),
+            Some("response.items".to_owned())
+        );
+        assert_eq!(
+            records_path(&json!({"@odata.context": "x", "value": [{"id": 1}]})),
+            Some("value".to_owned())
+        );
+        assert_eq!(path_of(&["@odata.nextLink"]), "$['@odata.nextLink']");
+    }
+
+    #[test]
+    fn credentials_become_variables_never_clear_text() {
+        let args = InitArgs {
+            url: "https://a.example/x".into(),
+            out: None,
+            headers: vec!["X-Api-Key: k3y".into(), "Authorization: Token abc".into()],
+            bearer: None,
+            basic: Some("ada:s3cret".into()),
+            replay: None,
+        };
+        let (draft, vars) = credentials(&args).unwrap();
+        let text = draft.text();
+        for secret in ["k3y", "abc", "ada", "s3cret"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert!(text.contains("X-Api-Key = \"${X_API_KEY}\""), "{text}");
+        assert!(
+            text.contains("Authorization = \"${AUTHORIZATION}\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("password = \"${HYDRANT_PASSWORD}\""),
+            "{text}"
+        );
+        assert_eq!(vars[0], ("HYDRANT_USER".to_owned(), "ada".to_owned()));
+        assert_eq!(
+            variable_names(&args),
+            [
+                "HYDRANT_USER",
+                "HYDRANT_PASSWORD",
+                "X_API_KEY",
+                "AUTHORIZATION"
+            ]
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! `hydrant init`: a job written from an API's first page must fetch
+//! every record of that API.
+
+use std::path::{Path, PathBuf};
+
+use hydrant_bench::Exchange;
+
+use crate::util::{Dir, TestServer, hydrant, hydrant_with, path_str};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The first URL of a cookbook style: the host of its example job and
+/// the target of the first exchange of its fixture set.
+fn first_url(name: &str) -> String {
+    let job: toml::Value = toml::from_str(
+        &std::fs::read_to_string(root().join(format!("examples/paginate/{name}.toml"))).unwrap(),
+    )
+    .unwrap();
+    let url = url::Url::parse(job["request"]["url"].as_str().unwrap()).unwrap();
+    let index: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join(format!("fixtures/examples/{name}/exchanges.json")))
+            .unwrap(),
+    )
+    .unwrap();
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap(),
+        index[0]["target"].as_str().unwrap()
+    )
+}
+
+#[test]
+fn a_job_written_by_init_fetches_every_record_of_each_cookbook_style() {
+    let dir = Dir::new();
+    for (name, paginate) in [
+        ("github", "link_header"),
+        ("stripe", "cursor"),
+        ("graph", "next_link"),
+        ("odata", "offset"),
+        ("salesforce", "next_link"),
+        ("jira", "offset"),
+        ("servicenow", "offset"),
+        ("slack", "cursor"),
+        ("notion", "cursor"),
+        ("hubspot", "cursor"),
+        ("page", "page"),
+    ] {
+        let fixtures = root().join("fixtures/examples").join(name);
+        let job = dir.path(&format!("{name}.toml"));
+        let url = first_url(name);
+        let init = hydrant(&[
+            "init",
+            &url,
+            "--replay",
+            path_str(&fixtures),
+            "--out",
+            path_str(&job),
+        ]);
+        assert_eq!(init.code, 0, "{name}: {}", init.stderr);
+        let text = std::fs::read_to_string(&job).unwrap();
+        let parsed: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(
+            parsed["paginate"]["type"].as_str(),
+            Some(paginate),
+            "{name}:\n{text}"
+        );
+        assert!(text.contains("[[columns]]"), "{name}:\n{text}");
+        let run = hydrant(&["run", path_str(&job), "--replay", path_str(&fixtures)]);
+        assert_eq!(run.code, 0, "{name}: {}\n{text}", run.stderr);
+        let expected = std::fs::read_to_string(fixtures.join("expected.ndjson")).unwrap();
+        assert_eq!(run.stdout, expected, "{name}:\n{text}");
+    }
+}
+
+/// Credentials reach the probe, and the job holds only `${VAR}`
+/// references to them; init names the variables to set.
+#[test]
+fn init_keeps_credentials_out_of_the_job() {
+    let server = TestServer::start_fn(|seen| {
+        let authorized = seen.header("authorization") == Some("Bearer t0k-secret")
+            && seen.header("x-api-key") == Some("k3y-secret");
+        if !authorized {
+            return crate::util::json(401, r#"{"error":"unauthorized"}"#);
+        }
+        let page = match seen.target.as_str() {
+            "/v1/things?page_size=2" => {
+                r#"{"items":[{"id":1,"at":"2024-03-01T12:00:00Z"},{"id":2,"at":"2024-03-02T12:00:00Z"}],"next_cursor":"c3"}"#
+            }
+            "/v1/things?page_size=2&cursor=c3" => {
+                r#"{"items":[{"id":3,"at":"2024-03-03T12:00:00Z"}],"next_cursor":null}"#
+            }
+            _ => return crate::util::json(404, "{}"),
+        };
+        Exchange::json(&seen.target, page)
+    });
+    let dir = Dir::new();
+    let job = dir.path("things.toml");
+    let init = hydrant(&[
+        "init",
+        &format!("{}/v1/things?page_size=2", server.url()),
+        "--bearer",
+        "t0k-secret",
+        "--header",
+        "X-Api-Key: k3y-secret",
+        "--out",
+        path_str(&job),
+    ]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    assert!(
+        init.stderr.contains("HYDRANT_TOKEN, X_API_KEY"),
+        "{}",
+        init.stderr
+    );
+    let text = std::fs::read_to_string(&job).unwrap();
+    assert!(!text.contains("secret"), "{text}");
+    assert!(text.contains("token = \"${HYDRANT_TOKEN}\""), "{text}");
+    assert!(text.contains("X-Api-Key = \"${X_API_KEY}\""), "{text}");
+    assert!(text.contains("type = \"timestamp\""), "{text}");
+
+    let without = hydrant(&["run", path_str(&job)]);
+    assert_eq!(without.code, 2, "{}", without.stderr);
+    assert!(
+        without.stderr.contains("HYDRANT_TOKEN"),
+        "{}",
+        without.stderr
+    );
+    let env = [("HYDRANT_TOKEN", "t0k-secret"), ("X_API_KEY", "k3y-secret")];
+    let run = hydrant_with(&["run", path_str(&job)], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "{\"id\":1,\"at\":\"2024-03-01T12:00:00Z\"}\n\
+         {\"id\":2,\"at\":\"2024-03-02T12:00:00Z\"}\n\
+         {\"id\":3,\"at\":\"2024-03-03T12:00:00Z\"}\n"
+    );
+
+    // An existing file is never overwritten.
+    let again = hydrant(&[
+        "init",
+        &format!("{}/v1/things", server.url()),
+        "--out",
+        path_str(&job),
+    ]);
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("exists"), "{}", again.stderr);
+    assert_eq!(std::fs::read_to_string(&job).unwrap(), text);
+}
