@@ -515,6 +515,52 @@ fn next_links_at_the_head_of_pages_follow_the_first_occurrence_of_the_key() {
     assert_summary(&summary, 3, "no_next");
 }
 
+#[test]
+fn next_links_at_the_tail_of_pages_are_followed_before_the_page_is_parsed() {
+    // The link is the page's last member, after the records: it is read
+    // backwards from the complete body. Where the key could also appear
+    // earlier (page 2 repeats it; page 3 has it in a record), the page's
+    // parse decides, and the first occurrence wins.
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/p",
+            r#"{"data": [{"id": 0}], "paging": {"prev": null, "next": "/p?page=2"}}"#,
+        ),
+        Exchange::json(
+            "/p?page=2",
+            r#"{"paging": {"next": "/p?page=3"}, "data": [{"id": 1}], "paging": {"next": "/p?page=9"}}"#,
+        ),
+        Exchange::json(
+            "/p?page=3",
+            r#"{"data": [{"id": 2, "paging": {"next": "/p?page=9"}}], "paging": {"next": "/p?page=4"}}"#,
+        ),
+        Exchange::json(
+            "/p?page=4",
+            r#"{"data": [{"id": 3}], "paging": {"next": null}}"#,
+        ),
+        Exchange::json("/p?page=9", r#"{"data": [{"id": 9}]}"#),
+    ]);
+    let (run, summary) = crate::util::run_job_with(
+        &server.url(),
+        "/p",
+        "[paginate]\ntype = \"next_link\"\nfrom = \"paging.next\"\n[records]\npath = \"data\"\n\
+         [[columns]]\nname = \"id\"\ntype = \"long\"\n",
+        &[],
+        &[("RUST_LOG", "hydrant_engine=debug")],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, lines(0..4));
+    assert_summary(&summary, 4, "no_next");
+    // Pages 1 and 4 were read from their tails; 2 and 3 were left to
+    // their parse.
+    let early = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("read before the page is parsed") && l.contains("complete=true"))
+        .count();
+    assert_eq!(early, 2, "{}", run.stderr);
+}
+
 /// Serves a next_link page whose head names the next page and whose rest
 /// is held back until that next page is asked for (10 s at most), on its
 /// own connection, gzipped (the head sync-flushed) if `gzip`; returns the

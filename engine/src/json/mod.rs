@@ -11,10 +11,12 @@ pub(crate) mod keys;
 pub(crate) mod node;
 pub mod path;
 pub(crate) mod scan;
+mod tail;
 mod tree;
 mod write;
 
 pub(crate) use head::*;
+pub(crate) use tail::trailing_members;
 pub(crate) use tree::*;
 pub(crate) use write::*;
 

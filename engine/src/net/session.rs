@@ -38,7 +38,7 @@ pub(crate) struct Fetched {
 
 /// [`Watch`](crate::net::client::Watch) with the request an answer is to.
 pub(crate) type PageWatch<'w> =
-    dyn FnMut(&Prepared, &http::response::Parts, &[u8]) -> bool + Send + 'w;
+    dyn FnMut(&Prepared, &http::response::Parts, &[u8], bool) -> bool + Send + 'w;
 
 /// Cheap to clone: requests in flight share it.
 #[derive(Debug, Clone)]
@@ -236,8 +236,9 @@ impl Session {
             let answer = match &mut watch {
                 Some(watch) => {
                     let current = &current;
-                    let mut seen =
-                        |parts: &http::response::Parts, body: &[u8]| watch(current, parts, body);
+                    let mut seen = |parts: &http::response::Parts, body: &[u8], complete: bool| {
+                        watch(current, parts, body, complete)
+                    };
                     self.inner.client.send(sent, &shown, Some(&mut seen)).await
                 }
                 None => self.inner.client.send(sent, &shown, None).await,

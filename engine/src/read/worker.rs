@@ -27,7 +27,7 @@ use crate::extract::{
 use crate::job::{Job, Records};
 use crate::json::path::{JsonPath, Segment};
 use crate::json::scan::{Doc, Item, Scanner};
-use crate::json::{Leading, leading_members};
+use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
@@ -142,23 +142,39 @@ impl PageWork {
     /// A [`PageWatch`](crate::net::session::PageWatch) that sends a page's
     /// [`Landed`] facts on `landed` as soon as the head of the page holds
     /// every watched value as a top-level member, so that the next request
-    /// goes out while the page is still arriving. Only for a paginator
-    /// that does not read the records count, which needs the whole page.
-    /// A retried request keeps the facts of the first answer's head.
+    /// goes out while the page is still arriving; else, once the whole
+    /// page is in, if its tail holds them (a link after the records),
+    /// before the page is parsed. Only for a paginator that does not read
+    /// the records count, which needs the whole page. A retried request
+    /// keeps the facts of the first answer's head.
     pub(crate) fn head_watch<'w>(
         session: &'w Session,
         watched: &'w [JsonPath],
         landed: &'w mut Option<oneshot::Sender<Landed>>,
-    ) -> impl FnMut(&Prepared, &http::response::Parts, &[u8]) -> bool + Send + 'w {
+    ) -> impl FnMut(&Prepared, &http::response::Parts, &[u8], bool) -> bool + Send + 'w {
         let keys = head_keys(watched);
-        move |prepared, parts, head| {
-            let Some(keys) = keys.as_deref().filter(|_| landed.is_some()) else {
+        let paths = tail_paths(watched);
+        let mut head_told = keys.is_none();
+        move |prepared, parts, body, complete| {
+            if landed.is_none() {
                 return true;
-            };
-            let values = match read_head(head, keys) {
-                Head::Read(values) => values,
-                Head::Wait => return false,
-                Head::Leave => return true,
+            }
+            let mut values = None;
+            if !head_told {
+                match read_head(body, keys.as_deref().unwrap_or_default()) {
+                    Head::Read(read) => values = Some(read),
+                    Head::Wait if !complete => return false,
+                    Head::Wait | Head::Leave => head_told = true,
+                }
+            }
+            if values.is_none() {
+                if !complete {
+                    return paths.is_none();
+                }
+                values = paths.as_deref().and_then(|p| trailing_members(body, p));
+            }
+            let Some(values) = values else {
+                return true;
             };
             let fetched = Fetched {
                 prepared: prepared.clone(),
@@ -170,7 +186,7 @@ impl PageWork {
                 latency: Duration::ZERO,
             };
             let shown = session.shown(prepared);
-            tracing::debug!(url = %shown, bytes = head.len(), "paginator facts read from the head of the page");
+            tracing::debug!(url = %shown, bytes = body.len(), complete, "paginator facts read before the page is parsed");
             let landed = landed.take().expect("checked above");
             let _ = landed.send(Landed {
                 fetched,
@@ -415,6 +431,23 @@ enum Head {
     /// Left for the whole page: the head cannot hold them, or they are
     /// not in its first [`HEAD_WATCHED`] bytes.
     Leave,
+}
+
+/// The keys of each watched value when every one is a path of keys, the
+/// only ones read from the tail of a page.
+fn tail_paths(watched: &[JsonPath]) -> Option<Vec<Vec<&str>>> {
+    watched
+        .iter()
+        .map(|path| {
+            path.segments()?
+                .iter()
+                .map(|segment| match segment {
+                    Segment::Key(key) => Some(key.as_str()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Reads the watched values from `head`, however long it has grown: a

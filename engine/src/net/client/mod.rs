@@ -39,8 +39,10 @@ pub(crate) struct Response {
 /// Looks at a successful answer's status and headers and at the decoded
 /// start of its body, after each piece of the body arrives, until it
 /// returns `true`: what a paginator needs is often at the head of a page,
-/// and the next request need not wait for the rest.
-pub(crate) type Watch<'w> = dyn FnMut(&http::response::Parts, &[u8]) -> bool + Send + 'w;
+/// and the next request need not wait for the rest. The last call, with
+/// `complete` set, has the whole body: what is at its tail is known
+/// before the page is parsed.
+pub(crate) type Watch<'w> = dyn FnMut(&http::response::Parts, &[u8], bool) -> bool + Send + 'w;
 
 #[derive(Debug, Clone)]
 pub(crate) struct HttpClient {
@@ -260,13 +262,19 @@ impl HttpClient {
                 decoder.write(&data)?;
                 if parts.status.is_success()
                     && let Some(seen) = &mut watch
-                    && seen(parts, decoder.decoded()?)
+                    && seen(parts, decoder.decoded()?, false)
                 {
                     watch = None;
                 }
             }
         }
-        decoder.finish()
+        let body = decoder.finish()?;
+        if parts.status.is_success()
+            && let Some(seen) = &mut watch
+        {
+            seen(parts, &body, true);
+        }
+        Ok(body)
     }
 }
 
