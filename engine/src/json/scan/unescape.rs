@@ -10,8 +10,11 @@ pub(super) fn unescape_strings(text: &mut [u8], positions: &mut [u32]) -> Result
     let mut from = 0;
     while let Some(found) = memchr::memchr(b'\\', &text[from..]) {
         let backslash = from + found;
-        // The closing quote is the first structural after the backslash.
-        let close = entry + positions[entry..].partition_point(|&p| (p as usize) < backslash);
+        // The closing quote is the first structural after the backslash:
+        // found by galloping from the last one, as escaped strings are
+        // spread over the page and a search over all of it misses the
+        // cache.
+        let close = entry + first_at_or_after(&positions[entry..], backslash);
         let Some(&quote) = positions.get(close) else {
             return Err(Malformed::at("invalid escape in a string", backslash));
         };
@@ -23,6 +26,17 @@ pub(super) fn unescape_strings(text: &mut [u8], positions: &mut [u32]) -> Result
         from = quote + 1;
     }
     Ok(())
+}
+
+/// The index of the first of `positions` (ascending) at or after `at`.
+fn first_at_or_after(positions: &[u32], at: usize) -> usize {
+    let mut high = 1;
+    while high < positions.len() && (positions[high - 1] as usize) < at {
+        high *= 2;
+    }
+    let low = high / 2;
+    let high = high.min(positions.len());
+    low + positions[low..high].partition_point(|&p| (p as usize) < at)
 }
 
 /// Unescapes `text[from..end]`, whose first byte is a backslash, in
@@ -91,5 +105,24 @@ pub(super) fn unicode_escape(text: &[u8]) -> Option<(char, usize)> {
         }
         0xdc00..=0xdfff => None,
         _ => Some((char::from_u32(first)?, 6)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn galloping_finds_what_a_search_finds() {
+        let positions: Vec<u32> = (0..1000).map(|i| i * 3 + 1).collect();
+        for at in 0..3005 {
+            let slice = &positions[at % 7..];
+            assert_eq!(
+                first_at_or_after(slice, at),
+                slice.partition_point(|&p| (p as usize) < at),
+                "{at}"
+            );
+        }
+        assert_eq!(first_at_or_after(&[], 5), 0);
     }
 }
