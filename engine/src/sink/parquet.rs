@@ -2,11 +2,12 @@
 
 use std::io;
 
-use arrow_array::RecordBatch;
+use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::extract::ColumnSpec;
 use crate::sink::arrow::Builders;
@@ -33,8 +34,28 @@ pub(crate) trait Encoder: Send {
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
 
-/// The Parquet writer of a destination, encoding where it is called.
-pub(crate) struct InPlace(ArrowWriter<Destination>);
+/// The Parquet writer of a destination, encoding where it is called. It
+/// is opened with the first batch, whose values choose the columns that
+/// get a dictionary.
+pub(crate) struct InPlace(Writer);
+
+enum Writer {
+    Waiting {
+        out: Destination,
+        schema: SchemaRef,
+        compression: Compression,
+        row_group_size: usize,
+    },
+    Open(Box<ArrowWriter<Destination>>),
+    /// Only while the writer is being opened.
+    Gone,
+}
+
+/// A column gets a dictionary when its first batch holds at most this
+/// share of distinct values: below it the dictionary saves space and time;
+/// above it (ids, UUIDs, measures, free text) it is hashed for nothing
+/// and dropped once full.
+const DICTIONARY_SHARE: f64 = 0.5;
 
 impl InPlace {
     pub(crate) fn new(
@@ -50,24 +71,112 @@ impl InPlace {
             "none" => Compression::UNCOMPRESSED,
             _ => Compression::ZSTD(ZstdLevel::default()),
         };
-        let properties = WriterProperties::builder()
-            .set_compression(compression)
-            .set_max_row_group_row_count(Some(row_group_size))
-            .set_created_by(concat!("hydrant ", env!("CARGO_PKG_VERSION")).to_owned())
-            .build();
-        ArrowWriter::try_new(out, schema, Some(properties))
-            .map(InPlace)
-            .map_err(io::Error::other)
+        Ok(InPlace(Writer::Waiting {
+            out,
+            schema,
+            compression,
+            row_group_size,
+        }))
     }
+
+    /// The writer, opened with the columns' dictionaries chosen by
+    /// `first`, the first batch (none: the defaults).
+    fn open(&mut self, first: Option<&RecordBatch>) -> io::Result<&mut ArrowWriter<Destination>> {
+        if let Writer::Waiting { .. } = self.0 {
+            let Writer::Waiting {
+                out,
+                schema,
+                compression,
+                row_group_size,
+            } = std::mem::replace(&mut self.0, Writer::Gone)
+            else {
+                unreachable!("matched above");
+            };
+            let mut properties = WriterProperties::builder()
+                .set_compression(compression)
+                .set_max_row_group_row_count(Some(row_group_size))
+                .set_created_by(concat!("hydrant ", env!("CARGO_PKG_VERSION")).to_owned());
+            if let Some(batch) = first {
+                let schema = batch.schema();
+                for (field, array) in schema.fields().iter().zip(batch.columns()) {
+                    if let Some(share) = distinct_share(array.as_ref()) {
+                        properties = properties.set_column_dictionary_enabled(
+                            ColumnPath::from(field.name().as_str()),
+                            share <= DICTIONARY_SHARE,
+                        );
+                    }
+                }
+            }
+            let writer = ArrowWriter::try_new(out, schema, Some(properties.build()))
+                .map_err(io::Error::other)?;
+            self.0 = Writer::Open(Box::new(writer));
+        }
+        match &mut self.0 {
+            Writer::Open(writer) => Ok(writer),
+            _ => Err(io::Error::other("the Parquet writer could not be opened")),
+        }
+    }
+}
+
+/// The share of distinct values among the non-null values of a column of
+/// strings, numbers, dates or timestamps; `None` for other types.
+fn distinct_share(array: &dyn Array) -> Option<f64> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::*;
+    use arrow_schema::{DataType, TimeUnit};
+    use std::collections::HashSet;
+
+    fn share<T: std::hash::Hash + Eq>(values: impl Iterator<Item = Option<T>>) -> f64 {
+        let mut seen = HashSet::new();
+        let mut count = 0usize;
+        for value in values.flatten() {
+            seen.insert(value);
+            count += 1;
+        }
+        if count == 0 {
+            0.0
+        } else {
+            seen.len() as f64 / count as f64
+        }
+    }
+    Some(match array.data_type() {
+        DataType::Utf8 => share(array.as_string::<i32>().iter()),
+        DataType::Binary => share(array.as_binary::<i32>().iter()),
+        DataType::Int32 => share(array.as_primitive::<Int32Type>().iter()),
+        DataType::Int64 => share(array.as_primitive::<Int64Type>().iter()),
+        DataType::Date32 => share(array.as_primitive::<Date32Type>().iter()),
+        DataType::Float32 => share(
+            array
+                .as_primitive::<Float32Type>()
+                .iter()
+                .map(|v| v.map(f32::to_bits)),
+        ),
+        DataType::Float64 => share(
+            array
+                .as_primitive::<Float64Type>()
+                .iter()
+                .map(|v| v.map(f64::to_bits)),
+        ),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            share(array.as_primitive::<TimestampMicrosecondType>().iter())
+        }
+        _ => return None,
+    })
 }
 
 impl Encoder for InPlace {
     fn write(&mut self, batch: RecordBatch) -> io::Result<()> {
-        self.0.write(&batch).map_err(io::Error::other)
+        self.open(Some(&batch))?
+            .write(&batch)
+            .map_err(io::Error::other)
     }
 
-    fn finish(self: Box<Self>) -> io::Result<()> {
-        let out = self.0.into_inner().map_err(io::Error::other)?;
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.open(None)?;
+        let Writer::Open(writer) = self.0 else {
+            unreachable!("opened above");
+        };
+        let out = writer.into_inner().map_err(io::Error::other)?;
         out.commit()
     }
 }
@@ -115,5 +224,49 @@ impl Sink for ParquetSink {
     fn finish(mut self: Box<Self>) -> io::Result<()> {
         self.write_rows()?;
         self.encoder.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Float64Array, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::basic::Encoding;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    use super::*;
+
+    /// Few distinct values get a dictionary; mostly distinct ones do not.
+    #[test]
+    fn a_dictionary_only_where_values_repeat() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("status", DataType::Utf8, true),
+            Field::new("score", DataType::Float64, true),
+        ]));
+        let rows = 1000;
+        let status = StringArray::from_iter_values((0..rows).map(|i| ["open", "paid"][i % 2]));
+        let score = Float64Array::from_iter_values((0..rows).map(|i| i as f64 / 7.0));
+        let batch =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(status), Arc::new(score)]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.parquet");
+        let out = Destination::open(Some(&path)).unwrap();
+        let mut encoder = Box::new(InPlace::new(out, schema, "zstd", 65536).unwrap());
+        encoder.write(batch).unwrap();
+        encoder.finish().unwrap();
+
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let group = reader.metadata().row_group(0);
+        let dictionary = |i: usize| {
+            group
+                .column(i)
+                .encodings()
+                .any(|e| e == Encoding::RLE_DICTIONARY || e == Encoding::PLAIN_DICTIONARY)
+        };
+        assert!(dictionary(0), "status");
+        assert!(!dictionary(1), "score");
+        assert_eq!(reader.metadata().file_metadata().num_rows(), rows as i64);
     }
 }
