@@ -13,8 +13,9 @@ use arrow_array::RecordBatch;
 use crate::sink::parquet::{Encoder, InPlace};
 
 /// Batches queued at most: the loop waits past them, so memory stays
-/// bounded whatever the encoder's pace.
-const QUEUED: usize = 2;
+/// bounded whatever the encoder's pace. A batch is a page's rows (made on
+/// the page workers) or a chunk of 8192 rows: a few MB at most each.
+const QUEUED: usize = 8;
 
 /// An [`Encoder`] running an [`InPlace`] one on its own thread.
 pub(crate) struct OnThread {

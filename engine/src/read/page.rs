@@ -25,7 +25,7 @@ use crate::read::worker::{PageWork, content_type, index_records, not_json};
 use crate::read::{
     OutputHook, output_error, page_records, reparse_selected, walks_index, watched_value,
 };
-use crate::sink::{Destination, Mark, PageOut, RawSink, Sink, TextSink};
+use crate::sink::{Destination, Made, Mark, PageOut, RawSink, Sink, TextSink};
 use crate::state::{self, ReadCheckpoint, SavedColumn};
 
 /// Puts a page's rows into the sink.
@@ -238,7 +238,13 @@ impl ReadRun<'_, '_> {
         if let Some(body) = &encoded.refit {
             return self.refit(parse, body, &placeholders, &shown, standing, missing);
         }
-        let mut put = |sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| sink.encoded(&encoded.text);
+        let mut made = Some(encoded.made);
+        let mut put = |sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| match made.take() {
+            Some(Made::Text(text)) => sink.encoded(&text),
+            #[cfg(feature = "parquet")]
+            Some(Made::Batch(batch)) => sink.encoded_batch(batch),
+            None => Ok(()),
+        };
         self.write_page(
             encoded.rows,
             &encoded.dirty,

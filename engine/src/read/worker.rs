@@ -31,7 +31,7 @@ use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
-use crate::sink::PageEncoder;
+use crate::sink::{Made, PageEncoder};
 
 /// What the paginator needs of a page, sent before its rows are done.
 #[derive(Debug)]
@@ -67,7 +67,7 @@ pub(crate) struct Encoded {
     /// The page's body, given back unmade: it holds fields or types the
     /// inferred columns do not have yet.
     pub refit: Option<Vec<u8>>,
-    pub text: Vec<u8>,
+    pub made: Made,
     pub dirty: Vec<DirtyRecord>,
     pub body_len: usize,
     /// The answer's [`Fetched::latency`].
@@ -313,7 +313,7 @@ impl PageWork {
                 rows: 0,
                 records_missing,
                 refit: Some(body),
-                text: Vec::new(),
+                made: Made::Text(Vec::new()),
                 dirty: Vec::new(),
                 body_len,
                 latency,
@@ -321,14 +321,14 @@ impl PageWork {
         }
         let mut batch = Batch::default();
         self.extractor.extract(&records, placeholders, &mut batch);
-        let mut text = Vec::with_capacity(body_len / 2);
-        self.encoder
-            .encode(&batch, self.extractor.columns().len(), &mut text);
+        let made = self
+            .encoder
+            .make(&body, &batch, self.extractor.columns().len());
         let encoded = Encoded {
             rows: batch.rows,
             records_missing,
             refit: None,
-            text,
+            made,
             dirty: std::mem::take(&mut batch.dirty),
             body_len,
             latency,

@@ -51,6 +51,14 @@ pub(crate) trait Sink {
             "this output format takes no pre-encoded rows",
         ))
     }
+    /// Writes a page's rows that a worker made into an Arrow batch.
+    #[cfg(feature = "parquet")]
+    fn encoded_batch(&mut self, batch: arrow_array::RecordBatch) -> io::Result<()> {
+        let _ = batch;
+        Err(io::Error::other(
+            "this output format takes no Arrow batches",
+        ))
+    }
     /// The columns grew or widened (inferred columns of NDJSON, widened
     /// types of CSV): the pages after this one have these.
     fn columns_changed(&mut self, columns: &[ColumnSpec]) -> io::Result<()> {
@@ -69,7 +77,22 @@ pub(crate) trait Sink {
 #[derive(Debug)]
 pub(crate) enum PageEncoder {
     Ndjson(NdjsonEncoder),
-    Csv { delimiter: u8 },
+    Csv {
+        delimiter: u8,
+    },
+    /// A page's rows as one Arrow batch, for a Parquet output.
+    #[cfg(feature = "parquet")]
+    Arrow(Vec<ColumnSpec>),
+}
+
+/// A page's rows as a worker made them.
+#[derive(Debug)]
+pub(crate) enum Made {
+    /// Text lines, for [`Sink::encoded`].
+    Text(Vec<u8>),
+    /// An Arrow batch, for [`Sink::encoded_batch`].
+    #[cfg(feature = "parquet")]
+    Batch(arrow_array::RecordBatch),
 }
 
 impl PageEncoder {
@@ -80,7 +103,33 @@ impl PageEncoder {
             OutputFormat::Csv => Some(PageEncoder::Csv {
                 delimiter: output.csv_delimiter,
             }),
-            OutputFormat::Raw | OutputFormat::Parquet => None,
+            #[cfg(feature = "parquet")]
+            OutputFormat::Parquet => Some(PageEncoder::Arrow(columns.to_vec())),
+            #[cfg(not(feature = "parquet"))]
+            OutputFormat::Parquet => None,
+            OutputFormat::Raw => None,
+        }
+    }
+
+    /// The rows of `batch`, from the page `body`, as this encoder makes
+    /// them.
+    pub(crate) fn make(&self, body: &[u8], batch: &Batch<'_>, width: usize) -> Made {
+        match self {
+            #[cfg(feature = "parquet")]
+            PageEncoder::Arrow(columns) => {
+                let mut builders = arrow::Builders::new(columns);
+                builders.push_page(&PageOut {
+                    body,
+                    columns,
+                    batch,
+                });
+                Made::Batch(builders.take())
+            }
+            _ => {
+                let mut text = Vec::with_capacity(body.len() / 2);
+                self.encode(batch, width, &mut text);
+                Made::Text(text)
+            }
         }
     }
 
@@ -96,6 +145,8 @@ impl PageEncoder {
         match self {
             PageEncoder::Ndjson(encoder) => encoder.encode(cells, out),
             PageEncoder::Csv { delimiter } => encode_csv_row(cells, *delimiter, field, out),
+            #[cfg(feature = "parquet")]
+            PageEncoder::Arrow(_) => unreachable!("Arrow rows are made whole, not as text"),
         }
     }
 }

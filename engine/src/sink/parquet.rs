@@ -214,6 +214,12 @@ impl Sink for ParquetSink {
         Ok(())
     }
 
+    fn encoded_batch(&mut self, batch: RecordBatch) -> io::Result<()> {
+        // Rows gathered here come first: pages are written in order.
+        self.write_rows()?;
+        self.encoder.write(batch)
+    }
+
     fn checkpoint(&mut self) -> io::Result<crate::sink::Mark> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
