@@ -205,6 +205,51 @@ mod tests {
         assert_eq!(read(r#"{"ne\u0078t":"a"}"#, &[&["next"]]), None);
     }
 
+    /// Random documents whose strings are full of quotes and
+    /// backslashes: whatever is read from the tail is what a parse reads.
+    #[test]
+    fn what_is_read_is_what_a_parse_reads() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let pieces = [
+            "a", r"\\", r#"\""#, r#"\\\""#, r"\u0041", r"\n", "é", r"\/", " ", "}", "]", ",", ":",
+            "{",
+        ];
+        let text = |rng: &mut rand::rngs::StdRng| {
+            let n = rng.random_range(0..6);
+            let body: String = (0..n)
+                .map(|_| pieces[rng.random_range(0..pieces.len())])
+                .collect();
+            format!("\"{body}\"")
+        };
+        let mut read_some = 0;
+        for _ in 0..3000 {
+            let records: Vec<String> = (0..rng.random_range(0..4))
+                .map(|i| format!("{{\"id\":{i},\"s\":{}}}", text(&mut rng)))
+                .collect();
+            let space = [" ", "", "\n  "][rng.random_range(0..3)];
+            let next = match rng.random_range(0..4) {
+                0 => "null".to_owned(),
+                1 => rng.random_range(-5..50_i64).to_string(),
+                _ => text(&mut rng),
+            };
+            let body = format!(
+                "{{{space}\"data\"{space}:{space}[{}],{space}\"paging\":{{\"prev\":{},{space}\"next\"{space}:{space}{next}{space}}},\"n\":{}{space}}}{space}",
+                records.join(","),
+                text(&mut rng),
+                text(&mut rng),
+            );
+            let parsed: Value =
+                serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+            if let Some(values) = read(&body, &[&["paging", "next"], &["n"]]) {
+                read_some += 1;
+                assert_eq!(values[0], parsed["paging"]["next"], "{body}");
+                assert_eq!(values[1], parsed["n"], "{body}");
+            }
+        }
+        assert!(read_some > 2000, "only {read_some} read");
+    }
+
     #[test]
     fn a_big_value_is_not_stepped_over() {
         let big = format!(
