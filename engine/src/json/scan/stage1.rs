@@ -261,12 +261,24 @@ mod x86 {
     // instruction, and the compiler uses BMI's bit tricks and `popcnt`
     // for the offsets.
     #[target_feature(enable = "avx2,bmi1,popcnt")]
+    // The closure is not redundant: see below.
+    #[allow(clippy::redundant_closure)]
     fn scan_avx2(
         text: &[u8],
         positions: &mut Vec<u32>,
         kinds: &mut Vec<u8>,
     ) -> Result<Found, Malformed> {
-        scan_blocks(text, positions, kinds, |b| classify_avx2(b), flatten_scalar)
+        // The flatten is called through a closure made here, so that it is
+        // inlined and compiled with this function's features (BMI's bit
+        // tricks): passed as a function it was a call per block, built
+        // without them.
+        scan_blocks(
+            text,
+            positions,
+            kinds,
+            |b| classify_avx2(b),
+            |b, e, p, k| flatten_scalar(b, e, p, k),
+        )
     }
 
     #[inline]
@@ -295,12 +307,19 @@ mod x86 {
     }
 
     #[target_feature(enable = "sse2")]
+    #[allow(clippy::redundant_closure)]
     fn scan_sse2(
         text: &[u8],
         positions: &mut Vec<u32>,
         kinds: &mut Vec<u8>,
     ) -> Result<Found, Malformed> {
-        scan_blocks(text, positions, kinds, |b| classify(b), flatten_scalar)
+        scan_blocks(
+            text,
+            positions,
+            kinds,
+            |b| classify(b),
+            |b, e, p, k| flatten_scalar(b, e, p, k),
+        )
     }
 
     #[inline]
