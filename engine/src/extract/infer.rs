@@ -190,6 +190,12 @@ impl Inference {
         match self.columns[at].kind {
             // Every value but an object with members fits a string.
             Some(ColumnType::String) => true,
+            kind if value
+                .number_text()
+                .is_some_and(|text| plainly_fits(kind, text)) =>
+            {
+                true
+            }
             kind => widen(kind, leaf_type(value.view())) == kind,
         }
     }
@@ -287,6 +293,20 @@ impl Inference {
     }
 }
 
+/// Whether a number literal (its grammar checked) fits a `long` or
+/// `double` column, told from its text where that is plain, without
+/// parsing it: at most 17 characters without an exponent are a finite
+/// double, and at most 18 digits an `i64`. Anything else is left to
+/// [`leaf_type`].
+fn plainly_fits(kind: Option<ColumnType>, text: &[u8]) -> bool {
+    let plain = |b: &u8| b.is_ascii_digit() || *b == b'-';
+    match kind {
+        Some(ColumnType::Double) => text.len() <= 17 && text.iter().all(|b| plain(b) || *b == b'.'),
+        Some(ColumnType::Long) => text.len() <= 18 && text.iter().all(plain),
+        _ => false,
+    }
+}
+
 /// The type a single value suggests; `None` for null.
 fn leaf_type(view: View<'_>) -> Option<ColumnType> {
     Some(match view {
@@ -350,6 +370,42 @@ fn widen(seen: Option<ColumnType>, next: Option<ColumnType>) -> Option<ColumnTyp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What is told from the text is what parsing tells.
+    #[test]
+    fn plain_numbers_fit_as_parsing_says() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut told = 0;
+        for _ in 0..20_000 {
+            let mut text = String::new();
+            if rng.random_bool(0.3) {
+                text.push('-');
+            }
+            let whole = rng.random_range(1..22);
+            text.push(char::from(b'1' + rng.random_range(0..9)));
+            for _ in 1..whole {
+                text.push(char::from(b'0' + rng.random_range(0..10)));
+            }
+            if rng.random_bool(0.5) {
+                text.push('.');
+                for _ in 0..rng.random_range(1..20) {
+                    text.push(char::from(b'0' + rng.random_range(0..10)));
+                }
+            }
+            if rng.random_bool(0.1) {
+                text.push_str(&format!("e{}", rng.random_range(-400..400)));
+            }
+            for kind in [Some(ColumnType::Long), Some(ColumnType::Double)] {
+                if plainly_fits(kind, text.as_bytes()) {
+                    told += 1;
+                    let parsed = leaf_type(crate::json::scan::scalar_view(&text));
+                    assert_eq!(widen(kind, parsed), kind, "{text} as {kind:?}");
+                }
+            }
+        }
+        assert!(told > 5_000, "{told}");
+    }
 
     fn shown(inference: &Inference) -> Vec<(String, &'static str)> {
         inference

@@ -117,6 +117,12 @@ pub(crate) trait Node<'v>: Copy {
         false
     }
 
+    /// The text of a number literal, where the value is one and its text
+    /// is at hand (the structural index; not the tree).
+    fn number_text(self) -> Option<&'v [u8]> {
+        None
+    }
+
     /// Writes compact JSON text; a marked big number goes back to its
     /// literal.
     fn write_json(self, out: &mut Vec<u8>) {

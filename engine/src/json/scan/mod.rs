@@ -462,7 +462,7 @@ fn past_value(byte: u8, partners: &[u32], at: usize) -> usize {
     }
 }
 
-fn scalar_view(literal: &str) -> View<'_> {
+pub(crate) fn scalar_view(literal: &str) -> View<'_> {
     match literal {
         "true" => return View::Bool(true),
         "false" => return View::Bool(false),
@@ -508,6 +508,14 @@ impl<'d> Node<'d> for Item<'d> {
             b'"' => View::Str(self.doc.str(self.at)),
             b'{' | b'[' => View::Compound,
             _ => scalar_view(self.doc.scalar(self.at)),
+        }
+    }
+
+    fn number_text(self) -> Option<&'d [u8]> {
+        match self.doc.byte(self.at) {
+            b'"' | b'{' | b'[' => None,
+            _ => Some(self.doc.scalar(self.at).as_bytes())
+                .filter(|t| t.first().is_some_and(|b| b.is_ascii_digit() || *b == b'-')),
         }
     }
 
