@@ -83,6 +83,7 @@ pub async fn init(args: InitArgs) -> Result<()> {
     draft.query = query;
 
     let (options, _server) = crate::commands::replay_options(args.replay.as_deref()).await?;
+    let names: Vec<String> = vars.iter().map(|(name, _)| name.clone()).collect();
     let vars = Vars::new(vars);
     let probe_job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
     let probe = hydrant_engine::probe(&probe_job, options).await?;
@@ -99,9 +100,9 @@ pub async fn init(args: InitArgs) -> Result<()> {
         draft.query.retain(|(name, _)| !paging.takes.contains(name));
     }
 
+    // The columns come from the same first page: one request in all.
     let job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
-    let (options, _server) = crate::commands::replay_options(args.replay.as_deref()).await?;
-    let columns = hydrant_engine::schema(&job, options).await?;
+    let columns = hydrant_engine::schema_of(&job, &probe)?;
     let mut text = format!("{}\n{columns}", draft.text());
     if !text.ends_with('\n') {
         text.push('\n');
@@ -118,7 +119,6 @@ pub async fn init(args: InitArgs) -> Result<()> {
         }
         None => print!("{text}"),
     }
-    let names = variable_names(&args);
     if !names.is_empty() {
         eprintln!(
             "hydrant: the job reads its credentials from: {}",
@@ -181,22 +181,6 @@ fn header_variable(name: &str) -> String {
             }
         })
         .collect()
-}
-
-fn variable_names(args: &InitArgs) -> Vec<String> {
-    let mut names = Vec::new();
-    if args.bearer.is_some() {
-        names.push("HYDRANT_TOKEN".to_owned());
-    }
-    if args.basic.is_some() {
-        names.extend(["HYDRANT_USER".to_owned(), "HYDRANT_PASSWORD".to_owned()]);
-    }
-    for header in &args.headers {
-        if let Some((name, _)) = header.split_once(':') {
-            names.push(header_variable(name.trim()));
-        }
-    }
-    names
 }
 
 impl Draft {
@@ -587,8 +571,9 @@ mod tests {
             "{text}"
         );
         assert_eq!(vars[0], ("HYDRANT_USER".to_owned(), "ada".to_owned()));
+        let names: Vec<&str> = vars.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(
-            variable_names(&args),
+            names,
             [
                 "HYDRANT_USER",
                 "HYDRANT_PASSWORD",

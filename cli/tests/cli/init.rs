@@ -109,6 +109,8 @@ fn init_keeps_credentials_out_of_the_job() {
         path_str(&job),
     ]);
     assert_eq!(init.code, 0, "{}", init.stderr);
+    // One request: the columns come from the page the guesses did.
+    assert_eq!(server.requests().len(), 1);
     assert!(
         init.stderr.contains("HYDRANT_TOKEN, X_API_KEY"),
         "{}",

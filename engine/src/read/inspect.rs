@@ -97,13 +97,12 @@ pub struct CheckReport {
     pub records_missing: Option<String>,
 }
 
-/// Sends the job's first request and shows `inspect` the response and the
-/// records of its page (none for a 204).
-async fn first_page<R>(
+/// Sends the job's first request: its placeholders, the answer, and the
+/// request as errors name it (secrets masked).
+async fn first_fetch(
     job: &Job,
     options: RunOptions,
-    inspect: impl FnOnce(&FirstPage<'_, '_>) -> R,
-) -> Result<R> {
+) -> Result<(std::sync::Arc<Placeholders>, Fetched, String)> {
     let value = crate::read::fanout::first_value(job, &options).await?;
     let context = Context::new(job, options.redirect_to)?;
     let mut pass = Pass::new(&context, value, 0)?;
@@ -111,11 +110,47 @@ async fn first_page<R>(
     let prepared = context.prepare_with(&plan, &pass.placeholders)?;
     let fetched = context.session.fetch(prepared).await?;
     let shown = context.session.shown(&fetched.prepared);
-    if fetched.response.status.as_u16() == 204 {
+    Ok((pass.placeholders, fetched, shown))
+}
+
+/// Sends the job's first request and shows `inspect` the response and the
+/// records of its page (none for a 204).
+async fn first_page<R>(
+    job: &Job,
+    options: RunOptions,
+    inspect: impl FnOnce(&FirstPage<'_, '_>) -> R,
+) -> Result<R> {
+    let (placeholders, fetched, shown) = first_fetch(job, options).await?;
+    let answer = Answer {
+        status: fetched.response.status.as_u16(),
+        content_type: content_type(&fetched.response.headers),
+        body: &fetched.response.body,
+        shown: &shown,
+    };
+    on_page(job, &placeholders, &answer, inspect)
+}
+
+/// An answer to the first request, as a page is read from it.
+struct Answer<'a> {
+    status: u16,
+    content_type: Option<String>,
+    body: &'a [u8],
+    shown: &'a str,
+}
+
+/// Parses the page of `answer` and shows `inspect` its records.
+fn on_page<R>(
+    job: &Job,
+    placeholders: &Placeholders,
+    answer: &Answer<'_>,
+    inspect: impl FnOnce(&FirstPage<'_, '_>) -> R,
+) -> Result<R> {
+    let shown = answer.shown;
+    if answer.status == 204 {
         return Ok(inspect(&FirstPage {
-            placeholders: &pass.placeholders,
-            fetched: &fetched,
-            shown: &shown,
+            placeholders,
+            status: answer.status,
+            shown,
             records: &[],
             path_found: true,
         }));
@@ -124,19 +159,16 @@ async fn first_page<R>(
     let mut scratch = Scratch::default();
     let mut reparse = Scratch::default();
     let page = parser
-        .parse(&fetched.response.body, &mut scratch)
-        .map_err(|e| {
-            let kind = content_type(&fetched.response.headers);
-            not_json(&shown, kind.as_deref(), &fetched.response.body, e)
-        })?;
+        .parse(answer.body, &mut scratch)
+        .map_err(|e| not_json(shown, answer.content_type.as_deref(), answer.body, e))?;
     let reparsed = reparse_selected(&page, &job.records, &mut parser, &mut reparse)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
     let records = page_records(&page, &reparsed, &job.records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
     Ok(inspect(&FirstPage {
-        placeholders: &pass.placeholders,
-        fetched: &fetched,
-        shown: &shown,
+        placeholders,
+        status: answer.status,
+        shown,
         records: &records,
         path_found: !records.is_empty() || records_path_found(&page, &job.records),
     }))
@@ -145,7 +177,7 @@ async fn first_page<R>(
 /// What `check` and `schema` are shown of the first page.
 struct FirstPage<'p, 'v> {
     placeholders: &'p Placeholders,
-    fetched: &'p Fetched,
+    status: u16,
     /// The URL requested, secrets masked.
     shown: &'p str,
     records: &'p [&'v BorrowedValue<'v>],
@@ -159,7 +191,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
     first_page(job, options, |first| {
         let FirstPage {
             placeholders,
-            fetched,
+            status,
             shown,
             records,
             path_found,
@@ -186,7 +218,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
             .collect();
         CheckReport {
             url: shown.to_owned(),
-            status: fetched.response.status.as_u16(),
+            status,
             records: records.len(),
             columns: extractor
                 .columns()
@@ -218,12 +250,7 @@ pub struct Probe {
 
 /// Sends the job's first request and returns its response.
 pub async fn probe(job: &Job, options: RunOptions) -> Result<Probe> {
-    let value = crate::read::fanout::first_value(job, &options).await?;
-    let context = Context::new(job, options.redirect_to)?;
-    let mut pass = Pass::new(&context, value, 0)?;
-    let (plan, _) = pass.next_plan().expect("a new pass has a first request");
-    let prepared = context.prepare_with(&plan, &pass.placeholders)?;
-    let fetched = context.session.fetch(prepared).await?;
+    let (_, fetched, url) = first_fetch(job, options).await?;
     let headers = fetched
         .response
         .headers
@@ -231,33 +258,54 @@ pub async fn probe(job: &Job, options: RunOptions) -> Result<Probe> {
         .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
         .collect();
     Ok(Probe {
-        url: context.session.shown(&fetched.prepared),
+        url,
         status: fetched.response.status.as_u16(),
         headers,
         body: fetched.response.body,
     })
 }
 
+/// Infers `[[columns]]` from a first response already fetched, as
+/// [`schema`] does from its own request.
+pub fn schema_of(job: &Job, probe: &Probe) -> Result<String> {
+    let content_type = probe
+        .headers
+        .iter()
+        .find(|(name, _)| name == "content-type")
+        .map(|(_, value)| value.clone());
+    let answer = Answer {
+        status: probe.status,
+        content_type,
+        body: &probe.body,
+        shown: &probe.url,
+    };
+    on_page(job, &Placeholders::default(), &answer, |first| {
+        schema_text(job, first)
+    })
+}
+
 /// Infers `[[columns]]` from the first page and writes them as TOML.
 pub async fn schema(job: &Job, options: RunOptions) -> Result<String> {
-    first_page(job, options, |&FirstPage { shown, records, .. }| {
-        let mut out = format!(
-            "# inferred from the first page of {} ({} records)\n",
-            shown,
-            records.len()
-        );
-        for column in infer_columns(records, &job.records.flatten) {
-            let path = column.path.as_ref().map_or("", |p| p.as_str());
-            out.push_str("\n[[columns]]\n");
-            out.push_str(&format!("name = {}\n", toml_string(&column.name)));
-            if path != column.name {
-                out.push_str(&format!("path = {}\n", toml_string(&path_text(&column))));
-            }
-            out.push_str(&format!("type = \"{}\"\n", column.kind.as_str()));
+    first_page(job, options, |first| schema_text(job, first)).await
+}
+
+/// The inferred `[[columns]]` of a first page, as TOML.
+fn schema_text(job: &Job, &FirstPage { shown, records, .. }: &FirstPage<'_, '_>) -> String {
+    let mut out = format!(
+        "# inferred from the first page of {} ({} records)\n",
+        shown,
+        records.len()
+    );
+    for column in infer_columns(records, &job.records.flatten) {
+        let path = column.path.as_ref().map_or("", |p| p.as_str());
+        out.push_str("\n[[columns]]\n");
+        out.push_str(&format!("name = {}\n", toml_string(&column.name)));
+        if path != column.name {
+            out.push_str(&format!("path = {}\n", toml_string(&path_text(&column))));
         }
-        out
-    })
-    .await
+        out.push_str(&format!("type = \"{}\"\n", column.kind.as_str()));
+    }
+    out
 }
 
 /// The columns of the job's output: declared, or inferred from its first

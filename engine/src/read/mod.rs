@@ -41,7 +41,7 @@ use crate::summary::Summary;
 
 pub use incremental::{describe as state, reset as reset_state};
 pub(crate) use inspect::explain;
-pub use inspect::{CheckReport, Probe, check, columns, probe, query, schema};
+pub use inspect::{CheckReport, Probe, check, columns, probe, query, schema, schema_of};
 pub use partition::partitions;
 
 /// Runs a read job with what `hooks` change in it.
