@@ -94,7 +94,23 @@ impl Encoder {
         }
     }
 
+    /// The request body of `records`: their JSON, gzipped when the job
+    /// says so.
     pub(super) fn body(&self, records: &[Vec<u8>]) -> Vec<u8> {
+        let body = self.json(records);
+        if !self.gzip {
+            return body;
+        }
+        let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
+        encoder
+            .write_all(&body)
+            .and_then(|()| encoder.finish())
+            .expect("writing to memory does not fail")
+    }
+
+    /// The JSON of a batch: an array of `records` (one record in single
+    /// mode), wrapped in `data_path`.
+    pub(super) fn json(&self, records: &[Vec<u8>]) -> Vec<u8> {
         let size: usize = records.iter().map(|r| r.len() + 1).sum();
         let mut body = Vec::with_capacity(size + self.wrap.0.len() + self.wrap.1.len() + 2);
         body.extend_from_slice(&self.wrap.0);
@@ -111,14 +127,7 @@ impl Encoder {
             body.push(b']');
         }
         body.extend_from_slice(&self.wrap.1);
-        if !self.gzip {
-            return body;
-        }
-        let mut encoder = GzEncoder::new(Vec::with_capacity(body.len() / 4), Compression::fast());
-        encoder
-            .write_all(&body)
-            .and_then(|()| encoder.finish())
-            .expect("writing to memory does not fail")
+        body
     }
 }
 

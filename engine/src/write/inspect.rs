@@ -73,11 +73,7 @@ pub(crate) fn check(job: &Job) -> Result<WriteCheck> {
     let outgoing = encoder.batch(0, items);
     let mut prepared = sender.prepare(outgoing.index, &outgoing.placeholders)?;
     if !outgoing.records.is_empty() {
-        let plain = Encoder {
-            gzip: false,
-            ..Encoder::new(write, &request.url)
-        };
-        let body = shown_body(&plain.body(&outgoing.records), write.gzip);
+        let body = shown_body(&encoder.json(&outgoing.records), write.gzip);
         prepared.body = Some((body, "application/json"));
     }
     Ok(WriteCheck {
