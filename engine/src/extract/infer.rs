@@ -156,9 +156,15 @@ impl Inference {
 
     /// Whether `records` hold nothing new: every field a column, every
     /// value of its column's type. A page that does can be made with the
-    /// columns as they are, on any thread.
-    pub(crate) fn covers<'v, N: Node<'v>>(&self, records: &[N]) -> bool {
-        records.iter().all(|&record| self.covers_value(0, record))
+    /// columns as they are, on any thread. `shape`, when the records'
+    /// columns were noted on the structural index, answers for most
+    /// records without walking their members.
+    pub(crate) fn covers<'v, N: Node<'v>>(&self, records: &[N], shape: Option<&Shape>) -> bool {
+        records.iter().enumerate().all(|(ordinal, &record)| {
+            shape
+                .and_then(|shape| shape.covers(ordinal, record))
+                .unwrap_or_else(|| self.covers_value(0, record))
+        })
     }
 
     fn covers_value<'v, N: Node<'v>>(&self, level: usize, value: N) -> bool {
@@ -187,19 +193,40 @@ impl Inference {
         let Some(at) = self.nodes[level].column else {
             return false;
         };
-        match self.columns[at].kind {
-            // Every value but an object with members fits a string.
-            Some(ColumnType::String) => true,
-            kind if value
-                .number_text()
-                .is_some_and(|text| plainly_fits(kind, text)) =>
-            {
-                true
-            }
-            kind => widen(kind, leaf_type(value.view())) == kind,
-        }
+        fits(self.columns[at].kind, value)
     }
 
+    /// The [`Shape`] of records whose columns are `columns` (an
+    /// extractor's, in its order): `None` unless each is one of these
+    /// inferred columns, at a path of keys.
+    pub(crate) fn shape(&self, columns: &[ColumnSpec]) -> Option<Shape> {
+        let mut kinds = Vec::with_capacity(columns.len());
+        let mut members = std::collections::HashSet::new();
+        for column in columns {
+            let keys: Vec<&str> = column
+                .path
+                .as_ref()?
+                .segments()?
+                .iter()
+                .map(|s| match s {
+                    Segment::Key(key) => Some(key.as_str()),
+                    _ => None,
+                })
+                .collect::<Option<_>>()?;
+            let inferred = self.columns.iter().find(|c| c.keys == keys)?;
+            if keys.is_empty() {
+                return None;
+            }
+            for depth in 1..=keys.len() {
+                members.insert(keys[..depth].to_vec());
+            }
+            kinds.push(inferred.kind);
+        }
+        Some(Shape {
+            kinds,
+            members: members.len(),
+        })
+    }
     /// The keys from the record down to `level`.
     fn keys_of(&self, mut level: usize) -> Vec<String> {
         let mut keys = Vec::new();
@@ -293,16 +320,70 @@ impl Inference {
     }
 }
 
+/// What tells that a record holds nothing new from its noted columns
+/// alone: the inferred type of each, and how many members a record has
+/// when it holds the columns' fields and nothing else (each key on the
+/// way to a column counted once).
+#[derive(Debug, Clone)]
+pub(crate) struct Shape {
+    kinds: Vec<Option<ColumnType>>,
+    members: usize,
+}
+
+impl Shape {
+    /// Whether the `ordinal`th record of its page holds nothing new, if
+    /// that is told by its noted columns: they all have a value, and the
+    /// record has no member but the keys leading to them, so no field
+    /// outside the columns and no key twice. `None` leaves the record to
+    /// the walk of [`Inference::covers`].
+    fn covers<'v, N: Node<'v>>(&self, ordinal: usize, record: N) -> Option<bool> {
+        if record.members_within()? != self.members {
+            return None;
+        }
+        let (mut found, mut fit) = (0, true);
+        let noted = record.noted_columns(ordinal, |index, value| {
+            if let Some(value) = value {
+                found += 1;
+                fit = fit && fits(self.kinds[index], value);
+            }
+        });
+        (noted && found == self.kinds.len()).then_some(fit)
+    }
+}
+
+/// Whether a value that is not an object with members fits a column of
+/// type `kind` as it stands.
+fn fits<'v, N: Node<'v>>(kind: Option<ColumnType>, value: N) -> bool {
+    match kind {
+        // Every value but an object with members fits a string.
+        Some(ColumnType::String) => true,
+        kind if value
+            .number_text()
+            .is_some_and(|text| plainly_fits(kind, text)) =>
+        {
+            true
+        }
+        kind => widen(kind, leaf_type(value.view())) == kind,
+    }
+}
+
 /// Whether a number literal (its grammar checked) fits a `long` or
 /// `double` column, told from its text where that is plain, without
-/// parsing it: at most 17 characters without an exponent are a finite
-/// double, and at most 18 digits an `i64`. Anything else is left to
-/// [`leaf_type`].
+/// parsing it: at most 18 characters of digits are an `i64`, which a
+/// double column takes too, and a decimal fraction without an exponent
+/// is a finite double that does not round to zero when it has at most
+/// 300 characters (17 significant digits of a score are common). Anything
+/// else is left to [`leaf_type`].
 fn plainly_fits(kind: Option<ColumnType>, text: &[u8]) -> bool {
     let plain = |b: &u8| b.is_ascii_digit() || *b == b'-';
+    let long = || text.len() <= 18 && text.iter().all(plain);
     match kind {
-        Some(ColumnType::Double) => text.len() <= 17 && text.iter().all(|b| plain(b) || *b == b'.'),
-        Some(ColumnType::Long) => text.len() <= 18 && text.iter().all(plain),
+        Some(ColumnType::Double) => {
+            text.len() <= 300
+                && text.iter().all(|b| plain(b) || *b == b'.')
+                && (text.contains(&b'.') || long())
+        }
+        Some(ColumnType::Long) => long(),
         _ => false,
     }
 }
@@ -382,13 +463,22 @@ mod tests {
             if rng.random_bool(0.3) {
                 text.push('-');
             }
-            let whole = rng.random_range(1..22);
-            text.push(char::from(b'1' + rng.random_range(0..9)));
-            for _ in 1..whole {
-                text.push(char::from(b'0' + rng.random_range(0..10)));
+            // Now and then a number near the edges of a double's range:
+            // hundreds of digits, or hundreds of zeros after the point.
+            let edge = rng.random_bool(0.05);
+            let whole = rng.random_range(1..if edge { 330 } else { 22 });
+            if rng.random_bool(0.2) {
+                text.push('0');
+            } else {
+                text.push(char::from(b'1' + rng.random_range(0..9)));
+                for _ in 1..whole {
+                    text.push(char::from(b'0' + rng.random_range(0..10)));
+                }
             }
             if rng.random_bool(0.5) {
                 text.push('.');
+                let zeros = if edge { rng.random_range(0..330) } else { 0 };
+                text.extend(std::iter::repeat_n('0', zeros));
                 for _ in 0..rng.random_range(1..20) {
                     text.push(char::from(b'0' + rng.random_range(0..10)));
                 }
@@ -516,13 +606,113 @@ mod tests {
             let value = simd_json::to_borrowed_value(&mut bytes).unwrap();
             let items: Vec<&simd_json::BorrowedValue<'_>> =
                 value.as_array().unwrap().iter().collect();
-            inference.covers(&items)
+            inference.covers(&items, None)
         };
         assert!(covered(r#"[{"id": 2, "u": {"n": "b"}}, {"x": null}]"#));
         assert!(!covered(r#"[{"id": 2.5}]"#), "a wider type");
         assert!(!covered(r#"[{"id": 2, "new": 1}]"#), "a new field");
         assert!(!covered(r#"[{"u": {"m": 1}}]"#), "a new nested field");
         assert!(!covered(r#"[{"x": 7}]"#), "a first type for a null column");
+    }
+
+    /// Records whose columns were noted are told covered or not from
+    /// their shape as the walk of their members tells it.
+    #[test]
+    fn noted_records_are_covered_as_walked_ones_are() {
+        use crate::extract::{Extractor, select_records};
+        use crate::job::{RecordMode, Records};
+        use crate::json::scan::Scanner;
+        let mut inference = Inference::new("_");
+        feed(
+            &mut inference,
+            r#"[{"id": 1, "u": {"n": "a", "m": 2}, "x": null, "t": "2024-03-01T12:00:00Z"}]"#,
+            Policy::Grow,
+        );
+        let columns = inference.columns();
+        let shape = inference.shape(&columns).expect("columns at keys");
+        let records = Records {
+            path: Some(JsonPath::parse("$.data").unwrap()),
+            mode: RecordMode::Auto,
+            missing_is_dirty: false,
+            bad_type_is_dirty: true,
+            max_dirty: 0,
+            dirty_path: None,
+            flatten: "_".to_owned(),
+            infer_pages: 1,
+        };
+        let extractor = Extractor::new(columns, &records);
+        let plan = extractor.plan().expect("paths of keys are planned");
+        let plain = r#"{"id":2,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00Z"}"#;
+        // Each record after the plain one, with whether it is covered and
+        // whether its shape tells so without the walk.
+        for (record, covered, told) in [
+            (plain, true, true),
+            (
+                r#"{"id":2.5,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00Z"}"#,
+                false,
+                true,
+            ),
+            (
+                r#"{"id":2,"u":{"n":"b","m":3},"x":7,"t":"2024-03-02T00:00:00Z"}"#,
+                false,
+                true,
+            ),
+            (
+                r#"{"id":2,"u":{"n":"b","m":3},"x":null,"t":"soon"}"#,
+                false,
+                true,
+            ),
+            (
+                r#"{"id":2,"u":{"n":"b","m":{}},"x":null,"t":"2024-03-02T00:00:00Z"}"#,
+                false,
+                true,
+            ),
+            (
+                r#"{"id":2,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00Z","new":1}"#,
+                false,
+                false,
+            ),
+            (
+                r#"{"id":2,"u":{"n":"b","m":3,"k":1},"x":null,"t":"2024-03-02T00:00:00Z"}"#,
+                false,
+                false,
+            ),
+            (
+                r#"{"id":2,"u":{"n":"b","m":[{"k":1}]},"x":null,"t":"2024-03-02T00:00:00Z"}"#,
+                false,
+                false,
+            ),
+            // A field missing and a new one: as many members as the shape.
+            (
+                r#"{"id":2,"u":{"n":"b"},"x":null,"t":"2024-03-02T00:00:00Z","new":1}"#,
+                false,
+                false,
+            ),
+            (
+                r#"{"id":2,"id":3,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00Z"}"#,
+                true,
+                false,
+            ),
+            (
+                r#"{"id":2,"u":{"n":"b","m":3},"t":"2024-03-02T00:00:00Z"}"#,
+                true,
+                false,
+            ),
+            // Unescaped, the key is a column's; the check does not know it.
+            (
+                r#"{"\u0069d":2,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00Z"}"#,
+                true,
+                false,
+            ),
+        ] {
+            let page = format!(r#"{{"data":[{plain},{record}]}}"#);
+            let mut scanner = Scanner::default();
+            let doc = scanner.scan(page.as_bytes(), Some(plan)).unwrap();
+            let items = select_records(doc.root(), &records).unwrap();
+            assert_eq!(inference.covers(&items, None), covered, "walked: {record}");
+            assert_eq!(inference.covers(&items, Some(&shape)), covered, "{record}");
+            assert_eq!(shape.covers(1, items[1]).is_some(), told, "told: {record}");
+        }
     }
 
     #[test]

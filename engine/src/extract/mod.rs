@@ -26,7 +26,7 @@ use time::*;
 
 pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 
-pub(crate) use infer::{Fed, Inference, Policy};
+pub(crate) use infer::{Fed, Inference, Policy, Shape};
 pub(crate) use records::{expand, records_path_found, records_path_missing, select_records};
 
 /// A value read as a `timestamp` column reads it: unix microseconds.

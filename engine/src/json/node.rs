@@ -123,6 +123,13 @@ pub(crate) trait Node<'v>: Copy {
         None
     }
 
+    /// How many members an object holds at every depth, nested objects'
+    /// own and those of objects in arrays counted, where that is cheap to
+    /// know (the structural index; not the tree).
+    fn members_within(self) -> Option<usize> {
+        None
+    }
+
     /// Writes compact JSON text; a marked big number goes back to its
     /// literal.
     fn write_json(self, out: &mut Vec<u8>) {

@@ -22,7 +22,8 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::extract::{
-    Batch, DirtyRecord, Extractor, Inference, Placeholders, records_path_found, select_records,
+    Batch, DirtyRecord, Extractor, Inference, Placeholders, Shape, records_path_found,
+    select_records,
 };
 use crate::job::{Job, Records};
 use crate::json::path::{JsonPath, Segment};
@@ -86,6 +87,9 @@ pub(crate) struct PageWork {
     /// Inferred columns as they stand: a page with anything new goes back
     /// to the run loop, where the inference is.
     inference: Option<Arc<Inference>>,
+    /// What tells most records covered by the inference from their noted
+    /// columns.
+    shape: Option<Shape>,
     records: Records,
     encoder: PageEncoder,
     /// One per page being made at once.
@@ -131,6 +135,7 @@ impl PageWork {
             Arc::new(PageWork {
                 extractor: extractor.clone(),
                 inference: inference.map(|i| Arc::new(i.clone())),
+                shape: inference.and_then(|i| i.shape(extractor.columns())),
                 records: job.records.clone(),
                 encoder,
                 workspaces: Mutex::new(Vec::new()),
@@ -303,7 +308,11 @@ impl PageWork {
                 }),
             });
         }
-        if self.inference.as_ref().is_some_and(|i| !i.covers(&records)) {
+        if self
+            .inference
+            .as_ref()
+            .is_some_and(|i| !i.covers(&records, self.shape.as_ref()))
+        {
             drop(records);
             self.workspaces
                 .lock()

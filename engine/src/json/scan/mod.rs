@@ -519,6 +519,21 @@ impl<'d> Node<'d> for Item<'d> {
         }
     }
 
+    fn members_within(self) -> Option<usize> {
+        if self.doc.byte(self.at) != b'{' {
+            return None;
+        }
+        let close = *self.doc.partners.get(self.at)? as usize;
+        // Every member has one colon; strings' colons are not entries.
+        let kinds = self.doc.kinds.get(self.at + 1..close)?;
+        Some(
+            kinds
+                .iter()
+                .filter(|&&kind| kind & !AFTER_LITERAL == b':')
+                .count(),
+        )
+    }
+
     fn get(self, key: &str) -> Option<Self> {
         if !self.is_object() {
             return None;
