@@ -763,6 +763,12 @@ fn open_sink(
     if job.state.is_some() {
         out.keep_on_failure();
     }
+    out.sync_as_written(|work| {
+        std::thread::Builder::new()
+            .name("hydrant-writeback".to_owned())
+            .spawn(work)
+    })
+    .map_err(|e| output_error(job, e))?;
     Ok(match job.output.format {
         OutputFormat::Ndjson => Box::new(TextSink::ndjson(out, columns)),
         OutputFormat::Csv => Box::new(TextSink::csv(

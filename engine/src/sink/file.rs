@@ -25,6 +25,9 @@ pub(crate) struct Mark {
 struct Digested {
     file: File,
     digest: Arc<Mutex<crc32fast::Hasher>>,
+    writeback: Arc<Writeback>,
+    /// Bytes written since the last step of the writeback.
+    unsynced: u64,
 }
 
 impl Write for Digested {
@@ -34,12 +37,94 @@ impl Write for Digested {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .update(&buf[..written]);
+        self.unsynced += written as u64;
+        if self.unsynced >= WRITEBACK_STEP {
+            self.unsynced = 0;
+            self.writeback.step();
+        }
         Ok(written)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
     }
+}
+
+/// Bytes written between two syncs of a file output while a run goes on.
+const WRITEBACK_STEP: u64 = 32 * 1024 * 1024;
+
+/// Work for a thread of [`Destination::sync_as_written`], and its start.
+pub(crate) type Work = Box<dyn FnOnce() -> io::Result<()> + Send>;
+type Thread = std::thread::JoinHandle<io::Result<()>>;
+
+/// Syncs a file output on a thread as the run writes it, so that the sync
+/// before the file is renamed into place waits for the last bytes only,
+/// not for all of them: the kernel would hold a run's output in memory
+/// until then, and writing it out took a quarter of a run's time. The
+/// thread's failure is the output's, reported at the next checkpoint or
+/// at the end, as a sync's own would be.
+#[derive(Debug, Default)]
+struct Writeback {
+    /// Told each time another step of bytes is written; taken to stop the
+    /// thread.
+    due: Mutex<Option<std::sync::mpsc::Sender<()>>>,
+    thread: Mutex<Option<Thread>>,
+}
+
+impl Writeback {
+    /// Has `spawn` start a thread that calls `sync` after each step of
+    /// bytes written, once for the steps written meanwhile, until a call
+    /// fails.
+    fn start(
+        &self,
+        mut sync: impl FnMut() -> io::Result<()> + Send + 'static,
+        spawn: impl FnOnce(Work) -> io::Result<Thread>,
+    ) -> io::Result<()> {
+        let (due, steps) = std::sync::mpsc::channel::<()>();
+        let thread = spawn(Box::new(move || {
+            while steps.recv().is_ok() {
+                while steps.try_recv().is_ok() {}
+                sync()?;
+            }
+            Ok(())
+        }))?;
+        *lock_or_poisoned(&self.due) = Some(due);
+        *lock_or_poisoned(&self.thread) = Some(thread);
+        Ok(())
+    }
+
+    /// Another step of bytes is written.
+    fn step(&self) {
+        let mut due = lock_or_poisoned(&self.due);
+        // A thread that has stopped has failed: `failed` or `finish`
+        // reports it.
+        if due.as_ref().is_some_and(|due| due.send(()).is_err()) {
+            *due = None;
+        }
+    }
+
+    /// The thread's failure, if it has stopped.
+    fn failed(&self) -> io::Result<()> {
+        let finished = lock_or_poisoned(&self.thread)
+            .as_ref()
+            .is_some_and(Thread::is_finished);
+        if finished { self.finish() } else { Ok(()) }
+    }
+
+    /// Stops the thread and answers its failure if it had one.
+    fn finish(&self) -> io::Result<()> {
+        lock_or_poisoned(&self.due).take();
+        let thread = lock_or_poisoned(&self.thread).take();
+        match thread.map(Thread::join) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(io::Error::other("the output's writeback thread panicked")),
+        }
+    }
+}
+
+fn lock_or_poisoned<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The byte stream under a sink.
@@ -58,6 +143,7 @@ struct PartialFile {
     handle: File,
     /// The digest of what the writer has written to the file.
     digest: Arc<Mutex<crc32fast::Hasher>>,
+    writeback: Arc<Writeback>,
     /// A failed run with checkpoints leaves its partial file to resume.
     keep_on_failure: bool,
 }
@@ -181,9 +267,12 @@ impl Destination {
         digest: crc32fast::Hasher,
     ) -> io::Result<Destination> {
         let digest = Arc::new(Mutex::new(digest));
+        let writeback = Arc::new(Writeback::default());
         let digested = Digested {
             file: file.try_clone()?,
             digest: digest.clone(),
+            writeback: writeback.clone(),
+            unsynced: 0,
         };
         Ok(Destination {
             file: Some(PartialFile {
@@ -192,10 +281,24 @@ impl Destination {
                 path: path.to_owned(),
                 keep_on_failure: false,
                 digest,
+                writeback,
             }),
             writer: BufWriter::with_capacity(BUFFER, Box::new(digested)),
             start,
         })
+    }
+
+    /// Has a file output synced as it is written, on a thread `spawn`
+    /// starts (a stream is not synced).
+    pub(crate) fn sync_as_written(
+        &mut self,
+        spawn: impl FnOnce(Work) -> io::Result<Thread>,
+    ) -> io::Result<()> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let synced = file.handle.try_clone()?;
+        file.writeback.start(move || synced.sync_data(), spawn)
     }
 
     /// Keeps the partial file of a failed run, for `--resume`.
@@ -213,6 +316,9 @@ impl Destination {
                 "only a file output can be checkpointed",
             ));
         };
+        // The writeback's failure, had it one, is not seen by this sync:
+        // the two share the file's error state.
+        file.writeback.failed()?;
         file.handle.sync_data()?;
         let digest = file.digest.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(Mark {
@@ -240,6 +346,7 @@ impl Destination {
         if let Some(file) = self.file.take() {
             // Close the file before it is synced and renamed into place.
             self.writer = BufWriter::new(Box::new(io::sink()));
+            file.writeback.finish()?;
             file.handle.sync_all()?;
             std::fs::rename(&file.partial, &file.path)?;
         }
@@ -369,6 +476,53 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    fn spawn(work: Work) -> io::Result<Thread> {
+        std::thread::Builder::new().spawn(work)
+    }
+
+    #[test]
+    fn a_file_is_synced_as_it_is_written_and_a_failed_sync_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.ndjson");
+        let mut out = Destination::open(Some(&path)).unwrap();
+        let syncs = Arc::new(Mutex::new(0));
+        let counted = syncs.clone();
+        let writeback = out.file.as_ref().unwrap().writeback.clone();
+        writeback
+            .start(
+                move || {
+                    *counted.lock().unwrap() += 1;
+                    Ok(())
+                },
+                spawn,
+            )
+            .unwrap();
+        let step = vec![b'x'; WRITEBACK_STEP as usize / 2];
+        for _ in 0..5 {
+            out.writer.write_all(&step).unwrap();
+        }
+        out.commit().unwrap();
+        // Two steps were written; the thread synced once or twice.
+        let syncs = *syncs.lock().unwrap();
+        assert!((1..=2).contains(&syncs), "{syncs}");
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            5 * step.len() as u64
+        );
+
+        let path = dir.path().join("failed.ndjson");
+        let mut out = Destination::open(Some(&path)).unwrap();
+        let writeback = out.file.as_ref().unwrap().writeback.clone();
+        writeback
+            .start(|| Err(io::Error::other("disk full")), spawn)
+            .unwrap();
+        out.writer.write_all(&step).unwrap();
+        out.writer.write_all(&step).unwrap();
+        let failed = out.commit().unwrap_err();
+        assert_eq!(failed.to_string(), "disk full");
+        assert!(!path.exists(), "a failed output is not renamed into place");
     }
 
     #[test]
