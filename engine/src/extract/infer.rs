@@ -154,17 +154,11 @@ impl Inference {
         }
     }
 
-    /// Whether `records` hold nothing new: every field a column, every
-    /// value of its column's type. A page that does can be made with the
-    /// columns as they are, on any thread. `shape`, when the records'
-    /// columns were noted on the structural index, answers for most
-    /// records without walking their members.
-    pub(crate) fn covers<'v, N: Node<'v>>(&self, records: &[N], shape: Option<&Shape>) -> bool {
-        records.iter().enumerate().all(|(ordinal, &record)| {
-            shape
-                .and_then(|shape| shape.covers(ordinal, record))
-                .unwrap_or_else(|| self.covers_value(0, record))
-        })
+    /// Whether `record` holds nothing new: every field a column, every
+    /// value of its column's type. A page whose records do can be made
+    /// with the columns as they are, on any thread.
+    pub(crate) fn covers<'v, N: Node<'v>>(&self, record: N) -> bool {
+        self.covers_value(0, record)
     }
 
     fn covers_value<'v, N: Node<'v>>(&self, level: usize, value: N) -> bool {
@@ -330,24 +324,42 @@ pub(crate) struct Shape {
     members: usize,
 }
 
+/// Whether a noted value fits its inferred column, from [`Shape::fit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fit {
+    No,
+    Yes,
+    /// A timestamp, read as a `timestamp` column without a format reads
+    /// it: unix microseconds.
+    Timestamp(i64),
+}
+
 impl Shape {
-    /// Whether the `ordinal`th record of its page holds nothing new, if
-    /// that is told by its noted columns: they all have a value, and the
-    /// record has no member but the keys leading to them, so no field
-    /// outside the columns and no key twice. `None` leaves the record to
-    /// the walk of [`Inference::covers`].
-    fn covers<'v, N: Node<'v>>(&self, ordinal: usize, record: N) -> Option<bool> {
-        if record.members_within()? != self.members {
-            return None;
-        }
-        let (mut found, mut fit) = (0, true);
-        let noted = record.noted_columns(ordinal, |index, value| {
-            if let Some(value) = value {
-                found += 1;
-                fit = fit && fits(self.kinds[index], value);
-            }
-        });
-        (noted && found == self.kinds.len()).then_some(fit)
+    /// Whether `record` has as many members as a record holding the
+    /// columns' fields and nothing else.
+    pub(crate) fn exact<'v, N: Node<'v>>(&self, record: N) -> bool {
+        record.members_within() == Some(self.members)
+    }
+
+    /// Whether `value`, noted for column `index`, fits it: in a record
+    /// that is [`Shape::exact`] and has every column, a record holds
+    /// nothing new when each of its values fits. A timestamp's value is
+    /// read once, here, rather than again for its cell.
+    pub(crate) fn fit(&self, index: usize, value: View<'_>) -> Fit {
+        let kind = self.kinds[index];
+        let fit = match (kind, value) {
+            (_, View::Null)
+            | (Some(ColumnType::String), _)
+            | (Some(ColumnType::Long), View::I64(_))
+            | (Some(ColumnType::Double), View::I64(_) | View::F64(_))
+            | (Some(ColumnType::Boolean), View::Bool(_)) => true,
+            (Some(ColumnType::Timestamp), View::Str(s)) => match text_kind(s) {
+                (_, Some(micros)) => return Fit::Timestamp(micros),
+                (text, None) => widen(kind, Some(text)) == kind,
+            },
+            (kind, value) => widen(kind, leaf_type(value)) == kind,
+        };
+        if fit { Fit::Yes } else { Fit::No }
     }
 }
 
@@ -406,6 +418,12 @@ fn leaf_type(view: View<'_>) -> Option<ColumnType> {
 /// offset and at most microseconds (what a timestamp holds exactly),
 /// otherwise `string`.
 fn text_type(s: &str) -> ColumnType {
+    text_kind(s).0
+}
+
+/// [`text_type`], and a timestamp's unix microseconds when the fast
+/// reading of UTC timestamps read them.
+fn text_kind(s: &str) -> (ColumnType, Option<i64>) {
     let b = s.as_bytes();
     let date_shaped = b.len() >= 10
         && b[..4].iter().all(u8::is_ascii_digit)
@@ -414,25 +432,25 @@ fn text_type(s: &str) -> ColumnType {
         && b[7] == b'-'
         && b[8..10].iter().all(u8::is_ascii_digit);
     if !date_shaped {
-        return ColumnType::String;
+        return (ColumnType::String, None);
     }
     if b.len() == 10 {
         return match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            Ok(_) => ColumnType::Date,
-            Err(_) => ColumnType::String,
+            Ok(_) => (ColumnType::Date, None),
+            Err(_) => (ColumnType::String, None),
         };
     }
     let fraction = s.find('.').map_or(0, |dot| {
         s[dot + 1..].bytes().take_while(u8::is_ascii_digit).count()
     });
-    if matches!(b[10], b'T' | b't')
-        && fraction <= 6
-        && (super::time::utc_seconds_micros(b).is_some()
-            || chrono::DateTime::parse_from_rfc3339(s).is_ok())
-    {
-        return ColumnType::Timestamp;
+    if !matches!(b[10], b'T' | b't') || fraction > 6 {
+        return (ColumnType::String, None);
     }
-    ColumnType::String
+    match super::time::utc_seconds_micros(b) {
+        Some(micros) => (ColumnType::Timestamp, Some(micros)),
+        None if chrono::DateTime::parse_from_rfc3339(s).is_ok() => (ColumnType::Timestamp, None),
+        None => (ColumnType::String, None),
+    }
 }
 
 /// The narrowest type that holds values of both types.
@@ -604,9 +622,8 @@ mod tests {
             use simd_json::prelude::ValueAsArray;
             let mut bytes = text.as_bytes().to_vec();
             let value = simd_json::to_borrowed_value(&mut bytes).unwrap();
-            let items: Vec<&simd_json::BorrowedValue<'_>> =
-                value.as_array().unwrap().iter().collect();
-            inference.covers(&items, None)
+            let items = value.as_array().unwrap();
+            items.iter().all(|item| inference.covers(item))
         };
         assert!(covered(r#"[{"id": 2, "u": {"n": "b"}}, {"x": null}]"#));
         assert!(!covered(r#"[{"id": 2.5}]"#), "a wider type");
@@ -619,7 +636,7 @@ mod tests {
     /// their shape as the walk of their members tells it.
     #[test]
     fn noted_records_are_covered_as_walked_ones_are() {
-        use crate::extract::{Extractor, select_records};
+        use crate::extract::{Batch, Covering, Extractor, Placeholders, select_records};
         use crate::job::{RecordMode, Records};
         use crate::json::scan::Scanner;
         let mut inference = Inference::new("_");
@@ -642,76 +659,96 @@ mod tests {
         };
         let extractor = Extractor::new(columns, &records);
         let plan = extractor.plan().expect("paths of keys are planned");
-        let plain = r#"{"id":2,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00Z"}"#;
+        let plain = r#"{"id":2,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00.250Z"}"#;
         // Each record after the plain one, with whether it is covered and
-        // whether its shape tells so without the walk.
-        for (record, covered, told) in [
-            (plain, true, true),
+        // whether it has the exact shape's count of members.
+        let t = r#""t":"2024-03-02T00:00:00Z""#;
+        for (record, covered, exact) in [
+            (plain.to_owned(), true, true),
             (
-                r#"{"id":2.5,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00Z"}"#,
+                format!(r#"{{"id":2.5,"u":{{"n":"b","m":3}},"x":null,{t}}}"#),
                 false,
                 true,
             ),
             (
-                r#"{"id":2,"u":{"n":"b","m":3},"x":7,"t":"2024-03-02T00:00:00Z"}"#,
+                format!(r#"{{"id":2,"u":{{"n":"b","m":3}},"x":7,{t}}}"#),
                 false,
                 true,
             ),
             (
-                r#"{"id":2,"u":{"n":"b","m":3},"x":null,"t":"soon"}"#,
+                r#"{"id":2,"u":{"n":"b","m":3},"x":null,"t":"soon"}"#.to_owned(),
                 false,
                 true,
             ),
             (
-                r#"{"id":2,"u":{"n":"b","m":{}},"x":null,"t":"2024-03-02T00:00:00Z"}"#,
+                format!(r#"{{"id":2,"u":{{"n":"b","m":{{}}}},"x":null,{t}}}"#),
                 false,
                 true,
             ),
             (
-                r#"{"id":2,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00Z","new":1}"#,
+                format!(r#"{{"id":2,"u":{{"n":"b","m":3}},"x":null,{t},"new":1}}"#),
                 false,
                 false,
             ),
             (
-                r#"{"id":2,"u":{"n":"b","m":3,"k":1},"x":null,"t":"2024-03-02T00:00:00Z"}"#,
+                format!(r#"{{"id":2,"u":{{"n":"b","m":3,"k":1}},"x":null,{t}}}"#),
                 false,
                 false,
             ),
             (
-                r#"{"id":2,"u":{"n":"b","m":[{"k":1}]},"x":null,"t":"2024-03-02T00:00:00Z"}"#,
+                format!(r#"{{"id":2,"u":{{"n":"b","m":[{{"k":1}}]}},"x":null,{t}}}"#),
                 false,
                 false,
             ),
             // A field missing and a new one: as many members as the shape.
             (
-                r#"{"id":2,"u":{"n":"b"},"x":null,"t":"2024-03-02T00:00:00Z","new":1}"#,
+                format!(r#"{{"id":2,"u":{{"n":"b"}},"x":null,{t},"new":1}}"#),
                 false,
-                false,
+                true,
             ),
             (
-                r#"{"id":2,"id":3,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00Z"}"#,
+                format!(r#"{{"id":2,"id":3,"u":{{"n":"b","m":3}},"x":null,{t}}}"#),
                 true,
                 false,
             ),
             (
-                r#"{"id":2,"u":{"n":"b","m":3},"t":"2024-03-02T00:00:00Z"}"#,
+                format!(r#"{{"id":2,"u":{{"n":"b","m":3}},{t}}}"#),
                 true,
                 false,
             ),
             // Unescaped, the key is a column's; the check does not know it.
             (
-                r#"{"\u0069d":2,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00Z"}"#,
+                format!(r#"{{"\u0069d":2,"u":{{"n":"b","m":3}},"x":null,{t}}}"#),
                 true,
-                false,
+                true,
             ),
         ] {
             let page = format!(r#"{{"data":[{plain},{record}]}}"#);
             let mut scanner = Scanner::default();
             let doc = scanner.scan(page.as_bytes(), Some(plan)).unwrap();
             let items = select_records(doc.root(), &records).unwrap();
-            assert_eq!(inference.covers(&items, None), covered, "walked: {record}");
-            assert_eq!(inference.covers(&items, Some(&shape)), covered, "{record}");
-            assert_eq!(shape.covers(1, items[1]).is_some(), told, "told: {record}");
+            let walked = items.iter().all(|&item| inference.covers(item));
+            assert_eq!(walked, covered, "walked: {record}");
+            assert_eq!(shape.exact(items[1]), exact, "exact: {record}");
+            let mut alone = Batch::default();
+            extractor.extract(&items, &Placeholders::new(), &mut alone);
+            for shape in [None, Some(&shape)] {
+                let covering = Covering {
+                    inference: &inference,
+                    shape,
+                };
+                let mut batch = Batch::default();
+                let told = extractor.extract_covered(
+                    &items,
+                    &Placeholders::new(),
+                    &mut batch,
+                    Some(&covering),
+                );
+                assert_eq!(told, covered, "{record}, shape {}", shape.is_some());
+                if covered {
+                    assert_eq!(batch.cells, alone.cells, "{record}");
+                }
+            }
         }
     }
 

@@ -26,7 +26,7 @@ use time::*;
 
 pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 
-pub(crate) use infer::{Fed, Inference, Policy, Shape};
+pub(crate) use infer::{Fed, Fit, Inference, Policy, Shape};
 pub(crate) use records::{expand, records_path_found, records_path_missing, select_records};
 
 /// A value read as a `timestamp` column reads it: unix microseconds.
@@ -105,6 +105,25 @@ struct TrieNode {
     indexes: Vec<(i64, usize)>,
     wildcard: Option<usize>,
     columns: Vec<usize>,
+}
+
+/// Inferred columns that records are checked against as they are
+/// extracted: a page with a record holding anything new goes to the
+/// inference instead.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Covering<'c> {
+    pub inference: &'c Inference,
+    /// Tells most records covered from their noted values, when the
+    /// extractor's columns are the inference's.
+    pub shape: Option<&'c Shape>,
+}
+
+/// What became of a record on the extractor's direct path.
+enum Direct {
+    Done,
+    /// Not noted: the record is walked.
+    Walk,
+    Uncovered,
 }
 
 /// Extracts the declared columns from records.
@@ -197,6 +216,19 @@ impl Extractor {
         placeholders: &Placeholders,
         batch: &mut Batch<'v>,
     ) {
+        self.extract_covered(records, placeholders, batch, None);
+    }
+
+    /// [`Extractor::extract`], checking each record against `covering`'s
+    /// inferred columns on the way: false, and `batch` not whole, as soon
+    /// as a record holds anything new.
+    pub(crate) fn extract_covered<'v, N: Node<'v>>(
+        &self,
+        records: &[N],
+        placeholders: &Placeholders,
+        batch: &mut Batch<'v>,
+        covering: Option<&Covering<'_>>,
+    ) -> bool {
         let width = self.columns.len();
         batch.cells.reserve(records.len() * width);
         let mut hits: Vec<(usize, N)> = Vec::new();
@@ -205,42 +237,14 @@ impl Extractor {
         let mut many: Vec<Vec<N>> = vec![Vec::new(); width];
         'records: for (ordinal, &record) in records.iter().enumerate() {
             if self.direct {
-                let start = batch.cells.len();
-                let mut fault = None;
-                let noted = record.noted_columns(ordinal, |index, value| {
-                    // Made only for a noted record, whose columns all come
-                    // here in order: a record left to the walk costs none.
-                    if index == 0 {
-                        batch.cells.resize_with(start + width, || Cell::Null);
-                    }
-                    if fault.is_some() {
-                        return;
-                    }
-                    let column = &self.columns[index];
-                    let outcome = match value {
-                        None => Err(Problem::Missing),
-                        Some(value) => convert(
-                            value.view(),
-                            column,
-                            &mut || json_text(value),
-                            &mut batch.cells[start + index],
-                        ),
-                    };
-                    if let Err(problem) = outcome.or_else(|p| self.settle(p)) {
-                        fault = Some((index, problem));
-                    }
-                });
-                match (noted, fault) {
-                    (true, None) => {
-                        batch.rows += 1;
-                        continue 'records;
-                    }
-                    (true, Some((index, problem))) => {
-                        self.leave_dirty(record, ordinal, index, problem, start, batch);
-                        continue 'records;
-                    }
-                    (false, _) => {}
+                match self.extract_noted(record, ordinal, batch, covering) {
+                    Direct::Done => continue 'records,
+                    Direct::Uncovered => return false,
+                    Direct::Walk => {}
                 }
+            }
+            if covering.is_some_and(|c| !c.inference.covers(record)) {
+                return false;
             }
             hits.clear();
             if !record.noted_columns(ordinal, |column, value| {
@@ -328,6 +332,78 @@ impl Extractor {
             }
             batch.rows += 1;
         }
+        true
+    }
+
+    /// Extracts a record from the values its page's check noted, if it
+    /// did; with `covering`, tells whether the record holds anything new
+    /// from its shape where it can, reading a timestamp once for both.
+    #[inline(always)]
+    fn extract_noted<'v, N: Node<'v>>(
+        &self,
+        record: N,
+        ordinal: usize,
+        batch: &mut Batch<'v>,
+        covering: Option<&Covering<'_>>,
+    ) -> Direct {
+        let width = self.columns.len();
+        let start = batch.cells.len();
+        let shape = covering.and_then(|c| c.shape);
+        let (mut fault, mut found, mut fit) = (None, 0, true);
+        let noted = record.noted_columns(ordinal, |index, value| {
+            // Made only for a noted record, whose columns all come here in
+            // order: a record left to the walk costs none.
+            if index == 0 {
+                batch.cells.resize_with(start + width, || Cell::Null);
+            }
+            let Some(value) = value else {
+                if fault.is_none() {
+                    fault = self.settle(Problem::Missing).err().map(|p| (index, p));
+                }
+                return;
+            };
+            found += 1;
+            let column = &self.columns[index];
+            let view = value.view();
+            let fitted = shape.map(|shape| shape.fit(index, view));
+            fit &= fitted != Some(Fit::No);
+            if fault.is_some() {
+                return;
+            }
+            let cell = &mut batch.cells[start + index];
+            let outcome = match fitted {
+                Some(Fit::Timestamp(micros))
+                    if column.kind == ColumnType::Timestamp && column.format.is_none() =>
+                {
+                    *cell = Cell::Timestamp(micros);
+                    Ok(())
+                }
+                _ => convert(view, column, &mut || json_text(value), cell),
+            };
+            if let Err(problem) = outcome.or_else(|p| self.settle(p)) {
+                fault = Some((index, problem));
+            }
+        });
+        if !noted {
+            return Direct::Walk;
+        }
+        if let Some(covering) = covering {
+            // Every column found in a record of the exact shape: the
+            // values' fit tells; else the walk does.
+            let told = shape.filter(|s| found == width && s.exact(record));
+            let covered = told.map_or_else(|| covering.inference.covers(record), |_| fit);
+            if !covered {
+                batch.cells.truncate(start);
+                return Direct::Uncovered;
+            }
+        }
+        match fault {
+            None => batch.rows += 1,
+            Some((index, problem)) => {
+                self.leave_dirty(record, ordinal, index, problem, start, batch)
+            }
+        }
+        Direct::Done
     }
 
     /// Takes the cells of the record from `start` on back out of `batch`

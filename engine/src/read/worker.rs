@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::extract::{
-    Batch, DirtyRecord, Extractor, Inference, Placeholders, Shape, records_path_found,
+    Batch, Covering, DirtyRecord, Extractor, Inference, Placeholders, Shape, records_path_found,
     select_records,
 };
 use crate::job::{Job, Records};
@@ -308,11 +308,16 @@ impl PageWork {
                 }),
             });
         }
-        if self
-            .inference
-            .as_ref()
-            .is_some_and(|i| !i.covers(&records, self.shape.as_ref()))
+        let mut batch = Batch::default();
+        let covering = self.inference.as_deref().map(|inference| Covering {
+            inference,
+            shape: self.shape.as_ref(),
+        });
+        if !self
+            .extractor
+            .extract_covered(&records, placeholders, &mut batch, covering.as_ref())
         {
+            drop(batch);
             drop(records);
             self.workspaces
                 .lock()
@@ -328,8 +333,6 @@ impl PageWork {
                 latency,
             });
         }
-        let mut batch = Batch::default();
-        self.extractor.extract(&records, placeholders, &mut batch);
         let made = self
             .encoder
             .make(&body, &batch, self.extractor.columns().len());
