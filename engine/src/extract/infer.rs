@@ -676,6 +676,12 @@ mod tests {
                 true,
             ),
             (
+                r#"{"id":2,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00.1234567Z"}"#
+                    .to_owned(),
+                false,
+                true,
+            ),
+            (
                 r#"{"id":2,"u":{"n":"b","m":3},"x":null,"t":"soon"}"#.to_owned(),
                 false,
                 true,
