@@ -187,7 +187,7 @@ impl Inference {
         let Some(at) = self.nodes[level].column else {
             return false;
         };
-        fits(self.columns[at].kind, value)
+        fit(self.columns[at].kind, value.view()) != Fit::No
     }
 
     /// The [`Shape`] of records whose columns are `columns` (an
@@ -343,61 +343,31 @@ impl Shape {
 
     /// Whether `value`, noted for column `index`, fits it: in a record
     /// that is [`Shape::exact`] and has every column, a record holds
-    /// nothing new when each of its values fits. A timestamp's value is
-    /// read once, here, rather than again for its cell.
+    /// nothing new when each of its values fits.
     pub(crate) fn fit(&self, index: usize, value: View<'_>) -> Fit {
-        let kind = self.kinds[index];
-        let fit = match (kind, value) {
-            (_, View::Null)
-            | (Some(ColumnType::String), _)
-            | (Some(ColumnType::Long), View::I64(_))
-            | (Some(ColumnType::Double), View::I64(_) | View::F64(_))
-            | (Some(ColumnType::Boolean), View::Bool(_)) => true,
-            (Some(ColumnType::Timestamp), View::Str(s)) => match text_kind(s) {
-                (_, Some(micros)) => return Fit::Timestamp(micros),
-                (text, None) => widen(kind, Some(text)) == kind,
-            },
-            (kind, value) => widen(kind, leaf_type(value)) == kind,
-        };
-        if fit { Fit::Yes } else { Fit::No }
+        fit(self.kinds[index], value)
     }
 }
 
 /// Whether a value that is not an object with members fits a column of
-/// type `kind` as it stands.
-fn fits<'v, N: Node<'v>>(kind: Option<ColumnType>, value: N) -> bool {
-    match kind {
-        // Every value but an object with members fits a string.
-        Some(ColumnType::String) => true,
-        kind if value
-            .number_text()
-            .is_some_and(|text| plainly_fits(kind, text)) =>
-        {
-            true
-        }
-        kind => widen(kind, leaf_type(value.view())) == kind,
-    }
-}
-
-/// Whether a number literal (its grammar checked) fits a `long` or
-/// `double` column, told from its text where that is plain, without
-/// parsing it: at most 18 characters of digits are an `i64`, which a
-/// double column takes too, and a decimal fraction without an exponent
-/// is a finite double that does not round to zero when it has at most
-/// 300 characters (17 significant digits of a score are common). Anything
-/// else is left to [`leaf_type`].
-fn plainly_fits(kind: Option<ColumnType>, text: &[u8]) -> bool {
-    let plain = |b: &u8| b.is_ascii_digit() || *b == b'-';
-    let long = || text.len() <= 18 && text.iter().all(plain);
-    match kind {
-        Some(ColumnType::Double) => {
-            text.len() <= 300
-                && text.iter().all(|b| plain(b) || *b == b'.')
-                && (text.contains(&b'.') || long())
-        }
-        Some(ColumnType::Long) => long(),
-        _ => false,
-    }
+/// type `kind` as it stands. A timestamp's value is read once, here,
+/// rather than again for its cell.
+fn fit(kind: Option<ColumnType>, value: View<'_>) -> Fit {
+    let fits = match (kind, value) {
+        // A null fits any column; every value but an object with members
+        // fits a string.
+        (_, View::Null)
+        | (Some(ColumnType::String), _)
+        | (Some(ColumnType::Long), View::I64(_))
+        | (Some(ColumnType::Double), View::I64(_) | View::F64(_))
+        | (Some(ColumnType::Boolean), View::Bool(_)) => true,
+        (Some(ColumnType::Timestamp), View::Str(s)) => match text_kind(s) {
+            (_, Some(micros)) => return Fit::Timestamp(micros),
+            (text, None) => widen(kind, Some(text)) == kind,
+        },
+        (kind, value) => widen(kind, leaf_type(value)) == kind,
+    };
+    if fits { Fit::Yes } else { Fit::No }
 }
 
 /// The type a single value suggests; `None` for null.
@@ -469,51 +439,6 @@ fn widen(seen: Option<ColumnType>, next: Option<ColumnType>) -> Option<ColumnTyp
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// What is told from the text is what parsing tells.
-    #[test]
-    fn plain_numbers_fit_as_parsing_says() {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-        let mut told = 0;
-        for _ in 0..20_000 {
-            let mut text = String::new();
-            if rng.random_bool(0.3) {
-                text.push('-');
-            }
-            // Now and then a number near the edges of a double's range:
-            // hundreds of digits, or hundreds of zeros after the point.
-            let edge = rng.random_bool(0.05);
-            let whole = rng.random_range(1..if edge { 330 } else { 22 });
-            if rng.random_bool(0.2) {
-                text.push('0');
-            } else {
-                text.push(char::from(b'1' + rng.random_range(0..9)));
-                for _ in 1..whole {
-                    text.push(char::from(b'0' + rng.random_range(0..10)));
-                }
-            }
-            if rng.random_bool(0.5) {
-                text.push('.');
-                let zeros = if edge { rng.random_range(0..330) } else { 0 };
-                text.extend(std::iter::repeat_n('0', zeros));
-                for _ in 0..rng.random_range(1..20) {
-                    text.push(char::from(b'0' + rng.random_range(0..10)));
-                }
-            }
-            if rng.random_bool(0.1) {
-                text.push_str(&format!("e{}", rng.random_range(-400..400)));
-            }
-            for kind in [Some(ColumnType::Long), Some(ColumnType::Double)] {
-                if plainly_fits(kind, text.as_bytes()) {
-                    told += 1;
-                    let parsed = leaf_type(crate::json::scan::scalar_view(&text));
-                    assert_eq!(widen(kind, parsed), kind, "{text} as {kind:?}");
-                }
-            }
-        }
-        assert!(told > 5_000, "{told}");
-    }
 
     fn shown(inference: &Inference) -> Vec<(String, &'static str)> {
         inference

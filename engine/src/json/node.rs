@@ -117,12 +117,6 @@ pub(crate) trait Node<'v>: Copy {
         false
     }
 
-    /// The text of a number literal, where the value is one and its text
-    /// is at hand (the structural index; not the tree).
-    fn number_text(self) -> Option<&'v [u8]> {
-        None
-    }
-
     /// How many members an object holds at every depth, nested objects'
     /// own and those of objects in arrays counted, where that is cheap to
     /// know (the structural index; not the tree).

@@ -511,14 +511,6 @@ impl<'d> Node<'d> for Item<'d> {
         }
     }
 
-    fn number_text(self) -> Option<&'d [u8]> {
-        match self.doc.byte(self.at) {
-            b'"' | b'{' | b'[' => None,
-            _ => Some(self.doc.scalar(self.at).as_bytes())
-                .filter(|t| t.first().is_some_and(|b| b.is_ascii_digit() || *b == b'-')),
-        }
-    }
-
     fn members_within(self) -> Option<usize> {
         if self.doc.byte(self.at) != b'{' {
             return None;
