@@ -274,37 +274,47 @@ fn path_of(keys: &[&str]) -> String {
     out
 }
 
-/// The longest array of objects in the body, outside other arrays
-/// (ties: the shallowest); `None` when the body is itself an array, or
-/// holds none.
-fn records_path(body: &Value) -> Option<String> {
-    let mut best: Option<(usize, usize, Vec<String>)> = None;
-    let mut stack: Vec<(&Value, Vec<String>)> = vec![(body, Vec::new())];
+/// Every member of the body's objects with its keys from the body down,
+/// objects entered down to `depth` keys, in the order a walk meets them:
+/// what the guesses below look for.
+fn members(body: &Value, depth: usize) -> Vec<(Vec<&str>, &Value)> {
+    let mut found = Vec::new();
+    let mut stack: Vec<(&Value, Vec<&str>)> = vec![(body, Vec::new())];
     while let Some((value, keys)) = stack.pop() {
         let Value::Object(map) = value else { continue };
         for (key, child) in map {
             let mut path = keys.clone();
-            path.push(key.clone());
-            match child {
-                Value::Array(items) if items.first().is_none_or(Value::is_object) => {
-                    let better = match &best {
-                        None => true,
-                        Some((len, depth, _)) => {
-                            items.len() > *len || (items.len() == *len && path.len() < *depth)
-                        }
-                    };
-                    if better && !(items.is_empty() && best.is_some()) {
-                        best = Some((items.len(), path.len(), path));
-                    }
-                }
-                Value::Object(_) if path.len() < 4 => stack.push((child, path)),
-                _ => {}
+            path.push(key.as_str());
+            if child.is_object() && path.len() < depth {
+                stack.push((child, path.clone()));
             }
+            found.push((path, child));
         }
     }
-    let (_, _, path) = best?;
-    let keys: Vec<&str> = path.iter().map(String::as_str).collect();
-    Some(path_of(&keys))
+    found
+}
+
+/// The longest array of objects in the body, outside other arrays
+/// (ties: the shallowest); `None` when the body is itself an array, or
+/// holds none.
+fn records_path(body: &Value) -> Option<String> {
+    let mut best: Option<(usize, Vec<&str>)> = None;
+    for (path, child) in members(body, 4) {
+        let Value::Array(items) = child else { continue };
+        if !items.first().is_none_or(Value::is_object) {
+            continue;
+        }
+        let better = match &best {
+            None => true,
+            Some((len, keys)) => {
+                items.len() > *len || (items.len() == *len && path.len() < keys.len())
+            }
+        };
+        if better && !(items.is_empty() && best.is_some()) {
+            best = Some((items.len(), path));
+        }
+    }
+    best.map(|(_, path)| path_of(&path))
 }
 
 /// A value of the body at a path of keys.
@@ -405,32 +415,21 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
 
 /// A member named like `next` whose value is a URL or a path.
 fn next_link(body: &Value) -> Option<Paging> {
-    let mut stack: Vec<(&Value, Vec<&str>)> = vec![(body, Vec::new())];
-    while let Some((value, keys)) = stack.pop() {
-        let Value::Object(map) = value else { continue };
-        for (key, child) in map {
-            let mut path = keys.clone();
-            path.push(key.as_str());
-            match child {
-                Value::String(text)
-                    if key.to_ascii_lowercase().contains("next")
-                        && (text.starts_with("http://")
-                            || text.starts_with("https://")
-                            || text.starts_with('/')) =>
-                {
-                    let from = path_of(&path);
-                    return Some(Paging {
-                        why: format!("`{from}` holds the next page's URL"),
-                        keys: vec![("type", quoted("next_link")), ("from", quoted(&from))],
-                        ..Paging::default()
-                    });
-                }
-                Value::Object(_) if path.len() < 3 => stack.push((child, path)),
-                _ => {}
-            }
-        }
-    }
-    None
+    let (path, _) = members(body, 3).into_iter().find(|(path, child)| {
+        let key = path.last().copied().unwrap_or_default();
+        child.as_str().is_some_and(|text| {
+            key.to_ascii_lowercase().contains("next")
+                && (text.starts_with("http://")
+                    || text.starts_with("https://")
+                    || text.starts_with('/'))
+        })
+    })?;
+    let from = path_of(&path);
+    Some(Paging {
+        why: format!("`{from}` holds the next page's URL"),
+        keys: vec![("type", quoted("next_link")), ("from", quoted(&from))],
+        ..Paging::default()
+    })
 }
 
 const OFFSETS: [&str; 7] = [
