@@ -43,8 +43,7 @@ pub(crate) fn explain(job: &Job) -> Result<String> {
 /// without sending it. An input that is a read job (`input.job`) is not
 /// run: its first request is shown instead, and the batch has no body.
 pub(crate) fn check(job: &Job) -> Result<WriteCheck> {
-    let write = job.write.as_deref().expect("a write job has [write]");
-    let request = job.request.as_ref().expect("a write job has its request");
+    let (write, request) = parts(job);
     let sender = Sender {
         session: session(job, &RunOptions::default())?,
         job: job.clone(),

@@ -127,12 +127,20 @@ struct Settled {
     bytes: u64,
 }
 
+/// A write job's `[write]` and its request, which validation gives every
+/// write job.
+fn parts(job: &Job) -> (&Write, &crate::job::Request) {
+    let write = job.write.as_deref().expect("a write job has [write]");
+    let request = job.request.as_ref().expect("a write job has its request");
+    (write, request)
+}
+
 /// The session a write job sends through; its notices told first.
 fn session(job: &Job, options: &RunOptions) -> Result<Session> {
     for notice in &job.notices {
         tracing::warn!("{notice}");
     }
-    let request = job.request.as_ref().expect("a write job has its request");
+    let (_, request) = parts(job);
     let client = HttpClient::new(request, &job.limits, options.redirect_to.clone())?;
     let session = Session::new(client, job.auth.authenticator(), job);
     if !session.credentials().body.is_empty() {
@@ -148,8 +156,7 @@ fn session(job: &Job, options: &RunOptions) -> Result<Session> {
 /// Runs a write job.
 pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let started = Instant::now();
-    let write = job.write.as_deref().expect("a write job has [write]");
-    let request = job.request.as_ref().expect("a write job has its request");
+    let (write, request) = parts(job);
     let session = session(job, &options)?;
     let fingerprint = fingerprint(job);
     let input_bytes = input::size(&write.input);

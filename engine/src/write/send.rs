@@ -22,12 +22,7 @@ impl Sender {
         index: u64,
         placeholders: &HashMap<String, String>,
     ) -> Result<Prepared> {
-        let write = self.job.write.as_deref().expect("a write job has [write]");
-        let request = self
-            .job
-            .request
-            .as_ref()
-            .expect("a write job has its request");
+        let (write, request) = parts(&self.job);
         let mut prepared = prepare(
             request,
             &Plan::default(),
@@ -57,12 +52,7 @@ impl Sender {
         if batch.records.is_empty() {
             return Ok(settled);
         }
-        let write = self.job.write.as_deref().expect("a write job has [write]");
-        let request = self
-            .job
-            .request
-            .as_ref()
-            .expect("a write job has its request");
+        let (write, request) = parts(&self.job);
         let mut prepared = self.prepare(batch.index, &batch.placeholders)?;
         settled.bytes = batch.body.len() as u64;
         prepared.body = Some((batch.body, "application/json"));
