@@ -75,17 +75,9 @@ impl Inference {
     pub(crate) fn from_columns(separator: &str, columns: &[ColumnSpec]) -> Inference {
         let mut inference = Inference::new(separator);
         for column in columns {
-            let Some(segments) = column.path.as_ref().and_then(|p| p.segments()) else {
-                continue;
-            };
-            let keys: Option<Vec<String>> = segments
-                .iter()
-                .map(|s| match s {
-                    Segment::Key(key) => Some(key.clone()),
-                    _ => None,
-                })
-                .collect();
+            let keys = column.path.as_ref().and_then(JsonPath::keys);
             if let Some(keys) = keys {
+                let keys: Vec<String> = keys.into_iter().map(str::to_owned).collect();
                 let level = inference.level_of(&keys);
                 inference.nodes[level].column = Some(inference.columns.len());
                 inference.columns.push(Inferred {
@@ -197,16 +189,7 @@ impl Inference {
         let mut kinds = Vec::with_capacity(columns.len());
         let mut members = std::collections::HashSet::new();
         for column in columns {
-            let keys: Vec<&str> = column
-                .path
-                .as_ref()?
-                .segments()?
-                .iter()
-                .map(|s| match s {
-                    Segment::Key(key) => Some(key.as_str()),
-                    _ => None,
-                })
-                .collect::<Option<_>>()?;
+            let keys = column.path.as_ref()?.keys()?;
             let inferred = self.columns.iter().find(|c| c.keys == keys)?;
             if keys.is_empty() {
                 return None;
@@ -221,6 +204,7 @@ impl Inference {
             members: members.len(),
         })
     }
+
     /// The keys from the record down to `level`.
     fn keys_of(&self, mut level: usize) -> Vec<String> {
         let mut keys = Vec::new();

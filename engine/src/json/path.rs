@@ -75,6 +75,18 @@ impl JsonPath {
         self.segments.as_deref()
     }
 
+    /// The keys of a path made of keys only, from the root down; `None`
+    /// when it has an index, a wildcard or needs the general evaluator.
+    pub(crate) fn keys(&self) -> Option<Vec<&str>> {
+        self.segments()?
+            .iter()
+            .map(|segment| match segment {
+                Segment::Key(key) => Some(key.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Whether the path can select more than one value.
     pub fn is_multi(&self) -> bool {
         match &self.segments {

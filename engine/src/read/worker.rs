@@ -448,18 +448,7 @@ enum Head {
 /// The keys of each watched value when every one is a path of keys, the
 /// only ones read from the tail of a page.
 fn tail_paths(watched: &[JsonPath]) -> Option<Vec<Vec<&str>>> {
-    watched
-        .iter()
-        .map(|path| {
-            path.segments()?
-                .iter()
-                .map(|segment| match segment {
-                    Segment::Key(key) => Some(key.as_str()),
-                    _ => None,
-                })
-                .collect()
-        })
-        .collect()
+    watched.iter().map(JsonPath::keys).collect()
 }
 
 /// Reads the watched values from `head`, however long it has grown: a
