@@ -394,9 +394,11 @@ fn text_kind(s: &str) -> (ColumnType, Option<i64>) {
             Err(_) => (ColumnType::String, None),
         };
     }
-    let fraction = s.find('.').map_or(0, |dot| {
-        s[dot + 1..].bytes().take_while(u8::is_ascii_digit).count()
-    });
+    // RFC 3339 puts a fraction, if any, right after the seconds.
+    let fraction = match b.get(19) {
+        Some(b'.') => b[20..].iter().take_while(|b| b.is_ascii_digit()).count(),
+        _ => 0,
+    };
     if !matches!(b[10], b'T' | b't') || fraction > 6 {
         return (ColumnType::String, None);
     }
@@ -678,6 +680,11 @@ mod tests {
             text_type("2024-03-01T12:00:00.123456789Z"),
             ColumnType::String
         );
+        assert_eq!(
+            text_type("2024-03-01T12:00:00.1234567+02:00"),
+            ColumnType::String
+        );
+        assert_eq!(text_type("2024-03-01T12.00:00Z"), ColumnType::String);
         assert_eq!(text_type("2024-03-01 12:00:00"), ColumnType::String);
         assert_eq!(text_type("2024-02-30"), ColumnType::String);
         assert_eq!(text_type("2024-02-29"), ColumnType::Date);
