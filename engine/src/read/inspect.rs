@@ -320,20 +320,14 @@ pub async fn columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> 
     .await
 }
 
-/// A path for a job file: dotted when every key allows it, JSONPath else.
+/// An inferred column's path of keys for a job file: dotted when every
+/// key allows it, JSONPath else.
 fn path_text(column: &ColumnSpec) -> String {
-    let Some(segments) = column.path.as_ref().and_then(|p| p.segments()) else {
+    let Some(keys) = column.path.as_ref().and_then(JsonPath::keys) else {
         return String::new();
     };
-    let keys: Vec<&str> = segments
-        .iter()
-        .filter_map(|s| match s {
-            crate::json::path::Segment::Key(k) => Some(k.as_str()),
-            _ => None,
-        })
-        .collect();
     let plain = |k: &&str| !k.is_empty() && !k.contains(['.', '[', ']']) && !k.starts_with('$');
-    if keys.len() == segments.len() && keys.iter().all(plain) {
+    if keys.iter().all(plain) {
         return keys.join(".");
     }
     let mut out = String::from("$");
@@ -387,4 +381,31 @@ pub fn query(path: &str, document: &[u8]) -> Result<Vec<u8>> {
     }
     out.push(b']');
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::ColumnType;
+
+    fn column(path: &str) -> ColumnSpec {
+        ColumnSpec {
+            name: "c".to_owned(),
+            path: Some(JsonPath::parse(path).unwrap()),
+            kind: ColumnType::String,
+            format: None,
+            value: None,
+        }
+    }
+
+    #[test]
+    fn an_inferred_path_is_written_dotted_when_its_keys_allow_and_reads_back() {
+        assert_eq!(path_text(&column("user.geo.lat")), "user.geo.lat");
+        for path in [r#"$["a.b"]["c"]"#, r#"$["$x"]"#, r#"$["k[0]"]"#] {
+            let text = path_text(&column(path));
+            assert_eq!(text, path);
+            let read = JsonPath::parse(&text).unwrap();
+            assert_eq!(read.keys(), JsonPath::parse(path).unwrap().keys());
+        }
+    }
 }
