@@ -589,6 +589,17 @@ mod tests {
         plan: Option<&KeyPlan>,
     ) -> (usize, usize, Vec<String>, Vec<(String, String)>) {
         let mut scanner = crate::json::scan::Scanner::default();
+        extract_with(&mut scanner, extractor, records, page, plan)
+    }
+
+    /// [`extract_page`] with a scanner that may have scanned other pages.
+    fn extract_with(
+        scanner: &mut crate::json::scan::Scanner,
+        extractor: &Extractor,
+        records: &Records,
+        page: &str,
+        plan: Option<&KeyPlan>,
+    ) -> (usize, usize, Vec<String>, Vec<(String, String)>) {
         let doc = scanner.scan(page.as_bytes(), plan).unwrap();
         let found = select_records(doc.root(), records).unwrap();
         let noted = found
@@ -762,6 +773,50 @@ mod tests {
                 r#"column `a` (long): "r" is not an integer"#.to_owned(),
                 r#"{"e":3,"b":{"c":"z","d":[5,6]},"a":"r"}"#.to_owned()
             )]
+        );
+    }
+
+    #[test]
+    fn a_record_shape_kept_from_a_page_is_noted_anew_under_another_plan() {
+        // A scanner keeps the shape of records, and how their columns were
+        // noted, from page to page. Under another plan (the columns of a
+        // refit) the same shape notes other columns.
+        let page = r#"{"data":[{"a":1,"b":"x","c":true},{"a":2,"b":"y","c":false}]}"#;
+        let records = records_at(Some("data"), RecordMode::Auto, false);
+        let first = Extractor::new(
+            vec![
+                key_column("a", "a", ColumnType::Long),
+                key_column("b", "b", ColumnType::String),
+            ],
+            &records,
+        );
+        let second = Extractor::new(
+            vec![
+                key_column("c", "c", ColumnType::Boolean),
+                key_column("b", "b", ColumnType::String),
+                key_column("a", "a", ColumnType::Long),
+            ],
+            &records,
+        );
+        let mut scanner = crate::json::scan::Scanner::default();
+        for extractor in [&first, &second, &first] {
+            let kept = extract_with(&mut scanner, extractor, &records, page, extractor.plan());
+            let fresh = extract_page(extractor, &records, page, None);
+            assert_eq!(kept.0, 2, "both records noted");
+            assert_eq!(kept.1..=kept.3.len(), fresh.1..=fresh.3.len());
+            assert_eq!(kept.2, fresh.2);
+        }
+        let (_, _, cells, _) = extract_with(&mut scanner, &second, &records, page, second.plan());
+        assert_eq!(
+            cells,
+            [
+                "Bool(true)",
+                r#"Str("x")"#,
+                "Int(1)", //
+                "Bool(false)",
+                r#"Str("y")"#,
+                "Int(2)",
+            ]
         );
     }
 

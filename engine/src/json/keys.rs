@@ -23,6 +23,24 @@ pub(crate) fn key_print(bytes: &[u8]) -> u64 {
     (head & 0x00ff_ffff_ffff_ffff) | (len.min(255) as u64) << 56
 }
 
+/// Whether two keys are the same bytes. Keys are short: loads of fixed
+/// size compare most of them, where a call to `memcmp` for each cost
+/// more than the compare.
+#[inline(always)]
+pub(crate) fn same_key(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    match n {
+        0..8 => short_word(a) == short_word(b),
+        8..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
+    }
+}
+
 /// One of 64 bits for a key's print, from its high bits after a multiply
 /// that mixes every bit of the print into them.
 fn print_bit(print: u64) -> u64 {
@@ -79,7 +97,7 @@ impl KeySet {
         let wanted = |i: usize| {
             found & (1 << i) == 0
                 && self.prints[i] == print
-                && (key.len() < 8 || self.keys[i].as_bytes() == key)
+                && (key.len() < 8 || same_key(self.keys[i].as_bytes(), key))
         };
         if next < self.keys.len() && wanted(next) {
             return Some(next);
@@ -134,6 +152,24 @@ mod tests {
         }
         for other in ["", "i", "idx", "created_on", "users", "created_at_"] {
             assert_eq!(set.find(other.as_bytes(), 0, 0), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn same_key_says_what_a_compare_says() {
+        let keys: Vec<Vec<u8>> = (0..40)
+            .map(|n| (0..n).map(|i| b'a' + (i % 3) as u8).collect())
+            .collect();
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(same_key(a, b), a == b);
+                // Each byte changed in turn.
+                for at in 0..b.len() {
+                    let mut changed = b.clone();
+                    changed[at] = b'z';
+                    assert_eq!(same_key(a, &changed), *a == changed, "{at}");
+                }
+            }
         }
     }
 

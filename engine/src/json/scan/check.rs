@@ -165,8 +165,55 @@ impl Checker<'_> {
         if self.template.misses.is_power_of_two() {
             let (kinds, partners) = (&self.kinds[open..end], &self.partners[open..end]);
             self.template.take(kinds, partners, open, depth);
+            self.trace_template(open);
         }
         Some(end)
+    }
+
+    /// Makes the template's [`Trace`] of the record at entry `open`, just
+    /// taken as the template: walked and noted already, so the walk here
+    /// notes what is noted. A key with an escape spoils the trace, for
+    /// whether it is wanted is known only after unescaping.
+    fn trace_template(&mut self, open: usize) {
+        let mut trace = std::mem::take(&mut self.template.trace);
+        trace.clear();
+        if let Some(plan) = self.plan {
+            let mut tracing = Tracing {
+                trace: &mut trace,
+                open,
+            };
+            self.walk_members(open, plan.record, &mut tracing);
+            if !trace.bytes.contains(&b'\\') {
+                trace.plan = plan.id;
+            }
+        }
+        self.template.trace = trace;
+    }
+
+    /// Notes the record at entry `open`, of the template's kinds, from the
+    /// template's trace if every key the trace compared has the same bytes
+    /// here: `false` (nothing noted) else.
+    fn replay(&mut self, open: usize) -> bool {
+        let trace = &self.template.trace;
+        if self.plan.is_none_or(|plan| plan.id != trace.plan) {
+            return false;
+        }
+        for (entry, bytes) in &trace.keys {
+            let key = open + *entry as usize;
+            let (start, end) = (self.offset(key) + 1, self.offset(key + 1));
+            let wanted = &trace.bytes[bytes.start as usize..bytes.end as usize];
+            if !self
+                .text
+                .get(start..end)
+                .is_some_and(|key| same_key(key, wanted))
+            {
+                return false;
+            }
+        }
+        for &(column, value) in &trace.notes {
+            self.noted.note(column, open + value as usize);
+        }
+        true
     }
 
     /// Checks the record at entry `open` against the template, pairs its
@@ -189,7 +236,9 @@ impl Checker<'_> {
             self.partners[open + at as usize] = open as u32 + partner;
         }
         let record = self.members_of(ELEMENT, open);
-        self.note_members(open, record);
+        if !self.replay(open) {
+            self.note_members(open, record);
+        }
         Some(end)
     }
 
@@ -197,6 +246,12 @@ impl Checker<'_> {
     /// the value of `node`, as [`Checker::object`] does, in a record whose
     /// grammar and brackets are known.
     fn note_members(&mut self, open: usize, node: u32) {
+        self.walk_members(open, node, &mut ());
+    }
+
+    /// [`Checker::note_members`], telling `tracer` each key compared and
+    /// each note made.
+    fn walk_members(&mut self, open: usize, node: u32, tracer: &mut impl Tracer) {
         let plan = self.plan.expect("a node is of a plan");
         if node == NOWHERE
             || plan.nodes[node as usize].keys.is_empty()
@@ -208,12 +263,12 @@ impl Checker<'_> {
         let (mut found, mut next) = (0, 0);
         let mut key = open + 1;
         loop {
-            let child = self.member(node, key, &mut found, &mut next);
+            let child = self.member(node, key, &mut found, &mut next, tracer);
             let value = key + 3;
             let kind = self.kind(value);
             if kind == b'{' {
                 let members = self.members_of(child, value);
-                self.note_members(value, members);
+                self.walk_members(value, members, tracer);
             }
             if found == all {
                 return;
@@ -329,7 +384,14 @@ impl Checker<'_> {
     /// `node`, noting the columns whose value it is; `found` and `next`
     /// are as in [`KeySet::find`].
     #[inline(always)]
-    fn member(&mut self, node: u32, key: usize, found: &mut u64, next: &mut usize) -> u32 {
+    fn member(
+        &mut self,
+        node: u32,
+        key: usize,
+        found: &mut u64,
+        next: &mut usize,
+        tracer: &mut impl Tracer,
+    ) -> u32 {
         let plan = self.plan.expect("a node is of a plan");
         let here = &plan.nodes[node as usize];
         let start = self.offset(key) + 1;
@@ -337,6 +399,7 @@ impl Checker<'_> {
             .text
             .get(start..self.offset(key + 1))
             .unwrap_or_default();
+        tracer.key(key, bytes);
         let Some(i) = here.keys.find(bytes, *found, *next) else {
             // Unescaped, the key might be a wanted one: the record is
             // left to the walk after unescaping.
@@ -349,6 +412,9 @@ impl Checker<'_> {
         *next = i + 1;
         let child = here.children[i];
         self.note(child, key + 3);
+        for &column in &plan.nodes[child as usize].columns {
+            tracer.note(column, key + 3);
+        }
         child
     }
 
@@ -374,7 +440,7 @@ impl Checker<'_> {
             let child = if node == NOWHERE {
                 NOWHERE
             } else {
-                let child = self.member(node, i, &mut found, &mut next);
+                let child = self.member(node, i, &mut found, &mut next, &mut ());
                 if self.all_found(node, found) {
                     node = NOWHERE;
                 }

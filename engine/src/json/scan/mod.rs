@@ -27,7 +27,7 @@ use unescape::*;
 use std::fmt;
 
 use crate::json::ZERO_DIGITS;
-use crate::json::keys::KeySet;
+use crate::json::keys::{KeySet, same_key};
 use crate::json::node::{Node, View};
 use crate::json::path::{Segment, resolve_index};
 
@@ -83,6 +83,10 @@ pub(crate) struct Scanner {
 /// entered.
 #[derive(Debug, Clone)]
 pub(crate) struct KeyPlan {
+    /// Told apart from every other plan made in this process (a clone
+    /// keeps it: it plans the same), so that a [`Trace`] made under one
+    /// plan is not replayed under another.
+    id: u64,
     /// Node 0 is the page; the records path's keys lead to `records`,
     /// whose value holds the records; `record` is a record's own node.
     nodes: Vec<PlanNode>,
@@ -138,7 +142,9 @@ impl KeyPlan {
         if nodes.iter().any(|node| node.keys.len() > 64) {
             return None;
         }
+        static PLANS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Some(KeyPlan {
+            id: PLANS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             nodes,
             records,
             record,
@@ -244,6 +250,68 @@ struct Template {
     /// over its kinds, so a page whose records differ in shape takes one
     /// only now and then.
     misses: u32,
+    /// How the template's record was noted.
+    trace: Trace,
+}
+
+/// How the columns of a template's record were noted: the keys compared
+/// on the way and the notes made. A record of the template's kinds whose
+/// keys are the same bytes is noted the same, its entries moved by the
+/// distance between the two records: it is noted from the trace instead
+/// of by a walk of its members.
+#[derive(Debug, Default)]
+struct Trace {
+    /// The [`KeyPlan`] it was made under; 0 when there is none to replay.
+    plan: u64,
+    /// Each key compared: its entry from the record's `{`, and where its
+    /// bytes are in `bytes`.
+    keys: Vec<(u32, std::ops::Range<u32>)>,
+    bytes: Vec<u8>,
+    /// Each note: the column, and its value's entry from the `{`.
+    notes: Vec<(u32, u32)>,
+}
+
+impl Trace {
+    fn clear(&mut self) {
+        self.plan = 0;
+        self.keys.clear();
+        self.bytes.clear();
+        self.notes.clear();
+    }
+}
+
+/// What a walk of a record's members tells besides its notes: nothing,
+/// for the records noted as they are checked; the keys and notes, for the
+/// one a [`Trace`] is made of.
+trait Tracer {
+    fn key(&mut self, entry: usize, bytes: &[u8]);
+    fn note(&mut self, column: u32, value: usize);
+}
+
+impl Tracer for () {
+    #[inline(always)]
+    fn key(&mut self, _: usize, _: &[u8]) {}
+    #[inline(always)]
+    fn note(&mut self, _: u32, _: usize) {}
+}
+
+/// A [`Trace`] being made of the record at entry `open`.
+struct Tracing<'t> {
+    trace: &'t mut Trace,
+    open: usize,
+}
+
+impl Tracer for Tracing<'_> {
+    fn key(&mut self, entry: usize, bytes: &[u8]) {
+        let from = self.trace.bytes.len() as u32;
+        self.trace.bytes.extend_from_slice(bytes);
+        let to = self.trace.bytes.len() as u32;
+        self.trace.keys.push(((entry - self.open) as u32, from..to));
+    }
+
+    fn note(&mut self, column: u32, value: usize) {
+        self.trace.notes.push((column, (value - self.open) as u32));
+    }
 }
 
 impl Template {
