@@ -243,7 +243,7 @@ impl ReadRun<'_, '_> {
             Some(Made::Text(text)) => sink.encoded(&text),
             #[cfg(feature = "parquet")]
             Some(Made::Batch(batch)) => sink.encoded_batch(batch),
-            None => Ok(()),
+            None => Err(std::io::Error::other("a page's rows were taken twice")),
         };
         self.write_page(
             encoded.rows,

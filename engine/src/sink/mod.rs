@@ -75,11 +75,31 @@ pub(crate) trait Sink {
 /// The rows of a page as text lines, for the formats that are text: the
 /// same for a sink and for a worker encoding pages ahead of it.
 #[derive(Debug)]
-pub(crate) enum PageEncoder {
+pub(crate) enum TextEncoder {
     Ndjson(NdjsonEncoder),
-    Csv {
-        delimiter: u8,
-    },
+    Csv { delimiter: u8 },
+}
+
+impl TextEncoder {
+    /// Appends every row of `batch` to `out`, one line each.
+    pub(crate) fn encode(&self, batch: &Batch<'_>, width: usize, out: &mut Vec<u8>) {
+        let mut field = Vec::new();
+        for row in 0..batch.rows {
+            let cells = batch.row(row, width);
+            match self {
+                TextEncoder::Ndjson(encoder) => encoder.encode(cells, out),
+                TextEncoder::Csv { delimiter } => {
+                    encode_csv_row(cells, *delimiter, &mut field, out)
+                }
+            }
+        }
+    }
+}
+
+/// How a page worker makes a page's rows for the job's output.
+#[derive(Debug)]
+pub(crate) enum PageEncoder {
+    Text(TextEncoder),
     /// A page's rows as one Arrow batch, for a Parquet output.
     #[cfg(feature = "parquet")]
     Arrow(Vec<ColumnSpec>),
@@ -96,13 +116,16 @@ pub(crate) enum Made {
 }
 
 impl PageEncoder {
-    /// The encoder of a job's output, if its format is text.
+    /// The encoder of a job's output; `None` for raw bodies, and for
+    /// Parquet without the `parquet` feature.
     pub(crate) fn for_output(output: &Output, columns: &[ColumnSpec]) -> Option<PageEncoder> {
         match output.format {
-            OutputFormat::Ndjson => Some(PageEncoder::Ndjson(NdjsonEncoder::new(columns))),
-            OutputFormat::Csv => Some(PageEncoder::Csv {
+            OutputFormat::Ndjson => Some(PageEncoder::Text(TextEncoder::Ndjson(
+                NdjsonEncoder::new(columns),
+            ))),
+            OutputFormat::Csv => Some(PageEncoder::Text(TextEncoder::Csv {
                 delimiter: output.csv_delimiter,
-            }),
+            })),
             #[cfg(feature = "parquet")]
             OutputFormat::Parquet => Some(PageEncoder::Arrow(columns.to_vec())),
             #[cfg(not(feature = "parquet"))]
@@ -115,6 +138,11 @@ impl PageEncoder {
     /// them.
     pub(crate) fn make(&self, body: &[u8], batch: &Batch<'_>, width: usize) -> Made {
         match self {
+            PageEncoder::Text(encoder) => {
+                let mut text = Vec::with_capacity(body.len() / 2);
+                encoder.encode(batch, width, &mut text);
+                Made::Text(text)
+            }
             #[cfg(feature = "parquet")]
             PageEncoder::Arrow(columns) => {
                 let mut builders = arrow::Builders::new(columns);
@@ -125,28 +153,6 @@ impl PageEncoder {
                 });
                 Made::Batch(builders.take())
             }
-            _ => {
-                let mut text = Vec::with_capacity(body.len() / 2);
-                self.encode(batch, width, &mut text);
-                Made::Text(text)
-            }
-        }
-    }
-
-    /// Appends every row of `batch` to `out`, one line each.
-    pub(crate) fn encode(&self, batch: &Batch<'_>, width: usize, out: &mut Vec<u8>) {
-        let mut field = Vec::new();
-        for row in 0..batch.rows {
-            self.encode_row(batch.row(row, width), &mut field, out);
-        }
-    }
-
-    fn encode_row(&self, cells: &[Cell<'_>], field: &mut Vec<u8>, out: &mut Vec<u8>) {
-        match self {
-            PageEncoder::Ndjson(encoder) => encoder.encode(cells, out),
-            PageEncoder::Csv { delimiter } => encode_csv_row(cells, *delimiter, field, out),
-            #[cfg(feature = "parquet")]
-            PageEncoder::Arrow(_) => unreachable!("Arrow rows are made whole, not as text"),
         }
     }
 }

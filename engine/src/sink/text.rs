@@ -5,11 +5,11 @@ use super::*;
 /// NDJSON (one object per record) or CSV (a header row unless turned off,
 /// RFC 4180 quoting, `\n` line ends; a null is an empty field, an empty
 /// string or binary `""`): the text formats, rows encoded by a
-/// [`PageEncoder`].
+/// [`TextEncoder`].
 #[derive(Debug)]
 pub(crate) struct TextSink {
     out: Destination,
-    encoder: PageEncoder,
+    encoder: TextEncoder,
     /// Written before the first row, or at the end if there is none.
     header: Option<Vec<u8>>,
     buffer: Vec<u8>,
@@ -17,7 +17,7 @@ pub(crate) struct TextSink {
 
 impl TextSink {
     pub(crate) fn ndjson(out: Destination, columns: &[ColumnSpec]) -> TextSink {
-        TextSink::new(out, PageEncoder::Ndjson(NdjsonEncoder::new(columns)), None)
+        TextSink::new(out, TextEncoder::Ndjson(NdjsonEncoder::new(columns)), None)
     }
 
     /// The header goes first, unless the destination is a resumed file,
@@ -39,10 +39,10 @@ impl TextSink {
             line.push(b'\n');
             line
         });
-        TextSink::new(out, PageEncoder::Csv { delimiter }, header)
+        TextSink::new(out, TextEncoder::Csv { delimiter }, header)
     }
 
-    pub(super) fn new(out: Destination, encoder: PageEncoder, header: Option<Vec<u8>>) -> TextSink {
+    pub(super) fn new(out: Destination, encoder: TextEncoder, header: Option<Vec<u8>>) -> TextSink {
         TextSink {
             out,
             encoder,
@@ -74,8 +74,8 @@ impl Sink for TextSink {
     }
 
     fn columns_changed(&mut self, columns: &[ColumnSpec]) -> io::Result<()> {
-        if let PageEncoder::Ndjson(_) = self.encoder {
-            self.encoder = PageEncoder::Ndjson(NdjsonEncoder::new(columns));
+        if let TextEncoder::Ndjson(_) = self.encoder {
+            self.encoder = TextEncoder::Ndjson(NdjsonEncoder::new(columns));
         }
         Ok(())
     }
