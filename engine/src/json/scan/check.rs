@@ -346,7 +346,7 @@ impl Checker<'_> {
         };
         if node == ELEMENT || node == plan.records {
             self.noted.start(open);
-            self.note(plan.record, open);
+            self.note(plan.record, open, &mut ());
             return plan.record;
         }
         if plan.nodes[node as usize].keys.is_empty() {
@@ -373,10 +373,11 @@ impl Checker<'_> {
         found == plan.nodes[node as usize].keys.all()
     }
 
-    fn note(&mut self, node: u32, value: usize) {
+    fn note(&mut self, node: u32, value: usize, tracer: &mut impl Tracer) {
         let plan = self.plan.expect("a node is of a plan");
         for &column in &plan.nodes[node as usize].columns {
             self.noted.note(column, value);
+            tracer.note(column, value);
         }
     }
 
@@ -411,10 +412,7 @@ impl Checker<'_> {
         *found |= 1 << i;
         *next = i + 1;
         let child = here.children[i];
-        self.note(child, key + 3);
-        for &column in &plan.nodes[child as usize].columns {
-            tracer.note(column, key + 3);
-        }
+        self.note(child, key + 3, tracer);
         child
     }
 
