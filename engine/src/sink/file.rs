@@ -523,6 +523,23 @@ mod tests {
         let failed = out.commit().unwrap_err();
         assert_eq!(failed.to_string(), "disk full");
         assert!(!path.exists(), "a failed output is not renamed into place");
+
+        // A checkpoint before the end reports it too.
+        let path = dir.path().join("checkpointed.ndjson");
+        let mut out = Destination::open(Some(&path)).unwrap();
+        let writeback = out.file.as_ref().unwrap().writeback.clone();
+        writeback
+            .start(|| Err(io::Error::other("disk full")), spawn)
+            .unwrap();
+        out.writer.write_all(&step).unwrap();
+        out.writer.write_all(&step).unwrap();
+        while !lock_or_poisoned(&writeback.thread)
+            .as_ref()
+            .is_some_and(Thread::is_finished)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert_eq!(out.checkpoint().unwrap_err().to_string(), "disk full");
     }
 
     #[test]
