@@ -512,27 +512,25 @@ mod tests {
             5 * step.len() as u64
         );
 
-        let path = dir.path().join("failed.ndjson");
-        let mut out = Destination::open(Some(&path)).unwrap();
-        let writeback = out.file.as_ref().unwrap().writeback.clone();
-        writeback
-            .start(|| Err(io::Error::other("disk full")), spawn)
-            .unwrap();
-        out.writer.write_all(&step).unwrap();
-        out.writer.write_all(&step).unwrap();
+        // A step written to an output whose syncs fail.
+        let failing = |name: &str| {
+            let path = dir.path().join(name);
+            let mut out = Destination::open(Some(&path)).unwrap();
+            let writeback = out.file.as_ref().unwrap().writeback.clone();
+            writeback
+                .start(|| Err(io::Error::other("disk full")), spawn)
+                .unwrap();
+            out.writer.write_all(&step).unwrap();
+            out.writer.write_all(&step).unwrap();
+            (path, out, writeback)
+        };
+        let (path, out, _) = failing("failed.ndjson");
         let failed = out.commit().unwrap_err();
         assert_eq!(failed.to_string(), "disk full");
         assert!(!path.exists(), "a failed output is not renamed into place");
 
         // A checkpoint before the end reports it too.
-        let path = dir.path().join("checkpointed.ndjson");
-        let mut out = Destination::open(Some(&path)).unwrap();
-        let writeback = out.file.as_ref().unwrap().writeback.clone();
-        writeback
-            .start(|| Err(io::Error::other("disk full")), spawn)
-            .unwrap();
-        out.writer.write_all(&step).unwrap();
-        out.writer.write_all(&step).unwrap();
+        let (_, mut out, writeback) = failing("checkpointed.ndjson");
         while !lock_or_poisoned(&writeback.thread)
             .as_ref()
             .is_some_and(Thread::is_finished)
