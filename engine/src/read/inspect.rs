@@ -209,10 +209,11 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
         );
         let encoder = crate::sink::NdjsonEncoder::new(extractor.columns());
         let width = extractor.columns().len();
+        let mut hours = crate::sink::Hours::default();
         let sample = (0..batch.rows)
             .map(|row| {
                 let mut line = Vec::new();
-                encoder.encode(batch.row(row, width), &mut line);
+                encoder.encode(batch.row(row, width), &mut hours, &mut line);
                 String::from_utf8_lossy(&line).trim_end().to_owned()
             })
             .collect();

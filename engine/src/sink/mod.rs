@@ -23,7 +23,7 @@ pub(crate) mod parquet;
 mod raw;
 mod text;
 
-pub(crate) use cells::write_json_cell;
+pub(crate) use cells::{Hours, write_json_cell};
 pub(crate) use file::{Destination, Mark};
 pub(crate) use ndjson::NdjsonEncoder;
 pub(crate) use raw::RawSink;
@@ -84,10 +84,11 @@ impl TextEncoder {
     /// Appends every row of `batch` to `out`, one line each.
     pub(crate) fn encode(&self, batch: &Batch<'_>, width: usize, out: &mut Vec<u8>) {
         let mut field = Vec::new();
+        let mut hours = Hours::default();
         for row in 0..batch.rows {
             let cells = batch.row(row, width);
             match self {
-                TextEncoder::Ndjson(encoder) => encoder.encode(cells, out),
+                TextEncoder::Ndjson(encoder) => encoder.encode(cells, &mut hours, out),
                 TextEncoder::Csv { delimiter } => {
                     encode_csv_row(cells, *delimiter, &mut field, out)
                 }
@@ -224,6 +225,42 @@ mod tests {
         let mut far = Vec::new();
         write_date(4_000_000, &mut far);
         assert_eq!(String::from_utf8(far).unwrap(), "+12921-08-18");
+    }
+
+    #[test]
+    fn timestamps_written_with_the_hour_kept_read_as_written_afresh() {
+        // Runs within an hour, across hours, days, years and the epoch,
+        // back and forth, and years left to chrono, all through one
+        // `Hours`.
+        let hour = 3_600_000_000_i64;
+        let mut micros = Vec::new();
+        for start in [
+            1_699_999_999_999_999,
+            -1,
+            -hour,
+            951_782_400_000_000 - 1,
+            253_402_300_799_000_000 - 2 * hour,
+            4_000_000 * 86_400 * 1_000_000,
+            -62_167_219_200_000_000 - hour,
+        ] {
+            let mut at = start;
+            for step in [0, 1, 999, 1_000, 250_000, 59_000_000, hour, 7, hour - 1, 1] {
+                at += step;
+                micros.push(at);
+            }
+            micros.extend([start, start - hour, start, start + 24 * hour]);
+        }
+        let mut hours = Hours::default();
+        for &m in &micros {
+            let (mut kept, mut afresh) = (Vec::new(), Vec::new());
+            write_timestamp_in(m, &mut hours, &mut kept);
+            write_timestamp(m, &mut afresh);
+            assert_eq!(
+                String::from_utf8(kept).unwrap(),
+                String::from_utf8(afresh).unwrap(),
+                "{m}"
+            );
+        }
     }
 
     #[test]

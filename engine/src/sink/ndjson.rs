@@ -1,6 +1,7 @@
 //! NDJSON: each row a JSON object, keys written once per column, and the
 //! JSON text of every cell type.
 
+use super::cells::write_timestamp_in;
 use super::*;
 
 /// Encodes rows as JSON objects, columns in order.
@@ -61,11 +62,19 @@ impl NdjsonEncoder {
         NdjsonEncoder { keys }
     }
 
-    /// Appends one row and its line break to `out`.
-    pub(crate) fn encode(&self, cells: &[Cell<'_>], out: &mut Vec<u8>) {
+    /// Appends one row and its line break to `out`; `hours` is kept from
+    /// row to row.
+    pub(crate) fn encode(&self, cells: &[Cell<'_>], hours: &mut Hours, out: &mut Vec<u8>) {
         for (key, cell) in self.keys.iter().zip(cells) {
             key.put(out);
-            write_json_cell(cell, out);
+            match cell {
+                Cell::Timestamp(micros) => {
+                    out.push(b'"');
+                    write_timestamp_in(*micros, hours, out);
+                    out.push(b'"');
+                }
+                cell => write_json_cell(cell, out),
+            }
         }
         if self.keys.is_empty() {
             out.push(b'{');
