@@ -23,6 +23,7 @@ pub(crate) mod parquet;
 mod raw;
 mod text;
 
+use cells::write_timestamp_in;
 pub(crate) use cells::{Hours, write_json_cell};
 pub(crate) use file::{Destination, Mark};
 pub(crate) use ndjson::NdjsonEncoder;
@@ -90,7 +91,7 @@ impl TextEncoder {
             match self {
                 TextEncoder::Ndjson(encoder) => encoder.encode(cells, &mut hours, out),
                 TextEncoder::Csv { delimiter } => {
-                    encode_csv_row(cells, *delimiter, &mut field, out)
+                    encode_csv_row(cells, *delimiter, &mut hours, &mut field, out)
                 }
             }
         }
@@ -261,6 +262,64 @@ mod tests {
                 "{m}"
             );
         }
+    }
+
+    #[test]
+    fn a_page_of_timestamps_is_written_as_ndjson_and_as_csv() {
+        let column = |name: &str, kind| ColumnSpec {
+            name: name.to_owned(),
+            path: None,
+            kind,
+            format: None,
+            value: None,
+        };
+        let columns = [
+            column("at", crate::job::ColumnType::Timestamp),
+            column("on", crate::job::ColumnType::Date),
+        ];
+        let noon = 1_709_294_400_000_000;
+        let hour = 3_600_000_000;
+        let batch = Batch {
+            cells: vec![
+                Cell::Timestamp(noon + 250_000),
+                Cell::Date(19_783),
+                Cell::Timestamp(noon + 59 * 60_000_000 + 1),
+                Cell::Null,
+                Cell::Timestamp(noon + hour),
+                Cell::Date(-1),
+                Cell::Null,
+                Cell::Date(0),
+                Cell::Timestamp(noon - 12 * hour),
+                Cell::Null,
+            ],
+            rows: 5,
+            dirty: Vec::new(),
+        };
+        let text = |encoder: TextEncoder| {
+            let mut out = Vec::new();
+            encoder.encode(&batch, columns.len(), &mut out);
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            text(TextEncoder::Ndjson(NdjsonEncoder::new(&columns))),
+            concat!(
+                "{\"at\":\"2024-03-01T12:00:00.250Z\",\"on\":\"2024-03-01\"}\n",
+                "{\"at\":\"2024-03-01T12:59:00.000001Z\",\"on\":null}\n",
+                "{\"at\":\"2024-03-01T13:00:00Z\",\"on\":\"1969-12-31\"}\n",
+                "{\"at\":null,\"on\":\"1970-01-01\"}\n",
+                "{\"at\":\"2024-03-01T00:00:00Z\",\"on\":null}\n",
+            )
+        );
+        assert_eq!(
+            text(TextEncoder::Csv { delimiter: b',' }),
+            concat!(
+                "2024-03-01T12:00:00.250Z,2024-03-01\n",
+                "2024-03-01T12:59:00.000001Z,\n",
+                "2024-03-01T13:00:00Z,1969-12-31\n",
+                ",1970-01-01\n",
+                "2024-03-01T00:00:00Z,\n",
+            )
+        );
     }
 
     #[test]

@@ -1,7 +1,6 @@
 //! NDJSON: each row a JSON object, keys written once per column, and the
 //! JSON text of every cell type.
 
-use super::cells::write_timestamp_in;
 use super::*;
 
 /// Encodes rows as JSON objects, columns in order.

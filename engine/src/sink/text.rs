@@ -91,10 +91,11 @@ impl Sink for TextSink {
 }
 
 /// Appends one CSV line: a null is an empty field, any other empty value
-/// is `""`.
+/// is `""`. `hours` is kept from row to row.
 pub(super) fn encode_csv_row(
     cells: &[Cell<'_>],
     delimiter: u8,
+    hours: &mut Hours,
     field: &mut Vec<u8>,
     out: &mut Vec<u8>,
 ) {
@@ -107,9 +108,13 @@ pub(super) fn encode_csv_row(
             Cell::Null => continue,
             Cell::Str(s) => s.as_bytes(),
             Cell::Json(text) => text,
+            Cell::Timestamp(micros) => {
+                write_timestamp_in(*micros, hours, field);
+                field
+            }
             other => {
                 write_json_cell(other, field);
-                if matches!(other, Cell::Date(_) | Cell::Timestamp(_) | Cell::Binary(_)) {
+                if matches!(other, Cell::Date(_) | Cell::Binary(_)) {
                     // Written quoted as JSON strings; CSV wants the bare text.
                     field.remove(0);
                     field.pop();
