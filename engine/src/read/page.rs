@@ -28,8 +28,8 @@ use crate::read::{
 use crate::sink::{Destination, Made, Mark, PageOut, RawSink, Sink, TextSink};
 use crate::state::{self, ReadCheckpoint, SavedColumn};
 
-/// Puts a page's rows into the sink.
-type WriteRows<'a> = &'a mut dyn FnMut(&mut Box<dyn Sink>, &[ColumnSpec]) -> std::io::Result<()>;
+/// Puts a page's rows into the sink, once.
+type WriteRows<'a> = Box<dyn FnOnce(&mut Box<dyn Sink>, &[ColumnSpec]) -> std::io::Result<()> + 'a>;
 
 impl ReadRun<'_, '_> {
     /// Reads a page the loop brought back whole: on its structural index
@@ -198,14 +198,14 @@ impl ReadRun<'_, '_> {
             sink.columns_changed(columns)
                 .map_err(|e| output_error(self.job, e))?;
         }
-        let mut put = |sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| {
+        let put = Box::new(|sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| {
             sink.page(&PageOut {
                 body,
                 columns,
                 batch,
             })
-        };
-        self.write_page(batch.rows, &batch.dirty, shown, standing, missing, &mut put)
+        });
+        self.write_page(batch.rows, &batch.dirty, shown, standing, missing, put)
     }
 
     /// Writes the rows of a page a worker made (or gave back), once it is
@@ -238,21 +238,13 @@ impl ReadRun<'_, '_> {
         if let Some(body) = &encoded.refit {
             return self.refit(parse, body, &placeholders, &shown, standing, missing);
         }
-        let mut made = Some(encoded.made);
-        let mut put = |sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| match made.take() {
-            Some(Made::Text(text)) => sink.encoded(&text),
+        let made = encoded.made;
+        let put = Box::new(|sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| match made {
+            Made::Text(text) => sink.encoded(&text),
             #[cfg(feature = "parquet")]
-            Some(Made::Batch(batch)) => sink.encoded_batch(batch),
-            None => Err(std::io::Error::other("a page's rows were taken twice")),
-        };
-        self.write_page(
-            encoded.rows,
-            &encoded.dirty,
-            &shown,
-            standing,
-            missing,
-            &mut put,
-        )
+            Made::Batch(batch) => sink.encoded_batch(batch),
+        });
+        self.write_page(encoded.rows, &encoded.dirty, &shown, standing, missing, put)
     }
 
     /// A page a worker gave back: something new for the inferred columns.
@@ -324,14 +316,14 @@ impl ReadRun<'_, '_> {
             .as_ref()
             .expect("pages are written once columns are known");
         extractor.extract(&admitted, placeholders, &mut batch);
-        let mut put = |sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| {
+        let put = Box::new(|sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| {
             sink.page(&PageOut {
                 body,
                 columns,
                 batch: &batch,
             })
-        };
-        self.write_page(batch.rows, &batch.dirty, shown, standing, missing, &mut put)
+        });
+        self.write_page(batch.rows, &batch.dirty, shown, standing, missing, put)
     }
 
     /// The records of a page that `[incremental]` lets through: all of
