@@ -3,11 +3,17 @@
 
 use super::*;
 
-/// Inlined, so that the row loop of `NdjsonEncoder::encode` holds each
-/// cell's match rather than a call per cell (`encode/wide` 810 → 734 ns a
-/// record, `escapes` 104 → 99, `nested` 78 → 71).
-#[inline(always)]
+/// One cell as JSON text, on its own.
 pub(crate) fn write_json_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
+    write_json_cell_in(cell, &mut Hours::default(), out);
+}
+
+/// One cell of a page's rows as JSON text; `hours` is kept from row to
+/// row. Inlined, so that the row loop of `NdjsonEncoder::encode` holds
+/// each cell's match rather than a call per cell (`encode/wide` 810 → 734
+/// ns a record, `escapes` 104 → 99, `nested` 78 → 71).
+#[inline(always)]
+pub(crate) fn write_json_cell_in(cell: &Cell<'_>, hours: &mut Hours, out: &mut Vec<u8>) {
     match cell {
         Cell::Null => out.extend_from_slice(b"null"),
         Cell::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
@@ -16,26 +22,30 @@ pub(crate) fn write_json_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
         Cell::Double(d) => write_f64(*d, out),
         Cell::Str(s) => write_str(s, out),
         Cell::Json(text) => out.extend_from_slice(text),
-        Cell::Date(days) => {
+        Cell::Date(_) | Cell::Timestamp(_) | Cell::Binary(_) => {
             out.push(b'"');
-            write_date(*days, out);
-            out.push(b'"');
-        }
-        Cell::Timestamp(micros) => {
-            out.push(b'"');
-            write_timestamp(*micros, out);
-            out.push(b'"');
-        }
-        Cell::Binary(bytes) => {
-            out.push(b'"');
-            out.extend_from_slice(
-                base64::engine::general_purpose::STANDARD
-                    .encode(bytes)
-                    .as_bytes(),
-            );
+            write_string_text(cell, hours, out);
             out.push(b'"');
         }
     }
+}
+
+/// The text of a cell that JSON writes as a string of it, which CSV
+/// writes bare: a date, a timestamp, bytes in base64. `false`, and
+/// nothing written, for any other cell.
+#[inline(always)]
+pub(crate) fn write_string_text(cell: &Cell<'_>, hours: &mut Hours, out: &mut Vec<u8>) -> bool {
+    match cell {
+        Cell::Date(days) => write_date(*days, out),
+        Cell::Timestamp(micros) => write_timestamp_in(*micros, hours, out),
+        Cell::Binary(bytes) => out.extend_from_slice(
+            base64::engine::general_purpose::STANDARD
+                .encode(bytes)
+                .as_bytes(),
+        ),
+        _ => return false,
+    }
+    true
 }
 
 pub(super) fn write_f32(f: f32, out: &mut Vec<u8>) {

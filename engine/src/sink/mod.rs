@@ -23,8 +23,8 @@ pub(crate) mod parquet;
 mod raw;
 mod text;
 
-use cells::write_timestamp_in;
 pub(crate) use cells::{Hours, write_json_cell};
+use cells::{write_json_cell_in, write_string_text};
 pub(crate) use file::{Destination, Mark};
 pub(crate) use ndjson::NdjsonEncoder;
 pub(crate) use raw::RawSink;
@@ -265,7 +265,7 @@ mod tests {
     }
 
     #[test]
-    fn a_page_of_timestamps_is_written_as_ndjson_and_as_csv() {
+    fn a_page_of_timestamps_dates_and_bytes_is_written_as_ndjson_and_as_csv() {
         let column = |name: &str, kind| ColumnSpec {
             name: name.to_owned(),
             path: None,
@@ -276,6 +276,7 @@ mod tests {
         let columns = [
             column("at", crate::job::ColumnType::Timestamp),
             column("on", crate::job::ColumnType::Date),
+            column("raw", crate::job::ColumnType::Binary),
         ];
         let noon = 1_709_294_400_000_000;
         let hour = 3_600_000_000;
@@ -283,13 +284,18 @@ mod tests {
             cells: vec![
                 Cell::Timestamp(noon + 250_000),
                 Cell::Date(19_783),
+                Cell::Binary(vec![1, 2, 3]),
                 Cell::Timestamp(noon + 59 * 60_000_000 + 1),
                 Cell::Null,
+                Cell::Binary(Vec::new()),
                 Cell::Timestamp(noon + hour),
                 Cell::Date(-1),
                 Cell::Null,
+                Cell::Null,
                 Cell::Date(0),
+                Cell::Binary(vec![0xff]),
                 Cell::Timestamp(noon - 12 * hour),
+                Cell::Null,
                 Cell::Null,
             ],
             rows: 5,
@@ -303,21 +309,21 @@ mod tests {
         assert_eq!(
             text(TextEncoder::Ndjson(NdjsonEncoder::new(&columns))),
             concat!(
-                "{\"at\":\"2024-03-01T12:00:00.250Z\",\"on\":\"2024-03-01\"}\n",
-                "{\"at\":\"2024-03-01T12:59:00.000001Z\",\"on\":null}\n",
-                "{\"at\":\"2024-03-01T13:00:00Z\",\"on\":\"1969-12-31\"}\n",
-                "{\"at\":null,\"on\":\"1970-01-01\"}\n",
-                "{\"at\":\"2024-03-01T00:00:00Z\",\"on\":null}\n",
+                "{\"at\":\"2024-03-01T12:00:00.250Z\",\"on\":\"2024-03-01\",\"raw\":\"AQID\"}\n",
+                "{\"at\":\"2024-03-01T12:59:00.000001Z\",\"on\":null,\"raw\":\"\"}\n",
+                "{\"at\":\"2024-03-01T13:00:00Z\",\"on\":\"1969-12-31\",\"raw\":null}\n",
+                "{\"at\":null,\"on\":\"1970-01-01\",\"raw\":\"/w==\"}\n",
+                "{\"at\":\"2024-03-01T00:00:00Z\",\"on\":null,\"raw\":null}\n",
             )
         );
         assert_eq!(
             text(TextEncoder::Csv { delimiter: b',' }),
             concat!(
-                "2024-03-01T12:00:00.250Z,2024-03-01\n",
-                "2024-03-01T12:59:00.000001Z,\n",
-                "2024-03-01T13:00:00Z,1969-12-31\n",
-                ",1970-01-01\n",
-                "2024-03-01T00:00:00Z,\n",
+                "2024-03-01T12:00:00.250Z,2024-03-01,AQID\n",
+                "2024-03-01T12:59:00.000001Z,,\"\"\n",
+                "2024-03-01T13:00:00Z,1969-12-31,\n",
+                ",1970-01-01,/w==\n",
+                "2024-03-01T00:00:00Z,,\n",
             )
         );
     }

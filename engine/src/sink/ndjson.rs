@@ -66,14 +66,7 @@ impl NdjsonEncoder {
     pub(crate) fn encode(&self, cells: &[Cell<'_>], hours: &mut Hours, out: &mut Vec<u8>) {
         for (key, cell) in self.keys.iter().zip(cells) {
             key.put(out);
-            match cell {
-                Cell::Timestamp(micros) => {
-                    out.push(b'"');
-                    write_timestamp_in(*micros, hours, out);
-                    out.push(b'"');
-                }
-                cell => write_json_cell(cell, out),
-            }
+            write_json_cell_in(cell, hours, out);
         }
         if self.keys.is_empty() {
             out.push(b'{');

@@ -108,16 +108,9 @@ pub(super) fn encode_csv_row(
             Cell::Null => continue,
             Cell::Str(s) => s.as_bytes(),
             Cell::Json(text) => text,
-            Cell::Timestamp(micros) => {
-                write_timestamp_in(*micros, hours, field);
-                field
-            }
             other => {
-                write_json_cell(other, field);
-                if matches!(other, Cell::Date(_) | Cell::Binary(_)) {
-                    // Written quoted as JSON strings; CSV wants the bare text.
-                    field.remove(0);
-                    field.pop();
+                if !write_string_text(other, hours, field) {
+                    write_json_cell_in(other, hours, field);
                 }
                 field
             }
