@@ -161,6 +161,9 @@ const FANOUT_VALUES: &str =
 enum Kill {
     /// When request n + 1 arrives, which the server holds, after a while.
     Holding(usize, Duration),
+    /// When request n + 1 arrives, which the server holds, and the state
+    /// file then holds a checkpoint that passes the test.
+    Checkpointed(usize, fn(&Value) -> bool),
     /// This long after the first request arrives; nothing is held.
     After(Duration),
 }
@@ -184,6 +187,10 @@ fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<St
             api.hold_after.store(n, Ordering::SeqCst);
             (n + 1, settle)
         }
+        Kill::Checkpointed(n, _) => {
+            api.hold_after.store(n, Ordering::SeqCst);
+            (n + 1, Duration::ZERO)
+        }
         Kill::After(settle) => (1, settle),
     };
     api.received.store(0, Ordering::SeqCst);
@@ -201,6 +208,9 @@ fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<St
         std::thread::sleep(Duration::from_millis(2));
     }
     std::thread::sleep(settle);
+    if let Kill::Checkpointed(_, test) = kill {
+        wait_for_checkpoint(&dir.path("state/job.json"), test);
+    }
     // Without a held request, a quick run may be done before the kill.
     if child.try_wait().unwrap().is_none() {
         child.kill().unwrap();
@@ -241,6 +251,24 @@ fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<St
     let targets = api.targets();
     let summary: Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
     (summary, targets[first_run..].to_vec())
+}
+
+/// Waits until the state file at `path` holds a checkpoint that passes
+/// `test`. The file is replaced by rename, so a read sees a whole one.
+fn wait_for_checkpoint(path: &std::path::Path, test: fn(&Value) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let state = std::fs::read(path).ok();
+        let state = state.and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
+        if state.as_ref().is_some_and(test) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no checkpoint came as awaited: {state:?}"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// The `id` of each line of an NDJSON output, in order.
@@ -358,13 +386,16 @@ fn a_killed_run_fanning_out_from_a_parent_job_resumes_within_a_value() {
         api.server.url()
     );
     let scenario = scenario(&api, "/group", &format!("{CURSOR}{parent}"));
-    // Request 1 is the parent job; 8 is the second page of the third value.
-    let (summary, resumed) = kill_and_resume(&api, &scenario, Kill::Holding(8, Duration::ZERO));
-    let all = api.targets();
+    // Request 1 is the parent job; 9 is the second page of the third
+    // value. It is held, and the run killed once the first page of that
+    // value is checkpointed.
+    let within_the_third_value: fn(&Value) -> bool =
+        |state| state["values_done"] == json!(2) && state["pass"]["value"] == json!("3");
+    let kill = Kill::Checkpointed(8, within_the_third_value);
+    let (summary, resumed) = kill_and_resume(&api, &scenario, kill);
     assert_eq!(resumed[0], "/parents", "the parent job runs again");
-    // Then the pass goes on where it stopped.
-    resumed_before_held(&all, all.len() - resumed.len(), &resumed[1]);
-    assert!(resumed[1].contains("g=3"), "{}", resumed[1]);
+    // Then the pass goes on at the held page, within the value.
+    assert_eq!(resumed[1], "/group?g=3&cursor=c1");
     assert_eq!(summary["records"], json!(scenario.expected.len()));
 }
 
