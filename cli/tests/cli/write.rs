@@ -418,10 +418,20 @@ fn a_killed_write_job_resumes_without_sending_a_batch_twice() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // Killed once the three batches answered are checkpointed.
+    while !std::fs::read(dir.path("state.json"))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .is_some_and(|state| state["settled_below"] == json!(3))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint of three batches"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(dir.path("state.json").exists());
     assert_eq!(*delivered.lock().unwrap(), [0, 4, 8]);
 
     hold_after.store(usize::MAX, Ordering::SeqCst);
