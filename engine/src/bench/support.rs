@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::extract::{Batch, ColumnSpec, Extractor, Placeholders, infer_columns, select_records};
+use crate::extract::{
+    Batch, ColumnSpec, Covering, Extractor, Inference, Placeholders, Policy, Shape, select_records,
+};
 use crate::job::vars::Vars;
 use crate::job::{Job, JobFormat};
 use crate::json::node::Node;
@@ -45,6 +47,9 @@ pub struct PagePipeline {
     scratch: Scratch,
     reparse: Scratch,
     extractor: Option<Extractor>,
+    /// Columns inferred from the first page, which later pages are
+    /// checked against as a run checks them.
+    inferred: Option<(Inference, Option<Shape>)>,
     tape: Option<simd_json::Tape<'static>>,
     form: Form,
 }
@@ -61,6 +66,7 @@ impl PagePipeline {
             scratch: Scratch::default(),
             reparse: Scratch::default(),
             extractor,
+            inferred: None,
             tape: None,
             form: Form::Index,
         })
@@ -163,7 +169,7 @@ impl PagePipeline {
                 .scan(body, extractor.plan())
                 .map_err(|e| Error::data(e.to_string()))?;
             let records = select_records(doc.root(), &self.job.records).map_err(Error::data)?;
-            return extract_then(extractor, &records, then);
+            return extract_then(extractor, &records, covering(&self.inferred).as_ref(), then);
         }
         if on_index && self.form == Form::Tape {
             let extractor = self.extractor.as_ref().expect("on_index needs the columns");
@@ -176,7 +182,7 @@ impl PagePipeline {
                 .map_err(Error::data)?;
             let records =
                 select_records(tape.as_value(), &self.job.records).map_err(Error::data)?;
-            let result = extract_then(extractor, &records, then);
+            let result = extract_then(extractor, &records, None, then);
             drop(records);
             self.tape = Some(tape.reset());
             return result;
@@ -193,26 +199,47 @@ impl PagePipeline {
         )
         .map_err(Error::data)?;
         let records = page_records(&page, &reparsed, &self.job.records).map_err(Error::data)?;
-        let records_config = &self.job.records;
-        let extractor = self.extractor.get_or_insert_with(|| {
-            Extractor::new(
-                infer_columns(&records, &records_config.flatten),
-                records_config,
-            )
-        });
-        extract_then(extractor, &records, then)
+        if self.extractor.is_none() {
+            // As an NDJSON run infers its columns from its first page.
+            let mut inference = Inference::new(&self.job.records.flatten);
+            inference.feed(&records, Policy::Grow);
+            let extractor = Extractor::new(inference.columns(), &self.job.records);
+            let shape = inference.shape(extractor.columns());
+            self.extractor = Some(extractor);
+            self.inferred = Some((inference, shape));
+        }
+        let extractor = self.extractor.as_ref().expect("the columns are known");
+        extract_then(extractor, &records, None, then)
     }
+}
+
+/// What a run checks the records of later pages against, when the columns
+/// were inferred.
+fn covering(inferred: &Option<(Inference, Option<Shape>)>) -> Option<Covering<'_>> {
+    let (inference, shape) = inferred.as_ref()?;
+    Some(Covering {
+        inference,
+        shape: shape.as_ref(),
+    })
 }
 
 /// Extracts `records` and hands the batch to `then`, whichever form the
 /// page was parsed into.
+/// With `covering`, a record holding anything new is an error: a run
+/// would infer the columns again.
 fn extract_then<'v, N: Node<'v>, R>(
     extractor: &Extractor,
     records: &[N],
+    covering: Option<&Covering<'_>>,
     then: impl FnOnce(&[ColumnSpec], &Batch<'_>) -> Result<R>,
 ) -> Result<R> {
     let mut batch = Batch::default();
-    extractor.extract(records, &Placeholders::new(), &mut batch);
+    let placeholders = Placeholders::new();
+    if !extractor.extract_covered(records, &placeholders, &mut batch, covering) {
+        return Err(Error::data(
+            "a record holds fields outside the columns inferred from the first page",
+        ));
+    }
     then(extractor.columns(), &batch)
 }
 
