@@ -328,6 +328,7 @@ impl Shape {
     /// Whether `value`, noted for column `index`, fits it: in a record
     /// that is [`Shape::exact`] and has every column, a record holds
     /// nothing new when each of its values fits.
+    #[inline(always)]
     pub(crate) fn fit(&self, index: usize, value: View<'_>) -> Fit {
         fit(self.kinds[index], value)
     }
@@ -336,6 +337,7 @@ impl Shape {
 /// Whether a value that is not an object with members fits a column of
 /// type `kind` as it stands. A timestamp's value is read once, here,
 /// rather than again for its cell.
+#[inline(always)]
 fn fit(kind: Option<ColumnType>, value: View<'_>) -> Fit {
     let fits = match (kind, value) {
         // A null fits any column; every value but an object with members
