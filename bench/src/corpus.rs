@@ -365,6 +365,13 @@ mod tests {
                     "{}",
                     shape.name()
                 );
+                // Inferred columns: the next page is checked against them.
+                assert_eq!(
+                    tape.encode(&body, encoding).unwrap(),
+                    out,
+                    "{}, a later page",
+                    shape.name()
+                );
                 if encoding == Encoding::Ndjson {
                     let lines = out.iter().filter(|&&b| b == b'\n').count();
                     assert_eq!(lines, 200, "{}", shape.name());

@@ -225,6 +225,7 @@ fn covering(inferred: &Option<(Inference, Option<Shape>)>) -> Option<Covering<'_
 
 /// Extracts `records` and hands the batch to `then`, whichever form the
 /// page was parsed into.
+///
 /// With `covering`, a record holding anything new is an error: a run
 /// would infer the columns again.
 fn extract_then<'v, N: Node<'v>, R>(

@@ -753,8 +753,8 @@ mod tests {
 
     #[test]
     fn colons_are_counted_as_a_byte_loop_counts_them() {
-        // Kinds of every byte value, with and without the literal bit,
-        // in runs of every length up to past two blocks of words.
+        // Colons with and without the literal bit, kinds one bit off a
+        // colon and others, in runs of every length past two blocks.
         let kinds: Vec<u8> = (0..400u32)
             .map(|i| match i * 7919 % 11 {
                 0..=3 => b':',
