@@ -347,17 +347,19 @@ fn fit(kind: Option<ColumnType>, value: View<'_>) -> Fit {
         | (Some(ColumnType::Long), View::I64(_))
         | (Some(ColumnType::Double), View::I64(_) | View::F64(_))
         | (Some(ColumnType::Boolean), View::Bool(_)) => true,
-        // `…SS.ffffffZ` at most: a fraction past microseconds is a string.
-        (Some(ColumnType::Timestamp), View::Str(s))
+        (Some(ColumnType::Timestamp), View::Str(s)) => {
+            // `…SS.ffffffZ` at most: a fraction past microseconds is a
+            // string.
             if s.len() <= 27
-                && let Some(micros) = super::time::utc_seconds_micros(s.as_bytes()) =>
-        {
-            return Fit::Timestamp(micros);
+                && let Some(micros) = super::time::utc_seconds_micros(s.as_bytes())
+            {
+                return Fit::Timestamp(micros);
+            }
+            match text_kind(s) {
+                (_, Some(micros)) => return Fit::Timestamp(micros),
+                (text, None) => widen(kind, Some(text)) == kind,
+            }
         }
-        (Some(ColumnType::Timestamp), View::Str(s)) => match text_kind(s) {
-            (_, Some(micros)) => return Fit::Timestamp(micros),
-            (text, None) => widen(kind, Some(text)) == kind,
-        },
         (kind, value) => widen(kind, leaf_type(value)) == kind,
     };
     if fits { Fit::Yes } else { Fit::No }
