@@ -72,38 +72,21 @@ pub(crate) fn write_date(days: i32, out: &mut Vec<u8>) {
     }
 }
 
-/// RFC 3339 in UTC with `Z`: no fraction, milliseconds, or microseconds,
-/// whichever is the shortest exact form.
-pub(crate) fn write_timestamp(micros: i64, out: &mut Vec<u8>) {
-    let seconds = micros.div_euclid(1_000_000);
-    let of_day = seconds.rem_euclid(86_400) as u32;
-    let fraction = micros.rem_euclid(1_000_000) as u32;
-    let (hour, minute, second) = (of_day / 3600, of_day / 60 % 60, of_day % 60);
-    // The text is put together in words, in registers, and each word
-    // stored once: text built a byte at a time on the stack and then
-    // copied out is read before its bytes have left the store queue,
-    // which stalls.
-    let time = |day: u32| {
-        two_digits(day)
-            | u64::from(b'T') << 16
-            | two_digits(hour) << 24
-            | u64::from(b':') << 40
-            | two_digits(minute) << 48
-    };
-    let Some((year, month, day)) = civil_date(seconds.div_euclid(86_400)) else {
-        let Some(dt) = chrono::DateTime::from_timestamp_micros(micros) else {
-            out.extend_from_slice(b"invalid-timestamp");
-            return;
-        };
-        out.extend_from_slice(dt.format("%Y-%m-%d").to_string().as_bytes());
-        // `THH:MM` of the word after the date's two digits of day.
-        out.extend_from_slice(&time(0).to_le_bytes()[2..]);
-        write_seconds(second, fraction, out);
+/// [`write_timestamp_in`] of a year past 9999 or before 0, in chrono's
+/// extended form of the date.
+#[cold]
+fn write_far_timestamp(micros: i64, out: &mut Vec<u8>) {
+    let Some(dt) = chrono::DateTime::from_timestamp_micros(micros) else {
+        out.extend_from_slice(b"invalid-timestamp");
         return;
     };
-    out.extend_from_slice(&year_month(year, month).to_le_bytes());
-    out.extend_from_slice(&time(day).to_le_bytes());
-    write_seconds(second, fraction, out);
+    out.extend_from_slice(dt.format("%Y-%m-%dT%H:%M").to_string().as_bytes());
+    let seconds = micros.div_euclid(1_000_000);
+    write_seconds(
+        seconds.rem_euclid(60) as u32,
+        micros.rem_euclid(1_000_000) as u32,
+        out,
+    );
 }
 
 /// The text of the hour the last timestamp written fell in: the records
@@ -115,8 +98,14 @@ pub(crate) struct Hours {
     last: Option<(i64, u64, u64)>,
 }
 
-/// [`write_timestamp`], taking the date and hour from `hours` when the
-/// timestamp falls in the same hour as the one before.
+/// A timestamp as RFC 3339 in UTC with `Z`: no fraction, milliseconds,
+/// or microseconds, whichever is the shortest exact form. The date and
+/// hour come from `hours` when the timestamp falls in the same hour as
+/// the one written before.
+///
+/// The text is put together in words, in registers, and each word stored
+/// once: text built a byte at a time on the stack and then copied out is
+/// read before its bytes have left the store queue, which stalls.
 #[inline(always)]
 pub(crate) fn write_timestamp_in(micros: i64, hours: &mut Hours, out: &mut Vec<u8>) {
     let seconds = micros.div_euclid(1_000_000);
@@ -125,7 +114,7 @@ pub(crate) fn write_timestamp_in(micros: i64, hours: &mut Hours, out: &mut Vec<u
         Some((last, year_month, day_hour)) if last == hour => (year_month, day_hour),
         _ => {
             let Some((year, month, day)) = civil_date(hour.div_euclid(24)) else {
-                write_timestamp(micros, out);
+                write_far_timestamp(micros, out);
                 return;
             };
             let day_hour = two_digits(day)

@@ -164,6 +164,11 @@ mod tests {
     use super::cells::*;
     use super::*;
 
+    /// A timestamp written on its own, with no hour kept from before.
+    fn write_timestamp(micros: i64, out: &mut Vec<u8>) {
+        write_timestamp_in(micros, &mut Hours::default(), out);
+    }
+
     #[test]
     fn timestamps_use_the_shortest_exact_fraction() {
         let noon = 1_709_294_400_000_000;
