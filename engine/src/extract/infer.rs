@@ -347,19 +347,10 @@ fn fit(kind: Option<ColumnType>, value: View<'_>) -> Fit {
         | (Some(ColumnType::Long), View::I64(_))
         | (Some(ColumnType::Double), View::I64(_) | View::F64(_))
         | (Some(ColumnType::Boolean), View::Bool(_)) => true,
-        (Some(ColumnType::Timestamp), View::Str(s)) => {
-            // `…SS.ffffffZ` at most: a fraction past microseconds is a
-            // string.
-            if s.len() <= 27
-                && let Some(micros) = super::time::utc_seconds_micros(s.as_bytes())
-            {
-                return Fit::Timestamp(micros);
-            }
-            match text_kind(s) {
-                (_, Some(micros)) => return Fit::Timestamp(micros),
-                (text, None) => widen(kind, Some(text)) == kind,
-            }
-        }
+        (Some(ColumnType::Timestamp), View::Str(s)) => match text_kind(s) {
+            (_, Some(micros)) => return Fit::Timestamp(micros),
+            (text, None) => widen(kind, Some(text)) == kind,
+        },
         (kind, value) => widen(kind, leaf_type(value)) == kind,
     };
     if fits { Fit::Yes } else { Fit::No }
@@ -390,6 +381,14 @@ fn text_type(s: &str) -> ColumnType {
 /// reading of UTC timestamps read them.
 fn text_kind(s: &str) -> (ColumnType, Option<i64>) {
     let b = s.as_bytes();
+    // Most timestamps of an API are UTC, which the fast reading reads
+    // and checks whole. `…SS.ffffffZ` at most: a fraction past
+    // microseconds is a string.
+    if b.len() <= 27
+        && let Some(micros) = super::time::utc_seconds_micros(b)
+    {
+        return (ColumnType::Timestamp, Some(micros));
+    }
     let date_shaped = b.len() >= 10
         && b[..4].iter().all(u8::is_ascii_digit)
         && b[4] == b'-'
@@ -413,10 +412,10 @@ fn text_kind(s: &str) -> (ColumnType, Option<i64>) {
     if !matches!(b[10], b'T' | b't') || fraction > 6 {
         return (ColumnType::String, None);
     }
-    match super::time::utc_seconds_micros(b) {
-        Some(micros) => (ColumnType::Timestamp, Some(micros)),
-        None if chrono::DateTime::parse_from_rfc3339(s).is_ok() => (ColumnType::Timestamp, None),
-        None => (ColumnType::String, None),
+    // Not UTC, or not in the fast reading's form: chrono tells.
+    match chrono::DateTime::parse_from_rfc3339(s) {
+        Ok(_) => (ColumnType::Timestamp, None),
+        Err(_) => (ColumnType::String, None),
     }
 }
 
