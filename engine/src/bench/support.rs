@@ -273,3 +273,29 @@ fn sink(
         Encoding::Csv => Box::new(TextSink::csv(out, columns, b',', true)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_pages_are_checked_against_the_inferred_columns_as_a_run_checks_them() {
+        let job = "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = \"data\"\n";
+        let mut pipeline = PagePipeline::new(job).unwrap();
+        let first = br#"{"data":[{"id":1,"at":"2024-03-01T12:00:00Z"}]}"#;
+        assert_eq!(pipeline.run(first).unwrap(), 1);
+        let same = br#"{"data":[{"id":2,"at":"2024-03-01T13:00:00.5Z"},{"id":3,"at":null}]}"#;
+        assert_eq!(pipeline.run(same).unwrap(), 2);
+        // A run would infer its columns again for either page.
+        for new in [
+            &br#"{"data":[{"id":4,"at":"2024-03-01T12:00:00Z","more":1}]}"#[..],
+            br#"{"data":[{"id":4.5,"at":"2024-03-01T12:00:00Z"}]}"#,
+        ] {
+            let refused = pipeline.run(new).unwrap_err().to_string();
+            assert!(
+                refused.contains("outside the columns inferred"),
+                "{refused}"
+            );
+        }
+    }
+}
