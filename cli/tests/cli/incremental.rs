@@ -4,13 +4,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hydrant_bench::Seen;
 use serde_json::{Value, json};
 
 use crate::util::{
     Dir, TestServer, hydrant, hydrant_with, json as answer, path_str, spawn_hydrant_with,
+    wait_for_state,
 };
 
 /// 2024-03-01T12:00:00Z, the boundary of the first run.
@@ -305,23 +306,11 @@ fn a_windowed_run_killed_mid_way_resumes_at_its_window() {
         &[TOKEN],
     );
     // Kill once two windows (of three pages each) are in the checkpoint.
-    let state_path = dir.path("state/orders.json");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let state: Option<Value> = std::fs::read_to_string(&state_path)
-            .ok()
-            .and_then(|text| serde_json::from_str(&text).ok());
-        let done = state
-            .as_ref()
-            .and_then(|s| s["run"]["incremental"]["windows_done"].as_u64())
-            .unwrap_or(0);
-        if done >= 2 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no checkpoint past two windows");
-        assert!(child.try_wait().unwrap().is_none(), "the run ended first");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_state(&dir.path("state/orders.json"), &mut child, |state| {
+        state["run"]["incremental"]["windows_done"]
+            .as_u64()
+            .is_some_and(|done| done >= 2)
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     let killed_after = api.server.requests().len();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use hydrant_bench::Exchange;
 use serde_json::{Value, json};
 
-use crate::util::{Dir, TestServer, hydrant, path_str, spawn_hydrant};
+use crate::util::{Dir, TestServer, hydrant, path_str, spawn_hydrant, wait_for_state};
 
 const PER_PAGE: u32 = 5;
 /// Records of the paginated endpoints: 8 full pages.
@@ -209,7 +209,7 @@ fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<St
     }
     std::thread::sleep(settle);
     if let Kill::Checkpointed(_, test) = kill {
-        wait_for_checkpoint(&dir.path("state/job.json"), test);
+        wait_for_state(&dir.path("state/job.json"), &mut child, test);
     }
     // Without a held request, a quick run may be done before the kill.
     if child.try_wait().unwrap().is_none() {
@@ -251,24 +251,6 @@ fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<St
     let targets = api.targets();
     let summary: Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
     (summary, targets[first_run..].to_vec())
-}
-
-/// Waits until the state file at `path` holds a checkpoint that passes
-/// `test`. The file is replaced by rename, so a read sees a whole one.
-fn wait_for_checkpoint(path: &std::path::Path, test: fn(&Value) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let state = std::fs::read(path).ok();
-        let state = state.and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok());
-        if state.as_ref().is_some_and(test) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no checkpoint came as awaited: {state:?}"
-        );
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 /// The `id` of each line of an NDJSON output, in order.

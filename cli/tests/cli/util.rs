@@ -265,6 +265,31 @@ pub fn spawn_hydrant_with(args: &[&str], env: &[(&str, &str)]) -> std::process::
         .unwrap()
 }
 
+/// Waits until the state file at `path` holds a checkpoint that passes
+/// `test`, while `run` goes on. The file is replaced by rename, so a read
+/// sees a whole one.
+pub fn wait_for_state(
+    path: &Path,
+    run: &mut std::process::Child,
+    test: impl Fn(&serde_json::Value) -> bool,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let state = std::fs::read(path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+        if state.as_ref().is_some_and(&test) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint came as awaited: {state:?}"
+        );
+        assert!(run.try_wait().unwrap().is_none(), "the run ended first");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
 /// `hydrant` started with its standard output and error piped to the test.
 pub fn spawn_hydrant_piped(args: &[&str]) -> std::process::Child {
     command(args, &[])

@@ -8,7 +8,7 @@ use std::time::Duration;
 use hydrant_bench::{Exchange, Fault, Seen};
 use serde_json::{Value, json};
 
-use crate::util::{Dir, TestFaults, TestServer, hydrant, path_str, spawn_hydrant};
+use crate::util::{Dir, TestFaults, TestServer, hydrant, path_str, spawn_hydrant, wait_for_state};
 
 /// A sink answering 201 to everything.
 fn accepting() -> TestServer {
@@ -419,17 +419,9 @@ fn a_killed_write_job_resumes_without_sending_a_batch_twice() {
         std::thread::sleep(Duration::from_millis(20));
     }
     // Killed once the three batches answered are checkpointed.
-    while !std::fs::read(dir.path("state.json"))
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-        .is_some_and(|state| state["settled_below"] == json!(3))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no checkpoint of three batches"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_state(&dir.path("state.json"), &mut child, |state| {
+        state["settled_below"] == json!(3)
+    });
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(*delivered.lock().unwrap(), [0, 4, 8]);
