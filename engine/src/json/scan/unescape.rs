@@ -83,13 +83,7 @@ pub(super) fn unescape(text: &mut [u8], from: usize, end: usize) -> Result<usize
 /// The character of the `\uXXXX` escape (two, for a surrogate pair) at the
 /// start of `text`, and the bytes it takes.
 pub(super) fn unicode_escape(text: &[u8]) -> Option<(char, usize)> {
-    let hex = |at: usize| -> Option<u32> {
-        let digits = std::str::from_utf8(text.get(at..at + 4)?).ok()?;
-        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return None;
-        }
-        u32::from_str_radix(digits, 16).ok()
-    };
+    let hex = |at: usize| hex4(text.get(at..at + 4)?);
     let first = hex(2)?;
     match first {
         0xd800..=0xdbff => {
@@ -108,9 +102,44 @@ pub(super) fn unicode_escape(text: &[u8]) -> Option<(char, usize)> {
     }
 }
 
+/// The value of four hex digits, either case. A byte at a time, without
+/// `from_utf8` and `from_str_radix`: on a page of escaped control
+/// characters they were most of the escape's cost.
+fn hex4(digits: &[u8]) -> Option<u32> {
+    let digits: &[u8; 4] = digits.try_into().ok()?;
+    let mut value = 0;
+    for &b in digits {
+        let nibble = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => return None,
+        };
+        value = value << 4 | u32::from(nibble);
+    }
+    Some(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_digits_read_as_the_standard_library_reads_them() {
+        for value in 0..=0xffff_u32 {
+            for text in [format!("{value:04x}"), format!("{value:04X}")] {
+                assert_eq!(hex4(text.as_bytes()), Some(value), "{text}");
+            }
+        }
+        for bad in [b'g', b'G', b'/', b':', b'@', b'`', b'+', b'-', b' ', 0xc3] {
+            for at in 0..4 {
+                let mut text = *b"0a0F";
+                text[at] = bad;
+                assert_eq!(hex4(&text), None, "{text:?}");
+            }
+        }
+        assert_eq!(hex4(b"abc"), None);
+    }
 
     #[test]
     fn galloping_finds_what_a_search_finds() {
