@@ -70,6 +70,8 @@ pub(crate) struct Scanner {
     kinds: Vec<u8>,
     /// For each bracket's entry in `positions`, its partner's entry.
     partners: Vec<u32>,
+    /// The blocks of the page that hold a backslash.
+    escaped: Vec<Escaped>,
     /// A copy of a page whose strings hold escapes, unescaped in place.
     unescaped: Vec<u8>,
     noted: Noted,
@@ -371,7 +373,12 @@ impl Scanner {
                 at: None,
             });
         }
-        let found = structurals(body, &mut self.positions, &mut self.kinds)?;
+        let found = structurals(
+            body,
+            &mut self.positions,
+            &mut self.kinds,
+            &mut self.escaped,
+        )?;
         if self.partners.len() < found.count {
             self.partners.resize(found.count, 0);
         }
@@ -386,15 +393,15 @@ impl Scanner {
             partners,
             fault: None,
             plan,
-            escaped: found.backslashes,
+            escaped: !self.escaped.is_empty(),
             noted: &mut self.noted,
             template: &mut self.template,
         }
         .check()?;
-        let text = if found.backslashes {
+        let text = if !self.escaped.is_empty() {
             self.unescaped.clear();
             self.unescaped.extend_from_slice(body);
-            unescape_strings(&mut self.unescaped, positions)?;
+            unescape_strings(&mut self.unescaped, positions, &self.escaped)?;
             // Unescaping copies every byte but those of escapes, which
             // are ASCII, so the copy is UTF-8 exactly when the page is;
             // checking only the copy saves a pass.
@@ -851,6 +858,56 @@ mod tests {
     }
 
     #[test]
+    fn escaped_strings_however_spread_over_blocks_read_as_the_full_parse_does() {
+        // Strings of escapes and plain text, short and long, keys among
+        // them: several escaped strings in one block, one string's
+        // escapes over several blocks, blocks with no escape between.
+        let pieces = [
+            "a",
+            "bc",
+            " ",
+            "é",
+            "中",
+            r"\n",
+            r#"\""#,
+            r"\\",
+            r"\/",
+            r"\u0007",
+            r"\u00e9",
+            r"\ud83d\ude00",
+            r"\t",
+            "plain text of some length",
+        ];
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |below: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % below as u64) as usize
+        };
+        for _ in 0..400 {
+            let mut text = String::from("[");
+            for member in 0..1 + next(12) {
+                let mut string = || {
+                    let mut s = String::new();
+                    let most = [3, 20, 90][next(3)];
+                    for _ in 0..next(most) {
+                        s.push_str(pieces[next(pieces.len())]);
+                    }
+                    s
+                };
+                let (key, value) = (string(), string());
+                if member > 0 {
+                    text.push(',');
+                }
+                text.push_str(&format!(r#"{{"{key}x":"{value}","n":{member}}}"#));
+            }
+            text.push(']');
+            agree(&text);
+        }
+    }
+
+    #[test]
     fn malformed_pages_are_refused_with_where() {
         for (text, message) in [
             (r#"{"a":1"#, "expected `,` or `}` at byte 6"),
@@ -1051,25 +1108,61 @@ mod tests {
                     alphabet[(seed % alphabet.len() as u64) as usize]
                 })
                 .collect();
-            let want = structurals_bytewise(&text);
-            let (mut positions, mut kinds) = (Vec::new(), Vec::new());
-            let found = structurals(&text, &mut positions, &mut kinds);
-            let got = found.map(|f| (positions[..f.count].to_vec(), kinds[..f.count].to_vec()));
+            let want = structurals_bytewise(&text).map(|(positions, kinds)| {
+                let escaped = escaped_blocks(&text, &positions);
+                (positions, kinds, escaped)
+            });
+            let (mut positions, mut kinds, mut escaped) = (Vec::new(), Vec::new(), Vec::new());
+            let found = structurals(&text, &mut positions, &mut kinds, &mut escaped);
+            let got = found.map(|f| {
+                (
+                    positions[..f.count].to_vec(),
+                    kinds[..f.count].to_vec(),
+                    escaped.clone(),
+                )
+            });
             let expected = want;
             assert_eq!(got.ok(), expected, "{}", String::from_utf8_lossy(&text));
             let found = scan_blocks(
                 &text,
                 &mut positions,
                 &mut kinds,
+                &mut escaped,
                 classify_bytes,
                 flatten_scalar,
             );
-            let got = found.map(|f| (positions[..f.count].to_vec(), kinds[..f.count].to_vec()));
+            let got = found.map(|f| {
+                (
+                    positions[..f.count].to_vec(),
+                    kinds[..f.count].to_vec(),
+                    escaped.clone(),
+                )
+            });
             assert_eq!(got.ok(), expected, "{}", String::from_utf8_lossy(&text));
             #[cfg(target_arch = "x86_64")]
             for got in structurals_by_every_loop(&text) {
                 assert_eq!(got.ok(), expected, "{}", String::from_utf8_lossy(&text));
             }
         }
+    }
+
+    /// The blocks of `text` that hold a backslash, told byte by byte.
+    fn escaped_blocks(text: &[u8], positions: &[u32]) -> Vec<Escaped> {
+        text.chunks(64)
+            .enumerate()
+            .filter_map(|(index, block)| {
+                let backslashes = block
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &b)| b == b'\\')
+                    .fold(0u64, |mask, (i, _)| mask | 1 << i);
+                let base = index as u32 * 64;
+                (backslashes != 0).then(|| Escaped {
+                    base,
+                    entry: positions.iter().filter(|&&p| p < base).count() as u32,
+                    backslashes,
+                })
+            })
+            .collect()
     }
 }

@@ -7,7 +7,16 @@ use super::*;
 /// What the structural pass found.
 pub(super) struct Found {
     pub(super) count: usize,
-    pub(super) backslashes: bool,
+}
+
+/// A block of the page that holds a backslash: where it starts, how many
+/// entries come before it, and its backslashes. Unescaping goes from
+/// these to the strings that hold escapes, without a search of the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Escaped {
+    pub(super) base: u32,
+    pub(super) entry: u32,
+    pub(super) backslashes: u64,
 }
 
 /// The bits of a 64-byte block that are `"`, `\`, one of `{}[]:,`, and a
@@ -46,8 +55,16 @@ pub(super) fn structurals(
     text: &[u8],
     positions: &mut Vec<u32>,
     kinds: &mut Vec<u8>,
+    escaped: &mut Vec<Escaped>,
 ) -> Result<Found, Malformed> {
-    scan_blocks(text, positions, kinds, classify_bytes, flatten_scalar)
+    scan_blocks(
+        text,
+        positions,
+        kinds,
+        escaped,
+        classify_bytes,
+        flatten_scalar,
+    )
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -69,25 +86,28 @@ mod x86 {
         _mm512_set1_epi32, _mm512_setr_epi32, _mm512_storeu_si512,
     };
 
-    use super::{AFTER_LITERAL, Entries, Found, Malformed, Masks, flatten_scalar, scan_blocks};
+    use super::{
+        AFTER_LITERAL, Entries, Escaped, Found, Malformed, Masks, flatten_scalar, scan_blocks,
+    };
 
     #[allow(unsafe_code)]
     pub(in crate::json::scan) fn structurals(
         text: &[u8],
         positions: &mut Vec<u32>,
         kinds: &mut Vec<u8>,
+        escaped: &mut Vec<Escaped>,
     ) -> Result<Found, Malformed> {
         if has_avx512() {
             // SAFETY: the CPU was just seen to have every feature
             // `scan_avx512` is compiled for.
-            unsafe { scan_avx512(text, positions, kinds) }
+            unsafe { scan_avx512(text, positions, kinds, escaped) }
         } else if has_avx2() {
             // SAFETY: the CPU was just seen to have every feature
             // `scan_avx2` is compiled for.
-            unsafe { scan_avx2(text, positions, kinds) }
+            unsafe { scan_avx2(text, positions, kinds, escaped) }
         } else {
             // SAFETY: SSE2 is part of the x86_64 baseline.
-            unsafe { scan_sse2(text, positions, kinds) }
+            unsafe { scan_sse2(text, positions, kinds, escaped) }
         }
     }
 
@@ -138,9 +158,10 @@ mod x86 {
             && std::is_x86_feature_detected!("popcnt")
     }
 
-    /// The offsets and kinds of a text's structurals.
+    /// The offsets and kinds of a text's structurals, and its blocks
+    /// with backslashes.
     #[cfg(test)]
-    type Index = (Vec<u32>, Vec<u8>);
+    type Index = (Vec<u32>, Vec<u8>, Vec<Escaped>);
 
     /// What every loop this CPU can run finds, for the tests.
     #[cfg(test)]
@@ -148,7 +169,12 @@ mod x86 {
     pub(in crate::json::scan) fn structurals_by_every_loop(
         text: &[u8],
     ) -> Vec<Result<Index, Malformed>> {
-        type Loop = unsafe fn(&[u8], &mut Vec<u32>, &mut Vec<u8>) -> Result<Found, Malformed>;
+        type Loop = unsafe fn(
+            &[u8],
+            &mut Vec<u32>,
+            &mut Vec<u8>,
+            &mut Vec<Escaped>,
+        ) -> Result<Found, Malformed>;
         let mut loops: Vec<Loop> = vec![scan_sse2];
         if has_avx2() {
             loops.push(scan_avx2);
@@ -159,13 +185,13 @@ mod x86 {
         loops
             .into_iter()
             .map(|scan| {
-                let (mut positions, mut kinds) = (Vec::new(), Vec::new());
+                let (mut positions, mut kinds, mut escaped) = (Vec::new(), Vec::new(), Vec::new());
                 // SAFETY: SSE2 is part of the x86_64 baseline, and the
                 // other loops were pushed after their features were seen.
-                let found = unsafe { scan(text, &mut positions, &mut kinds) }?;
+                let found = unsafe { scan(text, &mut positions, &mut kinds, &mut escaped) }?;
                 positions.truncate(found.count);
                 kinds.truncate(found.count);
-                Ok((positions, kinds))
+                Ok((positions, kinds, escaped))
             })
             .collect()
     }
@@ -178,11 +204,13 @@ mod x86 {
         text: &[u8],
         positions: &mut Vec<u32>,
         kinds: &mut Vec<u8>,
+        escaped: &mut Vec<Escaped>,
     ) -> Result<Found, Malformed> {
         scan_blocks(
             text,
             positions,
             kinds,
+            escaped,
             |b| classify_avx512(b),
             |b, e, p, k| flatten_avx512(b, e, p, k),
         )
@@ -267,6 +295,7 @@ mod x86 {
         text: &[u8],
         positions: &mut Vec<u32>,
         kinds: &mut Vec<u8>,
+        escaped: &mut Vec<Escaped>,
     ) -> Result<Found, Malformed> {
         // The flatten is called through a closure made here, so that it is
         // inlined and compiled with this function's features (BMI's bit
@@ -276,6 +305,7 @@ mod x86 {
             text,
             positions,
             kinds,
+            escaped,
             |b| classify_avx2(b),
             |b, e, p, k| flatten_scalar(b, e, p, k),
         )
@@ -312,11 +342,13 @@ mod x86 {
         text: &[u8],
         positions: &mut Vec<u32>,
         kinds: &mut Vec<u8>,
+        escaped: &mut Vec<Escaped>,
     ) -> Result<Found, Malformed> {
         scan_blocks(
             text,
             positions,
             kinds,
+            escaped,
             |b| classify(b),
             |b, e, p, k| flatten_scalar(b, e, p, k),
         )
@@ -357,7 +389,7 @@ pub(super) const ODD: u64 = !EVEN;
 /// the escaped bytes (simdjson's algorithm). `carry` says whether the last
 /// block ended in such a run.
 #[inline(always)]
-pub(super) fn escaped(backslash: u64, carry: &mut u64) -> u64 {
+pub(super) fn quotes_escaped(backslash: u64, carry: &mut u64) -> u64 {
     let starts = backslash & !(backslash << 1);
     let even_start_mask = EVEN ^ *carry;
     let even_starts = starts & even_start_mask;
@@ -385,19 +417,21 @@ pub(super) fn prefix_xor(mut bits: u64) -> u64 {
 }
 
 /// Writes the offset of every structural of `text` into `positions`: both
-/// quotes of every string, and `{}[]:,` outside strings.
+/// quotes of every string, and `{}[]:,` outside strings. Every block with
+/// a backslash goes into `escaped`, which is cleared first.
 #[inline(always)]
 pub(super) fn scan_blocks(
     text: &[u8],
     positions: &mut Vec<u32>,
     kinds: &mut Vec<u8>,
+    escaped: &mut Vec<Escaped>,
     classify: impl Fn(&[u8; 64]) -> Masks,
     flatten: impl Fn(&[u8; 64], Entries, &mut [u32], &mut [u8]),
 ) -> Result<Found, Malformed> {
     let mut count = 0usize;
     let mut inside_carry = 0u64;
     let mut escape_carry = 0u64;
-    let mut any_backslash = 0u64;
+    escaped.clear();
     let mut literal_carry = 0u64;
     let mut gap_carry = 0u64;
     let mut tail = [b' '; 64];
@@ -410,16 +444,22 @@ pub(super) fn scan_blocks(
             }
         };
         let masks = classify(block);
-        any_backslash |= masks.backslash;
+        let base = index * 64;
         let quotes = if masks.backslash == 0 && escape_carry == 0 {
             masks.quote
         } else {
-            masks.quote & !escaped(masks.backslash, &mut escape_carry)
+            if masks.backslash != 0 {
+                escaped.push(Escaped {
+                    base: base as u32,
+                    entry: count as u32,
+                    backslashes: masks.backslash,
+                });
+            }
+            masks.quote & !quotes_escaped(masks.backslash, &mut escape_carry)
         };
         // Bits from an opening quote up to its closing one, excluded.
         let inside = prefix_xor(quotes) ^ inside_carry;
         inside_carry = ((inside as i64) >> 63) as u64;
-        let base = index * 64;
         let control = masks.control & inside;
         if control != 0 {
             return Err(Malformed::at(
@@ -465,10 +505,7 @@ pub(super) fn scan_blocks(
     if inside_carry != 0 {
         return Err(Malformed::at("unterminated string", text.len()));
     }
-    Ok(Found {
-        count,
-        backslashes: any_backslash != 0,
-    })
+    Ok(Found { count })
 }
 
 /// The structurals of one block, for a flatten to write out.

@@ -4,39 +4,55 @@ use super::*;
 
 /// Unescapes, in place, every string of `text` that holds a backslash,
 /// moving the entry of its closing quote to the new end of its content.
-/// The grammar was checked: every backslash is inside a string.
-pub(super) fn unescape_strings(text: &mut [u8], positions: &mut [u32]) -> Result<(), Malformed> {
-    let mut entry = 0;
+/// `escaped` holds every block with a backslash, in order. The grammar
+/// was checked: every backslash is inside a string, so the first entry at
+/// or after one is the closing quote of its string.
+pub(super) fn unescape_strings(
+    text: &mut [u8],
+    positions: &mut [u32],
+    escaped: &[Escaped],
+) -> Result<(), Malformed> {
+    // Bytes before `from` are done: unescaping a string takes its later
+    // backslashes with it, in this block or the next ones.
     let mut from = 0;
-    while let Some(found) = memchr::memchr(b'\\', &text[from..]) {
-        let backslash = from + found;
-        // The closing quote is the first structural after the backslash:
-        // found by galloping from the last one, as escaped strings are
-        // spread over the page and a search over all of it misses the
-        // cache.
-        let close = entry + first_at_or_after(&positions[entry..], backslash);
-        let Some(&quote) = positions.get(close) else {
-            return Err(Malformed::at("invalid escape in a string", backslash));
-        };
-        let quote = quote as usize;
-        let end = unescape(text, backslash, quote)?;
-        text[end..quote].fill(b' ');
-        positions[close] = end as u32;
-        entry = close + 1;
-        from = quote + 1;
+    let mut entry = 0;
+    for block in escaped {
+        let base = block.base as usize;
+        let mut backslashes = block.backslashes & bits_from(from, base);
+        entry = entry.max(block.entry as usize);
+        while backslashes != 0 {
+            let backslash = base + backslashes.trailing_zeros() as usize;
+            // Only the block's own entries can come before the quote.
+            let close = entry
+                + positions[entry..]
+                    .iter()
+                    .take_while(|&&p| (p as usize) < backslash)
+                    .count();
+            let Some(&quote) = positions.get(close) else {
+                return Err(Malformed::at("invalid escape in a string", backslash));
+            };
+            let quote = quote as usize;
+            let end = unescape(text, backslash, quote)?;
+            text[end..quote].fill(b' ');
+            positions[close] = end as u32;
+            entry = close + 1;
+            from = quote + 1;
+            backslashes &= bits_from(from, base);
+        }
     }
     Ok(())
 }
 
-/// The index of the first of `positions` (ascending) at or after `at`.
-fn first_at_or_after(positions: &[u32], at: usize) -> usize {
-    let mut high = 1;
-    while high < positions.len() && (positions[high - 1] as usize) < at {
-        high *= 2;
+/// The bits of the block that starts at `base` for bytes at `from` or
+/// after.
+fn bits_from(from: usize, base: usize) -> u64 {
+    match from.checked_sub(base) {
+        None => u64::MAX,
+        Some(skipped) => u32::try_from(skipped)
+            .ok()
+            .and_then(|skipped| u64::MAX.checked_shl(skipped))
+            .unwrap_or(0),
     }
-    let low = high / 2;
-    let high = high.min(positions.len());
-    low + positions[low..high].partition_point(|&p| (p as usize) < at)
 }
 
 /// Unescapes `text[from..end]`, whose first byte is a backslash, in
@@ -139,19 +155,5 @@ mod tests {
             }
         }
         assert_eq!(hex4(b"abc"), None);
-    }
-
-    #[test]
-    fn galloping_finds_what_a_search_finds() {
-        let positions: Vec<u32> = (0..1000).map(|i| i * 3 + 1).collect();
-        for at in 0..3005 {
-            let slice = &positions[at % 7..];
-            assert_eq!(
-                first_at_or_after(slice, at),
-                slice.partition_point(|&p| (p as usize) < at),
-                "{at}"
-            );
-        }
-        assert_eq!(first_at_or_after(&[], 5), 0);
     }
 }
