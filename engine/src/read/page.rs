@@ -755,12 +755,13 @@ fn open_sink(
     if job.state.is_some() {
         out.keep_on_failure();
     }
-    out.sync_as_written(|work| {
-        std::thread::Builder::new()
-            .name("hydrant-writeback".to_owned())
-            .spawn(work)
-    })
-    .map_err(|e| output_error(job, e))?;
+    let thread = |name: &str| {
+        let name = name.to_owned();
+        move |work| std::thread::Builder::new().name(name).spawn(work)
+    };
+    out.sync_as_written(thread("hydrant-writeback"))
+        .and_then(|()| out.write_behind(thread("hydrant-writer")))
+        .map_err(|e| output_error(job, e))?;
     Ok(match job.output.format {
         OutputFormat::Ndjson => Box::new(TextSink::ndjson(out, columns)),
         OutputFormat::Csv => Box::new(TextSink::csv(

@@ -12,6 +12,8 @@ use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::behind::Behind;
+
 /// What a checkpoint counts on of a file output: its length, and a digest
 /// (CRC-32) of its bytes up to there, kept as they are written, so that
 /// `--resume` can tell the file it finds is the one it wrote.
@@ -55,7 +57,7 @@ const WRITEBACK_STEP: u64 = 32 * 1024 * 1024;
 
 /// Work for a thread of [`Destination::sync_as_written`], and its start.
 pub(crate) type Work = Box<dyn FnOnce() -> io::Result<()> + Send>;
-type Thread = std::thread::JoinHandle<io::Result<()>>;
+pub(crate) type Thread = std::thread::JoinHandle<io::Result<()>>;
 
 /// Syncs a file output on a thread as the run writes it, so that the sync
 /// before the file is renamed into place waits for the last bytes only,
@@ -299,6 +301,23 @@ impl Destination {
         };
         let synced = file.handle.try_clone()?;
         file.writeback.start(move || synced.sync_data(), spawn)
+    }
+
+    /// Has a file output written on a thread `spawn` starts, so that the
+    /// run loop does not wait for the kernel's copy of each page (a
+    /// stream is written in place). Call before anything is written.
+    pub(crate) fn write_behind(
+        &mut self,
+        spawn: impl FnOnce(Work) -> io::Result<Thread>,
+    ) -> io::Result<()> {
+        if self.file.is_none() {
+            return Ok(());
+        }
+        let writer = std::mem::replace(&mut self.writer, BufWriter::new(Box::new(io::sink())));
+        let inner = writer.into_inner().map_err(|e| e.into_error())?;
+        let behind = Behind::start(inner, spawn)?;
+        self.writer = BufWriter::with_capacity(BUFFER, Box::new(behind));
+        Ok(())
     }
 
     /// Keeps the partial file of a failed run, for `--resume`.

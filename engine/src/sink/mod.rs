@@ -15,6 +15,7 @@ use crate::json::{put_short, write_f64, write_int, write_str};
 
 #[cfg(feature = "arrow")]
 pub(crate) mod arrow;
+mod behind;
 mod cells;
 mod file;
 mod ndjson;

@@ -1,0 +1,184 @@
+//! A writer on a thread of its own. The run loop hands it bytes and goes
+//! on; the thread makes the system calls. In a followed run the loop
+//! sends each next request, so time it spends in `write` is time the
+//! chain of requests waits.
+
+use std::io::{self, Write};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
+
+use super::file::{Thread, Work};
+
+/// Chunks queued at most. A chunk is one write: a page's output, or the
+/// buffer above this writer when it fills. So the queue holds a few MB at
+/// most, whatever the disk's pace.
+const QUEUED: usize = 4;
+
+enum Chunk {
+    Bytes(Vec<u8>),
+    /// Answered once every chunk before it is written and flushed.
+    Flush(Sender<()>),
+}
+
+/// Writes to `inner` on a thread. A failure of the thread is answered by
+/// the next `write` or `flush`, so it is never lost: a flush answers only
+/// once every byte before it is written.
+pub(crate) struct Behind {
+    chunks: Option<SyncSender<Chunk>>,
+    thread: Option<Thread>,
+}
+
+impl Behind {
+    /// Has `spawn` start the thread that writes to `inner`.
+    pub(crate) fn start(
+        mut inner: Box<dyn Write + Send>,
+        spawn: impl FnOnce(Work) -> io::Result<Thread>,
+    ) -> io::Result<Behind> {
+        let (chunks, queue) = sync_channel::<Chunk>(QUEUED);
+        let thread = spawn(Box::new(move || write_all(&mut inner, queue)))?;
+        Ok(Behind {
+            chunks: Some(chunks),
+            thread: Some(thread),
+        })
+    }
+
+    fn send(&mut self, chunk: Chunk) -> io::Result<()> {
+        let sent = self.chunks.as_ref().map(|chunks| chunks.send(chunk));
+        match sent {
+            Some(Ok(())) => Ok(()),
+            _ => Err(self.stopped()),
+        }
+    }
+
+    /// Why the thread stopped: its error, or a stop without one.
+    fn stopped(&mut self) -> io::Error {
+        self.chunks = None;
+        match self.thread.take().map(Thread::join) {
+            Some(Ok(Err(e))) => e,
+            Some(Err(_)) => io::Error::other("the output's writer thread panicked"),
+            Some(Ok(Ok(()))) | None => io::Error::other("the output's writer thread has stopped"),
+        }
+    }
+}
+
+/// The thread's work: every chunk written in order, until the queue
+/// closes or a write fails.
+fn write_all(inner: &mut dyn Write, queue: Receiver<Chunk>) -> io::Result<()> {
+    for chunk in queue {
+        match chunk {
+            Chunk::Bytes(bytes) => inner.write_all(&bytes)?,
+            Chunk::Flush(done) => {
+                inner.flush()?;
+                let _ = done.send(());
+            }
+        }
+    }
+    inner.flush()
+}
+
+impl Write for Behind {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !buf.is_empty() {
+            self.send(Chunk::Bytes(buf.to_vec()))?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let (done, flushed) = channel();
+        self.send(Chunk::Flush(done))?;
+        // The answer is dropped unsent when the thread stops first.
+        flushed.recv().map_err(|_| self.stopped())
+    }
+}
+
+impl Drop for Behind {
+    /// Waits for the thread, so that nothing is written to the file once
+    /// its owner goes on to remove or rename it.
+    fn drop(&mut self) {
+        self.chunks = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    fn spawn(work: Work) -> io::Result<Thread> {
+        std::thread::Builder::new().spawn(work)
+    }
+
+    /// Keeps what is written, and fails every write once `limit` bytes
+    /// are kept.
+    #[derive(Clone)]
+    struct Kept {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        limit: usize,
+    }
+
+    impl Write for Kept {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let mut bytes = self.bytes.lock().unwrap();
+            if bytes.len() + buf.len() > self.limit {
+                return Err(io::Error::other("no space left on the disk"));
+            }
+            bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn kept(limit: usize) -> Kept {
+        Kept {
+            bytes: Arc::default(),
+            limit,
+        }
+    }
+
+    #[test]
+    fn chunks_arrive_whole_and_in_order_by_each_flush() {
+        let inner = kept(usize::MAX);
+        let mut behind = Behind::start(Box::new(inner.clone()), spawn).unwrap();
+        let mut expected = Vec::new();
+        for i in 0..200u32 {
+            let chunk: Vec<u8> = (0..i * 37 % 5000).map(|j| (i + j) as u8).collect();
+            behind.write_all(&chunk).unwrap();
+            expected.extend_from_slice(&chunk);
+            if i % 50 == 49 {
+                behind.flush().unwrap();
+                assert_eq!(*inner.bytes.lock().unwrap(), expected);
+            }
+        }
+        drop(behind);
+        assert_eq!(*inner.bytes.lock().unwrap(), expected);
+    }
+
+    #[test]
+    fn a_failed_write_on_the_thread_is_answered_by_the_next_call() {
+        // The flush answers the failure of a write it waited for.
+        let mut behind = Behind::start(Box::new(kept(10)), spawn).unwrap();
+        behind.write_all(b"0123456789abc").unwrap();
+        let failed = behind.flush().unwrap_err();
+        assert_eq!(failed.to_string(), "no space left on the disk");
+        // And every call after it fails too, as the file's own would.
+        assert!(behind.write_all(b"x").is_err());
+        assert!(behind.flush().is_err());
+
+        // A write after the thread stopped answers its error.
+        let mut behind = Behind::start(Box::new(kept(10)), spawn).unwrap();
+        behind.write_all(b"0123456789abc").unwrap();
+        let failed = loop {
+            match behind.write_all(b"more") {
+                Ok(()) => std::thread::yield_now(),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(failed.to_string(), "no space left on the disk");
+    }
+}
