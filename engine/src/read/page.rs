@@ -240,7 +240,7 @@ impl ReadRun<'_, '_> {
         }
         let made = encoded.made;
         let put = Box::new(|sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| match made {
-            Made::Text(text) => sink.encoded(&text),
+            Made::Text(text) => sink.encoded(text),
             #[cfg(feature = "parquet")]
             Made::Batch(batch) => sink.encoded_batch(batch),
         });

@@ -8,10 +8,14 @@ use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 use super::file::{Thread, Work};
 
-/// Chunks queued at most. A chunk is one write: a page's output, or the
-/// buffer above this writer when it fills. So the queue holds a few MB at
-/// most, whatever the disk's pace.
+/// Chunks queued at most. A chunk is a page's output, or [`GATHERED`]
+/// bytes of smaller writes. So the queue holds a few MB at most, whatever
+/// the disk's pace.
 const QUEUED: usize = 4;
+
+/// Bytes of small writes (a CSV header, the rows of a sink that encodes
+/// in place) gathered into one chunk.
+const GATHERED: usize = 256 * 1024;
 
 enum Chunk {
     Bytes(Vec<u8>),
@@ -25,6 +29,10 @@ enum Chunk {
 pub(crate) struct Behind {
     chunks: Option<SyncSender<Chunk>>,
     thread: Option<Thread>,
+    /// Small writes not sent yet.
+    gathered: Vec<u8>,
+    /// Why the thread stopped, once it has: every later call answers it.
+    failure: Option<(io::ErrorKind, String)>,
 }
 
 impl Behind {
@@ -38,7 +46,27 @@ impl Behind {
         Ok(Behind {
             chunks: Some(chunks),
             thread: Some(thread),
+            gathered: Vec::new(),
+            failure: None,
         })
+    }
+
+    /// Hands `bytes` to the thread whole, after what was gathered: a
+    /// page's output is not copied.
+    pub(crate) fn write_owned(&mut self, bytes: Vec<u8>) -> io::Result<()> {
+        self.send_gathered()?;
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        self.send(Chunk::Bytes(bytes))
+    }
+
+    fn send_gathered(&mut self) -> io::Result<()> {
+        if self.gathered.is_empty() {
+            return Ok(());
+        }
+        let gathered = std::mem::take(&mut self.gathered);
+        self.send(Chunk::Bytes(gathered))
     }
 
     fn send(&mut self, chunk: Chunk) -> io::Result<()> {
@@ -49,13 +77,39 @@ impl Behind {
         }
     }
 
-    /// Why the thread stopped: its error, or a stop without one.
+    /// Why the thread stopped: its error, or a stop without one. Kept, so
+    /// that every call after answers the same.
     fn stopped(&mut self) -> io::Error {
         self.chunks = None;
-        match self.thread.take().map(Thread::join) {
-            Some(Ok(Err(e))) => e,
-            Some(Err(_)) => io::Error::other("the output's writer thread panicked"),
-            Some(Ok(Ok(()))) | None => io::Error::other("the output's writer thread has stopped"),
+        if let Some(thread) = self.thread.take() {
+            let (kind, why) = match thread.join() {
+                Ok(Err(e)) => (e.kind(), e.to_string()),
+                Err(_) => (
+                    io::ErrorKind::Other,
+                    "the output's writer thread panicked".into(),
+                ),
+                Ok(Ok(())) => (
+                    io::ErrorKind::Other,
+                    "the output's writer thread has stopped".into(),
+                ),
+            };
+            self.failure = Some((kind, why));
+        }
+        let (kind, why) = self.failure.clone().unwrap_or((
+            io::ErrorKind::Other,
+            "the output's writer thread has stopped".into(),
+        ));
+        io::Error::new(kind, why)
+    }
+
+    /// The thread's failure, if it has stopped: a small write, which is
+    /// only gathered, answers it at once too.
+    fn failed(&mut self) -> io::Result<()> {
+        let finished = self.thread.as_ref().is_none_or(Thread::is_finished);
+        if finished {
+            Err(self.stopped())
+        } else {
+            Ok(())
         }
     }
 }
@@ -77,13 +131,20 @@ fn write_all(inner: &mut dyn Write, queue: Receiver<Chunk>) -> io::Result<()> {
 
 impl Write for Behind {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if !buf.is_empty() {
+        self.failed()?;
+        if self.gathered.len() + buf.len() > GATHERED {
+            self.send_gathered()?;
+        }
+        if buf.len() >= GATHERED {
             self.send(Chunk::Bytes(buf.to_vec()))?;
+        } else {
+            self.gathered.extend_from_slice(buf);
         }
         Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.send_gathered()?;
         let (done, flushed) = channel();
         self.send(Chunk::Flush(done))?;
         // The answer is dropped unsent when the thread stops first.
@@ -92,9 +153,11 @@ impl Write for Behind {
 }
 
 impl Drop for Behind {
-    /// Waits for the thread, so that nothing is written to the file once
-    /// its owner goes on to remove or rename it.
+    /// Sends what was gathered, as a buffer's drop does, and waits for
+    /// the thread, so that nothing is written to the file once its owner
+    /// goes on to remove or rename it.
     fn drop(&mut self) {
+        let _ = self.send_gathered();
         self.chunks = None;
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
@@ -142,14 +205,21 @@ mod tests {
     }
 
     #[test]
-    fn chunks_arrive_whole_and_in_order_by_each_flush() {
+    fn bytes_arrive_in_order_by_each_flush_and_the_drop() {
         let inner = kept(usize::MAX);
         let mut behind = Behind::start(Box::new(inner.clone()), spawn).unwrap();
         let mut expected = Vec::new();
         for i in 0..200u32 {
-            let chunk: Vec<u8> = (0..i * 37 % 5000).map(|j| (i + j) as u8).collect();
-            behind.write_all(&chunk).unwrap();
+            // Small writes gathered, large ones sent at once, and owned
+            // ones, taking turns.
+            let len = [i * 37 % 5000, GATHERED as u32 + i, i * 4099 % 300_000][i as usize % 3];
+            let chunk: Vec<u8> = (0..len).map(|j| (i + j) as u8).collect();
             expected.extend_from_slice(&chunk);
+            if i % 4 == 3 {
+                behind.write_owned(chunk).unwrap();
+            } else {
+                behind.write_all(&chunk).unwrap();
+            }
             if i % 50 == 49 {
                 behind.flush().unwrap();
                 assert_eq!(*inner.bytes.lock().unwrap(), expected);
@@ -166,9 +236,13 @@ mod tests {
         behind.write_all(b"0123456789abc").unwrap();
         let failed = behind.flush().unwrap_err();
         assert_eq!(failed.to_string(), "no space left on the disk");
-        // And every call after it fails too, as the file's own would.
-        assert!(behind.write_all(b"x").is_err());
-        assert!(behind.flush().is_err());
+        // And every call after it answers the same, small writes too.
+        for _ in 0..2 {
+            let again = behind.write_all(b"x").unwrap_err();
+            assert_eq!(again.to_string(), "no space left on the disk");
+            assert_eq!(behind.flush().unwrap_err().kind(), io::ErrorKind::Other);
+            assert!(behind.write_owned(b"page".to_vec()).is_err());
+        }
 
         // A write after the thread stopped answers its error.
         let mut behind = Behind::start(Box::new(kept(10)), spawn).unwrap();

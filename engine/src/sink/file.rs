@@ -129,9 +129,53 @@ fn lock_or_poisoned<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// How a destination's bytes go out.
+pub(super) enum Writer {
+    Buffered(BufWriter<Box<dyn Write + Send>>),
+    /// A file output of a run: written on a thread of its own.
+    Behind(Behind),
+}
+
+impl Writer {
+    /// Writes `bytes`; handed to the thread whole when there is one.
+    pub(super) fn write_owned(&mut self, bytes: Vec<u8>) -> io::Result<()> {
+        match self {
+            Writer::Buffered(buffered) => buffered.write_all(&bytes),
+            Writer::Behind(behind) => behind.write_owned(bytes),
+        }
+    }
+
+    fn closed() -> Writer {
+        Writer::Buffered(BufWriter::new(Box::new(io::sink())))
+    }
+}
+
+impl Write for Writer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Writer::Buffered(buffered) => buffered.write(buf),
+            Writer::Behind(behind) => behind.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Writer::Buffered(buffered) => buffered.write_all(buf),
+            Writer::Behind(behind) => behind.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Writer::Buffered(buffered) => buffered.flush(),
+            Writer::Behind(behind) => behind.flush(),
+        }
+    }
+}
+
 /// The byte stream under a sink.
 pub(crate) struct Destination {
-    pub(super) writer: BufWriter<Box<dyn Write + Send>>,
+    pub(super) writer: Writer,
     file: Option<PartialFile>,
     /// Bytes already in the file when it was opened (a resumed run).
     pub(super) start: u64,
@@ -216,7 +260,7 @@ impl Destination {
     fn stream(writer: Box<dyn Write + Send>, terminal: bool) -> Destination {
         let capacity = if terminal { 0 } else { BUFFER };
         Destination {
-            writer: BufWriter::with_capacity(capacity, writer),
+            writer: Writer::Buffered(BufWriter::with_capacity(capacity, writer)),
             file: None,
             start: 0,
         }
@@ -285,7 +329,7 @@ impl Destination {
                 digest,
                 writeback,
             }),
-            writer: BufWriter::with_capacity(BUFFER, Box::new(digested)),
+            writer: Writer::Buffered(BufWriter::with_capacity(BUFFER, Box::new(digested))),
             start,
         })
     }
@@ -313,10 +357,12 @@ impl Destination {
         if self.file.is_none() {
             return Ok(());
         }
-        let writer = std::mem::replace(&mut self.writer, BufWriter::new(Box::new(io::sink())));
-        let inner = writer.into_inner().map_err(|e| e.into_error())?;
-        let behind = Behind::start(inner, spawn)?;
-        self.writer = BufWriter::with_capacity(BUFFER, Box::new(behind));
+        let Writer::Buffered(buffered) = std::mem::replace(&mut self.writer, Writer::closed())
+        else {
+            return Err(io::Error::other("the output is written behind already"));
+        };
+        let inner = buffered.into_inner().map_err(|e| e.into_error())?;
+        self.writer = Writer::Behind(Behind::start(inner, spawn)?);
         Ok(())
     }
 
@@ -364,7 +410,7 @@ impl Destination {
         }
         if let Some(file) = self.file.take() {
             // Close the file before it is synced and renamed into place.
-            self.writer = BufWriter::new(Box::new(io::sink()));
+            self.writer = Writer::closed();
             file.writeback.finish()?;
             file.handle.sync_all()?;
             std::fs::rename(&file.partial, &file.path)?;

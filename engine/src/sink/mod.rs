@@ -47,7 +47,7 @@ pub(crate) trait Sink {
     fn page(&mut self, page: &PageOut<'_>) -> io::Result<()>;
     /// Writes rows already encoded by this sink's [`PageEncoder`], which a
     /// worker thread ran beside the fetch.
-    fn encoded(&mut self, rows: &[u8]) -> io::Result<()> {
+    fn encoded(&mut self, rows: Vec<u8>) -> io::Result<()> {
         let _ = rows;
         Err(io::Error::other(
             "this output format takes no pre-encoded rows",

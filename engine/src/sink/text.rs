@@ -68,9 +68,9 @@ impl Sink for TextSink {
         self.out.writer.write_all(&self.buffer)
     }
 
-    fn encoded(&mut self, rows: &[u8]) -> io::Result<()> {
+    fn encoded(&mut self, rows: Vec<u8>) -> io::Result<()> {
         self.write_header()?;
-        self.out.writer.write_all(rows)
+        self.out.writer.write_owned(rows)
     }
 
     fn columns_changed(&mut self, columns: &[ColumnSpec]) -> io::Result<()> {
