@@ -502,6 +502,9 @@ impl Drop for Destination {
     /// unless checkpoints count on it, as the state file says it is
     /// incomplete.
     fn drop(&mut self) {
+        // The writer thread, if any, ends first: nothing reaches the file
+        // after it is removed, or after a kept one is left to resume.
+        self.writer = Writer::closed();
         if let Some(file) = &self.file
             && !file.keep_on_failure
         {
@@ -603,6 +606,50 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         assert_eq!(out.checkpoint().unwrap_err().to_string(), "disk full");
+    }
+
+    #[test]
+    fn a_file_written_behind_is_whole_at_each_checkpoint_and_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.ndjson");
+        let mut out = Destination::open(Some(&path)).unwrap();
+        out.write_behind(spawn).unwrap();
+        let mut written = Vec::new();
+        for (i, len) in [10, 700_000, 3, 300_000].into_iter().enumerate() {
+            let chunk = vec![b'a' + i as u8; len];
+            written.extend_from_slice(&chunk);
+            if i % 2 == 0 {
+                out.writer.write_all(&chunk).unwrap();
+            } else {
+                out.writer.write_owned(chunk).unwrap();
+            }
+            let mark = out.checkpoint().unwrap();
+            assert_eq!(mark.length, written.len() as u64);
+            assert_eq!(mark.digest, crc32fast::hash(&written));
+        }
+        out.writer.write_all(b"tail").unwrap();
+        written.extend_from_slice(b"tail");
+        out.commit().unwrap();
+        assert_eq!(read_all(&path), written);
+
+        // A failed run's file goes; one kept for --resume holds every byte.
+        for keep in [false, true] {
+            let path = dir.path().join(format!("failed-{keep}.ndjson"));
+            let mut out = Destination::open(Some(&path)).unwrap();
+            out.write_behind(spawn).unwrap();
+            if keep {
+                out.keep_on_failure();
+            }
+            out.writer.write_owned(vec![b'x'; 500_000]).unwrap();
+            out.writer.write_all(b"y").unwrap();
+            drop(out);
+            let partial = partial_path(&path);
+            assert_eq!(partial.exists(), keep);
+            if keep {
+                assert_eq!(std::fs::metadata(&partial).unwrap().len(), 500_001);
+            }
+            assert!(!path.exists());
+        }
     }
 
     #[test]
