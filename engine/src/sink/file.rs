@@ -179,6 +179,11 @@ pub(crate) struct Destination {
     file: Option<PartialFile>,
     /// Bytes already in the file when it was opened (a resumed run).
     pub(super) start: u64,
+    /// A file, or stdout, a pipe or a device that is not a terminal: what
+    /// [`Destination::write_behind`] may hand to a thread. A terminal is
+    /// written at once, and an embedding program's writer where it is
+    /// called.
+    may_write_behind: bool,
 }
 
 #[derive(Debug)]
@@ -231,12 +236,16 @@ impl Destination {
     pub(crate) fn open(path: Option<&Path>) -> io::Result<Destination> {
         let Some(path) = path else {
             let terminal = io::stdout().is_terminal();
-            return Ok(Destination::stream(Box::new(io::stdout()), terminal));
+            return Ok(Destination::stream(
+                Box::new(io::stdout()),
+                terminal,
+                !terminal,
+            ));
         };
         if written_in_place(path)? {
             let file = OpenOptions::new().write(true).open(path)?;
             let terminal = file.is_terminal();
-            return Ok(Destination::stream(Box::new(file), terminal));
+            return Ok(Destination::stream(Box::new(file), terminal, !terminal));
         }
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
@@ -251,18 +260,23 @@ impl Destination {
     /// Any byte stream, such as a socket or a buffer of an embedding
     /// program. It is flushed on `finish`, and cannot be checkpointed.
     pub(crate) fn writer(writer: Box<dyn Write + Send>) -> Destination {
-        Destination::stream(writer, false)
+        Destination::stream(writer, false, false)
     }
 
     /// A byte stream; on a terminal nothing is held back, so a person
     /// watching sees each page's records as they come (stdout itself
     /// flushes at each line), not 256 KiB at a time.
-    fn stream(writer: Box<dyn Write + Send>, terminal: bool) -> Destination {
+    fn stream(
+        writer: Box<dyn Write + Send>,
+        terminal: bool,
+        may_write_behind: bool,
+    ) -> Destination {
         let capacity = if terminal { 0 } else { BUFFER };
         Destination {
             writer: Writer::Buffered(BufWriter::with_capacity(capacity, writer)),
             file: None,
             start: 0,
+            may_write_behind,
         }
     }
 
@@ -331,6 +345,7 @@ impl Destination {
             }),
             writer: Writer::Buffered(BufWriter::with_capacity(BUFFER, Box::new(digested))),
             start,
+            may_write_behind: true,
         })
     }
 
@@ -347,14 +362,15 @@ impl Destination {
         file.writeback.start(move || synced.sync_data(), spawn)
     }
 
-    /// Has a file output written on a thread `spawn` starts, so that the
-    /// run loop does not wait for the kernel's copy of each page (a
-    /// stream is written in place). Call before anything is written.
+    /// Has the output written on a thread `spawn` starts, so that the run
+    /// loop does not wait for the kernel's copy of each page: a file, or
+    /// stdout, a pipe or a device that is not a terminal. Call before
+    /// anything is written.
     pub(crate) fn write_behind(
         &mut self,
         spawn: impl FnOnce(Work) -> io::Result<Thread>,
     ) -> io::Result<()> {
-        if self.file.is_none() {
+        if !self.may_write_behind {
             return Ok(());
         }
         let Writer::Buffered(buffered) = std::mem::replace(&mut self.writer, Writer::closed())
@@ -654,17 +670,31 @@ mod tests {
 
     #[test]
     fn a_terminal_sees_each_write_at_once_a_pipe_is_buffered() {
+        // A terminal, and an embedding program's writer, are written where
+        // they are called, never on a thread.
+        let in_place = |_: Work| -> io::Result<Thread> { panic!("written in place") };
         let seen = Shared::default();
-        let mut out = Destination::stream(Box::new(seen.clone()), true);
+        let mut out = Destination::stream(Box::new(seen.clone()), true, false);
+        out.write_behind(in_place).unwrap();
         out.writer.write_all(b"{\"id\":1}\n").unwrap();
         assert_eq!(*seen.0.lock().unwrap(), b"{\"id\":1}\n");
+        let mut out = Destination::writer(Box::new(Shared::default()));
+        out.write_behind(in_place).unwrap();
+        assert!(matches!(out.writer, Writer::Buffered(_)));
 
-        let piped = Shared::default();
-        let mut out = Destination::stream(Box::new(piped.clone()), false);
-        out.writer.write_all(b"{\"id\":1}\n").unwrap();
-        assert!(piped.0.lock().unwrap().is_empty());
-        out.writer.flush().unwrap();
-        assert_eq!(*piped.0.lock().unwrap(), b"{\"id\":1}\n");
+        // A pipe is buffered, written behind, and whole at each flush.
+        for behind in [false, true] {
+            let piped = Shared::default();
+            let mut out = Destination::stream(Box::new(piped.clone()), false, true);
+            if behind {
+                out.write_behind(spawn).unwrap();
+                assert!(matches!(out.writer, Writer::Behind(_)));
+            }
+            out.writer.write_all(b"{\"id\":1}\n").unwrap();
+            assert!(piped.0.lock().unwrap().is_empty());
+            out.writer.flush().unwrap();
+            assert_eq!(*piped.0.lock().unwrap(), b"{\"id\":1}\n");
+        }
     }
 
     #[test]
