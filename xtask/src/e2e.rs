@@ -6,7 +6,9 @@
 //!
 //! The server is hydrant-bench's `corpus-api` (hyper), in its own process.
 //! Each measurement is run three times, all taking turns; the medians go
-//! to a table on stdout, and every run to `target/e2e-bench.json`.
+//! to a table on stdout, and every run to `target/e2e-bench.json`. Beside
+//! the wall time, each client's CPU time is kept: on a shared host it
+//! moves less from hour to hour than the wall time does.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -23,6 +25,17 @@ const STYLES: [&str; 4] = ["offset", "next_link", "cursor", "link_header"];
 /// Runs of each measurement; the median is reported, and every run is
 /// kept in the JSON.
 const RUNS: usize = 3;
+
+/// One run of a client (hydrant or curl).
+#[derive(Clone, Copy, Debug, Default)]
+struct Run {
+    /// Wall time.
+    seconds: f64,
+    /// User and system time of the client and its threads.
+    cpu_s: f64,
+    /// Peak resident set, in kB.
+    rss_kb: u64,
+}
 
 /// Kills the server when the bench ends, however it ends.
 struct Server(Child);
@@ -108,10 +121,10 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
     let parquet = dir.join(format!("{style}.parquet"));
     let curl_config = dir.join(format!("{style}.curl"));
     let curl_file = dir.join(format!("{style}.curl.out"));
-    let mut runs: [Vec<f64>; 5] = Default::default();
-    let (mut rss_ndjson, mut rss_parquet, mut summary) = (0, 0, Value::Null);
+    let mut runs: [Vec<Run>; 5] = Default::default();
+    let mut summary = Value::Null;
     let (mut output_bytes, mut parquet_bytes) = (0, 0);
-    let hydrant = |extra: &[&Path]| -> Result<(f64, u64)> {
+    let hydrant = |extra: &[&Path]| -> Result<Run> {
         let mut command = Command::new(bin.join("hydrant"));
         command
             .arg("run")
@@ -126,12 +139,10 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
                 .arg("--output")
                 .arg(path);
         }
-        measure(&mut command)
+        measure(&mut command, "hydrant")
     };
     for _ in 0..RUNS {
-        let (seconds, rss) = hydrant(&[])?;
-        runs[0].push(seconds);
-        rss_ndjson = rss_ndjson.max(rss);
+        runs[0].push(hydrant(&[])?);
         summary = serde_json::from_slice(&std::fs::read(&summary_path)?)?;
         if summary["records"].as_u64() != Some(total) {
             bail!(
@@ -141,9 +152,7 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         }
         output_bytes = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
         std::fs::remove_file(&output).ok();
-        let (seconds, rss) = hydrant(&[&parquet])?;
-        runs[1].push(seconds);
-        rss_parquet = rss_parquet.max(rss);
+        runs[1].push(hydrant(&[&parquet])?);
         parquet_bytes = std::fs::metadata(&parquet).map(|m| m.len()).unwrap_or(0);
         std::fs::remove_file(&parquet).ok();
         runs[2].push(curl(&curl_config, 1, None, gzip)?);
@@ -153,7 +162,13 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
             runs[4].push(curl(&curl_config, 4, None, gzip)?);
         }
     }
-    let [ndjson_s, parquet_s, null_s, file_s] = [0, 1, 2, 3].map(|i| median(&runs[i]));
+    let [ndjson_s, parquet_s, null_s, file_s] =
+        [0, 1, 2, 3].map(|i| median(&runs[i], |r| r.seconds));
+    let [ndjson_cpu, parquet_cpu, _, file_cpu] =
+        [0, 1, 2, 3].map(|i| median(&runs[i], |r| r.cpu_s));
+    let [rss_ndjson, rss_parquet] =
+        [0, 1].map(|i| runs[i].iter().map(|r| r.rss_kb).max().unwrap_or(0));
+    let seconds = |i: usize| runs[i].iter().map(|r| r.seconds).collect::<Vec<_>>();
     let bytes = summary["bytes"].as_u64().unwrap_or(0);
     let mut row = json!({
         "style": style,
@@ -163,23 +178,27 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         "output_bytes": output_bytes,
         "parquet_bytes": parquet_bytes,
         "hydrant_s": ndjson_s,
-        "hydrant_runs_s": runs[0],
+        "hydrant_runs_s": seconds(0),
+        "hydrant_cpu_s": ndjson_cpu,
+        "gb_per_cpu_s": bytes as f64 / 1e9 / ndjson_cpu,
         "records_per_s": total as f64 / ndjson_s,
         "mb_per_s": bytes as f64 / 1e6 / ndjson_s,
         "peak_rss_mb": rss_ndjson as f64 * 1024.0 / 1e6,
         "parquet_s": parquet_s,
-        "parquet_runs_s": runs[1],
+        "parquet_runs_s": seconds(1),
+        "parquet_cpu_s": parquet_cpu,
         "parquet_peak_rss_mb": rss_parquet as f64 * 1024.0 / 1e6,
         "curl_s": null_s,
-        "curl_runs_s": runs[2],
+        "curl_runs_s": seconds(2),
         "curl_file_s": file_s,
-        "curl_file_runs_s": runs[3],
+        "curl_file_runs_s": seconds(3),
+        "curl_file_cpu_s": file_cpu,
         "ratio_to_curl": null_s / ndjson_s,
         "ratio_to_curl_file": file_s / ndjson_s,
         "parquet_to_ndjson": ndjson_s / parquet_s,
     });
     if style == "offset" {
-        let parallel_s = median(&runs[4]);
+        let parallel_s = median(&runs[4], |r| r.seconds);
         row["curl_parallel4_s"] = json!(parallel_s);
         row["ratio_to_curl_parallel4"] = json!(parallel_s / ndjson_s);
     }
@@ -188,13 +207,13 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
 
 fn print_table(results: &[Value], total: u64) {
     println!(
-        "| style | hydrant NDJSON | hydrant Parquet (size) | curl → /dev/null | curl → file | NDJSON ÷ curl → file | Parquet ÷ NDJSON | peak RSS NDJSON / Parquet |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+        "| style | hydrant NDJSON | hydrant Parquet (size) | curl → /dev/null | curl → file | NDJSON ÷ curl → file | Parquet ÷ NDJSON | CPU-s NDJSON / Parquet / curl → file | peak RSS NDJSON / Parquet |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|"
     );
     let per_s = |seconds: f64| total as f64 / seconds / 1e6;
     for row in results {
         let f = |key: &str| row[key].as_f64().unwrap_or(0.0);
         println!(
-            "| {} | {:.2} M/s | {:.2} M/s ({:.0} MB) | {:.2} M/s | {:.2} M/s | {:.2}× | {:.2}× | {:.0} / {:.0} MB |",
+            "| {} | {:.2} M/s | {:.2} M/s ({:.0} MB) | {:.2} M/s | {:.2} M/s | {:.2}× | {:.2}× | {:.2} / {:.2} / {:.2} | {:.0} / {:.0} MB |",
             row["style"].as_str().unwrap_or(""),
             f("records_per_s") / 1e6,
             per_s(f("parquet_s")),
@@ -203,12 +222,15 @@ fn print_table(results: &[Value], total: u64) {
             per_s(f("curl_file_s")),
             f("ratio_to_curl_file"),
             f("parquet_to_ndjson"),
+            f("hydrant_cpu_s"),
+            f("parquet_cpu_s"),
+            f("curl_file_cpu_s"),
             f("peak_rss_mb"),
             f("parquet_peak_rss_mb"),
         );
         if let Some(parallel) = row["ratio_to_curl_parallel4"].as_f64() {
             println!(
-                "| {} (curl 4 at once → /dev/null) | | | {:.2} M/s | | NDJSON ÷ it {parallel:.2}× | | |",
+                "| {} (curl 4 at once → /dev/null) | | | {:.2} M/s | | NDJSON ÷ it {parallel:.2}× | | | |",
                 row["style"].as_str().unwrap_or(""),
                 per_s(f("curl_parallel4_s")),
             );
@@ -216,17 +238,21 @@ fn print_table(results: &[Value], total: u64) {
     }
 }
 
-fn median(runs: &[f64]) -> f64 {
-    let mut sorted = runs.to_vec();
+/// The median of one figure of `runs`.
+fn median(runs: &[Run], figure: fn(&Run) -> f64) -> f64 {
+    let mut sorted: Vec<f64> = runs.iter().map(figure).collect();
     sorted.sort_by(f64::total_cmp);
     sorted[sorted.len() / 2]
 }
 
-/// Runs `command` to its end; returns the wall time and the peak resident
-/// set (`VmHWM`, polled from `/proc` every 2 ms) in kB.
-fn measure(command: &mut Command) -> Result<(f64, u64)> {
+/// Runs `command` (`name`) to its end: its wall time, its CPU time and its
+/// peak resident set (`VmHWM`, polled from `/proc` every 2 ms).
+fn measure(command: &mut Command, name: &str) -> Result<Run> {
+    let cpu_before = children_cpu_s()?;
     let started = Instant::now();
-    let mut child = command.spawn().context("cannot start hydrant")?;
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("cannot start {name}"))?;
     let status_file = PathBuf::from(format!("/proc/{}/status", child.id()));
     let mut peak = 0;
     let status = loop {
@@ -236,11 +262,39 @@ fn measure(command: &mut Command) -> Result<(f64, u64)> {
         peak = peak.max(vm_hwm(&status_file).unwrap_or(0));
         std::thread::sleep(Duration::from_millis(2));
     };
-    let elapsed = started.elapsed().as_secs_f64();
+    let seconds = started.elapsed().as_secs_f64();
     if !status.success() {
-        bail!("hydrant failed with {status}");
+        bail!("{name} failed with {status}");
     }
-    Ok((elapsed, peak))
+    Ok(Run {
+        seconds,
+        cpu_s: children_cpu_s()? - cpu_before,
+        rss_kb: peak,
+    })
+}
+
+/// The CPU time of this process's children that have been waited for:
+/// `cutime` and `cstime` of `/proc/self/stat`. A child's own children and
+/// threads count in it once it has been waited for; the server, waited
+/// for at the end, does not count in the runs.
+fn children_cpu_s() -> Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("cannot read /proc/self/stat")?;
+    children_cpu_in(&stat).context("/proc/self/stat has no cutime and cstime")
+}
+
+/// Clock ticks in a second of `/proc/*/stat` (`USER_HZ`): 100 on Linux
+/// for every architecture.
+const TICKS: f64 = 100.0;
+
+/// `cutime` + `cstime` (fields 16 and 17) of a `/proc/PID/stat` line, in
+/// seconds. The command name, field 2, may hold spaces and parentheses,
+/// so fields are counted after its last `)`.
+fn children_cpu_in(stat: &str) -> Option<f64> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let mut fields = after_name.split_whitespace().skip(13);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / TICKS)
 }
 
 fn vm_hwm(status: &Path) -> Option<u64> {
@@ -251,8 +305,8 @@ fn vm_hwm(status: &Path) -> Option<u64> {
 
 /// Fetches every page of a curl config on keep-alive connections,
 /// `parallel` at once, the bodies to `to` (a file) or to /dev/null, decoded
-/// when `gzip`; returns the wall time.
-fn curl(config: &Path, parallel: usize, to: Option<&Path>, gzip: bool) -> Result<f64> {
+/// when `gzip`.
+fn curl(config: &Path, parallel: usize, to: Option<&Path>, gzip: bool) -> Result<Run> {
     let mut command = Command::new("curl");
     command
         .arg("--silent")
@@ -273,11 +327,37 @@ fn curl(config: &Path, parallel: usize, to: Option<&Path>, gzip: bool) -> Result
             .arg("--parallel-max")
             .arg(parallel.to_string());
     }
-    let started = Instant::now();
-    let status = command.status().context("cannot run curl")?;
-    let elapsed = started.elapsed().as_secs_f64();
-    if !status.success() {
-        bail!("curl failed with {status}");
+    measure(&mut command, "curl")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn children_cpu_time_is_read_after_the_command_name() {
+        // A name with spaces and a `)` of its own, then fields 3 to 17:
+        // utime 7, stime 8, cutime 250, cstime 31.
+        let stat = "4242 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 7 8 250 31 20 0 1 0";
+        assert_eq!(children_cpu_in(stat), Some(2.81));
+        assert_eq!(children_cpu_in("4242 (cut short) S 1 2"), None);
     }
-    Ok(elapsed)
+
+    #[test]
+    fn a_child_that_works_is_measured_with_its_cpu_time() {
+        let mut busy = Command::new("sh");
+        busy.args(["-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done"]);
+        let run = measure(&mut busy, "sh").unwrap();
+        assert!(run.cpu_s >= 0.01, "{run:?}");
+        // One thread: no more CPU than wall time, give or take a tick.
+        assert!(run.cpu_s <= run.seconds + 0.02, "{run:?}");
+        assert!(run.rss_kb > 0, "{run:?}");
+
+        let mut idle = Command::new("sleep");
+        idle.arg("0.2");
+        let run = measure(&mut idle, "sleep").unwrap();
+        assert!(run.seconds >= 0.2 && run.cpu_s < 0.05, "{run:?}");
+        let failed = measure(&mut Command::new("false"), "false").unwrap_err();
+        assert!(failed.to_string().starts_with("false failed"), "{failed}");
+    }
 }
