@@ -7,14 +7,17 @@
 //!   whole page pipeline: response bytes in, output bytes out), in bytes/s;
 //! - `encode/<shape>`: NDJSON and CSV encoding of extracted rows, in
 //!   records/s;
-//! - `gzip`: decoding a gzip response body as the engine does (flate2).
+//! - `gzip`: decoding a gzip response body as the engine does (flate2);
+//! - `parquet/realistic`: 66 pages' Arrow batches encoded into a Parquet
+//!   file, on one thread (`encode`, the baseline) and with the columns
+//!   on two (`encode_2_threads`), in records/s.
 
 use std::io::Write;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hydrant_bench::corpus::Shape;
-use hydrant_engine::bench_support::{Encoding, PagePipeline};
+use hydrant_engine::bench_support::{Encoding, PagePipeline, write_parquet};
 
 /// Records a page: 1000, as in the pages APIs commonly allow.
 const RECORDS: usize = 1000;
@@ -122,6 +125,31 @@ fn gzip(c: &mut Criterion) {
     }
 }
 
+fn parquet(c: &mut Criterion) {
+    // A row group of 65536 rows and the start of the next, as a run's
+    // encoder gets them: a batch a page.
+    let shape = Shape::Realistic;
+    let mut pipeline = PagePipeline::new(&job(shape)).expect("bench job");
+    let batches: Vec<_> = (0..66)
+        .map(|i| {
+            let body = shape.page(i, RECORDS);
+            pipeline.arrow_batch(&body).expect("page")
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!("hydrant-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let path = dir.join("out.parquet");
+    let mut group = c.benchmark_group("parquet/realistic");
+    group.throughput(Throughput::Elements((batches.len() * RECORDS) as u64));
+    for (name, threads) in [("encode", 1), ("encode_2_threads", 2)] {
+        group.bench_function(name, |b| {
+            b.iter(|| write_parquet(&batches, &path, threads).expect("parquet"))
+        });
+    }
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The size a gzip member says it decodes to (ISIZE, its last four
 /// bytes: the size modulo 2^32).
 fn trailer_size(gz: &[u8]) -> usize {
@@ -139,6 +167,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = page, encode, gzip
+    targets = page, encode, gzip, parquet
 }
 criterion_main!(benches);

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
-/// The function of each group that the others are compared with.
-const BASELINES: [&str; 2] = ["memchr", "memcpy"];
+/// The function of each group that the others are compared with: a
+/// plain pass over the same bytes, or (`parquet/*`) the encoding on one
+/// thread.
+const BASELINES: [&str; 3] = ["memchr", "memcpy", "encode"];
 
 pub fn run() -> Result<()> {
     let filter: Vec<String> = std::env::args().skip(2).collect();
@@ -107,7 +109,7 @@ fn table(results: &[Value]) -> String {
             .map(|e| format!("{:.0} ns", nanos / e))
             .unwrap_or_default();
         let ratio = match baseline {
-            Some(base) if !BASELINES.contains(&function) => format!("{:.0}×", nanos / base),
+            Some(base) if !BASELINES.contains(&function) => times(nanos / base),
             _ => String::new(),
         };
         let _ = writeln!(
@@ -117,6 +119,15 @@ fn table(results: &[Value]) -> String {
         );
     }
     out
+}
+
+/// A ratio to a baseline: two decimals below ten, whole above.
+fn times(ratio: f64) -> String {
+    if ratio < 10.0 {
+        format!("{ratio:.2}×")
+    } else {
+        format!("{ratio:.0}×")
+    }
 }
 
 fn duration(nanos: f64) -> String {
@@ -137,4 +148,25 @@ fn cpu_name() -> String {
                 .map(|name| name.trim().to_owned())
         })
         .unwrap_or_else(|| "unknown CPU".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_bench_is_compared_with_its_groups_baseline() {
+        let result = |group: &str, function: &str, ns: f64| json!({"group": group, "function": function, "ns_per_iteration": ns, "elements": 1000.0});
+        let table = table(&[
+            result("page/flat", "memchr", 10_000.0),
+            result("page/flat", "to_ndjson", 355_000.0),
+            result("parquet/realistic", "encode", 60_000_000.0),
+            result("parquet/realistic", "encode_2_threads", 42_000_000.0),
+        ]);
+        let rows: Vec<&str> = table.lines().skip(2).collect();
+        assert!(rows[0].ends_with("|  |"), "{}", rows[0]);
+        assert!(rows[1].ends_with("| 36× |"), "{}", rows[1]);
+        assert!(rows[2].ends_with("|  |"), "{}", rows[2]);
+        assert!(rows[3].ends_with("| 0.70× |"), "{}", rows[3]);
+    }
 }

@@ -262,6 +262,58 @@ impl std::io::Write for Shared {
     }
 }
 
+#[cfg(feature = "arrow")]
+impl PagePipeline {
+    /// Parses and extracts `body` into an Arrow batch of the job's columns,
+    /// as the page makers build it for a Parquet output.
+    pub fn arrow_batch(&mut self, body: &[u8]) -> Result<arrow_array::RecordBatch> {
+        self.with_batch(body, |columns, batch| {
+            let mut builders = crate::sink::arrow::Builders::new(columns);
+            builders.push_page(&PageOut {
+                body,
+                columns,
+                batch,
+            });
+            Ok(builders.take())
+        })
+    }
+}
+
+/// Writes `batches` to a Parquet file at `path` as a run's encoder thread
+/// does (zstd, row groups of 65536 rows), the columns encoded on `threads`
+/// threads (1: all on the calling thread, as on two cores). Returns the
+/// file's size.
+#[cfg(feature = "parquet")]
+pub fn write_parquet(
+    batches: &[arrow_array::RecordBatch],
+    path: &std::path::Path,
+    threads: usize,
+) -> Result<u64> {
+    use crate::read::encoder::Columns;
+    use crate::sink::parquet::{Encoder, InPlace};
+
+    let failed = |e| Error::io(format!("cannot write `{}`", path.display()), e);
+    let Some(first) = batches.first() else {
+        return Ok(0);
+    };
+    let out = Destination::open(Some(path)).map_err(failed)?;
+    let mut encoder = InPlace::new(out, first.schema(), "zstd", 65536).map_err(failed)?;
+    if threads > 1 {
+        let mut columns =
+            Columns::start(encoder.split(first).map_err(failed)?, threads).map_err(failed)?;
+        for batch in batches {
+            columns.write(batch).map_err(failed)?;
+        }
+        columns.finish().map_err(failed)?;
+    } else {
+        for batch in batches {
+            encoder.write(batch.clone()).map_err(failed)?;
+        }
+        Box::new(encoder).finish().map_err(failed)?;
+    }
+    std::fs::metadata(path).map(|m| m.len()).map_err(failed)
+}
+
 fn sink(
     encoding: Encoding,
     columns: &[crate::extract::ColumnSpec],

@@ -7,7 +7,7 @@
 pub(crate) mod batches;
 mod columns;
 #[cfg(feature = "parquet")]
-mod encoder;
+pub(crate) mod encoder;
 pub(crate) mod fanout;
 mod flight;
 pub(crate) mod incremental;

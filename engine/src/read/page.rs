@@ -780,7 +780,12 @@ fn open_sink(
                 &job.output.parquet_compression,
                 job.output.row_group_size,
             )
-            .and_then(crate::read::encoder::OnThread::start)
+            .and_then(|encoder| {
+                crate::read::encoder::OnThread::start(
+                    encoder,
+                    crate::read::encoder::column_threads(),
+                )
+            })
             .map_err(|e| output_error(job, e))?;
             Box::new(ParquetSink::new(columns, Box::new(encoder)))
         }

@@ -5,8 +5,10 @@ use std::io;
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use crate::extract::ColumnSpec;
@@ -115,6 +117,49 @@ impl InPlace {
             Writer::Open(writer) => Ok(writer),
             _ => Err(io::Error::other("the Parquet writer could not be opened")),
         }
+    }
+}
+
+/// A Parquet file opened for its columns to be encoded apart, each row
+/// group's column chunks then appended in order (see [`InPlace::split`]).
+pub(crate) struct Split {
+    pub(crate) file: SerializedFileWriter<Destination>,
+    /// Makes the column writers of each row group.
+    pub(crate) columns: ArrowRowGroupWriterFactory,
+    pub(crate) schema: SchemaRef,
+    pub(crate) row_group_size: usize,
+}
+
+impl InPlace {
+    /// The file opened as [`Encoder::write`] opens it for `first`, the
+    /// first batch (the same schema, metadata and dictionaries), with
+    /// nothing written yet: for the caller to encode the columns of each
+    /// row group on threads of its own.
+    pub(crate) fn split(mut self, first: &RecordBatch) -> io::Result<Split> {
+        let row_group_size = match &self.0 {
+            Writer::Waiting { row_group_size, .. } => *row_group_size,
+            _ => return Err(io::Error::other("the Parquet writer was already opened")),
+        };
+        let schema = first.schema();
+        self.open(Some(first))?;
+        let Writer::Open(writer) = self.0 else {
+            unreachable!("opened above");
+        };
+        let (file, columns) = writer.into_serialized_writer().map_err(io::Error::other)?;
+        Ok(Split {
+            file,
+            columns,
+            schema,
+            row_group_size: row_group_size.max(1),
+        })
+    }
+}
+
+impl Split {
+    /// Writes the footer and commits the file.
+    pub(crate) fn finish(self) -> io::Result<()> {
+        let out = self.file.into_inner().map_err(io::Error::other)?;
+        out.commit()
     }
 }
 
