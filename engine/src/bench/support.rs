@@ -289,28 +289,17 @@ pub fn write_parquet(
     path: &std::path::Path,
     threads: usize,
 ) -> Result<u64> {
-    use crate::read::encoder::Columns;
-    use crate::sink::parquet::{Encoder, InPlace};
+    use crate::sink::parquet::InPlace;
 
     let failed = |e| Error::io(format!("cannot write `{}`", path.display()), e);
     let Some(first) = batches.first() else {
         return Ok(0);
     };
     let out = Destination::open(Some(path)).map_err(failed)?;
-    let mut encoder = InPlace::new(out, first.schema(), "zstd", 65536).map_err(failed)?;
-    if threads > 1 {
-        let mut columns =
-            Columns::start(encoder.split(first).map_err(failed)?, threads).map_err(failed)?;
-        for batch in batches {
-            columns.write(batch).map_err(failed)?;
-        }
-        columns.finish().map_err(failed)?;
-    } else {
-        for batch in batches {
-            encoder.write(batch.clone()).map_err(failed)?;
-        }
-        Box::new(encoder).finish().map_err(failed)?;
-    }
+    let encoder = InPlace::new(out, first.schema(), "zstd", 65536).map_err(failed)?;
+    let running = std::sync::atomic::AtomicBool::new(false);
+    crate::read::encoder::encode(encoder, batches.iter().cloned(), threads, &running)
+        .map_err(failed)?;
     std::fs::metadata(path).map(|m| m.len()).map_err(failed)
 }
 

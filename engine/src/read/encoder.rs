@@ -87,11 +87,12 @@ impl Encoder for OnThread {
     }
 }
 
-/// The encoder thread's work: every batch received, then the footer,
-/// unless the run was `abandoned`.
-fn encode(
+/// The encoder thread's work, and a bench's: every batch, the columns on
+/// `columns` threads when there are two or more, then the footer, unless
+/// the run was `abandoned`.
+pub(crate) fn encode(
     mut encoder: InPlace,
-    batches: Receiver<RecordBatch>,
+    batches: impl IntoIterator<Item = RecordBatch>,
     columns: usize,
     abandoned: &AtomicBool,
 ) -> io::Result<()> {
@@ -124,7 +125,7 @@ fn encode(
 /// back and are appended in the schema's order. The row groups are those
 /// an [`InPlace`] encoder writes: `row_group_size` rows, batches cut
 /// where a group ends.
-pub(crate) struct Columns {
+struct Columns {
     split: Split,
     threads: Vec<ColumnThread>,
     /// Rows in the open row group; `None` while no group is open.
@@ -147,7 +148,7 @@ enum Job {
 }
 
 impl Columns {
-    pub(crate) fn start(split: Split, threads: usize) -> io::Result<Columns> {
+    fn start(split: Split, threads: usize) -> io::Result<Columns> {
         let threads = threads.clamp(1, split.schema.fields().len().max(1));
         let threads = (0..threads)
             .map(|i| {
@@ -171,7 +172,7 @@ impl Columns {
     }
 
     /// Encodes `batch`, closing each row group as it fills.
-    pub(crate) fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
+    fn write(&mut self, batch: &RecordBatch) -> io::Result<()> {
         let mut remaining = batch.clone();
         while remaining.num_rows() > 0 {
             let rows = match self.rows {
@@ -191,7 +192,7 @@ impl Columns {
     }
 
     /// Closes the last row group, writes the footer and commits the file.
-    pub(crate) fn finish(mut self) -> io::Result<()> {
+    fn finish(mut self) -> io::Result<()> {
         if self.rows.is_some() {
             self.close_group()?;
         }
@@ -428,13 +429,8 @@ mod tests {
 
         for threads in [2, 3, 8] {
             let path = dir.path().join(format!("{threads}.parquet"));
-            let first = batches().remove(0);
-            let mut columns =
-                Columns::start(encoder(&path).split(&first).unwrap(), threads).unwrap();
-            for batch in batches() {
-                columns.write(&batch).unwrap();
-            }
-            columns.finish().unwrap();
+            let running = AtomicBool::new(false);
+            encode(encoder(&path), batches(), threads, &running).unwrap();
             assert_eq!(layout(&path), expected, "{threads} threads");
             // Byte for byte: the same pages, chunks and footer.
             assert!(std::fs::read(&path).unwrap() == std::fs::read(&one).unwrap());
