@@ -236,16 +236,12 @@ impl Destination {
     pub(crate) fn open(path: Option<&Path>) -> io::Result<Destination> {
         let Some(path) = path else {
             let terminal = io::stdout().is_terminal();
-            return Ok(Destination::stream(
-                Box::new(io::stdout()),
-                terminal,
-                !terminal,
-            ));
+            return Ok(Destination::stream(Box::new(io::stdout()), terminal));
         };
         if written_in_place(path)? {
             let file = OpenOptions::new().write(true).open(path)?;
             let terminal = file.is_terminal();
-            return Ok(Destination::stream(Box::new(file), terminal, !terminal));
+            return Ok(Destination::stream(Box::new(file), terminal));
         }
         if let Some(dir) = path.parent()
             && !dir.as_os_str().is_empty()
@@ -259,24 +255,24 @@ impl Destination {
 
     /// Any byte stream, such as a socket or a buffer of an embedding
     /// program. It is flushed on `finish`, and cannot be checkpointed.
+    /// It is written where it is called, never behind.
     pub(crate) fn writer(writer: Box<dyn Write + Send>) -> Destination {
-        Destination::stream(writer, false, false)
+        let mut out = Destination::stream(writer, false);
+        out.may_write_behind = false;
+        out
     }
 
     /// A byte stream; on a terminal nothing is held back, so a person
     /// watching sees each page's records as they come (stdout itself
-    /// flushes at each line), not 256 KiB at a time.
-    fn stream(
-        writer: Box<dyn Write + Send>,
-        terminal: bool,
-        may_write_behind: bool,
-    ) -> Destination {
+    /// flushes at each line), not 256 KiB at a time, and nothing is
+    /// written behind.
+    fn stream(writer: Box<dyn Write + Send>, terminal: bool) -> Destination {
         let capacity = if terminal { 0 } else { BUFFER };
         Destination {
             writer: Writer::Buffered(BufWriter::with_capacity(capacity, writer)),
             file: None,
             start: 0,
-            may_write_behind,
+            may_write_behind: !terminal,
         }
     }
 
@@ -674,7 +670,7 @@ mod tests {
         // they are called, never on a thread.
         let in_place = |_: Work| -> io::Result<Thread> { panic!("written in place") };
         let seen = Shared::default();
-        let mut out = Destination::stream(Box::new(seen.clone()), true, false);
+        let mut out = Destination::stream(Box::new(seen.clone()), true);
         out.write_behind(in_place).unwrap();
         out.writer.write_all(b"{\"id\":1}\n").unwrap();
         assert_eq!(*seen.0.lock().unwrap(), b"{\"id\":1}\n");
@@ -685,7 +681,7 @@ mod tests {
         // A pipe is buffered, written behind, and whole at each flush.
         for behind in [false, true] {
             let piped = Shared::default();
-            let mut out = Destination::stream(Box::new(piped.clone()), false, true);
+            let mut out = Destination::stream(Box::new(piped.clone()), false);
             if behind {
                 out.write_behind(spawn).unwrap();
                 assert!(matches!(out.writer, Writer::Behind(_)));
