@@ -647,15 +647,31 @@ mod tests {
         // A failed run's file goes; one kept for --resume holds every byte.
         for keep in [false, true] {
             let path = dir.path().join(format!("failed-{keep}.ndjson"));
+            let partial = partial_path(&path);
             let mut out = Destination::open(Some(&path)).unwrap();
-            out.write_behind(spawn).unwrap();
+            // The writer thread waits for `go`, then tells whether the
+            // file was still there when it had written its last byte.
+            let (go, wait) = std::sync::mpsc::channel::<()>();
+            let (there, was_there) = std::sync::mpsc::channel();
+            let watched = partial.clone();
+            out.write_behind(move |work: Work| {
+                spawn(Box::new(move || {
+                    let _ = wait.recv();
+                    let written = work();
+                    let _ = there.send(watched.exists());
+                    written
+                }))
+            })
+            .unwrap();
             if keep {
                 out.keep_on_failure();
             }
             out.writer.write_owned(vec![b'x'; 500_000]).unwrap();
             out.writer.write_all(b"y").unwrap();
+            go.send(()).unwrap();
             drop(out);
-            let partial = partial_path(&path);
+            // The file is removed only after the thread is done with it.
+            assert!(was_there.recv().unwrap());
             assert_eq!(partial.exists(), keep);
             if keep {
                 assert_eq!(std::fs::metadata(&partial).unwrap().len(), 500_001);
