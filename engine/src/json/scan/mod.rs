@@ -537,6 +537,12 @@ fn past_value(byte: u8, partners: &[u32], at: usize) -> usize {
     }
 }
 
+/// The view of a checked literal. A short one (up to 19 bytes after
+/// its sign) is read in one pass: a whole number ends with its digits,
+/// and a decimal of up to 15 digits without an exponent (`9412.80`) is
+/// that integer over a power of ten: two exact doubles whose quotient
+/// is rounded once, so read exactly as the standard library reads it.
+/// Longer or exponent forms go to the standard library at once.
 pub(crate) fn scalar_view(literal: &str) -> View<'_> {
     match literal {
         "true" => return View::Bool(true),
@@ -545,32 +551,69 @@ pub(crate) fn scalar_view(literal: &str) -> View<'_> {
         _ => {}
     }
     let text = literal.as_bytes();
-    if text.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
-        return match literal.parse::<f64>() {
-            Ok(f) if f.is_finite() && !crate::json::underflows(text, f) => View::F64(f),
-            _ => View::Big(literal),
-        };
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.len() > 19 {
+        return long_literal(literal);
     }
-    if let Some(digits) = text.strip_prefix(b"-") {
-        return match parse_digits(digits) {
-            Some(u) if u <= i64::MIN.unsigned_abs() => View::I64((u as i64).wrapping_neg()),
-            _ => View::Big(literal),
-        };
+    // Below 10^19: no overflow of 64 bits.
+    let mut value = 0u64;
+    let mut places = None;
+    for (i, &d) in digits.iter().enumerate() {
+        match d {
+            b'0'..=b'9' => value = value * 10 + u64::from(d - b'0'),
+            // Up to 15 digits: below 2^53, so exact as a double.
+            b'.' if places.is_none() && (2..=16).contains(&digits.len()) => {
+                places = Some(digits.len() - i - 1);
+            }
+            _ => return float_literal(literal),
+        }
     }
-    match parse_digits(text) {
-        Some(u) => match i64::try_from(u) {
-            Ok(i) => View::I64(i),
-            Err(_) => View::U64(u),
+    match places {
+        Some(places) => {
+            let magnitude = value as f64 / POWERS_OF_TEN[places];
+            View::F64(if negative { -magnitude } else { magnitude })
+        }
+        None if negative => match value {
+            u if u <= i64::MIN.unsigned_abs() => View::I64((u as i64).wrapping_neg()),
+            _ => View::Big(literal),
         },
-        None => View::Big(literal),
+        None => match i64::try_from(value) {
+            Ok(i) => View::I64(i),
+            Err(_) => View::U64(value),
+        },
     }
 }
 
-/// The value of checked decimal digits, if it fits 64 bits.
-fn parse_digits(digits: &[u8]) -> Option<u64> {
-    digits.iter().try_fold(0u64, |value, &d| {
-        value.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
+/// The powers of ten a short decimal's places call for, all exact.
+const POWERS_OF_TEN: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// A literal of over 19 bytes after its sign: a decimal for the
+/// standard library, or a whole number of 20 digits or more.
+#[cold]
+fn long_literal(literal: &str) -> View<'_> {
+    if literal.contains(['.', 'e', 'E']) {
+        float_literal(literal)
+    } else if let Ok(i) = literal.parse::<i64>() {
+        View::I64(i)
+    } else if let Ok(u) = literal.parse::<u64>() {
+        View::U64(u)
+    } else {
+        View::Big(literal)
+    }
+}
+
+/// A decimal or exponent literal read by the standard library; one a
+/// double cannot hold is a big number.
+fn float_literal(literal: &str) -> View<'_> {
+    match literal.parse::<f64>() {
+        Ok(f) if f.is_finite() && !crate::json::underflows(literal.as_bytes(), f) => View::F64(f),
+        _ => View::Big(literal),
+    }
 }
 
 impl<'d> Node<'d> for Item<'d> {
@@ -756,6 +799,97 @@ mod tests {
 
     fn agree(text: &str) {
         assert_eq!(scanned(text), parsed(text), "{text}");
+    }
+
+    /// The view the standard library gives a literal: a double for a
+    /// decimal or exponent form, else a whole number, else a big one.
+    fn standard_view(literal: &str) -> View<'_> {
+        if literal.contains(['.', 'e', 'E']) {
+            return match literal.parse::<f64>() {
+                Ok(f) if f.is_finite() && !crate::json::underflows(literal.as_bytes(), f) => {
+                    View::F64(f)
+                }
+                _ => View::Big(literal),
+            };
+        }
+        if let Ok(i) = literal.parse::<i64>() {
+            View::I64(i)
+        } else if let Ok(u) = literal.parse::<u64>() {
+            View::U64(u)
+        } else {
+            View::Big(literal)
+        }
+    }
+
+    #[test]
+    fn number_literals_read_as_the_standard_library_reads_them() {
+        let mut literals: Vec<String> = [
+            "0",
+            "-0",
+            "0.0",
+            "-0.0",
+            "1.5",
+            "9412.80",
+            "0.1",
+            "0.30000000000000004",
+            "0.35334734044320948",
+            "9007199254740991.5",
+            "900719925474099.1",
+            "9007199254740993",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551615",
+            "18446744073709551616",
+            "1e5",
+            "-2.5E-3",
+            "1e-400",
+            "1e400",
+            "0.0000000000000000000001",
+            "0.00000000000000000000001",
+            "123456789012345678901234.5",
+            "4.35",
+            "1.",
+            ".5",
+        ]
+        .map(String::from)
+        .to_vec();
+        // Decimals of every width of whole part and fraction, zeros at
+        // the end among them, and their negatives.
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        for whole in 1..=20 {
+            for places in 0..=24 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let digits = format!("{seed:020}{:020}", seed.rotate_left(29));
+                let lead = if whole == 1 { "0" } else { "1" };
+                let mut literal = format!("{lead}{}", &digits[..whole - 1]);
+                if places > 0 {
+                    literal = format!("{literal}.{}", &digits[20..20 + places.min(20)]);
+                    literal.extend(std::iter::repeat_n('0', places.saturating_sub(20)));
+                }
+                literals.push(format!("-{literal}"));
+                literals.push(literal);
+            }
+        }
+        for literal in &literals {
+            let (ours, theirs) = (scalar_view(literal), standard_view(literal));
+            match (ours, theirs) {
+                (View::F64(a), View::F64(b)) => {
+                    assert_eq!(a.to_bits(), b.to_bits(), "{literal}: {a} against {b}")
+                }
+                (ours, theirs) => {
+                    assert_eq!(format!("{ours:?}"), format!("{theirs:?}"), "{literal}")
+                }
+            }
+        }
+        assert!(matches!(scalar_view("9412.80"), View::F64(f) if f == 9412.8));
+        assert!(matches!(
+            scalar_view("-9223372036854775808"),
+            View::I64(i64::MIN)
+        ));
     }
 
     #[test]
