@@ -325,6 +325,12 @@ impl Shape {
         record.members_within() == Some(self.members)
     }
 
+    /// Whether column `index` was inferred as `kind`.
+    #[inline(always)]
+    pub(crate) fn is(&self, index: usize, kind: ColumnType) -> bool {
+        self.kinds[index] == Some(kind)
+    }
+
     /// Whether `value`, noted for column `index`, fits it: in a record
     /// that is [`Shape::exact`] and has every column, a record holds
     /// nothing new when each of its values fits.

@@ -365,6 +365,17 @@ impl Extractor {
             found += 1;
             let column = &self.columns[index];
             let view = value.view();
+            // A value that is its column's own type is its cell as it
+            // stands, and fits an inferred column of that type: one
+            // match, not the fit's and the conversion's.
+            if let Some(plain) = plain_cell(column.kind, view)
+                && shape.is_none_or(|shape| shape.is(index, column.kind))
+            {
+                if fault.is_none() {
+                    batch.cells[start + index] = plain;
+                }
+                return;
+            }
             let fitted = shape.map(|shape| shape.fit(index, view));
             fit &= fitted != Some(Fit::No);
             if fault.is_some() {
@@ -544,6 +555,20 @@ pub(crate) fn infer_columns<'v, N: Node<'v>>(records: &[N], separator: &str) -> 
     inference.columns()
 }
 
+/// The cell of a value that is already of its column's type, as
+/// [`convert`] makes it: a string, a long, a double, a boolean. `None`
+/// for any other pair, which goes through the conversion.
+#[inline(always)]
+fn plain_cell(kind: ColumnType, view: View<'_>) -> Option<Cell<'_>> {
+    Some(match (kind, view) {
+        (ColumnType::String, View::Str(s)) => Cell::Str(Cow::Borrowed(s)),
+        (ColumnType::Long, View::I64(i)) => Cell::Int(i),
+        (ColumnType::Double, View::F64(f)) => Cell::Double(f),
+        (ColumnType::Boolean, View::Bool(b)) => Cell::Bool(b),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -556,6 +581,60 @@ mod tests {
             format: format.map(str::to_owned),
             value: None,
         }
+    }
+
+    #[test]
+    fn a_value_of_its_columns_type_is_the_cell_the_conversion_makes() {
+        use ColumnType::*;
+        let kinds = [
+            String, Int, Long, Float, Double, Boolean, Date, Timestamp, Json, Binary,
+        ];
+        let views = [
+            View::Str("text"),
+            View::Str("2024-02-29T23:59:59.5Z"),
+            View::Str("true"),
+            View::I64(-3),
+            View::I64(i64::MAX),
+            View::U64(u64::MAX),
+            View::F64(2.5),
+            View::F64(-0.0),
+            View::Bool(false),
+            View::Null,
+            View::Big("1e999"),
+            View::Compound,
+        ];
+        let mut plain = Vec::new();
+        for kind in kinds {
+            for view in views {
+                let Some(cell) = plain_cell(kind, view) else {
+                    continue;
+                };
+                let mut converted = Cell::Null;
+                let outcome = convert(
+                    view,
+                    &column(kind, None),
+                    &mut || b"{}".to_vec(),
+                    &mut converted,
+                );
+                assert!(outcome.is_ok(), "{kind:?} {view:?}");
+                assert_eq!(converted, cell, "{kind:?} {view:?}");
+                plain.push(format!("{kind:?} {view:?}"));
+            }
+        }
+        // Only a value already of its column's type skips the conversion.
+        assert_eq!(
+            plain,
+            [
+                "String Str(\"text\")",
+                "String Str(\"2024-02-29T23:59:59.5Z\")",
+                "String Str(\"true\")",
+                "Long I64(-3)",
+                "Long I64(9223372036854775807)",
+                "Double F64(2.5)",
+                "Double F64(-0.0)",
+                "Boolean Bool(false)",
+            ]
+        );
     }
 
     fn conv(kind: ColumnType, json: &str) -> Result<Cell<'static>, String> {
