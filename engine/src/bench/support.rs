@@ -2,7 +2,6 @@
 //! bytes in, typed cells and output bytes out, through the engine's own
 //! parser, extractor and sinks.
 
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
@@ -15,7 +14,9 @@ use crate::json::node::Node;
 use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch};
 use crate::read::{page_records, reparse_selected, walks_index};
-use crate::sink::{Counted, Destination, PageOut, Sink, TextSink};
+use crate::sink::{
+    Counted, Destination, Made, NdjsonEncoder, PageEncoder, PageOut, Sink, TextEncoder, TextSink,
+};
 
 /// The output a bench encodes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,12 +93,21 @@ impl PagePipeline {
         self.with_batch(body, |_, batch| Ok(batch.rows))
     }
 
-    /// Parses, extracts and encodes `body`: the whole page pipeline. Returns
-    /// the rows and the output bytes.
+    /// Parses, extracts and encodes `body`: the whole page pipeline, the
+    /// text made as a run's page makers make it (a buffer of its own, no
+    /// CSV header). Returns the rows and the output bytes.
     pub fn run_to_output(&mut self, body: &[u8], encoding: Encoding) -> Result<(usize, u64)> {
-        let counted = Counted::default();
-        let rows = self.encode_into(body, encoding, counted.clone())?;
-        Ok((rows, counted.0.load(Ordering::Relaxed)))
+        self.with_batch(body, |columns, batch| {
+            let encoder = match encoding {
+                Encoding::Ndjson => TextEncoder::Ndjson(NdjsonEncoder::new(columns)),
+                Encoding::Csv => TextEncoder::Csv { delimiter: b',' },
+            };
+            match PageEncoder::Text(encoder).make(body, batch, columns.len()) {
+                Made::Text(text) => Ok((batch.rows, text.len() as u64)),
+                #[allow(unreachable_patterns)]
+                _ => unreachable!("a text encoder makes text"),
+            }
+        })
     }
 
     /// Parses, extracts and encodes `body`, returning the output.
@@ -318,6 +328,45 @@ fn sink(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_output_counted_is_the_text_a_page_maker_makes() {
+        let job = "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = \"data\"\n";
+        let page = br#"{"data":[{"id":1,"name":"a\u0007"},{"id":2,"name":"b"}]}"#;
+        let ndjson = PagePipeline::new(job)
+            .unwrap()
+            .encode(page, Encoding::Ndjson)
+            .unwrap();
+        assert_eq!(
+            ndjson,
+            b"{\"id\":1,\"name\":\"a\\u0007\"}\n{\"id\":2,\"name\":\"b\"}\n"
+        );
+        let mut pipeline = PagePipeline::new(job).unwrap();
+        for _ in 0..2 {
+            assert_eq!(
+                pipeline.run_to_output(page, Encoding::Ndjson).unwrap(),
+                (2, ndjson.len() as u64)
+            );
+        }
+        // CSV rows, without the header a file starts with.
+        let csv = PagePipeline::new(job)
+            .unwrap()
+            .encode(page, Encoding::Csv)
+            .unwrap();
+        assert!(
+            csv.starts_with(b"id,name\n"),
+            "{}",
+            String::from_utf8_lossy(&csv)
+        );
+        let rows = csv.len() - b"id,name\n".len();
+        assert_eq!(
+            PagePipeline::new(job)
+                .unwrap()
+                .run_to_output(page, Encoding::Csv)
+                .unwrap(),
+            (2, rows as u64)
+        );
+    }
 
     #[test]
     fn later_pages_are_checked_against_the_inferred_columns_as_a_run_checks_them() {
