@@ -1,0 +1,70 @@
+//! The page path in a loop, for profilers: parses, extracts and encodes a
+//! generated page again and again, as a run's page makers do, and prints
+//! the records and output bytes.
+//!
+//! ```sh
+//! cargo build --profile bench -p hydrant-bench --example page_loop
+//! perf record target/release/examples/page_loop realistic 2000
+//! valgrind --tool=cachegrind target/release/examples/page_loop realistic 50
+//! ```
+//!
+//! `page_loop [SHAPE] [PAGES] [ndjson|csv]`: `realistic`, 2000 pages
+//! and NDJSON unless told. A page holds 1000 records; the columns are the
+//! shape's bench columns (inferred for `realistic`, from the first page).
+
+use std::process::ExitCode;
+
+use hydrant_bench::corpus::Shape;
+use hydrant_engine::bench_support::{Encoding, PagePipeline};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let shape = match args.first() {
+        None => Shape::Realistic,
+        Some(name) => match Shape::parse(name) {
+            Some(shape) => shape,
+            None => return usage(&format!("no shape `{name}`")),
+        },
+    };
+    let pages: usize = match args.get(1).map(|a| a.parse()) {
+        None => 2000,
+        Some(Ok(pages)) => pages,
+        Some(Err(_)) => return usage("PAGES is a whole number"),
+    };
+    let encoding = match args.get(2).map(String::as_str) {
+        None | Some("ndjson") => Encoding::Ndjson,
+        Some("csv") => Encoding::Csv,
+        Some(other) => return usage(&format!("no encoding `{other}`")),
+    };
+    let job = format!(
+        "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = \"data\"\n{}",
+        shape.columns()
+    );
+    let body = shape.page(0, 1000);
+    let mut pipeline = match PagePipeline::new(&job) {
+        Ok(pipeline) => pipeline,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let (mut records, mut bytes) = (0, 0);
+    for _ in 0..pages {
+        match pipeline.run_to_output(&body, encoding) {
+            Ok((rows, out)) => {
+                records += rows;
+                bytes += out;
+            }
+            Err(e) => return fail(&e.to_string()),
+        }
+    }
+    println!("{records} records, {bytes} bytes out");
+    ExitCode::SUCCESS
+}
+
+fn usage(why: &str) -> ExitCode {
+    eprintln!("page_loop: {why}\nusage: page_loop [SHAPE] [PAGES] [ndjson|csv]");
+    ExitCode::from(2)
+}
+
+fn fail(why: &str) -> ExitCode {
+    eprintln!("page_loop: {why}");
+    ExitCode::FAILURE
+}
