@@ -1169,6 +1169,34 @@ mod tests {
                 );
             }
         }
+        // A non-digit at every place of a fraction of every length, and
+        // fractions past the sixth digit, as chrono reads them.
+        for places in 1..=10 {
+            let digits = &"1234567891"[..places];
+            let s = format!("2023-11-14T22:13:35.{digits}Z");
+            // Ten places are left to chrono.
+            let fast = utc_seconds_micros(s.as_bytes());
+            assert_eq!(fast, chrono_exact(&s).filter(|_| places <= 9), "{s}");
+            for at in 0..places {
+                for bad in [b'/', b':', b'a', b' ', b'.'] {
+                    let mut text = s.clone().into_bytes();
+                    text[20 + at] = bad;
+                    assert_eq!(
+                        utc_seconds_micros(&text),
+                        None,
+                        "{}",
+                        String::from_utf8_lossy(&text)
+                    );
+                }
+            }
+        }
+        for other in [
+            "2023-11-14t22:13:35Z",
+            "2023-11-14T22:13:35z",
+            "2023-11-14T22:13:35.5z",
+        ] {
+            assert_eq!(utc_seconds_micros(other.as_bytes()), None, "{other}");
+        }
         assert_eq!(
             parse_timestamp("2023-11-14T22:13:35.5Z", None),
             Some(1_700_000_015_500_000)

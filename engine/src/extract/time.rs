@@ -71,60 +71,34 @@ pub(super) fn parse_timestamp(s: &str, format: Option<&str>) -> Option<i64> {
     None
 }
 
-/// The commonest timestamp of APIs, `YYYY-MM-DDTHH:MM:SSZ`, read
-/// without chrono's general RFC 3339 parser, which took most of a
-/// timestamp column's time; anything else (fractions, offsets, a leap
-/// second, a date that does not exist) is left to chrono.
+/// The commonest timestamp of APIs, `YYYY-MM-DDTHH:MM:SSZ`, with a
+/// fraction of up to nine digits before the `Z` or none, read without
+/// chrono's general RFC 3339 parser, which took most of a timestamp
+/// column's time; anything else (offsets, a leap second, a date that
+/// does not exist) is left to chrono. The fraction is kept to
+/// microseconds, as chrono keeps it.
 pub(super) fn utc_seconds_micros(text: &[u8]) -> Option<i64> {
-    // `…SS.fffZ`: the fraction, up to nine digits, kept to microseconds
-    // as chrono keeps it.
-    if text.len() > 21 && text[19] == b'.' && text.len() <= 30 {
-        let (whole, fraction) = (&text[..19], &text[20..text.len() - 1]);
-        if text[text.len() - 1] != b'Z' || !fraction.iter().all(u8::is_ascii_digit) {
-            return None;
+    let (whole, tail) = text.split_first_chunk::<19>()?;
+    let micros = match tail {
+        [b'Z'] => 0,
+        [b'.', fraction @ .., b'Z'] if (1..=9).contains(&fraction.len()) => {
+            fraction_micros(fraction)?
         }
-        let mut seconds = [b'Z'; 20];
-        seconds[..19].copy_from_slice(whole);
-        let micros = fraction
-            .iter()
-            .chain(std::iter::repeat(&b'0'))
-            .take(6)
-            .fold(0i64, |v, &d| v * 10 + i64::from(d - b'0'));
-        return utc_seconds_micros(&seconds).map(|s| s + micros);
-    }
-    let [
-        y0,
-        y1,
-        y2,
-        y3,
-        b'-',
-        m0,
-        m1,
-        b'-',
-        d0,
-        d1,
-        b'T',
-        h0,
-        h1,
-        b':',
-        n0,
-        n1,
-        b':',
-        s0,
-        s1,
-        b'Z',
-    ] = *text
-    else {
+        _ => return None,
+    };
+    // The fourteen digits' values, checked at once by their largest: a
+    // byte that is not a digit is above 9 once `0` is taken from it.
+    let d = |i: usize| u32::from(whole[i].wrapping_sub(b'0'));
+    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18].map(d);
+    if digits.iter().max() > Some(&9)
+        || [whole[4], whole[7], whole[10], whole[13], whole[16]] != *b"--T::"
+    {
         return None;
-    };
-    let digits = |ds: &[u8]| {
-        ds.iter().try_fold(0u32, |v, &d| {
-            d.is_ascii_digit().then(|| v * 10 + u32::from(d - b'0'))
-        })
-    };
-    let year = digits(&[y0, y1, y2, y3])?;
-    let (month, day) = (digits(&[m0, m1])?, digits(&[d0, d1])?);
-    let (hour, minute, second) = (digits(&[h0, h1])?, digits(&[n0, n1])?, digits(&[s0, s1])?);
+    }
+    let [y0, y1, y2, y3, m0, m1, d0, d1, h0, h1, n0, n1, s0, s1] = digits;
+    let year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
+    let (month, day) = (m0 * 10 + m1, d0 * 10 + d1);
+    let (hour, minute, second) = (h0 * 10 + h1, n0 * 10 + n1, s0 * 10 + s1);
     let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let month_days = match month {
         2 if leap => 29,
@@ -145,7 +119,23 @@ pub(super) fn utc_seconds_micros(text: &[u8]) -> Option<i64> {
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     let days = era * 146_097 + day_of_era - 719_468;
     let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
-    Some(seconds * 1_000_000)
+    Some(seconds * 1_000_000 + micros)
+}
+
+/// The microseconds of a fraction's digits (one to nine), those past the
+/// sixth dropped; `None` if one is not a digit.
+fn fraction_micros(fraction: &[u8]) -> Option<i64> {
+    let mut micros = 0;
+    for place in 0..6 {
+        let digit = fraction.get(place).map_or(Some(0), |&b| {
+            b.is_ascii_digit().then(|| i64::from(b - b'0'))
+        })?;
+        micros = micros * 10 + digit;
+    }
+    fraction
+        .get(6..)
+        .is_none_or(|rest| rest.iter().all(u8::is_ascii_digit))
+        .then_some(micros)
 }
 
 pub(super) fn to_date(value: View<'_>, format: Option<&str>) -> Option<i32> {
