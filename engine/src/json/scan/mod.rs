@@ -477,12 +477,19 @@ impl<'s> Doc<'s> {
         past_value(self.byte(at), self.partners, at)
     }
 
+    /// The literal that ends before entry `at`, without the space around
+    /// it. Inlined into [`Node::view`], which reads a literal a value.
+    #[inline]
     fn scalar(&self, at: usize) -> &str {
         let start = if at == 0 { 0 } else { self.offset(at - 1) + 1 };
-        self.text
-            .get(start..self.offset(at))
-            .unwrap_or_default()
-            .trim_ascii()
+        let literal = self.text.get(start..self.offset(at)).unwrap_or_default();
+        // Pages seldom put space around a literal: two compares tell,
+        // where the trim tests both ends for each kind of space.
+        match literal.as_bytes() {
+            [first, .., last] if *first > b' ' && *last > b' ' => literal,
+            [only] if *only > b' ' => literal,
+            _ => literal.trim_ascii(),
+        }
     }
 
     /// Calls `each` with the entry of every element of the array at `at`;
@@ -926,6 +933,8 @@ mod tests {
             r#"  { "a" : [ 1 , 2 ] , "b" : { } , "c" : [ ] , "d" : "x" }  "#,
             "42",
             " -7 ",
+            "[ 1 ,\t2\n,\r\ntrue , null\t,0,7 ,\n-1.5e2\n]",
+            "{\"a\":\n5\n,\"b\":\tfalse,\"c\": 0}",
             "\"bare\"",
             "[[],[[]],{},[{}]]",
             r#"{"n":[0,-0.0,1.5,1e2,18446744073709551615,-9223372036854775808]}"#,
