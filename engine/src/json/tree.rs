@@ -380,12 +380,10 @@ pub(super) fn is_json_number(token: &[u8]) -> bool {
 
 pub(super) fn fits_64_bits(token: &[u8]) -> bool {
     let text = std::str::from_utf8(token).unwrap_or_default();
-    if token.iter().any(|b| matches!(b, b'.' | b'e' | b'E')) {
-        text.parse::<f64>()
-            .is_ok_and(|f| f.is_finite() && !underflows(token, f))
-    } else {
-        text.parse::<i64>().is_ok() || text.parse::<u64>().is_ok()
-    }
+    !matches!(
+        super::scan::standard_literal(text),
+        super::node::View::Big(_)
+    )
 }
 
 /// Whether `value`, read from the number literal `token`, is a zero that

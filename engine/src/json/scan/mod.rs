@@ -563,7 +563,7 @@ pub(crate) fn scalar_view(literal: &str) -> View<'_> {
         _ => (false, text),
     };
     if digits.len() > 19 {
-        return long_literal(literal);
+        return standard_literal(literal);
     }
     // Below 10^19: no overflow of 64 bits.
     let mut value = 0u64;
@@ -599,10 +599,12 @@ const POWERS_OF_TEN: [f64; 16] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
 ];
 
-/// A literal of over 19 bytes after its sign: a decimal for the
-/// standard library, or a whole number of 20 digits or more.
+/// The view the standard library gives a literal of any length: a
+/// double for a decimal or exponent form, else a whole number, else a
+/// big one. [`scalar_view`] takes it for literals of over 19 bytes after
+/// their sign.
 #[cold]
-fn long_literal(literal: &str) -> View<'_> {
+pub(crate) fn standard_literal(literal: &str) -> View<'_> {
     if literal.contains(['.', 'e', 'E']) {
         float_literal(literal)
     } else if let Ok(i) = literal.parse::<i64>() {
@@ -808,26 +810,6 @@ mod tests {
         assert_eq!(scanned(text), parsed(text), "{text}");
     }
 
-    /// The view the standard library gives a literal: a double for a
-    /// decimal or exponent form, else a whole number, else a big one.
-    fn standard_view(literal: &str) -> View<'_> {
-        if literal.contains(['.', 'e', 'E']) {
-            return match literal.parse::<f64>() {
-                Ok(f) if f.is_finite() && !crate::json::underflows(literal.as_bytes(), f) => {
-                    View::F64(f)
-                }
-                _ => View::Big(literal),
-            };
-        }
-        if let Ok(i) = literal.parse::<i64>() {
-            View::I64(i)
-        } else if let Ok(u) = literal.parse::<u64>() {
-            View::U64(u)
-        } else {
-            View::Big(literal)
-        }
-    }
-
     #[test]
     fn number_literals_read_as_the_standard_library_reads_them() {
         let mut literals: Vec<String> = [
@@ -882,7 +864,7 @@ mod tests {
             }
         }
         for literal in &literals {
-            let (ours, theirs) = (scalar_view(literal), standard_view(literal));
+            let (ours, theirs) = (scalar_view(literal), standard_literal(literal));
             match (ours, theirs) {
                 (View::F64(a), View::F64(b)) => {
                     assert_eq!(a.to_bits(), b.to_bits(), "{literal}: {a} against {b}")
