@@ -344,7 +344,7 @@ impl Shape {
 /// type `kind` as it stands. A timestamp's value is read once, here,
 /// rather than again for its cell.
 #[inline(always)]
-fn fit(kind: Option<ColumnType>, value: View<'_>) -> Fit {
+pub(super) fn fit(kind: Option<ColumnType>, value: View<'_>) -> Fit {
     let fits = match (kind, value) {
         // A null fits any column; every value but an object with members
         // fits a string.

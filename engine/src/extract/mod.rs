@@ -618,6 +618,9 @@ mod tests {
                 );
                 assert!(outcome.is_ok(), "{kind:?} {view:?}");
                 assert_eq!(converted, cell, "{kind:?} {view:?}");
+                // And it fits a column inferred as its type, so the fit's
+                // test may be left out.
+                assert_eq!(infer::fit(Some(kind), view), Fit::Yes, "{kind:?} {view:?}");
                 plain.push(format!("{kind:?} {view:?}"));
             }
         }

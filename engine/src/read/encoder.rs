@@ -209,13 +209,7 @@ impl Columns {
             .columns
             .create_column_writers(group)
             .map_err(io::Error::other)?;
-        let mut owned: Vec<Vec<ArrowColumnWriter>> =
-            self.threads.iter().map(|_| Vec::new()).collect();
-        let count = self.threads.len();
-        for (i, writer) in writers.into_iter().enumerate() {
-            owned[i % count].push(writer);
-        }
-        for (thread, writers) in self.threads.iter().zip(owned) {
+        for (thread, writers) in self.threads.iter().zip(deal(writers, self.threads.len())) {
             thread.send(Job::Open(writers))?;
         }
         self.rows = Some(0);
@@ -223,22 +217,11 @@ impl Columns {
     }
 
     fn send_leaves(&mut self, batch: &RecordBatch) -> io::Result<()> {
-        let count = self.threads.len();
-        let mut owned: Vec<Vec<ArrowLeafColumn>> =
-            self.threads.iter().map(|_| Vec::new()).collect();
-        let fields = self.split.schema.fields();
-        let leaves = fields
-            .iter()
-            .zip(batch.columns())
-            .map(|(field, array)| compute_leaves(field, array));
-        let mut i = 0;
-        for field_leaves in leaves {
-            for leaf in field_leaves.map_err(io::Error::other)? {
-                owned[i % count].push(leaf);
-                i += 1;
-            }
+        let mut leaves = Vec::new();
+        for (field, array) in self.split.schema.fields().iter().zip(batch.columns()) {
+            leaves.extend(compute_leaves(field, array).map_err(io::Error::other)?);
         }
-        for (thread, leaves) in self.threads.iter().zip(owned) {
+        for (thread, leaves) in self.threads.iter().zip(deal(leaves, self.threads.len())) {
             thread.send(Job::Write(leaves))?;
         }
         Ok(())
@@ -286,6 +269,16 @@ impl ColumnThread {
     fn send(&self, job: Job) -> io::Result<()> {
         self.jobs.send(job).map_err(|_| stopped())
     }
+}
+
+/// Deals `items` to `hands` hands in turn: item `i` to hand `i % hands`,
+/// the order in which [`Columns::close_group`] takes the chunks back.
+fn deal<T>(items: Vec<T>, hands: usize) -> Vec<Vec<T>> {
+    let mut dealt: Vec<Vec<T>> = (0..hands).map(|_| Vec::new()).collect();
+    for (i, item) in items.into_iter().enumerate() {
+        dealt[i % hands].push(item);
+    }
+    dealt
 }
 
 fn stopped() -> io::Error {
