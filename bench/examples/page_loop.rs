@@ -1,6 +1,7 @@
 //! The page path in a loop, for profilers: parses, extracts and encodes a
 //! generated page again and again, as a run's page makers do, and prints
-//! the records and output bytes.
+//! the records and output bytes. `arrow` builds the page's Arrow batch, as
+//! the page makers of a Parquet output do, and counts the batch's bytes.
 //!
 //! ```sh
 //! cargo build --profile bench -p hydrant-bench --example page_loop
@@ -8,7 +9,7 @@
 //! valgrind --tool=cachegrind target/release/examples/page_loop realistic 50
 //! ```
 //!
-//! `page_loop [SHAPE] [PAGES] [ndjson|csv]`: `realistic`, 2000 pages
+//! `page_loop [SHAPE] [PAGES] [ndjson|csv|arrow]`: `realistic`, 2000 pages
 //! and NDJSON unless told. A page holds 1000 records; the columns are the
 //! shape's bench columns (inferred for `realistic`, from the first page).
 
@@ -32,8 +33,9 @@ fn main() -> ExitCode {
         Some(Err(_)) => return usage("PAGES is a whole number"),
     };
     let encoding = match args.get(2).map(String::as_str) {
-        None | Some("ndjson") => Encoding::Ndjson,
-        Some("csv") => Encoding::Csv,
+        None | Some("ndjson") => Some(Encoding::Ndjson),
+        Some("csv") => Some(Encoding::Csv),
+        Some("arrow") => None,
         Some(other) => return usage(&format!("no encoding `{other}`")),
     };
     let job = format!(
@@ -47,7 +49,13 @@ fn main() -> ExitCode {
     };
     let (mut records, mut bytes) = (0, 0);
     for _ in 0..pages {
-        match pipeline.run_to_output(&body, encoding) {
+        let made = match encoding {
+            Some(encoding) => pipeline.run_to_output(&body, encoding),
+            None => pipeline
+                .arrow_batch(&body)
+                .map(|batch| (batch.num_rows(), batch.get_array_memory_size() as u64)),
+        };
+        match made {
             Ok((rows, out)) => {
                 records += rows;
                 bytes += out;
@@ -60,7 +68,7 @@ fn main() -> ExitCode {
 }
 
 fn usage(why: &str) -> ExitCode {
-    eprintln!("page_loop: {why}\nusage: page_loop [SHAPE] [PAGES] [ndjson|csv]");
+    eprintln!("page_loop: {why}\nusage: page_loop [SHAPE] [PAGES] [ndjson|csv|arrow]");
     ExitCode::from(2)
 }
 
