@@ -6,6 +6,9 @@
 //! - `e2e-bench [PAGES] [RECORDS] [SHAPE]`: `hydrant run` against a local
 //!   corpus API in four pagination styles beside `curl`; results in
 //!   `target/e2e-bench.json`.
+//! - `instructions [SHAPE ...] [ndjson|csv|arrow]`: the instructions the
+//!   page path takes a page, counted by cachegrind (valgrind), which do
+//!   not move with the host's speed; results in `target/instructions.json`.
 //! - `fixtures`: regenerates the corpus samples in `fixtures/corpus/`.
 //! - `schema`: writes the job file's JSON Schema to
 //!   `docs/hydrant.schema.json`.
@@ -22,6 +25,7 @@
 mod bench;
 mod e2e;
 mod fuzz;
+mod instructions;
 mod schema;
 #[cfg(test)]
 mod tidy;
@@ -38,6 +42,10 @@ fn main() -> Result<()> {
             let rest: Vec<String> = std::env::args().skip(2).collect();
             e2e::run(&rest)
         }
+        Some("instructions") => {
+            let rest: Vec<String> = std::env::args().skip(2).collect();
+            instructions::run(&rest)
+        }
         Some("fixtures") => fixtures(),
         Some("schema") => schema::run(),
         Some("man") => man(),
@@ -47,7 +55,7 @@ fn main() -> Result<()> {
         }
         _ => {
             eprintln!(
-                "usage: cargo xtask bench [FILTER] | e2e-bench [PAGES] [RECORDS] [SHAPE] | fixtures | schema | man | fuzz [SECONDS] [TARGET]"
+                "usage: cargo xtask bench [FILTER] | e2e-bench [PAGES] [RECORDS] [SHAPE] | instructions [SHAPE ...] [ndjson|csv|arrow] | fixtures | schema | man | fuzz [SECONDS] [TARGET]"
             );
             bail!("unknown or missing task");
         }
