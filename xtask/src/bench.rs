@@ -12,8 +12,7 @@ use serde_json::{Value, json};
 /// thread.
 const BASELINES: [&str; 3] = ["memchr", "memcpy", "encode"];
 
-pub fn run() -> Result<()> {
-    let filter: Vec<String> = std::env::args().skip(2).collect();
+pub fn run(filter: &[String]) -> Result<()> {
     let mut args = vec!["bench", "-p", "hydrant-bench"];
     if !filter.is_empty() {
         args.push("--");

@@ -36,23 +36,15 @@ use anyhow::{Context, Result, bail};
 
 fn main() -> Result<()> {
     let task = std::env::args().nth(1);
+    let rest: Vec<String> = std::env::args().skip(2).collect();
     match task.as_deref() {
-        Some("bench") => bench::run(),
-        Some("e2e-bench") => {
-            let rest: Vec<String> = std::env::args().skip(2).collect();
-            e2e::run(&rest)
-        }
-        Some("instructions") => {
-            let rest: Vec<String> = std::env::args().skip(2).collect();
-            instructions::run(&rest)
-        }
+        Some("bench") => bench::run(&rest),
+        Some("e2e-bench") => e2e::run(&rest),
+        Some("instructions") => instructions::run(&rest),
         Some("fixtures") => fixtures(),
         Some("schema") => schema::run(),
         Some("man") => man(),
-        Some("fuzz") => {
-            let rest: Vec<String> = std::env::args().skip(2).collect();
-            fuzz::run(&rest)
-        }
+        Some("fuzz") => fuzz::run(&rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask bench [FILTER] | e2e-bench [PAGES] [RECORDS] [SHAPE] | instructions [SHAPE ...] [ndjson|csv|arrow] | fixtures | schema | man | fuzz [SECONDS] [TARGET]"

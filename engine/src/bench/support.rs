@@ -9,14 +9,12 @@ use crate::extract::{
     Batch, ColumnSpec, Covering, Extractor, Inference, Placeholders, Policy, Shape, select_records,
 };
 use crate::job::vars::Vars;
-use crate::job::{Job, JobFormat};
+use crate::job::{Job, JobFormat, OutputFormat};
 use crate::json::node::Node;
 use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch};
 use crate::read::{page_records, reparse_selected, walks_index};
-use crate::sink::{
-    Counted, Destination, Made, NdjsonEncoder, PageEncoder, PageOut, Sink, TextEncoder, TextSink,
-};
+use crate::sink::{Counted, Destination, Made, PageEncoder, PageOut, Sink, TextSink};
 
 /// The output a bench encodes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,12 +95,15 @@ impl PagePipeline {
     /// text made as a run's page makers make it (a buffer of its own, no
     /// CSV header). Returns the rows and the output bytes.
     pub fn run_to_output(&mut self, body: &[u8], encoding: Encoding) -> Result<(usize, u64)> {
+        let mut output = self.job.output.clone();
+        output.format = match encoding {
+            Encoding::Ndjson => OutputFormat::Ndjson,
+            Encoding::Csv => OutputFormat::Csv,
+        };
         self.with_batch(body, |columns, batch| {
-            let encoder = match encoding {
-                Encoding::Ndjson => TextEncoder::Ndjson(NdjsonEncoder::new(columns)),
-                Encoding::Csv => TextEncoder::Csv { delimiter: b',' },
-            };
-            match PageEncoder::Text(encoder).make(body, batch, columns.len()) {
+            let encoder = PageEncoder::for_output(&output, columns)
+                .expect("NDJSON and CSV have page encoders");
+            match encoder.make(body, batch, columns.len()) {
                 Made::Text(text) => Ok((batch.rows, text.len() as u64)),
                 #[allow(unreachable_patterns)]
                 _ => unreachable!("a text encoder makes text"),
