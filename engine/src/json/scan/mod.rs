@@ -17,10 +17,12 @@
 //! so that extraction reads them without walking the records again.
 
 mod check;
+mod decimal;
 mod stage1;
 mod unescape;
 
 use check::*;
+use decimal::decimal;
 use stage1::*;
 use unescape::*;
 
@@ -546,10 +548,10 @@ fn past_value(byte: u8, partners: &[u32], at: usize) -> usize {
 
 /// The view of a checked literal. A short one (up to 19 bytes after
 /// its sign) is read in one pass: a whole number ends with its digits,
-/// and a decimal of up to 15 digits without an exponent (`9412.80`) is
-/// that integer over a power of ten: two exact doubles whose quotient
-/// is rounded once, so read exactly as the standard library reads it.
-/// Longer or exponent forms go to the standard library at once.
+/// and a decimal without an exponent (`9412.80`) is that integer over a
+/// power of ten, read exactly as the standard library reads it (see
+/// [`decimal`] for digits past 2^53). Longer or exponent forms go to
+/// the standard library at once.
 pub(crate) fn scalar_view(literal: &str) -> View<'_> {
     match literal {
         "true" => return View::Bool(true),
@@ -571,8 +573,7 @@ pub(crate) fn scalar_view(literal: &str) -> View<'_> {
     for (i, &d) in digits.iter().enumerate() {
         match d {
             b'0'..=b'9' => value = value * 10 + u64::from(d - b'0'),
-            // Up to 15 digits: below 2^53, so exact as a double.
-            b'.' if places.is_none() && (2..=16).contains(&digits.len()) => {
+            b'.' if places.is_none() && digits.len() >= 2 => {
                 places = Some(digits.len() - i - 1);
             }
             _ => return float_literal(literal),
@@ -580,7 +581,15 @@ pub(crate) fn scalar_view(literal: &str) -> View<'_> {
     }
     match places {
         Some(places) => {
-            let magnitude = value as f64 / POWERS_OF_TEN[places];
+            // Below 2^53 the digits are exact as a double, as is the
+            // power of ten: their quotient is rounded once.
+            let magnitude = match POWERS_OF_TEN.get(places) {
+                Some(power) if value <= 1 << 53 => value as f64 / power,
+                _ => match decimal(value, places) {
+                    Some(magnitude) => magnitude,
+                    None => return float_literal(literal),
+                },
+            };
             View::F64(if negative { -magnitude } else { magnitude })
         }
         None if negative => match value {
@@ -595,8 +604,10 @@ pub(crate) fn scalar_view(literal: &str) -> View<'_> {
 }
 
 /// The powers of ten a short decimal's places call for, all exact.
-const POWERS_OF_TEN: [f64; 16] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+/// (Powers up to 10^22 are exact doubles.)
+const POWERS_OF_TEN: [f64; 19] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18,
 ];
 
 /// The view the standard library gives a literal of any length: a
