@@ -6,8 +6,8 @@
 //! every string quote and every `{}[]:,` outside strings
 //! ([`structurals`]); one pass over that index checks the grammar and pairs
 //! each bracket with its partner ([`check`]), so that a walk steps over an
-//! unread object or array at once; strings holding escapes are unescaped in
-//! place. A scalar is parsed only when it is read. The page is still
+//! unread object or array at once; strings holding escapes are unescaped
+//! into a buffer beside the page. A scalar is parsed only when it is read. The page is still
 //! checked whole — UTF-8, every string's characters and escapes, every
 //! literal, bracket, comma and colon — so a malformed page fails as it
 //! would under a full parse.
@@ -74,7 +74,8 @@ pub(crate) struct Scanner {
     partners: Vec<u32>,
     /// The blocks of the page that hold a backslash.
     escaped: Vec<Escaped>,
-    /// A copy of a page whose strings hold escapes, unescaped in place.
+    /// The page's strings that hold escapes, unescaped, one after the
+    /// other: where an offset past the page's end points.
     unescaped: Vec<u8>,
     noted: Noted,
     template: Template,
@@ -340,6 +341,9 @@ impl Template {
 pub(crate) struct Doc<'s> {
     /// Checked as UTF-8 once, so that a string is a slice of it.
     text: &'s str,
+    /// The strings that hold escapes, unescaped: offsets past the end of
+    /// `text` continue into it.
+    unescaped: &'s str,
     positions: &'s [u32],
     kinds: &'s [u8],
     partners: &'s [u32],
@@ -400,19 +404,13 @@ impl Scanner {
             template: &mut self.template,
         }
         .check()?;
-        let text = if !self.escaped.is_empty() {
-            self.unescaped.clear();
-            self.unescaped.extend_from_slice(body);
-            unescape_strings(&mut self.unescaped, positions, &self.escaped)?;
-            // Unescaping copies every byte but those of escapes, which
-            // are ASCII, so the copy is UTF-8 exactly when the page is;
-            // checking only the copy saves a pass.
-            utf8(&self.unescaped).map_err(|_| utf8(body).err().unwrap_or(malformed_copy()))?
-        } else {
-            utf8(body)?
-        };
+        unescape_strings(body, positions, &self.escaped, &mut self.unescaped)?;
+        let text = utf8(body)?;
+        // Unescaped strings of a valid page are valid.
+        let unescaped = utf8(&self.unescaped).map_err(|_| malformed_copy())?;
         Ok(Doc {
             text,
+            unescaped,
             positions,
             kinds,
             partners,
@@ -421,12 +419,12 @@ impl Scanner {
     }
 }
 
-/// A copy that unescaping left invalid, though its page is valid: an
+/// Unescaped strings that are not UTF-8, though their page is: an
 /// error of this parser, reported as one rather than read.
 #[cold]
 fn malformed_copy() -> Malformed {
     Malformed {
-        what: "unescaping broke the text's UTF-8".to_owned(),
+        what: "unescaping broke a string's UTF-8".to_owned(),
         at: None,
     }
 }
@@ -461,17 +459,31 @@ impl<'s> Doc<'s> {
         self.offset(at) + 1..self.offset(at + 1)
     }
 
+    /// Inlined into [`Node::view`], which reads a string a value.
+    #[inline(always)]
     fn str(&self, at: usize) -> &str {
-        self.text.get(self.content(at)).unwrap_or_default()
+        let content = self.content(at);
+        match self.text.get(content.clone()) {
+            Some(text) => text,
+            None => self.beside(content).unwrap_or_default(),
+        }
     }
 
     /// The bytes of [`Doc::str`], without its checks of character
     /// boundaries: keys are compared as bytes.
     fn string(&self, at: usize) -> &[u8] {
-        self.text
-            .as_bytes()
-            .get(self.content(at))
-            .unwrap_or_default()
+        let content = self.content(at);
+        match self.text.as_bytes().get(content.clone()) {
+            Some(text) => text,
+            None => self.beside(content).map(str::as_bytes).unwrap_or_default(),
+        }
+    }
+
+    /// An unescaped string, by its offsets past the page's end.
+    fn beside(&self, content: std::ops::Range<usize>) -> Option<&str> {
+        let end = self.text.len();
+        self.unescaped
+            .get(content.start.checked_sub(end)?..content.end.checked_sub(end)?)
     }
 
     /// The entry just past the value at `at`.

@@ -1,17 +1,22 @@
-//! Strings holding escapes, unescaped in place in a copy of the page.
+//! Strings holding escapes, unescaped into a buffer beside the page.
 
 use super::*;
 
-/// Unescapes, in place, every string of `text` that holds a backslash,
-/// moving the entry of its closing quote to the new end of its content.
+/// Unescapes every string of `body` that holds a backslash into `out`,
+/// and points the entries of its two quotes there. An offset past the
+/// page's end reads from `out`, as if `out` followed the page, so the
+/// page itself is not copied and stays as it came for a second scan.
 /// `escaped` holds every block with a backslash, in order. The grammar
 /// was checked: every backslash is inside a string, so the first entry at
-/// or after one is the closing quote of its string.
+/// or after one is the closing quote of its string, and the entry before
+/// that its opening quote.
 pub(super) fn unescape_strings(
-    text: &mut [u8],
+    body: &[u8],
     positions: &mut [u32],
     escaped: &[Escaped],
+    out: &mut Vec<u8>,
 ) -> Result<(), Malformed> {
+    out.clear();
     // Bytes before `from` are done: unescaping a string takes its later
     // backslashes with it, in this block or the next ones.
     let mut from = 0;
@@ -28,19 +33,34 @@ pub(super) fn unescape_strings(
                     .iter()
                     .take_while(|&&p| (p as usize) < backslash)
                     .count();
-            let Some(&quote) = positions.get(close) else {
-                return Err(Malformed::at("invalid escape in a string", backslash));
+            let bad = || Malformed::at("invalid escape in a string", backslash);
+            let (Some(open), Some(&quote)) = (close.checked_sub(1), positions.get(close)) else {
+                return Err(bad());
             };
             let quote = quote as usize;
-            let end = unescape(text, backslash, quote)?;
-            text[end..quote].fill(b' ');
-            positions[close] = end as u32;
+            let start = out.len();
+            out.extend_from_slice(
+                body.get(positions[open] as usize + 1..backslash)
+                    .ok_or_else(bad)?,
+            );
+            unescape(body, backslash, quote, out)?;
+            // The content starts one past the opening quote's offset.
+            positions[open] = beside(body, start)? - 1;
+            positions[close] = beside(body, out.len())?;
             entry = close + 1;
             from = quote + 1;
             backslashes &= bits_from(from, base);
         }
     }
     Ok(())
+}
+
+/// The offset of byte `at` of the buffer beside `body`.
+fn beside(body: &[u8], at: usize) -> Result<u32, Malformed> {
+    u32::try_from(body.len() + at).map_err(|_| Malformed {
+        what: "a body over 4 GiB with its unescaped strings is too large to scan".to_owned(),
+        at: None,
+    })
 }
 
 /// The bits of the block that starts at `base` for bytes at `from` or
@@ -55,21 +75,24 @@ fn bits_from(from: usize, base: usize) -> u64 {
     }
 }
 
-/// Unescapes `text[from..end]`, whose first byte is a backslash, in
-/// place; the new end.
-pub(super) fn unescape(text: &mut [u8], from: usize, end: usize) -> Result<usize, Malformed> {
+/// Unescapes `body[from..end]`, whose first byte is a backslash, onto
+/// `out`.
+pub(super) fn unescape(
+    body: &[u8],
+    from: usize,
+    end: usize,
+    out: &mut Vec<u8>,
+) -> Result<(), Malformed> {
     let mut read = from;
-    let mut write = from;
     while read < end {
-        if text[read] != b'\\' {
-            let run = memchr::memchr(b'\\', &text[read..end]).unwrap_or(end - read);
-            text.copy_within(read..read + run, write);
+        if body[read] != b'\\' {
+            let run = memchr::memchr(b'\\', &body[read..end]).unwrap_or(end - read);
+            out.extend_from_slice(&body[read..read + run]);
             read += run;
-            write += run;
             continue;
         }
         let bad = || Malformed::at("invalid escape in a string", read);
-        let plain = match text.get(read + 1).filter(|_| read + 1 < end) {
+        let plain = match body.get(read + 1).filter(|_| read + 1 < end) {
             Some(b'"') => b'"',
             Some(b'\\') => b'\\',
             Some(b'/') => b'/',
@@ -79,21 +102,17 @@ pub(super) fn unescape(text: &mut [u8], from: usize, end: usize) -> Result<usize
             Some(b'r') => b'\r',
             Some(b't') => b'\t',
             Some(b'u') => {
-                let (c, taken) = unicode_escape(&text[read..end]).ok_or_else(bad)?;
-                let mut utf8 = [0u8; 4];
-                let encoded = c.encode_utf8(&mut utf8).as_bytes();
-                text[write..write + encoded.len()].copy_from_slice(encoded);
-                write += encoded.len();
+                let (c, taken) = unicode_escape(&body[read..end]).ok_or_else(bad)?;
+                out.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
                 read += taken;
                 continue;
             }
             _ => return Err(bad()),
         };
-        text[write] = plain;
-        write += 1;
+        out.push(plain);
         read += 2;
     }
-    Ok(write)
+    Ok(())
 }
 
 /// The character of the `\uXXXX` escape (two, for a surrogate pair) at the
