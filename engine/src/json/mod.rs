@@ -125,6 +125,32 @@ mod tests {
     }
 
     #[test]
+    fn every_double_of_whole_millionths_takes_the_short_path() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        // From 0.001 to just under 2^32, over every width of count.
+        let most = 4_294_967_296_000_000 - 1;
+        let ends = [1_000, 1_001, 999_999, 1_000_000, most - 1, most];
+        let counts = (0..300_000).map(|_| {
+            let width = 4 + next() % 13;
+            (1_000 + next() % 10u64.pow(width as u32)).min(most)
+        });
+        for millionths in ends.into_iter().chain(counts) {
+            let value = millionths as f64 / 1e6;
+            assert_eq!(whole_millionths(value), Some(millionths), "{value}");
+            assert_eq!(whole_millionths(-value), Some(millionths), "{value}");
+        }
+        for refused in [1.0 / 3.0, 0.1 + 0.2, 0.931_780_463_019_374_8, 1e-4] {
+            assert_eq!(whole_millionths(refused), None, "{refused}");
+        }
+    }
+
+    #[test]
     fn doubles_are_written_as_the_general_formatter_writes_them() {
         let mut values = vec![
             1e-3,
