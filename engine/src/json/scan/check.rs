@@ -210,9 +210,7 @@ impl Checker<'_> {
                 return false;
             }
         }
-        for &(column, value) in &trace.notes {
-            self.noted.note(column, open + value as usize);
-        }
+        self.noted.note_all(&trace.notes, open);
         true
     }
 

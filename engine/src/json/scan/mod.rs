@@ -208,6 +208,20 @@ impl Noted {
         self.slots[row + column as usize] = value as u32;
     }
 
+    /// [`Noted::note`] of each of a trace's notes, whose values count
+    /// from entry `open`. The row is found once: a store through
+    /// `slots` might change `slots` itself, as far as the compiler can
+    /// tell, so a note at a time reloaded it for each.
+    fn note_all(&mut self, notes: &[(u32, u32)], open: usize) {
+        let row = self.slots.len() - self.width - 1;
+        let Some(slots) = self.slots.get_mut(row..row + self.width) else {
+            return;
+        };
+        for &(column, value) in notes {
+            slots[column as usize] = (open + value as usize) as u32;
+        }
+    }
+
     fn unsure(&mut self) {
         if let Some(last) = self.slots.last_mut() {
             *last = 1;
