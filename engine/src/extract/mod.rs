@@ -350,12 +350,12 @@ impl Extractor {
         let start = batch.cells.len();
         let shape = covering.and_then(|c| c.shape);
         let (mut fault, mut found, mut fit) = (None, 0, true);
+        batch.cells.resize_with(start + width, || Cell::Null);
+        // The record's cells as a slice of their own: a cell stored
+        // through `batch.cells` might change `batch` itself, as far as
+        // the compiler can tell, so each one reloaded the Vec.
+        let row = &mut batch.cells[start..];
         let noted = record.noted_columns(ordinal, |index, value| {
-            // Made only for a noted record, whose columns all come here in
-            // order: a record left to the walk costs none.
-            if index == 0 {
-                batch.cells.resize_with(start + width, || Cell::Null);
-            }
             let Some(value) = value else {
                 if fault.is_none() {
                     fault = self.settle(Problem::Missing).err().map(|p| (index, p));
@@ -372,7 +372,7 @@ impl Extractor {
             // record's cells: a cell built aside and then moved in is
             // loaded wider than it was stored, and the load stalls.
             if shape.is_none_or(|shape| shape.is(index, column.kind))
-                && put_plain(column.kind, view, &mut batch.cells[start + index])
+                && put_plain(column.kind, view, &mut row[index])
             {
                 return;
             }
@@ -381,7 +381,7 @@ impl Extractor {
             if fault.is_some() {
                 return;
             }
-            let cell = &mut batch.cells[start + index];
+            let cell = &mut row[index];
             let outcome = match fitted {
                 Some(Fit::Timestamp(micros))
                     if column.kind == ColumnType::Timestamp && column.format.is_none() =>
@@ -396,6 +396,7 @@ impl Extractor {
             }
         });
         if !noted {
+            batch.cells.truncate(start);
             return Direct::Walk;
         }
         if let Some(covering) = covering {
