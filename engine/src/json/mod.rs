@@ -23,6 +23,18 @@ pub(crate) use write::*;
 use serde_json::Value;
 use simd_json::{BorrowedValue, StaticNode};
 
+/// The tests' source of varied input: a xorshift generator, which gives
+/// the same numbers on every run.
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,13 +138,7 @@ mod tests {
 
     #[test]
     fn every_double_of_whole_millionths_takes_the_short_path() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         // From 0.001 to just under 2^32, over every width of count.
         let most = 4_294_967_296_000_000 - 1;
         let ends = [1_000, 1_001, 999_999, 1_000_000, most - 1, most];
@@ -172,13 +178,7 @@ mod tests {
         ];
         // Decimals of up to eight places, their neighbouring doubles, and
         // doubles of any bits over the range the short path takes.
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..200_000 {
             let places = (next() % 9) as i32;
             let decimal = (next() % 10_000_000_000) as f64 / 10f64.powi(places);

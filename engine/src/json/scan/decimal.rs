@@ -125,13 +125,7 @@ mod tests {
 
     #[test]
     fn every_width_reads_as_the_standard_library_reads_it() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::json::xorshift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..200_000 {
             let width = 1 + next() % 19;
             let digits = next() % 10u64.pow(width as u32);

@@ -883,12 +883,10 @@ mod tests {
         .to_vec();
         // Decimals of every width of whole part and fraction, zeros at
         // the end among them, and their negatives.
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = crate::json::xorshift(0x2545_f491_4f6c_dd1d);
         for whole in 1..=20 {
             for places in 0..=24 {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
+                let seed = next();
                 let digits = format!("{seed:020}{:020}", seed.rotate_left(29));
                 let lead = if whole == 1 { "0" } else { "1" };
                 let mut literal = format!("{lead}{}", &digits[..whole - 1]);
@@ -1040,13 +1038,8 @@ mod tests {
             r"\t",
             "plain text of some length",
         ];
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = |below: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % below as u64) as usize
-        };
+        let mut random = crate::json::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = |below: usize| (random() % below as u64) as usize;
         for _ in 0..400 {
             let mut text = String::from("[");
             for member in 0..1 + next(12) {
@@ -1260,15 +1253,10 @@ mod tests {
     #[test]
     fn structurals_match_a_byte_loop() {
         let alphabet = b"a1\"\\{}[]:, \n\x01\x0c\xc3\xa9";
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = crate::json::xorshift(0x9e37_79b9_7f4a_7c15);
         for round in 0..3000 {
             let text: Vec<u8> = (0..1 + round % 300)
-                .map(|_| {
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    alphabet[(seed % alphabet.len() as u64) as usize]
-                })
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
                 .collect();
             let want = structurals_bytewise(&text).map(|(positions, kinds)| {
                 let escaped = escaped_blocks(&text, &positions);
