@@ -7,10 +7,10 @@
 //! ([`structurals`]); one pass over that index checks the grammar and pairs
 //! each bracket with its partner ([`check`]), so that a walk steps over an
 //! unread object or array at once; strings holding escapes are unescaped
-//! into a buffer beside the page. A scalar is parsed only when it is read. The page is still
-//! checked whole — UTF-8, every string's characters and escapes, every
-//! literal, bracket, comma and colon — so a malformed page fails as it
-//! would under a full parse.
+//! into a buffer beside the page. A scalar is parsed only when it is
+//! read. The page is still checked whole — UTF-8, every string's
+//! characters and escapes, every literal, bracket, comma and colon — so
+//! a malformed page fails as it would under a full parse.
 //!
 //! Given the extractor's [`KeyPlan`] (its paths, when all are keys), the check
 //! also notes the entry of each record's column values as it passes them,
