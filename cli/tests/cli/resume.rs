@@ -578,27 +578,45 @@ fn failed_run(api: &Api, dir: &Dir, rest: &str) -> std::path::PathBuf {
 }
 
 #[test]
-fn resuming_a_checkpoint_whose_output_was_renamed_into_place_says_so() {
+fn a_checkpoint_whose_output_was_renamed_into_place_resumes() {
+    // As a run stopped between renaming its output and removing its
+    // state leaves them: the output under its final name, no partial
+    // file. A retry loop that always passes --resume must still end.
     let api = Api::start(Duration::ZERO);
     let dir = Dir::new();
     let job = failed_run(&api, &dir, &format!("{CURSOR}[limits]\nmax_retries = 0\n"));
-    // As a run stopped between renaming its output and removing its state
-    // leaves them.
     std::fs::rename(dir.path("out.ndjson.partial"), dir.path("out.ndjson")).unwrap();
-    let kept = dir.read("out.ndjson");
+    let run = hydrant(&["run", path_str(&job), "--resume"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        output_ids(&dir.read("out.ndjson")),
+        (0..TOTAL).collect::<Vec<_>>()
+    );
+    assert!(!dir.path("out.ndjson.partial").exists());
+    assert!(!dir.path("job.state").exists());
+}
+
+#[test]
+fn a_renamed_output_that_is_not_the_checkpoints_is_refused_and_kept() {
+    let api = Api::start(Duration::ZERO);
+    let dir = Dir::new();
+    let job = failed_run(&api, &dir, &format!("{CURSOR}[limits]\nmax_retries = 0\n"));
+    std::fs::remove_file(dir.path("out.ndjson.partial")).unwrap();
+    dir.write("out.ndjson", "{\"id\":999}\n");
     let run = hydrant(&["run", path_str(&job), "--resume"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let out = dir.path("out.ndjson");
+    let (out, partial) = (dir.path("out.ndjson"), dir.path("out.ndjson.partial"));
     assert!(
         run.stderr.contains(&format!(
-            "cannot resume the output `{}` (`{}` exists: the checkpointed run may have finished; run without --resume to start over)",
+            "cannot resume the output `{}`: `{}` is missing and `{}` does not hold what the cut-off run wrote; run without --resume to start over",
             out.display(),
+            partial.display(),
             out.display()
         )),
         "{}",
         run.stderr
     );
-    assert_eq!(dir.read("out.ndjson"), kept, "the output is left as it was");
+    assert_eq!(dir.read("out.ndjson"), "{\"id\":999}\n", "left as it was");
     assert!(dir.path("job.state").exists());
 }
 

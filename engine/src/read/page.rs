@@ -736,20 +736,8 @@ fn open_sink(
         #[cfg(feature = "arrow")]
         (Some(OutputHook::Sink(make)), _, _) => return Ok(make(columns)),
         (Some(OutputHook::Writer(writer)), _, _) => Destination::writer(writer),
-        (None, Some(mark), Some(path)) => Destination::resume(path, mark).map_err(|e| {
-            // A run stopped after its output was renamed into place but
-            // before its checkpoint was removed leaves both behind.
-            let finished = e.kind() == std::io::ErrorKind::NotFound && path.exists();
-            let hint = if finished {
-                format!(
-                    " (`{}` exists: the checkpointed run may have finished; run without --resume to start over)",
-                    path.display()
-                )
-            } else {
-                String::new()
-            };
-            Error::io(format!("cannot resume the output `{}`{hint}", path.display()), e)
-        })?,
+        (None, Some(mark), Some(path)) => Destination::resume(path, mark)
+            .map_err(|e| Error::io(format!("cannot resume the output `{}`", path.display()), e))?,
         (None, _, path) => Destination::open(path).map_err(|e| output_error(job, e))?,
     };
     if job.state.is_some() {

@@ -282,7 +282,17 @@ impl Destination {
     pub(crate) fn resume(path: &Path, mark: Mark) -> io::Result<Destination> {
         let length = mark.length;
         let partial = partial_path(path);
-        if std::fs::symlink_metadata(&partial)?.is_symlink() {
+        let found = std::fs::symlink_metadata(&partial);
+        if found
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
+        {
+            reclaim(path, &partial, &mark)?;
+        }
+        if found
+            .or_else(|_| std::fs::symlink_metadata(&partial))?
+            .is_symlink()
+        {
             return Err(io::Error::other(format!(
                 "`{}` is a symbolic link, not the output of the cut-off run",
                 partial.display()
@@ -466,6 +476,45 @@ fn create_partial(partial: &Path) -> io::Result<File> {
 
 /// The digest of the first `length` bytes of `file`, read once when a run
 /// resumes.
+/// A run stopped after renaming its output into place but before
+/// removing its checkpoint leaves the whole output under its final name
+/// and no partial file. The output becomes the partial file again, once
+/// its bytes up to the checkpoint are what the run wrote; the pages past
+/// the checkpoint are then fetched and written again, as after any cut.
+/// A file that does not match is refused and left as it is.
+fn reclaim(path: &Path, partial: &Path, mark: &Mark) -> io::Result<()> {
+    let gone = || {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("`{}` is missing", partial.display()),
+        )
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_file() => {}
+        Ok(_) => return Err(gone()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(gone()),
+        Err(e) => return Err(e),
+    }
+    let file = File::open(path)?;
+    let whole = file.metadata()?.len() >= mark.length
+        && digest_of(&file, mark.length)?.finalize() == mark.digest;
+    if !whole {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "`{}` is missing and `{}` does not hold what the cut-off run wrote; run without --resume to start over",
+                partial.display(),
+                path.display()
+            ),
+        ));
+    }
+    tracing::info!(
+        output = %path.display(),
+        "the cut-off run had renamed its output into place; resuming it"
+    );
+    std::fs::rename(path, partial)
+}
+
 fn digest_of(file: &File, length: u64) -> io::Result<crc32fast::Hasher> {
     let mut digest = crc32fast::Hasher::new();
     let mut reader = io::BufReader::with_capacity(BUFFER, io::Read::take(file, length));
