@@ -282,17 +282,14 @@ impl Destination {
     pub(crate) fn resume(path: &Path, mark: Mark) -> io::Result<Destination> {
         let length = mark.length;
         let partial = partial_path(path);
-        let found = std::fs::symlink_metadata(&partial);
-        if found
-            .as_ref()
-            .is_err_and(|e| e.kind() == io::ErrorKind::NotFound)
-        {
-            reclaim(path, &partial, &mark)?;
-        }
-        if found
-            .or_else(|_| std::fs::symlink_metadata(&partial))?
-            .is_symlink()
-        {
+        let found = match std::fs::symlink_metadata(&partial) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                reclaim(path, &partial, &mark)?;
+                std::fs::symlink_metadata(&partial)?
+            }
+            found => found?,
+        };
+        if found.is_symlink() {
             return Err(io::Error::other(format!(
                 "`{}` is a symbolic link, not the output of the cut-off run",
                 partial.display()
@@ -474,8 +471,6 @@ fn create_partial(partial: &Path) -> io::Result<File> {
     Ok(file)
 }
 
-/// The digest of the first `length` bytes of `file`, read once when a run
-/// resumes.
 /// A run stopped after renaming its output into place but before
 /// removing its checkpoint leaves the whole output under its final name
 /// and no partial file. The output becomes the partial file again, once
@@ -515,6 +510,8 @@ fn reclaim(path: &Path, partial: &Path, mark: &Mark) -> io::Result<()> {
     std::fs::rename(path, partial)
 }
 
+/// The digest of the first `length` bytes of `file`, read once when a run
+/// resumes.
 fn digest_of(file: &File, length: u64) -> io::Result<crc32fast::Hasher> {
     let mut digest = crc32fast::Hasher::new();
     let mut reader = io::BufReader::with_capacity(BUFFER, io::Read::take(file, length));
