@@ -17,31 +17,43 @@ pub(crate) struct NdjsonEncoder {
 /// 87 ns a record).
 pub(super) const KEY_CHUNK: usize = 32;
 
-/// `{"name":` for the first column, `,"name":` for the others, padded to
-/// [`KEY_CHUNK`] when shorter.
+/// `{"name":` for the first column, `,"name":` for the others: padded
+/// to [`KEY_CHUNK`] in place when it fits, so that a row's keys lie in
+/// the encoder's own array rather than each behind a pointer.
 #[derive(Debug)]
 pub(super) struct Key {
-    pub(super) padded: Vec<u8>,
-    pub(super) len: usize,
+    chunk: [u8; KEY_CHUNK],
+    len: usize,
+    /// The whole text of a longer key.
+    long: Vec<u8>,
 }
 
 impl Key {
     pub(super) fn new(text: Vec<u8>) -> Key {
-        let len = text.len();
-        let mut padded = text;
-        if len <= KEY_CHUNK {
-            padded.resize(KEY_CHUNK, 0);
+        let mut chunk = [0; KEY_CHUNK];
+        match chunk.get_mut(..text.len()) {
+            Some(start) => {
+                start.copy_from_slice(&text);
+                Key {
+                    chunk,
+                    len: text.len(),
+                    long: Vec::new(),
+                }
+            }
+            None => Key {
+                chunk,
+                len: text.len(),
+                long: text,
+            },
         }
-        Key { padded, len }
     }
 
     pub(super) fn put(&self, out: &mut Vec<u8>) {
-        match <&[u8; KEY_CHUNK]>::try_from(self.padded.as_slice()) {
-            Ok(chunk) => {
-                out.extend_from_slice(chunk);
-                out.truncate(out.len() - KEY_CHUNK + self.len);
-            }
-            Err(_) => out.extend_from_slice(&self.padded),
+        if self.len <= KEY_CHUNK {
+            out.extend_from_slice(&self.chunk);
+            out.truncate(out.len() - KEY_CHUNK + self.len);
+        } else {
+            out.extend_from_slice(&self.long);
         }
     }
 }
@@ -72,5 +84,46 @@ impl NdjsonEncoder {
             out.push(b'{');
         }
         out.extend_from_slice(b"}\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::ColumnType;
+    use crate::json::path::JsonPath;
+
+    #[test]
+    fn keys_of_every_length_are_written_whole() {
+        // Names around the chunk's size, written with and without escapes.
+        let names: Vec<String> = (0..=40)
+            .map(|len| "k".repeat(len))
+            .chain(["\"q\"".to_owned(), "tab\there".repeat(5), "é".repeat(20)])
+            .collect();
+        let columns: Vec<ColumnSpec> = names
+            .iter()
+            .map(|name| ColumnSpec {
+                name: name.clone(),
+                path: Some(JsonPath::member(name)),
+                kind: ColumnType::Long,
+                format: None,
+                value: None,
+            })
+            .collect();
+        let cells: Vec<Cell<'_>> = (0..names.len() as i64).map(Cell::Int).collect();
+        let mut out = b"prefix".to_vec();
+        NdjsonEncoder::new(&columns).encode(&cells, &mut Hours::default(), &mut out);
+        let line = std::str::from_utf8(&out)
+            .unwrap()
+            .strip_prefix("prefix")
+            .unwrap();
+        assert!(line.ends_with("}\n"), "{line}");
+        let row: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
+        let keys: Vec<&String> = row.keys().collect();
+        // The empty name and the others, each once, in order.
+        assert_eq!(keys.len(), names.len(), "{line}");
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(row[name], serde_json::json!(i), "{name:?} in {line}");
+        }
     }
 }

@@ -230,8 +230,10 @@ impl Checker<'_> {
         {
             return None;
         }
+        // Through a slice taken once, as in `Noted::note_all`.
+        let partners = &mut *self.partners;
         for &(at, partner) in &template.pairs {
-            self.partners[open + at as usize] = open as u32 + partner;
+            partners[open + at as usize] = open as u32 + partner;
         }
         let record = self.members_of(ELEMENT, open);
         if !self.replay(open) {
