@@ -282,14 +282,14 @@ impl Destination {
     pub(crate) fn resume(path: &Path, mark: Mark) -> io::Result<Destination> {
         let length = mark.length;
         let partial = partial_path(path);
-        let found = match std::fs::symlink_metadata(&partial) {
+        let meta = match std::fs::symlink_metadata(&partial) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 reclaim(path, &partial, &mark)?;
                 std::fs::symlink_metadata(&partial)?
             }
-            found => found?,
+            meta => meta?,
         };
-        if found.is_symlink() {
+        if meta.is_symlink() {
             return Err(io::Error::other(format!(
                 "`{}` is a symbolic link, not the output of the cut-off run",
                 partial.display()
