@@ -1141,6 +1141,15 @@ mod tests {
                 .ok()
                 .map(|dt| dt.timestamp() * 1_000_000 + i64::from(dt.timestamp_subsec_micros()))
         };
+        // Fractions of every length with every digit in every place.
+        let mut next = crate::json::xorshift(0x9e37_79b9_7f4a_7c15);
+        for places in 1..=9 {
+            for _ in 0..300 {
+                let digits = format!("{:09}", next() % 1_000_000_000);
+                let s = format!("2023-11-14T22:13:35.{}Z", &digits[..places]);
+                assert_eq!(utc_seconds_micros(s.as_bytes()), chrono_exact(&s), "{s}");
+            }
+        }
         for fraction in ["5", "25", "123", "000001", "1234567", "999999999", "0"] {
             let s = format!("2023-11-14T22:13:35.{fraction}Z");
             assert_eq!(utc_seconds_micros(s.as_bytes()), chrono_exact(&s), "{s}");
@@ -1163,7 +1172,7 @@ mod tests {
         // place of the text.
         let good = *b"2023-11-14T22:13:35Z";
         for at in 0..good.len() {
-            for bad in [b'/', b':', b'T', b'-', b'Z'] {
+            for bad in [b'/', b':', b'T', b'-', b'Z', b' ', 0x7f, 0xc3, 0xfa, 0xff] {
                 let mut text = good;
                 if text[at] == bad {
                     continue;

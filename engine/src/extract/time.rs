@@ -2,6 +2,7 @@
 //! formats and unix seconds or milliseconds.
 
 use super::*;
+use crate::json::{ZERO_DIGITS, lane_digits, short_word};
 
 /// Unix seconds, or milliseconds when above 10^11, to microseconds.
 pub(super) fn number_to_micros(value: f64) -> Option<i64> {
@@ -77,31 +78,37 @@ pub(super) fn parse_timestamp(s: &str, format: Option<&str>) -> Option<i64> {
 /// column's time; anything else (offsets, a leap second, a date that
 /// does not exist) is left to chrono. The fraction is kept to
 /// microseconds, as chrono keeps it.
+///
+/// The text is read in words: its digits checked and its separators
+/// compared a word at a time, not a byte at a time.
 pub(super) fn utc_seconds_micros(text: &[u8]) -> Option<i64> {
     let (whole, tail) = text.split_first_chunk::<19>()?;
     let micros = match tail {
         [b'Z'] => 0,
-        [b'.', fraction @ .., b'Z'] if (1..=9).contains(&fraction.len()) => {
-            fraction_micros(fraction)?
-        }
+        [b'.', fraction @ .., b'Z'] => fraction_micros(fraction)?,
         _ => return None,
     };
-    // The fourteen digits' values, checked at once by their largest: a
-    // byte that is not a digit is above 9 once `0` is taken from it.
-    let d = |i: usize| u32::from(whole[i].wrapping_sub(b'0'));
-    let digits = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18].map(d);
-    if digits.iter().max() > Some(&9)
-        || [whole[4], whole[7], whole[10], whole[13], whole[16]] != *b"--T::"
-    {
+    let word = |at: usize| u64::from_le_bytes(whole[at..at + 8].try_into().expect("eight bytes"));
+    // `YYYY-MM-`, `DDTHH:MM` and `M:SS` (the minute's last digit again).
+    let (date, time) = (word(0), word(8));
+    let last = u32::from_le_bytes(whole[15..19].try_into().expect("four bytes"));
+    let separators = date & 0xff00_00ff_0000_0000 == 0x2d00_002d_0000_0000
+        && time & 0x0000_ff00_00ff_0000 == 0x0000_3a00_0054_0000
+        && last & 0x0000_ff00 == 0x0000_3a00;
+    let date = lane_digits(date, 0x00ff_ff00_ffff_ffff)?;
+    let time = lane_digits(time, 0xffff_00ff_ff00_ffff)?;
+    let last = lane_digits(u64::from(last), 0xffff_0000)?;
+    if !separators {
         return None;
     }
-    let [y0, y1, y2, y3, m0, m1, d0, d1, h0, h1, n0, n1, s0, s1] = digits;
+    let [y0, y1, y2, y3, _, m0, m1, _] = date.to_le_bytes().map(u32::from);
+    let [d0, d1, _, h0, h1, _, n0, n1] = time.to_le_bytes().map(u32::from);
+    let [_, _, s0, s1, ..] = last.to_le_bytes().map(u32::from);
     let year = y0 * 1000 + y1 * 100 + y2 * 10 + y3;
     let (month, day) = (m0 * 10 + m1, d0 * 10 + d1);
     let (hour, minute, second) = (h0 * 10 + h1, n0 * 10 + n1, s0 * 10 + s1);
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
     let month_days = match month {
-        2 if leap => 29,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         1..=12 => 31,
@@ -110,32 +117,48 @@ pub(super) fn utc_seconds_micros(text: &[u8]) -> Option<i64> {
     if day == 0 || day > month_days || hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    // Days from 1970-01-01 to the date, by Howard Hinnant's
-    // `days_from_civil`, with years counted from March.
-    let shifted = i64::from(year) - i64::from(month <= 2);
-    let era = shifted.div_euclid(400);
-    let year_of_era = shifted - era * 400;
-    let day_of_year = i64::from((153 * ((month + 9) % 12) + 2) / 5 + day - 1);
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
+    let days = days_from_civil(year, month, day);
     let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
     Some(seconds * 1_000_000 + micros)
 }
 
+/// Days from 1970-01-01 to a date of years 0 to 9999, by Howard
+/// Hinnant's `days_from_civil`, with years counted from March, in
+/// unsigned 32 bits: years are taken from one 400-year era on, so that
+/// January and February of year 0 stay above zero.
+fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
+    let shifted = year + 400 - u32::from(month <= 2);
+    let era = shifted / 400;
+    let year_of_era = shifted - era * 400;
+    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    i64::from(era * 146_097 + day_of_era) - 146_097 - 719_468
+}
+
 /// The microseconds of a fraction's digits (one to nine), those past the
-/// sixth dropped; `None` if one is not a digit.
+/// sixth dropped; `None` if one is not a digit. The first eight are read
+/// as one word, padded with `0`s.
 fn fraction_micros(fraction: &[u8]) -> Option<i64> {
-    let mut micros = 0;
-    for place in 0..6 {
-        let digit = fraction.get(place).map_or(Some(0), |&b| {
-            b.is_ascii_digit().then(|| i64::from(b - b'0'))
-        })?;
-        micros = micros * 10 + digit;
-    }
-    fraction
-        .get(6..)
-        .is_none_or(|rest| rest.iter().all(u8::is_ascii_digit))
-        .then_some(micros)
+    let first = |bytes: &[u8]| u64::from_le_bytes(bytes[..8].try_into().expect("eight bytes"));
+    let (eight, ninth) = match fraction.len() {
+        n @ 1..=7 => (short_word(fraction) | ZERO_DIGITS << (8 * n), b'0'),
+        8 => (first(fraction), b'0'),
+        9 => (first(fraction), fraction[8]),
+        _ => return None,
+    };
+    let digits = lane_digits(eight, u64::MAX)?;
+    ninth
+        .is_ascii_digit()
+        .then(|| eight_digits_value(digits) as i64 / 100)
+}
+
+/// The number eight digit values make, the first in the lowest byte:
+/// pairs, then fours, then the eight, each step a multiply whose
+/// carries out of the word are not wanted.
+fn eight_digits_value(digits: u64) -> u64 {
+    let pairs = digits.wrapping_mul(10 << 8 | 1) >> 8 & 0x00ff_00ff_00ff_00ff;
+    let fours = pairs.wrapping_mul(100 << 16 | 1) >> 16 & 0x0000_ffff_0000_ffff;
+    fours.wrapping_mul(10_000 << 32 | 1) >> 32
 }
 
 pub(super) fn to_date(value: View<'_>, format: Option<&str>) -> Option<i32> {

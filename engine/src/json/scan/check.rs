@@ -528,14 +528,7 @@ pub(super) fn is_plain_literal(word: &[u8], len: usize) -> bool {
     let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
     let mask = u64::MAX >> (64 - 8 * len);
     let literal = word & mask;
-    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
-    // Bytes past the literal read as `0`, so only its own can fail.
-    let digits = literal | (ZERO_DIGITS & !mask);
-    // A byte is a digit when its high nibble is 3 and adding 6 to it
-    // leaves the nibble so, i.e. its low nibble is below 10.
-    let all_digits = digits & HIGH_NIBBLES == ZERO_DIGITS
-        && digits.wrapping_add(0x0606_0606_0606_0606) & HIGH_NIBBLES == ZERO_DIGITS;
-    if all_digits {
+    if lane_digits(literal, mask).is_some() {
         return len == 1 || literal as u8 != b'0';
     }
     match len {

@@ -28,8 +28,8 @@ use unescape::*;
 
 use std::fmt;
 
-use crate::json::ZERO_DIGITS;
 use crate::json::keys::{KeySet, same_key};
+use crate::json::lane_digits;
 use crate::json::node::{Node, View};
 use crate::json::path::{Segment, resolve_index};
 
