@@ -123,9 +123,11 @@ pub(super) fn utc_seconds_micros(text: &[u8]) -> Option<i64> {
 }
 
 /// Days from 1970-01-01 to a date of years 0 to 9999, by Howard
-/// Hinnant's `days_from_civil`, with years counted from March, in
-/// unsigned 32 bits: years are taken from one 400-year era on, so that
-/// January and February of year 0 stay above zero.
+/// Hinnant's `days_from_civil`, with years counted from March. In
+/// unsigned 32 bits, where dividing by a constant is a multiply: the
+/// year is moved 400 years on, so that January and February of year 0
+/// (counted in the year before) stay above zero, and that era's days
+/// are taken back at the end.
 fn days_from_civil(year: u32, month: u32, day: u32) -> i64 {
     let shifted = year + 400 - u32::from(month <= 2);
     let era = shifted / 400;

@@ -23,6 +23,21 @@ pub(crate) use write::*;
 use serde_json::Value;
 use simd_json::{BorrowedValue, StaticNode};
 
+/// The digits of `word` in the bytes `lanes` marks (`0xff` each), as
+/// their values, the other bytes zero; `None` if one is not a digit.
+/// Told in registers, not byte by byte: a byte is a digit when its high
+/// half is 3, also after adding 6.
+#[inline(always)]
+pub(crate) fn lane_digits(word: u64, lanes: u64) -> Option<u64> {
+    const HIGH_HALVES: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+    let (high, zeros) = (lanes & HIGH_HALVES, lanes & ZERO_DIGITS);
+    let bytes = word & lanes;
+    // Adding 6 carries out of a byte only when its high half is not 3,
+    // which the first test has already refused.
+    let digits = bytes & high == zeros && (bytes + (lanes & 0x0606_0606_0606_0606)) & high == zeros;
+    digits.then(|| bytes - zeros)
+}
+
 /// The tests' source of varied input: a xorshift generator, which gives
 /// the same numbers on every run.
 #[cfg(test)]
@@ -39,6 +54,42 @@ pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn lane_digits_tell_every_byte_as_a_byte_test_does() {
+        // Each byte value in each place, among digits in the lanes and
+        // bytes that are not digits outside them, which do not count.
+        for lanes in [u64::MAX, 0x00ff_ff00_ffff_ffff, 0xffff_0000] {
+            let kept = |i: usize| lanes >> (8 * i) & 0xff != 0;
+            let base: [u8; 8] = std::array::from_fn(|i| {
+                if kept(i) {
+                    b"09512347"[i]
+                } else {
+                    [b'x', 0xff][i % 2]
+                }
+            });
+            for place in 0..8 {
+                for byte in 0..=255u8 {
+                    let mut bytes = base;
+                    bytes[place] = byte;
+                    let expected =
+                        (0..8)
+                            .all(|i| !kept(i) || bytes[i].is_ascii_digit())
+                            .then(|| {
+                                let values: [u8; 8] =
+                                    std::array::from_fn(
+                                        |i| {
+                                            if kept(i) { bytes[i] - b'0' } else { 0 }
+                                        },
+                                    );
+                                u64::from_le_bytes(values)
+                            });
+                    let word = u64::from_le_bytes(bytes);
+                    assert_eq!(lane_digits(word, lanes), expected, "{bytes:?} {lanes:x}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn repeated_keys_keep_their_first_value_in_objects_of_any_size() {

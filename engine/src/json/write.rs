@@ -277,21 +277,6 @@ pub(super) fn put_leading_digits(value: u32, out: &mut Vec<u8>) {
 /// Eight ASCII `0`s: a word of digits is its digits' values plus this.
 pub(crate) const ZERO_DIGITS: u64 = u64::from_le_bytes([b'0'; 8]);
 
-/// The digits of `word` in the bytes `lanes` marks (`0xff` each), as
-/// their values, the other bytes zero; `None` if one is not a digit.
-/// Told in registers, not byte by byte: a byte is a digit when its high
-/// half is 3, also after adding 6.
-#[inline(always)]
-pub(crate) fn lane_digits(word: u64, lanes: u64) -> Option<u64> {
-    const HIGH_HALVES: u64 = 0xf0f0_f0f0_f0f0_f0f0;
-    let (high, zeros) = (lanes & HIGH_HALVES, lanes & ZERO_DIGITS);
-    let bytes = word & lanes;
-    // Adding 6 carries out of a byte only when its high half is not 3,
-    // which the first test has already refused.
-    let digits = bytes & high == zeros && (bytes + (lanes & 0x0606_0606_0606_0606)) & high == zeros;
-    digits.then(|| bytes - zeros)
-}
-
 /// The eight decimal digits of `value` (below 10^8, with leading zeros)
 /// as ASCII, the first in the lowest byte: each step splits every lane
 /// of the word in two, dividing by a multiply and a shift.
