@@ -1224,6 +1224,54 @@ mod tests {
     }
 
     #[test]
+    fn literals_are_told_as_serde_json_tells_them() {
+        // Runs of digits of every length around a word's eight, and a
+        // wrong byte in every place of them.
+        let mut next = crate::json::xorshift(0x1234_5678_9abc_def1);
+        let mut digits = |n: usize| -> String {
+            (0..n)
+                .map(|_| char::from(b'0' + (next() % 10) as u8))
+                .collect()
+        };
+        let mut texts: Vec<Vec<u8>> = Vec::new();
+        for n in 0..=26 {
+            let run = digits(n);
+            let half = digits(n / 2);
+            for text in [
+                run.clone(),
+                format!("-{run}"),
+                format!("0.{run}"),
+                format!("{half}.{run}"),
+                format!("-1{run}.{half}e+1{}", &run[..n.min(2)]),
+                format!("{run}E-{}", &half[..half.len().min(2)]),
+            ] {
+                let text = text.into_bytes();
+                for at in 0..text.len() {
+                    for bad in [b'/', b':', b'a', b'.', b'e', b'-', b' ', 0x7f, 0xfa, 0xff] {
+                        let mut wrong = text.clone();
+                        wrong[at] = bad;
+                        texts.push(wrong);
+                    }
+                }
+                texts.push(text);
+            }
+        }
+        for text in texts {
+            let spaced = text.first().is_some_and(u8::is_ascii_whitespace)
+                || text.last().is_some_and(u8::is_ascii_whitespace);
+            // Read as a value that is not kept, a number is only
+            // checked, not converted: `4e972` is a number here too.
+            let number = text
+                .first()
+                .is_some_and(|&b| b == b'-' || b.is_ascii_digit());
+            let expected =
+                !spaced && number && serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_ok();
+            let shown = String::from_utf8_lossy(&text);
+            assert_eq!(is_literal(&text), expected, "`{shown}`");
+        }
+    }
+
+    #[test]
     fn literals_and_space_across_block_boundaries() {
         for pad in 0..70 {
             let space = " ".repeat(pad);
