@@ -72,18 +72,13 @@ mod tests {
                 for byte in 0..=255u8 {
                     let mut bytes = base;
                     bytes[place] = byte;
-                    let expected =
-                        (0..8)
-                            .all(|i| !kept(i) || bytes[i].is_ascii_digit())
-                            .then(|| {
-                                let values: [u8; 8] =
-                                    std::array::from_fn(
-                                        |i| {
-                                            if kept(i) { bytes[i] - b'0' } else { 0 }
-                                        },
-                                    );
-                                u64::from_le_bytes(values)
-                            });
+                    let mut values = [0u8; 8];
+                    let mut all = true;
+                    for i in (0..8).filter(|&i| kept(i)) {
+                        all &= bytes[i].is_ascii_digit();
+                        values[i] = bytes[i].wrapping_sub(b'0');
+                    }
+                    let expected = all.then(|| u64::from_le_bytes(values));
                     let word = u64::from_le_bytes(bytes);
                     assert_eq!(lane_digits(word, lanes), expected, "{bytes:?} {lanes:x}");
                 }

@@ -121,7 +121,7 @@ mod tests {
         let row: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
         let keys: Vec<&String> = row.keys().collect();
         // The empty name and the others, each once, in order.
-        assert_eq!(keys.len(), names.len(), "{line}");
+        assert_eq!(keys, names.iter().collect::<Vec<_>>(), "{line}");
         for (i, name) in names.iter().enumerate() {
             assert_eq!(row[name], serde_json::json!(i), "{name:?} in {line}");
         }

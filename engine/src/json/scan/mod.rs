@@ -214,9 +214,7 @@ impl Noted {
     /// tell, so a note at a time reloaded it for each.
     fn note_all(&mut self, notes: &[(u32, u32)], open: usize) {
         let row = self.slots.len() - self.width - 1;
-        let Some(slots) = self.slots.get_mut(row..row + self.width) else {
-            return;
-        };
+        let slots = &mut self.slots[row..row + self.width];
         for &(column, value) in notes {
             slots[column as usize] = (open + value as usize) as u32;
         }
