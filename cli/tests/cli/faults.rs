@@ -252,11 +252,14 @@ fn deep_nesting_invalid_utf8_and_malformed_json_fail_naming_the_url() {
         Exchange::json("/deep", deep),
         Exchange::json("/utf8", b"[{\"s\": \"caf\xe9\"}]".to_vec()),
         Exchange::json("/broken", "[{\"id\": 1},"),
+        Exchange::json("/trailing", "[{\"id\": 1}] [{\"id\": 2}]"),
     ]);
+    // The fault in plain words, with the byte where it is.
     for (target, why) in [
-        ("/deep", "DepthLimitExceeded"),
-        ("/utf8", "is not valid JSON"),
-        ("/broken", "is not valid JSON"),
+        ("/deep", "nesting deeper than 1024 at byte 1024"),
+        ("/utf8", "invalid UTF-8 at byte 11"),
+        ("/broken", "expected a value at byte 11"),
+        ("/trailing", "expected the end of the text at byte 12"),
     ] {
         let dir = Dir::new();
         let out = dir.path("out.ndjson");
@@ -265,9 +268,9 @@ fn deep_nesting_invalid_utf8_and_malformed_json_fail_naming_the_url() {
         assert_eq!(run.code, 1, "{target}");
         assert!(
             run.stderr.contains(&format!(
-                "response from {}{target} is not valid JSON",
+                "response from {}{target} is not valid JSON: {why};",
                 server.url()
-            )) && run.stderr.contains(why),
+            )),
             "{target}: {}",
             run.stderr
         );

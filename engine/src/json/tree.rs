@@ -3,6 +3,7 @@
 //! keys reduced to their first members.
 
 use super::*;
+use crate::json::scan::Scanner;
 
 /// Prefix of a string that carries a number literal too big for 64 bits.
 /// It starts with U+0001, which JSON text can only hold escaped.
@@ -284,11 +285,14 @@ pub(crate) struct Scratch {
     pub(crate) rewritten: Vec<u8>,
 }
 
+/// What is wrong with a text the parser refused. simd-json's own words
+/// ("InternalError at character 8") rarely help, so the scanner, which
+/// refuses the same texts, names the fault where it can.
 pub(crate) fn describe(error: &simd_json::Error, text: &[u8]) -> String {
-    if text.iter().all(u8::is_ascii_whitespace) {
-        return "the body is empty".to_owned();
+    match Scanner::default().scan(text, None) {
+        Err(malformed) => malformed.to_string(),
+        Ok(_) => error.to_string(),
     }
-    error.to_string()
 }
 
 /// Rewrites number literals that do not fit 64 bits as marked strings.
