@@ -32,7 +32,24 @@ fn files_that_would_overwrite_each_other_are_refused_before_any_request() {
             format!("[output]\npath = \"{}\"\n", path_str(dir.dir.path())),
             "is a folder; name a file in it",
         ),
+        (
+            "[output]\npath = \"job.toml\"\n".to_owned(),
+            "job.toml` is the job file: the run would overwrite it",
+        ),
+        (
+            "[records]\ndirty_path = \"./job.toml\"\n".to_owned(),
+            "job.toml` is the job file: the run would overwrite it",
+        ),
+        (
+            format!(
+                "[fanout]\nparam = \"v\"\nvalues_file = \"values.txt\"\n\
+                 [output]\npath = \"{}\"\n",
+                path_str(&dir.path("values.txt"))
+            ),
+            "values.txt` is fanout.values_file: the run would overwrite it",
+        ),
     ];
+    dir.write("values.txt", "a\nb\n");
     for (rest, says) in cases {
         let job = dir.write(
             "job.toml",
@@ -44,6 +61,66 @@ fn files_that_would_overwrite_each_other_are_refused_before_any_request() {
     }
     assert!(server.requests().is_empty());
     assert!(!dir.path("out.ndjson").exists());
+    assert_eq!(dir.read("values.txt"), "a\nb\n");
+}
+
+/// A slip on the command line, or a path copied from one key to another,
+/// must not replace the file the run reads.
+#[test]
+fn files_a_run_reads_are_never_its_output() {
+    let server = TestServer::start(vec![Exchange::json("/x", ids(0..2))]);
+    let dir = Dir::new();
+    let text = format!("[request]\nurl = \"{}/x\"\n", server.url());
+    let job = dir.write("job.toml", &text);
+    let run = hydrant(&["run", path_str(&job), "--output", path_str(&job)]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("job.toml` is the job file: the run would overwrite it"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dir.read("job.toml"), text);
+    // A link to the job file is the job file.
+    std::os::unix::fs::symlink(&job, dir.path("link.ndjson")).unwrap();
+    let run = hydrant(&[
+        "run",
+        path_str(&job),
+        "--output",
+        path_str(&dir.path("link.ndjson")),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("is the job file"), "{}", run.stderr);
+    assert_eq!(dir.read("job.toml"), text);
+    // A write job's rejects written over its input, or over the read job
+    // that gives its records.
+    let records = dir.write("records.ndjson", "{\"id\":1}\n");
+    for (input, rejects, says) in [
+        (
+            "path = \"records.ndjson\"",
+            "records.ndjson",
+            "records.ndjson` is input.path",
+        ),
+        (
+            "job = \"job.toml\"",
+            "job.toml",
+            "job.toml` is a file of input.job",
+        ),
+    ] {
+        let write = dir.write(
+            "write.toml",
+            &format!(
+                "[input]\n{input}\n[write]\nurl = \"{}/w\"\nreject_path = \"{rejects}\"\n",
+                server.url()
+            ),
+        );
+        let run = hydrant(&["run", path_str(&write)]);
+        assert_eq!(run.code, 2, "{input}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{input}: {}", run.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(&records).unwrap(), "{\"id\":1}\n");
+    assert_eq!(dir.read("job.toml"), text);
+    assert!(server.requests().is_empty());
 }
 
 /// Paths in a job file are found beside the job file, whatever the

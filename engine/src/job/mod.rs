@@ -124,6 +124,8 @@ pub enum JobFormat {
 #[derive(Debug, Clone)]
 pub struct Job {
     pub(crate) name: String,
+    /// The job file it was loaded from, which a run must not write over.
+    pub(crate) file: Option<PathBuf>,
     /// Keys of another system's job file that were not carried over, told
     /// once when the job runs.
     pub(crate) notices: Vec<String>,
@@ -417,6 +419,7 @@ impl Job {
         if let Some(dir) = path.parent() {
             job.resolve_relative_to(dir);
         }
+        job.file = Some(path.to_owned());
         job.load_input_job(vars)?;
         Ok(job)
     }
@@ -678,7 +681,46 @@ impl Job {
                 )));
             }
         }
+        let read = self.files_read();
+        for (key, path) in &files {
+            if let Some((other, _)) = read.iter().find(|(_, p)| same_file(p, path)) {
+                return Err(Error::config(format!(
+                    "{key} `{}` is {other}: the run would overwrite it",
+                    path.display()
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// The files a run reads, which none of its own files may replace.
+    fn files_read(&self) -> Vec<(&'static str, PathBuf)> {
+        let mut read = Vec::new();
+        if let Some(file) = &self.file {
+            read.push(("the job file", absolute(file)));
+        }
+        if let Some(ca) = self.request.as_ref().and_then(|r| r.ca_file.as_ref()) {
+            read.push(("request.ca_file", absolute(ca)));
+        }
+        if let Some(Fanout {
+            source: FanoutSource::File(file),
+            ..
+        }) = &self.fanout
+        {
+            read.push(("fanout.values_file", absolute(file)));
+        }
+        match self.write.as_ref().map(|w| &w.input) {
+            Some(Input::File {
+                path: Some(path), ..
+            }) => read.push(("input.path", absolute(path))),
+            Some(Input::Job(job)) => read.extend(
+                job.files_read()
+                    .into_iter()
+                    .map(|(_, path)| ("a file of input.job", path)),
+            ),
+            _ => {}
+        }
+        read
     }
 
     /// A warning when the output's format was given and its path's
@@ -766,6 +808,16 @@ fn absolute(path: &FsPath) -> PathBuf {
         }
     }
     folded
+}
+
+/// Whether two paths name one file: the same path once folded, or, for
+/// files that exist, the same file behind links.
+fn same_file(a: &FsPath, b: &FsPath) -> bool {
+    a == b
+        || matches!(
+            (a.canonicalize(), b.canonicalize()),
+            (Ok(a), Ok(b)) if a == b
+        )
 }
 
 fn partial_of(path: &FsPath) -> PathBuf {

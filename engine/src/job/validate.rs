@@ -512,6 +512,7 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
     )?;
     Ok(Job {
         name: name.to_owned(),
+        file: None,
         notices: Vec::new(),
         request: Some(request),
         auth: file.auth,
@@ -648,6 +649,7 @@ pub(super) fn validate_fanout(
             FanoutSource::From(Box::new(Job {
                 notices: Vec::new(),
                 name: "[fanout.from]".to_owned(),
+                file: None,
                 request: Some(request),
                 auth,
                 paginate: from.paginate.clone(),
