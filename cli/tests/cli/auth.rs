@@ -11,7 +11,7 @@ use hmac::{KeyInit, Mac};
 use hydrant_bench::{Exchange, Seen};
 use sha2::Digest;
 
-use crate::util::{Dir, TestServer, hydrant_with, json, path_str, run_job};
+use crate::util::{Dir, TestServer, hydrant, hydrant_with, json, path_str, run_job};
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -597,15 +597,25 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
         "[auth]\ntype = \"signature\"\nalgorithm = \"MD5HEX\"\nsecret = \"${C}\"\nstring_to_sign = \"{secret}\"\n".to_owned(),
         "[auth]\ntype = \"aliyun\"\naccess_key_id = \"id\"\naccess_key_secret = \"${C}\"\n".to_owned(),
         "[auth.headers]\nX-Api-Secret = \"${C}\"\n".to_owned(),
+        "query = { code = \"${C}\" }\n".to_owned(),
     ];
+    // Credentials written into the URL itself: given by a variable, or
+    // under a credential's name.
+    let in_url = [
+        "?code=${C}&n=1".to_owned(),
+        format!("?n=1&access_token={CANARY}"),
+    ];
+    let methods = (methods.iter().map(|m| (String::new(), m.clone())))
+        .chain(in_url.into_iter().map(|query| (query, String::new())));
     let env = [("C", CANARY), ("RUST_LOG", "trace")];
-    for method in &methods {
+    for (query, method) in methods {
+        let method = &method;
         let dir = Dir::new();
         let columns = "[records]\ndirty_path = \"DIRTY\"\nmax_dirty = 5\n[[columns]]\nname = \"id\"\ntype = \"long\"\n"
             .replace("DIRTY", path_str(&dir.path("dirty.ndjson")));
         let (ok_url, fail_url) = (
-            format!("{}/ok", server.url()),
-            format!("{}/fail", server.url()),
+            format!("{}/ok{query}", server.url()),
+            format!("{}/fail{query}", server.url()),
         );
         let ok = dir.write(
             "ok.toml",
@@ -618,7 +628,7 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
         let paged = dir.write(
             "paged.toml",
             &format!(
-                "[request]\nurl = \"{}/paged\"\n{method}[limits]\nmax_retries = 0\n\
+                "[request]\nurl = \"{}/paged{query}\"\n{method}[limits]\nmax_retries = 0\n\
                  [records]\npath = \"data\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n\
                  [output]\npath = \"{}\"\n[state]\npath = \"{}\"\n",
                 server.url(),
@@ -673,7 +683,7 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
         ] {
             assert!(
                 !text.contains(CANARY) && !text.contains(TOKEN),
-                "{method}: a secret leaked into {what}: {text}"
+                "{query}{method}: a secret leaked into {what}: {text}"
             );
         }
     }
@@ -865,4 +875,36 @@ fn a_secret_shorter_than_four_bytes_does_not_garble_messages() {
         run.stderr
     );
     assert!(!run.stderr.contains("***"), "{}", run.stderr);
+}
+
+/// `https://user:password@host/` is not sent as Basic auth, so the job
+/// is refused, and the message does not quote the password.
+#[test]
+fn a_password_in_the_url_is_refused_unquoted() {
+    let server = TestServer::start(vec![Exchange::json("/x", "[]")]);
+    let at = server.url().replacen("://", "://bob:hunter2@", 1);
+    for (key, job) in [
+        ("request.url", format!("[request]\nurl = \"{at}/x\"\n")),
+        (
+            "write.url",
+            format!("[input]\nrecords = [{{ id = 1 }}]\n[write]\nurl = \"{at}/x\"\n"),
+        ),
+    ] {
+        let dir = Dir::new();
+        let file = dir.write("job.toml", &job);
+        for command in ["run", "explain", "check"] {
+            let run = hydrant(&[command, path_str(&file)]);
+            assert_eq!(run.code, 2, "{command} {key}: {}", run.stderr);
+            assert!(
+                run.stderr.contains(&format!(
+                    "{key}: a user name or password in the URL is neither sent nor kept secret; \
+                     give them as [auth] type = \"basic\""
+                )),
+                "{command}: {}",
+                run.stderr
+            );
+            assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+        }
+    }
+    assert!(server.requests().is_empty());
 }

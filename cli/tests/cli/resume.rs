@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use hydrant_bench::Exchange;
 use serde_json::{Value, json};
 
-use crate::util::{Dir, TestServer, hydrant, path_str, spawn_hydrant, wait_for_state};
+use crate::util::{
+    Dir, TestServer, hydrant, hydrant_with, path_str, spawn_hydrant, wait_for_state,
+};
 
 const PER_PAGE: u32 = 5;
 /// Records of the paginated endpoints: 8 full pages.
@@ -822,4 +824,77 @@ fn checkpoints_taken_while_later_pages_are_stepped_on_name_the_unwritten_page() 
         "requests sent with two pages unwritten: {}",
         ahead.load(Ordering::SeqCst)
     );
+}
+
+/// Many APIs put the key they were sent back into their next link. The
+/// checkpoint keeps that link with the key masked, and a resumed run must
+/// send the key again, not the mask.
+#[test]
+fn a_resumed_link_carries_the_credential_its_checkpoint_masked() {
+    const KEY: &str = "k3y-of-the-job";
+    for (url, rest) in [
+        ("/data?code=${KEY}", ""),
+        ("/data", "query = { code = \"${KEY}\" }\n"),
+    ] {
+        let failed_once = Arc::new(AtomicUsize::new(0));
+        let server = TestServer::start_fn({
+            let failed_once = failed_once.clone();
+            move |seen| {
+                let query: HashMap<String, String> =
+                    url::form_urlencoded::parse(seen.target.split_once('?').unwrap().1.as_bytes())
+                        .into_owned()
+                        .collect();
+                if query["code"] != KEY {
+                    return Exchange {
+                        status: 401,
+                        ..Exchange::json(&seen.target, "{\"error\":\"bad code\"}")
+                    };
+                }
+                let page: u32 = query.get("page").map_or(1, |p| p.parse().unwrap());
+                if page == 2 && failed_once.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Exchange {
+                        status: 400,
+                        ..Exchange::json(&seen.target, "{}")
+                    };
+                }
+                let next = if page < 3 {
+                    json!(format!("/data?code={KEY}&page={}", page + 1))
+                } else {
+                    Value::Null
+                };
+                let body = json!({"data": [{"id": page}], "next": next});
+                Exchange::json(&seen.target, body.to_string())
+            }
+        });
+        let dir = Dir::new();
+        let job = checkpointed_job(
+            &dir,
+            &format!("{}{url}", server.url()),
+            &format!(
+                "{rest}[paginate]\ntype = \"next_link\"\nfrom = \"$.next\"\n\
+                 [limits]\nmax_retries = 0\n[records]\npath = \"data\"\n"
+            ),
+            "out.ndjson",
+        );
+        let env = [("KEY", KEY)];
+        let failed = hydrant_with(&["run", path_str(&job), "--quiet"], &env);
+        assert_eq!(failed.code, 1, "{url}: {}", failed.stderr);
+        let state = dir.read("job.state");
+        assert!(!state.contains(KEY), "{url}: {state}");
+        assert!(state.contains("code=***&page=2"), "{url}: {state}");
+        let resumed = hydrant_with(&["run", path_str(&job), "--resume", "--quiet"], &env);
+        assert_eq!(resumed.code, 0, "{url}: {}", resumed.stderr);
+        assert_eq!(output_ids(&dir.read("out.ndjson")), vec![1, 2, 3], "{url}");
+        let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
+        assert_eq!(
+            sent,
+            [
+                format!("/data?code={KEY}"),
+                format!("/data?code={KEY}&page=2"),
+                format!("/data?code={KEY}&page=2"),
+                format!("/data?code={KEY}&page=3"),
+            ],
+            "{url}"
+        );
+    }
 }

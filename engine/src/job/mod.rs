@@ -169,6 +169,9 @@ pub(crate) struct Request {
     pub headers: Vec<(String, String, bool)>,
     /// Name, value, and whether the value is a credential.
     pub query: Vec<(String, String, bool)>,
+    /// Query parameters written into `url` itself whose values are
+    /// credentials (by their name, or given by a variable): name and value.
+    pub url_secrets: Vec<(String, String)>,
     pub body: Option<Body>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -525,6 +528,16 @@ impl Job {
                         .and_then(|k| k.strip_prefix("query."))
                         .is_some_and(|k| k == name || k.starts_with(&format!("{name}[")))
                 });
+            }
+            for (name, value) in validate::url_query(&request.url) {
+                let from_var = from_vars.iter().any(|k| {
+                    k.strip_prefix(prefix)
+                        .and_then(|k| k.strip_prefix("url?"))
+                        .is_some_and(|k| k == name)
+                });
+                if from_var && !request.url_secrets.iter().any(|(n, _)| *n == name) {
+                    request.url_secrets.push((name, value));
+                }
             }
         };
         if let Some(request) = &mut self.request {

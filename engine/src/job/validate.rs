@@ -42,6 +42,13 @@ pub(super) fn interpolate(
         Value::String(s) => {
             if s.contains("${") {
                 from_vars.push(key.clone());
+                // A URL's query parameter given by a variable is a
+                // credential, as one of `query` is: noted as `KEY?NAME`.
+                for (name, value) in url_query(s) {
+                    if value.contains("${") {
+                        from_vars.push(format!("{key}?{name}"));
+                    }
+                }
             }
             *s = vars.expand(s).map_err(|e| format!("{key}: {e}"))?;
         }
@@ -124,7 +131,29 @@ pub(super) fn header_value(key: &str, name: &str, value: &str) -> std::result::R
     Ok(())
 }
 
+/// The query parameters written into a URL, placeholders and all: name
+/// and value.
+pub(super) fn url_query(url: &str) -> Vec<(String, String)> {
+    let Some((_, query)) = url.split_once('?') else {
+        return Vec::new();
+    };
+    let query = query.split_once('#').map_or(query, |(query, _)| query);
+    url::form_urlencoded::parse(query.as_bytes())
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect()
+}
+
 pub(super) fn check_url(key: &str, url: &str) -> std::result::Result<(), String> {
+    // Checked before anything quotes the URL: the text holds a password.
+    let authority = url.split_once("://").map_or("", |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or_default()
+    });
+    if authority.contains('@') {
+        return Err(format!(
+            "{key}: a user name or password in the URL is neither sent nor kept \
+             secret; give them as [auth] type = \"basic\""
+        ));
+    }
     // Placeholders are filled per request; check the shape with a stand-in.
     let probe = fill_placeholders_for_check(url);
     let parsed =
@@ -245,11 +274,16 @@ pub(super) fn validate_request(
         ));
     }
     let tls_verify = file.tls_verify.unwrap_or(true);
+    let url_secrets = url_query(&file.url)
+        .into_iter()
+        .filter(|(name, _)| is_credential_name(name))
+        .collect();
     Ok(Request {
         url: file.url.clone(),
         method,
         headers,
         query,
+        url_secrets,
         body,
         timeout: duration(
             &format!("{key}.timeout"),

@@ -92,6 +92,7 @@ pub(crate) fn prepare(
                 .filter(|(_, _, secret)| *secret)
                 .map(|(name, _, _)| name.clone()),
         )
+        .chain(request.url_secrets.iter().map(|(name, _)| name.clone()))
         .collect();
     if !same_origin {
         strip_params(&mut url, &credential_params);
@@ -177,7 +178,11 @@ impl Parts<'_> {
     ) -> Result<Vec<String>> {
         // A followed link is requested as given: the job's query is not added again.
         let mut query: Vec<(String, String)> = Vec::new();
-        let mut secret_query = Vec::new();
+        // Credentials written into the job's URL are masked by name,
+        // in a link that carries them back too.
+        let mut secret_query: Vec<String> = (self.request.url_secrets.iter())
+            .map(|(name, _)| name.clone())
+            .collect();
         if !followed {
             for (name, value, secret) in &self.request.query {
                 let key = format!("request.query.{name}");
@@ -186,6 +191,8 @@ impl Parts<'_> {
                     secret_query.push(name.clone());
                 }
             }
+        } else if self.same_origin {
+            self.unmask(url, vars)?;
         }
         for o in &self.plan.overrides {
             if let Override::Query { name, value } = o {
@@ -209,6 +216,47 @@ impl Parts<'_> {
             }
         }
         Ok(secret_query)
+    }
+
+    /// A link kept in a checkpoint has the job's credentials masked, as
+    /// a state file holds no secret. Followed again on the job's origin,
+    /// each `NAME=***` of a credential the job wrote into its query or
+    /// URL gets the value back; the rest of the link stays as given.
+    fn unmask<'v>(&self, url: &mut Url, vars: &impl Fn(&str) -> Option<&'v str>) -> Result<()> {
+        let Some(query) = url.query().filter(|q| q.contains(MASK)) else {
+            return Ok(());
+        };
+        let mut known: Vec<(&str, String)> = Vec::new();
+        for (name, value, secret) in &self.request.query {
+            if *secret {
+                let key = format!("request.query.{name}");
+                known.push((name, fill(value, vars, false, &key)?));
+            }
+        }
+        known.extend(
+            self.request
+                .url_secrets
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.clone())),
+        );
+        let pieces: Vec<String> = query
+            .split('&')
+            .map(|piece| {
+                let (name, value) = url::form_urlencoded::parse(piece.as_bytes())
+                    .next()
+                    .unwrap_or_default();
+                match known.iter().find(|(n, _)| *n == name) {
+                    Some((_, secret)) if value == MASK => {
+                        url::form_urlencoded::Serializer::new(String::new())
+                            .append_pair(&name, secret)
+                            .finish()
+                    }
+                    _ => piece.to_owned(),
+                }
+            })
+            .collect();
+        url.set_query(Some(&pieces.join("&")));
+        Ok(())
     }
 
     /// The headers: hydrant's own, the job's, the plan's and the

@@ -98,6 +98,9 @@ impl Session {
                 }
             }
         }
+        for (_, value) in &request.url_secrets {
+            add_secret(&mut secrets, value);
+        }
         let token_url = authenticator
             .oauth2
             .as_ref()
