@@ -358,6 +358,11 @@ impl Paginator {
         &self.watched
     }
 
+    /// The pages stepped on so far.
+    pub fn pages(&self) -> u64 {
+        self.pages
+    }
+
     /// Whether request k is known without any response, so that requests
     /// can go out concurrently through [`Paginator::ahead`].
     pub fn is_counted(&self) -> bool {

@@ -39,6 +39,62 @@ fn offset_ends_on_a_short_page_and_discards_fetched_ahead_pages() {
     assert_eq!(summary["records"], 5);
     let sent = server.requests().len();
     assert!((3..=3 + 2 * 4).contains(&sent), "{sent} requests sent");
+    // The page after the end held records: not written, but told.
+    let warnings = summary["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "{summary}");
+    let warning = warnings[0].as_str().unwrap();
+    assert!(
+        warning.contains("/items?offset=4&limit=2 held 1 records")
+            && warning.contains("/items?offset=6&limit=2, fetched ahead, holds 2"),
+        "{warning}"
+    );
+}
+
+/// An API that caps its pages below the job's size answers the first
+/// page short: ending there would lose all the rest.
+#[test]
+fn a_first_page_short_of_a_capped_size_fails_the_run() {
+    let capped = |target: &str, from: u32| Exchange::json(target, ids(from..from + 3));
+    let server = TestServer::start(vec![
+        capped("/items?offset=0&limit=10", 0),
+        capped("/items?offset=10&limit=10", 10),
+        capped("/items?offset=20&limit=10", 20),
+        capped("/items?offset=30&limit=10", 30),
+        capped("/p?page=1&per_page=10", 0),
+        capped("/p?page=2&per_page=10", 3),
+        capped("/p?page=3&per_page=10", 6),
+        capped("/p?page=4&per_page=10", 9),
+    ]);
+    for (target, paginate, next) in [
+        (
+            "/items",
+            "type = \"offset\"\nlimit = 10",
+            "/items?offset=10&limit=10",
+        ),
+        (
+            "/p",
+            "type = \"page\"\nsize_param = \"per_page\"\nsize = 10",
+            "/p?page=2&per_page=10",
+        ),
+    ] {
+        let dir = Dir::new();
+        let out = dir.path("out.ndjson");
+        let rest = format!(
+            "[paginate]\n{paginate}\n[output]\npath = \"{}\"\n",
+            path_str(&out)
+        );
+        let (run, summary) = run_job(&server.url(), target, &rest, &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let says = format!(
+            "held 3 records, fewer than asked, which ends pagination; but the next page, {}{next}, \
+             holds 3: the API returns at most 3 records a page; set paginate.limit (or \
+             paginate.size) to 3 or less",
+            server.url()
+        );
+        assert!(run.stderr.contains(&says), "{}", run.stderr);
+        assert_eq!(summary["error"]["exit_code"], 1, "{summary}");
+        assert!(!out.exists() && !dir.path("out.ndjson.partial").exists());
+    }
 }
 
 #[test]

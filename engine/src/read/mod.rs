@@ -16,6 +16,7 @@ mod page;
 mod partition;
 mod pass;
 mod run;
+mod short;
 pub(crate) mod worker;
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ use crate::read::flight::{
 use crate::read::incremental::Tracker;
 use crate::read::page::{Earlier, begin_checkpoints, interrupted_error};
 use crate::read::pass::{Context, Pass};
+use crate::read::short::AfterShort;
 use crate::read::worker::{Landed, PageFacts, PageWork};
 use crate::read::{Hooks, OutputHook, request_window, resolve_links, takes_batches};
 use crate::sink::{Mark, Sink};
@@ -71,6 +72,9 @@ pub(crate) struct ReadRun<'j, 'h> {
     pub(super) incremental: Option<Tracker>,
     pub(super) pass: Option<Pass>,
     pub(super) in_flight: InFlight,
+    /// The request after the short page that ended the pass, if one was
+    /// in flight (see `short.rs`).
+    pub(super) after_short: Option<AfterShort>,
     fetching: Arc<Semaphore>,
     launched: u64,
     answered: u64,
@@ -223,6 +227,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             dirty_out: None,
             resumed_at: None,
             last_checkpoint: None,
+            after_short: None,
             job,
             options,
             hooks,
@@ -314,6 +319,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 return self.interrupted(&mut parse).await;
             };
             self.take(answer, placeholders, &mut parse)?;
+            self.check_after_short(&mut parse).await?;
         }
         self.finish()
     }
@@ -709,6 +715,18 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                     self.tally.warnings.push(warning);
                 }
                 current.ended = Some(stop);
+                if stop == Stop::ShortPage {
+                    self.after_short =
+                        self.in_flight
+                            .tasks
+                            .pop_front()
+                            .map(|(task, _)| AfterShort {
+                                task,
+                                shown: page.shown.to_owned(),
+                                records,
+                                first: current.paginator.pages() == 1,
+                            });
+                }
                 self.in_flight.abort_all();
             }
             Step::Next(plan) => current.pending = Some(resolve_links(plan, page.url)),

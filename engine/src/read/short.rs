@@ -1,0 +1,126 @@
+//! A short page ends a counted pass: it holds fewer records than a page
+//! was asked for. An API that caps its pages below the job's `limit` or
+//! `size` answers every page short, so that end would drop the rest of
+//! the records without a word. The request after the short page is
+//! usually in flight already, and its answer tells.
+//!
+//! A first page that is short while the second holds records is such a
+//! cap: the run fails, naming the size to ask for. After a later short
+//! page, records on the next one may have been added while the run paged
+//! (offsets shift), so the run ends as the short page says, with a
+//! warning. Either way those records are never written: they come after
+//! the end.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::net::session::Fetched;
+use crate::read::flight::{Task, join, unless_interrupted};
+use crate::read::run::{Parsers, ReadRun};
+use crate::read::worker::{Landed, PageFacts};
+use crate::read::{page_records, reparse_selected};
+
+/// How long the answer after a short page is waited for. It was sent
+/// with the short page or before, so it is most often in; a server slow
+/// past its end must not hold the run.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// The request after a short page, kept until its answer tells whether
+/// the short page was the end.
+pub(super) struct AfterShort {
+    pub(super) task: Task,
+    /// The short page, as messages name it.
+    pub(super) shown: String,
+    pub(super) records: usize,
+    /// Whether the short page was the pass's first.
+    pub(super) first: bool,
+}
+
+impl ReadRun<'_, '_> {
+    /// Looks at the answer after the short page that ended the pass: an
+    /// error or a warning when it holds records.
+    pub(super) async fn check_after_short(&mut self, parse: &mut Parsers) -> Result<()> {
+        let Some(after) = self.after_short.take() else {
+            return Ok(());
+        };
+        let Some((next, more)) = self.records_after(after.task, parse).await else {
+            return Ok(());
+        };
+        let (shown, records) = (after.shown, after.records);
+        if more == 0 {
+            return Ok(());
+        }
+        if after.first {
+            return Err(Error::data(format!(
+                "the first page, from {shown}, held {records} records, fewer than asked, which \
+                 ends pagination; but the next page, {next}, holds {more}: the API returns at \
+                 most {records} records a page; set paginate.limit (or paginate.size) to \
+                 {records} or less, or the records after the first page are lost"
+            )));
+        }
+        let warning = format!(
+            "the page from {shown} held {records} records, fewer than asked, which ended \
+             pagination; but the next page, {next}, fetched ahead, holds {more}, which were not \
+             written: records may have been added while the run paged"
+        );
+        tracing::warn!("{warning}");
+        self.tally.warnings.push(warning);
+        Ok(())
+    }
+
+    /// The answer to `task`, as messages name it, and its records; `None`
+    /// for a failed answer, one that is not a page of records, or one not
+    /// in within [`GRACE`].
+    async fn records_after(&self, task: Task, parse: &mut Parsers) -> Option<(String, usize)> {
+        let interrupt = self.options.interrupt.clone();
+        match task {
+            Task::Whole(handle) => {
+                let abort = handle.abort_handle();
+                let waited = tokio::time::timeout(
+                    GRACE,
+                    unless_interrupted(interrupt.as_ref(), join(handle)),
+                )
+                .await;
+                abort.abort();
+                let fetched = waited.ok()??.ok()?;
+                let more = self.records_in(&fetched, parse)?;
+                Some((self.context.session.shown(&fetched.prepared), more))
+            }
+            Task::Worked { landing, rows } => {
+                let waited =
+                    tokio::time::timeout(GRACE, unless_interrupted(interrupt.as_ref(), landing))
+                        .await;
+                rows.abort();
+                match waited.ok()??.ok()? {
+                    Landed {
+                        fetched,
+                        shown,
+                        page:
+                            Some(PageFacts {
+                                records: Some(more),
+                                ..
+                            }),
+                        ..
+                    } if fetched.response.status.is_success() => Some((shown, more)),
+                    _ => None,
+                }
+            }
+        }
+    }
+
+    /// The records on a page brought back whole; `None` for an answer
+    /// that is not a page of records.
+    fn records_in(&self, fetched: &Fetched, parse: &mut Parsers) -> Option<usize> {
+        let status = fetched.response.status;
+        if !status.is_success() || status.as_u16() == 204 {
+            return None;
+        }
+        let records = &self.job.records;
+        let tree = (parse.parser)
+            .parse(&fetched.response.body, &mut parse.scratch)
+            .ok()?;
+        let reparsed =
+            reparse_selected(&tree, records, &mut parse.parser, &mut parse.reparse).ok()?;
+        Some(page_records(&tree, &reparsed, records).ok()?.len())
+    }
+}
