@@ -12,7 +12,7 @@ use http::Uri;
 
 use crate::error::{Error, Result};
 use crate::job::{Input, InputFormat, Job, OutputFormat};
-use crate::json::write_str;
+use crate::json::{describe, write_str};
 use crate::options::RunOptions;
 use crate::read::{Hooks, OutputHook};
 
@@ -131,7 +131,12 @@ impl Iterator for NdjsonItems {
             return Some(Ok(match simd_json::to_borrowed_value(&mut probe) {
                 Ok(_) => InputRecord::Record(text),
                 Err(e) => InputRecord::Unreadable {
-                    reason: format!("line {} of {} is not JSON: {e}", self.line, self.shown),
+                    reason: format!(
+                        "line {} of {} is not JSON: {}",
+                        self.line,
+                        self.shown,
+                        describe(&e, &text)
+                    ),
                     text,
                 },
             }));
