@@ -87,8 +87,9 @@ fn a_first_page_short_of_a_capped_size_fails_the_run() {
         assert_eq!(run.code, 1, "{}", run.stderr);
         let says = format!(
             "held 3 records, fewer than asked, which ends pagination; but the next page, {}{next}, \
-             holds 3: the API returns at most 3 records a page; set paginate.limit (or \
-             paginate.size) to 3 or less",
+             holds 3: the API may give at most 3 records a page (set paginate.limit or \
+             paginate.size to 3 or less) or may not read the page parameter (check \
+             paginate.param); ending here could lose records",
             server.url()
         );
         assert!(run.stderr.contains(&says), "{}", run.stderr);

@@ -5,7 +5,8 @@
 //! usually in flight already, and its answer tells.
 //!
 //! A first page that is short while the second holds records is such a
-//! cap: the run fails, naming the size to ask for. After a later short
+//! cap, or a page parameter the API does not read: the run fails, naming
+//! both. After a later short
 //! page, records on the next one may have been added while the run paged
 //! (offsets shift), so the run ends as the short page says, with a
 //! warning. Either way those records are never written: they come after
@@ -53,9 +54,10 @@ impl ReadRun<'_, '_> {
         if after.first {
             return Err(Error::data(format!(
                 "the first page, from {shown}, held {records} records, fewer than asked, which \
-                 ends pagination; but the next page, {next}, holds {more}: the API returns at \
-                 most {records} records a page; set paginate.limit (or paginate.size) to \
-                 {records} or less, or the records after the first page are lost"
+                 ends pagination; but the next page, {next}, holds {more}: the API may give at \
+                 most {records} records a page (set paginate.limit or paginate.size to \
+                 {records} or less) or may not read the page parameter (check paginate.param); \
+                 ending here could lose records"
             )));
         }
         let warning = format!(
