@@ -229,6 +229,60 @@ fn a_gzip_bomb_stops_at_the_cap() {
     );
 }
 
+/// RFC 1952: a gzip body may be several members, read one after another
+/// (`gzip -d` does; curl keeps the first and drops the rest). Bytes after
+/// the last member, or after a deflate stream, are refused by name.
+#[test]
+fn every_gzip_member_is_read_and_trailing_bytes_are_refused() {
+    use std::io::Write;
+    let compress = |text: &[u8], gzip: bool| -> Vec<u8> {
+        if gzip {
+            let mut encoder = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+            encoder.write_all(text).unwrap();
+            encoder.finish().unwrap()
+        } else {
+            let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), Default::default());
+            encoder.write_all(text).unwrap();
+            encoder.finish().unwrap()
+        }
+    };
+    let encoded = |target: &str, body: Vec<u8>, encoding: &str| {
+        let mut exchange = Exchange::json(target, body);
+        exchange
+            .headers
+            .push(("content-encoding".to_owned(), encoding.to_owned()));
+        exchange
+    };
+    let members = [
+        compress(b"[{\"id\":1},", true),
+        compress(b"{\"id\":2}]", true),
+    ]
+    .concat();
+    let trailing = [compress(b"[{\"id\":1}]", true), b"junk".to_vec()].concat();
+    let deflated = [compress(b"[{\"id\":1}]", false), b"junk".to_vec()].concat();
+    let server = TestServer::start(vec![
+        encoded("/members", members, "gzip"),
+        encoded("/trailing", trailing, "gzip"),
+        encoded("/deflated", deflated, "deflate"),
+    ]);
+    let (run, _) = run_job(&server.url(), "/members", "", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n");
+    for (target, says) in [
+        ("/trailing", "bytes follow the end of the compressed stream"),
+        ("/deflated", "bytes follow the end of the compressed stream"),
+    ] {
+        let (run, _) = run_job(&server.url(), target, "", &[]);
+        assert_eq!(run.code, 1, "{target}: {}", run.stderr);
+        let error = format!(
+            "response from {}{target} could not be decoded: {says}",
+            server.url()
+        );
+        assert!(run.stderr.contains(&error), "{}", run.stderr);
+        assert!(run.stdout.is_empty(), "{target}: {}", run.stdout);
+    }
+}
+
 #[test]
 fn stacked_encodings_are_refused() {
     let mut exchange = Exchange::json("/x", "[]");

@@ -139,7 +139,7 @@ impl<'u> Decoder<'u> {
         }
         let result = match &mut self.decoding {
             Decoding::Identity(sink) => sink.write_all(data),
-            Decoding::Gzip(d) => d.write_all(data),
+            Decoding::Gzip(d) => write_members(d, data),
             Decoding::Zlib(d) => d.write_all(data),
             Decoding::Deflate(d) => d.write_all(data),
             Decoding::Brotli(d) => d.write_all(data),
@@ -192,10 +192,38 @@ impl<'u> Decoder<'u> {
     }
 }
 
+/// Writes `data` into a gzip decoder. RFC 1952 lets a body hold several
+/// members, one after another, which `gzip -d` reads whole (curl keeps
+/// the first alone): a new member starts where one ends. Anything else
+/// after a member is refused.
+fn write_members(
+    decoder: &mut flate2::write::GzDecoder<Capped>,
+    mut data: &[u8],
+) -> std::io::Result<()> {
+    while !data.is_empty() {
+        match decoder.write(data)? {
+            0 if data[0] == 0x1f && data.get(1).is_none_or(|&b| b == 0x8b) => {
+                let ended =
+                    std::mem::replace(decoder, flate2::write::GzDecoder::new(Capped::new(0, 0)));
+                *decoder = flate2::write::GzDecoder::new(ended.finish()?);
+            }
+            0 => return Err(std::io::ErrorKind::WriteZero.into()),
+            written => data = &data[written..],
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn decode_error(e: std::io::Error, url: &str, cap: u64) -> Error {
     if e.get_ref().is_some_and(|inner| inner.is::<CapExceeded>()) {
         Error::data(format!(
             "response from {url} exceeds limits.max_response ({cap} bytes decoded)"
+        ))
+    } else if e.kind() == std::io::ErrorKind::WriteZero {
+        // A decoder takes no more once its stream has ended.
+        Error::data(format!(
+            "response from {url} could not be decoded: bytes follow the end of the compressed \
+             stream"
         ))
     } else {
         Error::data(format!("response from {url} could not be decoded: {e}"))
