@@ -95,6 +95,16 @@ fn a_first_page_short_of_a_capped_size_fails_the_run() {
         assert!(run.stderr.contains(&says), "{}", run.stderr);
         assert_eq!(summary["error"]["exit_code"], 1, "{summary}");
         assert!(!out.exists() && !dir.path("out.ndjson.partial").exists());
+        // No checkpoint says the pass ended: a retry with --resume fails
+        // the same way rather than finish with the first page alone.
+        let state = dir.path("job.state");
+        let rest = format!("{rest}[state]\npath = \"{}\"\n", path_str(&state));
+        for args in [&[][..], &["--resume"]] {
+            let (run, _) = run_job_with(&server.url(), target, &rest, args, &[]);
+            assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+            assert!(run.stderr.contains(&says), "{}", run.stderr);
+            assert!(!state.exists() && !out.exists(), "{args:?}");
+        }
     }
 }
 

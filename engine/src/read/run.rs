@@ -89,7 +89,7 @@ pub(crate) struct ReadRun<'j, 'h> {
     // The output.
     pub(super) output: Option<OutputHook>,
     /// Whether the run writes `[state]` (see [`ReadRun::start`]).
-    keeps_state: bool,
+    pub(super) keeps_state: bool,
     pub(super) sink: Option<Box<dyn Sink>>,
     pub(super) dirty_out: Option<std::io::BufWriter<std::fs::File>>,
     /// Where a resumed run's partial output goes on from.

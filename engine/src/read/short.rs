@@ -20,6 +20,7 @@ use crate::read::flight::{Task, join, unless_interrupted};
 use crate::read::run::{Parsers, ReadRun};
 use crate::read::worker::{Landed, PageFacts};
 use crate::read::{page_records, reparse_selected};
+use crate::state;
 
 /// How long the answer after a short page is waited for. It was sent
 /// with the short page or before, so it is most often in; a server slow
@@ -52,6 +53,11 @@ impl ReadRun<'_, '_> {
             return Ok(());
         }
         if after.first {
+            // The checkpoint ends the pass at the short page: `--resume`
+            // would finish the run without the records it would lose.
+            if let Some(state) = self.job.state.as_ref().filter(|_| self.keeps_state) {
+                state::remove(&state.path)?;
+            }
             return Err(Error::data(format!(
                 "the first page, from {shown}, held {records} records, fewer than asked, which \
                  ends pagination; but the next page, {next}, holds {more}: the API may give at \
