@@ -76,6 +76,13 @@ fn a_first_page_short_of_a_capped_size_fails_the_run() {
             "type = \"page\"\nsize_param = \"per_page\"\nsize = 10",
             "/p?page=2&per_page=10",
         ),
+        // Declared columns: the pages are made off the loop, and the
+        // check reads what the worker found on the next one.
+        (
+            "/items",
+            "type = \"offset\"\nlimit = 10\n[[columns]]\nname = \"id\"\ntype = \"long\"",
+            "/items?offset=10&limit=10",
+        ),
     ] {
         let dir = Dir::new();
         let out = dir.path("out.ndjson");
