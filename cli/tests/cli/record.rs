@@ -93,14 +93,7 @@ fn a_recorded_run_replays_offline_to_the_same_records_without_its_secrets() {
 
     // Offline, with another key: the secret parameter is not compared.
     let before = server.requests().len();
-    let replayed = hydrant(&[
-        "run",
-        path_str(&job),
-        "--replay",
-        path_str(&fixtures),
-        "--var",
-        "KEY=another",
-    ]);
+    let replayed = replay_with_another_key(&job, &fixtures);
     assert_eq!(replayed.code, 0, "{}", replayed.stderr);
     assert_eq!(replayed.stdout, recorded.stdout);
     assert_eq!(server.requests().len(), before);
@@ -201,6 +194,19 @@ fn a_fanout_parent_is_recorded_with_its_children() {
     assert_eq!(replayed.stdout, lines(0..3));
 }
 
+/// `hydrant run JOB --replay FIXTURES` with a key other than the one
+/// recorded: the secret parameter is not compared.
+fn replay_with_another_key(job: &std::path::Path, fixtures: &std::path::Path) -> Run {
+    hydrant(&[
+        "run",
+        path_str(job),
+        "--replay",
+        path_str(fixtures),
+        "--var",
+        "KEY=another",
+    ])
+}
+
 /// `hydrant record JOB --to FIXTURES` with the API key as `--var`.
 fn record_with_key(job: &std::path::Path, fixtures: &std::path::Path) -> Run {
     hydrant(&[
@@ -211,4 +217,60 @@ fn record_with_key(job: &std::path::Path, fixtures: &std::path::Path) -> Run {
         "--var",
         &format!("KEY={SECRET}"),
     ])
+}
+
+/// A server that puts the key it was sent into its next links, in the
+/// body and in a header: the fixture set keeps neither, and still
+/// replays with another key.
+#[test]
+fn a_key_echoed_by_the_server_is_not_recorded() {
+    let server = TestServer::start_fn(|seen| {
+        let page: u32 = seen
+            .target
+            .rsplit_once("page=")
+            .map_or(1, |(_, p)| p.parse().unwrap());
+        let next = format!("/e?code={SECRET}&page={}", page + 1);
+        let next = if page < 2 {
+            Value::from(next)
+        } else {
+            Value::Null
+        };
+        let body = serde_json::json!({"data": [{"id": page}], "next": next});
+        let mut exchange = Exchange::json(&seen.target, body.to_string());
+        exchange
+            .headers
+            .push(("x-echo".to_owned(), format!("code={SECRET}")));
+        exchange
+    });
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{}/e\"\nquery = {{ code = \"${{KEY}}\" }}\n\
+             [paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n",
+            server.url()
+        ),
+    );
+    let fixtures = dir.path("fixtures");
+    let recorded = record_with_key(&job, &fixtures);
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    assert_eq!(recorded.stdout, "{\"id\":1}\n{\"id\":2}\n");
+    let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
+    assert_eq!(
+        sent,
+        [
+            format!("/e?code={SECRET}"),
+            format!("/e?code={SECRET}&page=2")
+        ]
+    );
+    let mut files = 0;
+    for file in std::fs::read_dir(&fixtures).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        assert!(!text.contains(SECRET), "{text}");
+        files += 1;
+    }
+    assert_eq!(files, 3, "two bodies and the index");
+    let replayed = replay_with_another_key(&job, &fixtures);
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    assert_eq!(replayed.stdout, recorded.stdout);
 }

@@ -178,18 +178,21 @@ impl Parts<'_> {
     ) -> Result<Vec<String>> {
         // A followed link is requested as given: the job's query is not added again.
         let mut query: Vec<(String, String)> = Vec::new();
-        // Credentials written into the job's URL are masked by name,
-        // in a link that carries them back too.
+        // Credentials written into the job's URL are masked by name.
         let mut secret_query: Vec<String> = (self.request.url_secrets.iter())
             .map(|(name, _)| name.clone())
             .collect();
+        // A followed link may carry the job's credentials back: they are
+        // masked in it by name too.
+        secret_query.extend(
+            (self.request.query.iter())
+                .filter(|(_, _, secret)| *secret)
+                .map(|(name, _, _)| name.clone()),
+        );
         if !followed {
-            for (name, value, secret) in &self.request.query {
+            for (name, value, _) in &self.request.query {
                 let key = format!("request.query.{name}");
                 query.push((name.clone(), fill(value, vars, false, &key)?));
-                if *secret {
-                    secret_query.push(name.clone());
-                }
             }
         } else if self.same_origin {
             self.unmask(url, vars)?;

@@ -139,6 +139,29 @@ impl Session {
         self.inner.retries.load(Ordering::Relaxed)
     }
 
+    /// `bytes` with every known secret replaced by `***`: an answer's body
+    /// as it may be kept. Borrowed when it holds none.
+    pub(crate) fn redact_bytes<'b>(&self, bytes: &'b [u8]) -> Cow<'b, [u8]> {
+        let secrets = self.inner.secrets.read().unwrap_or_else(|e| e.into_inner());
+        let mut kept = Cow::Borrowed(bytes);
+        for secret in secrets.iter() {
+            let finder = memchr::memmem::Finder::new(secret.as_bytes());
+            if finder.find(&kept).is_none() {
+                continue;
+            }
+            let mut redacted = Vec::with_capacity(kept.len());
+            let mut rest: &[u8] = &kept;
+            while let Some(at) = finder.find(rest) {
+                redacted.extend_from_slice(&rest[..at]);
+                redacted.extend_from_slice(b"***");
+                rest = &rest[at + secret.len()..];
+            }
+            redacted.extend_from_slice(rest);
+            kept = Cow::Owned(redacted);
+        }
+        kept
+    }
+
     /// `text` with every known secret replaced by `***`.
     pub(crate) fn redact(&self, text: &str) -> String {
         let mut text = text.to_owned();

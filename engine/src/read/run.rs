@@ -670,13 +670,19 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let Some(on_exchange) = &self.options.on_exchange else {
             return Ok(());
         };
+        // A server may echo a credential anywhere: in a next link of the
+        // body, in a `Link` header. What is kept holds none.
+        let session = &self.context.session;
+        let headers: Vec<(String, String)> = (headers.iter())
+            .map(|(name, value)| (name.clone(), session.redact(value)))
+            .collect();
         on_exchange(&TakenExchange {
             method: fetched.prepared.method.as_str(),
             target: fetched.prepared.target_without_secrets(),
             secret_query: fetched.prepared.secret_query(),
             status: fetched.response.status.as_u16(),
-            headers,
-            body: &fetched.response.body,
+            headers: &headers,
+            body: &session.redact_bytes(&fetched.response.body),
         })
         .map_err(|e| {
             Error::new(
