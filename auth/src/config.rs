@@ -326,13 +326,21 @@ impl Config {
         if let Some(signature) = &self.signature {
             check_signature("auth.signature", signature)?;
         }
-        if let Some(url) = &self.token_url
-            && !(url.starts_with("https://") || url.starts_with("http://"))
-        {
-            return Err(ConfigError::new(
-                "auth.token_url",
-                format!("`{url}` is not an http or https URL"),
-            ));
+        if let Some(url) = &self.token_url {
+            // Checked before the URL is quoted: it would show a password.
+            if has_user_info(url) {
+                return Err(ConfigError::new(
+                    "auth.token_url",
+                    "a user name or password in the URL is neither sent nor kept secret; \
+                     give them as client_id and client_secret",
+                ));
+            }
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ConfigError::new(
+                    "auth.token_url",
+                    format!("`{url}` is not an http or https URL"),
+                ));
+            }
         }
         for (key, path) in [
             ("auth.token_path", &self.token_path),
@@ -445,6 +453,16 @@ fn check_signature(table: &str, signature: &SignatureConfig) -> Result<(), Confi
     Ok(())
 }
 
+/// Whether `url` holds a user name or password before its host
+/// (`https://user:pass@host/`): credentials hydrant neither sends from
+/// there nor can keep out of messages that quote the URL.
+pub fn has_user_info(url: &str) -> bool {
+    let authority = url.split_once("://").map_or("", |(_, rest)| {
+        rest.split(['/', '?', '#']).next().unwrap_or_default()
+    });
+    authority.contains('@')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,6 +519,14 @@ mod tests {
         .validate()
         .unwrap_err();
         assert_eq!(err.key(), "auth.token_url");
+        let err = parse(&format!(
+            r#"{{{base}, "token_url": "https://app:hunter2@login.example/token"}}"#
+        ))
+        .validate()
+        .unwrap_err();
+        assert_eq!(err.key(), "auth.token_url");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+        assert!(err.to_string().contains("client_secret"), "{err}");
         let err = parse(&format!(
             r#"{{{base}, "token_url": "https://login.example/token", "token_path": "$[?"}}"#
         ))

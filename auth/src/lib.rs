@@ -29,7 +29,7 @@ mod sign;
 
 pub use config::{
     ClientAuth, Config, ConfigError, Encoding, Kind, NonceConfig, ParamsIn, Placement,
-    SignatureConfig, TimestampConfig, TimestampFormat,
+    SignatureConfig, TimestampConfig, TimestampFormat, has_user_info,
 };
 pub use oauth2::{Bearer, OAuth2, TokenError, TokenRequest};
 pub use secrecy::{ExposeSecret, SecretString};

@@ -145,10 +145,7 @@ pub(super) fn url_query(url: &str) -> Vec<(String, String)> {
 
 pub(super) fn check_url(key: &str, url: &str) -> std::result::Result<(), String> {
     // Checked before anything quotes the URL: the text holds a password.
-    let authority = url.split_once("://").map_or("", |(_, rest)| {
-        rest.split(['/', '?', '#']).next().unwrap_or_default()
-    });
-    if authority.contains('@') {
+    if hydrant_auth::has_user_info(url) {
         return Err(format!(
             "{key}: a user name or password in the URL is neither sent nor kept \
              secret; give them as [auth] type = \"basic\""
