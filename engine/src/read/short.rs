@@ -6,11 +6,10 @@
 //!
 //! A first page that is short while the second holds records is such a
 //! cap, or a page parameter the API does not read: the run fails, naming
-//! both. After a later short
-//! page, records on the next one may have been added while the run paged
-//! (offsets shift), so the run ends as the short page says, with a
-//! warning. Either way those records are never written: they come after
-//! the end.
+//! both. After a later short page, records on the next one may have been
+//! added while the run paged (offsets shift), so the run ends as the
+//! short page says, with a warning. Either way those records are never
+//! written: they come after the end.
 
 use std::time::Duration;
 
@@ -45,13 +44,11 @@ impl ReadRun<'_, '_> {
         let Some(after) = self.after_short.take() else {
             return Ok(());
         };
-        let Some((next, more)) = self.records_after(after.task, parse).await else {
+        let found = self.records_after(after.task, parse).await;
+        let Some((next, more)) = found.filter(|&(_, more)| more > 0) else {
             return Ok(());
         };
         let (shown, records) = (after.shown, after.records);
-        if more == 0 {
-            return Ok(());
-        }
         if after.first {
             // The checkpoint ends the pass at the short page: `--resume`
             // would finish the run without the records it would lose.
