@@ -181,6 +181,16 @@ pub(crate) struct Request {
     pub allowed_hosts: Vec<String>,
 }
 
+impl Request {
+    /// The names of the query parameters that carry the job's own
+    /// credentials: of `query`, and of `url` itself.
+    pub(crate) fn credential_params(&self) -> impl Iterator<Item = &str> {
+        let table = self.query.iter().filter(|(_, _, secret)| *secret);
+        (table.map(|(name, _, _)| name.as_str()))
+            .chain(self.url_secrets.iter().map(|(name, _)| name.as_str()))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Method {
     Get,

@@ -44,7 +44,8 @@ pub(super) fn interpolate(
                 from_vars.push(key.clone());
                 // A URL's query parameter given by a variable is a
                 // credential, as one of `query` is: noted as `KEY?NAME`.
-                for (name, value) in url_query(s) {
+                let in_url = key.ends_with("url").then(|| url_query(s));
+                for (name, value) in in_url.unwrap_or_default() {
                     if value.contains("${") {
                         from_vars.push(format!("{key}?{name}"));
                     }

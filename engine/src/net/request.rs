@@ -85,14 +85,7 @@ pub(crate) fn prepare(
         .param_names
         .iter()
         .cloned()
-        .chain(
-            request
-                .query
-                .iter()
-                .filter(|(_, _, secret)| *secret)
-                .map(|(name, _, _)| name.clone()),
-        )
-        .chain(request.url_secrets.iter().map(|(name, _)| name.clone()))
+        .chain(request.credential_params().map(str::to_owned))
         .collect();
     if !same_origin {
         strip_params(&mut url, &credential_params);
@@ -178,17 +171,13 @@ impl Parts<'_> {
     ) -> Result<Vec<String>> {
         // A followed link is requested as given: the job's query is not added again.
         let mut query: Vec<(String, String)> = Vec::new();
-        // Credentials written into the job's URL are masked by name.
-        let mut secret_query: Vec<String> = (self.request.url_secrets.iter())
-            .map(|(name, _)| name.clone())
+        // The job's credentials are masked by name, also in a followed
+        // link, which may carry them back.
+        let mut secret_query: Vec<String> = self
+            .request
+            .credential_params()
+            .map(str::to_owned)
             .collect();
-        // A followed link may carry the job's credentials back: they are
-        // masked in it by name too.
-        secret_query.extend(
-            (self.request.query.iter())
-                .filter(|(_, _, secret)| *secret)
-                .map(|(name, _, _)| name.clone()),
-        );
         if !followed {
             for (name, value, _) in &self.request.query {
                 let key = format!("request.query.{name}");
@@ -245,9 +234,7 @@ impl Parts<'_> {
         let pieces: Vec<String> = query
             .split('&')
             .map(|piece| {
-                let (name, value) = url::form_urlencoded::parse(piece.as_bytes())
-                    .next()
-                    .unwrap_or_default();
+                let (name, value) = query_pair(piece);
                 match known.iter().find(|(n, _)| *n == name) {
                     Some((_, secret)) if value == MASK => {
                         url::form_urlencoded::Serializer::new(String::new())
@@ -313,6 +300,13 @@ impl Parts<'_> {
 /// Removes the query parameters named in `names` from a URL that leaves
 /// the job's origin: the one way credentials are kept off other hosts,
 /// for links, redirects and rules alike.
+/// The name and value of one `name=value` piece of a query, decoded.
+fn query_pair(piece: &str) -> (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>) {
+    url::form_urlencoded::parse(piece.as_bytes())
+        .next()
+        .unwrap_or_default()
+}
+
 fn strip_params(url: &mut Url, names: &[String]) {
     for name in names {
         url_remove_query(url, name);
@@ -676,11 +670,8 @@ impl Prepared {
         let kept: Vec<&str> = query
             .split('&')
             .filter(|piece| {
-                let name = url::form_urlencoded::parse(piece.as_bytes())
-                    .next()
-                    .map(|(name, _)| name.into_owned())
-                    .unwrap_or_default();
-                !self.secret_query.contains(&name)
+                let (name, _) = query_pair(piece);
+                !self.secret_query.iter().any(|secret| *secret == name)
             })
             .collect();
         if !kept.is_empty() {

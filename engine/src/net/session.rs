@@ -164,12 +164,8 @@ impl Session {
 
     /// `text` with every known secret replaced by `***`.
     pub(crate) fn redact(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        let secrets = self.inner.secrets.read().unwrap_or_else(|e| e.into_inner());
-        for secret in secrets.iter() {
-            text = text.replace(secret.as_str(), "***");
-        }
-        text
+        // Secrets are text, so a replaced one ends where a character does.
+        String::from_utf8_lossy(&self.redact_bytes(text.as_bytes())).into_owned()
     }
 
     /// The start of a response body for an error message, secrets
