@@ -558,7 +558,7 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
                 format!(r#"{{"access_token":"{TOKEN}","expires_in":3600}}"#),
             );
         }
-        if path_of(&seen.target) == "/paged" {
+        if path_of(&seen.target).starts_with("/paged") {
             // A next link that carries back all it was sent, which puts
             // the secrets into what a checkpoint saves.
             let echo = format!(
@@ -573,7 +573,7 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
                 format!(r#"{{"data":[{{"id":1}}],"next":"/fail?echo={echo}"}}"#),
             );
         }
-        if path_of(&seen.target) == "/fail" {
+        if path_of(&seen.target).starts_with("/fail") {
             // Echo everything received, as some servers do in errors.
             return json(
                 500,
@@ -600,14 +600,15 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
         "query = { code = \"${C}\" }\n".to_owned(),
     ];
     // Credentials written into the URL itself: given by a variable, or
-    // under a credential's name.
+    // under a credential's name; in the path, by a variable named as one.
     let in_url = [
         "?code=${C}&n=1".to_owned(),
         format!("?n=1&access_token={CANARY}"),
+        "/bot${BOT_TOKEN}/updates".to_owned(),
     ];
     let methods = (methods.iter().map(|m| (String::new(), m.clone())))
         .chain(in_url.into_iter().map(|query| (query, String::new())));
-    let env = [("C", CANARY), ("RUST_LOG", "trace")];
+    let env = [("C", CANARY), ("BOT_TOKEN", CANARY), ("RUST_LOG", "trace")];
     for (query, method) in methods {
         let method = &method;
         let dir = Dir::new();

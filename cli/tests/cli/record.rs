@@ -274,3 +274,48 @@ fn a_key_echoed_by_the_server_is_not_recorded() {
     assert_eq!(replayed.code, 0, "{}", replayed.stderr);
     assert_eq!(replayed.stdout, recorded.stdout);
 }
+
+/// A key in the URL's path, from a variable named as a credential, and
+/// echoed back in the next link: the fixture set holds it nowhere, and
+/// replays with another key.
+#[test]
+fn a_key_in_the_path_is_not_recorded() {
+    let server = TestServer::start_fn(|seen| {
+        let page: u32 = seen
+            .target
+            .rsplit_once("page=")
+            .map_or(1, |(_, p)| p.parse().unwrap());
+        let next = if page < 2 {
+            Value::from(format!("/bot{SECRET}/e?page={}", page + 1))
+        } else {
+            Value::Null
+        };
+        let body = serde_json::json!({"data": [{"id": page}], "next": next});
+        Exchange::json(&seen.target, body.to_string())
+    });
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{}/bot${{KEY}}/e\"\n\
+             [paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n",
+            server.url()
+        ),
+    );
+    let fixtures = dir.path("fixtures");
+    let recorded = record_with_key(&job, &fixtures);
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    assert_eq!(recorded.stdout, "{\"id\":1}\n{\"id\":2}\n");
+    let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
+    assert_eq!(
+        sent,
+        [format!("/bot{SECRET}/e"), format!("/bot{SECRET}/e?page=2")]
+    );
+    for file in std::fs::read_dir(&fixtures).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        assert!(!text.contains(SECRET), "{text}");
+    }
+    let replayed = replay_with_another_key(&job, &fixtures);
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    assert_eq!(replayed.stdout, recorded.stdout);
+}

@@ -828,29 +828,46 @@ fn checkpoints_taken_while_later_pages_are_stepped_on_name_the_unwritten_page() 
 
 /// Many APIs put the key they were sent back into their next link. The
 /// checkpoint keeps that link with the key masked, and a resumed run must
-/// send the key again, not the mask.
+/// send the key again, not the mask: in the query, or in the path
+/// (`https://api.telegram.org/bot<token>/…`, from a variable named as a
+/// credential).
 #[test]
 fn a_resumed_link_carries_the_credential_its_checkpoint_masked() {
     const KEY: &str = "k3y-of-the-job";
-    for (url, rest) in [
-        ("/data?code=${KEY}", ""),
-        ("/data", "query = { code = \"${KEY}\" }\n"),
-    ] {
+    let in_query = |page: u32| match page {
+        1 => format!("/data?code={KEY}"),
+        _ => format!("/data?code={KEY}&page={page}"),
+    };
+    let in_path = |page: u32| match page {
+        1 => format!("/bot{KEY}/data"),
+        _ => format!("/bot{KEY}/data?page={page}"),
+    };
+    // The job's URL and more of `[request]`, the link to each page, and
+    // what the checkpoint keeps of the link to page 2.
+    type Link = fn(u32) -> String;
+    let cases: [(&str, &str, Link, &str); 3] = [
+        ("/data?code=${KEY}", "", in_query, "code=***&page=2"),
+        (
+            "/data",
+            "query = { code = \"${KEY}\" }\n",
+            in_query,
+            "code=***&page=2",
+        ),
+        ("/bot${KEY}/data", "", in_path, "/bot***/data?page=2"),
+    ];
+    for (url, rest, link, masked) in cases {
         let failed_once = Arc::new(AtomicUsize::new(0));
         let server = TestServer::start_fn({
             let failed_once = failed_once.clone();
             move |seen| {
-                let query: HashMap<String, String> =
-                    url::form_urlencoded::parse(seen.target.split_once('?').unwrap().1.as_bytes())
-                        .into_owned()
-                        .collect();
-                if query["code"] != KEY {
+                let page: u32 =
+                    (seen.target.rsplit_once("page=")).map_or(1, |(_, page)| page.parse().unwrap());
+                if seen.target != link(page) {
                     return Exchange {
                         status: 401,
                         ..Exchange::json(&seen.target, "{\"error\":\"bad code\"}")
                     };
                 }
-                let page: u32 = query.get("page").map_or(1, |p| p.parse().unwrap());
                 if page == 2 && failed_once.fetch_add(1, Ordering::SeqCst) == 0 {
                     return Exchange {
                         status: 400,
@@ -858,7 +875,7 @@ fn a_resumed_link_carries_the_credential_its_checkpoint_masked() {
                     };
                 }
                 let next = if page < 3 {
-                    json!(format!("/data?code={KEY}&page={}", page + 1))
+                    json!(link(page + 1))
                 } else {
                     Value::Null
                 };
@@ -879,22 +896,14 @@ fn a_resumed_link_carries_the_credential_its_checkpoint_masked() {
         let env = [("KEY", KEY)];
         let failed = hydrant_with(&["run", path_str(&job), "--quiet"], &env);
         assert_eq!(failed.code, 1, "{url}: {}", failed.stderr);
+        assert!(!failed.stderr.contains(KEY), "{url}: {}", failed.stderr);
         let state = dir.read("job.state");
         assert!(!state.contains(KEY), "{url}: {state}");
-        assert!(state.contains("code=***&page=2"), "{url}: {state}");
+        assert!(state.contains(masked), "{url}: {state}");
         let resumed = hydrant_with(&["run", path_str(&job), "--resume", "--quiet"], &env);
         assert_eq!(resumed.code, 0, "{url}: {}", resumed.stderr);
         assert_eq!(output_ids(&dir.read("out.ndjson")), vec![1, 2, 3], "{url}");
         let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
-        assert_eq!(
-            sent,
-            [
-                format!("/data?code={KEY}"),
-                format!("/data?code={KEY}&page=2"),
-                format!("/data?code={KEY}&page=2"),
-                format!("/data?code={KEY}&page=3"),
-            ],
-            "{url}"
-        );
+        assert_eq!(sent, [link(1), link(2), link(2), link(3)], "{url}");
     }
 }

@@ -172,6 +172,10 @@ pub(crate) struct Request {
     /// Query parameters written into `url` itself whose values are
     /// credentials (by their name, or given by a variable): name and value.
     pub url_secrets: Vec<(String, String)>,
+    /// Values of the variables named as credentials (`${API_TOKEN}`),
+    /// wherever the job puts them (a URL's path, a body): redacted by
+    /// value in all that is shown.
+    pub var_secrets: Vec<String>,
     pub body: Option<Body>,
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -509,7 +513,7 @@ impl Job {
             JobFormat::Json => serde_json::from_str(text)
                 .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?,
         };
-        let mut from_vars = Vec::new();
+        let mut from_vars = FromVars::default();
         interpolate(&mut tree, &mut String::new(), vars, &mut from_vars)
             .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
         let fingerprint = sha2::Sha256::digest(extraction_text(&tree)).into();
@@ -524,8 +528,11 @@ impl Job {
 
     /// Headers and query parameters whose values came from `${VAR}` are
     /// treated as credentials: masked where shown, kept to the job's origin.
-    fn mask_from_vars(&mut self, from_vars: &[String]) {
+    /// So is the value of a variable named as a credential, wherever it is.
+    fn mask_from_vars(&mut self, from_vars: &FromVars) {
+        let (from_vars, credentials) = (&from_vars.keys, &from_vars.credentials);
         let mask = |request: &mut Request, prefix: &str| {
+            request.var_secrets.extend(credentials.iter().cloned());
             for (name, _, secret) in &mut request.headers {
                 *secret |= from_vars
                     .iter()

@@ -28,30 +28,39 @@ pub(super) fn output_path(path: &str) -> Option<PathBuf> {
     (path != "-").then(|| PathBuf::from(path))
 }
 
-/// Replaces `${...}` in every string of the tree; `key` tracks where we are
-/// so the error can name it.
-/// Expands `${NAME}` in every string of the job; `from_vars` gets the
-/// keys of the values that took a variable.
+/// What expanding a job's variables found out.
+#[derive(Debug, Default)]
+pub(super) struct FromVars {
+    /// The keys of the values that took a variable; a URL's query
+    /// parameter given by one is noted as `KEY?NAME`.
+    pub keys: Vec<String>,
+    /// The values of the variables named as credentials.
+    pub credentials: Vec<String>,
+}
+
+/// Expands `${NAME}` in every string of the job; `key` tracks where we
+/// are, so that an error can name it.
 pub(super) fn interpolate(
     value: &mut Value,
     key: &mut String,
     vars: &Vars,
-    from_vars: &mut Vec<String>,
+    from_vars: &mut FromVars,
 ) -> std::result::Result<(), String> {
     match value {
         Value::String(s) => {
             if s.contains("${") {
-                from_vars.push(key.clone());
+                from_vars.keys.push(key.clone());
                 // A URL's query parameter given by a variable is a
-                // credential, as one of `query` is: noted as `KEY?NAME`.
+                // credential, as one of `query` is.
                 let in_url = key.ends_with("url").then(|| url_query(s));
                 for (name, value) in in_url.unwrap_or_default() {
                     if value.contains("${") {
-                        from_vars.push(format!("{key}?{name}"));
+                        from_vars.keys.push(format!("{key}?{name}"));
                     }
                 }
             }
-            *s = vars.expand(s).map_err(|e| format!("{key}: {e}"))?;
+            *s = (vars.expand_noting(s, &mut from_vars.credentials))
+                .map_err(|e| format!("{key}: {e}"))?;
         }
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
@@ -282,6 +291,7 @@ pub(super) fn validate_request(
         headers,
         query,
         url_secrets,
+        var_secrets: Vec::new(),
         body,
         timeout: duration(
             &format!("{key}.timeout"),

@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::validate::is_credential_name;
+
 /// Where `${NAME}` takes its values: `--var` first, then the environment.
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
@@ -62,7 +64,19 @@ impl Vars {
 
     /// Replaces `${NAME}`, `${NAME:-default}`, `${NAME:?message}` and `$$`.
     /// The error names the variable, never its value.
+    #[cfg(test)]
     pub(crate) fn expand(&self, text: &str) -> Result<String, String> {
+        self.expand_noting(text, &mut Vec::new())
+    }
+
+    /// [`Vars::expand`], pushing onto `credentials` the value of each
+    /// variable whose name reads as a credential's (`API_TOKEN`,
+    /// `DB_PASSWORD`): a secret wherever the job puts it.
+    pub(crate) fn expand_noting(
+        &self,
+        text: &str,
+        credentials: &mut Vec<String>,
+    ) -> Result<String, String> {
         if !text.contains('$') {
             return Ok(text.to_owned());
         }
@@ -78,7 +92,11 @@ impl Vars {
                 let end = body
                     .find('}')
                     .ok_or_else(|| format!("`${{` without a closing `}}` in \"{text}\""))?;
-                out.push_str(&self.resolve(&body[..end])?);
+                let (name, value) = self.resolve(&body[..end])?;
+                if is_credential_name(name) && value != MASK {
+                    credentials.push(value.clone());
+                }
+                out.push_str(&value);
                 rest = &body[end + 1..];
             } else {
                 out.push('$');
@@ -89,7 +107,8 @@ impl Vars {
         Ok(out)
     }
 
-    fn resolve(&self, expr: &str) -> Result<String, String> {
+    /// The variable's name and its value.
+    fn resolve<'e>(&self, expr: &'e str) -> Result<(&'e str, String), String> {
         let (name, fallback) = match expr.find(':') {
             Some(colon) => (&expr[..colon], Some(&expr[colon + 1..])),
             None => (expr, None),
@@ -104,7 +123,7 @@ impl Vars {
             unset.insert(name.to_owned());
             value = Some(MASK.to_owned());
         }
-        match fallback {
+        let value = match fallback {
             None => value.ok_or_else(|| {
                 format!("variable `{name}` is not set (pass --var {name}=VALUE or set it in the environment)")
             }),
@@ -115,7 +134,8 @@ impl Vars {
             Some(_) => Err(format!(
                 "`${{{expr}}}`: after `:` comes `-default` or `?message`"
             )),
-        }
+        }?;
+        Ok((name, value))
     }
 }
 
@@ -153,5 +173,26 @@ mod tests {
         assert_eq!(v.expand("${KEY:?set it}").unwrap(), "***");
         assert_eq!(v.expand("${PAGE:-50}/${CITY}").unwrap(), "50/Oslo");
         assert_eq!(v.unset(), ["KEY", "TOKEN"]);
+    }
+
+    #[test]
+    fn values_of_variables_named_as_credentials_are_noted() {
+        let v = Vars::isolated([
+            ("BOT_TOKEN".to_owned(), "123:abc".to_owned()),
+            ("CITY".to_owned(), "Oslo".to_owned()),
+        ]);
+        let mut noted = Vec::new();
+        let text = v
+            .expand_noting("/bot${BOT_TOKEN}/${CITY}/${API_KEY:-k-1}", &mut noted)
+            .unwrap();
+        assert_eq!(text, "/bot123:abc/Oslo/k-1");
+        assert_eq!(noted, ["123:abc", "k-1"]);
+        // An unset one read as a mask (`explain`) is no value to hide.
+        let mut noted = Vec::new();
+        vars()
+            .masking_unset()
+            .expand_noting("${API_KEY}", &mut noted)
+            .unwrap();
+        assert!(noted.is_empty());
     }
 }

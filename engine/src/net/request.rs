@@ -37,6 +37,9 @@ pub(crate) struct Prepared {
     credential_params: Vec<String>,
     /// Body text with secrets masked, when the body holds a secret.
     masked_body: Option<Vec<u8>>,
+    /// The job's secrets that may stand anywhere in the URL (see
+    /// [`Request::var_secrets`]), in the forms a URL may hold them.
+    url_values: Vec<String>,
     /// The origin of the job's URL: the only one credentials go to.
     job_origin: Origin,
 }
@@ -108,6 +111,7 @@ pub(crate) fn prepare(
         secret_query,
         credential_params,
         masked_body,
+        url_values: redaction_forms(&request.var_secrets),
         job_origin,
     })
 }
@@ -210,11 +214,41 @@ impl Parts<'_> {
         Ok(secret_query)
     }
 
+    /// A link kept in a checkpoint has the job's secrets masked by value:
+    /// a segment of the job's own path that holds one (`/bot***/updates`)
+    /// gets the job's segment back.
+    fn unmask_path(&self, url: &mut Url) {
+        if !url.path().contains(MASK) {
+            return;
+        }
+        let Ok(job_url) = Url::parse(&self.request.url) else {
+            return;
+        };
+        let forms = redaction_forms(&self.request.var_secrets);
+        let known: Vec<(String, &str)> = (job_url.path_segments().into_iter().flatten())
+            .map(|segment| (mask_values(segment, &forms), segment))
+            .filter(|(masked, segment)| masked != segment)
+            .collect();
+        let Some(segments) = url.path_segments() else {
+            return;
+        };
+        let path: Vec<&str> = segments
+            .map(
+                |segment| match known.iter().find(|(masked, _)| masked == segment) {
+                    Some((_, real)) => real,
+                    None => segment,
+                },
+            )
+            .collect();
+        url.set_path(&path.join("/"));
+    }
+
     /// A link kept in a checkpoint has the job's credentials masked, as
     /// a state file holds no secret. Followed again on the job's origin,
     /// each `NAME=***` of a credential the job wrote into its query or
     /// URL gets the value back; the rest of the link stays as given.
     fn unmask<'v>(&self, url: &mut Url, vars: &impl Fn(&str) -> Option<&'v str>) -> Result<()> {
+        self.unmask_path(url);
         let Some(query) = url.query().filter(|q| q.contains(MASK)) else {
             return Ok(());
         };
@@ -663,7 +697,7 @@ impl Prepared {
     /// Path and query, without the query parameters whose values are
     /// secret: what may be kept of the request.
     pub(crate) fn target_without_secrets(&self) -> String {
-        let mut target = self.url.path().to_owned();
+        let mut target = mask_values(self.url.path(), &self.url_values);
         let Some(query) = self.url.query() else {
             return target;
         };
@@ -676,7 +710,7 @@ impl Prepared {
             .collect();
         if !kept.is_empty() {
             target.push('?');
-            target.push_str(&kept.join("&"));
+            target.push_str(&mask_values(&kept.join("&"), &self.url_values));
         }
         target
     }
@@ -684,7 +718,7 @@ impl Prepared {
     /// The URL with secret query values masked, for messages.
     pub(crate) fn shown_url(&self) -> String {
         if self.secret_query.is_empty() {
-            return self.url.to_string();
+            return mask_values(self.url.as_str(), &self.url_values);
         }
         let mut url = self.url.clone();
         let pairs: Vec<(String, String)> = url
@@ -702,7 +736,10 @@ impl Prepared {
             })
             .collect();
         url.query_pairs_mut().clear().extend_pairs(pairs);
-        url.to_string().replace("%2A%2A%2A", MASK)
+        mask_values(
+            &url.to_string().replace("%2A%2A%2A", MASK),
+            &self.url_values,
+        )
     }
 
     /// The request as text, secrets masked: what `hydrant explain` shows.
@@ -776,6 +813,51 @@ impl Prepared {
     }
 }
 
+/// Remembers a secret as written and as percent-encoded in a URL or form.
+pub(crate) fn add_secret(secrets: &mut Vec<String>, value: &str) {
+    // Text is redacted by value only for secrets of 4 bytes or more: a
+    // shorter one would garble every message (`s` in each word) and could
+    // be read back from the gaps. Short secrets are masked where they are
+    // placed instead (headers, query and body credentials are shown as
+    // `***` by name, never by value).
+    if value.len() < MIN_REDACTED {
+        return;
+    }
+    let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    let percent = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    for text in [value.to_owned(), form, percent] {
+        if !secrets.contains(&text) {
+            secrets.push(text);
+        }
+    }
+    // Longest first, so a secret containing another is masked whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+}
+
+/// The shortest secret redacted by its value.
+const MIN_REDACTED: usize = 4;
+
+/// The forms in which `values` are redacted (see [`add_secret`]).
+fn redaction_forms(values: &[String]) -> Vec<String> {
+    let mut forms = Vec::new();
+    for value in values {
+        add_secret(&mut forms, value);
+    }
+    forms
+}
+
+/// `text` with each of `values` replaced by `***`.
+fn mask_values(text: &str, values: &[String]) -> String {
+    let mut text = text.to_owned();
+    for value in values {
+        if text.contains(value.as_str()) {
+            text = text.replace(value.as_str(), MASK);
+        }
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -814,12 +896,23 @@ mod tests {
                 secret_query: secret.iter().map(|s| (*s).to_owned()).collect(),
                 credential_params: Vec::new(),
                 masked_body: None,
+                url_values: redaction_forms(&["tok-of-a-bot".to_owned()]),
             }
         };
         let url = "https://api.example.com/v1/items?page=2&api_key=s3cr%65t&q=a%20b";
         assert_eq!(
             prepared(url, &["api_key"]).target_without_secrets(),
             "/v1/items?page=2&q=a%20b"
+        );
+        // A secret of the job's variables, in the path or a value.
+        let bot = "https://api.example.com/bottok-of-a-bot/x?q=tok-of-a-bot";
+        assert_eq!(
+            prepared(bot, &[]).target_without_secrets(),
+            "/bot***/x?q=***"
+        );
+        assert_eq!(
+            prepared(bot, &[]).shown_url(),
+            "https://api.example.com/bot***/x?q=***"
         );
         assert_eq!(
             prepared(url, &[]).target_without_secrets(),

@@ -21,7 +21,7 @@ use hydrant_auth::{
 use crate::error::{Error, Result};
 use crate::job::{Job, RetryPolicy};
 use crate::net::client::{HttpClient, Response};
-use crate::net::request::Prepared;
+use crate::net::request::{Prepared, add_secret};
 
 /// Redirects followed for one request before giving up.
 const MAX_REDIRECTS: usize = 10;
@@ -98,7 +98,9 @@ impl Session {
                 }
             }
         }
-        for (_, value) in &request.url_secrets {
+        for value in
+            (request.url_secrets.iter().map(|(_, value)| value)).chain(&request.var_secrets)
+        {
             add_secret(&mut secrets, value);
         }
         let token_url = authenticator
@@ -552,31 +554,6 @@ fn retry_after(value: &[u8], now: SystemTime) -> Option<Duration> {
     let at = httpdate::parse_http_date(text).ok()?;
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
-
-/// Remembers a secret as written and as percent-encoded in a URL or form.
-fn add_secret(secrets: &mut Vec<String>, value: &str) {
-    // Text is redacted by value only for secrets of 4 bytes or more: a
-    // shorter one would garble every message (`s` in each word) and could
-    // be read back from the gaps. Short secrets are masked where they are
-    // placed instead (headers, query and body credentials are shown as
-    // `***` by name, never by value).
-    if value.len() < MIN_REDACTED {
-        return;
-    }
-    let form: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-    let percent = percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
-        .to_string();
-    for text in [value.to_owned(), form, percent] {
-        if !secrets.contains(&text) {
-            secrets.push(text);
-        }
-    }
-    // Longest first, so a secret containing another is masked whole.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-}
-
-/// The shortest secret redacted by its value.
-const MIN_REDACTED: usize = 4;
 
 fn snippet(text: &str) -> String {
     if text.is_empty() {
