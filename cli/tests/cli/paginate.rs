@@ -115,6 +115,47 @@ fn a_first_page_short_of_a_capped_size_fails_the_run() {
     }
 }
 
+/// With one request at a time nothing is in flight after a short first
+/// page. When its count is round, as caps are, the next page is asked for
+/// to tell; an odd count is taken for the end without another request.
+#[test]
+fn one_at_a_time_a_round_short_first_page_is_checked() {
+    let server = TestServer::start(vec![
+        Exchange::json("/capped?offset=0&limit=100", ids(0..20)),
+        Exchange::json("/capped?offset=100&limit=100", ids(20..40)),
+        Exchange::json("/ends?offset=0&limit=100", ids(0..20)),
+        Exchange::json("/ends?offset=100&limit=100", "[]"),
+        Exchange::json("/few?offset=0&limit=100", ids(0..7)),
+    ]);
+    let one = "[paginate]\ntype = \"offset\"\nlimit = 100\n[limits]\nconcurrency = 1\n";
+    let (capped, _) = run_job(&server.url(), "/capped", one, &[]);
+    assert_eq!(capped.code, 1, "{}", capped.stderr);
+    assert!(
+        capped.stderr.contains(
+            "/capped?offset=100&limit=100, holds 20: the API may give at most 20 records a page"
+        ),
+        "{}",
+        capped.stderr
+    );
+    let (out, summary, _) = run(&server, "/ends", one, &[]);
+    assert_eq!(out, lines(0..20));
+    // The summary counts the pages taken, as with requests sent ahead.
+    assert_summary(&summary, 1, "short_page");
+    let (out, _, _) = run(&server, "/few", one, &[]);
+    assert_eq!(out, lines(0..7));
+    let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
+    assert_eq!(
+        sent,
+        [
+            "/capped?offset=0&limit=100",
+            "/capped?offset=100&limit=100",
+            "/ends?offset=0&limit=100",
+            "/ends?offset=100&limit=100",
+            "/few?offset=0&limit=100",
+        ]
+    );
+}
+
 #[test]
 fn page_without_size_runs_to_an_empty_page() {
     let server = TestServer::start(vec![

@@ -148,6 +148,16 @@ impl Pass {
         Ok(())
     }
 
+    /// The plan of a counted pass's second request, with the pass's
+    /// fan-out value: for the check of a first page that came short
+    /// when nothing had gone after it (see `short.rs`).
+    pub(super) fn second_plan(&self) -> Option<Plan> {
+        let plan = self.paginator.ahead(1)?;
+        let mut overrides = self.fanout.clone();
+        overrides.extend(plan.overrides);
+        Some(Plan { overrides })
+    }
+
     /// The next request to launch, if one can go now, and for a followed
     /// (not counted) request the paginator's plan it came from.
     pub(super) fn next_plan(&mut self) -> Option<(Plan, Option<Plan>)> {

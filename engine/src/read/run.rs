@@ -76,13 +76,13 @@ pub(crate) struct ReadRun<'j, 'h> {
     /// in flight (see `short.rs`).
     pub(super) after_short: Option<AfterShort>,
     fetching: Arc<Semaphore>,
-    launched: u64,
+    pub(super) launched: u64,
     answered: u64,
     /// Fan-out values taken from the feed, and those wholly written.
     values_taken: u64,
     values_written: u64,
     /// With `[fanout]`, `paginate.max_requests` caps the whole job.
-    total_cap: Option<u64>,
+    pub(super) total_cap: Option<u64>,
     values_concurrently: bool,
     batches_hooked: bool,
 
@@ -418,7 +418,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
 
     /// Sends a request on its own task: its page made by a page worker
     /// once the columns are known, else brought back whole.
-    fn spawn(&mut self, prepared: Prepared) -> Task {
+    pub(super) fn spawn(&mut self, prepared: Prepared) -> Task {
         // Exchanges are shown with their bodies, which the page workers
         // consume. Inferred columns may grow with any page: a worker gives
         // such a page back, to be made where the inference is.
@@ -722,16 +722,12 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 }
                 current.ended = Some(stop);
                 if stop == Stop::ShortPage {
-                    self.after_short =
-                        self.in_flight
-                            .tasks
-                            .pop_front()
-                            .map(|(task, _)| AfterShort {
-                                task,
-                                shown: page.shown.to_owned(),
-                                records,
-                                first: current.paginator.pages() == 1,
-                            });
+                    self.after_short = Some(AfterShort {
+                        task: self.in_flight.tasks.pop_front().map(|(task, _)| task),
+                        shown: page.shown.to_owned(),
+                        records,
+                        first: current.paginator.pages() == 1,
+                    });
                 }
                 self.in_flight.abort_all();
             }

@@ -6,7 +6,10 @@
 //!
 //! A first page that is short while the second holds records is such a
 //! cap, or a page parameter the API does not read: the run fails, naming
-//! both. After a later short page, records on the next one may have been
+//! both. With nothing in flight after a short first page (`concurrency =
+//! 1`), the second request is sent to tell, but only when the page holds
+//! a round number of records (a multiple of 10), as caps do: a pass of
+//! one short page is common, and most would cost a request for nothing. After a later short page, records on the next one may have been
 //! added while the run paged (offsets shift), so the run ends as the
 //! short page says, with a warning. Either way those records are never
 //! written: they come after the end.
@@ -29,7 +32,8 @@ const GRACE: Duration = Duration::from_secs(2);
 /// The request after a short page, kept until its answer tells whether
 /// the short page was the end.
 pub(super) struct AfterShort {
-    pub(super) task: Task,
+    /// `None` when no request had gone after the short page.
+    pub(super) task: Option<Task>,
     /// The short page, as messages name it.
     pub(super) shown: String,
     pub(super) records: usize,
@@ -44,7 +48,14 @@ impl ReadRun<'_, '_> {
         let Some(after) = self.after_short.take() else {
             return Ok(());
         };
-        let found = self.records_after(after.task, parse).await;
+        let task = match after.task {
+            Some(task) => task,
+            None => match self.send_after_short(after.first, after.records)? {
+                Some(task) => task,
+                None => return Ok(()),
+            },
+        };
+        let found = self.records_after(task, parse).await;
         let Some((next, more)) = found.filter(|&(_, more)| more > 0) else {
             return Ok(());
         };
@@ -71,6 +82,21 @@ impl ReadRun<'_, '_> {
         tracing::warn!("{warning}");
         self.tally.warnings.push(warning);
         Ok(())
+    }
+
+    /// Sends the second request of a pass whose first page came short
+    /// with nothing sent after it, when the page's count looks like a cap.
+    fn send_after_short(&mut self, first: bool, records: usize) -> Result<Option<Task>> {
+        let looks_capped = first && records > 0 && records.is_multiple_of(10);
+        let under_cap = self.total_cap.is_none_or(|cap| self.launched < cap);
+        let Some(pass) = self.pass.as_ref().filter(|_| looks_capped && under_cap) else {
+            return Ok(None);
+        };
+        let Some(plan) = pass.second_plan() else {
+            return Ok(None);
+        };
+        let prepared = self.context.prepare_with(&plan, &pass.placeholders)?;
+        Ok(Some(self.spawn(prepared)))
     }
 
     /// The answer to `task`, as messages name it, and its records; `None`
