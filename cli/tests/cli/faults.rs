@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use hydrant_bench::{Exchange, Fault, Seen};
 
-use crate::util::{Dir, TestFaults, TestServer, hydrant_in, ids, lines, path_str, run_job};
+use crate::util::{
+    Dir, TestFaults, TestServer, hydrant, hydrant_in, ids, lines, path_str, run_job,
+};
 
 /// Retries come fast in these tests.
 const FAST: &str = "[limits]\nbackoff = { initial = \"10ms\", max = \"20ms\" }\n";
@@ -569,6 +571,151 @@ fn a_byte_order_mark_is_skipped_and_non_json_answers_are_named() {
         let (run, _) = run_job(&server.url(), target, "", &[]);
         assert_eq!(run.code, 1, "{}", run.stderr);
         assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
+}
+
+/// Many APIs answer a failure with a 200: Slack's `"ok": false`, GraphQL's
+/// `errors`. A page that has nothing at the records path and says so ends
+/// the run with an error quoting it, not as the end of the records.
+#[test]
+fn a_200_that_says_the_request_failed_fails_the_run() {
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/s",
+            r#"{"ok":true,"members":[{"id":1}],"meta":{"next":"c2"}}"#,
+        ),
+        Exchange::json("/s?cursor=c2", r#"{"ok":false,"error":"ratelimited"}"#),
+        Exchange::json("/g", r#"{"data":{"nodes":[{"id":1}]},"next":"/g2"}"#),
+        Exchange::json(
+            "/g2",
+            r#"{"data":null,"errors":[{"message":"API rate limit exceeded"}]}"#,
+        ),
+        // Nothing there, and no failure said: the end, with a warning.
+        Exchange::json("/e", r#"{"ok":true,"errors":[],"error":null,"meta":{}}"#),
+    ]);
+    let slack = "[records]\npath = \"members\"\n                 [paginate]\ntype = \"cursor\"\nfrom = \"meta.next\"\nparam = \"cursor\"\n";
+    let graph = "[records]\npath = \"data.nodes\"\n                 [paginate]\ntype = \"next_link\"\nfrom = \"next\"\n";
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    for (target, rest, page, said) in [
+        (
+            "/s",
+            slack.to_owned(),
+            "/s?cursor=c2",
+            r#"{"ok":false,"error":"ratelimited"}"#,
+        ),
+        (
+            "/s",
+            format!("{slack}{declared}"),
+            "/s?cursor=c2",
+            r#"{"ok":false,"#,
+        ),
+        (
+            "/g",
+            graph.to_owned(),
+            "/g2",
+            r#"{"data":null,"errors":[{"message":"API rate limit exceeded"}]}"#,
+        ),
+        ("/g", format!("{graph}{declared}"), "/g2", r#""errors":[{"#),
+        (
+            "/s?cursor=c2",
+            slack.to_owned(),
+            "/s?cursor=c2",
+            r#"{"ok":false,"#,
+        ),
+    ] {
+        let dir = Dir::new();
+        let out = dir.path("out.ndjson");
+        let rest = format!("{rest}[output]\npath = \"{}\"\n", path_str(&out));
+        let (run, summary) = run_job(&server.url(), target, &rest, &[]);
+        assert_eq!(run.code, 1, "{target} {rest}: {}", run.stderr);
+        let says = format!(
+            "the response from {}{page} has nothing at records.path `",
+            server.url()
+        );
+        assert!(run.stderr.contains(&says), "{}", run.stderr);
+        assert!(run.stderr.contains(said), "{}", run.stderr);
+        assert_eq!(summary["error"]["exit_code"], 1, "{summary}");
+        assert!(!out.exists(), "no output is committed");
+    }
+    let (run, summary) = run_job(&server.url(), "/e", "[records]\npath = \"data\"\n", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(summary["records"], 0);
+    assert_eq!(
+        summary["warnings"].as_array().unwrap().len(),
+        1,
+        "{summary}"
+    );
+    // A job whose API ends its pages that way says so with a stop rule;
+    // the page is then the end, with the warning of an empty one.
+    for declared in ["", declared] {
+        let rest = format!(
+            "{slack}{declared}[[paginate.stop]]\npath = \"error\"\nequals = \"ratelimited\"\n"
+        );
+        let (run, summary) = run_job(&server.url(), "/s", &rest, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, "{\"id\":1}\n");
+        assert_eq!(summary["stopped"], "end_condition", "{summary}");
+        assert_eq!(
+            summary["warnings"].as_array().unwrap().len(),
+            1,
+            "{summary}"
+        );
+    }
+    // `check` of the first page says it too.
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{}/s?cursor=c2\"\n[records]\npath = \"members\"\n",
+            server.url()
+        ),
+    );
+    let check = hydrant(&["check", path_str(&job)]);
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(
+        check
+            .stderr
+            .contains(r#"says the request failed: {"ok":false,"error":"ratelimited"}"#),
+        "{}",
+        check.stderr
+    );
+}
+
+/// A page quoted in an error (one that is not JSON, one that says its
+/// request failed) has the job's credentials redacted, as the server
+/// may echo them anywhere.
+#[test]
+fn a_quoted_page_has_the_credentials_redacted() {
+    const KEY: &str = "k3y-in-the-page";
+    // Answers by path, whatever the query holds.
+    let server = TestServer::start_fn(|seen: &Seen| {
+        if seen.target.starts_with("/h") {
+            Exchange {
+                headers: vec![("content-type".into(), "text/html".into())],
+                ..Exchange::json(
+                    &seen.target,
+                    format!("<html><form action=\"/login?key={KEY}\">"),
+                )
+            }
+        } else {
+            Exchange::json(
+                &seen.target,
+                format!(r#"{{"ok":false,"error":"bad key {KEY}"}}"#),
+            )
+        }
+    });
+    let auth = "[auth]\ntype = \"api_key\"\nname = \"key\"\nvalue = \"${KEY}\"\nin = \"query\"\n                [records]\npath = \"data\"\n";
+    for (target, says) in [
+        ("/h", "is not JSON: the answer is HTML or XML"),
+        (
+            "/f",
+            r#"says the request failed: {"ok":false,"error":"bad key ***"}"#,
+        ),
+    ] {
+        let (run, _) = run_job(&server.url(), target, auth, &[("KEY", KEY)]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+        assert!(!run.stderr.contains(KEY), "{}", run.stderr);
     }
 }
 

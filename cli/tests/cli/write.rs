@@ -218,7 +218,9 @@ fn scripted(script: Vec<(u16, Option<&'static str>)>) -> TestServer {
         match script.get(n) {
             Some((status, retry_after)) => {
                 let mut exchange = answer(seen, *status);
-                exchange.body = format!("{{\"error\":\"status {status}\"}}").into();
+                if *status >= 300 {
+                    exchange.body = format!("{{\"error\":\"status {status}\"}}").into();
+                }
                 if let Some(wait) = retry_after {
                     exchange
                         .headers
@@ -726,6 +728,61 @@ fn a_batch_answered_2xx_is_delivered_even_when_its_answer_is_unreadable() {
         2,
         "{}",
         run.stderr
+    );
+}
+
+/// Many APIs answer a failure with a 200: Slack's `"ok": false`,
+/// Elasticsearch's bulk `"errors": true`. Such a batch is rejected with
+/// the answer's words, not counted delivered.
+#[test]
+fn a_2xx_that_says_the_batch_failed_rejects_it() {
+    let dir = Dir::new();
+    dir.write(
+        "in.ndjson",
+        "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n{\"n\":5}\n{\"n\":6}\n",
+    );
+    let server = TestServer::start_fn(|seen| {
+        let first = body(seen)[0]["n"].as_i64().unwrap();
+        let said = match first {
+            1 => r#"{"ok":true,"errors":[]}"#,
+            3 => r#"{"ok":false,"error":"channel_not_found"}"#,
+            _ => r#"{"took":3,"errors":true,"items":[{"index":{"status":400}}]}"#,
+        };
+        Exchange::json(&seen.target, said)
+    });
+    let rejects = dir.path("rejects.ndjson");
+    let run = run_write(&dir, &retry_job(&server.url(), &rejects, ""), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        summary(&dir)["write"],
+        json!({"delivered": 2, "rejected": 4, "retried": 0, "batches": 3})
+    );
+    let reasons: Vec<String> = dir
+        .read("rejects.ndjson")
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let answered = format!(
+        "POST {}/w answered 200 OK but says the request failed: ",
+        server.url()
+    );
+    assert_eq!(
+        reasons,
+        [
+            format!(r#"{answered}{{"ok":false,"error":"channel_not_found"}}"#),
+            format!(r#"{answered}{{"ok":false,"error":"channel_not_found"}}"#),
+            format!(
+                r#"{answered}{{"took":3,"errors":true,"items":[{{"index":{{"status":400}}}}]}}"#
+            ),
+            format!(
+                r#"{answered}{{"took":3,"errors":true,"items":[{{"index":{{"status":400}}}}]}}"#
+            ),
+        ]
     );
 }
 

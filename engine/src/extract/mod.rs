@@ -27,7 +27,9 @@ use time::*;
 pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 
 pub(crate) use infer::{Fed, Fit, Inference, Policy, Shape};
-pub(crate) use records::{expand, records_path_found, records_path_missing, select_records};
+pub(crate) use records::{
+    expand, failure_said, records_missing, records_path_missing, select_records,
+};
 
 /// A value read as a `timestamp` column reads it: unix microseconds.
 pub(crate) fn timestamp_micros(value: View<'_>) -> Option<i64> {

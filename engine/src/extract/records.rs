@@ -27,7 +27,7 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
 /// there counts, a missing member does not. Paths that need the general
 /// evaluator (filters, slices) cannot tell the two apart and count as
 /// found.
-pub(crate) fn records_path_found<'v, N: Node<'v>>(page: N, records: &Records) -> bool {
+fn records_path_found<'v, N: Node<'v>>(page: N, records: &Records) -> bool {
     let Some(segments) = records.path.as_ref().and_then(|p| p.segments()) else {
         return true;
     };
@@ -46,6 +46,77 @@ pub(crate) fn records_path_missing(records: &Records, shown: &str) -> String {
         "records.path `{}` matches nothing in the response from {shown}: no records were taken from it (check the path with `hydrant check`)",
         records.path.as_ref().map_or("", |p| p.as_str())
     )
+}
+
+/// Whether a page without records has no value at `records.path`, for
+/// the warning of [`records_path_missing`]. Such a page that says its
+/// request failed is an error instead: many APIs answer a failure with a
+/// 200 (Slack's `"ok": false`, GraphQL's `errors`), and it must not pass
+/// for the end of the records.
+pub(crate) fn records_missing<'v, N: Node<'v>>(
+    page: N,
+    records: &Records,
+    count: usize,
+    shown: &str,
+) -> Result<bool, String> {
+    if count > 0 || records_path_found(page, records) {
+        return Ok(false);
+    }
+    match failure_said(page) {
+        None => Ok(true),
+        Some(said) => Err(format!(
+            "the response from {shown} has nothing at records.path `{}` and says the request failed: {said}",
+            records.path.as_ref().map_or("", |p| p.as_str())
+        )),
+    }
+}
+
+/// The start of an answer's text when it says its request failed (see
+/// [`says_failed`]).
+pub(crate) fn failure_said<'v, N: Node<'v>>(answer: N) -> Option<String> {
+    if !says_failed(answer) {
+        return None;
+    }
+    let mut text = Vec::new();
+    answer.write_json(&mut text);
+    let text = String::from_utf8_lossy(&text);
+    let mut quoted: String = text.chars().take(300).collect();
+    if quoted.len() < text.len() {
+        quoted.push('…');
+    }
+    Some(quoted)
+}
+
+/// Whether an object says its request failed: `"ok": false`, `"success":
+/// false`, or an `error`, `errors` or `fault` member that holds something.
+fn says_failed<'v, N: Node<'v>>(page: N) -> bool {
+    let mut failed = false;
+    page.members_while(|key, value| {
+        failed = match key {
+            b"ok" | b"success" => matches!(value.view(), View::Bool(false)),
+            b"error" | b"errors" | b"fault" => holds_something(value),
+            _ => false,
+        };
+        !failed
+    });
+    failed
+}
+
+/// Whether a value holds more than null, false, zero, `""`, `[]` or `{}`.
+fn holds_something<'v, N: Node<'v>>(value: N) -> bool {
+    match value.view() {
+        View::Null | View::Bool(false) => false,
+        View::Str(text) => !text.is_empty(),
+        View::I64(n) => n != 0,
+        View::U64(n) => n != 0,
+        View::F64(n) => n != 0.0,
+        View::Compound => {
+            let mut children = Vec::new();
+            value.children(&mut children);
+            !children.is_empty()
+        }
+        View::Bool(true) | View::Big(_) => true,
+    }
 }
 
 /// `nodes` selected by a records path; `multi` when the path can select

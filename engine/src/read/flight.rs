@@ -92,6 +92,8 @@ pub(super) struct Pending {
     /// The request, when its page landed from its head: its bytes and
     /// latency are counted once the rows come.
     pub(super) landed_early: Option<Prepared>,
+    /// Whether a `paginate.stop` rule ended the pass on this page.
+    pub(super) stopped_by_rule: bool,
 }
 
 /// Where the run stands once a page is written, taken when the paginator

@@ -7,14 +7,14 @@ use simd_json::BorrowedValue;
 
 use crate::error::{Error, Result};
 use crate::extract::{
-    Batch, ColumnSpec, Extractor, Placeholders, infer_columns, records_path_found,
+    Batch, ColumnSpec, Extractor, Placeholders, infer_columns, records_missing,
     records_path_missing,
 };
 use crate::job::{Fanout, FanoutSource, Job};
 use crate::json::node::Node;
 use crate::json::path::JsonPath;
 use crate::json::{Parser, Scratch, write_serde};
-use crate::net::session::Fetched;
+use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::fanout::Feed;
 use crate::read::pass::{Context, Pass};
@@ -97,12 +97,13 @@ pub struct CheckReport {
     pub records_missing: Option<String>,
 }
 
-/// Sends the job's first request: its placeholders, the answer, and the
-/// request as errors name it (secrets masked).
+/// Sends the job's first request: its placeholders, the answer, the
+/// request as errors name it (secrets masked), and the session, which
+/// redacts what quotes the answer.
 async fn first_fetch(
     job: &Job,
     options: RunOptions,
-) -> Result<(std::sync::Arc<Placeholders>, Fetched, String)> {
+) -> Result<(std::sync::Arc<Placeholders>, Fetched, String, Session)> {
     let value = crate::read::fanout::first_value(job, &options).await?;
     let context = Context::new(job, options.redirect_to)?;
     let mut pass = Pass::new(&context, value, 0)?;
@@ -110,7 +111,7 @@ async fn first_fetch(
     let prepared = context.prepare_with(&plan, &pass.placeholders)?;
     let fetched = context.session.fetch(prepared).await?;
     let shown = context.session.shown(&fetched.prepared);
-    Ok((pass.placeholders, fetched, shown))
+    Ok((pass.placeholders, fetched, shown, context.session))
 }
 
 /// Sends the job's first request and shows `inspect` the response and the
@@ -120,14 +121,14 @@ async fn first_page<R>(
     options: RunOptions,
     inspect: impl FnOnce(&FirstPage<'_, '_>) -> R,
 ) -> Result<R> {
-    let (placeholders, fetched, shown) = first_fetch(job, options).await?;
+    let (placeholders, fetched, shown, session) = first_fetch(job, options).await?;
     let answer = Answer {
         status: fetched.response.status.as_u16(),
         content_type: content_type(&fetched.response.headers),
         body: &fetched.response.body,
         shown: &shown,
     };
-    on_page(job, &placeholders, &answer, inspect)
+    on_page(job, &placeholders, &answer, inspect).map_err(|e| e.redacted(|t| session.redact(t)))
 }
 
 /// An answer to the first request, as a page is read from it.
@@ -170,7 +171,8 @@ fn on_page<R>(
         status: answer.status,
         shown,
         records: &records,
-        path_found: !records.is_empty() || records_path_found(&page, &job.records),
+        path_found: !records_missing(&page, &job.records, records.len(), shown)
+            .map_err(Error::data)?,
     }))
 }
 
@@ -251,7 +253,7 @@ pub struct Probe {
 
 /// Sends the job's first request and returns its response.
 pub async fn probe(job: &Job, options: RunOptions) -> Result<Probe> {
-    let (_, fetched, url) = first_fetch(job, options).await?;
+    let (_, fetched, url, _) = first_fetch(job, options).await?;
     let headers = fetched
         .response
         .headers

@@ -51,10 +51,13 @@ pub(crate) async fn run_hooked(
     options: RunOptions,
     hooks: &mut Hooks,
 ) -> Result<Summary> {
-    run::ReadRun::start(job, options, hooks)
-        .await?
-        .drive()
+    let run = run::ReadRun::start(job, options, hooks).await?;
+    // An error may quote a page (one that is not JSON, one that says it
+    // failed), and a server may echo a credential anywhere in it.
+    let session = run.context.session.clone();
+    run.drive()
         .await
+        .map_err(|e| e.redacted(|text| session.redact(text)))
 }
 
 /// What `bench` changes in a run: every request whose page was taken

@@ -6,11 +6,12 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
+use hydrant_paginate::Stop;
 use serde_json::Value;
 
 use crate::error::{Error, Kind, Result};
 use crate::extract::{
-    Batch, ColumnSpec, DirtyRecord, Extractor, Placeholders, Policy, records_path_found,
+    Batch, ColumnSpec, DirtyRecord, Extractor, Placeholders, Policy, records_missing,
     records_path_missing,
 };
 use crate::job::{Job, OutputFormat};
@@ -98,8 +99,9 @@ impl ReadRun<'_, '_> {
         let mut batch = Batch::default();
         let extractor = self.extractor.as_ref().expect("on_index needs the columns");
         extractor.extract(&records, placeholders, &mut batch);
-        let missing = records.is_empty() && !records_path_found(doc.root(), &job.records);
+        let missing = records_missing(doc.root(), &job.records, records.len(), page.shown);
         self.step(page, records.len(), &watched);
+        let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);
         let standing = self.standing();
         self.write_read(body, &batch, columns_changed, page.shown, standing, missing)
@@ -157,8 +159,9 @@ impl ReadRun<'_, '_> {
                 .expect("the columns are known by now");
             extractor.extract(&admitted, &placeholders, &mut batch);
         }
-        let missing = records.is_empty() && !records_path_found(&tree, &job.records);
+        let missing = records_missing(&tree, &job.records, records.len(), page.shown);
         self.step(page, records.len(), &watched);
+        let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);
         let standing = self.standing();
         if !hold {
@@ -221,6 +224,7 @@ impl ReadRun<'_, '_> {
             standing,
             landed_early,
             placeholders,
+            stopped_by_rule,
             ..
         } = pending;
         // Only a 204 comes back without rows, and it is never pending.
@@ -234,7 +238,7 @@ impl ReadRun<'_, '_> {
                 recorded.push((prepared, encoded.latency));
             }
         }
-        let missing = encoded.records_missing;
+        let missing = unless_stopped(encoded.records_missing, stopped_by_rule)?;
         if let Some(body) = &encoded.refit {
             return self.refit(parse, body, &placeholders, &shown, standing, missing);
         }
@@ -245,6 +249,12 @@ impl ReadRun<'_, '_> {
             Made::Batch(batch) => sink.encoded_batch(batch),
         });
         self.write_page(encoded.rows, &encoded.dirty, &shown, standing, missing, put)
+    }
+
+    /// Whether a `paginate.stop` rule ended the pass on the page it was
+    /// just stepped on.
+    pub(super) fn stopped_by_rule(&self) -> bool {
+        self.pass.as_ref().and_then(|p| p.ended) == Some(Stop::EndCondition)
     }
 
     /// A page a worker gave back: something new for the inferred columns.
@@ -785,4 +795,15 @@ fn open_sink(
             )));
         }
     })
+}
+
+/// Whether a page had nothing at `records.path` (see [`records_missing`]).
+/// One that says its request failed fails the run, unless a
+/// `paginate.stop` rule ended the pass on it: the job says that is how
+/// its API ends.
+fn unless_stopped(missing: std::result::Result<bool, String>, by_rule: bool) -> Result<bool> {
+    match missing {
+        Err(_) if by_rule => Ok(true),
+        missing => missing.map_err(Error::data),
+    }
 }

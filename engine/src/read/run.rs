@@ -636,6 +636,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             // Without a count, the paginator does not read one.
             self.step(&page, facts.records.unwrap_or_default(), &facts.watched);
             let standing = self.standing();
+            let stopped_by_rule = self.stopped_by_rule();
             // A followed next request goes out while the worker finishes
             // this page's rows.
             if self
@@ -651,6 +652,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 standing,
                 landed_early,
                 placeholders,
+                stopped_by_rule,
             });
             return Ok(());
         }

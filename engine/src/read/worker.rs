@@ -22,7 +22,7 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::extract::{
-    Batch, Covering, DirtyRecord, Extractor, Inference, Placeholders, Shape, records_path_found,
+    Batch, Covering, DirtyRecord, Extractor, Inference, Placeholders, Shape, records_missing,
     select_records,
 };
 use crate::job::{Job, Records};
@@ -62,9 +62,10 @@ pub(crate) struct PageFacts {
 #[derive(Debug)]
 pub(crate) struct Encoded {
     pub rows: usize,
-    /// The page had no value at `records.path` (see
-    /// [`records_path_found`](crate::extract::records_path_found)).
-    pub records_missing: bool,
+    /// Whether the page had no value at `records.path`; what it says of a
+    /// failure, if it says one (see
+    /// [`records_missing`](crate::extract::records_missing)).
+    pub records_missing: std::result::Result<bool, String>,
     /// The page's body, given back unmade: it holds fields or types the
     /// inferred columns do not have yet.
     pub refit: Option<Vec<u8>>,
@@ -296,7 +297,7 @@ impl PageWork {
             .scan(&body, self.extractor.plan())
             .map_err(|e| not_json(&shown, content_type.as_deref(), &body, e))?;
         let (records, watched) = index_records(&doc, &self.records, watched, &shown)?;
-        let records_missing = records.is_empty() && !records_path_found(doc.root(), &self.records);
+        let records_missing = records_missing(doc.root(), &self.records, records.len(), &shown);
         if let Some((landed, fetched)) = unsent {
             let _ = landed.send(Landed {
                 fetched,

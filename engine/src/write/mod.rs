@@ -42,9 +42,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 
 use crate::error::{Error, Kind, Result};
-use crate::extract::{Batch, Cell, ColumnSpec, Extractor};
+use crate::extract::{Batch, Cell, ColumnSpec, Extractor, failure_said};
 use crate::job::{Input, Job, Method, RecordMode, Records, Write};
-use crate::json::write_str;
+use crate::json::{Parser, Scratch, write_str};
 use crate::net::client::HttpClient;
 use crate::net::request::{Prepared, prepare};
 use crate::net::session::Session;

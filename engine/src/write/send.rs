@@ -63,6 +63,18 @@ impl Sender {
         if retries > 0 {
             settled.retried = count;
         }
+        // Many APIs answer a failure with a 200 (Slack's `"ok": false`,
+        // Elasticsearch's `"errors": true`): such a batch is not delivered.
+        let result = result.and_then(|fetched| match failure_said_in(&fetched.response.body) {
+            None => Ok(fetched),
+            Some(said) => Err(Error::data(format!(
+                "{} {} answered {} but says the request failed: {}",
+                fetched.prepared.method.as_str(),
+                self.session.shown(&fetched.prepared),
+                fetched.response.status,
+                self.session.redact(&said)
+            ))),
+        });
         match result {
             Ok(_) => settled.delivered = count,
             Err(e) if e.is_config() => return Err(e),
@@ -92,4 +104,14 @@ impl Sender {
         }
         Ok(settled)
     }
+}
+
+/// What an answer's JSON body says of a failure, if it says one.
+fn failure_said_in(body: &[u8]) -> Option<String> {
+    if !body.trim_ascii_start().starts_with(b"{") {
+        return None;
+    }
+    let mut scratch = Scratch::default();
+    let answer = Parser::default().parse(body, &mut scratch).ok()?;
+    failure_said(&answer)
 }
