@@ -156,6 +156,46 @@ fn one_at_a_time_a_round_short_first_page_is_checked() {
     );
 }
 
+/// An API that does not read the job's page parameter (`pg` where it
+/// reads `page`) gives its first page to every request: without a check
+/// the run would write it again and again, without end.
+#[test]
+fn a_page_that_repeats_the_one_before_fails_the_run() {
+    let server = TestServer::start_fn(|seen: &Seen| {
+        // Past a while the test ends, as a run without the check would not.
+        let far = (seen.target.split(['=', '&']))
+            .filter_map(|part| part.parse::<u32>().ok())
+            .any(|n| n > 30);
+        Exchange::json(&seen.target, if far { "[]".to_owned() } else { ids(0..3) })
+    });
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    for (paginate, columns, second) in [
+        ("type = \"page\"\nparam = \"pg\"", "", "/p?pg=2"),
+        ("type = \"page\"\nparam = \"pg\"", declared, "/p?pg=2"),
+        (
+            "type = \"offset\"\nlimit = 3\nparam = \"from\"",
+            declared,
+            "/p?from=3&limit=3",
+        ),
+    ] {
+        let dir = Dir::new();
+        let out = dir.path("out.ndjson");
+        let rest = format!(
+            "[paginate]\n{paginate}\n[limits]\nconcurrency = 4\n{columns}[output]\npath = \"{}\"\n",
+            path_str(&out)
+        );
+        let (run, _) = run_job(&server.url(), "/p", &rest, &[]);
+        assert_eq!(run.code, 1, "{paginate}: {}", run.stderr);
+        let says = format!(
+            "the page from {}{second} holds the same records as the page before it: the API \
+             may not read the page parameter (check paginate.param)",
+            server.url()
+        );
+        assert!(run.stderr.contains(&says), "{}", run.stderr);
+        assert!(!out.exists());
+    }
+}
+
 #[test]
 fn page_without_size_runs_to_an_empty_page() {
     let server = TestServer::start(vec![

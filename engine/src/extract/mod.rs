@@ -28,7 +28,8 @@ pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 
 pub(crate) use infer::{Fed, Fit, Inference, Policy, Shape};
 pub(crate) use records::{
-    expand, failure_said, records_missing, records_path_missing, select_records,
+    expand, failure_said, records_fingerprint, records_missing, records_path_missing,
+    select_records,
 };
 
 /// A value read as a `timestamp` column reads it: unix microseconds.

@@ -48,6 +48,22 @@ pub(crate) fn records_path_missing(records: &Records, shown: &str) -> String {
     )
 }
 
+/// A hash of a page's records, their count and the text of the first and
+/// the last: pages of different offsets never share it, and an API that
+/// does not read the page parameter gives the same one again. `None` for
+/// a page without records.
+pub(crate) fn records_fingerprint<'v, N: Node<'v>>(records: &[N]) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let (first, last) = (records.first()?, records.last()?);
+    let mut text = Vec::new();
+    first.write_json(&mut text);
+    text.push(b'\n');
+    last.write_json(&mut text);
+    let mut hasher = std::hash::DefaultHasher::new();
+    (records.len(), text).hash(&mut hasher);
+    Some(hasher.finish())
+}
+
 /// Whether a page without records has no value at `records.path`, for
 /// the warning of [`records_path_missing`]. Such a page that says its
 /// request failed is an error instead: many APIs answer a failure with a

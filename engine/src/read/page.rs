@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Kind, Result};
 use crate::extract::{
-    Batch, ColumnSpec, DirtyRecord, Extractor, Placeholders, Policy, records_missing,
-    records_path_missing,
+    Batch, ColumnSpec, DirtyRecord, Extractor, Placeholders, Policy, records_fingerprint,
+    records_missing, records_path_missing,
 };
 use crate::job::{Job, OutputFormat};
 use crate::json::node::Node;
@@ -100,6 +100,7 @@ impl ReadRun<'_, '_> {
         let extractor = self.extractor.as_ref().expect("on_index needs the columns");
         extractor.extract(&records, placeholders, &mut batch);
         let missing = records_missing(doc.root(), &job.records, records.len(), page.shown);
+        self.check_repeat(page.shown, records_fingerprint(&records))?;
         self.step(page, records.len(), &watched);
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);
@@ -160,6 +161,7 @@ impl ReadRun<'_, '_> {
             extractor.extract(&admitted, &placeholders, &mut batch);
         }
         let missing = records_missing(&tree, &job.records, records.len(), page.shown);
+        self.check_repeat(page.shown, records_fingerprint(&records))?;
         self.step(page, records.len(), &watched);
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);

@@ -73,6 +73,9 @@ pub(super) struct Pass {
     /// A followed request sent before the page that named it was written,
     /// and its identity: a checkpoint taken meanwhile must still name it.
     pub(super) unanswered: Option<(Plan, u64)>,
+    /// What the last page's records hashed to (see
+    /// [`records_fingerprint`](crate::extract::records_fingerprint)).
+    pub(super) last_records: Option<u64>,
 }
 
 impl Pass {
@@ -98,6 +101,7 @@ impl Pass {
             pending,
             ahead_index: 1,
             ended: None,
+            last_records: None,
             seen: HashSet::new(),
             unanswered: None,
         })

@@ -633,6 +633,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             return Ok(());
         }
         if let Some((Some(facts), rows)) = worked {
+            self.check_repeat(&shown, facts.fingerprint)?;
             // Without a count, the paginator does not read one.
             self.step(&page, facts.records.unwrap_or_default(), &facts.watched);
             let standing = self.standing();
@@ -692,6 +693,24 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 format!("cannot keep the exchange with {shown}: {e}"),
             )
         })
+    }
+
+    /// Fails when a counted pass's page holds the records of the page
+    /// before it: the API does not read the page parameter, and would
+    /// give them again and again.
+    pub(super) fn check_repeat(&mut self, shown: &str, fingerprint: Option<u64>) -> Result<()> {
+        let Some(current) = self.pass.as_mut().filter(|p| p.paginator.is_counted()) else {
+            return Ok(());
+        };
+        if fingerprint.is_some() && fingerprint == current.last_records {
+            return Err(Error::data(format!(
+                "the page from {shown} holds the same records as the page before it: the API \
+                 may not read the page parameter (check paginate.param); stopping rather than \
+                 write them again"
+            )));
+        }
+        current.last_records = fingerprint;
+        Ok(())
     }
 
     /// Steps the pass's paginator on a page: its next request, or why the

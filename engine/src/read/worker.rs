@@ -22,8 +22,8 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::extract::{
-    Batch, Covering, DirtyRecord, Extractor, Inference, Placeholders, Shape, records_missing,
-    select_records,
+    Batch, Covering, DirtyRecord, Extractor, Inference, Placeholders, Shape, records_fingerprint,
+    records_missing, select_records,
 };
 use crate::job::{Job, Records};
 use crate::json::path::{JsonPath, Segment};
@@ -55,6 +55,8 @@ pub(crate) struct PageFacts {
     /// was parsed, which is done only for a paginator that does not read
     /// the count.
     pub records: Option<usize>,
+    /// See [`records_fingerprint`]; `None` with `records`.
+    pub fingerprint: Option<u64>,
     pub watched: Vec<Option<Value>>,
 }
 
@@ -200,6 +202,7 @@ impl PageWork {
                 body_len: None,
                 page: Some(PageFacts {
                     records: None,
+                    fingerprint: None,
                     watched: values.into_iter().map(Some).collect(),
                 }),
             });
@@ -305,6 +308,7 @@ impl PageWork {
                 body_len: Some(body_len),
                 page: Some(PageFacts {
                     records: Some(records.len()),
+                    fingerprint: records_fingerprint(&records),
                     watched,
                 }),
             });
