@@ -607,6 +607,34 @@ fn fanout_from_a_paginated_parent_endpoint() {
     );
 }
 
+/// A parent record's value of `..` in a path segment would send the
+/// request, with the job's credentials, to another path of the API.
+#[test]
+fn a_dot_segment_value_is_refused_rather_than_resolved() {
+    let server = TestServer::start(vec![
+        Exchange::json("/users", r#"[{"id": 1}, {"id": ".."}, {"id": 3}]"#),
+        Exchange::json("/users/1/posts", r#"[{"title": "a"}]"#),
+        Exchange::json("/posts", r#"[{"title": "everyone's"}]"#),
+        Exchange::json("/users/3/posts", r#"[{"title": "b"}]"#),
+    ]);
+    let rest = format!(
+        "[fanout]\nin = \"url\"\n[fanout.from]\npath = \"id\"\n[fanout.from.request]\nurl = \"{}/users\"\n[limits]\nconcurrency = 1\n",
+        server.url()
+    );
+    let (run, _) = run_job(&server.url(), "/users/{value}/posts", &rest, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "request.url: placeholder `{value}` is `..`, which as a segment of the URL's path \
+             would step to another path"
+        ),
+        "{}",
+        run.stderr
+    );
+    let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
+    assert!(!sent.contains(&"/posts".to_owned()), "{sent:?}");
+}
+
 #[test]
 fn max_requests_caps_the_whole_fanout() {
     let server = TestServer::start(vec![

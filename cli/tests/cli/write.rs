@@ -209,6 +209,41 @@ fn records_without_columns_go_unchanged_and_single_mode_fills_the_url() {
     );
 }
 
+/// A record whose value would be a `..` segment of the URL is rejected
+/// with the reason, not sent to the path it resolves to.
+#[test]
+fn a_record_whose_value_cannot_go_in_the_url_is_rejected() {
+    let server = accepting();
+    let dir = Dir::new();
+    dir.write(
+        "in.ndjson",
+        "{\"id\":\"1\"}\n{\"id\":\"..\"}\n{\"id\":\"3\"}\n",
+    );
+    let rejects = dir.path("rejects.ndjson");
+    let job = format!(
+        "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/users/{{id}}/tags\"\nmethod = \"PUT\"\nmode = \"single\"\nreject_path = \"{}\"\nmax_rejects = 1\n[limits]\nconcurrency = 1\n",
+        server.url(),
+        path_str(&rejects)
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
+    assert_eq!(sent, ["/users/1/tags", "/users/3/tags"]);
+    let reject: Value = serde_json::from_str(dir.read("rejects.ndjson").trim()).unwrap();
+    assert_eq!(reject["record"], json!({"id": ".."}));
+    assert!(
+        reject["reason"]
+            .as_str()
+            .unwrap()
+            .contains("placeholder `{id}` is `..`, which as a segment of the URL's path"),
+        "{reject}"
+    );
+    assert_eq!(
+        summary(&dir)["write"],
+        json!({"delivered": 2, "rejected": 1, "retried": 0, "batches": 3})
+    );
+}
+
 /// A sink whose answers are scripted per request number (1-based), 201
 /// after the script.
 fn scripted(script: Vec<(u16, Option<&'static str>)>) -> TestServer {

@@ -609,6 +609,19 @@ fn fill<'v>(
             ))
         })?;
         if in_url {
+            // A whole path segment of `.` or `..` is not sent as given:
+            // URL parsers resolve it (`/items/../x` is `/x`), encoded or not.
+            let whole = out.ends_with('/')
+                && matches!(
+                    rest.as_bytes().get(open + close + 1),
+                    None | Some(b'/' | b'?' | b'#')
+                );
+            if whole && matches!(value, "." | "..") {
+                return Err(Error::data(format!(
+                    "{key}: placeholder `{{{name}}}` is `{value}`, which as a segment of the \
+                     URL's path would step to another path; such a value cannot go there"
+                )));
+            }
             out.extend(utf8_percent_encode(value, SEGMENT));
         } else {
             out.push_str(value);
@@ -861,6 +874,32 @@ fn mask_values(text: &str, values: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dot_segment_from_a_placeholder_is_refused() {
+        let fill_with = |template: &str, value: &'static str| {
+            fill(template, |_| Some(value), true, "request.url")
+        };
+        for template in ["/items/{value}/x", "/items/{value}", "/items/{value}?q=1"] {
+            for value in [".", ".."] {
+                let error = fill_with(template, value).unwrap_err().to_string();
+                assert!(
+                    error.contains(&format!("placeholder `{{value}}` is `{value}`")),
+                    "{error}"
+                );
+            }
+        }
+        // Within a segment, in the query, or any other value: as given.
+        assert_eq!(
+            fill_with("/items/v{value}/x", "..").unwrap(),
+            "/items/v../x"
+        );
+        assert_eq!(fill_with("/items?q={value}", "..").unwrap(), "/items?q=..");
+        assert_eq!(
+            fill_with("/items/{value}/x", "a/..").unwrap(),
+            "/items/a%2F../x"
+        );
+    }
 
     #[test]
     fn body_placeholders_are_filled_where_they_have_a_value() {

@@ -53,7 +53,26 @@ impl Sender {
             return Ok(settled);
         }
         let (write, request) = parts(&self.job);
-        let mut prepared = self.prepare(batch.index, &batch.placeholders)?;
+        let mut prepared = match self.prepare(batch.index, &batch.placeholders) {
+            Ok(prepared) => prepared,
+            // A record's value that cannot go into the URL: the record is
+            // rejected, not sent elsewhere, and the run goes on.
+            Err(e) if !e.is_config() => {
+                tracing::warn!(batch = batch.index, "{e}");
+                let reason = e.to_string();
+                settled
+                    .rejected
+                    .extend(batch.records.into_iter().map(|record| Rejected {
+                        record,
+                        is_json: true,
+                        reason: reason.clone(),
+                        status: None,
+                        response: None,
+                    }));
+                return Ok(settled);
+            }
+            Err(e) => return Err(e),
+        };
         settled.bytes = batch.body.len() as u64;
         prepared.body = Some((batch.body, "application/json"));
         let repeatable = request.method == Method::Put || write.idempotency_header.is_some();
