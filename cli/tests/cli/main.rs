@@ -723,6 +723,32 @@ fn plain_http_goes_through_the_environment_proxy() {
     assert_eq!(proxy.requests().len(), 1);
 }
 
+/// A proxy that cannot be reached is named as the fault, without its
+/// password, rather than the API ("nothing listens there").
+#[test]
+fn an_unreachable_proxy_is_named_as_the_fault() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        "[request]\nurl = \"http://api.invalid/x\"\n[limits]\nmax_retries = 0\n",
+    );
+    let proxy = format!("http://user:pr0xy-pass@127.0.0.1:{port}");
+    let run = hydrant_with(&["run", path_str(&job)], &[("HTTP_PROXY", &proxy)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let says = format!(
+        "request to http://api.invalid/x failed through the proxy http://127.0.0.1:{port} \
+         (set by HTTP_PROXY, HTTPS_PROXY or ALL_PROXY; NO_PROXY names hosts reached directly): \
+         the proxy refused the connection"
+    );
+    assert!(run.stderr.contains(&says), "{}", run.stderr);
+    assert!(!run.stderr.contains("pr0xy-pass"), "{}", run.stderr);
+}
+
 #[test]
 fn a_server_that_never_answers_times_out() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

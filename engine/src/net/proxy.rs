@@ -38,6 +38,19 @@ impl ProxyConnector {
         }
     }
 
+    /// The proxy a request to `uri` goes through, if any, as messages name
+    /// it: without a user name or password.
+    pub(crate) fn proxy_for(&self, uri: &Uri) -> Option<String> {
+        let proxy = self.matcher.intercept(uri)?;
+        let uri = proxy.uri();
+        let host = uri.host().unwrap_or_default();
+        Some(match (uri.scheme_str(), uri.port_u16()) {
+            (Some(scheme), Some(port)) => format!("{scheme}://{host}:{port}"),
+            (Some(scheme), None) => format!("{scheme}://{host}"),
+            (None, _) => host.to_owned(),
+        })
+    }
+
     /// The `Proxy-Authorization` value a plain-http request to `uri` needs.
     pub(crate) fn http_proxy_auth(&self, uri: &Uri) -> Option<http::HeaderValue> {
         if uri.scheme_str() != Some("http") {

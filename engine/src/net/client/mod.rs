@@ -125,8 +125,27 @@ impl HttpClient {
         error: &hyper_util::client::legacy::Error,
         host: &str,
         shown_url: &str,
+        proxy: Option<&str>,
     ) -> Error {
         let chain = describe_error_chain(error);
+        if let Some(proxy) = proxy.filter(|_| error.is_connect()) {
+            // The API was not reached: the fault to look into is the proxy.
+            let refused = holds_io_kind(error, std::io::ErrorKind::ConnectionRefused);
+            let why = if refused {
+                "the proxy refused the connection".to_owned()
+            } else {
+                chain
+            };
+            let message = format!(
+                "request to {shown_url} failed through the proxy {proxy} (set by HTTP_PROXY, \
+                 HTTPS_PROXY or ALL_PROXY; NO_PROXY names hosts reached directly): {why}"
+            );
+            return if refused {
+                Error::http(message)
+            } else {
+                Error::transient(message).unsent()
+            };
+        }
         if is_tls_failure(error) {
             let hint = if chain.contains("invalid peer certificate") {
                 "; for a server with a private CA or a self-signed certificate, give its certificate in request.ca_file (or set request.tls_verify = false)"
@@ -193,10 +212,11 @@ impl HttpClient {
             .authority()
             .map(|a| a.as_str().to_ascii_lowercase())
             .unwrap_or_default();
+        let proxy = self.proxy.proxy_for(request.uri());
         let response = tokio::time::timeout_at(deadline, self.client.request(request))
             .await
             .map_err(|_| timed_out())?
-            .map_err(|e| self.unanswered(&e, &host, shown_url))?;
+            .map_err(|e| self.unanswered(&e, &host, shown_url, proxy.as_deref()))?;
         if !self
             .answered
             .lock()
