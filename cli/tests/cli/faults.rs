@@ -337,6 +337,58 @@ fn deep_nesting_invalid_utf8_and_malformed_json_fail_naming_the_url() {
     }
 }
 
+/// Text cut inside a surrogate pair leaves `\ud83d` alone: valid JSON
+/// (RFC 8259, 8.2) that UTF-8 cannot hold. The record is written with
+/// U+FFFD there, and the run says so once; every way a page is read.
+#[test]
+fn a_lone_surrogate_is_written_as_the_replacement_character_with_a_warning() {
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/s",
+            r#"{"data":[{"id":1,"t":"cut \ud83d"},{"id":2,"t":"\ud83d\ude00"}],"next":"/s2"}"#,
+        ),
+        Exchange::json("/s2", r#"{"data":[{"id":3,"t":"\udc00 x"}],"next":null}"#),
+        // Only a later page has one: made off the loop with declared columns.
+        Exchange::json("/c", r#"{"data":[{"id":1,"t":"a"}],"next":"/c2"}"#),
+        Exchange::json(
+            "/c2",
+            r#"{"data":[{"id":2,"t":"\udc00\udc00"}],"next":null}"#,
+        ),
+    ]);
+    let paged = "[records]\npath = \"data\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n";
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n[[columns]]\nname = \"t\"\n";
+    for rest in [paged.to_owned(), format!("{paged}{declared}")] {
+        let (run, summary) = run_job(&server.url(), "/s", &rest, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(
+            run.stdout,
+            "{\"id\":1,\"t\":\"cut \u{fffd}\"}\n{\"id\":2,\"t\":\"\u{1f600}\"}\n{\"id\":3,\"t\":\"\u{fffd} x\"}\n"
+        );
+        let warnings = summary["warnings"].as_array().unwrap();
+        assert_eq!(warnings.len(), 1, "{summary}");
+        assert!(
+            warnings[0].as_str().unwrap().contains(&format!(
+                "the page from {}/s holds 1 escapes of a lone UTF-16 surrogate",
+                server.url()
+            )),
+            "{summary}"
+        );
+        let (run, summary) = run_job(&server.url(), "/c", &rest, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stdout
+                .ends_with("{\"id\":2,\"t\":\"\u{fffd}\u{fffd}\"}\n")
+        );
+        assert!(
+            summary["warnings"][0].as_str().unwrap().contains(&format!(
+                "the page from {}/c2 holds 2 escapes",
+                server.url()
+            )),
+            "{summary}"
+        );
+    }
+}
+
 #[test]
 fn duplicate_keys_take_the_first_value_everywhere() {
     let server = TestServer::start(vec![Exchange::json(

@@ -12,6 +12,9 @@ pub(crate) const BIG: &str = "\u{1}N:";
 /// A reusable simd-json parser.
 pub(crate) struct Parser {
     pub(crate) buffers: simd_json::Buffers,
+    /// Escapes of a surrogate without its partner in the last text
+    /// parsed, read as U+FFFD (see [`Doc::lone_surrogates`]).
+    pub(crate) lone_surrogates: usize,
 }
 
 impl std::fmt::Debug for Parser {
@@ -24,6 +27,7 @@ impl Default for Parser {
     fn default() -> Self {
         Parser {
             buffers: simd_json::Buffers::new(64 * 1024),
+            lone_surrogates: 0,
         }
     }
 }
@@ -38,6 +42,7 @@ impl Parser {
         scratch: &'a mut Scratch,
     ) -> Result<BorrowedValue<'a>, String> {
         let Scratch { main, rewritten } = scratch;
+        self.lone_surrogates = 0;
         main.clear();
         main.extend_from_slice(body);
         // simd-json reads a literal too small for a double as 0: such a
@@ -52,6 +57,7 @@ impl Parser {
                 }
                 Ok(_) => {}
                 Err(e) if *e.error() == simd_json::ErrorType::InvalidNumber => {}
+                Err(_) if lone_surrogates(body).1 > 0 => {}
                 Err(e) => return Err(describe(&e, body)),
             }
         }
@@ -60,10 +66,48 @@ impl Parser {
         if let Err(e) = std::str::from_utf8(body) {
             return Err(format!("invalid UTF-8 at byte {}", e.valid_up_to()));
         }
-        *rewritten = first_members_only(&mark_big_numbers(body));
+        let (body, lone) = lone_surrogates(body);
+        self.lone_surrogates = lone;
+        *rewritten = first_members_only(&mark_big_numbers(&body));
         simd_json::to_borrowed_value_with_buffers(rewritten, &mut self.buffers)
-            .map_err(|e| describe(&e, body))
+            .map_err(|e| describe(&e, &body))
     }
+}
+
+/// The text with each `\uXXXX` escape of a surrogate without its partner
+/// written `\ufffd` (the same length), and how many there were: simd-json
+/// refuses them, though JSON text may hold them (RFC 8259, 8.2).
+pub(super) fn lone_surrogates(text: &[u8]) -> (std::borrow::Cow<'_, [u8]>, usize) {
+    let surrogate = |at: usize| {
+        let hex = std::str::from_utf8(text.get(at + 2..at + 6)?).ok()?;
+        let unit = u16::from_str_radix(hex, 16).ok()?;
+        (text.get(at..at + 2)? == b"\\u" && (0xd800..=0xdfff).contains(&unit)).then_some(unit)
+    };
+    let mut fixed = std::borrow::Cow::Borrowed(text);
+    let (mut count, mut at, mut in_string) = (0, 0, false);
+    while at < text.len() {
+        match text[at] {
+            b'"' => in_string = !in_string,
+            b'\\' if in_string => {
+                let pair = surrogate(at).filter(|u| *u < 0xdc00).is_some()
+                    && surrogate(at + 6).is_some_and(|low| low >= 0xdc00);
+                if pair {
+                    at += 12;
+                    continue;
+                }
+                if surrogate(at).is_some() {
+                    fixed.to_mut()[at + 2..at + 6].copy_from_slice(b"fffd");
+                    count += 1;
+                }
+                // An escape is two bytes at least; `\"` does not end the string.
+                at += 2;
+                continue;
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    (fixed, count)
 }
 
 /// Objects up to this many members keep their members in order, so that a

@@ -75,6 +75,8 @@ impl ReadRun<'_, '_> {
             .expect("on_index needs the columns")
             .plan();
         let doc = parse.scanner.scan(body, plan).map_err(not_json)?;
+        self.tally
+            .lone_surrogates(doc.lone_surrogates(), page.shown);
         let (mut records, mut watched) = index_records(&doc, &job.records, watched_at, page.shown)?;
         let redoc;
         let mut columns_changed = false;
@@ -123,6 +125,8 @@ impl ReadRun<'_, '_> {
             .parser
             .parse(&body, &mut parse.scratch)
             .map_err(|e| not_json(page.shown, kind.as_deref(), &body, e))?;
+        self.tally
+            .lone_surrogates(parse.parser.lone_surrogates, page.shown);
         let watched: Vec<Option<Value>> =
             watched_at.iter().map(|w| watched_value(&tree, w)).collect();
         let in_response = |e| Error::data(format!("response from {}: {e}", page.shown));
@@ -241,6 +245,7 @@ impl ReadRun<'_, '_> {
             }
         }
         let missing = unless_stopped(encoded.records_missing, stopped_by_rule)?;
+        self.tally.lone_surrogates(encoded.lone_surrogates, &shown);
         if let Some(body) = &encoded.refit {
             return self.refit(parse, body, &placeholders, &shown, standing, missing);
         }

@@ -106,6 +106,7 @@ pub(crate) struct Tally {
     pub(super) warnings: Vec<String>,
     pub(super) dirty_reasons: BTreeMap<String, u64>,
     pub(super) records_missing_told: bool,
+    pub(super) lone_surrogates_told: bool,
     /// Bytes of the pages written so far that landed from their heads: a
     /// page's standing counts the others, taken when it landed.
     pub(super) early_bytes: u64,
@@ -870,6 +871,22 @@ impl Tally {
         self.last_stop = Some(checkpoint.stopped);
         self.warnings.extend(checkpoint.warnings.iter().cloned());
         self.dirty_reasons.clone_from(&checkpoint.dirty_reasons);
+    }
+
+    /// Tells, once a run, of a page whose strings held `count` escapes of
+    /// a lone surrogate, read as U+FFFD.
+    pub(super) fn lone_surrogates(&mut self, count: usize, shown: &str) {
+        if count == 0 || self.lone_surrogates_told {
+            return;
+        }
+        self.lone_surrogates_told = true;
+        let warning = format!(
+            "the page from {shown} holds {count} escapes of a lone UTF-16 surrogate (such as \
+             \\ud800 without its pair), which UTF-8 text cannot hold: each was written as \
+             U+FFFD (later pages are not told)"
+        );
+        tracing::warn!("{warning}");
+        self.warnings.push(warning);
     }
 }
 

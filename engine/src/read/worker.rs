@@ -71,6 +71,8 @@ pub(crate) struct Encoded {
     /// The page's body, given back unmade: it holds fields or types the
     /// inferred columns do not have yet.
     pub refit: Option<Vec<u8>>,
+    /// See [`Doc::lone_surrogates`](crate::json::scan::Doc::lone_surrogates).
+    pub lone_surrogates: usize,
     pub made: Made,
     pub dirty: Vec<DirtyRecord>,
     pub body_len: usize,
@@ -301,6 +303,7 @@ impl PageWork {
             .map_err(|e| not_json(&shown, content_type.as_deref(), &body, e))?;
         let (records, watched) = index_records(&doc, &self.records, watched, &shown)?;
         let records_missing = records_missing(doc.root(), &self.records, records.len(), &shown);
+        let lone_surrogates = doc.lone_surrogates();
         if let Some((landed, fetched)) = unsent {
             let _ = landed.send(Landed {
                 fetched,
@@ -332,6 +335,7 @@ impl PageWork {
                 rows: 0,
                 records_missing,
                 refit: Some(body),
+                lone_surrogates,
                 made: Made::Text(Vec::new()),
                 dirty: Vec::new(),
                 body_len,
@@ -345,6 +349,7 @@ impl PageWork {
             rows: batch.rows,
             records_missing,
             refit: None,
+            lone_surrogates,
             made,
             dirty: std::mem::take(&mut batch.dirty),
             body_len,

@@ -360,6 +360,8 @@ pub(crate) struct Doc<'s> {
     kinds: &'s [u8],
     partners: &'s [u32],
     noted: Option<&'s Noted>,
+    /// Escapes of a surrogate without its partner, read as U+FFFD.
+    lone_surrogates: usize,
 }
 
 /// A value of a scanned page: a string, object or array by the index
@@ -369,6 +371,14 @@ pub(crate) struct Doc<'s> {
 pub(crate) struct Item<'d> {
     doc: &'d Doc<'d>,
     at: usize,
+}
+
+impl Doc<'_> {
+    /// Escapes of a surrogate without its partner (`"\ud800"`), which the
+    /// page's strings hold as U+FFFD: text no UTF-8 output can carry.
+    pub(crate) fn lone_surrogates(&self) -> usize {
+        self.lone_surrogates
+    }
 }
 
 impl Scanner {
@@ -416,7 +426,8 @@ impl Scanner {
             template: &mut self.template,
         }
         .check()?;
-        unescape_strings(body, positions, &self.escaped, &mut self.unescaped)?;
+        let lone_surrogates =
+            unescape_strings(body, positions, &self.escaped, &mut self.unescaped)?;
         let text = utf8(body)?;
         // Unescaped strings of a valid page are valid.
         let unescaped = utf8(&self.unescaped).map_err(|_| malformed_copy())?;
@@ -427,6 +438,7 @@ impl Scanner {
             kinds,
             partners,
             noted: plan.map(|_| &self.noted),
+            lone_surrogates,
         })
     }
 }
@@ -845,6 +857,37 @@ mod tests {
         assert_eq!(scanned(text), parsed(text), "{text}");
     }
 
+    /// JSON text may hold a surrogate without its pair (RFC 8259, 8.2);
+    /// UTF-8 cannot. Both parsers read one as U+FFFD and count it.
+    #[test]
+    fn lone_surrogates_read_as_the_replacement_character_and_are_counted() {
+        for (text, value, lone) in [
+            (r#"{"a":"\ud800"}"#, "\u{fffd}", 1),
+            (r#"{"a":"x\udc00y"}"#, "x\u{fffd}y", 1),
+            (r#"{"a":"\uDBFF\u0041"}"#, "\u{fffd}A", 1),
+            (r#"{"a":"\ud800\ud800\udc00"}"#, "\u{fffd}\u{10000}", 1),
+            (r#"{"a":"\udc00\ud800"}"#, "\u{fffd}\u{fffd}", 2),
+            (r#"{"a":"\ud83d\ude00"}"#, "\u{1f600}", 0),
+            (r#"{"a":"\ufffd"}"#, "\u{fffd}", 0),
+            (r#"{"a":"\\ud800"}"#, "\\ud800", 0),
+            (r#"{"a":"\"\ud800"}"#, "\"\u{fffd}", 1),
+        ] {
+            agree(text);
+            assert_eq!(
+                scanned(text),
+                Ok(serde_json::json!({ "a": value })),
+                "{text}"
+            );
+            let mut scanner = Scanner::default();
+            let doc = scanner.scan(text.as_bytes(), None).unwrap();
+            assert_eq!(doc.lone_surrogates(), lone, "{text}");
+            let mut parser = crate::json::Parser::default();
+            let mut scratch = crate::json::Scratch::default();
+            parser.parse(text.as_bytes(), &mut scratch).unwrap();
+            assert_eq!(parser.lone_surrogates, lone, "{text}");
+        }
+    }
+
     #[test]
     fn number_literals_read_as_the_standard_library_reads_them() {
         let mut literals: Vec<String> = [
@@ -1082,7 +1125,6 @@ mod tests {
                 "unescaped control character in a string at byte 7",
             ),
             (r#"{"a":"\x"}"#, "invalid escape in a string at byte 6"),
-            (r#"{"a":"\ud800"}"#, "invalid escape in a string at byte 6"),
             (r#"{"a":"\u12"}"#, "invalid escape in a string at byte 6"),
             (r#"{"a":1} {"#, "expected the end of the text at byte 8"),
             (r#"{"a":1} x"#, "expected the end of the text at byte 8"),

@@ -15,8 +15,9 @@ pub(super) fn unescape_strings(
     positions: &mut [u32],
     escaped: &[Escaped],
     out: &mut Vec<u8>,
-) -> Result<(), Malformed> {
+) -> Result<usize, Malformed> {
     out.clear();
+    let mut lone = 0;
     // Bytes before `from` are done: unescaping a string takes its later
     // backslashes with it, in this block or the next ones.
     let mut from = 0;
@@ -43,7 +44,7 @@ pub(super) fn unescape_strings(
                 body.get(positions[open] as usize + 1..backslash)
                     .ok_or_else(bad)?,
             );
-            unescape(body, backslash, quote, out)?;
+            lone += unescape(body, backslash, quote, out)?;
             // The content starts one past the opening quote's offset.
             positions[open] = beside(body, start)? - 1;
             positions[close] = beside(body, out.len())?;
@@ -52,7 +53,7 @@ pub(super) fn unescape_strings(
             backslashes &= bits_from(from, base);
         }
     }
-    Ok(())
+    Ok(lone)
 }
 
 /// The offset of byte `at` of the buffer beside `body`.
@@ -76,13 +77,15 @@ fn bits_from(from: usize, base: usize) -> u64 {
 }
 
 /// Unescapes `body[from..end]`, whose first byte is a backslash, onto
-/// `out`.
+/// `out`; answers how many lone surrogates became U+FFFD (see
+/// [`unicode_escape`]).
 pub(super) fn unescape(
     body: &[u8],
     from: usize,
     end: usize,
     out: &mut Vec<u8>,
-) -> Result<(), Malformed> {
+) -> Result<usize, Malformed> {
+    let mut lone = 0;
     let mut read = from;
     while read < end {
         if body[read] != b'\\' {
@@ -102,7 +105,8 @@ pub(super) fn unescape(
             Some(b'r') => b'\r',
             Some(b't') => b'\t',
             Some(b'u') => {
-                let (c, taken) = unicode_escape(&body[read..end]).ok_or_else(bad)?;
+                let (c, taken, alone) = unicode_escape(&body[read..end]).ok_or_else(bad)?;
+                lone += usize::from(alone);
                 out.extend_from_slice(c.encode_utf8(&mut [0u8; 4]).as_bytes());
                 read += taken;
                 continue;
@@ -112,28 +116,33 @@ pub(super) fn unescape(
         out.push(plain);
         read += 2;
     }
-    Ok(())
+    Ok(lone)
 }
 
+/// What a lone surrogate escape becomes. RFC 8259 lets JSON text hold one
+/// (`"\ud800"`, from text cut inside a pair), but no UTF-8 text can.
+pub(crate) const LONE: char = char::REPLACEMENT_CHARACTER;
+
 /// The character of the `\uXXXX` escape (two, for a surrogate pair) at the
-/// start of `text`, and the bytes it takes.
-pub(super) fn unicode_escape(text: &[u8]) -> Option<(char, usize)> {
+/// start of `text`, the bytes it takes, and whether it was a surrogate
+/// without its partner, read as [`LONE`].
+pub(super) fn unicode_escape(text: &[u8]) -> Option<(char, usize, bool)> {
     let hex = |at: usize| hex4(text.get(at..at + 4)?);
     let first = hex(2)?;
     match first {
         0xd800..=0xdbff => {
-            if text.get(6..8)? != b"\\u" {
-                return None;
-            }
-            let second = hex(8)?;
-            if !(0xdc00..=0xdfff).contains(&second) {
-                return None;
-            }
+            let second = (text.get(6..8) == Some(b"\\u"))
+                .then(|| hex(8))
+                .flatten()
+                .filter(|second| (0xdc00..=0xdfff).contains(second));
+            let Some(second) = second else {
+                return Some((LONE, 6, true));
+            };
             let c = 0x10000 + ((first - 0xd800) << 10) + (second - 0xdc00);
-            Some((char::from_u32(c)?, 12))
+            Some((char::from_u32(c)?, 12, false))
         }
-        0xdc00..=0xdfff => None,
-        _ => Some((char::from_u32(first)?, 6)),
+        0xdc00..=0xdfff => Some((LONE, 6, true)),
+        _ => Some((char::from_u32(first)?, 6, false)),
     }
 }
 
