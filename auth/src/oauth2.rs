@@ -182,8 +182,9 @@ impl OAuth2 {
             }
             None => {
                 return Err(TokenError(format!(
-                    "the token response has nothing at auth.token_path `{}`",
-                    self.token_path_text
+                    "the token response has nothing at auth.token_path `{}`{}",
+                    self.token_path_text,
+                    refusal(&json)
                 )));
             }
         };
@@ -266,6 +267,17 @@ fn url_form_bytes(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// What an error response of RFC 6749 (5.2) says, to follow a message:
+/// `; it says `invalid_client`: the description`, or nothing.
+fn refusal(json: &serde_json::Value) -> String {
+    let text = |key: &str| json.get(key).and_then(serde_json::Value::as_str);
+    match (text("error"), text("error_description")) {
+        (Some(error), Some(description)) => format!("; it says `{error}`: {description}"),
+        (Some(error), None) => format!("; it says `{error}`"),
+        _ => String::new(),
+    }
 }
 
 #[cfg(test)]
@@ -398,7 +410,16 @@ mod tests {
             o.accept(br#"{"error": "invalid_client"}"#, t0)
                 .unwrap_err()
                 .to_string(),
-            "the token response has nothing at auth.token_path `$.access_token`"
+            "the token response has nothing at auth.token_path `$.access_token`; it says `invalid_client`"
+        );
+        assert_eq!(
+            o.accept(
+                br#"{"error": "invalid_grant", "error_description": "expired"}"#,
+                t0
+            )
+            .unwrap_err()
+            .to_string(),
+            "the token response has nothing at auth.token_path `$.access_token`; it says `invalid_grant`: expired"
         );
         assert!(
             o.accept(b"<html>", t0)

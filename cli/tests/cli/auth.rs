@@ -303,6 +303,35 @@ fn a_failing_token_endpoint_is_named_and_prints_no_secret() {
     assert!(run.stderr.contains("client_secret=***"), "{}", run.stderr);
     assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
     assert_eq!(server.requests().len(), 1, "no API request without a token");
+
+    // An RFC 6749 error answered with a 200: its words are told, the
+    // echoed secret redacted.
+    let server = TestServer::start_fn(|seen: &Seen| {
+        json(
+            200,
+            format!(
+                r#"{{"error":"invalid_client","error_description":"bad {}"}}"#,
+                String::from_utf8_lossy(&seen.body).replace('&', " ")
+            ),
+        )
+    });
+    let (run, _) = run_job(
+        &server.url(),
+        "/items",
+        &oauth2_job(&server, true, 1),
+        &[("SECRET", "s3cr3t-echoed")],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "the token response has nothing at auth.token_path `$.access_token`; it says \
+             `invalid_client`: bad "
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("client_secret=***"), "{}", run.stderr);
+    assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
 }
 
 #[test]
