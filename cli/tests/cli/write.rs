@@ -8,7 +8,9 @@ use std::time::Duration;
 use hydrant_bench::{Exchange, Fault, Seen};
 use serde_json::{Value, json};
 
-use crate::util::{Dir, TestFaults, TestServer, hydrant, path_str, spawn_hydrant, wait_for_state};
+use crate::util::{
+    Dir, TestFaults, TestServer, hydrant, hydrant_with, path_str, spawn_hydrant, wait_for_state,
+};
 
 /// A sink answering 201 to everything.
 fn accepting() -> TestServer {
@@ -242,6 +244,36 @@ fn a_record_whose_value_cannot_go_in_the_url_is_rejected() {
         summary(&dir)["write"],
         json!({"delivered": 2, "rejected": 1, "retried": 0, "batches": 3})
     );
+}
+
+/// A webhook's URL is its secret: given whole by a variable named so, it
+/// is never shown.
+#[test]
+fn a_webhook_url_from_a_variable_is_not_shown() {
+    let server = TestServer::start_fn(|seen| Exchange {
+        status: 404,
+        ..Exchange::json(&seen.target, r#"{"error":"no such hook"}"#)
+    });
+    let dir = Dir::new();
+    dir.write("in.ndjson", "{\"text\":\"hi\"}\n");
+    let job = dir.write(
+        "write.toml",
+        "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"${SLACK_WEBHOOK_URL}\"\n",
+    );
+    let hook = format!("{}/services/T0/B0/h00k-s3cret", server.url());
+    let env = [("SLACK_WEBHOOK_URL", hook.as_str())];
+    let explain = hydrant_with(&["explain", path_str(&job)], &env);
+    let run = hydrant_with(&["run", path_str(&job)], &env);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("POST *** answered 404"),
+        "{}",
+        run.stderr
+    );
+    for text in [explain.stdout + &explain.stderr, run.stdout + &run.stderr] {
+        assert!(!text.contains("h00k-s3cret"), "{text}");
+    }
+    assert_eq!(server.requests()[0].target, "/services/T0/B0/h00k-s3cret");
 }
 
 /// A sink whose answers are scripted per request number (1-based), 201

@@ -205,18 +205,27 @@ pub(crate) fn scalar_text(key: &str, value: &Value) -> std::result::Result<Strin
     }
 }
 
-/// Whether a header or query parameter of this name carries a credential:
-/// `Authorization`, `Proxy-Authorization`, `Cookie`, or a name holding
-/// `token`, `key`, `secret`, `signature`, `password` or `auth` (any case).
-/// Its value goes only to the job's origin and is masked wherever shown.
+/// Whether a header, query parameter or variable of this name carries a
+/// credential: `Authorization`, `Proxy-Authorization`, `Cookie`, or a name
+/// holding `token`, `key`, `secret`, `signature`, `password`, `auth` or
+/// `webhook` (a webhook's URL is its secret; any case). Its value goes
+/// only to the job's origin and is masked wherever shown.
 pub(super) fn is_credential_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     matches!(
         name.as_str(),
         "authorization" | "proxy-authorization" | "cookie"
-    ) || ["token", "key", "secret", "signature", "password", "auth"]
-        .iter()
-        .any(|word| name.contains(word))
+    ) || [
+        "token",
+        "key",
+        "secret",
+        "signature",
+        "password",
+        "auth",
+        "webhook",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
 }
 
 pub(super) fn validate_request(
