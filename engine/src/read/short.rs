@@ -6,13 +6,15 @@
 //!
 //! A first page that is short while the second holds records is such a
 //! cap, or a page parameter the API does not read: the run fails, naming
-//! both. With nothing in flight after a short first page (`concurrency =
-//! 1`), the second request is sent to tell, but only when the page holds
-//! a round number of records (a multiple of 10), as caps do: a pass of
-//! one short page is common, and most would cost a request for nothing. After a later short page, records on the next one may have been
+//! both. After a later short page, records on the next one may have been
 //! added while the run paged (offsets shift), so the run ends as the
 //! short page says, with a warning. Either way those records are never
 //! written: they come after the end.
+//!
+//! With nothing in flight after a short first page (`concurrency = 1`),
+//! the second request is sent to tell, but only when the page holds a
+//! round number of records (a multiple of 10), as caps do. A pass of one
+//! short page is common, and most would cost a request for nothing.
 
 use std::time::Duration;
 
