@@ -446,6 +446,33 @@ fn poison_records_are_rejected_with_reasons_under_max_rejects() {
     );
 }
 
+/// An input line is JSON as a response page is: a lone surrogate escape
+/// (text cut inside an emoji), a number beyond a double's range, a
+/// number beyond 64 bits. Each goes as written.
+#[test]
+fn input_lines_take_what_json_allows_and_go_as_written() {
+    let dir = Dir::new();
+    let lines = [
+        r#"{"t":"cut \ud83d"}"#,
+        r#"{"n":1e-400}"#,
+        r#"{"big":123456789012345678901234567890}"#,
+    ];
+    dir.write("in.ndjson", &format!("{}\n", lines.join("\n")));
+    let server = accepting();
+    let job = format!(
+        "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/bulk\"\n",
+        server.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = server.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(
+        String::from_utf8(seen[0].body.clone()).unwrap(),
+        format!("[{}]", lines.join(","))
+    );
+}
+
 #[test]
 fn a_killed_write_job_resumes_without_sending_a_batch_twice() {
     const RECORDS: u32 = 40;
