@@ -45,6 +45,9 @@ impl Parser {
         self.lone_surrogates = 0;
         main.clear();
         main.extend_from_slice(body);
+        // The body with its lone surrogates rewritten, once it is known
+        // to have some.
+        let mut fixed = None;
         // simd-json reads a literal too small for a double as 0: such a
         // page is read as one with a literal too big.
         if !has_underflow(body) {
@@ -57,8 +60,10 @@ impl Parser {
                 }
                 Ok(_) => {}
                 Err(e) if *e.error() == simd_json::ErrorType::InvalidNumber => {}
-                Err(_) if lone_surrogates(body).1 > 0 => {}
-                Err(e) => return Err(describe(&e, body)),
+                Err(e) => match lone_surrogates(body) {
+                    (_, 0) => return Err(describe(&e, body)),
+                    rewritten => fixed = Some(rewritten),
+                },
             }
         }
         // The rewrites may leave out bytes (a repeated member): the body
@@ -66,7 +71,7 @@ impl Parser {
         if let Err(e) = std::str::from_utf8(body) {
             return Err(format!("invalid UTF-8 at byte {}", e.valid_up_to()));
         }
-        let (body, lone) = lone_surrogates(body);
+        let (body, lone) = fixed.unwrap_or_else(|| lone_surrogates(body));
         self.lone_surrogates = lone;
         *rewritten = first_members_only(&mark_big_numbers(&body));
         simd_json::to_borrowed_value_with_buffers(rewritten, &mut self.buffers)

@@ -1,6 +1,8 @@
 //! From the job's `[request]`, a paginator's [`Plan`] and the credentials
 //! to one concrete request, which can be sent or shown with secrets masked.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http_body_util::Full;
 use hydrant_auth::{Credentials, ExposeSecret};
@@ -331,16 +333,16 @@ impl Parts<'_> {
     }
 }
 
-/// Removes the query parameters named in `names` from a URL that leaves
-/// the job's origin: the one way credentials are kept off other hosts,
-/// for links, redirects and rules alike.
 /// The name and value of one `name=value` piece of a query, decoded.
-fn query_pair(piece: &str) -> (std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>) {
+fn query_pair(piece: &str) -> (Cow<'_, str>, Cow<'_, str>) {
     url::form_urlencoded::parse(piece.as_bytes())
         .next()
         .unwrap_or_default()
 }
 
+/// Removes the query parameters named in `names` from a URL that leaves
+/// the job's origin: the one way credentials are kept off other hosts,
+/// for links, redirects and rules alike.
 fn strip_params(url: &mut Url, names: &[String]) {
     for name in names {
         url_remove_query(url, name);
@@ -860,15 +862,32 @@ fn redaction_forms(values: &[String]) -> Vec<String> {
     forms
 }
 
-/// `text` with each of `values` replaced by `***`.
-fn mask_values(text: &str, values: &[String]) -> String {
-    let mut text = text.to_owned();
-    for value in values {
-        if text.contains(value.as_str()) {
-            text = text.replace(value.as_str(), MASK);
+/// `bytes` with each of `secrets` (as [`add_secret`] lists them) replaced
+/// by `***`; borrowed when it holds none.
+pub(crate) fn redact_with<'b>(bytes: &'b [u8], secrets: &[String]) -> Cow<'b, [u8]> {
+    let mut kept = Cow::Borrowed(bytes);
+    for secret in secrets {
+        let finder = memchr::memmem::Finder::new(secret.as_bytes());
+        if finder.find(&kept).is_none() {
+            continue;
         }
+        let mut redacted = Vec::with_capacity(kept.len());
+        let mut rest: &[u8] = &kept;
+        while let Some(at) = finder.find(rest) {
+            redacted.extend_from_slice(&rest[..at]);
+            redacted.extend_from_slice(MASK.as_bytes());
+            rest = &rest[at + secret.len()..];
+        }
+        redacted.extend_from_slice(rest);
+        kept = Cow::Owned(redacted);
     }
-    text
+    kept
+}
+
+/// `text` with each of `values` replaced by `***` (see [`redact_with`]).
+fn mask_values(text: &str, values: &[String]) -> String {
+    // Secrets are text, so a replaced one ends where a character does.
+    String::from_utf8_lossy(&redact_with(text.as_bytes(), values)).into_owned()
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use hydrant_auth::{
 use crate::error::{Error, Result};
 use crate::job::{Job, RetryPolicy};
 use crate::net::client::{HttpClient, Response};
-use crate::net::request::{Prepared, add_secret};
+use crate::net::request::{Prepared, add_secret, redact_with};
 
 /// Redirects followed for one request before giving up.
 const MAX_REDIRECTS: usize = 10;
@@ -145,23 +145,7 @@ impl Session {
     /// as it may be kept. Borrowed when it holds none.
     pub(crate) fn redact_bytes<'b>(&self, bytes: &'b [u8]) -> Cow<'b, [u8]> {
         let secrets = self.inner.secrets.read().unwrap_or_else(|e| e.into_inner());
-        let mut kept = Cow::Borrowed(bytes);
-        for secret in secrets.iter() {
-            let finder = memchr::memmem::Finder::new(secret.as_bytes());
-            if finder.find(&kept).is_none() {
-                continue;
-            }
-            let mut redacted = Vec::with_capacity(kept.len());
-            let mut rest: &[u8] = &kept;
-            while let Some(at) = finder.find(rest) {
-                redacted.extend_from_slice(&rest[..at]);
-                redacted.extend_from_slice(b"***");
-                rest = &rest[at + secret.len()..];
-            }
-            redacted.extend_from_slice(rest);
-            kept = Cow::Owned(redacted);
-        }
-        kept
+        redact_with(bytes, &secrets)
     }
 
     /// `text` with every known secret replaced by `***`.

@@ -634,7 +634,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             return Ok(());
         }
         if let Some((Some(facts), rows)) = worked {
-            self.check_repeat(&shown, facts.fingerprint)?;
+            self.check_repeat(&shown, || facts.fingerprint)?;
             // Without a count, the paginator does not read one.
             self.step(&page, facts.records.unwrap_or_default(), &facts.watched);
             let standing = self.standing();
@@ -699,10 +699,16 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     /// Fails when a counted pass's page holds the records of the page
     /// before it: the API does not read the page parameter, and would
     /// give them again and again.
-    pub(super) fn check_repeat(&mut self, shown: &str, fingerprint: Option<u64>) -> Result<()> {
+    /// `fingerprint` hashes the page's records, only for a counted pass.
+    pub(super) fn check_repeat(
+        &mut self,
+        shown: &str,
+        fingerprint: impl FnOnce() -> Option<u64>,
+    ) -> Result<()> {
         let Some(current) = self.pass.as_mut().filter(|p| p.paginator.is_counted()) else {
             return Ok(());
         };
+        let fingerprint = fingerprint();
         if fingerprint.is_some() && fingerprint == current.last_records {
             return Err(Error::data(format!(
                 "the page from {shown} holds the same records as the page before it: the API \

@@ -100,6 +100,9 @@ pub(crate) struct PageWork {
     /// One per page being made at once.
     workspaces: Mutex<Vec<Workspace>>,
     makers: Makers,
+    /// Whether the job's pages are counted: only those are checked for a
+    /// page that repeats the one before it (see `ReadRun::check_repeat`).
+    counted: bool,
 }
 
 /// A fetched page, its body taken out to be made.
@@ -145,6 +148,8 @@ impl PageWork {
                 encoder,
                 workspaces: Mutex::new(Vec::new()),
                 makers: Makers::default(),
+                counted: hydrant_paginate::Paginator::new(&job.paginate)
+                    .is_ok_and(|paginator| paginator.is_counted()),
             })
         })
     }
@@ -311,7 +316,10 @@ impl PageWork {
                 body_len: Some(body_len),
                 page: Some(PageFacts {
                     records: Some(records.len()),
-                    fingerprint: records_fingerprint(&records),
+                    fingerprint: self
+                        .counted
+                        .then(|| records_fingerprint(&records))
+                        .flatten(),
                     watched,
                 }),
             });

@@ -130,7 +130,7 @@ fn failure_said_in(body: &[u8]) -> Option<String> {
     if !body.trim_ascii_start().starts_with(b"{") {
         return None;
     }
-    let mut scratch = Scratch::default();
-    let answer = Parser::default().parse(body, &mut scratch).ok()?;
-    failure_said(&answer)
+    let mut scanner = Scanner::default();
+    let answer = scanner.scan(body, None).ok()?;
+    failure_said(answer.root())
 }
