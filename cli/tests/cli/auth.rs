@@ -273,65 +273,42 @@ fn a_rejected_fresh_token_fails_after_one_retry_without_looping() {
     assert_eq!((state.issued, state.rejected), (2, 2));
 }
 
+/// A token endpoint that refuses the client, with an error status or
+/// with a 200 and an RFC 6749 error, and echoes what it was sent: the
+/// error says why, the secret redacted.
 #[test]
 fn a_failing_token_endpoint_is_named_and_prints_no_secret() {
-    let server = TestServer::start_fn(|seen: &Seen| {
-        // A server that echoes what it was sent, secret included.
-        json(
-            400,
-            format!(
-                r#"{{"error":"invalid_client","got":"{}"}}"#,
-                String::from_utf8_lossy(&seen.body)
+    for status in [400, 200] {
+        let server = TestServer::start_fn(move |seen: &Seen| {
+            json(
+                status,
+                format!(
+                    r#"{{"error":"invalid_client","error_description":"got {}"}}"#,
+                    String::from_utf8_lossy(&seen.body).replace('&', " ")
+                ),
+            )
+        });
+        let (run, _) = run_job(
+            &server.url(),
+            "/items",
+            &oauth2_job(&server, true, 1),
+            &[("SECRET", "s3cr3t-echoed")],
+        );
+        assert_eq!(run.code, 1);
+        let says = match status {
+            400 => format!(
+                "oauth2 token request to {}/token answered 400 Bad Request",
+                server.url()
             ),
-        )
-    });
-    let (run, _) = run_job(
-        &server.url(),
-        "/items",
-        &oauth2_job(&server, true, 1),
-        &[("SECRET", "s3cr3t-echoed")],
-    );
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains(&format!(
-            "oauth2 token request to {}/token answered 400 Bad Request",
-            server.url()
-        )),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("client_secret=***"), "{}", run.stderr);
-    assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
-    assert_eq!(server.requests().len(), 1, "no API request without a token");
-
-    // An RFC 6749 error answered with a 200: its words are told, the
-    // echoed secret redacted.
-    let server = TestServer::start_fn(|seen: &Seen| {
-        json(
-            200,
-            format!(
-                r#"{{"error":"invalid_client","error_description":"bad {}"}}"#,
-                String::from_utf8_lossy(&seen.body).replace('&', " ")
-            ),
-        )
-    });
-    let (run, _) = run_job(
-        &server.url(),
-        "/items",
-        &oauth2_job(&server, true, 1),
-        &[("SECRET", "s3cr3t-echoed")],
-    );
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr.contains(
-            "the token response has nothing at auth.token_path `$.access_token`; it says \
-             `invalid_client`: bad "
-        ),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("client_secret=***"), "{}", run.stderr);
-    assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
+            _ => "the token response has nothing at auth.token_path `$.access_token`; it says \
+                  `invalid_client`: got "
+                .to_owned(),
+        };
+        assert!(run.stderr.contains(&says), "{}", run.stderr);
+        assert!(run.stderr.contains("client_secret=***"), "{}", run.stderr);
+        assert!(!run.stderr.contains("s3cr3t"), "{}", run.stderr);
+        assert_eq!(server.requests().len(), 1, "no API request without a token");
+    }
 }
 
 #[test]

@@ -221,101 +221,66 @@ fn record_with_key(job: &std::path::Path, fixtures: &std::path::Path) -> Run {
 
 /// A server that puts the key it was sent into its next links, in the
 /// body and in a header: the fixture set keeps neither, and still
-/// replays with another key.
+/// replays with another key. The key goes in the query, or in the path
+/// from a variable named as a credential.
 #[test]
 fn a_key_echoed_by_the_server_is_not_recorded() {
-    let server = TestServer::start_fn(|seen| {
-        let page: u32 = seen
-            .target
-            .rsplit_once("page=")
-            .map_or(1, |(_, p)| p.parse().unwrap());
-        let next = format!("/e?code={SECRET}&page={}", page + 1);
-        let next = if page < 2 {
-            Value::from(next)
-        } else {
-            Value::Null
-        };
-        let body = serde_json::json!({"data": [{"id": page}], "next": next});
-        let mut exchange = Exchange::json(&seen.target, body.to_string());
-        exchange
-            .headers
-            .push(("x-echo".to_owned(), format!("code={SECRET}")));
-        exchange
-    });
-    let dir = Dir::new();
-    let job = dir.write(
-        "job.toml",
-        &format!(
-            "[request]\nurl = \"{}/e\"\nquery = {{ code = \"${{KEY}}\" }}\n\
-             [paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n",
-            server.url()
-        ),
-    );
-    let fixtures = dir.path("fixtures");
-    let recorded = record_with_key(&job, &fixtures);
-    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
-    assert_eq!(recorded.stdout, "{\"id\":1}\n{\"id\":2}\n");
-    let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
-    assert_eq!(
-        sent,
-        [
-            format!("/e?code={SECRET}"),
-            format!("/e?code={SECRET}&page=2")
-        ]
-    );
-    let mut files = 0;
-    for file in std::fs::read_dir(&fixtures).unwrap() {
-        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
-        assert!(!text.contains(SECRET), "{text}");
-        files += 1;
+    // The link to each page, the key where the job puts it.
+    let in_query = |page: u32| match page {
+        1 => format!("/e?code={SECRET}"),
+        _ => format!("/e?code={SECRET}&page={page}"),
+    };
+    let in_path = |page: u32| match page {
+        1 => format!("/bot{SECRET}/e"),
+        _ => format!("/bot{SECRET}/e?page={page}"),
+    };
+    type Link = fn(u32) -> String;
+    let cases: [(&str, Link); 2] = [
+        ("/e\"\nquery = { code = \"${KEY}\" }", in_query),
+        ("/bot${KEY}/e\"", in_path),
+    ];
+    for (url, link) in cases {
+        let server = TestServer::start_fn(move |seen| {
+            let page: u32 = seen
+                .target
+                .rsplit_once("page=")
+                .map_or(1, |(_, p)| p.parse().unwrap());
+            let next = if page < 2 {
+                Value::from(link(page + 1))
+            } else {
+                Value::Null
+            };
+            let body = serde_json::json!({"data": [{"id": page}], "next": next});
+            let mut exchange = Exchange::json(&seen.target, body.to_string());
+            exchange
+                .headers
+                .push(("x-echo".to_owned(), format!("code={SECRET}")));
+            exchange
+        });
+        let dir = Dir::new();
+        let job = dir.write(
+            "job.toml",
+            &format!(
+                "[request]\nurl = \"{}{url}\n\
+                 [paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n",
+                server.url()
+            ),
+        );
+        let fixtures = dir.path("fixtures");
+        let recorded = record_with_key(&job, &fixtures);
+        assert_eq!(recorded.code, 0, "{url}: {}", recorded.stderr);
+        assert_eq!(recorded.stdout, "{\"id\":1}\n{\"id\":2}\n");
+        let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
+        assert_eq!(sent, [link(1), link(2)]);
+        let mut files = 0;
+        for file in std::fs::read_dir(&fixtures).unwrap() {
+            let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+            assert!(!text.contains(SECRET), "{url}: {text}");
+            files += 1;
+        }
+        assert_eq!(files, 3, "two bodies and the index");
+        let replayed = replay_with_another_key(&job, &fixtures);
+        assert_eq!(replayed.code, 0, "{url}: {}", replayed.stderr);
+        assert_eq!(replayed.stdout, recorded.stdout);
     }
-    assert_eq!(files, 3, "two bodies and the index");
-    let replayed = replay_with_another_key(&job, &fixtures);
-    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
-    assert_eq!(replayed.stdout, recorded.stdout);
-}
-
-/// A key in the URL's path, from a variable named as a credential, and
-/// echoed back in the next link: the fixture set holds it nowhere, and
-/// replays with another key.
-#[test]
-fn a_key_in_the_path_is_not_recorded() {
-    let server = TestServer::start_fn(|seen| {
-        let page: u32 = seen
-            .target
-            .rsplit_once("page=")
-            .map_or(1, |(_, p)| p.parse().unwrap());
-        let next = if page < 2 {
-            Value::from(format!("/bot{SECRET}/e?page={}", page + 1))
-        } else {
-            Value::Null
-        };
-        let body = serde_json::json!({"data": [{"id": page}], "next": next});
-        Exchange::json(&seen.target, body.to_string())
-    });
-    let dir = Dir::new();
-    let job = dir.write(
-        "job.toml",
-        &format!(
-            "[request]\nurl = \"{}/bot${{KEY}}/e\"\n\
-             [paginate]\ntype = \"next_link\"\nfrom = \"next\"\n[records]\npath = \"data\"\n",
-            server.url()
-        ),
-    );
-    let fixtures = dir.path("fixtures");
-    let recorded = record_with_key(&job, &fixtures);
-    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
-    assert_eq!(recorded.stdout, "{\"id\":1}\n{\"id\":2}\n");
-    let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
-    assert_eq!(
-        sent,
-        [format!("/bot{SECRET}/e"), format!("/bot{SECRET}/e?page=2")]
-    );
-    for file in std::fs::read_dir(&fixtures).unwrap() {
-        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
-        assert!(!text.contains(SECRET), "{text}");
-    }
-    let replayed = replay_with_another_key(&job, &fixtures);
-    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
-    assert_eq!(replayed.stdout, recorded.stdout);
 }
