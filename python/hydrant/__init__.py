@@ -8,6 +8,6 @@
 and ``hydrant.ray`` run them on Spark and Ray.
 """
 
-from hydrant._hydrant import HydrantError, Job, Partition, Stream
+from hydrant._hydrant import HydrantError, HydrantWarning, Job, Partition, Stream
 
-__all__ = ["HydrantError", "Job", "Partition", "Stream"]
+__all__ = ["HydrantError", "HydrantWarning", "Job", "Partition", "Stream"]

@@ -8,6 +8,11 @@ class HydrantError(Exception):
 
     exit_code: int
 
+class HydrantWarning(UserWarning):
+    """A warning of a run, as ``hydrant run`` prints it: records that may
+    be missing or were changed. Issued when a stream ends and by
+    ``Job.run()``; a filter of ``"error"`` turns it into a failure."""
+
 class Partition:
     """One part of a job, from ``Job.partitions(n)``. Picklable; it holds
     no credential."""
@@ -28,6 +33,10 @@ class Stream:
     interface. Each stream taken from it runs the job again."""
 
     def __arrow_c_stream__(self, requested_schema: Any = None) -> Any: ...
+    @property
+    def summary(self) -> Optional[dict[str, Any]]:
+        """The summary of the last stream read to its end (``records``,
+        ``requests``, ``warnings``…), as ``Job.run()`` returns it."""
 
 class Job:
     """A hydrant job."""

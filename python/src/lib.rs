@@ -6,15 +6,17 @@
 //! lets go of the GIL.
 
 use std::ffi::CString;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::{RecordBatch, RecordBatchReader};
 use hydrant_engine::arrow::arrow_schema::{ArrowError, Schema, SchemaRef};
 use hydrant_engine::arrow::{RecordBatches, record_batches};
-use hydrant_engine::{Job as EngineJob, JobFormat, Partition as EnginePartition, RunOptions, Vars};
+use hydrant_engine::{
+    Job as EngineJob, JobFormat, Partition as EnginePartition, RunOptions, Summary, Vars,
+};
 use pyo3::create_exception;
-use pyo3::exceptions::PyException;
+use pyo3::exceptions::{PyException, PyUserWarning};
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
 
@@ -24,6 +26,30 @@ create_exception!(
     PyException,
     "A hydrant error; `exit_code` is what `hydrant run` would exit with: 2 for a config error, 1 for a failed run, 130 for an interrupted one."
 );
+
+create_exception!(
+    _hydrant,
+    HydrantWarning,
+    PyUserWarning,
+    "What `hydrant run` prints as a warning: records that may be missing (a records path that matched nothing, a short page's records left out) or were changed (lone surrogates)."
+);
+
+/// Issues each of a run's warnings as a `HydrantWarning`. A warnings
+/// filter that turns them into errors makes this fail with the first.
+fn warn_all(py: Python<'_>, summary: &Summary) -> PyResult<()> {
+    let category = py.get_type::<HydrantWarning>();
+    for warning in &summary.warnings {
+        let text = CString::new(warning.replace('\0', " ")).expect("NULs replaced");
+        PyErr::warn(py, category.as_any(), &text, 1)?;
+    }
+    Ok(())
+}
+
+/// A summary as a Python dict.
+fn summary_dict<'py>(py: Python<'py>, summary: &Summary) -> PyResult<Bound<'py, PyAny>> {
+    let text = serde_json::to_string(summary).expect("a summary is plain data");
+    py.import("json")?.call_method1("loads", (text,))
+}
 
 /// The Python exception of an engine error, with its exit code.
 fn error(py: Python<'_>, e: &hydrant_engine::Error) -> PyErr {
@@ -129,6 +155,7 @@ impl Job {
         Stream {
             job: self.job.clone(),
             partition: partition.map(|p| p.partition.clone()),
+            ended: Ended::default(),
         }
     }
 
@@ -147,7 +174,8 @@ impl Job {
     }
 
     /// Runs the job as `hydrant run` does, its output per `[output]`, and
-    /// returns the summary as a dict.
+    /// returns the summary as a dict. The summary's warnings are issued
+    /// as `HydrantWarning`s, as `hydrant run` prints them.
     #[pyo3(signature = (partition = None))]
     fn run<'py>(
         &self,
@@ -162,8 +190,8 @@ impl Job {
         let summary = wait(py, |runtime| {
             runtime.block_on(hydrant_engine::run(job, options))
         })?;
-        let text = serde_json::to_string(&summary).expect("a summary is plain data");
-        py.import("json")?.call_method1("loads", (text,))
+        warn_all(py, &summary)?;
+        summary_dict(py, &summary)
     }
 
     /// The output columns as `(name, type)` pairs: declared, or inferred
@@ -269,7 +297,11 @@ impl Partition {
 struct Stream {
     job: EngineJob,
     partition: Option<EnginePartition>,
+    ended: Ended,
 }
+
+/// The summary of the last run of a [`Stream`] that was read to its end.
+type Ended = Arc<Mutex<Option<Summary>>>;
 
 #[pymethods]
 impl Stream {
@@ -289,12 +321,24 @@ impl Stream {
             partition: self.partition.clone(),
             ..RunOptions::default()
         };
+        let ended = self.ended.clone();
         let reader = py
-            .detach(|| Reader::start(job, options))
+            .detach(|| Reader::start(job, options, ended))
             .map_err(|e| error(py, &e))?;
         let stream = FFI_ArrowArrayStream::new(Box::new(reader));
         let name = CString::new("arrow_array_stream").expect("no NUL");
         PyCapsule::new(py, stream, Some(name))
+    }
+
+    /// What the last stream read to its end did, as `hydrant run`'s
+    /// summary: `records`, `requests`, `warnings`… None before that.
+    #[getter]
+    fn summary<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let ended = self.ended.lock().unwrap_or_else(|e| e.into_inner());
+        ended
+            .as_ref()
+            .map(|summary| summary_dict(py, summary))
+            .transpose()
     }
 }
 
@@ -303,10 +347,13 @@ struct Reader {
     batches: RecordBatches,
     first: Option<RecordBatch>,
     schema: SchemaRef,
+    /// Where the run's summary goes when the last batch has been taken;
+    /// None once it went.
+    ended: Option<Ended>,
 }
 
 impl Reader {
-    fn start(job: EngineJob, options: RunOptions) -> hydrant_engine::Result<Reader> {
+    fn start(job: EngineJob, options: RunOptions, ended: Ended) -> hydrant_engine::Result<Reader> {
         let declared = job.columns().map(hydrant_engine::arrow::schema);
         let mut batches = record_batches(job, options)?;
         let first = batches.next().transpose()?;
@@ -319,7 +366,26 @@ impl Reader {
             batches,
             first,
             schema,
+            ended: Some(ended),
         })
+    }
+
+    /// After the last batch: keeps the summary for `Stream.summary` and
+    /// issues its warnings, which would otherwise reach no one (the
+    /// engine logs them, and a Python process has no subscriber). The
+    /// consumer may call from a thread of its own, without the GIL.
+    fn end(&mut self) -> Option<Result<RecordBatch, ArrowError>> {
+        let summary = self.batches.summary()?.clone();
+        let ended = self.ended.take()?;
+        let warned = if summary.warnings.is_empty() {
+            Ok(())
+        } else {
+            Python::attach(|py| warn_all(py, &summary))
+        };
+        *ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(summary);
+        warned
+            .err()
+            .map(|e| Err(ArrowError::ExternalError(e.to_string().into())))
     }
 }
 
@@ -330,9 +396,10 @@ impl Iterator for Reader {
         if let Some(first) = self.first.take() {
             return Some(Ok(first));
         }
-        self.batches
-            .next()
-            .map(|batch| batch.map_err(|e| ArrowError::ExternalError(Box::new(e))))
+        match self.batches.next() {
+            Some(batch) => Some(batch.map_err(|e| ArrowError::ExternalError(Box::new(e)))),
+            None => self.end(),
+        }
     }
 }
 
@@ -348,5 +415,6 @@ fn _hydrant(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Partition>()?;
     m.add_class::<Stream>()?;
     m.add("HydrantError", m.py().get_type::<HydrantError>())?;
+    m.add("HydrantWarning", m.py().get_type::<HydrantWarning>())?;
     Ok(())
 }

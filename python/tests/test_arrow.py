@@ -4,6 +4,7 @@ import datetime
 import json
 import pickle
 import subprocess
+import warnings
 
 import pyarrow as pa
 import pytest
@@ -138,3 +139,39 @@ def test_a_stream_leaves_the_state_file_alone(base, tmp_path):
     assert job.run()["incremental"]["bookmark_after"] == 2
     assert json.loads(state.read_text())["bookmark"] == 2
     assert pa.table(job.read()).to_pylist() == []
+
+
+def test_a_runs_warnings_reach_python(base, tmp_path):
+    # `/typed` has its records under `data`: a job that looks under
+    # `items` gets none, and the CLI would print a warning saying so.
+    text = (
+        f'[request]\nurl = "{base}/typed"\n[records]\npath = "items"\n'
+        '[[columns]]\nname = "id"\ntype = "long"\n'
+    )
+    job = hydrant.Job.from_toml(text)
+    records = job.read()
+    assert records.summary is None
+    with pytest.warns(hydrant.HydrantWarning, match=r"records.path `items` matches nothing") as seen:
+        assert pa.table(records).num_rows == 0
+    assert len(seen) == 1
+    assert records.summary["records"] == 0
+    assert records.summary["warnings"] == [str(seen[0].message)]
+    # duckdb reads the stream on threads of its own (and takes one stream
+    # for the schema first).
+    import duckdb
+
+    with pytest.warns(hydrant.HydrantWarning, match=r"records.path `items` matches nothing"):
+        assert duckdb.sql("select count(id) from records").fetchall() == [(0,)]
+    # A filter of "error" fails the read, as it fails run().
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hydrant.HydrantWarning)
+        with pytest.raises(pa.ArrowInvalid, match=r"HydrantWarning: records.path `items`"):
+            pa.table(job.read())
+        with pytest.raises(hydrant.HydrantWarning, match=r"records.path `items` matches nothing"):
+            hydrant.Job.from_toml(text + f'[output]\npath = "{tmp_path / "o.ndjson"}"\n').run()
+    # A run without warnings issues none, and its summary counts what came.
+    good = hydrant.Job.load(str(typed_job(base, tmp_path))).read()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hydrant.HydrantWarning)
+        assert pa.table(good).num_rows == 2
+    assert good.summary["records"] == 2 and good.summary["warnings"] == []
