@@ -6,14 +6,16 @@
 //! lets go of the GIL.
 
 use std::ffi::CString;
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use arrow_array::ffi_stream::FFI_ArrowArrayStream;
 use arrow_array::{RecordBatch, RecordBatchReader};
 use hydrant_engine::arrow::arrow_schema::{ArrowError, Schema, SchemaRef};
 use hydrant_engine::arrow::{RecordBatches, record_batches};
 use hydrant_engine::{
-    Job as EngineJob, JobFormat, Partition as EnginePartition, RunOptions, Summary, Vars,
+    Interrupt, Job as EngineJob, JobFormat, Partition as EnginePartition, RunOptions, Summary, Vars,
 };
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyUserWarning};
@@ -51,6 +53,18 @@ fn summary_dict<'py>(py: Python<'py>, summary: &Summary) -> PyResult<Bound<'py, 
     py.import("json")?.call_method1("loads", (text,))
 }
 
+/// The exception of an engine error, or, when the run stopped for a
+/// signal, the signal's exception caused by that error.
+fn caused(py: Python<'_>, signal: Option<PyErr>, e: &hydrant_engine::Error) -> PyErr {
+    match signal {
+        Some(signal) => {
+            signal.set_cause(py, Some(error(py, e)));
+            signal
+        }
+        None => error(py, e),
+    }
+}
+
 /// The Python exception of an engine error, with its exit code.
 fn error(py: Python<'_>, e: &hydrant_engine::Error) -> PyErr {
     let code = if e.is_config() {
@@ -65,24 +79,68 @@ fn error(py: Python<'_>, e: &hydrant_engine::Error) -> PyErr {
     err
 }
 
-/// Runs `work` on a fresh async runtime without the GIL.
-fn wait<T: Send>(
+/// How long a wait on the engine goes before it looks for a Python
+/// signal (Ctrl-C).
+const TICK: Duration = Duration::from_millis(100);
+
+/// Runs `work` on a thread of its own, with a fresh async runtime, and
+/// waits for it without the GIL. Ctrl-C (a signal whose Python handler
+/// raises) triggers `interrupt`: the run stops as `hydrant run` stops on
+/// SIGINT, and then the handler's exception is raised, caused by the
+/// engine's error. Without an interrupt, or at a second signal, the wait
+/// stops at once and the work is left to end on its own.
+fn wait<T: Send + 'static>(
     py: Python<'_>,
-    work: impl FnOnce(&tokio::runtime::Runtime) -> hydrant_engine::Result<T> + Send,
+    interrupt: Option<&Interrupt>,
+    work: impl FnOnce(&tokio::runtime::Runtime) -> hydrant_engine::Result<T> + Send + 'static,
 ) -> PyResult<T> {
-    let outcome = py.detach(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .map(|runtime| work(&runtime))
-            .map_err(|e| e.to_string())
-    });
-    match outcome {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(error(py, &e)),
-        Err(e) => Err(HydrantError::new_err(format!(
-            "cannot start the async runtime: {e}"
-        ))),
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("hydrant-job".into())
+        .spawn(move || {
+            let outcome = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map(|runtime| work(&runtime))
+                .map_err(|e| e.to_string());
+            let _ = sender.send(outcome);
+        })
+        .map_err(|e| HydrantError::new_err(format!("cannot start the job's thread: {e}")))?;
+    // Behind a lock only to cross into the closure that lets go of the GIL.
+    let receiver = Mutex::new(receiver);
+    let mut signalled: Option<PyErr> = None;
+    loop {
+        let received = py.detach(|| {
+            let receiver = receiver.lock().unwrap_or_else(|e| e.into_inner());
+            receiver.recv_timeout(TICK)
+        });
+        match received {
+            Ok(Ok(outcome)) => {
+                return match (outcome, signalled) {
+                    (Ok(value), None) => Ok(value),
+                    (Ok(_), Some(signal)) => Err(signal),
+                    (Err(e), signal) => Err(caused(py, signal, &e)),
+                };
+            }
+            Ok(Err(e)) => {
+                return Err(HydrantError::new_err(format!(
+                    "cannot start the async runtime: {e}"
+                )));
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(HydrantError::new_err("the job's thread panicked"));
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        if let Err(signal) = py.check_signals() {
+            match interrupt {
+                Some(interrupt) if signalled.is_none() => {
+                    interrupt.trigger();
+                    signalled = Some(signal);
+                }
+                _ => return Err(signal),
+            }
+        }
     }
 }
 
@@ -163,9 +221,9 @@ impl Job {
     /// of a plan with a known end, or incremental windows. Each record is
     /// in exactly one part; a part holds no credential.
     fn partitions(&self, py: Python<'_>, n: u32) -> PyResult<Vec<Partition>> {
-        let job = &self.job;
-        let parts = wait(py, |runtime| {
-            runtime.block_on(hydrant_engine::partitions(job, n, &RunOptions::default()))
+        let job = self.job.clone();
+        let parts = wait(py, None, move |runtime| {
+            runtime.block_on(hydrant_engine::partitions(&job, n, &RunOptions::default()))
         })?;
         Ok(parts
             .into_iter()
@@ -182,13 +240,15 @@ impl Job {
         py: Python<'py>,
         partition: Option<PyRef<'_, Partition>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let job = &self.job;
+        let job = self.job.clone();
+        let interrupt = Interrupt::new();
         let options = RunOptions {
             partition: partition.map(|p| p.partition.clone()),
+            interrupt: Some(interrupt.clone()),
             ..RunOptions::default()
         };
-        let summary = wait(py, |runtime| {
-            runtime.block_on(hydrant_engine::run(job, options))
+        let summary = wait(py, Some(&interrupt), move |runtime| {
+            runtime.block_on(hydrant_engine::run(&job, options))
         })?;
         warn_all(py, &summary)?;
         summary_dict(py, &summary)
@@ -197,9 +257,9 @@ impl Job {
     /// The output columns as `(name, type)` pairs: declared, or inferred
     /// from the first page.
     fn columns(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
-        let job = &self.job;
-        let columns = wait(py, |runtime| {
-            runtime.block_on(hydrant_engine::columns(job, RunOptions::default()))
+        let job = self.job.clone();
+        let columns = wait(py, None, move |runtime| {
+            runtime.block_on(hydrant_engine::columns(&job, RunOptions::default()))
         })?;
         Ok(columns
             .into_iter()
@@ -317,14 +377,16 @@ impl Stream {
         // another casts it.
         let _ = requested_schema;
         let job = self.job.clone();
+        let interrupt = Interrupt::new();
         let options = RunOptions {
             partition: self.partition.clone(),
+            interrupt: Some(interrupt.clone()),
             ..RunOptions::default()
         };
         let ended = self.ended.clone();
         let reader = py
-            .detach(|| Reader::start(job, options, ended))
-            .map_err(|e| error(py, &e))?;
+            .detach(|| Reader::start(job, options, interrupt, ended))
+            .map_err(|failed| caused(py, failed.1, &failed.0))?;
         let stream = FFI_ArrowArrayStream::new(Box::new(reader));
         let name = CString::new("arrow_array_stream").expect("no NUL");
         PyCapsule::new(py, stream, Some(name))
@@ -347,27 +409,60 @@ struct Reader {
     batches: RecordBatches,
     first: Option<RecordBatch>,
     schema: SchemaRef,
+    /// Triggered by Ctrl-C while the consumer waits for a batch.
+    interrupt: Interrupt,
+    /// The exception of that Ctrl-C: raised, caused by the interruption,
+    /// when it came before the first batch.
+    signal: Option<PyErr>,
     /// Where the run's summary goes when the last batch has been taken;
     /// None once it went.
     ended: Option<Ended>,
 }
 
 impl Reader {
-    fn start(job: EngineJob, options: RunOptions, ended: Ended) -> hydrant_engine::Result<Reader> {
+    /// Starts the run and waits for its first batch, for the schema.
+    fn start(
+        job: EngineJob,
+        options: RunOptions,
+        interrupt: Interrupt,
+        ended: Ended,
+    ) -> Result<Reader, Box<(hydrant_engine::Error, Option<PyErr>)>> {
         let declared = job.columns().map(hydrant_engine::arrow::schema);
-        let mut batches = record_batches(job, options)?;
-        let first = batches.next().transpose()?;
-        let schema = match (&first, declared) {
+        let batches = record_batches(job, options).map_err(|e| Box::new((e, None)))?;
+        let mut reader = Reader {
+            batches,
+            first: None,
+            schema: Arc::new(Schema::empty()),
+            interrupt,
+            signal: None,
+            ended: Some(ended),
+        };
+        reader.first = match reader.next_batch() {
+            Some(Err(e)) => return Err(Box::new((e, reader.signal.take()))),
+            first => first.and_then(Result::ok),
+        };
+        reader.schema = match (&reader.first, declared) {
             (Some(batch), _) => batch.schema(),
             (None, Some(schema)) => schema,
             (None, None) => Arc::new(Schema::empty()),
         };
-        Ok(Reader {
-            batches,
-            first,
-            schema,
-            ended: Some(ended),
-        })
+        Ok(reader)
+    }
+
+    /// The run's next batch. The wait looks for Ctrl-C between steps: a
+    /// signal stops the run as `hydrant run` stops on SIGINT (the pages
+    /// already received still come), and its exception is kept.
+    fn next_batch(&mut self) -> Option<hydrant_engine::Result<RecordBatch>> {
+        while !self.batches.ready_within(TICK) {
+            if self.signal.is_some() {
+                continue;
+            }
+            if let Err(signal) = Python::attach(|py| py.check_signals()) {
+                self.interrupt.trigger();
+                self.signal = Some(signal);
+            }
+        }
+        self.batches.next()
     }
 
     /// After the last batch: keeps the summary for `Stream.summary` and
@@ -396,8 +491,12 @@ impl Iterator for Reader {
         if let Some(first) = self.first.take() {
             return Some(Ok(first));
         }
-        match self.batches.next() {
-            Some(batch) => Some(batch.map_err(|e| ArrowError::ExternalError(Box::new(e)))),
+        match self.next_batch() {
+            Some(Ok(batch)) => Some(Ok(batch)),
+            // After Ctrl-C, this is the interruption: the consumer raises
+            // its own error with its text. The signal's exception is not
+            // set beside it: consumers (pyarrow) fail on a pending one.
+            Some(Err(e)) => Some(Err(ArrowError::ExternalError(Box::new(e)))),
             None => self.end(),
         }
     }

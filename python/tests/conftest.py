@@ -4,6 +4,7 @@ import json
 import os
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -29,6 +30,13 @@ def route(path, query):
     if path == "/weather":
         city = query["city"][0]
         return [{"city": city, "n": n, "temp": 10.5 + n} for n in range(3)]
+    if path == "/slow":
+        # Page 0 at once, with a link to page 1, the last, which takes 10 s.
+        page = int(query["page"][0])
+        if page > 0:
+            time.sleep(10)
+            return {"data": [{"id": page}]}
+        return {"data": [{"id": page}], "next": f"/slow?page={page + 1}"}
     if path == "/pages":
         page = int(query["page"][0])
         rows = [{"id": page * 100 + i, "name": f"r{page}-{i}"} for i in range(50)] if page <= 4 else []

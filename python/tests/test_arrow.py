@@ -2,8 +2,12 @@
 
 import datetime
 import json
+import os
 import pickle
+import signal
 import subprocess
+import threading
+import time
 import warnings
 
 import pyarrow as pa
@@ -175,3 +179,52 @@ def test_a_runs_warnings_reach_python(base, tmp_path):
         warnings.simplefilter("error", hydrant.HydrantWarning)
         assert pa.table(good).num_rows == 2
     assert good.summary["records"] == 2 and good.summary["warnings"] == []
+
+
+@pytest.fixture
+def ctrl_c():
+    """Presses Ctrl-C half a second after it is called (the default
+    handler in place, as in a terminal or a notebook)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    timers = []
+
+    def soon():
+        timers.append(threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)))
+        timers[-1].start()
+
+    yield soon
+    for timer in timers:
+        timer.join()
+    signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_stops_a_read_and_a_run(base, tmp_path, ctrl_c):
+    # The second page takes 10 s; Ctrl-C does not wait for it.
+    def job(first, out=None):
+        text = (
+            f'[request]\nurl = "{base}/slow?page={first}"\n[records]\npath = "data"\n'
+            '[paginate]\ntype = "next_link"\nfrom = "next"\n'
+        )
+        return hydrant.Job.from_toml(text + (f'[output]\npath = "{out}"\n' if out else ""))
+
+    started = time.monotonic()
+    # A stream ends with the pages it had, then the interruption, which
+    # the reader raises.
+    ctrl_c()
+    with pytest.raises(pa.ArrowInvalid, match="interrupted"):
+        pa.table(job(0).read())
+    # Before the first page, Ctrl-C is raised, caused by the interruption.
+    ctrl_c()
+    with pytest.raises(KeyboardInterrupt) as before_first:
+        job(1).read().__arrow_c_stream__()
+    assert isinstance(before_first.value.__cause__, hydrant.HydrantError)
+    assert before_first.value.__cause__.exit_code == 130
+    # run() stops as `hydrant run` stops on SIGINT: no output is left.
+    out = tmp_path / "slow.ndjson"
+    ctrl_c()
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        job(0, out).run()
+    assert stopped.value.__cause__.exit_code == 130
+    assert "interrupted" in str(stopped.value.__cause__)
+    assert not out.exists() and not (tmp_path / "slow.ndjson.partial").exists()
+    assert time.monotonic() - started < 10, "waited for the slow page"

@@ -1,7 +1,8 @@
 //! A job's records as a stream of Arrow record batches, for embedders.
 
-use std::sync::mpsc::{Receiver, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use arrow_array::RecordBatch;
 
@@ -19,10 +20,14 @@ use crate::summary::Summary;
 /// The job runs on its own thread; it waits while two batches are waiting
 /// to be taken, so memory stays bounded however slowly they are consumed.
 /// After the last batch, [`RecordBatches::summary`] tells what the run did;
-/// a failed run ends the stream with its error.
+/// a failed run ends the stream with its error. To stop it early, pass an
+/// [`Interrupt`](crate::Interrupt) in the options and wait with
+/// [`RecordBatches::ready_within`] to look at it between batches.
 #[derive(Debug)]
 pub struct RecordBatches {
     receiver: Receiver<RecordBatch>,
+    /// A batch taken by `ready_within`, for `next` to hand over.
+    ready: Option<RecordBatch>,
     runner: Option<JoinHandle<Result<Summary>>>,
     summary: Option<Summary>,
 }
@@ -71,6 +76,7 @@ pub fn record_batches(job: Job, mut options: RunOptions) -> Result<RecordBatches
         .map_err(|e| Error::io("cannot start the job's thread", e))?;
     Ok(RecordBatches {
         receiver,
+        ready: None,
         runner: Some(runner),
         summary: None,
     })
@@ -81,12 +87,32 @@ impl RecordBatches {
     pub fn summary(&self) -> Option<&Summary> {
         self.summary.as_ref()
     }
+
+    /// Waits up to `timeout` for the next batch or the end of the run,
+    /// and says whether `next` would now return at once. An embedder
+    /// that must stay responsive (to Ctrl-C, say) waits in such steps.
+    pub fn ready_within(&mut self, timeout: Duration) -> bool {
+        if self.ready.is_some() || self.runner.is_none() {
+            return true;
+        }
+        match self.receiver.recv_timeout(timeout) {
+            Ok(batch) => {
+                self.ready = Some(batch);
+                true
+            }
+            Err(RecvTimeoutError::Disconnected) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+        }
+    }
 }
 
 impl Iterator for RecordBatches {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Result<RecordBatch>> {
+        if let Some(batch) = self.ready.take() {
+            return Some(Ok(batch));
+        }
         if let Ok(batch) = self.receiver.recv() {
             return Some(Ok(batch));
         }
