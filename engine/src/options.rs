@@ -123,6 +123,19 @@ pub struct Partition {
     /// Why the job was not cut, when it is one part.
     pub reason: Option<String>,
     pub(crate) part: Part,
+    /// The whole job's inferred columns (none when it declares them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) columns: Option<Vec<CarriedColumn>>,
+}
+
+/// An inferred column as a partition carries it, as text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CarriedColumn {
+    pub(crate) name: String,
+    /// JSONPath.
+    pub(crate) path: Option<String>,
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

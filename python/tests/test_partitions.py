@@ -3,6 +3,7 @@
 import pickle
 
 import pyarrow as pa
+import pytest
 
 import hydrant
 
@@ -55,3 +56,27 @@ def test_a_job_that_cannot_be_cut_is_one_partition_and_says_why(base):
     parts = counted.partitions(2)
     assert len(parts) == 2
     assert sum(pa.table(counted.read(partition=p)).num_rows for p in parts) == 200
+
+
+def test_every_part_has_the_inferred_columns_of_the_whole_job(base):
+    # Value `b`'s records list their members in another order and have one
+    # more: a part that inferred its own columns would differ from the
+    # whole job's (and from the Spark schema, `job.columns()`).
+    job = hydrant.Job.from_toml(
+        f'[request]\nurl = "{base}/shapes"\n[fanout]\nparam = "v"\nvalues = ["a", "b"]\n'
+    )
+    assert job.columns() == [("id", "long"), ("name", "string")]
+    with pytest.warns(hydrant.HydrantWarning, match=r"outside the inferred columns \(extra\)"):
+        whole = pa.table(job.read())
+    parts = job.partitions(2)
+    assert len(parts) == 2
+    first = pa.table(job.read(partition=parts[0]))
+    with pytest.warns(hydrant.HydrantWarning, match=r"outside the inferred columns \(extra\)"):
+        second = job.read(partition=parts[1])
+        table = pa.table(second)
+    assert first.schema == table.schema == whole.schema
+    assert first.to_pylist() + table.to_pylist() == whole.to_pylist() == [
+        {"id": 1, "name": "x"}, {"id": 2, "name": "y"},
+    ]
+    assert second.summary["unseen_fields"] == {"extra": 1}
+    assert pickle.loads(pickle.dumps(parts[1])) == parts[1]

@@ -54,3 +54,17 @@ def test_spark_reads_every_record_of_a_fanout_job_once(spark, api, base, tmp_pat
     assert rows == sorted((f"c{i}", n, 10.5 + n) for i in range(10) for n in range(3))
     keys = {headers.get("x-api-key") for target, headers in api.seen[before:]}
     assert keys == {KEY}
+
+
+def test_spark_reads_a_job_whose_columns_are_inferred(spark, base, tmp_path):
+    # Each part reads the columns of the whole job (those of the schema),
+    # though value `b`'s records list their members in another order.
+    path = tmp_path / "shapes.toml"
+    path.write_text(
+        f'[request]\nurl = "{base}/shapes"\n[fanout]\nparam = "v"\nvalues = ["a", "b"]\n'
+    )
+    df = spark.read.format("hydrant").option("job", str(path)).option("partitions", 2).load()
+    assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == [
+        ("id", "bigint"), ("name", "string"),
+    ]
+    assert sorted((r.id, r.name) for r in df.collect()) == [(1, "x"), (2, "y")]

@@ -228,3 +228,44 @@ fn incremental_shards_start_at_the_stored_bookmarks() {
     assert_eq!(parts.concat(), Vec::<String>::new());
     assert_eq!(dir.read("state.json"), stored, "shards move no bookmark");
 }
+
+/// Every shard writes the whole job's inferred columns, though one
+/// value's records list their members in another order and have one more:
+/// CSV shards of one job share one header.
+#[test]
+fn shards_write_the_inferred_columns_of_the_whole_job() {
+    let server = TestServer::start_fn(|seen| {
+        let body = if seen.target.ends_with("v=a") {
+            json!([{"id": 1, "name": "x"}])
+        } else {
+            json!([{"name": "y", "id": 2, "extra": true}])
+        };
+        answer(200, body.to_string())
+    });
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{}/shapes\"\n[fanout]\nparam = \"v\"\nvalues = [\"a\", \"b\"]\n[output]\npath = \"{}\"\nformat = \"csv\"\n",
+        server.url(),
+        path_str(&dir.path("out.csv")),
+    );
+    let job = dir.write("job.toml", &text);
+    let job = path_str(&job);
+    let mut rows = Vec::new();
+    for i in 1..=2 {
+        let shard = format!("{i}/2");
+        let run = hydrant(&["run", job, "--shard", &shard]);
+        assert_eq!(run.code, 0, "shard {shard}: {}", run.stderr);
+        let out = dir.read(&format!("out-{i}-of-2.csv"));
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some("id,name"), "shard {shard}");
+        rows.extend(lines.map(str::to_owned));
+        if i == 2 {
+            assert!(
+                run.stderr.contains("outside the inferred columns (extra)"),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+    assert_eq!(rows, ["1,x", "2,y"]);
+}

@@ -578,6 +578,7 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
         write,
         fingerprint: [0; 32],
         state_read_only: false,
+        seed_columns: None,
     })
 }
 
@@ -722,6 +723,7 @@ pub(super) fn validate_fanout(
                 write: None,
                 fingerprint: [0; 32],
                 state_read_only: false,
+                seed_columns: None,
             }))
         }
         _ => {

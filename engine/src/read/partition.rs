@@ -15,8 +15,10 @@ use std::sync::Arc;
 use hydrant_paginate::Kind;
 
 use crate::error::{Error, Result};
+use crate::job::{ColumnSpec, ColumnType};
 use crate::job::{FanoutSource, Job, counted, known_requests};
-use crate::options::{Backfill, Part, Partition, Progress, RunOptions};
+use crate::json::path::JsonPath;
+use crate::options::{Backfill, CarriedColumn, Part, Partition, Progress, RunOptions};
 use crate::read::fanout::Feed;
 
 impl Partition {
@@ -30,6 +32,9 @@ impl Partition {
         part.state_read_only = true;
         if let Some((rate, burst)) = part.limits.rate {
             part.limits.rate = Some((rate / f64::from(self.count.max(1)), burst));
+        }
+        if let (None, Some(columns)) = (&job.columns, &self.columns) {
+            part.seed_columns = Some(columns.iter().map(seed).collect::<Result<_>>()?);
         }
         let mut backfill = None;
         match &self.part {
@@ -69,8 +74,62 @@ fn mismatch(job: &Job) -> Error {
 }
 
 /// Cuts a job into `min(n, units)` parts. With `[fanout.from]` the parent
-/// job runs now, so that each part carries its values.
+/// job runs now, so that each part carries its values. A job that infers
+/// its columns has them inferred now, from its first page, and each part
+/// carries them: every part then has the columns of the whole job (and of
+/// `columns()`), not those of its own first page.
 pub async fn partitions(job: &Job, n: u32, options: &RunOptions) -> Result<Vec<Partition>> {
+    let mut parts = cut_job(job, n, options).await?;
+    if parts.len() > 1 && job.columns.is_none() {
+        let redirected = RunOptions {
+            redirect_to: options.redirect_to.clone(),
+            ..RunOptions::default()
+        };
+        let columns = crate::read::inspect::columns(job, redirected).await?;
+        if !columns.is_empty() {
+            let carried: Vec<CarriedColumn> = columns.iter().map(carry).collect();
+            for part in &mut parts {
+                part.columns = Some(carried.clone());
+            }
+        }
+    }
+    Ok(parts)
+}
+
+/// An inferred column as a part carries it.
+fn carry(column: &ColumnSpec) -> CarriedColumn {
+    CarriedColumn {
+        name: column.name.clone(),
+        path: column.path.as_ref().map(|p| p.as_str().to_owned()),
+        kind: column.kind.as_str().to_owned(),
+    }
+}
+
+/// The column a part carries, as its run starts from it.
+fn seed(column: &CarriedColumn) -> Result<ColumnSpec> {
+    let damaged = |what: String| {
+        Error::config(format!(
+            "this partition's columns are damaged: column `{}` {what}",
+            column.name
+        ))
+    };
+    Ok(ColumnSpec {
+        name: column.name.clone(),
+        path: column
+            .path
+            .as_deref()
+            .map(JsonPath::parse)
+            .transpose()
+            .map_err(|e| damaged(format!("has a bad path: {e}")))?,
+        kind: ColumnType::parse(&column.kind)
+            .ok_or_else(|| damaged(format!("has no type `{}`", column.kind)))?,
+        format: None,
+        value: None,
+    })
+}
+
+/// The parts of a job, without columns.
+async fn cut_job(job: &Job, n: u32, options: &RunOptions) -> Result<Vec<Partition>> {
     if job.write.is_some() {
         return Err(Error::config(format!(
             "job file `{}`: a write job is not cut into partitions",
@@ -85,6 +144,7 @@ pub async fn partitions(job: &Job, n: u32, options: &RunOptions) -> Result<Vec<P
             count: 1,
             reason: Some(reason.to_owned()),
             part: Part::Whole,
+            columns: None,
         }]
     };
     if job.fanout.is_some() {
@@ -140,6 +200,7 @@ fn cut(units: u64, n: u32, part: impl Fn(u64, u64) -> Part) -> Vec<Partition> {
                 count: count as u32,
                 reason: None,
                 part: part(first, last),
+                columns: None,
             }
         })
         .collect()
@@ -166,6 +227,7 @@ mod tests {
             count: 4,
             reason: None,
             part: Part::Values(vec![BTreeMap::from([("value".to_owned(), "b".to_owned())])]),
+            columns: None,
         };
         let (applied, backfill) = part.apply(&job).unwrap();
         assert_eq!(applied.limits.rate, Some((2.5, 3)));
@@ -176,6 +238,37 @@ mod tests {
         ));
         let json = part.to_json();
         assert_eq!(Partition::from_json(&json).unwrap(), part);
+    }
+
+    #[test]
+    fn a_part_starts_from_the_columns_it_carries() {
+        let job = Job::parse(
+            "[request]\nurl = \"https://a.example/x\"\n[fanout]\nparam = \"k\"\nvalues = [\"a\"]\n",
+            JobFormat::Toml,
+            "job.toml",
+            &Vars::isolated([]),
+        )
+        .unwrap();
+        let text = r#"{"index":0,"count":2,"reason":null,"part":{"values":[{"value":"a"}]},
+            "columns":[{"name":"id","path":"id","type":"long"}]}"#;
+        let (applied, _) = Partition::from_json(text).unwrap().apply(&job).unwrap();
+        let seed = applied.seed_columns.unwrap();
+        assert_eq!(
+            (seed[0].name.as_str(), seed[0].kind.as_str()),
+            ("id", "long")
+        );
+        let damaged = text.replace("\"long\"", "\"lung\"");
+        let error = Partition::from_json(&damaged)
+            .unwrap()
+            .apply(&job)
+            .unwrap_err();
+        assert!(error.is_config(), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("partition's columns are damaged: column `id` has no type `lung`"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -199,12 +199,19 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             None => None,
         };
         let feed = Feed::open(job, &options, &mut tally.progress, &mut tally.warnings).await?;
+        // A partition's inferred columns start from the whole job's, as a
+        // resumed run's start from its checkpoint's.
+        let (extractor, inference) = match (&job.columns, &job.seed_columns) {
+            (Some(columns), _) => (Some(Extractor::new(columns.clone(), &job.records)), None),
+            (None, Some(seed)) => (
+                Some(Extractor::new(seed.clone(), &job.records)),
+                Some(Inference::from_columns(&job.records.flatten, seed)),
+            ),
+            (None, None) => (None, Some(Inference::new(&job.records.flatten))),
+        };
         let mut run = ReadRun {
-            extractor: job.columns.clone().map(|c| Extractor::new(c, &job.records)),
-            inference: job
-                .columns
-                .is_none()
-                .then(|| Inference::new(&job.records.flatten)),
+            extractor,
+            inference,
             policy: infer_policy(job, &output),
             held: Vec::new(),
             sampled: 0,
