@@ -207,7 +207,7 @@ impl Job {
 
     /// The job's records as an Arrow stream: pass it to
     /// `pyarrow.table()`, `pyarrow.RecordBatchReader.from_stream()`,
-    /// `polars.from_arrow()` or duckdb. With `partition`, only that part's.
+    /// `polars.DataFrame()` or duckdb. With `partition`, only that part's.
     #[pyo3(signature = (partition = None))]
     fn read(&self, partition: Option<PyRef<'_, Partition>>) -> Stream {
         Stream {

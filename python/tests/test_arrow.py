@@ -80,8 +80,9 @@ def test_the_arrow_stream_holds_what_the_cli_writes(base, cli, tmp_path):
     assert rows[1]["s"] == 'tab\there "q" é ✓'
 
 
-def test_duckdb_and_pyarrow_readers_take_the_stream(base, tmp_path):
+def test_duckdb_polars_and_pyarrow_readers_take_the_stream(base, tmp_path):
     import duckdb
+    import polars
 
     job = hydrant.Job.load(str(typed_job(base, tmp_path)))
     reader = pa.RecordBatchReader.from_stream(job.read())
@@ -90,6 +91,10 @@ def test_duckdb_and_pyarrow_readers_take_the_stream(base, tmp_path):
     assert duckdb.sql("select sum(id) as total, max(s) from records").fetchall() == [
         (3, 'tab\there "q" é ✓')
     ]
+    frame = polars.DataFrame(job.read())
+    assert frame.columns == ["id", "i", "s", "f", "d", "b", "day", "ts", "bin", "j"]
+    assert frame["id"].to_list() == [1, 2] and frame["s"][1] == 'tab\there "q" é ✓'
+    assert frame["ts"].dtype == polars.Datetime("us", "UTC")
 
 
 def test_errors_carry_the_message_and_exit_code(base, tmp_path):
