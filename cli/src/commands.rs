@@ -152,9 +152,8 @@ pub fn dispatch(command: Command) -> Result<()> {
             let summary_to = args.summary_json.clone();
             let seen = Seen::default();
             let result = run_job(&args, None).and_then(|mut job| {
-                if let (Some((i, n)), None, Some(path)) = (shard, &args.output, job.output_path()) {
-                    let path = shard_path(path, i, n);
-                    job.set_output_path(&path);
+                if let Some((i, n)) = shard {
+                    job.name_for_shard(i, n, args.output.is_none());
                 }
                 let runtime = runtime_for(&job, &args.job)?;
                 runtime.block_on(run(args, job, None, seen.clone(), part))
@@ -313,18 +312,6 @@ fn parse_shard(text: &str) -> Result<(u32, u32)> {
         return Err(bad().into());
     }
     Ok((i, n))
-}
-
-/// `out/orders.ndjson` → `out/orders-2-of-8.ndjson`.
-fn shard_path(path: &std::path::Path, i: u32, n: u32) -> String {
-    let stem = path
-        .file_stem()
-        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}-{i}-of-{n}.{}", ext.to_string_lossy()),
-        None => format!("{stem}-{i}-of-{n}"),
-    };
-    path.with_file_name(name).display().to_string()
 }
 
 /// The progress a run had made when it last said, for the summary of a

@@ -160,6 +160,17 @@ struct Job {
     source: Source,
 }
 
+/// The job as `partition` runs it: the files it writes (its output when
+/// `output`, its dirty records) named for the part, `orders-2-of-8.ndjson`,
+/// so that parts write over none of each other's.
+fn job_for(job: &EngineJob, partition: Option<&EnginePartition>, output: bool) -> EngineJob {
+    let mut job = job.clone();
+    if let Some(part) = partition {
+        job.name_for_shard(part.index + 1, part.count, output);
+    }
+    job
+}
+
 fn vars_of(vars: Option<std::collections::BTreeMap<String, String>>) -> Vars {
     Vars::new(vars.unwrap_or_default())
 }
@@ -210,9 +221,10 @@ impl Job {
     /// `polars.DataFrame()` or duckdb. With `partition`, only that part's.
     #[pyo3(signature = (partition = None))]
     fn read(&self, partition: Option<PyRef<'_, Partition>>) -> Stream {
+        let partition = partition.map(|p| p.partition.clone());
         Stream {
-            job: self.job.clone(),
-            partition: partition.map(|p| p.partition.clone()),
+            job: job_for(&self.job, partition.as_ref(), false),
+            partition,
             ended: Ended::default(),
         }
     }
@@ -232,7 +244,8 @@ impl Job {
     }
 
     /// Runs the job as `hydrant run` does, its output per `[output]`, and
-    /// returns the summary as a dict. The summary's warnings are issued
+    /// returns the summary as a dict. A part's output (and dirty records)
+    /// go to `OUTPUT-I-of-N.EXT`, as with `hydrant run --shard I/N`. The summary's warnings are issued
     /// as `HydrantWarning`s, as `hydrant run` prints them.
     #[pyo3(signature = (partition = None))]
     fn run<'py>(
@@ -240,10 +253,11 @@ impl Job {
         py: Python<'py>,
         partition: Option<PyRef<'_, Partition>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let job = self.job.clone();
+        let partition = partition.map(|p| p.partition.clone());
+        let job = job_for(&self.job, partition.as_ref(), true);
         let interrupt = Interrupt::new();
         let options = RunOptions {
-            partition: partition.map(|p| p.partition.clone()),
+            partition,
             interrupt: Some(interrupt.clone()),
             ..RunOptions::default()
         };

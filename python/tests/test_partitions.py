@@ -1,5 +1,6 @@
 """Partitions: every record in exactly one, picklable, no credential."""
 
+import json
 import pickle
 
 import pyarrow as pa
@@ -80,3 +81,17 @@ def test_every_part_has_the_inferred_columns_of_the_whole_job(base):
     ]
     assert second.summary["unseen_fields"] == {"extra": 1}
     assert pickle.loads(pickle.dumps(parts[1])) == parts[1]
+
+
+def test_each_part_run_writes_a_file_of_its_own(base, tmp_path):
+    # Run one after the other into one folder, parts keep all their records.
+    out = tmp_path / "weather.ndjson"
+    job = hydrant.Job.from_toml(
+        f'[request]\nurl = "{base}/weather"\n[fanout]\nparam = "city"\nvalues = ["c0", "c1"]\n'
+        f'[output]\npath = "{out}"\n'
+    )
+    outputs = [job.run(partition=part)["output"] for part in job.partitions(2)]
+    assert outputs == [str(tmp_path / "weather-1-of-2.ndjson"), str(tmp_path / "weather-2-of-2.ndjson")]
+    cities = [[json.loads(line)["city"] for line in open(path)] for path in outputs]
+    assert cities == [["c0"] * 3, ["c1"] * 3]
+    assert not out.exists()

@@ -269,3 +269,40 @@ fn shards_write_the_inferred_columns_of_the_whole_job() {
     }
     assert_eq!(rows, ["1,x", "2,y"]);
 }
+
+/// Each shard keeps its dirty records in a file of its own: shards run
+/// one after the other into one folder keep them all.
+#[test]
+fn each_shard_writes_its_own_dirty_records() {
+    let server = TestServer::start_fn(|seen| {
+        let v = seen
+            .target
+            .rsplit('=')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        answer(
+            200,
+            json!([{"id": 1, "v": v}, {"id": "one", "v": v}]).to_string(),
+        )
+    });
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{}/d\"\n[fanout]\nparam = \"v\"\nvalues = [\"a\", \"b\"]\n\
+         [records]\nmax_dirty = 5\ndirty_path = \"{}\"\n\
+         [[columns]]\nname = \"id\"\ntype = \"long\"\n[[columns]]\nname = \"v\"\n\
+         [output]\npath = \"{}\"\n",
+        server.url(),
+        path_str(&dir.path("dirty.ndjson")),
+        path_str(&dir.path("out.ndjson")),
+    );
+    let job = dir.write("job.toml", &text);
+    let parts = shards(&dir, path_str(&job), 2);
+    assert_eq!(parts, [[r#"{"id":1,"v":"a"}"#], [r#"{"id":1,"v":"b"}"#]]);
+    for (i, v) in [(1, "a"), (2, "b")] {
+        let dirty = dir.read(&format!("dirty-{i}-of-2.ndjson"));
+        assert_eq!(dirty.lines().count(), 1, "{dirty}");
+        assert!(dirty.contains(&format!(r#""v":"{v}""#)), "{dirty}");
+    }
+    assert!(!dir.path("dirty.ndjson").exists());
+}

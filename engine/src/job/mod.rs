@@ -674,6 +674,21 @@ impl Job {
         }
     }
 
+    /// Names the files a run writes for shard `i` of `n` (from 1):
+    /// `out/orders.ndjson` becomes `out/orders-2-of-8.ndjson`, and so does
+    /// `records.dirty_path`. Shards that run side by side, or one after
+    /// the other into one folder, then write over none of each other's.
+    /// With `output` false the output path is left as it is (one the
+    /// user gave for this shard).
+    pub fn name_for_shard(&mut self, i: u32, n: u32, output: bool) {
+        if output && let Some(path) = &self.output.path {
+            self.output.path = Some(shard_path(path, i, n));
+        }
+        if let Some(path) = &self.records.dirty_path {
+            self.records.dirty_path = Some(shard_path(path, i, n));
+        }
+    }
+
     /// Replaces `output.format`.
     pub fn set_output_format(&mut self, format: OutputFormat) {
         self.output.format = format;
@@ -858,6 +873,18 @@ fn partial_of(path: &FsPath) -> PathBuf {
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     PathBuf::from(partial)
+}
+
+/// `out/orders.ndjson` → `out/orders-2-of-8.ndjson`.
+fn shard_path(path: &FsPath, i: u32, n: u32) -> PathBuf {
+    let stem = path
+        .file_stem()
+        .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    let name = match path.extension() {
+        Some(ext) => format!("{stem}-{i}-of-{n}.{}", ext.to_string_lossy()),
+        None => format!("{stem}-{i}-of-{n}"),
+    };
+    path.with_file_name(name)
 }
 
 #[cfg(test)]
