@@ -441,8 +441,8 @@ impl Reader {
         interrupt: Interrupt,
         ended: Ended,
     ) -> Result<Reader, Box<(hydrant_engine::Error, Option<PyErr>)>> {
-        let declared = job.columns().map(hydrant_engine::arrow::schema);
         let batches = record_batches(job, options).map_err(|e| Box::new((e, None)))?;
+        let known = batches.known_columns().map(hydrant_engine::arrow::schema);
         let mut reader = Reader {
             batches,
             first: None,
@@ -455,7 +455,7 @@ impl Reader {
             Some(Err(e)) => return Err(Box::new((e, reader.signal.take()))),
             first => first.and_then(Result::ok),
         };
-        reader.schema = match (&reader.first, declared) {
+        reader.schema = match (&reader.first, known) {
             (Some(batch), _) => batch.schema(),
             (None, Some(schema)) => schema,
             (None, None) => Arc::new(Schema::empty()),

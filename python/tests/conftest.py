@@ -31,10 +31,12 @@ def route(path, query):
         city = query["city"][0]
         return [{"city": city, "n": n, "temp": 10.5 + n} for n in range(3)]
     if path == "/shapes":
-        # Records whose members come in another order, one more in `b`.
+        # Records whose members come in another order, one more in `b`,
+        # none in `c`.
         return {
             "a": [{"id": 1, "name": "x"}],
             "b": [{"name": "y", "id": 2, "extra": True}],
+            "c": [],
         }[query["v"][0]]
     if path == "/slow":
         # Page 0 at once, with a link to page 1, the last, which takes 10 s.

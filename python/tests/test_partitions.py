@@ -61,21 +61,24 @@ def test_a_job_that_cannot_be_cut_is_one_partition_and_says_why(base):
 
 def test_every_part_has_the_inferred_columns_of_the_whole_job(base):
     # Value `b`'s records list their members in another order and have one
-    # more: a part that inferred its own columns would differ from the
-    # whole job's (and from the Spark schema, `job.columns()`).
+    # more, and `c` has none: a part that inferred its own columns would
+    # differ from the whole job's (and from the Spark schema,
+    # `job.columns()`), or have none.
     job = hydrant.Job.from_toml(
-        f'[request]\nurl = "{base}/shapes"\n[fanout]\nparam = "v"\nvalues = ["a", "b"]\n'
+        f'[request]\nurl = "{base}/shapes"\n[fanout]\nparam = "v"\nvalues = ["a", "b", "c"]\n'
     )
     assert job.columns() == [("id", "long"), ("name", "string")]
     with pytest.warns(hydrant.HydrantWarning, match=r"outside the inferred columns \(extra\)"):
         whole = pa.table(job.read())
-    parts = job.partitions(2)
-    assert len(parts) == 2
+    parts = job.partitions(3)
+    assert len(parts) == 3
     first = pa.table(job.read(partition=parts[0]))
+    empty = pa.table(job.read(partition=parts[2]))
     with pytest.warns(hydrant.HydrantWarning, match=r"outside the inferred columns \(extra\)"):
         second = job.read(partition=parts[1])
         table = pa.table(second)
-    assert first.schema == table.schema == whole.schema
+    assert first.schema == table.schema == empty.schema == whole.schema
+    assert empty.num_rows == 0
     assert first.to_pylist() + table.to_pylist() == whole.to_pylist() == [
         {"id": 1, "name": "x"}, {"id": 2, "name": "y"},
     ]

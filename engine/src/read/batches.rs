@@ -28,6 +28,8 @@ pub struct RecordBatches {
     receiver: Receiver<RecordBatch>,
     /// A batch taken by `ready_within`, for `next` to hand over.
     ready: Option<RecordBatch>,
+    /// The columns known before the first page.
+    known: Option<Vec<ColumnSpec>>,
     runner: Option<JoinHandle<Result<Summary>>>,
     summary: Option<Summary>,
 }
@@ -52,6 +54,7 @@ pub fn record_batches(job: Job, mut options: RunOptions) -> Result<RecordBatches
             job.name
         )));
     }
+    let known = job.columns.clone().or_else(|| job.seed_columns.clone());
     let (sender, receiver) = sync_channel(2);
     let runner = std::thread::Builder::new()
         .name("hydrant-record-batches".into())
@@ -77,6 +80,7 @@ pub fn record_batches(job: Job, mut options: RunOptions) -> Result<RecordBatches
     Ok(RecordBatches {
         receiver,
         ready: None,
+        known,
         runner: Some(runner),
         summary: None,
     })
@@ -86,6 +90,14 @@ impl RecordBatches {
     /// What the run did, once the stream has ended without an error.
     pub fn summary(&self) -> Option<&Summary> {
         self.summary.as_ref()
+    }
+
+    /// The columns when they are known before the first page: declared,
+    /// or inferred for the whole job and carried by the partition run.
+    /// The schema of a stream without records, as
+    /// [`schema`](crate::arrow::schema) makes it.
+    pub fn known_columns(&self) -> Option<&[ColumnSpec]> {
+        self.known.as_deref()
     }
 
     /// Waits up to `timeout` for the next batch or the end of the run,

@@ -28,6 +28,8 @@ fn a_job_streams_typed_record_batches() {
         ..RunOptions::default()
     };
     let mut stream = record_batches(job, options).unwrap();
+    // Declared columns are known before the first page.
+    assert_eq!(stream.known_columns().map(<[_]>::len), Some(9));
     let batches: Vec<_> = stream.by_ref().map(Result::unwrap).collect();
     assert_eq!(batches.len(), 1);
     let batch = &batches[0];
