@@ -254,24 +254,11 @@ fn toml_key(key: &str) -> String {
     }
 }
 
-/// A path to a member, dotted where every key allows it, else JSONPath.
+/// A path to a member, dotted where every key allows it, else JSONPath:
+/// the engine's text for inferred columns, which reads back as its keys.
 fn path_of(keys: &[&str]) -> String {
-    let plain = |k: &&str| {
-        !k.is_empty()
-            && k.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    };
-    if keys.iter().all(plain) {
-        return keys.join(".");
-    }
-    let mut out = String::from("$");
-    for key in keys {
-        out.push_str(&format!(
-            "['{}']",
-            key.replace('\\', "\\\\").replace('\'', "\\'")
-        ));
-    }
-    out
+    let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+    hydrant_engine::JsonPath::of_keys(&keys).as_str().to_owned()
 }
 
 /// Every member of the body's objects with its keys from the body down,
@@ -542,7 +529,7 @@ mod tests {
             records_path(&json!({"@odata.context": "x", "value": [{"id": 1}]})),
             Some("value".to_owned())
         );
-        assert_eq!(path_of(&["@odata.nextLink"]), "$['@odata.nextLink']");
+        assert_eq!(path_of(&["@odata.nextLink"]), r#"$["@odata.nextLink"]"#);
     }
 
     #[test]

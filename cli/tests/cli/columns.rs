@@ -368,3 +368,37 @@ fn schema_recognises_timestamps_and_dates() {
         run.stdout
     );
 }
+
+/// The columns `hydrant schema` prints, pasted into the job, read what
+/// the inferred run read: keys with dots (OData's `@odata.etag`) get a
+/// JSONPath that names the key, not a dotted path through it.
+#[test]
+fn schema_columns_read_what_inference_read() {
+    let server = TestServer::start(vec![Exchange::json(
+        "/g",
+        r#"{"value": [{"@odata.etag": "W/1", "id": "u1", "a.b": 5, "a": {"b": 6}, "x": {"y.z": 7}}]}"#,
+    )]);
+    let dir = Dir::new();
+    let base = format!(
+        "[request]\nurl = \"{}/g\"\n[records]\npath = \"value\"\n",
+        server.url()
+    );
+    let job = dir.write("job.toml", &base);
+    let inferred = hydrant(&["run", path_str(&job), "--quiet"]);
+    assert_eq!(inferred.code, 0, "{}", inferred.stderr);
+    assert_eq!(
+        inferred.stdout.trim(),
+        r#"{"@odata.etag":"W/1","id":"u1","a.b":5,"a_b":6,"x_y.z":7}"#
+    );
+    let schema = hydrant(&["schema", path_str(&job)]);
+    assert_eq!(schema.code, 0, "{}", schema.stderr);
+    assert!(
+        schema.stdout.contains(r#"path = "$[\"@odata.etag\"]""#),
+        "{}",
+        schema.stdout
+    );
+    let declared = dir.write("declared.toml", &format!("{base}{}", schema.stdout));
+    let run = hydrant(&["run", path_str(&declared), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, inferred.stdout);
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use super::{ColumnSpec, ColumnType};
 use crate::json::node::{Node, View};
-use crate::json::path::{JsonPath, Segment};
+use crate::json::path::JsonPath;
 
 /// Columns inferred so far, and how to find a record's fields among them
 /// without building a key per field.
@@ -274,10 +274,7 @@ impl Inference {
             }
             columns.push(ColumnSpec {
                 name,
-                path: Some(JsonPath::from_segments(
-                    inferred.keys.join("."),
-                    inferred.keys.iter().cloned().map(Segment::Key).collect(),
-                )),
+                path: Some(JsonPath::of_keys(&inferred.keys)),
                 kind: inferred.kind.unwrap_or(ColumnType::Json),
                 format: None,
                 value: None,

@@ -53,6 +53,32 @@ impl JsonPath {
         JsonPath::from_segments(name.to_owned(), vec![Segment::Key(name.to_owned())])
     }
 
+    /// The path of these keys from the root, with a text that reads back
+    /// as the same keys: dotted (`user.id`) when that does, JSONPath
+    /// (`$["@odata.etag"]`) when a key has a dot, a bracket or a leading
+    /// `$`. Checkpoints, partitions and `hydrant schema` keep the text.
+    pub fn of_keys(keys: &[String]) -> JsonPath {
+        let segments: Vec<Segment> = keys.iter().cloned().map(Segment::Key).collect();
+        let dotted = keys.join(".");
+        let reads_back = |text: &str| {
+            JsonPath::parse(text).is_ok_and(|read| read.segments.as_ref() == Some(&segments))
+        };
+        let text = if keys.is_empty() {
+            "$".to_owned()
+        } else if reads_back(&dotted) {
+            dotted
+        } else {
+            let mut text = String::from("$");
+            for key in keys {
+                text.push('[');
+                text.push_str(&serde_json::to_string(key).expect("a string"));
+                text.push(']');
+            }
+            text
+        };
+        JsonPath::from_segments(text, segments)
+    }
+
     /// A path of the given segments.
     pub fn from_segments(text: String, segments: Vec<Segment>) -> JsonPath {
         let general = General::parse(&to_jsonpath(&segments))
@@ -312,6 +338,36 @@ fn to_jsonpath(segments: &[Segment]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An inferred column's path is kept as text (checkpoints, partitions,
+    /// `hydrant schema`) and read again: it must name the same keys.
+    #[test]
+    fn a_path_of_keys_reads_back_as_its_keys() {
+        let text = |keys: &[&str]| {
+            let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
+            let path = JsonPath::of_keys(&keys);
+            let read = JsonPath::parse(path.as_str()).unwrap();
+            let read: Vec<String> = read
+                .keys()
+                .unwrap()
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
+            assert_eq!(read, keys, "{}", path.as_str());
+            path.as_str().to_owned()
+        };
+        assert_eq!(text(&["user", "geo", "lat"]), "user.geo.lat");
+        assert_eq!(text(&["@odata.etag"]), r#"$["@odata.etag"]"#);
+        assert_eq!(text(&["x", "y.z"]), r#"$["x"]["y.z"]"#);
+        assert_eq!(text(&["$type"]), r#"$["$type"]"#);
+        for key in [
+            "k[0]", "*", "0", "-1", "a b", "quo\"te", "tab\t", "é✓", "", "'", "a..b",
+        ] {
+            text(&[key]);
+            text(&["outer", key]);
+        }
+        assert_eq!(text(&[]), "$");
+    }
 
     fn segments(text: &str) -> Option<Vec<Segment>> {
         JsonPath::parse(text)

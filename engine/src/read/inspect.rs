@@ -300,11 +300,12 @@ fn schema_text(job: &Job, &FirstPage { shown, records, .. }: &FirstPage<'_, '_>)
         records.len()
     );
     for column in infer_columns(records, &job.records.flatten) {
+        // An inferred path's text reads back as its keys (`JsonPath::of_keys`).
         let path = column.path.as_ref().map_or("", |p| p.as_str());
         out.push_str("\n[[columns]]\n");
         out.push_str(&format!("name = {}\n", toml_string(&column.name)));
         if path != column.name {
-            out.push_str(&format!("path = {}\n", toml_string(&path_text(&column))));
+            out.push_str(&format!("path = {}\n", toml_string(path)));
         }
         out.push_str(&format!("type = \"{}\"\n", column.kind.as_str()));
     }
@@ -321,26 +322,6 @@ pub async fn columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> 
         infer_columns(records, &job.records.flatten)
     })
     .await
-}
-
-/// An inferred column's path of keys for a job file: dotted when every
-/// key allows it, JSONPath else.
-fn path_text(column: &ColumnSpec) -> String {
-    let Some(keys) = column.path.as_ref().and_then(JsonPath::keys) else {
-        return String::new();
-    };
-    let plain = |k: &&str| !k.is_empty() && !k.contains(['.', '[', ']']) && !k.starts_with('$');
-    if keys.iter().all(plain) {
-        return keys.join(".");
-    }
-    let mut out = String::from("$");
-    for key in keys {
-        out.push_str(&format!(
-            "[{}]",
-            serde_json::to_string(key).unwrap_or_default()
-        ));
-    }
-    out
 }
 
 fn toml_string(text: &str) -> String {
@@ -384,31 +365,4 @@ pub fn query(path: &str, document: &[u8]) -> Result<Vec<u8>> {
     }
     out.push(b']');
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::job::ColumnType;
-
-    fn column(path: &str) -> ColumnSpec {
-        ColumnSpec {
-            name: "c".to_owned(),
-            path: Some(JsonPath::parse(path).unwrap()),
-            kind: ColumnType::String,
-            format: None,
-            value: None,
-        }
-    }
-
-    #[test]
-    fn an_inferred_path_is_written_dotted_when_its_keys_allow_and_reads_back() {
-        assert_eq!(path_text(&column("user.geo.lat")), "user.geo.lat");
-        for path in [r#"$["a.b"]["c"]"#, r#"$["$x"]"#, r#"$["k[0]"]"#] {
-            let text = path_text(&column(path));
-            assert_eq!(text, path);
-            let read = JsonPath::parse(&text).unwrap();
-            assert_eq!(read.keys(), JsonPath::parse(path).unwrap().keys());
-        }
-    }
 }
