@@ -336,6 +336,27 @@ fn inferred_csv_and_parquet_columns_are_sampled_then_fixed() {
         summary["dirty_reasons"],
         serde_json::json!({"column `id`: bad type (long)": 1})
     );
+    // Without room for it, the run fails and says how to pin the type.
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/i\"\n{rest}", server.url()),
+    );
+    let run = hydrant(&[
+        "run",
+        path_str(&job),
+        "-o",
+        path_str(&dir.path("out.parquet")),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "column `id` (long): \"x\" is not an integer); the columns were inferred from the first 2 \
+             page(s): pin them with the types the values need (`hydrant schema` prints them) or raise \
+             records.infer_pages"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -497,10 +497,21 @@ impl ReadRun<'_, '_> {
         }
         if progress.dirty > job.records.max_dirty {
             let last = &dirty[dirty.len() - 1];
+            // Inferred types come from the sample: a later page may need
+            // a wider one, which the job can declare.
+            let hint = match job.columns {
+                None => format!(
+                    "; the columns were inferred from the first {} page(s): pin them with \
+                     the types the values need (`hydrant schema` prints them) or raise \
+                     records.infer_pages",
+                    job.records.infer_pages
+                ),
+                Some(_) => String::new(),
+            };
             return Err(Error::new(
                 Kind::DirtyLimit,
                 format!(
-                    "{} dirty records exceed records.max_dirty = {} (last, from {shown}: {})",
+                    "{} dirty records exceed records.max_dirty = {} (last, from {shown}: {}){hint}",
                     progress.dirty, job.records.max_dirty, last.reason
                 ),
             ));
