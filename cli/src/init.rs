@@ -529,7 +529,7 @@ mod tests {
             records_path(&json!({"@odata.context": "x", "value": [{"id": 1}]})),
             Some("value".to_owned())
         );
-        assert_eq!(path_of(&["@odata.nextLink"]), r#"$["@odata.nextLink"]"#);
+        assert_eq!(path_of(&["@odata.nextLink"]), "$['@odata.nextLink']");
     }
 
     #[test]

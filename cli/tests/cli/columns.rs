@@ -414,7 +414,7 @@ fn schema_columns_read_what_inference_read() {
     let schema = hydrant(&["schema", path_str(&job)]);
     assert_eq!(schema.code, 0, "{}", schema.stderr);
     assert!(
-        schema.stdout.contains(r#"path = "$[\"@odata.etag\"]""#),
+        schema.stdout.contains(r#"path = "$['@odata.etag']""#),
         "{}",
         schema.stdout
     );

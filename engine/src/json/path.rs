@@ -55,26 +55,28 @@ impl JsonPath {
 
     /// The path of these keys from the root, with a text that reads back
     /// as the same keys: dotted (`user.id`) when that does, JSONPath
-    /// (`$["@odata.etag"]`) when a key has a dot, a bracket or a leading
+    /// (`$['@odata.etag']`) when a key has a dot, a bracket or a leading
     /// `$`. Checkpoints, partitions and `hydrant schema` keep the text.
     pub fn of_keys(keys: &[String]) -> JsonPath {
         let segments: Vec<Segment> = keys.iter().cloned().map(Segment::Key).collect();
-        let dotted = keys.join(".");
         let reads_back = |text: &str| {
             JsonPath::parse(text).is_ok_and(|read| read.segments.as_ref() == Some(&segments))
         };
+        // Single quotes read best inside a TOML or JSON string; JSON's
+        // double-quoted escapes cover any key.
+        let bracketed = |quote: fn(&str) -> String| {
+            let names: String = keys.iter().map(|k| format!("[{}]", quote(k))).collect();
+            format!("${names}")
+        };
+        let single = |key: &str| format!("'{}'", key.replace('\\', "\\\\").replace('\'', "\\'"));
+        let double = |key: &str| serde_json::to_string(key).expect("a string");
         let text = if keys.is_empty() {
             "$".to_owned()
-        } else if reads_back(&dotted) {
-            dotted
         } else {
-            let mut text = String::from("$");
-            for key in keys {
-                text.push('[');
-                text.push_str(&serde_json::to_string(key).expect("a string"));
-                text.push(']');
-            }
-            text
+            [keys.join("."), bracketed(single), bracketed(double)]
+                .into_iter()
+                .find(|text| reads_back(text))
+                .unwrap_or_else(|| bracketed(double))
         };
         JsonPath::from_segments(text, segments)
     }
@@ -357,9 +359,11 @@ mod tests {
             path.as_str().to_owned()
         };
         assert_eq!(text(&["user", "geo", "lat"]), "user.geo.lat");
-        assert_eq!(text(&["@odata.etag"]), r#"$["@odata.etag"]"#);
-        assert_eq!(text(&["x", "y.z"]), r#"$["x"]["y.z"]"#);
-        assert_eq!(text(&["$type"]), r#"$["$type"]"#);
+        assert_eq!(text(&["@odata.etag"]), "$['@odata.etag']");
+        assert_eq!(text(&["x", "y.z"]), "$['x']['y.z']");
+        assert_eq!(text(&["$type"]), "$['$type']");
+        assert_eq!(text(&["a'b.c"]), r"$['a\'b.c']");
+        assert_eq!(text(&["bell\u{7}."]), r#"$["bell\u0007."]"#);
         for key in [
             "k[0]", "*", "0", "-1", "a b", "quo\"te", "tab\t", "é✓", "", "'", "a..b",
         ] {
