@@ -423,3 +423,45 @@ fn schema_columns_read_what_inference_read() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, inferred.stdout);
 }
+
+/// A first page without records (a fan-out value with nothing) shows no
+/// columns: CSV and Parquet sample on until a page has records, rather
+/// than fixing no columns and leaving every later field out.
+#[test]
+fn pages_without_records_do_not_fix_the_columns() {
+    let server = TestServer::start_fn(|seen| {
+        let body = match seen.target.rsplit('=').next().unwrap_or_default() {
+            "a" => "{\"data\": []}".to_owned(),
+            v => format!("{{\"data\": [{{\"id\": 1, \"v\": \"{v}\"}}]}}"),
+        };
+        crate::util::json(200, body)
+    });
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{}/f\"\n[records]\npath = \"data\"\n\
+             [fanout]\nparam = \"v\"\nvalues = [\"a\", \"b\", \"c\"]\n",
+            server.url()
+        ),
+    );
+    let csv = hydrant(&["run", path_str(&job), "--format", "csv", "--quiet"]);
+    assert_eq!(csv.code, 0, "{}", csv.stderr);
+    assert_eq!(csv.stdout, "id,v\n1,b\n1,c\n");
+    let out = dir.path("out.parquet");
+    let parquet = hydrant(&["run", path_str(&job), "-o", path_str(&out), "--quiet"]);
+    assert_eq!(parquet.code, 0, "{}", parquet.stderr);
+    let file = std::fs::File::open(&out).unwrap();
+    let reader = parquet::file::reader::SerializedFileReader::new(file).unwrap();
+    use parquet::file::reader::FileReader;
+    let metadata = reader.metadata();
+    assert_eq!(metadata.file_metadata().num_rows(), 2);
+    let names: Vec<&str> = metadata
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    assert_eq!(names, ["id", "v"]);
+}

@@ -84,7 +84,9 @@ impl KeySet {
 
     /// A bit for each key, when there are at most 64.
     pub(crate) fn all(&self) -> u64 {
-        u64::MAX >> (64 - self.keys.len().min(64))
+        u64::MAX
+            .checked_shr(64 - self.keys.len().min(64) as u32)
+            .unwrap_or(0)
     }
 
     /// The position of `key` among the keys not in `found` (a bit for
@@ -112,6 +114,19 @@ impl KeySet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_has_a_bit_for_each_key_and_none_for_no_key() {
+        let mut set = KeySet::default();
+        assert_eq!(set.all(), 0);
+        set.add("a");
+        set.add("b");
+        assert_eq!(set.all(), 0b11);
+        for i in 0..70 {
+            set.add(&format!("k{i}"));
+        }
+        assert_eq!(set.all(), u64::MAX);
+    }
 
     #[test]
     fn keys_under_eight_bytes_have_prints_of_their_own() {

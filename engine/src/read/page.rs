@@ -145,7 +145,11 @@ impl ReadRun<'_, '_> {
                 unseen_warning = Some(warning);
             }
             if sampling {
-                self.sampled += 1;
+                // A page without records shows no columns (a fan-out
+                // value or a window with nothing): it is held, uncounted.
+                if !records.is_empty() {
+                    self.sampled += 1;
+                }
                 hold = self.policy != Policy::Grow && self.sampled < job.records.infer_pages;
                 if !hold {
                     self.extractor = Some(fixed_extractor(inference, self.policy, &job.records));
