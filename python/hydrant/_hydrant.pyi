@@ -62,4 +62,4 @@ class Job:
         """Runs the job as ``hydrant run`` does; returns the summary."""
     def columns(self) -> list[Tuple[str, str]]:
         """``(name, type)`` of each output column: declared, or inferred
-        from the first page."""
+        as a stream infers them (from the first pages with records)."""

@@ -268,8 +268,9 @@ impl Job {
         summary_dict(py, &summary)
     }
 
-    /// The output columns as `(name, type)` pairs: declared, or inferred
-    /// from the first page.
+    /// The output columns as `(name, type)` pairs: declared, or inferred as
+    /// a stream infers them (the job runs, a request at a time, until they
+    /// are known).
     fn columns(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
         let job = self.job.clone();
         let columns = wait(py, None, move |runtime| {

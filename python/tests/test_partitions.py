@@ -60,22 +60,23 @@ def test_a_job_that_cannot_be_cut_is_one_partition_and_says_why(base):
 
 
 def test_every_part_has_the_inferred_columns_of_the_whole_job(base):
-    # Value `b`'s records list their members in another order and have one
-    # more, and `c` has none: a part that inferred its own columns would
-    # differ from the whole job's (and from the Spark schema,
-    # `job.columns()`), or have none.
+    # Value `c`, the first, has no records; `b`'s list their members in
+    # another order and have one more. The columns come from the first
+    # page with records (`a`), for the whole job, `job.columns()` (the
+    # Spark schema) and every part; a part that inferred its own would
+    # differ, or have none.
     job = hydrant.Job.from_toml(
-        f'[request]\nurl = "{base}/shapes"\n[fanout]\nparam = "v"\nvalues = ["a", "b", "c"]\n'
+        f'[request]\nurl = "{base}/shapes"\n[fanout]\nparam = "v"\nvalues = ["c", "a", "b"]\n'
     )
     assert job.columns() == [("id", "long"), ("name", "string")]
     with pytest.warns(hydrant.HydrantWarning, match=r"outside the inferred columns \(extra\)"):
         whole = pa.table(job.read())
     parts = job.partitions(3)
     assert len(parts) == 3
-    first = pa.table(job.read(partition=parts[0]))
-    empty = pa.table(job.read(partition=parts[2]))
+    empty = pa.table(job.read(partition=parts[0]))
+    first = pa.table(job.read(partition=parts[1]))
     with pytest.warns(hydrant.HydrantWarning, match=r"outside the inferred columns \(extra\)"):
-        second = job.read(partition=parts[1])
+        second = job.read(partition=parts[2])
         table = pa.table(second)
     assert first.schema == table.schema == empty.schema == whole.schema
     assert empty.num_rows == 0
@@ -83,7 +84,7 @@ def test_every_part_has_the_inferred_columns_of_the_whole_job(base):
         {"id": 1, "name": "x"}, {"id": 2, "name": "y"},
     ]
     assert second.summary["unseen_fields"] == {"extra": 1}
-    assert pickle.loads(pickle.dumps(parts[1])) == parts[1]
+    assert pickle.loads(pickle.dumps(parts[2])) == parts[2]
 
 
 def test_each_part_run_writes_a_file_of_its_own(base, tmp_path):

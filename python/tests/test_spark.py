@@ -57,11 +57,12 @@ def test_spark_reads_every_record_of_a_fanout_job_once(spark, api, base, tmp_pat
 
 
 def test_spark_reads_a_job_whose_columns_are_inferred(spark, base, tmp_path):
-    # Each part reads the columns of the whole job (those of the schema),
-    # though value `b`'s records list their members in another order.
+    # The schema comes from the first page with records (value `c` has
+    # none), and each part reads those columns, though value `b`'s records
+    # list their members in another order.
     path = tmp_path / "shapes.toml"
     path.write_text(
-        f'[request]\nurl = "{base}/shapes"\n[fanout]\nparam = "v"\nvalues = ["a", "b"]\n'
+        f'[request]\nurl = "{base}/shapes"\n[fanout]\nparam = "v"\nvalues = ["c", "a", "b"]\n'
     )
     df = spark.read.format("hydrant").option("job", str(path)).option("partitions", 2).load()
     assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == [

@@ -149,9 +149,8 @@ pub struct Job {
     /// Read `[state]` but never write it: a partition runs beside others
     /// of its job, so it keeps no checkpoint and moves no bookmark.
     pub(crate) state_read_only: bool,
-    /// The inferred columns a partition starts from: those of the whole
-    /// job's first page, so that every part has the whole job's columns
-    /// rather than those of its own first page.
+    /// The inferred columns a partition starts from: the whole job's, so
+    /// that every part has them rather than those of its own first page.
     pub(crate) seed_columns: Option<Vec<ColumnSpec>>,
 }
 

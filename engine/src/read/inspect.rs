@@ -312,12 +312,52 @@ fn schema_text(job: &Job, &FirstPage { shown, records, .. }: &FirstPage<'_, '_>)
     out
 }
 
-/// The columns of the job's output: declared, or inferred from its first
-/// page as [`schema`] infers them.
+/// The columns of the job's output: declared, or inferred as a stream of
+/// the job (Arrow, Parquet) infers them, from its first
+/// `records.infer_pages` pages with records.
 pub async fn columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> {
     if let Some(columns) = &job.columns {
         return Ok(columns.clone());
     }
+    sampled_columns(job, options).await
+}
+
+/// The inferred columns, from a run of the job that stops when they are
+/// fixed: pages without records (a fan-out value with nothing) are passed
+/// over as a run passes them. The run writes nothing and sends one
+/// request at a time.
+#[cfg(feature = "arrow")]
+async fn sampled_columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> {
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    let mut sample = job.clone();
+    sample.state_read_only = true;
+    sample.records.dirty_path = None;
+    sample.records.max_dirty = u64::MAX;
+    sample.limits.concurrency = 1;
+    let fixed: Arc<Mutex<Option<Vec<ColumnSpec>>>> = Arc::default();
+    let seen = fixed.clone();
+    let mut hooks = crate::read::Hooks {
+        output: Some(crate::read::OutputHook::Sink(Box::new(
+            move |columns: &[ColumnSpec]| {
+                *seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(columns.to_vec());
+                Box::new(crate::sink::arrow::Enough) as Box<dyn crate::sink::Sink>
+            },
+        ))),
+        ..crate::read::Hooks::default()
+    };
+    let ran = crate::read::run_hooked(&sample, options, &mut hooks).await;
+    let columns = fixed.lock().unwrap_or_else(PoisonError::into_inner).take();
+    match (columns, ran) {
+        (Some(columns), _) => Ok(columns),
+        (None, Err(e)) => Err(e),
+        (None, Ok(_)) => Ok(Vec::new()),
+    }
+}
+
+/// Without the `arrow` feature: the columns of the first page.
+#[cfg(not(feature = "arrow"))]
+async fn sampled_columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> {
     first_page(job, options, |&FirstPage { records, .. }| {
         infer_columns(records, &job.records.flatten)
     })

@@ -75,9 +75,9 @@ fn mismatch(job: &Job) -> Error {
 
 /// Cuts a job into `min(n, units)` parts. With `[fanout.from]` the parent
 /// job runs now, so that each part carries its values. A job that infers
-/// its columns has them inferred now, from its first page, and each part
-/// carries them: every part then has the columns of the whole job (and of
-/// `columns()`), not those of its own first page.
+/// its columns has them inferred now, as [`columns`](crate::columns)
+/// infers them, and each part carries them: every part then has the
+/// columns of the whole job, not those of its own first page.
 pub async fn partitions(job: &Job, n: u32, options: &RunOptions) -> Result<Vec<Partition>> {
     let mut parts = cut_job(job, n, options).await?;
     if parts.len() > 1 && job.columns.is_none() {

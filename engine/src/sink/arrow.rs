@@ -195,3 +195,27 @@ impl Sink for ArrowSink {
         Ok(())
     }
 }
+
+/// The sink of a run that only wants its columns: the first page stops
+/// the run.
+pub(crate) struct Enough;
+
+impl Sink for Enough {
+    fn page(&mut self, _: &PageOut<'_>) -> io::Result<()> {
+        Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the columns are known",
+        ))
+    }
+
+    fn checkpoint(&mut self) -> io::Result<crate::sink::Mark> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "a run for its columns keeps no checkpoint",
+        ))
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        Ok(())
+    }
+}
