@@ -269,8 +269,7 @@ impl Job {
     }
 
     /// The output columns as `(name, type)` pairs: declared, or inferred as
-    /// a stream infers them (the job runs, a request at a time, until they
-    /// are known).
+    /// a stream infers them (the job runs until they are known).
     fn columns(&self, py: Python<'_>) -> PyResult<Vec<(String, String)>> {
         let job = self.job.clone();
         let columns = wait(py, None, move |runtime| {

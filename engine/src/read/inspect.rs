@@ -324,8 +324,10 @@ pub async fn columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> 
 
 /// The inferred columns, from a run of the job that stops when they are
 /// fixed: pages without records (a fan-out value with nothing) are passed
-/// over as a run passes them. The run writes nothing and sends one
-/// request at a time.
+/// over as a run passes them. The run writes nothing; it sends what the
+/// job's `limits.concurrency` lets it, so that a long stretch without
+/// records goes as fast as the job (a few requests may be in flight when
+/// it stops).
 #[cfg(feature = "arrow")]
 async fn sampled_columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> {
     use std::sync::{Arc, Mutex, PoisonError};
@@ -334,7 +336,6 @@ async fn sampled_columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpe
     sample.state_read_only = true;
     sample.records.dirty_path = None;
     sample.records.max_dirty = u64::MAX;
-    sample.limits.concurrency = 1;
     let fixed: Arc<Mutex<Option<Vec<ColumnSpec>>>> = Arc::default();
     let seen = fixed.clone();
     let mut hooks = crate::read::Hooks {
