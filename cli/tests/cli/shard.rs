@@ -306,3 +306,25 @@ fn each_shard_writes_its_own_dirty_records() {
     }
     assert!(!dir.path("dirty.ndjson").exists());
 }
+
+/// A shard keeps no checkpoint: `--resume` says so rather than blaming
+/// the output.
+#[test]
+fn a_shard_has_nothing_to_resume() {
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"http://127.0.0.1:9/x\"\n[fanout]\nparam = \"v\"\nvalues = [\"a\", \"b\"]\n\
+         [state]\npath = \"{}\"\n[output]\npath = \"{}\"\n[[columns]]\nname = \"id\"\n",
+        path_str(&dir.path("state.json")),
+        path_str(&dir.path("out.ndjson")),
+    );
+    let job = dir.write("job.toml", &text);
+    let run = hydrant(&["run", path_str(&job), "--shard", "1/2", "--resume"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("a partition (--shard) keeps no checkpoint, so there is nothing to resume"),
+        "{}",
+        run.stderr
+    );
+}

@@ -172,6 +172,12 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let keeps_state = output.is_none() && !job.state_read_only;
         let resumed = if keeps_state {
             begin_checkpoints(job, options.resume, &mut tally.warnings)?
+        } else if options.resume && job.state_read_only {
+            return Err(Error::config(format!(
+                "job file `{}`: a partition (--shard) keeps no checkpoint, so there is nothing \
+                 to resume: run the part again without --resume",
+                job.name
+            )));
         } else if options.resume {
             return Err(Error::config(format!(
                 "job file `{}`: --resume needs the job's own output",
