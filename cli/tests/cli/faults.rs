@@ -731,6 +731,22 @@ fn a_200_that_says_the_request_failed_fails_the_run() {
         "{}",
         check.stderr
     );
+    // With the stop rule, `check` takes it for the end, as a run does.
+    let stop = "[paginate]\ntype = \"cursor\"\nfrom = \"meta.next\"\nparam = \"cursor\"\n\
+                [[paginate.stop]]\npath = \"error\"\nequals = \"ratelimited\"\n";
+    let job = dir.write(
+        "job.toml",
+        &format!("{}{stop}", std::fs::read_to_string(&job).unwrap()),
+    );
+    let check = hydrant(&["check", path_str(&job)]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check
+            .stdout
+            .contains("records.path `members` matches nothing"),
+        "{}",
+        check.stdout
+    );
 }
 
 /// A page quoted in an error (one that is not JSON, one that says its

@@ -17,6 +17,7 @@ use crate::json::{Parser, Scratch, write_serde};
 use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::fanout::Feed;
+use crate::read::page::unless_stopped;
 use crate::read::pass::{Context, Pass};
 use crate::read::worker::{content_type, not_json};
 use crate::read::{page_records, reparse_selected};
@@ -97,13 +98,19 @@ pub struct CheckReport {
     pub records_missing: Option<String>,
 }
 
-/// Sends the job's first request: its placeholders, the answer, the
-/// request as errors name it (secrets masked), and the session, which
-/// redacts what quotes the answer.
-async fn first_fetch(
-    job: &Job,
-    options: RunOptions,
-) -> Result<(std::sync::Arc<Placeholders>, Fetched, String, Session)> {
+/// The job's first request and its answer.
+struct First {
+    /// The pass it began: its placeholders and paginator.
+    pass: Pass,
+    fetched: Fetched,
+    /// The request as errors name it, secrets masked.
+    shown: String,
+    /// Redacts what quotes the answer.
+    session: Session,
+}
+
+/// Sends the job's first request.
+async fn first_fetch(job: &Job, options: RunOptions) -> Result<First> {
     let value = crate::read::fanout::first_value(job, &options).await?;
     let context = Context::new(job, options.redirect_to)?;
     let mut pass = Pass::new(&context, value, 0)?;
@@ -111,7 +118,12 @@ async fn first_fetch(
     let prepared = context.prepare_with(&plan, &pass.placeholders)?;
     let fetched = context.session.fetch(prepared).await?;
     let shown = context.session.shown(&fetched.prepared);
-    Ok((pass.placeholders, fetched, shown, context.session))
+    Ok(First {
+        pass,
+        fetched,
+        shown,
+        session: context.session,
+    })
 }
 
 /// Sends the job's first request and shows `inspect` the response and the
@@ -121,14 +133,40 @@ async fn first_page<R>(
     options: RunOptions,
     inspect: impl FnOnce(&FirstPage<'_, '_>) -> R,
 ) -> Result<R> {
-    let (placeholders, fetched, shown, session) = first_fetch(job, options).await?;
+    let First {
+        mut pass,
+        fetched,
+        shown,
+        session,
+    } = first_fetch(job, options).await?;
+    let status = fetched.response.status.as_u16();
     let answer = Answer {
-        status: fetched.response.status.as_u16(),
+        status,
         content_type: content_type(&fetched.response.headers),
         body: &fetched.response.body,
         shown: &shown,
     };
-    on_page(job, &placeholders, &answer, inspect).map_err(|e| e.redacted(|t| session.redact(t)))
+    let headers = crate::read::run::header_list(&fetched);
+    // A `[[paginate.stop]]` rule may make a page that says it failed the
+    // end of the records, as it does in a run.
+    let ends_here = |page: &BorrowedValue<'_>, records: usize| {
+        let watched: Vec<Option<serde_json::Value>> = (pass.watched.iter())
+            .map(|path| crate::read::watched_value(page, path))
+            .collect();
+        let view = hydrant_paginate::Page {
+            status,
+            headers: &headers,
+            records,
+            watched: &watched,
+        };
+        matches!(
+            pass.paginator.next(&view),
+            hydrant_paginate::Step::Done(hydrant_paginate::Stop::EndCondition)
+        )
+    };
+    let placeholders = pass.placeholders.clone();
+    on_page(job, &placeholders, &answer, ends_here, inspect)
+        .map_err(|e| e.redacted(|t| session.redact(t)))
 }
 
 /// An answer to the first request, as a page is read from it.
@@ -140,10 +178,12 @@ struct Answer<'a> {
 }
 
 /// Parses the page of `answer` and shows `inspect` its records.
+/// `ends_here` says whether a stop rule holds on the page and its count.
 fn on_page<R>(
     job: &Job,
     placeholders: &Placeholders,
     answer: &Answer<'_>,
+    ends_here: impl FnOnce(&BorrowedValue<'_>, usize) -> bool,
     inspect: impl FnOnce(&FirstPage<'_, '_>) -> R,
 ) -> Result<R> {
     let shown = answer.shown;
@@ -171,8 +211,10 @@ fn on_page<R>(
         status: answer.status,
         shown,
         records: &records,
-        path_found: !records_missing(&page, &job.records, records.len(), shown)
-            .map_err(Error::data)?,
+        path_found: !unless_stopped(
+            records_missing(&page, &job.records, records.len(), shown),
+            ends_here(&page, records.len()),
+        )?,
     }))
 }
 
@@ -253,7 +295,11 @@ pub struct Probe {
 
 /// Sends the job's first request and returns its response.
 pub async fn probe(job: &Job, options: RunOptions) -> Result<Probe> {
-    let (_, fetched, url, _) = first_fetch(job, options).await?;
+    let First {
+        fetched,
+        shown: url,
+        ..
+    } = first_fetch(job, options).await?;
     let headers = fetched
         .response
         .headers
@@ -282,9 +328,13 @@ pub fn schema_of(job: &Job, probe: &Probe) -> Result<String> {
         body: &probe.body,
         shown: &probe.url,
     };
-    on_page(job, &Placeholders::default(), &answer, |first| {
-        schema_text(job, first)
-    })
+    on_page(
+        job,
+        &Placeholders::default(),
+        &answer,
+        |_, _| false,
+        |first| schema_text(job, first),
+    )
 }
 
 /// Infers `[[columns]]` from the first page and writes them as TOML.

@@ -823,7 +823,10 @@ fn open_sink(
 /// One that says its request failed fails the run, unless a
 /// `paginate.stop` rule ended the pass on it: the job says that is how
 /// its API ends.
-fn unless_stopped(missing: std::result::Result<bool, String>, by_rule: bool) -> Result<bool> {
+pub(super) fn unless_stopped(
+    missing: std::result::Result<bool, String>,
+    by_rule: bool,
+) -> Result<bool> {
     match missing {
         Err(_) if by_rule => Ok(true),
         missing => missing.map_err(Error::data),

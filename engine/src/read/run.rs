@@ -920,7 +920,7 @@ pub(super) struct PageAt<'a> {
 }
 
 /// The response headers as the paginator reads them.
-fn header_list(fetched: &Fetched) -> Vec<(String, String)> {
+pub(super) fn header_list(fetched: &Fetched) -> Vec<(String, String)> {
     fetched
         .response
         .headers
