@@ -58,8 +58,9 @@ class Job:
     def partitions(self, n: int) -> list[Partition]:
         """``min(n, units)`` parts: fan-out values, requests of a plan with
         a known end, or incremental windows."""
-    def run(self, partition: Optional[Partition] = None) -> dict[str, Any]:
-        """Runs the job as ``hydrant run`` does; returns the summary."""
+    def run(self, partition: Optional[Partition] = None, resume: bool = False) -> dict[str, Any]:
+        """Runs the job as ``hydrant run`` does; returns the summary.
+        ``resume`` goes on from the ``[state]`` checkpoint, as ``--resume``."""
     def columns(self) -> list[Tuple[str, str]]:
         """``(name, type)`` of each output column: declared, or inferred
         as a stream infers them (from the first pages with records)."""

@@ -245,19 +245,23 @@ impl Job {
 
     /// Runs the job as `hydrant run` does, its output per `[output]`, and
     /// returns the summary as a dict. A part's output (and dirty records)
-    /// go to `OUTPUT-I-of-N.EXT`, as with `hydrant run --shard I/N`. The summary's warnings are issued
-    /// as `HydrantWarning`s, as `hydrant run` prints them.
-    #[pyo3(signature = (partition = None))]
+    /// go to `OUTPUT-I-of-N.EXT`, as with `hydrant run --shard I/N`. The
+    /// summary's warnings are issued as `HydrantWarning`s, as `hydrant
+    /// run` prints them. `resume` goes on from the `[state]` checkpoint
+    /// of a run that was cut off, as `--resume` does.
+    #[pyo3(signature = (partition = None, resume = false))]
     fn run<'py>(
         &self,
         py: Python<'py>,
         partition: Option<PyRef<'_, Partition>>,
+        resume: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let partition = partition.map(|p| p.partition.clone());
         let job = job_for(&self.job, partition.as_ref(), true);
         let interrupt = Interrupt::new();
         let options = RunOptions {
             partition,
+            resume,
             interrupt: Some(interrupt.clone()),
             ..RunOptions::default()
         };

@@ -23,8 +23,20 @@ TYPED = [
 ]
 
 
+# The runs of `/flaky` whose page 2 failed once already, by token.
+FLAKY_FAILED = set()
+
+
 def route(path, query):
     """The answer of the API to a GET."""
+    if path == "/flaky":
+        # Pages 1 and 2 of 50 records; page 2 fails (404) the first time
+        # for each token.
+        page, token = int(query["page"][0]), query["t"][0]
+        if page == 2 and token not in FLAKY_FAILED:
+            FLAKY_FAILED.add(token)
+            return None
+        return [{"id": (page - 1) * 50 + i + 1} for i in range(50)] if page <= 2 else []
     if path == "/typed":
         return {"data": TYPED}
     if path == "/weather":
