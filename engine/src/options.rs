@@ -125,17 +125,19 @@ pub struct Partition {
     pub(crate) part: Part,
     /// The whole job's inferred columns (none when it declares them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) columns: Option<Vec<CarriedColumn>>,
+    pub(crate) columns: Option<Vec<SavedColumn>>,
 }
 
-/// An inferred column as a partition carries it, as text.
+/// A column as text, as a checkpoint or a partition keeps it (made and
+/// read back in `state`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub(crate) struct CarriedColumn {
+pub(crate) struct SavedColumn {
     pub(crate) name: String,
-    /// JSONPath.
     pub(crate) path: Option<String>,
     #[serde(rename = "type")]
     pub(crate) kind: String,
+    pub(crate) format: Option<String>,
+    pub(crate) value: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -21,6 +21,7 @@ use crate::extract::{ColumnSpec, ColumnType};
 use crate::job::{Job, OutputFormat};
 use crate::json::path::JsonPath;
 use crate::options::Progress;
+pub(crate) use crate::options::SavedColumn;
 
 /// The layout of the state file; a file of another layout is refused.
 pub(crate) const FORMAT: u32 = 2;
@@ -108,17 +109,6 @@ pub(crate) struct SavedPass {
     pub requests: Vec<u64>,
 }
 
-/// A column as saved: its path as text.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct SavedColumn {
-    name: String,
-    path: Option<String>,
-    #[serde(rename = "type")]
-    kind: String,
-    format: Option<String>,
-    value: Option<String>,
-}
-
 impl SavedColumn {
     pub(crate) fn save(columns: &[ColumnSpec]) -> Vec<SavedColumn> {
         columns
@@ -133,13 +123,12 @@ impl SavedColumn {
             .collect()
     }
 
-    pub(crate) fn load(saved: &[SavedColumn], state: &FsPath) -> Result<Vec<ColumnSpec>> {
-        let corrupt = |what: String| {
-            Error::config(format!(
-                "state file `{}` is damaged: {what}",
-                state.display()
-            ))
-        };
+    /// The columns saved; `corrupt` makes the error of one that cannot
+    /// be read, naming where it was kept.
+    pub(crate) fn load(
+        saved: &[SavedColumn],
+        corrupt: impl Fn(String) -> Error,
+    ) -> Result<Vec<ColumnSpec>> {
         saved
             .iter()
             .map(|c| {

@@ -15,10 +15,8 @@ use std::sync::Arc;
 use hydrant_paginate::Kind;
 
 use crate::error::{Error, Result};
-use crate::job::{ColumnSpec, ColumnType};
 use crate::job::{FanoutSource, Job, counted, known_requests};
-use crate::json::path::JsonPath;
-use crate::options::{Backfill, CarriedColumn, Part, Partition, Progress, RunOptions};
+use crate::options::{Backfill, Part, Partition, Progress, RunOptions, SavedColumn};
 use crate::read::fanout::Feed;
 
 impl Partition {
@@ -34,7 +32,9 @@ impl Partition {
             part.limits.rate = Some((rate / f64::from(self.count.max(1)), burst));
         }
         if let (None, Some(columns)) = (&job.columns, &self.columns) {
-            part.seed_columns = Some(columns.iter().map(seed).collect::<Result<_>>()?);
+            part.seed_columns = Some(SavedColumn::load(columns, |what| {
+                Error::config(format!("this partition's columns are damaged: {what}"))
+            })?);
         }
         let mut backfill = None;
         match &self.part {
@@ -87,45 +87,13 @@ pub async fn partitions(job: &Job, n: u32, options: &RunOptions) -> Result<Vec<P
         };
         let columns = crate::read::inspect::columns(job, redirected).await?;
         if !columns.is_empty() {
-            let carried: Vec<CarriedColumn> = columns.iter().map(carry).collect();
+            let saved = SavedColumn::save(&columns);
             for part in &mut parts {
-                part.columns = Some(carried.clone());
+                part.columns = Some(saved.clone());
             }
         }
     }
     Ok(parts)
-}
-
-/// An inferred column as a part carries it.
-fn carry(column: &ColumnSpec) -> CarriedColumn {
-    CarriedColumn {
-        name: column.name.clone(),
-        path: column.path.as_ref().map(|p| p.as_str().to_owned()),
-        kind: column.kind.as_str().to_owned(),
-    }
-}
-
-/// The column a part carries, as its run starts from it.
-fn seed(column: &CarriedColumn) -> Result<ColumnSpec> {
-    let damaged = |what: String| {
-        Error::config(format!(
-            "this partition's columns are damaged: column `{}` {what}",
-            column.name
-        ))
-    };
-    Ok(ColumnSpec {
-        name: column.name.clone(),
-        path: column
-            .path
-            .as_deref()
-            .map(JsonPath::parse)
-            .transpose()
-            .map_err(|e| damaged(format!("has a bad path: {e}")))?,
-        kind: ColumnType::parse(&column.kind)
-            .ok_or_else(|| damaged(format!("has no type `{}`", column.kind)))?,
-        format: None,
-        value: None,
-    })
 }
 
 /// The parts of a job, without columns.

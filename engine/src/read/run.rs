@@ -271,7 +271,12 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             digest: checkpoint.output_digest.unwrap_or_default(),
         });
         if let (None, Some(saved)) = (&self.extractor, &checkpoint.columns) {
-            let columns = SavedColumn::load(saved, state)?;
+            let columns = SavedColumn::load(saved, |what| {
+                Error::config(format!(
+                    "state file `{}` is damaged: {what}",
+                    state.display()
+                ))
+            })?;
             let mut inferred = Inference::from_columns(&job.records.flatten, &columns);
             inferred.restore_unseen(&checkpoint.unseen_fields);
             self.inference = Some(inferred);
