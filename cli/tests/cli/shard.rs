@@ -328,3 +328,37 @@ fn a_shard_has_nothing_to_resume() {
         run.stderr
     );
 }
+
+/// A `[fanout.from]` parent job runs once to cut the shards: the columns
+/// they carry are sampled over the values it gave.
+#[test]
+fn the_parent_job_runs_once_to_cut_the_shards() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let parents = Arc::new(AtomicUsize::new(0));
+    let counted = parents.clone();
+    let server = TestServer::start_fn(move |seen| {
+        if seen.target.starts_with("/parents") {
+            counted.fetch_add(1, Ordering::SeqCst);
+            return answer(200, json!([{"g": "a"}, {"g": "b"}]).to_string());
+        }
+        let g = seen
+            .target
+            .rsplit('=')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        answer(200, json!([{"id": 1, "g": g}]).to_string())
+    });
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{0}/c\"\n[fanout]\nparam = \"g\"\n[fanout.from]\npath = \"g\"\n\
+         [fanout.from.request]\nurl = \"{0}/parents\"\n[output]\npath = \"{1}\"\n",
+        server.url(),
+        path_str(&dir.path("out.ndjson")),
+    );
+    let job = dir.write("job.toml", &text);
+    let parts = shards(&dir, path_str(&job), 2);
+    assert_eq!(parts, [[r#"{"id":1,"g":"a"}"#], [r#"{"id":1,"g":"b"}"#]]);
+    assert_eq!(parents.load(Ordering::SeqCst), 2, "once a shard");
+}

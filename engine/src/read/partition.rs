@@ -85,7 +85,18 @@ pub async fn partitions(job: &Job, n: u32, options: &RunOptions) -> Result<Vec<P
             redirect_to: options.redirect_to.clone(),
             ..RunOptions::default()
         };
-        let columns = crate::read::inspect::columns(job, redirected).await?;
+        // The fan-out values were just found (a `[fanout.from]` parent job
+        // ran for them): the columns are sampled over the same values
+        // rather than running the parent job again.
+        let mut sample = job.clone();
+        if let Some(fanout) = sample.fanout.as_mut() {
+            let values = parts.iter().flat_map(|p| match &p.part {
+                Part::Values(values) => values.clone(),
+                _ => Vec::new(),
+            });
+            fanout.source = FanoutSource::Given(Arc::new(values.collect()));
+        }
+        let columns = crate::read::inspect::columns(&sample, redirected).await?;
         if !columns.is_empty() {
             let saved = SavedColumn::save(&columns);
             for part in &mut parts {
