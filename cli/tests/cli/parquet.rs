@@ -257,6 +257,55 @@ fn row_groups_stream_with_inferred_columns_and_feed_a_write_job() {
     );
 }
 
+#[test]
+fn the_zstd_level_trades_speed_for_size() {
+    // Text that compresses: more effort finds more of its repeats.
+    let page: Vec<String> = (0..20_000)
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"word\":\"w{}\",\"n\":{}}}",
+                i % 997,
+                i * 7 % 1009
+            )
+        })
+        .collect();
+    let server = TestServer::start(vec![Exchange::json(
+        "/all",
+        format!("[{}]", page.join(",")),
+    )]);
+    let dir = Dir::new();
+    let sizes: Vec<u64> = ["-7", "19"]
+        .iter()
+        .map(|level| {
+            let job = dir.write(
+                &format!("job{level}.toml"),
+                &job_text(
+                    &server,
+                    "/all",
+                    &format!("[output]\nformat = \"parquet\"\nparquet = {{ compression_level = {level} }}\n"),
+                ),
+            );
+            let out = dir.path(&format!("out{level}.parquet"));
+            let run = hydrant(&["run", path_str(&job), "--output", path_str(&out), "--quiet"]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            let (batch, metadata) = read(&out);
+            assert_eq!(batch.num_rows(), 20_000);
+            assert_eq!(batch.column(0).as_primitive::<Int64Type>().value(19_999), 19_999);
+            assert!(matches!(
+                metadata.row_group(0).column(0).compression(),
+                Compression::ZSTD(_)
+            ));
+            std::fs::metadata(&out).unwrap().len()
+        })
+        .collect();
+    assert!(
+        sizes[1] < sizes[0],
+        "level 19 gave {} bytes, -7 gave {}",
+        sizes[1],
+        sizes[0]
+    );
+}
+
 /// Row groups are encoded on a thread of their own; a run that fails after
 /// some of them must still leave no Parquet file looking complete.
 #[test]

@@ -160,6 +160,7 @@ pub(crate) struct CsvFile {
 #[cfg_attr(feature = "schema", schemars(rename = "Parquet"))]
 pub(crate) struct ParquetFile {
     pub compression: Option<String>,
+    pub compression_level: Option<i64>,
     pub row_group_size: Option<u64>,
 }
 

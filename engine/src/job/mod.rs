@@ -353,6 +353,9 @@ pub(crate) struct Output {
     pub csv_header: bool,
     #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
     pub parquet_compression: String,
+    /// `output.parquet.compression_level`; `None` is the codec's default.
+    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    pub parquet_level: Option<i32>,
     #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
     pub row_group_size: usize,
 }
@@ -968,6 +971,59 @@ mod tests {
             err.contains("request.url") && err.contains("`HOST` is not set"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_parquet_level_is_checked_against_its_codec() {
+        let level = |parquet: &str| {
+            parse(&format!(
+                "[request]\nurl = \"https://a.example/x\"\n[output]\nparquet = {{ {parquet} }}\n"
+            ))
+            .map(|job| job.output.parquet_level)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(level("compression_level = -7"), Ok(Some(-7)));
+        assert_eq!(
+            level("compression = \"zstd\", compression_level = 22"),
+            Ok(Some(22))
+        );
+        assert_eq!(
+            level("compression = \"gzip\", compression_level = 9"),
+            Ok(Some(9))
+        );
+        assert_eq!(level("compression = \"gzip\""), Ok(None));
+        for (parquet, says) in [
+            (
+                "compression_level = 23",
+                "23 is not a level of zstd (-7 to 22)",
+            ),
+            (
+                "compression_level = -8",
+                "-8 is not a level of zstd (-7 to 22)",
+            ),
+            (
+                "compression = \"gzip\", compression_level = 10",
+                "10 is not a level of gzip (0 to 9)",
+            ),
+            (
+                "compression = \"gzip\", compression_level = -1",
+                "-1 is not a level of gzip (0 to 9)",
+            ),
+            (
+                "compression = \"snappy\", compression_level = 1",
+                "`snappy` takes no level",
+            ),
+            (
+                "compression = \"none\", compression_level = 1",
+                "`none` takes no level",
+            ),
+        ] {
+            let err = level(parquet).unwrap_err();
+            assert!(
+                err.contains("output.parquet.compression_level") && err.contains(says),
+                "{parquet}: {err}"
+            );
+        }
     }
 
     #[test]

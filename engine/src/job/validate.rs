@@ -715,6 +715,7 @@ pub(super) fn validate_fanout(
                     csv_delimiter: b',',
                     csv_header: false,
                     parquet_compression: String::new(),
+                    parquet_level: None,
                     row_group_size: 1,
                 },
                 state: None,
@@ -761,6 +762,7 @@ pub(super) fn validate_output(file: &file::OutputFile) -> std::result::Result<Ou
         "zstd",
         &["zstd", "snappy", "gzip", "lz4", "none"],
     )?;
+    let level = parquet_level(compression, parquet.compression_level)?;
     let row_group_size = match parquet.row_group_size {
         Some(0) => return Err("output.parquet.row_group_size: must be at least 1".into()),
         Some(size) => {
@@ -783,8 +785,38 @@ pub(super) fn validate_output(file: &file::OutputFile) -> std::result::Result<Ou
         csv_delimiter: delimiter.as_bytes()[0],
         csv_header: csv.header.unwrap_or(true),
         parquet_compression: compression.to_owned(),
+        parquet_level: level,
         row_group_size,
     })
+}
+
+/// `output.parquet.compression_level`, checked against the codec's own
+/// range: zstd's fast modes down to -7 and its levels up to 22, gzip's 0
+/// to 9. The other codecs take none.
+fn parquet_level(
+    compression: &str,
+    level: Option<i64>,
+) -> std::result::Result<Option<i32>, String> {
+    let Some(level) = level else {
+        return Ok(None);
+    };
+    let range = match compression {
+        "zstd" => -7..=22,
+        "gzip" => 0..=9,
+        other => {
+            return Err(format!(
+                "output.parquet.compression_level: `{other}` takes no level (zstd and gzip do)"
+            ));
+        }
+    };
+    match i32::try_from(level) {
+        Ok(level) if range.contains(&level) => Ok(Some(level)),
+        _ => Err(format!(
+            "output.parquet.compression_level: {level} is not a level of {compression} ({} to {})",
+            range.start(),
+            range.end()
+        )),
+    }
 }
 
 /// The request part of `[write]`: URL, method, headers and timeouts, as

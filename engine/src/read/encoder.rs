@@ -384,7 +384,7 @@ mod tests {
 
     fn encoder(path: &Path) -> InPlace {
         let out = Destination::open(Some(path)).unwrap();
-        InPlace::new(out, schema(), "zstd", 1000).unwrap()
+        InPlace::new(out, schema(), "zstd", None, 1000).unwrap()
     }
 
     /// The rows of each row group, and the encodings of each column chunk.

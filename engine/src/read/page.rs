@@ -798,6 +798,7 @@ fn open_sink(
                 out,
                 ParquetSink::schema(columns),
                 &job.output.parquet_compression,
+                job.output.parquet_level,
                 job.output.row_group_size,
             )
             .and_then(|encoder| {

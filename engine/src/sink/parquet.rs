@@ -64,14 +64,25 @@ impl InPlace {
         out: Destination,
         schema: SchemaRef,
         compression: &str,
+        level: Option<i32>,
         row_group_size: usize,
     ) -> io::Result<InPlace> {
+        // The job checked the level against the codec's range.
+        let invalid = |e: parquet::errors::ParquetError| io::Error::other(e.to_string());
         let compression = match compression {
             "snappy" => Compression::SNAPPY,
-            "gzip" => Compression::GZIP(GzipLevel::default()),
+            "gzip" => Compression::GZIP(match level {
+                Some(level) => {
+                    GzipLevel::try_new(u32::try_from(level).unwrap_or(u32::MAX)).map_err(invalid)?
+                }
+                None => GzipLevel::default(),
+            }),
             "lz4" => Compression::LZ4_RAW,
             "none" => Compression::UNCOMPRESSED,
-            _ => Compression::ZSTD(ZstdLevel::default()),
+            _ => Compression::ZSTD(match level {
+                Some(level) => ZstdLevel::try_new(level).map_err(invalid)?,
+                None => ZstdLevel::default(),
+            }),
         };
         Ok(InPlace(Writer::Waiting {
             out,
@@ -304,7 +315,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.parquet");
         let out = Destination::open(Some(&path)).unwrap();
-        let mut encoder = Box::new(InPlace::new(out, schema, "zstd", 65536).unwrap());
+        let mut encoder = Box::new(InPlace::new(out, schema, "zstd", None, 65536).unwrap());
         encoder.write(batch).unwrap();
         encoder.finish().unwrap();
 
