@@ -2,7 +2,7 @@
 
 use hydrant_bench::Exchange;
 
-use crate::util::{Dir, TestServer, hydrant, path_str, run_job};
+use crate::util::{Dir, TestServer, hydrant, path_str, run_job, run_job_with};
 
 #[test]
 fn a_column_name_without_path_is_a_dotted_path() {
@@ -243,6 +243,34 @@ fn paged(pages: &[&str]) -> TestServer {
 
 const PAGED: &str =
     "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n[records]\npath = \"data\"\n";
+
+#[test]
+fn an_object_that_is_null_is_its_fields_not_a_column_of_its_own() {
+    // As GitHub's issues give `assignee`: null, or an object.
+    let server = paged(&[
+        r#"[{"number": 1, "assignee": null}, {"number": 2, "assignee": {"login": "ann", "id": 7}}]"#,
+        r#"[{"number": 3, "assignee": {}}, {"number": 4, "assignee": {"login": "bo", "id": 8}}]"#,
+    ]);
+    let (run, summary) = run_job_with(&server.url(), "/i", PAGED, &["--format", "csv"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "number,assignee_login,assignee_id\n1,,\n2,ann,7\n3,,\n4,bo,8\n"
+    );
+    assert!(summary.get("unseen_fields").is_none(), "{summary}");
+    // NDJSON, whose columns grow page by page, the same.
+    let (run, _) = run_job(&server.url(), "/i", PAGED, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        concat!(
+            "{\"number\":1,\"assignee_login\":null,\"assignee_id\":null}\n",
+            "{\"number\":2,\"assignee_login\":\"ann\",\"assignee_id\":7}\n",
+            "{\"number\":3,\"assignee_login\":null,\"assignee_id\":null}\n",
+            "{\"number\":4,\"assignee_login\":\"bo\",\"assignee_id\":8}\n",
+        )
+    );
+}
 
 #[test]
 fn inferred_ndjson_columns_grow_with_every_page() {

@@ -5,6 +5,11 @@
 //! objects are `json`, and a column's type is widened as values disagree:
 //! long → double → string, date → timestamp → string. A column seen only
 //! as null has no type yet; its first value gives it one.
+//!
+//! A null or an empty object where other records hold an object with
+//! members (`"user": null` beside `"user": {"id": 1}`) is an object
+//! whose fields are all missing: it makes no column of its own, which
+//! would repeat every such object whole beside its flattened fields.
 
 use std::collections::BTreeMap;
 
@@ -39,6 +44,12 @@ struct Inferred {
     /// Keys from the record down; none for a record that is not an object.
     keys: Vec<String>,
     kind: Option<ColumnType>,
+    /// Only nulls and empty objects met so far: the column gives way if
+    /// an object with members is met at its level while columns grow.
+    placeholder: bool,
+    /// Given way to the fields of the objects at its level: no longer a
+    /// column. Kept in place so that the other columns' places hold.
+    dropped: bool,
 }
 
 /// What a page may change.
@@ -83,6 +94,8 @@ impl Inference {
                 inference.columns.push(Inferred {
                     keys,
                     kind: Some(column.kind),
+                    placeholder: false,
+                    dropped: false,
                 });
             }
         }
@@ -113,13 +126,23 @@ impl Inference {
                 self.feed_value(below, child, policy, fed);
             });
             if members > 0 {
+                if policy == Policy::Grow {
+                    self.give_way(level, fed);
+                }
                 return;
             }
         }
-        let kind = leaf_type(value.view());
+        let view = value.view();
+        let empty = matches!(view, View::Null) || value.is_object();
+        if empty && !self.nodes[level].children.is_empty() {
+            // An object whose fields are all missing.
+            return;
+        }
+        let kind = leaf_type(view);
         match self.nodes[level].column {
             Some(at) => {
                 let column = &mut self.columns[at];
+                column.placeholder &= empty;
                 let wider = widen(column.kind, kind);
                 if wider != column.kind && policy != (Policy::Fixed { widen: false }) {
                     column.kind = wider;
@@ -129,7 +152,12 @@ impl Inference {
             None if policy == Policy::Grow => {
                 self.nodes[level].column = Some(self.columns.len());
                 let keys = self.keys_of(level);
-                self.columns.push(Inferred { keys, kind });
+                self.columns.push(Inferred {
+                    keys,
+                    kind,
+                    placeholder: empty,
+                    dropped: false,
+                });
                 fed.changed = true;
             }
             None => {
@@ -143,6 +171,18 @@ impl Inference {
                 fed.new_unseen |= *count == 0;
                 *count += 1;
             }
+        }
+    }
+
+    /// Drops the column of `level`, where an object with members was just
+    /// met, if it has held only nulls and empty objects.
+    fn give_way(&mut self, level: usize, fed: &mut Fed) {
+        if let Some(at) = self.nodes[level].column
+            && self.columns[at].placeholder
+        {
+            self.columns[at].dropped = true;
+            self.nodes[level].column = None;
+            fed.changed = true;
         }
     }
 
@@ -176,6 +216,11 @@ impl Inference {
                 return covered;
             }
         }
+        if !self.nodes[level].children.is_empty()
+            && (value.is_object() || matches!(value.view(), View::Null))
+        {
+            return true;
+        }
         let Some(at) = self.nodes[level].column else {
             return false;
         };
@@ -190,7 +235,7 @@ impl Inference {
         let mut members = std::collections::HashSet::new();
         for column in columns {
             let keys = column.path.as_ref()?.keys()?;
-            let inferred = self.columns.iter().find(|c| c.keys == keys)?;
+            let inferred = self.columns.iter().find(|c| !c.dropped && c.keys == keys)?;
             if keys.is_empty() {
                 return None;
             }
@@ -255,7 +300,7 @@ impl Inference {
     /// seen only as null is `json` (it writes null) until it has a type.
     pub(crate) fn columns(&self) -> Vec<ColumnSpec> {
         let mut columns: Vec<ColumnSpec> = Vec::with_capacity(self.columns.len());
-        for inferred in &self.columns {
+        for inferred in self.columns.iter().filter(|c| !c.dropped) {
             let mut name = if inferred.keys.is_empty() {
                 "value".to_owned()
             } else {
@@ -554,6 +599,70 @@ mod tests {
         assert!(!covered(r#"[{"id": 2, "new": 1}]"#), "a new field");
         assert!(!covered(r#"[{"u": {"m": 1}}]"#), "a new nested field");
         assert!(!covered(r#"[{"x": 7}]"#), "a first type for a null column");
+        // An object whose fields are all missing holds nothing new.
+        assert!(covered(r#"[{"u": null}, {"u": {}}, {}, null]"#));
+        assert!(!covered(r#"[{"u": 1}]"#), "a value where objects were");
+    }
+
+    #[test]
+    fn a_null_or_empty_object_beside_objects_is_one_of_missing_fields() {
+        let s = |n: &str, k| (n.to_owned(), k);
+        // Whichever comes first, `u` is its fields: no column repeats the
+        // whole object beside them. The same for records.
+        for page in [
+            r#"[{"id": 1, "u": null}, {"id": 2, "u": {"a": 1}}, {"id": 3, "u": {}}]"#,
+            r#"[{"id": 1, "u": {}}, {"id": 2, "u": {"a": 1}}, {"id": 3, "u": null}]"#,
+            r#"[{"id": 1, "u": {"a": 1}}, {"id": 2, "u": null}, {"id": 3, "u": {}}]"#,
+            r#"[null, {"id": 1, "u": {"a": 1}}, {}]"#,
+            r#"[{}, {"id": 1, "u": {"a": 1}}, null]"#,
+        ] {
+            let mut inference = Inference::new("_");
+            let fed = feed(&mut inference, page, Policy::Grow);
+            assert!(fed.changed);
+            assert_eq!(
+                shown(&inference),
+                [s("id", "long"), s("u_a", "long")],
+                "{page}"
+            );
+        }
+        // Page after page, too.
+        let mut inference = Inference::new("_");
+        feed(&mut inference, r#"[{"id": 1, "u": null}]"#, Policy::Grow);
+        assert_eq!(shown(&inference), [s("id", "long"), s("u", "json")]);
+        let fed = feed(
+            &mut inference,
+            r#"[{"id": 2, "u": {"a": 1}}]"#,
+            Policy::Grow,
+        );
+        assert!(fed.changed);
+        assert_eq!(shown(&inference), [s("id", "long"), s("u_a", "long")]);
+        // Only ever null or empty: a column of its own, as before.
+        let mut inference = Inference::new("_");
+        feed(
+            &mut inference,
+            r#"[{"n": null, "e": {}}, {"n": null, "e": {}}]"#,
+            Policy::Grow,
+        );
+        assert_eq!(shown(&inference), [s("n", "json"), s("e", "json")]);
+        // A value is kept whole where objects with members are also met.
+        let mut inference = Inference::new("_");
+        feed(
+            &mut inference,
+            r#"[{"u": "text"}, {"u": {"a": 1}}]"#,
+            Policy::Grow,
+        );
+        assert_eq!(shown(&inference), [s("u", "string"), s("u_a", "long")]);
+        // Fixed columns stay as they are: the object's fields are unseen.
+        let mut inference = Inference::new("_");
+        feed(&mut inference, r#"[{"u": null}]"#, Policy::Grow);
+        let fed = feed(
+            &mut inference,
+            r#"[{"u": {"a": 1}}]"#,
+            Policy::Fixed { widen: false },
+        );
+        assert!(!fed.changed && fed.new_unseen);
+        assert_eq!(shown(&inference), [s("u", "json")]);
+        assert_eq!(inference.unseen().get("u_a"), Some(&1));
     }
 
     /// Records whose columns were noted are told covered or not from
