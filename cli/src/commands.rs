@@ -339,6 +339,12 @@ async fn run(
         if let (Some(reason), false) = (&partition.reason, args.job.quiet) {
             eprintln!("hydrant: the job is one partition: {reason}");
         }
+        if job.is_incremental() && !args.job.quiet {
+            // A shard run day after day would read the same stretch again.
+            eprintln!(
+                "hydrant: warning: shard {i}/{n} reads from the stored bookmark and moves none; a run of the whole job moves it"
+            );
+        }
         options.partition = Some(partition);
     }
     let interrupt = Interrupt::new();

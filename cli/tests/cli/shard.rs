@@ -227,6 +227,17 @@ fn incremental_shards_start_at_the_stored_bookmarks() {
     let parts = shards(&dir, job, 3);
     assert_eq!(parts.concat(), Vec::<String>::new());
     assert_eq!(dir.read("state.json"), stored, "shards move no bookmark");
+    // And a shard says so: run day after day, it would read the same
+    // stretch again.
+    let run = hydrant(&["run", job, "--shard", "2/3"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "warning: shard 2/3 reads from the stored bookmark and moves none; a run of the whole job moves it"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Every shard writes the whole job's inferred columns, though one

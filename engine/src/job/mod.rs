@@ -839,6 +839,11 @@ impl Job {
     pub fn is_write(&self) -> bool {
         self.write.is_some()
     }
+
+    /// Whether the job keeps a bookmark from run to run (`[incremental]`).
+    pub fn is_incremental(&self) -> bool {
+        self.incremental.is_some()
+    }
 }
 
 /// The job as JSON without what may change between a run and its resume
