@@ -336,6 +336,99 @@ fn an_adf_file_hydrant_cannot_run_is_refused_naming_the_key() {
     }
 }
 
+/// A file dataset's settings: Data Factory's Parquet codec (snappy unless
+/// told) is kept; a setting hydrant's files cannot honour is refused
+/// naming it; a Data Factory default hydrant's CSV does not share is
+/// noted.
+#[test]
+fn adf_file_dataset_settings_are_kept_refused_or_noted() {
+    let dir = Dir::new();
+    copy_fixture_folder("adf/git", &dir);
+    let pipeline = path_str(&dir.path("pipeline/CopyOrders.json")).to_owned();
+    let dataset = |kind: &str, settings: &str| {
+        let text = fixture("adf/git/dataset/OrdersJson.json")
+            .replace("\"Json\"", &format!("\"{kind}\""))
+            .replace("\"location\":", &format!("{settings}\"location\":"));
+        dir.write("dataset/OrdersJson.json", &text);
+        hydrant(&["convert", &pipeline])
+    };
+    let converted = dataset("Parquet", "");
+    assert_eq!(converted.code, 0, "{}", converted.stderr);
+    assert!(
+        converted
+            .stdout
+            .contains("[output.parquet]\ncompression = \"snappy\""),
+        "{}",
+        converted.stdout
+    );
+    let converted = dataset("Parquet", r#""compressionCodec": "gzip", "#);
+    assert!(
+        converted.stdout.contains("compression = \"gzip\""),
+        "{}",
+        converted.stdout
+    );
+    // CSV as Data Factory writes it by default: both differences noted.
+    let converted = dataset("DelimitedText", "");
+    assert_eq!(converted.code, 0, "{}", converted.stderr);
+    for said in [
+        "# `dataset.typeProperties.escapeChar` is ignored: hydrant reads and writes a quote inside a quoted value doubled (RFC 4180)",
+        "# `dataset.typeProperties.rowDelimiter` is ignored: hydrant ends each CSV line with \\n",
+    ] {
+        assert!(converted.stdout.contains(said), "{}", converted.stdout);
+    }
+    let converted = dataset(
+        "DelimitedText",
+        r#""escapeChar": "\"", "rowDelimiter": "\n", "nullValue": "", "quoteChar": "\"", "#,
+    );
+    assert_eq!(converted.code, 0, "{}", converted.stderr);
+    assert!(
+        !converted.stdout.contains("escapeChar") && !converted.stdout.contains("rowDelimiter"),
+        "{}",
+        converted.stdout
+    );
+    for (kind, settings, message) in [
+        (
+            "Json",
+            r#""compression": { "type": "GZip", "level": "Optimal" }, "#,
+            "`dataset.typeProperties.compression.type`: `GZip` is not read or written",
+        ),
+        (
+            "Json",
+            r#""encodingName": "UTF-16", "#,
+            "`dataset.typeProperties.encodingName`: hydrant reads and writes UTF-8 files only",
+        ),
+        (
+            "Json",
+            r#""fileFilter": "*.json", "#,
+            "`dataset.typeProperties.fileFilter`: is not a setting of a Json dataset that hydrant knows",
+        ),
+        (
+            "Parquet",
+            r#""compressionCodec": "lzo", "#,
+            "`dataset.typeProperties.compressionCodec`: `lzo` is not written",
+        ),
+        (
+            "DelimitedText",
+            r#""compressionCodec": "bzip2", "#,
+            "`dataset.typeProperties.compressionCodec`: `bzip2` is not read or written",
+        ),
+        (
+            "DelimitedText",
+            r#""nullValue": "NULL", "#,
+            "`dataset.typeProperties.nullValue`: `NULL` is not read or written: hydrant's CSV has a null as an empty field",
+        ),
+        (
+            "DelimitedText",
+            r#""quoteChar": "'", "#,
+            "`dataset.typeProperties.quoteChar`: `'` is not read or written: hydrant's CSV quotes values with",
+        ),
+    ] {
+        let converted = dataset(kind, settings);
+        assert_eq!(converted.code, 2, "{settings}: {}", converted.stderr);
+        assert!(converted.stderr.contains(message), "{}", converted.stderr);
+    }
+}
+
 /// The YAML `rest_api` format: offset pages of 2 with an api key header,
 /// `root_key`, a schema, templates from `--var` and the environment.
 #[test]

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use super::{Converted, DialectError, member};
+use super::{Converted, DialectError, member, text};
 
 /// Whether a JSON document is an ADF pipeline or an ARM template holding
 /// one.
@@ -748,36 +748,40 @@ fn file_dataset(
         .collect::<Vec<_>>()
         .join("/");
     job.set(table, "path", path);
-    let format = match kind.as_str() {
-        "Json" => {
-            let pattern = member(side, "formatSettings")
-                .and_then(|f| member(f, "filePattern"))
-                .and_then(Value::as_str);
-            if pattern == Some("arrayOfObjects") {
-                return Err(DialectError::new(
-                    format!("{at}.formatSettings.filePattern"),
-                    "arrayOfObjects is not written: use setOfObjects (JSON lines)",
-                ));
-            }
-            "ndjson"
-        }
-        "DelimitedText" => {
-            let delimiter = string(
-                member(&tp, "columnDelimiter"),
-                "dataset.typeProperties.columnDelimiter",
-            )?
-            .unwrap_or_else(|| ",".to_owned());
-            let header = member(&tp, "firstRowAsHeader") == Some(&Value::Bool(true));
-            if table == "output" {
-                job.set(
-                    "output",
-                    "csv",
-                    json!({ "delimiter": delimiter, "header": header }),
-                );
-            }
-            "csv"
-        }
-        "Parquet" => "parquet",
+    let format = file_format(job, &kind, &tp, side, table, at)?;
+    job.set(table, "format", format);
+    Ok(())
+}
+
+/// The native format of a file dataset of type `kind`, its settings
+/// (`tp`, the dataset's `typeProperties`) set or checked. A setting hydrant
+/// cannot honour is an error; one whose Data Factory default hydrant does
+/// not share is noted.
+fn file_format(
+    job: &mut Converted,
+    kind: &str,
+    tp: &Value,
+    side: &Value,
+    table: &str,
+    at: &str,
+) -> Result<&'static str, DialectError> {
+    let key = |k: &str| format!("dataset.typeProperties.{k}");
+    let known: &[&str] = match kind {
+        "Json" => &["location", "encodingName", "compression"],
+        "DelimitedText" => &[
+            "location",
+            "columnDelimiter",
+            "firstRowAsHeader",
+            "rowDelimiter",
+            "quoteChar",
+            "escapeChar",
+            "nullValue",
+            "encodingName",
+            "compressionCodec",
+            "compressionLevel",
+            "skipLineCount",
+        ],
+        "Parquet" => &["location", "compressionCodec"],
         other => {
             return Err(DialectError::new(
                 "dataset.properties.type",
@@ -787,6 +791,149 @@ fn file_dataset(
             ));
         }
     };
-    job.set(table, "format", format);
+    if let Some(unknown) = tp
+        .as_object()
+        .and_then(|tp| tp.keys().find(|k| !known.contains(&k.as_str())))
+    {
+        return Err(DialectError::new(
+            key(unknown),
+            format!("is not a setting of a {kind} dataset that hydrant knows"),
+        ));
+    }
+    let encoding = string(member(tp, "encodingName"), &key("encodingName"))?;
+    if encoding.is_some_and(|e| !e.eq_ignore_ascii_case("utf-8")) {
+        return Err(DialectError::new(
+            key("encodingName"),
+            "hydrant reads and writes UTF-8 files only",
+        ));
+    }
+    match kind {
+        "Json" => {
+            let codec = member(tp, "compression").and_then(|c| member(c, "type"));
+            uncompressed(
+                string(codec, &key("compression.type"))?,
+                &key("compression.type"),
+            )?;
+            let pattern = member(side, "formatSettings")
+                .and_then(|f| member(f, "filePattern"))
+                .and_then(Value::as_str);
+            if pattern == Some("arrayOfObjects") {
+                return Err(DialectError::new(
+                    format!("{at}.formatSettings.filePattern"),
+                    "arrayOfObjects is not written: use setOfObjects (JSON lines)",
+                ));
+            }
+            Ok("ndjson")
+        }
+        "DelimitedText" => {
+            delimited_text(job, tp, table)?;
+            Ok("csv")
+        }
+        _ => {
+            let codec = string(member(tp, "compressionCodec"), &key("compressionCodec"))?;
+            if table == "output" {
+                // Data Factory writes Parquet with snappy unless told.
+                let codec = codec
+                    .unwrap_or_else(|| "snappy".to_owned())
+                    .to_ascii_lowercase();
+                let native = match codec.as_str() {
+                    "none" | "gzip" | "snappy" | "lz4" | "zstd" => codec,
+                    other => {
+                        return Err(DialectError::new(
+                            key("compressionCodec"),
+                            format!("`{other}` is not written: none, gzip, snappy, lz4 or zstd"),
+                        ));
+                    }
+                };
+                job.set("output", "parquet", json!({ "compression": native }));
+            }
+            Ok("parquet")
+        }
+    }
+}
+
+/// A DelimitedText dataset's settings: the delimiter and header set, the
+/// others checked against what hydrant's CSV is (RFC 4180: `"` quotes,
+/// doubled inside a value; a null as an empty field; no compression).
+fn delimited_text(job: &mut Converted, tp: &Value, table: &str) -> Result<(), DialectError> {
+    let key = |k: &str| format!("dataset.typeProperties.{k}");
+    let delimiter = string(member(tp, "columnDelimiter"), &key("columnDelimiter"))?
+        .unwrap_or_else(|| ",".to_owned());
+    let header = member(tp, "firstRowAsHeader") == Some(&Value::Bool(true));
+    if table == "output" {
+        job.set(
+            "output",
+            "csv",
+            json!({ "delimiter": delimiter, "header": header }),
+        );
+    }
+    uncompressed(
+        string(member(tp, "compressionCodec"), &key("compressionCodec"))?,
+        &key("compressionCodec"),
+    )?;
+    for (name, honoured, what) in [
+        ("quoteChar", "\"", "hydrant's CSV quotes values with `\"`"),
+        (
+            "nullValue",
+            "",
+            "hydrant's CSV has a null as an empty field",
+        ),
+        ("skipLineCount", "0", "hydrant's CSV skips no line"),
+    ] {
+        if let Some(value) = member(tp, name).and_then(text)
+            && value != honoured
+        {
+            return Err(DialectError::new(
+                key(name),
+                format!("`{value}` is not read or written: {what}"),
+            ));
+        }
+    }
+    // Data Factory's defaults that hydrant's CSV does not share.
+    let escape = string(member(tp, "escapeChar"), &key("escapeChar"))?;
+    match escape.as_deref() {
+        Some("\"") => {}
+        None | Some("\\") => job.note(
+            "",
+            key("escapeChar"),
+            "hydrant reads and writes a quote inside a quoted value doubled (RFC 4180), not escaped with `\\` as Data Factory does unless escapeChar is `\"`",
+        ),
+        Some(other) => {
+            return Err(DialectError::new(
+                key("escapeChar"),
+                format!("`{other}` is not read or written: hydrant doubles a quote inside a quoted value"),
+            ));
+        }
+    }
+    let rows = string(member(tp, "rowDelimiter"), &key("rowDelimiter"))?;
+    match rows.as_deref() {
+        Some("\n") => {}
+        None | Some("\r\n") if table == "output" => job.note(
+            "",
+            key("rowDelimiter"),
+            "hydrant ends each CSV line with \\n, not \\r\\n as Data Factory's copy does unless rowDelimiter is \\n",
+        ),
+        None | Some("\r\n" | "\r") => {}
+        Some(other) => {
+            return Err(DialectError::new(
+                key("rowDelimiter"),
+                format!("{other:?} is not read or written: lines end with \\n (or \\r\\n when read)"),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// A codec that must be none: hydrant reads and writes plain JSON and CSV
+/// files.
+fn uncompressed(codec: Option<String>, key: &str) -> Result<(), DialectError> {
+    match codec {
+        Some(codec) if !codec.eq_ignore_ascii_case("none") => Err(DialectError::new(
+            key,
+            format!(
+                "`{codec}` is not read or written: hydrant's JSON and CSV files are not compressed"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
