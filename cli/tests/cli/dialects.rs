@@ -92,6 +92,89 @@ fn dataworks_reader_runs_as_written_and_as_converted() {
     assert_eq!(second.stdout, first.stdout);
 }
 
+/// A DataX job: a restapi reader into a text-file writer, whose settings
+/// are honoured, refused naming the key, or (DataX's defaults that
+/// hydrant's CSV does not share) noted.
+#[test]
+fn datax_text_file_writer_settings_are_honoured_refused_or_noted() {
+    let server = TestServer::start(vec![Exchange::json(
+        "/api/items",
+        r#"{"data": [{"id": 1, "name": "a|b"}, {"id": 2, "name": null}]}"#,
+    )]);
+    let dir = Dir::new();
+    let job = |writer: &str| {
+        format!(
+            r#"{{"job": {{"content": [{{
+                "reader": {{"name": "restapireader", "parameter": {{
+                    "url": "{}/api/items", "method": "get", "dataMode": "multiData",
+                    "dataPath": "data", "responseType": "json",
+                    "column": [{{"name": "id", "type": "long"}}, {{"name": "name", "type": "string"}}]}}}},
+                "writer": {{"name": "txtfilewriter", "parameter": {{
+                    "path": "{}", "fileName": "items.csv", "fieldDelimiter": "|"{writer}}}}}}}]}}}}"#,
+            server.url(),
+            path_str(&dir.path("out")),
+        )
+    };
+    // As DataX writes it when told csv, truncate, UTF-8 and an empty null.
+    let text = job(
+        r#", "writeMode": "truncate", "encoding": "UTF-8", "nullFormat": "", "fileFormat": "csv""#,
+    );
+    let (original, converted) = original_and_converted(&dir, "datax.json", &text);
+    let notes = dir.read("converted.toml");
+    assert!(
+        !notes
+            .lines()
+            .any(|l| l.contains("writer.parameter") && l.contains("is ignored")),
+        "{notes}"
+    );
+    for job in [&original, &converted] {
+        let run = hydrant(&["run", job]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(dir.read("out/items.csv"), "1|\"a|b\"\n2|\n");
+    }
+    // DataX's defaults: `\N` for a null, text without quoting. Noted.
+    let defaults = dir.write("defaults.json", &job(""));
+    let converted = hydrant(&["convert", path_str(&defaults)]);
+    assert_eq!(converted.code, 0, "{}", converted.stderr);
+    for said in [
+        "nullFormat` is ignored: hydrant writes a null as an empty field, not as DataX's default `\\N`",
+        "fileFormat` is ignored: hydrant writes csv",
+    ] {
+        assert!(converted.stdout.contains(said), "{}", converted.stdout);
+    }
+    for (writer, message) in [
+        (
+            r#", "writeMode": "append""#,
+            "writeMode`: `append` is not honoured: hydrant replaces the file at path/fileName",
+        ),
+        (
+            r#", "writeMode": "nonConflict""#,
+            "writeMode`: `nonConflict` is not honoured",
+        ),
+        (
+            r#", "encoding": "GBK""#,
+            "encoding`: `GBK` is not written: hydrant writes UTF-8 files only",
+        ),
+        (
+            r#", "compress": "gzip""#,
+            "compress`: `gzip` is not written: hydrant's CSV files are not compressed",
+        ),
+        (
+            r#", "nullFormat": "NULL""#,
+            "nullFormat`: `NULL` is not written: hydrant writes a null as an empty field",
+        ),
+    ] {
+        let bad = dir.write("bad.json", &job(writer));
+        let run = hydrant(&["run", path_str(&bad)]);
+        assert_eq!(run.code, 2, "{writer}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{}", run.stderr);
+    }
+    assert!(
+        dir.read("out/items.csv").starts_with("1|"),
+        "an earlier file is left as it was"
+    );
+}
+
 /// A DataX job: a text-file reader into a restapi writer, PUT in batches
 /// of 2 wrapped in `data`, with Token auth (the bare token).
 #[test]

@@ -584,6 +584,7 @@ fn text_file(job: &mut Converted, step: &Step<'_>) -> Result<(), DialectError> {
         "csv",
         json!({ "delimiter": delimiter, "header": header }),
     );
+    text_file_settings(job, step)?;
     for key in step.parameter.keys() {
         if ![
             "path",
@@ -592,6 +593,9 @@ fn text_file(job: &mut Converted, step: &Step<'_>) -> Result<(), DialectError> {
             "header",
             "writeMode",
             "encoding",
+            "compress",
+            "nullFormat",
+            "fileFormat",
         ]
         .contains(&key.as_str())
         {
@@ -600,6 +604,68 @@ fn text_file(job: &mut Converted, step: &Step<'_>) -> Result<(), DialectError> {
                 step.key(key),
                 "not a key hydrant's CSV output has",
             );
+        }
+    }
+    Ok(())
+}
+
+/// A text-file writer's settings that change the file: honoured, refused
+/// naming the key, or (DataX's defaults that hydrant's CSV does not share)
+/// noted.
+fn text_file_settings(job: &mut Converted, step: &Step<'_>) -> Result<(), DialectError> {
+    match step.string("writeMode")?.as_deref() {
+        None | Some("truncate") => {}
+        Some(mode) => {
+            return Err(DialectError::new(
+                step.key("writeMode"),
+                format!(
+                    "`{mode}` is not honoured: hydrant replaces the file at path/fileName when \
+                     the run succeeds, where DataX would keep what is there; set `truncate`"
+                ),
+            ));
+        }
+    }
+    if let Some(encoding) = step.string("encoding")?
+        && !matches!(encoding.to_ascii_lowercase().as_str(), "utf-8" | "utf8")
+    {
+        return Err(DialectError::new(
+            step.key("encoding"),
+            format!("`{encoding}` is not written: hydrant writes UTF-8 files only"),
+        ));
+    }
+    if let Some(codec) = step.string("compress")?.filter(|c| !c.is_empty()) {
+        return Err(DialectError::new(
+            step.key("compress"),
+            format!("`{codec}` is not written: hydrant's CSV files are not compressed"),
+        ));
+    }
+    match step.string("nullFormat")?.as_deref() {
+        Some("") => {}
+        None => job.note(
+            "output",
+            step.key("nullFormat"),
+            "hydrant writes a null as an empty field, not as DataX's default `\\N`",
+        ),
+        Some(other) => {
+            return Err(DialectError::new(
+                step.key("nullFormat"),
+                format!("`{other}` is not written: hydrant writes a null as an empty field"),
+            ));
+        }
+    }
+    match step.string("fileFormat")?.as_deref() {
+        Some("csv") => {}
+        None | Some("text") => job.note(
+            "output",
+            step.key("fileFormat"),
+            "hydrant writes csv, quoting a value that holds the delimiter, a quote or a line \
+             break, where DataX's default `text` writes it as it is",
+        ),
+        Some(other) => {
+            return Err(DialectError::new(
+                step.key("fileFormat"),
+                format!("`{other}` is not written: csv or text"),
+            ));
         }
     }
     Ok(())
