@@ -616,6 +616,63 @@ fn a_yaml_template_hydrant_cannot_read_is_refused_naming_it() {
     );
 }
 
+/// A key the YAML converter does not read is refused naming it, as a
+/// native job refuses an unknown key: left out, it would change the run.
+#[test]
+fn a_yaml_key_hydrant_does_not_read_is_refused_naming_it() {
+    let dir = Dir::new();
+    let text = fixture("yaml/customers.yaml");
+    let cases = [
+        (
+            "        root_key: data\n",
+            "        root_key: data\n        total_key: total\n",
+            "`CONFIG.inputs.customers.response.total_key`: is not a key hydrant reads here (it reads root_key)",
+        ),
+        (
+            "        max_pages: 10\n",
+            "        max_pages: 10\n        stop_on_empty: true\n",
+            "`CONFIG.inputs.customers.pagination.stop_on_empty`: is not a key",
+        ),
+        (
+            "        in: header\n",
+            "        in: header\n        prefix: Token\n",
+            "`CONFIG.inputs.customers.auth.prefix`: is not a key",
+        ),
+        (
+            "      method: GET\n",
+            "      method: GET\n      timeout: 30\n",
+            "`CONFIG.inputs.customers.timeout`: is not a key",
+        ),
+        (
+            "        max_retries: 3\n",
+            "        max_retries: 3\n        burst: 5\n",
+            "`CONFIG.inputs.customers.rate_limit.burst`: is not a key",
+        ),
+        (
+            "          type: timestamp\n",
+            "          type: timestamp\n          format: \"%Y\"\n",
+            "`CONFIG.inputs.customers.schema[2].format`: is not a key",
+        ),
+        (
+            "      format: jsonl\n",
+            "      format: jsonl\n      compression: gzip\n",
+            "`CONFIG.outputs.customers_file.compression`: is not a key",
+        ),
+        (
+            "  outputs:\n",
+            "  transforms:\n    - drop: email\n  outputs:\n",
+            "`CONFIG.transforms`: is not a key hydrant reads here (it reads inputs, outputs)",
+        ),
+    ];
+    for (from, to, message) in cases {
+        assert!(text.contains(from), "{from}");
+        let job = dir.write("bad.yaml", &text.replacen(from, to, 1));
+        let run = hydrant(&["convert", path_str(&job)]);
+        assert_eq!(run.code, 2, "{to}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{}", run.stderr);
+    }
+}
+
 /// A pipeline with two Copy activities, and a YAML file with two inputs:
 /// each needs its flag, which picks one.
 #[test]

@@ -185,7 +185,20 @@ pub(super) fn convert(text: &str, pick: &Pick) -> Result<Converted, DialectError
             .to_owned()
     };
     let mut job = Converted::default();
+    known(&config, "CONFIG", &["inputs", "outputs"])?;
     let in_at = format!("CONFIG.inputs.{in_name}");
+    let in_keys: &[&str] = match kind(&input).as_str() {
+        "rest_api" => &INPUT_KEYS,
+        _ => &FILE_KEYS,
+    };
+    known(&input, &in_at, in_keys)?;
+    if let Some((name, output)) = &output {
+        let out_keys: &[&str] = match kind(output).as_str() {
+            "rest_api" => &OUTPUT_KEYS,
+            _ => &FILE_KEYS,
+        };
+        known(output, &format!("CONFIG.outputs.{name}"), out_keys)?;
+    }
     match (kind(&input).as_str(), output.as_ref().map(|(_, o)| kind(o))) {
         ("rest_api", None) => read(&mut job, &input, &in_at)?,
         ("rest_api", Some(out)) if out == "file" || out == "stdout" => {
@@ -214,6 +227,52 @@ pub(super) fn convert(text: &str, pick: &Pick) -> Result<Converted, DialectError
         }
     }
     Ok(job)
+}
+
+/// The keys of a rest_api input, a rest_api output and a file or stdout
+/// entry: any other is refused, as a native job refuses an unknown key.
+const INPUT_KEYS: [&str; 11] = [
+    "name",
+    "type",
+    "url",
+    "method",
+    "headers",
+    "params",
+    "auth",
+    "rate_limit",
+    "response",
+    "pagination",
+    "schema",
+];
+const OUTPUT_KEYS: [&str; 9] = [
+    "name",
+    "type",
+    "url",
+    "method",
+    "headers",
+    "params",
+    "auth",
+    "rate_limit",
+    "batch_size",
+];
+const FILE_KEYS: [&str; 4] = ["name", "type", "path", "format"];
+
+/// Refuses a key of the table `value` at `at` that is not one of `keys`:
+/// hydrant would not read it, and a setting left out changes the run.
+fn known(value: &Value, at: &str, keys: &[&str]) -> Result<(), DialectError> {
+    let unknown = value
+        .as_object()
+        .and_then(|table| table.keys().find(|k| !keys.contains(&k.as_str())));
+    match unknown {
+        Some(key) => Err(DialectError::new(
+            format!("{at}.{key}"),
+            format!(
+                "is not a key hydrant reads here (it reads {})",
+                keys.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The request side shared by inputs and outputs: url, method, headers,
@@ -251,6 +310,11 @@ fn request(job: &mut Converted, entry: &Value, table: &str, at: &str) -> Result<
             .insert("auth".to_owned(), auth_of(auth, &key("auth"))?);
     }
     if let Some(limit) = member(entry, "rate_limit") {
+        known(
+            limit,
+            &key("rate_limit"),
+            &["requests_per_second", "retry_on", "max_retries"],
+        )?;
         if let Some(rate) = member(limit, "requests_per_second") {
             job.set("limits", "rate", rate.clone());
         }
@@ -276,11 +340,20 @@ fn auth_of(auth: &Value, at: &str) -> Result<Value, DialectError> {
             .and_then(Value::as_str)
             .unwrap_or_default()
         {
-            "bearer" => json!({ "type": "bearer", "token": need("token")? }),
+            "bearer" => {
+                known(auth, at, &["type", "token"])?;
+                json!({ "type": "bearer", "token": need("token")? })
+            }
             "basic" => {
+                known(auth, at, &["type", "username", "password"])?;
                 json!({ "type": "basic", "username": need("username")?, "password": need("password")? })
             }
             "api_key" => {
+                known(
+                    auth,
+                    at,
+                    &["type", "name", "key", "value", "in", "location"],
+                )?;
                 let place = member(auth, "in")
                     .or_else(|| member(auth, "location"))
                     .and_then(Value::as_str)
@@ -314,6 +387,9 @@ fn auth_of(auth: &Value, at: &str) -> Result<Value, DialectError> {
 /// A rest_api input: its request, pagination, records and schema.
 fn read(job: &mut Converted, input: &Value, at: &str) -> Result<(), DialectError> {
     request(job, input, "request", at)?;
+    if let Some(response) = member(input, "response") {
+        known(response, &format!("{at}.response"), &["root_key"])?;
+    }
     if let Some(root) = member(input, "response")
         .and_then(|r| member(r, "root_key"))
         .and_then(text)
@@ -344,13 +420,38 @@ fn paginate(p: &Value, at: &str) -> Result<Value, DialectError> {
         .and_then(Value::as_str)
         .unwrap_or_default()
     {
-        "offset" => json!({
+        "offset" => {
+            known(
+                p,
+                at,
+                &[
+                    "type",
+                    "page_size",
+                    "offset_param",
+                    "limit_param",
+                    "max_pages",
+                ],
+            )?;
+            json!({
             "type": "offset",
             "param": get("offset_param").unwrap_or_else(|| Value::from("offset")),
             "limit_param": get("limit_param").unwrap_or_else(|| Value::from("limit")),
             "limit": size.unwrap_or(100),
-        }),
+            })
+        }
         "cursor" => {
+            known(
+                p,
+                at,
+                &[
+                    "type",
+                    "cursor_field",
+                    "cursor_param",
+                    "page_size",
+                    "page_size_param",
+                    "max_pages",
+                ],
+            )?;
             let field = member(p, "cursor_field").and_then(text).ok_or_else(|| {
                 DialectError::new(
                     format!("{at}.cursor_field"),
@@ -369,6 +470,7 @@ fn paginate(p: &Value, at: &str) -> Result<Value, DialectError> {
             c
         }
         "next_link" => {
+            known(p, at, &["type", "link_field", "max_pages"])?;
             let field = member(p, "link_field").and_then(text).ok_or_else(|| {
                 DialectError::new(
                     format!("{at}.link_field"),
@@ -398,6 +500,7 @@ fn columns(schema: &Value, at: &str) -> Result<Value, DialectError> {
             .iter()
             .enumerate()
             .map(|(i, c)| {
+                known(c, &format!("{at}[{i}]"), &["name", "type", "path"])?;
                 let name = member(c, "name")
                     .and_then(text)
                     .ok_or_else(|| DialectError::new(format!("{at}[{i}].name"), "is missing"))?;
