@@ -187,17 +187,14 @@ pub(super) fn convert(text: &str, pick: &Pick) -> Result<Converted, DialectError
     let mut job = Converted::default();
     known(&config, "CONFIG", &["inputs", "outputs"])?;
     let in_at = format!("CONFIG.inputs.{in_name}");
-    let in_keys: &[&str] = match kind(&input).as_str() {
-        "rest_api" => &INPUT_KEYS,
-        _ => &FILE_KEYS,
+    let keys = |entry: &Value, own: &[&'static str]| match kind(entry).as_str() {
+        "rest_api" => [&REQUEST_KEYS[..], own].concat(),
+        _ => FILE_KEYS.to_vec(),
     };
-    known(&input, &in_at, in_keys)?;
+    known(&input, &in_at, &keys(&input, &INPUT_KEYS))?;
     if let Some((name, output)) = &output {
-        let out_keys: &[&str] = match kind(output).as_str() {
-            "rest_api" => &OUTPUT_KEYS,
-            _ => &FILE_KEYS,
-        };
-        known(output, &format!("CONFIG.outputs.{name}"), out_keys)?;
+        let at = format!("CONFIG.outputs.{name}");
+        known(output, &at, &keys(output, &OUTPUT_KEYS))?;
     }
     match (kind(&input).as_str(), output.as_ref().map(|(_, o)| kind(o))) {
         ("rest_api", None) => read(&mut job, &input, &in_at)?,
@@ -229,9 +226,10 @@ pub(super) fn convert(text: &str, pick: &Pick) -> Result<Converted, DialectError
     Ok(job)
 }
 
-/// The keys of a rest_api input, a rest_api output and a file or stdout
-/// entry: any other is refused, as a native job refuses an unknown key.
-const INPUT_KEYS: [&str; 11] = [
+/// The keys of a rest_api input or output (its request's, and its own),
+/// and of a file or stdout entry: any other is refused, as a native job
+/// refuses an unknown key.
+const REQUEST_KEYS: [&str; 8] = [
     "name",
     "type",
     "url",
@@ -240,21 +238,9 @@ const INPUT_KEYS: [&str; 11] = [
     "params",
     "auth",
     "rate_limit",
-    "response",
-    "pagination",
-    "schema",
 ];
-const OUTPUT_KEYS: [&str; 9] = [
-    "name",
-    "type",
-    "url",
-    "method",
-    "headers",
-    "params",
-    "auth",
-    "rate_limit",
-    "batch_size",
-];
+const INPUT_KEYS: [&str; 3] = ["response", "pagination", "schema"];
+const OUTPUT_KEYS: [&str; 1] = ["batch_size"];
 const FILE_KEYS: [&str; 4] = ["name", "type", "path", "format"];
 
 /// Refuses a key of the table `value` at `at` that is not one of `keys`:
