@@ -419,6 +419,68 @@ fn an_adf_file_hydrant_cannot_run_is_refused_naming_the_key() {
     }
 }
 
+/// The copy's settings on the REST side: the shared ones set or noted,
+/// any other refused naming it.
+#[test]
+fn adf_copy_settings_are_set_noted_or_refused() {
+    let dir = Dir::new();
+    copy_fixture_folder("adf/git", &dir);
+    let pipeline = fixture("adf/git/pipeline/CopyOrders.json");
+    let with = |settings: &str| {
+        let text = pipeline.replace(
+            "\"requestMethod\": \"GET\",",
+            &format!("\"requestMethod\": \"GET\", {settings}"),
+        );
+        let job = dir.write("pipeline/CopyOrders.json", &text);
+        hydrant(&["convert", path_str(&job)])
+    };
+    let converted = with(
+        r#""maxConcurrentConnections": 3, "sourceRetryCount": 2, "sourceRetryWait": "00:00:05", "disableMetricsCollection": true,"#,
+    );
+    assert_eq!(converted.code, 0, "{}", converted.stderr);
+    for said in [
+        "concurrency = 3",
+        "max_retries = 2",
+        "# `activities[CopyOrdersToFile].typeProperties.source.sourceRetryWait` is ignored: hydrant waits between retries with its backoff",
+        "# `activities[CopyOrdersToFile].typeProperties.source.disableMetricsCollection` is ignored",
+    ] {
+        assert!(
+            converted.stdout.contains(said),
+            "{said}: {}",
+            converted.stdout
+        );
+    }
+    for (settings, message) in [
+        (
+            r#""additionalColumns": [{"name": "src", "value": "api"}],"#,
+            "`activities[CopyOrdersToFile].typeProperties.source.additionalColumns`: is not a setting of a REST copy that hydrant honours",
+        ),
+        (
+            r#""maxConcurrentConnections": 0,"#,
+            "`activities[CopyOrdersToFile].typeProperties.source.maxConcurrentConnections`: must be a whole number above 0",
+        ),
+    ] {
+        let converted = with(settings);
+        assert_eq!(converted.code, 2, "{settings}: {}", converted.stderr);
+        assert!(converted.stderr.contains(message), "{}", converted.stderr);
+    }
+    // A sink's timeout and retries.
+    let template = fixture("adf/arm/template.json").replace(
+        "\"writeBatchSize\": 2,",
+        "\"writeBatchSize\": 2, \"httpRequestTimeout\": \"00:00:30\", \"sinkRetryCount\": 4,",
+    );
+    let job = dir.write("template.json", &template);
+    let converted = hydrant(&["convert", path_str(&job)]);
+    assert_eq!(converted.code, 0, "{}", converted.stderr);
+    for said in ["timeout = \"30000ms\"", "max_retries = 4"] {
+        assert!(
+            converted.stdout.contains(said),
+            "{said}: {}",
+            converted.stdout
+        );
+    }
+}
+
 /// A file dataset's settings: Data Factory's Parquet codec (snappy unless
 /// told) is kept; a setting hydrant's files cannot honour is refused
 /// naming it; a Data Factory default hydrant's CSV does not share is

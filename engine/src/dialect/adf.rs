@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use super::{Converted, DialectError, member, text};
+use super::{Converted, DialectError, member, text, whole};
 
 /// Whether a JSON document is an ADF pipeline or an ARM template holding
 /// one.
@@ -519,6 +519,19 @@ fn rest_source(
         .and_then(|p| member(p, "typeProperties"))
         .cloned()
         .unwrap_or_default();
+    copy_settings(
+        job,
+        source,
+        at,
+        &[
+            "requestMethod",
+            "requestBody",
+            "additionalHeaders",
+            "paginationRules",
+            "httpRequestTimeout",
+            "requestInterval",
+        ],
+    )?;
     let get = |k: &str| member(source, k).or_else(|| member(&legacy, k));
     let method = string(get("requestMethod"), &format!("{at}.requestMethod"))?
         .unwrap_or_else(|| "GET".to_owned());
@@ -633,6 +646,29 @@ fn translator(job: &mut Converted, properties: &Value, at: &str) -> Result<(), D
 /// The copy sink's request: method, headers, compression, batch size,
 /// interval (in milliseconds).
 fn rest_sink(job: &mut Converted, sink: &Value, at: &str) -> Result<(), DialectError> {
+    copy_settings(
+        job,
+        sink,
+        at,
+        &[
+            "requestMethod",
+            "additionalHeaders",
+            "httpCompressionType",
+            "writeBatchSize",
+            "requestInterval",
+            "httpRequestTimeout",
+        ],
+    )?;
+    if let Some(timeout) = string(
+        member(sink, "httpRequestTimeout"),
+        &format!("{at}.httpRequestTimeout"),
+    )? {
+        job.set(
+            "write",
+            "timeout",
+            timespan(&timeout, &format!("{at}.httpRequestTimeout"))?,
+        );
+    }
     let method = string(
         member(sink, "requestMethod"),
         &format!("{at}.requestMethod"),
@@ -675,6 +711,59 @@ fn rest_sink(job: &mut Converted, sink: &Value, at: &str) -> Result<(), DialectE
         &format!("{at}.requestInterval"),
     )? {
         job.set("write", "interval", format!("{ms}ms"));
+    }
+    Ok(())
+}
+
+/// The settings of a RestSource or RestSink besides `type` and `read` (the
+/// ones the caller reads): the copy's shared ones set or noted, any other
+/// refused naming it, as Data Factory keys hydrant cannot honour are.
+fn copy_settings(
+    job: &mut Converted,
+    side: &Value,
+    at: &str,
+    read: &[&str],
+) -> Result<(), DialectError> {
+    let Some(settings) = side.as_object() else {
+        return Ok(());
+    };
+    for (name, value) in settings {
+        let key = format!("{at}.{name}");
+        match name.as_str() {
+            "type" => {}
+            name if read.contains(&name) => {}
+            "maxConcurrentConnections" => {
+                let n = whole(value)
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| DialectError::new(&key, "must be a whole number above 0"))?;
+                job.set("limits", "concurrency", n);
+            }
+            "sourceRetryCount" | "sinkRetryCount" => {
+                let n = whole(value)
+                    .filter(|n| *n >= 0)
+                    .ok_or_else(|| DialectError::new(&key, "must be a whole number"))?;
+                job.set("limits", "max_retries", n);
+            }
+            "sourceRetryWait" | "sinkRetryWait" => {
+                job.note(
+                    "limits",
+                    key,
+                    "hydrant waits between retries with its backoff",
+                );
+            }
+            "writeBatchTimeout" => {
+                job.note("write", key, "a batch waits as long as httpRequestTimeout");
+            }
+            "disableMetricsCollection" => {
+                job.note("", key, "the metrics are Data Factory's");
+            }
+            _ => {
+                return Err(DialectError::new(
+                    key,
+                    "is not a setting of a REST copy that hydrant honours",
+                ));
+            }
+        }
     }
     Ok(())
 }
