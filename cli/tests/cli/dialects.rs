@@ -5,11 +5,18 @@
 use hydrant_bench::{Exchange, Seen};
 use serde_json::{Value, json};
 
-use crate::util::{Dir, TestServer, hydrant, json, path_str};
+use crate::util::{Dir, Run, TestServer, hydrant, json, path_str};
 
 fn fixture(path: &str) -> String {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/dialects/");
     std::fs::read_to_string(format!("{root}{path}")).unwrap()
+}
+
+/// That a job file was refused (exit 2) with `message`.
+#[track_caller]
+fn refused(run: &Run, message: &str) {
+    assert_eq!(run.code, 2, "{message}: {}", run.stderr);
+    assert!(run.stderr.contains(message), "{}", run.stderr);
 }
 
 /// The value of query parameter `name`.
@@ -165,9 +172,7 @@ fn datax_text_file_writer_settings_are_honoured_refused_or_noted() {
         ),
     ] {
         let bad = dir.write("bad.json", &job(writer));
-        let run = hydrant(&["run", path_str(&bad)]);
-        assert_eq!(run.code, 2, "{writer}: {}", run.stderr);
-        assert!(run.stderr.contains(message), "{}", run.stderr);
+        refused(&hydrant(&["run", path_str(&bad)]), message);
     }
     assert!(
         dir.read("out/items.csv").starts_with("1|"),
@@ -460,9 +465,7 @@ fn adf_copy_settings_are_set_noted_or_refused() {
             "`activities[CopyOrdersToFile].typeProperties.source.maxConcurrentConnections`: must be a whole number above 0",
         ),
     ] {
-        let converted = with(settings);
-        assert_eq!(converted.code, 2, "{settings}: {}", converted.stderr);
-        assert!(converted.stderr.contains(message), "{}", converted.stderr);
+        refused(&with(settings), message);
     }
     // A sink's timeout and retries.
     let template = fixture("adf/arm/template.json").replace(
@@ -568,9 +571,7 @@ fn adf_file_dataset_settings_are_kept_refused_or_noted() {
             "`dataset.typeProperties.quoteChar`: `'` is not read or written: hydrant's CSV quotes values with",
         ),
     ] {
-        let converted = dataset(kind, settings);
-        assert_eq!(converted.code, 2, "{settings}: {}", converted.stderr);
-        assert!(converted.stderr.contains(message), "{}", converted.stderr);
+        refused(&dataset(kind, settings), message);
     }
 }
 
@@ -729,9 +730,7 @@ fn a_yaml_key_hydrant_does_not_read_is_refused_naming_it() {
     for (from, to, message) in cases {
         assert!(text.contains(from), "{from}");
         let job = dir.write("bad.yaml", &text.replacen(from, to, 1));
-        let run = hydrant(&["convert", path_str(&job)]);
-        assert_eq!(run.code, 2, "{to}: {}", run.stderr);
-        assert!(run.stderr.contains(message), "{}", run.stderr);
+        refused(&hydrant(&["convert", path_str(&job)]), message);
     }
 }
 
