@@ -856,6 +856,61 @@ fn a_2xx_that_says_the_batch_failed_rejects_it() {
     );
 }
 
+/// A proxy's or a sign-in page answers 200 with HTML where the API was
+/// never reached: such a batch is rejected, not counted delivered.
+#[test]
+fn a_2xx_answered_by_an_html_page_rejects_the_batch() {
+    let dir = Dir::new();
+    dir.write(
+        "in.ndjson",
+        "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n{\"n\":5}\n{\"n\":6}\n",
+    );
+    let server = TestServer::start_fn(|seen| {
+        let first = body(seen)[0]["n"].as_i64().unwrap();
+        let (content_type, said) = match first {
+            // JSON sent as text/html (PHP's default) is the API's answer.
+            1 => ("text/html", "{}"),
+            3 => (
+                "text/html; charset=utf-8",
+                "<html><head><title>Sign in\n to Contoso</title></head><body>…</body></html>",
+            ),
+            // Sent as text, but a page all the same.
+            _ => (
+                "text/plain",
+                "  <!DOCTYPE html><html><body>Access denied</body></html>",
+            ),
+        };
+        Exchange {
+            headers: vec![("content-type".to_owned(), content_type.to_owned())],
+            ..Exchange::json(&seen.target, said)
+        }
+    });
+    let rejects = dir.path("rejects.ndjson");
+    let run = run_write(&dir, &retry_job(&server.url(), &rejects, ""), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        summary(&dir)["write"],
+        json!({"delivered": 2, "rejected": 4, "retried": 0, "batches": 3})
+    );
+    let reasons: Vec<String> = dir
+        .read("rejects.ndjson")
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["reason"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let answered = format!("POST {}/w answered 200 OK with an HTML page", server.url());
+    let page = "not the API's answer: a proxy or a sign-in page?";
+    let titled = format!("{answered} (`Sign in to Contoso`), {page}");
+    let started = format!(
+        "{answered} (starting `<!DOCTYPE html><html><body>Access denied</body></html>`), {page}"
+    );
+    assert_eq!(reasons, [titled.clone(), titled, started.clone(), started]);
+}
+
 #[test]
 fn a_retry_after_too_long_to_hold_rejects_the_batch() {
     let dir = Dir::new();

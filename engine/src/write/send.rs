@@ -84,15 +84,30 @@ impl Sender {
         }
         // Many APIs answer a failure with a 200 (Slack's `"ok": false`,
         // Elasticsearch's `"errors": true`): such a batch is not delivered.
-        let result = result.and_then(|fetched| match failure_said_in(&fetched.response.body) {
-            None => Ok(fetched),
-            Some(said) => Err(Error::data(format!(
-                "{} {} answered {} but says the request failed: {}",
+        // Nor is one answered by an HTML page: a proxy's or a sign-in page
+        // answers 200 where the API was never reached.
+        let result = result.and_then(|fetched| {
+            let response = &fetched.response;
+            let said = match html_title(&response.headers, &response.body) {
+                Some(title) => format!(
+                    "{} with an HTML page ({}), not the API's answer: a proxy or a sign-in page?",
+                    response.status,
+                    self.session.redact(&title)
+                ),
+                None => match failure_said_in(&response.body) {
+                    None => return Ok(fetched),
+                    Some(said) => format!(
+                        "{} but says the request failed: {}",
+                        response.status,
+                        self.session.redact(&said)
+                    ),
+                },
+            };
+            Err(Error::data(format!(
+                "{} {} answered {said}",
                 fetched.prepared.method.as_str(),
                 self.session.shown(&fetched.prepared),
-                fetched.response.status,
-                self.session.redact(&said)
-            ))),
+            )))
         });
         match result {
             Ok(_) => settled.delivered = count,
@@ -123,6 +138,43 @@ impl Sender {
         }
         Ok(settled)
     }
+}
+
+/// How an answer that is an HTML page is shown: its `<title>`, or its
+/// first bytes. `None` for any other answer. An answer is HTML by how its
+/// body starts: `<!DOCTYPE html`, `<html`, or any tag when it is sent as
+/// text/html.
+fn html_title(headers: &http::HeaderMap, body: &[u8]) -> Option<String> {
+    let typed = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
+    let start = body.trim_ascii_start();
+    let head = String::from_utf8_lossy(&start[..start.len().min(2048)]).to_ascii_lowercase();
+    // Some servers send JSON as text/html (PHP's default): the body decides.
+    let page = head.starts_with("<!doctype html") || head.starts_with("<html");
+    if !(page || (typed && head.starts_with('<'))) {
+        return None;
+    }
+    let shown = |text: &str| -> String {
+        let text: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let cut: String = text.chars().take(80).collect();
+        if cut.len() < text.len() {
+            format!("{cut}…")
+        } else {
+            cut
+        }
+    };
+    let original = String::from_utf8_lossy(&start[..start.len().min(2048)]).into_owned();
+    let title = head
+        .find("<title>")
+        .map(|at| at + "<title>".len())
+        .and_then(|from| head[from..].find("</title>").map(|len| (from, from + len)))
+        .and_then(|(from, to)| original.get(from..to));
+    Some(match title {
+        Some(title) => format!("`{}`", shown(title)),
+        None => format!("starting `{}`", shown(&original)),
+    })
 }
 
 /// What an answer's JSON body says of a failure, if it says one.
