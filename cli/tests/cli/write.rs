@@ -801,34 +801,43 @@ fn a_batch_answered_2xx_is_delivered_even_when_its_answer_is_unreadable() {
     );
 }
 
-/// Many APIs answer a failure with a 200: Slack's `"ok": false`,
-/// Elasticsearch's bulk `"errors": true`. Such a batch is rejected with
-/// the answer's words, not counted delivered.
-#[test]
-fn a_2xx_that_says_the_batch_failed_rejects_it() {
+/// Six records in `in.ndjson`, and a server that answers each batch
+/// with the content type and body `answer` gives for its first record's
+/// `n`.
+fn six_records_answered(
+    answer: impl Fn(i64) -> (&'static str, &'static str) + Send + Sync + 'static,
+) -> (Dir, TestServer) {
     let dir = Dir::new();
     dir.write(
         "in.ndjson",
         "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n{\"n\":5}\n{\"n\":6}\n",
     );
-    let server = TestServer::start_fn(|seen| {
-        let first = body(seen)[0]["n"].as_i64().unwrap();
-        let said = match first {
-            1 => r#"{"ok":true,"errors":[]}"#,
-            3 => r#"{"ok":false,"error":"channel_not_found"}"#,
-            _ => r#"{"took":3,"errors":true,"items":[{"index":{"status":400}}]}"#,
-        };
-        Exchange::json(&seen.target, said)
+    let server = TestServer::start_fn(move |seen| {
+        let (content_type, said) = answer(body(seen)[0]["n"].as_i64().unwrap());
+        Exchange {
+            headers: vec![("content-type".to_owned(), content_type.to_owned())],
+            ..Exchange::json(&seen.target, said)
+        }
     });
+    (dir, server)
+}
+
+/// Runs the six records in batches of two: the first is delivered, the
+/// others rejected. The reason of each rejected record.
+fn first_batch_delivered(dir: &Dir, server: &TestServer) -> Vec<String> {
     let rejects = dir.path("rejects.ndjson");
-    let run = run_write(&dir, &retry_job(&server.url(), &rejects, ""), &[]);
+    let run = run_write(dir, &retry_job(&server.url(), &rejects, ""), &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
-        summary(&dir)["write"],
+        summary(dir)["write"],
         json!({"delivered": 2, "rejected": 4, "retried": 0, "batches": 3})
     );
-    let reasons: Vec<String> = dir
-        .read("rejects.ndjson")
+    reject_reasons(dir)
+}
+
+/// The `reason` of each record in `rejects.ndjson`.
+fn reject_reasons(dir: &Dir) -> Vec<String> {
+    dir.read("rejects.ndjson")
         .lines()
         .map(|line| {
             serde_json::from_str::<Value>(line).unwrap()["reason"]
@@ -836,7 +845,23 @@ fn a_2xx_that_says_the_batch_failed_rejects_it() {
                 .unwrap()
                 .to_owned()
         })
-        .collect();
+        .collect()
+}
+
+/// Many APIs answer a failure with a 200: Slack's `"ok": false`,
+/// Elasticsearch's bulk `"errors": true`. Such a batch is rejected with
+/// the answer's words, not counted delivered.
+#[test]
+fn a_2xx_that_says_the_batch_failed_rejects_it() {
+    let (dir, server) = six_records_answered(|first| {
+        let said = match first {
+            1 => r#"{"ok":true,"errors":[]}"#,
+            3 => r#"{"ok":false,"error":"channel_not_found"}"#,
+            _ => r#"{"took":3,"errors":true,"items":[{"index":{"status":400}}]}"#,
+        };
+        ("application/json", said)
+    });
+    let reasons = first_batch_delivered(&dir, &server);
     let answered = format!(
         "POST {}/w answered 200 OK but says the request failed: ",
         server.url()
@@ -860,14 +885,8 @@ fn a_2xx_that_says_the_batch_failed_rejects_it() {
 /// never reached: such a batch is rejected, not counted delivered.
 #[test]
 fn a_2xx_answered_by_an_html_page_rejects_the_batch() {
-    let dir = Dir::new();
-    dir.write(
-        "in.ndjson",
-        "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n{\"n\":5}\n{\"n\":6}\n",
-    );
-    let server = TestServer::start_fn(|seen| {
-        let first = body(seen)[0]["n"].as_i64().unwrap();
-        let (content_type, said) = match first {
+    let (dir, server) = six_records_answered(|first| {
+        match first {
             // JSON sent as text/html (PHP's default) is the API's answer.
             1 => ("text/html", "{}"),
             3 => (
@@ -879,29 +898,9 @@ fn a_2xx_answered_by_an_html_page_rejects_the_batch() {
                 "text/plain",
                 "  <!DOCTYPE html><html><body>Access denied</body></html>",
             ),
-        };
-        Exchange {
-            headers: vec![("content-type".to_owned(), content_type.to_owned())],
-            ..Exchange::json(&seen.target, said)
         }
     });
-    let rejects = dir.path("rejects.ndjson");
-    let run = run_write(&dir, &retry_job(&server.url(), &rejects, ""), &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(
-        summary(&dir)["write"],
-        json!({"delivered": 2, "rejected": 4, "retried": 0, "batches": 3})
-    );
-    let reasons: Vec<String> = dir
-        .read("rejects.ndjson")
-        .lines()
-        .map(|line| {
-            serde_json::from_str::<Value>(line).unwrap()["reason"]
-                .as_str()
-                .unwrap()
-                .to_owned()
-        })
-        .collect();
+    let reasons = first_batch_delivered(&dir, &server);
     let answered = format!("POST {}/w answered 200 OK with an HTML page", server.url());
     let page = "not the API's answer: a proxy or a sign-in page?";
     let titled = format!("{answered} (`Sign in to Contoso`), {page}");
