@@ -401,6 +401,39 @@ fn a_backfill_leaves_the_bookmark_alone() {
     let state = hydrant_with(&["state", &job], &[TOKEN]);
     let state: Value = serde_json::from_str(&state.stdout).unwrap();
     assert_eq!(state["bookmark"], "2024-03-01T12:00:00Z");
+    // A range that holds nothing (the bounds swapped, or equal: `--to` is
+    // exclusive) is refused before any request, not run into an empty
+    // output.
+    let asked = api.server.requests().len();
+    for (from, to) in [
+        ("2024-03-01T12:00:00Z", "2024-02-27T00:00:00Z"),
+        ("2024-03-01T12:00:00Z", "2024-03-01T12:00:00Z"),
+    ] {
+        let out = dir.path("swapped.ndjson");
+        let run = hydrant_with(
+            &[
+                "run",
+                &job,
+                "-o",
+                path_str(&out),
+                "--from",
+                from,
+                "--to",
+                to,
+            ],
+            &[TOKEN],
+        );
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "--to `{to}` is not after --from `{from}`: the range holds nothing"
+            )),
+            "{}",
+            run.stderr
+        );
+        assert!(!out.exists());
+    }
+    assert_eq!(api.server.requests().len(), asked);
     // --reset forgets it: the next run starts again from `start`.
     let reset = hydrant_with(&["state", &job, "--reset"], &[TOKEN]);
     assert_eq!(reset.code, 0, "{}", reset.stderr);

@@ -106,19 +106,25 @@ impl Tracker {
         let asked = backfill
             .map(|b| -> Result<(Value, Option<Value>)> {
                 let read = |flag: &str, text: &str| {
-                    spec.kind
-                        .read_text(text)
-                        .map(|c| spec.kind.spell(&c))
-                        .ok_or_else(|| {
-                            bad(format!(
-                                "{flag}: `{text}` is not a cursor value of this job"
-                            ))
-                        })
+                    spec.kind.read_text(text).ok_or_else(|| {
+                        bad(format!(
+                            "{flag}: `{text}` is not a cursor value of this job"
+                        ))
+                    })
                 };
-                Ok((
-                    read("--from", &b.from)?,
-                    b.to.as_deref().map(|t| read("--to", t)).transpose()?,
-                ))
+                let from = read("--from", &b.from)?;
+                let to = b.to.as_deref().map(|t| read("--to", t)).transpose()?;
+                // The upper bound is exclusive: an equal or earlier one
+                // asks for nothing, and an empty output would pass for a
+                // quiet stretch.
+                if to.as_ref().is_some_and(|to| *to <= from) {
+                    return Err(bad(format!(
+                        "--to `{}` is not after --from `{}`: the range holds nothing",
+                        b.to.as_deref().unwrap_or_default(),
+                        b.from
+                    )));
+                }
+                Ok((spec.kind.spell(&from), to.map(|to| spec.kind.spell(&to))))
             })
             .transpose()?;
         let saved = match checkpoint.and_then(|c| c.incremental.clone()) {
