@@ -607,6 +607,51 @@ fn fanout_from_a_paginated_parent_endpoint() {
     );
 }
 
+/// A fan-out that gives no value (an empty `values_file` from a failed
+/// export, a parent job that found nothing) makes no request: the run
+/// says so, rather than pass for a quiet day.
+#[test]
+fn a_fanout_without_values_says_so() {
+    let server = TestServer::start(vec![Exchange::json("/users", r#"{"users": []}"#)]);
+    let dir = Dir::new();
+    dir.write("accounts.txt", "\n  \n");
+    let from = format!(
+        "[fanout.from]\npath = \"id\"\n[fanout.from.request]\nurl = \"{}/users\"\n[fanout.from.records]\npath = \"users\"\n",
+        server.url()
+    );
+    for (fanout, said) in [
+        (
+            format!(
+                "values_file = \"{}\"\n",
+                path_str(&dir.path("accounts.txt"))
+            ),
+            format!(
+                "fanout.values_file `{}` holds no value",
+                path_str(&dir.path("accounts.txt"))
+            ),
+        ),
+        (
+            "values = []\n".to_owned(),
+            "fanout.values is empty".to_owned(),
+        ),
+        (from, "the [fanout.from] job gave no value".to_owned()),
+    ] {
+        let rest = format!("[fanout]\nin = \"url\"\n{fanout}");
+        let (run, summary) = run_job(&server.url(), "/acct/{value}/tx", &rest, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(summary["records"], 0);
+        let warning = format!("{said}: the run made no request");
+        assert_eq!(
+            summary["warnings"],
+            serde_json::json!([warning]),
+            "{summary}"
+        );
+        assert!(run.stderr.contains(&warning), "{}", run.stderr);
+    }
+    // Only the parent job asked anything.
+    assert!(server.requests().iter().all(|s| s.target == "/users"));
+}
+
 /// A parent record's value of `..` in a path segment would send the
 /// request, with the job's credentials, to another path of the API.
 #[test]

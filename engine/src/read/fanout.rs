@@ -54,6 +54,8 @@ pub(crate) struct Feed {
     source: Source,
     /// Parent records that had no value at `fanout.from.path`.
     skipped: u64,
+    /// Fan-out values given so far.
+    given: u64,
 }
 
 enum Source {
@@ -81,6 +83,7 @@ impl Feed {
                 fanout: None,
                 source: Source::Once(false),
                 skipped: 0,
+                given: 0,
             }));
         };
         let source = match &fanout.source {
@@ -103,6 +106,7 @@ impl Feed {
             fanout: Some(fanout.clone()),
             source,
             skipped: 0,
+            given: 0,
         }))
     }
 
@@ -172,6 +176,7 @@ impl Feed {
             fanout: Some(fanout.clone()),
             source,
             skipped: 0,
+            given: 0,
         })
     }
 
@@ -180,8 +185,36 @@ impl Feed {
         self.skipped
     }
 
+    /// Where the values of a `[fanout]` that gave none came from, for a
+    /// warning: an empty `values_file` from a failed export, or a parent
+    /// job that found nothing, would otherwise pass for a quiet day.
+    /// `None` when a value was given, or there is no `[fanout]` to give
+    /// one (a partition is given its values).
+    pub(crate) fn gave_none(&self) -> Option<String> {
+        if self.given > 0 {
+            return None;
+        }
+        match (&self.source, self.fanout.as_ref().map(|f| &f.source)) {
+            (Source::Lines { path, .. }, _) => Some(format!(
+                "fanout.values_file `{}` holds no value",
+                path.display()
+            )),
+            (Source::Values(_), _) => Some("fanout.values is empty".to_owned()),
+            (Source::Parents { .. }, _) => Some("the [fanout.from] job gave no value".to_owned()),
+            _ => None,
+        }
+    }
+
     /// The next value, `None` when all are done.
     pub(crate) fn next_value(&mut self) -> Result<Option<FanValue>> {
+        let value = self.next_of_source()?;
+        if value.is_some() && self.fanout.is_some() {
+            self.given += 1;
+        }
+        Ok(value)
+    }
+
+    fn next_of_source(&mut self) -> Result<Option<FanValue>> {
         let (value, parent) = match &mut self.source {
             Source::Once(done) => {
                 if *done {

@@ -829,6 +829,11 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 self.tally.last_stop = Some(Stop::MaxRequests);
             }
         }
+        if let Some(none) = self.feed.gave_none() {
+            let warning = format!("{none}: the run made no request");
+            tracing::warn!("{warning}");
+            self.tally.warnings.push(warning);
+        }
         if self.feed.skipped() > 0 {
             self.tally.warnings.push(format!(
                 "{} parent records had no value at fanout.from.path; no pass was run for them",
