@@ -979,6 +979,29 @@ mod tests {
     }
 
     #[test]
+    fn a_zero_timeout_is_refused() {
+        for (table, key) in [
+            ("request", "timeout"),
+            ("request", "connect_timeout"),
+            ("write", "timeout"),
+            ("write", "connect_timeout"),
+        ] {
+            let text = match table {
+                "request" => format!("[request]\nurl = \"https://a.example/x\"\n{key} = \"0s\"\n"),
+                _ => format!(
+                    "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"https://a.example/x\"\n{key} = \"0ms\"\n"
+                ),
+            };
+            let err = parse(&text).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("{table}.{key}: must be more than 0")),
+                "{err}"
+            );
+        }
+        assert!(parse("[request]\nurl = \"https://a.example/x\"\ntimeout = \"1ms\"\n").is_ok());
+    }
+
+    #[test]
     fn a_parquet_level_is_checked_against_its_codec() {
         let level = |parquet: &str| {
             parse(&format!(

@@ -86,6 +86,19 @@ pub(super) fn interpolate(
     Ok(())
 }
 
+/// A timeout: a duration above zero. A zero timeout fails every request
+/// before its answer can come, or wins a race with a fast server.
+fn timeout(
+    key: &str,
+    value: Option<&str>,
+    default: Duration,
+) -> std::result::Result<Duration, String> {
+    match duration(key, value, default)? {
+        Duration::ZERO => Err(format!("{key}: must be more than 0")),
+        timeout => Ok(timeout),
+    }
+}
+
 pub(super) fn duration(
     key: &str,
     value: Option<&str>,
@@ -302,12 +315,12 @@ pub(super) fn validate_request(
         url_secrets,
         var_secrets: Vec::new(),
         body,
-        timeout: duration(
+        timeout: timeout(
             &format!("{key}.timeout"),
             file.timeout.as_deref(),
             Duration::from_secs(100),
         )?,
-        connect_timeout: duration(
+        connect_timeout: timeout(
             &format!("{key}.connect_timeout"),
             file.connect_timeout.as_deref(),
             Duration::from_secs(10),
