@@ -97,6 +97,20 @@ fn sigterm_without_state_removes_the_partial_output() {
     );
     assert!(!dir.path("out.ndjson.partial").exists());
     assert!(!dir.path("out.ndjson").exists());
+    // A device is written in place: there was no partial file to remove.
+    let server = slow_pages();
+    let text = std::fs::read_to_string(self::job(&dir, &server, false)).unwrap();
+    let job = dir.write(
+        "job.toml",
+        &text.replace(path_str(&dir.path("out.ndjson")), "/dev/null"),
+    );
+    let (code, stderr) = interrupt(&job, &server, "-TERM");
+    assert_eq!(code, 143, "{stderr}");
+    assert!(
+        stderr.contains("interrupted: 2 records had been written to `/dev/null`")
+            && !stderr.contains("partial"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -623,6 +623,12 @@ pub(super) fn interrupted_error(job: &Job, records: u64) -> Error {
             "interrupted: {records} records written; the output stays in `{}.partial` with a checkpoint: resume with --resume",
             path.display()
         ),
+        (None, Some(path)) if crate::sink::written_in_place(path).unwrap_or(false) => {
+            format!(
+                "interrupted: {records} records had been written to `{}`",
+                path.display()
+            )
+        }
         (None, Some(path)) => format!(
             "interrupted: {records} records had been written; `{}.partial` was removed (set [state] to resume a run)",
             path.display()

@@ -219,7 +219,7 @@ pub(crate) fn partial_path(path: &Path) -> PathBuf {
 /// Whether `path` is written in place: it exists and is not a regular
 /// file once links are followed (a device, a FIFO, `/dev/stdout`), or it
 /// lies under `/dev`, where no `.partial` file belongs.
-fn written_in_place(path: &Path) -> io::Result<bool> {
+pub(crate) fn written_in_place(path: &Path) -> io::Result<bool> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_dir() => Err(io::Error::new(
             io::ErrorKind::IsADirectory,
