@@ -467,6 +467,28 @@ fn adf_copy_settings_are_set_noted_or_refused() {
     ] {
         refused(&with(settings), message);
     }
+    // The translator's settings: noted, or refused when unknown.
+    let translator = |settings: &str| {
+        let text = pipeline.replace(
+            "\"type\": \"TabularTranslator\",",
+            &format!("\"type\": \"TabularTranslator\", {settings}"),
+        );
+        let job = dir.write("pipeline/CopyOrders.json", &text);
+        hydrant(&["convert", path_str(&job)])
+    };
+    let converted = translator(
+        r#""mapComplexValuesToString": true, "typeConversion": true, "typeConversionSettings": {"allowDataTruncation": true},"#,
+    );
+    assert_eq!(converted.code, 0, "{}", converted.stderr);
+    assert!(
+        converted.stdout.contains("# `activities[CopyOrdersToFile].typeProperties.translator.typeConversionSettings` is ignored: values convert by hydrant's own rules"),
+        "{}",
+        converted.stdout
+    );
+    refused(
+        &translator(r#""columnFlattenSettings": {"treatArrayAsString": true},"#),
+        "`activities[CopyOrdersToFile].typeProperties.translator.columnFlattenSettings`: is not a setting of a TabularTranslator that hydrant honours",
+    );
     // A sink's timeout and retries.
     let template = fixture("adf/arm/template.json").replace(
         "\"writeBatchSize\": 2,",

@@ -585,6 +585,27 @@ fn translator(job: &mut Converted, properties: &Value, at: &str) -> Result<(), D
     let Some(translator) = member(properties, "translator") else {
         return Ok(());
     };
+    for name in translator.as_object().into_iter().flatten().map(|(k, _)| k) {
+        let key = format!("{at}.{name}");
+        match name.as_str() {
+            "type" | "collectionReference" | "mappings" => {}
+            // hydrant writes an object or array read into a string column
+            // as its JSON text: what `true` asks for, and where `false`
+            // would fail the copy.
+            "mapComplexValuesToString" => {}
+            "typeConversion" | "typeConversionSettings" => job.note(
+                "columns",
+                key,
+                "values convert by hydrant's own rules (docs/guide/behaviour.md)",
+            ),
+            _ => {
+                return Err(DialectError::new(
+                    key,
+                    "is not a setting of a TabularTranslator that hydrant honours",
+                ));
+            }
+        }
+    }
     if let Some(path) = string(
         member(translator, "collectionReference"),
         &format!("{at}.collectionReference"),
