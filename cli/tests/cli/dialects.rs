@@ -431,14 +431,13 @@ fn adf_copy_settings_are_set_noted_or_refused() {
     let dir = Dir::new();
     copy_fixture_folder("adf/git", &dir);
     let pipeline = fixture("adf/git/pipeline/CopyOrders.json");
-    let with = |settings: &str| {
-        let text = pipeline.replace(
-            "\"requestMethod\": \"GET\",",
-            &format!("\"requestMethod\": \"GET\", {settings}"),
-        );
+    // The pipeline converted with `settings` put after `anchor`.
+    let after = |anchor: &str, settings: &str| {
+        let text = pipeline.replace(anchor, &format!("{anchor} {settings}"));
         let job = dir.write("pipeline/CopyOrders.json", &text);
         hydrant(&["convert", path_str(&job)])
     };
+    let with = |settings: &str| after("\"requestMethod\": \"GET\",", settings);
     let converted = with(
         r#""maxConcurrentConnections": 3, "sourceRetryCount": 2, "sourceRetryWait": "00:00:05", "disableMetricsCollection": true,"#,
     );
@@ -468,14 +467,7 @@ fn adf_copy_settings_are_set_noted_or_refused() {
         refused(&with(settings), message);
     }
     // The translator's settings: noted, or refused when unknown.
-    let translator = |settings: &str| {
-        let text = pipeline.replace(
-            "\"type\": \"TabularTranslator\",",
-            &format!("\"type\": \"TabularTranslator\", {settings}"),
-        );
-        let job = dir.write("pipeline/CopyOrders.json", &text);
-        hydrant(&["convert", path_str(&job)])
-    };
+    let translator = |settings: &str| after("\"type\": \"TabularTranslator\",", settings);
     let converted = translator(
         r#""mapComplexValuesToString": true, "typeConversion": true, "typeConversionSettings": {"allowDataTruncation": true},"#,
     );
