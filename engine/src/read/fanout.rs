@@ -194,14 +194,14 @@ impl Feed {
         if self.given > 0 {
             return None;
         }
-        match (&self.source, self.fanout.as_ref().map(|f| &f.source)) {
-            (Source::Lines { path, .. }, _) => Some(format!(
+        match &self.source {
+            Source::Lines { path, .. } => Some(format!(
                 "fanout.values_file `{}` holds no value",
                 path.display()
             )),
-            (Source::Values(_), _) => Some("fanout.values is empty".to_owned()),
-            (Source::Parents { .. }, _) => Some("the [fanout.from] job gave no value".to_owned()),
-            _ => None,
+            Source::Values(_) => Some("fanout.values is empty".to_owned()),
+            Source::Parents { .. } => Some("the [fanout.from] job gave no value".to_owned()),
+            Source::Once(_) | Source::Given(_) => None,
         }
     }
 
