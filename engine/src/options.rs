@@ -170,3 +170,7 @@ impl Partition {
             .map_err(|e| crate::error::Error::config(format!("not a hydrant partition: {e}")))
     }
 }
+
+/// The codecs of `output.parquet.compression`, which a dialect's Parquet
+/// output maps to.
+pub(crate) const PARQUET_CODECS: [&str; 5] = ["zstd", "snappy", "gzip", "lz4", "none"];

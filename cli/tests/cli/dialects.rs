@@ -540,7 +540,7 @@ fn adf_file_dataset_settings_are_kept_refused_or_noted() {
     }
     let converted = dataset(
         "DelimitedText",
-        r#""escapeChar": "\"", "rowDelimiter": "\n", "nullValue": "", "quoteChar": "\"", "#,
+        r#""escapeChar": "\"", "rowDelimiter": "\n", "nullValue": "", "quoteChar": "\"", "encodingName": "UTF8", "#,
     );
     assert_eq!(converted.code, 0, "{}", converted.stderr);
     assert!(

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use super::{Converted, DialectError, member, text, whole};
+use super::{Converted, DialectError, is_utf8, member, text, unknown_key, whole};
 
 /// Whether a JSON document is an ADF pipeline or an ARM template holding
 /// one.
@@ -875,7 +875,7 @@ fn file_format(
     table: &str,
     at: &str,
 ) -> Result<&'static str, DialectError> {
-    let key = |k: &str| format!("dataset.typeProperties.{k}");
+    let key = dataset_key;
     let known: &[&str] = match kind {
         "Json" => &["location", "encodingName", "compression"],
         "DelimitedText" => &[
@@ -901,17 +901,14 @@ fn file_format(
             ));
         }
     };
-    if let Some(unknown) = tp
-        .as_object()
-        .and_then(|tp| tp.keys().find(|k| !known.contains(&k.as_str())))
-    {
+    if let Some(unknown) = tp.as_object().and_then(|tp| unknown_key(tp, known)) {
         return Err(DialectError::new(
             key(unknown),
             format!("is not a setting of a {kind} dataset that hydrant knows"),
         ));
     }
     let encoding = string(member(tp, "encodingName"), &key("encodingName"))?;
-    if encoding.is_some_and(|e| !e.eq_ignore_ascii_case("utf-8")) {
+    if encoding.is_some_and(|e| !is_utf8(&e)) {
         return Err(DialectError::new(
             key("encodingName"),
             "hydrant reads and writes UTF-8 files only",
@@ -946,27 +943,32 @@ fn file_format(
                 let codec = codec
                     .unwrap_or_else(|| "snappy".to_owned())
                     .to_ascii_lowercase();
-                let native = match codec.as_str() {
-                    "none" | "gzip" | "snappy" | "lz4" | "zstd" => codec,
-                    other => {
-                        return Err(DialectError::new(
-                            key("compressionCodec"),
-                            format!("`{other}` is not written: none, gzip, snappy, lz4 or zstd"),
-                        ));
-                    }
-                };
-                job.set("output", "parquet", json!({ "compression": native }));
+                if !crate::options::PARQUET_CODECS.contains(&codec.as_str()) {
+                    return Err(DialectError::new(
+                        key("compressionCodec"),
+                        format!(
+                            "`{codec}` is not written: {}",
+                            crate::options::PARQUET_CODECS.join(", ")
+                        ),
+                    ));
+                }
+                job.set("output", "parquet", json!({ "compression": codec }));
             }
             Ok("parquet")
         }
     }
 }
 
+/// Where a setting of a dataset is named in errors and notes.
+fn dataset_key(name: &str) -> String {
+    format!("dataset.typeProperties.{name}")
+}
+
 /// A DelimitedText dataset's settings: the delimiter and header set, the
 /// others checked against what hydrant's CSV is (RFC 4180: `"` quotes,
 /// doubled inside a value; a null as an empty field; no compression).
 fn delimited_text(job: &mut Converted, tp: &Value, table: &str) -> Result<(), DialectError> {
-    let key = |k: &str| format!("dataset.typeProperties.{k}");
+    let key = dataset_key;
     let delimiter = string(member(tp, "columnDelimiter"), &key("columnDelimiter"))?
         .unwrap_or_else(|| ",".to_owned());
     let header = member(tp, "firstRowAsHeader") == Some(&Value::Bool(true));

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Converted, DialectError, member, text, whole};
+use super::{Converted, DialectError, is_utf8, member, text, unknown_key, whole};
 
 /// Whether a JSON document is a DataWorks or DataX job.
 pub(super) fn is_dataworks(value: &Value) -> bool {
@@ -88,11 +88,7 @@ const KNOWN_KEYS: [&str; 25] = [
 /// Refuses a key the restapi plugin does not have: a typo would otherwise
 /// be a setting silently not applied.
 fn known_keys(step: &Step<'_>) -> Result<(), DialectError> {
-    match step
-        .parameter
-        .keys()
-        .find(|k| !KNOWN_KEYS.contains(&k.as_str()))
-    {
+    match unknown_key(step.parameter, &KNOWN_KEYS) {
         Some(key) => Err(DialectError::new(
             step.key(key),
             "is not a key of the DataWorks restapi plugin",
@@ -626,7 +622,7 @@ fn text_file_settings(job: &mut Converted, step: &Step<'_>) -> Result<(), Dialec
         }
     }
     if let Some(encoding) = step.string("encoding")?
-        && !matches!(encoding.to_ascii_lowercase().as_str(), "utf-8" | "utf8")
+        && !is_utf8(&encoding)
     {
         return Err(DialectError::new(
             step.key("encoding"),

@@ -186,6 +186,18 @@ impl Converted {
     }
 }
 
+/// The first key of `table` that is not one of `keys`: a dialect refuses
+/// it, as a typo would otherwise be a setting silently not applied.
+fn unknown_key<'m>(table: &'m Map<String, Value>, keys: &[&str]) -> Option<&'m str> {
+    table.keys().map(String::as_str).find(|k| !keys.contains(k))
+}
+
+/// Whether an encoding's name is UTF-8's, the only one hydrant's files
+/// are read and written in (`UTF-8`, `utf8`, …).
+fn is_utf8(name: &str) -> bool {
+    matches!(name.to_ascii_lowercase().as_str(), "utf-8" | "utf8")
+}
+
 /// A member of a JSON object, by name.
 fn member<'v>(object: &'v Value, name: &str) -> Option<&'v Value> {
     object.as_object()?.get(name)

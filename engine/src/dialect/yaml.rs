@@ -7,7 +7,7 @@
 use serde_json::{Map, Value, json};
 use yaml_rust2::{Yaml, YamlLoader};
 
-use super::{Converted, DialectError, Pick, member, text, whole};
+use super::{Converted, DialectError, Pick, member, text, unknown_key, whole};
 
 /// Whether `text` is a YAML file with `CONFIG.inputs` or `CONFIG.outputs`.
 pub(super) fn is_yaml(text: &str) -> bool {
@@ -246,9 +246,7 @@ const FILE_KEYS: [&str; 4] = ["name", "type", "path", "format"];
 /// Refuses a key of the table `value` at `at` that is not one of `keys`:
 /// hydrant would not read it, and a setting left out changes the run.
 fn known(value: &Value, at: &str, keys: &[&str]) -> Result<(), DialectError> {
-    let unknown = value
-        .as_object()
-        .and_then(|table| table.keys().find(|k| !keys.contains(&k.as_str())));
+    let unknown = value.as_object().and_then(|table| unknown_key(table, keys));
     match unknown {
         Some(key) => Err(DialectError::new(
             format!("{at}.{key}"),

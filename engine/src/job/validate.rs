@@ -773,7 +773,7 @@ pub(super) fn validate_output(file: &file::OutputFile) -> std::result::Result<Ou
         "output.parquet.compression",
         parquet.compression.as_deref(),
         "zstd",
-        &["zstd", "snappy", "gzip", "lz4", "none"],
+        &crate::options::PARQUET_CODECS,
     )?;
     let level = parquet_level(compression, parquet.compression_level)?;
     let row_group_size = match parquet.row_group_size {
