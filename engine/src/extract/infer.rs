@@ -216,13 +216,12 @@ impl Inference {
                 return covered;
             }
         }
-        if !self.nodes[level].children.is_empty()
-            && (value.is_object() || matches!(value.view(), View::Null))
-        {
-            return true;
-        }
         let Some(at) = self.nodes[level].column else {
-            return false;
+            // A null or `{}` where objects have members: an object whose
+            // fields are all missing. Looked at only here, off the path of
+            // values that have a column.
+            return !self.nodes[level].children.is_empty()
+                && (value.is_object() || matches!(value.view(), View::Null));
         };
         fit(self.columns[at].kind, value.view()) != Fit::No
     }

@@ -150,7 +150,9 @@ fn html_title(headers: &http::HeaderMap, body: &[u8]) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("text/html"));
     let start = body.trim_ascii_start();
-    let head = String::from_utf8_lossy(&start[..start.len().min(2048)]).to_ascii_lowercase();
+    // Lowered in ASCII only, `head` keeps `original`'s byte offsets.
+    let original = String::from_utf8_lossy(&start[..start.len().min(2048)]);
+    let head = original.to_ascii_lowercase();
     // Some servers send JSON as text/html (PHP's default): the body decides.
     let page = head.starts_with("<!doctype html") || head.starts_with("<html");
     if !(page || (typed && head.starts_with('<'))) {
@@ -165,7 +167,6 @@ fn html_title(headers: &http::HeaderMap, body: &[u8]) -> Option<String> {
             cut
         }
     };
-    let original = String::from_utf8_lossy(&start[..start.len().min(2048)]).into_owned();
     let title = head
         .find("<title>")
         .map(|at| at + "<title>".len())
