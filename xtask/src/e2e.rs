@@ -4,6 +4,11 @@
 //! them to a file, in the same run. `SHAPE+gzip` serves the pages
 //! gzip-compressed (and curl gets `--compressed`).
 //!
+//! A file output is synced before it takes its name; curl's is not. So a
+//! second table weighs that sync: hydrant writing NDJSON to stdout
+//! redirected to a file (no sync, as curl), and curl's file synced after
+//! curl ends (`fsync`, timed here).
+//!
 //! The server is hydrant-bench's `corpus-api` (hyper), in its own process.
 //! Each measurement is run three times, all taking turns; the medians go
 //! to a table on stdout, and every run to `target/e2e-bench.json`. Beside
@@ -121,10 +126,11 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
     let parquet = dir.join(format!("{style}.parquet"));
     let curl_config = dir.join(format!("{style}.curl"));
     let curl_file = dir.join(format!("{style}.curl.out"));
-    let mut runs: [Vec<Run>; 5] = Default::default();
+    let stdout_file = dir.join(format!("{style}.stdout.ndjson"));
+    let mut runs: [Vec<Run>; 7] = Default::default();
     let mut summary = Value::Null;
     let (mut output_bytes, mut parquet_bytes) = (0, 0);
-    let hydrant = |extra: &[&Path]| -> Result<Run> {
+    let hydrant = |to: To<'_>| -> Result<Run> {
         let mut command = Command::new(bin.join("hydrant"));
         command
             .arg("run")
@@ -132,17 +138,26 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
             .arg("--quiet")
             .arg("--summary-json")
             .arg(&summary_path);
-        if let [path] = extra {
-            command
-                .arg("--format")
-                .arg("parquet")
-                .arg("--output")
-                .arg(path);
+        match to {
+            To::JobOutput => {}
+            To::Parquet(path) => {
+                command
+                    .arg("--format")
+                    .arg("parquet")
+                    .arg("--output")
+                    .arg(path);
+            }
+            To::Stdout(path) => {
+                command
+                    .arg("--output")
+                    .arg("-")
+                    .stdout(std::fs::File::create(path)?);
+            }
         }
         measure(&mut command, "hydrant")
     };
     for _ in 0..RUNS {
-        runs[0].push(hydrant(&[])?);
+        runs[0].push(hydrant(To::JobOutput)?);
         summary = serde_json::from_slice(&std::fs::read(&summary_path)?)?;
         if summary["records"].as_u64() != Some(total) {
             bail!(
@@ -152,18 +167,25 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         }
         output_bytes = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
         std::fs::remove_file(&output).ok();
-        runs[1].push(hydrant(&[&parquet])?);
+        runs[1].push(hydrant(To::Parquet(&parquet))?);
         parquet_bytes = std::fs::metadata(&parquet).map(|m| m.len()).unwrap_or(0);
         std::fs::remove_file(&parquet).ok();
         runs[2].push(curl(&curl_config, 1, None, gzip)?);
-        runs[3].push(curl(&curl_config, 1, Some(&curl_file), gzip)?);
+        let to_file = curl(&curl_config, 1, Some(&curl_file), gzip)?;
+        runs[3].push(to_file);
+        runs[6].push(synced(to_file, &curl_file)?);
         std::fs::remove_file(&curl_file).ok();
+        runs[5].push(hydrant(To::Stdout(&stdout_file))?);
+        if std::fs::metadata(&stdout_file)?.len() != output_bytes {
+            bail!("{style}: hydrant's stdout and its file output differ in size");
+        }
+        std::fs::remove_file(&stdout_file).ok();
         if style == "offset" {
             runs[4].push(curl(&curl_config, 4, None, gzip)?);
         }
     }
-    let [ndjson_s, parquet_s, null_s, file_s] =
-        [0, 1, 2, 3].map(|i| median(&runs[i], |r| r.seconds));
+    let [ndjson_s, parquet_s, null_s, file_s, stdout_s, synced_s] =
+        [0, 1, 2, 3, 5, 6].map(|i| median(&runs[i], |r| r.seconds));
     let [ndjson_cpu, parquet_cpu, _, file_cpu] =
         [0, 1, 2, 3].map(|i| median(&runs[i], |r| r.cpu_s));
     let [rss_ndjson, rss_parquet] =
@@ -193,9 +215,15 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         "curl_file_s": file_s,
         "curl_file_runs_s": seconds(3),
         "curl_file_cpu_s": file_cpu,
+        "curl_file_synced_s": synced_s,
+        "curl_file_synced_runs_s": seconds(6),
+        "hydrant_stdout_s": stdout_s,
+        "hydrant_stdout_runs_s": seconds(5),
         "ratio_to_curl": null_s / ndjson_s,
         "ratio_to_curl_file": file_s / ndjson_s,
         "parquet_to_ndjson": ndjson_s / parquet_s,
+        "ratio_to_curl_file_synced": synced_s / ndjson_s,
+        "stdout_ratio_to_curl_file": file_s / stdout_s,
     });
     if style == "offset" {
         let parallel_s = median(&runs[4], |r| r.seconds);
@@ -236,6 +264,44 @@ fn print_table(results: &[Value], total: u64) {
             );
         }
     }
+    println!(
+        "\nThe sync of a file output (curl does not sync):\n\n| style | hydrant NDJSON → file, synced | hydrant NDJSON → stdout → file | curl → file | curl → file, then synced | NDJSON ÷ curl → file, synced | stdout ÷ curl → file |\n|---|---:|---:|---:|---:|---:|---:|"
+    );
+    for row in results {
+        let f = |key: &str| row[key].as_f64().unwrap_or(0.0);
+        println!(
+            "| {} | {:.2} M/s | {:.2} M/s | {:.2} M/s | {:.2} M/s | {:.2}× | {:.2}× |",
+            row["style"].as_str().unwrap_or(""),
+            f("records_per_s") / 1e6,
+            per_s(f("hydrant_stdout_s")),
+            per_s(f("curl_file_s")),
+            per_s(f("curl_file_synced_s")),
+            f("ratio_to_curl_file_synced"),
+            f("stdout_ratio_to_curl_file"),
+        );
+    }
+}
+
+/// Where a hydrant run writes: the job's own NDJSON file, a Parquet file,
+/// or stdout redirected to a file.
+#[derive(Clone, Copy)]
+enum To<'a> {
+    JobOutput,
+    Parquet(&'a Path),
+    Stdout(&'a Path),
+}
+
+/// `run` (curl writing `file`) with the time taken to sync `file` after
+/// it: what curl's file would cost made as safe as hydrant's.
+fn synced(run: Run, file: &Path) -> Result<Run> {
+    let started = Instant::now();
+    std::fs::File::open(file)
+        .and_then(|f| f.sync_all())
+        .with_context(|| format!("cannot sync {}", file.display()))?;
+    Ok(Run {
+        seconds: run.seconds + started.elapsed().as_secs_f64(),
+        ..run
+    })
 }
 
 /// The median of one figure of `runs`.
@@ -341,6 +407,23 @@ mod tests {
         let stat = "4242 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 7 8 250 31 20 0 1 0";
         assert_eq!(children_cpu_in(stat), Some(2.81));
         assert_eq!(children_cpu_in("4242 (cut short) S 1 2"), None);
+    }
+
+    #[test]
+    fn a_synced_run_adds_the_sync_to_the_wall_time_only() {
+        let file = std::env::temp_dir().join(format!("e2e-synced-{}", std::process::id()));
+        std::fs::write(&file, vec![b'x'; 1 << 20]).unwrap();
+        let run = Run {
+            seconds: 1.5,
+            cpu_s: 0.25,
+            rss_kb: 7,
+        };
+        let synced_run = synced(run, &file).unwrap();
+        assert!(synced_run.seconds >= 1.5, "{synced_run:?}");
+        assert_eq!((synced_run.cpu_s, synced_run.rss_kb), (0.25, 7));
+        std::fs::remove_file(&file).unwrap();
+        let missing = synced(run, &file).unwrap_err();
+        assert!(missing.to_string().contains("cannot sync"), "{missing}");
     }
 
     #[test]
