@@ -495,9 +495,14 @@ fn a_failed_run_keeps_its_partial_output_and_state_for_resume() {
         ),
         "out.csv",
     );
-    let failed = hydrant(&["run", path_str(&job), "--quiet"]);
+    let failed = hydrant(&["run", path_str(&job)]);
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     assert!(failed.stderr.contains("503"), "{}", failed.stderr);
+    let kept = format!(
+        "the output so far stays in `{}` with a checkpoint: resume with --resume",
+        dir.path("out.csv.partial").display()
+    );
+    assert!(failed.stderr.contains(&kept), "{}", failed.stderr);
     assert!(!dir.path("out.csv").exists());
     assert_eq!(
         dir.read("out.csv.partial"),

@@ -51,13 +51,21 @@ pub(crate) async fn run_hooked(
     options: RunOptions,
     hooks: &mut Hooks,
 ) -> Result<Summary> {
+    let own_output = hooks.output.is_none();
     let run = run::ReadRun::start(job, options, hooks).await?;
     // An error may quote a page (one that is not JSON, one that says it
     // failed), and a server may echo a credential anywhere in it.
     let session = run.context.session.clone();
-    run.drive()
-        .await
-        .map_err(|e| e.redacted(|text| session.redact(text)))
+    run.drive().await.map_err(|e| {
+        // An interrupted run says what it kept in its own error.
+        if own_output
+            && !e.is_interrupted()
+            && let Some(kept) = page::kept_on_failure(job)
+        {
+            tracing::warn!("{kept}");
+        }
+        e.redacted(|text| session.redact(text))
+    })
 }
 
 /// What `bench` changes in a run: every request whose page was taken

@@ -638,6 +638,35 @@ pub(super) fn interrupted_error(job: &Job, records: u64) -> Error {
     Error::new(Kind::Interrupted, message)
 }
 
+/// What a run with `[state]` that failed says it kept: its partial
+/// output, which the next run goes on from with `--resume` if a
+/// checkpoint was saved. `None` when no partial file is left.
+pub(super) fn kept_on_failure(job: &Job) -> Option<String> {
+    let (Some(state), Some(path)) = (&job.state, job.output.path.as_deref()) else {
+        return None;
+    };
+    let partial = crate::sink::partial_path(path);
+    if !partial.is_file() {
+        return None;
+    }
+    let checkpoint = if job.incremental.is_some() {
+        crate::read::incremental::load(job).is_ok_and(|stored| stored.run.is_some())
+    } else {
+        state::load(&state.path, job).is_ok_and(|found| found.is_some())
+    };
+    Some(if checkpoint {
+        format!(
+            "the output so far stays in `{}` with a checkpoint: resume with --resume",
+            partial.display()
+        )
+    } else {
+        format!(
+            "the output so far stays in `{}`, before any checkpoint: a run with --resume starts from the beginning",
+            partial.display()
+        )
+    })
+}
+
 /// How many dirty records are logged when they are not kept in a file.
 const DIRTY_LOGGED: u64 = 5;
 

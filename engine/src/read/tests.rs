@@ -258,6 +258,34 @@ every = "0s"
     assert!(!output.exists());
 }
 
+#[test]
+fn a_failed_run_says_what_it_kept_for_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let (output, state) = (dir.path().join("out.ndjson"), dir.path().join("job.state"));
+    let job = job(&format!(
+        "[request]\nurl = \"http://127.0.0.1:9/x\"\n[output]\npath = {:?}\n[state]\npath = {:?}\n",
+        output.display().to_string(),
+        state.display().to_string()
+    ));
+    assert_eq!(
+        crate::read::page::kept_on_failure(&job),
+        None,
+        "no partial file"
+    );
+    let partial = dir.path().join("out.ndjson.partial");
+    std::fs::write(&partial, "{\"id\":1}\n").unwrap();
+    let kept = crate::read::page::kept_on_failure(&job).unwrap();
+    assert_eq!(
+        kept,
+        format!(
+            "the output so far stays in `{}`, before any checkpoint: a run with --resume starts from the beginning",
+            partial.display()
+        )
+    );
+    // With a checkpoint, `a_failed_run_keeps_its_partial_output_and_state_for_resume`
+    // (the CLI's tests) reads the message.
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupt_between_followed_pages_is_not_a_finished_run() {
     let server = hydrant_bench::serve_fn(([127, 0, 0, 1], 0).into(), |seen| {

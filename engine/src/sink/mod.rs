@@ -26,7 +26,7 @@ mod text;
 
 pub(crate) use cells::{Hours, write_json_cell};
 use cells::{write_json_cell_in, write_string_text};
-pub(crate) use file::{Destination, Mark, written_in_place};
+pub(crate) use file::{Destination, Mark, partial_path, written_in_place};
 pub(crate) use ndjson::NdjsonEncoder;
 pub(crate) use raw::RawSink;
 pub(crate) use text::TextSink;
