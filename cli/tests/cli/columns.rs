@@ -273,6 +273,51 @@ fn an_object_that_is_null_is_its_fields_not_a_column_of_its_own() {
 }
 
 #[test]
+fn an_object_keyed_by_data_is_one_json_column() {
+    // Views by day: the keys are dates, three a record, none shared. As
+    // columns they would grow without end, each record a null in all
+    // but three.
+    let day = |k: usize| format!("2024-{:02}-{:02}", k / 28 + 1, k % 28 + 1);
+    let page = |records: std::ops::Range<usize>| {
+        let records: Vec<String> = records
+            .map(|r| {
+                let views: Vec<String> = (0..3)
+                    .map(|n| format!("\"{}\": {n}", day(r * 3 + n)))
+                    .collect();
+                format!("{{\"id\": {r}, \"views\": {{{}}}}}", views.join(", "))
+            })
+            .collect();
+        format!("[{}]", records.join(", "))
+    };
+    let pages = [page(0..40), page(40..45)];
+    let server = paged(&[&pages[0], &pages[1]]);
+    let views = |r: usize| {
+        (0..3)
+            .map(|n| format!("\"{}\":{n}", day(r * 3 + n)))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (run, summary) = run_job(&server.url(), "/i", PAGED, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let expected: String = (0..45)
+        .map(|r| format!("{{\"id\":{r},\"views\":{{{}}}}}\n", views(r)))
+        .collect();
+    assert_eq!(run.stdout, expected);
+    assert!(summary.get("unseen_fields").is_none(), "{summary}");
+    // CSV fixes its columns on the first page: later keys are not lost.
+    let (run, summary) = run_job_with(&server.url(), "/i", PAGED, &["--format", "csv"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 46);
+    assert_eq!(lines[0], "id,views");
+    assert_eq!(
+        lines[45],
+        format!("44,\"{{{}}}\"", views(44).replace('"', "\"\""))
+    );
+    assert!(summary.get("unseen_fields").is_none(), "{summary}");
+}
+
+#[test]
 fn inferred_ndjson_columns_grow_with_every_page() {
     let server = paged(&[
         r#"[{"id": 1, "n": null}]"#,

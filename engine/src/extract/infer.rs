@@ -10,6 +10,11 @@
 //! members (`"user": null` beside `"user": {"id": 1}`) is an object
 //! whose fields are all missing: it makes no column of its own, which
 //! would repeat every such object whole beside its flattened fields.
+//!
+//! An object whose keys are data (ids, dates: `{"2024-05-01": 3}`) is
+//! kept whole in a `json` column: as columns, its keys would grow
+//! without end, and each record would write a null for every key of
+//! every other record.
 
 use std::collections::BTreeMap;
 
@@ -37,7 +42,20 @@ struct Level {
     column: Option<usize>,
     /// The level above and the key that leads here (none for the record).
     parent: Option<(usize, Box<str>)>,
+    /// Objects here are values of the level's `json` column, kept whole:
+    /// their keys are data (see [`MAP_KEYS`]).
+    whole: bool,
+    /// Objects with members met here while columns grow, and their
+    /// members: how sparse the keys are.
+    objects: u64,
+    members: u64,
 }
+
+/// An object's keys are data, not fields, when more than this many
+/// distinct keys were met at its place and a record holds fewer than
+/// half of them on average. Records with fixed fields, however many (a
+/// Jira issue's hundreds of custom fields), hold most of them.
+const MAP_KEYS: usize = 64;
 
 #[derive(Debug, Clone)]
 struct Inferred {
@@ -99,6 +117,14 @@ impl Inference {
                 });
             }
         }
+        // A `json` column with no fields under it holds its objects
+        // whole, as the run whose columns these are wrote them.
+        for level in &mut inference.nodes {
+            if let Some(at) = level.column {
+                level.whole = level.children.is_empty()
+                    && inference.columns[at].kind == Some(ColumnType::Json);
+            }
+        }
         inference
     }
 
@@ -118,7 +144,8 @@ impl Inference {
         policy: Policy,
         fed: &mut Fed,
     ) {
-        if value.is_object() {
+        let whole = self.nodes[level].whole;
+        if value.is_object() && !whole {
             let mut members = 0;
             value.members(&mut |key, child| {
                 let below = self.child(level, key, members);
@@ -128,12 +155,13 @@ impl Inference {
             if members > 0 {
                 if policy == Policy::Grow {
                     self.give_way(level, fed);
+                    self.count_keys(level, members, fed);
                 }
                 return;
             }
         }
         let view = value.view();
-        let empty = matches!(view, View::Null) || value.is_object();
+        let empty = matches!(view, View::Null) || (value.is_object() && !whole);
         if empty && !self.nodes[level].children.is_empty() {
             // An object whose fields are all missing.
             return;
@@ -186,6 +214,55 @@ impl Inference {
         }
     }
 
+    /// Counts an object of `members` met at `level`, and keeps the
+    /// level's objects whole once their keys look like data.
+    fn count_keys(&mut self, level: usize, members: usize, fed: &mut Fed) {
+        let node = &mut self.nodes[level];
+        node.objects += 1;
+        node.members += members as u64;
+        let keys = node.children.len();
+        // The record itself always has columns.
+        if level > 0 && keys > MAP_KEYS && node.members * 2 < node.objects * keys as u64 {
+            self.keep_whole(level, fed);
+        }
+    }
+
+    /// Makes `level` a `json` column of whole objects: the columns under
+    /// it are dropped, and its own takes the place of the first of them.
+    fn keep_whole(&mut self, level: usize, fed: &mut Fed) {
+        let mut under = Vec::new();
+        let mut levels: Vec<usize> = self.nodes[level].children.iter().map(|c| c.1).collect();
+        while let Some(below) = levels.pop() {
+            levels.extend(self.nodes[below].children.iter().map(|c| c.1));
+            under.extend(self.nodes[below].column.take());
+        }
+        let node = &mut self.nodes[level];
+        node.children = Vec::new();
+        node.whole = true;
+        match (node.column, under.iter().min()) {
+            (Some(at), _) => {
+                let column = &mut self.columns[at];
+                column.kind = widen(column.kind, Some(ColumnType::Json));
+                column.placeholder = false;
+            }
+            (None, Some(&first)) => {
+                node.column = Some(first);
+                self.columns[first] = Inferred {
+                    keys: self.keys_of(level),
+                    kind: Some(ColumnType::Json),
+                    placeholder: false,
+                    dropped: false,
+                };
+            }
+            (None, None) => {}
+        }
+        let kept = self.nodes[level].column;
+        for at in under.into_iter().filter(|&at| Some(at) != kept) {
+            self.columns[at].dropped = true;
+        }
+        fed.changed = true;
+    }
+
     /// Whether `record` holds nothing new: every field a column, every
     /// value of its column's type. A page whose records do can be made
     /// with the columns as they are, on any thread.
@@ -194,7 +271,7 @@ impl Inference {
     }
 
     fn covers_value<'v, N: Node<'v>>(&self, level: usize, value: N) -> bool {
-        if value.is_object() {
+        if value.is_object() && !self.nodes[level].whole {
             // Keys as they are written: one with an escape is not found,
             // and its page is made where the inference is, which is right
             // if slower.
@@ -576,6 +653,94 @@ mod tests {
         // A column without a type is a string once the columns are fixed.
         inference.fix();
         assert_eq!(inference.columns()[1].kind, ColumnType::String);
+    }
+
+    /// `n` records `{"id": i, "at": {...}}`, each `at` holding `keys`
+    /// keys: the record's own (`k{i}_{j}`) when `own`, else the same
+    /// `k{j}` in every record.
+    fn keyed(n: usize, keys: usize, own: bool) -> String {
+        let records: Vec<String> = (0..n)
+            .map(|i| {
+                let members: Vec<String> = (0..keys)
+                    .map(|j| match own {
+                        true => format!("\"k{i}_{j}\": {j}"),
+                        false => format!("\"k{j}\": {j}"),
+                    })
+                    .collect();
+                format!("{{\"id\": {i}, \"at\": {{{}}}}}", members.join(", "))
+            })
+            .collect();
+        format!("[{}]", records.join(", "))
+    }
+
+    fn covered(inference: &Inference, text: &str) -> bool {
+        use simd_json::prelude::ValueAsArray;
+        let mut bytes = text.as_bytes().to_vec();
+        let value = simd_json::to_borrowed_value(&mut bytes).unwrap();
+        value
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| inference.covers(r))
+    }
+
+    #[test]
+    fn an_object_whose_keys_are_data_is_one_json_column() {
+        let s = |n: &str, k| (n.to_owned(), k);
+        // 3 keys a record, none shared: past 64 keys at `at`, the keys
+        // are data.
+        let mut inference = Inference::new("_");
+        let fed = feed(&mut inference, &keyed(40, 3, true), Policy::Grow);
+        assert!(fed.changed);
+        assert_eq!(shown(&inference), [s("id", "long"), s("at", "json")]);
+        // Objects there are its values now: new keys are nothing new.
+        assert!(covered(&inference, &keyed(5, 9, true)));
+        let fed = feed(&mut inference, &keyed(5, 9, true), Policy::Grow);
+        assert_eq!(fed, Fed::default());
+        // A fixed output neither grows nor counts their keys as unseen.
+        feed(
+            &mut inference,
+            &keyed(5, 9, true),
+            Policy::Fixed { widen: false },
+        );
+        assert!(inference.unseen().is_empty());
+
+        // 100 keys that every record holds are fields, however many.
+        let mut inference = Inference::new("_");
+        feed(&mut inference, &keyed(10, 100, false), Policy::Grow);
+        let columns = shown(&inference);
+        assert_eq!(columns.len(), 101);
+        assert!(columns.contains(&s("at_k99", "long")), "{columns:?}");
+        // Under 64 keys, even sparse ones are fields.
+        let mut inference = Inference::new("_");
+        feed(&mut inference, &keyed(30, 2, true), Policy::Grow);
+        assert_eq!(shown(&inference).len(), 61);
+        // The record's own keys are always its columns.
+        let mut inference = Inference::new("_");
+        let wide: Vec<String> = (0..80).map(|i| format!("{{\"f{i}\": 1}}")).collect();
+        feed(
+            &mut inference,
+            &format!("[{}]", wide.join(", ")),
+            Policy::Grow,
+        );
+        assert_eq!(shown(&inference).len(), 80);
+    }
+
+    #[test]
+    fn a_json_column_goes_on_holding_whole_objects_from_saved_columns() {
+        let mut inference = Inference::new("_");
+        feed(&mut inference, &keyed(40, 3, true), Policy::Grow);
+        let saved = inference.columns();
+        let mut resumed = Inference::from_columns("_", &saved);
+        assert!(covered(&resumed, &keyed(5, 4, true)));
+        let fed = feed(
+            &mut resumed,
+            &keyed(5, 4, true),
+            Policy::Fixed { widen: false },
+        );
+        assert_eq!(fed, Fed::default());
+        assert!(resumed.unseen().is_empty());
+        assert_eq!(shown(&resumed), shown(&inference));
     }
 
     #[test]
