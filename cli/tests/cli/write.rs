@@ -881,6 +881,73 @@ fn a_2xx_that_says_the_batch_failed_rejects_it() {
     );
 }
 
+/// An answer with a result for each record says which records failed:
+/// Salesforce's collections answer 200 with an array of results,
+/// Elasticsearch's bulk API with `items`. Only those records are
+/// rejected; the others are delivered. Results that are not one a
+/// record cannot say which: the batch is rejected.
+#[test]
+fn a_2xx_with_a_result_for_each_record_rejects_those_that_failed() {
+    let (dir, server) = six_records_answered(|first| {
+        let said = match first {
+            1 => {
+                r#"[{"id":"a1","success":true,"errors":[]},{"id":null,"success":false,"errors":[{"statusCode":"REQUIRED_FIELD_MISSING"}]}]"#
+            }
+            3 => {
+                r#"{"errors":true,"items":[{"index":{"status":201}},{"index":{"status":400,"error":{"type":"mapper_parsing_exception"}}}]}"#
+            }
+            _ => r#"[{"success":true},{"success":true},{"success":false}]"#,
+        };
+        ("application/json", said)
+    });
+    let rejects = dir.path("rejects.ndjson");
+    let run = run_write(&dir, &retry_job(&server.url(), &rejects, ""), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        summary(&dir)["write"],
+        json!({"delivered": 2, "rejected": 4, "retried": 0, "batches": 3})
+    );
+    let rejected: Vec<(i64, String)> = dir
+        .read("rejects.ndjson")
+        .lines()
+        .map(|line| {
+            let line: Value = serde_json::from_str(line).unwrap();
+            let n = line["record"]["n"].as_i64().unwrap();
+            (n, line["reason"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    let answered = format!("POST {}/w answered 200 OK", server.url());
+    assert_eq!(
+        rejected,
+        [
+            (
+                2,
+                format!(
+                    r#"{answered} but says record 2 of the batch failed: {{"id":null,"success":false,"errors":[{{"statusCode":"REQUIRED_FIELD_MISSING"}}]}}"#
+                )
+            ),
+            (
+                4,
+                format!(
+                    r#"{answered} but says record 2 of the batch failed: {{"status":400,"error":{{"type":"mapper_parsing_exception"}}}}"#
+                )
+            ),
+            (
+                5,
+                format!(
+                    r#"{answered} but says the request failed: 1 of its results, not one for each of the 2 records, say they failed: {{"success":false}}"#
+                )
+            ),
+            (
+                6,
+                format!(
+                    r#"{answered} but says the request failed: 1 of its results, not one for each of the 2 records, say they failed: {{"success":false}}"#
+                )
+            ),
+        ]
+    );
+}
+
 /// A proxy's or a sign-in page answers 200 with HTML where the API was
 /// never reached: such a batch is rejected, not counted delivered.
 #[test]

@@ -2,6 +2,7 @@
 //! apply it twice, or rejected with the status and the answer.
 
 use super::*;
+use crate::json::node::Node;
 
 /// Sends batches.
 #[derive(Debug)]
@@ -85,7 +86,8 @@ impl Sender {
         // Many APIs answer a failure with a 200 (Slack's `"ok": false`,
         // Elasticsearch's `"errors": true`): such a batch is not delivered.
         // Nor is one answered by an HTML page: a proxy's or a sign-in page
-        // answers 200 where the API was never reached.
+        // answers 200 where the API was never reached. An answer with a
+        // result for each record may say that some of them failed.
         let result = result.and_then(|fetched| {
             let response = &fetched.response;
             let said = match html_title(&response.headers, &response.body) {
@@ -94,9 +96,10 @@ impl Sender {
                     response.status,
                     self.session.redact(&title)
                 ),
-                None => match failure_said_in(&response.body) {
-                    None => return Ok(fetched),
-                    Some(said) => format!(
+                None => match failures_said_in(&response.body, batch.records.len()) {
+                    Said::Nothing => return Ok((fetched, Vec::new())),
+                    Said::Records(failed) => return Ok((fetched, failed)),
+                    Said::Batch(said) => format!(
                         "{} but says the request failed: {}",
                         response.status,
                         self.session.redact(&said)
@@ -110,7 +113,39 @@ impl Sender {
             )))
         });
         match result {
-            Ok(_) => settled.delivered = count,
+            Ok((_, failed)) if failed.is_empty() => settled.delivered = count,
+            Ok((fetched, failed)) => {
+                let failed_count = failed.len() as u64;
+                settled.delivered = count - failed_count;
+                let answered = format!(
+                    "{} {} answered {}",
+                    fetched.prepared.method.as_str(),
+                    self.session.shown(&fetched.prepared),
+                    fetched.response.status
+                );
+                tracing::warn!(
+                    batch = batch.index,
+                    records = failed_count,
+                    "{answered} but says {failed_count} of the batch's {count} records failed"
+                );
+                let mut failed = failed.into_iter().peekable();
+                for (at, record) in batch.records.into_iter().enumerate() {
+                    let Some((_, said)) = failed.next_if(|(index, _)| *index == at) else {
+                        continue;
+                    };
+                    let said = self.session.redact(&said);
+                    settled.rejected.push(Rejected {
+                        record,
+                        is_json: true,
+                        reason: format!(
+                            "{answered} but says record {} of the batch failed: {said}",
+                            at + 1
+                        ),
+                        status: Some(fetched.response.status.as_u16()),
+                        response: Some(said),
+                    });
+                }
+            }
             Err(e) if e.is_config() => return Err(e),
             // The server accepted the batch: that its answer could not be
             // read (cut short, over max_response) does not undo it.
@@ -178,12 +213,113 @@ fn html_title(headers: &http::HeaderMap, body: &[u8]) -> Option<String> {
     })
 }
 
-/// What an answer's JSON body says of a failure, if it says one.
-fn failure_said_in(body: &[u8]) -> Option<String> {
-    if !body.trim_ascii_start().starts_with(b"{") {
-        return None;
+/// What an answer's JSON body says of failures.
+#[derive(Debug, PartialEq)]
+enum Said {
+    Nothing,
+    /// The batch failed, or some of it did and the answer does not say
+    /// which records.
+    Batch(String),
+    /// These records failed (their places in the batch, in order), each
+    /// with what its result says.
+    Records(Vec<(usize, String)>),
+}
+
+/// What an answer's JSON body says of failures, for a batch of `count`
+/// records. An answer with a result for each record, in their order,
+/// says which records failed: an array of results (Salesforce's
+/// `[{"success": false, "errors": […]}]`), or the `items` of an answer
+/// that says it failed (Elasticsearch's bulk `{"errors": true, "items":
+/// [{"index": {"status": 400, "error": …}}]}`).
+fn failures_said_in(body: &[u8], count: usize) -> Said {
+    let start = body.trim_ascii_start();
+    if !(start.starts_with(b"{") || start.starts_with(b"[")) {
+        return Said::Nothing;
     }
     let mut scanner = Scanner::default();
-    let answer = scanner.scan(body, None).ok()?;
-    failure_said(answer.root())
+    let Ok(answer) = scanner.scan(body, None) else {
+        return Said::Nothing;
+    };
+    let root = answer.root();
+    let whole = failure_said(root);
+    let mut results = Vec::new();
+    let list = match &whole {
+        Some(_) => root
+            .get("items")
+            .and_then(|items| items.elements(&mut results)),
+        None => root.elements(&mut results),
+    };
+    if list.is_none() {
+        return whole.map_or(Said::Nothing, Said::Batch);
+    }
+    let listed = results.len();
+    let failed: Vec<(usize, String)> = results
+        .into_iter()
+        .enumerate()
+        .filter_map(|(at, result)| result_failure(result).map(|said| (at, said)))
+        .collect();
+    match (failed.first(), whole) {
+        (Some(_), _) if listed == count => Said::Records(failed),
+        (_, Some(whole)) => Said::Batch(whole),
+        (Some((_, said)), None) => Said::Batch(format!(
+            "{} of its results, not one for each of the {count} records, say they failed: {said}",
+            failed.len()
+        )),
+        (None, None) => Said::Nothing,
+    }
+}
+
+/// What one record's result says of its failure: the result itself, or
+/// the one member it wraps (`{"index": {…}}`).
+fn result_failure<'v, N: Node<'v>>(result: N) -> Option<String> {
+    if let Some(said) = failure_said(result) {
+        return Some(said);
+    }
+    let mut inner = None;
+    let mut members = 0;
+    result.members(&mut |_, value| {
+        members += 1;
+        inner = Some(value);
+    });
+    match inner {
+        Some(value) if members == 1 && value.is_object() => failure_said(value),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn results_say_which_records_failed_only_when_there_is_one_a_record() {
+        let said = |body: &str, count| failures_said_in(body.as_bytes(), count);
+        // Created records, ids, plain success: nothing failed.
+        assert_eq!(
+            said(r#"[{"id": 1, "error": null}, {"id": 2}]"#, 2),
+            Said::Nothing
+        );
+        assert_eq!(said("[17, 18]", 2), Said::Nothing);
+        assert_eq!(said(r#"{"created": 2, "errors": []}"#, 2), Said::Nothing);
+        assert_eq!(said("not json", 2), Said::Nothing);
+        // One result a record: the failed ones, by place.
+        assert_eq!(
+            said(
+                r#"[{"ok": true}, {"ok": false}, {"ok": false, "why": 1}]"#,
+                3
+            ),
+            Said::Records(vec![
+                (1, r#"{"ok":false}"#.to_owned()),
+                (2, r#"{"ok":false,"why":1}"#.to_owned())
+            ])
+        );
+        // `items` are read only when the answer says it failed, and must
+        // say which failed: else the batch did.
+        let bulk = r#"{"errors": true, "items": [{"index": {"status": 201}}, {"index": {"status": 201}}]}"#;
+        assert!(matches!(said(bulk, 2), Said::Batch(_)));
+        let fine = r#"{"errors": false, "items": [{"index": {"error": "x"}}]}"#;
+        assert_eq!(said(fine, 1), Said::Nothing);
+        // Fewer results than records: the batch failed.
+        assert!(matches!(said(r#"[{"success": false}]"#, 2), Said::Batch(_)));
+    }
 }
