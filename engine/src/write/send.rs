@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::json::node::Node;
+use crate::net::session::Fetched;
 
 /// Sends batches.
 #[derive(Debug)]
@@ -83,12 +84,21 @@ impl Sender {
         if retries > 0 {
             settled.retried = count;
         }
-        // Many APIs answer a failure with a 200 (Slack's `"ok": false`,
-        // Elasticsearch's `"errors": true`): such a batch is not delivered.
-        // Nor is one answered by an HTML page: a proxy's or a sign-in page
-        // answers 200 where the API was never reached. An answer with a
-        // result for each record may say that some of them failed.
-        let result = result.and_then(|fetched| {
+        let answer = self.read_answer(result, batch.records.len());
+        self.settle(&mut settled, batch.records, answer)?;
+        Ok(settled)
+    }
+
+    /// What the answer to a batch says: that it failed (an error), or
+    /// which of its records failed (none: all were delivered).
+    ///
+    /// Many APIs answer a failure with a 200 (Slack's `"ok": false`,
+    /// Elasticsearch's `"errors": true`): such a batch is not delivered.
+    /// Nor is one answered by an HTML page: a proxy's or a sign-in page
+    /// answers 200 where the API was never reached. An answer with a
+    /// result for each record may say that some of them failed.
+    fn read_answer(&self, result: Result<Fetched>, count: usize) -> Result<(Fetched, Failed)> {
+        result.and_then(|fetched| {
             let response = &fetched.response;
             let said = match html_title(&response.headers, &response.body) {
                 Some(title) => format!(
@@ -96,7 +106,7 @@ impl Sender {
                     response.status,
                     self.session.redact(&title)
                 ),
-                None => match failures_said_in(&response.body, batch.records.len()) {
+                None => match failures_said_in(&response.body, count) {
                     Said::Nothing => return Ok((fetched, Vec::new())),
                     Said::Records(failed) => return Ok((fetched, failed)),
                     Said::Batch(said) => format!(
@@ -111,56 +121,35 @@ impl Sender {
                 fetched.prepared.method.as_str(),
                 self.session.shown(&fetched.prepared),
             )))
-        });
-        match result {
+        })
+    }
+
+    /// Settles `records` by `answer`: delivered, or rejected with why.
+    fn settle(
+        &self,
+        settled: &mut Settled,
+        records: Vec<Vec<u8>>,
+        answer: Result<(Fetched, Failed)>,
+    ) -> Result<()> {
+        let count = records.len() as u64;
+        match answer {
             Ok((_, failed)) if failed.is_empty() => settled.delivered = count,
-            Ok((fetched, failed)) => {
-                let failed_count = failed.len() as u64;
-                settled.delivered = count - failed_count;
-                let answered = format!(
-                    "{} {} answered {}",
-                    fetched.prepared.method.as_str(),
-                    self.session.shown(&fetched.prepared),
-                    fetched.response.status
-                );
-                tracing::warn!(
-                    batch = batch.index,
-                    records = failed_count,
-                    "{answered} but says {failed_count} of the batch's {count} records failed"
-                );
-                let mut failed = failed.into_iter().peekable();
-                for (at, record) in batch.records.into_iter().enumerate() {
-                    let Some((_, said)) = failed.next_if(|(index, _)| *index == at) else {
-                        continue;
-                    };
-                    let said = self.session.redact(&said);
-                    settled.rejected.push(Rejected {
-                        record,
-                        is_json: true,
-                        reason: format!(
-                            "{answered} but says record {} of the batch failed: {said}",
-                            at + 1
-                        ),
-                        status: Some(fetched.response.status.as_u16()),
-                        response: Some(said),
-                    });
-                }
-            }
+            Ok((fetched, failed)) => self.reject_failed(settled, records, &fetched, failed),
             Err(e) if e.is_config() => return Err(e),
             // The server accepted the batch: that its answer could not be
             // read (cut short, over max_response) does not undo it.
             Err(e) if e.status().is_some_and(|s| (200..300).contains(&s)) => {
                 tracing::warn!(
-                    batch = batch.index,
+                    batch = settled.index,
                     records = count,
                     "batch delivered, but its answer could not be read: {e}"
                 );
                 settled.delivered = count;
             }
             Err(e) => {
-                tracing::warn!(batch = batch.index, records = count, "{e}");
+                tracing::warn!(batch = settled.index, records = count, "{e}");
                 let reason = e.to_string();
-                for record in batch.records {
+                for record in records {
                     settled.rejected.push(Rejected {
                         record,
                         is_json: true,
@@ -171,7 +160,48 @@ impl Sender {
                 }
             }
         }
-        Ok(settled)
+        Ok(())
+    }
+
+    /// Rejects the records whose result in `fetched`'s answer says they
+    /// failed, each with that result; the others are delivered.
+    fn reject_failed(
+        &self,
+        settled: &mut Settled,
+        records: Vec<Vec<u8>>,
+        fetched: &Fetched,
+        failed: Failed,
+    ) {
+        let (count, failed_count) = (records.len() as u64, failed.len() as u64);
+        settled.delivered = count - failed_count;
+        let answered = format!(
+            "{} {} answered {}",
+            fetched.prepared.method.as_str(),
+            self.session.shown(&fetched.prepared),
+            fetched.response.status
+        );
+        tracing::warn!(
+            batch = settled.index,
+            records = failed_count,
+            "{answered} but says {failed_count} of the batch's {count} records failed"
+        );
+        let mut failed = failed.into_iter().peekable();
+        for (at, record) in records.into_iter().enumerate() {
+            let Some((_, said)) = failed.next_if(|(index, _)| *index == at) else {
+                continue;
+            };
+            let said = self.session.redact(&said);
+            settled.rejected.push(Rejected {
+                record,
+                is_json: true,
+                reason: format!(
+                    "{answered} but says record {} of the batch failed: {said}",
+                    at + 1
+                ),
+                status: Some(fetched.response.status.as_u16()),
+                response: Some(said),
+            });
+        }
     }
 }
 
@@ -213,6 +243,10 @@ fn html_title(headers: &http::HeaderMap, body: &[u8]) -> Option<String> {
     })
 }
 
+/// The records of a batch that failed, by place, each with what its
+/// result says.
+type Failed = Vec<(usize, String)>;
+
 /// What an answer's JSON body says of failures.
 #[derive(Debug, PartialEq)]
 enum Said {
@@ -222,7 +256,7 @@ enum Said {
     Batch(String),
     /// These records failed (their places in the batch, in order), each
     /// with what its result says.
-    Records(Vec<(usize, String)>),
+    Records(Failed),
 }
 
 /// What an answer's JSON body says of failures, for a batch of `count`
