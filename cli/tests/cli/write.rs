@@ -752,6 +752,26 @@ fn a_csv_row_of_the_wrong_width_is_rejected_with_its_fields() {
 }
 
 #[test]
+fn a_csv_header_that_names_a_column_twice_is_refused_before_sending() {
+    // Each record would hold `id` twice: APIs keep the first or the last.
+    let server = accepting();
+    let dir = Dir::new();
+    dir.write("in.csv", "id,name,id\n1,a,2\n");
+    let job = format!(
+        "[input]\npath = \"in.csv\"\n[write]\nurl = \"{}/w\"\n",
+        server.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("in.csv` names column `id` twice"),
+        "{}",
+        run.stderr
+    );
+    assert!(server.requests().is_empty());
+}
+
+#[test]
 fn a_batch_answered_2xx_is_delivered_even_when_its_answer_is_unreadable() {
     let dir = Dir::new();
     dir.write("in.ndjson", "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n");

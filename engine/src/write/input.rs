@@ -193,6 +193,14 @@ impl Iterator for CsvItems {
             }
         }
         let Some(headers) = &self.headers else {
+            // Sent twice in one object, a key is ambiguous: APIs keep the
+            // first or the last.
+            if let Some(name) = repeated(&self.row) {
+                return Some(Err(Error::data(format!(
+                    "the header of {} names column `{name}` twice: each record would send it twice",
+                    self.shown
+                ))));
+            }
             let mut keys = Vec::with_capacity(self.row.len());
             for (i, name) in self.row.iter().enumerate() {
                 let mut key = vec![if i == 0 { b'{' } else { b',' }];
@@ -230,6 +238,15 @@ impl Iterator for CsvItems {
         text.push(b'}');
         Some(Ok(InputRecord::Record(text)))
     }
+}
+
+/// The first name a CSV header holds twice.
+fn repeated(names: &csv::StringRecord) -> Option<&str> {
+    names
+        .iter()
+        .enumerate()
+        .find(|&(at, name)| names.iter().take(at).any(|earlier| earlier == name))
+        .map(|(_, name)| name)
 }
 
 /// A read job run on its own thread, its NDJSON output piped in.
