@@ -364,6 +364,68 @@ fn a_windowed_run_killed_mid_way_resumes_at_its_window() {
 
 /// `--from`/`--to` read a range again without reading or moving the
 /// stored bookmark.
+/// Six orders a day apart before `T`, newest first (as `sort=-updated_at`
+/// gives), two a page; `updated_since` honoured.
+fn newest_first() -> TestServer {
+    TestServer::start_fn(|seen| {
+        let query = query(seen);
+        let since = query.get("updated_since").map(|t| parse_rfc3339(t));
+        let page: usize = query["page"].parse().unwrap();
+        let data: Vec<Value> = (1..=6u32)
+            .rev()
+            .map(|id| (id, T - i64::from(7 - id) * DAY))
+            .filter(|(_, at)| since.is_none_or(|s| *at >= s))
+            .skip((page - 1) * 2)
+            .take(2)
+            .map(|(id, at)| json!({"id": id, "version": 1, "updated_at": rfc3339(at)}))
+            .collect();
+        answer(200, json!({"data": data}).to_string())
+    })
+}
+
+#[test]
+fn a_run_cut_at_max_requests_keeps_the_bookmark_unless_sorted_by_it() {
+    // The pages a cut run leaves hold older records: moved to the newest
+    // one read, the bookmark would skip them in every later run.
+    let server = newest_first();
+    let dir = Dir::new();
+    let job = |order: &str| {
+        let text = format!(
+            "[request]\nurl = \"{}/orders\"\n\
+             [paginate]\ntype = \"page\"\nsize_param = \"per_page\"\nsize = 2\n\
+             [records]\npath = \"data\"\n\
+             [state]\npath = \"{}\"\n\
+             [incremental]\ncursor = \"updated_at\"\nkey = [\"id\"]\n{START}param = \"updated_since\"\n{order}",
+            server.url(),
+            path_str(&dir.path("orders.state")),
+        );
+        path_str(&dir.write("job.toml", &text)).to_owned()
+    };
+    let ids = |rows: Vec<Row>| rows.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let unsorted = job("");
+    let (rows, summary) = run(&dir, &unsorted, 1, &["--max-requests", "1"]);
+    assert_eq!(ids(rows), [6, 5]);
+    assert_eq!(summary["stopped"], "max_requests");
+    assert_eq!(summary["incremental"]["bookmark_after"], Value::Null);
+    let warnings = summary["warnings"].to_string();
+    assert!(warnings.contains("the bookmark stays"), "{warnings}");
+    let (rows, _) = run(&dir, &unsorted, 2, &[]);
+    assert_eq!(ids(rows), [6, 5, 4, 3, 2, 1]);
+
+    // Sorted by the cursor (as the job says), the run's newest is safe.
+    std::fs::remove_file(dir.path("orders.state")).unwrap();
+    let sorted = job("order = \"desc\"\n");
+    let (_, summary) = run(&dir, &sorted, 3, &["--max-requests", "1"]);
+    assert_eq!(summary["incremental"]["bookmark_after"], Value::Null);
+    let sorted = job("order = \"asc\"\n");
+    let (_, summary) = run(&dir, &sorted, 4, &["--max-requests", "1"]);
+    assert_eq!(summary["incremental"]["bookmark_after"], rfc3339(T - DAY));
+    assert!(
+        summary["warnings"].as_array().unwrap().is_empty(),
+        "{summary}"
+    );
+}
+
 #[test]
 fn a_backfill_leaves_the_bookmark_alone() {
     let api = Api::start(false, Duration::ZERO);

@@ -61,6 +61,9 @@ struct Saved {
     filtered: u64,
     deduplicated: u64,
     no_cursor: u64,
+    /// A pass stopped at `paginate.max_requests` with pages left.
+    #[serde(default)]
+    capped: bool,
 }
 
 /// The incremental side of a read run.
@@ -152,6 +155,7 @@ impl Tracker {
                 filtered: 0,
                 deduplicated: 0,
                 no_cursor: 0,
+                capped: false,
             },
         };
         let read_saved = |value: &Value| {
@@ -467,6 +471,28 @@ impl Tracker {
         }
     }
 
+    /// Notes that a pass stopped at `paginate.max_requests` with pages
+    /// left.
+    pub(crate) fn capped(&mut self) {
+        self.saved.capped = true;
+    }
+
+    /// Why the bookmark stays where it was after a run that succeeded:
+    /// a pass was cut at `paginate.max_requests`, and unless the API
+    /// sorts by the cursor, the pages it left may hold records older
+    /// than those read. Moved past them, the bookmark would skip them
+    /// for good.
+    pub(crate) fn held(&self) -> Option<String> {
+        (self.saved.capped && self.saved.backfill.is_none() && self.spec.order != Order::Asc).then(
+            || {
+                "the run stopped at paginate.max_requests with pages left: the bookmark stays, \
+                 as those pages may hold records older than the ones read \
+                 (set incremental.order = \"asc\" if the API sorts by the cursor)"
+                    .to_owned()
+            },
+        )
+    }
+
     /// The bookmark the run leaves, once it has succeeded, and what the
     /// summary says of it.
     pub(crate) fn commit(&self) -> (IncrementalState, IncrementalSummary) {
@@ -475,7 +501,7 @@ impl Tracker {
             run: None,
             ..self.committed.clone()
         };
-        if self.saved.backfill.is_none() {
+        if self.saved.backfill.is_none() && self.held().is_none() {
             self.move_bookmarks(&mut after);
         }
         let spelled = |state: &IncrementalState| -> Value {

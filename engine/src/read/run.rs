@@ -327,7 +327,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                     return self.interrupted(&mut parse).await;
                 }
                 if let Some(done) = self.pass.as_ref().and_then(|p| p.ended) {
-                    self.tally.last_stop = Some(done);
+                    self.pass_ended(done);
                 }
                 break;
             };
@@ -416,6 +416,18 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         self.in_flight.tasks.len() < tasks && self.total_cap.is_none_or(|cap| self.launched < cap)
     }
 
+    /// Notes why a pass ended: the run's stop, unless a later pass ends
+    /// otherwise. A pass cut at `paginate.max_requests` may hold the
+    /// bookmark back.
+    fn pass_ended(&mut self, done: Stop) {
+        self.tally.last_stop = Some(done);
+        if done == Stop::MaxRequests
+            && let Some(tracker) = &mut self.incremental
+        {
+            tracker.capped();
+        }
+    }
+
     /// Moves on to the next fan-out value once the pass has ended: false
     /// when none can start now.
     fn next_pass(&mut self) -> Result<bool> {
@@ -423,7 +435,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             if !self.in_flight.tasks.is_empty() && !self.values_concurrently {
                 return Ok(false);
             }
-            self.tally.last_stop = Some(done);
+            self.pass_ended(done);
         }
         self.pass = match self.next_value()? {
             Some(value) => {
@@ -826,7 +838,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             // Cut short only if something was left to send.
             let pass_had_more = self.pass.as_mut().is_some_and(|p| p.next_plan().is_some());
             if pass_had_more || self.next_value()?.is_some() {
-                self.tally.last_stop = Some(Stop::MaxRequests);
+                self.pass_ended(Stop::MaxRequests);
             }
         }
         if let Some(none) = self.feed.gave_none() {
@@ -851,6 +863,10 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         if let Some(tracker) = &self.incremental {
             let (after, mut summary) = tracker.commit();
             if self.job.state.is_some() && self.keeps_state {
+                if let Some(held) = tracker.held() {
+                    tracing::warn!("{held}");
+                    self.tally.warnings.push(held);
+                }
                 crate::state::save(tracker.path(), &after, |text| {
                     self.context.session.redact(text)
                 })?;
