@@ -427,6 +427,38 @@ fn a_run_cut_at_max_requests_keeps_the_bookmark_unless_sorted_by_it() {
 }
 
 #[test]
+fn a_run_ended_by_a_pagination_loop_keeps_the_bookmark() {
+    // The second page names its own cursor again: what lay past it is
+    // unknown, and may be older than what was read.
+    let server = TestServer::start_fn(|seen| {
+        let after = query(seen).get("after").cloned();
+        let (id, day) = if after.is_some() { (2, 2) } else { (1, 3) };
+        let record = json!({"id": id, "version": 1, "updated_at": rfc3339(T - day * DAY)});
+        answer(200, json!({"data": [record], "next": "c1"}).to_string())
+    });
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{}/orders\"\n\
+         [paginate]\ntype = \"cursor\"\nparam = \"after\"\nfrom = \"next\"\n\
+         [records]\npath = \"data\"\n\
+         [state]\npath = \"{}\"\n\
+         [incremental]\ncursor = \"updated_at\"\n{START}",
+        server.url(),
+        path_str(&dir.path("orders.state")),
+    );
+    let job = path_str(&dir.write("job.toml", &text)).to_owned();
+    let (rows, summary) = run(&dir, &job, 1, &[]);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(summary["incremental"]["bookmark_after"], Value::Null);
+    let warnings = summary["warnings"].to_string();
+    assert!(
+        warnings
+            .contains("the run ended before its last page (a pagination loop): the bookmark stays"),
+        "{warnings}"
+    );
+}
+
+#[test]
 fn a_backfill_leaves_the_bookmark_alone() {
     let api = Api::start(false, Duration::ZERO);
     let dir = Dir::new();

@@ -61,9 +61,10 @@ struct Saved {
     filtered: u64,
     deduplicated: u64,
     no_cursor: u64,
-    /// A pass stopped at `paginate.max_requests` with pages left.
+    /// What ended a pass before its last page, if anything did:
+    /// `paginate.max_requests`, or a pagination loop.
     #[serde(default)]
-    capped: bool,
+    cut_by: Option<String>,
 }
 
 /// The incremental side of a read run.
@@ -155,7 +156,7 @@ impl Tracker {
                 filtered: 0,
                 deduplicated: 0,
                 no_cursor: 0,
-                capped: false,
+                cut_by: None,
             },
         };
         let read_saved = |value: &Value| {
@@ -471,26 +472,24 @@ impl Tracker {
         }
     }
 
-    /// Notes that a pass stopped at `paginate.max_requests` with pages
-    /// left.
-    pub(crate) fn capped(&mut self) {
-        self.saved.capped = true;
+    /// Notes that `why` ended a pass before its last page.
+    pub(crate) fn cut(&mut self, why: &str) {
+        self.saved.cut_by.get_or_insert_with(|| why.to_owned());
     }
 
     /// Why the bookmark stays where it was after a run that succeeded:
-    /// a pass was cut at `paginate.max_requests`, and unless the API
-    /// sorts by the cursor, the pages it left may hold records older
-    /// than those read. Moved past them, the bookmark would skip them
-    /// for good.
+    /// a pass ended before its last page, and unless the API sorts by
+    /// the cursor, the pages it left may hold records older than those
+    /// read. Moved past them, the bookmark would skip them for good.
     pub(crate) fn held(&self) -> Option<String> {
-        (self.saved.capped && self.saved.backfill.is_none() && self.spec.order != Order::Asc).then(
-            || {
-                "the run stopped at paginate.max_requests with pages left: the bookmark stays, \
-                 as those pages may hold records older than the ones read \
-                 (set incremental.order = \"asc\" if the API sorts by the cursor)"
-                    .to_owned()
-            },
-        )
+        let why = self.saved.cut_by.as_ref()?;
+        (self.saved.backfill.is_none() && self.spec.order != Order::Asc).then(|| {
+            format!(
+                "the run ended before its last page ({why}): the bookmark stays, as the pages \
+                 left may hold records older than the ones read (set incremental.order = \"asc\" \
+                 if the API sorts by the cursor)"
+            )
+        })
     }
 
     /// The bookmark the run leaves, once it has succeeded, and what the

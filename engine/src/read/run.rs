@@ -417,14 +417,17 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     }
 
     /// Notes why a pass ended: the run's stop, unless a later pass ends
-    /// otherwise. A pass cut at `paginate.max_requests` may hold the
-    /// bookmark back.
+    /// otherwise. A pass cut before its last page may hold the bookmark
+    /// back.
     fn pass_ended(&mut self, done: Stop) {
         self.tally.last_stop = Some(done);
-        if done == Stop::MaxRequests
-            && let Some(tracker) = &mut self.incremental
-        {
-            tracker.capped();
+        let cut_by = match done {
+            Stop::MaxRequests => "paginate.max_requests",
+            Stop::Loop => "a pagination loop",
+            _ => return,
+        };
+        if let Some(tracker) = &mut self.incremental {
+            tracker.cut(cut_by);
         }
     }
 
