@@ -182,6 +182,9 @@ struct Counter {
     var: String,
     /// Fixed parameters sent with every request (`limit`, `size`).
     fixed: Vec<(String, i64)>,
+    /// `offset`: the value steps by the records asked for a page (the
+    /// first fixed parameter), so a longer page overlaps the next.
+    steps_by_limit: bool,
 }
 
 #[derive(Debug)]
@@ -269,6 +272,7 @@ impl Paginator {
                             .unwrap_or_else(|| "limit".to_owned()),
                         limit as i64,
                     )],
+                    steps_by_limit: true,
                 })
             }
             Kind::Page => Strategy::Counter(Counter {
@@ -282,6 +286,7 @@ impl Paginator {
                     (Some(name), Some(size)) => vec![(name.clone(), size as i64)],
                     _ => Vec::new(),
                 },
+                steps_by_limit: false,
             }),
             Kind::Range => {
                 let param = config.param.clone().unwrap_or_default();
@@ -293,6 +298,7 @@ impl Paginator {
                     start: config.start.unwrap_or(0),
                     step: config.step.unwrap_or(1),
                     fixed: Vec::new(),
+                    steps_by_limit: false,
                 })
             }
             Kind::Cursor => Strategy::Cursor {
@@ -361,6 +367,19 @@ impl Paginator {
     /// The pages stepped on so far.
     pub fn pages(&self) -> u64 {
         self.pages
+    }
+
+    /// `offset`: the parameter that asks for a page's size, and the size.
+    /// The next offset is that far on, so a page that holds more records
+    /// overlaps the next one.
+    pub fn offset_limit(&self) -> Option<(&str, u64)> {
+        match &self.strategy {
+            Strategy::Counter(counter) if counter.steps_by_limit => {
+                let (name, limit) = counter.fixed.first()?;
+                Some((name, u64::try_from(*limit).ok()?))
+            }
+            _ => None,
+        }
     }
 
     /// Whether request k is known without any response, so that requests

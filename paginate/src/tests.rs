@@ -53,6 +53,9 @@ fn query(plan: &Plan, name: &str) -> Option<String> {
 fn offset_steps_by_limit_and_ends_on_a_short_page() {
     let mut p = paginator(json!({"type": "offset", "limit": 2}));
     assert!(p.is_counted());
+    assert_eq!(p.offset_limit(), Some(("limit", 2)));
+    let pages = paginator(json!({"type": "page", "size": 2, "size_param": "n"}));
+    assert_eq!(pages.offset_limit(), None);
     let first = p.first();
     assert_eq!(
         (query(&first, "offset"), query(&first, "limit")),

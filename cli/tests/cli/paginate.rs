@@ -197,6 +197,53 @@ fn a_page_that_repeats_the_one_before_fails_the_run() {
 }
 
 #[test]
+fn an_offset_page_longer_than_its_limit_fails_the_run() {
+    // The API gives pages of three whatever `limit` says: stepping the
+    // offset by two would write every third record twice.
+    let server = TestServer::start_fn(|seen: &Seen| {
+        let offset: u32 = seen
+            .target
+            .split(['=', '&'])
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        let orders: Vec<String> = (offset..(offset + 3).min(7))
+            .map(|id| format!(r#"{{"id":{id},"lines":[{{"order":{id}}},{{"order":{id}}}]}}"#))
+            .collect();
+        Exchange::json(
+            &seen.target,
+            format!(r#"{{"orders":[{}]}}"#, orders.join(",")),
+        )
+    });
+    let dir = Dir::new();
+    let out = dir.path("out.ndjson");
+    let rest = format!(
+        "[paginate]\ntype = \"offset\"\nlimit = 2\n[records]\npath = \"orders\"\n\
+         [output]\npath = \"{}\"\n",
+        path_str(&out)
+    );
+    let (failed, _) = run_job(&server.url(), "/o", &rest, &[]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    let says = format!(
+        "the page from {}/o?offset=0&limit=2 holds 3 records, more than paginate.limit (2): the \
+         API does not read `limit` or gives pages of its own size, and the next offset would \
+         read 1 of them again",
+        server.url()
+    );
+    assert!(failed.stderr.contains(&says), "{}", failed.stderr);
+    assert!(!out.exists());
+
+    // Records from several arrays are not what the API counts: two lines
+    // an order, pages of three orders asked as three.
+    let rest =
+        "[paginate]\ntype = \"offset\"\nlimit = 3\n[records]\npath = \"$.orders[*].lines[*]\"\n";
+    let (stdout, summary, _) = run(&server, "/o", rest, &[]);
+    assert_eq!(stdout.lines().count(), 14);
+    assert_summary(&summary, 3, "short_page");
+}
+
+#[test]
 fn page_without_size_runs_to_an_empty_page() {
     let server = TestServer::start(vec![
         Exchange::json("/p?page=1", ids(0..3)),

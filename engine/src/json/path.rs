@@ -115,6 +115,19 @@ impl JsonPath {
             .collect()
     }
 
+    /// Whether what the path selects is one value or the elements of one
+    /// array: no wildcard but, maybe, the last segment.
+    pub fn is_one_array(&self) -> bool {
+        match &self.segments {
+            Some(segments) => !segments
+                .iter()
+                .rev()
+                .skip(1)
+                .any(|segment| *segment == Segment::Wildcard),
+            None => false,
+        }
+    }
+
     /// Whether the path can select more than one value.
     pub fn is_multi(&self) -> bool {
         match &self.segments {
@@ -340,6 +353,13 @@ fn to_jsonpath(segments: &[Segment]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_array_is_a_path_without_a_wildcard_but_the_last() {
+        let one = |path: &str| JsonPath::parse(path).unwrap().is_one_array();
+        assert!(one("data") && one("$.data[*]") && one("$.a.b") && one("$"));
+        assert!(!one("$.orders[*].lines[*]") && !one("$.a[*].b"));
+    }
 
     /// An inferred column's path is kept as text (checkpoints, partitions,
     /// `hydrant schema`) and read again: it must name the same keys.

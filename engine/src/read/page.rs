@@ -102,7 +102,9 @@ impl ReadRun<'_, '_> {
         let extractor = self.extractor.as_ref().expect("on_index needs the columns");
         extractor.extract(&records, placeholders, &mut batch);
         let missing = records_missing(doc.root(), &job.records, records.len(), page.shown);
-        self.check_repeat(page.shown, || records_fingerprint(&records))?;
+        self.check_page(page.shown, Some(records.len()), || {
+            records_fingerprint(&records)
+        })?;
         self.step(page, records.len(), &watched);
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);
@@ -169,7 +171,9 @@ impl ReadRun<'_, '_> {
             extractor.extract(&admitted, &placeholders, &mut batch);
         }
         let missing = records_missing(&tree, &job.records, records.len(), page.shown);
-        self.check_repeat(page.shown, || records_fingerprint(&records))?;
+        self.check_page(page.shown, Some(records.len()), || {
+            records_fingerprint(&records)
+        })?;
         self.step(page, records.len(), &watched);
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);

@@ -14,6 +14,7 @@ use crate::error::{Error, Kind, Result};
 use crate::exchange::TakenExchange;
 use crate::extract::{Extractor, Inference, Policy};
 use crate::job::Job;
+use crate::json::path::JsonPath;
 use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch};
 use crate::net::request::Prepared;
@@ -667,7 +668,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             return Ok(());
         }
         if let Some((Some(facts), rows)) = worked {
-            self.check_repeat(&shown, || facts.fingerprint)?;
+            self.check_page(&shown, facts.records, || facts.fingerprint)?;
             // Without a count, the paginator does not read one.
             self.step(&page, facts.records.unwrap_or_default(), &facts.watched);
             let standing = self.standing();
@@ -729,18 +730,35 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         })
     }
 
-    /// Fails when a counted pass's page holds the records of the page
-    /// before it: the API does not read the page parameter, and would
-    /// give them again and again.
-    /// `fingerprint` hashes the page's records, only for a counted pass.
-    pub(super) fn check_repeat(
+    /// Fails the run on a page of a counted pass that would be written
+    /// wrongly: one that holds more records than an offset's `limit`
+    /// (the next offset would read some of them again), or the same
+    /// records as the page before it (the API may not read the page
+    /// parameter). `records` is the page's count, when it was counted.
+    pub(super) fn check_page(
         &mut self,
         shown: &str,
+        records: Option<usize>,
         fingerprint: impl FnOnce() -> Option<u64>,
     ) -> Result<()> {
         let Some(current) = self.pass.as_mut().filter(|p| p.paginator.is_counted()) else {
             return Ok(());
         };
+        // Records taken from several arrays (`$.orders[*].lines[*]`) are
+        // not what the API counts.
+        let counted_by_api = (self.job.records.path.as_ref()).is_none_or(JsonPath::is_one_array);
+        if let (Some((param, limit)), Some(records)) = (current.paginator.offset_limit(), records)
+            && counted_by_api
+            && records as u64 > limit
+        {
+            return Err(Error::data(format!(
+                "the page from {shown} holds {records} records, more than paginate.limit ({limit}): \
+                 the API does not read `{param}` or gives pages of its own size, and the next \
+                 offset would read {} of them again; set paginate.limit (and limit_param) to the \
+                 page size the API gives",
+                records as u64 - limit
+            )));
+        }
         let fingerprint = fingerprint();
         if fingerprint.is_some() && fingerprint == current.last_records {
             return Err(Error::data(format!(

@@ -101,7 +101,7 @@ pub(crate) struct PageWork {
     workspaces: Mutex<Vec<Workspace>>,
     makers: Makers,
     /// Whether the job's pages are counted: only those are checked for a
-    /// page that repeats the one before it (see `ReadRun::check_repeat`).
+    /// page that repeats the one before it (see `ReadRun::check_page`).
     counted: bool,
 }
 
