@@ -233,14 +233,40 @@ fn an_offset_page_longer_than_its_limit_fails_the_run() {
     );
     assert!(failed.stderr.contains(&says), "{}", failed.stderr);
     assert!(!out.exists());
+}
 
-    // Records from several arrays are not what the API counts: two lines
-    // an order, pages of three orders asked as three.
-    let rest =
-        "[paginate]\ntype = \"offset\"\nlimit = 3\n[records]\npath = \"$.orders[*].lines[*]\"\n";
-    let (stdout, summary, _) = run(&server, "/o", rest, &[]);
-    assert_eq!(stdout.lines().count(), 14);
-    assert_summary(&summary, 3, "short_page");
+#[test]
+fn counted_pages_of_records_from_several_arrays_are_refused() {
+    // Lines of orders, paged by orders: a page of three orders with two
+    // lines would read as short and end the run with pages left.
+    let server = TestServer::start(vec![]);
+    for paginate in [
+        "type = \"offset\"\nlimit = 3",
+        "type = \"page\"\nsize = 3",
+        "type = \"page\"",
+        "type = \"range\"\nparam = \"p\"\nstart = 0",
+    ] {
+        let rest = format!("[paginate]\n{paginate}\n[records]\npath = \"$.orders[*].lines[*]\"\n");
+        let (refused, _) = run_job(&server.url(), "/o", &rest, &[]);
+        assert_eq!(refused.code, 2, "{paginate}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains(
+                "records.path: `$.orders[*].lines[*]` takes records from several arrays, but \
+                 paginate type"
+            ),
+            "{}",
+            refused.stderr
+        );
+    }
+    assert!(server.requests().is_empty());
+    // Pages that are not counted are taken as before.
+    let server = TestServer::start(vec![Exchange::json(
+        "/o",
+        r#"{"orders":[{"lines":[{"n":1},{"n":2}]}]}"#,
+    )]);
+    let rest = "[records]\npath = \"$.orders[*].lines[*]\"\n";
+    let (stdout, _, _) = run(&server, "/o", rest, &[]);
+    assert_eq!(stdout, "{\"n\":1}\n{\"n\":2}\n");
 }
 
 #[test]

@@ -469,6 +469,7 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
     file.paginate.validate().map_err(|e| e.to_string())?;
     check_paginator(&file.paginate, "")?;
     let records = validate_records(&file.records, "records")?;
+    check_counted_records(&file.paginate, &records, file.records.path.as_deref())?;
     let columns = file.columns.as_deref().map(validate_columns).transpose()?;
     let limits = &file.limits;
     if limits.concurrency == Some(0) {
@@ -635,6 +636,35 @@ pub(super) fn check_body_members(
         ));
     }
     Ok(())
+}
+
+/// Refuses `offset`, `page` and an open `range` over a records path
+/// through several arrays: they end on a short or empty page, counted in
+/// records, and `$.orders[*].lines[*]` counts lines, not the orders the
+/// API pages by. A page of orders with few lines would end the run with
+/// pages left.
+fn check_counted_records(
+    config: &hydrant_paginate::Config,
+    records: &Records,
+    written: Option<&str>,
+) -> std::result::Result<(), String> {
+    use hydrant_paginate::Kind;
+    let counted = match config.kind {
+        Kind::Offset | Kind::Page => true,
+        Kind::Range => config.end.is_none(),
+        _ => false,
+    };
+    match &records.path {
+        Some(path) if counted && !path.is_one_array() => Err(format!(
+            "records.path: `{}` takes records from several arrays, but paginate type `{}` \
+             ends on a page short of records, counted in those records, not in the items the \
+             API pages by; take the outer array as the records (its inner arrays are json \
+             columns) or page by cursor or link",
+            written.unwrap_or_default(),
+            config.kind.as_str()
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Builds the paginator once, so that ADF rules and the paths it watches are

@@ -14,7 +14,6 @@ use crate::error::{Error, Kind, Result};
 use crate::exchange::TakenExchange;
 use crate::extract::{Extractor, Inference, Policy};
 use crate::job::Job;
-use crate::json::path::JsonPath;
 use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch};
 use crate::net::request::Prepared;
@@ -744,11 +743,9 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let Some(current) = self.pass.as_mut().filter(|p| p.paginator.is_counted()) else {
             return Ok(());
         };
-        // Records taken from several arrays (`$.orders[*].lines[*]`) are
-        // not what the API counts.
-        let counted_by_api = (self.job.records.path.as_ref()).is_none_or(JsonPath::is_one_array);
+        // The job refuses `offset` over records from several arrays, which
+        // the API does not count (`check_counted_records`).
         if let (Some((param, limit)), Some(records)) = (current.paginator.offset_limit(), records)
-            && counted_by_api
             && records as u64 > limit
         {
             return Err(Error::data(format!(
