@@ -403,6 +403,22 @@ impl Paginator {
                 .any(|rule| matches!(rule.source, StopSource::RecordsBelow(_)))
     }
 
+    /// Whether a page's count of records may end pagination: a short page
+    /// (offset, page with a size), an empty one (page without a size, an
+    /// open range, Data Factory's open range), or a `records_below` stop.
+    pub fn ends_on_records(&self) -> bool {
+        let by_strategy = match &self.strategy {
+            Strategy::Counter(counter) => !matches!(counter.end, CounterEnd::Last(_)),
+            Strategy::Rules(rules) => rules.has_open_range(),
+            _ => false,
+        };
+        by_strategy
+            || self
+                .stops
+                .iter()
+                .any(|rule| matches!(rule.source, StopSource::RecordsBelow(_)))
+    }
+
     /// The first request.
     pub fn first(&mut self) -> Plan {
         let plan = match &mut self.strategy {

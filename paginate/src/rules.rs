@@ -228,7 +228,7 @@ impl Rules {
         Some(())
     }
 
-    fn has_open_range(&self) -> bool {
+    pub(crate) fn has_open_range(&self) -> bool {
         self.params
             .iter()
             .any(|(_, v)| matches!(v, RuleValue::Range { end: None, .. }))

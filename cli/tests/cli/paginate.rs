@@ -245,6 +245,7 @@ fn counted_pages_of_records_from_several_arrays_are_refused() {
         "type = \"page\"\nsize = 3",
         "type = \"page\"",
         "type = \"range\"\nparam = \"p\"\nstart = 0",
+        "type = \"cursor\"\n[[paginate.stop]]\nrecords_below = 3",
     ] {
         let rest = format!("[paginate]\n{paginate}\n[records]\npath = \"$.orders[*].lines[*]\"\n");
         let (refused, _) = run_job(&server.url(), "/o", &rest, &[]);
@@ -267,6 +268,15 @@ fn counted_pages_of_records_from_several_arrays_are_refused() {
     let rest = "[records]\npath = \"$.orders[*].lines[*]\"\n";
     let (stdout, _, _) = run(&server, "/o", rest, &[]);
     assert_eq!(stdout, "{\"n\":1}\n{\"n\":2}\n");
+    // Nor is a range with an end, which ends by its values.
+    let server = TestServer::start(vec![Exchange::json(
+        "/o?p=0",
+        r#"{"orders":[{"lines":[{"n":1}]}]}"#,
+    )]);
+    let rest = "[paginate]\ntype = \"range\"\nparam = \"p\"\nstart = 0\nend = 0\n\
+                [records]\npath = \"$.orders[*].lines[*]\"\n";
+    let (stdout, _, _) = run(&server, "/o", rest, &[]);
+    assert_eq!(stdout, "{\"n\":1}\n");
 }
 
 #[test]

@@ -467,9 +467,9 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
         header_value("auth.headers", header, value.expose_secret())?;
     }
     file.paginate.validate().map_err(|e| e.to_string())?;
-    check_paginator(&file.paginate, "")?;
+    let paginator = check_paginator(&file.paginate, "")?;
     let records = validate_records(&file.records, "records")?;
-    check_counted_records(&file.paginate, &records, file.records.path.as_deref())?;
+    check_counted_records(&paginator, &file.paginate, &records, &file.records, "")?;
     let columns = file.columns.as_deref().map(validate_columns).transpose()?;
     let limits = &file.limits;
     if limits.concurrency == Some(0) {
@@ -638,29 +638,24 @@ pub(super) fn check_body_members(
     Ok(())
 }
 
-/// Refuses `offset`, `page` and an open `range` over a records path
-/// through several arrays: they end on a short or empty page, counted in
-/// records, and `$.orders[*].lines[*]` counts lines, not the orders the
-/// API pages by. A page of orders with few lines would end the run with
-/// pages left.
+/// Refuses a records path through several arrays where a page's count
+/// of records may end pagination: `$.orders[*].lines[*]` counts lines,
+/// not the orders the API pages by, so a page of orders with few lines
+/// would end the run with pages left.
 fn check_counted_records(
+    paginator: &hydrant_paginate::Paginator,
     config: &hydrant_paginate::Config,
     records: &Records,
-    written: Option<&str>,
+    file: &file::RecordsFile,
+    prefix: &str,
 ) -> std::result::Result<(), String> {
-    use hydrant_paginate::Kind;
-    let counted = match config.kind {
-        Kind::Offset | Kind::Page => true,
-        Kind::Range => config.end.is_none(),
-        _ => false,
-    };
     match &records.path {
-        Some(path) if counted && !path.is_one_array() => Err(format!(
-            "records.path: `{}` takes records from several arrays, but paginate type `{}` \
-             ends on a page short of records, counted in those records, not in the items the \
-             API pages by; take the outer array as the records (its inner arrays are json \
-             columns) or page by cursor or link",
-            written.unwrap_or_default(),
+        Some(path) if paginator.ends_on_records() && !path.is_one_array() => Err(format!(
+            "{prefix}records.path: `{}` takes records from several arrays, but paginate type \
+             `{}` ends on a count of a page's records (a short or empty page, or records_below), \
+             and those are not the items the API pages by; take the outer array as the records \
+             (its inner arrays are json columns) or page by cursor or link",
+            file.path.as_deref().unwrap_or_default(),
             config.kind.as_str()
         )),
         _ => Ok(()),
@@ -672,12 +667,12 @@ fn check_counted_records(
 pub(super) fn check_paginator(
     config: &hydrant_paginate::Config,
     prefix: &str,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<hydrant_paginate::Paginator, String> {
     let paginator = hydrant_paginate::Paginator::new(config).map_err(|e| format!("{prefix}{e}"))?;
     for path in paginator.watched_paths() {
         JsonPath::parse(path).map_err(|e| format!("{prefix}paginate: {e}"))?;
     }
-    Ok(())
+    Ok(paginator)
 }
 
 pub(super) fn validate_fanout(
@@ -724,6 +719,14 @@ pub(super) fn validate_fanout(
                 ],
             )?;
             let records = validate_records(&from.records, "fanout.from.records")?;
+            let paginator = check_paginator(&from.paginate, "fanout.from.")?;
+            check_counted_records(
+                &paginator,
+                &from.paginate,
+                &records,
+                &from.records,
+                "fanout.from.",
+            )?;
             let path = JsonPath::parse(&from.path).map_err(|e| format!("fanout.from.path: {e}"))?;
             let columns = vec![
                 ColumnSpec {
