@@ -428,8 +428,7 @@ impl ReadRun<'_, '_> {
         if missing && !self.tally.records_missing_told {
             self.tally.records_missing_told = true;
             let warning = records_path_missing(&job.records, shown);
-            tracing::warn!("{warning}");
-            self.tally.warnings.push(warning);
+            self.tally.warn(warning);
         }
         if !dirty.is_empty() {
             self.count_dirty(dirty, shown)?;

@@ -162,8 +162,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             tally.warnings.push(notice.clone());
         }
         if let Some(warning) = job.output_format_mismatch() {
-            tracing::warn!("{warning}");
-            tally.warnings.push(warning);
+            tally.warn(warning);
         }
         // A run whose output goes to a hook (a stream of batches, bench,
         // a write job's input) leaves the state file alone: it keeps no
@@ -382,8 +381,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                     "pagination loop: the next request ({}) is one already sent; the run ended there",
                     self.context.session.shown(&prepared)
                 );
-                tracing::warn!("{warning}");
-                self.tally.warnings.push(warning);
+                self.tally.warn(warning);
                 current.ended = Some(Stop::Loop);
                 continue;
             }
@@ -793,8 +791,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                         "pagination loop: the page from {} names a cursor or link already followed; the run ended there",
                         page.shown
                     );
-                    tracing::warn!("{warning}");
-                    self.tally.warnings.push(warning);
+                    self.tally.warn(warning);
                 }
                 current.ended = Some(stop);
                 if stop == Stop::ShortPage {
@@ -861,8 +858,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         }
         if let Some(none) = self.feed.gave_none() {
             let warning = format!("{none}: the run made no request");
-            tracing::warn!("{warning}");
-            self.tally.warnings.push(warning);
+            self.tally.warn(warning);
         }
         if self.feed.skipped() > 0 {
             self.tally.warnings.push(format!(
@@ -882,8 +878,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             let (after, mut summary) = tracker.commit();
             if self.job.state.is_some() && self.keeps_state {
                 if let Some(held) = tracker.held() {
-                    tracing::warn!("{held}");
-                    self.tally.warnings.push(held);
+                    self.tally.warn(held);
                 }
                 crate::state::save(tracker.path(), &after, |text| {
                     self.context.session.redact(text)
@@ -923,6 +918,12 @@ impl<'j, 'h> ReadRun<'j, 'h> {
 }
 
 impl Tally {
+    /// Logs `warning` and keeps it for the summary.
+    pub(super) fn warn(&mut self, warning: String) {
+        tracing::warn!("{warning}");
+        self.warnings.push(warning);
+    }
+
     /// The counts and warnings of the runs before a resumed one.
     fn restore(&mut self, checkpoint: &ReadCheckpoint) {
         self.progress = checkpoint.progress;
@@ -948,8 +949,7 @@ impl Tally {
              \\ud800 without its pair), which UTF-8 text cannot hold: each was written as \
              U+FFFD (later pages are not told)"
         );
-        tracing::warn!("{warning}");
-        self.warnings.push(warning);
+        self.warn(warning);
     }
 }
 

@@ -81,8 +81,7 @@ impl ReadRun<'_, '_> {
              pagination; but the next page, {next}, fetched ahead, holds {more}, which were not \
              written: records may have been added while the run paged"
         );
-        tracing::warn!("{warning}");
-        self.tally.warnings.push(warning);
+        self.tally.warn(warning);
         Ok(())
     }
 
