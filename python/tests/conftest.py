@@ -57,6 +57,27 @@ def route(path, query):
             time.sleep(10)
             return {"data": [{"id": page}]}
         return {"data": [{"id": page}], "next": f"/slow?page={page + 1}"}
+    if path == "/ledger":
+        # Three pages of 1000 records of every kind a Parquet column
+        # takes, as an API gives them: ids in order, amounts, a status
+        # that repeats, distinct references, times a second apart.
+        page = int(query["page"][0])
+        if page > 3:
+            return {"data": []}
+        base = (page - 1) * 1000
+        return {"data": [
+            {
+                "id": base + i,
+                "account": (base + i) * 7919 % 100003,
+                "amount": round((base + i) * 1.37 % 5000, 2),
+                "status": ["open", "paid", "void"][(base + i) % 3],
+                "ref": f"{(base + i) * 2654435761 % 2**32:08x}-{base + i}",
+                "seen": None if i % 10 == 3 else (base + i) % 97,
+                "day": f"2024-{1 + (base + i) % 12:02d}-{1 + (base + i) % 28:02d}",
+                "at": f"2024-03-01T{(base + i) // 3600 % 24:02d}:{(base + i) // 60 % 60:02d}:{(base + i) % 60:02d}Z",
+            }
+            for i in range(1000)
+        ]}
     if path == "/pages":
         page = int(query["page"][0])
         rows = [{"id": page * 100 + i, "name": f"r{page}-{i}"} for i in range(50)] if page <= 4 else []
@@ -99,6 +120,57 @@ def api():
 @pytest.fixture(scope="session")
 def base(api):
     return f"http://127.0.0.1:{api.server_address[1]}"
+
+
+LEDGER_JOB = """
+[request]
+url = "{base}/ledger"
+[paginate]
+type = "page"
+param = "page"
+start = 1
+[records]
+path = "data"
+[[columns]]
+name = "id"
+type = "long"
+[[columns]]
+name = "account"
+type = "long"
+[[columns]]
+name = "amount"
+type = "double"
+[[columns]]
+name = "status"
+[[columns]]
+name = "ref"
+[[columns]]
+name = "seen"
+type = "int"
+[[columns]]
+name = "day"
+type = "date"
+[[columns]]
+name = "at"
+type = "timestamp"
+"""
+
+
+@pytest.fixture(scope="session")
+def ledger(base, cli, tmp_path_factory):
+    """A Parquet file the CLI wrote (3000 rows of every kind of column),
+    and the same rows as the CLI's NDJSON, for other readers to check."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("ledger")
+    job = folder / "ledger.toml"
+    job.write_text(LEDGER_JOB.format(base=base))
+    parquet = folder / "ledger.parquet"
+    for output in (parquet, folder / "ledger.ndjson"):
+        subprocess.run([cli, "run", str(job), "--output", str(output), "--quiet"], check=True)
+    rows = [json.loads(line) for line in (folder / "ledger.ndjson").read_text().splitlines()]
+    assert len(rows) == 3000
+    return parquet, rows
 
 
 @pytest.fixture(scope="session")

@@ -69,3 +69,25 @@ def test_spark_reads_a_job_whose_columns_are_inferred(spark, base, tmp_path):
         ("id", "bigint"), ("name", "string"),
     ]
     assert sorted((r.id, r.name) for r in df.collect()) == [(1, "x"), (2, "y")]
+
+
+def test_spark_reads_the_clis_parquet(spark, ledger):
+    # Spark's own Parquet reader, on whole numbers, dates and timestamps
+    # delta-encoded and strings stored with their lengths apart.
+    import datetime
+
+    path, rows = ledger
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    got = sorted(
+        (r.id, r.account, r.amount, r.status, r.ref, r.seen, r.day, r.at.astimezone(datetime.timezone.utc))
+        for r in spark.read.parquet(str(path)).collect()
+    )
+    want = sorted(
+        (
+            r["id"], r["account"], r["amount"], r["status"], r["ref"], r["seen"],
+            datetime.date.fromisoformat(r["day"]),
+            datetime.datetime.fromisoformat(r["at"].replace("Z", "+00:00")),
+        )
+        for r in rows
+    )
+    assert len(got) == 3000 and got == want
