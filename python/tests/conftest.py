@@ -75,6 +75,7 @@ def route(path, query):
                 "seen": None if i % 10 == 3 else (base + i) % 97,
                 "day": f"2024-{1 + (base + i) % 12:02d}-{1 + (base + i) % 28:02d}",
                 "at": f"2024-03-01T{(base + i) // 3600 % 24:02d}:{(base + i) // 60 % 60:02d}:{(base + i) % 60:02d}Z",
+                "lines": [{"sku": f"s{(base + i) % 7}", "n": i % 5}],
             }
             for i in range(1000)
         ]}
@@ -153,12 +154,16 @@ type = "date"
 [[columns]]
 name = "at"
 type = "timestamp"
+[[columns]]
+name = "lines"
+type = "json"
 """
 
 
 @pytest.fixture(scope="session")
 def ledger(base, cli, tmp_path_factory):
-    """A Parquet file the CLI wrote (3000 rows of every kind of column),
+    """A Parquet file the CLI wrote (3000 rows of every kind of column, a
+    `json` one among them),
     and the same rows as the CLI's NDJSON, for other readers to check."""
     import subprocess
 

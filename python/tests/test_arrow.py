@@ -104,6 +104,7 @@ def ledger_rows(rows):
             r["id"], r["account"], r["amount"], r["status"], r["ref"], r["seen"],
             datetime.date.fromisoformat(r["day"]),
             datetime.datetime.fromisoformat(r["at"].replace("Z", "+00:00")),
+            r["lines"],
         )
         for r in rows
     )
@@ -111,8 +112,8 @@ def ledger_rows(rows):
 
 def test_duckdb_polars_and_pyarrow_read_the_clis_parquet(ledger):
     # Whole numbers, dates and timestamps delta-encoded, strings with their
-    # lengths apart, a repeating string in a dictionary: each reader gets
-    # every row as the NDJSON has it.
+    # lengths apart, a repeating string in a dictionary, JSON text marked
+    # as JSON: each reader gets every row as the NDJSON has it.
     import duckdb
     import polars
     import pyarrow.parquet as pq
@@ -121,8 +122,9 @@ def test_duckdb_polars_and_pyarrow_read_the_clis_parquet(ledger):
     want = ledger_rows(rows)
     encodings = {
         c.path_in_schema: c.encodings
-        for c in (pq.ParquetFile(path).metadata.row_group(0).column(i) for i in range(8))
+        for c in (pq.ParquetFile(path).metadata.row_group(0).column(i) for i in range(9))
     }
+    assert pq.ParquetFile(path).schema.column(8).logical_type.type == "JSON"
     assert "DELTA_BINARY_PACKED" in encodings["id"] and "DELTA_BINARY_PACKED" in encodings["at"]
     assert "DELTA_LENGTH_BYTE_ARRAY" in encodings["ref"]
     assert "RLE_DICTIONARY" in encodings["status"]
@@ -131,12 +133,15 @@ def test_duckdb_polars_and_pyarrow_read_the_clis_parquet(ledger):
     def as_utc(t):
         return t.astimezone(utc) if t.tzinfo else t.replace(tzinfo=utc)
 
+    def row(r):
+        return r[:7] + (as_utc(r[7]), json.loads(r[8]))
+
     got = duckdb.sql(f"select * from read_parquet('{path}') order by id").fetchall()
-    assert [r[:7] + (as_utc(r[7]),) for r in got] == want
+    assert [row(r) for r in got] == want
     frame = polars.read_parquet(path).sort("id")
-    assert [r[:7] + (as_utc(r[7]),) for r in frame.iter_rows()] == want
+    assert [row(r) for r in frame.iter_rows()] == want
     table = pq.read_table(path).sort_by("id")
-    assert [tuple(r.values()) for r in table.to_pylist()] == want
+    assert [row(tuple(r.values())) for r in table.to_pylist()] == want
 
 
 def test_errors_carry_the_message_and_exit_code(base, tmp_path):

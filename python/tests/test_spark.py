@@ -75,11 +75,13 @@ def test_spark_reads_the_clis_parquet(spark, ledger):
     # Spark's own Parquet reader, on whole numbers, dates and timestamps
     # delta-encoded and strings stored with their lengths apart.
     import datetime
+    import json
 
     path, rows = ledger
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     got = sorted(
-        (r.id, r.account, r.amount, r.status, r.ref, r.seen, r.day, r.at.astimezone(datetime.timezone.utc))
+        (r.id, r.account, r.amount, r.status, r.ref, r.seen, r.day,
+         r.at.astimezone(datetime.timezone.utc), json.loads(r.lines))
         for r in spark.read.parquet(str(path)).collect()
     )
     want = sorted(
@@ -87,6 +89,7 @@ def test_spark_reads_the_clis_parquet(spark, ledger):
             r["id"], r["account"], r["amount"], r["status"], r["ref"], r["seen"],
             datetime.date.fromisoformat(r["day"]),
             datetime.datetime.fromisoformat(r["at"].replace("Z", "+00:00")),
+            r["lines"],
         )
         for r in rows
     )

@@ -184,7 +184,7 @@ fn row_groups_stream_with_inferred_columns_and_feed_a_write_job() {
     let page: Vec<String> = (0..RECORDS)
         .map(|i| {
             format!(
-                "{{\"id\":{i},\"name\":\"n{i}\",\"score\":{i}.25,\"ok\":{}}}",
+                "{{\"id\":{i},\"name\":\"n{i}\",\"score\":{i}.25,\"ok\":{},\"lines\":[{{\"sku\":\"a\",\"n\":{i}}}]}}",
                 i % 2 == 0
             )
         })
@@ -220,7 +220,19 @@ fn row_groups_stream_with_inferred_columns_and_feed_a_write_job() {
         .collect();
     assert_eq!(
         fields,
-        ["id:Int64", "name:Utf8", "score:Float64", "ok:Boolean"]
+        [
+            "id:Int64",
+            "name:Utf8",
+            "score:Float64",
+            "ok:Boolean",
+            "lines:Utf8"
+        ]
+    );
+    // The `json` column is marked as JSON for readers to tell it from text.
+    let lines = metadata.file_metadata().schema_descr().column(4);
+    assert_eq!(
+        lines.logical_type_ref(),
+        Some(&parquet::basic::LogicalType::Json)
     );
     let ids = batch.column(0).as_primitive::<Int64Type>();
     assert_eq!(
@@ -253,7 +265,7 @@ fn row_groups_stream_with_inferred_columns_and_feed_a_write_job() {
     assert_eq!(sent.len(), RECORDS as usize);
     assert_eq!(
         sent[3],
-        serde_json::json!({"id": 3, "name": "n3", "score": 3.25, "ok": false})
+        serde_json::json!({"id": 3, "name": "n3", "score": 3.25, "ok": false, "lines": [{"sku": "a", "n": 3}]})
     );
 }
 

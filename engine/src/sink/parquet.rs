@@ -271,9 +271,21 @@ impl ParquetSink {
         }
     }
 
-    /// The Arrow schema of `columns`, as the encoder gets them.
+    /// The Arrow schema of the file of `columns`: the batches' schema,
+    /// with each `json` column marked as JSON (Arrow's `arrow.json`,
+    /// Parquet's `JSON` logical type), so that readers, a write job's
+    /// input among them, tell its text from a string's.
     pub(crate) fn schema(columns: &[ColumnSpec]) -> SchemaRef {
-        Builders::new(columns).schema().clone()
+        let schema = Builders::new(columns).schema().clone();
+        let fields = schema.fields().iter().zip(columns).map(|(field, column)| {
+            let field = field.as_ref().clone();
+            if column.kind == crate::extract::ColumnType::Json {
+                field.with_extension_type(arrow_schema::extension::Json::default())
+            } else {
+                field
+            }
+        });
+        std::sync::Arc::new(arrow_schema::Schema::new(fields.collect::<Vec<_>>()))
     }
 
     fn write_rows(&mut self) -> io::Result<()> {

@@ -52,11 +52,15 @@ fn records(batch: &RecordBatch) -> std::result::Result<Vec<Vec<u8>>, String> {
         keys.push(key);
     }
     let mut rows = vec![Vec::new(); batch.num_rows()];
-    for (key, column) in keys.iter().zip(batch.columns()) {
+    for ((key, column), field) in keys.iter().zip(batch.columns()).zip(schema.fields()) {
+        let json = field.extension_type_name() == Some(JSON);
         for (row, out) in rows.iter_mut().enumerate() {
             out.extend_from_slice(key);
             if column.is_null(row) {
                 out.extend_from_slice(b"null");
+            } else if json {
+                write_json(column.as_ref(), row, out)
+                    .map_err(|e| format!("column `{}` is marked JSON, but {e}", field.name()))?;
             } else {
                 write_value(column.as_ref(), row, out)?;
             }
@@ -69,6 +73,34 @@ fn records(batch: &RecordBatch) -> std::result::Result<Vec<Vec<u8>>, String> {
         out.push(b'}');
     }
     Ok(rows)
+}
+
+/// The name of Arrow's JSON extension type, which a Parquet column of
+/// the `JSON` logical type reads as: hydrant's `json` columns, and those
+/// of other writers (DuckDB's `JSON`, pyarrow's `pa.json_()`).
+const JSON: &str = "arrow.json";
+
+/// Writes the text of a JSON column as the value it holds, so that an
+/// object read back goes as the object, not as a string of it. A line
+/// break can only be white space between tokens in JSON (strings escape
+/// theirs): it is left out, so the record stays on one line.
+fn write_json(
+    column: &dyn Array,
+    row: usize,
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), String> {
+    let text = match column.data_type() {
+        DataType::Utf8 => column.as_string::<i32>().value(row),
+        DataType::LargeUtf8 => column.as_string::<i64>().value(row),
+        DataType::Utf8View => column.as_string_view().value(row),
+        other => return Err(format!("its type is {other}")),
+    };
+    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
+        let shown: String = text.chars().take(60).collect();
+        return Err(format!("{shown:?} is not JSON: {e}"));
+    }
+    out.extend(text.bytes().filter(|&b| b != b'\n' && b != b'\r'));
+    Ok(())
 }
 
 /// Writes one value as a read column of its type would be written, so
@@ -124,5 +156,72 @@ fn timestamp_micros(column: &dyn Array, unit: TimeUnit, row: usize) -> i64 {
             .saturating_mul(1000),
         TimeUnit::Microsecond => column.as_primitive::<TimestampMicrosecondType>().value(row),
         TimeUnit::Nanosecond => column.as_primitive::<TimestampNanosecondType>().value(row) / 1000,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::StringArray;
+    use arrow_schema::{Field, Schema};
+    use parquet::arrow::ArrowWriter;
+
+    use super::*;
+
+    /// A file of one row group: `doc` marked JSON, `note` plain text.
+    fn file(doc: &str, note: &str) -> tempfile::NamedTempFile {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("doc", DataType::Utf8, true)
+                .with_extension_type(arrow_schema::extension::Json::default()),
+            Field::new("note", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(vec![doc])),
+                Arc::new(StringArray::from(vec![note])),
+            ],
+        )
+        .unwrap();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut writer = ArrowWriter::try_new(file.reopen().unwrap(), schema, None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        file
+    }
+
+    fn rows(file: &tempfile::NamedTempFile) -> Vec<Result<String>> {
+        read(file.path())
+            .unwrap()
+            .map(|r| {
+                r.map(|r| match r {
+                    InputRecord::Record(bytes) => String::from_utf8(bytes).unwrap(),
+                    other => panic!("a record, not {other:?}"),
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_json_column_goes_as_its_value_and_text_as_text() {
+        let doc = "{\n  \"k\": [1, \"a b\"],\r\n  \"big\": 12345678901234567890123\n}";
+        let got = rows(&file(doc, "{\"k\":1}"));
+        let record = got[0].as_ref().unwrap();
+        assert_eq!(
+            record,
+            "{\"doc\":{  \"k\": [1, \"a b\"],  \"big\": 12345678901234567890123},\"note\":\"{\\\"k\\\":1}\"}"
+        );
+    }
+
+    #[test]
+    fn a_json_column_that_holds_no_json_is_refused() {
+        let got = rows(&file("{\"k\": tru", "x"));
+        let error = got[0].as_ref().unwrap_err().to_string();
+        assert!(
+            error.contains("column `doc` is marked JSON, but \"{\\\"k\\\": tru\" is not JSON"),
+            "{error}"
+        );
+        assert!(error.contains("input.path `"), "{error}");
     }
 }
