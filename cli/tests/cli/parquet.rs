@@ -355,3 +355,52 @@ fn a_failed_run_leaves_no_parquet_file() {
     assert!(!out.exists(), "a failed run left a Parquet file");
     assert!(!dir.path("out.parquet.partial").exists());
 }
+
+/// With no record, inferred columns are none, and a Parquet file with no
+/// column is one DuckDB refuses: the run says so. Declared columns give
+/// the file its schema however many records come.
+#[test]
+fn a_parquet_file_with_no_record_to_infer_from_is_told() {
+    let server = TestServer::start_fn(|_| crate::util::json(200, "[]"));
+    let dir = Dir::new();
+    let inferred = dir.write("inferred.toml", &job_text(&server, "/none", ""));
+    let out = dir.path("inferred.parquet");
+    let run = hydrant(&["run", path_str(&inferred), "--output", path_str(&out)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "warning: no record came to infer the columns from: the Parquet file `{}` has no column",
+            out.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    let file = |path: &std::path::Path| {
+        ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap()
+    };
+    let inferred = file(&out);
+    assert_eq!(inferred.schema().fields().len(), 0);
+    assert_eq!(inferred.metadata().file_metadata().num_rows(), 0);
+
+    let declared = dir.write(
+        "declared.toml",
+        &job_text(
+            &server,
+            "/none",
+            "[[columns]]\nname = \"id\"\ntype = \"long\"\n",
+        ),
+    );
+    let out = dir.path("declared.parquet");
+    let run = hydrant(&["run", path_str(&declared), "--output", path_str(&out)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    let declared = file(&out);
+    let fields: Vec<&str> = declared
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(fields, ["id"]);
+    assert_eq!(declared.metadata().file_metadata().num_rows(), 0);
+}

@@ -604,6 +604,26 @@ impl ReadRun<'_, '_> {
 
     /// Opens the sink with the columns known now (none without any).
     pub(super) fn open_sink(&mut self) -> Result<()> {
+        let no_columns = self
+            .extractor
+            .as_ref()
+            .is_none_or(|e| e.columns().is_empty());
+        if no_columns
+            && self.output.is_none()
+            && self.job.output.format == crate::job::OutputFormat::Parquet
+        {
+            // A Parquet file with no column is refused by some readers
+            // (DuckDB), and with it a query over a folder that holds one.
+            let file = match self.job.output.path.as_deref() {
+                Some(path) => format!("`{}`", path.display()),
+                None => "on stdout".to_owned(),
+            };
+            self.tally.warn(format!(
+                "no record came to infer the columns from: the Parquet file {file} has \
+                 no column, which some readers (DuckDB) refuse; declare [[columns]] for a \
+                 file with its columns whatever comes"
+            ));
+        }
         let columns = self.extractor.as_ref().map_or(&[][..], Extractor::columns);
         let sink = open_sink(self.job, columns, self.resumed_at, &mut self.output)?;
         self.sink = Some(sink);
