@@ -505,7 +505,7 @@ impl Job {
         if let Err(problem) = structural {
             return Err(Error::config(format!(
                 "job file `{name}`: {}",
-                problem.trim_end()
+                plain_types(problem.trim_end())
             )));
         }
         let mut tree: Value = match format {
@@ -523,8 +523,12 @@ impl Job {
         interpolate(&mut tree, &mut String::new(), vars, &mut from_vars)
             .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
         let fingerprint = sha2::Sha256::digest(extraction_text(&tree)).into();
-        let file: JobFile = serde_json::from_value(tree)
-            .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
+        let file: JobFile = serde_json::from_value(tree).map_err(|e| {
+            Error::config(format!(
+                "job file `{name}`: {}",
+                plain_types(&e.to_string())
+            ))
+        })?;
         let mut job =
             validate(file, name).map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
         job.fingerprint = fingerprint;
@@ -894,6 +898,23 @@ fn shard_path(path: &FsPath, i: u32, n: u32) -> PathBuf {
     path.with_file_name(name)
 }
 
+/// A parse error with the job file's own words for its types: a key
+/// given a scalar where a table goes reads "expected a table", not the
+/// name of the struct that reads it ("expected struct BackoffFile"), and
+/// where an array goes "expected an array", not "a sequence".
+fn plain_types(problem: &str) -> String {
+    let mut out = String::with_capacity(problem.len());
+    let mut rest = problem;
+    while let Some(at) = rest.find("expected struct ") {
+        out.push_str(&rest[..at]);
+        out.push_str("expected a table");
+        rest = &rest[at + "expected struct ".len()..];
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
+    }
+    out.push_str(rest);
+    out.replace("expected a sequence", "expected an array")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -941,6 +962,27 @@ mod tests {
         assert!(text.contains("job.toml"), "{text}");
         assert!(text.contains("unknown field `urll`"), "{text}");
         assert!(text.contains("line 3"), "{text}");
+    }
+
+    #[test]
+    fn a_scalar_where_a_table_goes_says_a_table() {
+        let err = parse("[request]\nurl = \"https://a.example/x\"\n[limits]\nbackoff = \"10ms\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("line 4")
+                && err.contains("invalid type: string \"10ms\", expected a table"),
+            "{err}"
+        );
+        assert!(!err.contains("struct"), "{err}");
+        assert_eq!(
+            plain_types("expected struct OutputFile, or"),
+            "expected a table, or"
+        );
+        let err = parse("columns = \"id\"\n[request]\nurl = \"https://a.example/x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected an array"), "{err}");
     }
 
     #[test]
