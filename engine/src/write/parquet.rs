@@ -4,8 +4,8 @@ use std::path::Path as FsPath;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Date32Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, UInt8Type,
-    UInt16Type, UInt32Type, UInt64Type,
+    Date32Type, Decimal128Type, Decimal256Type, Float32Type, Float64Type, Int8Type, Int16Type,
+    Int32Type, Int64Type, TimestampNanosecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
@@ -133,11 +133,140 @@ fn write_value(
         DataType::Binary => Cell::Binary(column.as_binary::<i32>().value(row).to_vec()),
         DataType::LargeBinary => Cell::Binary(column.as_binary::<i64>().value(row).to_vec()),
         DataType::Date32 => Cell::Date(column.as_primitive::<Date32Type>().value(row)),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+            let nanos = column.as_primitive::<TimestampNanosecondType>().value(row);
+            write_nanos(nanos, out);
+            return Ok(());
+        }
         DataType::Timestamp(unit, _) => Cell::Timestamp(timestamp_micros(column, *unit, row)),
+        DataType::Decimal128(..) => {
+            // The exact digits, as a JSON number: money stays money.
+            let text = column.as_primitive::<Decimal128Type>().value_as_string(row);
+            out.extend_from_slice(text.as_bytes());
+            return Ok(());
+        }
+        DataType::Decimal256(..) => {
+            let text = column.as_primitive::<Decimal256Type>().value_as_string(row);
+            out.extend_from_slice(text.as_bytes());
+            return Ok(());
+        }
+        DataType::Dictionary(..) => {
+            let dictionary = column.as_any_dictionary();
+            let key = dictionary_key(dictionary.keys(), row)?;
+            return write_item(dictionary.values().as_ref(), key, out);
+        }
+        DataType::List(_) => return write_list(&column.as_list::<i32>().value(row), out),
+        DataType::LargeList(_) => return write_list(&column.as_list::<i64>().value(row), out),
+        DataType::FixedSizeList(..) => {
+            return write_list(&column.as_fixed_size_list().value(row), out);
+        }
+        DataType::Struct(fields) => {
+            let columns = column.as_struct().columns();
+            out.push(b'{');
+            for (i, (field, member)) in fields.iter().zip(columns).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(field.name(), out);
+                out.push(b':');
+                write_item(member.as_ref(), row, out)?;
+            }
+            out.push(b'}');
+            return Ok(());
+        }
+        DataType::Map(..) => return write_map(column.as_map().value(row), out),
         other => return Err(format!("columns of type {other} cannot be read")),
     };
     write_json_cell(&cell, out);
     Ok(())
+}
+
+/// A value that may be null, within a list, struct or map.
+fn write_item(
+    column: &dyn Array,
+    row: usize,
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), String> {
+    if column.is_null(row) {
+        out.extend_from_slice(b"null");
+        Ok(())
+    } else {
+        write_value(column, row, out)
+    }
+}
+
+/// The elements of one list value as a JSON array.
+fn write_list(elements: &dyn Array, out: &mut Vec<u8>) -> std::result::Result<(), String> {
+    out.push(b'[');
+    for i in 0..elements.len() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_item(elements, i, out)?;
+    }
+    out.push(b']');
+    Ok(())
+}
+
+/// The entries of one map value as a JSON object: its keys must be
+/// strings, as JSON's are.
+fn write_map(
+    entries: arrow_array::StructArray,
+    out: &mut Vec<u8>,
+) -> std::result::Result<(), String> {
+    let (keys, values) = (entries.column(0), entries.column(1));
+    let Some(names) = keys.as_string_opt::<i32>() else {
+        return Err(format!(
+            "a map with keys of type {} cannot be a JSON object",
+            keys.data_type()
+        ));
+    };
+    out.push(b'{');
+    for i in 0..entries.len() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(names.value(i), out);
+        out.push(b':');
+        write_item(values.as_ref(), i, out)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// The index into a dictionary's values of row `row`'s key.
+fn dictionary_key(keys: &dyn Array, row: usize) -> std::result::Result<usize, String> {
+    let key = match keys.data_type() {
+        DataType::Int8 => i64::from(keys.as_primitive::<Int8Type>().value(row)),
+        DataType::Int16 => i64::from(keys.as_primitive::<Int16Type>().value(row)),
+        DataType::Int32 => i64::from(keys.as_primitive::<Int32Type>().value(row)),
+        DataType::Int64 => keys.as_primitive::<Int64Type>().value(row),
+        DataType::UInt8 => i64::from(keys.as_primitive::<UInt8Type>().value(row)),
+        DataType::UInt16 => i64::from(keys.as_primitive::<UInt16Type>().value(row)),
+        DataType::UInt32 => i64::from(keys.as_primitive::<UInt32Type>().value(row)),
+        other => return Err(format!("dictionary keys of type {other} cannot be read")),
+    };
+    usize::try_from(key).map_err(|_| format!("dictionary key {key} is negative"))
+}
+
+/// A nanosecond timestamp as RFC 3339 in UTC: as a microsecond one is
+/// written, with all nine digits of the fraction where the last three are
+/// not zero, so that no nanosecond is lost (pandas writes nanoseconds).
+fn write_nanos(nanos: i64, out: &mut Vec<u8>) {
+    let micros = nanos.div_euclid(1000);
+    let start = out.len();
+    write_json_cell(&Cell::Timestamp(micros), out);
+    if nanos.rem_euclid(1000) == 0 {
+        return;
+    }
+    // `…:SS[.fff[fff]]Z"`: keep up to the seconds, then the fraction.
+    let seconds_end = out[start..]
+        .iter()
+        .rposition(|&b| b == b':')
+        .map_or(out.len() - 2, |colon| start + colon + 3);
+    out.truncate(seconds_end);
+    let fraction = micros.rem_euclid(1_000_000) * 1000 + nanos.rem_euclid(1000);
+    out.extend_from_slice(format!(".{fraction:09}Z\"").as_bytes());
 }
 
 fn timestamp_micros(column: &dyn Array, unit: TimeUnit, row: usize) -> i64 {
@@ -223,5 +352,84 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("input.path `"), "{error}");
+    }
+
+    /// Columns other writers make (pandas' nanoseconds, Spark's decimals,
+    /// lists, structs and maps, pyarrow's dictionaries) go as the JSON of
+    /// their values: nothing is cut, nothing refused.
+    #[test]
+    fn nested_decimal_dictionary_and_nanosecond_columns_go_as_json() {
+        use arrow_array::builder::{Int64Builder, MapBuilder, StringBuilder};
+        use arrow_array::types::Int32Type;
+        use arrow_array::{
+            ArrayRef, Decimal128Array, DictionaryArray, Int64Array, ListArray, StructArray,
+            TimestampNanosecondArray,
+        };
+
+        let nanos: ArrayRef = Arc::new(
+            TimestampNanosecondArray::from(vec![1, 1_700_000_000_123_456_789, -1])
+                .with_timezone("UTC"),
+        );
+        let price: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![Some(1234), None, Some(-5)])
+                .with_precision_and_scale(10, 2)
+                .unwrap(),
+        );
+        let status: ArrayRef = Arc::new(
+            vec![Some("open"), None, Some("open")]
+                .into_iter()
+                .collect::<DictionaryArray<Int32Type>>(),
+        );
+        let tags: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int64Type, _, _>(vec![
+            Some(vec![Some(1), None]),
+            None,
+            Some(vec![]),
+        ]));
+        let fields = vec![
+            Arc::new(Field::new("city", DataType::Utf8, true)),
+            Arc::new(Field::new("zip", DataType::Int64, true)),
+        ];
+        let user: ArrayRef = Arc::new(
+            StructArray::try_new(
+                fields.into(),
+                vec![
+                    Arc::new(StringArray::from(vec![Some("X"), None, Some("é\"")])),
+                    Arc::new(Int64Array::from(vec![Some(1), Some(2), None])),
+                ],
+                Some(vec![true, false, true].into()),
+            )
+            .unwrap(),
+        );
+        let mut map = MapBuilder::new(None, StringBuilder::new(), Int64Builder::new());
+        map.keys().append_value("k");
+        map.values().append_value(1);
+        map.append(true).unwrap();
+        map.append(false).unwrap();
+        map.append(true).unwrap();
+        let counts: ArrayRef = Arc::new(map.finish());
+        let batch = RecordBatch::try_from_iter([
+            ("at", nanos),
+            ("price", price),
+            ("status", status),
+            ("tags", tags),
+            ("user", user),
+            ("counts", counts),
+        ])
+        .unwrap();
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let mut writer =
+            ArrowWriter::try_new(file.reopen().unwrap(), batch.schema(), None).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+
+        let got: Vec<String> = rows(&file).into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            got,
+            [
+                r#"{"at":"1970-01-01T00:00:00.000000001Z","price":12.34,"status":"open","tags":[1,null],"user":{"city":"X","zip":1},"counts":{"k":1}}"#,
+                r#"{"at":"2023-11-14T22:13:20.123456789Z","price":null,"status":null,"tags":null,"user":null,"counts":null}"#,
+                r#"{"at":"1969-12-31T23:59:59.999999999Z","price":-0.05,"status":"open","tags":[],"user":{"city":"é\"","zip":null},"counts":{}}"#,
+            ]
+        );
     }
 }
