@@ -1,5 +1,6 @@
 """An in-process API for the tests, and the `hydrant` CLI beside them."""
 
+import datetime
 import json
 import os
 import socket
@@ -163,8 +164,8 @@ type = "json"
 @pytest.fixture(scope="session")
 def ledger(base, cli, tmp_path_factory):
     """A Parquet file the CLI wrote (3000 rows of every kind of column, a
-    `json` one among them),
-    and the same rows as the CLI's NDJSON, for other readers to check."""
+    `json` one among them), and the rows of the CLI's NDJSON of the same
+    job as Python values sorted by id, for other readers to check."""
     import subprocess
 
     folder = tmp_path_factory.mktemp("ledger")
@@ -173,7 +174,16 @@ def ledger(base, cli, tmp_path_factory):
     parquet = folder / "ledger.parquet"
     for output in (parquet, folder / "ledger.ndjson"):
         subprocess.run([cli, "run", str(job), "--output", str(output), "--quiet"], check=True)
-    rows = [json.loads(line) for line in (folder / "ledger.ndjson").read_text().splitlines()]
+    lines = (folder / "ledger.ndjson").read_text().splitlines()
+    rows = sorted(
+        (
+            r["id"], r["account"], r["amount"], r["status"], r["ref"], r["seen"],
+            datetime.date.fromisoformat(r["day"]),
+            datetime.datetime.fromisoformat(r["at"].replace("Z", "+00:00")),
+            r["lines"],
+        )
+        for r in map(json.loads, lines)
+    )
     assert len(rows) == 3000
     return parquet, rows
 
