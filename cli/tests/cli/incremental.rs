@@ -859,3 +859,42 @@ fn past_ten_thousand_values_one_global_bookmark_is_kept() {
     assert_eq!(state["bookmark"], "2024-03-01T12:00:00Z", "shop 0's");
     assert_eq!(state.get("bookmarks"), None);
 }
+
+#[test]
+fn a_run_that_replaces_the_last_runs_records_says_so() {
+    // Each run writes only what changed since the last: with one output
+    // file for all, the second run's file takes the place of the first's.
+    let server = newest_first();
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{}/orders\"\n[records]\npath = \"data\"\n\
+         [paginate]\ntype = \"page\"\nsize_param = \"per_page\"\nsize = 2\n\
+         [state]\npath = \"orders.state\"\n[output]\npath = \"orders.ndjson\"\n\
+         [incremental]\ncursor = \"updated_at\"\nkey = [\"id\"]\n{START}param = \"updated_since\"\n",
+        server.url(),
+    );
+    let job = dir.write("job.toml", &text);
+    let warnings = |extra: &[&str]| {
+        let summary = dir.path("summary.json");
+        let mut args = vec!["run", path_str(&job), "--summary-json", path_str(&summary)];
+        args.extend_from_slice(extra);
+        let run = hydrant(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let summary: Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
+        summary["warnings"].to_string()
+    };
+    assert_eq!(warnings(&[]), "[]", "the first run replaces nothing");
+    let second = warnings(&[]);
+    assert!(
+        second.contains(
+            "/orders.ndjson` holds an earlier run's records, and this incremental run replaces it"
+        ),
+        "{second}"
+    );
+    let own = dir.path("orders-2.ndjson");
+    assert_eq!(
+        warnings(&["--output", path_str(&own)]),
+        "[]",
+        "a file of its own"
+    );
+}

@@ -193,6 +193,14 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let incremental = match &job.incremental {
             Some(_) => {
                 let stored = crate::read::incremental::load(job)?;
+                let ran_before = stored.bookmark.is_some() || !stored.bookmarks.is_empty();
+                if keeps_state
+                    && resumed.is_none()
+                    && ran_before
+                    && let Some(warning) = replaces_earlier_delta(job)
+                {
+                    tally.warn(warning);
+                }
                 Tracker::start(job, stored, resumed.as_ref(), options.backfill.as_ref())?
             }
             None if options.backfill.is_some() => {
@@ -961,6 +969,22 @@ pub(super) struct PageAt<'a> {
     pub(super) shown: &'a str,
     /// The request's URL, which relative links are resolved against.
     pub(super) url: &'a url::Url,
+}
+
+/// An incremental run writes only what changed since the last one. With
+/// the same output file each time, it replaces the last run's records:
+/// said when that file holds any, as the run starts.
+fn replaces_earlier_delta(job: &Job) -> Option<String> {
+    let path = job.output.path.as_deref()?;
+    let holds_records = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() > 0);
+    holds_records.then(|| {
+        format!(
+            "`{}` holds an earlier run's records, and this incremental run replaces it with \
+             only what changed since: load or move each run's file before the next, or give \
+             each run its own (`--output` with the date in the name)",
+            path.display()
+        )
+    })
 }
 
 /// The response headers as the paginator reads them.
