@@ -1105,3 +1105,25 @@ token = "${{TOKEN}}"
     assert!(unset.stdout.contains("authorization: ***"));
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn an_ndjson_input_from_windows_tools_is_read_whole() {
+    // A byte order mark, CRLF line ends, blank lines and no newline at the
+    // end: as PowerShell and Notepad write files.
+    let server = accepting();
+    let dir = Dir::new();
+    std::fs::write(
+        dir.path("in.ndjson"),
+        b"\xEF\xBB\xBF{\"id\":1}\r\n\r\n{\"id\":2}\r\n   \n{\"id\":3}",
+    )
+    .unwrap();
+    let job = format!(
+        "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/in\"\n",
+        server.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sent: Vec<Value> = server.requests().iter().map(body).collect();
+    assert_eq!(sent, [serde_json::json!([{"id": 1}, {"id": 2}, {"id": 3}])]);
+    assert_eq!(summary(&dir)["write"]["delivered"], 3);
+}
