@@ -636,7 +636,8 @@ fn fanout_values_file_into_the_url_each_paginated() {
         Exchange::json("/acct/b%202/tx?page=2", "[]"),
     ]);
     let dir = Dir::new();
-    dir.write("accounts.txt", "a-1\n\nb 2\n");
+    // As Windows tools write it: a byte order mark, CRLF, a blank line.
+    dir.write("accounts.txt", "\u{feff}a-1\r\n\r\nb 2\r\n");
     let job = dir.write(
         "job.toml",
         &format!(

@@ -88,15 +88,28 @@ impl Feed {
         };
         let source = match &fanout.source {
             FanoutSource::Values(values) => Source::Values(values.clone().into_iter()),
-            FanoutSource::File(path) => Source::Lines {
-                reader: BufReader::new(File::open(path).map_err(|e| {
+            FanoutSource::File(path) => {
+                let failed = |e| {
                     Error::io(
                         format!("cannot read fanout.values_file `{}`", path.display()),
                         e,
                     )
-                })?),
-                path: path.clone(),
-            },
+                };
+                let mut reader = BufReader::new(File::open(path).map_err(failed)?);
+                // A byte order mark (Windows tools write one) is not part
+                // of the first value: sent, it would ask for another.
+                if reader
+                    .fill_buf()
+                    .map_err(failed)?
+                    .starts_with(b"\xEF\xBB\xBF")
+                {
+                    reader.consume(3);
+                }
+                Source::Lines {
+                    reader,
+                    path: path.clone(),
+                }
+            }
             FanoutSource::Given(values) => {
                 Source::Given(values.iter().cloned().collect::<Vec<_>>().into_iter())
             }
