@@ -97,6 +97,17 @@ fn dataworks_reader_runs_as_written_and_as_converted() {
     let second = hydrant(&[&["run", &converted][..], &vars].concat());
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert_eq!(second.stdout, first.stdout);
+
+    // Saved by a Windows editor, with a byte order mark: the same job.
+    let marked = dir.write(
+        "reader-bom.json",
+        &format!("\u{feff}{}", fixture("dataworks/reader.json")),
+    );
+    let third = hydrant(&[&["run", path_str(&marked)][..], &vars].concat());
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert_eq!(third.stdout, first.stdout);
+    let converted = hydrant(&["convert", path_str(&marked)]);
+    assert_eq!(converted.code, 0, "{}", converted.stderr);
 }
 
 /// A DataX job: a restapi reader into a text-file writer, whose settings
@@ -299,6 +310,12 @@ fn adf_git_pipeline_runs_as_written_and_as_converted() {
     });
     let dir = Dir::new();
     copy_fixture_folder("adf/git", &dir);
+    // The pipeline and a dataset saved by a Windows editor, with a byte
+    // order mark each.
+    for file in ["pipeline/CopyOrders.json", "dataset/RestOrders.json"] {
+        let text = std::fs::read_to_string(dir.path(file)).unwrap();
+        dir.write(file, &format!("\u{feff}{text}"));
+    }
     let pipeline = dir.path("pipeline/CopyOrders.json");
     let converted = hydrant(&["convert", path_str(&pipeline)]);
     assert_eq!(converted.code, 0, "{}", converted.stderr);

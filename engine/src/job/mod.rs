@@ -425,9 +425,7 @@ impl Job {
     /// it holds several.
     pub fn load_picking(path: impl AsRef<FsPath>, vars: &Vars, pick: &Pick) -> Result<Job> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::config(format!("cannot read job file `{}`: {e}", path.display()))
-        })?;
+        let text = read_job_text(path)?;
         let name = path.display().to_string();
         let mut job = match crate::dialect::Dialect::detect(&text) {
             Some(dialect) => Job::from_dialect(dialect, &text, path, vars, pick)?,
@@ -477,9 +475,7 @@ impl Job {
     /// comment for each key it does not carry over.
     pub fn convert(path: impl AsRef<FsPath>, pick: &Pick) -> Result<String> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::config(format!("cannot read job file `{}`: {e}", path.display()))
-        })?;
+        let text = read_job_text(path)?;
         let Some(dialect) = crate::dialect::Dialect::detect(&text) else {
             return Err(Error::config(format!(
                 "job file `{}` is a hydrant job already: there is nothing to convert",
@@ -896,6 +892,17 @@ fn shard_path(path: &FsPath, i: u32, n: u32) -> PathBuf {
         None => format!("{stem}-{i}-of-{n}"),
     };
     path.with_file_name(name)
+}
+
+/// A job file's text, without the byte order mark that Windows tools put
+/// at its head: JSON parsers refuse it, and it would hide a dialect.
+fn read_job_text(path: &FsPath) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::config(format!("cannot read job file `{}`: {e}", path.display())))?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    })
 }
 
 /// A parse error with the job file's own words for its types: a key
