@@ -74,9 +74,7 @@ impl Factory<'_> {
                         ),
                     )
                 })?;
-                // Without the byte order mark of a file saved on Windows.
-                let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-                serde_json::from_str(text).map_err(|e| {
+                serde_json::from_str(crate::json::without_bom(&text)).map_err(|e| {
                     DialectError::new(key, format!("`{}` is not JSON: {e}", path.display()))
                 })
             }

@@ -899,10 +899,7 @@ fn shard_path(path: &FsPath, i: u32, n: u32) -> PathBuf {
 fn read_job_text(path: &FsPath) -> Result<String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::config(format!("cannot read job file `{}`: {e}", path.display())))?;
-    Ok(match text.strip_prefix('\u{feff}') {
-        Some(rest) => rest.to_owned(),
-        None => text,
-    })
+    Ok(crate::json::without_bom(&text).to_owned())
 }
 
 /// A parse error with the job file's own words for its types: a key

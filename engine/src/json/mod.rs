@@ -23,6 +23,16 @@ pub(crate) use write::*;
 use serde_json::Value;
 use simd_json::{BorrowedValue, StaticNode};
 
+/// The UTF-8 byte order mark. Windows tools put it at the head of text
+/// files, and some servers before a body; RFC 8259 §8.1 lets a parser
+/// skip it, and hydrant does wherever JSON or lines are read.
+pub(crate) const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
+
+/// `text` without a leading byte order mark.
+pub(crate) fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
+}
+
 /// The digits of `word` in the bytes `lanes` marks (`0xff` each), as
 /// their values, the other bytes zero; `None` if one is not a digit.
 /// Told in registers, not byte by byte: a byte is a digit when its high

@@ -96,14 +96,14 @@ impl Feed {
                     )
                 };
                 let mut reader = BufReader::new(File::open(path).map_err(failed)?);
-                // A byte order mark (Windows tools write one) is not part
-                // of the first value: sent, it would ask for another.
+                // A byte order mark is not part of the first value: sent,
+                // it would ask for another.
                 if reader
                     .fill_buf()
                     .map_err(failed)?
-                    .starts_with(b"\xEF\xBB\xBF")
+                    .starts_with(crate::json::BOM)
                 {
-                    reader.consume(3);
+                    reader.consume(crate::json::BOM.len());
                 }
                 Source::Lines {
                     reader,

@@ -93,9 +93,6 @@ struct NdjsonItems {
     at_end: Option<Box<dyn FnOnce() -> Result<()> + Send>>,
 }
 
-/// The UTF-8 byte order mark.
-const BOM: &[u8] = b"\xEF\xBB\xBF";
-
 impl NdjsonItems {
     fn new(reader: Box<dyn BufRead + Send>, shown: String) -> NdjsonItems {
         NdjsonItems {
@@ -125,10 +122,9 @@ impl Iterator for NdjsonItems {
                 }
             }
             self.line += 1;
-            // A UTF-8 byte order mark, which Windows tools put at the head
-            // of a file, is not part of the first record.
-            if self.line == 1 && text.starts_with(BOM) {
-                text.drain(..BOM.len());
+            // A byte order mark is not part of the first record.
+            if self.line == 1 && text.starts_with(crate::json::BOM) {
+                text.drain(..crate::json::BOM.len());
             }
             let end = text
                 .iter()

@@ -2,6 +2,7 @@
 //! on the decoded bytes.
 
 use super::*;
+use crate::json::BOM;
 
 /// The decoded body, capped at `limits.max_response`, without the UTF-8
 /// byte order mark some servers put before the JSON (RFC 8259 §8.1 lets a
@@ -13,8 +14,6 @@ pub(super) struct Capped {
     /// the body's start is settled.
     pub(super) bom: usize,
 }
-
-pub(super) const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
 
 impl Capped {
     pub(super) fn new(capacity: usize, cap: u64) -> Capped {
