@@ -397,10 +397,7 @@ impl Paginator {
     /// stepped on as soon as its headers and watched values are known.
     pub fn reads_records(&self) -> bool {
         matches!(self.strategy, Strategy::Counter(_) | Strategy::Rules(_))
-            || self
-                .stops
-                .iter()
-                .any(|rule| matches!(rule.source, StopSource::RecordsBelow(_)))
+            || self.stops_on_records_below()
     }
 
     /// Whether a page's count of records may end pagination: a short page
@@ -412,11 +409,14 @@ impl Paginator {
             Strategy::Rules(rules) => rules.has_open_range(),
             _ => false,
         };
-        by_strategy
-            || self
-                .stops
-                .iter()
-                .any(|rule| matches!(rule.source, StopSource::RecordsBelow(_)))
+        by_strategy || self.stops_on_records_below()
+    }
+
+    /// Whether a `records_below` stop rule counts each page's records.
+    fn stops_on_records_below(&self) -> bool {
+        self.stops
+            .iter()
+            .any(|rule| matches!(rule.source, StopSource::RecordsBelow(_)))
     }
 
     /// The first request.

@@ -77,7 +77,7 @@ pub(super) fn convert_compound(
 }
 
 /// A string value for a message: quoted, cut at 60 characters.
-pub(super) fn shown(text: &str) -> String {
+pub(crate) fn shown(text: &str) -> String {
     format!("{:?}", truncated(text))
 }
 

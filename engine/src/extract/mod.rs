@@ -21,6 +21,8 @@ mod infer;
 mod records;
 mod time;
 
+#[cfg(feature = "parquet")]
+pub(crate) use convert::shown;
 use convert::*;
 use time::*;
 

@@ -604,11 +604,8 @@ impl ReadRun<'_, '_> {
 
     /// Opens the sink with the columns known now (none without any).
     pub(super) fn open_sink(&mut self) -> Result<()> {
-        let no_columns = self
-            .extractor
-            .as_ref()
-            .is_none_or(|e| e.columns().is_empty());
-        if no_columns
+        let columns = self.extractor.as_ref().map_or(&[][..], Extractor::columns);
+        if columns.is_empty()
             && self.output.is_none()
             && self.job.output.format == crate::job::OutputFormat::Parquet
         {
@@ -624,7 +621,6 @@ impl ReadRun<'_, '_> {
                  file with its columns whatever comes"
             ));
         }
-        let columns = self.extractor.as_ref().map_or(&[][..], Extractor::columns);
         let sink = open_sink(self.job, columns, self.resumed_at, &mut self.output)?;
         self.sink = Some(sink);
         Ok(())

@@ -71,11 +71,6 @@ impl Builders {
         }
     }
 
-    #[cfg(feature = "parquet")]
-    pub(crate) fn schema(&self) -> &SchemaRef {
-        &self.schema
-    }
-
     pub(crate) fn rows(&self) -> usize {
         self.rows
     }

@@ -276,7 +276,7 @@ impl ParquetSink {
     /// Parquet's `JSON` logical type), so that readers, a write job's
     /// input among them, tell its text from a string's.
     pub(crate) fn schema(columns: &[ColumnSpec]) -> SchemaRef {
-        let schema = Builders::new(columns).schema().clone();
+        let schema = crate::sink::arrow::schema(columns);
         let fields = schema.fields().iter().zip(columns).map(|(field, column)| {
             let field = field.as_ref().clone();
             if column.kind == crate::extract::ColumnType::Json {

@@ -8,11 +8,13 @@ use arrow_array::types::{
     Int32Type, Int64Type, TimestampNanosecondType, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, RecordBatch};
+use arrow_schema::extension::{ExtensionType, Json};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::error::{Error, Result};
-use crate::extract::Cell;
+use crate::extract::{Cell, shown};
+use crate::json::scan::Scanner;
 use crate::json::write_str;
 use crate::sink::parquet::CHUNK_ROWS;
 use crate::sink::write_json_cell;
@@ -52,14 +54,15 @@ fn records(batch: &RecordBatch) -> std::result::Result<Vec<Vec<u8>>, String> {
         keys.push(key);
     }
     let mut rows = vec![Vec::new(); batch.num_rows()];
+    let mut scanner = Scanner::default();
     for ((key, column), field) in keys.iter().zip(batch.columns()).zip(schema.fields()) {
-        let json = field.extension_type_name() == Some(JSON);
+        let json = field.extension_type_name() == Some(Json::NAME);
         for (row, out) in rows.iter_mut().enumerate() {
             out.extend_from_slice(key);
             if column.is_null(row) {
                 out.extend_from_slice(b"null");
             } else if json {
-                write_json(column.as_ref(), row, out)
+                write_json(column.as_ref(), row, &mut scanner, out)
                     .map_err(|e| format!("column `{}` is marked JSON, but {e}", field.name()))?;
             } else {
                 write_value(column.as_ref(), row, out)?;
@@ -75,18 +78,17 @@ fn records(batch: &RecordBatch) -> std::result::Result<Vec<Vec<u8>>, String> {
     Ok(rows)
 }
 
-/// The name of Arrow's JSON extension type, which a Parquet column of
-/// the `JSON` logical type reads as: hydrant's `json` columns, and those
-/// of other writers (DuckDB's `JSON`, pyarrow's `pa.json_()`).
-const JSON: &str = "arrow.json";
-
-/// Writes the text of a JSON column as the value it holds, so that an
-/// object read back goes as the object, not as a string of it. A line
-/// break can only be white space between tokens in JSON (strings escape
-/// theirs): it is left out, so the record stays on one line.
+/// Writes the text of a column marked JSON (Arrow's `arrow.json`, which
+/// Parquet's `JSON` logical type reads as: hydrant's `json` columns,
+/// DuckDB's `JSON`) as the value it holds, so that an object read back
+/// goes as the object, not as a string of it. The text is checked as a
+/// page is. A line break can only be white space between tokens in JSON
+/// (strings escape theirs): it is left out, so the record stays on one
+/// line.
 fn write_json(
     column: &dyn Array,
     row: usize,
+    scanner: &mut Scanner,
     out: &mut Vec<u8>,
 ) -> std::result::Result<(), String> {
     let text = match column.data_type() {
@@ -95,9 +97,8 @@ fn write_json(
         DataType::Utf8View => column.as_string_view().value(row),
         other => return Err(format!("its type is {other}")),
     };
-    if let Err(e) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
-        let shown: String = text.chars().take(60).collect();
-        return Err(format!("{shown:?} is not JSON: {e}"));
+    if let Err(malformed) = scanner.scan(text.as_bytes(), None) {
+        return Err(format!("{} is not JSON: {malformed}", shown(text)));
     }
     out.extend(text.bytes().filter(|&b| b != b'\n' && b != b'\r'));
     Ok(())
