@@ -117,6 +117,18 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// What a style measures, each an index into its runs: hydrant to its
+/// NDJSON file, to Parquet and to stdout; curl to /dev/null, to a file,
+/// to a file then synced, and four at once to /dev/null (offset only).
+const NDJSON: usize = 0;
+const PARQUET: usize = 1;
+const STDOUT: usize = 2;
+const CURL_NULL: usize = 3;
+const CURL_FILE: usize = 4;
+const CURL_SYNCED: usize = 5;
+const CURL_4: usize = 6;
+const MEASURED: usize = 7;
+
 /// One style: hydrant to NDJSON and to Parquet, and curl fetching the same
 /// pages to /dev/null and to a file, taking turns.
 fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> Result<Value> {
@@ -127,7 +139,7 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
     let curl_config = dir.join(format!("{style}.curl"));
     let curl_file = dir.join(format!("{style}.curl.out"));
     let stdout_file = dir.join(format!("{style}.stdout.ndjson"));
-    let mut runs: [Vec<Run>; 7] = Default::default();
+    let mut runs: [Vec<Run>; MEASURED] = Default::default();
     let mut summary = Value::Null;
     let (mut output_bytes, mut parquet_bytes) = (0, 0);
     let hydrant = |to: To<'_>| -> Result<Run> {
@@ -157,7 +169,7 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         measure(&mut command, "hydrant")
     };
     for _ in 0..RUNS {
-        runs[0].push(hydrant(To::JobOutput)?);
+        runs[NDJSON].push(hydrant(To::JobOutput)?);
         summary = serde_json::from_slice(&std::fs::read(&summary_path)?)?;
         if summary["records"].as_u64() != Some(total) {
             bail!(
@@ -167,29 +179,30 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         }
         output_bytes = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
         std::fs::remove_file(&output).ok();
-        runs[1].push(hydrant(To::Parquet(&parquet))?);
+        runs[PARQUET].push(hydrant(To::Parquet(&parquet))?);
         parquet_bytes = std::fs::metadata(&parquet).map(|m| m.len()).unwrap_or(0);
         std::fs::remove_file(&parquet).ok();
-        runs[2].push(curl(&curl_config, 1, None, gzip)?);
+        runs[CURL_NULL].push(curl(&curl_config, 1, None, gzip)?);
         let to_file = curl(&curl_config, 1, Some(&curl_file), gzip)?;
-        runs[3].push(to_file);
-        runs[6].push(synced(to_file, &curl_file)?);
+        runs[CURL_FILE].push(to_file);
+        runs[CURL_SYNCED].push(synced(to_file, &curl_file)?);
         std::fs::remove_file(&curl_file).ok();
-        runs[5].push(hydrant(To::Stdout(&stdout_file))?);
+        runs[STDOUT].push(hydrant(To::Stdout(&stdout_file))?);
         if std::fs::metadata(&stdout_file)?.len() != output_bytes {
             bail!("{style}: hydrant's stdout and its file output differ in size");
         }
         std::fs::remove_file(&stdout_file).ok();
         if style == "offset" {
-            runs[4].push(curl(&curl_config, 4, None, gzip)?);
+            runs[CURL_4].push(curl(&curl_config, 4, None, gzip)?);
         }
     }
     let [ndjson_s, parquet_s, null_s, file_s, stdout_s, synced_s] =
-        [0, 1, 2, 3, 5, 6].map(|i| median(&runs[i], |r| r.seconds));
+        [NDJSON, PARQUET, CURL_NULL, CURL_FILE, STDOUT, CURL_SYNCED]
+            .map(|i| median(&runs[i], |r| r.seconds));
     let [ndjson_cpu, parquet_cpu, _, file_cpu] =
-        [0, 1, 2, 3].map(|i| median(&runs[i], |r| r.cpu_s));
+        [NDJSON, PARQUET, CURL_NULL, CURL_FILE].map(|i| median(&runs[i], |r| r.cpu_s));
     let [rss_ndjson, rss_parquet] =
-        [0, 1].map(|i| runs[i].iter().map(|r| r.rss_kb).max().unwrap_or(0));
+        [NDJSON, PARQUET].map(|i| runs[i].iter().map(|r| r.rss_kb).max().unwrap_or(0));
     let seconds = |i: usize| runs[i].iter().map(|r| r.seconds).collect::<Vec<_>>();
     let bytes = summary["bytes"].as_u64().unwrap_or(0);
     let mut row = json!({
@@ -200,25 +213,25 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         "output_bytes": output_bytes,
         "parquet_bytes": parquet_bytes,
         "hydrant_s": ndjson_s,
-        "hydrant_runs_s": seconds(0),
+        "hydrant_runs_s": seconds(NDJSON),
         "hydrant_cpu_s": ndjson_cpu,
         "gb_per_cpu_s": bytes as f64 / 1e9 / ndjson_cpu,
         "records_per_s": total as f64 / ndjson_s,
         "mb_per_s": bytes as f64 / 1e6 / ndjson_s,
         "peak_rss_mb": rss_ndjson as f64 * 1024.0 / 1e6,
         "parquet_s": parquet_s,
-        "parquet_runs_s": seconds(1),
+        "parquet_runs_s": seconds(PARQUET),
         "parquet_cpu_s": parquet_cpu,
         "parquet_peak_rss_mb": rss_parquet as f64 * 1024.0 / 1e6,
         "curl_s": null_s,
-        "curl_runs_s": seconds(2),
+        "curl_runs_s": seconds(CURL_NULL),
         "curl_file_s": file_s,
-        "curl_file_runs_s": seconds(3),
+        "curl_file_runs_s": seconds(CURL_FILE),
         "curl_file_cpu_s": file_cpu,
         "curl_file_synced_s": synced_s,
-        "curl_file_synced_runs_s": seconds(6),
+        "curl_file_synced_runs_s": seconds(CURL_SYNCED),
         "hydrant_stdout_s": stdout_s,
-        "hydrant_stdout_runs_s": seconds(5),
+        "hydrant_stdout_runs_s": seconds(STDOUT),
         "ratio_to_curl": null_s / ndjson_s,
         "ratio_to_curl_file": file_s / ndjson_s,
         "parquet_to_ndjson": ndjson_s / parquet_s,
@@ -226,7 +239,7 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         "stdout_ratio_to_curl_file": file_s / stdout_s,
     });
     if style == "offset" {
-        let parallel_s = median(&runs[4], |r| r.seconds);
+        let parallel_s = median(&runs[CURL_4], |r| r.seconds);
         row["curl_parallel4_s"] = json!(parallel_s);
         row["ratio_to_curl_parallel4"] = json!(parallel_s / ndjson_s);
     }
