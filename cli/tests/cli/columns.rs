@@ -155,10 +155,17 @@ fn a_number_too_small_for_a_double_is_never_read_as_zero() {
         run.stderr
     );
     assert!(summary.is_object());
-    // Inferred columns keep its text.
+    // Inferred columns keep it as it came in NDJSON, and its text in CSV.
     let (run, _) = run_job(&server.url(), "/n", "", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("\"d\":\"1e-400\""), "{}", run.stdout);
+    assert!(run.stdout.contains("\"d\":1e-400,"), "{}", run.stdout);
+    let (run, _) = run_job_with(&server.url(), "/n", "", &["--format", "csv"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("d,s,j,ok,day\n1e-400,"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -337,6 +344,35 @@ fn inferred_ndjson_columns_grow_with_every_page() {
     assert_eq!(summary["records"], 3);
     assert_eq!(summary["dirty"], 0);
     assert!(summary.get("unseen_fields").is_none(), "{summary}");
+}
+
+#[test]
+fn inferred_ndjson_keeps_each_value_of_a_mixed_field_as_it_came() {
+    // As custom fields come from Jira or HubSpot: a value that is a
+    // string, a list, a number or a flag, by field and by record.
+    let server = paged(&[
+        r#"[{"id": 1, "value": "red", "meta": {"by": "ann"}, "code": 12345}]"#,
+        r#"[{"id": 2, "value": ["red", "blue"], "meta": "system", "code": "A-7"},
+            {"id": 3, "value": 5, "meta": null, "code": 12345678901234567890}]"#,
+        r#"[{"id": 4, "value": true, "meta": {"by": "cy"}, "code": 8}]"#,
+    ]);
+    let expected = concat!(
+        "{\"id\":1,\"value\":\"red\",\"meta_by\":\"ann\",\"code\":12345}\n",
+        "{\"id\":2,\"value\":[\"red\",\"blue\"],\"meta\":\"system\",\"code\":\"A-7\"}\n",
+        "{\"id\":3,\"value\":5,\"meta\":null,\"code\":12345678901234567890}\n",
+        "{\"id\":4,\"value\":true,\"meta\":{\"by\":\"cy\"},\"code\":8}\n",
+    );
+    let (run, summary) = run_job(&server.url(), "/i", PAGED, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, expected);
+    assert_eq!(summary["records"], 4);
+    assert_eq!(summary["dirty"], 0);
+    // Pages made at once, from the columns of the first, are told from
+    // the values that do not fit them, and made again.
+    let at_once = PAGED.replace("concurrency = 1", "concurrency = 4");
+    let (run, _) = run_job(&server.url(), "/i", &at_once, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, expected);
 }
 
 #[test]

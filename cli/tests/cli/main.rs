@@ -276,7 +276,7 @@ fn inferred_columns_flatten_and_widen() {
     assert_eq!(
         run.stdout,
         concat!(
-            r#"{"id":1,"user_id":10,"user_name":"a","user_geo_lat":1.0,"tags":["x"],"score":"1","note":null}"#,
+            r#"{"id":1,"user_id":10,"user_name":"a","user_geo_lat":1.0,"tags":["x"],"score":1,"note":null}"#,
             "\n",
             r#"{"id":2,"user_id":11,"user_name":"b","user_geo_lat":2.5,"tags":[],"score":"high","note":"n"}"#,
             "\n"

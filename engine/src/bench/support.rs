@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::extract::{
-    Batch, ColumnSpec, Covering, Extractor, Inference, Placeholders, Policy, Shape, select_records,
+    Batch, ColumnSpec, Covering, Extractor, Inference, Mixed, Placeholders, Policy, Shape,
+    select_records,
 };
 use crate::job::vars::Vars;
 use crate::job::{Job, JobFormat, OutputFormat};
@@ -212,7 +213,7 @@ impl PagePipeline {
         let records = page_records(&page, &reparsed, &self.job.records).map_err(Error::data)?;
         if self.extractor.is_none() {
             // As an NDJSON run infers its columns from its first page.
-            let mut inference = Inference::new(&self.job.records.flatten);
+            let mut inference = Inference::new(&self.job.records.flatten, Mixed::Json);
             inference.feed(&records, Policy::Grow);
             let extractor = Extractor::new(inference.columns(), &self.job.records);
             let shape = inference.shape(extractor.columns());

@@ -6,6 +6,13 @@
 //! long → double → string, date → timestamp → string. A column seen only
 //! as null has no type yet; its first value gives it one.
 //!
+//! NDJSON keeps each value as it came, so there ([`Mixed::Json`]) a field
+//! whose values differ in JSON kind (a number here, a string or an array
+//! there) is a `json` column, and a field that is an object in some
+//! records and not in others is kept whole. As text, an array would
+//! become a string holding JSON, and an object's fields would be written
+//! twice: flattened, and as the text of its column.
+//!
 //! A null or an empty object where other records hold an object with
 //! members (`"user": null` beside `"user": {"id": 1}`) is an object
 //! whose fields are all missing: it makes no column of its own, which
@@ -32,6 +39,17 @@ pub(crate) struct Inference {
     columns: Vec<Inferred>,
     /// Fields met after the columns were fixed, by flattened name.
     unseen: BTreeMap<String, u64>,
+    mixed: Mixed,
+}
+
+/// What a field whose values differ in JSON kind becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mixed {
+    /// A `string` column: each value as its text (CSV, Parquet, Arrow,
+    /// `hydrant schema`).
+    Text,
+    /// A `json` column: each value as it came (NDJSON).
+    Json,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -90,19 +108,20 @@ pub(crate) struct Fed {
 }
 
 impl Inference {
-    pub(crate) fn new(separator: &str) -> Inference {
+    pub(crate) fn new(separator: &str, mixed: Mixed) -> Inference {
         Inference {
             separator: separator.to_owned(),
             nodes: vec![Level::default()],
             columns: Vec::new(),
             unseen: BTreeMap::new(),
+            mixed,
         }
     }
 
     /// Inference that goes on from declared or saved columns (a resumed
     /// run): paths of plain keys are found again, types kept.
-    pub(crate) fn from_columns(separator: &str, columns: &[ColumnSpec]) -> Inference {
-        let mut inference = Inference::new(separator);
+    pub(crate) fn from_columns(separator: &str, columns: &[ColumnSpec], mixed: Mixed) -> Inference {
+        let mut inference = Inference::new(separator, mixed);
         for column in columns {
             let keys = column.path.as_ref().and_then(JsonPath::keys);
             if let Some(keys) = keys {
@@ -144,6 +163,9 @@ impl Inference {
         policy: Policy,
         fed: &mut Fed,
     ) {
+        if self.mixes_objects(level, value, policy) {
+            self.keep_whole(level, fed);
+        }
         let whole = self.nodes[level].whole;
         if value.is_object() && !whole {
             let mut members = 0;
@@ -166,12 +188,12 @@ impl Inference {
             // An object whose fields are all missing.
             return;
         }
-        let kind = leaf_type(view);
+        let kind = leaf_type(view, self.mixed);
         match self.nodes[level].column {
             Some(at) => {
                 let column = &mut self.columns[at];
                 column.placeholder &= empty;
-                let wider = widen(column.kind, kind);
+                let wider = widen(column.kind, kind, self.mixed);
                 if wider != column.kind && policy != (Policy::Fixed { widen: false }) {
                     column.kind = wider;
                     fed.changed = true;
@@ -199,6 +221,30 @@ impl Inference {
                 fed.new_unseen |= *count == 0;
                 *count += 1;
             }
+        }
+    }
+
+    /// Whether `value` makes the field of `level` one that is an object
+    /// with members in some records and another value (not null) in
+    /// others, where such a field is kept whole ([`Mixed::Json`]).
+    fn mixes_objects<'v, N: Node<'v>>(&self, level: usize, value: N, policy: Policy) -> bool {
+        let node = &self.nodes[level];
+        // The record itself always has columns.
+        if self.mixed != Mixed::Json || policy != Policy::Grow || level == 0 || node.whole {
+            return false;
+        }
+        if value.is_object() {
+            let holds_values = node.column.is_some_and(|at| !self.columns[at].placeholder);
+            let mut members = false;
+            if holds_values {
+                value.members_while(|_, _| {
+                    members = true;
+                    false
+                });
+            }
+            members
+        } else {
+            !node.children.is_empty() && !matches!(value.view(), View::Null)
         }
     }
 
@@ -242,7 +288,7 @@ impl Inference {
         match (node.column, under.iter().min()) {
             (Some(at), _) => {
                 let column = &mut self.columns[at];
-                column.kind = widen(column.kind, Some(ColumnType::Json));
+                column.kind = widen(column.kind, Some(ColumnType::Json), self.mixed);
                 column.placeholder = false;
             }
             (None, Some(&first)) => {
@@ -300,7 +346,7 @@ impl Inference {
             return !self.nodes[level].children.is_empty()
                 && (value.is_object() || matches!(value.view(), View::Null));
         };
-        fit(self.columns[at].kind, value.view()) != Fit::No
+        fit(self.columns[at].kind, value.view(), self.mixed) != Fit::No
     }
 
     /// The [`Shape`] of records whose columns are `columns` (an
@@ -323,6 +369,7 @@ impl Inference {
         Some(Shape {
             kinds,
             members: members.len(),
+            mixed: self.mixed,
         })
     }
 
@@ -424,6 +471,7 @@ impl Inference {
 pub(crate) struct Shape {
     kinds: Vec<Option<ColumnType>>,
     members: usize,
+    mixed: Mixed,
 }
 
 /// Whether a noted value fits its inferred column, from [`Shape::fit`].
@@ -454,7 +502,7 @@ impl Shape {
     /// nothing new when each of its values fits.
     #[inline(always)]
     pub(crate) fn fit(&self, index: usize, value: View<'_>) -> Fit {
-        fit(self.kinds[index], value)
+        fit(self.kinds[index], value, self.mixed)
     }
 }
 
@@ -462,31 +510,35 @@ impl Shape {
 /// type `kind` as it stands. A timestamp's value is read once, here,
 /// rather than again for its cell.
 #[inline(always)]
-pub(super) fn fit(kind: Option<ColumnType>, value: View<'_>) -> Fit {
+pub(super) fn fit(kind: Option<ColumnType>, value: View<'_>, mixed: Mixed) -> Fit {
     let fits = match (kind, value) {
         // A null fits any column; every value but an object with members
-        // fits a string.
+        // fits a string, where values are written as text.
         (_, View::Null)
-        | (Some(ColumnType::String), _)
+        | (Some(ColumnType::String), View::Str(_))
         | (Some(ColumnType::Long), View::I64(_))
         | (Some(ColumnType::Double), View::I64(_) | View::F64(_))
         | (Some(ColumnType::Boolean), View::Bool(_)) => true,
+        (Some(ColumnType::String), _) => mixed == Mixed::Text,
         (Some(ColumnType::Timestamp), View::Str(s)) => match text_kind(s) {
             (_, Some(micros)) => return Fit::Timestamp(micros),
-            (text, None) => widen(kind, Some(text)) == kind,
+            (text, None) => widen(kind, Some(text), mixed) == kind,
         },
-        (kind, value) => widen(kind, leaf_type(value)) == kind,
+        (kind, value) => widen(kind, leaf_type(value, mixed), mixed) == kind,
     };
     if fits { Fit::Yes } else { Fit::No }
 }
 
 /// The type a single value suggests; `None` for null.
-fn leaf_type(view: View<'_>) -> Option<ColumnType> {
+fn leaf_type(view: View<'_>, mixed: Mixed) -> Option<ColumnType> {
     Some(match view {
         View::Null => return None,
         View::Bool(_) => ColumnType::Boolean,
         View::I64(_) => ColumnType::Long,
         View::U64(u) if i64::try_from(u).is_ok() => ColumnType::Long,
+        // A number no 64-bit type holds (a whole number past 2^64,
+        // `1e-400`): its literal, as text or as the number it is.
+        View::U64(_) | View::Big(_) if mixed == Mixed::Json => ColumnType::Json,
         View::U64(_) | View::Big(_) => ColumnType::String,
         View::F64(_) => ColumnType::Double,
         View::Str(s) => text_type(s),
@@ -544,14 +596,17 @@ fn text_kind(s: &str) -> (ColumnType, Option<i64>) {
 }
 
 /// The narrowest type that holds values of both types.
-fn widen(seen: Option<ColumnType>, next: Option<ColumnType>) -> Option<ColumnType> {
+fn widen(seen: Option<ColumnType>, next: Option<ColumnType>, mixed: Mixed) -> Option<ColumnType> {
     use ColumnType::*;
+    // The types inferred from JSON strings.
+    let text = |kind| matches!(kind, String | Date | Timestamp);
     match (seen, next) {
         (None, n) => n,
         (s, None) => s,
         (Some(a), Some(b)) if a == b => Some(a),
         (Some(Long), Some(Double)) | (Some(Double), Some(Long)) => Some(Double),
         (Some(Date), Some(Timestamp)) | (Some(Timestamp), Some(Date)) => Some(Timestamp),
+        (Some(a), Some(b)) if mixed == Mixed::Json && !(text(a) && text(b)) => Some(Json),
         _ => Some(String),
     }
 }
@@ -578,7 +633,7 @@ mod tests {
 
     #[test]
     fn columns_grow_and_widen_page_after_page() {
-        let mut inference = Inference::new("_");
+        let mut inference = Inference::new("_", Mixed::Text);
         let fed = feed(
             &mut inference,
             r#"[{"id": 1, "n": null, "user": {"id": 2}, "tags": [1]}, {"id": 2, "at": "2024-03-01T12:00:00.250Z", "day": "2024-03-01"}]"#,
@@ -621,8 +676,100 @@ mod tests {
     }
 
     #[test]
+    fn a_field_of_mixed_kinds_is_json_in_ndjson_and_text_elsewhere() {
+        let pages = [
+            r#"[{"n": 5, "s": "a", "t": "c", "big": 12345678901234567890, "amount": 1, "day": "2024-03-01"}]"#,
+            r#"[{"n": "x", "s": 9, "t": ["d"], "big": 1, "amount": 2.5, "day": "n/a"}]"#,
+        ];
+        let s = |n: &str, k| (n.to_owned(), k);
+        let mut text = Inference::new("_", Mixed::Text);
+        let mut json = Inference::new("_", Mixed::Json);
+        for page in pages {
+            feed(&mut text, page, Policy::Grow);
+            feed(&mut json, page, Policy::Grow);
+        }
+        assert_eq!(
+            shown(&text),
+            [
+                s("n", "string"),
+                s("s", "string"),
+                s("t", "string"),
+                s("big", "string"),
+                s("amount", "double"),
+                s("day", "string"),
+            ]
+        );
+        // Numbers, strings and arrays apart stay as they came; numbers
+        // together, and strings together, widen as elsewhere.
+        assert_eq!(
+            shown(&json),
+            [
+                s("n", "json"),
+                s("s", "json"),
+                s("t", "json"),
+                s("big", "json"),
+                s("amount", "double"),
+                s("day", "string"),
+            ]
+        );
+        // A record's values fit as they are written: a number does not
+        // fit a string column of NDJSON.
+        let number = View::I64(9);
+        assert_eq!(fit(Some(ColumnType::String), number, Mixed::Text), Fit::Yes);
+        assert_eq!(fit(Some(ColumnType::String), number, Mixed::Json), Fit::No);
+        assert_eq!(fit(Some(ColumnType::Json), number, Mixed::Json), Fit::Yes);
+        assert_eq!(
+            fit(Some(ColumnType::Json), View::Str("x"), Mixed::Json),
+            Fit::Yes
+        );
+        assert_eq!(fit(Some(ColumnType::Json), number, Mixed::Text), Fit::No);
+    }
+
+    #[test]
+    fn a_field_that_is_an_object_only_sometimes_is_kept_whole_in_ndjson() {
+        let s = |n: &str, k| (n.to_owned(), k);
+        // A value first, then an object with members.
+        let mut json = Inference::new("_", Mixed::Json);
+        feed(&mut json, r#"[{"id": 1, "x": 5}]"#, Policy::Grow);
+        let fed = feed(&mut json, r#"[{"id": 2, "x": {"a": 1}}]"#, Policy::Grow);
+        assert!(fed.changed);
+        assert_eq!(shown(&json), [s("id", "long"), s("x", "json")]);
+        let mut bytes = br#"{"id": 3, "x": {"b": [2]}}"#.to_vec();
+        let later = simd_json::to_borrowed_value(&mut bytes).unwrap();
+        assert!(json.covers(&later));
+        // Objects first, then an array: the object's fields give way to
+        // one column, in the place of the first of them.
+        let mut json = Inference::new("_", Mixed::Json);
+        feed(
+            &mut json,
+            r#"[{"x": {"a": 1, "b": 2}, "id": 1}]"#,
+            Policy::Grow,
+        );
+        assert_eq!(
+            shown(&json),
+            [s("x_a", "long"), s("x_b", "long"), s("id", "long")]
+        );
+        feed(&mut json, r#"[{"x": [1], "id": 2}]"#, Policy::Grow);
+        assert_eq!(shown(&json), [s("x", "json"), s("id", "long")]);
+        // A null or `{}` beside objects is still an object whose fields
+        // are missing, and a record is always flattened.
+        let mut json = Inference::new("_", Mixed::Json);
+        feed(
+            &mut json,
+            r#"[{"u": null}, {"u": {"id": 1}}, {"u": {}}]"#,
+            Policy::Grow,
+        );
+        assert_eq!(shown(&json), [s("u_id", "long")]);
+        // Where values are written as text, the field is flattened as
+        // before.
+        let mut text = Inference::new("_", Mixed::Text);
+        feed(&mut text, r#"[{"x": 5}, {"x": {"a": 1}}]"#, Policy::Grow);
+        assert_eq!(shown(&text), [s("x", "long"), s("x_a", "long")]);
+    }
+
+    #[test]
     fn fixed_columns_count_unseen_fields_and_widen_only_when_allowed() {
-        let mut inference = Inference::new("_");
+        let mut inference = Inference::new("_", Mixed::Text);
         feed(&mut inference, r#"[{"id": 1, "n": null}]"#, Policy::Grow);
         let fed = feed(
             &mut inference,
@@ -689,7 +836,7 @@ mod tests {
         let s = |n: &str, k| (n.to_owned(), k);
         // 3 keys a record, none shared: past 64 keys at `at`, the keys
         // are data.
-        let mut inference = Inference::new("_");
+        let mut inference = Inference::new("_", Mixed::Text);
         let fed = feed(&mut inference, &keyed(40, 3, true), Policy::Grow);
         assert!(fed.changed);
         assert_eq!(shown(&inference), [s("id", "long"), s("at", "json")]);
@@ -706,17 +853,17 @@ mod tests {
         assert!(inference.unseen().is_empty());
 
         // 100 keys that every record holds are fields, however many.
-        let mut inference = Inference::new("_");
+        let mut inference = Inference::new("_", Mixed::Text);
         feed(&mut inference, &keyed(10, 100, false), Policy::Grow);
         let columns = shown(&inference);
         assert_eq!(columns.len(), 101);
         assert!(columns.contains(&s("at_k99", "long")), "{columns:?}");
         // Under 64 keys, even sparse ones are fields.
-        let mut inference = Inference::new("_");
+        let mut inference = Inference::new("_", Mixed::Text);
         feed(&mut inference, &keyed(30, 2, true), Policy::Grow);
         assert_eq!(shown(&inference).len(), 61);
         // The record's own keys are always its columns.
-        let mut inference = Inference::new("_");
+        let mut inference = Inference::new("_", Mixed::Text);
         let wide: Vec<String> = (0..80).map(|i| format!("{{\"f{i}\": 1}}")).collect();
         feed(
             &mut inference,
@@ -728,10 +875,10 @@ mod tests {
 
     #[test]
     fn a_json_column_goes_on_holding_whole_objects_from_saved_columns() {
-        let mut inference = Inference::new("_");
+        let mut inference = Inference::new("_", Mixed::Text);
         feed(&mut inference, &keyed(40, 3, true), Policy::Grow);
         let saved = inference.columns();
-        let mut resumed = Inference::from_columns("_", &saved);
+        let mut resumed = Inference::from_columns("_", &saved, Mixed::Text);
         assert!(covered(&resumed, &keyed(5, 4, true)));
         let fed = feed(
             &mut resumed,
@@ -745,7 +892,7 @@ mod tests {
 
     #[test]
     fn a_page_with_nothing_new_is_covered() {
-        let mut inference = Inference::new("_");
+        let mut inference = Inference::new("_", Mixed::Text);
         feed(
             &mut inference,
             r#"[{"id": 1, "u": {"n": "a"}, "x": null}]"#,
@@ -780,7 +927,7 @@ mod tests {
             r#"[null, {"id": 1, "u": {"a": 1}}, {}]"#,
             r#"[{}, {"id": 1, "u": {"a": 1}}, null]"#,
         ] {
-            let mut inference = Inference::new("_");
+            let mut inference = Inference::new("_", Mixed::Text);
             let fed = feed(&mut inference, page, Policy::Grow);
             assert!(fed.changed);
             assert_eq!(
@@ -790,7 +937,7 @@ mod tests {
             );
         }
         // Page after page, too.
-        let mut inference = Inference::new("_");
+        let mut inference = Inference::new("_", Mixed::Text);
         feed(&mut inference, r#"[{"id": 1, "u": null}]"#, Policy::Grow);
         assert_eq!(shown(&inference), [s("id", "long"), s("u", "json")]);
         let fed = feed(
@@ -801,7 +948,7 @@ mod tests {
         assert!(fed.changed);
         assert_eq!(shown(&inference), [s("id", "long"), s("u_a", "long")]);
         let grown = |page: &str| {
-            let mut inference = Inference::new("_");
+            let mut inference = Inference::new("_", Mixed::Text);
             feed(&mut inference, page, Policy::Grow);
             shown(&inference)
         };
@@ -816,7 +963,7 @@ mod tests {
             [s("u", "string"), s("u_a", "long")]
         );
         // Fixed columns stay as they are: the object's fields are unseen.
-        let mut inference = Inference::new("_");
+        let mut inference = Inference::new("_", Mixed::Text);
         feed(&mut inference, r#"[{"u": null}]"#, Policy::Grow);
         let fed = feed(
             &mut inference,
@@ -835,7 +982,7 @@ mod tests {
         use crate::extract::{Batch, Covering, Extractor, Placeholders, select_records};
         use crate::job::{RecordMode, Records};
         use crate::json::scan::Scanner;
-        let mut inference = Inference::new("_");
+        let mut inference = Inference::new("_", Mixed::Text);
         feed(
             &mut inference,
             r#"[{"id": 1, "u": {"n": "a", "m": 2}, "x": null, "t": "2024-03-01T12:00:00Z"}]"#,

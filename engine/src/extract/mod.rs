@@ -28,7 +28,7 @@ use time::*;
 
 pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 
-pub(crate) use infer::{Fed, Fit, Inference, Policy, Shape};
+pub(crate) use infer::{Fed, Fit, Inference, Mixed, Policy, Shape};
 pub(crate) use records::{
     expand, failure_said, records_fingerprint, records_missing, records_path_missing,
     select_records,
@@ -555,7 +555,7 @@ fn walk_trie<'v, N: Node<'v>>(
 /// arrays kept as `json`, types widened long → double → string, a column
 /// seen only as null a `string`; see [`Inference`].
 pub(crate) fn infer_columns<'v, N: Node<'v>>(records: &[N], separator: &str) -> Vec<ColumnSpec> {
-    let mut inference = Inference::new(separator);
+    let mut inference = Inference::new(separator, Mixed::Text);
     inference.feed(records, Policy::Grow);
     inference.fix();
     inference.columns()
@@ -630,7 +630,11 @@ mod tests {
                 assert_eq!(converted, cell, "{kind:?} {view:?}");
                 // And it fits a column inferred as its type, so the fit's
                 // test may be left out.
-                assert_eq!(infer::fit(Some(kind), view), Fit::Yes, "{kind:?} {view:?}");
+                assert_eq!(
+                    infer::fit(Some(kind), view, Mixed::Text),
+                    Fit::Yes,
+                    "{kind:?} {view:?}"
+                );
                 plain.push(format!("{kind:?} {view:?}"));
             }
         }

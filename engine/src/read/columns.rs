@@ -1,7 +1,7 @@
 //! Inferred columns in the read loop: how they may change once written,
 //! and what the user is told of fields they leave out.
 
-use crate::extract::{Extractor, Fed, Inference, Policy};
+use crate::extract::{Extractor, Fed, Inference, Mixed, Policy};
 use crate::job::{Job, OutputFormat, Records};
 use crate::read::OutputHook;
 
@@ -18,6 +18,15 @@ pub(super) fn infer_policy(job: &Job, output: &Option<OutputHook>) -> Policy {
         OutputFormat::Ndjson | OutputFormat::Raw => Policy::Grow,
         OutputFormat::Csv => Policy::Fixed { widen: true },
         OutputFormat::Parquet => Policy::Fixed { widen: false },
+    }
+}
+
+/// What a field whose values differ in kind becomes: NDJSON, whose
+/// columns grow, keeps each value as it came.
+pub(super) fn mixed(policy: Policy) -> Mixed {
+    match policy {
+        Policy::Grow => Mixed::Json,
+        Policy::Fixed { .. } => Mixed::Text,
     }
 }
 

@@ -19,7 +19,7 @@ use crate::json::{Parser, Scratch};
 use crate::net::request::Prepared;
 use crate::net::session::Fetched;
 use crate::options::{Interrupt, Progress, RunOptions};
-use crate::read::columns::infer_policy;
+use crate::read::columns::{infer_policy, mixed};
 use crate::read::fanout::{FanValue, Feed};
 use crate::read::flight::{
     Held, InFlight, Pending, ROWS_PENDING, Standing, Task, join, unless_interrupted,
@@ -214,18 +214,20 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let feed = Feed::open(job, &options, &mut tally.progress, &mut tally.warnings).await?;
         // A partition's inferred columns start from the whole job's, as a
         // resumed run's start from its checkpoint's.
+        let policy = infer_policy(job, &output);
+        let flatten = &job.records.flatten;
         let (extractor, inference) = match (&job.columns, &job.seed_columns) {
             (Some(columns), _) => (Some(Extractor::new(columns.clone(), &job.records)), None),
             (None, Some(seed)) => (
                 Some(Extractor::new(seed.clone(), &job.records)),
-                Some(Inference::from_columns(&job.records.flatten, seed)),
+                Some(Inference::from_columns(flatten, seed, mixed(policy))),
             ),
-            (None, None) => (None, Some(Inference::new(&job.records.flatten))),
+            (None, None) => (None, Some(Inference::new(flatten, mixed(policy)))),
         };
         let mut run = ReadRun {
             extractor,
             inference,
-            policy: infer_policy(job, &output),
+            policy,
             held: Vec::new(),
             sampled: 0,
             unseen_told: false,
@@ -284,7 +286,8 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                     state.display()
                 ))
             })?;
-            let mut inferred = Inference::from_columns(&job.records.flatten, &columns);
+            let mut inferred =
+                Inference::from_columns(&job.records.flatten, &columns, mixed(self.policy));
             inferred.restore_unseen(&checkpoint.unseen_fields);
             self.inference = Some(inferred);
             self.extractor = Some(Extractor::new(columns, &job.records));
