@@ -253,16 +253,18 @@ const PAGED: &str =
 
 #[test]
 fn an_object_that_is_null_is_its_fields_not_a_column_of_its_own() {
-    // As GitHub's issues give `assignee`: null, or an object.
+    // As GitHub's issues give `assignee`: null, or an object; and as
+    // PHP's json_encode gives an empty one: `[]`.
     let server = paged(&[
         r#"[{"number": 1, "assignee": null}, {"number": 2, "assignee": {"login": "ann", "id": 7}}]"#,
         r#"[{"number": 3, "assignee": {}}, {"number": 4, "assignee": {"login": "bo", "id": 8}}]"#,
+        r#"[{"number": 5, "assignee": []}]"#,
     ]);
     let (run, summary) = run_job_with(&server.url(), "/i", PAGED, &["--format", "csv"], &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "number,assignee_login,assignee_id\n1,,\n2,ann,7\n3,,\n4,bo,8\n"
+        "number,assignee_login,assignee_id\n1,,\n2,ann,7\n3,,\n4,bo,8\n5,,\n"
     );
     assert!(summary.get("unseen_fields").is_none(), "{summary}");
     // NDJSON, whose columns grow page by page, the same.
@@ -275,6 +277,7 @@ fn an_object_that_is_null_is_its_fields_not_a_column_of_its_own() {
             "{\"number\":2,\"assignee_login\":\"ann\",\"assignee_id\":7}\n",
             "{\"number\":3,\"assignee_login\":null,\"assignee_id\":null}\n",
             "{\"number\":4,\"assignee_login\":\"bo\",\"assignee_id\":8}\n",
+            "{\"number\":5,\"assignee_login\":null,\"assignee_id\":null}\n",
         )
     );
 }

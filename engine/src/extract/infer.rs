@@ -13,9 +13,9 @@
 //! become a string holding JSON, and an object's fields would be written
 //! twice: flattened, and as the text of its column.
 //!
-//! A null or an empty object where other records hold an object with
-//! members (`"user": null` beside `"user": {"id": 1}`) is an object
-//! whose fields are all missing: it makes no column of its own, which
+//! A null or an empty object (`{}`, or `[]` as PHP writes one) where
+//! other records hold an object with members (`"user": null` beside
+//! `"user": {"id": 1}`) is an object whose fields are all missing: it makes no column of its own, which
 //! would repeat every such object whole beside its flattened fields.
 //!
 //! An object whose keys are data (ids, dates: `{"2024-05-01": 3}`) is
@@ -183,7 +183,9 @@ impl Inference {
             }
         }
         let view = value.view();
-        let empty = matches!(view, View::Null) || (value.is_object() && !whole);
+        let empty = matches!(view, View::Null)
+            || (value.is_object() && !whole)
+            || (!whole && self.may_be_object(level) && is_empty_array(value));
         if empty && !self.nodes[level].children.is_empty() {
             // An object whose fields are all missing.
             return;
@@ -244,8 +246,17 @@ impl Inference {
             }
             members
         } else {
-            !node.children.is_empty() && !matches!(value.view(), View::Null)
+            !node.children.is_empty()
+                && !matches!(value.view(), View::Null)
+                && !is_empty_array(value)
         }
+    }
+
+    /// Whether an object may be what the field of `level` holds: objects
+    /// were met there, or only nulls and empty objects, or nothing yet.
+    fn may_be_object(&self, level: usize) -> bool {
+        let node = &self.nodes[level];
+        !node.children.is_empty() || node.column.is_none_or(|at| self.columns[at].placeholder)
     }
 
     /// Drops the column of `level`, where an object with members was just
@@ -344,7 +355,9 @@ impl Inference {
             // fields are all missing. Looked at only here, off the path of
             // values that have a column.
             return !self.nodes[level].children.is_empty()
-                && (value.is_object() || matches!(value.view(), View::Null));
+                && (value.is_object()
+                    || matches!(value.view(), View::Null)
+                    || is_empty_array(value));
         };
         fit(self.columns[at].kind, value.view(), self.mixed) != Fit::No
     }
@@ -544,6 +557,17 @@ fn leaf_type(view: View<'_>, mixed: Mixed) -> Option<ColumnType> {
         View::Str(s) => text_type(s),
         View::Compound => ColumnType::Json,
     })
+}
+
+/// Whether `value` is `[]`, which PHP's `json_encode` writes for an
+/// empty object: where objects are met, an object whose fields are all
+/// missing, as `{}` is.
+fn is_empty_array<'v, N: Node<'v>>(value: N) -> bool {
+    if value.is_object() || !matches!(value.view(), View::Compound) {
+        return false;
+    }
+    let mut elements = Vec::new();
+    value.elements(&mut elements).is_some() && elements.is_empty()
 }
 
 /// `date` for `YYYY-MM-DD`, `timestamp` for an RFC 3339 date-time with an
@@ -760,6 +784,21 @@ mod tests {
             Policy::Grow,
         );
         assert_eq!(shown(&json), [s("u_id", "long")]);
+        // `[]`, as PHP writes an empty object, is one whose fields are
+        // missing, in either order; an array field's `[]` is its value.
+        for mixed in [Mixed::Json, Mixed::Text] {
+            let mut inference = Inference::new("_", mixed);
+            feed(
+                &mut inference,
+                r#"[{"u": [], "tags": []}, {"u": {"id": 1}, "tags": ["a"]}]"#,
+                Policy::Grow,
+            );
+            feed(&mut inference, r#"[{"u": [], "tags": []}]"#, Policy::Grow);
+            assert_eq!(shown(&inference), [s("tags", "json"), s("u_id", "long")]);
+            let mut bytes = br#"{"u": [], "tags": []}"#.to_vec();
+            let php = simd_json::to_borrowed_value(&mut bytes).unwrap();
+            assert!(inference.covers(&php), "{mixed:?}");
+        }
         // Where values are written as text, the field is flattened as
         // before.
         let mut text = Inference::new("_", Mixed::Text);
