@@ -8,10 +8,10 @@
 //!
 //! NDJSON keeps each value as it came, so there ([`Mixed::Json`]) a field
 //! whose values differ in JSON kind (a number here, a string or an array
-//! there) is a `json` column, and a field that is an object in some
-//! records and not in others is kept whole. As text, an array would
-//! become a string holding JSON, and an object's fields would be written
-//! twice: flattened, and as the text of its column.
+//! there) is a `json` column: as text, an array would become a string
+//! holding JSON. A field that is an object in some records and another
+//! value in others is kept whole, in any output: flattened beside a
+//! column of its own, each object would be written twice.
 //!
 //! A null or an empty object (`{}`, or `[]` as PHP writes one) where
 //! other records hold an object with members (`"user": null` beside
@@ -168,6 +168,11 @@ impl Inference {
         }
         let whole = self.nodes[level].whole;
         if value.is_object() && !whole {
+            if policy != Policy::Grow && self.holds_text(level) {
+                // Written whole as its column's text: no field of it is
+                // left out.
+                return;
+            }
             let mut members = 0;
             value.members(&mut |key, child| {
                 let below = self.child(level, key, members);
@@ -228,11 +233,12 @@ impl Inference {
 
     /// Whether `value` makes the field of `level` one that is an object
     /// with members in some records and another value (not null) in
-    /// others, where such a field is kept whole ([`Mixed::Json`]).
+    /// others. Such a field is kept whole: flattened beside a column of
+    /// its own, each object would be written twice.
     fn mixes_objects<'v, N: Node<'v>>(&self, level: usize, value: N, policy: Policy) -> bool {
         let node = &self.nodes[level];
         // The record itself always has columns.
-        if self.mixed != Mixed::Json || policy != Policy::Grow || level == 0 || node.whole {
+        if policy != Policy::Grow || level == 0 || node.whole {
             return false;
         }
         if value.is_object() {
@@ -250,6 +256,16 @@ impl Inference {
                 && !matches!(value.view(), View::Null)
                 && !is_empty_array(value)
         }
+    }
+
+    /// Whether the column of `level` writes any value as text (`string`)
+    /// or as JSON, an object too.
+    fn holds_text(&self, level: usize) -> bool {
+        self.nodes[level].column.is_some_and(|at| {
+            let column = &self.columns[at];
+            !column.placeholder
+                && matches!(column.kind, Some(ColumnType::String | ColumnType::Json))
+        })
     }
 
     /// Whether an object may be what the field of `level` holds: objects
@@ -750,7 +766,7 @@ mod tests {
     }
 
     #[test]
-    fn a_field_that_is_an_object_only_sometimes_is_kept_whole_in_ndjson() {
+    fn a_field_that_is_an_object_only_sometimes_is_kept_whole() {
         let s = |n: &str, k| (n.to_owned(), k);
         // A value first, then an object with members.
         let mut json = Inference::new("_", Mixed::Json);
@@ -799,11 +815,19 @@ mod tests {
             let php = simd_json::to_borrowed_value(&mut bytes).unwrap();
             assert!(inference.covers(&php), "{mixed:?}");
         }
-        // Where values are written as text, the field is flattened as
-        // before.
+        // Where values are written as text, the field is kept whole as
+        // text; once the columns are fixed, an object where a column
+        // holds text is written whole in it: none of its fields unseen.
         let mut text = Inference::new("_", Mixed::Text);
         feed(&mut text, r#"[{"x": 5}, {"x": {"a": 1}}]"#, Policy::Grow);
-        assert_eq!(shown(&text), [s("x", "long"), s("x_a", "long")]);
+        assert_eq!(shown(&text), [s("x", "string")]);
+        let mut text = Inference::new("_", Mixed::Text);
+        feed(&mut text, r#"[{"x": "5", "y": 1}]"#, Policy::Grow);
+        let fixed = Policy::Fixed { widen: true };
+        let fed = feed(&mut text, r#"[{"x": {"a": 1}, "y": {"b": 2}}]"#, fixed);
+        assert!(fed.new_unseen);
+        assert_eq!(text.unseen().keys().collect::<Vec<_>>(), ["y_b"]);
+        assert_eq!(shown(&text), [s("x", "string"), s("y", "long")]);
     }
 
     #[test]
@@ -996,10 +1020,11 @@ mod tests {
             grown(r#"[{"n": null, "e": {}}, {"n": null, "e": {}}]"#),
             [s("n", "json"), s("e", "json")]
         );
-        // A value is kept whole where objects with members are also met.
+        // A value where objects with members are also met: the field is
+        // kept whole, each object once.
         assert_eq!(
             grown(r#"[{"u": "text"}, {"u": {"a": 1}}]"#),
-            [s("u", "string"), s("u_a", "long")]
+            [s("u", "string")]
         );
         // Fixed columns stay as they are: the object's fields are unseen.
         let mut inference = Inference::new("_", Mixed::Text);
