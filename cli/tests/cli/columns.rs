@@ -577,3 +577,145 @@ fn pages_without_records_do_not_fix_the_columns() {
         .collect();
     assert_eq!(names, ["id", "v"]);
 }
+
+/// Random records of every JSON kind, nested and mixed field by field,
+/// from a fixed seed: xorshift, so the cases are the same on every run.
+struct Records(u64);
+
+impl Records {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+
+    fn scalar(&mut self) -> serde_json::Value {
+        use serde_json::json;
+        match self.below(10) {
+            0 | 1 => json!(self.below(2001) as i64 - 1000),
+            2 => {
+                [json!(1.5), json!(-2.25), json!(1e20), json!(0.1)][self.below(4) as usize].clone()
+            }
+            3 | 4 => json!(["x", "yy", "5", "true", "", "é✓"][self.below(6) as usize]),
+            5 => json!(self.below(2) == 0),
+            6 => serde_json::Value::Null,
+            7 => [json!([]), json!([1, "a"]), json!([{"k": 1}])][self.below(3) as usize].clone(),
+            8 => json!({}),
+            _ => json!(10_000_000_000_000_000_000u64 + self.below(1 << 40)),
+        }
+    }
+
+    fn value(&mut self, depth: u32) -> serde_json::Value {
+        if depth < 3 && self.below(10) < 4 {
+            self.object(depth + 1, 3)
+        } else {
+            self.scalar()
+        }
+    }
+
+    fn object(&mut self, depth: u32, keys: u64) -> serde_json::Value {
+        let mut object = serde_json::Map::new();
+        for key in ["a", "b", "c", "d", "e"].iter().take(keys as usize) {
+            if self.below(3) > 0 {
+                object.insert(key.to_string(), self.value(depth));
+            }
+        }
+        serde_json::Value::Object(object)
+    }
+}
+
+/// Every value of `record` that is not null, with the keys to it
+/// (objects with members are walked, all else is a value).
+fn values<'r>(
+    record: &'r serde_json::Value,
+    keys: &mut Vec<&'r str>,
+    out: &mut Vec<(Vec<&'r str>, &'r serde_json::Value)>,
+) {
+    match record {
+        serde_json::Value::Object(members) if !members.is_empty() => {
+            for (key, value) in members {
+                keys.push(key);
+                values(value, keys, out);
+                keys.pop();
+            }
+        }
+        // A record with no member has every column null.
+        _ if keys.is_empty() => {}
+        serde_json::Value::Null => {}
+        value => out.push((keys.clone(), value)),
+    }
+}
+
+/// Whether two values are equal, a whole number in a `double` column
+/// (`-312.0`) equal to its value (`-312`).
+fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_number(), b.as_number()) {
+        (Some(x), Some(y)) if x.is_f64() || y.is_f64() => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+#[test]
+fn inferred_ndjson_holds_each_value_of_random_records_once() {
+    for seed in 1..=40u64 {
+        let mut records = Records(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let pages: Vec<String> = (0..1 + records.below(6))
+            .map(|_| {
+                let page: Vec<serde_json::Value> = (0..1 + records.below(8))
+                    .map(|_| records.object(0, 5))
+                    .collect();
+                serde_json::to_string(&page).unwrap()
+            })
+            .collect();
+        let pages: Vec<&str> = pages.iter().map(String::as_str).collect();
+        let sent: Vec<serde_json::Value> = pages
+            .iter()
+            .flat_map(|p| serde_json::from_str::<Vec<serde_json::Value>>(p).unwrap())
+            .collect();
+        let server = paged(&pages);
+        for concurrency in ["1", "4"] {
+            let job = PAGED.replace("concurrency = 1", &format!("concurrency = {concurrency}"));
+            let (run, summary) = run_job(&server.url(), "/i", &job, &[]);
+            assert_eq!(run.code, 0, "seed {seed}: {}", run.stderr);
+            assert_eq!(summary["dirty"], 0, "seed {seed}");
+            let lines: Vec<serde_json::Value> = run
+                .stdout
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(lines.len(), sent.len(), "seed {seed}");
+            for (record, line) in sent.iter().zip(&lines) {
+                let mut found = Vec::new();
+                values(record, &mut Vec::new(), &mut found);
+                for (keys, value) in found {
+                    // The value is in the column of its keys flattened,
+                    // or within the column of some keys above it, once.
+                    let held: Vec<&serde_json::Value> = (1..=keys.len())
+                        .filter_map(|n| {
+                            let column = line.get(keys[..n].join("_"))?;
+                            keys[n..].iter().try_fold(column, |v, k| v.get(k))
+                        })
+                        .filter(|v| !v.is_null())
+                        .collect();
+                    let empty = value == &serde_json::json!([]) || value == &serde_json::json!({});
+                    let fields = format!("{}_", keys.join("_"));
+                    if empty && held.is_empty() {
+                        // `[]` or `{}` where objects have members: an
+                        // object whose fields are missing.
+                        let columns = line.as_object().unwrap().keys();
+                        assert!(
+                            columns.into_iter().any(|c| c.starts_with(&fields)),
+                            "seed {seed}: {keys:?} {value} in {record} gave {line}"
+                        );
+                        continue;
+                    }
+                    assert!(
+                        held.len() == 1 && same(held[0], value),
+                        "seed {seed}, {concurrency} at once: {keys:?} in {record} gave {line}"
+                    );
+                }
+            }
+        }
+    }
+}
