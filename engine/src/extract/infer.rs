@@ -15,8 +15,9 @@
 //!
 //! A null or an empty object (`{}`, or `[]` as PHP writes one) where
 //! other records hold an object with members (`"user": null` beside
-//! `"user": {"id": 1}`) is an object whose fields are all missing: it makes no column of its own, which
-//! would repeat every such object whole beside its flattened fields.
+//! `"user": {"id": 1}`) is an object whose fields are all missing: it
+//! makes no column of its own, which would repeat every such object
+//! whole beside its flattened fields.
 //!
 //! An object whose keys are data (ids, dates: `{"2024-05-01": 3}`) is
 //! kept whole in a `json` column: as columns, its keys would grow
@@ -565,8 +566,8 @@ fn leaf_type(view: View<'_>, mixed: Mixed) -> Option<ColumnType> {
         View::Bool(_) => ColumnType::Boolean,
         View::I64(_) => ColumnType::Long,
         View::U64(u) if i64::try_from(u).is_ok() => ColumnType::Long,
-        // A number no 64-bit type holds (a whole number past 2^64,
-        // `1e-400`): its literal, as text or as the number it is.
+        // A number no signed 64-bit type holds (a whole number past
+        // 2^63, `1e-400`): its literal, as text or as the number it is.
         View::U64(_) | View::Big(_) if mixed == Mixed::Json => ColumnType::Json,
         View::U64(_) | View::Big(_) => ColumnType::String,
         View::F64(_) => ColumnType::Double,
