@@ -552,10 +552,15 @@ fn walk_trie<'v, N: Node<'v>>(
 }
 
 /// Infers columns from records: nested objects flattened with `separator`,
-/// arrays kept as `json`, types widened long → double → string, a column
-/// seen only as null a `string`; see [`Inference`].
-pub(crate) fn infer_columns<'v, N: Node<'v>>(records: &[N], separator: &str) -> Vec<ColumnSpec> {
-    let mut inference = Inference::new(separator, Mixed::Text);
+/// arrays kept as `json`, types widened long → double → string (or, as
+/// `mixed` says, `json` for values of different kinds), a column seen
+/// only as null a `string`; see [`Inference`].
+pub(crate) fn infer_columns<'v, N: Node<'v>>(
+    records: &[N],
+    separator: &str,
+    mixed: Mixed,
+) -> Vec<ColumnSpec> {
+    let mut inference = Inference::new(separator, mixed);
     inference.feed(records, Policy::Grow);
     inference.fix();
     inference.columns()

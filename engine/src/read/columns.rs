@@ -30,6 +30,12 @@ pub(super) fn mixed(policy: Policy) -> Mixed {
     }
 }
 
+/// [`mixed`] for a run of `job` to its own output, as `hydrant check`
+/// and `hydrant schema` show it.
+pub(super) fn run_mixed(job: &Job) -> Mixed {
+    mixed(infer_policy(job, &None))
+}
+
 /// The extractor of the inferred columns once sampling ends.
 pub(super) fn fixed_extractor(
     inference: &mut Inference,

@@ -16,6 +16,7 @@ use crate::json::path::JsonPath;
 use crate::json::{Parser, Scratch, write_serde};
 use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
+use crate::read::columns::run_mixed;
 use crate::read::fanout::Feed;
 use crate::read::page::unless_stopped;
 use crate::read::pass::{Context, Pass};
@@ -243,7 +244,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
         let columns = job
             .columns
             .clone()
-            .unwrap_or_else(|| infer_columns(records, &job.records.flatten));
+            .unwrap_or_else(|| infer_columns(records, &job.records.flatten, run_mixed(job)));
         let extractor = Extractor::new(columns, &job.records);
         let mut batch = Batch::default();
         extractor.extract(
@@ -349,7 +350,7 @@ fn schema_text(job: &Job, &FirstPage { shown, records, .. }: &FirstPage<'_, '_>)
         shown,
         records.len()
     );
-    for column in infer_columns(records, &job.records.flatten) {
+    for column in infer_columns(records, &job.records.flatten, run_mixed(job)) {
         // An inferred path's text reads back as its keys (`JsonPath::of_keys`).
         let path = column.path.as_ref().map_or("", |p| p.as_str());
         out.push_str("\n[[columns]]\n");
@@ -410,7 +411,8 @@ async fn sampled_columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpe
 #[cfg(not(feature = "arrow"))]
 async fn sampled_columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> {
     first_page(job, options, |&FirstPage { records, .. }| {
-        infer_columns(records, &job.records.flatten)
+        // As an Arrow reader gets them.
+        infer_columns(records, &job.records.flatten, crate::extract::Mixed::Text)
     })
     .await
 }
