@@ -379,6 +379,22 @@ fn inferred_ndjson_keeps_each_value_of_a_mixed_field_as_it_came() {
 }
 
 #[test]
+fn csv_writes_an_object_whole_where_its_column_holds_values() {
+    let server = paged(&[
+        r#"[{"id": 1, "n": 1, "s": "a"}]"#,
+        r#"[{"id": 2, "n": {"k": 2}, "s": {"t": [3]}}]"#,
+    ]);
+    let (run, summary) = run_job_with(&server.url(), "/i", PAGED, &["--format", "csv"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "id,n,s\n1,1,a\n2,\"{\"\"k\"\":2}\",\"{\"\"t\"\":[3]}\"\n"
+    );
+    assert!(summary.get("unseen_fields").is_none(), "{summary}");
+    assert!(!run.stderr.contains("left out"), "{}", run.stderr);
+}
+
+#[test]
 fn inferred_csv_and_parquet_columns_are_sampled_then_fixed() {
     let pages = [
         r#"[{"id": 1}]"#,

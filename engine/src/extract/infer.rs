@@ -169,9 +169,7 @@ impl Inference {
         }
         let whole = self.nodes[level].whole;
         if value.is_object() && !whole {
-            if policy != Policy::Grow && self.holds_text(level) {
-                // Written whole as its column's text: no field of it is
-                // left out.
+            if policy != Policy::Grow && self.writes_object_whole(level, policy, fed) {
                 return;
             }
             let mut members = 0;
@@ -259,14 +257,24 @@ impl Inference {
         }
     }
 
-    /// Whether the column of `level` writes any value as text (`string`)
-    /// or as JSON, an object too.
-    fn holds_text(&self, level: usize) -> bool {
-        self.nodes[level].column.is_some_and(|at| {
-            let column = &self.columns[at];
-            !column.placeholder
-                && matches!(column.kind, Some(ColumnType::String | ColumnType::Json))
-        })
+    /// Whether an object met at `level` once the columns are fixed is
+    /// written whole in the column of values there: one that holds text
+    /// or JSON, or (CSV) one that widens to text. No field of it is then
+    /// left out.
+    fn writes_object_whole(&mut self, level: usize, policy: Policy, fed: &mut Fed) -> bool {
+        let Some(at) = self.nodes[level].column else {
+            return false;
+        };
+        let column = &mut self.columns[at];
+        let text = |kind| matches!(kind, Some(ColumnType::String | ColumnType::Json));
+        if column.placeholder {
+            return false;
+        }
+        if !text(column.kind) && policy == (Policy::Fixed { widen: true }) {
+            column.kind = Some(ColumnType::String);
+            fed.changed = true;
+        }
+        text(column.kind)
     }
 
     /// Whether an object may be what the field of `level` holds: objects
@@ -826,9 +834,21 @@ mod tests {
         feed(&mut text, r#"[{"x": "5", "y": 1}]"#, Policy::Grow);
         let fixed = Policy::Fixed { widen: true };
         let fed = feed(&mut text, r#"[{"x": {"a": 1}, "y": {"b": 2}}]"#, fixed);
-        assert!(fed.new_unseen);
-        assert_eq!(text.unseen().keys().collect::<Vec<_>>(), ["y_b"]);
-        assert_eq!(shown(&text), [s("x", "string"), s("y", "long")]);
+        assert!(fed.changed && !fed.new_unseen);
+        // CSV's `y` widens to text, as for any value that does not fit.
+        assert_eq!(shown(&text), [s("x", "string"), s("y", "string")]);
+        // Parquet's does not: the object's fields are unseen, and the
+        // record will be dirty.
+        let mut fixed_types = Inference::new("_", Mixed::Text);
+        feed(&mut fixed_types, r#"[{"y": 1}]"#, Policy::Grow);
+        let fed = feed(
+            &mut fixed_types,
+            r#"[{"y": {"b": 2}}]"#,
+            Policy::Fixed { widen: false },
+        );
+        assert!(!fed.changed && fed.new_unseen);
+        assert_eq!(fixed_types.unseen().keys().collect::<Vec<_>>(), ["y_b"]);
+        assert_eq!(shown(&fixed_types), [s("y", "long")]);
     }
 
     #[test]
