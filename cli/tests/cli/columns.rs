@@ -637,6 +637,22 @@ impl Records {
         }
     }
 
+    /// Up to six pages of up to eight records, as the server sends them,
+    /// and the records they hold.
+    fn pages(&mut self) -> (Vec<String>, Vec<serde_json::Value>) {
+        let mut sent = Vec::new();
+        let pages = (0..1 + self.below(6))
+            .map(|_| {
+                let page: Vec<serde_json::Value> =
+                    (0..1 + self.below(8)).map(|_| self.object(0, 5)).collect();
+                let text = serde_json::to_string(&page).unwrap();
+                sent.extend(page);
+                text
+            })
+            .collect();
+        (pages, sent)
+    }
+
     fn object(&mut self, depth: u32, keys: u64) -> serde_json::Value {
         let mut object = serde_json::Map::new();
         for key in ["a", "b", "c", "d", "e"].iter().take(keys as usize) {
@@ -682,21 +698,8 @@ fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 #[test]
 fn inferred_ndjson_holds_each_value_of_random_records_once() {
     for seed in 1..=40u64 {
-        let mut records = Records(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-        let pages: Vec<String> = (0..1 + records.below(6))
-            .map(|_| {
-                let page: Vec<serde_json::Value> = (0..1 + records.below(8))
-                    .map(|_| records.object(0, 5))
-                    .collect();
-                serde_json::to_string(&page).unwrap()
-            })
-            .collect();
-        let pages: Vec<&str> = pages.iter().map(String::as_str).collect();
-        let sent: Vec<serde_json::Value> = pages
-            .iter()
-            .flat_map(|p| serde_json::from_str::<Vec<serde_json::Value>>(p).unwrap())
-            .collect();
-        let server = paged(&pages);
+        let (pages, sent) = Records(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)).pages();
+        let server = paged(&pages.iter().map(String::as_str).collect::<Vec<_>>());
         for concurrency in ["1", "4"] {
             let job = PAGED.replace("concurrency = 1", &format!("concurrency = {concurrency}"));
             let (run, summary) = run_job(&server.url(), "/i", &job, &[]);
@@ -738,6 +741,80 @@ fn inferred_ndjson_holds_each_value_of_random_records_once() {
                         "seed {seed}, {concurrency} at once: {keys:?} in {record} gave {line}"
                     );
                 }
+            }
+        }
+    }
+}
+
+/// Whether a CSV cell holds `value`: as its text, or as its JSON text in
+/// a `json` column (a string with its quotes, an array, an object).
+fn cell_holds(cell: &str, value: &serde_json::Value) -> bool {
+    let as_json = || serde_json::from_str::<serde_json::Value>(cell).is_ok_and(|v| same(&v, value));
+    match value {
+        serde_json::Value::Bool(b) => cell == b.to_string(),
+        serde_json::Value::Number(n) => cell == n.to_string() || as_json(),
+        serde_json::Value::String(s) => cell == s || as_json(),
+        _ => as_json(),
+    }
+}
+
+#[test]
+fn inferred_csv_writes_each_value_of_random_records_or_counts_it() {
+    for seed in 1..=30u64 {
+        let (pages, sent) = Records(seed.wrapping_mul(0xD1B5_4A32_D192_ED03)).pages();
+        let server = paged(&pages.iter().map(String::as_str).collect::<Vec<_>>());
+        let job = PAGED.replace("concurrency = 1", "concurrency = 4");
+        let (run, summary) = run_job_with(&server.url(), "/i", &job, &["--format", "csv"], &[]);
+        assert_eq!(run.code, 0, "seed {seed}: {}", run.stderr);
+        // CSV widens a column for a value that no longer fits: no record
+        // is dirty.
+        assert_eq!(summary["dirty"], 0, "seed {seed}");
+        let unseen = summary["unseen_fields"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let mut reader = csv::Reader::from_reader(run.stdout.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), sent.len(), "seed {seed}");
+        for (record, row) in sent.iter().zip(&rows) {
+            let cell = |name: &str| {
+                let at = header.iter().position(|h| h == name)?;
+                Some(&row[at]).filter(|c| !c.is_empty())
+            };
+            let mut found = Vec::new();
+            values(record, &mut Vec::new(), &mut found);
+            for (keys, value) in found {
+                let written = (1..=keys.len()).any(|n| {
+                    let Some(text) = cell(&keys[..n].join("_")) else {
+                        return false;
+                    };
+                    if n == keys.len() {
+                        return cell_holds(text, value);
+                    }
+                    let column: serde_json::Value =
+                        serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+                    keys[n..]
+                        .iter()
+                        .try_fold(&column, |v, k| v.get(k))
+                        .is_some_and(|v| same(v, value))
+                });
+                let fields = format!("{}_", keys.join("_"));
+                let missing_object = (value == &serde_json::json!([])
+                    || value == &serde_json::json!({}))
+                    && header.iter().any(|h| h.starts_with(&fields));
+                // CSV writes `""` as it writes null.
+                let blank = value == &serde_json::json!("");
+                let counted = (1..=keys.len()).any(|n| unseen.contains_key(&keys[..n].join("_")));
+                assert!(
+                    written || missing_object || blank || counted,
+                    "seed {seed}: {keys:?} {value} in {record} is in no column and not counted: {header:?} {row:?} {unseen:?}"
+                );
             }
         }
     }
