@@ -565,6 +565,50 @@ fn a_read_job_streams_into_a_write_job() {
 }
 
 #[test]
+fn a_read_job_with_inferred_columns_sends_each_value_as_it_came() {
+    // A custom field: text on the first page, a list and a number on
+    // the next. The target API gets each as the source gave it.
+    let source = TestServer::start(vec![
+        Exchange::json(
+            "/items?offset=0&limit=1",
+            r#"[{"id": 1, "tags": "b", "amount": "n/a", "meta": "system"}]"#,
+        ),
+        Exchange::json(
+            "/items?offset=1&limit=1",
+            r#"[{"id": 2, "tags": ["a"], "amount": 5, "meta": {"by": "ann"}}]"#,
+        ),
+        Exchange::json("/items?offset=2&limit=1", "[]"),
+    ]);
+    let sink = accepting();
+    let dir = Dir::new();
+    dir.write(
+        "read.toml",
+        &format!(
+            "[request]\nurl = \"{}/items\"\n[paginate]\ntype = \"offset\"\nlimit = 1\n[limits]\nconcurrency = 1\n",
+            source.url()
+        ),
+    );
+    let job = format!(
+        "[input]\njob = \"read.toml\"\n[write]\nurl = \"{}/copy\"\n[limits]\nconcurrency = 1\n",
+        sink.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sent: Vec<serde_json::Value> = sink
+        .requests()
+        .iter()
+        .flat_map(|s| body(s).as_array().unwrap().clone())
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            json!({"id": 1, "tags": "b", "amount": "n/a", "meta": "system"}),
+            json!({"id": 2, "tags": ["a"], "amount": 5, "meta": {"by": "ann"}}),
+        ]
+    );
+}
+
+#[test]
 fn broken_write_jobs_are_usage_errors_naming_the_key() {
     let dir = Dir::new();
     for (job, key) in [
