@@ -134,12 +134,10 @@ fn write_value(
         DataType::Binary => Cell::Binary(column.as_binary::<i32>().value(row).to_vec()),
         DataType::LargeBinary => Cell::Binary(column.as_binary::<i64>().value(row).to_vec()),
         DataType::Date32 => Cell::Date(column.as_primitive::<Date32Type>().value(row)),
-        DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-            let nanos = column.as_primitive::<TimestampNanosecondType>().value(row);
-            write_nanos(nanos, out);
+        DataType::Timestamp(unit, _) => {
+            write_timestamp(column, *unit, row, out);
             return Ok(());
         }
-        DataType::Timestamp(unit, _) => Cell::Timestamp(timestamp_micros(column, *unit, row)),
         DataType::Decimal128(..) => {
             // The exact digits, as a JSON number: money stays money.
             let text = column.as_primitive::<Decimal128Type>().value_as_string(row);
@@ -270,12 +268,13 @@ fn write_nanos(nanos: i64, out: &mut Vec<u8>) {
     out.extend_from_slice(format!(".{fraction:09}Z\"").as_bytes());
 }
 
-fn timestamp_micros(column: &dyn Array, unit: TimeUnit, row: usize) -> i64 {
+/// A timestamp of any unit as RFC 3339 in UTC, as a read writes one;
+/// nanoseconds go through [`write_nanos`], which keeps all of them.
+fn write_timestamp(column: &dyn Array, unit: TimeUnit, row: usize, out: &mut Vec<u8>) {
     use arrow_array::types::{
-        TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
-        TimestampSecondType,
+        TimestampMicrosecondType, TimestampMillisecondType, TimestampSecondType,
     };
-    match unit {
+    let micros = match unit {
         TimeUnit::Second => column
             .as_primitive::<TimestampSecondType>()
             .value(row)
@@ -285,8 +284,12 @@ fn timestamp_micros(column: &dyn Array, unit: TimeUnit, row: usize) -> i64 {
             .value(row)
             .saturating_mul(1000),
         TimeUnit::Microsecond => column.as_primitive::<TimestampMicrosecondType>().value(row),
-        TimeUnit::Nanosecond => column.as_primitive::<TimestampNanosecondType>().value(row) / 1000,
-    }
+        TimeUnit::Nanosecond => {
+            let nanos = column.as_primitive::<TimestampNanosecondType>().value(row);
+            return write_nanos(nanos, out);
+        }
+    };
+    write_json_cell(&Cell::Timestamp(micros), out);
 }
 
 #[cfg(test)]
@@ -314,9 +317,15 @@ mod tests {
             ],
         )
         .unwrap();
+        written(&batch)
+    }
+
+    /// A Parquet file holding `batch`.
+    fn written(batch: &RecordBatch) -> tempfile::NamedTempFile {
         let file = tempfile::NamedTempFile::new().unwrap();
-        let mut writer = ArrowWriter::try_new(file.reopen().unwrap(), schema, None).unwrap();
-        writer.write(&batch).unwrap();
+        let mut writer =
+            ArrowWriter::try_new(file.reopen().unwrap(), batch.schema(), None).unwrap();
+        writer.write(batch).unwrap();
         writer.close().unwrap();
         file
     }
@@ -417,11 +426,7 @@ mod tests {
             ("counts", counts),
         ])
         .unwrap();
-        let file = tempfile::NamedTempFile::new().unwrap();
-        let mut writer =
-            ArrowWriter::try_new(file.reopen().unwrap(), batch.schema(), None).unwrap();
-        writer.write(&batch).unwrap();
-        writer.close().unwrap();
+        let file = written(&batch);
 
         let got: Vec<String> = rows(&file).into_iter().map(Result::unwrap).collect();
         assert_eq!(
@@ -430,6 +435,50 @@ mod tests {
                 r#"{"at":"1970-01-01T00:00:00.000000001Z","price":12.34,"status":"open","tags":[1,null],"user":{"city":"X","zip":1},"counts":{"k":1}}"#,
                 r#"{"at":"2023-11-14T22:13:20.123456789Z","price":null,"status":null,"tags":null,"user":null,"counts":null}"#,
                 r#"{"at":"1969-12-31T23:59:59.999999999Z","price":-0.05,"status":"open","tags":[],"user":{"city":"é\"","zip":null},"counts":{}}"#,
+            ]
+        );
+    }
+
+    /// Every unit of a timestamp column reads as the same instant, with
+    /// what fraction it holds.
+    #[test]
+    fn timestamps_of_every_unit_go_as_rfc_3339() {
+        use arrow_array::{
+            ArrayRef, TimestampMicrosecondArray, TimestampMillisecondArray,
+            TimestampNanosecondArray, TimestampSecondArray,
+        };
+        let columns: [(&str, ArrayRef); 4] = [
+            (
+                "s",
+                Arc::new(TimestampSecondArray::from(vec![1_700_000_000, -1])),
+            ),
+            (
+                "ms",
+                Arc::new(TimestampMillisecondArray::from(vec![1_700_000_000_250, -1])),
+            ),
+            (
+                "us",
+                Arc::new(TimestampMicrosecondArray::from(vec![
+                    1_700_000_000_250_001,
+                    -1,
+                ])),
+            ),
+            (
+                "ns",
+                Arc::new(TimestampNanosecondArray::from(vec![
+                    1_700_000_000_000_000_000,
+                    -1_000,
+                ])),
+            ),
+        ];
+        let batch = RecordBatch::try_from_iter(columns).unwrap();
+        let file = written(&batch);
+        let got: Vec<String> = rows(&file).into_iter().map(Result::unwrap).collect();
+        assert_eq!(
+            got,
+            [
+                r#"{"s":"2023-11-14T22:13:20Z","ms":"2023-11-14T22:13:20.250Z","us":"2023-11-14T22:13:20.250001Z","ns":"2023-11-14T22:13:20Z"}"#,
+                r#"{"s":"1969-12-31T23:59:59Z","ms":"1969-12-31T23:59:59.999Z","us":"1969-12-31T23:59:59.999999Z","ns":"1969-12-31T23:59:59.999999Z"}"#,
             ]
         );
     }
