@@ -266,15 +266,15 @@ impl Inference {
             return false;
         };
         let column = &mut self.columns[at];
-        let text = |kind| matches!(kind, Some(ColumnType::String | ColumnType::Json));
+        let writes_any = |kind| matches!(kind, Some(ColumnType::String | ColumnType::Json));
         if column.placeholder {
             return false;
         }
-        if !text(column.kind) && policy == (Policy::Fixed { widen: true }) {
+        if !writes_any(column.kind) && policy == (Policy::Fixed { widen: true }) {
             column.kind = Some(ColumnType::String);
             fed.changed = true;
         }
-        text(column.kind)
+        writes_any(column.kind)
     }
 
     /// Whether an object may be what the field of `level` holds: objects
