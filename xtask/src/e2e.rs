@@ -199,8 +199,8 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
     let [ndjson_s, parquet_s, null_s, file_s, stdout_s, synced_s] =
         [NDJSON, PARQUET, CURL_NULL, CURL_FILE, STDOUT, CURL_SYNCED]
             .map(|i| median(&runs[i], |r| r.seconds));
-    let [ndjson_cpu, parquet_cpu, _, file_cpu] =
-        [NDJSON, PARQUET, CURL_NULL, CURL_FILE].map(|i| median(&runs[i], |r| r.cpu_s));
+    let [ndjson_cpu, parquet_cpu, file_cpu] =
+        [NDJSON, PARQUET, CURL_FILE].map(|i| median(&runs[i], |r| r.cpu_s));
     let [rss_ndjson, rss_parquet] =
         [NDJSON, PARQUET].map(|i| runs[i].iter().map(|r| r.rss_kb).max().unwrap_or(0));
     let seconds = |i: usize| runs[i].iter().map(|r| r.seconds).collect::<Vec<_>>();
