@@ -898,3 +898,67 @@ fn a_run_that_replaces_the_last_runs_records_says_so() {
         "a file of its own"
     );
 }
+
+#[test]
+fn a_raw_output_writes_every_record_of_its_bodies_and_moves_the_bookmark() {
+    // Raw bodies hold every record the API gave: the records at the
+    // bookmark that the first run wrote are written, and counted, again.
+    let api = Api::start(false, Duration::ZERO);
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{}/orders\"\nheaders = {{ Authorization = \"Bearer ${{TOKEN}}\" }}\n\
+         [paginate]\ntype = \"page\"\nsize_param = \"per_page\"\nsize = 2\n\
+         [records]\npath = \"data\"\n\
+         [state]\npath = \"{}\"\n\
+         [output]\nformat = \"raw\"\n\
+         [incremental]\ncursor = \"updated_at\"\n{START}param = \"updated_since\"\norder = \"asc\"\n",
+        api.server.url(),
+        path_str(&dir.path("state.json")),
+    );
+    let job = dir.write("job.toml", &text);
+    let raw_run = |n: u32| {
+        let out = dir.path(&format!("out-{n}.raw"));
+        let summary = dir.path(&format!("summary-{n}.json"));
+        let run = hydrant_with(
+            &[
+                "run",
+                path_str(&job),
+                "--output",
+                path_str(&out),
+                "--summary-json",
+                path_str(&summary),
+            ],
+            &[TOKEN],
+        );
+        assert_eq!(run.code, 0, "run {n}: {}", run.stderr);
+        let ids: Vec<u64> = (std::fs::read_to_string(out).unwrap().lines())
+            .flat_map(|body| {
+                let page: Value = serde_json::from_str(body).unwrap();
+                let data = page["data"].as_array().unwrap().clone();
+                data.into_iter().map(|r| r["id"].as_u64().unwrap())
+            })
+            .collect();
+        let summary: Value =
+            serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap();
+        (ids, summary)
+    };
+    api.put(1, 1, T - HOUR);
+    api.put(2, 1, T);
+    api.put(3, 1, T);
+    let (first, summary) = raw_run(1);
+    assert_eq!(first, [1, 2, 3]);
+    assert_eq!(summary["records"], 3);
+    assert_eq!(
+        summary["incremental"]["bookmark_after"],
+        "2024-03-01T12:00:00Z"
+    );
+    api.put(4, 1, T + HOUR);
+    let (second, summary) = raw_run(2);
+    assert_eq!(second, [2, 3, 4], "the API's answer, whole");
+    assert_eq!(summary["records"], 3, "{summary}");
+    assert_eq!(summary["incremental"]["deduplicated"], 0, "{summary}");
+    assert_eq!(
+        summary["incremental"]["bookmark_after"],
+        "2024-03-01T13:00:00Z"
+    );
+}

@@ -19,8 +19,8 @@ mod signals;
 mod util;
 mod write;
 
-use hydrant_bench::Exchange;
-use util::{Dir, TestServer, hydrant, hydrant_with, path_str};
+use hydrant_bench::{Exchange, Seen};
+use util::{Dir, TestServer, hydrant, hydrant_with, path_str, run_job};
 
 pub(crate) const TYPES_PAGE: &str = r#"{"data": {"items": [
  {"id": 1, "i": 2147483647, "s": "plain", "f": 1.5, "d": 0.1, "b": true, "day": "2024-03-01", "ts": "2024-03-01T12:00:00.250Z", "bin": "aGk=", "j": {"k": [1, null]}, "big": 123456789012345678901234567890, "u": {"tags": ["x", "y"], "odata": "z"}, "@odata.nextLink": "n1"},
@@ -488,6 +488,121 @@ fn raw_format_writes_each_body_on_one_line() {
     let run = hydrant(&["run", path_str(&job), "--quiet"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "{  \"a\": [1, 2]}\n");
+}
+
+/// Page `n` of a pretty-printed API, `[[columns]]`-breaking values among
+/// its records: for the raw tests.
+fn pretty_page(n: u32, next: Option<String>) -> String {
+    let records: Vec<String> = (0..3)
+        .map(|i| {
+            let id = if n == 2 && i == 1 {
+                "\"abc\"".to_owned()
+            } else {
+                (n * 3 + i).to_string()
+            };
+            format!("{{\r\n    \"id\": {id},\r\n    \"note\": \"line\\nbreak\"\r\n  }}")
+        })
+        .collect();
+    let next = next.map_or("null".to_owned(), |url| format!("\"{url}\""));
+    format!(
+        "{{\r\n  \"data\": [\r\n  {}\r\n  ],\r\n  \"next\": {next}\r\n}}\r\n",
+        records.join(",\r\n  ")
+    )
+}
+
+#[test]
+fn raw_format_writes_every_body_whole_whatever_the_columns_say() {
+    // Followed pages are made on the maker threads, counted ones in the
+    // tasks that fetch them: both write each body whole, in order, and a
+    // value that does not fit a declared column is no dirty record, as
+    // the body holds it.
+    let server = TestServer::start_fn(|seen: &Seen| {
+        let query = seen.target.split_once('?').map_or("", |(_, q)| q);
+        let number = |key: &str| {
+            (query.split('&'))
+                .find_map(|kv| kv.strip_prefix(key)?.parse::<u32>().ok())
+                .unwrap_or(0)
+        };
+        let n = if seen.target.starts_with("/offset") {
+            number("from=") / 3
+        } else {
+            number("page=")
+        };
+        let next = (n < 5).then(|| format!("/next?page={}", n + 1));
+        if n > 5 {
+            return Exchange::json(&seen.target, "{\"data\": [], \"next\": null}");
+        }
+        Exchange::json(&seen.target, pretty_page(n, next))
+    });
+    let bodies: String = (0..6)
+        .map(|n| {
+            let next = (n < 5).then(|| format!("/next?page={}", n + 1));
+            pretty_page(n, next).replace(['\r', '\n'], "") + "\n"
+        })
+        .collect();
+    let columns = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    let jobs = [
+        ("/next", "type = \"next_link\"\nfrom = \"$.next\""),
+        ("/offset", "type = \"offset\"\nlimit = 3\nparam = \"from\""),
+    ];
+    for (target, paginate) in jobs {
+        let rest = format!(
+            "[paginate]\n{paginate}\n[records]\npath = \"data\"\n{columns}[output]\nformat = \"raw\"\n"
+        );
+        let (run, summary) = run_job(&server.url(), target, &rest, &[]);
+        assert_eq!(run.code, 0, "{target}: {}", run.stderr);
+        let written = if target == "/offset" {
+            // The offset pass reads one page past the last full one.
+            bodies.clone() + "{\"data\": [], \"next\": null}\n"
+        } else {
+            bodies.clone()
+        };
+        assert_eq!(run.stdout, written, "{target}");
+        assert_eq!(summary["records"], 18, "{target}: {summary}");
+        assert_eq!(summary["dirty"], 0, "{target}: {summary}");
+        assert!(
+            run.stderr.contains(
+                "[[columns]] are not used: output.format `raw` writes each body as it came"
+            ),
+            "{target}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn raw_format_refuses_incremental_keys_that_drop_records() {
+    let server = TestServer::start(vec![Exchange::json("/r", "[]")]);
+    for (extra, key) in [
+        ("filter = true\n", "incremental.filter = true drops records"),
+        ("key = \"id\"\n", "incremental.key drops records"),
+    ] {
+        let dir = Dir::new();
+        let state = dir.path("state.json");
+        let job = dir.write(
+            "job.toml",
+            &job_text(
+                &server,
+                "/r",
+                &format!(
+                    "[incremental]\ncursor = \"u\"\ntype = \"long\"\nstart = \"0\"\nparam = \"since\"\n{extra}\
+                     [state]\npath = \"{}\"\n",
+                    path_str(&state)
+                ),
+            ),
+        );
+        let run = hydrant(&["run", path_str(&job), "--format", "raw"]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains(key), "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("output.format `raw` writes each body whole"),
+            "{}",
+            run.stderr
+        );
+        assert!(server.requests().is_empty(), "no request goes out");
+        assert!(!state.exists(), "no state is written");
+    }
 }
 
 #[test]

@@ -789,6 +789,42 @@ impl Job {
         })
     }
 
+    /// What a raw output, which writes each body as it came, says of the
+    /// keys that act on records: `Err` for those that would drop records
+    /// the bodies still hold, a warning for `[[columns]]`, which it does
+    /// not use. `Ok(None)` for any other output.
+    pub(crate) fn raw_output_check(&self) -> Result<Option<String>> {
+        if self.output.format != OutputFormat::Raw {
+            return Ok(None);
+        }
+        // Boundary dedupe by the whole record, the default, is left out
+        // quietly, as lookback's duplicates are: one asked for by key is not.
+        let dropping = match &self.incremental {
+            Some(incremental) if incremental.filter => {
+                Some("incremental.filter = true drops records outside the bounds")
+            }
+            Some(incremental) if !incremental.key.is_empty() => {
+                Some("incremental.key drops records already written at the bookmark")
+            }
+            _ => None,
+        };
+        if let Some(dropping) = dropping {
+            return Err(Error::config(format!(
+                "job file `{}`: {dropping}, but output.format `raw` writes each body whole, \
+                 with every record in it; use another format, or let the API filter \
+                 (incremental.param)",
+                self.name
+            )));
+        }
+        Ok(self.columns.is_some().then(|| {
+            format!(
+                "job file `{}`: [[columns]] are not used: output.format `raw` writes each body \
+                 as it came",
+                self.name
+            )
+        }))
+    }
+
     /// Caps the number of requests (`paginate.max_requests`).
     pub fn set_max_requests(&mut self, max: u64) {
         self.paginate.max_requests = Some(max);

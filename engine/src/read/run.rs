@@ -13,7 +13,7 @@ use tokio::sync::{Semaphore, oneshot};
 use crate::error::{Error, Kind, Result};
 use crate::exchange::TakenExchange;
 use crate::extract::{Extractor, Inference, Policy};
-use crate::job::Job;
+use crate::job::{Job, OutputFormat};
 use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch};
 use crate::net::request::Prepared;
@@ -164,6 +164,11 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         if let Some(warning) = job.output_format_mismatch() {
             tally.warn(warning);
         }
+        // A hook that takes batches takes records, whatever the format.
+        let raw = job.output.format == OutputFormat::Raw && !takes_batches(output.as_ref());
+        if raw && let Some(warning) = job.raw_output_check()? {
+            tally.warn(warning);
+        }
         // A run whose output goes to a hook (a stream of batches, bench,
         // a write job's input) leaves the state file alone: it keeps no
         // checkpoint, and an incremental one reads from the stored
@@ -201,7 +206,12 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 {
                     tally.warn(warning);
                 }
-                Tracker::start(job, stored, resumed.as_ref(), options.backfill.as_ref())?
+                let mut tracker =
+                    Tracker::start(job, stored, resumed.as_ref(), options.backfill.as_ref())?;
+                if raw && let Some(tracker) = &mut tracker {
+                    tracker.keep_every_record();
+                }
+                tracker
             }
             None if options.backfill.is_some() => {
                 return Err(Error::config(format!(
@@ -217,6 +227,8 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let policy = infer_policy(job, &output);
         let flatten = &job.records.flatten;
         let (extractor, inference) = match (&job.columns, &job.seed_columns) {
+            // Raw bodies count their records, and nothing else is read of them.
+            _ if raw => (Some(Extractor::new(Vec::new(), &job.records)), None),
             (Some(columns), _) => (Some(Extractor::new(columns.clone(), &job.records)), None),
             (None, Some(seed)) => (
                 Some(Extractor::new(seed.clone(), &job.records)),

@@ -32,7 +32,7 @@ use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
-use crate::sink::{Made, PageEncoder};
+use crate::sink::{Made, PageEncoder, without_line_breaks};
 
 /// What the paginator needs of a page, sent before its rows are done.
 #[derive(Debug)]
@@ -350,26 +350,28 @@ impl PageWork {
                 latency,
             });
         }
-        let made = self
-            .encoder
-            .make(&body, &batch, self.extractor.columns().len());
-        let encoded = Encoded {
-            rows: batch.rows,
-            records_missing,
-            refit: None,
-            lone_surrogates,
-            made,
-            dirty: std::mem::take(&mut batch.dirty),
-            body_len,
-            latency,
+        // A raw body goes out as it came, without a copy.
+        let made = match &self.encoder {
+            PageEncoder::Raw => None,
+            encoder => Some(encoder.make(&body, &batch, self.extractor.columns().len())),
         };
+        let (rows, dirty) = (batch.rows, std::mem::take(&mut batch.dirty));
         drop(batch);
         drop(records);
         self.workspaces
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(workspace);
-        Ok(encoded)
+        Ok(Encoded {
+            rows,
+            records_missing,
+            refit: None,
+            lone_surrogates,
+            made: made.unwrap_or_else(|| Made::Text(without_line_breaks(body))),
+            dirty,
+            body_len,
+            latency,
+        })
     }
 }
 

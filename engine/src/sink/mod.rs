@@ -28,7 +28,7 @@ pub(crate) use cells::{Hours, write_json_cell};
 use cells::{write_json_cell_in, write_string_text};
 pub(crate) use file::{Destination, Mark, partial_path, written_in_place};
 pub(crate) use ndjson::NdjsonEncoder;
-pub(crate) use raw::RawSink;
+pub(crate) use raw::{RawSink, without_line_breaks};
 pub(crate) use text::TextSink;
 use text::*;
 
@@ -103,6 +103,8 @@ impl TextEncoder {
 #[derive(Debug)]
 pub(crate) enum PageEncoder {
     Text(TextEncoder),
+    /// Each body as it came: see [`without_line_breaks`].
+    Raw,
     /// A page's rows as one Arrow batch, for a Parquet output.
     #[cfg(feature = "parquet")]
     Arrow(Vec<ColumnSpec>),
@@ -119,8 +121,8 @@ pub(crate) enum Made {
 }
 
 impl PageEncoder {
-    /// The encoder of a job's output; `None` for raw bodies, and for
-    /// Parquet without the `parquet` feature.
+    /// The encoder of a job's output; `None` for Parquet without the
+    /// `parquet` feature.
     pub(crate) fn for_output(output: &Output, columns: &[ColumnSpec]) -> Option<PageEncoder> {
         match output.format {
             OutputFormat::Ndjson => Some(PageEncoder::Text(TextEncoder::Ndjson(
@@ -133,14 +135,16 @@ impl PageEncoder {
             OutputFormat::Parquet => Some(PageEncoder::Arrow(columns.to_vec())),
             #[cfg(not(feature = "parquet"))]
             OutputFormat::Parquet => None,
-            OutputFormat::Raw => None,
+            OutputFormat::Raw => Some(PageEncoder::Raw),
         }
     }
 
     /// The rows of `batch`, from the page `body`, as this encoder makes
-    /// them.
+    /// them. [`PageEncoder::Raw`] copies the body: a worker that owns it
+    /// hands it to [`without_line_breaks`] instead.
     pub(crate) fn make(&self, body: &[u8], batch: &Batch<'_>, width: usize) -> Made {
         match self {
+            PageEncoder::Raw => Made::Text(without_line_breaks(body.to_vec())),
             PageEncoder::Text(encoder) => {
                 let mut text = Vec::with_capacity(body.len() / 2);
                 encoder.encode(batch, width, &mut text);

@@ -15,17 +15,40 @@ impl RawSink {
     }
 }
 
+/// `body` without its line breaks, shifted in place: most bodies have
+/// none, and are given back as they are, without a copy.
+pub(crate) fn without_line_breaks(mut body: Vec<u8>) -> Vec<u8> {
+    let Some(first) = memchr::memchr2(b'\n', b'\r', &body) else {
+        return body;
+    };
+    let mut kept = first;
+    let mut from = first + 1;
+    while from < body.len() {
+        let to = memchr::memchr2(b'\n', b'\r', &body[from..]).map_or(body.len(), |at| from + at);
+        body.copy_within(from..to, kept);
+        kept += to - from;
+        from = to + 1;
+    }
+    body.truncate(kept);
+    body
+}
+
 impl Sink for RawSink {
     fn page(&mut self, page: &PageOut<'_>) -> io::Result<()> {
         let body = page.body;
-        let mut start = 0;
-        for (i, &b) in body.iter().enumerate() {
-            if b == b'\n' || b == b'\r' {
-                self.out.writer.write_all(&body[start..i])?;
-                start = i + 1;
-            }
+        let mut from = 0;
+        for at in memchr::memchr2_iter(b'\n', b'\r', body) {
+            self.out.writer.write_all(&body[from..at])?;
+            from = at + 1;
         }
-        self.out.writer.write_all(&body[start..])?;
+        self.out.writer.write_all(&body[from..])?;
+        self.out.writer.write_all(b"\n")
+    }
+
+    /// A body a page maker took the line breaks out of: the line ends
+    /// here.
+    fn encoded(&mut self, body: Vec<u8>) -> io::Result<()> {
+        self.out.writer.write_owned(body)?;
         self.out.writer.write_all(b"\n")
     }
 
@@ -35,5 +58,30 @@ impl Sink for RawSink {
 
     fn finish(self: Box<Self>) -> io::Result<()> {
         self.out.commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_breaks_are_dropped_wherever_they_are() {
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b"{\"a\":1}", b"{\"a\":1}"),
+            (b"{\n  \"a\": 1\n}\n", b"{  \"a\": 1}"),
+            (b"\r\n{\"a\":\r\n1}\r\n", b"{\"a\":1}"),
+            (b"\n\n\n", b""),
+            (b"[1,\n2,\r3]", b"[1,2,3]"),
+            (b"", b""),
+        ];
+        for (body, kept) in cases {
+            assert_eq!(
+                without_line_breaks(body.to_vec()),
+                kept,
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
     }
 }
