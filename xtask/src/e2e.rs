@@ -118,8 +118,9 @@ pub fn run(args: &[String]) -> Result<()> {
 }
 
 /// What a style measures, each an index into its runs: hydrant to its
-/// NDJSON file, to Parquet and to stdout; curl to /dev/null, to a file,
-/// to a file then synced, and four at once to /dev/null (offset only).
+/// NDJSON file, to Parquet, to stdout and to a raw file; curl to
+/// /dev/null, to a file, to a file then synced, and four at once to
+/// /dev/null (offset only).
 const NDJSON: usize = 0;
 const PARQUET: usize = 1;
 const STDOUT: usize = 2;
@@ -127,7 +128,8 @@ const CURL_NULL: usize = 3;
 const CURL_FILE: usize = 4;
 const CURL_SYNCED: usize = 5;
 const CURL_4: usize = 6;
-const MEASURED: usize = 7;
+const RAW: usize = 7;
+const MEASURED: usize = 8;
 
 /// One style: hydrant to NDJSON and to Parquet, and curl fetching the same
 /// pages to /dev/null and to a file, taking turns.
@@ -139,6 +141,7 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
     let curl_config = dir.join(format!("{style}.curl"));
     let curl_file = dir.join(format!("{style}.curl.out"));
     let stdout_file = dir.join(format!("{style}.stdout.ndjson"));
+    let raw_file = dir.join(format!("{style}.raw"));
     let mut runs: [Vec<Run>; MEASURED] = Default::default();
     let mut summary = Value::Null;
     let (mut output_bytes, mut parquet_bytes) = (0, 0);
@@ -158,6 +161,9 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
                     .arg("parquet")
                     .arg("--output")
                     .arg(path);
+            }
+            To::Raw(path) => {
+                command.arg("--format").arg("raw").arg("--output").arg(path);
             }
             To::Stdout(path) => {
                 command
@@ -192,15 +198,38 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
             bail!("{style}: hydrant's stdout and its file output differ in size");
         }
         std::fs::remove_file(&stdout_file).ok();
+        runs[RAW].push(hydrant(To::Raw(&raw_file))?);
+        // Each body, and a line break after it.
+        let raw_bytes = std::fs::metadata(&raw_file)?.len();
+        let (bodies, requests) = (summary["bytes"].as_u64(), summary["requests"].as_u64());
+        if Some(raw_bytes) != bodies.zip(requests).map(|(b, r)| b + r) {
+            bail!("{style}: hydrant's raw output holds {raw_bytes} bytes, not the bodies'");
+        }
+        std::fs::remove_file(&raw_file).ok();
         if style == "offset" {
             runs[CURL_4].push(curl(&curl_config, 4, None, gzip)?);
         }
     }
-    let [ndjson_s, parquet_s, null_s, file_s, stdout_s, synced_s] =
-        [NDJSON, PARQUET, CURL_NULL, CURL_FILE, STDOUT, CURL_SYNCED]
-            .map(|i| median(&runs[i], |r| r.seconds));
-    let [ndjson_cpu, parquet_cpu, file_cpu] =
-        [NDJSON, PARQUET, CURL_FILE].map(|i| median(&runs[i], |r| r.cpu_s));
+    let [
+        ndjson_s,
+        parquet_s,
+        null_s,
+        file_s,
+        stdout_s,
+        synced_s,
+        raw_s,
+    ] = [
+        NDJSON,
+        PARQUET,
+        CURL_NULL,
+        CURL_FILE,
+        STDOUT,
+        CURL_SYNCED,
+        RAW,
+    ]
+    .map(|i| median(&runs[i], |r| r.seconds));
+    let [ndjson_cpu, parquet_cpu, file_cpu, raw_cpu] =
+        [NDJSON, PARQUET, CURL_FILE, RAW].map(|i| median(&runs[i], |r| r.cpu_s));
     let [rss_ndjson, rss_parquet] =
         [NDJSON, PARQUET].map(|i| runs[i].iter().map(|r| r.rss_kb).max().unwrap_or(0));
     let seconds = |i: usize| runs[i].iter().map(|r| r.seconds).collect::<Vec<_>>();
@@ -237,6 +266,10 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         "parquet_to_ndjson": ndjson_s / parquet_s,
         "ratio_to_curl_file_synced": synced_s / ndjson_s,
         "stdout_ratio_to_curl_file": file_s / stdout_s,
+        "raw_s": raw_s,
+        "raw_runs_s": seconds(RAW),
+        "raw_cpu_s": raw_cpu,
+        "raw_ratio_to_curl_file": file_s / raw_s,
     });
     if style == "offset" {
         let parallel_s = median(&runs[CURL_4], |r| r.seconds);
@@ -278,12 +311,12 @@ fn print_table(results: &[Value], total: u64) {
         }
     }
     println!(
-        "\nThe sync of a file output (curl does not sync):\n\n| style | hydrant NDJSON → file, synced | hydrant NDJSON → stdout → file | curl → file | curl → file, then synced | NDJSON ÷ curl → file, synced | stdout ÷ curl → file |\n|---|---:|---:|---:|---:|---:|---:|"
+        "\nThe sync of a file output (curl does not sync), and raw bodies:\n\n| style | hydrant NDJSON → file, synced | hydrant NDJSON → stdout → file | curl → file | curl → file, then synced | NDJSON ÷ curl → file, synced | stdout ÷ curl → file | raw → file ÷ curl → file (CPU-s) |\n|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     for row in results {
         let f = |key: &str| row[key].as_f64().unwrap_or(0.0);
         println!(
-            "| {} | {:.2} M/s | {:.2} M/s | {:.2} M/s | {:.2} M/s | {:.2}× | {:.2}× |",
+            "| {} | {:.2} M/s | {:.2} M/s | {:.2} M/s | {:.2} M/s | {:.2}× | {:.2}× | {:.2}× ({:.2}) |",
             row["style"].as_str().unwrap_or(""),
             f("records_per_s") / 1e6,
             per_s(f("hydrant_stdout_s")),
@@ -291,16 +324,19 @@ fn print_table(results: &[Value], total: u64) {
             per_s(f("curl_file_synced_s")),
             f("ratio_to_curl_file_synced"),
             f("stdout_ratio_to_curl_file"),
+            f("raw_ratio_to_curl_file"),
+            f("raw_cpu_s"),
         );
     }
 }
 
 /// Where a hydrant run writes: the job's own NDJSON file, a Parquet file,
-/// or stdout redirected to a file.
+/// a raw file, or stdout redirected to a file.
 #[derive(Clone, Copy)]
 enum To<'a> {
     JobOutput,
     Parquet(&'a Path),
+    Raw(&'a Path),
     Stdout(&'a Path),
 }
 
