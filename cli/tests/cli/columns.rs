@@ -379,6 +379,36 @@ fn inferred_ndjson_keeps_each_value_of_a_mixed_field_as_it_came() {
 }
 
 #[test]
+fn whole_numbers_past_2_53_beside_fractions_keep_every_digit() {
+    // Twitter-sized ids and amounts in one field: a double would round
+    // 9007199254740993 to ...992, so the run failed on a dirty record.
+    let server = paged(&[
+        r#"[{"id": 1, "n": 1}]"#,
+        r#"[{"id": 2, "n": 9007199254740993}]"#,
+        r#"[{"id": 3, "n": 2.5}, {"id": 4, "n": -9007199254740995}]"#,
+        r#"[{"id": 5, "n": 0.125}]"#,
+    ]);
+    let ndjson = concat!(
+        "{\"id\":1,\"n\":1}\n",
+        "{\"id\":2,\"n\":9007199254740993}\n",
+        "{\"id\":3,\"n\":2.5}\n",
+        "{\"id\":4,\"n\":-9007199254740995}\n",
+        "{\"id\":5,\"n\":0.125}\n",
+    );
+    let csv = "id,n\n1,1\n2,9007199254740993\n3,2.5\n4,-9007199254740995\n5,0.125\n";
+    for concurrency in ["concurrency = 1", "concurrency = 4"] {
+        let rest = PAGED.replace("concurrency = 1", concurrency);
+        for (format, expected) in [("ndjson", ndjson), ("csv", csv)] {
+            let (run, summary) =
+                run_job_with(&server.url(), "/i", &rest, &["--format", format], &[]);
+            assert_eq!(run.code, 0, "{format}, {concurrency}: {}", run.stderr);
+            assert_eq!(run.stdout, expected, "{format}, {concurrency}");
+            assert_eq!(summary["dirty"], 0, "{format}: {summary}");
+        }
+    }
+}
+
+#[test]
 fn csv_writes_an_object_whole_where_its_column_holds_values() {
     let server = paged(&[
         r#"[{"id": 1, "n": 1, "s": "a"}]"#,

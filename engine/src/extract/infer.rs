@@ -87,6 +87,9 @@ struct Inferred {
     /// Given way to the fields of the objects at its level: no longer a
     /// column. Kept in place so that the other columns' places hold.
     dropped: bool,
+    /// A whole number a double cannot hold exactly was met (past 2^53):
+    /// beside a fraction, the column cannot be `double`.
+    inexact: bool,
 }
 
 /// What a page may change.
@@ -134,6 +137,7 @@ impl Inference {
                     kind: Some(column.kind),
                     placeholder: false,
                     dropped: false,
+                    inexact: false,
                 });
             }
         }
@@ -195,11 +199,21 @@ impl Inference {
             return;
         }
         let kind = leaf_type(view, self.mixed);
+        let inexact = !exact_in_double(view);
         match self.nodes[level].column {
             Some(at) => {
                 let column = &mut self.columns[at];
                 column.placeholder &= empty;
-                let wider = widen(column.kind, kind, self.mixed);
+                column.inexact |= inexact;
+                let mut wider = widen(column.kind, kind, self.mixed);
+                if wider == Some(ColumnType::Double) && column.inexact {
+                    // A double would round the whole numbers past 2^53:
+                    // each number as it came, or its text.
+                    wider = Some(match self.mixed {
+                        Mixed::Json => ColumnType::Json,
+                        Mixed::Text => ColumnType::String,
+                    });
+                }
                 if wider != column.kind && policy != (Policy::Fixed { widen: false }) {
                     column.kind = wider;
                     fed.changed = true;
@@ -213,6 +227,7 @@ impl Inference {
                     kind,
                     placeholder: empty,
                     dropped: false,
+                    inexact,
                 });
                 fed.changed = true;
             }
@@ -334,6 +349,7 @@ impl Inference {
                     kind: Some(ColumnType::Json),
                     placeholder: false,
                     dropped: false,
+                    inexact: false,
                 };
             }
             (None, None) => {}
@@ -549,6 +565,9 @@ impl Shape {
 /// rather than again for its cell.
 #[inline(always)]
 pub(super) fn fit(kind: Option<ColumnType>, value: View<'_>, mixed: Mixed) -> Fit {
+    if kind == Some(ColumnType::Double) && !exact_in_double(value) {
+        return Fit::No;
+    }
     let fits = match (kind, value) {
         // A null fits any column; every value but an object with members
         // fits a string, where values are written as text.
@@ -565,6 +584,17 @@ pub(super) fn fit(kind: Option<ColumnType>, value: View<'_>, mixed: Mixed) -> Fi
         (kind, value) => widen(kind, leaf_type(value, mixed), mixed) == kind,
     };
     if fits { Fit::Yes } else { Fit::No }
+}
+
+/// Whether `view` is no whole number, or one a double holds exactly, as
+/// a `double` cell needs.
+#[inline(always)]
+fn exact_in_double(view: View<'_>) -> bool {
+    match view {
+        View::I64(i) => (i as f64) as i128 == i128::from(i),
+        View::U64(u) => (u as f64) as i128 == i128::from(u),
+        _ => true,
+    }
 }
 
 /// The type a single value suggests; `None` for null.
@@ -722,6 +752,66 @@ mod tests {
                 s("new", "boolean"),
             ]
         );
+    }
+
+    #[test]
+    fn whole_numbers_past_2_53_beside_fractions_are_never_a_double() {
+        // Either order, on one page or two; 2^53 itself is exact.
+        let cases = [
+            (
+                vec![r#"[{"n": 9007199254740993}, {"n": 1.5}]"#],
+                "json",
+                "string",
+            ),
+            (
+                vec![r#"[{"n": 1.5}]"#, r#"[{"n": -9007199254740993}]"#],
+                "json",
+                "string",
+            ),
+            (
+                vec![r#"[{"n": 9007199254740993}]"#, r#"[{"n": 2}, {"n": 0.5}]"#],
+                "json",
+                "string",
+            ),
+            (
+                vec![r#"[{"n": 9007199254740992}, {"n": 1.5}]"#],
+                "double",
+                "double",
+            ),
+            (
+                vec![r#"[{"n": 9007199254740993}, {"n": 7}]"#],
+                "long",
+                "long",
+            ),
+        ];
+        for (pages, in_json, in_text) in cases {
+            let mut text = Inference::new("_", Mixed::Text);
+            let mut json = Inference::new("_", Mixed::Json);
+            for page in &pages {
+                feed(&mut text, page, Policy::Grow);
+                feed(&mut json, page, Policy::Grow);
+            }
+            assert_eq!(shown(&json), [("n".to_owned(), in_json)], "{pages:?}");
+            assert_eq!(shown(&text), [("n".to_owned(), in_text)], "{pages:?}");
+        }
+        // A fixed CSV column widens to text for it.
+        let mut csv = Inference::new("_", Mixed::Text);
+        feed(&mut csv, r#"[{"n": 0.5}]"#, Policy::Grow);
+        feed(
+            &mut csv,
+            r#"[{"n": 9007199254740993}]"#,
+            Policy::Fixed { widen: true },
+        );
+        assert_eq!(shown(&csv), [("n".to_owned(), "string")]);
+        // Such a number does not fit a double column: its page goes back
+        // to the inference.
+        let past = View::I64((1 << 53) + 1);
+        assert_eq!(fit(Some(ColumnType::Double), past, Mixed::Json), Fit::No);
+        assert_eq!(
+            fit(Some(ColumnType::Double), View::I64(1 << 53), Mixed::Json),
+            Fit::Yes
+        );
+        assert_eq!(fit(Some(ColumnType::Long), past, Mixed::Json), Fit::Yes);
     }
 
     #[test]
