@@ -114,6 +114,8 @@ fn bench_prints_a_table_and_measures_the_chosen_encoding() {
     let job = job(&dir, &server);
     let run = hydrant(&["bench", path_str(&job), "--format", "csv"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // Nothing is written, so the output's `.ndjson` is no mismatch.
+    assert!(!run.stderr.contains("extension says"), "{}", run.stderr);
     let csv: usize = 3 + (0..53).map(|i| format!("{i}\n").len()).sum::<usize>();
     let body: usize = (0..6u32)
         .map(|p| ids(p * 10..if p == 5 { 53 } else { p * 10 + 10 }).len())
@@ -135,6 +137,13 @@ fn bench_prints_a_table_and_measures_the_chosen_encoding() {
     assert!(rows[2].starts_with("run "), "{}", run.stdout);
     assert!(rows[3].starts_with("raw fetch "), "{}", run.stdout);
     assert!(rows[4].starts_with("run / raw fetch: "), "{}", run.stdout);
+
+    // Raw bodies: each body and its line break.
+    let raw = hydrant(&["bench", path_str(&job), "--format", "raw", "--json"]);
+    assert_eq!(raw.code, 0, "{}", raw.stderr);
+    let report: serde_json::Value = serde_json::from_str(&raw.stdout).unwrap();
+    assert_eq!(report["records"], 53, "{report}");
+    assert_eq!(report["output_bytes"], (body + 6) as u64, "{report}");
 
     let bad = hydrant(&["bench", path_str(&job), "--format", "xml"]);
     assert_eq!(bad.code, 2);

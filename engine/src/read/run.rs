@@ -161,7 +161,10 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             tracing::warn!("{notice}");
             tally.warnings.push(notice.clone());
         }
-        if let Some(warning) = job.output_format_mismatch() {
+        // Only a run that writes the job's own output names its file.
+        if output.is_none()
+            && let Some(warning) = job.output_format_mismatch()
+        {
             tally.warn(warning);
         }
         // A hook that takes batches takes records, whatever the format.
