@@ -36,6 +36,27 @@ pub(super) fn run_mixed(job: &Job) -> Mixed {
     mixed(infer_policy(job, &None))
 }
 
+/// The columns a run starts with: the declared ones, or an inference
+/// (which a partition starts from the whole job's columns, as a resumed
+/// run starts from its checkpoint's). A `raw` run has none: it counts
+/// its bodies' records and reads nothing else of them.
+pub(super) fn starting_columns(
+    job: &Job,
+    policy: Policy,
+    raw: bool,
+) -> (Option<Extractor>, Option<Inference>) {
+    let flatten = &job.records.flatten;
+    match (&job.columns, &job.seed_columns) {
+        _ if raw => (Some(Extractor::new(Vec::new(), &job.records)), None),
+        (Some(columns), _) => (Some(Extractor::new(columns.clone(), &job.records)), None),
+        (None, Some(seed)) => (
+            Some(Extractor::new(seed.clone(), &job.records)),
+            Some(Inference::from_columns(flatten, seed, mixed(policy))),
+        ),
+        (None, None) => (None, Some(Inference::new(flatten, mixed(policy)))),
+    }
+}
+
 /// The extractor of the inferred columns once sampling ends.
 pub(super) fn fixed_extractor(
     inference: &mut Inference,

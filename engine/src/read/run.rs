@@ -19,7 +19,7 @@ use crate::json::{Parser, Scratch};
 use crate::net::request::Prepared;
 use crate::net::session::Fetched;
 use crate::options::{Interrupt, Progress, RunOptions};
-use crate::read::columns::{infer_policy, mixed};
+use crate::read::columns::{infer_policy, mixed, starting_columns};
 use crate::read::fanout::{FanValue, Feed};
 use crate::read::flight::{
     Held, InFlight, Pending, ROWS_PENDING, Standing, Task, join, unless_interrupted,
@@ -225,20 +225,8 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             None => None,
         };
         let feed = Feed::open(job, &options, &mut tally.progress, &mut tally.warnings).await?;
-        // A partition's inferred columns start from the whole job's, as a
-        // resumed run's start from its checkpoint's.
         let policy = infer_policy(job, &output);
-        let flatten = &job.records.flatten;
-        let (extractor, inference) = match (&job.columns, &job.seed_columns) {
-            // Raw bodies count their records, and nothing else is read of them.
-            _ if raw => (Some(Extractor::new(Vec::new(), &job.records)), None),
-            (Some(columns), _) => (Some(Extractor::new(columns.clone(), &job.records)), None),
-            (None, Some(seed)) => (
-                Some(Extractor::new(seed.clone(), &job.records)),
-                Some(Inference::from_columns(flatten, seed, mixed(policy))),
-            ),
-            (None, None) => (None, Some(Inference::new(flatten, mixed(policy)))),
-        };
+        let (extractor, inference) = starting_columns(job, policy, raw);
         let mut run = ReadRun {
             extractor,
             inference,
