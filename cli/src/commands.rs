@@ -585,9 +585,16 @@ async fn check(args: JobArgs) -> Result<()> {
     if let Some(missing) = &report.records_missing {
         writeln!(out, "warning: {missing}")?;
     }
-    writeln!(out, "columns:")?;
-    for (name, kind) in &report.columns {
-        writeln!(out, "  {name}: {kind}")?;
+    for warning in &report.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
+    if report.format == "raw" {
+        writeln!(out, "output:  raw: each body as it came, no columns")?;
+    } else {
+        writeln!(out, "columns:")?;
+        for (name, kind) in &report.columns {
+            writeln!(out, "  {name}: {kind}")?;
+        }
     }
     writeln!(out, "first records:")?;
     for line in &report.sample {

@@ -571,6 +571,51 @@ fn raw_format_writes_every_body_whole_whatever_the_columns_say() {
 }
 
 #[test]
+fn check_of_a_raw_job_shows_its_records_as_they_came() {
+    // What the run would write: no columns, no dirty record.
+    let page = r#"{"data": [{"id": "abc", "user": {"name": "ann"}}, {"id": 2}]}"#;
+    let server = TestServer::start(vec![Exchange::json("/r", page)]);
+    let dir = Dir::new();
+    let columns = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    let job = dir.write(
+        "job.toml",
+        &job_text(
+            &server,
+            "/r",
+            &format!("[records]\npath = \"data\"\n{columns}[output]\nformat = \"raw\"\n"),
+        ),
+    );
+    let check = hydrant(&["check", path_str(&job)]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stdout.contains("records: 2 on the first page"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check
+            .stdout
+            .contains("output:  raw: each body as it came, no columns"),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains(
+            "first records:\n  {\"id\":\"abc\",\"user\":{\"name\":\"ann\"}}\n  {\"id\":2}\n"
+        ),
+        "{}",
+        check.stdout
+    );
+    assert!(
+        check.stdout.contains("warning: job file"),
+        "{}",
+        check.stdout
+    );
+    assert!(!check.stdout.contains("dirty"), "{}", check.stdout);
+    assert!(!check.stdout.contains("columns:"), "{}", check.stdout);
+}
+
+#[test]
 fn raw_format_refuses_incremental_keys_that_drop_records() {
     let server = TestServer::start(vec![Exchange::json("/r", "[]")]);
     for (extra, key) in [
@@ -600,6 +645,12 @@ fn raw_format_refuses_incremental_keys_that_drop_records() {
             "{}",
             run.stderr
         );
+        // So does its check, for a job file that says raw.
+        let text = std::fs::read_to_string(&job).unwrap() + "[output]\nformat = \"raw\"\n";
+        let raw_job = dir.write("raw.toml", &text);
+        let check = hydrant(&["check", path_str(&raw_job)]);
+        assert_eq!(check.code, 2, "{}", check.stderr);
+        assert!(check.stderr.contains(key), "{}", check.stderr);
         assert!(server.requests().is_empty(), "no request goes out");
         assert!(!state.exists(), "no state is written");
     }

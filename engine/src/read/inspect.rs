@@ -10,7 +10,7 @@ use crate::extract::{
     Batch, ColumnSpec, Extractor, Placeholders, infer_columns, records_missing,
     records_path_missing,
 };
-use crate::job::{Fanout, FanoutSource, Job};
+use crate::job::{Fanout, FanoutSource, Job, OutputFormat};
 use crate::json::node::Node;
 use crate::json::path::JsonPath;
 use crate::json::{Parser, Scratch, write_serde};
@@ -97,6 +97,12 @@ pub struct CheckReport {
     pub dirty: Vec<String>,
     /// Says so when the page has no value at `records.path`.
     pub records_missing: Option<String>,
+    /// The output's format (`ndjson`, `raw`…). A `raw` output has no
+    /// columns and no dirty records: its sample is the first records as
+    /// they came.
+    pub format: String,
+    /// What a run of the job would warn of before its first request.
+    pub warnings: Vec<String>,
 }
 
 /// The job's first request and its answer.
@@ -233,50 +239,83 @@ struct FirstPage<'p, 'v> {
 /// Sends the first request and reports what came back: status, records,
 /// columns and a sample.
 pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result<CheckReport> {
+    let raw = job.output.format == OutputFormat::Raw;
+    // A raw run refuses some keys, and warns of others, before its first
+    // request: so does its check.
+    let warnings = if raw {
+        job.raw_output_check()?.into_iter().collect()
+    } else {
+        Vec::new()
+    };
     first_page(job, options, |first| {
-        let FirstPage {
-            placeholders,
-            status,
-            shown,
-            records,
-            path_found,
-        } = *first;
-        let columns = job
-            .columns
-            .clone()
-            .unwrap_or_else(|| infer_columns(records, &job.records.flatten, run_mixed(job)));
-        let extractor = Extractor::new(columns, &job.records);
-        let mut batch = Batch::default();
-        extractor.extract(
-            &records[..records.len().min(sample_size)],
-            placeholders,
-            &mut batch,
-        );
-        let encoder = crate::sink::NdjsonEncoder::new(extractor.columns());
-        let width = extractor.columns().len();
-        let mut hours = crate::sink::Hours::default();
-        let sample = (0..batch.rows)
-            .map(|row| {
-                let mut line = Vec::new();
-                encoder.encode(batch.row(row, width), &mut hours, &mut line);
-                String::from_utf8_lossy(&line).trim_end().to_owned()
-            })
-            .collect();
-        CheckReport {
-            url: shown.to_owned(),
-            status,
-            records: records.len(),
-            columns: extractor
-                .columns()
-                .iter()
-                .map(|c| (c.name.clone(), c.kind.as_str().to_owned()))
-                .collect(),
-            sample,
-            dirty: batch.dirty.into_iter().map(|d| d.reason).collect(),
-            records_missing: (!path_found).then(|| records_path_missing(&job.records, shown)),
+        let report = CheckReport {
+            url: first.shown.to_owned(),
+            status: first.status,
+            records: first.records.len(),
+            columns: Vec::new(),
+            sample: Vec::new(),
+            dirty: Vec::new(),
+            records_missing: (!first.path_found)
+                .then(|| records_path_missing(&job.records, first.shown)),
+            format: job.output.format.as_str().to_owned(),
+            warnings,
+        };
+        if raw {
+            let sample = (first.records.iter().take(sample_size)).map(|record| {
+                let mut text = Vec::new();
+                record.write_json(&mut text);
+                String::from_utf8_lossy(&text).into_owned()
+            });
+            return CheckReport {
+                sample: sample.collect(),
+                ..report
+            };
         }
+        with_columns(job, first, sample_size, report)
     })
     .await
+}
+
+/// `report` with the job's columns, declared or inferred from the first
+/// page, and the first records as the output holds them.
+fn with_columns(
+    job: &Job,
+    first: &FirstPage<'_, '_>,
+    sample_size: usize,
+    report: CheckReport,
+) -> CheckReport {
+    let records = first.records;
+    let columns = job
+        .columns
+        .clone()
+        .unwrap_or_else(|| infer_columns(records, &job.records.flatten, run_mixed(job)));
+    let extractor = Extractor::new(columns, &job.records);
+    let mut batch = Batch::default();
+    extractor.extract(
+        &records[..records.len().min(sample_size)],
+        first.placeholders,
+        &mut batch,
+    );
+    let encoder = crate::sink::NdjsonEncoder::new(extractor.columns());
+    let width = extractor.columns().len();
+    let mut hours = crate::sink::Hours::default();
+    let sample = (0..batch.rows)
+        .map(|row| {
+            let mut line = Vec::new();
+            encoder.encode(batch.row(row, width), &mut hours, &mut line);
+            String::from_utf8_lossy(&line).trim_end().to_owned()
+        })
+        .collect();
+    CheckReport {
+        columns: extractor
+            .columns()
+            .iter()
+            .map(|c| (c.name.clone(), c.kind.as_str().to_owned()))
+            .collect(),
+        sample,
+        dirty: batch.dirty.into_iter().map(|d| d.reason).collect(),
+        ..report
+    }
 }
 
 /// A job's first response as received: what `hydrant init` reads to
