@@ -861,6 +861,29 @@ fn a_self_signed_certificate_in_ca_file_is_trusted_as_curl_trusts_it() {
 }
 
 #[test]
+fn a_bad_ca_file_fails_the_job_before_any_request() {
+    // Checked when the job starts, though the roots load at the first
+    // certificate to check: also for a job over plain HTTP.
+    let server = TestServer::start(vec![Exchange::json("/r", "[]")]);
+    let dir = Dir::new();
+    dir.write("empty.pem", "not a certificate\n");
+    for (file, said) in [
+        ("missing.pem", "request.ca_file `"),
+        ("empty.pem", "no PEM certificate in it"),
+    ] {
+        let job = dir.write(
+            "job.toml",
+            &job_text(&server, "/r", &format!("ca_file = \"{file}\"\n")),
+        );
+        let run = hydrant(&["run", path_str(&job)]);
+        assert_eq!(run.code, 2, "{file}: {}", run.stderr);
+        assert!(run.stderr.contains("request.ca_file"), "{}", run.stderr);
+        assert!(run.stderr.contains(said), "{}", run.stderr);
+    }
+    assert!(server.requests().is_empty());
+}
+
+#[test]
 fn plain_http_goes_through_the_environment_proxy() {
     // The replay server stands in for the proxy: it answers the absolute-form
     // request for an unresolvable host.

@@ -70,16 +70,10 @@ impl HttpClient {
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::config(format!("cannot set up TLS: {e}")))?;
         let tls = if request.tls_verify {
-            let (roots, pinned) = roots(request)?;
-            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider.clone(),
-            )
-            .build()
-            .map_err(|e| Error::config(format!("cannot set up TLS: {e}")))?;
+            let pinned = ca_file_certs(request)?;
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(Pinning { webpki, pinned }))
+                .with_custom_certificate_verifier(Arc::new(Pinning::new(provider, pinned)))
                 .with_no_client_auth()
         } else {
             tracing::warn!("request.tls_verify = false: server certificates are not checked");

@@ -1,43 +1,76 @@
 //! TLS: the roots to trust (webpki and native, or a job's `ca_file`),
 //! a self-signed `ca_file` pinned, and verification turned off on request.
 
+use std::sync::OnceLock;
+
+use rustls::client::WebPkiServerVerifier;
+
 use super::*;
 
-/// The roots certificates are checked against, and the certificates of
-/// `ca_file`, which are also accepted as they are (pinned).
-pub(super) fn roots(request: &Request) -> Result<(RootCertStore, Vec<CertificateDer<'static>>)> {
-    let mut roots = RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let native = rustls_native_certs::load_native_certs();
-    roots.add_parsable_certificates(native.certs);
-    if let Some(path) = &request.ca_file {
-        let certs = CertificateDer::pem_file_iter(path)
-            .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
-            .map_err(|e| Error::config(format!("request.ca_file `{}`: {e}", path.display())))?;
-        if certs.is_empty() {
-            return Err(Error::config(format!(
-                "request.ca_file `{}`: no PEM certificate in it",
-                path.display()
-            )));
-        }
-        for cert in &certs {
-            roots
-                .add(cert.clone())
-                .map_err(|e| Error::config(format!("request.ca_file `{}`: {e}", path.display())))?;
-        }
-        return Ok((roots, certs));
+/// The certificates of `request.ca_file`, read and checked now, so that a
+/// bad file fails the job before its first request; none without one.
+pub(super) fn ca_file_certs(request: &Request) -> Result<Vec<CertificateDer<'static>>> {
+    let Some(path) = &request.ca_file else {
+        return Ok(Vec::new());
+    };
+    let failed = |e: &dyn std::fmt::Display| {
+        Error::config(format!("request.ca_file `{}`: {e}", path.display()))
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<std::result::Result<Vec<_>, _>>())
+        .map_err(|e| failed(&e))?;
+    if certs.is_empty() {
+        return Err(failed(&"no PEM certificate in it"));
     }
-    Ok((roots, Vec::new()))
+    let mut roots = RootCertStore::empty();
+    for cert in &certs {
+        roots.add(cert.clone()).map_err(|e| failed(&e))?;
+    }
+    Ok(certs)
 }
 
 /// The usual verification, and one more way to pass it: a server that
 /// presents a certificate of `ca_file` itself (a self-signed certificate,
 /// as `openssl req -x509` makes, which is marked as a CA), valid for the
 /// host's name, is trusted as `curl --cacert` trusts it.
+///
+/// The roots (webpki's, the system's and `ca_file`'s) are loaded at the
+/// first certificate to check: reading the system's takes ~5 ms, a third
+/// of a short run over plain HTTP, which never needs them.
 #[derive(Debug)]
 pub(super) struct Pinning {
-    pub(super) webpki: Arc<rustls::client::WebPkiServerVerifier>,
-    pub(super) pinned: Vec<CertificateDer<'static>>,
+    provider: Arc<CryptoProvider>,
+    pinned: Vec<CertificateDer<'static>>,
+    webpki: OnceLock<std::result::Result<Arc<WebPkiServerVerifier>, String>>,
+}
+
+impl Pinning {
+    pub(super) fn new(
+        provider: Arc<CryptoProvider>,
+        pinned: Vec<CertificateDer<'static>>,
+    ) -> Pinning {
+        Pinning {
+            provider,
+            pinned,
+            webpki: OnceLock::new(),
+        }
+    }
+
+    fn webpki(&self) -> std::result::Result<&Arc<WebPkiServerVerifier>, rustls::Error> {
+        let verifier = self.webpki.get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+            // Checked when the job was loaded.
+            roots.add_parsable_certificates(self.pinned.iter().cloned());
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), self.provider.clone())
+                .build()
+                .map_err(|e| format!("cannot set up TLS: {e}"))
+        });
+        verifier
+            .as_ref()
+            .map_err(|e| rustls::Error::General(e.clone()))
+    }
 }
 
 impl ServerCertVerifier for Pinning {
@@ -49,7 +82,7 @@ impl ServerCertVerifier for Pinning {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> std::result::Result<ServerCertVerified, rustls::Error> {
-        let verified = self.webpki.verify_server_cert(
+        let verified = self.webpki()?.verify_server_cert(
             end_entity,
             intermediates,
             server_name,
@@ -72,13 +105,16 @@ impl ServerCertVerifier for Pinning {
         }
     }
 
+    // Signatures are checked as webpki's verifier checks them, with the
+    // provider's algorithms: no roots needed.
     fn verify_tls12_signature(
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -87,11 +123,14 @@ impl ServerCertVerifier for Pinning {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
