@@ -101,7 +101,8 @@ pub struct CheckReport {
     /// columns and no dirty records: its sample is the first records as
     /// they came.
     pub format: String,
-    /// What a run of the job would warn of before its first request.
+    /// Keys the run would warn that it does not use (`[[columns]]` with
+    /// a `raw` output).
     pub warnings: Vec<String>,
 }
 
