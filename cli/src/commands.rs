@@ -588,7 +588,7 @@ async fn check(args: JobArgs) -> Result<()> {
     for warning in &report.warnings {
         writeln!(out, "warning: {warning}")?;
     }
-    if report.format == "raw" {
+    if report.format == OutputFormat::Raw {
         writeln!(out, "output:  raw: each body as it came, no columns")?;
     } else {
         writeln!(out, "columns:")?;

@@ -131,8 +131,9 @@ const CURL_4: usize = 6;
 const RAW: usize = 7;
 const MEASURED: usize = 8;
 
-/// One style: hydrant to NDJSON and to Parquet, and curl fetching the same
-/// pages to /dev/null and to a file, taking turns.
+/// One style: hydrant to NDJSON, to Parquet, to stdout and to raw bodies,
+/// and curl fetching the same pages to /dev/null and to a file, taking
+/// turns.
 fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> Result<Value> {
     let job = dir.join(format!("{style}.toml"));
     let summary_path = dir.join(format!("{style}.summary.json"));
@@ -155,15 +156,12 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
             .arg(&summary_path);
         match to {
             To::JobOutput => {}
-            To::Parquet(path) => {
+            To::File(format, path) => {
                 command
                     .arg("--format")
-                    .arg("parquet")
+                    .arg(format)
                     .arg("--output")
                     .arg(path);
-            }
-            To::Raw(path) => {
-                command.arg("--format").arg("raw").arg("--output").arg(path);
             }
             To::Stdout(path) => {
                 command
@@ -185,7 +183,7 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         }
         output_bytes = std::fs::metadata(&output).map(|m| m.len()).unwrap_or(0);
         std::fs::remove_file(&output).ok();
-        runs[PARQUET].push(hydrant(To::Parquet(&parquet))?);
+        runs[PARQUET].push(hydrant(To::File("parquet", &parquet))?);
         parquet_bytes = std::fs::metadata(&parquet).map(|m| m.len()).unwrap_or(0);
         std::fs::remove_file(&parquet).ok();
         runs[CURL_NULL].push(curl(&curl_config, 1, None, gzip)?);
@@ -198,7 +196,7 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
             bail!("{style}: hydrant's stdout and its file output differ in size");
         }
         std::fs::remove_file(&stdout_file).ok();
-        runs[RAW].push(hydrant(To::Raw(&raw_file))?);
+        runs[RAW].push(hydrant(To::File("raw", &raw_file))?);
         // Each body, and a line break after it.
         let raw_bytes = std::fs::metadata(&raw_file)?.len();
         let (bodies, requests) = (summary["bytes"].as_u64(), summary["requests"].as_u64());
@@ -330,13 +328,12 @@ fn print_table(results: &[Value], total: u64) {
     }
 }
 
-/// Where a hydrant run writes: the job's own NDJSON file, a Parquet file,
-/// a raw file, or stdout redirected to a file.
+/// Where a hydrant run writes: the job's own NDJSON file, a file in
+/// another format (`parquet`, `raw`), or stdout redirected to a file.
 #[derive(Clone, Copy)]
 enum To<'a> {
     JobOutput,
-    Parquet(&'a Path),
-    Raw(&'a Path),
+    File(&'static str, &'a Path),
     Stdout(&'a Path),
 }
 

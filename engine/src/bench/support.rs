@@ -105,8 +105,7 @@ impl PagePipeline {
             let encoder = PageEncoder::for_output(&output, columns)
                 .expect("NDJSON and CSV have page encoders");
             match encoder.make(body, batch, columns.len()) {
-                Made::Text(text) => Ok((batch.rows, text.len() as u64)),
-                #[allow(unreachable_patterns)]
+                Some(Made::Text(text)) => Ok((batch.rows, text.len() as u64)),
                 _ => unreachable!("a text encoder makes text"),
             }
         })

@@ -145,15 +145,15 @@ pub(super) fn convert<'v>(
         }
         ColumnType::Float | ColumnType::Double => {
             let number = match value {
-                View::I64(i) if (i as f64) as i128 == i128::from(i) => Some(i as f64),
-                View::U64(u) if (u as f64) as i128 == i128::from(u) => Some(u as f64),
-                View::I64(_) | View::U64(_) => {
+                View::I64(_) | View::U64(_) if !exact_in_double(value) => {
                     return bad(format!(
                         "{} cannot be held exactly in a {}",
                         describe(value, json_text),
                         column.kind.as_str()
                     ));
                 }
+                View::I64(i) => Some(i as f64),
+                View::U64(u) => Some(u as f64),
                 View::F64(f) => Some(f),
                 View::Str(s) if looks_decimal(s) => match s.parse::<f64>() {
                     Ok(f) if f.is_finite() && !crate::json::underflows(s.as_bytes(), f) => Some(f),
@@ -216,6 +216,18 @@ pub(super) fn describe(value: View<'_>, json_text: &mut dyn FnMut() -> Vec<u8>) 
 
 /// Rust's float parser also takes `inf`, `nan` and `+1`: JSON-style
 /// decimals only.
+/// Whether `view` is no whole number, or one a double holds exactly (past
+/// 2^53 most do not): what a `double` column takes, and what inference
+/// keeps from becoming one.
+#[inline(always)]
+pub(super) fn exact_in_double(view: View<'_>) -> bool {
+    match view {
+        View::I64(i) => (i as f64) as i128 == i128::from(i),
+        View::U64(u) => (u as f64) as i128 == i128::from(u),
+        _ => true,
+    }
+}
+
 pub(super) fn looks_decimal(s: &str) -> bool {
     let s = s.strip_prefix('-').unwrap_or(s);
     s.starts_with(|c: char| c.is_ascii_digit() || c == '.')

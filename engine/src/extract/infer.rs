@@ -26,6 +26,7 @@
 
 use std::collections::BTreeMap;
 
+use super::convert::exact_in_double;
 use super::{ColumnSpec, ColumnType};
 use crate::json::node::{Node, View};
 use crate::json::path::JsonPath;
@@ -51,6 +52,16 @@ pub(crate) enum Mixed {
     Text,
     /// A `json` column: each value as it came (NDJSON).
     Json,
+}
+
+impl Mixed {
+    /// The type of a column whose values no narrower type holds.
+    fn column_type(self) -> ColumnType {
+        match self {
+            Mixed::Text => ColumnType::String,
+            Mixed::Json => ColumnType::Json,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -209,10 +220,7 @@ impl Inference {
                 if wider == Some(ColumnType::Double) && column.inexact {
                     // A double would round the whole numbers past 2^53:
                     // each number as it came, or its text.
-                    wider = Some(match self.mixed {
-                        Mixed::Json => ColumnType::Json,
-                        Mixed::Text => ColumnType::String,
-                    });
+                    wider = Some(self.mixed.column_type());
                 }
                 if wider != column.kind && policy != (Policy::Fixed { widen: false }) {
                     column.kind = wider;
@@ -586,17 +594,6 @@ pub(super) fn fit(kind: Option<ColumnType>, value: View<'_>, mixed: Mixed) -> Fi
     if fits { Fit::Yes } else { Fit::No }
 }
 
-/// Whether `view` is no whole number, or one a double holds exactly, as
-/// a `double` cell needs.
-#[inline(always)]
-fn exact_in_double(view: View<'_>) -> bool {
-    match view {
-        View::I64(i) => (i as f64) as i128 == i128::from(i),
-        View::U64(u) => (u as f64) as i128 == i128::from(u),
-        _ => true,
-    }
-}
-
 /// The type a single value suggests; `None` for null.
 fn leaf_type(view: View<'_>, mixed: Mixed) -> Option<ColumnType> {
     Some(match view {
@@ -606,8 +603,7 @@ fn leaf_type(view: View<'_>, mixed: Mixed) -> Option<ColumnType> {
         View::U64(u) if i64::try_from(u).is_ok() => ColumnType::Long,
         // A number no signed 64-bit type holds (a whole number past
         // 2^63, `1e-400`): its literal, as text or as the number it is.
-        View::U64(_) | View::Big(_) if mixed == Mixed::Json => ColumnType::Json,
-        View::U64(_) | View::Big(_) => ColumnType::String,
+        View::U64(_) | View::Big(_) => mixed.column_type(),
         View::F64(_) => ColumnType::Double,
         View::Str(s) => text_type(s),
         View::Compound => ColumnType::Json,
@@ -685,8 +681,9 @@ fn widen(seen: Option<ColumnType>, next: Option<ColumnType>, mixed: Mixed) -> Op
         (Some(a), Some(b)) if a == b => Some(a),
         (Some(Long), Some(Double)) | (Some(Double), Some(Long)) => Some(Double),
         (Some(Date), Some(Timestamp)) | (Some(Timestamp), Some(Date)) => Some(Timestamp),
-        (Some(a), Some(b)) if mixed == Mixed::Json && !(text(a) && text(b)) => Some(Json),
-        _ => Some(String),
+        // Strings of different kinds are text in any output.
+        (Some(a), Some(b)) if text(a) && text(b) => Some(String),
+        _ => Some(mixed.column_type()),
     }
 }
 

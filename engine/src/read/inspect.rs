@@ -97,13 +97,17 @@ pub struct CheckReport {
     pub dirty: Vec<String>,
     /// Says so when the page has no value at `records.path`.
     pub records_missing: Option<String>,
-    /// The output's format (`ndjson`, `raw`…). A `raw` output has no
-    /// columns and no dirty records: its sample is the first records as
-    /// they came.
-    pub format: String,
+    /// The output's format. A `raw` output has no columns and no dirty
+    /// records: its sample is the first records as they came.
+    #[serde(serialize_with = "format_name")]
+    pub format: OutputFormat,
     /// Keys the run would warn that it does not use (`[[columns]]` with
     /// a `raw` output).
     pub warnings: Vec<String>,
+}
+
+fn format_name<S: serde::Serializer>(format: &OutputFormat, out: S) -> Result<S::Ok, S::Error> {
+    out.serialize_str(format.as_str())
 }
 
 /// The job's first request and its answer.
@@ -258,7 +262,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
             dirty: Vec::new(),
             records_missing: (!first.path_found)
                 .then(|| records_path_missing(&job.records, first.shown)),
-            format: job.output.format.as_str().to_owned(),
+            format: job.output.format,
             warnings,
         };
         if raw {

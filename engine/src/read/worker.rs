@@ -350,11 +350,9 @@ impl PageWork {
                 latency,
             });
         }
-        // A raw body goes out as it came, without a copy.
-        let made = match &self.encoder {
-            PageEncoder::Raw => None,
-            encoder => Some(encoder.make(&body, &batch, self.extractor.columns().len())),
-        };
+        let made = self
+            .encoder
+            .make(&body, &batch, self.extractor.columns().len());
         let (rows, dirty) = (batch.rows, std::mem::take(&mut batch.dirty));
         drop(batch);
         drop(records);
@@ -367,6 +365,7 @@ impl PageWork {
             records_missing,
             refit: None,
             lone_surrogates,
+            // A raw body goes out as it came, without a copy.
             made: made.unwrap_or_else(|| Made::Text(without_line_breaks(body))),
             dirty,
             body_len,

@@ -140,11 +140,12 @@ impl PageEncoder {
     }
 
     /// The rows of `batch`, from the page `body`, as this encoder makes
-    /// them. [`PageEncoder::Raw`] copies the body: a worker that owns it
-    /// hands it to [`without_line_breaks`] instead.
-    pub(crate) fn make(&self, body: &[u8], batch: &Batch<'_>, width: usize) -> Made {
-        match self {
-            PageEncoder::Raw => Made::Text(without_line_breaks(body.to_vec())),
+    /// them. `None` for [`PageEncoder::Raw`], which makes no rows: the
+    /// body itself goes out, through [`without_line_breaks`], without a
+    /// copy.
+    pub(crate) fn make(&self, body: &[u8], batch: &Batch<'_>, width: usize) -> Option<Made> {
+        Some(match self {
+            PageEncoder::Raw => return None,
             PageEncoder::Text(encoder) => {
                 let mut text = Vec::with_capacity(body.len() / 2);
                 encoder.encode(batch, width, &mut text);
@@ -160,7 +161,7 @@ impl PageEncoder {
                 });
                 Made::Batch(builders.take())
             }
-        }
+        })
     }
 }
 

@@ -34,15 +34,9 @@ pub(crate) fn without_line_breaks(mut body: Vec<u8>) -> Vec<u8> {
 }
 
 impl Sink for RawSink {
+    /// A page read on the run loop, which keeps its body: copied once.
     fn page(&mut self, page: &PageOut<'_>) -> io::Result<()> {
-        let body = page.body;
-        let mut from = 0;
-        for at in memchr::memchr2_iter(b'\n', b'\r', body) {
-            self.out.writer.write_all(&body[from..at])?;
-            from = at + 1;
-        }
-        self.out.writer.write_all(&body[from..])?;
-        self.out.writer.write_all(b"\n")
+        self.encoded(without_line_breaks(page.body.to_vec()))
     }
 
     /// A body a page maker took the line breaks out of: the line ends
