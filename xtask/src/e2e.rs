@@ -208,26 +208,10 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
             runs[CURL_4].push(curl(&curl_config, 4, None, gzip)?);
         }
     }
-    let [
-        ndjson_s,
-        parquet_s,
-        null_s,
-        file_s,
-        stdout_s,
-        synced_s,
-        raw_s,
-    ] = [
-        NDJSON,
-        PARQUET,
-        CURL_NULL,
-        CURL_FILE,
-        STDOUT,
-        CURL_SYNCED,
-        RAW,
-    ]
-    .map(|i| median(&runs[i], |r| r.seconds));
-    let [ndjson_cpu, parquet_cpu, file_cpu, raw_cpu] =
-        [NDJSON, PARQUET, CURL_FILE, RAW].map(|i| median(&runs[i], |r| r.cpu_s));
+    // The median wall and CPU time of one measurement.
+    let wall = |i: usize| median(&runs[i], |r| r.seconds);
+    let cpu = |i: usize| median(&runs[i], |r| r.cpu_s);
+    let (ndjson_s, file_s) = (wall(NDJSON), wall(CURL_FILE));
     let [rss_ndjson, rss_parquet] =
         [NDJSON, PARQUET].map(|i| runs[i].iter().map(|r| r.rss_kb).max().unwrap_or(0));
     let seconds = |i: usize| runs[i].iter().map(|r| r.seconds).collect::<Vec<_>>();
@@ -241,36 +225,36 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         "parquet_bytes": parquet_bytes,
         "hydrant_s": ndjson_s,
         "hydrant_runs_s": seconds(NDJSON),
-        "hydrant_cpu_s": ndjson_cpu,
-        "gb_per_cpu_s": bytes as f64 / 1e9 / ndjson_cpu,
+        "hydrant_cpu_s": cpu(NDJSON),
+        "gb_per_cpu_s": bytes as f64 / 1e9 / cpu(NDJSON),
         "records_per_s": total as f64 / ndjson_s,
         "mb_per_s": bytes as f64 / 1e6 / ndjson_s,
         "peak_rss_mb": rss_ndjson as f64 * 1024.0 / 1e6,
-        "parquet_s": parquet_s,
+        "parquet_s": wall(PARQUET),
         "parquet_runs_s": seconds(PARQUET),
-        "parquet_cpu_s": parquet_cpu,
+        "parquet_cpu_s": cpu(PARQUET),
         "parquet_peak_rss_mb": rss_parquet as f64 * 1024.0 / 1e6,
-        "curl_s": null_s,
+        "curl_s": wall(CURL_NULL),
         "curl_runs_s": seconds(CURL_NULL),
         "curl_file_s": file_s,
         "curl_file_runs_s": seconds(CURL_FILE),
-        "curl_file_cpu_s": file_cpu,
-        "curl_file_synced_s": synced_s,
+        "curl_file_cpu_s": cpu(CURL_FILE),
+        "curl_file_synced_s": wall(CURL_SYNCED),
         "curl_file_synced_runs_s": seconds(CURL_SYNCED),
-        "hydrant_stdout_s": stdout_s,
+        "hydrant_stdout_s": wall(STDOUT),
         "hydrant_stdout_runs_s": seconds(STDOUT),
-        "ratio_to_curl": null_s / ndjson_s,
+        "ratio_to_curl": wall(CURL_NULL) / ndjson_s,
         "ratio_to_curl_file": file_s / ndjson_s,
-        "parquet_to_ndjson": ndjson_s / parquet_s,
-        "ratio_to_curl_file_synced": synced_s / ndjson_s,
-        "stdout_ratio_to_curl_file": file_s / stdout_s,
-        "raw_s": raw_s,
+        "parquet_to_ndjson": ndjson_s / wall(PARQUET),
+        "ratio_to_curl_file_synced": wall(CURL_SYNCED) / ndjson_s,
+        "stdout_ratio_to_curl_file": file_s / wall(STDOUT),
+        "raw_s": wall(RAW),
         "raw_runs_s": seconds(RAW),
-        "raw_cpu_s": raw_cpu,
-        "raw_ratio_to_curl_file": file_s / raw_s,
+        "raw_cpu_s": cpu(RAW),
+        "raw_ratio_to_curl_file": file_s / wall(RAW),
     });
     if style == "offset" {
-        let parallel_s = median(&runs[CURL_4], |r| r.seconds);
+        let parallel_s = wall(CURL_4);
         row["curl_parallel4_s"] = json!(parallel_s);
         row["ratio_to_curl_parallel4"] = json!(parallel_s / ndjson_s);
     }

@@ -214,8 +214,6 @@ pub(super) fn describe(value: View<'_>, json_text: &mut dyn FnMut() -> Vec<u8>) 
     }
 }
 
-/// Rust's float parser also takes `inf`, `nan` and `+1`: JSON-style
-/// decimals only.
 /// Whether `view` is no whole number, or one a double holds exactly (past
 /// 2^53 most do not): what a `double` column takes, and what inference
 /// keeps from becoming one.
@@ -228,6 +226,8 @@ pub(super) fn exact_in_double(view: View<'_>) -> bool {
     }
 }
 
+/// Rust's float parser also takes `inf`, `nan` and `+1`: JSON-style
+/// decimals only.
 pub(super) fn looks_decimal(s: &str) -> bool {
     let s = s.strip_prefix('-').unwrap_or(s);
     s.starts_with(|c: char| c.is_ascii_digit() || c == '.')

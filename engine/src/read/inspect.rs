@@ -244,14 +244,9 @@ struct FirstPage<'p, 'v> {
 /// Sends the first request and reports what came back: status, records,
 /// columns and a sample.
 pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result<CheckReport> {
-    let raw = job.output.format == OutputFormat::Raw;
     // A raw run refuses some keys, and warns of others, before its first
     // request: so does its check.
-    let warnings = if raw {
-        job.raw_output_check()?.into_iter().collect()
-    } else {
-        Vec::new()
-    };
+    let warnings = job.raw_output_check()?.into_iter().collect();
     first_page(job, options, |first| {
         let report = CheckReport {
             url: first.shown.to_owned(),
@@ -265,8 +260,8 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
             format: job.output.format,
             warnings,
         };
-        if raw {
-            let sample = (first.records.iter().take(sample_size)).map(|record| {
+        if job.output.format == OutputFormat::Raw {
+            let sample = first.records.iter().take(sample_size).map(|record| {
                 let mut text = Vec::new();
                 record.write_json(&mut text);
                 String::from_utf8_lossy(&text).into_owned()
