@@ -25,7 +25,7 @@ pub(crate) struct Mark {
 
 /// A file whose bytes are digested as they are written.
 struct Digested {
-    file: File,
+    file: Box<dyn Write + Send>,
     digest: Arc<Mutex<crc32fast::Hasher>>,
     writeback: Arc<Writeback>,
     /// Bytes written since the last step of the writeback.
@@ -65,12 +65,17 @@ pub(crate) type Thread = std::thread::JoinHandle<io::Result<()>>;
 /// until then, and writing it out took a quarter of a run's time. The
 /// thread's failure is the output's, reported at the next checkpoint or
 /// at the end, as a sync's own would be.
+///
+/// A file written past the page cache has nothing waiting in the cache:
+/// its thread is the lane its chunks go to the disk on (see `direct.rs`).
 #[derive(Debug, Default)]
 struct Writeback {
     /// Told each time another step of bytes is written; taken to stop the
     /// thread.
     due: Mutex<Option<std::sync::mpsc::Sender<()>>>,
     thread: Mutex<Option<Thread>>,
+    /// Where the lane of a file written past the page cache appears.
+    lane: Option<LaneSlot>,
 }
 
 impl Writeback {
@@ -116,6 +121,12 @@ impl Writeback {
     /// Stops the thread and answers its failure if it had one.
     fn finish(&self) -> io::Result<()> {
         lock_or_poisoned(&self.due).take();
+        // A lane its writer never took (an output under one chunk) ends
+        // once its ends are dropped.
+        #[cfg(target_os = "linux")]
+        if let Some(slot) = &self.lane {
+            lock_or_poisoned(slot).take();
+        }
         let thread = lock_or_poisoned(&self.thread).take();
         match thread.map(Thread::join) {
             None | Some(Ok(Ok(()))) => Ok(()),
@@ -330,9 +341,13 @@ impl Destination {
         digest: crc32fast::Hasher,
     ) -> io::Result<Destination> {
         let digest = Arc::new(Mutex::new(digest));
-        let writeback = Arc::new(Writeback::default());
+        let (written, lane) = written(file.try_clone()?, start)?;
+        let writeback = Arc::new(Writeback {
+            lane,
+            ..Writeback::default()
+        });
         let digested = Digested {
-            file: file.try_clone()?,
+            file: written,
             digest: digest.clone(),
             writeback: writeback.clone(),
             unsynced: 0,
@@ -353,7 +368,9 @@ impl Destination {
     }
 
     /// Has a file output synced as it is written, on a thread `spawn`
-    /// starts (a stream is not synced).
+    /// starts; a file written past the page cache gets its lane on that
+    /// thread instead, as nothing waits in the cache. A stream is not
+    /// synced.
     pub(crate) fn sync_as_written(
         &mut self,
         spawn: impl FnOnce(Work) -> io::Result<Thread>,
@@ -361,8 +378,16 @@ impl Destination {
         let Some(file) = &self.file else {
             return Ok(());
         };
-        let synced = file.handle.try_clone()?;
-        file.writeback.start(move || synced.sync_data(), spawn)
+        let handle = file.handle.try_clone()?;
+        match &file.writeback.lane {
+            #[cfg(target_os = "linux")]
+            Some(slot) => {
+                let thread = spawn(Box::new(super::direct::lane(handle, slot)))?;
+                *lock_or_poisoned(&file.writeback.thread) = Some(thread);
+                Ok(())
+            }
+            _ => file.writeback.start(move || handle.sync_data(), spawn),
+        }
     }
 
     /// Has the output written on a thread `spawn` starts, so that the run
@@ -437,6 +462,33 @@ impl Destination {
         Ok(())
     }
 }
+
+/// How the bytes of a run's file, `start` bytes long, are written: past
+/// the page cache where the system and the file system allow it (see
+/// `direct.rs`), with the slot of its lane.
+fn written(file: File, start: u64) -> io::Result<(Box<dyn Write + Send>, Option<LaneSlot>)> {
+    #[cfg(target_os = "linux")]
+    {
+        let slot = super::direct::Slot::default();
+        Ok(
+            match super::direct::Direct::new(file, start, slot.clone())? {
+                Ok(direct) => (Box::new(direct), Some(slot)),
+                Err(file) => (Box::new(file), None),
+            },
+        )
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = start;
+        Ok((Box::new(file), None))
+    }
+}
+
+/// Where the lane of a file written past the page cache appears.
+#[cfg(target_os = "linux")]
+type LaneSlot = super::direct::Slot;
+#[cfg(not(target_os = "linux"))]
+type LaneSlot = std::convert::Infallible;
 
 /// Creates `partial` anew and locks it. A partial file another run is
 /// writing fails; a stale one, or a link planted at its name, is removed
@@ -606,6 +658,26 @@ mod tests {
 
     fn spawn(work: Work) -> io::Result<Thread> {
         std::thread::Builder::new().spawn(work)
+    }
+
+    #[test]
+    fn a_file_output_of_any_size_is_committed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        for size in [0, 10, 5 * 1024 * 1024 + 3] {
+            let path = dir.path().join(format!("{size}.ndjson"));
+            let bytes: Vec<u8> = (0..size).map(|b| (b % 253) as u8).collect();
+            let mut out = Destination::open(Some(&path)).unwrap();
+            out.sync_as_written(spawn).unwrap();
+            out.write_behind(spawn).unwrap();
+            out.writer.write_owned(bytes.clone()).unwrap();
+            let (done, committed) = std::sync::mpsc::channel();
+            std::thread::spawn(move || done.send(out.commit()));
+            committed
+                .recv_timeout(std::time::Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("the commit of {size} bytes did not end"))
+                .unwrap();
+            assert_eq!(std::fs::read(&path).unwrap(), bytes, "{size} bytes");
+        }
     }
 
     #[test]

@@ -17,6 +17,8 @@ use crate::json::{put_short, write_f64, write_int, write_str};
 pub(crate) mod arrow;
 mod behind;
 mod cells;
+#[cfg(target_os = "linux")]
+mod direct;
 mod file;
 mod ndjson;
 #[cfg(feature = "parquet")]
