@@ -104,12 +104,50 @@ impl TextEncoder {
 /// How a page worker makes a page's rows for the job's output.
 #[derive(Debug)]
 pub(crate) enum PageEncoder {
-    Text(TextEncoder),
+    Text(TextEncoder, TextRoom),
     /// Each body as it came: see [`without_line_breaks`].
     Raw,
     /// A page's rows as one Arrow batch, for a Parquet output.
     #[cfg(feature = "parquet")]
     Arrow(Vec<ColumnSpec>),
+}
+
+/// The room a page's text is given before it is encoded: as much, for
+/// each byte of the body, as the last page's text took, and a sixteenth
+/// more. A text that outgrows its buffer is copied as it grows; one much
+/// smaller than its buffer holds memory for nothing.
+#[derive(Debug)]
+pub(crate) struct TextRoom {
+    /// Text bytes for 256 bytes of body, on the last page made.
+    per_256: AtomicU64,
+}
+
+impl Default for TextRoom {
+    /// Before the first page: as much text as body.
+    fn default() -> TextRoom {
+        TextRoom {
+            per_256: AtomicU64::new(256),
+        }
+    }
+}
+
+impl TextRoom {
+    /// The bytes to make room for, for a body of `body` bytes.
+    fn for_body(&self, body: usize) -> usize {
+        let per_256 = self.per_256.load(Ordering::Relaxed);
+        let room = (body as u64 / 256).saturating_mul(per_256) / 16 * 17;
+        usize::try_from(room)
+            .unwrap_or(usize::MAX)
+            .saturating_add(4096)
+    }
+
+    /// Notes the text a body of `body` bytes made.
+    fn note(&self, body: usize, text: usize) {
+        if body > 0 {
+            let per_256 = (text as u64).saturating_mul(256) / body as u64 + 1;
+            self.per_256.store(per_256, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A page's rows as a worker made them.
@@ -127,12 +165,16 @@ impl PageEncoder {
     /// `parquet` feature.
     pub(crate) fn for_output(output: &Output, columns: &[ColumnSpec]) -> Option<PageEncoder> {
         match output.format {
-            OutputFormat::Ndjson => Some(PageEncoder::Text(TextEncoder::Ndjson(
-                NdjsonEncoder::new(columns),
-            ))),
-            OutputFormat::Csv => Some(PageEncoder::Text(TextEncoder::Csv {
-                delimiter: output.csv_delimiter,
-            })),
+            OutputFormat::Ndjson => Some(PageEncoder::Text(
+                TextEncoder::Ndjson(NdjsonEncoder::new(columns)),
+                TextRoom::default(),
+            )),
+            OutputFormat::Csv => Some(PageEncoder::Text(
+                TextEncoder::Csv {
+                    delimiter: output.csv_delimiter,
+                },
+                TextRoom::default(),
+            )),
             #[cfg(feature = "parquet")]
             OutputFormat::Parquet => Some(PageEncoder::Arrow(columns.to_vec())),
             #[cfg(not(feature = "parquet"))]
@@ -148,9 +190,10 @@ impl PageEncoder {
     pub(crate) fn make(&self, body: &[u8], batch: &Batch<'_>, width: usize) -> Option<Made> {
         Some(match self {
             PageEncoder::Raw => return None,
-            PageEncoder::Text(encoder) => {
-                let mut text = Vec::with_capacity(body.len() / 2);
+            PageEncoder::Text(encoder, room) => {
+                let mut text = Vec::with_capacity(room.for_body(body.len()));
                 encoder.encode(batch, width, &mut text);
+                room.note(body.len(), text.len());
                 Made::Text(text)
             }
             #[cfg(feature = "parquet")]
@@ -171,6 +214,20 @@ impl PageEncoder {
 mod tests {
     use super::cells::*;
     use super::*;
+
+    /// A page's text gets as much room as the last page's text took for
+    /// each byte of body, a little more, and not much more.
+    #[test]
+    fn a_page_of_text_gets_the_room_the_last_page_took() {
+        let room = TextRoom::default();
+        assert!(room.for_body(300_000) >= 300_000, "before the first page");
+        for (body, text) in [(400_000, 390_000), (400_000, 80_000), (10_000, 12_000)] {
+            room.note(body, text);
+            let given = room.for_body(body);
+            assert!(given >= text, "{body} → {text}: {given}");
+            assert!(given <= text / 16 * 17 + 8192, "{body} → {text}: {given}");
+        }
+    }
 
     /// A timestamp written on its own, with no hour kept from before.
     fn write_timestamp(micros: i64, out: &mut Vec<u8>) {
