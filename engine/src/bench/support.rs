@@ -279,13 +279,11 @@ impl PagePipeline {
     /// as the page makers build it for a Parquet output.
     pub fn arrow_batch(&mut self, body: &[u8]) -> Result<arrow_array::RecordBatch> {
         self.with_batch(body, |columns, batch| {
-            let mut builders = crate::sink::arrow::Builders::new(columns);
-            builders.push_page(&PageOut {
+            Ok(crate::sink::arrow::Builders::page_batch(&PageOut {
                 body,
                 columns,
                 batch,
-            });
-            Ok(builders.take())
+            }))
         })
     }
 }

@@ -81,5 +81,20 @@ pub struct ColumnSpec {
     pub value: Option<String>,
 }
 
+#[cfg(test)]
+impl ColumnSpec {
+    /// A column of `kind` named `name`, for the tests of what writes
+    /// cells, which read no path.
+    pub(crate) fn named(name: &str, kind: ColumnType) -> ColumnSpec {
+        ColumnSpec {
+            name: name.to_owned(),
+            path: None,
+            kind,
+            format: None,
+            value: None,
+        }
+    }
+}
+
 /// Values that fill `{name}` placeholders of constant columns.
 pub(crate) type Placeholders = HashMap<String, String>;

@@ -71,6 +71,35 @@ impl Builders {
         }
     }
 
+    /// A page's rows as one batch, as the page makers of a Parquet
+    /// output build it: in builders sized for the page, so that no buffer
+    /// grows (and copies what it holds) while the rows go in.
+    pub(crate) fn page_batch(page: &PageOut<'_>) -> RecordBatch {
+        let width = page.columns.len();
+        let rows = page.batch.rows;
+        let columns = page.columns.iter().enumerate().map(|(i, c)| {
+            let bytes = match c.kind {
+                ColumnType::String | ColumnType::Json | ColumnType::Binary => page
+                    .batch
+                    .cells
+                    .iter()
+                    .skip(i)
+                    .step_by(width)
+                    .map(value_bytes)
+                    .sum(),
+                _ => 0,
+            };
+            Column::with_capacity(c.kind, rows, bytes)
+        });
+        let mut builders = Builders {
+            schema: schema(page.columns),
+            columns: columns.collect(),
+            rows: 0,
+        };
+        builders.push_page(page);
+        builders.take()
+    }
+
     pub(crate) fn rows(&self) -> usize {
         self.rows
     }
@@ -98,20 +127,37 @@ impl Builders {
     }
 }
 
+/// The bytes a string, JSON or binary cell adds to its column.
+fn value_bytes(cell: &Cell<'_>) -> usize {
+    match cell {
+        Cell::Str(s) => s.len(),
+        Cell::Json(bytes) | Cell::Binary(bytes) => bytes.len(),
+        _ => 0,
+    }
+}
+
 impl Column {
     fn new(kind: ColumnType) -> Column {
+        Column::with_capacity(kind, 1024, 1024)
+    }
+
+    /// An empty column with room for `rows` values and, for strings and
+    /// bytes, `bytes` of them.
+    fn with_capacity(kind: ColumnType, rows: usize, bytes: usize) -> Column {
         match kind {
-            ColumnType::String | ColumnType::Json => Column::Utf8(StringBuilder::new()),
-            ColumnType::Int => Column::Int32(Int32Builder::new()),
-            ColumnType::Long => Column::Int64(Int64Builder::new()),
-            ColumnType::Float => Column::Float32(Float32Builder::new()),
-            ColumnType::Double => Column::Float64(Float64Builder::new()),
-            ColumnType::Boolean => Column::Boolean(BooleanBuilder::new()),
-            ColumnType::Date => Column::Date32(Date32Builder::new()),
-            ColumnType::Timestamp => {
-                Column::Timestamp(TimestampMicrosecondBuilder::new().with_timezone("UTC"))
+            ColumnType::String | ColumnType::Json => {
+                Column::Utf8(StringBuilder::with_capacity(rows, bytes))
             }
-            ColumnType::Binary => Column::Binary(BinaryBuilder::new()),
+            ColumnType::Int => Column::Int32(Int32Builder::with_capacity(rows)),
+            ColumnType::Long => Column::Int64(Int64Builder::with_capacity(rows)),
+            ColumnType::Float => Column::Float32(Float32Builder::with_capacity(rows)),
+            ColumnType::Double => Column::Float64(Float64Builder::with_capacity(rows)),
+            ColumnType::Boolean => Column::Boolean(BooleanBuilder::with_capacity(rows)),
+            ColumnType::Date => Column::Date32(Date32Builder::with_capacity(rows)),
+            ColumnType::Timestamp => Column::Timestamp(
+                TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC"),
+            ),
+            ColumnType::Binary => Column::Binary(BinaryBuilder::with_capacity(rows, bytes)),
         }
     }
 
@@ -212,5 +258,78 @@ impl Sink for Enough {
 
     fn finish(self: Box<Self>) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type};
+
+    use super::*;
+    use crate::extract::Batch;
+
+    /// A page's batch holds each row's values, in builders sized from the
+    /// page: strings, JSON text and bytes of any length, nulls, and a cell
+    /// of another type as null.
+    #[test]
+    fn a_page_batch_holds_every_value_of_the_page() {
+        let column = ColumnSpec::named;
+        let columns = [
+            column("name", ColumnType::String),
+            column("id", ColumnType::Long),
+            column("raw", ColumnType::Json),
+            column("blob", ColumnType::Binary),
+            column("score", ColumnType::Double),
+        ];
+        let long = "é".repeat(3000);
+        let mut cells = Vec::new();
+        for i in 0..5i64 {
+            cells.push(match i {
+                2 => Cell::Null,
+                4 => Cell::Str(Cow::Owned(long.clone())),
+                _ => Cell::Str(Cow::Owned(format!("n{i}"))),
+            });
+            cells.push(if i == 3 {
+                Cell::Bool(true)
+            } else {
+                Cell::Int(i * 10)
+            });
+            cells.push(Cell::Json(format!("{{\"a\":{i}}}").into_bytes()));
+            cells.push(Cell::Binary(vec![i as u8; i as usize * 700]));
+            cells.push(Cell::Double(i as f64 / 4.0));
+        }
+        let batch = Batch {
+            cells,
+            rows: 5,
+            dirty: Vec::new(),
+        };
+        let made = Builders::page_batch(&PageOut {
+            body: b"",
+            columns: &columns,
+            batch: &batch,
+        });
+        assert_eq!(made.num_rows(), 5);
+        let names: Vec<Option<&str>> = made.column(0).as_string::<i32>().iter().collect();
+        assert_eq!(
+            names,
+            vec![
+                Some("n0"),
+                Some("n1"),
+                None,
+                Some("n3"),
+                Some(long.as_str())
+            ]
+        );
+        let ids: Vec<Option<i64>> = made.column(1).as_primitive::<Int64Type>().iter().collect();
+        assert_eq!(ids, vec![Some(0), Some(10), Some(20), None, Some(40)]);
+        let raw: Vec<Option<&str>> = made.column(2).as_string::<i32>().iter().collect();
+        assert_eq!(raw[4], Some("{\"a\":4}"));
+        let blobs = made.column(3).as_binary::<i32>();
+        assert_eq!(blobs.value(3), vec![3u8; 2100].as_slice());
+        let scores = made.column(4).as_primitive::<Float64Type>();
+        assert_eq!(scores.value(2), 0.5);
     }
 }

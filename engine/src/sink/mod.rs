@@ -197,15 +197,11 @@ impl PageEncoder {
                 Made::Text(text)
             }
             #[cfg(feature = "parquet")]
-            PageEncoder::Arrow(columns) => {
-                let mut builders = arrow::Builders::new(columns);
-                builders.push_page(&PageOut {
-                    body,
-                    columns,
-                    batch,
-                });
-                Made::Batch(builders.take())
-            }
+            PageEncoder::Arrow(columns) => Made::Batch(arrow::Builders::page_batch(&PageOut {
+                body,
+                columns,
+                batch,
+            })),
         })
     }
 }
@@ -336,13 +332,7 @@ mod tests {
 
     #[test]
     fn a_page_of_timestamps_dates_and_bytes_is_written_as_ndjson_and_as_csv() {
-        let column = |name: &str, kind| ColumnSpec {
-            name: name.to_owned(),
-            path: None,
-            kind,
-            format: None,
-            value: None,
-        };
+        let column = ColumnSpec::named;
         let columns = [
             column("at", crate::job::ColumnType::Timestamp),
             column("on", crate::job::ColumnType::Date),
