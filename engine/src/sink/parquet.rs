@@ -229,17 +229,24 @@ fn incompressible(first: &RecordBatch, properties: WriterProperties) -> Vec<Colu
     let Ok(metadata) = writer.close() else {
         return Vec::new();
     };
-    let mut columns: Vec<ColumnPath> = Vec::new();
-    for column in metadata.row_groups().iter().flat_map(|g| g.columns()) {
-        let (before, after) = (column.uncompressed_size(), column.compressed_size());
-        if before >= TRIAL_BYTES
-            && after as f64 > CODEC_KEEPS * before as f64
-            && !columns.contains(column.column_path())
-        {
-            columns.push(column.column_path().clone());
+    // Each column's sizes summed over the trial's row groups.
+    let mut sizes: Vec<(ColumnPath, i64, i64)> = Vec::new();
+    for group in metadata.row_groups() {
+        for (i, column) in group.columns().iter().enumerate() {
+            if i == sizes.len() {
+                sizes.push((column.column_path().clone(), 0, 0));
+            }
+            sizes[i].1 += column.uncompressed_size();
+            sizes[i].2 += column.compressed_size();
         }
     }
-    columns
+    sizes
+        .into_iter()
+        .filter(|&(_, before, after)| {
+            before >= TRIAL_BYTES && after as f64 > CODEC_KEEPS * before as f64
+        })
+        .map(|(path, ..)| path)
+        .collect()
 }
 
 /// The encoding of a column's values where it has no dictionary (or its
@@ -492,8 +499,9 @@ mod tests {
     }
 
     /// A column the codec cannot shrink (random doubles) is stored as it
-    /// is; one it can (repeated text) and one too small to judge (nulls so
-    /// far) keep the codec. The values read back the same.
+    /// is; one it can (repeated text), one it can over the trial's rows
+    /// though not in its first row group, and one too small to judge
+    /// (nulls so far) keep the codec. The values read back the same.
     #[test]
     fn a_column_the_codec_cannot_shrink_is_stored_as_it_is() {
         use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
@@ -502,17 +510,19 @@ mod tests {
             Field::new("score", DataType::Float64, true),
             Field::new("text", DataType::Utf8, true),
             Field::new("gone", DataType::Utf8, true),
+            Field::new("mixed", DataType::Float64, true),
         ]));
         let rows = 5000u64;
         // The bits of a multiplicative hash: nothing for a codec to find.
-        let score =
-            (0..rows).map(|i| f64::from_bits((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 2));
+        let random = |i: u64| f64::from_bits((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 2);
+        let mixed = (0..rows).map(|i| if i < 1000 { random(i) } else { i as f64 / 4.0 });
         let columns: Vec<Arc<dyn Array>> = vec![
-            Arc::new(Float64Array::from_iter_values(score)),
+            Arc::new(Float64Array::from_iter_values((0..rows).map(random))),
             Arc::new(StringArray::from_iter_values((0..rows).map(|i| {
                 format!("order {i} was paid in full and shipped on time")
             }))),
             Arc::new(StringArray::from(vec![None::<&str>; rows as usize])),
+            Arc::new(Float64Array::from_iter_values(mixed)),
         ];
         let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
         let written = |codec: &str| {
@@ -520,12 +530,12 @@ mod tests {
             let path = dir.path().join("out.parquet");
             let out = Destination::open(Some(&path)).unwrap();
             let mut encoder =
-                Box::new(InPlace::new(out, schema.clone(), codec, None, 65536).unwrap());
+                Box::new(InPlace::new(out, schema.clone(), codec, None, 1000).unwrap());
             encoder.write(batch.clone()).unwrap();
             encoder.finish().unwrap();
             let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
             let group = reader.metadata().row_group(0);
-            let codecs: Vec<Compression> = (0..3).map(|i| group.column(i).compression()).collect();
+            let codecs: Vec<Compression> = (0..4).map(|i| group.column(i).compression()).collect();
             let read: Vec<_> =
                 ParquetRecordBatchReader::try_new(std::fs::File::open(&path).unwrap(), 8192)
                     .unwrap()
@@ -535,15 +545,19 @@ mod tests {
             codecs
         };
         let zstd = Compression::ZSTD(ZstdLevel::default());
-        assert_eq!(written("zstd"), vec![Compression::UNCOMPRESSED, zstd, zstd]);
+        assert_eq!(
+            written("zstd"),
+            vec![Compression::UNCOMPRESSED, zstd, zstd, zstd]
+        );
         assert_eq!(
             written("snappy"),
             vec![
                 Compression::UNCOMPRESSED,
                 Compression::SNAPPY,
+                Compression::SNAPPY,
                 Compression::SNAPPY
             ]
         );
-        assert_eq!(written("none"), vec![Compression::UNCOMPRESSED; 3]);
+        assert_eq!(written("none"), vec![Compression::UNCOMPRESSED; 4]);
     }
 }
