@@ -64,9 +64,13 @@ enum Column {
 
 impl Builders {
     pub(crate) fn new(columns: &[ColumnSpec]) -> Builders {
+        Builders::with_columns(columns, columns.iter().map(|c| Column::new(c.kind)))
+    }
+
+    fn with_columns(specs: &[ColumnSpec], columns: impl Iterator<Item = Column>) -> Builders {
         Builders {
-            schema: schema(columns),
-            columns: columns.iter().map(|c| Column::new(c.kind)).collect(),
+            schema: schema(specs),
+            columns: columns.collect(),
             rows: 0,
         }
     }
@@ -91,11 +95,7 @@ impl Builders {
             };
             Column::with_capacity(c.kind, rows, bytes)
         });
-        let mut builders = Builders {
-            schema: schema(page.columns),
-            columns: columns.collect(),
-            rows: 0,
-        };
+        let mut builders = Builders::with_columns(page.columns, columns);
         builders.push_page(page);
         builders.take()
     }

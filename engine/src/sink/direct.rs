@@ -91,8 +91,9 @@ pub(super) struct Lane {
     back: Receiver<io::Result<Chunk>>,
 }
 
-/// Where a lane appears once its thread runs; the writer takes it from
-/// there at its next full chunk, and writes in place until then.
+/// Where a lane is put when it is made, before its thread runs; the
+/// writer takes it from there at its next full chunk, and writes in place
+/// until then.
 pub(super) type Slot = Arc<Mutex<Option<Lane>>>;
 
 /// The work of a lane's thread, which writes to `file` and puts its ends

@@ -400,9 +400,34 @@ mod tests {
 
     use arrow_array::{Float64Array, StringArray};
     use arrow_schema::{DataType, Field, Schema};
+    use parquet::file::metadata::ParquetMetaData;
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     use super::*;
+
+    /// `batch` written as a run writes it, with `codec` and row groups of
+    /// `row_group_size`: the file's metadata and the batches read back.
+    fn written(
+        batch: &RecordBatch,
+        codec: &str,
+        row_group_size: usize,
+    ) -> (ParquetMetaData, Vec<RecordBatch>) {
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.parquet");
+        let out = Destination::open(Some(&path)).unwrap();
+        let mut encoder =
+            Box::new(InPlace::new(out, batch.schema(), codec, None, row_group_size).unwrap());
+        encoder.write(batch.clone()).unwrap();
+        encoder.finish().unwrap();
+        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let read = ParquetRecordBatchReader::try_new(std::fs::File::open(&path).unwrap(), 8192)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        (reader.metadata().clone(), read)
+    }
 
     /// Few distinct values get a dictionary; mostly distinct ones do not.
     #[test]
@@ -416,15 +441,8 @@ mod tests {
         let score = Float64Array::from_iter_values((0..rows).map(|i| i as f64 / 7.0));
         let batch =
             RecordBatch::try_new(schema.clone(), vec![Arc::new(status), Arc::new(score)]).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.parquet");
-        let out = Destination::open(Some(&path)).unwrap();
-        let mut encoder = Box::new(InPlace::new(out, schema, "zstd", None, 65536).unwrap());
-        encoder.write(batch).unwrap();
-        encoder.finish().unwrap();
-
-        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
-        let group = reader.metadata().row_group(0);
+        let (metadata, _) = written(&batch, "zstd", 65536);
+        let group = metadata.row_group(0);
         let dictionary = |i: usize| {
             group
                 .column(i)
@@ -433,7 +451,7 @@ mod tests {
         };
         assert!(dictionary(0), "status");
         assert!(!dictionary(1), "score");
-        assert_eq!(reader.metadata().file_metadata().num_rows(), rows as i64);
+        assert_eq!(metadata.file_metadata().num_rows(), rows as i64);
     }
 
     /// Whole numbers and timestamps are stored as bit-packed differences,
@@ -442,7 +460,6 @@ mod tests {
     #[test]
     fn numbers_and_strings_without_a_dictionary_are_delta_encoded() {
         use arrow_array::{Int64Array, TimestampMicrosecondArray};
-        use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
 
         let schema = Arc::new(Schema::new(vec![
             Field::new("id", DataType::Int64, true),
@@ -473,15 +490,8 @@ mod tests {
             ),
         ];
         let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out.parquet");
-        let out = Destination::open(Some(&path)).unwrap();
-        let mut encoder = Box::new(InPlace::new(out, schema, "zstd", None, 65536).unwrap());
-        encoder.write(batch.clone()).unwrap();
-        encoder.finish().unwrap();
-
-        let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
-        let group = reader.metadata().row_group(0);
+        let (metadata, read) = written(&batch, "zstd", 65536);
+        let group = metadata.row_group(0);
         let encodings = |i: usize| group.column(i).encodings().collect::<Vec<_>>();
         assert!(encodings(0).contains(&Encoding::DELTA_BINARY_PACKED), "id");
         assert!(
@@ -490,11 +500,6 @@ mod tests {
         );
         assert!(encodings(2).contains(&Encoding::PLAIN), "score");
         assert!(encodings(3).contains(&Encoding::DELTA_BINARY_PACKED), "at");
-        let read: Vec<_> =
-            ParquetRecordBatchReader::try_new(std::fs::File::open(&path).unwrap(), 4096)
-                .unwrap()
-                .map(Result::unwrap)
-                .collect();
         assert_eq!(read, vec![batch]);
     }
 
@@ -504,8 +509,6 @@ mod tests {
     /// (nulls so far) keep the codec. The values read back the same.
     #[test]
     fn a_column_the_codec_cannot_shrink_is_stored_as_it_is() {
-        use parquet::arrow::arrow_reader::ParquetRecordBatchReader;
-
         let schema = Arc::new(Schema::new(vec![
             Field::new("score", DataType::Float64, true),
             Field::new("text", DataType::Utf8, true),
@@ -526,23 +529,12 @@ mod tests {
         ];
         let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
         let written = |codec: &str| {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("out.parquet");
-            let out = Destination::open(Some(&path)).unwrap();
-            let mut encoder =
-                Box::new(InPlace::new(out, schema.clone(), codec, None, 1000).unwrap());
-            encoder.write(batch.clone()).unwrap();
-            encoder.finish().unwrap();
-            let reader = SerializedFileReader::new(std::fs::File::open(&path).unwrap()).unwrap();
-            let group = reader.metadata().row_group(0);
-            let codecs: Vec<Compression> = (0..4).map(|i| group.column(i).compression()).collect();
-            let read: Vec<_> =
-                ParquetRecordBatchReader::try_new(std::fs::File::open(&path).unwrap(), 8192)
-                    .unwrap()
-                    .map(Result::unwrap)
-                    .collect();
+            let (metadata, read) = written(&batch, codec, 1000);
             assert_eq!(read, vec![batch.clone()], "{codec}");
-            codecs
+            let group = metadata.row_group(0);
+            (0..4)
+                .map(|i| group.column(i).compression())
+                .collect::<Vec<_>>()
         };
         let zstd = Compression::ZSTD(ZstdLevel::default());
         assert_eq!(
