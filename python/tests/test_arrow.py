@@ -100,7 +100,9 @@ def test_duckdb_polars_and_pyarrow_readers_take_the_stream(base, tmp_path):
 def test_duckdb_polars_and_pyarrow_read_the_clis_parquet(ledger):
     # Whole numbers, dates and timestamps delta-encoded, strings with their
     # lengths apart, a repeating string in a dictionary, JSON text marked
-    # as JSON: each reader gets every row as the NDJSON has it.
+    # as JSON, no statistics for a status whose every slice holds all its
+    # values: each reader gets every row as the NDJSON has it, and filters
+    # by the columns with statistics and without.
     import duckdb
     import polars
     import pyarrow.parquet as pq
@@ -114,6 +116,15 @@ def test_duckdb_polars_and_pyarrow_read_the_clis_parquet(ledger):
     assert "DELTA_BINARY_PACKED" in encodings["id"] and "DELTA_BINARY_PACKED" in encodings["at"]
     assert "DELTA_LENGTH_BYTE_ARRAY" in encodings["ref"]
     assert "RLE_DICTIONARY" in encodings["status"]
+    group = pq.ParquetFile(path).metadata.row_group(0)
+    statistics = {group.column(i).path_in_schema: group.column(i).statistics for i in range(9)}
+    assert statistics["status"] is None
+    assert (statistics["id"].min, statistics["id"].max) == (0, 2999)
+    assert statistics["seen"].null_count == 300
+    assert statistics["ref"].has_min_max
+    table = f"read_parquet('{path}')"
+    assert duckdb.sql(f"select count(*) from {table} where status = 'paid'").fetchall() == [(1000,)]
+    assert duckdb.sql(f"select min(id) from {table} where id > 2990 and status = 'void'").fetchall() == [(2993,)]
     utc = datetime.timezone.utc
 
     def as_utc(t):

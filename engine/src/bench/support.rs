@@ -305,7 +305,8 @@ pub fn write_parquet(
         return Ok(0);
     };
     let out = Destination::open(Some(path)).map_err(failed)?;
-    let encoder = InPlace::new(out, first.schema(), "zstd", None, 65536).map_err(failed)?;
+    let options = crate::job::ParquetOptions::default();
+    let encoder = InPlace::new(out, first.schema(), &options).map_err(failed)?;
     let running = std::sync::atomic::AtomicBool::new(false);
     crate::read::encoder::encode(encoder, batches.iter().cloned(), threads, &running)
         .map_err(failed)?;

@@ -162,6 +162,7 @@ pub(crate) struct ParquetFile {
     pub compression: Option<String>,
     pub compression_level: Option<i64>,
     pub row_group_size: Option<u64>,
+    pub statistics: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

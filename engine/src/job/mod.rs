@@ -352,12 +352,41 @@ pub(crate) struct Output {
     pub csv_delimiter: u8,
     pub csv_header: bool,
     #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
-    pub parquet_compression: String,
-    /// `output.parquet.compression_level`; `None` is the codec's default.
-    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
-    pub parquet_level: Option<i32>,
-    #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+    pub parquet: ParquetOptions,
+}
+
+/// `[output.parquet]`, validated.
+#[derive(Debug, Clone)]
+#[cfg_attr(not(feature = "parquet"), allow(dead_code))]
+pub(crate) struct ParquetOptions {
+    /// One of [`crate::options::PARQUET_CODECS`].
+    pub compression: String,
+    /// `compression_level`; `None` is the codec's default.
+    pub level: Option<i32>,
     pub row_group_size: usize,
+    pub statistics: ParquetStatistics,
+}
+
+/// `output.parquet.statistics`: the columns whose chunks and pages carry
+/// their smallest and largest value and their count of nulls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParquetStatistics {
+    /// Every column but those whose statistics would prune nothing (see
+    /// the Parquet sink).
+    Auto,
+    All,
+    None,
+}
+
+impl Default for ParquetOptions {
+    fn default() -> ParquetOptions {
+        ParquetOptions {
+            compression: "zstd".to_owned(),
+            level: None,
+            row_group_size: 65536,
+            statistics: ParquetStatistics::Auto,
+        }
+    }
 }
 
 /// `output.format`.
@@ -1089,7 +1118,7 @@ mod tests {
             parse(&format!(
                 "[request]\nurl = \"https://a.example/x\"\n[output]\nparquet = {{ {parquet} }}\n"
             ))
-            .map(|job| job.output.parquet_level)
+            .map(|job| job.output.parquet.level)
             .map_err(|e| e.to_string())
         };
         assert_eq!(level("compression_level = -7"), Ok(Some(-7)));
@@ -1134,6 +1163,31 @@ mod tests {
                 "{parquet}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn parquet_statistics_are_auto_all_or_none() {
+        let statistics = |parquet: &str| {
+            parse(&format!(
+                "[request]\nurl = \"https://a.example/x\"\n[output]\nparquet = {{ {parquet} }}\n"
+            ))
+            .map(|job| job.output.parquet.statistics)
+            .map_err(|e| e.to_string())
+        };
+        assert_eq!(statistics(""), Ok(ParquetStatistics::Auto));
+        assert_eq!(
+            statistics("statistics = \"all\""),
+            Ok(ParquetStatistics::All)
+        );
+        assert_eq!(
+            statistics("statistics = \"none\""),
+            Ok(ParquetStatistics::None)
+        );
+        let err = statistics("statistics = \"page\"").unwrap_err();
+        assert!(
+            err.contains("output.parquet.statistics: `page` is not one of `auto`, `all`, `none`"),
+            "{err}"
+        );
     }
 
     #[test]

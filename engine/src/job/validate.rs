@@ -760,9 +760,7 @@ pub(super) fn validate_fanout(
                     path: None,
                     csv_delimiter: b',',
                     csv_header: false,
-                    parquet_compression: String::new(),
-                    parquet_level: None,
-                    row_group_size: 1,
+                    parquet: super::ParquetOptions::default(),
                 },
                 state: None,
                 fanout: None,
@@ -801,21 +799,7 @@ pub(super) fn validate_output(file: &file::OutputFile) -> std::result::Result<Ou
             "output.csv.delimiter: `{delimiter}` must be a single ASCII character other than a quote or line break"
         ));
     }
-    let parquet = file.parquet.clone().unwrap_or_default();
-    let compression = one_of(
-        "output.parquet.compression",
-        parquet.compression.as_deref(),
-        "zstd",
-        &crate::options::PARQUET_CODECS,
-    )?;
-    let level = parquet_level(compression, parquet.compression_level)?;
-    let row_group_size = match parquet.row_group_size {
-        Some(0) => return Err("output.parquet.row_group_size: must be at least 1".into()),
-        Some(size) => {
-            usize::try_from(size).map_err(|_| "output.parquet.row_group_size: too large")?
-        }
-        None => 65536,
-    };
+    let parquet = parquet_options(&file.parquet.clone().unwrap_or_default())?;
     let path = output_path(file.path.as_deref().unwrap_or("-"));
     let format = match (
         &file.format,
@@ -830,9 +814,45 @@ pub(super) fn validate_output(file: &file::OutputFile) -> std::result::Result<Ou
         path,
         csv_delimiter: delimiter.as_bytes()[0],
         csv_header: csv.header.unwrap_or(true),
-        parquet_compression: compression.to_owned(),
-        parquet_level: level,
+        parquet,
+    })
+}
+
+/// `[output.parquet]`.
+fn parquet_options(
+    parquet: &file::ParquetFile,
+) -> std::result::Result<super::ParquetOptions, String> {
+    use super::ParquetStatistics;
+
+    let compression = one_of(
+        "output.parquet.compression",
+        parquet.compression.as_deref(),
+        "zstd",
+        &crate::options::PARQUET_CODECS,
+    )?;
+    let level = parquet_level(compression, parquet.compression_level)?;
+    let row_group_size = match parquet.row_group_size {
+        Some(0) => return Err("output.parquet.row_group_size: must be at least 1".into()),
+        Some(size) => {
+            usize::try_from(size).map_err(|_| "output.parquet.row_group_size: too large")?
+        }
+        None => 65536,
+    };
+    let statistics = match one_of(
+        "output.parquet.statistics",
+        parquet.statistics.as_deref(),
+        "auto",
+        &["auto", "all", "none"],
+    )? {
+        "all" => ParquetStatistics::All,
+        "none" => ParquetStatistics::None,
+        _ => ParquetStatistics::Auto,
+    };
+    Ok(super::ParquetOptions {
+        compression: compression.to_owned(),
+        level,
         row_group_size,
+        statistics,
     })
 }
 

@@ -384,7 +384,11 @@ mod tests {
 
     fn encoder(path: &Path) -> InPlace {
         let out = Destination::open(Some(path)).unwrap();
-        InPlace::new(out, schema(), "zstd", None, 1000).unwrap()
+        let options = crate::job::ParquetOptions {
+            row_group_size: 1000,
+            ..crate::job::ParquetOptions::default()
+        };
+        InPlace::new(out, schema(), &options).unwrap()
     }
 
     /// The rows of each row group, and the encodings of each column chunk.

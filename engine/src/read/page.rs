@@ -848,20 +848,14 @@ fn open_sink(
         #[cfg(feature = "parquet")]
         OutputFormat::Parquet => {
             use crate::sink::parquet::{InPlace, ParquetSink};
-            let encoder = InPlace::new(
-                out,
-                ParquetSink::schema(columns),
-                &job.output.parquet_compression,
-                job.output.parquet_level,
-                job.output.row_group_size,
-            )
-            .and_then(|encoder| {
-                crate::read::encoder::OnThread::start(
-                    encoder,
-                    crate::read::encoder::column_threads(),
-                )
-            })
-            .map_err(|e| output_error(job, e))?;
+            let encoder = InPlace::new(out, ParquetSink::schema(columns), &job.output.parquet)
+                .and_then(|encoder| {
+                    crate::read::encoder::OnThread::start(
+                        encoder,
+                        crate::read::encoder::column_threads(),
+                    )
+                })
+                .map_err(|e| output_error(job, e))?;
             Box::new(ParquetSink::new(columns, Box::new(encoder)))
         }
         #[cfg(not(feature = "parquet"))]
