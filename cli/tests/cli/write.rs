@@ -945,6 +945,43 @@ fn a_2xx_that_says_the_batch_failed_rejects_it() {
     );
 }
 
+/// HubSpot answers a batch some of whose records failed with 207
+/// Multi-Status: the objects written under `results`, the failures under
+/// `errors`, nothing that ties an error to its record. The batch is
+/// rejected whole, and each reason says how many of it were written, as
+/// sending the rejects again would write those twice.
+#[test]
+fn a_207_with_results_and_errors_says_part_of_the_batch_was_written() {
+    let dir = Dir::new();
+    dir.write(
+        "in.ndjson",
+        "{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n{\"n\":4}\n{\"n\":5}\n{\"n\":6}\n",
+    );
+    let server = TestServer::start_fn(move |seen| {
+        if body(seen)[0]["n"] == 1 {
+            return Exchange::json(
+                &seen.target,
+                r#"{"status":"COMPLETE","results":[{"id":"1"},{"id":"2"}]}"#,
+            );
+        }
+        Exchange {
+            status: 207,
+            ..Exchange::json(
+                &seen.target,
+                r#"{"status":"COMPLETE","results":[{"id":"9"}],"numErrors":1,"errors":[{"status":"error","category":"VALIDATION_ERROR"}]}"#,
+            )
+        }
+    });
+    let reasons = first_batch_delivered(&dir, &server);
+    let reason = format!(
+        "POST {}/w answered 207 Multi-Status but says the request failed: its `results` list 1 of \
+         the 2 records as written, not which failed: the whole batch is rejected, and 1 of its \
+         records would be written twice if it were sent again: {{\"status\":\"COMPLETE\",\"results\":[{{\"id\":\"9\"}}],\"numErrors\":1,\"errors\":[{{\"status\":\"error\",\"category\":\"VALIDATION_ERROR\"}}]}}",
+        server.url()
+    );
+    assert_eq!(reasons, vec![reason; 4]);
+}
+
 /// An answer with a result for each record says which records failed:
 /// Salesforce's collections answer 200 with an array of results,
 /// Elasticsearch's bulk API with `items`. Only those records are

@@ -284,7 +284,7 @@ fn failures_said_in(body: &[u8], count: usize) -> Said {
         None => root.elements(&mut results),
     };
     if list.is_none() {
-        return whole.map_or(Said::Nothing, Said::Batch);
+        return whole.map_or(Said::Nothing, |whole| batch_failed(root, count, whole));
     }
     let listed = results.len();
     let failed: Vec<(usize, String)> = results
@@ -294,13 +294,36 @@ fn failures_said_in(body: &[u8], count: usize) -> Said {
         .collect();
     match (failed.first(), whole) {
         (Some(_), _) if listed == count => Said::Records(failed),
-        (_, Some(whole)) => Said::Batch(whole),
+        (_, Some(whole)) => batch_failed(root, count, whole),
         (Some((_, said)), None) => Said::Batch(format!(
             "{} of its results, not one for each of the {count} records, say they failed: {said}",
             failed.len()
         )),
         (None, None) => Said::Nothing,
     }
+}
+
+/// A batch of `count` records whose answer, `root`, says it failed
+/// (`whole`, its text). An answer that also lists results under
+/// `results` (HubSpot's 207: `{"results": [the objects written],
+/// "errors": [...]}`) wrote some of the batch, and does not say which
+/// records failed: the reason says so, as sending the rejects again may
+/// write those twice.
+fn batch_failed<'v, N: Node<'v>>(root: N, count: usize, whole: String) -> Said {
+    let mut results = Vec::new();
+    let done = root
+        .get("results")
+        .and_then(|results_node| results_node.elements(&mut results))
+        .map(|_| results.len())
+        .filter(|&done| done > 0);
+    Said::Batch(match done {
+        Some(done) => format!(
+            "its `results` list {done} of the {count} records as written, not which \
+             failed: the whole batch is rejected, and {done} of its records would be \
+             written twice if it were sent again: {whole}"
+        ),
+        None => whole,
+    })
 }
 
 /// What one record's result says of its failure: the result itself, or
@@ -355,5 +378,35 @@ mod tests {
         assert_eq!(said(fine, 1), Said::Nothing);
         // Fewer results than records: the batch failed.
         assert!(matches!(said(r#"[{"success": false}]"#, 2), Said::Batch(_)));
+    }
+
+    /// HubSpot answers a batch some of whose records failed with a 207:
+    /// the objects written under `results`, the failures under `errors`,
+    /// and nothing that ties an error to its record. The batch is
+    /// rejected whole, and the reason says that some of it was written.
+    #[test]
+    fn an_answer_with_results_and_errors_says_some_records_were_written() {
+        let answer = r#"{"status": "COMPLETE", "results": [{"id": "101"}, {"id": "102"}],
+            "numErrors": 1, "errors": [{"status": "error", "category": "VALIDATION_ERROR",
+            "message": "Property values were not valid"}]}"#;
+        let Said::Batch(said) = failures_said_in(answer.as_bytes(), 3) else {
+            panic!("a batch failure");
+        };
+        assert!(
+            said.starts_with(
+                "its `results` list 2 of the 3 records as written, not which failed: the \
+                 whole batch is rejected, and 2 of its records would be written twice if it \
+                 were sent again: {"
+            ),
+            "{said}"
+        );
+        assert!(said.contains("VALIDATION_ERROR"), "{said}");
+        // Without results, the answer's own words.
+        let Said::Batch(said) =
+            failures_said_in(br#"{"results": [], "errors": [{"message": "x"}]}"#, 3)
+        else {
+            panic!("a batch failure");
+        };
+        assert!(said.starts_with(r#"{"results":[],"errors""#), "{said}");
     }
 }
