@@ -12,8 +12,16 @@ use hydrant_bench::Exchange;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::Compression;
 
-use crate::util::{Dir, TestServer, hydrant, path_str};
+use crate::util::{Dir, TestServer, hydrant, hydrant_with, path_str};
 use crate::{TYPES_COLUMNS, TYPES_PAGE, job_text};
+
+/// A server answering `/all` with one page: an array of `records`.
+fn serve_all(records: &[String]) -> TestServer {
+    TestServer::start(vec![Exchange::json(
+        "/all",
+        format!("[{}]", records.join(",")),
+    )])
+}
 
 fn read(path: &std::path::Path) -> (RecordBatch, parquet::file::metadata::ParquetMetaData) {
     let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
@@ -189,10 +197,7 @@ fn row_groups_stream_with_inferred_columns_and_feed_a_write_job() {
             )
         })
         .collect();
-    let server = TestServer::start(vec![Exchange::json(
-        "/all",
-        format!("[{}]", page.join(",")),
-    )]);
+    let server = serve_all(&page);
     let dir = Dir::new();
     let job = dir.write(
         "job.toml",
@@ -281,10 +286,7 @@ fn the_zstd_level_trades_speed_for_size() {
             )
         })
         .collect();
-    let server = TestServer::start(vec![Exchange::json(
-        "/all",
-        format!("[{}]", page.join(",")),
-    )]);
+    let server = serve_all(&page);
     let dir = Dir::new();
     let sizes: Vec<u64> = ["-7", "19"]
         .iter()
@@ -316,6 +318,52 @@ fn the_zstd_level_trades_speed_for_size() {
         sizes[1],
         sizes[0]
     );
+}
+
+/// The columns that get a dictionary, go without statistics or without
+/// the codec are chosen by the first batch, and a debug event names them:
+/// a status that interleaves gets a dictionary and no statistics, random
+/// doubles are stored without zstd, ids in order keep everything.
+#[test]
+fn the_first_batch_chooses_each_columns_layout_and_a_debug_event_names_it() {
+    let page: Vec<String> = (0u64..2000)
+        .map(|i| {
+            // The bits of a multiplicative hash: nothing for a codec to find.
+            let random = f64::from_bits((i + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 2);
+            format!(
+                "{{\"id\":{i},\"status\":\"{}\",\"score\":{random:?}}}",
+                ["open", "paid", "void"][(i % 3) as usize],
+            )
+        })
+        .collect();
+    let server = serve_all(&page);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &job_text(&server, "/all", "[output]\nformat = \"parquet\"\n"),
+    );
+    let out = dir.path("out.parquet");
+    let run = hydrant_with(
+        &["run", path_str(&job), "--output", path_str(&out)],
+        &[("RUST_LOG", "hydrant=debug")],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let event = run
+        .stderr
+        .lines()
+        .find(|line| line.contains("parquet columns chosen by the first batch"))
+        .unwrap_or_else(|| panic!("no layout event in {}", run.stderr));
+    assert!(
+        event.contains("rows=2000 dictionary=status without_statistics=status without_codec=score"),
+        "{event}"
+    );
+    let (batch, metadata) = read(&out);
+    assert_eq!(batch.num_rows(), 2000);
+    let column = |i: usize| metadata.row_group(0).column(i);
+    assert!(column(0).statistics().is_some() && column(2).statistics().is_some());
+    assert!(column(1).statistics().is_none());
+    assert_eq!(column(2).compression(), Compression::UNCOMPRESSED);
+    assert!(matches!(column(0).compression(), Compression::ZSTD(_)));
 }
 
 /// Row groups are encoded on a thread of their own; a run that fails after

@@ -191,23 +191,37 @@ impl Properties {
             return properties.build();
         };
         let schema = batch.schema();
+        // The columns chosen, for the debug event that shows the layout.
+        let (mut dictionaries, mut without_statistics, mut without_codec) =
+            (Vec::new(), Vec::new(), Vec::new());
         for (field, array) in schema.fields().iter().zip(batch.columns()) {
             let path = || ColumnPath::from(field.name().as_str());
             if let Some(share) = distinct_share(array.as_ref()) {
-                properties =
-                    properties.set_column_dictionary_enabled(path(), share <= DICTIONARY_SHARE);
+                let dictionary = share <= DICTIONARY_SHARE;
+                properties = properties.set_column_dictionary_enabled(path(), dictionary);
+                if dictionary {
+                    dictionaries.push(field.name().clone());
+                }
             }
             if self.statistics == ParquetStatistics::Auto && prunes_nothing(array.as_ref()) {
                 properties =
                     properties.set_column_statistics_enabled(path(), EnabledStatistics::None);
+                without_statistics.push(field.name().clone());
             }
         }
-        if self.compression == Compression::UNCOMPRESSED {
-            return properties.build();
+        if self.compression != Compression::UNCOMPRESSED {
+            for column in incompressible(batch, properties.clone().build()) {
+                without_codec.push(column.string());
+                properties = properties.set_column_compression(column, Compression::UNCOMPRESSED);
+            }
         }
-        for column in incompressible(batch, properties.clone().build()) {
-            properties = properties.set_column_compression(column, Compression::UNCOMPRESSED);
-        }
+        tracing::debug!(
+            rows = batch.num_rows(),
+            dictionary = %dictionaries.join(","),
+            without_statistics = %without_statistics.join(","),
+            without_codec = %without_codec.join(","),
+            "parquet columns chosen by the first batch"
+        );
         properties.build()
     }
 }
