@@ -824,10 +824,11 @@ fn parquet_options(
 ) -> std::result::Result<super::ParquetOptions, String> {
     use super::ParquetStatistics;
 
+    let defaults = super::ParquetOptions::default();
     let compression = one_of(
         "output.parquet.compression",
         parquet.compression.as_deref(),
-        "zstd",
+        &defaults.compression,
         &crate::options::PARQUET_CODECS,
     )?;
     let level = parquet_level(compression, parquet.compression_level)?;
@@ -836,7 +837,7 @@ fn parquet_options(
         Some(size) => {
             usize::try_from(size).map_err(|_| "output.parquet.row_group_size: too large")?
         }
-        None => 65536,
+        None => defaults.row_group_size,
     };
     let statistics = match one_of(
         "output.parquet.statistics",
