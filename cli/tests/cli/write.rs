@@ -945,6 +945,38 @@ fn a_2xx_that_says_the_batch_failed_rejects_it() {
     );
 }
 
+/// An API whose successful answers carry `errors` that are warnings
+/// would have every batch rejected: `check_answer = false` delivers each
+/// batch answered 2xx, whatever its JSON says. An HTML page at 200 is a
+/// proxy's or a sign-in page, never the API's answer: it is still
+/// rejected.
+#[test]
+fn check_answer_false_takes_the_status_alone() {
+    let (dir, server) = six_records_answered(|first| match first {
+        5 => ("text/html", "<html><title>Sign in</title></html>"),
+        _ => (
+            "application/json",
+            r#"{"ok":false,"errors":["field `fax` is deprecated"]}"#,
+        ),
+    });
+    let rejects = dir.path("rejects.ndjson");
+    let run = run_write(
+        &dir,
+        &retry_job(&server.url(), &rejects, "check_answer = false"),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        summary(&dir)["write"],
+        json!({"delivered": 4, "rejected": 2, "retried": 0, "batches": 3})
+    );
+    let reason = format!(
+        "POST {}/w answered 200 OK with an HTML page (`Sign in`), not the API's answer: a proxy or a sign-in page?",
+        server.url()
+    );
+    assert_eq!(reject_reasons(&dir), vec![reason; 2]);
+}
+
 /// HubSpot answers a batch some of whose records failed with 207
 /// Multi-Status: the objects written under `results`, the failures under
 /// `errors`, nothing that ties an error to its record. The batch is

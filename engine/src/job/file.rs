@@ -209,6 +209,7 @@ pub(crate) struct WriteFile {
     pub reject_path: Option<String>,
     pub max_rejects: Option<u64>,
     pub idempotency_header: Option<String>,
+    pub check_answer: Option<bool>,
     pub columns: Option<Vec<WriteColumnFile>>,
 }
 

@@ -231,6 +231,9 @@ pub(crate) struct Write {
     pub reject_path: Option<PathBuf>,
     pub max_rejects: u64,
     pub idempotency_header: Option<String>,
+    /// Whether a 2xx answer's JSON is read for failures (`"ok": false`,
+    /// `errors`, a result a record); an HTML page is refused either way.
+    pub check_answer: bool,
     /// `[[write.columns]]`: `name` is the dotted member written, `path`
     /// the input column read.
     pub columns: Option<Vec<ColumnSpec>>,

@@ -1038,6 +1038,7 @@ pub(super) fn validate_write(
             .idempotency_header
             .as_ref()
             .map(|h| h.to_ascii_lowercase()),
+        check_answer: write.check_answer.unwrap_or(true),
         columns,
     })
 }

@@ -96,7 +96,8 @@ impl Sender {
     /// Elasticsearch's `"errors": true`): such a batch is not delivered.
     /// Nor is one answered by an HTML page: a proxy's or a sign-in page
     /// answers 200 where the API was never reached. An answer with a
-    /// result for each record may say that some of them failed.
+    /// result for each record may say that some of them failed. With
+    /// `write.check_answer = false` only the HTML page is looked for.
     fn read_answer(&self, result: Result<Fetched>, count: usize) -> Result<(Fetched, Failed)> {
         result.and_then(|fetched| {
             let response = &fetched.response;
@@ -106,6 +107,9 @@ impl Sender {
                     response.status,
                     self.session.redact(&title)
                 ),
+                None if !parts(&self.job).0.check_answer => {
+                    return Ok((fetched, Vec::new()));
+                }
                 None => match failures_said_in(&response.body, count) {
                     Said::Nothing => return Ok((fetched, Vec::new())),
                     Said::Records(failed) => return Ok((fetched, failed)),
