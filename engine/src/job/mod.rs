@@ -1115,15 +1115,19 @@ mod tests {
         assert!(parse("[request]\nurl = \"https://a.example/x\"\ntimeout = \"1ms\"\n").is_ok());
     }
 
+    /// The `[output.parquet]` of a job whose `parquet` table holds
+    /// `parquet`, or the job's error.
+    fn parquet_options(parquet: &str) -> std::result::Result<ParquetOptions, String> {
+        parse(&format!(
+            "[request]\nurl = \"https://a.example/x\"\n[output]\nparquet = {{ {parquet} }}\n"
+        ))
+        .map(|job| job.output.parquet)
+        .map_err(|e| e.to_string())
+    }
+
     #[test]
     fn a_parquet_level_is_checked_against_its_codec() {
-        let level = |parquet: &str| {
-            parse(&format!(
-                "[request]\nurl = \"https://a.example/x\"\n[output]\nparquet = {{ {parquet} }}\n"
-            ))
-            .map(|job| job.output.parquet.level)
-            .map_err(|e| e.to_string())
-        };
+        let level = |parquet: &str| parquet_options(parquet).map(|options| options.level);
         assert_eq!(level("compression_level = -7"), Ok(Some(-7)));
         assert_eq!(
             level("compression = \"zstd\", compression_level = 22"),
@@ -1170,13 +1174,7 @@ mod tests {
 
     #[test]
     fn parquet_statistics_are_auto_all_or_none() {
-        let statistics = |parquet: &str| {
-            parse(&format!(
-                "[request]\nurl = \"https://a.example/x\"\n[output]\nparquet = {{ {parquet} }}\n"
-            ))
-            .map(|job| job.output.parquet.statistics)
-            .map_err(|e| e.to_string())
-        };
+        let statistics = |parquet: &str| parquet_options(parquet).map(|options| options.statistics);
         assert_eq!(statistics(""), Ok(ParquetStatistics::Auto));
         assert_eq!(
             statistics("statistics = \"all\""),

@@ -246,20 +246,20 @@ fn prunes_nothing(array: &dyn Array) -> bool {
 
     fn each_slice_spans<'a>(values: impl Iterator<Item = Option<&'a [u8]>>) -> bool {
         let values: Vec<Option<&[u8]>> = values.collect();
-        let slices = values.len() / SLICE_ROWS;
-        if slices < SLICES {
+        if values.len() < SLICES * SLICE_ROWS {
             return false;
         }
-        let values = &values[..slices * SLICE_ROWS];
-        let min_max = |values: &[Option<&'a [u8]>]| {
-            let mut present = values.iter().flatten();
+        let min_max = |slice: &[Option<&'a [u8]>]| {
+            let mut present = slice.iter().flatten();
             let first = *present.next()?;
             Some(present.fold((first, first), |(min, max), &v| (min.min(v), max.max(v))))
         };
-        match min_max(values) {
-            Some((min, max)) if min != max => values
-                .chunks(SLICE_ROWS)
-                .all(|slice| min_max(slice) == Some((min, max))),
+        // Every slice spans the same two values when each spans the first's.
+        let mut slices = values.chunks_exact(SLICE_ROWS);
+        match slices.next().and_then(min_max) {
+            Some((min, max)) if min != max => {
+                slices.all(|slice| min_max(slice) == Some((min, max)))
+            }
             _ => false,
         }
     }
