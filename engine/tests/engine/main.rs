@@ -3,6 +3,7 @@
 #[cfg(feature = "arrow")]
 mod arrow;
 mod jsonpath;
+mod pages;
 mod util;
 
 use hydrant_engine::{Job, JobFormat, JsonPath, OutputFormat, RunOptions, Vars, run};

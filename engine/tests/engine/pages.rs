@@ -1,0 +1,377 @@
+//! A run reads each page through its structural index, with shortcuts: a
+//! record whose keys match the last one walked is noted from that walk,
+//! values already of their column's type are cells as they stand, and
+//! later pages are checked against the columns inferred from the first.
+//! The simd-json tree reads a page without any of them. On pages of API
+//! records with values, keys and order changed at random, both must write
+//! the same rows, or both refuse the page.
+
+use hydrant_engine::bench_support::{Encoding, PagePipeline};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// The members of a record, in the order an API sends them.
+const KEYS: [&str; 14] = [
+    "id",
+    "account_id",
+    "amount",
+    "score",
+    "status",
+    "currency",
+    "uuid",
+    "created_at",
+    "day",
+    "active",
+    "deleted_at",
+    "user",
+    "note",
+    "tags",
+];
+
+/// A record's usual value for `key`.
+fn usual(key: &str, id: usize, rng: &mut StdRng) -> String {
+    let pick = |rng: &mut StdRng, of: &[&str]| of[rng.random_range(0..of.len())].to_owned();
+    match key {
+        "id" => id.to_string(),
+        "account_id" => rng.random_range(0..100_000).to_string(),
+        "amount" => format!(
+            "{}.{:02}",
+            rng.random_range(0..10_000),
+            rng.random_range(0..100)
+        ),
+        "score" => format!("{:.17}", rng.random_range(0.1..1.0f64)),
+        "status" => pick(rng, &[r#""paid""#, r#""open""#, r#""void""#]),
+        "currency" => pick(rng, &[r#""EUR""#, r#""USD""#, r#""JPY""#]),
+        "uuid" => format!("\"{:016x}\"", rng.random::<u64>()),
+        "created_at" => format!(
+            "\"2023-11-{:02}T{:02}:{:02}:{:02}.{:03}Z\"",
+            rng.random_range(1..29),
+            rng.random_range(0..24),
+            rng.random_range(0..60),
+            rng.random_range(0..60),
+            rng.random_range(0..1000)
+        ),
+        "day" => format!("\"2023-11-{:02}\"", rng.random_range(1..29)),
+        "active" => rng.random::<bool>().to_string(),
+        "user" => format!(
+            r#"{{"id":{},"name":{}}}"#,
+            rng.random_range(0..1_000_000),
+            pick(rng, &[r#""amber""#, r#""caf\u00e9""#])
+        ),
+        "note" => pick(
+            rng,
+            &[
+                r#""ring \u0007 bell, \"quotes\"""#,
+                r#""café – naïve""#,
+                r#""a\\b\nc""#,
+            ],
+        ),
+        "tags" => pick(rng, &["[1,2]", "[]", r#"["a"]"#]),
+        _ => "null".to_owned(),
+    }
+}
+
+/// Another value of the same JSON type as `key`'s usual one, in a
+/// spelling that takes another branch of the reader: exponents, digits
+/// past 2^53, escapes, surrogates, offsets, leap seconds.
+fn variant(key: &str, rng: &mut StdRng) -> String {
+    let of: &[&str] = match key {
+        "id" | "account_id" => &[
+            "-0",
+            "-5",
+            "9007199254740993",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "1e3",
+            "1.0",
+            "12345678901234567",
+        ],
+        "amount" | "score" => &[
+            "1E+2",
+            "-1.5e-7",
+            "1.7976931348623157e308",
+            "5e-324",
+            "2213.890",
+            "0.30000000000000004",
+            "4503599627370496.5",
+            "123.456e2",
+            "-0.0",
+            "9007199254740993",
+            "123456789012345678901",
+            "0.1000000000000000055511151231257827",
+            "1e21",
+            "123456.7890123456",
+        ],
+        "status" | "currency" | "uuid" | "note" => &[
+            r#""""#,
+            r#""\u00e9\n\"q\"""#,
+            r#""\/slash""#,
+            r#""tab\there""#,
+            r#""\u0000""#,
+            r#""a\\b""#,
+            r#""\ud800""#,
+            r#""\ud83d\ude00""#,
+            r#""日本""#,
+            r#""\b\f\r""#,
+        ],
+        "created_at" => &[
+            r#""2023-11-14T22:13:45+05:30""#,
+            r#""2023-11-14T22:13:45.123456789Z""#,
+            r#""2023-11-14 22:13:45Z""#,
+            r#""2016-12-31T23:59:60Z""#,
+            r#""2023-11-14t22:13:45z""#,
+            r#""2023-11-14T22:13:45.1Z""#,
+            r#""2023-11-14T22:13:45-00:00""#,
+            r#""2023-02-30T22:13:45Z""#,
+            r#""0001-01-01T00:00:00Z""#,
+            r#""9999-12-31T23:59:59.999999Z""#,
+            r#""2023-11-14T24:00:00Z""#,
+        ],
+        "day" => &[
+            r#""2024-02-29""#,
+            r#""2023-02-29""#,
+            r#""0000-01-01""#,
+            r#""2023-1-5""#,
+        ],
+        "user" => &[
+            r#"{"id":1}"#,
+            r#"{"name":"x","id":2}"#,
+            r#"{"id":null,"name":null}"#,
+            r#"{ "id" : 3 , "name" : "y" }"#,
+        ],
+        "tags" => &["[null]", r#"[{"a":1}]"#, "[1.5,-0]"],
+        _ => &["true", "false"],
+    };
+    if rng.random_bool(0.1) {
+        "null".to_owned()
+    } else {
+        of[rng.random_range(0..of.len())].to_owned()
+    }
+}
+
+/// A value of any type, for a member that changes its type.
+fn any_value(rng: &mut StdRng) -> String {
+    let keys = [
+        "id",
+        "amount",
+        "note",
+        "created_at",
+        "user",
+        "tags",
+        "active",
+    ];
+    variant(keys[rng.random_range(0..keys.len())], rng)
+}
+
+/// One record; `odds` is the chance of each change.
+fn record(id: usize, odds: f64, rng: &mut StdRng, out: &mut String) {
+    let mut members: Vec<(String, String)> = KEYS
+        .iter()
+        .map(|key| (format!("\"{key}\""), usual(key, id, rng)))
+        .collect();
+    for (member, key) in members.iter_mut().zip(KEYS) {
+        if rng.random_bool(odds) {
+            member.1 = variant(key, rng);
+        }
+        if rng.random_bool(odds / 8.0) {
+            member.1 = any_value(rng);
+        }
+    }
+    for i in 1..members.len() {
+        if rng.random_bool(odds / 3.0) {
+            members.swap(i - 1, i);
+        }
+    }
+    if rng.random_bool(odds) {
+        let (a, b) = (
+            rng.random_range(0..members.len()),
+            rng.random_range(0..members.len()),
+        );
+        members.swap(a, b);
+    }
+    if rng.random_bool(odds) {
+        // Another key of the same length: `status` as `statuz`.
+        let member = rng.random_range(0..members.len());
+        let key = &mut members[member].0;
+        key.replace_range(key.len() - 2..key.len() - 1, "z");
+    }
+    if rng.random_bool(odds) {
+        members.remove(rng.random_range(0..members.len()));
+    }
+    if rng.random_bool(odds / 4.0) {
+        let again = members[rng.random_range(0..members.len())].clone();
+        members.push(again);
+    }
+    if rng.random_bool(odds / 4.0) {
+        members.push((r#""extra""#.to_owned(), any_value(rng)));
+    }
+    if rng.random_bool(odds / 2.0) {
+        // A key spelled with an escape reads as the same key.
+        let spelled = [
+            ("\"status\"", r#""st\u0061tus""#),
+            ("\"id\"", r#""\u0069d""#),
+        ];
+        for member in &mut members {
+            if let Some((_, escaped)) = spelled.iter().find(|(plain, _)| member.0 == *plain) {
+                member.0 = (*escaped).to_owned();
+            }
+        }
+    }
+    let gap = if rng.random_bool(odds) { " " } else { "" };
+    out.push('{');
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push_str(&format!("{gap},{gap}"));
+        }
+        out.push_str(&format!("{key}{gap}:{gap}{value}"));
+    }
+    out.push('}');
+}
+
+/// A page of up to 40 records under `data`, the next link after them
+/// half the time.
+fn page(odds: f64, rng: &mut StdRng) -> Vec<u8> {
+    let mut out = String::from(r#"{"data":["#);
+    for id in 0..rng.random_range(1..40) {
+        if id > 0 {
+            out.push(',');
+        }
+        if rng.random_bool(odds / 8.0) {
+            let odd = ["{}", r#"{"id":null}"#, "null"];
+            out.push_str(odd[rng.random_range(0..odd.len())]);
+        } else {
+            record(id, odds, rng, &mut out);
+        }
+    }
+    out.push(']');
+    if rng.random_bool(0.5) {
+        out.push_str(r#","next":"https://api.example.com/x?p=2""#);
+    }
+    out.push('}');
+    out.into_bytes()
+}
+
+fn odds(rng: &mut StdRng) -> f64 {
+    if rng.random_bool(0.5) {
+        rng.random_range(0.0..0.02)
+    } else {
+        rng.random_range(0.0..0.12)
+    }
+}
+
+/// How the two readers answered a page.
+#[derive(Debug, Default)]
+struct Tally {
+    same_rows: usize,
+    both_refused: usize,
+    /// Pages whose records the index found outside the inferred columns:
+    /// a run infers its columns again from such a page's tree.
+    new_fields: usize,
+}
+
+impl Tally {
+    fn compare(&mut self, index: &mut PagePipeline, tree: &mut PagePipeline, page: &[u8]) {
+        let encoding = Encoding::Ndjson;
+        match (index.encode(page, encoding), tree.encode(page, encoding)) {
+            (Ok(by_index), Ok(by_tree)) => {
+                assert_eq!(
+                    String::from_utf8_lossy(&by_index),
+                    String::from_utf8_lossy(&by_tree),
+                    "page {}",
+                    String::from_utf8_lossy(page)
+                );
+                self.same_rows += 1;
+            }
+            (Err(e), Ok(_)) if e.to_string().contains("outside the columns inferred") => {
+                self.new_fields += 1;
+            }
+            (Err(_), Err(_)) => self.both_refused += 1,
+            (by_index, by_tree) => panic!(
+                "index {:?}, tree {:?}, page {}",
+                by_index.map(|o| o.len()),
+                by_tree.map(|o| o.len()),
+                String::from_utf8_lossy(page)
+            ),
+        }
+    }
+}
+
+const JOB: &str = "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = \"data\"\n";
+
+#[test]
+fn inferred_columns_read_changed_records_alike_by_index_and_tree() {
+    let mut rng = StdRng::seed_from_u64(0xa9ee);
+    let mut tally = Tally::default();
+    for _ in 0..250 {
+        let mut index = PagePipeline::new(JOB).unwrap();
+        let mut tree = PagePipeline::new(JOB).unwrap().tree_only();
+        // The first page infers the columns; the later ones are checked
+        // against them.
+        let first_odds = if rng.random_bool(0.3) {
+            odds(&mut rng)
+        } else {
+            0.0
+        };
+        tally.compare(&mut index, &mut tree, &page(first_odds, &mut rng));
+        for _ in 0..4 {
+            let odds = odds(&mut rng);
+            tally.compare(&mut index, &mut tree, &page(odds, &mut rng));
+        }
+    }
+    // Most pages take the index's shortcuts, and the check turns some
+    // away: neither path is left untried.
+    assert!(tally.same_rows > 500, "{tally:?}");
+    assert!(tally.new_fields > 100, "{tally:?}");
+}
+
+/// Typed columns, some at nested paths, under each policy for a missing
+/// member or a value of another type.
+#[test]
+fn typed_columns_read_changed_records_alike_by_index_and_tree() {
+    let columns = [
+        ("id", "id", "long"),
+        ("amount", "amount", "double"),
+        ("score", "score", "float"),
+        ("at", "created_at", "timestamp"),
+        ("day", "day", "date"),
+        ("name", "user.name", "string"),
+        ("uid", "user.id", "long"),
+        ("active", "active", "boolean"),
+        ("tags", "tags", "json"),
+        ("tag", "tags[0]", "string"),
+        ("account", "account_id", "string"),
+        ("status", "status", "string"),
+        ("deleted", "deleted_at", "timestamp"),
+    ];
+    let mut rng = StdRng::seed_from_u64(0x7e9d);
+    let mut tally = Tally::default();
+    for _ in 0..150 {
+        let policy = [
+            "",
+            "on_missing = \"null\"\non_bad_type = \"null\"\n",
+            "on_missing = \"dirty\"\n",
+        ][rng.random_range(0..3)];
+        let mut job = format!("{JOB}{policy}");
+        for (name, path, kind) in &columns {
+            if rng.random_bool(0.6) {
+                job += &format!(
+                    "[[columns]]\nname = \"{name}\"\npath = \"{path}\"\ntype = \"{kind}\"\n"
+                );
+            }
+        }
+        if !job.contains("[[columns]]") {
+            job += "[[columns]]\nname = \"id\"\n";
+        }
+        let mut index = PagePipeline::new(&job).unwrap();
+        let mut tree = PagePipeline::new(&job).unwrap().tree_only();
+        for _ in 0..4 {
+            let odds = odds(&mut rng);
+            tally.compare(&mut index, &mut tree, &page(odds, &mut rng));
+        }
+    }
+    assert!(tally.same_rows > 500, "{tally:?}");
+    assert_eq!(
+        tally.new_fields, 0,
+        "typed columns are never inferred again"
+    );
+}
