@@ -249,6 +249,43 @@ fn a_record_whose_value_cannot_go_in_the_url_is_rejected() {
     );
 }
 
+/// A number goes into the URL as the record spells it: an id past 64
+/// bits keeps its digits, a decimal its trailing zero, a long double its
+/// last digit.
+#[test]
+fn a_records_number_goes_into_the_url_as_written() {
+    let server = accepting();
+    let dir = Dir::new();
+    dir.write(
+        "in.ndjson",
+        "{\"id\":12345678901234567890123}\n{\"id\":10.10}\n{\"id\":0.18955093852823746}\n{\"id\":-7}\n",
+    );
+    let job = format!(
+        "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/users/{{id}}\"\nmethod = \"PUT\"\nmode = \"single\"\n[limits]\nconcurrency = 1\n",
+        server.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
+    assert_eq!(
+        sent,
+        [
+            "/users/12345678901234567890123",
+            "/users/10.10",
+            "/users/0.18955093852823746",
+            "/users/-7"
+        ]
+    );
+    // The bodies are the records as they came.
+    let bodies: Vec<String> = server
+        .requests()
+        .into_iter()
+        .map(|s| String::from_utf8(s.body).unwrap())
+        .collect();
+    assert_eq!(bodies[0], "{\"id\":12345678901234567890123}");
+    assert_eq!(bodies[1], "{\"id\":10.10}");
+}
+
 /// A webhook's URL is its secret: given whole by a variable named so, it
 /// is never shown.
 #[test]

@@ -227,21 +227,26 @@ pub(super) fn url_names(url: &str) -> Vec<String> {
     names
 }
 
-/// The values of `names` in a record's top-level members.
+/// The values of `names` in a record's top-level members: a string's
+/// text, a number or boolean as the record spells it (an id past 64 bits
+/// keeps its digits, `10.10` its zero).
 pub(super) fn url_values(
     text: &[u8],
     names: &[String],
 ) -> std::result::Result<HashMap<String, String>, String> {
-    let record: serde_json::Value =
+    let record: &serde_json::value::RawValue =
         serde_json::from_slice(text).map_err(|e| format!("the record is not JSON: {e}"))?;
+    // A record that is not an object has no member to give.
+    let record: HashMap<String, &serde_json::value::RawValue> =
+        serde_json::from_str(record.get()).unwrap_or_default();
     names
         .iter()
         .map(|name| {
-            let value = match record.get(name) {
-                Some(serde_json::Value::String(s)) => s.clone(),
-                Some(v @ (serde_json::Value::Number(_) | serde_json::Value::Bool(_))) => {
-                    v.to_string()
-                }
+            let raw = record.get(name).map(|value| value.get());
+            let value = match raw.map(|raw| (raw, raw.as_bytes()[0])) {
+                Some((raw, b'"')) => serde_json::from_str::<String>(raw)
+                    .map_err(|e| format!("write.url: placeholder `{{{name}}}`: {e}"))?,
+                Some((raw, b'-' | b'0'..=b'9' | b't' | b'f')) => raw.to_owned(),
                 _ => {
                     return Err(format!(
                         "write.url: placeholder `{{{name}}}` has no string or number in this record"

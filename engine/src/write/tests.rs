@@ -191,3 +191,31 @@ async fn a_read_job_feeds_a_write_job() {
     ids.sort_unstable();
     assert_eq!(ids, [1, 2, 3]);
 }
+
+/// A URL placeholder takes a member's text: a string unescaped, a number
+/// or boolean as spelled, whatever the spaces around it; anything else
+/// names the placeholder.
+#[test]
+fn url_values_are_the_members_text() {
+    use super::batch::url_values;
+    let names = ["id".to_owned(), "s".to_owned(), "ok".to_owned()];
+    let values = url_values(
+        br#"{ "id" : 1.50e+3 , "s" : "a\u002fb" , "ok" : true , "id2": 1 }"#,
+        &names,
+    )
+    .unwrap();
+    assert_eq!(values["id"], "1.50e+3");
+    assert_eq!(values["s"], "a/b");
+    assert_eq!(values["ok"], "true");
+    for (record, said) in [
+        (
+            &br#"{"id":null,"s":"x","ok":1}"#[..],
+            "`{id}` has no string or number",
+        ),
+        (br#"[1,2]"#, "`{id}` has no string or number"),
+        (br#"{"id":"#, "the record is not JSON"),
+    ] {
+        let error = url_values(record, &names).unwrap_err();
+        assert!(error.contains(said), "{error}");
+    }
+}
