@@ -1357,3 +1357,58 @@ fn fanout_from_keeps_the_digits_of_a_parents_numbers() {
     );
     assert_eq!(out, "{\"title\":\"a\"}\n{\"title\":\"b\"}\n");
 }
+
+/// A cursor past 64 bits goes out as its digits, in the query and in a
+/// JSON body, and the body's own numbers past 64 bits stay as written.
+#[test]
+fn a_cursor_past_64_bits_goes_out_as_its_digits() {
+    let page = format!(
+        "{{\"items\":{},\"token\":12345678901234567890123}}",
+        ids(0..1)
+    );
+    let server = TestServer::start(vec![
+        Exchange::json("/items", page.clone()),
+        Exchange::json("/items?after=12345678901234567890123", page.clone()),
+        Exchange {
+            method: "POST".to_owned(),
+            ..Exchange::json("/search", page)
+        },
+    ]);
+    // The server names the same cursor again: a loop ends each run after
+    // its second request.
+    let cursor = |param: &str| {
+        format!(
+            "[paginate]\ntype = \"cursor\"\nfrom = \"token\"\n{param}[records]\npath = \"items\"\n"
+        )
+    };
+    run(&server, "/items", &cursor("param = \"after\"\n"), &[]);
+    let body = "method = \"POST\"\nbody = '{\"query\": \"x\", \"min\": 98765432109876543210987}'\n";
+    let in_body = cursor("param = \"page.token\"\nin = \"body\"\n");
+    run(&server, "/search", &format!("{body}{in_body}"), &[]);
+    let sent: Vec<(String, String)> = server
+        .requests()
+        .iter()
+        .map(|r| {
+            (
+                r.target.clone(),
+                String::from_utf8_lossy(&r.body).into_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("/items".to_owned(), String::new()),
+            ("/items?after=12345678901234567890123".to_owned(), String::new()),
+            (
+                "/search".to_owned(),
+                r#"{"query": "x", "min": 98765432109876543210987}"#.to_owned()
+            ),
+            (
+                "/search".to_owned(),
+                r#"{"query":"x","min":98765432109876543210987,"page":{"token":12345678901234567890123}}"#
+                    .to_owned()
+            ),
+        ]
+    );
+}

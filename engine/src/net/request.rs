@@ -14,6 +14,7 @@ use url::Url;
 use crate::error::{Error, Result};
 use crate::extract::Placeholders;
 use crate::job::{Body, Method, Request};
+use crate::json::{mark_big_numbers, write_serde};
 
 const MASK: &str = "***";
 
@@ -65,6 +66,14 @@ pub(crate) fn prepare(
     placeholders: &Placeholders,
     credentials: &Credentials,
 ) -> Result<Prepared> {
+    let unmarked;
+    let plan = match literal_texts(plan) {
+        Some(plan) => {
+            unmarked = plan;
+            &unmarked
+        }
+        None => plan,
+    };
     // A plan's own placeholders ({offset}, {cursor}, …) come before the pass's.
     let vars = |name: &str| -> Option<&str> {
         plan.overrides
@@ -116,6 +125,38 @@ pub(crate) fn prepare(
         url_values: redaction_forms(&request.var_secrets),
         job_origin,
     })
+}
+
+/// `plan` with each text taken from a number past 64 bits (a cursor of
+/// `12345678901234567890123`, which the page's parse carries as a marked
+/// string) as the number's literal; `None` when no text is one.
+fn literal_texts(plan: &Plan) -> Option<Plan> {
+    let literal = |text: &str| crate::json::big_number(text).map(str::to_owned);
+    let marked = |o: &Override| match o {
+        Override::Query { value, .. }
+        | Override::Header { value, .. }
+        | Override::Var { value, .. } => literal(value).is_some(),
+        _ => false,
+    };
+    if !plan.overrides.iter().any(marked) {
+        return None;
+    }
+    let overrides = plan
+        .overrides
+        .iter()
+        .cloned()
+        .map(|mut o| {
+            if let Override::Query { value, .. }
+            | Override::Header { value, .. }
+            | Override::Var { value, .. } = &mut o
+                && let Some(digits) = literal(value)
+            {
+                *value = digits;
+            }
+            o
+        })
+        .collect();
+    Some(Plan { overrides })
 }
 
 /// The job's URL with its placeholders filled, and the URL to request: the
@@ -384,7 +425,11 @@ fn prepare_body<'v>(
             };
             return Ok((Some((text.into_bytes(), content_type)), None));
         }
-        Some(Body::Text(text)) => match serde_json::from_str::<Value>(&fill_text(text, vars)) {
+        // Numbers past 64 bits are read as marked strings and written back
+        // as they were, not rounded to doubles.
+        Some(Body::Text(text)) => match serde_json::from_slice::<Value>(&mark_big_numbers(
+            fill_text(text, vars).as_bytes(),
+        )) {
             Ok(json @ Value::Object(_)) => json,
             _ => {
                 return Err(Error::config(
@@ -415,9 +460,12 @@ fn prepare_body<'v>(
             );
             set_member(&mut shown, name, Value::String(MASK.to_owned()));
         }
-        masked = Some(serde_json::to_vec(&shown).unwrap_or_default());
+        let mut text = Vec::new();
+        write_serde(&shown, &mut text);
+        masked = Some(text);
     }
-    let body = serde_json::to_vec(&json).unwrap_or_default();
+    let mut body = Vec::new();
+    write_serde(&json, &mut body);
     Ok((Some((body, "application/json")), masked))
 }
 
