@@ -1333,6 +1333,26 @@ mod tests {
             conv(ColumnType::Timestamp, "1709294400250"),
             Ok(Cell::Timestamp(noon + 250_000))
         );
+        // RFC 3339's years, and no others: unix microseconds read as
+        // milliseconds would be the year 56133.
+        assert_eq!(
+            conv(ColumnType::Timestamp, "253402300799999"),
+            Ok(Cell::Timestamp(253_402_300_799_999_000))
+        );
+        assert_eq!(
+            conv(ColumnType::Timestamp, "\"0000-01-01T00:00:00Z\""),
+            Ok(Cell::Timestamp(-62_167_219_200_000_000))
+        );
+        for far in [
+            "1709294400250001",
+            "253402300800000",
+            "-62167219200001",
+            "9e15",
+            "\"9999-12-31T23:59:59-01:00\"",
+            "\"0000-01-01T00:00:00+01:00\"",
+        ] {
+            assert!(conv(ColumnType::Timestamp, far).is_err(), "{far}");
+        }
         assert_eq!(
             conv_fmt(
                 ColumnType::Timestamp,

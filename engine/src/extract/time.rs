@@ -4,6 +4,18 @@
 use super::*;
 use crate::json::{ZERO_DIGITS, lane_digits, short_word};
 
+/// 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z in unix
+/// microseconds: the times RFC 3339, which every output writes, can spell.
+const RFC_3339_MICROS: std::ops::RangeInclusive<i64> =
+    -62_167_219_200_000_000..=253_402_300_799_999_999;
+
+/// `micros` if RFC 3339 can spell it. A time past the year 9999 (unix
+/// microseconds read as milliseconds, a typo) is a bad type, not a cell
+/// no output can write.
+fn in_rfc_3339(micros: i64) -> Option<i64> {
+    RFC_3339_MICROS.contains(&micros).then_some(micros)
+}
+
 /// Unix seconds, or milliseconds when above 10^11, to microseconds.
 pub(super) fn number_to_micros(value: f64) -> Option<i64> {
     let micros = if value.abs() > 1e11 {
@@ -15,7 +27,7 @@ pub(super) fn number_to_micros(value: f64) -> Option<i64> {
 }
 
 pub(super) fn to_micros(value: View<'_>, format: Option<&str>) -> Option<i64> {
-    match value {
+    let micros = match value {
         View::I64(i) => {
             if i.unsigned_abs() > 100_000_000_000 {
                 i.checked_mul(1_000)
@@ -27,7 +39,8 @@ pub(super) fn to_micros(value: View<'_>, format: Option<&str>) -> Option<i64> {
         View::F64(f) => number_to_micros(f),
         View::Str(s) => parse_timestamp(s, format),
         _ => None,
-    }
+    };
+    in_rfc_3339(micros?)
 }
 
 pub(super) fn parse_timestamp(s: &str, format: Option<&str>) -> Option<i64> {
