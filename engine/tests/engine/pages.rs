@@ -126,6 +126,10 @@ fn variant(key: &str, rng: &mut StdRng) -> String {
             r#""0001-01-01T00:00:00Z""#,
             r#""9999-12-31T23:59:59.999999Z""#,
             r#""2023-11-14T24:00:00Z""#,
+            "1709294400",
+            "1709294400250",
+            "1709294400250001",
+            "9007199254740993",
         ],
         "day" => &[
             r#""2024-02-29""#,
@@ -374,4 +378,145 @@ fn typed_columns_read_changed_records_alike_by_index_and_tree() {
         tally.new_fields, 0,
         "typed columns are never inferred again"
     );
+}
+
+/// A Parquet output holds the values an NDJSON output writes, and its
+/// file reads back as the batches the page makers built.
+#[cfg(feature = "parquet")]
+#[test]
+fn parquet_holds_what_ndjson_writes_on_changed_records() {
+    let mut rng = StdRng::seed_from_u64(0x9a7e);
+    let (mut rows, mut files) = (0, 0);
+    for _ in 0..40 {
+        let mut job = JOB.to_owned();
+        if rng.random_bool(0.5) {
+            job += "on_missing = \"null\"\non_bad_type = \"null\"\n";
+            for (name, path, kind) in [
+                ("id", "id", "long"),
+                ("amount", "amount", "double"),
+                ("score", "score", "float"),
+                ("at", "created_at", "timestamp"),
+                ("day", "day", "date"),
+                ("name", "user.name", "string"),
+                ("active", "active", "boolean"),
+                ("tags", "tags", "json"),
+            ] {
+                job += &format!(
+                    "[[columns]]\nname = \"{name}\"\npath = \"{path}\"\ntype = \"{kind}\"\n"
+                );
+            }
+        }
+        let mut text = PagePipeline::new(&job).unwrap();
+        let mut arrow = PagePipeline::new(&job).unwrap();
+        let mut batches = Vec::new();
+        for page_number in 0..6 {
+            let odds = if page_number == 0 {
+                0.0
+            } else {
+                odds(&mut rng)
+            };
+            let body = page(odds, &mut rng);
+            let (Ok(ndjson), Ok(batch)) = (
+                text.encode(&body, Encoding::Ndjson),
+                arrow.arrow_batch(&body),
+            ) else {
+                continue;
+            };
+            let lines: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&ndjson)
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(lines.len(), batch.num_rows());
+            for (row, line) in lines.iter().enumerate() {
+                for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+                    let written = &line[field.name()];
+                    assert!(
+                        same_value(column.as_ref(), row, written),
+                        "column {} row {row}: NDJSON {written} in {}, Arrow {:?}\npage {}",
+                        field.name(),
+                        String::from_utf8_lossy(&ndjson).lines().nth(row).unwrap(),
+                        column.slice(row, 1),
+                        String::from_utf8_lossy(&body)
+                    );
+                }
+            }
+            rows += batch.num_rows();
+            batches.push(batch);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.parquet");
+        hydrant_engine::bench_support::write_parquet(&batches, &path, 1).unwrap();
+        let read: Vec<_> = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+            std::fs::File::open(&path).unwrap(),
+            1 << 20,
+        )
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+        let read: Vec<_> = read
+            .iter()
+            .flat_map(|b| (0..b.num_rows()).map(move |row| b.slice(row, 1)))
+            .collect();
+        let written: Vec<_> = batches
+            .iter()
+            .flat_map(|b| (0..b.num_rows()).map(move |row| b.slice(row, 1)))
+            .collect();
+        assert_eq!(read.len(), written.len(), "rows read back");
+        for (read, written) in read.iter().zip(&written) {
+            assert_eq!(read.columns(), written.columns(), "a row read back");
+        }
+        files += usize::from(!written.is_empty());
+    }
+    assert!(rows > 2000 && files > 20, "{rows} rows, {files} files");
+}
+
+/// Whether row `row` of `column` holds the value NDJSON wrote as `written`.
+#[cfg(feature = "parquet")]
+fn same_value(
+    column: &dyn hydrant_engine::arrow::arrow_array::Array,
+    row: usize,
+    written: &serde_json::Value,
+) -> bool {
+    use hydrant_engine::arrow::arrow_array::cast::AsArray;
+    use hydrant_engine::arrow::arrow_array::types::{
+        Date32Type, Float32Type, Float64Type, Int64Type, TimestampMicrosecondType,
+    };
+    use hydrant_engine::arrow::arrow_schema::DataType;
+    use serde_json::Value;
+    if column.is_null(row) {
+        return written.is_null();
+    }
+    let text = written.as_str();
+    match column.data_type() {
+        DataType::Int64 => written.as_i64() == Some(column.as_primitive::<Int64Type>().value(row)),
+        DataType::Float64 => {
+            let value = column.as_primitive::<Float64Type>().value(row);
+            written.as_f64().map(f64::to_bits) == Some(value.to_bits())
+        }
+        DataType::Float32 => {
+            let value = column.as_primitive::<Float32Type>().value(row);
+            // NDJSON writes a float's shortest digits, which read back as
+            // the float, not as the double it widens to.
+            written.to_string().parse::<f32>().ok() == Some(value)
+        }
+        DataType::Boolean => written.as_bool() == Some(column.as_boolean().value(row)),
+        DataType::Utf8 => {
+            let value = column.as_string::<i32>().value(row);
+            // A `json` column holds the value's JSON text.
+            text == Some(value)
+                || serde_json::from_str::<Value>(value).ok().as_ref() == Some(written)
+        }
+        DataType::Date32 => {
+            let days = column.as_primitive::<Date32Type>().value(row);
+            let date = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()
+                + chrono::TimeDelta::days(i64::from(days));
+            text == Some(date.format("%Y-%m-%d").to_string().as_str())
+        }
+        DataType::Timestamp(..) => {
+            let micros = column.as_primitive::<TimestampMicrosecondType>().value(row);
+            text.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .is_some_and(|t| t.timestamp_micros() == micros)
+        }
+        other => panic!("no comparison for {other}"),
+    }
 }
