@@ -302,6 +302,44 @@ impl Tally {
 
 const JOB: &str = "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = \"data\"\n";
 
+/// Columns of every type, some at nested paths: name, path, type.
+const TYPED: [(&str, &str, &str); 13] = [
+    ("id", "id", "long"),
+    ("amount", "amount", "double"),
+    ("score", "score", "float"),
+    ("at", "created_at", "timestamp"),
+    ("day", "day", "date"),
+    ("name", "user.name", "string"),
+    ("uid", "user.id", "long"),
+    ("active", "active", "boolean"),
+    ("tags", "tags", "json"),
+    ("tag", "tags[0]", "string"),
+    ("account", "account_id", "string"),
+    ("status", "status", "string"),
+    ("deleted", "deleted_at", "timestamp"),
+];
+
+/// A job of some of [`TYPED`]'s columns, under one of the policies for a
+/// missing member or a value of another type.
+fn typed_job(rng: &mut StdRng) -> String {
+    let policy = [
+        "",
+        "on_missing = \"null\"\non_bad_type = \"null\"\n",
+        "on_missing = \"dirty\"\n",
+    ][rng.random_range(0..3)];
+    let mut job = format!("{JOB}{policy}");
+    for (name, path, kind) in TYPED {
+        if rng.random_bool(0.6) {
+            job +=
+                &format!("[[columns]]\nname = \"{name}\"\npath = \"{path}\"\ntype = \"{kind}\"\n");
+        }
+    }
+    if !job.contains("[[columns]]") {
+        job += "[[columns]]\nname = \"id\"\n";
+    }
+    job
+}
+
 #[test]
 fn inferred_columns_read_changed_records_alike_by_index_and_tree() {
     let mut rng = StdRng::seed_from_u64(0xa9ee);
@@ -332,40 +370,10 @@ fn inferred_columns_read_changed_records_alike_by_index_and_tree() {
 /// member or a value of another type.
 #[test]
 fn typed_columns_read_changed_records_alike_by_index_and_tree() {
-    let columns = [
-        ("id", "id", "long"),
-        ("amount", "amount", "double"),
-        ("score", "score", "float"),
-        ("at", "created_at", "timestamp"),
-        ("day", "day", "date"),
-        ("name", "user.name", "string"),
-        ("uid", "user.id", "long"),
-        ("active", "active", "boolean"),
-        ("tags", "tags", "json"),
-        ("tag", "tags[0]", "string"),
-        ("account", "account_id", "string"),
-        ("status", "status", "string"),
-        ("deleted", "deleted_at", "timestamp"),
-    ];
     let mut rng = StdRng::seed_from_u64(0x7e9d);
     let mut tally = Tally::default();
     for _ in 0..150 {
-        let policy = [
-            "",
-            "on_missing = \"null\"\non_bad_type = \"null\"\n",
-            "on_missing = \"dirty\"\n",
-        ][rng.random_range(0..3)];
-        let mut job = format!("{JOB}{policy}");
-        for (name, path, kind) in &columns {
-            if rng.random_bool(0.6) {
-                job += &format!(
-                    "[[columns]]\nname = \"{name}\"\npath = \"{path}\"\ntype = \"{kind}\"\n"
-                );
-            }
-        }
-        if !job.contains("[[columns]]") {
-            job += "[[columns]]\nname = \"id\"\n";
-        }
+        let job = typed_job(&mut rng);
         let mut index = PagePipeline::new(&job).unwrap();
         let mut tree = PagePipeline::new(&job).unwrap().tree_only();
         for _ in 0..4 {
@@ -388,24 +396,11 @@ fn parquet_holds_what_ndjson_writes_on_changed_records() {
     let mut rng = StdRng::seed_from_u64(0x9a7e);
     let (mut rows, mut files) = (0, 0);
     for _ in 0..40 {
-        let mut job = JOB.to_owned();
-        if rng.random_bool(0.5) {
-            job += "on_missing = \"null\"\non_bad_type = \"null\"\n";
-            for (name, path, kind) in [
-                ("id", "id", "long"),
-                ("amount", "amount", "double"),
-                ("score", "score", "float"),
-                ("at", "created_at", "timestamp"),
-                ("day", "day", "date"),
-                ("name", "user.name", "string"),
-                ("active", "active", "boolean"),
-                ("tags", "tags", "json"),
-            ] {
-                job += &format!(
-                    "[[columns]]\nname = \"{name}\"\npath = \"{path}\"\ntype = \"{kind}\"\n"
-                );
-            }
-        }
+        let job = if rng.random_bool(0.5) {
+            typed_job(&mut rng)
+        } else {
+            JOB.to_owned()
+        };
         let mut text = PagePipeline::new(&job).unwrap();
         let mut arrow = PagePipeline::new(&job).unwrap();
         let mut batches = Vec::new();
