@@ -1324,20 +1324,24 @@ fn adf_example_8_and_data_flow_spellings() {
 }
 
 /// A parent's number goes into the child's URL as the parent wrote it:
-/// an id past 64 bits is not rounded to a double, and a double whose
-/// last digit a quick reading gets wrong keeps its digits.
+/// a number past 64 bits is not rounded to a double, in the value or in
+/// another field, and a double whose last digit a quick reading gets
+/// wrong keeps its digits.
 #[test]
 fn fanout_from_keeps_the_digits_of_a_parents_numbers() {
     let server = TestServer::start(vec![
         Exchange::json(
             "/users",
-            r#"{"users": [{"id": 12345678901234567890123, "w": 0.18955093852823746}, {"id": 7, "w": 2.5}]}"#,
+            r#"{"users": [{"id": 12345678901234567890123, "w": 0.18955093852823746}, {"id": 7, "w": 98765432109876543210987}]}"#,
         ),
         Exchange::json(
             "/users/12345678901234567890123/posts?w=0.18955093852823746",
             r#"[{"title": "a"}]"#,
         ),
-        Exchange::json("/users/7/posts?w=2.5", r#"[{"title": "b"}]"#),
+        Exchange::json(
+            "/users/7/posts?w=98765432109876543210987",
+            r#"[{"title": "b"}]"#,
+        ),
     ]);
     let rest = format!(
         "[fanout]\nin = \"url\"\n[fanout.from]\npath = \"id\"\n[fanout.from.request]\nurl = \"{}/users\"\n[fanout.from.records]\npath = \"users\"\n[[columns]]\nname = \"title\"\n",
@@ -1351,7 +1355,7 @@ fn fanout_from_keeps_the_digits_of_a_parents_numbers() {
         [
             "/users",
             "/users/12345678901234567890123/posts?w=0.18955093852823746",
-            "/users/7/posts?w=2.5"
+            "/users/7/posts?w=98765432109876543210987"
         ],
         "{summary}"
     );

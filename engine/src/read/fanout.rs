@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::extract::Placeholders;
 use crate::job::{Fanout, FanoutIn, FanoutSource, Job};
+use crate::json::{big_number, mark_big_numbers, write_serde};
 use crate::options::{Progress, RunOptions};
 use crate::read::{Hooks, OutputHook, run_hooked};
 
@@ -272,9 +273,12 @@ impl Feed {
                 if read == 0 {
                     return Ok(None);
                 }
-                let record: Value = serde_json::from_str(&line).map_err(|e| {
-                    Error::data(format!("a spilled parent record is not JSON: {e}"))
-                })?;
+                // Numbers past 64 bits are read as marked strings, so that
+                // `{parent.FIELD}` gives their digits, not a double's.
+                let record: Value = serde_json::from_slice(&mark_big_numbers(line.as_bytes()))
+                    .map_err(|e| {
+                        Error::data(format!("a spilled parent record is not JSON: {e}"))
+                    })?;
                 match record.get("value").and_then(scalar_text) {
                     Some(value) => break (value, record.get("parent").cloned()),
                     None => self.skipped += 1,
@@ -318,9 +322,22 @@ fn place(fanout: &Fanout, value: String, mut placeholders: Placeholders) -> FanV
     }
 }
 
-/// The text of a string, number or boolean.
+/// The text of a string, number or boolean; a number past 64 bits, read
+/// as a marked string, as its digits.
 fn scalar_text(value: &Value) -> Option<String> {
+    if let Value::String(s) = value
+        && let Some(digits) = big_number(s)
+    {
+        return Some(digits.to_owned());
+    }
     crate::job::scalar_text("", value).ok()
+}
+
+/// A value's JSON text, numbers past 64 bits as their digits.
+fn json_text(value: &Value) -> String {
+    let mut text = Vec::new();
+    write_serde(value, &mut text);
+    String::from_utf8(text).unwrap_or_default()
 }
 
 /// `parent.a`, `parent.a.b`, … for every member of the parent record.
@@ -330,7 +347,7 @@ fn flatten(prefix: &str, value: &Value, out: &mut Placeholders) {
             for (key, item) in map {
                 flatten(&format!("{prefix}.{key}"), item, out);
             }
-            out.insert(prefix.to_owned(), value.to_string());
+            out.insert(prefix.to_owned(), json_text(value));
         }
         Value::Null => {
             out.insert(prefix.to_owned(), String::new());
@@ -338,7 +355,7 @@ fn flatten(prefix: &str, value: &Value, out: &mut Placeholders) {
         other => {
             out.insert(
                 prefix.to_owned(),
-                scalar_text(other).unwrap_or_else(|| other.to_string()),
+                scalar_text(other).unwrap_or_else(|| json_text(other)),
             );
         }
     }
