@@ -286,6 +286,42 @@ fn a_records_number_goes_into_the_url_as_written() {
     assert_eq!(bodies[1], "{\"id\":10.10}");
 }
 
+/// `[[write.columns]]` reads a record as a read job reads a page: a
+/// number past 64 bits, a lone surrogate or a repeated member does not
+/// make it "not JSON".
+#[test]
+fn mapped_records_are_read_as_pages_are() {
+    let server = accepting();
+    let dir = Dir::new();
+    dir.write(
+        "in.ndjson",
+        concat!(
+            "{\"id\":12345678901234567890123,\"name\":\"a\"}\n",
+            "{\"id\":2,\"name\":\"b\\ud800\"}\n",
+            "{\"id\":3,\"name\":\"c\",\"name\":\"d\"}\n",
+        ),
+    );
+    let job = format!(
+        "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/users\"\nmode = \"single\"\n[limits]\nconcurrency = 1\n[[write.columns]]\nname = \"user.key\"\nfrom = \"$.id\"\n[[write.columns]]\nname = \"user.name\"\nfrom = \"$.name\"\n",
+        server.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let bodies: Vec<String> = server
+        .requests()
+        .into_iter()
+        .map(|s| String::from_utf8(s.body).unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            r#"{"user":{"key":12345678901234567890123,"name":"a"}}"#,
+            "{\"user\":{\"key\":2,\"name\":\"b\u{fffd}\"}}",
+            r#"{"user":{"key":3,"name":"c"}}"#,
+        ]
+    );
+}
+
 /// A webhook's URL is its secret: given whole by a variable named so, it
 /// is never shown.
 #[test]

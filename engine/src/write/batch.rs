@@ -20,6 +20,9 @@ pub(super) struct Encoder {
 pub(super) struct Mapping {
     pub(super) extractor: Extractor,
     pub(super) layout: Vec<(Vec<u8>, Member)>,
+    /// The parser a read job reads pages with, so that a record is read
+    /// as a page is: numbers past 64 bits, lone surrogates, repeated keys.
+    parser: std::sync::Mutex<(crate::json::Parser, crate::json::Scratch)>,
 }
 
 /// Where a column lands in the JSON sent.
@@ -151,13 +154,19 @@ impl Mapping {
         Mapping {
             extractor: Extractor::new(columns.to_vec(), &records),
             layout,
+            parser: std::sync::Mutex::default(),
         }
     }
 
     /// The record as the columns say, or why it cannot be.
     pub(super) fn map(&self, text: &[u8]) -> std::result::Result<Vec<u8>, String> {
-        let mut buffer = text.to_vec();
-        let value = simd_json::to_borrowed_value(&mut buffer)
+        let mut parser = self
+            .parser
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (parser, scratch) = &mut *parser;
+        let value = parser
+            .parse(text, scratch)
             .map_err(|e| format!("the record is not JSON: {e}"))?;
         if !value.is_object() {
             return Err("the record is not a JSON object, so write.columns cannot read it".into());
