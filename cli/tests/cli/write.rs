@@ -320,6 +320,13 @@ fn mapped_records_are_read_as_pages_are() {
             r#"{"user":{"key":3,"name":"c"}}"#,
         ]
     );
+    // The replaced surrogate is told, as a read job tells it.
+    let warnings = summary(&dir)["warnings"].to_string();
+    assert!(
+        warnings.contains("1 records held escapes of a lone UTF-16 surrogate")
+            && warnings.contains("sent each as U+FFFD"),
+        "{warnings}"
+    );
 }
 
 /// A webhook's URL is its secret: given whole by a variable named so, it

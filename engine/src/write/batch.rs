@@ -23,6 +23,8 @@ pub(super) struct Mapping {
     /// The parser a read job reads pages with, so that a record is read
     /// as a page is: numbers past 64 bits, lone surrogates, repeated keys.
     parser: std::sync::Mutex<(crate::json::Parser, crate::json::Scratch)>,
+    /// Records read with an escape of a lone surrogate, sent as U+FFFD.
+    lone_surrogates: std::sync::atomic::AtomicU64,
 }
 
 /// Where a column lands in the JSON sent.
@@ -134,6 +136,25 @@ impl Encoder {
     }
 }
 
+impl Encoder {
+    /// The warning of the records the mapping sent with U+FFFD for a lone
+    /// surrogate, if any were.
+    pub(super) fn lone_surrogates_said(&self) -> Option<String> {
+        let records = self
+            .mapping
+            .as_ref()?
+            .lone_surrogates
+            .load(std::sync::atomic::Ordering::Relaxed);
+        (records > 0).then(|| {
+            format!(
+                "{records} records held escapes of a lone UTF-16 surrogate (such as \\ud800 \
+                 without its pair), which UTF-8 text cannot hold: [[write.columns]] sent each \
+                 as U+FFFD"
+            )
+        })
+    }
+}
+
 impl Mapping {
     pub(super) fn new(columns: &[ColumnSpec]) -> Mapping {
         let mut layout: Vec<(Vec<u8>, Member)> = Vec::new();
@@ -155,6 +176,7 @@ impl Mapping {
             extractor: Extractor::new(columns.to_vec(), &records),
             layout,
             parser: std::sync::Mutex::default(),
+            lone_surrogates: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -168,6 +190,10 @@ impl Mapping {
         let value = parser
             .parse(text, scratch)
             .map_err(|e| format!("the record is not JSON: {e}"))?;
+        if parser.lone_surrogates > 0 {
+            self.lone_surrogates
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if !value.is_object() {
             return Err("the record is not a JSON object, so write.columns cannot read it".into());
         }

@@ -169,6 +169,7 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let window = usize::try_from(job.limits.concurrency).unwrap_or(1).max(1);
     let (sender, mut receiver) = mpsc::channel::<Outgoing>(window);
     let encoder = Arc::new(Encoder::new(write, &request.url));
+    let input_encoder = Arc::clone(&encoder);
     let skip = checkpoint.clone();
     // A thread of its own, not the runtime's blocking pool: a failed run
     // must not wait for an input (stdin, a read job) that never ends.
@@ -176,7 +177,7 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     std::thread::Builder::new()
         .name("hydrant-write-input".into())
         .spawn(move || {
-            let _ = read_done.send(read_batches(items, &encoder, &skip, sender));
+            let _ = read_done.send(read_batches(items, &input_encoder, &skip, sender));
         })
         .map_err(|e| Error::io("cannot start the input thread", e))?;
 
@@ -279,6 +280,8 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         state::remove(&state.path)?;
     }
     let counts = checkpoint.counts;
+    let mut warnings = job.notices.clone();
+    warnings.extend(encoder.lone_surrogates_said());
     Ok(Summary {
         records: counts.delivered,
         requests: checkpoint.requests,
@@ -288,7 +291,7 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         elapsed_s: earlier_elapsed + started.elapsed().as_secs_f64(),
         stopped: Stopped::EndOfInput,
         output: send.session.redact(&request.url),
-        warnings: job.notices.clone(),
+        warnings,
         dirty_reasons: Default::default(),
         unseen_fields: Default::default(),
         write: Some(counts),
