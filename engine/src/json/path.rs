@@ -137,8 +137,21 @@ impl JsonPath {
     }
 
     /// Every value the path selects, in document order.
+    ///
+    /// A number past 64 bits is carried as a marked string, which a filter
+    /// would compare as a string (`?@.v > 5` would miss it). The path then
+    /// runs over a copy that holds it as a double, and what it selects is
+    /// taken from `value` itself, digits and all.
     pub fn query<'v>(&self, value: &'v Value) -> Vec<&'v Value> {
-        self.general.query(value).all()
+        if !holds_big_number(value) {
+            return self.general.query(value).all();
+        }
+        let numeric = big_numbers_as_doubles(value);
+        self.general
+            .query_located(&numeric)
+            .locations()
+            .filter_map(|at| value.pointer(&at.to_json_pointer()))
+            .collect()
     }
 
     /// Every value the path selects from a simd-json value, in document order.
@@ -157,6 +170,49 @@ impl JsonPath {
                 Selected::Owned(self.query(&converted).into_iter().cloned().collect())
             }
         }
+    }
+}
+
+/// Whether `value` holds a number past 64 bits, carried as a marked string.
+fn holds_big_number(value: &Value) -> bool {
+    match value {
+        Value::String(s) => crate::json::big_number(s).is_some(),
+        Value::Array(items) => items.iter().any(holds_big_number),
+        Value::Object(map) => map.values().any(holds_big_number),
+        _ => false,
+    }
+}
+
+/// `value` with each number past 64 bits as the nearest double that keeps
+/// its order: the largest double past them all, the smallest one short of
+/// zero for a number too small (never zero itself), for a filter to
+/// compare.
+fn big_numbers_as_doubles(value: &Value) -> Value {
+    match value {
+        Value::String(s) => match crate::json::big_number(s) {
+            Some(literal) => {
+                let mut double = literal.parse::<f64>().unwrap_or_default();
+                let mantissa = literal.split(['e', 'E']).next().unwrap_or_default();
+                if double == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')) {
+                    let tiny = f64::from_bits(1);
+                    double = if literal.starts_with('-') {
+                        -tiny
+                    } else {
+                        tiny
+                    };
+                }
+                let double = double.clamp(f64::MIN, f64::MAX);
+                serde_json::Number::from_f64(double).map_or(Value::Null, Value::Number)
+            }
+            None => value.clone(),
+        },
+        Value::Array(items) => Value::Array(items.iter().map(big_numbers_as_doubles).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), big_numbers_as_doubles(v)))
+                .collect(),
+        ),
+        _ => value.clone(),
     }
 }
 
@@ -454,5 +510,35 @@ mod tests {
         assert_eq!(resolve_index(-3, 3), Some(0));
         assert_eq!(resolve_index(-4, 3), None);
         assert_eq!(resolve_index(3, 3), None);
+    }
+}
+
+#[cfg(test)]
+mod big_number_tests {
+    use super::*;
+    use crate::json::BIG;
+
+    /// A filter compares a number past 64 bits as a number, and the value
+    /// selected keeps its digits.
+    #[test]
+    fn a_filter_compares_a_number_past_64_bits_as_a_number() {
+        let big = Value::String(format!("{BIG}12345678901234567890123"));
+        let tree = serde_json::json!({"tags": [
+            {"k": "a", "v": big.clone()},
+            {"k": "b", "v": 2},
+            {"k": "c", "v": Value::String(format!("{BIG}-1e400"))},
+            {"k": "d", "v": Value::String(format!("{BIG}1e-400"))},
+        ]});
+        let select = |path: &str| JsonPath::parse(path).unwrap().query(&tree);
+        assert_eq!(select("$.tags[?@.v > 5].v"), [&big]);
+        assert_eq!(select("$.tags[?@.v < 5].k"), ["b", "c", "d"]);
+        assert_eq!(select("$.tags[?@.v == 12345678901234567890123].k"), ["a"]);
+        // Past the doubles, a number compares as the largest double.
+        assert_eq!(select("$.tags[?@.v < -1e300].k"), ["c"]);
+        assert!(select("$.tags[?@.v == null].k").is_empty());
+        // Too small for a double, a number is still not zero.
+        assert_eq!(select("$.tags[?@.v > 0 && @.v < 1e-300].k"), ["d"]);
+        assert!(select("$.tags[?@.v == 0].k").is_empty());
+        assert_eq!(select("$..v").len(), 4);
     }
 }
