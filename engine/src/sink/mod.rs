@@ -389,6 +389,28 @@ mod tests {
     }
 
     #[test]
+    fn a_row_of_one_null_is_not_an_empty_line() {
+        // An empty line is skipped by the readers users have: the record
+        // would be lost. Two fields of null stay `,`.
+        let mut out = Vec::new();
+        let (mut hours, mut field) = (Hours::default(), Vec::new());
+        for cells in [
+            &[Cell::Int(1)][..],
+            &[Cell::Null],
+            &[Cell::Str("".into())],
+            &[Cell::Null, Cell::Null],
+        ] {
+            text::encode_csv_row(cells, b',', &mut hours, &mut field, &mut out);
+        }
+        assert_eq!(String::from_utf8_lossy(&out), "1\n\"\"\n\"\"\n,\n");
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&out[..]);
+        assert_eq!(reader.records().count(), 4);
+    }
+
+    #[test]
     fn csv_quoting() {
         let mut out = Vec::new();
         write_csv_field(b"a,b", b',', false, &mut out);

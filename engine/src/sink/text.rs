@@ -91,7 +91,9 @@ impl Sink for TextSink {
 }
 
 /// Appends one CSV line: a null is an empty field, any other empty value
-/// is `""`. `hours` is kept from row to row.
+/// is `""`. A row of one null field is `""` too: as an empty line, most
+/// readers (pandas, Spark, the `csv` crate) would skip the record.
+/// `hours` is kept from row to row.
 pub(super) fn encode_csv_row(
     cells: &[Cell<'_>],
     delimiter: u8,
@@ -116,6 +118,9 @@ pub(super) fn encode_csv_row(
             }
         };
         write_csv_field(text, delimiter, text.is_empty(), out);
+    }
+    if let [Cell::Null] = cells {
+        out.extend_from_slice(b"\"\"");
     }
     out.push(b'\n');
 }
