@@ -209,9 +209,11 @@ pub(super) fn fill_placeholders_for_check(url: &str) -> String {
     out
 }
 
+/// The text of a string, number or boolean. A number past 64 bits, which
+/// a page's parse carries as a marked string, is its digits.
 pub(crate) fn scalar_text(key: &str, value: &Value) -> std::result::Result<String, String> {
     match value {
-        Value::String(s) => Ok(s.clone()),
+        Value::String(s) => Ok(crate::json::big_number(s).unwrap_or(s).to_owned()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
         _ => Err(format!("{key}: expected a string, number or boolean")),

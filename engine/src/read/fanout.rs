@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::extract::Placeholders;
 use crate::job::{Fanout, FanoutIn, FanoutSource, Job};
-use crate::json::{big_number, mark_big_numbers, write_serde};
+use crate::json::{mark_big_numbers, write_serde};
 use crate::options::{Progress, RunOptions};
 use crate::read::{Hooks, OutputHook, run_hooked};
 
@@ -322,14 +322,8 @@ fn place(fanout: &Fanout, value: String, mut placeholders: Placeholders) -> FanV
     }
 }
 
-/// The text of a string, number or boolean; a number past 64 bits, read
-/// as a marked string, as its digits.
+/// The text of a string, number or boolean.
 fn scalar_text(value: &Value) -> Option<String> {
-    if let Value::String(s) = value
-        && let Some(digits) = big_number(s)
-    {
-        return Some(digits.to_owned());
-    }
     crate::job::scalar_text("", value).ok()
 }
 

@@ -269,11 +269,12 @@ pub(super) fn url_values(
     text: &[u8],
     names: &[String],
 ) -> std::result::Result<HashMap<String, String>, String> {
-    let record: &serde_json::value::RawValue =
-        serde_json::from_slice(text).map_err(|e| format!("the record is not JSON: {e}"))?;
-    // A record that is not an object has no member to give.
-    let record: HashMap<String, &serde_json::value::RawValue> =
-        serde_json::from_str(record.get()).unwrap_or_default();
+    let record: HashMap<String, &serde_json::value::RawValue> = match serde_json::from_slice(text) {
+        Ok(members) => members,
+        // A record that is not an object has no member to give.
+        Err(e) if e.is_data() => HashMap::new(),
+        Err(e) => return Err(format!("the record is not JSON: {e}")),
+    };
     names
         .iter()
         .map(|name| {
