@@ -136,6 +136,7 @@ fn parquet(c: &mut Criterion) {
             pipeline.arrow_batch(&body).expect("page")
         })
         .collect();
+    let schema = pipeline.parquet_schema().expect("columns known");
     let dir = std::env::temp_dir().join(format!("hydrant-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temporary folder");
     let path = dir.join("out.parquet");
@@ -143,7 +144,7 @@ fn parquet(c: &mut Criterion) {
     group.throughput(Throughput::Elements((batches.len() * RECORDS) as u64));
     for (name, threads) in [("encode", 1), ("encode_2_threads", 2)] {
         group.bench_function(name, |b| {
-            b.iter(|| write_parquet(&batches, &path, threads).expect("parquet"))
+            b.iter(|| write_parquet(&batches, schema.clone(), &path, threads).expect("parquet"))
         });
     }
     group.finish();

@@ -286,31 +286,56 @@ impl PagePipeline {
             }))
         })
     }
+
+    /// The schema of a Parquet file of the job's columns, as a run writes
+    /// it (`json` columns marked as JSON). The columns are known once a
+    /// page went through.
+    #[cfg(feature = "parquet")]
+    pub fn parquet_schema(&self) -> Option<arrow_schema::SchemaRef> {
+        let columns = self.extractor.as_ref()?.columns();
+        Some(crate::sink::parquet::ParquetSink::schema(columns))
+    }
 }
 
-/// Writes `batches` to a Parquet file at `path` as a run's encoder thread
+/// Writes `batches` to a Parquet file of `schema` (see
+/// [`PagePipeline::parquet_schema`]) at `path` as a run's encoder thread
 /// does (zstd, row groups of 65536 rows), the columns encoded on `threads`
 /// threads (1: all on the calling thread, as on two cores). Returns the
 /// file's size.
 #[cfg(feature = "parquet")]
 pub fn write_parquet(
     batches: &[arrow_array::RecordBatch],
+    schema: arrow_schema::SchemaRef,
     path: &std::path::Path,
     threads: usize,
 ) -> Result<u64> {
     use crate::sink::parquet::InPlace;
 
     let failed = |e| Error::io(format!("cannot write `{}`", path.display()), e);
-    let Some(first) = batches.first() else {
+    if batches.is_empty() {
         return Ok(0);
-    };
+    }
     let out = Destination::open(Some(path)).map_err(failed)?;
     let options = crate::job::ParquetOptions::default();
-    let encoder = InPlace::new(out, first.schema(), &options).map_err(failed)?;
+    let encoder = InPlace::new(out, schema, &options).map_err(failed)?;
     let running = std::sync::atomic::AtomicBool::new(false);
     crate::read::encoder::encode(encoder, batches.iter().cloned(), threads, &running)
         .map_err(failed)?;
     std::fs::metadata(path).map(|m| m.len()).map_err(failed)
+}
+
+/// The JSON records a write job sends for a Parquet file at `path`, as
+/// `[input] path` reads them: one text a row.
+#[cfg(feature = "parquet")]
+pub fn parquet_input_records(path: &std::path::Path) -> Result<Vec<Vec<u8>>> {
+    use crate::write::input::InputRecord;
+
+    crate::write::parquet::read(path)?
+        .map(|record| match record? {
+            InputRecord::Record(text) => Ok(text),
+            InputRecord::Unreadable { reason, .. } => Err(Error::data(reason)),
+        })
+        .collect()
 }
 
 fn sink(

@@ -13,7 +13,7 @@ mod batch;
 pub(crate) mod input;
 mod inspect;
 #[cfg(feature = "parquet")]
-mod parquet;
+pub(crate) mod parquet;
 mod rejects;
 mod send;
 #[cfg(test)]

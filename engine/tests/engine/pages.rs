@@ -389,7 +389,9 @@ fn typed_columns_read_changed_records_alike_by_index_and_tree() {
 }
 
 /// A Parquet output holds the values an NDJSON output writes, and its
-/// file reads back as the batches the page makers built.
+/// file reads back as the batches the page makers built. A write job that
+/// takes the file as its input sends each row as its NDJSON line: a
+/// REST-to-REST copy through Parquet changes nothing.
 #[cfg(feature = "parquet")]
 #[test]
 fn parquet_holds_what_ndjson_writes_on_changed_records() {
@@ -403,7 +405,7 @@ fn parquet_holds_what_ndjson_writes_on_changed_records() {
         };
         let mut text = PagePipeline::new(&job).unwrap();
         let mut arrow = PagePipeline::new(&job).unwrap();
-        let mut batches = Vec::new();
+        let (mut batches, mut ndjson_lines) = (Vec::new(), Vec::new());
         for page_number in 0..6 {
             let odds = if page_number == 0 {
                 0.0
@@ -437,10 +439,19 @@ fn parquet_holds_what_ndjson_writes_on_changed_records() {
             }
             rows += batch.num_rows();
             batches.push(batch);
+            ndjson_lines.extend(
+                ndjson
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(<[u8]>::to_vec),
+            );
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.parquet");
-        hydrant_engine::bench_support::write_parquet(&batches, &path, 1).unwrap();
+        let schema = arrow
+            .parquet_schema()
+            .unwrap_or_else(|| batches[0].schema());
+        hydrant_engine::bench_support::write_parquet(&batches, schema, &path, 1).unwrap();
         let read: Vec<_> = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
             std::fs::File::open(&path).unwrap(),
             1 << 20,
@@ -459,6 +470,17 @@ fn parquet_holds_what_ndjson_writes_on_changed_records() {
         assert_eq!(read.len(), written.len(), "rows read back");
         for (read, written) in read.iter().zip(&written) {
             assert_eq!(read.columns(), written.columns(), "a row read back");
+        }
+        if !written.is_empty() {
+            let sent = hydrant_engine::bench_support::parquet_input_records(&path).unwrap();
+            assert_eq!(sent.len(), ndjson_lines.len(), "records a write job sends");
+            for (sent, line) in sent.iter().zip(&ndjson_lines) {
+                assert_eq!(
+                    String::from_utf8_lossy(sent),
+                    String::from_utf8_lossy(line),
+                    "a Parquet row sent, against its NDJSON line"
+                );
+            }
         }
         files += usize::from(!written.is_empty());
     }
