@@ -517,19 +517,65 @@ fn a_next_link_read_from_the_head_of_a_broken_page_still_fails_the_run_there() {
     fails_at_broken_page_2(&server, &rest, &out);
 }
 
+/// A page whose link key is spelled two ways, the first with an escape
+/// (`ne\u0078t` is `next`), and the pages each spelling names.
+fn spelled_two_ways(first: String) -> TestServer {
+    TestServer::start(vec![
+        Exchange::json("/p", first),
+        Exchange::json("/p?page=2", r#"{"data": [{"id": 2}]}"#),
+        Exchange::json("/p?page=9", r#"{"data": [{"id": 9}]}"#),
+    ])
+}
+
+const FOLLOW_NEXT: &str = "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n\
+    [records]\npath = \"data\"\n[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+
+#[test]
+fn a_link_read_at_the_head_is_the_first_of_a_key_spelled_two_ways() {
+    // The first of two keys wins, however it is spelled, as in the parse.
+    // The records are too long to be stepped over from the tail.
+    let server = spelled_two_ways(format!(
+        r#"{{"ne\u0078t": "/p?page=2", "next": "/p?page=9", "data": [{{"id": 0, "pad": "{}"}}]}}"#,
+        "x".repeat(70_000)
+    ));
+    let (run, _) = run_job(&server.url(), "/p", FOLLOW_NEXT, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":0}\n{\"id\":2}\n");
+}
+
+#[test]
+fn a_link_read_at_the_tail_that_the_parse_reads_otherwise_fails_the_run() {
+    // Read backwards, the last `next` is found, and the next request goes
+    // out on it before the parse, which takes the first. The run fails
+    // naming the page, rather than go on from a link the page does not
+    // give.
+    let server = spelled_two_ways(
+        r#"{"data": [{"id": 0}], "ne\u0078t": "/p?page=2", "next": "/p?page=9"}"#.to_owned(),
+    );
+    let dir = Dir::new();
+    let out = dir.path("out.ndjson");
+    let rest = format!("{FOLLOW_NEXT}[output]\npath = \"{}\"\n", path_str(&out));
+    let said = format!(
+        "response from {}/p: `next` is \"/p?page=2\" by the parse of the page, \
+         but the next request went out for \"/p?page=9\"",
+        server.url()
+    );
+    fails_saying(&server, &rest, &out, &said);
+}
+
 /// Runs `/p` with `rest` and checks that the run fails naming page 2 as
 /// not valid JSON, leaving no output at `out`.
 fn fails_at_broken_page_2(server: &TestServer, rest: &str, out: &std::path::Path) {
+    let said = format!("response from {}/p?page=2 is not valid JSON", server.url());
+    fails_saying(server, rest, out, &said);
+}
+
+/// Runs `/p` with `rest` and checks that the run fails saying `said`,
+/// leaving no output at `out`.
+fn fails_saying(server: &TestServer, rest: &str, out: &std::path::Path, said: &str) {
     let (run, _) = run_job(&server.url(), "/p", rest, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(&format!(
-            "response from {}/p?page=2 is not valid JSON",
-            server.url()
-        )),
-        "{}",
-        run.stderr
-    );
+    assert!(run.stderr.contains(said), "{}", run.stderr);
     assert!(
         !out.exists(),
         "a failed run left its output looking complete"

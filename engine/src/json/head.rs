@@ -48,6 +48,11 @@ pub(crate) fn leading_members(body: &[u8], keys: &[&str]) -> Leading {
         }
         let key_end = more!(string_end(body, at));
         let key = &body[at + 1..key_end - 1];
+        // A key spelled with an escape may be one of `keys`, which a
+        // parse would take first.
+        if key.contains(&b'\\') {
+            return Leading::Absent;
+        }
         at = skip_space(body, key_end);
         if *more!(body.get(at)) != b':' {
             return Leading::Absent;

@@ -443,6 +443,10 @@ mod tests {
             (r#"{"meta":{"next":"x"}}"#, "inside an object"),
             (r#"{"a":1}"#, "absent: only a full parse can say"),
             (r#"{"n\u0065xt":"x"}"#, "an escaped key"),
+            (
+                r#"{"n\u0065xt":"x","next":"y"}"#,
+                "an escaped key before the plain one: a parse takes the first",
+            ),
             (r#"{"next":1.5}"#, "not an integer"),
             (r#"{"next":1e3}"#, "not an integer"),
             (r#"{"next":007}"#, "not JSON"),

@@ -6,7 +6,8 @@
 //! forwards: the text ends outside any string, and a quote preceded by an
 //! even number of backslashes opens or closes one. What is read here is
 //! only a guess for the next request; the full parse of the page checks
-//! the page afterwards, and a page that does not parse fails the run.
+//! it afterwards. A page that does not parse, or whose parse reads another
+//! value (a key spelled two ways, the first with an escape), fails the run.
 
 use super::head::scalar;
 use super::*;
@@ -78,7 +79,9 @@ fn find_member(body: &[u8], close: usize, key: &str, top: bool) -> Option<(usize
             found = Some((start, end));
             if top {
                 // Anywhere before, the key's quoted text could be its
-                // first occurrence, which a full parse would read.
+                // first occurrence, which a full parse would read. The
+                // key spelled with an escape would cost a scan for each
+                // escape to rule out: the parse checks what was read.
                 let quoted = format!("\"{key}\"");
                 let before = &body[..key_start];
                 return memchr::memmem::find(before, quoted.as_bytes())

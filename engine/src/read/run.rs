@@ -496,17 +496,17 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let early = followed && !current.paginator.reads_records();
         let (landed, landing) = oneshot::channel();
         let rows = tokio::spawn(async move {
-            let mut landed = Some(landed);
+            let (mut landed, mut told) = (Some(landed), None);
             let slot = fetching.acquire_owned().await;
             let fetched = if early {
-                let mut watch = PageWork::head_watch(&session, &watched, &mut landed);
+                let mut watch = PageWork::head_watch(&session, &watched, &mut landed, &mut told);
                 session.fetch_watching(prepared, &mut watch).await?
             } else {
                 session.fetch(prepared).await?
             };
             drop(slot);
             let shown = session.shown(&fetched.prepared);
-            let Some(arrived) = work.arrive(fetched, shown, landed) else {
+            let Some(arrived) = work.arrive(fetched, shown, landed, told) else {
                 return Ok(None);
             };
             // A counted page is made where it was read, warm in the cache;

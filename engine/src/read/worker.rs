@@ -113,7 +113,19 @@ pub(crate) struct Arrived {
     content_type: Option<String>,
     /// The facts' channel and the answer, when the facts wait for the parse.
     unsent: Option<(oneshot::Sender<Landed>, Fetched)>,
+    /// The values read from the tail of the body before its parse.
+    told: Option<Told>,
     latency: Duration,
+}
+
+/// The watched values read backwards from the end of a whole body, which
+/// sent the next request before the body was parsed.
+#[derive(Debug, Default)]
+pub(crate) struct Told {
+    values: Vec<Value>,
+    /// The length of the body they were read from: a retry's answer may
+    /// be another body.
+    body_len: usize,
 }
 
 /// How much of a page's head is watched for the paginator's values before
@@ -159,13 +171,15 @@ impl PageWork {
     /// every watched value as a top-level member, so that the next request
     /// goes out while the page is still arriving; else, once the whole
     /// page is in, if its tail holds them (a link after the records),
-    /// before the page is parsed. Only for a paginator that does not read
-    /// the records count, which needs the whole page. A retried request
-    /// keeps the facts of the first answer's head.
+    /// before the page is parsed; those go to `told` too, for the parse to
+    /// check. Only for a paginator that does not read the records count,
+    /// which needs the whole page. A retried request keeps the facts of the
+    /// first answer's head.
     pub(crate) fn head_watch<'w>(
         session: &'w Session,
         watched: &'w [JsonPath],
         landed: &'w mut Option<oneshot::Sender<Landed>>,
+        told: &'w mut Option<Told>,
     ) -> impl FnMut(&Prepared, &http::response::Parts, &[u8], bool) -> bool + Send + 'w {
         let keys = head_keys(watched);
         let paths = tail_paths(watched);
@@ -187,6 +201,10 @@ impl PageWork {
                     return paths.is_none();
                 }
                 values = paths.as_deref().and_then(|p| trailing_members(body, p));
+                *told = values.clone().map(|values| Told {
+                    values,
+                    body_len: body.len(),
+                });
             }
             let Some(values) = values else {
                 return true;
@@ -220,12 +238,14 @@ impl PageWork {
     /// Takes the body out of a fetched page. `landed`, unless
     /// [`PageWork::head_watch`] took it already, is sent at once for a 204
     /// (`None`: nothing to make) and otherwise once the page is parsed.
-    /// `shown` names the request in errors.
+    /// `shown` names the request in errors; `told`, what the watch read
+    /// from the body's tail.
     pub(crate) fn arrive(
         &self,
         mut fetched: Fetched,
         shown: String,
         landed: Option<oneshot::Sender<Landed>>,
+        told: Option<Told>,
     ) -> Option<Arrived> {
         let body = std::mem::take(&mut fetched.response.body);
         let latency = fetched.latency;
@@ -248,6 +268,7 @@ impl PageWork {
             shown,
             content_type,
             unsent,
+            told,
             latency,
         })
     }
@@ -293,6 +314,7 @@ impl PageWork {
             shown,
             content_type,
             unsent,
+            told,
             latency,
         } = arrived;
         let body_len = body.len();
@@ -306,7 +328,10 @@ impl PageWork {
             .scanner
             .scan(&body, self.extractor.plan())
             .map_err(|e| not_json(&shown, content_type.as_deref(), &body, e))?;
-        let (records, watched) = index_records(&doc, &self.records, watched, &shown)?;
+        let (records, values) = index_records(&doc, &self.records, watched, &shown)?;
+        if let Some(told) = told.filter(|told| told.body_len == body_len) {
+            check_told(&told.values, &values, watched, &shown)?;
+        }
         let records_missing = records_missing(doc.root(), &self.records, records.len(), &shown);
         let lone_surrogates = doc.lone_surrogates();
         if let Some((landed, fetched)) = unsent {
@@ -320,7 +345,7 @@ impl PageWork {
                         .counted
                         .then(|| records_fingerprint(&records))
                         .flatten(),
-                    watched,
+                    watched: values,
                 }),
             });
         }
@@ -462,6 +487,33 @@ enum Head {
     /// Left for the whole page: the head cannot hold them, or they are
     /// not in its first [`HEAD_WATCHED`] bytes.
     Leave,
+}
+
+/// Fails when the parse of a page reads a watched value otherwise than its
+/// tail was read: a key spelled two ways, the first with an escape. The
+/// next request went out on the tail's value, so the run cannot go on
+/// from the parse's.
+fn check_told(
+    told: &[Value],
+    parsed: &[Option<Value>],
+    watched: &[JsonPath],
+    shown: &str,
+) -> Result<()> {
+    let differs = told
+        .iter()
+        .zip(parsed)
+        .zip(watched)
+        .find(|((told, parsed), _)| parsed.as_ref() != Some(*told));
+    match differs {
+        None => Ok(()),
+        Some(((told, parsed), path)) => Err(Error::data(format!(
+            "response from {shown}: `{}` is {} by the parse of the page, but the next \
+             request went out for {told}, read from the end of the page before it was parsed \
+             (a key spelled two ways?)",
+            path.as_str(),
+            parsed.as_ref().unwrap_or(&Value::Null)
+        ))),
+    }
 }
 
 /// The keys of each watched value when every one is a path of keys, the
@@ -618,6 +670,23 @@ mod tests {
         return rustix::process::getpriority_process(Some(rustix::thread::gettid())).ok();
         #[cfg(not(target_os = "linux"))]
         return None;
+    }
+
+    #[test]
+    fn a_tail_read_the_parse_reads_otherwise_fails_naming_both() {
+        let watched = [JsonPath::parse("$.paging.next").unwrap()];
+        let told = [Value::from("/b")];
+        assert!(check_told(&told, &[Some(Value::from("/b"))], &watched, "GET u").is_ok());
+        let error = check_told(&told, &[Some(Value::from("/a"))], &watched, "GET u")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("response from GET u: `$.paging.next` is \"/a\"")
+                && error.contains("went out for \"/b\""),
+            "{error}"
+        );
+        let absent = check_told(&told, &[None], &watched, "GET u").unwrap_err();
+        assert!(absent.to_string().contains("is null"), "{absent}");
     }
 
     #[test]
