@@ -609,6 +609,133 @@ pub(crate) fn index_records<'d>(
 mod tests {
     use super::*;
 
+    /// Random pages whose links come in any place and spelling, as keys
+    /// repeated, escaped, nested in records or in `paging`: what the head
+    /// and the tail read before the parse is what the parse reads. The one
+    /// exception, an escaped spelling before a key read at the tail, is
+    /// what `check_told` fails the run on.
+    #[test]
+    fn what_is_read_before_the_parse_is_what_the_parse_reads() {
+        use rand::rngs::StdRng;
+        use rand::SeedableRng;
+        let mut rng = StdRng::seed_from_u64(0x7a11);
+        let watched = [
+            JsonPath::parse("$.next").unwrap(),
+            JsonPath::parse("$.paging.next").unwrap(),
+        ];
+        let mut scanner = Scanner::default();
+        let (mut heads, mut tails, mut escaped) = (0, 0, 0);
+        for _ in 0..4000 {
+            let page = LinkPage::random(&mut rng);
+            let body = page.text.as_bytes();
+            let doc = scanner.scan(body, None).unwrap();
+            let parsed: Vec<_> = watched
+                .iter()
+                .map(|w| crate::read::watched_node(doc.root(), w))
+                .collect();
+            if let Leading::Found(read) = leading_members(body, &["next"]) {
+                heads += 1;
+                assert_eq!(Some(&read[0]), parsed[0].as_ref(), "head of {}", page.text);
+            }
+            for (at, path) in [vec!["next"], vec!["paging", "next"]]
+                .into_iter()
+                .enumerate()
+            {
+                let Some(read) = trailing_members(body, &[path]) else {
+                    continue;
+                };
+                tails += 1;
+                let told = check_told(&read, &parsed[at..=at], &watched[at..=at], "u");
+                if told.is_err() {
+                    escaped += 1;
+                    assert!(page.escaped_before[at], "tail of {}", page.text);
+                }
+            }
+        }
+        assert!(
+            heads > 250 && tails > 600,
+            "{heads} heads, {tails} tails read"
+        );
+        assert!(escaped > 0, "no escaped spelling was read at the tail");
+    }
+
+    /// A page of [`what_is_read_before_the_parse_is_what_the_parse_reads`].
+    struct LinkPage {
+        text: String,
+        /// Whether a top-level `next` (0) or `paging` (1) spelled with an
+        /// escape comes before another spelling of it.
+        escaped_before: [bool; 2],
+    }
+
+    impl LinkPage {
+        fn random(rng: &mut rand::rngs::StdRng) -> LinkPage {
+            use rand::Rng;
+            let value = |rng: &mut rand::rngs::StdRng| -> String {
+                match rng.random_range(0..7) {
+                    0 => "null".into(),
+                    1 => rng.random_range(-3..300_i64).to_string(),
+                    2 => "1.5".into(),
+                    3 => r#""/p?a=\"1\"&b=\\""#.into(),
+                    4 => r#""\u002fp\/2""#.into(),
+                    _ => format!("\"/p?page={}\"", rng.random_range(0..99)),
+                }
+            };
+            let spellings = [r#""next""#, r#""ne\u0078t""#, r#""\u006Eext""#];
+            let papers = [r#""paging""#, r#""p\u0061ging""#];
+            let space = |rng: &mut rand::rngs::StdRng| [" ", "", "\n  "][rng.random_range(0..3)];
+            let mut members = Vec::new();
+            let mut seen = [(false, false); 2];
+            let mut escaped_before = [false; 2];
+            for _ in 0..rng.random_range(1..6) {
+                let (key, which, val) = match rng.random_range(0..4) {
+                    0 => {
+                        let spelling = rng.random_range(0..spellings.len());
+                        (
+                            spellings[spelling].to_owned(),
+                            Some((0, spelling > 0)),
+                            value(rng),
+                        )
+                    }
+                    1 => {
+                        let spelling = rng.random_range(0..papers.len());
+                        let inner = format!(
+                            "{{\"prev\":{},{}\"next\"{}:{}}}",
+                            value(rng),
+                            space(rng),
+                            space(rng),
+                            value(rng)
+                        );
+                        (papers[spelling].to_owned(), Some((1, spelling > 0)), inner)
+                    }
+                    2 => {
+                        let records: Vec<String> = (0..rng.random_range(0..3))
+                            .map(|i| format!("{{\"id\":{i},\"next\":{}}}", value(rng)))
+                            .collect();
+                        (
+                            "\"data\"".to_owned(),
+                            None,
+                            format!("[{}]", records.join(",")),
+                        )
+                    }
+                    _ => ("\"n\"".to_owned(), None, value(rng)),
+                };
+                if let Some((at, is_escaped)) = which {
+                    let (any, escaped) = &mut seen[at];
+                    escaped_before[at] |= *escaped;
+                    *any = true;
+                    *escaped |= is_escaped;
+                }
+                let (a, b) = (space(rng), space(rng));
+                members.push(format!("{key}{a}:{b}{val}"));
+            }
+            let text = format!("{{{}}}", members.join(","));
+            LinkPage {
+                text,
+                escaped_before,
+            }
+        }
+    }
+
     #[test]
     fn a_head_is_read_whatever_its_length_and_left_only_past_the_limit() {
         let watched = [JsonPath::parse("$.next").unwrap()];
