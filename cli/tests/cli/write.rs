@@ -850,6 +850,42 @@ fn a_failing_write_job_does_not_wait_for_stdin_to_end() {
 }
 
 #[test]
+fn an_empty_string_and_a_null_come_back_from_hydrants_csv_apart() {
+    // An API's records to CSV, then the CSV to another API: CSV writes an
+    // empty string `""` and a null as nothing, and reads them back so.
+    let api = TestServer::start(vec![Exchange::json(
+        "/r",
+        r#"[{"id": 1, "note": ""}, {"id": 2, "note": null}, {"id": 3, "note": "a,\"\"\nb"}, {"id": 4, "note": "\"\""}]"#,
+    )]);
+    let dir = Dir::new();
+    let read = dir.write(
+        "read.toml",
+        &format!(
+            "[request]\nurl = \"{}/r\"\n[output]\npath = \"out.csv\"\n",
+            api.url()
+        ),
+    );
+    let run = hydrant(&["run", path_str(&read), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let server = accepting();
+    let job = format!(
+        "[input]\npath = \"out.csv\"\n[write]\nurl = \"{}/w\"\n",
+        server.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        body(&server.requests()[0]),
+        json!([
+            {"id": "1", "note": ""},
+            {"id": "2", "note": null},
+            {"id": "3", "note": "a,\"\"\nb"},
+            {"id": "4", "note": "\"\""},
+        ])
+    );
+}
+
+#[test]
 fn a_csv_row_of_the_wrong_width_is_rejected_with_its_fields() {
     let server = accepting();
     let dir = Dir::new();

@@ -616,8 +616,8 @@ mod tests {
     /// what `check_told` fails the run on.
     #[test]
     fn what_is_read_before_the_parse_is_what_the_parse_reads() {
-        use rand::rngs::StdRng;
         use rand::SeedableRng;
+        use rand::rngs::StdRng;
         let mut rng = StdRng::seed_from_u64(0x7a11);
         let watched = [
             JsonPath::parse("$.next").unwrap(),

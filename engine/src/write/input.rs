@@ -150,9 +150,11 @@ impl Iterator for NdjsonItems {
     }
 }
 
-/// CSV with a header row: each row an object of strings, empty fields null.
+/// CSV with a header row: each row an object of strings, empty fields
+/// null and quoted empty fields (`""`) empty strings, as hydrant's CSV
+/// output and database exports (PostgreSQL's `COPY … CSV`) write them.
 struct CsvItems {
-    reader: csv::Reader<Box<dyn Read + Send>>,
+    reader: csv::Reader<Kept>,
     headers: Option<Vec<Vec<u8>>>,
     shown: String,
     row: csv::StringRecord,
@@ -164,7 +166,7 @@ impl CsvItems {
             reader: csv::ReaderBuilder::new()
                 .has_headers(false)
                 .flexible(true)
-                .from_reader(reader),
+                .from_reader(Kept::new(reader)),
             headers: None,
             shown,
             row: csv::StringRecord::new(),
@@ -196,6 +198,7 @@ impl Iterator for CsvItems {
                 }));
             }
         }
+        let quoted = quoted_empty(&mut self.reader, &self.row);
         let Some(headers) = &self.headers else {
             // Sent twice in one object, a key is ambiguous: APIs keep the
             // first or the last.
@@ -228,9 +231,9 @@ impl Iterator for CsvItems {
             }));
         }
         let mut text = Vec::with_capacity(self.row.as_slice().len() + 16 * self.row.len());
-        for (key, field) in headers.iter().zip(&self.row) {
+        for (i, (key, field)) in headers.iter().zip(&self.row).enumerate() {
             text.extend_from_slice(key);
-            if field.is_empty() {
+            if field.is_empty() && !quoted.contains(&i) {
                 text.extend_from_slice(b"null");
             } else {
                 write_str(field, &mut text);
@@ -241,6 +244,94 @@ impl Iterator for CsvItems {
         }
         text.push(b'}');
         Some(Ok(InputRecord::Record(text)))
+    }
+}
+
+/// The fields of `row`, just read, that are a quoted empty string: the
+/// csv crate gives them as empty, as it does an empty field.
+fn quoted_empty(reader: &mut csv::Reader<Kept>, row: &csv::StringRecord) -> Vec<usize> {
+    let end = reader.position().byte();
+    let kept = reader.get_mut();
+    let quoted = match row.position() {
+        Some(start) if row.iter().any(str::is_empty) => raw_fields(kept.between(start.byte(), end))
+            .enumerate()
+            .filter(|(_, raw)| *raw == b"\"\"")
+            .map(|(i, _)| i)
+            .collect(),
+        _ => Vec::new(),
+    };
+    kept.forget_before(end);
+    quoted
+}
+
+/// The raw text of each field of a CSV record, quotes kept: a quote
+/// opens or closes a quoted run (a doubled quote does both), and only a
+/// comma or line end outside one ends a field.
+fn raw_fields(record: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let record = record.trim_ascii_start();
+    let mut quoted = false;
+    let end = record
+        .iter()
+        .position(|&b| {
+            quoted ^= b == b'"';
+            !quoted && (b == b'\n' || b == b'\r')
+        })
+        .unwrap_or(record.len());
+    let mut quoted = false;
+    record[..end].split(move |&b| {
+        quoted ^= b == b'"';
+        !quoted && b == b','
+    })
+}
+
+/// A CSV input's reader that keeps the bytes read since the row being
+/// looked at, by their offset in the input.
+struct Kept {
+    inner: Box<dyn Read + Send>,
+    bytes: Vec<u8>,
+    /// The offset of `bytes[0]`.
+    from: u64,
+}
+
+impl Kept {
+    fn new(inner: Box<dyn Read + Send>) -> Kept {
+        Kept {
+            inner,
+            bytes: Vec::new(),
+            from: 0,
+        }
+    }
+
+    /// The bytes at offsets `start..end`, as far as they are kept.
+    fn between(&self, start: u64, end: u64) -> &[u8] {
+        let at = |offset: u64| {
+            usize::try_from(offset.saturating_sub(self.from))
+                .unwrap_or(usize::MAX)
+                .min(self.bytes.len())
+        };
+        &self.bytes[at(start)..at(end)]
+    }
+
+    /// Lets go of the bytes before `offset`, a few at a time.
+    fn forget_before(&mut self, offset: u64) {
+        let upto = usize::try_from(offset.saturating_sub(self.from)).unwrap_or(usize::MAX);
+        if upto >= KEPT_SLACK {
+            let upto = upto.min(self.bytes.len());
+            self.bytes.drain(..upto);
+            self.from += upto as u64;
+        }
+    }
+}
+
+/// How many bytes before the row looked at [`Kept`] may hold before it
+/// lets go of them: a row's bytes are moved once per this many.
+const KEPT_SLACK: usize = 1 << 16;
+
+impl Read for Kept {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buf)?;
+        self.bytes.extend_from_slice(&buf[..read]);
+        Ok(read)
     }
 }
 
@@ -365,4 +456,52 @@ fn parquet(path: &FsPath) -> Result<InputRecords> {
 #[cfg(feature = "parquet")]
 fn parquet(path: &FsPath) -> Result<InputRecords> {
     crate::write::parquet::read(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The records a CSV input gives, as text.
+    fn csv_records(text: &[u8]) -> Vec<String> {
+        let reader: Box<dyn Read + Send> = Box::new(io::Cursor::new(text.to_vec()));
+        CsvItems::new(reader, "in.csv".to_owned())
+            .map(|item| match item.unwrap() {
+                InputRecord::Record(text) => String::from_utf8(text).unwrap(),
+                InputRecord::Unreadable { reason, .. } => panic!("{reason}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_quoted_empty_field_is_an_empty_string_and_an_empty_one_null() {
+        let text =
+            "\u{feff}a,b,c\r\n\"\",,\"\"\"\"\r\n\r\n,\"\",\"x\n\"\"\"\"\n\"\n\" \",\"\"\"\",\n";
+        assert_eq!(
+            csv_records(text.as_bytes()),
+            [
+                r#"{"a":"","b":null,"c":"\""}"#,
+                r#"{"a":null,"b":"","c":"x\n\"\"\n"}"#,
+                r#"{"a":" ","b":"\"","c":null}"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn quoted_empty_fields_are_told_far_into_an_input() {
+        // Past the bytes kept before they are let go of, and rows whose
+        // quotes span the reader's buffer.
+        let mut text = String::from("id,note,tag\n");
+        let mut expected = Vec::new();
+        for i in 0..20_000 {
+            let (note, sent) = match i % 3 {
+                0 => ("\"\"".to_owned(), "\"\"".to_owned()),
+                1 => (String::new(), "null".to_owned()),
+                _ => (format!("\"n,{i}\"\"\""), format!("\"n,{i}\\\"\"")),
+            };
+            text.push_str(&format!("{i},{note},\"\"\n"));
+            expected.push(format!(r#"{{"id":"{i}","note":{sent},"tag":""}}"#));
+        }
+        assert_eq!(csv_records(text.as_bytes()), expected);
+    }
 }
