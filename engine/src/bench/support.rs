@@ -287,6 +287,12 @@ impl PagePipeline {
         })
     }
 
+    /// The job's columns: declared, or inferred from the first page; `None`
+    /// before a page went through.
+    pub fn columns(&self) -> Option<&[ColumnSpec]> {
+        Some(self.extractor.as_ref()?.columns())
+    }
+
     /// The schema of a Parquet file of the job's columns, as a run writes
     /// it (`json` columns marked as JSON). The columns are known once a
     /// page went through.
@@ -328,14 +334,25 @@ pub fn write_parquet(
 /// `[input] path` reads them: one text a row.
 #[cfg(feature = "parquet")]
 pub fn parquet_input_records(path: &std::path::Path) -> Result<Vec<Vec<u8>>> {
-    use crate::write::input::InputRecord;
-
     crate::write::parquet::read(path)?
-        .map(|record| match record? {
-            InputRecord::Record(text) => Ok(text),
-            InputRecord::Unreadable { reason, .. } => Err(Error::data(reason)),
-        })
+        .map(input_record)
         .collect()
+}
+
+/// The JSON records a write job sends for a CSV input holding `text`, as
+/// `[input] path` reads it.
+pub fn csv_input_records(text: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let reader = Box::new(std::io::Cursor::new(text.to_vec()));
+    crate::write::input::csv(reader, "the CSV".to_owned())
+        .map(input_record)
+        .collect()
+}
+
+fn input_record(record: Result<crate::write::input::InputRecord>) -> Result<Vec<u8>> {
+    match record? {
+        crate::write::input::InputRecord::Record(text) => Ok(text),
+        crate::write::input::InputRecord::Unreadable { reason, .. } => Err(Error::data(reason)),
+    }
 }
 
 fn sink(

@@ -50,7 +50,7 @@ pub(crate) fn open(input: &Input, redirect_to: Option<Uri>) -> Result<InputRecor
                 None => Box::new(io::stdin()),
             };
             Ok(match format {
-                InputFormat::Csv => Box::new(CsvItems::new(reader, shown)),
+                InputFormat::Csv => csv(reader, shown),
                 _ => Box::new(NdjsonItems::new(Box::new(BufReader::new(reader)), shown)),
             })
         }
@@ -148,6 +148,11 @@ impl Iterator for NdjsonItems {
             }));
         }
     }
+}
+
+/// The records of a CSV input read from `reader`, `shown` naming it.
+pub(crate) fn csv(reader: Box<dyn Read + Send>, shown: String) -> InputRecords {
+    Box::new(CsvItems::new(reader, shown))
 }
 
 /// CSV with a header row: each row an object of strings, empty fields

@@ -340,6 +340,21 @@ fn typed_job(rng: &mut StdRng) -> String {
     job
 }
 
+/// A job of inferred or of typed columns, at even odds.
+fn any_job(rng: &mut StdRng) -> String {
+    if rng.random_bool(0.5) {
+        typed_job(rng)
+    } else {
+        JOB.to_owned()
+    }
+}
+
+/// The odds of a change to a value of page `page_number`: none on the
+/// first, whose records the columns are inferred from.
+fn page_odds(page_number: usize, rng: &mut StdRng) -> f64 {
+    if page_number == 0 { 0.0 } else { odds(rng) }
+}
+
 #[test]
 fn inferred_columns_read_changed_records_alike_by_index_and_tree() {
     let mut rng = StdRng::seed_from_u64(0xa9ee);
@@ -388,6 +403,73 @@ fn typed_columns_read_changed_records_alike_by_index_and_tree() {
     );
 }
 
+/// A CSV output, read back as a write job's CSV input reads it, gives
+/// each field as NDJSON wrote it: a null as null, a string as itself, any
+/// other value, and any value of a `json` column, as its JSON text. A
+/// REST-to-REST copy through CSV keeps every string, empty ones and nulls
+/// apart.
+#[test]
+fn csv_reads_back_as_ndjson_wrote_on_changed_records() {
+    use std::collections::BTreeMap;
+
+    use serde_json::value::RawValue;
+
+    let mut rng = StdRng::seed_from_u64(0xc5f);
+    let (mut fields, mut empty) = (0, 0);
+    for _ in 0..60 {
+        let job = any_job(&mut rng);
+        let mut pipeline = PagePipeline::new(&job).unwrap();
+        for page_number in 0..5 {
+            let odds = page_odds(page_number, &mut rng);
+            let body = page(odds, &mut rng);
+            let (Ok(ndjson), Ok(csv)) = (
+                pipeline.encode(&body, Encoding::Ndjson),
+                pipeline.encode(&body, Encoding::Csv),
+            ) else {
+                continue;
+            };
+            let read = hydrant_engine::bench_support::csv_input_records(&csv).unwrap();
+            let lines: Vec<&[u8]> = ndjson
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .collect();
+            assert_eq!(read.len(), lines.len(), "rows read back");
+            for (line, read) in lines.iter().zip(&read) {
+                let line: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(line).unwrap();
+                let read: BTreeMap<String, Option<String>> = serde_json::from_slice(read).unwrap();
+                assert_eq!(line.len(), read.len());
+                for (key, written) in &line {
+                    let written = written.get();
+                    let json = pipeline
+                        .columns()
+                        .unwrap()
+                        .iter()
+                        .any(|c| c.name == *key && c.kind == hydrant_engine::ColumnType::Json);
+                    let expected = match written {
+                        "null" => None,
+                        _ if written.starts_with('"') && !json => {
+                            serde_json::from_str(written).unwrap()
+                        }
+                        _ => Some(written.to_owned()),
+                    };
+                    empty += usize::from(expected.as_deref() == Some(""));
+                    fields += 1;
+                    assert_eq!(
+                        read[key],
+                        expected,
+                        "column {key}: NDJSON {written}\nCSV {}",
+                        String::from_utf8_lossy(&csv)
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        fields > 30_000 && empty > 0,
+        "{fields} fields, {empty} empty strings"
+    );
+}
+
 /// A Parquet output holds the values an NDJSON output writes, and its
 /// file reads back as the batches the page makers built. A write job that
 /// takes the file as its input sends each row as its NDJSON line: a
@@ -398,20 +480,12 @@ fn parquet_holds_what_ndjson_writes_on_changed_records() {
     let mut rng = StdRng::seed_from_u64(0x9a7e);
     let (mut rows, mut files) = (0, 0);
     for _ in 0..40 {
-        let job = if rng.random_bool(0.5) {
-            typed_job(&mut rng)
-        } else {
-            JOB.to_owned()
-        };
+        let job = any_job(&mut rng);
         let mut text = PagePipeline::new(&job).unwrap();
         let mut arrow = PagePipeline::new(&job).unwrap();
         let (mut batches, mut ndjson_lines) = (Vec::new(), Vec::new());
         for page_number in 0..6 {
-            let odds = if page_number == 0 {
-                0.0
-            } else {
-                odds(&mut rng)
-            };
+            let odds = page_odds(page_number, &mut rng);
             let body = page(odds, &mut rng);
             let (Ok(ndjson), Ok(batch)) = (
                 text.encode(&body, Encoding::Ndjson),
