@@ -1362,6 +1362,32 @@ fn fanout_from_keeps_the_digits_of_a_parents_numbers() {
     assert_eq!(out, "{\"title\":\"a\"}\n{\"title\":\"b\"}\n");
 }
 
+/// A parent record that repeats a key gives `{parent.FIELD}` the first
+/// value, as `path` and every other reading of a record take it.
+#[test]
+fn fanout_from_takes_the_first_of_a_parents_repeated_key() {
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/users",
+            r#"{"users": [{"id": 1, "org": "a", "id": 2, "org": "b", "meta": {"t": "x", "t": "y"}}]}"#,
+        ),
+        Exchange::json("/users/1/posts?org=a&t=x", r#"[{"title": "first"}]"#),
+    ]);
+    let rest = format!(
+        "[fanout]\nin = \"url\"\n[fanout.from]\npath = \"id\"\n[fanout.from.request]\nurl = \"{}/users\"\n[fanout.from.records]\npath = \"users\"\n[[columns]]\nname = \"title\"\n",
+        server.url()
+    );
+    let (out, summary, _) = run(
+        &server,
+        "/users/{value}/posts?org={parent.org}&t={parent.meta.t}",
+        &rest,
+        &[],
+    );
+    let targets: Vec<String> = server.requests().iter().map(|s| s.target.clone()).collect();
+    assert_eq!(targets, ["/users", "/users/1/posts?org=a&t=x"], "{summary}");
+    assert_eq!(out, "{\"title\":\"first\"}\n");
+}
+
 /// A cursor past 64 bits goes out as its digits, in the query and in a
 /// JSON body, and the body's own numbers past 64 bits stay as written.
 #[test]

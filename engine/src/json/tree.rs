@@ -439,6 +439,83 @@ pub(super) fn fits_64_bits(token: &[u8]) -> bool {
     )
 }
 
+/// `text` as a serde_json value, numbers past 64 bits marked (see
+/// [`mark_big_numbers`]) and the first of a repeated key kept, as a
+/// page's parse keeps it: serde_json's own maps keep the last.
+pub(crate) fn value_first_wins(text: &[u8]) -> serde_json::Result<Value> {
+    use serde::Deserialize;
+    let marked = mark_big_numbers(text);
+    let mut deserializer = serde_json::Deserializer::from_slice(&marked);
+    let value = FirstWins::deserialize(&mut deserializer)?.0;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// A value whose objects keep the first of a repeated key.
+struct FirstWins(Value);
+
+impl<'de> serde::Deserialize<'de> for FirstWins {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_any(FirstWinsVisitor)
+            .map(FirstWins)
+    }
+}
+
+struct FirstWinsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FirstWinsVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut elements = Vec::new();
+        while let Some(FirstWins(element)) = seq.next_element()? {
+            elements.push(element);
+        }
+        Ok(Value::Array(elements))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut members = serde_json::Map::new();
+        while let Some((key, FirstWins(value))) = map.next_entry::<String, FirstWins>()? {
+            members.entry(key).or_insert(value);
+        }
+        Ok(Value::Object(members))
+    }
+}
+
 /// Whether `value`, read from the number literal `token`, is a zero that
 /// the literal is not (`1e-400`): too small for a double, as `1e400` is too
 /// big.

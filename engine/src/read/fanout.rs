@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::extract::Placeholders;
 use crate::job::{Fanout, FanoutIn, FanoutSource, Job};
-use crate::json::{mark_big_numbers, write_serde};
+use crate::json::{value_first_wins, write_serde};
 use crate::options::{Progress, RunOptions};
 use crate::read::{Hooks, OutputHook, run_hooked};
 
@@ -274,11 +274,11 @@ impl Feed {
                     return Ok(None);
                 }
                 // Numbers past 64 bits are read as marked strings, so that
-                // `{parent.FIELD}` gives their digits, not a double's.
-                let record: Value = serde_json::from_slice(&mark_big_numbers(line.as_bytes()))
-                    .map_err(|e| {
-                        Error::data(format!("a spilled parent record is not JSON: {e}"))
-                    })?;
+                // `{parent.FIELD}` gives their digits, not a double's; a
+                // repeated key gives its first value, as `path` took it.
+                let record = value_first_wins(line.as_bytes()).map_err(|e| {
+                    Error::data(format!("a spilled parent record is not JSON: {e}"))
+                })?;
                 match record.get("value").and_then(scalar_text) {
                     Some(value) => break (value, record.get("parent").cloned()),
                     None => self.skipped += 1,

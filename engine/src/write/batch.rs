@@ -269,8 +269,8 @@ pub(super) fn url_values(
     text: &[u8],
     names: &[String],
 ) -> std::result::Result<HashMap<String, String>, String> {
-    let record: HashMap<String, &serde_json::value::RawValue> = match serde_json::from_slice(text) {
-        Ok(members) => members,
+    let record = match serde_json::from_slice::<FirstMembers<'_>>(text) {
+        Ok(FirstMembers(members)) => members,
         // A record that is not an object has no member to give.
         Err(e) if e.is_data() => HashMap::new(),
         Err(e) => return Err(format!("the record is not JSON: {e}")),
@@ -292,4 +292,33 @@ pub(super) fn url_values(
             Ok((name.clone(), value))
         })
         .collect()
+}
+
+/// A JSON object's members as raw text, the first of a repeated key kept,
+/// as a page's parse keeps it (serde_json's maps keep the last).
+struct FirstMembers<'a>(HashMap<String, &'a serde_json::value::RawValue>);
+
+impl<'de> serde::Deserialize<'de> for FirstMembers<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = FirstMembers<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut members = HashMap::new();
+                while let Some((key, value)) = map.next_entry::<String, _>()? {
+                    members.entry(key).or_insert(value);
+                }
+                Ok(FirstMembers(members))
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
 }

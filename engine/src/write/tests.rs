@@ -207,6 +207,9 @@ fn url_values_are_the_members_text() {
     assert_eq!(values["id"], "1.50e+3");
     assert_eq!(values["s"], "a/b");
     assert_eq!(values["ok"], "true");
+    // The first of a repeated key, as everywhere else.
+    let first = url_values(br#"{"id":1,"s":"a","ok":1,"id":2}"#, &names).unwrap();
+    assert_eq!(first["id"], "1");
     for (record, said) in [
         (
             &br#"{"id":null,"s":"x","ok":1}"#[..],
