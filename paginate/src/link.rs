@@ -28,8 +28,15 @@ fn parse(header: &str) -> Vec<Link> {
         while i < bytes.len() && (bytes[i] == b',' || bytes[i].is_ascii_whitespace()) {
             i += 1;
         }
-        if i >= bytes.len() || bytes[i] != b'<' {
+        if i >= bytes.len() {
             return links;
+        }
+        if bytes[i] != b'<' {
+            // Not a link (or what follows one's parameters): skipped up to
+            // the next comma outside quotes, as other clients skip it, so
+            // that a link after it is still found.
+            i = past_item(bytes, i);
+            continue;
         }
         let Some(close) = header[i..].find('>') else {
             return links;
@@ -84,6 +91,22 @@ fn parse(header: &str) -> Vec<Link> {
     }
 }
 
+/// The index of the first comma at or after `i` that is outside quotes,
+/// or the end of `bytes`.
+fn past_item(bytes: &[u8], mut i: usize) -> usize {
+    let mut quoted = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b',' if !quoted => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +127,23 @@ mod tests {
         let values = [r#"<a>; rel="prev""#, r#"<b>; rel="next""#];
         assert_eq!(find_rel(values, "next").as_deref(), Some("b"));
         assert_eq!(find_rel(["garbage"], "next"), None);
+    }
+
+    /// Text that is no link, or that trails one's parameters, is skipped
+    /// to the next comma outside quotes: a `next` after it is found.
+    #[test]
+    fn a_link_after_text_that_is_no_link_is_found() {
+        for header in [
+            r#"<a>; rel="prev" junk, <b>; rel="next""#,
+            r#"junk "x, y", <b>; rel="next""#,
+            r#"<a>; rel="prev"; title="t" "q, r", <b>; rel=next"#,
+            r#", ,<b>; rel="next""#,
+        ] {
+            assert_eq!(find_rel([header], "next").as_deref(), Some("b"), "{header}");
+        }
+        assert_eq!(
+            find_rel([r#"<a>; rel="prev" "unclosed, <b>; rel=next"#], "next"),
+            None
+        );
     }
 }
