@@ -1442,3 +1442,176 @@ fn a_cursor_past_64_bits_goes_out_as_its_digits() {
         ]
     );
 }
+
+/// How [`every_record_comes_once_from_apis_of_any_size`] pages its API.
+#[derive(Debug, Clone, Copy)]
+enum Paged {
+    Offset {
+        limit: usize,
+        concurrency: usize,
+    },
+    Page {
+        size: usize,
+        concurrency: usize,
+    },
+    Cursor {
+        size: usize,
+    },
+    /// The link at the head of the body or at its tail.
+    NextLink {
+        size: usize,
+        at_tail: bool,
+    },
+    LinkHeader {
+        size: usize,
+    },
+}
+
+impl Paged {
+    fn job(self) -> String {
+        let records = "[records]\npath = \"data\"\n";
+        match self {
+            Paged::Offset { limit, concurrency } => format!(
+                "[paginate]\ntype = \"offset\"\nlimit = {limit}\n{records}[limits]\nconcurrency = {concurrency}\n"
+            ),
+            Paged::Page { size, concurrency } => format!(
+                "[paginate]\ntype = \"page\"\nsize = {size}\nsize_param = \"size\"\n{records}[limits]\nconcurrency = {concurrency}\n"
+            ),
+            Paged::Cursor { .. } => {
+                format!("[paginate]\ntype = \"cursor\"\nfrom = \"paging.after\"\n{records}")
+            }
+            Paged::NextLink { .. } => {
+                format!("[paginate]\ntype = \"next_link\"\nfrom = \"paging.next\"\n{records}")
+            }
+            Paged::LinkHeader { .. } => format!("[paginate]\ntype = \"link_header\"\n{records}"),
+        }
+    }
+
+    /// The records `[from, to)` of the request `target`, and the next
+    /// page's start when there is one.
+    fn span(self, target: &str, n: usize) -> (usize, usize, Option<usize>) {
+        let query = |name: &str| -> Option<usize> {
+            let (_, query) = target.split_once('?')?;
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+                .and_then(|v| v.parse().ok())
+        };
+        let (from, size) = match self {
+            Paged::Offset { limit, .. } => (query("offset").unwrap_or(0), limit),
+            Paged::Page { size, .. } => ((query("page").unwrap_or(1) - 1) * size, size),
+            Paged::Cursor { size } => (query("cursor").unwrap_or(0), size),
+            Paged::NextLink { size, .. } | Paged::LinkHeader { size } => {
+                (query("from").unwrap_or(0), size)
+            }
+        };
+        let to = (from + size).min(n).max(from);
+        (from, to, (to < n).then_some(to))
+    }
+}
+
+/// One record of the simulated API: strings with escapes and a `next`
+/// member of its own, as records may hold, before the page's link.
+fn sim_record(id: usize) -> String {
+    format!(r#"{{"id": {id}, "s": "a\"b\\c\u00e9 {id}", "next": "/not/{id}"}}"#)
+}
+
+/// An API of `n` records, paged as `paged` says.
+fn sim_api(n: usize, paged: Paged) -> TestServer {
+    TestServer::start_fn(move |seen: &Seen| {
+        let (from, to, next) = paged.span(&seen.target, n);
+        let data: Vec<String> = (from..to).map(sim_record).collect();
+        let data = data.join(", ");
+        let (body, link) = match (paged, next) {
+            (Paged::Cursor { .. }, Some(next)) => (
+                format!(r#"{{"data": [{data}], "paging": {{"after": "{next}"}}}}"#),
+                None,
+            ),
+            (Paged::NextLink { at_tail: false, .. }, Some(next)) => (
+                format!(r#"{{"paging": {{"next": "/l?from={next}"}}, "data": [{data}]}}"#),
+                None,
+            ),
+            (Paged::NextLink { at_tail: true, .. }, Some(next)) => (
+                format!(r#"{{"data": [{data}], "paging": {{"next": "/l?from={next}"}}}}"#),
+                None,
+            ),
+            (Paged::LinkHeader { .. }, Some(next)) => (
+                format!(r#"{{"data": [{data}]}}"#),
+                Some(format!(
+                    r#"</l?from={next}>; rel="next", </l>; rel="first""#
+                )),
+            ),
+            _ => (format!(r#"{{"data": [{data}]}}"#), None),
+        };
+        let mut exchange = Exchange::json(&seen.target, body);
+        if let Some(link) = link {
+            exchange.headers.push(("link".to_owned(), link));
+        }
+        exchange
+    })
+}
+
+/// APIs of every pagination type, with any number of records (none, one
+/// page's worth exactly, a record past it), pages of any size and
+/// requests in flight: every record comes out once, in order.
+#[test]
+fn every_record_comes_once_from_apis_of_any_size() {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |below: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % below as u64) as usize
+    };
+    for round in 0..40 {
+        let size = 1 + next(7);
+        let concurrency = 1 + next(4);
+        let paged = match round % 6 {
+            0 => Paged::Offset {
+                limit: size,
+                concurrency,
+            },
+            1 => Paged::Page { size, concurrency },
+            2 => Paged::Cursor { size },
+            3 => Paged::NextLink {
+                size,
+                at_tail: false,
+            },
+            4 => Paged::NextLink {
+                size,
+                at_tail: true,
+            },
+            _ => Paged::LinkHeader { size },
+        };
+        // Around whole pages: none, one short of, at and one past.
+        let n = match next(4) {
+            0 => next(3 * size),
+            1 => size * next(4),
+            2 => size * (1 + next(3)) - 1,
+            _ => size * next(4) + 1,
+        };
+        let server = sim_api(n, paged);
+        let target = match paged {
+            Paged::Offset { .. } => "/o",
+            Paged::Page { .. } => "/p",
+            Paged::Cursor { .. } => "/c",
+            _ => "/l",
+        };
+        let (run, summary) = run_job(&server.url(), target, &paged.job(), &[]);
+        assert_eq!(run.code, 0, "{paged:?}, {n} records: {}", run.stderr);
+        let ids: Vec<u64> = run
+            .stdout
+            .lines()
+            .map(|line| {
+                serde_json::from_str::<Value>(line).unwrap()["id"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            (0..n as u64).collect::<Vec<_>>(),
+            "{paged:?}, {n} records: {summary}"
+        );
+    }
+}
