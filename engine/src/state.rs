@@ -57,6 +57,9 @@ pub(crate) struct ReadCheckpoint {
     /// Dirty records so far, by reason.
     #[serde(default)]
     pub dirty_reasons: std::collections::BTreeMap<String, u64>,
+    /// Values written as null for their type so far, by column.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub nulled: std::collections::BTreeMap<String, u64>,
     /// Fields met outside the inferred columns so far.
     #[serde(default)]
     pub unseen_fields: std::collections::BTreeMap<String, u64>,

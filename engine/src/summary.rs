@@ -32,6 +32,10 @@ pub struct Summary {
     /// ``column `id`: bad type (long)``.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub dirty_reasons: BTreeMap<String, u64>,
+    /// Values that did not convert to their column's type and were
+    /// written as null (`records.on_bad_type = "null"`), by column.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub nulled: BTreeMap<String, u64>,
     /// Fields outside inferred columns that were fixed (CSV, Parquet), by
     /// flattened name, with how many records had them.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]

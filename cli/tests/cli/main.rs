@@ -194,6 +194,49 @@ fn null_policies_keep_records() {
 }
 
 #[test]
+fn values_written_as_null_for_their_type_are_counted() {
+    // Two pages, made by the page makers or, with a JSONPath column,
+    // read as trees. With `on_missing = "dirty"` the record without `t`
+    // is left out, and its bad value before it is not counted.
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/p?page=1",
+            r#"[{"id": 1, "n": "x", "t": "noon"}, {"id": 2, "n": 2.5, "t": 0}, {"id": 9, "n": "y"}]"#,
+        ),
+        Exchange::json("/p?page=2", r#"[{"id": 3, "n": "z", "t": 0}]"#),
+        Exchange::json("/p?page=3", "[]"),
+    ]);
+    let columns = "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 2\n\
+        [records]\non_bad_type = \"null\"\nmax_dirty = 1\n\
+        [[columns]]\nname = \"id\"\ntype = \"long\"\n[[columns]]\nname = \"n\"\ntype = \"double\"\n\
+        [[columns]]\nname = \"t\"\ntype = \"timestamp\"\n";
+    let tree = "[[columns]]\nname = \"f\"\npath = \"$..n\"\ntype = \"json\"\n";
+    let dirty = "on_missing = \"dirty\"\n";
+    for (extra, missing, rows, bad_n) in [("", "", 4, 3), ("", dirty, 3, 2), (tree, dirty, 3, 2)] {
+        let rest = format!("{columns}{extra}").replace("max_dirty", &format!("{missing}max_dirty"));
+        let (run, summary) = run_job(&server.url(), "/p", &rest, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout.lines().count(), rows, "{}", run.stdout);
+        assert_eq!(
+            summary["nulled"],
+            serde_json::json!({"n": bad_n, "t": 1}),
+            "{extra}{missing}: {summary}"
+        );
+        let warned = format!(
+            "{bad_n} value(s) of column `n` did not convert to double and were written as null"
+        );
+        assert!(run.stderr.contains(&warned), "{}", run.stderr);
+        let warnings = summary["warnings"].as_array().unwrap();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.as_str().unwrap().starts_with("1 value(s) of column `t`")),
+            "{summary}"
+        );
+    }
+}
+
+#[test]
 fn too_many_dirty_records_fail_the_run_naming_the_count() {
     let page = r#"[{"n": "a"}, {"n": "b"}, {"n": "c"}]"#;
     let server = TestServer::start(vec![Exchange::json("/p", page)]);

@@ -111,6 +111,12 @@ impl PagePipeline {
         })
     }
 
+    /// Parses and extracts `body`: how many of its values did not convert
+    /// to their column's type and were written as null.
+    pub fn nulled_values(&mut self, body: &[u8]) -> Result<usize> {
+        self.with_batch(body, |_, batch| Ok(batch.nulled.len()))
+    }
+
     /// Parses, extracts and encodes `body`, returning the output.
     pub fn encode(&mut self, body: &[u8], encoding: Encoding) -> Result<Vec<u8>> {
         let out = Shared::default();

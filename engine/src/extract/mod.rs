@@ -93,6 +93,10 @@ pub struct Batch<'a> {
     pub rows: usize,
     /// The records of the page left out of `cells`.
     pub dirty: Vec<DirtyRecord>,
+    /// `(row, column)` of each value that did not convert to its column's
+    /// type and was written as null, as `records.on_bad_type = "null"`
+    /// says: counted, not lost without a word.
+    pub nulled: Vec<(usize, usize)>,
 }
 
 impl<'a> Batch<'a> {
@@ -330,7 +334,10 @@ impl Extractor {
                         }
                     }
                 };
-                if let Err(problem) = outcome.or_else(|p| self.settle(p)) {
+                let nulled = &mut batch.nulled;
+                if let Err(problem) =
+                    outcome.or_else(|p| self.settle(p, (batch.rows, index), nulled))
+                {
                     self.leave_dirty(record, ordinal, index, problem, start, batch);
                     continue 'records;
                 }
@@ -360,10 +367,14 @@ impl Extractor {
         // through `batch.cells` might change `batch` itself, as far as
         // the compiler can tell, so each one reloaded the Vec.
         let row = &mut batch.cells[start..];
+        let (rows, nulled) = (batch.rows, &mut batch.nulled);
         let noted = record.noted_columns(ordinal, |index, value| {
             let Some(value) = value else {
                 if fault.is_none() {
-                    fault = self.settle(Problem::Missing).err().map(|p| (index, p));
+                    fault = self
+                        .settle(Problem::Missing, (rows, index), nulled)
+                        .err()
+                        .map(|p| (index, p));
                 }
                 return;
             };
@@ -396,12 +407,13 @@ impl Extractor {
                 }
                 _ => convert(view, column, &mut || json_text(value), cell),
             };
-            if let Err(problem) = outcome.or_else(|p| self.settle(p)) {
+            if let Err(problem) = outcome.or_else(|p| self.settle(p, (rows, index), nulled)) {
                 fault = Some((index, problem));
             }
         });
         if !noted {
             batch.cells.truncate(start);
+            forget_nulled(batch);
             return Direct::Walk;
         }
         if let Some(covering) = covering {
@@ -411,6 +423,7 @@ impl Extractor {
             let covered = told.map_or_else(|| covering.inference.covers(record), |_| fit);
             if !covered {
                 batch.cells.truncate(start);
+                forget_nulled(batch);
                 return Direct::Uncovered;
             }
         }
@@ -436,6 +449,7 @@ impl Extractor {
         batch: &mut Batch<'v>,
     ) {
         batch.cells.truncate(start);
+        forget_nulled(batch);
         let column = &self.columns[index];
         batch.dirty.push(DirtyRecord {
             kind: problem.kind(column),
@@ -445,14 +459,39 @@ impl Extractor {
         });
     }
 
-    /// Leaves a null for a problem the job tolerates.
-    fn settle(&self, problem: Problem) -> Result<(), Problem> {
+    /// Leaves a null for a problem the job tolerates; a value of another
+    /// type is noted in `nulled` at `at` (row, column).
+    fn settle(
+        &self,
+        problem: Problem,
+        at: (usize, usize),
+        nulled: &mut Vec<(usize, usize)>,
+    ) -> Result<(), Problem> {
         let dirty = match &problem {
             Problem::Missing => self.missing_is_dirty,
             Problem::BadType(_) => self.bad_type_is_dirty,
             Problem::Template(_) => true,
         };
-        if dirty { Err(problem) } else { Ok(()) }
+        if dirty {
+            return Err(problem);
+        }
+        if matches!(problem, Problem::BadType(_)) {
+            nulled.push(at);
+        }
+        Ok(())
+    }
+}
+
+/// Forgets the nulled values of the record being extracted, which is left
+/// out, or extracted again another way.
+#[cold]
+fn forget_nulled(batch: &mut Batch<'_>) {
+    while batch
+        .nulled
+        .last()
+        .is_some_and(|&(row, _)| row == batch.rows)
+    {
+        batch.nulled.pop();
     }
 }
 

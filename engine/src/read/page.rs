@@ -222,6 +222,7 @@ impl ReadRun<'_, '_> {
                 batch,
             })
         });
+        self.count_nulled(&batch.nulled);
         self.write_page(batch.rows, &batch.dirty, shown, standing, missing, put)
     }
 
@@ -263,6 +264,7 @@ impl ReadRun<'_, '_> {
             #[cfg(feature = "parquet")]
             Made::Batch(batch) => sink.encoded_batch(batch),
         });
+        self.count_nulled(&encoded.nulled);
         self.write_page(encoded.rows, &encoded.dirty, &shown, standing, missing, put)
     }
 
@@ -341,6 +343,7 @@ impl ReadRun<'_, '_> {
             .as_ref()
             .expect("pages are written once columns are known");
         extractor.extract(&admitted, placeholders, &mut batch);
+        self.count_nulled(&batch.nulled);
         let put = Box::new(|sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| {
             sink.page(&PageOut {
                 body,
@@ -453,6 +456,18 @@ impl ReadRun<'_, '_> {
             callback(&self.tally.progress);
         }
         Ok(())
+    }
+
+    /// Counts a page's values written as null for their type, by column.
+    fn count_nulled(&mut self, nulled: &[(usize, usize)]) {
+        let Some(extractor) = self.extractor.as_ref().filter(|_| !nulled.is_empty()) else {
+            return;
+        };
+        let columns = extractor.columns();
+        for &(_, column) in nulled {
+            let name = columns.get(column).map_or("", |c| c.name.as_str());
+            *self.tally.nulled.entry(name.to_owned()).or_default() += 1;
+        }
     }
 
     /// Counts a page's dirty records by reason, and keeps them in
@@ -581,6 +596,7 @@ impl ReadRun<'_, '_> {
             stopped: standing.stopped,
             warnings: tally.warnings[..standing.warnings].to_vec(),
             dirty_reasons: tally.dirty_reasons.clone(),
+            nulled: tally.nulled.clone(),
             unseen_fields: self
                 .inference
                 .as_ref()

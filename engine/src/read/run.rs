@@ -105,6 +105,8 @@ pub(crate) struct Tally {
     pub(super) last_stop: Option<Stop>,
     pub(super) warnings: Vec<String>,
     pub(super) dirty_reasons: BTreeMap<String, u64>,
+    /// See [`Summary::nulled`].
+    pub(super) nulled: BTreeMap<String, u64>,
     pub(super) records_missing_told: bool,
     pub(super) lone_surrogates_told: bool,
     /// Bytes of the pages written so far that landed from their heads: a
@@ -905,7 +907,8 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             crate::state::remove(&state.path)?;
         }
         let job = self.job;
-        let tally = self.tally;
+        let mut tally = self.tally;
+        tally.warn_nulled(self.extractor.as_ref().map_or(&[], |e| e.columns()));
         Ok(Summary {
             records: tally.progress.records,
             requests: tally.progress.requests,
@@ -921,6 +924,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 .map_or_else(|| "-".to_owned(), |p| p.display().to_string()),
             warnings: tally.warnings,
             dirty_reasons: tally.dirty_reasons,
+            nulled: tally.nulled,
             unseen_fields: self
                 .inference
                 .map(|i| i.unseen().clone())
@@ -949,6 +953,24 @@ impl Tally {
         self.last_stop = Some(checkpoint.stopped);
         self.warnings.extend(checkpoint.warnings.iter().cloned());
         self.dirty_reasons.clone_from(&checkpoint.dirty_reasons);
+        self.nulled.clone_from(&checkpoint.nulled);
+    }
+
+    /// Tells how many values of each column were written as null for
+    /// their type.
+    fn warn_nulled(&mut self, columns: &[crate::extract::ColumnSpec]) {
+        let nulled = std::mem::take(&mut self.nulled);
+        for (name, count) in &nulled {
+            let kind = columns
+                .iter()
+                .find(|c| c.name == *name)
+                .map_or("its type", |c| c.kind.as_str());
+            self.warn(format!(
+                "{count} value(s) of column `{name}` did not convert to {kind} and were \
+                 written as null (records.on_bad_type = \"null\")"
+            ));
+        }
+        self.nulled = nulled;
     }
 
     /// Tells, once a run, of a page whose strings held `count` escapes of

@@ -75,6 +75,8 @@ pub(crate) struct Encoded {
     pub lone_surrogates: usize,
     pub made: Made,
     pub dirty: Vec<DirtyRecord>,
+    /// See [`Batch::nulled`].
+    pub nulled: Vec<(usize, usize)>,
     pub body_len: usize,
     /// The answer's [`Fetched::latency`].
     pub latency: Duration,
@@ -371,6 +373,7 @@ impl PageWork {
                 lone_surrogates,
                 made: Made::Text(Vec::new()),
                 dirty: Vec::new(),
+                nulled: Vec::new(),
                 body_len,
                 latency,
             });
@@ -379,6 +382,7 @@ impl PageWork {
             .encoder
             .make(&body, &batch, self.extractor.columns().len());
         let (rows, dirty) = (batch.rows, std::mem::take(&mut batch.dirty));
+        let nulled = std::mem::take(&mut batch.nulled);
         drop(batch);
         drop(records);
         self.workspaces
@@ -393,6 +397,7 @@ impl PageWork {
             // A raw body goes out as it came, without a copy.
             made: made.unwrap_or_else(|| Made::Text(without_line_breaks(body))),
             dirty,
+            nulled,
             body_len,
             latency,
         })

@@ -293,6 +293,7 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         output: send.session.redact(&request.url),
         warnings,
         dirty_reasons: Default::default(),
+        nulled: Default::default(),
         unseen_fields: Default::default(),
         write: Some(counts),
         incremental: None,

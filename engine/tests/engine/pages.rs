@@ -271,6 +271,8 @@ struct Tally {
     /// Pages whose records the index found outside the inferred columns:
     /// a run infers its columns again from such a page's tree.
     new_fields: usize,
+    /// Values written as null for their type (`on_bad_type = "null"`).
+    nulled: usize,
 }
 
 impl Tally {
@@ -284,6 +286,14 @@ impl Tally {
                     "page {}",
                     String::from_utf8_lossy(page)
                 );
+                let nulled = index.nulled_values(page).unwrap();
+                assert_eq!(
+                    nulled,
+                    tree.nulled_values(page).unwrap(),
+                    "values nulled for their type, page {}",
+                    String::from_utf8_lossy(page)
+                );
+                self.nulled += nulled;
                 self.same_rows += 1;
             }
             (Err(e), Ok(_)) if e.to_string().contains("outside the columns inferred") => {
@@ -396,7 +406,7 @@ fn typed_columns_read_changed_records_alike_by_index_and_tree() {
             tally.compare(&mut index, &mut tree, &page(odds, &mut rng));
         }
     }
-    assert!(tally.same_rows > 500, "{tally:?}");
+    assert!(tally.same_rows > 500 && tally.nulled > 100, "{tally:?}");
     assert_eq!(
         tally.new_fields, 0,
         "typed columns are never inferred again"
