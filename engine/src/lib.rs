@@ -53,7 +53,7 @@ pub mod arrow {
     pub use {arrow_array, arrow_schema};
 }
 pub use error::{Error, Result};
-pub use extract::{Batch, Cell, DirtyRecord};
+pub use extract::{Batch, Cell, DirtyRecord, Tolerated};
 #[cfg(feature = "schema")]
 pub use job::job_schema;
 pub use job::vars::Vars;

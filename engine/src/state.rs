@@ -60,6 +60,9 @@ pub(crate) struct ReadCheckpoint {
     /// Values written as null for their type so far, by column.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub nulled: std::collections::BTreeMap<String, u64>,
+    /// Records without a value for a column so far, by column.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub absent: std::collections::BTreeMap<String, u64>,
     /// Fields met outside the inferred columns so far.
     #[serde(default)]
     pub unseen_fields: std::collections::BTreeMap<String, u64>,

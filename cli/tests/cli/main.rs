@@ -237,6 +237,43 @@ fn values_written_as_null_for_their_type_are_counted() {
 }
 
 #[test]
+fn a_declared_column_that_no_record_has_is_warned_of() {
+    // `user.nmae` is misspelled: its column would be null in every record
+    // without a word. `deleted` is in one record, and `gone` null in all
+    // of them, which a record does hold: neither is warned of.
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/p?page=1",
+            r#"[{"id": 1, "user": {"name": "a"}, "gone": null}]"#,
+        ),
+        Exchange::json(
+            "/p?page=2",
+            r#"[{"id": 2, "user": {"name": "b"}, "gone": null, "deleted": true}]"#,
+        ),
+        Exchange::json("/p?page=3", "[]"),
+    ]);
+    let rest = "[paginate]\ntype = \"page\"\n\
+        [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+        [[columns]]\nname = \"name\"\npath = \"user.nmae\"\n\
+        [[columns]]\nname = \"deleted\"\ntype = \"boolean\"\n\
+        [[columns]]\nname = \"gone\"\n";
+    let (run, summary) = run_job(&server.url(), "/p", rest, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        summary["warnings"],
+        serde_json::json!([
+            "column `name`: none of the 2 records has a value at `user.nmae`, so the column is \
+             null in all of them (a misspelled path? `hydrant check` shows the records)"
+        ]),
+        "{summary}"
+    );
+    // Inferred columns come from the records: none is warned of.
+    let (run, summary) = run_job(&server.url(), "/p", "[paginate]\ntype = \"page\"\n", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(summary["warnings"], serde_json::json!([]), "{summary}");
+}
+
+#[test]
 fn too_many_dirty_records_fail_the_run_naming_the_count() {
     let page = r#"[{"n": "a"}, {"n": "b"}, {"n": "c"}]"#;
     let server = TestServer::start(vec![Exchange::json("/p", page)]);

@@ -111,10 +111,10 @@ impl PagePipeline {
         })
     }
 
-    /// Parses and extracts `body`: how many of its values did not convert
-    /// to their column's type and were written as null.
-    pub fn nulled_values(&mut self, body: &[u8]) -> Result<usize> {
-        self.with_batch(body, |_, batch| Ok(batch.nulled.len()))
+    /// Parses and extracts `body`: the cells written as null for a problem
+    /// the job tolerates, as the run counts them.
+    pub fn tolerated(&mut self, body: &[u8]) -> Result<Vec<crate::extract::Tolerated>> {
+        self.with_batch(body, |_, batch| Ok(batch.tolerated.clone()))
     }
 
     /// Parses, extracts and encodes `body`, returning the output.

@@ -93,10 +93,21 @@ pub struct Batch<'a> {
     pub rows: usize,
     /// The records of the page left out of `cells`.
     pub dirty: Vec<DirtyRecord>,
-    /// `(row, column)` of each value that did not convert to its column's
-    /// type and was written as null, as `records.on_bad_type = "null"`
-    /// says: counted, not lost without a word.
-    pub nulled: Vec<(usize, usize)>,
+    /// The cells written as null for a problem the job tolerates (a value
+    /// of another type, or none): counted, not lost without a word.
+    pub tolerated: Vec<Tolerated>,
+}
+
+/// A cell of a [`Batch`] written as null for a problem the job tolerates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tolerated {
+    /// The row, in the batch.
+    pub row: usize,
+    /// The column, as an index into the columns.
+    pub column: usize,
+    /// The record had no value there (`records.on_missing = "null"`);
+    /// else its value did not convert (`records.on_bad_type = "null"`).
+    pub missing: bool,
 }
 
 impl<'a> Batch<'a> {
@@ -334,9 +345,9 @@ impl Extractor {
                         }
                     }
                 };
-                let nulled = &mut batch.nulled;
+                let tolerated = &mut batch.tolerated;
                 if let Err(problem) =
-                    outcome.or_else(|p| self.settle(p, (batch.rows, index), nulled))
+                    outcome.or_else(|p| self.settle(p, (batch.rows, index), tolerated))
                 {
                     self.leave_dirty(record, ordinal, index, problem, start, batch);
                     continue 'records;
@@ -367,12 +378,12 @@ impl Extractor {
         // through `batch.cells` might change `batch` itself, as far as
         // the compiler can tell, so each one reloaded the Vec.
         let row = &mut batch.cells[start..];
-        let (rows, nulled) = (batch.rows, &mut batch.nulled);
+        let (rows, tolerated) = (batch.rows, &mut batch.tolerated);
         let noted = record.noted_columns(ordinal, |index, value| {
             let Some(value) = value else {
                 if fault.is_none() {
                     fault = self
-                        .settle(Problem::Missing, (rows, index), nulled)
+                        .settle(Problem::Missing, (rows, index), tolerated)
                         .err()
                         .map(|p| (index, p));
                 }
@@ -407,13 +418,13 @@ impl Extractor {
                 }
                 _ => convert(view, column, &mut || json_text(value), cell),
             };
-            if let Err(problem) = outcome.or_else(|p| self.settle(p, (rows, index), nulled)) {
+            if let Err(problem) = outcome.or_else(|p| self.settle(p, (rows, index), tolerated)) {
                 fault = Some((index, problem));
             }
         });
         if !noted {
             batch.cells.truncate(start);
-            forget_nulled(batch);
+            forget_tolerated(batch);
             return Direct::Walk;
         }
         if let Some(covering) = covering {
@@ -423,7 +434,7 @@ impl Extractor {
             let covered = told.map_or_else(|| covering.inference.covers(record), |_| fit);
             if !covered {
                 batch.cells.truncate(start);
-                forget_nulled(batch);
+                forget_tolerated(batch);
                 return Direct::Uncovered;
             }
         }
@@ -449,7 +460,7 @@ impl Extractor {
         batch: &mut Batch<'v>,
     ) {
         batch.cells.truncate(start);
-        forget_nulled(batch);
+        forget_tolerated(batch);
         let column = &self.columns[index];
         batch.dirty.push(DirtyRecord {
             kind: problem.kind(column),
@@ -459,13 +470,13 @@ impl Extractor {
         });
     }
 
-    /// Leaves a null for a problem the job tolerates; a value of another
-    /// type is noted in `nulled` at `at` (row, column).
+    /// Leaves a null for a problem the job tolerates, noted in `tolerated`
+    /// at `at` (row, column).
     fn settle(
         &self,
         problem: Problem,
-        at: (usize, usize),
-        nulled: &mut Vec<(usize, usize)>,
+        (row, column): (usize, usize),
+        tolerated: &mut Vec<Tolerated>,
     ) -> Result<(), Problem> {
         let dirty = match &problem {
             Problem::Missing => self.missing_is_dirty,
@@ -475,23 +486,21 @@ impl Extractor {
         if dirty {
             return Err(problem);
         }
-        if matches!(problem, Problem::BadType(_)) {
-            nulled.push(at);
-        }
+        tolerated.push(Tolerated {
+            row,
+            column,
+            missing: matches!(problem, Problem::Missing),
+        });
         Ok(())
     }
 }
 
-/// Forgets the nulled values of the record being extracted, which is left
-/// out, or extracted again another way.
+/// Forgets the tolerated cells of the record being extracted, which is
+/// left out, or extracted again another way.
 #[cold]
-fn forget_nulled(batch: &mut Batch<'_>) {
-    while batch
-        .nulled
-        .last()
-        .is_some_and(|&(row, _)| row == batch.rows)
-    {
-        batch.nulled.pop();
+fn forget_tolerated(batch: &mut Batch<'_>) {
+    while batch.tolerated.last().is_some_and(|t| t.row == batch.rows) {
+        batch.tolerated.pop();
     }
 }
 

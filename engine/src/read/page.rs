@@ -11,8 +11,8 @@ use serde_json::Value;
 
 use crate::error::{Error, Kind, Result};
 use crate::extract::{
-    Batch, ColumnSpec, DirtyRecord, Extractor, Placeholders, Policy, records_fingerprint,
-    records_missing, records_path_missing,
+    Batch, ColumnSpec, DirtyRecord, Extractor, Placeholders, Policy, Tolerated,
+    records_fingerprint, records_missing, records_path_missing,
 };
 use crate::job::{Job, OutputFormat};
 use crate::json::node::Node;
@@ -222,7 +222,7 @@ impl ReadRun<'_, '_> {
                 batch,
             })
         });
-        self.count_nulled(&batch.nulled);
+        self.count_tolerated(&batch.tolerated);
         self.write_page(batch.rows, &batch.dirty, shown, standing, missing, put)
     }
 
@@ -264,7 +264,7 @@ impl ReadRun<'_, '_> {
             #[cfg(feature = "parquet")]
             Made::Batch(batch) => sink.encoded_batch(batch),
         });
-        self.count_nulled(&encoded.nulled);
+        self.count_tolerated(&encoded.tolerated);
         self.write_page(encoded.rows, &encoded.dirty, &shown, standing, missing, put)
     }
 
@@ -343,7 +343,7 @@ impl ReadRun<'_, '_> {
             .as_ref()
             .expect("pages are written once columns are known");
         extractor.extract(&admitted, placeholders, &mut batch);
-        self.count_nulled(&batch.nulled);
+        self.count_tolerated(&batch.tolerated);
         let put = Box::new(|sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| {
             sink.page(&PageOut {
                 body,
@@ -458,15 +458,21 @@ impl ReadRun<'_, '_> {
         Ok(())
     }
 
-    /// Counts a page's values written as null for their type, by column.
-    fn count_nulled(&mut self, nulled: &[(usize, usize)]) {
-        let Some(extractor) = self.extractor.as_ref().filter(|_| !nulled.is_empty()) else {
+    /// Counts a page's cells written as null for a problem the job
+    /// tolerates, by column: values of another type, and values absent.
+    fn count_tolerated(&mut self, tolerated: &[Tolerated]) {
+        let Some(extractor) = self.extractor.as_ref().filter(|_| !tolerated.is_empty()) else {
             return;
         };
         let columns = extractor.columns();
-        for &(_, column) in nulled {
-            let name = columns.get(column).map_or("", |c| c.name.as_str());
-            *self.tally.nulled.entry(name.to_owned()).or_default() += 1;
+        for cell in tolerated {
+            let name = columns.get(cell.column).map_or("", |c| c.name.as_str());
+            let counts = if cell.missing {
+                &mut self.tally.absent
+            } else {
+                &mut self.tally.nulled
+            };
+            *counts.entry(name.to_owned()).or_default() += 1;
         }
     }
 
@@ -597,6 +603,7 @@ impl ReadRun<'_, '_> {
             warnings: tally.warnings[..standing.warnings].to_vec(),
             dirty_reasons: tally.dirty_reasons.clone(),
             nulled: tally.nulled.clone(),
+            absent: tally.absent.clone(),
             unseen_fields: self
                 .inference
                 .as_ref()

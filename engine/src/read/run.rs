@@ -107,6 +107,8 @@ pub(crate) struct Tally {
     pub(super) dirty_reasons: BTreeMap<String, u64>,
     /// See [`Summary::nulled`].
     pub(super) nulled: BTreeMap<String, u64>,
+    /// Records written without a value for a column, by column.
+    pub(super) absent: BTreeMap<String, u64>,
     pub(super) records_missing_told: bool,
     pub(super) lone_surrogates_told: bool,
     /// Bytes of the pages written so far that landed from their heads: a
@@ -908,7 +910,11 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         }
         let job = self.job;
         let mut tally = self.tally;
-        tally.warn_nulled(self.extractor.as_ref().map_or(&[], |e| e.columns()));
+        let columns = self.extractor.as_ref().map_or(&[][..], |e| e.columns());
+        tally.warn_nulled(columns);
+        if job.columns.is_some() {
+            tally.warn_absent(columns);
+        }
         Ok(Summary {
             records: tally.progress.records,
             requests: tally.progress.requests,
@@ -954,6 +960,7 @@ impl Tally {
         self.warnings.extend(checkpoint.warnings.iter().cloned());
         self.dirty_reasons.clone_from(&checkpoint.dirty_reasons);
         self.nulled.clone_from(&checkpoint.nulled);
+        self.absent.clone_from(&checkpoint.absent);
     }
 
     /// Tells how many values of each column were written as null for
@@ -971,6 +978,32 @@ impl Tally {
             ));
         }
         self.nulled = nulled;
+    }
+
+    /// Tells of each declared column that no record written had a value
+    /// for: most often a misspelled path, which would fill the column with
+    /// nulls without a word.
+    fn warn_absent(&mut self, columns: &[crate::extract::ColumnSpec]) {
+        let records = self.progress.records;
+        if records == 0 {
+            return;
+        }
+        let never: Vec<String> = columns
+            .iter()
+            .filter(|c| self.absent.get(&c.name) == Some(&records))
+            .map(|c| {
+                let path = c.path.as_ref().map_or(c.name.as_str(), |p| p.as_str());
+                format!(
+                    "column `{}`: none of the {records} records has a value at `{path}`, so \
+                     the column is null in all of them (a misspelled path? `hydrant check` \
+                     shows the records)",
+                    c.name
+                )
+            })
+            .collect();
+        for warning in never {
+            self.warn(warning);
+        }
     }
 
     /// Tells, once a run, of a page whose strings held `count` escapes of

@@ -22,8 +22,8 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::extract::{
-    Batch, Covering, DirtyRecord, Extractor, Inference, Placeholders, Shape, records_fingerprint,
-    records_missing, select_records,
+    Batch, Covering, DirtyRecord, Extractor, Inference, Placeholders, Shape, Tolerated,
+    records_fingerprint, records_missing, select_records,
 };
 use crate::job::{Job, Records};
 use crate::json::path::{JsonPath, Segment};
@@ -75,8 +75,8 @@ pub(crate) struct Encoded {
     pub lone_surrogates: usize,
     pub made: Made,
     pub dirty: Vec<DirtyRecord>,
-    /// See [`Batch::nulled`].
-    pub nulled: Vec<(usize, usize)>,
+    /// See [`Batch::tolerated`].
+    pub tolerated: Vec<Tolerated>,
     pub body_len: usize,
     /// The answer's [`Fetched::latency`].
     pub latency: Duration,
@@ -373,7 +373,7 @@ impl PageWork {
                 lone_surrogates,
                 made: Made::Text(Vec::new()),
                 dirty: Vec::new(),
-                nulled: Vec::new(),
+                tolerated: Vec::new(),
                 body_len,
                 latency,
             });
@@ -382,7 +382,7 @@ impl PageWork {
             .encoder
             .make(&body, &batch, self.extractor.columns().len());
         let (rows, dirty) = (batch.rows, std::mem::take(&mut batch.dirty));
-        let nulled = std::mem::take(&mut batch.nulled);
+        let tolerated = std::mem::take(&mut batch.tolerated);
         drop(batch);
         drop(records);
         self.workspaces
@@ -397,7 +397,7 @@ impl PageWork {
             // A raw body goes out as it came, without a copy.
             made: made.unwrap_or_else(|| Made::Text(without_line_breaks(body))),
             dirty,
-            nulled,
+            tolerated,
             body_len,
             latency,
         })

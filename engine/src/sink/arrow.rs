@@ -305,7 +305,7 @@ mod tests {
             cells,
             rows: 5,
             dirty: Vec::new(),
-            nulled: Vec::new(),
+            tolerated: Vec::new(),
         };
         let made = Builders::page_batch(&PageOut {
             body: b"",

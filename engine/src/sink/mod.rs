@@ -360,7 +360,7 @@ mod tests {
             ],
             rows: 5,
             dirty: Vec::new(),
-            nulled: Vec::new(),
+            tolerated: Vec::new(),
         };
         let text = |encoder: TextEncoder| {
             let mut out = Vec::new();
