@@ -221,27 +221,31 @@ pub(crate) fn scalar_text(key: &str, value: &Value) -> std::result::Result<Strin
 }
 
 /// Whether a header, query parameter or variable of this name carries a
-/// credential: `Authorization`, `Proxy-Authorization`, `Cookie`, or a name
-/// holding `token`, `key`, `secret`, `signature`, `password`, `auth` or
-/// `webhook` (a webhook's URL is its secret; any case). Its value goes
-/// only to the job's origin and is masked wherever shown.
+/// credential: `Authorization`, `Proxy-Authorization`, or a name holding
+/// one of [`CREDENTIAL_WORDS`] (any case). Its value goes only to the
+/// job's origin and is masked wherever shown.
 pub(super) fn is_credential_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
-    matches!(
-        name.as_str(),
-        "authorization" | "proxy-authorization" | "cookie"
-    ) || [
-        "token",
-        "key",
-        "secret",
-        "signature",
-        "password",
-        "auth",
-        "webhook",
-    ]
-    .iter()
-    .any(|word| name.contains(word))
+    matches!(name.as_str(), "authorization" | "proxy-authorization")
+        || CREDENTIAL_WORDS.iter().any(|word| name.contains(word))
 }
+
+/// The words that make a name a credential's. A hook's URL is its secret
+/// (`SLACK_HOOK`); `passwd` and `pwd` are how passwords are often named.
+pub(super) const CREDENTIAL_WORDS: [&str; 12] = [
+    "token",
+    "key",
+    "secret",
+    "signature",
+    "password",
+    "passwd",
+    "pwd",
+    "auth",
+    "hook",
+    "cookie",
+    "credential",
+    "private",
+];
 
 pub(super) fn validate_request(
     file: &RequestFile,

@@ -187,6 +187,27 @@ mod tests {
             .unwrap();
         assert_eq!(text, "/bot123:abc/Oslo/k-1");
         assert_eq!(noted, ["123:abc", "k-1"]);
+        // A hook's URL, and passwords by their usual short names.
+        let v = Vars::isolated(
+            [
+                ("SLACK_HOOK", "https://hooks.example.com/T0/s3cret"),
+                ("DB_PWD", "pw-1"),
+                ("SMTP_PASSWD", "pw-2"),
+                ("GCP_CREDENTIALS", "{}"),
+                ("CITY", "Oslo"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        let mut noted = Vec::new();
+        v.expand_noting(
+            "${SLACK_HOOK}/${DB_PWD}/${SMTP_PASSWD}/${GCP_CREDENTIALS}/${CITY}",
+            &mut noted,
+        )
+        .unwrap();
+        assert_eq!(
+            noted,
+            ["https://hooks.example.com/T0/s3cret", "pw-1", "pw-2", "{}"]
+        );
         // An unset one read as a mask (`explain`) is no value to hide.
         let mut noted = Vec::new();
         vars()
