@@ -63,6 +63,9 @@ pub(crate) struct ReadCheckpoint {
     /// Records without a value for a column so far, by column.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub absent: std::collections::BTreeMap<String, u64>,
+    /// Responses whose records path matched nothing so far.
+    #[serde(default)]
+    pub records_missing: u64,
     /// Fields met outside the inferred columns so far.
     #[serde(default)]
     pub unseen_fields: std::collections::BTreeMap<String, u64>,

@@ -169,7 +169,7 @@ fn a_number_too_small_for_a_double_is_never_read_as_zero() {
 }
 
 #[test]
-fn a_records_path_that_matches_nothing_is_warned_about_once() {
+fn a_records_path_that_matches_nothing_is_warned_about_once_and_counted() {
     let server = TestServer::start(vec![
         Exchange::json("/p?page=1", r#"{"items": [{"id": 1}]}"#),
         Exchange::json("/p?page=2", r#"{"items": []}"#),
@@ -207,6 +207,21 @@ fn a_records_path_that_matches_nothing_is_warned_about_once() {
     );
     assert!(
         summary["warnings"][0].as_str().unwrap().contains("/n2"),
+        "{summary}"
+    );
+    // Each response misses a wrong path: the first is named, and the end
+    // of the run counts them all.
+    let wrong = rest.replace("path = \"items\"", "path = \"data\"");
+    let (run, summary) = run_job(&followed.url(), "/n", &wrong, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "");
+    let warnings = summary["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 2, "{summary}");
+    assert!(warnings[0].as_str().unwrap().contains("/n:"), "{summary}");
+    assert_eq!(
+        warnings[1],
+        "records.path `data` matched nothing in 2 responses in all, the first named above: \
+         no records were taken from any of them",
         "{summary}"
     );
 

@@ -428,10 +428,12 @@ impl ReadRun<'_, '_> {
         put: WriteRows<'_>,
     ) -> Result<()> {
         let job = self.job;
-        if missing && !self.tally.records_missing_told {
-            self.tally.records_missing_told = true;
-            let warning = records_path_missing(&job.records, shown);
-            self.tally.warn(warning);
+        if missing {
+            self.tally.records_missing += 1;
+            if self.tally.records_missing == 1 {
+                let warning = records_path_missing(&job.records, shown);
+                self.tally.warn(warning);
+            }
         }
         if !dirty.is_empty() {
             self.count_dirty(dirty, shown)?;
@@ -604,6 +606,7 @@ impl ReadRun<'_, '_> {
             dirty_reasons: tally.dirty_reasons.clone(),
             nulled: tally.nulled.clone(),
             absent: tally.absent.clone(),
+            records_missing: tally.records_missing,
             unseen_fields: self
                 .inference
                 .as_ref()

@@ -109,7 +109,9 @@ pub(crate) struct Tally {
     pub(super) nulled: BTreeMap<String, u64>,
     /// Records written without a value for a column, by column.
     pub(super) absent: BTreeMap<String, u64>,
-    pub(super) records_missing_told: bool,
+    /// Responses whose records path matched nothing: the first is warned
+    /// of as it comes, the count at the end.
+    pub(super) records_missing: u64,
     pub(super) lone_surrogates_told: bool,
     /// Bytes of the pages written so far that landed from their heads: a
     /// page's standing counts the others, taken when it landed.
@@ -912,6 +914,14 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let mut tally = self.tally;
         let columns = self.extractor.as_ref().map_or(&[][..], |e| e.columns());
         tally.warn_nulled(columns);
+        if tally.records_missing > 1 {
+            let path = job.records.path.as_ref().map_or("", |p| p.as_str());
+            tally.warn(format!(
+                "records.path `{path}` matched nothing in {} responses in all, the first named \
+                 above: no records were taken from any of them",
+                tally.records_missing
+            ));
+        }
         if job.columns.is_some() {
             tally.warn_absent(columns);
         }
@@ -961,6 +971,7 @@ impl Tally {
         self.dirty_reasons.clone_from(&checkpoint.dirty_reasons);
         self.nulled.clone_from(&checkpoint.nulled);
         self.absent.clone_from(&checkpoint.absent);
+        self.records_missing = checkpoint.records_missing;
     }
 
     /// Tells how many values of each column were written as null for
