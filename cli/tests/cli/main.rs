@@ -267,6 +267,22 @@ fn a_declared_column_that_no_record_has_is_warned_of() {
         ]),
         "{summary}"
     );
+    // `check` says it of the first page, where `deleted` is absent too.
+    let dir = Dir::new();
+    let job = dir.write("job.toml", &job_text(&server, "/p", rest));
+    let check = hydrant(&["check", path_str(&job)]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stdout.contains(
+            "warning: column `name`: none of the 1 records of the first page has a value at \
+             `user.nmae`, so the column is null in all of them (a misspelled path?)\n"
+        ) && check
+            .stdout
+            .contains("warning: column `deleted`: none of the 1 records")
+            && check.stdout.matches("warning:").count() == 2,
+        "{}",
+        check.stdout
+    );
     // Inferred columns come from the records: none is warned of.
     let (run, summary) = run_job(&server.url(), "/p", "[paginate]\ntype = \"page\"\n", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);

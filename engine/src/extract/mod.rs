@@ -30,8 +30,8 @@ pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 
 pub(crate) use infer::{Fed, Fit, Inference, Mixed, Policy, Shape};
 pub(crate) use records::{
-    expand, failure_said, records_fingerprint, records_missing, records_path_missing,
-    select_records,
+    column_absent, expand, failure_said, records_fingerprint, records_missing,
+    records_path_missing, select_records,
 };
 
 /// A value read as a `timestamp` column reads it: unix microseconds.

@@ -48,6 +48,27 @@ pub(crate) fn records_path_missing(records: &Records, shown: &str) -> String {
     )
 }
 
+/// The warning of a declared column that none of `records` records has a
+/// value for: most often a misspelled path, which fills the column with
+/// nulls. A run's warning says where to look at the records; `hydrant
+/// check`'s, which shows them, that they are the first page's.
+pub(crate) fn column_absent(column: &ColumnSpec, records: u64, in_check: bool) -> String {
+    let path = column
+        .path
+        .as_ref()
+        .map_or(column.name.as_str(), |p| p.as_str());
+    let (of, hint) = if in_check {
+        (" of the first page", "")
+    } else {
+        ("", " `hydrant check` shows the records")
+    };
+    format!(
+        "column `{}`: none of the {records} records{of} has a value at `{path}`, so the column \
+         is null in all of them (a misspelled path?{hint})",
+        column.name
+    )
+}
+
 /// A hash of a page's records, their count and the text of the first and
 /// the last: pages of different offsets never share it, and an API that
 /// does not read the page parameter gives the same one again. `None` for

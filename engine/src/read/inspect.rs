@@ -7,7 +7,7 @@ use simd_json::BorrowedValue;
 
 use crate::error::{Error, Result};
 use crate::extract::{
-    Batch, ColumnSpec, Extractor, Placeholders, infer_columns, records_missing,
+    Batch, ColumnSpec, Extractor, Placeholders, column_absent, infer_columns, records_missing,
     records_path_missing,
 };
 use crate::job::{Fanout, FanoutSource, Job, OutputFormat};
@@ -101,8 +101,8 @@ pub struct CheckReport {
     /// records: its sample is the first records as they came.
     #[serde(serialize_with = "format_name")]
     pub format: OutputFormat,
-    /// Keys the run would warn that it does not use (`[[columns]]` with
-    /// a `raw` output).
+    /// What the run would warn of: keys it does not use (`[[columns]]`
+    /// with a `raw` output), declared columns no record of the page has.
     pub warnings: Vec<String>,
 }
 
@@ -306,6 +306,10 @@ fn with_columns(
             String::from_utf8_lossy(&line).trim_end().to_owned()
         })
         .collect();
+    let mut warnings = report.warnings.clone();
+    if job.columns.is_some() {
+        warnings.extend(absent_columns(&extractor, first));
+    }
     CheckReport {
         columns: extractor
             .columns()
@@ -314,8 +318,33 @@ fn with_columns(
             .collect(),
         sample,
         dirty: batch.dirty.into_iter().map(|d| d.reason).collect(),
+        warnings,
         ..report
     }
+}
+
+/// The warnings of the columns that no record of the first page has a
+/// value for, as a run warns of them at its end.
+fn absent_columns(extractor: &Extractor, first: &FirstPage<'_, '_>) -> Vec<String> {
+    let mut batch = Batch::default();
+    extractor.extract(first.records, first.placeholders, &mut batch);
+    let rows = batch.rows;
+    if rows == 0 {
+        return Vec::new();
+    }
+    extractor
+        .columns()
+        .iter()
+        .enumerate()
+        .filter(|&(index, _)| {
+            let absent = batch
+                .tolerated
+                .iter()
+                .filter(|t| t.missing && t.column == index);
+            absent.count() == rows
+        })
+        .map(|(_, column)| column_absent(column, rows as u64, true))
+        .collect()
 }
 
 /// A job's first response as received: what `hydrant init` reads to

@@ -1002,15 +1002,7 @@ impl Tally {
         let never: Vec<String> = columns
             .iter()
             .filter(|c| self.absent.get(&c.name) == Some(&records))
-            .map(|c| {
-                let path = c.path.as_ref().map_or(c.name.as_str(), |p| p.as_str());
-                format!(
-                    "column `{}`: none of the {records} records has a value at `{path}`, so \
-                     the column is null in all of them (a misspelled path? `hydrant check` \
-                     shows the records)",
-                    c.name
-                )
-            })
+            .map(|c| crate::extract::column_absent(c, records, false))
             .collect();
         for warning in never {
             self.warn(warning);
