@@ -167,21 +167,6 @@ mod tests {
     }
 
     #[test]
-    fn a_serde_value_read_first_wins_keeps_the_first_of_a_key() {
-        let value = value_first_wins(
-            br#"{"a": 1, "b": [{"c": "x", "c": "y"}, 0.18955093852823746], "a": 2, "n": 12345678901234567890123}"#,
-        )
-        .unwrap();
-        assert_eq!(value["a"], json!(1));
-        assert_eq!(value["b"], json!([{"c": "x"}, 0.18955093852823746]));
-        assert_eq!(
-            value["n"].as_str().and_then(big_number),
-            Some("12345678901234567890123")
-        );
-        assert!(value_first_wins(br#"{"a": 1} x"#).is_err());
-    }
-
-    #[test]
     fn strings_of_every_short_length_are_escaped_as_serde_json_does() {
         // Lengths around the sixteen-byte runs, the eight-byte words and
         // the tails of under eight, with no escape, one anywhere, or two

@@ -11,7 +11,9 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::extract::Placeholders;
 use crate::job::{Fanout, FanoutIn, FanoutSource, Job};
-use crate::json::{value_first_wins, write_serde};
+use crate::json::node::Node;
+use crate::json::scan::Scanner;
+use crate::json::write_serde;
 use crate::options::{Progress, RunOptions};
 use crate::read::{Hooks, OutputHook, run_hooked};
 
@@ -67,9 +69,11 @@ enum Source {
         reader: BufReader<File>,
         path: PathBuf,
     },
-    /// The parent job's records, in a file without a name.
+    /// The parent job's records, in a file without a name, read as pages
+    /// are read.
     Parents {
         reader: BufReader<File>,
+        scanner: Box<Scanner>,
     },
     /// A partition's values, with their placeholders.
     Given(std::vec::IntoIter<std::collections::BTreeMap<String, String>>),
@@ -183,6 +187,7 @@ impl Feed {
                 })?;
                 Source::Parents {
                     reader: BufReader::new(file),
+                    scanner: Box::default(),
                 }
             }
         };
@@ -265,7 +270,7 @@ impl Feed {
                     break (value.to_owned(), None);
                 }
             },
-            Source::Parents { reader } => loop {
+            Source::Parents { reader, scanner } => loop {
                 let mut line = String::new();
                 let read = reader
                     .read_line(&mut line)
@@ -273,12 +278,7 @@ impl Feed {
                 if read == 0 {
                     return Ok(None);
                 }
-                // Numbers past 64 bits are read as marked strings, so that
-                // `{parent.FIELD}` gives their digits, not a double's; a
-                // repeated key gives its first value, as `path` took it.
-                let record = value_first_wins(line.as_bytes()).map_err(|e| {
-                    Error::data(format!("a spilled parent record is not JSON: {e}"))
-                })?;
+                let record = parent_record(line.as_bytes(), scanner)?;
                 match record.get("value").and_then(scalar_text) {
                     Some(value) => break (value, record.get("parent").cloned()),
                     None => self.skipped += 1,
@@ -327,6 +327,17 @@ fn scalar_text(value: &Value) -> Option<String> {
     crate::job::scalar_text("", value).ok()
 }
 
+/// A spilled parent record, read as a page is read: a repeated key gives
+/// its first value, as `path` took it, and a number past 64 bits is a
+/// marked string, so that `{parent.FIELD}` gives its digits, not a
+/// double's.
+fn parent_record(line: &[u8], scanner: &mut Scanner) -> Result<Value> {
+    let doc = scanner
+        .scan(line, None)
+        .map_err(|e| Error::data(format!("a spilled parent record is not JSON: {e}")))?;
+    Ok(doc.root().to_serde())
+}
+
 /// A value's JSON text, numbers past 64 bits as their digits.
 fn json_text(value: &Value) -> String {
     let mut text = Vec::new();
@@ -360,6 +371,26 @@ mod tests {
     use super::*;
     use crate::job::JobFormat;
     use crate::job::vars::Vars;
+
+    #[test]
+    fn a_parent_record_keeps_the_first_of_a_key_and_every_digit() {
+        let mut scanner = Scanner::default();
+        let value = parent_record(
+            br#"{"a": 1, "b": [{"c": "x", "c": "y"}, 0.18955093852823746], "a": 2, "n": 12345678901234567890123}"#,
+            &mut scanner,
+        )
+        .unwrap();
+        assert_eq!(value["a"], serde_json::json!(1));
+        assert_eq!(
+            value["b"],
+            serde_json::json!([{"c": "x"}, 0.18955093852823746])
+        );
+        assert_eq!(
+            value["n"].as_str().and_then(crate::json::big_number),
+            Some("12345678901234567890123")
+        );
+        assert!(parent_record(br#"{"a": 1} x"#, &mut scanner).is_err());
+    }
 
     #[test]
     fn a_million_values_stream_from_the_file() {
