@@ -111,6 +111,12 @@ impl PagePipeline {
         })
     }
 
+    /// The job's columns: declared, or inferred from the first page; `None`
+    /// before a page went through.
+    pub fn columns(&self) -> Option<&[ColumnSpec]> {
+        Some(self.extractor.as_ref()?.columns())
+    }
+
     /// Parses and extracts `body`: the cells written as null for a problem
     /// the job tolerates, as the run counts them.
     pub fn tolerated(&mut self, body: &[u8]) -> Result<Vec<crate::extract::Tolerated>> {
@@ -291,12 +297,6 @@ impl PagePipeline {
                 batch,
             }))
         })
-    }
-
-    /// The job's columns: declared, or inferred from the first page; `None`
-    /// before a page went through.
-    pub fn columns(&self) -> Option<&[ColumnSpec]> {
-        Some(self.extractor.as_ref()?.columns())
     }
 
     /// The schema of a Parquet file of the job's columns, as a run writes
