@@ -58,7 +58,10 @@ impl PagePipeline {
     /// A pipeline for a job given as TOML text.
     pub fn new(job_toml: &str) -> Result<PagePipeline> {
         let job = Job::parse(job_toml, JobFormat::Toml, "bench job", &Vars::isolated([]))?;
-        let extractor = job.columns.clone().map(|c| Extractor::new(c, &job.records));
+        let extractor = job
+            .columns
+            .clone()
+            .map(|c| Extractor::new(c, &job.records).noting_absent());
         Ok(PagePipeline {
             job,
             parser: Parser::default(),

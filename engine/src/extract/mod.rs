@@ -94,7 +94,8 @@ pub struct Batch<'a> {
     /// The records of the page left out of `cells`.
     pub dirty: Vec<DirtyRecord>,
     /// The cells written as null for a problem the job tolerates (a value
-    /// of another type, or none): counted, not lost without a word.
+    /// of another type, or none where the extractor notes absent values):
+    /// counted, not lost without a word.
     pub tolerated: Vec<Tolerated>,
 }
 
@@ -161,6 +162,10 @@ pub(crate) struct Extractor {
     direct: bool,
     missing_is_dirty: bool,
     bad_type_is_dirty: bool,
+    /// Whether absent values are noted among the tolerated cells: only
+    /// declared columns are warned of, and a sparse page would note a
+    /// cell a record for nothing.
+    note_absent: bool,
 }
 
 impl Extractor {
@@ -209,7 +214,15 @@ impl Extractor {
             direct,
             missing_is_dirty: records.missing_is_dirty,
             bad_type_is_dirty: records.bad_type_is_dirty,
+            note_absent: false,
         }
+    }
+
+    /// The extractor noting absent values too (see [`Batch::tolerated`]),
+    /// for declared columns, which a run warns of when no record has them.
+    pub(crate) fn noting_absent(mut self) -> Extractor {
+        self.note_absent = true;
+        self
     }
 
     /// Whether every column can be taken on the structural index: none
@@ -486,11 +499,14 @@ impl Extractor {
         if dirty {
             return Err(problem);
         }
-        tolerated.push(Tolerated {
-            row,
-            column,
-            missing: matches!(problem, Problem::Missing),
-        });
+        let missing = matches!(problem, Problem::Missing);
+        if !missing || self.note_absent {
+            tolerated.push(Tolerated {
+                row,
+                column,
+                missing,
+            });
+        }
         Ok(())
     }
 }

@@ -48,7 +48,10 @@ pub(super) fn starting_columns(
     let flatten = &job.records.flatten;
     match (&job.columns, &job.seed_columns) {
         _ if raw => (Some(Extractor::new(Vec::new(), &job.records)), None),
-        (Some(columns), _) => (Some(Extractor::new(columns.clone(), &job.records)), None),
+        (Some(columns), _) => (
+            Some(Extractor::new(columns.clone(), &job.records).noting_absent()),
+            None,
+        ),
         (None, Some(seed)) => (
             Some(Extractor::new(seed.clone(), &job.records)),
             Some(Inference::from_columns(flatten, seed, mixed(policy))),

@@ -290,16 +290,27 @@ fn with_columns(
         .clone()
         .unwrap_or_else(|| infer_columns(records, &job.records.flatten, run_mixed(job)));
     let extractor = Extractor::new(columns, &job.records);
+    let declared = job.columns.is_some();
+    let extractor = if declared {
+        extractor.noting_absent()
+    } else {
+        extractor
+    };
+    // The whole page, for the columns no record has; the sample and the
+    // dirty records are those of its first `sample_size` records.
     let mut batch = Batch::default();
-    extractor.extract(
-        &records[..records.len().min(sample_size)],
-        first.placeholders,
-        &mut batch,
-    );
+    extractor.extract(records, first.placeholders, &mut batch);
+    let sampled = records.len().min(sample_size);
+    let dirty: Vec<String> = batch
+        .dirty
+        .iter()
+        .filter(|d| d.ordinal < sampled)
+        .map(|d| d.reason.clone())
+        .collect();
     let encoder = crate::sink::NdjsonEncoder::new(extractor.columns());
     let width = extractor.columns().len();
     let mut hours = crate::sink::Hours::default();
-    let sample = (0..batch.rows)
+    let sample = (0..sampled - dirty.len())
         .map(|row| {
             let mut line = Vec::new();
             encoder.encode(batch.row(row, width), &mut hours, &mut line);
@@ -307,8 +318,8 @@ fn with_columns(
         })
         .collect();
     let mut warnings = report.warnings.clone();
-    if job.columns.is_some() {
-        warnings.extend(absent_columns(&extractor, first));
+    if declared {
+        warnings.extend(absent_columns(extractor.columns(), &batch));
     }
     CheckReport {
         columns: extractor
@@ -317,23 +328,20 @@ fn with_columns(
             .map(|c| (c.name.clone(), c.kind.as_str().to_owned()))
             .collect(),
         sample,
-        dirty: batch.dirty.into_iter().map(|d| d.reason).collect(),
+        dirty,
         warnings,
         ..report
     }
 }
 
-/// The warnings of the columns that no record of the first page has a
-/// value for, as a run warns of them at its end.
-fn absent_columns(extractor: &Extractor, first: &FirstPage<'_, '_>) -> Vec<String> {
-    let mut batch = Batch::default();
-    extractor.extract(first.records, first.placeholders, &mut batch);
+/// The warnings of the columns that no row of `batch` has a value for, as
+/// a run warns of them at its end.
+fn absent_columns(columns: &[ColumnSpec], batch: &Batch<'_>) -> Vec<String> {
     let rows = batch.rows;
     if rows == 0 {
         return Vec::new();
     }
-    extractor
-        .columns()
+    columns
         .iter()
         .enumerate()
         .filter(|&(index, _)| {

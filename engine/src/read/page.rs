@@ -467,14 +467,21 @@ impl ReadRun<'_, '_> {
             return;
         };
         let columns = extractor.columns();
+        // By column first: a sparse page has a cell a record, and the
+        // counts take a name each.
+        let mut by_column = vec![[0u64; 2]; columns.len()];
         for cell in tolerated {
-            let name = columns.get(cell.column).map_or("", |c| c.name.as_str());
-            let counts = if cell.missing {
-                &mut self.tally.absent
-            } else {
-                &mut self.tally.nulled
-            };
-            *counts.entry(name.to_owned()).or_default() += 1;
+            if let Some(counts) = by_column.get_mut(cell.column) {
+                counts[usize::from(cell.missing)] += 1;
+            }
+        }
+        for (column, [nulled, absent]) in columns.iter().zip(by_column) {
+            let tally = &mut self.tally;
+            for (count, counts) in [(nulled, &mut tally.nulled), (absent, &mut tally.absent)] {
+                if count > 0 {
+                    *counts.entry(column.name.clone()).or_default() += count;
+                }
+            }
         }
     }
 
