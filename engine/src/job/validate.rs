@@ -232,7 +232,7 @@ pub(super) fn is_credential_name(name: &str) -> bool {
 
 /// The words that make a name a credential's. A hook's URL is its secret
 /// (`SLACK_HOOK`); `passwd` and `pwd` are how passwords are often named.
-pub(super) const CREDENTIAL_WORDS: [&str; 12] = [
+const CREDENTIAL_WORDS: [&str; 12] = [
     "token",
     "key",
     "secret",

@@ -122,7 +122,7 @@ pub(crate) struct Arrived {
 
 /// The watched values read backwards from the end of a whole body, which
 /// sent the next request before the body was parsed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Told {
     values: Vec<Value>,
     /// The length of the body they were read from: a retry's answer may
