@@ -220,70 +220,26 @@ impl Config {
     /// Checks that the keys given fit `type`, and that the required ones are
     /// there.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let given: [(&str, bool); 25] = [
-            ("username", self.username.is_some()),
-            ("password", self.password.is_some()),
-            ("token", self.token.is_some()),
-            ("prefix", self.prefix.is_some()),
-            ("name", self.name.is_some()),
-            ("value", self.value.is_some()),
-            ("in", self.placement.is_some()),
-            ("token_url", self.token_url.is_some()),
-            ("client_id", self.client_id.is_some()),
-            ("client_secret", self.client_secret.is_some()),
-            ("client_auth", self.client_auth.is_some()),
-            ("scope", self.scope.is_some()),
-            ("resource", self.resource.is_some()),
-            ("method", self.method.is_some()),
-            ("params", self.params.is_some()),
-            ("params_in", self.params_in.is_some()),
-            ("token_path", self.token_path.is_some()),
-            ("expires_path", self.expires_path.is_some()),
-            ("algorithm", self.algorithm.is_some()),
-            ("secret", self.secret.is_some()),
-            ("string_to_sign", self.string_to_sign.is_some()),
-            ("timestamp", self.timestamp.is_some()),
-            ("nonce", self.nonce.is_some()),
-            ("encoding", self.encoding.is_some()),
-            ("access_key_id", self.access_key_id.is_some()),
-        ];
-        let (allowed, required): (&[&str], &[&str]) = match self.kind {
-            Kind::None => (&[], &[]),
-            Kind::Basic => (&["username", "password"], &["username"]),
-            Kind::Bearer => (&["token", "prefix"], &["token"]),
-            Kind::ApiKey => (&["name", "value", "in"], &["name", "value"]),
-            Kind::Oauth2 => (
-                &[
-                    "token_url",
-                    "client_id",
-                    "client_secret",
-                    "client_auth",
-                    "scope",
-                    "resource",
-                    "method",
-                    "params",
-                    "params_in",
-                    "token_path",
-                    "expires_path",
-                    "prefix",
-                ],
-                &["token_url", "client_id", "client_secret"],
-            ),
-            Kind::Signature => (
-                &[
-                    "algorithm",
-                    "secret",
-                    "name",
-                    "in",
-                    "string_to_sign",
-                    "timestamp",
-                    "nonce",
-                    "encoding",
-                ],
-                &["algorithm", "secret"],
-            ),
-            Kind::Aliyun => (&["access_key_id"], &["access_key_id"]),
-        };
+        self.check_keys_fit_type()?;
+        if self.kind == Kind::Signature && self.placement == Some(Placement::Body) {
+            return Err(ConfigError::new(
+                "auth.in",
+                "a signature goes in `query` or `header`",
+            ));
+        }
+        if self.kind == Kind::Signature {
+            check_signature("auth", &self.signature_config())?;
+        }
+        if let Some(signature) = &self.signature {
+            check_signature("auth.signature", signature)?;
+        }
+        self.check_token_request()
+    }
+
+    /// Each key given is one `type` takes, and each it requires is given.
+    fn check_keys_fit_type(&self) -> Result<(), ConfigError> {
+        let given = self.given();
+        let (allowed, required) = keys_of(self.kind);
         for (key, present) in given {
             if present && !allowed.contains(&key) {
                 return Err(ConfigError::new(
@@ -314,18 +270,43 @@ impl Config {
                 "is required for type `aliyun`",
             ));
         }
-        if self.kind == Kind::Signature && self.placement == Some(Placement::Body) {
-            return Err(ConfigError::new(
-                "auth.in",
-                "a signature goes in `query` or `header`",
-            ));
-        }
-        if self.kind == Kind::Signature {
-            check_signature("auth", &self.signature_config())?;
-        }
-        if let Some(signature) = &self.signature {
-            check_signature("auth.signature", signature)?;
-        }
+        Ok(())
+    }
+
+    /// The keys that hold a value of their own kind, and whether each is
+    /// given.
+    fn given(&self) -> [(&'static str, bool); 25] {
+        [
+            ("username", self.username.is_some()),
+            ("password", self.password.is_some()),
+            ("token", self.token.is_some()),
+            ("prefix", self.prefix.is_some()),
+            ("name", self.name.is_some()),
+            ("value", self.value.is_some()),
+            ("in", self.placement.is_some()),
+            ("token_url", self.token_url.is_some()),
+            ("client_id", self.client_id.is_some()),
+            ("client_secret", self.client_secret.is_some()),
+            ("client_auth", self.client_auth.is_some()),
+            ("scope", self.scope.is_some()),
+            ("resource", self.resource.is_some()),
+            ("method", self.method.is_some()),
+            ("params", self.params.is_some()),
+            ("params_in", self.params_in.is_some()),
+            ("token_path", self.token_path.is_some()),
+            ("expires_path", self.expires_path.is_some()),
+            ("algorithm", self.algorithm.is_some()),
+            ("secret", self.secret.is_some()),
+            ("string_to_sign", self.string_to_sign.is_some()),
+            ("timestamp", self.timestamp.is_some()),
+            ("nonce", self.nonce.is_some()),
+            ("encoding", self.encoding.is_some()),
+            ("access_key_id", self.access_key_id.is_some()),
+        ]
+    }
+
+    /// The OAuth 2 token request's URL, paths and method.
+    fn check_token_request(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.token_url {
             // Checked before the URL is quoted: it would show a password.
             if has_user_info(url) {
@@ -364,6 +345,47 @@ impl Config {
             ));
         }
         Ok(())
+    }
+}
+
+/// The keys a `type` takes, and those of them it requires.
+fn keys_of(kind: Kind) -> (&'static [&'static str], &'static [&'static str]) {
+    match kind {
+        Kind::None => (&[], &[]),
+        Kind::Basic => (&["username", "password"], &["username"]),
+        Kind::Bearer => (&["token", "prefix"], &["token"]),
+        Kind::ApiKey => (&["name", "value", "in"], &["name", "value"]),
+        Kind::Oauth2 => (
+            &[
+                "token_url",
+                "client_id",
+                "client_secret",
+                "client_auth",
+                "scope",
+                "resource",
+                "method",
+                "params",
+                "params_in",
+                "token_path",
+                "expires_path",
+                "prefix",
+            ],
+            &["token_url", "client_id", "client_secret"],
+        ),
+        Kind::Signature => (
+            &[
+                "algorithm",
+                "secret",
+                "name",
+                "in",
+                "string_to_sign",
+                "timestamp",
+                "nonce",
+                "encoding",
+            ],
+            &["algorithm", "secret"],
+        ),
+        Kind::Aliyun => (&["access_key_id"], &["access_key_id"]),
     }
 }
 

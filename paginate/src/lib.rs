@@ -235,123 +235,149 @@ impl BuildError {
     }
 }
 
+/// The body paths a paginator reads, each once: a path's index is where
+/// its value lies in [`Page::watched`].
+#[derive(Default)]
+struct Watched(Vec<String>);
+
+impl Watched {
+    fn watch(&mut self, path: &str) -> usize {
+        if let Some(i) = self.0.iter().position(|w| w == path) {
+            return i;
+        }
+        self.0.push(path.to_owned());
+        self.0.len() - 1
+    }
+
+    /// A value read from `header` when given, else from the body at
+    /// `from` (or `default`).
+    fn source(&mut self, from: &Option<String>, header: &Option<String>, default: &str) -> Source {
+        match header {
+            Some(h) => Source::Header(h.to_ascii_lowercase()),
+            None => Source::Body(self.watch(from.as_deref().unwrap_or(default))),
+        }
+    }
+}
+
+/// How the requests after the first are made, for a validated `config`.
+fn strategy(config: &Config, watched: &mut Watched) -> Result<Strategy, BuildError> {
+    let placement = config.placement.unwrap_or(Placement::Query);
+    Ok(match config.kind {
+        Kind::None => Strategy::Single,
+        Kind::Offset => {
+            let limit = config.limit.unwrap_or(100);
+            Strategy::Counter(Counter {
+                end: CounterEnd::Short(limit),
+                param: config.param.clone().unwrap_or_else(|| "offset".to_owned()),
+                placement,
+                start: config.start.unwrap_or(0),
+                step: i64::try_from(limit)
+                    .map_err(|_| BuildError::new("paginate.limit", "is too large"))?,
+                var: "offset".to_owned(),
+                fixed: vec![(
+                    config
+                        .limit_param
+                        .clone()
+                        .unwrap_or_else(|| "limit".to_owned()),
+                    limit as i64,
+                )],
+                steps_by_limit: true,
+            })
+        }
+        Kind::Page => Strategy::Counter(Counter {
+            end: config.size.map_or(CounterEnd::Empty, CounterEnd::Short),
+            param: config.param.clone().unwrap_or_else(|| "page".to_owned()),
+            placement,
+            start: config.start.unwrap_or(1),
+            step: 1,
+            var: "page".to_owned(),
+            fixed: match (&config.size_param, config.size) {
+                (Some(name), Some(size)) => vec![(name.clone(), size as i64)],
+                _ => Vec::new(),
+            },
+            steps_by_limit: false,
+        }),
+        Kind::Range => {
+            let param = config.param.clone().unwrap_or_default();
+            Strategy::Counter(Counter {
+                end: config.end.map_or(CounterEnd::Empty, CounterEnd::Last),
+                var: param.clone(),
+                param,
+                placement,
+                start: config.start.unwrap_or(0),
+                step: config.step.unwrap_or(1),
+                fixed: Vec::new(),
+                steps_by_limit: false,
+            })
+        }
+        Kind::Cursor => Strategy::Cursor {
+            source: watched.source(&config.from, &config.header, "$.next_cursor"),
+            param: config.param.clone().unwrap_or_else(|| "cursor".to_owned()),
+            placement,
+            initial: config.initial.clone(),
+        },
+        Kind::NextLink => Strategy::NextLink {
+            source: watched.source(&config.from, &config.header, "$.paging.next"),
+        },
+        Kind::LinkHeader => Strategy::LinkHeader {
+            rel: config.rel.clone().unwrap_or_else(|| "next".to_owned()),
+        },
+        Kind::Rules => {
+            let rules = Rules::parse(
+                config.rules.as_ref().expect("validated: rules present"),
+                &mut |path| watched.watch(path),
+            )?;
+            Strategy::Rules(rules)
+        }
+    })
+}
+
+/// A validated `[[paginate.stop]]`: where its value comes from and what
+/// it is compared with.
+fn stop_rule(stop: &StopConfig, watched: &mut Watched) -> StopRule {
+    let source = match (&stop.path, &stop.header, stop.records_below) {
+        (Some(path), _, _) => StopSource::Value(Source::Body(watched.watch(path))),
+        (_, Some(header), _) => StopSource::Value(Source::Header(header.to_ascii_lowercase())),
+        (_, _, Some(below)) => StopSource::RecordsBelow(below),
+        _ => unreachable!("validated: one source"),
+    };
+    let test = if let Some(is) = stop.is {
+        StopCheck::Is(is)
+    } else if let Some(value) = &stop.equals {
+        StopCheck::Equals(value.clone())
+    } else if let Some(path) = &stop.equals_path {
+        StopCheck::EqualsPath(watched.watch(path))
+    } else if let Some(param) = &stop.equals_param {
+        StopCheck::EqualsParam(param.clone())
+    } else {
+        StopCheck::None
+    };
+    StopRule { source, test }
+}
+
 impl Paginator {
     /// Builds the state machine for a validated configuration.
     pub fn new(config: &Config) -> Result<Paginator, BuildError> {
-        let mut watched = Vec::new();
-        let mut watch = |path: &str| -> usize {
-            if let Some(i) = watched.iter().position(|w| w == path) {
-                return i;
-            }
-            watched.push(path.to_owned());
-            watched.len() - 1
-        };
-        let mut source =
-            |from: &Option<String>, header: &Option<String>, default: &str| match header {
-                Some(h) => Source::Header(h.to_ascii_lowercase()),
-                None => Source::Body(watch(from.as_deref().unwrap_or(default))),
-            };
-        let placement = config.placement.unwrap_or(Placement::Query);
+        let mut watched = Watched::default();
+        let strategy = strategy(config, &mut watched)?;
         let mut max_requests = config.max_requests;
-        let strategy = match config.kind {
-            Kind::None => Strategy::Single,
-            Kind::Offset => {
-                let limit = config.limit.unwrap_or(100);
-                Strategy::Counter(Counter {
-                    end: CounterEnd::Short(limit),
-                    param: config.param.clone().unwrap_or_else(|| "offset".to_owned()),
-                    placement,
-                    start: config.start.unwrap_or(0),
-                    step: i64::try_from(limit)
-                        .map_err(|_| BuildError::new("paginate.limit", "is too large"))?,
-                    var: "offset".to_owned(),
-                    fixed: vec![(
-                        config
-                            .limit_param
-                            .clone()
-                            .unwrap_or_else(|| "limit".to_owned()),
-                        limit as i64,
-                    )],
-                    steps_by_limit: true,
-                })
-            }
-            Kind::Page => Strategy::Counter(Counter {
-                end: config.size.map_or(CounterEnd::Empty, CounterEnd::Short),
-                param: config.param.clone().unwrap_or_else(|| "page".to_owned()),
-                placement,
-                start: config.start.unwrap_or(1),
-                step: 1,
-                var: "page".to_owned(),
-                fixed: match (&config.size_param, config.size) {
-                    (Some(name), Some(size)) => vec![(name.clone(), size as i64)],
-                    _ => Vec::new(),
-                },
-                steps_by_limit: false,
-            }),
-            Kind::Range => {
-                let param = config.param.clone().unwrap_or_default();
-                Strategy::Counter(Counter {
-                    end: config.end.map_or(CounterEnd::Empty, CounterEnd::Last),
-                    var: param.clone(),
-                    param,
-                    placement,
-                    start: config.start.unwrap_or(0),
-                    step: config.step.unwrap_or(1),
-                    fixed: Vec::new(),
-                    steps_by_limit: false,
-                })
-            }
-            Kind::Cursor => Strategy::Cursor {
-                source: source(&config.from, &config.header, "$.next_cursor"),
-                param: config.param.clone().unwrap_or_else(|| "cursor".to_owned()),
-                placement,
-                initial: config.initial.clone(),
-            },
-            Kind::NextLink => Strategy::NextLink {
-                source: source(&config.from, &config.header, "$.paging.next"),
-            },
-            Kind::LinkHeader => Strategy::LinkHeader {
-                rel: config.rel.clone().unwrap_or_else(|| "next".to_owned()),
-            },
-            Kind::Rules => {
-                let rules = Rules::parse(
-                    config.rules.as_ref().expect("validated: rules present"),
-                    &mut watch,
-                )?;
-                if let Some(max) = rules.max_requests {
-                    max_requests = Some(max_requests.map_or(max, |m| m.min(max)));
-                }
-                Strategy::Rules(rules)
-            }
-        };
-        let mut stops = Vec::with_capacity(config.stop.len());
-        for stop in &config.stop {
-            let source = match (&stop.path, &stop.header, stop.records_below) {
-                (Some(path), _, _) => StopSource::Value(Source::Body(watch(path))),
-                (_, Some(header), _) => {
-                    StopSource::Value(Source::Header(header.to_ascii_lowercase()))
-                }
-                (_, _, Some(below)) => StopSource::RecordsBelow(below),
-                _ => unreachable!("validated: one source"),
-            };
-            let test = if let Some(is) = stop.is {
-                StopCheck::Is(is)
-            } else if let Some(value) = &stop.equals {
-                StopCheck::Equals(value.clone())
-            } else if let Some(path) = &stop.equals_path {
-                StopCheck::EqualsPath(watch(path))
-            } else if let Some(param) = &stop.equals_param {
-                StopCheck::EqualsParam(param.clone())
-            } else {
-                StopCheck::None
-            };
-            stops.push(StopRule { source, test });
+        if let Strategy::Rules(Rules {
+            max_requests: Some(max),
+            ..
+        }) = &strategy
+        {
+            max_requests = Some(max_requests.map_or(*max, |m| m.min(*max)));
         }
+        let stops = config
+            .stop
+            .iter()
+            .map(|stop| stop_rule(stop, &mut watched))
+            .collect();
         Ok(Paginator {
             strategy,
             stops,
             max_requests,
-            watched,
+            watched: watched.0,
             pages: 0,
             sent: Vec::new(),
             followed: HashSet::new(),

@@ -208,6 +208,29 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
             runs[CURL_4].push(curl(&curl_config, 4, None, gzip)?);
         }
     }
+    let sizes = Sizes {
+        output: output_bytes,
+        parquet: parquet_bytes,
+    };
+    Ok(style_row(style, total, &runs, &summary, sizes))
+}
+
+/// The bytes of hydrant's NDJSON and Parquet outputs.
+#[derive(Clone, Copy)]
+struct Sizes {
+    output: u64,
+    parquet: u64,
+}
+
+/// The row of `target/e2e-bench.json` for one style: medians, every
+/// run's time, and the ratios the table prints.
+fn style_row(
+    style: &str,
+    total: u64,
+    runs: &[Vec<Run>; MEASURED],
+    summary: &Value,
+    sizes: Sizes,
+) -> Value {
     // The median wall and CPU time of one measurement.
     let wall = |i: usize| median(&runs[i], |r| r.seconds);
     let cpu = |i: usize| median(&runs[i], |r| r.cpu_s);
@@ -221,8 +244,8 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         "records": total,
         "requests": summary["requests"],
         "bytes": bytes,
-        "output_bytes": output_bytes,
-        "parquet_bytes": parquet_bytes,
+        "output_bytes": sizes.output,
+        "parquet_bytes": sizes.parquet,
         "hydrant_s": ndjson_s,
         "hydrant_runs_s": seconds(NDJSON),
         "hydrant_cpu_s": cpu(NDJSON),
@@ -258,7 +281,7 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         row["curl_parallel4_s"] = json!(parallel_s);
         row["ratio_to_curl_parallel4"] = json!(parallel_s / ndjson_s);
     }
-    Ok(row)
+    row
 }
 
 fn print_table(results: &[Value], total: u64) {

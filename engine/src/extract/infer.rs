@@ -1175,10 +1175,42 @@ mod tests {
         let extractor = Extractor::new(columns, &records);
         let plan = extractor.plan().expect("paths of keys are planned");
         let plain = r#"{"id":2,"u":{"n":"b","m":3},"x":null,"t":"2024-03-02T00:00:00.250Z"}"#;
-        // Each record after the plain one, with whether it is covered and
-        // whether it has the exact shape's count of members.
+        for (record, covered, exact) in cover_cases(plain) {
+            let page = format!(r#"{{"data":[{plain},{record}]}}"#);
+            let mut scanner = Scanner::default();
+            let doc = scanner.scan(page.as_bytes(), Some(plan)).unwrap();
+            let items = select_records(doc.root(), &records).unwrap();
+            let walked = items.iter().all(|&item| inference.covers(item));
+            assert_eq!(walked, covered, "walked: {record}");
+            assert_eq!(shape.exact(items[1]), exact, "exact: {record}");
+            let mut alone = Batch::default();
+            extractor.extract(&items, &Placeholders::new(), &mut alone);
+            for shape in [None, Some(&shape)] {
+                let covering = Covering {
+                    inference: &inference,
+                    shape,
+                };
+                let mut batch = Batch::default();
+                let told = extractor.extract_covered(
+                    &items,
+                    &Placeholders::new(),
+                    &mut batch,
+                    Some(&covering),
+                );
+                assert_eq!(told, covered, "{record}, shape {}", shape.is_some());
+                if covered {
+                    assert_eq!(batch.cells, alone.cells, "{record}");
+                }
+            }
+        }
+    }
+
+    /// Records to follow `plain` on a page of the shape of
+    /// [`noted_records_are_covered_as_walked_ones_are`], each with whether
+    /// it is covered and whether it has the exact shape's count of members.
+    fn cover_cases(plain: &str) -> Vec<(String, bool, bool)> {
         let t = r#""t":"2024-03-02T00:00:00Z""#;
-        for (record, covered, exact) in [
+        vec![
             (plain.to_owned(), true, true),
             (
                 format!(r#"{{"id":2.5,"u":{{"n":"b","m":3}},"x":null,{t}}}"#),
@@ -1243,34 +1275,7 @@ mod tests {
                 true,
                 true,
             ),
-        ] {
-            let page = format!(r#"{{"data":[{plain},{record}]}}"#);
-            let mut scanner = Scanner::default();
-            let doc = scanner.scan(page.as_bytes(), Some(plan)).unwrap();
-            let items = select_records(doc.root(), &records).unwrap();
-            let walked = items.iter().all(|&item| inference.covers(item));
-            assert_eq!(walked, covered, "walked: {record}");
-            assert_eq!(shape.exact(items[1]), exact, "exact: {record}");
-            let mut alone = Batch::default();
-            extractor.extract(&items, &Placeholders::new(), &mut alone);
-            for shape in [None, Some(&shape)] {
-                let covering = Covering {
-                    inference: &inference,
-                    shape,
-                };
-                let mut batch = Batch::default();
-                let told = extractor.extract_covered(
-                    &items,
-                    &Placeholders::new(),
-                    &mut batch,
-                    Some(&covering),
-                );
-                assert_eq!(told, covered, "{record}, shape {}", shape.is_some());
-                if covered {
-                    assert_eq!(batch.cells, alone.cells, "{record}");
-                }
-            }
-        }
+        ]
     }
 
     #[test]

@@ -477,7 +477,51 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
     let records = validate_records(&file.records, "records")?;
     check_counted_records(&paginator, &file.paginate, &records, &file.records, "")?;
     let columns = file.columns.as_deref().map(validate_columns).transpose()?;
-    let limits = &file.limits;
+    let limits = validate_limits(&file.limits)?;
+    let output = validate_output(&file.output)?;
+    let write = match &file.write {
+        Some(write) => Some(Box::new(validate_write(write, file.input.as_ref())?)),
+        None if file.input.is_some() => {
+            return Err("`[input]` belongs to a write job, which needs a `[write]` table".into());
+        }
+        None => None,
+    };
+    if output.format == OutputFormat::Parquet && file.state.is_some() {
+        return Err(
+            "state: a Parquet output cannot be checkpointed (its footer comes last); use ndjson or csv for a resumable run"
+                .into(),
+        );
+    }
+    let fanout = file
+        .fanout
+        .as_ref()
+        .map(|f| validate_fanout(f, &file.auth, &limits))
+        .transpose()?;
+    let incremental = super::incremental::of_job(&file)?;
+    check_request_body(&request, &file, incremental.as_ref(), fanout.as_ref())?;
+    Ok(Job {
+        name: name.to_owned(),
+        file: None,
+        notices: Vec::new(),
+        request: Some(request),
+        auth: file.auth,
+        paginate: file.paginate,
+        records,
+        columns,
+        limits,
+        output,
+        state: file.state.map(validate_state).transpose()?,
+        fanout,
+        incremental,
+        write,
+        fingerprint: [0; 32],
+        state_read_only: false,
+        seed_columns: None,
+    })
+}
+
+/// `[limits]`, each key checked, with the defaults of the keys not given.
+fn validate_limits(limits: &file::LimitsFile) -> std::result::Result<Limits, String> {
     if limits.concurrency == Some(0) {
         return Err("limits.concurrency: must be at least 1".into());
     }
@@ -525,21 +569,7 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
         limits.max_response.as_deref(),
         256 << 20,
     )?;
-    let output = validate_output(&file.output)?;
-    let write = match &file.write {
-        Some(write) => Some(Box::new(validate_write(write, file.input.as_ref())?)),
-        None if file.input.is_some() => {
-            return Err("`[input]` belongs to a write job, which needs a `[write]` table".into());
-        }
-        None => None,
-    };
-    if output.format == OutputFormat::Parquet && file.state.is_some() {
-        return Err(
-            "state: a Parquet output cannot be checkpointed (its footer comes last); use ndjson or csv for a resumable run"
-                .into(),
-        );
-    }
-    let limits = Limits {
+    Ok(Limits {
         concurrency: limits.concurrency.unwrap_or(4),
         max_response,
         rate: limits.rate.map(|rate| (rate, limits.burst.unwrap_or(1))),
@@ -554,52 +584,36 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
             max,
             max_retry_wait,
         },
-    };
-    let fanout = file
-        .fanout
-        .as_ref()
-        .map(|f| validate_fanout(f, &file.auth, &limits))
-        .transpose()?;
-    let incremental = super::incremental::of_job(&file)?;
+    })
+}
+
+/// Refuses a request body that holds a member the job also sets from
+/// elsewhere: the incremental bound, the paginator, a fan-out value or
+/// the credentials.
+fn check_request_body(
+    request: &Request,
+    file: &JobFile,
+    incremental: Option<&super::incremental::Incremental>,
+    fanout: Option<&Fanout>,
+) -> std::result::Result<(), String> {
     check_body_members(
-        &request,
+        request,
         "request",
         &[
             (
                 "incremental.in",
-                incremental.as_ref().is_some_and(|i| {
+                incremental.is_some_and(|i| {
                     i.placement == super::incremental::BoundIn::Body && i.param.is_some()
                 }),
             ),
             ("paginate.in", file.paginate.sets_body()),
             (
                 "fanout.in",
-                fanout
-                    .as_ref()
-                    .is_some_and(|f| f.placement == FanoutIn::Body),
+                fanout.is_some_and(|f| f.placement == FanoutIn::Body),
             ),
             ("auth.in", auth_sets_body(&file.auth)),
         ],
-    )?;
-    Ok(Job {
-        name: name.to_owned(),
-        file: None,
-        notices: Vec::new(),
-        request: Some(request),
-        auth: file.auth,
-        paginate: file.paginate,
-        records,
-        columns,
-        limits,
-        output,
-        state: file.state.map(validate_state).transpose()?,
-        fanout,
-        incremental,
-        write,
-        fingerprint: [0; 32],
-        state_read_only: false,
-        seed_columns: None,
-    })
+    )
 }
 
 fn validate_state(state: super::file::StateFile) -> std::result::Result<State, String> {
@@ -979,59 +993,7 @@ pub(super) fn validate_write(
     if let Some(columns) = &columns {
         check_write_names(columns)?;
     }
-    let input = input.ok_or("a write job needs an `[input]` table")?;
-    if input.repeat.is_some() && input.records.is_none() {
-        return Err("input.repeat: only used with `input.records`".into());
-    }
-    let input = match (&input.path, &input.job) {
-        (None, None) if input.records.is_some() => {
-            let records = input.records.as_deref().unwrap_or_default();
-            if records.iter().any(|r| !r.is_object()) {
-                return Err("input.records: each record must be a table".into());
-            }
-            Input::Inline {
-                records: records.iter().map(|r| r.to_string().into_bytes()).collect(),
-                repeat: input.repeat.unwrap_or(1),
-            }
-        }
-        _ if input.records.is_some() => {
-            return Err("input: `records` is not used with `path` or `job`".into());
-        }
-        (Some(path), None) => {
-            let format = match input.format.as_deref() {
-                Some(format) => format,
-                None => match FsPath::new(path).extension().and_then(|e| e.to_str()) {
-                    Some("csv") => "csv",
-                    Some("parquet") => "parquet",
-                    _ => "ndjson",
-                },
-            };
-            let format = match one_of(
-                "input.format",
-                Some(format),
-                "",
-                &["ndjson", "csv", "parquet"],
-            )? {
-                "csv" => InputFormat::Csv,
-                "parquet" => InputFormat::Parquet,
-                _ => InputFormat::Ndjson,
-            };
-            if format == InputFormat::Parquet && path == "-" {
-                return Err("input.path: Parquet cannot be read from stdin; give a file".into());
-            }
-            Input::File {
-                path: (path != "-").then(|| PathBuf::from(path)),
-                format,
-            }
-        }
-        (None, Some(job)) => {
-            if input.format.is_some() {
-                return Err("input.format: not used with `input.job`".into());
-            }
-            Input::JobFile(PathBuf::from(job))
-        }
-        _ => return Err("input: needs exactly one of `path`, `job` or `records`".into()),
-    };
+    let input = validate_input(input)?;
     Ok(Write {
         input,
         batch_size,
@@ -1047,6 +1009,71 @@ pub(super) fn validate_write(
         check_answer: write.check_answer.unwrap_or(true),
         columns,
     })
+}
+
+/// `[input]` of a write job: a file, a read job, or records inline.
+fn validate_input(input: Option<&file::InputFile>) -> std::result::Result<Input, String> {
+    let input = input.ok_or("a write job needs an `[input]` table")?;
+    if input.repeat.is_some() && input.records.is_none() {
+        return Err("input.repeat: only used with `input.records`".into());
+    }
+    Ok(match (&input.path, &input.job) {
+        (None, None) if input.records.is_some() => {
+            let records = input.records.as_deref().unwrap_or_default();
+            if records.iter().any(|r| !r.is_object()) {
+                return Err("input.records: each record must be a table".into());
+            }
+            Input::Inline {
+                records: records.iter().map(|r| r.to_string().into_bytes()).collect(),
+                repeat: input.repeat.unwrap_or(1),
+            }
+        }
+        _ if input.records.is_some() => {
+            return Err("input: `records` is not used with `path` or `job`".into());
+        }
+        (Some(path), None) => {
+            let format = input_format(path, input.format.as_deref())?;
+            if format == InputFormat::Parquet && path == "-" {
+                return Err("input.path: Parquet cannot be read from stdin; give a file".into());
+            }
+            Input::File {
+                path: (path != "-").then(|| PathBuf::from(path)),
+                format,
+            }
+        }
+        (None, Some(job)) => {
+            if input.format.is_some() {
+                return Err("input.format: not used with `input.job`".into());
+            }
+            Input::JobFile(PathBuf::from(job))
+        }
+        _ => return Err("input: needs exactly one of `path`, `job` or `records`".into()),
+    })
+}
+
+/// The format of an input file: `input.format`, else told by the
+/// file's extension, NDJSON when it tells nothing.
+fn input_format(path: &str, format: Option<&str>) -> std::result::Result<InputFormat, String> {
+    let format = match format {
+        Some(format) => format,
+        None => match FsPath::new(path).extension().and_then(|e| e.to_str()) {
+            Some("csv") => "csv",
+            Some("parquet") => "parquet",
+            _ => "ndjson",
+        },
+    };
+    Ok(
+        match one_of(
+            "input.format",
+            Some(format),
+            "",
+            &["ndjson", "csv", "parquet"],
+        )? {
+            "csv" => InputFormat::Csv,
+            "parquet" => InputFormat::Parquet,
+            _ => InputFormat::Ndjson,
+        },
+    )
 }
 
 /// A `[[write.columns]]` entry: `from` is an input column, or a path into

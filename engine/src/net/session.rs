@@ -298,35 +298,14 @@ impl Session {
                     latency: sent_at.elapsed(),
                 });
             }
-            let answer = self.quote(&response.body);
-            let failed = |message: String| Error::http(message).answered(status, answer.clone());
-            let text = format!(
-                "{} {shown} answered {}{}",
-                current.method.as_str(),
-                response.status,
-                after_colon(&answer),
-            );
-            // RFC 9110: 408, 429 and 503 say the request was not processed,
-            // so even a POST is sent again.
-            let without_effect = matches!(status, 408 | 429 | 503);
-            if !self.inner.retry.retry_on.contains(&status) || !(repeatable || without_effect) {
-                return Err(failed(text));
-            }
-            let retry_after = match response.headers.get(http::header::RETRY_AFTER) {
-                Some(value) => match retry_after(value.as_bytes(), SystemTime::now()) {
-                    Some(wait) if wait > self.inner.retry.max_retry_wait => {
-                        return Err(failed(format!(
-                            "{text}; its Retry-After asks for {wait:.1?}, more than limits.max_retry_wait ({:?})",
-                            self.inner.retry.max_retry_wait
-                        )));
-                    }
-                    wait => wait,
-                },
-                None => None,
-            };
-            let wait = self
-                .retry_wait(retries, &mut backoff, retry_after, &shown)
-                .map_err(|()| failed(format!("{text}{}", after(*retries))))?;
+            let wait = self.status_retry(
+                &current,
+                &shown,
+                &response,
+                repeatable,
+                retries,
+                &mut backoff,
+            )?;
             tracing::warn!(
                 "{} {shown} answered {}; retrying in {wait:.1?}",
                 current.method.as_str(),
@@ -334,6 +313,49 @@ impl Session {
             );
             tokio::time::sleep(wait).await;
         }
+    }
+
+    /// How long to wait before sending again a request answered with a
+    /// failing `response`; its error when the job's retries do not cover
+    /// the status or the request, or are spent.
+    fn status_retry(
+        &self,
+        current: &Prepared,
+        shown: &str,
+        response: &Response,
+        repeatable: bool,
+        retries: &mut u32,
+        backoff: &mut ExponentialBackoff,
+    ) -> Result<Duration> {
+        let status = response.status.as_u16();
+        let answer = self.quote(&response.body);
+        let failed = |message: String| Error::http(message).answered(status, answer.clone());
+        let text = format!(
+            "{} {shown} answered {}{}",
+            current.method.as_str(),
+            response.status,
+            after_colon(&answer),
+        );
+        // RFC 9110: 408, 429 and 503 say the request was not processed,
+        // so even a POST is sent again.
+        let without_effect = matches!(status, 408 | 429 | 503);
+        if !self.inner.retry.retry_on.contains(&status) || !(repeatable || without_effect) {
+            return Err(failed(text));
+        }
+        let retry_after = match response.headers.get(http::header::RETRY_AFTER) {
+            Some(value) => match retry_after(value.as_bytes(), SystemTime::now()) {
+                Some(wait) if wait > self.inner.retry.max_retry_wait => {
+                    return Err(failed(format!(
+                        "{text}; its Retry-After asks for {wait:.1?}, more than limits.max_retry_wait ({:?})",
+                        self.inner.retry.max_retry_wait
+                    )));
+                }
+                wait => wait,
+            },
+            None => None,
+        };
+        self.retry_wait(retries, backoff, retry_after, shown)
+            .map_err(|()| failed(format!("{text}{}", after(*retries))))
     }
 
     /// How long to wait before retry number `retries + 1`, or `Err` when

@@ -183,53 +183,20 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         // checkpoint, and an incremental one reads from the stored
         // bookmark without moving it.
         let keeps_state = output.is_none() && !job.state_read_only;
-        let resumed = if keeps_state {
-            begin_checkpoints(job, options.resume, &mut tally.warnings)?
-        } else if options.resume && job.state_read_only {
-            return Err(Error::config(format!(
-                "job file `{}`: a partition (--shard) keeps no checkpoint, so there is nothing \
-                 to resume: run the part again without --resume",
-                job.name
-            )));
-        } else if options.resume {
-            return Err(Error::config(format!(
-                "job file `{}`: --resume needs the job's own output",
-                job.name
-            )));
-        } else {
-            None
-        };
+        let resumed = resumed_checkpoint(job, &options, keeps_state, &mut tally)?;
         // The counters come back before the feed opens: `[fanout.from]`
         // adds the requests of its parent job, run again, on top of them.
         if let Some(checkpoint) = &resumed {
             tally.restore(checkpoint);
         }
-        let incremental = match &job.incremental {
-            Some(_) => {
-                let stored = crate::read::incremental::load(job)?;
-                let ran_before = stored.bookmark.is_some() || !stored.bookmarks.is_empty();
-                if keeps_state
-                    && resumed.is_none()
-                    && ran_before
-                    && let Some(warning) = replaces_earlier_delta(job)
-                {
-                    tally.warn(warning);
-                }
-                let mut tracker =
-                    Tracker::start(job, stored, resumed.as_ref(), options.backfill.as_ref())?;
-                if raw && let Some(tracker) = &mut tracker {
-                    tracker.keep_every_record();
-                }
-                tracker
-            }
-            None if options.backfill.is_some() => {
-                return Err(Error::config(format!(
-                    "--from and --to need an [incremental] table in job file `{}`",
-                    job.name
-                )));
-            }
-            None => None,
-        };
+        let incremental = incremental_tracker(
+            job,
+            &options,
+            keeps_state,
+            resumed.as_ref(),
+            raw,
+            &mut tally,
+        )?;
         let feed = Feed::open(job, &options, &mut tally.progress, &mut tally.warnings).await?;
         let policy = infer_policy(job, &output);
         let (extractor, inference) = starting_columns(job, policy, raw);
@@ -1064,4 +1031,67 @@ pub(super) fn header_list(fetched: &Fetched) -> Vec<(String, String)> {
             )
         })
         .collect()
+}
+
+/// The checkpoint a run goes on from: `None` for a fresh start. A run
+/// whose output goes to a hook keeps no state, so it cannot resume.
+fn resumed_checkpoint(
+    job: &Job,
+    options: &RunOptions,
+    keeps_state: bool,
+    tally: &mut Tally,
+) -> Result<Option<ReadCheckpoint>> {
+    if keeps_state {
+        return begin_checkpoints(job, options.resume, &mut tally.warnings);
+    }
+    if !options.resume {
+        return Ok(None);
+    }
+    Err(Error::config(if job.state_read_only {
+        format!(
+            "job file `{}`: a partition (--shard) keeps no checkpoint, so there is nothing \
+             to resume: run the part again without --resume",
+            job.name
+        )
+    } else {
+        format!(
+            "job file `{}`: --resume needs the job's own output",
+            job.name
+        )
+    }))
+}
+
+/// The tracker of an incremental run's bookmark, warned of a delta that
+/// replaces an earlier one; `None` for a job without `[incremental]`.
+fn incremental_tracker(
+    job: &Job,
+    options: &RunOptions,
+    keeps_state: bool,
+    resumed: Option<&ReadCheckpoint>,
+    raw: bool,
+    tally: &mut Tally,
+) -> Result<Option<Tracker>> {
+    if job.incremental.is_none() {
+        if options.backfill.is_some() {
+            return Err(Error::config(format!(
+                "--from and --to need an [incremental] table in job file `{}`",
+                job.name
+            )));
+        }
+        return Ok(None);
+    }
+    let stored = crate::read::incremental::load(job)?;
+    let ran_before = stored.bookmark.is_some() || !stored.bookmarks.is_empty();
+    if keeps_state
+        && resumed.is_none()
+        && ran_before
+        && let Some(warning) = replaces_earlier_delta(job)
+    {
+        tally.warn(warning);
+    }
+    let mut tracker = Tracker::start(job, stored, resumed, options.backfill.as_ref())?;
+    if raw && let Some(tracker) = &mut tracker {
+        tracker.keep_every_record();
+    }
+    Ok(tracker)
 }

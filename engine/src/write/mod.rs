@@ -161,42 +161,40 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let session = session(job, &options)?;
     let fingerprint = fingerprint(job);
     let input_bytes = input::size(&write.input);
-    let mut checkpoint = begin(job, write, &options, &fingerprint, input_bytes)?;
-    let mut rejects = Rejects::open(write.reject_path.as_deref(), checkpoint.reject_bytes)?;
-    let earlier_elapsed = checkpoint.elapsed_s;
+    let checkpoint = begin(job, write, &options, &fingerprint, input_bytes)?;
+    let rejects = Rejects::open(write.reject_path.as_deref(), checkpoint.reject_bytes)?;
 
     let items = input::open(&write.input, options.redirect_to.clone())?;
     let window = usize::try_from(job.limits.concurrency).unwrap_or(1).max(1);
     let (sender, mut receiver) = mpsc::channel::<Outgoing>(window);
     let encoder = Arc::new(Encoder::new(write, &request.url));
-    let input_encoder = Arc::clone(&encoder);
-    let skip = checkpoint.clone();
-    // A thread of its own, not the runtime's blocking pool: a failed run
-    // must not wait for an input (stdin, a read job) that never ends.
-    let (read_done, read_outcome) = tokio::sync::oneshot::channel();
-    std::thread::Builder::new()
-        .name("hydrant-write-input".into())
-        .spawn(move || {
-            let _ = read_done.send(read_batches(items, &input_encoder, &skip, sender));
-        })
-        .map_err(|e| Error::io("cannot start the input thread", e))?;
+    let read_outcome = read_on_a_thread(items, Arc::clone(&encoder), checkpoint.clone(), sender)?;
 
-    let send = Arc::new(Sender {
-        session,
-        job: job.clone(),
-        key_prefix: fingerprint[..16].to_owned(),
-    });
+    let mut run = Settling {
+        job,
+        write,
+        options: &options,
+        send: Arc::new(Sender {
+            session,
+            job: job.clone(),
+            key_prefix: fingerprint[..16].to_owned(),
+        }),
+        earlier_elapsed: checkpoint.elapsed_s,
+        checkpoint,
+        rejects,
+        started,
+        failure: None,
+        last_reject: None,
+    };
     let mut in_flight: JoinSet<Result<Settled>> = JoinSet::new();
     let mut input_done = false;
-    let mut failure: Option<Error> = None;
-    // Why the latest record was rejected, for the error of too many.
-    let mut last_reject: Option<String> = None;
     // An interrupt stops taking batches; the ones in flight settle
     // (delivered, or rejected to the reject file) before the run ends.
     let interrupt = options.interrupt.clone().unwrap_or_default();
     let mut interrupted = false;
     loop {
-        let taking = !input_done && !interrupted && failure.is_none() && in_flight.len() < window;
+        let taking =
+            !input_done && !interrupted && run.failure.is_none() && in_flight.len() < window;
         if !taking && in_flight.is_empty() {
             break;
         }
@@ -204,51 +202,15 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             biased;
             () = interrupt.wait(), if !interrupted => interrupted = true,
             Some(settled) = in_flight.join_next(), if !in_flight.is_empty() => {
-                let mut outcomes = vec![settled];
+                run.settled(settled)?;
                 while let Some(more) = in_flight.try_join_next() {
-                    outcomes.push(more);
+                    run.settled(more)?;
                 }
-                for outcome in outcomes {
-                    let settled = match outcome {
-                        Ok(Ok(settled)) => settled,
-                        Ok(Err(e)) => {
-                            failure.get_or_insert(e);
-                            continue;
-                        }
-                        Err(e) => {
-                            failure.get_or_insert(Error::data(format!("a write task failed: {e}")));
-                            continue;
-                        }
-                    };
-                    if let Some(rejected) = settled.rejected.last() {
-                        last_reject = Some(rejected.reason.clone());
-                    }
-                    record(&mut checkpoint, &mut rejects, settled)?;
-                }
-                checkpoint.elapsed_s = earlier_elapsed + started.elapsed().as_secs_f64();
-                checkpoint.reject_bytes = rejects.sync()?;
-                if let Some(state) = &job.state {
-                    state::save(&state.path, &checkpoint, |text| send.session.redact(text))?;
-                }
-                if let Some(report) = &options.on_progress {
-                    report(&Progress {
-                        requests: checkpoint.requests,
-                        records: checkpoint.counts.delivered,
-                        bytes: checkpoint.bytes,
-                        dirty: checkpoint.counts.rejected,
-                    });
-                }
-                if checkpoint.counts.rejected > write.max_rejects && failure.is_none() {
-                    failure = Some(too_many_rejects(
-                        checkpoint.counts.rejected,
-                        write,
-                        last_reject.as_deref(),
-                    ));
-                }
+                run.checkpoint()?;
             }
             batch = receiver.recv(), if taking => match batch {
                 Some(batch) => {
-                    let send = send.clone();
+                    let send = run.send.clone();
                     in_flight.spawn(async move { send.batch(batch).await });
                 }
                 None => input_done = true,
@@ -256,48 +218,148 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         }
     }
     drop(receiver);
-    if let Some(failure) = failure {
+    if let Some(failure) = run.failure {
         return Err(failure);
     }
     if interrupted {
-        let counts = checkpoint.counts;
-        let resume = match &job.state {
+        return Err(run.interrupted());
+    }
+    read_outcome
+        .await
+        .unwrap_or_else(|_| Err(Error::data("the input thread panicked")))?;
+    run.summary(&encoder)
+}
+
+/// Reads, maps and encodes the input on a thread of its own, not the
+/// runtime's blocking pool: a failed run must not wait for an input
+/// (stdin, a read job) that never ends.
+fn read_on_a_thread(
+    items: InputRecords,
+    encoder: Arc<Encoder>,
+    skip: WriteCheckpoint,
+    sender: mpsc::Sender<Outgoing>,
+) -> Result<tokio::sync::oneshot::Receiver<Result<()>>> {
+    let (read_done, read_outcome) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("hydrant-write-input".into())
+        .spawn(move || {
+            let _ = read_done.send(read_batches(items, &encoder, &skip, sender));
+        })
+        .map_err(|e| Error::io("cannot start the input thread", e))?;
+    Ok(read_outcome)
+}
+
+/// A write run's account of its settled batches: the checkpoint, the
+/// reject file and the first failure.
+struct Settling<'j> {
+    job: &'j Job,
+    write: &'j Write,
+    options: &'j RunOptions,
+    send: Arc<Sender>,
+    checkpoint: WriteCheckpoint,
+    rejects: Rejects,
+    started: Instant,
+    /// The time of the runs this one resumes.
+    earlier_elapsed: f64,
+    failure: Option<Error>,
+    /// Why the latest record was rejected, for the error of too many.
+    last_reject: Option<String>,
+}
+
+impl Settling<'_> {
+    /// Counts a batch that settled, its rejects written to the reject
+    /// file; a batch whose task failed fails the run.
+    fn settled(&mut self, outcome: Result<Result<Settled>, tokio::task::JoinError>) -> Result<()> {
+        let settled = match outcome {
+            Ok(Ok(settled)) => settled,
+            Ok(Err(e)) => {
+                self.failure.get_or_insert(e);
+                return Ok(());
+            }
+            Err(e) => {
+                self.failure
+                    .get_or_insert(Error::data(format!("a write task failed: {e}")));
+                return Ok(());
+            }
+        };
+        if let Some(rejected) = settled.rejected.last() {
+            self.last_reject = Some(rejected.reason.clone());
+        }
+        record(&mut self.checkpoint, &mut self.rejects, settled)
+    }
+
+    /// Makes what has settled durable (the reject file, then the state
+    /// file), reports progress, and fails the run past `write.max_rejects`.
+    fn checkpoint(&mut self) -> Result<()> {
+        let checkpoint = &mut self.checkpoint;
+        checkpoint.elapsed_s = self.earlier_elapsed + self.started.elapsed().as_secs_f64();
+        checkpoint.reject_bytes = self.rejects.sync()?;
+        if let Some(state) = &self.job.state {
+            state::save(&state.path, checkpoint, |text| {
+                self.send.session.redact(text)
+            })?;
+        }
+        if let Some(report) = &self.options.on_progress {
+            report(&Progress {
+                requests: checkpoint.requests,
+                records: checkpoint.counts.delivered,
+                bytes: checkpoint.bytes,
+                dirty: checkpoint.counts.rejected,
+            });
+        }
+        if checkpoint.counts.rejected > self.write.max_rejects && self.failure.is_none() {
+            self.failure = Some(too_many_rejects(
+                checkpoint.counts.rejected,
+                self.write,
+                self.last_reject.as_deref(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The error of a run stopped by an interrupt, with what it settled.
+    fn interrupted(&self) -> Error {
+        let counts = self.checkpoint.counts;
+        let resume = match &self.job.state {
             Some(_) => "; the state keeps the settled batches: resume with --resume",
             None => "",
         };
-        return Err(Error::new(
+        Error::new(
             Kind::Interrupted,
             format!(
                 "interrupted: {} records delivered and {} rejected in {} batches{resume}",
                 counts.delivered, counts.rejected, counts.batches
             ),
-        ));
+        )
     }
-    read_outcome
-        .await
-        .unwrap_or_else(|_| Err(Error::data("the input thread panicked")))?;
-    if let Some(state) = &job.state {
-        state::remove(&state.path)?;
+
+    /// The summary of a run that settled every batch; its state file,
+    /// no longer needed, removed.
+    fn summary(self, encoder: &Encoder) -> Result<Summary> {
+        if let Some(state) = &self.job.state {
+            state::remove(&state.path)?;
+        }
+        let (_, request) = parts(self.job);
+        let counts = self.checkpoint.counts;
+        let mut warnings = self.job.notices.clone();
+        warnings.extend(encoder.lone_surrogates_said());
+        Ok(Summary {
+            records: counts.delivered,
+            requests: self.checkpoint.requests,
+            bytes: self.checkpoint.bytes,
+            dirty: counts.rejected,
+            retries: self.send.session.retries(),
+            elapsed_s: self.earlier_elapsed + self.started.elapsed().as_secs_f64(),
+            stopped: Stopped::EndOfInput,
+            output: self.send.session.redact(&request.url),
+            warnings,
+            dirty_reasons: Default::default(),
+            nulled: Default::default(),
+            unseen_fields: Default::default(),
+            write: Some(counts),
+            incremental: None,
+        })
     }
-    let counts = checkpoint.counts;
-    let mut warnings = job.notices.clone();
-    warnings.extend(encoder.lone_surrogates_said());
-    Ok(Summary {
-        records: counts.delivered,
-        requests: checkpoint.requests,
-        bytes: checkpoint.bytes,
-        dirty: counts.rejected,
-        retries: send.session.retries(),
-        elapsed_s: earlier_elapsed + started.elapsed().as_secs_f64(),
-        stopped: Stopped::EndOfInput,
-        output: send.session.redact(&request.url),
-        warnings,
-        dirty_reasons: Default::default(),
-        nulled: Default::default(),
-        unseen_fields: Default::default(),
-        write: Some(counts),
-        incremental: None,
-    })
 }
 
 fn too_many_rejects(rejected: u64, write: &Write, last: Option<&str>) -> Error {
