@@ -181,7 +181,7 @@ pub struct SignatureConfig {
     pub encoding: Option<Encoding>,
 }
 
-/// The signature algorithms of SPEC.md.
+/// The signature algorithms `auth.algorithm` takes.
 pub const ALGORITHMS: [&str; 9] = [
     "MD5HEX",
     "HMAC_MD5",

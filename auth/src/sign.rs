@@ -71,7 +71,7 @@ impl Signed {
     }
 }
 
-/// A signature algorithm of SPEC.md.
+/// A signature algorithm of `auth.algorithm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Algorithm {
     Md5Hex,

@@ -1,14 +1,16 @@
 //! The hydrant engine: pull records out of REST APIs as fast as the API
 //! allows.
 //!
-//! A [`Job`] is loaded and validated once from a job file (see the
-//! project's SPEC for every key). [`run`] then drives the request plan of
-//! the job's paginator, parses each page in place with simd-json, extracts
-//! every column in one walk per record, and writes the records through a
-//! sink (NDJSON, CSV, raw, or Parquet with the `parquet` feature), into
-//! `PATH.partial` renamed on success. A write job (`[write]`) sends records
-//! the other way, in batches; with the `arrow` feature, the `arrow` module streams a
-//! job's records as Arrow record batches.
+//! A [`Job`] is loaded and validated once from a job file (see
+//! `docs/reference/job-file.md` for every key). [`run`] then drives the
+//! request plan of the job's paginator. Each page is indexed in one SIMD
+//! pass and checked in one more, which also notes where the job's
+//! columns lie, so extraction does not walk the records again. The
+//! records go through a sink (NDJSON, CSV, raw, or Parquet with the
+//! `parquet` feature) into `PATH.partial`, renamed on success. A write job
+//! (`[write]`) sends records the other way, in batches. With the `arrow`
+//! feature, the `arrow` module streams a job's records as Arrow record
+//! batches.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), hydrant_engine::Error> {

@@ -1,4 +1,5 @@
-//! The job file as written: every table and key of SPEC.md §1.
+//! The job file as written: every table and key of the job-file reference
+//! (`docs/reference/job-file.md`).
 //!
 //! These structs only say what is allowed where (unknown keys are refused);
 //! [`super::Job`] is the validated form everything downstream takes.
