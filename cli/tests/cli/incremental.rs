@@ -120,9 +120,14 @@ impl Api {
 }
 
 fn job(api: &Api, dir: &Dir, incremental: &str) -> String {
+    job_of_pages(api, dir, 2, incremental)
+}
+
+/// [`job`] with pages of `size` records.
+fn job_of_pages(api: &Api, dir: &Dir, size: usize, incremental: &str) -> String {
     let text = format!(
         "[request]\nurl = \"{}/orders\"\nheaders = {{ Authorization = \"Bearer ${{TOKEN}}\" }}\n\
-         [paginate]\ntype = \"page\"\nsize_param = \"per_page\"\nsize = 2\n\
+         [paginate]\ntype = \"page\"\nsize_param = \"per_page\"\nsize = {size}\n\
          [records]\npath = \"data\"\n\
          [state]\npath = \"{}\"\nevery = \"0s\"\n\
          [output]\npath = \"{}\"\n\
@@ -264,6 +269,75 @@ fn three_runs_emit_every_record_version_exactly_once() {
 #[test]
 fn an_api_that_ignores_the_filter_is_filtered_on_the_client() {
     three_runs_emit_every_version_once(true);
+}
+
+/// Histories of any shape: inserts and updates between runs, often at
+/// the greatest timestamp so far (a tie with the bookmark), pages of one
+/// to three records, windows whose bounds fall on the records or not,
+/// APIs that filter or not. Every version that was current when a run
+/// asked is emitted by exactly one run.
+#[test]
+fn every_version_current_at_some_run_is_emitted_once() {
+    let mut below = crate::util::below(0x9e37_79b9_7f4a_7c15);
+    let mut next = move |n: i64| below(n as usize) as i64;
+    for round in 0..16 {
+        let ignores_filter = next(3) == 0;
+        let api = Api::start(ignores_filter, Duration::ZERO);
+        let dir = Dir::new();
+        let mut incremental = format!(
+            "{START}param = \"updated_since\"\norder = \"{}\"\n",
+            ["asc", "unsorted"][next(2) as usize]
+        );
+        if ignores_filter {
+            incremental.push_str("filter = true\n");
+        }
+        if next(2) == 0 {
+            // Windows of 30 days from `start`: 2024-03-01T00:00:00Z is
+            // the bound of the third.
+            incremental.push_str("step = \"30d\"\nend_param = \"updated_before\"\n");
+        }
+        let size = 1 + next(3) as usize;
+        let job = job_of_pages(&api, &dir, size, &incremental);
+        let said = format!("round {round}: {size} a page, {incremental}");
+        // The greatest timestamp so far: on a window's bound or not.
+        let mut latest = T - [0, 12 * HOUR][next(2) as usize];
+        let mut current: HashMap<u32, Row> = HashMap::new();
+        let mut asked = Vec::new();
+        let mut emitted = Vec::new();
+        for run_index in 0..2 + next(3) as u32 {
+            for _ in 0..next(5) + u32::from(run_index == 0) as i64 {
+                let id = match next(3) {
+                    0 if !current.is_empty() => 1 + next(current.len() as i64) as u32,
+                    _ => current.len() as u32 + 1,
+                };
+                let old = current.get(&id).copied();
+                // An update moves its record's timestamp on; the new one may
+                // tie with the latest of any record.
+                let tie = old.is_none_or(|old| old.updated_at < latest);
+                let at =
+                    latest + [0, 1, HOUR * (1 + next(5))][next(3) as usize].max(i64::from(!tie));
+                latest = at;
+                let version = old.map_or(1, |old| old.version + 1);
+                api.put(id, version, at);
+                current.insert(
+                    id,
+                    Row {
+                        id,
+                        version,
+                        updated_at: at,
+                    },
+                );
+            }
+            asked.extend(current.values().copied());
+            let (rows, summary) = run(&dir, &job, run_index, &[]);
+            emitted.extend(rows);
+            assert_eq!(summary["incremental"]["no_cursor"], 0, "{said}");
+        }
+        asked.sort();
+        asked.dedup();
+        emitted.sort();
+        assert_eq!(emitted, asked, "{said}");
+    }
 }
 
 /// Windows of one day from `start`, each checkpointed: a run killed in

@@ -1556,13 +1556,7 @@ fn sim_api(n: usize, paged: Paged) -> TestServer {
 /// requests in flight: every record comes out once, in order.
 #[test]
 fn every_record_comes_once_from_apis_of_any_size() {
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move |below: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % below as u64) as usize
-    };
+    let mut next = crate::util::below(0x2545_f491_4f6c_dd1d);
     for round in 0..40 {
         let size = 1 + next(7);
         let concurrency = 1 + next(4);

@@ -379,3 +379,14 @@ pub fn json(status: u16, body: impl Into<String>) -> Exchange {
         ..Exchange::json("", body.into())
     }
 }
+
+/// A xorshift generator of the numbers below its argument, for tests
+/// that try many cases: the same `seed`, the same cases.
+pub fn below(mut seed: u64) -> impl FnMut(usize) -> usize {
+    move |below| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % below as u64) as usize
+    }
+}
