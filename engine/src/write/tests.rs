@@ -1,6 +1,7 @@
 //! The write loop against in-process APIs: every record delivered once in
 //! batches, a refused batch rejected with its reason, a batch retried
-//! after a 503, and a read job's records as the input.
+//! after a 503, APIs answering at random, and a read job's records as the
+//! input.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -126,6 +127,151 @@ backoff = {{ initial = "1ms", max = "2ms" }}
         .collect();
     ids.sort_unstable();
     assert_eq!(ids, (10..20).collect::<Vec<_>>());
+}
+
+/// Inputs of any length in batches of any size (or one record a request
+/// to a URL of its own), up to four at once, by POST, PUT or PATCH, with
+/// idempotency keys or not, to an API answering each request at random:
+/// accepted, refused, failed in a way any request may be sent again after
+/// (503, 429) or not (500). Every record is delivered once or rejected,
+/// never both; a batch that may have been applied is sent again only
+/// when that is safe, with the key it had; and the summary counts what
+/// the API and the reject file hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_settles_once_whatever_the_api_answers() {
+    let mut next = crate::json::xorshift(0x5851_f42d_4c95_7f2d);
+    for round in 0..40 {
+        let single = next().is_multiple_of(4);
+        let answers = Arc::new(std::sync::Mutex::new((
+            crate::json::xorshift(next()),
+            Vec::<Answered>::new(),
+        )));
+        let kept = answers.clone();
+        let server = hydrant_bench::serve_fn(([127, 0, 0, 1], 0).into(), move |seen| {
+            let mut answers = kept.lock().unwrap();
+            let status = [201, 201, 201, 422, 503, 429, 500][(answers.0() % 7) as usize];
+            answers.1.push(Answered::of(seen, single, status));
+            answer(seen, status)
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let n = next() % 40;
+        let batch_size = if single { 1 } else { 1 + next() % 7 };
+        input(dir.path(), n, &[]);
+        let method = ["POST", "PUT", "PATCH"][(next() % 3) as usize];
+        let keyed = next().is_multiple_of(2);
+        let mut write = format!(
+            "url = \"{}/v1/items{}\"\nmethod = \"{method}\"\n",
+            server.url(),
+            if single { "/{id}" } else { "" }
+        );
+        if single {
+            write.push_str("mode = \"single\"\n");
+        } else {
+            write.push_str(&format!(
+                "batch_size = {batch_size}\ndata_path = \"items\"\n"
+            ));
+        }
+        if keyed {
+            write.push_str("idempotency_header = \"Idempotency-Key\"\n");
+        }
+        let said = format!("round {round}: {n} records, {write}");
+        let job = job(
+            &format!(
+                r#"[input]
+path = "in.ndjson"
+[write]
+{write}reject_path = "{}"
+max_rejects = 1000
+[limits]
+max_retries = {}
+concurrency = {}
+backoff = {{ initial = "1ms", max = "2ms" }}
+"#,
+                dir.path().join("rejects.ndjson").display(),
+                next() % 4,
+                1 + next() % 4,
+            ),
+            dir.path(),
+        );
+        let summary = crate::write::run(&job, RunOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("{said}: {e}"));
+        let answered = std::mem::take(&mut answers.lock().unwrap().1);
+        assert!(answered.iter().all(|a| a.key.is_some() == keyed), "{said}");
+        check_answered(&answered, method == "PUT" || keyed, &said);
+        let mut delivered: Vec<u64> = answered
+            .iter()
+            .filter(|a| a.status == 201)
+            .flat_map(|a| a.ids.iter().copied())
+            .collect();
+        delivered.sort_unstable();
+        let rejects =
+            std::fs::read_to_string(dir.path().join("rejects.ndjson")).unwrap_or_default();
+        let mut rejected: Vec<u64> = rejects
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["record"]["id"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        rejected.sort_unstable();
+        let write = summary.write.unwrap();
+        assert_eq!(write.delivered, delivered.len() as u64, "{said}");
+        assert_eq!(write.rejected, rejected.len() as u64, "{said}");
+        assert_eq!(write.batches, n.div_ceil(batch_size), "{said}");
+        let mut settled = [delivered, rejected].concat();
+        settled.sort_unstable();
+        assert_eq!(settled, (0..n).collect::<Vec<_>>(), "{said}");
+    }
+}
+
+/// A request the random API answered: the ids it carried, its key and
+/// the status.
+#[derive(Debug)]
+struct Answered {
+    ids: Vec<u64>,
+    key: Option<String>,
+    status: u16,
+}
+
+impl Answered {
+    fn of(seen: &Seen, single: bool, status: u16) -> Answered {
+        let ids = if single {
+            let record: Value = serde_json::from_slice(&seen.body).unwrap();
+            let id = record["id"].as_u64().unwrap();
+            assert_eq!(seen.target, format!("/v1/items/{id}"));
+            vec![id]
+        } else {
+            sent(seen)
+                .iter()
+                .map(|r| r["id"].as_u64().unwrap())
+                .collect()
+        };
+        let key = seen.header("idempotency-key").map(str::to_owned);
+        Answered { ids, key, status }
+    }
+}
+
+/// A batch answered 500 may have been applied: it goes again only when
+/// that is safe. A batch keeps its idempotency key in every attempt, and
+/// no two batches share one.
+fn check_answered(answered: &[Answered], repeatable: bool, said: &str) {
+    for (i, first) in answered.iter().enumerate() {
+        for later in &answered[i + 1..] {
+            let same = later.ids == first.ids;
+            assert!(
+                !(same && first.status == 500 && !repeatable),
+                "{said}: {:?} sent again after a 500",
+                first.ids
+            );
+            if first.key.is_some() {
+                assert_eq!(same, later.key == first.key, "{said}: {first:?}, {later:?}");
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
