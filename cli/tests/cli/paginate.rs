@@ -1465,9 +1465,46 @@ enum Paged {
     LinkHeader {
         size: usize,
     },
+    /// No pagination: every record on one page.
+    Single {
+        concurrency: usize,
+    },
 }
 
 impl Paged {
+    /// The kind of paging `kind` (0 to 6) tells, with pages of `size`
+    /// and `concurrency` requests at once where the kind allows.
+    fn of_kind(kind: usize, size: usize, concurrency: usize) -> Paged {
+        match kind {
+            0 => Paged::Offset {
+                limit: size,
+                concurrency,
+            },
+            1 => Paged::Page { size, concurrency },
+            2 => Paged::Cursor { size },
+            3 => Paged::NextLink {
+                size,
+                at_tail: false,
+            },
+            4 => Paged::NextLink {
+                size,
+                at_tail: true,
+            },
+            5 => Paged::LinkHeader { size },
+            _ => Paged::Single { concurrency },
+        }
+    }
+
+    /// The path of the first request.
+    fn path(self) -> &'static str {
+        match self {
+            Paged::Offset { .. } => "/o",
+            Paged::Page { .. } => "/p",
+            Paged::Cursor { .. } => "/c",
+            _ => "/l",
+        }
+    }
+
     fn job(self) -> String {
         let records = "[records]\npath = \"data\"\n";
         match self {
@@ -1484,6 +1521,9 @@ impl Paged {
                 format!("[paginate]\ntype = \"next_link\"\nfrom = \"paging.next\"\n{records}")
             }
             Paged::LinkHeader { .. } => format!("[paginate]\ntype = \"link_header\"\n{records}"),
+            Paged::Single { concurrency } => {
+                format!("{records}[limits]\nconcurrency = {concurrency}\n")
+            }
         }
     }
 
@@ -1504,6 +1544,7 @@ impl Paged {
             Paged::NextLink { size, .. } | Paged::LinkHeader { size } => {
                 (query("from").unwrap_or(0), size)
             }
+            Paged::Single { .. } => (0, n),
         };
         let to = (from + size).min(n).max(from);
         (from, to, (to < n).then_some(to))
@@ -1518,8 +1559,22 @@ fn sim_record(id: usize) -> String {
 
 /// An API of `n` records, paged as `paged` says.
 fn sim_api(n: usize, paged: Paged) -> TestServer {
+    sim_api_of(move |_| n, paged, false)
+}
+
+/// [`sim_api`] under any number of path prefixes: `/v3/l?from=2` is a
+/// page of the records of `/v3`, `n_of("/v3")` of them. The links name
+/// the prefix; `/l?from=2` has the prefix "". `delayed`: each answer
+/// waits 0-3 ms, told by its target, so that answers overtake each other.
+fn sim_api_of(
+    n_of: impl Fn(&str) -> usize + Send + Sync + 'static,
+    paged: Paged,
+    delayed: bool,
+) -> TestServer {
     TestServer::start_fn(move |seen: &Seen| {
-        let (from, to, next) = paged.span(&seen.target, n);
+        let path_end = seen.target.find('?').unwrap_or(seen.target.len());
+        let prefix = &seen.target[..seen.target[..path_end].rfind('/').unwrap_or(0)];
+        let (from, to, next) = paged.span(&seen.target, n_of(prefix));
         let data: Vec<String> = (from..to).map(sim_record).collect();
         let data = data.join(", ");
         let (body, link) = match (paged, next) {
@@ -1528,17 +1583,17 @@ fn sim_api(n: usize, paged: Paged) -> TestServer {
                 None,
             ),
             (Paged::NextLink { at_tail: false, .. }, Some(next)) => (
-                format!(r#"{{"paging": {{"next": "/l?from={next}"}}, "data": [{data}]}}"#),
+                format!(r#"{{"paging": {{"next": "{prefix}/l?from={next}"}}, "data": [{data}]}}"#),
                 None,
             ),
             (Paged::NextLink { at_tail: true, .. }, Some(next)) => (
-                format!(r#"{{"data": [{data}], "paging": {{"next": "/l?from={next}"}}}}"#),
+                format!(r#"{{"data": [{data}], "paging": {{"next": "{prefix}/l?from={next}"}}}}"#),
                 None,
             ),
             (Paged::LinkHeader { .. }, Some(next)) => (
                 format!(r#"{{"data": [{data}]}}"#),
                 Some(format!(
-                    r#"</l?from={next}>; rel="next", </l>; rel="first""#
+                    r#"<{prefix}/l?from={next}>; rel="next", <{prefix}/l>; rel="first""#
                 )),
             ),
             _ => (format!(r#"{{"data": [{data}]}}"#), None),
@@ -1546,6 +1601,10 @@ fn sim_api(n: usize, paged: Paged) -> TestServer {
         let mut exchange = Exchange::json(&seen.target, body);
         if let Some(link) = link {
             exchange.headers.push(("link".to_owned(), link));
+        }
+        if delayed {
+            let wait = seen.target.bytes().map(u64::from).sum::<u64>() % 4;
+            exchange.delay = std::time::Duration::from_millis(wait);
         }
         exchange
     })
@@ -1559,24 +1618,7 @@ fn every_record_comes_once_from_apis_of_any_size() {
     let mut next = crate::util::below(0x2545_f491_4f6c_dd1d);
     for round in 0..40 {
         let size = 1 + next(7);
-        let concurrency = 1 + next(4);
-        let paged = match round % 6 {
-            0 => Paged::Offset {
-                limit: size,
-                concurrency,
-            },
-            1 => Paged::Page { size, concurrency },
-            2 => Paged::Cursor { size },
-            3 => Paged::NextLink {
-                size,
-                at_tail: false,
-            },
-            4 => Paged::NextLink {
-                size,
-                at_tail: true,
-            },
-            _ => Paged::LinkHeader { size },
-        };
+        let paged = Paged::of_kind(round % 6, size, 1 + next(4));
         // Around whole pages: none, one short of, at and one past.
         let n = match next(4) {
             0 => next(3 * size),
@@ -1585,13 +1627,7 @@ fn every_record_comes_once_from_apis_of_any_size() {
             _ => size * next(4) + 1,
         };
         let server = sim_api(n, paged);
-        let target = match paged {
-            Paged::Offset { .. } => "/o",
-            Paged::Page { .. } => "/p",
-            Paged::Cursor { .. } => "/c",
-            _ => "/l",
-        };
-        let (run, summary) = run_job(&server.url(), target, &paged.job(), &[]);
+        let (run, summary) = run_job(&server.url(), paged.path(), &paged.job(), &[]);
         assert_eq!(run.code, 0, "{paged:?}, {n} records: {}", run.stderr);
         let ids: Vec<u64> = run
             .stdout
@@ -1607,5 +1643,54 @@ fn every_record_comes_once_from_apis_of_any_size() {
             (0..n as u64).collect::<Vec<_>>(),
             "{paged:?}, {n} records: {summary}"
         );
+    }
+}
+
+/// Fan-out over one to five values, each with its own number of records
+/// (none, a page's worth, more), paged by every type or not paged (the
+/// values then go out at once): every record of every value comes once,
+/// values in order, each with its value.
+#[test]
+fn every_record_of_every_fanout_value_comes_once() {
+    let mut next = crate::util::below(0x6a09_e667_f3bc_c908);
+    for round in 0..24 {
+        let size = 1 + next(5);
+        let paged = Paged::of_kind(round % 7, size, 1 + next(4));
+        let counts: Vec<usize> = (0..1 + next(5)).map(|_| next(3 * size + 1)).collect();
+        let served = counts.clone();
+        let server = sim_api_of(
+            move |prefix| served[prefix.trim_start_matches("/v").parse::<usize>().unwrap()],
+            paged,
+            round % 2 == 1,
+        );
+        let values: Vec<String> = (0..counts.len()).map(|v| format!("\"{v}\"")).collect();
+        let rest = format!(
+            "{}[fanout]\nparam = \"v\"\nin = \"url\"\nvalues = [{}]\n\
+             [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+             [[columns]]\nname = \"v\"\nvalue = \"{{value}}\"\n",
+            paged.job(),
+            values.join(", ")
+        );
+        let target = format!("/v{{v}}{}", paged.path());
+        let (run, summary) = run_job(&server.url(), &target, &rest, &[]);
+        let said = format!("{paged:?}, records {counts:?}: {summary}");
+        assert_eq!(run.code, 0, "{said}: {}", run.stderr);
+        let rows: Vec<(String, u64)> = run
+            .stdout
+            .lines()
+            .map(|line| {
+                let row: Value = serde_json::from_str(line).unwrap();
+                (
+                    row["v"].as_str().unwrap().to_owned(),
+                    row["id"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, u64)> = counts
+            .iter()
+            .enumerate()
+            .flat_map(|(v, &n)| (0..n as u64).map(move |id| (v.to_string(), id)))
+            .collect();
+        assert_eq!(rows, expected, "{said}");
     }
 }
