@@ -1,6 +1,7 @@
 //! `[state]` checkpoints and `--resume`: runs killed with SIGKILL at chosen
 //! points (by requests the server got) and at arbitrary moments, resumed,
-//! and compared record by record with what the API holds.
+//! and compared record by record with what the API holds, or byte by byte
+//! with a run left alone.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -910,5 +911,77 @@ fn a_resumed_link_carries_the_credential_its_checkpoint_masked() {
         assert_eq!(output_ids(&dir.read("out.ndjson")), vec![1, 2, 3], "{url}");
         let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
         assert_eq!(sent, [link(1), link(2), link(2), link(3)], "{url}");
+    }
+}
+
+/// Cursor pages of records whose columns are inferred from the first
+/// page and then change: `n`, whole at first, takes decimals from page 4,
+/// `late` comes from page 2, and `s` holds text that CSV quotes. Each
+/// answer takes 4 ms, so that a kill lands anywhere in a run.
+fn shifting_api() -> TestServer {
+    TestServer::start_fn(|seen| {
+        let page: u32 = seen
+            .target
+            .split_once("cursor=")
+            .map_or(0, |(_, c)| c.parse().unwrap());
+        let records: Vec<Value> = (page * PER_PAGE..(page + 1) * PER_PAGE)
+            .map(|i| {
+                let mut record = json!({"id": i, "n": i, "s": format!("a,\"b\" {i}")});
+                if page >= 4 {
+                    record["n"] = json!(f64::from(i) + 0.5);
+                }
+                if page >= 2 {
+                    record["late"] = json!(i);
+                }
+                record
+            })
+            .collect();
+        let next = (page + 1 < TOTAL / PER_PAGE).then(|| (page + 1).to_string());
+        let mut exchange = Exchange::json(
+            &seen.target,
+            json!({"data": records, "next_cursor": next}).to_string(),
+        );
+        exchange.delay = Duration::from_millis(4);
+        exchange
+    })
+}
+
+/// Runs killed at any moment and resumed write the very bytes of a run
+/// left alone, in each text format, with columns inferred from the first
+/// page and types that widen after it.
+#[test]
+fn a_resumed_run_writes_the_bytes_of_a_run_left_alone() {
+    let api = shifting_api();
+    for format in ["ndjson", "csv"] {
+        let dir = Dir::new();
+        let job = checkpointed_job(
+            &dir,
+            &format!("{}/items", api.url()),
+            CURSOR,
+            &format!("out.{format}"),
+        );
+        let whole = hydrant(&["run", path_str(&job)]);
+        assert_eq!(whole.code, 0, "{}", whole.stderr);
+        let whole = dir.read(&format!("out.{format}"));
+        for settle in [0, 5, 12, 20, 30, 45] {
+            std::fs::remove_file(dir.path(&format!("out.{format}"))).unwrap();
+            let asked = api.requests().len();
+            let mut child = spawn_hydrant(&["run", path_str(&job), "--quiet"]);
+            while api.requests().len() == asked && child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            std::thread::sleep(Duration::from_millis(settle));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap();
+                child.wait().unwrap();
+            }
+            let resumed = hydrant(&["run", path_str(&job), "--resume"]);
+            assert_eq!(resumed.code, 0, "{format}, {settle} ms: {}", resumed.stderr);
+            assert_eq!(
+                dir.read(&format!("out.{format}")),
+                whole,
+                "{format}, killed {settle} ms after its first request"
+            );
+        }
     }
 }
