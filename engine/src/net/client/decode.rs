@@ -42,6 +42,15 @@ impl Capped {
         }
         data
     }
+
+    /// The body, once all of it is in. One that ended within what
+    /// could have been a byte order mark is those bytes.
+    fn into_body(mut self) -> Vec<u8> {
+        if self.bom < BOM.len() {
+            self.buf.splice(0..0, BOM[..self.bom].iter().copied());
+        }
+        self.buf
+    }
 }
 
 impl Write for Capped {
@@ -70,8 +79,12 @@ pub(super) enum Decoding {
     Zlib(flate2::write::ZlibDecoder<Capped>),
     Deflate(flate2::write::DeflateDecoder<Capped>),
     Brotli(Box<brotli_decompressor::DecompressorWriter<Capped>>),
-    /// `deflate` whose first bytes have not arrived: zlib-wrapped or raw.
-    DeflatePending(Capped),
+    /// `deflate` whose first two bytes have not arrived: they tell
+    /// whether it is zlib-wrapped or raw. `head` holds those that have.
+    DeflatePending {
+        sink: Capped,
+        head: Vec<u8>,
+    },
 }
 
 pub(super) struct Decoder<'u> {
@@ -102,7 +115,10 @@ impl<'u> Decoder<'u> {
             [] => Decoding::Identity(sink),
             [one] => match one.as_str() {
                 "gzip" | "x-gzip" => Decoding::Gzip(flate2::write::GzDecoder::new(sink)),
-                "deflate" => Decoding::DeflatePending(sink),
+                "deflate" => Decoding::DeflatePending {
+                    sink,
+                    head: Vec::new(),
+                },
                 "br" => Decoding::Brotli(Box::new(brotli_decompressor::DecompressorWriter::new(
                     sink,
                     64 * 1024,
@@ -124,17 +140,16 @@ impl<'u> Decoder<'u> {
     }
 
     pub(super) fn write(&mut self, data: &[u8]) -> Result<()> {
-        if let Decoding::DeflatePending(sink) = &mut self.decoding {
+        if let Decoding::DeflatePending { sink, head } = &mut self.decoding {
+            // A body may arrive a byte at a time: its kind waits for two.
+            head.extend_from_slice(data);
+            if head.len() < 2 {
+                return Ok(());
+            }
+            let head = std::mem::take(head);
             let sink = std::mem::replace(sink, Capped::new(0, 0));
-            // RFC 9110's deflate is zlib-wrapped; some servers send it raw.
-            let zlib = data.len() >= 2
-                && data[0] & 0x0f == 8
-                && (u16::from(data[0]) << 8 | u16::from(data[1])) % 31 == 0;
-            self.decoding = if zlib {
-                Decoding::Zlib(flate2::write::ZlibDecoder::new(sink))
-            } else {
-                Decoding::Deflate(flate2::write::DeflateDecoder::new(sink))
-            };
+            self.decoding = deflate_of(sink, &head);
+            return self.write(&head);
         }
         let result = match &mut self.decoding {
             Decoding::Identity(sink) => sink.write_all(data),
@@ -142,7 +157,7 @@ impl<'u> Decoder<'u> {
             Decoding::Zlib(d) => d.write_all(data),
             Decoding::Deflate(d) => d.write_all(data),
             Decoding::Brotli(d) => d.write_all(data),
-            Decoding::DeflatePending(_) => unreachable!("replaced above"),
+            Decoding::DeflatePending { .. } => unreachable!("settled above"),
         };
         result.map_err(|e| self.error(e))
     }
@@ -152,7 +167,7 @@ impl<'u> Decoder<'u> {
         // A decoder keeps what it decoded from the last piece until it is
         // flushed or given the next.
         let flushed = match &mut self.decoding {
-            Decoding::Identity(_) | Decoding::DeflatePending(_) => Ok(()),
+            Decoding::Identity(_) | Decoding::DeflatePending { .. } => Ok(()),
             Decoding::Gzip(d) => d.flush(),
             Decoding::Zlib(d) => d.flush(),
             Decoding::Deflate(d) => d.flush(),
@@ -160,7 +175,7 @@ impl<'u> Decoder<'u> {
         };
         flushed.map_err(|e| self.error(e))?;
         Ok(match &self.decoding {
-            Decoding::Identity(sink) | Decoding::DeflatePending(sink) => &sink.buf,
+            Decoding::Identity(sink) | Decoding::DeflatePending { sink, .. } => &sink.buf,
             Decoding::Gzip(d) => &d.get_ref().buf,
             Decoding::Zlib(d) => &d.get_ref().buf,
             Decoding::Deflate(d) => &d.get_ref().buf,
@@ -172,8 +187,17 @@ impl<'u> Decoder<'u> {
         let url = self.url;
         let cap = self.cap;
         let fail = |e: std::io::Error| decode_error(e, url, cap);
-        let sink = match self.decoding {
-            Decoding::Identity(sink) | Decoding::DeflatePending(sink) => sink,
+        let decoding = match self.decoding {
+            // One byte of deflate is no stream: the raw decoder says so.
+            Decoding::DeflatePending { sink, head } if !head.is_empty() => {
+                let mut raw = flate2::write::DeflateDecoder::new(sink);
+                raw.write_all(&head).map_err(fail)?;
+                Decoding::Deflate(raw)
+            }
+            decoding => decoding,
+        };
+        let sink = match decoding {
+            Decoding::Identity(sink) | Decoding::DeflatePending { sink, .. } => sink,
             Decoding::Gzip(d) => d.finish().map_err(fail)?,
             Decoding::Zlib(d) => d.finish().map_err(fail)?,
             Decoding::Deflate(d) => d.finish().map_err(fail)?,
@@ -183,11 +207,22 @@ impl<'u> Decoder<'u> {
                 ))
             })?,
         };
-        Ok(sink.buf)
+        Ok(sink.into_body())
     }
 
     pub(super) fn error(&self, e: std::io::Error) -> Error {
         decode_error(e, self.url, self.cap)
+    }
+}
+
+/// The decoder of a `deflate` body that starts with `head`: RFC 9110's
+/// deflate is zlib-wrapped, but some servers send it raw.
+fn deflate_of(sink: Capped, head: &[u8]) -> Decoding {
+    let zlib = head[0] & 0x0f == 8 && (u16::from(head[0]) << 8 | u16::from(head[1])) % 31 == 0;
+    if zlib {
+        Decoding::Zlib(flate2::write::ZlibDecoder::new(sink))
+    } else {
+        Decoding::Deflate(flate2::write::DeflateDecoder::new(sink))
     }
 }
 
@@ -226,5 +261,85 @@ pub(super) fn decode_error(e: std::io::Error, url: &str, cap: u64) -> Error {
         ))
     } else {
         Error::data(format!("response from {url} could not be decoded: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::{DeflateEncoder, GzEncoder, ZlibEncoder};
+
+    fn gzip(text: &[u8]) -> Vec<u8> {
+        let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(text).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    /// A body of repeated words (so that it compresses), maybe after a
+    /// byte order mark or the first bytes of one.
+    fn text(next: &mut impl FnMut() -> u64) -> Vec<u8> {
+        let words: [&[u8]; 6] = [
+            b"{\"id\":",
+            b"1234",
+            b"\"caf\xc3\xa9\"",
+            b"},",
+            b" ",
+            b"null",
+        ];
+        let mut text = [&[][..], &BOM[..], &BOM[..2], &BOM[..1]][(next() % 4) as usize].to_vec();
+        // None, a few or many: a body can end inside the mark.
+        let count = [0, 1, 3, next() % 400][(next() % 4) as usize];
+        for _ in 0..count {
+            text.extend_from_slice(words[(next() % 6) as usize]);
+        }
+        text
+    }
+
+    /// Bodies in every encoding, gzip of several members too, cut into
+    /// pieces of any size (none, one byte, more): each piece's decoded
+    /// text is the start of what was sent, and the whole is what was sent,
+    /// less a leading byte order mark.
+    #[test]
+    fn bodies_cut_anywhere_decode_to_what_was_sent() {
+        let mut next = crate::json::xorshift(0x3c6e_f372_fe94_f82b);
+        for round in 0..400 {
+            let text = text(&mut next);
+            let cut = (next() % (text.len() as u64 + 1)) as usize;
+            let (encoding, body) = match round % 5 {
+                0 => ("", text.clone()),
+                1 => ("gzip", gzip(&text)),
+                2 => ("gzip", [gzip(&text[..cut]), gzip(&text[cut..])].concat()),
+                3 => {
+                    let mut zlib = ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+                    zlib.write_all(&text).unwrap();
+                    ("deflate", zlib.finish().unwrap())
+                }
+                _ => {
+                    let mut raw = DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+                    raw.write_all(&text).unwrap();
+                    ("deflate", raw.finish().unwrap())
+                }
+            };
+            let mut headers = HeaderMap::new();
+            if !encoding.is_empty() {
+                headers.insert(http::header::CONTENT_ENCODING, encoding.parse().unwrap());
+            }
+            let expected = text.strip_prefix(&BOM[..]).unwrap_or(&text);
+            let said = format!("round {round}: {encoding}, {} bytes", text.len());
+            let mut decoder = Decoder::new(&headers, u64::MAX, "http://api/x").unwrap();
+            let mut rest = &body[..];
+            while !rest.is_empty() {
+                let size = [0, 1, 2, 3, 7, 64, 1000][(next() % 7) as usize].min(rest.len());
+                let (piece, after) = rest.split_at(size);
+                rest = after;
+                decoder
+                    .write(piece)
+                    .unwrap_or_else(|e| panic!("{said}: {e}"));
+                let so_far = decoder.decoded().unwrap_or_else(|e| panic!("{said}: {e}"));
+                assert!(expected.starts_with(so_far), "{said}");
+            }
+            let whole = decoder.finish().unwrap_or_else(|e| panic!("{said}: {e}"));
+            assert_eq!(whole, expected, "{said}");
+        }
     }
 }
