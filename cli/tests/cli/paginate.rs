@@ -1694,3 +1694,41 @@ fn every_record_of_every_fanout_value_comes_once() {
         assert_eq!(rows, expected, "{said}");
     }
 }
+
+/// A run of every paging type, recorded and then replayed offline, writes
+/// the same records: the fixture set keeps every page, link and header a
+/// run follows.
+#[test]
+fn every_paging_type_replays_what_it_recorded() {
+    let mut next = crate::util::below(0x510e_527f_ade6_82d1);
+    for round in 0..14 {
+        let size = 1 + next(5);
+        let paged = Paged::of_kind(round % 7, size, 1 + next(4));
+        let n = next(4 * size);
+        let server = sim_api(n, paged);
+        let dir = Dir::new();
+        let job = dir.write(
+            "job.toml",
+            &format!(
+                "[request]\nurl = \"{}{}\"\n{}",
+                server.url(),
+                paged.path(),
+                paged.job()
+            ),
+        );
+        let fixtures = dir.path("fixtures");
+        let recorded = hydrant(&["record", path_str(&job), "--to", path_str(&fixtures)]);
+        let said = format!("{paged:?}, {n} records");
+        assert_eq!(recorded.code, 0, "{said}: {}", recorded.stderr);
+        assert_eq!(recorded.stdout.lines().count(), n, "{said}");
+        let asked = server.requests().len();
+        let replayed = hydrant(&["run", path_str(&job), "--replay", path_str(&fixtures)]);
+        assert_eq!(replayed.code, 0, "{said}: {}", replayed.stderr);
+        assert_eq!(replayed.stdout, recorded.stdout, "{said}");
+        assert_eq!(
+            server.requests().len(),
+            asked,
+            "{said}: the replay went to the API"
+        );
+    }
+}
