@@ -27,8 +27,12 @@ pub enum Fault {
         declared: usize,
         reset: bool,
     },
-    /// A `200` whose body is sent one byte per `every`.
-    Drip { body: Vec<u8>, every: Duration },
+    /// A `200` with `headers` whose body is sent one byte per `every`.
+    Drip {
+        headers: Vec<(String, String)>,
+        body: Vec<u8>,
+        every: Duration,
+    },
     /// A `200` with `count` extra headers.
     ManyHeaders { count: usize, body: Vec<u8> },
 }
@@ -154,8 +158,12 @@ async fn answer(
             }
             return Ok(());
         }
-        Fault::Drip { body, every } => {
-            let head = head(200, &[], body.len());
+        Fault::Drip {
+            headers,
+            body,
+            every,
+        } => {
+            let head = head(200, &headers, body.len());
             stream.write_all(head.as_bytes()).await?;
             for byte in body {
                 stream.write_all(&[byte]).await?;

@@ -162,6 +162,7 @@ fn a_server_that_drips_bytes_times_out() {
     let server = TestFaults::start(vec![(
         "/items",
         vec![Fault::Drip {
+            headers: Vec::new(),
             body: ids(0..20).into_bytes(),
             every: Duration::from_millis(50),
         }],
@@ -282,6 +283,44 @@ fn every_gzip_member_is_read_and_trailing_bytes_are_refused() {
         );
         assert!(run.stderr.contains(&error), "{}", run.stderr);
         assert!(run.stdout.is_empty(), "{target}: {}", run.stdout);
+    }
+}
+
+/// A body that arrives a byte at a time is decoded whole in every
+/// encoding: zlib-wrapped deflate is told from raw by its first two
+/// bytes, which come apart.
+#[test]
+fn a_compressed_body_arriving_a_byte_at_a_time_is_decoded() {
+    use std::io::Write;
+    let text = ids(0..6);
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), Default::default());
+    zlib.write_all(text.as_bytes()).unwrap();
+    let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), Default::default());
+    raw.write_all(text.as_bytes()).unwrap();
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), Default::default());
+    gzip.write_all(text.as_bytes()).unwrap();
+    let bodies = [
+        ("/zlib", "deflate", zlib.finish().unwrap()),
+        ("/raw", "deflate", raw.finish().unwrap()),
+        ("/gzip", "gzip", gzip.finish().unwrap()),
+    ];
+    let server = TestFaults::start(
+        bodies
+            .iter()
+            .map(|(target, encoding, body)| {
+                let drip = Fault::Drip {
+                    headers: vec![("content-encoding".to_owned(), (*encoding).to_owned())],
+                    body: body.clone(),
+                    every: Duration::from_millis(2),
+                };
+                (*target, vec![drip])
+            })
+            .collect(),
+    );
+    for (target, ..) in bodies {
+        let (run, _) = run_job(&server.url(), target, "[limits]\nmax_retries = 0\n", &[]);
+        assert_eq!(run.code, 0, "{target}: {}", run.stderr);
+        assert_eq!(run.stdout, lines(0..6), "{target}");
     }
 }
 
