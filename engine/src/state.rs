@@ -69,6 +69,10 @@ pub(crate) struct ReadCheckpoint {
     /// Fields met outside the inferred columns so far.
     #[serde(default)]
     pub unseen_fields: std::collections::BTreeMap<String, u64>,
+    /// Inferred columns that have held only nulls and empty objects: they
+    /// give way to the fields of an object met there later.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub null_only: Vec<String>,
     /// Where an incremental run stands: its bounds, windows and the
     /// cursor values it has emitted (see `read::incremental`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -933,6 +933,11 @@ fn shifting_api() -> TestServer {
                 if page >= 2 {
                     record["late"] = json!(i);
                 }
+                record["maybe"] = if page >= 3 {
+                    json!({"a": i})
+                } else {
+                    Value::Null
+                };
                 record
             })
             .collect();

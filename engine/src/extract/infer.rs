@@ -513,6 +513,45 @@ impl Inference {
         columns
     }
 
+    /// The names of the columns that have held only nulls and empty
+    /// objects so far, as [`Inference::columns`] names them: a checkpoint
+    /// keeps them, so that a resumed run lets them give way as this one
+    /// would.
+    pub(crate) fn null_only(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter(|c| !c.dropped)
+            .zip(self.columns())
+            .filter(|(inferred, _)| inferred.placeholder)
+            .map(|(_, column)| column.name)
+            .collect()
+    }
+
+    /// Marks again the columns of a checkpoint that had held only nulls
+    /// and empty objects (see [`Inference::null_only`]): not `json`
+    /// columns that keep their objects whole, but places an object's
+    /// fields may take.
+    pub(crate) fn restore_null_only(&mut self, names: &[String]) {
+        if names.is_empty() {
+            return;
+        }
+        let live: Vec<usize> = (0..self.columns.len())
+            .filter(|&at| !self.columns[at].dropped)
+            .collect();
+        for (at, column) in live.into_iter().zip(self.columns()) {
+            if !names.contains(&column.name) {
+                continue;
+            }
+            self.columns[at].placeholder = true;
+            self.columns[at].kind = None;
+            for level in &mut self.nodes {
+                if level.column == Some(at) {
+                    level.whole = false;
+                }
+            }
+        }
+    }
+
     /// Counts of unseen fields from a checkpoint.
     pub(crate) fn restore_unseen(&mut self, unseen: &BTreeMap<String, u64>) {
         self.unseen.clone_from(unseen);
@@ -1059,6 +1098,34 @@ mod tests {
         assert_eq!(fed, Fed::default());
         assert!(resumed.unseen().is_empty());
         assert_eq!(shown(&resumed), shown(&inference));
+    }
+
+    /// A column that has held only nulls gives way to the fields of an
+    /// object met there later: in a run resumed from saved columns as in
+    /// the run that saved them. A `json` column that held an object goes
+    /// on holding them whole.
+    #[test]
+    fn a_null_only_column_gives_way_after_a_resume_as_before() {
+        let first = r#"[{"id": 1, "maybe": null, "kept": {"k": 1}}]"#;
+        let later = r#"[{"id": 2, "maybe": {"a": 2}, "kept": {"k": 2}}]"#;
+        let mut unbroken = Inference::new("_", Mixed::Text);
+        feed(&mut unbroken, first, Policy::Grow);
+        assert_eq!(unbroken.null_only(), ["maybe"]);
+        let saved = unbroken.columns();
+        let mut resumed = Inference::from_columns("_", &saved, Mixed::Text);
+        resumed.restore_null_only(&unbroken.null_only());
+        assert_eq!(resumed.null_only(), ["maybe"]);
+        for inference in [&mut unbroken, &mut resumed] {
+            let fed = feed(inference, later, Policy::Grow);
+            assert!(fed.changed);
+        }
+        let s = |n: &str, k| (n.to_owned(), k);
+        assert_eq!(
+            shown(&resumed),
+            [s("id", "long"), s("kept_k", "long"), s("maybe_a", "long")]
+        );
+        assert_eq!(shown(&resumed), shown(&unbroken));
+        assert!(resumed.null_only().is_empty());
     }
 
     #[test]

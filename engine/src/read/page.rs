@@ -619,6 +619,11 @@ impl ReadRun<'_, '_> {
                 .as_ref()
                 .map(|i| i.unseen().clone())
                 .unwrap_or_default(),
+            null_only: self
+                .inference
+                .as_ref()
+                .map(crate::extract::Inference::null_only)
+                .unwrap_or_default(),
             incremental: self
                 .incremental
                 .as_ref()

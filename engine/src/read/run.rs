@@ -265,6 +265,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             let mut inferred =
                 Inference::from_columns(&job.records.flatten, &columns, mixed(self.policy));
             inferred.restore_unseen(&checkpoint.unseen_fields);
+            inferred.restore_null_only(&checkpoint.null_only);
             self.inference = Some(inferred);
             self.extractor = Some(Extractor::new(columns, &job.records));
         }
