@@ -915,9 +915,12 @@ fn a_resumed_link_carries_the_credential_its_checkpoint_masked() {
 }
 
 /// Cursor pages of records whose columns are inferred from the first
-/// page and then change: `n`, whole at first, takes decimals from page 4,
-/// `late` comes from page 2, and `s` holds text that CSV quotes. Each
-/// answer takes 4 ms, so that a kill lands anywhere in a run.
+/// page and then change: `n`, whole at first, takes decimals from page 4;
+/// `late` comes from page 2; `maybe` and `deep.x`, null or empty at
+/// first, hold objects later; `mixed` turns from numbers to text, `when`
+/// from timestamps to a word, `big` from a fraction to a whole number past
+/// 2^53; `map` gains keys until they are data. `s` holds text that CSV
+/// quotes. Each answer takes 4 ms, so that a kill lands anywhere in a run.
 fn shifting_api() -> TestServer {
     TestServer::start_fn(|seen| {
         let page: u32 = seen
@@ -938,6 +941,32 @@ fn shifting_api() -> TestServer {
                 } else {
                     Value::Null
                 };
+                record["mixed"] = if page >= 5 {
+                    json!(format!("t{i}"))
+                } else {
+                    json!(i)
+                };
+                record["when"] = if page == 6 {
+                    json!("soon")
+                } else {
+                    json!(format!("2024-01-0{}T00:00:00Z", 1 + page % 9))
+                };
+                record["list"] = json!([i, i + 1]);
+                record["deep"] = if page >= 4 {
+                    json!({"x": {"y": i}})
+                } else {
+                    json!({"x": {}})
+                };
+                record["big"] = if page >= 5 {
+                    json!(9007199254740993u64)
+                } else {
+                    json!(0.5)
+                };
+                let mut map = serde_json::Map::new();
+                for k in 0..(if page >= 4 { 3 } else { 1 }) {
+                    map.insert(format!("k{}", i * 3 + k), json!(k));
+                }
+                record["map"] = Value::Object(map);
                 record
             })
             .collect();
