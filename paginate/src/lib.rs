@@ -64,8 +64,21 @@ pub struct Page<'a> {
     /// Records extracted from this page.
     pub records: usize,
     /// The values of [`Paginator::watched_paths`], in that order; `None`
-    /// where the path is absent from the body.
+    /// where the path is absent from the body. A number a `f64` or a
+    /// 64-bit integer would not give back as written comes as a string of
+    /// [`NUMBER_TEXT`] and its literal.
     pub watched: &'a [Option<Value>],
+}
+
+/// The prefix of a watched string that holds a number as its page wrote
+/// it (`12345678901234567890123`, `1.50`): a cursor made of it goes out
+/// as that text, and conditions compare it as the number. It starts with
+/// U+0001, which JSON text can only hold escaped.
+pub const NUMBER_TEXT: &str = "\u{1}N:";
+
+/// The literal of a number handed over as [`NUMBER_TEXT`].
+fn number_text(value: &Value) -> Option<&str> {
+    value.as_str()?.strip_prefix(NUMBER_TEXT)
 }
 
 /// Why pagination ended; the names are those of the run summary's `stopped`.
@@ -641,10 +654,20 @@ fn same(a: &Value, b: &Value, loose: bool) -> bool {
     if a == b {
         return true;
     }
-    if let (Some(x), Some(y)) = (a.as_f64(), b.as_f64())
-        && a.is_number()
-        && b.is_number()
+    // Whole numbers past 64 bits are the same when their digits are: as
+    // doubles, neighbours would be.
+    let whole = |text: &str| !text.contains(['.', 'e', 'E']);
+    if let (Some(x), Some(y)) = (number_text(a), number_text(b))
+        && whole(x)
+        && whole(y)
     {
+        return x == y;
+    }
+    let number = |v: &Value| match number_text(v) {
+        Some(text) => text.parse::<f64>().ok(),
+        None => v.as_f64().filter(|_| v.is_number()),
+    };
+    if let (Some(x), Some(y)) = (number(a), number(b)) {
         return x == y;
     }
     loose && scalar_text(a).is_some() && scalar_text(a) == scalar_text(b)
@@ -652,7 +675,7 @@ fn same(a: &Value, b: &Value, loose: bool) -> bool {
 
 fn scalar_text(value: &Value) -> Option<String> {
     match value {
-        Value::String(s) => Some(s.clone()),
+        Value::String(s) => Some(s.strip_prefix(NUMBER_TEXT).unwrap_or(s).to_owned()),
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,

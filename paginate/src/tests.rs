@@ -520,3 +520,41 @@ fn only_counters_rules_and_records_below_read_the_records_count() {
         json!({"type": "next_link", "from": "$.next", "stop": [{"path": "$.done", "equals": true}]})
     ));
 }
+
+/// A number handed over as [`NUMBER_TEXT`] goes out as its literal, and
+/// conditions compare it as the number it is: whole numbers past 64 bits
+/// by their digits.
+#[test]
+fn numbers_kept_as_written_go_out_so_and_compare_as_numbers() {
+    let kept = |text: &str| json!(format!("{NUMBER_TEXT}{text}"));
+    let mut p = paginator(json!({"type": "cursor", "from": "$.next"}));
+    p.first();
+    let Step::Next(plan) = show(&mut p, 1, &[], json!({"next": kept("1.50")})) else {
+        panic!("a cursor to follow");
+    };
+    assert_eq!(query(&plan, "cursor").as_deref(), Some("1.50"));
+
+    assert!(same(&kept("1.50"), &json!(1.5), false));
+    assert!(same(&kept("1e2"), &kept("100.0"), false));
+    assert!(same(
+        &kept("12345678901234567890123"),
+        &kept("12345678901234567890123"),
+        false
+    ));
+    assert!(!same(
+        &kept("12345678901234567890123"),
+        &kept("12345678901234567890124"),
+        false
+    ));
+    assert!(!same(&kept("1.50"), &json!("1.50"), false));
+    assert!(same(&kept("1.50"), &json!("1.50"), true));
+
+    let mut p = paginator(
+        json!({"type": "next_link", "from": "$.next", "stop": [{"path": "$.done", "equals": 1.5}]}),
+    );
+    p.first();
+    assert_eq!(
+        show(&mut p, 1, &[], json!({"next": "/2", "done": kept("1.50")})),
+        Step::Done(Stop::EndCondition)
+    );
+}

@@ -1443,6 +1443,45 @@ fn a_cursor_past_64_bits_goes_out_as_its_digits() {
     );
 }
 
+/// A cursor that is a number goes out as the API spelled it: a trailing
+/// zero, digits past a double's 17 and an exponent are kept, on the first
+/// page (read as a tree while columns are inferred) and on later ones
+/// (read from the index). An API that keeps its cursors as text knows
+/// each again.
+#[test]
+fn a_numeric_cursor_goes_out_as_the_api_spelled_it() {
+    let chain = [
+        ("", "1.50"),
+        ("1.50", "0.1000000000000000055511151231257827"),
+        ("0.1000000000000000055511151231257827", "1e2"),
+        ("1e2", "2.5"),
+        ("2.5", "null"),
+    ];
+    let server = TestServer::start_fn(move |seen: &Seen| {
+        let cursor = seen.target.split_once("cursor=").map_or("", |(_, c)| c);
+        match chain.iter().position(|(at, _)| *at == cursor) {
+            Some(page) => Exchange::json(
+                &seen.target,
+                format!(
+                    r#"{{"data": [{{"id": {page}}}], "next": {}}}"#,
+                    chain[page].1
+                ),
+            ),
+            None => json(400, format!(r#"{{"error": "no cursor {cursor}"}}"#)),
+        }
+    });
+    for columns in ["", "[[columns]]\nname = \"id\"\ntype = \"long\"\n"] {
+        let rest = format!(
+            "[paginate]\ntype = \"cursor\"\nfrom = \"next\"\n[records]\npath = \"data\"\n\
+             [limits]\nmax_retries = 0\n{columns}"
+        );
+        let (run, summary) = run_job(&server.url(), "/c", &rest, &[]);
+        assert_eq!(run.code, 0, "{columns}: {}", run.stderr);
+        assert_eq!(run.stdout, lines(0..5), "{columns}");
+        assert_eq!(summary["requests"], 5, "{summary}");
+    }
+}
+
 /// How [`every_record_comes_once_from_apis_of_any_size`] pages its API.
 #[derive(Debug, Clone, Copy)]
 enum Paged {

@@ -109,6 +109,26 @@ pub(crate) trait Node<'v>: Copy {
         });
     }
 
+    /// A number's text as its page spells it, where the node keeps it
+    /// (the index does; a tree has only the parsed value).
+    fn number_text(self) -> Option<&'v str> {
+        None
+    }
+
+    /// A `serde_json` copy of a value read for pagination: a number with
+    /// a fraction or an exponent whose double would print otherwise
+    /// (`1.50`, or digits past a double's 17) keeps its text, marked as a
+    /// big number's is, so that a cursor goes out as the API wrote it.
+    fn to_serde_verbatim(self) -> Value {
+        if let View::F64(f) = self.view()
+            && let Some(text) = self.number_text()
+            && serde_json::Number::from_f64(f).is_none_or(|n| n.to_string() != text)
+        {
+            return Value::String(format!("{BIG}{text}"));
+        }
+        self.to_serde()
+    }
+
     /// Calls `each`, in column order, with the index of every column of
     /// this record, the `ordinal`th of its page, and its value if it has
     /// one, as found while its page was checked, and answers whether they

@@ -5,9 +5,10 @@
 use super::*;
 use crate::json::scan::Scanner;
 
-/// Prefix of a string that carries a number literal too big for 64 bits.
-/// It starts with U+0001, which JSON text can only hold escaped.
-pub(crate) const BIG: &str = "\u{1}N:";
+/// Prefix of a string that carries a number literal too big for 64 bits
+/// (or, read for pagination, one a double would print otherwise): the
+/// paginator's own mark for such numbers.
+pub(crate) const BIG: &str = hydrant_paginate::NUMBER_TEXT;
 
 /// A reusable simd-json parser.
 pub(crate) struct Parser {

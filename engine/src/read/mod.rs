@@ -175,7 +175,25 @@ pub(crate) fn walks_index(
 pub(crate) fn watched_node<'v, N: Node<'v>>(page: N, path: &JsonPath) -> Option<Value> {
     let mut found = Vec::new();
     crate::json::node::walk(page, path.segments()?, &mut found);
-    found.first().map(|v| v.to_serde())
+    found.first().map(|v| v.to_serde_verbatim())
+}
+
+/// Reads again, from the index of `body`, the watched values that a tree
+/// gave as doubles: a tree keeps no number's text (see
+/// `Node::to_serde_verbatim`). Only pages that hold such a value pay for
+/// the second reading.
+pub(crate) fn verbatim_watched(body: &[u8], paths: &[JsonPath], watched: &mut [Option<Value>]) {
+    let mut scanner = crate::json::scan::Scanner::default();
+    let Ok(doc) = scanner.scan(body, None) else {
+        return;
+    };
+    for (path, value) in paths.iter().zip(watched) {
+        if value.as_ref().is_some_and(Value::is_f64)
+            && let Some(verbatim) = watched_node(doc.root(), path)
+        {
+            *value = Some(verbatim);
+        }
+    }
 }
 
 pub(crate) fn watched_value(page: &BorrowedValue<'_>, path: &JsonPath) -> Option<Value> {

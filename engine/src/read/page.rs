@@ -129,8 +129,11 @@ impl ReadRun<'_, '_> {
             .map_err(|e| not_json(page.shown, kind.as_deref(), &body, e))?;
         self.tally
             .lone_surrogates(parse.parser.lone_surrogates, page.shown);
-        let watched: Vec<Option<Value>> =
+        let mut watched: Vec<Option<Value>> =
             watched_at.iter().map(|w| watched_value(&tree, w)).collect();
+        if watched.iter().flatten().any(Value::is_f64) {
+            crate::read::verbatim_watched(&body, watched_at, &mut watched);
+        }
         let in_response = |e| Error::data(format!("response from {}: {e}", page.shown));
         let reparsed = reparse_selected(&tree, &job.records, &mut parse.parser, &mut parse.reparse)
             .map_err(in_response)?;

@@ -685,6 +685,13 @@ impl<'d> Node<'d> for Item<'d> {
         }
     }
 
+    fn number_text(self) -> Option<&'d str> {
+        match self.doc.byte(self.at) {
+            b'"' | b'{' | b'[' => None,
+            _ => Some(self.doc.scalar(self.at)),
+        }
+    }
+
     fn members_within(self) -> Option<usize> {
         if self.doc.byte(self.at) != b'{' {
             return None;
