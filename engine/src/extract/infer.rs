@@ -518,13 +518,17 @@ impl Inference {
     /// keeps them, so that a resumed run lets them give way as this one
     /// would.
     pub(crate) fn null_only(&self) -> Vec<String> {
-        self.columns
-            .iter()
-            .filter(|c| !c.dropped)
-            .zip(self.columns())
-            .filter(|(inferred, _)| inferred.placeholder)
-            .map(|(_, column)| column.name)
+        self.named()
+            .filter(|&(at, _)| self.columns[at].placeholder)
+            .map(|(_, name)| name)
             .collect()
+    }
+
+    /// The index of each column still in place, with the name
+    /// [`Inference::columns`] gives it.
+    fn named(&self) -> impl Iterator<Item = (usize, String)> {
+        let live = (0..self.columns.len()).filter(|&at| !self.columns[at].dropped);
+        live.zip(self.columns().into_iter().map(|column| column.name))
     }
 
     /// Marks again the columns of a checkpoint that had held only nulls
@@ -535,13 +539,11 @@ impl Inference {
         if names.is_empty() {
             return;
         }
-        let live: Vec<usize> = (0..self.columns.len())
-            .filter(|&at| !self.columns[at].dropped)
+        let marked: Vec<usize> = (self.named())
+            .filter(|(_, name)| names.contains(name))
+            .map(|(at, _)| at)
             .collect();
-        for (at, column) in live.into_iter().zip(self.columns()) {
-            if !names.contains(&column.name) {
-                continue;
-            }
+        for at in marked {
             self.columns[at].placeholder = true;
             self.columns[at].kind = None;
             for level in &mut self.nodes {

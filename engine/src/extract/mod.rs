@@ -511,6 +511,18 @@ impl Extractor {
     }
 }
 
+/// Counts `tolerated` cells by column, for `width` columns: those written
+/// as null for their type, then those absent.
+pub(crate) fn tolerated_by_column(tolerated: &[Tolerated], width: usize) -> Vec<[u64; 2]> {
+    let mut by_column = vec![[0u64; 2]; width];
+    for cell in tolerated {
+        if let Some(counts) = by_column.get_mut(cell.column) {
+            counts[usize::from(cell.missing)] += 1;
+        }
+    }
+    by_column
+}
+
 /// Forgets the tolerated cells of the record being extracted, which is
 /// left out, or extracted again another way.
 #[cold]

@@ -341,17 +341,12 @@ fn absent_columns(columns: &[ColumnSpec], batch: &Batch<'_>) -> Vec<String> {
     if rows == 0 {
         return Vec::new();
     }
+    let by_column = crate::extract::tolerated_by_column(&batch.tolerated, columns.len());
     columns
         .iter()
-        .enumerate()
-        .filter(|&(index, _)| {
-            let absent = batch
-                .tolerated
-                .iter()
-                .filter(|t| t.missing && t.column == index);
-            absent.count() == rows
-        })
-        .map(|(_, column)| column_absent(column, rows as u64, true))
+        .zip(by_column)
+        .filter(|(_, [_, absent])| *absent == rows as u64)
+        .map(|(column, _)| column_absent(column, rows as u64, true))
         .collect()
 }
 

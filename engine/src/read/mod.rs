@@ -178,12 +178,16 @@ pub(crate) fn watched_node<'v, N: Node<'v>>(page: N, path: &JsonPath) -> Option<
     found.first().map(|v| v.to_serde_verbatim())
 }
 
-/// Reads again, from the index of `body`, the watched values that a tree
-/// gave as doubles: a tree keeps no number's text (see
+/// Reads again, from the index of `body` made with `scanner`, the watched
+/// values that a tree gave as doubles: a tree keeps no number's text (see
 /// `Node::to_serde_verbatim`). Only pages that hold such a value pay for
 /// the second reading.
-pub(crate) fn verbatim_watched(body: &[u8], paths: &[JsonPath], watched: &mut [Option<Value>]) {
-    let mut scanner = crate::json::scan::Scanner::default();
+pub(crate) fn verbatim_watched(
+    body: &[u8],
+    paths: &[JsonPath],
+    watched: &mut [Option<Value>],
+    scanner: &mut crate::json::scan::Scanner,
+) {
     let Ok(doc) = scanner.scan(body, None) else {
         return;
     };

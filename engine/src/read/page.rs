@@ -132,7 +132,7 @@ impl ReadRun<'_, '_> {
         let mut watched: Vec<Option<Value>> =
             watched_at.iter().map(|w| watched_value(&tree, w)).collect();
         if watched.iter().flatten().any(Value::is_f64) {
-            crate::read::verbatim_watched(&body, watched_at, &mut watched);
+            crate::read::verbatim_watched(&body, watched_at, &mut watched, &mut parse.scanner);
         }
         let in_response = |e| Error::data(format!("response from {}: {e}", page.shown));
         let reparsed = reparse_selected(&tree, &job.records, &mut parse.parser, &mut parse.reparse)
@@ -472,12 +472,7 @@ impl ReadRun<'_, '_> {
         let columns = extractor.columns();
         // By column first: a sparse page has a cell a record, and the
         // counts take a name each.
-        let mut by_column = vec![[0u64; 2]; columns.len()];
-        for cell in tolerated {
-            if let Some(counts) = by_column.get_mut(cell.column) {
-                counts[usize::from(cell.missing)] += 1;
-            }
-        }
+        let by_column = crate::extract::tolerated_by_column(tolerated, columns.len());
         for (column, [nulled, absent]) in columns.iter().zip(by_column) {
             let tally = &mut self.tally;
             for (count, counts) in [(nulled, &mut tally.nulled), (absent, &mut tally.absent)] {

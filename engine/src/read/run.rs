@@ -945,18 +945,21 @@ impl Tally {
     /// Tells how many values of each column were written as null for
     /// their type.
     fn warn_nulled(&mut self, columns: &[crate::extract::ColumnSpec]) {
-        let nulled = std::mem::take(&mut self.nulled);
-        for (name, count) in &nulled {
-            let kind = columns
-                .iter()
-                .find(|c| c.name == *name)
-                .map_or("its type", |c| c.kind.as_str());
-            self.warn(format!(
-                "{count} value(s) of column `{name}` did not convert to {kind} and were \
-                 written as null (records.on_bad_type = \"null\")"
-            ));
+        let warnings: Vec<String> = (self.nulled.iter())
+            .map(|(name, count)| {
+                let kind = columns
+                    .iter()
+                    .find(|c| c.name == *name)
+                    .map_or("its type", |c| c.kind.as_str());
+                format!(
+                    "{count} value(s) of column `{name}` did not convert to {kind} and were \
+                     written as null (records.on_bad_type = \"null\")"
+                )
+            })
+            .collect();
+        for warning in warnings {
+            self.warn(warning);
         }
-        self.nulled = nulled;
     }
 
     /// Tells of each declared column that no record written had a value
