@@ -2,6 +2,7 @@
 //! into nested members, batches, the `data_path` wrap and gzip.
 
 use super::*;
+use crate::json::node::{self, View};
 
 /// Maps records through `[[write.columns]]` and builds request bodies.
 #[derive(Debug)]
@@ -69,7 +70,7 @@ impl Encoder {
                 }
             };
             if self.single && !self.url_names.is_empty() {
-                match url_values(&text, &self.url_names) {
+                match url_values(&text, &self.url_names, &mut Scanner::default()) {
                     Ok(values) => placeholders = values,
                     Err(reason) => {
                         early.push(Rejected::before_sending(text, reason));
@@ -262,63 +263,44 @@ pub(super) fn url_names(url: &str) -> Vec<String> {
     names
 }
 
-/// The values of `names` in a record's top-level members: a string's
-/// text, a number or boolean as the record spells it (an id past 64 bits
-/// keeps its digits, `10.10` its zero).
+/// The values of `names` in a record's top-level members, read as a page
+/// is read (the first of a repeated key): a string's text, a number or
+/// boolean as the record spells it (an id past 64 bits keeps its digits,
+/// `10.10` its zero).
 pub(super) fn url_values(
     text: &[u8],
     names: &[String],
+    scanner: &mut Scanner,
 ) -> std::result::Result<HashMap<String, String>, String> {
-    let record = match serde_json::from_slice::<FirstMembers<'_>>(text) {
-        Ok(FirstMembers(members)) => members,
-        // A record that is not an object has no member to give.
-        Err(e) if e.is_data() => HashMap::new(),
-        Err(e) => return Err(format!("the record is not JSON: {e}")),
-    };
+    let doc = scanner
+        .scan(text, None)
+        .map_err(|e| format!("the record is not JSON: {e}"))?;
+    // `Node`'s methods by name: simd-json's values here have their own.
+    let root = doc.root();
     names
         .iter()
         .map(|name| {
-            let raw = record.get(name).map(|value| value.get());
-            let value = match raw.map(|raw| (raw, raw.as_bytes()[0])) {
-                Some((raw, b'"')) => serde_json::from_str::<String>(raw)
-                    .map_err(|e| format!("write.url: placeholder `{{{name}}}`: {e}"))?,
-                Some((raw, b'-' | b'0'..=b'9' | b't' | b'f')) => raw.to_owned(),
+            let value = node::Node::get(root, name);
+            let text = match value.map(|v| (v, node::Node::view(v))) {
+                // A lone surrogate's escape is read as U+FFFD, which would
+                // name another resource.
+                Some((_, View::Str(s))) if doc.lone_surrogates() > 0 && s.contains('\u{fffd}') => {
+                    return Err(format!(
+                        "write.url: placeholder `{{{name}}}` holds an escape of a lone surrogate"
+                    ));
+                }
+                Some((_, View::Str(s))) => s.to_owned(),
+                Some((_, View::Bool(b))) => b.to_string(),
+                Some((v, View::I64(_) | View::U64(_) | View::F64(_) | View::Big(_))) => {
+                    node::Node::number_text(v).unwrap_or_default().to_owned()
+                }
                 _ => {
                     return Err(format!(
                         "write.url: placeholder `{{{name}}}` has no string or number in this record"
                     ));
                 }
             };
-            Ok((name.clone(), value))
+            Ok((name.clone(), text))
         })
         .collect()
-}
-
-/// A JSON object's members as raw text, the first of a repeated key kept,
-/// as a page's parse keeps it (serde_json's maps keep the last).
-struct FirstMembers<'a>(HashMap<String, &'a serde_json::value::RawValue>);
-
-impl<'de> serde::Deserialize<'de> for FirstMembers<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = FirstMembers<'de>;
-
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut members = HashMap::new();
-                while let Some((key, value)) = map.next_entry::<String, _>()? {
-                    members.entry(key).or_insert(value);
-                }
-                Ok(FirstMembers(members))
-            }
-        }
-        deserializer.deserialize_map(Visitor)
-    }
 }

@@ -345,16 +345,18 @@ async fn a_read_job_feeds_a_write_job() {
 fn url_values_are_the_members_text() {
     use super::batch::url_values;
     let names = ["id".to_owned(), "s".to_owned(), "ok".to_owned()];
+    let scanner = &mut crate::json::scan::Scanner::default();
     let values = url_values(
         br#"{ "id" : 1.50e+3 , "s" : "a\u002fb" , "ok" : true , "id2": 1 }"#,
         &names,
+        scanner,
     )
     .unwrap();
     assert_eq!(values["id"], "1.50e+3");
     assert_eq!(values["s"], "a/b");
     assert_eq!(values["ok"], "true");
     // The first of a repeated key, as everywhere else.
-    let first = url_values(br#"{"id":1,"s":"a","ok":1,"id":2}"#, &names).unwrap();
+    let first = url_values(br#"{"id":1,"s":"a","ok":1,"id":2}"#, &names, scanner).unwrap();
     assert_eq!(first["id"], "1");
     for (record, said) in [
         (
@@ -363,8 +365,13 @@ fn url_values_are_the_members_text() {
         ),
         (br#"[1,2]"#, "`{id}` has no string or number"),
         (br#"{"id":"#, "the record is not JSON"),
+        // Read as U+FFFD, it would name another resource.
+        (
+            br#"{"id":"a\ud800","s":"x","ok":1}"#,
+            "`{id}` holds an escape of a lone surrogate",
+        ),
     ] {
-        let error = url_values(record, &names).unwrap_err();
+        let error = url_values(record, &names, scanner).unwrap_err();
         assert!(error.contains(said), "{error}");
     }
 }
