@@ -172,7 +172,6 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
 
     let mut run = Settling {
         job,
-        write,
         options: &options,
         send: Arc::new(Sender {
             session,
@@ -253,7 +252,6 @@ fn read_on_a_thread(
 /// reject file and the first failure.
 struct Settling<'j> {
     job: &'j Job,
-    write: &'j Write,
     options: &'j RunOptions,
     send: Arc<Sender>,
     checkpoint: WriteCheckpoint,
@@ -307,10 +305,11 @@ impl Settling<'_> {
                 dirty: checkpoint.counts.rejected,
             });
         }
-        if checkpoint.counts.rejected > self.write.max_rejects && self.failure.is_none() {
+        let (write, _) = parts(self.job);
+        if checkpoint.counts.rejected > write.max_rejects && self.failure.is_none() {
             self.failure = Some(too_many_rejects(
                 checkpoint.counts.rejected,
-                self.write,
+                write,
                 self.last_reject.as_deref(),
             ));
         }
