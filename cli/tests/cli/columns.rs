@@ -791,6 +791,42 @@ fn inferred_ndjson_holds_each_value_of_random_records_once() {
     }
 }
 
+/// Whether `value`, at `keys` in a record, is in the row: in the column
+/// of its keys flattened (`cell` gives a column's cell where not null,
+/// `holds` tells whether it holds the value), or within the JSON text of
+/// a column above it. Or whether it is accounted for: `[]` or `{}` where
+/// the object's fields are columns, or a field counted unseen.
+fn written_or_counted<'c>(
+    keys: &[&str],
+    value: &serde_json::Value,
+    header: &[String],
+    unseen: &serde_json::Map<String, serde_json::Value>,
+    cell: impl Fn(&str) -> Option<&'c str>,
+    holds: fn(&str, &serde_json::Value) -> bool,
+) -> bool {
+    let written = (1..=keys.len()).any(|n| {
+        let Some(text) = cell(&keys[..n].join("_")) else {
+            return false;
+        };
+        if n == keys.len() {
+            return holds(text, value);
+        }
+        // A Parquet cell names its type after its text.
+        let text = text.strip_suffix(" Utf8").unwrap_or(text);
+        let column: serde_json::Value =
+            serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
+        keys[n..]
+            .iter()
+            .try_fold(&column, |v, k| v.get(k))
+            .is_some_and(|v| same(v, value))
+    });
+    let fields = format!("{}_", keys.join("_"));
+    let missing_object = (value == &serde_json::json!([]) || value == &serde_json::json!({}))
+        && header.iter().any(|h| h.starts_with(&fields));
+    let counted = (1..=keys.len()).any(|n| unseen.contains_key(&keys[..n].join("_")));
+    written || missing_object || counted
+}
+
 /// Whether a CSV cell holds `value`: as its text, or as its JSON text in
 /// a `json` column (a string with its quotes, an array, an object).
 fn cell_holds(cell: &str, value: &serde_json::Value) -> bool {
@@ -835,29 +871,12 @@ fn inferred_csv_writes_each_value_of_random_records_or_counts_it() {
             let mut found = Vec::new();
             values(record, &mut Vec::new(), &mut found);
             for (keys, value) in found {
-                let written = (1..=keys.len()).any(|n| {
-                    let Some(text) = cell(&keys[..n].join("_")) else {
-                        return false;
-                    };
-                    if n == keys.len() {
-                        return cell_holds(text, value);
-                    }
-                    let column: serde_json::Value =
-                        serde_json::from_str(text).unwrap_or(serde_json::Value::Null);
-                    keys[n..]
-                        .iter()
-                        .try_fold(&column, |v, k| v.get(k))
-                        .is_some_and(|v| same(v, value))
-                });
-                let fields = format!("{}_", keys.join("_"));
-                let missing_object = (value == &serde_json::json!([])
-                    || value == &serde_json::json!({}))
-                    && header.iter().any(|h| h.starts_with(&fields));
                 // CSV writes `""` as it writes null.
                 let blank = value == &serde_json::json!("");
-                let counted = (1..=keys.len()).any(|n| unseen.contains_key(&keys[..n].join("_")));
+                let accounted =
+                    written_or_counted(&keys, value, &header, &unseen, cell, cell_holds);
                 assert!(
-                    written || missing_object || blank || counted,
+                    blank || accounted,
                     "seed {seed}: {keys:?} {value} in {record} is in no column and not counted: {header:?} {row:?} {unseen:?}"
                 );
             }
@@ -1165,4 +1184,101 @@ fn a_record_is_written_alike_on_the_first_page_and_after_it() {
     // The rounds wrote a cell of every type inference gives.
     let types = ["\"UTC\")", "Boolean", "Date32", "Float64", "Int64", "Utf8"];
     assert_eq!(met.into_iter().collect::<Vec<_>>(), types);
+}
+
+/// Whether a Parquet cell (as [`arrow_cell`] gives it) holds `value`:
+/// text as a CSV cell would; a number, or a string of one, in a number
+/// column; a boolean, or `"true"` and `"false"`, in a boolean column.
+fn parquet_holds(cell: &str, value: &serde_json::Value) -> bool {
+    let (text, kind) = cell.rsplit_once(' ').unwrap();
+    let number = match value {
+        serde_json::Value::String(s) => s.parse::<f64>().ok(),
+        other => other.as_f64(),
+    };
+    match kind {
+        "Utf8" => cell_holds(text, value),
+        "Int64" => {
+            value.as_i64().map(|v| v.to_string()).as_deref() == Some(text)
+                || value.as_str() == Some(text)
+        }
+        "Float64" => number.is_some_and(|n| Some(n) == text.parse().ok()),
+        "Boolean" => match value {
+            serde_json::Value::Bool(b) => text == b.to_string(),
+            serde_json::Value::String(s) => s == text,
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+#[test]
+fn inferred_parquet_writes_each_value_of_random_records_or_counts_it() {
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    for seed in 1..=30u64 {
+        let (pages, sent) = Records(seed.wrapping_mul(0xA24B_AED4_963E_E407)).pages();
+        let server = paged(&pages.iter().map(String::as_str).collect::<Vec<_>>());
+        let dir = Dir::new();
+        let out = dir.path("out.parquet");
+        let dirty = dir.path("dirty.ndjson");
+        let job = PAGED.replace("concurrency = 1", "concurrency = 4")
+            + &format!("max_dirty = 1000\ndirty_path = \"{}\"\n", path_str(&dirty));
+        let (run, summary) = run_job_with(&server.url(), "/i", &job, &["-o", path_str(&out)], &[]);
+        assert_eq!(run.code, 0, "seed {seed}: {}", run.stderr);
+        let unseen = summary["unseen_fields"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let dirty: Vec<serde_json::Value> = std::fs::read_to_string(&dirty)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["record"].clone())
+            .collect();
+        assert_eq!(summary["dirty"], dirty.len(), "seed {seed}");
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&out).unwrap()).unwrap();
+        let header: Vec<String> = builder
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let mut rows = Vec::new();
+        for batch in builder.build().unwrap() {
+            let batch = batch.unwrap();
+            for row in 0..batch.num_rows() {
+                let cells = batch.columns().iter().map(|c| arrow_cell(c, row));
+                rows.push(cells.collect::<Vec<_>>());
+            }
+        }
+        // Each record is a row or dirty, in the order sent.
+        let mut rows = rows.iter();
+        let mut dirty = dirty.iter().peekable();
+        for record in &sent {
+            if dirty.peek() == Some(&record) {
+                dirty.next();
+                continue;
+            }
+            let row = rows
+                .next()
+                .unwrap_or_else(|| panic!("seed {seed}: {record} is missing"));
+            let cell = |name: &str| {
+                let at = header.iter().position(|h| h == name)?;
+                Some(row[at].as_str()).filter(|c| !c.starts_with("null "))
+            };
+            let mut found = Vec::new();
+            values(record, &mut Vec::new(), &mut found);
+            for (keys, value) in found {
+                let accounted =
+                    written_or_counted(&keys, value, &header, &unseen, cell, parquet_holds);
+                assert!(
+                    accounted,
+                    "seed {seed}: {keys:?} {value} in {record} is in no column and not counted: {header:?} {row:?} {unseen:?}"
+                );
+            }
+        }
+        assert!(
+            rows.next().is_none() && dirty.next().is_none(),
+            "seed {seed}"
+        );
+    }
 }
