@@ -126,6 +126,11 @@ pub struct Partition {
     /// The whole job's inferred columns (none when it declares them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) columns: Option<Vec<SavedColumn>>,
+    /// Those of `columns` that held only nulls and empty objects in the
+    /// sample: an object's fields may take their place, as in a run of
+    /// the whole job.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) null_only: Vec<String>,
 }
 
 /// A column as text, as a checkpoint or a partition keeps it (made and

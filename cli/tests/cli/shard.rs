@@ -373,3 +373,104 @@ fn the_parent_job_runs_once_to_cut_the_shards() {
     assert_eq!(parts, [[r#"{"id":1,"g":"a"}"#], [r#"{"id":1,"g":"b"}"#]]);
     assert_eq!(parents.load(Ordering::SeqCst), 2, "once a shard");
 }
+
+/// The records of page `n` of a range whose records change shape from
+/// page to page, each change at the page `at` gives it: a field comes
+/// late, a null-only field turns to objects, numbers widen to doubles
+/// and to text, an empty object gains fields, an object gains keys.
+fn shifting_page(n: usize, at: &[usize; 6]) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = (0..2)
+        .map(|k| {
+            let i = n * 2 + k;
+            let mut record = json!({"id": i, "n": i, "deep": {"x": {}}, "map": {"k0": 0}});
+            if n >= at[0] {
+                record["late"] = json!(i);
+            }
+            record["maybe"] = if n >= at[1] {
+                json!({"a": i})
+            } else {
+                json!(null)
+            };
+            if n >= at[2] {
+                record["n"] = json!(i as f64 + 0.5);
+            }
+            record["mixed"] = if n >= at[3] {
+                json!(format!("t{i}"))
+            } else {
+                json!(i)
+            };
+            if n >= at[4] {
+                record["deep"] = json!({"x": {"y": i}});
+            }
+            if n >= at[5] {
+                record["map"] = json!({"k0": 0, "k1": i, "k2": [i]});
+            }
+            record
+        })
+        .collect();
+    json!(records)
+}
+
+/// A record's members, a null member as one missing: a shard's NDJSON
+/// has no column for a field its own pages never held.
+fn members_not_null(line: &str) -> serde_json::Map<String, serde_json::Value> {
+    let record: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
+    record.into_iter().filter(|(_, v)| !v.is_null()).collect()
+}
+
+/// Shards of jobs over records that change shape after the first page
+/// write what a run of the whole job writes: in NDJSON the same members
+/// (a column a shard's pages never held is missing, not null), in CSV
+/// the same rows under one header.
+#[test]
+fn shards_together_write_what_the_whole_job_writes() {
+    let mut next = crate::util::below(0xbb67_ae85_84ca_a73b);
+    for round in 0..24 {
+        let pages = 2 + next(6);
+        let at: [usize; 6] = std::array::from_fn(|_| next(pages + 1));
+        let server = TestServer::start_fn(move |seen| {
+            let n: usize = seen.target.split("n=").nth(1).unwrap().parse().unwrap();
+            answer(200, shifting_page(n, &at).to_string())
+        });
+        let n = 2 + next(3) as u32;
+        for format in ["ndjson", "csv"] {
+            let dir = Dir::new();
+            let text = format!(
+                "[request]\nurl = \"{}/items\"\n[paginate]\ntype = \"range\"\nparam = \"n\"\nstart = 0\nend = {pages}\n[output]\npath = \"{}\"\n",
+                server.url(),
+                path_str(&dir.path(&format!("out.{format}"))),
+            );
+            let job = dir.write("job.toml", &text);
+            let job = path_str(&job);
+            let whole = hydrant(&["run", job, "--quiet"]);
+            assert_eq!(whole.code, 0, "{}", whole.stderr);
+            let whole = dir.read(&format!("out.{format}"));
+            let mut parts = String::new();
+            for i in 1..=n {
+                let shard = format!("{i}/{n}");
+                let run = hydrant(&["run", job, "--shard", &shard, "--quiet"]);
+                assert_eq!(run.code, 0, "shard {shard}: {}", run.stderr);
+                let out = std::fs::read_to_string(dir.path(&format!("out-{i}-of-{n}.{format}")))
+                    .unwrap_or_default();
+                let header = whole.lines().next().unwrap_or_default();
+                let body = match format {
+                    "csv" => out.strip_prefix(&format!("{header}\n")).unwrap_or(&out),
+                    _ => &out,
+                };
+                if format == "csv" && i == 1 {
+                    parts.push_str(&format!("{header}\n"));
+                }
+                parts.push_str(body);
+            }
+            let told =
+                format!("round {round}, {format}, {pages} pages, changes at {at:?}, {n} shards");
+            match format {
+                "csv" => assert_eq!(parts, whole, "{told}"),
+                _ => {
+                    let lines = |text: &str| text.lines().map(members_not_null).collect::<Vec<_>>();
+                    assert_eq!(lines(&parts), lines(&whole), "{told}");
+                }
+            }
+        }
+    }
+}

@@ -152,6 +152,9 @@ pub struct Job {
     /// The inferred columns a partition starts from: the whole job's, so
     /// that every part has them rather than those of its own first page.
     pub(crate) seed_columns: Option<Vec<ColumnSpec>>,
+    /// Those of [`Job::seed_columns`] that had held only nulls and empty
+    /// objects: places an object's fields may take, as in the whole job.
+    pub(crate) seed_null_only: Vec<String>,
 }
 
 /// `[state]`, validated.

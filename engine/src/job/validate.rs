@@ -517,6 +517,7 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
         fingerprint: [0; 32],
         state_read_only: false,
         seed_columns: None,
+        seed_null_only: Vec::new(),
     })
 }
 
@@ -789,6 +790,7 @@ pub(super) fn validate_fanout(
                 fingerprint: [0; 32],
                 state_read_only: false,
                 seed_columns: None,
+                seed_null_only: Vec::new(),
             }))
         }
         _ => {

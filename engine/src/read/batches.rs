@@ -65,7 +65,7 @@ pub fn record_batches(job: Job, mut options: RunOptions) -> Result<RecordBatches
                 .map_err(|e| Error::io("cannot start the job's runtime", e))?;
             let mut hooks = Hooks {
                 output: Some(OutputHook::Sink(Box::new(
-                    move |columns: &[ColumnSpec]| {
+                    move |columns: &[ColumnSpec], _: &[String]| {
                         Box::new(ArrowSink {
                             builders: Builders::new(columns),
                             sender,

@@ -52,10 +52,14 @@ pub(super) fn starting_columns(
             Some(Extractor::new(columns.clone(), &job.records).noting_absent()),
             None,
         ),
-        (None, Some(seed)) => (
-            Some(Extractor::new(seed.clone(), &job.records)),
-            Some(Inference::from_columns(flatten, seed, mixed(policy))),
-        ),
+        (None, Some(seed)) => {
+            let mut inference = Inference::from_columns(flatten, seed, mixed(policy));
+            inference.restore_null_only(&job.seed_null_only);
+            (
+                Some(Extractor::new(seed.clone(), &job.records)),
+                Some(inference),
+            )
+        }
         (None, None) => (None, Some(Inference::new(flatten, mixed(policy)))),
     }
 }

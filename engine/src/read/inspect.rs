@@ -441,7 +441,15 @@ pub async fn columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> 
     if let Some(columns) = &job.columns {
         return Ok(columns.clone());
     }
-    sampled_columns(job, options).await
+    Ok(sampled_columns(job, options).await?.columns)
+}
+
+/// Columns inferred from a sample of a job's pages.
+#[derive(Debug, Default)]
+pub(crate) struct Sampled {
+    pub(crate) columns: Vec<ColumnSpec>,
+    /// Those that held only nulls and empty objects in the sample.
+    pub(crate) null_only: Vec<String>,
 }
 
 /// The inferred columns, from a run of the job that stops when they are
@@ -451,19 +459,22 @@ pub async fn columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> 
 /// records goes as fast as the job (a few requests may be in flight when
 /// it stops).
 #[cfg(feature = "arrow")]
-async fn sampled_columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> {
+pub(crate) async fn sampled_columns(job: &Job, options: RunOptions) -> Result<Sampled> {
     use std::sync::{Arc, Mutex, PoisonError};
 
     let mut sample = job.clone();
     sample.state_read_only = true;
     sample.records.dirty_path = None;
     sample.records.max_dirty = u64::MAX;
-    let fixed: Arc<Mutex<Option<Vec<ColumnSpec>>>> = Arc::default();
+    let fixed: Arc<Mutex<Option<Sampled>>> = Arc::default();
     let seen = fixed.clone();
     let mut hooks = crate::read::Hooks {
         output: Some(crate::read::OutputHook::Sink(Box::new(
-            move |columns: &[ColumnSpec]| {
-                *seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(columns.to_vec());
+            move |columns: &[ColumnSpec], null_only: &[String]| {
+                *seen.lock().unwrap_or_else(PoisonError::into_inner) = Some(Sampled {
+                    columns: columns.to_vec(),
+                    null_only: null_only.to_vec(),
+                });
                 Box::new(crate::sink::arrow::Enough) as Box<dyn crate::sink::Sink>
             },
         ))),
@@ -474,16 +485,23 @@ async fn sampled_columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpe
     match (columns, ran) {
         (Some(columns), _) => Ok(columns),
         (None, Err(e)) => Err(e),
-        (None, Ok(_)) => Ok(Vec::new()),
+        (None, Ok(_)) => Ok(Sampled::default()),
     }
 }
 
 /// Without the `arrow` feature: the columns of the first page.
 #[cfg(not(feature = "arrow"))]
-async fn sampled_columns(job: &Job, options: RunOptions) -> Result<Vec<ColumnSpec>> {
+pub(crate) async fn sampled_columns(job: &Job, options: RunOptions) -> Result<Sampled> {
     first_page(job, options, |&FirstPage { records, .. }| {
         // As an Arrow reader gets them.
-        infer_columns(records, &job.records.flatten, crate::extract::Mixed::Text)
+        let mut inference =
+            crate::extract::Inference::new(&job.records.flatten, crate::extract::Mixed::Text);
+        inference.feed(records, crate::extract::Policy::Grow);
+        inference.fix();
+        Sampled {
+            columns: inference.columns(),
+            null_only: inference.null_only(),
+        }
     })
     .await
 }

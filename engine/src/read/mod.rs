@@ -102,8 +102,10 @@ pub(crate) enum OutputHook {
 }
 
 #[cfg(feature = "arrow")]
+/// Takes the columns and, of them, those that have held only nulls and
+/// empty objects (see [`crate::extract::Inference::null_only`]).
 pub(crate) type SinkFactory =
-    Box<dyn FnOnce(&[crate::extract::ColumnSpec]) -> Box<dyn crate::sink::Sink> + Send>;
+    Box<dyn FnOnce(&[crate::extract::ColumnSpec], &[String]) -> Box<dyn crate::sink::Sink> + Send>;
 
 /// A records path that needs the general JSONPath evaluator is applied to
 /// a `serde_json` copy of the page; what it selects is parsed again with

@@ -657,7 +657,15 @@ impl ReadRun<'_, '_> {
                  file with its columns whatever comes"
             ));
         }
-        let sink = open_sink(self.job, columns, self.resumed_at, &mut self.output)?;
+        let null_only = (self.inference.as_ref()).map(crate::extract::Inference::null_only);
+        let null_only = null_only.as_deref().unwrap_or_default();
+        let sink = open_sink(
+            self.job,
+            columns,
+            null_only,
+            self.resumed_at,
+            &mut self.output,
+        )?;
         self.sink = Some(sink);
         Ok(())
     }
@@ -851,12 +859,14 @@ fn sync_dirty_file(out: &mut std::io::BufWriter<std::fs::File>, job: &Job) -> Re
 fn open_sink(
     job: &Job,
     columns: &[ColumnSpec],
+    // For a sink made by a hook, which only the `arrow` feature has.
+    #[cfg_attr(not(feature = "arrow"), expect(unused_variables))] null_only: &[String],
     resume_at: Option<Mark>,
     output: &mut Option<OutputHook>,
 ) -> Result<Box<dyn Sink>> {
     let mut out = match (output.take(), resume_at, job.output.path.as_deref()) {
         #[cfg(feature = "arrow")]
-        (Some(OutputHook::Sink(make)), _, _) => return Ok(make(columns)),
+        (Some(OutputHook::Sink(make)), _, _) => return Ok(make(columns, null_only)),
         (Some(OutputHook::Writer(writer)), _, _) => Destination::writer(writer),
         (None, Some(mark), Some(path)) => Destination::resume(path, mark)
             .map_err(|e| Error::io(format!("cannot resume the output `{}`", path.display()), e))?,

@@ -35,6 +35,7 @@ impl Partition {
             part.seed_columns = Some(SavedColumn::load(columns, |what| {
                 Error::config(format!("this partition's columns are damaged: {what}"))
             })?);
+            part.seed_null_only.clone_from(&self.null_only);
         }
         let mut backfill = None;
         match &self.part {
@@ -96,11 +97,12 @@ pub async fn partitions(job: &Job, n: u32, options: &RunOptions) -> Result<Vec<P
             });
             fanout.source = FanoutSource::Given(Arc::new(values.collect()));
         }
-        let columns = crate::read::inspect::columns(&sample, redirected).await?;
-        if !columns.is_empty() {
-            let saved = SavedColumn::save(&columns);
+        let sampled = crate::read::inspect::sampled_columns(&sample, redirected).await?;
+        if !sampled.columns.is_empty() {
+            let saved = SavedColumn::save(&sampled.columns);
             for part in &mut parts {
                 part.columns = Some(saved.clone());
+                part.null_only.clone_from(&sampled.null_only);
             }
         }
     }
@@ -124,6 +126,7 @@ async fn cut_job(job: &Job, n: u32, options: &RunOptions) -> Result<Vec<Partitio
             reason: Some(reason.to_owned()),
             part: Part::Whole,
             columns: None,
+            null_only: Vec::new(),
         }]
     };
     if job.fanout.is_some() {
@@ -180,6 +183,7 @@ fn cut(units: u64, n: u32, part: impl Fn(u64, u64) -> Part) -> Vec<Partition> {
                 reason: None,
                 part: part(first, last),
                 columns: None,
+                null_only: Vec::new(),
             }
         })
         .collect()
@@ -207,6 +211,7 @@ mod tests {
             reason: None,
             part: Part::Values(vec![BTreeMap::from([("value".to_owned(), "b".to_owned())])]),
             columns: None,
+            null_only: Vec::new(),
         };
         let (applied, backfill) = part.apply(&job).unwrap();
         assert_eq!(applied.limits.rate, Some((2.5, 3)));
@@ -229,8 +234,10 @@ mod tests {
         )
         .unwrap();
         let text = r#"{"index":0,"count":2,"reason":null,"part":{"values":[{"value":"a"}]},
-            "columns":[{"name":"id","path":"id","type":"long"}]}"#;
+            "columns":[{"name":"id","path":"id","type":"long"},{"name":"maybe","path":"maybe","type":"string"}],
+            "null_only":["maybe"]}"#;
         let (applied, _) = Partition::from_json(text).unwrap().apply(&job).unwrap();
+        assert_eq!(applied.seed_null_only, ["maybe"]);
         let seed = applied.seed_columns.unwrap();
         assert_eq!(
             (seed[0].name.as_str(), seed[0].kind.as_str()),
