@@ -1610,43 +1610,51 @@ fn sim_api_of(
     paged: Paged,
     delayed: bool,
 ) -> TestServer {
-    TestServer::start_fn(move |seen: &Seen| {
-        let path_end = seen.target.find('?').unwrap_or(seen.target.len());
-        let prefix = &seen.target[..seen.target[..path_end].rfind('/').unwrap_or(0)];
-        let (from, to, next) = paged.span(&seen.target, n_of(prefix));
-        let data: Vec<String> = (from..to).map(sim_record).collect();
-        let data = data.join(", ");
-        let (body, link) = match (paged, next) {
-            (Paged::Cursor { .. }, Some(next)) => (
-                format!(r#"{{"data": [{data}], "paging": {{"after": "{next}"}}}}"#),
-                None,
-            ),
-            (Paged::NextLink { at_tail: false, .. }, Some(next)) => (
-                format!(r#"{{"paging": {{"next": "{prefix}/l?from={next}"}}, "data": [{data}]}}"#),
-                None,
-            ),
-            (Paged::NextLink { at_tail: true, .. }, Some(next)) => (
-                format!(r#"{{"data": [{data}], "paging": {{"next": "{prefix}/l?from={next}"}}}}"#),
-                None,
-            ),
-            (Paged::LinkHeader { .. }, Some(next)) => (
-                format!(r#"{{"data": [{data}]}}"#),
-                Some(format!(
-                    r#"<{prefix}/l?from={next}>; rel="next", <{prefix}/l>; rel="first""#
-                )),
-            ),
-            _ => (format!(r#"{{"data": [{data}]}}"#), None),
-        };
-        let mut exchange = Exchange::json(&seen.target, body);
-        if let Some(link) = link {
-            exchange.headers.push(("link".to_owned(), link));
-        }
-        if delayed {
-            let wait = seen.target.bytes().map(u64::from).sum::<u64>() % 4;
-            exchange.delay = std::time::Duration::from_millis(wait);
-        }
-        exchange
-    })
+    TestServer::start_fn(move |seen: &Seen| sim_answer(&n_of, paged, delayed, &seen.target))
+}
+
+/// The answer of [`sim_api_of`] to `target`.
+fn sim_answer(
+    n_of: &impl Fn(&str) -> usize,
+    paged: Paged,
+    delayed: bool,
+    target: &str,
+) -> Exchange {
+    let path_end = target.find('?').unwrap_or(target.len());
+    let prefix = &target[..target[..path_end].rfind('/').unwrap_or(0)];
+    let (from, to, next) = paged.span(target, n_of(prefix));
+    let data: Vec<String> = (from..to).map(sim_record).collect();
+    let data = data.join(", ");
+    let (body, link) = match (paged, next) {
+        (Paged::Cursor { .. }, Some(next)) => (
+            format!(r#"{{"data": [{data}], "paging": {{"after": "{next}"}}}}"#),
+            None,
+        ),
+        (Paged::NextLink { at_tail: false, .. }, Some(next)) => (
+            format!(r#"{{"paging": {{"next": "{prefix}/l?from={next}"}}, "data": [{data}]}}"#),
+            None,
+        ),
+        (Paged::NextLink { at_tail: true, .. }, Some(next)) => (
+            format!(r#"{{"data": [{data}], "paging": {{"next": "{prefix}/l?from={next}"}}}}"#),
+            None,
+        ),
+        (Paged::LinkHeader { .. }, Some(next)) => (
+            format!(r#"{{"data": [{data}]}}"#),
+            Some(format!(
+                r#"<{prefix}/l?from={next}>; rel="next", <{prefix}/l>; rel="first""#
+            )),
+        ),
+        _ => (format!(r#"{{"data": [{data}]}}"#), None),
+    };
+    let mut exchange = Exchange::json(target, body);
+    if let Some(link) = link {
+        exchange.headers.push(("link".to_owned(), link));
+    }
+    if delayed {
+        let wait = target.bytes().map(u64::from).sum::<u64>() % 4;
+        exchange.delay = std::time::Duration::from_millis(wait);
+    }
+    exchange
 }
 
 /// APIs of every pagination type, with any number of records (none, one
@@ -1668,17 +1676,8 @@ fn every_record_comes_once_from_apis_of_any_size() {
         let server = sim_api(n, paged);
         let (run, summary) = run_job(&server.url(), paged.path(), &paged.job(), &[]);
         assert_eq!(run.code, 0, "{paged:?}, {n} records: {}", run.stderr);
-        let ids: Vec<u64> = run
-            .stdout
-            .lines()
-            .map(|line| {
-                serde_json::from_str::<Value>(line).unwrap()["id"]
-                    .as_u64()
-                    .unwrap()
-            })
-            .collect();
         assert_eq!(
-            ids,
+            ids_of(&run.stdout),
             (0..n as u64).collect::<Vec<_>>(),
             "{paged:?}, {n} records: {summary}"
         );
@@ -1734,6 +1733,20 @@ fn every_record_of_every_fanout_value_comes_once() {
     }
 }
 
+/// The `id` of each line of an NDJSON output.
+fn ids_of(ndjson: &str) -> Vec<u64> {
+    let id = |line: &str| serde_json::from_str::<Value>(line).unwrap()["id"].as_u64();
+    ndjson.lines().map(|line| id(line).unwrap()).collect()
+}
+
+/// The paging of `round` (each kind in turn) with pages of one to five
+/// records, and a number of records up to four pages' worth.
+fn any_paged(round: usize, next: &mut impl FnMut(usize) -> usize) -> (Paged, usize) {
+    let size = 1 + next(5);
+    let paged = Paged::of_kind(round % 7, size, 1 + next(4));
+    (paged, next(4 * size))
+}
+
 /// A run of every paging type, recorded and then replayed offline, writes
 /// the same records: the fixture set keeps every page, link and header a
 /// run follows.
@@ -1741,9 +1754,7 @@ fn every_record_of_every_fanout_value_comes_once() {
 fn every_paging_type_replays_what_it_recorded() {
     let mut next = crate::util::below(0x510e_527f_ade6_82d1);
     for round in 0..14 {
-        let size = 1 + next(5);
-        let paged = Paged::of_kind(round % 7, size, 1 + next(4));
-        let n = next(4 * size);
+        let (paged, n) = any_paged(round, &mut next);
         let server = sim_api(n, paged);
         let dir = Dir::new();
         let job = dir.write(
@@ -1769,5 +1780,121 @@ fn every_paging_type_replays_what_it_recorded() {
             asked,
             "{said}: the replay went to the API"
         );
+    }
+}
+
+/// What [`faulty_api`] has answered each target: failures, then whether
+/// it gave the page.
+type Served = std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, (usize, bool)>>>;
+
+/// [`sim_api`] whose every target fails `faults(target)` times before it
+/// answers: 429 with `Retry-After: 0`, 500, 502, 503 or 504, told by the
+/// target.
+fn faulty_api(
+    n: usize,
+    paged: Paged,
+    faults: impl Fn(&str) -> usize + Send + Sync + 'static,
+) -> (TestServer, Served) {
+    let served = Served::default();
+    let seen_by = served.clone();
+    let server = TestServer::start_fn(move |seen: &Seen| {
+        let mut served = seen_by.lock().unwrap();
+        let entry = served.entry(seen.target.clone()).or_default();
+        if entry.0 < faults(&seen.target) {
+            entry.0 += 1;
+            let status = [429, 500, 502, 503, 504][(seen.target.len() + entry.0) % 5];
+            let mut answer = crate::util::json(status, "{\"error\": \"try again\"}");
+            answer
+                .headers
+                .push(("retry-after".to_owned(), "0".to_owned()));
+            return answer;
+        }
+        entry.1 = true;
+        sim_answer(&|_: &str| n, paged, true, &seen.target)
+    });
+    (server, served)
+}
+
+/// APIs of every pagination type whose answers fail with retryable
+/// statuses before they answer. Where no request fails more often than
+/// `max_retries` allows, the run succeeds with every record once, and
+/// counts every retry; otherwise it fails naming a request that did, and
+/// leaves no output that looks complete.
+#[test]
+fn every_record_comes_once_through_answers_that_fail_and_are_retried() {
+    let mut next = crate::util::below(0x9b05_688c_2b3e_6c1f);
+    for round in 0..120 {
+        let (paged, n) = any_paged(round, &mut next);
+        let max_retries = 1 + next(3);
+        let salt = next(1000);
+        // Most targets answer at once; some fail up to four times.
+        let faults = move |target: &str| {
+            let hash = target
+                .bytes()
+                .fold(salt, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b)));
+            [0, 0, 0, 1, 1, 2, 3, 4][hash % 8]
+        };
+        let (server, served) = faulty_api(n, paged, faults);
+        let dir = Dir::new();
+        let out = dir.path("out.ndjson");
+        let rest = format!(
+            "{}max_retries = {max_retries}\nbackoff = {{ initial = \"1ms\", max = \"2ms\" }}\n",
+            match paged.job() {
+                // `[limits]` is the last table where there is one.
+                job if job.contains("[limits]") => job,
+                job => job + "[limits]\n",
+            }
+        );
+        let (run, summary) = crate::util::run_job_with(
+            &server.url(),
+            paged.path(),
+            &rest,
+            &["-o", path_str(&out)],
+            &[],
+        );
+        let served = served.lock().unwrap().clone();
+        let told = format!(
+            "round {round}: {paged:?}, {n} records, max_retries {max_retries}: {served:?}\n{}",
+            run.stderr
+        );
+        let exhausted: Vec<&String> = served
+            .iter()
+            .filter(|(_, (failed, _))| *failed > max_retries)
+            .map(|(target, _)| target)
+            .collect();
+        if run.code == 0 {
+            let ids = ids_of(&std::fs::read_to_string(&out).unwrap());
+            assert_eq!(ids, (0..n as u64).collect::<Vec<_>>(), "{told}");
+            let failed: usize = served.values().map(|&(failed, _)| failed).sum();
+            let retries = summary["retries"].as_u64().unwrap() as usize;
+            // Requests past the end may be dropped while they wait to
+            // go again, once the end is known.
+            assert!(retries <= failed, "{told}\n{summary}");
+            if exhausted.is_empty()
+                && matches!(
+                    paged,
+                    Paged::Cursor { .. } | Paged::NextLink { .. } | Paged::LinkHeader { .. }
+                )
+            {
+                assert_eq!(retries, failed, "{told}\n{summary}");
+            }
+        } else {
+            assert_eq!(run.code, 1, "{told}");
+            assert!(
+                !exhausted.is_empty(),
+                "a run failed though no request ran out of retries: {told}"
+            );
+            assert!(
+                exhausted.iter().any(|target| run
+                    .stderr
+                    .contains(&format!("{}{target} answered", server.url()))
+                    && run.stderr.contains(&format!(
+                        "(after {max_retries} {})",
+                        if max_retries == 1 { "retry" } else { "retries" }
+                    ))),
+                "{told}"
+            );
+            assert!(!out.exists(), "{told}");
+        }
     }
 }
