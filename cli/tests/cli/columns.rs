@@ -890,11 +890,24 @@ fn inferred_csv_writes_each_value_of_random_records_or_counts_it() {
 fn spell(value: &serde_json::Value, next: &mut Option<&mut dyn FnMut(usize) -> usize>) -> String {
     use serde_json::Value;
     let Some(next) = next.as_mut() else {
-        return serde_json::to_string(value).unwrap();
+        // A number as spelled (see [`LITERAL`]) goes out bare.
+        let text = serde_json::to_string(value).unwrap();
+        // `serde_json` escapes the mark as `\u0001`.
+        let mut parts = text.split("\"\\u0001");
+        let mut out = parts.next().unwrap_or_default().to_owned();
+        for part in parts {
+            let (literal, rest) = part.split_once('"').unwrap();
+            out.push_str(literal);
+            out.push_str(rest);
+        }
+        return out;
     };
     let space = |next: &mut dyn FnMut(usize) -> usize| ["", " ", "\n", "\t ", "\r\n"][next(5)];
     match value {
-        Value::String(text) => respell(text, *next),
+        Value::String(text) => match text.strip_prefix(LITERAL) {
+            Some(literal) => literal.to_owned(),
+            None => respell(text, *next),
+        },
         Value::Array(items) => {
             let items: Vec<String> = items
                 .iter()
@@ -1046,6 +1059,10 @@ fn arrow_cell(column: &arrow_array::ArrayRef, row: usize) -> String {
     format!("{value} {kind}")
 }
 
+/// Marks a string in [`any_value`] that is a number literal to send as
+/// it is spelled (`1.50`), which a `serde_json` value cannot hold.
+const LITERAL: char = '\u{1}';
+
 /// A value of any kind a page holds: the scalars of [`Records`] and
 /// timestamps, dates, escapes, 17-digit doubles, numbers at the edges of
 /// their types, nested objects and arrays.
@@ -1090,6 +1107,17 @@ fn any_value(next: &mut dyn FnMut(usize) -> usize, depth: u32) -> serde_json::Va
         .clone(),
         4 => json!(next(3) == 0),
         5 => serde_json::Value::Null,
+        9 => {
+            const SPELLED: [&str; 6] = [
+                "1.50",
+                "1E+2",
+                "-0.0",
+                "0.1000000000000000055511151231257827",
+                "123456789012345678901234567890.5",
+                "2.5e-3",
+            ];
+            json!(format!("{LITERAL}{}", SPELLED[next(SPELLED.len())]))
+        }
         6 => [json!({}), json!([]), json!([1, "a", null, {"k": [2.5]}])][next(3)].clone(),
         7 | 8 if depth < 3 => any_object(next, depth + 1),
         _ => json!(next(2001) as i64 - 1000),
@@ -1281,4 +1309,96 @@ fn inferred_parquet_writes_each_value_of_random_records_or_counts_it() {
             "seed {seed}"
         );
     }
+}
+
+/// A number in a column of text (a `json` column of values of mixed
+/// kinds, a `string` column) is written as the API spelled it, on the
+/// first page as on the others: a double's shortest text would drop
+/// `1.50`'s zero and digits past 17.
+#[test]
+fn a_number_in_a_text_column_keeps_the_apis_text() {
+    const SPELLED: [&str; 5] = [
+        "1.50",
+        "1E+2",
+        "0.1000000000000000055511151231257827",
+        "123456789012345678901234567890.5",
+        "-0.0",
+    ];
+    let records = |from: usize| -> String {
+        let mut records = vec![format!(r#"{{"id":{from},"m":"text","s":"a"}}"#)];
+        records.extend(
+            (SPELLED.iter().enumerate())
+                .map(|(i, n)| format!(r#"{{"id":{},"m":{n},"s":{n}}}"#, from + 1 + i)),
+        );
+        records.join(",")
+    };
+    let server = paged(&[&format!("[{}]", records(0)), &format!("[{}]", records(10))]);
+    let expected = |format: &str| -> Vec<String> {
+        let row = |id: usize, n: &str| match format {
+            "ndjson" => format!(r#"{{"id":{id},"m":{n},"s":{n}}}"#),
+            _ => format!("{id},{n},{n}"),
+        };
+        let text = |id: usize| match format {
+            "ndjson" => format!(r#"{{"id":{id},"m":"text","s":"a"}}"#),
+            _ => format!("{id},text,a"),
+        };
+        [0, 10]
+            .iter()
+            .flat_map(|&from| {
+                std::iter::once(text(from)).chain(
+                    SPELLED
+                        .iter()
+                        .enumerate()
+                        .map(move |(i, n)| row(from + 1 + i, n)),
+                )
+            })
+            .collect()
+    };
+    for format in ["ndjson", "csv"] {
+        let (run, _) = run_job_with(&server.url(), "/i", PAGED, &["--format", format], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let lines: Vec<String> = run
+            .stdout
+            .lines()
+            .filter(|l| !l.starts_with("id,"))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(lines, expected(format), "{format}");
+    }
+    // Parquet: the column of mixed kinds is text.
+    let dir = Dir::new();
+    let out = dir.path("out.parquet");
+    let (run, _) = run_job_with(&server.url(), "/i", PAGED, &["-o", path_str(&out)], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows = rows_after_id(&dir, "parquet");
+    let cells: Vec<String> = rows.iter().map(|row| row[0].clone()).collect();
+    let mut want = Vec::new();
+    for _ in 0..2 {
+        want.push("text Utf8".to_owned());
+        want.extend(SPELLED.iter().map(|n| format!("{n} Utf8")));
+    }
+    assert_eq!(cells, want);
+    // A declared `string` column, and what `check` shows of the first page.
+    let declared = format!("{PAGED}[[columns]]\nname = \"s\"\ntype = \"string\"\n");
+    let (run, _) = run_job(&server.url(), "/i", &declared, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains(r#"{"s":"1.50"}"#), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(r#"{"s":"123456789012345678901234567890.5"}"#),
+        "{}",
+        run.stdout
+    );
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/i\"\n{PAGED}", server.url()),
+    );
+    let check = hydrant(&["check", path_str(&job)]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stdout.contains(r#""m":1.50,"s":1.50"#),
+        "{}",
+        check.stdout
+    );
 }

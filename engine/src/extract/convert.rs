@@ -113,8 +113,8 @@ pub(super) fn convert<'v>(
             View::Bool(b) => Cow::Borrowed(if b { "true" } else { "false" }),
             View::I64(i) => Cow::Owned(itoa::Buffer::new().format(i).to_owned()),
             View::U64(u) => Cow::Owned(itoa::Buffer::new().format(u).to_owned()),
-            View::F64(f) => Cow::Owned(zmij::Buffer::new().format_finite(f).to_owned()),
-            View::Null | View::Compound => {
+            // As the API wrote it where the page's index keeps the text.
+            View::F64(_) | View::Null | View::Compound => {
                 Cow::Owned(String::from_utf8(json_text()).unwrap_or_default())
             }
         }),

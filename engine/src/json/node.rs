@@ -145,7 +145,8 @@ pub(crate) trait Node<'v>: Copy {
     }
 
     /// Writes compact JSON text; a marked big number goes back to its
-    /// literal.
+    /// literal, and so does a number whose text the node keeps (the
+    /// index's; a tree's doubles print as their shortest text).
     fn write_json(self, out: &mut Vec<u8>) {
         let mut items = Vec::new();
         if self.elements(&mut items).is_some() {
@@ -179,7 +180,10 @@ pub(crate) trait Node<'v>: Copy {
             View::Bool(b) => write_static(&StaticNode::Bool(b), out),
             View::I64(i) => write_static(&StaticNode::I64(i), out),
             View::U64(u) => write_static(&StaticNode::U64(u), out),
-            View::F64(f) => write_static(&StaticNode::F64(f), out),
+            View::F64(f) => match self.number_text() {
+                Some(literal) => out.extend_from_slice(literal.as_bytes()),
+                None => write_static(&StaticNode::F64(f), out),
+            },
             View::Str(s) => write_str(s, out),
             View::Big(literal) => out.extend_from_slice(literal.as_bytes()),
         }

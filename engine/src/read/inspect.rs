@@ -205,6 +205,7 @@ fn on_page<R>(
             status: answer.status,
             shown,
             records: &[],
+            body: &[],
             path_found: true,
         }));
     }
@@ -223,6 +224,7 @@ fn on_page<R>(
         status: answer.status,
         shown,
         records: &records,
+        body: answer.body,
         path_found: !unless_stopped(
             records_missing(&page, &job.records, records.len(), shown),
             ends_here(&page, records.len()),
@@ -237,6 +239,8 @@ struct FirstPage<'p, 'v> {
     /// The URL requested, secrets masked.
     shown: &'p str,
     records: &'p [&'v BorrowedValue<'v>],
+    /// The page as it came, for its structural index.
+    body: &'p [u8],
     /// Whether the page had a value at `records.path`.
     path_found: bool,
 }
@@ -299,7 +303,20 @@ fn with_columns(
     // The whole page, for the columns no record has; the sample and the
     // dirty records are those of its first `sample_size` records.
     let mut batch = Batch::default();
-    extractor.extract(records, first.placeholders, &mut batch);
+    let mut scanner = crate::json::scan::Scanner::default();
+    // The cells from the page's index where a run reads them so (a
+    // number's text as the API wrote it), else from the tree.
+    let indexed = crate::read::walks_index(Some(&extractor), &job.records, &[])
+        .then(|| scanner.scan(first.body, extractor.plan()).ok())
+        .flatten();
+    match indexed.as_ref().and_then(|doc| {
+        crate::read::worker::index_records(doc, &job.records, &[], first.shown).ok()
+    }) {
+        Some((indexed, _)) if indexed.len() == records.len() => {
+            extractor.extract(&indexed, first.placeholders, &mut batch)
+        }
+        _ => extractor.extract(records, first.placeholders, &mut batch),
+    }
     let sampled = records.len().min(sample_size);
     let dirty: Vec<String> = batch
         .dirty

@@ -165,13 +165,29 @@ impl ReadRun<'_, '_> {
             }
         }
         let mut batch = Batch::default();
+        let doc;
         if !hold {
-            let admitted = self.admitted(&records, &placeholders);
             let extractor = self
                 .extractor
                 .as_ref()
                 .expect("the columns are known by now");
-            extractor.extract(&admitted, &placeholders, &mut batch);
+            if self.incremental.is_none() && walks_index(Some(extractor), &job.records, watched_at)
+            {
+                // The columns are known now: the cells are read from the
+                // page's index, as every later page's are, so that a
+                // value is written alike on every page (a number as the
+                // API wrote it, where a tree keeps only its double).
+                doc = parse
+                    .scanner
+                    .scan(&body, extractor.plan())
+                    .map_err(|e| not_json(page.shown, kind.as_deref(), &body, e))?;
+                let (records, _) = index_records(&doc, &job.records, &[], page.shown)?;
+                extractor.extract(&records, &placeholders, &mut batch);
+            } else {
+                let admitted = self.admitted(&records, &placeholders);
+                let extractor = self.extractor.as_ref().expect("known above");
+                extractor.extract(&admitted, &placeholders, &mut batch);
+            }
         }
         let missing = records_missing(&tree, &job.records, records.len(), page.shown);
         self.check_page(page.shown, Some(records.len()), || {
@@ -386,6 +402,25 @@ impl ReadRun<'_, '_> {
                 placeholders,
                 records_missing,
             } = page;
+            let extractor = self.extractor.as_ref();
+            if self.incremental.is_none() && walks_index(extractor, &job.records, &[]) {
+                // From the index, as the pages after them (see `read_tree`).
+                let plan = extractor.and_then(Extractor::plan);
+                let mut scanner = crate::json::scan::Scanner::default();
+                let doc = scanner
+                    .scan(&body, plan)
+                    .map_err(|e| not_json(&shown, None, &body, e))?;
+                let (records, _) = index_records(&doc, &job.records, &[], &shown)?;
+                self.write_extracted(
+                    &records,
+                    &placeholders,
+                    &body,
+                    &shown,
+                    standing,
+                    records_missing,
+                )?;
+                continue;
+            }
             let mut parser = Parser::default();
             let (mut scratch, mut reparse) = (Scratch::default(), Scratch::default());
             let tree = parser
