@@ -1354,16 +1354,24 @@ fn a_number_in_a_text_column_keeps_the_apis_text() {
             })
             .collect()
     };
-    for format in ["ndjson", "csv"] {
-        let (run, _) = run_job_with(&server.url(), "/i", PAGED, &["--format", format], &[]);
+    // An `[incremental]` job's pages are read alike.
+    let state = Dir::new();
+    let incremental = format!(
+        "{PAGED}[state]\npath = \"{}\"\n[incremental]\ncursor = \"id\"\nstart = 0\n",
+        path_str(&state.path("state.json"))
+    );
+    for (format, job) in [("ndjson", PAGED), ("csv", PAGED), ("ndjson", &incremental)] {
+        let out = state.path(&format!("out.{format}"));
+        let args = ["-o", path_str(&out)];
+        let (run, _) = run_job_with(&server.url(), "/i", job, &args, &[]);
         assert_eq!(run.code, 0, "{}", run.stderr);
-        let lines: Vec<String> = run
-            .stdout
+        let lines: Vec<String> = std::fs::read_to_string(&out)
+            .unwrap()
             .lines()
             .filter(|l| !l.starts_with("id,"))
             .map(str::to_owned)
             .collect();
-        assert_eq!(lines, expected(format), "{format}");
+        assert_eq!(lines, expected(format), "{format}: {job}");
     }
     // Parquet: the column of mixed kinds is text.
     let dir = Dir::new();

@@ -46,9 +46,7 @@ impl ReadRun<'_, '_> {
     ) -> Result<()> {
         let watched_paths = self.pass.as_ref().map(|p| p.watched.clone());
         let watched_at: &[JsonPath] = watched_paths.as_deref().unwrap_or_default();
-        if self.incremental.is_none()
-            && walks_index(self.extractor.as_ref(), &self.job.records, watched_at)
-        {
+        if walks_index(self.extractor.as_ref(), &self.job.records, watched_at) {
             self.read_indexed(fetched, &body, page, &placeholders, watched_at, parse)
         } else {
             self.read_tree(fetched, body, page, placeholders, watched_at, parse)
@@ -99,8 +97,9 @@ impl ReadRun<'_, '_> {
             }
         }
         let mut batch = Batch::default();
+        let admitted = self.admitted(&records, placeholders);
         let extractor = self.extractor.as_ref().expect("on_index needs the columns");
-        extractor.extract(&records, placeholders, &mut batch);
+        extractor.extract(&admitted, placeholders, &mut batch);
         let missing = records_missing(doc.root(), &job.records, records.len(), page.shown);
         self.check_page(page.shown, Some(records.len()), || {
             records_fingerprint(&records)
@@ -171,8 +170,7 @@ impl ReadRun<'_, '_> {
                 .extractor
                 .as_ref()
                 .expect("the columns are known by now");
-            if self.incremental.is_none() && walks_index(Some(extractor), &job.records, watched_at)
-            {
+            if walks_index(Some(extractor), &job.records, watched_at) {
                 // The columns are known now: the cells are read from the
                 // page's index, as every later page's are, so that a
                 // value is written alike on every page (a number as the
@@ -182,7 +180,9 @@ impl ReadRun<'_, '_> {
                     .scan(&body, extractor.plan())
                     .map_err(|e| not_json(page.shown, kind.as_deref(), &body, e))?;
                 let (records, _) = index_records(&doc, &job.records, &[], page.shown)?;
-                extractor.extract(&records, &placeholders, &mut batch);
+                let admitted = self.admitted(&records, &placeholders);
+                let extractor = self.extractor.as_ref().expect("known above");
+                extractor.extract(&admitted, &placeholders, &mut batch);
             } else {
                 let admitted = self.admitted(&records, &placeholders);
                 let extractor = self.extractor.as_ref().expect("known above");
@@ -403,7 +403,7 @@ impl ReadRun<'_, '_> {
                 records_missing,
             } = page;
             let extractor = self.extractor.as_ref();
-            if self.incremental.is_none() && walks_index(extractor, &job.records, &[]) {
+            if walks_index(extractor, &job.records, &[]) {
                 // From the index, as the pages after them (see `read_tree`).
                 let plan = extractor.and_then(Extractor::plan);
                 let mut scanner = crate::json::scan::Scanner::default();
