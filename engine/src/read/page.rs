@@ -29,6 +29,15 @@ use crate::read::{
 use crate::sink::{Destination, Made, Mark, PageOut, RawSink, Sink, TextSink};
 use crate::state::{self, ReadCheckpoint, SavedColumn};
 
+/// What a page read as a tree did to the inferred columns.
+#[derive(Debug, Default)]
+struct Inferred {
+    /// The columns are still sampled: the page waits for them.
+    hold: bool,
+    columns_changed: bool,
+    unseen_warning: Option<String>,
+}
+
 /// Puts a page's rows into the sink, once.
 type WriteRows<'a> = Box<dyn FnOnce(&mut Box<dyn Sink>, &[ColumnSpec]) -> std::io::Result<()> + 'a>;
 
@@ -137,32 +146,11 @@ impl ReadRun<'_, '_> {
         let reparsed = reparse_selected(&tree, &job.records, &mut parse.parser, &mut parse.reparse)
             .map_err(in_response)?;
         let records = page_records(&tree, &reparsed, &job.records).map_err(in_response)?;
-        let mut hold = false;
-        let mut columns_changed = false;
-        let mut unseen_warning = None;
-        if let Some(inference) = &mut self.inference {
-            let sampling = self.extractor.is_none();
-            let policy = if sampling { Policy::Grow } else { self.policy };
-            let fed = inference.feed(&records, policy);
-            if let Some(warning) = tell_unseen(fed, inference, page.shown, self.unseen_told) {
-                self.unseen_told = true;
-                unseen_warning = Some(warning);
-            }
-            if sampling {
-                // A page without records shows no columns (a fan-out
-                // value or a window with nothing): it is held, uncounted.
-                if !records.is_empty() {
-                    self.sampled += 1;
-                }
-                hold = self.policy != Policy::Grow && self.sampled < job.records.infer_pages;
-                if !hold {
-                    self.extractor = Some(fixed_extractor(inference, self.policy, &job.records));
-                }
-            } else if fed.changed {
-                self.extractor = Some(Extractor::new(inference.columns(), &job.records));
-                columns_changed = true;
-            }
-        }
+        let Inferred {
+            hold,
+            columns_changed,
+            unseen_warning,
+        } = self.infer_from(&records, page.shown);
         let mut batch = Batch::default();
         let doc;
         if !hold {
@@ -216,6 +204,38 @@ impl ReadRun<'_, '_> {
             records_missing: missing,
         });
         Ok(())
+    }
+
+    /// Feeds the records of a page read as a tree to the inference, if
+    /// the columns are inferred: while they are sampled, and after.
+    fn infer_from<'v, N: Node<'v>>(&mut self, records: &[N], shown: &str) -> Inferred {
+        let job = self.job;
+        let mut inferred = Inferred::default();
+        let Some(inference) = &mut self.inference else {
+            return inferred;
+        };
+        let sampling = self.extractor.is_none();
+        let policy = if sampling { Policy::Grow } else { self.policy };
+        let fed = inference.feed(records, policy);
+        if let Some(warning) = tell_unseen(fed, inference, shown, self.unseen_told) {
+            self.unseen_told = true;
+            inferred.unseen_warning = Some(warning);
+        }
+        if sampling {
+            // A page without records shows no columns (a fan-out value
+            // or a window with nothing): it is held, uncounted.
+            if !records.is_empty() {
+                self.sampled += 1;
+            }
+            inferred.hold = self.policy != Policy::Grow && self.sampled < job.records.infer_pages;
+            if !inferred.hold {
+                self.extractor = Some(fixed_extractor(inference, self.policy, &job.records));
+            }
+        } else if fed.changed {
+            self.extractor = Some(Extractor::new(inference.columns(), &job.records));
+            inferred.columns_changed = true;
+        }
+        inferred
     }
 
     /// Writes a page read here, after the pages held before it.
