@@ -537,7 +537,12 @@ fn describe(summary: &Summary) -> String {
         ),
         None => describe_read(summary),
     };
-    for warning in &summary.warnings {
+    // A warning logged as it happened is not said again.
+    for warning in summary
+        .warnings
+        .iter()
+        .filter(|w| !crate::progress::logged(w))
+    {
         text.push_str(&format!("\nhydrant: warning: {warning}"));
     }
     text

@@ -117,12 +117,32 @@ fn human_count(n: f64) -> String {
     }
 }
 
+/// The log lines written so far, so that the summary does not repeat a
+/// warning its reader has just seen: the first MiB of them, as a run
+/// logging at `debug` writes without end (a warning logged past it is
+/// said again).
+static LOGGED: Mutex<String> = Mutex::new(String::new());
+const LOGGED_AT_MOST: usize = 1 << 20;
+
+/// Whether a log line has said `text`.
+pub fn logged(text: &str) -> bool {
+    LOGGED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .contains(text)
+}
+
 /// stderr for log lines: above the progress line while one shows.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogWriter;
 
 impl Write for LogWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut logged = LOGGED.lock().unwrap_or_else(PoisonError::into_inner);
+        if logged.len() + buf.len() <= LOGGED_AT_MOST {
+            logged.push_str(&String::from_utf8_lossy(buf));
+        }
+        drop(logged);
         let shown = SHOWN.lock().unwrap_or_else(PoisonError::into_inner).clone();
         match shown {
             Some(bar) => bar.suspend(|| io::stderr().write_all(buf))?,

@@ -184,9 +184,9 @@ fn a_records_path_that_matches_nothing_is_warned_about_once_and_counted() {
                 "records.path `data` matches nothing in the response from {}/p?page=1",
                 server.url()
             );
-            // Logged once, and repeated once by the summary's warnings.
+            // Logged once, and not said again under the summary.
             let told = run.stderr.matches(&says).count();
-            assert_eq!(told, 2 * usize::from(warned), "{}", run.stderr);
+            assert_eq!(told, usize::from(warned), "{}", run.stderr);
             let warnings = summary["warnings"].as_array().unwrap();
             assert_eq!(warnings.len(), usize::from(warned), "{summary}");
         }
@@ -481,8 +481,8 @@ fn inferred_csv_and_parquet_columns_are_sampled_then_fixed() {
         run.stderr
             .matches("fields outside the inferred columns (c, d)")
             .count(),
-        2,
-        "logged once, and once among the summary's warnings: {}",
+        1,
+        "logged once, and not said again under the summary: {}",
         run.stderr
     );
 
@@ -1409,4 +1409,30 @@ fn a_number_in_a_text_column_keeps_the_apis_text() {
         "{}",
         check.stdout
     );
+}
+
+/// A warning is said once: as it happens, in the log, and not again
+/// under the summary; there when the log leaves it out.
+#[test]
+fn a_warning_is_said_once() {
+    let server = paged(&[r#"[{"id": 1}]"#, r#"[{"id": 2, "extra": true}]"#]);
+    let said = "have fields outside the inferred columns (extra)";
+    for (log, prefix) in [(None, " WARN "), (Some("error"), "hydrant: warning: ")] {
+        let env: Vec<(&str, &str)> = log.map(|l| ("RUST_LOG", l)).into_iter().collect();
+        let (run, summary) = run_job_with(&server.url(), "/i", PAGED, &["--format", "csv"], &env);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(
+            run.stderr.matches(said).count(),
+            1,
+            "{log:?}: {}",
+            run.stderr
+        );
+        let line = run.stderr.lines().find(|l| l.contains(said)).unwrap();
+        assert!(line.contains(prefix), "{log:?}: {line}");
+        assert_eq!(
+            summary["warnings"].as_array().unwrap().len(),
+            1,
+            "{summary}"
+        );
+    }
 }

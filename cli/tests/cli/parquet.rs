@@ -417,7 +417,7 @@ fn a_parquet_file_with_no_record_to_infer_from_is_told() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr.contains(&format!(
-            "warning: no record came to infer the columns from: the Parquet file `{}` has no column",
+            "WARN no record came to infer the columns from: the Parquet file `{}` has no column",
             out.display()
         )),
         "{}",
