@@ -1436,3 +1436,44 @@ fn a_warning_is_said_once() {
         );
     }
 }
+
+/// `hydrant check` shows the first records of random first pages as the
+/// run writes them.
+#[test]
+fn check_shows_the_first_records_as_the_run_writes_them() {
+    let mut next = crate::util::below(0x1f83_d9ab_fb41_bd6b);
+    for round in 0..60 {
+        let records: Vec<String> = (0..1 + next(8))
+            .map(|_| spell(&any_object(&mut next, 0), &mut None))
+            .collect();
+        let page = format!("{{\"data\":[{}]}}", records.join(","));
+        let server = TestServer::start(vec![Exchange::json("/i", page.clone())]);
+        let dir = Dir::new();
+        let job = dir.write(
+            "job.toml",
+            &format!(
+                "[request]\nurl = \"{}/i\"\n[records]\npath = \"data\"\n",
+                server.url()
+            ),
+        );
+        let run = hydrant(&["run", path_str(&job)]);
+        assert_eq!(run.code, 0, "round {round}: {}", run.stderr);
+        let check = hydrant(&["check", path_str(&job)]);
+        assert_eq!(check.code, 0, "round {round}: {}", check.stderr);
+        let shown: Vec<&str> = check
+            .stdout
+            .lines()
+            .skip_while(|l| *l != "first records:")
+            .skip(1)
+            .map_while(|l| l.strip_prefix("  "))
+            .collect();
+        let written: Vec<&str> = run.stdout.lines().take(shown.len()).collect();
+        assert_eq!(
+            shown.len(),
+            records.len().min(5),
+            "round {round}: {}",
+            check.stdout
+        );
+        assert_eq!(shown, written, "round {round}: {page}");
+    }
+}
