@@ -1373,6 +1373,15 @@ fn a_number_in_a_text_column_keeps_the_apis_text() {
             .collect();
         assert_eq!(lines, expected(format), "{format}: {job}");
     }
+    // So are the records a filter selects, on the index's values at the
+    // places the filter finds.
+    let filtered = "[records]\npath = \"$.data[?@.id >= 0]\"\n";
+    let (run, _) = run_job(&server.url(), "/i?page=1", filtered, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout.lines().collect::<Vec<_>>(),
+        expected("ndjson")[..6]
+    );
     // Parquet: the column of mixed kinds is text.
     let dir = Dir::new();
     let out = dir.path("out.parquet");

@@ -187,7 +187,7 @@ impl PagePipeline {
         body: &[u8],
         then: impl FnOnce(&[ColumnSpec], &Batch<'_>) -> Result<R>,
     ) -> Result<R> {
-        let on_index = walks_index(self.extractor.as_ref(), &self.job.records, &[]);
+        let on_index = walks_index(self.extractor.as_ref(), &[]);
         if on_index && self.form == Form::Index {
             let extractor = self.extractor.as_ref().expect("on_index needs the columns");
             let doc = self

@@ -12,15 +12,30 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
     let (nodes, multi) = match &records.path {
         None => (vec![page], false),
         Some(path) => {
-            let segments = path
-                .segments()
-                .ok_or("records.path needs the general JSONPath evaluator")?;
             let mut nodes = Vec::new();
-            crate::json::node::walk(page, segments, &mut nodes);
+            match path.segments() {
+                Some(segments) => crate::json::node::walk(page, segments, &mut nodes),
+                // Filters and slices are evaluated on a copy; the records
+                // are the page's own values at the places found.
+                None => {
+                    for steps in path.locate(&page.to_serde()) {
+                        nodes.extend(follow(page, &steps));
+                    }
+                }
+            }
             (nodes, path.is_multi())
         }
     };
     expand(nodes, multi, records.mode)
+}
+
+/// The value at `steps` under `node`: the first of a repeated key, as the
+/// copy a path was evaluated on holds it.
+fn follow<'v, N: Node<'v>>(node: N, steps: &[crate::json::path::Step]) -> Option<N> {
+    steps.iter().try_fold(node, |node, step| match step {
+        crate::json::path::Step::Key(key) => node.get(key),
+        crate::json::path::Step::Index(i) => node.at(i64::try_from(*i).ok()?),
+    })
 }
 
 /// Whether a page has a value where `records.path` points: an empty array

@@ -154,6 +154,32 @@ impl JsonPath {
             .collect()
     }
 
+    /// Where the path selects values in `value`, in document order: each
+    /// place as the keys and indexes to it, for a caller that holds the
+    /// same document in another form (a page's structural index, whose
+    /// numbers keep their text).
+    pub(crate) fn locate(&self, value: &Value) -> Vec<Vec<Step>> {
+        let numeric;
+        let value = if holds_big_number(value) {
+            numeric = big_numbers_as_doubles(value);
+            &numeric
+        } else {
+            value
+        };
+        let located = self.general.query_located(value);
+        located
+            .locations()
+            .map(|at| {
+                at.iter()
+                    .map(|step| match step {
+                        serde_json_path::PathElement::Name(name) => Step::Key((*name).to_owned()),
+                        serde_json_path::PathElement::Index(i) => Step::Index(*i),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Every value the path selects from a simd-json value, in document order.
     ///
     /// Compiled paths walk the value itself; others are converted to
@@ -171,6 +197,13 @@ impl JsonPath {
             }
         }
     }
+}
+
+/// A step of a place [`JsonPath::locate`] finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Step {
+    Key(String),
+    Index(usize),
 }
 
 /// Whether `value` holds a number past 64 bits, carried as a marked string.

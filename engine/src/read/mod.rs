@@ -161,16 +161,12 @@ pub(crate) fn request_window(job: &Job, counted: bool) -> usize {
 }
 
 /// Whether a page can be walked on its structural index: the columns are
-/// known, and neither they, the records path nor the paginator's watched
-/// paths need the general JSONPath evaluator, which works on a tree.
-pub(crate) fn walks_index(
-    extractor: Option<&Extractor>,
-    records: &Records,
-    watched: &[JsonPath],
-) -> bool {
-    extractor.is_some_and(Extractor::walks_index)
-        && records.path.as_ref().is_none_or(|p| p.segments().is_some())
-        && watched.iter().all(|w| w.segments().is_some())
+/// known, and neither they nor the paginator's watched paths need the
+/// general JSONPath evaluator, which works on a tree. A records path of
+/// filters or slices is evaluated on a copy of the page, and the records
+/// are then the index's values at the places found (`select_records`).
+pub(crate) fn walks_index(extractor: Option<&Extractor>, watched: &[JsonPath]) -> bool {
+    extractor.is_some_and(Extractor::walks_index) && watched.iter().all(|w| w.segments().is_some())
 }
 
 /// [`watched_value`] on any parsed form, for a path of plain segments.

@@ -55,7 +55,7 @@ impl ReadRun<'_, '_> {
     ) -> Result<()> {
         let watched_paths = self.pass.as_ref().map(|p| p.watched.clone());
         let watched_at: &[JsonPath] = watched_paths.as_deref().unwrap_or_default();
-        if walks_index(self.extractor.as_ref(), &self.job.records, watched_at) {
+        if walks_index(self.extractor.as_ref(), watched_at) {
             self.read_indexed(fetched, &body, page, &placeholders, watched_at, parse)
         } else {
             self.read_tree(fetched, body, page, placeholders, watched_at, parse)
@@ -158,7 +158,7 @@ impl ReadRun<'_, '_> {
                 .extractor
                 .as_ref()
                 .expect("the columns are known by now");
-            if walks_index(Some(extractor), &job.records, watched_at) {
+            if walks_index(Some(extractor), watched_at) {
                 // The columns are known now: the cells are read from the
                 // page's index, as every later page's are, so that a
                 // value is written alike on every page (a number as the
@@ -423,7 +423,7 @@ impl ReadRun<'_, '_> {
                 records_missing,
             } = page;
             let extractor = self.extractor.as_ref();
-            if walks_index(extractor, &job.records, &[]) {
+            if walks_index(extractor, &[]) {
                 // From the index, as the pages after them (see `read_tree`).
                 let plan = extractor.and_then(Extractor::plan);
                 let mut scanner = crate::json::scan::Scanner::default();

@@ -315,3 +315,46 @@ async fn an_interrupt_between_followed_pages_is_not_a_finished_run() {
     assert_eq!(out.records(), [json!({"id": 0})]);
     assert_eq!(server.requests().len(), 1);
 }
+
+/// A records path of filters and slices selects, on the index, the
+/// records a tree's copy selects: the same values, in the same order.
+#[test]
+fn a_general_records_path_selects_on_the_index_what_the_tree_selects() {
+    let page = r#"{"data": [{"id": 1, "v": 1.50, "t": ["a"]}, {"id": 2, "v": 123456789012345678901234567890},
+        {"id": 3, "v": -2, "id": 9}, [7], {"id": 4, "v": 1e-400, "in": {"data": [{"id": 5}]}}],
+        "more": {"data": [{"id": 6, "v": 0.5}]}}"#;
+    for path in [
+        "$.data[?@.id > 1]",
+        "$.data[1:4]",
+        "$.data[-1:]",
+        "$..data[?@.v]",
+        "$..data[*]",
+        "$.data[?@.v > 100]",
+        "$.data[?@.id == 9]",
+        "$.data[?@.t[0] == 'a']",
+        "$.nothing[?@.id]",
+    ] {
+        let job = job(&format!(
+            "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = \"{path}\"\n"
+        ));
+        let records = &job.records;
+        let mut scanner = crate::json::scan::Scanner::default();
+        let doc = scanner.scan(page.as_bytes(), None).unwrap();
+        let by_index: Vec<Value> = crate::extract::select_records(doc.root(), records)
+            .unwrap()
+            .into_iter()
+            .map(crate::json::node::Node::to_serde)
+            .collect();
+        let mut parser = crate::json::Parser::default();
+        let (mut scratch, mut reparse) = Default::default();
+        let tree = parser.parse(page.as_bytes(), &mut scratch).unwrap();
+        let reparsed =
+            crate::read::reparse_selected(&tree, records, &mut parser, &mut reparse).unwrap();
+        let by_tree: Vec<Value> = crate::read::page_records(&tree, &reparsed, records)
+            .unwrap()
+            .into_iter()
+            .map(crate::json::node::Node::to_serde)
+            .collect();
+        assert_eq!(by_index, by_tree, "{path}");
+    }
+}

@@ -151,7 +151,7 @@ impl PageWork {
         extractor: &Extractor,
         inference: Option<&Inference>,
     ) -> Option<Arc<PageWork>> {
-        let on_index = crate::read::walks_index(Some(extractor), &job.records, &[]);
+        let on_index = crate::read::walks_index(Some(extractor), &[]);
         let encoder = PageEncoder::for_output(&job.output, extractor.columns())?;
         on_index.then(|| {
             Arc::new(PageWork {
