@@ -1382,6 +1382,19 @@ fn a_number_in_a_text_column_keeps_the_apis_text() {
         run.stdout.lines().collect::<Vec<_>>(),
         expected("ndjson")[..6]
     );
+    // And what a column's path of several names selects.
+    let picked = format!(
+        "{PAGED}[[columns]]\nname = \"id\"\ntype = \"long\"\n\
+         [[columns]]\nname = \"picked\"\npath = \"$['m','s']\"\ntype = \"json\"\n"
+    );
+    let (run, _) = run_job(&server.url(), "/i", &picked, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(r#"{"id":1,"picked":[1.50,1.50]}"#)
+            && run.stdout.contains(r#"{"id":11,"picked":[1.50,1.50]}"#),
+        "{}",
+        run.stdout
+    );
     // Parquet: the column of mixed kinds is text.
     let dir = Dir::new();
     let out = dir.path("out.parquet");

@@ -7,14 +7,12 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
-use serde_json::Value;
 
 use crate::job::{RecordMode, Records};
 use crate::json::keys::KeySet;
 use crate::json::node::{Node, View};
 use crate::json::path::{JsonPath, Segment};
 use crate::json::scan::KeyPlan;
-use crate::json::write_serde;
 
 mod convert;
 mod infer;
@@ -225,12 +223,6 @@ impl Extractor {
         self
     }
 
-    /// Whether every column can be taken on the structural index: none
-    /// needs the general JSONPath evaluator, which works on a tree.
-    pub(crate) fn walks_index(&self) -> bool {
-        self.general.is_empty()
-    }
-
     /// What the check of a page notes for [`Extractor::extract`].
     pub(crate) fn plan(&self) -> Option<&KeyPlan> {
         self.plan.as_ref()
@@ -323,33 +315,21 @@ impl Extractor {
                 } else if let Some(tree) =
                     converted.as_ref().filter(|_| self.general.contains(&index))
                 {
-                    let found = column
-                        .path
-                        .as_ref()
-                        .map(|p| p.query(tree))
-                        .unwrap_or_default();
+                    // Evaluated on the copy; the values are the record's
+                    // own, which on the index keep a number's text.
+                    let places = column.path.as_ref().map(|p| p.locate(tree));
+                    let found: Vec<N> = (places.iter().flatten())
+                        .filter_map(|steps| crate::json::node::follow(record, steps))
+                        .collect();
                     if found.is_empty() {
                         Err(Problem::Missing)
                     } else {
-                        let mut text = Vec::new();
-                        write_serde(
-                            &Value::Array(found.into_iter().cloned().collect()),
-                            &mut text,
-                        );
-                        convert_compound(column, text).map(|c| *cell = c)
+                        convert_compound(column, json_array(&found)).map(|c| *cell = c)
                     }
                 } else if self.multi[index] {
                     // A multi-valued path gives the array of what it selects,
                     // `[]` when it selects nothing.
-                    let mut text = vec![b'['];
-                    for (i, value) in many[index].iter().enumerate() {
-                        if i > 0 {
-                            text.push(b',');
-                        }
-                        value.write_json(&mut text);
-                    }
-                    text.push(b']');
-                    convert_compound(column, text).map(|c| *cell = c)
+                    convert_compound(column, json_array(&many[index])).map(|c| *cell = c)
                 } else {
                     match single[index] {
                         None => Err(Problem::Missing),
@@ -547,6 +527,19 @@ impl<'a> Cell<'a> {
             Cell::Binary(b) => Cell::Binary(b),
         }
     }
+}
+
+/// The JSON text of an array of `values`.
+fn json_array<'v, N: Node<'v>>(values: &[N]) -> Vec<u8> {
+    let mut text = vec![b'['];
+    for (i, value) in values.iter().enumerate() {
+        if i > 0 {
+            text.push(b',');
+        }
+        value.write_json(&mut text);
+    }
+    text.push(b']');
+    text
 }
 
 fn json_text<'v, N: Node<'v>>(value: N) -> Vec<u8> {

@@ -19,7 +19,7 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
                 // are the page's own values at the places found.
                 None => {
                     for steps in path.locate(&page.to_serde()) {
-                        nodes.extend(follow(page, &steps));
+                        nodes.extend(crate::json::node::follow(page, &steps));
                     }
                 }
             }
@@ -27,15 +27,6 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
         }
     };
     expand(nodes, multi, records.mode)
-}
-
-/// The value at `steps` under `node`: the first of a repeated key, as the
-/// copy a path was evaluated on holds it.
-fn follow<'v, N: Node<'v>>(node: N, steps: &[crate::json::path::Step]) -> Option<N> {
-    steps.iter().try_fold(node, |node, step| match step {
-        crate::json::path::Step::Key(key) => node.get(key),
-        crate::json::path::Step::Index(i) => node.at(i64::try_from(*i).ok()?),
-    })
 }
 
 /// Whether a page has a value where `records.path` points: an empty array

@@ -237,6 +237,18 @@ impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
     }
 }
 
+/// The value at `steps` under `node` (a place [`JsonPath::locate`]
+/// found): the first of a repeated key, as the copy the path was
+/// evaluated on holds it.
+///
+/// [`JsonPath::locate`]: crate::json::path::JsonPath::locate
+pub(crate) fn follow<'v, N: Node<'v>>(node: N, steps: &[crate::json::path::Step]) -> Option<N> {
+    steps.iter().try_fold(node, |node, step| match step {
+        crate::json::path::Step::Key(key) => node.get(key),
+        crate::json::path::Step::Index(i) => node.at(i64::try_from(*i).ok()?),
+    })
+}
+
 /// The values at `segments` under `value`, in document order.
 pub(crate) fn walk<'v, N: Node<'v>>(value: N, segments: &[Segment], out: &mut Vec<N>) {
     let Some((first, rest)) = segments.split_first() else {

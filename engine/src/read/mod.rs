@@ -161,12 +161,13 @@ pub(crate) fn request_window(job: &Job, counted: bool) -> usize {
 }
 
 /// Whether a page can be walked on its structural index: the columns are
-/// known, and neither they nor the paginator's watched paths need the
-/// general JSONPath evaluator, which works on a tree. A records path of
-/// filters or slices is evaluated on a copy of the page, and the records
-/// are then the index's values at the places found (`select_records`).
+/// known, and the paginator's watched paths do not need the general
+/// JSONPath evaluator, which works on a tree. A records or column path of
+/// filters or slices is evaluated on a copy of the page or record, and
+/// what it selects is then the index's own values at the places found
+/// (`select_records`, `Extractor::extract`).
 pub(crate) fn walks_index(extractor: Option<&Extractor>, watched: &[JsonPath]) -> bool {
-    extractor.is_some_and(Extractor::walks_index) && watched.iter().all(|w| w.segments().is_some())
+    extractor.is_some() && watched.iter().all(|w| w.segments().is_some())
 }
 
 /// [`watched_value`] on any parsed form, for a path of plain segments.
