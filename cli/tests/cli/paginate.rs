@@ -1470,9 +1470,15 @@ fn a_numeric_cursor_goes_out_as_the_api_spelled_it() {
             None => json(400, format!(r#"{{"error": "no cursor {cursor}"}}"#)),
         }
     });
-    for columns in ["", "[[columns]]\nname = \"id\"\ntype = \"long\"\n"] {
+    // A path of keys, and one the general JSONPath evaluator reads.
+    let cases = [
+        ("next", ""),
+        ("next", "[[columns]]\nname = \"id\"\ntype = \"long\"\n"),
+        ("$['next','none']", ""),
+    ];
+    for (from, columns) in cases {
         let rest = format!(
-            "[paginate]\ntype = \"cursor\"\nfrom = \"next\"\n[records]\npath = \"data\"\n\
+            "[paginate]\ntype = \"cursor\"\nfrom = \"{from}\"\n[records]\npath = \"data\"\n\
              [limits]\nmax_retries = 0\n{columns}"
         );
         let (run, summary) = run_job(&server.url(), "/c", &rest, &[]);

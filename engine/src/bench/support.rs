@@ -14,7 +14,7 @@ use crate::job::{Job, JobFormat, OutputFormat};
 use crate::json::node::Node;
 use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch};
-use crate::read::{page_records, reparse_selected, walks_index};
+use crate::read::{page_records, reparse_selected};
 use crate::sink::{Counted, Destination, Made, PageEncoder, PageOut, Sink, TextSink};
 
 /// The output a bench encodes to.
@@ -187,7 +187,7 @@ impl PagePipeline {
         body: &[u8],
         then: impl FnOnce(&[ColumnSpec], &Batch<'_>) -> Result<R>,
     ) -> Result<R> {
-        let on_index = walks_index(self.extractor.as_ref(), &[]);
+        let on_index = self.extractor.is_some();
         if on_index && self.form == Form::Index {
             let extractor = self.extractor.as_ref().expect("on_index needs the columns");
             let doc = self

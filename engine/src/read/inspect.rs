@@ -306,9 +306,7 @@ fn with_columns(
     let mut scanner = crate::json::scan::Scanner::default();
     // The cells from the page's index where a run reads them so (a
     // number's text as the API wrote it), else from the tree.
-    let indexed = crate::read::walks_index(Some(&extractor), &[])
-        .then(|| scanner.scan(first.body, extractor.plan()).ok())
-        .flatten();
+    let indexed = scanner.scan(first.body, extractor.plan()).ok();
     match indexed.as_ref().and_then(|doc| {
         crate::read::worker::index_records(doc, &job.records, &[], first.shown).ok()
     }) {

@@ -31,7 +31,7 @@ use simd_json::BorrowedValue;
 use simd_json::prelude::ValueAsArray;
 
 use crate::error::{Error, Result};
-use crate::extract::{Extractor, expand};
+use crate::extract::expand;
 use crate::job::{Job, Records};
 use crate::json::node::Node;
 use crate::json::path::JsonPath;
@@ -160,21 +160,20 @@ pub(crate) fn request_window(job: &Job, counted: bool) -> usize {
     }
 }
 
-/// Whether a page can be walked on its structural index: the columns are
-/// known, and the paginator's watched paths do not need the general
-/// JSONPath evaluator, which works on a tree. A records or column path of
-/// filters or slices is evaluated on a copy of the page or record, and
-/// what it selects is then the index's own values at the places found
-/// (`select_records`, `Extractor::extract`).
-pub(crate) fn walks_index(extractor: Option<&Extractor>, watched: &[JsonPath]) -> bool {
-    extractor.is_some() && watched.iter().all(|w| w.segments().is_some())
-}
-
-/// [`watched_value`] on any parsed form, for a path of plain segments.
+/// [`watched_value`] on any parsed form. A path of filters or slices is
+/// evaluated on a copy of the page, and the value is the page's own at
+/// the first place it finds, so that a number keeps its text.
 pub(crate) fn watched_node<'v, N: Node<'v>>(page: N, path: &JsonPath) -> Option<Value> {
-    let mut found = Vec::new();
-    crate::json::node::walk(page, path.segments()?, &mut found);
-    found.first().map(|v| v.to_serde_verbatim())
+    let found = match path.segments() {
+        Some(segments) => {
+            let mut found = Vec::new();
+            crate::json::node::walk(page, segments, &mut found);
+            found.first().copied()
+        }
+        None => (path.locate(&page.to_serde()).first())
+            .and_then(|steps| crate::json::node::follow(page, steps)),
+    };
+    found.map(|v| v.to_serde_verbatim())
 }
 
 /// Reads again, from the index of `body` made with `scanner`, the watched

@@ -17,15 +17,12 @@ use crate::extract::{
 use crate::job::{Job, OutputFormat};
 use crate::json::node::Node;
 use crate::json::path::JsonPath;
-use crate::json::{Parser, Scratch};
 use crate::net::session::Fetched;
 use crate::read::columns::{fixed_extractor, tell_unseen};
 use crate::read::flight::{Held, Pending, RowsDone, Standing, joined};
 use crate::read::run::{PageAt, Parsers, ReadRun};
 use crate::read::worker::{PageWork, content_type, index_records, not_json};
-use crate::read::{
-    OutputHook, output_error, page_records, reparse_selected, walks_index, watched_value,
-};
+use crate::read::{OutputHook, output_error, page_records, reparse_selected, watched_value};
 use crate::sink::{Destination, Made, Mark, PageOut, RawSink, Sink, TextSink};
 use crate::state::{self, ReadCheckpoint, SavedColumn};
 
@@ -43,8 +40,7 @@ type WriteRows<'a> = Box<dyn FnOnce(&mut Box<dyn Sink>, &[ColumnSpec]) -> std::i
 
 impl ReadRun<'_, '_> {
     /// Reads a page the loop brought back whole: on its structural index
-    /// once the columns are known and every path is a plain one, else as a
-    /// tree.
+    /// once the columns are known, else as a tree to infer them from.
     pub(super) fn read(
         &mut self,
         fetched: &Fetched,
@@ -55,7 +51,9 @@ impl ReadRun<'_, '_> {
     ) -> Result<()> {
         let watched_paths = self.pass.as_ref().map(|p| p.watched.clone());
         let watched_at: &[JsonPath] = watched_paths.as_deref().unwrap_or_default();
-        if walks_index(self.extractor.as_ref(), watched_at) {
+        // Paths of filters or slices are evaluated on a copy, and what
+        // they select is the index's own values (`JsonPath::locate`).
+        if self.extractor.is_some() {
             self.read_indexed(fetched, &body, page, &placeholders, watched_at, parse)
         } else {
             self.read_tree(fetched, body, page, placeholders, watched_at, parse)
@@ -158,24 +156,18 @@ impl ReadRun<'_, '_> {
                 .extractor
                 .as_ref()
                 .expect("the columns are known by now");
-            if walks_index(Some(extractor), watched_at) {
-                // The columns are known now: the cells are read from the
-                // page's index, as every later page's are, so that a
-                // value is written alike on every page (a number as the
-                // API wrote it, where a tree keeps only its double).
-                doc = parse
-                    .scanner
-                    .scan(&body, extractor.plan())
-                    .map_err(|e| not_json(page.shown, kind.as_deref(), &body, e))?;
-                let (records, _) = index_records(&doc, &job.records, &[], page.shown)?;
-                let admitted = self.admitted(&records, &placeholders);
-                let extractor = self.extractor.as_ref().expect("known above");
-                extractor.extract(&admitted, &placeholders, &mut batch);
-            } else {
-                let admitted = self.admitted(&records, &placeholders);
-                let extractor = self.extractor.as_ref().expect("known above");
-                extractor.extract(&admitted, &placeholders, &mut batch);
-            }
+            // The columns are known now: the cells are read from the
+            // page's index, as every later page's are, so that a value is
+            // written alike on every page (a number as the API wrote it,
+            // where a tree keeps only its double).
+            doc = parse
+                .scanner
+                .scan(&body, extractor.plan())
+                .map_err(|e| not_json(page.shown, kind.as_deref(), &body, e))?;
+            let (records, _) = index_records(&doc, &job.records, &[], page.shown)?;
+            let admitted = self.admitted(&records, &placeholders);
+            let extractor = self.extractor.as_ref().expect("known above");
+            extractor.extract(&admitted, &placeholders, &mut batch);
         }
         let missing = records_missing(&tree, &job.records, records.len(), page.shown);
         self.check_page(page.shown, Some(records.len()), || {
@@ -422,34 +414,13 @@ impl ReadRun<'_, '_> {
                 placeholders,
                 records_missing,
             } = page;
-            let extractor = self.extractor.as_ref();
-            if walks_index(extractor, &[]) {
-                // From the index, as the pages after them (see `read_tree`).
-                let plan = extractor.and_then(Extractor::plan);
-                let mut scanner = crate::json::scan::Scanner::default();
-                let doc = scanner
-                    .scan(&body, plan)
-                    .map_err(|e| not_json(&shown, None, &body, e))?;
-                let (records, _) = index_records(&doc, &job.records, &[], &shown)?;
-                self.write_extracted(
-                    &records,
-                    &placeholders,
-                    &body,
-                    &shown,
-                    standing,
-                    records_missing,
-                )?;
-                continue;
-            }
-            let mut parser = Parser::default();
-            let (mut scratch, mut reparse) = (Scratch::default(), Scratch::default());
-            let tree = parser
-                .parse(&body, &mut scratch)
+            // From the index, as the pages after them (see `read_tree`).
+            let plan = self.extractor.as_ref().and_then(Extractor::plan);
+            let mut scanner = crate::json::scan::Scanner::default();
+            let doc = scanner
+                .scan(&body, plan)
                 .map_err(|e| not_json(&shown, None, &body, e))?;
-            let in_response = |e| Error::data(format!("response from {shown}: {e}"));
-            let reparsed = reparse_selected(&tree, &job.records, &mut parser, &mut reparse)
-                .map_err(in_response)?;
-            let records = page_records(&tree, &reparsed, &job.records).map_err(in_response)?;
+            let (records, _) = index_records(&doc, &job.records, &[], &shown)?;
             self.write_extracted(
                 &records,
                 &placeholders,

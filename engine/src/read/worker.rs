@@ -145,27 +145,24 @@ impl std::fmt::Debug for PageWork {
 
 impl PageWork {
     /// The work for `job` once its columns are known; `None` when its
-    /// output is not text or a path needs the general JSONPath evaluator.
+    /// output is not text.
     pub(crate) fn new(
         job: &Job,
         extractor: &Extractor,
         inference: Option<&Inference>,
     ) -> Option<Arc<PageWork>> {
-        let on_index = crate::read::walks_index(Some(extractor), &[]);
         let encoder = PageEncoder::for_output(&job.output, extractor.columns())?;
-        on_index.then(|| {
-            Arc::new(PageWork {
-                extractor: extractor.clone(),
-                inference: inference.map(|i| Arc::new(i.clone())),
-                shape: inference.and_then(|i| i.shape(extractor.columns())),
-                records: job.records.clone(),
-                encoder,
-                workspaces: Mutex::new(Vec::new()),
-                makers: Makers::default(),
-                counted: hydrant_paginate::Paginator::new(&job.paginate)
-                    .is_ok_and(|paginator| paginator.is_counted()),
-            })
-        })
+        Some(Arc::new(PageWork {
+            extractor: extractor.clone(),
+            inference: inference.map(|i| Arc::new(i.clone())),
+            shape: inference.and_then(|i| i.shape(extractor.columns())),
+            records: job.records.clone(),
+            encoder,
+            workspaces: Mutex::new(Vec::new()),
+            makers: Makers::default(),
+            counted: hydrant_paginate::Paginator::new(&job.paginate)
+                .is_ok_and(|paginator| paginator.is_counted()),
+        }))
     }
 
     /// A [`PageWatch`](crate::net::session::PageWatch) that sends a page's
