@@ -662,3 +662,25 @@ fn same_value(
         other => panic!("no comparison for {other}"),
     }
 }
+
+/// Records paths of filters and slices, which are evaluated on a copy of
+/// the page: the index takes its own records at the places found, the
+/// tree a reparse of what the copy selects.
+#[test]
+fn general_records_paths_read_changed_records_alike_by_index_and_tree() {
+    let mut rng = StdRng::seed_from_u64(0x51ce);
+    let mut tally = Tally::default();
+    for path in ["$.data[?@.id >= 3]", "$.data[1:30:2]", "$..data[-5:]"] {
+        let job = JOB.replace("path = \"data\"", &format!("path = \"{path}\""));
+        for _ in 0..40 {
+            let mut index = PagePipeline::new(&job).unwrap();
+            let mut tree = PagePipeline::new(&job).unwrap().tree_only();
+            tally.compare(&mut index, &mut tree, &page(0.0, &mut rng));
+            for _ in 0..3 {
+                let odds = odds(&mut rng);
+                tally.compare(&mut index, &mut tree, &page(odds, &mut rng));
+            }
+        }
+    }
+    assert!(tally.same_rows > 300, "{tally:?}");
+}
