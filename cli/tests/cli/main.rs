@@ -791,6 +791,18 @@ fn query_prints_a_json_array_and_refuses_bad_paths() {
     let run = hydrant(&["query", "$.a[", path_str(&doc)]);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("invalid path"), "{}", run.stderr);
+    // Numbers as the document writes them, by a path of keys or a filter.
+    let numbers = dir.write(
+        "numbers.json",
+        r#"{"n": [1.50, 123456789012345678901234567890.5, {"e": 1E+2}, 2]}"#,
+    );
+    let run = hydrant(&["query", "$.n", path_str(&numbers)]);
+    assert_eq!(
+        run.stdout,
+        "[[1.50,123456789012345678901234567890.5,{\"e\":1E+2},2]]\n"
+    );
+    let run = hydrant(&["query", "$.n[?@ > 1.5]", path_str(&numbers)]);
+    assert_eq!(run.stdout, "[123456789012345678901234567890.5,2]\n");
 }
 
 #[test]

@@ -530,7 +530,7 @@ impl<'a> Cell<'a> {
 }
 
 /// The JSON text of an array of `values`.
-fn json_array<'v, N: Node<'v>>(values: &[N]) -> Vec<u8> {
+pub(crate) fn json_array<'v, N: Node<'v>>(values: &[N]) -> Vec<u8> {
     let mut text = vec![b'['];
     for (i, value) in values.iter().enumerate() {
         if i > 0 {

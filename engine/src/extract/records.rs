@@ -11,20 +11,7 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
 ) -> Result<Vec<N>, String> {
     let (nodes, multi) = match &records.path {
         None => (vec![page], false),
-        Some(path) => {
-            let mut nodes = Vec::new();
-            match path.segments() {
-                Some(segments) => crate::json::node::walk(page, segments, &mut nodes),
-                // Filters and slices are evaluated on a copy; the records
-                // are the page's own values at the places found.
-                None => {
-                    for steps in path.locate(&page.to_serde()) {
-                        nodes.extend(crate::json::node::follow(page, &steps));
-                    }
-                }
-            }
-            (nodes, path.is_multi())
-        }
+        Some(path) => (crate::json::node::select(page, path), path.is_multi()),
     };
     expand(nodes, multi, records.mode)
 }

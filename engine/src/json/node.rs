@@ -237,6 +237,23 @@ impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
     }
 }
 
+/// The values `path` selects under `page`, in document order: walked
+/// for a path of keys; else the path is evaluated on a copy, and the
+/// values are the page's own at the places it finds, so that a number
+/// keeps its text.
+pub(crate) fn select<'v, N: Node<'v>>(page: N, path: &crate::json::path::JsonPath) -> Vec<N> {
+    let mut found = Vec::new();
+    match path.segments() {
+        Some(segments) => walk(page, segments, &mut found),
+        None => {
+            for steps in path.locate(&page.to_serde()) {
+                found.extend(follow(page, &steps));
+            }
+        }
+    }
+    found
+}
+
 /// The value at `steps` under `node` (a place [`JsonPath::locate`]
 /// found): the first of a repeated key, as the copy the path was
 /// evaluated on holds it.

@@ -13,7 +13,7 @@ use crate::extract::{
 use crate::job::{Fanout, FanoutSource, Job, OutputFormat};
 use crate::json::node::Node;
 use crate::json::path::JsonPath;
-use crate::json::{Parser, Scratch, write_serde};
+use crate::json::{Parser, Scratch};
 use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_mixed;
@@ -536,30 +536,11 @@ pub fn query(path: &str, document: &[u8]) -> Result<Vec<u8>> {
         )));
     }
     let path = JsonPath::parse(path).map_err(|e| Error::config(format!("invalid path: {e}")))?;
-    let mut parser = Parser::default();
-    let mut scratch = Scratch::default();
-    let value = parser
-        .parse(document, &mut scratch)
+    let mut scanner = crate::json::scan::Scanner::default();
+    let doc = scanner
+        .scan(document, None)
         .map_err(|e| Error::data(format!("the document is not valid JSON: {e}")))?;
-    let mut out = vec![b'['];
-    match path.query_simd(&value) {
-        crate::json::path::Selected::Borrowed(found) => {
-            for (i, v) in found.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                v.write_json(&mut out);
-            }
-        }
-        crate::json::path::Selected::Owned(found) => {
-            for (i, v) in found.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_serde(v, &mut out);
-            }
-        }
-    }
-    out.push(b']');
-    Ok(out)
+    // On the document's index, so that a number is printed as written.
+    let found = crate::json::node::select(doc.root(), &path);
+    Ok(crate::extract::json_array(&found))
 }

@@ -164,16 +164,8 @@ pub(crate) fn request_window(job: &Job, counted: bool) -> usize {
 /// evaluated on a copy of the page, and the value is the page's own at
 /// the first place it finds, so that a number keeps its text.
 pub(crate) fn watched_node<'v, N: Node<'v>>(page: N, path: &JsonPath) -> Option<Value> {
-    let found = match path.segments() {
-        Some(segments) => {
-            let mut found = Vec::new();
-            crate::json::node::walk(page, segments, &mut found);
-            found.first().copied()
-        }
-        None => (path.locate(&page.to_serde()).first())
-            .and_then(|steps| crate::json::node::follow(page, steps)),
-    };
-    found.map(|v| v.to_serde_verbatim())
+    let found = crate::json::node::select(page, path);
+    found.first().map(|v| v.to_serde_verbatim())
 }
 
 /// Reads again, from the index of `body` made with `scanner`, the watched
