@@ -1470,20 +1470,33 @@ fn a_numeric_cursor_goes_out_as_the_api_spelled_it() {
             None => json(400, format!(r#"{{"error": "no cursor {cursor}"}}"#)),
         }
     });
-    // A path of keys, and one the general JSONPath evaluator reads.
+    // A path of keys, and one the general JSONPath evaluator reads; and
+    // CSV, whose first two pages are held while its columns are sampled.
+    let csv = "id\n0\n1\n2\n3\n4\n".to_owned();
     let cases = [
-        ("next", ""),
-        ("next", "[[columns]]\nname = \"id\"\ntype = \"long\"\n"),
-        ("$['next','none']", ""),
+        ("next", "", "", lines(0..5)),
+        (
+            "next",
+            "",
+            "[[columns]]\nname = \"id\"\ntype = \"long\"\n",
+            lines(0..5),
+        ),
+        ("$['next','none']", "", "", lines(0..5)),
+        (
+            "next",
+            "infer_pages = 2\n",
+            "[output]\nformat = \"csv\"\n",
+            csv,
+        ),
     ];
-    for (from, columns) in cases {
+    for (from, records, more, expected) in cases {
         let rest = format!(
             "[paginate]\ntype = \"cursor\"\nfrom = \"{from}\"\n[records]\npath = \"data\"\n\
-             [limits]\nmax_retries = 0\n{columns}"
+             {records}[limits]\nmax_retries = 0\n{more}"
         );
         let (run, summary) = run_job(&server.url(), "/c", &rest, &[]);
-        assert_eq!(run.code, 0, "{columns}: {}", run.stderr);
-        assert_eq!(run.stdout, lines(0..5), "{columns}");
+        assert_eq!(run.code, 0, "{rest}: {}", run.stderr);
+        assert_eq!(run.stdout, expected, "{rest}");
         assert_eq!(summary["requests"], 5, "{summary}");
     }
 }

@@ -147,9 +147,7 @@ impl JsonPath {
             return self.general.query(value).all();
         }
         let numeric = big_numbers_as_doubles(value);
-        self.general
-            .query_located(&numeric)
-            .locations()
+        (self.general.query_located(&numeric).locations())
             .filter_map(|at| value.pointer(&at.to_json_pointer()))
             .collect()
     }
@@ -159,14 +157,11 @@ impl JsonPath {
     /// same document in another form (a page's structural index, whose
     /// numbers keep their text).
     pub(crate) fn locate(&self, value: &Value) -> Vec<Vec<Step>> {
-        let numeric;
-        let value = if holds_big_number(value) {
-            numeric = big_numbers_as_doubles(value);
-            &numeric
-        } else {
-            value
-        };
-        let located = self.general.query_located(value);
+        // Numbers past 64 bits as doubles, for filters, as in `query`.
+        let numeric = holds_big_number(value).then(|| big_numbers_as_doubles(value));
+        let located = self
+            .general
+            .query_located(numeric.as_ref().unwrap_or(value));
         located
             .locations()
             .map(|at| {

@@ -137,9 +137,6 @@ impl ReadRun<'_, '_> {
             .lone_surrogates(parse.parser.lone_surrogates, page.shown);
         let mut watched: Vec<Option<Value>> =
             watched_at.iter().map(|w| watched_value(&tree, w)).collect();
-        if watched.iter().flatten().any(Value::is_f64) {
-            crate::read::verbatim_watched(&body, watched_at, &mut watched, &mut parse.scanner);
-        }
         let in_response = |e| Error::data(format!("response from {}: {e}", page.shown));
         let reparsed = reparse_selected(&tree, &job.records, &mut parse.parser, &mut parse.reparse)
             .map_err(in_response)?;
@@ -164,10 +161,16 @@ impl ReadRun<'_, '_> {
                 .scanner
                 .scan(&body, extractor.plan())
                 .map_err(|e| not_json(page.shown, kind.as_deref(), &body, e))?;
-            let (records, _) = index_records(&doc, &job.records, &[], page.shown)?;
+            // The watched values too, numbers as written.
+            let (records, on_index) = index_records(&doc, &job.records, watched_at, page.shown)?;
+            watched = on_index;
             let admitted = self.admitted(&records, &placeholders);
             let extractor = self.extractor.as_ref().expect("known above");
             extractor.extract(&admitted, &placeholders, &mut batch);
+        }
+        if hold && watched.iter().flatten().any(Value::is_f64) {
+            // A held page is not scanned above.
+            crate::read::verbatim_watched(&body, watched_at, &mut watched, &mut parse.rescanner);
         }
         let missing = records_missing(&tree, &job.records, records.len(), page.shown);
         self.check_page(page.shown, Some(records.len()), || {
