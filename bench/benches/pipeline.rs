@@ -5,6 +5,9 @@
 //!   does once the columns are known), `parse_extract_tree` (the same through a
 //!   simd-json `BorrowedValue` tree, for comparison), and `to_ndjson` (the
 //!   whole page pipeline: response bytes in, output bytes out), in bytes/s;
+//!   for `realistic`, also `to_ndjson_filter` and `to_ndjson_slice`, whose
+//!   records path needs the general JSONPath evaluator
+//!   (`$.data[?@.active == true]`, half the records, and `$.data[0:1000]`);
 //! - `encode/<shape>`: NDJSON and CSV encoding of extracted rows, in
 //!   records/s;
 //! - `gzip`: decoding a gzip response body as the engine does (flate2);
@@ -23,8 +26,12 @@ use hydrant_engine::bench_support::{Encoding, PagePipeline, write_parquet};
 const RECORDS: usize = 1000;
 
 fn job(shape: Shape) -> String {
+    job_with(shape, "data")
+}
+
+fn job_with(shape: Shape, records: &str) -> String {
     format!(
-        "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = \"data\"\n{}",
+        "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = \"{records}\"\n{}",
         shape.columns()
     )
 }
@@ -55,6 +62,17 @@ fn page(c: &mut Criterion) {
                     .expect("page")
             })
         });
+        if shape == Shape::Realistic {
+            for (name, path, rows) in [
+                ("to_ndjson_filter", "$.data[?@.active == true]", 507),
+                ("to_ndjson_slice", "$.data[0:1000]", RECORDS),
+            ] {
+                let mut general = PagePipeline::new(&job_with(shape, path)).expect("bench job");
+                let run = |p: &mut PagePipeline| p.run_to_output(&body, Encoding::Ndjson);
+                assert_eq!(run(&mut general).expect("page").0, rows, "{path}");
+                group.bench_function(name, |b| b.iter(|| run(&mut general).expect("page")));
+            }
+        }
         group.finish();
     }
 }

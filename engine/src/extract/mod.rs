@@ -291,7 +291,7 @@ impl Extractor {
             let converted = if self.general.is_empty() {
                 None
             } else {
-                Some(record.to_serde())
+                Some(crate::json::node::to_serde_located(record))
             };
             let start = batch.cells.len();
             // Each cell is converted where it lies in the batch: one moved
@@ -318,9 +318,10 @@ impl Extractor {
                     // Evaluated on the copy; the values are the record's
                     // own, which on the index keep a number's text.
                     let places = column.path.as_ref().map(|p| p.locate(tree));
-                    let found: Vec<N> = (places.iter().flatten())
-                        .filter_map(|steps| crate::json::node::follow(record, steps))
-                        .collect();
+                    let found: Vec<N> = crate::json::node::follow_all(
+                        record,
+                        places.as_deref().unwrap_or_default(),
+                    );
                     if found.is_empty() {
                         Err(Problem::Missing)
                     } else {

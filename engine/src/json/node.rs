@@ -193,29 +193,76 @@ pub(crate) trait Node<'v>: Copy {
     /// numbers stay marked strings, so that writing them back keeps them
     /// exact; a repeated key keeps its first value, as `get` does.
     fn to_serde(self) -> Value {
-        let mut items = Vec::new();
-        if self.elements(&mut items).is_some() {
-            return Value::Array(items.into_iter().map(Node::to_serde).collect());
-        }
-        if self.is_object() {
-            let mut map = serde_json::Map::new();
-            self.members(&mut |key, value| {
-                if !map.contains_key(key) {
-                    map.insert(key.to_owned(), value.to_serde());
-                }
-            });
-            return Value::Object(map);
-        }
-        match self.view() {
-            View::Null | View::Compound => Value::Null,
-            View::Bool(b) => Value::Bool(b),
-            View::I64(i) => Value::from(i),
-            View::U64(u) => Value::from(u),
-            View::F64(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
-            View::Str(s) => Value::String(s.to_owned()),
-            View::Big(literal) => Value::String(format!("{BIG}{literal}")),
-        }
+        copy(self, Big::Marked)
     }
+}
+
+/// How [`copy`] carries a number past 64 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Big {
+    /// As a marked string, which writes back as its literal.
+    Marked,
+    /// As the double that keeps its order, for a filter to compare.
+    Double,
+}
+
+/// A copy for the general JSONPath evaluator to locate values in: a
+/// number past 64 bits is the double that keeps its order (see
+/// [`big_number_as_double`]), as a filter compares it.
+pub(crate) fn to_serde_located<'v, N: Node<'v>>(node: N) -> Value {
+    copy(node, Big::Double)
+}
+
+fn copy<'v, N: Node<'v>>(node: N, big: Big) -> Value {
+    let mut items = Vec::new();
+    if node.elements(&mut items).is_some() {
+        return Value::Array(items.into_iter().map(|item| copy(item, big)).collect());
+    }
+    if node.is_object() {
+        // Sized first: growing a map rehashes it, a third of the copy.
+        let mut len = 0;
+        node.members_while(|_, _| {
+            len += 1;
+            true
+        });
+        let mut map = serde_json::Map::with_capacity(len);
+        node.members(&mut |key, value| {
+            if let serde_json::map::Entry::Vacant(entry) = map.entry(key) {
+                entry.insert(copy(value, big));
+            }
+        });
+        return Value::Object(map);
+    }
+    match node.view() {
+        View::Null | View::Compound => Value::Null,
+        View::Bool(b) => Value::Bool(b),
+        View::I64(i) => Value::from(i),
+        View::U64(u) => Value::from(u),
+        View::F64(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        View::Str(s) => Value::String(s.to_owned()),
+        View::Big(literal) => match big {
+            Big::Marked => Value::String(format!("{BIG}{literal}")),
+            Big::Double => big_number_as_double(literal),
+        },
+    }
+}
+
+/// A number past 64 bits as the nearest double that keeps its order: the
+/// largest double past them all, the smallest one short of zero for a
+/// number too small (never zero itself), for a filter to compare.
+pub(crate) fn big_number_as_double(literal: &str) -> Value {
+    let mut double = literal.parse::<f64>().unwrap_or_default();
+    let mantissa = literal.split(['e', 'E']).next().unwrap_or_default();
+    if double == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')) {
+        let tiny = f64::from_bits(1);
+        double = if literal.starts_with('-') {
+            -tiny
+        } else {
+            tiny
+        };
+    }
+    let double = double.clamp(f64::MIN, f64::MAX);
+    serde_json::Number::from_f64(double).map_or(Value::Null, Value::Number)
 }
 
 impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
@@ -245,20 +292,63 @@ pub(crate) fn select<'v, N: Node<'v>>(page: N, path: &crate::json::path::JsonPat
     let mut found = Vec::new();
     match path.segments() {
         Some(segments) => walk(page, segments, &mut found),
-        None => {
-            for steps in path.locate(&page.to_serde()) {
-                found.extend(follow(page, &steps));
-            }
-        }
+        None => found = follow_all(page, &path.locate(&to_serde_located(page))),
     }
     found
 }
 
-/// The value at `steps` under `node` (a place [`JsonPath::locate`]
-/// found): the first of a repeated key, as the copy the path was
-/// evaluated on holds it.
+/// The values at `places` under `node` (places [`JsonPath::locate`]
+/// found), skipping a place that holds none: the first of a repeated
+/// key, as the copy the path was evaluated on holds it. The places come
+/// in document order, and most share their start: the nodes on the way
+/// to the last place are kept, and an array's elements are listed once,
+/// so that a filter's thousand records are found in one pass rather than
+/// a walk from the array's head for each.
 ///
 /// [`JsonPath::locate`]: crate::json::path::JsonPath::locate
+pub(crate) fn follow_all<'v, N: Node<'v>>(
+    node: N,
+    places: &[Vec<crate::json::path::Step>],
+) -> Vec<N> {
+    use crate::json::path::Step;
+    // `reached[d]` is the node after `last[..d]`; `listed[d]` the
+    // elements of `reached[d]`, once an index was taken of it.
+    let (mut last, mut reached): (&[Step], Vec<N>) = (&[], vec![node]);
+    let mut listed: Vec<Option<Vec<N>>> = vec![None];
+    let mut found = Vec::with_capacity(places.len());
+    'places: for steps in places {
+        let shared = last.iter().zip(steps).take_while(|(a, b)| a == b).count();
+        reached.truncate(shared + 1);
+        listed.truncate(shared + 1);
+        for (depth, step) in steps.iter().enumerate().skip(shared) {
+            let from = reached[depth];
+            let next = match step {
+                Step::Key(key) => from.get(key),
+                Step::Index(i) => {
+                    let elements = listed[depth].get_or_insert_with(|| {
+                        let mut elements = Vec::new();
+                        from.elements(&mut elements);
+                        elements
+                    });
+                    elements.get(*i).copied()
+                }
+            };
+            let Some(next) = next else {
+                last = &steps[..depth];
+                continue 'places;
+            };
+            reached.push(next);
+            listed.push(None);
+        }
+        last = steps;
+        found.push(reached[steps.len()]);
+    }
+    found
+}
+
+/// The value at `steps` under `node`, walked from `node` itself: what
+/// [`follow_all`] must find at each place.
+#[cfg(test)]
 pub(crate) fn follow<'v, N: Node<'v>>(node: N, steps: &[crate::json::path::Step]) -> Option<N> {
     steps.iter().try_fold(node, |node, step| match step {
         crate::json::path::Step::Key(key) => node.get(key),

@@ -152,17 +152,15 @@ impl JsonPath {
             .collect()
     }
 
-    /// Where the path selects values in `value`, in document order: each
+    /// Where the path selects values in `copy`, in document order: each
     /// place as the keys and indexes to it, for a caller that holds the
     /// same document in another form (a page's structural index, whose
-    /// numbers keep their text).
-    pub(crate) fn locate(&self, value: &Value) -> Vec<Vec<Step>> {
-        // Numbers past 64 bits as doubles, for filters, as in `query`.
-        let numeric = holds_big_number(value).then(|| big_numbers_as_doubles(value));
-        let located = self
-            .general
-            .query_located(numeric.as_ref().unwrap_or(value));
-        located
+    /// numbers keep their text). `copy` comes from
+    /// [`to_serde_located`](crate::json::node::to_serde_located), which
+    /// gives numbers past 64 bits as doubles for filters, as in `query`.
+    pub(crate) fn locate(&self, copy: &Value) -> Vec<Vec<Step>> {
+        self.general
+            .query_located(copy)
             .locations()
             .map(|at| {
                 at.iter()
@@ -218,20 +216,7 @@ fn holds_big_number(value: &Value) -> bool {
 fn big_numbers_as_doubles(value: &Value) -> Value {
     match value {
         Value::String(s) => match crate::json::big_number(s) {
-            Some(literal) => {
-                let mut double = literal.parse::<f64>().unwrap_or_default();
-                let mantissa = literal.split(['e', 'E']).next().unwrap_or_default();
-                if double == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')) {
-                    let tiny = f64::from_bits(1);
-                    double = if literal.starts_with('-') {
-                        -tiny
-                    } else {
-                        tiny
-                    };
-                }
-                let double = double.clamp(f64::MIN, f64::MAX);
-                serde_json::Number::from_f64(double).map_or(Value::Null, Value::Number)
-            }
+            Some(literal) => crate::json::node::big_number_as_double(literal),
             None => value.clone(),
         },
         Value::Array(items) => Value::Array(items.iter().map(big_numbers_as_doubles).collect()),
