@@ -5,9 +5,11 @@
 //!   does once the columns are known), `parse_extract_tree` (the same through a
 //!   simd-json `BorrowedValue` tree, for comparison), and `to_ndjson` (the
 //!   whole page pipeline: response bytes in, output bytes out), in bytes/s;
-//!   for `realistic`, also `to_ndjson_filter` and `to_ndjson_slice`, whose
-//!   records path needs the general JSONPath evaluator
-//!   (`$.data[?@.active == true]`, half the records, and `$.data[0:1000]`);
+//!   for `realistic`, also `to_ndjson_filter`, `to_ndjson_slice` and
+//!   `to_ndjson_function`, whose records path needs the general JSONPath
+//!   evaluator (`$.data[?@.active == true]`, half the records;
+//!   `$.data[0:1000]`; `$.data[?length(@.plan) > 3]`, evaluated on a copy
+//!   of the page, two thirds of the records);
 //! - `encode/<shape>`: NDJSON and CSV encoding of extracted rows, in
 //!   records/s;
 //! - `gzip`: decoding a gzip response body as the engine does (flate2);
@@ -66,6 +68,7 @@ fn page(c: &mut Criterion) {
             for (name, path, rows) in [
                 ("to_ndjson_filter", "$.data[?@.active == true]", 507),
                 ("to_ndjson_slice", "$.data[0:1000]", RECORDS),
+                ("to_ndjson_function", "$.data[?length(@.plan) > 3]", 673),
             ] {
                 let mut general = PagePipeline::new(&job_with(shape, path)).expect("bench job");
                 let run = |p: &mut PagePipeline| p.run_to_output(&body, Encoding::Ndjson);

@@ -288,11 +288,6 @@ impl Extractor {
                     single[column] = Some(value);
                 }
             }
-            let converted = if self.general.is_empty() {
-                None
-            } else {
-                Some(crate::json::node::to_serde_located(record))
-            };
             let start = batch.cells.len();
             // Each cell is converted where it lies in the batch: one moved
             // in from the stack is loaded wider than it was stored, which
@@ -312,16 +307,12 @@ impl Extractor {
                         *cell = filled.into_owned();
                         Ok(())
                     })
-                } else if let Some(tree) =
-                    converted.as_ref().filter(|_| self.general.contains(&index))
+                } else if let Some(path) =
+                    (column.path.as_ref()).filter(|_| self.general.contains(&index))
                 {
-                    // Evaluated on the copy; the values are the record's
-                    // own, which on the index keep a number's text.
-                    let places = column.path.as_ref().map(|p| p.locate(tree));
-                    let found: Vec<N> = crate::json::node::follow_all(
-                        record,
-                        places.as_deref().unwrap_or_default(),
-                    );
+                    // The values are the record's own, which on the index
+                    // keep a number's text.
+                    let found: Vec<N> = crate::json::node::select(record, path);
                     if found.is_empty() {
                         Err(Problem::Missing)
                     } else {

@@ -6,6 +6,7 @@
 //! [`BIG`]: `string` and `json` columns then keep the exact text, numeric
 //! columns call it a bad type.
 
+pub(crate) mod general;
 mod head;
 pub(crate) mod keys;
 pub(crate) mod node;

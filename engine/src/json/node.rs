@@ -251,6 +251,11 @@ fn copy<'v, N: Node<'v>>(node: N, big: Big) -> Value {
 /// largest double past them all, the smallest one short of zero for a
 /// number too small (never zero itself), for a filter to compare.
 pub(crate) fn big_number_as_double(literal: &str) -> Value {
+    serde_json::Number::from_f64(big_double(literal)).map_or(Value::Null, Value::Number)
+}
+
+/// The double of [`big_number_as_double`].
+pub(crate) fn big_double(literal: &str) -> f64 {
     let mut double = literal.parse::<f64>().unwrap_or_default();
     let mantissa = literal.split(['e', 'E']).next().unwrap_or_default();
     if double == 0.0 && mantissa.bytes().any(|b| matches!(b, b'1'..=b'9')) {
@@ -261,8 +266,7 @@ pub(crate) fn big_number_as_double(literal: &str) -> Value {
             tiny
         };
     }
-    let double = double.clamp(f64::MIN, f64::MAX);
-    serde_json::Number::from_f64(double).map_or(Value::Null, Value::Number)
+    double.clamp(f64::MIN, f64::MAX)
 }
 
 impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
@@ -292,7 +296,10 @@ pub(crate) fn select<'v, N: Node<'v>>(page: N, path: &crate::json::path::JsonPat
     let mut found = Vec::new();
     match path.segments() {
         Some(segments) => walk(page, segments, &mut found),
-        None => found = follow_all(page, &path.locate(&to_serde_located(page))),
+        None => match path.general_query() {
+            Some(query) => found = crate::json::general::select(query, page),
+            None => found = follow_all(page, &path.locate(&to_serde_located(page))),
+        },
     }
     found
 }

@@ -3,7 +3,10 @@
 //! A path that starts with `$` is RFC 9535 JSONPath; one without is a dotted
 //! member path (`data.list`, `items[0].id`). Member names, indexes (negative
 //! too) and `[*]` compile to [`Segment`]s that the engine's own walker follows
-//! over simd-json values; any other JSONPath falls back to `serde_json_path`.
+//! over simd-json values. Other JSONPath is read by `json::general`, which
+//! evaluates it on any parsed form; a path with a function extension falls
+//! back to `serde_json_path`, on a copy. `serde_json_path` validates every
+//! path.
 
 use serde_json::Value;
 use serde_json_path::JsonPath as General;
@@ -15,6 +18,9 @@ pub struct JsonPath {
     text: String,
     segments: Option<Vec<Segment>>,
     general: General,
+    /// The engine's own evaluation of a path that needs more than
+    /// `segments`, where it takes it (see [`crate::json::general`]).
+    general_query: Option<crate::json::general::Query>,
 }
 
 /// One step of a compiled path.
@@ -37,10 +43,15 @@ impl JsonPath {
             let general = General::parse(trimmed)
                 .map_err(|e| format!("`{trimmed}` is not a valid JSONPath ({e})"))?;
             let segments = compile_jsonpath(trimmed);
+            let general_query = match segments {
+                Some(_) => None,
+                None => crate::json::general::parse(trimmed),
+            };
             Ok(JsonPath {
                 text: trimmed.to_owned(),
                 segments,
                 general,
+                general_query,
             })
         } else {
             let segments = parse_dotted(trimmed)?;
@@ -89,6 +100,7 @@ impl JsonPath {
             text,
             segments: Some(segments),
             general,
+            general_query: None,
         }
     }
 
@@ -101,6 +113,14 @@ impl JsonPath {
     /// JSONPath evaluator.
     pub fn segments(&self) -> Option<&[Segment]> {
         self.segments.as_deref()
+    }
+
+    /// The engine's reading of a path that needs more than [`segments`],
+    /// or `None` where `serde_json_path` evaluates it on a copy.
+    ///
+    /// [`segments`]: JsonPath::segments
+    pub(crate) fn general_query(&self) -> Option<&crate::json::general::Query> {
+        self.general_query.as_ref()
     }
 
     /// The keys of a path made of keys only, from the root down; `None`
@@ -172,24 +192,6 @@ impl JsonPath {
             })
             .collect()
     }
-
-    /// Every value the path selects from a simd-json value, in document order.
-    ///
-    /// Compiled paths walk the value itself; others are converted to
-    /// `serde_json` values first, so the results are owned.
-    pub(crate) fn query_simd<'v, 'a>(&self, value: &'v BorrowedValue<'a>) -> Selected<'v, 'a> {
-        match &self.segments {
-            Some(segments) => {
-                let mut out = Vec::new();
-                walk(value, segments, &mut out);
-                Selected::Borrowed(out)
-            }
-            None => {
-                let converted = crate::json::node::Node::to_serde(value);
-                Selected::Owned(self.query(&converted).into_iter().cloned().collect())
-            }
-        }
-    }
 }
 
 /// A step of a place [`JsonPath::locate`] finds.
@@ -227,13 +229,6 @@ fn big_numbers_as_doubles(value: &Value) -> Value {
         ),
         _ => value.clone(),
     }
-}
-
-/// Values selected from a simd-json document.
-#[derive(Debug)]
-pub(crate) enum Selected<'v, 'a> {
-    Borrowed(Vec<&'v BorrowedValue<'a>>),
-    Owned(Vec<Value>),
 }
 
 /// Follows `segments` from `value`, pushing every value reached.

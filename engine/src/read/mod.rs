@@ -35,7 +35,7 @@ use crate::extract::expand;
 use crate::job::{Job, Records};
 use crate::json::node::Node;
 use crate::json::path::JsonPath;
-use crate::json::{Parser, Scratch, write_serde};
+use crate::json::{Parser, Scratch};
 use crate::net::request::Prepared;
 use crate::options::RunOptions;
 use crate::summary::Summary;
@@ -119,15 +119,7 @@ pub(crate) fn reparse_selected<'r>(
     let Some(path) = records.path.as_ref().filter(|p| p.segments().is_none()) else {
         return Ok(None);
     };
-    let tree = page.to_serde();
-    let mut text = b"[".to_vec();
-    for (i, value) in path.query(&tree).into_iter().enumerate() {
-        if i > 0 {
-            text.push(b',');
-        }
-        write_serde(value, &mut text);
-    }
-    text.push(b']');
+    let text = crate::extract::json_array(&crate::json::node::select(page, path));
     parser.parse(&text, reparse).map(Some)
 }
 
@@ -191,10 +183,8 @@ pub(crate) fn verbatim_watched(
 }
 
 pub(crate) fn watched_value(page: &BorrowedValue<'_>, path: &JsonPath) -> Option<Value> {
-    match path.query_simd(page) {
-        crate::json::path::Selected::Borrowed(found) => found.first().map(|v| v.to_serde()),
-        crate::json::path::Selected::Owned(found) => found.into_iter().next(),
-    }
+    let found = crate::json::node::select(page, path);
+    found.first().map(|v| v.to_serde())
 }
 
 /// Whether the output hook takes the extracted batches themselves rather
