@@ -826,6 +826,116 @@ mod tests {
         }
     }
 
+    /// Random filters, slices and descendants over random records: the
+    /// evaluator selects what `serde_json_path` finds on the page's copy.
+    /// The filters keep off where the RFC and `serde_json_path` part (see
+    /// above): ordering a value that is not a number or a string, a
+    /// negative index in a filter's query, and numbers of one value
+    /// spelled as an integer and as a double.
+    #[test]
+    fn random_paths_select_what_serde_json_path_selects() {
+        let mut random = crate::json::xorshift(0x6a09_e667_f3bc_c908);
+        let mut next = |below: usize| (random() % below as u64) as usize;
+        let mut taken = 0;
+        for round in 0..3000 {
+            let records: Vec<String> = (0..next(7)).map(|_| record(&mut next, 2)).collect();
+            let page = format!("{{\"data\": [{}], \"n\": 2}}", records.join(","));
+            let path = match next(4) {
+                0 => format!("$.data[?{}]", filter(&mut next, 2)),
+                1 => format!("$..[?{}]", filter(&mut next, 1)),
+                2 => format!("$.data[?{}].{}", filter(&mut next, 1), KEYS[next(4)]),
+                _ => {
+                    let bound = |next: &mut dyn FnMut(usize) -> usize| match next(3) {
+                        0 => String::new(),
+                        _ => (next(9) as i64 - 4).to_string(),
+                    };
+                    let step = ["", ":1", ":2", ":-1", ":-2", ":0"][next(6)];
+                    format!("$.data[{}:{}{step}]..b", bound(&mut next), bound(&mut next))
+                }
+            };
+            let json_path = crate::json::path::JsonPath::parse(&path)
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            let query = parse(&path).unwrap_or_else(|| panic!("{path} declined"));
+            taken += 1;
+            let mut scanner = crate::json::scan::Scanner::default();
+            let doc = scanner.scan(page.as_bytes(), None).unwrap();
+            let by_query = copies(select(&query, doc.root()));
+            let places = json_path.locate(&crate::json::node::to_serde_located(doc.root()));
+            let by_copy = copies(crate::json::node::follow_all(doc.root(), &places));
+            assert_eq!(by_query, by_copy, "round {round}: {path} on {page}");
+        }
+        assert_eq!(taken, 3000);
+    }
+
+    const KEYS: [&str; 4] = ["a", "b", "c", "d"];
+
+    fn record(next: &mut impl FnMut(usize) -> usize, depth: usize) -> String {
+        let members: Vec<String> = (0..next(5))
+            .map(|_| format!("\"{}\": {}", KEYS[next(4)], member(next, depth)))
+            .collect();
+        format!("{{{}}}", members.join(", "))
+    }
+
+    fn member(next: &mut impl FnMut(usize) -> usize, depth: usize) -> String {
+        match next(if depth == 0 { 6 } else { 8 }) {
+            0 => (next(7) as i64 - 3).to_string(),
+            1 => format!("{}.5", next(7) as i64 - 3),
+            2 => ["\"x\"", "\"y\"", "\"\\u00e9\"", "\"\""][next(4)].to_owned(),
+            3 => ["true", "false"][next(2)].to_owned(),
+            4 => "null".to_owned(),
+            5 => "123456789012345678901234567890".to_owned(),
+            6 => record(next, depth - 1),
+            _ => {
+                let items: Vec<String> = (0..next(4)).map(|_| member(next, depth - 1)).collect();
+                format!("[{}]", items.join(","))
+            }
+        }
+    }
+
+    fn filter(next: &mut impl FnMut(usize) -> usize, depth: usize) -> String {
+        let query = |next: &mut dyn FnMut(usize) -> usize| {
+            let mut q = ["@", "$.data[0]"][usize::from(next(6) == 0)].to_owned();
+            for _ in 0..1 + next(2) {
+                match next(4) {
+                    0 => q.push_str(&format!("[{}]", next(3))),
+                    1 => q.push_str(&format!("['{}']", KEYS[next(4)])),
+                    _ => q.push_str(&format!(".{}", KEYS[next(4)])),
+                }
+            }
+            q
+        };
+        let literal = |next: &mut dyn FnMut(usize) -> usize, ordered: bool| {
+            let numbers = ["0", "-1", "2", "1.5", "-2.5", "1e30", "2E0"];
+            let strings = ["'x'", "\"y\"", "'\\u00e9'", "''"];
+            match (next(if ordered { 2 } else { 3 }), ordered) {
+                (0, _) => numbers[next(numbers.len())].to_owned(),
+                (1, _) => strings[next(strings.len())].to_owned(),
+                _ => ["true", "false", "null"][next(3)].to_owned(),
+            }
+        };
+        match next(if depth == 0 { 3 } else { 6 }) {
+            0 => format!("{}{}", ["", "!"][next(2)], query(next)),
+            1 => {
+                let op = ["==", "!=", "<", "<=", ">", ">="][next(6)];
+                let ordered = !matches!(op, "==" | "!=");
+                let (q, l) = (query(next), literal(next, ordered));
+                if ordered {
+                    // A query that selects nothing against a literal:
+                    // both readings give false.
+                    format!("{q} {op} {l}")
+                } else if next(2) == 0 {
+                    format!("{l}{op}{q}")
+                } else {
+                    format!("{q} {op} {q2}", q2 = query(next))
+                }
+            }
+            2 => format!("{} == {}", literal(next, false), literal(next, false)),
+            3 => format!("{} && {}", filter(next, depth - 1), filter(next, depth - 1)),
+            4 => format!("{} || {}", filter(next, depth - 1), filter(next, depth - 1)),
+            _ => format!("{}({})", ["", "!"][next(2)], filter(next, depth - 1)),
+        }
+    }
+
     #[test]
     fn function_extensions_are_declined_and_the_rest_read_whole() {
         for declined in [
