@@ -275,6 +275,45 @@ mod tests {
         encoder.finish().unwrap()
     }
 
+    /// A brotli stream of `text` in stored meta-blocks (RFC 7932, 9.2):
+    /// the format's plain form, which the decoder reads through the same
+    /// state machine as compressed blocks. No brotli encoder is needed.
+    fn brotli_stored(text: &[u8]) -> Vec<u8> {
+        let mut bits = Bits::default();
+        bits.put(0, 1); // WBITS: 16
+        for block in text.chunks(1 << 16) {
+            bits.put(0, 1); // ISLAST
+            bits.put(0, 2); // MNIBBLES: 4
+            bits.put(block.len() as u64 - 1, 16); // MLEN - 1
+            bits.put(1, 1); // ISUNCOMPRESSED
+            bits.used = 0; // to the byte boundary
+            bits.bytes.extend_from_slice(block);
+        }
+        bits.put(0b11, 2); // ISLAST, ISLASTEMPTY
+        bits.bytes
+    }
+
+    /// Bits packed from the least significant, as brotli reads them.
+    #[derive(Default)]
+    struct Bits {
+        bytes: Vec<u8>,
+        /// Bits taken of the last byte; 0 when it is full or there is none.
+        used: u32,
+    }
+
+    impl Bits {
+        fn put(&mut self, value: u64, count: u32) {
+            for i in 0..count {
+                if self.used == 0 {
+                    self.bytes.push(0);
+                }
+                let last = self.bytes.last_mut().expect("a byte was pushed");
+                *last |= (((value >> i) & 1) as u8) << self.used;
+                self.used = (self.used + 1) % 8;
+            }
+        }
+    }
+
     /// A body of repeated words (so that it compresses), maybe after a
     /// byte order mark or the first bytes of one.
     fn text(next: &mut impl FnMut() -> u64) -> Vec<u8> {
@@ -295,7 +334,8 @@ mod tests {
         text
     }
 
-    /// Bodies in every encoding, gzip of several members too, cut into
+    /// Bodies in every encoding (brotli's stored blocks, gzip of several
+    /// members too), cut into
     /// pieces of any size (none, one byte, more): each piece's decoded
     /// text is the start of what was sent, and the whole is what was sent,
     /// less a leading byte order mark.
@@ -305,8 +345,9 @@ mod tests {
         for round in 0..400 {
             let text = text(&mut next);
             let cut = (next() % (text.len() as u64 + 1)) as usize;
-            let (encoding, body) = match round % 5 {
+            let (encoding, body) = match round % 6 {
                 0 => ("", text.clone()),
+                5 => ("br", brotli_stored(&text)),
                 1 => ("gzip", gzip(&text)),
                 2 => ("gzip", [gzip(&text[..cut]), gzip(&text[cut..])].concat()),
                 3 => {
@@ -314,11 +355,12 @@ mod tests {
                     zlib.write_all(&text).unwrap();
                     ("deflate", zlib.finish().unwrap())
                 }
-                _ => {
+                4 => {
                     let mut raw = DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
                     raw.write_all(&text).unwrap();
                     ("deflate", raw.finish().unwrap())
                 }
+                _ => unreachable!("six encodings"),
             };
             let mut headers = HeaderMap::new();
             if !encoding.is_empty() {
@@ -340,6 +382,26 @@ mod tests {
             }
             let whole = decoder.finish().unwrap_or_else(|e| panic!("{said}: {e}"));
             assert_eq!(whole, expected, "{said}");
+        }
+    }
+
+    /// A br body cut short is an error that names the URL, never a
+    /// shorter page.
+    #[test]
+    fn a_truncated_br_body_is_an_error_naming_the_url() {
+        let text = br#"{"data":[{"id":1},{"id":2}]}"#;
+        let body = brotli_stored(text);
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::CONTENT_ENCODING, "br".parse().unwrap());
+        for cut in [1, 4, body.len() / 2, body.len() - 1] {
+            let mut decoder = Decoder::new(&headers, u64::MAX, "http://api/x").unwrap();
+            decoder.write(&body[..cut]).unwrap();
+            let error = decoder.finish().expect_err("a cut body");
+            assert_eq!(
+                error.to_string(),
+                "response from http://api/x: the br body is truncated or corrupt",
+                "cut at {cut}"
+            );
         }
     }
 }
