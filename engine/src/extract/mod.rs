@@ -185,10 +185,16 @@ impl Extractor {
             }
             trie[node].columns.push(index);
         }
-        let records_keys = records
-            .path
-            .as_ref()
-            .map_or(Some(&[][..]), JsonPath::segments);
+        // A path of filters or slices over one array: its elements are
+        // noted, and the records it selects among them found by place.
+        let array = records.path.as_ref().and_then(JsonPath::array_keys);
+        let records_keys = match &array {
+            Some(keys) => Some(&keys[..]),
+            None => records
+                .path
+                .as_ref()
+                .map_or(Some(&[][..]), JsonPath::segments),
+        };
         let plan = records_keys
             .filter(|_| general.is_empty())
             .and_then(|keys| {

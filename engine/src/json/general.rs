@@ -123,6 +123,30 @@ pub(crate) fn parse(text: &str) -> Option<Query> {
     (reader.at == reader.text.len()).then_some(query)
 }
 
+/// The keys to the array a path takes its values from, for a path of
+/// names that ends in one segment of filters, slices or indexes
+/// (`$.data[?@.ok]`, `$.data[0:100]`): what it selects are elements of
+/// that array, which the index's check notes as it notes the elements of
+/// a plain records path.
+pub(crate) fn array_keys(query: &Query) -> Option<Vec<String>> {
+    let (last, names) = query.segments.split_last()?;
+    let picks = |s: &Selector| {
+        matches!(
+            s,
+            Selector::Filter(_) | Selector::Slice { .. } | Selector::Index(_)
+        )
+    };
+    if !query.root || last.descendant || !last.selectors.iter().all(picks) {
+        return None;
+    }
+    (names.iter())
+        .map(|part| match part.selectors.as_slice() {
+            [Selector::Name(name)] if !part.descendant => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// What `query` selects under `root`, in document order.
 pub(crate) fn select<'v, N: Node<'v>>(query: &Query, root: N) -> Vec<N> {
     run(query, root, root)
@@ -933,6 +957,33 @@ mod tests {
             3 => format!("{} && {}", filter(next, depth - 1), filter(next, depth - 1)),
             4 => format!("{} || {}", filter(next, depth - 1), filter(next, depth - 1)),
             _ => format!("{}({})", ["", "!"][next(2)], filter(next, depth - 1)),
+        }
+    }
+
+    /// The records of a path of names that ends in filters, slices or
+    /// indexes are elements of one array, which the check notes; other
+    /// paths have their records walked.
+    #[test]
+    fn paths_that_pick_from_one_array_name_it() {
+        let keys = |path: &str| array_keys(&parse(path).unwrap());
+        let data = Some(vec!["data".to_owned()]);
+        assert_eq!(keys("$.data[?@.ok]"), data);
+        assert_eq!(keys("$['data'][1:5, 7]"), data);
+        assert_eq!(keys("$.data[-1:]"), data);
+        assert_eq!(
+            keys("$.a.b[?@.x > 1, ::2]"),
+            Some(vec!["a".to_owned(), "b".to_owned()])
+        );
+        assert_eq!(keys("$[?@.ok]"), Some(vec![]));
+        for elsewhere in [
+            "$..data[?@.ok]",
+            "$.data[?@.ok].items",
+            "$.data..[0:2]",
+            "$.data[?@.ok, 'x']",
+            "$['a','b'][0:2]",
+            "$.*[0:2]",
+        ] {
+            assert_eq!(keys(elsewhere), None, "{elsewhere}");
         }
     }
 

@@ -123,6 +123,14 @@ impl JsonPath {
         self.general_query.as_ref()
     }
 
+    /// For a path of keys that ends in filters, slices or indexes, the
+    /// keys to the array it selects elements of (see
+    /// [`crate::json::general::array_keys`]).
+    pub(crate) fn array_keys(&self) -> Option<Vec<Segment>> {
+        let keys = crate::json::general::array_keys(self.general_query()?)?;
+        Some(keys.into_iter().map(Segment::Key).collect())
+    }
+
     /// The keys of a path made of keys only, from the root down; `None`
     /// when it has an index, a wildcard or needs the general evaluator.
     pub(crate) fn keys(&self) -> Option<Vec<&str>> {
