@@ -8,8 +8,8 @@
 //!   for `realistic`, also `to_ndjson_filter`, `to_ndjson_slice` and
 //!   `to_ndjson_function`, whose records path needs the general JSONPath
 //!   evaluator (`$.data[?@.active == true]`, half the records;
-//!   `$.data[0:1000]`; `$.data[?length(@.plan) > 3]`, evaluated on a copy
-//!   of the page, two thirds of the records);
+//!   `$.data[0:1000]`; `$.data[?length(@.plan) > 3]`, two thirds of the
+//!   records);
 //! - `encode/<shape>`: NDJSON and CSV encoding of extracted rows, in
 //!   records/s;
 //! - `gzip`: decoding a gzip response body as the engine does (flate2);

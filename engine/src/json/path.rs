@@ -4,9 +4,8 @@
 //! member path (`data.list`, `items[0].id`). Member names, indexes (negative
 //! too) and `[*]` compile to [`Segment`]s that the engine's own walker follows
 //! over simd-json values. Other JSONPath is read by `json::general`, which
-//! evaluates it on any parsed form; a path with a function extension falls
-//! back to `serde_json_path`, on a copy. `serde_json_path` validates every
-//! path.
+//! evaluates it on any parsed form. `serde_json_path` validates every
+//! path, and evaluates on a copy one `json::general` would decline.
 
 use serde_json::Value;
 use serde_json_path::JsonPath as General;
