@@ -14,7 +14,6 @@ use crate::job::{Job, JobFormat, OutputFormat};
 use crate::json::node::Node;
 use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch};
-use crate::read::{page_records, reparse_selected};
 use crate::sink::{Counted, Destination, Made, PageEncoder, PageOut, Sink, TextSink};
 
 /// The output a bench encodes to.
@@ -45,7 +44,6 @@ pub struct PagePipeline {
     parser: Parser,
     scanner: Scanner,
     scratch: Scratch,
-    reparse: Scratch,
     extractor: Option<Extractor>,
     /// Columns inferred from the first page, which later pages are
     /// checked against as a run checks them.
@@ -67,7 +65,6 @@ impl PagePipeline {
             parser: Parser::default(),
             scanner: Scanner::default(),
             scratch: Scratch::default(),
-            reparse: Scratch::default(),
             extractor,
             inferred: None,
             tape: None,
@@ -217,14 +214,7 @@ impl PagePipeline {
             .parser
             .parse(body, &mut self.scratch)
             .map_err(Error::data)?;
-        let reparsed = reparse_selected(
-            &page,
-            &self.job.records,
-            &mut self.parser,
-            &mut self.reparse,
-        )
-        .map_err(Error::data)?;
-        let records = page_records(&page, &reparsed, &self.job.records).map_err(Error::data)?;
+        let records = select_records(&page, &self.job.records).map_err(Error::data)?;
         if self.extractor.is_none() {
             // As an NDJSON run infers its columns from its first page.
             let mut inference = Inference::new(&self.job.records.flatten, Mixed::Json);

@@ -28,8 +28,8 @@ pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 
 pub(crate) use infer::{Fed, Fit, Inference, Mixed, Policy, Shape};
 pub(crate) use records::{
-    column_absent, expand, failure_said, records_fingerprint, records_missing,
-    records_path_missing, select_records,
+    column_absent, failure_said, records_fingerprint, records_missing, records_path_missing,
+    select_records,
 };
 
 /// A value read as a `timestamp` column reads it: unix microseconds.
@@ -318,7 +318,7 @@ impl Extractor {
                 {
                     // The values are the record's own, which on the index
                     // keep a number's text.
-                    let found: Vec<N> = crate::json::node::select(record, path);
+                    let found: Vec<N> = path.select(record);
                     if found.is_empty() {
                         Err(Problem::Missing)
                     } else {

@@ -11,7 +11,7 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
 ) -> Result<Vec<N>, String> {
     let (nodes, multi) = match &records.path {
         None => (vec![page], false),
-        Some(path) => (crate::json::node::select(page, path), path.is_multi()),
+        Some(path) => (path.select(page), path.is_multi()),
     };
     expand(nodes, multi, records.mode)
 }
@@ -151,11 +151,7 @@ fn holds_something<'v, N: Node<'v>>(value: N) -> bool {
 
 /// `nodes` selected by a records path; `multi` when the path can select
 /// several (each node is then a record).
-pub(crate) fn expand<'v, N: Node<'v>>(
-    nodes: Vec<N>,
-    multi: bool,
-    mode: RecordMode,
-) -> Result<Vec<N>, String> {
+fn expand<'v, N: Node<'v>>(nodes: Vec<N>, multi: bool, mode: RecordMode) -> Result<Vec<N>, String> {
     if multi && nodes.len() != 1 {
         return Ok(nodes
             .into_iter()

@@ -193,68 +193,40 @@ pub(crate) trait Node<'v>: Copy {
     /// numbers stay marked strings, so that writing them back keeps them
     /// exact; a repeated key keeps its first value, as `get` does.
     fn to_serde(self) -> Value {
-        copy(self, Big::Marked)
-    }
-}
-
-/// How [`copy`] carries a number past 64 bits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Big {
-    /// As a marked string, which writes back as its literal.
-    Marked,
-    /// As the double that keeps its order, for a filter to compare.
-    Double,
-}
-
-/// A copy for the general JSONPath evaluator to locate values in: a
-/// number past 64 bits is the double that keeps its order (see
-/// [`big_number_as_double`]), as a filter compares it.
-pub(crate) fn to_serde_located<'v, N: Node<'v>>(node: N) -> Value {
-    copy(node, Big::Double)
-}
-
-fn copy<'v, N: Node<'v>>(node: N, big: Big) -> Value {
-    let mut items = Vec::new();
-    if node.elements(&mut items).is_some() {
-        return Value::Array(items.into_iter().map(|item| copy(item, big)).collect());
-    }
-    if node.is_object() {
-        // Sized first: growing a map rehashes it, a third of the copy.
-        let mut len = 0;
-        node.members_while(|_, _| {
-            len += 1;
-            true
-        });
-        let mut map = serde_json::Map::with_capacity(len);
-        node.members(&mut |key, value| {
-            if let serde_json::map::Entry::Vacant(entry) = map.entry(key) {
-                entry.insert(copy(value, big));
-            }
-        });
-        return Value::Object(map);
-    }
-    match node.view() {
-        View::Null | View::Compound => Value::Null,
-        View::Bool(b) => Value::Bool(b),
-        View::I64(i) => Value::from(i),
-        View::U64(u) => Value::from(u),
-        View::F64(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
-        View::Str(s) => Value::String(s.to_owned()),
-        View::Big(literal) => match big {
-            Big::Marked => Value::String(format!("{BIG}{literal}")),
-            Big::Double => big_number_as_double(literal),
-        },
+        let mut items = Vec::new();
+        if self.elements(&mut items).is_some() {
+            return Value::Array(items.into_iter().map(Node::to_serde).collect());
+        }
+        if self.is_object() {
+            // Sized first: growing a map rehashes it.
+            let mut len = 0;
+            self.members_while(|_, _| {
+                len += 1;
+                true
+            });
+            let mut map = serde_json::Map::with_capacity(len);
+            self.members(&mut |key, value| {
+                if let serde_json::map::Entry::Vacant(entry) = map.entry(key) {
+                    entry.insert(value.to_serde());
+                }
+            });
+            return Value::Object(map);
+        }
+        match self.view() {
+            View::Null | View::Compound => Value::Null,
+            View::Bool(b) => Value::Bool(b),
+            View::I64(i) => Value::from(i),
+            View::U64(u) => Value::from(u),
+            View::F64(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+            View::Str(s) => Value::String(s.to_owned()),
+            View::Big(literal) => Value::String(format!("{BIG}{literal}")),
+        }
     }
 }
 
 /// A number past 64 bits as the nearest double that keeps its order: the
 /// largest double past them all, the smallest one short of zero for a
 /// number too small (never zero itself), for a filter to compare.
-pub(crate) fn big_number_as_double(literal: &str) -> Value {
-    serde_json::Number::from_f64(big_double(literal)).map_or(Value::Null, Value::Number)
-}
-
-/// The double of [`big_number_as_double`].
 pub(crate) fn big_double(literal: &str) -> f64 {
     let mut double = literal.parse::<f64>().unwrap_or_default();
     let mantissa = literal.split(['e', 'E']).next().unwrap_or_default();
@@ -286,81 +258,6 @@ impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
     fn is_object(self) -> bool {
         self.as_object().is_some()
     }
-}
-
-/// The values `path` selects under `page`, in document order: walked
-/// for a path of keys; else the path is evaluated on a copy, and the
-/// values are the page's own at the places it finds, so that a number
-/// keeps its text.
-pub(crate) fn select<'v, N: Node<'v>>(page: N, path: &crate::json::path::JsonPath) -> Vec<N> {
-    let mut found = Vec::new();
-    match path.segments() {
-        Some(segments) => walk(page, segments, &mut found),
-        None => match path.general_query() {
-            Some(query) => found = crate::json::general::select(query, page),
-            None => found = follow_all(page, &path.locate(&to_serde_located(page))),
-        },
-    }
-    found
-}
-
-/// The values at `places` under `node` (places [`JsonPath::locate`]
-/// found), skipping a place that holds none: the first of a repeated
-/// key, as the copy the path was evaluated on holds it. The places come
-/// in document order, and most share their start: the nodes on the way
-/// to the last place are kept, and an array's elements are listed once,
-/// so that a filter's thousand records are found in one pass rather than
-/// a walk from the array's head for each.
-///
-/// [`JsonPath::locate`]: crate::json::path::JsonPath::locate
-pub(crate) fn follow_all<'v, N: Node<'v>>(
-    node: N,
-    places: &[Vec<crate::json::path::Step>],
-) -> Vec<N> {
-    use crate::json::path::Step;
-    // `reached[d]` is the node after `last[..d]`; `listed[d]` the
-    // elements of `reached[d]`, once an index was taken of it.
-    let (mut last, mut reached): (&[Step], Vec<N>) = (&[], vec![node]);
-    let mut listed: Vec<Option<Vec<N>>> = vec![None];
-    let mut found = Vec::with_capacity(places.len());
-    'places: for steps in places {
-        let shared = last.iter().zip(steps).take_while(|(a, b)| a == b).count();
-        reached.truncate(shared + 1);
-        listed.truncate(shared + 1);
-        for (depth, step) in steps.iter().enumerate().skip(shared) {
-            let from = reached[depth];
-            let next = match step {
-                Step::Key(key) => from.get(key),
-                Step::Index(i) => {
-                    let elements = listed[depth].get_or_insert_with(|| {
-                        let mut elements = Vec::new();
-                        from.elements(&mut elements);
-                        elements
-                    });
-                    elements.get(*i).copied()
-                }
-            };
-            let Some(next) = next else {
-                last = &steps[..depth];
-                continue 'places;
-            };
-            reached.push(next);
-            listed.push(None);
-        }
-        last = steps;
-        found.push(reached[steps.len()]);
-    }
-    found
-}
-
-/// The value at `steps` under `node`, walked from `node` itself: what
-/// [`follow_all`] must find at each place.
-#[cfg(test)]
-pub(crate) fn follow<'v, N: Node<'v>>(node: N, steps: &[crate::json::path::Step]) -> Option<N> {
-    steps.iter().try_fold(node, |node, step| match step {
-        crate::json::path::Step::Key(key) => node.get(key),
-        crate::json::path::Step::Index(i) => node.at(i64::try_from(*i).ok()?),
-    })
 }
 
 /// The values at `segments` under `value`, in document order.

@@ -3,9 +3,9 @@
 //! A path that starts with `$` is RFC 9535 JSONPath; one without is a dotted
 //! member path (`data.list`, `items[0].id`). Member names, indexes (negative
 //! too) and `[*]` compile to [`Segment`]s that the engine's own walker follows
-//! over simd-json values. Other JSONPath is read by `json::general`, which
-//! evaluates it on any parsed form. `serde_json_path` validates every
-//! path, and evaluates on a copy one `json::general` would decline.
+//! over any parsed form. Other JSONPath is read by `json::general`, which
+//! evaluates it on any parsed form too. `serde_json_path` validates every
+//! path first, and evaluates [`JsonPath::query`] on `serde_json` values.
 
 use serde_json::Value;
 use serde_json_path::JsonPath as General;
@@ -15,11 +15,17 @@ use simd_json::BorrowedValue;
 #[derive(Debug, Clone)]
 pub struct JsonPath {
     text: String,
-    segments: Option<Vec<Segment>>,
+    walk: Walk,
     general: General,
-    /// The engine's own evaluation of a path that needs more than
-    /// `segments`, where it takes it (see [`crate::json::general`]).
-    general_query: Option<crate::json::general::Query>,
+}
+
+/// How the engine follows a path.
+#[derive(Debug, Clone)]
+enum Walk {
+    /// Names, indexes and `[*]`: walked a segment at a time.
+    Segments(Vec<Segment>),
+    /// Anything else RFC 9535 allows (see [`crate::json::general`]).
+    General(crate::json::general::Query),
 }
 
 /// One step of a compiled path.
@@ -41,16 +47,18 @@ impl JsonPath {
         if trimmed.starts_with('$') {
             let general = General::parse(trimmed)
                 .map_err(|e| format!("`{trimmed}` is not a valid JSONPath ({e})"))?;
-            let segments = compile_jsonpath(trimmed);
-            let general_query = match segments {
-                Some(_) => None,
-                None => crate::json::general::parse(trimmed),
+            let walk = match compile_jsonpath(trimmed) {
+                Some(segments) => Walk::Segments(segments),
+                // Valid, so read unless the reader has a fault: said, not
+                // evaluated otherwise.
+                None => Walk::General(crate::json::general::parse(trimmed).ok_or_else(|| {
+                    format!("`{trimmed}` is valid JSONPath that hydrant cannot read")
+                })?),
             };
             Ok(JsonPath {
                 text: trimmed.to_owned(),
-                segments,
+                walk,
                 general,
-                general_query,
             })
         } else {
             let segments = parse_dotted(trimmed)?;
@@ -70,7 +78,7 @@ impl JsonPath {
     pub fn of_keys(keys: &[String]) -> JsonPath {
         let segments: Vec<Segment> = keys.iter().cloned().map(Segment::Key).collect();
         let reads_back = |text: &str| {
-            JsonPath::parse(text).is_ok_and(|read| read.segments.as_ref() == Some(&segments))
+            JsonPath::parse(text).is_ok_and(|read| read.segments() == Some(&segments[..]))
         };
         // Single quotes read best inside a TOML or JSON string; JSON's
         // double-quoted escapes cover any key.
@@ -97,9 +105,8 @@ impl JsonPath {
             .expect("a path built from segments is valid JSONPath");
         JsonPath {
             text,
-            segments: Some(segments),
+            walk: Walk::Segments(segments),
             general,
-            general_query: None,
         }
     }
 
@@ -111,15 +118,20 @@ impl JsonPath {
     /// The compiled segments, or `None` when the path needs the general
     /// JSONPath evaluator.
     pub fn segments(&self) -> Option<&[Segment]> {
-        self.segments.as_deref()
+        match &self.walk {
+            Walk::Segments(segments) => Some(segments),
+            Walk::General(_) => None,
+        }
     }
 
-    /// The engine's reading of a path that needs more than [`segments`],
-    /// or `None` where `serde_json_path` evaluates it on a copy.
+    /// The engine's reading of a path that needs more than [`segments`].
     ///
     /// [`segments`]: JsonPath::segments
     pub(crate) fn general_query(&self) -> Option<&crate::json::general::Query> {
-        self.general_query.as_ref()
+        match &self.walk {
+            Walk::Segments(_) => None,
+            Walk::General(query) => Some(query),
+        }
     }
 
     /// For a path of keys that ends in filters, slices or indexes, the
@@ -145,7 +157,7 @@ impl JsonPath {
     /// Whether what the path selects is one value or the elements of one
     /// array: no wildcard but, maybe, the last segment.
     pub fn is_one_array(&self) -> bool {
-        match &self.segments {
+        match self.segments() {
             Some(segments) => !segments
                 .iter()
                 .rev()
@@ -155,9 +167,22 @@ impl JsonPath {
         }
     }
 
+    /// The values the path selects under `page`, in document order, on
+    /// any parsed form; on the index a number keeps its text.
+    pub(crate) fn select<'v, N: crate::json::node::Node<'v>>(&self, page: N) -> Vec<N> {
+        match &self.walk {
+            Walk::Segments(segments) => {
+                let mut found = Vec::new();
+                crate::json::node::walk(page, segments, &mut found);
+                found
+            }
+            Walk::General(query) => crate::json::general::select(query, page),
+        }
+    }
+
     /// Whether the path can select more than one value.
     pub fn is_multi(&self) -> bool {
-        match &self.segments {
+        match self.segments() {
             Some(segments) => segments.contains(&Segment::Wildcard),
             None => true,
         }
@@ -178,34 +203,6 @@ impl JsonPath {
             .filter_map(|at| value.pointer(&at.to_json_pointer()))
             .collect()
     }
-
-    /// Where the path selects values in `copy`, in document order: each
-    /// place as the keys and indexes to it, for a caller that holds the
-    /// same document in another form (a page's structural index, whose
-    /// numbers keep their text). `copy` comes from
-    /// [`to_serde_located`](crate::json::node::to_serde_located), which
-    /// gives numbers past 64 bits as doubles for filters, as in `query`.
-    pub(crate) fn locate(&self, copy: &Value) -> Vec<Vec<Step>> {
-        self.general
-            .query_located(copy)
-            .locations()
-            .map(|at| {
-                at.iter()
-                    .map(|step| match step {
-                        serde_json_path::PathElement::Name(name) => Step::Key((*name).to_owned()),
-                        serde_json_path::PathElement::Index(i) => Step::Index(*i),
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-}
-
-/// A step of a place [`JsonPath::locate`] finds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Step {
-    Key(String),
-    Index(usize),
 }
 
 /// Whether `value` holds a number past 64 bits, carried as a marked string.
@@ -225,7 +222,8 @@ fn holds_big_number(value: &Value) -> bool {
 fn big_numbers_as_doubles(value: &Value) -> Value {
     match value {
         Value::String(s) => match crate::json::big_number(s) {
-            Some(literal) => crate::json::node::big_number_as_double(literal),
+            Some(literal) => serde_json::Number::from_f64(crate::json::node::big_double(literal))
+                .map_or(Value::Null, Value::Number),
             None => value.clone(),
         },
         Value::Array(items) => Value::Array(items.iter().map(big_numbers_as_doubles).collect()),

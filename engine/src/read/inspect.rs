@@ -21,7 +21,6 @@ use crate::read::fanout::Feed;
 use crate::read::page::unless_stopped;
 use crate::read::pass::{Context, Pass};
 use crate::read::worker::{content_type, not_json};
-use crate::read::{page_records, reparse_selected};
 
 /// The first request the job would send, as text with secrets masked.
 /// Needs no network: the first request of every pagination type is static.
@@ -211,13 +210,10 @@ fn on_page<R>(
     }
     let mut parser = Parser::default();
     let mut scratch = Scratch::default();
-    let mut reparse = Scratch::default();
     let page = parser
         .parse(answer.body, &mut scratch)
         .map_err(|e| not_json(shown, answer.content_type.as_deref(), answer.body, e))?;
-    let reparsed = reparse_selected(&page, &job.records, &mut parser, &mut reparse)
-        .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-    let records = page_records(&page, &reparsed, &job.records)
+    let records = crate::extract::select_records(&page, &job.records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
     Ok(inspect(&FirstPage {
         placeholders,
@@ -541,6 +537,6 @@ pub fn query(path: &str, document: &[u8]) -> Result<Vec<u8>> {
         .scan(document, None)
         .map_err(|e| Error::data(format!("the document is not valid JSON: {e}")))?;
     // On the document's index, so that a number is printed as written.
-    let found = crate::json::node::select(doc.root(), &path);
+    let found = path.select(doc.root());
     Ok(crate::extract::json_array(&found))
 }

@@ -28,14 +28,11 @@ use std::time::{Duration, Instant};
 use hydrant_paginate::{Override, Plan};
 use serde_json::Value;
 use simd_json::BorrowedValue;
-use simd_json::prelude::ValueAsArray;
 
 use crate::error::{Error, Result};
-use crate::extract::expand;
-use crate::job::{Job, Records};
+use crate::job::Job;
 use crate::json::node::Node;
 use crate::json::path::JsonPath;
-use crate::json::{Parser, Scratch};
 use crate::net::request::Prepared;
 use crate::options::RunOptions;
 use crate::summary::Summary;
@@ -107,40 +104,6 @@ pub(crate) enum OutputHook {
 pub(crate) type SinkFactory =
     Box<dyn FnOnce(&[crate::extract::ColumnSpec], &[String]) -> Box<dyn crate::sink::Sink> + Send>;
 
-/// A records path that needs the general JSONPath evaluator is applied to
-/// a `serde_json` copy of the page; what it selects is parsed again with
-/// simd-json, as one array, into `reparse`.
-pub(crate) fn reparse_selected<'r>(
-    page: &BorrowedValue<'_>,
-    records: &Records,
-    parser: &mut Parser,
-    reparse: &'r mut Scratch,
-) -> std::result::Result<Option<BorrowedValue<'r>>, String> {
-    let Some(path) = records.path.as_ref().filter(|p| p.segments().is_none()) else {
-        return Ok(None);
-    };
-    let text = crate::extract::json_array(&crate::json::node::select(page, path));
-    parser.parse(&text, reparse).map(Some)
-}
-
-/// The records of a page (see [`reparse_selected`]).
-pub(crate) fn page_records<'v>(
-    page: &'v BorrowedValue<'v>,
-    reparsed: &'v Option<BorrowedValue<'v>>,
-    records: &Records,
-) -> std::result::Result<Vec<&'v BorrowedValue<'v>>, String> {
-    match reparsed {
-        Some(selected) => {
-            let nodes = selected
-                .as_array()
-                .map(|a| a.iter().collect())
-                .unwrap_or_default();
-            expand(nodes, true, records.mode)
-        }
-        None => crate::extract::select_records(page, records),
-    }
-}
-
 /// How many requests may be in flight: `limits.concurrency` when none
 /// depends on another's answer (a counted plan, or fan-out values),
 /// one otherwise.
@@ -152,11 +115,10 @@ pub(crate) fn request_window(job: &Job, counted: bool) -> usize {
     }
 }
 
-/// [`watched_value`] on any parsed form. A path of filters or slices is
-/// evaluated on a copy of the page, and the value is the page's own at
-/// the first place it finds, so that a number keeps its text.
+/// [`watched_value`] on any parsed form; on the index a number keeps its
+/// text.
 pub(crate) fn watched_node<'v, N: Node<'v>>(page: N, path: &JsonPath) -> Option<Value> {
-    let found = crate::json::node::select(page, path);
+    let found = path.select(page);
     found.first().map(|v| v.to_serde_verbatim())
 }
 
@@ -183,7 +145,7 @@ pub(crate) fn verbatim_watched(
 }
 
 pub(crate) fn watched_value(page: &BorrowedValue<'_>, path: &JsonPath) -> Option<Value> {
-    let found = crate::json::node::select(page, path);
+    let found = path.select(page);
     found.first().map(|v| v.to_serde())
 }
 

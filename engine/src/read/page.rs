@@ -22,7 +22,7 @@ use crate::read::columns::{fixed_extractor, tell_unseen};
 use crate::read::flight::{Held, Pending, RowsDone, Standing, joined};
 use crate::read::run::{PageAt, Parsers, ReadRun};
 use crate::read::worker::{PageWork, content_type, index_records, not_json};
-use crate::read::{OutputHook, output_error, page_records, reparse_selected, watched_value};
+use crate::read::{OutputHook, output_error, watched_value};
 use crate::sink::{Destination, Made, Mark, PageOut, RawSink, Sink, TextSink};
 use crate::state::{self, ReadCheckpoint, SavedColumn};
 
@@ -51,8 +51,6 @@ impl ReadRun<'_, '_> {
     ) -> Result<()> {
         let watched_paths = self.pass.as_ref().map(|p| p.watched.clone());
         let watched_at: &[JsonPath] = watched_paths.as_deref().unwrap_or_default();
-        // Paths of filters or slices are evaluated on a copy, and what
-        // they select is the index's own values (`JsonPath::locate`).
         if self.extractor.is_some() {
             self.read_indexed(fetched, &body, page, &placeholders, watched_at, parse)
         } else {
@@ -138,9 +136,7 @@ impl ReadRun<'_, '_> {
         let mut watched: Vec<Option<Value>> =
             watched_at.iter().map(|w| watched_value(&tree, w)).collect();
         let in_response = |e| Error::data(format!("response from {}: {e}", page.shown));
-        let reparsed = reparse_selected(&tree, &job.records, &mut parse.parser, &mut parse.reparse)
-            .map_err(in_response)?;
-        let records = page_records(&tree, &reparsed, &job.records).map_err(in_response)?;
+        let records = crate::extract::select_records(&tree, &job.records).map_err(in_response)?;
         let Inferred {
             hold,
             columns_changed,

@@ -124,7 +124,6 @@ pub(crate) struct Tally {
 pub(super) struct Parsers {
     pub(super) parser: Parser,
     pub(super) scratch: Scratch,
-    pub(super) reparse: Scratch,
     pub(super) scanner: Scanner,
     /// Scans a page again when the inferred columns grew on it.
     pub(super) rescanner: Scanner,

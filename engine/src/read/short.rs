@@ -23,7 +23,6 @@ use crate::net::session::Fetched;
 use crate::read::flight::{Task, join, unless_interrupted};
 use crate::read::run::{Parsers, ReadRun};
 use crate::read::worker::{Landed, PageFacts};
-use crate::read::{page_records, reparse_selected};
 use crate::state;
 
 /// How long the answer after a short page is waited for. It was sent
@@ -151,8 +150,6 @@ impl ReadRun<'_, '_> {
         let tree = (parse.parser)
             .parse(&fetched.response.body, &mut parse.scratch)
             .ok()?;
-        let reparsed =
-            reparse_selected(&tree, records, &mut parse.parser, &mut parse.reparse).ok()?;
-        Some(page_records(&tree, &reparsed, records).ok()?.len())
+        Some(crate::extract::select_records(&tree, records).ok()?.len())
     }
 }

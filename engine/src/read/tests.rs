@@ -346,11 +346,9 @@ fn a_general_records_path_selects_on_the_index_what_the_tree_selects() {
             .map(crate::json::node::Node::to_serde)
             .collect();
         let mut parser = crate::json::Parser::default();
-        let (mut scratch, mut reparse) = Default::default();
+        let mut scratch = Default::default();
         let tree = parser.parse(page.as_bytes(), &mut scratch).unwrap();
-        let reparsed =
-            crate::read::reparse_selected(&tree, records, &mut parser, &mut reparse).unwrap();
-        let by_tree: Vec<Value> = crate::read::page_records(&tree, &reparsed, records)
+        let by_tree: Vec<Value> = crate::extract::select_records(&tree, records)
             .unwrap()
             .into_iter()
             .map(crate::json::node::Node::to_serde)

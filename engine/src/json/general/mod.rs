@@ -4,8 +4,8 @@
 //!
 //! The parser reads a path `serde_json_path` has already found valid, with
 //! the RFC's five functions (`length`, `count`, `value`, `match`,
-//! `search`). It declines what it does not know; such a path is
-//! evaluated by `serde_json_path` on a copy of the page. Comparisons
+//! `search`); [`JsonPath::parse`] refuses, by name, a valid path it could
+//! not read, rather than evaluate it otherwise. Comparisons
 //! follow the RFC: numbers compare by value (a number past 64 bits as the
 //! double that keeps its order), strings by their characters, and only
 //! numbers and strings are ordered. `match` and `search` read their
@@ -15,6 +15,8 @@ use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use crate::json::node::{Node, View, big_double};
+#[cfg(doc)]
+use crate::json::path::JsonPath;
 
 mod grammar;
 

@@ -843,7 +843,6 @@ fn count_colons(kinds: &[u8]) -> usize {
 mod tests {
     use super::*;
     use crate::json::node::Node;
-    use crate::json::path::Step as PathStep;
 
     fn scanned(text: &str) -> Result<serde_json::Value, String> {
         let mut scanner = Scanner::default();
@@ -1410,101 +1409,5 @@ mod tests {
                 })
             })
             .collect()
-    }
-
-    /// Every place under `item`, in document order, as the keys and
-    /// indexes to it.
-    fn places(item: Item<'_>, at: &mut Vec<PathStep>, out: &mut Vec<Vec<PathStep>>) {
-        out.push(at.clone());
-        let mut elements = Vec::new();
-        if item.elements(&mut elements).is_some() {
-            for (i, element) in elements.into_iter().enumerate() {
-                at.push(PathStep::Index(i));
-                places(element, at, out);
-                at.pop();
-            }
-        }
-        let mut members = Vec::new();
-        item.members(&mut |key, value| members.push((key.to_owned(), value)));
-        for (key, value) in members {
-            at.push(PathStep::Key(key));
-            places(value, at, out);
-            at.pop();
-        }
-    }
-
-    /// Finding many places at once keeps the nodes on the way to the last
-    /// one and lists an array's elements once; each place must still hold
-    /// what a walk from the root finds there. The places are every one of
-    /// a random document, some dropped, some made up (past an array's end,
-    /// under a missing key, through a scalar), a repeated key's later
-    /// value asked for by name, and in a few rounds out of order.
-    #[test]
-    fn places_found_together_are_those_found_one_by_one() {
-        use crate::json::node::{follow, follow_all};
-        use PathStep as Step;
-        let mut random = crate::json::xorshift(0x5be0_cd19_137e_2179);
-        let mut next = |below: usize| (random() % below as u64) as usize;
-        for round in 0..300 {
-            let text = random_document(&mut next, 3);
-            let mut scanner = Scanner::default();
-            let doc = scanner.scan(text.as_bytes(), None).unwrap();
-            let mut all = Vec::new();
-            places(doc.root(), &mut Vec::new(), &mut all);
-            let mut asked = Vec::new();
-            for place in all {
-                match next(6) {
-                    0 => {}
-                    1 => {
-                        let mut made_up = place.clone();
-                        made_up.push(match next(3) {
-                            0 => Step::Index(next(12)),
-                            1 => Step::Key(["a", "b", "zz"][next(3)].to_owned()),
-                            _ => Step::Index(0),
-                        });
-                        asked.push(place);
-                        asked.push(made_up);
-                    }
-                    _ => asked.push(place),
-                }
-            }
-            if round % 10 == 0 {
-                asked.reverse();
-            }
-            let one_by_one: Vec<usize> = (asked.iter())
-                .filter_map(|place| follow(doc.root(), place))
-                .map(|item| item.at)
-                .collect();
-            let together: Vec<usize> = follow_all(doc.root(), &asked)
-                .into_iter()
-                .map(|item| item.at)
-                .collect();
-            assert_eq!(together, one_by_one, "round {round}: {text}");
-        }
-    }
-
-    /// A random JSON document up to `depth` deep: arrays and objects of up
-    /// to five entries, keys drawn from three (so some repeat), scalars.
-    fn random_document(next: &mut impl FnMut(usize) -> usize, depth: usize) -> String {
-        let choice = if depth == 0 { 2 + next(2) } else { next(4) };
-        match choice {
-            0 => {
-                let items: Vec<String> = (0..next(6))
-                    .map(|_| random_document(next, depth - 1))
-                    .collect();
-                format!("[{}]", items.join(","))
-            }
-            1 => {
-                let members: Vec<String> = (0..next(6))
-                    .map(|_| {
-                        let key = ["a", "b", "c"][next(3)];
-                        format!("\"{key}\":{}", random_document(next, depth - 1))
-                    })
-                    .collect();
-                format!("{{{}}}", members.join(","))
-            }
-            2 => ["1", "-2.50", "\"s\"", "null", "true"][next(5)].to_owned(),
-            _ => "[]".to_owned(),
-        }
     }
 }
