@@ -416,12 +416,8 @@ fn value<'l, 'v, N: Node<'v>>(operand: &'l Operand, current: N, root: N) -> Valu
                 Value::Literal(Literal::Str(s)) => Value::Count(s.chars().count()),
                 Value::Node(node) => match node.view() {
                     View::Str(s) => Value::Count(s.chars().count()),
-                    View::Compound if node.is_object() => Value::Count(children(node).len()),
-                    View::Compound => {
-                        let mut elements = Vec::new();
-                        node.elements(&mut elements);
-                        Value::Count(elements.len())
-                    }
+                    // Elements, or members with a repeated key once.
+                    View::Compound => Value::Count(children(node).len()),
                     _ => Value::Nothing,
                 },
                 _ => Value::Nothing,
