@@ -9,7 +9,10 @@
 //!   `to_ndjson_function`, whose records path needs the general JSONPath
 //!   evaluator (`$.data[?@.active == true]`, half the records;
 //!   `$.data[0:1000]`; `$.data[?length(@.plan) > 3]`, two thirds of the
-//!   records);
+//!   records), and three paths to each record's `user` object:
+//!   `to_ndjson_user` (`$.data[*].user`, a plain path, their baseline),
+//!   `to_ndjson_filter_user` (`$.data[?@.active == true].user`, records
+//!   deeper than the filter) and `to_ndjson_descendant_user` (`$..user`);
 //! - `encode/<shape>`: NDJSON and CSV encoding of extracted rows, in
 //!   records/s;
 //! - `gzip`: decoding a gzip response body as the engine does (flate2);
@@ -69,6 +72,13 @@ fn page(c: &mut Criterion) {
                 ("to_ndjson_filter", "$.data[?@.active == true]", 507),
                 ("to_ndjson_slice", "$.data[0:1000]", RECORDS),
                 ("to_ndjson_function", "$.data[?length(@.plan) > 3]", 673),
+                ("to_ndjson_user", "$.data[*].user", RECORDS),
+                (
+                    "to_ndjson_filter_user",
+                    "$.data[?@.active == true].user",
+                    507,
+                ),
+                ("to_ndjson_descendant_user", "$..user", RECORDS),
             ] {
                 let mut general = PagePipeline::new(&job_with(shape, path)).expect("bench job");
                 let run = |p: &mut PagePipeline| p.run_to_output(&body, Encoding::Ndjson);

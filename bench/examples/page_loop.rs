@@ -9,9 +9,10 @@
 //! valgrind --tool=cachegrind target/release/examples/page_loop realistic 50
 //! ```
 //!
-//! `page_loop [SHAPE] [PAGES] [ndjson|csv|arrow]`: `realistic`, 2000 pages
-//! and NDJSON unless told. A page holds 1000 records; the columns are the
-//! shape's bench columns (inferred for `realistic`, from the first page).
+//! `page_loop [SHAPE] [PAGES] [ndjson|csv|arrow] [RECORDS_PATH]`:
+//! `realistic`, 2000 pages, NDJSON and the records at `data` unless
+//! told. A page holds 1000 records; the columns are the shape's bench
+//! columns (inferred for `realistic`, from the first page).
 
 use std::process::ExitCode;
 
@@ -38,8 +39,12 @@ fn main() -> ExitCode {
         Some("arrow") => None,
         Some(other) => return usage(&format!("no encoding `{other}`")),
     };
+    let records_path = args.get(3).map_or("data", String::as_str);
+    if records_path.contains('\'') {
+        return usage("RECORDS_PATH holds no `'`");
+    }
     let job = format!(
-        "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = \"data\"\n{}",
+        "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = '{records_path}'\n{}",
         shape.columns()
     );
     let body = shape.page(0, 1000);
@@ -68,7 +73,9 @@ fn main() -> ExitCode {
 }
 
 fn usage(why: &str) -> ExitCode {
-    eprintln!("page_loop: {why}\nusage: page_loop [SHAPE] [PAGES] [ndjson|csv|arrow]");
+    eprintln!(
+        "page_loop: {why}\nusage: page_loop [SHAPE] [PAGES] [ndjson|csv|arrow] [RECORDS_PATH]"
+    );
     ExitCode::from(2)
 }
 

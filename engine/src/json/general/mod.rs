@@ -277,9 +277,39 @@ fn apply<'v, N: Node<'v>>(selector: &Selector, node: N, root: N, out: &mut Vec<N
 /// only, as `get` finds it.
 fn children<'v, N: Node<'v>>(node: N) -> Vec<N> {
     let mut out = Vec::new();
-    if node.elements(&mut out).is_some() {
+    if node.elements(&mut out).is_some() || !node.is_object() {
         return out;
     }
+    // Keys are told apart by a hash, with no copy of each: a repeated
+    // key is rare, and only an object with two keys of one hash has its
+    // keys compared. A short object's hashes stay on the stack.
+    out.reserve(Keys::LISTED);
+    let (mut short, mut long) = ([0; Keys::LISTED], Vec::new());
+    node.members(&mut |key, value| {
+        let hash = key_hash(key);
+        match short.get_mut(out.len()) {
+            Some(slot) => *slot = hash,
+            None if long.is_empty() => long.extend(short.iter().copied().chain([hash])),
+            None => long.push(hash),
+        }
+        out.push(value);
+    });
+    let hashes = match short.get_mut(..out.len()) {
+        Some(short) => short,
+        None => &mut long[..],
+    };
+    if has_repeats(hashes) {
+        return first_of_each_key(node);
+    }
+    out
+}
+
+/// An object's values with a repeated key's first only, keys compared
+/// as text: out of line, as it is rare.
+#[cold]
+#[inline(never)]
+fn first_of_each_key<'v, N: Node<'v>>(node: N) -> Vec<N> {
+    let mut out = Vec::new();
     let mut keys = Keys::default();
     node.members(&mut |key, value| {
         if keys.insert(key) {
@@ -287,6 +317,38 @@ fn children<'v, N: Node<'v>>(node: N) -> Vec<N> {
         }
     });
     out
+}
+
+/// A hash of a key's bytes (FxHash's mixing): cheap, and good enough to
+/// tell keys apart, as keys of equal hashes are compared.
+fn key_hash(key: &str) -> u64 {
+    let mix =
+        |hash: u64, word: u64| (hash.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    let mut words = key.as_bytes().chunks_exact(8);
+    let mut hash = key.len() as u64;
+    for word in words.by_ref() {
+        hash = mix(
+            hash,
+            u64::from_le_bytes(word.try_into().expect("eight bytes")),
+        );
+    }
+    let tail = words.remainder();
+    mix(
+        hash,
+        tail.iter().fold(0, |word, &b| word << 8 | u64::from(b)),
+    )
+}
+
+/// Whether two of `hashes` are equal (they are reordered).
+fn has_repeats(hashes: &mut [u64]) -> bool {
+    if hashes.len() <= Keys::LISTED {
+        return hashes
+            .iter()
+            .enumerate()
+            .any(|(i, h)| hashes[..i].contains(h));
+    }
+    hashes.sort_unstable();
+    hashes.windows(2).any(|pair| pair[0] == pair[1])
 }
 
 /// The keys of an object met so far: a list while short, a set past
