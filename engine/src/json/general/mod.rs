@@ -226,6 +226,9 @@ pub(crate) fn select<'v, N: Node<'v>>(query: &Query, root: N) -> Vec<N> {
 }
 
 fn run<'v, N: Node<'v>>(query: &Query, current: N, root: N) -> Vec<N> {
+    if let Some(found) = singular(query, current, root) {
+        return found.into_iter().collect();
+    }
     let mut nodes = vec![if query.root { root } else { current }];
     for part in &query.segments {
         let mut next = Vec::new();
@@ -241,6 +244,25 @@ fn run<'v, N: Node<'v>>(query: &Query, current: N, root: N) -> Vec<N> {
         nodes = next;
     }
     nodes
+}
+
+/// What a query of names and indexes only (`@.user.id`, `$.a[0]`)
+/// selects: at most one node, found with no list of the nodes on the
+/// way, as a filter tests each record with such queries. `None` for any
+/// other query.
+fn singular<'v, N: Node<'v>>(query: &Query, current: N, root: N) -> Option<Option<N>> {
+    let mut node = Some(if query.root { root } else { current });
+    for part in &query.segments {
+        let [selector] = part.selectors.as_slice() else {
+            return None;
+        };
+        node = match (selector, part.descendant) {
+            (Selector::Name(name), false) => node.and_then(|n| n.get(name)),
+            (Selector::Index(i), false) => node.and_then(|n| n.at(*i)),
+            _ => return None,
+        };
+    }
+    Some(node)
 }
 
 /// The selectors applied to `node`, then to each node under it in turn,
@@ -422,7 +444,10 @@ fn test<'v, N: Node<'v>>(test: &Test, current: N, root: N) -> bool {
     match test {
         Test::Paren { not, expr } => or(expr, current, root) != *not,
         Test::Pattern { not, pattern } => pattern.test(current, root) != *not,
-        Test::Exists { not, query } => run(query, current, root).is_empty() == *not,
+        Test::Exists { not, query } => match singular(query, current, root) {
+            Some(found) => found.is_none() == *not,
+            None => run(query, current, root).is_empty() == *not,
+        },
         Test::Compare { left, op, right } => {
             let (left, right) = (value(left, current, root), value(right, current, root));
             match op {
@@ -464,9 +489,13 @@ impl<'l, N> Value<'l, N> {
 }
 
 fn value<'l, 'v, N: Node<'v>>(operand: &'l Operand, current: N, root: N) -> Value<'l, N> {
-    let one = |query: &Query| match run(query, current, root).as_slice() {
-        [node] => Value::Node(*node),
-        _ => Value::Nothing,
+    let one = |query: &Query| match singular(query, current, root) {
+        Some(Some(node)) => Value::Node(node),
+        Some(None) => Value::Nothing,
+        None => match run(query, current, root).as_slice() {
+            [node] => Value::Node(*node),
+            _ => Value::Nothing,
+        },
     };
     match operand {
         Operand::Literal(literal) => Value::Literal(literal),
