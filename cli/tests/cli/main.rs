@@ -239,16 +239,19 @@ fn values_written_as_null_for_their_type_are_counted() {
 #[test]
 fn a_declared_column_that_no_record_has_is_warned_of() {
     // `user.nmae` is misspelled: its column would be null in every record
-    // without a word. `deleted` is in one record, and `gone` null in all
-    // of them, which a record does hold: neither is warned of.
+    // without a word, and `tagz[*].name`'s `[]`. `deleted` is in one
+    // record, `gone` null in all of them, which a record does hold, and
+    // `labels[*].name` selects a name in one record: none of these is
+    // warned of.
     let server = TestServer::start(vec![
         Exchange::json(
             "/p?page=1",
-            r#"[{"id": 1, "user": {"name": "a"}, "gone": null}]"#,
+            r#"[{"id": 1, "user": {"name": "a"}, "gone": null, "labels": []}]"#,
         ),
         Exchange::json(
             "/p?page=2",
-            r#"[{"id": 2, "user": {"name": "b"}, "gone": null, "deleted": true}]"#,
+            r#"[{"id": 2, "user": {"name": "b"}, "gone": null, "deleted": true,
+                 "labels": [{"name": "x"}]}]"#,
         ),
         Exchange::json("/p?page=3", "[]"),
     ]);
@@ -256,18 +259,23 @@ fn a_declared_column_that_no_record_has_is_warned_of() {
         [[columns]]\nname = \"id\"\ntype = \"long\"\n\
         [[columns]]\nname = \"name\"\npath = \"user.nmae\"\n\
         [[columns]]\nname = \"deleted\"\ntype = \"boolean\"\n\
-        [[columns]]\nname = \"gone\"\n";
+        [[columns]]\nname = \"gone\"\n\
+        [[columns]]\nname = \"labels\"\npath = \"labels[*].name\"\n\
+        [[columns]]\nname = \"tags\"\npath = \"tagz[*].name\"\n";
     let (run, summary) = run_job(&server.url(), "/p", rest, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         summary["warnings"],
         serde_json::json!([
             "column `name`: none of the 2 records has a value at `user.nmae`, so the column is \
-             null in all of them (a misspelled path? `hydrant check` shows the records)"
+             null in all of them (a misspelled path? `hydrant check` shows the records)",
+            "column `tags`: none of the 2 records has a value at `tagz[*].name`, so the column \
+             is `[]` in all of them (a misspelled path? `hydrant check` shows the records)"
         ]),
         "{summary}"
     );
-    // `check` says it of the first page, where `deleted` is absent too.
+    // `check` says it of the first page, where `deleted` and `labels`
+    // are absent too.
     let dir = Dir::new();
     let job = dir.write("job.toml", &job_text(&server, "/p", rest));
     let check = hydrant(&["check", path_str(&job)]);
@@ -276,10 +284,12 @@ fn a_declared_column_that_no_record_has_is_warned_of() {
         check.stdout.contains(
             "warning: column `name`: none of the 1 records of the first page has a value at \
              `user.nmae`, so the column is null in all of them (a misspelled path?)\n"
-        ) && check
-            .stdout
-            .contains("warning: column `deleted`: none of the 1 records")
-            && check.stdout.matches("warning:").count() == 2,
+        ) && check.stdout.contains(
+            "warning: column `tags`: none of the 1 records of the first page has a value at \
+             `tagz[*].name`, so the column is `[]` in all of them (a misspelled path?)\n"
+        ) && ["deleted", "labels"].iter().all(|name| {
+            (check.stdout).contains(&format!("warning: column `{name}`: none of the 1 records"))
+        }) && check.stdout.matches("warning:").count() == 4,
         "{}",
         check.stdout
     );

@@ -104,8 +104,9 @@ pub struct Tolerated {
     pub row: usize,
     /// The column, as an index into the columns.
     pub column: usize,
-    /// The record had no value there (`records.on_missing = "null"`);
-    /// else its value did not convert (`records.on_bad_type = "null"`).
+    /// The record had no value there (`records.on_missing = "null"`, or
+    /// a path of `[*]` that selected nothing, written `[]`); else its
+    /// value did not convert (`records.on_bad_type = "null"`).
     pub missing: bool,
 }
 
@@ -326,7 +327,15 @@ impl Extractor {
                     }
                 } else if self.multi[index] {
                     // A multi-valued path gives the array of what it selects,
-                    // `[]` when it selects nothing.
+                    // `[]` when it selects nothing: noted as absent, so that
+                    // a path no record has (misspelled) is warned of.
+                    if many[index].is_empty() && self.note_absent {
+                        batch.tolerated.push(Tolerated {
+                            row: batch.rows,
+                            column: index,
+                            missing: true,
+                        });
+                    }
                     convert_compound(column, json_array(&many[index])).map(|c| *cell = c)
                 } else {
                     match single[index] {

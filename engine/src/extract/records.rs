@@ -55,9 +55,14 @@ pub(crate) fn column_absent(column: &ColumnSpec, records: u64, in_check: bool) -
     } else {
         ("", " `hydrant check` shows the records")
     };
+    // A path of `[*]` gives the array of what it selects, `[]` for none.
+    let written = match column.path.as_ref().and_then(JsonPath::segments) {
+        Some(segments) if segments.contains(&Segment::Wildcard) => "`[]`",
+        _ => "null",
+    };
     format!(
         "column `{}`: none of the {records} records{of} has a value at `{path}`, so the column \
-         is null in all of them (a misspelled path?{hint})",
+         is {written} in all of them (a misspelled path?{hint})",
         column.name
     )
 }
