@@ -258,6 +258,21 @@ fn counted_pages_of_records_from_several_arrays_are_refused() {
             "{}",
             refused.stderr
         );
+        // A filter: a page of three orders, one of them open, would read
+        // as short too.
+        let rest = format!("[paginate]\n{paginate}\n[records]\npath = '$.orders[?@.open]'\n");
+        let (refused, _) = run_job(&server.url(), "/o", &rest, &[]);
+        assert_eq!(refused.code, 2, "{paginate}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains(
+                "records.path: `$.orders[?@.open]` may select some of a page's records (a \
+                 filter, a slice or `..`), but paginate type"
+            ) && refused
+                .stderr
+                .contains("take the whole array as the records and filter them"),
+            "{}",
+            refused.stderr
+        );
     }
     assert!(server.requests().is_empty());
     // Pages that are not counted are taken as before.

@@ -659,10 +659,11 @@ pub(super) fn check_body_members(
     Ok(())
 }
 
-/// Refuses a records path through several arrays where a page's count
-/// of records may end pagination: `$.orders[*].lines[*]` counts lines,
-/// not the orders the API pages by, so a page of orders with few lines
-/// would end the run with pages left.
+/// Refuses a records path through several arrays, or one that may
+/// select some of a page's records, where a page's count of records may
+/// end pagination: `$.orders[*].lines[*]` counts lines and
+/// `$.orders[?@.open]` open orders, not the orders the API pages by, so
+/// a page of orders with few of them would end the run with pages left.
 fn check_counted_records(
     paginator: &hydrant_paginate::Paginator,
     config: &hydrant_paginate::Config,
@@ -670,17 +671,33 @@ fn check_counted_records(
     file: &file::RecordsFile,
     prefix: &str,
 ) -> std::result::Result<(), String> {
-    match &records.path {
-        Some(path) if paginator.ends_on_records() && !path.is_one_array() => Err(format!(
-            "{prefix}records.path: `{}` takes records from several arrays, but paginate type \
-             `{}` ends on a count of a page's records (a short or empty page, or records_below), \
-             and those are not the items the API pages by; take the outer array as the records \
-             (its inner arrays are json columns) or page by cursor or link",
-            file.path.as_deref().unwrap_or_default(),
-            config.kind.as_str()
-        )),
-        _ => Ok(()),
-    }
+    let Some(path) = records
+        .path
+        .as_ref()
+        .filter(|_| paginator.ends_on_records())
+    else {
+        return Ok(());
+    };
+    // A path of names and `[*]` names several arrays; any other (a
+    // filter, a slice, `..`) may select some of a page's records.
+    let (takes, instead) = match path.segments() {
+        _ if path.is_one_array() => return Ok(()),
+        Some(_) => (
+            "takes records from several arrays",
+            "take the outer array as the records (its inner arrays are json columns)",
+        ),
+        None => (
+            "may select some of a page's records (a filter, a slice or `..`)",
+            "take the whole array as the records and filter them afterwards",
+        ),
+    };
+    Err(format!(
+        "{prefix}records.path: `{}` {takes}, but paginate type `{}` ends on a count of a \
+         page's records (a short or empty page, or records_below), and those are not the items \
+         the API pages by; {instead}, or page by cursor or link",
+        file.path.as_deref().unwrap_or_default(),
+        config.kind.as_str()
+    ))
 }
 
 /// Builds the paginator once, so that ADF rules and the paths it watches are
