@@ -629,8 +629,9 @@ fn walk_trie<'v, N: Node<'v>>(
 
 /// Infers columns from records: nested objects flattened with `separator`,
 /// arrays kept as `json`, types widened long → double → string (or, as
-/// `mixed` says, `json` for values of different kinds), a column seen
-/// only as null a `string`; see [`Inference`].
+/// `mixed` says, `json` for values of different kinds). A column seen
+/// only as null is `json` where values of different kinds are (NDJSON,
+/// whose run writes it so), else `string`; see [`Inference`].
 pub(crate) fn infer_columns<'v, N: Node<'v>>(
     records: &[N],
     separator: &str,
@@ -638,7 +639,9 @@ pub(crate) fn infer_columns<'v, N: Node<'v>>(
 ) -> Vec<ColumnSpec> {
     let mut inference = Inference::new(separator, mixed);
     inference.feed(records, Policy::Grow);
-    inference.fix();
+    if mixed == Mixed::Text {
+        inference.fix();
+    }
     inference.columns()
 }
 
