@@ -113,6 +113,17 @@ pub(crate) enum Policy {
     Fixed { widen: bool },
 }
 
+impl Policy {
+    /// What a field whose values differ in kind becomes: NDJSON, whose
+    /// columns grow, keeps each value as it came.
+    pub(crate) fn mixed(self) -> Mixed {
+        match self {
+            Policy::Grow => Mixed::Json,
+            Policy::Fixed { .. } => Mixed::Text,
+        }
+    }
+}
+
 /// What a page changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Fed {

@@ -97,7 +97,8 @@ pub struct Batch<'a> {
     pub tolerated: Vec<Tolerated>,
 }
 
-/// A cell of a [`Batch`] written as null for a problem the job tolerates.
+/// A cell of a [`Batch`] written for a problem the job tolerates: null,
+/// or `[]` for a path of `[*]` that selected nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tolerated {
     /// The row, in the batch.
@@ -329,12 +330,8 @@ impl Extractor {
                     // A multi-valued path gives the array of what it selects,
                     // `[]` when it selects nothing: noted as absent, so that
                     // a path no record has (misspelled) is warned of.
-                    if many[index].is_empty() && self.note_absent {
-                        batch.tolerated.push(Tolerated {
-                            row: batch.rows,
-                            column: index,
-                            missing: true,
-                        });
+                    if many[index].is_empty() {
+                        self.tolerate(true, (batch.rows, index), &mut batch.tolerated);
                     }
                     convert_compound(column, json_array(&many[index])).map(|c| *cell = c)
                 } else {
@@ -486,7 +483,23 @@ impl Extractor {
         if dirty {
             return Err(problem);
         }
-        let missing = matches!(problem, Problem::Missing);
+        self.tolerate(
+            matches!(problem, Problem::Missing),
+            (row, column),
+            tolerated,
+        );
+        Ok(())
+    }
+
+    /// Notes in `tolerated` a cell written for a problem the job tolerates
+    /// at `at` (row, column): an absent value only where the extractor
+    /// notes absent values.
+    fn tolerate(
+        &self,
+        missing: bool,
+        (row, column): (usize, usize),
+        tolerated: &mut Vec<Tolerated>,
+    ) {
         if !missing || self.note_absent {
             tolerated.push(Tolerated {
                 row,
@@ -494,7 +507,6 @@ impl Extractor {
                 missing,
             });
         }
-        Ok(())
     }
 }
 
@@ -627,19 +639,20 @@ fn walk_trie<'v, N: Node<'v>>(
     }
 }
 
-/// Infers columns from records: nested objects flattened with `separator`,
-/// arrays kept as `json`, types widened long → double → string (or, as
-/// `mixed` says, `json` for values of different kinds). A column seen
-/// only as null is `json` where values of different kinds are (NDJSON,
-/// whose run writes it so), else `string`; see [`Inference`].
+/// Infers columns from records as a run under `policy` fixes them once
+/// sampled: nested objects flattened with `separator`, arrays kept as
+/// `json`, types widened long → double → string (or, as
+/// [`Policy::mixed`] says, `json` for values of different kinds). A
+/// column seen only as null is `json` where the columns grow (NDJSON),
+/// else `string`; see [`Inference`].
 pub(crate) fn infer_columns<'v, N: Node<'v>>(
     records: &[N],
     separator: &str,
-    mixed: Mixed,
+    policy: Policy,
 ) -> Vec<ColumnSpec> {
-    let mut inference = Inference::new(separator, mixed);
+    let mut inference = Inference::new(separator, policy.mixed());
     inference.feed(records, Policy::Grow);
-    if mixed == Mixed::Text {
+    if policy != Policy::Grow {
         inference.fix();
     }
     inference.columns()

@@ -674,14 +674,13 @@ fn check_counted_records(
     let Some(path) = records
         .path
         .as_ref()
-        .filter(|_| paginator.ends_on_records())
+        .filter(|p| paginator.ends_on_records() && !p.is_one_array())
     else {
         return Ok(());
     };
     // A path of names and `[*]` names several arrays; any other (a
     // filter, a slice, `..`) may select some of a page's records.
     let (takes, instead) = match path.segments() {
-        _ if path.is_one_array() => return Ok(()),
         Some(_) => (
             "takes records from several arrays",
             "take the outer array as the records (its inner arrays are json columns)",

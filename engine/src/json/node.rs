@@ -198,13 +198,7 @@ pub(crate) trait Node<'v>: Copy {
             return Value::Array(items.into_iter().map(Node::to_serde).collect());
         }
         if self.is_object() {
-            // Sized first: growing a map rehashes it.
-            let mut len = 0;
-            self.members_while(|_, _| {
-                len += 1;
-                true
-            });
-            let mut map = serde_json::Map::with_capacity(len);
+            let mut map = serde_json::Map::new();
             self.members(&mut |key, value| {
                 if let serde_json::map::Entry::Vacant(entry) = map.entry(key) {
                     entry.insert(value.to_serde());

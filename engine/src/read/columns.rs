@@ -1,7 +1,7 @@
 //! Inferred columns in the read loop: how they may change once written,
 //! and what the user is told of fields they leave out.
 
-use crate::extract::{Extractor, Fed, Inference, Mixed, Policy};
+use crate::extract::{Extractor, Fed, Inference, Policy};
 use crate::job::{Job, OutputFormat, Records};
 use crate::read::OutputHook;
 
@@ -21,19 +21,10 @@ pub(super) fn infer_policy(job: &Job, output: &Option<OutputHook>) -> Policy {
     }
 }
 
-/// What a field whose values differ in kind becomes: NDJSON, whose
-/// columns grow, keeps each value as it came.
-pub(super) fn mixed(policy: Policy) -> Mixed {
-    match policy {
-        Policy::Grow => Mixed::Json,
-        Policy::Fixed { .. } => Mixed::Text,
-    }
-}
-
-/// [`mixed`] for a run of `job` to its own output, as `hydrant check`
-/// and `hydrant schema` show it.
-pub(super) fn run_mixed(job: &Job) -> Mixed {
-    mixed(infer_policy(job, &None))
+/// [`infer_policy`] for a run of `job` to its own output, as `hydrant
+/// check` and `hydrant schema` show its columns.
+pub(super) fn run_policy(job: &Job) -> Policy {
+    infer_policy(job, &None)
 }
 
 /// The columns a run starts with: the declared ones, or an inference
@@ -53,14 +44,14 @@ pub(super) fn starting_columns(
             None,
         ),
         (None, Some(seed)) => {
-            let mut inference = Inference::from_columns(flatten, seed, mixed(policy));
+            let mut inference = Inference::from_columns(flatten, seed, policy.mixed());
             inference.restore_null_only(&job.seed_null_only);
             (
                 Some(Extractor::new(seed.clone(), &job.records)),
                 Some(inference),
             )
         }
-        (None, None) => (None, Some(Inference::new(flatten, mixed(policy)))),
+        (None, None) => (None, Some(Inference::new(flatten, policy.mixed()))),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::json::path::JsonPath;
 use crate::json::{Parser, Scratch};
 use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
-use crate::read::columns::run_mixed;
+use crate::read::columns::run_policy;
 use crate::read::fanout::Feed;
 use crate::read::page::unless_stopped;
 use crate::read::pass::{Context, Pass};
@@ -162,7 +162,7 @@ async fn first_page<R>(
     // end of the records, as it does in a run.
     let ends_here = |page: &BorrowedValue<'_>, records: usize| {
         let watched: Vec<Option<serde_json::Value>> = (pass.watched.iter())
-            .map(|path| crate::read::watched_value(page, path))
+            .map(|path| crate::read::watched_node(page, path))
             .collect();
         let view = hydrant_paginate::Page {
             status,
@@ -288,7 +288,7 @@ fn with_columns(
     let columns = job
         .columns
         .clone()
-        .unwrap_or_else(|| infer_columns(records, &job.records.flatten, run_mixed(job)));
+        .unwrap_or_else(|| infer_columns(records, &job.records.flatten, run_policy(job)));
     let extractor = Extractor::new(columns, &job.records);
     let declared = job.columns.is_some();
     let extractor = if declared {
@@ -432,7 +432,7 @@ fn schema_text(job: &Job, &FirstPage { shown, records, .. }: &FirstPage<'_, '_>)
         shown,
         records.len()
     );
-    for column in infer_columns(records, &job.records.flatten, run_mixed(job)) {
+    for column in infer_columns(records, &job.records.flatten, run_policy(job)) {
         // An inferred path's text reads back as its keys (`JsonPath::of_keys`).
         let path = column.path.as_ref().map_or("", |p| p.as_str());
         out.push_str("\n[[columns]]\n");

@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 
 use hydrant_paginate::{Override, Plan};
 use serde_json::Value;
-use simd_json::BorrowedValue;
 
 use crate::error::{Error, Result};
 use crate::job::Job;
@@ -142,11 +141,6 @@ pub(crate) fn verbatim_watched(
             *value = Some(verbatim);
         }
     }
-}
-
-pub(crate) fn watched_value(page: &BorrowedValue<'_>, path: &JsonPath) -> Option<Value> {
-    let found = path.select(page);
-    found.first().map(|v| v.to_serde())
 }
 
 /// Whether the output hook takes the extracted batches themselves rather

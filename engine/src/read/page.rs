@@ -22,7 +22,7 @@ use crate::read::columns::{fixed_extractor, tell_unseen};
 use crate::read::flight::{Held, Pending, RowsDone, Standing, joined};
 use crate::read::run::{PageAt, Parsers, ReadRun};
 use crate::read::worker::{PageWork, content_type, index_records, not_json};
-use crate::read::{OutputHook, output_error, watched_value};
+use crate::read::{OutputHook, output_error, watched_node};
 use crate::sink::{Destination, Made, Mark, PageOut, RawSink, Sink, TextSink};
 use crate::state::{self, ReadCheckpoint, SavedColumn};
 
@@ -134,7 +134,7 @@ impl ReadRun<'_, '_> {
         self.tally
             .lone_surrogates(parse.parser.lone_surrogates, page.shown);
         let mut watched: Vec<Option<Value>> =
-            watched_at.iter().map(|w| watched_value(&tree, w)).collect();
+            watched_at.iter().map(|w| watched_node(&tree, w)).collect();
         let in_response = |e| Error::data(format!("response from {}: {e}", page.shown));
         let records = crate::extract::select_records(&tree, &job.records).map_err(in_response)?;
         let Inferred {

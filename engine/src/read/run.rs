@@ -19,7 +19,7 @@ use crate::json::{Parser, Scratch};
 use crate::net::request::Prepared;
 use crate::net::session::Fetched;
 use crate::options::{Interrupt, Progress, RunOptions};
-use crate::read::columns::{infer_policy, mixed, starting_columns};
+use crate::read::columns::{infer_policy, starting_columns};
 use crate::read::fanout::{FanValue, Feed};
 use crate::read::flight::{
     Held, InFlight, Pending, ROWS_PENDING, Standing, Task, join, unless_interrupted,
@@ -262,7 +262,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 ))
             })?;
             let mut inferred =
-                Inference::from_columns(&job.records.flatten, &columns, mixed(self.policy));
+                Inference::from_columns(&job.records.flatten, &columns, self.policy.mixed());
             inferred.restore_unseen(&checkpoint.unseen_fields);
             inferred.restore_null_only(&checkpoint.null_only);
             self.inference = Some(inferred);

@@ -226,9 +226,14 @@ pub(crate) fn select<'v, N: Node<'v>>(query: &Query, root: N) -> Vec<N> {
 }
 
 fn run<'v, N: Node<'v>>(query: &Query, current: N, root: N) -> Vec<N> {
-    if let Some(found) = singular(query, current, root) {
-        return found.into_iter().collect();
+    match singular(query, current, root) {
+        Some(found) => found.into_iter().collect(),
+        None => evaluate(query, current, root),
     }
+}
+
+/// What any query selects, a list of nodes for each segment.
+fn evaluate<'v, N: Node<'v>>(query: &Query, current: N, root: N) -> Vec<N> {
     let mut nodes = vec![if query.root { root } else { current }];
     for part in &query.segments {
         let mut next = Vec::new();
@@ -446,7 +451,7 @@ fn test<'v, N: Node<'v>>(test: &Test, current: N, root: N) -> bool {
         Test::Pattern { not, pattern } => pattern.test(current, root) != *not,
         Test::Exists { not, query } => match singular(query, current, root) {
             Some(found) => found.is_none() == *not,
-            None => run(query, current, root).is_empty() == *not,
+            None => evaluate(query, current, root).is_empty() == *not,
         },
         Test::Compare { left, op, right } => {
             let (left, right) = (value(left, current, root), value(right, current, root));
@@ -492,7 +497,7 @@ fn value<'l, 'v, N: Node<'v>>(operand: &'l Operand, current: N, root: N) -> Valu
     let one = |query: &Query| match singular(query, current, root) {
         Some(Some(node)) => Value::Node(node),
         Some(None) => Value::Nothing,
-        None => match run(query, current, root).as_slice() {
+        None => match evaluate(query, current, root).as_slice() {
             [node] => Value::Node(*node),
             _ => Value::Nothing,
         },
