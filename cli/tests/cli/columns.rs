@@ -365,6 +365,69 @@ fn inferred_ndjson_columns_grow_with_every_page() {
 }
 
 #[test]
+fn records_that_mix_objects_and_values_write_each_once() {
+    // An array of records where some are objects and some are not: the
+    // objects' fields have columns, the other records go to `value`.
+    let server = paged(&[
+        r#"[{"id": 1, "tag": "x"}, 5, "s", {"id": 2, "tag": "y"}, [1, 2], {}]"#,
+        r#"[{"id": 3, "tag": "z", "extra": true}, 7]"#,
+    ]);
+    let (run, summary) = run_job(&server.url(), "/i", PAGED, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        concat!(
+            "{\"id\":1,\"tag\":\"x\",\"value\":null}\n",
+            "{\"id\":null,\"tag\":null,\"value\":5}\n",
+            "{\"id\":null,\"tag\":null,\"value\":\"s\"}\n",
+            "{\"id\":2,\"tag\":\"y\",\"value\":null}\n",
+            "{\"id\":null,\"tag\":null,\"value\":[1,2]}\n",
+            "{\"id\":null,\"tag\":null,\"value\":null}\n",
+            "{\"id\":3,\"tag\":\"z\",\"value\":null,\"extra\":true}\n",
+            "{\"id\":null,\"tag\":null,\"value\":7,\"extra\":null}\n",
+        )
+    );
+    assert_eq!(summary["records"], 8);
+    // CSV fixes the columns on the first page: a later object's new field
+    // is counted as unseen, not written whole in `value` beside its
+    // other fields.
+    let (run, summary) = run_job_with(&server.url(), "/i", PAGED, &["--format", "csv"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "id,tag,value\n1,x,\n,,5\n,,s\n2,y,\n,,\"[1,2]\"\n,,\n3,z,\n,,7\n"
+    );
+    assert_eq!(summary["unseen_fields"], serde_json::json!({"extra": 1}));
+    // `hydrant schema` says what its `$` column holds, which declared
+    // would be every record.
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{}/i?page=1\"\n[records]\npath = \"data\"\n",
+            server.url()
+        ),
+    );
+    let schema = hydrant(&["schema", path_str(&job)]);
+    assert_eq!(schema.code, 0, "{}", schema.stderr);
+    assert!(
+        schema.stdout.ends_with(
+            "# the records that are not objects; declared, `$` holds every record whole\n\
+             [[columns]]\nname = \"value\"\npath = \"$\"\ntype = \"json\"\n"
+        ),
+        "{}",
+        schema.stdout
+    );
+    // Records that are all values, then an object: no field has a column,
+    // so the object is written whole.
+    let server = paged(&[r#"[5, "s"]"#, r#"[{"id": 3}]"#]);
+    let (run, summary) = run_job_with(&server.url(), "/i", PAGED, &["--format", "csv"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "value\n5\ns\n\"{\"\"id\"\":3}\"\n");
+    assert!(summary.get("unseen_fields").is_none(), "{summary}");
+}
+
+#[test]
 fn inferred_ndjson_keeps_each_value_of_a_mixed_field_as_it_came() {
     // As custom fields come from Jira or HubSpot: a value that is a
     // string, a list, a number or a flag, by field and by record.

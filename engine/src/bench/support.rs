@@ -219,7 +219,7 @@ impl PagePipeline {
             // As an NDJSON run infers its columns from its first page.
             let mut inference = Inference::new(&self.job.records.flatten, Mixed::Json);
             inference.feed(&records, Policy::Grow);
-            let extractor = Extractor::new(inference.columns(), &self.job.records);
+            let extractor = Extractor::inferred(inference.columns(), &self.job.records);
             let shape = inference.shape(extractor.columns());
             self.extractor = Some(extractor);
             self.inferred = Some((inference, shape));

@@ -299,6 +299,11 @@ impl Inference {
         let Some(at) = self.nodes[level].column else {
             return false;
         };
+        // Records that mix objects with other values: the column of the
+        // record holds the others only (see `Extractor::inferred`).
+        if !self.nodes[level].children.is_empty() {
+            return false;
+        }
         let column = &mut self.columns[at];
         let writes_any = |kind| matches!(kind, Some(ColumnType::String | ColumnType::Json));
         if column.placeholder {

@@ -166,6 +166,10 @@ pub(crate) struct Extractor {
     /// declared columns are warned of, and a sparse page would note a
     /// cell a record for nothing.
     note_absent: bool,
+    /// The inferred column of the record itself (`value`) where records
+    /// mix objects with other values: an object's fields have columns of
+    /// their own, so the column holds the other records only.
+    other_records: Option<usize>,
 }
 
 impl Extractor {
@@ -221,7 +225,25 @@ impl Extractor {
             missing_is_dirty: records.missing_is_dirty,
             bad_type_is_dirty: records.bad_type_is_dirty,
             note_absent: false,
+            other_records: None,
         }
+    }
+
+    /// The extractor of inferred columns. Their column of the record
+    /// itself, when fields of objects have columns too, is null for an
+    /// object: its fields are in their own columns, and would be written
+    /// twice. A declared `$` column holds every record.
+    pub(crate) fn inferred(columns: Vec<ColumnSpec>, records: &Records) -> Extractor {
+        let depth = |column: &ColumnSpec| column.path.as_ref()?.segments().map(<[_]>::len);
+        let root = columns.iter().position(|c| depth(c) == Some(0));
+        let fields = columns.iter().any(|c| depth(c).is_some_and(|d| d > 0));
+        let mut extractor = Extractor::new(columns, records);
+        if fields && root.is_some() {
+            extractor.other_records = root;
+            // Rare: such records are walked, not converted from their notes.
+            extractor.direct = false;
+        }
+        extractor
     }
 
     /// The extractor noting absent values too (see [`Batch::tolerated`]),
@@ -296,6 +318,7 @@ impl Extractor {
                     single[column] = Some(value);
                 }
             }
+            let held_elsewhere = self.other_records.filter(|_| record.is_object());
             let start = batch.cells.len();
             // Each cell is converted where it lies in the batch: one moved
             // in from the stack is loaded wider than it was stored, which
@@ -307,7 +330,9 @@ impl Extractor {
                 .enumerate()
                 .zip(&mut batch.cells[start..])
             {
-                let outcome = if let Some(template) = &column.value {
+                let outcome = if held_elsewhere == Some(index) {
+                    Ok(())
+                } else if let Some(template) = &column.value {
                     fill(template, placeholders).and_then(|text| {
                         let mut filled = Cell::Null;
                         let text_json = &mut || text.clone().into_bytes();

@@ -47,7 +47,7 @@ pub(super) fn starting_columns(
             let mut inference = Inference::from_columns(flatten, seed, policy.mixed());
             inference.restore_null_only(&job.seed_null_only);
             (
-                Some(Extractor::new(seed.clone(), &job.records)),
+                Some(Extractor::inferred(seed.clone(), &job.records)),
                 Some(inference),
             )
         }
@@ -64,7 +64,7 @@ pub(super) fn fixed_extractor(
     if policy != Policy::Grow {
         inference.fix();
     }
-    Extractor::new(inference.columns(), records)
+    Extractor::inferred(inference.columns(), records)
 }
 
 /// The warning, given once, of fields outside fixed inferred columns.

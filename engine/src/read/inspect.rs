@@ -285,16 +285,13 @@ fn with_columns(
     report: CheckReport,
 ) -> CheckReport {
     let records = first.records;
-    let columns = job
-        .columns
-        .clone()
-        .unwrap_or_else(|| infer_columns(records, &job.records.flatten, run_policy(job)));
-    let extractor = Extractor::new(columns, &job.records);
     let declared = job.columns.is_some();
-    let extractor = if declared {
-        extractor.noting_absent()
-    } else {
-        extractor
+    let extractor = match &job.columns {
+        Some(columns) => Extractor::new(columns.clone(), &job.records).noting_absent(),
+        None => Extractor::inferred(
+            infer_columns(records, &job.records.flatten, run_policy(job)),
+            &job.records,
+        ),
     };
     // The whole page, for the columns no record has; the sample and the
     // dirty records are those of its first `sample_size` records.
@@ -432,9 +429,23 @@ fn schema_text(job: &Job, &FirstPage { shown, records, .. }: &FirstPage<'_, '_>)
         shown,
         records.len()
     );
-    for column in infer_columns(records, &job.records.flatten, run_policy(job)) {
+    let columns = infer_columns(records, &job.records.flatten, run_policy(job));
+    let depth = |column: &ColumnSpec| {
+        column
+            .path
+            .as_ref()
+            .and_then(JsonPath::keys)
+            .map(|k| k.len())
+    };
+    let fields = columns.iter().any(|c| depth(c).is_some_and(|d| d > 0));
+    for column in columns.iter() {
         // An inferred path's text reads back as its keys (`JsonPath::of_keys`).
         let path = column.path.as_ref().map_or("", |p| p.as_str());
+        if fields && depth(column) == Some(0) {
+            out.push_str(
+                "\n# the records that are not objects; declared, `$` holds every record whole",
+            );
+        }
         out.push_str("\n[[columns]]\n");
         out.push_str(&format!("name = {}\n", toml_string(&column.name)));
         if path != column.name {

@@ -95,7 +95,7 @@ impl ReadRun<'_, '_> {
                 // scanned again for the new ones.
                 let grown = self
                     .extractor
-                    .insert(Extractor::new(inference.columns(), &job.records));
+                    .insert(Extractor::inferred(inference.columns(), &job.records));
                 columns_changed = true;
                 redoc = parse.rescanner.scan(body, grown.plan()).map_err(not_json)?;
                 (records, watched) = index_records(&redoc, &job.records, watched_at, page.shown)?;
@@ -223,7 +223,7 @@ impl ReadRun<'_, '_> {
                 self.extractor = Some(fixed_extractor(inference, self.policy, &job.records));
             }
         } else if fed.changed {
-            self.extractor = Some(Extractor::new(inference.columns(), &job.records));
+            self.extractor = Some(Extractor::inferred(inference.columns(), &job.records));
             inferred.columns_changed = true;
         }
         inferred
@@ -340,7 +340,7 @@ impl ReadRun<'_, '_> {
         if fed.changed {
             let grown = self
                 .extractor
-                .insert(Extractor::new(inference.columns(), &job.records));
+                .insert(Extractor::inferred(inference.columns(), &job.records));
             if let Some(sink) = &mut self.sink {
                 sink.columns_changed(grown.columns())
                     .map_err(|e| output_error(job, e))?;

@@ -266,7 +266,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             inferred.restore_unseen(&checkpoint.unseen_fields);
             inferred.restore_null_only(&checkpoint.null_only);
             self.inference = Some(inferred);
-            self.extractor = Some(Extractor::new(columns, &job.records));
+            self.extractor = Some(Extractor::inferred(columns, &job.records));
         }
         let changed = || {
             Error::config(format!(
