@@ -273,12 +273,29 @@ fn singular<'v, N: Node<'v>>(query: &Query, current: N, root: N) -> Option<Optio
 /// The selectors applied to `node`, then to each node under it in turn,
 /// as `serde_json_path` orders them.
 fn descend<'v, N: Node<'v>>(part: &Part, node: N, root: N, out: &mut Vec<N>) {
+    if let [Selector::Name(name)] = part.selectors.as_slice() {
+        return descend_to(name, node, out, &mut Vec::new());
+    }
     part.selectors
         .iter()
         .for_each(|s| apply(s, node, root, out));
     for child in children(node) {
         descend(part, child, root, out);
     }
+}
+
+/// [`descend`] for one name (`..user`): the member of that name is found
+/// on the walk over an object's members that lists its children, not on
+/// a walk of its own.
+/// `under` holds the children of the nodes on the way down, each
+/// node's after its parent's, so that no node has a list of its own.
+fn descend_to<'v, N: Node<'v>>(name: &str, node: N, out: &mut Vec<N>, under: &mut Vec<N>) {
+    let start = under.len();
+    out.extend(push_children(node, Some(name), under));
+    for at in start..under.len() {
+        descend_to(name, under[at], out, under);
+    }
+    under.truncate(start);
 }
 
 fn apply<'v, N: Node<'v>>(selector: &Selector, node: N, root: N, out: &mut Vec<N>) {
@@ -304,46 +321,57 @@ fn apply<'v, N: Node<'v>>(selector: &Selector, node: N, root: N, out: &mut Vec<N
 /// only, as `get` finds it.
 fn children<'v, N: Node<'v>>(node: N) -> Vec<N> {
     let mut out = Vec::new();
-    if node.elements(&mut out).is_some() || !node.is_object() {
-        return out;
+    push_children(node, None, &mut out);
+    out
+}
+
+/// Pushes [`children`] onto `out`, and gives the member named `name` as
+/// `get` finds it (the first of a repeated key).
+fn push_children<'v, N: Node<'v>>(node: N, name: Option<&str>, out: &mut Vec<N>) -> Option<N> {
+    if node.elements(out).is_some() || !node.is_object() {
+        return None;
     }
     // Keys are told apart by a hash, with no copy of each: a repeated
     // key is rare, and only an object with two keys of one hash has its
     // keys compared. A short object's hashes stay on the stack.
+    let start = out.len();
     out.reserve(Keys::LISTED);
     let (mut short, mut long) = ([0; Keys::LISTED], Vec::new());
+    let mut named = None;
     node.members(&mut |key, value| {
+        if named.is_none() && name == Some(key) {
+            named = Some(value);
+        }
         let hash = key_hash(key);
-        match short.get_mut(out.len()) {
+        match short.get_mut(out.len() - start) {
             Some(slot) => *slot = hash,
             None if long.is_empty() => long.extend(short.iter().copied().chain([hash])),
             None => long.push(hash),
         }
         out.push(value);
     });
-    let hashes = match short.get_mut(..out.len()) {
+    let hashes = match short.get_mut(..out.len() - start) {
         Some(short) => short,
         None => &mut long[..],
     };
     if has_repeats(hashes) {
-        return first_of_each_key(node);
+        out.truncate(start);
+        first_of_each_key(node, out);
     }
-    out
+    named
 }
 
-/// An object's values with a repeated key's first only, keys compared
-/// as text: out of line, as it is rare.
+/// Pushes an object's values with a repeated key's first only, keys
+/// compared as text: out of line, as it is rare.
 #[cold]
 #[inline(never)]
-fn first_of_each_key<'v, N: Node<'v>>(node: N) -> Vec<N> {
-    let mut out = Vec::new();
+fn first_of_each_key<'v, N: Node<'v>>(node: N, out: &mut Vec<N>) {
     let mut keys = Keys::default();
     node.members(&mut |key, value| {
         if keys.insert(key) {
             out.push(value);
         }
     });
-    out
 }
 
 /// A hash of a key's bytes (FxHash's mixing): cheap, and good enough to
