@@ -164,8 +164,9 @@ impl Inference {
             }
         }
         // A `json` column with no fields under it holds its objects
-        // whole, as the run whose columns these are wrote them.
-        for level in &mut inference.nodes {
+        // whole, as the run whose columns these are wrote them. The
+        // record itself always has columns.
+        for level in &mut inference.nodes[1..] {
             if let Some(at) = level.column {
                 level.whole = level.children.is_empty()
                     && inference.columns[at].kind == Some(ColumnType::Json);
@@ -1144,6 +1145,25 @@ mod tests {
         );
         assert_eq!(shown(&resumed), shown(&unbroken));
         assert!(resumed.null_only().is_empty());
+    }
+
+    /// Records that are values, then an object: the object's fields get
+    /// columns beside `value`, in a run resumed from saved columns as in
+    /// the run that saved them. The record's own column is never one
+    /// that holds objects whole.
+    #[test]
+    fn records_of_values_then_objects_grow_alike_after_a_resume() {
+        let first = r#"[5, "s"]"#;
+        let later = r#"[{"id": 2}]"#;
+        let mut unbroken = Inference::new("_", Mixed::Json);
+        feed(&mut unbroken, first, Policy::Grow);
+        let mut resumed = Inference::from_columns("_", &unbroken.columns(), Mixed::Json);
+        for inference in [&mut unbroken, &mut resumed] {
+            assert!(feed(inference, later, Policy::Grow).changed);
+        }
+        let s = |n: &str, k| (n.to_owned(), k);
+        assert_eq!(shown(&unbroken), [s("value", "json"), s("id", "long")]);
+        assert_eq!(shown(&resumed), shown(&unbroken));
     }
 
     #[test]
