@@ -234,11 +234,9 @@ impl Extractor {
     /// object: its fields are in their own columns, and would be written
     /// twice. A declared `$` column holds every record.
     pub(crate) fn inferred(columns: Vec<ColumnSpec>, records: &Records) -> Extractor {
-        let depth = |column: &ColumnSpec| column.path.as_ref()?.segments().map(<[_]>::len);
-        let root = columns.iter().position(|c| depth(c) == Some(0));
-        let fields = columns.iter().any(|c| depth(c).is_some_and(|d| d > 0));
+        let root = other_records(&columns);
         let mut extractor = Extractor::new(columns, records);
-        if fields && root.is_some() {
+        if root.is_some() {
             extractor.other_records = root;
             // Rare: such records are walked, not converted from their notes.
             extractor.direct = false;
@@ -662,6 +660,18 @@ fn walk_trie<'v, N: Node<'v>>(
             walk_trie(trie, next, child, hits, scratch);
         }
     }
+}
+
+/// Among inferred columns, the index of the record's own (`value`) when
+/// fields of objects have columns too: it then holds the records that
+/// are not objects (see [`Extractor::inferred`]).
+pub(crate) fn other_records(columns: &[ColumnSpec]) -> Option<usize> {
+    let depth = |column: &ColumnSpec| column.path.as_ref()?.segments().map(<[_]>::len);
+    let fields = columns.iter().any(|c| depth(c).is_some_and(|d| d > 0));
+    columns
+        .iter()
+        .position(|c| depth(c) == Some(0))
+        .filter(|_| fields)
 }
 
 /// Infers columns from records as a run under `policy` fixes them once

@@ -7,8 +7,8 @@ use simd_json::BorrowedValue;
 
 use crate::error::{Error, Result};
 use crate::extract::{
-    Batch, ColumnSpec, Extractor, Placeholders, column_absent, infer_columns, records_missing,
-    records_path_missing,
+    Batch, ColumnSpec, Extractor, Placeholders, column_absent, infer_columns, other_records,
+    records_missing, records_path_missing,
 };
 use crate::job::{Fanout, FanoutSource, Job, OutputFormat};
 use crate::json::node::Node;
@@ -430,18 +430,11 @@ fn schema_text(job: &Job, &FirstPage { shown, records, .. }: &FirstPage<'_, '_>)
         records.len()
     );
     let columns = infer_columns(records, &job.records.flatten, run_policy(job));
-    let depth = |column: &ColumnSpec| {
-        column
-            .path
-            .as_ref()
-            .and_then(JsonPath::keys)
-            .map(|k| k.len())
-    };
-    let fields = columns.iter().any(|c| depth(c).is_some_and(|d| d > 0));
-    for column in columns.iter() {
+    let other_records = other_records(&columns);
+    for (index, column) in columns.iter().enumerate() {
         // An inferred path's text reads back as its keys (`JsonPath::of_keys`).
         let path = column.path.as_ref().map_or("", |p| p.as_str());
-        if fields && depth(column) == Some(0) {
+        if other_records == Some(index) {
             out.push_str(
                 "\n# the records that are not objects; declared, `$` holds every record whole",
             );

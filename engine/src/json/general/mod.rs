@@ -286,8 +286,7 @@ fn descend<'v, N: Node<'v>>(part: &Part, node: N, root: N, out: &mut Vec<N>) {
 
 /// [`descend`] for one name (`..user`): the member of that name is found
 /// on the walk over an object's members that lists its children, not on
-/// a walk of its own.
-/// `under` holds the children of the nodes on the way down, each
+/// a walk of its own. `under` holds the children of the nodes on the way down, each
 /// node's after its parent's, so that no node has a list of its own.
 fn descend_to<'v, N: Node<'v>>(name: &str, node: N, out: &mut Vec<N>, under: &mut Vec<N>) {
     let start = under.len();
