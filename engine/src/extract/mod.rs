@@ -284,10 +284,7 @@ impl Extractor {
     ) -> bool {
         let width = self.columns.len();
         batch.cells.reserve(records.len() * width);
-        let mut hits: Vec<(usize, N)> = Vec::new();
-        let mut scratch: Vec<N> = Vec::new();
-        let mut single: Vec<Option<N>> = vec![None; width];
-        let mut many: Vec<Vec<N>> = vec![Vec::new(); width];
+        let mut found = Found::new(width);
         'records: for (ordinal, &record) in records.iter().enumerate() {
             if self.direct {
                 match self.extract_noted(record, ordinal, batch, covering) {
@@ -299,23 +296,8 @@ impl Extractor {
             if covering.is_some_and(|c| !c.inference.covers(record)) {
                 return false;
             }
-            hits.clear();
-            if !record.noted_columns(ordinal, |column, value| {
-                if let Some(value) = value {
-                    hits.push((column, value));
-                }
-            }) {
-                walk_trie(&self.trie, 0, record, &mut hits, &mut scratch);
-            }
-            single.iter_mut().for_each(|s| *s = None);
-            many.iter_mut().for_each(Vec::clear);
-            for &(column, value) in &hits {
-                if self.multi[column] {
-                    many[column].push(value);
-                } else {
-                    single[column] = Some(value);
-                }
-            }
+            found.gather(self, record, ordinal);
+            let Found { single, many, .. } = &found;
             let held_elsewhere = self.other_records.filter(|_| record.is_object());
             let start = batch.cells.len();
             // Each cell is converted where it lies in the batch: one moved
@@ -529,6 +511,51 @@ impl Extractor {
                 column,
                 missing,
             });
+        }
+    }
+}
+
+/// What a walked record holds at each column's path, in buffers kept
+/// from record to record.
+struct Found<N> {
+    hits: Vec<(usize, N)>,
+    scratch: Vec<N>,
+    /// The value of each one-valued path.
+    single: Vec<Option<N>>,
+    /// The values of each multi-valued path.
+    many: Vec<Vec<N>>,
+}
+
+impl<'v, N: Node<'v>> Found<N> {
+    fn new(width: usize) -> Found<N> {
+        Found {
+            hits: Vec::new(),
+            scratch: Vec::new(),
+            single: vec![None; width],
+            many: vec![Vec::new(); width],
+        }
+    }
+
+    /// Finds `record`'s values: from its page's notes where the check
+    /// took them, else by a walk of the columns' trie.
+    fn gather(&mut self, extractor: &Extractor, record: N, ordinal: usize) {
+        let hits = &mut self.hits;
+        hits.clear();
+        if !record.noted_columns(ordinal, |column, value| {
+            if let Some(value) = value {
+                hits.push((column, value));
+            }
+        }) {
+            walk_trie(&extractor.trie, 0, record, hits, &mut self.scratch);
+        }
+        self.single.iter_mut().for_each(|s| *s = None);
+        self.many.iter_mut().for_each(Vec::clear);
+        for &(column, value) in &self.hits {
+            if extractor.multi[column] {
+                self.many[column].push(value);
+            } else {
+                self.single[column] = Some(value);
+            }
         }
     }
 }
