@@ -2,6 +2,7 @@
 
 use hydrant_bench::Exchange;
 
+use crate::job_text;
 use crate::util::{Dir, TestServer, hydrant, path_str, run_job, run_job_with};
 
 #[test]
@@ -403,10 +404,7 @@ fn records_that_mix_objects_and_values_write_each_once() {
     let dir = Dir::new();
     let job = dir.write(
         "job.toml",
-        &format!(
-            "[request]\nurl = \"{}/i?page=1\"\n[records]\npath = \"data\"\n",
-            server.url()
-        ),
+        &job_text(&server, "/i?page=1", "[records]\npath = \"data\"\n"),
     );
     let schema = hydrant(&["schema", path_str(&job)]);
     assert_eq!(schema.code, 0, "{}", schema.stderr);

@@ -234,13 +234,11 @@ impl Extractor {
     /// object: its fields are in their own columns, and would be written
     /// twice. A declared `$` column holds every record.
     pub(crate) fn inferred(columns: Vec<ColumnSpec>, records: &Records) -> Extractor {
-        let root = other_records(&columns);
+        let other_records = other_records(&columns);
         let mut extractor = Extractor::new(columns, records);
-        if root.is_some() {
-            extractor.other_records = root;
-            // Rare: such records are walked, not converted from their notes.
-            extractor.direct = false;
-        }
+        // Rare: such records are walked, not converted from their notes.
+        extractor.direct &= other_records.is_none();
+        extractor.other_records = other_records;
         extractor
     }
 

@@ -114,8 +114,9 @@ pub(crate) fn request_window(job: &Job, counted: bool) -> usize {
     }
 }
 
-/// [`watched_value`] on any parsed form; on the index a number keeps its
-/// text.
+/// The first value a watched path (a paginator's `from`, a stop's path)
+/// selects on a page, in any parsed form; on the index a number keeps
+/// its text.
 pub(crate) fn watched_node<'v, N: Node<'v>>(page: N, path: &JsonPath) -> Option<Value> {
     let found = path.select(page);
     found.first().map(|v| v.to_serde_verbatim())
