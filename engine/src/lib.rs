@@ -2,7 +2,7 @@
 //! allows.
 //!
 //! A [`Job`] is loaded and validated once from a job file (see
-//! `docs/reference/job-file.md` for every key). [`run`] then drives the
+//! `docs/reference/job-file.md` for every key). [`run()`] then drives the
 //! request plan of the job's paginator. Each page is indexed in one SIMD
 //! pass and checked in one more, which also notes where the job's
 //! columns lie, so extraction does not walk the records again. The

@@ -719,7 +719,7 @@ pub(crate) fn infer_columns<'v, N: Node<'v>>(
 }
 
 /// Puts the cell of a value that is already of its column's type in
-/// `cell`, as [`convert`] makes it: a string, a long, a double, a
+/// `cell`, as [`convert()`] makes it: a string, a long, a double, a
 /// boolean. `false`, and `cell` left as it was, for any other pair, which
 /// goes through the conversion.
 #[inline(always)]

@@ -69,7 +69,7 @@ impl Vars {
         self.expand_noting(text, &mut Vec::new())
     }
 
-    /// [`Vars::expand`], pushing onto `credentials` the value of each
+    /// `Vars::expand`, pushing onto `credentials` the value of each
     /// variable whose name reads as a credential's (`API_TOKEN`,
     /// `DB_PASSWORD`): a secret wherever the job puts it.
     pub(crate) fn expand_noting(

@@ -14,7 +14,7 @@ pub(crate) const BIG: &str = hydrant_paginate::NUMBER_TEXT;
 pub(crate) struct Parser {
     pub(crate) buffers: simd_json::Buffers,
     /// Escapes of a surrogate without its partner in the last text
-    /// parsed, read as U+FFFD (see [`Doc::lone_surrogates`]).
+    /// parsed, read as U+FFFD (see [`crate::json::scan::Doc::lone_surrogates`]).
     pub(crate) lone_surrogates: usize,
 }
 

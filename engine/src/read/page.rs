@@ -777,7 +777,7 @@ fn log_dirty(dirty: &[DirtyRecord], shown: &str, dirty_so_far: u64) {
     }
 }
 
-/// What the runs before a resumed one did, beyond [`Progress`].
+/// What the runs before a resumed one did, beyond [`crate::Progress`].
 #[derive(Debug, Default)]
 pub(super) struct Earlier {
     pub(super) retries: u64,

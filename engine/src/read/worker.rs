@@ -66,7 +66,7 @@ pub(crate) struct Encoded {
     pub rows: usize,
     /// Whether the page had no value at `records.path`; what it says of a
     /// failure, if it says one (see
-    /// [`records_missing`](crate::extract::records_missing)).
+    /// [`crate::extract::records_missing`]).
     pub records_missing: std::result::Result<bool, String>,
     /// The page's body, given back unmade: it holds fields or types the
     /// inferred columns do not have yet.

@@ -586,7 +586,7 @@ fn past_value(byte: u8, partners: &[u32], at: usize) -> usize {
 /// its sign) is read in one pass: a whole number ends with its digits,
 /// and a decimal without an exponent (`9412.80`) is that integer over a
 /// power of ten, read exactly as the standard library reads it (see
-/// [`decimal`] for digits past 2^53). Longer or exponent forms go to
+/// [`decimal()`] for digits past 2^53). Longer or exponent forms go to
 /// the standard library at once.
 pub(crate) fn scalar_view(literal: &str) -> View<'_> {
     match literal {
