@@ -898,7 +898,7 @@ fn open_sink(
         (None, _, path) => Destination::open(path).map_err(|e| output_error(job, e))?,
     };
     if job.state.is_some() {
-        out.keep_on_failure();
+        out.checkpointed();
     }
     let thread = |name: &str| {
         let name = name.to_owned();
