@@ -416,8 +416,8 @@ impl Destination {
     /// The run checkpoints this output: its bytes are digested as they
     /// are written, for [`Destination::checkpoint`], and the partial file
     /// of a failed run is kept, for `--resume`. Call before anything is
-    /// written. A run without checkpoints does not digest its output
-    /// (a CRC-32 of every byte, ~1% of a run's CPU).
+    /// written. A run without checkpoints does not digest its output: a
+    /// CRC-32 of every byte took 0.7% of an NDJSON run's CPU.
     pub(crate) fn checkpointed(&mut self) {
         if let Some(file) = &mut self.file {
             file.keep_on_failure = true;
