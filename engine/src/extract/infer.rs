@@ -471,6 +471,14 @@ impl Inference {
         }
     }
 
+    /// [`Inference::fix`] for an output of `policy`; NDJSON's columns
+    /// keep growing, so none is fixed.
+    pub(crate) fn fix_for(&mut self, policy: Policy) {
+        if policy != Policy::Grow {
+            self.fix();
+        }
+    }
+
     /// The level under `key` of `level`, made if new.
     /// The node under `key`, made if new. `place` is the key's place
     /// among its record's members: records of one shape list their keys

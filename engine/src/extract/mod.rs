@@ -712,9 +712,7 @@ pub(crate) fn infer_columns<'v, N: Node<'v>>(
 ) -> Vec<ColumnSpec> {
     let mut inference = Inference::new(separator, policy.mixed());
     inference.feed(records, Policy::Grow);
-    if policy != Policy::Grow {
-        inference.fix();
-    }
+    inference.fix_for(policy);
     inference.columns()
 }
 

@@ -61,9 +61,7 @@ pub(super) fn fixed_extractor(
     policy: Policy,
     records: &Records,
 ) -> Extractor {
-    if policy != Policy::Grow {
-        inference.fix();
-    }
+    inference.fix_for(policy);
     Extractor::inferred(inference.columns(), records)
 }
 
