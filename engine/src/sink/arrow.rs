@@ -104,18 +104,18 @@ impl Builders {
         self.rows
     }
 
+    /// Appends a page's rows column by column: one column's builder and
+    /// its cells' type stay the same through the inner loop.
     pub(crate) fn push_page(&mut self, page: &PageOut<'_>) {
         let width = page.columns.len();
-        for row in 0..page.batch.rows {
-            self.push_row(page.batch.row(row, width));
+        let rows = page.batch.rows;
+        let cells = &page.batch.cells[..rows * width];
+        for (column, index) in self.columns.iter_mut().zip(0..width) {
+            for cell in cells.iter().skip(index).step_by(width) {
+                column.push(cell);
+            }
         }
-    }
-
-    fn push_row(&mut self, cells: &[Cell<'_>]) {
-        for (column, cell) in self.columns.iter_mut().zip(cells) {
-            column.push(cell);
-        }
-        self.rows += 1;
+        self.rows += rows;
     }
 
     /// The rows so far as one batch; the builders start empty again.
