@@ -65,7 +65,8 @@ fn records(batch: &RecordBatch) -> std::result::Result<Vec<Vec<u8>>, String> {
                 write_json(column.as_ref(), row, &mut scanner, out)
                     .map_err(|e| format!("column `{}` is marked JSON, but {e}", field.name()))?;
             } else {
-                write_value(column.as_ref(), row, out)?;
+                write_value(column.as_ref(), row, out)
+                    .map_err(|e| format!("column `{}`: {e}", field.name()))?;
             }
         }
     }
@@ -207,25 +208,33 @@ fn write_list(elements: &dyn Array, out: &mut Vec<u8>) -> std::result::Result<()
     Ok(())
 }
 
-/// The entries of one map value as a JSON object: its keys must be
-/// strings, as JSON's are.
+/// The entries of one map value as a JSON object. JSON's keys are
+/// strings: a key that is not one goes as the text of its JSON (`1`,
+/// `1.5`, `true`), as Python's `json.dumps` and DuckDB's `to_json`
+/// write them; a key that is a list, struct or map has no such text.
 fn write_map(
     entries: arrow_array::StructArray,
     out: &mut Vec<u8>,
 ) -> std::result::Result<(), String> {
     let (keys, values) = (entries.column(0), entries.column(1));
-    let Some(names) = keys.as_string_opt::<i32>() else {
+    if keys.data_type().is_nested() {
         return Err(format!(
             "a map with keys of type {} cannot be a JSON object",
             keys.data_type()
         ));
-    };
+    }
     out.push(b'{');
     for i in 0..entries.len() {
         if i > 0 {
             out.push(b',');
         }
-        write_str(names.value(i), out);
+        let key = out.len();
+        write_value(keys.as_ref(), i, out)?;
+        // Numbers and `true`/`false` hold nothing to escape.
+        if out.get(key) != Some(&b'"') {
+            out.insert(key, b'"');
+            out.push(b'"');
+        }
         out.push(b':');
         write_item(values.as_ref(), i, out)?;
     }
@@ -362,6 +371,81 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("input.path `"), "{error}");
+    }
+
+    /// JSON's keys are strings: a map keyed by numbers, booleans or dates
+    /// goes with each key's text, as `json.dumps` writes it; strings of
+    /// every Arrow kind stay strings; a map keyed by lists has no JSON and is refused,
+    /// naming the type.
+    #[test]
+    fn a_map_keyed_by_numbers_goes_with_their_text_as_keys() {
+        use arrow_array::ArrayRef;
+        use arrow_array::builder::{
+            BooleanBuilder, Date32Builder, Float64Builder, Int32Builder, LargeStringBuilder,
+            ListBuilder, MapBuilder, StringBuilder,
+        };
+
+        let mut by_id = MapBuilder::new(None, Int32Builder::new(), StringBuilder::new());
+        for (id, name) in [(7, "a"), (-12, "b\"")] {
+            by_id.keys().append_value(id);
+            by_id.values().append_value(name);
+        }
+        by_id.append(true).unwrap();
+        let mut by_flag = MapBuilder::new(None, BooleanBuilder::new(), Float64Builder::new());
+        by_flag.keys().append_value(true);
+        by_flag.values().append_value(0.5);
+        by_flag.append(true).unwrap();
+        let mut by_rate = MapBuilder::new(None, Float64Builder::new(), Int32Builder::new());
+        by_rate.keys().append_value(1.5);
+        by_rate.values().append_value(1);
+        by_rate.append(true).unwrap();
+        let mut by_day = MapBuilder::new(None, Date32Builder::new(), Int32Builder::new());
+        by_day.keys().append_value(19_723);
+        by_day.values().append_value(3);
+        by_day.append(true).unwrap();
+        let mut by_name = MapBuilder::new(None, LargeStringBuilder::new(), Int32Builder::new());
+        by_name.keys().append_value("é\"k");
+        by_name.values().append_null();
+        by_name.append(true).unwrap();
+        let batch = RecordBatch::try_from_iter([
+            ("by_id", Arc::new(by_id.finish()) as ArrayRef),
+            ("by_flag", Arc::new(by_flag.finish())),
+            ("by_rate", Arc::new(by_rate.finish())),
+            ("by_day", Arc::new(by_day.finish())),
+            ("by_name", Arc::new(by_name.finish())),
+        ])
+        .unwrap();
+        let got: Vec<String> = rows(&written(&batch))
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            got,
+            [
+                r#"{"by_id":{"7":"a","-12":"b\""},"by_flag":{"true":0.5},"by_rate":{"1.5":1},"by_day":{"2024-01-01":3},"by_name":{"é\"k":null}}"#
+            ]
+        );
+
+        let mut by_list = MapBuilder::new(
+            None,
+            ListBuilder::new(Int32Builder::new()),
+            Int32Builder::new(),
+        );
+        by_list.keys().values().append_value(1);
+        by_list.keys().append(true);
+        by_list.values().append_value(2);
+        by_list.append(true).unwrap();
+        let batch =
+            RecordBatch::try_from_iter([("by_list", Arc::new(by_list.finish()) as ArrayRef)])
+                .unwrap();
+        let error = match rows(&written(&batch)).remove(0) {
+            Err(e) => e.to_string(),
+            Ok(row) => panic!("a map keyed by lists went as {row}"),
+        };
+        assert!(
+            error.contains("column `by_list`: a map with keys of type List("),
+            "{error}"
+        );
     }
 
     /// Columns other writers make (pandas' nanoseconds, Spark's decimals,
