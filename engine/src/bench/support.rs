@@ -14,7 +14,10 @@ use crate::job::{Job, JobFormat, OutputFormat};
 use crate::json::node::Node;
 use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch};
-use crate::sink::{Counted, Destination, Made, PageEncoder, PageOut, Sink, TextSink};
+use crate::read::shaped::{Lines, Shaped, ShapedReader};
+use crate::sink::{
+    Counted, Destination, Made, NdjsonEncoder, PageEncoder, PageOut, Sink, TextSink,
+};
 
 /// The output a bench encodes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +53,8 @@ pub struct PagePipeline {
     inferred: Option<(Inference, Option<Shape>)>,
     tape: Option<simd_json::Tape<'static>>,
     form: Form,
+    /// The reader of pages of one shape, once the columns are known.
+    shaped: Option<ShapedReader>,
 }
 
 impl PagePipeline {
@@ -69,6 +74,7 @@ impl PagePipeline {
             inferred: None,
             tape: None,
             form: Form::Index,
+            shaped: None,
         })
     }
 
@@ -101,6 +107,11 @@ impl PagePipeline {
             Encoding::Ndjson => OutputFormat::Ndjson,
             Encoding::Csv => OutputFormat::Csv,
         };
+        if encoding == Encoding::Ndjson
+            && let Some(shaped) = self.read_shaped(body)
+        {
+            return Ok((shaped.rows, shaped.text.len() as u64));
+        }
         self.with_batch(body, |columns, batch| {
             let encoder = PageEncoder::for_output(&output, columns)
                 .expect("NDJSON and CSV have page encoders");
@@ -109,6 +120,27 @@ impl PagePipeline {
                 _ => unreachable!("a text encoder makes text"),
             }
         })
+    }
+
+    /// The page's NDJSON as a run reads a page whose records all share
+    /// one shape, if this one is such a page and its columns are known.
+    fn read_shaped(&mut self, body: &[u8]) -> Option<Shaped> {
+        let extractor = self
+            .extractor
+            .as_ref()
+            .filter(|_| self.form == Form::Index)?;
+        let shaped = match &mut self.shaped {
+            Some(shaped) => shaped,
+            shaped => shaped.insert(ShapedReader::new(&self.job.records, extractor)?),
+        };
+        let shape = self.inferred.as_ref().and_then(|(_, shape)| shape.as_ref());
+        let encoder = NdjsonEncoder::new(extractor.columns());
+        let lines = Lines {
+            extractor,
+            shape,
+            encoder: &encoder,
+        };
+        shaped.read(body, lines)
     }
 
     /// The job's columns: declared, or inferred from the first page; `None`

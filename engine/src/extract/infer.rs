@@ -619,6 +619,11 @@ impl Shape {
         record.members_within() == Some(self.members)
     }
 
+    /// The members of such a record, at every depth.
+    pub(crate) fn members(&self) -> usize {
+        self.members
+    }
+
     /// Whether column `index` was inferred as `kind`.
     #[inline(always)]
     pub(crate) fn is(&self, index: usize, kind: ColumnType) -> bool {

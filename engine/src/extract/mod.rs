@@ -28,8 +28,8 @@ pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 
 pub(crate) use infer::{Fed, Fit, Inference, Mixed, Policy, Shape};
 pub(crate) use records::{
-    column_absent, failure_said, records_fingerprint, records_missing, records_path_missing,
-    select_records,
+    column_absent, failure_said, fingerprint, records_fingerprint, records_missing,
+    records_path_missing, select_records,
 };
 
 /// A value read as a `timestamp` column reads it: unix microseconds.
@@ -356,6 +356,46 @@ impl Extractor {
             batch.rows += 1;
         }
         true
+    }
+
+    /// Whether every column is one value at a path of keys, converted
+    /// from the value alone.
+    pub(crate) fn is_direct(&self) -> bool {
+        self.direct
+    }
+
+    /// The cell of column `index` for `view`, a value of a record that
+    /// has one for every column and, with `shape`, nothing else: as
+    /// [`Extractor::extract_noted`] converts it. `None` where that path
+    /// would not write the cell as it stands: the value does not fit the
+    /// inferred column (the record holds something new), or it does not
+    /// convert (the record is dirty, or the cell null and noted).
+    #[inline(always)]
+    pub(crate) fn whole_cell<'v>(
+        &self,
+        index: usize,
+        view: View<'v>,
+        shape: Option<&Shape>,
+        json_text: &mut dyn FnMut() -> Vec<u8>,
+    ) -> Option<Cell<'v>> {
+        let column = &self.columns[index];
+        let mut cell = Cell::Null;
+        if shape.is_none_or(|shape| shape.is(index, column.kind))
+            && put_plain(column.kind, view, &mut cell)
+        {
+            return Some(cell);
+        }
+        match shape.map(|shape| shape.fit(index, view)) {
+            Some(Fit::No) => None,
+            Some(Fit::Timestamp(micros))
+                if column.kind == ColumnType::Timestamp && column.format.is_none() =>
+            {
+                Some(Cell::Timestamp(micros))
+            }
+            _ => convert(view, column, json_text, &mut cell)
+                .ok()
+                .map(|()| cell),
+        }
     }
 
     /// Extracts a record from the values its page's check noted, if it

@@ -72,15 +72,25 @@ pub(crate) fn column_absent(column: &ColumnSpec, records: u64, in_check: bool) -
 /// does not read the page parameter gives the same one again. `None` for
 /// a page without records.
 pub(crate) fn records_fingerprint<'v, N: Node<'v>>(records: &[N]) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
     let (first, last) = (records.first()?, records.last()?);
+    Some(fingerprint(records.len(), *first, *last))
+}
+
+/// [`records_fingerprint`] of `count` records, from the first and the
+/// last, wherever they were parsed.
+pub(crate) fn fingerprint<'v, 'w, N: Node<'v>, M: Node<'w>>(
+    count: usize,
+    first: N,
+    last: M,
+) -> u64 {
+    use std::hash::{Hash, Hasher};
     let mut text = Vec::new();
     first.write_json(&mut text);
     text.push(b'\n');
     last.write_json(&mut text);
     let mut hasher = std::hash::DefaultHasher::new();
-    (records.len(), text).hash(&mut hasher);
-    Some(hasher.finish())
+    (count, text).hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Whether a page without records has no value at `records.path`, for

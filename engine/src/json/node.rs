@@ -175,18 +175,7 @@ pub(crate) trait Node<'v>: Copy {
             out.push(b'}');
             return;
         }
-        match self.view() {
-            View::Null | View::Compound => out.extend_from_slice(b"null"),
-            View::Bool(b) => write_static(&StaticNode::Bool(b), out),
-            View::I64(i) => write_static(&StaticNode::I64(i), out),
-            View::U64(u) => write_static(&StaticNode::U64(u), out),
-            View::F64(f) => match self.number_text() {
-                Some(literal) => out.extend_from_slice(literal.as_bytes()),
-                None => write_static(&StaticNode::F64(f), out),
-            },
-            View::Str(s) => write_str(s, out),
-            View::Big(literal) => out.extend_from_slice(literal.as_bytes()),
-        }
+        write_leaf_json(self.view(), self.number_text(), out);
     }
 
     /// A `serde_json` copy, for the general JSONPath evaluator. Marked big
@@ -278,5 +267,23 @@ pub(crate) fn walk<'v, N: Node<'v>>(value: N, segments: &[Segment], out: &mut Ve
                 walk(child, rest, out);
             }
         }
+    }
+}
+
+/// The JSON text of a value that is not an array or object with items,
+/// as [`Node::write_json`] writes it: a double as its page spells it
+/// (`literal`), where the page is at hand.
+pub(crate) fn write_leaf_json(view: View<'_>, literal: Option<&str>, out: &mut Vec<u8>) {
+    match view {
+        View::Null | View::Compound => out.extend_from_slice(b"null"),
+        View::Bool(b) => write_static(&StaticNode::Bool(b), out),
+        View::I64(i) => write_static(&StaticNode::I64(i), out),
+        View::U64(u) => write_static(&StaticNode::U64(u), out),
+        View::F64(f) => match literal {
+            Some(literal) => out.extend_from_slice(literal.as_bytes()),
+            None => write_static(&StaticNode::F64(f), out),
+        },
+        View::Str(s) => write_str(s, out),
+        View::Big(literal) => out.extend_from_slice(literal.as_bytes()),
     }
 }

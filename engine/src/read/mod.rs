@@ -16,6 +16,7 @@ mod page;
 mod partition;
 mod pass;
 mod run;
+pub(crate) mod shaped;
 mod short;
 pub(crate) mod worker;
 

@@ -32,7 +32,8 @@ use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
-use crate::sink::{Made, PageEncoder, without_line_breaks};
+use crate::read::shaped::{Lines, Shaped, ShapedReader};
+use crate::sink::{Made, PageEncoder, TextEncoder, without_line_breaks};
 
 /// What the paginator needs of a page, sent before its rows are done.
 #[derive(Debug)]
@@ -105,6 +106,9 @@ pub(crate) struct PageWork {
     /// Whether the job's pages are counted: only those are checked for a
     /// page that repeats the one before it (see `ReadRun::check_page`).
     counted: bool,
+    /// Reads NDJSON pages whose records share one shape, where the job's
+    /// records and columns allow.
+    shaped: Option<ShapedReader>,
 }
 
 /// A fetched page, its body taken out to be made.
@@ -152,6 +156,14 @@ impl PageWork {
         inference: Option<&Inference>,
     ) -> Option<Arc<PageWork>> {
         let encoder = PageEncoder::for_output(&job.output, extractor.columns())?;
+        let counted = hydrant_paginate::Paginator::new(&job.paginate)
+            .is_ok_and(|paginator| paginator.is_counted());
+        let shaped = match &encoder {
+            PageEncoder::Text(TextEncoder::Ndjson(_), _) => {
+                ShapedReader::new(&job.records, extractor)
+            }
+            _ => None,
+        };
         Some(Arc::new(PageWork {
             extractor: extractor.clone(),
             inference: inference.map(|i| Arc::new(i.clone())),
@@ -160,8 +172,8 @@ impl PageWork {
             encoder,
             workspaces: Mutex::new(Vec::new()),
             makers: Makers::default(),
-            counted: hydrant_paginate::Paginator::new(&job.paginate)
-                .is_ok_and(|paginator| paginator.is_counted()),
+            counted,
+            shaped,
         }))
     }
 
@@ -312,7 +324,7 @@ impl PageWork {
             body,
             shown,
             content_type,
-            unsent,
+            mut unsent,
             told,
             latency,
         } = arrived;
@@ -323,6 +335,22 @@ impl PageWork {
             .unwrap_or_else(|e| e.into_inner())
             .pop()
             .unwrap_or_default();
+        if let Some(shaped) = self.read_shaped(&body, watched) {
+            let page = Page {
+                body_len,
+                shown: &shown,
+                told: told.as_ref(),
+                latency,
+            };
+            let made = self.make_shaped(shaped, &body, &page, &mut unsent, watched, &mut workspace);
+            if let Some(made) = made {
+                self.workspaces
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(workspace);
+                return made;
+            }
+        }
         let doc = workspace
             .scanner
             .scan(&body, self.extractor.plan())
@@ -398,6 +426,95 @@ impl PageWork {
             body_len,
             latency,
         })
+    }
+}
+
+/// What the making of a page says of it, besides its body.
+struct Page<'a> {
+    body_len: usize,
+    shown: &'a str,
+    told: Option<&'a Told>,
+    latency: Duration,
+}
+
+impl PageWork {
+    /// The records of `body` read against their shape, if the page has
+    /// one and no watched value lies among the records.
+    fn read_shaped(&self, body: &[u8], watched: &[JsonPath]) -> Option<Shaped> {
+        let shaped = self.shaped.as_ref()?;
+        let records = self.records.path.as_ref().and_then(|p| p.segments());
+        let first = records.and_then(<[Segment]>::first);
+        // A watched value is read from the page around the records: it
+        // must lie at keys that do not lead into them.
+        let around = |w: &JsonPath| {
+            let keys = w.segments().unwrap_or_default();
+            !keys.is_empty()
+                && keys.iter().all(|k| matches!(k, Segment::Key(_)))
+                && first.is_some_and(|first| first != &keys[0])
+        };
+        if !watched.iter().all(around) {
+            return None;
+        }
+        let PageEncoder::Text(TextEncoder::Ndjson(encoder), _) = &self.encoder else {
+            return None;
+        };
+        let lines = Lines {
+            extractor: &self.extractor,
+            shape: self.shape.as_ref(),
+            encoder,
+        };
+        shaped.read(body, lines)
+    }
+
+    /// The page made from its records read against their shape: the page
+    /// around the records, with none, is parsed for the watched values.
+    /// `None` if that text is not JSON: the page path then reads the page
+    /// whole and says where it is not.
+    fn make_shaped(
+        &self,
+        shaped: Shaped,
+        body: &[u8],
+        page: &Page<'_>,
+        unsent: &mut Option<(oneshot::Sender<Landed>, Fetched)>,
+        watched: &[JsonPath],
+        workspace: &mut Workspace,
+    ) -> Option<Result<Encoded>> {
+        let fingerprint = match self.counted {
+            true => Some(shaped.fingerprint(body)?),
+            false => None,
+        };
+        let around = shaped.around(body);
+        let doc = workspace.scanner.scan(&around, None).ok()?;
+        let made = (|| {
+            let (_, values) = index_records(&doc, &self.records, watched, page.shown)?;
+            if let Some(told) = page.told.filter(|told| told.body_len == page.body_len) {
+                check_told(&told.values, &values, watched, page.shown)?;
+            }
+            if let Some((landed, fetched)) = unsent.take() {
+                let _ = landed.send(Landed {
+                    fetched,
+                    shown: page.shown.to_owned(),
+                    body_len: Some(page.body_len),
+                    page: Some(PageFacts {
+                        records: Some(shaped.rows),
+                        fingerprint,
+                        watched: values,
+                    }),
+                });
+            }
+            Ok(Encoded {
+                rows: shaped.rows,
+                records_missing: Ok(false),
+                refit: None,
+                lone_surrogates: doc.lone_surrogates(),
+                made: Made::Text(shaped.text),
+                dirty: Vec::new(),
+                tolerated: Vec::new(),
+                body_len: page.body_len,
+                latency: page.latency,
+            })
+        })();
+        Some(made)
     }
 }
 

@@ -73,6 +73,36 @@ impl NdjsonEncoder {
         NdjsonEncoder { keys }
     }
 
+    /// Appends column `index`'s key and cell: a row written a cell at a
+    /// time, in column order, and closed by [`NdjsonEncoder::end_row`].
+    #[inline(always)]
+    pub(crate) fn encode_cell(
+        &self,
+        index: usize,
+        cell: &Cell<'_>,
+        hours: &mut Hours,
+        out: &mut Vec<u8>,
+    ) {
+        self.keys[index].put(out);
+        write_json_cell_in(cell, hours, out);
+    }
+
+    /// Appends column `index`'s key and `text`, the JSON the column's
+    /// cell would be written as.
+    #[inline(always)]
+    pub(crate) fn encode_text(&self, index: usize, text: &[u8], out: &mut Vec<u8>) {
+        self.keys[index].put(out);
+        out.extend_from_slice(text);
+    }
+
+    /// Closes a row written by [`NdjsonEncoder::encode_cell`].
+    pub(crate) fn end_row(&self, out: &mut Vec<u8>) {
+        if self.keys.is_empty() {
+            out.push(b'{');
+        }
+        out.extend_from_slice(b"}\n");
+    }
+
     /// Appends one row and its line break to `out`; `hours` is kept from
     /// row to row.
     pub(crate) fn encode(&self, cells: &[Cell<'_>], hours: &mut Hours, out: &mut Vec<u8>) {

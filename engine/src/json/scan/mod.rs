@@ -21,6 +21,8 @@ mod decimal;
 mod stage1;
 mod unescape;
 
+pub(crate) use unescape::unescape_content;
+
 use check::*;
 use decimal::decimal;
 use stage1::*;

@@ -119,6 +119,18 @@ pub(super) fn unescape(
     Ok(lone)
 }
 
+/// Unescapes the content of a string, `text`, onto `out`: `None` if an
+/// escape is invalid or stands for a lone surrogate, which the page path
+/// reads as U+FFFD and counts.
+pub(crate) fn unescape_content(text: &[u8], out: &mut Vec<u8>) -> Option<()> {
+    let first = memchr::memchr(b'\\', text).unwrap_or(text.len());
+    out.extend_from_slice(&text[..first]);
+    if first < text.len() && unescape(text, first, text.len(), out).ok()? > 0 {
+        return None;
+    }
+    Some(())
+}
+
 /// What a lone surrogate escape becomes. RFC 8259 lets JSON text hold one
 /// (`"\ud800"`, from text cut inside a pair), but no UTF-8 text can.
 pub(crate) const LONE: char = char::REPLACEMENT_CHARACTER;

@@ -1,0 +1,920 @@
+//! Pages whose records all share one shape, read against that shape.
+//!
+//! The text between the values of the page's first record (its keys,
+//! colons, commas and braces) is learned, and each record after it must
+//! hold the same text between its values, compared as bytes. Such a
+//! record is read in one pass, without the structural index, and its
+//! values go to NDJSON through the conversions and the encoder of the
+//! page path. A record that leaves the shape (another key, space, an
+//! array, a value of another kind, a value that does not fit or convert,
+//! a lone surrogate) hands the whole page back to the page path, which
+//! reads it as it reads any page. So this reader accepts only text the
+//! page path accepts, and makes the same lines of it.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::extract::{Extractor, Shape, fingerprint};
+use crate::job::{ColumnType, RecordMode, Records};
+use crate::json::node::{View, write_leaf_json};
+use crate::json::path::Segment;
+use crate::json::scan::{Scanner, scalar_view, unescape_content};
+use crate::json::write_str;
+use crate::sink::{Hours, NdjsonEncoder};
+
+/// Pages handed back before the reader stops trying for the run: a job
+/// whose pages do not keep one shape would pay for each attempt.
+const MAX_DECLINED: u32 = 8;
+
+/// The depth of objects a record may nest to here; deeper ones go to the
+/// page path, which takes any depth up to its own bound.
+const MAX_NESTING: usize = 32;
+
+/// The reader of a job's pages, where its records and columns allow.
+#[derive(Debug)]
+pub(crate) struct ShapedReader {
+    /// The text before the first record: `{"data":[` for records at
+    /// `data`.
+    prefix: Vec<u8>,
+    /// Each column's keys, from the record down.
+    paths: Vec<Vec<String>>,
+    declined: AtomicU32,
+}
+
+/// What a page's values become: the job's columns, what inferred ones
+/// are checked against, and the encoder of their lines.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Lines<'a> {
+    pub(crate) extractor: &'a Extractor,
+    pub(crate) shape: Option<&'a Shape>,
+    pub(crate) encoder: &'a NdjsonEncoder,
+}
+
+/// A page read by the reader.
+#[derive(Debug)]
+pub(crate) struct Shaped {
+    /// The records' NDJSON lines.
+    pub(crate) text: Vec<u8>,
+    pub(crate) rows: usize,
+    /// Where the records lie in the body: the page around them is the
+    /// page path's to read.
+    pub(crate) records: Range<usize>,
+    /// The first record and the last, for the page's fingerprint.
+    pub(crate) first: Range<usize>,
+    pub(crate) last: Range<usize>,
+}
+
+impl Shaped {
+    /// The page around its records, with none: the text the page path
+    /// still reads, for the values a run watches and the grammar of the
+    /// page outside the records.
+    pub(crate) fn around(&self, body: &[u8]) -> Vec<u8> {
+        let mut around = Vec::with_capacity(body.len() - self.records.len());
+        around.extend_from_slice(&body[..self.records.start]);
+        around.extend_from_slice(&body[self.records.end..]);
+        around
+    }
+
+    /// The page's fingerprint, as [`records_fingerprint`] takes it from
+    /// the page's parse: from the first and last records, parsed alone.
+    ///
+    /// [`records_fingerprint`]: crate::extract::records_fingerprint
+    pub(crate) fn fingerprint(&self, body: &[u8]) -> Option<u64> {
+        let (mut first, mut last) = (Scanner::default(), Scanner::default());
+        let first = first.scan(&body[self.first.clone()], None).ok()?;
+        let last = last.scan(&body[self.last.clone()], None).ok()?;
+        Some(fingerprint(self.rows, first.root(), last.root()))
+    }
+}
+
+impl ShapedReader {
+    /// The reader for records at `records` and the columns of
+    /// `extractor`: `None` unless every column is one value at a path of
+    /// keys and the records are an array at a path of keys.
+    pub(crate) fn new(records: &Records, extractor: &Extractor) -> Option<ShapedReader> {
+        if !extractor.is_direct() || records.mode == RecordMode::One {
+            return None;
+        }
+        let keys = match &records.path {
+            None => Vec::new(),
+            Some(path) => keys_of(path.segments()?)?,
+        };
+        let mut prefix = Vec::new();
+        for key in &keys {
+            prefix.extend_from_slice(b"{");
+            write_str(key, &mut prefix);
+            prefix.push(b':');
+        }
+        prefix.push(b'[');
+        let paths = (extractor.columns().iter())
+            .map(|column| keys_of(column.path.as_ref()?.segments()?))
+            .collect::<Option<Vec<_>>>()?;
+        if paths.is_empty() || paths.iter().any(Vec::is_empty) {
+            return None;
+        }
+        Some(ShapedReader {
+            prefix,
+            paths,
+            declined: AtomicU32::new(0),
+        })
+    }
+
+    /// The records of `body` as NDJSON lines, if they all have the shape
+    /// of the first; `None` hands the page to the page path.
+    pub(crate) fn read(&self, body: &[u8], lines: Lines<'_>) -> Option<Shaped> {
+        if self.declined.load(Ordering::Relaxed) >= MAX_DECLINED
+            || !body.starts_with(&self.prefix)
+            // A page without records is no sign that the pages differ.
+            || body.get(self.prefix.len()) == Some(&b']')
+        {
+            return None;
+        }
+        let read = self.read_records(body, lines);
+        if read.is_none() {
+            self.declined.fetch_add(1, Ordering::Relaxed);
+        }
+        read
+    }
+
+    fn read_records(&self, body: &[u8], lines: Lines<'_>) -> Option<Shaped> {
+        let text = simdutf8::basic::from_utf8(body).ok()?;
+        let start = self.prefix.len();
+        let template = Template::learn(body, start, &self.paths)?;
+        if (lines.shape).is_some_and(|shape| shape.members() != template.members) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(body.len() + body.len() / 16);
+        let mut row = Row::default();
+        let mut hours = Hours::default();
+        let (mut at, mut rows, mut first) = (start, 0, None);
+        let last = loop {
+            let record = at;
+            at = template.walk(body, at, &mut row)?;
+            first.get_or_insert(record..at);
+            row.write(text, lines, &template.order, &mut hours, &mut out)?;
+            rows += 1;
+            match body.get(at) {
+                Some(b',') => at += 1,
+                Some(b']') => break record..at,
+                _ => return None,
+            }
+        };
+        Some(Shaped {
+            text: out,
+            rows,
+            records: start..at,
+            first: first?,
+            last,
+        })
+    }
+}
+
+/// The keys of a path of keys only.
+fn keys_of(segments: &[Segment]) -> Option<Vec<String>> {
+    (segments.iter())
+        .map(|segment| match segment {
+            Segment::Key(key) => Some(key.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// What a value of a record is. A record's values may differ in kind
+/// from the first record's: nullable fields are common.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Leaf {
+    Str,
+    Number,
+    Literal,
+}
+
+/// The value at `at`, if it is a string, number or literal: its kind,
+/// its end, and whether a string holds an escape.
+#[inline(always)]
+fn leaf_at(text: &[u8], at: usize) -> Option<(Leaf, usize, bool)> {
+    match *text.get(at)? {
+        b'"' => string_end(text, at + 1).map(|(end, escaped)| (Leaf::Str, end + 1, escaped)),
+        b't' | b'f' | b'n' => literal_len(&text[at..]).map(|len| (Leaf::Literal, at + len, false)),
+        b'-' | b'0'..=b'9' => number_end(text, at).map(|end| (Leaf::Number, end, false)),
+        _ => None,
+    }
+}
+
+/// The text before each value of a record, the value's kind, and the
+/// text after the last.
+#[derive(Debug)]
+struct Template {
+    before: Vec<Vec<u8>>,
+    after: Vec<u8>,
+    /// For each column, the index of its value among the record's.
+    order: Vec<usize>,
+    /// Keys at every depth.
+    members: usize,
+}
+
+impl Template {
+    /// The template of the record at `at`, if it is an object without
+    /// space, arrays, empty objects or escaped keys, that holds one value
+    /// at each path of `paths` (the columns') and no other value on the
+    /// way to one.
+    fn learn(text: &[u8], at: usize, paths: &[Vec<String>]) -> Option<Template> {
+        let mut learning = Learning::new(paths.len());
+        let mut at = learning.open(text, at)?;
+        loop {
+            at = learning.member(text, at, paths)?;
+            // After a value: the next member, or the ends of objects.
+            loop {
+                let byte = *text.get(at)?;
+                learning.glue.push(byte);
+                at += 1;
+                match byte {
+                    b',' => break,
+                    b'}' if learning.close() => return learning.done(),
+                    b'}' => {}
+                    _ => return None,
+                }
+            }
+        }
+    }
+
+    /// Walks the record at `at`, noting each value's place in `row`: the
+    /// byte after the record, `None` if it leaves the shape.
+    #[inline(always)]
+    fn walk(&self, text: &[u8], mut at: usize, row: &mut Row) -> Option<usize> {
+        row.clear();
+        for before in &self.before {
+            if !glue_at(text, at, before) {
+                return None;
+            }
+            at += before.len();
+            let (leaf, end, escaped) = leaf_at(text, at)?;
+            let unescaped = match escaped {
+                true => Some(row.unescape(&text[at + 1..end - 1])?),
+                false => None,
+            };
+            row.values.push((leaf, at..end, unescaped));
+            at = end;
+        }
+        glue_at(text, at, &self.after).then_some(at + self.after.len())
+    }
+}
+
+/// A template being learned.
+#[derive(Debug, Default)]
+struct Learning {
+    /// The text since the last value.
+    glue: Vec<u8>,
+    before: Vec<Vec<u8>>,
+    /// Each column's value, once found.
+    order: Vec<Option<usize>>,
+    /// The keys down to the object being read.
+    keys: Vec<String>,
+    /// Objects open.
+    depth: usize,
+    members: usize,
+}
+
+impl Learning {
+    fn new(columns: usize) -> Learning {
+        Learning {
+            order: vec![None; columns],
+            ..Learning::default()
+        }
+    }
+
+    /// The template learned, once the record is closed: `None` unless
+    /// each column has its value.
+    fn done(self) -> Option<Template> {
+        Some(Template {
+            order: self.order.into_iter().collect::<Option<_>>()?,
+            before: self.before,
+            after: self.glue,
+            members: self.members,
+        })
+    }
+
+    fn open(&mut self, text: &[u8], at: usize) -> Option<usize> {
+        let object = text.get(at) == Some(&b'{') && text.get(at + 1) != Some(&b'}');
+        (object && self.depth < MAX_NESTING).then_some(())?;
+        self.glue.push(b'{');
+        self.depth += 1;
+        Some(at + 1)
+    }
+
+    /// Closes an object: whether it was the record's own.
+    fn close(&mut self) -> bool {
+        self.depth -= 1;
+        if self.depth > 0 {
+            self.keys.pop();
+        }
+        self.depth == 0
+    }
+
+    /// Reads the member at `at`, a key and its value: the byte after it.
+    fn member(&mut self, text: &[u8], at: usize, paths: &[Vec<String>]) -> Option<usize> {
+        (text.get(at) == Some(&b'"')).then_some(())?;
+        let (end, escaped) = string_end(text, at + 1)?;
+        if escaped || text.get(end + 1) != Some(&b':') {
+            return None;
+        }
+        let key = std::str::from_utf8(&text[at + 1..end]).ok()?;
+        self.glue.extend_from_slice(&text[at..end + 2]);
+        self.members += 1;
+        let value = end + 2;
+        if text.get(value) == Some(&b'{') {
+            self.keys.push(key.to_owned());
+            let after = self.open(text, value)?;
+            return self.member(text, after, paths);
+        }
+        let (_, end, _) = leaf_at(text, value)?;
+        let column = paths.iter().position(|path| {
+            path.len() == self.keys.len() + 1
+                && path.last().is_some_and(|last| last == key)
+                && path.iter().zip(&self.keys).all(|(a, b)| a == b)
+        });
+        if let Some(column) = column {
+            // A key that repeats: the page path takes the first value.
+            if self.order[column].replace(self.before.len()).is_some() {
+                return None;
+            }
+        }
+        self.before.push(std::mem::take(&mut self.glue));
+        Some(end)
+    }
+}
+
+/// The values of one record, by their place in the body, with the place
+/// of a string's text in `unescaped` where it held escapes.
+#[derive(Debug, Default)]
+struct Row {
+    values: Vec<(Leaf, Range<usize>, Option<Range<usize>>)>,
+    unescaped: Vec<u8>,
+}
+
+impl Row {
+    fn clear(&mut self) {
+        self.values.clear();
+        self.unescaped.clear();
+    }
+
+    /// Unescapes a string's content; its place in `unescaped`. Every
+    /// string is, wanted or not: the page path refuses a page with a bad
+    /// escape anywhere.
+    fn unescape(&mut self, content: &[u8]) -> Option<Range<usize>> {
+        let start = self.unescaped.len();
+        unescape_content(content, &mut self.unescaped)?;
+        Some(start..self.unescaped.len())
+    }
+
+    /// Writes the record's line: each value's cell, as the page path
+    /// converts and encodes it.
+    fn write(
+        &self,
+        text: &str,
+        lines: Lines<'_>,
+        order: &[usize],
+        hours: &mut Hours,
+        out: &mut Vec<u8>,
+    ) -> Option<()> {
+        let Lines {
+            extractor,
+            shape,
+            encoder,
+        } = lines;
+        let unescaped = match self.unescaped.is_empty() {
+            true => "",
+            false => std::str::from_utf8(&self.unescaped).ok()?,
+        };
+        for (index, &value) in order.iter().enumerate() {
+            let (leaf, range, place) = self.values.get(value)?;
+            let raw = text.get(range.clone())?;
+            if as_it_stands(*leaf, raw, place.is_some(), (extractor, shape, index)) {
+                encoder.encode_text(index, raw.as_bytes(), out);
+                continue;
+            }
+            let string = match (leaf, place) {
+                (Leaf::Str, Some(place)) => Some(unescaped.get(place.clone())?),
+                (Leaf::Str, None) => Some(raw.get(1..raw.len() - 1)?),
+                (Leaf::Number | Leaf::Literal, _) => None,
+            };
+            let view = string.map_or_else(|| scalar_view(raw), View::Str);
+            // Made again from the text, not from `view`: a closure that
+            // holds the view keeps it in memory, and the view passed on
+            // is then loaded wider than it was stored, which stalls.
+            let json_text = &mut || {
+                let mut json = Vec::new();
+                match string {
+                    Some(string) => write_str(string, &mut json),
+                    None => write_leaf_json(scalar_view(raw), Some(raw), &mut json),
+                }
+                json
+            };
+            let cell = extractor.whole_cell(index, view, shape, json_text)?;
+            encoder.encode_cell(index, &cell, hours, out);
+        }
+        encoder.end_row(out);
+        Some(())
+    }
+}
+
+/// Whether a value's text is the text the page path writes for it, so
+/// that it can be copied: a string without escapes for a `string` column
+/// (its text holds nothing to escape), a whole number of up to 18 digits
+/// for a `long` one, `true` or `false` for a `boolean` one, and `null`
+/// for any. Of an inferred column, only where its type is the inferred
+/// one, as [`Extractor::whole_cell`] takes a value as it stands.
+#[inline(always)]
+fn as_it_stands(
+    leaf: Leaf,
+    raw: &str,
+    escaped: bool,
+    (extractor, shape, index): (&Extractor, Option<&Shape>, usize),
+) -> bool {
+    let kind = extractor.columns()[index].kind;
+    let plain =
+        |wanted: ColumnType| kind == wanted && shape.is_none_or(|shape| shape.is(index, wanted));
+    match leaf {
+        Leaf::Str => !escaped && plain(ColumnType::String),
+        Leaf::Literal => raw == "null" || plain(ColumnType::Boolean),
+        Leaf::Number => {
+            let digits = raw.strip_prefix('-').unwrap_or(raw);
+            plain(ColumnType::Long)
+                && digits.len() <= 18
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && raw != "-0"
+        }
+    }
+}
+
+/// Whether `text` holds `glue` at `at`. Glue is mostly a key and its
+/// punctuation, under 17 bytes: two loads that may overlap compare it,
+/// where a comparison of any length is a call (a tenth of the reader's
+/// time).
+#[inline(always)]
+fn glue_at(text: &[u8], at: usize, glue: &[u8]) -> bool {
+    let n = glue.len();
+    let Some(here) = text.get(at..at + n) else {
+        return false;
+    };
+    let word = |bytes: &[u8], from: usize| {
+        u64::from_le_bytes(bytes[from..from + 8].try_into().expect("eight bytes"))
+    };
+    let half = |bytes: &[u8], from: usize| {
+        u32::from_le_bytes(bytes[from..from + 4].try_into().expect("four bytes"))
+    };
+    match n {
+        0 => true,
+        1..=3 => here[0] == glue[0] && here[n / 2] == glue[n / 2] && here[n - 1] == glue[n - 1],
+        4..=7 => half(here, 0) == half(glue, 0) && half(here, n - 4) == half(glue, n - 4),
+        8..=16 => word(here, 0) == word(glue, 0) && word(here, n - 8) == word(glue, n - 8),
+        _ => here == glue,
+    }
+}
+
+/// The closing quote of the string whose content starts at `at`, and
+/// whether it holds an escape; `None` at a control character, which JSON
+/// strings cannot hold, or at the end of the text.
+#[inline(always)]
+fn string_end(text: &[u8], mut at: usize) -> Option<(usize, bool)> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut escaped = false;
+    loop {
+        if let Some(word) = text.get(at..at + 8) {
+            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+            let found = zero(word ^ (ONES * u64::from(b'"')))
+                | zero(word ^ (ONES * u64::from(b'\\')))
+                | (word.wrapping_sub(ONES * 0x20) & !word & HIGH);
+            if found == 0 {
+                at += 8;
+                continue;
+            }
+            at += (found.trailing_zeros() / 8) as usize;
+        }
+        match *text.get(at)? {
+            b'"' => return Some((at, escaped)),
+            // The escape is checked when the string is unescaped; here it
+            // is only stepped over, quote and all.
+            b'\\' => {
+                escaped = true;
+                at += 2;
+            }
+            byte if byte < 0x20 => return None,
+            _ => at += 1,
+        }
+    }
+}
+
+/// The length of the literal `true`, `false` or `null` at the start of
+/// `text`.
+fn literal_len(text: &[u8]) -> Option<usize> {
+    if text.starts_with(b"true") || text.starts_with(b"null") {
+        Some(4)
+    } else if text.starts_with(b"false") {
+        Some(5)
+    } else {
+        None
+    }
+}
+
+/// The end of the number at `at`, its grammar checked (RFC 8259).
+#[inline(always)]
+fn number_end(text: &[u8], mut at: usize) -> Option<usize> {
+    let digits = |at: &mut usize| {
+        let from = *at;
+        while text.get(*at).is_some_and(u8::is_ascii_digit) {
+            *at += 1;
+        }
+        *at - from
+    };
+    at += usize::from(text.get(at) == Some(&b'-'));
+    let whole = at;
+    let count = digits(&mut at);
+    if count == 0 || (text[whole] == b'0' && count > 1) {
+        return None;
+    }
+    if text.get(at) == Some(&b'.') {
+        at += 1;
+        (digits(&mut at) > 0).then_some(())?;
+    }
+    if text.get(at).is_some_and(|&b| b | 0x20 == b'e') {
+        at += 1;
+        at += usize::from(matches!(text.get(at), Some(b'+' | b'-')));
+        (digits(&mut at) > 0).then_some(())?;
+    }
+    Some(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::{
+        Batch, Covering, Inference, Mixed, Placeholders, Policy, records_fingerprint,
+        select_records,
+    };
+    use crate::job::vars::Vars;
+    use crate::job::{Job, JobFormat};
+    use crate::json::scan::Scanner;
+    use crate::json::{Parser, Scratch};
+    use crate::sink::TextEncoder;
+
+    /// The fingerprint the page path takes of `body`'s records.
+    fn page_fingerprint(columns: &Columns, body: &[u8]) -> Option<u64> {
+        let mut scanner = Scanner::default();
+        let doc = scanner.scan(body, None).ok()?;
+        let records = select_records(doc.root(), &columns.job.records).ok()?;
+        records_fingerprint(&records)
+    }
+
+    /// A job's columns, and what their records are checked against when
+    /// they were inferred.
+    struct Columns {
+        job: Job,
+        extractor: Extractor,
+        inference: Option<Inference>,
+        shape: Option<Shape>,
+    }
+
+    impl Columns {
+        fn lines<'a>(&'a self, encoder: &'a NdjsonEncoder) -> Lines<'a> {
+            Lines {
+                extractor: &self.extractor,
+                shape: self.shape.as_ref(),
+                encoder,
+            }
+        }
+    }
+
+    fn job(toml: &str) -> Job {
+        let toml = format!("[request]\nurl = \"https://api.example.com/x\"\n{toml}");
+        Job::parse(&toml, JobFormat::Toml, "test job", &Vars::isolated([])).unwrap()
+    }
+
+    /// Columns inferred from `first`, as an NDJSON run infers them.
+    fn inferred(records: &str, first: impl AsRef<[u8]>) -> Columns {
+        let job = job(records);
+        let (mut parser, mut scratch) = (Parser::default(), Scratch::default());
+        let page = parser.parse(first.as_ref(), &mut scratch).unwrap();
+        let found = select_records(&page, &job.records).unwrap();
+        let mut inference = Inference::new(&job.records.flatten, Mixed::Json);
+        inference.feed(&found, Policy::Grow);
+        let extractor = Extractor::inferred(inference.columns(), &job.records);
+        let shape = inference.shape(extractor.columns());
+        Columns {
+            job,
+            extractor,
+            inference: Some(inference),
+            shape,
+        }
+    }
+
+    fn declared(toml: &str) -> Columns {
+        let job = job(toml);
+        let extractor = Extractor::new(job.columns.clone().unwrap(), &job.records);
+        Columns {
+            job,
+            extractor,
+            inference: None,
+            shape: None,
+        }
+    }
+
+    /// The rows and lines the page path makes of `body`, if it writes
+    /// every record as it stands: `None` for a page it refuses, one with
+    /// anything new for inferred columns, a dirty record or a null
+    /// written for a problem.
+    fn page_path(columns: &Columns, body: &[u8]) -> Option<(usize, Vec<u8>)> {
+        let mut scanner = Scanner::default();
+        let doc = scanner.scan(body, columns.extractor.plan()).ok()?;
+        let records = select_records(doc.root(), &columns.job.records).ok()?;
+        let covering = (columns.inference.as_ref()).map(|inference| Covering {
+            inference,
+            shape: columns.shape.as_ref(),
+        });
+        let mut batch = Batch::default();
+        let covered = columns.extractor.extract_covered(
+            &records,
+            &Placeholders::new(),
+            &mut batch,
+            covering.as_ref(),
+        );
+        if !covered || !batch.dirty.is_empty() || !batch.tolerated.is_empty() {
+            return None;
+        }
+        let width = columns.extractor.columns().len();
+        let encoder = TextEncoder::Ndjson(NdjsonEncoder::new(columns.extractor.columns()));
+        let mut out = Vec::new();
+        encoder.encode(&batch, width, &mut out);
+        Some((batch.rows, out))
+    }
+
+    /// The reader's rows and lines for `body`, checked against the page
+    /// path's wherever the reader takes the page and the page around the
+    /// records is JSON (a run hands it to the page path otherwise).
+    fn read(columns: &Columns, body: impl AsRef<[u8]>) -> Option<(usize, String)> {
+        let body = body.as_ref();
+        let reader = ShapedReader::new(&columns.job.records, &columns.extractor)
+            .expect("a reader for these columns");
+        let encoder = NdjsonEncoder::new(columns.extractor.columns());
+        let shaped = reader.read(body, columns.lines(&encoder))?;
+        Scanner::default().scan(&shaped.around(body), None).ok()?;
+        assert_eq!(
+            shaped.fingerprint(body),
+            page_fingerprint(columns, body),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+        let read = (shaped.rows, String::from_utf8(shaped.text).unwrap());
+        let page_path =
+            page_path(columns, body).map(|(rows, text)| (rows, String::from_utf8(text).unwrap()));
+        assert_eq!(
+            Some(&read),
+            page_path.as_ref(),
+            "the reader took a page the page path makes otherwise:\n{}",
+            String::from_utf8_lossy(body)
+        );
+        Some(read)
+    }
+
+    const RECORDS: [&str; 4] = [
+        r#"{"id":1,"score":0.25256176265814412,"amount":2213.89,"name":"a","at":"2023-11-14T22:13:45.956Z","on":true,"gone":null,"user":{"id":7,"name":"x"},"note":"ring \u0007 \"q\" \\ \/ \u00e9 \ud83d\ude00"}"#,
+        r#"{"id":-2,"score":1e-7,"amount":0,"name":"","at":"2023-11-14T22:13:45Z","on":false,"gone":null,"user":{"id":0,"name":"café – ✓"},"note":"plain"}"#,
+        r#"{"id":3,"score":-0.5,"amount":12.5,"name":"tab\there","at":"2023-11-15T00:00:00.000Z","on":true,"gone":null,"user":{"id":9007199254740993,"name":"y"},"note":"\n\r\t\b\f"}"#,
+        r#"{"id":4,"score":3,"amount":1.0E2,"name":"z","at":"2023-11-15T01:02:03.123456Z","on":false,"gone":null,"user":{"id":1,"name":"q"},"note":""}"#,
+    ];
+
+    fn page(records: &[&str]) -> String {
+        format!(
+            r#"{{"data":[{}],"paging":{{"next":"/p?page=2"}}}}"#,
+            records.join(",")
+        )
+    }
+
+    /// Pages of one shape are read, and make what the page path makes:
+    /// escapes, 17-digit doubles, timestamps of each precision, nested
+    /// objects, whole numbers past 2^53, nulls.
+    #[test]
+    fn a_page_of_one_shape_makes_the_lines_of_the_page_path() {
+        let first = page(&RECORDS);
+        let columns = inferred("[records]\npath = \"data\"", &first);
+        let (rows, text) = read(&columns, &first).expect("the page is read");
+        assert_eq!(rows, 4);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            r#"{"id":1,"score":0.2525617626581441,"amount":2213.89,"name":"a","at":"2023-11-14T22:13:45.956Z","on":true,"gone":null,"user_id":7,"user_name":"x","note":"ring \u0007 \"q\" \\ / é 😀"}"#
+        );
+        assert_eq!(
+            lines[2],
+            r#"{"id":3,"score":-0.5,"amount":12.5,"name":"tab\there","at":"2023-11-15T00:00:00Z","on":true,"gone":null,"user_id":9007199254740993,"user_name":"y","note":"\n\r\t\b\f"}"#
+        );
+        // Records at the top of the page.
+        let top = format!("[{}]", RECORDS.join(","));
+        let at_top = inferred("", &top);
+        assert_eq!(read(&at_top, &top).map(|r| r.0), Some(4));
+        // Declared columns: fewer than the members, in another order.
+        let columns = declared(
+            "[records]\npath = \"data\"\n\
+             [[columns]]\nname = \"user\"\npath = \"user.name\"\ntype = \"string\"\n\
+             [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+             [[columns]]\nname = \"when\"\npath = \"at\"\ntype = \"timestamp\"\n\
+             [[columns]]\nname = \"score\"\ntype = \"double\"",
+        );
+        let (rows, text) = read(&columns, &first).expect("the page is read");
+        assert_eq!(rows, 4);
+        assert_eq!(
+            text.lines().nth(3),
+            Some(r#"{"user":"q","id":4,"when":"2023-11-15T01:02:03.123456Z","score":3.0}"#)
+        );
+    }
+
+    /// A page where a record leaves the shape, or the text is not JSON,
+    /// goes to the page path; where the reader takes a page anyway, it
+    /// makes what the page path makes (checked in `read`).
+    #[test]
+    fn a_record_off_the_shape_hands_the_page_back() {
+        let columns = inferred("[records]\npath = \"data\"", page(&RECORDS));
+        let second = RECORDS[1];
+        let changes: &[(&str, &str)] = &[
+            (r#""id":-2,"#, r#""id": -2,"#),
+            (r#""id":-2,"#, r#""id":"-2","#),
+            (r#""id":-2,"#, r#""id":2.5,"#),
+            (r#""id":-2,"#, r#""id":99999999999999999999,"#),
+            (r#""id":-2,"#, r#""id":-0,"#),
+            (r#""id":-2,"#, r#""id":01,"#),
+            (r#""id":-2,"#, r#""id":-,"#),
+            (r#""id":-2,"#, r#""id":1.,"#),
+            (r#""id":-2,"#, r#""id":.5,"#),
+            (r#""id":-2,"#, r#""id":1e,"#),
+            (r#""id":-2,"#, r#""id":+1,"#),
+            (r#""id":-2,"#, r#""id":-2,"id":5,"#),
+            (r#""id":-2,"score":1e-7,"#, r#""score":1e-7,"id":-2,"#),
+            (r#""id":-2,"#, ""),
+            (r#""id":-2,"#, r#""id":-2,"extra":1,"#),
+            (r#""na"#, r#""n\u0061"#),
+            (r#""on":false"#, r#""on":"false""#),
+            (r#""on":false"#, r#""on":False"#),
+            (r#""gone":null"#, r#""gone":nul"#),
+            (r#""gone":null"#, r#""gone":"x""#),
+            (r#""gone":null"#, r#""gone":[]"#),
+            (r#""name":"""#, r#""name":["a"]"#),
+            (r#""name":"""#, "\"name\":\"a\u{1}b\""),
+            (r#""name":"""#, r#""name":"\ud800""#),
+            (r#""name":"""#, r#""name":"\x41""#),
+            (r#""name":"""#, r#""name":"\u12""#),
+            (
+                r#""at":"2023-11-14T22:13:45Z""#,
+                r#""at":"2023-13-14T22:13:45Z""#,
+            ),
+            (r#""at":"2023-11-14T22:13:45Z""#, r#""at":"soon""#),
+            (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":{}"#),
+            (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":{"id":0}"#),
+            (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":7"#),
+            (r#"{"id":-2"#, r#"{ "id":-2"#),
+            (r#""note":"plain"}"#, r#""note":"plain" }"#),
+        ];
+        let (mut taken, mut declined) = (0, 0);
+        for (from, to) in changes {
+            assert!(second.contains(from), "{from}");
+            let changed = second.replacen(from, to, 1);
+            let body = page(&[RECORDS[0], &changed, RECORDS[2]]);
+            match read(&columns, &body) {
+                Some(_) => taken += 1,
+                None => declined += 1,
+            }
+        }
+        // Every record, the first too, which the shape is learned from: a
+        // member the columns do not have (new to inferred columns), a key
+        // twice (the page path takes the first value).
+        for (from, to) in [
+            (r#""name""#, r#""new":2,"name""#),
+            (r#""name""#, r#""id":5,"name""#),
+        ] {
+            let all: Vec<String> = RECORDS.iter().map(|r| r.replacen(from, to, 1)).collect();
+            let body = page(&all.iter().map(String::as_str).collect::<Vec<_>>());
+            match read(&columns, &body) {
+                Some(_) => taken += 1,
+                None => declined += 1,
+            }
+        }
+        // A key twice in every record, for declared columns, which have no
+        // count of members to tell: the page path takes the first value.
+        let id =
+            declared("[records]\npath = \"data\"\n[[columns]]\nname = \"id\"\ntype = \"long\"");
+        let twice: Vec<String> = (RECORDS.iter())
+            .map(|r| r.replacen(r#""name""#, r#""id":5,"name""#, 1))
+            .collect();
+        let twice = page(&twice.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(page_path(&id, twice.as_bytes()).is_some());
+        assert_eq!(read(&id, &twice), None);
+        // Objects nested deeper than the reader goes, as a hostile page
+        // might: the page path takes them, the reader does not.
+        for depth in [MAX_NESTING, MAX_NESTING + 1] {
+            let deep = format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+            let path = vec!["a"; depth].join(".");
+            let nested = declared(&format!(
+                "[records]\npath = \"data\"\n\
+                 [[columns]]\nname = \"a\"\npath = \"{path}\"\ntype = \"long\""
+            ));
+            assert!(page_path(&nested, page(&[&deep]).as_bytes()).is_some());
+            let read = read(&nested, page(&[&deep])).map(|r| r.0);
+            assert_eq!(read, (depth == MAX_NESTING).then_some(1), "{depth}");
+        }
+        // The whole pages that are not JSON, or hold something else.
+        let whole = page(&RECORDS);
+        for body in [
+            whole[..whole.len() - 1].to_owned(),
+            format!("{whole}x"),
+            whole.replacen("],", "] ,", 1),
+            whole.replacen(r#""/p?page=2""#, r#""/p?page=2"#, 1),
+            format!("\u{feff}{whole}"),
+            page(&[RECORDS[0], "1"]),
+            page(&[RECORDS[0], "[]"]),
+            page(&[]),
+        ] {
+            match read(&columns, &body) {
+                Some(_) => taken += 1,
+                None => declined += 1,
+            }
+        }
+        // Taken: `-0` (the page path writes `0` too) and space after the
+        // records' array, which the page around them holds.
+        assert_eq!((declined, taken), (41, 2));
+    }
+
+    /// A job whose pages keep leaving the shape stops paying for the
+    /// attempt: after `MAX_DECLINED` pages the reader takes none.
+    #[test]
+    fn the_reader_stops_trying_after_pages_off_the_shape() {
+        let columns = inferred("[records]\npath = \"data\"", page(&RECORDS));
+        let reader = ShapedReader::new(&columns.job.records, &columns.extractor).unwrap();
+        let encoder = NdjsonEncoder::new(columns.extractor.columns());
+        let read = |body: &str| {
+            reader
+                .read(body.as_bytes(), columns.lines(&encoder))
+                .is_some()
+        };
+        let good = page(&RECORDS);
+        let spaced = good.replacen(r#""id":1,"#, r#""id": 1,"#, 1);
+        assert!(read(&good));
+        // Pages without records are not read, and not held against the
+        // shape.
+        for _ in 0..MAX_DECLINED {
+            assert!(!read(&page(&[])));
+        }
+        assert!(read(&good));
+        for _ in 0..MAX_DECLINED {
+            assert!(!read(&spaced));
+        }
+        assert!(!read(&good), "tried after {MAX_DECLINED} declined pages");
+    }
+
+    /// Pages of every corpus shape, then each with a byte changed, cut or
+    /// added at random: the reader takes a page only as the page path
+    /// makes it (checked in `read`), and declines anything it cannot tell.
+    #[test]
+    fn pages_changed_at_random_are_read_as_the_page_path_reads_them() {
+        use hydrant_bench::corpus::Shape as Corpus;
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as usize
+        };
+        let bytes = b"\"\\,:{}[] 09-.eEtfnu\x01\xc3a/";
+        for corpus in Corpus::ALL {
+            let body = corpus.page(0, 20);
+            let job = format!("[records]\npath = \"data\"\n{}", corpus.columns());
+            let columns = match corpus {
+                Corpus::Realistic => inferred(&job, &body),
+                _ => declared(&job),
+            };
+            // Records that hold arrays are for the page path alone.
+            let whole = read(&columns, &body).is_some();
+            assert_eq!(
+                whole,
+                !matches!(corpus, Corpus::Nested | Corpus::Numbers),
+                "{}",
+                corpus.name()
+            );
+            let mut taken = 0;
+            for _ in 0..400 {
+                let mut changed = body.clone();
+                let at = next() % changed.len();
+                let byte = bytes[next() % bytes.len()];
+                match next() % 3 {
+                    0 => changed[at] = byte,
+                    1 => {
+                        changed.remove(at);
+                    }
+                    _ => changed.insert(at, byte),
+                }
+                taken += usize::from(read(&columns, &changed).is_some());
+            }
+            // Most changes inside a string keep the page one shape.
+            assert!(!whole || taken > 0, "{}: none taken", corpus.name());
+        }
+    }
+}
