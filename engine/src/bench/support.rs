@@ -14,7 +14,7 @@ use crate::job::{Job, JobFormat, OutputFormat};
 use crate::json::node::Node;
 use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch};
-use crate::read::shaped::{Lines, Shaped, ShapedReader};
+use crate::read::shaped::{Lines, Rows, Shaped, ShapedReader};
 use crate::sink::{
     Counted, Destination, Made, NdjsonEncoder, PageEncoder, PageOut, Sink, TextSink,
 };
@@ -108,9 +108,10 @@ impl PagePipeline {
             Encoding::Csv => OutputFormat::Csv,
         };
         if encoding == Encoding::Ndjson
-            && let Some(shaped) = self.read_shaped(body)
+            && let Some(shaped) = self.read_shaped(body, false)
         {
-            return Ok((shaped.rows, shaped.text.len() as u64));
+            let text = shaped.made.into_text().expect("NDJSON rows are text");
+            return Ok((shaped.rows, text.len() as u64));
         }
         self.with_batch(body, |columns, batch| {
             let encoder = PageEncoder::for_output(&output, columns)
@@ -124,7 +125,7 @@ impl PagePipeline {
 
     /// The page's NDJSON as a run reads a page whose records all share
     /// one shape, if this one is such a page and its columns are known.
-    fn read_shaped(&mut self, body: &[u8]) -> Option<Shaped> {
+    fn read_shaped(&mut self, body: &[u8], arrow: bool) -> Option<Shaped> {
         let extractor = self
             .extractor
             .as_ref()
@@ -135,10 +136,15 @@ impl PagePipeline {
         };
         let shape = self.inferred.as_ref().and_then(|(_, shape)| shape.as_ref());
         let encoder = NdjsonEncoder::new(extractor.columns());
+        let rows = match arrow {
+            #[cfg(feature = "parquet")]
+            true => Rows::Arrow,
+            _ => Rows::Ndjson(&encoder),
+        };
         let lines = Lines {
             extractor,
             shape,
-            encoder: &encoder,
+            rows,
         };
         shaped.read(body, lines)
     }
@@ -315,6 +321,9 @@ impl PagePipeline {
     /// Parses and extracts `body` into an Arrow batch of the job's columns,
     /// as the page makers build it for a Parquet output.
     pub fn arrow_batch(&mut self, body: &[u8]) -> Result<arrow_array::RecordBatch> {
+        if let Some(Made::Batch(batch)) = self.read_shaped(body, true).map(|s| s.made) {
+            return Ok(batch);
+        }
         self.with_batch(body, |columns, batch| {
             Ok(crate::sink::arrow::Builders::page_batch(&PageOut {
                 body,

@@ -4,8 +4,8 @@
 //! colons, commas and braces) is learned, and each record after it must
 //! hold the same text between its values, compared as bytes. Such a
 //! record is read in one pass, without the structural index, and its
-//! values go to NDJSON through the conversions and the encoder of the
-//! page path. A record that leaves the shape (another key, space, an
+//! values go to NDJSON lines or an Arrow batch through the conversions
+//! and the encoders of the page path. A record that leaves the shape (another key, space, an
 //! array, a value of another kind, a value that does not fit or convert,
 //! a lone surrogate) hands the whole page back to the page path, which
 //! reads it as it reads any page. So this reader accepts only text the
@@ -14,13 +14,15 @@
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::extract::{Extractor, Shape, fingerprint};
+use crate::extract::{Cell, Extractor, Shape, fingerprint};
 use crate::job::{ColumnType, RecordMode, Records};
 use crate::json::node::{View, write_leaf_json};
 use crate::json::path::Segment;
 use crate::json::scan::{Scanner, scalar_view, unescape_content};
 use crate::json::write_str;
-use crate::sink::{Hours, NdjsonEncoder};
+#[cfg(feature = "parquet")]
+use crate::sink::arrow::Builders;
+use crate::sink::{Hours, Made, NdjsonEncoder};
 
 /// Pages handed back before the reader stops trying for the run: a job
 /// whose pages do not keep one shape would pay for each attempt.
@@ -42,19 +44,98 @@ pub(crate) struct ShapedReader {
 }
 
 /// What a page's values become: the job's columns, what inferred ones
-/// are checked against, and the encoder of their lines.
+/// are checked against, and the rows they make.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Lines<'a> {
     pub(crate) extractor: &'a Extractor,
     pub(crate) shape: Option<&'a Shape>,
-    pub(crate) encoder: &'a NdjsonEncoder,
+    pub(crate) rows: Rows<'a>,
+}
+
+/// The rows a page makes, as its page maker would.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Rows<'a> {
+    /// NDJSON lines.
+    Ndjson(&'a NdjsonEncoder),
+    /// An Arrow batch, for a Parquet output.
+    #[cfg(feature = "parquet")]
+    Arrow,
+}
+
+/// Rows being made.
+enum Making<'a> {
+    Text {
+        encoder: &'a NdjsonEncoder,
+        out: Vec<u8>,
+        hours: Hours,
+    },
+    #[cfg(feature = "parquet")]
+    Batch(Builders),
+}
+
+impl<'a> Making<'a> {
+    fn new(rows: Rows<'a>, columns: &[crate::extract::ColumnSpec], body: usize) -> Making<'a> {
+        let _ = columns;
+        match rows {
+            Rows::Ndjson(encoder) => Making::Text {
+                encoder,
+                out: Vec::with_capacity(body + body / 16),
+                hours: Hours::default(),
+            },
+            #[cfg(feature = "parquet")]
+            Rows::Arrow => Making::Batch(Builders::new(columns)),
+        }
+    }
+
+    /// Writes column `index`'s value from its text, where the rows are
+    /// text: whether it did.
+    #[inline(always)]
+    fn text(&mut self, index: usize, text: &str) -> bool {
+        match self {
+            Making::Text { encoder, out, .. } => {
+                encoder.encode_text(index, text.as_bytes(), out);
+                true
+            }
+            #[cfg(feature = "parquet")]
+            Making::Batch(_) => false,
+        }
+    }
+
+    #[inline(always)]
+    fn cell(&mut self, index: usize, cell: &Cell<'_>) {
+        match self {
+            Making::Text {
+                encoder,
+                out,
+                hours,
+            } => encoder.encode_cell(index, cell, hours, out),
+            #[cfg(feature = "parquet")]
+            Making::Batch(builders) => builders.push_cell(index, cell),
+        }
+    }
+
+    fn end_row(&mut self) {
+        match self {
+            Making::Text { encoder, out, .. } => encoder.end_row(out),
+            #[cfg(feature = "parquet")]
+            Making::Batch(builders) => builders.end_row(),
+        }
+    }
+
+    fn made(self) -> Made {
+        match self {
+            Making::Text { out, .. } => Made::Text(out),
+            #[cfg(feature = "parquet")]
+            Making::Batch(mut builders) => Made::Batch(builders.take()),
+        }
+    }
 }
 
 /// A page read by the reader.
 #[derive(Debug)]
 pub(crate) struct Shaped {
-    /// The records' NDJSON lines.
-    pub(crate) text: Vec<u8>,
+    /// The records' rows.
+    pub(crate) made: Made,
     pub(crate) rows: usize,
     /// Where the records lie in the body: the page around them is the
     /// page path's to read.
@@ -143,15 +224,14 @@ impl ShapedReader {
         if (lines.shape).is_some_and(|shape| shape.members() != template.members) {
             return None;
         }
-        let mut out = Vec::with_capacity(body.len() + body.len() / 16);
+        let mut making = Making::new(lines.rows, lines.extractor.columns(), body.len());
         let mut row = Row::default();
-        let mut hours = Hours::default();
         let (mut at, mut rows, mut first) = (start, 0, None);
         let last = loop {
             let record = at;
             at = template.walk(body, at, &mut row)?;
             first.get_or_insert(record..at);
-            row.write(text, lines, &template.order, &mut hours, &mut out)?;
+            row.write(text, lines, &template.order, &mut making)?;
             rows += 1;
             match body.get(at) {
                 Some(b',') => at += 1,
@@ -160,7 +240,7 @@ impl ShapedReader {
             }
         };
         Some(Shaped {
-            text: out,
+            made: making.made(),
             rows,
             records: start..at,
             first: first?,
@@ -373,13 +453,10 @@ impl Row {
         text: &str,
         lines: Lines<'_>,
         order: &[usize],
-        hours: &mut Hours,
-        out: &mut Vec<u8>,
+        making: &mut Making<'_>,
     ) -> Option<()> {
         let Lines {
-            extractor,
-            shape,
-            encoder,
+            extractor, shape, ..
         } = lines;
         let unescaped = match self.unescaped.is_empty() {
             true => "",
@@ -388,8 +465,9 @@ impl Row {
         for (index, &value) in order.iter().enumerate() {
             let (leaf, range, place) = self.values.get(value)?;
             let raw = text.get(range.clone())?;
-            if as_it_stands(*leaf, raw, place.is_some(), (extractor, shape, index)) {
-                encoder.encode_text(index, raw.as_bytes(), out);
+            if as_it_stands(*leaf, raw, place.is_some(), (extractor, shape, index))
+                && making.text(index, raw)
+            {
                 continue;
             }
             let string = match (leaf, place) {
@@ -409,10 +487,13 @@ impl Row {
                 }
                 json
             };
-            let cell = extractor.whole_cell(index, view, shape, json_text)?;
-            encoder.encode_cell(index, &cell, hours, out);
+            let mut cell = Cell::Null;
+            if !extractor.whole_cell(index, view, shape, json_text, &mut cell) {
+                return None;
+            }
+            making.cell(index, &cell);
         }
-        encoder.end_row(out);
+        making.end_row();
         Some(())
     }
 }
@@ -559,6 +640,43 @@ mod tests {
     use crate::json::{Parser, Scratch};
     use crate::sink::TextEncoder;
 
+    /// The reader's Arrow batch of a page it reads, against the page
+    /// makers' batch for a Parquet output.
+    #[cfg(feature = "parquet")]
+    fn same_batch(reader: &ShapedReader, columns: &Columns, body: &[u8]) {
+        use crate::sink::PageOut;
+        use crate::sink::arrow::Builders;
+        let made = reader
+            .read(body, columns.lines(Rows::Arrow))
+            .map(|s| s.made);
+        let Some(Made::Batch(read)) = made else {
+            panic!("the page read as lines is read as a batch")
+        };
+        let mut scanner = Scanner::default();
+        let doc = scanner.scan(body, columns.extractor.plan()).unwrap();
+        let records = select_records(doc.root(), &columns.job.records).unwrap();
+        let mut batch = Batch::default();
+        let covering = (columns.inference.as_ref()).map(|inference| Covering {
+            inference,
+            shape: columns.shape.as_ref(),
+        });
+        let placeholders = Placeholders::new();
+        columns
+            .extractor
+            .extract_covered(&records, &placeholders, &mut batch, covering.as_ref());
+        let page = PageOut {
+            body,
+            columns: columns.extractor.columns(),
+            batch: &batch,
+        };
+        assert_eq!(
+            read,
+            Builders::page_batch(&page),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+
     /// The fingerprint the page path takes of `body`'s records.
     fn page_fingerprint(columns: &Columns, body: &[u8]) -> Option<u64> {
         let mut scanner = Scanner::default();
@@ -577,11 +695,11 @@ mod tests {
     }
 
     impl Columns {
-        fn lines<'a>(&'a self, encoder: &'a NdjsonEncoder) -> Lines<'a> {
+        fn lines<'a>(&'a self, rows: Rows<'a>) -> Lines<'a> {
             Lines {
                 extractor: &self.extractor,
                 shape: self.shape.as_ref(),
-                encoder,
+                rows,
             }
         }
     }
@@ -657,7 +775,7 @@ mod tests {
         let reader = ShapedReader::new(&columns.job.records, &columns.extractor)
             .expect("a reader for these columns");
         let encoder = NdjsonEncoder::new(columns.extractor.columns());
-        let shaped = reader.read(body, columns.lines(&encoder))?;
+        let shaped = reader.read(body, columns.lines(Rows::Ndjson(&encoder)))?;
         Scanner::default().scan(&shaped.around(body), None).ok()?;
         assert_eq!(
             shaped.fingerprint(body),
@@ -665,7 +783,10 @@ mod tests {
             "{}",
             String::from_utf8_lossy(body)
         );
-        let read = (shaped.rows, String::from_utf8(shaped.text).unwrap());
+        #[cfg(feature = "parquet")]
+        same_batch(&reader, columns, body);
+        let text = shaped.made.into_text().expect("NDJSON lines are text");
+        let read = (shaped.rows, String::from_utf8(text).unwrap());
         let page_path =
             page_path(columns, body).map(|(rows, text)| (rows, String::from_utf8(text).unwrap()));
         assert_eq!(
@@ -852,7 +973,7 @@ mod tests {
         let encoder = NdjsonEncoder::new(columns.extractor.columns());
         let read = |body: &str| {
             reader
-                .read(body.as_bytes(), columns.lines(&encoder))
+                .read(body.as_bytes(), columns.lines(Rows::Ndjson(&encoder)))
                 .is_some()
         };
         let good = page(&RECORDS);

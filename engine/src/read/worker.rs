@@ -32,7 +32,7 @@ use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
-use crate::read::shaped::{Lines, Shaped, ShapedReader};
+use crate::read::shaped::{Lines, Rows, Shaped, ShapedReader};
 use crate::sink::{Made, PageEncoder, TextEncoder, without_line_breaks};
 
 /// What the paginator needs of a page, sent before its rows are done.
@@ -162,6 +162,8 @@ impl PageWork {
             PageEncoder::Text(TextEncoder::Ndjson(_), _) => {
                 ShapedReader::new(&job.records, extractor)
             }
+            #[cfg(feature = "parquet")]
+            PageEncoder::Arrow(_) => ShapedReader::new(&job.records, extractor),
             _ => None,
         };
         Some(Arc::new(PageWork {
@@ -455,13 +457,16 @@ impl PageWork {
         if !watched.iter().all(around) {
             return None;
         }
-        let PageEncoder::Text(TextEncoder::Ndjson(encoder), _) = &self.encoder else {
-            return None;
+        let rows = match &self.encoder {
+            PageEncoder::Text(TextEncoder::Ndjson(encoder), _) => Rows::Ndjson(encoder),
+            #[cfg(feature = "parquet")]
+            PageEncoder::Arrow(_) => Rows::Arrow,
+            _ => return None,
         };
         let lines = Lines {
             extractor: &self.extractor,
             shape: self.shape.as_ref(),
-            encoder,
+            rows,
         };
         shaped.read(body, lines)
     }
@@ -507,7 +512,7 @@ impl PageWork {
                 records_missing: Ok(false),
                 refit: None,
                 lone_surrogates: doc.lone_surrogates(),
-                made: Made::Text(shaped.text),
+                made: shaped.made,
                 dirty: Vec::new(),
                 tolerated: Vec::new(),
                 body_len: page.body_len,

@@ -118,6 +118,17 @@ impl Builders {
         self.rows += rows;
     }
 
+    /// Appends a cell to column `index`, a row being written a cell at a
+    /// time, in column order, and closed by [`Builders::end_row`].
+    pub(crate) fn push_cell(&mut self, index: usize, cell: &Cell<'_>) {
+        self.columns[index].push(cell);
+    }
+
+    /// Closes a row written by [`Builders::push_cell`].
+    pub(crate) fn end_row(&mut self) {
+        self.rows += 1;
+    }
+
     /// The rows so far as one batch; the builders start empty again.
     pub(crate) fn take(&mut self) -> RecordBatch {
         let arrays = self.columns.iter_mut().map(Column::finish).collect();

@@ -160,6 +160,17 @@ pub(crate) enum Made {
     Batch(arrow_array::RecordBatch),
 }
 
+impl Made {
+    /// The text lines, if these rows are text.
+    pub(crate) fn into_text(self) -> Option<Vec<u8>> {
+        match self {
+            Made::Text(text) => Some(text),
+            #[cfg(feature = "parquet")]
+            Made::Batch(_) => None,
+        }
+    }
+}
+
 impl PageEncoder {
     /// The encoder of a job's output; `None` for Parquet without the
     /// `parquet` feature.
