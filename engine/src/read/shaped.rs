@@ -5,11 +5,11 @@
 //! hold the same text between its values, compared as bytes. Such a
 //! record is read in one pass, without the structural index, and its
 //! values go to NDJSON lines or an Arrow batch through the conversions
-//! and the encoders of the page path. A record that leaves the shape (another key, space, an
-//! array, a value of another kind, a value that does not fit or convert,
-//! a lone surrogate) hands the whole page back to the page path, which
-//! reads it as it reads any page. So this reader accepts only text the
-//! page path accepts, and makes the same lines of it.
+//! and the encoders of the page path. A record that leaves the shape
+//! (another key, space, an array, a value that does not fit or convert,
+//! a bad escape or a lone surrogate) hands the whole page back to the
+//! page path, which reads it as it reads any page. So this reader takes
+//! only text the page path takes, and makes the same rows of it.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
