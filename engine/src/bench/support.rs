@@ -321,6 +321,7 @@ impl PagePipeline {
     /// Parses and extracts `body` into an Arrow batch of the job's columns,
     /// as the page makers build it for a Parquet output.
     pub fn arrow_batch(&mut self, body: &[u8]) -> Result<arrow_array::RecordBatch> {
+        #[cfg(feature = "parquet")]
         if let Some(Made::Batch(batch)) = self.read_shaped(body, true).map(|s| s.made) {
             return Ok(batch);
         }

@@ -120,11 +120,13 @@ impl Builders {
 
     /// Appends a cell to column `index`, a row being written a cell at a
     /// time, in column order, and closed by [`Builders::end_row`].
+    #[cfg(feature = "parquet")]
     pub(crate) fn push_cell(&mut self, index: usize, cell: &Cell<'_>) {
         self.columns[index].push(cell);
     }
 
     /// Closes a row written by [`Builders::push_cell`].
+    #[cfg(feature = "parquet")]
     pub(crate) fn end_row(&mut self) {
         self.rows += 1;
     }
