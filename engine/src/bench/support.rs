@@ -53,8 +53,9 @@ pub struct PagePipeline {
     inferred: Option<(Inference, Option<Shape>)>,
     tape: Option<simd_json::Tape<'static>>,
     form: Form,
-    /// The reader of pages of one shape, once the columns are known.
-    shaped: Option<ShapedReader>,
+    /// The reader of pages of one shape, and the encoder of its lines,
+    /// once the columns are known.
+    shaped: Option<(ShapedReader, NdjsonEncoder)>,
 }
 
 impl PagePipeline {
@@ -130,16 +131,18 @@ impl PagePipeline {
             .extractor
             .as_ref()
             .filter(|_| self.form == Form::Index)?;
-        let shaped = match &mut self.shaped {
+        let (shaped, encoder) = match &mut self.shaped {
             Some(shaped) => shaped,
-            shaped => shaped.insert(ShapedReader::new(&self.job.records, extractor)?),
+            shaped => shaped.insert((
+                ShapedReader::new(&self.job.records, extractor)?,
+                NdjsonEncoder::new(extractor.columns()),
+            )),
         };
         let shape = self.inferred.as_ref().and_then(|(_, shape)| shape.as_ref());
-        let encoder = NdjsonEncoder::new(extractor.columns());
         let rows = match arrow {
             #[cfg(feature = "parquet")]
             true => Rows::Arrow,
-            _ => Rows::Ndjson(&encoder),
+            _ => Rows::Ndjson(encoder),
         };
         let lines = Lines {
             extractor,

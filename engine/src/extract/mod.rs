@@ -370,8 +370,9 @@ impl Extractor {
     /// that path would not write the cell as it stands: the value does
     /// not fit the inferred column (the record holds something new), or
     /// it does not convert (the record is dirty, or the cell null and
-    /// noted). Written in place, as there: a cell returned is loaded wider
-    /// than it was stored, which stalls (a fifth of a shaped page's time).
+    /// noted). `cell` is null before it, and written in place, as there:
+    /// a cell returned is loaded wider than it was stored, which stalls
+    /// (a fifth of a shaped page's time).
     #[inline(always)]
     pub(crate) fn whole_cell<'v>(
         &self,
@@ -381,24 +382,54 @@ impl Extractor {
         json_text: &mut dyn FnMut() -> Vec<u8>,
         cell: &mut Cell<'v>,
     ) -> bool {
-        let column = &self.columns[index];
-        if shape.is_none_or(|shape| shape.is(index, column.kind))
-            && put_plain(column.kind, view, cell)
-        {
+        if self.plain_cell(index, view, shape, cell) {
             return true;
         }
         match shape.map(|shape| shape.fit(index, view)) {
             Some(Fit::No) => false,
+            fitted => self
+                .fitted_cell(index, view, fitted, json_text, cell)
+                .is_ok(),
+        }
+    }
+
+    /// The first step of a noted value's conversion: a value that is its
+    /// column's own type is its cell as it stands, and fits an inferred
+    /// column of that type (one match, not the fit's and the
+    /// conversion's). `false`, and `cell` as it was, for any other.
+    #[inline(always)]
+    fn plain_cell<'v>(
+        &self,
+        index: usize,
+        view: View<'v>,
+        shape: Option<&Shape>,
+        cell: &mut Cell<'v>,
+    ) -> bool {
+        let kind = self.columns[index].kind;
+        shape.is_none_or(|shape| shape.is(index, kind)) && put_plain(kind, view, cell)
+    }
+
+    /// The second step, for a value that is not its column's type: a
+    /// timestamp the fit read already, or the conversion. `cell` is null
+    /// before it.
+    #[inline(always)]
+    fn fitted_cell<'v>(
+        &self,
+        index: usize,
+        view: View<'v>,
+        fitted: Option<Fit>,
+        json_text: &mut dyn FnMut() -> Vec<u8>,
+        cell: &mut Cell<'v>,
+    ) -> Result<(), Problem> {
+        let column = &self.columns[index];
+        match fitted {
             Some(Fit::Timestamp(micros))
                 if column.kind == ColumnType::Timestamp && column.format.is_none() =>
             {
                 *cell = Cell::Timestamp(micros);
-                true
+                Ok(())
             }
-            _ => {
-                *cell = Cell::Null;
-                convert(view, column, json_text, cell).is_ok()
-            }
+            _ => convert(view, column, json_text, cell),
         }
     }
 
@@ -434,17 +465,11 @@ impl Extractor {
                 return;
             };
             found += 1;
-            let column = &self.columns[index];
             let view = value.view();
-            // A value that is its column's own type is its cell as it
-            // stands, and fits an inferred column of that type: one
-            // match, not the fit's and the conversion's.
             // Written in its place even after a fault, which drops the
             // record's cells: a cell built aside and then moved in is
             // loaded wider than it was stored, and the load stalls.
-            if shape.is_none_or(|shape| shape.is(index, column.kind))
-                && put_plain(column.kind, view, &mut row[index])
-            {
+            if self.plain_cell(index, view, shape, &mut row[index]) {
                 return;
             }
             let fitted = shape.map(|shape| shape.fit(index, view));
@@ -452,16 +477,8 @@ impl Extractor {
             if fault.is_some() {
                 return;
             }
-            let cell = &mut row[index];
-            let outcome = match fitted {
-                Some(Fit::Timestamp(micros))
-                    if column.kind == ColumnType::Timestamp && column.format.is_none() =>
-                {
-                    *cell = Cell::Timestamp(micros);
-                    Ok(())
-                }
-                _ => convert(view, column, &mut || json_text(value), cell),
-            };
+            let json_text = &mut || json_text(value);
+            let outcome = self.fitted_cell(index, view, fitted, json_text, &mut row[index]);
             if let Err(problem) = outcome.or_else(|p| self.settle(p, (rows, index), tolerated)) {
                 fault = Some((index, problem));
             }

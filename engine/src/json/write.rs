@@ -329,7 +329,7 @@ pub(crate) fn put_short(out: &mut Vec<u8>, bytes: &[u8]) {
 /// `word` that is a quote, a backslash or a control character (below
 /// 0x20); zero when there is none. Bits above the first may be set
 /// wrongly (a borrow carries), so only the lowest is read.
-pub(super) fn escape_mask(word: u64) -> u64 {
+pub(crate) fn escape_mask(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let zeros = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;

@@ -16,10 +16,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::extract::{Cell, Extractor, Shape, fingerprint};
 use crate::job::{ColumnType, RecordMode, Records};
+use crate::json::keys::same_key;
 use crate::json::node::{View, write_leaf_json};
 use crate::json::path::Segment;
 use crate::json::scan::{Scanner, scalar_view, unescape_content};
-use crate::json::write_str;
+use crate::json::{escape_mask, write_str};
 #[cfg(feature = "parquet")]
 use crate::sink::arrow::Builders;
 use crate::sink::{Hours, Made, NdjsonEncoder};
@@ -527,29 +528,12 @@ fn as_it_stands(
     }
 }
 
-/// Whether `text` holds `glue` at `at`. Glue is mostly a key and its
-/// punctuation, under 17 bytes: two loads that may overlap compare it,
-/// where a comparison of any length is a call (a tenth of the reader's
-/// time).
+/// Whether `text` holds `glue` at `at`: glue is mostly a key and its
+/// punctuation, compared as the check compares keys.
 #[inline(always)]
 fn glue_at(text: &[u8], at: usize, glue: &[u8]) -> bool {
-    let n = glue.len();
-    let Some(here) = text.get(at..at + n) else {
-        return false;
-    };
-    let word = |bytes: &[u8], from: usize| {
-        u64::from_le_bytes(bytes[from..from + 8].try_into().expect("eight bytes"))
-    };
-    let half = |bytes: &[u8], from: usize| {
-        u32::from_le_bytes(bytes[from..from + 4].try_into().expect("four bytes"))
-    };
-    match n {
-        0 => true,
-        1..=3 => here[0] == glue[0] && here[n / 2] == glue[n / 2] && here[n - 1] == glue[n - 1],
-        4..=7 => half(here, 0) == half(glue, 0) && half(here, n - 4) == half(glue, n - 4),
-        8..=16 => word(here, 0) == word(glue, 0) && word(here, n - 8) == word(glue, n - 8),
-        _ => here == glue,
-    }
+    text.get(at..at + glue.len())
+        .is_some_and(|here| same_key(here, glue))
 }
 
 /// The closing quote of the string whose content starts at `at`, and
@@ -557,16 +541,10 @@ fn glue_at(text: &[u8], at: usize, glue: &[u8]) -> bool {
 /// strings cannot hold, or at the end of the text.
 #[inline(always)]
 fn string_end(text: &[u8], mut at: usize) -> Option<(usize, bool)> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let mut escaped = false;
     loop {
         if let Some(word) = text.get(at..at + 8) {
-            let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-            let found = zero(word ^ (ONES * u64::from(b'"')))
-                | zero(word ^ (ONES * u64::from(b'\\')))
-                | (word.wrapping_sub(ONES * 0x20) & !word & HIGH);
+            let found = escape_mask(u64::from_le_bytes(word.try_into().expect("eight bytes")));
             if found == 0 {
                 at += 8;
                 continue;
@@ -599,7 +577,10 @@ fn literal_len(text: &[u8]) -> Option<usize> {
     }
 }
 
-/// The end of the number at `at`, its grammar checked (RFC 8259).
+/// The end of the number at `at`, its grammar checked (RFC 8259): the
+/// grammar of the check's `is_literal`, read in the pass that finds the
+/// end. Found first and then checked by `is_literal`, a page took 7%
+/// (realistic) to 15% (flat) longer.
 #[inline(always)]
 fn number_end(text: &[u8], mut at: usize) -> Option<usize> {
     let digits = |at: &mut usize| {
