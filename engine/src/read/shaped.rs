@@ -5,11 +5,13 @@
 //! hold the same text between its values, compared as bytes. Such a
 //! record is read in one pass, without the structural index, and its
 //! values go to NDJSON lines or an Arrow batch through the conversions
-//! and the encoders of the page path. A record that leaves the shape
-//! (another key, space, an array, a value that does not fit or convert,
-//! a bad escape or a lone surrogate) hands the whole page back to the
-//! page path, which reads it as it reads any page. So this reader takes
-//! only text the page path takes, and makes the same rows of it.
+//! and the encoders of the page path. An array no column reads is
+//! stepped over, its text checked as the page path checks it. A record
+//! that leaves the shape (another key, space, an array a column reads, a
+//! value that does not fit or convert, a bad escape or a lone surrogate)
+//! hands the whole page back to the page path, which reads it as it
+//! reads any page. So this reader takes only text the page path takes,
+//! and makes the same rows of it.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -281,6 +283,67 @@ fn leaf_at(text: &[u8], at: usize) -> Option<(Leaf, usize, bool)> {
     }
 }
 
+/// The end of the array at `at`, stepped over (see [`skip_container`]);
+/// out of the way of the leaves, which most values are.
+#[cold]
+#[inline(never)]
+fn skip_array(text: &[u8], at: usize) -> Option<usize> {
+    (text.get(at) == Some(&b'[')).then_some(())?;
+    // Holds the text of escapes while they are checked.
+    let mut scratch = Vec::new();
+    skip_container(text, at, 1, &mut scratch)
+}
+
+/// The end of the array or object at `at`, `depth` deep in a value no
+/// column reads. Its grammar is checked as the page path checks a page,
+/// and every string's escapes too, as the page path refuses a bad one
+/// anywhere; `None` at anything else, space among it, or past
+/// [`MAX_NESTING`].
+fn skip_container(
+    text: &[u8],
+    mut at: usize,
+    depth: usize,
+    scratch: &mut Vec<u8>,
+) -> Option<usize> {
+    if depth > MAX_NESTING {
+        return None;
+    }
+    let object = text[at] == b'{';
+    let close = if object { b'}' } else { b']' };
+    at += 1;
+    if text.get(at) == Some(&close) {
+        return Some(at + 1);
+    }
+    loop {
+        if object {
+            (text.get(at) == Some(&b'"')).then_some(())?;
+            at = skip_string(text, at, scratch)?;
+            (text.get(at) == Some(&b':')).then_some(())?;
+            at += 1;
+        }
+        at = match *text.get(at)? {
+            b'[' | b'{' => skip_container(text, at, depth + 1, scratch)?,
+            b'"' => skip_string(text, at, scratch)?,
+            _ => leaf_at(text, at)?.1,
+        };
+        match *text.get(at)? {
+            b',' => at += 1,
+            byte if byte == close => return Some(at + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// The end of the string at `at`, its escapes checked.
+fn skip_string(text: &[u8], at: usize, scratch: &mut Vec<u8>) -> Option<usize> {
+    let (end, escaped) = string_end(text, at + 1)?;
+    if escaped {
+        scratch.clear();
+        unescape_content(&text[at + 1..end], scratch)?;
+    }
+    Some(end + 1)
+}
+
 /// The text before each value of a record, the value's kind, and the
 /// text after the last.
 #[derive(Debug)]
@@ -289,15 +352,18 @@ struct Template {
     after: Vec<u8>,
     /// For each column, the index of its value among the record's.
     order: Vec<usize>,
+    /// For each value, whether a column reads it.
+    read: Vec<bool>,
     /// Keys at every depth.
     members: usize,
 }
 
 impl Template {
     /// The template of the record at `at`, if it is an object without
-    /// space, arrays, empty objects or escaped keys, that holds one value
-    /// at each path of `paths` (the columns') and no other value on the
-    /// way to one.
+    /// space, empty objects, escaped keys or arrays a column reads, that
+    /// holds one value at each path of `paths` (the columns') and no
+    /// other value on the way to one. Arrays of other members are stepped
+    /// over, in this record and the others.
     fn learn(text: &[u8], at: usize, paths: &[Vec<String>]) -> Option<Template> {
         let mut learning = Learning::new(paths.len());
         let mut at = learning.open(text, at)?;
@@ -323,12 +389,18 @@ impl Template {
     #[inline(always)]
     fn walk(&self, text: &[u8], mut at: usize, row: &mut Row) -> Option<usize> {
         row.clear();
-        for before in &self.before {
+        for (value, before) in self.before.iter().enumerate() {
             if !glue_at(text, at, before) {
                 return None;
             }
             at += before.len();
-            let (leaf, end, escaped) = leaf_at(text, at)?;
+            let (leaf, end, escaped) = match leaf_at(text, at) {
+                Some(leaf) => leaf,
+                // An array no column reads: its kind is never looked at.
+                // One a column reads is the page path's.
+                None if !self.read[value] => (Leaf::Literal, skip_array(text, at)?, false),
+                None => return None,
+            };
             let unescaped = match escaped {
                 true => Some(row.unescape(&text[at + 1..end - 1])?),
                 false => None,
@@ -366,8 +438,14 @@ impl Learning {
     /// The template learned, once the record is closed: `None` unless
     /// each column has its value.
     fn done(self) -> Option<Template> {
+        let order: Vec<usize> = self.order.into_iter().collect::<Option<_>>()?;
+        let mut read = vec![false; self.before.len()];
+        for &value in &order {
+            read[value] = true;
+        }
         Some(Template {
-            order: self.order.into_iter().collect::<Option<_>>()?,
+            order,
+            read,
             before: self.before,
             after: self.glue,
             members: self.members,
@@ -407,7 +485,10 @@ impl Learning {
             let after = self.open(text, value)?;
             return self.member(text, after, paths);
         }
-        let (_, end, _) = leaf_at(text, value)?;
+        let (leaf, end) = match leaf_at(text, value) {
+            Some((leaf, end, _)) => (Some(leaf), end),
+            None => (None, skip_array(text, value)?),
+        };
         let column = paths.iter().position(|path| {
             path.len() == self.keys.len() + 1
                 && path.last().is_some_and(|last| last == key)
@@ -415,7 +496,8 @@ impl Learning {
         });
         if let Some(column) = column {
             // A key that repeats: the page path takes the first value.
-            if self.order[column].replace(self.before.len()).is_some() {
+            // An array read by a column is the page path's.
+            if leaf.is_none() || self.order[column].replace(self.before.len()).is_some() {
                 return None;
             }
         }
@@ -948,6 +1030,68 @@ mod tests {
         assert_eq!((declined, taken), (41, 2));
     }
 
+    /// Arrays of members no column reads are stepped over, their text
+    /// checked as the page path checks it: a page with anything it would
+    /// refuse there, or with space, is handed back, and so is one whose
+    /// column reads an array.
+    #[test]
+    fn arrays_no_column_reads_are_stepped_over_and_checked() {
+        let columns = declared(
+            "[records]\npath = \"data\"\n\
+             [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+             [[columns]]\nname = \"name\"\ntype = \"string\"",
+        );
+        let with_tags = |second: &str| {
+            let tagged: Vec<String> = (RECORDS.iter().enumerate())
+                .map(|(i, r)| {
+                    let tags = if i == 1 { second } else { r#"["a",1]"# };
+                    r.replacen(r#""name""#, &format!(r#""tags":{tags},"name""#), 1)
+                })
+                .collect();
+            page(&tagged.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let good = [
+            "[]".to_owned(),
+            "[1,2.5,-3e2,0]".to_owned(),
+            r#"["a","\u00e9\n\"",{"k":[true,false,null]}]"#.to_owned(),
+            "[{}]".to_owned(),
+            r#"[{"a":1,"a":2}]"#.to_owned(),
+            r#"[{"x":"\ud83d\ude00"}]"#.to_owned(),
+            deep(MAX_NESTING),
+        ];
+        for tags in &good {
+            assert!(read(&columns, with_tags(tags)).is_some(), "{tags}");
+        }
+        let bad = [
+            "[1,]".to_owned(),
+            "[,1]".to_owned(),
+            "[1 2]".to_owned(),
+            "[ 1]".to_owned(),
+            r#"["\x41"]"#.to_owned(),
+            r#"["\ud800"]"#.to_owned(),
+            "[\"a\u{1}\"]".to_owned(),
+            "[tru]".to_owned(),
+            "[01]".to_owned(),
+            r#"[{"a"}]"#.to_owned(),
+            r#"[{"a":1,}]"#.to_owned(),
+            r#"[{"a",1}]"#.to_owned(),
+            "[{1:2}]".to_owned(),
+            r#"[{"a":1]"#.to_owned(),
+            r#"[{"\x":1}]"#.to_owned(),
+            deep(MAX_NESTING + 1),
+        ];
+        for tags in &bad {
+            assert_eq!(read(&columns, with_tags(tags)), None, "{tags}");
+        }
+        // A column that reads the array: the page path writes it.
+        let tags =
+            declared("[records]\npath = \"data\"\n[[columns]]\nname = \"tags\"\ntype = \"json\"");
+        let body = with_tags("[1]");
+        assert!(page_path(&tags, body.as_bytes()).is_some());
+        assert_eq!(read(&tags, &body), None);
+    }
+
     /// A job whose pages keep leaving the shape stops paying for the
     /// attempt: after `MAX_DECLINED` pages the reader takes none.
     #[test]
@@ -996,14 +1140,9 @@ mod tests {
                 Corpus::Realistic => inferred(&job, &body),
                 _ => declared(&job),
             };
-            // Records that hold arrays are for the page path alone.
+            // Arrays no column reads (`nested`, `numbers`) are stepped over.
             let whole = read(&columns, &body).is_some();
-            assert_eq!(
-                whole,
-                !matches!(corpus, Corpus::Nested | Corpus::Numbers),
-                "{}",
-                corpus.name()
-            );
+            assert!(whole, "{}", corpus.name());
             let mut taken = 0;
             for _ in 0..400 {
                 let mut changed = body.clone();
