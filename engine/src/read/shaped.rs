@@ -6,12 +6,14 @@
 //! record is read in one pass, without the structural index, and its
 //! values go to NDJSON lines or an Arrow batch through the conversions
 //! and the encoders of the page path. An array no column reads is
-//! stepped over, its text checked as the page path checks it. A record
-//! that leaves the shape (another key, space, an array a column reads, a
-//! value that does not fit or convert, a bad escape or a lone surrogate)
-//! hands the whole page back to the page path, which reads it as it
-//! reads any page. So this reader takes only text the page path takes,
-//! and makes the same rows of it.
+//! stepped over, its text checked as the page path checks it; a `json`
+//! column's array is copied where its text is what the page path writes.
+//! Members before the records (a count, a link) are stepped over too. A
+//! record that leaves the shape (another key, space, an array another
+//! column reads, a value that does not fit or convert, a bad escape or a
+//! lone surrogate) hands the whole page back to the page path, which
+//! reads it as it reads any page. So this reader takes only text the
+//! page path takes, and makes the same rows of it.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -38,9 +40,8 @@ const MAX_NESTING: usize = 32;
 /// The reader of a job's pages, where its records and columns allow.
 #[derive(Debug)]
 pub(crate) struct ShapedReader {
-    /// The text before the first record: `{"data":[` for records at
-    /// `data`.
-    prefix: Vec<u8>,
+    /// The keys down to the records' array: `data` for `{"data":[…]}`.
+    keys: Vec<String>,
     /// Each column's keys, from the record down.
     paths: Vec<Vec<String>>,
     declined: AtomicU32,
@@ -183,13 +184,6 @@ impl ShapedReader {
             None => Vec::new(),
             Some(path) => keys_of(path.segments()?)?,
         };
-        let mut prefix = Vec::new();
-        for key in &keys {
-            prefix.extend_from_slice(b"{");
-            write_str(key, &mut prefix);
-            prefix.push(b':');
-        }
-        prefix.push(b'[');
         let paths = (extractor.columns().iter())
             .map(|column| keys_of(column.path.as_ref()?.segments()?))
             .collect::<Option<Vec<_>>>()?;
@@ -197,33 +191,71 @@ impl ShapedReader {
             return None;
         }
         Some(ShapedReader {
-            prefix,
+            keys,
             paths,
             declined: AtomicU32::new(0),
         })
     }
 
-    /// The records of `body` as NDJSON lines, if they all have the shape
-    /// of the first; `None` hands the page to the page path.
+    /// The records of `body` as rows, if they all have the shape of the
+    /// first; `None` hands the page to the page path.
     pub(crate) fn read(&self, body: &[u8], lines: Lines<'_>) -> Option<Shaped> {
-        if self.declined.load(Ordering::Relaxed) >= MAX_DECLINED
-            || !body.starts_with(&self.prefix)
-            // A page without records is no sign that the pages differ.
-            || body.get(self.prefix.len()) == Some(&b']')
-        {
+        if self.declined.load(Ordering::Relaxed) >= MAX_DECLINED {
             return None;
         }
-        let read = self.read_records(body, lines);
+        let start = self.records_start(body);
+        // A page without records is no sign that the pages differ.
+        if start.is_some_and(|start| body.get(start) == Some(&b']')) {
+            return None;
+        }
+        let read = start.and_then(|start| self.read_records(body, start, lines));
         if read.is_none() {
             self.declined.fetch_add(1, Ordering::Relaxed);
         }
         read
     }
 
-    fn read_records(&self, body: &[u8], lines: Lines<'_>) -> Option<Shaped> {
+    /// Where the records' array starts in `body`, the byte after its
+    /// `[`: the members before it, at each level on the way down, are
+    /// stepped over (a link or a count may come first). The first member
+    /// of each key is the one taken, as the page path takes it; a key
+    /// with an escape, which could spell it, or space hands the page back.
+    fn records_start(&self, body: &[u8]) -> Option<usize> {
+        let mut at = 0;
+        let mut scratch = Vec::new();
+        for key in &self.keys {
+            (body.get(at) == Some(&b'{')).then_some(())?;
+            at += 1;
+            loop {
+                (body.get(at) == Some(&b'"')).then_some(())?;
+                let (end, escaped) = string_end(body, at + 1)?;
+                if escaped || body.get(end + 1) != Some(&b':') {
+                    return None;
+                }
+                let found = &body[at + 1..end] == key.as_bytes();
+                at = end + 2;
+                if found {
+                    break;
+                }
+                at = match *body.get(at)? {
+                    b'[' | b'{' => skip_container(body, at, 1, &mut scratch)?,
+                    b'"' => skip_string(body, at, &mut scratch)?,
+                    _ => leaf_at(body, at)?.1,
+                };
+                (body.get(at) == Some(&b',')).then_some(())?;
+                at += 1;
+            }
+        }
+        (body.get(at) == Some(&b'[')).then_some(at + 1)
+    }
+
+    fn read_records(&self, body: &[u8], start: usize, lines: Lines<'_>) -> Option<Shaped> {
         let text = simdutf8::basic::from_utf8(body).ok()?;
-        let start = self.prefix.len();
-        let template = Template::learn(body, start, &self.paths)?;
+        // Columns that may read an array: `json` ones.
+        let arrays: Vec<bool> = (lines.extractor.columns().iter())
+            .map(|column| column.kind == ColumnType::Json)
+            .collect();
+        let template = Template::learn(body, start, &self.paths, &arrays)?;
         if (lines.shape).is_some_and(|shape| shape.members() != template.members) {
             return None;
         }
@@ -352,8 +384,9 @@ struct Template {
     after: Vec<u8>,
     /// For each column, the index of its value among the record's.
     order: Vec<usize>,
-    /// For each value, whether a column reads it.
-    read: Vec<bool>,
+    /// For each value, whether it may be an array: one no column reads,
+    /// or a `json` column's.
+    arrays: Vec<bool>,
     /// Keys at every depth.
     members: usize,
 }
@@ -364,8 +397,8 @@ impl Template {
     /// holds one value at each path of `paths` (the columns') and no
     /// other value on the way to one. Arrays of other members are stepped
     /// over, in this record and the others.
-    fn learn(text: &[u8], at: usize, paths: &[Vec<String>]) -> Option<Template> {
-        let mut learning = Learning::new(paths.len());
+    fn learn(text: &[u8], at: usize, paths: &[Vec<String>], arrays: &[bool]) -> Option<Template> {
+        let mut learning = Learning::new(arrays);
         let mut at = learning.open(text, at)?;
         loop {
             at = learning.member(text, at, paths)?;
@@ -396,9 +429,9 @@ impl Template {
             at += before.len();
             let (leaf, end, escaped) = match leaf_at(text, at) {
                 Some(leaf) => leaf,
-                // An array no column reads: its kind is never looked at.
-                // One a column reads is the page path's.
-                None if !self.read[value] => (Leaf::Literal, skip_array(text, at)?, false),
+                // An array no column reads, or a `json` column's: kept
+                // as a literal, which no other value starting `[` is.
+                None if self.arrays[value] => (Leaf::Literal, skip_array(text, at)?, false),
                 None => return None,
             };
             let unescaped = match escaped {
@@ -420,6 +453,8 @@ struct Learning {
     before: Vec<Vec<u8>>,
     /// Each column's value, once found.
     order: Vec<Option<usize>>,
+    /// Whether each column may read an array.
+    column_arrays: Vec<bool>,
     /// The keys down to the object being read.
     keys: Vec<String>,
     /// Objects open.
@@ -428,9 +463,10 @@ struct Learning {
 }
 
 impl Learning {
-    fn new(columns: usize) -> Learning {
+    fn new(arrays: &[bool]) -> Learning {
         Learning {
-            order: vec![None; columns],
+            order: vec![None; arrays.len()],
+            column_arrays: arrays.to_vec(),
             ..Learning::default()
         }
     }
@@ -439,13 +475,13 @@ impl Learning {
     /// each column has its value.
     fn done(self) -> Option<Template> {
         let order: Vec<usize> = self.order.into_iter().collect::<Option<_>>()?;
-        let mut read = vec![false; self.before.len()];
-        for &value in &order {
-            read[value] = true;
+        let mut arrays = vec![true; self.before.len()];
+        for (&value, &array) in order.iter().zip(&self.column_arrays) {
+            arrays[value] = array;
         }
         Some(Template {
             order,
-            read,
+            arrays,
             before: self.before,
             after: self.glue,
             members: self.members,
@@ -496,8 +532,9 @@ impl Learning {
         });
         if let Some(column) = column {
             // A key that repeats: the page path takes the first value.
-            // An array read by a column is the page path's.
-            if leaf.is_none() || self.order[column].replace(self.before.len()).is_some() {
+            // An array read by a column not `json` is the page path's.
+            let array = leaf.is_none() && !self.column_arrays[column];
+            if array || self.order[column].replace(self.before.len()).is_some() {
                 return None;
             }
         }
@@ -551,6 +588,18 @@ impl Row {
         for (index, &value) in order.iter().enumerate() {
             let (leaf, range, place) = self.values.get(value)?;
             let raw = text.get(range.clone())?;
+            if raw.starts_with('[') {
+                // A `json` column's array (see `Template::arrays`).
+                let json = ColumnType::Json;
+                let plain = shape.is_none_or(|shape| shape.is(index, json));
+                if !plain || !array_as_it_stands(raw.as_bytes()) {
+                    return None;
+                }
+                if !making.text(index, raw) {
+                    making.cell(index, &Cell::Json(raw.as_bytes().to_vec()));
+                }
+                continue;
+            }
             if as_it_stands(*leaf, raw, place.is_some(), (extractor, shape, index))
                 && making.text(index, raw)
             {
@@ -611,6 +660,16 @@ fn as_it_stands(
                 && raw != "-0"
         }
     }
+}
+
+/// Whether an array's text, checked already, is the JSON text the page
+/// path writes for it: its keys and strings without escapes (the page
+/// path writes its own), and no `-0` (which it writes `0`). Its other
+/// numbers keep their text there too.
+fn array_as_it_stands(text: &[u8]) -> bool {
+    let minus_zero = memchr::memmem::find_iter(text, b"-0")
+        .any(|at| matches!(text.get(at + 2), Some(b',' | b']' | b'}')));
+    !minus_zero && memchr::memchr(b'\\', text).is_none()
 }
 
 /// Whether `text` holds `glue` at `at`: glue is mostly a key and its
@@ -1084,12 +1143,73 @@ mod tests {
         for tags in &bad {
             assert_eq!(read(&columns, with_tags(tags)), None, "{tags}");
         }
-        // A column that reads the array: the page path writes it.
-        let tags =
-            declared("[records]\npath = \"data\"\n[[columns]]\nname = \"tags\"\ntype = \"json\"");
+        // A `json` column reads the array as its text where that is the
+        // text the page path writes; a column of another type does not.
+        let column = |kind: &str| {
+            declared(&format!(
+                "[records]\npath = \"data\"\n[[columns]]\nname = \"tags\"\ntype = \"{kind}\""
+            ))
+        };
+        let json = column("json");
+        for tags in good.iter().filter(|tags| !tags.contains('\\')) {
+            let (_, lines) = read(&json, with_tags(tags)).expect(tags);
+            assert!(lines.contains(&format!(r#"{{"tags":{tags}}}"#)), "{lines}");
+        }
+        for tags in [
+            r#"["\u0041"]"#,
+            r#"[{"\/":1}]"#,
+            "[-0]",
+            "[1,-0]",
+            r#"{"a":-0}"#,
+        ] {
+            let body = with_tags(&format!("[{tags}]"));
+            assert!(page_path(&json, body.as_bytes()).is_some());
+            assert_eq!(read(&json, &body), None, "{tags}");
+        }
+        for tags in ["[-0.0,0]", "[1.50,2E0,-1e-400]", "[99999999999999999999]"] {
+            assert!(read(&json, with_tags(tags)).is_some(), "{tags}");
+        }
         let body = with_tags("[1]");
-        assert!(page_path(&tags, body.as_bytes()).is_some());
-        assert_eq!(read(&tags, &body), None);
+        assert!(page_path(&column("string"), body.as_bytes()).is_some());
+        assert_eq!(read(&column("string"), &body), None);
+    }
+
+    /// Members before the records (a count, a link, an object of
+    /// metadata) are stepped over to find them, at each level of the
+    /// records' path; the first member of the records' key is the one
+    /// read, as the page path reads it.
+    #[test]
+    fn records_after_other_members_are_found() {
+        let columns = inferred("[records]\npath = \"data\"", page(&RECORDS));
+        let records = RECORDS.join(",");
+        let heads = [
+            r#""count":3,"#,
+            r#""next":"/p?page=2","previous":null,"#,
+            r#""meta":{"tags":[1,{"b":"\u00e9"}],"empty":{}},"n":-1.5e3,"#,
+        ];
+        for head in heads {
+            let body = format!(r#"{{{head}"data":[{records}],"done":true}}"#);
+            let (rows, _) = read(&columns, &body).expect(head);
+            assert_eq!(rows, RECORDS.len());
+        }
+        for head in [
+            r#""data":5,"#,
+            r#""d\u0061ta":[],"#,
+            r#""count": 3,"#,
+            r#""meta":{"a":[1,]},"#,
+            r#""n":01,"#,
+        ] {
+            let body = format!(r#"{{{head}"data":[{records}]}}"#);
+            assert_eq!(read(&columns, &body), None, "{head}");
+        }
+        let nested = inferred("[records]\npath = \"result.items\"", {
+            format!(r#"{{"result":{{"items":[{records}]}}}}"#)
+        });
+        let body = format!(r#"{{"ok":true,"result":{{"total":4,"items":[{records}]}}}}"#);
+        assert_eq!(
+            read(&nested, &body).map(|(rows, _)| rows),
+            Some(RECORDS.len())
+        );
     }
 
     /// A job whose pages keep leaving the shape stops paying for the
@@ -1159,6 +1279,20 @@ mod tests {
             }
             // Most changes inside a string keep the page one shape.
             assert!(!whole || taken > 0, "{}: none taken", corpus.name());
+        }
+        // Inferred, the arrays are `json` columns, read as their text.
+        for corpus in [Corpus::Nested, Corpus::Numbers] {
+            let body = corpus.page(0, 20);
+            let columns = inferred("[records]\npath = \"data\"", &body);
+            assert!(read(&columns, &body).is_some(), "{}", corpus.name());
+            let mut taken = 0;
+            for _ in 0..400 {
+                let mut changed = body.clone();
+                let at = next() % changed.len();
+                changed[at] = bytes[next() % bytes.len()];
+                taken += usize::from(read(&columns, &changed).is_some());
+            }
+            assert!(taken > 0, "{}: none taken", corpus.name());
         }
     }
 }
