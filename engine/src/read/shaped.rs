@@ -105,6 +105,23 @@ impl<'a> Making<'a> {
         }
     }
 
+    /// Writes column `index`'s array, a `json` column's, from its text
+    /// where that is what the page path writes; `None` where it is not.
+    /// Apart from the values' loop, which it would crowd.
+    #[cold]
+    #[inline(never)]
+    fn array(&mut self, index: usize, text: &str, shape: Option<&Shape>) -> Option<()> {
+        let json = ColumnType::Json;
+        let plain = shape.is_none_or(|shape| shape.is(index, json));
+        if !plain || !array_as_it_stands(text.as_bytes()) {
+            return None;
+        }
+        if !self.text(index, text) {
+            self.cell(index, &Cell::Json(text.as_bytes().to_vec()));
+        }
+        Some(())
+    }
+
     #[inline(always)]
     fn cell(&mut self, index: usize, cell: &Cell<'_>) {
         match self {
@@ -588,18 +605,6 @@ impl Row {
         for (index, &value) in order.iter().enumerate() {
             let (leaf, range, place) = self.values.get(value)?;
             let raw = text.get(range.clone())?;
-            if raw.starts_with('[') {
-                // A `json` column's array (see `Template::arrays`).
-                let json = ColumnType::Json;
-                let plain = shape.is_none_or(|shape| shape.is(index, json));
-                if !plain || !array_as_it_stands(raw.as_bytes()) {
-                    return None;
-                }
-                if !making.text(index, raw) {
-                    making.cell(index, &Cell::Json(raw.as_bytes().to_vec()));
-                }
-                continue;
-            }
             if as_it_stands(*leaf, raw, place.is_some(), (extractor, shape, index))
                 && making.text(index, raw)
             {
@@ -608,6 +613,11 @@ impl Row {
             let string = match (leaf, place) {
                 (Leaf::Str, Some(place)) => Some(unescaped.get(place.clone())?),
                 (Leaf::Str, None) => Some(raw.get(1..raw.len() - 1)?),
+                // A `json` column's array (see `Template::arrays`).
+                (Leaf::Literal, _) if raw.starts_with('[') => {
+                    making.array(index, raw, shape)?;
+                    continue;
+                }
                 (Leaf::Number | Leaf::Literal, _) => None,
             };
             let view = string.map_or_else(|| scalar_view(raw), View::Str);
