@@ -1452,6 +1452,22 @@ mod tests {
         );
     }
 
+    /// A leap second is the first instant of the next minute, as POSIX
+    /// time counts it, and digits past microseconds are cut: neither is
+    /// an error (the job-file reference says so).
+    #[test]
+    fn a_leap_second_and_nanoseconds_are_read_as_documented() {
+        let at = |text: &str| parse_timestamp(text, None);
+        let next_minute = at("2017-01-01T00:00:00Z");
+        assert_eq!(next_minute, Some(1_483_228_800_000_000));
+        assert_eq!(at("2016-12-31T23:59:60Z"), next_minute);
+        assert_eq!(at("2016-12-31T23:59:60.5Z"), Some(1_483_228_800_500_000));
+        let micros = Some(1_700_000_015_123_456);
+        assert_eq!(at("2023-11-14T22:13:35.1234567Z"), micros);
+        assert_eq!(at("2023-11-14T22:13:35.123456999Z"), micros);
+        assert_eq!(at("2023-11-14T23:13:35.123456999+01:00"), micros);
+    }
+
     #[test]
     fn integers() {
         assert_eq!(conv(ColumnType::Long, "42"), Ok(Cell::Int(42)));
