@@ -244,21 +244,12 @@ impl ShapedReader {
             (body.get(at) == Some(&b'{')).then_some(())?;
             at += 1;
             loop {
-                (body.get(at) == Some(&b'"')).then_some(())?;
-                let (end, escaped) = string_end(body, at + 1)?;
-                if escaped || body.get(end + 1) != Some(&b':') {
-                    return None;
-                }
-                let found = &body[at + 1..end] == key.as_bytes();
-                at = end + 2;
-                if found {
+                let (found, value) = plain_key(body, at)?;
+                at = value;
+                if found == key.as_bytes() {
                     break;
                 }
-                at = match *body.get(at)? {
-                    b'[' | b'{' => skip_container(body, at, 1, &mut scratch)?,
-                    b'"' => skip_string(body, at, &mut scratch)?,
-                    _ => leaf_at(body, at)?.1,
-                };
+                at = skip_value(body, at, 1, &mut scratch)?;
                 (body.get(at) == Some(&b',')).then_some(())?;
                 at += 1;
             }
@@ -370,17 +361,31 @@ fn skip_container(
             (text.get(at) == Some(&b':')).then_some(())?;
             at += 1;
         }
-        at = match *text.get(at)? {
-            b'[' | b'{' => skip_container(text, at, depth + 1, scratch)?,
-            b'"' => skip_string(text, at, scratch)?,
-            _ => leaf_at(text, at)?.1,
-        };
+        at = skip_value(text, at, depth + 1, scratch)?;
         match *text.get(at)? {
             b',' => at += 1,
             byte if byte == close => return Some(at + 1),
             _ => return None,
         }
     }
+}
+
+/// The end of the value at `at`, checked: an array or object `depth`
+/// deep (see [`skip_container`]), a string or a leaf.
+fn skip_value(text: &[u8], at: usize, depth: usize, scratch: &mut Vec<u8>) -> Option<usize> {
+    match *text.get(at)? {
+        b'[' | b'{' => skip_container(text, at, depth, scratch),
+        b'"' => skip_string(text, at, scratch),
+        _ => leaf_at(text, at).map(|(_, end, _)| end),
+    }
+}
+
+/// The key of the member at `at`, if it holds no escape (one could spell
+/// any key), and where the member's value starts, after its colon.
+fn plain_key(text: &[u8], at: usize) -> Option<(&[u8], usize)> {
+    (text.get(at) == Some(&b'"')).then_some(())?;
+    let (end, escaped) = string_end(text, at + 1)?;
+    (!escaped && text.get(end + 1) == Some(&b':')).then_some((&text[at + 1..end], end + 2))
 }
 
 /// The end of the string at `at`, its escapes checked.
@@ -524,15 +529,10 @@ impl Learning {
 
     /// Reads the member at `at`, a key and its value: the byte after it.
     fn member(&mut self, text: &[u8], at: usize, paths: &[Vec<String>]) -> Option<usize> {
-        (text.get(at) == Some(&b'"')).then_some(())?;
-        let (end, escaped) = string_end(text, at + 1)?;
-        if escaped || text.get(end + 1) != Some(&b':') {
-            return None;
-        }
-        let key = std::str::from_utf8(&text[at + 1..end]).ok()?;
-        self.glue.extend_from_slice(&text[at..end + 2]);
+        let (key, value) = plain_key(text, at)?;
+        let key = std::str::from_utf8(key).ok()?;
+        self.glue.extend_from_slice(&text[at..value]);
         self.members += 1;
-        let value = end + 2;
         if text.get(value) == Some(&b'{') {
             self.keys.push(key.to_owned());
             let after = self.open(text, value)?;
