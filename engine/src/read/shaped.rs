@@ -5,7 +5,9 @@
 //! hold the same text between its values, compared as bytes. Such a
 //! record is read in one pass, without the structural index, and its
 //! values go to NDJSON lines or an Arrow batch through the conversions
-//! and the encoders of the page path. An array no column reads is
+//! and the encoders of the page path; a value that is its cell as it
+//! stands (a plain string, a short whole number, a boolean, `null`) is
+//! copied or appended from its text. An array no column reads is
 //! stepped over, its text checked as the page path checks it; a `json`
 //! column's array is copied where its text is what the page path writes.
 //! Members before the records (a count, a link) are stepped over too. A
@@ -66,44 +68,19 @@ pub(crate) enum Rows<'a> {
     Arrow,
 }
 
-/// Rows being made.
-enum Making<'a> {
-    Text {
-        encoder: &'a NdjsonEncoder,
-        out: Vec<u8>,
-        hours: Hours,
-    },
-    #[cfg(feature = "parquet")]
-    Batch(Builders),
-}
+/// Rows being made, a value at a time. Each kind of rows is a type of
+/// its own, so that the records' loop is built once for each and holds
+/// no branch on the kind.
+trait Making {
+    /// Writes column `index`'s value from its text, where that text is
+    /// the value as it stands (see [`as_it_stands`]): whether it did.
+    fn text(&mut self, index: usize, text: &str) -> bool;
 
-impl<'a> Making<'a> {
-    fn new(rows: Rows<'a>, columns: &[crate::extract::ColumnSpec], body: usize) -> Making<'a> {
-        let _ = columns;
-        match rows {
-            Rows::Ndjson(encoder) => Making::Text {
-                encoder,
-                out: Vec::with_capacity(body + body / 16),
-                hours: Hours::default(),
-            },
-            #[cfg(feature = "parquet")]
-            Rows::Arrow => Making::Batch(Builders::new(columns)),
-        }
-    }
+    fn cell(&mut self, index: usize, cell: &Cell<'_>);
 
-    /// Writes column `index`'s value from its text, where the rows are
-    /// text: whether it did.
-    #[inline(always)]
-    fn text(&mut self, index: usize, text: &str) -> bool {
-        match self {
-            Making::Text { encoder, out, .. } => {
-                encoder.encode_text(index, text.as_bytes(), out);
-                true
-            }
-            #[cfg(feature = "parquet")]
-            Making::Batch(_) => false,
-        }
-    }
+    fn end_row(&mut self);
+
+    fn made(self) -> Made;
 
     /// Writes column `index`'s array, a `json` column's, from its text
     /// where that is what the page path writes; `None` where it is not.
@@ -121,34 +98,56 @@ impl<'a> Making<'a> {
         }
         Some(())
     }
+}
+
+/// NDJSON lines being made.
+struct NdjsonRows<'a> {
+    encoder: &'a NdjsonEncoder,
+    out: Vec<u8>,
+    hours: Hours,
+}
+
+impl Making for NdjsonRows<'_> {
+    #[inline(always)]
+    fn text(&mut self, index: usize, text: &str) -> bool {
+        self.encoder
+            .encode_text(index, text.as_bytes(), &mut self.out);
+        true
+    }
 
     #[inline(always)]
     fn cell(&mut self, index: usize, cell: &Cell<'_>) {
-        match self {
-            Making::Text {
-                encoder,
-                out,
-                hours,
-            } => encoder.encode_cell(index, cell, hours, out),
-            #[cfg(feature = "parquet")]
-            Making::Batch(builders) => builders.push_cell(index, cell),
-        }
+        (self.encoder).encode_cell(index, cell, &mut self.hours, &mut self.out);
     }
 
     fn end_row(&mut self) {
-        match self {
-            Making::Text { encoder, out, .. } => encoder.end_row(out),
-            #[cfg(feature = "parquet")]
-            Making::Batch(builders) => builders.end_row(),
-        }
+        self.encoder.end_row(&mut self.out);
     }
 
     fn made(self) -> Made {
-        match self {
-            Making::Text { out, .. } => Made::Text(out),
-            #[cfg(feature = "parquet")]
-            Making::Batch(mut builders) => Made::Batch(builders.take()),
-        }
+        Made::Text(self.out)
+    }
+}
+
+/// An Arrow batch being made, for a Parquet output.
+#[cfg(feature = "parquet")]
+impl Making for Builders {
+    #[inline(always)]
+    fn text(&mut self, index: usize, text: &str) -> bool {
+        self.push_text(index, text)
+    }
+
+    #[inline(always)]
+    fn cell(&mut self, index: usize, cell: &Cell<'_>) {
+        self.push_cell(index, cell);
+    }
+
+    fn end_row(&mut self) {
+        Builders::end_row(self);
+    }
+
+    fn made(mut self) -> Made {
+        Made::Batch(self.take())
     }
 }
 
@@ -225,7 +224,21 @@ impl ShapedReader {
         if start.is_some_and(|start| body.get(start) == Some(&b']')) {
             return None;
         }
-        let read = start.and_then(|start| self.read_records(body, start, lines));
+        let read = start.and_then(|start| match lines.rows {
+            Rows::Ndjson(encoder) => {
+                let rows = NdjsonRows {
+                    encoder,
+                    out: Vec::with_capacity(body.len() + body.len() / 16),
+                    hours: Hours::default(),
+                };
+                self.read_records(body, start, lines, rows)
+            }
+            #[cfg(feature = "parquet")]
+            Rows::Arrow => {
+                let rows = Builders::new(lines.extractor.columns());
+                self.read_records(body, start, lines, rows)
+            }
+        });
         if read.is_none() {
             self.declined.fetch_add(1, Ordering::Relaxed);
         }
@@ -257,7 +270,13 @@ impl ShapedReader {
         (body.get(at) == Some(&b'[')).then_some(at + 1)
     }
 
-    fn read_records(&self, body: &[u8], start: usize, lines: Lines<'_>) -> Option<Shaped> {
+    fn read_records(
+        &self,
+        body: &[u8],
+        start: usize,
+        lines: Lines<'_>,
+        mut making: impl Making,
+    ) -> Option<Shaped> {
         let text = simdutf8::basic::from_utf8(body).ok()?;
         // Columns that may read an array: `json` ones.
         let arrays: Vec<bool> = (lines.extractor.columns().iter())
@@ -267,7 +286,6 @@ impl ShapedReader {
         if (lines.shape).is_some_and(|shape| shape.members() != template.members) {
             return None;
         }
-        let mut making = Making::new(lines.rows, lines.extractor.columns(), body.len());
         let mut row = Row::default();
         let (mut at, mut rows, mut first) = (start, 0, None);
         let last = loop {
@@ -590,7 +608,7 @@ impl Row {
         text: &str,
         lines: Lines<'_>,
         order: &[usize],
-        making: &mut Making<'_>,
+        making: &mut impl Making,
     ) -> Option<()> {
         let Lines {
             extractor, shape, ..

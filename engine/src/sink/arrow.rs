@@ -125,6 +125,29 @@ impl Builders {
         self.columns[index].push(cell);
     }
 
+    /// Appends column `index`'s value from its JSON text, where that text
+    /// is the value as it stands: a string without escapes in a string
+    /// column, a whole number of up to 18 digits in a `long` one, `true`
+    /// or `false` in a boolean one, `null` in any. Whether it did: other
+    /// text is the caller's to convert. A row's cells are not built for
+    /// such values, as NDJSON copies them.
+    #[cfg(feature = "parquet")]
+    #[inline(never)]
+    pub(crate) fn push_text(&mut self, index: usize, text: &str) -> bool {
+        match (&mut self.columns[index], text.as_bytes()) {
+            (column, b"null") => column.push_null(),
+            (Column::Utf8(b), [b'"', .., b'"']) => b.append_value(&text[1..text.len() - 1]),
+            (Column::Boolean(b), b"true") => b.append_value(true),
+            (Column::Boolean(b), b"false") => b.append_value(false),
+            (Column::Int64(b), digits) => match short_whole(digits) {
+                Some(whole) => b.append_value(whole),
+                None => return false,
+            },
+            _ => return false,
+        }
+        true
+    }
+
     /// Closes a row written by [`Builders::push_cell`].
     #[cfg(feature = "parquet")]
     pub(crate) fn end_row(&mut self) {
@@ -138,6 +161,27 @@ impl Builders {
         RecordBatch::try_new(self.schema.clone(), arrays)
             .expect("every builder matches its field and holds every row")
     }
+}
+
+/// A whole number of up to 18 digits, with or without a minus: it fits
+/// 64 bits with no check on the way.
+#[cfg(feature = "parquet")]
+fn short_whole(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut value = 0i64;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + i64::from(d - b'0');
+    }
+    Some(if negative { -value } else { value })
 }
 
 /// The bytes a string, JSON or binary cell adds to its column.
@@ -345,5 +389,55 @@ mod tests {
         assert_eq!(blobs.value(3), vec![3u8; 2100].as_slice());
         let scores = made.column(4).as_primitive::<Float64Type>();
         assert_eq!(scores.value(2), 0.5);
+    }
+
+    /// A value's text goes in as it stands only where it is one:
+    /// anything else is left for the caller to convert, and adds nothing.
+    #[cfg(feature = "parquet")]
+    #[test]
+    fn text_goes_in_only_as_it_stands() {
+        use arrow_array::cast::AsArray;
+        let column = ColumnSpec::named;
+        let columns = [
+            column("name", ColumnType::String),
+            column("id", ColumnType::Long),
+            column("on", ColumnType::Boolean),
+        ];
+        let mut builders = Builders::new(&columns);
+        let taken = [
+            (0, r#""n 1""#),
+            (1, "-123456789012345678"),
+            (2, "true"),
+            (0, "null"),
+            (1, "null"),
+            (2, "false"),
+        ];
+        for (index, text) in taken {
+            assert!(builders.push_text(index, text), "{text}");
+        }
+        let refused = [
+            (0, "true"),
+            (0, "12"),
+            (1, "1234567890123456789"),
+            (1, "-"),
+            (1, ""),
+            (1, "1.5"),
+            (1, "1e3"),
+            (1, r#""12""#),
+            (2, "1"),
+            (2, r#""true""#),
+        ];
+        for (index, text) in refused {
+            assert!(!builders.push_text(index, text), "{text}");
+        }
+        builders.end_row();
+        builders.end_row();
+        let made = builders.take();
+        let names: Vec<Option<&str>> = made.column(0).as_string::<i32>().iter().collect();
+        assert_eq!(names, vec![Some("n 1"), None]);
+        let ids: Vec<Option<i64>> = made.column(1).as_primitive::<Int64Type>().iter().collect();
+        assert_eq!(ids, vec![Some(-123_456_789_012_345_678), None]);
+        let on: Vec<Option<bool>> = made.column(2).as_boolean().iter().collect();
+        assert_eq!(on, vec![Some(true), Some(false)]);
     }
 }
