@@ -117,7 +117,8 @@ impl Making for NdjsonRows<'_> {
 
     #[inline(always)]
     fn cell(&mut self, index: usize, cell: &Cell<'_>) {
-        (self.encoder).encode_cell(index, cell, &mut self.hours, &mut self.out);
+        self.encoder
+            .encode_cell(index, cell, &mut self.hours, &mut self.out);
     }
 
     fn end_row(&mut self) {
