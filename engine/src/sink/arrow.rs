@@ -132,7 +132,6 @@ impl Builders {
     /// text is the caller's to convert. A row's cells are not built for
     /// such values, as NDJSON copies them.
     #[cfg(feature = "parquet")]
-    #[inline(never)]
     pub(crate) fn push_text(&mut self, index: usize, text: &str) -> bool {
         match (&mut self.columns[index], text.as_bytes()) {
             (column, b"null") => column.push_null(),
