@@ -24,16 +24,21 @@ pub enum Shape {
     /// control escapes or non-ASCII text), every one extracted by
     /// inferred columns; the API names the next page at the body's end.
     Realistic,
+    /// The realistic records as a pretty printer writes them (as some
+    /// APIs serve every page): a line for each member, two spaces a
+    /// level, `": "` after a key.
+    Pretty,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 6] = [
+    pub const ALL: [Shape; 7] = [
         Shape::Flat,
         Shape::Nested,
         Shape::Escapes,
         Shape::Numbers,
         Shape::Wide,
         Shape::Realistic,
+        Shape::Pretty,
     ];
 
     pub fn name(self) -> &'static str {
@@ -44,6 +49,7 @@ impl Shape {
             Shape::Numbers => "numbers",
             Shape::Wide => "wide",
             Shape::Realistic => "realistic",
+            Shape::Pretty => "pretty",
         }
     }
 
@@ -54,15 +60,15 @@ impl Shape {
     /// Whether the API names the next page at the end of the body, as
     /// most APIs do, rather than at its head.
     pub fn link_at_tail(self) -> bool {
-        self == Shape::Realistic
+        matches!(self, Shape::Realistic | Shape::Pretty)
     }
 
     /// The `[[columns]]` a job extracts from this shape: five columns (all
-    /// fifty for `wide`, none for `realistic`, whose columns are inferred),
-    /// as TOML.
+    /// fifty for `wide`, none for `realistic` and `pretty`, whose columns
+    /// are inferred), as TOML.
     pub fn columns(self) -> String {
         let columns: &[(&str, &str, &str)] = match self {
-            Shape::Realistic => return String::new(),
+            Shape::Realistic | Shape::Pretty => return String::new(),
             Shape::Flat => &[
                 ("id", "id", "long"),
                 ("email", "email", "string"),
@@ -111,6 +117,9 @@ impl Shape {
     /// Page `page` of `records` records: `{"data": [...]}`, the first record
     /// numbered `page * records`.
     pub fn page(self, page: u64, records: usize) -> Vec<u8> {
+        if self == Shape::Pretty {
+            return indent(&Shape::Realistic.page(page, records), "  ");
+        }
         let mut out = String::with_capacity(records * 400 + 16);
         out.push_str("{\"data\":[");
         let first = page * records as u64;
@@ -222,9 +231,64 @@ impl Shape {
                 out.push('}');
                 Ok(())
             }
-            Shape::Realistic => realistic(n, ts, r, out),
+            Shape::Realistic | Shape::Pretty => realistic(n, ts, r, out),
         };
     }
+}
+
+/// `json`, compact JSON text, as pretty printers write it: each member
+/// and element on a line of its own, indented by `unit` a level, and
+/// `": "` after a key. Empty objects and arrays stay `{}` and `[]`.
+pub fn indent(json: &[u8], unit: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len() * 3 / 2);
+    let line = |out: &mut Vec<u8>, depth: usize| {
+        out.push(b'\n');
+        for _ in 0..depth {
+            out.extend_from_slice(unit.as_bytes());
+        }
+    };
+    let (mut depth, mut inside, mut escaped) = (0, false, false);
+    let mut bytes = json.iter().copied().peekable();
+    while let Some(byte) = bytes.next() {
+        if inside {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => inside = false,
+                _ => {}
+            }
+            out.push(byte);
+            continue;
+        }
+        match byte {
+            b'{' | b'[' => {
+                out.push(byte);
+                match bytes.next_if(|&next| matches!(next, b'}' | b']')) {
+                    Some(close) => out.push(close),
+                    None => {
+                        depth += 1;
+                        line(&mut out, depth);
+                    }
+                }
+            }
+            b'}' | b']' => {
+                depth -= 1;
+                line(&mut out, depth);
+                out.push(byte);
+            }
+            b',' => {
+                out.push(byte);
+                line(&mut out, depth);
+            }
+            b':' => out.extend_from_slice(b": "),
+            b'"' => {
+                inside = true;
+                out.push(byte);
+            }
+            _ => out.push(byte),
+        }
+    }
+    out
 }
 
 /// One record of [`Shape::Realistic`].
@@ -407,6 +471,23 @@ mod tests {
                 "{path} is stale: run `cargo xtask fixtures`"
             );
         }
+    }
+
+    /// The pretty page holds the realistic page's values, laid out as
+    /// serde_json's pretty printer lays them out.
+    #[test]
+    fn indent_writes_what_pretty_printers_write() {
+        let doc = br#"{"a":[1,{"b":"x, \"y\": {z}"},[],{}],"c":{"d":null,"e":[true]}}"#;
+        let value: serde_json::Value = serde_json::from_slice(doc).unwrap();
+        assert_eq!(
+            String::from_utf8(indent(doc, "  ")).unwrap(),
+            serde_json::to_string_pretty(&value).unwrap()
+        );
+        let pretty = Shape::Pretty.page(2, 30);
+        let realistic = Shape::Realistic.page(2, 30);
+        assert!(pretty.len() > realistic.len() * 5 / 4);
+        let read = |page: &[u8]| serde_json::from_slice::<serde_json::Value>(page).unwrap();
+        assert_eq!(read(&pretty), read(&realistic));
     }
 
     #[test]

@@ -146,6 +146,8 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
     let mut runs: [Vec<Run>; MEASURED] = Default::default();
     let mut summary = Value::Null;
     let (mut output_bytes, mut parquet_bytes) = (0, 0);
+    // The line breaks in the bodies, which a raw output leaves out.
+    let mut breaks = None;
     let hydrant = |to: To<'_>| -> Result<Run> {
         let mut command = Command::new(bin.join("hydrant"));
         command
@@ -188,6 +190,9 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         std::fs::remove_file(&parquet).ok();
         runs[CURL_NULL].push(curl(&curl_config, 1, None, gzip)?);
         let to_file = curl(&curl_config, 1, Some(&curl_file), gzip)?;
+        if breaks.is_none() {
+            breaks = Some(line_breaks(&curl_file)?);
+        }
         runs[CURL_FILE].push(to_file);
         runs[CURL_SYNCED].push(synced(to_file, &curl_file)?);
         std::fs::remove_file(&curl_file).ok();
@@ -197,10 +202,13 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         }
         std::fs::remove_file(&stdout_file).ok();
         runs[RAW].push(hydrant(To::File("raw", &raw_file))?);
-        // Each body, and a line break after it.
+        // Each body without its line breaks, and a line break after it.
         let raw_bytes = std::fs::metadata(&raw_file)?.len();
         let (bodies, requests) = (summary["bytes"].as_u64(), summary["requests"].as_u64());
-        if Some(raw_bytes) != bodies.zip(requests).map(|(b, r)| b + r) {
+        let lines = bodies
+            .zip(requests)
+            .map(|(b, r)| b + r - breaks.unwrap_or(0));
+        if Some(raw_bytes) != lines {
             bail!("{style}: hydrant's raw output holds {raw_bytes} bytes, not the bodies'");
         }
         std::fs::remove_file(&raw_file).ok();
@@ -213,6 +221,24 @@ fn bench_style(bin: &Path, dir: &Path, style: &str, total: u64, gzip: bool) -> R
         parquet: parquet_bytes,
     };
     Ok(style_row(style, total, &runs, &summary, sizes))
+}
+
+/// The line feeds and carriage returns in a file: bodies hold them where
+/// the API pretty-prints its pages.
+fn line_breaks(path: &Path) -> Result<u64> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buffer = vec![0; 1 << 20];
+    let mut count = 0;
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(count);
+        }
+        count += (buffer[..read].iter())
+            .filter(|&&b| b == b'\n' || b == b'\r')
+            .count() as u64;
+    }
 }
 
 /// The bytes of hydrant's NDJSON and Parquet outputs.

@@ -14,7 +14,15 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 /// The corpus shapes of `hydrant-bench`, measured when none is named.
-const SHAPES: [&str; 6] = ["flat", "nested", "escapes", "numbers", "wide", "realistic"];
+const SHAPES: [&str; 7] = [
+    "flat",
+    "nested",
+    "escapes",
+    "numbers",
+    "wide",
+    "realistic",
+    "pretty",
+];
 
 /// The outputs `page_loop` makes.
 const OUTPUTS: [&str; 3] = ["ndjson", "csv", "arrow"];

@@ -81,8 +81,11 @@ pub(crate) fn leading_members(body: &[u8], keys: &[&str]) -> Leading {
     Leading::Found(found.into_iter().flatten().collect())
 }
 
-pub(super) fn skip_space(body: &[u8], mut at: usize) -> usize {
-    while body.get(at).is_some_and(|b| b" \t\r\n".contains(b)) {
+/// The first byte at or after `at` that is not JSON's space (RFC 8259:
+/// space, tab, line feed, carriage return).
+#[inline(always)]
+pub(crate) fn skip_space(body: &[u8], mut at: usize) -> usize {
+    while matches!(body.get(at), Some(b' ' | b'\t' | b'\r' | b'\n')) {
         at += 1;
     }
     at

@@ -1,8 +1,10 @@
 //! Pages whose records all share one shape, read against that shape.
 //!
 //! The text between the values of the page's first record (its keys,
-//! colons, commas and braces) is learned, and each record after it must
-//! hold the same text between its values, compared as bytes. Such a
+//! colons, commas, braces and any space) is learned, and each record
+//! after it must hold the same text between its values, compared as
+//! bytes. A pretty printer indents every record alike, so its pages
+//! keep one shape too. Such a
 //! record is read in one pass, without the structural index, and its
 //! values go to NDJSON lines or an Arrow batch through the conversions
 //! and the encoders of the page path; a value that is its cell as it
@@ -11,12 +13,13 @@
 //! stepped over, its text checked as the page path checks it; a `json`
 //! column's array is copied where its text is what the page path writes.
 //! Members before the records (a count, a link) are stepped over too. A
-//! record that leaves the shape (another key, space, an array another
+//! record that leaves the shape (another key, other space, an array another
 //! column reads, a value that does not fit or convert, a bad escape or a
 //! lone surrogate) hands the whole page back to the page path, which
 //! reads it as it reads any page. So this reader takes only text the
 //! page path takes, and makes the same rows of it.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -26,7 +29,7 @@ use crate::json::keys::same_key;
 use crate::json::node::{View, write_leaf_json};
 use crate::json::path::Segment;
 use crate::json::scan::{Scanner, scalar_view, unescape_content};
-use crate::json::{escape_mask, write_str};
+use crate::json::{escape_mask, skip_space, write_str};
 #[cfg(feature = "parquet")]
 use crate::sink::arrow::Builders;
 use crate::sink::{Hours, Made, NdjsonEncoder};
@@ -90,10 +93,11 @@ trait Making {
     fn array(&mut self, index: usize, text: &str, shape: Option<&Shape>) -> Option<()> {
         let json = ColumnType::Json;
         let plain = shape.is_none_or(|shape| shape.is(index, json));
+        let text = without_space(text);
         if !plain || !array_as_it_stands(text.as_bytes()) {
             return None;
         }
-        if !self.text(index, text) {
+        if !self.text(index, &text) {
             self.cell(index, &Cell::Json(text.as_bytes().to_vec()));
         }
         Some(())
@@ -250,25 +254,26 @@ impl ShapedReader {
     /// `[`: the members before it, at each level on the way down, are
     /// stepped over (a link or a count may come first). The first member
     /// of each key is the one taken, as the page path takes it; a key
-    /// with an escape, which could spell it, or space hands the page back.
+    /// with an escape, which could spell it, hands the page back. The
+    /// start is past any space after the `[`.
     fn records_start(&self, body: &[u8]) -> Option<usize> {
-        let mut at = 0;
+        let mut at = skip_space(body, 0);
         let mut scratch = Vec::new();
         for key in &self.keys {
             (body.get(at) == Some(&b'{')).then_some(())?;
-            at += 1;
+            at = skip_space(body, at + 1);
             loop {
                 let (found, value) = plain_key(body, at)?;
                 at = value;
                 if found == key.as_bytes() {
                     break;
                 }
-                at = skip_value(body, at, 1, &mut scratch)?;
+                at = skip_space(body, skip_value(body, at, 1, &mut scratch)?);
                 (body.get(at) == Some(&b',')).then_some(())?;
-                at += 1;
+                at = skip_space(body, at + 1);
             }
         }
-        (body.get(at) == Some(&b'[')).then_some(at + 1)
+        (body.get(at) == Some(&b'[')).then(|| skip_space(body, at + 1))
     }
 
     fn read_records(
@@ -291,13 +296,14 @@ impl ShapedReader {
         let (mut at, mut rows, mut first) = (start, 0, None);
         let last = loop {
             let record = at;
-            at = template.walk(body, at, &mut row)?;
-            first.get_or_insert(record..at);
+            let end = template.walk(body, at, &mut row)?;
+            first.get_or_insert(record..end);
             row.write(text, lines, &template.order, &mut making)?;
             rows += 1;
+            at = skip_space(body, end);
             match body.get(at) {
-                Some(b',') => at += 1,
-                Some(b']') => break record..at,
+                Some(b',') => at = skip_space(body, at + 1),
+                Some(b']') => break record..end,
                 _ => return None,
             }
         };
@@ -356,8 +362,7 @@ fn skip_array(text: &[u8], at: usize) -> Option<usize> {
 /// The end of the array or object at `at`, `depth` deep in a value no
 /// column reads. Its grammar is checked as the page path checks a page,
 /// and every string's escapes too, as the page path refuses a bad one
-/// anywhere; `None` at anything else, space among it, or past
-/// [`MAX_NESTING`].
+/// anywhere; `None` at anything else or past [`MAX_NESTING`].
 fn skip_container(
     text: &[u8],
     mut at: usize,
@@ -369,20 +374,20 @@ fn skip_container(
     }
     let object = text[at] == b'{';
     let close = if object { b'}' } else { b']' };
-    at += 1;
+    at = skip_space(text, at + 1);
     if text.get(at) == Some(&close) {
         return Some(at + 1);
     }
     loop {
         if object {
             (text.get(at) == Some(&b'"')).then_some(())?;
-            at = skip_string(text, at, scratch)?;
+            at = skip_space(text, skip_string(text, at, scratch)?);
             (text.get(at) == Some(&b':')).then_some(())?;
-            at += 1;
+            at = skip_space(text, at + 1);
         }
-        at = skip_value(text, at, depth + 1, scratch)?;
+        at = skip_space(text, skip_value(text, at, depth + 1, scratch)?);
         match *text.get(at)? {
-            b',' => at += 1,
+            b',' => at = skip_space(text, at + 1),
             byte if byte == close => return Some(at + 1),
             _ => return None,
         }
@@ -400,11 +405,14 @@ fn skip_value(text: &[u8], at: usize, depth: usize, scratch: &mut Vec<u8>) -> Op
 }
 
 /// The key of the member at `at`, if it holds no escape (one could spell
-/// any key), and where the member's value starts, after its colon.
+/// any key), and where the member's value starts, past its colon and
+/// any space.
 fn plain_key(text: &[u8], at: usize) -> Option<(&[u8], usize)> {
     (text.get(at) == Some(&b'"')).then_some(())?;
     let (end, escaped) = string_end(text, at + 1)?;
-    (!escaped && text.get(end + 1) == Some(&b':')).then_some((&text[at + 1..end], end + 2))
+    let colon = skip_space(text, end + 1);
+    (!escaped && text.get(colon) == Some(&b':'))
+        .then(|| (&text[at + 1..end], skip_space(text, colon + 1)))
 }
 
 /// The end of the string at `at`, its escapes checked.
@@ -434,7 +442,7 @@ struct Template {
 
 impl Template {
     /// The template of the record at `at`, if it is an object without
-    /// space, empty objects, escaped keys or arrays a column reads, that
+    /// empty objects, escaped keys or arrays a column reads, that
     /// holds one value at each path of `paths` (the columns') and no
     /// other value on the way to one. Arrays of other members are stepped
     /// over, in this record and the others.
@@ -451,7 +459,7 @@ impl Template {
                 match byte {
                     b',' => break,
                     b'}' if learning.close() => return learning.done(),
-                    b'}' => {}
+                    b'}' | b' ' | b'\t' | b'\n' | b'\r' => {}
                     _ => return None,
                 }
             }
@@ -530,11 +538,12 @@ impl Learning {
     }
 
     fn open(&mut self, text: &[u8], at: usize) -> Option<usize> {
-        let object = text.get(at) == Some(&b'{') && text.get(at + 1) != Some(&b'}');
+        let inside = skip_space(text, at + 1);
+        let object = text.get(at) == Some(&b'{') && text.get(inside) != Some(&b'}');
         (object && self.depth < MAX_NESTING).then_some(())?;
-        self.glue.push(b'{');
+        self.glue.extend_from_slice(&text[at..inside]);
         self.depth += 1;
-        Some(at + 1)
+        Some(inside)
     }
 
     /// Closes an object: whether it was the record's own.
@@ -548,7 +557,7 @@ impl Learning {
 
     /// Reads the member at `at`, a key and its value: the byte after it.
     fn member(&mut self, text: &[u8], at: usize, paths: &[Vec<String>]) -> Option<usize> {
-        let (key, value) = plain_key(text, at)?;
+        let (key, value) = plain_key(text, skip_space(text, at))?;
         let key = std::str::from_utf8(key).ok()?;
         self.glue.extend_from_slice(&text[at..value]);
         self.members += 1;
@@ -699,6 +708,30 @@ fn array_as_it_stands(text: &[u8]) -> bool {
     let minus_zero = memchr::memmem::find_iter(text, b"-0")
         .any(|at| matches!(text.get(at + 2), Some(b',' | b']' | b'}')));
     !minus_zero && memchr::memchr(b'\\', text).is_none()
+}
+
+/// An array's text without the space between its tokens, as the page
+/// path writes it: a pretty printer's arrays span lines.
+fn without_space(text: &str) -> Cow<'_, str> {
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let (mut inside, mut escaped) = (false, false);
+    for c in text.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if inside => escaped = true,
+            '"' => inside = !inside,
+            ' ' | '\t' | '\n' | '\r' if !inside => continue,
+            _ => {}
+        }
+        out.push(c);
+    }
+    Cow::Owned(out)
 }
 
 /// Whether `text` holds `glue` at `at`: glue is mostly a key and its
@@ -1118,10 +1151,49 @@ mod tests {
         assert_eq!((declined, taken), (41, 2));
     }
 
+    /// Pages as pretty printers write them (two or four spaces, tabs,
+    /// CRLF, space after each comma) keep one shape: the reader makes of
+    /// them the lines it makes of the compact page. A record laid out
+    /// apart from the first hands the page back.
+    #[test]
+    fn a_pretty_page_is_read_as_its_compact_text() {
+        use hydrant_bench::corpus::indent;
+        let compact = page(&RECORDS);
+        let columns = inferred("[records]\npath = \"data\"", &compact);
+        let (rows, lines) = read(&columns, &compact).expect("the compact page");
+        let two = String::from_utf8(indent(compact.as_bytes(), "  ")).unwrap();
+        let layouts = [
+            two.clone(),
+            String::from_utf8(indent(compact.as_bytes(), "    ")).unwrap(),
+            String::from_utf8(indent(compact.as_bytes(), "\t")).unwrap(),
+            two.replace('\n', "\r\n"),
+            String::from_utf8(indent(compact.as_bytes(), ""))
+                .unwrap()
+                .replace('\n', " "),
+            format!("\n{two}\n"),
+        ];
+        for body in &layouts {
+            // Columns inferred from the compact page or from this one.
+            let pretty = inferred("[records]\npath = \"data\"", body);
+            for columns in [&columns, &pretty] {
+                let read = read(columns, body);
+                assert_eq!(read.as_ref(), Some(&(rows, lines.clone())), "{body}");
+            }
+        }
+        // The second record's user on one line: the page path reads it,
+        // the reader hands it back.
+        let second = two.match_indices("\"user\": {").nth(1).unwrap().0;
+        let end = second + two[second..].find('}').unwrap() + 1;
+        let flat = two[second..end].replace(['\n', ' '], "");
+        let body = format!("{}{flat}{}", &two[..second], &two[end..]);
+        assert!(page_path(&columns, body.as_bytes()).is_some());
+        assert_eq!(read(&columns, &body), None, "{body}");
+    }
+
     /// Arrays of members no column reads are stepped over, their text
-    /// checked as the page path checks it: a page with anything it would
-    /// refuse there, or with space, is handed back, and so is one whose
-    /// column reads an array.
+    /// and any space among it checked as the page path checks them: a
+    /// page with anything it would refuse there is handed back, and so is
+    /// one whose column reads an array.
     #[test]
     fn arrays_no_column_reads_are_stepped_over_and_checked() {
         let columns = declared(
@@ -1147,6 +1219,8 @@ mod tests {
             r#"[{"a":1,"a":2}]"#.to_owned(),
             r#"[{"x":"\ud83d\ude00"}]"#.to_owned(),
             deep(MAX_NESTING),
+            "[ 1]".to_owned(),
+            "[\n  {\n    \"k\" : [ true,\tnull ]\r\n  } ,\"a b\" ]".to_owned(),
         ];
         for tags in &good {
             assert!(read(&columns, with_tags(tags)).is_some(), "{tags}");
@@ -1155,7 +1229,8 @@ mod tests {
             "[1,]".to_owned(),
             "[,1]".to_owned(),
             "[1 2]".to_owned(),
-            "[ 1]".to_owned(),
+            "[1 , ,2]".to_owned(),
+            "[\u{c}1]".to_owned(),
             r#"["\x41"]"#.to_owned(),
             r#"["\ud800"]"#.to_owned(),
             "[\"a\u{1}\"]".to_owned(),
@@ -1182,6 +1257,11 @@ mod tests {
         let json = column("json");
         for tags in good.iter().filter(|tags| !tags.contains('\\')) {
             let (_, lines) = read(&json, with_tags(tags)).expect(tags);
+            let tags = match tags.as_str() {
+                "[ 1]" => "[1]",
+                spaced if spaced.contains('\n') => r#"[{"k":[true,null]},"a b"]"#,
+                tags => tags,
+            };
             assert!(lines.contains(&format!(r#"{{"tags":{tags}}}"#)), "{lines}");
         }
         for tags in [
@@ -1189,6 +1269,7 @@ mod tests {
             r#"[{"\/":1}]"#,
             "[-0]",
             "[1,-0]",
+            "[1, -0 ]",
             r#"{"a":-0}"#,
         ] {
             let body = with_tags(&format!("[{tags}]"));
@@ -1215,6 +1296,7 @@ mod tests {
             r#""count":3,"#,
             r#""next":"/p?page=2","previous":null,"#,
             r#""meta":{"tags":[1,{"b":"\u00e9"}],"empty":{}},"n":-1.5e3,"#,
+            "\"count\" :\t3 ,\n ",
         ];
         for head in heads {
             let body = format!(r#"{{{head}"data":[{records}],"done":true}}"#);
@@ -1224,7 +1306,7 @@ mod tests {
         for head in [
             r#""data":5,"#,
             r#""d\u0061ta":[],"#,
-            r#""count": 3,"#,
+            "\"count\":\u{c}3,",
             r#""meta":{"a":[1,]},"#,
             r#""n":01,"#,
         ] {
@@ -1285,9 +1367,9 @@ mod tests {
         for corpus in Corpus::ALL {
             let body = corpus.page(0, 20);
             let job = format!("[records]\npath = \"data\"\n{}", corpus.columns());
-            let columns = match corpus {
-                Corpus::Realistic => inferred(&job, &body),
-                _ => declared(&job),
+            let columns = match corpus.columns().is_empty() {
+                true => inferred(&job, &body),
+                false => declared(&job),
             };
             // Arrays no column reads (`nested`, `numbers`) are stepped over.
             let whole = read(&columns, &body).is_some();
