@@ -28,10 +28,14 @@ pub enum Shape {
     /// APIs serve every page): a line for each member, two spaces a
     /// level, `": "` after a key.
     Pretty,
+    /// The realistic records as APIs that leave out null and empty
+    /// members serve them: no `deleted_at`, no `user` in every third
+    /// record, no `channel` in every fifth (four sets of members).
+    Sparse,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 7] = [
+    pub const ALL: [Shape; 8] = [
         Shape::Flat,
         Shape::Nested,
         Shape::Escapes,
@@ -39,6 +43,7 @@ impl Shape {
         Shape::Wide,
         Shape::Realistic,
         Shape::Pretty,
+        Shape::Sparse,
     ];
 
     pub fn name(self) -> &'static str {
@@ -50,6 +55,7 @@ impl Shape {
             Shape::Wide => "wide",
             Shape::Realistic => "realistic",
             Shape::Pretty => "pretty",
+            Shape::Sparse => "sparse",
         }
     }
 
@@ -60,15 +66,15 @@ impl Shape {
     /// Whether the API names the next page at the end of the body, as
     /// most APIs do, rather than at its head.
     pub fn link_at_tail(self) -> bool {
-        matches!(self, Shape::Realistic | Shape::Pretty)
+        matches!(self, Shape::Realistic | Shape::Pretty | Shape::Sparse)
     }
 
     /// The `[[columns]]` a job extracts from this shape: five columns (all
-    /// fifty for `wide`, none for `realistic` and `pretty`, whose columns
+    /// fifty for `wide`, none for the realistic records, whose columns
     /// are inferred), as TOML.
     pub fn columns(self) -> String {
         let columns: &[(&str, &str, &str)] = match self {
-            Shape::Realistic | Shape::Pretty => return String::new(),
+            Shape::Realistic | Shape::Pretty | Shape::Sparse => return String::new(),
             Shape::Flat => &[
                 ("id", "id", "long"),
                 ("email", "email", "string"),
@@ -232,6 +238,12 @@ impl Shape {
                 Ok(())
             }
             Shape::Realistic | Shape::Pretty => realistic(n, ts, r, out),
+            Shape::Sparse => {
+                let mut record = String::new();
+                let _ = realistic(n, ts, r, &mut record);
+                out.push_str(&leave_out(n, &record));
+                Ok(())
+            }
         };
     }
 }
@@ -289,6 +301,26 @@ pub fn indent(json: &[u8], unit: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// A realistic record without the members [`Shape::Sparse`] leaves out.
+fn leave_out(n: u64, record: &str) -> String {
+    let without = |record: String, member: &str, end: char| match record.find(member) {
+        Some(at) => {
+            let value = at + member.len();
+            let end = value + record[value..].find(end).expect("the value ends") + 1;
+            format!("{}{}", &record[..at], &record[end..])
+        }
+        None => record,
+    };
+    let mut record = record.replacen(",\"deleted_at\":null", "", 1);
+    if n.is_multiple_of(3) {
+        record = without(record, ",\"user\":{", '}');
+    }
+    if n.is_multiple_of(5) {
+        record = without(record, ",\"channel\":\"", '"');
+    }
+    record
 }
 
 /// One record of [`Shape::Realistic`].

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 /// The corpus shapes of `hydrant-bench`, measured when none is named.
-const SHAPES: [&str; 7] = [
+const SHAPES: [&str; 8] = [
     "flat",
     "nested",
     "escapes",
@@ -22,6 +22,7 @@ const SHAPES: [&str; 7] = [
     "wide",
     "realistic",
     "pretty",
+    "sparse",
 ];
 
 /// The outputs `page_loop` makes.

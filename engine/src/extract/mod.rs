@@ -364,6 +364,12 @@ impl Extractor {
         self.direct
     }
 
+    /// Whether a record without a column's value gets a null there and
+    /// nothing else: the value is not dirty, and not noted as absent.
+    pub(crate) fn nulls_absent_quietly(&self) -> bool {
+        !self.missing_is_dirty && !self.note_absent
+    }
+
     /// Writes into `cell` the cell of column `index` for `view`, a value of
     /// a record that has one for every column and, with `shape`, nothing
     /// else: as [`Extractor::extract_noted`] converts it. `false` where

@@ -1,23 +1,27 @@
 //! Pages whose records all share one shape, read against that shape.
 //!
 //! The text between the values of the page's first record (its keys,
-//! colons, commas, braces and any space) is learned, and each record
-//! after it must hold the same text between its values, compared as
-//! bytes. A pretty printer indents every record alike, so its pages
-//! keep one shape too. Such a
-//! record is read in one pass, without the structural index, and its
-//! values go to NDJSON lines or an Arrow batch through the conversions
-//! and the encoders of the page path; a value that is its cell as it
-//! stands (a plain string, a short whole number, a boolean, `null`) is
-//! copied or appended from its text. An array no column reads is
-//! stepped over, its text checked as the page path checks it; a `json`
-//! column's array is copied where its text is what the page path writes.
-//! Members before the records (a count, a link) are stepped over too. A
-//! record that leaves the shape (another key, other space, an array another
-//! column reads, a value that does not fit or convert, a bad escape or a
-//! lone surrogate) hands the whole page back to the page path, which
-//! reads it as it reads any page. So this reader takes only text the
-//! page path takes, and makes the same rows of it.
+//! colons, commas, braces and any space) is learned as a template, and
+//! each record after it must hold the same text between its values,
+//! compared as bytes. A pretty printer indents every record alike, so
+//! its pages keep one shape too. A record that leaves out members, or
+//! holds them in another order or layout, gets a template of its own (a
+//! few a page), and a column it has no value for is null.
+//!
+//! Such a record is read in one pass, without the structural index, and
+//! its values go to NDJSON lines or an Arrow batch through the
+//! conversions and the encoders of the page path; a value that is its
+//! cell as it stands (a plain string, a short whole number, a boolean,
+//! `null`) is copied or appended from its text. An array no column reads
+//! is stepped over, its text checked as the page path checks it; a
+//! `json` column's array is copied where its text is what the page path
+//! writes. Members before the records (a count, a link) are stepped over
+//! too. A record that fits no template hands the whole page back to the
+//! page path, which reads it as it reads any page: one with a member new
+//! to inferred columns, an object or an array where a column reads a
+//! value, a value that does not fit or convert, a bad escape or a lone
+//! surrogate. So this reader takes only text the page path takes, and
+//! makes the same rows of it.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -37,6 +41,15 @@ use crate::sink::{Hours, Made, NdjsonEncoder};
 /// Pages handed back before the reader stops trying for the run: a job
 /// whose pages do not keep one shape would pay for each attempt.
 const MAX_DECLINED: u32 = 8;
+
+/// The layouts of records a page may hold: records that leave out
+/// members (as APIs that omit nulls do) take a template for each set of
+/// members they hold. A page with more goes to the page path.
+const MAX_TEMPLATES: usize = 8;
+
+/// A column's place among a record's values where the record has none:
+/// past them all.
+const ABSENT: usize = usize::MAX;
 
 /// The depth of objects a record may nest to here; deeper ones go to the
 /// page path, which takes any depth up to its own bound.
@@ -288,17 +301,25 @@ impl ShapedReader {
         let arrays: Vec<bool> = (lines.extractor.columns().iter())
             .map(|column| column.kind == ColumnType::Json)
             .collect();
-        let template = Template::learn(body, start, &self.paths, &arrays)?;
-        if (lines.shape).is_some_and(|shape| shape.members() != template.members) {
-            return None;
-        }
+        let learn = |at| {
+            let template = Template::learn(body, at, &self.paths, &arrays)?;
+            template.fits(lines).then_some(template)
+        };
+        let mut templates = vec![learn(start)?];
         let mut row = Row::default();
-        let (mut at, mut rows, mut first) = (start, 0, None);
+        let (mut at, mut rows, mut first, mut current) = (start, 0, None, 0);
         let last = loop {
             let record = at;
-            let end = template.walk(body, at, &mut row)?;
+            let end = match templates[current].walk(body, at, &mut row) {
+                Some(end) => end,
+                None => {
+                    let (other, end) = another(&mut templates, body, at, &mut row, learn)?;
+                    current = other;
+                    end
+                }
+            };
             first.get_or_insert(record..end);
-            row.write(text, lines, &template.order, &mut making)?;
+            row.write(text, lines, &templates[current].order, &mut making)?;
             rows += 1;
             at = skip_space(body, end);
             match body.get(at) {
@@ -315,6 +336,29 @@ impl ShapedReader {
             last,
         })
     }
+}
+
+/// The template of the record at `at` among those of the page, or a new
+/// one learned from it: its index and the record's end.
+#[cold]
+#[inline(never)]
+fn another(
+    templates: &mut Vec<Template>,
+    body: &[u8],
+    at: usize,
+    row: &mut Row,
+    learn: impl Fn(usize) -> Option<Template>,
+) -> Option<(usize, usize)> {
+    let known = (templates.iter().enumerate())
+        .find_map(|(index, template)| Some((index, template.walk(body, at, row)?)));
+    if known.is_some() {
+        return known;
+    }
+    (templates.len() < MAX_TEMPLATES).then_some(())?;
+    let template = learn(at)?;
+    let end = template.walk(body, at, row)?;
+    templates.push(template);
+    Some((templates.len() - 1, end))
 }
 
 /// The keys of a path of keys only.
@@ -431,21 +475,40 @@ fn skip_string(text: &[u8], at: usize, scratch: &mut Vec<u8>) -> Option<usize> {
 struct Template {
     before: Vec<Vec<u8>>,
     after: Vec<u8>,
-    /// For each column, the index of its value among the record's.
+    /// For each column, the index of its value among the record's;
+    /// [`ABSENT`] where the record has no value for it.
     order: Vec<usize>,
     /// For each value, whether it may be an array: one no column reads,
     /// or a `json` column's.
     arrays: Vec<bool>,
     /// Keys at every depth.
     members: usize,
+    /// Values no column reads.
+    unread: usize,
 }
 
 impl Template {
+    /// Whether the page path makes of a record of this template what
+    /// the reader makes. One that leaves out a column's value gets a
+    /// null there, where the job takes an absent value quietly; for
+    /// inferred columns, a record with a member they do not have holds
+    /// something new.
+    fn fits(&self, lines: Lines<'_>) -> bool {
+        let whole = !self.order.contains(&ABSENT);
+        if !whole && !lines.extractor.nulls_absent_quietly() {
+            return false;
+        }
+        lines.shape.is_none_or(|shape| match whole {
+            true => shape.members() == self.members,
+            false => self.unread == 0,
+        })
+    }
+
     /// The template of the record at `at`, if it is an object without
     /// empty objects, escaped keys or arrays a column reads, that
-    /// holds one value at each path of `paths` (the columns') and no
-    /// other value on the way to one. Arrays of other members are stepped
-    /// over, in this record and the others.
+    /// holds at most one value at each path of `paths` (the columns') and
+    /// no object at one. Arrays of other members are stepped over, in this
+    /// record and the others.
     fn learn(text: &[u8], at: usize, paths: &[Vec<String>], arrays: &[bool]) -> Option<Template> {
         let mut learning = Learning::new(arrays);
         let mut at = learning.open(text, at)?;
@@ -509,6 +572,7 @@ struct Learning {
     /// Objects open.
     depth: usize,
     members: usize,
+    unread: usize,
 }
 
 impl Learning {
@@ -520,20 +584,21 @@ impl Learning {
         }
     }
 
-    /// The template learned, once the record is closed: `None` unless
-    /// each column has its value.
+    /// The template learned, once the record is closed.
     fn done(self) -> Option<Template> {
-        let order: Vec<usize> = self.order.into_iter().collect::<Option<_>>()?;
         let mut arrays = vec![true; self.before.len()];
-        for (&value, &array) in order.iter().zip(&self.column_arrays) {
-            arrays[value] = array;
+        for (value, &array) in self.order.iter().zip(&self.column_arrays) {
+            if let Some(value) = *value {
+                arrays[value] = array;
+            }
         }
         Some(Template {
-            order,
+            order: (self.order.iter()).map(|v| v.unwrap_or(ABSENT)).collect(),
             arrays,
             before: self.before,
             after: self.glue,
             members: self.members,
+            unread: self.unread,
         })
     }
 
@@ -563,6 +628,8 @@ impl Learning {
         self.members += 1;
         if text.get(value) == Some(&b'{') {
             self.keys.push(key.to_owned());
+            // A column's value that is an object is the page path's.
+            (!paths.contains(&self.keys)).then_some(())?;
             let after = self.open(text, value)?;
             return self.member(text, after, paths);
         }
@@ -575,13 +642,16 @@ impl Learning {
                 && path.last().is_some_and(|last| last == key)
                 && path.iter().zip(&self.keys).all(|(a, b)| a == b)
         });
-        if let Some(column) = column {
-            // A key that repeats: the page path takes the first value.
-            // An array read by a column not `json` is the page path's.
-            let array = leaf.is_none() && !self.column_arrays[column];
-            if array || self.order[column].replace(self.before.len()).is_some() {
-                return None;
+        match column {
+            Some(column) => {
+                // A key that repeats: the page path takes the first value.
+                // An array read by a column not `json` is the page path's.
+                let array = leaf.is_none() && !self.column_arrays[column];
+                if array || self.order[column].replace(self.before.len()).is_some() {
+                    return None;
+                }
             }
+            None => self.unread += 1,
         }
         self.before.push(std::mem::take(&mut self.glue));
         Some(end)
@@ -631,7 +701,11 @@ impl Row {
             false => simdutf8::basic::from_utf8(&self.unescaped).ok()?,
         };
         for (index, &value) in order.iter().enumerate() {
-            let (leaf, range, place) = self.values.get(value)?;
+            // A value left out is null: its place is past the values.
+            let Some((leaf, range, place)) = self.values.get(value) else {
+                making.cell(index, &Cell::Null);
+                continue;
+            };
             let raw = text.get(range.clone())?;
             if as_it_stands(*leaf, raw, place.is_some(), (extractor, shape, index))
                 && making.text(index, raw)
@@ -1044,8 +1118,21 @@ mod tests {
     fn a_record_off_the_shape_hands_the_page_back() {
         let columns = inferred("[records]\npath = \"data\"", page(&RECORDS));
         let second = RECORDS[1];
-        let changes: &[(&str, &str)] = &[
+        // A record laid out apart from the first, its members in another
+        // order or some left out, takes a template of its own.
+        for (from, to) in [
             (r#""id":-2,"#, r#""id": -2,"#),
+            (r#""id":-2,"score":1e-7,"#, r#""score":1e-7,"id":-2,"#),
+            (r#""id":-2,"#, ""),
+            (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":{"id":0}"#),
+            (r#"{"id":-2"#, r#"{ "id":-2"#),
+            (r#""note":"plain"}"#, r#""note":"plain" }"#),
+        ] {
+            let changed = second.replacen(from, to, 1);
+            let body = page(&[RECORDS[0], &changed, RECORDS[2]]);
+            assert_eq!(read(&columns, &body).map(|r| r.0), Some(3), "{to}");
+        }
+        let changes: &[(&str, &str)] = &[
             (r#""id":-2,"#, r#""id":"-2","#),
             (r#""id":-2,"#, r#""id":2.5,"#),
             (r#""id":-2,"#, r#""id":99999999999999999999,"#),
@@ -1057,9 +1144,8 @@ mod tests {
             (r#""id":-2,"#, r#""id":1e,"#),
             (r#""id":-2,"#, r#""id":+1,"#),
             (r#""id":-2,"#, r#""id":-2,"id":5,"#),
-            (r#""id":-2,"score":1e-7,"#, r#""score":1e-7,"id":-2,"#),
-            (r#""id":-2,"#, ""),
             (r#""id":-2,"#, r#""id":-2,"extra":1,"#),
+            (r#""id":-2,"#, r#""extra":1,"#),
             (r#""na"#, r#""n\u0061"#),
             (r#""on":false"#, r#""on":"false""#),
             (r#""on":false"#, r#""on":False"#),
@@ -1077,10 +1163,8 @@ mod tests {
             ),
             (r#""at":"2023-11-14T22:13:45Z""#, r#""at":"soon""#),
             (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":{}"#),
-            (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":{"id":0}"#),
             (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":7"#),
-            (r#"{"id":-2"#, r#"{ "id":-2"#),
-            (r#""note":"plain"}"#, r#""note":"plain" }"#),
+            (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":null"#),
         ];
         let (mut taken, mut declined) = (0, 0);
         for (from, to) in changes {
@@ -1148,13 +1232,13 @@ mod tests {
         }
         // Taken: `-0` (the page path writes `0` too) and space after the
         // records' array, which the page around them holds.
-        assert_eq!((declined, taken), (41, 2));
+        assert_eq!((declined, taken), (37, 2));
     }
 
     /// Pages as pretty printers write them (two or four spaces, tabs,
     /// CRLF, space after each comma) keep one shape: the reader makes of
-    /// them the lines it makes of the compact page. A record laid out
-    /// apart from the first hands the page back.
+    /// them the lines it makes of the compact page, a record laid out
+    /// apart from the first too.
     #[test]
     fn a_pretty_page_is_read_as_its_compact_text() {
         use hydrant_bench::corpus::indent;
@@ -1180,14 +1264,93 @@ mod tests {
                 assert_eq!(read.as_ref(), Some(&(rows, lines.clone())), "{body}");
             }
         }
-        // The second record's user on one line: the page path reads it,
-        // the reader hands it back.
+        // The second record's user on one line.
         let second = two.match_indices("\"user\": {").nth(1).unwrap().0;
         let end = second + two[second..].find('}').unwrap() + 1;
-        let flat = two[second..end].replace(['\n', ' '], "");
+        let flat: String = two[second..end].lines().map(str::trim_start).collect();
         let body = format!("{}{flat}{}", &two[..second], &two[end..]);
-        assert!(page_path(&columns, body.as_bytes()).is_some());
-        assert_eq!(read(&columns, &body), None, "{body}");
+        assert_eq!(read(&columns, &body), Some((rows, lines)), "{body}");
+    }
+
+    /// Records that leave out members, as APIs that omit nulls write
+    /// them, take a template for each set of members: a left-out value
+    /// is null, as the page path makes it, the first record's too. Past
+    /// `MAX_TEMPLATES` sets, or where the job counts an absent value
+    /// (dirty, or noted for its warning), the page goes to the page path.
+    #[test]
+    fn records_that_leave_out_members_are_read_with_a_template_each() {
+        let optional = [r#""gone":null,"#, r#""name":"z","#, r#","note":"""#];
+        // Record `n` leaves out the members of `n`'s set bits.
+        let sparse = |n: usize| {
+            let mut record = RECORDS[3].to_owned();
+            for (bit, member) in optional.iter().enumerate() {
+                if n >> bit & 1 == 1 {
+                    record = record.replacen(member, "", 1);
+                }
+            }
+            record
+        };
+        let whole = page(&RECORDS);
+        let columns = inferred("[records]\npath = \"data\"", &whole);
+        for sets in [1, 2, 8] {
+            let records: Vec<String> = (0..24).map(|n| sparse(7 - n % sets)).collect();
+            let records: Vec<&str> = records.iter().map(String::as_str).collect();
+            let (rows, lines) = read(&columns, page(&records)).expect("a sparse page");
+            assert_eq!(rows, 24);
+            assert_eq!(
+                lines.lines().next(),
+                Some(
+                    r#"{"id":4,"score":3.0,"amount":100.0,"name":null,"at":"2023-11-15T01:02:03.123456Z","on":false,"gone":null,"user_id":1,"user_name":"q","note":null}"#
+                )
+            );
+        }
+        // Nine sets: one more than the reader keeps.
+        let nine: Vec<String> = (0..9)
+            .map(|n| {
+                let record = sparse(n % 8);
+                if n < 8 {
+                    record
+                } else {
+                    record.replacen("\"on\"", " \"on\"", 1)
+                }
+            })
+            .collect();
+        let nine = page(&nine.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(page_path(&columns, nine.as_bytes()).is_some());
+        assert_eq!(read(&columns, &nine), None);
+        let eight = nine.replacen(" \"on\"", "\"on\"", 1);
+        assert_eq!(read(&columns, &eight).map(|r| r.0), Some(9));
+        // Declared columns: left out, null; dirty where the job says so,
+        // noted where the run warns of a column no record has.
+        let body = page(&[&sparse(7), RECORDS[3], &sparse(2)]);
+        let toml = "[records]\npath = \"data\"\n\
+                    [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+                    [[columns]]\nname = \"name\"\ntype = \"string\"";
+        let (_, lines) = read(&declared(toml), &body).expect("declared columns");
+        assert_eq!(
+            lines,
+            "{\"id\":4,\"name\":null}\n{\"id\":4,\"name\":\"z\"}\n{\"id\":4,\"name\":null}\n"
+        );
+        let dirty = declared(&toml.replacen("data\"", "data\"\non_missing = \"dirty\"", 1));
+        assert_eq!(read(&dirty, &body), None);
+        let mut noting = declared(toml);
+        noting.extractor = noting.extractor.noting_absent();
+        assert_eq!(read(&noting, &body), None);
+        assert!(read(&noting, page(&[RECORDS[3], RECORDS[3]])).is_some());
+        // A column whose value is an object is not left out: the page
+        // path writes its text. A path through a value that is not an
+        // object finds nothing.
+        let user = |path: &str| {
+            declared(&format!(
+                "[records]\npath = \"data\"\n\
+                 [[columns]]\nname = \"u\"\npath = \"{path}\"\ntype = \"string\""
+            ))
+        };
+        let body = page(&RECORDS[..2]);
+        assert!(page_path(&user("user"), body.as_bytes()).is_some());
+        assert_eq!(read(&user("user"), &body), None);
+        let (_, lines) = read(&user("on.name"), &body).expect("a path through `true`");
+        assert_eq!(lines, "{\"u\":null}\n{\"u\":null}\n");
     }
 
     /// Arrays of members no column reads are stepped over, their text
@@ -1336,7 +1499,8 @@ mod tests {
                 .is_some()
         };
         let good = page(&RECORDS);
-        let spaced = good.replacen(r#""id":1,"#, r#""id": 1,"#, 1);
+        // A member new to the inferred columns.
+        let new = good.replacen(r#""id":1,"#, r#""id":1,"new":2,"#, 1);
         assert!(read(&good));
         // Pages without records are not read, and not held against the
         // shape.
@@ -1345,7 +1509,7 @@ mod tests {
         }
         assert!(read(&good));
         for _ in 0..MAX_DECLINED {
-            assert!(!read(&spaced));
+            assert!(!read(&new));
         }
         assert!(!read(&good), "tried after {MAX_DECLINED} declined pages");
     }
