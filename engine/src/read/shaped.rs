@@ -313,7 +313,7 @@ impl ShapedReader {
             let end = match templates[current].walk(body, at, &mut row) {
                 Some(end) => end,
                 None => {
-                    let (other, end) = another(&mut templates, body, at, &mut row, learn)?;
+                    let (other, end) = another(&mut templates, current, body, at, &mut row, learn)?;
                     current = other;
                     end
                 }
@@ -339,20 +339,35 @@ impl ShapedReader {
 }
 
 /// The template of the record at `at` among those of the page, or a new
-/// one learned from it: its index and the record's end.
+/// one learned from it: its index and the record's end. `row` holds the
+/// values template `left` read before the record left it; another
+/// template goes on from those it shares the text before.
 #[cold]
 #[inline(never)]
 fn another(
     templates: &mut Vec<Template>,
+    left: usize,
     body: &[u8],
     at: usize,
     row: &mut Row,
     learn: impl Fn(usize) -> Option<Template>,
 ) -> Option<(usize, usize)> {
-    let known = (templates.iter().enumerate())
-        .find_map(|(index, template)| Some((index, template.walk(body, at, row)?)));
-    if known.is_some() {
-        return known;
+    let mut walked = left;
+    for (index, template) in templates.iter().enumerate() {
+        if index == left {
+            continue;
+        }
+        let shared = (template.before.iter())
+            .zip(&templates[walked].before)
+            .take(row.values.len())
+            .take_while(|(a, b)| a == b)
+            .count();
+        row.truncate(shared);
+        let from = row.values.last().map_or(at, |value| value.1.end);
+        if let Some(end) = template.walk_from(body, from, shared, row) {
+            return Some((index, end));
+        }
+        walked = index;
     }
     (templates.len() < MAX_TEMPLATES).then_some(())?;
     let template = learn(at)?;
@@ -530,11 +545,19 @@ impl Template {
     }
 
     /// Walks the record at `at`, noting each value's place in `row`: the
-    /// byte after the record, `None` if it leaves the shape.
+    /// byte after the record, `None` if it leaves the template. The
+    /// values read before it left stay in `row`.
     #[inline(always)]
-    fn walk(&self, text: &[u8], mut at: usize, row: &mut Row) -> Option<usize> {
+    fn walk(&self, text: &[u8], at: usize, row: &mut Row) -> Option<usize> {
         row.clear();
-        for (value, before) in self.before.iter().enumerate() {
+        self.walk_from(text, at, 0, row)
+    }
+
+    /// [`Template::walk`] from the record's value `from`, at `at`, the
+    /// values before it in `row`.
+    #[inline(always)]
+    fn walk_from(&self, text: &[u8], mut at: usize, from: usize, row: &mut Row) -> Option<usize> {
+        for (value, before) in self.before.iter().enumerate().skip(from) {
             if !glue_at(text, at, before) {
                 return None;
             }
@@ -670,6 +693,12 @@ impl Row {
     fn clear(&mut self) {
         self.values.clear();
         self.unescaped.clear();
+    }
+
+    /// Keeps the first `values`. Their unescaped text stays where it is,
+    /// and the values after it are unescaped again past it.
+    fn truncate(&mut self, values: usize) {
+        self.values.truncate(values);
     }
 
     /// Unescapes a string's content; its place in `unescaped`. Every
@@ -1337,6 +1366,19 @@ mod tests {
         noting.extractor = noting.extractor.noting_absent();
         assert_eq!(read(&noting, &body), None);
         assert!(read(&noting, page(&[RECORDS[3], RECORDS[3]])).is_some());
+        // A record that leaves a template goes on in another from the
+        // values whose text before them the two share: here the record
+        // `axcg` leaves `abce` at `x`, goes on in `axcf` from `x` and
+        // leaves it at `g`; `abcg` shares only `a` with it, though more
+        // with `abce`, and it teaches a template of its own.
+        let layout = |keys: &str| {
+            let members: Vec<String> = keys.chars().map(|k| format!(r#""{k}":1"#)).collect();
+            format!("{{{}}}", members.join(","))
+        };
+        let records = ["axcf", "abcg", "abce", "axcg"].map(layout);
+        let records: Vec<&str> = records.iter().map(String::as_str).collect();
+        let letters = inferred("[records]\npath = \"data\"", page(&records));
+        assert_eq!(read(&letters, page(&records)).map(|r| r.0), Some(4));
         // A column whose value is an object is not left out: the page
         // path writes its text. A path through a value that is not an
         // object finds nothing.
