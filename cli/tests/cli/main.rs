@@ -236,6 +236,43 @@ fn values_written_as_null_for_their_type_are_counted() {
     }
 }
 
+/// Compact records of plain keys are read against their shapes, some
+/// leaving out members: a column none of them has is warned of all the
+/// same, and one some have is not.
+#[test]
+fn a_declared_column_that_no_sparse_record_has_is_warned_of() {
+    let records = |ids: [u32; 3]| {
+        let record = |id: u32| match id % 3 {
+            0 => format!(r#"{{"id":{id},"user":{{"name":"a"}},"deleted":true}}"#),
+            1 => format!(r#"{{"id":{id},"user":{{"name":"b"}}}}"#),
+            _ => format!(r#"{{"id":{id}}}"#),
+        };
+        format!("[{}]", ids.map(record).join(","))
+    };
+    let server = TestServer::start(vec![
+        Exchange::json("/p?page=1", records([1, 2, 3])),
+        Exchange::json("/p?page=2", records([4, 5, 6])),
+        Exchange::json("/p?page=3", "[]"),
+    ]);
+    let rest = "[paginate]\ntype = \"page\"\n\
+        [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+        [[columns]]\nname = \"name\"\npath = \"user.nmae\"\n\
+        [[columns]]\nname = \"deleted\"\ntype = \"boolean\"\n";
+    let (run, summary) = run_job(&server.url(), "/p", rest, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        summary["warnings"],
+        serde_json::json!([
+            "column `name`: none of the 6 records has a value at `user.nmae`, so the column is \
+             null in all of them (a misspelled path? `hydrant check` shows the records)"
+        ]),
+        "{summary}"
+    );
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines[2], r#"{"id":3,"name":null,"deleted":true}"#);
+    assert_eq!(lines[3], r#"{"id":4,"name":null,"deleted":null}"#);
+}
+
 #[test]
 fn a_declared_column_that_no_record_has_is_warned_of() {
     // `user.nmae` is misspelled: its column would be null in every record

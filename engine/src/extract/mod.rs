@@ -364,10 +364,15 @@ impl Extractor {
         self.direct
     }
 
-    /// Whether a record without a column's value gets a null there and
-    /// nothing else: the value is not dirty, and not noted as absent.
-    pub(crate) fn nulls_absent_quietly(&self) -> bool {
-        !self.missing_is_dirty && !self.note_absent
+    /// Whether a record without a column's value is dirty, rather than
+    /// null there.
+    pub(crate) fn absent_is_dirty(&self) -> bool {
+        self.missing_is_dirty
+    }
+
+    /// Whether an absent value is noted among the tolerated cells.
+    pub(crate) fn notes_absent(&self) -> bool {
+        self.note_absent
     }
 
     /// Writes into `cell` the cell of column `index` for `view`, a value of

@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::extract::{Cell, Extractor, Shape, fingerprint};
+use crate::extract::{Cell, Extractor, Shape, Tolerated, fingerprint};
 use crate::job::{ColumnType, RecordMode, Records};
 use crate::json::keys::same_key;
 use crate::json::node::{View, write_leaf_json};
@@ -181,6 +181,8 @@ pub(crate) struct Shaped {
     /// The first record and the last, for the page's fingerprint.
     pub(crate) first: Range<usize>,
     pub(crate) last: Range<usize>,
+    /// The columns records had no value for, where the job notes them.
+    pub(crate) tolerated: Vec<Tolerated>,
 }
 
 impl Shaped {
@@ -308,6 +310,7 @@ impl ShapedReader {
         let mut templates = vec![learn(start)?];
         let mut row = Row::default();
         let (mut at, mut rows, mut first, mut current) = (start, 0, None, 0);
+        let (noting, mut tolerated) = (lines.extractor.notes_absent(), Vec::new());
         let last = loop {
             let record = at;
             let end = match templates[current].walk(body, at, &mut row) {
@@ -320,6 +323,14 @@ impl ShapedReader {
             };
             first.get_or_insert(record..end);
             row.write(text, lines, &templates[current].order, &mut making)?;
+            if noting {
+                let absent = templates[current].absent();
+                tolerated.extend(absent.map(|column| Tolerated {
+                    row: rows,
+                    column,
+                    missing: true,
+                }));
+            }
             rows += 1;
             at = skip_space(body, end);
             match body.get(at) {
@@ -334,6 +345,7 @@ impl ShapedReader {
             records: start..at,
             first: first?,
             last,
+            tolerated,
         })
     }
 }
@@ -505,12 +517,12 @@ struct Template {
 impl Template {
     /// Whether the page path makes of a record of this template what
     /// the reader makes. One that leaves out a column's value gets a
-    /// null there, where the job takes an absent value quietly; for
+    /// null there, unless the job makes such a record dirty; for
     /// inferred columns, a record with a member they do not have holds
     /// something new.
     fn fits(&self, lines: Lines<'_>) -> bool {
         let whole = !self.order.contains(&ABSENT);
-        if !whole && !lines.extractor.nulls_absent_quietly() {
+        if !whole && lines.extractor.absent_is_dirty() {
             return false;
         }
         lines.shape.is_none_or(|shape| match whole {
@@ -542,6 +554,13 @@ impl Template {
                 }
             }
         }
+    }
+
+    /// The columns a record of this template has no value for.
+    fn absent(&self) -> impl Iterator<Item = usize> + '_ {
+        (self.order.iter().enumerate())
+            .filter(|(_, value)| **value == ABSENT)
+            .map(|(column, _)| column)
     }
 
     /// Walks the record at `at`, noting each value's place in `row`: the
@@ -1361,11 +1380,31 @@ mod tests {
             "{\"id\":4,\"name\":null}\n{\"id\":4,\"name\":\"z\"}\n{\"id\":4,\"name\":null}\n"
         );
         let dirty = declared(&toml.replacen("data\"", "data\"\non_missing = \"dirty\"", 1));
+        assert!(page_path(&dirty, body.as_bytes()).is_none());
         assert_eq!(read(&dirty, &body), None);
+        // Noted, as a run notes absent values of declared columns: the
+        // same cells as the page path notes.
         let mut noting = declared(toml);
         noting.extractor = noting.extractor.noting_absent();
-        assert_eq!(read(&noting, &body), None);
-        assert!(read(&noting, page(&[RECORDS[3], RECORDS[3]])).is_some());
+        let reader = ShapedReader::new(&noting.job.records, &noting.extractor).unwrap();
+        let encoder = NdjsonEncoder::new(noting.extractor.columns());
+        let shaped = (reader.read(body.as_bytes(), noting.lines(Rows::Ndjson(&encoder))))
+            .expect("a page whose absent values are noted");
+        let mut scanner = Scanner::default();
+        let doc = scanner
+            .scan(body.as_bytes(), noting.extractor.plan())
+            .unwrap();
+        let records = select_records(doc.root(), &noting.job.records).unwrap();
+        let mut batch = Batch::default();
+        (noting.extractor).extract_covered(&records, &Placeholders::new(), &mut batch, None);
+        let missing = |row, column| Tolerated {
+            row,
+            column,
+            missing: true,
+        };
+        assert_eq!(shaped.tolerated, [missing(0, 1), missing(2, 1)]);
+        assert_eq!(shaped.tolerated, batch.tolerated);
+        assert_eq!(shaped.made.into_text().unwrap(), lines.as_bytes());
         // A record that leaves a template goes on in another from the
         // values whose text before them the two share: here the record
         // `axcg` leaves `abce` at `x`, goes on in `axcf` from `x` and

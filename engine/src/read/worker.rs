@@ -514,7 +514,7 @@ impl PageWork {
                 lone_surrogates: doc.lone_surrogates(),
                 made: shaped.made,
                 dirty: Vec::new(),
-                tolerated: Vec::new(),
+                tolerated: shaped.tolerated,
                 body_len: page.body_len,
                 latency: page.latency,
             })
