@@ -1,4 +1,4 @@
-//! Pages whose records all share one shape, read against that shape.
+//! Pages whose records hold a few shapes, read against them.
 //!
 //! The text between the values of the page's first record (its keys,
 //! colons, commas, braces and any space) is learned as a template, and

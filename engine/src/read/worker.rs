@@ -106,7 +106,7 @@ pub(crate) struct PageWork {
     /// Whether the job's pages are counted: only those are checked for a
     /// page that repeats the one before it (see `ReadRun::check_page`).
     counted: bool,
-    /// Reads pages whose records share one shape, for an NDJSON or
+    /// Reads pages whose records hold a few shapes, for an NDJSON or
     /// Parquet output, where the job's records and columns allow.
     shaped: Option<ShapedReader>,
 }
