@@ -98,8 +98,9 @@ trait Making {
 
     fn made(self) -> Made;
 
-    /// Writes column `index`'s array, a `json` column's, from its text
-    /// where that is what the page path writes; `None` where it is not.
+    /// Writes column `index`'s array or `{}`, a `json` column's, from its
+    /// text where that is what the page path writes; `None` where it is
+    /// not.
     /// Apart from the values' loop, which it would crowd.
     #[cold]
     #[inline(never)]
@@ -419,15 +420,23 @@ fn leaf_at(text: &[u8], at: usize) -> Option<(Leaf, usize, bool)> {
     }
 }
 
-/// The end of the array at `at`, stepped over (see [`skip_container`]);
-/// out of the way of the leaves, which most values are.
+/// The end of the array at `at`, stepped over (see [`skip_container`]),
+/// or of the empty object; out of the way of the leaves, which most
+/// values are.
 #[cold]
 #[inline(never)]
-fn skip_array(text: &[u8], at: usize) -> Option<usize> {
-    (text.get(at) == Some(&b'[')).then_some(())?;
-    // Holds the text of escapes while they are checked.
-    let mut scratch = Vec::new();
-    skip_container(text, at, 1, &mut scratch)
+fn skip_array_or_empty(text: &[u8], at: usize) -> Option<usize> {
+    match *text.get(at)? {
+        b'[' => skip_container(text, at, 1, &mut Vec::new()),
+        b'{' => empty_object(text, at),
+        _ => None,
+    }
+}
+
+/// The end of the object at `at` if it is empty, space and all.
+fn empty_object(text: &[u8], at: usize) -> Option<usize> {
+    let close = skip_space(text, at + 1);
+    (text.get(at) == Some(&b'{') && text.get(close) == Some(&b'}')).then_some(close + 1)
 }
 
 /// The end of the array or object at `at`, `depth` deep in a value no
@@ -585,7 +594,9 @@ impl Template {
                 Some(leaf) => leaf,
                 // An array no column reads, or a `json` column's: kept
                 // as a literal, which no other value starting `[` is.
-                None if self.arrays[value] => (Leaf::Literal, skip_array(text, at)?, false),
+                None if self.arrays[value] => {
+                    (Leaf::Literal, skip_array_or_empty(text, at)?, false)
+                }
                 None => return None,
             };
             let unescaped = match escaped {
@@ -670,14 +681,32 @@ impl Learning {
         self.members += 1;
         if text.get(value) == Some(&b'{') {
             self.keys.push(key.to_owned());
-            // A column's value that is an object is the page path's.
-            (!paths.contains(&self.keys)).then_some(())?;
-            let after = self.open(text, value)?;
-            return self.member(text, after, paths);
+            let read = paths.contains(&self.keys);
+            match empty_object(text, value) {
+                // `{}` that no column reads is text between values, an
+                // object whose fields are all missing (a `json` column
+                // reads it as a value, below). It is a member new to
+                // inferred columns unless one of them lies under it.
+                Some(end) if !read => {
+                    self.unread += usize::from(!paths.iter().any(|p| p.starts_with(&self.keys)));
+                    self.keys.pop();
+                    self.glue.extend_from_slice(&text[value..end]);
+                    return Some(end);
+                }
+                Some(_) => {
+                    self.keys.pop();
+                }
+                // A column's value that is an object is the page path's.
+                None if read => return None,
+                None => {
+                    let after = self.open(text, value)?;
+                    return self.member(text, after, paths);
+                }
+            }
         }
         let (leaf, end) = match leaf_at(text, value) {
             Some((leaf, end, _)) => (Some(leaf), end),
-            None => (None, skip_array(text, value)?),
+            None => (None, skip_array_or_empty(text, value)?),
         };
         let column = paths.iter().position(|path| {
             path.len() == self.keys.len() + 1
@@ -763,8 +792,8 @@ impl Row {
             let string = match (leaf, place) {
                 (Leaf::Str, Some(place)) => Some(unescaped.get(place.clone())?),
                 (Leaf::Str, None) => Some(raw.get(1..raw.len() - 1)?),
-                // A `json` column's array (see `Template::arrays`).
-                (Leaf::Literal, _) if raw.starts_with('[') => {
+                // A `json` column's array or `{}` (see `Template::arrays`).
+                (Leaf::Literal, _) if raw.starts_with(['[', '{']) => {
                     making.array(index, raw, shape)?;
                     continue;
                 }
@@ -1173,6 +1202,7 @@ mod tests {
             (r#""id":-2,"score":1e-7,"#, r#""score":1e-7,"id":-2,"#),
             (r#""id":-2,"#, ""),
             (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":{"id":0}"#),
+            (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":{ }"#),
             (r#"{"id":-2"#, r#"{ "id":-2"#),
             (r#""note":"plain"}"#, r#""note":"plain" }"#),
         ] {
@@ -1210,7 +1240,6 @@ mod tests {
                 r#""at":"2023-13-14T22:13:45Z""#,
             ),
             (r#""at":"2023-11-14T22:13:45Z""#, r#""at":"soon""#),
-            (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":{}"#),
             (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":7"#),
             (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":null"#),
         ];
@@ -1280,7 +1309,62 @@ mod tests {
         }
         // Taken: `-0` (the page path writes `0` too) and space after the
         // records' array, which the page around them holds.
-        assert_eq!((declined, taken), (37, 2));
+        assert_eq!((declined, taken), (36, 2));
+    }
+
+    /// `{}`, as APIs write an object of no fields (`"metadata": {}`), is
+    /// a `json` column's value where inference made one of it, and
+    /// otherwise the text between values: the columns under it are left
+    /// out. An object of fields where a `json` column read `{}` is new to
+    /// the columns, and goes to the page path.
+    #[test]
+    fn empty_objects_are_values_or_text_between_them() {
+        let page = |metadata: [&str; 3]| {
+            let records = metadata.map(|m| format!(r#"{{"id":1,"metadata":{m},"tags":[]}}"#));
+            format!(r#"{{"data":[{}]}}"#, records.join(","))
+        };
+        let empty = page(["{}", "{}", "{ }"]);
+        let json = inferred("[records]\npath = \"data\"", &empty);
+        let (rows, lines) = read(&json, &empty).expect("`{}` in a json column");
+        assert_eq!(rows, 3);
+        assert_eq!(
+            lines.lines().last(),
+            Some(r#"{"id":1,"metadata":{},"tags":[]}"#)
+        );
+        let filled = page(["{}", r#"{"a":"x"}"#, "{}"]);
+        assert!(page_path(&json, filled.as_bytes()).is_none());
+        assert_eq!(read(&json, &filled), None);
+        // Inferred where no record has `metadata`: new to the columns,
+        // in a record that leaves out `name` too.
+        let none = r#"{"data":[{"id":1,"name":"a","tags":[]}]}"#;
+        let without = inferred("[records]\npath = \"data\"", none);
+        let new = r#"{"data":[{"id":1,"metadata":{},"tags":[]}]}"#;
+        assert!(page_path(&without, new.as_bytes()).is_none());
+        assert_eq!(read(&without, new), None);
+        // Inferred from a page where `metadata` has a field.
+        let field = inferred("[records]\npath = \"data\"", &filled);
+        let (_, lines) = read(&field, &filled).expect("`{}` on the way to a column");
+        assert_eq!(
+            lines.lines().next(),
+            Some(r#"{"id":1,"tags":[],"metadata_a":null}"#)
+        );
+        // Declared columns: stepped over, or refused for a column that
+        // is not `json`.
+        let column = |kind: &str| {
+            declared(&format!(
+                "[records]\npath = \"data\"\n\
+                 [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+                 [[columns]]\nname = \"metadata\"\ntype = \"{kind}\""
+            ))
+        };
+        let (_, lines) = read(&column("json"), &empty).expect("a declared json column");
+        assert_eq!(lines.lines().next(), Some(r#"{"id":1,"metadata":{}}"#));
+        assert!(page_path(&column("string"), empty.as_bytes()).is_some());
+        assert_eq!(read(&column("string"), &empty), None);
+        assert_eq!(read(&column("boolean"), &empty), None);
+        let id =
+            declared("[records]\npath = \"data\"\n[[columns]]\nname = \"id\"\ntype = \"long\"");
+        assert_eq!(read(&id, &empty).map(|r| r.0), Some(3));
     }
 
     /// Pages as pretty printers write them (two or four spaces, tabs,
