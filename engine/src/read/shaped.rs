@@ -100,8 +100,7 @@ trait Making {
 
     /// Writes column `index`'s array or `{}`, a `json` column's, from its
     /// text where that is what the page path writes; `None` where it is
-    /// not.
-    /// Apart from the values' loop, which it would crowd.
+    /// not. Apart from the values' loop, which it would crowd.
     #[cold]
     #[inline(never)]
     fn array(&mut self, index: usize, text: &str, shape: Option<&Shape>) -> Option<()> {
@@ -622,8 +621,8 @@ struct Learning {
     column_arrays: Vec<bool>,
     /// The keys down to the object being read.
     keys: Vec<String>,
-    /// Objects open.
-    depth: usize,
+    /// The keys met so far in each object open, the record's first.
+    met: Vec<Vec<String>>,
     members: usize,
     unread: usize,
 }
@@ -658,25 +657,30 @@ impl Learning {
     fn open(&mut self, text: &[u8], at: usize) -> Option<usize> {
         let inside = skip_space(text, at + 1);
         let object = text.get(at) == Some(&b'{') && text.get(inside) != Some(&b'}');
-        (object && self.depth < MAX_NESTING).then_some(())?;
+        (object && self.met.len() < MAX_NESTING).then_some(())?;
         self.glue.extend_from_slice(&text[at..inside]);
-        self.depth += 1;
+        self.met.push(Vec::new());
         Some(inside)
     }
 
     /// Closes an object: whether it was the record's own.
     fn close(&mut self) -> bool {
-        self.depth -= 1;
-        if self.depth > 0 {
+        self.met.pop();
+        if !self.met.is_empty() {
             self.keys.pop();
         }
-        self.depth == 0
+        self.met.is_empty()
     }
 
     /// Reads the member at `at`, a key and its value: the byte after it.
     fn member(&mut self, text: &[u8], at: usize, paths: &[Vec<String>]) -> Option<usize> {
         let (key, value) = plain_key(text, skip_space(text, at))?;
         let key = std::str::from_utf8(key).ok()?;
+        // A key twice in an object: the page path takes the first value,
+        // an object's fields too.
+        let met = self.met.last_mut()?;
+        (!met.iter().any(|k| k == key)).then_some(())?;
+        met.push(key.to_owned());
         self.glue.extend_from_slice(&text[at..value]);
         self.members += 1;
         if text.get(value) == Some(&b'{') {
@@ -1188,15 +1192,12 @@ mod tests {
         );
     }
 
-    /// A page where a record leaves the shape, or the text is not JSON,
-    /// goes to the page path; where the reader takes a page anyway, it
-    /// makes what the page path makes (checked in `read`).
+    /// A record laid out apart from the first, its members in another
+    /// order or some left out, takes a template of its own.
     #[test]
-    fn a_record_off_the_shape_hands_the_page_back() {
+    fn a_record_laid_out_otherwise_takes_a_template_of_its_own() {
         let columns = inferred("[records]\npath = \"data\"", page(&RECORDS));
         let second = RECORDS[1];
-        // A record laid out apart from the first, its members in another
-        // order or some left out, takes a template of its own.
         for (from, to) in [
             (r#""id":-2,"#, r#""id": -2,"#),
             (r#""id":-2,"score":1e-7,"#, r#""score":1e-7,"id":-2,"#),
@@ -1210,6 +1211,15 @@ mod tests {
             let body = page(&[RECORDS[0], &changed, RECORDS[2]]);
             assert_eq!(read(&columns, &body).map(|r| r.0), Some(3), "{to}");
         }
+    }
+
+    /// A page where a record leaves the shape, or the text is not JSON,
+    /// goes to the page path; where the reader takes a page anyway, it
+    /// makes what the page path makes (checked in `read`).
+    #[test]
+    fn a_record_off_the_shape_hands_the_page_back() {
+        let columns = inferred("[records]\npath = \"data\"", page(&RECORDS));
+        let second = RECORDS[1];
         let changes: &[(&str, &str)] = &[
             (r#""id":-2,"#, r#""id":"-2","#),
             (r#""id":-2,"#, r#""id":2.5,"#),
@@ -1241,6 +1251,12 @@ mod tests {
             ),
             (r#""at":"2023-11-14T22:13:45Z""#, r#""at":"soon""#),
             (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":7"#),
+            // A key twice, in a record that leaves out a column too: the
+            // page path takes the first `user`.
+            (
+                r#""user":{"id":0,"name":"café – ✓"},"note":"plain""#,
+                r#""user":{"id":0},"user":{"name":"x"}"#,
+            ),
             (r#""user":{"id":0,"name":"café – ✓"}"#, r#""user":null"#),
         ];
         let (mut taken, mut declined) = (0, 0);
@@ -1309,7 +1325,7 @@ mod tests {
         }
         // Taken: `-0` (the page path writes `0` too) and space after the
         // records' array, which the page around them holds.
-        assert_eq!((declined, taken), (36, 2));
+        assert_eq!((declined, taken), (37, 2));
     }
 
     /// `{}`, as APIs write an object of no fields (`"metadata": {}`), is
