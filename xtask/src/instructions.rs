@@ -180,6 +180,22 @@ mod tests {
         assert!(wrong.contains("no shape or output `tall`"), "{wrong}");
     }
 
+    /// The shapes are the corpus's, kept here by hand: `hydrant-bench`
+    /// checks that each of its shapes has its sample in `fixtures/corpus`.
+    #[test]
+    fn the_shapes_are_those_of_the_corpus_samples() {
+        let dir = crate::root().join("fixtures/corpus");
+        let mut samples: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter_map(|name| name.strip_suffix(".json").map(str::to_owned))
+            .collect();
+        samples.sort();
+        let mut shapes = SHAPES.map(str::to_owned).to_vec();
+        shapes.sort();
+        assert_eq!(shapes, samples);
+    }
+
     #[test]
     fn the_table_gives_millions_a_page() {
         let results =
