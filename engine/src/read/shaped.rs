@@ -308,6 +308,8 @@ impl ShapedReader {
             template.fits(lines).then_some(template)
         };
         let mut templates = vec![learn(start)?];
+        let mut kinship = Kinship::default();
+        kinship.add(&templates);
         let mut row = Row::default();
         let (mut at, mut rows, mut first, mut current) = (start, 0, None, 0);
         let (noting, mut tolerated) = (lines.extractor.notes_absent(), Vec::new());
@@ -316,7 +318,15 @@ impl ShapedReader {
             let end = match templates[current].walk(body, at, &mut row) {
                 Some(end) => end,
                 None => {
-                    let (other, end) = another(&mut templates, current, body, at, &mut row, learn)?;
+                    let found = another(
+                        &mut templates,
+                        &mut kinship,
+                        current,
+                        (body, at),
+                        &mut row,
+                        learn,
+                    );
+                    let (other, end) = found?;
                     current = other;
                     end
                 }
@@ -350,6 +360,47 @@ impl ShapedReader {
     }
 }
 
+/// How much of the text before their values each two of a page's
+/// templates share.
+#[derive(Default)]
+struct Kinship {
+    /// `shared[a][b]`: how many of their first values templates `a` and
+    /// `b` have the same text before.
+    shared: Vec<Vec<usize>>,
+    /// `tries[a]`: the other templates, those that share the most with
+    /// `a` first (the lower index first among equals). A record that
+    /// leaves `a` tries them in this order: the values read stay read.
+    tries: Vec<Vec<usize>>,
+}
+
+impl Kinship {
+    /// Notes the last of `templates`, just added.
+    fn add(&mut self, templates: &[Template]) {
+        let Some((new, others)) = templates.split_last() else {
+            return;
+        };
+        let shares = |other: &Template| {
+            (new.before.iter())
+                .zip(&other.before)
+                .take_while(|(a, b)| a == b)
+                .count()
+        };
+        let mut row: Vec<usize> = others.iter().map(shares).collect();
+        row.push(new.before.len());
+        for (shared, &with_new) in self.shared.iter_mut().zip(&row) {
+            shared.push(with_new);
+        }
+        self.shared.push(row);
+        self.tries = (0..templates.len())
+            .map(|left| {
+                let mut others: Vec<usize> = (0..templates.len()).filter(|&i| i != left).collect();
+                others.sort_by_key(|&other| std::cmp::Reverse(self.shared[left][other]));
+                others
+            })
+            .collect();
+    }
+}
+
 /// The template of the record at `at` among those of the page, or a new
 /// one learned from it: its index and the record's end. `row` holds the
 /// values template `left` read before the record left it; another
@@ -358,25 +409,23 @@ impl ShapedReader {
 #[inline(never)]
 fn another(
     templates: &mut Vec<Template>,
+    kinship: &mut Kinship,
     left: usize,
-    body: &[u8],
-    at: usize,
+    (body, at): (&[u8], usize),
     row: &mut Row,
     learn: impl Fn(usize) -> Option<Template>,
 ) -> Option<(usize, usize)> {
     let mut walked = left;
-    for (index, template) in templates.iter().enumerate() {
-        if index == left {
+    for &index in &kinship.tries[left] {
+        let shared = kinship.shared[walked][index];
+        // The one walked last left at the value past `row`: one with the
+        // same text up to that value leaves there too.
+        if shared > row.values.len() {
             continue;
         }
-        let shared = (template.before.iter())
-            .zip(&templates[walked].before)
-            .take(row.values.len())
-            .take_while(|(a, b)| a == b)
-            .count();
         row.truncate(shared);
         let from = row.values.last().map_or(at, |value| value.1.end);
-        if let Some(end) = template.walk_from(body, from, shared, row) {
+        if let Some(end) = templates[index].walk_from(body, from, shared, row) {
             return Some((index, end));
         }
         walked = index;
@@ -385,6 +434,7 @@ fn another(
     let template = learn(at)?;
     let end = template.walk(body, at, row)?;
     templates.push(template);
+    kinship.add(templates);
     Some((templates.len() - 1, end))
 }
 
@@ -1532,6 +1582,53 @@ mod tests {
         assert_eq!(read(&user("user"), &body), None);
         let (_, lines) = read(&user("on.name"), &body).expect("a path through `true`");
         assert_eq!(lines, "{\"u\":null}\n{\"u\":null}\n");
+    }
+
+    /// A record that leaves its template tries first the templates
+    /// that share the most text with it, and goes on from the values
+    /// read: four layouts as the `sparse` corpus has, `b` and `d`
+    /// each left out of some records.
+    #[test]
+    fn a_record_tries_first_the_templates_sharing_the_most_text() {
+        let learn = |keys: &str| {
+            let members: Vec<String> = keys.chars().map(|k| format!(r#""{k}":1"#)).collect();
+            let record = format!("{{{}}}", members.join(","));
+            Template::learn(record.as_bytes(), 0, &[], &[]).unwrap()
+        };
+        let (mut templates, mut kinship) = (Vec::new(), Kinship::default());
+        for keys in ["ace", "abcde", "abce", "acde"] {
+            templates.push(learn(keys));
+            kinship.add(&templates);
+        }
+        assert_eq!(kinship.shared[1], [1, 5, 3, 1]);
+        assert_eq!(kinship.shared[0], [3, 1, 1, 2]);
+        assert_eq!(kinship.tries[1], [2, 0, 3]);
+        assert_eq!(kinship.tries[0], [3, 1, 2]);
+        // `abcde` leaves `abce` at `d` and goes on in `abcde` from `d`;
+        // `ace` leaves `abcde` at `c`, where `abce` would leave too, and
+        // goes on in `ace`.
+        let never = |_| panic!("no template is learned");
+        let cases: [(&[u8], usize, usize, usize, usize); 2] = [
+            (br#"{"a":1,"b":1,"c":1,"d":1,"e":1}"#, 2, 3, 1, 5),
+            (br#"{"a":1,"c":1,"e":1}"#, 1, 1, 0, 3),
+        ];
+        for (record, left, read, found, values) in cases {
+            let mut row = Row::default();
+            assert_eq!(templates[left].walk(record, 0, &mut row), None);
+            assert_eq!(row.values.len(), read);
+            let other = another(
+                &mut templates,
+                &mut kinship,
+                left,
+                (record, 0),
+                &mut row,
+                never,
+            );
+            assert_eq!(other, Some((found, record.len())));
+            // Each value is `1`, six bytes after the last.
+            let ends: Vec<usize> = row.values.iter().map(|v| v.1.end).collect();
+            assert_eq!(ends, (1..=values).map(|i| 6 * i).collect::<Vec<_>>());
+        }
     }
 
     /// Arrays of members no column reads are stepped over, their text
