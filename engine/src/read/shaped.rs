@@ -14,14 +14,15 @@
 //! cell as it stands (a plain string, a short whole number, a boolean,
 //! `null`) is copied or appended from its text. An array no column reads
 //! is stepped over, its text checked as the page path checks it; a
-//! `json` column's array is copied where its text is what the page path
-//! writes. Members before the records (a count, a link) are stepped over
-//! too. A record that fits no template hands the whole page back to the
-//! page path, which reads it as it reads any page: one with a member new
-//! to inferred columns, an object or an array where a column reads a
-//! value, a value that does not fit or convert, a bad escape or a lone
-//! surrogate. So this reader takes only text the page path takes, and
-//! makes the same rows of it.
+//! `json` column's array is copied, its space left out and any escaped
+//! string or `-0` written as the page path writes it. Members before the
+//! records (a count, a link) are stepped over too. A record that fits
+//! no template hands the whole page back to the page path, which reads
+//! it as it reads any page: one with a member new to inferred columns,
+//! an object or an array where a column reads a value, a value that
+//! does not fit or convert, a bad escape or a lone surrogate. So this
+//! reader takes only text the page path takes, and makes the same rows
+//! of it.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -105,11 +106,10 @@ trait Making {
     #[inline(never)]
     fn array(&mut self, index: usize, text: &str, shape: Option<&Shape>) -> Option<()> {
         let json = ColumnType::Json;
-        let plain = shape.is_none_or(|shape| shape.is(index, json));
-        let text = without_space(text);
-        if !plain || !array_as_it_stands(text.as_bytes()) {
-            return None;
-        }
+        shape
+            .is_none_or(|shape| shape.is(index, json))
+            .then_some(())?;
+        let text = array_json(text)?;
         if !self.text(index, &text) {
             self.cell(index, &Cell::Json(text.as_bytes().to_vec()));
         }
@@ -905,38 +905,46 @@ fn as_it_stands(
     }
 }
 
-/// Whether an array's text, checked already, is the JSON text the page
-/// path writes for it: its keys and strings without escapes (the page
-/// path writes its own), and no `-0` (which it writes `0`). Its other
-/// numbers keep their text there too.
-fn array_as_it_stands(text: &[u8]) -> bool {
-    let minus_zero = memchr::memmem::find_iter(text, b"-0")
-        .any(|at| matches!(text.get(at + 2), Some(b',' | b']' | b'}')));
-    !minus_zero && memchr::memchr(b'\\', text).is_none()
-}
-
-/// An array's text without the space between its tokens, as the page
-/// path writes it: a pretty printer's arrays span lines.
-fn without_space(text: &str) -> Cow<'_, str> {
-    if !text
-        .bytes()
-        .any(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-    {
-        return Cow::Borrowed(text);
+/// An array's text (or `{}`'s), checked already, as the page path
+/// writes it: without the space between its tokens (a pretty printer's
+/// arrays span lines), each string that holds an escape escaped again
+/// as the page path escapes it, keys too, and `-0` as `0`. Its other
+/// numbers keep their text there too. Most arrays are their own text.
+fn array_json(text: &str) -> Option<Cow<'_, str>> {
+    let bytes = text.as_bytes();
+    let minus_zero = |at: usize| {
+        bytes.get(at + 1) == Some(&b'0') && !matches!(bytes.get(at + 2), Some(b'.' | b'e' | b'E'))
+    };
+    let rewritten = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'\\');
+    if !bytes.iter().any(rewritten) && !memchr::memchr_iter(b'-', bytes).any(minus_zero) {
+        return Some(Cow::Borrowed(text));
     }
-    let mut out = String::with_capacity(text.len());
-    let (mut inside, mut escaped) = (false, false);
-    for c in text.chars() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if inside => escaped = true,
-            '"' => inside = !inside,
-            ' ' | '\t' | '\n' | '\r' if !inside => continue,
-            _ => {}
+    let (mut out, mut unescaped) = (Vec::with_capacity(bytes.len()), Vec::new());
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'"' => {
+                let (end, escaped) = string_end(bytes, at + 1)?;
+                if escaped {
+                    unescaped.clear();
+                    unescape_content(&bytes[at + 1..end], &mut unescaped)?;
+                    write_str(std::str::from_utf8(&unescaped).ok()?, &mut out);
+                } else {
+                    out.extend_from_slice(&bytes[at..=end]);
+                }
+                at = end + 1;
+                continue;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            b'-' if minus_zero(at) => {
+                out.push(b'0');
+                at += 1;
+            }
+            _ => out.push(byte),
         }
-        out.push(c);
+        at += 1;
     }
-    Cow::Owned(out)
+    String::from_utf8(out).ok().map(Cow::Owned)
 }
 
 /// Whether `text` holds `glue` at `at`: glue is mostly a key and its
@@ -1688,36 +1696,45 @@ mod tests {
         for tags in &bad {
             assert_eq!(read(&columns, with_tags(tags)), None, "{tags}");
         }
-        // A `json` column reads the array as its text where that is the
-        // text the page path writes; a column of another type does not.
+        // A `json` column reads the array as the page path writes it: its
+        // text, without space, escapes written as the page path writes
+        // them, `-0` as `0`. A column of another type does not read it.
         let column = |kind: &str| {
             declared(&format!(
                 "[records]\npath = \"data\"\n[[columns]]\nname = \"tags\"\ntype = \"{kind}\""
             ))
         };
         let json = column("json");
-        for tags in good.iter().filter(|tags| !tags.contains('\\')) {
+        for tags in &good {
             let (_, lines) = read(&json, with_tags(tags)).expect(tags);
             let tags = match tags.as_str() {
                 "[ 1]" => "[1]",
                 spaced if spaced.contains('\n') => r#"[{"k":[true,null]},"a b"]"#,
+                r#"["a","\u00e9\n\"",{"k":[true,false,null]}]"# => {
+                    r#"["a","é\n\"",{"k":[true,false,null]}]"#
+                }
+                r#"[{"x":"\ud83d\ude00"}]"# => r#"[{"x":"😀"}]"#,
                 tags => tags,
             };
             assert!(lines.contains(&format!(r#"{{"tags":{tags}}}"#)), "{lines}");
         }
-        for tags in [
-            r#"["\u0041"]"#,
-            r#"[{"\/":1}]"#,
-            "[-0]",
-            "[1,-0]",
-            "[1, -0 ]",
-            r#"{"a":-0}"#,
+        for (tags, written) in [
+            (r#"["\u0041"]"#, r#"["A"]"#),
+            (r#"[{"\/":1}]"#, r#"[{"/":1}]"#),
+            (r#"["\u0007\/"]"#, r#"["\u0007/"]"#),
+            ("[-0]", "[0]"),
+            ("[1,-0]", "[1,0]"),
+            ("[1, -0 ]", "[1,0]"),
+            (r#"[{"a":-0},"-0"]"#, r#"[{"a":0},"-0"]"#),
+            ("[-0.0,-0e1,0]", "[-0.0,-0e1,0]"),
         ] {
-            let body = with_tags(&format!("[{tags}]"));
-            assert!(page_path(&json, body.as_bytes()).is_some());
-            assert_eq!(read(&json, &body), None, "{tags}");
+            let (_, lines) = read(&json, with_tags(tags)).expect(tags);
+            assert!(
+                lines.contains(&format!(r#"{{"tags":{written}}}"#)),
+                "{lines}"
+            );
         }
-        for tags in ["[-0.0,0]", "[1.50,2E0,-1e-400]", "[99999999999999999999]"] {
+        for tags in ["[1.50,2E0,-1e-400]", "[99999999999999999999]"] {
             assert!(read(&json, with_tags(tags)).is_some(), "{tags}");
         }
         let body = with_tags("[1]");
