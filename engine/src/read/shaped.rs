@@ -99,17 +99,17 @@ trait Making {
 
     fn made(self) -> Made;
 
-    /// Writes column `index`'s array or `{}`, a `json` column's, from its
-    /// text where that is what the page path writes; `None` where it is
-    /// not. Apart from the values' loop, which it would crowd.
+    /// Writes column `index`'s array or object, a `json` column's, as the
+    /// page path writes it (see [`container_json`]). Apart from the values'
+    /// loop, which it would crowd.
     #[cold]
     #[inline(never)]
-    fn array(&mut self, index: usize, text: &str, shape: Option<&Shape>) -> Option<()> {
+    fn container(&mut self, index: usize, text: &str, shape: Option<&Shape>) -> Option<()> {
         let json = ColumnType::Json;
         shape
             .is_none_or(|shape| shape.is(index, json))
             .then_some(())?;
-        let text = array_json(text)?;
+        let text = container_json(text)?;
         if !self.text(index, &text) {
             self.cell(index, &Cell::Json(text.as_bytes().to_vec()));
         }
@@ -299,12 +299,18 @@ impl ShapedReader {
         mut making: impl Making,
     ) -> Option<Shaped> {
         let text = simdutf8::basic::from_utf8(body).ok()?;
-        // Columns that may read an array: `json` ones.
-        let arrays: Vec<bool> = (lines.extractor.columns().iter())
-            .map(|column| column.kind == ColumnType::Json)
+        // What each column reads besides leaves: a `json` one an array or
+        // any object, but only `{}` where the columns were inferred (they
+        // would hold an object's members).
+        let holds: Vec<Holds> = (lines.extractor.columns().iter())
+            .map(|column| match column.kind {
+                ColumnType::Json if lines.shape.is_none() => Holds::Json,
+                ColumnType::Json => Holds::ArrayOrEmpty,
+                _ => Holds::Leaf,
+            })
             .collect();
         let learn = |at| {
-            let template = Template::learn(body, at, &self.paths, &arrays)?;
+            let template = Template::learn(body, at, &self.paths, &holds)?;
             template.fits(lines).then_some(template)
         };
         let mut templates = vec![learn(start)?];
@@ -469,14 +475,28 @@ fn leaf_at(text: &[u8], at: usize) -> Option<(Leaf, usize, bool)> {
     }
 }
 
-/// The end of the array at `at`, stepped over (see [`skip_container`]),
-/// or of the empty object; out of the way of the leaves, which most
-/// values are.
+/// What a record's value may be besides a string, number or literal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holds {
+    /// Nothing else: a column not `json` reads it.
+    Leaf,
+    /// An array or `{}`: no column reads it, or an inferred `json` one.
+    /// An object's members would be members the template, or the
+    /// inferred columns, do not have.
+    ArrayOrEmpty,
+    /// Any array or object: a declared `json` column reads it.
+    Json,
+}
+
+/// The end of the array or object at `at`, stepped over (see
+/// [`skip_container`]), where the value `holds` it; out of the way of the
+/// leaves, which most values are.
 #[cold]
 #[inline(never)]
-fn skip_array_or_empty(text: &[u8], at: usize) -> Option<usize> {
+fn skip_compound(text: &[u8], at: usize, holds: Holds) -> Option<usize> {
     match *text.get(at)? {
         b'[' => skip_container(text, at, 1, &mut Vec::new()),
+        b'{' if holds == Holds::Json => skip_container(text, at, 1, &mut Vec::new()),
         b'{' => empty_object(text, at),
         _ => None,
     }
@@ -563,9 +583,8 @@ struct Template {
     /// For each column, the index of its value among the record's;
     /// [`ABSENT`] where the record has no value for it.
     order: Vec<usize>,
-    /// For each value, whether it may be an array: one no column reads,
-    /// or a `json` column's.
-    arrays: Vec<bool>,
+    /// For each value, what it may be besides a leaf.
+    holds: Vec<Holds>,
     /// Keys at every depth.
     members: usize,
     /// Values no column reads.
@@ -590,12 +609,12 @@ impl Template {
     }
 
     /// The template of the record at `at`, if it is an object without
-    /// empty objects, escaped keys or arrays a column reads, that
-    /// holds at most one value at each path of `paths` (the columns') and
-    /// no object at one. Arrays of other members are stepped over, in this
+    /// escaped keys that holds at most one value at each path of `paths`
+    /// (the columns'), and no array or object at one but what its
+    /// column `holds`. Arrays of other members are stepped over, in this
     /// record and the others.
-    fn learn(text: &[u8], at: usize, paths: &[Vec<String>], arrays: &[bool]) -> Option<Template> {
-        let mut learning = Learning::new(arrays);
+    fn learn(text: &[u8], at: usize, paths: &[Vec<String>], holds: &[Holds]) -> Option<Template> {
+        let mut learning = Learning::new(holds);
         let mut at = learning.open(text, at)?;
         loop {
             at = learning.member(text, at, paths)?;
@@ -641,12 +660,13 @@ impl Template {
             at += before.len();
             let (leaf, end, escaped) = match leaf_at(text, at) {
                 Some(leaf) => leaf,
-                // An array no column reads, or a `json` column's: kept
-                // as a literal, which no other value starting `[` is.
-                None if self.arrays[value] => {
-                    (Leaf::Literal, skip_array_or_empty(text, at)?, false)
-                }
-                None => return None,
+                // An array or `{}` no column reads, or a `json` column's
+                // array or object: kept as a literal, which no other
+                // value starting `[` or `{` is.
+                None => match self.holds[value] {
+                    Holds::Leaf => return None,
+                    holds => (Leaf::Literal, skip_compound(text, at, holds)?, false),
+                },
             };
             let unescaped = match escaped {
                 true => Some(row.unescape(&text[at + 1..end - 1])?),
@@ -667,8 +687,8 @@ struct Learning {
     before: Vec<Vec<u8>>,
     /// Each column's value, once found.
     order: Vec<Option<usize>>,
-    /// Whether each column may read an array.
-    column_arrays: Vec<bool>,
+    /// What each column reads besides leaves.
+    column_holds: Vec<Holds>,
     /// The keys down to the object being read.
     keys: Vec<String>,
     /// The keys met so far in each object open, the record's first.
@@ -678,25 +698,25 @@ struct Learning {
 }
 
 impl Learning {
-    fn new(arrays: &[bool]) -> Learning {
+    fn new(holds: &[Holds]) -> Learning {
         Learning {
-            order: vec![None; arrays.len()],
-            column_arrays: arrays.to_vec(),
+            order: vec![None; holds.len()],
+            column_holds: holds.to_vec(),
             ..Learning::default()
         }
     }
 
     /// The template learned, once the record is closed.
     fn done(self) -> Option<Template> {
-        let mut arrays = vec![true; self.before.len()];
-        for (value, &array) in self.order.iter().zip(&self.column_arrays) {
+        let mut holds = vec![Holds::ArrayOrEmpty; self.before.len()];
+        for (value, &column) in self.order.iter().zip(&self.column_holds) {
             if let Some(value) = *value {
-                arrays[value] = array;
+                holds[value] = column;
             }
         }
         Some(Template {
             order: (self.order.iter()).map(|v| v.unwrap_or(ABSENT)).collect(),
-            arrays,
+            holds,
             before: self.before,
             after: self.glue,
             members: self.members,
@@ -733,45 +753,49 @@ impl Learning {
         met.push(key.to_owned());
         self.glue.extend_from_slice(&text[at..value]);
         self.members += 1;
-        if text.get(value) == Some(&b'{') {
-            self.keys.push(key.to_owned());
-            let read = paths.contains(&self.keys);
-            match empty_object(text, value) {
-                // `{}` that no column reads is text between values, an
-                // object whose fields are all missing (a `json` column
-                // reads it as a value, below). It is a member new to
-                // inferred columns unless one of them lies under it.
-                Some(end) if !read => {
-                    self.unread += usize::from(!paths.iter().any(|p| p.starts_with(&self.keys)));
-                    self.keys.pop();
-                    self.glue.extend_from_slice(&text[value..end]);
-                    return Some(end);
-                }
-                Some(_) => {
-                    self.keys.pop();
-                }
-                // A column's value that is an object is the page path's.
-                None if read => return None,
-                None => {
-                    let after = self.open(text, value)?;
-                    return self.member(text, after, paths);
-                }
-            }
-        }
-        let (leaf, end) = match leaf_at(text, value) {
-            Some((leaf, end, _)) => (Some(leaf), end),
-            None => (None, skip_array_or_empty(text, value)?),
-        };
         let column = paths.iter().position(|path| {
             path.len() == self.keys.len() + 1
                 && path.last().is_some_and(|last| last == key)
                 && path.iter().zip(&self.keys).all(|(a, b)| a == b)
         });
+        let holds = column.map_or(Holds::ArrayOrEmpty, |column| self.column_holds[column]);
+        if text.get(value) == Some(&b'{') {
+            match (empty_object(text, value), column) {
+                // `{}` that no column reads is text between values, an
+                // object whose fields are all missing. It is a member new
+                // to inferred columns unless one of them lies under it.
+                (Some(end), None) => {
+                    self.keys.push(key.to_owned());
+                    self.unread += usize::from(!paths.iter().any(|p| p.starts_with(&self.keys)));
+                    self.keys.pop();
+                    self.glue.extend_from_slice(&text[value..end]);
+                    return Some(end);
+                }
+                (None, None) => {
+                    self.keys.push(key.to_owned());
+                    let after = self.open(text, value)?;
+                    return self.member(text, after, paths);
+                }
+                // A column's `{}` and a `json` column's object are its
+                // value, read below, unless another column reads a field
+                // of it; another column's object is the page path's.
+                (Some(_), Some(_)) => {}
+                (None, Some(column)) if holds == Holds::Json => {
+                    let under = |path: &Vec<String>| path.starts_with(&paths[column]);
+                    (paths.iter().filter(|path| under(path)).count() == 1).then_some(())?;
+                }
+                (None, Some(_)) => return None,
+            }
+        }
+        let (leaf, end) = match leaf_at(text, value) {
+            Some((leaf, end, _)) => (Some(leaf), end),
+            None => (None, skip_compound(text, value, holds)?),
+        };
         match column {
             Some(column) => {
                 // A key that repeats: the page path takes the first value.
                 // An array read by a column not `json` is the page path's.
-                let array = leaf.is_none() && !self.column_arrays[column];
+                let array = leaf.is_none() && holds == Holds::Leaf;
                 if array || self.order[column].replace(self.before.len()).is_some() {
                     return None;
                 }
@@ -846,9 +870,9 @@ impl Row {
             let string = match (leaf, place) {
                 (Leaf::Str, Some(place)) => Some(unescaped.get(place.clone())?),
                 (Leaf::Str, None) => Some(raw.get(1..raw.len() - 1)?),
-                // A `json` column's array or `{}` (see `Template::arrays`).
+                // A `json` column's array or object (see `Holds`).
                 (Leaf::Literal, _) if raw.starts_with(['[', '{']) => {
-                    making.array(index, raw, shape)?;
+                    making.container(index, raw, shape)?;
                     continue;
                 }
                 (Leaf::Number | Leaf::Literal, _) => None,
@@ -905,12 +929,12 @@ fn as_it_stands(
     }
 }
 
-/// An array's text (or `{}`'s), checked already, as the page path
+/// An array's or object's text, checked already, as the page path
 /// writes it: without the space between its tokens (a pretty printer's
 /// arrays span lines), each string that holds an escape escaped again
 /// as the page path escapes it, keys too, and `-0` as `0`. Its other
-/// numbers keep their text there too. Most arrays are their own text.
-fn array_json(text: &str) -> Option<Cow<'_, str>> {
+/// numbers keep their text there too. Most are their own text.
+fn container_json(text: &str) -> Option<Cow<'_, str>> {
     let bytes = text.as_bytes();
     let minus_zero = |at: usize| {
         bytes.get(at + 1) == Some(&b'0') && !matches!(bytes.get(at + 2), Some(b'.' | b'e' | b'E'))
@@ -1740,6 +1764,54 @@ mod tests {
         let body = with_tags("[1]");
         assert!(page_path(&column("string"), body.as_bytes()).is_some());
         assert_eq!(read(&column("string"), &body), None);
+    }
+
+    /// A declared `json` column reads an object as its value, written as
+    /// the page path writes it, unless another column reads a field of
+    /// it; a column of another type does not read it.
+    #[test]
+    fn a_json_column_reads_an_object_as_its_value() {
+        let columns = |kind: &str, more: &str| {
+            declared(&format!(
+                "[records]\npath = \"data\"\n\
+                 [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+                 [[columns]]\nname = \"user\"\ntype = \"{kind}\"{more}"
+            ))
+        };
+        let json = columns("json", "");
+        let (rows, lines) = read(&json, page(&RECORDS)).expect("objects read");
+        assert_eq!(rows, 4);
+        let first = lines.lines().next();
+        assert_eq!(first, Some(r#"{"id":1,"user":{"id":7,"name":"x"}}"#));
+        // Values of each kind in one page, all of one template.
+        let users = [
+            (
+                r#"{"n\u00e9":"caf\u00e9","deep":{"a":[1,-0]}}"#,
+                r#"{"né":"café","deep":{"a":[1,0]}}"#,
+            ),
+            (r#"{ "id" : 1 ,"id":2 }"#, r#"{"id":1,"id":2}"#),
+            (r#"{"a":{"b":{"c":{}}}}"#, r#"{"a":{"b":{"c":{}}}}"#),
+            ("[1,{}]", "[1,{}]"),
+            ("{ }", "{}"),
+            ("null", "null"),
+        ];
+        let records: Vec<String> = (users.iter())
+            .map(|(user, _)| format!(r#"{{"id":5,"user":{user},"on":true}}"#))
+            .collect();
+        let records: Vec<&str> = records.iter().map(String::as_str).collect();
+        let (_, lines) = read(&json, page(&records)).expect("every kind read");
+        let written: Vec<String> = (users.iter())
+            .map(|(_, user)| format!(r#"{{"id":5,"user":{user}}}"#))
+            .collect();
+        assert_eq!(lines.lines().collect::<Vec<_>>(), written);
+        // A column of a field of it: the page path's. So is an object a
+        // `string` column reads.
+        let field = "\n[[columns]]\nname = \"user_id\"\npath = \"user.id\"\ntype = \"long\"";
+        let body = page(&RECORDS);
+        assert!(page_path(&columns("json", field), body.as_bytes()).is_some());
+        assert_eq!(read(&columns("json", field), &body), None);
+        assert!(page_path(&columns("string", ""), body.as_bytes()).is_some());
+        assert_eq!(read(&columns("string", ""), &body), None);
     }
 
     /// Members before the records (a count, a link, an object of
