@@ -8,21 +8,20 @@
 //! holds them in another order or layout, gets a template of its own (a
 //! few a page), and a column it has no value for is null.
 //!
-//! Such a record is read in one pass, without the structural index, and
-//! its values go to NDJSON lines or an Arrow batch through the
-//! conversions and the encoders of the page path; a value that is its
-//! cell as it stands (a plain string, a short whole number, a boolean,
-//! `null`) is copied or appended from its text. An array no column reads
-//! is stepped over, its text checked as the page path checks it; a
-//! `json` column's array is copied, its space left out and any escaped
-//! string or `-0` written as the page path writes it. Members before the
-//! records (a count, a link) are stepped over too. A record that fits
-//! no template hands the whole page back to the page path, which reads
-//! it as it reads any page: one with a member new to inferred columns,
-//! an object or an array where a column reads a value, a value that
-//! does not fit or convert, a bad escape or a lone surrogate. So this
-//! reader takes only text the page path takes, and makes the same rows
-//! of it.
+//! Such a record is read in one pass, without the structural index, and its
+//! values go to NDJSON lines or an Arrow batch through the conversions and
+//! the encoders of the page path; a value that is its cell as it stands (a
+//! plain string, a short whole number, a boolean, `null`) is copied or
+//! appended from its text. An array no column reads is stepped over, its
+//! text checked as the page path checks it; a `json` column's array or
+//! object is copied, its space left out and any escaped string or `-0`
+//! written as the page path writes it. Members before the records (a count,
+//! a link) are stepped over too. A record that fits no template hands the
+//! whole page back to the page path, which reads it as it reads any page:
+//! one with a member new to inferred columns, an object or an array where a
+//! column other than a declared `json` one reads a value, a value that does
+//! not fit or convert, a bad escape or a lone surrogate. So this reader
+//! takes only text the page path takes, and makes the same rows of it.
 
 use std::borrow::Cow;
 use std::ops::Range;
