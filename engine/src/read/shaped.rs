@@ -44,8 +44,10 @@ const MAX_DECLINED: u32 = 8;
 
 /// The layouts of records a page may hold: records that leave out
 /// members (as APIs that omit nulls do) take a template for each set of
-/// members they hold. A page with more goes to the page path.
-const MAX_TEMPLATES: usize = 8;
+/// members they hold, five optional members 32. A page with more goes to
+/// the page path. At most 64: [`another`] keeps a bit for each.
+const MAX_TEMPLATES: usize = 32;
+const _: () = assert!(MAX_TEMPLATES <= 64);
 
 /// A column's place among a record's values where the record has none:
 /// past them all.
@@ -392,17 +394,21 @@ impl Kinship {
         };
         let mut row: Vec<usize> = others.iter().map(shares).collect();
         row.push(new.before.len());
+        let index = others.len();
+        // The new template goes after those that share as much or more
+        // with each other one: the order of `tries` stays sorted.
+        for (left, tries) in self.tries.iter_mut().enumerate() {
+            let shared = &self.shared[left];
+            let place = tries.partition_point(|&other| shared[other] >= row[left]);
+            tries.insert(place, index);
+        }
         for (shared, &with_new) in self.shared.iter_mut().zip(&row) {
             shared.push(with_new);
         }
+        let mut tries: Vec<usize> = (0..index).collect();
+        tries.sort_by_key(|&other| std::cmp::Reverse(row[other]));
         self.shared.push(row);
-        self.tries = (0..templates.len())
-            .map(|left| {
-                let mut others: Vec<usize> = (0..templates.len()).filter(|&i| i != left).collect();
-                others.sort_by_key(|&other| std::cmp::Reverse(self.shared[left][other]));
-                others
-            })
-            .collect();
+        self.tries.push(tries);
     }
 }
 
@@ -420,17 +426,43 @@ fn another(
     row: &mut Row,
     learn: impl Fn(usize) -> Option<Template>,
 ) -> Option<(usize, usize)> {
-    let mut walked = left;
-    for &index in &kinship.tries[left] {
-        let shared = kinship.shared[walked][index];
-        // The one walked last left at the value past `row`: one with the
-        // same text up to that value leaves there too.
-        if shared > row.values.len() {
+    // Each template is walked at most once: one bit each.
+    let (mut walked, mut done) = (left, 1u64 << left);
+    // First those that share every value read with the one walked last:
+    // the record left it at the value past `row`, so one that shares
+    // that value too leaves there as well, and one that shares fewer
+    // differs from the record's text before. Each that reads further
+    // goes on the same way.
+    'further: loop {
+        for &index in &kinship.tries[walked] {
+            let shared = kinship.shared[walked][index];
+            if done & 1 << index != 0 || shared > row.values.len() {
+                done |= 1 << index;
+                continue;
+            }
+            if shared < row.values.len() {
+                break;
+            }
+            done |= 1 << index;
+            if let Some(end) = templates[index].walk_from(body, value_end(row, at), shared, row) {
+                return Some((index, end));
+            }
+            if row.values.len() > shared {
+                walked = index;
+                continue 'further;
+            }
+        }
+        break;
+    }
+    // Then the others, each from the values it shares with the one
+    // walked last, should text that differs read alike.
+    for (index, template) in templates.iter().enumerate() {
+        if done & 1 << index != 0 {
             continue;
         }
+        let shared = kinship.shared[walked][index].min(row.values.len());
         row.truncate(shared);
-        let from = row.values.last().map_or(at, |value| value.1.end);
-        if let Some(end) = templates[index].walk_from(body, from, shared, row) {
+        if let Some(end) = template.walk_from(body, value_end(row, at), shared, row) {
             return Some((index, end));
         }
         walked = index;
@@ -441,6 +473,12 @@ fn another(
     templates.push(template);
     kinship.add(templates);
     Some((templates.len() - 1, end))
+}
+
+/// Where the last value of `row` ends: `at`, the record's start, if it
+/// holds none.
+fn value_end(row: &Row, at: usize) -> usize {
+    row.values.last().map_or(at, |value| value.1.end)
 }
 
 /// The keys of a path of keys only.
@@ -1533,22 +1571,23 @@ mod tests {
                 )
             );
         }
-        // Nine sets: one more than the reader keeps.
-        let nine: Vec<String> = (0..9)
-            .map(|n| {
-                let record = sparse(n % 8);
-                if n < 8 {
-                    record
-                } else {
-                    record.replacen("\"on\"", " \"on\"", 1)
-                }
-            })
-            .collect();
-        let nine = page(&nine.iter().map(String::as_str).collect::<Vec<_>>());
-        assert!(page_path(&columns, nine.as_bytes()).is_some());
-        assert_eq!(read(&columns, &nine), None);
-        let eight = nine.replacen(" \"on\"", "\"on\"", 1);
-        assert_eq!(read(&columns, &eight).map(|r| r.0), Some(9));
+        // Thirty-three sets: one more than the reader keeps. Record `n`
+        // holds the members of `n`'s set bits.
+        let layout = |n: usize| {
+            let members: String = (0..6u8)
+                .filter(|bit| n >> bit & 1 == 1)
+                .map(|bit| format!(r#","{}":1"#, char::from(b'a' + bit)))
+                .collect();
+            format!(r#"{{"id":1{members}}}"#)
+        };
+        let letters = inferred("[records]\npath = \"data\"", page(&[&layout(63)]));
+        let sets = |n: usize| {
+            let records: Vec<String> = (0..n).map(layout).collect();
+            page(&records.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        assert!(page_path(&letters, sets(33).as_bytes()).is_some());
+        assert_eq!(read(&letters, sets(33)), None);
+        assert_eq!(read(&letters, sets(32)).map(|r| r.0), Some(32));
         // Declared columns: left out, null; dirty where the job says so,
         // noted where the run warns of a column no record has.
         let body = page(&[&sparse(7), RECORDS[3], &sparse(2)]);
