@@ -32,10 +32,15 @@ pub enum Shape {
     /// members serve them: no `deleted_at`, no `user` in every third
     /// record, no `channel` in every fifth (four sets of members).
     Sparse,
+    /// The realistic records as such APIs serve fields that are often
+    /// null: no `deleted_at`, and each of `currency`, `country`, `plan`,
+    /// `channel` and `user` left out of about half the records, at
+    /// random (32 sets of members).
+    Optional,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 8] = [
+    pub const ALL: [Shape; 9] = [
         Shape::Flat,
         Shape::Nested,
         Shape::Escapes,
@@ -44,6 +49,7 @@ impl Shape {
         Shape::Realistic,
         Shape::Pretty,
         Shape::Sparse,
+        Shape::Optional,
     ];
 
     pub fn name(self) -> &'static str {
@@ -56,6 +62,7 @@ impl Shape {
             Shape::Realistic => "realistic",
             Shape::Pretty => "pretty",
             Shape::Sparse => "sparse",
+            Shape::Optional => "optional",
         }
     }
 
@@ -66,7 +73,10 @@ impl Shape {
     /// Whether the API names the next page at the end of the body, as
     /// most APIs do, rather than at its head.
     pub fn link_at_tail(self) -> bool {
-        matches!(self, Shape::Realistic | Shape::Pretty | Shape::Sparse)
+        matches!(
+            self,
+            Shape::Realistic | Shape::Pretty | Shape::Sparse | Shape::Optional
+        )
     }
 
     /// The `[[columns]]` a job extracts from this shape: five columns (all
@@ -74,7 +84,9 @@ impl Shape {
     /// are inferred), as TOML.
     pub fn columns(self) -> String {
         let columns: &[(&str, &str, &str)] = match self {
-            Shape::Realistic | Shape::Pretty | Shape::Sparse => return String::new(),
+            Shape::Realistic | Shape::Pretty | Shape::Sparse | Shape::Optional => {
+                return String::new();
+            }
             Shape::Flat => &[
                 ("id", "id", "long"),
                 ("email", "email", "string"),
@@ -238,10 +250,14 @@ impl Shape {
                 Ok(())
             }
             Shape::Realistic | Shape::Pretty => realistic(n, ts, r, out),
-            Shape::Sparse => {
+            Shape::Sparse | Shape::Optional => {
                 let mut record = String::new();
                 let _ = realistic(n, ts, r, &mut record);
-                out.push_str(&leave_out(n, &record));
+                let left_out = match self {
+                    Shape::Sparse => sparse_members(n),
+                    _ => optional_members(r),
+                };
+                out.push_str(&leave_out(&record, &left_out));
                 Ok(())
             }
         };
@@ -303,22 +319,51 @@ pub fn indent(json: &[u8], unit: &str) -> Vec<u8> {
     out
 }
 
-/// A realistic record without the members [`Shape::Sparse`] leaves out.
-fn leave_out(n: u64, record: &str) -> String {
-    let without = |record: String, member: &str, end: char| match record.find(member) {
-        Some(at) => {
-            let value = at + member.len();
-            let end = value + record[value..].find(end).expect("the value ends") + 1;
-            format!("{}{}", &record[..at], &record[end..])
-        }
-        None => record,
-    };
-    let mut record = record.replacen(",\"deleted_at\":null", "", 1);
+/// The members of a realistic record that [`Shape::Sparse`] leaves out
+/// of record `n`, each with the byte its value ends at.
+fn sparse_members(n: u64) -> Vec<(&'static str, char)> {
+    let mut members = vec![(",\"deleted_at\":null", ',')];
     if n.is_multiple_of(3) {
-        record = without(record, ",\"user\":{", '}');
+        members.push((",\"user\":{", '}'));
     }
     if n.is_multiple_of(5) {
-        record = without(record, ",\"channel\":\"", '"');
+        members.push((",\"channel\":\"", '"'));
+    }
+    members
+}
+
+/// The members [`Shape::Optional`] leaves out of a record: each of five
+/// with a chance of one half.
+fn optional_members(r: &mut Random) -> Vec<(&'static str, char)> {
+    let optional = [
+        (",\"currency\":\"", '"'),
+        (",\"country\":\"", '"'),
+        (",\"plan\":\"", '"'),
+        (",\"channel\":\"", '"'),
+        (",\"user\":{", '}'),
+    ];
+    let bits = r.below(32);
+    let mut members = vec![(",\"deleted_at\":null", ',')];
+    members.extend(
+        (optional.iter().enumerate()).filter_map(|(i, &m)| (bits >> i & 1 == 1).then_some(m)),
+    );
+    members
+}
+
+/// A realistic record without `members`, each the text that starts it
+/// and the byte its value ends at (`,` for a literal, which stays).
+fn leave_out(record: &str, members: &[(&str, char)]) -> String {
+    let mut record = record.to_owned();
+    for &(member, end) in members {
+        let Some(at) = record.find(member) else {
+            continue;
+        };
+        let value = at + member.len();
+        let end = match end {
+            ',' => value,
+            end => value + record[value..].find(end).expect("the value ends") + 1,
+        };
+        record = format!("{}{}", &record[..at], &record[end..]);
     }
     record
 }

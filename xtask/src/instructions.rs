@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
 /// The corpus shapes of `hydrant-bench`, measured when none is named.
-const SHAPES: [&str; 8] = [
+const SHAPES: [&str; 9] = [
     "flat",
     "nested",
     "escapes",
@@ -23,6 +23,7 @@ const SHAPES: [&str; 8] = [
     "realistic",
     "pretty",
     "sparse",
+    "optional",
 ];
 
 /// The outputs `page_loop` makes.
