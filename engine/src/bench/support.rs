@@ -14,7 +14,7 @@ use crate::job::{Job, JobFormat, OutputFormat};
 use crate::json::node::Node;
 use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch};
-use crate::read::shaped::{Lines, Rows, Shaped, ShapedReader};
+use crate::read::shaped::{Learned, Lines, Rows, Shaped, ShapedReader};
 use crate::sink::{
     Counted, Destination, Made, NdjsonEncoder, PageEncoder, PageOut, Sink, TextSink,
 };
@@ -55,7 +55,7 @@ pub struct PagePipeline {
     form: Form,
     /// The reader of pages of one shape, and the encoder of its lines,
     /// once the columns are known.
-    shaped: Option<(ShapedReader, NdjsonEncoder)>,
+    shaped: Option<(ShapedReader, NdjsonEncoder, Learned)>,
 }
 
 impl PagePipeline {
@@ -131,11 +131,12 @@ impl PagePipeline {
             .extractor
             .as_ref()
             .filter(|_| self.form == Form::Index)?;
-        let (shaped, encoder) = match &mut self.shaped {
+        let (shaped, encoder, learned) = match &mut self.shaped {
             Some(shaped) => shaped,
             shaped => shaped.insert((
                 ShapedReader::new(&self.job.records, extractor)?,
                 NdjsonEncoder::new(extractor.columns()),
+                Learned::default(),
             )),
         };
         let shape = self.inferred.as_ref().and_then(|(_, shape)| shape.as_ref());
@@ -149,7 +150,7 @@ impl PagePipeline {
             shape,
             rows,
         };
-        shaped.read(body, lines)
+        shaped.read(body, lines, learned)
     }
 
     /// The job's columns: declared, or inferred from the first page; `None`

@@ -234,36 +234,63 @@ impl ShapedReader {
         })
     }
 
-    /// The records of `body` as rows, if they all have the shape of the
-    /// first; `None` hands the page to the page path.
-    pub(crate) fn read(&self, body: &[u8], lines: Lines<'_>) -> Option<Shaped> {
+    /// The records of `body` as rows, if each has the shape of one of
+    /// the templates `learned` holds or learns; `None` hands the page to
+    /// the page path.
+    pub(crate) fn read(
+        &self,
+        body: &[u8],
+        lines: Lines<'_>,
+        learned: &mut Learned,
+    ) -> Option<Shaped> {
         if self.declined.load(Ordering::Relaxed) >= MAX_DECLINED {
             return None;
         }
-        let start = self.records_start(body);
+        let Some(start) = self.records_start(body) else {
+            self.declined.fetch_add(1, Ordering::Relaxed);
+            return None;
+        };
         // A page without records is no sign that the pages differ.
-        if start.is_some_and(|start| body.get(start) == Some(&b']')) {
+        if body.get(start) == Some(&b']') {
             return None;
         }
-        let read = start.and_then(|start| match lines.rows {
+        let earlier = !learned.templates.is_empty();
+        let mut read = self.read_rows(body, start, lines, learned);
+        // Templates of earlier pages may fill the bound that the page's
+        // own layouts do not: then the page is read again without them.
+        if read.is_none() && earlier && learned.templates.len() == MAX_TEMPLATES {
+            *learned = Learned::default();
+            read = self.read_rows(body, start, lines, learned);
+        }
+        if read.is_none() {
+            self.declined.fetch_add(1, Ordering::Relaxed);
+        }
+        read
+    }
+
+    /// [`ShapedReader::read`] into the rows `lines` asks for.
+    fn read_rows(
+        &self,
+        body: &[u8],
+        start: usize,
+        lines: Lines<'_>,
+        learned: &mut Learned,
+    ) -> Option<Shaped> {
+        match lines.rows {
             Rows::Ndjson(encoder) => {
                 let rows = NdjsonRows {
                     encoder,
                     out: Vec::with_capacity(body.len() + body.len() / 16),
                     hours: Hours::default(),
                 };
-                self.read_records(body, start, lines, rows)
+                self.read_records(body, start, lines, learned, rows)
             }
             #[cfg(feature = "parquet")]
             Rows::Arrow => {
                 let rows = Builders::new(lines.extractor.columns());
-                self.read_records(body, start, lines, rows)
+                self.read_records(body, start, lines, learned, rows)
             }
-        });
-        if read.is_none() {
-            self.declined.fetch_add(1, Ordering::Relaxed);
         }
-        read
     }
 
     /// Where the records' array starts in `body`, the byte after its
@@ -292,11 +319,38 @@ impl ShapedReader {
         (body.get(at) == Some(&b'[')).then(|| skip_space(body, at + 1))
     }
 
+    /// Reads the records from `start` with the templates `learned`
+    /// holds, and keeps those the page teaches, whether it is read or not.
     fn read_records(
         &self,
         body: &[u8],
         start: usize,
         lines: Lines<'_>,
+        learned: &mut Learned,
+        making: impl Making,
+    ) -> Option<Shaped> {
+        let mut templates = std::mem::take(&mut learned.templates);
+        let mut kinship = std::mem::take(&mut learned.kinship);
+        let mut current = learned.current;
+        let read = self.read_with(
+            (body, start),
+            lines,
+            (&mut templates, &mut kinship, &mut current),
+            making,
+        );
+        *learned = Learned {
+            templates,
+            kinship,
+            current,
+        };
+        read
+    }
+
+    fn read_with(
+        &self,
+        (body, start): (&[u8], usize),
+        lines: Lines<'_>,
+        (templates, kinship, current): (&mut Vec<Template>, &mut Kinship, &mut usize),
         mut making: impl Making,
     ) -> Option<Shaped> {
         let text = simdutf8::basic::from_utf8(body).ok()?;
@@ -314,34 +368,29 @@ impl ShapedReader {
             let template = Template::learn(body, at, &self.paths, &holds)?;
             template.fits(lines).then_some(template)
         };
-        let mut templates = vec![learn(start)?];
-        let mut kinship = Kinship::default();
-        kinship.add(&templates);
+        if templates.is_empty() {
+            templates.push(learn(start)?);
+            kinship.add(templates);
+            *current = 0;
+        }
         let mut row = Row::default();
-        let (mut at, mut rows, mut first, mut current) = (start, 0, None, 0);
+        let (mut at, mut rows, mut first) = (start, 0, None);
         let (noting, mut tolerated) = (lines.extractor.notes_absent(), Vec::new());
         let last = loop {
             let record = at;
-            let end = match templates[current].walk(body, at, &mut row) {
+            let end = match templates[*current].walk(body, at, &mut row) {
                 Some(end) => end,
                 None => {
-                    let found = another(
-                        &mut templates,
-                        &mut kinship,
-                        current,
-                        (body, at),
-                        &mut row,
-                        learn,
-                    );
+                    let found = another(templates, kinship, *current, (body, at), &mut row, learn);
                     let (other, end) = found?;
-                    current = other;
+                    *current = other;
                     end
                 }
             };
             first.get_or_insert(record..end);
-            row.write(text, lines, &templates[current].order, &mut making)?;
+            row.write(text, lines, &templates[*current].order, &mut making)?;
             if noting {
-                let absent = templates[current].absent();
+                let absent = templates[*current].absent();
                 tolerated.extend(absent.map(|column| Tolerated {
                     row: rows,
                     column,
@@ -367,9 +416,20 @@ impl ShapedReader {
     }
 }
 
+/// The templates a page maker learned from its earlier pages, tried on
+/// its next: a run's pages mostly hold the same layouts, and a page of
+/// many layouts spent a fifth of its time learning them again.
+#[derive(Debug, Default)]
+pub(crate) struct Learned {
+    templates: Vec<Template>,
+    kinship: Kinship,
+    /// The template of the last record read.
+    current: usize,
+}
+
 /// How much of the text before their values each two of a page's
 /// templates share.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Kinship {
     /// `shared[a][b]`: how many of their first values templates `a` and
     /// `b` have the same text before.
@@ -1108,7 +1168,7 @@ mod tests {
         use crate::sink::PageOut;
         use crate::sink::arrow::Builders;
         let made = reader
-            .read(body, columns.lines(Rows::Arrow))
+            .read(body, columns.lines(Rows::Arrow), &mut Learned::default())
             .map(|s| s.made);
         let Some(Made::Batch(read)) = made else {
             panic!("the page read as lines is read as a batch")
@@ -1232,11 +1292,21 @@ mod tests {
     /// path's wherever the reader takes the page and the page around the
     /// records is JSON (a run hands it to the page path otherwise).
     fn read(columns: &Columns, body: impl AsRef<[u8]>) -> Option<(usize, String)> {
+        read_learned(columns, body, &mut Learned::default())
+    }
+
+    /// [`read`] with the templates of earlier pages.
+    fn read_learned(
+        columns: &Columns,
+        body: impl AsRef<[u8]>,
+        learned: &mut Learned,
+    ) -> Option<(usize, String)> {
         let body = body.as_ref();
         let reader = ShapedReader::new(&columns.job.records, &columns.extractor)
             .expect("a reader for these columns");
         let encoder = NdjsonEncoder::new(columns.extractor.columns());
-        let shaped = reader.read(body, columns.lines(Rows::Ndjson(&encoder)))?;
+        let lines = columns.lines(Rows::Ndjson(&encoder));
+        let shaped = reader.read(body, lines, learned)?;
         Scanner::default().scan(&shaped.around(body), None).ok()?;
         assert_eq!(
             shaped.fingerprint(body),
@@ -1265,6 +1335,22 @@ mod tests {
         r#"{"id":3,"score":-0.5,"amount":12.5,"name":"tab\there","at":"2023-11-15T00:00:00.000Z","on":true,"gone":null,"user":{"id":9007199254740993,"name":"y"},"note":"\n\r\t\b\f"}"#,
         r#"{"id":4,"score":3,"amount":1.0E2,"name":"z","at":"2023-11-15T01:02:03.123456Z","on":false,"gone":null,"user":{"id":1,"name":"q"},"note":""}"#,
     ];
+
+    /// A record of the members of `n`'s set bits among `a` to `f`, each
+    /// `n`, after `"id":1`.
+    fn layout(n: usize) -> String {
+        let members: String = (0..6u8)
+            .filter(|bit| n >> bit & 1 == 1)
+            .map(|bit| format!(r#","{}":{n}"#, char::from(b'a' + bit)))
+            .collect();
+        format!(r#"{{"id":1{members}}}"#)
+    }
+
+    /// A page of a record of each of `sets`' layouts (see [`layout`]).
+    fn layouts(sets: impl Iterator<Item = usize>) -> String {
+        let records: Vec<String> = sets.map(layout).collect();
+        page(&records.iter().map(String::as_str).collect::<Vec<_>>())
+    }
 
     fn page(records: &[&str]) -> String {
         format!(
@@ -1571,23 +1657,11 @@ mod tests {
                 )
             );
         }
-        // Thirty-three sets: one more than the reader keeps. Record `n`
-        // holds the members of `n`'s set bits.
-        let layout = |n: usize| {
-            let members: String = (0..6u8)
-                .filter(|bit| n >> bit & 1 == 1)
-                .map(|bit| format!(r#","{}":1"#, char::from(b'a' + bit)))
-                .collect();
-            format!(r#"{{"id":1{members}}}"#)
-        };
+        // Thirty-three sets: one more than the reader keeps.
         let letters = inferred("[records]\npath = \"data\"", page(&[&layout(63)]));
-        let sets = |n: usize| {
-            let records: Vec<String> = (0..n).map(layout).collect();
-            page(&records.iter().map(String::as_str).collect::<Vec<_>>())
-        };
-        assert!(page_path(&letters, sets(33).as_bytes()).is_some());
-        assert_eq!(read(&letters, sets(33)), None);
-        assert_eq!(read(&letters, sets(32)).map(|r| r.0), Some(32));
+        assert!(page_path(&letters, layouts(0..33).as_bytes()).is_some());
+        assert_eq!(read(&letters, layouts(0..33)), None);
+        assert_eq!(read(&letters, layouts(0..32)).map(|r| r.0), Some(32));
         // Declared columns: left out, null; dirty where the job says so,
         // noted where the run warns of a column no record has.
         let body = page(&[&sparse(7), RECORDS[3], &sparse(2)]);
@@ -1608,8 +1682,12 @@ mod tests {
         noting.extractor = noting.extractor.noting_absent();
         let reader = ShapedReader::new(&noting.job.records, &noting.extractor).unwrap();
         let encoder = NdjsonEncoder::new(noting.extractor.columns());
-        let shaped = (reader.read(body.as_bytes(), noting.lines(Rows::Ndjson(&encoder))))
-            .expect("a page whose absent values are noted");
+        let shaped = (reader.read(
+            body.as_bytes(),
+            noting.lines(Rows::Ndjson(&encoder)),
+            &mut Learned::default(),
+        ))
+        .expect("a page whose absent values are noted");
         let mut scanner = Scanner::default();
         let doc = scanner
             .scan(body.as_bytes(), noting.extractor.plan())
@@ -1804,6 +1882,44 @@ mod tests {
         assert_eq!(read(&column("string"), &body), None);
     }
 
+    /// A page maker keeps the templates its pages taught for its next
+    /// pages; where those fill the bound that a page's own layouts do
+    /// not, the page is read again without them.
+    #[test]
+    fn templates_learned_on_a_page_serve_the_next() {
+        let columns = inferred("[records]\npath = \"data\"", page(&[&layout(63)]));
+        let mut learned = Learned::default();
+        assert_eq!(
+            read_learned(&columns, layouts(0..4), &mut learned).map(|r| r.0),
+            Some(4)
+        );
+        assert_eq!(learned.templates.len(), 4);
+        // The same layouts, in another order, need no more.
+        let (rows, lines) = read_learned(&columns, layouts((0..4).rev()), &mut learned).unwrap();
+        assert_eq!(rows, 4);
+        assert_eq!(learned.templates.len(), 4);
+        assert_eq!(
+            lines.lines().next(),
+            Some(r#"{"id":1,"a":3,"b":3,"c":null,"d":null,"e":null,"f":null}"#)
+        );
+        // Four more layouts: the page maker holds eight.
+        let (rows, _) = read_learned(&columns, layouts(2..8), &mut learned).unwrap();
+        assert_eq!((rows, learned.templates.len()), (6, 8));
+        // 32 layouts fill the bound; 32 others are read after them.
+        assert_eq!(
+            read_learned(&columns, layouts(0..32), &mut learned).map(|r| r.0),
+            Some(32)
+        );
+        assert_eq!(learned.templates.len(), 32);
+        assert_eq!(
+            read_learned(&columns, layouts(32..64), &mut learned).map(|r| r.0),
+            Some(32)
+        );
+        assert_eq!(learned.templates.len(), 32);
+        // A page of 33 is handed back either way.
+        assert_eq!(read_learned(&columns, layouts(0..33), &mut learned), None);
+    }
+
     /// A declared `json` column reads an object as its value, written as
     /// the page path writes it, unless another column reads a field of
     /// it; a column of another type does not read it.
@@ -1900,7 +2016,11 @@ mod tests {
         let encoder = NdjsonEncoder::new(columns.extractor.columns());
         let read = |body: &str| {
             reader
-                .read(body.as_bytes(), columns.lines(Rows::Ndjson(&encoder)))
+                .read(
+                    body.as_bytes(),
+                    columns.lines(Rows::Ndjson(&encoder)),
+                    &mut Learned::default(),
+                )
                 .is_some()
         };
         let good = page(&RECORDS);

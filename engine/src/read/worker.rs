@@ -32,7 +32,7 @@ use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
-use crate::read::shaped::{Lines, Rows, Shaped, ShapedReader};
+use crate::read::shaped::{Learned, Lines, Rows, Shaped, ShapedReader};
 use crate::sink::{Made, PageEncoder, TextEncoder, without_line_breaks};
 
 /// What the paginator needs of a page, sent before its rows are done.
@@ -87,6 +87,8 @@ pub(crate) struct Encoded {
 #[derive(Default)]
 struct Workspace {
     scanner: Scanner,
+    /// The shaped reader's templates, from the pages made here before.
+    learned: Learned,
 }
 
 /// Everything a worker needs to turn a response into encoded rows.
@@ -337,7 +339,7 @@ impl PageWork {
             .unwrap_or_else(|e| e.into_inner())
             .pop()
             .unwrap_or_default();
-        if let Some(shaped) = self.read_shaped(&body, watched) {
+        if let Some(shaped) = self.read_shaped(&body, watched, &mut workspace.learned) {
             let page = Page {
                 body_len,
                 shown: &shown,
@@ -442,7 +444,12 @@ struct Page<'a> {
 impl PageWork {
     /// The records of `body` read against their shape, if the page has
     /// one and no watched value lies among the records.
-    fn read_shaped(&self, body: &[u8], watched: &[JsonPath]) -> Option<Shaped> {
+    fn read_shaped(
+        &self,
+        body: &[u8],
+        watched: &[JsonPath],
+        learned: &mut Learned,
+    ) -> Option<Shaped> {
         let shaped = self.shaped.as_ref()?;
         let records = self.records.path.as_ref().and_then(|p| p.segments());
         let first = records.and_then(<[Segment]>::first);
@@ -468,7 +475,7 @@ impl PageWork {
             shape: self.shape.as_ref(),
             rows,
         };
-        shaped.read(body, lines)
+        shaped.read(body, lines, learned)
     }
 
     /// The page made from its records read against their shape: the page
