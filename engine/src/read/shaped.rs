@@ -5,8 +5,9 @@
 //! each record after it must hold the same text between its values,
 //! compared as bytes. A pretty printer indents every record alike, so
 //! its pages keep one shape too. A record that leaves out members, or
-//! holds them in another order or layout, gets a template of its own (a
-//! few a page), and a column it has no value for is null.
+//! holds them in another order or layout, gets a template of its own (up
+//! to 32 a page), and a column it has no value for is null. A page maker
+//! keeps its templates for its next pages.
 //!
 //! Such a record is read in one pass, without the structural index, and its
 //! values go to NDJSON lines or an Arrow batch through the conversions and
