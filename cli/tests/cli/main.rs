@@ -239,6 +239,12 @@ fn values_written_as_null_for_their_type_are_counted() {
 /// Compact records of plain keys are read against their shapes, some
 /// leaving out members: a column none of them has is warned of all the
 /// same, and one some have is not.
+/// Paged by number, with `user.nmae` misspelled.
+const MISSPELLED_COLUMNS: &str = "[paginate]\ntype = \"page\"\n\
+    [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+    [[columns]]\nname = \"name\"\npath = \"user.nmae\"\n\
+    [[columns]]\nname = \"deleted\"\ntype = \"boolean\"\n";
+
 #[test]
 fn a_declared_column_that_no_sparse_record_has_is_warned_of() {
     let records = |ids: [u32; 3]| {
@@ -254,11 +260,7 @@ fn a_declared_column_that_no_sparse_record_has_is_warned_of() {
         Exchange::json("/p?page=2", records([4, 5, 6])),
         Exchange::json("/p?page=3", "[]"),
     ]);
-    let rest = "[paginate]\ntype = \"page\"\n\
-        [[columns]]\nname = \"id\"\ntype = \"long\"\n\
-        [[columns]]\nname = \"name\"\npath = \"user.nmae\"\n\
-        [[columns]]\nname = \"deleted\"\ntype = \"boolean\"\n";
-    let (run, summary) = run_job(&server.url(), "/p", rest, &[]);
+    let (run, summary) = run_job(&server.url(), "/p", MISSPELLED_COLUMNS, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         summary["warnings"],
@@ -292,14 +294,13 @@ fn a_declared_column_that_no_record_has_is_warned_of() {
         ),
         Exchange::json("/p?page=3", "[]"),
     ]);
-    let rest = "[paginate]\ntype = \"page\"\n\
-        [[columns]]\nname = \"id\"\ntype = \"long\"\n\
-        [[columns]]\nname = \"name\"\npath = \"user.nmae\"\n\
-        [[columns]]\nname = \"deleted\"\ntype = \"boolean\"\n\
-        [[columns]]\nname = \"gone\"\n\
-        [[columns]]\nname = \"labels\"\npath = \"labels[*].name\"\n\
-        [[columns]]\nname = \"tags\"\npath = \"tagz[*].name\"\n";
-    let (run, summary) = run_job(&server.url(), "/p", rest, &[]);
+    let rest = format!(
+        "{MISSPELLED_COLUMNS}\
+         [[columns]]\nname = \"gone\"\n\
+         [[columns]]\nname = \"labels\"\npath = \"labels[*].name\"\n\
+         [[columns]]\nname = \"tags\"\npath = \"tagz[*].name\"\n"
+    );
+    let (run, summary) = run_job(&server.url(), "/p", &rest, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         summary["warnings"],
@@ -314,7 +315,7 @@ fn a_declared_column_that_no_record_has_is_warned_of() {
     // `check` says it of the first page, where `deleted` and `labels`
     // are absent too.
     let dir = Dir::new();
-    let job = dir.write("job.toml", &job_text(&server, "/p", rest));
+    let job = dir.write("job.toml", &job_text(&server, "/p", &rest));
     let check = hydrant(&["check", path_str(&job)]);
     assert_eq!(check.code, 0, "{}", check.stderr);
     assert!(

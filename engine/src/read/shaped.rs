@@ -328,32 +328,13 @@ impl ShapedReader {
         start: usize,
         lines: Lines<'_>,
         learned: &mut Learned,
-        making: impl Making,
+        mut making: impl Making,
     ) -> Option<Shaped> {
-        let mut templates = std::mem::take(&mut learned.templates);
-        let mut kinship = std::mem::take(&mut learned.kinship);
-        let mut current = learned.current;
-        let read = self.read_with(
-            (body, start),
-            lines,
-            (&mut templates, &mut kinship, &mut current),
-            making,
-        );
-        *learned = Learned {
+        let Learned {
             templates,
             kinship,
             current,
-        };
-        read
-    }
-
-    fn read_with(
-        &self,
-        (body, start): (&[u8], usize),
-        lines: Lines<'_>,
-        (templates, kinship, current): (&mut Vec<Template>, &mut Kinship, &mut usize),
-        mut making: impl Making,
-    ) -> Option<Shaped> {
+        } = learned;
         let text = simdutf8::basic::from_utf8(body).ok()?;
         // What each column reads besides leaves: a `json` one an array or
         // any object, but only `{}` where the columns were inferred (they
@@ -593,9 +574,8 @@ enum Holds {
 #[inline(never)]
 fn skip_compound(text: &[u8], at: usize, holds: Holds) -> Option<usize> {
     match *text.get(at)? {
-        b'[' => skip_container(text, at, 1, &mut Vec::new()),
-        b'{' if holds == Holds::Json => skip_container(text, at, 1, &mut Vec::new()),
-        b'{' => empty_object(text, at),
+        b'{' if holds != Holds::Json => empty_object(text, at),
+        b'[' | b'{' => skip_container(text, at, 1, &mut Vec::new()),
         _ => None,
     }
 }
