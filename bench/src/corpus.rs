@@ -488,8 +488,42 @@ impl Random {
 mod tests {
     use hydrant_engine::bench_support::{Encoding, PagePipeline};
 
+    /// The values of an output's records, each double as its shortest
+    /// text: the index writes a double as its page spells it, a tree as
+    /// its shortest text.
+    fn values(out: &[u8], encoding: Encoding) -> Vec<serde_json::Value> {
+        let records = match encoding {
+            Encoding::Ndjson => out
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect(),
+            Encoding::Csv => hydrant_engine::bench_support::csv_input_records(out).unwrap(),
+        };
+        // A CSV field of a double is text.
+        let shortest = |value: &mut serde_json::Value| {
+            if let Some(text) = value.as_str().filter(|t| t.contains(['.', 'e']))
+                && let Ok(double) = text.parse::<f64>()
+            {
+                *value = double.to_string().into();
+            }
+        };
+        records
+            .iter()
+            .map(|record| {
+                let mut value: serde_json::Value = serde_json::from_slice(record).unwrap();
+                value
+                    .as_object_mut()
+                    .unwrap()
+                    .values_mut()
+                    .for_each(shortest);
+                value
+            })
+            .collect()
+    }
+
     #[test]
-    fn the_tape_walk_writes_what_the_tree_walk_writes() {
+    fn the_index_writes_what_the_tree_writes() {
         for shape in Shape::ALL {
             let body = shape.page(3, 200);
             let job = format!(
@@ -501,8 +535,8 @@ mod tests {
                 let mut tree = PagePipeline::new(&job).unwrap().tree_only();
                 let out = tape.encode(&body, encoding).unwrap();
                 assert_eq!(
-                    out,
-                    tree.encode(&body, encoding).unwrap(),
+                    values(&out, encoding),
+                    values(&tree.encode(&body, encoding).unwrap(), encoding),
                     "{}",
                     shape.name()
                 );

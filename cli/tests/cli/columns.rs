@@ -128,7 +128,8 @@ fn a_number_too_small_for_a_double_is_never_read_as_zero() {
     let page = r#"[{"d": 1e-400, "s": -2.5E-999, "j": 1e-400, "ok": 2.5e-3, "day": "2024-03-01T12:00:00Z"}]"#;
     let server = TestServer::start(vec![Exchange::json("/n", page)]);
     let columns = "[records]\non_bad_type = \"null\"\n[[columns]]\nname = \"d\"\ntype = \"double\"\n[[columns]]\nname = \"s\"\n[[columns]]\nname = \"j\"\ntype = \"json\"\n[[columns]]\nname = \"ok\"\ntype = \"double\"\n[[columns]]\nname = \"day\"\ntype = \"date\"\n";
-    let expected = "{\"d\":null,\"s\":\"-2.5E-999\",\"j\":1e-400,\"ok\":0.0025,\"day\":null}\n";
+    // A double is written as the API spelled it.
+    let expected = "{\"d\":null,\"s\":\"-2.5E-999\",\"j\":1e-400,\"ok\":2.5e-3,\"day\":null}\n";
     // Plain paths walk the structural index; a JSONPath filter column
     // makes the page a tree.
     let tree =
@@ -266,6 +267,59 @@ fn paged(pages: &[&str]) -> TestServer {
 
 const PAGED: &str =
     "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n[records]\npath = \"data\"\n";
+
+/// A double is written as the API spelled it, on the first page and the
+/// next, in NDJSON and CSV, declared or inferred: its digits past the
+/// shortest that read back, its trailing zeros, its exponent. A whole
+/// number in a `double` column is written as one, a numeric string as
+/// its double's shortest text.
+#[test]
+fn a_double_is_written_as_the_api_spelled_it() {
+    let page = |first: u32| {
+        format!(
+            r#"[{{"id": {first}, "score": 0.25256176265814412, "amount": 2213.80, "big": 1.5E300, "whole": 5.5, "text": "7"}}, {{"id": {}, "score": -0.0, "amount": 0.10, "big": 2e-5, "whole": 5, "text": "2.50"}}]"#,
+            first + 1
+        )
+    };
+    let server = paged(&[&page(1), &page(3)]);
+    let columns: String = ["id", "score", "amount", "big", "whole", "text"]
+        .iter()
+        .map(|name| {
+            let kind = if *name == "id" { "long" } else { "double" };
+            format!("[[columns]]\nname = \"{name}\"\ntype = \"{kind}\"\n")
+        })
+        .collect();
+    let declared = format!("{PAGED}{columns}");
+    let ndjson = |first: u32| {
+        format!(
+            "{{\"id\":{first},\"score\":0.25256176265814412,\"amount\":2213.80,\"big\":1.5E300,\"whole\":5.5,\"text\":7.0}}\n\
+             {{\"id\":{},\"score\":-0.0,\"amount\":0.10,\"big\":2e-5,\"whole\":5.0,\"text\":2.5}}\n",
+            first + 1
+        )
+    };
+    let (run, _) = run_job(&server.url(), "/i", &declared, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, ndjson(1) + &ndjson(3));
+    let (run, _) = run_job_with(&server.url(), "/i", &declared, &["--format", "csv"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "id,score,amount,big,whole,text\n\
+         1,0.25256176265814412,2213.80,1.5E300,5.5,7.0\n\
+         2,-0.0,0.10,2e-5,5.0,2.5\n\
+         3,0.25256176265814412,2213.80,1.5E300,5.5,7.0\n\
+         4,-0.0,0.10,2e-5,5.0,2.5\n"
+    );
+    // Inferred: `whole` is a double, `text` a string.
+    let (run, _) = run_job(&server.url(), "/i", PAGED, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let inferred = |first| {
+        ndjson(first)
+            .replace("\"text\":7.0", "\"text\":\"7\"")
+            .replace("\"text\":2.5", "\"text\":\"2.50\"")
+    };
+    assert_eq!(run.stdout, inferred(1) + &inferred(3));
+}
 
 #[test]
 fn an_object_that_is_null_is_its_fields_not_a_column_of_its_own() {

@@ -265,6 +265,13 @@ impl PagePipeline {
             let shape = inference.shape(extractor.columns());
             self.extractor = Some(extractor);
             self.inferred = Some((inference, shape));
+            if self.form == Form::Index {
+                // As a run reads its first page's cells: from the index,
+                // which keeps a number's text, as on every later page.
+                drop(records);
+                drop(page);
+                return self.with_batch(body, then);
+            }
         }
         let extractor = self.extractor.as_ref().expect("the columns are known");
         extract_then(extractor, &records, None, then)

@@ -90,10 +90,12 @@ pub(super) fn truncated(text: &str) -> String {
 }
 
 /// Writes `value` as a cell of `column` into `cell`, which holds a null
-/// and is left so for a null value and on a problem.
+/// and is left so for a null value and on a problem. `text` is a
+/// number's text as its page spells it, where the page is at hand.
 #[inline(always)]
 pub(super) fn convert<'v>(
     value: View<'v>,
+    text: Option<&'v str>,
     column: &ColumnSpec,
     json_text: &mut dyn FnMut() -> Vec<u8>,
     cell: &mut Cell<'v>,
@@ -165,6 +167,9 @@ pub(super) fn convert<'v>(
                 _ => None,
             };
             match (number, column.kind) {
+                (Some(f), ColumnType::Double) if matches!(value, View::F64(_)) => {
+                    double_cell(f, text)
+                }
                 (Some(f), ColumnType::Double) => Cell::Double(f),
                 // A float that is not zero must not become one, nor infinite.
                 (Some(f), _) if f.abs() <= f64::from(f32::MAX) && (f == 0.0 || f as f32 != 0.0) => {
@@ -243,4 +248,16 @@ pub(super) fn decode_base64(s: &str) -> Option<Vec<u8>> {
         .or_else(|_| URL_SAFE.decode(s))
         .or_else(|_| URL_SAFE_NO_PAD.decode(s))
         .ok()
+}
+
+/// The cell of a double read from a number with a fraction or an
+/// exponent: with `text`, the number as its page spells it, which text
+/// outputs write as it stands (it reads back as the same double, and
+/// writing it spares finding the double's shortest text).
+#[inline(always)]
+pub(super) fn double_cell(value: f64, text: Option<&str>) -> Cell<'_> {
+    match text {
+        Some(text) => Cell::DoubleText(value, text),
+        None => Cell::Double(value),
+    }
 }

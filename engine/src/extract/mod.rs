@@ -55,6 +55,10 @@ pub enum Cell<'a> {
     Float(f32),
     /// A `double` column.
     Double(f64),
+    /// A `double` column's value read from a number with a fraction or
+    /// an exponent, with that number's text as its page spells it: text
+    /// outputs write the text, which reads back as the same double.
+    DoubleText(f64, &'a str),
     /// A `string` column, borrowed from the page when it can be.
     Str(Cow<'a, str>),
     /// JSON text of a `json` column.
@@ -314,7 +318,7 @@ impl Extractor {
                     fill(template, placeholders).and_then(|text| {
                         let mut filled = Cell::Null;
                         let text_json = &mut || text.clone().into_bytes();
-                        convert(View::Str(&text), column, text_json, &mut filled)?;
+                        convert(View::Str(&text), None, column, text_json, &mut filled)?;
                         *cell = filled.into_owned();
                         Ok(())
                     })
@@ -340,9 +344,13 @@ impl Extractor {
                 } else {
                     match single[index] {
                         None => Err(Problem::Missing),
-                        Some(value) => {
-                            convert(value.view(), column, &mut || json_text(value), cell)
-                        }
+                        Some(value) => convert(
+                            value.view(),
+                            value.number_text(),
+                            column,
+                            &mut || json_text(value),
+                            cell,
+                        ),
                     }
                 };
                 let tolerated = &mut batch.tolerated;
@@ -388,18 +396,18 @@ impl Extractor {
     pub(crate) fn whole_cell<'v>(
         &self,
         index: usize,
-        view: View<'v>,
+        (view, text): (View<'v>, Option<&'v str>),
         shape: Option<&Shape>,
         json_text: &mut dyn FnMut() -> Vec<u8>,
         cell: &mut Cell<'v>,
     ) -> bool {
-        if self.plain_cell(index, view, shape, cell) {
+        if self.plain_cell(index, (view, text), shape, cell) {
             return true;
         }
         match shape.map(|shape| shape.fit(index, view)) {
             Some(Fit::No) => false,
             fitted => self
-                .fitted_cell(index, view, fitted, json_text, cell)
+                .fitted_cell(index, (view, text), fitted, json_text, cell)
                 .is_ok(),
         }
     }
@@ -412,12 +420,12 @@ impl Extractor {
     fn plain_cell<'v>(
         &self,
         index: usize,
-        view: View<'v>,
+        value: (View<'v>, Option<&'v str>),
         shape: Option<&Shape>,
         cell: &mut Cell<'v>,
     ) -> bool {
         let kind = self.columns[index].kind;
-        shape.is_none_or(|shape| shape.is(index, kind)) && put_plain(kind, view, cell)
+        shape.is_none_or(|shape| shape.is(index, kind)) && put_plain(kind, value, cell)
     }
 
     /// The second step, for a value that is not its column's type: a
@@ -427,7 +435,7 @@ impl Extractor {
     fn fitted_cell<'v>(
         &self,
         index: usize,
-        view: View<'v>,
+        (view, text): (View<'v>, Option<&'v str>),
         fitted: Option<Fit>,
         json_text: &mut dyn FnMut() -> Vec<u8>,
         cell: &mut Cell<'v>,
@@ -440,7 +448,7 @@ impl Extractor {
                 *cell = Cell::Timestamp(micros);
                 Ok(())
             }
-            _ => convert(view, column, json_text, cell),
+            _ => convert(view, text, column, json_text, cell),
         }
     }
 
@@ -477,10 +485,11 @@ impl Extractor {
             };
             found += 1;
             let view = value.view();
+            let text = value.number_text();
             // Written in its place even after a fault, which drops the
             // record's cells: a cell built aside and then moved in is
             // loaded wider than it was stored, and the load stalls.
-            if self.plain_cell(index, view, shape, &mut row[index]) {
+            if self.plain_cell(index, (view, text), shape, &mut row[index]) {
                 return;
             }
             let fitted = shape.map(|shape| shape.fit(index, view));
@@ -489,7 +498,7 @@ impl Extractor {
                 return;
             }
             let json_text = &mut || json_text(value);
-            let outcome = self.fitted_cell(index, view, fitted, json_text, &mut row[index]);
+            let outcome = self.fitted_cell(index, (view, text), fitted, json_text, &mut row[index]);
             if let Err(problem) = outcome.or_else(|p| self.settle(p, (rows, index), tolerated)) {
                 fault = Some((index, problem));
             }
@@ -659,6 +668,9 @@ impl<'a> Cell<'a> {
             Cell::Int(i) => Cell::Int(i),
             Cell::Float(f) => Cell::Float(f),
             Cell::Double(d) => Cell::Double(d),
+            // Cells made owned are a template's, made from its text, not
+            // a page's number.
+            Cell::DoubleText(d, _) => Cell::Double(d),
             Cell::Str(s) => Cell::Str(Cow::Owned(s.into_owned())),
             Cell::Json(j) => Cell::Json(j),
             Cell::Date(d) => Cell::Date(d),
@@ -789,15 +801,19 @@ pub(crate) fn infer_columns<'v, N: Node<'v>>(
 }
 
 /// Puts the cell of a value that is already of its column's type in
-/// `cell`, as [`convert()`] makes it: a string, a long, a double, a
-/// boolean. `false`, and `cell` left as it was, for any other pair, which
-/// goes through the conversion.
+/// `cell`, as [`convert()`] makes it: a string, a long, a double (with
+/// its `text`, where the page is at hand), a boolean. `false`, and `cell`
+/// left as it was, for any other pair, which goes through the conversion.
 #[inline(always)]
-fn put_plain<'v>(kind: ColumnType, view: View<'v>, cell: &mut Cell<'v>) -> bool {
+fn put_plain<'v>(
+    kind: ColumnType,
+    (view, text): (View<'v>, Option<&'v str>),
+    cell: &mut Cell<'v>,
+) -> bool {
     match (kind, view) {
         (ColumnType::String, View::Str(s)) => *cell = Cell::Str(Cow::Borrowed(s)),
         (ColumnType::Long, View::I64(i)) => *cell = Cell::Int(i),
-        (ColumnType::Double, View::F64(f)) => *cell = Cell::Double(f),
+        (ColumnType::Double, View::F64(f)) => *cell = double_cell(f, text),
         (ColumnType::Boolean, View::Bool(b)) => *cell = Cell::Bool(b),
         _ => return false,
     }
@@ -842,13 +858,14 @@ mod tests {
         for kind in kinds {
             for view in views {
                 let mut cell = Cell::Null;
-                if !put_plain(kind, view, &mut cell) {
+                if !put_plain(kind, (view, None), &mut cell) {
                     assert_eq!(cell, Cell::Null, "{kind:?} {view:?}");
                     continue;
                 }
                 let mut converted = Cell::Null;
                 let outcome = convert(
                     view,
+                    None,
                     &column(kind, None),
                     &mut || b"{}".to_vec(),
                     &mut converted,
@@ -1332,6 +1349,7 @@ mod tests {
         let mut cell = Cell::Null;
         convert(
             value.view(),
+            value.number_text(),
             col,
             &mut || {
                 let mut t = Vec::new();

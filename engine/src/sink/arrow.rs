@@ -13,6 +13,8 @@ use arrow_array::builder::{
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 use crate::extract::{Cell, ColumnSpec, ColumnType};
+#[cfg(feature = "parquet")]
+use crate::json::node::View;
 use crate::sink::{PageOut, Sink};
 
 /// The Arrow type of each column type: `json` columns hold their JSON
@@ -127,8 +129,9 @@ impl Builders {
 
     /// Appends column `index`'s value from its JSON text, where that text
     /// is the value as it stands: a string without escapes in a string
-    /// column, a whole number of up to 18 digits in a `long` one, `true`
-    /// or `false` in a boolean one, `null` in any. Whether it did: other
+    /// column, a whole number of up to 18 digits in a `long` one, a
+    /// decimal in a `double` one, `true` or `false` in a boolean one,
+    /// `null` in any. Whether it did: other
     /// text is the caller's to convert. A row's cells are not built for
     /// such values, as NDJSON copies them.
     #[cfg(feature = "parquet")]
@@ -141,6 +144,10 @@ impl Builders {
             (Column::Int64(b), digits) => match short_whole(digits) {
                 Some(whole) => b.append_value(whole),
                 None => return false,
+            },
+            (Column::Float64(b), _) => match crate::json::scan::scalar_view(text) {
+                View::F64(double) => b.append_value(double),
+                _ => return false,
             },
             _ => return false,
         }
@@ -226,7 +233,7 @@ impl Column {
             (Column::Int32(b), Cell::Int(i)) => b.append_option(i32::try_from(*i).ok()),
             (Column::Int64(b), Cell::Int(i)) => b.append_value(*i),
             (Column::Float32(b), Cell::Float(f)) => b.append_value(*f),
-            (Column::Float64(b), Cell::Double(d)) => b.append_value(*d),
+            (Column::Float64(b), Cell::Double(d) | Cell::DoubleText(d, _)) => b.append_value(*d),
             (Column::Boolean(b), Cell::Bool(v)) => b.append_value(*v),
             (Column::Date32(b), Cell::Date(days)) => b.append_value(*days),
             (Column::Timestamp(b), Cell::Timestamp(micros)) => b.append_value(*micros),

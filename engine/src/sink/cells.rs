@@ -20,6 +20,7 @@ pub(crate) fn write_json_cell_in(cell: &Cell<'_>, hours: &mut Hours, out: &mut V
         Cell::Int(i) => write_int(*i, out),
         Cell::Float(f) => write_f32(*f, out),
         Cell::Double(d) => write_f64(*d, out),
+        Cell::DoubleText(_, text) => put_short(out, text.as_bytes()),
         Cell::Str(s) => write_str(s, out),
         Cell::Json(text) => out.extend_from_slice(text),
         Cell::Date(_) | Cell::Timestamp(_) | Cell::Binary(_) => {

@@ -599,11 +599,16 @@ fn parquet_holds_what_ndjson_writes_on_changed_records() {
         if !written.is_empty() {
             let sent = hydrant_engine::bench_support::parquet_input_records(&path).unwrap();
             assert_eq!(sent.len(), ndjson_lines.len(), "records a write job sends");
+            // As values: NDJSON writes a double as its page spells it,
+            // a Parquet row as its shortest text.
             for (sent, line) in sent.iter().zip(&ndjson_lines) {
+                let value =
+                    |text: &[u8]| serde_json::from_slice::<serde_json::Value>(text).unwrap();
                 assert_eq!(
-                    String::from_utf8_lossy(sent),
-                    String::from_utf8_lossy(line),
-                    "a Parquet row sent, against its NDJSON line"
+                    value(sent),
+                    value(line),
+                    "a Parquet row sent, against its NDJSON line: {}",
+                    String::from_utf8_lossy(line)
                 );
             }
         }
