@@ -985,10 +985,11 @@ impl Row {
 /// Whether a value's text is the text the page path writes for it, so
 /// that it can be copied: a string without escapes for a `string` column
 /// (its text holds nothing to escape), a whole number of up to 18 digits
-/// for a `long` one, a decimal of up to 64 bytes for a `double` one
-/// (written as its page spells it), `true` or `false` for a `boolean` one, and `null`
-/// for any. Of an inferred column, only where its type is the inferred
-/// one, as [`Extractor::whole_cell`] takes a value as it stands.
+/// for a `long` one, a decimal of up to 64 bytes for a `double` one (its
+/// cell is written as its page spells it), `true` or `false` for a
+/// `boolean` one, and `null` for any. Of an inferred column, only where
+/// its type is the inferred one, as [`Extractor::whole_cell`] takes a
+/// value as it stands.
 #[inline(always)]
 fn as_it_stands(
     leaf: Leaf,
