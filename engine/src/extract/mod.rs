@@ -23,6 +23,9 @@ mod time;
 pub(crate) use convert::shown;
 use convert::*;
 use time::*;
+#[cfg(any(feature = "parquet", test))]
+pub(crate) use time::utc_seconds_micros;
+pub(crate) use time::written_as_read;
 
 pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 

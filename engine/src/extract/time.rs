@@ -91,16 +91,48 @@ pub(super) fn parse_timestamp(s: &str, format: Option<&str>) -> Option<i64> {
 /// column's time; anything else (offsets, a leap second, a date that
 /// does not exist) is left to chrono. The fraction is kept to
 /// microseconds, as chrono keeps it.
-///
-/// The text is read in words: its digits checked and its separators
-/// compared a word at a time, not a byte at a time.
-pub(super) fn utc_seconds_micros(text: &[u8]) -> Option<i64> {
+pub(crate) fn utc_seconds_micros(text: &[u8]) -> Option<i64> {
     let (whole, tail) = text.split_first_chunk::<19>()?;
     let micros = match tail {
         [b'Z'] => 0,
         [b'.', fraction @ .., b'Z'] => fraction_micros(fraction)?,
         _ => return None,
     };
+    let (year, month, day, of_day) = utc_fields(whole)?;
+    let days = days_from_civil(year, month, day);
+    Some((days * 86_400 + i64::from(of_day)) * 1_000_000 + micros)
+}
+
+/// Whether `text` (no quotes) is a timestamp that every text output
+/// writes as the same text, so that it can be copied: as
+/// [`utc_seconds_micros`] reads it, of the years 0001 to 9999, its
+/// fraction the shortest exact one (none, three digits not all zero, or
+/// six whose last three are not all zero).
+#[inline(always)]
+pub(crate) fn written_as_read(text: &[u8]) -> bool {
+    let Some((whole, tail)) = text.split_first_chunk::<19>() else {
+        return false;
+    };
+    let fraction = match tail {
+        [b'Z'] => true,
+        [b'.', fraction @ .., b'Z'] => match fraction {
+            [.., a, b, c] if (fraction.len() == 3 || fraction.len() == 6) => {
+                [a, b, c] != [&b'0'; 3] && fraction_micros(fraction).is_some()
+            }
+            _ => false,
+        },
+        _ => false,
+    };
+    fraction && utc_fields(whole).is_some_and(|(year, ..)| year > 0)
+}
+
+/// The year, month, day and second of the day of `YYYY-MM-DDTHH:MM:SS`,
+/// if it is a time that exists (no leap second).
+///
+/// The text is read in words: its digits checked and its separators
+/// compared a word at a time, not a byte at a time.
+#[inline(always)]
+fn utc_fields(whole: &[u8; 19]) -> Option<(u32, u32, u32, u32)> {
     let word = |at: usize| u64::from_le_bytes(whole[at..at + 8].try_into().expect("eight bytes"));
     // `YYYY-MM-`, `DDTHH:MM` and `M:SS` (the minute's last digit again).
     let (date, time) = (word(0), word(8));
@@ -130,9 +162,7 @@ pub(super) fn utc_seconds_micros(text: &[u8]) -> Option<i64> {
     if day == 0 || day > month_days || hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let days = days_from_civil(year, month, day);
-    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
-    Some(seconds * 1_000_000 + micros)
+    Some((year, month, day, hour * 3600 + minute * 60 + second))
 }
 
 /// Days from 1970-01-01 to a date of years 0 to 9999, by Howard

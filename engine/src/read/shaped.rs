@@ -28,7 +28,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::extract::{Cell, Extractor, Shape, Tolerated, fingerprint};
+use crate::extract::{Cell, Extractor, Shape, Tolerated, fingerprint, written_as_read};
 use crate::job::{ColumnType, RecordMode, Records};
 use crate::json::keys::same_key;
 use crate::json::node::{View, write_leaf_json};
@@ -95,6 +95,10 @@ trait Making {
     /// the value as it stands (see [`as_it_stands`]): whether it did.
     fn text(&mut self, index: usize, text: &str) -> bool;
 
+    /// Whether a `timestamp` column's string (`time`, quotes off) goes
+    /// in from its text.
+    fn time_as_it_stands(time: &[u8]) -> bool;
+
     fn cell(&mut self, index: usize, cell: &Cell<'_>);
 
     fn end_row(&mut self);
@@ -127,6 +131,12 @@ struct NdjsonRows<'a> {
 }
 
 impl Making for NdjsonRows<'_> {
+    /// Where it is what the page path writes for it.
+    #[inline(always)]
+    fn time_as_it_stands(time: &[u8]) -> bool {
+        written_as_read(time)
+    }
+
     #[inline(always)]
     fn text(&mut self, index: usize, text: &str) -> bool {
         self.encoder
@@ -152,6 +162,13 @@ impl Making for NdjsonRows<'_> {
 /// An Arrow batch being made, for a Parquet output.
 #[cfg(feature = "parquet")]
 impl Making for Builders {
+    /// Where the builders' own reading of it takes it (`push_text`), and
+    /// where the inferred columns would too: up to microseconds.
+    #[inline(always)]
+    fn time_as_it_stands(time: &[u8]) -> bool {
+        time.len() <= 27
+    }
+
     #[inline(always)]
     fn text(&mut self, index: usize, text: &str) -> bool {
         self.push_text(index, text)
@@ -919,12 +936,12 @@ impl Row {
 
     /// Writes the record's line: each value's cell, as the page path
     /// converts and encodes it.
-    fn write(
+    fn write<M: Making>(
         &self,
         text: &str,
         lines: Lines<'_>,
         order: &[usize],
-        making: &mut impl Making,
+        making: &mut M,
     ) -> Option<()> {
         let Lines {
             extractor, shape, ..
@@ -943,7 +960,7 @@ impl Row {
                 continue;
             };
             let raw = text.get(range.clone())?;
-            if as_it_stands(*leaf, raw, place.is_some(), (extractor, shape, index))
+            if as_it_stands::<M>(*leaf, raw, place.is_some(), (extractor, shape, index))
                 && making.text(index, raw)
             {
                 continue;
@@ -986,12 +1003,13 @@ impl Row {
 /// that it can be copied: a string without escapes for a `string` column
 /// (its text holds nothing to escape), a whole number of up to 18 digits
 /// for a `long` one, a decimal of up to 64 bytes for a `double` one (its
-/// cell is written as its page spells it), `true` or `false` for a
-/// `boolean` one, and `null` for any. Of an inferred column, only where
-/// its type is the inferred one, as [`Extractor::whole_cell`] takes a
-/// value as it stands.
+/// cell is written as its page spells it), a time for a `timestamp` one
+/// without a `format` (see [`Making::time_as_it_stands`]), `true` or
+/// `false` for a `boolean` one, and `null` for any. Of an inferred
+/// column, only where its type is the inferred one, as
+/// [`Extractor::whole_cell`] takes a value as it stands.
 #[inline(always)]
-fn as_it_stands(
+fn as_it_stands<M: Making>(
     leaf: Leaf,
     raw: &str,
     escaped: bool,
@@ -1001,7 +1019,13 @@ fn as_it_stands(
     let plain =
         |wanted: ColumnType| kind == wanted && shape.is_none_or(|shape| shape.is(index, wanted));
     match leaf {
-        Leaf::Str => !escaped && plain(ColumnType::String),
+        Leaf::Str => {
+            !escaped
+                && (plain(ColumnType::String)
+                    || (plain(ColumnType::Timestamp)
+                        && extractor.columns()[index].format.is_none()
+                        && M::time_as_it_stands(&raw.as_bytes()[1..raw.len() - 1])))
+        }
         Leaf::Literal => raw == "null" || plain(ColumnType::Boolean),
         // Short enough to be a finite double not read as zero.
         Leaf::Decimal if kind == ColumnType::Double => raw.len() <= 64 && plain(kind),
@@ -1422,6 +1446,52 @@ mod tests {
         // Past a double: the page path's to refuse.
         let huge = format!(r#"{{"score":{}.5}}"#, "1".repeat(400));
         assert_eq!(read(&columns, page(&[&huge])), None);
+    }
+
+    /// A `timestamp` column's time is written as the page path writes
+    /// it: copied where that is its text, converted where it is another
+    /// (a fraction of zeros, of other lengths) or where the column has a
+    /// `format` of its own.
+    #[test]
+    fn a_time_is_written_as_the_page_path_writes_it() {
+        let column = |format: &str| {
+            declared(&format!(
+                "[records]\npath = \"data\"\n\
+                 [[columns]]\nname = \"at\"\ntype = \"timestamp\"\n{format}"
+            ))
+        };
+        let (plain, swapped) = (column(""), column("format = \"%Y-%d-%mT%H:%M:%S%.fZ\""));
+        for (columns, time, written) in [
+            (
+                &plain,
+                "2023-11-05T22:13:45.956Z",
+                "2023-11-05T22:13:45.956Z",
+            ),
+            (&plain, "2023-11-05T22:13:45.000Z", "2023-11-05T22:13:45Z"),
+            (
+                &plain,
+                "2023-11-05T22:13:45.95Z",
+                "2023-11-05T22:13:45.950Z",
+            ),
+            (
+                &plain,
+                "2023-11-05T22:13:45.123456789Z",
+                "2023-11-05T22:13:45.123456Z",
+            ),
+            (&plain, "2023-11-05T22:13:45+01:00", "2023-11-05T21:13:45Z"),
+            (
+                &swapped,
+                "2023-11-05T22:13:45.956Z",
+                "2023-05-11T22:13:45.956Z",
+            ),
+        ] {
+            let record = format!(r#"{{"at":"{time}"}}"#);
+            let (_, text) = read(columns, page(&[&record, &record])).expect("read");
+            assert_eq!(
+                text.lines().next(),
+                Some(format!(r#"{{"at":"{written}"}}"#).as_str())
+            );
+        }
     }
 
     /// A record laid out apart from the first, its members in another

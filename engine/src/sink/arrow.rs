@@ -130,8 +130,9 @@ impl Builders {
     /// Appends column `index`'s value from its JSON text, where that text
     /// is the value as it stands: a string without escapes in a string
     /// column, a whole number of up to 18 digits in a `long` one, a
-    /// decimal in a `double` one, `true` or `false` in a boolean one,
-    /// `null` in any. Whether it did: other
+    /// decimal in a `double` one, an RFC 3339 time in UTC in a
+    /// `timestamp` one, `true` or `false` in a boolean one, `null` in
+    /// any. Whether it did: other
     /// text is the caller's to convert. A row's cells are not built for
     /// such values, as NDJSON copies them.
     #[cfg(feature = "parquet")]
@@ -145,6 +146,12 @@ impl Builders {
                 Some(whole) => b.append_value(whole),
                 None => return false,
             },
+            (Column::Timestamp(b), [b'"', inner @ .., b'"']) => {
+                match crate::extract::utc_seconds_micros(inner) {
+                    Some(micros) => b.append_value(micros),
+                    None => return false,
+                }
+            }
             (Column::Float64(b), _) => match crate::json::scan::scalar_view(text) {
                 View::F64(double) => b.append_value(double),
                 _ => return false,

@@ -222,6 +222,56 @@ mod tests {
     use super::cells::*;
     use super::*;
 
+    /// A timestamp told written as read is what an output writes for it;
+    /// any other reads as another text, or not at all here.
+    #[test]
+    fn a_timestamp_written_as_read_is_what_outputs_write() {
+        let written = |text: &str| {
+            let micros = crate::extract::utc_seconds_micros(text.as_bytes())?;
+            let mut out = Vec::new();
+            write_json_cell(&Cell::Timestamp(micros), &mut out);
+            Some(String::from_utf8(out).unwrap())
+        };
+        let (mut same, mut other) = (0, 0);
+        for date in [
+            "2023-11-14",
+            "2024-02-29",
+            "2023-02-29",
+            "0001-01-01",
+            "0000-01-01",
+            "9999-12-31",
+            "2023-13-01",
+        ] {
+            for time in [
+                "00:00:00", "23:59:59", "22:13:45", "24:00:00", "12:60:00", "23:59:60",
+            ] {
+                for fraction in [
+                    "", ".956", ".950", ".000", ".5", ".95", ".9560", ".123456", ".123000",
+                    ".000001", ".000000", ".1234567", ".12345", ".abc", ".",
+                ] {
+                    let text = format!("{date}T{time}{fraction}Z");
+                    let told = crate::extract::written_as_read(text.as_bytes());
+                    let is = written(&text) == Some(format!("\"{text}\""));
+                    // Year 0 is left to the conversion, which writes its
+                    // first two months through chrono.
+                    assert_eq!(told, is && !date.starts_with("0000"), "{text}");
+                    same += usize::from(is);
+                    other += usize::from(!is);
+                }
+            }
+        }
+        assert!(same > 50 && other > 500, "{same} {other}");
+        for text in [
+            "2023-11-14T22:13:45+00:00",
+            "2023-11-14 22:13:45Z",
+            "2023-11-14T22:13:45z",
+            "2023-11-14T22:13:45",
+            "",
+        ] {
+            assert!(!crate::extract::written_as_read(text.as_bytes()), "{text}");
+        }
+    }
+
     /// A page's text gets as much room as the last page's text took for
     /// each byte of body, a little more, and not much more.
     #[test]
