@@ -22,10 +22,10 @@ mod time;
 #[cfg(feature = "parquet")]
 pub(crate) use convert::shown;
 use convert::*;
-use time::*;
 #[cfg(any(feature = "parquet", test))]
 pub(crate) use time::utc_seconds_micros;
 pub(crate) use time::written_as_read;
+use time::*;
 
 pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 
