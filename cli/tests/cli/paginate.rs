@@ -1340,21 +1340,21 @@ fn adf_example_8_and_data_flow_spellings() {
 
 /// A parent's number goes into the child's URL as the parent wrote it:
 /// a number past 64 bits is not rounded to a double, in the value or in
-/// another field, and a double whose last digit a quick reading gets
-/// wrong keeps its digits.
+/// another field, a double whose last digit a quick reading gets wrong
+/// keeps its digits, and so does one whose shortest text differs.
 #[test]
 fn fanout_from_keeps_the_digits_of_a_parents_numbers() {
     let server = TestServer::start(vec![
         Exchange::json(
             "/users",
-            r#"{"users": [{"id": 12345678901234567890123, "w": 0.18955093852823746}, {"id": 7, "w": 98765432109876543210987}]}"#,
+            r#"{"users": [{"id": 12345678901234567890123, "w": 0.18955093852823746, "p": 10.10}, {"id": 7, "w": 98765432109876543210987, "p": 2.50E1}]}"#,
         ),
         Exchange::json(
-            "/users/12345678901234567890123/posts?w=0.18955093852823746",
+            "/users/12345678901234567890123/posts?w=0.18955093852823746&p=10.10",
             r#"[{"title": "a"}]"#,
         ),
         Exchange::json(
-            "/users/7/posts?w=98765432109876543210987",
+            "/users/7/posts?w=98765432109876543210987&p=2.50E1",
             r#"[{"title": "b"}]"#,
         ),
     ]);
@@ -1362,15 +1362,20 @@ fn fanout_from_keeps_the_digits_of_a_parents_numbers() {
         "[fanout]\nin = \"url\"\n[fanout.from]\npath = \"id\"\n[fanout.from.request]\nurl = \"{}/users\"\n[fanout.from.records]\npath = \"users\"\n[[columns]]\nname = \"title\"\n",
         server.url()
     );
-    let (out, summary, _) = run(&server, "/users/{value}/posts?w={parent.w}", &rest, &[]);
+    let (out, summary, _) = run(
+        &server,
+        "/users/{value}/posts?w={parent.w}&p={parent.p}",
+        &rest,
+        &[],
+    );
     let mut targets: Vec<String> = server.requests().iter().map(|s| s.target.clone()).collect();
     targets.sort();
     assert_eq!(
         targets,
         [
             "/users",
-            "/users/12345678901234567890123/posts?w=0.18955093852823746",
-            "/users/7/posts?w=98765432109876543210987"
+            "/users/12345678901234567890123/posts?w=0.18955093852823746&p=10.10",
+            "/users/7/posts?w=98765432109876543210987&p=2.50E1"
         ],
         "{summary}"
     );

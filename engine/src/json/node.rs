@@ -182,18 +182,36 @@ pub(crate) trait Node<'v>: Copy {
     /// numbers stay marked strings, so that writing them back keeps them
     /// exact; a repeated key keeps its first value, as `get` does.
     fn to_serde(self) -> Value {
+        self.serde_copy(false)
+    }
+
+    /// [`Node::to_serde`], each double kept as its page spells it where
+    /// that differs from its shortest text, marked as a big number is (as
+    /// [`Node::to_serde_verbatim`] keeps one): a `[fanout.from]` parent's
+    /// fields go into requests as the API spelled them, as outputs write
+    /// them.
+    fn to_serde_spelled(self) -> Value {
+        self.serde_copy(true)
+    }
+
+    /// [`Node::to_serde`], or with `spelled` [`Node::to_serde_spelled`].
+    fn serde_copy(self, spelled: bool) -> Value {
         let mut items = Vec::new();
         if self.elements(&mut items).is_some() {
-            return Value::Array(items.into_iter().map(Node::to_serde).collect());
+            let items = items.into_iter().map(|item| item.serde_copy(spelled));
+            return Value::Array(items.collect());
         }
         if self.is_object() {
             let mut map = serde_json::Map::new();
             self.members(&mut |key, value| {
                 if let serde_json::map::Entry::Vacant(entry) = map.entry(key) {
-                    entry.insert(value.to_serde());
+                    entry.insert(value.serde_copy(spelled));
                 }
             });
             return Value::Object(map);
+        }
+        if spelled {
+            return self.to_serde_verbatim();
         }
         match self.view() {
             View::Null | View::Compound => Value::Null,

@@ -328,14 +328,15 @@ fn scalar_text(value: &Value) -> Option<String> {
 }
 
 /// A spilled parent record, read as a page is read: a repeated key gives
-/// its first value, as `path` took it, and a number past 64 bits is a
-/// marked string, so that `{parent.FIELD}` gives its digits, not a
-/// double's.
+/// its first value, as `path` took it, and a number past 64 bits, or a
+/// double whose shortest text is not its own (`10.10`), is a marked
+/// string, so that `{parent.FIELD}` gives its digits as the API wrote
+/// them.
 fn parent_record(line: &[u8], scanner: &mut Scanner) -> Result<Value> {
     let doc = scanner
         .scan(line, None)
         .map_err(|e| Error::data(format!("a spilled parent record is not JSON: {e}")))?;
-    Ok(doc.root().to_serde())
+    Ok(doc.root().to_serde_spelled())
 }
 
 /// A value's JSON text, numbers past 64 bits as their digits.
@@ -376,7 +377,7 @@ mod tests {
     fn a_parent_record_keeps_the_first_of_a_key_and_every_digit() {
         let mut scanner = Scanner::default();
         let value = parent_record(
-            br#"{"a": 1, "b": [{"c": "x", "c": "y"}, 0.18955093852823746], "a": 2, "n": 12345678901234567890123}"#,
+            br#"{"a": 1, "b": [{"c": "x", "c": "y"}, 0.18955093852823746], "a": 2, "n": 12345678901234567890123, "p": [10.10, 2.5]}"#,
             &mut scanner,
         )
         .unwrap();
@@ -389,6 +390,9 @@ mod tests {
             value["n"].as_str().and_then(crate::json::big_number),
             Some("12345678901234567890123")
         );
+        // A double as the API spelled it, where its shortest text differs.
+        assert_eq!(scalar_text(&value["p"][0]).as_deref(), Some("10.10"));
+        assert_eq!(value["p"][1], serde_json::json!(2.5));
         assert!(parent_record(br#"{"a": 1} x"#, &mut scanner).is_err());
     }
 
