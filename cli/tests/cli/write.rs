@@ -288,7 +288,7 @@ fn a_records_number_goes_into_the_url_as_written() {
 
 /// `[[write.columns]]` reads a record as a read job reads a page: a
 /// number past 64 bits, a lone surrogate or a repeated member does not
-/// make it "not JSON".
+/// make it "not JSON", and a `double` goes as the record spells it.
 #[test]
 fn mapped_records_are_read_as_pages_are() {
     let server = accepting();
@@ -296,13 +296,13 @@ fn mapped_records_are_read_as_pages_are() {
     dir.write(
         "in.ndjson",
         concat!(
-            "{\"id\":12345678901234567890123,\"name\":\"a\"}\n",
-            "{\"id\":2,\"name\":\"b\\ud800\"}\n",
-            "{\"id\":3,\"name\":\"c\",\"name\":\"d\"}\n",
+            "{\"id\":12345678901234567890123,\"name\":\"a\",\"price\":10.10}\n",
+            "{\"id\":2,\"name\":\"b\\ud800\",\"price\":2.50E1}\n",
+            "{\"id\":3,\"name\":\"c\",\"name\":\"d\",\"price\":5}\n",
         ),
     );
     let job = format!(
-        "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/users\"\nmode = \"single\"\n[limits]\nconcurrency = 1\n[[write.columns]]\nname = \"user.key\"\nfrom = \"$.id\"\n[[write.columns]]\nname = \"user.name\"\nfrom = \"$.name\"\n",
+        "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/users\"\nmode = \"single\"\n[limits]\nconcurrency = 1\n[[write.columns]]\nname = \"user.key\"\nfrom = \"$.id\"\n[[write.columns]]\nname = \"user.name\"\nfrom = \"$.name\"\n[[write.columns]]\nname = \"user.price\"\nfrom = \"price\"\ntype = \"double\"\n",
         server.url()
     );
     let run = run_write(&dir, &job, &[]);
@@ -315,9 +315,9 @@ fn mapped_records_are_read_as_pages_are() {
     assert_eq!(
         bodies,
         [
-            r#"{"user":{"key":12345678901234567890123,"name":"a"}}"#,
-            "{\"user\":{\"key\":2,\"name\":\"b\u{fffd}\"}}",
-            r#"{"user":{"key":3,"name":"c"}}"#,
+            r#"{"user":{"key":12345678901234567890123,"name":"a","price":10.10}}"#,
+            "{\"user\":{\"key\":2,\"name\":\"b\u{fffd}\",\"price\":2.50E1}}",
+            r#"{"user":{"key":3,"name":"c","price":5.0}}"#,
         ]
     );
     // The replaced surrogate is told, as a read job tells it.

@@ -2,7 +2,7 @@
 //! into nested members, batches, the `data_path` wrap and gzip.
 
 use super::*;
-use crate::json::node::{self, View};
+use crate::json::node::{self, Node as _, View};
 
 /// Maps records through `[[write.columns]]` and builds request bodies.
 #[derive(Debug)]
@@ -21,9 +21,10 @@ pub(super) struct Encoder {
 pub(super) struct Mapping {
     pub(super) extractor: Extractor,
     pub(super) layout: Vec<(Vec<u8>, Member)>,
-    /// The parser a read job reads pages with, so that a record is read
-    /// as a page is: numbers past 64 bits, lone surrogates, repeated keys.
-    parser: std::sync::Mutex<(crate::json::Parser, crate::json::Scratch)>,
+    /// The index a read job reads its cells from, so that a record is
+    /// read as a page is: a number's spelling, numbers past 64 bits, lone
+    /// surrogates, repeated keys.
+    scanner: std::sync::Mutex<crate::json::scan::Scanner>,
     /// Records read with an escape of a lone surrogate, sent as U+FFFD.
     lone_surrogates: std::sync::atomic::AtomicU64,
 }
@@ -176,31 +177,31 @@ impl Mapping {
         Mapping {
             extractor: Extractor::new(columns.to_vec(), &records),
             layout,
-            parser: std::sync::Mutex::default(),
+            scanner: std::sync::Mutex::default(),
             lone_surrogates: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// The record as the columns say, or why it cannot be.
     pub(super) fn map(&self, text: &[u8]) -> std::result::Result<Vec<u8>, String> {
-        let mut parser = self
-            .parser
+        let mut scanner = self
+            .scanner
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (parser, scratch) = &mut *parser;
-        let value = parser
-            .parse(text, scratch)
+        let doc = scanner
+            .scan(text, None)
             .map_err(|e| format!("the record is not JSON: {e}"))?;
-        if parser.lone_surrogates > 0 {
+        if doc.lone_surrogates() > 0 {
             self.lone_surrogates
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
+        let value = doc.root();
         if !value.is_object() {
             return Err("the record is not a JSON object, so write.columns cannot read it".into());
         }
         let mut batch = Batch::default();
         self.extractor
-            .extract(&[&value], &HashMap::new(), &mut batch);
+            .extract(&[value], &HashMap::new(), &mut batch);
         if let Some(dirty) = batch.dirty.pop() {
             return Err(dirty.reason);
         }

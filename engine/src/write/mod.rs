@@ -54,7 +54,6 @@ use crate::sink::write_json_cell;
 use crate::state;
 use crate::summary::{Stopped, Summary, WriteSummary};
 use input::{InputRecord, InputRecords};
-use simd_json::prelude::TypedObjectValue;
 
 /// The layout of a write job's state file.
 const FORMAT: u32 = 1;
