@@ -347,13 +347,10 @@ impl Extractor {
                 } else {
                     match single[index] {
                         None => Err(Problem::Missing),
-                        Some(value) => convert(
-                            value.view(),
-                            value.number_text(),
-                            column,
-                            &mut || json_text(value),
-                            cell,
-                        ),
+                        Some(value) => {
+                            let (view, text) = view_and_spelling(value);
+                            convert(view, text, column, &mut || json_text(value), cell)
+                        }
                     }
                 };
                 let tolerated = &mut batch.tolerated;
@@ -487,8 +484,7 @@ impl Extractor {
                 return;
             };
             found += 1;
-            let view = value.view();
-            let text = value.number_text();
+            let (view, text) = view_and_spelling(value);
             // Written in its place even after a fault, which drops the
             // record's cells: a cell built aside and then moved in is
             // loaded wider than it was stored, and the load stalls.
@@ -801,6 +797,19 @@ pub(crate) fn infer_columns<'v, N: Node<'v>>(
     inference.feed(records, Policy::Grow);
     inference.fix_for(policy);
     inference.columns()
+}
+
+/// A value's view, with a double's text as its page spells it where the
+/// node keeps it: only a double's is asked for, as the cells of other
+/// values do not take it.
+#[inline(always)]
+fn view_and_spelling<'v, N: Node<'v>>(value: N) -> (View<'v>, Option<&'v str>) {
+    let view = value.view();
+    let text = match view {
+        View::F64(_) => value.number_text(),
+        _ => None,
+    };
+    (view, text)
 }
 
 /// Puts the cell of a value that is already of its column's type in
@@ -1350,9 +1359,10 @@ mod tests {
 
     fn conv_node<'v>(value: impl Node<'v>, col: &ColumnSpec) -> Result<Cell<'static>, String> {
         let mut cell = Cell::Null;
+        let (view, text) = view_and_spelling(value);
         convert(
-            value.view(),
-            value.number_text(),
+            view,
+            text,
             col,
             &mut || {
                 let mut t = Vec::new();

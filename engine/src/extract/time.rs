@@ -115,12 +115,11 @@ pub(crate) fn written_as_read(text: &[u8]) -> bool {
     };
     let fraction = match tail {
         [b'Z'] => true,
-        [b'.', fraction @ .., b'Z'] => match fraction {
-            [.., a, b, c] if (fraction.len() == 3 || fraction.len() == 6) => {
-                [a, b, c] != [&b'0'; 3] && fraction_micros(fraction).is_some()
-            }
-            _ => false,
-        },
+        [b'.', fraction @ .., b'Z'] => {
+            matches!(fraction.len(), 3 | 6)
+                && !fraction.ends_with(b"000")
+                && fraction_micros(fraction).is_some()
+        }
         _ => false,
     };
     fraction && utc_fields(whole).is_some_and(|(year, ..)| year > 0)

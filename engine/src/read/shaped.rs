@@ -1015,7 +1015,8 @@ fn as_it_stands<M: Making>(
     escaped: bool,
     (extractor, shape, index): (&Extractor, Option<&Shape>, usize),
 ) -> bool {
-    let kind = extractor.columns()[index].kind;
+    let column = &extractor.columns()[index];
+    let kind = column.kind;
     let plain =
         |wanted: ColumnType| kind == wanted && shape.is_none_or(|shape| shape.is(index, wanted));
     match leaf {
@@ -1023,7 +1024,7 @@ fn as_it_stands<M: Making>(
             !escaped
                 && (plain(ColumnType::String)
                     || (plain(ColumnType::Timestamp)
-                        && extractor.columns()[index].format.is_none()
+                        && column.format.is_none()
                         && M::time_as_it_stands(&raw.as_bytes()[1..raw.len() - 1])))
         }
         Leaf::Literal => raw == "null" || plain(ColumnType::Boolean),
@@ -1491,6 +1492,32 @@ mod tests {
                 text.lines().next(),
                 Some(format!(r#"{{"at":"{written}"}}"#).as_str())
             );
+        }
+    }
+
+    /// An inferred `timestamp` column holds times to microseconds: a
+    /// record with more digits holds something new, and both kinds of
+    /// rows hand its page back, as they do not read such a time from its
+    /// text.
+    #[test]
+    fn a_time_past_microseconds_at_an_inferred_column_is_handed_back() {
+        let record =
+            |fraction: &str| format!(r#"{{"id":1,"at":"2023-11-05T22:13:45.{fraction}Z"}}"#);
+        let columns = inferred("[records]\npath = \"data\"", page(&[&record("956")]));
+        let reader = ShapedReader::new(&columns.job.records, &columns.extractor).unwrap();
+        for (fraction, taken) in [("956", true), ("123456", true), ("123456789", false)] {
+            let body = page(&[&record(fraction), &record(fraction)]);
+            // Lines (compared with the page path's where taken).
+            assert_eq!(read(&columns, &body).is_some(), taken, "{fraction}");
+            #[cfg(feature = "parquet")]
+            {
+                let batch = reader.read(
+                    body.as_bytes(),
+                    columns.lines(Rows::Arrow),
+                    &mut Learned::default(),
+                );
+                assert_eq!(batch.is_some(), taken, "{fraction}");
+            }
         }
     }
 
