@@ -18,7 +18,8 @@
 //! - `gzip`: decoding a gzip response body as the engine does (flate2);
 //! - `parquet/realistic`: 66 pages' Arrow batches encoded into a Parquet
 //!   file, on one thread (`encode`, the baseline) and with the columns
-//!   on two (`encode_2_threads`), in records/s.
+//!   on two (`encode_2_threads`), in records/s; `parquet/realistic_column`:
+//!   each column of those batches alone, as a run would encode it.
 
 use std::io::Write;
 use std::time::Duration;
@@ -176,6 +177,22 @@ fn parquet(c: &mut Criterion) {
     for (name, threads) in [("encode", 1), ("encode_2_threads", 2)] {
         group.bench_function(name, |b| {
             b.iter(|| write_parquet(&batches, schema.clone(), &path, threads).expect("parquet"))
+        });
+    }
+    group.finish();
+    // Each column alone, written as a run writes it (its dictionary,
+    // statistics and codec chosen from its first batch): where the
+    // encoder's time goes.
+    let mut group = c.benchmark_group("parquet/realistic_column");
+    group.throughput(Throughput::Elements((batches.len() * RECORDS) as u64));
+    for (i, field) in schema.fields().iter().enumerate() {
+        let alone: Vec<_> = batches
+            .iter()
+            .map(|batch| batch.project(&[i]).expect("a column of the batch"))
+            .collect();
+        let schema = alone[0].schema();
+        group.bench_function(field.name().as_str(), |b| {
+            b.iter(|| write_parquet(&alone, schema.clone(), &path, 1).expect("parquet"))
         });
     }
     group.finish();
