@@ -236,15 +236,15 @@ fn values_written_as_null_for_their_type_are_counted() {
     }
 }
 
-/// Compact records of plain keys are read against their shapes, some
-/// leaving out members: a column none of them has is warned of all the
-/// same, and one some have is not.
 /// Paged by number, with `user.nmae` misspelled.
 const MISSPELLED_COLUMNS: &str = "[paginate]\ntype = \"page\"\n\
     [[columns]]\nname = \"id\"\ntype = \"long\"\n\
     [[columns]]\nname = \"name\"\npath = \"user.nmae\"\n\
     [[columns]]\nname = \"deleted\"\ntype = \"boolean\"\n";
 
+/// Compact records of plain keys are read against their shapes, some
+/// leaving out members: a column none of them has is warned of all the
+/// same, and one some have is not.
 #[test]
 fn a_declared_column_that_no_sparse_record_has_is_warned_of() {
     let records = |ids: [u32; 3]| {
