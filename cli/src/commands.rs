@@ -1,4 +1,5 @@
 use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -149,12 +150,13 @@ pub fn dispatch(command: Command) -> Result<()> {
                 }),
                 shard,
             };
-            let summary_to = args.summary_json.clone();
+            let mut summary_to = summary_path(&args)?;
             let seen = Seen::default();
             let result = run_job(&args, None).and_then(|mut job| {
                 if let Some((i, n)) = shard {
                     job.name_for_shard(i, n, args.output.is_none());
                 }
+                check_summary_path(&job, &mut summary_to)?;
                 let runtime = runtime_for(&job, &args.job)?;
                 runtime.block_on(run(args, job, None, seen.clone(), part))
             });
@@ -162,9 +164,11 @@ pub fn dispatch(command: Command) -> Result<()> {
             result
         }
         Command::Record(args) => {
-            let summary_to = args.run.summary_json.clone();
+            let mut summary_to = summary_path(&args.run)?;
             let seen = Seen::default();
             let result = run_job(&args.run, Some(&args.to)).and_then(|job| {
+                check_summary_path(&job, &mut summary_to)?;
+                check_record_folder(&job, &args.to, &mut summary_to)?;
                 runtime_for(&job, &args.run.job)?.block_on(record(args, job, seen.clone()))
             });
             failed_summary(&result, summary_to.as_deref(), &seen)?;
@@ -409,6 +413,68 @@ async fn run(
     }
     if !args.job.quiet {
         eprintln!("{}", describe(&summary));
+    }
+    Ok(())
+}
+
+/// `--summary-json`'s file, refused when it is the job file or a folder.
+/// Checked before the job is read, so that the summary of a job file
+/// that does not load does not replace it.
+fn summary_path(args: &RunArgs) -> Result<Option<PathBuf>> {
+    let Some(path) = args.summary_json.clone() else {
+        return Ok(None);
+    };
+    if path.as_os_str() == "-" {
+        return Ok(Some(path));
+    }
+    if path.is_dir() {
+        return Err(Usage(format!(
+            "--summary-json: `{}` is a folder; name a file in it",
+            path.display()
+        ))
+        .into());
+    }
+    let job = &args.job.job;
+    let same = matches!(
+        (path.canonicalize(), job.canonicalize()),
+        (Ok(a), Ok(b)) if a == b
+    );
+    if same {
+        return Err(Usage(format!(
+            "--summary-json `{}` is the job file: one would overwrite the other",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(Some(path))
+}
+
+/// Checks `--summary-json`'s file against the files the run reads and
+/// writes. A file that clashes is forgotten, so that no summary of the
+/// failure is written over the other file.
+fn check_summary_path(job: &Job, summary_to: &mut Option<PathBuf>) -> Result<()> {
+    let Some(path) = summary_to.as_deref().filter(|path| path.as_os_str() != "-") else {
+        return Ok(());
+    };
+    if let Err(error) = job.check_file_beside("--summary-json", path) {
+        *summary_to = None;
+        return Err(error.into());
+    }
+    Ok(())
+}
+
+/// Checks that `record`'s folder holds none of the run's files, whose
+/// fixtures would be written over them or they over the fixtures. On a
+/// clash no summary is written: it may be the file at fault.
+fn check_record_folder(job: &Job, to: &Path, summary_to: &mut Option<PathBuf>) -> Result<()> {
+    let summary = summary_to.as_deref().filter(|path| path.as_os_str() != "-");
+    let also: Vec<_> = summary
+        .map(|path| ("--summary-json", path))
+        .into_iter()
+        .collect();
+    if let Err(error) = job.check_folder_beside("--to", to, &also) {
+        *summary_to = None;
+        return Err(error.into());
     }
     Ok(())
 }

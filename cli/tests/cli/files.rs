@@ -123,6 +123,81 @@ fn files_a_run_reads_are_never_its_output() {
     assert!(server.requests().is_empty());
 }
 
+/// `--summary-json` names one more file the run writes: a slip that
+/// points it at the output, the state file or the job file must not
+/// replace that file with a summary, on success or on failure.
+#[test]
+fn the_summary_is_written_over_none_of_the_files_of_the_run() {
+    let server = TestServer::start(vec![Exchange::json("/x", ids(0..2))]);
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{}/x\"\n[output]\npath = \"out.ndjson\"\n\
+         [state]\npath = \"state.json\"\n",
+        server.url()
+    );
+    let job = dir.write("job.toml", &text);
+    let run = hydrant(&["run", path_str(&job), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let records = dir.read("out.ndjson");
+    assert_eq!(records.lines().count(), 2, "{records}");
+    let sent = server.requests().len();
+    std::fs::create_dir(dir.path("folder")).unwrap();
+    for (summary, extra, says) in [
+        (
+            "out.ndjson",
+            None,
+            "out.ndjson` is output.path (or --output)",
+        ),
+        ("state.json", None, "state.json` is state.path"),
+        ("job.toml", None, "job.toml` is the job file"),
+        ("folder", None, "folder` is a folder; name a file in it"),
+        (
+            "out-1-of-2.ndjson",
+            Some("--shard=1/2"),
+            "out-1-of-2.ndjson` is output.path (or --output)",
+        ),
+    ] {
+        let summary = path_str(&dir.path(summary)).to_owned();
+        let mut args = vec!["run", path_str(&job), "--summary-json", &summary];
+        args.extend(extra);
+        let run = hydrant(&args);
+        assert_eq!(run.code, 2, "{summary}: {}", run.stderr);
+        assert!(run.stderr.contains("--summary-json"), "{}", run.stderr);
+        assert!(run.stderr.contains(says), "{summary}: {}", run.stderr);
+    }
+    assert_eq!(server.requests().len(), sent, "no request was sent");
+    assert_eq!(dir.read("out.ndjson"), records);
+    assert_eq!(dir.read("job.toml"), text);
+    assert!(!dir.path("out-1-of-2.ndjson").exists());
+    // `record` writes the same summary.
+    let fixtures = path_str(&dir.path("fixtures")).to_owned();
+    let args = ["record", path_str(&job), "--to", &fixtures];
+    let run = hydrant(&[&args[..], &["--summary-json", path_str(&job)]].concat());
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("job.toml` is the job file"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dir.read("job.toml"), text);
+    // A job file that does not load keeps its text too: the failed run's
+    // summary goes nowhere rather than over it.
+    let broken = dir.write("broken.toml", "[request\n");
+    let run = hydrant(&[
+        "run",
+        path_str(&broken),
+        "--summary-json",
+        path_str(&broken),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("broken.toml` is the job file"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(dir.read("broken.toml"), "[request\n");
+}
+
 /// Paths in a job file are found beside the job file, whatever the
 /// working directory; a path on the command line is the working
 /// directory's.

@@ -208,6 +208,58 @@ fn replay_with_another_key(job: &std::path::Path, fixtures: &std::path::Path) ->
 }
 
 /// `hydrant record JOB --to FIXTURES` with the API key as `--var`.
+/// The fixture set's folder is the set's own: an output, a state file or
+/// a summary in it would be written over a fixture (`00001.json`), or a
+/// fixture over it (`exchanges.json`), so `record` refuses it first.
+#[test]
+fn record_writes_no_file_of_the_run_into_the_set() {
+    let server = two_pages();
+    let dir = Dir::new();
+    let job = job(&dir, &server.url());
+    let fixtures = dir.path("fixtures");
+    let to = path_str(&fixtures);
+    std::fs::create_dir(&fixtures).unwrap();
+    std::fs::create_dir(dir.path("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(&fixtures, dir.path("elsewhere/link")).unwrap();
+    let inside = |name: &str| path_str(&fixtures.join(name)).to_owned();
+    let through_link = path_str(&dir.path("elsewhere/link/out.ndjson")).to_owned();
+    let cases = [
+        ("-o", inside("exchanges.json"), "output.path (or --output)"),
+        ("-o", inside("00001.json"), "output.path (or --output)"),
+        ("-o", through_link, "output.path (or --output)"),
+        ("--summary-json", inside("exchanges.json"), "--summary-json"),
+    ];
+    for (flag, path, names) in cases {
+        let key = format!("KEY={SECRET}");
+        let args = ["record", path_str(&job), "--to", to, "--var", &key];
+        let run = hydrant(&[&args[..], &[flag, &path]].concat());
+        assert_eq!(run.code, 2, "{flag} {path}: {}", run.stderr);
+        let says = format!("--to: `{}` would hold {names}", fixtures.display());
+        assert!(run.stderr.contains(&says), "{flag} {path}: {}", run.stderr);
+    }
+    let written = std::fs::read_dir(&fixtures).unwrap().count();
+    assert_eq!(written, 0, "nothing was written into the set's folder");
+    assert!(server.requests().is_empty());
+    // Beside the set, both are kept whole.
+    let out = path_str(&dir.path("out.ndjson")).to_owned();
+    let run = hydrant(&[
+        "record",
+        path_str(&job),
+        "--to",
+        to,
+        "--var",
+        &format!("KEY={SECRET}"),
+        "-o",
+        &out,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(dir.read("out.ndjson"), lines(0..3));
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures.join("exchanges.json")).unwrap())
+            .unwrap();
+    assert_eq!(index.as_array().map(Vec::len), Some(2));
+}
+
 fn record_with_key(job: &std::path::Path, fixtures: &std::path::Path) -> Run {
     hydrant(&[
         "record",

@@ -745,20 +745,7 @@ impl Job {
                 path.display()
             )));
         }
-        let mut files: Vec<(&str, PathBuf)> = Vec::new();
-        if let Some(path) = output {
-            files.push(("output.path (or --output)", absolute(path)));
-            files.push(("the output's .partial file", absolute(&partial_of(path))));
-        }
-        if let Some(state) = &self.state {
-            files.push(("state.path", absolute(&state.path)));
-        }
-        if let Some(path) = &self.records.dirty_path {
-            files.push(("records.dirty_path", absolute(path)));
-        }
-        if let Some(path) = self.write.as_ref().and_then(|w| w.reject_path.as_ref()) {
-            files.push(("write.reject_path", absolute(path)));
-        }
+        let files = self.files_written();
         for (i, (key, path)) in files.iter().enumerate() {
             if let Some((other, _)) = files[..i].iter().find(|(_, p)| p == path) {
                 return Err(Error::config(format!(
@@ -777,6 +764,73 @@ impl Job {
             }
         }
         Ok(())
+    }
+
+    /// Checks a file that the caller writes beside a run, such as a
+    /// summary, before the run: it may not be a folder, nor any file the
+    /// run reads or writes. `key` names it in the error.
+    pub fn check_file_beside(&self, key: &str, path: &FsPath) -> Result<()> {
+        if path.is_dir() {
+            return Err(Error::config(format!(
+                "{key}: `{}` is a folder; name a file in it",
+                path.display()
+            )));
+        }
+        let path = absolute(path);
+        let mut files = self.files_written();
+        files.extend(self.files_read());
+        match files.iter().find(|(_, file)| same_file(file, &path)) {
+            Some((other, _)) => Err(Error::config(format!(
+                "{key} `{}` is {other}: one would overwrite the other",
+                path.display()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks a folder that the caller fills beside a run, such as a
+    /// fixture set, before the run: none of the files the run writes, nor
+    /// the caller's own `also`, may be in it. `key` names it in the error.
+    pub fn check_folder_beside(
+        &self,
+        key: &str,
+        folder: &FsPath,
+        also: &[(&'static str, &FsPath)],
+    ) -> Result<()> {
+        let folder = resolved(folder);
+        let also = also.iter().map(|(name, path)| (*name, absolute(path)));
+        let mut files = self.files_written();
+        files.extend(also);
+        match files
+            .iter()
+            .find(|(_, file)| resolved(file).starts_with(&folder))
+        {
+            Some((other, file)) => Err(Error::config(format!(
+                "{key}: `{}` would hold {other} `{}`; name a folder apart from the run's files",
+                folder.display(),
+                file.display()
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// The files a run writes, each with the key that names it.
+    fn files_written(&self) -> Vec<(&'static str, PathBuf)> {
+        let mut files = Vec::new();
+        if let Some(path) = self.output.path.as_deref() {
+            files.push(("output.path (or --output)", absolute(path)));
+            files.push(("the output's .partial file", absolute(&partial_of(path))));
+        }
+        if let Some(state) = &self.state {
+            files.push(("state.path", absolute(&state.path)));
+        }
+        if let Some(path) = &self.records.dirty_path {
+            files.push(("records.dirty_path", absolute(path)));
+        }
+        if let Some(path) = self.write.as_ref().and_then(|w| w.reject_path.as_ref()) {
+            files.push(("write.reject_path", absolute(path)));
+        }
+        files
     }
 
     /// The files a run reads, which none of its own files may replace.
@@ -935,6 +989,26 @@ fn absolute(path: &FsPath) -> PathBuf {
         }
     }
     folded
+}
+
+/// A path made absolute, with the links of the part of it that exists
+/// followed: a file that does not exist yet, in a folder that does.
+fn resolved(path: &FsPath) -> PathBuf {
+    let path = absolute(path);
+    let mut head = path.as_path();
+    let mut tail = Vec::new();
+    loop {
+        if let Ok(real) = head.canonicalize() {
+            return tail.iter().rev().fold(real, |real, part| real.join(part));
+        }
+        match (head.parent(), head.file_name()) {
+            (Some(parent), Some(name)) => {
+                tail.push(name);
+                head = parent;
+            }
+            _ => return path,
+        }
+    }
 }
 
 /// Whether two paths name one file: the same path once folded, or, for
