@@ -487,6 +487,16 @@ fn write_summary(path: &std::path::Path, text: &[u8]) -> Result<()> {
         stderr.write_all(b"\n")?;
         return Ok(());
     }
+    // Missing folders on the way are made, as for the output: a run that
+    // wrote every record should not fail for want of its report's folder.
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).with_context(|| {
+            format!(
+                "cannot make the folder of --summary-json `{}`",
+                path.display()
+            )
+        })?;
+    }
     std::fs::write(path, text)
         .with_context(|| format!("cannot write --summary-json `{}`", path.display()))
 }

@@ -169,6 +169,14 @@ fn the_summary_is_written_over_none_of_the_files_of_the_run() {
     assert_eq!(dir.read("out.ndjson"), records);
     assert_eq!(dir.read("job.toml"), text);
     assert!(!dir.path("out-1-of-2.ndjson").exists());
+    // A summary elsewhere is written, its missing folders made as an
+    // output's are.
+    let report = dir.path("reports/daily/run.json");
+    let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&report)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary: serde_json::Value =
+        serde_json::from_str(&dir.read("reports/daily/run.json")).unwrap();
+    assert_eq!(summary["records"], 2);
     // `record` writes the same summary.
     let fixtures = path_str(&dir.path("fixtures")).to_owned();
     let args = ["record", path_str(&job), "--to", &fixtures];
