@@ -255,11 +255,7 @@ pub(crate) fn save(
     redact_strings(&mut tree, &redact);
     let mut text = serde_json::to_vec_pretty(&tree).expect("a checkpoint is plain data");
     text.push(b'\n');
-    if let Some(dir) = path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir).map_err(failed)?;
-    }
+    make_folders(path).map_err(failed)?;
     let temporary = sibling(path, ".tmp");
     let mut file = File::create(&temporary).map_err(failed)?;
     file.write_all(&text).map_err(failed)?;
@@ -381,6 +377,15 @@ fn sibling(path: &FsPath, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
+}
+
+/// Makes the missing folders on the way to `path`, as a run does for
+/// each file it writes.
+pub(crate) fn make_folders(path: &FsPath) -> std::io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir),
+        _ => Ok(()),
+    }
 }
 
 /// Makes a rename in the folder durable, where the platform allows it.

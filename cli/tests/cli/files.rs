@@ -206,6 +206,49 @@ fn the_summary_is_written_over_none_of_the_files_of_the_run() {
     assert_eq!(dir.read("broken.toml"), "[request\n");
 }
 
+/// Every file a run writes gets its missing folders, as the output
+/// does: the dirty and reject files are opened on their first record,
+/// deep into a run (a write job's records already sent), where a missing
+/// folder would fail it.
+#[test]
+fn the_files_of_a_run_get_their_missing_folders() {
+    let server = TestServer::start_fn(|seen| match seen.target.as_str() {
+        "/x" => Exchange::json("/x", r#"[{"id":1},{"id":"a"}]"#),
+        _ => Exchange::json(&seen.target, r#"{"ok":true}"#),
+    });
+    let dir = Dir::new();
+    let read = dir.write(
+        "read.toml",
+        &format!(
+            "[request]\nurl = \"{}/x\"\n[[columns]]\nname = \"id\"\ntype = \"long\"\n\
+             [records]\ndirty_path = \"dirty/today/dirty.ndjson\"\nmax_dirty = 1\n\
+             [output]\npath = \"out/today/out.ndjson\"\n",
+            server.url()
+        ),
+    );
+    let run = hydrant(&["run", path_str(&read)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(dir.read("out/today/out.ndjson"), "{\"id\":1}\n");
+    let parse = |text: String| serde_json::from_str::<serde_json::Value>(&text).unwrap();
+    let dirty = parse(dir.read("dirty/today/dirty.ndjson"));
+    assert_eq!(dirty["record"], serde_json::json!({"id": "a"}));
+
+    dir.write("in.ndjson", "{\"id\":\"1\"}\n{\"id\":\"x\"}\n");
+    let write = dir.write(
+        "write.toml",
+        &format!(
+            "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/w\"\nmode = \"single\"\n\
+             reject_path = \"rejects/today/rejects.ndjson\"\nmax_rejects = 1\n\
+             [[write.columns]]\nname = \"id\"\nfrom = \"id\"\ntype = \"long\"\n",
+            server.url()
+        ),
+    );
+    let run = hydrant(&["run", path_str(&write)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let reject = parse(dir.read("rejects/today/rejects.ndjson"));
+    assert_eq!(reject["record"], serde_json::json!({"id": "x"}));
+}
+
 /// Paths in a job file are found beside the job file, whatever the
 /// working directory; a path on the command line is the working
 /// directory's.

@@ -851,6 +851,7 @@ pub(super) fn begin_checkpoints(
 
 /// The dirty file: created afresh, or added to after a checkpoint.
 fn open_dirty(path: &std::path::Path, resumed: bool) -> std::io::Result<std::fs::File> {
+    crate::state::make_folders(path)?;
     if resumed {
         std::fs::OpenOptions::new()
             .create(true)

@@ -40,6 +40,7 @@ impl Rejects {
         let out = match &mut self.out {
             Some(out) => out,
             None => {
+                state::make_folders(path).map_err(failed)?;
                 let file = std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
