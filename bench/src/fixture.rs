@@ -58,6 +58,8 @@ pub enum FixtureError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("fixture body `{name}` is not a file inside `{}`", dir.display())]
+    Outside { dir: PathBuf, name: String },
     #[error("fixture index `{path}` is malformed: {source}")]
     Index {
         path: PathBuf,
@@ -129,7 +131,7 @@ impl FixtureSet {
                 }
             }
             let body = match &entry.body {
-                Some(name) => Bytes::from(read(&dir.join(name))?),
+                Some(name) => Bytes::from(read(&inside(dir, name)?)?),
                 None => Bytes::new(),
             };
             exchanges.push(Exchange {
@@ -181,6 +183,30 @@ const UNRECORDED_HEADERS: [&str; 6] = [
     "connection",
     "keep-alive",
 ];
+
+/// The body file `name` of the set in `dir`. A set is shared like code
+/// (recorded, committed, replayed elsewhere, served by `hydrant replay`),
+/// so a name may not reach out of its folder: not absolute, no `..`, no
+/// link that leads outside.
+fn inside(dir: &Path, name: &str) -> Result<PathBuf, FixtureError> {
+    let outside = || FixtureError::Outside {
+        dir: dir.to_owned(),
+        name: name.to_owned(),
+    };
+    let plain = Path::new(name)
+        .components()
+        .all(|part| matches!(part, std::path::Component::Normal(_)));
+    if !plain || name.is_empty() {
+        return Err(outside());
+    }
+    let path = dir.join(name);
+    if let (Ok(real), Ok(root)) = (path.canonicalize(), dir.canonicalize())
+        && !real.starts_with(root)
+    {
+        return Err(outside());
+    }
+    Ok(path)
+}
 
 /// Writes a fixture set as a run takes its exchanges: each body at once,
 /// the index last, so that a folder without one is not a finished set.
@@ -371,6 +397,43 @@ mod tests {
         assert!(set.find("POST", "/a?x=1&y=hello%20world").is_none());
         assert_eq!(decode("100%"), "100%");
         assert_eq!(decode("%e2%82%ac"), "€");
+    }
+
+    #[test]
+    fn a_body_is_read_only_from_inside_its_set() {
+        let root = tempfile::tempdir().unwrap();
+        let set = root.path().join("set");
+        std::fs::create_dir_all(set.join("sub")).unwrap();
+        std::fs::write(root.path().join("secret.txt"), "k-secret").unwrap();
+        std::fs::write(set.join("sub/page.json"), "[1]").unwrap();
+        std::os::unix::fs::symlink(root.path().join("secret.txt"), set.join("link.json")).unwrap();
+        let index = |body: &str| {
+            let entry = serde_json::json!([{"target": "/a", "body": body}]);
+            std::fs::write(set.join(INDEX), entry.to_string()).unwrap();
+            FixtureSet::load(&set)
+        };
+        let secret = root.path().join("secret.txt");
+        for name in [
+            "../secret.txt",
+            secret.to_str().unwrap(),
+            "link.json",
+            "sub/../../secret.txt",
+            "",
+        ] {
+            let error = index(name)
+                .err()
+                .unwrap_or_else(|| panic!("{name:?} was read"));
+            assert!(
+                matches!(error, FixtureError::Outside { .. }),
+                "{name:?}: {error}"
+            );
+            assert!(
+                error.to_string().contains("is not a file inside"),
+                "{error}"
+            );
+        }
+        let loaded = index("sub/page.json").unwrap();
+        assert_eq!(&loaded.exchanges[0].body[..], b"[1]");
     }
 
     #[test]
