@@ -48,6 +48,8 @@ pub struct FixtureSet {
 pub enum FixtureError {
     #[error("`{}` already holds a fixture set ({INDEX}); remove it or choose another folder", dir.display())]
     Exists { dir: PathBuf },
+    #[error("`{}` holds `{name}`, a name a fixture set's body takes; remove it or choose another folder", dir.display())]
+    Taken { dir: PathBuf, name: String },
     #[error("cannot write fixture file `{path}`: {source}")]
     Write {
         path: PathBuf,
@@ -208,6 +210,17 @@ fn inside(dir: &Path, name: &str) -> Result<PathBuf, FixtureError> {
     Ok(path)
 }
 
+/// Whether `name` is one a body of a recorded set takes: `00001.json`,
+/// `00002.body`, ….
+fn is_body_name(name: &str) -> bool {
+    let Some((number, kind)) = name.split_once('.') else {
+        return false;
+    };
+    number.len() >= 5
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && matches!(kind, "json" | "body")
+}
+
 /// Writes a fixture set as a run takes its exchanges: each body at once,
 /// the index last, so that a folder without one is not a finished set.
 #[derive(Debug)]
@@ -233,6 +246,19 @@ impl FixtureWriter {
             path: dir.to_owned(),
             source,
         })?;
+        let names = std::fs::read_dir(dir).map_err(|source| FixtureError::Read {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let taken = names
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .find(|name| is_body_name(name));
+        if let Some(name) = taken {
+            return Err(FixtureError::Taken {
+                dir: dir.to_owned(),
+                name,
+            });
+        }
         Ok(FixtureWriter {
             dir: dir.to_owned(),
             entries: Vec::new(),
@@ -272,7 +298,14 @@ impl FixtureWriter {
                 if json { "json" } else { "body" }
             );
             let path = self.dir.join(&name);
-            std::fs::write(&path, body).map_err(|source| FixtureError::Write {
+            // Never over a file this set did not write: one may have come
+            // into the folder since `create` looked.
+            let written = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .and_then(|mut file| std::io::Write::write_all(&mut file, body));
+            written.map_err(|source| FixtureError::Write {
                 path: path.clone(),
                 source,
             })?;
@@ -434,6 +467,38 @@ mod tests {
         }
         let loaded = index("sub/page.json").unwrap();
         assert_eq!(&loaded.exchanges[0].body[..], b"[1]");
+    }
+
+    #[test]
+    fn a_recording_writes_over_no_file_it_did_not_write() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path();
+        std::fs::write(dir.join("00001.json"), "theirs").unwrap();
+        let refused = FixtureWriter::create(dir).unwrap_err();
+        assert!(matches!(refused, FixtureError::Taken { ref name, .. } if name == "00001.json"));
+        assert!(
+            refused.to_string().contains("holds `00001.json`"),
+            "{refused}"
+        );
+        // Other files may share the folder.
+        std::fs::remove_file(dir.join("00001.json")).unwrap();
+        std::fs::write(dir.join("README.md"), "notes").unwrap();
+        std::fs::write(dir.join("1.json"), "notes").unwrap();
+        let mut writer = FixtureWriter::create(dir).unwrap();
+        // A file that comes after the look is not written over either.
+        std::fs::write(dir.join("00001.json"), "theirs").unwrap();
+        let headers = [("content-type".to_owned(), "application/json".to_owned())];
+        let failed = writer
+            .add("GET", "/a", &[], 200, &headers, b"[1]")
+            .unwrap_err();
+        assert!(matches!(failed, FixtureError::Write { .. }), "{failed}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("00001.json")).unwrap(),
+            "theirs"
+        );
+        assert!(
+            is_body_name("00012.body") && !is_body_name("0001.json") && !is_body_name("a0001.json")
+        );
     }
 
     #[test]
