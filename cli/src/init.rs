@@ -78,9 +78,9 @@ pub async fn init(args: InitArgs) -> Result<()> {
         .map(|(k, v)| (k.into(), v.into()))
         .collect();
     url.set_query(None);
-    let (mut draft, vars) = credentials(&args)?;
+    let (mut draft, mut vars) = credentials(&args)?;
     draft.url = url.to_string();
-    draft.query = query;
+    draft.query = query_variables(query, &mut vars);
 
     let (options, _server) = crate::commands::replay_options(args.replay.as_deref()).await?;
     let names: Vec<String> = vars.iter().map(|(name, _)| name.clone()).collect();
@@ -168,6 +168,29 @@ fn credentials(args: &InitArgs) -> Result<(Draft, Vec<(String, String)>)> {
         vars.push((var, value.trim().to_owned()));
     }
     Ok((draft, vars))
+}
+
+/// The URL's query, each parameter named as a credential (`api_key`,
+/// `access_token`, `signature`…) turned into a `${VAR}` reference: a job file
+/// is shared and committed, and its secrets belong in the environment.
+fn query_variables(
+    query: Vec<(String, String)>,
+    vars: &mut Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    query
+        .into_iter()
+        .map(|(name, value)| {
+            if !hydrant_engine::is_credential_name(&name) {
+                return (name, value);
+            }
+            let mut var = header_variable(&name);
+            while vars.iter().any(|(taken, _)| *taken == var) {
+                var.push_str("_QUERY");
+            }
+            vars.push((var.clone(), value));
+            (name, format!("${{{var}}}"))
+        })
+        .collect()
 }
 
 /// `X-Api-Key` → `X_API_KEY`.
@@ -530,6 +553,31 @@ mod tests {
             Some("value".to_owned())
         );
         assert_eq!(path_of(&["@odata.nextLink"]), "$['@odata.nextLink']");
+    }
+
+    #[test]
+    fn a_query_credential_gets_a_variable_of_its_own() {
+        let mut vars = vec![("X_API_KEY".to_owned(), "from-header".to_owned())];
+        let query = vec![
+            ("limit".to_owned(), "10".to_owned()),
+            ("x_api_key".to_owned(), "q1".to_owned()),
+            ("access_token".to_owned(), "q2".to_owned()),
+        ];
+        let query = query_variables(query, &mut vars);
+        let shown: Vec<(&str, &str)> = query
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("limit", "10"),
+                ("x_api_key", "${X_API_KEY_QUERY}"),
+                ("access_token", "${ACCESS_TOKEN}")
+            ]
+        );
+        assert_eq!(vars[1], ("X_API_KEY_QUERY".to_owned(), "q1".to_owned()));
+        assert_eq!(vars[2], ("ACCESS_TOKEN".to_owned(), "q2".to_owned()));
     }
 
     #[test]

@@ -59,7 +59,7 @@ pub use extract::{Batch, Cell, DirtyRecord, Tolerated};
 #[cfg(feature = "schema")]
 pub use job::job_schema;
 pub use job::vars::Vars;
-pub use job::{ColumnSpec, ColumnType};
+pub use job::{ColumnSpec, ColumnType, is_credential_name};
 pub use job::{Job, JobFormat, OutputFormat, Pick};
 pub use json::path;
 pub use json::path::{JsonPath, Segment};

@@ -75,6 +75,46 @@ fn a_job_written_by_init_fetches_every_record_of_each_cookbook_style() {
     }
 }
 
+/// A key in the URL's query (`?api_key=…`, as many APIs document it) is
+/// a credential too: the job holds a `${VAR}` in its place, and runs with
+/// the variable set.
+#[test]
+fn init_moves_a_credential_in_the_url_into_a_variable() {
+    let server = TestServer::start_fn(|seen| {
+        let (path, query) = seen.target.split_once('?').unwrap_or((&seen.target, ""));
+        let mut pairs: Vec<&str> = query.split('&').collect();
+        let Some(at) = pairs.iter().position(|pair| *pair == "api_key=q-secret") else {
+            return crate::util::json(401, r#"{"error":"unauthorized"}"#);
+        };
+        pairs.remove(at);
+        pairs.sort_unstable();
+        let page = match (path, pairs.join("&").as_str()) {
+            ("/v1/things", "page_size=2") => r#"{"items":[{"id":1},{"id":2}],"next_cursor":"c3"}"#,
+            ("/v1/things", "cursor=c3&page_size=2") => r#"{"items":[{"id":3}],"next_cursor":null}"#,
+            _ => return crate::util::json(404, "{}"),
+        };
+        Exchange::json(&seen.target, page)
+    });
+    let dir = Dir::new();
+    let job = dir.path("things.toml");
+    let url = format!("{}/v1/things?page_size=2&api_key=q-secret", server.url());
+    let init = hydrant(&["init", &url, "--out", path_str(&job)]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    assert!(
+        init.stderr.contains("credentials from: API_KEY"),
+        "{}",
+        init.stderr
+    );
+    assert!(!init.stderr.contains("q-secret"), "{}", init.stderr);
+    let text = std::fs::read_to_string(&job).unwrap();
+    assert!(!text.contains("q-secret"), "{text}");
+    assert!(text.contains("api_key = \"${API_KEY}\""), "{text}");
+
+    let run = hydrant_with(&["run", path_str(&job)], &[("API_KEY", "q-secret")]);
+    assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
+}
+
 /// Credentials reach the probe, and the job holds only `${VAR}`
 /// references to them; init names the variables to set.
 #[test]

@@ -9,6 +9,7 @@ pub(crate) mod vars;
 
 pub use crate::dialect::Pick;
 pub use columns::{ColumnSpec, ColumnType};
+pub use validate::is_credential_name;
 pub(crate) use validate::scalar_text;
 use validate::*;
 

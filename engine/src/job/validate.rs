@@ -224,7 +224,7 @@ pub(crate) fn scalar_text(key: &str, value: &Value) -> std::result::Result<Strin
 /// credential: `Authorization`, `Proxy-Authorization`, or a name holding
 /// one of [`CREDENTIAL_WORDS`] (any case). Its value goes only to the
 /// job's origin and is masked wherever shown.
-pub(super) fn is_credential_name(name: &str) -> bool {
+pub fn is_credential_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     matches!(name.as_str(), "authorization" | "proxy-authorization")
         || CREDENTIAL_WORDS.iter().any(|word| name.contains(word))
