@@ -222,8 +222,9 @@ pub(crate) fn scalar_text(key: &str, value: &Value) -> std::result::Result<Strin
 
 /// Whether a header, query parameter or variable of this name carries a
 /// credential: `Authorization`, `Proxy-Authorization`, or a name holding
-/// one of [`CREDENTIAL_WORDS`] (any case). Its value goes only to the
-/// job's origin and is masked wherever shown.
+/// `token`, `key`, `secret`, `signature`, `password`, `passwd`, `pwd`,
+/// `auth`, `hook`, `cookie`, `credential` or `private` (any case). Its
+/// value goes only to the job's origin and is masked wherever shown.
 pub fn is_credential_name(name: &str) -> bool {
     let name = name.to_ascii_lowercase();
     matches!(name.as_str(), "authorization" | "proxy-authorization")
