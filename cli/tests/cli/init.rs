@@ -96,7 +96,8 @@ fn init_moves_a_credential_in_the_url_into_a_variable() {
         Exchange::json(&seen.target, page)
     });
     let dir = Dir::new();
-    let job = dir.path("things.toml");
+    // Missing folders on the way are made, as for a run's output.
+    let job = dir.path("jobs/things/things.toml");
     let url = format!("{}/v1/things?page_size=2&api_key=q-secret", server.url());
     let init = hydrant(&["init", &url, "--out", path_str(&job)]);
     assert_eq!(init.code, 0, "{}", init.stderr);
