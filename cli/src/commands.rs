@@ -156,22 +156,21 @@ pub fn dispatch(command: Command) -> Result<()> {
                 if let Some((i, n)) = shard {
                     job.name_for_shard(i, n, args.output.is_none());
                 }
-                check_summary_path(&job, &mut summary_to)?;
+                check_files_beside(&job, None, &mut summary_to)?;
                 let runtime = runtime_for(&job, &args.job)?;
                 runtime.block_on(run(args, job, None, seen.clone(), part))
             });
-            failed_summary(&result, summary_to.as_deref(), &seen)?;
+            failed_summary(&result, summary_to.as_deref(), &seen);
             result
         }
         Command::Record(args) => {
             let mut summary_to = summary_path(&args.run)?;
             let seen = Seen::default();
             let result = run_job(&args.run, Some(&args.to)).and_then(|job| {
-                check_summary_path(&job, &mut summary_to)?;
-                check_record_folder(&job, &args.to, &mut summary_to)?;
+                check_files_beside(&job, Some(&args.to), &mut summary_to)?;
                 runtime_for(&job, &args.run.job)?.block_on(record(args, job, seen.clone()))
             });
-            failed_summary(&result, summary_to.as_deref(), &seen)?;
+            failed_summary(&result, summary_to.as_deref(), &seen);
             result
         }
         Command::Bench(args) => {
@@ -417,64 +416,56 @@ async fn run(
     Ok(())
 }
 
-/// `--summary-json`'s file, refused when it is the job file or a folder.
-/// Checked before the job is read, so that the summary of a job file
-/// that does not load does not replace it.
+/// `--summary-json`'s file, refused when it is the job file. Checked
+/// before the job is read, so that the summary of a job file that does
+/// not load does not replace it; the rest of the run's files are checked
+/// once it is ([`check_files_beside`]).
 fn summary_path(args: &RunArgs) -> Result<Option<PathBuf>> {
-    let Some(path) = args.summary_json.clone() else {
-        return Ok(None);
-    };
-    if path.as_os_str() == "-" {
-        return Ok(Some(path));
-    }
-    if path.is_dir() {
-        return Err(Usage(format!(
-            "--summary-json: `{}` is a folder; name a file in it",
-            path.display()
-        ))
-        .into());
-    }
-    let job = &args.job.job;
-    let same = matches!(
-        (path.canonicalize(), job.canonicalize()),
-        (Ok(a), Ok(b)) if a == b
-    );
-    if same {
+    let path = args.summary_json.clone();
+    let job = args.job.job.canonicalize().ok();
+    if let Some(path) = path.as_deref()
+        && job.is_some()
+        && path.canonicalize().ok() == job
+    {
         return Err(Usage(format!(
             "--summary-json `{}` is the job file: one would overwrite the other",
             path.display()
         ))
         .into());
     }
-    Ok(Some(path))
+    Ok(path)
 }
 
-/// Checks `--summary-json`'s file against the files the run reads and
-/// writes. A file that clashes is forgotten, so that no summary of the
-/// failure is written over the other file.
-fn check_summary_path(job: &Job, summary_to: &mut Option<PathBuf>) -> Result<()> {
-    let Some(path) = summary_to.as_deref().filter(|path| path.as_os_str() != "-") else {
-        return Ok(());
-    };
-    if let Err(error) = job.check_file_beside("--summary-json", path) {
+/// Checks `--summary-json`'s file, and `record`'s folder `to`, against
+/// the files the run reads and writes. On a clash no summary is written:
+/// it may be the file at fault.
+fn check_files_beside(
+    job: &Job,
+    to: Option<&Path>,
+    summary_to: &mut Option<PathBuf>,
+) -> Result<()> {
+    let summary = summary_to.as_deref().filter(|path| path.as_os_str() != "-");
+    let also: Vec<_> = summary
+        .map(|path| ("--summary-json", path))
+        .into_iter()
+        .collect();
+    let checked = also
+        .iter()
+        .try_for_each(|(key, path)| job.check_file_beside(key, path))
+        .and_then(|()| to.map_or(Ok(()), |to| job.check_folder_beside("--to", to, &also)));
+    if let Err(error) = checked {
         *summary_to = None;
         return Err(error.into());
     }
     Ok(())
 }
 
-/// Checks that `record`'s folder holds none of the run's files, whose
-/// fixtures would be written over them or they over the fixtures. On a
-/// clash no summary is written: it may be the file at fault.
-fn check_record_folder(job: &Job, to: &Path, summary_to: &mut Option<PathBuf>) -> Result<()> {
-    let summary = summary_to.as_deref().filter(|path| path.as_os_str() != "-");
-    let also: Vec<_> = summary
-        .map(|path| ("--summary-json", path))
-        .into_iter()
-        .collect();
-    if let Err(error) = job.check_folder_beside("--to", to, &also) {
-        *summary_to = None;
-        return Err(error.into());
+/// Makes the missing folders on the way to `path`, as a run does for its
+/// output; `what` names the file in the error.
+pub(crate) fn make_folders(path: &Path, what: &str) -> Result<()> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("cannot make the folder of {what} `{}`", path.display()))?;
     }
     Ok(())
 }
@@ -487,25 +478,20 @@ fn write_summary(path: &std::path::Path, text: &[u8]) -> Result<()> {
         stderr.write_all(b"\n")?;
         return Ok(());
     }
-    // Missing folders on the way are made, as for the output: a run that
-    // wrote every record should not fail for want of its report's folder.
-    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).with_context(|| {
-            format!(
-                "cannot make the folder of --summary-json `{}`",
-                path.display()
-            )
-        })?;
-    }
+    // A run that wrote every record should not fail for want of its
+    // report's folder.
+    make_folders(path, "--summary-json")?;
     std::fs::write(path, text)
         .with_context(|| format!("cannot write --summary-json `{}`", path.display()))
 }
 
 /// The `--summary-json` of a run that failed: what it had done when it
 /// last said, and the error with its exit code.
-fn failed_summary(result: &Result<()>, path: Option<&std::path::Path>, seen: &Seen) -> Result<()> {
+/// One that cannot be written is warned of: the run's own error is the
+/// one its exit code and message tell.
+fn failed_summary(result: &Result<()>, path: Option<&std::path::Path>, seen: &Seen) {
     let (Err(error), Some(path)) = (result, path) else {
-        return Ok(());
+        return;
     };
     let progress = seen
         .lock()
@@ -521,8 +507,10 @@ fn failed_summary(result: &Result<()>, path: Option<&std::path::Path>, seen: &Se
             "exit_code": exit_code(error),
         },
     });
-    let text = serde_json::to_vec_pretty(&summary).context("cannot encode the summary")?;
-    write_summary(path, &text)
+    let text = serde_json::to_vec_pretty(&summary).expect("a summary is plain data");
+    if let Err(e) = write_summary(path, &text) {
+        eprintln!("hydrant: warning: {e:#}");
+    }
 }
 
 fn parse_format(format: &str) -> Result<OutputFormat> {

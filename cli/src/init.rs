@@ -109,10 +109,7 @@ pub async fn init(args: InitArgs) -> Result<()> {
     }
     match &args.out {
         Some(out) => {
-            if let Some(folder) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(folder)
-                    .with_context(|| format!("cannot make the folder of `{}`", out.display()))?;
-            }
+            crate::commands::make_folders(out, "--out")?;
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)

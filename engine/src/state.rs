@@ -290,16 +290,13 @@ impl Drop for StateLock {
 pub(crate) fn lock(path: &FsPath) -> Result<StateLock> {
     use std::io::{Read, Seek};
     let lock_path = sibling(path, ".lock");
-    if let Some(dir) = lock_path.parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            Error::io(
-                format!("cannot create the state folder `{}`", dir.display()),
-                e,
-            )
-        })?;
-    }
+    make_folders(&lock_path).map_err(|e| {
+        let dir = lock_path.parent().unwrap_or(FsPath::new("."));
+        Error::io(
+            format!("cannot create the state folder `{}`", dir.display()),
+            e,
+        )
+    })?;
     let failed = |e| {
         Error::io(
             format!("cannot lock the state `{}`", lock_path.display()),

@@ -204,6 +204,21 @@ fn the_summary_is_written_over_none_of_the_files_of_the_run() {
         run.stderr
     );
     assert_eq!(dir.read("broken.toml"), "[request\n");
+    // A failed run's summary that cannot be written leaves the run's own
+    // error to tell.
+    let run = hydrant(&[
+        "run",
+        path_str(&broken),
+        "--summary-json",
+        path_str(&dir.path("folder")),
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("TOML parse error"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("warning: cannot write --summary-json"),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Every file a run writes gets its missing folders, as the output
