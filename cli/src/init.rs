@@ -18,7 +18,8 @@ use crate::commands::Usage;
 /// The arguments of `hydrant init`.
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
-    /// The URL of the first page, with its query.
+    /// The URL of the first page, with its query. A `user:password@` in
+    /// it becomes basic auth, read from variables as with --basic.
     url: String,
     /// Write the job here instead of stdout; an existing file is refused.
     #[arg(long, short, value_name = "PATH")]
@@ -78,7 +79,8 @@ pub async fn init(args: InitArgs) -> Result<()> {
         .map(|(k, v)| (k.into(), v.into()))
         .collect();
     url.set_query(None);
-    let (mut draft, mut vars) = credentials(&args)?;
+    let in_url = user_info(&mut url)?;
+    let (mut draft, mut vars) = credentials(&args, in_url)?;
     draft.url = url.to_string();
     draft.query = query_variables(query, &mut vars);
 
@@ -130,14 +132,53 @@ pub async fn init(args: InitArgs) -> Result<()> {
     Ok(())
 }
 
+/// Takes `user:password@` out of the URL, decoded: the engine sends no
+/// credentials from a URL, and init writes them as basic auth instead.
+/// The error names neither.
+fn user_info(url: &mut url::Url) -> Result<Option<(String, String)>> {
+    if url.username().is_empty() && url.password().is_none() {
+        return Ok(None);
+    }
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let user = decode(url.username());
+    let password = decode(url.password().unwrap_or_default());
+    // Neither can fail on an http(s) URL, which has a host.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Ok(Some((user, password)))
+}
+
 /// The auth and headers of the job, as `${VAR}` references, and the
-/// variables' values for the probe.
-fn credentials(args: &InitArgs) -> Result<(Draft, Vec<(String, String)>)> {
+/// variables' values for the probe. `in_url` is the URL's own
+/// `user:password@`, which is basic auth too.
+fn credentials(
+    args: &InitArgs,
+    in_url: Option<(String, String)>,
+) -> Result<(Draft, Vec<(String, String)>)> {
     let mut draft = Draft::default();
     let mut vars = Vec::new();
     if args.bearer.is_some() && args.basic.is_some() {
         return Err(Usage("--bearer and --basic: give one".to_owned()).into());
     }
+    if in_url.is_some() && (args.bearer.is_some() || args.basic.is_some()) {
+        let given = if args.bearer.is_some() {
+            "--bearer"
+        } else {
+            "--basic"
+        };
+        return Err(Usage(format!("{given} and a user name in the URL: give one")).into());
+    }
+    let basic = args.basic.as_deref().map(|basic| {
+        basic
+            .split_once(':')
+            .map(|(user, password)| (user.to_owned(), password.to_owned()))
+            .ok_or_else(|| Usage("--basic: expected USER:PASS".to_owned()))
+    });
+    let basic = basic.transpose()?.or(in_url);
     if let Some(token) = &args.bearer {
         draft.auth = vec![
             "type = \"bearer\"".into(),
@@ -145,17 +186,14 @@ fn credentials(args: &InitArgs) -> Result<(Draft, Vec<(String, String)>)> {
         ];
         vars.push(("HYDRANT_TOKEN".to_owned(), token.clone()));
     }
-    if let Some(basic) = &args.basic {
-        let (user, password) = basic
-            .split_once(':')
-            .ok_or_else(|| Usage("--basic: expected USER:PASS".to_owned()))?;
+    if let Some((user, password)) = basic {
         draft.auth = vec![
             "type = \"basic\"".into(),
             "username = \"${HYDRANT_USER}\"".into(),
             "password = \"${HYDRANT_PASSWORD}\"".into(),
         ];
-        vars.push(("HYDRANT_USER".to_owned(), user.to_owned()));
-        vars.push(("HYDRANT_PASSWORD".to_owned(), password.to_owned()));
+        vars.push(("HYDRANT_USER".to_owned(), user));
+        vars.push(("HYDRANT_PASSWORD".to_owned(), password));
     }
     for header in &args.headers {
         let Some((name, value)) = header.split_once(':') else {
@@ -591,7 +629,7 @@ mod tests {
             basic: Some("ada:s3cret".into()),
             replay: None,
         };
-        let (draft, vars) = credentials(&args).unwrap();
+        let (draft, vars) = credentials(&args, None).unwrap();
         let text = draft.text();
         for secret in ["k3y", "abc", "ada", "s3cret"] {
             assert!(!text.contains(secret), "{secret} in {text}");

@@ -116,6 +116,83 @@ fn init_moves_a_credential_in_the_url_into_a_variable() {
     assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
 }
 
+/// `user:password@` in the URL is basic auth: the probe sends it, the
+/// job reads both from variables, and neither is written or echoed.
+#[test]
+fn init_turns_a_password_in_the_url_into_basic_auth() {
+    use base64::Engine as _;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("ada@corp:p@ss w+rd")
+    );
+    let server = TestServer::start_fn(move |seen| {
+        if seen.header("authorization") != Some(expected.as_str()) {
+            return crate::util::json(401, r#"{"error":"unauthorized"}"#);
+        }
+        let page = match seen.target.as_str() {
+            "/v1/things?page_size=2" => r#"{"items":[{"id":1},{"id":2}],"next_cursor":"c3"}"#,
+            "/v1/things?page_size=2&cursor=c3" => r#"{"items":[{"id":3}],"next_cursor":null}"#,
+            _ => return crate::util::json(404, "{}"),
+        };
+        Exchange::json(&seen.target, page)
+    });
+    let dir = Dir::new();
+    let job = dir.path("things.toml");
+    let url = server
+        .url()
+        .replacen("://", "://ada%40corp:p%40ss%20w+rd@", 1);
+    let url = format!("{url}/v1/things?page_size=2");
+    let init = hydrant(&["init", &url, "--out", path_str(&job)]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    assert!(
+        init.stderr
+            .contains("credentials from: HYDRANT_USER, HYDRANT_PASSWORD"),
+        "{}",
+        init.stderr
+    );
+    let text = std::fs::read_to_string(&job).unwrap();
+    for secret in ["ada", "p%40ss", "p@ss", "w+rd"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+        assert!(!init.stderr.contains(secret), "{secret} in {}", init.stderr);
+    }
+    assert!(text.contains("type = \"basic\""), "{text}");
+    assert!(text.contains("username = \"${HYDRANT_USER}\""), "{text}");
+    assert!(
+        text.contains("password = \"${HYDRANT_PASSWORD}\""),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("{}/v1/things\"", server.url())),
+        "{text}"
+    );
+
+    let env = [
+        ("HYDRANT_USER", "ada@corp"),
+        ("HYDRANT_PASSWORD", "p@ss w+rd"),
+    ];
+    let run = hydrant_with(&["run", path_str(&job)], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
+
+    // With credentials given twice, init asks for one, echoing neither.
+    let twice = hydrant(&[
+        "init",
+        &url,
+        "--bearer",
+        "t0k",
+        "--out",
+        path_str(&dir.path("b.toml")),
+    ]);
+    assert_eq!(twice.code, 2, "{}", twice.stderr);
+    assert!(
+        twice.stderr.contains("--bearer and a user name in the URL"),
+        "{}",
+        twice.stderr
+    );
+    assert!(!twice.stderr.contains("p%40ss"), "{}", twice.stderr);
+    assert_eq!(server.requests().len(), 3);
+}
+
 /// Credentials reach the probe, and the job holds only `${VAR}`
 /// references to them; init names the variables to set.
 #[test]
