@@ -28,6 +28,15 @@ fn files_that_would_overwrite_each_other_are_refused_before_any_request() {
             format!("[output]\npath = \"{out}\"\n[records]\ndirty_path = \"{out}\"\n"),
             "records.dirty_path and output.path (or --output) are the same file",
         ),
+        // Through a link to the folder the run is yet to make.
+        (
+            format!(
+                "[output]\npath = \"{}\"\n[records]\ndirty_path = \"{}\"\n",
+                path_str(&dir.path("made/out.ndjson")),
+                path_str(&dir.path("ahead/out.ndjson"))
+            ),
+            "records.dirty_path and output.path (or --output) are the same file",
+        ),
         (
             format!("[output]\npath = \"{}\"\n", path_str(dir.dir.path())),
             "is a folder; name a file in it",
@@ -50,6 +59,7 @@ fn files_that_would_overwrite_each_other_are_refused_before_any_request() {
         ),
     ];
     dir.write("values.txt", "a\nb\n");
+    std::os::unix::fs::symlink("made", dir.path("ahead")).unwrap();
     for (rest, says) in cases {
         let job = dir.write(
             "job.toml",
@@ -61,6 +71,7 @@ fn files_that_would_overwrite_each_other_are_refused_before_any_request() {
     }
     assert!(server.requests().is_empty());
     assert!(!dir.path("out.ndjson").exists());
+    assert!(!dir.path("made").exists());
     assert_eq!(dir.read("values.txt"), "a\nb\n");
 }
 

@@ -239,6 +239,17 @@ fn record_writes_no_file_of_the_run_into_the_set() {
     }
     let written = std::fs::read_dir(&fixtures).unwrap().count();
     assert_eq!(written, 0, "nothing was written into the set's folder");
+    // A link, relative, to the folder record is yet to make.
+    std::os::unix::fs::symlink("../new-set", dir.path("elsewhere/ahead")).unwrap();
+    let out = path_str(&dir.path("elsewhere/ahead/out.ndjson")).to_owned();
+    let new_set = path_str(&dir.path("new-set")).to_owned();
+    let key = format!("KEY={SECRET}");
+    let args = ["record", path_str(&job), "--to", &new_set, "--var", &key];
+    let run = hydrant(&[&args[..], &["-o", &out]].concat());
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let says = format!("--to: `{new_set}` would hold output.path (or --output)");
+    assert!(run.stderr.contains(&says), "{}", run.stderr);
+    assert!(!dir.path("new-set").exists());
     assert!(server.requests().is_empty());
     // Beside the set, both are kept whole.
     let out = path_str(&dir.path("out.ndjson")).to_owned();

@@ -748,7 +748,7 @@ impl Job {
         }
         let files = self.files_written();
         for (i, (key, path)) in files.iter().enumerate() {
-            if let Some((other, _)) = files[..i].iter().find(|(_, p)| p == path) {
+            if let Some((other, _)) = files[..i].iter().find(|(_, p)| same_file(p, path)) {
                 return Err(Error::config(format!(
                     "{key} and {other} are the same file `{}`: one would overwrite the other",
                     path.display()
@@ -972,54 +972,60 @@ impl Job {
     }
 }
 
-/// The job as JSON without what may change between a run and its resume
-/// without changing the records: how fast and how patiently requests go,
-/// how they are authenticated, where the checkpoint is.
 /// A path made absolute without touching the file system (the file may
-/// not exist yet), `.` and `..` folded.
+/// not exist yet). For comparing paths, see [`resolved`].
 fn absolute(path: &FsPath) -> PathBuf {
-    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let mut folded = PathBuf::new();
-    for part in path.components() {
-        match part {
-            std::path::Component::ParentDir => {
-                folded.pop();
-            }
-            std::path::Component::CurDir => {}
-            other => folded.push(other),
-        }
-    }
-    folded
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
-/// A path made absolute, with the links of the part of it that exists
-/// followed: a file that does not exist yet, in a folder that does.
+/// A path made absolute with each link on the way followed, as opening it
+/// would: also a link to a folder that does not exist yet (one a run makes),
+/// which `canonicalize` cannot follow. `..` is taken after the links before
+/// it, as the file system takes it.
 fn resolved(path: &FsPath) -> PathBuf {
-    let path = absolute(path);
-    let mut head = path.as_path();
-    let mut tail = Vec::new();
-    loop {
-        if let Ok(real) = head.canonicalize() {
-            return tail.iter().rev().fold(real, |real, part| real.join(part));
-        }
-        match (head.parent(), head.file_name()) {
-            (Some(parent), Some(name)) => {
-                tail.push(name);
-                head = parent;
+    use std::path::Component;
+    // Linux gives up after 40 links; so does this, and a loop of links
+    // resolves to where it stopped.
+    const MAX_LINKS: u32 = 40;
+    let parts = |path: &FsPath| -> Vec<PathBuf> {
+        path.components()
+            .rev()
+            .map(|part| PathBuf::from(part.as_os_str()))
+            .collect()
+    };
+    let mut pending = parts(&absolute(path));
+    let mut out = PathBuf::new();
+    let mut links = 0;
+    while let Some(part) = pending.pop() {
+        match part.components().next() {
+            Some(Component::ParentDir) => {
+                out.pop();
             }
-            _ => return path,
+            Some(Component::Normal(name)) => {
+                out.push(name);
+                let is_link =
+                    std::fs::symlink_metadata(&out).is_ok_and(|meta| meta.file_type().is_symlink());
+                if is_link
+                    && links < MAX_LINKS
+                    && let Ok(target) = std::fs::read_link(&out)
+                {
+                    links += 1;
+                    out.pop();
+                    // An absolute target starts again from its root.
+                    pending.extend(parts(&target));
+                }
+            }
+            Some(Component::CurDir) | None => {}
+            Some(root) => out.push(root.as_os_str()),
         }
     }
+    out
 }
 
-/// Whether two paths name one file: the same path once folded, or, for
-/// files that exist, the same file behind links.
+/// Whether two paths name one file, links followed, whether or not it
+/// exists yet.
 fn same_file(a: &FsPath, b: &FsPath) -> bool {
-    a == b
-        || matches!(
-            (a.canonicalize(), b.canonicalize()),
-            (Ok(a), Ok(b)) if a == b
-        )
+    a == b || resolved(a) == resolved(b)
 }
 
 fn partial_of(path: &FsPath) -> PathBuf {
@@ -1068,6 +1074,27 @@ fn plain_types(problem: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_path_is_resolved_through_links_that_lead_nowhere_yet() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        std::fs::create_dir(root.join("a")).unwrap();
+        // `ahead` leads to a folder not made yet, `up/..` to `a`'s parent.
+        symlink("a/new", root.join("ahead")).unwrap();
+        symlink(root.join("a/b"), root.join("up")).unwrap();
+        symlink("loop2", root.join("loop1")).unwrap();
+        symlink("loop1", root.join("loop2")).unwrap();
+        assert_eq!(resolved(&root.join("ahead/x")), root.join("a/new/x"));
+        assert_eq!(resolved(&root.join("up/../x")), root.join("a/x"));
+        assert_eq!(resolved(&root.join("./a/./x")), root.join("a/x"));
+        assert!(same_file(&root.join("ahead/x"), &root.join("a/new/x")));
+        assert!(!same_file(&root.join("ahead/x"), &root.join("a/x")));
+        // A loop of links ends; where it ends is not a file anyway.
+        assert!(resolved(&root.join("loop1/x")).ends_with("x"));
+    }
 
     fn parse(text: &str) -> Result<Job> {
         Job::parse(
