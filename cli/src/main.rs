@@ -59,7 +59,7 @@ enum Command {
     /// Show the first requests the job would send, secrets masked.
     #[command(after_help = "Example:\n  hydrant explain job.toml")]
     Explain(JobArgs),
-    /// Infer [[columns]] from the first page and print them as TOML.
+    /// Infer `[[columns]]` from the first page and print them as TOML.
     #[command(after_help = "Example:\n  hydrant schema job.toml >> job.toml")]
     Schema(JobArgs),
     /// Print the native TOML job that a DataWorks, Data Factory or YAML job file means, with a
@@ -189,7 +189,7 @@ struct RunArgs {
 struct RunCommand {
     #[command(flatten)]
     run: RunArgs,
-    /// Continue a run that was cut off, from its [state] checkpoint.
+    /// Continue a run that was cut off, from its `[state]` checkpoint.
     #[arg(long)]
     resume: bool,
     /// Backfill an incremental job from this cursor value (inclusive),
