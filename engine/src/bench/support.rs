@@ -16,7 +16,7 @@ use crate::json::scan::Scanner;
 use crate::json::{Parser, Scratch};
 use crate::read::shaped::{Learned, Lines, Rows, Shaped, ShapedReader};
 use crate::sink::{
-    Counted, Destination, Made, NdjsonEncoder, PageEncoder, PageOut, Sink, TextSink,
+    Counted, Destination, Made, NdjsonEncoder, PageEncoder, PageOut, Sink, TextEncoder, TextSink,
 };
 
 /// The output a bench encodes to.
@@ -39,6 +39,9 @@ enum Form {
     /// A simd-json tree, as a run builds before its columns are known.
     Tree,
 }
+
+/// The rows, NDJSON lines and nulls the page path makes of a page.
+type PagePath = (usize, Vec<u8>, Vec<crate::extract::Tolerated>);
 
 /// Parses a page and extracts the job's columns from it.
 #[derive(Debug)]
@@ -151,6 +154,108 @@ impl PagePipeline {
             rows,
         };
         shaped.read(body, lines, learned)
+    }
+
+    /// Reads `body` as a run's page makers read a page whose records share
+    /// a few shapes, and checks what the reader made against the page
+    /// path, for the fuzz target of the reader. `Ok(false)`: the reader
+    /// declines the page, or the text around its records is not JSON (a
+    /// run reads such a page by the page path). `Ok(true)`: it took the
+    /// page and made the page path's rows, lines, nulls, fingerprint and
+    /// (with `parquet`) Arrow batch. `Err` says how they differ. The
+    /// templates learned stay for the next page, as in a run; the columns
+    /// must be known (declared, or a page went through [`Self::run`]).
+    pub fn check_shaped(&mut self, body: &[u8]) -> std::result::Result<bool, String> {
+        if self.extractor.is_none() || self.form != Form::Index {
+            return Err("the columns are not known yet".to_owned());
+        }
+        let Some(shaped) = self.read_shaped(body, false) else {
+            return Ok(false);
+        };
+        if Scanner::default().scan(&shaped.around(body), None).is_err() {
+            return Ok(false);
+        }
+        let (rows, lines, tolerated) = self.page_path(body)?;
+        let mut whole = Scanner::default();
+        let page_fingerprint = (|| {
+            let doc = whole.scan(body, None).ok()?;
+            let records = select_records(doc.root(), &self.job.records).ok()?;
+            crate::extract::records_fingerprint(&records)
+        })();
+        if let Some(fingerprint) = shaped.fingerprint(body)
+            && Some(fingerprint) != page_fingerprint
+        {
+            return Err("the reader's fingerprint of the page is not the page path's".to_owned());
+        }
+        let made = shaped.made.into_text().expect("NDJSON rows are text");
+        if (shaped.rows, &made, &shaped.tolerated) != (rows, &lines, &tolerated) {
+            return Err(format!(
+                "the reader made {} rows, the page path {rows}:\n{}\nagainst\n{}\nnulls {:?} against {tolerated:?}",
+                shaped.rows,
+                String::from_utf8_lossy(&made),
+                String::from_utf8_lossy(&lines),
+                shaped.tolerated,
+            ));
+        }
+        #[cfg(feature = "parquet")]
+        self.check_shaped_batch(body)?;
+        Ok(true)
+    }
+
+    /// The page path's rows, NDJSON lines and nulls of a page the reader
+    /// took; `Err` if the page path would not write its records as they
+    /// stand (a page it refuses, new fields, a dirty record).
+    fn page_path(&mut self, body: &[u8]) -> std::result::Result<PagePath, String> {
+        let extractor = self.extractor.as_ref().expect("checked by the caller");
+        let taken =
+            |why: String| format!("the reader took a page the page path makes otherwise: {why}");
+        let doc = (self.scanner.scan(body, extractor.plan())).map_err(|e| taken(e.to_string()))?;
+        let records = select_records(doc.root(), &self.job.records).map_err(taken)?;
+        let mut batch = Batch::default();
+        let covering = covering(&self.inferred);
+        let placeholders = Placeholders::new();
+        if !extractor.extract_covered(&records, &placeholders, &mut batch, covering.as_ref()) {
+            return Err(taken("a record holds fields new to the columns".to_owned()));
+        }
+        if !batch.dirty.is_empty() {
+            return Err(taken(format!("{} dirty records", batch.dirty.len())));
+        }
+        let columns = extractor.columns();
+        let encoder = TextEncoder::Ndjson(NdjsonEncoder::new(columns));
+        let mut lines = Vec::new();
+        encoder.encode(&batch, columns.len(), &mut lines);
+        Ok((batch.rows, lines, batch.tolerated.clone()))
+    }
+
+    /// The reader's Arrow batch of a page it took, against the page
+    /// makers' batch for a Parquet output.
+    #[cfg(feature = "parquet")]
+    fn check_shaped_batch(&mut self, body: &[u8]) -> std::result::Result<(), String> {
+        let Some(Made::Batch(read)) = self.read_shaped(body, true).map(|s| s.made) else {
+            return Err("the reader took the page as lines but not as a batch".to_owned());
+        };
+        let extractor = self.extractor.as_ref().expect("checked by the caller");
+        let doc = (self.scanner.scan(body, extractor.plan())).map_err(|e| e.to_string())?;
+        let records = select_records(doc.root(), &self.job.records)?;
+        let made = extract_then(
+            extractor,
+            &records,
+            covering(&self.inferred).as_ref(),
+            |columns, batch| {
+                Ok(crate::sink::arrow::Builders::page_batch(&PageOut {
+                    body,
+                    columns,
+                    batch,
+                }))
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        match read == made {
+            true => Ok(()),
+            false => Err(format!(
+                "the reader's batch is not the page path's:\n{read:?}\nagainst\n{made:?}"
+            )),
+        }
     }
 
     /// The job's columns: declared, or inferred from the first page; `None`

@@ -429,6 +429,37 @@ fn inferred_columns_read_changed_records_alike_by_index_and_tree() {
     assert!(tally.new_fields > 100, "{tally:?}");
 }
 
+/// Pages whose records share a few shapes are read against them, not
+/// through the index (`read/shaped.rs`). Wherever that reader takes one
+/// of these changed pages, it makes the page path's rows, lines, nulls
+/// and Arrow batch; it declines the rest, which a run reads by the page
+/// path.
+#[test]
+fn the_shaped_reader_makes_what_the_page_path_makes_on_changed_records() {
+    let mut rng = StdRng::seed_from_u64(0x5a9e);
+    let (mut taken, mut declined) = (0, 0);
+    for _ in 0..250 {
+        let job = any_job(&mut rng);
+        let mut pipeline = PagePipeline::new(&job).unwrap();
+        // Inferred columns come from a first page of plain records.
+        if pipeline.run(&page(0.0, &mut rng)).is_err() {
+            continue;
+        }
+        for _ in 0..4 {
+            let page = page(odds(&mut rng), &mut rng);
+            match pipeline.check_shaped(&page) {
+                Ok(true) => taken += 1,
+                Ok(false) => declined += 1,
+                Err(differs) => panic!("{differs}\n{job}\n{}", String::from_utf8_lossy(&page)),
+            }
+        }
+    }
+    assert!(
+        taken > 150 && declined > 150,
+        "{taken} taken, {declined} declined"
+    );
+}
+
 /// Typed columns, some at nested paths, under each policy for a missing
 /// member or a value of another type.
 #[test]
