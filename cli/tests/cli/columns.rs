@@ -321,6 +321,41 @@ fn a_double_is_written_as_the_api_spelled_it() {
     assert_eq!(run.stdout, inferred(1) + &inferred(3));
 }
 
+/// Two columns may read one path (a time and its text, DataWorks
+/// columns naming one field twice): each gets the value, in every
+/// format, on pages read by the shaped reader as on the first.
+#[test]
+fn a_path_read_by_two_columns_fills_both() {
+    let page = |first: u32| {
+        let records: Vec<String> = (first..first + 3)
+            .map(|id| format!(r#"{{"id":{id},"at":"2024-03-0{id}T12:00:00Z","n":{id}}}"#))
+            .collect();
+        format!("[{}]", records.join(","))
+    };
+    let server = paged(&[&page(1), &page(4)]);
+    let columns = "[[columns]]\nname = \"at\"\ntype = \"timestamp\"\n\
+                   [[columns]]\nname = \"at_text\"\npath = \"at\"\n\
+                   [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+                   [[columns]]\nname = \"id_again\"\npath = \"id\"\ntype = \"long\"\n";
+    let job = format!("{PAGED}{columns}");
+    let line = |id: u32| {
+        format!(
+            "{{\"at\":\"2024-03-0{id}T12:00:00Z\",\"at_text\":\"2024-03-0{id}T12:00:00Z\",\"id\":{id},\"id_again\":{id}}}\n"
+        )
+    };
+    let (run, summary) = run_job(&server.url(), "/i", &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, (1..=6).map(line).collect::<String>());
+    assert!(!run.stderr.contains("none of the"), "{}", run.stderr);
+    assert_eq!(summary["records"], 6);
+    let (run, _) = run_job_with(&server.url(), "/i", &job, &["--format", "csv"], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let csv: String = (1..=6)
+        .map(|id| format!("2024-03-0{id}T12:00:00Z,2024-03-0{id}T12:00:00Z,{id},{id}\n"))
+        .collect();
+    assert_eq!(run.stdout, format!("at,at_text,id,id_again\n{csv}"));
+}
+
 #[test]
 fn an_object_that_is_null_is_its_fields_not_a_column_of_its_own() {
     // As GitHub's issues give `assignee`: null, or an object; and as

@@ -851,12 +851,23 @@ impl Learning {
         met.push(key.to_owned());
         self.glue.extend_from_slice(&text[at..value]);
         self.members += 1;
-        let column = paths.iter().position(|path| {
-            path.len() == self.keys.len() + 1
-                && path.last().is_some_and(|last| last == key)
-                && path.iter().zip(&self.keys).all(|(a, b)| a == b)
-        });
+        // Every column at this path reads the value: a job may declare a
+        // path twice (a time and its text, a DataWorks field twice).
+        let columns: Vec<usize> = (paths.iter().enumerate())
+            .filter(|(_, path)| {
+                path.len() == self.keys.len() + 1
+                    && path.last().is_some_and(|last| last == key)
+                    && path.iter().zip(&self.keys).all(|(a, b)| a == b)
+            })
+            .map(|(column, _)| column)
+            .collect();
+        let column = columns.first().copied();
         let holds = column.map_or(Holds::ArrayOrEmpty, |column| self.column_holds[column]);
+        // Columns that differ in what they read besides leaves are the
+        // page path's.
+        (columns.iter())
+            .all(|&c| self.column_holds[c] == holds)
+            .then_some(())?;
         if text.get(value) == Some(&b'{') {
             match (empty_object(text, value), column) {
                 // `{}` that no column reads is text between values, an
@@ -889,16 +900,18 @@ impl Learning {
             Some((leaf, end, _)) => (Some(leaf), end),
             None => (None, skip_compound(text, value, holds)?),
         };
-        match column {
-            Some(column) => {
-                // A key that repeats: the page path takes the first value.
-                // An array read by a column not `json` is the page path's.
-                let array = leaf.is_none() && holds == Holds::Leaf;
-                if array || self.order[column].replace(self.before.len()).is_some() {
-                    return None;
-                }
+        if columns.is_empty() {
+            self.unread += 1;
+        }
+        // An array read by a column not `json` is the page path's.
+        if leaf.is_none() && holds == Holds::Leaf && column.is_some() {
+            return None;
+        }
+        for column in columns {
+            // A key that repeats: the page path takes the first value.
+            if self.order[column].replace(self.before.len()).is_some() {
+                return None;
             }
-            None => self.unread += 1,
         }
         self.before.push(std::mem::take(&mut self.glue));
         Some(end)
@@ -2090,6 +2103,44 @@ mod tests {
         assert_eq!(read(&columns("json", field), &body), None);
         assert!(page_path(&columns("string", ""), body.as_bytes()).is_some());
         assert_eq!(read(&columns("string", ""), &body), None);
+    }
+
+    /// A path two columns read gives its value to both, as the page path
+    /// does: a time and its text. A time that does not convert to the
+    /// other column's `date`, and columns that differ in reading an
+    /// object, hand the page back.
+    #[test]
+    fn a_path_two_columns_read_gives_both_its_value() {
+        let job = |second: &str| {
+            declared(&format!(
+                "[records]\npath = \"data\"\non_bad_type = \"null\"\n\
+                 [[columns]]\nname = \"at\"\ntype = \"timestamp\"\n\
+                 [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+                 [[columns]]\nname = \"second\"\npath = \"at\"\n{second}"
+            ))
+        };
+        let body = page(&RECORDS);
+        let (rows, text) = read(&job("type = \"string\""), &body).expect("taken");
+        assert_eq!(rows, RECORDS.len());
+        let first = text.lines().next().unwrap();
+        assert_eq!(
+            first,
+            r#"{"at":"2023-11-14T22:13:45.956Z","id":1,"second":"2023-11-14T22:13:45.956Z"}"#
+        );
+        // A value that does not convert is the page path's to count.
+        assert_eq!(read(&job("type = \"date\""), &body), None);
+        assert!(page_path(&job("type = \"json\""), body.as_bytes()).is_some());
+        let user = |kind: &str| {
+            declared(&format!(
+                "[records]\npath = \"data\"\n\
+                 [[columns]]\nname = \"user\"\ntype = \"json\"\n\
+                 [[columns]]\nname = \"again\"\npath = \"user\"\ntype = \"{kind}\""
+            ))
+        };
+        for kind in ["string", "json"] {
+            assert!(page_path(&user(kind), body.as_bytes()).is_some(), "{kind}");
+            assert_eq!(read(&user(kind), &body), None, "{kind}");
+        }
     }
 
     /// Members before the records (a count, a link, an object of

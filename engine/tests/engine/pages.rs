@@ -351,7 +351,7 @@ impl Tally {
 const JOB: &str = "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = \"data\"\n";
 
 /// Columns of every type, some at nested paths: name, path, type.
-const TYPED: [(&str, &str, &str); 13] = [
+const TYPED: [(&str, &str, &str); 14] = [
     ("id", "id", "long"),
     ("amount", "amount", "double"),
     ("score", "score", "float"),
@@ -365,6 +365,8 @@ const TYPED: [(&str, &str, &str); 13] = [
     ("account", "account_id", "string"),
     ("status", "status", "string"),
     ("deleted", "deleted_at", "timestamp"),
+    // A path read by two columns, as a time and its text.
+    ("at_text", "created_at", "string"),
 ];
 
 /// A job of some of [`TYPED`]'s columns, under one of the policies for a
