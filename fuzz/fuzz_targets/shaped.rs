@@ -4,7 +4,8 @@
 //! path makes (`PagePipeline::check_shaped`). The first byte chooses the
 //! first page and the columns: inferred from one of five corpus pages, or
 //! declared over the realistic records (one path read by two columns,
-//! nulls for values that are absent or do not convert).
+//! nulls for values that are absent or do not convert; or an object read
+//! whole, a record that leaves out a column dirty).
 #![no_main]
 
 use hydrant_engine::bench_support::PagePipeline;
@@ -52,6 +53,30 @@ name = "deleted_at"
 type = "json"
 "#;
 
+/// Declared columns of an object read whole, where a record that leaves
+/// out a column is dirty.
+const DECLARED_JSON: &str = r#"
+[request]
+url = "http://127.0.0.1/x"
+[records]
+path = "data"
+on_missing = "dirty"
+[[columns]]
+name = "user"
+type = "json"
+[[columns]]
+name = "id"
+type = "long"
+[[columns]]
+name = "uuid"
+[[columns]]
+name = "deleted_at"
+type = "timestamp"
+[[columns]]
+name = "amount"
+type = "double"
+"#;
+
 const FIRST_PAGES: [&[u8]; 5] = [
     include_bytes!("../../fixtures/corpus/realistic.json"),
     include_bytes!("../../fixtures/corpus/optional.json"),
@@ -64,10 +89,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&choice, body)) = data.split_first() else {
         return;
     };
-    let choice = usize::from(choice) % (FIRST_PAGES.len() + 1);
+    let choice = usize::from(choice) % (FIRST_PAGES.len() + 2);
     let (job, first) = match FIRST_PAGES.get(choice) {
         Some(first) => (INFERRED, *first),
-        None => (DECLARED, FIRST_PAGES[0]),
+        None if choice == FIRST_PAGES.len() => (DECLARED, FIRST_PAGES[0]),
+        None => (DECLARED_JSON, FIRST_PAGES[0]),
     };
     let mut pipeline = PagePipeline::new(job).expect("the fuzz job is valid");
     pipeline.run(first).expect("the first page is read");
