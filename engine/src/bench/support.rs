@@ -414,6 +414,87 @@ fn extract_then<'v, N: Node<'v>, R>(
     then(extractor.columns(), &batch)
 }
 
+/// Whether two NDJSON outputs hold the same lines but for the spelling
+/// of numbers. The index writes a `double` column's number, and a number
+/// in a `json` or `string` column, as the page spells it (`0.50`,
+/// `0e-600`); a simd-json tree writes its double's shortest text (`0.5`,
+/// `0.0`), and the members of a large object in an order of its own. A
+/// line that is not JSON differs from any other.
+pub fn same_lines_but_numbers(a: &[u8], b: &[u8]) -> bool {
+    use serde_json::Value;
+    fn same(a: &Value, b: &Value) -> bool {
+        let number = |v: &Value| match v {
+            Value::String(s) => s.parse::<f64>().ok(),
+            other => other.as_f64(),
+        };
+        match (a, b) {
+            (Value::Array(a), Value::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
+            }
+            // A tree keeps a large object's members in its own order.
+            (Value::Object(a), Value::Object(b)) => {
+                a.len() == b.len() && a.iter().all(|(k, a)| b.get(k).is_some_and(|b| same(a, b)))
+            }
+            (Value::String(x), Value::String(y)) if x != y => {
+                number(a).is_some() && number(a) == number(b)
+            }
+            (Value::Number(_), Value::Number(_)) => number(a) == number(b),
+            _ => a == b,
+        }
+    }
+    let parsed = |line: &[u8]| serde_json::from_slice::<Value>(line).ok();
+    let a_lines: Vec<&[u8]> = a.split(|&b| b == b'\n').collect();
+    let b_lines: Vec<&[u8]> = b.split(|&b| b == b'\n').collect();
+    a == b
+        || a_lines.len() == b_lines.len()
+            && a_lines.iter().zip(&b_lines).all(|(x, y)| {
+                x == y
+                    || match (parsed(x), parsed(y)) {
+                        (Some(x), Some(y)) => same(&x, &y),
+                        // A number past a double (`1e6400`), which both
+                        // write as spelled.
+                        _ => numbers_as_doubles(x) == numbers_as_doubles(y),
+                    }
+            })
+}
+
+/// A line of JSON with each number outside its strings written as its
+/// double (`2.50` and `2.5` as `2.5e0`); one past a double as it stands.
+fn numbers_as_doubles(line: &[u8]) -> Vec<u8> {
+    let is_number = |b: u8| b.is_ascii_digit() || matches!(b, b'-' | b'+' | b'.' | b'e' | b'E');
+    let (mut out, mut at, mut in_string) = (Vec::with_capacity(line.len()), 0, false);
+    while at < line.len() {
+        let byte = line[at];
+        if in_string || !(byte.is_ascii_digit() || byte == b'-') {
+            match byte {
+                b'\\' if in_string => {
+                    out.extend_from_slice(&line[at..(at + 2).min(line.len())]);
+                    at += 2;
+                    continue;
+                }
+                b'"' => in_string = !in_string,
+                _ => {}
+            }
+            out.push(byte);
+            at += 1;
+            continue;
+        }
+        let end = (at..line.len())
+            .find(|&i| !is_number(line[i]))
+            .unwrap_or(line.len());
+        let text = &line[at..end];
+        match std::str::from_utf8(text)
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+        {
+            Some(double) if double.is_finite() => out.extend(format!("{double:e}").bytes()),
+            _ => out.extend_from_slice(text),
+        }
+        at = end;
+    }
+    out
+}
+
 /// A writer into a buffer the caller keeps.
 #[derive(Debug, Clone, Default)]
 struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -527,6 +608,26 @@ fn sink(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Lines are the same but for how their numbers are spelled, and for
+    /// the order of an object's members; strings and values are not.
+    #[test]
+    fn lines_differ_only_by_the_spelling_of_their_numbers() {
+        let same = |a: &str, b: &str| same_lines_but_numbers(a.as_bytes(), b.as_bytes());
+        assert!(same(
+            "{\"a\":0e-600,\"b\":2.50}\n",
+            "{\"a\":0.0,\"b\":2.5}\n"
+        ));
+        assert!(same(r#"{"o":{"x":1,"y":2}}"#, r#"{"o":{"y":2,"x":1.0}}"#));
+        assert!(same(r#"{"a":1e999,"b":1.0}"#, r#"{"a":1e999,"b":1}"#));
+        assert!(!same(r#"{"a":"x"}"#, r#"{"a":"y"}"#));
+        assert!(!same(r#"{"a":1e999,"b":1}"#, r#"{"a":1e999,"b":2}"#));
+        assert!(!same(
+            r#"{"a":1e999,"b":"x\"1"}"#,
+            r#"{"a":1e999,"b":"x\"2"}"#
+        ));
+        assert!(!same("{\"a\":1}\n", "{\"a\":1}\n{\"a\":1}\n"));
+    }
 
     #[test]
     fn the_output_counted_is_the_text_a_page_maker_makes() {

@@ -6,7 +6,7 @@
 //! records with values, keys and order changed at random, both must write
 //! the same rows, or both refuse the page.
 
-use hydrant_engine::bench_support::{Encoding, PagePipeline};
+use hydrant_engine::bench_support::{Encoding, PagePipeline, same_lines_but_numbers};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -263,40 +263,6 @@ fn odds(rng: &mut StdRng) -> f64 {
     }
 }
 
-/// Whether two NDJSON outputs hold the same lines, but for the spelling
-/// of numbers: the index writes a number in a `json` or `string` column
-/// as the page spells it (`0.50`), a tree as its double's shortest text
-/// (`0.5`).
-fn same_numbers_aside(a: &[u8], b: &[u8]) -> bool {
-    use serde_json::Value;
-    fn same(a: &Value, b: &Value) -> bool {
-        let number = |v: &Value| match v {
-            Value::String(s) => s.parse::<f64>().ok(),
-            other => other.as_f64(),
-        };
-        match (a, b) {
-            (Value::Array(a), Value::Array(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same(a, b))
-            }
-            (Value::Object(a), Value::Object(b)) => {
-                a.len() == b.len() && a.iter().zip(b).all(|((k, a), (l, b))| k == l && same(a, b))
-            }
-            (Value::String(x), Value::String(y)) if x != y => {
-                number(a).is_some() && number(a) == number(b)
-            }
-            (Value::Number(_), Value::Number(_)) => number(a) == number(b),
-            _ => a == b,
-        }
-    }
-    let (a, b) = (String::from_utf8_lossy(a), String::from_utf8_lossy(b));
-    a == b
-        || a.lines().count() == b.lines().count()
-            && a.lines().zip(b.lines()).all(|(x, y)| {
-                let parsed = |line: &str| serde_json::from_str::<Value>(line).unwrap();
-                same(&parsed(x), &parsed(y))
-            })
-}
-
 /// How the two readers answered a page.
 #[derive(Debug, Default)]
 struct Tally {
@@ -317,7 +283,7 @@ impl Tally {
         match (index.encode(page, encoding), tree.encode(page, encoding)) {
             (Ok(by_index), Ok(by_tree)) => {
                 assert!(
-                    same_numbers_aside(&by_index, &by_tree),
+                    same_lines_but_numbers(&by_index, &by_tree),
                     "page {}\nindex: {}\ntree: {}",
                     String::from_utf8_lossy(page),
                     String::from_utf8_lossy(&by_index),
