@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let vars = Vars::isolated([("TOKEN".to_owned(), "t0k3n".to_owned())]);
     for format in [JobFormat::Toml, JobFormat::Json] {
         if let Ok(job) = Job::parse(text, format, "fuzz", &vars) {
-            let _ = job.is_sequential();
+            let _ = (job.is_followed(), job.planned_requests());
             let _ = hydrant_engine::explain(&job);
         }
     }
