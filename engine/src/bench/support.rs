@@ -206,25 +206,23 @@ impl PagePipeline {
     /// took; `Err` if the page path would not write its records as they
     /// stand (a page it refuses, new fields, a dirty record).
     fn page_path(&mut self, body: &[u8]) -> std::result::Result<PagePath, String> {
-        let extractor = self.extractor.as_ref().expect("checked by the caller");
         let taken =
             |why: String| format!("the reader took a page the page path makes otherwise: {why}");
-        let doc = (self.scanner.scan(body, extractor.plan())).map_err(|e| taken(e.to_string()))?;
-        let records = select_records(doc.root(), &self.job.records).map_err(taken)?;
-        let mut batch = Batch::default();
-        let covering = covering(&self.inferred);
-        let placeholders = Placeholders::new();
-        if !extractor.extract_covered(&records, &placeholders, &mut batch, covering.as_ref()) {
-            return Err(taken("a record holds fields new to the columns".to_owned()));
+        let made = self.with_batch(body, |columns, batch| {
+            let encoder = TextEncoder::Ndjson(NdjsonEncoder::new(columns));
+            let mut lines = Vec::new();
+            encoder.encode(batch, columns.len(), &mut lines);
+            Ok((
+                batch.rows,
+                lines,
+                batch.tolerated.clone(),
+                batch.dirty.len(),
+            ))
+        });
+        match made.map_err(|e| taken(e.to_string()))? {
+            (rows, lines, tolerated, 0) => Ok((rows, lines, tolerated)),
+            (.., dirty) => Err(taken(format!("{dirty} dirty records"))),
         }
-        if !batch.dirty.is_empty() {
-            return Err(taken(format!("{} dirty records", batch.dirty.len())));
-        }
-        let columns = extractor.columns();
-        let encoder = TextEncoder::Ndjson(NdjsonEncoder::new(columns));
-        let mut lines = Vec::new();
-        encoder.encode(&batch, columns.len(), &mut lines);
-        Ok((batch.rows, lines, batch.tolerated.clone()))
     }
 
     /// The reader's Arrow batch of a page it took, against the page
@@ -234,22 +232,15 @@ impl PagePipeline {
         let Some(Made::Batch(read)) = self.read_shaped(body, true).map(|s| s.made) else {
             return Err("the reader took the page as lines but not as a batch".to_owned());
         };
-        let extractor = self.extractor.as_ref().expect("checked by the caller");
-        let doc = (self.scanner.scan(body, extractor.plan())).map_err(|e| e.to_string())?;
-        let records = select_records(doc.root(), &self.job.records)?;
-        let made = extract_then(
-            extractor,
-            &records,
-            covering(&self.inferred).as_ref(),
-            |columns, batch| {
+        let made = self
+            .with_batch(body, |columns, batch| {
                 Ok(crate::sink::arrow::Builders::page_batch(&PageOut {
                     body,
                     columns,
                     batch,
                 }))
-            },
-        )
-        .map_err(|e| e.to_string())?;
+            })
+            .map_err(|e| e.to_string())?;
         match read == made {
             true => Ok(()),
             false => Err(format!(
