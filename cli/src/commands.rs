@@ -651,6 +651,9 @@ async fn check(args: JobArgs) -> Result<()> {
     writeln!(out, "job:     {} (valid)", job.name())?;
     writeln!(out, "request: GET {} -> {}", report.url, report.status)?;
     writeln!(out, "records: {} on the first page", report.records)?;
+    if let Some(next) = &report.next {
+        writeln!(out, "next:    {next}")?;
+    }
     if let Some(missing) = &report.records_missing {
         writeln!(out, "warning: {missing}")?;
     }

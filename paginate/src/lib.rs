@@ -70,6 +70,16 @@ pub struct Page<'a> {
     pub watched: &'a [Option<Value>],
 }
 
+/// Where a followed strategy reads its next value ([`Paginator::follows`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follows<'a> {
+    /// A body path (`paginate.from`, or its default): its value is
+    /// [`Page::watched`]`[index]`.
+    Body { index: usize, path: &'a str },
+    /// A response header (`paginate.header`), its name in lower case.
+    Header(&'a str),
+}
+
 /// The prefix of a watched string that holds a number as its page wrote
 /// it (`12345678901234567890123`, `1.50`): a cursor made of it goes out
 /// as that text, and conditions compare it as the number. It starts with
@@ -401,6 +411,22 @@ impl Paginator {
     /// see in [`Page::watched`].
     pub fn watched_paths(&self) -> &[String] {
         &self.watched
+    }
+
+    /// Where `cursor` and `next_link` read the next cursor or link: `None`
+    /// for the other strategies.
+    pub fn follows(&self) -> Option<Follows<'_>> {
+        let (Strategy::Cursor { source, .. } | Strategy::NextLink { source }) = &self.strategy
+        else {
+            return None;
+        };
+        Some(match source {
+            Source::Body(index) => Follows::Body {
+                index: *index,
+                path: &self.watched[*index],
+            },
+            Source::Header(name) => Follows::Header(name),
+        })
     }
 
     /// The pages stepped on so far.

@@ -558,3 +558,29 @@ fn numbers_kept_as_written_go_out_so_and_compare_as_numbers() {
         Step::Done(Stop::EndCondition)
     );
 }
+
+#[test]
+fn a_followed_strategy_says_where_it_reads_the_next_value() {
+    let cursor = paginator(json!({"type": "cursor", "from": "meta.next", "param": "c",
+        "stop": [{"path": "done", "equals": true}]}));
+    assert_eq!(
+        cursor.follows(),
+        Some(Follows::Body {
+            index: 0,
+            path: "meta.next"
+        })
+    );
+    let link = paginator(json!({"type": "next_link"}));
+    assert_eq!(
+        link.follows(),
+        Some(Follows::Body {
+            index: 0,
+            path: "$.paging.next"
+        })
+    );
+    let header = paginator(json!({"type": "cursor", "header": "X-Next", "param": "c"}));
+    assert_eq!(header.follows(), Some(Follows::Header("x-next")));
+    let offset = paginator(json!({"type": "offset"}));
+    assert_eq!(offset.follows(), None);
+    assert_eq!(paginator(json!({"type": "link_header"})).follows(), None);
+}

@@ -1937,3 +1937,138 @@ fn every_record_comes_once_through_answers_that_fail_and_are_retried() {
         }
     }
 }
+
+/// A cursor, link or header the job misspells ends the run after its
+/// first page, as a last page would. When the page holds one under a name
+/// like the job's, the run says so, naming both.
+#[test]
+fn a_first_page_with_the_next_cursor_under_another_name_is_told() {
+    let page = |next: &str| {
+        format!(
+            "{{\"data\":{},\"meta\":{{\"next_cursor\":{next}}}}}",
+            ids(0..2)
+        )
+    };
+    let mut header = Exchange::json("/h", format!("{{\"data\":{}}}", ids(0..2)));
+    header
+        .headers
+        .push(("x-next-cursor".to_owned(), "b".to_owned()));
+    let server = TestServer::start(vec![
+        Exchange::json("/c", page("\"b\"")),
+        Exchange::json("/c?after=b", page("null")),
+        Exchange::json("/end", page("null")),
+        Exchange::json(
+            "/l",
+            format!("{{\"data\":{},\"paging\":{{\"next\":\"/c\"}}}}", ids(0..2)),
+        ),
+        header,
+    ]);
+    let columns = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    let told = |from: &str, found: &str, target: &str| {
+        format!(
+            "{from} selects nothing on the first page, from {}{target}, so pagination ends \
+             there; the page has `{found}`: if that holds the next cursor or \
+             link, set paginate.from to it",
+            server.url()
+        )
+    };
+    for (target, paginate, says) in [
+        // Columns inferred from the first page, and declared (the pages
+        // made off the loop, into Parquet too).
+        (
+            "/c",
+            "type = \"cursor\"\nfrom = \"meta.nextCursor\"\nparam = \"after\"\n".to_owned(),
+            told("paginate.from `meta.nextCursor`", "meta.next_cursor", "/c"),
+        ),
+        (
+            "/c",
+            format!("type = \"cursor\"\nfrom = \"nextCursor\"\nparam = \"after\"\n{columns}"),
+            told("paginate.from `nextCursor`", "meta.next_cursor", "/c"),
+        ),
+        (
+            "/c",
+            format!(
+                "type = \"cursor\"\nparam = \"after\"\n[output]\nformat = \"parquet\"\n{columns}"
+            ),
+            told(
+                "paginate.from `$.next_cursor` (the default)",
+                "meta.next_cursor",
+                "/c",
+            ),
+        ),
+        // The link at the tail of the page.
+        (
+            "/l",
+            format!("type = \"next_link\"\nfrom = \"paging.next_link\"\n{columns}"),
+            told("paginate.from `paging.next_link`", "paging.next", "/l"),
+        ),
+        (
+            "/h",
+            "type = \"cursor\"\nheader = \"X-Next\"\nparam = \"after\"\n".to_owned(),
+            format!(
+                "paginate.header `x-next` is not a header of the first page, from {}/h, so \
+                 pagination ends there; the response has `x-next-cursor`: if that holds the \
+                 next cursor or link, set paginate.header to it",
+                server.url()
+            ),
+        ),
+    ] {
+        let dir = Dir::new();
+        let rest = format!("[records]\npath = \"data\"\n[paginate]\n{paginate}\n",);
+        let out = dir.path("out");
+        let (run, summary) =
+            run_job_with(&server.url(), target, &rest, &["-o", path_str(&out)], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(summary["records"], 2, "{summary}");
+        assert_eq!(summary["warnings"], serde_json::json!([says]), "{paginate}");
+        assert!(run.stderr.contains(&says), "{}", run.stderr);
+        // `check` says it too, under what it read for the next request.
+        let job = dir.write(
+            "job.toml",
+            &format!("[request]\nurl = \"{}{target}\"\n{rest}", server.url()),
+        );
+        let check = hydrant(&["check", path_str(&job)]);
+        assert_eq!(check.code, 0, "{}", check.stderr);
+        assert!(
+            check.stdout.contains(&format!("warning: {says}\n")),
+            "{}",
+            check.stdout
+        );
+        assert!(
+            check
+                .stdout
+                .contains("\nnext:    none (no_next): paginate."),
+            "{}",
+            check.stdout
+        );
+    }
+    let rest = "[records]\npath = \"data\"\n[paginate]\ntype = \"cursor\"\nfrom = \"meta.next_cursor\"\nparam = \"after\"\n";
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/c\"\n{rest}", server.url()),
+    );
+    let check = hydrant(&["check", path_str(&job)]);
+    assert!(
+        check
+            .stdout
+            .contains("\nnext:    \"b\" (at paginate.from `meta.next_cursor`)\n"),
+        "{}",
+        check.stdout
+    );
+    assert!(!check.stdout.contains("warning"), "{}", check.stdout);
+    // Nothing is said where the page holds no next page under any name,
+    // nor where the job's path read a cursor before the last page.
+    for (target, from) in [("/end", "nextCursor"), ("/c", "meta.next_cursor")] {
+        let rest = format!(
+            "[records]\npath = \"data\"\n[paginate]\ntype = \"cursor\"\nfrom = \"{from}\"\nparam = \"after\"\n"
+        );
+        let (out, summary, _) = run(&server, target, &rest, &[]);
+        assert_eq!(
+            out.lines().count(),
+            if target == "/c" { 4 } else { 2 },
+            "{out}"
+        );
+        assert_eq!(summary["warnings"], serde_json::json!([]), "{summary}");
+    }
+}

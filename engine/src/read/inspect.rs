@@ -2,6 +2,7 @@
 //! `check` and `schema` (its first page), and `query` (a path on a
 //! document).
 
+use hydrant_paginate::{Follows, NUMBER_TEXT, Paginator, Step, Stop};
 use serde::Serialize;
 use simd_json::BorrowedValue;
 
@@ -18,6 +19,7 @@ use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::fanout::Feed;
+use crate::read::near::{ended_at_first, near_member};
 use crate::read::page::unless_stopped;
 use crate::read::pass::{Context, Pass};
 use crate::read::worker::{content_type, not_json};
@@ -101,8 +103,13 @@ pub struct CheckReport {
     #[serde(serialize_with = "format_name")]
     pub format: OutputFormat,
     /// What the run would warn of: keys it does not use (`[[columns]]`
-    /// with a `raw` output), declared columns no record of the page has.
+    /// with a `raw` output), declared columns no record of the page has,
+    /// a cursor or link under another name than the job's.
     pub warnings: Vec<String>,
+    /// For a paginator that follows a cursor or link (`cursor`,
+    /// `next_link`): the one read from the first page and where, or why
+    /// there is none and a run would end after the page.
+    pub next: Option<String>,
 }
 
 fn format_name<S: serde::Serializer>(format: &OutputFormat, out: S) -> Result<S::Ok, S::Error> {
@@ -170,10 +177,20 @@ async fn first_page<R>(
             records,
             watched: &watched,
         };
-        matches!(
-            pass.paginator.next(&view),
-            hydrant_paginate::Step::Done(hydrant_paginate::Stop::EndCondition)
-        )
+        let step = pass.paginator.next(&view);
+        let near = |i: usize| near_member(page, pass.watched.get(i)?);
+        let told = match step {
+            Step::Done(Stop::NoNext) => {
+                ended_at_first(job, &pass.paginator, (&headers, &shown), &watched, &near)
+            }
+            _ => None,
+        };
+        AfterFirst {
+            by_rule: step == Step::Done(Stop::EndCondition),
+            next: next_line(&pass.paginator, &step, &watched, &headers)
+                .map(|line| session.redact(&line)),
+            told,
+        }
     };
     let placeholders = pass.placeholders.clone();
     on_page(job, &placeholders, &answer, ends_here, inspect)
@@ -189,12 +206,12 @@ struct Answer<'a> {
 }
 
 /// Parses the page of `answer` and shows `inspect` its records.
-/// `ends_here` says whether a stop rule holds on the page and its count.
+/// `ends_here` says what the paginator makes of the page and its count.
 fn on_page<R>(
     job: &Job,
     placeholders: &Placeholders,
     answer: &Answer<'_>,
-    ends_here: impl FnOnce(&BorrowedValue<'_>, usize) -> bool,
+    ends_here: impl FnOnce(&BorrowedValue<'_>, usize) -> AfterFirst,
     inspect: impl FnOnce(&FirstPage<'_, '_>) -> R,
 ) -> Result<R> {
     let shown = answer.shown;
@@ -206,6 +223,7 @@ fn on_page<R>(
             records: &[],
             body: &[],
             path_found: true,
+            after: AfterFirst::default(),
         }));
     }
     let mut parser = Parser::default();
@@ -215,6 +233,7 @@ fn on_page<R>(
         .map_err(|e| not_json(shown, answer.content_type.as_deref(), answer.body, e))?;
     let records = crate::extract::select_records(&page, &job.records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
+    let after = ends_here(&page, records.len());
     Ok(inspect(&FirstPage {
         placeholders,
         status: answer.status,
@@ -223,8 +242,9 @@ fn on_page<R>(
         body: answer.body,
         path_found: !unless_stopped(
             records_missing(&page, &job.records, records.len(), shown),
-            ends_here(&page, records.len()),
+            after.by_rule,
         )?,
+        after,
     }))
 }
 
@@ -239,6 +259,60 @@ struct FirstPage<'p, 'v> {
     body: &'p [u8],
     /// Whether the page had a value at `records.path`.
     path_found: bool,
+    after: AfterFirst,
+}
+
+/// What the paginator makes of the first page.
+#[derive(Debug, Default)]
+struct AfterFirst {
+    /// A `[[paginate.stop]]` rule holds on it.
+    by_rule: bool,
+    /// See [`CheckReport::next`].
+    next: Option<String>,
+    /// See [`ended_at_first`].
+    told: Option<String>,
+}
+
+/// [`CheckReport::next`]: the cursor or link read from the first page,
+/// or why there is none.
+fn next_line(
+    paginator: &Paginator,
+    step: &Step,
+    watched: &[Option<serde_json::Value>],
+    headers: &[(String, String)],
+) -> Option<String> {
+    let (value, at, absent) = match paginator.follows()? {
+        Follows::Body { index, path } => (
+            watched.get(index).cloned().flatten(),
+            format!("paginate.from `{path}`"),
+            "selects nothing on the page",
+        ),
+        Follows::Header(name) => (
+            (headers.iter())
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| serde_json::Value::String(v.clone())),
+            format!("paginate.header `{name}`"),
+            "is not a header of the response",
+        ),
+    };
+    let shown = |value: &serde_json::Value| match value {
+        serde_json::Value::String(text) => match text.strip_prefix(NUMBER_TEXT) {
+            Some(number) => number.to_owned(),
+            None => serde_json::Value::String(text.clone()).to_string(),
+        },
+        other => other.to_string(),
+    };
+    Some(match (step, value) {
+        (Step::Next(_), Some(value)) => format!("{} (at {at})", shown(&value)),
+        (Step::Done(stop), None) => {
+            format!("none ({stop}): {at} {absent}; a run would end after it")
+        }
+        (Step::Done(stop), Some(value)) => format!(
+            "none ({stop}): {at} holds {}; a run would end after this page",
+            shown(&value)
+        ),
+        (Step::Next(_) | Step::Continue, _) => return None,
+    })
 }
 
 /// Sends the first request and reports what came back: status, records,
@@ -246,8 +320,9 @@ struct FirstPage<'p, 'v> {
 pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result<CheckReport> {
     // A raw run refuses some keys, and warns of others, before its first
     // request: so does its check.
-    let warnings = job.raw_output_check()?.into_iter().collect();
+    let mut warnings: Vec<String> = job.raw_output_check()?.into_iter().collect();
     first_page(job, options, |first| {
+        warnings.extend(first.after.told.clone());
         let report = CheckReport {
             url: first.shown.to_owned(),
             status: first.status,
@@ -259,6 +334,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
                 .then(|| records_path_missing(&job.records, first.shown)),
             format: job.output.format,
             warnings,
+            next: first.after.next.clone(),
         };
         if job.output.format == OutputFormat::Raw {
             let sample = first.records.iter().take(sample_size).map(|record| {
@@ -412,7 +488,7 @@ pub fn schema_of(job: &Job, probe: &Probe) -> Result<String> {
         job,
         &Placeholders::default(),
         &answer,
-        |_, _| false,
+        |_, _| AfterFirst::default(),
         |first| schema_text(job, first),
     )
 }

@@ -12,6 +12,7 @@ pub(crate) mod fanout;
 mod flight;
 pub(crate) mod incremental;
 mod inspect;
+mod near;
 mod page;
 mod partition;
 mod pass;

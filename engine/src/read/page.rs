@@ -20,6 +20,7 @@ use crate::json::path::JsonPath;
 use crate::net::session::Fetched;
 use crate::read::columns::{fixed_extractor, tell_unseen};
 use crate::read::flight::{Held, Pending, RowsDone, Standing, joined};
+use crate::read::near::near_member;
 use crate::read::run::{PageAt, Parsers, ReadRun};
 use crate::read::worker::{PageWork, content_type, index_records, not_json};
 use crate::read::{OutputHook, output_error, watched_node};
@@ -109,7 +110,10 @@ impl ReadRun<'_, '_> {
         self.check_page(page.shown, Some(records.len()), || {
             records_fingerprint(&records)
         })?;
-        self.step(page, records.len(), &watched);
+        let root = doc.root();
+        self.step(page, records.len(), &watched, &|i| {
+            near_member(root, watched_at.get(i)?)
+        });
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);
         let standing = self.standing();
@@ -172,7 +176,9 @@ impl ReadRun<'_, '_> {
         self.check_page(page.shown, Some(records.len()), || {
             records_fingerprint(&records)
         })?;
-        self.step(page, records.len(), &watched);
+        self.step(page, records.len(), &watched, &|i| {
+            near_member(&tree, watched_at.get(i)?)
+        });
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);
         let standing = self.standing();

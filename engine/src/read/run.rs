@@ -113,6 +113,9 @@ pub(crate) struct Tally {
     /// of as it comes, the count at the end.
     pub(super) records_missing: u64,
     pub(super) lone_surrogates_told: bool,
+    /// Whether a pass that ended at its first page has said that the
+    /// page holds a cursor or link under a name like the job's.
+    pub(super) told_near: bool,
     /// Bytes of the pages written so far that landed from their heads: a
     /// page's standing counts the others, taken when it landed.
     pub(super) early_bytes: u64,
@@ -645,7 +648,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             url: &fetched.prepared.url,
         };
         if status == 204 {
-            self.step(&page, 0, &[]);
+            self.step(&page, 0, &[], &|_| None);
             if let Some(callback) = &self.options.on_progress {
                 callback(&self.tally.progress);
             }
@@ -654,7 +657,13 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         if let Some((Some(facts), rows)) = worked {
             self.check_page(&shown, facts.records, || facts.fingerprint)?;
             // Without a count, the paginator does not read one.
-            self.step(&page, facts.records.unwrap_or_default(), &facts.watched);
+            let near = |_| facts.near.clone();
+            self.step(
+                &page,
+                facts.records.unwrap_or_default(),
+                &facts.watched,
+                &near,
+            );
             let standing = self.standing();
             let stopped_by_rule = self.stopped_by_rule();
             // A followed next request goes out while the worker finishes
@@ -755,7 +764,16 @@ impl<'j, 'h> ReadRun<'j, 'h> {
 
     /// Steps the pass's paginator on a page: its next request, or why the
     /// pass ends there.
-    pub(super) fn step(&mut self, page: &PageAt<'_>, records: usize, watched: &[Option<Value>]) {
+    /// `near` names a member of the page like the cursor's or link's
+    /// path, when asked with its watched index (see
+    /// [`near_member`](crate::read::near::near_member)).
+    pub(super) fn step(
+        &mut self,
+        page: &PageAt<'_>,
+        records: usize,
+        watched: &[Option<Value>],
+        near: &dyn Fn(usize) -> Option<String>,
+    ) {
         if self.values_concurrently {
             if page.status == 204 {
                 self.tally.last_stop = Some(Stop::Status204);
@@ -778,6 +796,20 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                         "pagination loop: the page from {} names a cursor or link already followed; the run ended there",
                         page.shown
                     );
+                    self.tally.warn(warning);
+                }
+                if stop == Stop::NoNext
+                    && current.paginator.pages() == 1
+                    && !self.tally.told_near
+                    && let Some(warning) = crate::read::near::ended_at_first(
+                        self.job,
+                        &current.paginator,
+                        (page.headers, page.shown),
+                        watched,
+                        near,
+                    )
+                {
+                    self.tally.told_near = true;
                     self.tally.warn(warning);
                 }
                 current.ended = Some(stop);

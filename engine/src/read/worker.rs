@@ -17,6 +17,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
+use hydrant_paginate::Follows;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -32,6 +33,7 @@ use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
+use crate::read::near::near_member;
 use crate::read::shaped::{Learned, Lines, Rows, Shaped, ShapedReader};
 use crate::sink::{Made, PageEncoder, TextEncoder, without_line_breaks};
 
@@ -59,6 +61,9 @@ pub(crate) struct PageFacts {
     /// See [`records_fingerprint`]; `None` with `records`.
     pub fingerprint: Option<u64>,
     pub watched: Vec<Option<Value>>,
+    /// A member named like the cursor's or link's path, where that path
+    /// selected nothing (see [`near_member`]).
+    pub near: Option<String>,
 }
 
 /// A page's rows, encoded.
@@ -111,6 +116,9 @@ pub(crate) struct PageWork {
     /// Reads pages whose records hold a few shapes, for an NDJSON or
     /// Parquet output, where the job's records and columns allow.
     shaped: Option<ShapedReader>,
+    /// The watched index of the cursor's or link's body path, if the
+    /// paginator follows one.
+    follows: Option<usize>,
 }
 
 /// A fetched page, its body taken out to be made.
@@ -158,8 +166,12 @@ impl PageWork {
         inference: Option<&Inference>,
     ) -> Option<Arc<PageWork>> {
         let encoder = PageEncoder::for_output(&job.output, extractor.columns())?;
-        let counted = hydrant_paginate::Paginator::new(&job.paginate)
-            .is_ok_and(|paginator| paginator.is_counted());
+        let paginator = hydrant_paginate::Paginator::new(&job.paginate).ok();
+        let counted = paginator.as_ref().is_some_and(|p| p.is_counted());
+        let follows = match paginator.as_ref().and_then(|p| p.follows()) {
+            Some(Follows::Body { index, .. }) => Some(index),
+            _ => None,
+        };
         let shaped = match &encoder {
             PageEncoder::Text(TextEncoder::Ndjson(_), _) => {
                 ShapedReader::new(&job.records, extractor)
@@ -178,6 +190,7 @@ impl PageWork {
             makers: Makers::default(),
             counted,
             shaped,
+            follows,
         }))
     }
 
@@ -244,6 +257,7 @@ impl PageWork {
                     records: None,
                     fingerprint: None,
                     watched: values.into_iter().map(Some).collect(),
+                    near: None,
                 }),
             });
             true
@@ -366,6 +380,7 @@ impl PageWork {
         let records_missing = records_missing(doc.root(), &self.records, records.len(), &shown);
         let lone_surrogates = doc.lone_surrogates();
         if let Some((landed, fetched)) = unsent {
+            let near = self.near(doc.root(), watched, &values);
             let _ = landed.send(Landed {
                 fetched,
                 shown,
@@ -377,6 +392,7 @@ impl PageWork {
                         .then(|| records_fingerprint(&records))
                         .flatten(),
                     watched: values,
+                    near,
                 }),
             });
         }
@@ -442,6 +458,20 @@ struct Page<'a> {
 }
 
 impl PageWork {
+    /// A member of the page named like the cursor's or link's path, where
+    /// that path selected nothing: pagination ends there.
+    fn near<'d>(
+        &self,
+        root: Item<'d>,
+        watched: &[JsonPath],
+        values: &[Option<Value>],
+    ) -> Option<String> {
+        let index = self
+            .follows
+            .filter(|&i| values.get(i).is_some_and(Option::is_none))?;
+        near_member(root, watched.get(index)?)
+    }
+
     /// The records of `body` read against their shape, if the page has
     /// one and no watched value lies among the records.
     fn read_shaped(
@@ -503,6 +533,7 @@ impl PageWork {
                 check_told(&told.values, &values, watched, page.shown)?;
             }
             if let Some((landed, fetched)) = unsent.take() {
+                let near = self.near(doc.root(), watched, &values);
                 let _ = landed.send(Landed {
                     fetched,
                     shown: page.shown.to_owned(),
@@ -511,6 +542,7 @@ impl PageWork {
                         records: Some(shaped.rows),
                         fingerprint,
                         watched: values,
+                        near,
                     }),
                 });
             }

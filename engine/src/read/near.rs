@@ -1,0 +1,238 @@
+//! What a misspelled `paginate.from` or `paginate.header` most likely
+//! meant. A cursor or link that is absent ends pagination as a last page
+//! does: a path or header name that matches nothing would end the run
+//! after its first page without a word. When the first page has a member
+//! or header named like it, holding a value, the run says so.
+
+use hydrant_paginate::{Follows, Paginator};
+use serde_json::Value;
+
+use crate::job::Job;
+use crate::json::node::{Node, View};
+use crate::json::path::{JsonPath, Segment};
+
+/// What a run that ended at its first page for want of a cursor or link
+/// says, when the page has a member or header named like the one the job
+/// reads, holding a value: the job most likely misspelled it, and the
+/// records of the pages after the first would be left out.
+pub(crate) fn ended_at_first(
+    job: &Job,
+    paginator: &Paginator,
+    (headers, shown): (&[(String, String)], &str),
+    watched: &[Option<Value>],
+    near: &dyn Fn(usize) -> Option<String>,
+) -> Option<String> {
+    let (key, asked, found) = match paginator.follows()? {
+        Follows::Body { index, path } => {
+            if watched.get(index).is_some_and(Option::is_some) {
+                return None;
+            }
+            ("paginate.from", path, near(index)?)
+        }
+        Follows::Header(name) => {
+            if headers.iter().any(|(n, _)| n == name) {
+                return None;
+            }
+            (
+                "paginate.header",
+                name,
+                near_header(headers, name)?.to_owned(),
+            )
+        }
+    };
+    let asked = match (key, &job.paginate.from) {
+        ("paginate.from", None) => format!("`{asked}` (the default)"),
+        _ => format!("`{asked}`"),
+    };
+    let (what, has) = match key {
+        "paginate.from" => ("selects nothing on", "the page has"),
+        _ => ("is not a header of", "the response has"),
+    };
+    Some(format!(
+        "{key} {asked} {what} the first page, from {}, so pagination ends there; \
+         {has} `{found}`: if that holds the next cursor or link, set {key} to it",
+        shown
+    ))
+}
+
+/// How deep into the page's objects a member is looked for: pagination
+/// members sit near the top (`meta.paging.next.after` is four deep).
+const DEPTH: usize = 4;
+
+/// How many members are looked at, at most: a page that is one large
+/// object is not walked whole.
+const MEMBERS: usize = 256;
+
+/// The path, as a job writes it, of a member of `root` named like the
+/// last key of `path` that holds what a cursor or link can be (a number,
+/// or a string that is not empty). Objects are searched breadth first to
+/// [`DEPTH`] levels; arrays (the records) are not entered. `None` for a
+/// path with indexes, wildcards or filters.
+pub(crate) fn near_member<'v, N: Node<'v>>(root: N, path: &JsonPath) -> Option<String> {
+    let segments = path.segments()?;
+    let mut keys = Vec::with_capacity(segments.len());
+    for segment in segments {
+        let Segment::Key(key) = segment else {
+            return None;
+        };
+        keys.push(key.as_str());
+    }
+    let wanted = folded(keys.last()?);
+    let mut level = vec![(root, Vec::<String>::new())];
+    let mut seen = 0;
+    for _ in 0..DEPTH {
+        let mut deeper = Vec::new();
+        for (node, at) in level {
+            let mut found = None;
+            node.members(&mut |key, value| {
+                seen += 1;
+                if found.is_some() || seen > MEMBERS {
+                    return;
+                }
+                let mut here = at.clone();
+                here.push(key.to_owned());
+                if value.is_object() {
+                    deeper.push((value, here));
+                } else if alike(&folded(key), &wanted) && holds_a_next(value.view()) {
+                    found = Some(here);
+                }
+            });
+            if let Some(found) = found {
+                return Some(spelled(&found));
+            }
+        }
+        level = deeper;
+    }
+    None
+}
+
+/// A response header named like `name` (lower case) that holds a value.
+pub(crate) fn near_header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
+    let wanted = folded(name);
+    headers
+        .iter()
+        .find(|(n, v)| alike(&folded(n), &wanted) && !v.trim().is_empty())
+        .map(|(n, _)| n.as_str())
+}
+
+/// A name with case and punctuation set aside: `next_cursor`,
+/// `nextCursor` and `Next-Cursor` fold alike.
+fn folded(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Two folded names alike: the same, or one within the other where the
+/// shorter has four letters or more (`nextLink` in `@odata.nextLink`).
+fn alike(a: &str, b: &str) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    short == long || (short.len() >= 4 && long.contains(short))
+}
+
+fn holds_a_next(value: View<'_>) -> bool {
+    match value {
+        View::Str(text) => !text.trim().is_empty(),
+        View::I64(_) | View::U64(_) | View::F64(_) | View::Big(_) => true,
+        View::Null | View::Bool(_) | View::Compound => false,
+    }
+}
+
+/// Keys as a dotted path where each is a plain name, else as JSONPath.
+fn spelled(keys: &[String]) -> String {
+    let plain = |k: &String| {
+        let mut chars = k.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    if keys.iter().all(plain) {
+        return keys.join(".");
+    }
+    let mut out = String::from("$");
+    for key in keys {
+        out.push_str("['");
+        for c in key.chars() {
+            if matches!(c, '\'' | '\\') {
+                out.push('\\');
+            }
+            out.push(c);
+        }
+        out.push_str("']");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn near(page: &str, path: &str) -> Option<String> {
+        let mut bytes = page.as_bytes().to_vec();
+        let tree = simd_json::to_borrowed_value(&mut bytes).unwrap();
+        near_member(&tree, &JsonPath::parse(path).unwrap())
+    }
+
+    #[test]
+    fn a_member_named_like_the_path_is_found_where_it_lies() {
+        let page = r#"{"data": [{"next_cursor": "in a record"}],
+            "meta": {"next_cursor": "abc", "count": 1}}"#;
+        assert_eq!(
+            near(page, "meta.nextCursor").as_deref(),
+            Some("meta.next_cursor")
+        );
+        // Nested elsewhere than the path says, and a default's name.
+        assert_eq!(
+            near(page, "$.next_cursor").as_deref(),
+            Some("meta.next_cursor")
+        );
+        let odata = r#"{"value": [], "@odata.nextLink": "https://h/x?$skip=2"}"#;
+        assert_eq!(
+            near(odata, "nextLink").as_deref(),
+            Some("$['@odata.nextLink']")
+        );
+        let quoted = r#"{"it's": {"next": 2}}"#;
+        assert_eq!(
+            near(quoted, "paging.next").as_deref(),
+            Some(r"$['it\'s']['next']")
+        );
+        let deep = r#"{"a": {"b": {"c": {"next_page": 3}}}}"#;
+        assert_eq!(near(deep, "next").as_deref(), Some("a.b.c.next_page"));
+    }
+
+    #[test]
+    fn nothing_is_named_where_no_next_page_is_held() {
+        // A last page: the member is there, with nothing in it.
+        for page in [
+            r#"{"meta": {"next_cursor": null}}"#,
+            r#"{"meta": {"next_cursor": ""}}"#,
+            r#"{"meta": {"has_next": false}}"#,
+            r#"{"meta": {"next": {"url": "x"}}}"#,
+            // Names that share too little: a delta link is not a next link.
+            r#"{"@odata.deltaLink": "https://h/d"}"#,
+            // Inside the records.
+            r#"{"data": [{"nextCursor": "a"}]}"#,
+            // Deeper than four objects.
+            r#"{"a": {"b": {"c": {"d": {"nextCursor": "a"}}}}}"#,
+        ] {
+            assert_eq!(near(page, "meta.nextCursor"), None, "{page}");
+        }
+        // Paths of more than names are not guessed at.
+        assert_eq!(near(r#"{"next": "a"}"#, "$.data[-1].id"), None);
+    }
+
+    #[test]
+    fn a_header_named_like_the_one_asked_for_is_found() {
+        let headers = [
+            ("content-type".to_owned(), "application/json".to_owned()),
+            ("x-next-cursor".to_owned(), "abc".to_owned()),
+        ];
+        assert_eq!(near_header(&headers, "x-nextcursor"), Some("x-next-cursor"));
+        assert_eq!(near_header(&headers, "next-cursor"), Some("x-next-cursor"));
+        assert_eq!(near_header(&headers, "x-page"), None);
+        let empty = [("x-next-cursor".to_owned(), " ".to_owned())];
+        assert_eq!(near_header(&empty, "x-next"), None);
+    }
+}
