@@ -420,13 +420,56 @@ impl Paginator {
         else {
             return None;
         };
-        Some(match source {
+        Some(self.named(source))
+    }
+
+    /// The source of the first `[[paginate.stop]]` rule that holds on
+    /// `page` because its value is absent (`is = "missing"` or `"empty"`):
+    /// a misspelled path or header ends pagination there too.
+    pub fn stopped_by_absence(&self, page: &Page<'_>) -> Option<Follows<'_>> {
+        self.stops.iter().find_map(|rule| {
+            let StopSource::Value(source) = &rule.source else {
+                return None;
+            };
+            let absent = matches!(
+                rule.test,
+                StopCheck::Is(StopTest::Missing | StopTest::Empty)
+            ) && value_of(source, page).is_none();
+            absent.then(|| self.named(source))
+        })
+    }
+
+    /// The indexes of the watched paths whose absence ends pagination:
+    /// the cursor's or link's, and those of `is = "missing"` and
+    /// `"empty"` stop rules.
+    pub fn ends_when_absent(&self) -> Vec<usize> {
+        let follows = match self.follows() {
+            Some(Follows::Body { index, .. }) => Some(index),
+            _ => None,
+        };
+        let rules = self
+            .stops
+            .iter()
+            .filter_map(|rule| match (&rule.source, &rule.test) {
+                (
+                    StopSource::Value(Source::Body(index)),
+                    StopCheck::Is(StopTest::Missing | StopTest::Empty),
+                ) => Some(*index),
+                _ => None,
+            });
+        let mut indexes: Vec<usize> = follows.into_iter().chain(rules).collect();
+        indexes.dedup();
+        indexes
+    }
+
+    fn named<'a>(&'a self, source: &'a Source) -> Follows<'a> {
+        match source {
             Source::Body(index) => Follows::Body {
                 index: *index,
                 path: &self.watched[*index],
             },
             Source::Header(name) => Follows::Header(name),
-        })
+        }
     }
 
     /// The pages stepped on so far.

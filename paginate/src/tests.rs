@@ -582,5 +582,42 @@ fn a_followed_strategy_says_where_it_reads_the_next_value() {
     assert_eq!(header.follows(), Some(Follows::Header("x-next")));
     let offset = paginator(json!({"type": "offset"}));
     assert_eq!(offset.follows(), None);
+    assert_eq!(cursor.ends_when_absent(), vec![0]);
+    assert_eq!(header.ends_when_absent(), Vec::<usize>::new());
+    let rules = paginator(json!({"type": "next_link", "from": "next", "stop": [
+        {"path": "total", "equals": 0}, {"path": "more", "is": "empty"}]}));
+    assert_eq!(rules.ends_when_absent(), vec![0, 2]);
     assert_eq!(paginator(json!({"type": "link_header"})).follows(), None);
+}
+
+#[test]
+fn a_stop_rule_that_holds_for_want_of_its_value_is_named() {
+    let p = paginator(json!({"type": "offset", "stop": [
+        {"path": "total", "equals": 0},
+        {"path": "links.next", "is": "missing"},
+        {"header": "X-More", "is": "empty"},
+    ]}));
+    let page = |watched: &[Option<Value>], headers: &[(String, String)]| {
+        let page = Page {
+            status: 200,
+            headers,
+            records: 1,
+            watched,
+        };
+        p.stopped_by_absence(&page).map(|f| format!("{f:?}"))
+    };
+    let more = [("x-more".to_owned(), "yes".to_owned())];
+    // `total` absent holds nothing: `equals` needs a value.
+    assert_eq!(
+        page(&[None, None], &more).as_deref(),
+        Some(r#"Body { index: 1, path: "links.next" }"#)
+    );
+    assert_eq!(page(&[None, Some(json!("/p2"))], &more), None);
+    assert_eq!(
+        page(&[None, Some(json!("/p2"))], &[]).as_deref(),
+        Some(r#"Header("x-more")"#)
+    );
+    // Present but empty is what the rule asks about, not an absence.
+    let empty = [("x-more".to_owned(), String::new())];
+    assert_eq!(page(&[None, Some(json!("/p2"))], &empty), None);
 }

@@ -1962,6 +1962,13 @@ fn a_first_page_with_the_next_cursor_under_another_name_is_told() {
             format!("{{\"data\":{},\"paging\":{{\"next\":\"/c\"}}}}", ids(0..2)),
         ),
         header,
+        Exchange::json(
+            "/o?offset=0&limit=2",
+            format!(
+                "{{\"data\":{},\"links\":{{\"next\":\"/o?offset=2\"}}}}",
+                ids(0..2)
+            ),
+        ),
     ]);
     let columns = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
     let told = |from: &str, found: &str, target: &str| {
@@ -2057,6 +2064,23 @@ fn a_first_page_with_the_next_cursor_under_another_name_is_told() {
         check.stdout
     );
     assert!(!check.stdout.contains("warning"), "{}", check.stdout);
+    // A stop rule that holds for want of its value, misspelled: on a page
+    // read for the inferred columns, and on one made off the loop.
+    let says = format!(
+        "a [[paginate.stop]] rule ended pagination at the first page, from {}/o?offset=0&limit=2, \
+         as its path `links.nextLink` selects nothing on it; the page has `links.next`: if the \
+         rule means that, set its path to it",
+        server.url()
+    );
+    for columns in ["", columns] {
+        let rest = format!(
+            "[records]\npath = \"data\"\n[paginate]\ntype = \"offset\"\nlimit = 2\n\
+             [[paginate.stop]]\npath = \"links.nextLink\"\nis = \"missing\"\n{columns}"
+        );
+        let (out, summary, _) = run(&server, "/o", &rest, &[]);
+        assert_eq!(out, lines(0..2));
+        assert_eq!(summary["warnings"], serde_json::json!([says]), "{summary}");
+    }
     // Nothing is said where the page holds no next page under any name,
     // nor where the job's path read a cursor before the last page.
     for (target, from) in [("/end", "nextCursor"), ("/c", "meta.next_cursor")] {

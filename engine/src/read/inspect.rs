@@ -180,9 +180,7 @@ async fn first_page<R>(
         let step = pass.paginator.next(&view);
         let near = |i: usize| near_member(page, pass.watched.get(i)?);
         let told = match step {
-            Step::Done(Stop::NoNext) => {
-                ended_at_first(job, &pass.paginator, (&headers, &shown), &watched, &near)
-            }
+            Step::Done(stop) => ended_at_first(job, &pass.paginator, stop, (&view, &shown), &near),
             _ => None,
         };
         AfterFirst {

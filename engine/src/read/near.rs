@@ -4,55 +4,71 @@
 //! after its first page without a word. When the first page has a member
 //! or header named like it, holding a value, the run says so.
 
-use hydrant_paginate::{Follows, Paginator};
-use serde_json::Value;
+use hydrant_paginate::{Follows, Page, Paginator, Stop};
 
 use crate::job::Job;
 use crate::json::node::{Node, View};
 use crate::json::path::{JsonPath, Segment};
 
-/// What a run that ended at its first page for want of a cursor or link
-/// says, when the page has a member or header named like the one the job
-/// reads, holding a value: the job most likely misspelled it, and the
-/// records of the pages after the first would be left out.
+/// What a pass that ended at its first page says, when the page has a
+/// member or header named like the one that ended it, holding a value:
+/// the cursor or link that is absent (`stop` is `no_next`), or the value
+/// a `[[paginate.stop]]` rule found absent (`end_condition`). The job
+/// most likely misspelled it, and the records of the pages after the
+/// first would be left out.
 pub(crate) fn ended_at_first(
     job: &Job,
     paginator: &Paginator,
-    (headers, shown): (&[(String, String)], &str),
-    watched: &[Option<Value>],
+    stop: Stop,
+    (page, shown): (&Page<'_>, &str),
     near: &dyn Fn(usize) -> Option<String>,
 ) -> Option<String> {
-    let (key, asked, found) = match paginator.follows()? {
+    let (source, by_rule) = match stop {
+        Stop::NoNext => (paginator.follows()?, false),
+        Stop::EndCondition => (paginator.stopped_by_absence(page)?, true),
+        _ => return None,
+    };
+    let (key, asked, found) = match source {
         Follows::Body { index, path } => {
-            if watched.get(index).is_some_and(Option::is_some) {
+            if page.watched.get(index).is_some_and(Option::is_some) {
                 return None;
             }
-            ("paginate.from", path, near(index)?)
+            let asked = match (by_rule, &job.paginate.from) {
+                (false, None) => format!("`{path}` (the default)"),
+                _ => format!("`{path}`"),
+            };
+            ("path", asked, near(index)?)
         }
         Follows::Header(name) => {
-            if headers.iter().any(|(n, _)| n == name) {
+            if page.headers.iter().any(|(n, _)| n == name) {
                 return None;
             }
-            (
-                "paginate.header",
-                name,
-                near_header(headers, name)?.to_owned(),
-            )
+            let found = near_header(page.headers, name)?.to_owned();
+            ("header", format!("`{name}`"), found)
         }
     };
-    let asked = match (key, &job.paginate.from) {
-        ("paginate.from", None) => format!("`{asked}` (the default)"),
-        _ => format!("`{asked}`"),
-    };
-    let (what, has) = match key {
-        "paginate.from" => ("selects nothing on", "the page has"),
+    let (lacks, has) = match key {
+        "path" => ("selects nothing on", "the page has"),
         _ => ("is not a header of", "the response has"),
     };
-    Some(format!(
-        "{key} {asked} {what} the first page, from {}, so pagination ends there; \
-         {has} `{found}`: if that holds the next cursor or link, set {key} to it",
-        shown
-    ))
+    Some(match by_rule {
+        false => {
+            let key = if key == "path" {
+                "paginate.from"
+            } else {
+                "paginate.header"
+            };
+            format!(
+                "{key} {asked} {lacks} the first page, from {shown}, so pagination ends \
+                 there; {has} `{found}`: if that holds the next cursor or link, set {key} to it"
+            )
+        }
+        true => format!(
+            "a [[paginate.stop]] rule ended pagination at the first page, from {shown}, as its \
+             {key} {asked} {lacks} it; {has} `{found}`: if the rule means that, set its {key} \
+             to it"
+        ),
+    })
 }
 
 /// How deep into the page's objects a member is looked for: pagination

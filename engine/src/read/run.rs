@@ -657,7 +657,10 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         if let Some((Some(facts), rows)) = worked {
             self.check_page(&shown, facts.records, || facts.fingerprint)?;
             // Without a count, the paginator does not read one.
-            let near = |_| facts.near.clone();
+            let near = |i| {
+                let found = facts.near.iter().find(|(at, _)| *at == i);
+                found.map(|(_, member)| member.clone())
+            };
             self.step(
                 &page,
                 facts.records.unwrap_or_default(),
@@ -798,14 +801,13 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                     );
                     self.tally.warn(warning);
                 }
-                if stop == Stop::NoNext
-                    && current.paginator.pages() == 1
+                if current.paginator.pages() == 1
                     && !self.tally.told_near
                     && let Some(warning) = crate::read::near::ended_at_first(
                         self.job,
                         &current.paginator,
-                        (page.headers, page.shown),
-                        watched,
+                        stop,
+                        (&view, page.shown),
                         near,
                     )
                 {

@@ -17,7 +17,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
-use hydrant_paginate::Follows;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -61,9 +60,10 @@ pub(crate) struct PageFacts {
     /// See [`records_fingerprint`]; `None` with `records`.
     pub fingerprint: Option<u64>,
     pub watched: Vec<Option<Value>>,
-    /// A member named like the cursor's or link's path, where that path
-    /// selected nothing (see [`near_member`]).
-    pub near: Option<String>,
+    /// Members named like the watched paths whose absence ends
+    /// pagination, by watched index, where they selected nothing (see
+    /// [`near_member`]).
+    pub near: Vec<(usize, String)>,
 }
 
 /// A page's rows, encoded.
@@ -116,9 +116,9 @@ pub(crate) struct PageWork {
     /// Reads pages whose records hold a few shapes, for an NDJSON or
     /// Parquet output, where the job's records and columns allow.
     shaped: Option<ShapedReader>,
-    /// The watched index of the cursor's or link's body path, if the
-    /// paginator follows one.
-    follows: Option<usize>,
+    /// The watched paths whose absence ends pagination (see
+    /// [`Paginator::ends_when_absent`](hydrant_paginate::Paginator::ends_when_absent)).
+    ends_when_absent: Vec<usize>,
 }
 
 /// A fetched page, its body taken out to be made.
@@ -168,10 +168,7 @@ impl PageWork {
         let encoder = PageEncoder::for_output(&job.output, extractor.columns())?;
         let paginator = hydrant_paginate::Paginator::new(&job.paginate).ok();
         let counted = paginator.as_ref().is_some_and(|p| p.is_counted());
-        let follows = match paginator.as_ref().and_then(|p| p.follows()) {
-            Some(Follows::Body { index, .. }) => Some(index),
-            _ => None,
-        };
+        let ends_when_absent = paginator.map(|p| p.ends_when_absent()).unwrap_or_default();
         let shaped = match &encoder {
             PageEncoder::Text(TextEncoder::Ndjson(_), _) => {
                 ShapedReader::new(&job.records, extractor)
@@ -190,7 +187,7 @@ impl PageWork {
             makers: Makers::default(),
             counted,
             shaped,
-            follows,
+            ends_when_absent,
         }))
     }
 
@@ -257,7 +254,7 @@ impl PageWork {
                     records: None,
                     fingerprint: None,
                     watched: values.into_iter().map(Some).collect(),
-                    near: None,
+                    near: Vec::new(),
                 }),
             });
             true
@@ -458,18 +455,18 @@ struct Page<'a> {
 }
 
 impl PageWork {
-    /// A member of the page named like the cursor's or link's path, where
-    /// that path selected nothing: pagination ends there.
+    /// Members of the page named like the watched paths whose absence
+    /// ends pagination, where they selected nothing.
     fn near<'d>(
         &self,
         root: Item<'d>,
         watched: &[JsonPath],
         values: &[Option<Value>],
-    ) -> Option<String> {
-        let index = self
-            .follows
-            .filter(|&i| values.get(i).is_some_and(Option::is_none))?;
-        near_member(root, watched.get(index)?)
+    ) -> Vec<(usize, String)> {
+        let absent = |&&i: &&usize| values.get(i).is_some_and(Option::is_none);
+        (self.ends_when_absent.iter().filter(absent))
+            .filter_map(|&i| Some((i, near_member(root, watched.get(i)?)?)))
+            .collect()
     }
 
     /// The records of `body` read against their shape, if the page has
