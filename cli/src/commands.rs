@@ -692,6 +692,9 @@ fn check_write(job: &Job) -> Result<()> {
     )?;
     writeln!(out, "input:   {}", report.input)?;
     writeln!(out, "records: {} in the first batch", report.records)?;
+    for warning in &report.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
     if !report.rejected.is_empty() {
         writeln!(out, "rejected before sending:")?;
         for reason in &report.rejected {

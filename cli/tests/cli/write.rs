@@ -1356,3 +1356,79 @@ fn an_ndjson_input_from_windows_tools_is_read_whole() {
     assert_eq!(sent, [serde_json::json!([{"id": 1}, {"id": 2}, {"id": 3}])]);
     assert_eq!(summary(&dir)["write"]["delivered"], 3);
 }
+
+/// A mapped column whose `from` names no field of the input would go as
+/// null in every record. A CSV or Parquet input, whose fields are fixed,
+/// is refused before anything is sent; an NDJSON one, whose records may
+/// leave a field out, is told of at the end, and by `check`.
+#[test]
+fn a_mapped_column_from_no_field_of_the_input_is_told() {
+    let server = accepting();
+    let dir = Dir::new();
+    dir.write("in.csv", "id,name\n1,a\n2,b\n");
+    dir.write("in.ndjson", "{\"id\":1,\"name\":\"a\"}\n{\"name\":\"b\"}\n");
+    let source = TestServer::start(vec![Exchange::json(
+        "/rows",
+        r#"[{"id":1,"name":"a"},{"id":2,"name":"b"}]"#,
+    )]);
+    let read = dir.write(
+        "read.toml",
+        &format!("[request]\nurl = \"{}/rows\"\n", source.url()),
+    );
+    let parquet = dir.path("in.parquet");
+    let run = hydrant(&["run", path_str(&read), "-o", path_str(&parquet), "--quiet"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let job = |input: &str, from: &str| {
+        format!(
+            "[input]\npath = \"{input}\"\n[write]\nurl = \"{}/w\"\n\
+             [[write.columns]]\nname = \"id\"\nfrom = \"{from}\"\ntype = \"long\"\n\
+             [[write.columns]]\nname = \"n\"\nfrom = \"name\"\n",
+            server.url()
+        )
+    };
+    for input in ["in.csv", "in.parquet"] {
+        let says = format!(
+            "write.columns `id`: from `idd` names no field of the input `{}` (its fields: \
+             `id`, `name`), so every record would send `id` as null; nothing was sent",
+            dir.path(input).display()
+        );
+        let run = run_write(&dir, &job(input, "idd"), &[]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains(&says), "{}", run.stderr);
+        let check = hydrant(&["check", path_str(&dir.path("write.toml"))]);
+        assert_eq!(check.code, 2, "{}", check.stderr);
+        assert!(check.stderr.contains(&says), "{}", check.stderr);
+    }
+    assert!(server.requests().is_empty());
+
+    let run = run_write(&dir, &job("in.ndjson", "idd"), &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let sent: Vec<Value> = server.requests().iter().map(body).collect();
+    assert_eq!(
+        sent,
+        [json!([{"id": null, "n": "a"}, {"id": null, "n": "b"}])]
+    );
+    assert_eq!(
+        summary(&dir)["warnings"],
+        json!([
+            "write.columns `id`: none of the 2 records sent has a value at `idd`, so `id` \
+             went as null in all of them (a misspelled `from`?)"
+        ])
+    );
+    let check = hydrant(&["check", path_str(&dir.path("write.toml"))]);
+    assert!(
+        check.stdout.contains(
+            "warning: write.columns `id`: none of the 2 records of the first batch has a \
+             value at `idd`, so `id` would go as null in all of them (a misspelled `from`?)\n"
+        ),
+        "{}",
+        check.stdout
+    );
+
+    // A field one record has is no cause; nor is the right name in CSV.
+    for input in ["in.ndjson", "in.csv", "in.parquet"] {
+        let run = run_write(&dir, &job(input, "id"), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(summary(&dir)["warnings"], json!([]), "{input}");
+    }
+}

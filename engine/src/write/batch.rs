@@ -1,7 +1,10 @@
 //! From input records to the body of each request: the columns' mapping
 //! into nested members, batches, the `data_path` wrap and gzip.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::*;
+use crate::job::InputFormat;
 use crate::json::node::{self, Node as _, View};
 
 /// Maps records through `[[write.columns]]` and builds request bodies.
@@ -15,6 +18,17 @@ pub(super) struct Encoder {
     pub(super) mapping: Option<Mapping>,
     /// Placeholder names of `write.url` (single mode).
     pub(super) url_names: Vec<String>,
+    /// The input as messages name it, when its records all have the same
+    /// fields (CSV, Parquet): see [`Encoder::check_fields`].
+    fixed_fields: Option<String>,
+}
+
+/// A mapped column's `from`, as the job gives it.
+fn from_of(column: &ColumnSpec) -> &str {
+    column
+        .path
+        .as_ref()
+        .map_or(column.name.as_str(), |p| p.as_str())
 }
 
 #[derive(Debug)]
@@ -27,6 +41,10 @@ pub(super) struct Mapping {
     scanner: std::sync::Mutex<crate::json::scan::Scanner>,
     /// Records read with an escape of a lone surrogate, sent as U+FFFD.
     lone_surrogates: std::sync::atomic::AtomicU64,
+    /// Records mapped, and by column those without a value at its
+    /// `from`: a column none had is told at the end of the run.
+    mapped: AtomicU64,
+    absent: Vec<AtomicU64>,
 }
 
 /// Where a column lands in the JSON sent.
@@ -52,6 +70,17 @@ impl Encoder {
             wrap,
             mapping: write.columns.as_ref().map(|columns| Mapping::new(columns)),
             url_names: url_names(url),
+            fixed_fields: match &write.input {
+                Input::File {
+                    path: Some(path),
+                    format: InputFormat::Csv | InputFormat::Parquet,
+                } => Some(format!("`{}`", path.display())),
+                Input::File {
+                    path: None,
+                    format: InputFormat::Csv,
+                } => Some("stdin".to_owned()),
+                _ => None,
+            },
         }
     }
 
@@ -141,6 +170,66 @@ impl Encoder {
 impl Encoder {
     /// The warning of the records the mapping sent with U+FFFD for a lone
     /// surrogate, if any were.
+    /// A warning for each mapped column that none of the records mapped
+    /// had a value for: most often a misspelled `from`, which sent the
+    /// column as null in every record.
+    /// `hydrant check` says it of the first batch, which it does not send.
+    pub(super) fn absent_said(&self, in_check: bool) -> Vec<String> {
+        let Some(mapping) = &self.mapping else {
+            return Vec::new();
+        };
+        let mapped = mapping.mapped.load(Ordering::Relaxed);
+        let columns = mapping.extractor.columns();
+        (columns.iter().zip(&mapping.absent))
+            .filter(|(_, absent)| mapped > 0 && absent.load(Ordering::Relaxed) == mapped)
+            .map(|(column, _)| {
+                let (records, went) = match in_check {
+                    false => ("records sent", "went"),
+                    true => ("records of the first batch", "would go"),
+                };
+                format!(
+                    "write.columns `{}`: none of the {mapped} {records} has a value at `{}`, \
+                     so `{}` {went} as null in all of them (a misspelled `from`?)",
+                    column.name,
+                    from_of(column),
+                    column.name
+                )
+            })
+            .collect()
+    }
+
+    /// Fails before anything is sent when the input's fields are fixed (a
+    /// CSV header, a Parquet schema) and a mapped column's `from` names
+    /// none of them: every record would send that column as null.
+    pub(super) fn check_fields(&self, first: &InputRecord) -> Result<()> {
+        let (Some(mapping), Some(input), InputRecord::Record(text)) =
+            (&self.mapping, &self.fixed_fields, first)
+        else {
+            return Ok(());
+        };
+        let Ok(serde_json::Value::Object(fields)) = serde_json::from_slice(text) else {
+            return Ok(());
+        };
+        for column in mapping.extractor.columns() {
+            let first_key = match column.path.as_ref().and_then(|p| p.segments()) {
+                Some([crate::json::path::Segment::Key(key), ..]) => key,
+                _ => continue,
+            };
+            if !fields.contains_key(first_key) {
+                let names: Vec<String> = fields.keys().map(|k| format!("`{k}`")).collect();
+                return Err(Error::config(format!(
+                    "write.columns `{}`: from `{}` names no field of the input {input} (its \
+                     fields: {}), so every record would send `{}` as null; nothing was sent",
+                    column.name,
+                    from_of(column),
+                    names.join(", "),
+                    column.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn lone_surrogates_said(&self) -> Option<String> {
         let records = self
             .mapping
@@ -175,10 +264,12 @@ impl Mapping {
             infer_pages: 1,
         };
         Mapping {
-            extractor: Extractor::new(columns.to_vec(), &records),
+            extractor: Extractor::new(columns.to_vec(), &records).noting_absent(),
             layout,
             scanner: std::sync::Mutex::default(),
             lone_surrogates: std::sync::atomic::AtomicU64::new(0),
+            mapped: AtomicU64::new(0),
+            absent: columns.iter().map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
@@ -204,6 +295,10 @@ impl Mapping {
             .extract(&[value], &HashMap::new(), &mut batch);
         if let Some(dirty) = batch.dirty.pop() {
             return Err(dirty.reason);
+        }
+        self.mapped.fetch_add(1, Ordering::Relaxed);
+        for cell in batch.tolerated.iter().filter(|t| t.missing) {
+            self.absent[cell.column].fetch_add(1, Ordering::Relaxed);
         }
         let mut out = Vec::with_capacity(text.len());
         write_members(&self.layout, &batch.cells, &mut out);

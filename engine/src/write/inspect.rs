@@ -18,6 +18,8 @@ pub struct WriteCheck {
     pub rejected: Vec<String>,
     /// The first batch's request, secrets masked.
     pub request: String,
+    /// Mapped columns that no record of the first batch has a value for.
+    pub warnings: Vec<String>,
 }
 
 /// The first batch's request of a write job, as text with secrets masked.
@@ -69,6 +71,9 @@ pub(crate) fn check(job: &Job) -> Result<WriteCheck> {
             first_items(other, encoder.batch_size)?,
         ),
     };
+    if let Some(first) = items.first() {
+        encoder.check_fields(first)?;
+    }
     let outgoing = encoder.batch(0, items);
     let mut prepared = sender.prepare(outgoing.index, &outgoing.placeholders)?;
     if !outgoing.records.is_empty() {
@@ -80,6 +85,7 @@ pub(crate) fn check(job: &Job) -> Result<WriteCheck> {
         records: outgoing.records.len(),
         rejected: outgoing.early.iter().map(|r| r.reason.clone()).collect(),
         request: sender.session.describe(&prepared),
+        warnings: encoder.absent_said(true),
     })
 }
 

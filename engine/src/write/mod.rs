@@ -341,6 +341,10 @@ impl Settling<'_> {
         let counts = self.checkpoint.counts;
         let mut warnings = self.job.notices.clone();
         warnings.extend(encoder.lone_surrogates_said());
+        for warning in encoder.absent_said(false) {
+            tracing::warn!("{warning}");
+            warnings.push(warning);
+        }
         Ok(Summary {
             records: counts.delivered,
             requests: self.checkpoint.requests,
@@ -485,8 +489,13 @@ fn read_batches(
     let mut index = 0;
     let mut batch: Vec<InputRecord> = Vec::with_capacity(encoder.batch_size);
     let mut items = items.peekable();
+    let mut first = true;
     while let Some(item) = items.next() {
-        batch.push(item?);
+        let item = item?;
+        if std::mem::take(&mut first) {
+            encoder.check_fields(&item)?;
+        }
+        batch.push(item);
         if batch.len() < encoder.batch_size && items.peek().is_some() {
             continue;
         }
