@@ -706,6 +706,33 @@ fn fanout_from_a_paginated_parent_endpoint() {
     );
 }
 
+/// A `{parent.FIELD}` in the URL that the parent record lacks fails the
+/// run, naming the field: the job is not wrong until a record says so.
+#[test]
+fn a_parent_field_the_parent_record_lacks_is_named() {
+    let server = TestServer::start(vec![
+        Exchange::json("/users", r#"{"users": [{"id": 1, "name": "Ann"}]}"#),
+        Exchange::json("/users/1/Ann", r#"[{"title": "a"}]"#),
+    ]);
+    let rest = format!(
+        "[fanout]\nin = \"url\"\n[fanout.from]\npath = \"id\"\n[fanout.from.request]\n\
+         url = \"{}/users\"\n[fanout.from.records]\npath = \"users\"\n",
+        server.url()
+    );
+    let (out, _, _) = run(&server, "/users/{value}/{parent.name}", &rest, &[]);
+    assert_eq!(out, "{\"title\":\"a\"}\n");
+    let (failed, _) = run_job(&server.url(), "/users/{value}/{parent.nmae}", &rest, &[]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains(
+            "request.url: placeholder `{parent.nmae}` has no value: the parent record of this \
+             pass has no field `nmae` (check the name against the parent job's records)"
+        ),
+        "{}",
+        failed.stderr
+    );
+}
+
 /// A fan-out that gives no value (an empty `values_file` from a failed
 /// export, a parent job that found nothing) makes no request: the run
 /// says so, rather than pass for a quiet day.

@@ -653,10 +653,15 @@ fn fill<'v>(
             return Ok(out);
         };
         let name = &rest[open + 1..open + close];
-        let value = vars(name).ok_or_else(|| {
-            Error::config(format!(
+        let value = vars(name).ok_or_else(|| match name.strip_prefix("parent.") {
+            // Known only once a parent record is read: that record lacks it.
+            Some(field) => Error::data(format!(
+                "{key}: placeholder `{{{name}}}` has no value: the parent record of this pass \
+                 has no field `{field}` (check the name against the parent job's records)"
+            )),
+            None => Error::config(format!(
                 "{key}: placeholder `{{{name}}}` has no value (nothing in the job fills it)"
-            ))
+            )),
         })?;
         if in_url {
             // A whole path segment of `.` or `..` is not sent as given:
