@@ -943,3 +943,32 @@ fn messages_carry_no_colour_codes_off_a_terminal() {
     let (forced, _) = run_job(&server.url(), "/x", rest, &[("CLICOLOR_FORCE", "1")]);
     assert!(forced.stderr.contains("\u{1b}["), "{:?}", forced.stderr);
 }
+
+/// A read sent as a POST (a query in its body) and answered 302 fails,
+/// naming where it was sent: followed as a GET it would have read
+/// another resource, without the query.
+#[test]
+fn a_post_read_redirected_by_302_fails_rather_than_read_without_its_body() {
+    let server = TestServer::start_fn(|seen| match seen.target.as_str() {
+        "/search" => Exchange {
+            status: 302,
+            headers: vec![("location".to_owned(), "/all".to_owned())],
+            ..Exchange::json(&seen.target, "")
+        },
+        _ => Exchange::json(&seen.target, r#"{"data":[{"id":1}]}"#),
+    });
+    let rest = "method = \"POST\"\nbody = { q = \"open\" }\n[records]\npath = \"data\"\n";
+    let (run, _) = run_job(&server.url(), "/search", rest, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "POST {}/search answered 302, to {}/all: a POST is not sent on after a 302",
+            server.url(),
+            server.url()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty());
+    assert_eq!(server.requests().len(), 1);
+}

@@ -1432,3 +1432,79 @@ fn a_mapped_column_from_no_field_of_the_input_is_told() {
         assert_eq!(summary(&dir)["warnings"], json!([]), "{input}");
     }
 }
+
+/// A write answered 301 or 302 is rejected, naming where it was sent:
+/// followed as a GET it lost its records, which were counted delivered
+/// when the GET answered 200. A 307 or 308 is sent on whole, and a 303
+/// (the records taken, the answer elsewhere) is delivered.
+#[test]
+fn a_write_redirected_by_301_or_302_is_rejected_not_sent_on_as_a_get() {
+    let server = TestServer::start_fn(|seen| {
+        let moved = |status: u16| Exchange {
+            status,
+            headers: vec![("location".to_owned(), "/new".to_owned())],
+            ..Exchange::json(&seen.target, "")
+        };
+        match seen.target.as_str() {
+            "/new" => answer(seen, 200),
+            target => moved(target[1..].parse().unwrap()),
+        }
+    });
+    let dir = Dir::new();
+    dir.write("in.ndjson", "{\"id\":1}\n{\"id\":2}\n");
+    let job = |status: u16| {
+        format!(
+            "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/{status}\"\nreject_path = \"{}\"\n",
+            server.url(),
+            path_str(&dir.path("rejects.ndjson"))
+        )
+    };
+    for status in [301, 302] {
+        let run = run_write(&dir, &job(status), &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let rejects: Vec<Value> = dir
+            .read("rejects.ndjson")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rejects.len(), 2);
+        assert_eq!(rejects[1]["status"], status);
+        assert_eq!(rejects[1]["record"], json!({"id": 2}));
+        let reason = rejects[0]["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with(&format!(
+                "POST {}/{status} answered {status}, to {}/new: a POST is not sent on",
+                server.url(),
+                server.url()
+            )),
+            "{reason}"
+        );
+    }
+    for status in [303, 307, 308] {
+        let run = run_write(&dir, &job(status), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(summary(&dir)["write"]["delivered"], 2, "{status}");
+    }
+    // What reached the new address: nothing after a 301 or 302, a GET
+    // after the 303, the records after the 307 and the 308.
+    let arrived: Vec<(String, String)> = server
+        .requests()
+        .iter()
+        .filter(|seen| seen.target == "/new")
+        .map(|seen| {
+            (
+                seen.method.clone(),
+                String::from_utf8_lossy(&seen.body).into_owned(),
+            )
+        })
+        .collect();
+    let records = r#"[{"id":1},{"id":2}]"#.to_owned();
+    assert_eq!(
+        arrived,
+        [
+            ("GET".to_owned(), String::new()),
+            ("POST".to_owned(), records.clone()),
+            ("POST".to_owned(), records),
+        ]
+    );
+}

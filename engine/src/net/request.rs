@@ -731,10 +731,27 @@ impl Prepared {
                 strip_query(&url)
             )));
         }
+        // A 301 or 302 answering a request with a body (a write, a POST
+        // read) is not followed. Browsers send it on as a GET, which drops
+        // the body: a write's records were counted delivered when the GET
+        // answered 200. Sent again as it was, it could apply a write twice:
+        // many servers answer a POST they took with a 302.
+        if matches!(status, 301 | 302) && self.method != Method::Get {
+            return Err(Error::http(format!(
+                "{} {} answered {status}, to {}: a {} is not sent on after a {status} (as a \
+                 GET it would lose its body, and sent again it could be applied twice); if the \
+                 API moved, set the job's url to the new address",
+                self.method.as_str(),
+                self.shown_url(),
+                strip_query(&url),
+                self.method.as_str(),
+            ))
+            .with_status(status));
+        }
         let mut next = self.clone();
         next.url = url;
-        // 303, and 301/302 after a POST, are followed with a GET, as browsers do.
-        if status == 303 || (matches!(status, 301 | 302) && self.method == Method::Post) {
+        // A 303 asks for the answer with a GET: the request was taken.
+        if status == 303 {
             next.method = Method::Get;
             next.body = None;
             next.masked_body = None;
