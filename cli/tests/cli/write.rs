@@ -37,6 +37,13 @@ fn body(seen: &Seen) -> Value {
     serde_json::from_slice(&text).unwrap()
 }
 
+/// The lines of the reject file `rejects.ndjson`.
+fn rejects(dir: &Dir) -> Vec<Value> {
+    (dir.read("rejects.ndjson").lines())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn summary(dir: &Dir) -> Value {
     serde_json::from_str(&dir.read("summary.json")).unwrap()
 }
@@ -411,11 +418,7 @@ fn a_post_is_retried_only_when_that_is_safe() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(server.requests().len(), 5);
-    let rejects: Vec<Value> = dir
-        .read("rejects.ndjson")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rejects = rejects(&dir);
     assert_eq!(rejects.len(), 2);
     assert_eq!(rejects[0]["record"], json!({"n": 3}));
     assert_eq!(rejects[1]["record"], json!({"n": 4}));
@@ -1237,11 +1240,7 @@ fn a_retry_after_too_long_to_hold_rejects_the_batch() {
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let rejects: Vec<Value> = dir
-        .read("rejects.ndjson")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rejects = rejects(&dir);
     assert_eq!(rejects.len(), 2);
     let reason = rejects[0]["reason"].as_str().unwrap();
     assert!(
@@ -1462,11 +1461,7 @@ fn a_write_redirected_by_301_or_302_is_rejected_not_sent_on_as_a_get() {
     for status in [301, 302] {
         let run = run_write(&dir, &job(status), &[]);
         assert_eq!(run.code, 1, "{}", run.stderr);
-        let rejects: Vec<Value> = dir
-            .read("rejects.ndjson")
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let rejects = rejects(&dir);
         assert_eq!(rejects.len(), 2);
         assert_eq!(rejects[1]["status"], status);
         assert_eq!(rejects[1]["record"], json!({"id": 2}));
