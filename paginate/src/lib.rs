@@ -164,6 +164,10 @@ pub struct Paginator {
     sent: Vec<(String, Value)>,
     /// Hashes of the cursors and links followed, to catch a loop.
     followed: HashSet<u64>,
+    /// The hash of the cursor or link the last request was made with.
+    last_followed: Option<u64>,
+    /// See [`Paginator::named_its_own`].
+    named_own: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -404,6 +408,8 @@ impl Paginator {
             pages: 0,
             sent: Vec::new(),
             followed: HashSet::new(),
+            last_followed: None,
+            named_own: false,
         })
     }
 
@@ -470,6 +476,14 @@ impl Paginator {
             },
             Source::Header(name) => Follows::Header(name),
         }
+    }
+
+    /// Whether the last page ended pagination as a loop by naming the very
+    /// cursor or link its own request was made with: an API that does not
+    /// read the cursor's parameter gives its first page again, naming the
+    /// same cursor; so does a page whose `self` link is read as the next.
+    pub fn named_its_own(&self) -> bool {
+        self.named_own
     }
 
     /// The pages stepped on so far.
@@ -572,6 +586,23 @@ impl Paginator {
         if self.stops.iter().any(|rule| self.stop_holds(rule, page)) {
             return Step::Done(Stop::EndCondition);
         }
+        self.named_own = false;
+        let (followed, last, named_own) = (
+            &mut self.followed,
+            &mut self.last_followed,
+            &mut self.named_own,
+        );
+        // Notes a cursor or link about to be followed: false for one
+        // followed before, a loop.
+        let mut first_time = |text: &str| {
+            let hash = stable_hash(text);
+            let new = followed.insert(hash);
+            *named_own = !new && *last == Some(hash);
+            if new {
+                *last = Some(hash);
+            }
+            new
+        };
         let step = match &mut self.strategy {
             Strategy::Single => Step::Done(Stop::NoNext),
             Strategy::Counter(counter) => counter.after(index, page.records),
@@ -582,16 +613,12 @@ impl Paginator {
                 ..
             } => match text_of(source, page) {
                 None => Step::Done(Stop::NoNext),
-                Some((text, _)) if !self.followed.insert(stable_hash(&text)) => {
-                    Step::Done(Stop::Loop)
-                }
+                Some((text, _)) if !first_time(text.as_str()) => Step::Done(Stop::Loop),
                 Some((_, value)) => Step::Next(cursor_plan(param, *placement, &value)),
             },
             Strategy::NextLink { source } => match text_of(source, page) {
                 None => Step::Done(Stop::NoNext),
-                Some((link, _)) if !self.followed.insert(stable_hash(&link)) => {
-                    Step::Done(Stop::Loop)
-                }
+                Some((link, _)) if !first_time(link.as_str()) => Step::Done(Stop::Loop),
                 Some((link, _)) => Step::Next(Plan {
                     overrides: vec![Override::Link(link)],
                 }),
@@ -604,9 +631,7 @@ impl Paginator {
                     .map(|(_, v)| v.as_str());
                 match link::find_rel(values, rel) {
                     None => Step::Done(Stop::NoNext),
-                    Some(link) if !self.followed.insert(stable_hash(&link)) => {
-                        Step::Done(Stop::Loop)
-                    }
+                    Some(link) if !first_time(link.as_str()) => Step::Done(Stop::Loop),
                     Some(link) => Step::Next(Plan {
                         overrides: vec![Override::Link(link)],
                     }),

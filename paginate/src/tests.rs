@@ -621,3 +621,41 @@ fn a_stop_rule_that_holds_for_want_of_its_value_is_named() {
     let empty = [("x-more".to_owned(), String::new())];
     assert_eq!(page(&[None, Some(json!("/p2"))], &empty), None);
 }
+
+#[test]
+fn a_page_that_names_its_own_cursor_is_told_from_a_loop() {
+    let config = json!({"type": "cursor", "from": "next", "param": "c"});
+    // The API does not read `c`: the second page names the cursor it was
+    // asked with.
+    let mut p = paginator(config.clone());
+    p.first();
+    assert!(matches!(
+        show(&mut p, 2, &[], json!({"next": "a"})),
+        Step::Next(_)
+    ));
+    assert!(!p.named_its_own());
+    assert_eq!(
+        show(&mut p, 2, &[], json!({"next": "a"})),
+        Step::Done(Stop::Loop)
+    );
+    assert!(p.named_its_own());
+    // A cursor that comes back later is a loop of another kind.
+    let mut p = paginator(config);
+    p.first();
+    show(&mut p, 2, &[], json!({"next": "a"}));
+    show(&mut p, 2, &[], json!({"next": "b"}));
+    assert_eq!(
+        show(&mut p, 2, &[], json!({"next": "a"})),
+        Step::Done(Stop::Loop)
+    );
+    assert!(!p.named_its_own());
+    // The same for a link.
+    let mut p = paginator(json!({"type": "next_link", "from": "self"}));
+    p.first();
+    show(&mut p, 2, &[], json!({"self": "/x"}));
+    assert_eq!(
+        show(&mut p, 2, &[], json!({"self": "/x"})),
+        Step::Done(Stop::Loop)
+    );
+    assert!(p.named_its_own());
+}

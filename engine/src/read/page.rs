@@ -117,7 +117,15 @@ impl ReadRun<'_, '_> {
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);
         let standing = self.standing();
-        self.write_read(body, &batch, columns_changed, page.shown, standing, missing)
+        let fingerprint = records_fingerprint(&records);
+        self.write_read(
+            (body, fingerprint),
+            &batch,
+            columns_changed,
+            page.shown,
+            standing,
+            missing,
+        )
     }
 
     fn read_tree(
@@ -184,7 +192,7 @@ impl ReadRun<'_, '_> {
         let standing = self.standing();
         if !hold {
             return self.write_read(
-                &body,
+                (&body, records_fingerprint(&records)),
                 &batch,
                 columns_changed,
                 page.shown,
@@ -238,7 +246,7 @@ impl ReadRun<'_, '_> {
     /// Writes a page read here, after the pages held before it.
     fn write_read(
         &mut self,
-        body: &[u8],
+        (body, fingerprint): (&[u8], Option<u64>),
         batch: &Batch<'_>,
         columns_changed: bool,
         shown: &str,
@@ -246,6 +254,8 @@ impl ReadRun<'_, '_> {
         missing: bool,
     ) -> Result<()> {
         self.write_held()?;
+        let records = batch.rows + batch.dirty.len();
+        self.same_page_again(self.named_own(), shown, records, fingerprint)?;
         if columns_changed && let Some(sink) = &mut self.sink {
             let columns = self.extractor.as_ref().expect("changed columns").columns();
             sink.columns_changed(columns)
@@ -276,6 +286,7 @@ impl ReadRun<'_, '_> {
             landed_early,
             placeholders,
             stopped_by_rule,
+            named_own,
             ..
         } = pending;
         // Only a 204 comes back without rows, and it is never pending.
@@ -294,6 +305,8 @@ impl ReadRun<'_, '_> {
         if let Some(body) = &encoded.refit {
             return self.refit(parse, body, &placeholders, &shown, standing, missing);
         }
+        let records = encoded.rows + encoded.dirty.len();
+        self.same_page_again(named_own, &shown, records, encoded.fingerprint)?;
         let made = encoded.made;
         let put = Box::new(|sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| match made {
             Made::Text(text) => sink.encoded(text),
@@ -380,6 +393,9 @@ impl ReadRun<'_, '_> {
             .expect("pages are written once columns are known");
         extractor.extract(&admitted, placeholders, &mut batch);
         self.count_tolerated(&batch.tolerated);
+        // Pages written here were held or given back, and stepped on
+        // long before: only noted for the page after them.
+        self.same_page_again(false, shown, records.len(), records_fingerprint(records))?;
         let put = Box::new(|sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| {
             sink.page(&PageOut {
                 body,

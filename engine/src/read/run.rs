@@ -75,6 +75,9 @@ pub(crate) struct ReadRun<'j, 'h> {
     /// The request after the short page that ended the pass, if one was
     /// in flight (see `short.rs`).
     pub(super) after_short: Option<AfterShort>,
+    /// The records fingerprint of the page written last (see
+    /// [`ReadRun::same_page_again`]).
+    last_page: Option<u64>,
     fetching: Arc<Semaphore>,
     pub(super) launched: u64,
     answered: u64,
@@ -229,6 +232,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             resumed_at: None,
             last_checkpoint: None,
             after_short: None,
+            last_page: None,
             job,
             options,
             hooks,
@@ -669,6 +673,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             );
             let standing = self.standing();
             let stopped_by_rule = self.stopped_by_rule();
+            let named_own = self.named_own();
             // A followed next request goes out while the worker finishes
             // this page's rows.
             if self
@@ -685,6 +690,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 landed_early,
                 placeholders,
                 stopped_by_rule,
+                named_own,
             });
             return Ok(());
         }
@@ -794,7 +800,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         };
         match current.paginator.next(&view) {
             Step::Done(stop) => {
-                if stop == Stop::Loop {
+                if stop == Stop::Loop && !current.paginator.named_its_own() {
                     let warning = format!(
                         "pagination loop: the page from {} names a cursor or link already followed; the run ended there",
                         page.shown
@@ -828,6 +834,49 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             Step::Next(plan) => current.pending = Some(resolve_links(plan, page.url)),
             Step::Continue => {}
         }
+    }
+
+    /// Whether the page just stepped on ended its pass by naming the
+    /// cursor or link its own request was made with.
+    pub(super) fn named_own(&self) -> bool {
+        (self.pass.as_ref())
+            .is_some_and(|p| p.ended == Some(Stop::Loop) && p.paginator.named_its_own())
+    }
+
+    /// Fails the run on a page that names, as the next, the cursor or
+    /// link it was requested with (`named_own`) and holds the records of
+    /// the page before it (their [`records_fingerprint`]): the API gave
+    /// the same page again, and every request would. Written, its records
+    /// would come twice and those after them never. Notes each page
+    /// written for the next.
+    ///
+    /// [`records_fingerprint`]: crate::extract::records_fingerprint
+    pub(super) fn same_page_again(
+        &mut self,
+        named_own: bool,
+        shown: &str,
+        records: usize,
+        fingerprint: Option<u64>,
+    ) -> Result<()> {
+        let before = std::mem::replace(&mut self.last_page, fingerprint);
+        if !named_own || fingerprint.is_none() || before != fingerprint {
+            return Ok(());
+        }
+        let paginate = &self.job.paginate;
+        let why = match paginate.kind {
+            hydrant_paginate::Kind::Cursor => format!(
+                "names, as the next cursor, the one it was requested with: the API may not read \
+                 paginate.param `{}`",
+                paginate.param.as_deref().unwrap_or("cursor")
+            ),
+            _ => "names its own address as the next link: the API may not page by it, or the \
+                  job reads the page's own link (a `self` link) rather than the next"
+                .to_owned(),
+        };
+        Err(Error::data(format!(
+            "the page from {shown} holds the {records} records of the page before it and \
+             {why}; stopping rather than write them again"
+        )))
     }
 
     /// Where the run stands once the page just stepped on is written (only

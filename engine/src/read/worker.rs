@@ -84,6 +84,9 @@ pub(crate) struct Encoded {
     /// See [`Batch::tolerated`].
     pub tolerated: Vec<Tolerated>,
     pub body_len: usize,
+    /// See [`records_fingerprint`]: the run fails on a page that is the
+    /// one before it again and names its own cursor.
+    pub fingerprint: Option<u64>,
     /// The answer's [`Fetched::latency`].
     pub latency: Duration,
 }
@@ -376,6 +379,7 @@ impl PageWork {
         }
         let records_missing = records_missing(doc.root(), &self.records, records.len(), &shown);
         let lone_surrogates = doc.lone_surrogates();
+        let fingerprint = records_fingerprint(&records);
         if let Some((landed, fetched)) = unsent {
             let near = self.near(doc.root(), watched, &values);
             let _ = landed.send(Landed {
@@ -384,10 +388,7 @@ impl PageWork {
                 body_len: Some(body_len),
                 page: Some(PageFacts {
                     records: Some(records.len()),
-                    fingerprint: self
-                        .counted
-                        .then(|| records_fingerprint(&records))
-                        .flatten(),
+                    fingerprint: fingerprint.filter(|_| self.counted),
                     watched: values,
                     near,
                 }),
@@ -417,6 +418,7 @@ impl PageWork {
                 dirty: Vec::new(),
                 tolerated: Vec::new(),
                 body_len,
+                fingerprint,
                 latency,
             });
         }
@@ -441,6 +443,7 @@ impl PageWork {
             dirty,
             tolerated,
             body_len,
+            fingerprint,
             latency,
         })
     }
@@ -518,10 +521,7 @@ impl PageWork {
         watched: &[JsonPath],
         workspace: &mut Workspace,
     ) -> Option<Result<Encoded>> {
-        let fingerprint = match self.counted {
-            true => Some(shaped.fingerprint(body)?),
-            false => None,
-        };
+        let fingerprint = shaped.fingerprint(body);
         let around = shaped.around(body);
         let doc = workspace.scanner.scan(&around, None).ok()?;
         let made = (|| {
@@ -537,7 +537,7 @@ impl PageWork {
                     body_len: Some(page.body_len),
                     page: Some(PageFacts {
                         records: Some(shaped.rows),
-                        fingerprint,
+                        fingerprint: fingerprint.filter(|_| self.counted),
                         watched: values,
                         near,
                     }),
@@ -552,6 +552,7 @@ impl PageWork {
                 dirty: Vec::new(),
                 tolerated: shaped.tolerated,
                 body_len: page.body_len,
+                fingerprint,
                 latency: page.latency,
             })
         })();
