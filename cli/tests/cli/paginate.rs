@@ -2171,3 +2171,42 @@ fn a_page_that_is_the_one_before_it_again_fails_the_run() {
         }
     }
 }
+
+/// A cursor's path that holds an object (HubSpot's `paging.next`, whose
+/// cursor is `paging.next.after`) ended the run after its first page, as
+/// a last page does, with exit 0. It fails, naming the members inside.
+#[test]
+fn a_cursor_path_that_holds_an_object_fails_naming_its_members() {
+    let page = format!(
+        "{{\"results\":{},\"paging\":{{\"next\":{{\"after\":\"2\",\"link\":\"/c?after=2\"}}}}}}",
+        ids(0..2)
+    );
+    let server = TestServer::start(vec![Exchange::json("/c", page)]);
+    let dir = Dir::new();
+    let rest = "[records]\npath = \"results\"\n[paginate]\ntype = \"cursor\"\nfrom = \"paging.next\"\nparam = \"after\"\n";
+    let says = format!(
+        "paginate.from `paging.next` holds an object on the page from {}/c, not a cursor or \
+         link: point paginate.from at the member that holds it (`paging.next.after`, \
+         `paging.next.link`)",
+        server.url()
+    );
+    let out = dir.path("out.ndjson");
+    // Columns inferred, and declared: the page made off the loop.
+    for columns in ["", "[[columns]]\nname = \"id\"\ntype = \"long\"\n"] {
+        let rest = format!("{rest}{columns}");
+        let (run, _) = run_job_with(&server.url(), "/c", &rest, &["-o", path_str(&out)], &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(run.stderr.contains(&says), "{}", run.stderr);
+        assert!(!out.exists());
+    }
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/c\"\n{rest}", server.url()),
+    );
+    let check = hydrant(&["check", path_str(&job)]);
+    assert!(
+        check.stdout.contains(&format!("warning: {says}\n")),
+        "{}",
+        check.stdout
+    );
+}

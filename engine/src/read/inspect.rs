@@ -19,7 +19,7 @@ use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::fanout::Feed;
-use crate::read::near::{ended_at_first, near_member};
+use crate::read::near::{ended_at_first, near_member, not_a_cursor};
 use crate::read::page::unless_stopped;
 use crate::read::pass::{Context, Pass};
 use crate::read::worker::{content_type, not_json};
@@ -180,7 +180,9 @@ async fn first_page<R>(
         let step = pass.paginator.next(&view);
         let near = |i: usize| near_member(page, pass.watched.get(i)?);
         let told = match step {
-            Step::Done(stop) => ended_at_first(job, &pass.paginator, stop, (&view, &shown), &near),
+            Step::Done(stop) => not_a_cursor(&pass.paginator, &watched, &shown)
+                .filter(|_| stop == Stop::NoNext)
+                .or_else(|| ended_at_first(job, &pass.paginator, stop, (&view, &shown), &near)),
             _ => None,
         };
         AfterFirst {

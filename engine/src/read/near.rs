@@ -71,6 +71,41 @@ pub(crate) fn ended_at_first(
     })
 }
 
+/// What a pass says when the value at its cursor's or link's path is an
+/// object or an array: no request can be made of it, and pagination
+/// would end there as if the page were the last. The job most likely
+/// points at the object that holds the cursor (HubSpot's `paging.next`,
+/// whose cursor is `paging.next.after`).
+pub(crate) fn not_a_cursor(
+    paginator: &Paginator,
+    watched: &[Option<serde_json::Value>],
+    shown: &str,
+) -> Option<String> {
+    let Follows::Body { index, path } = paginator.follows()? else {
+        return None;
+    };
+    let (what, inside) = match watched.get(index)?.as_ref()? {
+        serde_json::Value::Object(members) => {
+            let scalars: Vec<String> = (members.iter())
+                .filter(|(_, v)| v.is_string() || v.is_number())
+                .take(4)
+                .map(|(key, _)| format!("`{}`", member_of(path, key)))
+                .collect();
+            let inside = match scalars.is_empty() {
+                true => String::new(),
+                false => format!(" ({})", scalars.join(", ")),
+            };
+            ("an object", inside)
+        }
+        serde_json::Value::Array(_) => ("an array", String::new()),
+        _ => return None,
+    };
+    Some(format!(
+        "paginate.from `{path}` holds {what} on the page from {shown}, not a cursor or link: \
+         point paginate.from at the member that holds it{inside}"
+    ))
+}
+
 /// How deep into the page's objects a member is looked for: pagination
 /// members sit near the top (`meta.paging.next.after` is four deep).
 const DEPTH: usize = 4;
@@ -155,16 +190,29 @@ fn holds_a_next(value: View<'_>) -> bool {
     }
 }
 
+/// The path of `key` in the object at `path`, as a job writes it.
+fn member_of(path: &str, key: &str) -> String {
+    if is_plain(key) {
+        return format!("{path}.{key}");
+    }
+    let path = match path.starts_with('$') {
+        true => path.to_owned(),
+        false => format!("$.{path}"),
+    };
+    format!("{path}{}", &spelled(&[key.to_owned()])[1..])
+}
+
+fn is_plain(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
 /// Keys as a dotted path where each is a plain name, else as JSONPath.
 fn spelled(keys: &[String]) -> String {
-    let plain = |k: &String| {
-        let mut chars = k.chars();
-        chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-    };
-    if keys.iter().all(plain) {
+    if keys.iter().all(|k| is_plain(k)) {
         return keys.join(".");
     }
     let mut out = String::from("$");
@@ -237,6 +285,14 @@ mod tests {
         }
         // Paths of more than names are not guessed at.
         assert_eq!(near(r#"{"next": "a"}"#, "$.data[-1].id"), None);
+    }
+
+    #[test]
+    fn a_member_inside_a_path_is_spelled_as_a_job_writes_it() {
+        assert_eq!(member_of("paging.next", "after"), "paging.next.after");
+        assert_eq!(member_of("$.paging.next", "after"), "$.paging.next.after");
+        assert_eq!(member_of("paging.next", "@link"), "$.paging.next['@link']");
+        assert_eq!(member_of("$['a.b']", "it's"), r"$['a.b']['it\'s']");
     }
 
     #[test]

@@ -113,7 +113,7 @@ impl ReadRun<'_, '_> {
         let root = doc.root();
         self.step(page, records.len(), &watched, &|i| {
             near_member(root, watched_at.get(i)?)
-        });
+        })?;
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);
         let standing = self.standing();
@@ -186,7 +186,7 @@ impl ReadRun<'_, '_> {
         })?;
         self.step(page, records.len(), &watched, &|i| {
             near_member(&tree, watched_at.get(i)?)
-        });
+        })?;
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);
         let standing = self.standing();

@@ -652,7 +652,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             url: &fetched.prepared.url,
         };
         if status == 204 {
-            self.step(&page, 0, &[], &|_| None);
+            self.step(&page, 0, &[], &|_| None)?;
             if let Some(callback) = &self.options.on_progress {
                 callback(&self.tally.progress);
             }
@@ -670,7 +670,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 facts.records.unwrap_or_default(),
                 &facts.watched,
                 &near,
-            );
+            )?;
             let standing = self.standing();
             let stopped_by_rule = self.stopped_by_rule();
             let named_own = self.named_own();
@@ -782,15 +782,15 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         records: usize,
         watched: &[Option<Value>],
         near: &dyn Fn(usize) -> Option<String>,
-    ) {
+    ) -> Result<()> {
         if self.values_concurrently {
             if page.status == 204 {
                 self.tally.last_stop = Some(Stop::Status204);
             }
-            return;
+            return Ok(());
         }
         let Some(current) = self.pass.as_mut() else {
-            return;
+            return Ok(());
         };
         let view = PageView {
             status: page.status,
@@ -820,6 +820,12 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                     self.tally.told_near = true;
                     self.tally.warn(warning);
                 }
+                if stop == Stop::NoNext
+                    && let Some(said) =
+                        crate::read::near::not_a_cursor(&current.paginator, watched, page.shown)
+                {
+                    return Err(Error::data(said));
+                }
                 current.ended = Some(stop);
                 if stop == Stop::ShortPage {
                     self.after_short = Some(AfterShort {
@@ -834,6 +840,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             Step::Next(plan) => current.pending = Some(resolve_links(plan, page.url)),
             Step::Continue => {}
         }
+        Ok(())
     }
 
     /// Whether the page just stepped on ended its pass by naming the
