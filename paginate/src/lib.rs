@@ -419,6 +419,20 @@ impl Paginator {
         &self.watched
     }
 
+    /// Where each value that makes the next request is read: the cursor
+    /// or link of `cursor` and `next_link`, and the response values of
+    /// Data Factory `rules` (`AbsoluteUrl`, parameters set from the
+    /// body or a header). Empty for the other strategies and for rules
+    /// made only of ranges.
+    pub fn next_from(&self) -> Vec<Follows<'_>> {
+        match &self.strategy {
+            Strategy::Rules(rules) if !rules.is_counted() => {
+                rules.next_from().map(|source| self.named(source)).collect()
+            }
+            _ => self.follows().into_iter().collect(),
+        }
+    }
+
     /// Where `cursor` and `next_link` read the next cursor or link: `None`
     /// for the other strategies.
     pub fn follows(&self) -> Option<Follows<'_>> {
@@ -449,10 +463,13 @@ impl Paginator {
     /// the cursor's or link's, and those of `is = "missing"` and
     /// `"empty"` stop rules.
     pub fn ends_when_absent(&self) -> Vec<usize> {
-        let follows = match self.follows() {
-            Some(Follows::Body { index, .. }) => Some(index),
-            _ => None,
-        };
+        let follows = self
+            .next_from()
+            .into_iter()
+            .filter_map(|source| match source {
+                Follows::Body { index, .. } => Some(index),
+                Follows::Header(_) => None,
+            });
         let rules = self
             .stops
             .iter()
@@ -463,7 +480,8 @@ impl Paginator {
                 ) => Some(*index),
                 _ => None,
             });
-        let mut indexes: Vec<usize> = follows.into_iter().chain(rules).collect();
+        let mut indexes: Vec<usize> = follows.chain(rules).collect();
+        indexes.sort_unstable();
         indexes.dedup();
         indexes
     }

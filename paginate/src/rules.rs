@@ -246,6 +246,16 @@ impl Rules {
         Some(Plan { overrides })
     }
 
+    /// The sources whose values make the next request: `AbsoluteUrl`'s
+    /// and those of the parameters set from the response.
+    pub(crate) fn next_from(&self) -> impl Iterator<Item = &Source> {
+        let params = self.params.iter().filter_map(|(_, value)| match value {
+            RuleValue::From(source) => Some(source),
+            RuleValue::Range { .. } => None,
+        });
+        self.absolute_url.iter().chain(params)
+    }
+
     pub fn after(&self, index: u64, page: &Page<'_>) -> Step {
         if self
             .ends

@@ -2210,3 +2210,49 @@ fn a_cursor_path_that_holds_an_object_fails_naming_its_members() {
         check.stdout
     );
 }
+
+/// Data Factory rules read the next page's value from the response too:
+/// a path that holds an object fails the run, and one that selects
+/// nothing while the page holds the value under a name like it is told.
+#[test]
+fn a_data_factory_rule_that_reads_no_value_is_told() {
+    let page = format!(
+        "{{\"results\":{},\"paging\":{{\"next\":{{\"after\":\"2\"}}}}}}",
+        ids(0..2)
+    );
+    let server = TestServer::start(vec![Exchange::json("/c", page)]);
+    let rest = |rule: &str| {
+        format!(
+            "[records]\npath = \"results\"\n[paginate]\ntype = \"rules\"\nrules = {{ {rule} }}\n"
+        )
+    };
+    let (failed, _) = run_job(
+        &server.url(),
+        "/c",
+        &rest("AbsoluteUrl = \"$.paging.next\""),
+        &[],
+    );
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains(&format!(
+            "the paginate.rules path `$.paging.next` holds an object on the page from {}/c, not \
+             a cursor or link: point the rule at the member that holds it \
+             (`$.paging.next.after`)",
+            server.url()
+        )),
+        "{}",
+        failed.stderr
+    );
+    let rule = "\"QueryParameters.after\" = \"$.paging.next.afterCursor\"";
+    let (out, summary, _) = run(&server, "/c", &rest(rule), &[]);
+    assert_eq!(out, lines(0..2));
+    assert_eq!(
+        summary["warnings"],
+        serde_json::json!([format!(
+            "the paginate.rules path `$.paging.next.afterCursor` selects nothing on the first \
+             page, from {}/c, so pagination ends there; the page has `paging.next.after`: if \
+             that holds the next page's value, set the rule to it",
+            server.url()
+        )])
+    );
+}

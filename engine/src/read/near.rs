@@ -4,7 +4,7 @@
 //! after its first page without a word. When the first page has a member
 //! or header named like it, holding a value, the run says so.
 
-use hydrant_paginate::{Follows, Page, Paginator, Stop};
+use hydrant_paginate::{Follows, Kind, Page, Paginator, Stop};
 
 use crate::job::Job;
 use crate::json::node::{Node, View};
@@ -23,18 +23,29 @@ pub(crate) fn ended_at_first(
     (page, shown): (&Page<'_>, &str),
     near: &dyn Fn(usize) -> Option<String>,
 ) -> Option<String> {
-    let (source, by_rule) = match stop {
-        Stop::NoNext => (paginator.follows()?, false),
-        Stop::EndCondition => (paginator.stopped_by_absence(page)?, true),
-        _ => return None,
-    };
+    let told = |source, by_rule| told(job, source, by_rule, (page, shown), near);
+    match stop {
+        Stop::NoNext => (paginator.next_from().into_iter()).find_map(|source| told(source, false)),
+        Stop::EndCondition => told(paginator.stopped_by_absence(page)?, true),
+        _ => None,
+    }
+}
+
+/// [`ended_at_first`] of one source, absent from the page.
+fn told(
+    job: &Job,
+    source: Follows<'_>,
+    by_rule: bool,
+    (page, shown): (&Page<'_>, &str),
+    near: &dyn Fn(usize) -> Option<String>,
+) -> Option<String> {
     let (key, asked, found) = match source {
         Follows::Body { index, path } => {
             if page.watched.get(index).is_some_and(Option::is_some) {
                 return None;
             }
-            let asked = match (by_rule, &job.paginate.from) {
-                (false, None) => format!("`{path}` (the default)"),
+            let asked = match (by_rule, &job.paginate.from, job.paginate.kind) {
+                (false, None, Kind::Cursor | Kind::NextLink) => format!("`{path}` (the default)"),
                 _ => format!("`{path}`"),
             };
             ("path", asked, near(index)?)
@@ -51,8 +62,13 @@ pub(crate) fn ended_at_first(
         "path" => ("selects nothing on", "the page has"),
         _ => ("is not a header of", "the response has"),
     };
-    Some(match by_rule {
-        false => {
+    Some(match (by_rule, job.paginate.kind) {
+        (false, Kind::Rules) => format!(
+            "the paginate.rules {key} {asked} {lacks} the first page, from {shown}, so \
+             pagination ends there; {has} `{found}`: if that holds the next page's value, set \
+             the rule to it"
+        ),
+        (false, _) => {
             let key = if key == "path" {
                 "paginate.from"
             } else {
@@ -63,7 +79,7 @@ pub(crate) fn ended_at_first(
                  there; {has} `{found}`: if that holds the next cursor or link, set {key} to it"
             )
         }
-        true => format!(
+        (true, _) => format!(
             "a [[paginate.stop]] rule ended pagination at the first page, from {shown}, as its \
              {key} {asked} {lacks} it; {has} `{found}`: if the rule means that, set its {key} \
              to it"
@@ -81,10 +97,18 @@ pub(crate) fn not_a_cursor(
     watched: &[Option<serde_json::Value>],
     shown: &str,
 ) -> Option<String> {
-    let Follows::Body { index, path } = paginator.follows()? else {
-        return None;
+    let (path, value) = (paginator.next_from().into_iter()).find_map(|source| match source {
+        Follows::Body { index, path } => {
+            let value = watched.get(index)?.as_ref()?;
+            (value.is_object() || value.is_array()).then_some((path, value))
+        }
+        Follows::Header(_) => None,
+    })?;
+    let key = match paginator.follows() {
+        Some(_) => "paginate.from",
+        None => "the paginate.rules path",
     };
-    let (what, inside) = match watched.get(index)?.as_ref()? {
+    let (what, inside) = match value {
         serde_json::Value::Object(members) => {
             let scalars: Vec<String> = (members.iter())
                 .filter(|(_, v)| v.is_string() || v.is_number())
@@ -100,9 +124,13 @@ pub(crate) fn not_a_cursor(
         serde_json::Value::Array(_) => ("an array", String::new()),
         _ => return None,
     };
+    let point = match paginator.follows() {
+        Some(_) => "point paginate.from",
+        None => "point the rule",
+    };
     Some(format!(
-        "paginate.from `{path}` holds {what} on the page from {shown}, not a cursor or link: \
-         point paginate.from at the member that holds it{inside}"
+        "{key} `{path}` holds {what} on the page from {shown}, not a cursor or link: {point} \
+         at the member that holds it{inside}"
     ))
 }
 
