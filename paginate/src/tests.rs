@@ -659,3 +659,30 @@ fn a_page_that_names_its_own_cursor_is_told_from_a_loop() {
     );
     assert!(p.named_its_own());
 }
+
+#[test]
+fn the_values_of_the_next_request_are_listed_for_rules_too() {
+    let rules = paginator(json!({"type": "rules", "rules": {
+        "AbsoluteUrl": "$.links.next",
+        "QueryParameters.after": "$.paging.after",
+        "Headers.x-token": "Headers.x-next",
+    }}));
+    let listed: Vec<String> = rules.next_from().iter().map(|f| format!("{f:?}")).collect();
+    assert_eq!(
+        listed,
+        [
+            r#"Body { index: 0, path: "$.links.next" }"#,
+            r#"Header("x-next")"#,
+            r#"Body { index: 1, path: "$.paging.after" }"#,
+        ]
+    );
+    assert_eq!(rules.ends_when_absent(), vec![0, 1]);
+    let ranges = paginator(json!({"type": "rules", "rules": {
+        "QueryParameters.offset": "RANGE:0:100:10"}}));
+    assert!(ranges.next_from().is_empty());
+    let cursor = paginator(json!({"type": "cursor", "from": "next"}));
+    assert_eq!(
+        cursor.next_from(),
+        cursor.follows().into_iter().collect::<Vec<_>>()
+    );
+}
