@@ -182,7 +182,7 @@ impl PagePipeline {
             let records = select_records(doc.root(), &self.job.records).ok()?;
             crate::extract::records_fingerprint(&records)
         })();
-        if let Some(fingerprint) = shaped.fingerprint(body)
+        if let Some(fingerprint) = shaped.fingerprint(body, &mut Scanner::default())
             && Some(fingerprint) != page_fingerprint
         {
             return Err("the reader's fingerprint of the page is not the page path's".to_owned());

@@ -31,7 +31,7 @@ pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 
 pub(crate) use infer::{Fed, Fit, Inference, Mixed, Policy, Shape};
 pub(crate) use records::{
-    column_absent, failure_said, fingerprint, records_fingerprint, records_missing,
+    column_absent, failure_said, fingerprint_of, records_fingerprint, records_missing,
     records_path_missing, select_records,
 };
 

@@ -83,11 +83,17 @@ pub(crate) fn fingerprint<'v, 'w, N: Node<'v>, M: Node<'w>>(
     first: N,
     last: M,
 ) -> u64 {
-    use std::hash::{Hash, Hasher};
     let mut text = Vec::new();
     first.write_json(&mut text);
     text.push(b'\n');
     last.write_json(&mut text);
+    fingerprint_of(count, &text)
+}
+
+/// [`fingerprint`] of `count` records whose first and last are written,
+/// as JSON, in `text`, a line break between them.
+pub(crate) fn fingerprint_of(count: usize, text: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
     (count, text).hash(&mut hasher);
     hasher.finish()

@@ -117,7 +117,7 @@ impl ReadRun<'_, '_> {
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);
         let standing = self.standing();
-        let fingerprint = records_fingerprint(&records);
+        let fingerprint = self.fingerprint_of(&records);
         self.write_read(
             (body, fingerprint),
             &batch,
@@ -192,7 +192,7 @@ impl ReadRun<'_, '_> {
         let standing = self.standing();
         if !hold {
             return self.write_read(
-                (&body, records_fingerprint(&records)),
+                (&body, self.fingerprint_of(&records)),
                 &batch,
                 columns_changed,
                 page.shown,
@@ -315,6 +315,15 @@ impl ReadRun<'_, '_> {
         });
         self.count_tolerated(&encoded.tolerated);
         self.write_page(encoded.rows, &encoded.dirty, &shown, standing, missing, put)
+    }
+
+    /// The records fingerprint of the page just stepped on, where
+    /// `same_page_again` reads it: every page of a counted pass, the first
+    /// two of a followed one.
+    fn fingerprint_of<'v, N: Node<'v>>(&self, records: &[N]) -> Option<u64> {
+        let wanted = (self.pass.as_ref())
+            .is_some_and(|p| p.paginator.is_counted() || p.paginator.pages() <= 2);
+        wanted.then(|| records_fingerprint(records)).flatten()
     }
 
     /// Whether a `paginate.stop` rule ended the pass on the page it was

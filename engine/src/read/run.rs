@@ -474,6 +474,9 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let placeholders = current.placeholders.clone();
         let followed = !current.paginator.is_counted();
         let early = followed && !current.paginator.reads_records();
+        // A followed pass's second page is checked against its first
+        // (`same_page_again`): both are fingerprinted.
+        let fingerprinted = current.paginator.pages() < 2;
         let (landed, landing) = oneshot::channel();
         let rows = tokio::spawn(async move {
             let (mut landed, mut told) = (Some(landed), None);
@@ -486,7 +489,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             };
             drop(slot);
             let shown = session.shown(&fetched.prepared);
-            let Some(arrived) = work.arrive(fetched, shown, landed, told) else {
+            let Some(arrived) = work.arrive(fetched, shown, landed, (told, fingerprinted)) else {
                 return Ok(None);
             };
             // A counted page is made where it was read, warm in the cache;
@@ -800,7 +803,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         };
         match current.paginator.next(&view) {
             Step::Done(stop) => {
-                if stop == Stop::Loop && !current.paginator.named_its_own() {
+                if stop == Stop::Loop {
                     let warning = format!(
                         "pagination loop: the page from {} names a cursor or link already followed; the run ended there",
                         page.shown
@@ -855,7 +858,9 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     /// the page before it (their [`records_fingerprint`]): the API gave
     /// the same page again, and every request would. Written, its records
     /// would come twice and those after them never. Notes each page
-    /// written for the next.
+    /// written for the next. Only the first two pages of a followed pass
+    /// are fingerprinted, so only its second page is checked: there an
+    /// API that does not read the cursor's parameter shows.
     ///
     /// [`records_fingerprint`]: crate::extract::records_fingerprint
     pub(super) fn same_page_again(

@@ -28,7 +28,7 @@ use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::extract::{Cell, Extractor, Shape, Tolerated, fingerprint, written_as_read};
+use crate::extract::{Cell, Extractor, Shape, Tolerated, fingerprint_of, written_as_read};
 use crate::job::{ColumnType, RecordMode, Records};
 use crate::json::keys::same_key;
 use crate::json::node::{View, write_leaf_json};
@@ -219,11 +219,15 @@ impl Shaped {
     /// the page's parse: from the first and last records, parsed alone.
     ///
     /// [`records_fingerprint`]: crate::extract::records_fingerprint
-    pub(crate) fn fingerprint(&self, body: &[u8]) -> Option<u64> {
-        let (mut first, mut last) = (Scanner::default(), Scanner::default());
-        let first = first.scan(&body[self.first.clone()], None).ok()?;
-        let last = last.scan(&body[self.last.clone()], None).ok()?;
-        Some(fingerprint(self.rows, first.root(), last.root()))
+    pub(crate) fn fingerprint(&self, body: &[u8], scanner: &mut Scanner) -> Option<u64> {
+        use crate::json::node::Node as _;
+        let mut text = Vec::with_capacity(self.first.len() + self.last.len() + 1);
+        let first = scanner.scan(&body[self.first.clone()], None).ok()?;
+        first.root().write_json(&mut text);
+        text.push(b'\n');
+        let last = scanner.scan(&body[self.last.clone()], None).ok()?;
+        last.root().write_json(&mut text);
+        Some(fingerprint_of(self.rows, &text))
     }
 }
 
@@ -1340,7 +1344,7 @@ mod tests {
         let shaped = reader.read(body, lines, learned)?;
         Scanner::default().scan(&shaped.around(body), None).ok()?;
         assert_eq!(
-            shaped.fingerprint(body),
+            shaped.fingerprint(body, &mut Scanner::default()),
             page_fingerprint(columns, body),
             "{}",
             String::from_utf8_lossy(body)

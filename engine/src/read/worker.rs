@@ -135,6 +135,9 @@ pub(crate) struct Arrived {
     /// The values read from the tail of the body before its parse.
     told: Option<Told>,
     latency: Duration,
+    /// Whether the page's [`Encoded::fingerprint`] is taken: always for
+    /// a counted pass, for the first two pages of a followed one.
+    fingerprinted: bool,
 }
 
 /// The watched values read backwards from the end of a whole body, which
@@ -274,7 +277,7 @@ impl PageWork {
         mut fetched: Fetched,
         shown: String,
         landed: Option<oneshot::Sender<Landed>>,
-        told: Option<Told>,
+        (told, fingerprinted): (Option<Told>, bool),
     ) -> Option<Arrived> {
         let body = std::mem::take(&mut fetched.response.body);
         let latency = fetched.latency;
@@ -299,6 +302,7 @@ impl PageWork {
             unsent,
             told,
             latency,
+            fingerprinted: fingerprinted || self.counted,
         })
     }
 
@@ -345,6 +349,7 @@ impl PageWork {
             mut unsent,
             told,
             latency,
+            fingerprinted,
         } = arrived;
         let body_len = body.len();
         let mut workspace = self
@@ -359,6 +364,7 @@ impl PageWork {
                 shown: &shown,
                 told: told.as_ref(),
                 latency,
+                fingerprinted,
             };
             let made = self.make_shaped(shaped, &body, &page, &mut unsent, watched, &mut workspace);
             if let Some(made) = made {
@@ -379,7 +385,7 @@ impl PageWork {
         }
         let records_missing = records_missing(doc.root(), &self.records, records.len(), &shown);
         let lone_surrogates = doc.lone_surrogates();
-        let fingerprint = records_fingerprint(&records);
+        let fingerprint = records_fingerprint(&records).filter(|_| fingerprinted);
         if let Some((landed, fetched)) = unsent {
             let near = self.near(doc.root(), watched, &values);
             let _ = landed.send(Landed {
@@ -455,6 +461,8 @@ struct Page<'a> {
     shown: &'a str,
     told: Option<&'a Told>,
     latency: Duration,
+    /// See [`Arrived::fingerprinted`].
+    fingerprinted: bool,
 }
 
 impl PageWork {
@@ -521,7 +529,10 @@ impl PageWork {
         watched: &[JsonPath],
         workspace: &mut Workspace,
     ) -> Option<Result<Encoded>> {
-        let fingerprint = shaped.fingerprint(body);
+        let fingerprint = match page.fingerprinted {
+            true => Some(shaped.fingerprint(body, &mut workspace.scanner)?),
+            false => None,
+        };
         let around = shaped.around(body);
         let doc = workspace.scanner.scan(&around, None).ok()?;
         let made = (|| {
