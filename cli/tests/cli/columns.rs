@@ -1655,3 +1655,34 @@ fn check_shows_the_first_records_as_the_run_writes_them() {
         assert_eq!(shown, written, "round {round}: {page}");
     }
 }
+
+/// `hydrant check` of a records path that matches nothing names the
+/// largest array of objects the page holds: most often the records, at
+/// a path the job misspelled.
+#[test]
+fn check_names_the_array_a_records_path_missed() {
+    let server = TestServer::start(vec![Exchange::json(
+        "/p",
+        r#"{"meta": {"links": [{"rel": "self"}]}, "result": {"items": [{"id": 1}, {"id": 2}]}}"#,
+    )]);
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{}/p\"\n[records]\npath = \"result.itmes\"\n",
+            server.url()
+        ),
+    );
+    let check = hydrant(&["check", path_str(&job)]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stdout.contains(&format!(
+            "warning: records.path `result.itmes` matches nothing in the response from {}/p: no \
+             records were taken from it (check the path with `hydrant check`); the page has an \
+             array of 2 objects at `result.items`\n",
+            server.url()
+        )),
+        "{}",
+        check.stdout
+    );
+}

@@ -19,7 +19,7 @@ use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::fanout::Feed;
-use crate::read::near::{ended_at_first, near_member, not_a_cursor};
+use crate::read::near::{ended_at_first, near_member, not_a_cursor, records_elsewhere};
 use crate::read::page::unless_stopped;
 use crate::read::pass::{Context, Pass};
 use crate::read::worker::{content_type, not_json};
@@ -330,8 +330,13 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
             columns: Vec::new(),
             sample: Vec::new(),
             dirty: Vec::new(),
-            records_missing: (!first.path_found)
-                .then(|| records_path_missing(&job.records, first.shown)),
+            records_missing: (!first.path_found).then(|| {
+                let missing = records_path_missing(&job.records, first.shown);
+                match records_elsewhere(first.body) {
+                    Some(elsewhere) => format!("{missing}; {elsewhere}"),
+                    None => missing,
+                }
+            }),
             format: job.output.format,
             warnings,
             next: first.after.next.clone(),

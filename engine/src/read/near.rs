@@ -185,6 +185,40 @@ pub(crate) fn near_member<'v, N: Node<'v>>(root: N, path: &JsonPath) -> Option<S
     None
 }
 
+/// The largest array of objects in a page's objects, to [`DEPTH`] levels,
+/// as `check` names it beside a records path that matches nothing: `(the
+/// page has an array of 20 objects at `items`)`.
+pub(crate) fn records_elsewhere(body: &[u8]) -> Option<String> {
+    let page: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut level = vec![(&page, Vec::<String>::new())];
+    let mut best: Option<(usize, Vec<String>)> = None;
+    for _ in 0..DEPTH {
+        let mut deeper = Vec::new();
+        for (node, at) in level {
+            for (key, value) in node.as_object().into_iter().flatten() {
+                let mut here = at.clone();
+                here.push(key.clone());
+                match value {
+                    serde_json::Value::Object(_) => deeper.push((value, here)),
+                    serde_json::Value::Array(items)
+                        if items.first().is_some_and(serde_json::Value::is_object)
+                            && best.as_ref().is_none_or(|(n, _)| items.len() > *n) =>
+                    {
+                        best = Some((items.len(), here));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        level = deeper;
+    }
+    let (count, keys) = best?;
+    Some(format!(
+        "the page has an array of {count} objects at `{}`",
+        spelled(&keys)
+    ))
+}
+
 /// A response header named like `name` (lower case) that holds a value.
 pub(crate) fn near_header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
     let wanted = folded(name);
@@ -321,6 +355,18 @@ mod tests {
         assert_eq!(member_of("$.paging.next", "after"), "$.paging.next.after");
         assert_eq!(member_of("paging.next", "@link"), "$.paging.next['@link']");
         assert_eq!(member_of("$['a.b']", "it's"), r"$['a.b']['it\'s']");
+    }
+
+    #[test]
+    fn the_largest_array_of_objects_is_named() {
+        let page = br#"{"meta": {"tags": [{"a": 1}]}, "results": {"items": [{"id": 1}, {"id": 2}]},
+            "ids": [1, 2, 3]}"#;
+        assert_eq!(
+            records_elsewhere(page).as_deref(),
+            Some("the page has an array of 2 objects at `results.items`")
+        );
+        assert_eq!(records_elsewhere(br#"{"ids": [1, 2], "n": 2}"#), None);
+        assert_eq!(records_elsewhere(b"[1, 2]"), None);
     }
 
     #[test]
