@@ -447,43 +447,37 @@ impl Paginator {
     /// `page` because its value is absent (`is = "missing"` or `"empty"`):
     /// a misspelled path or header ends pagination there too.
     pub fn stopped_by_absence(&self, page: &Page<'_>) -> Option<Follows<'_>> {
-        self.stops.iter().find_map(|rule| {
-            let StopSource::Value(source) = &rule.source else {
-                return None;
-            };
-            let absent = matches!(
-                rule.test,
-                StopCheck::Is(StopTest::Missing | StopTest::Empty)
-            ) && value_of(source, page).is_none();
-            absent.then(|| self.named(source))
-        })
+        let mut sources = self.stops_on_absence();
+        let absent = sources.find(|source| value_of(source, page).is_none())?;
+        Some(self.named(absent))
     }
 
     /// The indexes of the watched paths whose absence ends pagination:
-    /// the cursor's or link's, and those of `is = "missing"` and
-    /// `"empty"` stop rules.
+    /// those of [`Paginator::next_from`], and those of `is = "missing"`
+    /// and `"empty"` stop rules.
     pub fn ends_when_absent(&self) -> Vec<usize> {
-        let follows = self
-            .next_from()
-            .into_iter()
+        let rules = self.stops_on_absence().map(|source| self.named(source));
+        let mut indexes: Vec<usize> = (self.next_from().into_iter().chain(rules))
             .filter_map(|source| match source {
                 Follows::Body { index, .. } => Some(index),
                 Follows::Header(_) => None,
-            });
-        let rules = self
-            .stops
-            .iter()
-            .filter_map(|rule| match (&rule.source, &rule.test) {
-                (
-                    StopSource::Value(Source::Body(index)),
-                    StopCheck::Is(StopTest::Missing | StopTest::Empty),
-                ) => Some(*index),
-                _ => None,
-            });
-        let mut indexes: Vec<usize> = follows.chain(rules).collect();
+            })
+            .collect();
         indexes.sort_unstable();
         indexes.dedup();
         indexes
+    }
+
+    /// The sources of the stop rules that hold when their value is absent.
+    fn stops_on_absence(&self) -> impl Iterator<Item = &Source> {
+        self.stops
+            .iter()
+            .filter_map(|rule| match (&rule.source, &rule.test) {
+                (StopSource::Value(source), StopCheck::Is(StopTest::Missing | StopTest::Empty)) => {
+                    Some(source)
+                }
+                _ => None,
+            })
     }
 
     fn named<'a>(&'a self, source: &'a Source) -> Follows<'a> {

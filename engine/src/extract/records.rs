@@ -46,10 +46,7 @@ pub(crate) fn records_path_missing(records: &Records, shown: &str) -> String {
 /// nulls. A run's warning says where to look at the records; `hydrant
 /// check`'s, which shows them, that they are the first page's.
 pub(crate) fn column_absent(column: &ColumnSpec, records: u64, in_check: bool) -> String {
-    let path = column
-        .path
-        .as_ref()
-        .map_or(column.name.as_str(), |p| p.as_str());
+    let path = column.path_text();
     let (of, hint) = if in_check {
         (" of the first page", "")
     } else {
@@ -73,24 +70,14 @@ pub(crate) fn column_absent(column: &ColumnSpec, records: u64, in_check: bool) -
 /// a page without records.
 pub(crate) fn records_fingerprint<'v, N: Node<'v>>(records: &[N]) -> Option<u64> {
     let (first, last) = (records.first()?, records.last()?);
-    Some(fingerprint(records.len(), *first, *last))
-}
-
-/// [`records_fingerprint`] of `count` records, from the first and the
-/// last, wherever they were parsed.
-pub(crate) fn fingerprint<'v, 'w, N: Node<'v>, M: Node<'w>>(
-    count: usize,
-    first: N,
-    last: M,
-) -> u64 {
     let mut text = Vec::new();
     first.write_json(&mut text);
     text.push(b'\n');
     last.write_json(&mut text);
-    fingerprint_of(count, &text)
+    Some(fingerprint_of(records.len(), &text))
 }
 
-/// [`fingerprint`] of `count` records whose first and last are written,
+/// [`records_fingerprint`] of `count` records whose first and last are written,
 /// as JSON, in `text`, a line break between them.
 pub(crate) fn fingerprint_of(count: usize, text: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};

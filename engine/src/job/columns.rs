@@ -81,6 +81,16 @@ pub struct ColumnSpec {
     pub value: Option<String>,
 }
 
+impl ColumnSpec {
+    /// Where the column reads its value, as the job gives it: its `path`
+    /// (a write column's `from`), else its name, read as a dotted path.
+    pub(crate) fn path_text(&self) -> &str {
+        self.path
+            .as_ref()
+            .map_or(self.name.as_str(), |p| p.as_str())
+    }
+}
+
 #[cfg(test)]
 impl ColumnSpec {
     /// A column of `kind` named `name`, for the tests of what writes

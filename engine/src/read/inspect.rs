@@ -223,6 +223,7 @@ fn on_page<R>(
             records: &[],
             body: &[],
             path_found: true,
+            records_elsewhere: None,
             after: AfterFirst::default(),
         }));
     }
@@ -234,16 +235,18 @@ fn on_page<R>(
     let records = crate::extract::select_records(&page, &job.records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
     let after = ends_here(&page, records.len());
+    let path_found = !unless_stopped(
+        records_missing(&page, &job.records, records.len(), shown),
+        after.by_rule,
+    )?;
     Ok(inspect(&FirstPage {
         placeholders,
         status: answer.status,
         shown,
         records: &records,
         body: answer.body,
-        path_found: !unless_stopped(
-            records_missing(&page, &job.records, records.len(), shown),
-            after.by_rule,
-        )?,
+        path_found,
+        records_elsewhere: (!path_found).then(|| records_elsewhere(&page)).flatten(),
         after,
     }))
 }
@@ -259,6 +262,8 @@ struct FirstPage<'p, 'v> {
     body: &'p [u8],
     /// Whether the page had a value at `records.path`.
     path_found: bool,
+    /// Where the records may be when `records.path` matched nothing.
+    records_elsewhere: Option<String>,
     after: AfterFirst,
 }
 
@@ -332,7 +337,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
             dirty: Vec::new(),
             records_missing: (!first.path_found).then(|| {
                 let missing = records_path_missing(&job.records, first.shown);
-                match records_elsewhere(first.body) {
+                match &first.records_elsewhere {
                     Some(elsewhere) => format!("{missing}; {elsewhere}"),
                     None => missing,
                 }

@@ -39,51 +39,51 @@ fn told(
     (page, shown): (&Page<'_>, &str),
     near: &dyn Fn(usize) -> Option<String>,
 ) -> Option<String> {
-    let (key, asked, found) = match source {
+    let (what, asked, lacks, has, found) = match source {
         Follows::Body { index, path } => {
             if page.watched.get(index).is_some_and(Option::is_some) {
                 return None;
             }
-            let asked = match (by_rule, &job.paginate.from, job.paginate.kind) {
-                (false, None, Kind::Cursor | Kind::NextLink) => format!("`{path}` (the default)"),
-                _ => format!("`{path}`"),
+            let default = !by_rule
+                && job.paginate.from.is_none()
+                && matches!(job.paginate.kind, Kind::Cursor | Kind::NextLink);
+            let asked = match default {
+                true => format!("`{path}` (the default)"),
+                false => format!("`{path}`"),
             };
-            ("path", asked, near(index)?)
+            let found = near(index)?;
+            ("path", asked, "selects nothing on", "the page has", found)
         }
         Follows::Header(name) => {
             if page.headers.iter().any(|(n, _)| n == name) {
                 return None;
             }
             let found = near_header(page.headers, name)?.to_owned();
-            ("header", format!("`{name}`"), found)
+            let (lacks, has) = ("is not a header of", "the response has");
+            ("header", format!("`{name}`"), lacks, has, found)
         }
     };
-    let (lacks, has) = match key {
-        "path" => ("selects nothing on", "the page has"),
-        _ => ("is not a header of", "the response has"),
-    };
     Some(match (by_rule, job.paginate.kind) {
+        (true, _) => format!(
+            "a [[paginate.stop]] rule ended pagination at the first page, from {shown}, as its \
+             {what} {asked} {lacks} it; {has} `{found}`: if the rule means that, set its {what} \
+             to it"
+        ),
         (false, Kind::Rules) => format!(
-            "the paginate.rules {key} {asked} {lacks} the first page, from {shown}, so \
+            "the paginate.rules {what} {asked} {lacks} the first page, from {shown}, so \
              pagination ends there; {has} `{found}`: if that holds the next page's value, set \
              the rule to it"
         ),
         (false, _) => {
-            let key = if key == "path" {
-                "paginate.from"
-            } else {
-                "paginate.header"
-            };
+            let key = format!(
+                "paginate.{}",
+                if what == "path" { "from" } else { "header" }
+            );
             format!(
                 "{key} {asked} {lacks} the first page, from {shown}, so pagination ends \
                  there; {has} `{found}`: if that holds the next cursor or link, set {key} to it"
             )
         }
-        (true, _) => format!(
-            "a [[paginate.stop]] rule ended pagination at the first page, from {shown}, as its \
-             {key} {asked} {lacks} it; {has} `{found}`: if the rule means that, set its {key} \
-             to it"
-        ),
     })
 }
 
@@ -104,16 +104,16 @@ pub(crate) fn not_a_cursor(
         }
         Follows::Header(_) => None,
     })?;
-    let key = match paginator.follows() {
-        Some(_) => "paginate.from",
-        None => "the paginate.rules path",
+    let (key, point) = match paginator.follows() {
+        Some(_) => ("paginate.from", "point paginate.from"),
+        None => ("the paginate.rules path", "point the rule"),
     };
     let (what, inside) = match value {
         serde_json::Value::Object(members) => {
             let scalars: Vec<String> = (members.iter())
                 .filter(|(_, v)| v.is_string() || v.is_number())
                 .take(4)
-                .map(|(key, _)| format!("`{}`", member_of(path, key)))
+                .filter_map(|(key, _)| Some(format!("`{}`", member_of(path, key)?)))
                 .collect();
             let inside = match scalars.is_empty() {
                 true => String::new(),
@@ -123,10 +123,6 @@ pub(crate) fn not_a_cursor(
         }
         serde_json::Value::Array(_) => ("an array", String::new()),
         _ => return None,
-    };
-    let point = match paginator.follows() {
-        Some(_) => "point paginate.from",
-        None => "point the rule",
     };
     Some(format!(
         "{key} `{path}` holds {what} on the page from {shown}, not a cursor or link: {point} \
@@ -144,79 +140,77 @@ const MEMBERS: usize = 256;
 
 /// The path, as a job writes it, of a member of `root` named like the
 /// last key of `path` that holds what a cursor or link can be (a number,
-/// or a string that is not empty). Objects are searched breadth first to
-/// [`DEPTH`] levels; arrays (the records) are not entered. `None` for a
+/// or a string that is not empty), found by [`near_top`]. `None` for a
 /// path with indexes, wildcards or filters.
 pub(crate) fn near_member<'v, N: Node<'v>>(root: N, path: &JsonPath) -> Option<String> {
-    let segments = path.segments()?;
-    let mut keys = Vec::with_capacity(segments.len());
-    for segment in segments {
-        let Segment::Key(key) = segment else {
-            return None;
-        };
-        keys.push(key.as_str());
+    let Some(Segment::Key(last)) = path.segments()?.last() else {
+        return None;
+    };
+    if !(path.segments()?.iter()).all(|s| matches!(s, Segment::Key(_))) {
+        return None;
     }
-    let wanted = folded(keys.last()?);
+    let wanted = folded(last);
+    let mut found = None;
+    near_top(root, |keys, value| {
+        let here = keys.last().expect("a member has a key");
+        if alike(&folded(here), &wanted) && holds_a_next(value.view()) {
+            found = Some(spelled(keys));
+        }
+        found.is_some()
+    });
+    found
+}
+
+/// The largest array of objects among `page`'s members (see
+/// [`near_top`]), as `check` names it beside a records path that matches
+/// nothing: `the page has an array of 20 objects at `items``.
+pub(crate) fn records_elsewhere<'v, N: Node<'v>>(page: N) -> Option<String> {
+    let mut best: Option<(usize, String)> = None;
+    let mut items = Vec::new();
+    near_top(page, |keys, value| {
+        items.clear();
+        if value.elements(&mut items).is_some()
+            && items.first().is_some_and(|item| item.is_object())
+            && best.as_ref().is_none_or(|(n, _)| items.len() > *n)
+        {
+            best = Some((items.len(), spelled(keys)));
+        }
+        false
+    });
+    let (count, path) = best?;
+    Some(format!(
+        "the page has an array of {count} objects at `{path}`"
+    ))
+}
+
+/// Shows `visit` the members of `root`'s objects, breadth first, with
+/// the keys that lead to each, until it answers true: to [`DEPTH`]
+/// levels, at most [`MEMBERS`] members, arrays (the records) not entered.
+fn near_top<'v, N: Node<'v>>(root: N, mut visit: impl FnMut(&[String], N) -> bool) {
     let mut level = vec![(root, Vec::<String>::new())];
     let mut seen = 0;
     for _ in 0..DEPTH {
         let mut deeper = Vec::new();
         for (node, at) in level {
-            let mut found = None;
+            let mut done = false;
             node.members(&mut |key, value| {
                 seen += 1;
-                if found.is_some() || seen > MEMBERS {
+                if done || seen > MEMBERS {
                     return;
                 }
                 let mut here = at.clone();
                 here.push(key.to_owned());
+                done = visit(&here, value);
                 if value.is_object() {
                     deeper.push((value, here));
-                } else if alike(&folded(key), &wanted) && holds_a_next(value.view()) {
-                    found = Some(here);
                 }
             });
-            if let Some(found) = found {
-                return Some(spelled(&found));
+            if done {
+                return;
             }
         }
         level = deeper;
     }
-    None
-}
-
-/// The largest array of objects in a page's objects, to [`DEPTH`] levels,
-/// as `check` names it beside a records path that matches nothing: `(the
-/// page has an array of 20 objects at `items`)`.
-pub(crate) fn records_elsewhere(body: &[u8]) -> Option<String> {
-    let page: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let mut level = vec![(&page, Vec::<String>::new())];
-    let mut best: Option<(usize, Vec<String>)> = None;
-    for _ in 0..DEPTH {
-        let mut deeper = Vec::new();
-        for (node, at) in level {
-            for (key, value) in node.as_object().into_iter().flatten() {
-                let mut here = at.clone();
-                here.push(key.clone());
-                match value {
-                    serde_json::Value::Object(_) => deeper.push((value, here)),
-                    serde_json::Value::Array(items)
-                        if items.first().is_some_and(serde_json::Value::is_object)
-                            && best.as_ref().is_none_or(|(n, _)| items.len() > *n) =>
-                    {
-                        best = Some((items.len(), here));
-                    }
-                    _ => {}
-                }
-            }
-        }
-        level = deeper;
-    }
-    let (count, keys) = best?;
-    Some(format!(
-        "the page has an array of {count} objects at `{}`",
-        spelled(&keys)
-    ))
 }
 
 /// A response header named like `name` (lower case) that holds a value.
@@ -252,43 +246,27 @@ fn holds_a_next(value: View<'_>) -> bool {
     }
 }
 
-/// The path of `key` in the object at `path`, as a job writes it.
-fn member_of(path: &str, key: &str) -> String {
-    if is_plain(key) {
-        return format!("{path}.{key}");
-    }
-    let path = match path.starts_with('$') {
-        true => path.to_owned(),
-        false => format!("$.{path}"),
-    };
-    format!("{path}{}", &spelled(&[key.to_owned()])[1..])
+/// The path of `key` in the object at `path`, as a job writes it; `None`
+/// for a path of more than names.
+fn member_of(path: &str, key: &str) -> Option<String> {
+    let mut keys: Vec<String> = (JsonPath::parse(path).ok()?.segments()?.iter())
+        .map(|segment| match segment {
+            Segment::Key(key) => Some(key.clone()),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    keys.push(key.to_owned());
+    let member = spelled(&keys);
+    // In the job's own style: `$.a.b` for a job that wrote `$.a`.
+    Some(match path.starts_with('$') && !member.starts_with('$') {
+        true => format!("$.{member}"),
+        false => member,
+    })
 }
 
-fn is_plain(key: &str) -> bool {
-    let mut chars = key.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// Keys as a dotted path where each is a plain name, else as JSONPath.
+/// Keys as a job writes them (see [`JsonPath::of_keys`]).
 fn spelled(keys: &[String]) -> String {
-    if keys.iter().all(|k| is_plain(k)) {
-        return keys.join(".");
-    }
-    let mut out = String::from("$");
-    for key in keys {
-        out.push_str("['");
-        for c in key.chars() {
-            if matches!(c, '\'' | '\\') {
-                out.push('\\');
-            }
-            out.push(c);
-        }
-        out.push_str("']");
-    }
-    out
+    JsonPath::of_keys(keys).as_str().to_owned()
 }
 
 #[cfg(test)]
@@ -319,10 +297,12 @@ mod tests {
             near(odata, "nextLink").as_deref(),
             Some("$['@odata.nextLink']")
         );
-        let quoted = r#"{"it's": {"next": 2}}"#;
+        let quoted = r#"{"it's": {"next": 2}, "a.b": {"next": 3}}"#;
+        assert_eq!(near(quoted, "paging.next").as_deref(), Some("it's.next"));
+        let dotted = r#"{"a.b": {"next": 3}}"#;
         assert_eq!(
-            near(quoted, "paging.next").as_deref(),
-            Some(r"$['it\'s']['next']")
+            near(dotted, "paging.next").as_deref(),
+            Some("$['a.b']['next']")
         );
         let deep = r#"{"a": {"b": {"c": {"next_page": 3}}}}"#;
         assert_eq!(near(deep, "next").as_deref(), Some("a.b.c.next_page"));
@@ -351,22 +331,33 @@ mod tests {
 
     #[test]
     fn a_member_inside_a_path_is_spelled_as_a_job_writes_it() {
-        assert_eq!(member_of("paging.next", "after"), "paging.next.after");
-        assert_eq!(member_of("$.paging.next", "after"), "$.paging.next.after");
-        assert_eq!(member_of("paging.next", "@link"), "$.paging.next['@link']");
-        assert_eq!(member_of("$['a.b']", "it's"), r"$['a.b']['it\'s']");
+        let member = |path: &str, key: &str| member_of(path, key).unwrap();
+        assert_eq!(member("paging.next", "after"), "paging.next.after");
+        assert_eq!(member("$.paging.next", "after"), "$.paging.next.after");
+        // As `hydrant schema` writes a path: dotted where that reads back.
+        assert_eq!(member("paging.next", "@link"), "paging.next.@link");
+        assert_eq!(member("$['a.b']", "it's"), r"$['a.b']['it\'s']");
+        // Each reads back as the keys it names.
+        let read = JsonPath::parse(&member("$['a.b']", "it's")).unwrap();
+        let keys = [Segment::Key("a.b".into()), Segment::Key("it's".into())];
+        assert_eq!(read.segments(), Some(&keys[..]));
+        assert_eq!(member_of("$.data[-1]", "id"), None);
     }
 
     #[test]
     fn the_largest_array_of_objects_is_named() {
-        let page = br#"{"meta": {"tags": [{"a": 1}]}, "results": {"items": [{"id": 1}, {"id": 2}]},
+        let elsewhere = |page: &str| {
+            let mut bytes = page.as_bytes().to_vec();
+            records_elsewhere(&simd_json::to_borrowed_value(&mut bytes).unwrap())
+        };
+        let page = r#"{"meta": {"tags": [{"a": 1}]}, "results": {"items": [{"id": 1}, {"id": 2}]},
             "ids": [1, 2, 3]}"#;
         assert_eq!(
-            records_elsewhere(page).as_deref(),
+            elsewhere(page).as_deref(),
             Some("the page has an array of 2 objects at `results.items`")
         );
-        assert_eq!(records_elsewhere(br#"{"ids": [1, 2], "n": 2}"#), None);
-        assert_eq!(records_elsewhere(b"[1, 2]"), None);
+        assert_eq!(elsewhere(r#"{"ids": [1, 2], "n": 2}"#), None);
+        assert_eq!(elsewhere("[1, 2]"), None);
     }
 
     #[test]

@@ -23,14 +23,6 @@ pub(super) struct Encoder {
     fixed_fields: Option<String>,
 }
 
-/// A mapped column's `from`, as the job gives it.
-fn from_of(column: &ColumnSpec) -> &str {
-    column
-        .path
-        .as_ref()
-        .map_or(column.name.as_str(), |p| p.as_str())
-}
-
 #[derive(Debug)]
 pub(super) struct Mapping {
     pub(super) extractor: Extractor,
@@ -191,7 +183,7 @@ impl Encoder {
                     "write.columns `{}`: none of the {mapped} {records} has a value at `{}`, \
                      so `{}` {went} as null in all of them (a misspelled `from`?)",
                     column.name,
-                    from_of(column),
+                    column.path_text(),
                     column.name
                 )
             })
@@ -221,7 +213,7 @@ impl Encoder {
                     "write.columns `{}`: from `{}` names no field of the input {input} (its \
                      fields: {}), so every record would send `{}` as null; nothing was sent",
                     column.name,
-                    from_of(column),
+                    column.path_text(),
                     names.join(", "),
                     column.name
                 )));
