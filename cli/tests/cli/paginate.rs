@@ -2262,3 +2262,183 @@ fn a_data_factory_rule_that_reads_no_value_is_told() {
         )])
     );
 }
+
+#[test]
+fn a_run_that_reads_fewer_records_than_the_api_counts_is_told() {
+    let page = |range: std::ops::Range<u32>, rest: &str| {
+        format!("{{\"total_count\":6,\"items\":{}{rest}}}", ids(range))
+    };
+    let mut first = Exchange::json("/s", page(0..2, ""));
+    first
+        .headers
+        .push(("link".to_owned(), "</s?page=2>; rel=\"next\"".to_owned()));
+    let strapi = |range, next: &str| {
+        format!(
+            "{{\"data\":{},\"meta\":{{\"pagination\":{{\"total\":6}}}}{next}}}",
+            ids(range)
+        )
+    };
+    let server = TestServer::start(vec![
+        // GitHub's search: the Link header ends before the count.
+        first,
+        Exchange::json("/s?page=2", page(2..4, "")),
+        // No [paginate] at all.
+        Exchange::json("/n", strapi(0..2, "")),
+        // A link at the tail, the count three objects down.
+        Exchange::json("/t", strapi(0..2, ",\"next\":\"/t2\"")),
+        Exchange::json("/t2", strapi(2..4, "")),
+        // Every record read: Django REST framework's `count`, and a
+        // `count` of the page's own records, say nothing.
+        Exchange::json(
+            "/o?offset=0&limit=2",
+            format!("{{\"count\":5,\"results\":{}}}", ids(0..2)),
+        ),
+        Exchange::json(
+            "/o?offset=2&limit=2",
+            format!("{{\"count\":5,\"results\":{}}}", ids(2..4)),
+        ),
+        Exchange::json(
+            "/o?offset=4&limit=2",
+            format!("{{\"count\":5,\"results\":{}}}", ids(4..5)),
+        ),
+        Exchange::json("/p", format!("{{\"count\":2,\"results\":{}}}", ids(0..2))),
+        // An API that does not filter by the bound: an incremental run
+        // leaves out the record it wrote last time, and counts it read.
+        Exchange::json("/i", format!("{{\"total\":3,\"data\":{}}}", changed(3))),
+        Exchange::json("/i4", format!("{{\"total\":4,\"data\":{}}}", changed(3))),
+    ]);
+    let url = server.url();
+    let paged = format!(
+        "the first page, from {url}/s, counts 6 records at `total_count`, but the pages gave 4, \
+         pagination ending at a page that names no next page: the API may stop paging at a \
+         limit (GitHub's search stops at 1000 results), or the job's pagination misses pages; \
+         if `total_count` counts something else, or is an estimate, this can be ignored"
+    );
+    let tail = format!(
+        "the first page, from {url}/t, counts 6 records at `meta.pagination.total`, but the \
+         pages gave 4, pagination ending at a page that names no next page: the API may stop \
+         paging at a limit (GitHub's search stops at 1000 results), or the job's pagination \
+         misses pages; if `meta.pagination.total` counts something else, or is an estimate, \
+         this can be ignored"
+    );
+    let single = format!(
+        "the first page, from {url}/n, counts 6 records at `meta.pagination.total`, but the job \
+         has no [paginate] and its one request gave 2: set [paginate] to how the API pages; if \
+         `meta.pagination.total` counts something else, or is an estimate, this can be ignored"
+    );
+    let offset = "[paginate]\ntype = \"offset\"\nlimit = 2\n[limits]\nconcurrency = 3\n";
+    let cases = [
+        (
+            "/s",
+            "items",
+            "[paginate]\ntype = \"link_header\"\n",
+            Some(&paged),
+            4,
+        ),
+        ("/n", "data", "", Some(&single), 2),
+        (
+            "/t",
+            "data",
+            "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n",
+            Some(&tail),
+            4,
+        ),
+        ("/o", "results", offset, None, 5),
+        ("/p", "results", "", None, 2),
+    ];
+    // Columns inferred (the first page read on the loop) and declared
+    // (pages made off it: read against their shape into NDJSON and
+    // Parquet, from the index into CSV).
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    let outputs = [
+        ("", "ndjson"),
+        (declared, "ndjson"),
+        (declared, "parquet"),
+        (declared, "csv"),
+    ];
+    for (target, records, paginate, says, count) in cases {
+        for (columns, format) in outputs {
+            let rest = format!(
+                "[records]\npath = \"{records}\"\n[output]\nformat = \"{format}\"\n{paginate}{columns}"
+            );
+            let dir = Dir::new();
+            let out = dir.path("out");
+            let (run, summary) = run_job_with(&url, target, &rest, &["-o", path_str(&out)], &[]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            assert_eq!(summary["records"], count, "{rest}");
+            let warnings = serde_json::json!(says.into_iter().collect::<Vec<_>>());
+            assert_eq!(summary["warnings"], warnings, "{target} {rest}");
+        }
+    }
+    // `check` reads one page: it tells a job without [paginate].
+    let link = "[paginate]\ntype = \"link_header\"\n";
+    for (target, rest, says) in [
+        ("/n", "data\"\n", Some(&single)),
+        ("/s", &format!("items\"\n{link}"), None),
+    ] {
+        let dir = Dir::new();
+        let job = dir.write(
+            "job.toml",
+            &format!("[request]\nurl = \"{url}{target}\"\n[records]\npath = \"{rest}"),
+        );
+        let check = hydrant(&["check", path_str(&job)]);
+        assert_eq!(check.code, 0, "{}", check.stderr);
+        match says {
+            Some(says) => assert!(
+                check.stdout.contains(&format!("warning: {says}\n")),
+                "{}",
+                check.stdout
+            ),
+            None => assert!(!check.stdout.contains("warning"), "{}", check.stdout),
+        }
+    }
+    // Pages read on the run loop, with the columns known (an incremental
+    // run's).
+    let dir = Dir::new();
+    for (target, runs) in [("/i", 2), ("/i4", 1)] {
+        let job = dir.write(
+            "inc.toml",
+            &format!(
+                "[request]\nurl = \"{url}{target}\"\n[records]\npath = \"data\"\n\
+                 [state]\npath = \"state{runs}.json\"\n[incremental]\ncursor = \"at\"\n\
+                 start = \"2024-01-01T00:00:00Z\"\nkey = [\"id\"]\n{declared}"
+            ),
+        );
+        for run in 0..runs {
+            let summary = dir.path("summary.json");
+            let out = dir.path(&format!("out{run}.ndjson"));
+            let args = [
+                "run",
+                path_str(&job),
+                "-o",
+                path_str(&out),
+                "--summary-json",
+                path_str(&summary),
+            ];
+            let ran = hydrant(&args);
+            assert_eq!(ran.code, 0, "{}", ran.stderr);
+            let summary: Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
+            assert_eq!(summary["records"], 3 - run, "{summary}");
+            assert_eq!(summary["incremental"]["deduplicated"], run, "{summary}");
+            let warnings = summary["warnings"].as_array().unwrap();
+            match target {
+                "/i" => assert!(warnings.is_empty(), "{summary}"),
+                _ => assert!(
+                    warnings[0].as_str().unwrap().starts_with(&format!(
+                        "the first page, from {url}/i4, counts 4 records at `total`, but the \
+                         job has no [paginate] and its one request gave 3"
+                    )),
+                    "{summary}"
+                ),
+            }
+        }
+    }
+}
+
+/// `n` records of `{"id", "at"}`, each changed a day after the one before.
+fn changed(n: u32) -> String {
+    let records: Vec<String> = (0..n)
+        .map(|i| format!("{{\"id\":{i},\"at\":\"2024-03-0{}T00:00:00Z\"}}", i + 1))
+        .collect();
+    format!("[{}]", records.join(","))
+}

@@ -19,7 +19,10 @@ use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::fanout::Feed;
-use crate::read::near::{ended_at_first, near_member, not_a_cursor, records_elsewhere};
+use crate::read::near::{
+    ApiCount, api_count, count_checked, ended_at_first, near_member, not_a_cursor,
+    records_elsewhere, short_of_count,
+};
 use crate::read::page::unless_stopped;
 use crate::read::pass::{Context, Pass};
 use crate::read::worker::{content_type, not_json};
@@ -224,6 +227,7 @@ fn on_page<R>(
             body: &[],
             path_found: true,
             records_elsewhere: None,
+            count: None,
             after: AfterFirst::default(),
         }));
     }
@@ -247,6 +251,7 @@ fn on_page<R>(
         body: answer.body,
         path_found,
         records_elsewhere: (!path_found).then(|| records_elsewhere(&page)).flatten(),
+        count: count_checked(job).and_then(|keys| api_count(&page, &keys, shown)),
         after,
     }))
 }
@@ -264,6 +269,8 @@ struct FirstPage<'p, 'v> {
     path_found: bool,
     /// Where the records may be when `records.path` matched nothing.
     records_elsewhere: Option<String>,
+    /// The count of records the page gives (see [`api_count`]).
+    count: Option<ApiCount>,
     after: AfterFirst,
 }
 
@@ -328,6 +335,13 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
     let mut warnings: Vec<String> = job.raw_output_check()?.into_iter().collect();
     first_page(job, options, |first| {
         warnings.extend(first.after.told.clone());
+        // A job without pagination reads the first page alone.
+        if job.paginate.kind == hydrant_paginate::Kind::None
+            && let Some(counted) = &first.count
+        {
+            let read = first.records.len() as u64;
+            warnings.extend(short_of_count(job, counted, read, Stop::NoNext));
+        }
         let report = CheckReport {
             url: first.shown.to_owned(),
             status: first.status,

@@ -20,7 +20,7 @@ use crate::json::path::JsonPath;
 use crate::net::session::Fetched;
 use crate::read::columns::{fixed_extractor, tell_unseen};
 use crate::read::flight::{Held, Pending, RowsDone, Standing, joined};
-use crate::read::near::near_member;
+use crate::read::near::{api_count, near_member};
 use crate::read::run::{PageAt, Parsers, ReadRun};
 use crate::read::worker::{PageWork, content_type, index_records, not_json};
 use crate::read::{OutputHook, output_error, watched_node};
@@ -111,6 +111,7 @@ impl ReadRun<'_, '_> {
             records_fingerprint(&records)
         })?;
         let root = doc.root();
+        self.note_count(|keys| api_count(root, keys, page.shown));
         self.step(page, records.len(), &watched, &|i| {
             near_member(root, watched_at.get(i)?)
         })?;
@@ -184,6 +185,7 @@ impl ReadRun<'_, '_> {
         self.check_page(page.shown, Some(records.len()), || {
             records_fingerprint(&records)
         })?;
+        self.note_count(|keys| api_count(&tree, keys, page.shown));
         self.step(page, records.len(), &watched, &|i| {
             near_member(&tree, watched_at.get(i)?)
         })?;
@@ -299,6 +301,9 @@ impl ReadRun<'_, '_> {
             if let Some(recorded) = &mut self.hooks.recorder {
                 recorded.push((prepared, encoded.latency));
             }
+        }
+        if self.api_count.is_none() {
+            self.api_count.clone_from(&encoded.count);
         }
         let missing = unless_stopped(encoded.records_missing, stopped_by_rule)?;
         self.tally.lone_surrogates(encoded.lone_surrogates, &shown);

@@ -25,6 +25,7 @@ use crate::read::flight::{
     Held, InFlight, Pending, ROWS_PENDING, Standing, Task, join, unless_interrupted,
 };
 use crate::read::incremental::Tracker;
+use crate::read::near::{ApiCount, short_of_count};
 use crate::read::page::{Earlier, begin_checkpoints, interrupted_error};
 use crate::read::pass::{Context, Pass};
 use crate::read::short::AfterShort;
@@ -78,6 +79,12 @@ pub(crate) struct ReadRun<'j, 'h> {
     /// The records fingerprint of the page written last (see
     /// [`ReadRun::same_page_again`]).
     last_page: Option<u64>,
+    /// The records path's keys, where the run's records are held against
+    /// the count its first page gives (see [`crate::read::near::count_checked`]).
+    pub(super) count_keys: Option<Arc<[String]>>,
+    /// That count, and where the first page gives it, with the first page's
+    /// address.
+    pub(super) api_count: Option<ApiCount>,
     fetching: Arc<Semaphore>,
     pub(super) launched: u64,
     answered: u64,
@@ -233,6 +240,8 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             last_checkpoint: None,
             after_short: None,
             last_page: None,
+            count_keys: crate::read::near::count_checked(job).map(Into::into),
+            api_count: None,
             job,
             options,
             hooks,
@@ -257,6 +266,8 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             .path;
         self.launched = checkpoint.launched;
         self.answered = checkpoint.launched;
+        // The first page was read by the run cut off.
+        self.count_keys = None;
         self.resumed_at = Some(Mark {
             length: checkpoint.output_bytes,
             digest: checkpoint.output_digest.unwrap_or_default(),
@@ -477,6 +488,11 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         // A followed pass's second page is checked against its first
         // (`same_page_again`): both are fingerprinted.
         let fingerprinted = current.paginator.pages() < 2;
+        // The first page's count of records (`note_count`): every request
+        // sent before the first page is stepped on may be the first.
+        let counting = (current.paginator.pages() == 0 && self.api_count.is_none())
+            .then(|| self.count_keys.clone())
+            .flatten();
         let (landed, landing) = oneshot::channel();
         let rows = tokio::spawn(async move {
             let (mut landed, mut told) = (Some(landed), None);
@@ -489,7 +505,9 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             };
             drop(slot);
             let shown = session.shown(&fetched.prepared);
-            let Some(arrived) = work.arrive(fetched, shown, landed, (told, fingerprinted)) else {
+            let Some(arrived) =
+                work.arrive(fetched, shown, landed, (told, fingerprinted, counting))
+            else {
                 return Ok(None);
             };
             // A counted page is made where it was read, warm in the cache;
@@ -846,6 +864,19 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         Ok(())
     }
 
+    /// Notes the count of records the run's first page gives, if the run
+    /// holds its records against one: `count` reads it from the page,
+    /// given the records path's keys.
+    pub(super) fn note_count(&mut self, count: impl FnOnce(&[String]) -> Option<ApiCount>) {
+        let first = self.pass.as_ref().is_some_and(|p| p.paginator.pages() == 0);
+        if first
+            && self.api_count.is_none()
+            && let Some(keys) = &self.count_keys
+        {
+            self.api_count = count(keys);
+        }
+    }
+
     /// Whether the page just stepped on ended its pass by naming the
     /// cursor or link its own request was made with.
     pub(super) fn named_own(&self) -> bool {
@@ -983,6 +1014,17 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                  above: no records were taken from any of them",
                 tally.records_missing
             ));
+        }
+        if let Some(counted) = &self.api_count {
+            // Records an incremental run read and left out count as read.
+            let left_out = incremental
+                .as_ref()
+                .map_or(0, |i| i.filtered + i.deduplicated);
+            let read = tally.progress.records + tally.progress.dirty + left_out;
+            let stop = tally.last_stop.unwrap_or(Stop::NoNext);
+            if let Some(warning) = short_of_count(job, counted, read, stop) {
+                tally.warn(warning);
+            }
         }
         if job.columns.is_some() {
             tally.warn_absent(columns);

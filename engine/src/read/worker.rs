@@ -32,7 +32,7 @@ use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
-use crate::read::near::near_member;
+use crate::read::near::{ApiCount, api_count, near_member};
 use crate::read::shaped::{Learned, Lines, Rows, Shaped, ShapedReader};
 use crate::sink::{Made, PageEncoder, TextEncoder, without_line_breaks};
 
@@ -87,6 +87,9 @@ pub(crate) struct Encoded {
     /// See [`records_fingerprint`]: the run fails on a page that is the
     /// one before it again and names its own cursor.
     pub fingerprint: Option<u64>,
+    /// The count of records the page gives, where it was asked for (see
+    /// [`api_count`]).
+    pub count: Option<ApiCount>,
     /// The answer's [`Fetched::latency`].
     pub latency: Duration,
 }
@@ -138,6 +141,9 @@ pub(crate) struct Arrived {
     /// Whether the page's [`Encoded::fingerprint`] is taken: always for
     /// a counted pass, for the first two pages of a followed one.
     fingerprinted: bool,
+    /// The records path's keys, where the page's [`Encoded::count`] is
+    /// taken: a run's first page.
+    counting: Option<Arc<[String]>>,
 }
 
 /// The watched values read backwards from the end of a whole body, which
@@ -277,7 +283,7 @@ impl PageWork {
         mut fetched: Fetched,
         shown: String,
         landed: Option<oneshot::Sender<Landed>>,
-        (told, fingerprinted): (Option<Told>, bool),
+        (told, fingerprinted, counting): (Option<Told>, bool, Option<Arc<[String]>>),
     ) -> Option<Arrived> {
         let body = std::mem::take(&mut fetched.response.body);
         let latency = fetched.latency;
@@ -303,6 +309,7 @@ impl PageWork {
             told,
             latency,
             fingerprinted: fingerprinted || self.counted,
+            counting,
         })
     }
 
@@ -350,6 +357,7 @@ impl PageWork {
             told,
             latency,
             fingerprinted,
+            counting,
         } = arrived;
         let body_len = body.len();
         let mut workspace = self
@@ -365,13 +373,11 @@ impl PageWork {
                 told: told.as_ref(),
                 latency,
                 fingerprinted,
+                counting: counting.as_deref(),
             };
             let made = self.make_shaped(shaped, &body, &page, &mut unsent, watched, &mut workspace);
             if let Some(made) = made {
-                self.workspaces
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push(workspace);
+                self.give_back(workspace);
                 return made;
             }
         }
@@ -386,6 +392,7 @@ impl PageWork {
         let records_missing = records_missing(doc.root(), &self.records, records.len(), &shown);
         let lone_surrogates = doc.lone_surrogates();
         let fingerprint = records_fingerprint(&records).filter(|_| fingerprinted);
+        let count = counting.and_then(|keys| api_count(doc.root(), &keys, &shown));
         if let Some((landed, fetched)) = unsent {
             let near = self.near(doc.root(), watched, &values);
             let _ = landed.send(Landed {
@@ -411,10 +418,7 @@ impl PageWork {
         {
             drop(batch);
             drop(records);
-            self.workspaces
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(workspace);
+            self.give_back(workspace);
             return Ok(Encoded {
                 rows: 0,
                 records_missing,
@@ -425,6 +429,7 @@ impl PageWork {
                 tolerated: Vec::new(),
                 body_len,
                 fingerprint,
+                count,
                 latency,
             });
         }
@@ -435,10 +440,7 @@ impl PageWork {
         let tolerated = std::mem::take(&mut batch.tolerated);
         drop(batch);
         drop(records);
-        self.workspaces
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(workspace);
+        self.give_back(workspace);
         Ok(Encoded {
             rows,
             records_missing,
@@ -450,6 +452,7 @@ impl PageWork {
             tolerated,
             body_len,
             fingerprint,
+            count,
             latency,
         })
     }
@@ -463,9 +466,18 @@ struct Page<'a> {
     latency: Duration,
     /// See [`Arrived::fingerprinted`].
     fingerprinted: bool,
+    /// See [`Arrived::counting`].
+    counting: Option<&'a [String]>,
 }
 
 impl PageWork {
+    /// Keeps a page's buffers for the next page made.
+    fn give_back(&self, workspace: Workspace) {
+        (self.workspaces.lock())
+            .unwrap_or_else(|e| e.into_inner())
+            .push(workspace);
+    }
+
     /// Members of the page named like the watched paths whose absence
     /// ends pagination, where they selected nothing.
     fn near<'d>(
@@ -535,6 +547,7 @@ impl PageWork {
         };
         let around = shaped.around(body);
         let doc = workspace.scanner.scan(&around, None).ok()?;
+        let count = (page.counting).and_then(|keys| api_count(doc.root(), keys, page.shown));
         let made = (|| {
             let (_, values) = index_records(&doc, &self.records, watched, page.shown)?;
             if let Some(told) = page.told.filter(|told| told.body_len == page.body_len) {
@@ -564,6 +577,7 @@ impl PageWork {
                 tolerated: shaped.tolerated,
                 body_len: page.body_len,
                 fingerprint,
+                count,
                 latency: page.latency,
             })
         })();
