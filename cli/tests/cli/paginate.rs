@@ -2178,6 +2178,71 @@ fn a_page_that_is_the_one_before_it_again_fails_the_run() {
     }
 }
 
+/// An API that, asked past its last page, gives that page again naming
+/// the same cursor or link: the page was written twice (with a loop
+/// warning). It is left out, and the run says why.
+#[test]
+fn a_last_page_given_again_for_its_own_cursor_is_not_written_twice() {
+    let page = |n: u32, next: &str| {
+        format!(
+            "{{\"data\":{},\"next_cursor\":\"{next}\",\"links\":{{\"next\":\"/p?page={next}\"}}}}",
+            ids(n * 3..n * 3 + 3)
+        )
+    };
+    let server = TestServer::start(vec![
+        Exchange::json("/c", page(0, "c1")),
+        Exchange::json("/c?after=c1", page(1, "c2")),
+        Exchange::json("/c?after=c2", page(2, "c3")),
+        Exchange::json("/c?after=c3", page(2, "c3")),
+        Exchange::json("/p", page(0, "2")),
+        Exchange::json("/p?page=2", page(1, "3")),
+        Exchange::json("/p?page=3", page(1, "3")),
+    ]);
+    let url = server.url();
+    let columns = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    let cursor = "type = \"cursor\"\nfrom = \"next_cursor\"\nparam = \"after\"\n";
+    let link = "type = \"next_link\"\nfrom = \"links.next\"\n";
+    for (target, paginate, last, pages, named) in [
+        (
+            "/c",
+            cursor,
+            "/c?after=c3",
+            3,
+            "names, as the next cursor, the one it was requested with",
+        ),
+        (
+            "/p",
+            link,
+            "/p?page=3",
+            2,
+            "names its own address as the next link",
+        ),
+    ] {
+        // Columns inferred and declared: pages made on the loop and off it,
+        // into NDJSON and Parquet.
+        for (columns, format) in [("", "ndjson"), (columns, "ndjson"), (columns, "parquet")] {
+            let dir = Dir::new();
+            let out = dir.path("out");
+            let rest = format!(
+                "[records]\npath = \"data\"\n[output]\nformat = \"{format}\"\n[paginate]\n{paginate}{columns}"
+            );
+            let (run, summary) = run_job_with(&url, target, &rest, &["-o", path_str(&out)], &[]);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+            assert_eq!(summary["records"], pages * 3, "{rest}");
+            assert_eq!(summary["stopped"], "loop", "{rest}");
+            let says = format!(
+                "the page from {url}{last} holds the 3 records of the page before it again and \
+                 {named}: taken for the last page given again, and not written twice"
+            );
+            let warnings = summary["warnings"].as_array().unwrap();
+            assert!(warnings.contains(&Value::from(says)), "{summary}");
+            if format == "ndjson" {
+                assert_eq!(std::fs::read_to_string(&out).unwrap(), lines(0..pages * 3));
+            }
+        }
+    }
+}
+
 /// A cursor's path that holds an object (HubSpot's `paging.next`, whose
 /// cursor is `paging.next.after`) ended the run after its first page, as
 /// a last page does, with exit 0. It fails, naming the members inside.

@@ -96,7 +96,7 @@ pub(super) struct Pending {
     pub(super) stopped_by_rule: bool,
     /// Whether the page ended its pass naming the cursor or link it was
     /// requested with (see [`ReadRun::same_page_again`](super::run::ReadRun::same_page_again)).
-    pub(super) named_own: bool,
+    pub(super) named_own: Option<u64>,
 }
 
 /// Where the run stands once a page is written, taken when the paginator

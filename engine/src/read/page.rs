@@ -118,7 +118,7 @@ impl ReadRun<'_, '_> {
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);
         let standing = self.standing();
-        let fingerprint = self.fingerprint_of(&records);
+        let fingerprint = records_fingerprint(&records);
         self.write_read(
             (body, fingerprint),
             &batch,
@@ -194,7 +194,7 @@ impl ReadRun<'_, '_> {
         let standing = self.standing();
         if !hold {
             return self.write_read(
-                (&body, self.fingerprint_of(&records)),
+                (&body, records_fingerprint(&records)),
                 &batch,
                 columns_changed,
                 page.shown,
@@ -257,7 +257,9 @@ impl ReadRun<'_, '_> {
     ) -> Result<()> {
         self.write_held()?;
         let records = batch.rows + batch.dirty.len();
-        self.same_page_again(self.named_own(), shown, records, fingerprint)?;
+        if self.same_page_again(self.named_own(), shown, records, fingerprint)? {
+            return self.write_page(0, &[], shown, standing, false, Box::new(|_, _| Ok(())));
+        }
         if columns_changed && let Some(sink) = &mut self.sink {
             let columns = self.extractor.as_ref().expect("changed columns").columns();
             sink.columns_changed(columns)
@@ -311,7 +313,9 @@ impl ReadRun<'_, '_> {
             return self.refit(parse, body, &placeholders, &shown, standing, missing);
         }
         let records = encoded.rows + encoded.dirty.len();
-        self.same_page_again(named_own, &shown, records, encoded.fingerprint)?;
+        if self.same_page_again(named_own, &shown, records, encoded.fingerprint)? {
+            return self.write_page(0, &[], &shown, standing, false, Box::new(|_, _| Ok(())));
+        }
         let made = encoded.made;
         let put = Box::new(|sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| match made {
             Made::Text(text) => sink.encoded(text),
@@ -320,15 +324,6 @@ impl ReadRun<'_, '_> {
         });
         self.count_tolerated(&encoded.tolerated);
         self.write_page(encoded.rows, &encoded.dirty, &shown, standing, missing, put)
-    }
-
-    /// The records fingerprint of the page just stepped on, where
-    /// `same_page_again` reads it: every page of a counted pass, the first
-    /// two of a followed one.
-    fn fingerprint_of<'v, N: Node<'v>>(&self, records: &[N]) -> Option<u64> {
-        let wanted = (self.pass.as_ref())
-            .is_some_and(|p| p.paginator.is_counted() || p.paginator.pages() <= 2);
-        wanted.then(|| records_fingerprint(records)).flatten()
     }
 
     /// Whether a `paginate.stop` rule ended the pass on the page it was
@@ -409,7 +404,7 @@ impl ReadRun<'_, '_> {
         self.count_tolerated(&batch.tolerated);
         // Pages written here were held or given back, and stepped on
         // long before: only noted for the page after them.
-        self.same_page_again(false, shown, records.len(), records_fingerprint(records))?;
+        self.same_page_again(None, shown, records.len(), records_fingerprint(records))?;
         let put = Box::new(|sink: &mut Box<dyn Sink>, columns: &[ColumnSpec]| {
             sink.page(&PageOut {
                 body,

@@ -485,9 +485,6 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let placeholders = current.placeholders.clone();
         let followed = !current.paginator.is_counted();
         let early = followed && !current.paginator.reads_records();
-        // A followed pass's second page is checked against its first
-        // (`same_page_again`): both are fingerprinted.
-        let fingerprinted = current.paginator.pages() < 2;
         // The first page's count of records (`note_count`): every request
         // sent before the first page is stepped on may be the first.
         let counting = (current.paginator.pages() == 0 && self.api_count.is_none())
@@ -505,9 +502,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             };
             drop(slot);
             let shown = session.shown(&fetched.prepared);
-            let Some(arrived) =
-                work.arrive(fetched, shown, landed, (told, fingerprinted, counting))
-            else {
+            let Some(arrived) = work.arrive(fetched, shown, landed, (told, counting)) else {
                 return Ok(None);
             };
             // A counted page is made where it was read, warm in the cache;
@@ -877,48 +872,66 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         }
     }
 
-    /// Whether the page just stepped on ended its pass by naming the
-    /// cursor or link its own request was made with.
-    pub(super) fn named_own(&self) -> bool {
-        (self.pass.as_ref())
-            .is_some_and(|p| p.ended == Some(Stop::Loop) && p.paginator.named_its_own())
+    /// Where the page just stepped on stands in its pass (1 for the
+    /// first), if it ended the pass by naming the cursor or link its own
+    /// request was made with.
+    pub(super) fn named_own(&self) -> Option<u64> {
+        let pass = self.pass.as_ref()?;
+        let own = pass.ended == Some(Stop::Loop) && pass.paginator.named_its_own();
+        own.then(|| pass.paginator.pages())
     }
 
-    /// Fails the run on a page that names, as the next, the cursor or
-    /// link it was requested with (`named_own`) and holds the records of
-    /// the page before it (their [`records_fingerprint`]): the API gave
-    /// the same page again, and every request would. Written, its records
-    /// would come twice and those after them never. Notes each page
-    /// written for the next. Only the first two pages of a followed pass
-    /// are fingerprinted, so only its second page is checked: there an
-    /// API that does not read the cursor's parameter shows.
+    /// Tells a page that names, as the next, the cursor or link it was
+    /// requested with (`named_own`, its place in the pass) and holds the
+    /// records of the page before it (their [`records_fingerprint`]): the
+    /// API gave the same page again. As a pass's second page, every
+    /// request would: the API does not read the cursor's parameter, and
+    /// the run fails rather than write the first page twice and never
+    /// reach the rest. Later, the API gave its last page again for a
+    /// cursor past the end: the page is left out (true) with a warning.
+    /// Notes each page written for the next.
     ///
     /// [`records_fingerprint`]: crate::extract::records_fingerprint
     pub(super) fn same_page_again(
         &mut self,
-        named_own: bool,
+        named_own: Option<u64>,
         shown: &str,
         records: usize,
         fingerprint: Option<u64>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let before = std::mem::replace(&mut self.last_page, fingerprint);
-        if !named_own || fingerprint.is_none() || before != fingerprint {
-            return Ok(());
+        let Some(place) = named_own else {
+            return Ok(false);
+        };
+        if fingerprint.is_none() || before != fingerprint {
+            return Ok(false);
         }
         let paginate = &self.job.paginate;
-        let why = match paginate.kind {
-            hydrant_paginate::Kind::Cursor => format!(
-                "names, as the next cursor, the one it was requested with: the API may not read \
-                 paginate.param `{}`",
-                paginate.param.as_deref().unwrap_or("cursor")
+        let (named, why) = match paginate.kind {
+            hydrant_paginate::Kind::Cursor => (
+                "names, as the next cursor, the one it was requested with",
+                format!(
+                    "the API may not read paginate.param `{}`",
+                    paginate.param.as_deref().unwrap_or("cursor")
+                ),
             ),
-            _ => "names its own address as the next link: the API may not page by it, or the \
-                  job reads the page's own link (a `self` link) rather than the next"
-                .to_owned(),
+            _ => (
+                "names its own address as the next link",
+                "the API may not page by it, or the job reads the page's own link (a `self` \
+                 link) rather than the next"
+                    .to_owned(),
+            ),
         };
+        if place > 2 {
+            self.tally.warn(format!(
+                "the page from {shown} holds the {records} records of the page before it again \
+                 and {named}: taken for the last page given again, and not written twice"
+            ));
+            return Ok(true);
+        }
         Err(Error::data(format!(
             "the page from {shown} holds the {records} records of the page before it and \
-             {why}; stopping rather than write them again"
+             {named}: {why}; stopping rather than write them again"
         )))
     }
 

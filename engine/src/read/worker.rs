@@ -138,9 +138,6 @@ pub(crate) struct Arrived {
     /// The values read from the tail of the body before its parse.
     told: Option<Told>,
     latency: Duration,
-    /// Whether the page's [`Encoded::fingerprint`] is taken: always for
-    /// a counted pass, for the first two pages of a followed one.
-    fingerprinted: bool,
     /// The records path's keys, where the page's [`Encoded::count`] is
     /// taken: a run's first page.
     counting: Option<Arc<[String]>>,
@@ -283,7 +280,7 @@ impl PageWork {
         mut fetched: Fetched,
         shown: String,
         landed: Option<oneshot::Sender<Landed>>,
-        (told, fingerprinted, counting): (Option<Told>, bool, Option<Arc<[String]>>),
+        (told, counting): (Option<Told>, Option<Arc<[String]>>),
     ) -> Option<Arrived> {
         let body = std::mem::take(&mut fetched.response.body);
         let latency = fetched.latency;
@@ -308,7 +305,6 @@ impl PageWork {
             unsent,
             told,
             latency,
-            fingerprinted: fingerprinted || self.counted,
             counting,
         })
     }
@@ -356,7 +352,6 @@ impl PageWork {
             mut unsent,
             told,
             latency,
-            fingerprinted,
             counting,
         } = arrived;
         let body_len = body.len();
@@ -372,7 +367,6 @@ impl PageWork {
                 shown: &shown,
                 told: told.as_ref(),
                 latency,
-                fingerprinted,
                 counting: counting.as_deref(),
             };
             let made = self.make_shaped(shaped, &body, &page, &mut unsent, watched, &mut workspace);
@@ -391,7 +385,7 @@ impl PageWork {
         }
         let records_missing = records_missing(doc.root(), &self.records, records.len(), &shown);
         let lone_surrogates = doc.lone_surrogates();
-        let fingerprint = records_fingerprint(&records).filter(|_| fingerprinted);
+        let fingerprint = records_fingerprint(&records);
         let count = counting.and_then(|keys| api_count(doc.root(), &keys, &shown));
         if let Some((landed, fetched)) = unsent {
             let near = self.near(doc.root(), watched, &values);
@@ -464,8 +458,6 @@ struct Page<'a> {
     shown: &'a str,
     told: Option<&'a Told>,
     latency: Duration,
-    /// See [`Arrived::fingerprinted`].
-    fingerprinted: bool,
     /// See [`Arrived::counting`].
     counting: Option<&'a [String]>,
 }
@@ -541,10 +533,7 @@ impl PageWork {
         watched: &[JsonPath],
         workspace: &mut Workspace,
     ) -> Option<Result<Encoded>> {
-        let fingerprint = match page.fingerprinted {
-            true => Some(shaped.fingerprint(body, &mut workspace.scanner)?),
-            false => None,
-        };
+        let fingerprint = Some(shaped.fingerprint(body, &mut workspace.scanner)?);
         let around = shaped.around(body);
         let doc = workspace.scanner.scan(&around, None).ok()?;
         let count = (page.counting).and_then(|keys| api_count(doc.root(), keys, page.shown));
