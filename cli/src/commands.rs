@@ -650,7 +650,14 @@ async fn check(args: JobArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "job:     {} (valid)", job.name())?;
     writeln!(out, "request: GET {} -> {}", report.url, report.status)?;
-    writeln!(out, "records: {} on the first page", report.records)?;
+    match &report.api_count {
+        Some(counted) => writeln!(
+            out,
+            "records: {} on the first page; the API counts {counted}",
+            report.records
+        )?,
+        None => writeln!(out, "records: {} on the first page", report.records)?,
+    }
     if let Some(next) = &report.next {
         writeln!(out, "next:    {next}")?;
     }

@@ -2448,6 +2448,11 @@ fn a_run_that_reads_fewer_records_than_the_api_counts_is_told() {
         );
         let check = hydrant(&["check", path_str(&job)]);
         assert_eq!(check.code, 0, "{}", check.stderr);
+        let counted = match target {
+            "/n" => "records: 2 on the first page; the API counts 6 (`meta.pagination.total`)\n",
+            _ => "records: 2 on the first page; the API counts 6 (`total_count`)\n",
+        };
+        assert!(check.stdout.contains(counted), "{}", check.stdout);
         match says {
             Some(says) => assert!(
                 check.stdout.contains(&format!("warning: {says}\n")),

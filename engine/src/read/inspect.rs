@@ -18,11 +18,9 @@ use crate::json::{Parser, Scratch};
 use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_policy;
+use crate::read::count::{ApiCount, api_count, count_checked, short_of_count};
 use crate::read::fanout::Feed;
-use crate::read::near::{
-    ApiCount, api_count, count_checked, ended_at_first, near_member, not_a_cursor,
-    records_elsewhere, short_of_count,
-};
+use crate::read::near::{ended_at_first, near_member, not_a_cursor, records_elsewhere};
 use crate::read::page::unless_stopped;
 use crate::read::pass::{Context, Pass};
 use crate::read::worker::{content_type, not_json};
@@ -113,6 +111,10 @@ pub struct CheckReport {
     /// `next_link`): the one read from the first page and where, or why
     /// there is none and a run would end after the page.
     pub next: Option<String>,
+    /// The number of records the page says the query matches, and where
+    /// (``6 (`total_count`)``), where a run would hold its records
+    /// against it.
+    pub api_count: Option<String>,
 }
 
 fn format_name<S: serde::Serializer>(format: &OutputFormat, out: S) -> Result<S::Ok, S::Error> {
@@ -359,6 +361,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
             format: job.output.format,
             warnings,
             next: first.after.next.clone(),
+            api_count: first.count.as_ref().map(ApiCount::said),
         };
         if job.output.format == OutputFormat::Raw {
             let sample = first.records.iter().take(sample_size).map(|record| {

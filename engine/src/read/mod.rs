@@ -6,6 +6,7 @@
 #[cfg(feature = "arrow")]
 pub(crate) mod batches;
 mod columns;
+mod count;
 #[cfg(feature = "parquet")]
 pub(crate) mod encoder;
 pub(crate) mod fanout;

@@ -20,12 +20,12 @@ use crate::net::request::Prepared;
 use crate::net::session::Fetched;
 use crate::options::{Interrupt, Progress, RunOptions};
 use crate::read::columns::{infer_policy, starting_columns};
+use crate::read::count::{ApiCount, short_of_count};
 use crate::read::fanout::{FanValue, Feed};
 use crate::read::flight::{
     Held, InFlight, Pending, ROWS_PENDING, Standing, Task, join, unless_interrupted,
 };
 use crate::read::incremental::Tracker;
-use crate::read::near::{ApiCount, short_of_count};
 use crate::read::page::{Earlier, begin_checkpoints, interrupted_error};
 use crate::read::pass::{Context, Pass};
 use crate::read::short::AfterShort;
@@ -80,7 +80,7 @@ pub(crate) struct ReadRun<'j, 'h> {
     /// [`ReadRun::same_page_again`]).
     last_page: Option<u64>,
     /// The records path's keys, where the run's records are held against
-    /// the count its first page gives (see [`crate::read::near::count_checked`]).
+    /// the count its first page gives (see [`crate::read::count::count_checked`]).
     pub(super) count_keys: Option<Arc<[String]>>,
     /// That count, and where the first page gives it, with the first page's
     /// address.
@@ -240,7 +240,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             last_checkpoint: None,
             after_short: None,
             last_page: None,
-            count_keys: crate::read::near::count_checked(job).map(Into::into),
+            count_keys: crate::read::count::count_checked(job).map(Into::into),
             api_count: None,
             job,
             options,

@@ -32,7 +32,8 @@ use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
-use crate::read::near::{ApiCount, api_count, near_member};
+use crate::read::count::{ApiCount, api_count};
+use crate::read::near::near_member;
 use crate::read::shaped::{Learned, Lines, Rows, Shaped, ShapedReader};
 use crate::sink::{Made, PageEncoder, TextEncoder, without_line_breaks};
 
