@@ -2026,6 +2026,12 @@ fn a_first_page_with_the_next_cursor_under_another_name_is_told() {
             format!("type = \"cursor\"\nfrom = \"nextCursor\"\nparam = \"after\"\n{columns}"),
             told("paginate.from `nextCursor`", "meta.next_cursor", "/c"),
         ),
+        // A typo.
+        (
+            "/c",
+            format!("type = \"cursor\"\nfrom = \"meta.next_cusror\"\nparam = \"after\"\n{columns}"),
+            told("paginate.from `meta.next_cusror`", "meta.next_cursor", "/c"),
+        ),
         (
             "/c",
             format!(

@@ -239,11 +239,36 @@ pub(super) fn folded(name: &str) -> String {
         .collect()
 }
 
-/// Two folded names alike: the same, or one within the other where the
-/// shorter has four letters or more (`nextLink` in `@odata.nextLink`).
+/// Two folded names alike: the same, one within the other where the
+/// shorter has four letters or more (`nextLink` in `@odata.nextLink`),
+/// or one typo apart where both have five or more (`next_cusror`).
 fn alike(a: &str, b: &str) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-    short == long || (short.len() >= 4 && long.contains(short))
+    short == long
+        || (short.len() >= 4 && long.contains(short))
+        || (short.chars().count() >= 5 && one_typo(short, long))
+}
+
+/// Whether `short` becomes `long` by one typo: a letter left out, added,
+/// changed, or two beside each other swapped.
+fn one_typo(short: &str, long: &str) -> bool {
+    let (mut a, mut b): (Vec<char>, Vec<char>) = (short.chars().collect(), long.chars().collect());
+    // Shorter in bytes may be longer in letters.
+    if a.len() > b.len() {
+        std::mem::swap(&mut a, &mut b);
+    }
+    let same = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    // After the letters both start with, the rest must agree past the typo.
+    match b.len() - a.len() {
+        0 => {
+            a[same + 1..] == b[same + 1..]
+                || (a.get(same + 1) == b.get(same)
+                    && a.get(same) == b.get(same + 1)
+                    && a.get(same + 2..) == b.get(same + 2..))
+        }
+        1 => a[same..] == b[same + 1..],
+        _ => false,
+    }
 }
 
 fn holds_a_next(value: View<'_>) -> bool {
@@ -314,6 +339,36 @@ mod tests {
         );
         let deep = r#"{"a": {"b": {"c": {"next_page": 3}}}}"#;
         assert_eq!(near(deep, "next").as_deref(), Some("a.b.c.next_page"));
+        // One typo: letters swapped, left out, added or changed.
+        let typos = r#"{"meta": {"next_cursor": "abc"}, "links": {"next_url": "/p?2"}}"#;
+        for (path, found) in [
+            ("meta.next_cusror", "meta.next_cursor"),
+            ("meta.nextCurso", "meta.next_cursor"),
+            ("meta.next_cursorr", "meta.next_cursor"),
+            ("meta.next_cursur", "meta.next_cursor"),
+            ("links.nxt_url", "links.next_url"),
+        ] {
+            assert_eq!(near(typos, path).as_deref(), Some(found), "{path}");
+        }
+    }
+
+    #[test]
+    fn one_typo_is_told_from_two() {
+        for (a, b, one) in [
+            ("cursor", "cursro", true),
+            ("cursor", "ucrsor", true),
+            ("cursor", "cursors", true),
+            ("cursor", "xcursor", true),
+            ("cursor", "cursxr", true),
+            ("cursor", "crusro", false),
+            ("cursor", "cursorxx", false),
+            ("cursor", "kursxr", false),
+            ("après", "aprés", true),
+            ("ééééé", "abcdef", false),
+        ] {
+            let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+            assert_eq!(one_typo(short, long), one, "{a} {b}");
+        }
     }
 
     #[test]
@@ -324,8 +379,10 @@ mod tests {
             r#"{"meta": {"next_cursor": ""}}"#,
             r#"{"meta": {"has_next": false}}"#,
             r#"{"meta": {"next": {"url": "x"}}}"#,
-            // Names that share too little: a delta link is not a next link.
+            // Names that share too little: a delta link is not a next link,
+            // nor a course a cursor (two letters changed).
             r#"{"@odata.deltaLink": "https://h/d"}"#,
+            r#"{"meta": {"next_course": "a"}}"#,
             // Inside the records.
             r#"{"data": [{"nextCursor": "a"}]}"#,
             // Deeper than four objects.
@@ -333,6 +390,8 @@ mod tests {
         ] {
             assert_eq!(near(page, "meta.nextCursor"), None, "{page}");
         }
+        // A name of four letters is not taken for a typo of another.
+        assert_eq!(near(r#"{"meta": {"text": "hello"}}"#, "meta.next"), None);
         // Paths of more than names are not guessed at.
         assert_eq!(near(r#"{"next": "a"}"#, "$.data[-1].id"), None);
     }
