@@ -94,7 +94,7 @@ fn every_auth_type_has_an_example_that_runs_offline() {
 }
 
 /// The cookbook's styles: GitHub, Stripe, Microsoft Graph, OData,
-/// Salesforce, Jira, ServiceNow, Slack, Notion and HubSpot.
+/// Salesforce, Jira, ServiceNow, Slack, Notion, HubSpot and WordPress.
 #[test]
 fn the_cookbook_styles_each_have_an_example() {
     let names: BTreeSet<String> = examples("examples/paginate")
@@ -112,6 +112,7 @@ fn the_cookbook_styles_each_have_an_example() {
         "slack",
         "notion",
         "hubspot",
+        "wordpress",
     ] {
         assert!(names.contains(style), "no examples/paginate/{style}.toml");
     }

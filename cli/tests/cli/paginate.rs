@@ -2518,3 +2518,44 @@ fn changed(n: u32) -> String {
         .collect();
     format!("[{}]", records.join(","))
 }
+
+/// WordPress refuses a page past the last with a 400: a page job whose
+/// records fill the last page fails there. The error says how to end
+/// at the last page; the example job, which does, reads every post.
+#[test]
+fn a_page_past_the_last_refused_names_the_stop_rule_that_ends_it() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let fixtures = root.join("fixtures/examples/wordpress");
+    let example = std::fs::read_to_string(root.join("examples/paginate/wordpress.toml")).unwrap();
+    let without_stop = example.split("[[paginate.stop]]").next().unwrap();
+    let dir = Dir::new();
+    let job = dir.write("job.toml", without_stop);
+    let run = hydrant(&["run", path_str(&job), "--replay", path_str(&fixtures)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "posts?page=4&per_page=2 answered 400 Bad Request: {\"code\": \"rest_post_invalid_page_number\""
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "; it asked for the page after 3 full pages: an API that refuses a page past its last \
+             (WordPress answers 400) needs a [[paginate.stop]] rule that ends at its last page, as \
+             one on a header that counts the pages (`header = \"X-WP-TotalPages\"`, \
+             `equals_param = \"page\"`)"
+        ),
+        "{}",
+        run.stderr
+    );
+    // A first page refused is no page past the last.
+    let first = dir.write(
+        "first.toml",
+        &without_stop.replace("size = 2", "size = 2\nstart = 4"),
+    );
+    let run = hydrant(&["run", path_str(&first), "--replay", path_str(&fixtures)]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("answered 400"), "{}", run.stderr);
+    assert!(!run.stderr.contains("full pages"), "{}", run.stderr);
+}

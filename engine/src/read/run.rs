@@ -338,13 +338,41 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             if let Some(current) = self.pass.as_mut() {
                 current.unanswered = None;
             }
-            let Some(answer) = self.answer(task, ready.take(), &mut parse).await? else {
+            let answer = match self.answer(task, ready.take(), &mut parse).await {
+                Ok(answer) => answer,
+                Err(e) => return Err(self.past_the_last(e)),
+            };
+            let Some(answer) = answer else {
                 return self.interrupted(&mut parse).await;
             };
             self.take(answer, placeholders, &mut parse)?;
             self.check_after_short(&mut parse).await?;
         }
         self.finish()
+    }
+
+    /// `e`, with a word on how to end pagination where a counted request
+    /// after full pages was refused: some APIs refuse a page past their
+    /// last (WordPress answers 400), so a run whose records fill the last
+    /// page fails there.
+    fn past_the_last(&self, e: Error) -> Error {
+        let Some(pass) = self.pass.as_ref() else {
+            return e;
+        };
+        let pages = pass.paginator.pages();
+        if !matches!(e.status(), Some(400 | 404 | 416 | 422))
+            || !pass.paginator.is_counted()
+            || pages == 0
+            || pass.ended.is_some()
+        {
+            return e;
+        }
+        e.suffixed(&format!(
+            "; it asked for the page after {pages} full pages: an API that refuses a page past \
+             its last (WordPress answers 400) needs a [[paginate.stop]] rule that ends at its \
+             last page, as one on a header that counts the pages (`header = \"X-WP-TotalPages\"`, \
+             `equals_param = \"page\"`)"
+        ))
     }
 
     /// The next pass's value: the next fan-out value, or with
