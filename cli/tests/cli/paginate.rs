@@ -15,6 +15,27 @@ fn run(server: &TestServer, target: &str, rest: &str, args: &[&str]) -> (String,
     (run.stdout, summary, run.stderr)
 }
 
+/// What `hydrant check` prints of a job, once it exits 0.
+fn checked(url: &str, target: &str, rest: &str) -> String {
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{url}{target}\"\n{rest}"),
+    );
+    let check = hydrant(&["check", path_str(&job)]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    check.stdout
+}
+
+/// Runs a job into a file and gives its summary, once it exits 0.
+fn run_to_file(url: &str, target: &str, rest: &str) -> Value {
+    let dir = Dir::new();
+    let out = dir.path("out");
+    let (run, summary) = run_job_with(url, target, rest, &["-o", path_str(&out)], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    summary
+}
+
 fn assert_summary(summary: &Value, requests: u64, stopped: &str) {
     assert_eq!(summary["requests"], requests, "{summary}");
     assert_eq!(summary["stopped"], stopped, "{summary}");
@@ -2432,10 +2453,7 @@ fn a_run_that_reads_fewer_records_than_the_api_counts_is_told() {
             let rest = format!(
                 "[records]\npath = \"{records}\"\n[output]\nformat = \"{format}\"\n{paginate}{columns}"
             );
-            let dir = Dir::new();
-            let out = dir.path("out");
-            let (run, summary) = run_job_with(&url, target, &rest, &["-o", path_str(&out)], &[]);
-            assert_eq!(run.code, 0, "{}", run.stderr);
+            let summary = run_to_file(&url, target, &rest);
             assert_eq!(summary["records"], count, "{rest}");
             let warnings = serde_json::json!(says.into_iter().collect::<Vec<_>>());
             assert_eq!(summary["warnings"], warnings, "{target} {rest}");
@@ -2447,25 +2465,15 @@ fn a_run_that_reads_fewer_records_than_the_api_counts_is_told() {
         ("/n", "data\"\n", Some(&single)),
         ("/s", &format!("items\"\n{link}"), None),
     ] {
-        let dir = Dir::new();
-        let job = dir.write(
-            "job.toml",
-            &format!("[request]\nurl = \"{url}{target}\"\n[records]\npath = \"{rest}"),
-        );
-        let check = hydrant(&["check", path_str(&job)]);
-        assert_eq!(check.code, 0, "{}", check.stderr);
+        let check = checked(&url, target, &format!("[records]\npath = \"{rest}"));
         let counted = match target {
             "/n" => "records: 2 on the first page; the API counts 6 (`meta.pagination.total`)\n",
             _ => "records: 2 on the first page; the API counts 6 (`total_count`)\n",
         };
-        assert!(check.stdout.contains(counted), "{}", check.stdout);
+        assert!(check.contains(counted), "{}", check);
         match says {
-            Some(says) => assert!(
-                check.stdout.contains(&format!("warning: {says}\n")),
-                "{}",
-                check.stdout
-            ),
-            None => assert!(!check.stdout.contains("warning"), "{}", check.stdout),
+            Some(says) => assert!(check.contains(&format!("warning: {says}\n")), "{}", check),
+            None => assert!(!check.contains("warning"), "{}", check),
         }
     }
     // Pages read on the run loop, with the columns known (an incremental
@@ -2558,4 +2566,111 @@ fn a_page_past_the_last_refused_names_the_stop_rule_that_ends_it() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("answered 400"), "{}", run.stderr);
     assert!(!run.stderr.contains("full pages"), "{}", run.stderr);
+}
+
+/// A job without [paginate] against an API that pages read its first
+/// page alone, with exit 0 and no word. A page that names the next one
+/// (a Link header, a next link or cursor, `has_more`) is told.
+#[test]
+fn a_job_without_paginate_whose_page_names_a_next_page_is_told() {
+    let mut github = Exchange::json("/gh", format!("{{\"items\":{}}}", ids(0..2)));
+    github
+        .headers
+        .push(("link".to_owned(), "</gh?page=2>; rel=\"next\"".to_owned()));
+    let server = TestServer::start(vec![
+        github,
+        Exchange::json(
+            "/drf",
+            format!(
+                "{{\"count\":9,\"next\":\"/drf?page=2\",\"results\":{}}}",
+                ids(0..2)
+            ),
+        ),
+        Exchange::json(
+            "/slack",
+            format!(
+                "{{\"ok\":true,\"members\":{},\"response_metadata\":{{\"next_cursor\":\"dXNlcjpVMEc5\"}}}}",
+                ids(0..2)
+            ),
+        ),
+        Exchange::json(
+            "/stripe",
+            format!("{{\"data\":{},\"has_more\":true}}", ids(0..2)),
+        ),
+        Exchange::json(
+            "/last",
+            format!(
+                "{{\"data\":{},\"has_more\":false,\"next\":null,\"response_metadata\":{{\"next_cursor\":\"\"}}}}",
+                ids(0..2)
+            ),
+        ),
+    ]);
+    let url = server.url();
+    let told = |target: &str, says: &str, set: &str| {
+        format!(
+            "the page from {url}{target} {says}, but the job has no [paginate], so no page after \
+             it is read: set [paginate] to {set}"
+        )
+    };
+    let cases = [
+        (
+            "/gh",
+            "items",
+            Some(told(
+                "/gh",
+                "has a Link header to a next page",
+                "`type = \"link_header\"`",
+            )),
+        ),
+        (
+            "/drf",
+            "results",
+            Some(told(
+                "/drf",
+                "names a next page at `next`",
+                "`type = \"next_link\"`, `from = \"next\"`",
+            )),
+        ),
+        (
+            "/slack",
+            "members",
+            Some(told(
+                "/slack",
+                "names a next page's cursor at `response_metadata.next_cursor`",
+                "`type = \"cursor\"`, `from = \"response_metadata.next_cursor\"` and the parameter \
+                 the API reads it from (`param`)",
+            )),
+        ),
+        (
+            "/stripe",
+            "data",
+            Some(told(
+                "/stripe",
+                "says more pages follow (`has_more` is true)",
+                "the API's paging",
+            )),
+        ),
+        ("/last", "data", None),
+    ];
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    for (target, records, says) in &cases {
+        for (columns, format) in [("", "ndjson"), (declared, "ndjson"), (declared, "csv")] {
+            let rest = format!(
+                "[records]\npath = \"{records}\"\n[output]\nformat = \"{format}\"\n{columns}"
+            );
+            let summary = run_to_file(&url, target, &rest);
+            assert_eq!(summary["records"], 2, "{rest}");
+            let warnings = serde_json::json!(says.iter().collect::<Vec<_>>());
+            assert_eq!(summary["warnings"], warnings, "{target} {rest}");
+        }
+        let check = checked(&url, target, &format!("[records]\npath = \"{records}\"\n"));
+        let warnings: Vec<&str> = (check.lines())
+            .filter_map(|line| line.strip_prefix("warning: "))
+            .collect();
+        assert_eq!(
+            warnings,
+            says.iter().map(String::as_str).collect::<Vec<_>>(),
+            "{target}"
+        );
+    }
 }

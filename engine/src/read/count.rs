@@ -1,8 +1,10 @@
-//! The count of records a page says its query matches (GitHub's
-//! `total_count`), held against the records a run read. Some APIs stop
-//! paging before the end (GitHub's search at 1000 results), and a job
-//! without `[paginate]` reads one page of many: both end with fewer
-//! records than the API counts, as a last page would.
+//! What a first page says of the records after it. Its count of the
+//! records a query matches (GitHub's `total_count`) is held against the
+//! records a run read: some APIs stop paging before the end (GitHub's
+//! search at 1000 results), and both that and a job without `[paginate]`
+//! end with fewer records than the API counts, as a last page would. A
+//! job without `[paginate]` is also told when its page names a next page
+//! or says more follow.
 
 use hydrant_paginate::{Kind, Stop};
 
@@ -83,7 +85,7 @@ pub(crate) fn api_count<'v, N: Node<'v>>(
 /// for all of them (no `start` past the first record, no bounds of
 /// `range` or rules).
 pub(crate) fn count_checked(job: &Job) -> Option<Vec<String>> {
-    if job.records.mode == RecordMode::One || job.fanout.is_some() {
+    if job.fanout.is_some() {
         return None;
     }
     let paginate = &job.paginate;
@@ -93,13 +95,7 @@ pub(crate) fn count_checked(job: &Job) -> Option<Vec<String>> {
         Kind::Page => matches!(paginate.start, None | Some(0 | 1)),
         Kind::Range | Kind::Rules => false,
     };
-    let keys: Vec<String> = (job.records.path.as_ref()?.segments()?.iter())
-        .map(|segment| match segment {
-            Segment::Key(key) => Some(key.clone()),
-            _ => None,
-        })
-        .collect::<Option<_>>()?;
-    (whole && !keys.is_empty()).then_some(keys)
+    records_keys(job).filter(|_| whole)
 }
 
 /// What a run that ended of itself says when its pages held fewer
@@ -136,9 +132,185 @@ pub(crate) fn short_of_count(
     ))
 }
 
+/// Names of a member that names the next page, folded (see [`folded`]):
+/// a link (`next`, `nextLink`, `@odata.nextLink`, `next_page_url`,
+/// Salesforce's `nextRecordsUrl`), a cursor (`next_cursor`), a token
+/// (Google's `nextPageToken`).
+const NEXT_NAMES: [&str; 11] = [
+    "next",
+    "nextlink",
+    "odatanextlink",
+    "nexturl",
+    "nextpage",
+    "nextpageurl",
+    "nextrecordsurl",
+    "nextcursor",
+    "nextpagetoken",
+    "nexttoken",
+    "continuationtoken",
+];
+
+/// Names of a member that says, when true, that more pages follow
+/// (Stripe's and Notion's `has_more`, GraphQL's `hasNextPage`).
+const MORE_NAMES: [&str; 3] = ["hasmore", "hasnextpage", "moreitems"];
+
+/// The records path's keys, where the records lie in an array or an
+/// object at a path of names: the members outside them are the page's
+/// own, not a record's.
+fn records_keys(job: &Job) -> Option<Vec<String>> {
+    if job.records.mode == RecordMode::One {
+        return None;
+    }
+    let keys: Vec<String> = (job.records.path.as_ref()?.segments()?.iter())
+        .map(|segment| match segment {
+            Segment::Key(key) => Some(key.clone()),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    (!keys.is_empty()).then_some(keys)
+}
+
+/// For a job without `[paginate]`, which reads one page: the records
+/// path's keys (see [`records_keys`]), empty where its members are not
+/// looked at. `None` for a job that pages.
+pub(crate) fn unpaged_checked(job: &Job) -> Option<Vec<String>> {
+    (job.paginate.kind == Kind::None).then(|| records_keys(job).unwrap_or_default())
+}
+
+/// What a member of a page says of the next page (see [`next_named`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Its address, at this path.
+    Link(String),
+    /// A cursor or token that asks for it.
+    Cursor(String),
+    /// That more pages follow (`has_more` is true).
+    More(String),
+}
+
+/// A member of `page` outside the records (`records`, their path's
+/// keys) that names a next page (a link, or a cursor: a non-empty string
+/// or a number), or says more follow (`true`), found by [`near_top`].
+pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<Next> {
+    if records.is_empty() {
+        return None;
+    }
+    let mut found = None;
+    near_top(page, records, |keys, value| {
+        let name = folded(keys.last().expect("a member has a key"));
+        let at = || spelled(keys);
+        found = match value.view() {
+            View::Str(text) if NEXT_NAMES.contains(&name.as_str()) => {
+                let text = text.trim();
+                let link = ["http://", "https://", "/"]
+                    .iter()
+                    .any(|p| text.starts_with(p));
+                match (text.is_empty(), link) {
+                    (true, _) => None,
+                    (false, true) => Some(Next::Link(at())),
+                    (false, false) => Some(Next::Cursor(at())),
+                }
+            }
+            View::I64(_) | View::U64(_) if NEXT_NAMES.contains(&name.as_str()) => {
+                Some(Next::Cursor(at()))
+            }
+            View::Bool(true) if MORE_NAMES.contains(&name.as_str()) => Some(Next::More(at())),
+            _ => None,
+        };
+        found.is_some()
+    });
+    found
+}
+
+/// What a job without `[paginate]` says when a page, from `shown`,
+/// names a next page: by a `Link` header (`headers`), or by a member
+/// ([`next_named`]). No page after it is read.
+pub(crate) fn unpaged(
+    headers: &[(String, String)],
+    named: Option<Next>,
+    shown: &str,
+) -> Option<String> {
+    let links = (headers.iter())
+        .filter(|(name, _)| name.eq_ignore_ascii_case("link"))
+        .map(|(_, value)| value.as_str());
+    let (says, set) = match (hydrant_paginate::find_rel(links, "next"), named) {
+        (Some(_), _) => (
+            "has a Link header to a next page".to_owned(),
+            "`type = \"link_header\"`".to_owned(),
+        ),
+        (None, Some(Next::Link(at))) => (
+            format!("names a next page at `{at}`"),
+            format!("`type = \"next_link\"`, `from = \"{at}\"`"),
+        ),
+        (None, Some(Next::Cursor(at))) => (
+            format!("names a next page's cursor at `{at}`"),
+            format!(
+                "`type = \"cursor\"`, `from = \"{at}\"` and the parameter the API reads it \
+                 from (`param`)"
+            ),
+        ),
+        (None, Some(Next::More(at))) => (
+            format!("says more pages follow (`{at}` is true)"),
+            "the API's paging".to_owned(),
+        ),
+        (None, None) => return None,
+    };
+    Some(format!(
+        "the page from {shown} {says}, but the job has no [paginate], so no page after it is \
+         read: set [paginate] to {set}"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_next_page_is_read_where_apis_name_it() {
+        let next = |page: &str| {
+            let mut bytes = page.as_bytes().to_vec();
+            let tree = simd_json::to_borrowed_value(&mut bytes).unwrap();
+            next_named(&tree, &["data".to_owned()])
+        };
+        let link = |at: &str| Some(Next::Link(at.to_owned()));
+        let cursor = |at: &str| Some(Next::Cursor(at.to_owned()));
+        assert_eq!(
+            next(r#"{"data": [], "links": {"next": "https://h/p?2"}}"#),
+            link("links.next")
+        );
+        assert_eq!(
+            next(r#"{"data": [], "nextRecordsUrl": "/q/01g-2000"}"#),
+            link("nextRecordsUrl")
+        );
+        assert_eq!(
+            next(r#"{"data": [], "@odata.nextLink": "https://h/x?$skip=2"}"#),
+            link("$['@odata.nextLink']")
+        );
+        assert_eq!(
+            next(r#"{"data": [], "nextPageToken": "CAoQAA"}"#),
+            cursor("nextPageToken")
+        );
+        assert_eq!(
+            next(r#"{"data": [], "meta": {"next_page": 2}}"#),
+            cursor("meta.next_page")
+        );
+        assert_eq!(
+            next(r#"{"data": [], "has_more": true}"#),
+            Some(Next::More("has_more".to_owned()))
+        );
+        for page in [
+            // A last page.
+            r#"{"data": [], "next": null, "has_more": false}"#,
+            r#"{"data": [], "next": "", "nextPageToken": " "}"#,
+            // In the records, in an object of records too.
+            r#"{"data": [{"next": "https://h/p?2"}]}"#,
+            r#"{"data": {"a": {"has_more": true}}}"#,
+            // Names that say something else.
+            r#"{"data": [], "previous": "https://h/p?1", "self": "https://h/p?2"}"#,
+        ] {
+            assert_eq!(next(page), None, "{page}");
+        }
+    }
 
     #[test]
     fn the_count_of_records_is_read_where_apis_give_it() {

@@ -18,7 +18,9 @@ use crate::json::{Parser, Scratch};
 use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_policy;
-use crate::read::count::{ApiCount, api_count, count_checked, short_of_count};
+use crate::read::count::{
+    ApiCount, api_count, count_checked, next_named, short_of_count, unpaged, unpaged_checked,
+};
 use crate::read::fanout::Feed;
 use crate::read::near::{ended_at_first, near_member, not_a_cursor, records_elsewhere};
 use crate::read::page::unless_stopped;
@@ -184,10 +186,15 @@ async fn first_page<R>(
         };
         let step = pass.paginator.next(&view);
         let near = |i: usize| near_member(page, pass.watched.get(i)?);
+        let unpaged_told = || {
+            let keys = unpaged_checked(job)?;
+            unpaged(&headers, next_named(page, &keys), &shown)
+        };
         let told = match step {
             Step::Done(stop) => not_a_cursor(&pass.paginator, &watched, &shown)
                 .filter(|_| stop == Stop::NoNext)
-                .or_else(|| ended_at_first(job, &pass.paginator, stop, (&view, &shown), &near)),
+                .or_else(|| ended_at_first(job, &pass.paginator, stop, (&view, &shown), &near))
+                .or_else(unpaged_told),
             _ => None,
         };
         AfterFirst {
@@ -337,8 +344,10 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
     let mut warnings: Vec<String> = job.raw_output_check()?.into_iter().collect();
     first_page(job, options, |first| {
         warnings.extend(first.after.told.clone());
-        // A job without pagination reads the first page alone.
+        // A job without pagination reads the first page alone (said
+        // above where the page names the next).
         if job.paginate.kind == hydrant_paginate::Kind::None
+            && first.after.told.is_none()
             && let Some(counted) = &first.count
         {
             let read = first.records.len() as u64;

@@ -20,7 +20,7 @@ use crate::net::request::Prepared;
 use crate::net::session::Fetched;
 use crate::options::{Interrupt, Progress, RunOptions};
 use crate::read::columns::{infer_policy, starting_columns};
-use crate::read::count::{ApiCount, short_of_count};
+use crate::read::count::{ApiCount, Next, short_of_count, unpaged};
 use crate::read::fanout::{FanValue, Feed};
 use crate::read::flight::{
     Held, InFlight, Pending, ROWS_PENDING, Standing, Task, join, unless_interrupted,
@@ -85,6 +85,9 @@ pub(crate) struct ReadRun<'j, 'h> {
     /// That count, and where the first page gives it, with the first page's
     /// address.
     pub(super) api_count: Option<ApiCount>,
+    /// For a job without `[paginate]`, the records path's keys (see
+    /// [`crate::read::count::unpaged_checked`]).
+    pub(super) unpaged_keys: Option<Vec<String>>,
     fetching: Arc<Semaphore>,
     pub(super) launched: u64,
     answered: u64,
@@ -126,6 +129,9 @@ pub(crate) struct Tally {
     /// Whether a pass that ended at its first page has said that the
     /// page holds a cursor or link under a name like the job's.
     pub(super) told_near: bool,
+    /// Whether a job without `[paginate]` has said that a page names a
+    /// next page.
+    pub(super) told_unpaged: bool,
     /// Bytes of the pages written so far that landed from their heads: a
     /// page's standing counts the others, taken when it landed.
     pub(super) early_bytes: u64,
@@ -242,6 +248,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             last_page: None,
             count_keys: crate::read::count::count_checked(job).map(Into::into),
             api_count: None,
+            unpaged_keys: crate::read::count::unpaged_checked(job),
             job,
             options,
             hooks,
@@ -688,6 +695,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         self.tally.progress.bytes += body_len.unwrap_or_default() as u64;
         let headers = header_list(&fetched);
         self.show_exchange(&fetched, &shown, &headers)?;
+        self.tell_unpaged(&headers, None, &shown);
         let status = fetched.response.status.as_u16();
         let page = PageAt {
             status,
@@ -900,6 +908,24 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         }
     }
 
+    /// Tells, once, that a page of a job without `[paginate]` names a
+    /// next page: by a `Link` header among `headers`, or by a member
+    /// (`named`, see [`crate::read::count::next_named`]).
+    pub(super) fn tell_unpaged(
+        &mut self,
+        headers: &[(String, String)],
+        named: Option<Next>,
+        shown: &str,
+    ) {
+        if self.unpaged_keys.is_none() || self.tally.told_unpaged {
+            return;
+        }
+        if let Some(warning) = unpaged(headers, named, shown) {
+            self.tally.told_unpaged = true;
+            self.tally.warn(warning);
+        }
+    }
+
     /// Where the page just stepped on stands in its pass (1 for the
     /// first), if it ended the pass by naming the cursor or link its own
     /// request was made with.
@@ -1063,7 +1089,10 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 .map_or(0, |i| i.filtered + i.deduplicated);
             let read = tally.progress.records + tally.progress.dirty + left_out;
             let stop = tally.last_stop.unwrap_or(Stop::NoNext);
-            if let Some(warning) = short_of_count(job, counted, read, stop) {
+            // A job without [paginate] told of the next page already.
+            if !tally.told_unpaged
+                && let Some(warning) = short_of_count(job, counted, read, stop)
+            {
                 tally.warn(warning);
             }
         }

@@ -32,7 +32,7 @@ use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
-use crate::read::count::{ApiCount, api_count};
+use crate::read::count::{ApiCount, Next, api_count, next_named, unpaged_checked};
 use crate::read::near::near_member;
 use crate::read::shaped::{Learned, Lines, Rows, Shaped, ShapedReader};
 use crate::sink::{Made, PageEncoder, TextEncoder, without_line_breaks};
@@ -91,6 +91,9 @@ pub(crate) struct Encoded {
     /// The count of records the page gives, where it was asked for (see
     /// [`api_count`]).
     pub count: Option<ApiCount>,
+    /// For a job without `[paginate]`: the member that names a next page
+    /// (see [`next_named`]).
+    pub next_named: Option<Next>,
     /// The answer's [`Fetched::latency`].
     pub latency: Duration,
 }
@@ -126,6 +129,9 @@ pub(crate) struct PageWork {
     /// The watched paths whose absence ends pagination (see
     /// [`Paginator::ends_when_absent`](hydrant_paginate::Paginator::ends_when_absent)).
     ends_when_absent: Vec<usize>,
+    /// For a job without `[paginate]`, the records path's keys (see
+    /// [`unpaged_checked`]).
+    unpaged: Option<Vec<String>>,
 }
 
 /// A fetched page, its body taken out to be made.
@@ -198,6 +204,7 @@ impl PageWork {
             counted,
             shaped,
             ends_when_absent,
+            unpaged: unpaged_checked(job),
         }))
     }
 
@@ -388,6 +395,7 @@ impl PageWork {
         let lone_surrogates = doc.lone_surrogates();
         let fingerprint = records_fingerprint(&records);
         let count = counting.and_then(|keys| api_count(doc.root(), &keys, &shown));
+        let next_named = (self.unpaged.as_deref()).and_then(|keys| next_named(doc.root(), keys));
         if let Some((landed, fetched)) = unsent {
             let near = self.near(doc.root(), watched, &values);
             let _ = landed.send(Landed {
@@ -425,6 +433,7 @@ impl PageWork {
                 body_len,
                 fingerprint,
                 count,
+                next_named,
                 latency,
             });
         }
@@ -448,6 +457,7 @@ impl PageWork {
             body_len,
             fingerprint,
             count,
+            next_named,
             latency,
         })
     }
@@ -538,6 +548,7 @@ impl PageWork {
         let around = shaped.around(body);
         let doc = workspace.scanner.scan(&around, None).ok()?;
         let count = (page.counting).and_then(|keys| api_count(doc.root(), keys, page.shown));
+        let next_named = (self.unpaged.as_deref()).and_then(|keys| next_named(doc.root(), keys));
         let made = (|| {
             let (_, values) = index_records(&doc, &self.records, watched, page.shown)?;
             if let Some(told) = page.told.filter(|told| told.body_len == page.body_len) {
@@ -568,6 +579,7 @@ impl PageWork {
                 body_len: page.body_len,
                 fingerprint,
                 count,
+                next_named,
                 latency: page.latency,
             })
         })();
