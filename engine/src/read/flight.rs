@@ -94,8 +94,9 @@ pub(super) struct Pending {
     pub(super) landed_early: Option<Prepared>,
     /// Whether a `paginate.stop` rule ended the pass on this page.
     pub(super) stopped_by_rule: bool,
-    /// Whether the page ended its pass naming the cursor or link it was
-    /// requested with (see [`ReadRun::same_page_again`](super::run::ReadRun::same_page_again)).
+    /// Where the page stands in its pass, if it ended the pass naming the
+    /// cursor or link it was requested with (see
+    /// [`ReadRun::same_page_again`](super::run::ReadRun::same_page_again)).
     pub(super) named_own: Option<u64>,
 }
 

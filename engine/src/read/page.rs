@@ -113,8 +113,7 @@ impl ReadRun<'_, '_> {
         })?;
         let root = doc.root();
         self.note_count(|keys| api_count(root, keys, page.shown));
-        let named = (self.unpaged_keys.as_deref()).and_then(|keys| next_named(root, keys));
-        self.tell_unpaged(&[], named, page.shown);
+        self.tell_unpaged(&[], |keys| next_named(root, keys), page.shown);
         self.step(page, records.len(), &watched, &|i| {
             near_member(root, watched_at.get(i)?)
         })?;
@@ -189,8 +188,7 @@ impl ReadRun<'_, '_> {
             records_fingerprint(&records)
         })?;
         self.note_count(|keys| api_count(&tree, keys, page.shown));
-        let named = (self.unpaged_keys.as_deref()).and_then(|keys| next_named(&tree, keys));
-        self.tell_unpaged(&[], named, page.shown);
+        self.tell_unpaged(&[], |keys| next_named(&tree, keys), page.shown);
         self.step(page, records.len(), &watched, &|i| {
             near_member(&tree, watched_at.get(i)?)
         })?;
@@ -312,7 +310,7 @@ impl ReadRun<'_, '_> {
         if self.api_count.is_none() {
             self.api_count.clone_from(&encoded.count);
         }
-        self.tell_unpaged(&[], encoded.next_named.clone(), &shown);
+        self.tell_unpaged(&[], |_| encoded.next_named.clone(), &shown);
         let missing = unless_stopped(encoded.records_missing, stopped_by_rule)?;
         self.tally.lone_surrogates(encoded.lone_surrogates, &shown);
         if let Some(body) = &encoded.refit {

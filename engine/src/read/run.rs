@@ -695,7 +695,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         self.tally.progress.bytes += body_len.unwrap_or_default() as u64;
         let headers = header_list(&fetched);
         self.show_exchange(&fetched, &shown, &headers)?;
-        self.tell_unpaged(&headers, None, &shown);
+        self.tell_unpaged(&headers, |_| None, &shown);
         let status = fetched.response.status.as_u16();
         let page = PageAt {
             status,
@@ -910,17 +910,22 @@ impl<'j, 'h> ReadRun<'j, 'h> {
 
     /// Tells, once, that a page of a job without `[paginate]` names a
     /// next page: by a `Link` header among `headers`, or by a member
-    /// (`named`, see [`crate::read::count::next_named`]).
+    /// (`named` reads it from the page, given the records path's keys; see
+    /// [`crate::read::count::next_named`]).
     pub(super) fn tell_unpaged(
         &mut self,
         headers: &[(String, String)],
-        named: Option<Next>,
+        named: impl FnOnce(&[String]) -> Option<Next>,
         shown: &str,
     ) {
-        if self.unpaged_keys.is_none() || self.tally.told_unpaged {
+        let Some(keys) = self
+            .unpaged_keys
+            .as_deref()
+            .filter(|_| !self.tally.told_unpaged)
+        else {
             return;
-        }
-        if let Some(warning) = unpaged(headers, named, shown) {
+        };
+        if let Some(warning) = unpaged(headers, named(keys), shown) {
             self.tally.told_unpaged = true;
             self.tally.warn(warning);
         }
