@@ -1255,6 +1255,28 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_object_at_the_records_path_is_no_record() {
+        for (page, mode, count) in [
+            (r#"{"data":{}}"#, RecordMode::Auto, 0),
+            (r#"{"data":{ }}"#, RecordMode::Auto, 0),
+            (r#"{"data":{"a":1}}"#, RecordMode::Auto, 1),
+            (r#"{"data":[{}]}"#, RecordMode::Auto, 1),
+            // A job that says its records are one object keeps it.
+            (r#"{"data":{}}"#, RecordMode::One, 1),
+        ] {
+            let records = records_at(Some("data"), mode, false);
+            let mut bytes = page.as_bytes().to_vec();
+            let tree = simd_json::to_borrowed_value(&mut bytes).unwrap();
+            let selected = select_records(&tree, &records).unwrap();
+            assert_eq!(selected.len(), count, "{page} {mode:?}");
+            let doc = crate::json::scan::Scanner::default()
+                .scan(page.as_bytes(), None)
+                .map(|doc| select_records(doc.root(), &records).unwrap().len());
+            assert_eq!(doc, Ok(count), "{page} {mode:?}");
+        }
+    }
+
+    #[test]
     fn noted_columns_are_the_columns_a_walk_finds() {
         let auto = RecordMode::Auto;
         // A repeated key keeps its first value, also for the object under it.

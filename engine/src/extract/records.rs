@@ -180,6 +180,14 @@ fn expand<'v, N: Node<'v>>(nodes: Vec<N>, multi: bool, mode: RecordMode) -> Resu
             items
         });
     }
+    // Some APIs send `{}` for no results: not a record of no members.
+    if mode == RecordMode::Auto && node.is_object() && {
+        let mut members = Vec::new();
+        node.children(&mut members);
+        members.is_empty()
+    } {
+        return Ok(Vec::new());
+    }
     if mode == RecordMode::Many {
         let kind = match node.view() {
             _ if node.is_object() => "an object",
