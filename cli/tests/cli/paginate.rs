@@ -2557,6 +2557,27 @@ fn a_page_past_the_last_refused_names_the_stop_rule_that_ends_it() {
         "{}",
         run.stderr
     );
+    // After one full page, said so.
+    let server = TestServer::start(vec![
+        Exchange::json("/w?page=1&per_page=2", ids(0..2)),
+        Exchange {
+            status: 400,
+            ..Exchange::json(
+                "/w?page=2&per_page=2",
+                "{\"code\":\"rest_post_invalid_page_number\"}",
+            )
+        },
+    ]);
+    let rest = "[paginate]\ntype = \"page\"\nsize_param = \"per_page\"\nsize = 2\n\
+                [limits]\nconcurrency = 1\n";
+    let (run, _) = run_job(&server.url(), "/w", rest, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("; it asked for the page after the first page, which was full: "),
+        "{}",
+        run.stderr
+    );
     // A first page refused is no page past the last.
     let first = dir.write(
         "first.toml",

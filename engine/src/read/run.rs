@@ -374,8 +374,12 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         {
             return e;
         }
+        let pages = match pages {
+            1 => "the first page, which was full".to_owned(),
+            _ => format!("{pages} full pages"),
+        };
         e.suffixed(&format!(
-            "; it asked for the page after {pages} full pages: an API that refuses a page past \
+            "; it asked for the page after {pages}: an API that refuses a page past \
              its last (WordPress answers 400) needs a [[paginate.stop]] rule that ends at its \
              last page, as one on a header that counts the pages (`header = \"X-WP-TotalPages\"`, \
              `equals_param = \"page\"`)"
