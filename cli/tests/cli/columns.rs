@@ -1673,16 +1673,40 @@ fn check_names_the_array_a_records_path_missed() {
             server.url()
         ),
     );
+    let says = format!(
+        "records.path `result.itmes` matches nothing in the response from {}/p: no records were \
+         taken from it (check the path with `hydrant check`); the page has an array of 2 objects \
+         at `result.items`",
+        server.url()
+    );
     let check = hydrant(&["check", path_str(&job)]);
     assert_eq!(check.code, 0, "{}", check.stderr);
     assert!(
-        check.stdout.contains(&format!(
-            "warning: records.path `result.itmes` matches nothing in the response from {}/p: no \
-             records were taken from it (check the path with `hydrant check`); the page has an \
-             array of 2 objects at `result.items`\n",
-            server.url()
-        )),
+        check.stdout.contains(&format!("warning: {says}\n")),
         "{}",
         check.stdout
     );
+    // A run says it too: the page read on the loop for inferred columns
+    // (and on its index for an incremental run's declared ones), and
+    // made off it for declared ones.
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    let incremental = format!(
+        "{declared}[state]\npath = \"{}\"\n[incremental]\ncursor = \"id\"\ntype = \"long\"\nstart = 0\n",
+        path_str(&dir.path("state.json"))
+    );
+    for (columns, format) in [
+        ("", "ndjson"),
+        (declared, "ndjson"),
+        (declared, "csv"),
+        (&incremental, "ndjson"),
+    ] {
+        let rest = format!(
+            "[records]\npath = \"result.itmes\"\n[output]\nformat = \"{format}\"\n{columns}"
+        );
+        let out = dir.path(&format!("out-{format}-{}", columns.len()));
+        let (run, summary) = run_job_with(&server.url(), "/p", &rest, &["-o", path_str(&out)], &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(summary["records"], 0, "{summary}");
+        assert_eq!(summary["warnings"], serde_json::json!([says]), "{rest}");
+    }
 }

@@ -21,7 +21,7 @@ use crate::net::session::Fetched;
 use crate::read::columns::{fixed_extractor, tell_unseen};
 use crate::read::count::{api_count, next_named};
 use crate::read::flight::{Held, Pending, RowsDone, Standing, joined};
-use crate::read::near::near_member;
+use crate::read::near::{near_member, records_elsewhere};
 use crate::read::run::{PageAt, Parsers, ReadRun};
 use crate::read::worker::{PageWork, content_type, index_records, not_json};
 use crate::read::{OutputHook, output_error, watched_node};
@@ -108,6 +108,7 @@ impl ReadRun<'_, '_> {
         let extractor = self.extractor.as_ref().expect("on_index needs the columns");
         extractor.extract(&admitted, placeholders, &mut batch);
         let missing = records_missing(doc.root(), &job.records, records.len(), page.shown);
+        self.note_elsewhere(&missing, || records_elsewhere(doc.root()));
         self.check_page(page.shown, Some(records.len()), || {
             records_fingerprint(&records)
         })?;
@@ -184,6 +185,7 @@ impl ReadRun<'_, '_> {
             crate::read::verbatim_watched(&body, watched_at, &mut watched, &mut parse.rescanner);
         }
         let missing = records_missing(&tree, &job.records, records.len(), page.shown);
+        self.note_elsewhere(&missing, || records_elsewhere(&tree));
         self.check_page(page.shown, Some(records.len()), || {
             records_fingerprint(&records)
         })?;
@@ -310,6 +312,7 @@ impl ReadRun<'_, '_> {
         if self.api_count.is_none() {
             self.api_count.clone_from(&encoded.count);
         }
+        self.note_elsewhere(&encoded.records_missing, || encoded.elsewhere.clone());
         self.tell_unpaged(&[], |_| encoded.next_named.clone(), &shown);
         let missing = unless_stopped(encoded.records_missing, stopped_by_rule)?;
         self.tally.lone_surrogates(encoded.lone_surrogates, &shown);
@@ -479,6 +482,19 @@ impl ReadRun<'_, '_> {
         Ok(())
     }
 
+    /// Notes, for the warning of the first page whose records path
+    /// matched nothing (`missing`), where the page holds an array of
+    /// objects (see [`records_elsewhere`]), as `hydrant check` says it.
+    fn note_elsewhere(
+        &mut self,
+        missing: &std::result::Result<bool, String>,
+        elsewhere: impl FnOnce() -> Option<String>,
+    ) {
+        if missing == &Ok(true) && self.tally.elsewhere.is_none() {
+            self.tally.elsewhere = elsewhere();
+        }
+    }
+
     /// Writes a page's rows, counts them and saves a checkpoint when one
     /// is due: `put` puts the rows in the sink.
     fn write_page(
@@ -495,6 +511,10 @@ impl ReadRun<'_, '_> {
             self.tally.records_missing += 1;
             if self.tally.records_missing == 1 {
                 let warning = records_path_missing(&job.records, shown);
+                let warning = match &self.tally.elsewhere {
+                    Some(elsewhere) => format!("{warning}; {elsewhere}"),
+                    None => warning,
+                };
                 self.tally.warn(warning);
             }
         }

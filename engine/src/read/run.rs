@@ -132,6 +132,9 @@ pub(crate) struct Tally {
     /// Whether a job without `[paginate]` has said that a page names a
     /// next page.
     pub(super) told_unpaged: bool,
+    /// Where the first page whose records path matched nothing holds an
+    /// array of objects, for its warning.
+    pub(super) elsewhere: Option<String>,
     /// Bytes of the pages written so far that landed from their heads: a
     /// page's standing counts the others, taken when it landed.
     pub(super) early_bytes: u64,

@@ -75,6 +75,9 @@ pub(crate) struct Encoded {
     /// failure, if it says one (see
     /// [`crate::extract::records_missing`]).
     pub records_missing: std::result::Result<bool, String>,
+    /// Where such a page holds an array of objects (see
+    /// [`records_elsewhere`](crate::read::near::records_elsewhere)).
+    pub elsewhere: Option<String>,
     /// The page's body, given back unmade: it holds fields or types the
     /// inferred columns do not have yet.
     pub refit: Option<Vec<u8>>,
@@ -392,6 +395,9 @@ impl PageWork {
             check_told(&told.values, &values, watched, &shown)?;
         }
         let records_missing = records_missing(doc.root(), &self.records, records.len(), &shown);
+        let elsewhere = (records_missing == Ok(true))
+            .then(|| crate::read::near::records_elsewhere(doc.root()))
+            .flatten();
         let lone_surrogates = doc.lone_surrogates();
         let fingerprint = records_fingerprint(&records);
         let count = counting.and_then(|keys| api_count(doc.root(), &keys, &shown));
@@ -425,6 +431,7 @@ impl PageWork {
             return Ok(Encoded {
                 rows: 0,
                 records_missing,
+                elsewhere,
                 refit: Some(body),
                 lone_surrogates,
                 made: Made::Text(Vec::new()),
@@ -448,6 +455,7 @@ impl PageWork {
         Ok(Encoded {
             rows,
             records_missing,
+            elsewhere,
             refit: None,
             lone_surrogates,
             // A raw body goes out as it came, without a copy.
@@ -571,6 +579,7 @@ impl PageWork {
             Ok(Encoded {
                 rows: shaped.rows,
                 records_missing: Ok(false),
+                elsewhere: None,
                 refit: None,
                 lone_surrogates: doc.lone_surrogates(),
                 made: shaped.made,
