@@ -3,7 +3,9 @@
 use hydrant_bench::Exchange;
 
 use crate::job_text;
-use crate::util::{Dir, TestServer, hydrant, path_str, run_job, run_job_with};
+use crate::util::{
+    Dir, TestServer, checked, hydrant, path_str, run_job, run_job_with, run_to_file,
+};
 
 #[test]
 fn a_column_name_without_path_is_a_dotted_path() {
@@ -1666,26 +1668,15 @@ fn check_names_the_array_a_records_path_missed() {
         r#"{"meta": {"links": [{"rel": "self"}]}, "result": {"items": [{"id": 1}, {"id": 2}]}}"#,
     )]);
     let dir = Dir::new();
-    let job = dir.write(
-        "job.toml",
-        &format!(
-            "[request]\nurl = \"{}/p\"\n[records]\npath = \"result.itmes\"\n",
-            server.url()
-        ),
-    );
+    let rest = "[records]\npath = \"result.itmes\"\n";
     let says = format!(
         "records.path `result.itmes` matches nothing in the response from {}/p: no records were \
          taken from it (check the path with `hydrant check`); the page has an array of 2 objects \
          at `result.items`",
         server.url()
     );
-    let check = hydrant(&["check", path_str(&job)]);
-    assert_eq!(check.code, 0, "{}", check.stderr);
-    assert!(
-        check.stdout.contains(&format!("warning: {says}\n")),
-        "{}",
-        check.stdout
-    );
+    let check = checked(&server.url(), "/p", rest);
+    assert!(check.contains(&format!("warning: {says}\n")), "{check}");
     // A run says it too: the page read on the loop for inferred columns
     // (and on its index for an incremental run's declared ones), and
     // made off it for declared ones.
@@ -1703,9 +1694,7 @@ fn check_names_the_array_a_records_path_missed() {
         let rest = format!(
             "[records]\npath = \"result.itmes\"\n[output]\nformat = \"{format}\"\n{columns}"
         );
-        let out = dir.path(&format!("out-{format}-{}", columns.len()));
-        let (run, summary) = run_job_with(&server.url(), "/p", &rest, &["-o", path_str(&out)], &[]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
+        let summary = run_to_file(&server.url(), "/p", &rest);
         assert_eq!(summary["records"], 0, "{summary}");
         assert_eq!(summary["warnings"], serde_json::json!([says]), "{rest}");
     }

@@ -5,7 +5,10 @@ use std::time::Duration;
 use hydrant_bench::{Exchange, Seen};
 use serde_json::Value;
 
-use crate::util::{Dir, TestServer, hydrant, ids, json, lines, path_str, run_job, run_job_with};
+use crate::util::{
+    Dir, TestServer, checked, hydrant, ids, json, lines, path_str, run_job, run_job_with,
+    run_to_file,
+};
 
 /// Runs a job against `server` that must succeed; returns stdout, the
 /// summary and stderr.
@@ -13,27 +16,6 @@ fn run(server: &TestServer, target: &str, rest: &str, args: &[&str]) -> (String,
     let (run, summary) = run_job_with(&server.url(), target, rest, args, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     (run.stdout, summary, run.stderr)
-}
-
-/// What `hydrant check` prints of a job, once it exits 0.
-fn checked(url: &str, target: &str, rest: &str) -> String {
-    let dir = Dir::new();
-    let job = dir.write(
-        "job.toml",
-        &format!("[request]\nurl = \"{url}{target}\"\n{rest}"),
-    );
-    let check = hydrant(&["check", path_str(&job)]);
-    assert_eq!(check.code, 0, "{}", check.stderr);
-    check.stdout
-}
-
-/// Runs a job into a file and gives its summary, once it exits 0.
-fn run_to_file(url: &str, target: &str, rest: &str) -> Value {
-    let dir = Dir::new();
-    let out = dir.path("out");
-    let (run, summary) = run_job_with(url, target, rest, &["-o", path_str(&out)], &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    summary
 }
 
 fn assert_summary(summary: &Value, requests: u64, stopped: &str) {
@@ -2091,23 +2073,11 @@ fn a_first_page_with_the_next_cursor_under_another_name_is_told() {
         assert_eq!(summary["warnings"], serde_json::json!([says]), "{paginate}");
         assert!(run.stderr.contains(&says), "{}", run.stderr);
         // `check` says it too, under what it read for the next request.
-        let job = dir.write(
-            "job.toml",
-            &format!("[request]\nurl = \"{}{target}\"\n{rest}", server.url()),
-        );
-        let check = hydrant(&["check", path_str(&job)]);
-        assert_eq!(check.code, 0, "{}", check.stderr);
+        let check = checked(&server.url(), target, &rest);
+        assert!(check.contains(&format!("warning: {says}\n")), "{check}");
         assert!(
-            check.stdout.contains(&format!("warning: {says}\n")),
-            "{}",
-            check.stdout
-        );
-        assert!(
-            check
-                .stdout
-                .contains("\nnext:    none (no_next): paginate."),
-            "{}",
-            check.stdout
+            check.contains("\nnext:    none (no_next): paginate."),
+            "{check}"
         );
     }
     let rest = "[records]\npath = \"data\"\n[paginate]\ntype = \"cursor\"\nfrom = \"meta.next_cursor\"\nparam = \"after\"\n";

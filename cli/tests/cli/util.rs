@@ -361,6 +361,27 @@ pub fn run_job_with(
     (run, summary)
 }
 
+/// What `hydrant check` prints of a job, once it exits 0.
+pub fn checked(url: &str, target: &str, rest: &str) -> String {
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{url}{target}\"\n{rest}"),
+    );
+    let check = hydrant(&["check", path_str(&job)]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    check.stdout
+}
+
+/// Runs a job into a file and gives its summary, once it exits 0.
+pub fn run_to_file(url: &str, target: &str, rest: &str) -> serde_json::Value {
+    let dir = Dir::new();
+    let out = dir.path("out");
+    let (run, summary) = run_job_with(url, target, rest, &["-o", path_str(&out)], &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    summary
+}
+
 /// A JSON array of `{"id": i}` records.
 pub fn ids(range: std::ops::Range<u32>) -> String {
     let items: Vec<String> = range.map(|i| format!("{{\"id\":{i}}}")).collect();

@@ -10,7 +10,6 @@ use hydrant_paginate::{Kind, Stop};
 
 use crate::job::{Job, RecordMode};
 use crate::json::node::{Node, View};
-use crate::json::path::Segment;
 use crate::read::near::{folded, near_top, spelled};
 
 /// Names an API gives the number of records a query matches, folded
@@ -161,13 +160,8 @@ fn records_keys(job: &Job) -> Option<Vec<String>> {
     if job.records.mode == RecordMode::One {
         return None;
     }
-    let keys: Vec<String> = (job.records.path.as_ref()?.segments()?.iter())
-        .map(|segment| match segment {
-            Segment::Key(key) => Some(key.clone()),
-            _ => None,
-        })
-        .collect::<Option<_>>()?;
-    (!keys.is_empty()).then_some(keys)
+    let keys = job.records.path.as_ref()?.keys()?;
+    (!keys.is_empty()).then(|| keys.into_iter().map(str::to_owned).collect())
 }
 
 /// For a job without `[paginate]`, which reads one page: the records

@@ -8,7 +8,7 @@ use hydrant_paginate::{Follows, Kind, Page, Paginator, Stop};
 
 use crate::job::Job;
 use crate::json::node::{Node, View};
-use crate::json::path::{JsonPath, Segment};
+use crate::json::path::JsonPath;
 
 /// What a pass that ended at its first page says, when the page has a
 /// member or header named like the one that ended it, holding a value:
@@ -143,13 +143,7 @@ const MEMBERS: usize = 256;
 /// or a string that is not empty), found by [`near_top`]. `None` for a
 /// path with indexes, wildcards or filters.
 pub(crate) fn near_member<'v, N: Node<'v>>(root: N, path: &JsonPath) -> Option<String> {
-    let Some(Segment::Key(last)) = path.segments()?.last() else {
-        return None;
-    };
-    if !(path.segments()?.iter()).all(|s| matches!(s, Segment::Key(_))) {
-        return None;
-    }
-    let wanted = folded(last);
+    let wanted = folded(path.keys()?.last()?);
     let mut found = None;
     near_top(root, &[], |keys, value| {
         let here = keys.last().expect("a member has a key");
@@ -282,12 +276,8 @@ fn holds_a_next(value: View<'_>) -> bool {
 /// The path of `key` in the object at `path`, as a job writes it; `None`
 /// for a path of more than names.
 fn member_of(path: &str, key: &str) -> Option<String> {
-    let mut keys: Vec<String> = (JsonPath::parse(path).ok()?.segments()?.iter())
-        .map(|segment| match segment {
-            Segment::Key(key) => Some(key.clone()),
-            _ => None,
-        })
-        .collect::<Option<_>>()?;
+    let parsed = JsonPath::parse(path).ok()?;
+    let mut keys: Vec<String> = parsed.keys()?.into_iter().map(str::to_owned).collect();
     keys.push(key.to_owned());
     let member = spelled(&keys);
     // In the job's own style: `$.a.b` for a job that wrote `$.a`.
@@ -305,6 +295,7 @@ pub(super) fn spelled(keys: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json::path::Segment;
 
     fn near(page: &str, path: &str) -> Option<String> {
         let mut bytes = page.as_bytes().to_vec();
