@@ -2489,6 +2489,78 @@ fn a_run_that_reads_fewer_records_than_the_api_counts_is_told() {
     }
 }
 
+/// The count may come in a header instead: json-server's and many
+/// others' `X-Total-Count`, GitLab's `X-Total`, WordPress's `X-WP-Total`,
+/// PostgREST's `Content-Range`. Those APIs serve their records as the
+/// body's array, where no member could hold a count.
+#[test]
+fn a_run_that_reads_fewer_records_than_the_headers_count_is_told() {
+    let counted = |target: &str, body: String, header: &str, value: &str| {
+        let mut exchange = Exchange::json(target, body);
+        (exchange.headers).push((header.to_owned(), value.to_owned()));
+        exchange
+    };
+    let server = TestServer::start(vec![
+        // An API that stops paging after two pages of six records.
+        counted("/j?_page=1&_limit=2", ids(0..2), "X-Total-Count", "6"),
+        counted("/j?_page=2&_limit=2", ids(2..4), "X-Total-Count", "6"),
+        counted("/j?_page=3&_limit=2", ids(0..0), "X-Total-Count", "6"),
+        // Every record read.
+        counted("/g?page=1&per_page=2", ids(0..2), "X-Total", "3"),
+        counted("/g?page=2&per_page=2", ids(2..3), "X-Total", "3"),
+        counted("/r?offset=0&limit=2", ids(0..2), "Content-Range", "0-1/3"),
+        counted("/r?offset=2&limit=2", ids(2..3), "Content-Range", "2-2/3"),
+        // A total PostgREST does not know.
+        counted("/u", ids(0..2), "Content-Range", "0-1/*"),
+        // No [paginate].
+        counted("/w", ids(0..2), "X-WP-Total", "14"),
+    ]);
+    let url = server.url();
+    let paged = format!(
+        "the first page, from {url}/j?_page=1&_limit=2, counts 6 records in its \
+         `X-Total-Count` header, but the pages gave 4, pagination ending at a page shorter \
+         than the others: the API may stop paging at a limit (GitHub's search stops at 1000 \
+         results), or the job's pagination misses pages; if `X-Total-Count` counts something \
+         else, or is an estimate, this can be ignored"
+    );
+    let single = format!(
+        "the first page, from {url}/w, counts 14 records in its `X-WP-Total` header, but the \
+         job has no [paginate] and its one request gave 2: set [paginate] to how the API \
+         pages; if `X-WP-Total` counts something else, or is an estimate, this can be ignored"
+    );
+    let page = |param: &str, size: &str| {
+        format!(
+            "[paginate]\ntype = \"page\"\nparam = \"{param}\"\nsize_param = \"{size}\"\nsize = 2\n"
+        )
+    };
+    let offset = "[paginate]\ntype = \"offset\"\nlimit = 2\n[limits]\nconcurrency = 2\n";
+    let cases = [
+        ("/j", page("_page", "_limit"), Some(&paged), 4),
+        ("/g", page("page", "per_page"), None, 3),
+        ("/r", offset.to_owned(), None, 3),
+        ("/u", String::new(), None, 2),
+        ("/w", String::new(), Some(&single), 2),
+    ];
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    for (target, paginate, says, count) in cases {
+        for (columns, format) in [("", "ndjson"), (declared, "ndjson"), (declared, "parquet")] {
+            let rest = format!("[output]\nformat = \"{format}\"\n{paginate}{columns}");
+            let summary = run_to_file(&url, target, &rest);
+            assert_eq!(summary["records"], count, "{rest}");
+            let warnings = serde_json::json!(says.into_iter().collect::<Vec<_>>());
+            assert_eq!(summary["warnings"], warnings, "{target} {rest}");
+        }
+    }
+    let check = checked(&url, "/w", "");
+    assert!(
+        check.contains(
+            "records: 2 on the first page; the API counts 14 (the `X-WP-Total` header)\n"
+        ),
+        "{check}"
+    );
+    assert!(check.contains(&format!("warning: {single}\n")), "{check}");
+}
+
 /// `n` records of `{"id", "at"}`, each changed a day after the one before.
 fn changed(n: u32) -> String {
     let records: Vec<String> = (0..n)

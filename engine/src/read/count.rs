@@ -1,6 +1,6 @@
 //! What a first page says of the records after it. Its count of the
-//! records a query matches (GitHub's `total_count`) is held against the
-//! records a run read: some APIs stop paging before the end (GitHub's
+//! records a query matches (GitHub's `total_count`, or a header such as
+//! `X-Total-Count`) is held against the records a run read: some APIs stop paging before the end (GitHub's
 //! search at 1000 results), and both that and a job without `[paginate]`
 //! end with fewer records than the API counts, as a last page would. A
 //! job without `[paginate]` is also told when its page names a next page
@@ -33,31 +33,63 @@ const COUNT_NAMES: [&str; 13] = [
     "nbhits",
 ];
 
+/// Headers that give the number of records a query matches:
+/// json-server's and many others' `X-Total-Count`, GitLab's `X-Total`,
+/// the `api-pagination` gem's `Total`, WordPress's `X-WP-Total`, Yii's
+/// `X-Pagination-Total-Count`. PostgREST's is `Content-Range`'s total.
+const COUNT_HEADERS: [&str; 8] = [
+    "X-Total-Count",
+    "X-Total",
+    "Total",
+    "X-WP-Total",
+    "X-Pagination-Total-Count",
+    "X-Total-Results",
+    "X-Total-Items",
+    "X-Total-Records",
+];
+
 /// The number of records the API says its query matches, where the
 /// first page says it, and that page.
 #[derive(Debug, Clone)]
 pub(crate) struct ApiCount {
     count: u64,
     at: String,
+    /// Whether `at` is a header's name, not a member's path.
+    header: bool,
     shown: String,
 }
 
 impl ApiCount {
-    /// The count and where, as `check` shows it: ``6 (`total_count`)``.
+    /// The count and where, as `check` shows it: ``6 (`total_count`)``,
+    /// ``95 (the `X-Total-Count` header)``.
     pub(crate) fn said(&self) -> String {
-        format!("{} (`{}`)", self.count, self.at)
+        match self.header {
+            true => format!("{} (the `{}` header)", self.count, self.at),
+            false => format!("{} (`{}`)", self.count, self.at),
+        }
+    }
+
+    /// Where the count is, as a warning says it.
+    fn where_said(&self) -> String {
+        match self.header {
+            true => format!("in its `{}` header", self.at),
+            false => format!("at `{}`", self.at),
+        }
     }
 }
 
 /// The first whole number named like a count (see [`COUNT_NAMES`]) among
 /// `page`'s members outside the records, found by [`near_top`]. `records`
-/// is the records path's keys, whose member is not looked into; `shown`
-/// names the page.
+/// is the records path's keys, whose member is not looked into (none
+/// where the records are the page); `shown` names the page.
 pub(crate) fn api_count<'v, N: Node<'v>>(
     page: N,
     records: &[String],
     shown: &str,
 ) -> Option<ApiCount> {
+    if records.is_empty() {
+        return None;
+    }
     let mut found = None;
     near_top(page, records, |keys, value| {
         let here = keys.last().expect("a member has a key");
@@ -70,6 +102,7 @@ pub(crate) fn api_count<'v, N: Node<'v>>(
             found = Some(ApiCount {
                 count,
                 at: spelled(keys),
+                header: false,
                 shown: shown.to_owned(),
             });
         }
@@ -78,10 +111,35 @@ pub(crate) fn api_count<'v, N: Node<'v>>(
     found
 }
 
+/// The count of records a page's headers give ([`COUNT_HEADERS`]):
+/// the first whole number among them, or the total after `/` in a
+/// `Content-Range` (`0-24/319`; PostgREST's with `Prefer: count=exact`).
+pub(crate) fn header_count(headers: &[(String, String)], shown: &str) -> Option<ApiCount> {
+    let counted = |(name, value): &(String, String)| {
+        let value = value.trim();
+        let (at, count) = if name.eq_ignore_ascii_case("content-range") {
+            ("Content-Range", value.rsplit_once('/')?.1)
+        } else {
+            let at = COUNT_HEADERS
+                .iter()
+                .find(|h| h.eq_ignore_ascii_case(name))?;
+            (*at, value)
+        };
+        Some(ApiCount {
+            count: count.parse().ok()?,
+            at: at.to_owned(),
+            header: true,
+            shown: shown.to_owned(),
+        })
+    };
+    headers.iter().find_map(counted)
+}
+
 /// The keys of the records path, where a run's records can be held
-/// against the count its first page gives ([`api_count`]): records in one
-/// array or object at a path of names, one pass (no `[fanout]`) that asks
-/// for all of them (no `start` past the first record, no bounds of
+/// against the count its first page gives ([`api_count`], or its headers'
+/// [`header_count`]): records in one array or object at a path of names
+/// (none where the records are the page), one pass (no `[fanout]`) that
+/// asks for all of them (no `start` past the first record, no bounds of
 /// `range` or rules).
 pub(crate) fn count_checked(job: &Job) -> Option<Vec<String>> {
     if job.fanout.is_some() {
@@ -107,11 +165,16 @@ pub(crate) fn short_of_count(
     read: u64,
     stop: Stop,
 ) -> Option<String> {
-    let ApiCount { count, at, shown } = counted;
+    let ApiCount {
+        count, at, shown, ..
+    } = counted;
     if read >= *count || !matches!(stop, Stop::NoNext | Stop::ShortPage | Stop::EmptyPage) {
         return None;
     }
-    let head = format!("the first page, from {shown}, counts {count} records at `{at}`");
+    let head = format!(
+        "the first page, from {shown}, counts {count} records {}",
+        counted.where_said()
+    );
     let ignore = format!("if `{at}` counts something else, or is an estimate, this can be ignored");
     if job.paginate.kind == Kind::None {
         return Some(format!(
@@ -154,14 +217,16 @@ const NEXT_NAMES: [&str; 11] = [
 const MORE_NAMES: [&str; 3] = ["hasmore", "hasnextpage", "moreitems"];
 
 /// The records path's keys, where the records lie in an array or an
-/// object at a path of names: the members outside them are the page's
-/// own, not a record's.
+/// object at a path of names (none at the page itself): the members
+/// outside them are the page's own, not a record's.
 fn records_keys(job: &Job) -> Option<Vec<String>> {
     if job.records.mode == RecordMode::One {
         return None;
     }
-    let keys = job.records.path.as_ref()?.keys()?;
-    (!keys.is_empty()).then(|| keys.into_iter().map(str::to_owned).collect())
+    let Some(path) = &job.records.path else {
+        return Some(Vec::new());
+    };
+    Some(path.keys()?.into_iter().map(str::to_owned).collect())
 }
 
 /// For a job without `[paginate]`, which reads one page: the records
@@ -335,15 +400,53 @@ mod tests {
             r#"{"hits": {"total": {"value": 10000, "relation": "gte"}, "hits": []}}"#,
             // Names that count something else.
             r#"{"total_pages": 4, "total_amount": 100, "data": []}"#,
-            // Inside the records, in an object of records too.
+            // Inside the records, in an object of records too, or the
+            // record that is the page.
+            r#"{"total": 3, "id": 1}"#,
             r#"{"data": {"a": {"total": 3}}}"#,
             r#"{"data": [{"total": 3}]}"#,
         ] {
-            let records = match page.contains("hits") {
-                true => ["hits", "hits"].as_slice(),
-                false => ["data"].as_slice(),
+            let records = match page {
+                _ if page.contains("hits") => ["hits", "hits"].as_slice(),
+                _ if page.contains("\"id\"") => [].as_slice(),
+                _ => ["data"].as_slice(),
             };
             assert_eq!(count(page, records), None, "{page}");
+        }
+    }
+
+    #[test]
+    fn the_count_of_records_is_read_from_the_headers_apis_give_it_in() {
+        let count = |name: &str, value: &str| {
+            let headers = [
+                ("content-type".to_owned(), "application/json".to_owned()),
+                (name.to_owned(), value.to_owned()),
+            ];
+            header_count(&headers, "p").map(|c| c.said())
+        };
+        let said = |n, at: &str| Some(format!("{n} (the `{at}` header)"));
+        assert_eq!(count("x-total-count", "95"), said(95, "X-Total-Count"));
+        assert_eq!(count("X-Total", " 3 "), said(3, "X-Total"));
+        assert_eq!(count("x-wp-total", "14"), said(14, "X-WP-Total"));
+        assert_eq!(
+            count("content-range", "0-24/319"),
+            said(319, "Content-Range")
+        );
+        assert_eq!(
+            count("Content-Range", "items 0-9/95"),
+            said(95, "Content-Range")
+        );
+        for (name, value) in [
+            // A total not known, or not a whole number.
+            ("content-range", "0-24/*"),
+            ("x-total-count", "-1"),
+            ("x-total-count", "many"),
+            // Headers that count something else.
+            ("x-total-pages", "4"),
+            ("x-wp-totalpages", "4"),
+            ("x-ratelimit-remaining", "59"),
+        ] {
+            assert_eq!(count(name, value), None, "{name}: {value}");
         }
     }
 
@@ -365,9 +468,11 @@ mod tests {
             checked("[records]\npath = \"data\"\n[paginate]\ntype = \"page\"\nstart = 0"),
             keys(&["data"])
         );
+        // The records are the page: counted by a header alone.
+        assert_eq!(checked(""), keys(&[]));
+        assert_eq!(checked("[records]\npath = \"$\""), keys(&[]));
         for rest in [
-            // The records are the page, or some of an array's.
-            "",
+            // Some of an array's records.
             "[records]\npath = \"$.data[?@.active]\"",
             "[records]\npath = \"$.orders[*].lines\"",
             "[records]\npath = \"data\"\nmode = \"one\"",

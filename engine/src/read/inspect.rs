@@ -19,7 +19,8 @@ use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::count::{
-    ApiCount, api_count, count_checked, next_named, short_of_count, unpaged, unpaged_checked,
+    ApiCount, api_count, count_checked, header_count, next_named, short_of_count, unpaged,
+    unpaged_checked,
 };
 use crate::read::fanout::Feed;
 use crate::read::near::{ended_at_first, near_member, not_a_cursor, records_elsewhere};
@@ -199,6 +200,7 @@ async fn first_page<R>(
         };
         AfterFirst {
             by_rule: step == Step::Done(Stop::EndCondition),
+            counted: count_checked(job).and_then(|_| header_count(&headers, &shown)),
             next: next_line(&pass.paginator, &step, &watched, &headers)
                 .map(|line| session.redact(&line)),
             told,
@@ -247,7 +249,7 @@ fn on_page<R>(
         .map_err(|e| not_json(shown, answer.content_type.as_deref(), answer.body, e))?;
     let records = crate::extract::select_records(&page, &job.records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-    let after = ends_here(&page, records.len());
+    let mut after = ends_here(&page, records.len());
     let path_found = !unless_stopped(
         records_missing(&page, &job.records, records.len(), shown),
         after.by_rule,
@@ -260,7 +262,9 @@ fn on_page<R>(
         body: answer.body,
         path_found,
         records_elsewhere: (!path_found).then(|| records_elsewhere(&page)).flatten(),
-        count: count_checked(job).and_then(|keys| api_count(&page, &keys, shown)),
+        count: count_checked(job)
+            .and_then(|keys| api_count(&page, &keys, shown))
+            .or_else(|| after.counted.take()),
         after,
     }))
 }
@@ -288,6 +292,8 @@ struct FirstPage<'p, 'v> {
 struct AfterFirst {
     /// A `[[paginate.stop]]` rule holds on it.
     by_rule: bool,
+    /// The count of records its headers give (see [`header_count`]).
+    counted: Option<ApiCount>,
     /// See [`CheckReport::next`].
     next: Option<String>,
     /// See [`ended_at_first`].

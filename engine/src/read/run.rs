@@ -20,7 +20,7 @@ use crate::net::request::Prepared;
 use crate::net::session::Fetched;
 use crate::options::{Interrupt, Progress, RunOptions};
 use crate::read::columns::{infer_policy, starting_columns};
-use crate::read::count::{ApiCount, Next, short_of_count, unpaged};
+use crate::read::count::{ApiCount, Next, header_count, short_of_count, unpaged};
 use crate::read::fanout::{FanValue, Feed};
 use crate::read::flight::{
     Held, InFlight, Pending, ROWS_PENDING, Standing, Task, join, unless_interrupted,
@@ -703,6 +703,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let headers = header_list(&fetched);
         self.show_exchange(&fetched, &shown, &headers)?;
         self.tell_unpaged(&headers, |_| None, &shown);
+        self.note_count(|_| header_count(&headers, &shown));
         let status = fetched.response.status.as_u16();
         let page = PageAt {
             status,
