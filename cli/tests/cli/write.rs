@@ -366,6 +366,47 @@ fn a_webhook_url_from_a_variable_is_not_shown() {
     assert_eq!(server.requests()[0].target, "/services/T0/B0/h00k-s3cret");
 }
 
+/// Past `write.max_rejects` no batch is sent, but those in flight are
+/// still answered: the error counts their rejects too, as the summary
+/// and the reject file do, says how many were delivered and that the
+/// rest of the input was not sent. The server's error page, a stack
+/// trace of many lines (json-server's), is quoted on one.
+#[test]
+fn a_write_past_its_rejects_counts_every_batch_answered() {
+    let server = TestServer::start_fn(|seen| Exchange {
+        status: 500,
+        headers: vec![("content-type".into(), "text/html".into())],
+        delay: Duration::from_millis(200),
+        ..Exchange::json(
+            &seen.target,
+            "Error: Insert failed, duplicate id\n    at Function.insert (index.js:49:18)\n",
+        )
+    });
+    let dir = Dir::new();
+    let input: String = (0..12).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+    dir.write("in.ndjson", &input);
+    let job = format!(
+        "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}/w\"\nmode = \"single\"\n\
+         reject_path = \"rejects.ndjson\"\n[limits]\nconcurrency = 4\n",
+        server.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let sent = server.requests().len();
+    assert!((2..12).contains(&sent), "{sent} requests");
+    assert_eq!(rejects(&dir).len(), sent);
+    assert_eq!(summary(&dir)["dirty"], sent);
+    let said = format!(
+        "hydrant: error: {sent} records rejected (the last: POST {}/w answered 500 Internal \
+         Server Error: Error: Insert failed, duplicate id at Function.insert (index.js:49:18)), \
+         more than write.max_rejects (0); 0 delivered, the rest of the input not sent; they \
+         are in `{}`\n",
+        server.url(),
+        dir.path("rejects.ndjson").display()
+    );
+    assert!(run.stderr.ends_with(&said), "{}", run.stderr);
+}
+
 /// A sink whose answers are scripted per request number (1-based), 201
 /// after the script.
 fn scripted(script: Vec<(u16, Option<&'static str>)>) -> TestServer {
@@ -524,11 +565,15 @@ fn poison_records_are_rejected_with_reasons_under_max_rejects() {
         "{}",
         run.stderr
     );
+    // Those delivered before the run stopped depend on which batches
+    // were in flight.
+    let (_, after) = run
+        .stderr
+        .split_once("), more than write.max_rejects (2); ")
+        .unwrap();
     assert!(
-        run.stderr
-            .contains("), more than write.max_rejects (2); they are in `"),
-        "{}",
-        run.stderr
+        after.contains(" delivered") && after.contains("; they are in `"),
+        "{after}"
     );
 }
 
@@ -845,7 +890,10 @@ fn a_failing_write_job_does_not_wait_for_stdin_to_end() {
         .read_to_string(&mut stderr)
         .unwrap();
     assert!(
-        stderr.contains("more than write.max_rejects (0); set write.reject_path to keep them"),
+        stderr.contains(
+            "more than write.max_rejects (0); 0 delivered, the rest of the input not sent; \
+             set write.reject_path to keep them"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("answered 400 Bad Request"), "{stderr}");

@@ -561,15 +561,15 @@ fn retry_after(value: &[u8], now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
+/// The start of a body for a one-line message: runs of white space (a
+/// pretty-printed JSON error, a stack trace) folded into one space.
 fn snippet(text: &str) -> String {
-    if text.is_empty() {
-        return String::new();
-    }
-    let mut short: String = text.chars().take(200).collect();
-    if short.len() < text.len() {
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut short: String = folded.chars().take(200).collect();
+    if short.len() < folded.len() {
         short.push('…');
     }
-    short.trim().to_owned()
+    short
 }
 
 /// `: text` to follow a message, or nothing for no text.

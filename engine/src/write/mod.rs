@@ -182,6 +182,7 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
         rejects,
         started,
         failure: None,
+        over_rejects: false,
         last_reject: None,
     };
     let mut in_flight: JoinSet<Result<Settled>> = JoinSet::new();
@@ -191,8 +192,11 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     let interrupt = options.interrupt.clone().unwrap_or_default();
     let mut interrupted = false;
     loop {
-        let taking =
-            !input_done && !interrupted && run.failure.is_none() && in_flight.len() < window;
+        let taking = !input_done
+            && !interrupted
+            && run.failure.is_none()
+            && !run.over_rejects
+            && in_flight.len() < window;
         if !taking && in_flight.is_empty() {
             break;
         }
@@ -218,6 +222,9 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
     drop(receiver);
     if let Some(failure) = run.failure {
         return Err(failure);
+    }
+    if run.over_rejects {
+        return Err(run.too_many_rejects(input_done));
     }
     if interrupted {
         return Err(run.interrupted());
@@ -259,6 +266,9 @@ struct Settling<'j> {
     /// The time of the runs this one resumes.
     earlier_elapsed: f64,
     failure: Option<Error>,
+    /// More records were rejected than `write.max_rejects` allows: no
+    /// batch is sent after, and the run fails once those in flight settle.
+    over_rejects: bool,
     /// Why the latest record was rejected, for the error of too many.
     last_reject: Option<String>,
 }
@@ -305,14 +315,32 @@ impl Settling<'_> {
             });
         }
         let (write, _) = parts(self.job);
-        if checkpoint.counts.rejected > write.max_rejects && self.failure.is_none() {
-            self.failure = Some(too_many_rejects(
-                checkpoint.counts.rejected,
-                write,
-                self.last_reject.as_deref(),
-            ));
-        }
+        self.over_rejects |= checkpoint.counts.rejected > write.max_rejects;
         Ok(())
+    }
+
+    /// The error of a run stopped by more rejects than `write.max_rejects`,
+    /// with the counts of every batch that settled: those in flight when
+    /// the limit was passed were still answered. `input_done`: the whole
+    /// input had been sent.
+    fn too_many_rejects(&self, input_done: bool) -> Error {
+        let (write, _) = parts(self.job);
+        let counts = self.checkpoint.counts;
+        let last = (self.last_reject.as_deref())
+            .map_or_else(String::new, |reason| format!(" (the last: {reason})"));
+        let rest = match input_done {
+            true => "",
+            false => ", the rest of the input not sent",
+        };
+        let whereto = write.reject_path.as_ref().map_or_else(
+            || "set write.reject_path to keep them".to_owned(),
+            |p| format!("they are in `{}`", p.display()),
+        );
+        Error::data(format!(
+            "{} records rejected{last}, more than write.max_rejects ({}); {} delivered{rest}; \
+             {whereto}",
+            counts.rejected, write.max_rejects, counts.delivered
+        ))
     }
 
     /// The error of a run stopped by an interrupt, with what it settled.
@@ -362,18 +390,6 @@ impl Settling<'_> {
             incremental: None,
         })
     }
-}
-
-fn too_many_rejects(rejected: u64, write: &Write, last: Option<&str>) -> Error {
-    let last = last.map_or_else(String::new, |reason| format!(" (the last: {reason})"));
-    let whereto = write.reject_path.as_ref().map_or_else(
-        || "set write.reject_path to keep them".to_owned(),
-        |p| format!("they are in `{}`", p.display()),
-    );
-    Error::data(format!(
-        "{rejected} records rejected{last}, more than write.max_rejects ({}); {whereto}",
-        write.max_rejects
-    ))
 }
 
 /// The checkpoint to go on from: the saved one on `--resume`, else a fresh
