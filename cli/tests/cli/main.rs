@@ -10,6 +10,7 @@ mod files;
 mod help;
 mod incremental;
 mod init;
+mod json_server;
 mod paginate;
 mod parquet;
 mod record;
