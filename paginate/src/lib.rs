@@ -22,7 +22,7 @@ mod link;
 mod rules;
 
 pub use config::{Config, ConfigError, Kind, Placement, StopConfig, StopTest};
-pub use link::find_rel;
+pub use link::{find_rel, rels};
 
 use std::collections::HashSet;
 

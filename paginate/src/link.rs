@@ -14,6 +14,20 @@ pub fn find_rel<'h>(values: impl IntoIterator<Item = &'h str>, rel: &str) -> Opt
         .map(|link| link.target)
 }
 
+/// Every `rel` the links name, lower case, each once, in their order.
+pub fn rels<'h>(values: impl IntoIterator<Item = &'h str>) -> Vec<String> {
+    let mut rels: Vec<String> = Vec::new();
+    for link in values.into_iter().flat_map(parse) {
+        for rel in link.rel.split_ascii_whitespace() {
+            let rel = rel.to_ascii_lowercase();
+            if !rels.contains(&rel) {
+                rels.push(rel);
+            }
+        }
+    }
+    rels
+}
+
 #[derive(Debug, PartialEq)]
 struct Link {
     target: String,
@@ -120,6 +134,10 @@ mod tests {
         );
         assert_eq!(find_rel([header], "LAST").as_deref(), Some("/items?page=9"));
         assert_eq!(find_rel([header], "self"), None);
+        assert_eq!(
+            rels([header, "<a>; rel=Next"]),
+            ["first", "prev", "next", "last"]
+        );
     }
 
     #[test]

@@ -2489,6 +2489,69 @@ fn a_run_that_reads_fewer_records_than_the_api_counts_is_told() {
     }
 }
 
+/// A `link_header` job whose `rel` is not the one the API names its next
+/// page by reads the first page alone: told, naming the header's rels,
+/// where the header has `next` or a rel like the job's. A header of
+/// `first` and `last` alone is a single page's: nothing is said.
+#[test]
+fn a_link_header_rel_the_api_does_not_use_is_told() {
+    let linked = |target: &str, links: &str| {
+        let mut exchange = Exchange::json(target, ids(0..2));
+        (exchange.headers).push(("link".to_owned(), links.to_owned()));
+        (exchange.headers).push(("x-total-count".to_owned(), "4".to_owned()));
+        exchange
+    };
+    let server = TestServer::start(vec![
+        linked("/g", "</g?page=2>; rel=\"next\", </g?page=2>; rel=\"last\""),
+        linked("/n", "</n?page=2>; rel=\"next-page\""),
+        linked("/one", "</one>; rel=\"first\", </one>; rel=\"last\""),
+    ]);
+    let url = server.url();
+    let told = |rel: &str, target: &str, rels: &str, found: &str| {
+        format!(
+            "paginate.rel `{rel}` is not a rel of the Link header of the first page, from \
+             {url}{target}, so pagination ends there; the header has {rels}: if `{found}` is \
+             the next page, set paginate.rel to it"
+        )
+    };
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    for (target, rel, says) in [
+        (
+            "/g",
+            "nxt",
+            Some(told("nxt", "/g", "`next`, `last`", "next")),
+        ),
+        (
+            "/n",
+            "next_page",
+            Some(told("next_page", "/n", "`next-page`", "next-page")),
+        ),
+        ("/one", "next", None),
+    ] {
+        for columns in ["", declared] {
+            let rest = format!("[paginate]\ntype = \"link_header\"\nrel = \"{rel}\"\n{columns}");
+            let summary = run_to_file(&url, target, &rest);
+            assert_eq!(summary["records"], 2, "{rest}");
+            let warnings = match &says {
+                Some(says) => serde_json::json!([says]),
+                // The API's count still says records were left.
+                None => serde_json::json!([format!(
+                    "the first page, from {url}/one, counts 4 records in its `X-Total-Count` \
+                     header, but the pages gave 2, pagination ending at a page that names no \
+                     next page: the API may stop paging at a limit (GitHub's search stops at \
+                     1000 results), or the job's pagination misses pages; if `X-Total-Count` \
+                     counts something else, or is an estimate, this can be ignored"
+                )]),
+            };
+            assert_eq!(summary["warnings"], warnings, "{target} {rest}");
+            if let Some(says) = &says {
+                let check = checked(&url, target, &rest);
+                assert!(check.contains(&format!("warning: {says}\n")), "{check}");
+            }
+        }
+    }
+}
+
 /// The count may come in a header instead: json-server's and many
 /// others' `X-Total-Count`, GitLab's `X-Total`, WordPress's `X-WP-Total`,
 /// PostgREST's `Content-Range`. Those APIs serve their records as the

@@ -25,10 +25,35 @@ pub(crate) fn ended_at_first(
 ) -> Option<String> {
     let told = |source, by_rule| told(job, source, by_rule, (page, shown), near);
     match stop {
-        Stop::NoNext => (paginator.next_from().into_iter()).find_map(|source| told(source, false)),
+        Stop::NoNext => (paginator.next_from().into_iter())
+            .find_map(|source| told(source, false))
+            .or_else(|| rel_missed(job, page, shown)),
         Stop::EndCondition => told(paginator.stopped_by_absence(page)?, true),
         _ => None,
     }
+}
+
+/// What a `link_header` pass says that ended at its first page for want
+/// of its `rel`, when the page's `Link` header names a next page by
+/// another: `next`, or a rel like the job's (`next_page` for `next-page`).
+/// A header of `first` and `last` alone is a single page's.
+fn rel_missed(job: &Job, page: &Page<'_>, shown: &str) -> Option<String> {
+    if job.paginate.kind != Kind::LinkHeader {
+        return None;
+    }
+    let wanted = job.paginate.rel.as_deref().unwrap_or("next");
+    let links = (page.headers.iter())
+        .filter(|(name, _)| name.eq_ignore_ascii_case("link"))
+        .map(|(_, value)| value.as_str());
+    let rels = hydrant_paginate::rels(links);
+    let found = (rels.iter()).find(|rel| *rel == "next" || alike(&folded(rel), &folded(wanted)))?;
+    let all: Vec<String> = rels.iter().map(|rel| format!("`{rel}`")).collect();
+    Some(format!(
+        "paginate.rel `{wanted}` is not a rel of the Link header of the first page, from \
+         {shown}, so pagination ends there; the header has {}: if `{found}` is the next page, \
+         set paginate.rel to it",
+        all.join(", ")
+    ))
 }
 
 /// [`ended_at_first`] of one source, absent from the page.

@@ -1102,8 +1102,10 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 .map_or(0, |i| i.filtered + i.deduplicated);
             let read = tally.progress.records + tally.progress.dirty + left_out;
             let stop = tally.last_stop.unwrap_or(Stop::NoNext);
-            // A job without [paginate] told of the next page already.
+            // A job without [paginate] told of the next page already, or
+            // one whose pagination ended at a misspelled name.
             if !tally.told_unpaged
+                && !tally.told_near
                 && let Some(warning) = short_of_count(job, counted, read, stop)
             {
                 tally.warn(warning);
