@@ -199,6 +199,105 @@ fn a_page_that_repeats_the_one_before_fails_the_run() {
     }
 }
 
+/// Some APIs answer a page past the last with the last page again
+/// (json-server 1.0, Magento). Where the pages before differed, the API
+/// reads the page parameter: a repeat is that last page, left out with a
+/// warning, and the run ends there. After a short last page, the page
+/// fetched ahead holds it again: nothing is said. A short or full first
+/// page given again is told from an API that ignores the parameter by
+/// nothing on the page: the run fails, naming both.
+#[test]
+fn a_last_page_given_again_past_the_end_ends_the_run() {
+    // `n` records, pages of `size`: a page past the last is the last.
+    let clamping = |n: u32, size: u32| {
+        TestServer::start_fn(move |seen: &Seen| {
+            let number = |key: &str| {
+                let (_, rest) = seen.target.split_once(&format!("{key}="))?;
+                rest.split('&').next()?.parse::<u32>().ok()
+            };
+            let start = match number("page") {
+                Some(page) => (page - 1) * size,
+                None => number("offset").unwrap_or(0),
+            };
+            let last = (n - 1) / size * size;
+            let start = start.min(last);
+            Exchange::json(&seen.target, ids(start..(start + size).min(n)))
+        })
+    };
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    let page = "[paginate]\ntype = \"page\"\nsize_param = \"per_page\"\nsize = 2\n";
+    let offset = "[paginate]\ntype = \"offset\"\nlimit = 2\n";
+    for (n, paginate, again) in [
+        (6, page, Some("/p?page=4&per_page=2")),
+        (6, offset, Some("/p?offset=6&limit=2")),
+        (5, page, None),
+        (5, offset, None),
+    ] {
+        let server = clamping(n, 2);
+        let url = server.url();
+        for (columns, format, concurrency) in [
+            ("", "ndjson", 4),
+            (declared, "ndjson", 4),
+            (declared, "parquet", 4),
+            ("", "ndjson", 1),
+        ] {
+            let rest = format!(
+                "{paginate}[limits]\nconcurrency = {concurrency}\n[output]\nformat = \"{format}\"\n\
+                 {columns}"
+            );
+            let dir = Dir::new();
+            let out = dir.path("out");
+            let (run, summary) = run_job_with(&url, "/p", &rest, &["-o", path_str(&out)], &[]);
+            assert_eq!(run.code, 0, "{rest}: {}", run.stderr);
+            assert_eq!(summary["records"], n, "{rest}");
+            if format == "ndjson" {
+                assert_eq!(std::fs::read_to_string(&out).unwrap(), lines(0..n));
+            }
+            let warnings = match again {
+                Some(again) => serde_json::json!([format!(
+                    "the page from {url}{again} holds the 2 records of the page before it \
+                     again: taken for the last page given again, and not written twice"
+                )]),
+                None => serde_json::json!([]),
+            };
+            assert_eq!(summary["warnings"], warnings, "{rest}");
+        }
+    }
+    // One page of records: its second is the first again.
+    let past = "the API may not read the page parameter (check paginate.param), or it gives \
+         its last page again when asked past the end (json-server 1.0 and Magento do: a \
+         [[paginate.stop]] rule on what its pages say of the last ends there)";
+    for (n, size, says) in [
+        (
+            3,
+            4,
+            format!(
+                "the first page, from URL/p?page=1&per_page=4, held 3 records, fewer than asked, \
+                 which ends pagination; but the next page, URL/p?page=2&per_page=4, holds the \
+                 same records: {past}; ending here could lose records"
+            ),
+        ),
+        (
+            2,
+            2,
+            format!(
+                "the page from URL/p?page=2&per_page=2 holds the same records as the page \
+                 before it: {past}; stopping rather than write them again"
+            ),
+        ),
+    ] {
+        let server = clamping(n, size);
+        let rest = format!(
+            "[paginate]\ntype = \"page\"\nsize_param = \"per_page\"\nsize = {size}\n\
+             [limits]\nconcurrency = 4\n"
+        );
+        let (run, _) = run_job(&server.url(), "/p", &rest, &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let says = says.replace("URL", &server.url());
+        assert!(run.stderr.contains(&says), "{}", run.stderr);
+    }
+}
+
 #[test]
 fn an_offset_page_longer_than_its_limit_fails_the_run() {
     // The API gives pages of three whatever `limit` says: stepping the

@@ -94,10 +94,10 @@ pub(super) struct Pending {
     pub(super) landed_early: Option<Prepared>,
     /// Whether a `paginate.stop` rule ended the pass on this page.
     pub(super) stopped_by_rule: bool,
-    /// Where the page stands in its pass, if it ended the pass naming the
-    /// cursor or link it was requested with (see
-    /// [`ReadRun::same_page_again`](super::run::ReadRun::same_page_again)).
-    pub(super) named_own: Option<u64>,
+    /// Where the page stands in its pass, if it may be the page before it
+    /// given again (see
+    /// [`ReadRun::again_at`](super::run::ReadRun::again_at)).
+    pub(super) again_at: Option<u64>,
 }
 
 /// Where the run stands once a page is written, taken when the paginator

@@ -109,13 +109,14 @@ impl ReadRun<'_, '_> {
         extractor.extract(&admitted, placeholders, &mut batch);
         let missing = records_missing(doc.root(), &job.records, records.len(), page.shown);
         self.note_elsewhere(&missing, || records_elsewhere(doc.root()));
-        self.check_page(page.shown, Some(records.len()), || {
+        let again = self.check_page(page.shown, Some(records.len()), || {
             records_fingerprint(&records)
         })?;
         let root = doc.root();
         self.note_count(|keys| api_count(root, keys, page.shown));
         self.tell_unpaged(&[], |keys| next_named(root, keys), page.shown);
-        self.step(page, records.len(), &watched, &|i| {
+        let stepped = if again { 0 } else { records.len() };
+        self.step(page, stepped, &watched, &|i| {
             near_member(root, watched_at.get(i)?)
         })?;
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
@@ -123,7 +124,7 @@ impl ReadRun<'_, '_> {
         let standing = self.standing();
         let fingerprint = records_fingerprint(&records);
         self.write_read(
-            (body, fingerprint),
+            (body, fingerprint, self.again_at(again)),
             &batch,
             columns_changed,
             page.shown,
@@ -186,20 +187,22 @@ impl ReadRun<'_, '_> {
         }
         let missing = records_missing(&tree, &job.records, records.len(), page.shown);
         self.note_elsewhere(&missing, || records_elsewhere(&tree));
-        self.check_page(page.shown, Some(records.len()), || {
+        let again = self.check_page(page.shown, Some(records.len()), || {
             records_fingerprint(&records)
         })?;
         self.note_count(|keys| api_count(&tree, keys, page.shown));
         self.tell_unpaged(&[], |keys| next_named(&tree, keys), page.shown);
-        self.step(page, records.len(), &watched, &|i| {
+        let stepped = if again { 0 } else { records.len() };
+        self.step(page, stepped, &watched, &|i| {
             near_member(&tree, watched_at.get(i)?)
         })?;
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
         self.tally.warnings.extend(unseen_warning);
         let standing = self.standing();
-        if !hold {
+        // A page given again is left out, not held.
+        if !hold || again {
             return self.write_read(
-                (&body, records_fingerprint(&records)),
+                (&body, records_fingerprint(&records), self.again_at(again)),
                 &batch,
                 columns_changed,
                 page.shown,
@@ -253,7 +256,7 @@ impl ReadRun<'_, '_> {
     /// Writes a page read here, after the pages held before it.
     fn write_read(
         &mut self,
-        (body, fingerprint): (&[u8], Option<u64>),
+        (body, fingerprint, again_at): (&[u8], Option<u64>, Option<u64>),
         batch: &Batch<'_>,
         columns_changed: bool,
         shown: &str,
@@ -262,7 +265,7 @@ impl ReadRun<'_, '_> {
     ) -> Result<()> {
         self.write_held()?;
         let records = batch.rows + batch.dirty.len();
-        if self.same_page_again(self.named_own(), shown, records, fingerprint)? {
+        if self.same_page_again(again_at, shown, records, fingerprint)? {
             return self.write_page(0, &[], shown, standing, false, Box::new(|_, _| Ok(())));
         }
         if columns_changed && let Some(sink) = &mut self.sink {
@@ -295,7 +298,7 @@ impl ReadRun<'_, '_> {
             landed_early,
             placeholders,
             stopped_by_rule,
-            named_own,
+            again_at,
             ..
         } = pending;
         // Only a 204 comes back without rows, and it is never pending.
@@ -320,7 +323,7 @@ impl ReadRun<'_, '_> {
             return self.refit(parse, body, &placeholders, &shown, standing, missing);
         }
         let records = encoded.rows + encoded.dirty.len();
-        if self.same_page_again(named_own, &shown, records, encoded.fingerprint)? {
+        if self.same_page_again(again_at, &shown, records, encoded.fingerprint)? {
             return self.write_page(0, &[], &shown, standing, false, Box::new(|_, _| Ok(())));
         }
         let made = encoded.made;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use hydrant_paginate::{Page as PageView, Step, Stop};
+use hydrant_paginate::{Page as PageView, Paginator, Step, Stop};
 use serde_json::Value;
 use tokio::sync::{Semaphore, oneshot};
 
@@ -79,6 +79,9 @@ pub(crate) struct ReadRun<'j, 'h> {
     /// The records fingerprint of the page written last (see
     /// [`ReadRun::same_page_again`]).
     last_page: Option<u64>,
+    /// Whether the job's passes are counted (offset, page, range, rules of
+    /// ranges): each request known without the page before it.
+    counted: bool,
     /// The records path's keys, where the run's records are held against
     /// the count its first page gives (see [`crate::read::count::count_checked`]).
     pub(super) count_keys: Option<Arc<[String]>>,
@@ -250,6 +253,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             after_short: None,
             last_page: None,
             count_keys: crate::read::count::count_checked(job).map(Into::into),
+            counted: Paginator::new(&job.paginate).is_ok_and(|p| p.is_counted()),
             api_count: None,
             unpaged_keys: crate::read::count::unpaged_checked(job),
             job,
@@ -719,21 +723,17 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             return Ok(());
         }
         if let Some((Some(facts), rows)) = worked {
-            self.check_page(&shown, facts.records, || facts.fingerprint)?;
+            let again = self.check_page(&shown, facts.records, || facts.fingerprint)?;
             // Without a count, the paginator does not read one.
             let near = |i| {
                 let found = facts.near.iter().find(|(at, _)| *at == i);
                 found.map(|(_, member)| member.clone())
             };
-            self.step(
-                &page,
-                facts.records.unwrap_or_default(),
-                &facts.watched,
-                &near,
-            )?;
+            let records = facts.records.filter(|_| !again).unwrap_or_default();
+            self.step(&page, records, &facts.watched, &near)?;
             let standing = self.standing();
             let stopped_by_rule = self.stopped_by_rule();
-            let named_own = self.named_own();
+            let again_at = self.again_at(again);
             // A followed next request goes out while the worker finishes
             // this page's rows.
             if self
@@ -750,7 +750,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 landed_early,
                 placeholders,
                 stopped_by_rule,
-                named_own,
+                again_at,
             });
             return Ok(());
         }
@@ -794,17 +794,23 @@ impl<'j, 'h> ReadRun<'j, 'h> {
 
     /// Fails the run on a page of a counted pass that would be written
     /// wrongly: one that holds more records than an offset's `limit`
-    /// (the next offset would read some of them again), or the same
-    /// records as the page before it (the API may not read the page
+    /// (the next offset would read some of them again), or, as its second
+    /// page, the same records as the first (the API may not read the page
     /// parameter). `records` is the page's count, when it was counted.
+    ///
+    /// True for a later page that holds the records of the page before
+    /// it: the API read the page parameter up to there, and gave its last
+    /// page again for one past the end (json-server 1.0 and Magento do).
+    /// It is stepped on as a page without records, which ends the pass,
+    /// and left out (see [`ReadRun::same_page_again`]).
     pub(super) fn check_page(
         &mut self,
         shown: &str,
         records: Option<usize>,
         fingerprint: impl FnOnce() -> Option<u64>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let Some(current) = self.pass.as_mut().filter(|p| p.paginator.is_counted()) else {
-            return Ok(());
+            return Ok(false);
         };
         // The job refuses `offset` over records from several arrays, which
         // the API does not count (`check_counted_records`).
@@ -821,14 +827,19 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         }
         let fingerprint = fingerprint();
         if fingerprint.is_some() && fingerprint == current.last_records {
+            if current.paginator.pages() >= 2 {
+                return Ok(true);
+            }
             return Err(Error::data(format!(
                 "the page from {shown} holds the same records as the page before it: the API \
-                 may not read the page parameter (check paginate.param); stopping rather than \
-                 write them again"
+                 may not read the page parameter (check paginate.param), or it gives its last \
+                 page again when asked past the end (json-server 1.0 and Magento do: a \
+                 [[paginate.stop]] rule on what its pages say of the last ends there); stopping \
+                 rather than write them again"
             )));
         }
         current.last_records = fingerprint;
-        Ok(())
+        Ok(false)
     }
 
     /// Steps the pass's paginator on a page: its next request, or why the
@@ -892,6 +903,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                         task: self.in_flight.tasks.pop_front().map(|(task, _)| task),
                         shown: page.shown.to_owned(),
                         records,
+                        fingerprint: current.last_records,
                         first: current.paginator.pages() == 1,
                     });
                 }
@@ -940,41 +952,45 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     }
 
     /// Where the page just stepped on stands in its pass (1 for the
-    /// first), if it ended the pass by naming the cursor or link its own
-    /// request was made with.
-    pub(super) fn named_own(&self) -> Option<u64> {
+    /// first), if it may be the page before it given again: it ended the
+    /// pass by naming the cursor or link its own request was made with,
+    /// or, in a counted pass, it holds the records of the page before it
+    /// (`counted_again`, from [`ReadRun::check_page`]).
+    pub(super) fn again_at(&self, counted_again: bool) -> Option<u64> {
         let pass = self.pass.as_ref()?;
         let own = pass.ended == Some(Stop::Loop) && pass.paginator.named_its_own();
-        own.then(|| pass.paginator.pages())
+        (own || counted_again).then(|| pass.paginator.pages())
     }
 
-    /// Tells a page that names, as the next, the cursor or link it was
-    /// requested with (`named_own`, its place in the pass) and holds the
-    /// records of the page before it (their [`records_fingerprint`]): the
-    /// API gave the same page again. As a pass's second page, every
-    /// request would: the API does not read the cursor's parameter, and
-    /// the run fails rather than write the first page twice and never
-    /// reach the rest. Later, the API gave its last page again for a
-    /// cursor past the end: the page is left out (true) with a warning.
-    /// Notes each page written for the next.
+    /// Tells a page that may be the page before it given again
+    /// (`again_at`, its place in the pass, from [`ReadRun::again_at`]) and
+    /// holds its records (their [`records_fingerprint`]): the API gave the
+    /// same page again. As a pass's second page, every request would: the
+    /// API does not read the cursor's parameter, and the run fails rather
+    /// than write the first page twice and never reach the rest. Later,
+    /// the API gave its last page again for a cursor or page past the
+    /// end: the page is left out (true) with a warning. Notes each page
+    /// written for the next.
     ///
     /// [`records_fingerprint`]: crate::extract::records_fingerprint
     pub(super) fn same_page_again(
         &mut self,
-        named_own: Option<u64>,
+        again_at: Option<u64>,
         shown: &str,
         records: usize,
         fingerprint: Option<u64>,
     ) -> Result<bool> {
         let before = std::mem::replace(&mut self.last_page, fingerprint);
-        let Some(place) = named_own else {
+        let Some(place) = again_at else {
             return Ok(false);
         };
         if fingerprint.is_none() || before != fingerprint {
             return Ok(false);
         }
         let paginate = &self.job.paginate;
+        let counted = self.counted;
         let (named, why) = match paginate.kind {
+            _ if counted => ("", String::new()),
             hydrant_paginate::Kind::Cursor => (
                 "names, as the next cursor, the one it was requested with",
                 format!(
@@ -990,9 +1006,13 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             ),
         };
         if place > 2 {
+            let named = match counted {
+                true => String::new(),
+                false => format!(" and {named}"),
+            };
             self.tally.warn(format!(
-                "the page from {shown} holds the {records} records of the page before it again \
-                 and {named}: taken for the last page given again, and not written twice"
+                "the page from {shown} holds the {records} records of the page before it \
+                 again{named}: taken for the last page given again, and not written twice"
             ));
             return Ok(true);
         }

@@ -11,6 +11,12 @@
 //! short page says, with a warning. Either way those records are never
 //! written: they come after the end.
 //!
+//! An answer that holds the short page's records again is the API giving
+//! its last page again for one past the end (json-server 1.0, Magento):
+//! the short page was the end, and nothing is said. After a short first
+//! page the error names that too: an API that does not read the page
+//! parameter gives its first page again as well.
+//!
 //! With nothing in flight after a short first page (`concurrency = 1`),
 //! the second request is sent to tell, but only when the page holds a
 //! round number of records (a multiple of 10), as caps do. A pass of one
@@ -38,6 +44,8 @@ pub(super) struct AfterShort {
     /// The short page, as messages name it.
     pub(super) shown: String,
     pub(super) records: usize,
+    /// The short page's [`records_fingerprint`](crate::extract::records_fingerprint).
+    pub(super) fingerprint: Option<u64>,
     /// Whether the short page was the pass's first.
     pub(super) first: bool,
 }
@@ -57,15 +65,29 @@ impl ReadRun<'_, '_> {
             },
         };
         let found = self.records_after(task, parse).await;
-        let Some((next, more)) = found.filter(|&(_, more)| more > 0) else {
+        let Some((next, more, fingerprint)) = found.filter(|&(_, more, _)| more > 0) else {
             return Ok(());
         };
         let (shown, records) = (after.shown, after.records);
+        let again = fingerprint.is_some() && fingerprint == after.fingerprint;
+        if again && !after.first {
+            return Ok(());
+        }
         if after.first {
             // The checkpoint ends the pass at the short page: `--resume`
             // would finish the run without the records it would lose.
             if let Some(state) = self.job.state.as_ref().filter(|_| self.keeps_state) {
                 state::remove(&state.path)?;
+            }
+            if again {
+                return Err(Error::data(format!(
+                    "the first page, from {shown}, held {records} records, fewer than asked, \
+                     which ends pagination; but the next page, {next}, holds the same records: \
+                     the API may not read the page parameter (check paginate.param), or it \
+                     gives its last page again when asked past the end (json-server 1.0 and \
+                     Magento do: a [[paginate.stop]] rule on what its pages say of the last \
+                     ends there); ending here could lose records"
+                )));
             }
             return Err(Error::data(format!(
                 "the first page, from {shown}, held {records} records, fewer than asked, which \
@@ -99,10 +121,14 @@ impl ReadRun<'_, '_> {
         Ok(Some(self.spawn(prepared)))
     }
 
-    /// The answer to `task`, as messages name it, and its records; `None`
-    /// for a failed answer, one that is not a page of records, or one not
-    /// in within [`GRACE`].
-    async fn records_after(&self, task: Task, parse: &mut Parsers) -> Option<(String, usize)> {
+    /// The answer to `task`, as messages name it, its records and their
+    /// fingerprint; `None` for a failed answer, one that is not a page of
+    /// records, or one not in within [`GRACE`].
+    async fn records_after(
+        &self,
+        task: Task,
+        parse: &mut Parsers,
+    ) -> Option<(String, usize, Option<u64>)> {
         let interrupt = self.options.interrupt.clone();
         match task {
             Task::Whole(handle) => {
@@ -114,8 +140,9 @@ impl ReadRun<'_, '_> {
                 .await;
                 abort.abort();
                 let fetched = waited.ok()??.ok()?;
-                let more = self.records_in(&fetched, parse)?;
-                Some((self.context.session.shown(&fetched.prepared), more))
+                let (more, fingerprint) = self.records_in(&fetched, parse)?;
+                let shown = self.context.session.shown(&fetched.prepared);
+                Some((shown, more, fingerprint))
             }
             Task::Worked { landing, rows } => {
                 let waited =
@@ -129,19 +156,20 @@ impl ReadRun<'_, '_> {
                         page:
                             Some(PageFacts {
                                 records: Some(more),
+                                fingerprint,
                                 ..
                             }),
                         ..
-                    } if fetched.response.status.is_success() => Some((shown, more)),
+                    } if fetched.response.status.is_success() => Some((shown, more, fingerprint)),
                     _ => None,
                 }
             }
         }
     }
 
-    /// The records on a page brought back whole; `None` for an answer
-    /// that is not a page of records.
-    fn records_in(&self, fetched: &Fetched, parse: &mut Parsers) -> Option<usize> {
+    /// The records on a page brought back whole, and their fingerprint;
+    /// `None` for an answer that is not a page of records.
+    fn records_in(&self, fetched: &Fetched, parse: &mut Parsers) -> Option<(usize, Option<u64>)> {
         let status = fetched.response.status;
         if !status.is_success() || status.as_u16() == 204 {
             return None;
@@ -150,6 +178,7 @@ impl ReadRun<'_, '_> {
         let tree = (parse.parser)
             .parse(&fetched.response.body, &mut parse.scratch)
             .ok()?;
-        Some(crate::extract::select_records(&tree, records).ok()?.len())
+        let records = crate::extract::select_records(&tree, records).ok()?;
+        Some((records.len(), crate::extract::records_fingerprint(&records)))
     }
 }
