@@ -385,6 +385,7 @@ fn paging(
     link_header(headers)
         .or_else(|| known_cursor(body, records))
         .or_else(|| next_link(body))
+        .or_else(|| numbered_next(query, body))
         .or_else(|| counted(query, body))
 }
 
@@ -481,6 +482,32 @@ fn next_link(body: &Value) -> Option<Paging> {
     })
 }
 
+/// A member named like the next page (`next`, `next_page`, `nextPage`)
+/// that holds one past a number of the URL's query (json-server 1.0's
+/// `"next": 2` for `_page=1`): a cursor of page numbers, sent back as that
+/// parameter. The last page names none, which ends the run, where a page
+/// past it may be answered as the last again. The parameter stays in the
+/// query, for the first page.
+fn numbered_next(query: &[(String, String)], body: &Value) -> Option<Paging> {
+    let (path, after) = members(body, 3).into_iter().find_map(|(path, child)| {
+        let key = path.last()?.to_ascii_lowercase().replace(['_', '-'], "");
+        let next = child.as_u64()?;
+        matches!(key.as_str(), "next" | "nextpage" | "nextpagenumber").then_some((path, next))
+    })?;
+    let (param, _) =
+        (query.iter()).find(|(_, value)| value.parse::<u64>().ok() == after.checked_sub(1))?;
+    let from = path_of(&path);
+    Some(Paging {
+        why: format!("`{from}` holds the next page's number, sent as `{param}`"),
+        keys: vec![
+            ("type", quoted("cursor")),
+            ("from", quoted(&from)),
+            ("param", quoted(param)),
+        ],
+        ..Paging::default()
+    })
+}
+
 const OFFSETS: [&str; 7] = [
     "offset",
     "skip",
@@ -506,13 +533,15 @@ const SIZES: [&str; 11] = [
 ];
 
 /// Offsets or page numbers in the URL's query (or, for offsets, echoed
-/// in the body as Jira does).
+/// in the body as Jira does). A leading `_` is set aside: json-server's
+/// `_start`, `_page` and `_limit`.
 fn counted(query: &[(String, String)], body: &Value) -> Option<Paging> {
     let find = |names: &[&str]| {
-        query
-            .iter()
-            .find(|(name, _)| names.iter().any(|n| n.eq_ignore_ascii_case(name)))
-            .cloned()
+        let named = |name: &str| {
+            let bare = name.strip_prefix('_').unwrap_or(name);
+            names.iter().any(|n| n.eq_ignore_ascii_case(bare))
+        };
+        query.iter().find(|(name, _)| named(name)).cloned()
     };
     let size = find(&SIZES);
     let number = |text: &str| text.parse::<i64>().ok();

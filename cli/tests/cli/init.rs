@@ -75,6 +75,70 @@ fn a_job_written_by_init_fetches_every_record_of_each_cookbook_style() {
     }
 }
 
+/// json-server's shapes: 1.0's pages name the next page's number
+/// (`"next": 2` for `_page=1`) and answer a page past the last with the
+/// last again; 0.17's take offsets as `_start` and `_limit`. The jobs init
+/// writes read every record, and say nothing.
+#[test]
+fn a_job_written_by_init_pages_json_servers_shapes() {
+    let server = TestServer::start_fn(|seen| {
+        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
+        let number = |key: &str| {
+            let (_, value) = url.query_pairs().find(|(k, _)| k == key)?;
+            value.parse::<u32>().ok()
+        };
+        let records = |range: std::ops::Range<u32>| {
+            let items: Vec<String> = range.map(|i| format!("{{\"id\":{i}}}")).collect();
+            format!("[{}]", items.join(","))
+        };
+        if let Some(page) = number("_page") {
+            // Seven records, pages of `_per_page`.
+            let size = number("_per_page").unwrap();
+            let last = 7u32.div_ceil(size);
+            let page = page.min(last);
+            let next = if page < last {
+                (page + 1).to_string()
+            } else {
+                "null".to_owned()
+            };
+            let body = format!(
+                "{{\"first\":1,\"prev\":null,\"next\":{next},\"last\":{last},\"pages\":{last},\
+                 \"items\":7,\"data\":{}}}",
+                records((page - 1) * size..(page * size).min(7))
+            );
+            return Exchange::json(&seen.target, body);
+        }
+        let start = number("_start").unwrap();
+        let end = (start + number("_limit").unwrap()).min(7);
+        Exchange::json(&seen.target, records(start.min(end)..end))
+    });
+    let dir = Dir::new();
+    for (first, paginate) in [
+        ("/posts?_page=1&_per_page=2", "cursor"),
+        ("/posts?_start=0&_limit=3", "offset"),
+    ] {
+        let job = dir.path(&format!("{paginate}.toml"));
+        let url = format!("{}{first}", server.url());
+        let init = hydrant(&["init", &url, "--out", path_str(&job)]);
+        assert_eq!(init.code, 0, "{}", init.stderr);
+        let text = std::fs::read_to_string(&job).unwrap();
+        let parsed: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(
+            parsed["paginate"]["type"].as_str(),
+            Some(paginate),
+            "{text}"
+        );
+        let summary = dir.path("summary.json");
+        let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
+        assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
+        let ids: Vec<String> = (0..7).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+        assert_eq!(run.stdout, ids.concat(), "{text}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        assert_eq!(summary["warnings"], serde_json::json!([]), "{text}");
+    }
+}
+
 /// A key in the URL's query (`?api_key=…`, as many APIs document it) is
 /// a credential too: the job holds a `${VAR}` in its place, and runs with
 /// the variable set.

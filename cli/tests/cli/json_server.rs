@@ -181,6 +181,29 @@ fn every_post_is_read_by_each_paging_json_server_serves() {
     );
 }
 
+/// `hydrant init` from a first URL as json-server's docs write it: the
+/// job it writes reads every post.
+#[test]
+fn a_job_init_writes_from_json_server_reads_every_post() {
+    let Some(server) = JsonServer::start(&posts()) else {
+        return;
+    };
+    for (query, paginate) in [
+        ("_page=1&_limit=10", "link_header"),
+        ("_start=0&_limit=10", "offset"),
+    ] {
+        let job = server.dir.path(&format!("{paginate}.toml"));
+        let url = format!("{}/posts?{query}", server.url);
+        let init = hydrant(&["init", &url, "--out", path_str(&job)]);
+        assert_eq!(init.code, 0, "{}", init.stderr);
+        let text = std::fs::read_to_string(&job).unwrap();
+        assert!(text.contains(&format!("type = \"{paginate}\"\n")), "{text}");
+        let (summary, out) = server.read(&text, "init.ndjson");
+        assert_eq!(ids(&out), (1..=95).collect::<Vec<_>>(), "{text}");
+        assert_eq!(summary["warnings"], json!([]), "{text}");
+    }
+}
+
 /// A job without `[paginate]` reads one page of json-server's: told by
 /// its `Link` header, or, with `_start`, which json-server links not, by
 /// its `X-Total-Count`.
