@@ -139,6 +139,60 @@ fn a_job_written_by_init_pages_json_servers_shapes() {
     }
 }
 
+/// Datasette gives a table's rows as arrays, named by `columns`, beside
+/// a short array of objects (`suggested_facets`, empty after the first
+/// page). The job init writes reads the rows, each place a column.
+#[test]
+fn a_job_written_by_init_reads_rows_named_by_the_array_beside_them() {
+    let page = |target: &str, rows: std::ops::Range<u32>, facets: &str, next: Option<&str>| {
+        let rows: Vec<String> = rows
+            .map(|i| format!("[{i},\"t{i}\",{{\"id\":{}}},{}]", i % 3, i * 10))
+            .collect();
+        let body = format!(
+            "{{\"database\":\"db\",\"columns\":[\"id\",\"title\",\"author\",\"a b\"],\
+             \"rows\":[{}],\"suggested_facets\":{facets}}}",
+            rows.join(",")
+        );
+        let mut exchange = Exchange::json(target, body);
+        if let Some(next) = next {
+            (exchange.headers).push(("link".to_owned(), format!("<{next}>; rel=\"next\"")));
+        }
+        exchange
+    };
+    let facets = "[{\"name\":\"title\"},{\"name\":\"author\"},{\"name\":\"a b\"}]";
+    let exchanges = vec![
+        page("/db/t.json", 0..3, facets, Some("/db/t.json?_next=3")),
+        page("/db/t.json?_next=3", 3..5, "[]", None),
+    ];
+    let server = TestServer::start(exchanges);
+    let dir = Dir::new();
+    let job = dir.path("job.toml");
+    let url = format!("{}/db/t.json", server.url());
+    let init = hydrant(&["init", &url, "--out", path_str(&job)]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let text = std::fs::read_to_string(&job).unwrap();
+    assert!(
+        text.contains("[records]\n# rows as arrays, named by `columns`\npath = \"rows\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("name = \"author_id\"\npath = \"$[2].id\"\ntype = \"long\"\n"),
+        "{text}"
+    );
+    let run = hydrant(&["run", path_str(&job)]);
+    assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
+    let expected: String = (0..5)
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"title\":\"t{i}\",\"author_id\":{},\"a b\":{}}}\n",
+                i % 3,
+                i * 10
+            )
+        })
+        .collect();
+    assert_eq!(run.stdout, expected, "{text}");
+}
+
 /// A key in the URL's query (`?api_key=…`, as many APIs document it) is
 /// a credential too: the job holds a `${VAR}` in its place, and runs with
 /// the variable set.

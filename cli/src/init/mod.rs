@@ -15,6 +15,8 @@ use serde_json::Value;
 
 use crate::commands::Usage;
 
+mod table;
+
 /// The arguments of `hydrant init`.
 #[derive(Debug, clap::Args)]
 pub struct InitArgs {
@@ -48,6 +50,9 @@ struct Draft {
     headers: Vec<(String, String)>,
     auth: Vec<String>,
     records: Option<String>,
+    /// Why the records are at `records`, when not the longest array of
+    /// objects.
+    records_why: Option<String>,
     paging: Option<Paging>,
 }
 
@@ -91,7 +96,15 @@ pub async fn init(args: InitArgs) -> Result<()> {
     let probe = hydrant_engine::probe(&probe_job, options).await?;
     let body: Value = serde_json::from_slice(&probe.body)
         .with_context(|| format!("the first page of {} is not JSON", probe.url))?;
-    draft.records = records_path(&body);
+    // Rows as arrays are the records where they are as many as the longest
+    // array of objects (Datasette's `suggested_facets` beside its `rows`).
+    let table = table::table(&body)
+        .filter(|t| longest_objects(&body).is_none_or(|(objects, _)| t.rows.len() >= objects));
+    draft.records = table
+        .as_ref()
+        .map(table::Table::path)
+        .or_else(|| records_path(&body));
+    draft.records_why = table.as_ref().map(table::Table::why);
     draft.paging = paging(
         &probe.headers,
         &body,
@@ -104,7 +117,10 @@ pub async fn init(args: InitArgs) -> Result<()> {
 
     // The columns come from the same first page: one request in all.
     let job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
-    let columns = hydrant_engine::schema_of(&job, &probe)?;
+    let columns = match &table {
+        Some(table) => table::columns(table, &draft.url, &vars, &probe)?,
+        None => hydrant_engine::schema_of(&job, &probe)?,
+    };
     let mut text = format!("{}\n{columns}", draft.text());
     if !text.ends_with('\n') {
         text.push('\n');
@@ -266,7 +282,10 @@ impl Draft {
         }
         match &self.records {
             Some(path) => out.push_str(&format!(
-                "\n[records]\n# the longest array of objects in the first page\npath = {}\n",
+                "\n[records]\n# {}\npath = {}\n",
+                self.records_why
+                    .as_deref()
+                    .unwrap_or("the longest array of objects in the first page"),
                 toml_string(path)
             )),
             None => out.push_str("\n# the records are the body itself (no [records] path)\n"),
@@ -347,6 +366,11 @@ fn members(body: &Value, depth: usize) -> Vec<(Vec<&str>, &Value)> {
 /// (ties: the shallowest); `None` when the body is itself an array, or
 /// holds none.
 fn records_path(body: &Value) -> Option<String> {
+    longest_objects(body).map(|(_, path)| path_of(&path))
+}
+
+/// The length and keys of [`records_path`]'s array.
+fn longest_objects(body: &Value) -> Option<(usize, Vec<&str>)> {
     let mut best: Option<(usize, Vec<&str>)> = None;
     for (path, child) in members(body, 4) {
         let Value::Array(items) = child else { continue };
@@ -363,7 +387,7 @@ fn records_path(body: &Value) -> Option<String> {
             best = Some((items.len(), path));
         }
     }
-    best.map(|(_, path)| path_of(&path))
+    best
 }
 
 /// A value of the body at a path of keys.
