@@ -180,26 +180,32 @@ pub(crate) fn near_member<'v, N: Node<'v>>(root: N, path: &JsonPath) -> Option<S
     found
 }
 
-/// The largest array of objects among `page`'s members (see
-/// [`near_top`]), as `check` names it beside a records path that matches
-/// nothing: `the page has an array of 20 objects at `items``.
+/// The largest array of objects, or of arrays (rows, as Datasette and
+/// SQL APIs give them), among `page`'s members (see [`near_top`]), as
+/// `check` names it beside a records path that matches nothing: `the page
+/// has an array of 20 objects at `items``.
 pub(crate) fn records_elsewhere<'v, N: Node<'v>>(page: N) -> Option<String> {
-    let mut best: Option<(usize, String)> = None;
-    let mut items = Vec::new();
+    let mut best: Option<(usize, &str, String)> = None;
+    let (mut items, mut inside) = (Vec::new(), Vec::new());
     near_top(page, &[], |keys, value| {
         items.clear();
-        if value.elements(&mut items).is_some()
-            && items.first().is_some_and(|item| item.is_object())
-            && best.as_ref().is_none_or(|(n, _)| items.len() > *n)
+        inside.clear();
+        let kind = value.elements(&mut items).and_then(|()| {
+            let first = *items.first()?;
+            match first.is_object() {
+                true => Some("objects"),
+                false => first.elements(&mut inside).map(|()| "arrays"),
+            }
+        });
+        if let Some(kind) = kind
+            && best.as_ref().is_none_or(|(n, _, _)| items.len() > *n)
         {
-            best = Some((items.len(), spelled(keys)));
+            best = Some((items.len(), kind, spelled(keys)));
         }
         false
     });
-    let (count, path) = best?;
-    Some(format!(
-        "the page has an array of {count} objects at `{path}`"
-    ))
+    let (count, kind, path) = best?;
+    Some(format!("the page has an array of {count} {kind} at `{path}`"))
 }
 
 /// Shows `visit` the members of `root`'s objects, breadth first, with
@@ -440,6 +446,12 @@ mod tests {
             Some("the page has an array of 2 objects at `results.items`")
         );
         assert_eq!(elsewhere(r#"{"ids": [1, 2], "n": 2}"#), None);
+        // Datasette's rows beside its few facets.
+        let rows = r#"{"columns": ["id"], "rows": [[1], [2], [3]], "facets": [{"name": "id"}]}"#;
+        assert_eq!(
+            elsewhere(rows).as_deref(),
+            Some("the page has an array of 3 arrays at `rows`")
+        );
         assert_eq!(elsewhere("[1, 2]"), None);
     }
 
