@@ -2588,6 +2588,62 @@ fn a_run_that_reads_fewer_records_than_the_api_counts_is_told() {
     }
 }
 
+/// A first page that says the API cut its answer short: Datasette's
+/// `truncated` (a query stops at 1000 rows), GitHub's search
+/// `incomplete_results`. The run writes what came and says records are
+/// missing; `check` says so too.
+#[test]
+fn a_first_page_that_says_it_was_cut_short_is_told() {
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/sql",
+            format!("{{\"ok\":true,\"rows\":{},\"truncated\":true}}", ids(0..3)),
+        ),
+        Exchange::json(
+            "/all",
+            format!("{{\"ok\":true,\"rows\":{},\"truncated\":false}}", ids(0..3)),
+        ),
+        Exchange::json(
+            "/search",
+            format!("{{\"incomplete_results\":true,\"items\":{}}}", ids(0..2)),
+        ),
+    ]);
+    let url = server.url();
+    let said = |target: &str, at: &str| {
+        format!(
+            "the page from {url}{target} says `{at}` is true: the API cut its answer short, and \
+             records are missing from the run (Datasette stops a query at 1000 rows, GitHub's \
+             search sets `incomplete_results` when it times out)"
+        )
+    };
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    for (target, records, says, count) in [
+        ("/sql", "rows", Some(said("/sql", "truncated")), 3),
+        ("/all", "rows", None, 3),
+        (
+            "/search",
+            "items",
+            Some(said("/search", "incomplete_results")),
+            2,
+        ),
+    ] {
+        for (columns, format) in [("", "ndjson"), (declared, "ndjson"), (declared, "parquet")] {
+            let rest = format!(
+                "[records]\npath = \"{records}\"\n[output]\nformat = \"{format}\"\n{columns}"
+            );
+            let summary = run_to_file(&url, target, &rest);
+            assert_eq!(summary["records"], count, "{rest}");
+            let warnings = serde_json::json!(says.iter().collect::<Vec<_>>());
+            assert_eq!(summary["warnings"], warnings, "{target} {rest}");
+        }
+        let check = checked(&url, target, &format!("[records]\npath = \"{records}\"\n"));
+        match &says {
+            Some(says) => assert!(check.contains(&format!("warning: {says}\n")), "{check}"),
+            None => assert!(!check.contains("warning"), "{check}"),
+        }
+    }
+}
+
 /// A `link_header` job whose `rel` is not the one the API names its next
 /// page by reads the first page alone: told, naming the header's rels,
 /// where the header has `next` or a rel like the job's. A header of

@@ -135,6 +135,41 @@ pub(crate) fn header_count(headers: &[(String, String)], shown: &str) -> Option<
     headers.iter().find_map(counted)
 }
 
+/// Names of a member that says, when true, that the API cut its answer
+/// short, folded (see [`folded`]): Datasette's `truncated` (a query stops
+/// at 1000 rows), GitHub's search `incomplete_results` (it timed out),
+/// Elasticsearch's `timed_out` and `is_partial`.
+const CUT_NAMES: [&str; 4] = ["truncated", "incompleteresults", "timedout", "ispartial"];
+
+/// The path of a member of `page` outside the records (their path's
+/// keys, `records`; none where they are the page) that says, true, that
+/// the API cut its answer short (see [`CUT_NAMES`]), found by
+/// [`near_top`].
+pub(crate) fn cut_short<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<String> {
+    if records.is_empty() {
+        return None;
+    }
+    let mut found = None;
+    near_top(page, records, |keys, value| {
+        let name = folded(keys.last().expect("a member has a key"));
+        if matches!(value.view(), View::Bool(true)) && CUT_NAMES.contains(&name.as_str()) {
+            found = Some(spelled(keys));
+        }
+        found.is_some()
+    });
+    found
+}
+
+/// What a run says of a page, from `shown`, whose member `at` says the
+/// API cut its answer short.
+pub(crate) fn cut_said(at: &str, shown: &str) -> String {
+    format!(
+        "the page from {shown} says `{at}` is true: the API cut its answer short, and records \
+         are missing from the run (Datasette stops a query at 1000 rows, GitHub's search \
+         sets `incomplete_results` when it times out)"
+    )
+}
+
 /// The keys of the records path, where a run's records can be held
 /// against the count its first page gives ([`api_count`], or its headers'
 /// [`header_count`]): records in one array or object at a path of names
@@ -447,6 +482,29 @@ mod tests {
             ("x-ratelimit-remaining", "59"),
         ] {
             assert_eq!(count(name, value), None, "{name}: {value}");
+        }
+    }
+
+    #[test]
+    fn a_page_that_says_it_was_cut_short_is_told() {
+        let cut = |page: &str| {
+            let mut bytes = page.as_bytes().to_vec();
+            let tree = simd_json::to_borrowed_value(&mut bytes).unwrap();
+            cut_short(&tree, &["rows".to_owned()])
+        };
+        let datasette = r#"{"ok": true, "rows": [], "truncated": true, "error": null}"#;
+        assert_eq!(cut(datasette).as_deref(), Some("truncated"));
+        let github = r#"{"total_count": 9, "incomplete_results": true, "rows": []}"#;
+        assert_eq!(cut(github).as_deref(), Some("incomplete_results"));
+        let elastic = r#"{"took": 5, "timed_out": true, "rows": []}"#;
+        assert_eq!(cut(elastic).as_deref(), Some("timed_out"));
+        for page in [
+            r#"{"rows": [], "truncated": false, "incomplete_results": false}"#,
+            r#"{"rows": [], "truncated": "yes"}"#,
+            // A record's own member.
+            r#"{"rows": [{"truncated": true}]}"#,
+        ] {
+            assert_eq!(cut(page), None, "{page}");
         }
     }
 

@@ -19,8 +19,8 @@ use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::count::{
-    ApiCount, api_count, count_checked, header_count, next_named, short_of_count, unpaged,
-    unpaged_checked,
+    ApiCount, api_count, count_checked, cut_said, cut_short, header_count, next_named,
+    short_of_count, unpaged, unpaged_checked,
 };
 use crate::read::fanout::Feed;
 use crate::read::near::{ended_at_first, near_member, not_a_cursor, records_elsewhere};
@@ -239,6 +239,7 @@ fn on_page<R>(
             path_found: true,
             records_elsewhere: None,
             count: None,
+            cut: None,
             after: AfterFirst::default(),
         }));
     }
@@ -265,6 +266,7 @@ fn on_page<R>(
         count: count_checked(job)
             .and_then(|keys| api_count(&page, &keys, shown))
             .or_else(|| after.counted.take()),
+        cut: count_checked(job).and_then(|keys| cut_short(&page, &keys)),
         after,
     }))
 }
@@ -284,6 +286,9 @@ struct FirstPage<'p, 'v> {
     records_elsewhere: Option<String>,
     /// The count of records the page gives (see [`api_count`]).
     count: Option<ApiCount>,
+    /// Where the page says the API cut its answer short (see
+    /// [`cut_short`]).
+    cut: Option<String>,
     after: AfterFirst,
 }
 
@@ -350,6 +355,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
     let mut warnings: Vec<String> = job.raw_output_check()?.into_iter().collect();
     first_page(job, options, |first| {
         warnings.extend(first.after.told.clone());
+        warnings.extend((first.cut.as_deref()).map(|at| cut_said(at, first.shown)));
         // A job without pagination reads the first page alone (said
         // above where the page names the next).
         if job.paginate.kind == hydrant_paginate::Kind::None

@@ -205,7 +205,9 @@ pub(crate) fn records_elsewhere<'v, N: Node<'v>>(page: N) -> Option<String> {
         false
     });
     let (count, kind, path) = best?;
-    Some(format!("the page has an array of {count} {kind} at `{path}`"))
+    Some(format!(
+        "the page has an array of {count} {kind} at `{path}`"
+    ))
 }
 
 /// Shows `visit` the members of `root`'s objects, breadth first, with

@@ -19,7 +19,7 @@ use crate::json::node::Node;
 use crate::json::path::JsonPath;
 use crate::net::session::Fetched;
 use crate::read::columns::{fixed_extractor, tell_unseen};
-use crate::read::count::{api_count, next_named};
+use crate::read::count::{api_count, cut_short, next_named};
 use crate::read::flight::{Held, Pending, RowsDone, Standing, joined};
 use crate::read::near::{near_member, records_elsewhere};
 use crate::read::run::{PageAt, Parsers, ReadRun};
@@ -114,6 +114,7 @@ impl ReadRun<'_, '_> {
         })?;
         let root = doc.root();
         self.note_count(|keys| api_count(root, keys, page.shown));
+        self.tell_cut(|keys| cut_short(root, keys), page.shown);
         self.tell_unpaged(&[], |keys| next_named(root, keys), page.shown);
         let stepped = if again { 0 } else { records.len() };
         self.step(page, stepped, &watched, &|i| {
@@ -191,6 +192,7 @@ impl ReadRun<'_, '_> {
             records_fingerprint(&records)
         })?;
         self.note_count(|keys| api_count(&tree, keys, page.shown));
+        self.tell_cut(|keys| cut_short(&tree, keys), page.shown);
         self.tell_unpaged(&[], |keys| next_named(&tree, keys), page.shown);
         let stepped = if again { 0 } else { records.len() };
         self.step(page, stepped, &watched, &|i| {
@@ -315,6 +317,7 @@ impl ReadRun<'_, '_> {
         if self.api_count.is_none() {
             self.api_count.clone_from(&encoded.count);
         }
+        self.tell_cut_at(encoded.cut.clone(), &shown);
         self.note_elsewhere(&encoded.records_missing, || encoded.elsewhere.clone());
         self.tell_unpaged(&[], |_| encoded.next_named.clone(), &shown);
         let missing = unless_stopped(encoded.records_missing, stopped_by_rule)?;

@@ -135,6 +135,9 @@ pub(crate) struct Tally {
     /// Whether a job without `[paginate]` has said that a page names a
     /// next page.
     pub(super) told_unpaged: bool,
+    /// Whether a first page has said that the API cut its answer short
+    /// (see [`crate::read::count::cut_short`]).
+    pub(super) told_cut: bool,
     /// Where the first page whose records path matched nothing holds an
     /// array of objects, for its warning.
     pub(super) elsewhere: Option<String>,
@@ -925,6 +928,24 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             && let Some(keys) = &self.count_keys
         {
             self.api_count = count(keys);
+        }
+    }
+
+    /// Tells, once, that a first page, from `shown`, says the API cut its
+    /// answer short: `cut` reads where from the page, given the records
+    /// path's keys, for a run that holds its records against a count.
+    pub(super) fn tell_cut(&mut self, cut: impl FnOnce(&[String]) -> Option<String>, shown: &str) {
+        let first = self.pass.as_ref().is_some_and(|p| p.paginator.pages() == 0);
+        if let Some(keys) = self.count_keys.as_ref().filter(|_| first) {
+            self.tell_cut_at(cut(keys), shown);
+        }
+    }
+
+    /// [`ReadRun::tell_cut`] of where a page was found to say it (`at`).
+    pub(super) fn tell_cut_at(&mut self, at: Option<String>, shown: &str) {
+        if let Some(at) = at.filter(|_| !self.tally.told_cut) {
+            self.tally.told_cut = true;
+            self.tally.warn(crate::read::count::cut_said(&at, shown));
         }
     }
 

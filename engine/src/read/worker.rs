@@ -26,13 +26,14 @@ use crate::extract::{
     records_fingerprint, records_missing, select_records,
 };
 use crate::job::{Job, Records};
+use crate::json::node::Node;
 use crate::json::path::{JsonPath, Segment};
 use crate::json::scan::{Doc, Item, Scanner};
 use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
-use crate::read::count::{ApiCount, Next, api_count, next_named, unpaged_checked};
+use crate::read::count::{ApiCount, Next, api_count, cut_short, next_named, unpaged_checked};
 use crate::read::near::near_member;
 use crate::read::shaped::{Learned, Lines, Rows, Shaped, ShapedReader};
 use crate::sink::{Made, PageEncoder, TextEncoder, without_line_breaks};
@@ -94,6 +95,9 @@ pub(crate) struct Encoded {
     /// The count of records the page gives, where it was asked for (see
     /// [`api_count`]).
     pub count: Option<ApiCount>,
+    /// Where the page says the API cut its answer short, where the count
+    /// was asked for (see [`cut_short`]).
+    pub cut: Option<String>,
     /// For a job without `[paginate]`: the member that names a next page
     /// (see [`next_named`]).
     pub next_named: Option<Next>,
@@ -366,12 +370,7 @@ impl PageWork {
             counting,
         } = arrived;
         let body_len = body.len();
-        let mut workspace = self
-            .workspaces
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop()
-            .unwrap_or_default();
+        let mut workspace = self.workspace();
         if let Some(shaped) = self.read_shaped(&body, watched, &mut workspace.learned) {
             let page = Page {
                 body_len,
@@ -400,7 +399,7 @@ impl PageWork {
             .flatten();
         let lone_surrogates = doc.lone_surrogates();
         let fingerprint = records_fingerprint(&records);
-        let count = counting.and_then(|keys| api_count(doc.root(), &keys, &shown));
+        let (count, cut) = first_said(doc.root(), counting.as_deref(), &shown);
         let next_named = (self.unpaged.as_deref()).and_then(|keys| next_named(doc.root(), keys));
         if let Some((landed, fetched)) = unsent {
             let near = self.near(doc.root(), watched, &values);
@@ -440,6 +439,7 @@ impl PageWork {
                 body_len,
                 fingerprint,
                 count,
+                cut,
                 next_named,
                 latency,
             });
@@ -465,6 +465,7 @@ impl PageWork {
             body_len,
             fingerprint,
             count,
+            cut,
             next_named,
             latency,
         })
@@ -482,6 +483,12 @@ struct Page<'a> {
 }
 
 impl PageWork {
+    /// Buffers for a page to be made: a page's before, or new ones.
+    fn workspace(&self) -> Workspace {
+        let mut kept = self.workspaces.lock().unwrap_or_else(|e| e.into_inner());
+        kept.pop().unwrap_or_default()
+    }
+
     /// Keeps a page's buffers for the next page made.
     fn give_back(&self, workspace: Workspace) {
         (self.workspaces.lock())
@@ -555,7 +562,7 @@ impl PageWork {
         let fingerprint = Some(shaped.fingerprint(body, &mut workspace.scanner)?);
         let around = shaped.around(body);
         let doc = workspace.scanner.scan(&around, None).ok()?;
-        let count = (page.counting).and_then(|keys| api_count(doc.root(), keys, page.shown));
+        let (count, cut) = first_said(doc.root(), page.counting, page.shown);
         let next_named = (self.unpaged.as_deref()).and_then(|keys| next_named(doc.root(), keys));
         let made = (|| {
             let (_, values) = index_records(&doc, &self.records, watched, page.shown)?;
@@ -588,12 +595,28 @@ impl PageWork {
                 body_len: page.body_len,
                 fingerprint,
                 count,
+                cut,
                 next_named,
                 latency: page.latency,
             })
         })();
         Some(made)
     }
+}
+
+/// What a first page, from `shown`, says of the records after it, where
+/// it is asked (`counting`, the records path's keys): their count (see
+/// [`api_count`]), and where it says the API cut its answer short (see
+/// [`cut_short`]).
+fn first_said<'v, N: Node<'v>>(
+    root: N,
+    counting: Option<&[String]>,
+    shown: &str,
+) -> (Option<ApiCount>, Option<String>) {
+    let Some(keys) = counting else {
+        return (None, None);
+    };
+    (api_count(root, keys, shown), cut_short(root, keys))
 }
 
 /// A page's making, as a maker thread runs it.
