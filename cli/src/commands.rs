@@ -21,6 +21,24 @@ impl std::fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
+/// A run under `--strict` that gave warnings: its output is written, and
+/// the exit code (3) asks for a look.
+#[derive(Debug)]
+pub(crate) struct Warned(usize);
+
+impl std::fmt::Display for Warned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = if self.0 == 1 { "" } else { "s" };
+        write!(
+            f,
+            "--strict: the run gave {} warning{s} (above, and in the summary); its output is written",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for Warned {}
+
 /// Whether the run ended because its standard output was closed.
 pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
     error.chain().any(|cause| {
@@ -36,6 +54,9 @@ pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
 pub fn exit_code(error: &anyhow::Error) -> u8 {
     if error.downcast_ref::<Usage>().is_some() {
         return 2;
+    }
+    if error.downcast_ref::<Warned>().is_some() {
+        return 3;
     }
     match error.downcast_ref::<hydrant_engine::Error>() {
         Some(e) if e.is_config() => 2,
@@ -149,6 +170,7 @@ pub fn dispatch(command: Command) -> Result<()> {
                     to: command.to,
                 }),
                 shard,
+                strict: command.strict,
             };
             let mut summary_to = summary_path(&args)?;
             let seen = Seen::default();
@@ -297,6 +319,8 @@ struct Part {
     resume: bool,
     backfill: Option<hydrant_engine::Backfill>,
     shard: Option<(u32, u32)>,
+    /// `--strict`: a run that gives a warning fails with [`Warned`].
+    strict: bool,
 }
 
 /// `I/N`, with 1 ≤ I ≤ N.
@@ -413,6 +437,9 @@ async fn run(
     if !args.job.quiet {
         eprintln!("{}", describe(&summary));
     }
+    if part.strict && !summary.warnings.is_empty() {
+        return Err(Warned(summary.warnings.len()).into());
+    }
     Ok(())
 }
 
@@ -493,6 +520,10 @@ fn failed_summary(result: &Result<()>, path: Option<&std::path::Path>, seen: &Se
     let (Err(error), Some(path)) = (result, path) else {
         return;
     };
+    // Its summary, whole, is written already.
+    if error.downcast_ref::<Warned>().is_some() {
+        return;
+    }
     let progress = seen
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

@@ -203,6 +203,10 @@ struct RunCommand {
     /// values, requests or windows. The output path gets `-I-of-N`.
     #[arg(long, value_name = "I/N")]
     shard: Option<String>,
+    /// Exit 3 when the run gives a warning (fewer records than the API
+    /// counts, a page that says it was cut short); the output is written.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Args)]

@@ -2641,6 +2641,35 @@ fn a_first_page_that_says_it_was_cut_short_is_told() {
             Some(says) => assert!(check.contains(&format!("warning: {says}\n")), "{check}"),
             None => assert!(!check.contains("warning"), "{check}"),
         }
+        // `--strict` exits 3 after a warning, its output and summary
+        // written whole.
+        let dir = Dir::new();
+        let out = dir.path("out.ndjson");
+        let rest = format!("[records]\npath = \"{records}\"\n");
+        let (run, summary) = run_job_with(
+            &url,
+            target,
+            &rest,
+            &["--strict", "-o", path_str(&out)],
+            &[],
+        );
+        assert_eq!(std::fs::read_to_string(&out).unwrap(), lines(0..count));
+        assert_eq!(summary["records"], count, "{summary}");
+        match &says {
+            Some(says) => {
+                assert_eq!(run.code, 3, "{}", run.stderr);
+                assert_eq!(summary["warnings"], serde_json::json!([says]));
+                assert!(
+                    run.stderr.ends_with(
+                        "hydrant: error: --strict: the run gave 1 warning (above, and in the \
+                         summary); its output is written\n"
+                    ),
+                    "{}",
+                    run.stderr
+                );
+            }
+            None => assert_eq!(run.code, 0, "{}", run.stderr),
+        }
     }
 }
 
