@@ -702,13 +702,74 @@ fn a_byte_order_mark_is_skipped_and_non_json_answers_are_named() {
         ),
         (
             "/nd",
-            "/nd is not JSON: the answer is NDJSON (one JSON value a line), not one document; content-type application/x-ndjson",
+            "/nd is not JSON: the answer is NDJSON (one JSON value a line), not one document (set records.format = \"ndjson\" to read each line as a record); content-type application/x-ndjson",
         ),
     ] {
         let (run, _) = run_job(&server.url(), target, "", &[]);
         assert_eq!(run.code, 1, "{}", run.stderr);
         assert!(run.stderr.contains(says), "{}", run.stderr);
     }
+}
+
+/// `records.format = "ndjson"` reads a body of a JSON value a line
+/// (Datasette's `_nl=on`, the JSON Lines of export APIs) as that many
+/// records: a byte order mark, blank lines and CRLF line ends aside, on
+/// every page path, paged by a `Link` header or by offsets.
+#[test]
+fn ndjson_answers_are_read_a_record_a_line() {
+    let lines_of = |range: std::ops::Range<u32>, end: &str| -> String {
+        range
+            .map(|i| format!("{{\"id\":{i},\"s\":\"a\\nb\"}}{end}"))
+            .collect()
+    };
+    let mut first = Exchange {
+        headers: vec![("content-type".into(), "text/plain".into())],
+        ..Exchange::json(
+            "/l",
+            [&b"\xEF\xBB\xBF"[..], lines_of(0..3, "\r\n").as_bytes()].concat(),
+        )
+    };
+    (first.headers).push(("link".into(), "</l?p=2>; rel=\"next\"".into()));
+    let server = TestServer::start(vec![
+        first,
+        Exchange::json("/l?p=2", format!("\n{}\n\n", lines_of(3..5, "\n"))),
+        Exchange::json("/o?offset=0&limit=3", lines_of(0..3, "\n")),
+        Exchange::json("/o?offset=3&limit=3", lines_of(3..5, "\n")),
+    ]);
+    let expected = lines_of(0..5, "\n");
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n[[columns]]\nname = \"s\"\n";
+    for (target, paginate) in [
+        ("/l", "[paginate]\ntype = \"link_header\"\n"),
+        (
+            "/o",
+            "[paginate]\ntype = \"offset\"\nlimit = 3\n[limits]\nconcurrency = 2\n",
+        ),
+    ] {
+        for columns in ["", declared] {
+            let rest = format!("[records]\nformat = \"ndjson\"\n{paginate}{columns}");
+            let (run, summary) = run_job(&server.url(), target, &rest, &[]);
+            assert_eq!(run.code, 0, "{rest}: {}", run.stderr);
+            assert_eq!(run.stdout, expected, "{rest}");
+            assert_eq!(summary["records"], 5, "{rest}");
+            assert_eq!(summary["warnings"], serde_json::json!([]), "{rest}");
+        }
+    }
+    // Each line is a record: a path into the lines is refused.
+    let (run, _) = run_job(
+        &server.url(),
+        "/o",
+        "[records]\nformat = \"ndjson\"\npath = \"data\"\n",
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "records.format: with `ndjson` each line of a response is a record: leave \
+             records.path and records.mode out"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Many APIs answer a failure with a 200: Slack's `"ok": false`, GraphQL's

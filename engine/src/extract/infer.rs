@@ -1281,6 +1281,7 @@ mod tests {
         let columns = inference.columns();
         let shape = inference.shape(&columns).expect("columns at keys");
         let records = Records {
+            lines: false,
             path: Some(JsonPath::parse("$.data").unwrap()),
             mode: RecordMode::Auto,
             missing_is_dirty: false,

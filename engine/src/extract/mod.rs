@@ -1002,6 +1002,7 @@ mod tests {
 
     fn records_at(path: Option<&str>, mode: RecordMode, missing_is_dirty: bool) -> Records {
         Records {
+            lines: false,
             path: path.map(|p| JsonPath::parse(p).unwrap()),
             mode,
             missing_is_dirty,

@@ -87,6 +87,7 @@ pub(crate) struct FanoutFromFile {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "schema", schemars(rename = "Records"))]
 pub(crate) struct RecordsFile {
+    pub format: Option<String>,
     pub path: Option<String>,
     pub mode: Option<String>,
     pub on_missing: Option<String>,

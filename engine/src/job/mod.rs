@@ -307,6 +307,9 @@ pub(crate) enum FanoutSource {
 /// `[records]`, validated.
 #[derive(Debug, Clone)]
 pub(crate) struct Records {
+    /// Whether a response body is NDJSON, a record a line
+    /// (`format = "ndjson"`), read as the array of its lines.
+    pub lines: bool,
     pub path: Option<JsonPath>,
     pub mode: RecordMode,
     pub missing_is_dirty: bool,

@@ -378,6 +378,19 @@ pub(super) fn validate_records(
         "dirty",
         &["dirty", "null"],
     )?;
+    let lines = one_of(
+        &format!("{key}.format"),
+        file.format.as_deref(),
+        "json",
+        &["json", "ndjson"],
+    )? == "ndjson";
+    let root = |p: &JsonPath| p.segments().is_some_and(<[_]>::is_empty);
+    if lines && (path.as_ref().is_some_and(|p| !root(p)) || mode == RecordMode::One) {
+        return Err(format!(
+            "{key}.format: with `ndjson` each line of a response is a record: leave {key}.path \
+             and {key}.mode out"
+        ));
+    }
     let flatten = file.flatten.clone().unwrap_or_else(|| "_".to_owned());
     let infer_pages = match file.infer_pages {
         Some(0) => return Err(format!("{key}.infer_pages: must be at least 1")),
@@ -385,6 +398,7 @@ pub(super) fn validate_records(
     };
     Ok(Records {
         infer_pages,
+        lines,
         path,
         mode,
         missing_is_dirty: on_missing == "dirty",

@@ -61,10 +61,41 @@ pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
     }
 }
 
+/// An NDJSON body (a JSON value a line) as a JSON array of its lines,
+/// blank lines and a byte order mark left out. A line break is never inside a JSON value, so
+/// each line is one; a line that is not JSON fails where the array is
+/// read.
+pub(crate) fn lines_as_array(body: &[u8]) -> Vec<u8> {
+    let body = body.strip_prefix(BOM).unwrap_or(body);
+    let mut array = Vec::with_capacity(body.len() + 2);
+    array.push(b'[');
+    let lines = body.split(|&b| b == b'\n').map(<[u8]>::trim_ascii);
+    for line in lines.filter(|line| !line.is_empty()) {
+        if array.len() > 1 {
+            array.push(b',');
+        }
+        array.extend_from_slice(line);
+    }
+    array.push(b']');
+    array
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn ndjson_is_the_array_of_its_lines() {
+        let array = |body: &[u8]| String::from_utf8(lines_as_array(body)).unwrap();
+        assert_eq!(array(b"{\"a\":1}\n{\"a\":2}\n"), r#"[{"a":1},{"a":2}]"#);
+        assert_eq!(
+            array(b"\xEF\xBB\xBF1\r\n\r\n \"x\" \r\n[2]"),
+            r#"[1,"x",[2]]"#
+        );
+        assert_eq!(array(b""), "[]");
+        assert_eq!(array(b"\n \n"), "[]");
+    }
 
     #[test]
     fn lane_digits_tell_every_byte_as_a_byte_test_does() {

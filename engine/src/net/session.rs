@@ -68,6 +68,9 @@ struct Inner {
     /// Requests sent again: after a transient failure, a status of
     /// `retry_on`, or a 401 with a fresh token.
     retries: AtomicU64,
+    /// Whether a successful answer's body is NDJSON, read as the array of
+    /// its lines (`records.format = "ndjson"`).
+    lines: bool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -128,6 +131,7 @@ impl Session {
                 allowed_hosts: request.allowed_hosts.clone(),
                 secrets: std::sync::RwLock::new(secrets),
                 retries: AtomicU64::new(0),
+                lines: job.records.lines,
             }),
         }
     }
@@ -167,7 +171,17 @@ impl Session {
     /// one. A status other than 2xx in the end is an error naming the URL,
     /// with the start of the body (secrets redacted).
     pub(crate) async fn fetch(&self, prepared: Prepared) -> Result<Fetched> {
-        self.send(prepared, true).await.0
+        self.send(prepared, true).await.0.map(|f| self.framed(f))
+    }
+
+    /// A successful answer whose body is NDJSON, as the array of its lines
+    /// (see [`crate::json::lines_as_array`]): every page path reads one
+    /// document.
+    fn framed(&self, mut fetched: Fetched) -> Fetched {
+        if self.inner.lines && fetched.response.status.is_success() {
+            fetched.response.body = crate::json::lines_as_array(&fetched.response.body);
+        }
+        fetched
     }
 
     /// [`Session::fetch`], showing each successful answer to `watch`, with
@@ -178,7 +192,7 @@ impl Session {
         prepared: Prepared,
         watch: &mut PageWatch<'_>,
     ) -> Result<Fetched> {
-        self.send_watching(prepared, true, Some(watch)).await.0
+        (self.send_watching(prepared, true, Some(watch)).await.0).map(|f| self.framed(f))
     }
 
     /// [`Session::fetch`] for a request that may change data, with the

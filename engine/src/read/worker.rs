@@ -787,7 +787,9 @@ pub(crate) fn not_json(
     let what = if start.starts_with(b"<") {
         "is not JSON: the answer is HTML or XML".to_owned()
     } else if one_value_a_line {
-        "is not JSON: the answer is NDJSON (one JSON value a line), not one document".to_owned()
+        "is not JSON: the answer is NDJSON (one JSON value a line), not one document (set \
+         records.format = \"ndjson\" to read each line as a record)"
+            .to_owned()
     } else {
         format!("is not valid JSON: {fault}")
     };

@@ -246,6 +246,7 @@ impl Mapping {
             place(&mut layout, &parts, index);
         }
         let records = Records {
+            lines: false,
             path: None,
             mode: RecordMode::One,
             missing_is_dirty: false,
