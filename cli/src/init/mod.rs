@@ -53,6 +53,8 @@ struct Draft {
     /// Why the records are at `records`, when not the longest array of
     /// objects.
     records_why: Option<String>,
+    /// Whether an answer is NDJSON, a record a line.
+    lines: bool,
     paging: Option<Paging>,
 }
 
@@ -93,7 +95,18 @@ pub async fn init(args: InitArgs) -> Result<()> {
     let names: Vec<String> = vars.iter().map(|(name, _)| name.clone()).collect();
     let vars = Vars::new(vars);
     let probe_job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
-    let probe = hydrant_engine::probe(&probe_job, options).await?;
+    let redirect_to = options.redirect_to.clone();
+    let mut probe = hydrant_engine::probe(&probe_job, options).await?;
+    if serde_json::from_slice::<Value>(&probe.body).is_err() && is_ndjson(&probe.body) {
+        // Asked again as the job will ask, to read its lines as records.
+        draft.lines = true;
+        let job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
+        let options = hydrant_engine::RunOptions {
+            redirect_to,
+            ..hydrant_engine::RunOptions::default()
+        };
+        probe = hydrant_engine::probe(&job, options).await?;
+    }
     let body: Value = serde_json::from_slice(&probe.body)
         .with_context(|| format!("the first page of {} is not JSON", probe.url))?;
     // Rows as arrays are the records where they are as many as the longest
@@ -146,6 +159,17 @@ pub async fn init(args: InitArgs) -> Result<()> {
         eprintln!("hydrant: set them (or pass --var NAME=VALUE) before `hydrant run`");
     }
     Ok(())
+}
+
+/// Whether a body is NDJSON: its first two lines each a JSON value.
+fn is_ndjson(body: &[u8]) -> bool {
+    let mut lines = (body.split(|&b| b == b'\n'))
+        .map(<[u8]>::trim_ascii)
+        .filter(|line| !line.is_empty())
+        .take(2);
+    let json =
+        |line: Option<&[u8]>| line.is_some_and(|l| serde_json::from_slice::<Value>(l).is_ok());
+    json(lines.next()) && json(lines.next())
 }
 
 /// Takes `user:password@` out of the URL, decoded: the engine sends no
@@ -281,6 +305,11 @@ impl Draft {
             }
         }
         match &self.records {
+            _ if self.lines => {
+                out.push_str(
+                    "\n[records]\n# a JSON value a line, each a record\nformat = \"ndjson\"\n",
+                );
+            }
             Some(path) => out.push_str(&format!(
                 "\n[records]\n# {}\npath = {}\n",
                 self.records_why

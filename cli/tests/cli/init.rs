@@ -32,6 +32,13 @@ fn first_url(name: &str) -> String {
     )
 }
 
+/// The job `hydrant init URL` writes to `job`, once it exits 0.
+fn init_job(url: &str, job: &Path) -> String {
+    let init = hydrant(&["init", url, "--out", path_str(job)]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    std::fs::read_to_string(job).unwrap()
+}
+
 #[test]
 fn a_job_written_by_init_fetches_every_record_of_each_cookbook_style() {
     let dir = Dir::new();
@@ -118,10 +125,7 @@ fn a_job_written_by_init_pages_json_servers_shapes() {
         ("/posts?_start=0&_limit=3", "offset"),
     ] {
         let job = dir.path(&format!("{paginate}.toml"));
-        let url = format!("{}{first}", server.url());
-        let init = hydrant(&["init", &url, "--out", path_str(&job)]);
-        assert_eq!(init.code, 0, "{}", init.stderr);
-        let text = std::fs::read_to_string(&job).unwrap();
+        let text = init_job(&format!("{}{first}", server.url()), &job);
         let parsed: toml::Value = toml::from_str(&text).unwrap();
         assert_eq!(
             parsed["paginate"]["type"].as_str(),
@@ -167,10 +171,7 @@ fn a_job_written_by_init_reads_rows_named_by_the_array_beside_them() {
     let server = TestServer::start(exchanges);
     let dir = Dir::new();
     let job = dir.path("job.toml");
-    let url = format!("{}/db/t.json", server.url());
-    let init = hydrant(&["init", &url, "--out", path_str(&job)]);
-    assert_eq!(init.code, 0, "{}", init.stderr);
-    let text = std::fs::read_to_string(&job).unwrap();
+    let text = init_job(&format!("{}/db/t.json", server.url()), &job);
     assert!(
         text.contains("[records]\n# rows as arrays, named by `columns`\npath = \"rows\"\n"),
         "{text}"
@@ -191,6 +192,37 @@ fn a_job_written_by_init_reads_rows_named_by_the_array_beside_them() {
         })
         .collect();
     assert_eq!(run.stdout, expected, "{text}");
+}
+
+/// An API that answers a JSON value a line (Datasette's `_nl=on`): init
+/// asks again as the job will, reading the lines as records.
+#[test]
+fn a_job_written_by_init_reads_an_ndjson_answer_a_record_a_line() {
+    let lines = |range: std::ops::Range<u32>| -> String {
+        range
+            .map(|i| format!("{{\"id\":{i},\"n\":\"r{i}\"}}\n"))
+            .collect()
+    };
+    let mut first = Exchange::json("/t.json?_nl=on", lines(0..3));
+    (first.headers).push((
+        "link".to_owned(),
+        "</t.json?_nl=on&_next=3>; rel=\"next\"".to_owned(),
+    ));
+    let server = TestServer::start(vec![
+        first,
+        Exchange::json("/t.json?_nl=on&_next=3", lines(3..5)),
+    ]);
+    let dir = Dir::new();
+    let job = dir.path("job.toml");
+    let text = init_job(&format!("{}/t.json?_nl=on", server.url()), &job);
+    assert!(
+        text.contains("[records]\n# a JSON value a line, each a record\nformat = \"ndjson\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("name = \"n\"\ntype = \"string\"\n"), "{text}");
+    let run = hydrant(&["run", path_str(&job)]);
+    assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
+    assert_eq!(run.stdout, lines(0..5), "{text}");
 }
 
 /// A key in the URL's query (`?api_key=…`, as many APIs document it) is
