@@ -547,8 +547,14 @@ fn numbered_next(query: &[(String, String)], body: &Value) -> Option<Paging> {
         let next = child.as_u64()?;
         matches!(key.as_str(), "next" | "nextpage" | "nextpagenumber").then_some((path, next))
     })?;
+    // A page's parameter before another of the same number (a size of 1).
+    let before = |(_, value): &&(String, String)| value.parse::<u64>().ok() == after.checked_sub(1);
+    let paged = |(name, _): &&(String, String)| {
+        let name = name.trim_start_matches('_').to_ascii_lowercase();
+        name.contains("page") && !name.contains("size") && !name.contains("per")
+    };
     let (param, _) =
-        (query.iter()).find(|(_, value)| value.parse::<u64>().ok() == after.checked_sub(1))?;
+        (query.iter().filter(before).find(paged)).or_else(|| query.iter().find(before))?;
     let from = path_of(&path);
     Some(Paging {
         why: format!("`{from}` holds the next page's number, sent as `{param}`"),

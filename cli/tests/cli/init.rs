@@ -120,11 +120,16 @@ fn a_job_written_by_init_pages_json_servers_shapes() {
         Exchange::json(&seen.target, records(start.min(end)..end))
     });
     let dir = Dir::new();
-    for (first, paginate) in [
+    for (n, (first, paginate)) in [
         ("/posts?_page=1&_per_page=2", "cursor"),
+        // A size of 1 is not taken for the page.
+        ("/posts?_per_page=1&_page=1", "cursor"),
         ("/posts?_start=0&_limit=3", "offset"),
-    ] {
-        let job = dir.path(&format!("{paginate}.toml"));
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let job = dir.path(&format!("{n}.toml"));
         let text = init_job(&format!("{}{first}", server.url()), &job);
         let parsed: toml::Value = toml::from_str(&text).unwrap();
         assert_eq!(
