@@ -6,7 +6,7 @@ use std::time::Duration;
 use hydrant_bench::{Exchange, Fault, Seen};
 
 use crate::util::{
-    Dir, TestFaults, TestServer, hydrant, hydrant_in, ids, lines, path_str, run_job,
+    Dir, TestFaults, TestServer, explained, hydrant, hydrant_in, ids, lines, path_str, run_job,
 };
 
 /// Retries come fast in these tests.
@@ -754,6 +754,12 @@ fn ndjson_answers_are_read_a_record_a_line() {
             assert_eq!(summary["warnings"], serde_json::json!([]), "{rest}");
         }
     }
+    let explained = explained(&server.url(), "/o", "[records]\nformat = \"ndjson\"\n");
+    assert!(
+        explained
+            .contains("\n# records: an answer is NDJSON, a JSON value a line, each a record\n"),
+        "{explained}"
+    );
     // Each line is a record: a path into the lines is refused.
     let (run, _) = run_job(
         &server.url(),

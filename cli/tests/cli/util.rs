@@ -363,14 +363,24 @@ pub fn run_job_with(
 
 /// What `hydrant check` prints of a job, once it exits 0.
 pub fn checked(url: &str, target: &str, rest: &str) -> String {
+    printed("check", url, target, rest)
+}
+
+/// What `hydrant explain` prints of a job, once it exits 0.
+pub fn explained(url: &str, target: &str, rest: &str) -> String {
+    printed("explain", url, target, rest)
+}
+
+/// What `hydrant COMMAND` prints of a job, once it exits 0.
+fn printed(command: &str, url: &str, target: &str, rest: &str) -> String {
     let dir = Dir::new();
     let job = dir.write(
         "job.toml",
         &format!("[request]\nurl = \"{url}{target}\"\n{rest}"),
     );
-    let check = hydrant(&["check", path_str(&job)]);
-    assert_eq!(check.code, 0, "{}", check.stderr);
-    check.stdout
+    let shown = hydrant(&[command, path_str(&job)]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    shown.stdout
 }
 
 /// Runs a job into a file and gives its summary, once it exits 0.

@@ -42,6 +42,9 @@ pub(crate) fn explain(job: &Job) -> Result<String> {
             .as_ref()
             .map_or_else(|| "stdout".to_owned(), |p| p.display().to_string())
     );
+    if job.records.lines {
+        out.push_str("# records: an answer is NDJSON, a JSON value a line, each a record\n");
+    }
     let value = match Feed::open_static(job)? {
         Some(mut feed) if job.incremental.is_some() => {
             let mut tracker = crate::read::incremental::Tracker::stored(job)?;
