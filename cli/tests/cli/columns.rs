@@ -1658,6 +1658,61 @@ fn check_shows_the_first_records_as_the_run_writes_them() {
     }
 }
 
+/// A records path that holds an empty array (a field an API left in
+/// place, `data.items`) while the records are beside it: a run that
+/// reads no record says where they are, and so does `check`. A run that
+/// reads records, or a page without any elsewhere, says nothing.
+#[test]
+fn a_run_that_reads_no_record_names_the_array_beside_its_path() {
+    let page = |items: &str, results: &str| {
+        format!("{{\"data\":{{\"items\":{items},\"results\":{results}}}}}")
+    };
+    let results = r#"[{"id":1},{"id":2},{"id":3}]"#;
+    let server = TestServer::start(vec![
+        Exchange::json("/e", page("[]", results)),
+        Exchange::json("/n", page("[]", "[]")),
+        // Records on the second page.
+        Exchange::json(
+            "/r",
+            page("[]", results).replacen('{', "{\"next\":\"/r2\",", 1),
+        ),
+        Exchange::json("/r2", page(r#"[{"id":9}]"#, "[]")),
+    ]);
+    let url = server.url();
+    let says = format!(
+        "no records were read: records.path `data.items` held none on the page from {url}/e, \
+         but the page has an array of 3 objects at `data.results`: if the records are there, \
+         set records.path to it"
+    );
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    let next = "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n";
+    for (target, paginate, told, count) in [
+        ("/e", "", Some(&says), 0),
+        ("/n", "", None, 0),
+        ("/r", next, None, 1),
+    ] {
+        for (columns, format) in [("", "ndjson"), (declared, "ndjson"), (declared, "parquet")] {
+            let rest = format!(
+                "[records]\npath = \"data.items\"\n[output]\nformat = \"{format}\"\n{paginate}{columns}"
+            );
+            let summary = run_to_file(&url, target, &rest);
+            assert_eq!(summary["records"], count, "{rest}");
+            let warnings = serde_json::json!(told.into_iter().collect::<Vec<_>>());
+            assert_eq!(summary["warnings"], warnings, "{target} {rest}");
+        }
+    }
+    let check = checked(&url, "/e", "[records]\npath = \"data.items\"\n");
+    assert!(
+        check.contains(
+            "warning: records.path `data.items` holds no records on the first page, but the \
+             page has an array of 3 objects at `data.results`: if the records are there, set \
+             records.path to it\n"
+        ),
+        "{check}"
+    );
+    assert!(!checked(&url, "/n", "[records]\npath = \"data.items\"\n").contains("warning"));
+}
+
 /// `hydrant check` of a records path that matches nothing names the
 /// largest array of objects the page holds: most often the records, at
 /// a path the job misspelled.

@@ -265,7 +265,9 @@ fn on_page<R>(
         records: &records,
         body: answer.body,
         path_found,
-        records_elsewhere: (!path_found).then(|| records_elsewhere(&page)).flatten(),
+        records_elsewhere: (!path_found || records.is_empty())
+            .then(|| records_elsewhere(&page))
+            .flatten(),
         count: count_checked(job)
             .and_then(|keys| api_count(&page, &keys, shown))
             .or_else(|| after.counted.take()),
@@ -359,6 +361,16 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
     first_page(job, options, |first| {
         warnings.extend(first.after.told.clone());
         warnings.extend((first.cut.as_deref()).map(|at| cut_said(at, first.shown)));
+        if first.path_found
+            && first.records.is_empty()
+            && let Some(elsewhere) = &first.records_elsewhere
+        {
+            let path = job.records.path.as_ref().map_or("$", |p| p.as_str());
+            warnings.push(format!(
+                "records.path `{path}` holds no records on the first page, but {elsewhere}: if \
+                 the records are there, set records.path to it"
+            ));
+        }
         // A job without pagination reads the first page alone (said
         // above where the page names the next).
         if job.paginate.kind == hydrant_paginate::Kind::None

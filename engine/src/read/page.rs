@@ -108,7 +108,9 @@ impl ReadRun<'_, '_> {
         let extractor = self.extractor.as_ref().expect("on_index needs the columns");
         extractor.extract(&admitted, placeholders, &mut batch);
         let missing = records_missing(doc.root(), &job.records, records.len(), page.shown);
-        self.note_elsewhere(&missing, || records_elsewhere(doc.root()));
+        self.note_elsewhere((&missing, records.len()), page.shown, || {
+            records_elsewhere(doc.root())
+        });
         let again = self.check_page(page.shown, Some(records.len()), || {
             records_fingerprint(&records)
         })?;
@@ -187,7 +189,9 @@ impl ReadRun<'_, '_> {
             crate::read::verbatim_watched(&body, watched_at, &mut watched, &mut parse.rescanner);
         }
         let missing = records_missing(&tree, &job.records, records.len(), page.shown);
-        self.note_elsewhere(&missing, || records_elsewhere(&tree));
+        self.note_elsewhere((&missing, records.len()), page.shown, || {
+            records_elsewhere(&tree)
+        });
         let again = self.check_page(page.shown, Some(records.len()), || {
             records_fingerprint(&records)
         })?;
@@ -318,14 +322,16 @@ impl ReadRun<'_, '_> {
             self.api_count.clone_from(&encoded.count);
         }
         self.tell_cut_at(encoded.cut.clone(), &shown);
-        self.note_elsewhere(&encoded.records_missing, || encoded.elsewhere.clone());
+        let records = encoded.rows + encoded.dirty.len();
+        self.note_elsewhere((&encoded.records_missing, records), &shown, || {
+            encoded.elsewhere.clone()
+        });
         self.tell_unpaged(&[], |_| encoded.next_named.clone(), &shown);
         let missing = unless_stopped(encoded.records_missing, stopped_by_rule)?;
         self.tally.lone_surrogates(encoded.lone_surrogates, &shown);
         if let Some(body) = &encoded.refit {
             return self.refit(parse, body, &placeholders, &shown, standing, missing);
         }
-        let records = encoded.rows + encoded.dirty.len();
         if self.same_page_again(again_at, &shown, records, encoded.fingerprint)? {
             return self.write_page(0, &[], &shown, standing, false, Box::new(|_, _| Ok(())));
         }
@@ -490,14 +496,20 @@ impl ReadRun<'_, '_> {
 
     /// Notes, for the warning of the first page whose records path
     /// matched nothing (`missing`), where the page holds an array of
-    /// objects (see [`records_elsewhere`]), as `hydrant check` says it.
+    /// objects (see [`records_elsewhere`]), as `hydrant check` says it;
+    /// and, for a run that reads no record, the first page, from `shown`,
+    /// whose path held none (`records`) while the page has them elsewhere.
     fn note_elsewhere(
         &mut self,
-        missing: &std::result::Result<bool, String>,
+        (missing, records): (&std::result::Result<bool, String>, usize),
+        shown: &str,
         elsewhere: impl FnOnce() -> Option<String>,
     ) {
-        if missing == &Ok(true) && self.tally.elsewhere.is_none() {
-            self.tally.elsewhere = elsewhere();
+        let tally = &mut self.tally;
+        if missing == &Ok(true) && tally.elsewhere.is_none() {
+            tally.elsewhere = elsewhere();
+        } else if records == 0 && missing == &Ok(false) && tally.empty_elsewhere.is_none() {
+            tally.empty_elsewhere = elsewhere().map(|at| (shown.to_owned(), at));
         }
     }
 

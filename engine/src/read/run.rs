@@ -141,6 +141,11 @@ pub(crate) struct Tally {
     /// Where the first page whose records path matched nothing holds an
     /// array of objects, for its warning.
     pub(super) elsewhere: Option<String>,
+    /// The first page whose records path held no records while the page
+    /// holds an array of them elsewhere: its address, and where (see
+    /// [`crate::read::near::records_elsewhere`]). Told if the run writes
+    /// no record.
+    pub(super) empty_elsewhere: Option<(String, String)>,
     /// Bytes of the pages written so far that landed from their heads: a
     /// page's standing counts the others, taken when it landed.
     pub(super) early_bytes: u64,
@@ -1128,6 +1133,15 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let mut tally = self.tally;
         let columns = self.extractor.as_ref().map_or(&[][..], |e| e.columns());
         tally.warn_nulled(columns);
+        if let Some((shown, elsewhere)) = (tally.empty_elsewhere.take())
+            .filter(|_| tally.progress.records + tally.progress.dirty == 0)
+        {
+            let path = job.records.path.as_ref().map_or("$", |p| p.as_str());
+            tally.warn(format!(
+                "no records were read: records.path `{path}` held none on the page from {shown}, \
+                 but {elsewhere}: if the records are there, set records.path to it"
+            ));
+        }
         if tally.records_missing > 1 {
             let path = job.records.path.as_ref().map_or("", |p| p.as_str());
             tally.warn(format!(
