@@ -2588,12 +2588,12 @@ fn a_run_that_reads_fewer_records_than_the_api_counts_is_told() {
     }
 }
 
-/// A first page that says the API cut its answer short: Datasette's
+/// A page that says the API cut its answer short: Datasette's
 /// `truncated` (a query stops at 1000 rows), GitHub's search
 /// `incomplete_results`. The run writes what came and says records are
 /// missing; `check` says so too.
 #[test]
-fn a_first_page_that_says_it_was_cut_short_is_told() {
+fn a_page_that_says_it_was_cut_short_is_told() {
     let server = TestServer::start(vec![
         Exchange::json(
             "/sql",
@@ -2606,6 +2606,18 @@ fn a_first_page_that_says_it_was_cut_short_is_told() {
         Exchange::json(
             "/search",
             format!("{{\"incomplete_results\":true,\"items\":{}}}", ids(0..2)),
+        ),
+        // A later page says it.
+        Exchange::json(
+            "/later",
+            format!(
+                "{{\"incomplete_results\":false,\"items\":{},\"next\":\"/later2\"}}",
+                ids(0..2)
+            ),
+        ),
+        Exchange::json(
+            "/later2",
+            format!("{{\"incomplete_results\":true,\"items\":{}}}", ids(2..3)),
         ),
     ]);
     let url = server.url();
@@ -2670,6 +2682,16 @@ fn a_first_page_that_says_it_was_cut_short_is_told() {
             }
             None => assert_eq!(run.code, 0, "{}", run.stderr),
         }
+    }
+    let later = said("/later2", "incomplete_results");
+    for (columns, format) in [("", "ndjson"), (declared, "ndjson"), (declared, "parquet")] {
+        let rest = format!(
+            "[records]\npath = \"items\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n\
+             [output]\nformat = \"{format}\"\n{columns}"
+        );
+        let summary = run_to_file(&url, "/later", &rest);
+        assert_eq!(summary["records"], 3, "{rest}");
+        assert_eq!(summary["warnings"], serde_json::json!([later]), "{rest}");
     }
 }
 

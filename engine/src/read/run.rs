@@ -82,6 +82,10 @@ pub(crate) struct ReadRun<'j, 'h> {
     /// Whether the job's passes are counted (offset, page, range, rules of
     /// ranges): each request known without the page before it.
     counted: bool,
+    /// The records path's keys, where a page is read for a member that
+    /// says the API cut its answer short (see
+    /// [`crate::read::count::cut_short`]).
+    cut_keys: Option<Vec<String>>,
     /// The records path's keys, where the run's records are held against
     /// the count its first page gives (see [`crate::read::count::count_checked`]).
     pub(super) count_keys: Option<Arc<[String]>>,
@@ -262,6 +266,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             last_page: None,
             count_keys: crate::read::count::count_checked(job).map(Into::into),
             counted: Paginator::new(&job.paginate).is_ok_and(|p| p.is_counted()),
+            cut_keys: crate::read::count::count_checked(job),
             api_count: None,
             unpaged_keys: crate::read::count::unpaged_checked(job),
             job,
@@ -936,13 +941,13 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         }
     }
 
-    /// Tells, once, that a first page, from `shown`, says the API cut its
+    /// Tells, once, that a page, from `shown`, says the API cut its
     /// answer short: `cut` reads where from the page, given the records
-    /// path's keys, for a run that holds its records against a count.
+    /// path's keys, where the records are at a path of names.
     pub(super) fn tell_cut(&mut self, cut: impl FnOnce(&[String]) -> Option<String>, shown: &str) {
-        let first = self.pass.as_ref().is_some_and(|p| p.paginator.pages() == 0);
-        if let Some(keys) = self.count_keys.as_ref().filter(|_| first) {
-            self.tell_cut_at(cut(keys), shown);
+        if let Some(keys) = self.cut_keys.as_deref().filter(|_| !self.tally.told_cut) {
+            let at = cut(keys);
+            self.tell_cut_at(at, shown);
         }
     }
 

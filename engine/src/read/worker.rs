@@ -26,14 +26,15 @@ use crate::extract::{
     records_fingerprint, records_missing, select_records,
 };
 use crate::job::{Job, Records};
-use crate::json::node::Node;
 use crate::json::path::{JsonPath, Segment};
 use crate::json::scan::{Doc, Item, Scanner};
 use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
-use crate::read::count::{ApiCount, Next, api_count, cut_short, next_named, unpaged_checked};
+use crate::read::count::{
+    ApiCount, Next, api_count, count_checked, cut_short, next_named, unpaged_checked,
+};
 use crate::read::near::near_member;
 use crate::read::shaped::{Learned, Lines, Rows, Shaped, ShapedReader};
 use crate::sink::{Made, PageEncoder, TextEncoder, without_line_breaks};
@@ -139,6 +140,9 @@ pub(crate) struct PageWork {
     /// For a job without `[paginate]`, the records path's keys (see
     /// [`unpaged_checked`]).
     unpaged: Option<Vec<String>>,
+    /// The records path's keys, where every page is read for a member
+    /// that says the API cut its answer short (see [`cut_short`]).
+    cut_keys: Option<Vec<String>>,
 }
 
 /// A fetched page, its body taken out to be made.
@@ -212,6 +216,7 @@ impl PageWork {
             shaped,
             ends_when_absent,
             unpaged: unpaged_checked(job),
+            cut_keys: count_checked(job),
         }))
     }
 
@@ -400,7 +405,8 @@ impl PageWork {
             .flatten();
         let lone_surrogates = doc.lone_surrogates();
         let fingerprint = records_fingerprint(&records);
-        let (count, cut) = first_said(doc.root(), counting.as_deref(), &shown);
+        let count = (counting.as_deref()).and_then(|keys| api_count(doc.root(), keys, &shown));
+        let cut = self.cut_short(doc.root());
         let next_named = (self.unpaged.as_deref()).and_then(|keys| next_named(doc.root(), keys));
         if let Some((landed, fetched)) = unsent {
             let near = self.near(doc.root(), watched, &values);
@@ -484,6 +490,11 @@ struct Page<'a> {
 }
 
 impl PageWork {
+    /// Where `page` says the API cut its answer short (see [`cut_short`]).
+    fn cut_short(&self, page: Item<'_>) -> Option<String> {
+        cut_short(page, self.cut_keys.as_deref()?)
+    }
+
     /// Buffers for a page to be made: a page's before, or new ones.
     fn workspace(&self) -> Workspace {
         let mut kept = self.workspaces.lock().unwrap_or_else(|e| e.into_inner());
@@ -563,7 +574,8 @@ impl PageWork {
         let fingerprint = Some(shaped.fingerprint(body, &mut workspace.scanner)?);
         let around = shaped.around(body);
         let doc = workspace.scanner.scan(&around, None).ok()?;
-        let (count, cut) = first_said(doc.root(), page.counting, page.shown);
+        let count = (page.counting).and_then(|keys| api_count(doc.root(), keys, page.shown));
+        let cut = self.cut_short(doc.root());
         let next_named = (self.unpaged.as_deref()).and_then(|keys| next_named(doc.root(), keys));
         let made = (|| {
             let (_, values) = index_records(&doc, &self.records, watched, page.shown)?;
@@ -603,21 +615,6 @@ impl PageWork {
         })();
         Some(made)
     }
-}
-
-/// What a first page, from `shown`, says of the records after it, where
-/// it is asked (`counting`, the records path's keys): their count (see
-/// [`api_count`]), and where it says the API cut its answer short (see
-/// [`cut_short`]).
-fn first_said<'v, N: Node<'v>>(
-    root: N,
-    counting: Option<&[String]>,
-    shown: &str,
-) -> (Option<ApiCount>, Option<String>) {
-    let Some(keys) = counting else {
-        return (None, None);
-    };
-    (api_count(root, keys, shown), cut_short(root, keys))
 }
 
 /// A page's making, as a maker thread runs it.
