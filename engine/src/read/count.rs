@@ -1,10 +1,11 @@
-//! What a first page says of the records after it. Its count of the
-//! records a query matches (GitHub's `total_count`, or a header such as
-//! `X-Total-Count`) is held against the records a run read: some APIs stop paging before the end (GitHub's
-//! search at 1000 results), and both that and a job without `[paginate]`
-//! end with fewer records than the API counts, as a last page would. A
-//! job without `[paginate]` is also told when its page names a next page
-//! or says more follow.
+//! What a page says of the records besides its own. A first page's
+//! count of the records a query matches (GitHub's `total_count`, or a
+//! header such as `X-Total-Count`) is held against the records a run
+//! read: some APIs stop paging before the end (GitHub's search at 1000
+//! results), and both that and a job without `[paginate]` end with fewer
+//! records than the API counts, as a last page would. A job without
+//! `[paginate]` is also told when its page names a next page or says more
+//! follow, and any run when a page says the API cut its answer short.
 
 use hydrant_paginate::{Kind, Stop};
 

@@ -139,7 +139,7 @@ pub(crate) struct Tally {
     /// Whether a job without `[paginate]` has said that a page names a
     /// next page.
     pub(super) told_unpaged: bool,
-    /// Whether a first page has said that the API cut its answer short
+    /// Whether a page has said that the API cut its answer short
     /// (see [`crate::read::count::cut_short`]).
     pub(super) told_cut: bool,
     /// Where the first page whose records path matched nothing holds an

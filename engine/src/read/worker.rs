@@ -96,8 +96,8 @@ pub(crate) struct Encoded {
     /// The count of records the page gives, where it was asked for (see
     /// [`api_count`]).
     pub count: Option<ApiCount>,
-    /// Where the page says the API cut its answer short, where the count
-    /// was asked for (see [`cut_short`]).
+    /// Where the page says the API cut its answer short (see
+    /// [`cut_short`]).
     pub cut: Option<String>,
     /// For a job without `[paginate]`: the member that names a next page
     /// (see [`next_named`]).
