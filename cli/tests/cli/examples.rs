@@ -94,7 +94,8 @@ fn every_auth_type_has_an_example_that_runs_offline() {
 }
 
 /// The cookbook's styles: GitHub, Stripe, Microsoft Graph, OData,
-/// Salesforce, Jira, ServiceNow, Slack, Notion, HubSpot and WordPress.
+/// Salesforce, Jira, ServiceNow, Slack, Notion, HubSpot, WordPress,
+/// json-server and Datasette.
 #[test]
 fn the_cookbook_styles_each_have_an_example() {
     let names: BTreeSet<String> = examples("examples/paginate")
@@ -113,6 +114,8 @@ fn the_cookbook_styles_each_have_an_example() {
         "notion",
         "hubspot",
         "wordpress",
+        "json-server",
+        "datasette",
     ] {
         assert!(names.contains(style), "no examples/paginate/{style}.toml");
     }
