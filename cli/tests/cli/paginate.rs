@@ -2619,6 +2619,11 @@ fn a_page_that_says_it_was_cut_short_is_told() {
             "/later2",
             format!("{{\"incomplete_results\":true,\"items\":{}}}", ids(2..3)),
         ),
+        // A pass of a fan-out, which holds no count: told all the same.
+        Exchange::json(
+            "/fan?q=b",
+            format!("{{\"truncated\":true,\"rows\":{}}}", ids(0..2)),
+        ),
     ]);
     let url = server.url();
     let said = |target: &str, at: &str| {
@@ -2693,6 +2698,11 @@ fn a_page_that_says_it_was_cut_short_is_told() {
         assert_eq!(summary["records"], 3, "{rest}");
         assert_eq!(summary["warnings"], serde_json::json!([later]), "{rest}");
     }
+    let fan = said("/fan?q=b", "truncated");
+    let rest = "[records]\npath = \"rows\"\n[fanout]\nparam = \"q\"\nvalues = [\"b\"]\n";
+    let summary = run_to_file(&url, "/fan", rest);
+    assert_eq!(summary["records"], 2, "{summary}");
+    assert_eq!(summary["warnings"], serde_json::json!([fan]), "{summary}");
 }
 
 /// A `link_header` job whose `rel` is not the one the API names its next

@@ -88,28 +88,43 @@ pub(crate) fn api_count<'v, N: Node<'v>>(
     records: &[String],
     shown: &str,
 ) -> Option<ApiCount> {
-    if records.is_empty() {
-        return None;
-    }
-    let mut found = None;
-    near_top(page, records, |keys, value| {
-        let here = keys.last().expect("a member has a key");
+    outside(page, records, |keys, value| {
         let whole = match value.view() {
             View::U64(n) => Some(n),
             View::I64(n) => u64::try_from(n).ok(),
             _ => None,
         };
-        if let Some(count) = whole.filter(|_| COUNT_NAMES.contains(&folded(here).as_str())) {
-            found = Some(ApiCount {
-                count,
-                at: spelled(keys),
-                header: false,
-                shown: shown.to_owned(),
-            });
-        }
+        Some(ApiCount {
+            count: whole.filter(|_| COUNT_NAMES.contains(&named(keys).as_str()))?,
+            at: spelled(keys),
+            header: false,
+            shown: shown.to_owned(),
+        })
+    })
+}
+
+/// The first of `page`'s members outside the records (`records`, their
+/// path's keys; none where they are the page, whose members are a
+/// record's) that `pick` takes, found by [`near_top`].
+fn outside<'v, N: Node<'v>, T>(
+    page: N,
+    records: &[String],
+    mut pick: impl FnMut(&[String], N) -> Option<T>,
+) -> Option<T> {
+    if records.is_empty() {
+        return None;
+    }
+    let mut found = None;
+    near_top(page, records, |keys, value| {
+        found = pick(keys, value);
         found.is_some()
     });
     found
+}
+
+/// The last key of a member, folded (see [`folded`]).
+fn named(keys: &[String]) -> String {
+    folded(keys.last().expect("a member has a key"))
 }
 
 /// The count of records a page's headers give ([`COUNT_HEADERS`]):
@@ -147,18 +162,19 @@ const CUT_NAMES: [&str; 4] = ["truncated", "incompleteresults", "timedout", "isp
 /// the API cut its answer short (see [`CUT_NAMES`]), found by
 /// [`near_top`].
 pub(crate) fn cut_short<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<String> {
-    if records.is_empty() {
-        return None;
-    }
-    let mut found = None;
-    near_top(page, records, |keys, value| {
-        let name = folded(keys.last().expect("a member has a key"));
-        if matches!(value.view(), View::Bool(true)) && CUT_NAMES.contains(&name.as_str()) {
-            found = Some(spelled(keys));
-        }
-        found.is_some()
-    });
-    found
+    outside(page, records, |keys, value| {
+        let cut =
+            matches!(value.view(), View::Bool(true)) && CUT_NAMES.contains(&named(keys).as_str());
+        cut.then(|| spelled(keys))
+    })
+}
+
+/// The records path's keys, where a page is read for a member that says
+/// the API cut its answer short ([`cut_short`]): records at a path of
+/// names, whatever the pagination. Unlike a count, such a member says
+/// records are missing from any run.
+pub(crate) fn cut_checked(job: &Job) -> Option<Vec<String>> {
+    records_keys(job)
 }
 
 /// What a run says of a page, from `shown`, whose member `at` says the
@@ -287,14 +303,10 @@ pub(crate) enum Next {
 /// keys) that names a next page (a link, or a cursor: a non-empty string
 /// or a number), or says more follow (`true`), found by [`near_top`].
 pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<Next> {
-    if records.is_empty() {
-        return None;
-    }
-    let mut found = None;
-    near_top(page, records, |keys, value| {
-        let name = folded(keys.last().expect("a member has a key"));
+    outside(page, records, |keys, value| {
+        let name = named(keys);
         let at = || spelled(keys);
-        found = match value.view() {
+        match value.view() {
             View::Str(text) if NEXT_NAMES.contains(&name.as_str()) => {
                 let text = text.trim();
                 let link = ["http://", "https://", "/"]
@@ -311,10 +323,8 @@ pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option
             }
             View::Bool(true) if MORE_NAMES.contains(&name.as_str()) => Some(Next::More(at())),
             _ => None,
-        };
-        found.is_some()
-    });
-    found
+        }
+    })
 }
 
 /// What a job without `[paginate]` says when a page, from `shown`,

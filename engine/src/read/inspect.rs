@@ -19,7 +19,7 @@ use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::count::{
-    ApiCount, api_count, count_checked, cut_said, cut_short, header_count, next_named,
+    ApiCount, api_count, count_checked, cut_checked, cut_said, cut_short, header_count, next_named,
     short_of_count, unpaged, unpaged_checked,
 };
 use crate::read::fanout::Feed;
@@ -271,7 +271,7 @@ fn on_page<R>(
         count: count_checked(job)
             .and_then(|keys| api_count(&page, &keys, shown))
             .or_else(|| after.counted.take()),
-        cut: count_checked(job).and_then(|keys| cut_short(&page, &keys)),
+        cut: cut_checked(job).and_then(|keys| cut_short(&page, &keys)),
         after,
     }))
 }

@@ -266,7 +266,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             last_page: None,
             count_keys: crate::read::count::count_checked(job).map(Into::into),
             counted: Paginator::new(&job.paginate).is_ok_and(|p| p.is_counted()),
-            cut_keys: crate::read::count::count_checked(job),
+            cut_keys: crate::read::count::cut_checked(job),
             api_count: None,
             unpaged_keys: crate::read::count::unpaged_checked(job),
             job,

@@ -33,7 +33,7 @@ use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
 use crate::read::count::{
-    ApiCount, Next, api_count, count_checked, cut_short, next_named, unpaged_checked,
+    ApiCount, Next, api_count, cut_checked, cut_short, next_named, unpaged_checked,
 };
 use crate::read::near::near_member;
 use crate::read::shaped::{Learned, Lines, Rows, Shaped, ShapedReader};
@@ -216,7 +216,7 @@ impl PageWork {
             shaped,
             ends_when_absent,
             unpaged: unpaged_checked(job),
-            cut_keys: count_checked(job),
+            cut_keys: cut_checked(job),
         }))
     }
 
