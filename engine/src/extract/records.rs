@@ -182,9 +182,12 @@ fn expand<'v, N: Node<'v>>(nodes: Vec<N>, multi: bool, mode: RecordMode) -> Resu
     }
     // Some APIs send `{}` for no results: not a record of no members.
     if mode == RecordMode::Auto && node.is_object() && {
-        let mut members = Vec::new();
-        node.children(&mut members);
-        members.is_empty()
+        let mut empty = true;
+        node.members_while(|_, _| {
+            empty = false;
+            false
+        });
+        empty
     } {
         return Ok(Vec::new());
     }

@@ -1019,37 +1019,34 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             return Ok(false);
         }
         let paginate = &self.job.paginate;
-        let counted = self.counted;
-        let (named, why) = match paginate.kind {
-            _ if counted => ("", String::new()),
-            hydrant_paginate::Kind::Cursor => (
-                "names, as the next cursor, the one it was requested with",
-                format!(
-                    "the API may not read paginate.param `{}`",
-                    paginate.param.as_deref().unwrap_or("cursor")
-                ),
-            ),
-            _ => (
-                "names its own address as the next link",
-                "the API may not page by it, or the job reads the page's own link (a `self` \
-                 link) rather than the next"
-                    .to_owned(),
-            ),
+        // A counted pass's page given again comes after pages that
+        // differed (`check_page`): past its second.
+        let named = match paginate.kind {
+            _ if self.counted => "",
+            hydrant_paginate::Kind::Cursor => {
+                " and names, as the next cursor, the one it was requested with"
+            }
+            _ => " and names its own address as the next link",
         };
         if place > 2 {
-            let named = match counted {
-                true => String::new(),
-                false => format!(" and {named}"),
-            };
             self.tally.warn(format!(
                 "the page from {shown} holds the {records} records of the page before it \
                  again{named}: taken for the last page given again, and not written twice"
             ));
             return Ok(true);
         }
+        let why = match paginate.kind {
+            hydrant_paginate::Kind::Cursor => format!(
+                "the API may not read paginate.param `{}`",
+                paginate.param.as_deref().unwrap_or("cursor")
+            ),
+            _ => "the API may not page by it, or the job reads the page's own link (a `self` \
+                  link) rather than the next"
+                .to_owned(),
+        };
         Err(Error::data(format!(
-            "the page from {shown} holds the {records} records of the page before it and \
-             {named}: {why}; stopping rather than write them again"
+            "the page from {shown} holds the {records} records of the page before it{named}: \
+             {why}; stopping rather than write them again"
         )))
     }
 
