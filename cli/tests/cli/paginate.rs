@@ -6,8 +6,8 @@ use hydrant_bench::{Exchange, Seen};
 use serde_json::Value;
 
 use crate::util::{
-    Dir, TestServer, checked, hydrant, ids, json, lines, path_str, run_job, run_job_with,
-    run_to_file,
+    Dir, TestServer, checked, each_output_says, hydrant, ids, json, lines, path_str, run_job,
+    run_job_with, run_to_file,
 };
 
 /// Runs a job against `server` that must succeed; returns stdout, the
@@ -2633,7 +2633,6 @@ fn a_page_that_says_it_was_cut_short_is_told() {
              search sets `incomplete_results` when it times out)"
         )
     };
-    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
     for (target, records, says, count) in [
         ("/sql", "rows", Some(said("/sql", "truncated")), 3),
         ("/all", "rows", None, 3),
@@ -2644,15 +2643,8 @@ fn a_page_that_says_it_was_cut_short_is_told() {
             2,
         ),
     ] {
-        for (columns, format) in [("", "ndjson"), (declared, "ndjson"), (declared, "parquet")] {
-            let rest = format!(
-                "[records]\npath = \"{records}\"\n[output]\nformat = \"{format}\"\n{columns}"
-            );
-            let summary = run_to_file(&url, target, &rest);
-            assert_eq!(summary["records"], count, "{rest}");
-            let warnings = serde_json::json!(says.iter().collect::<Vec<_>>());
-            assert_eq!(summary["warnings"], warnings, "{target} {rest}");
-        }
+        let rest = format!("[records]\npath = \"{records}\"\n");
+        each_output_says(&url, target, &rest, count, &says.iter().collect::<Vec<_>>());
         let check = checked(&url, target, &format!("[records]\npath = \"{records}\"\n"));
         match &says {
             Some(says) => assert!(check.contains(&format!("warning: {says}\n")), "{check}"),
@@ -2689,15 +2681,8 @@ fn a_page_that_says_it_was_cut_short_is_told() {
         }
     }
     let later = said("/later2", "incomplete_results");
-    for (columns, format) in [("", "ndjson"), (declared, "ndjson"), (declared, "parquet")] {
-        let rest = format!(
-            "[records]\npath = \"items\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n\
-             [output]\nformat = \"{format}\"\n{columns}"
-        );
-        let summary = run_to_file(&url, "/later", &rest);
-        assert_eq!(summary["records"], 3, "{rest}");
-        assert_eq!(summary["warnings"], serde_json::json!([later]), "{rest}");
-    }
+    let rest = "[records]\npath = \"items\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n";
+    each_output_says(&url, "/later", rest, 3, &[&later]);
     let fan = said("/fan?q=b", "truncated");
     let rest = "[records]\npath = \"rows\"\n[fanout]\nparam = \"q\"\nvalues = [\"b\"]\n";
     let summary = run_to_file(&url, "/fan", rest);
@@ -2820,15 +2805,14 @@ fn a_run_that_reads_fewer_records_than_the_headers_count_is_told() {
         ("/u", String::new(), None, 2),
         ("/w", String::new(), Some(&single), 2),
     ];
-    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
     for (target, paginate, says, count) in cases {
-        for (columns, format) in [("", "ndjson"), (declared, "ndjson"), (declared, "parquet")] {
-            let rest = format!("[output]\nformat = \"{format}\"\n{paginate}{columns}");
-            let summary = run_to_file(&url, target, &rest);
-            assert_eq!(summary["records"], count, "{rest}");
-            let warnings = serde_json::json!(says.into_iter().collect::<Vec<_>>());
-            assert_eq!(summary["warnings"], warnings, "{target} {rest}");
-        }
+        each_output_says(
+            &url,
+            target,
+            &paginate,
+            count,
+            &says.into_iter().collect::<Vec<_>>(),
+        );
     }
     let check = checked(&url, "/w", "");
     assert!(

@@ -392,6 +392,24 @@ pub fn run_to_file(url: &str, target: &str, rest: &str) -> serde_json::Value {
     summary
 }
 
+/// Runs a job (`rest` after its request) with its columns inferred (the
+/// first page read on the run loop) and with an `id` column declared
+/// (pages made off it), into NDJSON and Parquet; each run exits 0 with
+/// `records` records and these `warnings`.
+pub fn each_output_says(url: &str, target: &str, rest: &str, records: u32, warnings: &[&String]) {
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    for (columns, format) in [("", "ndjson"), (declared, "ndjson"), (declared, "parquet")] {
+        let rest = format!("{rest}[output]\nformat = \"{format}\"\n{columns}");
+        let summary = run_to_file(url, target, &rest);
+        assert_eq!(summary["records"], records, "{target} {rest}");
+        assert_eq!(
+            summary["warnings"],
+            serde_json::json!(warnings),
+            "{target} {rest}"
+        );
+    }
+}
+
 /// A JSON array of `{"id": i}` records.
 pub fn ids(range: std::ops::Range<u32>) -> String {
     let items: Vec<String> = range.map(|i| format!("{{\"id\":{i}}}")).collect();
