@@ -61,6 +61,11 @@ pub(crate) struct ApiCount {
 }
 
 impl ApiCount {
+    /// The records the API counts.
+    pub(crate) fn count(&self) -> u64 {
+        self.count
+    }
+
     /// The count and where, as `check` shows it: ``6 (`total_count`)``,
     /// ``95 (the `X-Total-Count` header)``.
     pub(crate) fn said(&self) -> String {

@@ -367,6 +367,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             }
             let answer = match self.answer(task, ready.take(), &mut parse).await {
                 Ok(answer) => answer,
+                Err(e) if self.ends_past_count(&e) => continue,
                 Err(e) => return Err(self.past_the_last(e)),
             };
             let Some(answer) = answer else {
@@ -376,6 +377,53 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             self.check_after_short(&mut parse).await?;
         }
         self.finish()
+    }
+
+    /// Whether `e`, an API's refusal of a counted page (400, 404, 416,
+    /// 422), ends the run's one pass, as it does once the records read
+    /// reach the count its first page gives: Django REST Framework answers
+    /// 404 for the page past its last, WordPress 400. Such a refusal after
+    /// full pages is no error then; the requests after it, pages further
+    /// past, are dropped.
+    fn ends_past_count(&mut self, e: &Error) -> bool {
+        let refused = matches!(e.status(), Some(400 | 404 | 416 | 422));
+        if !refused
+            || !(self.pass.as_ref()).is_some_and(|p| p.paginator.is_counted() && p.ended.is_none())
+        {
+            return false;
+        }
+        // The pages before it are written: a worker's failed page writes
+        // those stepped on before it, and a page brought back whole
+        // follows no worker's. Were some not, the count would not be
+        // reached, and the run would fail, not lose them.
+        let read = self.read_so_far();
+        let Some(counted) = self.pass_count().filter(|c| read >= c.count()) else {
+            return false;
+        };
+        tracing::debug!(
+            count = counted.count(),
+            read,
+            error = %e,
+            "a page past the API's count was refused: the pass ends"
+        );
+        self.in_flight.abort_all();
+        if let Some(pass) = self.pass.as_mut() {
+            pass.ended = Some(Stop::NoNext);
+        }
+        true
+    }
+
+    /// The API's count, while the run is in its first pass, whose first
+    /// page gave it: a fan-out value's or a window's count is its own.
+    fn pass_count(&self) -> Option<&ApiCount> {
+        self.api_count.as_ref().filter(|_| self.values_taken == 1)
+    }
+
+    /// The records read so far, held against the API's count: those
+    /// written, dirty, or left out by `[incremental]`.
+    fn read_so_far(&self) -> u64 {
+        let left_out = self.incremental.as_ref().map_or(0, Tracker::left_out);
+        self.tally.progress.records + self.tally.progress.dirty + left_out
     }
 
     /// `e`, with a word on how to end pagination where a counted request
@@ -394,10 +442,17 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         {
             return e;
         }
-        let pages = match pages {
+        let mut pages = match pages {
             1 => "the first page, which was full".to_owned(),
             _ => format!("{pages} full pages"),
         };
+        if let Some(counted) = self.pass_count() {
+            // Short of the count, or the refusal would have ended the pass.
+            let (read, count) = (self.read_so_far(), counted.said());
+            pages.push_str(&format!(
+                ", {read} records, where the first page counts {count}"
+            ));
+        }
         e.suffixed(&format!(
             "; it asked for the page after {pages}: an API that refuses a page past \
              its last (WordPress answers 400) needs a [[paginate.stop]] rule that ends at its \
@@ -1131,6 +1186,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         } else if let Some(state) = self.job.state.as_ref().filter(|_| self.keeps_state) {
             crate::state::remove(&state.path)?;
         }
+        let read = self.read_so_far();
         let job = self.job;
         let mut tally = self.tally;
         let columns = self.extractor.as_ref().map_or(&[][..], |e| e.columns());
@@ -1153,11 +1209,6 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             ));
         }
         if let Some(counted) = &self.api_count {
-            // Records an incremental run read and left out count as read.
-            let left_out = incremental
-                .as_ref()
-                .map_or(0, |i| i.filtered + i.deduplicated);
-            let read = tally.progress.records + tally.progress.dirty + left_out;
             let stop = tally.last_stop.unwrap_or(Stop::NoNext);
             // A job without [paginate] told of the next page already, or
             // one whose pagination ended at a misspelled name.
