@@ -91,6 +91,9 @@ fn number_text(value: &Value) -> Option<&str> {
     value.as_str()?.strip_prefix(NUMBER_TEXT)
 }
 
+/// The records an `offset` page asks for without `paginate.limit`.
+pub const DEFAULT_LIMIT: u64 = 100;
+
 /// Why pagination ended; the names are those of the run summary's `stopped`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -292,7 +295,7 @@ fn strategy(config: &Config, watched: &mut Watched) -> Result<Strategy, BuildErr
     Ok(match config.kind {
         Kind::None => Strategy::Single,
         Kind::Offset => {
-            let limit = config.limit.unwrap_or(100);
+            let limit = config.limit.unwrap_or(DEFAULT_LIMIT);
             Strategy::Counter(Counter {
                 end: CounterEnd::Short(limit),
                 param: config.param.clone().unwrap_or_else(|| "offset".to_owned()),

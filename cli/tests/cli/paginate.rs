@@ -2971,6 +2971,63 @@ fn a_page_past_the_count_refused_ends_the_run() {
     );
 }
 
+/// Django REST Framework gives at most `max_page_size` records a page
+/// (500 here), whatever `limit` asks. `check` tells from the first page,
+/// where the API counts more records than it held; a run would fail at
+/// the page after it.
+#[test]
+fn check_tells_of_a_first_page_shorter_than_asked_of_more_counted() {
+    let page = |target: &str, count: u32, records: std::ops::Range<u32>| {
+        let body = format!("{{\"count\":{count},\"results\":{}}}", ids(records));
+        Exchange::json(target, body)
+    };
+    let server = TestServer::start(vec![
+        page("/o?offset=0&limit=5", 7, 0..3),
+        page("/p?page=1&page_size=5", 7, 0..3),
+        page("/d?offset=0&limit=100", 7, 0..3),
+        page("/all?offset=0&limit=5", 3, 0..3),
+        page("/n?page=1", 7, 0..3),
+    ]);
+    let records = "[records]\npath = \"results\"\n";
+    let offset = format!("{records}[paginate]\ntype = \"offset\"\nlimit = 5\n");
+    let shown = checked(&server.url(), "/o", &offset);
+    let said = |target: &str, asked: u32, key: &str| {
+        format!(
+            "the first page, from {}{target}, held 3 records, fewer than the {asked} asked \
+             ({key}), while the API counts 7 at `count`: the API may give at most 3 records a \
+             page, and a run would fail at the page after this one (set {key} to 3 or less)",
+            server.url()
+        )
+    };
+    assert!(
+        shown.contains(&said("/o?offset=0&limit=5", 5, "paginate.limit")),
+        "{shown}"
+    );
+    let page_job =
+        format!("{records}[paginate]\ntype = \"page\"\nsize_param = \"page_size\"\nsize = 5\n");
+    let shown = checked(&server.url(), "/p", &page_job);
+    assert!(
+        shown.contains(&said("/p?page=1&page_size=5", 5, "paginate.size")),
+        "{shown}"
+    );
+    // The default limit of an offset page is asked for too.
+    let default = format!("{records}[paginate]\ntype = \"offset\"\n");
+    let shown = checked(&server.url(), "/d", &default);
+    assert!(
+        shown.contains(&said("/d?offset=0&limit=100", 100, "paginate.limit")),
+        "{shown}"
+    );
+    // A short page of every record counted, or a page of no size asked,
+    // says nothing.
+    for (target, rest) in [
+        ("/all", offset.clone()),
+        ("/n", format!("{records}[paginate]\ntype = \"page\"\n")),
+    ] {
+        let shown = checked(&server.url(), target, &rest);
+        assert!(!shown.contains("fewer than"), "{shown}");
+    }
+}
+
 /// A job without [paginate] against an API that pages read its first
 /// page alone, with exit 0 and no word. A page that names the next one
 /// (a Link header, a next link or cursor, `has_more`) is told.

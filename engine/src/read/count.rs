@@ -7,7 +7,7 @@
 //! `[paginate]` is also told when its page names a next page or says more
 //! follow, and any run when a page says the API cut its answer short.
 
-use hydrant_paginate::{Kind, Stop};
+use hydrant_paginate::{DEFAULT_LIMIT, Kind, Stop};
 
 use crate::job::{Job, RecordMode};
 use crate::json::node::{Node, View};
@@ -249,6 +249,28 @@ pub(crate) fn short_of_count(
          paging at a limit (GitHub's search stops at 1000 results), or the job's pagination \
          misses pages; {ignore}"
     ))
+}
+
+/// What `check` says of a first page of `offset` or `page` that held
+/// fewer records (`held`) than a page asks for, while the API counts more:
+/// the API caps its pages below the size asked, and a run fails at the
+/// page after it. `None` otherwise, or where a page asks for no size.
+pub(crate) fn capped_page(job: &Job, counted: &ApiCount, held: u64, shown: &str) -> Option<String> {
+    let paginate = &job.paginate;
+    let (asked, key) = match paginate.kind {
+        Kind::Offset => (paginate.limit.unwrap_or(DEFAULT_LIMIT), "paginate.limit"),
+        Kind::Page => (paginate.size?, "paginate.size"),
+        _ => return None,
+    };
+    (held < asked && held < counted.count).then(|| {
+        format!(
+            "the first page, from {shown}, held {held} records, fewer than the {asked} asked \
+             ({key}), while the API counts {} {}: the API may give at most {held} records a \
+             page, and a run would fail at the page after this one (set {key} to {held} or less)",
+            counted.count,
+            counted.where_said()
+        )
+    })
 }
 
 /// Names of a member that names the next page, folded (see [`folded`]):

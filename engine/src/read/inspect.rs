@@ -19,8 +19,8 @@ use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::count::{
-    ApiCount, api_count, count_checked, cut_checked, cut_said, cut_short, header_count, next_named,
-    short_of_count, unpaged, unpaged_checked,
+    ApiCount, api_count, capped_page, count_checked, cut_checked, cut_said, cut_short,
+    header_count, next_named, short_of_count, unpaged, unpaged_checked,
 };
 use crate::read::fanout::Feed;
 use crate::read::near::{ended_at_first, near_member, not_a_cursor, records_elsewhere};
@@ -370,6 +370,10 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
                 "records.path `{path}` holds no records on the first page, but {elsewhere}: if \
                  the records are there, set records.path to it"
             ));
+        }
+        if let Some(counted) = &first.count {
+            let held = first.records.len() as u64;
+            warnings.extend(capped_page(job, counted, held, first.shown));
         }
         // A job without pagination reads the first page alone (said
         // above where the page names the next).
