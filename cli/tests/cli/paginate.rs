@@ -3028,6 +3028,54 @@ fn check_tells_of_a_first_page_shorter_than_asked_of_more_counted() {
     }
 }
 
+/// Django REST Framework's `next`, as most APIs' `next`, is the next
+/// page's URL. A `cursor` job sends it as its parameter, and the API
+/// refuses it (404 `Invalid cursor`): the run and `check` say to follow it
+/// with `next_link`. A cursor that is a token, or a `next_link` job, says
+/// nothing.
+#[test]
+fn a_link_read_as_a_cursor_is_told() {
+    let server = TestServer::start_fn(|seen| {
+        let base = format!("http://{}", seen.header("host").unwrap_or_default());
+        match seen.target.split_once("cursor=") {
+            None => json(
+                200,
+                format!(
+                    "{{\"next\":\"{base}/c?cursor=cD0y\",\"token\":\"cD0y\",\"results\":{}}}",
+                    ids(0..2)
+                ),
+            ),
+            Some((_, "cD0y")) => json(200, format!("{{\"next\":null,\"results\":{}}}", ids(2..3))),
+            Some(_) => json(404, "{\"detail\":\"Invalid cursor\"}"),
+        }
+    });
+    let job = |kind: &str, from: &str| {
+        format!("[records]\npath = \"results\"\n[paginate]\ntype = \"{kind}\"\nfrom = \"{from}\"\n")
+    };
+    let said = format!(
+        "paginate.from `next` holds a link on the page from {}/c, which a `cursor` pass sends as \
+         its `cursor` parameter: set paginate.type = \"next_link\" to follow it",
+        server.url()
+    );
+    let (run, _) = run_job(&server.url(), "/c", &job("cursor", "next"), &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains(&said), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("answered 404 Not Found"),
+        "{}",
+        run.stderr
+    );
+    let shown = checked(&server.url(), "/c", &job("cursor", "next"));
+    assert!(shown.contains(&said), "{shown}");
+    for rest in [job("cursor", "token"), job("next_link", "next")] {
+        let (run, summary) = run_job(&server.url(), "/c", &rest, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, lines(0..3));
+        assert_eq!(summary["warnings"], serde_json::json!([]));
+        assert!(!checked(&server.url(), "/c", &rest).contains("warning"));
+    }
+}
+
 /// A job without [paginate] against an API that pages read its first
 /// page alone, with exit 0 and no word. A page that names the next one
 /// (a Link header, a next link or cursor, `has_more`) is told.

@@ -23,7 +23,9 @@ use crate::read::count::{
     header_count, next_named, short_of_count, unpaged, unpaged_checked,
 };
 use crate::read::fanout::Feed;
-use crate::read::near::{ended_at_first, near_member, not_a_cursor, records_elsewhere};
+use crate::read::near::{
+    ended_at_first, link_as_cursor, near_member, not_a_cursor, records_elsewhere,
+};
 use crate::read::page::unless_stopped;
 use crate::read::pass::{Context, Pass};
 use crate::read::worker::{content_type, not_json};
@@ -199,7 +201,8 @@ async fn first_page<R>(
                 .filter(|_| stop == Stop::NoNext)
                 .or_else(|| ended_at_first(job, &pass.paginator, stop, (&view, &shown), &near))
                 .or_else(unpaged_told),
-            _ => None,
+            Step::Next(_) => link_as_cursor(job, &pass.paginator, &watched, &shown),
+            Step::Continue => None,
         };
         AfterFirst {
             by_rule: step == Step::Done(Stop::EndCondition),

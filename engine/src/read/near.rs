@@ -155,6 +155,34 @@ pub(crate) fn not_a_cursor(
     ))
 }
 
+/// What a `cursor` pass says when its cursor is a link (`http://` or
+/// `https://`): Django REST Framework's `next`, and most APIs' `next`
+/// members, hold the next page's URL. Sent as the cursor parameter, it is
+/// refused (404 `Invalid cursor`) or ignored; `next_link` follows it.
+pub(crate) fn link_as_cursor(
+    job: &Job,
+    paginator: &Paginator,
+    watched: &[Option<serde_json::Value>],
+    shown: &str,
+) -> Option<String> {
+    if job.paginate.kind != Kind::Cursor {
+        return None;
+    }
+    let Some(Follows::Body { index, path }) = paginator.follows() else {
+        return None;
+    };
+    let text = watched.get(index)?.as_ref()?.as_str()?;
+    let scheme = text.get(..8).unwrap_or(text).to_ascii_lowercase();
+    if !scheme.starts_with("http://") && !scheme.starts_with("https://") {
+        return None;
+    }
+    let param = job.paginate.param.as_deref().unwrap_or("cursor");
+    Some(format!(
+        "paginate.from `{path}` holds a link on the page from {shown}, which a `cursor` pass \
+         sends as its `{param}` parameter: set paginate.type = \"next_link\" to follow it"
+    ))
+}
+
 /// How deep into the page's objects a member is looked for: pagination
 /// members sit near the top (`meta.paging.next.after` is four deep).
 const DEPTH: usize = 4;

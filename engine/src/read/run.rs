@@ -977,7 +977,19 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 }
                 self.in_flight.abort_all();
             }
-            Step::Next(plan) => current.pending = Some(resolve_links(plan, page.url)),
+            Step::Next(plan) => {
+                if current.paginator.pages() == 1
+                    && let Some(warning) = crate::read::near::link_as_cursor(
+                        self.job,
+                        &current.paginator,
+                        watched,
+                        page.shown,
+                    )
+                {
+                    self.tally.warn(warning);
+                }
+                current.pending = Some(resolve_links(plan, page.url));
+            }
             Step::Continue => {}
         }
         Ok(())
