@@ -38,6 +38,11 @@ impl Exchange {
 #[derive(Debug, Clone, Default)]
 pub struct FixtureSet {
     exchanges: Vec<Exchange>,
+    /// The body each exchange's request was recorded with, where it had
+    /// one: requests to one target that differ by their bodies (a cursor
+    /// in a POST's JSON, a GraphQL query's variables) get their own
+    /// answers. `None` matches any body.
+    requests: Vec<Option<serde_json::Value>>,
     /// Query parameters a recording left out because their values were
     /// secret (an API key): not compared.
     secret_query: Vec<String>,
@@ -87,6 +92,9 @@ struct Entry {
     /// secret; replay does not compare them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     secret_query: Vec<String>,
+    /// The request's body, secrets masked: its JSON value, or its text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request_body: Option<serde_json::Value>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -105,6 +113,7 @@ impl FixtureSet {
     /// The exchanges given.
     pub fn new(exchanges: Vec<Exchange>) -> FixtureSet {
         FixtureSet {
+            requests: vec![None; exchanges.len()],
             exchanges,
             secret_query: Vec::new(),
         }
@@ -125,8 +134,10 @@ impl FixtureSet {
                 source,
             })?;
         let mut exchanges = Vec::with_capacity(entries.len());
+        let mut requests = Vec::with_capacity(entries.len());
         let mut secret_query: Vec<String> = Vec::new();
         for entry in entries {
+            requests.push(entry.request_body);
             for name in &entry.secret_query {
                 if !secret_query.contains(name) {
                     secret_query.push(name.clone());
@@ -147,6 +158,7 @@ impl FixtureSet {
         }
         Ok(FixtureSet {
             exchanges,
+            requests,
             secret_query,
         })
     }
@@ -156,21 +168,30 @@ impl FixtureSet {
         &self.exchanges
     }
 
-    /// The exchange for a request: same method and path, and the same query
-    /// parameters in any order, leaving out those recorded as secret. A
-    /// `***` the recording put for a secret's value (`/bot***/updates`)
-    /// stands for any text within its path segment or query value.
-    pub fn find(&self, method: &str, target: &str) -> Option<&Exchange> {
+    /// The exchange for a request: same method and path, the same query
+    /// parameters in any order, leaving out those recorded as secret, and
+    /// the same body where one was recorded (the same JSON value, members
+    /// in any order). A `***` the recording put for a secret's value
+    /// (`/bot***/updates`) stands for any text within its path segment,
+    /// query value or string of the body.
+    pub fn find(&self, method: &str, target: &str, body: &[u8]) -> Option<&Exchange> {
         let (path, mut query) = split(target);
         query.retain(|(name, _)| !self.secret_query.contains(name));
-        self.exchanges.iter().find(|e| {
-            let (recorded_path, recorded_query) = split(&e.target);
-            e.method.eq_ignore_ascii_case(method)
-                && same_path(&recorded_path, &path)
-                && recorded_query.len() == query.len()
-                && (recorded_query.iter().zip(&query))
-                    .all(|((n, v), (name, value))| n == name && unmasked(v, value))
-        })
+        let sent = body_value(body);
+        let found = self
+            .exchanges
+            .iter()
+            .zip(&self.requests)
+            .find(|(e, request)| {
+                let (recorded_path, recorded_query) = split(&e.target);
+                e.method.eq_ignore_ascii_case(method)
+                    && same_path(&recorded_path, &path)
+                    && recorded_query.len() == query.len()
+                    && (recorded_query.iter().zip(&query))
+                        .all(|((n, v), (name, value))| n == name && unmasked(v, value))
+                    && request.as_ref().is_none_or(|r| same_value(r, &sent))
+            });
+        found.map(|(exchange, _)| exchange)
     }
 }
 
@@ -221,15 +242,27 @@ fn is_body_name(name: &str) -> bool {
         && matches!(kind, "json" | "body")
 }
 
+/// The request of an exchange [`FixtureWriter::add`] saves.
+#[derive(Debug, Clone, Copy)]
+pub struct Recorded<'a> {
+    pub method: &'a str,
+    /// Path and query, without the parameters in `secret_query`.
+    pub target: &'a str,
+    pub secret_query: &'a [String],
+    /// Empty for a request without one.
+    pub body: &'a [u8],
+}
+
 /// Writes a fixture set as a run takes its exchanges: each body at once,
 /// the index last, so that a folder without one is not a finished set.
 #[derive(Debug)]
 pub struct FixtureWriter {
     dir: PathBuf,
     entries: Vec<Entry>,
-    /// Method and target of every exchange kept: a request sent again (by
-    /// a parent job and its child, say) is served the first answer.
-    kept: HashSet<(String, String)>,
+    /// Method, target and request body of every exchange kept: a request
+    /// sent again (by a parent job and its child, say) is served the
+    /// first answer.
+    kept: HashSet<(String, String, Vec<u8>)>,
     bodies: Vec<PathBuf>,
 }
 
@@ -268,17 +301,23 @@ impl FixtureWriter {
     }
 
     /// Saves one exchange. `target` must already leave out the query
-    /// parameters named in `secret_query`.
+    /// parameters named in `secret_query`, and `request.body` hold its
+    /// secrets masked.
     pub fn add(
         &mut self,
-        method: &str,
-        target: &str,
-        secret_query: &[String],
+        request: Recorded<'_>,
         status: u16,
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<(), FixtureError> {
-        if !self.kept.insert((method.to_owned(), target.to_owned())) {
+        let Recorded {
+            method,
+            target,
+            secret_query,
+            body: request_body,
+        } = request;
+        let key = (method.to_owned(), target.to_owned(), request_body.to_vec());
+        if !self.kept.insert(key) {
             return Ok(());
         }
         let headers: Vec<(String, String)> = headers
@@ -320,6 +359,7 @@ impl FixtureWriter {
             body,
             delay_ms: 0,
             secret_query: secret_query.to_vec(),
+            request_body: (!request_body.is_empty()).then(|| body_value(request_body)),
         });
         Ok(())
     }
@@ -373,6 +413,30 @@ fn same_path(recorded: &str, path: &str) -> bool {
             && (recorded.split('/').zip(path.split('/'))).all(|(r, p)| unmasked(r, p)))
 }
 
+/// A request body as a fixture set keeps it: its JSON value, or its
+/// text as a string (a form, or text that is no JSON).
+fn body_value(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(body).into_owned()))
+}
+
+/// Whether `sent` is the `recorded` body: equal, with each `***` in a
+/// recorded string standing for some text (see [`unmasked`]).
+fn same_value(recorded: &serde_json::Value, sent: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match (recorded, sent) {
+        (Value::String(r), Value::String(s)) => unmasked(r, s),
+        (Value::Array(r), Value::Array(s)) => {
+            r.len() == s.len() && r.iter().zip(s).all(|(r, s)| same_value(r, s))
+        }
+        (Value::Object(r), Value::Object(s)) => {
+            r.len() == s.len()
+                && (r.iter()).all(|(k, r)| s.get(k).is_some_and(|s| same_value(r, s)))
+        }
+        _ => recorded == sent,
+    }
+}
+
 /// What a recording puts for a secret's value.
 const MASK: &str = "***";
 
@@ -422,12 +486,72 @@ fn decode(text: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A `GET` of `target` without a body or secrets.
+    fn get(target: &str) -> Recorded<'_> {
+        Recorded {
+            method: "GET",
+            target,
+            secret_query: &[],
+            body: b"",
+        }
+    }
+
+    /// GraphQL, Notion's queries, Elasticsearch's `search_after`: every
+    /// page is a POST to one target, told apart by its body. Each is
+    /// recorded and served its own answer, whatever the order of the
+    /// members or the value of a masked secret.
+    #[test]
+    fn requests_to_one_target_are_told_apart_by_their_bodies() {
+        let root = tempfile::tempdir().unwrap();
+        let mut writer = FixtureWriter::create(root.path()).unwrap();
+        let headers = [("content-type".to_owned(), "application/json".to_owned())];
+        let post = |body: &'static [u8]| Recorded {
+            method: "POST",
+            target: "/graphql",
+            secret_query: &[],
+            body,
+        };
+        let pages: [&[u8]; 3] = [
+            br#"{"query":"q","variables":{"after":null},"key":"***"}"#,
+            br#"{"query":"q","variables":{"after":"c1"},"key":"***"}"#,
+            b"after=c2&key=***",
+        ];
+        for (i, body) in pages.into_iter().enumerate() {
+            let answer = format!("[{i}]");
+            writer
+                .add(post(body), 200, &headers, answer.as_bytes())
+                .unwrap();
+        }
+        // The same request again keeps the first answer.
+        writer.add(post(pages[1]), 200, &headers, b"[9]").unwrap();
+        assert_eq!(writer.finish().unwrap(), 3);
+        let set = FixtureSet::load(root.path()).unwrap();
+        let answer = |body: &[u8]| {
+            let found = set.find("POST", "/graphql", body)?;
+            Some(String::from_utf8_lossy(&found.body).into_owned())
+        };
+        let second = br#"{"key":"s3cret","variables":{"after":"c1"},"query":"q"}"#;
+        assert_eq!(answer(second).as_deref(), Some("[1]"));
+        let first = br#"{ "query": "q", "variables": {"after": null}, "key": "k" }"#;
+        assert_eq!(answer(first).as_deref(), Some("[0]"));
+        assert_eq!(answer(b"after=c2&key=k2").as_deref(), Some("[2]"));
+        assert_eq!(
+            answer(br#"{"query":"q","variables":{"after":"c9"},"key":"k"}"#),
+            None
+        );
+        assert_eq!(answer(br#"{"query":"q","variables":{"after":"c1"}}"#), None);
+        assert_eq!(answer(b""), None);
+        // A set recorded without bodies matches any.
+        let old = FixtureSet::new(vec![Exchange::json("/graphql", "[]")]);
+        assert!(old.find("GET", "/graphql", second).is_some());
+    }
+
     #[test]
     fn query_order_and_encoding_do_not_matter() {
         let set = FixtureSet::new(vec![Exchange::json("/a?x=1&y=hello%20world", "[]")]);
-        assert!(set.find("GET", "/a?y=hello+world&x=1").is_some());
-        assert!(set.find("GET", "/a?x=1").is_none());
-        assert!(set.find("POST", "/a?x=1&y=hello%20world").is_none());
+        assert!(set.find("GET", "/a?y=hello+world&x=1", b"").is_some());
+        assert!(set.find("GET", "/a?x=1", b"").is_none());
+        assert!(set.find("POST", "/a?x=1&y=hello%20world", b"").is_none());
         assert_eq!(decode("100%"), "100%");
         assert_eq!(decode("%e2%82%ac"), "€");
     }
@@ -488,9 +612,7 @@ mod tests {
         // A file that comes after the look is not written over either.
         std::fs::write(dir.join("00001.json"), "theirs").unwrap();
         let headers = [("content-type".to_owned(), "application/json".to_owned())];
-        let failed = writer
-            .add("GET", "/a", &[], 200, &headers, b"[1]")
-            .unwrap_err();
+        let failed = writer.add(get("/a"), 200, &headers, b"[1]").unwrap_err();
         assert!(matches!(failed, FixtureError::Write { .. }), "{failed}");
         assert_eq!(
             std::fs::read_to_string(dir.join("00001.json")).unwrap(),
@@ -505,15 +627,15 @@ mod tests {
     fn a_masked_secret_stands_for_any_text_within_its_place() {
         let set = FixtureSet::new(vec![Exchange::json("/bot***/u?offset=2&sig=a***z", "[]")]);
         assert!(
-            set.find("GET", "/bot123:abc/u?sig=a-key-z&offset=2")
+            set.find("GET", "/bot123:abc/u?sig=a-key-z&offset=2", b"")
                 .is_some()
         );
         // Not across a segment, not empty, nor outside the mask's place.
-        assert!(set.find("GET", "/bot1/2/u?offset=2&sig=a-z").is_none());
-        assert!(set.find("GET", "/bot/u?offset=2&sig=a-z").is_none());
-        assert!(set.find("GET", "/bat1/u?offset=2&sig=a-z").is_none());
-        assert!(set.find("GET", "/bot1/u?offset=3&sig=a-z").is_none());
-        assert!(set.find("GET", "/bot1/u?offset=2&sig=a-y").is_none());
-        assert!(set.find("GET", "/bot1/u?offset=2").is_none());
+        assert!(set.find("GET", "/bot1/2/u?offset=2&sig=a-z", b"").is_none());
+        assert!(set.find("GET", "/bot/u?offset=2&sig=a-z", b"").is_none());
+        assert!(set.find("GET", "/bat1/u?offset=2&sig=a-z", b"").is_none());
+        assert!(set.find("GET", "/bot1/u?offset=3&sig=a-z", b"").is_none());
+        assert!(set.find("GET", "/bot1/u?offset=2&sig=a-y", b"").is_none());
+        assert!(set.find("GET", "/bot1/u?offset=2", b"").is_none());
     }
 }

@@ -24,5 +24,5 @@ mod fixture;
 mod replay;
 
 pub use faults::{Fault, FaultServer, serve_faults};
-pub use fixture::{Exchange, FixtureError, FixtureSet, FixtureWriter};
+pub use fixture::{Exchange, FixtureError, FixtureSet, FixtureWriter, Recorded};
 pub use replay::{Handler, Seen, Server, serve, serve_fn, serve_tls};

@@ -103,7 +103,7 @@ pub async fn serve_fn(
 
 fn fixture_handler(set: FixtureSet) -> Handler {
     Arc::new(
-        move |seen: &Seen| match set.find(&seen.method, &seen.target) {
+        move |seen: &Seen| match set.find(&seen.method, &seen.target, &seen.body) {
             Some(exchange) => exchange.clone(),
             None => Exchange {
                 status: 404,

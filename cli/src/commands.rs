@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use anyhow::{Context, Result};
-use hydrant_bench::{FixtureSet, FixtureWriter, Server};
+use hydrant_bench::{FixtureSet, FixtureWriter, Recorded, Server};
 use hydrant_engine::{BenchReport, Interrupt, Job, OutputFormat, RunOptions, Summary, Vars};
 
 use crate::{BenchArgs, Command, JobArgs, RecordArgs, RunArgs};
@@ -387,14 +387,13 @@ async fn run(
         let writer = writer.clone();
         options.on_exchange = Some(Arc::new(move |taken| {
             let mut writer = writer.lock().unwrap_or_else(PoisonError::into_inner);
-            writer.add(
-                taken.method,
-                &taken.target,
-                taken.secret_query,
-                taken.status,
-                taken.headers,
-                taken.body,
-            )?;
+            let request = Recorded {
+                method: taken.method,
+                target: &taken.target,
+                secret_query: taken.secret_query,
+                body: taken.request_body,
+            };
+            writer.add(request, taken.status, taken.headers, taken.body)?;
             Ok(())
         }));
     }
@@ -680,7 +679,8 @@ async fn check(args: JobArgs) -> Result<()> {
     let report = hydrant_engine::check(&job, options, 5).await?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "job:     {} (valid)", job.name())?;
-    writeln!(out, "request: GET {} -> {}", report.url, report.status)?;
+    let (method, url) = (&report.method, &report.url);
+    writeln!(out, "request: {method} {url} -> {}", report.status)?;
     match &report.api_count {
         Some(counted) => writeln!(
             out,

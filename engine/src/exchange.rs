@@ -15,6 +15,8 @@ pub struct TakenExchange<'a> {
     pub target: String,
     /// The names of the query parameters left out of `target`.
     pub secret_query: &'a [String],
+    /// The request's body, secrets shown as `***`; empty without one.
+    pub request_body: &'a [u8],
     /// The response status code.
     pub status: u16,
     /// Response headers, names in lower case.

@@ -347,3 +347,73 @@ fn a_key_echoed_by_the_server_is_not_recorded() {
         assert_eq!(replayed.stdout, recorded.stdout);
     }
 }
+
+/// GraphQL, Notion's queries and Elasticsearch's `search_after` send every
+/// page as a POST to one target, the cursor in the body. Each request is
+/// recorded with its body, the secret in it masked, and the replay
+/// answers each page by its body, with another key too. It had recorded
+/// the first answer alone, and replayed it for every page.
+#[test]
+fn pages_posted_to_one_target_are_recorded_by_their_bodies() {
+    let server = TestServer::start_fn(|seen| {
+        let body: Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+        if body["key"] != SECRET {
+            return crate::util::json(401, "{\"error\":\"bad key\"}");
+        }
+        let (records, next) = match body["variables"]["after"].as_str() {
+            None => (ids(0..2), "\"c2\""),
+            Some("c2") => (ids(2..4), "\"c4\""),
+            Some(_) => (ids(4..5), "null"),
+        };
+        crate::util::json(200, format!("{{\"items\":{records},\"next\":{next}}}"))
+    });
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"{}/q\"\nmethod = \"POST\"\n\
+             body = {{ query = \"{{ items }}\", key = \"${{KEY}}\" }}\n\
+             [records]\npath = \"items\"\n\
+             [paginate]\ntype = \"cursor\"\nfrom = \"next\"\nparam = \"variables.after\"\nin = \"body\"\n",
+            server.url()
+        ),
+    );
+    let fixtures = dir.path("fixtures");
+    let recorded = record_with_key(&job, &fixtures);
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    assert_eq!(recorded.stdout, lines(0..5));
+    assert!(
+        recorded.stderr.contains("recorded 3 exchanges in"),
+        "{}",
+        recorded.stderr
+    );
+    let text = std::fs::read_to_string(fixtures.join("exchanges.json")).unwrap();
+    assert!(!text.contains(SECRET), "{text}");
+    let index: Value = serde_json::from_str(&text).unwrap();
+    let bodies: Vec<&Value> = (index.as_array().unwrap().iter())
+        .map(|e| &e["request_body"])
+        .collect();
+    assert_eq!(
+        bodies[1],
+        &serde_json::json!({"query": "{ items }", "key": "***", "variables": {"after": "c2"}})
+    );
+    assert_eq!(bodies[2]["variables"]["after"], "c4");
+    let replayed = replay_with_another_key(&job, &fixtures);
+    assert_eq!(replayed.code, 0, "{}", replayed.stderr);
+    assert_eq!(replayed.stdout, lines(0..5));
+    // `check` names the method it sent.
+    let checked = hydrant(&[
+        "check",
+        path_str(&job),
+        "--replay",
+        path_str(&fixtures),
+        "--var",
+        "KEY=k",
+    ]);
+    assert_eq!(checked.code, 0, "{}", checked.stderr);
+    assert!(
+        checked.stdout.contains("request: POST http://"),
+        "{}",
+        checked.stdout
+    );
+}

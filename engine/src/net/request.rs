@@ -827,16 +827,23 @@ impl Prepared {
         )
     }
 
+    /// The body as sent, secrets masked; empty without one.
+    pub(crate) fn shown_body(&self) -> &[u8] {
+        match &self.body {
+            Some((body, _)) => self.masked_body.as_ref().unwrap_or(body),
+            None => &[],
+        }
+    }
+
     /// The request as text, secrets masked: what `hydrant explain` shows.
     pub(crate) fn describe(&self) -> String {
         let mut out = format!("{} {}\n", self.method.as_str(), self.shown_url());
         for (name, value, secret) in &self.headers {
             out.push_str(&format!("{name}: {}\n", if *secret { MASK } else { value }));
         }
-        if let Some((body, _)) = &self.body {
-            let shown = self.masked_body.as_ref().unwrap_or(body);
+        if self.body.is_some() {
             out.push('\n');
-            out.push_str(&String::from_utf8_lossy(shown));
+            out.push_str(&String::from_utf8_lossy(self.shown_body()));
             out.push('\n');
         }
         out

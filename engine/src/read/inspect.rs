@@ -93,6 +93,8 @@ pub(crate) fn explain(job: &Job) -> Result<String> {
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct CheckReport {
+    /// The method of the request sent (`GET`, `POST`).
+    pub method: String,
     /// The URL requested, secrets masked.
     pub url: String,
     /// The response status code.
@@ -388,6 +390,9 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
             warnings.extend(short_of_count(job, counted, read, Stop::NoNext));
         }
         let report = CheckReport {
+            method: (job.request.as_ref())
+                .map_or("GET", |r| r.method.as_str())
+                .to_owned(),
             url: first.shown.to_owned(),
             status: first.status,
             records: first.records.len(),

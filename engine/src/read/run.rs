@@ -848,6 +848,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             method: fetched.prepared.method.as_str(),
             target: fetched.prepared.target_without_secrets(),
             secret_query: fetched.prepared.secret_query(),
+            request_body: &session.redact_bytes(fetched.prepared.shown_body()),
             status: fetched.response.status.as_u16(),
             headers: &headers,
             body: &session.redact_bytes(&fetched.response.body),
