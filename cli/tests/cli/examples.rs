@@ -95,7 +95,7 @@ fn every_auth_type_has_an_example_that_runs_offline() {
 
 /// The cookbook's styles: GitHub, Stripe, Microsoft Graph, OData,
 /// Salesforce, Jira, ServiceNow, Slack, Notion, HubSpot, WordPress,
-/// json-server and Datasette.
+/// json-server, Datasette and GraphQL's connections.
 #[test]
 fn the_cookbook_styles_each_have_an_example() {
     let names: BTreeSet<String> = examples("examples/paginate")
@@ -116,6 +116,7 @@ fn the_cookbook_styles_each_have_an_example() {
         "wordpress",
         "json-server",
         "datasette",
+        "graphql",
     ] {
         assert!(names.contains(style), "no examples/paginate/{style}.toml");
     }
