@@ -2619,6 +2619,18 @@ fn a_page_that_says_it_was_cut_short_is_told() {
             "/later2",
             format!("{{\"incomplete_results\":true,\"items\":{}}}", ids(2..3)),
         ),
+        // GraphQL's partial data: an error for each part not resolved.
+        Exchange::json(
+            "/gql",
+            format!(
+                "{{\"data\":{{\"items\":{}}},\"errors\":[{{\"message\":\"not allowed\"}}]}}",
+                ids(0..2)
+            ),
+        ),
+        Exchange::json(
+            "/gql-ok",
+            format!("{{\"data\":{{\"items\":{}}},\"errors\":[]}}", ids(0..2)),
+        ),
         // A pass of a fan-out, which holds no count: told all the same.
         Exchange::json(
             "/fan?q=b",
@@ -2642,6 +2654,17 @@ fn a_page_that_says_it_was_cut_short_is_told() {
             Some(said("/search", "incomplete_results")),
             2,
         ),
+        (
+            "/gql",
+            "data.items",
+            Some(format!(
+                "the page from {url}/gql holds records beside a non-empty `errors`: the API says \
+                 part of its answer failed (a GraphQL field it could not resolve), and values or \
+                 records are missing from the run"
+            )),
+            2,
+        ),
+        ("/gql-ok", "data.items", None, 2),
     ] {
         let rest = format!("[records]\npath = \"{records}\"\n");
         each_output_says(&url, target, &rest, count, &says.iter().collect::<Vec<_>>());

@@ -141,7 +141,7 @@ fn says_failed<'v, N: Node<'v>>(page: N) -> bool {
 }
 
 /// Whether a value holds more than null, false, zero, `""`, `[]` or `{}`.
-fn holds_something<'v, N: Node<'v>>(value: N) -> bool {
+pub(crate) fn holds_something<'v, N: Node<'v>>(value: N) -> bool {
     match value.view() {
         View::Null | View::Bool(false) => false,
         View::Str(text) => !text.is_empty(),

@@ -9,6 +9,7 @@
 
 use hydrant_paginate::{DEFAULT_LIMIT, Kind, Stop};
 
+use crate::extract::holds_something;
 use crate::job::{Job, RecordMode};
 use crate::json::node::{Node, View};
 use crate::read::near::{folded, near_top, spelled};
@@ -166,13 +167,24 @@ const CUT_NAMES: [&str; 4] = ["truncated", "incompleteresults", "timedout", "isp
 /// keys, `records`; none where they are the page) that says, true, that
 /// the API cut its answer short (see [`CUT_NAMES`]), found by
 /// [`near_top`].
+/// A page's `errors` beside its records: GraphQL answers with the data it
+/// could resolve and an error for each part it could not (a field the
+/// token may not read, a timeout), the values or records of those parts
+/// left null or out.
 pub(crate) fn cut_short<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<String> {
     outside(page, records, |keys, value| {
-        let cut =
-            matches!(value.view(), View::Bool(true)) && CUT_NAMES.contains(&named(keys).as_str());
+        let cut = match value.view() {
+            View::Bool(true) => CUT_NAMES.contains(&named(keys).as_str()),
+            View::Compound => keys == [PARTIAL] && holds_something(value),
+            _ => false,
+        };
         cut.then(|| spelled(keys))
     })
 }
+
+/// The member beside the records of a GraphQL answer that lists what
+/// failed (see [`cut_short`]).
+const PARTIAL: &str = "errors";
 
 /// The records path's keys, where a page is read for a member that says
 /// the API cut its answer short ([`cut_short`]): records at a path of
@@ -185,6 +197,13 @@ pub(crate) fn cut_checked(job: &Job) -> Option<Vec<String>> {
 /// What a run says of a page, from `shown`, whose member `at` says the
 /// API cut its answer short.
 pub(crate) fn cut_said(at: &str, shown: &str) -> String {
+    if at == PARTIAL {
+        return format!(
+            "the page from {shown} holds records beside a non-empty `errors`: the API says part \
+             of its answer failed (a GraphQL field it could not resolve), and values or records \
+             are missing from the run"
+        );
+    }
     format!(
         "the page from {shown} says `{at}` is true: the API cut its answer short, and records \
          are missing from the run (Datasette stops a query at 1000 rows, GitHub's search \
