@@ -21,7 +21,7 @@ mod util;
 mod write;
 
 use hydrant_bench::{Exchange, Seen};
-use util::{Dir, TestServer, hydrant, hydrant_with, path_str, run_job};
+use util::{Dir, TestServer, hydrant, hydrant_with, ids, lines, path_str, run_job};
 
 pub(crate) const TYPES_PAGE: &str = r#"{"data": {"items": [
  {"id": 1, "i": 2147483647, "s": "plain", "f": 1.5, "d": 0.1, "b": true, "day": "2024-03-01", "ts": "2024-03-01T12:00:00.250Z", "bin": "aGk=", "j": {"k": [1, null]}, "big": 123456789012345678901234567890, "u": {"tags": ["x", "y"], "odata": "z"}, "@odata.nextLink": "n1"},
@@ -978,6 +978,49 @@ fn tls_is_verified_against_ca_file_and_negotiates_http2() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("tls_verify = false"), "{}", run.stderr);
     assert_eq!(run.stdout, "{\"ok\":true}\n");
+}
+
+/// Django REST Framework behind a proxy that ends TLS writes its next
+/// links with `http://`. The link on the job's host is followed over
+/// the job's `https`, with its credentials: sent as written it went in
+/// the clear without them, to the TLS port, and failed.
+#[test]
+fn an_http_next_link_on_the_job_host_is_followed_over_https() {
+    let ca = util::TestCa::new();
+    let server = TestServer::start_tls(
+        vec![
+            Exchange::json(
+                "/items",
+                format!(
+                    "{{\"next\":\"http://localhost/items?page=2\",\"results\":{}}}",
+                    ids(0..2)
+                ),
+            ),
+            Exchange::json(
+                "/items?page=2",
+                format!("{{\"next\":null,\"results\":{}}}", ids(2..3)),
+            ),
+        ],
+        &ca,
+    );
+    let dir = Dir::new();
+    dir.write("ca.pem", &ca.ca_cert);
+    let job = dir.write(
+        "job.toml",
+        &format!(
+            "[request]\nurl = \"https://localhost:{}/items\"\nca_file = \"ca.pem\"\n\
+             [auth]\ntype = \"bearer\"\ntoken = \"t0ken\"\n\
+             [records]\npath = \"results\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n",
+            server.port()
+        ),
+    );
+    let run = hydrant(&["run", path_str(&job)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, lines(0..3));
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[1].target, "/items?page=2");
+    assert_eq!(seen[1].header("authorization"), Some("Bearer t0ken"));
 }
 
 #[test]

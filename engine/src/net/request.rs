@@ -174,9 +174,13 @@ fn target<'v>(
         _ => None,
     });
     let url = match link {
-        Some(link) => job_url
-            .join(link)
-            .map_err(|e| Error::data(format!("pagination link `{link}` is not a URL ({e})")))?,
+        Some(link) => {
+            let mut url = job_url
+                .join(link)
+                .map_err(|e| Error::data(format!("pagination link `{link}` is not a URL ({e})")))?;
+            upgrade_to_job_origin(&mut url, &job_url);
+            url
+        }
         None => job_url.clone(),
     };
     if !matches!(url.scheme(), "http" | "https") {
@@ -194,6 +198,26 @@ fn target<'v>(
         )?;
     }
     Ok((job_url, url, link.is_some()))
+}
+
+/// Turns a link to the job's host over plain `http` into one to the job's
+/// `https` origin. An API behind a proxy that ends TLS writes its links
+/// with the scheme it sees: Django REST Framework, Laravel and Spring do,
+/// unless told of the proxy. Followed as written, the request would go
+/// in the clear, and without credentials (another origin), to be refused
+/// or sent back to `https` by a redirect that no longer carries them.
+/// The link's port must be the job's, or `http`'s default.
+fn upgrade_to_job_origin(url: &mut Url, job_url: &Url) {
+    let same_port = url.port().is_none() || url.port() == job_url.port();
+    if url.scheme() == "http"
+        && job_url.scheme() == "https"
+        && url.host_str() == job_url.host_str()
+        && same_port
+        && url.set_scheme("https").is_ok()
+        && url.set_port(job_url.port()).is_ok()
+    {
+        tracing::debug!(link = %strip_query(url), "an http link on the job's host, followed over https");
+    }
 }
 
 /// What the query and the headers of a request are made from.
@@ -970,6 +994,39 @@ fn mask_values(text: &str, values: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_http_link_on_the_job_host_is_followed_over_https() {
+        let upgraded = |link: &str, job: &str| {
+            let mut url = Url::parse(link).unwrap();
+            upgrade_to_job_origin(&mut url, &Url::parse(job).unwrap());
+            url.to_string()
+        };
+        let job = "https://api.example.com/v1/items";
+        assert_eq!(
+            upgraded("http://api.example.com/v1/items?page=2", job),
+            "https://api.example.com/v1/items?page=2"
+        );
+        assert_eq!(
+            upgraded("http://127.0.0.1:8443/p?c=1", "https://127.0.0.1:8443/p"),
+            "https://127.0.0.1:8443/p?c=1"
+        );
+        assert_eq!(
+            upgraded("http://localhost/p2", "https://localhost:8443/p"),
+            "https://localhost:8443/p2"
+        );
+        // Another host, another port, or a job over http: as written.
+        for (link, job) in [
+            ("http://cdn.example.com/v1/items?page=2", job),
+            ("http://api.example.com:8080/v1/items", job),
+            (
+                "http://api.example.com/v1/items",
+                "http://api.example.com/v1",
+            ),
+        ] {
+            assert_eq!(upgraded(link, job), link);
+        }
+    }
 
     #[test]
     fn a_dot_segment_from_a_placeholder_is_refused() {
