@@ -4,7 +4,9 @@
 //! The guesses are plain rules over the first response: the `Link` header,
 //! the members of the body (a next link, a cursor, a known style such as
 //! Stripe's `has_more`), and the query of the URL (offset or page
-//! numbers). Each guess is a comment in the job, so a user can check it.
+//! numbers). Offsets the body echoes are tried on the second page, the
+//! one guess that asks the API. Each guess is a comment in the job, so a
+//! user can check it.
 //! Credentials go into the job as `${VAR}` references, never in clear.
 
 use std::path::PathBuf;
@@ -95,17 +97,16 @@ pub async fn init(args: InitArgs) -> Result<()> {
     let names: Vec<String> = vars.iter().map(|(name, _)| name.clone()).collect();
     let vars = Vars::new(vars);
     let probe_job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
-    let redirect_to = options.redirect_to.clone();
+    // How probes after the first are sent (to the fixture set, with --replay).
+    let again = hydrant_engine::RunOptions {
+        redirect_to: options.redirect_to.clone(),
+        ..hydrant_engine::RunOptions::default()
+    };
     let mut probe = hydrant_engine::probe(&probe_job, options).await?;
     if serde_json::from_slice::<Value>(&probe.body).is_err() && is_ndjson(&probe.body) {
         // Asked again as the job will ask, to read its lines as records.
         draft.lines = true;
-        let job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
-        let options = hydrant_engine::RunOptions {
-            redirect_to,
-            ..hydrant_engine::RunOptions::default()
-        };
-        probe = hydrant_engine::probe(&job, options).await?;
+        probe = probe_again(&draft, &vars, &again).await?;
     }
     let body: Value = serde_json::from_slice(&probe.body)
         .with_context(|| format!("the first page of {} is not JSON", probe.url))?;
@@ -124,6 +125,9 @@ pub async fn init(args: InitArgs) -> Result<()> {
         &draft.query,
         draft.records.as_deref(),
     );
+    if draft.paging.is_none() {
+        draft.paging = echoed_offsets(&draft, &vars, &body, &again).await?;
+    }
     if let Some(paging) = &draft.paging {
         draft.query.retain(|(name, _)| !paging.takes.contains(name));
     }
@@ -159,6 +163,79 @@ pub async fn init(args: InitArgs) -> Result<()> {
         eprintln!("hydrant: set them (or pass --var NAME=VALUE) before `hydrant run`");
     }
     Ok(())
+}
+
+/// The first page of `draft`'s job, asked for again, sent as `again`
+/// says.
+async fn probe_again(
+    draft: &Draft,
+    vars: &Vars,
+    again: &hydrant_engine::RunOptions,
+) -> Result<hydrant_engine::Probe> {
+    let job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", vars)?;
+    let options = hydrant_engine::RunOptions {
+        redirect_to: again.redirect_to.clone(),
+        ..hydrant_engine::RunOptions::default()
+    };
+    Ok(hydrant_engine::probe(&job, options).await?)
+}
+
+/// Offsets a body echoes beside its records, where the URL has none:
+/// DummyJSON's and Feathers' `{"total", "skip", "limit", ...}`, others'
+/// `offset` and `limit`. The parameters are not the members' names
+/// everywhere (Feathers reads `$skip`; an unknown parameter can filter
+/// the records away), so each spelling is tried on the second page, and
+/// the one whose answer echoes the offset sent is taken: one or two
+/// requests more.
+async fn echoed_offsets(
+    draft: &Draft,
+    vars: &Vars,
+    body: &Value,
+    again: &hydrant_engine::RunOptions,
+) -> Result<Option<Paging>> {
+    let number = |name: &str| body.get(name).and_then(Value::as_u64);
+    let Some((member, limit)) = ["skip", "offset"]
+        .into_iter()
+        .find(|name| number(name).is_some())
+        .zip(number("limit").filter(|&l| l > 0))
+    else {
+        return Ok(None);
+    };
+    for prefix in ["", "$"] {
+        let (param, limit_param) = (format!("{prefix}{member}"), format!("{prefix}limit"));
+        let mut second = Draft {
+            query: draft.query.clone(),
+            paging: None,
+            ..Draft::default()
+        };
+        second.url.clone_from(&draft.url);
+        second.headers.clone_from(&draft.headers);
+        second.auth.clone_from(&draft.auth);
+        second.query.push((param.clone(), limit.to_string()));
+        second.query.push((limit_param.clone(), limit.to_string()));
+        let Ok(probe) = probe_again(&second, vars, again).await else {
+            continue;
+        };
+        let echoed = serde_json::from_slice::<Value>(&probe.body)
+            .ok()
+            .and_then(|page| page.get(member).and_then(Value::as_u64));
+        if echoed == Some(limit) {
+            return Ok(Some(Paging {
+                why: format!(
+                    "`{member}` and `limit` in the body, echoed for `{param}` and `{limit_param}`: offsets"
+                ),
+                keys: vec![
+                    ("type", quoted("offset")),
+                    ("param", quoted(&param)),
+                    ("limit_param", quoted(&limit_param)),
+                    ("limit", limit.to_string()),
+                ],
+                takes: vec![param, limit_param],
+                ..Paging::default()
+            }));
+        }
+    }
+    Ok(None)
 }
 
 /// Whether a body is NDJSON: its first two lines each a JSON value.
@@ -592,13 +669,16 @@ const SIZES: [&str; 11] = [
 ];
 
 /// Offsets or page numbers in the URL's query (or, for offsets, echoed
-/// in the body as Jira does). A leading `_` is set aside: json-server's
-/// `_start`, `_page` and `_limit`.
+/// in the body as Jira does). A leading `_` or `$` is set aside:
+/// json-server's `_start`, `_page` and `_limit`, Feathers' `$skip` and
+/// `$limit`, OData's `$top`.
 fn counted(query: &[(String, String)], body: &Value) -> Option<Paging> {
     let find = |names: &[&str]| {
         let named = |name: &str| {
-            let bare = name.strip_prefix('_').unwrap_or(name);
-            names.iter().any(|n| n.eq_ignore_ascii_case(bare))
+            let bare = name.strip_prefix(['_', '$']).unwrap_or(name);
+            names
+                .iter()
+                .any(|n| n.eq_ignore_ascii_case(bare) || n.eq_ignore_ascii_case(name))
         };
         query.iter().find(|(name, _)| named(name)).cloned()
     };

@@ -148,6 +148,83 @@ fn a_job_written_by_init_pages_json_servers_shapes() {
     }
 }
 
+/// Feathers and DummyJSON echo their offsets in the body (`{"total",
+/// "skip", "limit", "data"}`) and read them as `$skip` and `$limit`
+/// (Feathers, which takes any other parameter for a filter of the
+/// records) or `skip` and `limit` (DummyJSON). From a first URL with no
+/// query, init tries each spelling on the second page and keeps the one
+/// whose answer echoes it; from one with `$limit` and `$skip`, it reads
+/// them, echoed or not. The jobs read every record, and say nothing.
+#[test]
+fn a_job_written_by_init_pages_offsets_its_body_echoes() {
+    let server = TestServer::start_fn(|seen| {
+        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
+        let number = |key: &str| {
+            let (_, value) = url.query_pairs().find(|(k, _)| k == key)?;
+            value.parse::<u32>().ok()
+        };
+        let (skip, limit, filtered) = match url.path() {
+            // Another parameter is a filter: no record holds a `skip`.
+            "/feathers" | "/plain" => (
+                number("$skip").unwrap_or(0),
+                number("$limit").unwrap_or(3),
+                url.query_pairs().any(|(k, _)| !k.starts_with('$')),
+            ),
+            _ => (
+                number("skip").unwrap_or(0),
+                number("limit").unwrap_or(3),
+                false,
+            ),
+        };
+        let (total, end) = if filtered {
+            (0, 0)
+        } else {
+            (8, (skip + limit).min(8))
+        };
+        let items: Vec<String> = (skip.min(end)..end)
+            .map(|i| format!("{{\"id\":{i}}}"))
+            .collect();
+        let body = match url.path() {
+            // Offsets in the URL alone, none in the body.
+            "/plain" => format!("{{\"data\":[{}]}}", items.join(",")),
+            _ => format!(
+                "{{\"total\":{total},\"skip\":{},\"limit\":{limit},\"data\":[{}]}}",
+                if filtered { 0 } else { skip },
+                items.join(",")
+            ),
+        };
+        Exchange::json(&seen.target, body)
+    });
+    let dir = Dir::new();
+    for (n, (first, param)) in [
+        ("/feathers", "$skip"),
+        ("/dummy", "skip"),
+        ("/plain?$limit=3&$skip=0", "$skip"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let job = dir.path(&format!("{n}.toml"));
+        let text = init_job(&format!("{}{first}", server.url()), &job);
+        let parsed: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(
+            parsed["paginate"]["type"].as_str(),
+            Some("offset"),
+            "{text}"
+        );
+        assert_eq!(parsed["paginate"]["param"].as_str(), Some(param), "{text}");
+        assert_eq!(parsed["paginate"]["limit"].as_integer(), Some(3), "{text}");
+        let summary = dir.path("summary.json");
+        let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
+        assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
+        let ids: Vec<String> = (0..8).map(|i| format!("{{\"id\":{i}}}\n")).collect();
+        assert_eq!(run.stdout, ids.concat(), "{text}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        assert_eq!(summary["warnings"], serde_json::json!([]), "{text}");
+    }
+}
+
 /// Datasette gives a table's rows as arrays, named by `columns`, beside
 /// a short array of objects (`suggested_facets`, empty after the first
 /// page). The job init writes reads the rows, each place a column.
