@@ -668,14 +668,29 @@ const SIZES: [&str; 11] = [
     "count",
 ];
 
+/// A query parameter's name as the lists of offsets, pages and sizes
+/// spell it: a leading `_` or `$` set aside (json-server's `_start`,
+/// `_page` and `_limit`, Feathers' `$skip` and `$limit`, OData's `$top`),
+/// and of a name in brackets the part inside (Strapi's `pagination[page]`
+/// and `pagination[pageSize]`, JSON:API's `page[offset]`, `page[limit]`
+/// and `page[size]`), but the part before for `page[number]`.
+fn bare_name(name: &str) -> &str {
+    if let Some((before, inside)) = name.strip_suffix(']').and_then(|n| n.rsplit_once('[')) {
+        return if inside.eq_ignore_ascii_case("number") {
+            before
+        } else {
+            inside
+        };
+    }
+    name.strip_prefix(['_', '$']).unwrap_or(name)
+}
+
 /// Offsets or page numbers in the URL's query (or, for offsets, echoed
-/// in the body as Jira does). A leading `_` or `$` is set aside:
-/// json-server's `_start`, `_page` and `_limit`, Feathers' `$skip` and
-/// `$limit`, OData's `$top`.
+/// in the body as Jira does), their names as [`bare_name`] reads them.
 fn counted(query: &[(String, String)], body: &Value) -> Option<Paging> {
     let find = |names: &[&str]| {
         let named = |name: &str| {
-            let bare = name.strip_prefix(['_', '$']).unwrap_or(name);
+            let bare = bare_name(name);
             names
                 .iter()
                 .any(|n| n.eq_ignore_ascii_case(bare) || n.eq_ignore_ascii_case(name))
@@ -743,6 +758,23 @@ fn counted(query: &[(String, String)], body: &Value) -> Option<Paging> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_query_name_is_read_without_its_prefix_or_brackets() {
+        for (name, bare) in [
+            ("_page", "page"),
+            ("$skip", "skip"),
+            ("pagination[page]", "page"),
+            ("pagination[pageSize]", "pageSize"),
+            ("page[number]", "page"),
+            ("page[size]", "size"),
+            ("page[offset]", "offset"),
+            ("page", "page"),
+            ("filter[x", "filter[x"),
+        ] {
+            assert_eq!(bare_name(name), bare, "{name}");
+        }
+    }
 
     #[test]
     fn the_records_are_the_longest_array_of_objects() {

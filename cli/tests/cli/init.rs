@@ -225,6 +225,68 @@ fn a_job_written_by_init_pages_offsets_its_body_echoes() {
     }
 }
 
+/// Strapi pages by `pagination[page]` and `pagination[pageSize]`,
+/// JSON:API servers by `page[offset]` and `page[limit]` or `page[number]`
+/// and `page[size]`, without a next link in the body. The jobs init
+/// writes from such first URLs read every record, and say nothing.
+#[test]
+fn a_job_written_by_init_pages_bracketed_query_names() {
+    let server = TestServer::start_fn(|seen| {
+        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
+        let number = |key: &str| {
+            let (_, value) = url.query_pairs().find(|(k, _)| k == key)?;
+            value.parse::<u32>().ok()
+        };
+        let (first, size) = match (number("page[offset]"), number("page[number]")) {
+            (Some(offset), _) => (offset, number("page[limit]").unwrap()),
+            (None, Some(page)) => (page.saturating_sub(1) * 3, number("page[size]").unwrap()),
+            (None, None) => {
+                let size = number("pagination[pageSize]").unwrap();
+                ((number("pagination[page]").unwrap() - 1) * size, size)
+            }
+        };
+        let items: Vec<String> = (first.min(8)..(first + size).min(8))
+            .map(|i| format!("{{\"id\":{i},\"attributes\":{{\"title\":\"t{i}\"}}}}"))
+            .collect();
+        let body = format!(
+            "{{\"data\":[{}],\"meta\":{{\"pagination\":{{\"total\":8}}}}}}",
+            items.join(",")
+        );
+        Exchange::json(&seen.target, body)
+    });
+    let dir = Dir::new();
+    for (n, (first, paginate)) in [
+        (
+            "/api/articles?pagination[page]=1&pagination[pageSize]=3",
+            "page",
+        ),
+        ("/articles?page[offset]=0&page[limit]=3", "offset"),
+        ("/articles?page[number]=1&page[size]=3", "page"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let job = dir.path(&format!("{n}.toml"));
+        let text = init_job(&format!("{}{first}", server.url()), &job);
+        let parsed: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(
+            parsed["paginate"]["type"].as_str(),
+            Some(paginate),
+            "{text}"
+        );
+        let summary = dir.path("summary.json");
+        let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
+        assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
+        let ids: Vec<String> = (0..8)
+            .map(|i| format!("{{\"id\":{i},\"attributes_title\":\"t{i}\"}}\n"))
+            .collect();
+        assert_eq!(run.stdout, ids.concat(), "{text}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        assert_eq!(summary["warnings"], serde_json::json!([]), "{text}");
+    }
+}
+
 /// Datasette gives a table's rows as arrays, named by `columns`, beside
 /// a short array of objects (`suggested_facets`, empty after the first
 /// page). The job init writes reads the rows, each place a column.
