@@ -142,6 +142,10 @@ pub(crate) struct Tally {
     /// Whether a page has said that the API cut its answer short
     /// (see [`crate::read::count::cut_short`]).
     pub(super) told_cut: bool,
+    /// Whether a cursor pass has said that its cursor is a link (see
+    /// [`crate::read::near::link_as_cursor`]): once a run, not once a
+    /// fan-out value.
+    pub(super) told_link_cursor: bool,
     /// Where the first page whose records path matched nothing holds an
     /// array of objects, for its warning.
     pub(super) elsewhere: Option<String>,
@@ -980,6 +984,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             }
             Step::Next(plan) => {
                 if current.paginator.pages() == 1
+                    && !self.tally.told_link_cursor
                     && let Some(warning) = crate::read::near::link_as_cursor(
                         self.job,
                         &current.paginator,
@@ -987,6 +992,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                         page.shown,
                     )
                 {
+                    self.tally.told_link_cursor = true;
                     self.tally.warn(warning);
                 }
                 current.pending = Some(resolve_links(plan, page.url));
