@@ -164,13 +164,12 @@ pub(crate) fn header_count(headers: &[(String, String)], shown: &str) -> Option<
 const CUT_NAMES: [&str; 4] = ["truncated", "incompleteresults", "timedout", "ispartial"];
 
 /// The path of a member of `page` outside the records (their path's
-/// keys, `records`; none where they are the page) that says, true, that
-/// the API cut its answer short (see [`CUT_NAMES`]), found by
-/// [`near_top`].
-/// A page's `errors` beside its records: GraphQL answers with the data it
-/// could resolve and an error for each part it could not (a field the
-/// token may not read, a timeout), the values or records of those parts
-/// left null or out.
+/// keys, `records`; none where they are the page), found by
+/// [`near_top`], that says the API cut its answer short: one of
+/// [`CUT_NAMES`] that is true, or a top-level `errors` that holds
+/// something. GraphQL answers with the data it could resolve and an error
+/// for each part it could not (a field the token may not read, a
+/// timeout), the values or records of those parts left null or out.
 pub(crate) fn cut_short<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<String> {
     outside(page, records, |keys, value| {
         let cut = match value.view() {
@@ -555,8 +554,14 @@ mod tests {
         assert_eq!(cut(github).as_deref(), Some("incomplete_results"));
         let elastic = r#"{"took": 5, "timed_out": true, "rows": []}"#;
         assert_eq!(cut(elastic).as_deref(), Some("timed_out"));
+        let graphql = r#"{"rows": [{"id": 1}], "errors": [{"message": "denied"}]}"#;
+        assert_eq!(cut(graphql).as_deref(), Some("errors"));
         for page in [
             r#"{"rows": [], "truncated": false, "incomplete_results": false}"#,
+            r#"{"rows": [], "errors": []}"#,
+            r#"{"rows": [], "errors": null}"#,
+            // Only the page's own `errors`, not one deeper.
+            r#"{"rows": [], "meta": {"errors": [{"message": "x"}]}}"#,
             r#"{"rows": [], "truncated": "yes"}"#,
             // A record's own member.
             r#"{"rows": [{"truncated": true}]}"#,
