@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use hydrant_bench::Exchange;
 
-use crate::util::{Dir, TestServer, hydrant, hydrant_with, path_str};
+use crate::util::{Dir, TestServer, hydrant, hydrant_with, lines, path_str};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -37,6 +37,29 @@ fn init_job(url: &str, job: &Path) -> String {
     let init = hydrant(&["init", url, "--out", path_str(job)]);
     assert_eq!(init.code, 0, "{}", init.stderr);
     std::fs::read_to_string(job).unwrap()
+}
+
+/// The number a request's `target` sends as query parameter `key`.
+fn query_number(target: &str, key: &str) -> Option<u32> {
+    let url = url::Url::parse(&format!("http://h{target}")).unwrap();
+    let (_, value) = url.query_pairs().find(|(k, _)| k == key)?;
+    value.parse::<u32>().ok()
+}
+
+/// Writes the job of `url` with init into `dir` as `name`, runs it, and
+/// checks that it exits 0, writes `expected` and says nothing. Gives the
+/// job, parsed, for its guesses to be checked.
+fn init_and_run(dir: &Dir, name: &str, url: &str, expected: &str) -> toml::Value {
+    let job = dir.path(&format!("{name}.toml"));
+    let text = init_job(url, &job);
+    let summary = dir.path("summary.json");
+    let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
+    assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
+    assert_eq!(run.stdout, expected, "{text}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(summary["warnings"], serde_json::json!([]), "{text}");
+    toml::from_str(&text).unwrap()
 }
 
 #[test]
@@ -89,11 +112,7 @@ fn a_job_written_by_init_fetches_every_record_of_each_cookbook_style() {
 #[test]
 fn a_job_written_by_init_pages_json_servers_shapes() {
     let server = TestServer::start_fn(|seen| {
-        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
-        let number = |key: &str| {
-            let (_, value) = url.query_pairs().find(|(k, _)| k == key)?;
-            value.parse::<u32>().ok()
-        };
+        let number = |key: &str| query_number(&seen.target, key);
         let records = |range: std::ops::Range<u32>| {
             let items: Vec<String> = range.map(|i| format!("{{\"id\":{i}}}")).collect();
             format!("[{}]", items.join(","))
@@ -129,22 +148,9 @@ fn a_job_written_by_init_pages_json_servers_shapes() {
     .into_iter()
     .enumerate()
     {
-        let job = dir.path(&format!("{n}.toml"));
-        let text = init_job(&format!("{}{first}", server.url()), &job);
-        let parsed: toml::Value = toml::from_str(&text).unwrap();
-        assert_eq!(
-            parsed["paginate"]["type"].as_str(),
-            Some(paginate),
-            "{text}"
-        );
-        let summary = dir.path("summary.json");
-        let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
-        assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
-        let ids: Vec<String> = (0..7).map(|i| format!("{{\"id\":{i}}}\n")).collect();
-        assert_eq!(run.stdout, ids.concat(), "{text}");
-        let summary: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
-        assert_eq!(summary["warnings"], serde_json::json!([]), "{text}");
+        let url = format!("{}{first}", server.url());
+        let job = init_and_run(&dir, &n.to_string(), &url, &lines(0..7));
+        assert_eq!(job["paginate"]["type"].as_str(), Some(paginate), "{job}");
     }
 }
 
@@ -159,10 +165,7 @@ fn a_job_written_by_init_pages_json_servers_shapes() {
 fn a_job_written_by_init_pages_offsets_its_body_echoes() {
     let server = TestServer::start_fn(|seen| {
         let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
-        let number = |key: &str| {
-            let (_, value) = url.query_pairs().find(|(k, _)| k == key)?;
-            value.parse::<u32>().ok()
-        };
+        let number = |key: &str| query_number(&seen.target, key);
         let (skip, limit, filtered) = match url.path() {
             // Another parameter is a filter: no record holds a `skip`.
             "/feathers" | "/plain" => (
@@ -204,24 +207,11 @@ fn a_job_written_by_init_pages_offsets_its_body_echoes() {
     .into_iter()
     .enumerate()
     {
-        let job = dir.path(&format!("{n}.toml"));
-        let text = init_job(&format!("{}{first}", server.url()), &job);
-        let parsed: toml::Value = toml::from_str(&text).unwrap();
-        assert_eq!(
-            parsed["paginate"]["type"].as_str(),
-            Some("offset"),
-            "{text}"
-        );
-        assert_eq!(parsed["paginate"]["param"].as_str(), Some(param), "{text}");
-        assert_eq!(parsed["paginate"]["limit"].as_integer(), Some(3), "{text}");
-        let summary = dir.path("summary.json");
-        let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
-        assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
-        let ids: Vec<String> = (0..8).map(|i| format!("{{\"id\":{i}}}\n")).collect();
-        assert_eq!(run.stdout, ids.concat(), "{text}");
-        let summary: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
-        assert_eq!(summary["warnings"], serde_json::json!([]), "{text}");
+        let url = format!("{}{first}", server.url());
+        let job = init_and_run(&dir, &n.to_string(), &url, &lines(0..8));
+        assert_eq!(job["paginate"]["type"].as_str(), Some("offset"), "{job}");
+        assert_eq!(job["paginate"]["param"].as_str(), Some(param), "{job}");
+        assert_eq!(job["paginate"]["limit"].as_integer(), Some(3), "{job}");
     }
 }
 
@@ -232,11 +222,7 @@ fn a_job_written_by_init_pages_offsets_its_body_echoes() {
 #[test]
 fn a_job_written_by_init_pages_bracketed_query_names() {
     let server = TestServer::start_fn(|seen| {
-        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
-        let number = |key: &str| {
-            let (_, value) = url.query_pairs().find(|(k, _)| k == key)?;
-            value.parse::<u32>().ok()
-        };
+        let number = |key: &str| query_number(&seen.target, key);
         let (first, size) = match (number("page[offset]"), number("page[number]")) {
             (Some(offset), _) => (offset, number("page[limit]").unwrap()),
             (None, Some(page)) => (page.saturating_sub(1) * 3, number("page[size]").unwrap()),
@@ -266,24 +252,12 @@ fn a_job_written_by_init_pages_bracketed_query_names() {
     .into_iter()
     .enumerate()
     {
-        let job = dir.path(&format!("{n}.toml"));
-        let text = init_job(&format!("{}{first}", server.url()), &job);
-        let parsed: toml::Value = toml::from_str(&text).unwrap();
-        assert_eq!(
-            parsed["paginate"]["type"].as_str(),
-            Some(paginate),
-            "{text}"
-        );
-        let summary = dir.path("summary.json");
-        let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
-        assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
-        let ids: Vec<String> = (0..8)
+        let url = format!("{}{first}", server.url());
+        let expected: String = (0..8)
             .map(|i| format!("{{\"id\":{i},\"attributes_title\":\"t{i}\"}}\n"))
             .collect();
-        assert_eq!(run.stdout, ids.concat(), "{text}");
-        let summary: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
-        assert_eq!(summary["warnings"], serde_json::json!([]), "{text}");
+        let job = init_and_run(&dir, &n.to_string(), &url, &expected);
+        assert_eq!(job["paginate"]["type"].as_str(), Some(paginate), "{job}");
     }
 }
 
