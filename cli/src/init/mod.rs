@@ -4,8 +4,8 @@
 //! The guesses are plain rules over the first response: the `Link` header,
 //! the members of the body (a next link, a cursor, a known style such as
 //! Stripe's `has_more`), and the query of the URL (offset or page
-//! numbers). Offsets the body echoes are tried on the second page, the
-//! one guess that asks the API. Each guess is a comment in the job, so a
+//! numbers). Offsets or page numbers the body echoes are tried on the
+//! second page, the one guess that asks the API. Each guess is a comment in the job, so a
 //! user can check it.
 //! Credentials go into the job as `${VAR}` references, never in clear.
 
@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::commands::Usage;
 
+mod echo;
 mod table;
 
 /// The arguments of `hydrant init`.
@@ -126,7 +127,10 @@ pub async fn init(args: InitArgs) -> Result<()> {
         draft.records.as_deref(),
     );
     if draft.paging.is_none() {
-        draft.paging = echoed_offsets(&draft, &vars, &body, &again).await?;
+        draft.paging = echo::echoed_offsets(&draft, &vars, &body, &again).await?;
+    }
+    if draft.paging.is_none() {
+        draft.paging = echo::echoed_pages(&draft, &vars, &body, &again).await?;
     }
     if let Some(paging) = &draft.paging {
         draft.query.retain(|(name, _)| !paging.takes.contains(name));
@@ -178,64 +182,6 @@ async fn probe_again(
         ..hydrant_engine::RunOptions::default()
     };
     Ok(hydrant_engine::probe(&job, options).await?)
-}
-
-/// Offsets a body echoes beside its records, where the URL has none:
-/// DummyJSON's and Feathers' `{"total", "skip", "limit", ...}`, others'
-/// `offset` and `limit`. The parameters are not the members' names
-/// everywhere (Feathers reads `$skip`; an unknown parameter can filter
-/// the records away), so each spelling is tried on the second page, and
-/// the one whose answer echoes the offset sent is taken: one or two
-/// requests more.
-async fn echoed_offsets(
-    draft: &Draft,
-    vars: &Vars,
-    body: &Value,
-    again: &hydrant_engine::RunOptions,
-) -> Result<Option<Paging>> {
-    let number = |name: &str| body.get(name).and_then(Value::as_u64);
-    let Some((member, limit)) = ["skip", "offset"]
-        .into_iter()
-        .find(|name| number(name).is_some())
-        .zip(number("limit").filter(|&l| l > 0))
-    else {
-        return Ok(None);
-    };
-    for prefix in ["", "$"] {
-        let (param, limit_param) = (format!("{prefix}{member}"), format!("{prefix}limit"));
-        let mut second = Draft {
-            query: draft.query.clone(),
-            paging: None,
-            ..Draft::default()
-        };
-        second.url.clone_from(&draft.url);
-        second.headers.clone_from(&draft.headers);
-        second.auth.clone_from(&draft.auth);
-        second.query.push((param.clone(), limit.to_string()));
-        second.query.push((limit_param.clone(), limit.to_string()));
-        let Ok(probe) = probe_again(&second, vars, again).await else {
-            continue;
-        };
-        let echoed = serde_json::from_slice::<Value>(&probe.body)
-            .ok()
-            .and_then(|page| page.get(member).and_then(Value::as_u64));
-        if echoed == Some(limit) {
-            return Ok(Some(Paging {
-                why: format!(
-                    "`{member}` and `limit` in the body, echoed for `{param}` and `{limit_param}`: offsets"
-                ),
-                keys: vec![
-                    ("type", quoted("offset")),
-                    ("param", quoted(&param)),
-                    ("limit_param", quoted(&limit_param)),
-                    ("limit", limit.to_string()),
-                ],
-                takes: vec![param, limit_param],
-                ..Paging::default()
-            }));
-        }
-    }
-    Ok(None)
 }
 
 /// Whether a body is NDJSON: its first two lines each a JSON value.
@@ -535,7 +481,8 @@ fn link_header(headers: &[(String, String)]) -> Option<Paging> {
 
 /// Cursors of well-known shapes: Stripe's `has_more`, HubSpot's
 /// `paging.next.after`, Slack's `response_metadata.next_cursor`,
-/// Notion's `next_cursor`, Google's `nextPageToken`.
+/// Notion's `next_cursor`, Google's `nextPageToken`, fastapi-pagination's
+/// `next_page`.
 fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
     let cursor = |why: &str, from: &str, param: &str| Paging {
         why: why.to_owned(),
@@ -565,6 +512,21 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
         ]];
         return Some(paging);
     }
+    // fastapi-pagination's cursor pages: `next_page` a token beside
+    // `previous_page`, read back as `cursor`. Zendesk's `next_page` is a
+    // link, which `next_link` takes.
+    if body
+        .get("next_page")
+        .and_then(Value::as_str)
+        .is_some_and(|text| !text.contains('/'))
+        && body.get("previous_page").is_some()
+    {
+        return Some(cursor(
+            "`next_page` holds the cursor of the next page, beside `previous_page`",
+            "next_page",
+            "cursor",
+        ));
+    }
     let styles: [(&[&str], &str, &str); 4] = [
         (&["paging", "next", "after"], "paging.next.after", "after"),
         (
@@ -593,18 +555,47 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
     None
 }
 
-/// A member named like `next` whose value is a URL or a path.
+/// A member named like `next` whose value is a URL or a path; or such a
+/// value at `href` under a member named like `next` (HAL's
+/// `_links.next.href`, JSON:API's link objects); or at `href` beside
+/// `rel: "next"` in an array of links (PayPal's `links`).
 fn next_link(body: &Value) -> Option<Paging> {
-    let (path, _) = members(body, 3).into_iter().find(|(path, child)| {
-        let key = path.last().copied().unwrap_or_default();
-        child.as_str().is_some_and(|text| {
-            key.to_ascii_lowercase().contains("next")
-                && (text.starts_with("http://")
-                    || text.starts_with("https://")
-                    || text.starts_with('/'))
-        })
-    })?;
-    let from = path_of(&path);
+    let is_link = |text: &str| {
+        text.starts_with("http://") || text.starts_with("https://") || text.starts_with('/')
+    };
+    let named_next = |key: &&str| key.to_ascii_lowercase().contains("next");
+    let found = members(body, 3).into_iter().find(|(path, child)| {
+        let (key, parent) = match path.as_slice() {
+            [.., parent, key] => (*key, Some(parent)),
+            [key] => (*key, None),
+            [] => return false,
+        };
+        let named = named_next(&key) || (key == "href" && parent.is_some_and(named_next));
+        named && child.as_str().is_some_and(is_link)
+    });
+    let from = match found {
+        Some((path, _)) => path_of(&path),
+        None => {
+            let (path, _) = members(body, 3).into_iter().find(|(_, child)| {
+                child.as_array().is_some_and(|links| {
+                    links.iter().any(|link| {
+                        link.get("rel").and_then(Value::as_str) == Some("next")
+                            && link
+                                .get("href")
+                                .and_then(Value::as_str)
+                                .is_some_and(is_link)
+                    })
+                })
+            })?;
+            let array = path_of(&path);
+            let array = if array.starts_with('$') {
+                array
+            } else {
+                format!("$.{array}")
+            };
+            format!("{array}[?@.rel == 'next'].href")
+        }
+    };
     Some(Paging {
         why: format!("`{from}` holds the next page's URL"),
         keys: vec![("type", quoted("next_link")), ("from", quoted(&from))],

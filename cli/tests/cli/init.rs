@@ -199,10 +199,12 @@ fn a_job_written_by_init_pages_offsets_its_body_echoes() {
         Exchange::json(&seen.target, body)
     });
     let dir = Dir::new();
-    for (n, (first, param)) in [
-        ("/feathers", "$skip"),
-        ("/dummy", "skip"),
-        ("/plain?$limit=3&$skip=0", "$skip"),
+    for (n, (first, param, limit)) in [
+        ("/feathers", "$skip", 3),
+        ("/dummy", "skip", 3),
+        // A size in the URL is sent once in the probe, as in the job.
+        ("/dummy?limit=5", "skip", 5),
+        ("/plain?$limit=3&$skip=0", "$skip", 3),
     ]
     .into_iter()
     .enumerate()
@@ -211,7 +213,153 @@ fn a_job_written_by_init_pages_offsets_its_body_echoes() {
         let job = init_and_run(&dir, &n.to_string(), &url, &lines(0..8));
         assert_eq!(job["paginate"]["type"].as_str(), Some("offset"), "{job}");
         assert_eq!(job["paginate"]["param"].as_str(), Some(param), "{job}");
-        assert_eq!(job["paginate"]["limit"].as_integer(), Some(3), "{job}");
+        assert_eq!(job["paginate"]["limit"].as_integer(), Some(limit), "{job}");
+        assert!(job["request"].get("query").is_none(), "{job}");
+    }
+}
+
+/// FastAPI's and Flask's pages echo their number and size (`{"items",
+/// "total", "page", "size", "pages"}`, `meta.page` and `meta.per_page`),
+/// Spring's from zero (`{"content", "number", "size"}`), and none of them
+/// has a next link. From a first URL with no page in it, init asks for
+/// the second page and keeps page numbers where the answer echoes the
+/// number sent. The jobs read every record, and say nothing. An API that
+/// reads its page from another parameter answers page 1 again: no guess.
+#[test]
+fn a_job_written_by_init_pages_numbers_its_body_echoes() {
+    let server = TestServer::start_fn(|seen| {
+        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
+        let number = |key: &str| query_number(&seen.target, key);
+        let (first, size_param) = match url.path() {
+            "/flask" => (1, "per_page"),
+            "/spring" => (0, "size"),
+            _ => (1, "size"),
+        };
+        let page = match url.path() {
+            "/deaf" => 1,
+            _ => number("page").unwrap_or(first),
+        };
+        let size = number(size_param).unwrap_or(3);
+        let skip = (page - first) * size;
+        let items: Vec<String> = (skip.min(8)..(skip + size).min(8))
+            .map(|i| format!("{{\"id\":{i}}}"))
+            .collect();
+        let items = items.join(",");
+        let body = match url.path() {
+            "/flask" => format!(
+                "{{\"data\":[{items}],\"meta\":{{\"page\":{page},\"per_page\":{size},\"total\":8}}}}"
+            ),
+            "/spring" => format!(
+                "{{\"content\":[{items}],\"number\":{page},\"size\":{size},\"totalElements\":8}}"
+            ),
+            _ => format!(
+                "{{\"items\":[{items}],\"total\":8,\"page\":{page},\"size\":{size},\"pages\":{}}}",
+                8u32.div_ceil(size)
+            ),
+        };
+        Exchange::json(&seen.target, body)
+    });
+    let dir = Dir::new();
+    for (n, (first, param, start, size)) in [
+        ("/fastapi", "size", None, 3),
+        ("/fastapi?size=5", "size", None, 5),
+        ("/flask", "per_page", None, 3),
+        ("/spring", "size", Some(0), 3),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let url = format!("{}{first}", server.url());
+        let job = init_and_run(&dir, &n.to_string(), &url, &lines(0..8));
+        let paginate = &job["paginate"];
+        assert_eq!(paginate["type"].as_str(), Some("page"), "{job}");
+        assert_eq!(paginate["param"].as_str(), Some("page"), "{job}");
+        assert_eq!(paginate["size_param"].as_str(), Some(param), "{job}");
+        assert_eq!(paginate["size"].as_integer(), Some(size), "{job}");
+        assert_eq!(
+            paginate.get("start").and_then(toml::Value::as_integer),
+            start
+        );
+        assert!(job["request"].get("query").is_none(), "{job}");
+    }
+    let text = init_job(&format!("{}/deaf", server.url()), &dir.path("deaf.toml"));
+    assert!(!text.contains("[paginate]"), "{text}");
+}
+
+/// Links to the next page inside objects and arrays: HAL's
+/// `_links.next.href` (Spring Data REST), JSON:API's link objects,
+/// PayPal's `links` array of `{href, rel}`, Zendesk's `next_page`. And
+/// fastapi-pagination's `next_page`, a token, not a link, read back as
+/// `cursor`. The jobs init writes read every record, and say nothing.
+#[test]
+fn a_job_written_by_init_follows_next_links_in_objects_and_arrays() {
+    let server = TestServer::start_fn(|seen| {
+        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
+        let page = query_number(&seen.target, "page")
+            .or_else(|| query_number(&seen.target, "cursor").map(|c| c / 10))
+            .unwrap_or(0);
+        let items: Vec<String> = (page * 3..(page * 3 + 3).min(8))
+            .map(|i| format!("{{\"id\":{i}}}"))
+            .collect();
+        let items = items.join(",");
+        let more = page < 2;
+        let link = format!("\"{}?page={}\"", url.path(), page + 1);
+        let next = if more { link.as_str() } else { "null" };
+        let body = match url.path() {
+            "/hal" => format!(
+                "{{\"_embedded\":{{\"items\":[{items}]}},\"_links\":{{\"self\":{{\"href\":\"/hal\"}}{}}},\
+                 \"page\":{{\"size\":3,\"totalElements\":8,\"number\":{page}}}}}",
+                if more {
+                    format!(",\"next\":{{\"href\":{link}}}")
+                } else {
+                    String::new()
+                }
+            ),
+            "/jsonapi" => format!(
+                "{{\"data\":[{items}],\"links\":{{\"self\":{{\"href\":\"/jsonapi\"}},\"next\":{}}}}}",
+                if more {
+                    format!("{{\"href\":{link}}}")
+                } else {
+                    "null".to_owned()
+                }
+            ),
+            "/paypal" => format!(
+                "{{\"items\":[{items}],\"total_items\":8,\"links\":[{{\"href\":\"/paypal\",\"rel\":\"self\"}}{}]}}",
+                if more {
+                    format!(",{{\"href\":{link},\"rel\":\"next\",\"method\":\"GET\"}}")
+                } else {
+                    String::new()
+                }
+            ),
+            "/zendesk" => format!(
+                "{{\"tickets\":[{items}],\"next_page\":{next},\"previous_page\":null,\"count\":8}}"
+            ),
+            _ => format!(
+                "{{\"items\":[{items}],\"total\":8,\"current_page\":\"c\",\"previous_page\":null,\"next_page\":{}}}",
+                if more {
+                    format!("\"{}\"", (page + 1) * 10)
+                } else {
+                    "null".to_owned()
+                }
+            ),
+        };
+        Exchange::json(&seen.target, body)
+    });
+    let dir = Dir::new();
+    for (n, (first, paginate, from)) in [
+        ("/hal", "next_link", "_links.next.href"),
+        ("/jsonapi", "next_link", "links.next.href"),
+        ("/paypal", "next_link", "$.links[?@.rel == 'next'].href"),
+        ("/zendesk", "next_link", "next_page"),
+        ("/fastapi", "cursor", "next_page"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let url = format!("{}{first}", server.url());
+        let job = init_and_run(&dir, &n.to_string(), &url, &lines(0..8));
+        assert_eq!(job["paginate"]["type"].as_str(), Some(paginate), "{job}");
+        assert_eq!(job["paginate"]["from"].as_str(), Some(from), "{job}");
     }
 }
 
