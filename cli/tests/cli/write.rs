@@ -407,6 +407,62 @@ fn a_write_past_its_rejects_counts_every_batch_answered() {
     assert!(run.stderr.ends_with(&said), "{}", run.stderr);
 }
 
+/// Django REST Framework's create takes one record a request and refuses
+/// an array whole with 400. A batch write that delivered nothing so says
+/// how to send one record a request; a run that delivered some, or sent
+/// one a request already, or failed on another status, does not.
+#[test]
+fn a_write_refused_whole_names_single_mode() {
+    let server = TestServer::start_fn(|seen| {
+        let (status, body) = match (seen.body.first(), seen.target.as_str()) {
+            (_, "/down") => (503, "{\"detail\":\"down\"}"),
+            (_, "/none/") => (400, "{\"name\":[\"This field is required.\"]}"),
+            (Some(b'['), "/items/") => (
+                400,
+                "{\"non_field_errors\":[\"Invalid data. Expected a dictionary, but got list.\"]}",
+            ),
+            _ if String::from_utf8_lossy(&seen.body).contains("\"x\"") => {
+                (400, "{\"price\":[\"A valid number is required.\"]}")
+            }
+            _ => (201, "{\"id\":1}"),
+        };
+        Exchange {
+            status,
+            ..Exchange::json(&seen.target, body)
+        }
+    });
+    let hint = "if the API takes one record a request, set write.mode = \"single\"";
+    let dir = Dir::new();
+    dir.write(
+        "in.ndjson",
+        "{\"name\":\"a\",\"price\":\"1.50\"}\n{\"name\":\"c\",\"price\":\"x\"}\n",
+    );
+    for (target, mode, told, delivered) in [
+        ("/items/", "mode = \"single\"", false, 1),
+        ("/items/", "mode = \"batch\"", true, 0),
+        ("/none/", "mode = \"single\"", false, 0),
+        // An API of arrays that refused the second batch of one record.
+        ("/bulk/", "batch_size = 1", false, 1),
+        ("/down", "mode = \"batch\"", false, 0),
+    ] {
+        let job = format!(
+            "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}{target}\"\n{mode}\n\
+             [limits]\nmax_retries = 0\nconcurrency = 1\n",
+            server.url()
+        );
+        let run = run_write(&dir, &job, &[]);
+        assert_eq!(run.code, 1, "{target} {mode}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.contains(hint),
+            told,
+            "{target} {mode}: {}",
+            run.stderr
+        );
+        let counted = format!("; {delivered} delivered");
+        assert!(run.stderr.contains(&counted), "{}", run.stderr);
+    }
+}
+
 /// A sink whose answers are scripted per request number (1-based), 201
 /// after the script.
 fn scripted(script: Vec<(u16, Option<&'static str>)>) -> TestServer {

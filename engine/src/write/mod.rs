@@ -270,7 +270,8 @@ struct Settling<'j> {
     /// batch is sent after, and the run fails once those in flight settle.
     over_rejects: bool,
     /// Why the latest record was rejected, for the error of too many.
-    last_reject: Option<String>,
+    /// The reason and status of the last record rejected.
+    last_reject: Option<(String, Option<u16>)>,
 }
 
 impl Settling<'_> {
@@ -290,7 +291,7 @@ impl Settling<'_> {
             }
         };
         if let Some(rejected) = settled.rejected.last() {
-            self.last_reject = Some(rejected.reason.clone());
+            self.last_reject = Some((rejected.reason.clone(), rejected.status));
         }
         record(&mut self.checkpoint, &mut self.rejects, settled)
     }
@@ -326,8 +327,8 @@ impl Settling<'_> {
     fn too_many_rejects(&self, input_done: bool) -> Error {
         let (write, _) = parts(self.job);
         let counts = self.checkpoint.counts;
-        let last = (self.last_reject.as_deref())
-            .map_or_else(String::new, |reason| format!(" (the last: {reason})"));
+        let last = (self.last_reject.as_ref())
+            .map_or_else(String::new, |(reason, _)| format!(" (the last: {reason})"));
         let rest = match input_done {
             true => "",
             false => ", the rest of the input not sent",
@@ -336,9 +337,16 @@ impl Settling<'_> {
             || "set write.reject_path to keep them".to_owned(),
             |p| format!("they are in `{}`", p.display()),
         );
+        // An API that takes one record a request refuses an array whole
+        // (Django REST Framework: "Expected a dictionary, but got list").
+        let refused_whole = matches!(self.last_reject, Some((_, Some(400 | 422))));
+        let single = match !write.single && counts.delivered == 0 && refused_whole {
+            true => "; if the API takes one record a request, set write.mode = \"single\"",
+            false => "",
+        };
         Error::data(format!(
             "{} records rejected{last}, more than write.max_rejects ({}); {} delivered{rest}; \
-             {whereto}",
+             {whereto}{single}",
             counts.rejected, write.max_rejects, counts.delivered
         ))
     }
