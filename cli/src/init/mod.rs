@@ -463,6 +463,38 @@ fn paging(
         .or_else(|| next_link(body))
         .or_else(|| numbered_next(query, body))
         .or_else(|| counted(query, body))
+        .or_else(|| bare_cursor(body))
+}
+
+/// A bare `cursor` (Algolia's browse, the AT Protocol's lists), or an
+/// `offset` that is not a number (Airtable's `itr…/rec…`), each sent
+/// back under its own name. Such names also echo the page asked for, so
+/// every other rule comes first.
+fn bare_cursor(body: &Value) -> Option<Paging> {
+    let (name, _) = ["cursor", "offset"].iter().find_map(|name| {
+        let text = body.get(*name)?.as_str()?.trim();
+        let number = *name == "offset" && text.bytes().all(|b| b.is_ascii_digit());
+        (!text.is_empty() && !number).then_some((*name, text))
+    })?;
+    Some(cursor(
+        &format!("`{name}` holds the cursor of the next page"),
+        name,
+        name,
+    ))
+}
+
+/// A cursor read at `from` and sent back as `param`, guessed for `why`.
+fn cursor(why: &str, from: &str, param: &str) -> Paging {
+    Paging {
+        why: why.to_owned(),
+        keys: vec![
+            ("type", quoted("cursor")),
+            ("from", quoted(from)),
+            ("param", quoted(param)),
+        ],
+        takes: vec![param.to_owned()],
+        ..Paging::default()
+    }
 }
 
 fn link_header(headers: &[(String, String)]) -> Option<Paging> {
@@ -484,16 +516,6 @@ fn link_header(headers: &[(String, String)]) -> Option<Paging> {
 /// Notion's `next_cursor`, Google's `nextPageToken`, fastapi-pagination's
 /// `next_page`.
 fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
-    let cursor = |why: &str, from: &str, param: &str| Paging {
-        why: why.to_owned(),
-        keys: vec![
-            ("type", quoted("cursor")),
-            ("from", quoted(from)),
-            ("param", quoted(param)),
-        ],
-        takes: vec![param.to_owned()],
-        ..Paging::default()
-    };
     if body.get("has_more").is_some_and(Value::is_boolean)
         && records == Some("data")
         && at(body, &["data"])?
@@ -556,8 +578,9 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
 }
 
 /// A member named like `next` whose value is a URL or a path; or such a
-/// value at `href` under a member named like `next` (HAL's
-/// `_links.next.href`, JSON:API's link objects); or at `href` beside
+/// value at `href`, `uri`, `url` or `link` under a member named like
+/// `next` (HAL's `_links.next.href`, JSON:API's link objects, Asana's
+/// `next_page.uri`); or at `href` beside
 /// `rel: "next"` in an array of links (PayPal's `links`).
 fn next_link(body: &Value) -> Option<Paging> {
     let is_link = |text: &str| {
@@ -570,7 +593,8 @@ fn next_link(body: &Value) -> Option<Paging> {
             [key] => (*key, None),
             [] => return false,
         };
-        let named = named_next(&key) || (key == "href" && parent.is_some_and(named_next));
+        let link_key = ["href", "uri", "url", "link"].contains(&key);
+        let named = named_next(&key) || (link_key && parent.is_some_and(named_next));
         named && child.as_str().is_some_and(is_link)
     });
     let from = match found {

@@ -295,8 +295,10 @@ fn a_job_written_by_init_pages_numbers_its_body_echoes() {
 fn a_job_written_by_init_follows_next_links_in_objects_and_arrays() {
     let server = TestServer::start_fn(|seen| {
         let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
+        let airtable = url.query_pairs().find(|(k, _)| k == "offset");
         let page = query_number(&seen.target, "page")
             .or_else(|| query_number(&seen.target, "cursor").map(|c| c / 10))
+            .or_else(|| airtable?.1.strip_prefix("itr")?.parse().ok())
             .unwrap_or(0);
         let items: Vec<String> = (page * 3..(page * 3 + 3).min(8))
             .map(|i| format!("{{\"id\":{i}}}"))
@@ -331,6 +333,30 @@ fn a_job_written_by_init_follows_next_links_in_objects_and_arrays() {
                     String::new()
                 }
             ),
+            "/asana" => format!(
+                "{{\"data\":[{items}],\"next_page\":{}}}",
+                if more {
+                    format!("{{\"offset\":\"x\",\"path\":\"/x\",\"uri\":{link}}}")
+                } else {
+                    "null".to_owned()
+                }
+            ),
+            "/airtable" => format!(
+                "{{\"records\":[{items}]{}}}",
+                if more {
+                    format!(",\"offset\":\"itr{}\"", page + 1)
+                } else {
+                    String::new()
+                }
+            ),
+            "/algolia" => format!(
+                "{{\"hits\":[{items}],\"nbHits\":8{}}}",
+                if more {
+                    format!(",\"cursor\":\"{}\"", (page + 1) * 10)
+                } else {
+                    String::new()
+                }
+            ),
             "/zendesk" => format!(
                 "{{\"tickets\":[{items}],\"next_page\":{next},\"previous_page\":null,\"count\":8}}"
             ),
@@ -352,6 +378,9 @@ fn a_job_written_by_init_follows_next_links_in_objects_and_arrays() {
         ("/paypal", "next_link", "$.links[?@.rel == 'next'].href"),
         ("/zendesk", "next_link", "next_page"),
         ("/fastapi", "cursor", "next_page"),
+        ("/asana", "next_link", "next_page.uri"),
+        ("/airtable", "cursor", "offset"),
+        ("/algolia", "cursor", "cursor"),
     ]
     .into_iter()
     .enumerate()

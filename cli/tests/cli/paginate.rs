@@ -3160,6 +3160,50 @@ fn a_job_without_paginate_whose_page_names_a_next_page_is_told() {
                 ids(0..2)
             ),
         ),
+        Exchange::json(
+            "/hal",
+            format!(
+                "{{\"_embedded\":{{\"items\":{}}},\"_links\":{{\"self\":{{\"href\":\"/hal\"}},\
+                 \"next\":{{\"href\":\"/hal?page=1\"}}}}}}",
+                ids(0..2)
+            ),
+        ),
+        Exchange::json(
+            "/paypal",
+            format!(
+                "{{\"items\":{},\"links\":[{{\"href\":\"/paypal\",\"rel\":\"self\"}},\
+                 {{\"href\":\"/paypal?page=2\",\"rel\":\"next\"}}]}}",
+                ids(0..2)
+            ),
+        ),
+        // Airtable's `offset` is a cursor; a bare `cursor` too, after any
+        // other name (`next_page` here).
+        Exchange::json(
+            "/airtable",
+            format!("{{\"records\":{},\"offset\":\"itr2/rec2\"}}", ids(0..2)),
+        ),
+        Exchange::json(
+            "/cursor",
+            format!(
+                "{{\"cursor\":\"c1\",\"hits\":{},\"meta\":{{\"next_page\":\"c2\"}}}}",
+                ids(0..2)
+            ),
+        ),
+        Exchange::json(
+            "/algolia",
+            format!("{{\"hits\":{},\"cursor\":\"AkxpZ2h0\"}}", ids(0..2)),
+        ),
+        // A number at `offset` is the page's own offset; a link object
+        // whose `href` is no link, and `rel: "next"` without one, name
+        // nothing.
+        Exchange::json(
+            "/echo",
+            format!(
+                "{{\"offset\":\"0\",\"limit\":2,\"data\":{},\"_links\":{{\"next\":{{\"href\":\"#\"}}}},\
+                 \"links\":[{{\"rel\":\"next\"}}]}}",
+                ids(0..2)
+            ),
+        ),
     ]);
     let url = server.url();
     let told = |target: &str, says: &str, set: &str| {
@@ -3207,6 +3251,55 @@ fn a_job_without_paginate_whose_page_names_a_next_page_is_told() {
             )),
         ),
         ("/last", "data", None),
+        (
+            "/hal",
+            "_embedded.items",
+            Some(told(
+                "/hal",
+                "names a next page at `_links.next.href`",
+                "`type = \"next_link\"`, `from = \"_links.next.href\"`",
+            )),
+        ),
+        (
+            "/paypal",
+            "items",
+            Some(told(
+                "/paypal",
+                "names a next page at `$.links[?@.rel == 'next'].href`",
+                "`type = \"next_link\"`, `from = \"$.links[?@.rel == 'next'].href\"`",
+            )),
+        ),
+        (
+            "/airtable",
+            "records",
+            Some(told(
+                "/airtable",
+                "names a next page's cursor at `offset`",
+                "`type = \"cursor\"`, `from = \"offset\"` and the parameter the API reads it \
+                 from (`param`)",
+            )),
+        ),
+        (
+            "/cursor",
+            "hits",
+            Some(told(
+                "/cursor",
+                "names a next page's cursor at `meta.next_page`",
+                "`type = \"cursor\"`, `from = \"meta.next_page\"` and the parameter the API \
+                 reads it from (`param`)",
+            )),
+        ),
+        (
+            "/algolia",
+            "hits",
+            Some(told(
+                "/algolia",
+                "names a next page's cursor at `cursor`",
+                "`type = \"cursor\"`, `from = \"cursor\"` and the parameter the API reads it \
+                 from (`param`)",
+            )),
+        ),
+        ("/echo", "data", None),
     ];
     let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
     for (target, records, says) in &cases {

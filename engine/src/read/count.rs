@@ -344,22 +344,35 @@ pub(crate) enum Next {
     More(String),
 }
 
+/// Keys of a link inside a member named like the next page: HAL's
+/// `_links.next.href`, JSON:API's link objects, Asana's `next_page.uri`.
+const LINK_KEYS: [&str; 4] = ["href", "uri", "url", "link"];
+
 /// A member of `page` outside the records (`records`, their path's
 /// keys) that names a next page (a link, or a cursor: a non-empty string
 /// or a number), or says more follow (`true`), found by [`near_top`].
+/// A link may be an object's (`_links.next.href`) or the `href` beside
+/// `rel: "next"` in an array of links (PayPal's `links`). Failing those,
+/// a bare `cursor` (Algolia's browse, the AT Protocol) or an `offset`
+/// that is not a number (Airtable's `itr…/rec…`) names a cursor: such
+/// names also echo the page asked for, so any other name comes first.
 pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<Next> {
-    outside(page, records, |keys, value| {
+    let mut weak = None;
+    let mut elements = Vec::new();
+    let strong = outside(page, records, |keys, value| {
         let name = named(keys);
         let at = || spelled(keys);
+        let parent = keys.len().checked_sub(2).map(|i| folded(&keys[i]));
+        let nested = parent.is_some_and(|p| NEXT_NAMES.contains(&p.as_str()))
+            && LINK_KEYS.contains(&name.as_str());
         match value.view() {
-            View::Str(text) if NEXT_NAMES.contains(&name.as_str()) => {
+            View::Str(text) if NEXT_NAMES.contains(&name.as_str()) || nested => {
                 let text = text.trim();
-                let link = ["http://", "https://", "/"]
-                    .iter()
-                    .any(|p| text.starts_with(p));
-                match (text.is_empty(), link) {
+                match (text.is_empty(), is_link(text)) {
                     (true, _) => None,
                     (false, true) => Some(Next::Link(at())),
+                    // An object's `url` that is no link names nothing.
+                    (false, false) if nested => None,
                     (false, false) => Some(Next::Cursor(at())),
                 }
             }
@@ -367,9 +380,59 @@ pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option
                 Some(Next::Cursor(at()))
             }
             View::Bool(true) if MORE_NAMES.contains(&name.as_str()) => Some(Next::More(at())),
+            View::Compound if rel_next(value, &mut elements) => Some(Next::Link(format!(
+                "{}[?@.rel == 'next'].href",
+                rooted(&at())
+            ))),
+            View::Str(text) if weak.is_none() && is_weak_cursor(&name, text.trim()) => {
+                weak = Some(Next::Cursor(at()));
+                None
+            }
+            View::I64(_) | View::U64(_) if weak.is_none() && name == "cursor" => {
+                weak = Some(Next::Cursor(at()));
+                None
+            }
             _ => None,
         }
+    });
+    strong.or(weak)
+}
+
+/// Whether `text` is a URL or a path.
+fn is_link(text: &str) -> bool {
+    ["http://", "https://", "/"]
+        .iter()
+        .any(|p| text.starts_with(p))
+}
+
+/// A non-empty `cursor`, or an `offset` that is not a number.
+fn is_weak_cursor(name: &str, text: &str) -> bool {
+    match name {
+        "cursor" => !text.is_empty(),
+        "offset" => !text.is_empty() && !text.bytes().all(|b| b.is_ascii_digit()),
+        _ => false,
+    }
+}
+
+/// Whether an array holds a link object `{"rel": "next", "href": …}`.
+fn rel_next<'v, N: Node<'v>>(array: N, elements: &mut Vec<N>) -> bool {
+    elements.clear();
+    array.elements(elements);
+    elements.iter().any(|link| {
+        let text = |key| match link.get(key).map(Node::view) {
+            Some(View::Str(text)) => Some(text),
+            _ => None,
+        };
+        text("rel") == Some("next") && text("href").is_some_and(|href| is_link(href.trim()))
     })
+}
+
+/// A path as JSONPath from the root: `links` → `$.links`.
+fn rooted(path: &str) -> String {
+    match path.starts_with('$') {
+        true => path.to_owned(),
+        false => format!("$.{path}"),
+    }
 }
 
 /// What a job without `[paginate]` says when a page, from `shown`,
