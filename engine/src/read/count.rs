@@ -7,6 +7,8 @@
 //! `[paginate]` is also told when its page names a next page or says more
 //! follow, and any run when a page says the API cut its answer short.
 
+use std::collections::BTreeMap;
+
 use hydrant_paginate::{DEFAULT_LIMIT, Kind, Stop};
 
 use crate::extract::holds_something;
@@ -213,11 +215,12 @@ pub(crate) fn cut_said(at: &str, shown: &str) -> String {
 /// The keys of the records path, where a run's records can be held
 /// against the count its first page gives ([`api_count`], or its headers'
 /// [`header_count`]): records in one array or object at a path of names
-/// (none where the records are the page), one pass (no `[fanout]`) that
-/// asks for all of them (no `start` past the first record, no bounds of
-/// `range` or rules).
+/// (none where the records are the page), passes that each ask for all of
+/// theirs (no `start` past the first record, no bounds of `range` or
+/// rules), one at a time (each fan-out value's pass is held to its own
+/// count; values sent at once, without pagination, are not).
 pub(crate) fn count_checked(job: &Job) -> Option<Vec<String>> {
-    if job.fanout.is_some() {
+    if job.values_concurrently() {
         return None;
     }
     let paginate = &job.paginate;
@@ -342,6 +345,89 @@ pub(crate) enum Next {
     Cursor(String),
     /// That more pages follow (`has_more` is true).
     More(String),
+}
+
+/// The records each pass's pages held, held against the count its own
+/// first page gave: a fan-out value's or a window's count is its own, and
+/// one pass that stops short (GitHub's search stops at 1000 results) is
+/// lost among the records of the others. A pass is held to its count
+/// once it has ended and no page of it waits to be written: pages are
+/// made out of order, and a pass ends before its last rows are written.
+#[derive(Debug, Default)]
+pub(crate) struct PassCounts {
+    open: BTreeMap<u64, PassCount>,
+    /// Passes that ended of themselves short of their count.
+    short: u64,
+    /// The warning of the first of them.
+    first_short: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct PassCount {
+    count: Option<ApiCount>,
+    records: u64,
+    stop: Option<Stop>,
+}
+
+impl PassCounts {
+    /// Whether pass `pass` has its count (or its first page said none).
+    pub(crate) fn has_count(&self, pass: u64) -> bool {
+        self.open.get(&pass).is_some_and(|p| p.count.is_some())
+    }
+
+    /// Notes the count of pass `pass`'s first page, if it has none yet.
+    pub(crate) fn counted(&mut self, pass: u64, count: Option<&ApiCount>) {
+        let open = self.open.entry(pass).or_default();
+        if open.count.is_none() {
+            open.count = count.cloned();
+        }
+    }
+
+    /// Adds a page's records (all it held) to pass `pass`'s.
+    pub(crate) fn read(&mut self, pass: u64, records: usize) {
+        self.open.entry(pass).or_default().records += records as u64;
+    }
+
+    /// Notes why pass `pass` ended.
+    pub(crate) fn ended(&mut self, pass: u64, stop: Stop) {
+        self.open.entry(pass).or_default().stop = Some(stop);
+    }
+
+    /// Pass `pass`'s count and the records its pages held so far.
+    pub(crate) fn of(&self, pass: u64) -> Option<(&ApiCount, u64)> {
+        let open = self.open.get(&pass)?;
+        Some((open.count.as_ref()?, open.records))
+    }
+
+    /// Holds each ended pass whose pages are all written (`written`) to
+    /// its count, and forgets it.
+    pub(crate) fn close(&mut self, job: &Job, written: impl Fn(u64) -> bool) {
+        let done: Vec<u64> = (self.open.iter())
+            .filter(|(pass, open)| open.stop.is_some() && written(**pass))
+            .map(|(pass, _)| *pass)
+            .collect();
+        for pass in done {
+            let open = self.open.remove(&pass).expect("listed above");
+            let (Some(count), Some(stop)) = (open.count, open.stop) else {
+                continue;
+            };
+            if let Some(warning) = short_of_count(job, &count, open.records, stop) {
+                self.short += 1;
+                self.first_short.get_or_insert(warning);
+            }
+        }
+    }
+
+    /// What a run of `passes` passes says of those that ended short of
+    /// their count, once every pass is closed.
+    pub(crate) fn warning(&self, passes: u64) -> Option<String> {
+        let first = self.first_short.as_deref()?;
+        Some(format!(
+            "{} of {passes} passes (fan-out values or windows) read fewer records than their \
+             first page counts; the first: {first}",
+            self.short
+        ))
+    }
 }
 
 /// Keys of a link inside a member named like the next page: HAL's

@@ -98,6 +98,8 @@ pub(super) struct Pending {
     /// given again (see
     /// [`ReadRun::again_at`](super::run::ReadRun::again_at)).
     pub(super) again_at: Option<u64>,
+    /// The index of the page's pass.
+    pub(super) pass: u64,
 }
 
 /// Where the run stands once a page is written, taken when the paginator

@@ -119,6 +119,7 @@ impl ReadRun<'_, '_> {
         self.tell_cut(|keys| cut_short(root, keys), page.shown);
         self.tell_unpaged(&[], |keys| next_named(root, keys), page.shown);
         let stepped = if again { 0 } else { records.len() };
+        self.pass_read(None, stepped);
         self.step(page, stepped, &watched, &|i| {
             near_member(root, watched_at.get(i)?)
         })?;
@@ -199,6 +200,7 @@ impl ReadRun<'_, '_> {
         self.tell_cut(|keys| cut_short(&tree, keys), page.shown);
         self.tell_unpaged(&[], |keys| next_named(&tree, keys), page.shown);
         let stepped = if again { 0 } else { records.len() };
+        self.pass_read(None, stepped);
         self.step(page, stepped, &watched, &|i| {
             near_member(&tree, watched_at.get(i)?)
         })?;
@@ -305,6 +307,7 @@ impl ReadRun<'_, '_> {
             placeholders,
             stopped_by_rule,
             again_at,
+            pass,
             ..
         } = pending;
         // Only a 204 comes back without rows, and it is never pending.
@@ -318,8 +321,8 @@ impl ReadRun<'_, '_> {
                 recorded.push((prepared, encoded.latency));
             }
         }
-        if self.api_count.is_none() {
-            self.api_count.clone_from(&encoded.count);
+        if !self.pass_counts.has_count(pass) {
+            self.note_pass_count(pass, encoded.count.as_ref());
         }
         self.tell_cut_at(encoded.cut.clone(), &shown);
         let records = encoded.rows + encoded.dirty.len();
@@ -330,11 +333,13 @@ impl ReadRun<'_, '_> {
         let missing = unless_stopped(encoded.records_missing, stopped_by_rule)?;
         self.tally.lone_surrogates(encoded.lone_surrogates, &shown);
         if let Some(body) = &encoded.refit {
+            self.pass_read(Some(pass), encoded.records);
             return self.refit(parse, body, &placeholders, &shown, standing, missing);
         }
         if self.same_page_again(again_at, &shown, records, encoded.fingerprint)? {
             return self.write_page(0, &[], &shown, standing, false, Box::new(|_, _| Ok(())));
         }
+        self.pass_read(Some(pass), encoded.records);
         let made = encoded.made;
         let put = Box::new(|sink: &mut Box<dyn Sink>, _: &[ColumnSpec]| match made {
             Made::Text(text) => sink.encoded(text),

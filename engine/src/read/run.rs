@@ -20,7 +20,7 @@ use crate::net::request::Prepared;
 use crate::net::session::Fetched;
 use crate::options::{Interrupt, Progress, RunOptions};
 use crate::read::columns::{infer_policy, starting_columns};
-use crate::read::count::{ApiCount, Next, header_count, short_of_count, unpaged};
+use crate::read::count::{ApiCount, Next, PassCounts, header_count, short_of_count, unpaged};
 use crate::read::fanout::{FanValue, Feed};
 use crate::read::flight::{
     Held, InFlight, Pending, ROWS_PENDING, Standing, Task, join, unless_interrupted,
@@ -92,6 +92,8 @@ pub(crate) struct ReadRun<'j, 'h> {
     /// That count, and where the first page gives it, with the first page's
     /// address.
     pub(super) api_count: Option<ApiCount>,
+    /// Each pass's count and records, where there are several passes.
+    pub(super) pass_counts: PassCounts,
     /// For a job without `[paginate]`, the records path's keys (see
     /// [`crate::read::count::unpaged_checked`]).
     pub(super) unpaged_keys: Option<Vec<String>>,
@@ -272,6 +274,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             counted: Paginator::new(&job.paginate).is_ok_and(|p| p.is_counted()),
             cut_keys: crate::read::count::cut_checked(job),
             api_count: None,
+            pass_counts: PassCounts::default(),
             unpaged_keys: crate::read::count::unpaged_checked(job),
             job,
             options,
@@ -400,8 +403,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         // those stepped on before it, and a page brought back whole
         // follows no worker's. Were some not, the count would not be
         // reached, and the run would fail, not lose them.
-        let read = self.read_so_far();
-        let Some(counted) = self.pass_count().filter(|c| read >= c.count()) else {
+        let Some((counted, read)) = self.pass_count().filter(|(c, read)| *read >= c.count()) else {
             return false;
         };
         tracing::debug!(
@@ -417,10 +419,12 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         true
     }
 
-    /// The API's count, while the run is in its first pass, whose first
-    /// page gave it: a fan-out value's or a window's count is its own.
-    fn pass_count(&self) -> Option<&ApiCount> {
-        self.api_count.as_ref().filter(|_| self.values_taken == 1)
+    /// The API's count of the current pass's records, given by its first
+    /// page, and the records its pages held so far: a fan-out value's or
+    /// a window's count is its own.
+    fn pass_count(&self) -> Option<(&ApiCount, u64)> {
+        let pass = self.pass.as_ref().filter(|_| !self.values_concurrently)?;
+        self.pass_counts.of(pass.index)
     }
 
     /// The records read so far, held against the API's count: those
@@ -428,6 +432,17 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     fn read_so_far(&self) -> u64 {
         let left_out = self.incremental.as_ref().map_or(0, Tracker::left_out);
         self.tally.progress.records + self.tally.progress.dirty + left_out
+    }
+
+    /// Adds the records a page held (all of them, written or not) to its
+    /// pass's (`pass`, the current one where `None`), to be held against
+    /// the pass's count.
+    pub(super) fn pass_read(&mut self, pass: Option<u64>, records: usize) {
+        let pass = pass.or_else(|| self.pass.as_ref().map(|p| p.index));
+        if let Some(pass) = pass.filter(|_| self.count_keys.is_some() && !self.values_concurrently)
+        {
+            self.pass_counts.read(pass, records);
+        }
     }
 
     /// `e`, with a word on how to end pagination where a counted request
@@ -450,9 +465,9 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             1 => "the first page, which was full".to_owned(),
             _ => format!("{pages} full pages"),
         };
-        if let Some(counted) = self.pass_count() {
+        if let Some((counted, read)) = self.pass_count() {
             // Short of the count, or the refusal would have ended the pass.
-            let (read, count) = (self.read_so_far(), counted.said());
+            let count = counted.said();
             pages.push_str(&format!(
                 ", {read} records, where the first page counts {count}"
             ));
@@ -542,6 +557,11 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     /// back.
     fn pass_ended(&mut self, done: Stop) {
         self.tally.last_stop = Some(done);
+        if let Some(pass) = self.pass.as_ref().filter(|_| self.count_keys.is_some()) {
+            self.pass_counts.ended(pass.index, done);
+            let rows = &self.in_flight.rows;
+            (self.pass_counts).close(self.job, |pass| rows.iter().all(|r| r.pass != pass));
+        }
         let cut_by = match done {
             Stop::MaxRequests => "paginate.max_requests",
             Stop::Loop => "a pagination loop",
@@ -605,9 +625,10 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let early = followed && !current.paginator.reads_records();
         // The first page's count of records (`note_count`): every request
         // sent before the first page is stepped on may be the first.
-        let counting = (current.paginator.pages() == 0 && self.api_count.is_none())
-            .then(|| self.count_keys.clone())
-            .flatten();
+        let counting = (current.paginator.pages() == 0
+            && !self.pass_counts.has_count(current.index))
+        .then(|| self.count_keys.clone())
+        .flatten();
         let (landed, landing) = oneshot::channel();
         let rows = tokio::spawn(async move {
             let (mut landed, mut told) = (Some(landed), None);
@@ -806,6 +827,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             let standing = self.standing();
             let stopped_by_rule = self.stopped_by_rule();
             let again_at = self.again_at(again);
+            let pass = self.pass.as_ref().map_or(0, |p| p.index);
             // A followed next request goes out while the worker finishes
             // this page's rows.
             if self
@@ -823,6 +845,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 placeholders,
                 stopped_by_rule,
                 again_at,
+                pass,
             });
             return Ok(());
         }
@@ -1006,12 +1029,32 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     /// holds its records against one: `count` reads it from the page,
     /// given the records path's keys.
     pub(super) fn note_count(&mut self, count: impl FnOnce(&[String]) -> Option<ApiCount>) {
-        let first = self.pass.as_ref().is_some_and(|p| p.paginator.pages() == 0);
-        if first
-            && self.api_count.is_none()
-            && let Some(keys) = &self.count_keys
-        {
-            self.api_count = count(keys);
+        let Some(pass) = self.pass.as_ref().filter(|p| p.paginator.pages() == 0) else {
+            return;
+        };
+        let Some(keys) = &self.count_keys else {
+            return;
+        };
+        if self.values_concurrently {
+            if self.api_count.is_none() {
+                self.api_count = count(keys);
+            }
+            return;
+        }
+        if !self.pass_counts.has_count(pass.index) {
+            let counted = count(keys);
+            self.note_pass_count(pass.index, counted.as_ref());
+        }
+    }
+
+    /// Notes the count pass `pass`'s first page gave, and the run's, the
+    /// first pass's.
+    pub(super) fn note_pass_count(&mut self, pass: u64, counted: Option<&ApiCount>) {
+        if self.api_count.is_none() {
+            self.api_count = counted.cloned();
+        }
+        if !self.values_concurrently {
+            self.pass_counts.counted(pass, counted);
         }
     }
 
@@ -1207,6 +1250,8 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         }
         let read = self.read_so_far();
         let job = self.job;
+        let mut pass_counts = self.pass_counts;
+        pass_counts.close(job, |_| true);
         let mut tally = self.tally;
         let columns = self.extractor.as_ref().map_or(&[][..], |e| e.columns());
         tally.warn_nulled(columns);
@@ -1227,14 +1272,17 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 tally.records_missing
             ));
         }
-        if let Some(counted) = &self.api_count {
+        // A job without [paginate] told of the next page already, or one
+        // whose pagination ended at a misspelled name.
+        let told = tally.told_unpaged || tally.told_near;
+        if self.values_taken > 1 && !self.values_concurrently {
+            // Each pass against its own count.
+            if let Some(warning) = pass_counts.warning(self.values_taken).filter(|_| !told) {
+                tally.warn(warning);
+            }
+        } else if let Some(counted) = &self.api_count {
             let stop = tally.last_stop.unwrap_or(Stop::NoNext);
-            // A job without [paginate] told of the next page already, or
-            // one whose pagination ended at a misspelled name.
-            if !tally.told_unpaged
-                && !tally.told_near
-                && let Some(warning) = short_of_count(job, counted, read, stop)
-            {
+            if !told && let Some(warning) = short_of_count(job, counted, read, stop) {
                 tally.warn(warning);
             }
         }

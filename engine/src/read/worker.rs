@@ -73,6 +73,8 @@ pub(crate) struct PageFacts {
 #[derive(Debug)]
 pub(crate) struct Encoded {
     pub rows: usize,
+    /// The records the page held, written, dirty or not.
+    pub records: usize,
     /// Whether the page had no value at `records.path`; what it says of a
     /// failure, if it says one (see
     /// [`crate::extract::records_missing`]).
@@ -427,46 +429,35 @@ impl PageWork {
             inference,
             shape: self.shape.as_ref(),
         });
-        if !self
-            .extractor
-            .extract_covered(&records, placeholders, &mut batch, covering.as_ref())
-        {
-            drop(batch);
-            drop(records);
-            self.give_back(workspace);
-            return Ok(Encoded {
-                rows: 0,
-                records_missing,
-                elsewhere,
-                refit: Some(body),
-                lone_surrogates,
-                made: Made::Text(Vec::new()),
-                dirty: Vec::new(),
-                tolerated: Vec::new(),
-                body_len,
-                fingerprint,
-                count,
-                cut,
-                next_named,
-                latency,
-            });
+        let covered =
+            (self.extractor).extract_covered(&records, placeholders, &mut batch, covering.as_ref());
+        if !covered {
+            // What was made of a page given back is dropped with it.
+            batch = Batch::default();
         }
-        let made = self
-            .encoder
-            .make(&body, &batch, self.extractor.columns().len());
+        let held = records.len();
+        let made =
+            covered.then(|| (self.encoder).make(&body, &batch, self.extractor.columns().len()));
         let (rows, dirty) = (batch.rows, std::mem::take(&mut batch.dirty));
         let tolerated = std::mem::take(&mut batch.tolerated);
         drop(batch);
         drop(records);
         self.give_back(workspace);
+        // A page of fields or types the columns lack yet is given back; a
+        // raw body goes out as it came, without a copy.
+        let (made, refit) = match made {
+            Some(Some(made)) => (made, None),
+            Some(None) => (Made::Text(without_line_breaks(body)), None),
+            None => (Made::Text(Vec::new()), Some(body)),
+        };
         Ok(Encoded {
             rows,
+            records: held,
             records_missing,
             elsewhere,
-            refit: None,
+            refit,
             lone_surrogates,
-            // A raw body goes out as it came, without a copy.
-            made: made.unwrap_or_else(|| Made::Text(without_line_breaks(body))),
+            made,
             dirty,
             tolerated,
             body_len,
@@ -598,6 +589,7 @@ impl PageWork {
             }
             Ok(Encoded {
                 rows: shaped.rows,
+                records: shaped.rows,
                 records_missing: Ok(false),
                 elsewhere: None,
                 refit: None,
