@@ -408,20 +408,32 @@ impl PassCounts {
             .collect();
         for pass in done {
             let open = self.open.remove(&pass).expect("listed above");
-            let (Some(count), Some(stop)) = (open.count, open.stop) else {
-                continue;
-            };
-            if let Some(warning) = short_of_count(job, &count, open.records, stop) {
-                self.short += 1;
-                self.first_short.get_or_insert(warning);
-            }
+            self.hold(job, open);
         }
     }
 
-    /// What a run of `passes` passes says of those that ended short of
-    /// their count, once every pass is closed.
-    pub(crate) fn warning(&self, passes: u64) -> Option<String> {
-        let first = self.first_short.as_deref()?;
+    /// Holds an ended pass to its count, where its first page gave one.
+    fn hold(&mut self, job: &Job, open: PassCount) {
+        let (Some(count), Some(stop)) = (open.count, open.stop) else {
+            return;
+        };
+        if let Some(warning) = short_of_count(job, &count, open.records, stop) {
+            self.short += 1;
+            self.first_short.get_or_insert(warning);
+        }
+    }
+
+    /// Holds every ended pass left to its count, once the run has written
+    /// all, and says what a run of `passes` passes says of those that
+    /// came short: one pass's warning as it stands, several counted.
+    pub(crate) fn finish(mut self, job: &Job, passes: u64) -> Option<String> {
+        for open in std::mem::take(&mut self.open).into_values() {
+            self.hold(job, open);
+        }
+        let first = self.first_short?;
+        if passes <= 1 {
+            return Some(first);
+        }
         Some(format!(
             "{} of {passes} passes (fan-out values or windows) read fewer records than their \
              first page counts; the first: {first}",

@@ -500,13 +500,6 @@ impl Tracker {
         })
     }
 
-    /// Records read and left out so far: below the bounds (`filter`), or
-    /// at the bookmark already (`key`). They count as read against the
-    /// API's count of records.
-    pub(crate) fn left_out(&self) -> u64 {
-        self.saved.filtered + self.saved.deduplicated
-    }
-
     /// The bookmark the run leaves, once it has succeeded, and what the
     /// summary says of it.
     pub(crate) fn commit(&self) -> (IncrementalState, IncrementalSummary) {

@@ -322,7 +322,7 @@ impl ReadRun<'_, '_> {
             }
         }
         if !self.pass_counts.has_count(pass) {
-            self.note_pass_count(pass, encoded.count.as_ref());
+            self.pass_counts.counted(pass, encoded.count.as_ref());
         }
         self.tell_cut_at(encoded.cut.clone(), &shown);
         let records = encoded.rows + encoded.dirty.len();

@@ -20,7 +20,7 @@ use crate::net::request::Prepared;
 use crate::net::session::Fetched;
 use crate::options::{Interrupt, Progress, RunOptions};
 use crate::read::columns::{infer_policy, starting_columns};
-use crate::read::count::{ApiCount, Next, PassCounts, header_count, short_of_count, unpaged};
+use crate::read::count::{ApiCount, Next, PassCounts, header_count, unpaged};
 use crate::read::fanout::{FanValue, Feed};
 use crate::read::flight::{
     Held, InFlight, Pending, ROWS_PENDING, Standing, Task, join, unless_interrupted,
@@ -89,10 +89,8 @@ pub(crate) struct ReadRun<'j, 'h> {
     /// The records path's keys, where the run's records are held against
     /// the count its first page gives (see [`crate::read::count::count_checked`]).
     pub(super) count_keys: Option<Arc<[String]>>,
-    /// That count, and where the first page gives it, with the first page's
-    /// address.
-    pub(super) api_count: Option<ApiCount>,
-    /// Each pass's count and records, where there are several passes.
+    /// Each pass's count, where its first page gives it, and the records
+    /// its pages held.
     pub(super) pass_counts: PassCounts,
     /// For a job without `[paginate]`, the records path's keys (see
     /// [`crate::read::count::unpaged_checked`]).
@@ -273,7 +271,6 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             count_keys: crate::read::count::count_checked(job).map(Into::into),
             counted: Paginator::new(&job.paginate).is_ok_and(|p| p.is_counted()),
             cut_keys: crate::read::count::cut_checked(job),
-            api_count: None,
             pass_counts: PassCounts::default(),
             unpaged_keys: crate::read::count::unpaged_checked(job),
             job,
@@ -423,24 +420,15 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     /// page, and the records its pages held so far: a fan-out value's or
     /// a window's count is its own.
     fn pass_count(&self) -> Option<(&ApiCount, u64)> {
-        let pass = self.pass.as_ref().filter(|_| !self.values_concurrently)?;
-        self.pass_counts.of(pass.index)
+        self.pass_counts.of(self.pass.as_ref()?.index)
     }
 
-    /// The records read so far, held against the API's count: those
-    /// written, dirty, or left out by `[incremental]`.
-    fn read_so_far(&self) -> u64 {
-        let left_out = self.incremental.as_ref().map_or(0, Tracker::left_out);
-        self.tally.progress.records + self.tally.progress.dirty + left_out
-    }
-
-    /// Adds the records a page held (all of them, written or not) to its
-    /// pass's (`pass`, the current one where `None`), to be held against
-    /// the pass's count.
+    /// Adds the records a page held (all of them: written, dirty, or
+    /// left out by `[incremental]`) to its pass's (`pass`, the current
+    /// one where `None`), to be held against the pass's count.
     pub(super) fn pass_read(&mut self, pass: Option<u64>, records: usize) {
         let pass = pass.or_else(|| self.pass.as_ref().map(|p| p.index));
-        if let Some(pass) = pass.filter(|_| self.count_keys.is_some() && !self.values_concurrently)
-        {
+        if let Some(pass) = pass.filter(|_| self.count_keys.is_some()) {
             self.pass_counts.read(pass, records);
         }
     }
@@ -1035,26 +1023,9 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let Some(keys) = &self.count_keys else {
             return;
         };
-        if self.values_concurrently {
-            if self.api_count.is_none() {
-                self.api_count = count(keys);
-            }
-            return;
-        }
         if !self.pass_counts.has_count(pass.index) {
             let counted = count(keys);
-            self.note_pass_count(pass.index, counted.as_ref());
-        }
-    }
-
-    /// Notes the count pass `pass`'s first page gave, and the run's, the
-    /// first pass's.
-    pub(super) fn note_pass_count(&mut self, pass: u64, counted: Option<&ApiCount>) {
-        if self.api_count.is_none() {
-            self.api_count = counted.cloned();
-        }
-        if !self.values_concurrently {
-            self.pass_counts.counted(pass, counted);
+            self.pass_counts.counted(pass.index, counted.as_ref());
         }
     }
 
@@ -1248,10 +1219,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         } else if let Some(state) = self.job.state.as_ref().filter(|_| self.keeps_state) {
             crate::state::remove(&state.path)?;
         }
-        let read = self.read_so_far();
         let job = self.job;
-        let mut pass_counts = self.pass_counts;
-        pass_counts.close(job, |_| true);
         let mut tally = self.tally;
         let columns = self.extractor.as_ref().map_or(&[][..], |e| e.columns());
         tally.warn_nulled(columns);
@@ -1275,16 +1243,12 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         // A job without [paginate] told of the next page already, or one
         // whose pagination ended at a misspelled name.
         let told = tally.told_unpaged || tally.told_near;
-        if self.values_taken > 1 && !self.values_concurrently {
-            // Each pass against its own count.
-            if let Some(warning) = pass_counts.warning(self.values_taken).filter(|_| !told) {
-                tally.warn(warning);
-            }
-        } else if let Some(counted) = &self.api_count {
-            let stop = tally.last_stop.unwrap_or(Stop::NoNext);
-            if !told && let Some(warning) = short_of_count(job, counted, read, stop) {
-                tally.warn(warning);
-            }
+        if let Some(warning) = self
+            .pass_counts
+            .finish(job, self.values_taken)
+            .filter(|_| !told)
+        {
+            tally.warn(warning);
         }
         if job.columns.is_some() {
             tally.warn_absent(columns);
