@@ -5,8 +5,8 @@
 //! the members of the body (a next link, a cursor, a known style such as
 //! Stripe's `has_more`), and the query of the URL (offset or page
 //! numbers). Offsets or page numbers the body echoes are tried on the
-//! second page, the one guess that asks the API. Each guess is a comment in the job, so a
-//! user can check it.
+//! second page: the guesses that ask the API. Each guess is a comment in
+//! the job, so a user can check it.
 //! Credentials go into the job as `${VAR}` references, never in clear.
 
 use std::path::PathBuf;
@@ -471,10 +471,14 @@ fn paging(
 /// back under its own name. Such names also echo the page asked for, so
 /// every other rule comes first.
 fn bare_cursor(body: &Value) -> Option<Paging> {
-    let (name, _) = ["cursor", "offset"].iter().find_map(|name| {
-        let text = body.get(*name)?.as_str()?.trim();
+    let name = ["cursor", "offset"].into_iter().find(|name| {
+        let text = body
+            .get(*name)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim();
         let number = *name == "offset" && text.bytes().all(|b| b.is_ascii_digit());
-        (!text.is_empty() && !number).then_some((*name, text))
+        !text.is_empty() && !number
     })?;
     Some(cursor(
         &format!("`{name}` holds the cursor of the next page"),

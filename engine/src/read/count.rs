@@ -370,7 +370,7 @@ struct PassCount {
 }
 
 impl PassCounts {
-    /// Whether pass `pass` has its count (or its first page said none).
+    /// Whether pass `pass`'s first page gave a count.
     pub(crate) fn has_count(&self, pass: u64) -> bool {
         self.open.get(&pass).is_some_and(|p| p.count.is_some())
     }
