@@ -1,7 +1,7 @@
 //! Offsets and page numbers a body echoes beside its records, where the
 //! URL names none: DummyJSON's and Feathers' `{"total", "skip", "limit"}`,
 //! FastAPI's and Flask's `{"page", "size"}` or `{"page", "per_page"}`,
-//! Spring's `{"number", "size"}`. Such members do not always name the
+//! Spring's `{"number", "size"}`, Strapi's `meta.pagination`. Such members do not always name the
 //! parameters, and an API may take an unknown parameter for a filter, so
 //! each guess is sent as the second page, and kept only where the answer
 //! echoes what was sent: a request or two more.
@@ -71,16 +71,18 @@ const SIZE_MEMBERS: [&str; 6] = [
     "limit",
 ];
 
-/// Page numbers: a page member beside a size member, in the body or one
-/// object down (`meta`, `pagination`), the next number sent with the
-/// size.
+/// Page numbers: a page member beside a size member, in the body or up
+/// to two objects down (`meta`, Strapi's `meta.pagination`), the next
+/// number sent with the size: by the members' names, then, for members
+/// of an object, in brackets under its name (Strapi reads
+/// `pagination[page]` and `pagination[pageSize]`).
 pub(super) async fn echoed_pages(
     draft: &Draft,
     vars: &Vars,
     body: &Value,
     again: &RunOptions,
 ) -> Result<Option<Paging>> {
-    for (keys, value) in members(body, 2) {
+    for (keys, value) in members(body, 3) {
         let Some((&key, parent)) = keys.split_last() else {
             continue;
         };
@@ -91,34 +93,47 @@ pub(super) async fn echoed_pages(
             continue;
         };
         let sibling = |name: &str| at(body, parent)?.get(name)?.as_u64().filter(|&n| n > 0);
-        let Some((size_param, size)) = SIZE_MEMBERS
+        let Some((size_member, size)) = SIZE_MEMBERS
             .iter()
             .find_map(|name| Some((*name, sibling(name)?)))
         else {
             continue;
         };
-        let param = (*param).to_owned();
-        let sent = [(&param, first + 1), (&size_param.to_owned(), size)];
-        if !echoes(draft, vars, again, &sent, &keys, first + 1).await {
-            continue;
+        let mut spellings = vec![((*param).to_owned(), size_member.to_owned())];
+        if let Some(object) = parent.last() {
+            spellings.push((
+                format!("{object}[{key}]"),
+                format!("{object}[{size_member}]"),
+            ));
         }
-        let member = keys.join(".");
-        let mut keys = vec![("type", quoted("page")), ("param", quoted(&param))];
-        if first != 1 {
-            keys.push(("start", first.to_string()));
+        for (param, size_param) in spellings {
+            let sent = [(&param, first + 1), (&size_param, size)];
+            if echoes(draft, vars, again, &sent, &keys, first + 1).await {
+                return Ok(Some(numbered(&keys, first, (param, size_param), size)));
+            }
         }
-        keys.push(("size_param", quoted(size_param)));
-        keys.push(("size", size.to_string()));
-        return Ok(Some(Paging {
-            why: format!(
-                "`{member}` and `{size_param}` in the body, echoed for `{param}` and `{size_param}`: page numbers"
-            ),
-            keys,
-            takes: vec![param, size_param.to_owned()],
-            ..Paging::default()
-        }));
     }
     Ok(None)
+}
+
+/// The page numbers of a page member at `keys` echoed for `param`,
+/// starting at `first`, with `size` records a page sent as `size_param`.
+fn numbered(keys: &[&str], first: u64, (param, size_param): (String, String), size: u64) -> Paging {
+    let member = keys.join(".");
+    let mut pairs = vec![("type", quoted("page")), ("param", quoted(&param))];
+    if first != 1 {
+        pairs.push(("start", first.to_string()));
+    }
+    pairs.push(("size_param", quoted(&size_param)));
+    pairs.push(("size", size.to_string()));
+    Paging {
+        why: format!(
+            "`{member}` in the body, echoed for `{param}` with `{size_param}`: page numbers"
+        ),
+        keys: pairs,
+        takes: vec![param, size_param],
+        ..Paging::default()
+    }
 }
 
 /// Whether the first page asked again with `sent` in its query (in place

@@ -220,8 +220,9 @@ fn a_job_written_by_init_pages_offsets_its_body_echoes() {
 
 /// FastAPI's and Flask's pages echo their number and size (`{"items",
 /// "total", "page", "size", "pages"}`, `meta.page` and `meta.per_page`),
-/// Spring's from zero (`{"content", "number", "size"}`), and none of them
-/// has a next link. From a first URL with no page in it, init asks for
+/// Spring's from zero (`{"content", "number", "size"}`), Strapi's in
+/// `meta.pagination` (read as `pagination[page]`), and none of them has a
+/// next link. From a first URL with no page in it, init asks for
 /// the second page and keeps page numbers where the answer echoes the
 /// number sent. The jobs read every record, and say nothing. An API that
 /// reads its page from another parameter answers page 1 again: no guess.
@@ -230,14 +231,15 @@ fn a_job_written_by_init_pages_numbers_its_body_echoes() {
     let server = TestServer::start_fn(|seen| {
         let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
         let number = |key: &str| query_number(&seen.target, key);
-        let (first, size_param) = match url.path() {
-            "/flask" => (1, "per_page"),
-            "/spring" => (0, "size"),
-            _ => (1, "size"),
+        let (first, page_param, size_param) = match url.path() {
+            "/flask" => (1, "page", "per_page"),
+            "/spring" => (0, "page", "size"),
+            "/strapi" => (1, "pagination[page]", "pagination[pageSize]"),
+            _ => (1, "page", "size"),
         };
         let page = match url.path() {
             "/deaf" => 1,
-            _ => number("page").unwrap_or(first),
+            _ => number(page_param).unwrap_or(first),
         };
         let size = number(size_param).unwrap_or(3);
         let skip = (page - first) * size;
@@ -252,6 +254,11 @@ fn a_job_written_by_init_pages_numbers_its_body_echoes() {
             "/spring" => format!(
                 "{{\"content\":[{items}],\"number\":{page},\"size\":{size},\"totalElements\":8}}"
             ),
+            "/strapi" => format!(
+                "{{\"data\":[{items}],\"meta\":{{\"pagination\":{{\"page\":{page},\"pageSize\":{size},\
+                 \"pageCount\":{},\"total\":8}}}}}}",
+                8u32.div_ceil(size)
+            ),
             _ => format!(
                 "{{\"items\":[{items}],\"total\":8,\"page\":{page},\"size\":{size},\"pages\":{}}}",
                 8u32.div_ceil(size)
@@ -260,11 +267,18 @@ fn a_job_written_by_init_pages_numbers_its_body_echoes() {
         Exchange::json(&seen.target, body)
     });
     let dir = Dir::new();
-    for (n, (first, param, start, size)) in [
-        ("/fastapi", "size", None, 3),
-        ("/fastapi?size=5", "size", None, 5),
-        ("/flask", "per_page", None, 3),
-        ("/spring", "size", Some(0), 3),
+    for (n, (first, page, param, start, size)) in [
+        ("/fastapi", "page", "size", None, 3),
+        ("/fastapi?size=5", "page", "size", None, 5),
+        ("/flask", "page", "per_page", None, 3),
+        ("/spring", "page", "size", Some(0), 3),
+        (
+            "/strapi",
+            "pagination[page]",
+            "pagination[pageSize]",
+            None,
+            3,
+        ),
     ]
     .into_iter()
     .enumerate()
@@ -273,7 +287,7 @@ fn a_job_written_by_init_pages_numbers_its_body_echoes() {
         let job = init_and_run(&dir, &n.to_string(), &url, &lines(0..8));
         let paginate = &job["paginate"];
         assert_eq!(paginate["type"].as_str(), Some("page"), "{job}");
-        assert_eq!(paginate["param"].as_str(), Some("page"), "{job}");
+        assert_eq!(paginate["param"].as_str(), Some(page), "{job}");
         assert_eq!(paginate["size_param"].as_str(), Some(param), "{job}");
         assert_eq!(paginate["size"].as_integer(), Some(size), "{job}");
         assert_eq!(
