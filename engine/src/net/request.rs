@@ -580,8 +580,15 @@ pub(crate) fn set_member(json: &mut Value, path: &str, value: Value) {
 }
 
 /// Fills the `{name}` placeholders of a body that have a value and leaves
-/// any other brace as it is: a body's braces are mostly JSON's own.
-fn fill_known<'v>(template: &str, vars: &impl Fn(&str) -> Option<&'v str>) -> String {
+/// any other brace as it is: a body's braces are mostly JSON's own. In a
+/// GraphQL document (`graphql`) a brace that opens a selection set is
+/// not a placeholder, though a field in it is named like one
+/// (`edges{cursor}`).
+fn fill_known<'v>(
+    template: &str,
+    vars: &impl Fn(&str) -> Option<&'v str>,
+    graphql: bool,
+) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -589,6 +596,7 @@ fn fill_known<'v>(template: &str, vars: &impl Fn(&str) -> Option<&'v str>) -> St
         let filled = rest[open + 1..]
             .find(['}', '{'])
             .filter(|&close| rest.as_bytes()[open + 1 + close] == b'}')
+            .filter(|_| !(graphql && opens_selection(&out)))
             .and_then(|close| {
                 let name = &rest[open + 1..open + 1 + close];
                 vars(name).map(|value| (value, open + close + 2))
@@ -608,17 +616,44 @@ fn fill_known<'v>(template: &str, vars: &impl Fn(&str) -> Option<&'v str>) -> St
     out
 }
 
+/// Whether a body's string at member `key` is a GraphQL document: the
+/// `query` of a GraphQL request.
+fn is_graphql(key: &str, text: &str) -> bool {
+    let text = text.trim_start();
+    key == "query"
+        && (text.starts_with('{')
+            || ["query", "mutation", "subscription", "fragment"]
+                .iter()
+                .any(|word| text.starts_with(word)))
+}
+
+/// In a GraphQL document whose text up to a brace is `before`, whether
+/// the brace opens a selection set: it begins the document, or follows a
+/// name (a field, a type, a directive) or arguments (`)`). A placeholder
+/// follows a `:`, a `"` or a space after them (`after: "{cursor}"`).
+fn opens_selection(before: &str) -> bool {
+    before
+        .trim_end()
+        .bytes()
+        .last()
+        .is_none_or(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b')')
+}
+
 /// [`fill_known`] on a string body. In JSON text a value that stands
 /// inside a string is escaped as JSON; one outside (`"id": {id}`) goes in
-/// as it is.
+/// as it is. A string that is the GraphQL document of member `query`
+/// keeps its selection sets.
 fn fill_text<'v>(text: &str, vars: &impl Fn(&str) -> Option<&'v str>) -> String {
     let json_like = matches!(text.trim_start().as_bytes().first(), Some(b'{' | b'['));
     if !text.contains('{') || !json_like {
-        return fill_known(text, vars);
+        return fill_known(text, vars, false);
     }
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(text.len());
     let (mut at, mut in_string) = (0, false);
+    // The last string closed (a key, where a `:` follows), and where the
+    // string being read began, in `out`, if it is a GraphQL document.
+    let (mut last, mut after_query, mut graphql) = ((0, 0), false, None);
     while at < bytes.len() {
         let byte = bytes[at];
         if in_string && byte == b'\\' {
@@ -627,10 +662,22 @@ fn fill_text<'v>(text: &str, vars: &impl Fn(&str) -> Option<&'v str>) -> String 
             continue;
         }
         if byte == b'"' {
+            if in_string {
+                last = (last.0, at);
+                graphql = None;
+            } else {
+                last = (at + 1, at + 1);
+                graphql =
+                    (after_query && is_graphql("query", &text[at + 1..])).then_some(out.len() + 1);
+                after_query = false;
+            }
             in_string = !in_string;
+        } else if !in_string && byte == b':' {
+            after_query = &text[last.0..last.1] == "query";
         } else if byte == b'{'
             && let Some(close) = text[at + 1..].find(['{', '}'])
             && bytes[at + 1 + close] == b'}'
+            && !graphql.is_some_and(|from| opens_selection(&String::from_utf8_lossy(&out[from..])))
             && let Some(value) = vars(&text[at + 1..at + 1 + close])
         {
             if in_string {
@@ -648,12 +695,19 @@ fn fill_text<'v>(text: &str, vars: &impl Fn(&str) -> Option<&'v str>) -> String 
     String::from_utf8(out).expect("UTF-8 text with UTF-8 values put in")
 }
 
-/// [`fill_known`] on every string of a JSON body.
+/// [`fill_known`] on every string of a JSON body; the GraphQL document at
+/// member `query` keeps its selection sets.
 fn fill_strings<'v>(json: &mut Value, vars: &impl Fn(&str) -> Option<&'v str>) {
+    fill_member(json, "", vars);
+}
+
+fn fill_member<'v>(json: &mut Value, key: &str, vars: &impl Fn(&str) -> Option<&'v str>) {
     match json {
-        Value::String(text) if text.contains('{') => *text = fill_known(text, vars),
-        Value::Array(items) => items.iter_mut().for_each(|v| fill_strings(v, vars)),
-        Value::Object(members) => members.values_mut().for_each(|v| fill_strings(v, vars)),
+        Value::String(text) if text.contains('{') => {
+            *text = fill_known(text, vars, is_graphql(key, text));
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| fill_member(v, "", vars)),
+        Value::Object(members) => (members.iter_mut()).for_each(|(k, v)| fill_member(v, k, vars)),
         _ => {}
     }
 }
@@ -1073,6 +1127,35 @@ mod tests {
             json,
             serde_json::json!({"a": ["7", {"b": "xsay \"hi\""}], "n": 1})
         );
+    }
+
+    /// A GraphQL query's selection sets are not placeholders, though a
+    /// field is named like one (`edges{cursor}`); a placeholder in its
+    /// strings or after a `:` is, and so is one in another member.
+    #[test]
+    fn a_graphql_query_keeps_its_selection_sets() {
+        let vars = |name: &str| match name {
+            "cursor" => Some("C1"),
+            "value" => Some("rocket"),
+            _ => None,
+        };
+        let query = r#"query { repo(name: "{value}", first: {cursor}) { edges{cursor} pageInfo {cursor} } }"#;
+        let filled =
+            r#"query { repo(name: "rocket", first: C1) { edges{cursor} pageInfo {cursor} } }"#;
+        let mut json = serde_json::json!({"query": query, "note": "x{cursor}"});
+        fill_strings(&mut json, &vars);
+        assert_eq!(json, serde_json::json!({"query": filled, "note": "xC1"}));
+        let text = serde_json::json!({"query": query, "note": "x{cursor}"}).to_string();
+        let expected = serde_json::json!({"query": filled, "note": "xC1"}).to_string();
+        assert_eq!(fill_text(&text, &vars), expected);
+        // A document that begins with a selection set, and a `query` that
+        // is not GraphQL.
+        let mut json = serde_json::json!({"query": "{cursor}", "q": "{cursor}"});
+        fill_strings(&mut json, &vars);
+        assert_eq!(json, serde_json::json!({"query": "{cursor}", "q": "C1"}));
+        let mut json = serde_json::json!({"query": "select x{cursor}"});
+        fill_strings(&mut json, &vars);
+        assert_eq!(json, serde_json::json!({"query": "select xC1"}));
     }
 
     #[test]
