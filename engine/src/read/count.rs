@@ -171,12 +171,17 @@ const CUT_NAMES: [&str; 4] = ["truncated", "incompleteresults", "timedout", "isp
 /// [`CUT_NAMES`] that is true, or a top-level `errors` that holds
 /// something. GraphQL answers with the data it could resolve and an error
 /// for each part it could not (a field the token may not read, a
-/// timeout), the values or records of those parts left null or out.
+/// timeout), the values or records of those parts left null or out. An
+/// answer of `errors` alone, its records null or absent, is a failure,
+/// which the run reports as one, not a page cut short.
 pub(crate) fn cut_short<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<String> {
+    let held = (records.iter())
+        .try_fold(page, |node, key| node.get(key))
+        .is_some_and(|at| !matches!(at.view(), View::Null));
     outside(page, records, |keys, value| {
         let cut = match value.view() {
             View::Bool(true) => CUT_NAMES.contains(&named(keys).as_str()),
-            View::Compound => keys == [PARTIAL] && holds_something(value),
+            View::Compound => keys == [PARTIAL] && held && holds_something(value),
             _ => false,
         };
         cut.then(|| spelled(keys))
@@ -717,7 +722,13 @@ mod tests {
         assert_eq!(cut(elastic).as_deref(), Some("timed_out"));
         let graphql = r#"{"rows": [{"id": 1}], "errors": [{"message": "denied"}]}"#;
         assert_eq!(cut(graphql).as_deref(), Some("errors"));
+        // Records all left out: the list may seem to end there.
+        let none_left = r#"{"rows": [], "errors": [{"message": "denied"}]}"#;
+        assert_eq!(cut(none_left).as_deref(), Some("errors"));
         for page in [
+            // `errors` alone: the request failed.
+            r#"{"rows": null, "errors": [{"message": "Syntax Error"}]}"#,
+            r#"{"errors": [{"message": "Syntax Error"}]}"#,
             r#"{"rows": [], "truncated": false, "incomplete_results": false}"#,
             r#"{"rows": [], "errors": []}"#,
             r#"{"rows": [], "errors": null}"#,
