@@ -132,6 +132,9 @@ pub async fn init(args: InitArgs) -> Result<()> {
     if draft.paging.is_none() {
         draft.paging = echo::echoed_pages(&draft, &vars, &body, &again).await?;
     }
+    if draft.paging.is_none() {
+        draft.paging = bare_cursor(&body);
+    }
     if let Some(paging) = &draft.paging {
         draft.query.retain(|(name, _)| !paging.takes.contains(name));
     }
@@ -463,13 +466,12 @@ fn paging(
         .or_else(|| next_link(body))
         .or_else(|| numbered_next(query, body))
         .or_else(|| counted(query, body))
-        .or_else(|| bare_cursor(body))
 }
 
 /// A bare `cursor` (Algolia's browse, the AT Protocol's lists), or an
 /// `offset` that is not a number (Airtable's `itr…/rec…`), each sent
 /// back under its own name. Such names also echo the page asked for, so
-/// every other rule comes first.
+/// every other rule comes first, the probes of the second page too.
 fn bare_cursor(body: &Value) -> Option<Paging> {
     let name = ["cursor", "offset"].into_iter().find(|name| {
         let text = body

@@ -259,6 +259,10 @@ fn a_job_written_by_init_pages_numbers_its_body_echoes() {
                  \"pageCount\":{},\"total\":8}}}}}}",
                 8u32.div_ceil(size)
             ),
+            // The page's own cursor echoed beside its number.
+            "/echoing" => format!(
+                "{{\"items\":[{items}],\"cursor\":\"c{page}\",\"page\":{page},\"size\":{size}}}"
+            ),
             _ => format!(
                 "{{\"items\":[{items}],\"total\":8,\"page\":{page},\"size\":{size},\"pages\":{}}}",
                 8u32.div_ceil(size)
@@ -272,6 +276,7 @@ fn a_job_written_by_init_pages_numbers_its_body_echoes() {
         ("/fastapi?size=5", "page", "size", None, 5),
         ("/flask", "page", "per_page", None, 3),
         ("/spring", "page", "size", Some(0), 3),
+        ("/echoing", "page", "size", None, 3),
         (
             "/strapi",
             "pagination[page]",
