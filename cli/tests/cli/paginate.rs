@@ -2784,7 +2784,8 @@ fn a_link_header_rel_the_api_does_not_use_is_told() {
 /// gives: one that stops short (GitHub's search stops at 1000 results a
 /// query, which is why a job fans one query out by dates) was lost among
 /// the records of the others, which together read more than any count.
-/// Followed (cursor) and counted (offset, pages made off the loop) passes.
+/// Followed (cursor) and counted (offset, pages made off the loop) passes,
+/// and values sent at once, a page each.
 #[test]
 fn each_pass_of_a_fan_out_is_held_to_its_own_count() {
     let server = TestServer::start_fn(|seen| {
@@ -2796,6 +2797,8 @@ fn each_pass_of_a_fan_out_is_held_to_its_own_count() {
         let value = query("v").unwrap();
         // Each value's count, and the records the API gives of it.
         let (count, given) = match (url.path(), value.as_str()) {
+            ("/one", "a") => (2, 2),
+            ("/one", "b") => (5, 3),
             ("/refuse", "b") => (4, 4),
             ("/refuse", _) => (1, 1),
             (_, "a") => (4, 4),
@@ -2808,6 +2811,13 @@ fn each_pass_of_a_fan_out_is_held_to_its_own_count() {
             .map_or(0, |n| n.parse().unwrap());
         if url.path() == "/refuse" && start >= given {
             return json(404, "{\"detail\":\"Invalid page.\"}");
+        }
+        if url.path() == "/one" {
+            // One page a value, no pagination named.
+            return json(
+                200,
+                format!("{{\"count\":{count},\"results\":{}}}", ids(0..given)),
+            );
         }
         let end = (start + 2).min(given);
         let next = match end < given {
@@ -2855,6 +2865,15 @@ fn each_pass_of_a_fan_out_is_held_to_its_own_count() {
     // A page past the second value's count refused (Django REST
     // Framework's 404) ends that pass, as it ends the first.
     each_output_says(&url, "/refuse", &offset, 6, &[]);
+    // Values sent at once, a page each, without [paginate].
+    let told = format!(
+        "1 of 3 passes (fan-out values or windows) read fewer records than their first page \
+         counts; the first: the first page, from {url}/one?v=b, counts 5 records at `count`, \
+         but the job has no [paginate] and its one request gave 3: set [paginate] to how the \
+         API pages; if `count` counts something else, or is an estimate, this can be ignored"
+    );
+    let unpaged = format!("[records]\npath = \"results\"\n{fanout}");
+    each_output_says(&url, "/one", &unpaged, 6, &[&told]);
 }
 
 #[test]

@@ -222,12 +222,9 @@ pub(crate) fn cut_said(at: &str, shown: &str) -> String {
 /// [`header_count`]): records in one array or object at a path of names
 /// (none where the records are the page), passes that each ask for all of
 /// theirs (no `start` past the first record, no bounds of `range` or
-/// rules), one at a time (each fan-out value's pass is held to its own
-/// count; values sent at once, without pagination, are not).
+/// rules). Each fan-out value's pass is held to its own count, those sent
+/// at once (without pagination) too.
 pub(crate) fn count_checked(job: &Job) -> Option<Vec<String>> {
-    if job.values_concurrently() {
-        return None;
-    }
     let paginate = &job.paginate;
     let whole = match paginate.kind {
         Kind::None | Kind::Cursor | Kind::NextLink | Kind::LinkHeader => true,
@@ -760,6 +757,11 @@ mod tests {
             checked("[records]\npath = \"data\"\n[paginate]\ntype = \"page\"\nstart = 0"),
             keys(&["data"])
         );
+        // Each fan-out value's pass against its own count.
+        assert_eq!(
+            checked("[records]\npath = \"data\"\n[fanout]\nparam = \"c\"\nvalues = [\"a\"]"),
+            keys(&["data"])
+        );
         // The records are the page: counted by a header alone.
         assert_eq!(checked(""), keys(&[]));
         assert_eq!(checked("[records]\npath = \"$\""), keys(&[]));
@@ -772,8 +774,6 @@ mod tests {
             "[records]\npath = \"data\"\n[paginate]\ntype = \"offset\"\nstart = 200",
             "[records]\npath = \"data\"\n[paginate]\ntype = \"page\"\nstart = 3",
             "[records]\npath = \"data\"\n[paginate]\ntype = \"range\"\nparam = \"p\"\nend = 9",
-            // One pass a value.
-            "[records]\npath = \"data\"\n[fanout]\nparam = \"c\"\nvalues = [\"a\"]",
         ] {
             assert_eq!(checked(rest), None, "{rest}");
         }

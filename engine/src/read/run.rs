@@ -92,6 +92,9 @@ pub(crate) struct ReadRun<'j, 'h> {
     /// Each pass's count, where its first page gives it, and the records
     /// its pages held.
     pub(super) pass_counts: PassCounts,
+    /// With fan-out values sent at once, the pass of the page being
+    /// taken: each value's one page, taken in the order they were sent.
+    taking_value: Option<u64>,
     /// For a job without `[paginate]`, the records path's keys (see
     /// [`crate::read::count::unpaged_checked`]).
     pub(super) unpaged_keys: Option<Vec<String>>,
@@ -272,6 +275,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             counted: Paginator::new(&job.paginate).is_ok_and(|p| p.is_counted()),
             cut_keys: crate::read::count::cut_checked(job),
             pass_counts: PassCounts::default(),
+            taking_value: None,
             unpaged_keys: crate::read::count::unpaged_checked(job),
             job,
             options,
@@ -420,14 +424,21 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     /// page, and the records its pages held so far: a fan-out value's or
     /// a window's count is its own.
     fn pass_count(&self) -> Option<(&ApiCount, u64)> {
-        self.pass_counts.of(self.pass.as_ref()?.index)
+        self.pass_counts.of(self.page_pass()?)
+    }
+
+    /// The pass of the page being taken: the current one, or with
+    /// fan-out values sent at once, the page's value's.
+    fn page_pass(&self) -> Option<u64> {
+        self.taking_value
+            .or_else(|| Some(self.pass.as_ref()?.index))
     }
 
     /// Adds the records a page held (all of them: written, dirty, or
     /// left out by `[incremental]`) to its pass's (`pass`, the current
     /// one where `None`), to be held against the pass's count.
     pub(super) fn pass_read(&mut self, pass: Option<u64>, records: usize) {
-        let pass = pass.or_else(|| self.pass.as_ref().map(|p| p.index));
+        let pass = pass.or_else(|| self.page_pass());
         if let Some(pass) = pass.filter(|_| self.count_keys.is_some()) {
             self.pass_counts.read(pass, records);
         }
@@ -782,6 +793,11 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             recorded.push((fetched.prepared.clone(), fetched.latency));
         }
         if self.values_concurrently {
+            // The value's one page ends its pass.
+            self.taking_value = Some(self.values_written);
+            if self.count_keys.is_some() {
+                self.pass_counts.ended(self.values_written, Stop::NoNext);
+            }
             self.values_written += 1;
         }
         self.tally.progress.bytes += body_len.unwrap_or_default() as u64;
@@ -815,7 +831,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             let standing = self.standing();
             let stopped_by_rule = self.stopped_by_rule();
             let again_at = self.again_at(again);
-            let pass = self.pass.as_ref().map_or(0, |p| p.index);
+            let pass = self.page_pass().unwrap_or_default();
             // A followed next request goes out while the worker finishes
             // this page's rows.
             if self
@@ -1017,15 +1033,16 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     /// holds its records against one: `count` reads it from the page,
     /// given the records path's keys.
     pub(super) fn note_count(&mut self, count: impl FnOnce(&[String]) -> Option<ApiCount>) {
-        let Some(pass) = self.pass.as_ref().filter(|p| p.paginator.pages() == 0) else {
+        // A value sent at once has one page; its pass may be gone.
+        let first = self.taking_value.is_some()
+            || self.pass.as_ref().is_some_and(|p| p.paginator.pages() == 0);
+        let (Some(pass), Some(keys)) = (self.page_pass().filter(|_| first), &self.count_keys)
+        else {
             return;
         };
-        let Some(keys) = &self.count_keys else {
-            return;
-        };
-        if !self.pass_counts.has_count(pass.index) {
+        if !self.pass_counts.has_count(pass) {
             let counted = count(keys);
-            self.pass_counts.counted(pass.index, counted.as_ref());
+            self.pass_counts.counted(pass, counted.as_ref());
         }
     }
 
