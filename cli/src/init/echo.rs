@@ -1,10 +1,11 @@
 //! Offsets and page numbers a body echoes beside its records, where the
 //! URL names none: DummyJSON's and Feathers' `{"total", "skip", "limit"}`,
 //! FastAPI's and Flask's `{"page", "size"}` or `{"page", "per_page"}`,
-//! Spring's `{"number", "size"}`, Strapi's `meta.pagination`. Such members do not always name the
-//! parameters, and an API may take an unknown parameter for a filter, so
-//! each guess is sent as the second page, and kept only where the answer
-//! echoes what was sent: a request or two more.
+//! Spring's `{"number", "size"}`, Strapi's `meta.pagination`. Such
+//! members do not always name the parameters, and an API may take an
+//! unknown parameter for a filter, so each guess is sent as the second
+//! page, and kept only where the answer echoes what was sent: a request
+//! or two more.
 
 use anyhow::Result;
 use hydrant_engine::{RunOptions, Vars};
