@@ -2897,6 +2897,13 @@ fn a_run_that_reads_fewer_records_than_the_headers_count_is_told() {
         counted("/u", ids(0..2), "Content-Range", "0-1/*"),
         // No [paginate].
         counted("/w", ids(0..2), "X-WP-Total", "14"),
+        // flask-smorest's JSON header.
+        counted(
+            "/s",
+            ids(0..2),
+            "X-Pagination",
+            r#"{"total": 5, "total_pages": 3, "page": 1, "next_page": 2}"#,
+        ),
     ]);
     let url = server.url();
     let paged = format!(
@@ -2911,6 +2918,11 @@ fn a_run_that_reads_fewer_records_than_the_headers_count_is_told() {
          job has no [paginate] and its one request gave 2: set [paginate] to how the API \
          pages; if `X-WP-Total` counts something else, or is an estimate, this can be ignored"
     );
+    let smorest = format!(
+        "the first page, from {url}/s, counts 5 records in its `X-Pagination` header, but the \
+         job has no [paginate] and its one request gave 2: set [paginate] to how the API \
+         pages; if `X-Pagination` counts something else, or is an estimate, this can be ignored"
+    );
     let page = |param: &str, size: &str| {
         format!(
             "[paginate]\ntype = \"page\"\nparam = \"{param}\"\nsize_param = \"{size}\"\nsize = 2\n"
@@ -2923,6 +2935,7 @@ fn a_run_that_reads_fewer_records_than_the_headers_count_is_told() {
         ("/r", offset.to_owned(), None, 3),
         ("/u", String::new(), None, 2),
         ("/w", String::new(), Some(&single), 2),
+        ("/s", String::new(), Some(&smorest), 2),
     ];
     for (target, paginate, says, count) in cases {
         each_output_says(

@@ -136,13 +136,27 @@ fn named(keys: &[String]) -> String {
 }
 
 /// The count of records a page's headers give ([`COUNT_HEADERS`]):
-/// the first whole number among them, or the total after `/` in a
-/// `Content-Range` (`0-24/319`; PostgREST's with `Prefer: count=exact`).
+/// the first whole number among them, the total after `/` in a
+/// `Content-Range` (`0-24/319`; PostgREST's with `Prefer: count=exact`),
+/// or a member named like a count ([`COUNT_NAMES`]) of the JSON object in
+/// an `X-Pagination` header (flask-smorest's `total`, ASP.NET APIs'
+/// `TotalCount`).
 pub(crate) fn header_count(headers: &[(String, String)], shown: &str) -> Option<ApiCount> {
     let counted = |(name, value): &(String, String)| {
         let value = value.trim();
+        let member;
         let (at, count) = if name.eq_ignore_ascii_case("content-range") {
             ("Content-Range", value.rsplit_once('/')?.1)
+        } else if name.eq_ignore_ascii_case("x-pagination") {
+            let object: serde_json::Map<String, serde_json::Value> =
+                serde_json::from_str(value).ok()?;
+            member = object
+                .iter()
+                .find(|(key, _)| COUNT_NAMES.contains(&folded(key).as_str()))?
+                .1
+                .as_u64()?
+                .to_string();
+            ("X-Pagination", member.as_str())
         } else {
             let at = COUNT_HEADERS
                 .iter()
@@ -690,6 +704,10 @@ mod tests {
             count("Content-Range", "items 0-9/95"),
             said(95, "Content-Range")
         );
+        let smorest = r#"{"total": 1000, "total_pages": 100, "page": 1, "next_page": 2}"#;
+        assert_eq!(count("X-Pagination", smorest), said(1000, "X-Pagination"));
+        let dotnet = r#"{"CurrentPage":1,"PageSize":10,"TotalCount":42,"TotalPages":5}"#;
+        assert_eq!(count("x-pagination", dotnet), said(42, "X-Pagination"));
         for (name, value) in [
             // A total not known, or not a whole number.
             ("content-range", "0-24/*"),
@@ -699,6 +717,8 @@ mod tests {
             ("x-total-pages", "4"),
             ("x-wp-totalpages", "4"),
             ("x-ratelimit-remaining", "59"),
+            ("x-pagination", r#"{"page": 1, "total_pages": 4}"#),
+            ("x-pagination", "total=4"),
         ] {
             assert_eq!(count(name, value), None, "{name}: {value}");
         }
