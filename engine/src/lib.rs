@@ -67,8 +67,8 @@ pub use options::{
     Backfill, ExchangeFn, Interrupt, Partition, Progress, ProgressFn, RunOptions, TakenExchange,
 };
 pub use read::{
-    CheckReport, Probe, check, columns, partitions, probe, query, reset_state, schema, schema_of,
-    state,
+    CheckReport, NextPage, Probe, check, columns, partitions, probe, query, reset_state, schema,
+    schema_of, state,
 };
 pub use run::{check_write, explain, run};
 pub use summary::{IncrementalSummary, Stopped, Summary, WriteSummary};

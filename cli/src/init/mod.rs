@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use hydrant_engine::{Job, JobFormat, Vars};
+use hydrant_engine::{Job, JobFormat, NextPage, Vars};
 use serde_json::Value;
 
 use crate::commands::Usage;
@@ -120,11 +120,14 @@ pub async fn init(args: InitArgs) -> Result<()> {
         .map(table::Table::path)
         .or_else(|| records_path(&body));
     draft.records_why = table.as_ref().map(table::Table::why);
+    // The next page as a run of this job without [paginate] reads it.
+    let unpaged = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
+    let named = probe.next_page(&unpaged);
     draft.paging = paging(
         &probe.headers,
         &body,
         &draft.query,
-        draft.records.as_deref(),
+        (draft.records.as_deref(), named.as_ref()),
     );
     if draft.paging.is_none() {
         draft.paging = echo::echoed_offsets(&draft, &vars, &body, &again).await?;
@@ -133,7 +136,7 @@ pub async fn init(args: InitArgs) -> Result<()> {
         draft.paging = echo::echoed_pages(&draft, &vars, &body, &again).await?;
     }
     if draft.paging.is_none() {
-        draft.paging = bare_cursor(&body);
+        draft.paging = bare_cursor(named.as_ref());
     }
     if let Some(paging) = &draft.paging {
         draft.query.retain(|(name, _)| !paging.takes.contains(name));
@@ -455,15 +458,16 @@ fn quoted(text: &str) -> String {
 }
 
 /// The pagination of the first response, by the first rule that holds.
+/// `named` is what the page names of the next one, as the engine reads it.
 fn paging(
     headers: &[(String, String)],
     body: &Value,
     query: &[(String, String)],
-    records: Option<&str>,
+    (records, named): (Option<&str>, Option<&NextPage>),
 ) -> Option<Paging> {
     link_header(headers)
         .or_else(|| known_cursor(body, records))
-        .or_else(|| next_link(body))
+        .or_else(|| next_link(named))
         .or_else(|| numbered_next(query, body))
         .or_else(|| counted(query, body))
 }
@@ -472,16 +476,11 @@ fn paging(
 /// `offset` that is not a number (Airtable's `itr…/rec…`), each sent
 /// back under its own name. Such names also echo the page asked for, so
 /// every other rule comes first, the probes of the second page too.
-fn bare_cursor(body: &Value) -> Option<Paging> {
-    let name = ["cursor", "offset"].into_iter().find(|name| {
-        let text = body
-            .get(*name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .trim();
-        let number = *name == "offset" && text.bytes().all(|b| b.is_ascii_digit());
-        !text.is_empty() && !number
-    })?;
+fn bare_cursor(named: Option<&NextPage>) -> Option<Paging> {
+    let Some(NextPage::Cursor(name)) = named else {
+        return None;
+    };
+    let name = ["cursor", "offset"].into_iter().find(|bare| name == bare)?;
     Some(cursor(
         &format!("`{name}` holds the cursor of the next page"),
         name,
@@ -583,52 +582,18 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
     None
 }
 
-/// A member named like `next` whose value is a URL or a path; or such a
-/// value at `href`, `uri`, `url` or `link` under a member named like
-/// `next` (HAL's `_links.next.href`, JSON:API's link objects, Asana's
-/// `next_page.uri`); or at `href` beside
-/// `rel: "next"` in an array of links (PayPal's `links`).
-fn next_link(body: &Value) -> Option<Paging> {
-    let is_link = |text: &str| {
-        text.starts_with("http://") || text.starts_with("https://") || text.starts_with('/')
-    };
-    let named_next = |key: &&str| key.to_ascii_lowercase().contains("next");
-    let found = members(body, 3).into_iter().find(|(path, child)| {
-        let (key, parent) = match path.as_slice() {
-            [.., parent, key] => (*key, Some(parent)),
-            [key] => (*key, None),
-            [] => return false,
-        };
-        let link_key = ["href", "uri", "url", "link"].contains(&key);
-        let named = named_next(&key) || (link_key && parent.is_some_and(named_next));
-        named && child.as_str().is_some_and(is_link)
-    });
-    let from = match found {
-        Some((path, _)) => path_of(&path),
-        None => {
-            let (path, _) = members(body, 3).into_iter().find(|(_, child)| {
-                child.as_array().is_some_and(|links| {
-                    links.iter().any(|link| {
-                        link.get("rel").and_then(Value::as_str) == Some("next")
-                            && link
-                                .get("href")
-                                .and_then(Value::as_str)
-                                .is_some_and(is_link)
-                    })
-                })
-            })?;
-            let array = path_of(&path);
-            let array = if array.starts_with('$') {
-                array
-            } else {
-                format!("$.{array}")
-            };
-            format!("{array}[?@.rel == 'next'].href")
-        }
+/// The next page's link the page names (see
+/// [`hydrant_engine::Probe::next_page`]): a member named like `next`
+/// holding a URL or a path, an `href`, `uri`, `url` or `link` under one
+/// (HAL's `_links.next.href`, Asana's `next_page.uri`), or the `href`
+/// beside `rel: "next"` in an array of links (PayPal's `links`).
+fn next_link(named: Option<&NextPage>) -> Option<Paging> {
+    let Some(NextPage::Link(from)) = named else {
+        return None;
     };
     Some(Paging {
         why: format!("`{from}` holds the next page's URL"),
-        keys: vec![("type", quoted("next_link")), ("from", quoted(&from))],
+        keys: vec![("type", quoted("next_link")), ("from", quoted(from))],
         ..Paging::default()
     })
 }

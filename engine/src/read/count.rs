@@ -335,7 +335,7 @@ const MORE_NAMES: [&str; 3] = ["hasmore", "hasnextpage", "moreitems"];
 /// The records path's keys, where the records lie in an array or an
 /// object at a path of names (none at the page itself): the members
 /// outside them are the page's own, not a record's.
-fn records_keys(job: &Job) -> Option<Vec<String>> {
+pub(crate) fn records_keys(job: &Job) -> Option<Vec<String>> {
     if job.records.mode == RecordMode::One {
         return None;
     }
@@ -352,9 +352,11 @@ pub(crate) fn unpaged_checked(job: &Job) -> Option<Vec<String>> {
     (job.paginate.kind == Kind::None).then(|| records_keys(job).unwrap_or_default())
 }
 
-/// What a member of a page says of the next page (see [`next_named`]).
+/// What a member of a page says of the next page (see [`next_named`]):
+/// the path of the member, as a job's `paginate.from` would name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Next {
+#[non_exhaustive]
+pub enum NextPage {
     /// Its address, at this path.
     Link(String),
     /// A cursor or token that asks for it.
@@ -470,7 +472,7 @@ const LINK_KEYS: [&str; 4] = ["href", "uri", "url", "link"];
 /// a bare `cursor` (Algolia's browse, the AT Protocol) or an `offset`
 /// that is not a number (Airtable's `itr…/rec…`) names a cursor: such
 /// names also echo the page asked for, so any other name comes first.
-pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<Next> {
+pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<NextPage> {
     let mut weak = None;
     let mut elements = Vec::new();
     let strong = outside(page, records, |keys, value| {
@@ -484,26 +486,26 @@ pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option
                 let text = text.trim();
                 match (text.is_empty(), is_link(text)) {
                     (true, _) => None,
-                    (false, true) => Some(Next::Link(at())),
+                    (false, true) => Some(NextPage::Link(at())),
                     // An object's `url` that is no link names nothing.
                     (false, false) if nested => None,
-                    (false, false) => Some(Next::Cursor(at())),
+                    (false, false) => Some(NextPage::Cursor(at())),
                 }
             }
             View::I64(_) | View::U64(_) if NEXT_NAMES.contains(&name.as_str()) => {
-                Some(Next::Cursor(at()))
+                Some(NextPage::Cursor(at()))
             }
-            View::Bool(true) if MORE_NAMES.contains(&name.as_str()) => Some(Next::More(at())),
-            View::Compound if rel_next(value, &mut elements) => Some(Next::Link(format!(
+            View::Bool(true) if MORE_NAMES.contains(&name.as_str()) => Some(NextPage::More(at())),
+            View::Compound if rel_next(value, &mut elements) => Some(NextPage::Link(format!(
                 "{}[?@.rel == 'next'].href",
                 rooted(&at())
             ))),
             View::Str(text) if weak.is_none() && is_weak_cursor(&name, text.trim()) => {
-                weak = Some(Next::Cursor(at()));
+                weak = Some(NextPage::Cursor(at()));
                 None
             }
             View::I64(_) | View::U64(_) if weak.is_none() && name == "cursor" => {
-                weak = Some(Next::Cursor(at()));
+                weak = Some(NextPage::Cursor(at()));
                 None
             }
             _ => None,
@@ -554,7 +556,7 @@ fn rooted(path: &str) -> String {
 /// ([`next_named`]). No page after it is read.
 pub(crate) fn unpaged(
     headers: &[(String, String)],
-    named: Option<Next>,
+    named: Option<NextPage>,
     shown: &str,
 ) -> Option<String> {
     let links = (headers.iter())
@@ -565,18 +567,18 @@ pub(crate) fn unpaged(
             "has a Link header to a next page".to_owned(),
             "`type = \"link_header\"`".to_owned(),
         ),
-        (None, Some(Next::Link(at))) => (
+        (None, Some(NextPage::Link(at))) => (
             format!("names a next page at `{at}`"),
             format!("`type = \"next_link\"`, `from = \"{at}\"`"),
         ),
-        (None, Some(Next::Cursor(at))) => (
+        (None, Some(NextPage::Cursor(at))) => (
             format!("names a next page's cursor at `{at}`"),
             format!(
                 "`type = \"cursor\"`, `from = \"{at}\"` and the parameter the API reads it \
                  from (`param`)"
             ),
         ),
-        (None, Some(Next::More(at))) => (
+        (None, Some(NextPage::More(at))) => (
             format!("says more pages follow (`{at}` is true)"),
             "the API's paging".to_owned(),
         ),
@@ -599,8 +601,8 @@ mod tests {
             let tree = simd_json::to_borrowed_value(&mut bytes).unwrap();
             next_named(&tree, &["data".to_owned()])
         };
-        let link = |at: &str| Some(Next::Link(at.to_owned()));
-        let cursor = |at: &str| Some(Next::Cursor(at.to_owned()));
+        let link = |at: &str| Some(NextPage::Link(at.to_owned()));
+        let cursor = |at: &str| Some(NextPage::Cursor(at.to_owned()));
         assert_eq!(
             next(r#"{"data": [], "links": {"next": "https://h/p?2"}}"#),
             link("links.next")
@@ -623,7 +625,7 @@ mod tests {
         );
         assert_eq!(
             next(r#"{"data": [], "has_more": true}"#),
-            Some(Next::More("has_more".to_owned()))
+            Some(NextPage::More("has_more".to_owned()))
         );
         for page in [
             // A last page.

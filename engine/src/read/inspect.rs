@@ -19,8 +19,8 @@ use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::count::{
-    ApiCount, api_count, capped_page, count_checked, cut_checked, cut_said, cut_short,
-    header_count, next_named, short_of_count, unpaged, unpaged_checked,
+    ApiCount, NextPage, api_count, capped_page, count_checked, cut_checked, cut_said, cut_short,
+    header_count, next_named, records_keys, short_of_count, unpaged, unpaged_checked,
 };
 use crate::read::fanout::Feed;
 use crate::read::near::{
@@ -522,6 +522,18 @@ pub struct Probe {
     pub headers: Vec<(String, String)>,
     /// The body, decoded.
     pub body: Vec<u8>,
+}
+
+impl Probe {
+    /// The member of the body, outside `job`'s records, that names the
+    /// next page: what a run of the job without `[paginate]` warns of.
+    /// `hydrant init` writes its pagination from it.
+    pub fn next_page(&self, job: &Job) -> Option<NextPage> {
+        let keys = records_keys(job)?;
+        let mut body = self.body.clone();
+        let tree = simd_json::to_borrowed_value(&mut body).ok()?;
+        next_named(&tree, &keys)
+    }
 }
 
 /// Sends the job's first request and returns its response.

@@ -39,6 +39,7 @@ use crate::net::request::Prepared;
 use crate::options::RunOptions;
 use crate::summary::Summary;
 
+pub use count::NextPage;
 pub use incremental::{describe as state, reset as reset_state};
 pub(crate) use inspect::explain;
 pub use inspect::{CheckReport, Probe, check, columns, probe, query, schema, schema_of};

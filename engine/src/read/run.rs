@@ -20,7 +20,7 @@ use crate::net::request::Prepared;
 use crate::net::session::Fetched;
 use crate::options::{Interrupt, Progress, RunOptions};
 use crate::read::columns::{infer_policy, starting_columns};
-use crate::read::count::{ApiCount, Next, PassCounts, header_count, unpaged};
+use crate::read::count::{ApiCount, NextPage, PassCounts, header_count, unpaged};
 use crate::read::fanout::{FanValue, Feed};
 use crate::read::flight::{
     Held, InFlight, Pending, ROWS_PENDING, Standing, Task, join, unless_interrupted,
@@ -1071,7 +1071,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     pub(super) fn tell_unpaged(
         &mut self,
         headers: &[(String, String)],
-        named: impl FnOnce(&[String]) -> Option<Next>,
+        named: impl FnOnce(&[String]) -> Option<NextPage>,
         shown: &str,
     ) {
         let Some(keys) = self

@@ -33,7 +33,7 @@ use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
 use crate::read::count::{
-    ApiCount, Next, api_count, cut_checked, cut_short, next_named, unpaged_checked,
+    ApiCount, NextPage, api_count, cut_checked, cut_short, next_named, unpaged_checked,
 };
 use crate::read::near::near_member;
 use crate::read::shaped::{Learned, Lines, Rows, Shaped, ShapedReader};
@@ -103,7 +103,7 @@ pub(crate) struct Encoded {
     pub cut: Option<String>,
     /// For a job without `[paginate]`: the member that names a next page
     /// (see [`next_named`]).
-    pub next_named: Option<Next>,
+    pub next_named: Option<NextPage>,
     /// The answer's [`Fetched::latency`].
     pub latency: Duration,
 }
