@@ -321,9 +321,7 @@ impl ReadRun<'_, '_> {
                 recorded.push((prepared, encoded.latency));
             }
         }
-        if !self.pass_counts.has_count(pass) {
-            self.pass_counts.counted(pass, encoded.count.as_ref());
-        }
+        self.pass_counts.counted(pass, encoded.count.as_ref());
         self.tell_cut_at(encoded.cut.clone(), &shown);
         let records = encoded.rows + encoded.dirty.len();
         self.note_elsewhere((&encoded.records_missing, records), &shown, || {
