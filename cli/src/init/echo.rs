@@ -1,14 +1,15 @@
-//! Offsets and page numbers a body echoes beside its records, where the
-//! URL names none: DummyJSON's and Feathers' `{"total", "skip", "limit"}`,
-//! FastAPI's and Flask's `{"page", "size"}` or `{"page", "per_page"}`,
-//! Spring's `{"number", "size"}`, Strapi's `meta.pagination`. Such
-//! members do not always name the parameters, and an API may take an
-//! unknown parameter for a filter, so each guess is sent as the second
-//! page, and kept only where the answer echoes what was sent: a request
-//! or two more.
+//! Offsets and page numbers an answer echoes, where the URL names none:
+//! in the body beside its records, DummyJSON's and Feathers' `{"total",
+//! "skip", "limit"}`, FastAPI's and Flask's `{"page", "size"}` or
+//! `{"page", "per_page"}`, Spring's `{"number", "size"}`, Strapi's
+//! `meta.pagination`; in a header, flask-smorest's and ASP.NET APIs'
+//! `X-Pagination`. Such members do not always name the parameters, and
+//! an API may take an unknown parameter for a filter, so each guess is
+//! sent as the second page, and kept only where the answer echoes what
+//! was sent: a request or two more.
 
 use anyhow::Result;
-use hydrant_engine::{RunOptions, Vars};
+use hydrant_engine::{Probe, RunOptions, Vars};
 use serde_json::Value;
 
 use super::{Draft, Paging, at, members, probe_again, quoted};
@@ -32,7 +33,7 @@ pub(super) async fn echoed_offsets(
     for prefix in ["", "$"] {
         let (param, limit_param) = (format!("{prefix}{member}"), format!("{prefix}limit"));
         let sent = [(&param, limit), (&limit_param, limit)];
-        if echoes(draft, vars, again, &sent, &[member], limit).await {
+        if echoes(draft, vars, again, &sent, (Echo::Body, &[member]), limit).await {
             return Ok(Some(Paging {
                 why: format!(
                     "`{member}` and `limit` in the body, echoed for `{param}` and `{limit_param}`: offsets"
@@ -51,100 +52,170 @@ pub(super) async fn echoed_offsets(
     Ok(None)
 }
 
-/// The members that echo a page's number, and the parameter each is
-/// sent back as: Spring's zero-based `number` and Laravel's
-/// `current_page` are read as `page`.
-const PAGE_MEMBERS: [(&str, &str); 5] = [
-    ("page", "page"),
-    ("number", "page"),
-    ("current_page", "page"),
-    ("pageNumber", "pageNumber"),
-    ("page_number", "page_number"),
+/// The members that echo a page's number, and the parameters each may
+/// be sent back as, tried in turn: Spring's zero-based `number` and
+/// Laravel's `current_page` are read as `page`, ASP.NET APIs'
+/// `CurrentPage` as `pageNumber` or `page`.
+const PAGE_MEMBERS: [(&str, &[&str]); 6] = [
+    ("page", &["page"]),
+    ("number", &["page"]),
+    ("current_page", &["page"]),
+    ("CurrentPage", &["pageNumber", "page"]),
+    ("pageNumber", &["pageNumber"]),
+    ("page_number", &["page_number"]),
 ];
 
-/// The members that echo a page's size, each sent back by its name.
-const SIZE_MEMBERS: [&str; 6] = [
-    "size",
-    "per_page",
-    "page_size",
-    "pageSize",
-    "perPage",
-    "limit",
+/// The members that echo a page's size, and the parameter each is sent
+/// back as: its own name, or for ASP.NET's `PageSize`, `pageSize`.
+const SIZE_MEMBERS: [(&str, &str); 7] = [
+    ("size", "size"),
+    ("per_page", "per_page"),
+    ("page_size", "page_size"),
+    ("pageSize", "pageSize"),
+    ("PageSize", "pageSize"),
+    ("perPage", "perPage"),
+    ("limit", "limit"),
 ];
 
-/// Page numbers: a page member beside a size member, in the body or up
-/// to two objects down (`meta`, Strapi's `meta.pagination`), the next
-/// number sent with the size: by the members' names, then, for members
-/// of an object, in brackets under its name (Strapi reads
-/// `pagination[page]` and `pagination[pageSize]`).
+/// Where a page echoes its number: in its body, or in the JSON object of
+/// its `X-Pagination` header (flask-smorest, ASP.NET APIs), where the
+/// body is the records alone.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Echo {
+    Body,
+    Header,
+}
+
+impl Echo {
+    /// The JSON the numbers are read from in an answer.
+    fn read(self, probe: &Probe) -> Option<Value> {
+        match self {
+            Echo::Body => serde_json::from_slice(&probe.body).ok(),
+            Echo::Header => header_object(&probe.headers),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Echo::Body => "the body",
+            Echo::Header => "the `X-Pagination` header",
+        }
+    }
+}
+
+/// The JSON object of an `X-Pagination` header, if the answer has one.
+pub(super) fn header_object(headers: &[(String, String)]) -> Option<Value> {
+    let (_, value) = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-pagination"))?;
+    serde_json::from_str::<Value>(value)
+        .ok()
+        .filter(Value::is_object)
+}
+
+/// Page numbers: a page member beside a size member, in `object` (the
+/// body or the header `echo` names) or up to two objects down (`meta`,
+/// Strapi's `meta.pagination`), the next number sent with the size: by
+/// the members' names, then, for members of an object, in brackets
+/// under its name (Strapi reads `pagination[page]` and
+/// `pagination[pageSize]`). A header's page member is enough alone
+/// (flask-smorest's names no size): the API's own size is kept.
 pub(super) async fn echoed_pages(
     draft: &Draft,
     vars: &Vars,
-    body: &Value,
+    (object, echo): (&Value, Echo),
     again: &RunOptions,
 ) -> Result<Option<Paging>> {
-    for (keys, value) in members(body, 3) {
+    for (keys, value) in members(object, 3) {
         let Some((&key, parent)) = keys.split_last() else {
             continue;
         };
-        let Some((_, param)) = PAGE_MEMBERS.iter().find(|(member, _)| *member == key) else {
+        let Some((_, params)) = PAGE_MEMBERS.iter().find(|(member, _)| *member == key) else {
             continue;
         };
         let Some(first) = value.as_u64().filter(|&n| n <= 1) else {
             continue;
         };
-        let sibling = |name: &str| at(body, parent)?.get(name)?.as_u64().filter(|&n| n > 0);
-        let Some((size_member, size)) = SIZE_MEMBERS
+        let sibling = |name: &str| at(object, parent)?.get(name)?.as_u64().filter(|&n| n > 0);
+        let size = SIZE_MEMBERS
             .iter()
-            .find_map(|name| Some((*name, sibling(name)?)))
-        else {
+            .find_map(|(name, param)| Some((*name, *param, sibling(name)?)));
+        if size.is_none() && echo == Echo::Body {
             continue;
-        };
-        let mut spellings = vec![((*param).to_owned(), size_member.to_owned())];
+        }
+        let mut spellings: Vec<(String, Option<String>)> = params
+            .iter()
+            .map(|param| {
+                (
+                    (*param).to_owned(),
+                    size.map(|(_, param, _)| param.to_owned()),
+                )
+            })
+            .collect();
         if let Some(object) = parent.last() {
             spellings.push((
                 format!("{object}[{key}]"),
-                format!("{object}[{size_member}]"),
+                size.map(|(name, _, _)| format!("{object}[{name}]")),
             ));
         }
         for (param, size_param) in spellings {
-            let sent = [(&param, first + 1), (&size_param, size)];
-            if echoes(draft, vars, again, &sent, &keys, first + 1).await {
-                return Ok(Some(numbered(&keys, first, (param, size_param), size)));
+            let mut sent = vec![(&param, first + 1)];
+            if let (Some(size_param), Some((.., size))) = (&size_param, size) {
+                sent.push((size_param, size));
+            }
+            if echoes(draft, vars, again, &sent, (echo, &keys), first + 1).await {
+                let size = size_param.zip(size.map(|(.., size)| size));
+                return Ok(Some(numbered((echo, &keys), first, param, size)));
             }
         }
     }
     Ok(None)
 }
 
-/// The page numbers of a page member at `keys` echoed for `param`,
-/// starting at `first`, with `size` records a page sent as `size_param`.
-fn numbered(keys: &[&str], first: u64, (param, size_param): (String, String), size: u64) -> Paging {
+/// The page numbers of a page member at `keys` of what `echo` names,
+/// echoed for `param`, starting at `first`, with a size sent as its
+/// parameter where one was echoed.
+fn numbered(
+    (echo, keys): (Echo, &[&str]),
+    first: u64,
+    param: String,
+    size: Option<(String, u64)>,
+) -> Paging {
     let member = keys.join(".");
     let mut pairs = vec![("type", quoted("page")), ("param", quoted(&param))];
     if first != 1 {
         pairs.push(("start", first.to_string()));
     }
-    pairs.push(("size_param", quoted(&size_param)));
-    pairs.push(("size", size.to_string()));
+    let mut takes = vec![param.clone()];
+    let why = match size {
+        Some((size_param, size)) => {
+            pairs.push(("size_param", quoted(&size_param)));
+            pairs.push(("size", size.to_string()));
+            let why = format!(" with `{size_param}`: page numbers");
+            takes.push(size_param);
+            why
+        }
+        None => {
+            ": page numbers, of the API's own size (`size_param` and `size` ask another)".to_owned()
+        }
+    };
     Paging {
-        why: format!(
-            "`{member}` in the body, echoed for `{param}` with `{size_param}`: page numbers"
-        ),
+        why: format!("`{member}` in {}, echoed for `{param}`{why}", echo.name()),
         keys: pairs,
-        takes: vec![param, size_param],
+        takes,
         ..Paging::default()
     }
 }
 
 /// Whether the first page asked again with `sent` in its query (in place
-/// of any parameters of those names) answers with `expected` at `echo`.
+/// of any parameters of those names) answers with `expected` at `keys`
+/// of what `echo` names.
 async fn echoes(
     draft: &Draft,
     vars: &Vars,
     again: &RunOptions,
     sent: &[(&String, u64)],
-    echo: &[&str],
+    (echo, keys): (Echo, &[&str]),
     expected: u64,
 ) -> bool {
     let mut second = Draft {
@@ -165,8 +236,5 @@ async fn echoes(
     let Ok(probe) = probe_again(&second, vars, again).await else {
         return false;
     };
-    serde_json::from_slice::<Value>(&probe.body)
-        .ok()
-        .and_then(|page| at(&page, echo)?.as_u64())
-        == Some(expected)
+    echo.read(&probe).and_then(|page| at(&page, keys)?.as_u64()) == Some(expected)
 }

@@ -133,7 +133,12 @@ pub async fn init(args: InitArgs) -> Result<()> {
         draft.paging = echo::echoed_offsets(&draft, &vars, &body, &again).await?;
     }
     if draft.paging.is_none() {
-        draft.paging = echo::echoed_pages(&draft, &vars, &body, &again).await?;
+        let body = (&body, echo::Echo::Body);
+        draft.paging = echo::echoed_pages(&draft, &vars, body, &again).await?;
+    }
+    if let Some(header) = echo::header_object(&probe.headers).filter(|_| draft.paging.is_none()) {
+        let header = (&header, echo::Echo::Header);
+        draft.paging = echo::echoed_pages(&draft, &vars, header, &again).await?;
     }
     if draft.paging.is_none() {
         draft.paging = bare_cursor(named.as_ref());

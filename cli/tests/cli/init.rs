@@ -305,6 +305,72 @@ fn a_job_written_by_init_pages_numbers_its_body_echoes() {
     assert!(!text.contains("[paginate]"), "{text}");
 }
 
+/// flask-smorest and ASP.NET APIs give their paging in an `X-Pagination`
+/// header's JSON object, and the records as the body's array:
+/// flask-smorest's `page` without the size (`page_size` is not echoed),
+/// ASP.NET's `CurrentPage` beside `PageSize`, read from `pageNumber` and
+/// `pageSize`. init asks for the second page and keeps page numbers where
+/// the header echoes the number sent. The jobs read every record, and
+/// say nothing. A header that answers page 1 again: no guess.
+#[test]
+fn a_job_written_by_init_pages_numbers_its_pagination_header_echoes() {
+    let server = TestServer::start_fn(|seen| {
+        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
+        let dotnet = url.path() == "/dotnet";
+        let (page_param, size_param) = match dotnet {
+            true => ("pageNumber", "pageSize"),
+            false => ("page", "page_size"),
+        };
+        let page = match url.path() {
+            "/deaf" => 1,
+            _ => query_number(&seen.target, page_param).unwrap_or(1),
+        };
+        let size = query_number(&seen.target, size_param).unwrap_or(3);
+        let skip = (page - 1) * size;
+        let items: Vec<String> = (skip.min(8)..(skip + size).min(8))
+            .map(|i| format!("{{\"id\":{i}}}"))
+            .collect();
+        let pages = 8u32.div_ceil(size);
+        let header = match dotnet {
+            true => format!(
+                "{{\"TotalCount\":8,\"PageSize\":{size},\"CurrentPage\":{page},\
+                 \"TotalPages\":{pages},\"HasNext\":{},\"HasPrevious\":{}}}",
+                page < pages,
+                page > 1
+            ),
+            // flask-smorest names no page past the last.
+            false if page > pages => {
+                format!(
+                    "{{\"total\":8,\"total_pages\":{pages},\"first_page\":1,\"last_page\":{pages}}}"
+                )
+            }
+            false => format!(
+                "{{\"total\":8,\"total_pages\":{pages},\"first_page\":1,\
+                 \"last_page\":{pages},\"page\":{page}}}"
+            ),
+        };
+        let mut exchange = Exchange::json(&seen.target, format!("[{}]", items.join(",")));
+        (exchange.headers).push(("x-pagination".to_owned(), header));
+        exchange
+    });
+    let dir = Dir::new();
+    for (path, param, size) in [
+        ("/smorest", "page", None),
+        ("/dotnet", "pageNumber", Some(("pageSize", 3))),
+    ] {
+        let url = format!("{}{path}", server.url());
+        let job = init_and_run(&dir, &path[1..], &url, &lines(0..8));
+        let paginate = &job["paginate"];
+        assert_eq!(paginate["type"].as_str(), Some("page"), "{job}");
+        assert_eq!(paginate["param"].as_str(), Some(param), "{job}");
+        let size_param = paginate.get("size_param").and_then(toml::Value::as_str);
+        let size_of = paginate.get("size").and_then(toml::Value::as_integer);
+        assert_eq!(size_param.zip(size_of), size, "{job}");
+    }
+    let text = init_job(&format!("{}/deaf", server.url()), &dir.path("deaf.toml"));
+    assert!(!text.contains("[paginate]"), "{text}");
+}
+
 /// Links to the next page inside objects and arrays: HAL's
 /// `_links.next.href` (Spring Data REST), JSON:API's link objects,
 /// PayPal's `links` array of `{href, rel}`, Zendesk's `next_page`. And
