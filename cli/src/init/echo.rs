@@ -6,7 +6,9 @@
 //! `X-Pagination`. Such members do not always name the parameters, and
 //! an API may take an unknown parameter for a filter, so each guess is
 //! sent as the second page, and kept only where the answer echoes what
-//! was sent: a request or two more.
+//! was sent: a request or two more. Where nothing is echoed but the
+//! first page counts more records than it holds, the second page asked
+//! for must hold records the first did not.
 
 use anyhow::Result;
 use hydrant_engine::{Probe, RunOptions, Vars};
@@ -34,22 +36,29 @@ pub(super) async fn echoed_offsets(
         let (param, limit_param) = (format!("{prefix}{member}"), format!("{prefix}limit"));
         let sent = [(&param, limit), (&limit_param, limit)];
         if echoes(draft, vars, again, &sent, (Echo::Body, &[member]), limit).await {
-            return Ok(Some(Paging {
-                why: format!(
-                    "`{member}` and `limit` in the body, echoed for `{param}` and `{limit_param}`: offsets"
-                ),
-                keys: vec![
-                    ("type", quoted("offset")),
-                    ("param", quoted(&param)),
-                    ("limit_param", quoted(&limit_param)),
-                    ("limit", limit.to_string()),
-                ],
-                takes: vec![param, limit_param],
-                ..Paging::default()
-            }));
+            let why = format!(
+                "`{member}` and `limit` in the body, echoed for `{param}` and `{limit_param}`"
+            );
+            return Ok(Some(offsets(why, (param, limit_param), limit)));
         }
     }
     Ok(None)
+}
+
+/// Offsets sent as `param`, `limit` records a page sent as
+/// `limit_param`, guessed for `why`.
+fn offsets(why: String, (param, limit_param): (String, String), limit: u64) -> Paging {
+    Paging {
+        why: format!("{why}: offsets"),
+        keys: vec![
+            ("type", quoted("offset")),
+            ("param", quoted(&param)),
+            ("limit_param", quoted(&limit_param)),
+            ("limit", limit.to_string()),
+        ],
+        takes: vec![param, limit_param],
+        ..Paging::default()
+    }
 }
 
 /// The members that echo a page's number, and the parameters each may
@@ -207,6 +216,63 @@ fn numbered(
     }
 }
 
+/// Offsets, then page numbers, where the first page counts more records
+/// than it holds and names neither its next page nor its numbers
+/// (django-ninja's `{"items", "count"}`). The second page is asked for
+/// with `offset` and `limit`, then with `page`, and a guess is kept
+/// where its answer holds records, none of them the first page's. An
+/// API that reads neither parameter answers the first page again.
+/// `records` is the records' keys in the body (none where the body is
+/// the records).
+pub(super) async fn counted_pages(
+    draft: &Draft,
+    vars: &Vars,
+    (body, records): (&Value, &[&str]),
+    count: u64,
+    again: &RunOptions,
+) -> Result<Option<Paging>> {
+    let Some(first) = at(body, records).and_then(Value::as_array) else {
+        return Ok(None);
+    };
+    let held = first.len() as u64;
+    if held == 0 || count <= held {
+        return Ok(None);
+    }
+    let new = |probe: &Probe| {
+        let page = serde_json::from_slice::<Value>(&probe.body).ok();
+        let second = page.as_ref().and_then(|page| at(page, records)?.as_array());
+        second.is_some_and(|second| {
+            !second.is_empty() && second.iter().all(|record| !first.contains(record))
+        })
+    };
+    let why = format!("the first page counts {count} records and holds {held}");
+    let (offset, limit) = ("offset".to_owned(), "limit".to_owned());
+    let sent = [(&offset, held), (&limit, held)];
+    if asked(draft, vars, again, &sent)
+        .await
+        .is_some_and(|p| new(&p))
+    {
+        let why = format!("{why}; `offset` and `limit` gave others");
+        return Ok(Some(offsets(why, (offset, limit), held)));
+    }
+    let page = "page".to_owned();
+    if asked(draft, vars, again, &[(&page, 2)])
+        .await
+        .is_some_and(|p| new(&p))
+    {
+        return Ok(Some(Paging {
+            why: format!(
+                "{why}; `page` 2 gave others: page numbers, of the API's own size \
+                 (`size_param` and `size` ask another)"
+            ),
+            keys: vec![("type", quoted("page")), ("param", quoted(&page))],
+            takes: vec![page],
+            ..Paging::default()
+        }));
+    }
+    Ok(None)
+}
+
 /// Whether the first page asked again with `sent` in its query (in place
 /// of any parameters of those names) answers with `expected` at `keys`
 /// of what `echo` names.
@@ -218,6 +284,21 @@ async fn echoes(
     (echo, keys): (Echo, &[&str]),
     expected: u64,
 ) -> bool {
+    asked(draft, vars, again, sent)
+        .await
+        .and_then(|probe| echo.read(&probe))
+        .and_then(|page| at(&page, keys)?.as_u64())
+        == Some(expected)
+}
+
+/// The first page asked again with `sent` in its query, in place of any
+/// parameters of those names; none where the request failed.
+async fn asked(
+    draft: &Draft,
+    vars: &Vars,
+    again: &RunOptions,
+    sent: &[(&String, u64)],
+) -> Option<Probe> {
     let mut second = Draft {
         url: draft.url.clone(),
         query: draft.query.clone(),
@@ -233,8 +314,5 @@ async fn echoes(
     for (param, value) in sent {
         second.query.push(((*param).clone(), value.to_string()));
     }
-    let Ok(probe) = probe_again(&second, vars, again).await else {
-        return false;
-    };
-    echo.read(&probe).and_then(|page| at(&page, keys)?.as_u64()) == Some(expected)
+    probe_again(&second, vars, again).await.ok()
 }

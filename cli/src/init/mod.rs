@@ -4,9 +4,11 @@
 //! The guesses are plain rules over the first response: the `Link` header,
 //! the members of the body (a next link, a cursor, a known style such as
 //! Stripe's `has_more`), and the query of the URL (offset or page
-//! numbers). Offsets or page numbers the body echoes are tried on the
-//! second page: the guesses that ask the API. Each guess is a comment in
-//! the job, so a user can check it.
+//! numbers). Offsets or page numbers the body or a header echoes, and
+//! where the first page counts more records than it holds, offsets or
+//! page numbers sent blind, are tried on the second page: the guesses
+//! that ask the API. Each guess is a comment in the job, so a user can
+//! check it.
 //! Credentials go into the job as `${VAR}` references, never in clear.
 
 use std::path::PathBuf;
@@ -120,29 +122,7 @@ pub async fn init(args: InitArgs) -> Result<()> {
         .map(table::Table::path)
         .or_else(|| records_path(&body));
     draft.records_why = table.as_ref().map(table::Table::why);
-    // The next page as a run of this job without [paginate] reads it.
-    let unpaged = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
-    let named = probe.next_page(&unpaged);
-    draft.paging = paging(
-        &probe.headers,
-        &body,
-        &draft.query,
-        (draft.records.as_deref(), named.as_ref()),
-    );
-    if draft.paging.is_none() {
-        draft.paging = echo::echoed_offsets(&draft, &vars, &body, &again).await?;
-    }
-    if draft.paging.is_none() {
-        let body = (&body, echo::Echo::Body);
-        draft.paging = echo::echoed_pages(&draft, &vars, body, &again).await?;
-    }
-    if let Some(header) = echo::header_object(&probe.headers).filter(|_| draft.paging.is_none()) {
-        let header = (&header, echo::Echo::Header);
-        draft.paging = echo::echoed_pages(&draft, &vars, header, &again).await?;
-    }
-    if draft.paging.is_none() {
-        draft.paging = bare_cursor(named.as_ref());
-    }
+    draft.paging = guess_paging(&draft, &vars, (&probe, &body), table.is_some(), &again).await?;
     if let Some(paging) = &draft.paging {
         draft.query.retain(|(name, _)| !paging.takes.contains(name));
     }
@@ -178,6 +158,58 @@ pub async fn init(args: InitArgs) -> Result<()> {
         eprintln!("hydrant: set them (or pass --var NAME=VALUE) before `hydrant run`");
     }
     Ok(())
+}
+
+/// The pagination of the first response, by the first of init's rules
+/// that holds (the reference lists them): those read from the response
+/// first, then those that ask the API for a second page. `table` says
+/// whether the records are rows of arrays.
+async fn guess_paging(
+    draft: &Draft,
+    vars: &Vars,
+    (probe, body): (&hydrant_engine::Probe, &Value),
+    table: bool,
+    again: &hydrant_engine::RunOptions,
+) -> Result<Option<Paging>> {
+    // The next page as a run of this job without [paginate] reads it.
+    let unpaged = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", vars)?;
+    let named = probe.next_page(&unpaged);
+    let read = paging(
+        &probe.headers,
+        body,
+        &draft.query,
+        (draft.records.as_deref(), named.as_ref()),
+    );
+    if read.is_some() {
+        return Ok(read);
+    }
+    if let Some(paging) = echo::echoed_offsets(draft, vars, body, again).await? {
+        return Ok(Some(paging));
+    }
+    let echoed = (body, echo::Echo::Body);
+    if let Some(paging) = echo::echoed_pages(draft, vars, echoed, again).await? {
+        return Ok(Some(paging));
+    }
+    if let Some(header) = echo::header_object(&probe.headers) {
+        let echoed = (&header, echo::Echo::Header);
+        if let Some(paging) = echo::echoed_pages(draft, vars, echoed, again).await? {
+            return Ok(Some(paging));
+        }
+    }
+    if let Some(paging) = bare_cursor(named.as_ref()) {
+        return Ok(Some(paging));
+    }
+    let Some(count) = probe.count(&unpaged).filter(|_| !table && !draft.lines) else {
+        return Ok(None);
+    };
+    let keys = match body.is_array() {
+        true => Some(Vec::new()),
+        false => longest_objects(body).map(|(_, keys)| keys),
+    };
+    match keys {
+        Some(keys) => echo::counted_pages(draft, vars, (body, &keys), count, again).await,
+        None => Ok(None),
+    }
 }
 
 /// The first page of `draft`'s job, asked for again, sent as `again`

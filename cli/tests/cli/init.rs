@@ -371,6 +371,55 @@ fn a_job_written_by_init_pages_numbers_its_pagination_header_echoes() {
     assert!(!text.contains("[paginate]"), "{text}");
 }
 
+/// django-ninja counts its records beside them and echoes neither offset
+/// nor page (`{"items", "count"}`): its limit-offset pagination reads
+/// `offset` and `limit`, its page-number pagination `page` at a size of
+/// its own. init asks for the second page each way and keeps the one
+/// whose answer holds records the first did not; so for a body that is
+/// the records, counted in `X-Total-Count`. The jobs read every record,
+/// and say nothing. An API that reads neither answers the first page
+/// again: no guess.
+#[test]
+fn a_job_written_by_init_pages_a_count_it_was_not_told_how_to_page() {
+    let server = TestServer::start_fn(|seen| {
+        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
+        let number = |key: &str| query_number(&seen.target, key);
+        let (skip, size) = match url.path() {
+            "/limit-offset" => (number("offset").unwrap_or(0), number("limit").unwrap_or(3)),
+            "/deaf" => (0, 3),
+            _ => ((number("page").unwrap_or(1) - 1) * 3, 3),
+        };
+        let items: Vec<String> = (skip.min(8)..(skip + size).min(8))
+            .map(|i| format!("{{\"id\":{i}}}"))
+            .collect();
+        let items = items.join(",");
+        if url.path() == "/array" {
+            let mut exchange = Exchange::json(&seen.target, format!("[{items}]"));
+            (exchange.headers).push(("x-total-count".to_owned(), "8".to_owned()));
+            return exchange;
+        }
+        Exchange::json(&seen.target, format!("{{\"items\":[{items}],\"count\":8}}"))
+    });
+    let dir = Dir::new();
+    for (path, kind, param) in [
+        ("/limit-offset", "offset", "offset"),
+        ("/page-number", "page", "page"),
+        ("/array", "page", "page"),
+    ] {
+        let url = format!("{}{path}", server.url());
+        let job = init_and_run(&dir, &path[1..], &url, &lines(0..8));
+        let paginate = &job["paginate"];
+        assert_eq!(paginate["type"].as_str(), Some(kind), "{job}");
+        assert_eq!(paginate["param"].as_str(), Some(param), "{job}");
+        if kind == "offset" {
+            assert_eq!(paginate["limit_param"].as_str(), Some("limit"), "{job}");
+            assert_eq!(paginate["limit"].as_integer(), Some(3), "{job}");
+        }
+    }
+    let text = init_job(&format!("{}/deaf", server.url()), &dir.path("deaf.toml"));
+    assert!(!text.contains("[paginate]"), "{text}");
+}
+
 /// Links to the next page inside objects and arrays: HAL's
 /// `_links.next.href` (Spring Data REST), JSON:API's link objects,
 /// PayPal's `links` array of `{href, rel}`, Zendesk's `next_page`. And

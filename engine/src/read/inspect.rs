@@ -534,6 +534,20 @@ impl Probe {
         let tree = simd_json::to_borrowed_value(&mut body).ok()?;
         next_named(&tree, &keys)
     }
+
+    /// The number of records the API says `job`'s query matches, where
+    /// the body (outside the records) or a header gives it, as a run
+    /// reads it to hold its records against. `hydrant init` asks for a
+    /// second page where it is more than the first page holds.
+    pub fn count(&self, job: &Job) -> Option<u64> {
+        let keys = records_keys(job)?;
+        let mut body = self.body.clone();
+        let tree = simd_json::to_borrowed_value(&mut body).ok();
+        let counted = tree.and_then(|tree| api_count(&tree, &keys, &self.url));
+        counted
+            .or_else(|| header_count(&self.headers, &self.url))
+            .map(|counted| counted.count())
+    }
 }
 
 /// Sends the job's first request and returns its response.
