@@ -39,12 +39,14 @@ const COUNT_NAMES: [&str; 13] = [
 
 /// Headers that give the number of records a query matches:
 /// json-server's and many others' `X-Total-Count`, GitLab's `X-Total`,
-/// the `api-pagination` gem's `Total`, WordPress's `X-WP-Total`, Yii's
-/// `X-Pagination-Total-Count`. PostgREST's is `Content-Range`'s total.
-const COUNT_HEADERS: [&str; 8] = [
+/// the `api-pagination` gem's `Total`, pagy's `Total-Count` (Rails),
+/// WordPress's `X-WP-Total`, Yii's `X-Pagination-Total-Count`.
+/// PostgREST's is `Content-Range`'s total.
+const COUNT_HEADERS: [&str; 9] = [
     "X-Total-Count",
     "X-Total",
     "Total",
+    "Total-Count",
     "X-WP-Total",
     "X-Pagination-Total-Count",
     "X-Total-Results",
@@ -699,6 +701,7 @@ mod tests {
         assert_eq!(count("x-total-count", "95"), said(95, "X-Total-Count"));
         assert_eq!(count("X-Total", " 3 "), said(3, "X-Total"));
         assert_eq!(count("x-wp-total", "14"), said(14, "X-WP-Total"));
+        assert_eq!(count("total-count", "251"), said(251, "Total-Count"));
         assert_eq!(
             count("content-range", "0-24/319"),
             said(319, "Content-Range")
