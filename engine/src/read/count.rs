@@ -19,10 +19,12 @@ use crate::read::near::{folded, near_top, spelled};
 /// Names an API gives the number of records a query matches, folded
 /// (see [`folded`]): GitHub's `total_count`, Jira's and HubSpot's
 /// `total`, Salesforce's `totalSize`, OData's `@odata.count`, Spring's
-/// `totalElements`, Django REST framework's `count`, Algolia's `nbHits`.
+/// `totalElements`, Django REST framework's `count`, Algolia's `nbHits`,
+/// mongoose-paginate's `totalDocs` (Payload CMS and many Node APIs).
 /// A `count` of the page's own records never exceeds what a run reads.
-const COUNT_NAMES: [&str; 13] = [
+const COUNT_NAMES: [&str; 14] = [
     "total",
+    "totaldocs",
     "totalcount",
     "totalresults",
     "totalitems",
@@ -661,6 +663,8 @@ mod tests {
         assert_eq!(count(spring, &["content"]), at("page.totalElements", 45));
         let strapi = r#"{"data": [], "meta": {"pagination": {"page": 1, "total": 9}}}"#;
         assert_eq!(count(strapi, &["data"]), at("meta.pagination.total", 9));
+        let mongoose = r#"{"docs": [], "totalDocs": 57, "limit": 10, "totalPages": 6}"#;
+        assert_eq!(count(mongoose, &["docs"]), at("totalDocs", 57));
         // Nearer the top first.
         let both = r#"{"meta": {"count": 3}, "total": 5, "data": []}"#;
         assert_eq!(count(both, &["data"]), at("total", 5));
