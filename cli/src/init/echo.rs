@@ -218,8 +218,9 @@ fn numbered(
 
 /// Offsets, then page numbers, where the first page counts more records
 /// than it holds and names neither its next page nor its numbers
-/// (django-ninja's `{"items", "count"}`). The second page is asked for
-/// with `offset` and `limit`, then with `page`, and a guess is kept
+/// (django-ninja's `{"items", "count"}`, Elasticsearch's `hits`). The
+/// second page is asked for with `offset` and `limit`, then `from` and
+/// `size`, then with `page`, and a guess is kept
 /// where its answer holds records, none of them the first page's. An
 /// API that reads neither parameter answers the first page again.
 /// `records` is the records' keys in the body (none where the body is
@@ -246,14 +247,17 @@ pub(super) async fn counted_pages(
         })
     };
     let why = format!("the first page counts {count} records and holds {held}");
-    let (offset, limit) = ("offset".to_owned(), "limit".to_owned());
-    let sent = [(&offset, held), (&limit, held)];
-    if asked(draft, vars, again, &sent)
-        .await
-        .is_some_and(|p| new(&p))
-    {
-        let why = format!("{why}; `offset` and `limit` gave others");
-        return Ok(Some(offsets(why, (offset, limit), held)));
+    // Elasticsearch and OpenSearch read `from` and `size`.
+    for (offset, limit) in [("offset", "limit"), ("from", "size")] {
+        let (offset, limit) = (offset.to_owned(), limit.to_owned());
+        let sent = [(&offset, held), (&limit, held)];
+        if asked(draft, vars, again, &sent)
+            .await
+            .is_some_and(|p| new(&p))
+        {
+            let why = format!("{why}; `{offset}` and `{limit}` gave others");
+            return Ok(Some(offsets(why, (offset, limit), held)));
+        }
     }
     let page = "page".to_owned();
     if asked(draft, vars, again, &[(&page, 2)])

@@ -374,7 +374,8 @@ fn a_job_written_by_init_pages_numbers_its_pagination_header_echoes() {
 /// django-ninja counts its records beside them and echoes neither offset
 /// nor page (`{"items", "count"}`): its limit-offset pagination reads
 /// `offset` and `limit`, its page-number pagination `page` at a size of
-/// its own. init asks for the second page each way and keeps the one
+/// its own. Elasticsearch counts its `hits` in `hits.total` and reads
+/// `from` and `size`. init asks for the second page each way and keeps the one
 /// whose answer holds records the first did not; so for a body that is
 /// the records, counted in `X-Total-Count`. The jobs read every record,
 /// and say nothing. An API that reads neither answers the first page
@@ -386,6 +387,7 @@ fn a_job_written_by_init_pages_a_count_it_was_not_told_how_to_page() {
         let number = |key: &str| query_number(&seen.target, key);
         let (skip, size) = match url.path() {
             "/limit-offset" => (number("offset").unwrap_or(0), number("limit").unwrap_or(3)),
+            "/elastic" => (number("from").unwrap_or(0), number("size").unwrap_or(3)),
             "/deaf" => (0, 3),
             _ => ((number("page").unwrap_or(1) - 1) * 3, 3),
         };
@@ -398,21 +400,28 @@ fn a_job_written_by_init_pages_a_count_it_was_not_told_how_to_page() {
             (exchange.headers).push(("x-total-count".to_owned(), "8".to_owned()));
             return exchange;
         }
+        if url.path() == "/elastic" {
+            let total = "{\"value\":8,\"relation\":\"eq\"}";
+            let body = format!("{{\"hits\":{{\"total\":{total},\"hits\":[{items}]}}}}");
+            return Exchange::json(&seen.target, body);
+        }
         Exchange::json(&seen.target, format!("{{\"items\":[{items}],\"count\":8}}"))
     });
     let dir = Dir::new();
-    for (path, kind, param) in [
-        ("/limit-offset", "offset", "offset"),
-        ("/page-number", "page", "page"),
-        ("/array", "page", "page"),
+    for (path, kind, param, limit_param) in [
+        ("/limit-offset", "offset", "offset", Some("limit")),
+        ("/elastic", "offset", "from", Some("size")),
+        ("/page-number", "page", "page", None),
+        ("/array", "page", "page", None),
     ] {
         let url = format!("{}{path}", server.url());
         let job = init_and_run(&dir, &path[1..], &url, &lines(0..8));
         let paginate = &job["paginate"];
         assert_eq!(paginate["type"].as_str(), Some(kind), "{job}");
         assert_eq!(paginate["param"].as_str(), Some(param), "{job}");
-        if kind == "offset" {
-            assert_eq!(paginate["limit_param"].as_str(), Some("limit"), "{job}");
+        let limit = paginate.get("limit_param").and_then(toml::Value::as_str);
+        assert_eq!(limit, limit_param, "{job}");
+        if limit.is_some() {
             assert_eq!(paginate["limit"].as_integer(), Some(3), "{job}");
         }
     }

@@ -101,18 +101,36 @@ pub(crate) fn api_count<'v, N: Node<'v>>(
     shown: &str,
 ) -> Option<ApiCount> {
     outside(page, records, |keys, value| {
-        let whole = match value.view() {
-            View::U64(n) => Some(n),
-            View::I64(n) => u64::try_from(n).ok(),
-            _ => None,
+        if !COUNT_NAMES.contains(&named(keys).as_str()) {
+            return None;
+        }
+        let (count, at) = match exact_total(value) {
+            Some(count) => (count, format!("{}.value", spelled(keys))),
+            None => (whole(value)?, spelled(keys)),
         };
         Some(ApiCount {
-            count: whole.filter(|_| COUNT_NAMES.contains(&named(keys).as_str()))?,
-            at: spelled(keys),
+            count,
+            at,
             header: false,
             shown: shown.to_owned(),
         })
     })
+}
+
+fn whole<'v, N: Node<'v>>(value: N) -> Option<u64> {
+    match value.view() {
+        View::U64(n) => Some(n),
+        View::I64(n) => u64::try_from(n).ok(),
+        _ => None,
+    }
+}
+
+/// Elasticsearch's and OpenSearch's `hits.total`, `{"value": 57,
+/// "relation": "eq"}`: a count where the relation says it is exact. With
+/// `"gte"` it is a bound (10,000 unless `track_total_hits` asks more).
+fn exact_total<'v, N: Node<'v>>(total: N) -> Option<u64> {
+    let exact = matches!(total.get("relation")?.view(), View::Str("eq"));
+    whole(total.get("value")?).filter(|_| exact)
 }
 
 /// The first of `page`'s members outside the records (`records`, their
@@ -665,6 +683,12 @@ mod tests {
         assert_eq!(count(strapi, &["data"]), at("meta.pagination.total", 9));
         let mongoose = r#"{"docs": [], "totalDocs": 57, "limit": 10, "totalPages": 6}"#;
         assert_eq!(count(mongoose, &["docs"]), at("totalDocs", 57));
+        let elastic = r#"{"took": 3, "hits": {"total": {"value": 57, "relation": "eq"},
+            "max_score": 1.0, "hits": []}}"#;
+        assert_eq!(
+            count(elastic, &["hits", "hits"]),
+            at("hits.total.value", 57)
+        );
         // Nearer the top first.
         let both = r#"{"meta": {"count": 3}, "total": 5, "data": []}"#;
         assert_eq!(count(both, &["data"]), at("total", 5));
@@ -673,8 +697,9 @@ mod tests {
             r#"{"total": 12.5, "data": []}"#,
             r#"{"total": -1, "data": []}"#,
             r#"{"total": "40", "data": []}"#,
-            // Elasticsearch's total is an object (a bound, not a count).
+            // Elasticsearch's total where it is a bound, not a count.
             r#"{"hits": {"total": {"value": 10000, "relation": "gte"}, "hits": []}}"#,
+            r#"{"hits": {"total": {"value": 10000}, "hits": []}}"#,
             // Names that count something else.
             r#"{"total_pages": 4, "total_amount": 100, "data": []}"#,
             // Inside the records, in an object of records too, or the
