@@ -62,13 +62,14 @@ fn offsets(why: String, (param, limit_param): (String, String), limit: u64) -> P
 }
 
 /// The members that echo a page's number, and the parameters each may
-/// be sent back as, tried in turn: Spring's zero-based `number` and
-/// Laravel's `current_page` are read as `page`, ASP.NET APIs'
-/// `CurrentPage` as `pageNumber` or `page`.
+/// be sent back as, tried in turn: Spring's zero-based `number` is read
+/// as `page`, Laravel's `current_page` as `page` and Litestar's as
+/// `current_page`, ASP.NET APIs' `CurrentPage` as `pageNumber` or
+/// `page`.
 const PAGE_MEMBERS: [(&str, &[&str]); 6] = [
     ("page", &["page"]),
     ("number", &["page"]),
-    ("current_page", &["page"]),
+    ("current_page", &["page", "current_page"]),
     ("CurrentPage", &["pageNumber", "page"]),
     ("pageNumber", &["pageNumber"]),
     ("page_number", &["page_number"]),

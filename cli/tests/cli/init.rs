@@ -235,6 +235,7 @@ fn a_job_written_by_init_pages_numbers_its_body_echoes() {
             "/flask" => (1, "page", "per_page"),
             "/spring" => (0, "page", "size"),
             "/strapi" => (1, "pagination[page]", "pagination[pageSize]"),
+            "/litestar" => (1, "current_page", "page_size"),
             _ => (1, "page", "size"),
         };
         let page = match url.path() {
@@ -259,6 +260,11 @@ fn a_job_written_by_init_pages_numbers_its_body_echoes() {
                  \"pageCount\":{},\"total\":8}}}}}}",
                 8u32.div_ceil(size)
             ),
+            "/litestar" => format!(
+                "{{\"items\":[{items}],\"page_size\":{size},\"current_page\":{page},\
+                 \"total_pages\":{}}}",
+                8u32.div_ceil(size)
+            ),
             // The page's own cursor echoed beside its number.
             "/echoing" => format!(
                 "{{\"items\":[{items}],\"cursor\":\"c{page}\",\"page\":{page},\"size\":{size}}}"
@@ -277,6 +283,7 @@ fn a_job_written_by_init_pages_numbers_its_body_echoes() {
         ("/flask", "page", "per_page", None, 3),
         ("/spring", "page", "size", Some(0), 3),
         ("/echoing", "page", "size", None, 3),
+        ("/litestar", "current_page", "page_size", None, 3),
         (
             "/strapi",
             "pagination[page]",

@@ -3308,6 +3308,14 @@ fn a_job_without_paginate_whose_page_names_a_next_page_is_told() {
             "/algolia",
             format!("{{\"hits\":{},\"cursor\":\"AkxpZ2h0\"}}", ids(0..2)),
         ),
+        // Litestar's classic pages: a page's number below the pages'.
+        Exchange::json(
+            "/litestar",
+            format!(
+                "{{\"items\":{},\"page_size\":2,\"current_page\":1,\"total_pages\":5}}",
+                ids(0..2)
+            ),
+        ),
         // A number at `offset` is the page's own offset; a link object
         // whose `href` is no link, and `rel: "next"` without one, name
         // nothing.
@@ -3412,6 +3420,16 @@ fn a_job_without_paginate_whose_page_names_a_next_page_is_told() {
                 "names a next page's cursor at `cursor`",
                 "`type = \"cursor\"`, `from = \"cursor\"` and the parameter the API reads it \
                  from (`param`)",
+            )),
+        ),
+        (
+            "/litestar",
+            "items",
+            Some(told(
+                "/litestar",
+                "says more pages follow (`current_page` is below `total_pages`)",
+                "`type = \"page\"` and the parameter the API reads the page's number from \
+                 (`param`)",
             )),
         ),
         ("/echo", "data", None),

@@ -386,6 +386,15 @@ pub enum NextPage {
     Cursor(String),
     /// That more pages follow (`has_more` is true).
     More(String),
+    /// That more pages follow by number: the page's number, at `page`,
+    /// below the count of pages, at `pages` (Litestar's `current_page`
+    /// and `total_pages`).
+    Numbered {
+        /// The path of the page's number.
+        page: String,
+        /// The path of the count of pages.
+        pages: String,
+    },
 }
 
 /// The records each pass's pages held, held against the count its own
@@ -498,6 +507,9 @@ const LINK_KEYS: [&str; 4] = ["href", "uri", "url", "link"];
 pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<NextPage> {
     let mut weak = None;
     let mut elements = Vec::new();
+    let mut numbered = (!records.is_empty())
+        .then(|| page_of_pages(page, &[]))
+        .flatten();
     let strong = outside(page, records, |keys, value| {
         let name = named(keys);
         let at = || spelled(keys);
@@ -523,6 +535,10 @@ pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option
                 "{}[?@.rel == 'next'].href",
                 rooted(&at())
             ))),
+            View::Compound if numbered.is_none() => {
+                numbered = page_of_pages(value, keys);
+                None
+            }
             View::Str(text) if weak.is_none() && is_weak_cursor(&name, text.trim()) => {
                 weak = Some(NextPage::Cursor(at()));
                 None
@@ -534,7 +550,48 @@ pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option
             _ => None,
         }
     });
-    strong.or(weak)
+    strong.or(numbered).or(weak)
+}
+
+/// Names of a member that gives a page's number, folded (see
+/// [`folded`]), and the number of the first page: Spring's `number`
+/// counts from 0.
+const PAGE_NAMES: [(&str, u64); 5] = [
+    ("page", 1),
+    ("currentpage", 1),
+    ("pagenumber", 1),
+    ("pageno", 1),
+    ("number", 0),
+];
+
+/// Names of a member that counts the pages, folded.
+const PAGES_NAMES: [&str; 5] = ["totalpages", "pagecount", "pages", "lastpage", "numpages"];
+
+/// Whether `object` (at `keys`) gives its page's number below its count
+/// of pages: `{"current_page": 1, "total_pages": 13}`. A page numbered 0
+/// counts from 0.
+fn page_of_pages<'v, N: Node<'v>>(object: N, keys: &[String]) -> Option<NextPage> {
+    let (mut page, mut pages) = (None, None);
+    object.members(&mut |key, value| {
+        let Some(n) = whole(value) else { return };
+        let name = folded(key);
+        if let Some((_, first)) = PAGE_NAMES.iter().find(|(page, _)| *page == name) {
+            let first = if n == 0 { 0 } else { *first };
+            page.get_or_insert_with(|| (key.to_owned(), n, first));
+        } else if PAGES_NAMES.contains(&name.as_str()) {
+            pages.get_or_insert_with(|| (key.to_owned(), n));
+        }
+    });
+    let ((page, n, first), (pages, of)) = (page?, pages?);
+    let at = |key: String| {
+        let mut keys = keys.to_vec();
+        keys.push(key);
+        spelled(&keys)
+    };
+    (n + 1 - first < of).then(|| NextPage::Numbered {
+        page: at(page),
+        pages: at(pages),
+    })
 }
 
 /// Whether `text` is a URL or a path.
@@ -605,6 +662,12 @@ pub(crate) fn unpaged(
             format!("says more pages follow (`{at}` is true)"),
             "the API's paging".to_owned(),
         ),
+        (None, Some(NextPage::Numbered { page, pages })) => (
+            format!("says more pages follow (`{page}` is below `{pages}`)"),
+            "`type = \"page\"` and the parameter the API reads the page's number from \
+             (`param`)"
+                .to_owned(),
+        ),
         (None, None) => return None,
     };
     Some(format!(
@@ -650,7 +713,40 @@ mod tests {
             next(r#"{"data": [], "has_more": true}"#),
             Some(NextPage::More("has_more".to_owned()))
         );
+        let numbered = |page: &str, pages: &str| {
+            Some(NextPage::Numbered {
+                page: page.to_owned(),
+                pages: pages.to_owned(),
+            })
+        };
+        // Litestar's classic pages, Spring's from 0, Laravel's in `meta`.
+        assert_eq!(
+            next(r#"{"data": [], "page_size": 10, "current_page": 1, "total_pages": 13}"#),
+            numbered("current_page", "total_pages")
+        );
+        assert_eq!(
+            next(r#"{"data": [], "number": 0, "size": 20, "totalPages": 2}"#),
+            numbered("number", "totalPages")
+        );
+        assert_eq!(
+            next(r#"{"data": [], "meta": {"current_page": 2, "last_page": 3}}"#),
+            numbered("meta.current_page", "meta.last_page")
+        );
+        // A link comes first.
+        assert_eq!(
+            next(r#"{"data": [], "page": 1, "pages": 2, "next": "/p?page=2"}"#),
+            link("next")
+        );
         for page in [
+            // A last page, numbered from 1 or from 0.
+            r#"{"data": [], "current_page": 13, "total_pages": 13}"#,
+            r#"{"data": [], "number": 1, "totalPages": 2}"#,
+            r#"{"data": [], "page": 0, "pages": 1}"#,
+            // A page number without a count of pages, or no number.
+            r#"{"data": [], "page": 1, "total": 40}"#,
+            r#"{"data": [], "page": "1", "total_pages": 4}"#,
+            // A page of records numbered so: its members are a record's.
+            r#"{"data": [{"page": 1, "pages": 9}]}"#,
             // A last page.
             r#"{"data": [], "next": null, "has_more": false}"#,
             r#"{"data": [], "next": "", "nextPageToken": " "}"#,
