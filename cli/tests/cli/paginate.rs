@@ -3308,6 +3308,13 @@ fn a_job_without_paginate_whose_page_names_a_next_page_is_told() {
             "/algolia",
             format!("{{\"hits\":{},\"cursor\":\"AkxpZ2h0\"}}", ids(0..2)),
         ),
+        Exchange::json(
+            "/jira",
+            format!(
+                "{{\"startAt\":0,\"maxResults\":2,\"isLast\":false,\"values\":{}}}",
+                ids(0..2)
+            ),
+        ),
         // Litestar's classic pages: a page's number below the pages'.
         Exchange::json(
             "/litestar",
@@ -3420,6 +3427,15 @@ fn a_job_without_paginate_whose_page_names_a_next_page_is_told() {
                 "names a next page's cursor at `cursor`",
                 "`type = \"cursor\"`, `from = \"cursor\"` and the parameter the API reads it \
                  from (`param`)",
+            )),
+        ),
+        (
+            "/jira",
+            "values",
+            Some(told(
+                "/jira",
+                "says more pages follow (`isLast` is false)",
+                "the API's paging",
             )),
         ),
         (

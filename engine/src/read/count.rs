@@ -334,25 +334,40 @@ pub(crate) fn capped_page(job: &Job, counted: &ApiCount, held: u64, shown: &str)
 
 /// Names of a member that names the next page, folded (see [`folded`]):
 /// a link (`next`, `nextLink`, `@odata.nextLink`, `next_page_url`,
-/// Salesforce's `nextRecordsUrl`), a cursor (`next_cursor`), a token
-/// (Google's `nextPageToken`).
-const NEXT_NAMES: [&str; 11] = [
+/// Salesforce's `nextRecordsUrl`, Twilio's `next_page_uri`), a cursor
+/// (`next_cursor`), a token (Google's `nextPageToken`, AWS Lambda's
+/// `NextMarker`).
+const NEXT_NAMES: [&str; 14] = [
     "next",
     "nextlink",
     "odatanextlink",
     "nexturl",
+    "nexturi",
     "nextpage",
     "nextpageurl",
+    "nextpageuri",
     "nextrecordsurl",
     "nextcursor",
     "nextpagetoken",
     "nexttoken",
+    "nextmarker",
     "continuationtoken",
 ];
 
 /// Names of a member that says, when true, that more pages follow
-/// (Stripe's and Notion's `has_more`, GraphQL's `hasNextPage`).
-const MORE_NAMES: [&str; 3] = ["hasmore", "hasnextpage", "moreitems"];
+/// (Stripe's and Notion's `has_more`, GraphQL's `hasNextPage`, AWS IAM's
+/// `IsTruncated`).
+const MORE_NAMES: [&str; 5] = [
+    "hasmore",
+    "hasnextpage",
+    "hasnext",
+    "moreitems",
+    "istruncated",
+];
+
+/// Names of a member that says, when false, that more pages follow
+/// (Jira's `isLast`, Spring's `last`).
+const LAST_NAMES: [&str; 3] = ["islast", "islastpage", "last"];
 
 /// The records path's keys, where the records lie in an array or an
 /// object at a path of names (none at the page itself): the members
@@ -386,6 +401,8 @@ pub enum NextPage {
     Cursor(String),
     /// That more pages follow (`has_more` is true).
     More(String),
+    /// That this page is not the last (`isLast` is false).
+    Last(String),
     /// That more pages follow by number: the page's number, at `page`,
     /// below the count of pages, at `pages` (Litestar's `current_page`
     /// and `total_pages`).
@@ -531,6 +548,7 @@ pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option
                 Some(NextPage::Cursor(at()))
             }
             View::Bool(true) if MORE_NAMES.contains(&name.as_str()) => Some(NextPage::More(at())),
+            View::Bool(false) if LAST_NAMES.contains(&name.as_str()) => Some(NextPage::Last(at())),
             View::Compound if rel_next(value, &mut elements) => Some(NextPage::Link(format!(
                 "{}[?@.rel == 'next'].href",
                 rooted(&at())
@@ -662,6 +680,10 @@ pub(crate) fn unpaged(
             format!("says more pages follow (`{at}` is true)"),
             "the API's paging".to_owned(),
         ),
+        (None, Some(NextPage::Last(at))) => (
+            format!("says more pages follow (`{at}` is false)"),
+            "the API's paging".to_owned(),
+        ),
         (None, Some(NextPage::Numbered { page, pages })) => (
             format!("says more pages follow (`{page}` is below `{pages}`)"),
             "`type = \"page\"` and the parameter the API reads the page's number from \
@@ -713,6 +735,22 @@ mod tests {
             next(r#"{"data": [], "has_more": true}"#),
             Some(NextPage::More("has_more".to_owned()))
         );
+        assert_eq!(
+            next(r#"{"data": [], "next_page_uri": "/2010-04-01/M.json?Page=1&PageToken=PA"}"#),
+            link("next_page_uri")
+        );
+        assert_eq!(
+            next(r#"{"data": [], "NextMarker": "f-2"}"#),
+            cursor("NextMarker")
+        );
+        assert_eq!(
+            next(r#"{"data": [], "IsTruncated": true, "Marker": "m"}"#),
+            Some(NextPage::More("IsTruncated".to_owned()))
+        );
+        assert_eq!(
+            next(r#"{"data": [], "startAt": 0, "total": 9, "isLast": false}"#),
+            Some(NextPage::Last("isLast".to_owned()))
+        );
         let numbered = |page: &str, pages: &str| {
             Some(NextPage::Numbered {
                 page: page.to_owned(),
@@ -749,6 +787,7 @@ mod tests {
             r#"{"data": [{"page": 1, "pages": 9}]}"#,
             // A last page.
             r#"{"data": [], "next": null, "has_more": false}"#,
+            r#"{"data": [], "isLast": true, "IsTruncated": false}"#,
             r#"{"data": [], "next": "", "nextPageToken": " "}"#,
             // In the records, in an object of records too.
             r#"{"data": [{"next": "https://h/p?2"}]}"#,
