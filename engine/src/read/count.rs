@@ -106,7 +106,10 @@ pub(crate) fn api_count<'v, N: Node<'v>>(
         }
         let (count, at) = match exact_total(value) {
             Some(count) => (count, format!("{}.value", spelled(keys))),
-            None => (whole(value)?, spelled(keys)),
+            None => (
+                whole(value).or_else(|| verbose_count(keys, value))?,
+                spelled(keys),
+            ),
         };
         Some(ApiCount {
             count,
@@ -123,6 +126,16 @@ fn whole<'v, N: Node<'v>>(value: N) -> Option<u64> {
         View::I64(n) => u64::try_from(n).ok(),
         _ => None,
     }
+}
+
+/// OData version 2's `__count` (SAP's APIs), which its verbose JSON
+/// writes as a string of digits: `{"d": {"results": [], "__count": "57"}}`.
+fn verbose_count<'v, N: Node<'v>>(keys: &[String], value: N) -> Option<u64> {
+    let View::Str(digits) = value.view() else {
+        return None;
+    };
+    let odata = keys.last().is_some_and(|key| key == "__count");
+    digits.parse().ok().filter(|_| odata)
 }
 
 /// Elasticsearch's and OpenSearch's `hits.total`, `{"value": 57,
@@ -816,6 +829,9 @@ mod tests {
         assert_eq!(count(spring, &["content"]), at("page.totalElements", 45));
         let strapi = r#"{"data": [], "meta": {"pagination": {"page": 1, "total": 9}}}"#;
         assert_eq!(count(strapi, &["data"]), at("meta.pagination.total", 9));
+        let sap =
+            r#"{"d": {"results": [], "__count": "57", "__next": "https://h/E?$skiptoken=9"}}"#;
+        assert_eq!(count(sap, &["d", "results"]), at("d.__count", 57));
         let mongoose = r#"{"docs": [], "totalDocs": 57, "limit": 10, "totalPages": 6}"#;
         assert_eq!(count(mongoose, &["docs"]), at("totalDocs", 57));
         let elastic = r#"{"took": 3, "hits": {"total": {"value": 57, "relation": "eq"},
@@ -832,6 +848,7 @@ mod tests {
             r#"{"total": 12.5, "data": []}"#,
             r#"{"total": -1, "data": []}"#,
             r#"{"total": "40", "data": []}"#,
+            r#"{"__count": "4x", "data": []}"#,
             // Elasticsearch's total where it is a bound, not a count.
             r#"{"hits": {"total": {"value": 10000, "relation": "gte"}, "hits": []}}"#,
             r#"{"hits": {"total": {"value": 10000}, "hits": []}}"#,
