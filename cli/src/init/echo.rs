@@ -221,9 +221,9 @@ fn numbered(
 /// than it holds and names neither its next page nor its numbers
 /// (django-ninja's `{"items", "count"}`, Elasticsearch's `hits`). The
 /// second page is asked for with `offset` and `limit`, then `from` and
-/// `size`, then with `page`, and a guess is kept
+/// `size`, then as `page` 1 (pages from 0) and 2, and a guess is kept
 /// where its answer holds records, none of them the first page's. An
-/// API that reads neither parameter answers the first page again.
+/// API that reads none of these answers the first page again.
 /// `records` is the records' keys in the body (none where the body is
 /// the records).
 pub(super) async fn counted_pages(
@@ -260,20 +260,27 @@ pub(super) async fn counted_pages(
             return Ok(Some(offsets(why, (offset, limit), held)));
         }
     }
+    // Page 1 is the second page where pages count from 0.
     let page = "page".to_owned();
-    if asked(draft, vars, again, &[(&page, 2)])
-        .await
-        .is_some_and(|p| new(&p))
-    {
-        return Ok(Some(Paging {
-            why: format!(
-                "{why}; `page` 2 gave others: page numbers, of the API's own size \
-                 (`size_param` and `size` ask another)"
-            ),
-            keys: vec![("type", quoted("page")), ("param", quoted(&page))],
-            takes: vec![page],
-            ..Paging::default()
-        }));
+    for (asked_for, start) in [(1, 0), (2, 1)] {
+        if asked(draft, vars, again, &[(&page, asked_for)])
+            .await
+            .is_some_and(|p| new(&p))
+        {
+            let mut keys = vec![("type", quoted("page")), ("param", quoted(&page))];
+            if start == 0 {
+                keys.push(("start", "0".to_owned()));
+            }
+            return Ok(Some(Paging {
+                why: format!(
+                    "{why}; `page` {asked_for} gave others: page numbers from {start}, of the \
+                     API's own size (`size_param` and `size` ask another)"
+                ),
+                keys,
+                takes: vec![page],
+                ..Paging::default()
+            }));
+        }
     }
     Ok(None)
 }

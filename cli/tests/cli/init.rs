@@ -382,7 +382,7 @@ fn a_job_written_by_init_pages_numbers_its_pagination_header_echoes() {
 /// nor page (`{"items", "count"}`): its limit-offset pagination reads
 /// `offset` and `limit`, its page-number pagination `page` at a size of
 /// its own. Elasticsearch counts its `hits` in `hits.total` and reads
-/// `from` and `size`. init asks for the second page each way and keeps the one
+/// `from` and `size`. Where pages count from 0, page 1 is the second. init asks for the second page each way and keeps the one
 /// whose answer holds records the first did not; so for a body that is
 /// the records, counted in `X-Total-Count`. The jobs read every record,
 /// and say nothing. An API that reads neither answers the first page
@@ -396,6 +396,7 @@ fn a_job_written_by_init_pages_a_count_it_was_not_told_how_to_page() {
             "/limit-offset" => (number("offset").unwrap_or(0), number("limit").unwrap_or(3)),
             "/elastic" => (number("from").unwrap_or(0), number("size").unwrap_or(3)),
             "/deaf" => (0, 3),
+            "/from-zero" => (number("page").unwrap_or(0) * 3, 3),
             _ => ((number("page").unwrap_or(1) - 1) * 3, 3),
         };
         let items: Vec<String> = (skip.min(8)..(skip + size).min(8))
@@ -419,6 +420,7 @@ fn a_job_written_by_init_pages_a_count_it_was_not_told_how_to_page() {
         ("/limit-offset", "offset", "offset", Some("limit")),
         ("/elastic", "offset", "from", Some("size")),
         ("/page-number", "page", "page", None),
+        ("/from-zero", "page", "page", None),
         ("/array", "page", "page", None),
     ] {
         let url = format!("{}{path}", server.url());
@@ -426,6 +428,8 @@ fn a_job_written_by_init_pages_a_count_it_was_not_told_how_to_page() {
         let paginate = &job["paginate"];
         assert_eq!(paginate["type"].as_str(), Some(kind), "{job}");
         assert_eq!(paginate["param"].as_str(), Some(param), "{job}");
+        let start = paginate.get("start").and_then(toml::Value::as_integer);
+        assert_eq!(start, (path == "/from-zero").then_some(0), "{job}");
         let limit = paginate.get("limit_param").and_then(toml::Value::as_str);
         assert_eq!(limit, limit_param, "{job}");
         if limit.is_some() {
