@@ -338,11 +338,22 @@ impl Settling<'_> {
             |p| format!("they are in `{}`", p.display()),
         );
         // An API that takes one record a request refuses an array whole
-        // (Django REST Framework: "Expected a dictionary, but got list").
-        let refused_whole = matches!(self.last_reject, Some((_, Some(400 | 422))));
-        let single = match !write.single && counts.delivered == 0 && refused_whole {
-            true => "; if the API takes one record a request, set write.mode = \"single\"",
-            false => "",
+        // (Django REST Framework: "Expected a dictionary, but got list"),
+        // and one that takes arrays refuses a record alone, saying so
+        // (Litestar: "Expected `array`, got `object`").
+        let refused_whole = match &self.last_reject {
+            Some((reason, Some(400 | 422))) => {
+                counts.delivered == 0 && {
+                    let reason = reason.to_ascii_lowercase();
+                    !write.single || reason.contains("array") || reason.contains("list")
+                }
+            }
+            _ => false,
+        };
+        let single = match (refused_whole, write.single) {
+            (false, _) => "",
+            (true, false) => "; if the API takes one record a request, set write.mode = \"single\"",
+            (true, true) => "; if the API takes an array of records, set write.mode = \"batch\"",
         };
         Error::data(format!(
             "{} records rejected{last}, more than write.max_rejects ({}); {} delivered{rest}; \
