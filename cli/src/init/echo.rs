@@ -217,9 +217,19 @@ fn numbered(
     }
 }
 
+/// Why a first page that names nothing more may have more after it.
+pub(super) enum More {
+    /// The API counts this many records.
+    Counted(u64),
+    /// The page holds a page size APIs stop at, and no count
+    /// ([`Probe::full_page`]).
+    Full,
+}
+
 /// Offsets, then page numbers, where the first page counts more records
 /// than it holds and names neither its next page nor its numbers
-/// (django-ninja's `{"items", "count"}`, Elasticsearch's `hits`). The
+/// (django-ninja's `{"items", "count"}`, Elasticsearch's `hits`), or
+/// holds a round number of them and no count (Directus, PostgREST). The
 /// second page is asked for with `offset` and `limit`, then `from` and
 /// `size`, then as `page` 1 (pages from 0) and 2, and a guess is kept
 /// where its answer holds records, none of them the first page's. An
@@ -230,16 +240,20 @@ pub(super) async fn counted_pages(
     draft: &Draft,
     vars: &Vars,
     (body, records): (&Value, &[&str]),
-    count: u64,
+    more: More,
     again: &RunOptions,
 ) -> Result<Option<Paging>> {
     let Some(first) = at(body, records).and_then(Value::as_array) else {
         return Ok(None);
     };
     let held = first.len() as u64;
-    if held == 0 || count <= held {
-        return Ok(None);
-    }
+    let why = match more {
+        More::Counted(count) if held > 0 && count > held => {
+            format!("the first page counts {count} records and holds {held}")
+        }
+        More::Full => format!("the first page holds exactly {held} records, a page size"),
+        More::Counted(_) => return Ok(None),
+    };
     let new = |probe: &Probe| {
         let page = serde_json::from_slice::<Value>(&probe.body).ok();
         let second = page.as_ref().and_then(|page| at(page, records)?.as_array());
@@ -247,7 +261,6 @@ pub(super) async fn counted_pages(
             !second.is_empty() && second.iter().all(|record| !first.contains(record))
         })
     };
-    let why = format!("the first page counts {count} records and holds {held}");
     // Elasticsearch and OpenSearch read `from` and `size`.
     for (offset, limit) in [("offset", "limit"), ("from", "size")] {
         let (offset, limit) = (offset.to_owned(), limit.to_owned());

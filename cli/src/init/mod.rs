@@ -199,7 +199,9 @@ async fn guess_paging(
     if let Some(paging) = bare_cursor(named.as_ref()) {
         return Ok(Some(paging));
     }
-    let Some(count) = probe.count(&unpaged).filter(|_| !table && !draft.lines) else {
+    let counted = probe.count(&unpaged).map(echo::More::Counted);
+    let more = counted.or_else(|| probe.full_page(&unpaged).map(|_| echo::More::Full));
+    let Some(more) = more.filter(|_| !table && !draft.lines) else {
         return Ok(None);
     };
     let keys = match body.is_array() {
@@ -207,7 +209,7 @@ async fn guess_paging(
         false => longest_objects(body).map(|(_, keys)| keys),
     };
     match keys {
-        Some(keys) => echo::counted_pages(draft, vars, (body, &keys), count, again).await,
+        Some(keys) => echo::counted_pages(draft, vars, (body, &keys), more, again).await,
         None => Ok(None),
     }
 }

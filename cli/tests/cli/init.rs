@@ -382,7 +382,8 @@ fn a_job_written_by_init_pages_numbers_its_pagination_header_echoes() {
 /// nor page (`{"items", "count"}`): its limit-offset pagination reads
 /// `offset` and `limit`, its page-number pagination `page` at a size of
 /// its own. Elasticsearch counts its `hits` in `hits.total` and reads
-/// `from` and `size`. Where pages count from 0, page 1 is the second. init asks for the second page each way and keeps the one
+/// `from` and `size`. Where pages count from 0, page 1 is the second.
+/// Directus counts nothing, but its first page holds a page size (20). init asks for the second page each way and keeps the one
 /// whose answer holds records the first did not; so for a body that is
 /// the records, counted in `X-Total-Count`. The jobs read every record,
 /// and say nothing. An API that reads neither answers the first page
@@ -403,6 +404,14 @@ fn a_job_written_by_init_pages_a_count_it_was_not_told_how_to_page() {
             .map(|i| format!("{{\"id\":{i}}}"))
             .collect();
         let items = items.join(",");
+        // Directus: 20 records a page here, no count, no next.
+        if url.path() == "/directus" {
+            let (skip, limit) = (number("offset").unwrap_or(0), number("limit").unwrap_or(20));
+            let rows: Vec<String> = (skip.min(45)..(skip + limit).min(45))
+                .map(|i| format!("{{\"id\":{i}}}"))
+                .collect();
+            return Exchange::json(&seen.target, format!("{{\"data\":[{}]}}", rows.join(",")));
+        }
         if url.path() == "/array" {
             let mut exchange = Exchange::json(&seen.target, format!("[{items}]"));
             (exchange.headers).push(("x-total-count".to_owned(), "8".to_owned()));
@@ -436,6 +445,10 @@ fn a_job_written_by_init_pages_a_count_it_was_not_told_how_to_page() {
             assert_eq!(paginate["limit"].as_integer(), Some(3), "{job}");
         }
     }
+    let url = format!("{}/directus", server.url());
+    let job = init_and_run(&dir, "directus", &url, &lines(0..45));
+    assert_eq!(job["paginate"]["type"].as_str(), Some("offset"), "{job}");
+    assert_eq!(job["paginate"]["limit"].as_integer(), Some(20), "{job}");
     let text = init_job(&format!("{}/deaf", server.url()), &dir.path("deaf.toml"));
     assert!(!text.contains("[paginate]"), "{text}");
 }

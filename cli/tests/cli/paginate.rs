@@ -3472,3 +3472,55 @@ fn a_job_without_paginate_whose_page_names_a_next_page_is_told() {
         );
     }
 }
+
+/// Directus serves 100 records a request unless asked for more, and
+/// PostgREST stops at its `max-rows`, each with no next page and no
+/// count: a job without `[paginate]` reads the first page with exit 0.
+/// A page of a round number of records that names nothing more is told
+/// of, by the run (every path and output) and by `check`. A count, a
+/// number that is no page size, or a job that pages says nothing.
+#[test]
+fn a_job_without_paginate_whose_page_holds_a_page_size_is_told() {
+    let server = TestServer::start(vec![
+        Exchange::json("/directus", format!("{{\"data\":{}}}", ids(0..100))),
+        Exchange::json("/postgrest", ids(0..20)),
+        Exchange::json(
+            "/counted",
+            format!("{{\"data\":{},\"total\":100}}", ids(0..100)),
+        ),
+        Exchange::json("/odd", format!("{{\"data\":{}}}", ids(0..99))),
+    ]);
+    let url = server.url();
+    let told = |target: &str, held: u32| {
+        format!(
+            "the page from {url}{target} holds exactly {held} records, a page size APIs stop \
+             at, and names no next page and no count: the job has no [paginate], so records \
+             past these were not read if the API has more (Directus and PostgREST give no \
+             sign); set [paginate] to the API's paging, or if {held} is all, this can be \
+             ignored"
+        )
+    };
+    let data = "[records]\npath = \"data\"\n";
+    for (target, rest, held, says) in [
+        ("/directus", data, 100, Some(told("/directus", 100))),
+        ("/postgrest", "", 20, Some(told("/postgrest", 20))),
+        ("/counted", data, 100, None),
+        ("/odd", data, 99, None),
+    ] {
+        each_output_says(&url, target, rest, held, &says.iter().collect::<Vec<_>>());
+        let check = checked(&url, target, rest);
+        let warnings: Vec<&str> = (check.lines())
+            .filter_map(|line| line.strip_prefix("warning: "))
+            .collect();
+        assert_eq!(
+            warnings,
+            says.iter().map(String::as_str).collect::<Vec<_>>()
+        );
+    }
+    // A job that pages ends at the page of 100 that names no next.
+    let paged = format!("{data}[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n");
+    let summary = run_to_file(&url, "/directus", &paged);
+    assert_eq!(summary["records"], 100);
+    let warnings = summary["warnings"].to_string();
+    assert!(!warnings.contains("a page size APIs stop at"), "{warnings}");
+}

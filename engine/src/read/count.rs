@@ -436,6 +436,8 @@ pub enum NextPage {
 #[derive(Debug, Default)]
 pub(crate) struct PassCounts {
     open: BTreeMap<u64, PassCount>,
+    /// Whether any pass's first page gave a count.
+    seen: bool,
     /// Passes that ended of themselves short of their count.
     short: u64,
     /// The warning of the first of them.
@@ -457,6 +459,7 @@ impl PassCounts {
 
     /// Notes the count of pass `pass`'s first page, if it has none yet.
     pub(crate) fn counted(&mut self, pass: u64, count: Option<&ApiCount>) {
+        self.seen |= count.is_some();
         let open = self.open.entry(pass).or_default();
         if open.count.is_none() {
             open.count = count.cloned();
@@ -471,6 +474,11 @@ impl PassCounts {
     /// Notes why pass `pass` ended.
     pub(crate) fn ended(&mut self, pass: u64, stop: Stop) {
         self.open.entry(pass).or_default().stop = Some(stop);
+    }
+
+    /// Whether any pass's first page gave a count.
+    pub(crate) fn any(&self) -> bool {
+        self.seen
     }
 
     /// Pass `pass`'s count and the records its pages held so far.
@@ -660,6 +668,26 @@ fn rooted(path: &str) -> String {
         true => path.to_owned(),
         false => format!("$.{path}"),
     }
+}
+
+/// Page sizes APIs stop at where a request asks for none, or for more:
+/// Strapi's 25, Directus's and Contentful's 100, PostgREST's `max-rows`
+/// (often 1000). Ten is left out: many small lists hold ten.
+const ROUND_SIZES: [u64; 10] = [20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000];
+
+/// What a job without `[paginate]` says when its one page, from `shown`,
+/// holds a round number of records (`held`, see [`ROUND_SIZES`]) and
+/// names neither a next page nor a count: Directus and PostgREST serve
+/// their first page so, with no sign of the rest.
+pub(crate) fn full_page(held: u64, shown: &str) -> Option<String> {
+    ROUND_SIZES.contains(&held).then(|| {
+        format!(
+            "the page from {shown} holds exactly {held} records, a page size APIs stop at, and \
+             names no next page and no count: the job has no [paginate], so records past these \
+             were not read if the API has more (Directus and PostgREST give no sign); set \
+             [paginate] to the API's paging, or if {held} is all, this can be ignored"
+        )
+    })
 }
 
 /// What a job without `[paginate]` says when a page, from `shown`,

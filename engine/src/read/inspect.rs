@@ -20,7 +20,7 @@ use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::count::{
     ApiCount, NextPage, api_count, capped_page, count_checked, cut_checked, cut_said, cut_short,
-    header_count, next_named, records_keys, short_of_count, unpaged, unpaged_checked,
+    full_page, header_count, next_named, records_keys, short_of_count, unpaged, unpaged_checked,
 };
 use crate::read::fanout::Feed;
 use crate::read::near::{
@@ -389,6 +389,9 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
             let read = first.records.len() as u64;
             warnings.extend(short_of_count(job, counted, read, Stop::NoNext));
         }
+        if unpaged_checked(job).is_some() && first.after.told.is_none() && first.count.is_none() {
+            warnings.extend(full_page(first.records.len() as u64, first.shown));
+        }
         let report = CheckReport {
             method: (job.request.as_ref())
                 .map_or("GET", |r| r.method.as_str())
@@ -533,6 +536,25 @@ impl Probe {
         let mut body = self.body.clone();
         let tree = simd_json::to_borrowed_value(&mut body).ok()?;
         next_named(&tree, &keys)
+    }
+
+    /// The number of records on the page, where a run of `job` without
+    /// `[paginate]` warns that it is a page size APIs stop at: a round
+    /// number (100, 1000…), with no next page named and no count given.
+    /// `hydrant init` asks for a second page then.
+    pub fn full_page(&self, job: &Job) -> Option<u64> {
+        let keys = unpaged_checked(job)?;
+        let mut body = self.body.clone();
+        let tree = simd_json::to_borrowed_value(&mut body).ok()?;
+        let records = keys.iter().try_fold(&tree, |node, key| node.get(key))?;
+        let mut elements = Vec::new();
+        records.elements(&mut elements)?;
+        let held = elements.len() as u64;
+        let named = unpaged(&self.headers, next_named(&tree, &keys), &self.url);
+        let silent = named.is_none() && self.count(job).is_none();
+        full_page(held, &self.url)
+            .and(Some(held))
+            .filter(|_| silent)
     }
 
     /// The number of records the API says `job`'s query matches, where

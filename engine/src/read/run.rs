@@ -142,6 +142,9 @@ pub(crate) struct Tally {
     /// Whether a job without `[paginate]` has said that a page names a
     /// next page.
     pub(super) told_unpaged: bool,
+    /// The first page of a job without `[paginate]` that named no next
+    /// page: where it came from, for [`crate::read::count::full_page`].
+    pub(super) unpaged_page: Option<String>,
     /// Whether a page has said that the API cut its answer short
     /// (see [`crate::read::count::cut_short`]).
     pub(super) told_cut: bool,
@@ -1081,9 +1084,16 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         else {
             return;
         };
-        if let Some(warning) = unpaged(headers, named(keys), shown) {
-            self.tally.told_unpaged = true;
-            self.tally.warn(warning);
+        match unpaged(headers, named(keys), shown) {
+            Some(warning) => {
+                self.tally.told_unpaged = true;
+                self.tally.warn(warning);
+            }
+            None => {
+                self.tally
+                    .unpaged_page
+                    .get_or_insert_with(|| shown.to_owned());
+            }
         }
     }
 
@@ -1260,10 +1270,19 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         // A job without [paginate] told of the next page already, or one
         // whose pagination ended at a misspelled name.
         let told = tally.told_unpaged || tally.told_near;
+        let counted = self.pass_counts.any();
         if let Some(warning) = self
             .pass_counts
             .finish(job, self.values_taken)
             .filter(|_| !told)
+        {
+            tally.warn(warning);
+        }
+        // One page that named nothing more, and no count.
+        let held = tally.progress.records + tally.progress.dirty;
+        if let Some(shown) = tally.unpaged_page.take().filter(|_| {
+            !told && !counted && tally.records_missing == 0 && tally.progress.requests == 1
+        }) && let Some(warning) = crate::read::count::full_page(held, &shown)
         {
             tally.warn(warning);
         }
