@@ -419,7 +419,7 @@ fn a_write_refused_whole_names_single_mode() {
     let server = TestServer::start_fn(|seen| {
         let (status, body) = match (seen.body.first(), seen.target.as_str()) {
             (_, "/down") => (503, "{\"detail\":\"down\"}"),
-            (_, "/none/") => (400, "{\"name\":[\"This field is required.\"]}"),
+            (_, "/none/" | "/lists/") => (400, "{\"name\":[\"This field is required.\"]}"),
             // Litestar's refusal of a record where it takes an array.
             (Some(b'{'), "/arrays/") => (
                 400,
@@ -451,6 +451,8 @@ fn a_write_refused_whole_names_single_mode() {
         ("/items/", "mode = \"single\"", None, 1),
         ("/items/", "mode = \"batch\"", Some(hint), 0),
         ("/none/", "mode = \"single\"", None, 0),
+        // A URL that names lists says nothing of the answer.
+        ("/lists/", "mode = \"single\"", None, 0),
         ("/arrays/", "mode = \"single\"", Some(batch), 0),
         // An API of arrays that refused the second batch of one record.
         ("/bulk/", "batch_size = 1", None, 1),

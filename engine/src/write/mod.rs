@@ -344,8 +344,12 @@ impl Settling<'_> {
         let refused_whole = match &self.last_reject {
             Some((reason, Some(400 | 422))) => {
                 counts.delivered == 0 && {
-                    let reason = reason.to_ascii_lowercase();
-                    !write.single || reason.contains("array") || reason.contains("list")
+                    // The answer, not the URL (`/lists`), says why.
+                    let said = reason
+                        .split_once(" answered ")
+                        .map_or(&**reason, |(_, s)| s);
+                    let said = said.to_ascii_lowercase();
+                    !write.single || said.contains("array") || said.contains("list")
                 }
             }
             _ => false,
