@@ -3477,8 +3477,9 @@ fn a_job_without_paginate_whose_page_names_a_next_page_is_told() {
 /// PostgREST stops at its `max-rows`, each with no next page and no
 /// count: a job without `[paginate]` reads the first page with exit 0.
 /// A page of a round number of records that names nothing more is told
-/// of, by the run (every path and output) and by `check`. A count, a
-/// number that is no page size, or a job that pages says nothing.
+/// of, by the run (every path and output) and by `check`; so are a
+/// fan-out's values' pages, counted. A count, a number that is no page
+/// size, or a job that pages says nothing.
 #[test]
 fn a_job_without_paginate_whose_page_holds_a_page_size_is_told() {
     let server = TestServer::start(vec![
@@ -3489,6 +3490,9 @@ fn a_job_without_paginate_whose_page_holds_a_page_size_is_told() {
             format!("{{\"data\":{},\"total\":100}}", ids(0..100)),
         ),
         Exchange::json("/odd", format!("{{\"data\":{}}}", ids(0..99))),
+        Exchange::json("/fan?c=a", format!("{{\"data\":{}}}", ids(0..50))),
+        Exchange::json("/fan?c=b", format!("{{\"data\":{}}}", ids(0..7))),
+        Exchange::json("/fan?c=c", format!("{{\"data\":{}}}", ids(0..50))),
     ]);
     let url = server.url();
     let told = |target: &str, held: u32| {
@@ -3517,6 +3521,17 @@ fn a_job_without_paginate_whose_page_holds_a_page_size_is_told() {
             says.iter().map(String::as_str).collect::<Vec<_>>()
         );
     }
+    // A fan-out without [paginate]: a request a value, told once.
+    let fan = format!(
+        "{data}[fanout]\nparam = \"c\"\nvalues = [\"a\", \"b\", \"c\"]\n[limits]\n\
+         concurrency = 1\n"
+    );
+    let said = format!(
+        "2 of 3 passes (fan-out values) read one page that held a page size and named nothing \
+         more; the first: {}",
+        told("/fan?c=a", 50)
+    );
+    each_output_says(&url, "/fan", &fan, 107, &[&said]);
     // A job that pages ends at the page of 100 that names no next.
     let paged = format!("{data}[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n");
     let summary = run_to_file(&url, "/directus", &paged);

@@ -436,8 +436,11 @@ pub enum NextPage {
 #[derive(Debug, Default)]
 pub(crate) struct PassCounts {
     open: BTreeMap<u64, PassCount>,
-    /// Whether any pass's first page gave a count.
-    seen: bool,
+    /// Passes of a job without `[paginate]` whose one page held a page
+    /// size ([`full_page`]) and gave no count.
+    full: u64,
+    /// The first of them: its page's address and records.
+    first_full: Option<(String, u64)>,
     /// Passes that ended of themselves short of their count.
     short: u64,
     /// The warning of the first of them.
@@ -447,6 +450,8 @@ pub(crate) struct PassCounts {
 #[derive(Debug, Default)]
 struct PassCount {
     count: Option<ApiCount>,
+    /// The address of the pass's first page.
+    shown: Option<String>,
     records: u64,
     stop: Option<Stop>,
 }
@@ -458,9 +463,10 @@ impl PassCounts {
     }
 
     /// Notes the count of pass `pass`'s first page, if it has none yet.
-    pub(crate) fn counted(&mut self, pass: u64, count: Option<&ApiCount>) {
-        self.seen |= count.is_some();
+    /// `shown` is the page's address.
+    pub(crate) fn counted(&mut self, pass: u64, count: Option<&ApiCount>, shown: &str) {
         let open = self.open.entry(pass).or_default();
+        open.shown.get_or_insert_with(|| shown.to_owned());
         if open.count.is_none() {
             open.count = count.cloned();
         }
@@ -474,11 +480,6 @@ impl PassCounts {
     /// Notes why pass `pass` ended.
     pub(crate) fn ended(&mut self, pass: u64, stop: Stop) {
         self.open.entry(pass).or_default().stop = Some(stop);
-    }
-
-    /// Whether any pass's first page gave a count.
-    pub(crate) fn any(&self) -> bool {
-        self.seen
     }
 
     /// Pass `pass`'s count and the records its pages held so far.
@@ -500,9 +501,19 @@ impl PassCounts {
         }
     }
 
-    /// Holds an ended pass to its count, where its first page gave one.
+    /// Holds an ended pass to its count, where its first page gave one;
+    /// where it gave none, notes a job's one page that held a page size.
     fn hold(&mut self, job: &Job, open: PassCount) {
-        let (Some(count), Some(stop)) = (open.count, open.stop) else {
+        let Some(stop) = open.stop else {
+            return;
+        };
+        let Some(count) = open.count else {
+            let unpaged = job.paginate.kind == Kind::None;
+            if unpaged && ROUND_SIZES.contains(&open.records) {
+                self.full += 1;
+                let shown = open.shown.unwrap_or_default();
+                self.first_full.get_or_insert((shown, open.records));
+            }
             return;
         };
         if let Some(warning) = short_of_count(job, &count, open.records, stop) {
@@ -513,20 +524,32 @@ impl PassCounts {
 
     /// Holds every ended pass left to its count, once the run has written
     /// all, and says what a run of `passes` passes says of those that
-    /// came short: one pass's warning as it stands, several counted.
-    pub(crate) fn finish(mut self, job: &Job, passes: u64) -> Option<String> {
+    /// came short, and of a job's one pages that held a page size: one
+    /// pass's warning as it stands, several counted.
+    pub(crate) fn finish(mut self, job: &Job, passes: u64) -> Vec<String> {
         for open in std::mem::take(&mut self.open).into_values() {
             self.hold(job, open);
         }
-        let first = self.first_short?;
-        if passes <= 1 {
-            return Some(first);
-        }
-        Some(format!(
-            "{} of {passes} passes (fan-out values or windows) read fewer records than their \
-             first page counts; the first: {first}",
-            self.short
-        ))
+        let short = self.first_short.map(|first| match passes <= 1 {
+            true => first,
+            false => format!(
+                "{} of {passes} passes (fan-out values or windows) read fewer records than their \
+                 first page counts; the first: {first}",
+                self.short
+            ),
+        });
+        let full = self.first_full.map(|(shown, held)| {
+            let first = full_page(held, &shown).expect("a page size");
+            match passes <= 1 {
+                true => first,
+                false => format!(
+                    "{} of {passes} passes (fan-out values) read one page that held a page size \
+                     and named nothing more; the first: {first}",
+                    self.full
+                ),
+            }
+        });
+        short.into_iter().chain(full).collect()
     }
 }
 

@@ -389,8 +389,11 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
             let read = first.records.len() as u64;
             warnings.extend(short_of_count(job, counted, read, Stop::NoNext));
         }
-        if unpaged_checked(job).is_some() && first.after.told.is_none() && first.count.is_none() {
-            warnings.extend(full_page(first.records.len() as u64, first.shown));
+        // Where a run would say so (see `PassCounts`).
+        let unpaged = job.paginate.kind == hydrant_paginate::Kind::None;
+        if unpaged && count_checked(job).is_some() && first.after.told.is_none() {
+            let held = first.records.len() as u64;
+            warnings.extend(full_page(held, first.shown).filter(|_| first.count.is_none()));
         }
         let report = CheckReport {
             method: (job.request.as_ref())
@@ -543,7 +546,7 @@ impl Probe {
     /// number (100, 1000…), with no next page named and no count given.
     /// `hydrant init` asks for a second page then.
     pub fn full_page(&self, job: &Job) -> Option<u64> {
-        let keys = unpaged_checked(job)?;
+        let keys = unpaged_checked(job).and(count_checked(job))?;
         let mut body = self.body.clone();
         let tree = simd_json::to_borrowed_value(&mut body).ok()?;
         let records = keys.iter().try_fold(&tree, |node, key| node.get(key))?;

@@ -115,7 +115,7 @@ impl ReadRun<'_, '_> {
             records_fingerprint(&records)
         })?;
         let root = doc.root();
-        self.note_count(|keys| api_count(root, keys, page.shown));
+        self.note_count(|keys| api_count(root, keys, page.shown), page.shown);
         self.tell_cut(|keys| cut_short(root, keys), page.shown);
         self.tell_unpaged(&[], |keys| next_named(root, keys), page.shown);
         let stepped = if again { 0 } else { records.len() };
@@ -196,7 +196,7 @@ impl ReadRun<'_, '_> {
         let again = self.check_page(page.shown, Some(records.len()), || {
             records_fingerprint(&records)
         })?;
-        self.note_count(|keys| api_count(&tree, keys, page.shown));
+        self.note_count(|keys| api_count(&tree, keys, page.shown), page.shown);
         self.tell_cut(|keys| cut_short(&tree, keys), page.shown);
         self.tell_unpaged(&[], |keys| next_named(&tree, keys), page.shown);
         let stepped = if again { 0 } else { records.len() };
@@ -321,7 +321,8 @@ impl ReadRun<'_, '_> {
                 recorded.push((prepared, encoded.latency));
             }
         }
-        self.pass_counts.counted(pass, encoded.count.as_ref());
+        self.pass_counts
+            .counted(pass, encoded.count.as_ref(), &shown);
         self.tell_cut_at(encoded.cut.clone(), &shown);
         let records = encoded.rows + encoded.dirty.len();
         self.note_elsewhere((&encoded.records_missing, records), &shown, || {

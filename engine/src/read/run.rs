@@ -142,9 +142,6 @@ pub(crate) struct Tally {
     /// Whether a job without `[paginate]` has said that a page names a
     /// next page.
     pub(super) told_unpaged: bool,
-    /// The first page of a job without `[paginate]` that named no next
-    /// page: where it came from, for [`crate::read::count::full_page`].
-    pub(super) unpaged_page: Option<String>,
     /// Whether a page has said that the API cut its answer short
     /// (see [`crate::read::count::cut_short`]).
     pub(super) told_cut: bool,
@@ -807,7 +804,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let headers = header_list(&fetched);
         self.show_exchange(&fetched, &shown, &headers)?;
         self.tell_unpaged(&headers, |_| None, &shown);
-        self.note_count(|_| header_count(&headers, &shown));
+        self.note_count(|_| header_count(&headers, &shown), &shown);
         let status = fetched.response.status.as_u16();
         let page = PageAt {
             status,
@@ -1035,7 +1032,11 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     /// Notes the count of records the run's first page gives, if the run
     /// holds its records against one: `count` reads it from the page,
     /// given the records path's keys.
-    pub(super) fn note_count(&mut self, count: impl FnOnce(&[String]) -> Option<ApiCount>) {
+    pub(super) fn note_count(
+        &mut self,
+        count: impl FnOnce(&[String]) -> Option<ApiCount>,
+        shown: &str,
+    ) {
         // A value sent at once has one page; its pass may be gone.
         let first = self.taking_value.is_some()
             || self.pass.as_ref().is_some_and(|p| p.paginator.pages() == 0);
@@ -1045,7 +1046,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         };
         if !self.pass_counts.has_count(pass) {
             let counted = count(keys);
-            self.pass_counts.counted(pass, counted.as_ref());
+            self.pass_counts.counted(pass, counted.as_ref(), shown);
         }
     }
 
@@ -1084,16 +1085,9 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         else {
             return;
         };
-        match unpaged(headers, named(keys), shown) {
-            Some(warning) => {
-                self.tally.told_unpaged = true;
-                self.tally.warn(warning);
-            }
-            None => {
-                self.tally
-                    .unpaged_page
-                    .get_or_insert_with(|| shown.to_owned());
-            }
+        if let Some(warning) = unpaged(headers, named(keys), shown) {
+            self.tally.told_unpaged = true;
+            self.tally.warn(warning);
         }
     }
 
@@ -1270,21 +1264,10 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         // A job without [paginate] told of the next page already, or one
         // whose pagination ended at a misspelled name.
         let told = tally.told_unpaged || tally.told_near;
-        let counted = self.pass_counts.any();
-        if let Some(warning) = self
-            .pass_counts
-            .finish(job, self.values_taken)
-            .filter(|_| !told)
-        {
-            tally.warn(warning);
-        }
-        // One page that named nothing more, and no count.
-        let held = tally.progress.records + tally.progress.dirty;
-        if let Some(shown) = tally.unpaged_page.take().filter(|_| {
-            !told && !counted && tally.records_missing == 0 && tally.progress.requests == 1
-        }) && let Some(warning) = crate::read::count::full_page(held, &shown)
-        {
-            tally.warn(warning);
+        for warning in self.pass_counts.finish(job, self.values_taken) {
+            if !told {
+                tally.warn(warning);
+            }
         }
         if job.columns.is_some() {
             tally.warn_absent(columns);
