@@ -369,18 +369,23 @@ const NEXT_NAMES: [&str; 14] = [
 
 /// Names of a member that says, when true, that more pages follow
 /// (Stripe's and Notion's `has_more`, GraphQL's `hasNextPage`, AWS IAM's
-/// `IsTruncated`).
-const MORE_NAMES: [&str; 5] = [
+/// `IsTruncated`, Pipedrive's `more_items_in_collection`, Zoho CRM's
+/// `more_records`, Marketo's `moreResult`).
+const MORE_NAMES: [&str; 9] = [
     "hasmore",
     "hasnextpage",
     "hasnext",
     "moreitems",
     "istruncated",
+    "moreitemsincollection",
+    "morerecords",
+    "moreresult",
+    "moreresults",
 ];
 
 /// Names of a member that says, when false, that more pages follow
-/// (Jira's `isLast`, Spring's `last`).
-const LAST_NAMES: [&str; 3] = ["islast", "islastpage", "last"];
+/// (Jira's `isLast`, Spring's `last`, ClickUp's `last_page`).
+const LAST_NAMES: [&str; 4] = ["islast", "islastpage", "last", "lastpage"];
 
 /// The records path's keys, where the records lie in an array or an
 /// object at a path of names (none at the page itself): the members
@@ -815,6 +820,27 @@ mod tests {
             next(r#"{"data": [], "startAt": 0, "total": 9, "isLast": false}"#),
             Some(NextPage::Last("isLast".to_owned()))
         );
+        // Pipedrive's, Zoho CRM's, Marketo's; ClickUp's `last_page`.
+        let pipedrive = r#"{"data": [], "additional_data": {"pagination": {"start": 0,
+            "limit": 100, "more_items_in_collection": true, "next_start": 100}}}"#;
+        assert_eq!(
+            next(pipedrive),
+            Some(NextPage::More(
+                "additional_data.pagination.more_items_in_collection".to_owned()
+            ))
+        );
+        assert_eq!(
+            next(r#"{"data": [], "info": {"per_page": 200, "more_records": true}}"#),
+            Some(NextPage::More("info.more_records".to_owned()))
+        );
+        assert_eq!(
+            next(r#"{"data": [], "moreResult": true}"#),
+            Some(NextPage::More("moreResult".to_owned()))
+        );
+        assert_eq!(
+            next(r#"{"data": [], "last_page": false}"#),
+            Some(NextPage::Last("last_page".to_owned()))
+        );
         let numbered = |page: &str, pages: &str| {
             Some(NextPage::Numbered {
                 page: page.to_owned(),
@@ -852,6 +878,7 @@ mod tests {
             // A last page.
             r#"{"data": [], "next": null, "has_more": false}"#,
             r#"{"data": [], "isLast": true, "IsTruncated": false}"#,
+            r#"{"data": [], "info": {"more_records": false}, "last_page": true}"#,
             r#"{"data": [], "next": "", "nextPageToken": " "}"#,
             // In the records, in an object of records too.
             r#"{"data": [{"next": "https://h/p?2"}]}"#,
