@@ -270,8 +270,16 @@ struct Settling<'j> {
     /// batch is sent after, and the run fails once those in flight settle.
     over_rejects: bool,
     /// Why the latest record was rejected, for the error of too many.
-    /// The reason and status of the last record rejected.
-    last_reject: Option<(String, Option<u16>)>,
+    last_reject: Option<LastReject>,
+}
+
+/// The last record rejected: its reason, and the status and the start of
+/// the answer that refused it, if one did.
+#[derive(Debug)]
+struct LastReject {
+    reason: String,
+    status: Option<u16>,
+    response: Option<String>,
 }
 
 impl Settling<'_> {
@@ -291,7 +299,11 @@ impl Settling<'_> {
             }
         };
         if let Some(rejected) = settled.rejected.last() {
-            self.last_reject = Some((rejected.reason.clone(), rejected.status));
+            self.last_reject = Some(LastReject {
+                reason: rejected.reason.clone(),
+                status: rejected.status,
+                response: rejected.response.clone(),
+            });
         }
         record(&mut self.checkpoint, &mut self.rejects, settled)
     }
@@ -328,7 +340,7 @@ impl Settling<'_> {
         let (write, _) = parts(self.job);
         let counts = self.checkpoint.counts;
         let last = (self.last_reject.as_ref())
-            .map_or_else(String::new, |(reason, _)| format!(" (the last: {reason})"));
+            .map_or_else(String::new, |last| format!(" (the last: {})", last.reason));
         let rest = match input_done {
             true => "",
             false => ", the rest of the input not sent",
@@ -342,15 +354,10 @@ impl Settling<'_> {
         // and one that takes arrays refuses a record alone, saying so
         // (Litestar: "Expected `array`, got `object`").
         let refused_whole = match &self.last_reject {
-            Some((reason, Some(400 | 422))) => {
-                counts.delivered == 0 && {
-                    // The answer, not the URL (`/lists`), says why.
-                    let said = reason
-                        .split_once(" answered ")
-                        .map_or(&**reason, |(_, s)| s);
-                    let said = said.to_ascii_lowercase();
-                    !write.single || said.contains("array") || said.contains("list")
-                }
+            Some(last) if matches!(last.status, Some(400 | 422)) && counts.delivered == 0 => {
+                let said = last.response.as_deref().unwrap_or_default();
+                let said = said.to_ascii_lowercase();
+                !write.single || said.contains("array") || said.contains("list")
             }
             _ => false,
         };
