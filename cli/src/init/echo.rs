@@ -191,27 +191,37 @@ fn numbered(
     param: String,
     size: Option<(String, u64)>,
 ) -> Paging {
-    let member = keys.join(".");
-    let mut pairs = vec![("type", quoted("page")), ("param", quoted(&param))];
+    let why = format!(
+        "`{}` in {}, echoed for `{param}`",
+        keys.join("."),
+        echo.name()
+    );
+    pages(why, param, first, size)
+}
+
+/// Page numbers sent as `param` from `first`, with `size` records a page
+/// sent as its parameter (none: the API's own size), guessed for `why`.
+fn pages(why: String, param: String, first: u64, size: Option<(String, u64)>) -> Paging {
+    let mut keys = vec![("type", quoted("page")), ("param", quoted(&param))];
     if first != 1 {
-        pairs.push(("start", first.to_string()));
+        keys.push(("start", first.to_string()));
     }
-    let mut takes = vec![param.clone()];
+    let mut takes = vec![param];
     let why = match size {
         Some((size_param, size)) => {
-            pairs.push(("size_param", quoted(&size_param)));
-            pairs.push(("size", size.to_string()));
-            let why = format!(" with `{size_param}`: page numbers");
+            keys.push(("size_param", quoted(&size_param)));
+            keys.push(("size", size.to_string()));
+            let why = format!("{why} with `{size_param}`: page numbers");
             takes.push(size_param);
             why
         }
-        None => {
-            ": page numbers, of the API's own size (`size_param` and `size` ask another)".to_owned()
-        }
+        None => format!(
+            "{why}: page numbers, of the API's own size (`size_param` and `size` ask another)"
+        ),
     };
     Paging {
-        why: format!("`{member}` in {}, echoed for `{param}`{why}", echo.name()),
-        keys: pairs,
+        why,
+        keys,
         takes,
         ..Paging::default()
     }
@@ -280,19 +290,8 @@ pub(super) async fn counted_pages(
             .await
             .is_some_and(|p| new(&p))
         {
-            let mut keys = vec![("type", quoted("page")), ("param", quoted(&page))];
-            if start == 0 {
-                keys.push(("start", "0".to_owned()));
-            }
-            return Ok(Some(Paging {
-                why: format!(
-                    "{why}; `page` {asked_for} gave others: page numbers from {start}, of the \
-                     API's own size (`size_param` and `size` ask another)"
-                ),
-                keys,
-                takes: vec![page],
-                ..Paging::default()
-            }));
+            let why = format!("{why}; `page` {asked_for} gave others");
+            return Ok(Some(pages(why, page, start, None)));
         }
     }
     Ok(None)

@@ -513,8 +513,7 @@ impl PassCounts {
             return;
         };
         let Some(count) = open.count else {
-            let unpaged = job.paginate.kind == Kind::None;
-            if unpaged && ROUND_SIZES.contains(&open.records) {
+            if holds_page_size(job, open.records) {
                 self.full += 1;
                 let shown = open.shown.unwrap_or_default();
                 self.first_full.get_or_insert((shown, open.records));
@@ -544,7 +543,7 @@ impl PassCounts {
             ),
         });
         let full = self.first_full.map(|(shown, held)| {
-            let first = full_page(held, &shown).expect("a page size");
+            let first = full_page(held, &shown);
             match passes <= 1 {
                 true => first,
                 false => format!(
@@ -703,19 +702,24 @@ fn rooted(path: &str) -> String {
 /// (often 1000). Ten is left out: many small lists hold ten.
 const ROUND_SIZES: [u64; 10] = [20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000];
 
-/// What a job without `[paginate]` says when its one page, from `shown`,
-/// holds a round number of records (`held`, see [`ROUND_SIZES`]) and
-/// names neither a next page nor a count: Directus and PostgREST serve
-/// their first page so, with no sign of the rest.
-pub(crate) fn full_page(held: u64, shown: &str) -> Option<String> {
-    ROUND_SIZES.contains(&held).then(|| {
-        format!(
-            "the page from {shown} holds exactly {held} records, a page size APIs stop at, and \
-             names no next page and no count: the job has no [paginate], so records past these \
-             were not read if the API has more (Directus and PostgREST give no sign); set \
-             [paginate] to the API's paging, or if {held} is all, this can be ignored"
-        )
-    })
+/// Whether a pass of `job` whose one page held `held` records, and named
+/// neither a next page nor a count, may have stopped at a page size: the
+/// job has no `[paginate]`, its records are where a count is held against
+/// them ([`count_checked`]), and `held` is one of [`ROUND_SIZES`].
+/// Directus and PostgREST serve their first page so, with no sign of the
+/// rest. The run, `check` and `hydrant init` ask it alike.
+pub(crate) fn holds_page_size(job: &Job, held: u64) -> bool {
+    job.paginate.kind == Kind::None && count_checked(job).is_some() && ROUND_SIZES.contains(&held)
+}
+
+/// What is said of such a page ([`holds_page_size`]), from `shown`.
+pub(crate) fn full_page(held: u64, shown: &str) -> String {
+    format!(
+        "the page from {shown} holds exactly {held} records, a page size APIs stop at, and \
+         names no next page and no count: the job has no [paginate], so records past these \
+         were not read if the API has more (Directus and PostgREST give no sign); set \
+         [paginate] to the API's paging, or if {held} is all, this can be ignored"
+    )
 }
 
 /// What a job without `[paginate]` says when a page, from `shown`,

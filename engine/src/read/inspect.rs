@@ -20,7 +20,8 @@ use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::count::{
     ApiCount, NextPage, api_count, capped_page, count_checked, cut_checked, cut_said, cut_short,
-    full_page, header_count, next_named, records_keys, short_of_count, unpaged, unpaged_checked,
+    full_page, header_count, holds_page_size, next_named, records_keys, short_of_count, unpaged,
+    unpaged_checked,
 };
 use crate::read::fanout::Feed;
 use crate::read::near::{
@@ -389,11 +390,9 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
             let read = first.records.len() as u64;
             warnings.extend(short_of_count(job, counted, read, Stop::NoNext));
         }
-        // Where a run would say so (see `PassCounts`).
-        let unpaged = job.paginate.kind == hydrant_paginate::Kind::None;
-        if unpaged && count_checked(job).is_some() && first.after.told.is_none() {
-            let held = first.records.len() as u64;
-            warnings.extend(full_page(held, first.shown).filter(|_| first.count.is_none()));
+        let held = first.records.len() as u64;
+        if holds_page_size(job, held) && first.after.told.is_none() && first.count.is_none() {
+            warnings.push(full_page(held, first.shown));
         }
         let report = CheckReport {
             method: (job.request.as_ref())
@@ -536,28 +535,25 @@ impl Probe {
     /// `hydrant init` writes its pagination from it.
     pub fn next_page(&self, job: &Job) -> Option<NextPage> {
         let keys = records_keys(job)?;
-        let mut body = self.body.clone();
-        let tree = simd_json::to_borrowed_value(&mut body).ok()?;
-        next_named(&tree, &keys)
+        self.with_tree(|tree| next_named(tree?, &keys))
     }
 
     /// The number of records on the page, where a run of `job` without
     /// `[paginate]` warns that it is a page size APIs stop at: a round
-    /// number (100, 1000…), with no next page named and no count given.
-    /// `hydrant init` asks for a second page then.
+    /// number (20, 25, 50 … 5000), with no next page named and no count
+    /// given. `hydrant init` asks for a second page then.
     pub fn full_page(&self, job: &Job) -> Option<u64> {
-        let keys = unpaged_checked(job).and(count_checked(job))?;
-        let mut body = self.body.clone();
-        let tree = simd_json::to_borrowed_value(&mut body).ok()?;
-        let records = keys.iter().try_fold(&tree, |node, key| node.get(key))?;
-        let mut elements = Vec::new();
-        records.elements(&mut elements)?;
-        let held = elements.len() as u64;
-        let named = unpaged(&self.headers, next_named(&tree, &keys), &self.url);
-        let silent = named.is_none() && self.count(job).is_none();
-        full_page(held, &self.url)
-            .and(Some(held))
-            .filter(|_| silent)
+        let keys = count_checked(job)?;
+        self.with_tree(|tree| {
+            let tree = tree?;
+            let records = keys.iter().try_fold(tree, |node, key| node.get(key))?;
+            let mut elements = Vec::new();
+            records.elements(&mut elements)?;
+            let held = elements.len() as u64;
+            let named = unpaged(&self.headers, next_named(tree, &keys), &self.url);
+            let silent = named.is_none() && self.counted(Some(tree), &keys).is_none();
+            (silent && holds_page_size(job, held)).then_some(held)
+        })
     }
 
     /// The number of records the API says `job`'s query matches, where
@@ -565,13 +561,26 @@ impl Probe {
     /// reads it to hold its records against. `hydrant init` asks for a
     /// second page where it is more than the first page holds.
     pub fn count(&self, job: &Job) -> Option<u64> {
-        let keys = records_keys(job)?;
-        let mut body = self.body.clone();
-        let tree = simd_json::to_borrowed_value(&mut body).ok();
-        let counted = tree.and_then(|tree| api_count(&tree, &keys, &self.url));
+        let keys = count_checked(job)?;
+        self.with_tree(|tree| self.counted(tree, &keys))
+    }
+
+    /// The count in the body (`tree`, if it is JSON) or the headers.
+    fn counted(&self, tree: Option<&BorrowedValue<'_>>, keys: &[String]) -> Option<u64> {
+        let counted = tree.and_then(|tree| api_count(tree, keys, &self.url));
         counted
             .or_else(|| header_count(&self.headers, &self.url))
             .map(|counted| counted.count())
+    }
+
+    /// `read` of the body parsed, if it is JSON.
+    fn with_tree<R>(
+        &self,
+        read: impl FnOnce(Option<&BorrowedValue<'_>>) -> Option<R>,
+    ) -> Option<R> {
+        let mut body = self.body.clone();
+        let tree = simd_json::to_borrowed_value(&mut body).ok();
+        read(tree.as_ref())
     }
 }
 
