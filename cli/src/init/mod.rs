@@ -507,6 +507,7 @@ fn paging(
     link_header(headers)
         .or_else(|| known_cursor(body, records))
         .or_else(|| next_link(named))
+        .or_else(|| header_cursor(named))
         .or_else(|| numbered_next(query, body))
         .or_else(|| counted(query, body))
 }
@@ -626,13 +627,49 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
 /// holding a URL or a path, an `href`, `uri`, `url` or `link` under one
 /// (HAL's `_links.next.href`, Asana's `next_page.uri`), or the `href`
 /// beside `rel: "next"` in an array of links (PayPal's `links`).
+/// Or a header that holds it (Kinto's `Next-Page`).
 fn next_link(named: Option<&NextPage>) -> Option<Paging> {
-    let Some(NextPage::Link(from)) = named else {
-        return None;
+    let (why, key) = match named? {
+        NextPage::Link(from) => (
+            format!("`{from}` holds the next page's URL"),
+            ("from", from),
+        ),
+        NextPage::HeaderLink(name) => (
+            format!("the response's {name} header holds the next page's URL"),
+            ("header", name),
+        ),
+        _ => return None,
     };
     Some(Paging {
-        why: format!("`{from}` holds the next page's URL"),
-        keys: vec![("type", quoted("next_link")), ("from", quoted(from))],
+        why,
+        keys: vec![("type", quoted("next_link")), (key.0, quoted(key.1))],
+        ..Paging::default()
+    })
+}
+
+/// A token in a header that Azure's APIs take back: Azure DevOps's as
+/// the `continuationToken` parameter, Cosmos DB's in the same header.
+fn header_cursor(named: Option<&NextPage>) -> Option<Paging> {
+    let Some(NextPage::HeaderCursor(name)) = named else {
+        return None;
+    };
+    let (param, place) = match name.as_str() {
+        "x-ms-continuationtoken" => ("continuationToken", "query"),
+        "x-ms-continuation" => ("x-ms-continuation", "header"),
+        _ => return None,
+    };
+    Some(Paging {
+        why: format!("the response's {name} header holds the next page's token"),
+        keys: vec![
+            ("type", quoted("cursor")),
+            ("header", quoted(name)),
+            ("param", quoted(param)),
+            ("in", quoted(place)),
+        ],
+        takes: (place == "query")
+            .then(|| param.to_owned())
+            .into_iter()
+            .collect(),
         ..Paging::default()
     })
 }

@@ -453,6 +453,74 @@ fn a_job_written_by_init_pages_a_count_it_was_not_told_how_to_page() {
     assert!(!text.contains("[paginate]"), "{text}");
 }
 
+/// Kinto names its next page's URL in a `Next-Page` header, Azure
+/// DevOps its token in `x-ms-continuationtoken` (taken back as the
+/// `continuationToken` parameter), Cosmos DB its token in
+/// `x-ms-continuation` (taken back in the same header); none names one
+/// in the body, and the last page names none. The jobs init writes read
+/// every record and say nothing.
+#[test]
+fn a_job_written_by_init_follows_the_next_page_a_header_names() {
+    let server = TestServer::start_fn(|seen| {
+        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
+        let token = match url.path() {
+            "/kinto" => query_number(&seen.target, "_token"),
+            "/devops" => query_number(&seen.target, "continuationToken"),
+            _ => seen
+                .header("x-ms-continuation")
+                .and_then(|t| t.parse().ok()),
+        };
+        let skip = token.unwrap_or(0);
+        let items: Vec<String> = (skip..(skip + 3).min(8))
+            .map(|i| format!("{{\"id\":{i}}}"))
+            .collect();
+        let items = items.join(",");
+        let body = match url.path() {
+            "/kinto" => format!("{{\"data\":[{items}]}}"),
+            "/devops" => format!("{{\"count\":3,\"value\":[{items}]}}"),
+            _ => format!("{{\"_rid\":\"x\",\"Documents\":[{items}],\"_count\":3}}"),
+        };
+        let mut exchange = Exchange::json(&seen.target, body);
+        if skip + 3 < 8 {
+            let next = skip + 3;
+            let header = match url.path() {
+                "/kinto" => (
+                    "next-page",
+                    format!(
+                        "http://{}/kinto?_token={next}",
+                        seen.header("host").unwrap()
+                    ),
+                ),
+                "/devops" => ("x-ms-continuationtoken", next.to_string()),
+                _ => ("x-ms-continuation", next.to_string()),
+            };
+            exchange.headers.push((header.0.to_owned(), header.1));
+        }
+        exchange
+    });
+    let dir = Dir::new();
+    let cases = [
+        ("/kinto", "next_link", None),
+        ("/devops", "cursor", Some(("continuationToken", "query"))),
+        ("/cosmos", "cursor", Some(("x-ms-continuation", "header"))),
+    ];
+    for (path, kind, param) in cases {
+        let url = format!("{}{path}", server.url());
+        let job = init_and_run(&dir, &path[1..], &url, &lines(0..8));
+        let paginate = &job["paginate"];
+        assert_eq!(paginate["type"].as_str(), Some(kind), "{job}");
+        let header = paginate["header"].as_str().unwrap();
+        let own = |key: &str| paginate.get(key).and_then(toml::Value::as_str);
+        assert_eq!(own("param").zip(own("in")), param, "{job}");
+        let named = match path {
+            "/kinto" => "Next-Page",
+            "/devops" => "x-ms-continuationtoken",
+            _ => "x-ms-continuation",
+        };
+        assert_eq!(header, named, "{job}");
+    }
+}
+
 /// Links to the next page inside objects and arrays: HAL's
 /// `_links.next.href` (Spring Data REST), JSON:API's link objects,
 /// PayPal's `links` array of `{href, rel}`, Zendesk's `next_page`. And

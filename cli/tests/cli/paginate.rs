@@ -3248,8 +3248,20 @@ fn a_job_without_paginate_whose_page_names_a_next_page_is_told() {
     github
         .headers
         .push(("link".to_owned(), "</gh?page=2>; rel=\"next\"".to_owned()));
+    // Kinto names its next page in a `Next-Page` header, GitLab its
+    // number in `X-Next-Page` (empty on the last page), Azure DevOps its
+    // token in `x-ms-continuationtoken`.
+    let with_header = |target: &str, name: &str, value: &str| {
+        let mut exchange = Exchange::json(target, format!("{{\"data\":{}}}", ids(0..2)));
+        (exchange.headers).push((name.to_owned(), value.to_owned()));
+        exchange
+    };
     let server = TestServer::start(vec![
         github,
+        with_header("/kinto", "next-page", "http://h/kinto?_token=a2"),
+        with_header("/gitlab", "x-next-page", "2"),
+        with_header("/gitlab-last", "x-next-page", ""),
+        with_header("/devops", "x-ms-continuationtoken", "2"),
         Exchange::json(
             "/drf",
             format!(
@@ -3350,6 +3362,36 @@ fn a_job_without_paginate_whose_page_names_a_next_page_is_told() {
                 "/gh",
                 "has a Link header to a next page",
                 "`type = \"link_header\"`",
+            )),
+        ),
+        (
+            "/kinto",
+            "data",
+            Some(told(
+                "/kinto",
+                "names a next page's URL in the Next-Page header",
+                "`type = \"next_link\"`, `header = \"Next-Page\"`",
+            )),
+        ),
+        (
+            "/gitlab",
+            "data",
+            Some(told(
+                "/gitlab",
+                "names its next page's number in the X-Next-Page header",
+                "`type = \"page\"` and the parameter the API reads the page's number from \
+                 (`param`)",
+            )),
+        ),
+        ("/gitlab-last", "data", None),
+        (
+            "/devops",
+            "data",
+            Some(told(
+                "/devops",
+                "names a next page's token in the x-ms-continuationtoken header",
+                "`type = \"cursor\"`, `header = \"x-ms-continuationtoken\"` and where the API \
+                 reads it back (`param`, `in`)",
             )),
         ),
         (

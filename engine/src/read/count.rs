@@ -430,6 +430,49 @@ pub enum NextPage {
         /// The path of the count of pages.
         pages: String,
     },
+    /// Its address, in the response header of this name (Kinto's
+    /// `Next-Page`).
+    HeaderLink(String),
+    /// Its number, in the response header of this name (GitLab's
+    /// `X-Next-Page`).
+    HeaderNumber(String),
+    /// A token that asks for it, in the response header of this name
+    /// (Azure DevOps's `x-ms-continuationtoken`).
+    HeaderCursor(String),
+}
+
+/// Response headers that name the next page, as APIs spell them: Kinto's
+/// `Next-Page` (a link), GitLab's `X-Next-Page` (a number, empty on the
+/// last page), Azure DevOps's `x-ms-continuationtoken` and Cosmos DB's
+/// `x-ms-continuation` (tokens), and the `X-Next` and `X-Next-Cursor` of
+/// the reference's examples.
+const NEXT_HEADERS: [&str; 6] = [
+    "Next-Page",
+    "X-Next-Page",
+    "x-ms-continuationtoken",
+    "x-ms-continuation",
+    "X-Next",
+    "X-Next-Cursor",
+];
+
+/// The first header among `headers` that names a next page
+/// ([`NEXT_HEADERS`]), by what it holds: a link, a page's number (in a
+/// header named for a page) or a token. An empty one names none.
+pub(crate) fn next_in_headers(headers: &[(String, String)]) -> Option<NextPage> {
+    headers.iter().find_map(|(name, value)| {
+        let name = NEXT_HEADERS.iter().find(|h| h.eq_ignore_ascii_case(name))?;
+        let value = value.trim();
+        let name = (*name).to_owned();
+        if value.is_empty() {
+            None
+        } else if is_link(value) {
+            Some(NextPage::HeaderLink(name))
+        } else if name.ends_with("Page") && value.bytes().all(|b| b.is_ascii_digit()) {
+            Some(NextPage::HeaderNumber(name))
+        } else {
+            Some(NextPage::HeaderCursor(name))
+        }
+    })
 }
 
 /// The records each pass's pages held, held against the count its own
@@ -723,8 +766,9 @@ pub(crate) fn full_page(held: u64, shown: &str) -> String {
 }
 
 /// What a job without `[paginate]` says when a page, from `shown`,
-/// names a next page: by a `Link` header (`headers`), or by a member
-/// ([`next_named`]). No page after it is read.
+/// names a next page: by a `Link` header (`headers`), by a member
+/// ([`next_named`]), or by another header ([`next_in_headers`]). No page
+/// after it is read.
 pub(crate) fn unpaged(
     headers: &[(String, String)],
     named: Option<NextPage>,
@@ -733,6 +777,7 @@ pub(crate) fn unpaged(
     let links = (headers.iter())
         .filter(|(name, _)| name.eq_ignore_ascii_case("link"))
         .map(|(_, value)| value.as_str());
+    let named = named.or_else(|| next_in_headers(headers));
     let (says, set) = match (hydrant_paginate::find_rel(links, "next"), named) {
         (Some(_), _) => (
             "has a Link header to a next page".to_owned(),
@@ -763,6 +808,23 @@ pub(crate) fn unpaged(
              (`param`)"
                 .to_owned(),
         ),
+        (None, Some(NextPage::HeaderLink(name))) => (
+            format!("names a next page's URL in the {name} header"),
+            format!("`type = \"next_link\"`, `header = \"{name}\"`"),
+        ),
+        (None, Some(NextPage::HeaderNumber(name))) => (
+            format!("names its next page's number in the {name} header"),
+            "`type = \"page\"` and the parameter the API reads the page's number from \
+             (`param`)"
+                .to_owned(),
+        ),
+        (None, Some(NextPage::HeaderCursor(name))) => (
+            format!("names a next page's token in the {name} header"),
+            format!(
+                "`type = \"cursor\"`, `header = \"{name}\"` and where the API reads it \
+                 back (`param`, `in`)"
+            ),
+        ),
         (None, None) => return None,
     };
     Some(format!(
@@ -774,6 +836,37 @@ pub(crate) fn unpaged(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_next_page_is_read_from_the_headers_apis_name_it_in() {
+        let next = |name: &str, value: &str| {
+            next_in_headers(&[
+                ("content-type".to_owned(), "application/json".to_owned()),
+                (name.to_owned(), value.to_owned()),
+            ])
+        };
+        let link = |name: &str| Some(NextPage::HeaderLink(name.to_owned()));
+        let number = |name: &str| Some(NextPage::HeaderNumber(name.to_owned()));
+        let token = |name: &str| Some(NextPage::HeaderCursor(name.to_owned()));
+        let kinto = "http://h/v1/buckets/b/collections/c/records?_limit=10&_token=eyJsYXN0";
+        assert_eq!(next("next-page", kinto), link("Next-Page"));
+        assert_eq!(next("Next-Page", "/records?_token=2"), link("Next-Page"));
+        assert_eq!(next("x-next-page", "2"), number("X-Next-Page"));
+        assert_eq!(next("x-next-page", " "), None);
+        assert_eq!(next("x-next", "https://h/items?after=9"), link("X-Next"));
+        // A token of digits is a token where the header names no page.
+        assert_eq!(
+            next("x-ms-continuationtoken", "12"),
+            token("x-ms-continuationtoken")
+        );
+        assert_eq!(
+            next("x-ms-continuation", "+RID:~abc#RT:1"),
+            token("x-ms-continuation")
+        );
+        assert_eq!(next("x-next-cursor", "c2"), token("X-Next-Cursor"));
+        assert_eq!(next("x-page", "2"), None);
+        assert_eq!(next("x-next-page-size", "2"), None);
+    }
 
     #[test]
     fn a_next_page_is_read_where_apis_name_it() {

@@ -20,8 +20,8 @@ use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::count::{
     ApiCount, NextPage, api_count, capped_page, count_checked, cut_checked, cut_said, cut_short,
-    full_page, header_count, holds_page_size, next_named, records_keys, short_of_count, unpaged,
-    unpaged_checked,
+    full_page, header_count, holds_page_size, next_in_headers, next_named, records_keys,
+    short_of_count, unpaged, unpaged_checked,
 };
 use crate::read::fanout::Feed;
 use crate::read::near::{
@@ -530,12 +530,13 @@ pub struct Probe {
 }
 
 impl Probe {
-    /// The member of the body, outside `job`'s records, that names the
-    /// next page: what a run of the job without `[paginate]` warns of.
+    /// The member of the body, outside `job`'s records, or else the
+    /// header, that names the next page: what a run of the job without `[paginate]` warns of.
     /// `hydrant init` writes its pagination from it.
     pub fn next_page(&self, job: &Job) -> Option<NextPage> {
         let keys = records_keys(job)?;
         self.with_tree(|tree| next_named(tree?, &keys))
+            .or_else(|| next_in_headers(&self.headers))
     }
 
     /// The number of records on the page, where a run of `job` without
