@@ -61,6 +61,8 @@ struct Draft {
     /// Whether an answer is NDJSON, a record a line.
     lines: bool,
     paging: Option<Paging>,
+    /// Why the job sets its `Accept` header, where init set it.
+    accept_why: Option<String>,
 }
 
 /// A guessed pagination: the `[paginate]` keys, the stop conditions, the
@@ -99,13 +101,12 @@ pub async fn init(args: InitArgs) -> Result<()> {
     let (options, _server) = crate::commands::replay_options(args.replay.as_deref()).await?;
     let names: Vec<String> = vars.iter().map(|(name, _)| name.clone()).collect();
     let vars = Vars::new(vars);
-    let probe_job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
     // How probes after the first are sent (to the fixture set, with --replay).
     let again = hydrant_engine::RunOptions {
         redirect_to: options.redirect_to.clone(),
         ..hydrant_engine::RunOptions::default()
     };
-    let mut probe = hydrant_engine::probe(&probe_job, options).await?;
+    let mut probe = first_probe(&mut draft, &vars, options, &again).await?;
     if serde_json::from_slice::<Value>(&probe.body).is_err() && is_ndjson(&probe.body) {
         // Asked again as the job will ask, to read its lines as records.
         draft.lines = true;
@@ -212,6 +213,46 @@ async fn guess_paging(
         Some(keys) => echo::counted_pages(draft, vars, (body, &keys), more, again).await,
         None => Ok(None),
     }
+}
+
+/// The first page of `draft`'s job, sent as `options` say. An API that
+/// serves a type of its own (JSON:API's `application/vnd.api+json`)
+/// answers 406 to the `Accept: application/json` a run sends: init asks
+/// again accepting any type (sent as `again` says), and the job asks for
+/// the type the API served.
+async fn first_probe(
+    draft: &mut Draft,
+    vars: &Vars,
+    options: hydrant_engine::RunOptions,
+    again: &hydrant_engine::RunOptions,
+) -> Result<hydrant_engine::Probe> {
+    let job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", vars)?;
+    let refused = match hydrant_engine::probe(&job, options).await {
+        Err(e) if e.status() == Some(406) => e,
+        probed => return Ok(probed?),
+    };
+    if draft
+        .headers
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("accept"))
+    {
+        return Err(refused.into());
+    }
+    draft.headers.push(("Accept".to_owned(), "*/*".to_owned()));
+    let probe = probe_again(draft, vars, again).await?;
+    let served = (probe.headers.iter())
+        .find(|(name, _)| name == "content-type")
+        .and_then(|(_, value)| value.split(';').next())
+        .map(str::trim)
+        .filter(|served| !served.is_empty() && *served != "*/*");
+    if let Some(served) = served {
+        draft.headers.retain(|(name, _)| name != "Accept");
+        draft.headers.push(("Accept".to_owned(), served.to_owned()));
+        draft.accept_why = Some(format!(
+            "the API refused `Accept: application/json` (406) and serves {served}"
+        ));
+    }
+    Ok(probe)
 }
 
 /// The first page of `draft`'s job, asked for again, sent as `again`
@@ -361,6 +402,9 @@ impl Draft {
         out.push_str(&format!("url = {}\n", toml_string(&self.url)));
         if !self.query.is_empty() {
             out.push_str(&format!("query = {}\n", inline(&self.query)));
+        }
+        if let Some(why) = &self.accept_why {
+            out.push_str(&format!("# {why}\n"));
         }
         if !self.headers.is_empty() {
             out.push_str(&format!("headers = {}\n", inline(&self.headers)));

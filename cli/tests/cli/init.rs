@@ -521,6 +521,71 @@ fn a_job_written_by_init_follows_the_next_page_a_header_names() {
     }
 }
 
+/// django-rest-framework-json-api serves `application/vnd.api+json`
+/// alone and answers 406 to the `Accept: application/json` a run sends.
+/// init asks again accepting any type, and its job asks for the type
+/// served: it reads every record and says nothing. An API that refuses
+/// every type fails init with its 406.
+#[test]
+fn a_job_written_by_init_asks_for_the_type_a_json_api_serves() {
+    let server = TestServer::start_fn(|seen| {
+        let accept = seen.header("accept").unwrap_or_default();
+        let served = accept == "*/*" || accept == "application/vnd.api+json";
+        if seen.target.starts_with("/deaf") || !served {
+            let mut refused = Exchange::json(&seen.target, "{\"errors\":[{\"status\":\"406\"}]}");
+            refused.status = 406;
+            return refused;
+        }
+        let page = query_number(&seen.target, "page[number]").unwrap_or(1);
+        let skip = (page - 1) * 3;
+        let items: Vec<String> = (skip..(skip + 3).min(8))
+            .map(|i| format!("{{\"type\":\"item\",\"id\":{i}}}"))
+            .collect();
+        let next = match skip + 3 < 8 {
+            true => format!(
+                "\"http://{}/jsonapi?page%5Bnumber%5D={}\"",
+                seen.header("host").unwrap(),
+                page + 1
+            ),
+            false => "null".to_owned(),
+        };
+        let body = format!(
+            "{{\"links\":{{\"next\":{next}}},\"data\":[{}]}}",
+            items.join(",")
+        );
+        let mut exchange = Exchange::json(&seen.target, body);
+        exchange.headers = vec![(
+            "content-type".to_owned(),
+            "application/vnd.api+json; charset=utf-8".to_owned(),
+        )];
+        exchange
+    });
+    let dir = Dir::new();
+    let url = format!("{}/jsonapi", server.url());
+    let expected: String = (0..8)
+        .map(|i| format!("{{\"type\":\"item\",\"id\":{i}}}\n"))
+        .collect();
+    let job = init_and_run(&dir, "jsonapi", &url, &expected);
+    let accept = job["request"]["headers"]["Accept"].as_str();
+    assert_eq!(accept, Some("application/vnd.api+json"), "{job}");
+    assert_eq!(
+        job["paginate"]["from"].as_str(),
+        Some("links.next"),
+        "{job}"
+    );
+    // An API that refuses every type, and a type asked for with -H, are
+    // not asked for again.
+    let deaf = format!("{}/deaf", server.url());
+    let out = path_str(&dir.path("deaf.toml")).to_owned();
+    let asked = ["-H", "Accept: application/json"];
+    for (url, args) in [(&deaf, &[][..]), (&url, &asked[..])] {
+        let init = hydrant_with(&[&["init", url, "--out", &out], args].concat(), &[]);
+        assert_eq!(init.code, 1, "{}", init.stderr);
+        let refused = format!("GET {url} answered 406 Not Acceptable");
+        assert!(init.stderr.contains(&refused), "{}", init.stderr);
+    }
+}
+
 /// Links to the next page inside objects and arrays: HAL's
 /// `_links.next.href` (Spring Data REST), JSON:API's link objects,
 /// PayPal's `links` array of `{href, rel}`, Zendesk's `next_page`. And

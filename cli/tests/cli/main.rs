@@ -481,6 +481,58 @@ fn http_error_status_fails_naming_the_url() {
     );
 }
 
+/// An API that serves a type of its own (JSON:API's
+/// `application/vnd.api+json`) answers 406 to the `Accept:
+/// application/json` a run sends unless the job sets another: the error
+/// says which header to set. A job that asks for another type is not
+/// told to.
+#[test]
+fn a_406_to_the_json_a_run_accepts_names_the_header_to_set() {
+    let server = TestServer::start_fn(|seen| {
+        let status = if seen.target == "/missing" { 404 } else { 406 };
+        let mut refused = Exchange::json(
+            &seen.target,
+            format!("{{\"errors\":[{{\"status\":\"{status}\"}}]}}"),
+        );
+        refused.status = status;
+        refused
+    });
+    let dir = Dir::new();
+    let hint = "; the API does not serve the `Accept: application/json` sent: set \
+                request.headers.Accept to the type it serves (JSON:API's \
+                \"application/vnd.api+json\")";
+    let cases = [
+        ("/items", "", Some(hint)),
+        ("/items", "headers = { Accept = \"text/csv\" }\n", None),
+        ("/missing", "", None),
+    ];
+    for (target, headers, told) in cases {
+        let job = dir.write("job.toml", &job_text(&server, target, headers));
+        let run = hydrant(&[
+            "run",
+            path_str(&job),
+            "--output",
+            path_str(&dir.path("o.ndjson")),
+        ]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let status = match target {
+            "/missing" => "404 Not Found",
+            _ => "406 Not Acceptable",
+        };
+        let error = format!(
+            "GET {}{target} answered {status}: {{\"errors\":[{{\"status\":\"{}\"}}]}}{}",
+            server.url(),
+            &status[..3],
+            told.unwrap_or_default()
+        );
+        assert_eq!(
+            run.stderr.trim_end(),
+            format!("hydrant: error: {error}"),
+            "{headers}"
+        );
+    }
+}
+
 #[test]
 fn unknown_key_is_a_usage_error_naming_it() {
     let dir = Dir::new();

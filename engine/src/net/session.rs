@@ -345,10 +345,11 @@ impl Session {
         let answer = self.quote(&response.body);
         let failed = |message: String| Error::http(message).answered(status, answer.clone());
         let text = format!(
-            "{} {shown} answered {}{}",
+            "{} {shown} answered {}{}{}",
             current.method.as_str(),
             response.status,
             after_colon(&answer),
+            not_acceptable(current, status),
         );
         // RFC 9110: 408, 429 and 503 say the request was not processed,
         // so even a POST is sent again.
@@ -587,6 +588,23 @@ fn snippet(text: &str) -> String {
 }
 
 /// `: text` to follow a message, or nothing for no text.
+/// What to mend where an API answers 406 to a request that accepts
+/// `application/json` alone, as a run's requests do unless the job sets
+/// another `Accept`: an API that serves a type of its own (JSON:API's
+/// `application/vnd.api+json`) refuses it.
+fn not_acceptable(current: &Prepared, status: u16) -> &'static str {
+    let json_only = (current.headers.iter())
+        .any(|(name, value, _)| name == "accept" && value == "application/json");
+    match status == 406 && json_only {
+        true => {
+            "; the API does not serve the `Accept: application/json` sent: set \
+             request.headers.Accept to the type it serves (JSON:API's \
+             \"application/vnd.api+json\")"
+        }
+        false => "",
+    }
+}
+
 fn after_colon(text: &str) -> String {
     if text.is_empty() {
         String::new()
