@@ -587,7 +587,6 @@ fn snippet(text: &str) -> String {
     short
 }
 
-/// `: text` to follow a message, or nothing for no text.
 /// What to mend where an API answers 406 to a request that accepts
 /// `application/json` alone, as a run's requests do unless the job sets
 /// another `Accept`: an API that serves a type of its own (JSON:API's
@@ -605,6 +604,7 @@ fn not_acceptable(current: &Prepared, status: u16) -> &'static str {
     }
 }
 
+/// `: text` to follow a message, or nothing for no text.
 fn after_colon(text: &str) -> String {
     if text.is_empty() {
         String::new()

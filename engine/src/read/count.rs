@@ -407,9 +407,9 @@ pub(crate) fn unpaged_checked(job: &Job) -> Option<Vec<String>> {
     (job.paginate.kind == Kind::None).then(|| records_keys(job).unwrap_or_default())
 }
 
-/// What a member of a page says of the next page (see
+/// What a member of a page, or a header, says of the next page (see
 /// [`Probe::next_page`](crate::Probe::next_page)): the path of the member,
-/// as a job's `paginate.from` would name it.
+/// as a job's `paginate.from` would name it, or the header's name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NextPage {
