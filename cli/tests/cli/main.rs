@@ -499,7 +499,7 @@ fn a_406_to_the_json_a_run_accepts_names_the_header_to_set() {
     });
     let dir = Dir::new();
     let hint = "; the API does not serve the `Accept: application/json` sent: set \
-                request.headers.Accept to the type it serves (JSON:API's \
+                `Accept` in the job's `headers` to the type it serves (JSON:API's \
                 \"application/vnd.api+json\")";
     let cases = [
         ("/items", "", Some(hint)),

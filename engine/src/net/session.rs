@@ -597,7 +597,7 @@ fn not_acceptable(current: &Prepared, status: u16) -> &'static str {
     match status == 406 && json_only {
         true => {
             "; the API does not serve the `Accept: application/json` sent: set \
-             request.headers.Accept to the type it serves (JSON:API's \
+             `Accept` in the job's `headers` to the type it serves (JSON:API's \
              \"application/vnd.api+json\")"
         }
         false => "",
