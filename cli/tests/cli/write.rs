@@ -154,6 +154,69 @@ token = "tok-123"
     assert_eq!(summary["stopped"], "end_of_input");
 }
 
+/// A JSON:API server takes one resource a request, as
+/// `{"data": {"type": "items", "attributes": {…}}}`, sent as
+/// `application/vnd.api+json` (django-rest-framework-json-api answers
+/// `application/json` with 415): the job's own `Content-Type` is sent,
+/// and a column's `value` is the same in every record, a string unless
+/// its `type` says another.
+#[test]
+fn a_write_sends_the_jobs_content_type_and_constant_values() {
+    let server = accepting();
+    let dir = Dir::new();
+    dir.write("customers.ndjson", &customers(3));
+    let job = format!(
+        r#"[input]
+path = "customers.ndjson"
+
+[write]
+url = "{}/items/"
+mode = "single"
+data_path = "data"
+headers = {{ Content-Type = "application/vnd.api+json", Accept = "application/vnd.api+json" }}
+
+[[write.columns]]
+name = "type"
+value = "items"
+[[write.columns]]
+name = "attributes.name"
+from = "name"
+[[write.columns]]
+name = "attributes.version"
+value = "2"
+type = "long"
+[[write.columns]]
+name = "meta"
+value = '{{"source": "hydrant"}}'
+type = "json"
+"#,
+        server.url()
+    );
+    let run = run_write(&dir, &job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let seen = server.requests();
+    assert_eq!(seen.len(), 3);
+    let mut sent = Vec::new();
+    for request in &seen {
+        assert_eq!(
+            request.header("content-type"),
+            Some("application/vnd.api+json")
+        );
+        assert_eq!(request.header("accept"), Some("application/vnd.api+json"));
+        sent.push(String::from_utf8(request.body.clone()).unwrap());
+    }
+    sent.sort();
+    let expected: Vec<String> = (0..3)
+        .map(|i| {
+            format!(
+                "{{\"data\":{{\"type\":\"items\",\"attributes\":{{\"name\":\"name {i}\",\
+                 \"version\":2}},\"meta\":{{\"source\": \"hydrant\"}}}}}}"
+            )
+        })
+        .collect();
+    assert_eq!(sent, expected);
+}
+
 #[test]
 fn records_without_columns_go_unchanged_and_single_mode_fills_the_url() {
     let server = accepting();
@@ -837,6 +900,18 @@ fn broken_write_jobs_are_usage_errors_naming_the_key() {
         (
             "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://x.example/\"\ncompression = \"zip\"\n",
             "write.compression",
+        ),
+        (
+            "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://x.example/\"\n[[write.columns]]\nname = \"a\"\nfrom = \"x\"\nvalue = \"y\"\n",
+            "write.columns[0]: give either `from` or `value`, not both",
+        ),
+        (
+            "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://x.example/\"\n[[write.columns]]\nname = \"a\"\n",
+            "write.columns[0]: give `from` (where the value is) or `value`",
+        ),
+        (
+            "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://x.example/\"\n[[write.columns]]\nname = \"a\"\nvalue = \"{id}\"\n",
+            "write.columns[0].value: `{id}` is sent as written, not filled from the record: to send a record's value, give `from = \"id\"`",
         ),
         (
             "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://x.example/\"\n[auth]\ntype = \"api_key\"\nname = \"key\"\nvalue = \"k\"\nin = \"body\"\n",

@@ -221,7 +221,8 @@ pub(crate) struct WriteFile {
 #[cfg_attr(feature = "schema", schemars(rename = "WriteColumn"))]
 pub(crate) struct WriteColumnFile {
     pub name: String,
-    pub from: String,
+    pub from: Option<String>,
+    pub value: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
 }

@@ -1111,7 +1111,8 @@ fn input_format(path: &str, format: Option<&str>) -> std::result::Result<InputFo
 
 /// A `[[write.columns]]` entry: `from` is an input column, or a path into
 /// the record when it starts with `$`; without `type` the value passes
-/// unchanged.
+/// unchanged. Or `value`, the same text in every record (JSON:API's
+/// `type`), a string unless `type` says another.
 pub(super) fn write_column(
     i: usize,
     column: &file::WriteColumnFile,
@@ -1123,26 +1124,65 @@ pub(super) fn write_column(
             column.name
         ));
     }
-    let path = if column.from.starts_with('$') {
-        JsonPath::parse(&column.from).map_err(|e| format!("{key}.from: {e}"))?
-    } else {
-        JsonPath::from_segments(
-            column.from.clone(),
-            vec![crate::json::path::Segment::Key(column.from.clone())],
-        )
+    let path = match (&column.from, &column.value) {
+        (Some(_), Some(_)) => {
+            return Err(format!("{key}: give either `from` or `value`, not both"));
+        }
+        (None, None) => {
+            return Err(format!(
+                "{key}: give `from` (where the value is) or `value`"
+            ));
+        }
+        (None, Some(value)) => {
+            // Sent as written: `{id}` would be sent as such, where the
+            // record's `id` was surely meant.
+            if let Some(name) = placeholder_in(value) {
+                return Err(format!(
+                    "{key}.value: `{{{name}}}` is sent as written, not filled from the record: \
+                     to send a record's value, give `from = \"{name}\"`"
+                ));
+            }
+            None
+        }
+        (Some(from), None) if from.starts_with('$') => {
+            Some(JsonPath::parse(from).map_err(|e| format!("{key}.from: {e}"))?)
+        }
+        (Some(from), None) => Some(JsonPath::from_segments(
+            from.clone(),
+            vec![crate::json::path::Segment::Key(from.clone())],
+        )),
     };
     let kind = match &column.kind {
+        None if column.value.is_some() => ColumnType::String,
         None => ColumnType::Json,
         Some(kind) => ColumnType::parse(kind)
             .ok_or_else(|| format!("{key}.type: `{kind}` is not a column type"))?,
     };
     Ok(ColumnSpec {
         name: column.name.clone(),
-        path: Some(path),
+        path,
         kind,
         format: None,
-        value: None,
+        value: column.value.clone(),
     })
+}
+
+/// The name of the first `{name}` in `text` that looks like a
+/// placeholder: letters, digits, `_` and `.` between braces. JSON's
+/// braces (`{"a": 1}`) hold other text.
+fn placeholder_in(text: &str) -> Option<&str> {
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after.find('}')?;
+        let name = &after[..close];
+        let named = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
+        if !name.is_empty() && name.chars().all(named) {
+            return Some(name);
+        }
+        rest = after;
+    }
+    None
 }
 
 /// Refuses two columns writing the same member, or one inside another's

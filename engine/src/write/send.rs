@@ -32,7 +32,15 @@ impl Sender {
             self.session.credentials(),
         )
         .map_err(|e| e.prefixed("write: "))?;
-        prepared.set_header("content-type", "application/json".to_owned(), false);
+        // A job's own type stands (JSON:API's `application/vnd.api+json`):
+        // an API that wants it refuses `application/json` with 415.
+        if !prepared
+            .headers
+            .iter()
+            .any(|(name, _, _)| name == "content-type")
+        {
+            prepared.set_header("content-type", "application/json".to_owned(), false);
+        }
         if write.gzip {
             prepared.set_header("content-encoding", "gzip".to_owned(), false);
         }
