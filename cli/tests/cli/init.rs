@@ -383,7 +383,8 @@ fn a_job_written_by_init_pages_numbers_its_pagination_header_echoes() {
 /// `offset` and `limit`, its page-number pagination `page` at a size of
 /// its own. Elasticsearch counts its `hits` in `hits.total` and reads
 /// `from` and `size`. Where pages count from 0, page 1 is the second.
-/// Directus counts nothing, but its first page holds a page size (20). init asks for the second page each way and keeps the one
+/// Directus counts nothing, but its first page holds a page size (20);
+/// so does Sails (30), which reads `skip` and `limit`. init asks for the second page each way and keeps the one
 /// whose answer holds records the first did not; so for a body that is
 /// the records, counted in `X-Total-Count`. The jobs read every record,
 /// and say nothing. An API that reads neither answers the first page
@@ -411,6 +412,17 @@ fn a_job_written_by_init_pages_a_count_it_was_not_told_how_to_page() {
                 .map(|i| format!("{{\"id\":{i}}}"))
                 .collect();
             return Exchange::json(&seen.target, format!("{{\"data\":[{}]}}", rows.join(",")));
+        }
+        // Sails: 30 records a page, no count; `skip` and `limit` read,
+        // and any other parameter a filter that matches nothing.
+        if url.path() == "/sails" {
+            let filtered = url.query_pairs().any(|(k, _)| k != "skip" && k != "limit");
+            let (skip, limit) = (number("skip").unwrap_or(0), number("limit").unwrap_or(30));
+            let rows: Vec<String> = (skip.min(75)..(skip + limit).min(75))
+                .filter(|_| !filtered)
+                .map(|i| format!("{{\"id\":{i}}}"))
+                .collect();
+            return Exchange::json(&seen.target, format!("[{}]", rows.join(",")));
         }
         if url.path() == "/array" {
             let mut exchange = Exchange::json(&seen.target, format!("[{items}]"));
@@ -449,6 +461,10 @@ fn a_job_written_by_init_pages_a_count_it_was_not_told_how_to_page() {
     let job = init_and_run(&dir, "directus", &url, &lines(0..45));
     assert_eq!(job["paginate"]["type"].as_str(), Some("offset"), "{job}");
     assert_eq!(job["paginate"]["limit"].as_integer(), Some(20), "{job}");
+    let url = format!("{}/sails", server.url());
+    let job = init_and_run(&dir, "sails", &url, &lines(0..75));
+    assert_eq!(job["paginate"]["param"].as_str(), Some("skip"), "{job}");
+    assert_eq!(job["paginate"]["limit"].as_integer(), Some(30), "{job}");
     let text = init_job(&format!("{}/deaf", server.url()), &dir.path("deaf.toml"));
     assert!(!text.contains("[paginate]"), "{text}");
 }

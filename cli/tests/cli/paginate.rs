@@ -3515,8 +3515,8 @@ fn a_job_without_paginate_whose_page_names_a_next_page_is_told() {
     }
 }
 
-/// Directus serves 100 records a request unless asked for more, and
-/// PostgREST stops at its `max-rows`, each with no next page and no
+/// Directus serves 100 records a request unless asked for more, Sails
+/// 30, and PostgREST stops at its `max-rows`, each with no next page and no
 /// count: a job without `[paginate]` reads the first page with exit 0.
 /// A page of a round number of records that names nothing more is told
 /// of, by the run (every path and output) and by `check`; so are a
@@ -3527,6 +3527,7 @@ fn a_job_without_paginate_whose_page_holds_a_page_size_is_told() {
     let server = TestServer::start(vec![
         Exchange::json("/directus", format!("{{\"data\":{}}}", ids(0..100))),
         Exchange::json("/postgrest", ids(0..20)),
+        Exchange::json("/sails", ids(0..30)),
         Exchange::json(
             "/counted",
             format!("{{\"data\":{},\"total\":100}}", ids(0..100)),
@@ -3550,6 +3551,7 @@ fn a_job_without_paginate_whose_page_holds_a_page_size_is_told() {
     for (target, rest, held, says) in [
         ("/directus", data, 100, Some(told("/directus", 100))),
         ("/postgrest", "", 20, Some(told("/postgrest", 20))),
+        ("/sails", "", 30, Some(told("/sails", 30))),
         ("/counted", data, 100, None),
         ("/odd", data, 99, None),
     ] {

@@ -741,9 +741,9 @@ fn rooted(path: &str) -> String {
 }
 
 /// Page sizes APIs stop at where a request asks for none, or for more:
-/// Strapi's 25, Directus's and Contentful's 100, PostgREST's `max-rows`
-/// (often 1000). Ten is left out: many small lists hold ten.
-const ROUND_SIZES: [u64; 10] = [20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000];
+/// Strapi's 25, Sails's 30, Directus's and Contentful's 100, PostgREST's
+/// `max-rows` (often 1000). Ten is left out: many small lists hold ten.
+const ROUND_SIZES: [u64; 11] = [20, 25, 30, 50, 100, 200, 250, 500, 1000, 2000, 5000];
 
 /// Whether a pass of `job` whose one page held `held` records, and named
 /// neither a next page nor a count, may have stopped at a page size: the

@@ -541,7 +541,7 @@ impl Probe {
 
     /// The number of records on the page, where a run of `job` without
     /// `[paginate]` warns that it is a page size APIs stop at: a round
-    /// number (20, 25, 50 … 5000), with no next page named and no count
+    /// number (20, 25, 30, 50 … 5000), with no next page named and no count
     /// given. `hydrant init` asks for a second page then.
     pub fn full_page(&self, job: &Job) -> Option<u64> {
         let keys = count_checked(job)?;
