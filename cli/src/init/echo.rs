@@ -241,8 +241,8 @@ pub(super) enum More {
 /// (django-ninja's `{"items", "count"}`, Elasticsearch's `hits`), or
 /// holds a round number of them and no count (Directus, PostgREST). The
 /// second page is asked for with `offset` and `limit`, then `skip` and
-/// `limit`, then `from` and `size`, then as `page` 1 (pages from 0) and
-/// 2, and a guess is kept
+/// `limit`, `start` and `rows`, `from` and `size`, then as `page` 1
+/// (pages from 0) and 2, and a guess is kept
 /// where its answer holds records, none of them the first page's. An
 /// API that reads none of these answers the first page again.
 /// `records` is the records' keys in the body (none where the body is
@@ -272,8 +272,15 @@ pub(super) async fn counted_pages(
             !second.is_empty() && second.iter().all(|record| !first.contains(record))
         })
     };
-    // Sails reads `skip`; Elasticsearch and OpenSearch `from` and `size`.
-    for (offset, limit) in [("offset", "limit"), ("skip", "limit"), ("from", "size")] {
+    // Sails reads `skip`; Solr (and CKAN) `start` and `rows`;
+    // Elasticsearch and OpenSearch `from` and `size`.
+    let names = [
+        ("offset", "limit"),
+        ("skip", "limit"),
+        ("start", "rows"),
+        ("from", "size"),
+    ];
+    for (offset, limit) in names {
         let (offset, limit) = (offset.to_owned(), limit.to_owned());
         let sent = [(&offset, held), (&limit, held)];
         if asked(draft, vars, again, &sent)

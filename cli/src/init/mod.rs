@@ -603,7 +603,7 @@ fn link_header(headers: &[(String, String)]) -> Option<Paging> {
 /// Cursors of well-known shapes: Stripe's `has_more`, HubSpot's
 /// `paging.next.after`, Slack's `response_metadata.next_cursor`,
 /// Notion's `next_cursor`, Google's `nextPageToken`, fastapi-pagination's
-/// `next_page`.
+/// `next_page`, Solr's `nextCursorMark`.
 fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
     if body.get("has_more").is_some_and(Value::is_boolean)
         && records == Some("data")
@@ -637,6 +637,21 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
             "next_page",
             "cursor",
         ));
+    }
+    // Solr's deep paging: `cursorMark=*` first, then each page's
+    // `nextCursorMark`; the last page names the one it was asked with.
+    if at(body, &["nextCursorMark"]).is_some_and(Value::is_string) {
+        let mut paging = cursor(
+            "`nextCursorMark` holds the cursor of the next page (Solr)",
+            "nextCursorMark",
+            "cursorMark",
+        );
+        paging.keys.push(("initial", quoted("*")));
+        paging.stops = vec![vec![
+            ("path", quoted("nextCursorMark")),
+            ("equals_param", quoted("cursorMark")),
+        ]];
+        return Some(paging);
     }
     let styles: [(&[&str], &str, &str); 4] = [
         (&["paging", "next", "after"], "paging.next.after", "after"),

@@ -602,6 +602,56 @@ fn a_job_written_by_init_asks_for_the_type_a_json_api_serves() {
     }
 }
 
+/// Solr (and CKAN, which it answers) counts its results in
+/// `response.numFound` and reads `start` and `rows`; asked with
+/// `cursorMark=*`, it names the next page's `nextCursorMark`, and ends
+/// with an empty page that names the mark it was asked with. The jobs
+/// init writes read every record and say nothing: the cursor's stops
+/// where the mark named is the mark sent, not at a loop.
+#[test]
+fn a_job_written_by_init_pages_solr_by_start_and_by_cursor_mark() {
+    let server = TestServer::start_fn(|seen| {
+        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
+        let rows = query_number(&seen.target, "rows").unwrap_or(3);
+        let mark = url.query_pairs().find(|(k, _)| k == "cursorMark");
+        let mark = mark.map(|(_, v)| v.into_owned());
+        let start = match &mark {
+            Some(mark) => mark.strip_prefix("Ao").map_or(0, |n| n.parse().unwrap()),
+            None => query_number(&seen.target, "start").unwrap_or(0),
+        };
+        let docs: Vec<String> = (start.min(8)..(start + rows).min(8))
+            .map(|i| format!("{{\"id\":{i}}}"))
+            .collect();
+        let next = match (&mark, docs.is_empty()) {
+            (Some(mark), true) => format!(",\"nextCursorMark\":\"{mark}\""),
+            (Some(_), false) => format!(",\"nextCursorMark\":\"Ao{}\"", start + rows),
+            (None, _) => String::new(),
+        };
+        let body = format!(
+            "{{\"responseHeader\":{{\"status\":0}},\"response\":{{\"numFound\":8,\
+             \"start\":{start},\"numFoundExact\":true,\"docs\":[{}]}}{next}}}",
+            docs.join(",")
+        );
+        Exchange::json(&seen.target, body)
+    });
+    let dir = Dir::new();
+    let url = format!("{}/solr/core/select?q=*:*", server.url());
+    let job = init_and_run(&dir, "start", &url, &lines(0..8));
+    let paginate = &job["paginate"];
+    assert_eq!(paginate["type"].as_str(), Some("offset"), "{job}");
+    assert_eq!(paginate["param"].as_str(), Some("start"), "{job}");
+    assert_eq!(paginate["limit_param"].as_str(), Some("rows"), "{job}");
+    let url = format!("{url}&sort=id+asc&cursorMark=*");
+    let job = init_and_run(&dir, "mark", &url, &lines(0..8));
+    let paginate = &job["paginate"];
+    assert_eq!(paginate["type"].as_str(), Some("cursor"), "{job}");
+    assert_eq!(paginate["from"].as_str(), Some("nextCursorMark"), "{job}");
+    assert_eq!(paginate["param"].as_str(), Some("cursorMark"), "{job}");
+    assert_eq!(paginate["initial"].as_str(), Some("*"), "{job}");
+    let summary: serde_json::Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
+    assert_eq!(summary["stopped"], "end_condition");
+}
+
 /// Links to the next page inside objects and arrays: HAL's
 /// `_links.next.href` (Spring Data REST), JSON:API's link objects,
 /// PayPal's `links` array of `{href, rel}`, Zendesk's `next_page`. And

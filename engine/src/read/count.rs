@@ -20,11 +20,13 @@ use crate::read::near::{folded, near_top, spelled};
 /// (see [`folded`]): GitHub's `total_count`, Jira's and HubSpot's
 /// `total`, Salesforce's `totalSize`, OData's `@odata.count`, Spring's
 /// `totalElements`, Django REST framework's `count`, Algolia's `nbHits`,
-/// mongoose-paginate's `totalDocs` (Payload CMS and many Node APIs).
+/// mongoose-paginate's `totalDocs` (Payload CMS and many Node APIs),
+/// Solr's `numFound` (and CKAN's searches, which Solr answers).
 /// A `count` of the page's own records never exceeds what a run reads.
-const COUNT_NAMES: [&str; 14] = [
+const COUNT_NAMES: [&str; 15] = [
     "total",
     "totaldocs",
+    "numfound",
     "totalcount",
     "totalresults",
     "totalitems",
@@ -101,7 +103,7 @@ pub(crate) fn api_count<'v, N: Node<'v>>(
     shown: &str,
 ) -> Option<ApiCount> {
     outside(page, records, |keys, value| {
-        if !COUNT_NAMES.contains(&named(keys).as_str()) {
+        if !COUNT_NAMES.contains(&named(keys).as_str()) || solr_bound(page, keys) {
             return None;
         }
         let (count, at) = match exact_total(value) {
@@ -136,6 +138,20 @@ fn verbose_count<'v, N: Node<'v>>(keys: &[String], value: N) -> Option<u64> {
     };
     let odata = keys.last().is_some_and(|key| key == "__count");
     digits.parse().ok().filter(|_| odata)
+}
+
+/// Whether the member at `keys` of `page` is Solr's `numFound` beside a
+/// `numFoundExact` that is false: a bound, not a count (Solr 8.6 and
+/// later, where `minExactCount` lets it stop counting).
+fn solr_bound<'v, N: Node<'v>>(page: N, keys: &[String]) -> bool {
+    let Some((_, parent)) = keys.split_last() else {
+        return false;
+    };
+    let exact = (parent.iter())
+        .try_fold(page, |node, key| node.get(key))
+        .and_then(|object| object.get("numFoundExact"));
+    named(keys) == "numfound"
+        && exact.is_some_and(|exact| matches!(exact.view(), View::Bool(false)))
 }
 
 /// Elasticsearch's and OpenSearch's `hits.total`, `{"value": 57,
@@ -349,8 +365,8 @@ pub(crate) fn capped_page(job: &Job, counted: &ApiCount, held: u64, shown: &str)
 /// a link (`next`, `nextLink`, `@odata.nextLink`, `next_page_url`,
 /// Salesforce's `nextRecordsUrl`, Twilio's `next_page_uri`), a cursor
 /// (`next_cursor`), a token (Google's `nextPageToken`, AWS Lambda's
-/// `NextMarker`).
-const NEXT_NAMES: [&str; 14] = [
+/// `NextMarker`, Solr's `nextCursorMark`).
+const NEXT_NAMES: [&str; 15] = [
     "next",
     "nextlink",
     "odatanextlink",
@@ -364,6 +380,7 @@ const NEXT_NAMES: [&str; 14] = [
     "nextpagetoken",
     "nexttoken",
     "nextmarker",
+    "nextcursormark",
     "continuationtoken",
 ];
 
@@ -836,6 +853,29 @@ pub(crate) fn unpaged(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Solr counts its results in `response.numFound` (a bound where
+    /// `numFoundExact` is false) and names its deep paging's next page
+    /// in `nextCursorMark`.
+    #[test]
+    fn solr_answers_give_their_count_and_next_cursor() {
+        let read = |page: &str| {
+            let mut bytes = page.as_bytes().to_vec();
+            let tree = simd_json::to_borrowed_value(&mut bytes).unwrap();
+            let keys = ["response".to_owned(), "docs".to_owned()];
+            let count = api_count(&tree, &keys, "p").map(|c| (c.at, c.count));
+            (count, next_named(&tree, &keys))
+        };
+        let solr = r#"{"responseHeader": {"status": 0}, "response": {"numFound": 123,
+            "start": 0, "numFoundExact": true, "docs": []}, "nextCursorMark": "AoE/"}"#;
+        let counted = Some(("response.numFound".to_owned(), 123));
+        let cursor = Some(NextPage::Cursor("nextCursorMark".to_owned()));
+        assert_eq!(read(solr), (counted.clone(), cursor));
+        let bound = solr.replace("\"numFoundExact\": true", "\"numFoundExact\": false");
+        assert_eq!(read(&bound).0, None);
+        let older = solr.replace(", \"numFoundExact\": true", "");
+        assert_eq!(read(&older).0, counted);
+    }
 
     #[test]
     fn a_next_page_is_read_from_the_headers_apis_name_it_in() {
