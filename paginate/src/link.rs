@@ -2,14 +2,18 @@
 
 /// The target of the first link whose `rel` (a space-separated list,
 /// compared case-insensitively) contains `rel`, across all given values.
+/// A link with `results="false"` leads to an empty page and is none:
+/// Sentry names a next page on every page, its last too, and says so.
 pub fn find_rel<'h>(values: impl IntoIterator<Item = &'h str>, rel: &str) -> Option<String> {
     values
         .into_iter()
         .flat_map(parse)
         .find(|link| {
-            link.rel
-                .split_ascii_whitespace()
-                .any(|r| r.eq_ignore_ascii_case(rel))
+            !link.empty
+                && link
+                    .rel
+                    .split_ascii_whitespace()
+                    .any(|r| r.eq_ignore_ascii_case(rel))
         })
         .map(|link| link.target)
 }
@@ -32,6 +36,8 @@ pub fn rels<'h>(values: impl IntoIterator<Item = &'h str>) -> Vec<String> {
 struct Link {
     target: String,
     rel: String,
+    /// Whether the link says its page holds nothing (`results="false"`).
+    empty: bool,
 }
 
 fn parse(header: &str) -> Vec<Link> {
@@ -58,6 +64,7 @@ fn parse(header: &str) -> Vec<Link> {
         let target = header[i + 1..i + close].trim().to_owned();
         i += close + 1;
         let mut rel = String::new();
+        let mut empty = false;
         // Parameters: `; name=value` or `; name="quoted, value"`, up to the next top-level comma.
         loop {
             while i < bytes.len() && bytes[i].is_ascii_whitespace() {
@@ -99,9 +106,11 @@ fn parse(header: &str) -> Vec<Link> {
             }
             if name == "rel" && rel.is_empty() {
                 rel = value;
+            } else if name == "results" {
+                empty = value.eq_ignore_ascii_case("false");
             }
         }
-        links.push(Link { target, rel });
+        links.push(Link { target, rel, empty });
     }
 }
 
@@ -124,6 +133,27 @@ fn past_item(bytes: &[u8], mut i: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sentry names a previous and a next page on every page, each with
+    /// `results` saying whether it holds anything.
+    #[test]
+    fn a_link_that_says_it_leads_to_no_results_is_none() {
+        let sentry = |next: &str| {
+            format!(
+                "<https://sentry.io/api/0/projects/1/issues/?&cursor=1:0:1>; rel=\"previous\"; \
+                 results=\"false\"; cursor=\"1:0:1\", \
+                 <https://sentry.io/api/0/projects/1/issues/?&cursor=1:100:0>; rel=\"next\"; \
+                 results=\"{next}\"; cursor=\"1:100:0\""
+            )
+        };
+        assert_eq!(
+            find_rel([sentry("true").as_str()], "next").as_deref(),
+            Some("https://sentry.io/api/0/projects/1/issues/?&cursor=1:100:0")
+        );
+        assert_eq!(find_rel([sentry("false").as_str()], "next"), None);
+        assert_eq!(find_rel([sentry("true").as_str()], "previous"), None);
+        assert_eq!(find_rel(["<a>; results=False; rel=next"], "next"), None);
+    }
 
     #[test]
     fn several_links_quoted_params_and_rel_lists() {

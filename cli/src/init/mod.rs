@@ -586,14 +586,13 @@ fn cursor(why: &str, from: &str, param: &str) -> Paging {
     }
 }
 
+/// A `Link` header's next page, as a run reads it: not one that says it
+/// holds no results (Sentry's last page).
 fn link_header(headers: &[(String, String)]) -> Option<Paging> {
-    let link = headers.iter().find(|(name, _)| name == "link")?;
-    let next = link.1.split(',').any(|part| {
-        part.split(';')
-            .skip(1)
-            .any(|p| p.trim().trim_start_matches("rel=").trim_matches('"') == "next")
-    });
-    next.then(|| Paging {
+    let links = (headers.iter())
+        .filter(|(name, _)| name == "link")
+        .map(|(_, value)| value.as_str());
+    hydrant_paginate::find_rel(links, "next").map(|_| Paging {
         why: "the response's Link header has rel=\"next\"".to_owned(),
         keys: vec![("type", quoted("link_header"))],
         ..Paging::default()

@@ -3583,3 +3583,51 @@ fn a_job_without_paginate_whose_page_holds_a_page_size_is_told() {
     let warnings = summary["warnings"].to_string();
     assert!(!warnings.contains("a page size APIs stop at"), "{warnings}");
 }
+
+/// Sentry names a previous and a next page in its `Link` header on every
+/// page, its last too, each with `results` saying whether that page holds
+/// anything. A `link_header` job stops where the next holds nothing,
+/// without asking for it; a job without `[paginate]` whose one page is
+/// all is not told of a next page.
+#[test]
+fn a_next_link_that_says_it_holds_no_results_is_not_followed() {
+    let server = TestServer::start_fn(|seen| {
+        let cursor = seen
+            .target
+            .rsplit_once("cursor=0:")
+            .map_or(0, |(_, n)| n.parse().unwrap());
+        let (total, path) = match seen.target.starts_with("/one") {
+            true => (2, "/one"),
+            false => (5, "/issues"),
+        };
+        // Past the last page, the next names itself: a run that follows
+        // it ends at a loop.
+        let next = if cursor < total { cursor + 2 } else { cursor };
+        let link = format!(
+            "<{path}?&cursor=0:{}:1>; rel=\"previous\"; results=\"{}\"; cursor=\"0:{}:1\", \
+             <{path}?&cursor=0:{next}>; rel=\"next\"; results=\"{}\"; cursor=\"0:{next}:0\"",
+            cursor.max(2) - 2,
+            cursor > 0,
+            cursor.max(2) - 2,
+            next < total
+        );
+        let mut exchange = Exchange::json(&seen.target, ids(cursor..next.min(total)));
+        exchange.headers.push(("link".to_owned(), link));
+        exchange
+    });
+    let url = server.url();
+    let paged = "[paginate]\ntype = \"link_header\"\n";
+    let summary = run_to_file(&url, "/issues", paged);
+    assert_eq!(summary["records"], 5);
+    assert_eq!(summary["requests"], 3);
+    assert_eq!(summary["stopped"], "no_next");
+    assert_eq!(summary["warnings"], serde_json::json!([]));
+    each_output_says(&url, "/one", "", 2, &[]);
+    // `hydrant init` reads the header as a run does.
+    for (target, paged) in [("/issues", true), ("/one", false)] {
+        let init = hydrant(&["init", &format!("{url}{target}")]);
+        assert_eq!(init.code, 0, "{}", init.stderr);
+        let link = init.stdout.contains("type = \"link_header\"");
+        assert_eq!(link, paged, "{}", init.stdout);
+    }
+}
