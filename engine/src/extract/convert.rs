@@ -50,6 +50,11 @@ pub(super) fn fill(template: &str, placeholders: &Placeholders) -> Result<String
             return Ok(out);
         };
         let name = &rest[open + 1..open + close];
+        if !crate::job::columns::is_placeholder(name) {
+            out.push('{');
+            rest = &rest[open + 1..];
+            continue;
+        }
         let value = placeholders.get(name).ok_or_else(|| {
             Problem::Template(format!("placeholder `{{{name}}}` has no value here"))
         })?;
@@ -259,5 +264,26 @@ pub(super) fn double_cell(value: f64, text: Option<&str>) -> Cell<'_> {
     match text {
         Some(text) => Cell::DoubleText(value, text),
         None => Cell::Double(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A column's `value` fills its placeholders; JSON's braces, which
+    /// hold quotes or colons, stand as written.
+    #[test]
+    fn a_value_fills_placeholders_and_keeps_json_braces() {
+        let placeholders = Placeholders::from([("page".to_owned(), "2".to_owned())]);
+        let filled = |template: &str| fill(template, &placeholders).map_err(|_| ());
+        assert_eq!(filled("p{page}"), Ok("p2".to_owned()));
+        let json = r#"{"at": {"page": {page}}, "empty": {}}"#;
+        assert_eq!(
+            filled(json),
+            Ok(r#"{"at": {"page": 2}, "empty": {}}"#.to_owned())
+        );
+        assert_eq!(filled("{parent.id}"), Err(()));
+        assert_eq!(filled("{ page }"), Ok("{ page }".to_owned()));
     }
 }

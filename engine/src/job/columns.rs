@@ -108,3 +108,11 @@ impl ColumnSpec {
 
 /// Values that fill `{name}` placeholders of constant columns.
 pub(crate) type Placeholders = HashMap<String, String>;
+
+/// Whether the text between a pair of braces in a column's `value` names
+/// a placeholder. JSON's braces (`{"a": 1}`) hold quotes, colons or
+/// spaces, and stand as written.
+pub(crate) fn is_placeholder(name: &str) -> bool {
+    !name.is_empty()
+        && !name.contains(|c: char| c.is_whitespace() || matches!(c, '"' | ':' | ',' | '{'))
+}

@@ -1167,17 +1167,14 @@ pub(super) fn write_column(
     })
 }
 
-/// The name of the first `{name}` in `text` that looks like a
-/// placeholder: letters, digits, `_` and `.` between braces. JSON's
-/// braces (`{"a": 1}`) hold other text.
+/// The name of the first placeholder in `text`
+/// ([`is_placeholder`](super::columns::is_placeholder)).
 fn placeholder_in(text: &str) -> Option<&str> {
     let mut rest = text;
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
-        let close = after.find('}')?;
-        let name = &after[..close];
-        let named = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.';
-        if !name.is_empty() && name.chars().all(named) {
+        let name = &after[..after.find('}')?];
+        if super::columns::is_placeholder(name) {
             return Some(name);
         }
         rest = after;

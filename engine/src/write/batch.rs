@@ -37,8 +37,6 @@ pub(super) struct Mapping {
     /// `from`: a column none had is told at the end of the run.
     mapped: AtomicU64,
     absent: Vec<AtomicU64>,
-    /// The columns' `value`s, to come out as written ([`literals`]).
-    literals: HashMap<String, String>,
 }
 
 /// Where a column lands in the JSON sent.
@@ -260,7 +258,6 @@ impl Mapping {
         };
         Mapping {
             extractor: Extractor::new(columns.to_vec(), &records).noting_absent(),
-            literals: literals(columns),
             layout,
             scanner: std::sync::Mutex::default(),
             lone_surrogates: std::sync::atomic::AtomicU64::new(0),
@@ -287,7 +284,8 @@ impl Mapping {
             return Err("the record is not a JSON object, so write.columns cannot read it".into());
         }
         let mut batch = Batch::default();
-        self.extractor.extract(&[value], &self.literals, &mut batch);
+        self.extractor
+            .extract(&[value], &HashMap::new(), &mut batch);
         if let Some(dirty) = batch.dirty.pop() {
             return Err(dirty.reason);
         }
@@ -299,25 +297,6 @@ impl Mapping {
         write_members(&self.layout, &batch.cells, &mut out);
         Ok(out)
     }
-}
-
-/// The placeholders under which the columns' `value`s come out as
-/// written: each text between braces stands for itself. The extractor
-/// fills a read column's `value` from the request's placeholders; a
-/// write's is sent as the job gives it (JSON's `{"a": 1}` too).
-fn literals(columns: &[ColumnSpec]) -> HashMap<String, String> {
-    let mut literals = HashMap::new();
-    for mut rest in columns.iter().filter_map(|c| c.value.as_deref()) {
-        while let Some(open) = rest.find('{') {
-            let Some(close) = rest[open..].find('}') else {
-                break;
-            };
-            let name = &rest[open + 1..open + close];
-            literals.insert(name.to_owned(), format!("{{{name}}}"));
-            rest = &rest[open + close + 1..];
-        }
-    }
-    literals
 }
 
 /// Puts column `index` at the dotted `parts` of the layout.
