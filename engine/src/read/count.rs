@@ -144,14 +144,13 @@ fn verbose_count<'v, N: Node<'v>>(keys: &[String], value: N) -> Option<u64> {
 /// `numFoundExact` that is false: a bound, not a count (Solr 8.6 and
 /// later, where `minExactCount` lets it stop counting).
 fn solr_bound<'v, N: Node<'v>>(page: N, keys: &[String]) -> bool {
-    let Some((_, parent)) = keys.split_last() else {
+    let Some((_, parent)) = keys.split_last().filter(|_| named(keys) == "numfound") else {
         return false;
     };
     let exact = (parent.iter())
         .try_fold(page, |node, key| node.get(key))
         .and_then(|object| object.get("numFoundExact"));
-    named(keys) == "numfound"
-        && exact.is_some_and(|exact| matches!(exact.view(), View::Bool(false)))
+    exact.is_some_and(|exact| matches!(exact.view(), View::Bool(false)))
 }
 
 /// Elasticsearch's and OpenSearch's `hits.total`, `{"value": 57,
@@ -782,6 +781,11 @@ pub(crate) fn full_page(held: u64, shown: &str) -> String {
     )
 }
 
+/// The `[paginate]` a job without it is told to set where a page names
+/// its next page's number.
+const PAGED: &str =
+    "`type = \"page\"` and the parameter the API reads the page's number from (`param`)";
+
 /// What a job without `[paginate]` says when a page, from `shown`,
 /// names a next page: by a `Link` header (`headers`), by a member
 /// ([`next_named`]), or by another header ([`next_in_headers`]). No page
@@ -821,9 +825,7 @@ pub(crate) fn unpaged(
         ),
         (None, Some(NextPage::Numbered { page, pages })) => (
             format!("says more pages follow (`{page}` is below `{pages}`)"),
-            "`type = \"page\"` and the parameter the API reads the page's number from \
-             (`param`)"
-                .to_owned(),
+            PAGED.to_owned(),
         ),
         (None, Some(NextPage::HeaderLink(name))) => (
             format!("names a next page's URL in the {name} header"),
@@ -831,9 +833,7 @@ pub(crate) fn unpaged(
         ),
         (None, Some(NextPage::HeaderNumber(name))) => (
             format!("names its next page's number in the {name} header"),
-            "`type = \"page\"` and the parameter the API reads the page's number from \
-             (`param`)"
-                .to_owned(),
+            PAGED.to_owned(),
         ),
         (None, Some(NextPage::HeaderCursor(name))) => (
             format!("names a next page's token in the {name} header"),
