@@ -180,6 +180,50 @@ enum Source {
     Header(String),
 }
 
+/// The cursor or link a request was made with ([`Paginator::last_followed`]).
+#[derive(Debug, Clone)]
+pub struct LastFollowed {
+    from: NextFrom,
+    hash: u64,
+}
+
+impl LastFollowed {
+    /// Whether `page` names this cursor or link as its next; `records` is
+    /// not read.
+    pub fn named_by(&self, page: &Page<'_>) -> bool {
+        self.from
+            .text(page)
+            .is_some_and(|(text, _)| stable_hash(&text) == self.hash)
+    }
+}
+
+/// Where a followed strategy reads the next cursor or link.
+#[derive(Debug, Clone)]
+enum NextFrom {
+    Source(Source),
+    /// A `Link` header's relation.
+    Rel(String),
+}
+
+impl NextFrom {
+    /// The cursor or link `page` names: its text, and the value as
+    /// received.
+    fn text(&self, page: &Page<'_>) -> Option<(String, Value)> {
+        match self {
+            NextFrom::Source(source) => text_of(source, page),
+            NextFrom::Rel(rel) => {
+                let values = page
+                    .headers
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case("link"))
+                    .map(|(_, v)| v.as_str());
+                let link = link::find_rel(values, rel)?;
+                Some((link.clone(), Value::String(link)))
+            }
+        }
+    }
+}
+
 #[derive(Debug)]
 enum Strategy {
     Single,
@@ -197,6 +241,36 @@ enum Strategy {
         rel: String,
     },
     Rules(Rules),
+}
+
+impl Strategy {
+    /// Where a followed strategy reads its next cursor or link.
+    fn next_from(&self) -> Option<NextFrom> {
+        match self {
+            Strategy::Cursor { source, .. } | Strategy::NextLink { source } => {
+                Some(NextFrom::Source(source.clone()))
+            }
+            Strategy::LinkHeader { rel } => Some(NextFrom::Rel(rel.clone())),
+            Strategy::Single | Strategy::Counter(_) | Strategy::Rules(_) => None,
+        }
+    }
+
+    /// The cursor or link a followed strategy's page names.
+    fn named_next(&self, page: &Page<'_>) -> Option<(String, Value)> {
+        self.next_from()?.text(page)
+    }
+
+    /// The request that follows `text` (`value` as received).
+    fn plan(&self, text: String, value: &Value) -> Plan {
+        match self {
+            Strategy::Cursor {
+                param, placement, ..
+            } => cursor_plan(param, *placement, value),
+            _ => Plan {
+                overrides: vec![Override::Link(text)],
+            },
+        }
+    }
 }
 
 /// Offset, page and range: request k is known without any response.
@@ -501,6 +575,18 @@ impl Paginator {
         self.named_own
     }
 
+    /// The cursor or link the next request is made with, where it
+    /// follows one: [`LastFollowed::named_by`] tells a page that names it
+    /// again. Such a page ends pagination by its records (see
+    /// [`Paginator::next`]), so a reader that steps on pages before they
+    /// are parsed must parse it first.
+    pub fn last_followed(&self) -> Option<LastFollowed> {
+        Some(LastFollowed {
+            from: self.strategy.next_from()?,
+            hash: self.last_followed?,
+        })
+    }
+
     /// The pages stepped on so far.
     pub fn pages(&self) -> u64 {
         self.pages
@@ -569,7 +655,16 @@ impl Paginator {
                 initial,
                 ..
             } => match initial {
-                Some(value) => cursor_plan(param, *placement, value),
+                Some(value) => {
+                    // A first page that names the initial cursor names its
+                    // own: Solr's `*` for an empty result.
+                    if let Some(text) = scalar_text(value) {
+                        let hash = stable_hash(&text);
+                        self.followed.insert(hash);
+                        self.last_followed = Some(hash);
+                    }
+                    cursor_plan(param, *placement, value)
+                }
                 None => Plan::default(),
             },
             Strategy::Rules(rules) => rules.first(),
@@ -621,39 +716,20 @@ impl Paginator {
         let step = match &mut self.strategy {
             Strategy::Single => Step::Done(Stop::NoNext),
             Strategy::Counter(counter) => counter.after(index, page.records),
-            Strategy::Cursor {
-                source,
-                param,
-                placement,
-                ..
-            } => match text_of(source, page) {
+            Strategy::Rules(rules) => rules.after(index, page),
+            followed => match followed.named_next(page) {
                 None => Step::Done(Stop::NoNext),
                 Some((text, _)) if !first_time(text.as_str()) => Step::Done(Stop::Loop),
-                Some((_, value)) => Step::Next(cursor_plan(param, *placement, &value)),
+                Some((text, value)) => Step::Next(followed.plan(text, &value)),
             },
-            Strategy::NextLink { source } => match text_of(source, page) {
-                None => Step::Done(Stop::NoNext),
-                Some((link, _)) if !first_time(link.as_str()) => Step::Done(Stop::Loop),
-                Some((link, _)) => Step::Next(Plan {
-                    overrides: vec![Override::Link(link)],
-                }),
-            },
-            Strategy::LinkHeader { rel } => {
-                let values = page
-                    .headers
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case("link"))
-                    .map(|(_, v)| v.as_str());
-                match link::find_rel(values, rel) {
-                    None => Step::Done(Stop::NoNext),
-                    Some(link) if !first_time(link.as_str()) => Step::Done(Stop::Loop),
-                    Some(link) => Step::Next(Plan {
-                        overrides: vec![Override::Link(link)],
-                    }),
-                }
-            }
-            Strategy::Rules(rules) => rules.after(index, page),
         };
+        // An empty page that names the cursor or link it was requested
+        // with is the last: Solr ends `cursorMark` paging so. With records
+        // it is a page given again, which the engine judges.
+        if step == Step::Done(Stop::Loop) && self.named_own && page.records == 0 {
+            self.named_own = false;
+            return Step::Done(Stop::NoNext);
+        }
         match step {
             Step::Done(stop) => Step::Done(stop),
             _ if self.max_requests.is_some_and(|max| index + 1 >= max) => {

@@ -660,6 +660,67 @@ fn a_page_that_names_its_own_cursor_is_told_from_a_loop() {
     assert!(p.named_its_own());
 }
 
+/// Solr ends `cursorMark` paging with an empty page that names the mark
+/// it was asked with; an empty result names the initial `*`.
+#[test]
+fn an_empty_page_that_names_its_own_cursor_or_link_is_the_last() {
+    let config =
+        json!({"type": "cursor", "from": "nextCursorMark", "param": "cursorMark", "initial": "*"});
+    let mut p = paginator(config.clone());
+    p.first();
+    let told = p.last_followed().unwrap();
+    let page = |mark: &str| {
+        let watched = [Some(json!(mark))];
+        told.named_by(&Page {
+            status: 200,
+            headers: &[],
+            records: 0,
+            watched: &watched,
+        })
+    };
+    assert!(page("*") && !page("AoE"));
+    assert_eq!(
+        show(&mut p, 0, &[], json!({"nextCursorMark": "*"})),
+        Step::Done(Stop::NoNext)
+    );
+    let mut p = paginator(config);
+    p.first();
+    show(&mut p, 2, &[], json!({"nextCursorMark": "AoE"}));
+    assert!(p.last_followed().unwrap().named_by(&Page {
+        status: 200,
+        headers: &[],
+        records: 0,
+        watched: &[Some(json!("AoE"))],
+    }));
+    assert_eq!(
+        show(&mut p, 0, &[], json!({"nextCursorMark": "AoE"})),
+        Step::Done(Stop::NoNext)
+    );
+    assert!(!p.named_its_own());
+    // A link in the body or a `Link` header, the same.
+    let mut p = paginator(json!({"type": "next_link", "from": "next"}));
+    p.first();
+    assert!(p.last_followed().is_none());
+    show(&mut p, 2, &[], json!({"next": "/x"}));
+    assert_eq!(
+        show(&mut p, 0, &[], json!({"next": "/x"})),
+        Step::Done(Stop::NoNext)
+    );
+    let mut p = paginator(json!({"type": "link_header"}));
+    p.first();
+    let link = [("link", "</x>; rel=\"next\"")];
+    show(&mut p, 2, &link, json!({}));
+    let headers = [("link".to_owned(), "</x>; rel=\"next\"".to_owned())];
+    let empty = Page {
+        status: 200,
+        headers: &headers,
+        records: 0,
+        watched: &[],
+    };
+    assert!(p.last_followed().unwrap().named_by(&empty));
+    assert_eq!(show(&mut p, 0, &link, json!({})), Step::Done(Stop::NoNext));
+}
+
 #[test]
 fn the_values_of_the_next_request_are_listed_for_rules_too() {
     let rules = paginator(json!({"type": "rules", "rules": {

@@ -622,6 +622,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let placeholders = current.placeholders.clone();
         let followed = !current.paginator.is_counted();
         let early = followed && !current.paginator.reads_records();
+        let own = current.paginator.last_followed();
         // The first page's count of records (`note_count`): every request
         // sent before the first page is stepped on may be the first.
         let counting = (current.paginator.pages() == 0
@@ -633,7 +634,8 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             let (mut landed, mut told) = (Some(landed), None);
             let slot = fetching.acquire_owned().await;
             let fetched = if early {
-                let mut watch = PageWork::head_watch(&session, &watched, &mut landed, &mut told);
+                let mut watch =
+                    PageWork::head_watch(&session, (&watched, own), &mut landed, &mut told);
                 session.fetch_watching(prepared, &mut watch).await?
             } else {
                 session.fetch(prepared).await?
@@ -1401,11 +1403,14 @@ fn replaces_earlier_delta(job: &Job) -> Option<String> {
     })
 }
 
-/// The response headers as the paginator reads them.
+/// [`headers_of`] an answer.
 pub(super) fn header_list(fetched: &Fetched) -> Vec<(String, String)> {
-    fetched
-        .response
-        .headers
+    headers_of(&fetched.response.headers)
+}
+
+/// Response headers as the paginator reads them.
+pub(super) fn headers_of(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
         .iter()
         .map(|(n, v)| {
             (

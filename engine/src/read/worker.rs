@@ -17,6 +17,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::Duration;
 
+use hydrant_paginate::LastFollowed;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -229,11 +230,13 @@ impl PageWork {
     /// page is in, if its tail holds them (a link after the records),
     /// before the page is parsed; those go to `told` too, for the parse to
     /// check. Only for a paginator that does not read the records count,
-    /// which needs the whole page. A retried request keeps the facts of the
+    /// which needs the whole page, and not for a page that names `own`, the
+    /// cursor or link it was requested with: whether it is empty tells the
+    /// last page from a loop. A retried request keeps the facts of the
     /// first answer's head.
     pub(crate) fn head_watch<'w>(
         session: &'w Session,
-        watched: &'w [JsonPath],
+        (watched, own): (&'w [JsonPath], Option<LastFollowed>),
         landed: &'w mut Option<oneshot::Sender<Landed>>,
         told: &'w mut Option<Told>,
     ) -> impl FnMut(&Prepared, &http::response::Parts, &[u8], bool) -> bool + Send + 'w {
@@ -265,6 +268,13 @@ impl PageWork {
             let Some(values) = values else {
                 return true;
             };
+            if own
+                .as_ref()
+                .is_some_and(|own| names_own(own, parts, &values))
+            {
+                *told = None;
+                return true;
+            }
             let fetched = Fetched {
                 prepared: prepared.clone(),
                 response: Response {
@@ -815,6 +825,19 @@ pub(crate) fn index_records<'d>(
     let records = select_records(root, records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
     Ok((records, watched))
+}
+
+/// Whether a page's head or tail names the cursor or link its request was
+/// made with (see [`PageWork::head_watch`]).
+fn names_own(own: &LastFollowed, parts: &http::response::Parts, values: &[Value]) -> bool {
+    let headers = crate::read::run::headers_of(&parts.headers);
+    let watched: Vec<Option<Value>> = values.iter().cloned().map(Some).collect();
+    own.named_by(&hydrant_paginate::Page {
+        status: parts.status.as_u16(),
+        headers: &headers,
+        records: 0,
+        watched: &watched,
+    })
 }
 
 #[cfg(test)]
