@@ -760,19 +760,96 @@ fn ndjson_answers_are_read_a_record_a_line() {
             .contains("\n# records: an answer is NDJSON, a JSON value a line, each a record\n"),
         "{explained}"
     );
-    // Each line is a record: a path into the lines is refused.
-    let (run, _) = run_job(
-        &server.url(),
-        "/o",
-        "[records]\nformat = \"ndjson\"\npath = \"data\"\n",
-        &[],
-    );
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(
-        run.stderr.contains(
-            "records.format: with `ndjson` each line of a response is a record: leave \
-             records.path and records.mode out"
+}
+
+/// Splunk's export serves a row a line, each wrapped in `result`, among
+/// lines of messages; other streams wrap a line's records in an array.
+/// A path into the lines was refused. It is taken in each line: a line
+/// without it holds no record.
+#[test]
+fn an_ndjson_answers_records_path_is_taken_in_each_line() {
+    let row = |i: u32| {
+        format!(
+            "{{\"preview\":false,\"offset\":{i},\"result\":{{\"id\":{i},\"host\":\"h{i}\"}}}}\n"
+        )
+    };
+    let splunk = |range: std::ops::Range<u32>| -> String { range.map(row).collect() };
+    let message = "{\"preview\":false,\"messages\":[{\"type\":\"INFO\",\"text\":\"done\"}]}\n";
+    let batch = |range: std::ops::Range<u32>| {
+        let items: Vec<String> = range
+            .map(|i| format!("{{\"id\":{i},\"host\":\"h{i}\"}}"))
+            .collect();
+        format!("{{\"data\":[{}]}}\n", items.join(","))
+    };
+    let mut first = Exchange::json("/export", splunk(0..3));
+    (first.headers).push(("link".into(), "</export?p=2>; rel=\"next\"".into()));
+    let server = TestServer::start(vec![
+        first,
+        Exchange::json("/export?p=2", format!("{}{message}", splunk(3..5))),
+        Exchange::json(
+            "/batches",
+            format!("{}{}{}", batch(0..3), batch(3..3), batch(3..5)),
         ),
+    ]);
+    let expected: String = (0..5)
+        .map(|i| format!("{{\"id\":{i},\"host\":\"h{i}\"}}\n"))
+        .collect();
+    let linked = "[paginate]\ntype = \"link_header\"\n";
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n[[columns]]\nname = \"host\"\n";
+    for (target, records, paginate) in [
+        ("/export", "path = \"result\"\n", linked),
+        ("/export", "path = \"$.result\"\nmode = \"auto\"\n", linked),
+        ("/batches", "path = \"data\"\nmode = \"many\"\n", ""),
+    ] {
+        for columns in ["", declared] {
+            let rest = format!("[records]\nformat = \"ndjson\"\n{records}{paginate}{columns}");
+            let (run, summary) = run_job(&server.url(), target, &rest, &[]);
+            assert_eq!(run.code, 0, "{rest}: {}", run.stderr);
+            assert_eq!(run.stdout, expected, "{rest}");
+            assert_eq!(summary["records"], 5, "{rest}");
+            assert_eq!(summary["warnings"], serde_json::json!([]), "{rest}");
+        }
+    }
+    for (records, says) in [
+        (
+            "path = \"result\"\n[paginate]\ntype = \"offset\"\nlimit = 3\n",
+            "records.path: `result` is taken in each line, but paginate type `offset` ends on a \
+             count of a page's records",
+        ),
+        (
+            "path = \"$[?@.result].result\"\n",
+            "records.path: with `format = \"ndjson\"` the path is taken in each line, and must \
+             be a path of names (`result`, `$.data.item`), not `$[?@.result].result`",
+        ),
+        (
+            "path = \"result\"\nmode = \"one\"\n",
+            "records.mode: with `format = \"ndjson\"` each line holds its records: leave \
+             records.mode out, or set `many` where the path holds an array in each line",
+        ),
+    ] {
+        let rest = format!("[records]\nformat = \"ndjson\"\n{records}");
+        let (run, _) = run_job(&server.url(), "/batches", &rest, &[]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
+    let explained = explained(
+        &server.url(),
+        "/export",
+        "[records]\nformat = \"ndjson\"\npath = \"result\"\n",
+    );
+    assert!(
+        explained.contains(
+            "\n# records: an answer is NDJSON, a JSON value a line, its records at `result` in each line\n"
+        ),
+        "{explained}"
+    );
+    // `many` where a line's value is no array names the line's value.
+    let rest = "[records]\nformat = \"ndjson\"\npath = \"result\"\nmode = \"many\"\n";
+    let (run, _) = run_job(&server.url(), "/export", rest, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("records.mode is `many` but the records path holds an object"),
         "{}",
         run.stderr
     );

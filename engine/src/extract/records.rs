@@ -11,6 +11,14 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
 ) -> Result<Vec<N>, String> {
     let (nodes, multi) = match &records.path {
         None => (vec![page], false),
+        // Each line's value at the path, taken as a page's is.
+        Some(path) if records.lines => {
+            let mut taken = Vec::new();
+            for node in path.select(page) {
+                taken.extend(expand(vec![node], false, records.mode)?);
+            }
+            return Ok(taken);
+        }
         Some(path) => (path.select(page), path.is_multi()),
     };
     expand(nodes, multi, records.mode)

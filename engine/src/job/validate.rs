@@ -347,6 +347,38 @@ pub(super) fn validate_request(
     })
 }
 
+/// An NDJSON answer is read as the array of its lines: `path` is taken in
+/// each line (Splunk's export wraps each row in `result`), so it becomes
+/// `$[*]` and the path. A line without it holds no record.
+fn in_each_line(
+    path: JsonPath,
+    mode: RecordMode,
+    key: &str,
+) -> std::result::Result<Option<JsonPath>, String> {
+    let Some(segments) = path.segments() else {
+        return Err(format!(
+            "{key}.path: with `format = \"ndjson\"` the path is taken in each line, and must be \
+             a path of names (`result`, `$.data.item`), not `{}`",
+            path.as_str()
+        ));
+    };
+    if mode == RecordMode::One {
+        return Err(format!(
+            "{key}.mode: with `format = \"ndjson\"` each line holds its records: leave \
+             {key}.mode out, or set `many` where the path holds an array in each line"
+        ));
+    }
+    if segments.is_empty() {
+        return Ok(None);
+    }
+    let in_line =
+        std::iter::once(crate::json::path::Segment::Wildcard).chain(segments.iter().cloned());
+    Ok(Some(JsonPath::from_segments(
+        path.as_str().to_owned(),
+        in_line.collect(),
+    )))
+}
+
 pub(super) fn validate_records(
     file: &file::RecordsFile,
     key: &str,
@@ -384,13 +416,10 @@ pub(super) fn validate_records(
         "json",
         &["json", "ndjson"],
     )? == "ndjson";
-    let root = |p: &JsonPath| p.segments().is_some_and(<[_]>::is_empty);
-    if lines && (path.as_ref().is_some_and(|p| !root(p)) || mode == RecordMode::One) {
-        return Err(format!(
-            "{key}.format: with `ndjson` each line of a response is a record: leave {key}.path \
-             and {key}.mode out"
-        ));
-    }
+    let path = match path {
+        Some(path) if lines => in_each_line(path, mode, key)?,
+        path => path,
+    };
     let flatten = file.flatten.clone().unwrap_or_else(|| "_".to_owned());
     let infer_pages = match file.infer_pages {
         Some(0) => return Err(format!("{key}.infer_pages: must be at least 1")),
@@ -696,6 +725,11 @@ fn check_counted_records(
     // A path of names and `[*]` names several arrays; any other (a
     // filter, a slice, `..`) may select some of a page's records.
     let (takes, instead) = match path.segments() {
+        Some(_) if records.lines => (
+            "is taken in each line",
+            "a line without it, or with an array there, does not count as the API counts; leave \
+             the path out (each line a record, its members columns as `result.id`)",
+        ),
         Some(_) => (
             "takes records from several arrays",
             "take the outer array as the records (its inner arrays are json columns)",

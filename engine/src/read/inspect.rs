@@ -45,8 +45,15 @@ pub(crate) fn explain(job: &Job) -> Result<String> {
             .as_ref()
             .map_or_else(|| "stdout".to_owned(), |p| p.display().to_string())
     );
-    if job.records.lines {
-        out.push_str("# records: an answer is NDJSON, a JSON value a line, each a record\n");
+    match (&job.records.path, job.records.lines) {
+        (None, true) => {
+            out.push_str("# records: an answer is NDJSON, a JSON value a line, each a record\n")
+        }
+        (Some(path), true) => out.push_str(&format!(
+            "# records: an answer is NDJSON, a JSON value a line, its records at `{}` in each line\n",
+            path.as_str()
+        )),
+        _ => {}
     }
     let value = match Feed::open_static(job)? {
         Some(mut feed) if job.incremental.is_some() => {
