@@ -152,6 +152,10 @@ pub struct Checkpoint {
     pub sent: Vec<(String, Value)>,
     /// Hashes of the cursors and links already followed.
     pub seen: Vec<u64>,
+    /// The hash of the cursor or link the next page is requested with,
+    /// so that an empty page naming it ends pagination after a resume too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<u64>,
 }
 
 /// A pagination state machine for one job (or one fan-out value).
@@ -758,6 +762,7 @@ impl Paginator {
             pages: self.pages,
             sent: self.sent.clone(),
             seen,
+            last: self.last_followed,
         }
     }
 
@@ -767,6 +772,7 @@ impl Paginator {
         self.pages = checkpoint.pages;
         self.sent = checkpoint.sent;
         self.followed.extend(checkpoint.seen);
+        self.last_followed = checkpoint.last;
     }
 
     fn remember(&mut self, plan: &Plan) {

@@ -697,6 +697,22 @@ fn an_empty_page_that_names_its_own_cursor_or_link_is_the_last() {
         Step::Done(Stop::NoNext)
     );
     assert!(!p.named_its_own());
+    // After a resume too.
+    let mut p = paginator(
+        json!({"type": "cursor", "from": "nextCursorMark", "param": "cursorMark", "initial": "*"}),
+    );
+    p.first();
+    show(&mut p, 2, &[], json!({"nextCursorMark": "AoF"}));
+    let saved: Checkpoint =
+        serde_json::from_value(serde_json::to_value(p.checkpoint()).unwrap()).unwrap();
+    let mut resumed = paginator(
+        json!({"type": "cursor", "from": "nextCursorMark", "param": "cursorMark", "initial": "*"}),
+    );
+    resumed.restore(saved);
+    assert_eq!(
+        show(&mut resumed, 0, &[], json!({"nextCursorMark": "AoF"})),
+        Step::Done(Stop::NoNext)
+    );
     // A link in the body or a `Link` header, the same.
     let mut p = paginator(json!({"type": "next_link", "from": "next"}));
     p.first();
