@@ -20,6 +20,7 @@ use serde_json::Value;
 use crate::commands::Usage;
 
 mod echo;
+mod graphql;
 mod table;
 
 /// The arguments of `hydrant init`.
@@ -45,6 +46,10 @@ pub struct InitArgs {
     /// Probe a fixture set served in-process instead of the URL's host.
     #[arg(long, value_name = "DIR")]
     replay: Option<PathBuf>,
+    /// A GraphQL query, POSTed as `{"query": …}`: the job pages the Relay
+    /// connection it answers by the variable the query passes as `after`.
+    #[arg(long, value_name = "QUERY")]
+    graphql: Option<String>,
 }
 
 /// The job being written: its tables as TOML lines, with comments.
@@ -63,6 +68,8 @@ struct Draft {
     paging: Option<Paging>,
     /// Why the job sets its `Accept` header, where init set it.
     accept_why: Option<String>,
+    /// The GraphQL query the job posts.
+    graphql: Option<String>,
 }
 
 /// A guessed pagination: the `[paginate]` keys, the stop conditions, the
@@ -97,6 +104,7 @@ pub async fn init(args: InitArgs) -> Result<()> {
     let (mut draft, mut vars) = credentials(&args, in_url)?;
     draft.url = url.to_string();
     draft.query = query_variables(query, &mut vars);
+    draft.graphql = args.graphql.clone();
 
     let (options, _server) = crate::commands::replay_options(args.replay.as_deref()).await?;
     let names: Vec<String> = vars.iter().map(|(name, _)| name.clone()).collect();
@@ -123,7 +131,19 @@ pub async fn init(args: InitArgs) -> Result<()> {
         .map(table::Table::path)
         .or_else(|| records_path(&body));
     draft.records_why = table.as_ref().map(table::Table::why);
-    draft.paging = guess_paging(&draft, &vars, (&probe, &body), table.is_some(), &again).await?;
+    if draft.graphql.is_some() {
+        graphql::refuse_errors(&body)?;
+    }
+    let connection =
+        (draft.graphql.as_ref()).and_then(|query| Some((graphql::connection(&body)?, query)));
+    draft.paging = match connection {
+        Some((connection, query)) => {
+            draft.records = Some(connection.records.clone());
+            draft.records_why = Some(connection.why());
+            graphql::paging(&connection, query)?
+        }
+        None => guess_paging(&draft, &vars, (&probe, &body), table.is_some(), &again).await?,
+    };
     if let Some(paging) = &draft.paging {
         draft.query.retain(|(name, _)| !paging.takes.contains(name));
     }
@@ -402,6 +422,13 @@ impl Draft {
         out.push_str(&format!("url = {}\n", toml_string(&self.url)));
         if !self.query.is_empty() {
             out.push_str(&format!("query = {}\n", inline(&self.query)));
+        }
+        if let Some(query) = &self.graphql {
+            out.push_str("method = \"POST\"\n");
+            out.push_str(&format!(
+                "body = {{ query = {} }}\n",
+                graphql::toml_query(query)
+            ));
         }
         if let Some(why) = &self.accept_why {
             out.push_str(&format!("# {why}\n"));
@@ -948,6 +975,7 @@ mod tests {
             bearer: None,
             basic: Some("ada:s3cret".into()),
             replay: None,
+            graphql: None,
         };
         let (draft, vars) = credentials(&args, None).unwrap();
         let text = draft.text();

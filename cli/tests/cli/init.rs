@@ -1079,3 +1079,127 @@ fn init_keeps_credentials_out_of_the_job() {
     assert!(again.stderr.contains("exists"), "{}", again.stderr);
     assert_eq!(std::fs::read_to_string(&job).unwrap(), text);
 }
+
+/// A GraphQL API pages a Relay connection by the cursor its query passes
+/// as `after`. init could not write such a job: it probes with a GET. With
+/// `--graphql`, it posts the query and pages the connection it answers,
+/// `nodes` or `edges`, by the query's own variable; the example's fixture
+/// set (recorded from graphql-js) reads as its job does.
+#[test]
+fn a_job_written_by_init_pages_a_graphql_connection() {
+    let server = TestServer::start_fn(|seen| {
+        let asked: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
+        let query = asked["query"].as_str().unwrap();
+        if query.contains("itemz") {
+            let said =
+                r#"{"errors":[{"message":"Cannot query field \"itemz\" on type \"Shop\"."}]}"#;
+            return Exchange::json(&seen.target, said);
+        }
+        // The cursor is whichever variable the query sent: `c` and where
+        // the page before ended.
+        let after = (asked["variables"].as_object())
+            .and_then(|vars| vars.values().next())
+            .and_then(|c| c.as_str()?.strip_prefix('c')?.parse::<u32>().ok())
+            .unwrap_or(0);
+        let end = (after + 3).min(7);
+        let nodes: Vec<String> = (after..end).map(|i| format!("{{\"id\":{i}}}")).collect();
+        let records = match query.contains("edges") {
+            true => {
+                let edges: Vec<String> =
+                    nodes.iter().map(|n| format!("{{\"node\":{n}}}")).collect();
+                format!("\"edges\":[{}]", edges.join(","))
+            }
+            false => format!("\"nodes\":[{}]", nodes.join(",")),
+        };
+        let body = format!(
+            "{{\"data\":{{\"shop\":{{\"items\":{{\"totalCount\":7,\"pageInfo\":{{\"hasNextPage\":{},\
+             \"endCursor\":\"c{end}\"}},{records}}}}}}}}}",
+            end < 7
+        );
+        Exchange::json(&seen.target, body)
+    });
+    let url = format!("{}/graphql", server.url());
+    let dir = Dir::new();
+    for (query, variable, records) in [
+        (
+            "query($after: String) {\n  shop {\n    items(first: 3, after: $after) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id }\n    }\n  }\n}",
+            "variables.after",
+            "data.shop.items.nodes",
+        ),
+        (
+            "query($c: String) { shop { items(first: 3, after:$c) { pageInfo { endCursor hasNextPage } edges { node { id } } } } }",
+            "variables.c",
+            "$.data.shop.items.edges[*].node",
+        ),
+    ] {
+        let job = dir.path("graphql.toml");
+        let _ = std::fs::remove_file(&job);
+        let init = hydrant(&["init", &url, "--graphql", query, "--out", path_str(&job)]);
+        assert_eq!(init.code, 0, "{}", init.stderr);
+        let text = std::fs::read_to_string(&job).unwrap();
+        let parsed: toml::Value = toml::from_str(&text).unwrap();
+        assert_eq!(
+            parsed["request"]["body"]["query"].as_str(),
+            Some(query),
+            "{text}"
+        );
+        assert_eq!(parsed["records"]["path"].as_str(), Some(records), "{text}");
+        assert_eq!(
+            parsed["paginate"]["param"].as_str(),
+            Some(variable),
+            "{text}"
+        );
+        let summary = dir.path("summary.json");
+        let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
+        assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
+        assert_eq!(run.stdout, lines(0..7), "{text}");
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        assert_eq!(summary["requests"], 3, "{text}");
+        assert_eq!(summary["warnings"], serde_json::json!([]), "{text}");
+    }
+    // More pages and no variable to ask for them by; an answer of errors.
+    for (query, says) in [
+        (
+            "{ shop { items(first: 3) { pageInfo { hasNextPage endCursor } nodes { id } } } }",
+            "the connection at `data.shop.items` has more pages, but the query passes no \
+             variable as its `after`",
+        ),
+        (
+            "{ shop { itemz { id } } }",
+            "the GraphQL API answered the query with errors: Cannot query field \"itemz\" on \
+             type \"Shop\".",
+        ),
+    ] {
+        let init = hydrant(&["init", &url, "--graphql", query]);
+        assert_eq!(init.code, 1, "{}", init.stderr);
+        assert!(init.stderr.contains(says), "{}", init.stderr);
+    }
+    // The cookbook's example, from its fixtures.
+    let fixtures = root().join("fixtures/examples/graphql");
+    let example: toml::Value = toml::from_str(
+        &std::fs::read_to_string(root().join("examples/paginate/graphql.toml")).unwrap(),
+    )
+    .unwrap();
+    let query = example["request"]["body"]["query"].as_str().unwrap();
+    let job = dir.path("example.toml");
+    let init = hydrant(&[
+        "init",
+        &first_url("graphql"),
+        "--graphql",
+        query,
+        "--replay",
+        path_str(&fixtures),
+        "--out",
+        path_str(&job),
+    ]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let text = std::fs::read_to_string(&job).unwrap();
+    let parsed: toml::Value = toml::from_str(&text).unwrap();
+    assert_eq!(parsed["paginate"], example["paginate"], "{text}");
+    assert_eq!(parsed["records"], example["records"], "{text}");
+    let run = hydrant(&["run", path_str(&job), "--replay", path_str(&fixtures)]);
+    assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
+    let expected = std::fs::read_to_string(fixtures.join("expected.ndjson")).unwrap();
+    assert_eq!(run.stdout, expected, "{text}");
+}
