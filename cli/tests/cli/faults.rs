@@ -790,6 +790,15 @@ fn an_ndjson_answers_records_path_is_taken_in_each_line() {
             "/batches",
             format!("{}{}{}", batch(0..3), batch(3..3), batch(3..5)),
         ),
+        // A search that reports streams preview rows before the final ones.
+        Exchange::json(
+            "/previews",
+            format!(
+                "{}{}{message}",
+                splunk(0..2).replace("\"preview\":false", "\"preview\":true"),
+                splunk(0..5)
+            ),
+        ),
     ]);
     let expected: String = (0..5)
         .map(|i| format!("{{\"id\":{i},\"host\":\"h{i}\"}}\n"))
@@ -800,6 +809,12 @@ fn an_ndjson_answers_records_path_is_taken_in_each_line() {
         ("/export", "path = \"result\"\n", linked),
         ("/export", "path = \"$.result\"\nmode = \"auto\"\n", linked),
         ("/batches", "path = \"data\"\nmode = \"many\"\n", ""),
+        // A JSONPath that starts `$[` selects from the array of lines.
+        (
+            "/previews",
+            "path = \"$[?@.preview == false].result\"\n",
+            "",
+        ),
     ] {
         for columns in ["", declared] {
             let rest = format!("[records]\nformat = \"ndjson\"\n{records}{paginate}{columns}");
@@ -817,9 +832,10 @@ fn an_ndjson_answers_records_path_is_taken_in_each_line() {
              count of a page's records",
         ),
         (
-            "path = \"$[?@.result].result\"\n",
+            "path = \"$..result\"\n",
             "records.path: with `format = \"ndjson\"` the path is taken in each line, and must \
-             be a path of names (`result`, `$.data.item`), not `$[?@.result].result`",
+             be a path of names (`result`, `$.data.item`), or a JSONPath over the array of lines \
+             that starts `$[` (`$[?@.preview == false].result`), not `$..result`",
         ),
         (
             "path = \"result\"\nmode = \"one\"\n",
@@ -832,16 +848,22 @@ fn an_ndjson_answers_records_path_is_taken_in_each_line() {
         assert_eq!(run.code, 2, "{}", run.stderr);
         assert!(run.stderr.contains(says), "{}", run.stderr);
     }
-    let explained = explained(
-        &server.url(),
-        "/export",
-        "[records]\nformat = \"ndjson\"\npath = \"result\"\n",
-    );
+    let each = "[records]\nformat = \"ndjson\"\npath = \"result\"\n";
+    let said = explained(&server.url(), "/export", each);
     assert!(
-        explained.contains(
+        said.contains(
             "\n# records: an answer is NDJSON, a JSON value a line, its records at `result` in each line\n"
         ),
-        "{explained}"
+        "{said}"
+    );
+    let over = "[records]\nformat = \"ndjson\"\npath = \"$[?@.preview == false].result\"\n";
+    let said = explained(&server.url(), "/previews", over);
+    assert!(
+        said.contains(
+            "\n# records: an answer is NDJSON, a JSON value a line, its records at \
+             `$[?@.preview == false].result` in the array of its lines\n"
+        ),
+        "{said}"
     );
     // `many` where a line's value is no array names the line's value.
     let rest = "[records]\nformat = \"ndjson\"\npath = \"result\"\nmode = \"many\"\n";

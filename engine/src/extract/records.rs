@@ -11,7 +11,8 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
 ) -> Result<Vec<N>, String> {
     let (nodes, multi) = match &records.path {
         None => (vec![page], false),
-        // Each line's value at the path, taken as a page's is.
+        // Each value the path selects among the lines (in each line, or
+        // over the array of them), taken as a page's is.
         Some(path) if records.lines => {
             let mut taken = Vec::new();
             for node in path.select(page) {

@@ -322,6 +322,12 @@ pub(crate) struct Records {
     pub infer_pages: u64,
 }
 
+/// Whether a records path of an NDJSON answer selects from the array of
+/// its lines (`$[?@.preview == false].result`) rather than in each line.
+pub(crate) fn over_lines(path: &str) -> bool {
+    path.trim_start().starts_with("$[")
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RecordMode {
     Auto,

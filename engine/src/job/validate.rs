@@ -349,16 +349,22 @@ pub(super) fn validate_request(
 
 /// An NDJSON answer is read as the array of its lines: `path` is taken in
 /// each line (Splunk's export wraps each row in `result`), so it becomes
-/// `$[*]` and the path. A line without it holds no record.
+/// `$[*]` and the path; a line without it holds no record. A JSONPath
+/// that starts `$[` selects from the array of lines as it stands
+/// ([`over_lines`]).
 fn in_each_line(
     path: JsonPath,
     mode: RecordMode,
     key: &str,
 ) -> std::result::Result<Option<JsonPath>, String> {
+    if over_lines(path.as_str()) {
+        return Ok(Some(path));
+    }
     let Some(segments) = path.segments() else {
         return Err(format!(
             "{key}.path: with `format = \"ndjson\"` the path is taken in each line, and must be \
-             a path of names (`result`, `$.data.item`), not `{}`",
+             a path of names (`result`, `$.data.item`), or a JSONPath over the array of lines \
+             that starts `$[` (`$[?@.preview == false].result`), not `{}`",
             path.as_str()
         ));
     };

@@ -50,8 +50,12 @@ pub(crate) fn explain(job: &Job) -> Result<String> {
             out.push_str("# records: an answer is NDJSON, a JSON value a line, each a record\n")
         }
         (Some(path), true) => out.push_str(&format!(
-            "# records: an answer is NDJSON, a JSON value a line, its records at `{}` in each line\n",
-            path.as_str()
+            "# records: an answer is NDJSON, a JSON value a line, its records at `{}` {}\n",
+            path.as_str(),
+            match crate::job::over_lines(path.as_str()) {
+                true => "in the array of its lines",
+                false => "in each line",
+            }
         )),
         _ => {}
     }
