@@ -4,10 +4,49 @@
 //! The job posts the query, sends each page's `endCursor` back as that
 //! variable, and stops where `hasNextPage` is false.
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use serde_json::Value;
 
 use super::{Paging, members, path_of, quoted};
+use crate::commands::Usage;
+
+/// The query `--graphql` gives: as written, or read from the file an
+/// `@FILE` names.
+pub(super) fn query_of(given: &str) -> Result<String> {
+    let Some(file) = given.strip_prefix('@') else {
+        return Ok(given.to_owned());
+    };
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("--graphql: cannot read the query from `{file}`"))?;
+    Ok(text.trim_end().to_owned())
+}
+
+/// The `--variables` JSON object as a TOML inline table. TOML has no
+/// null: such a variable is refused, naming it.
+pub(super) fn variables_of(given: &str) -> Result<String> {
+    let value: Value =
+        serde_json::from_str(given).map_err(|e| Usage(format!("--variables: not JSON ({e})")))?;
+    let Value::Object(map) = &value else {
+        return Err(Usage("--variables: expected a JSON object".to_owned()).into());
+    };
+    if let Some((name, _)) = map.iter().find(|(_, v)| holds_null(v)) {
+        return Err(Usage(format!(
+            "--variables: `{name}` holds a null, which a job file cannot: leave it out"
+        ))
+        .into());
+    }
+    let table = toml::Value::try_from(&value).map_err(|e| Usage(format!("--variables: {e}")))?;
+    Ok(table.to_string())
+}
+
+fn holds_null(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.iter().any(holds_null),
+        Value::Object(map) => map.values().any(holds_null),
+        _ => false,
+    }
+}
 
 /// A connection found in a GraphQL answer.
 #[derive(Debug, PartialEq)]
@@ -209,6 +248,23 @@ mod tests {
         );
         let none: Value = serde_json::json!({"data": {"repos": {"nodes": [{"id": 1}]}}});
         assert_eq!(connection(&none), None);
+    }
+
+    #[test]
+    fn variables_become_an_inline_table() {
+        let text =
+            variables_of(r#"{"owner": "acme", "first": 100, "labels": ["a b"], "x": {"y": true}}"#)
+                .unwrap();
+        let read: toml::Value = toml::from_str(&format!("v = {text}")).unwrap();
+        let back: Value = serde_json::to_value(&read["v"]).unwrap();
+        assert_eq!(
+            back,
+            serde_json::json!({"owner": "acme", "first": 100, "labels": ["a b"], "x": {"y": true}})
+        );
+        let refused = |given: &str| variables_of(given).unwrap_err().to_string();
+        assert!(refused(r#"{"after": null}"#).contains("`after` holds a null"));
+        assert!(refused("[1]").contains("expected a JSON object"));
+        assert!(refused("{").contains("not JSON"));
     }
 
     #[test]

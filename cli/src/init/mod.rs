@@ -46,10 +46,14 @@ pub struct InitArgs {
     /// Probe a fixture set served in-process instead of the URL's host.
     #[arg(long, value_name = "DIR")]
     replay: Option<PathBuf>,
-    /// A GraphQL query, POSTed as `{"query": …}`: the job pages the Relay
-    /// connection it answers by the variable the query passes as `after`.
+    /// A GraphQL query, POSTed as `{"query": …}`, or `@FILE` to read it
+    /// from a file: the job pages the Relay connection it answers by the
+    /// variable the query passes as `after`.
     #[arg(long, value_name = "QUERY")]
     graphql: Option<String>,
+    /// The GraphQL query's variables, a JSON object, sent beside it.
+    #[arg(long, value_name = "JSON", requires = "graphql")]
+    variables: Option<String>,
 }
 
 /// The job being written: its tables as TOML lines, with comments.
@@ -70,6 +74,8 @@ struct Draft {
     accept_why: Option<String>,
     /// The GraphQL query the job posts.
     graphql: Option<String>,
+    /// Its variables, as a TOML inline table.
+    variables: Option<String>,
 }
 
 /// A guessed pagination: the `[paginate]` keys, the stop conditions, the
@@ -104,7 +110,12 @@ pub async fn init(args: InitArgs) -> Result<()> {
     let (mut draft, mut vars) = credentials(&args, in_url)?;
     draft.url = url.to_string();
     draft.query = query_variables(query, &mut vars);
-    draft.graphql = args.graphql.clone();
+    draft.graphql = args.graphql.as_deref().map(graphql::query_of).transpose()?;
+    draft.variables = args
+        .variables
+        .as_deref()
+        .map(graphql::variables_of)
+        .transpose()?;
 
     let (options, _server) = crate::commands::replay_options(args.replay.as_deref()).await?;
     let names: Vec<String> = vars.iter().map(|(name, _)| name.clone()).collect();
@@ -425,8 +436,11 @@ impl Draft {
         }
         if let Some(query) = &self.graphql {
             out.push_str("method = \"POST\"\n");
+            let variables = (self.variables.as_deref())
+                .map(|v| format!(", variables = {v}"))
+                .unwrap_or_default();
             out.push_str(&format!(
-                "body = {{ query = {} }}\n",
+                "body = {{ query = {}{variables} }}\n",
                 graphql::toml_query(query)
             ));
         }
@@ -976,6 +990,7 @@ mod tests {
             basic: Some("ada:s3cret".into()),
             replay: None,
             graphql: None,
+            variables: None,
         };
         let (draft, vars) = credentials(&args, None).unwrap();
         let text = draft.text();

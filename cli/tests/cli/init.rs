@@ -1097,11 +1097,13 @@ fn a_job_written_by_init_pages_a_graphql_connection() {
         }
         // The cursor is whichever variable the query sent: `c` and where
         // the page before ended.
-        let after = (asked["variables"].as_object())
-            .and_then(|vars| vars.values().next())
-            .and_then(|c| c.as_str()?.strip_prefix('c')?.parse::<u32>().ok())
+        let vars = asked["variables"].as_object().cloned().unwrap_or_default();
+        let after = (vars.values())
+            .find_map(|c| c.as_str()?.strip_prefix('c')?.parse::<u32>().ok())
             .unwrap_or(0);
-        let end = (after + 3).min(7);
+        // A `$first` variable sets the page's size.
+        let size = vars.get("first").and_then(|n| n.as_u64()).unwrap_or(3) as u32;
+        let end = (after + size).min(7);
         let nodes: Vec<String> = (after..end).map(|i| format!("{{\"id\":{i}}}")).collect();
         let records = match query.contains("edges") {
             true => {
@@ -1120,6 +1122,39 @@ fn a_job_written_by_init_pages_a_graphql_connection() {
     });
     let url = format!("{}/graphql", server.url());
     let dir = Dir::new();
+    // A query from a file, with variables of its own beside the cursor.
+    let file = dir.write(
+        "items.graphql",
+        "query($first: Int, $after: String) {\n  shop { items(first: $first, after: $after) \
+         { pageInfo { hasNextPage endCursor } nodes { id } } }\n}\n",
+    );
+    let from_file = format!("@{}", path_str(&file));
+    let job = dir.path("variables.toml");
+    let init = hydrant(&[
+        "init",
+        &url,
+        "--graphql",
+        &from_file,
+        "--variables",
+        r#"{"first": 2}"#,
+        "--out",
+        path_str(&job),
+    ]);
+    assert_eq!(init.code, 0, "{}", init.stderr);
+    let text = std::fs::read_to_string(&job).unwrap();
+    let parsed: toml::Value = toml::from_str(&text).unwrap();
+    assert_eq!(
+        parsed["request"]["body"]["variables"]["first"].as_integer(),
+        Some(2),
+        "{text}"
+    );
+    let summary = dir.path("summary.json");
+    let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
+    assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
+    assert_eq!(run.stdout, lines(0..7), "{text}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(summary["requests"], 4, "{text}");
     for (query, variable, records) in [
         (
             "query($after: String) {\n  shop {\n    items(first: 3, after: $after) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id }\n    }\n  }\n}",
