@@ -73,6 +73,114 @@ fn a_retry_after_beyond_max_retry_wait_fails_the_run() {
     assert_eq!(server.requests().len(), 1);
 }
 
+/// GitHub's REST API spends a window of requests: the last answer of
+/// the window says `X-RateLimit-Remaining: 0`, and a request past it is
+/// answered 403 until `X-RateLimit-Reset` (a Unix time). The run failed
+/// there, exit 1, with pages left. It waits for the reset: before the
+/// next request where a success says so, and before sending a 403 again.
+/// GitLab and the IETF draft spell them `RateLimit-Remaining` and
+/// `RateLimit-Reset` (seconds from now).
+#[test]
+fn a_spent_rate_limit_is_waited_out_until_its_reset() {
+    let unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let reset = (unix + 1).to_string();
+    let far = (unix + 3600).to_string();
+    let spent = |reset: &str| {
+        vec![
+            ("x-ratelimit-limit".to_owned(), "60".to_owned()),
+            ("x-ratelimit-remaining".to_owned(), "0".to_owned()),
+            ("x-ratelimit-reset".to_owned(), reset.to_owned()),
+        ]
+    };
+    let page = |from: u32, next: &str| {
+        format!("{{\"data\":{},\"next\":\"{next}\"}}", ids(from..from + 2)).into_bytes()
+    };
+    // The IETF draft's spelling: seconds from now.
+    let last_of_window = vec![
+        ("content-type".to_owned(), "application/json".to_owned()),
+        ("ratelimit-remaining".to_owned(), "0".to_owned()),
+        ("ratelimit-reset".to_owned(), "1".to_owned()),
+    ];
+    let server = TestFaults::start(vec![
+        (
+            "/items",
+            vec![Fault::Reply {
+                status: 200,
+                headers: last_of_window,
+                body: page(0, "/items?page=2"),
+            }],
+        ),
+        (
+            "/items?page=2",
+            vec![Fault::json(format!("{{\"data\":{}}}", ids(2..4)))],
+        ),
+        (
+            "/limited",
+            vec![
+                Fault::Reply {
+                    status: 403,
+                    headers: spent(&reset),
+                    body: br#"{"message":"API rate limit exceeded"}"#.to_vec(),
+                },
+                Fault::json(format!("{{\"data\":{}}}", ids(0..2))),
+            ],
+        ),
+        (
+            "/far",
+            vec![Fault::Reply {
+                status: 403,
+                headers: spent(&far),
+                body: br#"{"message":"API rate limit exceeded"}"#.to_vec(),
+            }],
+        ),
+    ]);
+    let paged = "[records]\npath = \"data\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n";
+    // First, while GitHub's reset is ahead.
+    let data = "[records]\npath = \"data\"\n";
+    let (run, summary) = run_job(&server.url(), "/limited", data, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, lines(0..2));
+    assert_eq!(summary["retries"], 1, "{summary}");
+    let (run, summary) = run_job(&server.url(), "/items", paged, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, lines(0..4));
+    assert_eq!(summary["retries"], 0, "{summary}");
+    let seen = server.requests();
+    let at = |target: &str| seen.iter().find(|(_, t)| t == target).unwrap().0;
+    let waited = at("/items?page=2") - at("/items");
+    assert!(
+        waited >= Duration::from_secs(1),
+        "the next page asked after {waited:?}"
+    );
+    let limited: Vec<_> = seen.iter().filter(|(_, t)| t == "/limited").collect();
+    let waited = limited[1].0 - limited[0].0;
+    assert!(
+        waited >= Duration::from_secs(1),
+        "the 403 sent again after {waited:?}"
+    );
+    // A reset past limits.max_retry_wait fails at once, naming both.
+    let (run, _) = run_job(
+        &server.url(),
+        "/far",
+        "[limits]\nmax_retry_wait = \"1m\"\n",
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains(&format!("GET {}/far answered 403 Forbidden", server.url()))
+            && run
+                .stderr
+                .contains("its rate limit is spent (`x-ratelimit-remaining: 0`) and resets in 3")
+            && run.stderr.contains("more than limits.max_retry_wait (60s)"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn bursts_of_5xx_lose_and_repeat_nothing_even_concurrently() {
     let page = |p: u32| {

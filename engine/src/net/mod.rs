@@ -4,5 +4,6 @@
 
 pub(crate) mod client;
 pub(crate) mod proxy;
+pub(crate) mod ratelimit;
 pub(crate) mod request;
 pub(crate) mod session;

@@ -21,6 +21,7 @@ use hydrant_auth::{
 use crate::error::{Error, Result};
 use crate::job::{Job, RetryPolicy};
 use crate::net::client::{HttpClient, Response};
+use crate::net::ratelimit;
 use crate::net::request::{Prepared, add_secret, redact_with};
 
 /// Redirects followed for one request before giving up.
@@ -54,6 +55,9 @@ struct Inner {
     /// `request.interval`: the earliest start of the next request.
     interval: Duration,
     next_start: std::sync::Mutex<Option<tokio::time::Instant>>,
+    /// Where a success said the API's rate limit is spent: the earliest
+    /// start of the next request, once it resets.
+    resume_at: std::sync::Mutex<Option<tokio::time::Instant>>,
     /// The fixed credentials, added as requests are prepared.
     credentials: Credentials,
     /// Locked across a token fetch, so concurrent requests share one.
@@ -124,6 +128,7 @@ impl Session {
                 }),
                 interval: request.interval,
                 next_start: std::sync::Mutex::new(None),
+                resume_at: std::sync::Mutex::new(None),
                 credentials: authenticator.credentials,
                 oauth2: authenticator.oauth2.map(tokio::sync::Mutex::new),
                 token_url,
@@ -306,6 +311,7 @@ impl Session {
                 continue;
             }
             if response.status.is_success() {
+                self.note_spent(&response.headers, &shown);
                 return Ok(Fetched {
                     prepared: current,
                     response,
@@ -351,10 +357,17 @@ impl Session {
             after_colon(&answer),
             not_acceptable(current, status),
         );
+        // A 403 or 429 that says the API's rate limit is spent is sent
+        // again once it resets (GitHub answers 403), POSTs too: it was not
+        // processed.
+        let spent = (matches!(status, 403 | 429))
+            .then(|| ratelimit::spent(&response.headers, SystemTime::now()))
+            .flatten();
         // RFC 9110: 408, 429 and 503 say the request was not processed,
         // so even a POST is sent again.
         let without_effect = matches!(status, 408 | 429 | 503);
-        if !self.inner.retry.retry_on.contains(&status) || !(repeatable || without_effect) {
+        let retried = self.inner.retry.retry_on.contains(&status) && (repeatable || without_effect);
+        if !retried && spent.is_none() {
             return Err(failed(text));
         }
         let retry_after = match response.headers.get(http::header::RETRY_AFTER) {
@@ -369,8 +382,39 @@ impl Session {
             },
             None => None,
         };
+        let retry_after = match (retry_after, spent) {
+            (None, Some(spent)) if spent.wait > self.inner.retry.max_retry_wait => {
+                return Err(failed(format!(
+                    "{text}; its rate limit is spent (`{}: 0`) and resets in {:.0?}, more than \
+                     limits.max_retry_wait ({:?})",
+                    spent.header, spent.wait, self.inner.retry.max_retry_wait
+                )));
+            }
+            (None, Some(spent)) => Some(spent.wait),
+            (wait, _) => wait,
+        };
         self.retry_wait(retries, backoff, retry_after, shown)
             .map_err(|()| failed(format!("{text}{}", after(*retries))))
+    }
+
+    /// Where a successful answer says the API's rate limit is spent, the
+    /// next request waits for its reset, unless that is longer than
+    /// `limits.max_retry_wait`: that request then fails, naming it.
+    fn note_spent(&self, headers: &http::HeaderMap, shown: &str) {
+        let Some(spent) = ratelimit::spent(headers, SystemTime::now()) else {
+            return;
+        };
+        if spent.wait.is_zero() || spent.wait > self.inner.retry.max_retry_wait {
+            return;
+        }
+        tracing::info!(url = %shown, wait = ?spent.wait, "the API's rate limit is spent (`{}: 0`): the next request waits for its reset", spent.header);
+        let until = tokio::time::Instant::now() + spent.wait;
+        let mut resume = self
+            .inner
+            .resume_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *resume = Some(resume.map_or(until, |at| at.max(until)));
     }
 
     /// How long to wait before retry number `retries + 1`, or `Err` when
@@ -396,8 +440,17 @@ impl Session {
         Ok(wait)
     }
 
-    /// Waits for the job's `interval` and `rate` to allow one more request.
+    /// Waits for the job's `interval` and `rate` to allow one more request,
+    /// and for a spent rate limit to reset.
     async fn pace(&self) {
+        let resume = *self
+            .inner
+            .resume_at
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(at) = resume {
+            tokio::time::sleep_until(at).await;
+        }
         if !self.inner.interval.is_zero() {
             let start = {
                 let now = tokio::time::Instant::now();
@@ -545,9 +598,6 @@ fn after(retries: u32) -> String {
     }
 }
 
-/// The wait a `Retry-After` value asks for at `now`: delta-seconds (a
-/// fraction is kept, never rounded down) or an HTTP-date (one in the past
-/// is no wait). `None` when it is neither.
 /// Exponential backoff with jitter from `initial` up to `max`.
 fn backoff(initial: Duration, max: Duration) -> ExponentialBackoff {
     ExponentialBuilder::new()
@@ -564,6 +614,9 @@ fn backoff_wait(backoff: &mut ExponentialBackoff, max: Duration) -> Duration {
     backoff.next().unwrap_or(max).min(max)
 }
 
+/// The wait a `Retry-After` value asks for at `now`: delta-seconds (a
+/// fraction is kept, never rounded down) or an HTTP-date (one in the past
+/// is no wait). `None` when it is neither.
 fn retry_after(value: &[u8], now: SystemTime) -> Option<Duration> {
     let text = std::str::from_utf8(value).ok()?.trim();
     if let Ok(seconds) = text.parse::<f64>() {
