@@ -148,6 +148,12 @@ fn a_spent_rate_limit_is_waited_out_until_its_reset() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, lines(0..4));
     assert_eq!(summary["retries"], 0, "{summary}");
+    let said = format!(
+        "{}/items says the API's rate limit is spent (`ratelimit-remaining: 0`): the next \
+         request waits 1s for its reset",
+        server.url()
+    );
+    assert!(run.stderr.contains(&said), "{}", run.stderr);
     let seen = server.requests();
     let at = |target: &str| seen.iter().find(|(_, t)| t == target).unwrap().0;
     let waited = at("/items?page=2") - at("/items");

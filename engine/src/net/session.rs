@@ -407,7 +407,12 @@ impl Session {
         if spent.wait.is_zero() || spent.wait > self.inner.retry.max_retry_wait {
             return;
         }
-        tracing::info!(url = %shown, wait = ?spent.wait, "the API's rate limit is spent (`{}: 0`): the next request waits for its reset", spent.header);
+        tracing::warn!(
+            "{shown} says the API's rate limit is spent (`{}: 0`): the next request waits \
+             {:.0?} for its reset",
+            spent.header,
+            spent.wait
+        );
         let until = tokio::time::Instant::now() + spent.wait;
         let mut resume = self
             .inner
