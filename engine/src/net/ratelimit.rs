@@ -9,8 +9,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use http::HeaderMap;
 
 /// The prefixes of the pairs of headers read: `…remaining` and `…reset`
-/// (or Discord's `…reset-after`).
-const PREFIXES: [&str; 3] = ["x-ratelimit-", "x-rate-limit-", "ratelimit-"];
+/// (or Discord's `…reset-after`). The IETF draft's come first: where a
+/// server sends both (express-rate-limit), its reset in seconds from now
+/// is finer than a Unix time's whole seconds.
+const PREFIXES: [&str; 3] = ["ratelimit-", "x-ratelimit-", "x-rate-limit-"];
 
 /// A reset this large is a time (Unix seconds: GitHub, GitLab, Twitter);
 /// below it, seconds from now (the IETF draft).
@@ -118,5 +120,13 @@ mod tests {
         assert_eq!(wait(&[("x-ratelimit-remaining", "0")]), None);
         let said = spent(&headers(&github), now).unwrap().header;
         assert_eq!(said, "x-ratelimit-remaining");
+        // Both spellings (express-rate-limit): the draft's, finer.
+        let both = [
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1700000002"),
+            ("ratelimit-remaining", "0"),
+            ("ratelimit-reset", "2"),
+        ];
+        assert_eq!(wait(&both), Some(Duration::from_secs(2)));
     }
 }
