@@ -79,7 +79,8 @@ fn a_retry_after_beyond_max_retry_wait_fails_the_run() {
 /// there, exit 1, with pages left. It waits for the reset: before the
 /// next request where a success says so, and before sending a 403 again.
 /// GitLab and the IETF draft spell them `RateLimit-Remaining` and
-/// `RateLimit-Reset` (seconds from now).
+/// `RateLimit-Reset` (seconds from now). GitHub's secondary limit is a 403
+/// with a `Retry-After`.
 #[test]
 fn a_spent_rate_limit_is_waited_out_until_its_reset() {
     let unix = std::time::SystemTime::now()
@@ -128,6 +129,14 @@ fn a_spent_rate_limit_is_waited_out_until_its_reset() {
                 Fault::json(format!("{{\"data\":{}}}", ids(0..2))),
             ],
         ),
+        // GitHub's secondary limit: a 403 with a Retry-After.
+        (
+            "/secondary",
+            vec![
+                Fault::status(403, &[("retry-after", "1")]),
+                Fault::json(format!("{{\"data\":{}}}", ids(0..2))),
+            ],
+        ),
         (
             "/far",
             vec![Fault::Reply {
@@ -167,6 +176,10 @@ fn a_spent_rate_limit_is_waited_out_until_its_reset() {
         waited >= Duration::from_secs(1),
         "the 403 sent again after {waited:?}"
     );
+    let (run, summary) = run_job(&server.url(), "/secondary", data, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, lines(0..2));
+    assert_eq!(summary["retries"], 1, "{summary}");
     // A reset past limits.max_retry_wait fails at once, naming both.
     let (run, _) = run_job(
         &server.url(),

@@ -367,7 +367,10 @@ impl Session {
         // so even a POST is sent again.
         let without_effect = matches!(status, 408 | 429 | 503);
         let retried = self.inner.retry.retry_on.contains(&status) && (repeatable || without_effect);
-        if !retried && spent.is_none() {
+        // GitHub's secondary rate limit: a 403 with a `Retry-After`.
+        let told_to_wait =
+            status == 403 && response.headers.contains_key(http::header::RETRY_AFTER);
+        if !retried && spent.is_none() && !told_to_wait {
             return Err(failed(text));
         }
         let retry_after = match response.headers.get(http::header::RETRY_AFTER) {
