@@ -77,12 +77,12 @@ pub(super) fn refuse_errors(body: &Value) -> Result<()> {
     let Some(errors) = body.get("errors").and_then(Value::as_array) else {
         return Ok(());
     };
-    let said: Vec<&str> = (errors.iter())
-        .filter_map(|e| e.get("message").and_then(Value::as_str))
-        .collect();
     if errors.is_empty() {
         return Ok(());
     }
+    let said: Vec<&str> = (errors.iter())
+        .filter_map(|e| e.get("message").and_then(Value::as_str))
+        .collect();
     bail!(
         "the GraphQL API answered the query with errors: {}",
         if said.is_empty() {
