@@ -8,11 +8,27 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::HeaderMap;
 
-/// The prefixes of the pairs of headers read: `…remaining` and `…reset`
-/// (or Discord's `…reset-after`). The IETF draft's come first: where a
-/// server sends both (express-rate-limit), its reset in seconds from now
-/// is finer than a Unix time's whole seconds.
-const PREFIXES: [&str; 3] = ["ratelimit-", "x-ratelimit-", "x-rate-limit-"];
+/// The headers read, each spelling's `…remaining`, `…reset` and
+/// Discord's `…reset-after`. The IETF draft's come first: where a server
+/// sends both (express-rate-limit), its reset in seconds from now is finer
+/// than a Unix time's whole seconds.
+const SPELLINGS: [[&str; 3]; 3] = [
+    [
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "ratelimit-reset-after",
+    ],
+    [
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-ratelimit-reset-after",
+    ],
+    [
+        "x-rate-limit-remaining",
+        "x-rate-limit-reset",
+        "x-rate-limit-reset-after",
+    ],
+];
 
 /// A reset this large is a time (Unix seconds: GitHub, GitLab, Twitter);
 /// below it, seconds from now (the IETF draft).
@@ -30,20 +46,21 @@ pub(crate) struct Spent {
 /// request is left in it (`…-Remaining: 0`) and when it resets. A reset
 /// past is no wait; a limit that says nothing of its reset is `None`.
 pub(crate) fn spent(headers: &HeaderMap, now: SystemTime) -> Option<Spent> {
-    PREFIXES.iter().find_map(|prefix| {
-        let remaining = text(headers, &format!("{prefix}remaining"))?;
-        if remaining.parse::<f64>().ok()? > 0.0 {
-            return None;
-        }
-        let wait = match text(headers, &format!("{prefix}reset-after")) {
-            Some(after) => seconds(after.parse().ok()?),
-            None => reset(text(headers, &format!("{prefix}reset"))?, now)?,
-        };
-        Some(Spent {
-            wait,
-            header: format!("{prefix}remaining"),
+    SPELLINGS
+        .iter()
+        .find_map(|[remaining, reset_at, reset_after]| {
+            if text(headers, remaining)?.parse::<f64>().ok()? > 0.0 {
+                return None;
+            }
+            let wait = match text(headers, reset_after) {
+                Some(after) => seconds(after.parse().ok()?),
+                None => reset(text(headers, reset_at)?, now)?,
+            };
+            Some(Spent {
+                wait,
+                header: (*remaining).to_owned(),
+            })
         })
-    })
 }
 
 fn text<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
