@@ -200,6 +200,61 @@ fn a_spent_rate_limit_is_waited_out_until_its_reset() {
     );
 }
 
+/// GitHub's statistics answer 202 Accepted with `{}` while they are
+/// computed, and ask to be asked again. The run took `{}` for a page of
+/// no records: 0 records, exit 0. It asks again on the backoff (or the
+/// `Retry-After`), and fails, naming the 202, once its retries are spent.
+#[test]
+fn a_202_accepted_is_asked_again_until_the_answer_is_ready() {
+    let accepted = || Fault::Reply {
+        status: 202,
+        headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+        body: b"{}".to_vec(),
+    };
+    let server = TestFaults::start(vec![
+        (
+            "/stats",
+            vec![accepted(), accepted(), Fault::json(ids(0..3))],
+        ),
+        // Watched as it arrives (a followed job): the 202's body is no
+        // page, and its `next` is not followed.
+        (
+            "/paged",
+            vec![
+                Fault::Reply {
+                    status: 202,
+                    headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+                    body: br#"{"next":"/elsewhere","message":"computing"}"#.to_vec(),
+                },
+                Fault::json(format!("{{\"next\":null,\"data\":{}}}", ids(0..3))),
+            ],
+        ),
+        ("/never", vec![accepted()]),
+    ]);
+    let paged = format!(
+        "{FAST}[records]\npath = \"data\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n\
+         [[columns]]\nname = \"id\"\ntype = \"long\"\n"
+    );
+    for (target, rest) in [("/stats", FAST.to_owned()), ("/paged", paged)] {
+        let (run, summary) = run_job(&server.url(), target, &rest, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, lines(0..3), "{rest}");
+        assert!(summary["retries"].as_u64().unwrap() >= 1, "{summary}");
+        assert!(
+            run.stderr
+                .contains("answered 202 Accepted: the answer is still being prepared")
+        );
+    }
+    let (run, _) = run_job(&server.url(), "/never", FAST, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let says = format!(
+        "GET {}/never answered 202 Accepted: the API has not finished preparing the answer \
+         (after 5 retries); raise limits.max_retries or limits.backoff, or run again later",
+        server.url()
+    );
+    assert!(run.stderr.contains(&says), "{}", run.stderr);
+}
+
 #[test]
 fn bursts_of_5xx_lose_and_repeat_nothing_even_concurrently() {
     let page = |p: u32| {

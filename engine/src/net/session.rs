@@ -176,7 +176,8 @@ impl Session {
     /// one. A status other than 2xx in the end is an error naming the URL,
     /// with the start of the body (secrets redacted).
     pub(crate) async fn fetch(&self, prepared: Prepared) -> Result<Fetched> {
-        self.send(prepared, true).await.0.map(|f| self.framed(f))
+        let (fetched, _) = self.send_watching(prepared, Asked::Read, None).await;
+        fetched.map(|f| self.framed(f))
     }
 
     /// A successful answer whose body is NDJSON, as the array of its lines
@@ -197,7 +198,11 @@ impl Session {
         prepared: Prepared,
         watch: &mut PageWatch<'_>,
     ) -> Result<Fetched> {
-        (self.send_watching(prepared, true, Some(watch)).await.0).map(|f| self.framed(f))
+        (self
+            .send_watching(prepared, Asked::Read, Some(watch))
+            .await
+            .0)
+            .map(|f| self.framed(f))
     }
 
     /// [`Session::fetch`] for a request that may change data, with the
@@ -212,18 +217,19 @@ impl Session {
         prepared: Prepared,
         repeatable: bool,
     ) -> (Result<Fetched>, u32) {
-        self.send_watching(prepared, repeatable, None).await
+        self.send_watching(prepared, Asked::Write { repeatable }, None)
+            .await
     }
 
     async fn send_watching(
         &self,
         prepared: Prepared,
-        repeatable: bool,
+        asked: Asked,
         watch: Option<&mut PageWatch<'_>>,
     ) -> (Result<Fetched>, u32) {
         let mut retries = 0;
         let result = self
-            .follow(prepared, repeatable, &mut retries, watch)
+            .follow(prepared, asked, &mut retries, watch)
             .await
             .map_err(|e| e.redacted(|text| self.redact(text)));
         (result, retries)
@@ -238,10 +244,11 @@ impl Session {
     async fn follow(
         &self,
         prepared: Prepared,
-        repeatable: bool,
+        asked: Asked,
         retries: &mut u32,
         mut watch: Option<&mut PageWatch<'_>>,
     ) -> Result<Fetched> {
+        let repeatable = asked.repeatable();
         let mut current = prepared;
         let mut redirects = 0;
         let mut token_refetched = false;
@@ -263,8 +270,10 @@ impl Session {
             let answer = match &mut watch {
                 Some(watch) => {
                     let current = &current;
+                    // A 202 is asked again (below): its body is no page.
                     let mut seen = |parts: &http::response::Parts, body: &[u8], complete: bool| {
-                        watch(current, parts, body, complete)
+                        parts.status == http::StatusCode::ACCEPTED
+                            || watch(current, parts, body, complete)
                     };
                     self.inner.client.send(sent, &shown, Some(&mut seen)).await
                 }
@@ -308,6 +317,16 @@ impl Session {
                 let location = String::from_utf8_lossy(location.as_bytes()).into_owned();
                 current = current.redirected(status, &location, &self.inner.allowed_hosts)?;
                 tracing::debug!(from = %shown, to = %self.shown(&current), status, "redirect");
+                continue;
+            }
+            if status == 202 && asked == Asked::Read {
+                let wait = self.not_ready(&current, &shown, &response, retries, &mut backoff)?;
+                tracing::warn!(
+                    "{} {shown} answered 202 Accepted: the answer is still being prepared; \
+                     asking again in {wait:.1?}",
+                    current.method.as_str()
+                );
+                tokio::time::sleep(wait).await;
                 continue;
             }
             if response.status.is_success() {
@@ -398,6 +417,39 @@ impl Session {
         };
         self.retry_wait(retries, backoff, retry_after, shown)
             .map_err(|()| failed(format!("{text}{}", after(*retries))))
+    }
+
+    /// How long to wait before asking again for a page answered 202
+    /// Accepted: the API is still preparing it (GitHub computes its
+    /// statistics so, and asks to be asked again). Its error once the
+    /// retries are spent, rather than a page of no records.
+    fn not_ready(
+        &self,
+        current: &Prepared,
+        shown: &str,
+        response: &Response,
+        retries: &mut u32,
+        backoff: &mut ExponentialBackoff,
+    ) -> Result<Duration> {
+        let text = format!(
+            "{} {shown} answered 202 Accepted: the API has not finished preparing the answer",
+            current.method.as_str()
+        );
+        let retry_after = (response.headers.get(http::header::RETRY_AFTER))
+            .and_then(|value| retry_after(value.as_bytes(), SystemTime::now()));
+        if let Some(wait) = retry_after.filter(|w| *w > self.inner.retry.max_retry_wait) {
+            return Err(Error::http(format!(
+                "{text}; its Retry-After asks for {wait:.1?}, more than limits.max_retry_wait ({:?})",
+                self.inner.retry.max_retry_wait
+            )));
+        }
+        self.retry_wait(retries, backoff, retry_after, shown)
+            .map_err(|()| {
+                Error::http(format!(
+                    "{text}{}; raise limits.max_retries or limits.backoff, or run again later",
+                    after(*retries)
+                ))
+            })
     }
 
     /// Where a successful answer says the API's rate limit is spent, the
@@ -603,6 +655,23 @@ fn after(retries: u32) -> String {
         0 => String::new(),
         1 => " (after 1 retry)".to_owned(),
         n => format!(" (after {n} retries)"),
+    }
+}
+
+/// What a request is sent for, which decides the answers it is sent
+/// again on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asked {
+    /// A page: a 202 Accepted is asked for again.
+    Read,
+    /// A write: sent again only where it is `repeatable` or provably had no
+    /// effect (see [`Session::send`]).
+    Write { repeatable: bool },
+}
+
+impl Asked {
+    fn repeatable(self) -> bool {
+        matches!(self, Asked::Read | Asked::Write { repeatable: true })
     }
 }
 
