@@ -2678,7 +2678,8 @@ fn a_run_that_reads_fewer_records_than_the_api_counts_is_told() {
 
 /// A page that says the API cut its answer short: Datasette's
 /// `truncated` (a query stops at 1000 rows), GitHub's search
-/// `incomplete_results`. The run writes what came and says records are
+/// `incomplete_results`, Elasticsearch's failed shards, Solr's
+/// `partialResults`. The run writes what came and says records are
 /// missing; `check` says so too.
 #[test]
 fn a_page_that_says_it_was_cut_short_is_told() {
@@ -2719,6 +2720,23 @@ fn a_page_that_says_it_was_cut_short_is_told() {
             "/gql-ok",
             format!("{{\"data\":{{\"items\":{}}},\"errors\":[]}}", ids(0..2)),
         ),
+        // Elasticsearch's failed shards; Solr's partial results.
+        Exchange::json(
+            "/es",
+            format!(
+                "{{\"timed_out\":false,\"_shards\":{{\"total\":5,\"successful\":3,\
+                 \"skipped\":0,\"failed\":2}},\"hits\":{{\"hits\":{}}}}}",
+                ids(0..2)
+            ),
+        ),
+        Exchange::json(
+            "/solr",
+            format!(
+                "{{\"responseHeader\":{{\"status\":0,\"partialResults\":true}},\
+                 \"response\":{{\"docs\":{}}}}}",
+                ids(0..2)
+            ),
+        ),
         // A pass of a fan-out, which holds no count: told all the same.
         Exchange::json(
             "/fan?q=b",
@@ -2753,6 +2771,21 @@ fn a_page_that_says_it_was_cut_short_is_told() {
             2,
         ),
         ("/gql-ok", "data.items", None, 2),
+        (
+            "/es",
+            "hits.hits",
+            Some(format!(
+                "the page from {url}/es says `_shards.failed` is above 0: shards of the index \
+                 failed to answer, and their records are missing from the run"
+            )),
+            2,
+        ),
+        (
+            "/solr",
+            "response.docs",
+            Some(said("/solr", "responseHeader.partialResults")),
+            2,
+        ),
     ] {
         let rest = format!("[records]\npath = \"{records}\"\n");
         each_output_says(&url, target, &rest, count, &says.iter().collect::<Vec<_>>());

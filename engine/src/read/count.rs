@@ -102,8 +102,31 @@ pub(crate) fn api_count<'v, N: Node<'v>>(
     records: &[String],
     shown: &str,
 ) -> Option<ApiCount> {
+    // A count beside the records, or beside a member on the way to them,
+    // comes first: Elasticsearch's `hits.total` counts `hits.hits`, where
+    // `_shards.total`, nearer the top, counts shards.
+    let beside = |keys: &[String]| {
+        let parent = &keys[..keys.len() - 1];
+        records.len() > parent.len() && records[..parent.len()] == *parent
+    };
+    counted_where(page, records, shown, beside)
+        .or_else(|| counted_where(page, records, shown, |_| true))
+}
+
+/// The first count among `page`'s members outside the records at keys
+/// that `take` takes; never one of Elasticsearch's shard statistics.
+fn counted_where<'v, N: Node<'v>>(
+    page: N,
+    records: &[String],
+    shown: &str,
+    take: impl Fn(&[String]) -> bool,
+) -> Option<ApiCount> {
     outside(page, records, |keys, value| {
-        if !COUNT_NAMES.contains(&named(keys).as_str()) || solr_bound(page, keys) {
+        if !COUNT_NAMES.contains(&named(keys).as_str())
+            || solr_bound(page, keys)
+            || keys.first().is_some_and(|k| k == FAILED_SHARDS[0])
+            || !take(keys)
+        {
             return None;
         }
         let (count, at) = match exact_total(value) {
@@ -226,8 +249,20 @@ pub(crate) fn header_count(headers: &[(String, String)], shown: &str) -> Option<
 /// Names of a member that says, when true, that the API cut its answer
 /// short, folded (see [`folded`]): Datasette's `truncated` (a query stops
 /// at 1000 rows), GitHub's search `incomplete_results` (it timed out),
-/// Elasticsearch's `timed_out` and `is_partial`.
-const CUT_NAMES: [&str; 4] = ["truncated", "incompleteresults", "timedout", "ispartial"];
+/// Elasticsearch's `timed_out` and `is_partial`, Solr's
+/// `responseHeader.partialResults` (`timeAllowed` ran out, or a shard
+/// failed under `shards.tolerant`).
+const CUT_NAMES: [&str; 5] = [
+    "truncated",
+    "incompleteresults",
+    "timedout",
+    "ispartial",
+    "partialresults",
+];
+
+/// Elasticsearch's and OpenSearch's count of the shards that failed to
+/// answer: above 0, their records are missing from a 200.
+const FAILED_SHARDS: [&str; 2] = ["_shards", "failed"];
 
 /// The path of a member of `page` outside the records (their path's
 /// keys, `records`; none where they are the page), found by
@@ -246,6 +281,8 @@ pub(crate) fn cut_short<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<
         let cut = match value.view() {
             View::Bool(true) => CUT_NAMES.contains(&named(keys).as_str()),
             View::Compound => keys == [PARTIAL] && held && holds_something(value),
+            View::U64(failed) => keys == FAILED_SHARDS && failed > 0,
+            View::I64(failed) => keys == FAILED_SHARDS && failed > 0,
             _ => false,
         };
         cut.then(|| spelled(keys))
@@ -267,6 +304,12 @@ pub(crate) fn cut_checked(job: &Job) -> Option<Vec<String>> {
 /// What a run says of a page, from `shown`, whose member `at` says the
 /// API cut its answer short.
 pub(crate) fn cut_said(at: &str, shown: &str) -> String {
+    if at == FAILED_SHARDS.join(".") {
+        return format!(
+            "the page from {shown} says `{at}` is above 0: shards of the index failed to \
+             answer, and their records are missing from the run"
+        );
+    }
     if at == PARTIAL {
         return format!(
             "the page from {shown} holds records beside a non-empty `errors`: the API says part \
@@ -1055,17 +1098,26 @@ mod tests {
             count(elastic, &["hits", "hits"]),
             at("hits.total.value", 57)
         );
-        // Nearer the top first.
+        // Beside the records first: Elasticsearch's `_shards` comes first.
+        let shards = r#"{"took": 3, "_shards": {"total": 5, "successful": 5, "failed": 0},
+            "hits": {"total": {"value": 57, "relation": "eq"}, "hits": []}}"#;
+        assert_eq!(count(shards, &["hits", "hits"]), at("hits.total.value", 57));
         let both = r#"{"meta": {"count": 3}, "total": 5, "data": []}"#;
         assert_eq!(count(both, &["data"]), at("total", 5));
+        let nested = r#"{"stats": {"total": 9}, "result": {"total": 57, "items": []}}"#;
+        assert_eq!(count(nested, &["result", "items"]), at("result.total", 57));
+        let elsewhere = r#"{"meta": {"count": 3}, "data": []}"#;
+        assert_eq!(count(elsewhere, &["data"]), at("meta.count", 3));
         for page in [
             // Not a whole number of records.
             r#"{"total": 12.5, "data": []}"#,
             r#"{"total": -1, "data": []}"#,
             r#"{"total": "40", "data": []}"#,
             r#"{"__count": "4x", "data": []}"#,
-            // Elasticsearch's total where it is a bound, not a count.
+            // Elasticsearch's total where it is a bound, not a count; its
+            // shards' count.
             r#"{"hits": {"total": {"value": 10000, "relation": "gte"}, "hits": []}}"#,
+            r#"{"_shards": {"total": 5, "failed": 0}, "hits": {"hits": []}}"#,
             r#"{"hits": {"total": {"value": 10000}, "hits": []}}"#,
             // Names that count something else.
             r#"{"total_pages": 4, "total_amount": 100, "data": []}"#,
@@ -1139,6 +1191,10 @@ mod tests {
         assert_eq!(cut(github).as_deref(), Some("incomplete_results"));
         let elastic = r#"{"took": 5, "timed_out": true, "rows": []}"#;
         assert_eq!(cut(elastic).as_deref(), Some("timed_out"));
+        let shards = r#"{"timed_out": false, "_shards": {"total": 5, "successful": 3, "skipped": 0, "failed": 2}, "rows": []}"#;
+        assert_eq!(cut(shards).as_deref(), Some("_shards.failed"));
+        let solr = r#"{"responseHeader": {"status": 0, "partialResults": true}, "rows": []}"#;
+        assert_eq!(cut(solr).as_deref(), Some("responseHeader.partialResults"));
         let graphql = r#"{"rows": [{"id": 1}], "errors": [{"message": "denied"}]}"#;
         assert_eq!(cut(graphql).as_deref(), Some("errors"));
         // Records all left out: the list may seem to end there.
@@ -1154,6 +1210,8 @@ mod tests {
             // Only the page's own `errors`, not one deeper.
             r#"{"rows": [], "meta": {"errors": [{"message": "x"}]}}"#,
             r#"{"rows": [], "truncated": "yes"}"#,
+            r#"{"rows": [], "_shards": {"total": 5, "successful": 5, "failed": 0}}"#,
+            r#"{"rows": [], "stats": {"failed": 3}}"#,
             // A record's own member.
             r#"{"rows": [{"truncated": true}]}"#,
         ] {
