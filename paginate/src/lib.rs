@@ -24,6 +24,7 @@ mod rules;
 pub use config::{Config, ConfigError, Kind, Placement, StopConfig, StopTest};
 pub use link::{find_rel, rels};
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
@@ -187,7 +188,7 @@ enum Source {
 /// The cursor or link a request was made with ([`Paginator::last_followed`]).
 #[derive(Debug, Clone)]
 pub struct LastFollowed {
-    from: NextFrom,
+    from: NextFrom<'static>,
     hash: u64,
 }
 
@@ -199,17 +200,34 @@ impl LastFollowed {
             .text(page)
             .is_some_and(|(text, _)| stable_hash(&text) == self.hash)
     }
+
+    /// Whether it is read from a response's headers, not its body: a page
+    /// shown to [`LastFollowed::named_by`] needs its headers only then.
+    pub fn reads_headers(&self) -> bool {
+        match &self.from {
+            NextFrom::Rel(_) => true,
+            NextFrom::Source(source) => matches!(source.as_ref(), Source::Header(_)),
+        }
+    }
 }
 
-/// Where a followed strategy reads the next cursor or link.
+/// Where a followed strategy reads the next cursor or link: borrowed from
+/// the strategy for each page, owned by a [`LastFollowed`].
 #[derive(Debug, Clone)]
-enum NextFrom {
-    Source(Source),
+enum NextFrom<'s> {
+    Source(Cow<'s, Source>),
     /// A `Link` header's relation.
-    Rel(String),
+    Rel(Cow<'s, str>),
 }
 
-impl NextFrom {
+impl NextFrom<'_> {
+    fn into_owned(self) -> NextFrom<'static> {
+        match self {
+            NextFrom::Source(source) => NextFrom::Source(Cow::Owned(source.into_owned())),
+            NextFrom::Rel(rel) => NextFrom::Rel(Cow::Owned(rel.into_owned())),
+        }
+    }
+
     /// The cursor or link `page` names: its text, and the value as
     /// received.
     fn text(&self, page: &Page<'_>) -> Option<(String, Value)> {
@@ -249,12 +267,12 @@ enum Strategy {
 
 impl Strategy {
     /// Where a followed strategy reads its next cursor or link.
-    fn next_from(&self) -> Option<NextFrom> {
+    fn next_from(&self) -> Option<NextFrom<'_>> {
         match self {
             Strategy::Cursor { source, .. } | Strategy::NextLink { source } => {
-                Some(NextFrom::Source(source.clone()))
+                Some(NextFrom::Source(Cow::Borrowed(source)))
             }
-            Strategy::LinkHeader { rel } => Some(NextFrom::Rel(rel.clone())),
+            Strategy::LinkHeader { rel } => Some(NextFrom::Rel(Cow::Borrowed(rel))),
             Strategy::Single | Strategy::Counter(_) | Strategy::Rules(_) => None,
         }
     }
@@ -586,7 +604,7 @@ impl Paginator {
     /// are parsed must parse it first.
     pub fn last_followed(&self) -> Option<LastFollowed> {
         Some(LastFollowed {
-            from: self.strategy.next_from()?,
+            from: self.strategy.next_from()?.into_owned(),
             hash: self.last_followed?,
         })
     }

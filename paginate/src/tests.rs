@@ -679,6 +679,7 @@ fn an_empty_page_that_names_its_own_cursor_or_link_is_the_last() {
         })
     };
     assert!(page("*") && !page("AoE"));
+    assert!(!told.reads_headers());
     assert_eq!(
         show(&mut p, 0, &[], json!({"nextCursorMark": "*"})),
         Step::Done(Stop::NoNext)
@@ -734,6 +735,7 @@ fn an_empty_page_that_names_its_own_cursor_or_link_is_the_last() {
         watched: &[],
     };
     assert!(p.last_followed().unwrap().named_by(&empty));
+    assert!(p.last_followed().unwrap().reads_headers());
     assert_eq!(show(&mut p, 0, &link, json!({})), Step::Done(Stop::NoNext));
 }
 

@@ -2285,6 +2285,12 @@ fn a_last_page_given_again_for_its_own_cursor_is_not_written_twice() {
             ids(n * 3..n * 3 + 3)
         )
     };
+    let linked = |target: &str, n: u32, next: &str| {
+        let mut e = Exchange::json(target, format!("{{\"data\":{}}}", ids(n * 3..n * 3 + 3)));
+        e.headers
+            .push(("link".to_owned(), format!("<{next}>; rel=\"next\"")));
+        e
+    };
     let server = TestServer::start(vec![
         Exchange::json("/c", page(0, "c1")),
         Exchange::json("/c?after=c1", page(1, "c2")),
@@ -2297,12 +2303,23 @@ fn a_last_page_given_again_for_its_own_cursor_is_not_written_twice() {
         Exchange::json("/t", tail(0, "t1")),
         Exchange::json("/t?after=t1", tail(1, "t2")),
         Exchange::json("/t?after=t2", tail(1, "t2")),
+        // In a `Link` header, read before the page is parsed.
+        linked("/h", 0, "/h?p=2"),
+        linked("/h?p=2", 1, "/h?p=3"),
+        linked("/h?p=3", 1, "/h?p=3"),
     ]);
     let url = server.url();
     let columns = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
     let cursor = "type = \"cursor\"\nfrom = \"next_cursor\"\nparam = \"after\"\n";
     let link = "type = \"next_link\"\nfrom = \"links.next\"\n";
     for (target, paginate, last, pages, named) in [
+        (
+            "/h",
+            "type = \"link_header\"\n",
+            "/h?p=3",
+            2,
+            "names its own address as the next link",
+        ),
         (
             "/t",
             cursor,

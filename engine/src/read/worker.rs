@@ -830,7 +830,11 @@ pub(crate) fn index_records<'d>(
 /// Whether a page's head or tail names the cursor or link its request was
 /// made with (see [`PageWork::head_watch`]).
 fn names_own(own: &LastFollowed, parts: &http::response::Parts, values: &[Value]) -> bool {
-    let headers = crate::read::run::headers_of(&parts.headers);
+    // Most pages name their next in the body: their headers are not copied.
+    let headers = match own.reads_headers() {
+        true => crate::read::run::headers_of(&parts.headers),
+        false => Vec::new(),
+    };
     let watched: Vec<Option<Value>> = values.iter().cloned().map(Some).collect();
     own.named_by(&hydrant_paginate::Page {
         status: parts.status.as_u16(),
