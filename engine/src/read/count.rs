@@ -124,7 +124,7 @@ fn counted_where<'v, N: Node<'v>>(
     outside(page, records, |keys, value| {
         if !COUNT_NAMES.contains(&named(keys).as_str())
             || solr_bound(page, keys)
-            || keys.first().is_some_and(|k| k == FAILED_SHARDS[0])
+            || keys.first().is_some_and(|k| k == SHARDS)
             || !take(keys)
         {
             return None;
@@ -260,9 +260,13 @@ const CUT_NAMES: [&str; 5] = [
     "partialresults",
 ];
 
-/// Elasticsearch's and OpenSearch's count of the shards that failed to
-/// answer: above 0, their records are missing from a 200.
-const FAILED_SHARDS: [&str; 2] = ["_shards", "failed"];
+/// Elasticsearch's and OpenSearch's statistics of the shards that
+/// answered a search: never a count of records.
+const SHARDS: &str = "_shards";
+
+/// Their count of the shards that failed to answer: above 0, their
+/// records are missing from a 200.
+const FAILED_SHARDS: [&str; 2] = [SHARDS, "failed"];
 
 /// The path of a member of `page` outside the records (their path's
 /// keys, `records`; none where they are the page), found by
@@ -281,8 +285,7 @@ pub(crate) fn cut_short<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<
         let cut = match value.view() {
             View::Bool(true) => CUT_NAMES.contains(&named(keys).as_str()),
             View::Compound => keys == [PARTIAL] && held && holds_something(value),
-            View::U64(failed) => keys == FAILED_SHARDS && failed > 0,
-            View::I64(failed) => keys == FAILED_SHARDS && failed > 0,
+            _ if keys == FAILED_SHARDS => whole(value).is_some_and(|failed| failed > 0),
             _ => false,
         };
         cut.then(|| spelled(keys))
