@@ -392,31 +392,36 @@ impl Session {
         if !retried && spent.is_none() && !told_to_wait {
             return Err(failed(text));
         }
-        let retry_after = match response.headers.get(http::header::RETRY_AFTER) {
-            Some(value) => match retry_after(value.as_bytes(), SystemTime::now()) {
-                Some(wait) if wait > self.inner.retry.max_retry_wait => {
-                    return Err(failed(format!(
-                        "{text}; its Retry-After asks for {wait:.1?}, more than limits.max_retry_wait ({:?})",
-                        self.inner.retry.max_retry_wait
-                    )));
-                }
-                wait => wait,
-            },
-            None => None,
-        };
-        let retry_after = match (retry_after, spent) {
-            (None, Some(spent)) if spent.wait > self.inner.retry.max_retry_wait => {
-                return Err(failed(format!(
-                    "{text}; its rate limit is spent (`{}: 0`) and resets in {:.0?}, more than \
-                     limits.max_retry_wait ({:?})",
-                    spent.header, spent.wait, self.inner.retry.max_retry_wait
-                )));
-            }
-            (None, Some(spent)) => Some(spent.wait),
-            (wait, _) => wait,
-        };
+        let retry_after =
+            (self.asked_wait(response, spent)).map_err(|why| failed(format!("{text}; {why}")))?;
         self.retry_wait(retries, backoff, retry_after, shown)
             .map_err(|()| failed(format!("{text}{}", after(*retries))))
+    }
+
+    /// The wait a failing or unready `response` asks for before it is
+    /// sent again: its `Retry-After`, or where it has none, the reset of
+    /// the rate limit it says is `spent`. `Err`, saying why, where that is
+    /// longer than `limits.max_retry_wait`.
+    fn asked_wait(
+        &self,
+        response: &Response,
+        spent: Option<ratelimit::Spent>,
+    ) -> std::result::Result<Option<Duration>, String> {
+        let max = self.inner.retry.max_retry_wait;
+        let retry_after = (response.headers.get(http::header::RETRY_AFTER))
+            .and_then(|value| retry_after(value.as_bytes(), SystemTime::now()));
+        match (retry_after, spent) {
+            (Some(wait), _) if wait > max => Err(format!(
+                "its Retry-After asks for {wait:.1?}, more than limits.max_retry_wait ({max:?})"
+            )),
+            (Some(wait), _) => Ok(Some(wait)),
+            (None, Some(spent)) if spent.wait > max => Err(format!(
+                "its rate limit is spent (`{}: 0`) and resets in {:.0?}, more than \
+                 limits.max_retry_wait ({max:?})",
+                spent.header, spent.wait
+            )),
+            (None, spent) => Ok(spent.map(|spent| spent.wait)),
+        }
     }
 
     /// How long to wait before asking again for a page answered 202
@@ -435,14 +440,8 @@ impl Session {
             "{} {shown} answered 202 Accepted: the API has not finished preparing the answer",
             current.method.as_str()
         );
-        let retry_after = (response.headers.get(http::header::RETRY_AFTER))
-            .and_then(|value| retry_after(value.as_bytes(), SystemTime::now()));
-        if let Some(wait) = retry_after.filter(|w| *w > self.inner.retry.max_retry_wait) {
-            return Err(Error::http(format!(
-                "{text}; its Retry-After asks for {wait:.1?}, more than limits.max_retry_wait ({:?})",
-                self.inner.retry.max_retry_wait
-            )));
-        }
+        let retry_after = (self.asked_wait(response, None))
+            .map_err(|why| Error::http(format!("{text}; {why}")))?;
         self.retry_wait(retries, backoff, retry_after, shown)
             .map_err(|()| {
                 Error::http(format!(
