@@ -1,6 +1,7 @@
 //! A value to its column type, or the reason the record is dirty.
 
 use super::*;
+use crate::job::columns::Piece;
 
 #[derive(Debug)]
 pub(super) enum Problem {
@@ -42,26 +43,14 @@ impl Problem {
 
 pub(super) fn fill(template: &str, placeholders: &Placeholders) -> Result<String, Problem> {
     let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let Some(close) = rest[open..].find('}') else {
-            out.push_str(&rest[open..]);
-            return Ok(out);
-        };
-        let name = &rest[open + 1..open + close];
-        if !crate::job::columns::is_placeholder(name) {
-            out.push('{');
-            rest = &rest[open + 1..];
-            continue;
+    for piece in crate::job::columns::pieces(template) {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Placeholder(name) => out.push_str(placeholders.get(name).ok_or_else(|| {
+                Problem::Template(format!("placeholder `{{{name}}}` has no value here"))
+            })?),
         }
-        let value = placeholders.get(name).ok_or_else(|| {
-            Problem::Template(format!("placeholder `{{{name}}}` has no value here"))
-        })?;
-        out.push_str(value);
-        rest = &rest[open + close + 1..];
     }
-    out.push_str(rest);
     Ok(out)
 }
 

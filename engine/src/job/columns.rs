@@ -112,7 +112,71 @@ pub(crate) type Placeholders = HashMap<String, String>;
 /// Whether the text between a pair of braces in a column's `value` names
 /// a placeholder. JSON's braces (`{"a": 1}`) hold quotes, colons or
 /// spaces, and stand as written.
-pub(crate) fn is_placeholder(name: &str) -> bool {
+fn is_placeholder(name: &str) -> bool {
     !name.is_empty()
         && !name.contains(|c: char| c.is_whitespace() || matches!(c, '"' | ':' | ',' | '{'))
+}
+
+/// A piece of a column's `value`: text as written, or a placeholder's
+/// name (`{name}`).
+#[derive(Debug, PartialEq)]
+pub(crate) enum Piece<'t> {
+    Text(&'t str),
+    Placeholder(&'t str),
+}
+
+/// The pieces of a column's `value`, in order: the one reading of its
+/// braces, for filling it and for checking it.
+pub(crate) fn pieces(value: &str) -> impl Iterator<Item = Piece<'_>> {
+    let mut rest = value;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut from = 0;
+        while let Some(open) = rest[from..].find('{').map(|at| at + from) {
+            let Some(close) = rest[open..].find('}') else {
+                break;
+            };
+            let name = &rest[open + 1..open + close];
+            if !is_placeholder(name) {
+                from = open + 1;
+                continue;
+            }
+            if open > 0 {
+                let text = &rest[..open];
+                rest = &rest[open..];
+                return Some(Piece::Text(text));
+            }
+            rest = &rest[close + 1..];
+            return Some(Piece::Placeholder(name));
+        }
+        Some(Piece::Text(std::mem::take(&mut rest)))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_value_is_cut_at_its_placeholders_alone() {
+        fn cut(value: &str) -> Vec<Piece<'_>> {
+            pieces(value).collect()
+        }
+        use Piece::{Placeholder, Text};
+        assert_eq!(
+            cut("a{x}b{y}"),
+            [Text("a"), Placeholder("x"), Text("b"), Placeholder("y")]
+        );
+        assert_eq!(cut("{x}"), [Placeholder("x")]);
+        assert_eq!(cut(""), []);
+        // JSON's braces, a brace left open, and spaces stand as written.
+        assert_eq!(
+            cut(r#"{"a": {x}, "b": {}}"#),
+            [Text(r#"{"a": "#), Placeholder("x"), Text(r#", "b": {}}"#)]
+        );
+        assert_eq!(cut("{x"), [Text("{x")]);
+        assert_eq!(cut("{ x }{a{b}"), [Text("{ x }{a"), Placeholder("b")]);
+    }
 }

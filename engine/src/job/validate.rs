@@ -1207,19 +1207,13 @@ pub(super) fn write_column(
     })
 }
 
-/// The name of the first placeholder in `text`
-/// ([`is_placeholder`](super::columns::is_placeholder)).
+/// The name of the first placeholder in `text` (see
+/// [`pieces`](super::columns::pieces)).
 fn placeholder_in(text: &str) -> Option<&str> {
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        let after = &rest[open + 1..];
-        let name = &after[..after.find('}')?];
-        if super::columns::is_placeholder(name) {
-            return Some(name);
-        }
-        rest = after;
-    }
-    None
+    super::columns::pieces(text).find_map(|piece| match piece {
+        super::columns::Piece::Placeholder(name) => Some(name),
+        super::columns::Piece::Text(_) => None,
+    })
 }
 
 /// Refuses two columns writing the same member, or one inside another's
