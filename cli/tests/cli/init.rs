@@ -34,7 +34,12 @@ fn first_url(name: &str) -> String {
 
 /// The job `hydrant init URL` writes to `job`, once it exits 0.
 fn init_job(url: &str, job: &Path) -> String {
-    let init = hydrant(&["init", url, "--out", path_str(job)]);
+    init_job_with(url, &[], job)
+}
+
+/// [`init_job`] with more arguments to init.
+fn init_job_with(url: &str, args: &[&str], job: &Path) -> String {
+    let init = hydrant(&[&["init", url], args, &["--out", path_str(job)]].concat());
     assert_eq!(init.code, 0, "{}", init.stderr);
     std::fs::read_to_string(job).unwrap()
 }
@@ -50,8 +55,19 @@ fn query_number(target: &str, key: &str) -> Option<u32> {
 /// checks that it exits 0, writes `expected` and says nothing. Gives the
 /// job, parsed, for its guesses to be checked.
 fn init_and_run(dir: &Dir, name: &str, url: &str, expected: &str) -> toml::Value {
+    init_and_run_with(dir, name, (url, &[]), expected).0
+}
+
+/// [`init_and_run`] with more arguments to init; gives the run's summary
+/// too.
+fn init_and_run_with(
+    dir: &Dir,
+    name: &str,
+    (url, args): (&str, &[&str]),
+    expected: &str,
+) -> (toml::Value, serde_json::Value) {
     let job = dir.path(&format!("{name}.toml"));
-    let text = init_job(url, &job);
+    let text = init_job_with(url, args, &job);
     let summary = dir.path("summary.json");
     let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
     assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
@@ -59,7 +75,7 @@ fn init_and_run(dir: &Dir, name: &str, url: &str, expected: &str) -> toml::Value
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
     assert_eq!(summary["warnings"], serde_json::json!([]), "{text}");
-    toml::from_str(&text).unwrap()
+    (toml::from_str(&text).unwrap(), summary)
 }
 
 #[test]
@@ -1129,32 +1145,11 @@ fn a_job_written_by_init_pages_a_graphql_connection() {
          { pageInfo { hasNextPage endCursor } nodes { id } } }\n}\n",
     );
     let from_file = format!("@{}", path_str(&file));
-    let job = dir.path("variables.toml");
-    let init = hydrant(&[
-        "init",
-        &url,
-        "--graphql",
-        &from_file,
-        "--variables",
-        r#"{"first": 2}"#,
-        "--out",
-        path_str(&job),
-    ]);
-    assert_eq!(init.code, 0, "{}", init.stderr);
-    let text = std::fs::read_to_string(&job).unwrap();
-    let parsed: toml::Value = toml::from_str(&text).unwrap();
-    assert_eq!(
-        parsed["request"]["body"]["variables"]["first"].as_integer(),
-        Some(2),
-        "{text}"
-    );
-    let summary = dir.path("summary.json");
-    let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
-    assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
-    assert_eq!(run.stdout, lines(0..7), "{text}");
-    let summary: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
-    assert_eq!(summary["requests"], 4, "{text}");
+    let args = ["--graphql", &from_file, "--variables", r#"{"first": 2}"#];
+    let (parsed, summary) = init_and_run_with(&dir, "variables", (&url, &args), &lines(0..7));
+    let variables = &parsed["request"]["body"]["variables"];
+    assert_eq!(variables["first"].as_integer(), Some(2), "{parsed}");
+    assert_eq!(summary["requests"], 4, "{parsed}");
     for (query, variable, records) in [
         (
             "query($after: String) {\n  shop {\n    items(first: 3, after: $after) {\n      totalCount\n      pageInfo { hasNextPage endCursor }\n      nodes { id }\n    }\n  }\n}",
@@ -1167,31 +1162,22 @@ fn a_job_written_by_init_pages_a_graphql_connection() {
             "$.data.shop.items.edges[*].node",
         ),
     ] {
-        let job = dir.path("graphql.toml");
-        let _ = std::fs::remove_file(&job);
-        let init = hydrant(&["init", &url, "--graphql", query, "--out", path_str(&job)]);
-        assert_eq!(init.code, 0, "{}", init.stderr);
-        let text = std::fs::read_to_string(&job).unwrap();
-        let parsed: toml::Value = toml::from_str(&text).unwrap();
+        let args = ["--graphql", query];
+        let (parsed, summary) = init_and_run_with(&dir, "graphql", (&url, &args), &lines(0..7));
+        let body = &parsed["request"]["body"];
+        assert_eq!(body["query"].as_str(), Some(query), "{parsed}");
         assert_eq!(
-            parsed["request"]["body"]["query"].as_str(),
-            Some(query),
-            "{text}"
+            parsed["records"]["path"].as_str(),
+            Some(records),
+            "{parsed}"
         );
-        assert_eq!(parsed["records"]["path"].as_str(), Some(records), "{text}");
         assert_eq!(
             parsed["paginate"]["param"].as_str(),
             Some(variable),
-            "{text}"
+            "{parsed}"
         );
-        let summary = dir.path("summary.json");
-        let run = hydrant(&["run", path_str(&job), "--summary-json", path_str(&summary)]);
-        assert_eq!(run.code, 0, "{}\n{text}", run.stderr);
-        assert_eq!(run.stdout, lines(0..7), "{text}");
-        let summary: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
-        assert_eq!(summary["requests"], 3, "{text}");
-        assert_eq!(summary["warnings"], serde_json::json!([]), "{text}");
+        assert_eq!(summary["requests"], 3, "{parsed}");
+        std::fs::remove_file(dir.path("graphql.toml")).unwrap();
     }
     // More pages and no variable to ask for them by; an answer of errors.
     for (query, says) in [
