@@ -679,7 +679,8 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
         ));
     }
     // Solr's deep paging: `cursorMark=*` first, then each page's
-    // `nextCursorMark`; the last page names the one it was asked with.
+    // `nextCursorMark`. The last page, empty, names the one it was asked
+    // with, which a run takes for the end.
     if at(body, &["nextCursorMark"]).is_some_and(Value::is_string) {
         let mut paging = cursor(
             "`nextCursorMark` holds the cursor of the next page (Solr)",
@@ -687,10 +688,6 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
             "cursorMark",
         );
         paging.keys.push(("initial", quoted("*")));
-        paging.stops = vec![vec![
-            ("path", quoted("nextCursorMark")),
-            ("equals_param", quoted("cursorMark")),
-        ]];
         return Some(paging);
     }
     let styles: [(&[&str], &str, &str); 4] = [

@@ -664,8 +664,10 @@ fn a_job_written_by_init_pages_solr_by_start_and_by_cursor_mark() {
     assert_eq!(paginate["from"].as_str(), Some("nextCursorMark"), "{job}");
     assert_eq!(paginate["param"].as_str(), Some("cursorMark"), "{job}");
     assert_eq!(paginate["initial"].as_str(), Some("*"), "{job}");
+    // Its end is the empty page that names the mark it was asked with.
+    assert!(paginate.get("stop").is_none(), "{job}");
     let summary: serde_json::Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
-    assert_eq!(summary["stopped"], "end_condition");
+    assert_eq!(summary["stopped"], "no_next");
 }
 
 /// Links to the next page inside objects and arrays: HAL's
