@@ -643,7 +643,7 @@ fn link_header(headers: &[(String, String)]) -> Option<Paging> {
 /// Cursors of well-known shapes: Stripe's `has_more`, HubSpot's
 /// `paging.next.after`, Slack's `response_metadata.next_cursor`,
 /// Notion's `next_cursor`, Google's `nextPageToken`, fastapi-pagination's
-/// `next_page`, Solr's `nextCursorMark`.
+/// `next_page`, Solr's `nextCursorMark`, CouchDB's `last_seq`.
 fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
     if body.get("has_more").is_some_and(Value::is_boolean)
         && records == Some("data")
@@ -689,6 +689,17 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
         );
         paging.keys.push(("initial", quoted("*")));
         return Some(paging);
+    }
+    // CouchDB's `_changes`: the `last_seq` to ask for the changes
+    // `since`. The last page, empty, names the one it was asked with.
+    if records == Some("results")
+        && (body.get("last_seq")).is_some_and(|seq| seq.is_string() || seq.is_number())
+    {
+        return Some(cursor(
+            "`last_seq` holds the sequence the next changes follow (CouchDB's `_changes`)",
+            "last_seq",
+            "since",
+        ));
     }
     let styles: [(&[&str], &str, &str); 4] = [
         (&["paging", "next", "after"], "paging.next.after", "after"),

@@ -670,6 +670,40 @@ fn a_job_written_by_init_pages_solr_by_start_and_by_cursor_mark() {
     assert_eq!(summary["stopped"], "no_next");
 }
 
+/// CouchDB's `_changes` feed, asked with a `limit`: `results`, the
+/// `last_seq` to ask `since`, and (CouchDB, not PouchDB) the changes
+/// still `pending`. Its last page is empty and names the sequence it was
+/// asked with. The job init writes reads every change and says nothing.
+#[test]
+fn a_job_written_by_init_pages_couchdb_changes_since_the_last_seq() {
+    let server = TestServer::start_fn(|seen| {
+        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
+        let limit = query_number(&seen.target, "limit").unwrap_or(8);
+        let since = url.query_pairs().find(|(k, _)| k == "since");
+        let since = since.map_or(0, |(_, seq)| {
+            seq.split('-').next().unwrap().parse().unwrap()
+        });
+        let last = (since + limit).min(8);
+        let results: Vec<String> = (since..last).map(|i| format!("{{\"id\":{i}}}")).collect();
+        let body = format!(
+            "{{\"results\":[{}],\"last_seq\":\"{last}-g1AAAAFTeJzLYWBg\",\"pending\":{}}}",
+            results.join(","),
+            8 - last
+        );
+        Exchange::json(&seen.target, body)
+    });
+    let dir = Dir::new();
+    let url = format!("{}/db/_changes?limit=3", server.url());
+    let job = init_and_run(&dir, "changes", &url, &lines(0..8));
+    let paginate = &job["paginate"];
+    assert_eq!(paginate["type"].as_str(), Some("cursor"), "{job}");
+    assert_eq!(paginate["from"].as_str(), Some("last_seq"), "{job}");
+    assert_eq!(paginate["param"].as_str(), Some("since"), "{job}");
+    let summary: serde_json::Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
+    assert_eq!(summary["stopped"], "no_next");
+    assert_eq!(summary["warnings"], serde_json::json!([]));
+}
+
 /// Links to the next page inside objects and arrays: HAL's
 /// `_links.next.href` (Spring Data REST), JSON:API's link objects,
 /// PayPal's `links` array of `{href, rel}`, Zendesk's `next_page`. And

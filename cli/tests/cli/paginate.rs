@@ -3671,27 +3671,67 @@ fn a_job_without_paginate_whose_page_holds_a_page_size_is_told() {
             format!("{{\"data\":{},\"total\":100}}", ids(0..100)),
         ),
         Exchange::json("/odd", format!("{{\"data\":{}}}", ids(0..99))),
+        Exchange::json("/changes?limit=10", ids(0..10)),
+        Exchange::json("/changes?limit=12", ids(0..10)),
+        Exchange::json("/seven?per_page=7", format!("{{\"data\":{}}}", ids(0..7))),
+        Exchange::json(
+            "/seven?pagination[pageSize]=7",
+            format!("{{\"data\":{}}}", ids(0..7)),
+        ),
+        Exchange {
+            method: "POST".to_owned(),
+            ..Exchange::json("/find", format!("{{\"data\":{}}}", ids(0..7)))
+        },
         Exchange::json("/fan?c=a", format!("{{\"data\":{}}}", ids(0..50))),
         Exchange::json("/fan?c=b", format!("{{\"data\":{}}}", ids(0..7))),
         Exchange::json("/fan?c=c", format!("{{\"data\":{}}}", ids(0..50))),
     ]);
     let url = server.url();
-    let told = |target: &str, held: u32| {
+    let said = |target: &str, held: u32, why: &str| {
         format!(
-            "the page from {url}{target} holds exactly {held} records, a page size APIs stop \
-             at, and names no next page and no count: the job has no [paginate], so records \
-             past these were not read if the API has more (Directus and PostgREST give no \
-             sign); set [paginate] to the API's paging, or if {held} is all, this can be \
-             ignored"
+            "the page from {url}{target} holds exactly {held} records, {why}, and names no \
+             next page and no count: the job has no [paginate], so records past these were \
+             not read if the API has more; set [paginate] to the API's paging, or if {held} \
+             is all, this can be ignored"
         )
     };
+    let round = "a page size APIs stop at (Directus and PostgREST give no other sign)";
+    let told = |target: &str, held: u32| said(target, held, round);
+    let asked = |target: &str, held: u32, asked: &str| {
+        let why = format!("the page size its request asks for (`{asked}`)");
+        Some(said(target, held, &why))
+    };
     let data = "[records]\npath = \"data\"\n";
+    let table = format!("{data}[request.query]\nper_page = \"7\"\n");
+    // CouchDB's `_find` asks for its page size in the body.
+    let find = format!("method = \"POST\"\nbody = {{ limit = 7 }}\n{data}");
     for (target, rest, held, says) in [
         ("/directus", data, 100, Some(told("/directus", 100))),
         ("/postgrest", "", 20, Some(told("/postgrest", 20))),
         ("/sails", "", 30, Some(told("/sails", 30))),
         ("/counted", data, 100, None),
         ("/odd", data, 99, None),
+        // A URL copied with the size it asks for, which no rule knows.
+        (
+            "/changes?limit=10",
+            "",
+            10,
+            asked("/changes?limit=10", 10, "limit=10"),
+        ),
+        ("/changes?limit=12", "", 10, None),
+        (
+            "/seven",
+            &table,
+            7,
+            asked("/seven?per_page=7", 7, "per_page=7"),
+        ),
+        (
+            "/seven?pagination[pageSize]=7",
+            data,
+            7,
+            asked("/seven?pagination[pageSize]=7", 7, "pagination[pageSize]=7"),
+        ),
+        ("/find", &find, 7, asked("/find", 7, "\"limit\": 7")),
     ] {
         each_output_says(&url, target, rest, held, &says.iter().collect::<Vec<_>>());
         let check = checked(&url, target, rest);

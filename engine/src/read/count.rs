@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use hydrant_paginate::{DEFAULT_LIMIT, Kind, Stop};
 
 use crate::extract::holds_something;
-use crate::job::{Job, RecordMode};
+use crate::job::{Body, Job, RecordMode};
 use crate::json::node::{Node, View};
 use crate::read::near::{folded, near_top, spelled};
 
@@ -648,7 +648,7 @@ impl PassCounts {
             ),
         });
         let full = self.first_full.map(|(shown, held)| {
-            let first = full_page(held, &shown);
+            let first = full_page(job, held, &shown);
             match passes <= 1 {
                 true => first,
                 false => format!(
@@ -721,7 +721,17 @@ pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option
             _ => None,
         }
     });
-    strong.or(numbered).or(weak)
+    strong
+        .or(numbered)
+        .or_else(|| changes_pending(page))
+        .or(weak)
+}
+
+/// CouchDB's `_changes` asked with a `limit`: `pending` counts the
+/// changes left, and `last_seq` is the sequence to ask for them `since`.
+fn changes_pending<'v, N: Node<'v>>(page: N) -> Option<NextPage> {
+    let pending = page.get("pending").and_then(whole)?;
+    (pending > 0 && page.get("last_seq").is_some()).then(|| NextPage::Cursor("last_seq".to_owned()))
 }
 
 /// Names of a member that gives a page's number, folded (see
@@ -807,23 +817,89 @@ fn rooted(path: &str) -> String {
 /// `max-rows` (often 1000). Ten is left out: many small lists hold ten.
 const ROUND_SIZES: [u64; 11] = [20, 25, 30, 50, 100, 200, 250, 500, 1000, 2000, 5000];
 
+/// Names of a request parameter that asks for a page's size, folded
+/// (see [`folded`]): `limit`, `per_page`, `page_size`, Solr's `rows`,
+/// OData's `$top`, Google's `maxResults`, Bitbucket's `pagelen`,
+/// Elasticsearch's and Spring's `size`. In brackets, the name inside
+/// (`page[size]`, `pagination[pageSize]`).
+const SIZE_PARAMS: [&str; 10] = [
+    "limit",
+    "perpage",
+    "pagesize",
+    "pagelimit",
+    "size",
+    "rows",
+    "top",
+    "maxresults",
+    "pagelen",
+    "maxitems",
+];
+
+/// The page size `job`'s request asks for, as `name=N`: a whole number
+/// above 0 under a name of [`SIZE_PARAMS`], in its `query`, its URL's
+/// query, or its JSON body's top level (CouchDB's `_find`,
+/// Elasticsearch's search). A page that holds that many is full: the
+/// API may have more.
+fn asked_size(job: &Job) -> Option<(String, u64)> {
+    let request = job.request.as_ref()?;
+    let sized = |name: &str| {
+        let inner = name.rsplit('[').next().unwrap_or(name);
+        SIZE_PARAMS.contains(&folded(inner).as_str())
+    };
+    let number = |value: &str| value.trim().parse::<u64>().ok().filter(|&n| n > 0);
+    let table = request
+        .query
+        .iter()
+        .map(|(name, value, _)| (name.clone(), value.clone()));
+    let in_url = url::Url::parse(&request.url)
+        .ok()
+        .into_iter()
+        .flat_map(|url| {
+            let pairs = url
+                .query_pairs()
+                .map(|(name, value)| (name.into_owned(), value.into_owned()));
+            pairs.collect::<Vec<_>>()
+        });
+    let from_query = table.chain(in_url).find_map(|(name, value)| {
+        let n = number(&value).filter(|_| sized(&name))?;
+        Some((format!("{name}={value}"), n))
+    });
+    from_query.or_else(|| match &request.body {
+        Some(Body::Json(serde_json::Value::Object(members))) => {
+            members.iter().find_map(|(name, value)| {
+                let n = value.as_u64().filter(|&n| n > 0 && sized(name))?;
+                Some((format!("\"{name}\": {n}"), n))
+            })
+        }
+        _ => None,
+    })
+}
+
 /// Whether a pass of `job` whose one page held `held` records, and named
 /// neither a next page nor a count, may have stopped at a page size: the
 /// job has no `[paginate]`, its records are where a count is held against
-/// them ([`count_checked`]), and `held` is one of [`ROUND_SIZES`].
-/// Directus and PostgREST serve their first page so, with no sign of the
-/// rest. The run, `check` and `hydrant init` ask it alike.
+/// them ([`count_checked`]), and `held` is one of [`ROUND_SIZES`] or the
+/// size the request asks for ([`asked_size`]). Directus and PostgREST
+/// serve their first page so, with no sign of the rest; so does a URL
+/// copied with its `limit`. The run, `check` and `hydrant init` ask it
+/// alike.
 pub(crate) fn holds_page_size(job: &Job, held: u64) -> bool {
-    job.paginate.kind == Kind::None && count_checked(job).is_some() && ROUND_SIZES.contains(&held)
+    job.paginate.kind == Kind::None
+        && count_checked(job).is_some()
+        && (ROUND_SIZES.contains(&held) || asked_size(job).is_some_and(|(_, n)| n == held))
 }
 
-/// What is said of such a page ([`holds_page_size`]), from `shown`.
-pub(crate) fn full_page(held: u64, shown: &str) -> String {
+/// What is said of such a page ([`holds_page_size`]) of `job`, from
+/// `shown`.
+pub(crate) fn full_page(job: &Job, held: u64, shown: &str) -> String {
+    let why = match asked_size(job) {
+        Some((asked, n)) if n == held => format!("the page size its request asks for (`{asked}`)"),
+        _ => "a page size APIs stop at (Directus and PostgREST give no other sign)".to_owned(),
+    };
     format!(
-        "the page from {shown} holds exactly {held} records, a page size APIs stop at, and \
-         names no next page and no count: the job has no [paginate], so records past these \
-         were not read if the API has more (Directus and PostgREST give no sign); set \
-         [paginate] to the API's paging, or if {held} is all, this can be ignored"
+        "the page from {shown} holds exactly {held} records, {why}, and names no next page and \
+         no count: the job has no [paginate], so records past these were not read if the API \
+         has more; set [paginate] to the API's paging, or if {held} is all, this can be ignored"
     )
 }
 
@@ -954,13 +1030,29 @@ mod tests {
         assert_eq!(next("x-next-page-size", "2"), None);
     }
 
+    /// What `page` names of the next, its records at `records`.
+    fn next_beside(page: &str, records: &str) -> Option<NextPage> {
+        let mut bytes = page.as_bytes().to_vec();
+        let tree = simd_json::to_borrowed_value(&mut bytes).unwrap();
+        next_named(&tree, &[records.to_owned()])
+    }
+
+    /// CouchDB's `_changes` asked with a `limit` counts the changes
+    /// still `pending` after its `last_seq`; PouchDB's, and one caught
+    /// up, name no next page.
+    #[test]
+    fn couchdb_changes_name_their_last_seq_while_changes_are_pending() {
+        let next = |page: &str| next_beside(page, "results");
+        let changes = r#"{"results": [], "last_seq": "10-g1AAAAFT", "pending": 113}"#;
+        assert_eq!(next(changes), Some(NextPage::Cursor("last_seq".to_owned())));
+        let caught_up = r#"{"results": [], "last_seq": "123-g1AAAAFT", "pending": 0}"#;
+        assert_eq!(next(caught_up), None);
+        assert_eq!(next(r#"{"results": [], "last_seq": 10}"#), None);
+    }
+
     #[test]
     fn a_next_page_is_read_where_apis_name_it() {
-        let next = |page: &str| {
-            let mut bytes = page.as_bytes().to_vec();
-            let tree = simd_json::to_borrowed_value(&mut bytes).unwrap();
-            next_named(&tree, &["data".to_owned()])
-        };
+        let next = |page: &str| next_beside(page, "data");
         let link = |at: &str| Some(NextPage::Link(at.to_owned()));
         let cursor = |at: &str| Some(NextPage::Cursor(at.to_owned()));
         assert_eq!(

@@ -403,7 +403,7 @@ pub async fn check(job: &Job, options: RunOptions, sample_size: usize) -> Result
         }
         let held = first.records.len() as u64;
         if holds_page_size(job, held) && first.after.told.is_none() && first.count.is_none() {
-            warnings.push(full_page(held, first.shown));
+            warnings.push(full_page(job, held, first.shown));
         }
         let report = CheckReport {
             method: (job.request.as_ref())
