@@ -852,6 +852,80 @@ fn summary_json_dash_goes_to_stderr() {
     assert!(!dir.path("-").exists(), "a file named `-` was written");
 }
 
+/// JSON served in another encoding, as older APIs serve it: the
+/// `charset=ISO-8859-1` of a Latin-1 body (read as windows-1252, as
+/// browsers read it), the same label on a UTF-8 body (a Java servlet's
+/// default: kept), UTF-16 told by its byte order mark, and by its label.
+/// Each page is read as its answer says, on a run that follows each
+/// page's next link; a Latin-1 body with no label stays an error (above).
+/// The first page's link, `Ã©` in Latin-1, is also `é` in UTF-8: it is
+/// read once the page is whole, not from its head as it arrives.
+#[test]
+fn a_body_in_another_encoding_is_read_as_its_charset_says() {
+    let page = |target: &str, charset: Option<&str>, body: Vec<u8>| {
+        let content_type = match charset {
+            Some(charset) => format!("application/json; charset={charset}"),
+            None => "application/json".to_owned(),
+        };
+        Exchange {
+            headers: vec![("content-type".into(), content_type)],
+            ..Exchange::json(target, body)
+        }
+    };
+    let utf16 = |text: &str, mark: &[u8], big: bool| {
+        let units = text.encode_utf16();
+        let bytes = units.flat_map(|u| {
+            if big {
+                u.to_be_bytes()
+            } else {
+                u.to_le_bytes()
+            }
+        });
+        [mark.to_vec(), bytes.collect()].concat()
+    };
+    let server = TestServer::start(vec![
+        page(
+            "/p1",
+            Some("ISO-8859-1"),
+            b"{\"next\": \"/p2?q=\xc3\xa9\", \"data\": [{\"id\": 1, \"name\": \"caf\xe9 \x93\x80\x94\"}]}"
+                .to_vec(),
+        ),
+        page(
+            "/p2?q=Ã©",
+            Some("ISO-8859-1"),
+            "{\"data\": [{\"id\": 2, \"name\": \"Müller\"}], \"next\": \"/p3\"}".into(),
+        ),
+        page(
+            "/p3",
+            None,
+            utf16(
+                "{\"data\": [{\"id\": 3, \"name\": \"naïve 🦀\"}], \"next\": \"/p4\"}",
+                b"\xFF\xFE",
+                false,
+            ),
+        ),
+        page(
+            "/p4",
+            Some("UTF-16BE"),
+            utf16("{\"data\": [{\"id\": 4, \"name\": \"façade\"}]}", b"", true),
+        ),
+    ]);
+    let paged = "[records]\npath = \"data\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n";
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n\
+                    [[columns]]\nname = \"name\"\ntype = \"string\"\n";
+    for columns in ["", declared] {
+        let (run, summary) = run_job(&server.url(), "/p1", &format!("{paged}{columns}"), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(
+            run.stdout,
+            "{\"id\":1,\"name\":\"café “€”\"}\n{\"id\":2,\"name\":\"Müller\"}\n\
+             {\"id\":3,\"name\":\"naïve 🦀\"}\n{\"id\":4,\"name\":\"façade\"}\n"
+        );
+        assert_eq!(summary["stopped"], "no_next");
+        assert_eq!(summary["requests"], 4);
+    }
+}
+
 #[test]
 fn a_byte_order_mark_is_skipped_and_non_json_answers_are_named() {
     let bom = |body: &str| [&b"\xEF\xBB\xBF"[..], body.as_bytes()].concat();

@@ -1,6 +1,7 @@
 //! Response bodies decoded (gzip, deflate, br) into one buffer, with a cap
 //! on the decoded bytes.
 
+use super::charset::Charset;
 use super::*;
 use crate::json::BOM;
 
@@ -91,6 +92,8 @@ pub(super) struct Decoder<'u> {
     pub(super) decoding: Decoding,
     pub(super) url: &'u str,
     pub(super) cap: u64,
+    /// The text encoding its Content-Type names, made UTF-8 at the end.
+    charset: Charset,
 }
 
 impl<'u> Decoder<'u> {
@@ -136,7 +139,13 @@ impl<'u> Decoder<'u> {
                 )));
             }
         };
-        Ok(Decoder { decoding, url, cap })
+        let charset = Charset::of(headers);
+        Ok(Decoder {
+            decoding,
+            url,
+            cap,
+            charset,
+        })
     }
 
     pub(super) fn write(&mut self, data: &[u8]) -> Result<()> {
@@ -183,8 +192,17 @@ impl<'u> Decoder<'u> {
         })
     }
 
+    /// The body decoded so far, where it is UTF-8 as it stands (see
+    /// [`Charset::plain`]): a body in another encoding is read once whole.
+    pub(super) fn readable(&mut self) -> Result<Option<&[u8]>> {
+        let charset = self.charset;
+        let decoded = self.decoded()?;
+        Ok(charset.plain(decoded).then_some(decoded))
+    }
+
     pub(super) fn finish(self) -> Result<Vec<u8>> {
         let url = self.url;
+        let charset = self.charset;
         let cap = self.cap;
         let fail = |e: std::io::Error| decode_error(e, url, cap);
         let decoding = match self.decoding {
@@ -207,7 +225,7 @@ impl<'u> Decoder<'u> {
                 ))
             })?,
         };
-        Ok(sink.into_body())
+        charset.to_utf8(sink.into_body(), url)
     }
 
     pub(super) fn error(&self, e: std::io::Error) -> Error {

@@ -1,6 +1,7 @@
 //! The HTTP client: hyper over a pooled, TLS-verifying connector, with
 //! decoding of gzip, deflate and br bodies capped on decoded bytes.
 
+mod charset;
 mod decode;
 mod tls;
 
@@ -276,7 +277,8 @@ impl HttpClient {
                 decoder.write(&data)?;
                 if parts.status.is_success()
                     && let Some(seen) = &mut watch
-                    && seen(parts, decoder.decoded()?, false)
+                    && let Some(so_far) = decoder.readable()?
+                    && seen(parts, so_far, false)
                 {
                     watch = None;
                 }
