@@ -1133,6 +1133,94 @@ fn an_ndjson_answers_records_path_is_taken_in_each_line() {
     );
 }
 
+/// Failures answered with a 200 in the words of conventions that live at
+/// a page's top level: JSend's `"status": "error"`, Flickr's `"stat":
+/// "fail"`, Google's `status` words, an HTTP status echoed in `code`, and
+/// WeChat's nonzero `errcode` where a job reads arrays of records from the
+/// page itself (the object was written as a record, exit 0). A zero
+/// `errcode`, and one object read by a job that does not page whose own
+/// `status` is `"failed"`, are no failure.
+#[test]
+fn a_200_in_an_apis_own_failure_words_fails_the_run() {
+    let second = |target: &str, body: &str| {
+        let first = format!("{{\"data\":[{{\"id\":1}}],\"next\":\"{target}\"}}");
+        [
+            Exchange::json(&format!("{target}-1"), first),
+            Exchange::json(target, body.to_owned()),
+        ]
+    };
+    let quota = r#"{"errcode":45009,"errmsg":"reach max api daily quota limit"}"#;
+    let mut exchanges = vec![
+        Exchange::json("/w?offset=0&limit=2", ids(0..2)),
+        Exchange::json("/w?offset=2&limit=2", quota),
+        Exchange::json("/payment", r#"{"id":7,"status":"failed"}"#),
+    ];
+    let failed = [
+        (
+            "/jsend",
+            r#"{"status":"error","message":"Too many requests"}"#,
+        ),
+        (
+            "/flickr",
+            r#"{"stat":"fail","code":98,"message":"Invalid auth token"}"#,
+        ),
+        ("/google", r#"{"status":"OVER_QUERY_LIMIT"}"#),
+        ("/echoed", r#"{"code":429,"msg":"too many requests"}"#),
+        (
+            "/baidu",
+            r#"{"error_code":18,"error_msg":"Open api qps request limit reached"}"#,
+        ),
+    ];
+    for (target, body) in failed
+        .iter()
+        .chain([&("/zero", r#"{"errcode":0,"errmsg":"ok"}"#)])
+    {
+        exchanges.extend(second(target, body));
+    }
+    let server = TestServer::start(exchanges);
+    let url = server.url();
+    let paged = "[records]\npath = \"data\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n";
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    for columns in ["", declared] {
+        for (target, body) in failed {
+            let (run, _) = run_job(
+                &url,
+                &format!("{target}-1"),
+                &format!("{paged}{columns}"),
+                &[],
+            );
+            assert_eq!(run.code, 1, "{target}: {}", run.stderr);
+            let says = format!(
+                "the response from {url}{target} has nothing at records.path `data` and says the \
+                 request failed: {body} (an API that ends its pages so takes a \
+                 [[paginate.stop]] on it)"
+            );
+            assert!(run.stderr.contains(&says), "{target}: {}", run.stderr);
+        }
+        let offset = format!("[paginate]\ntype = \"offset\"\nlimit = 2\n{columns}");
+        let (run, _) = run_job(&url, "/w", &offset, &[]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        let says = format!(
+            "the response from {url}/w?offset=2&limit=2 is one object where the job reads its \
+             pages' records from the page itself, and says the request failed: {quota}"
+        );
+        assert!(run.stderr.contains(&says), "{}", run.stderr);
+        // No failure: the end of the records, with the warning of a page
+        // without them.
+        let (run, summary) = run_job(&url, "/zero-1", &format!("{paged}{columns}"), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, "{\"id\":1}\n");
+        assert_eq!(
+            summary["warnings"].as_array().unwrap().len(),
+            1,
+            "{summary}"
+        );
+    }
+    let (run, _) = run_job(&url, "/payment", "", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":7,\"status\":\"failed\"}\n");
+}
+
 /// Many APIs answer a failure with a 200: Slack's `"ok": false`, GraphQL's
 /// `errors`. A page that has nothing at the records path and says so ends
 /// the run with an error quoting it, not as the end of the records.

@@ -1290,6 +1290,7 @@ mod tests {
             dirty_path: None,
             flatten: "_".to_owned(),
             infer_pages: 1,
+            paged: false,
         };
         let extractor = Extractor::new(columns, &records);
         let plan = extractor.plan().expect("paths of keys are planned");

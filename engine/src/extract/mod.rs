@@ -1011,6 +1011,7 @@ mod tests {
             dirty_path: None,
             flatten: ".".to_owned(),
             infer_pages: 1,
+            paged: false,
         }
     }
 

@@ -106,24 +106,50 @@ pub(crate) fn records_missing<'v, N: Node<'v>>(
     count: usize,
     shown: &str,
 ) -> Result<bool, String> {
+    if one_object_read(page, records)
+        && let Some(said) = page_failure(page)
+    {
+        return Err(format!(
+            "the response from {shown} is one object where the job reads its pages' records \
+             from the page itself, and says the request failed: {said}"
+        ));
+    }
     if count > 0 || records_path_found(page, records) {
         return Ok(false);
     }
-    match failure_said(page) {
+    match page_failure(page) {
         None => Ok(true),
         Some(said) => Err(format!(
-            "the response from {shown} has nothing at records.path `{}` and says the request failed: {said}",
+            "the response from {shown} has nothing at records.path `{}` and says the request \
+             failed: {said} (an API that ends its pages so takes a [[paginate.stop]] on it)",
             records.path.as_ref().map_or("", |p| p.as_str())
         )),
     }
 }
 
+/// Whether `page` is one object taken for a record
+/// where a job that pages reads its records from the page itself: an
+/// API of arrays answers a failure so (WeChat's `{"errcode": 45009,
+/// …}`). A job without paging may read one object whose own `status`
+/// is `"failed"`.
+fn one_object_read<'v, N: Node<'v>>(page: N, records: &Records) -> bool {
+    records.paged && records.path.is_none() && !records.lines && page.is_object()
+}
+
+/// What a page says of its request's failure ([`failure_said`], or the
+/// page-level conventions of [`page_says_failed`]).
+fn page_failure<'v, N: Node<'v>>(page: N) -> Option<String> {
+    failure_said(page).or_else(|| page_says_failed(page).then(|| quoted(page)))
+}
+
 /// The start of an answer's text when it says its request failed (see
 /// [`says_failed`]).
 pub(crate) fn failure_said<'v, N: Node<'v>>(answer: N) -> Option<String> {
-    if !says_failed(answer) {
-        return None;
-    }
+    says_failed(answer).then(|| quoted(answer))
+}
+
+/// The start of an answer's text, for an error.
+fn quoted<'v, N: Node<'v>>(answer: N) -> String {
     let mut text = Vec::new();
     answer.write_json(&mut text);
     let text = String::from_utf8_lossy(&text);
@@ -131,7 +157,49 @@ pub(crate) fn failure_said<'v, N: Node<'v>>(answer: N) -> Option<String> {
     if quoted.len() < text.len() {
         quoted.push('…');
     }
-    Some(quoted)
+    quoted
+}
+
+/// Google's `status` words for a failed request (Maps, Places).
+const GOOGLE_FAILED: [&str; 5] = [
+    "INVALID_REQUEST",
+    "OVER_DAILY_LIMIT",
+    "OVER_QUERY_LIMIT",
+    "REQUEST_DENIED",
+    "UNKNOWN_ERROR",
+];
+
+/// Whether a page with nothing at the records path says its request
+/// failed in the words of conventions that live at a page's top level:
+/// JSend's and many PHP APIs' `"status": "error"` or `"fail"`, Flickr's
+/// `"stat": "fail"`, Google's `status` words, an HTTP status echoed in
+/// `code` or `status` (400 to 599), a nonzero `errcode` (WeChat,
+/// DingTalk), `error_code` (Baidu) or `errorCode`. A record may
+/// hold such members (a payment's `"status": "failed"`): a write's
+/// answers, which echo records, are not read so.
+fn page_says_failed<'v, N: Node<'v>>(page: N) -> bool {
+    let mut failed = false;
+    page.members_while(|key, value| {
+        let view = value.view();
+        let code = match view {
+            View::I64(n) => Some(i128::from(n)),
+            View::U64(n) => Some(i128::from(n)),
+            _ => None,
+        };
+        failed = match (key, view) {
+            (b"status" | b"stat", View::Str(word)) => {
+                ["error", "fail", "failed", "failure"]
+                    .iter()
+                    .any(|w| word.eq_ignore_ascii_case(w))
+                    || GOOGLE_FAILED.contains(&word)
+            }
+            (b"status" | b"code", _) => code.is_some_and(|n| (400..600).contains(&n)),
+            (b"errcode" | b"error_code" | b"errorCode", _) => code.is_some_and(|n| n != 0),
+            _ => false,
+        };
+        !failed
+    });
+    failed
 }
 
 /// Whether an object says its request failed: `"ok": false`, `"success":

@@ -320,6 +320,10 @@ pub(crate) struct Records {
     /// Pages sampled before inferred columns are fixed, for an output that
     /// cannot take new columns later (CSV, Parquet).
     pub infer_pages: u64,
+    /// Whether the job pages: a page that is one object where its
+    /// records are the page itself is then no record when it says its
+    /// request failed.
+    pub paged: bool,
 }
 
 /// Whether a records path of an NDJSON answer selects from the array of

@@ -388,6 +388,7 @@ fn in_each_line(
 pub(super) fn validate_records(
     file: &file::RecordsFile,
     key: &str,
+    paged: bool,
 ) -> std::result::Result<Records, String> {
     let path = file
         .path
@@ -441,6 +442,7 @@ pub(super) fn validate_records(
         max_dirty: file.max_dirty.unwrap_or(0),
         dirty_path: file.dirty_path.as_ref().map(PathBuf::from),
         flatten,
+        paged,
     })
 }
 
@@ -524,7 +526,11 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
     }
     file.paginate.validate().map_err(|e| e.to_string())?;
     let paginator = check_paginator(&file.paginate, "")?;
-    let records = validate_records(&file.records, "records")?;
+    let records = validate_records(
+        &file.records,
+        "records",
+        file.paginate.kind != hydrant_paginate::Kind::None,
+    )?;
     check_counted_records(&paginator, &file.paginate, &records, &file.records, "")?;
     let columns = file.columns.as_deref().map(validate_columns).transpose()?;
     let limits = validate_limits(&file.limits)?;
@@ -810,7 +816,11 @@ pub(super) fn validate_fanout(
                     ("fanout.from.auth.in", auth_sets_body(&auth)),
                 ],
             )?;
-            let records = validate_records(&from.records, "fanout.from.records")?;
+            let records = validate_records(
+                &from.records,
+                "fanout.from.records",
+                from.paginate.kind != hydrant_paginate::Kind::None,
+            )?;
             let paginator = check_paginator(&from.paginate, "fanout.from.")?;
             check_counted_records(
                 &paginator,

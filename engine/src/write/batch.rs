@@ -255,6 +255,7 @@ impl Mapping {
             dirty_path: None,
             flatten: ".".to_owned(),
             infer_pages: 1,
+            paged: false,
         };
         Mapping {
             extractor: Extractor::new(columns.to_vec(), &records).noting_absent(),
