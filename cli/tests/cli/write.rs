@@ -476,12 +476,14 @@ fn a_write_past_its_rejects_counts_every_batch_answered() {
 /// failed on another status, does not. A single write that delivered
 /// nothing, refused for an array (Litestar's "Expected `array`, got
 /// `object`"), says how to send arrays; one refused for another reason
-/// does not.
+/// does not. A batch refused as too large (413) says to send smaller
+/// ones; a single record so refused does not.
 #[test]
 fn a_write_refused_whole_names_single_mode() {
     let server = TestServer::start_fn(|seen| {
         let (status, body) = match (seen.body.first(), seen.target.as_str()) {
             (_, "/down") => (503, "{\"detail\":\"down\"}"),
+            (_, "/small/") if seen.body.len() > 20 => (413, "{\"error\":\"too large\"}"),
             (_, "/none/" | "/lists/") => (400, "{\"name\":[\"This field is required.\"]}"),
             // Litestar's refusal of a record where it takes an array.
             (Some(b'{'), "/arrays/") => (
@@ -505,6 +507,7 @@ fn a_write_refused_whole_names_single_mode() {
     });
     let hint = "if the API takes one record a request, set write.mode = \"single\"";
     let batch = "if the API takes an array of records, set write.mode = \"batch\"";
+    let smaller = "the API refused a batch as too large (413): set write.batch_size below";
     let dir = Dir::new();
     dir.write(
         "in.ndjson",
@@ -520,6 +523,8 @@ fn a_write_refused_whole_names_single_mode() {
         // An API of arrays that refused the second batch of one record.
         ("/bulk/", "batch_size = 1", None, 1),
         ("/down", "mode = \"batch\"", None, 0),
+        ("/small/", "mode = \"batch\"", Some(smaller), 0),
+        ("/small/", "mode = \"single\"", None, 0),
     ] {
         let job = format!(
             "[input]\npath = \"in.ndjson\"\n[write]\nurl = \"{}{target}\"\n{mode}\n\
@@ -528,9 +533,16 @@ fn a_write_refused_whole_names_single_mode() {
         );
         let run = run_write(&dir, &job, &[]);
         assert_eq!(run.code, 1, "{target} {mode}: {}", run.stderr);
-        let hints = [hint, batch].map(|h| run.stderr.contains(h));
-        let expected = [hint, batch].map(|h| told == Some(h));
+        let hints = [hint, batch, smaller].map(|h| run.stderr.contains(h));
+        let expected = [hint, batch, smaller].map(|h| told == Some(h));
         assert_eq!(hints, expected, "{target} {mode}: {}", run.stderr);
+        if told == Some(smaller) {
+            assert!(
+                run.stderr.contains(&format!("{smaller} 100\n")),
+                "{}",
+                run.stderr
+            );
+        }
         let counted = format!("; {delivered} delivered");
         assert!(run.stderr.contains(&counted), "{}", run.stderr);
     }

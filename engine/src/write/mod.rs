@@ -366,9 +366,20 @@ impl Settling<'_> {
             (true, false) => "; if the API takes one record a request, set write.mode = \"single\"",
             (true, true) => "; if the API takes an array of records, set write.mode = \"batch\"",
         };
+        // A batch refused as too large was not processed (RFC 9110):
+        // smaller batches would go.
+        let smaller = match &self.last_reject {
+            Some(last) if last.status == Some(413) && write.batch_size > 1 => {
+                format!(
+                    "; the API refused a batch as too large (413): set write.batch_size below {}",
+                    write.batch_size
+                )
+            }
+            _ => String::new(),
+        };
         Error::data(format!(
             "{} records rejected{last}, more than write.max_rejects ({}); {} delivered{rest}; \
-             {whereto}{single}",
+             {whereto}{single}{smaller}",
             counts.rejected, write.max_rejects, counts.delivered
         ))
     }
