@@ -170,8 +170,14 @@ impl OAuth2 {
     /// Returns the new token, to use for the request that asked for it
     /// even if its lifetime is already over.
     pub fn accept(&mut self, body: &[u8], now: Instant) -> Result<Bearer, TokenError> {
-        let json: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| TokenError(format!("the token response is not JSON ({e})")))?;
+        let json: serde_json::Value = match serde_json::from_slice(body) {
+            Ok(json) => json,
+            Err(e) => form_object(body).ok_or_else(|| {
+                TokenError(format!(
+                    "the token response is not JSON, nor a form of fields ({e})"
+                ))
+            })?,
+        };
         let raw = match self.token_path.query(&json).first() {
             Some(serde_json::Value::String(s)) if !s.is_empty() => s.clone(),
             Some(_) => {
@@ -278,6 +284,31 @@ fn refusal(json: &serde_json::Value) -> String {
         (Some(error), None) => format!("; it says `{error}`"),
         _ => String::new(),
     }
+}
+
+/// A token response written as a form (`access_token=…&token_type=bearer`),
+/// as GitHub's OAuth apps answer unless asked for JSON, and as RFC 6749's
+/// older drafts did: an object of its fields, as strings. `None` for
+/// anything else.
+fn form_object(body: &[u8]) -> Option<serde_json::Value> {
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let mut fields = serde_json::Map::new();
+    for pair in text.split('&') {
+        let (name, value) = pair.split_once('=')?;
+        let named = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+        if name.is_empty() || !name.chars().all(named) {
+            return None;
+        }
+        let value = value.replace('+', " ");
+        let value = percent_encoding::percent_decode_str(&value)
+            .decode_utf8()
+            .ok()?;
+        fields.insert(
+            name.to_owned(),
+            serde_json::Value::String(value.into_owned()),
+        );
+    }
+    Some(serde_json::Value::Object(fields))
 }
 
 #[cfg(test)]
@@ -425,7 +456,17 @@ mod tests {
             o.accept(b"<html>", t0)
                 .unwrap_err()
                 .to_string()
-                .starts_with("the token response is not JSON")
+                .starts_with("the token response is not JSON, nor a form of fields")
+        );
+        // GitHub's OAuth apps answer a form unless asked for JSON.
+        let form = b"access_token=gho_16C7e%2B42&scope=repo%2Cgist&token_type=bearer";
+        let bearer = o.accept(form, t0).unwrap();
+        assert_eq!(bearer.header.expose_secret(), "Bearer gho_16C7e+42");
+        let refused = b"error=bad_verification_code&error_description=The+code+is+wrong.";
+        assert_eq!(
+            o.accept(refused, t0).unwrap_err().to_string(),
+            "the token response has nothing at auth.token_path `$.access_token`; it says \
+             `bad_verification_code`: The code is wrong."
         );
         assert!(o.accept(br#"{"access_token": 5}"#, t0).is_err());
     }
