@@ -775,9 +775,10 @@ fn page_of_pages<'v, N: Node<'v>>(object: N, keys: &[String]) -> Option<NextPage
     })
 }
 
-/// Whether `text` is a URL or a path.
+/// Whether `text` is a URL, a path, or a query alone (`?page=2`, which
+/// a run resolves against the page's URL).
 fn is_link(text: &str) -> bool {
-    ["http://", "https://", "/"]
+    ["http://", "https://", "/", "?"]
         .iter()
         .any(|p| text.starts_with(p))
 }
@@ -1063,6 +1064,7 @@ mod tests {
             next(r#"{"data": [], "nextRecordsUrl": "/q/01g-2000"}"#),
             link("nextRecordsUrl")
         );
+        assert_eq!(next(r#"{"data": [], "next": "?page=2"}"#), link("next"));
         assert_eq!(
             next(r#"{"data": [], "@odata.nextLink": "https://h/x?$skip=2"}"#),
             link("$['@odata.nextLink']")
