@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use hydrant_bench::Exchange;
 
 use crate::util::{
-    Dir, TestServer, hydrant, hydrant_in, ids, json, path_str, spawn_hydrant, spawn_hydrant_with,
+    Dir, TestServer, gunzipped, hydrant, hydrant_in, ids, json, path_str, spawn_hydrant,
+    spawn_hydrant_with,
 };
 
 #[test]
@@ -510,4 +511,107 @@ fn a_reader_that_stops_reading_ends_the_run_quietly() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
+}
+
+/// An output path ending `.gz` is written gzip-compressed in the format
+/// the name before it says (`-o` or `output.path`), as is one of
+/// `output.compression = "gzip"`; `compression = "none"` writes a `.gz`
+/// path as it is. A compression hydrant does not write, a gzip Parquet
+/// file and a level out of range are refused before any request.
+#[test]
+fn an_output_ending_gz_is_written_gzip_compressed() {
+    let server = TestServer::start(vec![Exchange::json("/x", ids(0..3))]);
+    let url = format!("{}/x", server.url());
+    let dir = Dir::new();
+    let job = |rest: &str| dir.write("job.toml", &format!("[request]\nurl = \"{url}\"\n{rest}"));
+    let ndjson = "{\"id\":0}\n{\"id\":1}\n{\"id\":2}\n";
+    let out = |name: &str| path_str(&dir.path(name)).to_owned();
+    for (rest, args, name, text) in [
+        ("", vec!["-o", &out("a.ndjson.gz")], "a.ndjson.gz", ndjson),
+        (
+            "",
+            vec!["-o", &out("a.csv.gz")],
+            "a.csv.gz",
+            "id\n0\n1\n2\n",
+        ),
+        (
+            &format!("[output]\npath = \"{}\"\n", out("b.jsonl.gz")),
+            vec![],
+            "b.jsonl.gz",
+            ndjson,
+        ),
+        (
+            &format!(
+                "[output]\npath = \"{}\"\ncompression = \"gzip\"\ncompression_level = 1\n",
+                out("c.ndjson")
+            ),
+            vec![],
+            "c.ndjson",
+            ndjson,
+        ),
+        (
+            &format!("[output]\nformat = \"raw\"\npath = \"{}\"\n", out("d.gz")),
+            vec![],
+            "d.gz",
+            "[{\"id\":0},{\"id\":1},{\"id\":2}]\n",
+        ),
+    ] {
+        let file = job(rest);
+        let mut all = vec!["run", path_str(&file)];
+        all.extend(args.iter().copied());
+        let run = hydrant(&all);
+        assert_eq!(run.code, 0, "{name}: {}", run.stderr);
+        let bytes = std::fs::read(dir.path(name)).unwrap();
+        assert_eq!(&bytes[..2], &[0x1f, 0x8b], "{name} is gzip");
+        assert_eq!(gunzipped(&dir.path(name)), text, "{name}");
+    }
+    let gz = format!("[output]\npath = \"{}\"\n", out("g.csv.gz"));
+    let explained = hydrant(&["explain", path_str(&job(&gz))]);
+    let says = format!(
+        "# pagination: none; output: csv, gzip level 6, to {}\n",
+        out("g.csv.gz")
+    );
+    assert!(explained.stdout.contains(&says), "{}", explained.stdout);
+    let plain = format!(
+        "[output]\npath = \"{}\"\ncompression = \"none\"\n",
+        out("e.ndjson.gz")
+    );
+    let run = hydrant(&["run", path_str(&job(&plain))]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(dir.read("e.ndjson.gz"), ndjson);
+    for (rest, args, says) in [
+        (
+            "",
+            vec!["-o", &out("f.parquet.gz")],
+            "output.compression: Parquet compresses its own columns",
+        ),
+        (
+            "",
+            vec!["-o", &out("f.ndjson.zst")],
+            "output.path: `.zst` names a compression hydrant does not write",
+        ),
+        (
+            "[output]\ncompression = \"zstd\"\n",
+            vec![],
+            "output.compression: `zstd` is not one of `gzip`, `none`",
+        ),
+        (
+            "[output]\ncompression_level = 12\n",
+            vec![],
+            "output.compression_level: 12 is not a gzip level (1 to 9)",
+        ),
+        (
+            "[output]\ncompression = \"none\"\ncompression_level = 3\n",
+            vec![],
+            "output.compression_level: only a gzip output takes a level",
+        ),
+    ] {
+        let file = job(rest);
+        let mut all = vec!["run", path_str(&file)];
+        all.extend(args.iter().copied());
+        let run = hydrant(&all);
+        assert_eq!(run.code, 2, "{says}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
+    assert_eq!(server.requests().len(), 6, "no request for a refused job");
 }

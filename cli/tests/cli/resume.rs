@@ -12,7 +12,7 @@ use hydrant_bench::Exchange;
 use serde_json::{Value, json};
 
 use crate::util::{
-    Dir, TestServer, hydrant, hydrant_with, path_str, spawn_hydrant, wait_for_state,
+    Dir, TestServer, gunzipped, hydrant, hydrant_with, path_str, spawn_hydrant, wait_for_state,
 };
 
 const PER_PAGE: u32 = 5;
@@ -132,6 +132,8 @@ struct Scenario {
     followed: bool,
     /// `state.every`.
     every: &'static str,
+    /// The output's file name: `out.ndjson`, or `out.ndjson.gz`.
+    output: &'static str,
 }
 
 fn scenario(api: &Api, path: &str, rest: &str) -> Scenario {
@@ -152,7 +154,17 @@ fn scenario(api: &Api, path: &str, rest: &str) -> Scenario {
         expected,
         followed,
         every: "0s",
+        output: "out.ndjson",
     }
+}
+
+/// The NDJSON an output holds: a gzip file's decoded by `gzip -dc`, which
+/// reads its members as one text.
+fn read_output(dir: &Dir, name: &str) -> String {
+    if !name.ends_with(".gz") {
+        return dir.read(name);
+    }
+    gunzipped(&dir.path(name))
 }
 
 const CURSOR: &str = "[records]\npath = \"$.data\"\n[paginate]\ntype = \"cursor\"\n";
@@ -180,7 +192,7 @@ fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<St
         &format!(
             "{}\n[output]\npath = \"{}\"\n[state]\npath = \"{}\"\nevery = \"{}\"\n",
             scenario.job,
-            path_str(&dir.path("out.ndjson")),
+            path_str(&dir.path(scenario.output)),
             path_str(&dir.path("state/job.json")),
             scenario.every,
         ),
@@ -222,10 +234,10 @@ fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<St
         // been killed after its output was complete but before it exited:
         // an output under its final name must then be whole.
         if std::os::unix::process::ExitStatusExt::signal(&status).is_some()
-            && dir.path("out.ndjson").exists()
+            && dir.path(scenario.output).exists()
         {
             assert_eq!(
-                output_ids(&dir.read("out.ndjson")),
+                output_ids(&read_output(&dir, scenario.output)),
                 scenario.expected,
                 "a killed run left its output looking complete"
             );
@@ -243,7 +255,7 @@ fn kill_and_resume(api: &Api, scenario: &Scenario, kill: Kill) -> (Value, Vec<St
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
-        output_ids(&dir.read("out.ndjson")),
+        output_ids(&read_output(&dir, scenario.output)),
         scenario.expected,
         "killed at {kill:?}"
     );
@@ -433,6 +445,29 @@ fn runs_killed_at_arbitrary_moments_resume_with_every_record_once() {
         for settle in [0, 7, 15, 25, 40] {
             kill_and_resume(&api, scenario, Kill::After(Duration::from_millis(settle)));
         }
+    }
+}
+
+/// A gzip output is written as members that end at each checkpoint: a
+/// run killed at any moment resumes after the last whole member, and
+/// `gzip -dc` reads every record once.
+#[test]
+fn a_killed_gzip_run_resumes_with_every_record_once() {
+    let api = Api::start(Duration::from_millis(4));
+    let offset = "[paginate]\ntype = \"offset\"\nlimit = 5\n[limits]\nconcurrency = 4\n";
+    for mut scenario in [
+        scenario(&api, "/offset", offset),
+        scenario(&api, "/cursor", CURSOR),
+    ] {
+        scenario.output = "out.ndjson.gz";
+        for settle in [0, 15, 40] {
+            kill_and_resume(&api, &scenario, Kill::After(Duration::from_millis(settle)));
+        }
+        kill_and_resume(
+            &api,
+            &scenario,
+            Kill::Holding(6, Duration::from_millis(100)),
+        );
     }
 }
 

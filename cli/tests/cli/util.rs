@@ -439,3 +439,18 @@ pub fn below(mut seed: u64) -> impl FnMut(usize) -> usize {
         (seed % below as u64) as usize
     }
 }
+
+/// What `gzip -dc` reads of a file.
+pub fn gunzipped(path: &std::path::Path) -> String {
+    let gunzip = std::process::Command::new("gzip")
+        .arg("-dc")
+        .arg(path)
+        .output()
+        .expect("gzip runs");
+    assert!(
+        gunzip.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gunzip.stderr)
+    );
+    String::from_utf8(gunzip.stdout).unwrap()
+}

@@ -143,6 +143,8 @@ pub(crate) struct BackoffFile {
 pub(crate) struct OutputFile {
     pub format: Option<String>,
     pub path: Option<String>,
+    pub compression: Option<String>,
+    pub compression_level: Option<i64>,
     pub csv: Option<CsvFile>,
     pub parquet: Option<ParquetFile>,
 }

@@ -369,6 +369,12 @@ pub(crate) struct Output {
     pub format_given: bool,
     /// `None` is stdout.
     pub path: Option<PathBuf>,
+    /// The gzip level of a compressed output (`compression = "gzip"`, or
+    /// a path ending `.gz`); `None` writes it as it is.
+    pub gzip: Option<u32>,
+    /// Whether `compression` was written out, rather than taken from the
+    /// path.
+    pub compression_given: bool,
     pub csv_delimiter: u8,
     pub csv_header: bool,
     #[cfg_attr(not(feature = "parquet"), allow(dead_code))]
@@ -435,8 +441,13 @@ impl OutputFormat {
         })
     }
 
-    /// The format an output path's extension names, if it names one.
+    /// The format an output path's extension names, if it names one; a
+    /// gzip file's is the one before `.gz` (`orders.csv.gz`).
     pub fn from_extension(path: &FsPath) -> Option<OutputFormat> {
+        let path = match gzipped(path) {
+            true => FsPath::new(path.file_stem()?),
+            false => path,
+        };
         let extension = path.extension()?.to_str()?.to_ascii_lowercase();
         Some(match extension.as_str() {
             "ndjson" | "jsonl" | "json" => OutputFormat::Ndjson,
@@ -455,6 +466,46 @@ impl OutputFormat {
             OutputFormat::Raw => "raw",
         }
     }
+}
+
+/// Whether an output path names a gzip file (`.gz`).
+pub(crate) fn gzipped(path: &FsPath) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
+/// The gzip level of an output that names no other: gzip's own.
+pub(crate) const GZIP_LEVEL: u32 = 6;
+
+/// Extensions of compressed files hydrant does not write.
+const OTHER_COMPRESSIONS: [&str; 10] = [
+    "zst", "zstd", "bz2", "xz", "lzma", "lz4", "br", "zip", "7z", "snappy",
+];
+
+/// Why an output at `path`, of `format`, written gzip-compressed or not
+/// (`gzip`), cannot be written as its name says: a compression hydrant
+/// does not write, or Parquet in gzip (Parquet compresses its columns).
+pub(crate) fn compression_refused(
+    path: Option<&FsPath>,
+    format: OutputFormat,
+    gzip: bool,
+) -> Option<String> {
+    let named = path.and_then(|p| p.extension()).and_then(|e| e.to_str());
+    if let Some(other) =
+        named.filter(|e| OTHER_COMPRESSIONS.contains(&e.to_ascii_lowercase().as_str()))
+    {
+        return Some(format!(
+            "output.path: `.{other}` names a compression hydrant does not write; it writes \
+             gzip (a path ending `.gz`, or output.compression = \"gzip\"), or pipe its \
+             output through the compressor"
+        ));
+    }
+    (gzip && format == OutputFormat::Parquet).then(|| {
+        "output.compression: Parquet compresses its own columns \
+         (output.parquet.compression); a gzip Parquet file is read by no Parquet reader"
+            .to_owned()
+    })
 }
 
 impl Job {
@@ -712,7 +763,8 @@ impl Job {
     /// Replaces `output.path` (`-` is stdout).
     ///
     /// Unless a format was given, the path's extension chooses it
-    /// (`.csv`, `.parquet`; NDJSON otherwise).
+    /// (`.csv`, `.parquet`; NDJSON otherwise), and unless a compression
+    /// was given, a path ending `.gz` is written gzip-compressed.
     pub fn set_output_path(&mut self, path: &str) {
         self.output.path = output_path(path);
         if !self.output.format_given {
@@ -722,6 +774,20 @@ impl Job {
                 .as_deref()
                 .and_then(OutputFormat::from_extension)
                 .unwrap_or(OutputFormat::Ndjson);
+        }
+        if !self.output.compression_given {
+            let gzip = self.output.path.as_deref().is_some_and(gzipped);
+            self.output.gzip = gzip.then_some(GZIP_LEVEL);
+        }
+    }
+
+    /// Refuses an output whose name or keys ask for a compression it
+    /// cannot be written in (see [`compression_refused`]).
+    pub(crate) fn check_compression(&self) -> Result<()> {
+        let output = &self.output;
+        match compression_refused(output.path.as_deref(), output.format, output.gzip.is_some()) {
+            Some(why) => Err(Error::config(why)),
+            None => Ok(()),
         }
     }
 

@@ -860,6 +860,8 @@ pub(super) fn validate_fanout(
                     format: OutputFormat::Ndjson,
                     format_given: true,
                     path: None,
+                    gzip: None,
+                    compression_given: false,
                     csv_delimiter: b',',
                     csv_header: false,
                     parquet: super::ParquetOptions::default(),
@@ -911,14 +913,48 @@ pub(super) fn validate_output(file: &file::OutputFile) -> std::result::Result<Ou
         (None, Some(named)) => named,
         _ => format,
     };
+    let gzip = match (file.compression.as_deref(), file.compression_level) {
+        (Some("none"), None) => None,
+        (Some("none"), Some(_)) => {
+            return Err("output.compression_level: only a gzip output takes a level".into());
+        }
+        (Some("gzip"), level) | (None, level @ Some(_)) => Some(gzip_level(level)?),
+        (None, None) => path
+            .as_deref()
+            .is_some_and(super::gzipped)
+            .then_some(super::GZIP_LEVEL),
+        (Some(other), _) => {
+            return Err(format!(
+                "output.compression: `{other}` is not one of `gzip`, `none` (Parquet's codec is \
+                 output.parquet.compression)"
+            ));
+        }
+    };
+    if let Some(why) = super::compression_refused(path.as_deref(), format, gzip.is_some()) {
+        return Err(why);
+    }
     Ok(Output {
         format,
         format_given: file.format.is_some(),
+        gzip,
+        compression_given: file.compression.is_some() || file.compression_level.is_some(),
         path,
         csv_delimiter: delimiter.as_bytes()[0],
         csv_header: csv.header.unwrap_or(true),
         parquet,
     })
+}
+
+/// `output.compression_level` of a gzip output: 1 (fastest) to 9
+/// (smallest), gzip's 6 where none is given.
+fn gzip_level(level: Option<i64>) -> std::result::Result<u32, String> {
+    match level {
+        None => Ok(super::GZIP_LEVEL),
+        Some(level @ 1..=9) => Ok(level as u32),
+        Some(level) => Err(format!(
+            "output.compression_level: {level} is not a gzip level (1 to 9)"
+        )),
+    }
 }
 
 /// `[output.parquet]`.

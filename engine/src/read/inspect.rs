@@ -35,8 +35,12 @@ use crate::read::worker::{content_type, not_json};
 /// Needs no network: the first request of every pagination type is static.
 pub(crate) fn explain(job: &Job) -> Result<String> {
     let context = Context::new(job, None)?;
+    let gzip = match job.output.gzip {
+        Some(level) => format!(", gzip level {level},"),
+        None => String::new(),
+    };
     let mut out = format!(
-        "# job {}\n# pagination: {}; output: {} to {}\n",
+        "# job {}\n# pagination: {}; output: {}{gzip} to {}\n",
         job.name,
         job.paginate.kind.as_str(),
         job.output.format.as_str(),

@@ -967,6 +967,8 @@ fn open_sink(
     resume_at: Option<Mark>,
     output: &mut Option<OutputHook>,
 ) -> Result<Box<dyn Sink>> {
+    // An embedding program's writer takes the output as it is.
+    let own = output.is_none();
     let mut out = match (output.take(), resume_at, job.output.path.as_deref()) {
         #[cfg(feature = "arrow")]
         (Some(OutputHook::Sink(make)), _, _) => return Ok(make(columns, null_only)),
@@ -977,6 +979,9 @@ fn open_sink(
     };
     if job.state.is_some() {
         out.checkpointed();
+    }
+    if let Some(level) = job.output.gzip.filter(|_| own) {
+        out.compress(level).map_err(|e| output_error(job, e))?;
     }
     let thread = |name: &str| {
         let name = name.to_owned();

@@ -205,6 +205,9 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let started = Instant::now();
         let context = Context::new(job, options.redirect_to.clone())?;
         let output = hooks.output.take();
+        if output.is_none() {
+            job.check_compression()?;
+        }
         let mut tally = Tally::default();
         for notice in &job.notices {
             tracing::warn!("{notice}");

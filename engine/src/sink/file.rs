@@ -413,6 +413,22 @@ impl Destination {
         Ok(())
     }
 
+    /// Writes the output gzip-compressed at `level`, on the writer's
+    /// thread once there is one, as members that end at each flush (see
+    /// `gzip.rs`). Call before anything is written, and before
+    /// [`Destination::write_behind`].
+    pub(crate) fn compress(&mut self, level: u32) -> io::Result<()> {
+        let Writer::Buffered(buffered) = std::mem::replace(&mut self.writer, Writer::closed())
+        else {
+            return Err(io::Error::other("the output is written behind already"));
+        };
+        let capacity = buffered.capacity();
+        let inner = buffered.into_inner().map_err(|e| e.into_error())?;
+        let members = super::gzip::Members::new(inner, level);
+        self.writer = Writer::Buffered(BufWriter::with_capacity(capacity, Box::new(members)));
+        Ok(())
+    }
+
     /// The run checkpoints this output: its bytes are digested as they
     /// are written, for [`Destination::checkpoint`], and the partial file
     /// of a failed run is kept, for `--resume`. Call before anything is

@@ -20,6 +20,7 @@ mod cells;
 #[cfg(target_os = "linux")]
 mod direct;
 mod file;
+mod gzip;
 mod ndjson;
 #[cfg(feature = "parquet")]
 pub(crate) mod parquet;
