@@ -944,6 +944,75 @@ fn broken_write_jobs_are_usage_errors_naming_the_key() {
     );
 }
 
+/// `text` gzip-compressed by the `gzip` program.
+fn gzip(text: &str) -> Vec<u8> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("gzip")
+        .arg("-c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap().stdout
+}
+
+/// A gzip input, as `gzip` writes it, is read as `zcat` reads it: a
+/// `.ndjson.gz` of two members (files joined with `cat`), a `.csv.gz`
+/// (its format named before the `.gz`), and a gzip stream on stdin.
+#[test]
+fn a_gzip_input_is_read_as_zcat_reads_it() {
+    let server = TestServer::start_fn(|seen| answer(seen, 200));
+    let dir = Dir::new();
+    let two = [gzip("{\"n\":0}\n{\"n\":1}\n"), gzip("{\"n\":2}\n")].concat();
+    std::fs::write(dir.path("in.ndjson.gz"), two).unwrap();
+    std::fs::write(dir.path("in.csv.gz"), gzip("n,name\n3,c\n4,d\n")).unwrap();
+    let write = format!("[write]\nurl = \"{}/w\"\n", server.url());
+    for input in ["in.ndjson.gz", "in.csv.gz"] {
+        let job = format!(
+            "[input]\npath = \"{}\"\n{write}",
+            path_str(&dir.path(input))
+        );
+        let run = run_write(&dir, &job, &[]);
+        assert_eq!(run.code, 0, "{input}: {}", run.stderr);
+    }
+    let job = dir.write("stdin.toml", &format!("[input]\npath = \"-\"\n{write}"));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hydrant"))
+        .args(["run", path_str(&job), "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let piped = gzip("{\"n\":5}\n");
+    child.stdin.take().unwrap().write_all(&piped).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sent: Vec<Value> = (server.requests().iter())
+        .flat_map(|seen| body(seen).as_array().unwrap().clone())
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            json!({"n": 0}),
+            json!({"n": 1}),
+            json!({"n": 2}),
+            json!({"n": "3", "name": "c"}),
+            json!({"n": "4", "name": "d"}),
+            json!({"n": 5}),
+        ]
+    );
+}
+
 #[test]
 fn writes_keep_to_concurrency_and_interval_and_read_stdin() {
     let server = TestServer::start_fn(|seen| Exchange {

@@ -1173,9 +1173,14 @@ fn validate_input(input: Option<&file::InputFile>) -> std::result::Result<Input,
 /// The format of an input file: `input.format`, else told by the
 /// file's extension, NDJSON when it tells nothing.
 fn input_format(path: &str, format: Option<&str>) -> std::result::Result<InputFormat, String> {
+    // A gzip file's format is named before its `.gz`.
+    let named = match super::gzipped(FsPath::new(path)) {
+        true => FsPath::new(path).file_stem().map(FsPath::new),
+        false => Some(FsPath::new(path)),
+    };
     let format = match format {
         Some(format) => format,
-        None => match FsPath::new(path).extension().and_then(|e| e.to_str()) {
+        None => match named.and_then(FsPath::extension).and_then(|e| e.to_str()) {
             Some("csv") => "csv",
             Some("parquet") => "parquet",
             _ => "ndjson",

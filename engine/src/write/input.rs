@@ -29,6 +29,17 @@ pub(crate) enum InputRecord {
 
 pub(crate) type InputRecords = Box<dyn Iterator<Item = Result<InputRecord>> + Send>;
 
+/// `reader`, decoded where it starts as gzip does (a `.gz` file, or one
+/// piped in): its members are read as one text, as `zcat` reads them.
+fn gunzipped(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+    let mut reader = BufReader::new(reader);
+    let gzip = io::BufRead::fill_buf(&mut reader)?.starts_with(&[0x1f, 0x8b]);
+    Ok(match gzip {
+        true => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
+        false => Box::new(reader),
+    })
+}
+
 /// Opens the input. `redirect_to` (`--replay`) applies to a read job's
 /// requests too.
 pub(crate) fn open(input: &Input, redirect_to: Option<Uri>) -> Result<InputRecords> {
@@ -49,6 +60,8 @@ pub(crate) fn open(input: &Input, redirect_to: Option<Uri>) -> Result<InputRecor
                 })?),
                 None => Box::new(io::stdin()),
             };
+            let reader = gunzipped(reader)
+                .map_err(|e| Error::io(format!("cannot read the input {shown}"), e))?;
             Ok(match format {
                 InputFormat::Csv => csv(reader, shown),
                 _ => Box::new(NdjsonItems::new(Box::new(BufReader::new(reader)), shown)),
