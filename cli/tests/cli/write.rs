@@ -944,6 +944,19 @@ fn broken_write_jobs_are_usage_errors_naming_the_key() {
     );
 }
 
+/// `hydrant run JOB --quiet`, given `input` on stdin.
+fn run_with_stdin(job: &std::path::Path, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hydrant"))
+        .args(["run", path_str(job), "--quiet"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// `text` gzip-compressed by the `gzip` program.
 fn gzip(text: &str) -> Vec<u8> {
     use std::io::Write;
@@ -982,16 +995,7 @@ fn a_gzip_input_is_read_as_zcat_reads_it() {
         assert_eq!(run.code, 0, "{input}: {}", run.stderr);
     }
     let job = dir.write("stdin.toml", &format!("[input]\npath = \"-\"\n{write}"));
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hydrant"))
-        .args(["run", path_str(&job), "--quiet"])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    let piped = gzip("{\"n\":5}\n");
-    child.stdin.take().unwrap().write_all(&piped).unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = run_with_stdin(&job, &gzip("{\"n\":5}\n"));
     assert!(
         output.status.success(),
         "{}",
@@ -1028,20 +1032,7 @@ fn writes_keep_to_concurrency_and_interval_and_read_stdin() {
             server.url()
         ),
     );
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hydrant"))
-        .args(["run", path_str(&job), "--quiet"])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = run_with_stdin(&job, input.as_bytes());
     assert!(
         output.status.success(),
         "{}",
