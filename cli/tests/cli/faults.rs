@@ -382,6 +382,51 @@ fn a_flood_of_headers_is_refused() {
     );
 }
 
+/// A gzip file served as it is, with no Content-Encoding: an export's
+/// `orders.json.gz` as `application/gzip`, as static file servers and
+/// object stores serve it. No JSON starts with its magic bytes, so it is
+/// read decoded (two members joined, as `cat` joins them), an NDJSON one
+/// too; a bomb stops at the cap.
+#[test]
+fn a_gzip_file_served_as_it_is_is_read_decoded() {
+    use std::io::Write;
+    let gzip = |text: &str| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    };
+    let file = |target: &str, body: Vec<u8>| Exchange {
+        headers: vec![("content-type".into(), "application/gzip".into())],
+        ..Exchange::json(target, body)
+    };
+    let joined = [gzip("{\"data\": [{\"id\": 0}, "), gzip("{\"id\": 1}]}")].concat();
+    let bomb = gzip(&" ".repeat(2 << 20));
+    let server = TestServer::start(vec![
+        file("/orders.json.gz", joined),
+        file("/orders.ndjson.gz", gzip("{\"id\": 0}\n{\"id\": 1}\n")),
+        file("/bomb.json.gz", bomb),
+    ]);
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    for columns in ["", declared] {
+        for (target, records) in [
+            ("/orders.json.gz", "[records]\npath = \"data\"\n"),
+            ("/orders.ndjson.gz", "[records]\nformat = \"ndjson\"\n"),
+        ] {
+            let (run, _) = run_job(&server.url(), target, &format!("{records}{columns}"), &[]);
+            assert_eq!(run.code, 0, "{target}: {}", run.stderr);
+            assert_eq!(run.stdout, lines(0..2), "{target}");
+        }
+    }
+    let capped = "[limits]\nmax_response = \"1MiB\"\n";
+    let (run, _) = run_job(&server.url(), "/bomb.json.gz", capped, &[]);
+    assert_eq!(run.code, 1);
+    let says = format!(
+        "response from {}/bomb.json.gz exceeds limits.max_response (1048576 bytes decoded)",
+        server.url()
+    );
+    assert!(run.stderr.contains(&says), "{}", run.stderr);
+}
+
 #[test]
 fn a_gzip_bomb_stops_at_the_cap() {
     use std::io::Write;
