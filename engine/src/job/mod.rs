@@ -1115,12 +1115,17 @@ fn partial_of(path: &FsPath) -> PathBuf {
 
 /// `out/orders.ndjson` → `out/orders-2-of-8.ndjson`.
 fn shard_path(path: &FsPath, i: u32, n: u32) -> PathBuf {
-    let stem = path
+    // A gzip file's name keeps its format's extension beside `.gz`.
+    let (named, gz) = match gzipped(path) {
+        true => (path.file_stem().map_or(path, FsPath::new), ".gz"),
+        false => (path, ""),
+    };
+    let stem = named
         .file_stem()
         .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
-    let name = match path.extension() {
-        Some(ext) => format!("{stem}-{i}-of-{n}.{}", ext.to_string_lossy()),
-        None => format!("{stem}-{i}-of-{n}"),
+    let name = match named.extension() {
+        Some(ext) => format!("{stem}-{i}-of-{n}.{}{gz}", ext.to_string_lossy()),
+        None => format!("{stem}-{i}-of-{n}{gz}"),
     };
     path.with_file_name(name)
 }
@@ -1239,6 +1244,18 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("expected an array"), "{err}");
+    }
+
+    #[test]
+    fn a_shards_files_are_named_beside_the_format_extension() {
+        let named = |path: &str| shard_path(FsPath::new(path), 2, 8);
+        assert_eq!(
+            named("out/orders.ndjson"),
+            FsPath::new("out/orders-2-of-8.ndjson")
+        );
+        assert_eq!(named("orders.csv.gz"), FsPath::new("orders-2-of-8.csv.gz"));
+        assert_eq!(named("orders.gz"), FsPath::new("orders-2-of-8.gz"));
+        assert_eq!(named("orders"), FsPath::new("orders-2-of-8"));
     }
 
     #[test]
