@@ -46,12 +46,14 @@ pub(crate) fn explain(job: &Job) -> Result<String> {
 /// run: its first request is shown instead, and the batch has no body.
 pub(crate) fn check(job: &Job) -> Result<WriteCheck> {
     let (write, request) = parts(job);
+    let encoder = Arc::new(Encoder::new(write, &request.url));
     let sender = Sender {
         session: session(job, &RunOptions::default())?,
         job: job.clone(),
         key_prefix: fingerprint(job)[..16].to_owned(),
+        encoder: Arc::clone(&encoder),
+        split: Default::default(),
     };
-    let encoder = Encoder::new(write, &request.url);
     let (input, items) = match &write.input {
         Input::Job(parent) => {
             let parent_text = crate::read::explain(parent)?;

@@ -176,6 +176,8 @@ pub(crate) async fn run(job: &Job, options: RunOptions) -> Result<Summary> {
             session,
             job: job.clone(),
             key_prefix: fingerprint[..16].to_owned(),
+            encoder: Arc::clone(&encoder),
+            split: Default::default(),
         }),
         earlier_elapsed: checkpoint.elapsed_s,
         checkpoint,
@@ -366,20 +368,9 @@ impl Settling<'_> {
             (true, false) => "; if the API takes one record a request, set write.mode = \"single\"",
             (true, true) => "; if the API takes an array of records, set write.mode = \"batch\"",
         };
-        // A batch refused as too large was not processed (RFC 9110):
-        // smaller batches would go.
-        let smaller = match &self.last_reject {
-            Some(last) if last.status == Some(413) && write.batch_size > 1 => {
-                format!(
-                    "; the API refused a batch as too large (413): set write.batch_size below {}",
-                    write.batch_size
-                )
-            }
-            _ => String::new(),
-        };
         Error::data(format!(
             "{} records rejected{last}, more than write.max_rejects ({}); {} delivered{rest}; \
-             {whereto}{single}{smaller}",
+             {whereto}{single}",
             counts.rejected, write.max_rejects, counts.delivered
         ))
     }

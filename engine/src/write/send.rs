@@ -13,6 +13,16 @@ pub(super) struct Sender {
     /// Idempotency keys are this and the batch number: the same for a
     /// batch in every run of the job.
     pub(super) key_prefix: String,
+    /// Makes the bodies of the halves of a batch refused as too large.
+    pub(super) encoder: Arc<Encoder>,
+    /// Whether a batch was split yet: the first split is a warning.
+    pub(super) split: std::sync::atomic::AtomicBool,
+}
+
+/// Whether an answer refused its batch as too large: 413, which the
+/// server did not process (RFC 9110).
+fn too_large(answer: &Result<(Fetched, Failed)>) -> bool {
+    matches!(answer, Err(e) if e.status() == Some(413))
 }
 
 impl Sender {
@@ -22,6 +32,17 @@ impl Sender {
     pub(super) fn prepare(
         &self,
         index: u64,
+        placeholders: &HashMap<String, String>,
+    ) -> Result<Prepared> {
+        self.prepare_part(index, "", placeholders)
+    }
+
+    /// [`Sender::prepare`] for `part` of the batch (`.1.2`: the second
+    /// half of its first half), whose idempotency key is its own.
+    fn prepare_part(
+        &self,
+        index: u64,
+        part: &str,
         placeholders: &HashMap<String, String>,
     ) -> Result<Prepared> {
         let (write, request) = parts(&self.job);
@@ -45,7 +66,8 @@ impl Sender {
             prepared.set_header("content-encoding", "gzip".to_owned(), false);
         }
         if let Some(header) = &write.idempotency_header {
-            prepared.set_header(header, format!("{}-{}", self.key_prefix, index), false);
+            let key = format!("{}-{index}{part}", self.key_prefix);
+            prepared.set_header(header, key, false);
         }
         Ok(prepared)
     }
@@ -63,7 +85,7 @@ impl Sender {
             return Ok(settled);
         }
         let (write, request) = parts(&self.job);
-        let mut prepared = match self.prepare(batch.index, &batch.placeholders) {
+        let prepared = match self.prepare(batch.index, &batch.placeholders) {
             Ok(prepared) => prepared,
             // A record's value that cannot go into the URL: the record is
             // rejected, not sent elsewhere, and the run goes on.
@@ -83,17 +105,50 @@ impl Sender {
             }
             Err(e) => return Err(e),
         };
-        settled.bytes = batch.body.len() as u64;
-        prepared.body = Some((batch.body, "application/json"));
         let repeatable = request.method == Method::Put || write.idempotency_header.is_some();
-        let (result, retries) = self.session.send(prepared, repeatable).await;
-        settled.requests = 1 + u64::from(retries);
-        let count = batch.records.len() as u64;
-        if retries > 0 {
-            settled.retried = count;
+        // A batch refused as too large goes again as two halves, and so
+        // on down to one record, which is rejected if it is refused too.
+        let mut parts = vec![(batch.records, batch.body, String::new())];
+        let mut first = Some(prepared);
+        while let Some((records, body, part)) = parts.pop() {
+            let mut prepared = match first.take() {
+                Some(prepared) => prepared,
+                None => self.prepare_part(batch.index, &part, &batch.placeholders)?,
+            };
+            settled.bytes += body.len() as u64;
+            prepared.body = Some((body, "application/json"));
+            let sent = format!(
+                "{} {}",
+                prepared.method.as_str(),
+                self.session.shown(&prepared)
+            );
+            let (result, retries) = self.session.send(prepared, repeatable).await;
+            settled.requests += 1 + u64::from(retries);
+            if retries > 0 {
+                settled.retried += records.len() as u64;
+            }
+            let answer = self.read_answer(result, records.len());
+            if too_large(&answer) && records.len() > 1 {
+                let said = format!(
+                    "{sent} answered 413 Payload Too Large to a batch of {} records: it goes \
+                     again as two, and so does each half the API refuses so (a smaller \
+                     write.batch_size sends less at once)",
+                    records.len()
+                );
+                match self.split.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    false => tracing::warn!(batch = batch.index, "{said}"),
+                    true => tracing::debug!(batch = batch.index, "{said}"),
+                }
+                let mut first = records;
+                let second = first.split_off(first.len() / 2);
+                let second_body = self.encoder.body(&second);
+                parts.push((second, second_body, format!("{part}.2")));
+                let first_body = self.encoder.body(&first);
+                parts.push((first, first_body, format!("{part}.1")));
+                continue;
+            }
+            self.settle(&mut settled, records, answer)?;
         }
-        let answer = self.read_answer(result, batch.records.len());
-        self.settle(&mut settled, batch.records, answer)?;
         Ok(settled)
     }
 
@@ -145,7 +200,7 @@ impl Sender {
     ) -> Result<()> {
         let count = records.len() as u64;
         match answer {
-            Ok((_, failed)) if failed.is_empty() => settled.delivered = count,
+            Ok((_, failed)) if failed.is_empty() => settled.delivered += count,
             Ok((fetched, failed)) => self.reject_failed(settled, records, &fetched, failed),
             Err(e) if e.is_config() => return Err(e),
             // The server accepted the batch: that its answer could not be
@@ -156,7 +211,7 @@ impl Sender {
                     records = count,
                     "batch delivered, but its answer could not be read: {e}"
                 );
-                settled.delivered = count;
+                settled.delivered += count;
             }
             Err(e) => {
                 tracing::warn!(batch = settled.index, records = count, "{e}");
@@ -185,7 +240,7 @@ impl Sender {
         failed: Failed,
     ) {
         let (count, failed_count) = (records.len() as u64, failed.len() as u64);
-        settled.delivered = count - failed_count;
+        settled.delivered += count - failed_count;
         let answered = format!(
             "{} {} answered {}",
             fetched.prepared.method.as_str(),
