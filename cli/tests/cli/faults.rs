@@ -427,6 +427,45 @@ fn a_gzip_file_served_as_it_is_is_read_decoded() {
     assert!(run.stderr.contains(&says), "{}", run.stderr);
 }
 
+/// Python's `json.dumps` writes a float NaN or infinity as `NaN`,
+/// `Infinity` or `-Infinity`, which are not JSON: Flask and pandas-backed
+/// APIs answer so. The run fails naming the value and the key that reads
+/// it; with `records.non_finite = "null"` each is read as null, on every
+/// page path and output, a string that spells one kept as it is.
+#[test]
+fn nan_and_infinity_fail_the_run_or_are_read_as_null() {
+    let page = r#"{"data": [{"id": 1, "score": NaN, "note": "NaN"},
+        {"id": 2, "score": Infinity, "note": "x"}, {"id": 3, "score": -Infinity, "note": "y"}],
+        "next": "/p2"}"#;
+    let server = TestServer::start(vec![
+        Exchange::json("/p1", page),
+        Exchange::json("/p2", r#"{"data": [{"id": 4, "score": 0.5, "note": "z"}]}"#),
+    ]);
+    let paged = "[records]\npath = \"data\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n";
+    let (run, _) = run_job(&server.url(), "/p1", paged, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let says = format!(
+        "response from {}/p1 is not JSON: it holds `NaN` at byte 29, a number JSON has no word \
+         for (Python's json.dumps writes NaN and Infinity so); set records.non_finite = \"null\" \
+         to read such values as null",
+        server.url()
+    );
+    assert!(run.stderr.contains(&says), "{}", run.stderr);
+    let nulled = paged.replace("[paginate]", "non_finite = \"null\"\n[paginate]");
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n[[columns]]\nname = \"score\"\n\
+                    type = \"double\"\n[[columns]]\nname = \"note\"\n";
+    for columns in ["", declared] {
+        let (run, summary) = run_job(&server.url(), "/p1", &format!("{nulled}{columns}"), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(
+            run.stdout,
+            "{\"id\":1,\"score\":null,\"note\":\"NaN\"}\n{\"id\":2,\"score\":null,\"note\":\"x\"}\n\
+             {\"id\":3,\"score\":null,\"note\":\"y\"}\n{\"id\":4,\"score\":0.5,\"note\":\"z\"}\n"
+        );
+        assert_eq!(summary["records"], 4);
+    }
+}
+
 #[test]
 fn a_gzip_bomb_stops_at_the_cap() {
     use std::io::Write;

@@ -1291,6 +1291,7 @@ mod tests {
             flatten: "_".to_owned(),
             infer_pages: 1,
             paged: false,
+            non_finite_null: false,
         };
         let extractor = Extractor::new(columns, &records);
         let plan = extractor.plan().expect("paths of keys are planned");

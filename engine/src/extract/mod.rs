@@ -1012,6 +1012,7 @@ mod tests {
             flatten: ".".to_owned(),
             infer_pages: 1,
             paged: false,
+            non_finite_null: false,
         }
     }
 

@@ -96,6 +96,7 @@ pub(crate) struct RecordsFile {
     pub dirty_path: Option<String>,
     pub flatten: Option<String>,
     pub infer_pages: Option<u64>,
+    pub non_finite: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

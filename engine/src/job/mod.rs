@@ -324,6 +324,9 @@ pub(crate) struct Records {
     /// records are the page itself is then no record when it says its
     /// request failed.
     pub paged: bool,
+    /// `non_finite = "null"`: an answer's `NaN` and `Infinity`, which are
+    /// not JSON, are read as null.
+    pub non_finite_null: bool,
 }
 
 /// Whether a records path of an NDJSON answer selects from the array of

@@ -417,6 +417,12 @@ pub(super) fn validate_records(
         "dirty",
         &["dirty", "null"],
     )?;
+    let non_finite = one_of(
+        &format!("{key}.non_finite"),
+        file.non_finite.as_deref(),
+        "error",
+        &["error", "null"],
+    )?;
     let lines = one_of(
         &format!("{key}.format"),
         file.format.as_deref(),
@@ -443,6 +449,7 @@ pub(super) fn validate_records(
         dirty_path: file.dirty_path.as_ref().map(PathBuf::from),
         flatten,
         paged,
+        non_finite_null: non_finite == "null",
     })
 }
 

@@ -80,10 +80,97 @@ pub(crate) fn lines_as_array(body: &[u8]) -> Vec<u8> {
     array
 }
 
+/// The words for numbers JSON cannot hold that some encoders write
+/// (Python's `json.dumps`, and so Flask and pandas-backed APIs).
+const NON_FINITE: [&[u8]; 3] = [b"NaN", b"Infinity", b"-Infinity"];
+
+/// Where `body` holds a value of [`NON_FINITE`] outside its strings: the
+/// byte of each and its length.
+pub(crate) fn non_finite_values(body: &[u8]) -> Vec<(usize, usize)> {
+    let mut found = Vec::new();
+    let (mut at, mut in_string) = (0, false);
+    // Whether the last byte outside whitespace opens a value's place.
+    let mut value_next = true;
+    while at < body.len() {
+        let byte = body[at];
+        if in_string {
+            match byte {
+                b'\\' => at += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            at += 1;
+            continue;
+        }
+        if value_next && matches!(byte, b'N' | b'I' | b'-') {
+            let word = NON_FINITE.iter().find(|word| body[at..].starts_with(word));
+            let ends = |len: usize| {
+                (body.get(at + len)).is_none_or(|b| b",]}".contains(b) || b.is_ascii_whitespace())
+            };
+            if let Some(word) = word.filter(|word| ends(word.len())) {
+                found.push((at, word.len()));
+                at += word.len();
+                value_next = false;
+                continue;
+            }
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b',' | b':' => value_next = true,
+            b if b.is_ascii_whitespace() => {}
+            _ => value_next = false,
+        }
+        at += 1;
+    }
+    found
+}
+
+/// `body` with each value of [`NON_FINITE`] outside its strings written
+/// `null`; `None` where it holds none.
+pub(crate) fn non_finite_as_null(body: &[u8]) -> Option<Vec<u8>> {
+    let found = non_finite_values(body);
+    if found.is_empty() {
+        return None;
+    }
+    let mut nulled = Vec::with_capacity(body.len() + found.len());
+    let mut from = 0;
+    for (at, len) in found {
+        nulled.extend_from_slice(&body[from..at]);
+        nulled.extend_from_slice(b"null");
+        from = at + len;
+    }
+    nulled.extend_from_slice(&body[from..]);
+    Some(nulled)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn nan_and_infinity_outside_strings_are_read_as_null() {
+        let nulled =
+            |body: &str| non_finite_as_null(body.as_bytes()).map(|b| String::from_utf8(b).unwrap());
+        assert_eq!(
+            nulled(
+                r#"{"a": NaN, "b": [Infinity,-Infinity], "c": "NaN, Infinity", "d": {"e":NaN}}"#
+            ),
+            Some(
+                r#"{"a": null, "b": [null,null], "c": "NaN, Infinity", "d": {"e":null}}"#
+                    .to_owned()
+            )
+        );
+        // At the top, in NDJSON's array of lines, and beside escapes.
+        assert_eq!(nulled("NaN"), Some("null".to_owned()));
+        assert_eq!(
+            nulled(r#"["a\"NaN", NaN]"#),
+            Some(r#"["a\"NaN", null]"#.to_owned())
+        );
+        // Not values: a key, part of a word, a number's sign, none at all.
+        assert_eq!(nulled(r#"{"NaN": 1, "x": NaNa, "y": -1}"#), None);
+        assert_eq!(nulled(r#"{"x": 1.5}"#), None);
+    }
 
     #[test]
     fn ndjson_is_the_array_of_its_lines() {

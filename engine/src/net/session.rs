@@ -75,6 +75,9 @@ struct Inner {
     /// Whether a successful answer's body is NDJSON, read as the array of
     /// its lines (`records.format = "ndjson"`).
     lines: bool,
+    /// Whether a successful answer's `NaN` and `Infinity` are read as
+    /// null (`records.non_finite = "null"`).
+    non_finite_null: bool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -137,6 +140,7 @@ impl Session {
                 secrets: std::sync::RwLock::new(secrets),
                 retries: AtomicU64::new(0),
                 lines: job.records.lines,
+                non_finite_null: job.records.non_finite_null,
             }),
         }
     }
@@ -182,10 +186,17 @@ impl Session {
 
     /// A successful answer whose body is NDJSON, as the array of its lines
     /// (see [`crate::json::lines_as_array`]): every page path reads one
-    /// document.
+    /// document. With `records.non_finite = "null"`, its `NaN` and
+    /// `Infinity` as null.
     fn framed(&self, mut fetched: Fetched) -> Fetched {
         if self.inner.lines && fetched.response.status.is_success() {
             fetched.response.body = crate::json::lines_as_array(&fetched.response.body);
+        }
+        if self.inner.non_finite_null && fetched.response.status.is_success() {
+            let nulled = crate::json::non_finite_as_null(&fetched.response.body);
+            if let Some(body) = nulled {
+                fetched.response.body = body;
+            }
         }
         fetched
     }

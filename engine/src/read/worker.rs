@@ -784,8 +784,16 @@ pub(crate) fn not_json(
         && lines
             .iter()
             .all(|line| serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok());
+    let non_finite = crate::json::non_finite_values(body);
     let what = if start.starts_with(b"<") {
         "is not JSON: the answer is HTML or XML".to_owned()
+    } else if let Some(&(at, len)) = non_finite.first() {
+        format!(
+            "is not JSON: it holds `{}` at byte {at}, a number JSON has no word for (Python's \
+             json.dumps writes NaN and Infinity so); set records.non_finite = \"null\" to read \
+             such values as null",
+            String::from_utf8_lossy(&body[at..at + len])
+        )
     } else if one_value_a_line {
         "is not JSON: the answer is NDJSON (one JSON value a line), not one document (set \
          records.format = \"ndjson\" to read each line as a record)"

@@ -256,6 +256,7 @@ impl Mapping {
             flatten: ".".to_owned(),
             infer_pages: 1,
             paged: false,
+            non_finite_null: false,
         };
         Mapping {
             extractor: Extractor::new(columns.to_vec(), &records).noting_absent(),
