@@ -939,7 +939,8 @@ fn summary_json_dash_goes_to_stderr() {
 /// JSON served in another encoding, as older APIs serve it: the
 /// `charset=ISO-8859-1` of a Latin-1 body (read as windows-1252, as
 /// browsers read it), the same label on a UTF-8 body (a Java servlet's
-/// default: kept), UTF-16 told by its byte order mark, and by its label.
+/// default: kept), UTF-16 told by its byte order mark, and by its label,
+/// and GBK.
 /// Each page is read as its answer says, on a run that follows each
 /// page's next link; a Latin-1 body with no label stays an error (above).
 /// The first page's link, `Ã©` in Latin-1, is also `é` in UTF-8: it is
@@ -991,7 +992,17 @@ fn a_body_in_another_encoding_is_read_as_its_charset_says() {
         page(
             "/p4",
             Some("UTF-16BE"),
-            utf16("{\"data\": [{\"id\": 4, \"name\": \"façade\"}]}", b"", true),
+            utf16(
+                "{\"data\": [{\"id\": 4, \"name\": \"façade\"}], \"next\": \"/p5\"}",
+                b"",
+                true,
+            ),
+        ),
+        // GBK, as Chinese enterprise APIs label it: 中文 is D6 D0 CE C4.
+        page(
+            "/p5",
+            Some("GBK"),
+            [&b"{\"data\": [{\"id\": 5, \"name\": \""[..], &[0xD6, 0xD0, 0xCE, 0xC4], b"\"}]}"].concat(),
         ),
     ]);
     let paged = "[records]\npath = \"data\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n";
@@ -1003,10 +1014,11 @@ fn a_body_in_another_encoding_is_read_as_its_charset_says() {
         assert_eq!(
             run.stdout,
             "{\"id\":1,\"name\":\"café “€”\"}\n{\"id\":2,\"name\":\"Müller\"}\n\
-             {\"id\":3,\"name\":\"naïve 🦀\"}\n{\"id\":4,\"name\":\"façade\"}\n"
+             {\"id\":3,\"name\":\"naïve 🦀\"}\n{\"id\":4,\"name\":\"façade\"}\n\
+             {\"id\":5,\"name\":\"中文\"}\n"
         );
         assert_eq!(summary["stopped"], "no_next");
-        assert_eq!(summary["requests"], 4);
+        assert_eq!(summary["requests"], 5);
     }
 }
 
