@@ -295,3 +295,26 @@ def test_run_resumes_from_its_checkpoint(api, base, tmp_path):
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == list(range(1, 101))
     firsts = [target for target, _ in api.seen if f"t={token}" in target and "page=1" in target]
     assert len(firsts) == 1, "page 1 is not asked again"
+
+
+def test_a_resumed_gzip_output_reads_whole_in_duckdb_and_python(api, base, tmp_path):
+    # A gzip output ends a member at each checkpoint; the resumed run adds
+    # members after the last whole one, which gzip readers read as one text.
+    import gzip
+
+    import duckdb
+
+    out, state = tmp_path / "flaky.ndjson.gz", tmp_path / "state.json"
+    token = tmp_path.name
+    job = hydrant.Job.from_toml(
+        f'[request]\nurl = "{base}/flaky"\nquery = {{ t = "{token}" }}\n'
+        '[paginate]\ntype = "page"\n[limits]\nconcurrency = 1\n'
+        f'[state]\npath = "{state}"\n[output]\npath = "{out}"\n'
+    )
+    with pytest.raises(hydrant.HydrantError, match="answered 404"):
+        job.run()
+    job.run(resume=True)
+    with gzip.open(out, "rt") as lines:
+        assert [json.loads(line)["id"] for line in lines] == list(range(1, 101))
+    got = duckdb.sql(f"select count(*), sum(id) from read_json_auto('{out}')").fetchall()
+    assert got == [(100, 5050)]
