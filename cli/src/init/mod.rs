@@ -69,6 +69,9 @@ struct Draft {
     records_why: Option<String>,
     /// Whether an answer is NDJSON, a record a line.
     lines: bool,
+    /// Whether the answer holds `NaN` or `Infinity`, which are not JSON,
+    /// read as null (`records.non_finite`).
+    non_finite: bool,
     paging: Option<Paging>,
     /// Why the job sets its `Accept` header, where init set it.
     accept_why: Option<String>,
@@ -130,6 +133,16 @@ pub async fn init(args: InitArgs) -> Result<()> {
         // Asked again as the job will ask, to read its lines as records.
         draft.lines = true;
         probe = probe_again(&draft, &vars, &again).await?;
+    }
+    if serde_json::from_slice::<Value>(&probe.body).is_err() {
+        // Python's json.dumps writes NaN and Infinity: asked again reading
+        // them as null, kept where that made the answer JSON.
+        draft.non_finite = true;
+        let nulled = probe_again(&draft, &vars, &again).await?;
+        match serde_json::from_slice::<Value>(&nulled.body).is_ok() && nulled.body != probe.body {
+            true => probe = nulled,
+            false => draft.non_finite = false,
+        }
     }
     let body: Value = serde_json::from_slice(&probe.body)
         .with_context(|| format!("the first page of {} is not JSON", probe.url))?;
@@ -470,7 +483,16 @@ impl Draft {
                     .unwrap_or("the longest array of objects in the first page"),
                 toml_string(path)
             )),
+            None if self.non_finite => {
+                out.push_str("\n# the records are the body itself (no [records] path)\n[records]\n")
+            }
             None => out.push_str("\n# the records are the body itself (no [records] path)\n"),
+        }
+        if self.non_finite {
+            out.push_str(
+                "# the API sends NaN or Infinity, which are not JSON (Python's json.dumps \
+                 writes them): read as null\nnon_finite = \"null\"\n",
+            );
         }
         match &self.paging {
             Some(paging) => {

@@ -670,6 +670,31 @@ fn a_job_written_by_init_pages_solr_by_start_and_by_cursor_mark() {
     assert_eq!(summary["stopped"], "no_next");
 }
 
+/// Flask's jsonify and pandas-backed APIs send a float NaN or infinity
+/// as `NaN` or `Infinity`, which are not JSON: init asks again reading
+/// them as null and writes `non_finite = "null"`, with records at a path
+/// and as the body itself. Its jobs read every record, the values null.
+#[test]
+fn a_job_written_by_init_reads_nan_as_null() {
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/flask",
+            r#"{"data": [{"id": 0, "x": NaN}, {"id": 1, "x": 1.5}]}"#,
+        ),
+        Exchange::json(
+            "/bare",
+            r#"[{"id": 0, "x": -Infinity}, {"id": 1, "x": 2.5}]"#,
+        ),
+    ]);
+    let dir = Dir::new();
+    for (target, last) in [("/flask", "1.5"), ("/bare", "2.5")] {
+        let url = format!("{}{target}", server.url());
+        let expected = format!("{{\"id\":0,\"x\":null}}\n{{\"id\":1,\"x\":{last}}}\n");
+        let job = init_and_run(&dir, &target[1..], &url, &expected);
+        assert_eq!(job["records"]["non_finite"].as_str(), Some("null"), "{job}");
+    }
+}
+
 /// CouchDB's `_changes` feed, asked with a `limit`: `results`, the
 /// `last_seq` to ask `since`, and (CouchDB, not PouchDB) the changes
 /// still `pending`. Its last page is empty and names the sequence it was
