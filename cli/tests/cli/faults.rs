@@ -386,22 +386,32 @@ fn a_flood_of_headers_is_refused() {
 /// `orders.json.gz` as `application/gzip`, as static file servers and
 /// object stores serve it. No JSON starts with its magic bytes, so it is
 /// read decoded (two members joined, as `cat` joins them), an NDJSON one
-/// too; a bomb stops at the cap.
+/// too, and one a server compressed again; a bomb stops at the cap.
 #[test]
 fn a_gzip_file_served_as_it_is_is_read_decoded() {
     use std::io::Write;
-    let gzip = |text: &str| {
+    let gzip_bytes = |bytes: &[u8]| {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        encoder.write_all(text.as_bytes()).unwrap();
+        encoder.write_all(bytes).unwrap();
         encoder.finish().unwrap()
     };
+    let gzip = |text: &str| gzip_bytes(text.as_bytes());
     let file = |target: &str, body: Vec<u8>| Exchange {
         headers: vec![("content-type".into(), "application/gzip".into())],
         ..Exchange::json(target, body)
     };
     let joined = [gzip("{\"data\": [{\"id\": 0}, "), gzip("{\"id\": 1}]}")].concat();
     let bomb = gzip(&" ".repeat(2 << 20));
+    // A server that compresses what it serves, a gzip file too.
+    let twice = Exchange {
+        headers: vec![
+            ("content-type".into(), "application/gzip".into()),
+            ("content-encoding".into(), "gzip".into()),
+        ],
+        ..Exchange::json("/twice.json.gz", gzip_bytes(&joined))
+    };
     let server = TestServer::start(vec![
+        twice,
         file("/orders.json.gz", joined),
         file("/orders.ndjson.gz", gzip("{\"id\": 0}\n{\"id\": 1}\n")),
         file("/bomb.json.gz", bomb),
@@ -410,6 +420,7 @@ fn a_gzip_file_served_as_it_is_is_read_decoded() {
     for columns in ["", declared] {
         for (target, records) in [
             ("/orders.json.gz", "[records]\npath = \"data\"\n"),
+            ("/twice.json.gz", "[records]\npath = \"data\"\n"),
             ("/orders.ndjson.gz", "[records]\nformat = \"ndjson\"\n"),
         ] {
             let (run, _) = run_job(&server.url(), target, &format!("{records}{columns}"), &[]);

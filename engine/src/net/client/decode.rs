@@ -196,16 +196,14 @@ impl<'u> Decoder<'u> {
     /// [`Charset::plain`]): a body in another encoding is read once whole.
     pub(super) fn readable(&mut self) -> Result<Option<&[u8]>> {
         let charset = self.charset;
-        let identity = matches!(self.decoding, Decoding::Identity(_));
         let decoded = self.decoded()?;
-        let gzip_file = identity && decoded.starts_with(&GZIP_MAGIC);
+        let gzip_file = decoded.starts_with(&GZIP_MAGIC);
         Ok((charset.plain(decoded) && !gzip_file).then_some(decoded))
     }
 
     pub(super) fn finish(self) -> Result<Vec<u8>> {
         let url = self.url;
         let charset = self.charset;
-        let identity = matches!(self.decoding, Decoding::Identity(_));
         let cap = self.cap;
         let fail = |e: std::io::Error| decode_error(e, url, cap);
         let decoding = match self.decoding {
@@ -229,7 +227,7 @@ impl<'u> Decoder<'u> {
             })?,
         };
         let body = sink.into_body();
-        let body = match identity && body.starts_with(&GZIP_MAGIC) {
+        let body = match body.starts_with(&GZIP_MAGIC) {
             true => gzip_file(&body, url, cap)?,
             false => body,
         };
@@ -278,8 +276,9 @@ fn write_members(
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// A body that is a gzip file itself, served with no Content-Encoding (an
-/// export's `.json.gz` as `application/gzip`): no JSON text starts with
-/// 0x1f, so it is read decoded, its members whole, within the cap.
+/// export's `.json.gz` as `application/gzip`) or with one that a server
+/// added on top: no JSON text starts with 0x1f, so it is read decoded,
+/// its members whole, within the cap.
 fn gzip_file(body: &[u8], url: &str, cap: u64) -> Result<Vec<u8>> {
     let fail = |e: std::io::Error| decode_error(e, url, cap);
     let mut decoder = flate2::write::GzDecoder::new(Capped::new(body.len(), cap));
