@@ -1245,8 +1245,9 @@ fn an_ndjson_answers_records_path_is_taken_in_each_line() {
 /// "fail"`, Google's `status` words, an HTTP status echoed in `code`, and
 /// WeChat's nonzero `errcode` where a job reads arrays of records from the
 /// page itself (the object was written as a record, exit 0). A zero
-/// `errcode`, and one object read by a job that does not page whose own
-/// `status` is `"failed"`, are no failure.
+/// `errcode`, and one object whose own `status` is `"failed"` read by a
+/// job that does not page or that says each page is one record, are no
+/// failure.
 #[test]
 fn a_200_in_an_apis_own_failure_words_fails_the_run() {
     let second = |target: &str, body: &str| {
@@ -1324,6 +1325,11 @@ fn a_200_in_an_apis_own_failure_words_fails_the_run() {
         );
     }
     let (run, _) = run_job(&url, "/payment", "", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":7,\"status\":\"failed\"}\n");
+    // Nor is one of a job that pages and says each page is one record.
+    let one = "[records]\nmode = \"one\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n";
+    let (run, _) = run_job(&url, "/payment", one, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "{\"id\":7,\"status\":\"failed\"}\n");
 }

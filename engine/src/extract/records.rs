@@ -130,10 +130,15 @@ pub(crate) fn records_missing<'v, N: Node<'v>>(
 /// Whether `page` is one object taken for a record
 /// where a job that pages reads its records from the page itself: an
 /// API of arrays answers a failure so (WeChat's `{"errcode": 45009,
-/// …}`). A job without paging may read one object whose own `status`
-/// is `"failed"`.
+/// …}`). A job without paging, or one that says each page is one
+/// record (`mode = "one"`), may read an object whose own `status` is
+/// `"failed"`.
 fn one_object_read<'v, N: Node<'v>>(page: N, records: &Records) -> bool {
-    records.paged && records.path.is_none() && !records.lines && page.is_object()
+    records.paged
+        && records.path.is_none()
+        && !records.lines
+        && records.mode != RecordMode::One
+        && page.is_object()
 }
 
 /// What a page says of its request's failure ([`failure_said`], or the
