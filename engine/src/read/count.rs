@@ -848,9 +848,9 @@ fn asked_size(job: &Job) -> Option<(String, u64)> {
         SIZE_PARAMS.contains(&folded(inner).as_str())
     };
     let number = |value: &str| value.trim().parse::<u64>().ok().filter(|&n| n > 0);
-    let table = request
-        .query
-        .iter()
+    // A credential is never quoted, whatever its name.
+    let table = (request.query.iter())
+        .filter(|(_, _, secret)| !secret)
         .map(|(name, value, _)| (name.clone(), value.clone()));
     let in_url = url::Url::parse(&request.url)
         .ok()
