@@ -540,7 +540,7 @@ fn a_write_refused_whole_names_single_mode() {
 /// set) with 413, which the server did not process: a batch so refused
 /// goes again as two halves, and each half refused so again, down to one
 /// record, which is rejected if it is refused too. Every other record is
-/// delivered once, each part with an idempotency key of its own.
+/// delivered once, each half with an idempotency key of its own.
 #[test]
 fn a_batch_refused_as_too_large_goes_again_in_halves() {
     let server = TestServer::start_fn(|seen| {
@@ -566,7 +566,7 @@ fn a_batch_refused_as_too_large_goes_again_in_halves() {
     let run = run_write(&dir, &job, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let seen = server.requests();
-    // The parts the server took: three records or fewer, none big.
+    // The halves the server took: three records or fewer, none big.
     let taken = |items: &Vec<Value>| items.len() <= 3 && items.iter().all(|r| r["big"].is_null());
     let delivered: Vec<u64> = (seen.iter())
         .map(|s| body(s)["items"].as_array().unwrap().clone())
@@ -578,7 +578,7 @@ fn a_batch_refused_as_too_large_goes_again_in_halves() {
     let keys: std::collections::BTreeSet<&str> = (seen.iter())
         .map(|s| s.header("idempotency-key").unwrap())
         .collect();
-    assert_eq!(keys.len(), seen.len(), "a key a part: {keys:?}");
+    assert_eq!(keys.len(), seen.len(), "a key a half: {keys:?}");
     let summary = summary(&dir);
     let counts = &summary["write"];
     assert_eq!(counts["delivered"], 9, "{summary}");

@@ -34,15 +34,15 @@ impl Sender {
         index: u64,
         placeholders: &HashMap<String, String>,
     ) -> Result<Prepared> {
-        self.prepare_part(index, "", placeholders)
+        self.prepare_half(index, "", placeholders)
     }
 
-    /// [`Sender::prepare`] for `part` of the batch (`.1.2`: the second
-    /// half of its first half), whose idempotency key is its own.
-    fn prepare_part(
+    /// [`Sender::prepare`] for a half of the batch, `half` (`.1.2`: the
+    /// second half of its first half), whose idempotency key is its own.
+    fn prepare_half(
         &self,
         index: u64,
-        part: &str,
+        half: &str,
         placeholders: &HashMap<String, String>,
     ) -> Result<Prepared> {
         let (write, request) = parts(&self.job);
@@ -66,7 +66,7 @@ impl Sender {
             prepared.set_header("content-encoding", "gzip".to_owned(), false);
         }
         if let Some(header) = &write.idempotency_header {
-            let key = format!("{}-{index}{part}", self.key_prefix);
+            let key = format!("{}-{index}{half}", self.key_prefix);
             prepared.set_header(header, key, false);
         }
         Ok(prepared)
@@ -108,12 +108,12 @@ impl Sender {
         let repeatable = request.method == Method::Put || write.idempotency_header.is_some();
         // A batch refused as too large goes again as two halves, and so
         // on down to one record, which is rejected if it is refused too.
-        let mut parts = vec![(batch.records, batch.body, String::new())];
+        let mut halves = vec![(batch.records, batch.body, String::new())];
         let mut first = Some(prepared);
-        while let Some((records, body, part)) = parts.pop() {
+        while let Some((records, body, half)) = halves.pop() {
             let mut prepared = match first.take() {
                 Some(prepared) => prepared,
-                None => self.prepare_part(batch.index, &part, &batch.placeholders)?,
+                None => self.prepare_half(batch.index, &half, &batch.placeholders)?,
             };
             settled.bytes += body.len() as u64;
             prepared.body = Some((body, "application/json"));
@@ -142,9 +142,9 @@ impl Sender {
                 let mut first = records;
                 let second = first.split_off(first.len() / 2);
                 let second_body = self.encoder.body(&second);
-                parts.push((second, second_body, format!("{part}.2")));
+                halves.push((second, second_body, format!("{half}.2")));
                 let first_body = self.encoder.body(&first);
-                parts.push((first, first_body, format!("{part}.1")));
+                halves.push((first, first_body, format!("{half}.1")));
                 continue;
             }
             self.settle(&mut settled, records, answer)?;
