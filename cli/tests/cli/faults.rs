@@ -1334,6 +1334,55 @@ fn a_200_in_an_apis_own_failure_words_fails_the_run() {
     assert_eq!(run.stdout, "{\"id\":7,\"status\":\"failed\"}\n");
 }
 
+/// An answer with nothing at the records path, in words hydrant does not
+/// know as a failure (`{"message": "Too many requests"}` with a 200),
+/// ended an offset run as a short page: where the next page holds
+/// records, the run fails rather than lose them, whether that page was
+/// fetched ahead (concurrency 4) or is asked for to tell (concurrency
+/// 1). Such an answer before an empty page is the end, with the warning
+/// of a page without records.
+#[test]
+fn an_answer_without_records_before_more_records_fails_the_run() {
+    let server = TestServer::start_fn(|seen| {
+        let url = url::Url::parse(&format!("http://h{}", seen.target)).unwrap();
+        let offset: u32 = (url.query_pairs())
+            .find(|(k, _)| k == "offset")
+            .map_or(0, |(_, v)| v.parse().unwrap());
+        let last = if url.path() == "/more" { 60 } else { 20 };
+        let body = match offset {
+            20 => r#"{"message": "Too many requests, slow down"}"#.to_owned(),
+            o if o < last => format!("{{\"data\":{}}}", ids(o..o + 10)),
+            _ => "{\"data\": []}".to_owned(),
+        };
+        Exchange::json(&seen.target, body)
+    });
+    let declared = "[[columns]]\nname = \"id\"\ntype = \"long\"\n";
+    for (concurrency, columns) in [(1, ""), (4, ""), (1, declared), (4, declared)] {
+        let rest = format!(
+            "[records]\npath = \"data\"\n[paginate]\ntype = \"offset\"\nlimit = 10\n\
+             [limits]\nconcurrency = {concurrency}\n{columns}"
+        );
+        let (run, _) = run_job(&server.url(), "/more", &rest, &[]);
+        assert_eq!(run.code, 1, "{concurrency}: {}", run.stderr);
+        let says = format!(
+            "the answer from {url}/more?offset=20&limit=10 had nothing at records.path, which \
+             ended pagination; but the next page, {url}/more?offset=30&limit=10, holds 10 \
+             records: the answer was likely a failure the API sent with a 200, not the end of \
+             the records; ending here would lose records",
+            url = server.url()
+        );
+        assert!(run.stderr.contains(&says), "{concurrency}: {}", run.stderr);
+        let (run, summary) = run_job(&server.url(), "/end", &rest, &[]);
+        assert_eq!(run.code, 0, "{concurrency}: {}", run.stderr);
+        assert_eq!(summary["records"], 20);
+        assert_eq!(
+            summary["warnings"].as_array().unwrap().len(),
+            1,
+            "{summary}"
+        );
+    }
+}
+
 /// Many APIs answer a failure with a 200: Slack's `"ok": false`, GraphQL's
 /// `errors`. A page that has nothing at the records path and says so ends
 /// the run with an error quoting it, not as the end of the records.

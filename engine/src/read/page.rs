@@ -120,7 +120,7 @@ impl ReadRun<'_, '_> {
         self.tell_unpaged(&[], |keys| next_named(root, keys), page.shown);
         let stepped = if again { 0 } else { records.len() };
         self.pass_read(None, stepped);
-        self.step(page, stepped, &watched, &|i| {
+        self.step(page, (stepped, missing == Ok(true)), &watched, &|i| {
             near_member(root, watched_at.get(i)?)
         })?;
         let missing = unless_stopped(missing, self.stopped_by_rule())?;
@@ -201,7 +201,7 @@ impl ReadRun<'_, '_> {
         self.tell_unpaged(&[], |keys| next_named(&tree, keys), page.shown);
         let stepped = if again { 0 } else { records.len() };
         self.pass_read(None, stepped);
-        self.step(page, stepped, &watched, &|i| {
+        self.step(page, (stepped, missing == Ok(true)), &watched, &|i| {
             near_member(&tree, watched_at.get(i)?)
         })?;
         let missing = unless_stopped(missing, self.stopped_by_rule())?;

@@ -152,11 +152,11 @@ impl Pass {
         Ok(())
     }
 
-    /// The plan of a counted pass's second request, with the pass's
-    /// fan-out value: for the check of a first page that came short
-    /// when nothing had gone after it (see `short.rs`).
-    pub(super) fn second_plan(&self) -> Option<Plan> {
-        let plan = self.paginator.ahead(1)?;
+    /// The plan of a counted pass's request after the pages it has seen,
+    /// with the pass's fan-out value: for the check of a page that came
+    /// short when nothing had gone after it (see `short.rs`).
+    pub(super) fn after_plan(&self) -> Option<Plan> {
+        let plan = self.paginator.ahead(self.paginator.pages())?;
         let mut overrides = self.fanout.clone();
         overrides.extend(plan.overrides);
         Some(Plan { overrides })

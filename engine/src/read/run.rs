@@ -818,7 +818,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             url: &fetched.prepared.url,
         };
         if status == 204 {
-            self.step(&page, 0, &[], &|_| None)?;
+            self.step(&page, (0, false), &[], &|_| None)?;
             if let Some(callback) = &self.options.on_progress {
                 callback(&self.tally.progress);
             }
@@ -832,7 +832,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                 found.map(|(_, member)| member.clone())
             };
             let records = facts.records.filter(|_| !again).unwrap_or_default();
-            self.step(&page, records, &facts.watched, &near)?;
+            self.step(&page, (records, facts.missing), &facts.watched, &near)?;
             let standing = self.standing();
             let stopped_by_rule = self.stopped_by_rule();
             let again_at = self.again_at(again);
@@ -955,7 +955,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     pub(super) fn step(
         &mut self,
         page: &PageAt<'_>,
-        records: usize,
+        (records, missing): (usize, bool),
         watched: &[Option<Value>],
         near: &dyn Fn(usize) -> Option<String>,
     ) -> Result<()> {
@@ -1008,6 +1008,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
                         task: self.in_flight.tasks.pop_front().map(|(task, _)| task),
                         shown: page.shown.to_owned(),
                         records,
+                        missing,
                         fingerprint: current.last_records,
                         first: current.paginator.pages() == 1,
                     });

@@ -17,10 +17,17 @@
 //! page the error names that too: an API that does not read the page
 //! parameter gives its first page again as well.
 //!
+//! A short page with nothing at `records.path` is no page of records
+//! but an answer in its place (a failure an API sends with a 200, in
+//! words hydrant does not know): where the next page holds records, the
+//! run fails, first page or later.
+//!
 //! With nothing in flight after a short first page (`concurrency = 1`),
 //! the second request is sent to tell, but only when the page holds a
-//! round number of records (a multiple of 10), as caps do. A pass of one
-//! short page is common, and most would cost a request for nothing.
+//! round number of records (a multiple of 10), as caps do, or nothing at
+//! the path; so is the request after a later page with nothing at the
+//! path. A pass of one short page is common, and most would cost a
+//! request for nothing.
 
 use std::time::Duration;
 
@@ -44,6 +51,9 @@ pub(super) struct AfterShort {
     /// The short page, as messages name it.
     pub(super) shown: String,
     pub(super) records: usize,
+    /// Whether the short page had nothing at `records.path`: an answer
+    /// that is no page of records (an error answered 200).
+    pub(super) missing: bool,
     /// The short page's [`records_fingerprint`](crate::extract::records_fingerprint).
     pub(super) fingerprint: Option<u64>,
     /// Whether the short page was the pass's first.
@@ -59,7 +69,7 @@ impl ReadRun<'_, '_> {
         };
         let task = match after.task {
             Some(task) => task,
-            None => match self.send_after_short(after.first, after.records)? {
+            None => match self.send_after_short(&after)? {
                 Some(task) => task,
                 None => return Ok(()),
             },
@@ -69,6 +79,16 @@ impl ReadRun<'_, '_> {
             return Ok(());
         };
         let (shown, records) = (after.shown, after.records);
+        if after.missing {
+            // No page of records but an answer in its place, and the
+            // API's records go on after it.
+            return Err(Error::data(format!(
+                "the answer from {shown} had nothing at records.path, which ended pagination; \
+                 but the next page, {next}, holds {more} records: the answer was likely a \
+                 failure the API sent with a 200, not the end of the records; ending here \
+                 would lose records"
+            )));
+        }
         let again = fingerprint.is_some() && fingerprint == after.fingerprint;
         if again && !after.first {
             return Ok(());
@@ -108,13 +128,15 @@ impl ReadRun<'_, '_> {
 
     /// Sends the second request of a pass whose first page came short
     /// with nothing sent after it, when the page's count looks like a cap.
-    fn send_after_short(&mut self, first: bool, records: usize) -> Result<Option<Task>> {
+    fn send_after_short(&mut self, after: &AfterShort) -> Result<Option<Task>> {
+        let (first, records) = (after.first, after.records);
         let looks_capped = first && records > 0 && records.is_multiple_of(10);
         let under_cap = self.total_cap.is_none_or(|cap| self.launched < cap);
-        let Some(pass) = self.pass.as_ref().filter(|_| looks_capped && under_cap) else {
+        let asked = (looks_capped || after.missing) && under_cap;
+        let Some(pass) = self.pass.as_ref().filter(|_| asked) else {
             return Ok(None);
         };
-        let Some(plan) = pass.second_plan() else {
+        let Some(plan) = pass.after_plan() else {
             return Ok(None);
         };
         let prepared = self.context.prepare_with(&plan, &pass.placeholders)?;

@@ -68,6 +68,9 @@ pub(crate) struct PageFacts {
     /// pagination, by watched index, where they selected nothing (see
     /// [`near_member`]).
     pub near: Vec<(usize, String)>,
+    /// Whether the page had nothing at `records.path` (see
+    /// [`records_missing`]).
+    pub missing: bool,
 }
 
 /// A page's rows, encoded.
@@ -296,6 +299,7 @@ impl PageWork {
                     fingerprint: None,
                     watched: values.into_iter().map(Some).collect(),
                     near: Vec::new(),
+                    missing: false,
                 }),
             });
             true
@@ -431,6 +435,7 @@ impl PageWork {
                     fingerprint: fingerprint.filter(|_| self.counted),
                     watched: values,
                     near,
+                    missing: records_missing == Ok(true),
                 }),
             });
         }
@@ -594,6 +599,8 @@ impl PageWork {
                         fingerprint: fingerprint.filter(|_| self.counted),
                         watched: values,
                         near,
+                        // A shaped page is one of records at the path.
+                        missing: false,
                     }),
                 });
             }
