@@ -516,13 +516,16 @@ impl Inference {
             } else {
                 inferred.keys.join(&self.separator)
             };
-            if columns.iter().any(|c| c.name == name) {
+            // Names alike but for case are one name to Spark, BigQuery
+            // and Snowflake, which would refuse the output's second.
+            let taken = |name: &str| {
+                let name = name.to_lowercase();
+                columns.iter().any(|c| c.name.to_lowercase() == name)
+            };
+            if taken(&name) {
                 let base = name.clone();
                 let mut n = 2;
-                while columns
-                    .iter()
-                    .any(|c| c.name == format!("{base}{}{n}", self.separator))
-                {
+                while taken(&format!("{base}{}{n}", self.separator)) {
                     n += 1;
                 }
                 name = format!("{base}{}{n}", self.separator);
@@ -820,6 +823,15 @@ mod tests {
                 s("new", "boolean"),
             ]
         );
+    }
+
+    #[test]
+    fn names_alike_but_for_case_or_flattening_are_told_apart() {
+        let mut inference = Inference::new("_", Mixed::Text);
+        let page = r#"[{"a_b": 1, "a": {"b": 2}, "ID": 3, "id": 4, "Ünit": 5, "ünit": 6}]"#;
+        feed(&mut inference, page, Policy::Grow);
+        let names: Vec<String> = inference.columns().into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["a_b", "a_b_2", "ID", "id_2", "Ünit", "ünit_2"]);
     }
 
     #[test]
