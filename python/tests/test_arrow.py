@@ -279,21 +279,25 @@ def test_ctrl_c_stops_a_read_and_a_run(base, tmp_path, ctrl_c):
     assert time.monotonic() - started < 10, "waited for the slow page"
 
 
-def test_run_resumes_from_its_checkpoint(api, base, tmp_path):
-    out, state = tmp_path / "flaky.ndjson", tmp_path / "state.json"
-    token = tmp_path.name
-    job = hydrant.Job.from_toml(
-        f'[request]\nurl = "{base}/flaky"\nquery = {{ t = "{token}" }}\n'
+def flaky_job(base, tmp_path, out, state):
+    """A checkpointed job of `/flaky`, whose page 2 fails once for this test."""
+    return hydrant.Job.from_toml(
+        f'[request]\nurl = "{base}/flaky"\nquery = {{ t = "{tmp_path.name}" }}\n'
         '[paginate]\ntype = "page"\n[limits]\nconcurrency = 1\n'
         f'[state]\npath = "{state}"\n[output]\npath = "{out}"\n'
     )
+
+
+def test_run_resumes_from_its_checkpoint(api, base, tmp_path):
+    out, state = tmp_path / "flaky.ndjson", tmp_path / "state.json"
+    job = flaky_job(base, tmp_path, out, state)
     with pytest.raises(hydrant.HydrantError, match="answered 404") as failed:
         job.run()
     assert failed.value.exit_code == 1
     assert state.exists() and not out.exists()
     job.run(resume=True)
     assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == list(range(1, 101))
-    firsts = [target for target, _ in api.seen if f"t={token}" in target and "page=1" in target]
+    firsts = [target for target, _ in api.seen if f"t={tmp_path.name}" in target and "page=1" in target]
     assert len(firsts) == 1, "page 1 is not asked again"
 
 
@@ -305,12 +309,7 @@ def test_a_resumed_gzip_output_reads_whole_in_duckdb_and_python(api, base, tmp_p
     import duckdb
 
     out, state = tmp_path / "flaky.ndjson.gz", tmp_path / "state.json"
-    token = tmp_path.name
-    job = hydrant.Job.from_toml(
-        f'[request]\nurl = "{base}/flaky"\nquery = {{ t = "{token}" }}\n'
-        '[paginate]\ntype = "page"\n[limits]\nconcurrency = 1\n'
-        f'[state]\npath = "{state}"\n[output]\npath = "{out}"\n'
-    )
+    job = flaky_job(base, tmp_path, out, state)
     with pytest.raises(hydrant.HydrantError, match="answered 404"):
         job.run()
     job.run(resume=True)
