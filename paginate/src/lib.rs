@@ -206,7 +206,7 @@ impl LastFollowed {
     pub fn reads_headers(&self) -> bool {
         match &self.from {
             NextFrom::Rel(_) => true,
-            NextFrom::Source(source) => matches!(source.as_ref(), Source::Header(_)),
+            NextFrom::Source(source, _) => matches!(source.as_ref(), Source::Header(_)),
         }
     }
 }
@@ -215,7 +215,8 @@ impl LastFollowed {
 /// the strategy for each page, owned by a [`LastFollowed`].
 #[derive(Debug, Clone)]
 enum NextFrom<'s> {
-    Source(Cow<'s, Source>),
+    /// A body path or a header, and the values it may hold.
+    Source(Cow<'s, Source>, Takes),
     /// A `Link` header's relation.
     Rel(Cow<'s, str>),
 }
@@ -223,7 +224,9 @@ enum NextFrom<'s> {
 impl NextFrom<'_> {
     fn into_owned(self) -> NextFrom<'static> {
         match self {
-            NextFrom::Source(source) => NextFrom::Source(Cow::Owned(source.into_owned())),
+            NextFrom::Source(source, takes) => {
+                NextFrom::Source(Cow::Owned(source.into_owned()), takes)
+            }
             NextFrom::Rel(rel) => NextFrom::Rel(Cow::Owned(rel.into_owned())),
         }
     }
@@ -232,7 +235,7 @@ impl NextFrom<'_> {
     /// received.
     fn text(&self, page: &Page<'_>) -> Option<(String, Value)> {
         match self {
-            NextFrom::Source(source) => text_of(source, page),
+            NextFrom::Source(source, takes) => text_of(source, *takes, page),
             NextFrom::Rel(rel) => {
                 let values = page
                     .headers
@@ -255,6 +258,9 @@ enum Strategy {
         param: String,
         placement: Placement,
         initial: Option<Value>,
+        /// The job names no `param`: an object cursor's members are
+        /// parameters of their own (MediaWiki's `continue`).
+        spread: bool,
     },
     NextLink {
         source: Source,
@@ -269,8 +275,21 @@ impl Strategy {
     /// Where a followed strategy reads its next cursor or link.
     fn next_from(&self) -> Option<NextFrom<'_>> {
         match self {
-            Strategy::Cursor { source, .. } | Strategy::NextLink { source } => {
-                Some(NextFrom::Source(Cow::Borrowed(source)))
+            Strategy::Cursor {
+                source,
+                placement,
+                spread,
+                ..
+            } => {
+                let takes = match (spread, placement) {
+                    (true, _) => Takes::Object,
+                    (false, Placement::Body) => Takes::Any,
+                    (false, _) => Takes::Scalar,
+                };
+                Some(NextFrom::Source(Cow::Borrowed(source), takes))
+            }
+            Strategy::NextLink { source } => {
+                Some(NextFrom::Source(Cow::Borrowed(source), Takes::Scalar))
             }
             Strategy::LinkHeader { rel } => Some(NextFrom::Rel(Cow::Borrowed(rel))),
             Strategy::Single | Strategy::Counter(_) | Strategy::Rules(_) => None,
@@ -286,8 +305,14 @@ impl Strategy {
     fn plan(&self, text: String, value: &Value) -> Plan {
         match self {
             Strategy::Cursor {
-                param, placement, ..
-            } => cursor_plan(param, *placement, value),
+                param,
+                placement,
+                spread,
+                ..
+            } => match value {
+                Value::Object(members) if *spread => spread_plan(members, *placement, text),
+                _ => cursor_plan(param, *placement, value),
+            },
             _ => Plan {
                 overrides: vec![Override::Link(text)],
             },
@@ -441,6 +466,7 @@ fn strategy(config: &Config, watched: &mut Watched) -> Result<Strategy, BuildErr
             param: config.param.clone().unwrap_or_else(|| "cursor".to_owned()),
             placement,
             initial: config.initial.clone(),
+            spread: config.param.is_none(),
         },
         Kind::NextLink => Strategy::NextLink {
             source: watched.source(&config.from, &config.header, "$.paging.next"),
@@ -637,6 +663,13 @@ impl Paginator {
         }
     }
 
+    /// Whether a `cursor` whose job names a `param`, which sends one
+    /// value: an object of parameters is sent member by member only
+    /// without it.
+    pub fn sends_one_value(&self) -> bool {
+        matches!(self.strategy, Strategy::Cursor { spread: false, .. })
+    }
+
     /// Whether [`Paginator::next`] reads [`Page::records`]: counters, rules
     /// and `records_below` stops do. When it does not, a page can be
     /// stepped on as soon as its headers and watched values are known.
@@ -675,17 +708,20 @@ impl Paginator {
                 param,
                 placement,
                 initial,
+                spread,
                 ..
             } => match initial {
                 Some(value) => {
                     // A first page that names the initial cursor names its
                     // own: Solr's `*` for an empty result.
-                    if let Some(text) = scalar_text(value) {
-                        let hash = stable_hash(&text);
-                        self.followed.insert(hash);
-                        self.last_followed = Some(hash);
+                    let text = scalar_text(value).unwrap_or_else(|| value.to_string());
+                    let hash = stable_hash(&text);
+                    self.followed.insert(hash);
+                    self.last_followed = Some(hash);
+                    match value {
+                        Value::Object(members) if *spread => spread_plan(members, *placement, text),
+                        _ => cursor_plan(param, *placement, value),
                     }
-                    cursor_plan(param, *placement, value)
                 }
                 None => Plan::default(),
             },
@@ -902,16 +938,70 @@ fn value_of(source: &Source, page: &Page<'_>) -> Option<Value> {
     }
 }
 
+/// The values a followed strategy can make a request of, beside a
+/// string, a number or a boolean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    /// Those alone: a link, or a cursor sent as a query parameter or a
+    /// header.
+    Scalar,
+    /// An object of them too, whose members are parameters of their own:
+    /// a cursor whose job names no `param` (MediaWiki's `continue`).
+    Object,
+    /// Any value: a cursor set as a member of the body keeps its JSON
+    /// type (DynamoDB's `LastEvaluatedKey`, Elasticsearch's
+    /// `search_after` array).
+    Any,
+}
+
+impl Takes {
+    /// Whether a non-empty object or array can make the next request.
+    fn compound(self, value: &Value) -> bool {
+        match (self, value) {
+            (Takes::Any, Value::Object(_) | Value::Array(_)) => !is_empty(value),
+            (Takes::Object, Value::Object(members)) => {
+                !members.is_empty()
+                    && members
+                        .values()
+                        .all(|v| v.is_null() || scalar_text(v).is_some())
+            }
+            _ => false,
+        }
+    }
+}
+
 /// A usable token: its text, and the value as received. Missing, null and
-/// `""` are none.
-fn text_of(source: &Source, page: &Page<'_>) -> Option<(String, Value)> {
+/// `""` are none; an object or an array is one where `takes` says so,
+/// its text its JSON.
+fn text_of(source: &Source, takes: Takes, page: &Page<'_>) -> Option<(String, Value)> {
     let value = value_of(source, page)?;
+    if takes.compound(&value) {
+        return Some((value.to_string(), value));
+    }
     let text = scalar_text(&value)?;
     (!text.is_empty()).then_some((text, value))
 }
 
+/// Each member of an object cursor set as a parameter of its own, a null
+/// one left out; `{cursor}` is the object's JSON.
+fn spread_plan(
+    members: &serde_json::Map<String, Value>,
+    placement: Placement,
+    text: String,
+) -> Plan {
+    let mut overrides = vec![Override::Var {
+        name: "cursor".to_owned(),
+        value: text,
+    }];
+    for (name, value) in members.iter().filter(|(_, v)| !v.is_null()) {
+        let text = scalar_text(value).unwrap_or_default();
+        overrides.push(placed(name, placement, text, value.clone()));
+    }
+    Plan { overrides }
+}
+
 fn cursor_plan(param: &str, placement: Placement, value: &Value) -> Plan {
-    let text = scalar_text(value).unwrap_or_default();
+    let text = scalar_text(value).unwrap_or_else(|| value.to_string());
     let mut overrides = vec![Override::Var {
         name: "cursor".to_owned(),
         value: text.clone(),

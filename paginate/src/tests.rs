@@ -192,6 +192,92 @@ fn cursor_from_header_into_body_with_initial() {
     assert_eq!(show(&mut p, 1, &[], json!({})), Step::Done(Stop::NoNext));
 }
 
+/// MediaWiki's `continue`: every member goes back as a parameter, and
+/// a member of the last answer's object that this one lacks is not sent.
+#[test]
+fn an_object_cursor_without_a_param_sends_each_member() {
+    let mut p = paginator(json!({"type": "cursor", "from": "continue"}));
+    p.first();
+    let page = json!({"continue": {"rvcontinue": "20|7", "continue": "||", "gone": null}});
+    let Step::Next(plan) = show(&mut p, 5, &[], page) else {
+        panic!()
+    };
+    assert_eq!(query(&plan, "rvcontinue").as_deref(), Some("20|7"));
+    assert_eq!(query(&plan, "continue").as_deref(), Some("||"));
+    assert_eq!(query(&plan, "gone"), None);
+    assert_eq!(query(&plan, "cursor"), None);
+    let page = json!({"continue": {"gapcontinue": "Page_04", "continue": "gapcontinue||"}});
+    let Step::Next(plan) = show(&mut p, 5, &[], page.clone()) else {
+        panic!()
+    };
+    let sent: Vec<_> = (plan.overrides.iter())
+        .filter(|o| matches!(o, Override::Query { .. }))
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(query(&plan, "gapcontinue").as_deref(), Some("Page_04"));
+    assert_eq!(show(&mut p, 5, &[], page), Step::Done(Stop::Loop));
+    assert_eq!(
+        show(&mut p, 5, &[], json!({"batchcomplete": true})),
+        Step::Done(Stop::NoNext)
+    );
+    // A job that names a `param` sends one value: an object is none.
+    let mut p = paginator(json!({"type": "cursor", "from": "continue", "param": "c"}));
+    p.first();
+    let page = json!({"continue": {"apcontinue": "B"}});
+    assert_eq!(show(&mut p, 5, &[], page), Step::Done(Stop::NoNext));
+    // Nor is an object holding an object, nor an empty one.
+    let mut p = paginator(json!({"type": "cursor", "from": "continue"}));
+    p.first();
+    let page = json!({"continue": {"a": {"b": 1}}});
+    assert_eq!(show(&mut p, 5, &[], page), Step::Done(Stop::NoNext));
+    let page = json!({"continue": {}});
+    assert_eq!(show(&mut p, 5, &[], page), Step::Done(Stop::NoNext));
+}
+
+/// DynamoDB's `LastEvaluatedKey` and Elasticsearch's `search_after`: a
+/// cursor set in the body keeps its JSON, objects and arrays too.
+#[test]
+fn a_cursor_set_in_the_body_may_be_an_object_or_an_array() {
+    // (This file's evaluator reads names alone: `$.hits.hits[-1].sort` in
+    // a job.)
+    let mut p = paginator(
+        json!({"type": "cursor", "from": "last.sort", "param": "search_after", "in": "body"}),
+    );
+    p.first();
+    let page = json!({"last": {"sort": [1700000000001u64, "b"]}});
+    let Step::Next(plan) = show(&mut p, 2, &[], page) else {
+        panic!()
+    };
+    assert!(plan.overrides.contains(&Override::Body {
+        path: "search_after".into(),
+        value: json!([1700000000001u64, "b"])
+    }));
+    assert!(plan.overrides.contains(&Override::Var {
+        name: "cursor".into(),
+        value: r#"[1700000000001,"b"]"#.into()
+    }));
+    assert_eq!(
+        show(&mut p, 0, &[], json!({"last": null})),
+        Step::Done(Stop::NoNext)
+    );
+    let mut p = paginator(
+        json!({"type": "cursor", "from": "LastEvaluatedKey", "param": "ExclusiveStartKey", "in": "body"}),
+    );
+    p.first();
+    let key = json!({"pk": {"S": "order#7"}});
+    let Step::Next(plan) = show(&mut p, 2, &[], json!({"LastEvaluatedKey": key})) else {
+        panic!()
+    };
+    assert!(plan.overrides.contains(&Override::Body {
+        path: "ExclusiveStartKey".into(),
+        value: key.clone()
+    }));
+    assert_eq!(
+        show(&mut p, 2, &[], json!({"LastEvaluatedKey": key})),
+        Step::Done(Stop::Loop)
+    );
+}
+
 #[test]
 fn next_link_and_its_loop() {
     let mut p = paginator(json!({"type": "next_link", "from": "$.paging.next"}));

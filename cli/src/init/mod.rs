@@ -723,6 +723,9 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
             "since",
         ));
     }
+    if let Some(paging) = continued(body) {
+        return Some(paging);
+    }
     let styles: [(&[&str], &str, &str); 4] = [
         (&["paging", "next", "after"], "paging.next.after", "after"),
         (
@@ -749,6 +752,32 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
         }
     }
     None
+}
+
+/// MediaWiki's `continue`, an object of the next request's parameters
+/// (`apcontinue`, and `continue` itself), each sent back: a cursor job
+/// without `param`. Kubernetes' `metadata.continue`, a token sent back as
+/// `continue`.
+fn continued(body: &Value) -> Option<Paging> {
+    if let Some(Value::Object(members)) = body.get("continue")
+        && !members.is_empty()
+        && members.values().all(|v| v.is_string() || v.is_number())
+    {
+        return Some(Paging {
+            why: "`continue` holds the parameters of the next request (MediaWiki)".to_owned(),
+            keys: vec![("type", quoted("cursor")), ("from", quoted("continue"))],
+            takes: members.keys().cloned().collect(),
+            ..Paging::default()
+        });
+    }
+    let token = at(body, &["metadata", "continue"])?.as_str()?;
+    (!token.is_empty()).then(|| {
+        cursor(
+            "`metadata.continue` holds the token of the next page (Kubernetes)",
+            "metadata.continue",
+            "continue",
+        )
+    })
 }
 
 /// The next page's link the page names (see

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use hydrant_bench::Exchange;
 
-use crate::util::{Dir, TestServer, hydrant, hydrant_with, lines, path_str};
+use crate::util::{self, Dir, TestServer, hydrant, hydrant_with, lines, path_str};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -46,9 +46,7 @@ fn init_job_with(url: &str, args: &[&str], job: &Path) -> String {
 
 /// The number a request's `target` sends as query parameter `key`.
 fn query_number(target: &str, key: &str) -> Option<u32> {
-    let url = url::Url::parse(&format!("http://h{target}")).unwrap();
-    let (_, value) = url.query_pairs().find(|(k, _)| k == key)?;
-    value.parse::<u32>().ok()
+    util::query_param(target, key)?.parse::<u32>().ok()
 }
 
 /// Writes the job of `url` with init into `dir` as `name`, runs it, and
@@ -727,6 +725,91 @@ fn a_job_written_by_init_pages_couchdb_changes_since_the_last_seq() {
     let summary: serde_json::Value = serde_json::from_str(&dir.read("summary.json")).unwrap();
     assert_eq!(summary["stopped"], "no_next");
     assert_eq!(summary["warnings"], serde_json::json!([]));
+}
+
+/// MediaWiki's `continue`, an object of the parameters of the next
+/// request (`apcontinue` and `continue`), and Kubernetes'
+/// `metadata.continue`, a token sent back as `continue`. The jobs init
+/// writes read every record and say nothing; a job without `[paginate]`
+/// on MediaWiki is told how to page it.
+#[test]
+fn a_job_written_by_init_sends_back_mediawikis_continue_and_kubernetes_token() {
+    let server = TestServer::start_fn(|seen| {
+        let param = |name: &str| util::query_param(&seen.target, name);
+        if seen.target.starts_with("/w/api.php") {
+            // Titles `T0` … `T7`, three an answer; `continue` must come back.
+            let from = match (param("apcontinue"), param("continue").as_deref()) {
+                (None, None) => 0,
+                (Some(title), Some("-||")) => title[1..].parse().unwrap(),
+                _ => return util::json(400, r#"{"error":{"code":"badcontinue"}}"#),
+            };
+            let pages: Vec<String> = (from..(from + 3).min(8))
+                .map(|i| format!("{{\"id\":{i}}}"))
+                .collect();
+            let more = match from + 3 < 8 {
+                true => format!(
+                    ",\"continue\":{{\"apcontinue\":\"T{}\",\"continue\":\"-||\"}}",
+                    from + 3
+                ),
+                false => String::new(),
+            };
+            let body = format!(
+                "{{\"batchcomplete\":\"\"{more},\"query\":{{\"allpages\":[{}]}}}}",
+                pages.join(",")
+            );
+            return Exchange::json(&seen.target, body);
+        }
+        let from = param("continue").map_or(0, |token| token[3..].parse().unwrap());
+        let items: Vec<String> = (from..(from + 3).min(8))
+            .map(|i| format!("{{\"id\":{i}}}"))
+            .collect();
+        let token = match from + 3 < 8 {
+            true => format!(",\"continue\":\"eyJ{}\"", from + 3),
+            false => String::new(),
+        };
+        let body = format!(
+            "{{\"kind\":\"PodList\",\"metadata\":{{\"resourceVersion\":\"7\"{token}}},\"items\":[{}]}}",
+            items.join(",")
+        );
+        Exchange::json(&seen.target, body)
+    });
+    let dir = Dir::new();
+    let url = format!(
+        "{}/w/api.php?action=query&list=allpages&aplimit=3&format=json",
+        server.url()
+    );
+    let job = init_and_run(&dir, "mediawiki", &url, &lines(0..8));
+    let paginate = &job["paginate"];
+    assert_eq!(paginate["type"].as_str(), Some("cursor"), "{job}");
+    assert_eq!(paginate["from"].as_str(), Some("continue"), "{job}");
+    assert_eq!(paginate.get("param"), None, "{job}");
+    let url = format!("{}/api/v1/pods?limit=3", server.url());
+    let job = init_and_run(&dir, "kubernetes", &url, &lines(0..8));
+    let paginate = &job["paginate"];
+    assert_eq!(
+        paginate["from"].as_str(),
+        Some("metadata.continue"),
+        "{job}"
+    );
+    assert_eq!(paginate["param"].as_str(), Some("continue"), "{job}");
+    let unpaged = dir.write(
+        "unpaged.toml",
+        &format!(
+            "[request]\nurl = \"{}/w/api.php\"\n[records]\npath = \"query.allpages\"\n",
+            server.url()
+        ),
+    );
+    let run = hydrant(&["run", path_str(&unpaged)]);
+    assert_eq!(run.stdout, lines(0..3));
+    assert!(
+        run.stderr.contains(
+            "names the next page's parameters in `continue`, but the job has no [paginate], so \
+             no page after it is read: set [paginate] to `type = \"cursor\"`, `from = \
+             \"continue\"` and no `param`, so that each of its members is sent"
+        ),
+        "{}",
+        run.stderr
+    );
 }
 
 /// Links to the next page inside objects and arrays: HAL's

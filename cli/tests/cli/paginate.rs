@@ -6,8 +6,8 @@ use hydrant_bench::{Exchange, Seen};
 use serde_json::Value;
 
 use crate::util::{
-    Dir, TestServer, checked, each_output_says, hydrant, ids, json, lines, path_str, run_job,
-    run_job_with, run_to_file,
+    Dir, TestServer, checked, each_output_says, hydrant, ids, json, lines, path_str, query_param,
+    run_job, run_job_with, run_to_file,
 };
 
 /// Runs a job against `server` that must succeed; returns stdout, the
@@ -2469,6 +2469,8 @@ fn a_cursor_path_that_holds_an_object_fails_naming_its_members() {
         let (run, _) = run_job_with(&server.url(), "/c", &rest, &["-o", path_str(&out)], &[]);
         assert_eq!(run.code, 1, "{}", run.stderr);
         assert!(run.stderr.contains(&says), "{}", run.stderr);
+        // Its members are no parameters: one is a link.
+        assert!(!run.stderr.contains("leave out"), "{}", run.stderr);
         assert!(!out.exists());
     }
     let job = dir.write(
@@ -3808,4 +3810,189 @@ fn a_next_link_that_says_it_holds_no_results_is_not_followed() {
         let link = init.stdout.contains("type = \"link_header\"");
         assert_eq!(link, paged, "{}", init.stdout);
     }
+}
+
+/// MediaWiki's API continues with an object of parameters, all to be
+/// sent back: `{"plcontinue": "2|1", "continue": "||"}` while a page's
+/// links go on, then `{"gapcontinue": "3", "continue": "gapcontinue||"}`
+/// for the next pages. A job without `param` sends each member, and a
+/// member of the last object that this one lacks is not sent: the server
+/// refuses a request whose parameters do not match the last answer.
+#[test]
+fn an_object_cursor_without_a_param_sends_each_of_its_members() {
+    // Five wiki pages, page `p` linking to `p` others; two pages a batch,
+    // two links an answer.
+    let server = TestServer::start_fn(|seen| {
+        let param = |name: &str| query_param(&seen.target, name);
+        let gap = param("gapcontinue").map(|g| g.parse::<u32>().unwrap());
+        let continued = match gap {
+            Some(_) => "gapcontinue||",
+            None => "||",
+        };
+        let (start, links_from) = match (gap, param("plcontinue")) {
+            (None, None) => (1, (1, 0)),
+            (Some(g), None) if param("continue").as_deref() == Some(continued) => (g, (g, 0)),
+            (g, Some(pl)) if param("continue").as_deref() == Some(continued) => {
+                let (page, at) = pl.split_once('|').unwrap();
+                (g.unwrap_or(1), (page.parse().unwrap(), at.parse().unwrap()))
+            }
+            _ => (0, (0, 0)),
+        };
+        // A `plcontinue` left from another batch, or a `continue` that does
+        // not match, is refused.
+        if start == 0 || links_from.0 < start || links_from.0 >= start + 2 {
+            return json(400, r#"{"error":{"code":"badcontinue"}}"#);
+        }
+        let batch: Vec<u32> = (start..(start + 2).min(6)).collect();
+        let all: Vec<(u32, u32)> = (batch.iter())
+            .flat_map(|&p| (0..p).map(move |i| (p, i)))
+            .collect();
+        let first = all
+            .iter()
+            .position(|&l| l >= links_from)
+            .unwrap_or(all.len());
+        let shown = &all[first..(first + 2).min(all.len())];
+        let pages: Vec<String> = (batch.iter())
+            .map(|&p| {
+                let links: Vec<String> = (shown.iter())
+                    .filter(|(page, _)| *page == p)
+                    .map(|(_, i)| format!("{{\"title\":\"L{p}.{i}\"}}"))
+                    .collect();
+                format!("{{\"pageid\":{p},\"links\":[{}]}}", links.join(","))
+            })
+            .collect();
+        let more = match all.get(first + 2) {
+            Some((p, i)) if start == 1 => {
+                format!(",\"continue\":{{\"plcontinue\":\"{p}|{i}\",\"continue\":\"||\"}}")
+            }
+            Some((p, i)) => format!(
+                ",\"continue\":{{\"plcontinue\":\"{p}|{i}\",\"gapcontinue\":\"{start}\",\
+                 \"continue\":\"gapcontinue||\"}}"
+            ),
+            None if start + 2 <= 5 => format!(
+                ",\"continue\":{{\"gapcontinue\":\"{}\",\"continue\":\"gapcontinue||\"}}",
+                start + 2
+            ),
+            None => String::new(),
+        };
+        Exchange::json(
+            &seen.target,
+            format!(
+                "{{\"batchcomplete\":true{more},\"query\":{{\"pages\":[{}]}}}}",
+                pages.join(",")
+            ),
+        )
+    });
+    let rest = "query = { action = \"query\", generator = \"allpages\", prop = \"links\" }\n\
+                [records]\npath = \"query.pages\"\n[paginate]\ntype = \"cursor\"\nfrom = \"continue\"\n";
+    let (out, summary, _) = run(&server, "/api.php", rest, &[]);
+    let mut links = Vec::new();
+    for line in out.lines() {
+        let page: Value = serde_json::from_str(line).unwrap();
+        for link in page["links"].as_array().unwrap() {
+            links.push(link["title"].as_str().unwrap().to_owned());
+        }
+    }
+    let every: Vec<String> = (1..=5u32)
+        .flat_map(|p| (0..p).map(move |i| format!("L{p}.{i}")))
+        .collect();
+    assert_eq!(links, every);
+    assert_eq!(summary["warnings"], serde_json::json!([]), "{summary}");
+    assert_summary(&summary, 9, "no_next");
+    let targets: Vec<String> = (server.requests().iter())
+        .map(|r| r.target.clone())
+        .collect();
+    assert!(
+        targets[1].ends_with("&plcontinue=2%7C1&continue=%7C%7C"),
+        "{targets:?}"
+    );
+    assert!(
+        targets[2].ends_with("&gapcontinue=3&continue=gapcontinue%7C%7C"),
+        "{targets:?}"
+    );
+    assert!(
+        targets[3].ends_with("&plcontinue=3%7C2&gapcontinue=3&continue=gapcontinue%7C%7C"),
+        "{targets:?}"
+    );
+    // A job that names a `param` sends one value, which an object is not:
+    // the run fails and says how to send its members.
+    let (run, _) = run_job_with(
+        &server.url(),
+        "/api.php",
+        &format!("{rest}param = \"continue\"\n"),
+        &[],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "(`continue.plcontinue`, `continue.continue`), or leave out paginate.param to send \
+             each of its members as a parameter of its own (MediaWiki's `continue`)"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+/// Elasticsearch's `search_after` (an array, the last hit's `sort`) and
+/// DynamoDB's `ExclusiveStartKey` (an object, the answer's
+/// `LastEvaluatedKey`) are set in the body as they were read.
+#[test]
+fn a_cursor_set_in_the_body_keeps_an_array_or_an_object() {
+    let server = TestServer::start_fn(|seen| {
+        let body: Value = serde_json::from_slice(&seen.body).unwrap();
+        let post = |body: String| Exchange {
+            method: "POST".to_owned(),
+            ..Exchange::json(&seen.target, body)
+        };
+        if seen.target == "/orders/_search" {
+            let after = body["search_after"][0].as_u64().map_or(0, |s| s / 10 + 1);
+            let hits: Vec<String> = (after..(after + 3).min(7))
+                .map(|i| {
+                    format!(
+                        "{{\"_source\":{{\"id\":{i}}},\"sort\":[{},\"o{i}\"]}}",
+                        i * 10
+                    )
+                })
+                .collect();
+            return post(format!("{{\"hits\":{{\"hits\":[{}]}}}}", hits.join(",")));
+        }
+        let after = body["ExclusiveStartKey"]["pk"]["N"]
+            .as_str()
+            .map_or(0, |n| n.parse::<u32>().unwrap() + 1);
+        let items: Vec<String> = (after..(after + 3).min(7))
+            .map(|i| format!("{{\"id\":{i}}}"))
+            .collect();
+        let last = match after + 3 < 7 {
+            true => format!(
+                ",\"LastEvaluatedKey\":{{\"pk\":{{\"N\":\"{}\"}}}}",
+                after + 2
+            ),
+            false => String::new(),
+        };
+        post(format!("{{\"Items\":[{}]{last}}}", items.join(",")))
+    });
+    let search = "method = \"POST\"\nbody = { size = 3, sort = [\"at\", \"id\"] }\n\
+                  [records]\npath = \"$.hits.hits[*]._source\"\n[paginate]\ntype = \"cursor\"\n\
+                  from = \"$.hits.hits[-1].sort\"\nparam = \"search_after\"\nin = \"body\"\n";
+    let (out, summary, _) = run(&server, "/orders/_search", search, &[]);
+    assert_eq!(out, lines(0..7));
+    assert_summary(&summary, 4, "no_next");
+    let dynamo = "method = \"POST\"\nbody = { TableName = \"orders\", Limit = 3 }\n\
+                  [records]\npath = \"Items\"\n[paginate]\ntype = \"cursor\"\n\
+                  from = \"LastEvaluatedKey\"\nparam = \"ExclusiveStartKey\"\nin = \"body\"\n";
+    let (out, summary, _) = run(&server, "/", dynamo, &[]);
+    assert_eq!(out, lines(0..7));
+    assert_summary(&summary, 3, "no_next");
+    let bodies: Vec<String> = (server.requests().iter())
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(
+        bodies[1],
+        r#"{"size":3,"sort":["at","id"],"search_after":[20,"o2"]}"#
+    );
+    assert_eq!(
+        bodies[5],
+        r#"{"Limit":3,"TableName":"orders","ExclusiveStartKey":{"pk":{"N":"2"}}}"#
+    );
 }

@@ -454,3 +454,11 @@ pub fn gunzipped(path: &std::path::Path) -> String {
     );
     String::from_utf8(gunzip.stdout).unwrap()
 }
+
+/// The value of the query parameter `key` of a request's `target`
+/// (path and query), decoded.
+pub fn query_param(target: &str, key: &str) -> Option<String> {
+    let url = url::Url::parse(&format!("http://h{target}")).unwrap();
+    let (_, value) = url.query_pairs().find(|(k, _)| k == key)?;
+    Some(value.into_owned())
+}

@@ -411,7 +411,7 @@ pub(crate) fn capped_page(job: &Job, counted: &ApiCount, held: u64, shown: &str)
 /// Salesforce's `nextRecordsUrl`, Twilio's `next_page_uri`), a cursor
 /// (`next_cursor`), a token (Google's `nextPageToken`, AWS Lambda's
 /// `NextMarker`, Solr's `nextCursorMark`).
-const NEXT_NAMES: [&str; 15] = [
+const NEXT_NAMES: [&str; 16] = [
     "next",
     "nextlink",
     "odatanextlink",
@@ -427,6 +427,7 @@ const NEXT_NAMES: [&str; 15] = [
     "nextmarker",
     "nextcursormark",
     "continuationtoken",
+    "continue",
 ];
 
 /// Names of a member that says, when true, that more pages follow
@@ -501,6 +502,9 @@ pub enum NextPage {
     /// A token that asks for it, in the response header of this name
     /// (Azure DevOps's `x-ms-continuationtoken`).
     HeaderCursor(String),
+    /// The parameters that ask for it: the members of the object at
+    /// this path (MediaWiki's `continue`).
+    Parameters(String),
 }
 
 /// Response headers that name the next page, as APIs spell them: Kinto's
@@ -702,6 +706,9 @@ pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option
             }
             View::Bool(true) if MORE_NAMES.contains(&name.as_str()) => Some(NextPage::More(at())),
             View::Bool(false) if LAST_NAMES.contains(&name.as_str()) => Some(NextPage::Last(at())),
+            View::Compound if name == "continue" && parameters(value) => {
+                Some(NextPage::Parameters(at()))
+            }
             View::Compound if rel_next(value, &mut elements) => Some(NextPage::Link(format!(
                 "{}[?@.rel == 'next'].href",
                 rooted(&at())
@@ -725,6 +732,17 @@ pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option
         .or(numbered)
         .or_else(|| changes_pending(page))
         .or(weak)
+}
+
+/// Whether `object` is made of a next request's parameters: a value
+/// each, strings or numbers (MediaWiki's `continue`).
+fn parameters<'v, N: Node<'v>>(object: N) -> bool {
+    let (mut scalars, mut others) = (0, 0);
+    object.members(&mut |_, value| match value.view() {
+        View::Str(_) | View::I64(_) | View::U64(_) | View::F64(_) => scalars += 1,
+        _ => others += 1,
+    });
+    scalars > 0 && others == 0
 }
 
 /// CouchDB's `_changes` asked with a `limit`: `pending` counts the
@@ -958,6 +976,13 @@ pub(crate) fn unpaged(
             format!("names its next page's number in the {name} header"),
             PAGED.to_owned(),
         ),
+        (None, Some(NextPage::Parameters(at))) => (
+            format!("names the next page's parameters in `{at}`"),
+            format!(
+                "`type = \"cursor\"`, `from = \"{at}\"` and no `param`, so that each of \
+                 its members is sent"
+            ),
+        ),
         (None, Some(NextPage::HeaderCursor(name))) => (
             format!("names a next page's token in the {name} header"),
             format!(
@@ -1049,6 +1074,28 @@ mod tests {
         let caught_up = r#"{"results": [], "last_seq": "123-g1AAAAFT", "pending": 0}"#;
         assert_eq!(next(caught_up), None);
         assert_eq!(next(r#"{"results": [], "last_seq": 10}"#), None);
+    }
+
+    /// MediaWiki's `continue`, an object of parameters, and Kubernetes'
+    /// `metadata.continue`, a token; neither on the last page.
+    #[test]
+    fn mediawiki_and_kubernetes_name_the_next_request_in_continue() {
+        let next = |page: &str| next_beside(page, "data");
+        let cursor = |at: &str| Some(NextPage::Cursor(at.to_owned()));
+        let mediawiki = r#"{"continue": {"apcontinue": "B", "continue": "-||"}, "data": []}"#;
+        assert_eq!(
+            next(mediawiki),
+            Some(NextPage::Parameters("continue".to_owned()))
+        );
+        assert_eq!(next(r#"{"batchcomplete": "", "data": []}"#), None);
+        assert_eq!(next(r#"{"data": [], "continue": {"a": {"b": 1}}}"#), None);
+        let kubernetes =
+            r#"{"metadata": {"resourceVersion": "9", "continue": "eyJ2Ijo"}, "data": []}"#;
+        assert_eq!(next(kubernetes), cursor("metadata.continue"));
+        assert_eq!(
+            next(r#"{"metadata": {"resourceVersion": "9"}, "data": []}"#),
+            None
+        );
     }
 
     #[test]

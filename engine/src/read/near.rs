@@ -144,6 +144,23 @@ pub(crate) fn not_a_cursor(
                 true => String::new(),
                 false => format!(" ({})", scalars.join(", ")),
             };
+            // Such an object may be the next request's parameters; one
+            // that holds a link (HubSpot's `paging.next`) is not.
+            let parameters = members.values().all(|v| {
+                let link = |text: &str| {
+                    ["http://", "https://", "/", "?"]
+                        .iter()
+                        .any(|p| text.starts_with(p))
+                };
+                v.as_str().is_some_and(|text| !link(text)) || v.is_number()
+            });
+            let inside = match paginator.sends_one_value() && parameters {
+                true => format!(
+                    "{inside}, or leave out paginate.param to send each of its members as a \
+                     parameter of its own (MediaWiki's `continue`)"
+                ),
+                false => inside,
+            };
             ("an object", inside)
         }
         serde_json::Value::Array(_) => ("an array", String::new()),
