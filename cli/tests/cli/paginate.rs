@@ -3996,3 +3996,79 @@ fn a_cursor_set_in_the_body_keeps_an_array_or_an_object() {
         r#"{"Limit":3,"TableName":"orders","ExclusiveStartKey":{"pk":{"N":"2"}}}"#
     );
 }
+
+/// InfluxDB 1.x stops a query at its `max-row-limit` and says so in the
+/// series beside its `values`, past the arrays `results` and `series`:
+/// `"partial": true`. The run read 1000 of 2500 rows with exit 0 and no
+/// word; it says records are missing, and how to read them all. Asked
+/// with `chunked=true`, InfluxDB answers every row as NDJSON, each line
+/// but the last `partial`: nothing is said.
+#[test]
+fn an_influxdb_answer_cut_at_its_row_limit_is_told() {
+    // As InfluxDB 1.6 answers: cut, the series says `partial`; chunked, its
+    // result too.
+    let series = |from: u32, to: u32, (partial, chunk): (bool, bool)| {
+        let values: Vec<String> = (from..to)
+            .map(|i| format!("[\"2023-11-14T22:13:{:02}Z\",{i}]", i % 60))
+            .collect();
+        let flag = |on: bool| if on { ",\"partial\":true" } else { "" };
+        let (partial, chunk) = (flag(partial), flag(chunk));
+        format!(
+            "{{\"results\":[{{\"statement_id\":0,\"series\":[{{\"name\":\"cpu\",\
+             \"columns\":[\"time\",\"id\"],\"values\":[{}]{partial}}}]{chunk}}}]}}",
+            values.join(",")
+        )
+    };
+    let chunked = [
+        series(0, 2, (true, true)),
+        series(2, 4, (true, true)),
+        series(4, 5, (false, false)),
+    ]
+    .join("\n");
+    let server = TestServer::start(vec![
+        Exchange::json("/query?q=cut", series(0, 3, (true, false))),
+        Exchange::json("/query?q=whole", series(0, 3, (false, false))),
+        Exchange::json("/query?q=chunked", format!("{chunked}\n")),
+    ]);
+    let url = server.url();
+    let columns = "[[columns]]\nname = \"id\"\npath = \"$[1]\"\ntype = \"long\"\n";
+    let rest = format!("[records]\npath = \"$.results[0].series[0].values\"\n{columns}");
+    let says = format!(
+        "the page from {url}/query?q=cut says `$.results[0].series[0].partial` is true: the API \
+         cut its answer short, and records are missing from the run (InfluxDB stops a query at \
+         its `max-row-limit`: ask with `chunked=true`, and read the answer as `records.format = \
+         \"ndjson\"`)"
+    );
+    // Columns by place (pages made off the loop) into NDJSON and Parquet,
+    // and inferred (a row a `value`).
+    let inferred = "[records]\npath = \"$.results[0].series[0].values\"\n";
+    for (target, warnings) in [
+        ("/query?q=cut", vec![says.clone()]),
+        ("/query?q=whole", vec![]),
+    ] {
+        for (rest, format) in [
+            (&rest[..], "ndjson"),
+            (&rest, "parquet"),
+            (inferred, "ndjson"),
+        ] {
+            let rest = format!("{rest}[output]\nformat = \"{format}\"\n");
+            let summary = run_to_file(&url, target, &rest);
+            assert_eq!(summary["records"], 3, "{summary}");
+            assert_eq!(
+                summary["warnings"],
+                serde_json::json!(warnings),
+                "{summary}"
+            );
+        }
+    }
+    let check = checked(&url, "/query?q=cut", &rest);
+    assert!(check.contains(&format!("warning: {says}\n")), "{check}");
+    let rest = format!(
+        "[records]\nformat = \"ndjson\"\npath = \"$.results[0].series[0].values\"\n{columns}"
+    );
+    let (out, summary, _) = run(&server, "/query?q=chunked", &rest, &[]);
+    assert_eq!(out, lines(0..5));
+    assert_eq!(summary["warnings"], serde_json::json!([]), "{summary}");
+    let check = checked(&url, "/query?q=chunked", &rest);
+    assert!(!check.contains("warning"), "{check}");
+}

@@ -14,6 +14,7 @@ use hydrant_paginate::{DEFAULT_LIMIT, Kind, Stop};
 use crate::extract::holds_something;
 use crate::job::{Body, Job, RecordMode};
 use crate::json::node::{Node, View};
+use crate::json::path::Segment;
 use crate::read::near::{folded, near_top, spelled};
 
 /// Names an API gives the number of records a query matches, folded
@@ -296,12 +297,89 @@ pub(crate) fn cut_short<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<
 /// failed (see [`cut_short`]).
 const PARTIAL: &str = "errors";
 
-/// The records path's keys, where a page is read for a member that says
-/// the API cut its answer short ([`cut_short`]): records at a path of
-/// names, whatever the pagination. Unlike a count, such a member says
-/// records are missing from any run.
-pub(crate) fn cut_checked(job: &Job) -> Option<Vec<String>> {
-    records_keys(job)
+/// What a run reads of each page for a member that says the API cut its
+/// answer short. Unlike a count, such a member says records are missing
+/// from any run, whatever the pagination.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CutCheck {
+    /// The records path's keys, where the records are at a path of names:
+    /// members near the top ([`cut_short`]).
+    keys: Option<Vec<String>>,
+    /// The records path's names and indexes, where it has no others: the
+    /// objects on the way to the records ([`cut_on_the_way`]).
+    steps: Option<Vec<Segment>>,
+}
+
+impl CutCheck {
+    pub(crate) fn of(job: &Job) -> CutCheck {
+        let steps = (job.records.path.as_ref())
+            .and_then(|path| path.segments())
+            .filter(|steps| (steps.iter()).all(|s| !matches!(s, Segment::Wildcard)))
+            .map(<[Segment]>::to_vec);
+        CutCheck {
+            keys: records_keys(job),
+            steps,
+        }
+    }
+
+    /// Whether a page is read at all.
+    pub(crate) fn reads(&self) -> bool {
+        self.keys.is_some() || self.steps.is_some()
+    }
+
+    /// Where `page` says the API cut its answer short, if it does.
+    pub(crate) fn find<'v, N: Node<'v>>(&self, page: N) -> Option<String> {
+        (self.keys.as_deref())
+            .and_then(|keys| cut_short(page, keys))
+            .or_else(|| cut_on_the_way(page, self.steps.as_deref()?))
+    }
+}
+
+/// A member that says the API cut its answer short in an object on the
+/// way to the records (`steps`, from the page down): one of
+/// [`CUT_NAMES`], or `partial`, that is true. InfluxDB 1.x stops a query
+/// at its `max-row-limit` and sets `partial` beside the series' `values`
+/// (`$.results[0].series[0].values`), which [`cut_short`] does not reach
+/// past an array. InfluxDB's chunked answers, NDJSON, set it on each
+/// line but the last: such a body is an array of its lines, in which the
+/// walk finds no `results`.
+fn cut_on_the_way<'v, N: Node<'v>>(page: N, steps: &[Segment]) -> Option<String> {
+    let mut node = page;
+    let mut at = String::from("$");
+    for step in steps {
+        let mut flag = None;
+        node.members(&mut |key, value| {
+            let name = folded(key);
+            let cut = name == "partial" || CUT_NAMES.contains(&name.as_str());
+            if flag.is_none() && cut && matches!(value.view(), View::Bool(true)) {
+                flag = Some(key.to_owned());
+            }
+        });
+        if let Some(key) = flag {
+            return Some(format!("{at}{}", step_text(&Segment::Key(key))));
+        }
+        node = match step {
+            Segment::Key(key) => node.get(key)?,
+            Segment::Index(index) => node.at(*index)?,
+            Segment::Wildcard => return None,
+        };
+        at.push_str(&step_text(step));
+    }
+    None
+}
+
+/// A step of a path as JSONPath writes it: `.name`, `['a b']`, `[0]`.
+fn step_text(step: &Segment) -> String {
+    match step {
+        Segment::Key(key)
+            if !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_') =>
+        {
+            format!(".{key}")
+        }
+        Segment::Key(key) => format!("['{}']", key.replace('\\', "\\\\").replace('\'', "\\'")),
+        Segment::Index(index) => format!("[{index}]"),
+        Segment::Wildcard => "[*]".to_owned(),
+    }
 }
 
 /// What a run says of a page, from `shown`, whose member `at` says the
@@ -320,10 +398,20 @@ pub(crate) fn cut_said(at: &str, shown: &str) -> String {
              are missing from the run"
         );
     }
+    let (_, name) = at.rsplit_once('.').unwrap_or(("", at));
+    let example = match name {
+        "partial" => {
+            "InfluxDB stops a query at its `max-row-limit`: ask with `chunked=true`, and read \
+             the answer as `records.format = \"ndjson\"`"
+        }
+        _ => {
+            "Datasette stops a query at 1000 rows, GitHub's search sets `incomplete_results` \
+             when it times out"
+        }
+    };
     format!(
         "the page from {shown} says `{at}` is true: the API cut its answer short, and records \
-         are missing from the run (Datasette stops a query at 1000 rows, GitHub's search \
-         sets `incomplete_results` when it times out)"
+         are missing from the run ({example})"
     )
 }
 
@@ -1360,6 +1448,37 @@ mod tests {
             r#"{"rows": [{"truncated": true}]}"#,
         ] {
             assert_eq!(cut(page), None, "{page}");
+        }
+    }
+
+    /// InfluxDB's `partial` beside a series' `values`, past arrays: found
+    /// on the way to the records, not in them, and named as a path.
+    #[test]
+    fn a_cut_on_the_way_to_the_records_is_found_past_arrays() {
+        let cut = |page: &str, path: &str| {
+            let mut bytes = page.as_bytes().to_vec();
+            let tree = simd_json::to_borrowed_value(&mut bytes).unwrap();
+            let path = crate::json::path::JsonPath::parse(path).unwrap();
+            cut_on_the_way(&tree, path.segments().unwrap())
+        };
+        let influx = r#"{"results": [{"statement_id": 0, "series": [{"name": "cpu",
+            "columns": ["time"], "values": [["t"]], "partial": true}]}]}"#;
+        let values = "$.results[0].series[0].values";
+        assert_eq!(
+            cut(influx, values).as_deref(),
+            Some("$.results[0].series[0].partial")
+        );
+        let named = r#"{"a b": [{"it's": {"timed_out": true, "rows": []}}]}"#;
+        assert_eq!(
+            cut(named, "$['a b'][0][\"it's\"].rows").as_deref(),
+            Some("$['a b'][0]['it\\'s'].timed_out")
+        );
+        for page in [
+            r#"{"results": [{"series": [{"values": [], "partial": false}]}]}"#,
+            r#"{"results": [{"series": [{"values": [{"partial": true}]}]}]}"#,
+            r#"{"results": [{"series": [{"values": []}, {"partial": true}]}]}"#,
+        ] {
+            assert_eq!(cut(page, values), None, "{page}");
         }
     }
 

@@ -19,9 +19,9 @@ use crate::net::session::{Fetched, Session};
 use crate::options::RunOptions;
 use crate::read::columns::run_policy;
 use crate::read::count::{
-    ApiCount, NextPage, api_count, capped_page, count_checked, cut_checked, cut_said, cut_short,
-    full_page, header_count, holds_page_size, next_in_headers, next_named, records_keys,
-    short_of_count, unpaged, unpaged_checked,
+    ApiCount, CutCheck, NextPage, api_count, capped_page, count_checked, cut_said, full_page,
+    header_count, holds_page_size, next_in_headers, next_named, records_keys, short_of_count,
+    unpaged, unpaged_checked,
 };
 use crate::read::fanout::Feed;
 use crate::read::near::{
@@ -292,7 +292,7 @@ fn on_page<R>(
         count: count_checked(job)
             .and_then(|keys| api_count(&page, &keys, shown))
             .or_else(|| after.counted.take()),
-        cut: cut_checked(job).and_then(|keys| cut_short(&page, &keys)),
+        cut: CutCheck::of(job).find(&page),
         after,
     }))
 }
@@ -313,7 +313,7 @@ struct FirstPage<'p, 'v> {
     /// The count of records the page gives (see [`api_count`]).
     count: Option<ApiCount>,
     /// Where the page says the API cut its answer short (see
-    /// [`cut_short`]).
+    /// [`CutCheck`]).
     cut: Option<String>,
     after: AfterFirst,
 }

@@ -19,7 +19,7 @@ use crate::json::node::Node;
 use crate::json::path::JsonPath;
 use crate::net::session::Fetched;
 use crate::read::columns::{fixed_extractor, tell_unseen};
-use crate::read::count::{api_count, cut_short, next_named};
+use crate::read::count::{api_count, next_named};
 use crate::read::flight::{Held, Pending, RowsDone, Standing, joined};
 use crate::read::near::{near_member, records_elsewhere};
 use crate::read::run::{PageAt, Parsers, ReadRun};
@@ -116,7 +116,7 @@ impl ReadRun<'_, '_> {
         })?;
         let root = doc.root();
         self.note_count(|keys| api_count(root, keys, page.shown), page.shown);
-        self.tell_cut(|keys| cut_short(root, keys), page.shown);
+        self.tell_cut(|cut| cut.find(root), page.shown);
         self.tell_unpaged(&[], |keys| next_named(root, keys), page.shown);
         let stepped = if again { 0 } else { records.len() };
         self.pass_read(None, stepped);
@@ -197,7 +197,7 @@ impl ReadRun<'_, '_> {
             records_fingerprint(&records)
         })?;
         self.note_count(|keys| api_count(&tree, keys, page.shown), page.shown);
-        self.tell_cut(|keys| cut_short(&tree, keys), page.shown);
+        self.tell_cut(|cut| cut.find(&tree), page.shown);
         self.tell_unpaged(&[], |keys| next_named(&tree, keys), page.shown);
         let stepped = if again { 0 } else { records.len() };
         self.pass_read(None, stepped);

@@ -82,10 +82,8 @@ pub(crate) struct ReadRun<'j, 'h> {
     /// Whether the job's passes are counted (offset, page, range, rules of
     /// ranges): each request known without the page before it.
     counted: bool,
-    /// The records path's keys, where a page is read for a member that
-    /// says the API cut its answer short (see
-    /// [`crate::read::count::cut_short`]).
-    cut_keys: Option<Vec<String>>,
+    /// What a page is read for, to tell that the API cut its answer short.
+    cut: crate::read::count::CutCheck,
     /// The records path's keys, where the run's records are held against
     /// the count its first page gives (see [`crate::read::count::count_checked`]).
     pub(super) count_keys: Option<Arc<[String]>>,
@@ -276,7 +274,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
             last_page: None,
             count_keys: crate::read::count::count_checked(job).map(Into::into),
             counted: Paginator::new(&job.paginate).is_ok_and(|p| p.is_counted()),
-            cut_keys: crate::read::count::cut_checked(job),
+            cut: crate::read::count::CutCheck::of(job),
             pass_counts: PassCounts::default(),
             taking_value: None,
             unpaged_keys: crate::read::count::unpaged_checked(job),
@@ -1057,11 +1055,14 @@ impl<'j, 'h> ReadRun<'j, 'h> {
     }
 
     /// Tells, once, that a page, from `shown`, says the API cut its
-    /// answer short: `cut` reads where from the page, given the records
-    /// path's keys, where the records are at a path of names.
-    pub(super) fn tell_cut(&mut self, cut: impl FnOnce(&[String]) -> Option<String>, shown: &str) {
-        if let Some(keys) = self.cut_keys.as_deref().filter(|_| !self.tally.told_cut) {
-            let at = cut(keys);
+    /// answer short: `cut` reads where from the page, given what to read.
+    pub(super) fn tell_cut(
+        &mut self,
+        cut: impl FnOnce(&crate::read::count::CutCheck) -> Option<String>,
+        shown: &str,
+    ) {
+        if self.cut.reads() && !self.tally.told_cut {
+            let at = cut(&self.cut);
             self.tell_cut_at(at, shown);
         }
     }

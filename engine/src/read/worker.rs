@@ -33,9 +33,7 @@ use crate::json::{Leading, leading_members, trailing_members};
 use crate::net::client::Response;
 use crate::net::request::Prepared;
 use crate::net::session::{Fetched, Session};
-use crate::read::count::{
-    ApiCount, NextPage, api_count, cut_checked, cut_short, next_named, unpaged_checked,
-};
+use crate::read::count::{ApiCount, CutCheck, NextPage, api_count, next_named, unpaged_checked};
 use crate::read::near::near_member;
 use crate::read::shaped::{Learned, Lines, Rows, Shaped, ShapedReader};
 use crate::sink::{Made, PageEncoder, TextEncoder, without_line_breaks};
@@ -103,7 +101,7 @@ pub(crate) struct Encoded {
     /// [`api_count`]).
     pub count: Option<ApiCount>,
     /// Where the page says the API cut its answer short (see
-    /// [`cut_short`]).
+    /// [`CutCheck`]).
     pub cut: Option<String>,
     /// For a job without `[paginate]`: the member that names a next page
     /// (see [`next_named`]).
@@ -146,9 +144,9 @@ pub(crate) struct PageWork {
     /// For a job without `[paginate]`, the records path's keys (see
     /// [`unpaged_checked`]).
     unpaged: Option<Vec<String>>,
-    /// The records path's keys, where every page is read for a member
-    /// that says the API cut its answer short (see [`cut_short`]).
-    cut_keys: Option<Vec<String>>,
+    /// What every page is read for, to tell that the API cut its answer
+    /// short.
+    cut: CutCheck,
 }
 
 /// A fetched page, its body taken out to be made.
@@ -222,7 +220,7 @@ impl PageWork {
             shaped,
             ends_when_absent,
             unpaged: unpaged_checked(job),
-            cut_keys: cut_checked(job),
+            cut: CutCheck::of(job),
         }))
     }
 
@@ -496,9 +494,9 @@ struct Page<'a> {
 }
 
 impl PageWork {
-    /// Where `page` says the API cut its answer short (see [`cut_short`]).
+    /// Where `page` says the API cut its answer short (see [`CutCheck`]).
     fn cut_short(&self, page: Item<'_>) -> Option<String> {
-        cut_short(page, self.cut_keys.as_deref()?)
+        self.cut.find(page)
     }
 
     /// Buffers for a page to be made: a page's before, or new ones.
