@@ -150,11 +150,17 @@ pub async fn init(args: InitArgs) -> Result<()> {
     // array of objects (Datasette's `suggested_facets` beside its `rows`).
     let table = table::table(&body)
         .filter(|t| longest_objects(&body).is_none_or(|(objects, _)| t.rows.len() >= objects));
-    draft.records = table
-        .as_ref()
-        .map(table::Table::path)
+    let keyed = keyed_records(&body).filter(|_| table.is_none());
+    draft.records = (table.as_ref().map(table::Table::path))
+        .or_else(|| keyed.as_ref().map(|(_, keys)| each_member(keys)))
         .or_else(|| records_path(&body));
-    draft.records_why = table.as_ref().map(table::Table::why);
+    draft.records_why = (table.as_ref().map(table::Table::why)).or_else(|| {
+        let (_, keys) = keyed.as_ref()?;
+        Some(format!(
+            "the members of `{}`, records keyed by their ids",
+            path_of(keys)
+        ))
+    });
     if draft.graphql.is_some() {
         graphql::refuse_errors(&body)?;
     }
@@ -571,6 +577,49 @@ fn members(body: &Value, depth: usize) -> Vec<(Vec<&str>, &Value)> {
 /// holds none.
 fn records_path(body: &Value) -> Option<String> {
     longest_objects(body).map(|(_, path)| path_of(&path))
+}
+
+/// An object whose members are records keyed by their ids, its count and
+/// keys, where no longer array of objects lies outside it: MediaWiki's
+/// `query.pages` (`{"2": {"pageid": 2, …}}`). Each member is an object
+/// that holds its key as a value, or every key is a number. Its records
+/// are its members, whose keys change from page to page: a column of
+/// `query.pages.2.title` would be null on every page after the first.
+fn keyed_records(body: &Value) -> Option<(usize, Vec<&str>)> {
+    let keyed = |object: &serde_json::Map<String, Value>| {
+        let own_id = |(key, value): (&String, &Value)| {
+            let Value::Object(record) = value else {
+                return false;
+            };
+            (record.values()).any(|v| match v {
+                Value::String(text) => text == key,
+                Value::Number(n) => n.as_u64().is_some_and(|n| key.parse() == Ok(n)),
+                _ => false,
+            })
+        };
+        let numbers = object.len() >= 2
+            && (object.keys()).all(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+            && object.values().all(Value::is_object);
+        !object.is_empty() && (numbers || object.iter().all(own_id))
+    };
+    let (count, keys) = members(body, 4)
+        .into_iter()
+        .filter_map(|(keys, value)| Some((value.as_object().filter(|o| keyed(o))?.len(), keys)))
+        .max_by_key(|(count, keys)| (*count, std::cmp::Reverse(keys.len())))?;
+    // A longer array of objects elsewhere holds the records; one inside
+    // these records is a record's own.
+    let longer =
+        longest_objects(body).is_some_and(|(len, array)| len > count && !array.starts_with(&keys));
+    (!longer).then_some((count, keys))
+}
+
+/// The path of each member of the object at `keys`: `$.query.pages.*`.
+fn each_member(keys: &[&str]) -> String {
+    let path = path_of(keys);
+    match path.starts_with('$') {
+        true => format!("{path}.*"),
+        false => format!("$.{path}.*"),
+    }
 }
 
 /// The length and keys of [`records_path`]'s array.

@@ -812,6 +812,96 @@ fn a_job_written_by_init_sends_back_mediawikis_continue_and_kubernetes_token() {
     );
 }
 
+/// Records keyed by their ids, the members of an object: MediaWiki's
+/// `query.pages` (`{"3": {"pageid": 3, …}}`, its default format). init
+/// wrote the page as one record whose columns named the first page's ids
+/// (`query_pages_3_pageid`), null on every page after it. Its records are
+/// the object's members now, as are those of an object keyed by numbers.
+/// Two objects of one shape that are no ids (`billing`, `shipping`) stay
+/// one record's members.
+#[test]
+fn a_job_written_by_init_reads_records_keyed_by_their_ids() {
+    let server = TestServer::start_fn(|seen| {
+        let from = util::query_param(&seen.target, "gapcontinue").map_or(0, |g| g.parse().unwrap());
+        let body = match seen.target.split('?').next().unwrap() {
+            "/w/api.php" => {
+                let pages: Vec<String> = (from..(from + 3).min(8))
+                    .map(|i| format!("\"{}\":{{\"pageid\":{},\"id\":{i}}}", i + 100, i + 100))
+                    .collect();
+                let more = match from + 3 < 8 {
+                    true => format!(
+                        ",\"continue\":{{\"gapcontinue\":\"{}\",\"continue\":\"gapcontinue||\"}}",
+                        from + 3
+                    ),
+                    false => String::new(),
+                };
+                format!(
+                    "{{\"batchcomplete\":\"\"{more},\"query\":{{\"pages\":{{{}}}}}}}",
+                    pages.join(",")
+                )
+            }
+            "/rates" => r#"{"data":{"7":{"id":0},"9":{"id":1}}}"#.to_owned(),
+            "/users" => r#"{"users":{"ada":{"login":"ada","id":0},"bob":{"login":"bob","id":1}}}"#
+                .to_owned(),
+            // A record's own list, longer than the records.
+            "/links" => r#"{"query":{"pages":{"1":{"pageid":1,"links":[{"t":"a"},{"t":"b"},{"t":"c"}]},"2":{"pageid":2}}}}"#
+                .to_owned(),
+            // An index beside a longer list of the records.
+            "/mixed" => {
+                r#"{"items":[{"id":0},{"id":1},{"id":2}],"by_id":{"1":{"id":1},"2":{"id":2}}}"#
+                    .to_owned()
+            }
+            _ => r#"{"id":0,"billing":{"city":"A"},"shipping":{"city":"B"}}"#.to_owned(),
+        };
+        Exchange::json(&seen.target, body)
+    });
+    let dir = Dir::new();
+    let url = format!(
+        "{}/w/api.php?action=query&generator=allpages&format=json",
+        server.url()
+    );
+    let pages: String = (0..8)
+        .map(|i| format!("{{\"pageid\":{},\"id\":{i}}}\n", i + 100))
+        .collect();
+    let job = init_and_run(&dir, "mediawiki", &url, &pages);
+    assert_eq!(
+        job["records"]["path"].as_str(),
+        Some("$.query.pages.*"),
+        "{job}"
+    );
+    assert_eq!(job["paginate"]["from"].as_str(), Some("continue"), "{job}");
+    let job = init_and_run(
+        &dir,
+        "rates",
+        &format!("{}/rates", server.url()),
+        &lines(0..2),
+    );
+    assert_eq!(job["records"]["path"].as_str(), Some("$.data.*"), "{job}");
+    let users = "{\"login\":\"ada\",\"id\":0}\n{\"login\":\"bob\",\"id\":1}\n";
+    let job = init_and_run(&dir, "users", &format!("{}/users", server.url()), users);
+    assert_eq!(job["records"]["path"].as_str(), Some("$.users.*"), "{job}");
+    let job = init_and_run(
+        &dir,
+        "mixed",
+        &format!("{}/mixed", server.url()),
+        &lines(0..3),
+    );
+    assert_eq!(job["records"]["path"].as_str(), Some("items"), "{job}");
+    let job = init_job_with(
+        &format!("{}/links", server.url()),
+        &[],
+        &dir.path("links.toml"),
+    );
+    assert!(job.contains("path = \"$.query.pages.*\""), "{job}");
+    let job = init_job_with(
+        &format!("{}/order", server.url()),
+        &[],
+        &dir.path("order.toml"),
+    );
+    assert!(!job.contains(".*"), "{job}");
+    assert!(job.contains("path = \"billing.city\""), "{job}");
+}
+
 /// Links to the next page inside objects and arrays: HAL's
 /// `_links.next.href` (Spring Data REST), JSON:API's link objects,
 /// PayPal's `links` array of `{href, rel}`, Zendesk's `next_page`. And
