@@ -47,6 +47,12 @@ pub struct Config {
     pub access_key_id: Option<String>,
     #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
     pub access_key_secret: Option<SecretString>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub secret_access_key: Option<SecretString>,
+    #[cfg_attr(feature = "schema", schemars(with = "Option<String>"))]
+    pub session_token: Option<SecretString>,
+    pub region: Option<String>,
+    pub service: Option<String>,
     /// `[auth.headers]`: secret headers added whatever the type.
     #[serde(default)]
     #[cfg_attr(feature = "schema", schemars(with = "BTreeMap<String, String>"))]
@@ -69,6 +75,7 @@ pub enum Kind {
     Oauth2,
     Signature,
     Aliyun,
+    AwsSigv4,
 }
 
 impl Kind {
@@ -81,6 +88,7 @@ impl Kind {
             Kind::Oauth2 => "oauth2",
             Kind::Signature => "signature",
             Kind::Aliyun => "aliyun",
+            Kind::AwsSigv4 => "aws_sigv4",
         }
     }
 }
@@ -275,7 +283,7 @@ impl Config {
 
     /// The keys that hold a value of their own kind, and whether each is
     /// given.
-    fn given(&self) -> [(&'static str, bool); 25] {
+    fn given(&self) -> [(&'static str, bool); 29] {
         [
             ("username", self.username.is_some()),
             ("password", self.password.is_some()),
@@ -302,6 +310,10 @@ impl Config {
             ("nonce", self.nonce.is_some()),
             ("encoding", self.encoding.is_some()),
             ("access_key_id", self.access_key_id.is_some()),
+            ("secret_access_key", self.secret_access_key.is_some()),
+            ("session_token", self.session_token.is_some()),
+            ("region", self.region.is_some()),
+            ("service", self.service.is_some()),
         ]
     }
 
@@ -386,6 +398,16 @@ fn keys_of(kind: Kind) -> (&'static [&'static str], &'static [&'static str]) {
             &["algorithm", "secret"],
         ),
         Kind::Aliyun => (&["access_key_id"], &["access_key_id"]),
+        Kind::AwsSigv4 => (
+            &[
+                "access_key_id",
+                "secret_access_key",
+                "session_token",
+                "region",
+                "service",
+            ],
+            &["access_key_id", "secret_access_key", "region", "service"],
+        ),
     }
 }
 
@@ -530,6 +552,37 @@ mod tests {
         .validate()
         .unwrap_err();
         assert_eq!(err.key(), "auth.signature.encoding");
+    }
+
+    /// An AWS job names its key, secret, region and service; a key of
+    /// another type is refused, naming it.
+    #[test]
+    fn aws_sigv4_needs_its_key_secret_region_and_service() {
+        let full = concat!(
+            r#""type": "aws_sigv4", "access_key_id": "AKID", "secret_access_key": "s", "#,
+            r#""region": "eu-west-1", "service": "execute-api""#
+        );
+        parse(&format!("{{{full}}}")).validate().unwrap();
+        parse(&format!(r#"{{{full}, "session_token": "t"}}"#))
+            .validate()
+            .unwrap();
+        for key in ["access_key_id", "secret_access_key", "region", "service"] {
+            let without =
+                (full.split(", ")).filter(|kv| !kv.trim_start().starts_with(&format!("\"{key}\"")));
+            let err = parse(&format!("{{{}}}", without.collect::<Vec<_>>().join(", ")))
+                .validate()
+                .unwrap_err();
+            assert_eq!(err.key(), format!("auth.{key}"), "{err}");
+            assert!(err.to_string().contains("aws_sigv4"), "{err}");
+        }
+        let err = parse(&format!(r#"{{{full}, "access_key_secret": "x"}}"#))
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.key(), "auth.access_key_secret");
+        let err = parse(r#"{"type": "bearer", "token": "t", "region": "r"}"#)
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.key(), "auth.region");
     }
 
     #[test]

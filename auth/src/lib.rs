@@ -23,10 +23,12 @@
 //! assert!(!format!("{config:?}").contains("s3cr3t"));
 //! ```
 
+mod aws;
 mod config;
 mod oauth2;
 mod sign;
 
+pub use aws::AwsSigner;
 pub use config::{
     ClientAuth, Config, ConfigError, Encoding, Kind, NonceConfig, ParamsIn, Placement,
     SignatureConfig, TimestampConfig, TimestampFormat, has_user_info,
@@ -59,6 +61,8 @@ pub enum Signer {
     Template(TemplateSigner),
     /// `type = "aliyun"`.
     Aliyun(AliyunSigner),
+    /// `type = "aws_sigv4"`.
+    Aws(AwsSigner),
 }
 
 impl Signer {
@@ -76,6 +80,7 @@ impl Signer {
             ]
             .map(str::to_owned)
             .to_vec(),
+            Signer::Aws(_) => Vec::new(),
         }
     }
 
@@ -84,6 +89,7 @@ impl Signer {
         match self {
             Signer::Template(signer) => signer.sign(input),
             Signer::Aliyun(signer) => signer.sign(input),
+            Signer::Aws(signer) => signer.sign(input),
         }
     }
 }
@@ -174,6 +180,15 @@ impl Config {
                 self.access_key_id.clone().unwrap_or_default(),
                 self.access_key_secret.clone().unwrap_or_default(),
             ))),
+            Kind::AwsSigv4 => signers.push(Signer::Aws(AwsSigner::new(
+                self.access_key_id.clone().unwrap_or_default(),
+                self.secret_access_key.clone().unwrap_or_default(),
+                self.session_token.clone(),
+                (
+                    self.region.clone().unwrap_or_default(),
+                    self.service.clone().unwrap_or_default(),
+                ),
+            ))),
         }
         if let Some(signature) = &self.signature {
             signers.push(Signer::Template(TemplateSigner::new(signature)));
@@ -190,6 +205,8 @@ impl Config {
             &self.client_secret,
             &self.secret,
             &self.access_key_secret,
+            &self.secret_access_key,
+            &self.session_token,
         ]
         .into_iter()
         .flatten()

@@ -30,6 +30,9 @@ fn encode(text: &str) -> String {
 pub struct SignInput<'a> {
     /// Upper case, as sent.
     pub method: &'a str,
+    /// The URL's host, and its port where it is not the scheme's: the
+    /// `Host` header as sent.
+    pub host: &'a str,
     /// The URL path as it appears in the URL (percent-encoded).
     pub path: &'a str,
     /// Every query parameter of the request, decoded, in URL order.
@@ -55,6 +58,9 @@ pub struct Param {
 pub struct Signed {
     pub query: Vec<Param>,
     pub headers: Vec<Param>,
+    /// The request's query as signed, to send in place of its own text:
+    /// the same parameters, encoded and ordered as the signature read them.
+    pub query_text: Option<String>,
 }
 
 impl Signed {
@@ -432,6 +438,7 @@ mod tests {
 
     fn known_input(query: &[(String, String)]) -> SignInput<'_> {
         SignInput {
+            host: "example.com",
             method: "POST",
             path: "/v1/items",
             query,
@@ -496,6 +503,7 @@ mod tests {
                 "timestamp": {"name": "ts"}, "nonce": {"name": "X-Nonce", "in": "header"}}"#,
         );
         let input = SignInput {
+            host: "example.com",
             method: "GET",
             path: "/v1/items",
             query: &query,
@@ -572,6 +580,7 @@ mod tests {
         ]);
         let signer = AliyunSigner::new("testid".into(), SecretString::from("testsecret"));
         let signed = signer.sign(&SignInput {
+            host: "example.com",
             method: "GET",
             path: "/",
             query: &query,
@@ -603,6 +612,7 @@ mod tests {
         let query = pairs(&[("Action", "DescribeRegions")]);
         let signer = AliyunSigner::new("id".into(), SecretString::from("s"));
         let signed = signer.sign(&SignInput {
+            host: "example.com",
             method: "GET",
             path: "/",
             query: &query,

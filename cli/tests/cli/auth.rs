@@ -425,6 +425,48 @@ fn aliyun_signatures_verify_on_a_server_that_recomputes_them() {
 /// signature header.
 const CREDENTIALS: &str = "[auth]\ntype = \"api_key\"\nname = \"key\"\nvalue = \"k-1\"\nin = \"query\"\n[auth.headers]\nX-Secret = \"h-1\"\n[auth.signature]\nalgorithm = \"HMAC_SHA1\"\nsecret = \"s-1\"\nname = \"X-Sign\"\nin = \"header\"\n";
 
+/// The region and service of the AWS jobs.
+const AWS_PLACE: &str = "region = \"eu-west-1\"\nservice = \"execute-api\"\n";
+
+/// An AWS SigV4 job signs each request to its origin: `Authorization`,
+/// `X-Amz-Date`, the session token, and the query as it was signed
+/// (sorted, `%20` for a space). A next link to another origin gets none
+/// of them. (`.ci/sigv4_check.py` has botocore verify the signatures.)
+#[test]
+fn aws_signatures_go_to_the_job_origin_alone() {
+    let other = second_origin();
+    let link = format!("http://127.0.0.1:{}/page2", other.port());
+    let first = TestServer::start(vec![Exchange::json(
+        "/page1?a=1&q=x%20y&z=2",
+        format!(r#"{{"data":[{{"id":1}}],"next":"{link}"}}"#),
+    )]);
+    let rest = format!(
+        "query = {{ z = \"2\", q = \"x y\", a = \"1\" }}\n{FOLLOW_NEXT}[auth]\n\
+         type = \"aws_sigv4\"\naccess_key_id = \"AKID\"\nsecret_access_key = \"${{S}}\"\n\
+         session_token = \"tok\"\n{AWS_PLACE}"
+    );
+    let (run, _) = run_job(&first.url(), "/page1", &rest, &[("S", "sk")]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n");
+    let sent = &first.requests()[0];
+    assert_eq!(sent.target, "/page1?a=1&q=x%20y&z=2");
+    let authorization = sent.header("authorization").unwrap();
+    let day = &sent.header("x-amz-date").unwrap()[..8];
+    assert!(
+        authorization.starts_with(&format!(
+            "AWS4-HMAC-SHA256 Credential=AKID/{day}/eu-west-1/execute-api/aws4_request, \
+             SignedHeaders=host;x-amz-date;x-amz-security-token, Signature="
+        )),
+        "{authorization}"
+    );
+    assert_eq!(sent.header("x-amz-security-token"), Some("tok"));
+    let off = &other.requests()[0];
+    assert!(
+        (off.headers.iter()).all(|(name, _)| !name.starts_with("x-amz") && name != "authorization"),
+        "{off:?}"
+    );
+}
+
 fn carries_credentials(seen: &Seen) -> bool {
     seen.target.contains("key=")
         || seen.header("x-secret").is_some()
@@ -602,6 +644,8 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
         format!("[auth]\ntype = \"oauth2\"\ntoken_url = \"{token_url}\"\nclient_id = \"app\"\nclient_secret = \"${{C}}\"\nclient_auth = \"body\"\n"),
         "[auth]\ntype = \"signature\"\nalgorithm = \"MD5HEX\"\nsecret = \"${C}\"\nstring_to_sign = \"{secret}\"\n".to_owned(),
         "[auth]\ntype = \"aliyun\"\naccess_key_id = \"id\"\naccess_key_secret = \"${C}\"\n".to_owned(),
+        format!("[auth]\ntype = \"aws_sigv4\"\naccess_key_id = \"id\"\nsecret_access_key = \"${{C}}\"\n{AWS_PLACE}"),
+        format!("[auth]\ntype = \"aws_sigv4\"\naccess_key_id = \"id\"\nsecret_access_key = \"s\"\nsession_token = \"${{C}}\"\n{AWS_PLACE}"),
         "[auth.headers]\nX-Api-Secret = \"${C}\"\n".to_owned(),
         "query = { code = \"${C}\" }\n".to_owned(),
     ];
@@ -667,7 +711,9 @@ fn canary_secrets_appear_in_nothing_hydrant_writes() {
         assert_eq!(run.code, 0, "{method}: {}", run.stderr);
         assert_eq!(failed.code, 1, "{method}: {}", failed.stderr);
         // The echoed request is quoted masked; signatures send no secret.
-        let sends_secret = !method.contains("signature") && !method.contains("aliyun");
+        let sends_secret = !method.contains("signature")
+            && !method.contains("aliyun")
+            && !method.contains("secret_access_key = \"${C}\"");
         assert_eq!(
             failed.stderr.contains("***"),
             sends_secret,

@@ -89,6 +89,7 @@ fn every_auth_type_has_an_example_that_runs_offline() {
         "oauth2",
         "signature",
         "aliyun",
+        "aws_sigv4",
     ];
     assert_eq!(types, all.iter().map(|t| t.to_string()).collect());
 }

@@ -562,14 +562,26 @@ impl Session {
                 .map(|(n, v)| (n.into_owned(), v.into_owned()))
                 .collect();
             let body = sent.body.as_ref().map_or(&[][..], |(b, _)| b.as_slice());
+            let host = match sent.url.port() {
+                Some(port) => format!("{}:{port}", sent.url.host_str().unwrap_or_default()),
+                None => sent.url.host_str().unwrap_or_default().to_owned(),
+            };
             let signed = signer.sign(&SignInput {
                 method: sent.method.as_str(),
+                host: &host,
                 path: sent.url.path(),
                 query: &query,
                 body,
                 now: SystemTime::now(),
                 nonce: &nonce,
             });
+            if let Some(text) = &signed.query_text {
+                sent.url.set_query(
+                    Some(text)
+                        .filter(|text| !text.is_empty())
+                        .map(String::as_str),
+                );
+            }
             for param in signed.query {
                 sent.add_query(param.name, param.value, param.secret);
             }
