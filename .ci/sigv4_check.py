@@ -2,13 +2,15 @@
 
 A local server takes a request only where botocore, from what the server
 received, computes the signature hydrant sent; else it answers 403 as AWS
-does. hydrant runs jobs against it: query values with spaces and
-reserved characters, a JSON body, a path of spaces and non-ASCII, a
-session token, S3's rules, and a wrong secret, which must fail.
+does. hydrant runs jobs against it: write jobs' batches (plain and
+gzip-compressed), query values with spaces and reserved characters, a
+JSON body, a path of spaces and non-ASCII, a session token, S3's rules,
+and a wrong secret, which must fail.
 
     python .ci/sigv4_check.py path/to/hydrant
 """
 
+import gzip
 import json
 import os
 import subprocess
@@ -24,6 +26,9 @@ from botocore.credentials import Credentials
 KEY_ID = "AKIDEXAMPLE"
 SECRET = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 TOKEN = "FQoGZXIvYXdzEXAMPLE//token+with/slashes="
+
+# The bodies of the signed requests the server took, in order.
+TAKEN = []
 
 
 def expected_signature(handler, body):
@@ -63,7 +68,10 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b'{"message": "The request signature we calculated does not match"}')
             return
+        if self.headers.get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
         record = {"method": self.command, "path": self.path, "body": body.decode()}
+        TAKEN.append(record["body"])
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.end_headers()
@@ -98,14 +106,29 @@ query = {{ page = "2" }}
 url = "{url}/bucket/a b+c.json"
 query = {{ "list-type" = "2", prefix = "logs/2026 12" }}
 """,
+    # A write job, its batches signed as sent: plain, and gzip-compressed.
+    "write": """
+[input]
+records = [{{ id = 1, name = "Zoë" }}, {{ id = 2, name = "a b" }}]
+
+[write]
+url = "{url}/prod/orders"
+batch_size = 1
+""",
+    "write-gzip": """
+[input]
+records = [{{ id = 1, name = "Zoë" }}, {{ id = 2, name = "a b" }}]
+
+[write]
+url = "{url}/prod/orders"
+compression = "gzip"
+""",
 }
 
 
 def run(hydrant, url, name, secret, session=False, service="execute-api"):
-    auth = f"""
-[records]
-path = "items"
-
+    records = "" if name.startswith("write") else '\n[records]\npath = "items"\n'
+    auth = f"""{records}
 [auth]
 type = "aws_sigv4"
 access_key_id = "{KEY_ID}"
@@ -131,6 +154,15 @@ def main():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
     cases = [("query", {}), ("body", {}), ("token", {"session": True}), ("s3", {"service": "s3"})]
+    for name, batches in [("write", [[1], [2]]), ("write-gzip", [[1, 2]])]:
+        TAKEN.clear()
+        done = run(hydrant, url, name, SECRET, session=True)
+        if done.returncode != 0:
+            sys.exit(f"sigv4 {name}: hydrant exited {done.returncode}: {done.stderr}")
+        taken = [[record["id"] for record in json.loads(body)] for body in TAKEN]
+        if taken != batches:
+            sys.exit(f"sigv4 {name}: the server took {taken}, not {batches}")
+        print(f"sigv4 {name}: every batch signed and taken: {taken}")
     for name, options in cases:
         done = run(hydrant, url, name, SECRET, **options)
         if done.returncode != 0:
