@@ -521,8 +521,8 @@ const NEXT_NAMES: [&str; 16] = [
 /// Names of a member that says, when true, that more pages follow
 /// (Stripe's and Notion's `has_more`, GraphQL's `hasNextPage`, AWS IAM's
 /// `IsTruncated`, Pipedrive's `more_items_in_collection`, Zoho CRM's
-/// `more_records`, Marketo's `moreResult`).
-const MORE_NAMES: [&str; 9] = [
+/// `more_records`, Marketo's `moreResult`, PagerDuty's and etcd's `more`).
+const MORE_NAMES: [&str; 10] = [
     "hasmore",
     "hasnextpage",
     "hasnext",
@@ -532,6 +532,7 @@ const MORE_NAMES: [&str; 9] = [
     "morerecords",
     "moreresult",
     "moreresults",
+    "more",
 ];
 
 /// Names of a member that says, when false, that more pages follow
@@ -1228,6 +1229,8 @@ mod tests {
             next(r#"{"data": [], "IsTruncated": true, "Marker": "m"}"#),
             Some(NextPage::More("IsTruncated".to_owned()))
         );
+        let pagerduty = r#"{"data": [], "limit": 25, "offset": 0, "total": null, "more": true}"#;
+        assert_eq!(next(pagerduty), Some(NextPage::More("more".to_owned())));
         assert_eq!(
             next(r#"{"data": [], "startAt": 0, "total": 9, "isLast": false}"#),
             Some(NextPage::Last("isLast".to_owned()))
