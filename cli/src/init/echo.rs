@@ -8,13 +8,15 @@
 //! sent as the second page, and kept only where the answer echoes what
 //! was sent: a request or two more. Where nothing is echoed but the
 //! first page counts more records than it holds, the second page asked
-//! for must hold records the first did not.
+//! for must hold records the first did not; so must the page asked for
+//! with a cursor the first page names, where no known style says its
+//! parameter.
 
 use anyhow::Result;
-use hydrant_engine::{Probe, RunOptions, Vars};
+use hydrant_engine::{NextPage, Probe, RunOptions, Vars};
 use serde_json::Value;
 
-use super::{Draft, Paging, at, members, probe_again, quoted};
+use super::{Draft, Paging, at, cursor, members, probe_again, quoted};
 
 /// Offsets: `skip` or `offset` beside `limit`, sent as those names, then
 /// with a `$` (Feathers reads `$skip` and `$limit`).
@@ -305,6 +307,85 @@ pub(super) async fn counted_pages(
     Ok(None)
 }
 
+/// A cursor the first page names at a path of names (`named`, as a run
+/// reads it) under a name no known style gives a parameter for: Zoom's
+/// `next_page_token`, Twitter's `meta.next_token`, Box's `next_marker`.
+/// The first page is asked for again with the cursor under the names an
+/// API reads it by ([`cursor_params`]), and a name is kept where its
+/// answer holds records, none of them the first page's: an API takes an
+/// unknown parameter for nothing and answers its first page again.
+/// `records` is the records' keys in the body (none where the body is
+/// the records).
+pub(super) async fn probed_cursor(
+    draft: &Draft,
+    vars: &Vars,
+    (body, records, named): (&Value, &[&str], Option<&NextPage>),
+    again: &RunOptions,
+) -> Result<Option<Paging>> {
+    let Some(NextPage::Cursor(from)) = named else {
+        return Ok(None);
+    };
+    let keys: Vec<&str> = from.split('.').collect();
+    let value = match at(body, &keys) {
+        Some(Value::String(text)) if !text.trim().is_empty() => text.clone(),
+        Some(Value::Number(number)) => number.to_string(),
+        _ => return Ok(None),
+    };
+    let Some(first) = at(body, records).and_then(Value::as_array) else {
+        return Ok(None);
+    };
+    for param in cursor_params(keys.last().expect("a path has a key")) {
+        let Some(probe) = asked(draft, vars, again, &[(&param, &value)]).await else {
+            continue;
+        };
+        let page = serde_json::from_slice::<Value>(&probe.body).ok();
+        let second = page.as_ref().and_then(|page| at(page, records)?.as_array());
+        if second.is_some_and(|second| {
+            !second.is_empty() && second.iter().all(|record| !first.contains(record))
+        }) {
+            let why =
+                format!("`{from}` holds the next page's cursor; sent as `{param}`, it gave others");
+            return Ok(Some(cursor(&why, from, &param)));
+        }
+    }
+    Ok(None)
+}
+
+/// The names an API may read a cursor named `name` back by, in the order
+/// they are tried: its own (Zoom's `next_page_token`), without its `next`
+/// (Box's `next_marker` as `marker`, AWS's `NextToken` as `Token`, then in
+/// lower case), and the names APIs give cursors (Twitter's
+/// `pagination_token`, Google's `pageToken`).
+fn cursor_params(name: &str) -> Vec<String> {
+    let mut names = vec![name.to_owned()];
+    let bare = ["next_", "next-", "Next", "next"]
+        .iter()
+        .find_map(|prefix| name.strip_prefix(prefix).filter(|rest| !rest.is_empty()));
+    if let Some(bare) = bare {
+        names.push(bare.to_owned());
+        let mut chars = bare.chars();
+        if let Some(first) = chars.next() {
+            names.push(first.to_lowercase().chain(chars).collect());
+        }
+    }
+    let common = [
+        "cursor",
+        "page_token",
+        "pageToken",
+        "pagination_token",
+        "token",
+        "marker",
+        "after",
+        "starting_after",
+        "continuation_token",
+        "continuationToken",
+    ];
+    names.extend(common.map(str::to_owned));
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|name| seen.insert(name.clone()));
+    names
+}
+
 /// Whether the first page asked again with `sent` in its query (in place
 /// of any parameters of those names) answers with `expected` at `keys`
 /// of what `echo` names.
@@ -325,11 +406,11 @@ async fn echoes(
 
 /// The first page asked again with `sent` in its query, in place of any
 /// parameters of those names; none where the request failed.
-async fn asked(
+async fn asked<V: std::fmt::Display>(
     draft: &Draft,
     vars: &Vars,
     again: &RunOptions,
-    sent: &[(&String, u64)],
+    sent: &[(&String, V)],
 ) -> Option<Probe> {
     let mut second = Draft {
         url: draft.url.clone(),

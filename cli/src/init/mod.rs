@@ -250,6 +250,16 @@ async fn guess_paging(
     if let Some(paging) = bare_cursor(named.as_ref()) {
         return Ok(Some(paging));
     }
+    let records = match body.is_array() {
+        true => Some(Vec::new()),
+        false => longest_objects(body).map(|(_, keys)| keys),
+    };
+    if let Some(records) = records.as_deref().filter(|_| !table && !draft.lines) {
+        let named = (body, records, named.as_ref());
+        if let Some(paging) = echo::probed_cursor(draft, vars, named, again).await? {
+            return Ok(Some(paging));
+        }
+    }
     let counted = probe.count(&unpaged).map(echo::More::Counted);
     let more = counted.or_else(|| probe.full_page(&unpaged).map(|_| echo::More::Full));
     let Some(more) = more.filter(|_| !table && !draft.lines) else {

@@ -902,6 +902,65 @@ fn a_job_written_by_init_reads_records_keyed_by_their_ids() {
     assert!(job.contains("path = \"billing.city\""), "{job}");
 }
 
+/// A cursor whose parameter no known style says: Zoom's
+/// `next_page_token` (read back as itself), Twitter's `meta.next_token`
+/// (as `pagination_token`), Box's `next_marker` (as `marker`), Stripe's
+/// search `next_page` (as `page`),
+/// Intercom's `pages.next.starting_after` (as itself). init asks for the
+/// first page again with the cursor under each name an API may read;
+/// these APIs take an unknown one for nothing. It wrote a job of one
+/// request, which a run warned of.
+#[test]
+fn a_job_written_by_init_finds_the_parameter_a_cursor_goes_back_as() {
+    let server = TestServer::start_fn(|seen| {
+        let path = seen.target.split('?').next().unwrap().to_owned();
+        let (param, from) = match path.as_str() {
+            "/zoom" => ("next_page_token", "next_page_token"),
+            "/twitter" => ("pagination_token", "meta.next_token"),
+            "/box" => ("marker", "next_marker"),
+            "/search" => ("page", "next_page"),
+            _ => ("starting_after", "pages.next.starting_after"),
+        };
+        let start: u32 =
+            util::query_param(&seen.target, param).map_or(0, |c| c[1..].parse().unwrap());
+        let records: Vec<String> = (start..(start + 3).min(8))
+            .map(|i| format!("{{\"id\":{i}}}"))
+            .collect();
+        let next = match start + 3 < 8 {
+            true => format!("\"c{}\"", start + 3),
+            false => "null".to_owned(),
+        };
+        let body = match from {
+            "meta.next_token" => format!(
+                "{{\"data\":[{}],\"meta\":{{\"next_token\":{next}}}}}",
+                records.join(",")
+            ),
+            "pages.next.starting_after" => format!(
+                "{{\"data\":[{}],\"pages\":{{\"page\":{},\"total_pages\":3,\"next\":{{\"starting_after\":{next}}}}}}}",
+                records.join(","),
+                start / 3 + 1
+            ),
+            name => format!("{{\"items\":[{}],\"{name}\":{next}}}", records.join(",")),
+        };
+        Exchange::json(&seen.target, body)
+    });
+    let dir = Dir::new();
+    for (name, from, param) in [
+        ("zoom", "next_page_token", "next_page_token"),
+        ("twitter", "meta.next_token", "pagination_token"),
+        ("box", "next_marker", "marker"),
+        ("search", "next_page", "page"),
+        ("intercom", "pages.next.starting_after", "starting_after"),
+    ] {
+        let url = format!("{}/{name}", server.url());
+        let job = init_and_run(&dir, name, &url, &lines(0..8));
+        let paginate = &job["paginate"];
+        assert_eq!(paginate["type"].as_str(), Some("cursor"), "{job}");
+        assert_eq!(paginate["from"].as_str(), Some(from), "{job}");
+        assert_eq!(paginate["param"].as_str(), Some(param), "{job}");
+    }
+}
+
 /// Links to the next page inside objects and arrays: HAL's
 /// `_links.next.href` (Spring Data REST), JSON:API's link objects,
 /// PayPal's `links` array of `{href, rel}`, Zendesk's `next_page`. And

@@ -759,6 +759,11 @@ impl PassCounts {
 /// `_links.next.href`, JSON:API's link objects, Asana's `next_page.uri`.
 const LINK_KEYS: [&str; 4] = ["href", "uri", "url", "link"];
 
+/// Keys of a cursor inside a member named like the next page, folded:
+/// Intercom's `pages.next.starting_after`, HubSpot's `paging.next.after`.
+/// A link beside it comes first.
+const CURSOR_KEYS: [&str; 3] = ["startingafter", "after", "cursor"];
+
 /// A member of `page` outside the records (`records`, their path's
 /// keys) that names a next page (a link, or a cursor: a non-empty string
 /// or a number), or says more follow (`true`), found by [`near_top`].
@@ -768,7 +773,7 @@ const LINK_KEYS: [&str; 4] = ["href", "uri", "url", "link"];
 /// that is not a number (Airtable's `itr…/rec…`) names a cursor: such
 /// names also echo the page asked for, so any other name comes first.
 pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option<NextPage> {
-    let mut weak = None;
+    let (mut weak, mut nested_cursor) = (None, None);
     let mut elements = Vec::new();
     let mut numbered = (!records.is_empty())
         .then(|| page_of_pages(page, &[]))
@@ -777,8 +782,8 @@ pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option
         let name = named(keys);
         let at = || spelled(keys);
         let parent = keys.len().checked_sub(2).map(|i| folded(&keys[i]));
-        let nested = parent.is_some_and(|p| NEXT_NAMES.contains(&p.as_str()))
-            && LINK_KEYS.contains(&name.as_str());
+        let under_next = parent.is_some_and(|p| NEXT_NAMES.contains(&p.as_str()));
+        let nested = under_next && LINK_KEYS.contains(&name.as_str());
         match value.view() {
             View::Str(text) if NEXT_NAMES.contains(&name.as_str()) || nested => {
                 let text = text.trim();
@@ -806,6 +811,15 @@ pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option
                 numbered = page_of_pages(value, keys);
                 None
             }
+            View::Str(text)
+                if nested_cursor.is_none()
+                    && under_next
+                    && CURSOR_KEYS.contains(&name.as_str())
+                    && !text.trim().is_empty() =>
+            {
+                nested_cursor = Some(NextPage::Cursor(at()));
+                None
+            }
             View::Str(text) if weak.is_none() && is_weak_cursor(&name, text.trim()) => {
                 weak = Some(NextPage::Cursor(at()));
                 None
@@ -818,6 +832,7 @@ pub(crate) fn next_named<'v, N: Node<'v>>(page: N, records: &[String]) -> Option
         }
     });
     strong
+        .or(nested_cursor)
         .or(numbered)
         .or_else(|| changes_pending(page))
         .or(weak)
@@ -1166,11 +1181,23 @@ mod tests {
     }
 
     /// MediaWiki's `continue`, an object of parameters, and Kubernetes'
-    /// `metadata.continue`, a token; neither on the last page.
+    /// `metadata.continue`, a token, neither on the last page; a cursor
+    /// in a `next` object (Intercom's; HubSpot's link beside it comes
+    /// first); PagerDuty's `more`.
     #[test]
-    fn mediawiki_and_kubernetes_name_the_next_request_in_continue() {
+    fn a_next_page_is_read_in_continue_in_next_objects_and_in_more() {
         let next = |page: &str| next_beside(page, "data");
         let cursor = |at: &str| Some(NextPage::Cursor(at.to_owned()));
+        let intercom = r#"{"data": [], "pages": {"type": "pages", "page": 1, "total_pages": 3,
+            "next": {"page": 2, "starting_after": "WzE3MDk"}}}"#;
+        assert_eq!(next(intercom), cursor("pages.next.starting_after"));
+        let hubspot = r#"{"data": [], "paging": {"next": {"after": "2", "link": "/c?after=2"}}}"#;
+        assert_eq!(
+            next(hubspot),
+            Some(NextPage::Link("paging.next.link".to_owned()))
+        );
+        let pagerduty = r#"{"data": [], "limit": 25, "offset": 0, "total": null, "more": true}"#;
+        assert_eq!(next(pagerduty), Some(NextPage::More("more".to_owned())));
         let mediawiki = r#"{"continue": {"apcontinue": "B", "continue": "-||"}, "data": []}"#;
         assert_eq!(
             next(mediawiki),
@@ -1229,8 +1256,6 @@ mod tests {
             next(r#"{"data": [], "IsTruncated": true, "Marker": "m"}"#),
             Some(NextPage::More("IsTruncated".to_owned()))
         );
-        let pagerduty = r#"{"data": [], "limit": 25, "offset": 0, "total": null, "more": true}"#;
-        assert_eq!(next(pagerduty), Some(NextPage::More("more".to_owned())));
         assert_eq!(
             next(r#"{"data": [], "startAt": 0, "total": 9, "isLast": false}"#),
             Some(NextPage::Last("isLast".to_owned()))
