@@ -723,7 +723,7 @@ fn link_header(headers: &[(String, String)]) -> Option<Paging> {
 
 /// Cursors of well-known shapes: Stripe's `has_more`, HubSpot's
 /// `paging.next.after`, Slack's `response_metadata.next_cursor`,
-/// Notion's `next_cursor`, Google's `nextPageToken`, fastapi-pagination's
+/// Notion's `next_cursor`, fastapi-pagination's
 /// `next_page`, Solr's `nextCursorMark`, CouchDB's `last_seq`.
 fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
     if body.get("has_more").is_some_and(Value::is_boolean)
@@ -785,14 +785,13 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
     if let Some(paging) = continued(body) {
         return Some(paging);
     }
-    let styles: [(&[&str], &str, &str); 4] = [
+    let styles: [(&[&str], &str, &str); 3] = [
         (&["paging", "next", "after"], "paging.next.after", "after"),
         (
             &["response_metadata", "next_cursor"],
             "response_metadata.next_cursor",
             "cursor",
         ),
-        (&["nextPageToken"], "nextPageToken", "pageToken"),
         (&["next_cursor"], "next_cursor", "cursor"),
     ];
     for (keys, from, param) in styles {

@@ -905,7 +905,8 @@ fn a_job_written_by_init_reads_records_keyed_by_their_ids() {
 /// A cursor whose parameter no known style says: Zoom's
 /// `next_page_token` (read back as itself), Twitter's `meta.next_token`
 /// (as `pagination_token`), Box's `next_marker` (as `marker`), Stripe's
-/// search `next_page` (as `page`),
+/// search `next_page` (as `page`), Google's `nextPageToken` (as
+/// `pageToken`; Google refuses other names) and Jira's (as itself),
 /// Intercom's `pages.next.starting_after` (as itself). init asks for the
 /// first page again with the cursor under each name an API may read;
 /// these APIs take an unknown one for nothing. It wrote a job of one
@@ -919,6 +920,19 @@ fn a_job_written_by_init_finds_the_parameter_a_cursor_goes_back_as() {
             "/twitter" => ("pagination_token", "meta.next_token"),
             "/box" => ("marker", "next_marker"),
             "/search" => ("page", "next_page"),
+            // Google's APIs refuse a parameter they do not know; Jira's
+            // search takes its token back under its own name.
+            "/google"
+                if seen.target.contains('?')
+                    && util::query_param(&seen.target, "pageToken").is_none() =>
+            {
+                return util::json(
+                    400,
+                    r#"{"error":{"code":400,"message":"Invalid argument"}}"#,
+                );
+            }
+            "/google" => ("pageToken", "nextPageToken"),
+            "/jira" => ("nextPageToken", "nextPageToken"),
             _ => ("starting_after", "pages.next.starting_after"),
         };
         let start: u32 =
@@ -950,6 +964,8 @@ fn a_job_written_by_init_finds_the_parameter_a_cursor_goes_back_as() {
         ("twitter", "meta.next_token", "pagination_token"),
         ("box", "next_marker", "marker"),
         ("search", "next_page", "page"),
+        ("google", "nextPageToken", "pageToken"),
+        ("jira", "nextPageToken", "nextPageToken"),
         ("intercom", "pages.next.starting_after", "starting_after"),
     ] {
         let url = format!("{}/{name}", server.url());
