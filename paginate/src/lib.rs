@@ -309,10 +309,7 @@ impl Strategy {
                 placement,
                 spread,
                 ..
-            } => match value {
-                Value::Object(members) if *spread => spread_plan(members, *placement, text),
-                _ => cursor_plan(param, *placement, value),
-            },
+            } => cursor_request((param, *placement, *spread), value, text),
             _ => Plan {
                 overrides: vec![Override::Link(text)],
             },
@@ -663,9 +660,9 @@ impl Paginator {
         }
     }
 
-    /// Whether a `cursor` whose job names a `param`, which sends one
-    /// value: an object of parameters is sent member by member only
-    /// without it.
+    /// Whether this is a `cursor` whose job names a `param`. It sends one
+    /// value, so an object is no cursor to it; without `param`, an
+    /// object's members are sent.
     pub fn sends_one_value(&self) -> bool {
         matches!(self.strategy, Strategy::Cursor { spread: false, .. })
     }
@@ -718,10 +715,7 @@ impl Paginator {
                     let hash = stable_hash(&text);
                     self.followed.insert(hash);
                     self.last_followed = Some(hash);
-                    match value {
-                        Value::Object(members) if *spread => spread_plan(members, *placement, text),
-                        _ => cursor_plan(param, *placement, value),
-                    }
+                    cursor_request((param, *placement, *spread), value, text)
                 }
                 None => Plan::default(),
             },
@@ -980,6 +974,20 @@ fn text_of(source: &Source, takes: Takes, page: &Page<'_>) -> Option<(String, Va
     }
     let text = scalar_text(&value)?;
     (!text.is_empty()).then_some((text, value))
+}
+
+/// The request a cursor makes (`value`, read as `text`): each member of
+/// an object set as a parameter of its own where the job names no
+/// `param` (`spread`), else the value set as `param`.
+fn cursor_request(
+    (param, placement, spread): (&str, Placement, bool),
+    value: &Value,
+    text: String,
+) -> Plan {
+    match value {
+        Value::Object(members) if spread => spread_plan(members, placement, text),
+        _ => cursor_plan(param, placement, value),
+    }
 }
 
 /// Each member of an object cursor set as a parameter of its own, a null

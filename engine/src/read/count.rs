@@ -15,7 +15,7 @@ use crate::extract::holds_something;
 use crate::job::{Body, Job, RecordMode};
 use crate::json::node::{Node, View};
 use crate::json::path::Segment;
-use crate::read::near::{folded, near_top, spelled};
+use crate::read::near::{folded, is_link, near_top, spelled};
 
 /// Names an API gives the number of records a query matches, folded
 /// (see [`folded`]): GitHub's `total_count`, Jira's and HubSpot's
@@ -372,7 +372,9 @@ fn cut_on_the_way<'v, N: Node<'v>>(page: N, steps: &[Segment]) -> Option<String>
 fn step_text(step: &Segment) -> String {
     match step {
         Segment::Key(key)
-            if !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || c == '_') =>
+            if !key.starts_with(|c: char| c.is_ascii_digit())
+                && !key.is_empty()
+                && key.chars().all(|c| c.is_alphanumeric() || c == '_') =>
         {
             format!(".{key}")
         }
@@ -895,14 +897,6 @@ fn page_of_pages<'v, N: Node<'v>>(object: N, keys: &[String]) -> Option<NextPage
         page: at(page),
         pages: at(pages),
     })
-}
-
-/// Whether `text` is a URL, a path, or a query alone (`?page=2`, which
-/// a run resolves against the page's URL).
-fn is_link(text: &str) -> bool {
-    ["http://", "https://", "/", "?"]
-        .iter()
-        .any(|p| text.starts_with(p))
 }
 
 /// A non-empty `cursor`, or an `offset` that is not a number.
@@ -1495,6 +1489,11 @@ mod tests {
         assert_eq!(
             cut(influx, values).as_deref(),
             Some("$.results[0].series[0].partial")
+        );
+        let pages = r#"{"q": {"2": {"truncated": true, "rows": []}}}"#;
+        assert_eq!(
+            cut(pages, "q.2.rows").as_deref(),
+            Some("$.q['2'].truncated")
         );
         let named = r#"{"a b": [{"it's": {"timed_out": true, "rows": []}}]}"#;
         assert_eq!(

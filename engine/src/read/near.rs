@@ -146,14 +146,8 @@ pub(crate) fn not_a_cursor(
             };
             // Such an object may be the next request's parameters; one
             // that holds a link (HubSpot's `paging.next`) is not.
-            let parameters = members.values().all(|v| {
-                let link = |text: &str| {
-                    ["http://", "https://", "/", "?"]
-                        .iter()
-                        .any(|p| text.starts_with(p))
-                };
-                v.as_str().is_some_and(|text| !link(text)) || v.is_number()
-            });
+            let parameters = (members.values())
+                .all(|v| v.as_str().is_some_and(|text| !is_link(text)) || v.is_number());
             let inside = match paginator.sends_one_value() && parameters {
                 true => format!(
                     "{inside}, or leave out paginate.param to send each of its members as a \
@@ -291,6 +285,14 @@ pub(super) fn near_top<'v, N: Node<'v>>(
         }
         level = deeper;
     }
+}
+
+/// Whether `text` is a URL, a path, or a query alone (`?page=2`, which
+/// a run resolves against the page's URL).
+pub(super) fn is_link(text: &str) -> bool {
+    ["http://", "https://", "/", "?"]
+        .iter()
+        .any(|p| text.starts_with(p))
 }
 
 /// A response header named like `name` (lower case) that holds a value.
