@@ -2,19 +2,11 @@
 //! authorization, DynamoDB, OpenSearch Service and the other AWS APIs
 //! take a request signed with the caller's access key.
 
-use hmac::{KeyInit, Mac};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::sign::{Param, SignInput, Signed};
-
-/// RFC 3986 unreserved characters, as SigV4 keeps them.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+use crate::sign::{Algorithm, Param, SignInput, Signed, UNRESERVED, encode};
 
 /// A path's characters as SigV4 keeps them: the unreserved ones and `/`.
 const PATH: &AsciiSet = &UNRESERVED.remove(b'/');
@@ -142,18 +134,12 @@ fn canonical_query(query: &[(String, String)]) -> String {
         .join("&")
 }
 
-fn encode(text: &str) -> String {
-    utf8_percent_encode(text, UNRESERVED).to_string()
-}
-
 fn mac(key: &[u8], message: &[u8]) -> Vec<u8> {
-    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any size");
-    mac.update(message);
-    mac.finalize().into_bytes().to_vec()
+    Algorithm::HmacSha256.digest(key, message)
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::sign::hex(bytes, b"0123456789abcdef")
 }
 
 fn param(name: &str, value: String, secret: bool) -> Param {

@@ -15,13 +15,13 @@ use crate::config::{
 
 /// RFC 3986 unreserved characters: kept as they are, everything else is
 /// percent-encoded (a space is `%20`, never `+`).
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
 
-fn encode(text: &str) -> String {
+pub(crate) fn encode(text: &str) -> String {
     utf8_percent_encode(text, UNRESERVED).to_string()
 }
 
@@ -79,7 +79,7 @@ impl Signed {
 
 /// A signature algorithm of `auth.algorithm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Algorithm {
+pub(crate) enum Algorithm {
     Md5Hex,
     HmacMd5,
     Sha1Hex,
@@ -125,7 +125,7 @@ impl Algorithm {
         )
     }
 
-    fn digest(self, key: &[u8], message: &[u8]) -> Vec<u8> {
+    pub(crate) fn digest(self, key: &[u8], message: &[u8]) -> Vec<u8> {
         fn mac<M: Mac + KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
             let mut mac = <M as KeyInit>::new_from_slice(key).expect("HMAC takes keys of any size");
             mac.update(message);
@@ -300,7 +300,7 @@ fn fill(template: &str, mut value: impl FnMut(&str) -> Option<String>) -> String
     out
 }
 
-fn hex(bytes: &[u8], digits: &[u8; 16]) -> String {
+pub(crate) fn hex(bytes: &[u8], digits: &[u8; 16]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
         out.push(digits[usize::from(b >> 4)] as char);

@@ -672,6 +672,7 @@ fn paging(
 ) -> Option<Paging> {
     link_header(headers)
         .or_else(|| known_cursor(body, records))
+        .or_else(|| parameters(named, body))
         .or_else(|| next_link(named))
         .or_else(|| header_cursor(named))
         .or_else(|| numbered_next(query, body))
@@ -782,9 +783,6 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
             "since",
         ));
     }
-    if let Some(paging) = continued(body) {
-        return Some(paging);
-    }
     let styles: [(&[&str], &str, &str); 3] = [
         (&["paging", "next", "after"], "paging.next.after", "after"),
         (
@@ -812,29 +810,20 @@ fn known_cursor(body: &Value, records: Option<&str>) -> Option<Paging> {
     None
 }
 
-/// MediaWiki's `continue`, an object of the next request's parameters
-/// (`apcontinue`, and `continue` itself), each sent back: a cursor job
-/// without `param`. Kubernetes' `metadata.continue`, a token sent back as
-/// `continue`.
-fn continued(body: &Value) -> Option<Paging> {
-    if let Some(Value::Object(members)) = body.get("continue")
-        && !members.is_empty()
-        && members.values().all(|v| v.is_string() || v.is_number())
-    {
-        return Some(Paging {
-            why: "`continue` holds the parameters of the next request (MediaWiki)".to_owned(),
-            keys: vec![("type", quoted("cursor")), ("from", quoted("continue"))],
-            takes: members.keys().cloned().collect(),
-            ..Paging::default()
-        });
-    }
-    let token = at(body, &["metadata", "continue"])?.as_str()?;
-    (!token.is_empty()).then(|| {
-        cursor(
-            "`metadata.continue` holds the token of the next page (Kubernetes)",
-            "metadata.continue",
-            "continue",
-        )
+/// An object of the next request's parameters the page names, as a run
+/// reads it (MediaWiki's `continue`: `apcontinue`, and `continue`
+/// itself), each sent back: a cursor job without `param`.
+fn parameters(named: Option<&NextPage>, body: &Value) -> Option<Paging> {
+    let Some(NextPage::Parameters(from)) = named else {
+        return None;
+    };
+    let keys: Vec<&str> = from.split('.').collect();
+    let members = at(body, &keys)?.as_object()?;
+    Some(Paging {
+        why: format!("`{from}` holds the parameters of the next request"),
+        keys: vec![("type", quoted("cursor")), ("from", quoted(from))],
+        takes: members.keys().cloned().collect(),
+        ..Paging::default()
     })
 }
 

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use hydrant_bench::Exchange;
 
-use crate::util::{self, Dir, TestServer, hydrant, hydrant_with, lines, path_str};
+use crate::util::{self, Dir, TestServer, hydrant, hydrant_with, ids, lines, path_str};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -743,9 +743,7 @@ fn a_job_written_by_init_sends_back_mediawikis_continue_and_kubernetes_token() {
                 (Some(title), Some("-||")) => title[1..].parse().unwrap(),
                 _ => return util::json(400, r#"{"error":{"code":"badcontinue"}}"#),
             };
-            let pages: Vec<String> = (from..(from + 3).min(8))
-                .map(|i| format!("{{\"id\":{i}}}"))
-                .collect();
+            let pages = ids(from..(from + 3).min(8));
             let more = match from + 3 < 8 {
                 true => format!(
                     ",\"continue\":{{\"apcontinue\":\"T{}\",\"continue\":\"-||\"}}",
@@ -753,23 +751,18 @@ fn a_job_written_by_init_sends_back_mediawikis_continue_and_kubernetes_token() {
                 ),
                 false => String::new(),
             };
-            let body = format!(
-                "{{\"batchcomplete\":\"\"{more},\"query\":{{\"allpages\":[{}]}}}}",
-                pages.join(",")
-            );
+            let body =
+                format!("{{\"batchcomplete\":\"\"{more},\"query\":{{\"allpages\":{pages}}}}}");
             return Exchange::json(&seen.target, body);
         }
         let from = param("continue").map_or(0, |token| token[3..].parse().unwrap());
-        let items: Vec<String> = (from..(from + 3).min(8))
-            .map(|i| format!("{{\"id\":{i}}}"))
-            .collect();
+        let items = ids(from..(from + 3).min(8));
         let token = match from + 3 < 8 {
             true => format!(",\"continue\":\"eyJ{}\"", from + 3),
             false => String::new(),
         };
         let body = format!(
-            "{{\"kind\":\"PodList\",\"metadata\":{{\"resourceVersion\":\"7\"{token}}},\"items\":[{}]}}",
-            items.join(",")
+            "{{\"kind\":\"PodList\",\"metadata\":{{\"resourceVersion\":\"7\"{token}}},\"items\":{items}}}"
         );
         Exchange::json(&seen.target, body)
     });
@@ -937,24 +930,20 @@ fn a_job_written_by_init_finds_the_parameter_a_cursor_goes_back_as() {
         };
         let start: u32 =
             util::query_param(&seen.target, param).map_or(0, |c| c[1..].parse().unwrap());
-        let records: Vec<String> = (start..(start + 3).min(8))
-            .map(|i| format!("{{\"id\":{i}}}"))
-            .collect();
+        let records = ids(start..(start + 3).min(8));
         let next = match start + 3 < 8 {
             true => format!("\"c{}\"", start + 3),
             false => "null".to_owned(),
         };
         let body = match from {
-            "meta.next_token" => format!(
-                "{{\"data\":[{}],\"meta\":{{\"next_token\":{next}}}}}",
-                records.join(",")
-            ),
+            "meta.next_token" => {
+                format!("{{\"data\":{records},\"meta\":{{\"next_token\":{next}}}}}")
+            }
             "pages.next.starting_after" => format!(
-                "{{\"data\":[{}],\"pages\":{{\"page\":{},\"total_pages\":3,\"next\":{{\"starting_after\":{next}}}}}}}",
-                records.join(","),
+                "{{\"data\":{records},\"pages\":{{\"page\":{},\"total_pages\":3,\"next\":{{\"starting_after\":{next}}}}}}}",
                 start / 3 + 1
             ),
-            name => format!("{{\"items\":[{}],\"{name}\":{next}}}", records.join(",")),
+            name => format!("{{\"items\":{records},\"{name}\":{next}}}"),
         };
         Exchange::json(&seen.target, body)
     });

@@ -3960,9 +3960,7 @@ fn a_cursor_set_in_the_body_keeps_an_array_or_an_object() {
         let after = body["ExclusiveStartKey"]["pk"]["N"]
             .as_str()
             .map_or(0, |n| n.parse::<u32>().unwrap() + 1);
-        let items: Vec<String> = (after..(after + 3).min(7))
-            .map(|i| format!("{{\"id\":{i}}}"))
-            .collect();
+        let items = ids(after..(after + 3).min(7));
         let last = match after + 3 < 7 {
             true => format!(
                 ",\"LastEvaluatedKey\":{{\"pk\":{{\"N\":\"{}\"}}}}",
@@ -3970,7 +3968,7 @@ fn a_cursor_set_in_the_body_keeps_an_array_or_an_object() {
             ),
             false => String::new(),
         };
-        post(format!("{{\"Items\":[{}]{last}}}", items.join(",")))
+        post(format!("{{\"Items\":{items}{last}}}"))
     });
     let search = "method = \"POST\"\nbody = { size = 3, sort = [\"at\", \"id\"] }\n\
                   [records]\npath = \"$.hits.hits[*]._source\"\n[paginate]\ntype = \"cursor\"\n\

@@ -542,8 +542,9 @@ const MORE_NAMES: [&str; 10] = [
 const LAST_NAMES: [&str; 4] = ["islast", "islastpage", "last", "lastpage"];
 
 /// The records path's keys, where the records lie in an array or an
-/// object at a path of names (none at the page itself): the members
-/// outside them are the page's own, not a record's.
+/// object at a path of names (none at the page itself), taken whole or
+/// each of its members (`$.query.pages.*`): the members outside them are
+/// the page's own, not a record's.
 pub(crate) fn records_keys(job: &Job) -> Option<Vec<String>> {
     if job.records.mode == RecordMode::One {
         return None;
@@ -551,7 +552,17 @@ pub(crate) fn records_keys(job: &Job) -> Option<Vec<String>> {
     let Some(path) = &job.records.path else {
         return Some(Vec::new());
     };
-    Some(path.keys()?.into_iter().map(str::to_owned).collect())
+    let segments = path.segments()?;
+    let keys = match segments.split_last() {
+        Some((Segment::Wildcard, keys)) => keys,
+        _ => segments,
+    };
+    (keys.iter())
+        .map(|segment| match segment {
+            Segment::Key(key) => Some(key.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// For a job without `[paginate]`, which reads one page: the records

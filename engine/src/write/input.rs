@@ -33,7 +33,7 @@ pub(crate) type InputRecords = Box<dyn Iterator<Item = Result<InputRecord>> + Se
 /// piped in): its members are read as one text, as `zcat` reads them.
 fn gunzipped(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
     let mut reader = BufReader::new(reader);
-    let gzip = io::BufRead::fill_buf(&mut reader)?.starts_with(&[0x1f, 0x8b]);
+    let gzip = io::BufRead::fill_buf(&mut reader)?.starts_with(&crate::net::client::GZIP_MAGIC);
     Ok(match gzip {
         true => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
         false => Box::new(reader),

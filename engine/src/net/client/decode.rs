@@ -273,7 +273,7 @@ fn write_members(
 }
 
 /// The bytes a gzip file starts with.
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+pub(crate) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// A body that is a gzip file itself, served with no Content-Encoding (an
 /// export's `.json.gz` as `application/gzip`) or with one that a server

@@ -5,6 +5,7 @@ mod charset;
 mod decode;
 mod tls;
 
+pub(crate) use decode::GZIP_MAGIC;
 use decode::*;
 use tls::*;
 
