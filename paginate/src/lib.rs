@@ -738,6 +738,25 @@ impl Paginator {
         }
     }
 
+    /// `offset`: the plan of the request that starts right after the
+    /// `records` of request `index`, where [`Paginator::ahead`]'s next one
+    /// starts a whole `limit` on. An API that caps its pages below the
+    /// limit and holds fewer records than the limit answers that one
+    /// empty, and this one with the records the cap left out. `None` for
+    /// other strategies, whose next request asks for the next page
+    /// whatever its size.
+    pub fn right_after(&self, index: u64, records: u64) -> Option<Plan> {
+        match &self.strategy {
+            Strategy::Counter(counter) if counter.steps_by_limit => {
+                let value = counter
+                    .value(index)?
+                    .checked_add(i64::try_from(records).ok()?)?;
+                Some(counter.plan_at(value))
+            }
+            _ => None,
+        }
+    }
+
     /// Shown each response in request order, answers what comes next.
     pub fn next(&mut self, page: &Page<'_>) -> Step {
         let index = self.pages;
@@ -1056,7 +1075,10 @@ impl Counter {
     }
 
     fn plan(&self, index: u64) -> Plan {
-        let value = self.value(index).unwrap_or(self.start);
+        self.plan_at(self.value(index).unwrap_or(self.start))
+    }
+
+    fn plan_at(&self, value: i64) -> Plan {
         let mut overrides = vec![Override::Var {
             name: self.var.clone(),
             value: value.to_string(),

@@ -67,6 +67,22 @@ fn offset_steps_by_limit_and_ends_on_a_short_page() {
 }
 
 #[test]
+fn right_after_starts_where_a_page_s_records_end() {
+    let p = paginator(json!({"type": "offset", "limit": 500, "start": 20}));
+    let after = p.right_after(0, 100).unwrap();
+    assert_eq!(
+        (query(&after, "offset"), query(&after, "limit")),
+        (Some("120".into()), Some("500".into()))
+    );
+    assert_eq!(
+        query(&p.right_after(2, 7).unwrap(), "offset").as_deref(),
+        Some("1027")
+    );
+    let pages = paginator(json!({"type": "page", "size": 500, "size_param": "n"}));
+    assert!(pages.right_after(0, 100).is_none());
+}
+
+#[test]
 fn full_last_page_then_empty_page() {
     let mut p = paginator(json!({"type": "offset", "limit": 2}));
     p.first();

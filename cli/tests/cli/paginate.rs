@@ -118,6 +118,69 @@ fn a_first_page_short_of_a_capped_size_fails_the_run() {
     }
 }
 
+/// Redmine gives at most 100 issues a page, whatever `limit` asks, and
+/// says so only in its body's `limit`. With fewer issues than the job's
+/// limit, the page fetched ahead, a whole limit on, is empty: the run
+/// read the first 100 of 237 issues, exit 0, with a warning of the count.
+/// The request right after the short page's records tells.
+#[test]
+fn an_api_capped_below_the_limit_with_fewer_records_than_it_fails_the_run() {
+    let redmine = |records: std::ops::Range<u32>, offset: u32| {
+        format!(
+            "{{\"issues\": {}, \"total_count\": 50, \"offset\": {offset}, \"limit\": 20}}",
+            ids(records)
+        )
+    };
+    let mut exchanges = vec![
+        Exchange::json("/issues?offset=0&limit=100", redmine(0..20, 0)),
+        Exchange::json("/issues?offset=20&limit=100", redmine(20..40, 20)),
+        // A whole API of 20 records: the request right after is empty.
+        Exchange::json("/twenty?offset=0&limit=100", ids(0..20)),
+        Exchange::json("/twenty?offset=20&limit=100", "[]"),
+    ];
+    for offset in (100..=800).step_by(100) {
+        let at = |api: &str| format!("/{api}?offset={offset}&limit=100");
+        exchanges.push(Exchange::json(&at("issues"), redmine(0..0, offset)));
+        exchanges.push(Exchange::json(&at("twenty"), "[]"));
+    }
+    let server = TestServer::start(exchanges);
+    let dir = Dir::new();
+    let out = dir.path("out.ndjson");
+    let rest = format!(
+        "[records]\npath = \"issues\"\n[paginate]\ntype = \"offset\"\nlimit = 100\n\
+         [output]\npath = \"{}\"\n",
+        path_str(&out)
+    );
+    let (capped, summary) = run_job(&server.url(), "/issues", &rest, &[]);
+    assert_eq!(capped.code, 1, "{}", capped.stderr);
+    let says = format!(
+        "held 20 records, fewer than asked, which ends pagination; but the next page, \
+         {}/issues?offset=20&limit=100, holds 20: the API may give at most 20 records a page",
+        server.url()
+    );
+    assert!(capped.stderr.contains(&says), "{}", capped.stderr);
+    assert_eq!(summary["error"]["exit_code"], 1, "{summary}");
+    assert!(!out.exists());
+    let (out, summary, stderr) = run(
+        &server,
+        "/twenty",
+        "[paginate]\ntype = \"offset\"\nlimit = 100\n",
+        &[],
+    );
+    assert_eq!(out, lines(0..20));
+    assert_summary(&summary, 1, "short_page");
+    assert!(
+        summary["warnings"].as_array().unwrap().is_empty(),
+        "{stderr}"
+    );
+    let asked = |api: &str| {
+        let sent = server.requests().into_iter();
+        sent.filter(|s| s.target == format!("/{api}?offset=20&limit=100"))
+            .count()
+    };
+    assert_eq!((asked("issues"), asked("twenty")), (1, 1));
+}
+
 /// With one request at a time nothing is in flight after a short first
 /// page. When its count is round, as caps are, the next page is asked for
 /// to tell; an odd count is taken for the end without another request.
@@ -125,9 +188,9 @@ fn a_first_page_short_of_a_capped_size_fails_the_run() {
 fn one_at_a_time_a_round_short_first_page_is_checked() {
     let server = TestServer::start(vec![
         Exchange::json("/capped?offset=0&limit=100", ids(0..20)),
-        Exchange::json("/capped?offset=100&limit=100", ids(20..40)),
+        Exchange::json("/capped?offset=20&limit=100", ids(20..40)),
         Exchange::json("/ends?offset=0&limit=100", ids(0..20)),
-        Exchange::json("/ends?offset=100&limit=100", "[]"),
+        Exchange::json("/ends?offset=20&limit=100", "[]"),
         Exchange::json("/few?offset=0&limit=100", ids(0..7)),
     ]);
     let one = "[paginate]\ntype = \"offset\"\nlimit = 100\n[limits]\nconcurrency = 1\n";
@@ -135,7 +198,7 @@ fn one_at_a_time_a_round_short_first_page_is_checked() {
     assert_eq!(capped.code, 1, "{}", capped.stderr);
     assert!(
         capped.stderr.contains(
-            "/capped?offset=100&limit=100, holds 20: the API may give at most 20 records a page"
+            "/capped?offset=20&limit=100, holds 20: the API may give at most 20 records a page"
         ),
         "{}",
         capped.stderr
@@ -151,9 +214,9 @@ fn one_at_a_time_a_round_short_first_page_is_checked() {
         sent,
         [
             "/capped?offset=0&limit=100",
-            "/capped?offset=100&limit=100",
+            "/capped?offset=20&limit=100",
             "/ends?offset=0&limit=100",
-            "/ends?offset=100&limit=100",
+            "/ends?offset=20&limit=100",
             "/few?offset=0&limit=100",
         ]
     );

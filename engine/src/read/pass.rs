@@ -156,7 +156,18 @@ impl Pass {
     /// with the pass's fan-out value: for the check of a page that came
     /// short when nothing had gone after it (see `short.rs`).
     pub(super) fn after_plan(&self) -> Option<Plan> {
-        let plan = self.paginator.ahead(self.paginator.pages())?;
+        self.with_fanout(self.paginator.ahead(self.paginator.pages())?)
+    }
+
+    /// `offset`: the plan of the request that starts right after the
+    /// `records` of the last page seen, with the pass's fan-out value
+    /// (see `short.rs`). `None` for other strategies.
+    pub(super) fn right_after_plan(&self, records: usize) -> Option<Plan> {
+        let last = self.paginator.pages().checked_sub(1)?;
+        self.with_fanout(self.paginator.right_after(last, records as u64)?)
+    }
+
+    fn with_fanout(&self, plan: Plan) -> Option<Plan> {
         let mut overrides = self.fanout.clone();
         overrides.extend(plan.overrides);
         Some(Plan { overrides })

@@ -28,8 +28,16 @@
 //! the path; so is the request after a later page with nothing at the
 //! path. A pass of one short page is common, and most would cost a
 //! request for nothing.
+//!
+//! For `offset`, the request that tells after such a round first page
+//! starts right after its records, not a whole `limit` on, as the one
+//! in flight does: an API that caps its pages at 100 and holds 237
+//! records answers `offset=500` empty, and `offset=100` with the rest.
+//! Where the one in flight found nothing, that one is sent too.
 
 use std::time::Duration;
+
+use hydrant_paginate::Plan;
 
 use crate::error::{Error, Result};
 use crate::net::session::Fetched;
@@ -60,21 +68,36 @@ pub(super) struct AfterShort {
     pub(super) first: bool,
 }
 
+/// Whether a pass's short first page holds a round number of records (a
+/// multiple of 10), as an API's cap on its pages does.
+fn looks_capped(after: &AfterShort) -> bool {
+    after.first && after.records > 0 && after.records.is_multiple_of(10)
+}
+
 impl ReadRun<'_, '_> {
     /// Looks at the answer after the short page that ended the pass: an
     /// error or a warning when it holds records.
     pub(super) async fn check_after_short(&mut self, parse: &mut Parsers) -> Result<()> {
-        let Some(after) = self.after_short.take() else {
+        let Some(mut after) = self.after_short.take() else {
             return Ok(());
         };
-        let task = match after.task {
+        let in_flight = after.task.is_some();
+        let task = match after.task.take() {
             Some(task) => task,
             None => match self.send_after_short(&after)? {
                 Some(task) => task,
                 None => return Ok(()),
             },
         };
-        let found = self.records_after(task, parse).await;
+        let mut found = self.records_after(task, parse).await;
+        if in_flight && found.as_ref().is_none_or(|&(_, more, _)| more == 0) {
+            // The offset in flight was a whole `limit` on: an API that
+            // caps its pages and holds fewer records than the limit
+            // answers it empty. Ask right after the short page's records.
+            if let Some(task) = self.send_right_after(&after)? {
+                found = self.records_after(task, parse).await;
+            }
+        }
         let Some((next, more, fingerprint)) = found.filter(|&(_, more, _)| more > 0) else {
             return Ok(());
         };
@@ -127,16 +150,36 @@ impl ReadRun<'_, '_> {
     }
 
     /// Sends the second request of a pass whose first page came short
-    /// with nothing sent after it, when the page's count looks like a cap.
+    /// with nothing sent after it, when the page's count looks like a cap:
+    /// for `offset`, the one right after the page's records.
     fn send_after_short(&mut self, after: &AfterShort) -> Result<Option<Task>> {
-        let (first, records) = (after.first, after.records);
-        let looks_capped = first && records > 0 && records.is_multiple_of(10);
-        let under_cap = self.total_cap.is_none_or(|cap| self.launched < cap);
-        let asked = (looks_capped || after.missing) && under_cap;
-        let Some(pass) = self.pass.as_ref().filter(|_| asked) else {
+        if !(looks_capped(after) || after.missing) {
             return Ok(None);
-        };
-        let Some(plan) = pass.after_plan() else {
+        }
+        let plan = self.pass.as_ref().and_then(|pass| {
+            let right_after = (after.records > 0)
+                .then(|| pass.right_after_plan(after.records))
+                .flatten();
+            right_after.or_else(|| pass.after_plan())
+        });
+        self.send_check(plan)
+    }
+
+    /// Sends, after an `offset` pass's short first page whose count looks
+    /// like a cap, the request right after its records.
+    fn send_right_after(&mut self, after: &AfterShort) -> Result<Option<Task>> {
+        if !looks_capped(after) {
+            return Ok(None);
+        }
+        let plan = (self.pass.as_ref()).and_then(|pass| pass.right_after_plan(after.records));
+        self.send_check(plan)
+    }
+
+    /// Sends `plan`, the pass's, unless the job's cap on requests is
+    /// reached.
+    fn send_check(&mut self, plan: Option<Plan>) -> Result<Option<Task>> {
+        let under_cap = self.total_cap.is_none_or(|cap| self.launched < cap);
+        let (Some(plan), Some(pass), true) = (plan, self.pass.as_ref(), under_cap) else {
             return Ok(None);
         };
         let prepared = self.context.prepare_with(&plan, &pass.placeholders)?;
