@@ -65,6 +65,9 @@ pub struct IncrementalSummary {
     pub windows: u64,
     /// Records outside their window, left out (`filter = true`).
     pub filtered: u64,
+    /// Records written whose cursor lay outside their window, which the
+    /// API's filter let through (`filter = false`).
+    pub outside: u64,
     /// Records at the bookmark emitted by an earlier run, left out.
     pub deduplicated: u64,
     /// Records with no readable cursor value (emitted; they cannot move

@@ -276,6 +276,57 @@ fn an_api_that_ignores_the_filter_is_filtered_on_the_client() {
 /// to three records, windows whose bounds fall on the records or not,
 /// APIs that filter or not. Every version that was current when a run
 /// asked is emitted by exactly one run.
+/// An API whose filter lets records outside the bounds through (Redmine's
+/// `updated_on=>=T` answers the second before `T` as well) makes a run
+/// write records another run writes too: they are counted and told.
+/// Past the upper bound, only where the request sent it: a run reads
+/// records written while it runs, which the next run reads again.
+#[test]
+fn records_the_api_lets_through_outside_the_bounds_are_told() {
+    let api = Api::start(true, Duration::ZERO);
+    let dir = Dir::new();
+    let asc = format!("{START}param = \"updated_since\"\norder = \"asc\"\n");
+    let job_file = job(&api, &dir, &asc);
+    api.put(1, 1, T - 5 * HOUR);
+    api.put(2, 1, T);
+    let warnings = |summary: &Value| summary["warnings"].as_array().unwrap().clone();
+    let (first, summary) = run(&dir, &job_file, 1, &[]);
+    assert_eq!(first.len(), 2);
+    assert_eq!(summary["incremental"]["outside"], 0, "{summary}");
+    assert!(warnings(&summary).is_empty(), "{summary}");
+    api.put(3, 1, T + HOUR);
+    let (second, summary) = run(&dir, &job_file, 2, &[]);
+    let ids: Vec<u32> = second.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [1, 3], "record 2 is at the bookmark, written before");
+    let incremental = &summary["incremental"];
+    assert_eq!(
+        (&incremental["outside"], &incremental["deduplicated"]),
+        (&json!(1), &json!(1))
+    );
+    let told = "1 records had incremental.cursor `updated_at` outside the bounds the run asked \
+                for, and were written: the API's filter let them through, and another run may \
+                write them too; incremental.filter = true leaves them out";
+    assert_eq!(warnings(&summary), [json!(told)], "{summary}");
+
+    // A backfill from T up to T + 30m: record 1 lies below it, 3 past it.
+    let backfill = [
+        "--from",
+        "2024-03-01T12:00:00Z",
+        "--to",
+        "2024-03-01T12:30:00Z",
+    ];
+    for (end_param, outside) in [("", 1), ("end_param = \"updated_before\"\n", 2)] {
+        let dir = Dir::new();
+        let job_file = job(&api, &dir, &format!("{asc}{end_param}"));
+        let (rows, summary) = run(&dir, &job_file, 3, &backfill);
+        assert_eq!(rows.len(), 3, "{summary}");
+        assert_eq!(
+            summary["incremental"]["outside"], outside,
+            "{end_param}: {summary}"
+        );
+    }
+}
+
 #[test]
 fn every_version_current_at_some_run_is_emitted_once() {
     let mut below = crate::util::below(0x9e37_79b9_7f4a_7c15);

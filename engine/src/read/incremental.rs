@@ -61,6 +61,10 @@ struct Saved {
     filtered: u64,
     deduplicated: u64,
     no_cursor: u64,
+    /// Records emitted whose cursor lay outside their window (`filter`
+    /// off): the API's filter let them through.
+    #[serde(default)]
+    outside: u64,
     /// What ended a pass before its last page, if anything did:
     /// `paginate.max_requests`, or a pagination loop.
     #[serde(default)]
@@ -154,6 +158,7 @@ impl Tracker {
                 global: None,
                 windows_done: 0,
                 filtered: 0,
+                outside: 0,
                 deduplicated: 0,
                 no_cursor: 0,
                 cut_by: None,
@@ -366,7 +371,7 @@ impl Tracker {
         let spec = &self.spec;
         let reached = self.reached.entry(window.value.clone());
         let mut no_cursor = 0;
-        let (mut filtered, mut deduplicated) = (0, 0);
+        let (mut filtered, mut deduplicated, mut outside) = (0, 0, 0);
         let mut noted: Option<(Cursor, BTreeSet<String>)> = match &reached {
             std::collections::btree_map::Entry::Occupied(at) => Some(at.get().clone()),
             std::collections::btree_map::Entry::Vacant(_) => None,
@@ -376,11 +381,18 @@ impl Tracker {
                 no_cursor += 1;
                 return true;
             };
-            if spec.filter
-                && (cursor < window.lower || window.upper.as_ref().is_some_and(|u| cursor >= *u))
-            {
-                filtered += 1;
-                return false;
+            let above = window.upper.as_ref().is_some_and(|u| cursor >= *u);
+            if cursor < window.lower || above {
+                if spec.filter {
+                    filtered += 1;
+                    return false;
+                }
+                // Past the upper bound only where the request sent it: a
+                // run reads records written while it runs, which the next
+                // run reads again, as documented.
+                if !above || spec.end_param.is_some() {
+                    outside += 1;
+                }
             }
             let at_bookmark = bookmark.as_ref() == Some(&cursor);
             let key = (at_bookmark || noted.as_ref().is_none_or(|(max, _)| cursor >= *max))
@@ -412,6 +424,7 @@ impl Tracker {
             }
         }
         self.saved.filtered += filtered;
+        self.saved.outside += outside;
         self.saved.deduplicated += deduplicated;
         self.saved.no_cursor += no_cursor;
         if no_cursor > 0 && !self.told_no_cursor {
@@ -500,6 +513,21 @@ impl Tracker {
         })
     }
 
+    /// What to say of records emitted from outside the bounds the run
+    /// asked for: an earlier or a later run may write them too. Redmine's
+    /// `updated_on=>=T` answers the second before `T` as well.
+    pub(crate) fn outside_warning(&self) -> Option<String> {
+        let outside = self.saved.outside;
+        (outside > 0).then(|| {
+            format!(
+                "{outside} records had incremental.cursor `{}` outside the bounds the run asked \
+                 for, and were written: the API's filter let them through, and another run may \
+                 write them too; incremental.filter = true leaves them out",
+                self.spec.cursor.as_str()
+            )
+        })
+    }
+
     /// The bookmark the run leaves, once it has succeeded, and what the
     /// summary says of it.
     pub(crate) fn commit(&self) -> (IncrementalState, IncrementalSummary) {
@@ -525,6 +553,7 @@ impl Tracker {
             bookmark_after: spelled(&after),
             windows: self.passes.max(self.saved.windows_done),
             filtered: self.saved.filtered,
+            outside: self.saved.outside,
             deduplicated: self.saved.deduplicated,
             no_cursor: self.saved.no_cursor,
         };

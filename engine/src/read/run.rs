@@ -1233,6 +1233,9 @@ impl<'j, 'h> ReadRun<'j, 'h> {
         let mut incremental = None;
         if let Some(tracker) = &self.incremental {
             let (after, mut summary) = tracker.commit();
+            if let Some(warning) = tracker.outside_warning() {
+                self.tally.warn(warning);
+            }
             if self.job.state.is_some() && self.keeps_state {
                 if let Some(held) = tracker.held() {
                     self.tally.warn(held);
