@@ -118,6 +118,56 @@ fn a_first_page_short_of_a_capped_size_fails_the_run() {
     }
 }
 
+/// Mailman's REST API leaves `entries` out of a page past its last
+/// (`{"start": 150, "total_size": 137}`): where the pages before held
+/// every record the API counts, that page is its end, and nothing is
+/// said. Where they held fewer, it is told.
+#[test]
+fn a_page_past_the_count_without_the_records_member_is_the_end() {
+    let page = |total: u32, start: u32, entries: &str| {
+        format!("{{\"start\": {start}, \"total_size\": {total}{entries}}}")
+    };
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/all?page=1&count=3",
+            page(3, 0, &format!(", \"entries\": {}", ids(0..3))),
+        ),
+        Exchange::json("/all?page=2&count=3", page(3, 3, "")),
+        Exchange::json("/all?page=3&count=3", page(3, 6, "")),
+        Exchange::json(
+            "/more?page=1&count=3",
+            page(5, 0, &format!(", \"entries\": {}", ids(0..3))),
+        ),
+        Exchange::json("/more?page=2&count=3", page(5, 3, "")),
+        Exchange::json("/more?page=3&count=3", page(5, 6, "")),
+    ]);
+    let paged = "[records]\npath = \"entries\"\n[paginate]\ntype = \"page\"\n\
+                 size_param = \"count\"\nsize = 3\n";
+    for columns in ["", "[[columns]]\nname = \"id\"\ntype = \"long\"\n"] {
+        let (run, summary) = run_job(&server.url(), "/all", &format!("{paged}{columns}"), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, lines(0..3));
+        assert_eq!(
+            summary["warnings"],
+            serde_json::json!([]),
+            "{columns}: {summary}"
+        );
+        let (run, summary) = run_job(&server.url(), "/more", &format!("{paged}{columns}"), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let warnings = summary["warnings"].as_array().unwrap();
+        let missing = format!(
+            "records.path `entries` matches nothing in the response from {}/more?page=2&count=3",
+            server.url()
+        );
+        let told = |w: &Value| w.as_str().unwrap().starts_with(&missing);
+        assert_eq!(
+            warnings.iter().filter(|w| told(w)).count(),
+            1,
+            "{columns}: {summary}"
+        );
+    }
+}
+
 /// Redmine gives at most 100 issues a page, whatever `limit` asks, and
 /// says so only in its body's `limit`. With fewer issues than the job's
 /// limit, the page fetched ahead, a whole limit on, is empty: the run

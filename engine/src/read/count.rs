@@ -672,6 +672,11 @@ struct PassCount {
     stop: Option<Stop>,
 }
 
+/// Whether a pass's pages held records, as many as its count or more.
+fn reached(open: &PassCount) -> bool {
+    (open.count.as_ref()).is_some_and(|count| open.records > 0 && open.records >= count.count)
+}
+
 impl PassCounts {
     /// Whether pass `pass`'s first page gave a count.
     pub(crate) fn has_count(&self, pass: u64) -> bool {
@@ -715,6 +720,18 @@ impl PassCounts {
             let open = self.open.remove(&pass).expect("listed above");
             self.hold(job, open);
         }
+    }
+
+    /// Whether pass `pass`'s pages held at least one record and as many
+    /// as its first page counted. `None`: the last pass, where the run
+    /// has ended it (a pass is held to its count after its last page is
+    /// written).
+    pub(crate) fn all_read(&self, pass: Option<u64>) -> bool {
+        let open = match pass {
+            Some(pass) => self.open.get(&pass),
+            None => self.open.values().next_back(),
+        };
+        open.is_some_and(reached)
     }
 
     /// Holds an ended pass to its count, where its first page gave one;

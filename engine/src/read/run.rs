@@ -430,7 +430,7 @@ impl<'j, 'h> ReadRun<'j, 'h> {
 
     /// The pass of the page being taken: the current one, or with
     /// fan-out values sent at once, the page's value's.
-    fn page_pass(&self) -> Option<u64> {
+    pub(super) fn page_pass(&self) -> Option<u64> {
         self.taking_value
             .or_else(|| Some(self.pass.as_ref()?.index))
     }
