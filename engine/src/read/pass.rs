@@ -156,7 +156,7 @@ impl Pass {
     /// with the pass's fan-out value: for the check of a page that came
     /// short when nothing had gone after it (see `short.rs`).
     pub(super) fn after_plan(&self) -> Option<Plan> {
-        self.with_fanout(self.paginator.ahead(self.paginator.pages())?)
+        Some(self.with_fanout(self.paginator.ahead(self.paginator.pages())?))
     }
 
     /// `offset`: the plan of the request that starts right after the
@@ -164,13 +164,14 @@ impl Pass {
     /// (see `short.rs`). `None` for other strategies.
     pub(super) fn right_after_plan(&self, records: usize) -> Option<Plan> {
         let last = self.paginator.pages().checked_sub(1)?;
-        self.with_fanout(self.paginator.right_after(last, records as u64)?)
+        Some(self.with_fanout(self.paginator.right_after(last, records as u64)?))
     }
 
-    fn with_fanout(&self, plan: Plan) -> Option<Plan> {
+    /// `plan` with the pass's fan-out value set beside it.
+    fn with_fanout(&self, plan: Plan) -> Plan {
         let mut overrides = self.fanout.clone();
         overrides.extend(plan.overrides);
-        Some(Plan { overrides })
+        Plan { overrides }
     }
 
     /// The next request to launch, if one can go now, and for a followed
@@ -189,8 +190,6 @@ impl Pass {
             None => return None,
         };
         let followed = (!self.paginator.is_counted()).then(|| plan.clone());
-        let mut overrides = self.fanout.clone();
-        overrides.extend(plan.overrides);
-        Some((Plan { overrides }, followed))
+        Some((self.with_fanout(plan), followed))
     }
 }
