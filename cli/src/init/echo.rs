@@ -16,7 +16,7 @@ use anyhow::Result;
 use hydrant_engine::{NextPage, Probe, RunOptions, Vars};
 use serde_json::Value;
 
-use super::{Draft, Paging, at, cursor, members, probe_again, quoted};
+use super::{Draft, Paging, at, cursor, members, named_at, probe_again, quoted};
 
 /// Offsets: `skip` or `offset` beside `limit`, sent as those names, then
 /// with a `$` (Feathers reads `$skip` and `$limit`).
@@ -325,16 +325,18 @@ pub(super) async fn probed_cursor(
     let Some(NextPage::Cursor(from)) = named else {
         return Ok(None);
     };
-    let keys: Vec<&str> = from.split('.').collect();
-    let value = match at(body, &keys) {
-        Some(Value::String(text)) if !text.trim().is_empty() => text.clone(),
-        Some(Value::Number(number)) => number.to_string(),
+    let Some((value, name)) = named_at(body, from) else {
+        return Ok(None);
+    };
+    let value = match value {
+        Value::String(text) if !text.trim().is_empty() => text.clone(),
+        Value::Number(number) => number.to_string(),
         _ => return Ok(None),
     };
     let Some(first) = at(body, records).and_then(Value::as_array) else {
         return Ok(None);
     };
-    for param in cursor_params(keys.last().expect("a path has a key")) {
+    for param in cursor_params(&name) {
         let Some(probe) = asked(draft, vars, again, &[(&param, &value)]).await else {
             continue;
         };
@@ -358,7 +360,7 @@ pub(super) async fn probed_cursor(
 /// `pagination_token`, Google's `pageToken`).
 fn cursor_params(name: &str) -> Vec<String> {
     let mut names = vec![name.to_owned()];
-    let bare = ["next_", "next-", "Next", "next"]
+    let bare = ["next_", "next-", "next.", "Next", "next"]
         .iter()
         .find_map(|prefix| name.strip_prefix(prefix).filter(|rest| !rest.is_empty()));
     if let Some(bare) = bare {

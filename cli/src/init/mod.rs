@@ -658,6 +658,17 @@ fn at<'v>(body: &'v Value, keys: &[&str]) -> Option<&'v Value> {
     keys.iter().try_fold(body, |value, key| value.get(key))
 }
 
+/// The value at `path`, a path as the engine spells what a page names
+/// (`meta.next_token`, `$['meta']['next.token']`), and the path's last
+/// key.
+fn named_at<'v>(body: &'v Value, path: &str) -> Option<(&'v Value, String)> {
+    let path = hydrant_engine::JsonPath::parse(path).ok()?;
+    let Some(hydrant_engine::Segment::Key(name)) = path.segments()?.last() else {
+        return None;
+    };
+    Some((path.query(body).into_iter().next()?, name.clone()))
+}
+
 fn quoted(text: &str) -> String {
     toml_string(text)
 }
@@ -817,8 +828,7 @@ fn parameters(named: Option<&NextPage>, body: &Value) -> Option<Paging> {
     let Some(NextPage::Parameters(from)) = named else {
         return None;
     };
-    let keys: Vec<&str> = from.split('.').collect();
-    let members = at(body, &keys)?.as_object()?;
+    let members = named_at(body, from)?.0.as_object()?;
     Some(Paging {
         why: format!("`{from}` holds the parameters of the next request"),
         keys: vec![("type", quoted("cursor")), ("from", quoted(from))],

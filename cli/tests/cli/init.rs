@@ -926,6 +926,7 @@ fn a_job_written_by_init_finds_the_parameter_a_cursor_goes_back_as() {
             }
             "/google" => ("pageToken", "nextPageToken"),
             "/jira" => ("nextPageToken", "nextPageToken"),
+            "/dotted" => ("token", "$['meta']['next.token']"),
             _ => ("starting_after", "pages.next.starting_after"),
         };
         let start: u32 =
@@ -938,6 +939,10 @@ fn a_job_written_by_init_finds_the_parameter_a_cursor_goes_back_as() {
         let body = match from {
             "meta.next_token" => {
                 format!("{{\"data\":{records},\"meta\":{{\"next_token\":{next}}}}}")
+            }
+            // A key with a dot, which the path spells in brackets.
+            "$['meta']['next.token']" => {
+                format!("{{\"data\":{records},\"meta\":{{\"next.token\":{next}}}}}")
             }
             "pages.next.starting_after" => format!(
                 "{{\"data\":{records},\"pages\":{{\"page\":{},\"total_pages\":3,\"next\":{{\"starting_after\":{next}}}}}}}",
@@ -956,6 +961,7 @@ fn a_job_written_by_init_finds_the_parameter_a_cursor_goes_back_as() {
         ("google", "nextPageToken", "pageToken"),
         ("jira", "nextPageToken", "nextPageToken"),
         ("intercom", "pages.next.starting_after", "starting_after"),
+        ("dotted", "$['meta']['next.token']", "token"),
     ] {
         let url = format!("{}/{name}", server.url());
         let job = init_and_run(&dir, name, &url, &lines(0..8));
