@@ -397,25 +397,51 @@ fn parse_quoted(text: &str) -> Option<(String, &str)> {
 
 /// Writes segments as normalized JSONPath.
 fn to_jsonpath(segments: &[Segment]) -> String {
+    spell(segments, false)
+}
+
+/// JSONPath text of `segments` as a person reads it in a message:
+/// `$.results[0].series`, a key that is not a plain name in brackets
+/// (`$.q['2']`, `$['a b']`).
+pub(crate) fn readable(segments: &[Segment]) -> String {
+    spell(segments, true)
+}
+
+/// JSONPath text of `segments`, every key in brackets unless `dotted`
+/// lets a plain name (`series`) follow a dot.
+fn spell(segments: &[Segment], dotted: bool) -> String {
+    let plain = |key: &str| {
+        key.starts_with(|c: char| c.is_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_alphanumeric() || c == '_')
+    };
     let mut out = String::from("$");
     for segment in segments {
         match segment {
-            Segment::Key(key) => {
-                out.push_str("['");
-                for c in key.chars() {
-                    match c {
-                        '\'' => out.push_str("\\'"),
-                        '\\' => out.push_str("\\\\"),
-                        c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-                        c => out.push(c),
-                    }
-                }
-                out.push_str("']");
+            Segment::Key(key) if dotted && plain(key) => {
+                out.push('.');
+                out.push_str(key);
             }
+            Segment::Key(key) => out.push_str(&format!("[{}]", single_quoted(key))),
             Segment::Index(i) => out.push_str(&format!("[{i}]")),
             Segment::Wildcard => out.push_str("[*]"),
         }
     }
+    out
+}
+
+/// `key` as a JSONPath name in single quotes, its quotes, backslashes
+/// and control characters escaped.
+fn single_quoted(key: &str) -> String {
+    let mut out = String::from("'");
+    for c in key.chars() {
+        match c {
+            '\'' => out.push_str("\\'"),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
     out
 }
 

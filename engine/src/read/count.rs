@@ -14,7 +14,7 @@ use hydrant_paginate::{DEFAULT_LIMIT, Kind, Stop};
 use crate::extract::holds_something;
 use crate::job::{Body, Job, RecordMode};
 use crate::json::node::{Node, View};
-use crate::json::path::Segment;
+use crate::json::path::{Segment, readable};
 use crate::read::near::{folded, is_link, near_top, spelled};
 
 /// Names an API gives the number of records a query matches, folded
@@ -345,8 +345,7 @@ impl CutCheck {
 /// walk finds no `results`.
 fn cut_on_the_way<'v, N: Node<'v>>(page: N, steps: &[Segment]) -> Option<String> {
     let mut node = page;
-    let mut at = String::from("$");
-    for step in steps {
+    for (depth, step) in steps.iter().enumerate() {
         let mut flag = None;
         node.members(&mut |key, value| {
             let name = folded(key);
@@ -356,32 +355,17 @@ fn cut_on_the_way<'v, N: Node<'v>>(page: N, steps: &[Segment]) -> Option<String>
             }
         });
         if let Some(key) = flag {
-            return Some(format!("{at}{}", step_text(&Segment::Key(key))));
+            let mut at = steps[..depth].to_vec();
+            at.push(Segment::Key(key));
+            return Some(readable(&at));
         }
         node = match step {
             Segment::Key(key) => node.get(key)?,
             Segment::Index(index) => node.at(*index)?,
             Segment::Wildcard => return None,
         };
-        at.push_str(&step_text(step));
     }
     None
-}
-
-/// A step of a path as JSONPath writes it: `.name`, `['a b']`, `[0]`.
-fn step_text(step: &Segment) -> String {
-    match step {
-        Segment::Key(key)
-            if !key.starts_with(|c: char| c.is_ascii_digit())
-                && !key.is_empty()
-                && key.chars().all(|c| c.is_alphanumeric() || c == '_') =>
-        {
-            format!(".{key}")
-        }
-        Segment::Key(key) => format!("['{}']", key.replace('\\', "\\\\").replace('\'', "\\'")),
-        Segment::Index(index) => format!("[{index}]"),
-        Segment::Wildcard => "[*]".to_owned(),
-    }
 }
 
 /// What a run says of a page, from `shown`, whose member `at` says the
