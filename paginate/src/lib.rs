@@ -972,15 +972,19 @@ impl Takes {
     fn compound(self, value: &Value) -> bool {
         match (self, value) {
             (Takes::Any, Value::Object(_) | Value::Array(_)) => !is_empty(value),
-            (Takes::Object, Value::Object(members)) => {
-                !members.is_empty()
-                    && members
-                        .values()
-                        .all(|v| v.is_null() || scalar_text(v).is_some())
-            }
+            (Takes::Object, Value::Object(_)) => holds_parameters(value),
             _ => false,
         }
     }
+}
+
+/// Whether `value` is an object a `cursor` without `param` sends as the
+/// next request's parameters, a member each: not empty, and each member
+/// a string, a number, a boolean or null (left out).
+pub fn holds_parameters(value: &Value) -> bool {
+    value.as_object().is_some_and(|members| {
+        !members.is_empty() && (members.values()).all(|v| v.is_null() || scalar_text(v).is_some())
+    })
 }
 
 /// A usable token: its text, and the value as received. Missing, null and

@@ -144,10 +144,11 @@ pub(crate) fn not_a_cursor(
                 true => String::new(),
                 false => format!(" ({})", scalars.join(", ")),
             };
-            // Such an object may be the next request's parameters; one
-            // that holds a link (HubSpot's `paging.next`) is not.
-            let parameters = (members.values())
-                .all(|v| v.as_str().is_some_and(|text| !is_link(text)) || v.is_number());
+            // Such an object may be the next request's parameters, as a
+            // run without `param` would send them; one that holds a link
+            // (HubSpot's `paging.next`) is not.
+            let parameters = hydrant_paginate::holds_parameters(value)
+                && (members.values()).all(|v| v.as_str().is_none_or(|text| !is_link(text)));
             let inside = match paginator.sends_one_value() && parameters {
                 true => format!(
                     "{inside}, or leave out paginate.param to send each of its members as a \
@@ -381,6 +382,27 @@ mod tests {
         let mut bytes = page.as_bytes().to_vec();
         let tree = simd_json::to_borrowed_value(&mut bytes).unwrap();
         near_member(&tree, &JsonPath::parse(path).unwrap())
+    }
+
+    /// An object at a cursor job's `from`: the error says to leave out
+    /// `param` where the run would send its members (a null one left
+    /// out), not where one is a link or an object.
+    #[test]
+    fn an_object_cursor_is_told_to_go_without_param_where_it_could() {
+        let config: hydrant_paginate::Config = serde_json::from_value(serde_json::json!(
+            {"type": "cursor", "from": "continue", "param": "continue"}
+        ))
+        .unwrap();
+        let paginator = Paginator::new(&config).unwrap();
+        let said = |value: serde_json::Value| {
+            not_a_cursor(&paginator, &[Some(value)], "http://h/p").unwrap()
+        };
+        let spread = "leave out paginate.param";
+        let mediawiki = serde_json::json!({"apcontinue": "B", "continue": "-||", "x": null});
+        assert!(said(mediawiki).contains(spread));
+        let hubspot = serde_json::json!({"after": "2", "link": "/c?after=2"});
+        assert!(!said(hubspot).contains(spread));
+        assert!(!said(serde_json::json!({"a": {"b": 1}})).contains(spread));
     }
 
     #[test]
