@@ -562,13 +562,11 @@ impl Session {
                 .map(|(n, v)| (n.into_owned(), v.into_owned()))
                 .collect();
             let body = sent.body.as_ref().map_or(&[][..], |(b, _)| b.as_slice());
-            let host = match sent.url.port() {
-                Some(port) => format!("{}:{port}", sent.url.host_str().unwrap_or_default()),
-                None => sent.url.host_str().unwrap_or_default().to_owned(),
-            };
+            // The host and a port that is not the scheme's: `Host` as sent.
+            let host = &sent.url[url::Position::BeforeHost..url::Position::AfterPort];
             let signed = signer.sign(&SignInput {
                 method: sent.method.as_str(),
-                host: &host,
+                host,
                 path: sent.url.path(),
                 query: &query,
                 body,
