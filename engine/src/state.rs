@@ -153,6 +153,7 @@ impl SavedColumn {
                         .map(JsonPath::parse)
                         .transpose()
                         .map_err(|e| corrupt(format!("column `{}`: {e}", c.name)))?,
+                    page_path: None,
                     kind: ColumnType::parse(&c.kind).ok_or_else(|| {
                         corrupt(format!("column `{}` has no type `{}`", c.name, c.kind))
                     })?,

@@ -1753,3 +1753,78 @@ fn check_names_the_array_a_records_path_missed() {
         assert_eq!(summary["warnings"], serde_json::json!([says]), "{rest}");
     }
 }
+
+/// A column of `page_path` reads the page around the records: each row
+/// of a page gets its page's value (Data Factory's cross-apply). Pages
+/// made off the run loop (offset, two at a time) and on it (`check`),
+/// into NDJSON and CSV; a path no page has is null and warned of.
+#[test]
+fn a_page_path_column_gives_each_row_its_page_s_value() {
+    let server = TestServer::start_fn(|seen| {
+        let offset: u64 = (seen.target.split("offset=").nth(1))
+            .and_then(|rest| rest.split('&').next()?.parse().ok())
+            .unwrap_or(0);
+        let items: Vec<serde_json::Value> = (offset..5.min(offset + 2))
+            .map(|id| serde_json::json!({"id": id}))
+            .collect();
+        let body = serde_json::json!({
+            "meta": {"batch": format!("b{offset}"), "at": format!("2026-12-0{}T08:00:00Z", offset + 1), "tags": ["x", offset]},
+            "items": items,
+        });
+        Exchange::json(&seen.target, body.to_string())
+    });
+    let columns = "[records]\npath = \"items\"\n[paginate]\ntype = \"offset\"\nlimit = 2\n\
+        [limits]\nconcurrency = 2\n\
+        [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+        [[columns]]\nname = \"batch\"\npage_path = \"$.meta.batch\"\n\
+        [[columns]]\nname = \"at\"\npage_path = \"meta.at\"\ntype = \"timestamp\"\n\
+        [[columns]]\nname = \"tags\"\npage_path = \"$.meta.tags[*]\"\ntype = \"json\"\n\
+        [[columns]]\nname = \"gone\"\npage_path = \"$.meta.nope\"\n";
+    let (run, summary) = run_job(&server.url(), "/o", columns, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let row = |id: u64, page: u64| {
+        format!(
+            "{{\"id\":{id},\"batch\":\"b{page}\",\"at\":\"2026-12-0{}T08:00:00Z\",\"tags\":[\"x\",{page}],\"gone\":null}}\n",
+            page + 1
+        )
+    };
+    let expected: String = [row(0, 0), row(1, 0), row(2, 2), row(3, 2), row(4, 4)].concat();
+    assert_eq!(run.stdout, expected);
+    assert_eq!(summary["records"], 5);
+    assert_eq!(
+        summary["warnings"],
+        serde_json::json!([
+            "column `gone`: no page of the 5 records has a value at `$.meta.nope`, so the column \
+             is null in all of them (a misspelled path? `hydrant check` shows the records)"
+        ])
+    );
+    let csv = format!("{columns}[output]\nformat = \"csv\"\n");
+    let (run, _) = run_job(&server.url(), "/o", &csv, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout.lines().nth(4),
+        Some("3,b2,2026-12-03T08:00:00Z,\"[\"\"x\"\",2]\",")
+    );
+    // Pages read on the run loop: a run that records its exchanges.
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/o\"\n{columns}", server.url()),
+    );
+    let fixtures = dir.path("fixtures");
+    let recorded = hydrant(&["record", path_str(&job), "--to", path_str(&fixtures)]);
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    assert_eq!(recorded.stdout, expected);
+    let check = checked(&server.url(), "/o", columns);
+    assert!(
+        check.contains(
+            "column `gone`: the first page, of 2 records, has no value at `$.meta.nope`, so the \
+             column is null in all of them (a misspelled path?)"
+        ),
+        "{check}"
+    );
+    assert!(
+        check.contains("{\"id\":1,\"batch\":\"b0\",\"at\":\"2026-12-01T08:00:00Z\""),
+        "{check}"
+    );
+}

@@ -302,8 +302,15 @@ fn adf_git_pipeline_runs_as_written_and_as_converted() {
         } else {
             Value::Null
         };
+        // Data Factory's cross-apply: the document's `number` and `city`
+        // beside each element of `value`.
         let body = json!({
-            "value": [{"id": page, "customer": {"name": format!("c{page}")}}],
+            "number": format!("0{page}"),
+            "value": [
+                {"id": page * 10, "customer": {"name": format!("c{page}")}},
+                {"id": page * 10 + 1, "customer": {"name": "d"}},
+            ],
+            "city": [{"name": if page == 2 { "Oslo" } else { "Seattle" }}],
             "paging": {"next": next},
         });
         Exchange::json(&seen.target, body.to_string())
@@ -323,6 +330,13 @@ fn adf_git_pipeline_runs_as_written_and_as_converted() {
         converted
             .stdout
             .contains("url = \"${base}/api/v1/orders?status=open\""),
+        "{}",
+        converted.stdout
+    );
+    assert!(
+        converted
+            .stdout
+            .contains("name = \"orderNumber\"\npage_path = \"$['number']\""),
         "{}",
         converted.stdout
     );
@@ -351,8 +365,11 @@ fn adf_git_pipeline_runs_as_written_and_as_converted() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(records.len(), 3);
-    assert_eq!(records[2], json!({"order_id": 3, "customer": "c3"}));
+    assert_eq!(records.len(), 6);
+    let row = |id: u64, customer: &str, number: &str, city: &str| json!({"order_id": id, "customer": customer, "orderNumber": number, "city": city});
+    assert_eq!(records[0], row(10, "c1", "01", "Seattle"));
+    assert_eq!(records[3], row(21, "d", "02", "Oslo"));
+    assert_eq!(records[5], row(31, "d", "03", "Seattle"));
     assert_eq!(server.requests().len(), 6);
 }
 

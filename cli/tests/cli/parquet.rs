@@ -452,3 +452,43 @@ fn a_parquet_file_with_no_record_to_infer_from_is_told() {
     assert_eq!(fields, ["id"]);
     assert_eq!(declared.metadata().file_metadata().num_rows(), 0);
 }
+
+/// A column of `page_path` in Parquet: each row holds its page's value,
+/// typed as declared.
+#[test]
+fn a_page_path_column_is_typed_in_parquet() {
+    let server = TestServer::start_fn(|seen| {
+        let page: i64 = (seen.target.split("page=").nth(1))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let items = if page > 2 {
+            String::from("[]")
+        } else {
+            format!(r#"[{{"id": {}}}, {{"id": {}}}]"#, page * 2, page * 2 + 1)
+        };
+        let body = format!(
+            r#"{{"generated": "2026-12-0{page}T00:00:00Z", "run": {page}, "items": {items}}}"#
+        );
+        crate::util::json(200, body)
+    });
+    let dir = Dir::new();
+    let out = dir.path("out.parquet");
+    let columns = "[records]\npath = \"items\"\n[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n\
+        [[columns]]\nname = \"id\"\ntype = \"long\"\n\
+        [[columns]]\nname = \"generated\"\npage_path = \"$.generated\"\ntype = \"timestamp\"\n\
+        [[columns]]\nname = \"run\"\npage_path = \"$.run\"\ntype = \"int\"\n";
+    let job = dir.write("job.toml", &job_text(&server, "/items", columns));
+    let run = hydrant(&["run", path_str(&job), "--output", path_str(&out)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (batch, _) = read(&out);
+    let generated = batch.column(1).as_primitive::<TimestampMicrosecondType>();
+    let day = 86_400_000_000;
+    // 2026-12-01T00:00:00Z.
+    let first = 1_796_083_200_000_000;
+    assert_eq!(
+        generated.values().to_vec(),
+        vec![first, first, first + day, first + day]
+    );
+    let runs = batch.column(2).as_primitive::<Int32Type>();
+    assert_eq!(runs.values().to_vec(), vec![1, 1, 2, 2]);
+}

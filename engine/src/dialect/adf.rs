@@ -606,11 +606,12 @@ fn translator(job: &mut Converted, properties: &Value, at: &str) -> Result<(), D
             }
         }
     }
-    if let Some(path) = string(
+    let collection = string(
         member(translator, "collectionReference"),
         &format!("{at}.collectionReference"),
-    )? {
-        job.set("records", "path", path);
+    )?;
+    if let Some(path) = &collection {
+        job.set("records", "path", path.clone());
     }
     let Some(mappings) = member(translator, "mappings").and_then(Value::as_array) else {
         return Ok(());
@@ -629,13 +630,16 @@ fn translator(job: &mut Converted, properties: &Value, at: &str) -> Result<(), D
             &format!("{key}.sink.name"),
         )?
         .ok_or_else(|| DialectError::new(format!("{key}.sink.name"), "is missing"))?;
-        // Paths under a collectionReference are relative: `['id']`.
-        let path = if path.starts_with('[') {
-            format!("${path}")
+        // Beside a collectionReference, a path from the root (`$['number']`)
+        // is the document's, the same in each row of its array (Data
+        // Factory's cross-apply), and one without `$` is an element's.
+        let mut column = if collection.is_some() && path.starts_with('$') {
+            json!({ "name": name, "page_path": path })
+        } else if path.starts_with('[') {
+            json!({ "name": name, "path": format!("${path}") })
         } else {
-            path
+            json!({ "name": name, "path": path })
         };
-        let mut column = json!({ "name": name, "path": path });
         if let Some(kind) = string(
             sink.and_then(|s| member(s, "type")),
             &format!("{key}.sink.type"),

@@ -3,7 +3,7 @@
 use super::*;
 use crate::job::columns::Piece;
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) enum Problem {
     Missing,
     BadType(String),
@@ -28,11 +28,18 @@ impl Problem {
 
     pub(super) fn describe(self, column: &ColumnSpec) -> String {
         match self {
-            Problem::Missing => format!(
-                "column `{}`: no value at `{}`",
-                column.name,
-                column.path.as_ref().map_or("", |p| p.as_str())
-            ),
+            Problem::Missing => match &column.page_path {
+                Some(path) => format!(
+                    "column `{}`: no value at `{}` in the page",
+                    column.name,
+                    path.as_str()
+                ),
+                None => format!(
+                    "column `{}`: no value at `{}`",
+                    column.name,
+                    column.path.as_ref().map_or("", |p| p.as_str())
+                ),
+            },
             Problem::BadType(why) => {
                 format!("column `{}` ({}): {why}", column.name, column.kind.as_str())
             }

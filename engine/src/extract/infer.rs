@@ -533,6 +533,7 @@ impl Inference {
             columns.push(ColumnSpec {
                 name,
                 path: Some(JsonPath::of_keys(&inferred.keys)),
+                page_path: None,
                 kind: inferred.kind.unwrap_or(ColumnType::Json),
                 format: None,
                 value: None,

@@ -102,6 +102,9 @@ pub struct Batch<'a> {
     /// of another type, or none where the extractor notes absent values):
     /// counted, not lost without a word.
     pub tolerated: Vec<Tolerated>,
+    /// The cells of the columns read from the page around the records,
+    /// by column: one a page, copied into each row.
+    page: Vec<(usize, Result<Cell<'a>, Problem>)>,
 }
 
 /// A cell of a [`Batch`] written for a problem the job tolerates: null,
@@ -122,6 +125,17 @@ impl<'a> Batch<'a> {
     /// The cells of row `i`.
     pub fn row(&self, i: usize, width: usize) -> &[Cell<'a>] {
         &self.cells[i * width..(i + 1) * width]
+    }
+
+    /// A batch of `rows` rows of `cells`, for the tests of what writes
+    /// them.
+    #[cfg(test)]
+    pub(crate) fn of(cells: Vec<Cell<'a>>, rows: usize) -> Batch<'a> {
+        Batch {
+            cells,
+            rows,
+            ..Batch::default()
+        }
     }
 }
 
@@ -177,6 +191,8 @@ pub(crate) struct Extractor {
     /// mix objects with other values: an object's fields have columns of
     /// their own, so the column holds the other records only.
     other_records: Option<usize>,
+    /// The columns read from the page around the records (`page_path`).
+    page_columns: Vec<usize>,
 }
 
 impl Extractor {
@@ -186,7 +202,8 @@ impl Extractor {
         let mut general = Vec::new();
         let mut multi = Vec::with_capacity(columns.len());
         for (index, column) in columns.iter().enumerate() {
-            multi.push(column.path.as_ref().is_some_and(JsonPath::is_multi));
+            let path = column.path.as_ref().or(column.page_path.as_ref());
+            multi.push(path.is_some_and(JsonPath::is_multi));
             let Some(path) = &column.path else { continue };
             let Some(segments) = path.segments() else {
                 general.push(index);
@@ -222,6 +239,10 @@ impl Extractor {
                 .iter()
                 .zip(&multi)
                 .all(|(column, &multi)| column.value.is_none() && column.path.is_some() && !multi);
+        let page_columns = (columns.iter().enumerate())
+            .filter(|(_, column)| column.page_path.is_some())
+            .map(|(index, _)| index)
+            .collect();
         Extractor {
             columns,
             multi,
@@ -233,6 +254,7 @@ impl Extractor {
             bad_type_is_dirty: records.bad_type_is_dirty,
             note_absent: false,
             other_records: None,
+            page_columns,
         }
     }
 
@@ -259,6 +281,28 @@ impl Extractor {
     /// What the check of a page notes for [`Extractor::extract`].
     pub(crate) fn plan(&self) -> Option<&KeyPlan> {
         self.plan.as_ref()
+    }
+
+    /// Reads the values of the columns of `page_path` from `root`, the
+    /// page the records of `batch` come from: once a page, each of its
+    /// rows gets the same cell. Nothing for a job without such columns.
+    pub(crate) fn read_page<'v, N: Node<'v>>(&self, root: N, batch: &mut Batch<'v>) {
+        batch.page.clear();
+        for &index in &self.page_columns {
+            let column = &self.columns[index];
+            let found: Vec<N> =
+                (column.page_path.as_ref()).map_or_else(Vec::new, |p| p.select(root));
+            let cell = if self.multi[index] {
+                convert_compound(column, json_array(&found))
+            } else if let Some(&value) = found.first() {
+                let mut cell = Cell::Null;
+                let (view, text) = view_and_spelling(value);
+                convert(view, text, column, &mut || json_text(value), &mut cell).map(|()| cell)
+            } else {
+                Err(Problem::Missing)
+            };
+            batch.page.push((index, cell));
+        }
     }
 
     /// The columns, in output order.
@@ -317,6 +361,8 @@ impl Extractor {
             {
                 let outcome = if held_elsewhere == Some(index) {
                     Ok(())
+                } else if column.page_path.is_some() {
+                    page_cell(&batch.page, index).map(|c| *cell = c)
                 } else if let Some(template) = &column.value {
                     fill(template, placeholders).and_then(|text| {
                         let mut filled = Cell::Null;
@@ -679,6 +725,20 @@ impl<'a> Cell<'a> {
     }
 }
 
+/// The cell of page column `index` that [`Extractor::read_page`] read:
+/// missing where the page was not read for it.
+fn page_cell<'v>(
+    page: &[(usize, Result<Cell<'v>, Problem>)],
+    index: usize,
+) -> Result<Cell<'v>, Problem> {
+    let read = page.iter().find(|(column, _)| *column == index);
+    debug_assert!(
+        read.is_some(),
+        "the page is read for its columns before its records"
+    );
+    read.map_or(Err(Problem::Missing), |(_, cell)| cell.clone())
+}
+
 /// The JSON text of an array of `values`.
 pub(crate) fn json_array<'v, N: Node<'v>>(values: &[N]) -> Vec<u8> {
     let mut text = vec![b'['];
@@ -840,6 +900,7 @@ mod tests {
         ColumnSpec {
             name: "c".to_owned(),
             path: Some(JsonPath::member("c")),
+            page_path: None,
             kind,
             format: format.map(str::to_owned),
             value: None,
@@ -994,6 +1055,7 @@ mod tests {
         ColumnSpec {
             name: name.to_owned(),
             path: Some(JsonPath::parse(path).unwrap()),
+            page_path: None,
             kind,
             format: None,
             value: None,

@@ -66,9 +66,15 @@ pub(crate) fn column_absent(column: &ColumnSpec, records: u64, in_check: bool) -
         Some(segments) if segments.contains(&Segment::Wildcard) => "`[]`",
         _ => "null",
     };
+    // A page column's value is the page's, not a record's.
+    let said = match (column.page_path.is_some(), in_check) {
+        (false, _) => format!("none of the {records} records{of} has a value"),
+        (true, false) => format!("no page of the {records} records has a value"),
+        (true, true) => format!("the first page, of {records} records, has no value"),
+    };
     format!(
-        "column `{}`: none of the {records} records{of} has a value at `{path}`, so the column \
-         is {written} in all of them (a misspelled path?{hint})",
+        "column `{}`: {said} at `{path}`, so the column is {written} in all of them \
+         (a misspelled path?{hint})",
         column.name
     )
 }

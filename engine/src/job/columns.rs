@@ -71,8 +71,12 @@ impl ColumnType {
 pub struct ColumnSpec {
     /// The column's name in the output.
     pub name: String,
-    /// Where in the record; `None` when `value` is given.
+    /// Where in the record; `None` when `value` or `page_path` is given.
     pub path: Option<JsonPath>,
+    /// Where in the page, outside the records: one value a page, the
+    /// same in each of its rows (a Data Factory mapping's `$` path beside
+    /// a `collectionReference`).
+    pub page_path: Option<JsonPath>,
     /// The column's type.
     pub kind: ColumnType,
     /// strftime format for `date` and `timestamp` strings.
@@ -83,11 +87,10 @@ pub struct ColumnSpec {
 
 impl ColumnSpec {
     /// Where the column reads its value, as the job gives it: its `path`
-    /// (a write column's `from`), else its name, read as a dotted path.
+    /// (a write column's `from`) or `page_path`, else its name, read as a
+    /// dotted path.
     pub(crate) fn path_text(&self) -> &str {
-        self.path
-            .as_ref()
-            .map_or(self.name.as_str(), |p| p.as_str())
+        (self.path.as_ref().or(self.page_path.as_ref())).map_or(self.name.as_str(), |p| p.as_str())
     }
 }
 
@@ -99,6 +102,7 @@ impl ColumnSpec {
         ColumnSpec {
             name: name.to_owned(),
             path: None,
+            page_path: None,
             kind,
             format: None,
             value: None,

@@ -106,6 +106,7 @@ pub(crate) struct RecordsFile {
 pub(crate) struct ColumnFile {
     pub name: String,
     pub path: Option<String>,
+    pub page_path: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub format: Option<String>,

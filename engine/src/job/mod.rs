@@ -1219,6 +1219,42 @@ mod tests {
     }
 
     #[test]
+    fn a_page_path_column_is_refused_beside_a_path_or_a_value_or_lines() {
+        let refused = |rest: &str| {
+            let text = format!("[request]\nurl = \"https://a.example/x\"\n{rest}");
+            let err = parse(&text).unwrap_err();
+            assert!(err.is_config(), "{err}");
+            err.to_string()
+        };
+        let column = "[[columns]]\nname = \"n\"\npage_path = \"$.meta.n\"\n";
+        assert!(
+            parse(&format!(
+                "[request]\nurl = \"https://a.example/x\"\n{column}"
+            ))
+            .is_ok()
+        );
+        for (other, key) in [
+            ("path = \"n\"\n", "path"),
+            ("value = \"{page}\"\n", "value"),
+        ] {
+            let text = refused(&format!("{column}{other}"));
+            assert!(
+                text.contains(&format!(
+                    "columns[0] (n).page_path: give either `page_path` or `{key}`, not both"
+                )),
+                "{text}"
+            );
+        }
+        let text = refused("[[columns]]\nname = \"n\"\npage_path = \"$.[\"\n");
+        assert!(text.contains("columns[0] (n).page_path: "), "{text}");
+        let text = refused(&format!("[records]\nformat = \"ndjson\"\n{column}"));
+        assert!(
+            text.contains("columns[0] (n).page_path: an NDJSON answer (`records.format = \"ndjson\"`) has no page around its records"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn unknown_key_names_key_file_and_line() {
         let err = parse("[request]\nurl = \"https://a.example/x\"\nurll = 1\n").unwrap_err();
         let text = err.to_string();

@@ -483,7 +483,19 @@ pub(super) fn validate_columns(
                 "{key}.value: give either `path` or `value`, not both"
             ));
         }
+        if let Some(other) = [("path", &column.path), ("value", &column.value)]
+            .iter()
+            .find_map(|(name, given)| given.as_ref().and(column.page_path.as_ref()).map(|_| name))
+        {
+            return Err(format!(
+                "{key}.page_path: give either `page_path` or `{other}`, not both"
+            ));
+        }
+        let page_path = (column.page_path.as_deref())
+            .map(|p| JsonPath::parse(p).map_err(|e| format!("{key}.page_path: {e}")))
+            .transpose()?;
         let path = match (&column.value, &column.path) {
+            _ if page_path.is_some() => None,
             (Some(_), _) => None,
             (None, Some(p)) => Some(JsonPath::parse(p).map_err(|e| format!("{key}.path: {e}"))?),
             (None, None) => {
@@ -493,6 +505,7 @@ pub(super) fn validate_columns(
         specs.push(ColumnSpec {
             name: column.name.clone(),
             path,
+            page_path,
             kind,
             format: column.format.clone(),
             value: column.value.clone(),
@@ -540,6 +553,15 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
     )?;
     check_counted_records(&paginator, &file.paginate, &records, &file.records, "")?;
     let columns = file.columns.as_deref().map(validate_columns).transpose()?;
+    if records.lines {
+        let by_page = (columns.iter().flatten().enumerate()).find(|(_, c)| c.page_path.is_some());
+        if let Some((i, column)) = by_page {
+            return Err(format!(
+                "columns[{i}] ({}).page_path: an NDJSON answer (`records.format = \"ndjson\"`) has no page around its records",
+                column.name
+            ));
+        }
+    }
     let limits = validate_limits(&file.limits)?;
     let output = validate_output(&file.output)?;
     let write = match &file.write {
@@ -841,6 +863,7 @@ pub(super) fn validate_fanout(
                 ColumnSpec {
                     name: "value".to_owned(),
                     path: Some(path),
+                    page_path: None,
                     kind: ColumnType::String,
                     format: None,
                     value: None,
@@ -848,6 +871,7 @@ pub(super) fn validate_fanout(
                 ColumnSpec {
                     name: "parent".to_owned(),
                     path: Some(JsonPath::from_segments("$".to_owned(), Vec::new())),
+                    page_path: None,
                     kind: ColumnType::Json,
                     format: None,
                     value: None,
@@ -1259,6 +1283,7 @@ pub(super) fn write_column(
     Ok(ColumnSpec {
         name: column.name.clone(),
         path,
+        page_path: None,
         kind,
         format: None,
         value: column.value.clone(),

@@ -259,6 +259,7 @@ fn on_page<R>(
             status: answer.status,
             shown,
             records: &[],
+            page: None,
             body: &[],
             path_found: true,
             records_elsewhere: None,
@@ -284,6 +285,7 @@ fn on_page<R>(
         status: answer.status,
         shown,
         records: &records,
+        page: Some(&page),
         body: answer.body,
         path_found,
         records_elsewhere: (!path_found || records.is_empty())
@@ -304,6 +306,8 @@ struct FirstPage<'p, 'v> {
     /// The URL requested, secrets masked.
     shown: &'p str,
     records: &'p [&'v BorrowedValue<'v>],
+    /// The page the records come from; `None` for a 204.
+    page: Option<&'p BorrowedValue<'v>>,
     /// The page as it came, for its structural index.
     body: &'p [u8],
     /// Whether the page had a value at `records.path`.
@@ -474,10 +478,17 @@ fn with_columns(
     match indexed.as_ref().and_then(|doc| {
         crate::read::worker::index_records(doc, &job.records, &[], first.shown).ok()
     }) {
-        Some((indexed, _)) if indexed.len() == records.len() => {
-            extractor.extract(&indexed, first.placeholders, &mut batch)
+        Some((on_index, _)) if on_index.len() == records.len() => {
+            let doc = indexed.as_ref().expect("the records are on it");
+            extractor.read_page(doc.root(), &mut batch);
+            extractor.extract(&on_index, first.placeholders, &mut batch)
         }
-        _ => extractor.extract(records, first.placeholders, &mut batch),
+        _ => {
+            if let Some(page) = first.page {
+                extractor.read_page(page, &mut batch);
+            }
+            extractor.extract(records, first.placeholders, &mut batch)
+        }
     }
     let sampled = records.len().min(sample_size);
     let dirty: Vec<String> = batch

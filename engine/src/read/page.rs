@@ -106,6 +106,7 @@ impl ReadRun<'_, '_> {
         let mut batch = Batch::default();
         let admitted = self.admitted(&records, placeholders);
         let extractor = self.extractor.as_ref().expect("on_index needs the columns");
+        extractor.read_page(doc.root(), &mut batch);
         extractor.extract(&admitted, placeholders, &mut batch);
         let missing = records_missing(doc.root(), &job.records, records.len(), page.shown);
         self.note_elsewhere((&missing, records.len()), page.shown, || {

@@ -438,6 +438,7 @@ impl PageWork {
             });
         }
         let mut batch = Batch::default();
+        self.extractor.read_page(doc.root(), &mut batch);
         let covering = self.inference.as_deref().map(|inference| Covering {
             inference,
             shape: self.shape.as_ref(),

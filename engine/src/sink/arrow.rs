@@ -371,12 +371,7 @@ mod tests {
             cells.push(Cell::Binary(vec![i as u8; i as usize * 700]));
             cells.push(Cell::Double(i as f64 / 4.0));
         }
-        let batch = Batch {
-            cells,
-            rows: 5,
-            dirty: Vec::new(),
-            tolerated: Vec::new(),
-        };
+        let batch = Batch::of(cells, 5);
         let made = Builders::page_batch(&PageOut {
             body: b"",
             columns: &columns,

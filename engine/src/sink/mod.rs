@@ -402,8 +402,8 @@ mod tests {
         ];
         let noon = 1_709_294_400_000_000;
         let hour = 3_600_000_000;
-        let batch = Batch {
-            cells: vec![
+        let batch = Batch::of(
+            vec![
                 Cell::Timestamp(noon + 250_000),
                 Cell::Date(19_783),
                 Cell::Binary(vec![1, 2, 3]),
@@ -420,10 +420,8 @@ mod tests {
                 Cell::Null,
                 Cell::Null,
             ],
-            rows: 5,
-            dirty: Vec::new(),
-            tolerated: Vec::new(),
-        };
+            5,
+        );
         let text = |encoder: TextEncoder| {
             let mut out = Vec::new();
             encoder.encode(&batch, columns.len(), &mut out);

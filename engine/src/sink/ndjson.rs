@@ -135,6 +135,7 @@ mod tests {
             .map(|name| ColumnSpec {
                 name: name.clone(),
                 path: Some(JsonPath::member(name)),
+                page_path: None,
                 kind: ColumnType::Long,
                 format: None,
                 value: None,
