@@ -976,6 +976,39 @@ fn broken_write_jobs_are_usage_errors_naming_the_key() {
         assert_eq!(run.code, 2, "{job}: {}", run.stderr);
         assert!(run.stderr.contains(key), "{key}: {}", run.stderr);
     }
+    // A read job's tables, which a write job would leave unread: a
+    // `[[columns]]` meant as `[[write.columns]]` sent records unmapped.
+    let write = "[input]\npath = \"a.ndjson\"\n[write]\nurl = \"http://127.0.0.1:9/\"\n";
+    for (table, instead) in [
+        (
+            "[[columns]]\nname = \"a\"\n",
+            "`[[columns]]` belongs to a read job, and this is a write job (`[write]`): it maps records with `[[write.columns]]`; a read job of its own can feed it (`input.job`)",
+        ),
+        (
+            "[paginate]\ntype = \"page\"\n",
+            "`[paginate]` belongs to a read job",
+        ),
+        (
+            "[records]\npath = \"data\"\n",
+            "`[records]` belongs to a read job",
+        ),
+        (
+            "[output]\npath = \"answers.ndjson\"\n",
+            "`[output]` belongs to a read job, and this is a write job (`[write]`): it writes no records (`write.reject_path` keeps those refused)",
+        ),
+        (
+            "[incremental]\ncursor = \"t\"\n",
+            "`[incremental]` belongs to a read job",
+        ),
+        (
+            "[fanout]\nparam = \"p\"\nvalues = [1]\n",
+            "`[fanout]` belongs to a read job",
+        ),
+    ] {
+        let run = run_write(&dir, &format!("{write}{table}"), &[]);
+        assert_eq!(run.code, 2, "{table}: {}", run.stderr);
+        assert!(run.stderr.contains(instead), "{table}: {}", run.stderr);
+    }
     let job = "[input]\npath = \"missing.ndjson\"\n[write]\nurl = \"http://127.0.0.1:9/\"\n";
     let run = run_write(&dir, job, &[]);
     assert_eq!(run.code, 1, "{}", run.stderr);

@@ -621,6 +621,7 @@ impl Job {
         let mut from_vars = FromVars::default();
         interpolate(&mut tree, &mut String::new(), vars, &mut from_vars)
             .map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
+        refuse_read_tables(&tree).map_err(|e| Error::config(format!("job file `{name}`: {e}")))?;
         let fingerprint = sha2::Sha256::digest(extraction_text(&tree)).into();
         let file: JobFile = serde_json::from_value(tree).map_err(|e| {
             Error::config(format!(

@@ -3,6 +3,43 @@
 
 use super::*;
 
+/// The tables of a read job, which a write job (`[write]`) would leave
+/// unread: its records come from `[input]` as they are, go out as
+/// `[[write.columns]]` map them, and leave no output but the summary.
+const READ_TABLES: [(&str, &str); 6] = [
+    ("paginate", "it reads its `[input]` whole"),
+    ("fanout", "it reads its `[input]` whole"),
+    ("incremental", "it reads its `[input]` whole"),
+    ("records", "its records are its `[input]`'s"),
+    ("columns", "it maps records with `[[write.columns]]`"),
+    (
+        "output",
+        "it writes no records (`write.reject_path` keeps those refused)",
+    ),
+];
+
+/// A write job with a table only a read job reads: refused, naming it,
+/// rather than run as if the table were not there.
+pub(super) fn refuse_read_tables(tree: &Value) -> std::result::Result<(), String> {
+    if tree.get("write").is_none() {
+        return Ok(());
+    }
+    match READ_TABLES
+        .iter()
+        .find(|(table, _)| tree.get(table).is_some())
+    {
+        Some((table, instead)) => Err(format!(
+            "`{}` belongs to a read job, and this is a write job (`[write]`): {instead}; a read job of its own can feed it (`input.job`)",
+            if *table == "columns" {
+                "[[columns]]".to_owned()
+            } else {
+                format!("[{table}]")
+            }
+        )),
+        None => Ok(()),
+    }
+}
+
 pub(super) fn extraction_text(tree: &Value) -> Vec<u8> {
     let mut tree = tree.clone();
     if let Some(job) = tree.as_object_mut() {
