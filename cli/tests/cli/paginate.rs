@@ -242,6 +242,8 @@ fn one_at_a_time_a_round_short_first_page_is_checked() {
         Exchange::json("/ends?offset=0&limit=100", ids(0..20)),
         Exchange::json("/ends?offset=20&limit=100", "[]"),
         Exchange::json("/few?offset=0&limit=100", ids(0..7)),
+        Exchange::json("/quarter?offset=0&limit=100", ids(0..25)),
+        Exchange::json("/quarter?offset=25&limit=100", ids(25..50)),
     ]);
     let one = "[paginate]\ntype = \"offset\"\nlimit = 100\n[limits]\nconcurrency = 1\n";
     let (capped, _) = run_job(&server.url(), "/capped", one, &[]);
@@ -259,6 +261,15 @@ fn one_at_a_time_a_round_short_first_page_is_checked() {
     assert_summary(&summary, 1, "short_page");
     let (out, _, _) = run(&server, "/few", one, &[]);
     assert_eq!(out, lines(0..7));
+    let (capped, _) = run_job(&server.url(), "/quarter", one, &[]);
+    assert_eq!(capped.code, 1, "{}", capped.stderr);
+    assert!(
+        capped.stderr.contains(
+            "/quarter?offset=25&limit=100, holds 25: the API may give at most 25 records a page"
+        ),
+        "{}",
+        capped.stderr
+    );
     let sent: Vec<String> = server.requests().into_iter().map(|s| s.target).collect();
     assert_eq!(
         sent,
@@ -268,6 +279,8 @@ fn one_at_a_time_a_round_short_first_page_is_checked() {
             "/ends?offset=0&limit=100",
             "/ends?offset=20&limit=100",
             "/few?offset=0&limit=100",
+            "/quarter?offset=0&limit=100",
+            "/quarter?offset=25&limit=100",
         ]
     );
 }

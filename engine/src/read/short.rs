@@ -24,7 +24,7 @@
 //!
 //! With nothing in flight after a short first page (`concurrency = 1`),
 //! the second request is sent to tell, but only when the page holds a
-//! round number of records (a multiple of 10), as caps do, or nothing at
+//! round number of records (a multiple of 10 or 25), as caps do, or nothing at
 //! the path; so is the request after a later page with nothing at the
 //! path. A pass of one short page is common, and most would cost a
 //! request for nothing.
@@ -69,9 +69,11 @@ pub(super) struct AfterShort {
 }
 
 /// Whether a pass's short first page holds a round number of records (a
-/// multiple of 10), as an API's cap on its pages does.
+/// multiple of 10 or of 25), as an API's cap on its pages does: 20, 50,
+/// 100, 250, but also Confluence's and Discourse's 25.
 fn looks_capped(after: &AfterShort) -> bool {
-    after.first && after.records > 0 && after.records.is_multiple_of(10)
+    let round = after.records.is_multiple_of(10) || after.records.is_multiple_of(25);
+    after.first && after.records > 0 && round
 }
 
 impl ReadRun<'_, '_> {
