@@ -1828,3 +1828,40 @@ fn a_page_path_column_gives_each_row_its_page_s_value() {
         "{check}"
     );
 }
+
+/// A whole-number column whose every value on the first page is 0 (a
+/// metric in a quiet hour) is inferred `long`, which a later fraction
+/// would not fit: `hydrant schema` (and so `init`) says so beside it,
+/// and the dirty record's reason names the type that keeps it.
+#[test]
+fn a_column_of_zeros_is_told_to_be_double_where_fractions_may_come() {
+    let server = TestServer::start(vec![
+        Exchange::json(
+            "/m",
+            r#"[{"t": 1, "wait": 0, "n": 3}, {"t": 2, "wait": 0}]"#,
+        ),
+        Exchange::json("/later", r#"[{"t": 3, "wait": 0.5, "n": 1}]"#),
+    ]);
+    let dir = Dir::new();
+    let job = dir.write("job.toml", &job_text(&server, "/m", ""));
+    let schema = hydrant(&["schema", path_str(&job)]);
+    assert_eq!(schema.code, 0, "{}", schema.stderr);
+    let told = "type = \"long\" # 0 in each record of the first page: a fraction later is a dirty record, where `double` keeps it\n";
+    assert_eq!(schema.stdout.matches(told).count(), 1, "{}", schema.stdout);
+    assert!(
+        schema.stdout.contains(&format!("name = \"wait\"\n{told}")),
+        "{}",
+        schema.stdout
+    );
+    let declared = "[[columns]]\nname = \"t\"\ntype = \"long\"\n[[columns]]\nname = \"wait\"\ntype = \"long\"\n";
+    let (run, summary) = run_job(&server.url(), "/later", declared, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "column `wait` (long): 0.5 is not an integer (a `double` column keeps fractions)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(summary["error"]["exit_code"], 1, "{summary}");
+}

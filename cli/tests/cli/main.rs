@@ -163,7 +163,10 @@ fn bad_types_and_missing_values_are_dirty_with_reasons() {
         .collect();
     let reason = |i: usize| reasons[i]["reason"].as_str().unwrap().to_owned();
     assert_eq!(reasons.len(), 4);
-    assert_eq!(reason(0), "column `n` (long): 1.5 is not an integer");
+    assert_eq!(
+        reason(0),
+        "column `n` (long): 1.5 is not an integer (a `double` column keeps fractions)"
+    );
     assert_eq!(
         reason(1),
         "column `n` (long): 9223372036854775808 is out of range"

@@ -140,6 +140,9 @@ pub(super) fn convert<'v>(
                 None => {
                     let why = match value {
                         View::Big(_) => "is out of range",
+                        // A number column typed by the values seen first
+                        // (all whole, or all 0) meets its first fraction.
+                        View::F64(_) => "is not an integer (a `double` column keeps fractions)",
                         _ => "is not an integer",
                     };
                     return bad(format!("{} {why}", describe(value, json_text)));

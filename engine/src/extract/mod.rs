@@ -1138,7 +1138,8 @@ mod tests {
                     r#"{"a":"z","b":"w"}"#.to_owned()
                 ),
                 (
-                    "column `a` (long): 2.5 is not an integer".to_owned(),
+                    "column `a` (long): 2.5 is not an integer (a `double` column keeps fractions)"
+                        .to_owned(),
                     r#"{"a":2.5,"b":"u"}"#.to_owned()
                 ),
                 (

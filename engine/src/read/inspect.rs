@@ -682,9 +682,27 @@ fn schema_text(job: &Job, &FirstPage { shown, records, .. }: &FirstPage<'_, '_>)
         if path != column.name {
             out.push_str(&format!("path = {}\n", toml_string(path)));
         }
-        out.push_str(&format!("type = \"{}\"\n", column.kind.as_str()));
+        out.push_str(&format!("type = \"{}\"", column.kind.as_str()));
+        if only_zeros(records, column) {
+            out.push_str(" # 0 in each record of the first page: a fraction later is a dirty record, where `double` keeps it");
+        }
+        out.push('\n');
     }
     out
+}
+
+/// Whether an inferred whole-number column holds 0 in each record of the
+/// first page that has it: a metric in a quiet hour as much as a count.
+fn only_zeros<'v>(records: &[&'v BorrowedValue<'v>], column: &ColumnSpec) -> bool {
+    use crate::json::node::View;
+    let (Some(path), crate::job::ColumnType::Long | crate::job::ColumnType::Int) =
+        (&column.path, column.kind)
+    else {
+        return false;
+    };
+    let mut values = records.iter().flat_map(|&record| path.select(record));
+    let zero = |value: &'v BorrowedValue<'v>| matches!(value.view(), View::I64(0) | View::U64(0));
+    values.next().is_some_and(zero) && values.all(zero)
 }
 
 /// The columns of the job's output: declared, or inferred as a stream of
