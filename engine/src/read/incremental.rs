@@ -69,6 +69,9 @@ struct Saved {
     /// `paginate.max_requests`, or a pagination loop.
     #[serde(default)]
     cut_by: Option<String>,
+    /// See [`Tracker::edges`], spelled, by value.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    edges: BTreeMap<String, Vec<Reached>>,
 }
 
 /// The incremental side of a read run.
@@ -82,6 +85,11 @@ pub(crate) struct Tracker {
     boundary: BTreeMap<String, HashSet<String>>,
     saved: Saved,
     reached: BTreeMap<String, (Cursor, BTreeSet<String>)>,
+    /// The keys of the records emitted at a window's upper bound, by
+    /// value and bound: an API whose upper bound is inclusive (netdata's
+    /// `before`, Prometheus's `end`) answers them again in the window
+    /// after, whose lower bound it is, and there they are left out.
+    edges: BTreeMap<String, BTreeMap<Cursor, BTreeSet<String>>>,
     global: Option<Cursor>,
     /// The windows of passes made and not yet written past, by pass.
     active: BTreeMap<u64, Arc<Window>>,
@@ -162,6 +170,7 @@ impl Tracker {
                 deduplicated: 0,
                 no_cursor: 0,
                 cut_by: None,
+                edges: BTreeMap::new(),
             },
         };
         let read_saved = |value: &Value| {
@@ -178,6 +187,15 @@ impl Tracker {
                 reached.insert(value.clone(), (read_saved(max)?, at.keys.clone()));
             }
         }
+        let mut edges: BTreeMap<String, BTreeMap<Cursor, BTreeSet<String>>> = BTreeMap::new();
+        for (value, at) in &saved.edges {
+            for edge in at {
+                if let Some(bound) = &edge.max {
+                    let of_value = edges.entry(value.clone()).or_default();
+                    of_value.insert(read_saved(bound)?, edge.keys.clone());
+                }
+            }
+        }
         let global = saved.global.as_ref().map(read_saved).transpose()?;
         let boundary = committed
             .boundary_keys
@@ -191,6 +209,7 @@ impl Tracker {
             boundary,
             saved,
             reached,
+            edges,
             global,
             active: BTreeMap::new(),
             queue: VecDeque::new(),
@@ -368,6 +387,16 @@ impl Tracker {
             self.bookmark_of(&window.value)
         };
         let boundary = self.boundary.get(&window.value);
+        // Edges below this window are done with.
+        if let Some(edges) = self.edges.get_mut(&window.value) {
+            *edges = edges.split_off(&window.lower);
+            if edges.is_empty() {
+                self.edges.remove(&window.value);
+            }
+        }
+        let told_before =
+            (self.edges.get(&window.value)).and_then(|edges| edges.get(&window.lower));
+        let mut at_upper = BTreeSet::new();
         let spec = &self.spec;
         let reached = self.reached.entry(window.value.clone());
         let mut no_cursor = 0;
@@ -382,6 +411,7 @@ impl Tracker {
                 return true;
             };
             let above = window.upper.as_ref().is_some_and(|u| cursor >= *u);
+            let on_upper = window.upper.as_ref() == Some(&cursor);
             if cursor < window.lower || above {
                 if spec.filter {
                     filtered += 1;
@@ -389,20 +419,34 @@ impl Tracker {
                 }
                 // Past the upper bound only where the request sent it: a
                 // run reads records written while it runs, which the next
-                // run reads again, as documented.
-                if !above || spec.end_param.is_some() {
+                // run reads again, as documented. On it, the window after
+                // (or the next run) tells them by their keys.
+                if !above || (spec.end_param.is_some() && !on_upper) {
                     outside += 1;
                 }
             }
             let at_bookmark = bookmark.as_ref() == Some(&cursor);
-            let key = (at_bookmark || noted.as_ref().is_none_or(|(max, _)| cursor >= *max))
-                .then(|| key_of(spec, record));
-            if at_bookmark
-                && let (Some(keys), Some(key)) = (boundary, &key)
-                && keys.contains(key)
+            let on_lower_edge = told_before.is_some() && cursor == window.lower;
+            let key = (at_bookmark
+                || on_upper
+                || on_lower_edge
+                || noted.as_ref().is_none_or(|(max, _)| cursor >= *max))
+            .then(|| key_of(spec, record));
+            let told = |keys: Option<&BTreeSet<String>>| {
+                keys.zip(key.as_ref())
+                    .is_some_and(|(keys, key)| keys.contains(key))
+            };
+            if (at_bookmark
+                && boundary
+                    .zip(key.as_ref())
+                    .is_some_and(|(k, key)| k.contains(key)))
+                || (on_lower_edge && told(told_before))
             {
                 deduplicated += 1;
                 return false;
+            }
+            if on_upper && let Some(key) = &key {
+                at_upper.insert(key.clone());
             }
             if let Some(key) = key {
                 match &mut noted {
@@ -422,6 +466,10 @@ impl Tracker {
                     at.insert(noted);
                 }
             }
+        }
+        if let Some(upper) = window.upper.clone().filter(|_| !at_upper.is_empty()) {
+            let of_value = self.edges.entry(window.value.clone()).or_default();
+            of_value.entry(upper).or_default().extend(at_upper);
         }
         self.saved.filtered += filtered;
         self.saved.outside += outside;
@@ -482,6 +530,15 @@ impl Tracker {
             })
             .collect();
         saved.global = self.global.as_ref().map(|g| kind.spell(g));
+        saved.edges = (self.edges.iter())
+            .map(|(value, at)| {
+                let spelled = at.iter().map(|(bound, keys)| Reached {
+                    max: Some(kind.spell(bound)),
+                    keys: keys.clone(),
+                });
+                (value.clone(), spelled.collect())
+            })
+            .collect();
         serde_json::to_value(saved).expect("plain data")
     }
 
