@@ -154,13 +154,8 @@ pub async fn init(args: InitArgs) -> Result<()> {
     draft.records = (table.as_ref().map(table::Table::path))
         .or_else(|| keyed.as_ref().map(|(_, keys)| each_member(keys)))
         .or_else(|| records_path(&body));
-    draft.records_why = (table.as_ref().map(table::Table::why)).or_else(|| {
-        let (_, keys) = keyed.as_ref()?;
-        Some(format!(
-            "the members of `{}`, records keyed by their ids",
-            path_of(keys)
-        ))
-    });
+    draft.records_why = (table.as_ref().map(table::Table::why))
+        .or_else(|| keyed.as_ref().map(|(_, keys)| keyed_why(keys)));
     if draft.graphql.is_some() {
         graphql::refuse_errors(&body)?;
     }
@@ -612,10 +607,21 @@ fn keyed_records(body: &Value) -> Option<(usize, Vec<&str>)> {
             && object.values().all(Value::is_object);
         !object.is_empty() && (numbers || object.iter().all(own_id))
     };
-    let (count, keys) = members(body, 4)
-        .into_iter()
+    // The body itself too: netdata's `allmetrics` keys each chart by its
+    // name at the top.
+    let found: Vec<(usize, Vec<&str>)> = std::iter::once((Vec::new(), body))
+        .chain(members(body, 4))
         .filter_map(|(keys, value)| Some((value.as_object().filter(|o| keyed(o))?.len(), keys)))
-        .max_by_key(|(count, keys)| (*count, std::cmp::Reverse(keys.len())))?;
+        .collect();
+    // One inside the records of another is a record's own (a chart's
+    // dimensions, keyed by their names too).
+    let outer = |keys: &Vec<&str>| {
+        !(found.iter()).any(|(_, other)| other.len() < keys.len() && keys.starts_with(other))
+    };
+    let (count, keys) = (found.iter())
+        .filter(|(_, keys)| outer(keys))
+        .max_by_key(|(count, keys)| (*count, std::cmp::Reverse(keys.len())))
+        .cloned()?;
     // A longer array of objects elsewhere holds the records; one inside
     // these records is a record's own.
     let longer =
@@ -623,8 +629,21 @@ fn keyed_records(body: &Value) -> Option<(usize, Vec<&str>)> {
     (!longer).then_some((count, keys))
 }
 
+/// Why the records are the members of the object at `keys`, as the
+/// job's comment says it.
+fn keyed_why(keys: &[&str]) -> String {
+    let object = match keys.is_empty() {
+        true => "$".to_owned(),
+        false => path_of(keys),
+    };
+    format!("the members of `{object}`, records keyed by their ids")
+}
+
 /// The path of each member of the object at `keys`: `$.query.pages.*`.
 fn each_member(keys: &[&str]) -> String {
+    if keys.is_empty() {
+        return "$.*".to_owned();
+    }
     let path = path_of(keys);
     match path.starts_with('$') {
         true => format!("{path}.*"),

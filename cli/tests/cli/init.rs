@@ -836,6 +836,10 @@ fn a_job_written_by_init_reads_records_keyed_by_their_ids() {
             "/rates" => r#"{"data":{"7":{"id":0},"9":{"id":1}}}"#.to_owned(),
             "/users" => r#"{"users":{"ada":{"login":"ada","id":0},"bob":{"login":"bob","id":1}}}"#
                 .to_owned(),
+            // netdata's `allmetrics`: the body itself keyed by chart
+            // names, each chart's dimensions keyed by theirs.
+            "/allmetrics" => r#"{"cpu.a":{"name":"cpu.a","id":0,"dims":{"u":{"name":"u"},"s":{"name":"s"},"w":{"name":"w"}}},"cpu.b":{"name":"cpu.b","id":1,"dims":{"u":{"name":"u"}}}}"#
+                .to_owned(),
             // A record's own list, longer than the records.
             "/links" => r#"{"query":{"pages":{"1":{"pageid":1,"links":[{"t":"a"},{"t":"b"},{"t":"c"}]},"2":{"pageid":2}}}}"#
                 .to_owned(),
@@ -873,6 +877,17 @@ fn a_job_written_by_init_reads_records_keyed_by_their_ids() {
     let users = "{\"login\":\"ada\",\"id\":0}\n{\"login\":\"bob\",\"id\":1}\n";
     let job = init_and_run(&dir, "users", &format!("{}/users", server.url()), users);
     assert_eq!(job["records"]["path"].as_str(), Some("$.users.*"), "{job}");
+    // The dimensions stay a record's own; a first page of so few keys
+    // flattens them.
+    let charts = "{\"name\":\"cpu.a\",\"id\":0,\"dims_u_name\":\"u\",\"dims_s_name\":\"s\",\"dims_w_name\":\"w\"}\n\
+                  {\"name\":\"cpu.b\",\"id\":1,\"dims_u_name\":\"u\",\"dims_s_name\":null,\"dims_w_name\":null}\n";
+    let job = init_and_run(
+        &dir,
+        "allmetrics",
+        &format!("{}/allmetrics", server.url()),
+        charts,
+    );
+    assert_eq!(job["records"]["path"].as_str(), Some("$.*"), "{job}");
     let job = init_and_run(
         &dir,
         "mixed",
