@@ -387,12 +387,11 @@ impl Tracker {
             self.bookmark_of(&window.value)
         };
         let boundary = self.boundary.get(&window.value);
-        // Edges below this window are done with.
+        // Edges of other values, and below this window, are done with: a
+        // value's windows are passes one after another.
+        self.edges.retain(|value, _| *value == window.value);
         if let Some(edges) = self.edges.get_mut(&window.value) {
             *edges = edges.split_off(&window.lower);
-            if edges.is_empty() {
-                self.edges.remove(&window.value);
-            }
         }
         let told_before =
             (self.edges.get(&window.value)).and_then(|edges| edges.get(&window.lower));
@@ -432,16 +431,17 @@ impl Tracker {
                 || on_lower_edge
                 || noted.as_ref().is_none_or(|(max, _)| cursor >= *max))
             .then(|| key_of(spec, record));
-            let told = |keys: Option<&BTreeSet<String>>| {
-                keys.zip(key.as_ref())
-                    .is_some_and(|(keys, key)| keys.contains(key))
+            // Emitted by the last run at the bookmark, or by the window
+            // before on its upper bound.
+            let emitted_in = |keys: Option<&BTreeSet<String>>| {
+                key.as_ref()
+                    .is_some_and(|k| keys.is_some_and(|keys| keys.contains(k)))
             };
-            if (at_bookmark
-                && boundary
-                    .zip(key.as_ref())
-                    .is_some_and(|(k, key)| k.contains(key)))
-                || (on_lower_edge && told(told_before))
-            {
+            let by_run = at_bookmark
+                && key
+                    .as_ref()
+                    .is_some_and(|k| boundary.is_some_and(|b| b.contains(k)));
+            if by_run || (on_lower_edge && emitted_in(told_before)) {
                 deduplicated += 1;
                 return false;
             }
