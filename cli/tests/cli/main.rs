@@ -240,6 +240,34 @@ fn values_written_as_null_for_their_type_are_counted() {
     }
 }
 
+/// `records.on_missing = "dirty"` is of declared columns: with inferred
+/// ones, a record without a field others have was set aside as dirty.
+#[test]
+fn inferred_columns_are_not_held_to_on_missing() {
+    // The second page is made off the run loop, against the columns the
+    // first fixed.
+    let server = TestServer::start(vec![
+        Exchange::json("/x?page=1", r#"[{"id": 1, "a": "x"}, {"id": 2}]"#),
+        Exchange::json("/x?page=2", r#"[{"id": 3}, {"id": 4, "a": "y"}]"#),
+        Exchange::json("/x?page=3", "[]"),
+    ]);
+    let dirty = "[paginate]\ntype = \"page\"\n[limits]\nconcurrency = 1\n\
+                 [records]\non_missing = \"dirty\"\nmax_dirty = 5\n";
+    let (run, summary) = run_job(&server.url(), "/x", dirty, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "{\"id\":1,\"a\":\"x\"}\n{\"id\":2,\"a\":null}\n{\"id\":3,\"a\":null}\n{\"id\":4,\"a\":\"y\"}\n"
+    );
+    assert_eq!(summary["dirty"], 0, "{summary}");
+    // Declared, the record without `a` is dirty, as the job asks.
+    let declared =
+        format!("{dirty}[[columns]]\nname = \"id\"\ntype = \"long\"\n[[columns]]\nname = \"a\"\n");
+    let (run, summary) = run_job(&server.url(), "/x", &declared, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(summary["dirty"], 2, "{summary}");
+}
+
 /// Paged by number, with `user.nmae` misspelled.
 const MISSPELLED_COLUMNS: &str = "[paginate]\ntype = \"page\"\n\
     [[columns]]\nname = \"id\"\ntype = \"long\"\n\

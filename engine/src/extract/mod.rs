@@ -265,6 +265,9 @@ impl Extractor {
     pub(crate) fn inferred(columns: Vec<ColumnSpec>, records: &Records) -> Extractor {
         let other_records = other_records(&columns);
         let mut extractor = Extractor::new(columns, records);
+        // `records.on_missing` is of declared columns: an inferred one is
+        // the union of the records' fields, which many records lack.
+        extractor.missing_is_dirty = false;
         // Rare: such records are walked, not converted from their notes.
         extractor.direct &= other_records.is_none();
         extractor.other_records = other_records;
