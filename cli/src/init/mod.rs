@@ -603,7 +603,9 @@ fn keyed_records(body: &Value) -> Option<(usize, Vec<&str>)> {
             })
         };
         let numbers = object.len() >= 2
-            && (object.keys()).all(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+            && (object.keys()).all(|k| {
+                (!k.is_empty() && k.bytes().all(|b| b.is_ascii_digit())) || generated_id(k)
+            })
             && object.values().all(Value::is_object);
         !object.is_empty() && (numbers || object.iter().all(own_id))
     };
@@ -627,6 +629,20 @@ fn keyed_records(body: &Value) -> Option<(usize, Vec<&str>)> {
     let longer =
         longest_objects(body).is_some_and(|(len, array)| len > count && !array.starts_with(&keys));
     (!longer).then_some((count, keys))
+}
+
+/// Whether a key is an id a store made, which no record needs to hold:
+/// Firebase's push ids (`-NxAbCdEfGhIjKlMnOpQ`, the Realtime Database's
+/// lists), UUIDs and MongoDB's ObjectIds.
+fn generated_id(key: &str) -> bool {
+    let hex = |part: &str| part.bytes().all(|b| b.is_ascii_hexdigit());
+    let push = key.len() == 20
+        && key.starts_with('-')
+        && (key.bytes()).all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let uuid = key.len() == 36
+        && (key.split('-').map(str::len)).eq([8, 4, 4, 4, 12])
+        && key.split('-').all(hex);
+    push || uuid || (key.len() == 24 && hex(key))
 }
 
 /// Why the records are the members of the object at `keys`, as the
@@ -1053,6 +1069,26 @@ fn counted(query: &[(String, String)], body: &Value) -> Option<Paging> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_a_store_makes_are_told_from_names() {
+        for id in [
+            "-NxAbCdEfGhIjKlMnOpQ",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "507f1f77bcf86cd799439011",
+        ] {
+            assert!(generated_id(id), "{id}");
+        }
+        for name in [
+            "billing",
+            "-NxAbCdEfGhIjKlMnOp",
+            "123e4567e89b12d3a456426614174000",
+            "507f1f77bcf86cd79943901g",
+            "-NxAbCdEfGhIjKlM.OpQ",
+        ] {
+            assert!(!generated_id(name), "{name}");
+        }
+    }
     use serde_json::json;
 
     #[test]

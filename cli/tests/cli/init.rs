@@ -836,6 +836,10 @@ fn a_job_written_by_init_reads_records_keyed_by_their_ids() {
             "/rates" => r#"{"data":{"7":{"id":0},"9":{"id":1}}}"#.to_owned(),
             "/users" => r#"{"users":{"ada":{"login":"ada","id":0},"bob":{"login":"bob","id":1}}}"#
                 .to_owned(),
+            // Firebase's Realtime Database: a list keyed by push ids,
+            // which the records do not hold.
+            "/firebase" => r#"{"-NxAbCdEfGhIjKlMnOpQ":{"name":"a","n":0},"-NxAbCdEfGhIjKlMnOpR":{"name":"b","n":1}}"#
+                .to_owned(),
             // netdata's `allmetrics`: the body itself keyed by chart
             // names, each chart's dimensions keyed by theirs.
             "/allmetrics" => r#"{"cpu.a":{"name":"cpu.a","id":0,"dims":{"u":{"name":"u"},"s":{"name":"s"},"w":{"name":"w"}}},"cpu.b":{"name":"cpu.b","id":1,"dims":{"u":{"name":"u"}}}}"#
@@ -886,6 +890,14 @@ fn a_job_written_by_init_reads_records_keyed_by_their_ids() {
         "allmetrics",
         &format!("{}/allmetrics", server.url()),
         charts,
+    );
+    assert_eq!(job["records"]["path"].as_str(), Some("$.*"), "{job}");
+    let lists = "{\"name\":\"a\",\"n\":0}\n{\"name\":\"b\",\"n\":1}\n";
+    let job = init_and_run(
+        &dir,
+        "firebase",
+        &format!("{}/firebase", server.url()),
+        lists,
     );
     assert_eq!(job["records"]["path"].as_str(), Some("$.*"), "{job}");
     let job = init_and_run(
