@@ -1779,12 +1779,13 @@ fn a_page_path_column_gives_each_row_its_page_s_value() {
         [[columns]]\nname = \"batch\"\npage_path = \"$.meta.batch\"\n\
         [[columns]]\nname = \"at\"\npage_path = \"meta.at\"\ntype = \"timestamp\"\n\
         [[columns]]\nname = \"tags\"\npage_path = \"$.meta.tags[*]\"\ntype = \"json\"\n\
-        [[columns]]\nname = \"gone\"\npage_path = \"$.meta.nope\"\n";
+        [[columns]]\nname = \"gone\"\npage_path = \"$.meta.nope\"\n\
+        [[columns]]\nname = \"none\"\npage_path = \"$.meta.tagz[*]\"\ntype = \"json\"\n";
     let (run, summary) = run_job(&server.url(), "/o", columns, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let row = |id: u64, page: u64| {
         format!(
-            "{{\"id\":{id},\"batch\":\"b{page}\",\"at\":\"2026-12-0{}T08:00:00Z\",\"tags\":[\"x\",{page}],\"gone\":null}}\n",
+            "{{\"id\":{id},\"batch\":\"b{page}\",\"at\":\"2026-12-0{}T08:00:00Z\",\"tags\":[\"x\",{page}],\"gone\":null,\"none\":[]}}\n",
             page + 1
         )
     };
@@ -1795,7 +1796,9 @@ fn a_page_path_column_gives_each_row_its_page_s_value() {
         summary["warnings"],
         serde_json::json!([
             "column `gone`: no page of the 5 records has a value at `$.meta.nope`, so the column \
-             is null in all of them (a misspelled path? `hydrant check` shows the records)"
+             is null in all of them (a misspelled path? `hydrant check` shows the records)",
+            "column `none`: no page of the 5 records has a value at `$.meta.tagz[*]`, so the \
+             column is `[]` in all of them (a misspelled path? `hydrant check` shows the records)"
         ])
     );
     let csv = format!("{columns}[output]\nformat = \"csv\"\n");
@@ -1803,7 +1806,7 @@ fn a_page_path_column_gives_each_row_its_page_s_value() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         run.stdout.lines().nth(4),
-        Some("3,b2,2026-12-03T08:00:00Z,\"[\"\"x\"\",2]\",")
+        Some("3,b2,2026-12-03T08:00:00Z,\"[\"\"x\"\",2]\",,[]")
     );
     // Pages read on the run loop: a run that records its exchanges.
     let dir = Dir::new();

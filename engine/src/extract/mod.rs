@@ -104,7 +104,17 @@ pub struct Batch<'a> {
     pub tolerated: Vec<Tolerated>,
     /// The cells of the columns read from the page around the records,
     /// by column: one a page, copied into each row.
-    page: Vec<(usize, Result<Cell<'a>, Problem>)>,
+    page: Vec<PageCell<'a>>,
+}
+
+/// A page column's cell, read once a page (see [`Extractor::read_page`]).
+#[derive(Debug)]
+struct PageCell<'a> {
+    column: usize,
+    cell: Result<Cell<'a>, Problem>,
+    /// A multi-valued path selected nothing: `[]`, noted as absent, as a
+    /// record's is.
+    none: bool,
 }
 
 /// A cell of a [`Batch`] written for a problem the job tolerates: null,
@@ -295,6 +305,7 @@ impl Extractor {
             let column = &self.columns[index];
             let found: Vec<N> =
                 (column.page_path.as_ref()).map_or_else(Vec::new, |p| p.select(root));
+            let none = self.multi[index] && found.is_empty();
             let cell = if self.multi[index] {
                 convert_compound(column, json_array(&found))
             } else if let Some(&value) = found.first() {
@@ -304,7 +315,11 @@ impl Extractor {
             } else {
                 Err(Problem::Missing)
             };
-            batch.page.push((index, cell));
+            batch.page.push(PageCell {
+                column: index,
+                cell,
+                none,
+            });
         }
     }
 
@@ -365,7 +380,11 @@ impl Extractor {
                 let outcome = if held_elsewhere == Some(index) {
                     Ok(())
                 } else if column.page_path.is_some() {
-                    page_cell(&batch.page, index).map(|c| *cell = c)
+                    let (read, none) = page_cell(&batch.page, index);
+                    if none {
+                        self.tolerate(true, (batch.rows, index), &mut batch.tolerated);
+                    }
+                    read.map(|c| *cell = c)
                 } else if let Some(template) = &column.value {
                     fill(template, placeholders).and_then(|text| {
                         let mut filled = Cell::Null;
@@ -728,18 +747,18 @@ impl<'a> Cell<'a> {
     }
 }
 
-/// The cell of page column `index` that [`Extractor::read_page`] read:
-/// missing where the page was not read for it.
-fn page_cell<'v>(
-    page: &[(usize, Result<Cell<'v>, Problem>)],
-    index: usize,
-) -> Result<Cell<'v>, Problem> {
-    let read = page.iter().find(|(column, _)| *column == index);
+/// The cell of page column `index` that [`Extractor::read_page`] read,
+/// and whether its multi-valued path selected nothing: missing where the
+/// page was not read for it.
+fn page_cell<'v>(page: &[PageCell<'v>], index: usize) -> (Result<Cell<'v>, Problem>, bool) {
+    let read = page.iter().find(|read| read.column == index);
     debug_assert!(
         read.is_some(),
         "the page is read for its columns before its records"
     );
-    read.map_or(Err(Problem::Missing), |(_, cell)| cell.clone())
+    read.map_or((Err(Problem::Missing), false), |read| {
+        (read.cell.clone(), read.none)
+    })
 }
 
 /// The JSON text of an array of `values`.

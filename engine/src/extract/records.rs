@@ -62,10 +62,11 @@ pub(crate) fn column_absent(column: &ColumnSpec, records: u64, in_check: bool) -
         ("", " `hydrant check` shows the records")
     };
     // A path of `[*]` gives the array of what it selects, `[]` for none.
-    let written = match column.path.as_ref().and_then(JsonPath::segments) {
-        Some(segments) if segments.contains(&Segment::Wildcard) => "`[]`",
-        _ => "null",
-    };
+    let written =
+        match (column.path.as_ref().or(column.page_path.as_ref())).and_then(JsonPath::segments) {
+            Some(segments) if segments.contains(&Segment::Wildcard) => "`[]`",
+            _ => "null",
+        };
     // A page column's value is the page's, not a record's.
     let said = match (column.page_path.is_some(), in_check) {
         (false, _) => format!("none of the {records} records{of} has a value"),
