@@ -70,7 +70,7 @@ pub(super) struct AfterShort {
 
 /// Whether a pass's short first page holds a round number of records (a
 /// multiple of 10 or of 25), as an API's cap on its pages does: 20, 50,
-/// 100, 250, but also Confluence's and Discourse's 25.
+/// 100, 250, and 25 too.
 fn looks_capped(after: &AfterShort) -> bool {
     let round = after.records.is_multiple_of(10) || after.records.is_multiple_of(25);
     after.first && after.records > 0 && round
