@@ -154,8 +154,13 @@ pub async fn init(args: InitArgs) -> Result<()> {
     draft.records = (table.as_ref().map(table::Table::path))
         .or_else(|| keyed.as_ref().map(|(_, keys)| each_member(keys)))
         .or_else(|| records_path(&body));
-    draft.records_why = (table.as_ref().map(table::Table::why))
-        .or_else(|| keyed.as_ref().map(|(_, keys)| keyed_why(keys)));
+    draft.records_why = (table.as_ref().map(table::Table::why)).or_else(|| {
+        let (_, keys) = keyed.as_ref()?;
+        Some(format!(
+            "the members of `{}`, records keyed by their ids",
+            path_of(keys)
+        ))
+    });
     if draft.graphql.is_some() {
         graphql::refuse_errors(&body)?;
     }
@@ -645,21 +650,8 @@ fn generated_id(key: &str) -> bool {
     push || uuid || (key.len() == 24 && hex(key))
 }
 
-/// Why the records are the members of the object at `keys`, as the
-/// job's comment says it.
-fn keyed_why(keys: &[&str]) -> String {
-    let object = match keys.is_empty() {
-        true => "$".to_owned(),
-        false => path_of(keys),
-    };
-    format!("the members of `{object}`, records keyed by their ids")
-}
-
 /// The path of each member of the object at `keys`: `$.query.pages.*`.
 fn each_member(keys: &[&str]) -> String {
-    if keys.is_empty() {
-        return "$.*".to_owned();
-    }
     let path = path_of(keys);
     match path.starts_with('$') {
         true => format!("{path}.*"),

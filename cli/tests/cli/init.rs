@@ -885,21 +885,11 @@ fn a_job_written_by_init_reads_records_keyed_by_their_ids() {
     // flattens them.
     let charts = "{\"name\":\"cpu.a\",\"id\":0,\"dims_u_name\":\"u\",\"dims_s_name\":\"s\",\"dims_w_name\":\"w\"}\n\
                   {\"name\":\"cpu.b\",\"id\":1,\"dims_u_name\":\"u\",\"dims_s_name\":null,\"dims_w_name\":null}\n";
-    let job = init_and_run(
-        &dir,
-        "allmetrics",
-        &format!("{}/allmetrics", server.url()),
-        charts,
-    );
-    assert_eq!(job["records"]["path"].as_str(), Some("$.*"), "{job}");
     let lists = "{\"name\":\"a\",\"n\":0}\n{\"name\":\"b\",\"n\":1}\n";
-    let job = init_and_run(
-        &dir,
-        "firebase",
-        &format!("{}/firebase", server.url()),
-        lists,
-    );
-    assert_eq!(job["records"]["path"].as_str(), Some("$.*"), "{job}");
+    for (api, rows) in [("allmetrics", charts), ("firebase", lists)] {
+        let job = init_and_run(&dir, api, &format!("{}/{api}", server.url()), rows);
+        assert_eq!(job["records"]["path"].as_str(), Some("$.*"), "{api}: {job}");
+    }
     let job = init_and_run(
         &dir,
         "mixed",

@@ -7,13 +7,13 @@ use super::*;
 /// unread: its records come from `[input]` as they are, go out as
 /// `[[write.columns]]` map them, and leave no output but the summary.
 const READ_TABLES: [(&str, &str); 6] = [
-    ("paginate", "it reads its `[input]` whole"),
-    ("fanout", "it reads its `[input]` whole"),
-    ("incremental", "it reads its `[input]` whole"),
-    ("records", "its records are its `[input]`'s"),
-    ("columns", "it maps records with `[[write.columns]]`"),
+    ("[paginate]", "it reads its `[input]` whole"),
+    ("[fanout]", "it reads its `[input]` whole"),
+    ("[incremental]", "it reads its `[input]` whole"),
+    ("[records]", "its records are its `[input]`'s"),
+    ("[[columns]]", "it maps records with `[[write.columns]]`"),
     (
-        "output",
+        "[output]",
         "it writes no records (`write.reject_path` keeps those refused)",
     ),
 ];
@@ -24,17 +24,10 @@ pub(super) fn refuse_read_tables(tree: &Value) -> std::result::Result<(), String
     if tree.get("write").is_none() {
         return Ok(());
     }
-    match READ_TABLES
-        .iter()
-        .find(|(table, _)| tree.get(table).is_some())
-    {
+    let given = |table: &str| tree.get(table.trim_matches(['[', ']'])).is_some();
+    match READ_TABLES.iter().find(|(table, _)| given(table)) {
         Some((table, instead)) => Err(format!(
-            "`{}` belongs to a read job, and this is a write job (`[write]`): {instead}; a read job of its own can feed it (`input.job`)",
-            if *table == "columns" {
-                "[[columns]]".to_owned()
-            } else {
-                format!("[{table}]")
-            }
+            "`{table}` belongs to a read job, and this is a write job (`[write]`): {instead}; a read job of its own can feed it (`input.job`)"
         )),
         None => Ok(()),
     }
@@ -520,10 +513,12 @@ pub(super) fn validate_columns(
                 "{key}.value: give either `path` or `value`, not both"
             ));
         }
-        if let Some(other) = [("path", &column.path), ("value", &column.value)]
-            .iter()
-            .find_map(|(name, given)| given.as_ref().and(column.page_path.as_ref()).map(|_| name))
-        {
+        let other = match (&column.path, &column.value) {
+            (Some(_), _) => Some("path"),
+            (None, Some(_)) => Some("value"),
+            (None, None) => None,
+        };
+        if let Some(other) = other.filter(|_| column.page_path.is_some()) {
             return Err(format!(
                 "{key}.page_path: give either `page_path` or `{other}`, not both"
             ));

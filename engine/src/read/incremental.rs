@@ -433,15 +433,11 @@ impl Tracker {
             .then(|| key_of(spec, record));
             // Emitted by the last run at the bookmark, or by the window
             // before on its upper bound.
-            let emitted_in = |keys: Option<&BTreeSet<String>>| {
-                key.as_ref()
-                    .is_some_and(|k| keys.is_some_and(|keys| keys.contains(k)))
-            };
             let by_run = at_bookmark
-                && key
-                    .as_ref()
-                    .is_some_and(|k| boundary.is_some_and(|b| b.contains(k)));
-            if by_run || (on_lower_edge && emitted_in(told_before)) {
+                && (key.as_ref()).is_some_and(|k| boundary.is_some_and(|keys| keys.contains(k)));
+            let by_window = on_lower_edge
+                && (key.as_ref()).is_some_and(|k| told_before.is_some_and(|keys| keys.contains(k)));
+            if by_run || by_window {
                 deduplicated += 1;
                 return false;
             }

@@ -24,9 +24,9 @@
 //!
 //! With nothing in flight after a short first page (`concurrency = 1`),
 //! the second request is sent to tell, but only when the page holds a
-//! round number of records (a multiple of 10 or 25), as caps do, or nothing at
-//! the path; so is the request after a later page with nothing at the
-//! path. A pass of one short page is common, and most would cost a
+//! round number of records (a multiple of 10 or 25), as caps do, or
+//! nothing at the path; so is the request after a later page with
+//! nothing at the path. A pass of one short page is common, and most would cost a
 //! request for nothing.
 //!
 //! For `offset`, the request that tells after such a round first page
