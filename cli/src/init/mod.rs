@@ -104,11 +104,8 @@ pub async fn init(args: InitArgs) -> Result<()> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Usage(format!("`{}`: only http:// and https:// URLs", args.url)).into());
     }
-    let query: Vec<(String, String)> = url
-        .query_pairs()
-        .map(|(k, v)| (k.into(), v.into()))
-        .collect();
-    url.set_query(None);
+    let (query, flags) = split_query(url.query().unwrap_or_default());
+    url.set_query((!flags.is_empty()).then_some(flags.as_str()));
     let in_url = user_info(&mut url)?;
     let (mut draft, mut vars) = credentials(&args, in_url)?;
     draft.url = url.to_string();
@@ -421,6 +418,22 @@ fn credentials(
 /// The URL's query, each parameter named as a credential (`api_key`,
 /// `access_token`, `signature`…) turned into a `${VAR}` reference: a job file
 /// is shared and committed, and its secrets belong in the environment.
+/// A URL's query as the job's `query` and the members without a value
+/// (`?all`), as the URL spells them. A job's `query` would send `all=`,
+/// which an API may read as another value, so they stay in the job's URL.
+fn split_query(query: &str) -> (Vec<(String, String)>, String) {
+    let (pairs, flags): (Vec<&str>, Vec<&str>) = query
+        .split('&')
+        .filter(|part| !part.is_empty())
+        .partition(|part| part.contains('='));
+    let pairs = pairs
+        .iter()
+        .flat_map(|pair| url::form_urlencoded::parse(pair.as_bytes()))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    (pairs, flags.join("&"))
+}
+
 fn query_variables(
     query: Vec<(String, String)>,
     vars: &mut Vec<(String, String)>,

@@ -1264,6 +1264,37 @@ fn init_moves_a_credential_in_the_url_into_a_variable() {
     assert_eq!(run.stdout, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
 }
 
+/// A query member without a value (`?all`) is a flag: some APIs read
+/// `all=` as false, or refuse it. The job keeps it in its URL, and each
+/// page's request sends it as the URL spelled it.
+#[test]
+fn init_keeps_a_query_flag_without_a_value() {
+    let server = TestServer::start_fn(|seen| {
+        let (path, query) = seen.target.split_once('?').unwrap_or((&seen.target, ""));
+        let mut parts: Vec<&str> = query.split('&').collect();
+        let Some(at) = parts.iter().position(|part| *part == "all") else {
+            return crate::util::json(200, r#"{"items":[],"next_cursor":null}"#);
+        };
+        parts.remove(at);
+        parts.sort_unstable();
+        let page = match (path, parts.join("&").as_str()) {
+            ("/v1/alarms", "page_size=2") => r#"{"items":[{"id":1},{"id":2}],"next_cursor":"c3"}"#,
+            ("/v1/alarms", "cursor=c3&page_size=2") => r#"{"items":[{"id":3}],"next_cursor":null}"#,
+            _ => return crate::util::json(404, "{}"),
+        };
+        Exchange::json(&seen.target, page)
+    });
+    let dir = Dir::new();
+    let url = format!("{}/v1/alarms?all&page_size=2", server.url());
+    let job = init_and_run(&dir, "alarms", &url, "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n");
+    assert_eq!(
+        job["request"]["url"].as_str(),
+        Some(format!("{}/v1/alarms?all", server.url()).as_str())
+    );
+    assert_eq!(job["request"]["query"]["page_size"].as_str(), Some("2"));
+    assert!(job["request"]["query"].get("all").is_none(), "{job}");
+}
+
 /// `user:password@` in the URL is basic auth: the probe sends it, the
 /// job reads both from variables, and neither is written or echoed.
 #[test]

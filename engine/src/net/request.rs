@@ -544,20 +544,20 @@ fn strip_query(url: &Url) -> String {
     url.to_string()
 }
 
+/// Takes the members named `name` out of the URL's query. The others keep
+/// their text: a member without a value (`?all`) stays one, not `all=`.
 fn url_remove_query(url: &mut Url, name: &str) {
-    if url.query().is_none() {
+    let Some(query) = url.query() else {
         return;
-    }
-    let kept: Vec<(String, String)> = url
-        .query_pairs()
-        .filter(|(n, _)| n != name)
-        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|part| {
+            !part.is_empty() && url::form_urlencoded::parse(part.as_bytes()).all(|(n, _)| n != name)
+        })
         .collect();
-    if kept.is_empty() {
-        url.set_query(None);
-    } else {
-        url.query_pairs_mut().clear().extend_pairs(kept);
-    }
+    let kept = kept.join("&");
+    url.set_query((!kept.is_empty()).then_some(kept.as_str()));
 }
 
 /// Sets a dotted member of a JSON object, creating objects on the way.
@@ -1048,6 +1048,22 @@ fn mask_values(text: &str, values: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_member_taken_out_of_a_query_leaves_the_others_as_spelled() {
+        let removed = |url: &str, name: &str| {
+            let mut url = Url::parse(url).unwrap();
+            url_remove_query(&mut url, name);
+            url.to_string()
+        };
+        assert_eq!(
+            removed("http://h/a?all&cursor=c2&q=a%20b&cursor=c3", "cursor"),
+            "http://h/a?all&q=a%20b"
+        );
+        assert_eq!(removed("http://h/a?cursor=c2", "cursor"), "http://h/a");
+        assert_eq!(removed("http://h/a?all", "cursor"), "http://h/a?all");
+        assert_eq!(removed("http://h/a?all", "all"), "http://h/a");
+    }
 
     #[test]
     fn an_http_link_on_the_job_host_is_followed_over_https() {
