@@ -403,6 +403,42 @@ fn records_path_to_an_object_gives_one_record() {
     assert_eq!(run.stdout, "{\"id\":7,\"name\":\"Ann\"}\n");
 }
 
+/// What a path of many values selects is taken alike on every page,
+/// whatever their number: a value at a name (`results[*].items`) gives
+/// its elements, with one result on a page as with two; an element a
+/// `[*]` picks is a record, a row that is an array too, where the last
+/// page holds one (its cells had been taken for records).
+#[test]
+fn a_path_of_many_values_takes_them_alike_however_many_a_page_has() {
+    let server = TestServer::start_fn(|seen| {
+        let page = (seen.target.split("p=").nth(1)).map_or(1, |p| p.parse().unwrap());
+        let body = match (seen.target.starts_with("/rows"), page) {
+            (false, 1) => {
+                r#"{"results":[{"items":[{"a":1},{"a":2}]},{"items":[{"a":3}]}],"next":"/items?p=2"}"#
+            }
+            (false, _) => r#"{"results":[{"items":[{"a":4},{"a":5}]}],"next":null}"#,
+            (true, 1) => r#"{"rows":[[1700000000,"1"],[1700000015,"2"]],"next":"/rows?p=2"}"#,
+            (true, _) => r#"{"rows":[[1700000030,"3"]],"next":null}"#,
+        };
+        crate::util::json(200, body)
+    });
+    let paged = "[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n";
+    let items = format!("[records]\npath = \"results[*].items\"\n{paged}");
+    let expected = "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n{\"a\":4}\n{\"a\":5}\n";
+    for columns in ["", "[[columns]]\nname = \"a\"\ntype = \"long\"\n"] {
+        let (run, _) = run_job(&server.url(), "/items", &format!("{items}{columns}"), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, expected, "{columns}");
+    }
+    let rows = format!("[records]\npath = \"rows[*]\"\n{paged}");
+    let (run, _) = run_job(&server.url(), "/rows", &rows, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "{\"value\":[1700000000,\"1\"]}\n{\"value\":[1700000015,\"2\"]}\n{\"value\":[1700000030,\"3\"]}\n"
+    );
+}
+
 #[test]
 fn absent_records_path_gives_no_records() {
     let server = TestServer::start(vec![Exchange::json("/x", r#"{"other": 1}"#)]);

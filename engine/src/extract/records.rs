@@ -10,17 +10,17 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
     records: &Records,
 ) -> Result<Vec<N>, String> {
     let (nodes, multi) = match &records.path {
-        None => (vec![page], false),
+        None => (vec![page], None),
         // Each value the path selects among the lines (in each line, or
         // over the array of them), taken as a page's is.
         Some(path) if records.lines => {
             let mut taken = Vec::new();
             for node in path.select(page) {
-                taken.extend(expand(vec![node], false, records.mode)?);
+                taken.extend(expand_one(node, records.mode)?);
             }
             return Ok(taken);
         }
-        Some(path) => (path.select(page), path.is_multi()),
+        Some(path) => (path.select(page), path.is_multi().then_some(path)),
     };
     expand(nodes, multi, records.mode)
 }
@@ -246,18 +246,41 @@ pub(crate) fn holds_something<'v, N: Node<'v>>(value: N) -> bool {
     }
 }
 
-/// `nodes` selected by a records path; `multi` when the path can select
-/// several (each node is then a record).
-fn expand<'v, N: Node<'v>>(nodes: Vec<N>, multi: bool, mode: RecordMode) -> Result<Vec<N>, String> {
-    if multi && nodes.len() != 1 {
-        return Ok(nodes
+/// The records of the `nodes` a records path selected; `multi` is the
+/// path where it can select several values.
+fn expand<'v, N: Node<'v>>(
+    nodes: Vec<N>,
+    multi: Option<&JsonPath>,
+    mode: RecordMode,
+) -> Result<Vec<N>, String> {
+    match multi {
+        // Elements a `[*]`, an index, a slice or a filter picked are the
+        // records as they are, one or many: a row that is an array stays
+        // one record.
+        Some(path) if !path.ends_in_name() => Ok(nodes
             .into_iter()
             .filter(|n| !matches!(n.view(), View::Null))
-            .collect());
+            .collect()),
+        // Values at a name, each taken as a path of one value takes it:
+        // `results[*].items` gives the items of every result, however
+        // many results a page has.
+        Some(_) => {
+            let mut records = Vec::new();
+            for node in nodes {
+                records.extend(expand_one(node, mode)?);
+            }
+            Ok(records)
+        }
+        None => nodes
+            .into_iter()
+            .next()
+            .map_or(Ok(Vec::new()), |node| expand_one(node, mode)),
     }
-    let Some(node) = nodes.into_iter().next() else {
-        return Ok(Vec::new());
-    };
+}
+
+/// The records of the one value a records path selects: an array's
+/// elements, else the value itself.
+fn expand_one<'v, N: Node<'v>>(node: N, mode: RecordMode) -> Result<Vec<N>, String> {
     if matches!(node.view(), View::Null) {
         return Ok(Vec::new());
     }

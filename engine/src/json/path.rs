@@ -167,6 +167,18 @@ impl JsonPath {
         }
     }
 
+    /// Whether the path ends in a member's name (`results[*].items`), so
+    /// that what it selects are values at names, not an array's elements
+    /// (`data[*]`, `data[?@.ok]`). The root (`$`) is a value too.
+    pub(crate) fn ends_in_name(&self) -> bool {
+        match &self.walk {
+            Walk::Segments(segments) => {
+                !matches!(segments.last(), Some(Segment::Wildcard | Segment::Index(_)))
+            }
+            Walk::General(query) => crate::json::general::ends_in_name(query),
+        }
+    }
+
     /// The values the path selects under `page`, in document order, on
     /// any parsed form; on the index a number keeps its text.
     pub(crate) fn select<'v, N: crate::json::node::Node<'v>>(&self, page: N) -> Vec<N> {

@@ -220,6 +220,14 @@ pub(crate) fn array_keys(query: &Query) -> Option<Vec<String>> {
         .collect()
 }
 
+/// Whether the last segment of `query` selects members by name only
+/// (`$..items`, `$.data[?@.ok].items`): values at names, not elements.
+pub(crate) fn ends_in_name(query: &Query) -> bool {
+    (query.segments.last()).is_some_and(|last| {
+        (last.selectors.iter()).all(|selector| matches!(selector, Selector::Name(_)))
+    })
+}
+
 /// What `query` selects under `root`, in document order.
 pub(crate) fn select<'v, N: Node<'v>>(query: &Query, root: N) -> Vec<N> {
     run(query, root, root)
