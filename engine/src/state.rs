@@ -154,6 +154,7 @@ impl SavedColumn {
                         .transpose()
                         .map_err(|e| corrupt(format!("column `{}`: {e}", c.name)))?,
                     page_path: None,
+                    parent_path: None,
                     kind: ColumnType::parse(&c.kind).ok_or_else(|| {
                         corrupt(format!("column `{}` has no type `{}`", c.name, c.kind))
                     })?,

@@ -1868,3 +1868,114 @@ fn a_column_of_zeros_is_told_to_be_double_where_fractions_may_come() {
     );
     assert_eq!(summary["error"]["exit_code"], 1, "{summary}");
 }
+
+/// The runs an API like MLflow's `runs/search` answers, each with its
+/// metrics in an array: a records path of `runs[*].data.metrics[*]`
+/// makes each metric a row, and `parent_path` gives it its run's fields,
+/// read in the run above it. A POST pages by the token in its body.
+#[test]
+fn a_parent_path_column_gives_each_row_its_parent_s_value() {
+    let server = TestServer::start_fn(|seen| {
+        let asked: serde_json::Value = serde_json::from_slice(&seen.body).unwrap_or_default();
+        let metric = |key: &str, value: f64, step: u32| serde_json::json!({"key": key, "value": value, "timestamp": 1_796_672_437_646_u64, "step": step});
+        let run = |id: &str, status: Option<&str>, metrics: Vec<serde_json::Value>| {
+            let mut info = serde_json::json!({"run_id": id, "experiment_id": "3", "start_time": 1_796_672_370_834_u64});
+            if let Some(status) = status {
+                info["status"] = status.into();
+            }
+            serde_json::json!({"info": info, "data": {"metrics": metrics, "tags": [{"key": "team", "value": "a"}]}})
+        };
+        let body = match asked["page_token"].as_str() {
+            None => serde_json::json!({
+                "runs": [
+                    run("r1", Some("FINISHED"), vec![metric("loss", 0.25, 0), metric("loss", 0.125, 1)]),
+                    run("r2", Some("FAILED"), vec![]),
+                    run("r3", None, vec![metric("auc", 0.5, 0)]),
+                ],
+                "next_page_token": "t2",
+            }),
+            Some("t2") => serde_json::json!({
+                "runs": [run("r4", Some("FINISHED"), vec![metric("auc", 0.75, 0)])],
+            }),
+            Some(_) => {
+                return crate::util::json(400, r#"{"error_code":"INVALID_PARAMETER_VALUE"}"#);
+            }
+        };
+        Exchange::json(&seen.target, body.to_string())
+    });
+    let job = "method = \"POST\"\nbody = { experiment_ids = [\"3\"], max_results = 3 }\n\
+        [records]\npath = \"runs[*].data.metrics[*]\"\n\
+        [paginate]\ntype = \"cursor\"\nfrom = \"next_page_token\"\nparam = \"page_token\"\nin = \"body\"\n\
+        [[columns]]\nname = \"run_id\"\nparent_path = \"info.run_id\"\n\
+        [[columns]]\nname = \"status\"\nparent_path = \"info.status\"\n\
+        [[columns]]\nname = \"started\"\nparent_path = \"$.info.start_time\"\ntype = \"long\"\n\
+        [[columns]]\nname = \"tags\"\nparent_path = \"data.tags[*].value\"\ntype = \"json\"\n\
+        [[columns]]\nname = \"key\"\n\
+        [[columns]]\nname = \"value\"\ntype = \"double\"\n\
+        [[columns]]\nname = \"step\"\ntype = \"long\"\n";
+    let (run, summary) = run_job(&server.url(), "/api/2.0/mlflow/runs/search", job, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let row = |run: &str, status: &str, key: &str, value: &str, step: u32| {
+        format!(
+            "{{\"run_id\":\"{run}\",\"status\":{status},\"started\":1796672370834,\"tags\":[\"a\"],\"key\":\"{key}\",\"value\":{value},\"step\":{step}}}\n"
+        )
+    };
+    let expected = [
+        row("r1", "\"FINISHED\"", "loss", "0.25", 0),
+        row("r1", "\"FINISHED\"", "loss", "0.125", 1),
+        row("r3", "null", "auc", "0.5", 0),
+        row("r4", "\"FINISHED\"", "auc", "0.75", 0),
+    ]
+    .concat();
+    assert_eq!(run.stdout, expected);
+    assert_eq!(summary["records"], 4);
+    assert_eq!(summary["warnings"], serde_json::json!([]));
+
+    // A parent without the value follows `records.on_missing`.
+    let dirty = job.replace(
+        "[records]\n",
+        "[records]\non_missing = \"dirty\"\nmax_dirty = 1\n",
+    );
+    let (run, summary) = run_job(&server.url(), "/api/2.0/mlflow/runs/search", &dirty, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(summary["dirty"], 1, "{summary}");
+    assert!(!run.stdout.contains("\"r3\""), "{}", run.stdout);
+    assert_eq!(run.stdout.lines().count(), 3);
+
+    // Misspelled, it is warned of as a record's path is.
+    let (run, summary) = run_job(
+        &server.url(),
+        "/api/2.0/mlflow/runs/search",
+        &job.replace("info.run_id", "info.run_idd"),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        summary["warnings"],
+        serde_json::json!([
+            "column `run_id`: no parent of the 4 records has a value at `info.run_idd`, so the \
+             column is null in all of them (a misspelled path? `hydrant check` shows the records)"
+        ])
+    );
+
+    let csv = format!("{job}[output]\nformat = \"csv\"\n");
+    let (run, _) = run_job(&server.url(), "/api/2.0/mlflow/runs/search", &csv, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout.lines().nth(3),
+        Some("r3,,1796672370834,\"[\"\"a\"\"]\",auc,0.5,0")
+    );
+    // Pages read on the run loop: a run that records its exchanges.
+    let dir = Dir::new();
+    let url = format!("{}/api/2.0/mlflow/runs/search", server.url());
+    let recording = dir.write("job.toml", &format!("[request]\nurl = \"{url}\"\n{job}"));
+    let fixtures = dir.path("fixtures");
+    let recorded = hydrant(&["record", path_str(&recording), "--to", path_str(&fixtures)]);
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    assert_eq!(recorded.stdout, expected);
+    let check = checked(&server.url(), "/api/2.0/mlflow/runs/search", job);
+    assert!(
+        check.contains("{\"run_id\":\"r1\",\"status\":\"FINISHED\",\"started\":1796672370834"),
+        "{check}"
+    );
+}

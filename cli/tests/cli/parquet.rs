@@ -492,3 +492,50 @@ fn a_page_path_column_is_typed_in_parquet() {
     let runs = batch.column(2).as_primitive::<Int32Type>();
     assert_eq!(runs.values().to_vec(), vec![1, 1, 2, 2]);
 }
+
+/// A column of `parent_path` in Parquet: each row holds its parent's
+/// value, typed as declared, on pages made two at a time.
+#[test]
+fn a_parent_path_column_is_typed_in_parquet() {
+    let server = TestServer::start_fn(|seen| {
+        let page: i64 = (seen.target.split("page=").nth(1))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let orders = format!(
+            r#"[{{"number": {page}, "placed": "2026-12-0{page}T00:00:00Z", "lines": [{{"sku": "a"}}, {{"sku": "b"}}]}}, {{"number": {}, "lines": [{{"sku": "c"}}]}}]"#,
+            page + 10
+        );
+        let next = match page {
+            1 => r#""/orders?page=2""#,
+            _ => "null",
+        };
+        crate::util::json(200, format!(r#"{{"orders": {orders}, "next": {next}}}"#))
+    });
+    let dir = Dir::new();
+    let out = dir.path("out.parquet");
+    let columns = "[records]\npath = \"orders[*].lines[*]\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n\
+        [[columns]]\nname = \"sku\"\n\
+        [[columns]]\nname = \"number\"\nparent_path = \"number\"\ntype = \"int\"\n\
+        [[columns]]\nname = \"placed\"\nparent_path = \"placed\"\ntype = \"timestamp\"\n";
+    let job = dir.write("job.toml", &job_text(&server, "/orders", columns));
+    let run = hydrant(&["run", path_str(&job), "--output", path_str(&out)]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (batch, _) = read(&out);
+    let numbers = batch.column(1).as_primitive::<Int32Type>();
+    assert_eq!(numbers.values().to_vec(), vec![1, 1, 11, 2, 2, 12]);
+    let placed = batch.column(2).as_primitive::<TimestampMicrosecondType>();
+    let first = 1_796_083_200_000_000;
+    let day = 86_400_000_000;
+    let cells: Vec<Option<i64>> = placed.iter().collect();
+    assert_eq!(
+        cells,
+        vec![
+            Some(first),
+            Some(first),
+            None,
+            Some(first + day),
+            Some(first + day),
+            None
+        ]
+    );
+}

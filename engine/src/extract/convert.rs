@@ -28,13 +28,18 @@ impl Problem {
 
     pub(super) fn describe(self, column: &ColumnSpec) -> String {
         match self {
-            Problem::Missing => match &column.page_path {
-                Some(path) => format!(
+            Problem::Missing => match (&column.page_path, &column.parent_path) {
+                (Some(path), _) => format!(
                     "column `{}`: no value at `{}` in the page",
                     column.name,
                     path.as_str()
                 ),
-                None => format!(
+                (_, Some(path)) => format!(
+                    "column `{}`: no value at `{}` in the record's parent",
+                    column.name,
+                    path.as_str()
+                ),
+                (None, None) => format!(
                     "column `{}`: no value at `{}`",
                     column.name,
                     column.path.as_ref().map_or("", |p| p.as_str())

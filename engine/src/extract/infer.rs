@@ -534,6 +534,7 @@ impl Inference {
                 name,
                 path: Some(JsonPath::of_keys(&inferred.keys)),
                 page_path: None,
+                parent_path: None,
                 kind: inferred.kind.unwrap_or(ColumnType::Json),
                 format: None,
                 value: None,
@@ -1305,6 +1306,7 @@ mod tests {
             infer_pages: 1,
             paged: false,
             non_finite_null: false,
+            parent: None,
         };
         let extractor = Extractor::new(columns, &records);
         let plan = extractor.plan().expect("paths of keys are planned");

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 
-use crate::job::{RecordMode, Records};
+use crate::job::{Parents, RecordMode, Records};
 use crate::json::keys::KeySet;
 use crate::json::node::{Node, View};
 use crate::json::path::{JsonPath, Segment};
@@ -32,7 +32,7 @@ pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 pub(crate) use infer::{Fed, Fit, Inference, Mixed, Policy, Shape};
 pub(crate) use records::{
     column_absent, failure_said, fingerprint_of, holds_something, records_fingerprint,
-    records_missing, records_path_missing, select_records,
+    records_missing, records_path_missing, select_records, select_with_parents,
 };
 
 /// A value read as a `timestamp` column reads it: unix microseconds.
@@ -105,6 +105,11 @@ pub struct Batch<'a> {
     /// The cells of the columns read from the page around the records,
     /// by column: one a page, copied into each row.
     page: Vec<PageCell<'a>>,
+    /// The cells of the columns read from the records' parents
+    /// (`parent_path`), parent after parent, and the parent of each record
+    /// by its place among the page's records.
+    parents: Vec<PageCell<'a>>,
+    parent_of: Vec<u32>,
 }
 
 /// A page column's cell, read once a page (see [`Extractor::read_page`]).
@@ -203,6 +208,10 @@ pub(crate) struct Extractor {
     other_records: Option<usize>,
     /// The columns read from the page around the records (`page_path`).
     page_columns: Vec<usize>,
+    /// The columns read from the records' parents (`parent_path`), and
+    /// where the parents are.
+    parent_columns: Vec<usize>,
+    parents: Option<(Box<Parents>, RecordMode)>,
 }
 
 impl Extractor {
@@ -212,7 +221,9 @@ impl Extractor {
         let mut general = Vec::new();
         let mut multi = Vec::with_capacity(columns.len());
         for (index, column) in columns.iter().enumerate() {
-            let path = column.path.as_ref().or(column.page_path.as_ref());
+            let path = (column.path.as_ref())
+                .or(column.page_path.as_ref())
+                .or(column.parent_path.as_ref());
             multi.push(path.is_some_and(JsonPath::is_multi));
             let Some(path) = &column.path else { continue };
             let Some(segments) = path.segments() else {
@@ -249,10 +260,15 @@ impl Extractor {
                 .iter()
                 .zip(&multi)
                 .all(|(column, &multi)| column.value.is_none() && column.path.is_some() && !multi);
-        let page_columns = (columns.iter().enumerate())
-            .filter(|(_, column)| column.page_path.is_some())
-            .map(|(index, _)| index)
-            .collect();
+        let read_in = |outside: fn(&ColumnSpec) -> bool| {
+            (columns.iter().enumerate())
+                .filter(|(_, column)| outside(column))
+                .map(|(index, _)| index)
+                .collect::<Vec<usize>>()
+        };
+        let page_columns = read_in(|column| column.page_path.is_some());
+        let parent_columns = read_in(|column| column.parent_path.is_some());
+        let parents = (records.parent.clone()).map(|parents| (parents, records.mode));
         Extractor {
             columns,
             multi,
@@ -265,6 +281,8 @@ impl Extractor {
             note_absent: false,
             other_records: None,
             page_columns,
+            parent_columns,
+            parents,
         }
     }
 
@@ -298,29 +316,78 @@ impl Extractor {
 
     /// Reads the values of the columns of `page_path` from `root`, the
     /// page the records of `batch` come from: once a page, each of its
-    /// rows gets the same cell. Nothing for a job without such columns.
+    /// rows gets the same cell. So are the columns of `parent_path`, once
+    /// a parent. Nothing for a job without such columns.
     pub(crate) fn read_page<'v, N: Node<'v>>(&self, root: N, batch: &mut Batch<'v>) {
         batch.page.clear();
         for &index in &self.page_columns {
-            let column = &self.columns[index];
-            let found: Vec<N> =
-                (column.page_path.as_ref()).map_or_else(Vec::new, |p| p.select(root));
-            let none = self.multi[index] && found.is_empty();
-            let cell = if self.multi[index] {
-                convert_compound(column, json_array(&found))
-            } else if let Some(&value) = found.first() {
-                let mut cell = Cell::Null;
-                let (view, text) = view_and_spelling(value);
-                convert(view, text, column, &mut || json_text(value), &mut cell).map(|()| cell)
-            } else {
-                Err(Problem::Missing)
-            };
-            batch.page.push(PageCell {
-                column: index,
-                cell,
-                none,
-            });
+            let path = self.columns[index].page_path.as_ref();
+            batch.page.push(self.read_outside(index, path, root));
         }
+        batch.parents.clear();
+        batch.parent_of.clear();
+        let Some((parents, mode)) = &self.parents else {
+            return;
+        };
+        // A page whose records cannot be chosen fails where they are.
+        let Ok(nested) = select_with_parents(root, parents, *mode) else {
+            return;
+        };
+        for parent in nested.parents {
+            for &index in &self.parent_columns {
+                let path = self.columns[index].parent_path.as_ref();
+                batch.parents.push(self.read_outside(index, path, parent));
+            }
+        }
+        batch.parent_of = nested.parent_of;
+    }
+
+    /// The cell of column `index` read at `path` in `node`, a value
+    /// outside the records.
+    fn read_outside<'v, N: Node<'v>>(
+        &self,
+        index: usize,
+        path: Option<&JsonPath>,
+        node: N,
+    ) -> PageCell<'v> {
+        let column = &self.columns[index];
+        let found: Vec<N> = path.map_or_else(Vec::new, |p| p.select(node));
+        let none = self.multi[index] && found.is_empty();
+        let cell = if self.multi[index] {
+            convert_compound(column, json_array(&found))
+        } else if let Some(&value) = found.first() {
+            let mut cell = Cell::Null;
+            let (view, text) = view_and_spelling(value);
+            convert(view, text, column, &mut || json_text(value), &mut cell).map(|()| cell)
+        } else {
+            Err(Problem::Missing)
+        };
+        PageCell {
+            column: index,
+            cell,
+            none,
+        }
+    }
+
+    /// The cell [`Extractor::read_page`] read for column `index` of the
+    /// page's record `ordinal`, outside it: in the page or in its parent.
+    fn outside_cell<'v>(
+        &self,
+        (page, parents, parent_of): (&[PageCell<'v>], &[PageCell<'v>], &[u32]),
+        ordinal: usize,
+        index: usize,
+    ) -> (Result<Cell<'v>, Problem>, bool) {
+        if self.columns[index].page_path.is_some() {
+            return page_cell(page, index);
+        }
+        let width = self.parent_columns.len();
+        let parent = parent_of.get(ordinal).map(|&at| at as usize * width);
+        let cells = parent.and_then(|at| parents.get(at..at + width));
+        debug_assert!(
+            cells.is_some(),
+            "the parents are read for their columns before the records"
+        );
+        page_cell(cells.unwrap_or_default(), index)
     }
 
     /// The columns, in output order.
@@ -379,8 +446,12 @@ impl Extractor {
             {
                 let outcome = if held_elsewhere == Some(index) {
                     Ok(())
-                } else if column.page_path.is_some() {
-                    let (read, none) = page_cell(&batch.page, index);
+                } else if column.page_path.is_some() || column.parent_path.is_some() {
+                    let (read, none) = self.outside_cell(
+                        (&batch.page, &batch.parents, &batch.parent_of),
+                        ordinal,
+                        index,
+                    );
                     if none {
                         self.tolerate(true, (batch.rows, index), &mut batch.tolerated);
                     }
@@ -923,6 +994,7 @@ mod tests {
             name: "c".to_owned(),
             path: Some(JsonPath::member("c")),
             page_path: None,
+            parent_path: None,
             kind,
             format: format.map(str::to_owned),
             value: None,
@@ -1078,6 +1150,7 @@ mod tests {
             name: name.to_owned(),
             path: Some(JsonPath::parse(path).unwrap()),
             page_path: None,
+            parent_path: None,
             kind,
             format: None,
             value: None,
@@ -1097,6 +1170,7 @@ mod tests {
             infer_pages: 1,
             paged: false,
             non_finite_null: false,
+            parent: None,
         }
     }
 

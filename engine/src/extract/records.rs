@@ -9,6 +9,9 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
     page: N,
     records: &Records,
 ) -> Result<Vec<N>, String> {
+    if let Some(parents) = &records.parent {
+        return Ok(select_with_parents(page, parents, records.mode)?.records);
+    }
     let (nodes, multi) = match &records.path {
         None => (vec![page], None),
         // Each value the path selects among the lines (in each line, or
@@ -23,6 +26,38 @@ pub(crate) fn select_records<'v, N: Node<'v>>(
         Some(path) => (path.select(page), path.is_multi().then_some(path)),
     };
     expand(nodes, multi, records.mode)
+}
+
+/// A page's records, their parents, and the index of each record's
+/// parent among them.
+pub(crate) struct Nested<N> {
+    pub records: Vec<N>,
+    pub parents: Vec<N>,
+    pub parent_of: Vec<u32>,
+}
+
+/// The records of a job with `parent_path` columns, as [`select_records`]
+/// chooses them from the whole path, with their parents.
+pub(crate) fn select_with_parents<'v, N: Node<'v>>(
+    page: N,
+    parents: &Parents,
+    mode: RecordMode,
+) -> Result<Nested<N>, String> {
+    let above = parents.parents.select(page);
+    let mut records = Vec::new();
+    let mut of = Vec::new();
+    // Taken as the whole path takes them, which selects many values.
+    let whole = Some(&parents.under);
+    for (at, &parent) in above.iter().enumerate() {
+        let found = expand(parents.under.select(parent), whole, mode)?;
+        of.extend(std::iter::repeat_n(at as u32, found.len()));
+        records.extend(found);
+    }
+    Ok(Nested {
+        records,
+        parents: above,
+        parent_of: of,
+    })
 }
 
 /// Whether a page has a value where `records.path` points: an empty array
@@ -62,16 +97,24 @@ pub(crate) fn column_absent(column: &ColumnSpec, records: u64, in_check: bool) -
         ("", " `hydrant check` shows the records")
     };
     // A path of `[*]` gives the array of what it selects, `[]` for none.
-    let written =
-        match (column.path.as_ref().or(column.page_path.as_ref())).and_then(JsonPath::segments) {
-            Some(segments) if segments.contains(&Segment::Wildcard) => "`[]`",
-            _ => "null",
-        };
+    let written = match JsonPath::parse(path)
+        .ok()
+        .as_ref()
+        .and_then(JsonPath::segments)
+    {
+        Some(segments) if segments.contains(&Segment::Wildcard) => "`[]`",
+        _ => "null",
+    };
     // A page column's value is the page's, not a record's.
-    let said = match (column.page_path.is_some(), in_check) {
-        (false, _) => format!("none of the {records} records{of} has a value"),
-        (true, false) => format!("no page of the {records} records has a value"),
-        (true, true) => format!("the first page, of {records} records, has no value"),
+    let said = match (
+        column.page_path.is_some(),
+        column.parent_path.is_some(),
+        in_check,
+    ) {
+        (false, false, _) => format!("none of the {records} records{of} has a value"),
+        (false, true, _) => format!("no parent of the {records} records{of} has a value"),
+        (true, _, false) => format!("no page of the {records} records has a value"),
+        (true, _, true) => format!("the first page, of {records} records, has no value"),
     };
     format!(
         "column `{}`: {said} at `{path}`, so the column is {written} in all of them \

@@ -71,12 +71,17 @@ impl ColumnType {
 pub struct ColumnSpec {
     /// The column's name in the output.
     pub name: String,
-    /// Where in the record; `None` when `value` or `page_path` is given.
+    /// Where in the record; `None` when `value`, `page_path` or
+    /// `parent_path` is given.
     pub path: Option<JsonPath>,
     /// Where in the page, outside the records: one value a page, the
     /// same in each of its rows (a Data Factory mapping's `$` path beside
     /// a `collectionReference`).
     pub page_path: Option<JsonPath>,
+    /// Where in the record's parent, the element of the array above the
+    /// records in `records.path` (a run of `runs[*].metrics[*]`): the same
+    /// in each record under it.
+    pub parent_path: Option<JsonPath>,
     /// The column's type.
     pub kind: ColumnType,
     /// strftime format for `date` and `timestamp` strings.
@@ -87,10 +92,13 @@ pub struct ColumnSpec {
 
 impl ColumnSpec {
     /// Where the column reads its value, as the job gives it: its `path`
-    /// (a write column's `from`) or `page_path`, else its name, read as a
-    /// dotted path.
+    /// (a write column's `from`), `page_path` or `parent_path`, else its
+    /// name, read as a dotted path.
     pub(crate) fn path_text(&self) -> &str {
-        (self.path.as_ref().or(self.page_path.as_ref())).map_or(self.name.as_str(), |p| p.as_str())
+        (self.path.as_ref())
+            .or(self.page_path.as_ref())
+            .or(self.parent_path.as_ref())
+            .map_or(self.name.as_str(), |p| p.as_str())
     }
 }
 
@@ -103,6 +111,7 @@ impl ColumnSpec {
             name: name.to_owned(),
             path: None,
             page_path: None,
+            parent_path: None,
             kind,
             format: None,
             value: None,

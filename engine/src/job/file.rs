@@ -107,6 +107,7 @@ pub(crate) struct ColumnFile {
     pub name: String,
     pub path: Option<String>,
     pub page_path: Option<String>,
+    pub parent_path: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
     pub format: Option<String>,

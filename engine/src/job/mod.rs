@@ -327,6 +327,30 @@ pub(crate) struct Records {
     /// `non_finite = "null"`: an answer's `NaN` and `Infinity`, which are
     /// not JSON, are read as null.
     pub non_finite_null: bool,
+    /// Where the records' parents are, for `parent_path` columns.
+    pub parent: Option<Box<Parents>>,
+}
+
+/// `records.path` split at the array above the records: each element of
+/// `parents` is the parent of the records `under` selects in it.
+#[derive(Debug, Clone)]
+pub(crate) struct Parents {
+    pub parents: JsonPath,
+    pub under: JsonPath,
+}
+
+impl Parents {
+    /// The path of `segments` split after the wildcard at `at`.
+    pub(crate) fn split(segments: &[crate::json::path::Segment], at: usize) -> Parents {
+        let part = |segments: &[crate::json::path::Segment]| {
+            let segments = segments.to_vec();
+            JsonPath::from_segments(crate::json::path::readable(&segments), segments)
+        };
+        Parents {
+            parents: part(&segments[..=at]),
+            under: part(&segments[at + 1..]),
+        }
+    }
 }
 
 /// Whether a records path of an NDJSON answer selects from the array of
@@ -1253,6 +1277,68 @@ mod tests {
             text.contains("columns[0] (n).page_path: an NDJSON answer (`records.format = \"ndjson\"`) has no page around its records"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_parent_path_column_needs_an_array_above_the_records() {
+        let job = |records: &str, rest: &str| {
+            format!(
+                "[request]\nurl = \"https://a.example/x\"\n[records]\n{records}\n{rest}\
+                 [[columns]]\nname = \"n\"\nparent_path = \"info.n\"\n"
+            )
+        };
+        let refused = |text: String| {
+            let err = parse(&text).unwrap_err();
+            assert!(err.is_config(), "{err}");
+            err.to_string()
+        };
+        let job_of = parse(&job("path = \"runs[*].data.metrics[*]\"", "")).unwrap();
+        let parents = job_of.records.parent.as_deref().unwrap();
+        assert_eq!(parents.parents.as_str(), "$.runs[*]");
+        assert_eq!(parents.under.as_str(), "$.data.metrics[*]");
+        let parents = parse(&job("path = \"$.a[*][*].b\"", ""))
+            .unwrap()
+            .records
+            .parent
+            .unwrap();
+        assert_eq!(
+            (parents.parents.as_str(), parents.under.as_str()),
+            ("$.a[*][*]", "$.b")
+        );
+        for path in ["items", "items[*]", "$"] {
+            let text = refused(job(&format!("path = \"{path}\""), ""));
+            assert!(
+                text.contains("columns[0] (n).parent_path: `records.path` (`")
+                    && text.contains("has no array above the records"),
+                "{text}"
+            );
+        }
+        let text = refused(job("path = \"$.runs[?@.ok][*]\"", ""));
+        assert!(text.contains("has a filter, a slice or `..`"), "{text}");
+        let text = refused(job("path = \"runs[*].m[*]\"\nformat = \"ndjson\"", ""));
+        assert!(
+            text.contains("columns[0] (n).parent_path: an NDJSON answer's records"),
+            "{text}"
+        );
+        let incremental = "[state]\npath = \"s.json\"\n[incremental]\ncursor = \"at\"\nstart = \"2026-01-01T00:00:00Z\"\nparam = \"since\"\n";
+        let text = refused(job("path = \"runs[*].m[*]\"", incremental));
+        assert!(
+            text.contains("columns[0] (n).parent_path: not with `[incremental]`"),
+            "{text}"
+        );
+        for (other, key) in [
+            ("path = \"n\"\n", "path"),
+            ("value = \"{page}\"\n", "value"),
+            ("page_path = \"$.n\"\n", "page_path"),
+        ] {
+            let text = refused(format!("{}{other}", job("path = \"runs[*].m[*]\"", "")));
+            assert!(
+                text.contains(&format!(
+                    "columns[0] (n).parent_path: give either `parent_path` or `{key}`, not both"
+                )),
+                "{text}"
+            );
+        }
     }
 
     #[test]

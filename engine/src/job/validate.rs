@@ -480,6 +480,7 @@ pub(super) fn validate_records(
         flatten,
         paged,
         non_finite_null: non_finite == "null",
+        parent: None,
     })
 }
 
@@ -523,11 +524,20 @@ pub(super) fn validate_columns(
                 "{key}.page_path: give either `page_path` or `{other}`, not both"
             ));
         }
+        let other = other.or(column.page_path.as_ref().map(|_| "page_path"));
+        if let Some(other) = other.filter(|_| column.parent_path.is_some()) {
+            return Err(format!(
+                "{key}.parent_path: give either `parent_path` or `{other}`, not both"
+            ));
+        }
         let page_path = (column.page_path.as_deref())
             .map(|p| JsonPath::parse(p).map_err(|e| format!("{key}.page_path: {e}")))
             .transpose()?;
+        let parent_path = (column.parent_path.as_deref())
+            .map(|p| JsonPath::parse(p).map_err(|e| format!("{key}.parent_path: {e}")))
+            .transpose()?;
         let path = match (&column.value, &column.path) {
-            _ if page_path.is_some() => None,
+            _ if page_path.is_some() || parent_path.is_some() => None,
             (Some(_), _) => None,
             (None, Some(p)) => Some(JsonPath::parse(p).map_err(|e| format!("{key}.path: {e}"))?),
             (None, None) => {
@@ -538,6 +548,7 @@ pub(super) fn validate_columns(
             name: column.name.clone(),
             path,
             page_path,
+            parent_path,
             kind,
             format: column.format.clone(),
             value: column.value.clone(),
@@ -556,6 +567,47 @@ pub(super) fn default_path(name: &str) -> std::result::Result<JsonPath, String> 
     JsonPath::parse(name).map_err(|e| {
         format!("{e}; without `path` the name is read as a dotted path (give `path`, e.g. `$['{name}']` for a key with dots)")
     })
+}
+
+/// Where the records' parents are, for a job with `parent_path` columns:
+/// `records.path` split at the last `[*]` that more of the path follows.
+fn parent_columns(
+    columns: Option<&[ColumnSpec]>,
+    records: &Records,
+    incremental: bool,
+) -> std::result::Result<Option<Box<Parents>>, String> {
+    let Some((i, column)) =
+        (columns.iter().flat_map(|c| c.iter()).enumerate()).find(|(_, c)| c.parent_path.is_some())
+    else {
+        return Ok(None);
+    };
+    let key = format!("columns[{i}] ({}).parent_path", column.name);
+    if records.lines {
+        return Err(format!(
+            "{key}: an NDJSON answer's records (`records.format = \"ndjson\"`) are read line by line, with no parent to read"
+        ));
+    }
+    if incremental {
+        return Err(format!(
+            "{key}: not with `[incremental]`, whose leaving out of records a parent's values do not follow"
+        ));
+    }
+    let path = records.path.as_ref();
+    let shown = path.map_or("$", |p| p.as_str());
+    let Some(segments) = path.map_or(Some(&[][..]), JsonPath::segments) else {
+        return Err(format!(
+            "{key}: `records.path` (`{shown}`) has a filter, a slice or `..`; a parent is read above a path of names, indexes and `[*]`"
+        ));
+    };
+    let above = segments[..segments.len().saturating_sub(1)]
+        .iter()
+        .rposition(|s| *s == crate::json::path::Segment::Wildcard);
+    let Some(at) = above else {
+        return Err(format!(
+            "{key}: `records.path` (`{shown}`) has no array above the records to read a parent in; name the records under each of its elements, as `runs[*].metrics[*]`"
+        ));
+    };
+    Ok(Some(Box::new(Parents::split(segments, at))))
 }
 
 pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, String> {
@@ -585,6 +637,8 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
     )?;
     check_counted_records(&paginator, &file.paginate, &records, &file.records, "")?;
     let columns = file.columns.as_deref().map(validate_columns).transpose()?;
+    let mut records = records;
+    records.parent = parent_columns(columns.as_deref(), &records, file.incremental.is_some())?;
     if records.lines {
         let by_page = (columns.iter().flatten().enumerate()).find(|(_, c)| c.page_path.is_some());
         if let Some((i, column)) = by_page {
@@ -896,6 +950,7 @@ pub(super) fn validate_fanout(
                     name: "value".to_owned(),
                     path: Some(path),
                     page_path: None,
+                    parent_path: None,
                     kind: ColumnType::String,
                     format: None,
                     value: None,
@@ -904,6 +959,7 @@ pub(super) fn validate_fanout(
                     name: "parent".to_owned(),
                     path: Some(JsonPath::from_segments("$".to_owned(), Vec::new())),
                     page_path: None,
+                    parent_path: None,
                     kind: ColumnType::Json,
                     format: None,
                     value: None,
@@ -1316,6 +1372,7 @@ pub(super) fn write_column(
         name: column.name.clone(),
         path,
         page_path: None,
+        parent_path: None,
         kind,
         format: None,
         value: column.value.clone(),

@@ -136,6 +136,7 @@ mod tests {
                 name: name.clone(),
                 path: Some(JsonPath::member(name)),
                 page_path: None,
+                parent_path: None,
                 kind: ColumnType::Long,
                 format: None,
                 value: None,

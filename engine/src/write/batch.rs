@@ -257,6 +257,7 @@ impl Mapping {
             infer_pages: 1,
             paged: false,
             non_finite_null: false,
+            parent: None,
         };
         Mapping {
             extractor: Extractor::new(columns.to_vec(), &records).noting_absent(),
