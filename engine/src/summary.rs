@@ -70,6 +70,10 @@ pub struct IncrementalSummary {
     pub outside: u64,
     /// Records at the bookmark emitted by an earlier run, left out.
     pub deduplicated: u64,
+    /// Records past the upper bound of their window, which the request
+    /// did not send: left out, for the window or the run whose bounds
+    /// hold them.
+    pub ahead: u64,
     /// Records with no readable cursor value (emitted; they cannot move
     /// the bookmark).
     pub no_cursor: u64,

@@ -287,8 +287,8 @@ fn an_api_that_ignores_the_filter_is_filtered_on_the_client() {
 /// An API whose filter lets records outside the bounds through (Redmine's
 /// `updated_on=>=T` answers the second before `T` as well) makes a run
 /// write records another run writes too: they are counted and told.
-/// Past the upper bound, only where the request sent it: a run reads
-/// records written while it runs, which the next run reads again.
+/// Past the upper bound, only where the request sent it; where it did
+/// not, what lies past it is the next run's, or no run's for a backfill.
 #[test]
 fn records_the_api_lets_through_outside_the_bounds_are_told() {
     let api = Api::start(true, Duration::ZERO);
@@ -323,13 +323,21 @@ fn records_the_api_lets_through_outside_the_bounds_are_told() {
         "--to",
         "2024-03-01T12:30:00Z",
     ];
-    for (end_param, outside) in [("", 1), ("end_param = \"updated_before\"\n", 2)] {
+    // Without `end_param` or `{until}` the API was not told the upper
+    // bound: record 3 is not the backfill's, and is left out as `ahead`.
+    for (end_param, rows, outside, ahead) in [
+        ("", 2, 1, 1),
+        ("end_param = \"updated_before\"\n", 3, 2, 0),
+        ("[request.query]\nupdated_before = \"{until}\"\n", 3, 2, 0),
+    ] {
         let dir = Dir::new();
         let job_file = job(&api, &dir, &format!("{asc}{end_param}"));
-        let (rows, summary) = run(&dir, &job_file, 3, &backfill);
-        assert_eq!(rows.len(), 3, "{summary}");
+        let (written, summary) = run(&dir, &job_file, 3, &backfill);
+        assert_eq!(written.len(), rows, "{summary}");
+        let incremental = &summary["incremental"];
         assert_eq!(
-            summary["incremental"]["outside"], outside,
+            (&incremental["outside"], &incremental["ahead"]),
+            (&json!(outside), &json!(ahead)),
             "{end_param}: {summary}"
         );
     }
@@ -395,10 +403,13 @@ fn every_version_current_at_some_run_is_emitted_once() {
         if ignores_filter {
             incremental.push_str("filter = true\n");
         }
-        if next(2) == 0 {
-            // Windows of 30 days from `start`: 2024-03-01T00:00:00Z is
-            // the bound of the third.
-            incremental.push_str("step = \"30d\"\nend_param = \"updated_before\"\n");
+        // Windows of 30 days from `start` (2024-03-01T00:00:00Z is the
+        // bound of the third), their upper bounds sent or not: without,
+        // the API answers each window all it has from its lower bound on.
+        match round % 3 {
+            0 => {}
+            1 => incremental.push_str("step = \"30d\"\nend_param = \"updated_before\"\n"),
+            _ => incremental.push_str("step = \"30d\"\n"),
         }
         let size = 1 + next(3) as usize;
         let job = job_of_pages(&api, &dir, size, &incremental);
@@ -442,6 +453,51 @@ fn every_version_current_at_some_run_is_emitted_once() {
         emitted.sort();
         assert_eq!(emitted, asked, "{said}");
     }
+}
+
+/// A record written within `safety_margin` of a run's start (or stamped
+/// ahead of the run's clock) lies past the run's upper bound, which the
+/// request did not send: the run leaves it to the next (counted as
+/// `ahead`), which writes it once. It had been written by both.
+#[test]
+fn a_record_past_the_run_s_upper_bound_is_the_next_run_s() {
+    let api = Api::start(false, Duration::ZERO);
+    let dir = Dir::new();
+    let margin = format!("{START}param = \"updated_since\"\nsafety_margin = \"1s\"\n");
+    let job_file = job(&api, &dir, &margin);
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    };
+    api.put(1, 1, T);
+    let ahead = now() + 1;
+    api.put(2, 1, ahead);
+    let (first, summary) = run(&dir, &job_file, 1, &[]);
+    let ids: Vec<u32> = first.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [1], "{summary}");
+    let incremental = &summary["incremental"];
+    assert_eq!(
+        (
+            &incremental["ahead"],
+            &incremental["outside"],
+            &incremental["bookmark_after"]
+        ),
+        (&json!(1), &json!(0), &json!(rfc3339(T))),
+        "{summary}"
+    );
+    assert_eq!(summary["warnings"], json!([]), "{summary}");
+    // Once the record is a second older than the run, it is the run's.
+    while now() <= ahead + 1 {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (second, summary) = run(&dir, &job_file, 2, &[]);
+    let ids: Vec<u32> = second.iter().map(|r| r.id).collect();
+    assert_eq!(ids, [2], "{summary}");
+    assert_eq!(summary["incremental"]["ahead"], 0, "{summary}");
+    let (third, summary) = run(&dir, &job_file, 3, &[]);
+    assert!(third.is_empty(), "{summary}");
 }
 
 /// Windows of one day from `start`, each checkpointed: a run killed in

@@ -46,6 +46,10 @@ pub(crate) struct Incremental {
     pub placement: BoundIn,
     pub format: BoundFormat,
     pub end_param: Option<String>,
+    /// Whether a request tells the API its upper bound (`end_param`, or
+    /// `{until}` in the request): records past it were asked for only
+    /// where it does not.
+    pub sends_upper: bool,
     /// Window width, in the cursor's unit.
     pub step: Option<i64>,
     pub lookback: i64,
@@ -388,6 +392,7 @@ pub(crate) fn validate(file: &IncrementalFile) -> Result<Incremental, String> {
         placement,
         format,
         end_param: file.end_param.clone(),
+        sends_upper: file.end_param.is_some(),
         step,
         lookback,
         key,

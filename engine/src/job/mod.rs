@@ -193,6 +193,21 @@ pub(crate) struct Request {
 }
 
 impl Request {
+    /// Whether `text` (a placeholder) is in the URL, a header's or a
+    /// query parameter's value, or the body.
+    pub(crate) fn mentions(&self, text: &str) -> bool {
+        let body = match &self.body {
+            None => false,
+            Some(Body::Text(body)) => body.contains(text),
+            Some(Body::Json(body)) => body.to_string().contains(text),
+            Some(Body::Form(fields)) => fields.iter().any(|(_, value)| value.contains(text)),
+        };
+        self.url.contains(text)
+            || body
+            || (self.headers.iter()).any(|(_, value, _)| value.contains(text))
+            || (self.query.iter()).any(|(_, value, _)| value.contains(text))
+    }
+
     /// The names of the query parameters that carry the job's own
     /// credentials: of `query`, and of `url` itself.
     pub(crate) fn credential_params(&self) -> impl Iterator<Item = &str> {

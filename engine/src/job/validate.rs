@@ -668,7 +668,10 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
         .as_ref()
         .map(|f| validate_fanout(f, &file.auth, &limits))
         .transpose()?;
-    let incremental = super::incremental::of_job(&file)?;
+    let mut incremental = super::incremental::of_job(&file)?;
+    if let Some(incremental) = &mut incremental {
+        incremental.sends_upper |= request.mentions("{until}");
+    }
     check_request_body(&request, &file, incremental.as_ref(), fanout.as_ref())?;
     Ok(Job {
         name: name.to_owned(),

@@ -65,6 +65,9 @@ struct Saved {
     /// off): the API's filter let them through.
     #[serde(default)]
     outside: u64,
+    /// Records past an upper bound the request did not send, left out.
+    #[serde(default)]
+    ahead: u64,
     /// What ended a pass before its last page, if anything did:
     /// `paginate.max_requests`, or a pagination loop.
     #[serde(default)]
@@ -99,6 +102,8 @@ pub(crate) struct Tracker {
     passes: u64,
     lowest: Option<Cursor>,
     told_no_cursor: bool,
+    /// Set by [`Tracker::keep_every_record`].
+    keep_every_record: bool,
 }
 
 impl Tracker {
@@ -167,6 +172,7 @@ impl Tracker {
                 windows_done: 0,
                 filtered: 0,
                 outside: 0,
+                ahead: 0,
                 deduplicated: 0,
                 no_cursor: 0,
                 cut_by: None,
@@ -217,6 +223,7 @@ impl Tracker {
             passes: 0,
             lowest: None,
             told_no_cursor: false,
+            keep_every_record: false,
             spec,
         }))
     }
@@ -399,7 +406,8 @@ impl Tracker {
         let spec = &self.spec;
         let reached = self.reached.entry(window.value.clone());
         let mut no_cursor = 0;
-        let (mut filtered, mut deduplicated, mut outside) = (0, 0, 0);
+        let (mut filtered, mut deduplicated, mut outside, mut ahead) = (0, 0, 0, 0);
+        let keep_ahead = spec.sends_upper || self.keep_every_record;
         let mut noted: Option<(Cursor, BTreeSet<String>)> = match &reached {
             std::collections::btree_map::Entry::Occupied(at) => Some(at.get().clone()),
             std::collections::btree_map::Entry::Vacant(_) => None,
@@ -409,19 +417,17 @@ impl Tracker {
                 no_cursor += 1;
                 return true;
             };
-            let above = window.upper.as_ref().is_some_and(|u| cursor >= *u);
             let on_upper = window.upper.as_ref() == Some(&cursor);
-            if cursor < window.lower || above {
-                if spec.filter {
+            match against_bounds(spec, &window, &cursor, keep_ahead) {
+                Bounds::Within => {}
+                Bounds::Outside => outside += 1,
+                Bounds::Filtered => {
                     filtered += 1;
                     return false;
                 }
-                // Past the upper bound only where the request sent it: a
-                // run reads records written while it runs, which the next
-                // run reads again, as documented. On it, the window after
-                // (or the next run) tells them by their keys.
-                if !above || (spec.end_param.is_some() && !on_upper) {
-                    outside += 1;
+                Bounds::Ahead => {
+                    ahead += 1;
+                    return false;
                 }
             }
             let at_bookmark = bookmark.as_ref() == Some(&cursor);
@@ -469,6 +475,7 @@ impl Tracker {
         }
         self.saved.filtered += filtered;
         self.saved.outside += outside;
+        self.saved.ahead += ahead;
         self.saved.deduplicated += deduplicated;
         self.saved.no_cursor += no_cursor;
         if no_cursor > 0 && !self.told_no_cursor {
@@ -489,6 +496,7 @@ impl Tracker {
     /// refuses `filter` with such an output.
     pub(crate) fn keep_every_record(&mut self) {
         self.boundary.clear();
+        self.keep_every_record = true;
     }
 
     /// Past [`GLOBAL_PAST`] values, the values done are folded into one
@@ -608,6 +616,7 @@ impl Tracker {
             filtered: self.saved.filtered,
             outside: self.saved.outside,
             deduplicated: self.saved.deduplicated,
+            ahead: self.saved.ahead,
             no_cursor: self.saved.no_cursor,
         };
         (after, summary)
@@ -670,6 +679,39 @@ impl Tracker {
     /// The state file, where the bookmark is kept.
     pub(crate) fn path(&self) -> &std::path::Path {
         &self.state_path
+    }
+}
+
+/// Where a record's cursor value lies against its window.
+enum Bounds {
+    /// Inside it, or on an upper bound that was sent (the window after,
+    /// or the next run, tells such records by their keys).
+    Within,
+    /// Outside bounds the request sent: written, and told.
+    Outside,
+    /// Outside, and left out (`filter = true`).
+    Filtered,
+    /// Past an upper bound the request did not send: the API answers
+    /// all it has from the lower bound on (records written while a run
+    /// runs, a later window's). They are the later window's, or the next
+    /// run's, whose bounds hold them.
+    Ahead,
+}
+
+fn against_bounds(
+    spec: &Incremental,
+    window: &Window,
+    cursor: &Cursor,
+    keep_ahead: bool,
+) -> Bounds {
+    let above = window.upper.as_ref().is_some_and(|u| cursor >= u);
+    let on_upper = window.upper.as_ref() == Some(cursor);
+    match () {
+        _ if *cursor >= window.lower && !above => Bounds::Within,
+        _ if spec.filter => Bounds::Filtered,
+        _ if above && !keep_ahead => Bounds::Ahead,
+        _ if above && (!spec.sends_upper || on_upper) => Bounds::Within,
+        _ => Bounds::Outside,
     }
 }
 
