@@ -329,15 +329,15 @@ pub(super) async fn probed_cursor(
         return Ok(None);
     };
     let value = match value {
-        Value::String(text) if !text.trim().is_empty() => text.clone(),
-        Value::Number(number) => number.to_string(),
+        Value::String(text) if !text.trim().is_empty() => value.clone(),
+        Value::Number(_) => value.clone(),
         _ => return Ok(None),
     };
     let Some(first) = at(body, records).and_then(Value::as_array) else {
         return Ok(None);
     };
     for param in cursor_params(&name) {
-        let Some(probe) = asked(draft, vars, again, &[(&param, &value)]).await else {
+        let Some(probe) = asked(draft, vars, again, &[(&param, value.clone())]).await else {
             continue;
         };
         let page = serde_json::from_slice::<Value>(&probe.body).ok();
@@ -407,8 +407,9 @@ async fn echoes(
 }
 
 /// The first page asked again with `sent` in its query, in place of any
-/// parameters of those names; none where the request failed.
-async fn asked<V: std::fmt::Display>(
+/// parameters of those names, or in the body it posts where the query
+/// does not have them; none where the request failed.
+async fn asked<V: Clone + Into<Value>>(
     draft: &Draft,
     vars: &Vars,
     again: &RunOptions,
@@ -419,15 +420,26 @@ async fn asked<V: std::fmt::Display>(
         query: draft.query.clone(),
         headers: draft.headers.clone(),
         auth: draft.auth.clone(),
+        body: draft.body.clone(),
         ..Draft::default()
     };
-    // A parameter already in the URL (`?limit=100`) is sent once, as the
-    // job will send it: a name twice is no job.
-    second
-        .query
-        .retain(|(name, _)| sent.iter().all(|(param, _)| *param != name));
     for (param, value) in sent {
-        second.query.push(((*param).clone(), value.to_string()));
+        let in_query = second.query.iter().any(|(name, _)| name == *param);
+        match &mut second.body {
+            Some(body) if !in_query => {
+                body.insert((*param).clone(), value.clone().into());
+            }
+            // A parameter already in the URL (`?limit=100`) is sent
+            // once, as the job will send it: a name twice is no job.
+            _ => {
+                let text = match value.clone().into() {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                second.query.retain(|(name, _)| name != *param);
+                second.query.push(((*param).clone(), text));
+            }
+        }
     }
     probe_again(&second, vars, again).await.ok()
 }

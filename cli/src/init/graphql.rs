@@ -39,7 +39,7 @@ pub(super) fn variables_of(given: &str) -> Result<String> {
     Ok(table.to_string())
 }
 
-fn holds_null(value: &Value) -> bool {
+pub(super) fn holds_null(value: &Value) -> bool {
     match value {
         Value::Null => true,
         Value::Array(items) => items.iter().any(holds_null),

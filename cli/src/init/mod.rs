@@ -54,6 +54,11 @@ pub struct InitArgs {
     /// The GraphQL query's variables, a JSON object, sent beside it.
     #[arg(long, value_name = "JSON", requires = "graphql")]
     variables: Option<String>,
+    /// A JSON object to POST, as a search API takes its query (`-d` as
+    /// curl spells it): a cursor, an offset or a page number the job
+    /// pages by goes back in it.
+    #[arg(long, short = 'd', value_name = "JSON", conflicts_with = "graphql")]
+    body: Option<String>,
 }
 
 /// The job being written: its tables as TOML lines, with comments.
@@ -79,6 +84,8 @@ struct Draft {
     graphql: Option<String>,
     /// Its variables, as a TOML inline table.
     variables: Option<String>,
+    /// The JSON object the job posts (`--body`).
+    body: Option<serde_json::Map<String, Value>>,
 }
 
 /// A guessed pagination: the `[paginate]` keys, the stop conditions, the
@@ -116,6 +123,7 @@ pub async fn init(args: InitArgs) -> Result<()> {
         .as_deref()
         .map(graphql::variables_of)
         .transpose()?;
+    draft.body = args.body.as_deref().map(body_of).transpose()?;
 
     let (options, _server) = crate::commands::replay_options(args.replay.as_deref()).await?;
     let names: Vec<String> = vars.iter().map(|(name, _)| name.clone()).collect();
@@ -171,9 +179,7 @@ pub async fn init(args: InitArgs) -> Result<()> {
         }
         None => guess_paging(&draft, &vars, (&probe, &body), table.is_some(), &again).await?,
     };
-    if let Some(paging) = &draft.paging {
-        draft.query.retain(|(name, _)| !paging.takes.contains(name));
-    }
+    draft.hand_to_paging();
 
     // The columns come from the same first page: one request in all.
     let job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", &vars)?;
@@ -225,7 +231,7 @@ async fn guess_paging(
     let read = paging(
         &probe.headers,
         body,
-        &draft.query,
+        &draft.parameters(),
         (draft.records.as_deref(), named.as_ref()),
     );
     if read.is_some() {
@@ -286,6 +292,11 @@ async fn first_probe(
     let job = Job::parse(&draft.text(), JobFormat::Toml, "hydrant init", vars)?;
     let refused = match hydrant_engine::probe(&job, options).await {
         Err(e) if e.status() == Some(406) => e,
+        Err(e) if e.status() == Some(405) && draft.body.is_none() && draft.graphql.is_none() => {
+            return Err(anyhow::anyhow!(
+                "{e}\nhint: an API that takes its query as a POSTed JSON body: give it with --body"
+            ));
+        }
         probed => return Ok(probed?),
     };
     if draft
@@ -476,6 +487,12 @@ impl Draft {
         if !self.query.is_empty() {
             out.push_str(&format!("query = {}\n", inline(&self.query)));
         }
+        if let Some(body) = &self.body {
+            out.push_str("method = \"POST\"\n");
+            let table = toml::Value::try_from(Value::Object(body.clone()))
+                .expect("a body without nulls is a TOML table");
+            out.push_str(&format!("body = {table}\n"));
+        }
         if let Some(query) = &self.graphql {
             out.push_str("method = \"POST\"\n");
             let variables = (self.variables.as_deref())
@@ -542,6 +559,68 @@ impl Draft {
         }
         out
     }
+}
+
+impl Draft {
+    /// Takes the parameters the paging sets out of the query or the
+    /// body. Where the query had none of them and the job posts a body,
+    /// the paging sets them in the body.
+    fn hand_to_paging(&mut self) {
+        let Some(paging) = &mut self.paging else {
+            return;
+        };
+        let in_query = |name: &String| self.query.iter().any(|(n, _)| n == name);
+        let from_query = paging.takes.iter().any(in_query);
+        self.query.retain(|(name, _)| !paging.takes.contains(name));
+        if let Some(body) = &mut self.body {
+            body.retain(|name, _| !paging.takes.contains(name));
+            if !from_query {
+                paging.in_body();
+            }
+        }
+    }
+
+    /// What the rules read as the request's parameters: the query's, and
+    /// a body's members of one value, as text.
+    fn parameters(&self) -> Vec<(String, String)> {
+        let mut all = self.query.clone();
+        for (name, value) in self.body.iter().flatten() {
+            match value {
+                Value::String(text) => all.push((name.clone(), text.clone())),
+                Value::Number(number) => all.push((name.clone(), number.to_string())),
+                _ => {}
+            }
+        }
+        all
+    }
+}
+
+impl Paging {
+    /// Sends what the paging sets in the body, for a job that posts one:
+    /// a cursor, an offset, a page number, and their sizes.
+    fn in_body(&mut self) {
+        let sets = self.keys.iter().any(|(key, _)| *key == "param");
+        if sets && self.keys.iter().all(|(key, _)| *key != "in") {
+            self.keys.push(("in", quoted("body")));
+            self.why = self.why.replace("in the URL", "in the body");
+        }
+    }
+}
+
+/// `--body`: a JSON object, without nulls (a job file has none).
+fn body_of(given: &str) -> Result<serde_json::Map<String, Value>> {
+    let value: Value =
+        serde_json::from_str(given).map_err(|e| Usage(format!("--body: not JSON ({e})")))?;
+    let Value::Object(map) = value else {
+        return Err(Usage("--body: expected a JSON object".to_owned()).into());
+    };
+    if let Some((name, _)) = map.iter().find(|(_, v)| graphql::holds_null(v)) {
+        return Err(Usage(format!(
+            "--body: `{name}` holds a null, which a job file cannot: leave it out"
+        ))
+        .into());
+    }
+    Ok(map)
 }
 
 fn inline(pairs: &[(String, String)]) -> String {
@@ -1167,6 +1246,7 @@ mod tests {
             replay: None,
             graphql: None,
             variables: None,
+            body: None,
         };
         let (draft, vars) = credentials(&args, None).unwrap();
         let text = draft.text();

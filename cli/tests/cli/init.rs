@@ -1448,6 +1448,111 @@ fn init_keeps_credentials_out_of_the_job() {
     assert_eq!(std::fs::read_to_string(&job).unwrap(), text);
 }
 
+/// Search APIs take their query as a JSON body they are POSTed (MLflow's
+/// `runs/search`, Elasticsearch's `_search`), and a GET gets a 405. With
+/// `--body`, init posts it, and a cursor, an offset or its size goes
+/// back in the body: the cursor under the name that gave other records,
+/// the offset and the size where the body had them.
+#[test]
+fn a_job_written_by_init_posts_a_search_and_pages_it_in_the_body() {
+    let server = TestServer::start_fn(|seen| {
+        if seen.method != "POST" {
+            return crate::util::json(405, r#"{"error":"method not allowed"}"#);
+        }
+        let asked: serde_json::Value = serde_json::from_slice(&seen.body).unwrap();
+        let ids = |from: u64, size: u64| -> Vec<u64> { (from..5.min(from + size)).collect() };
+        let body = match seen.target.as_str() {
+            "/api/2.0/mlflow/runs/search" => {
+                assert_eq!(asked["experiment_ids"], serde_json::json!(["1"]), "{asked}");
+                let size = asked["max_results"].as_u64().unwrap();
+                let from = match asked["page_token"].as_str() {
+                    Some(token) => token.strip_prefix("after-").unwrap().parse().unwrap(),
+                    None => 0,
+                };
+                let runs: Vec<_> = (ids(from, size).into_iter())
+                    .map(|id| serde_json::json!({"info": {"run_id": format!("r{id}")}}))
+                    .collect();
+                let mut page = serde_json::json!({ "runs": runs });
+                if from + size < 5 {
+                    page["next_page_token"] = format!("after-{}", from + size).into();
+                }
+                page
+            }
+            "/orders/_search" => {
+                assert_eq!(asked["query"]["term"]["open"], true, "{asked}");
+                let (from, size) = (
+                    asked["from"].as_u64().unwrap_or(0),
+                    asked["size"].as_u64().unwrap_or(10),
+                );
+                let hits: Vec<_> = (ids(from, size).into_iter())
+                    .map(|id| serde_json::json!({"_id": id.to_string(), "_source": {"n": id}}))
+                    .collect();
+                serde_json::json!({"hits": {"total": {"value": 5, "relation": "eq"}, "hits": hits}})
+            }
+            _ => return crate::util::json(404, "{}"),
+        };
+        Exchange::json(&seen.target, body.to_string())
+    });
+    let dir = Dir::new();
+    let url = format!("{}/api/2.0/mlflow/runs/search", server.url());
+    let body = r#"{"experiment_ids":["1"],"max_results":2}"#;
+    let runs: String = (0..5)
+        .map(|id| format!("{{\"info_run_id\":\"r{id}\"}}\n"))
+        .collect();
+    let job = init_and_run_with(&dir, "runs", (&url, &["--body", body]), &runs).0;
+    assert_eq!(job["request"]["method"].as_str(), Some("POST"));
+    assert_eq!(job["request"]["body"]["max_results"].as_integer(), Some(2));
+    let paginate = &job["paginate"];
+    assert_eq!(
+        (
+            paginate["type"].as_str(),
+            paginate["param"].as_str(),
+            paginate["in"].as_str()
+        ),
+        (Some("cursor"), Some("page_token"), Some("body"))
+    );
+
+    let url = format!("{}/orders/_search", server.url());
+    let body = r#"{"query":{"term":{"open":true}},"from":0,"size":2}"#;
+    let hits: String = (0..5)
+        .map(|id| format!("{{\"_id\":\"{id}\",\"_source_n\":{id}}}\n"))
+        .collect();
+    let job = init_and_run_with(&dir, "orders", (&url, &["-d", body]), &hits).0;
+    let paginate = &job["paginate"];
+    assert_eq!(
+        (
+            paginate["type"].as_str(),
+            paginate["param"].as_str(),
+            paginate["in"].as_str()
+        ),
+        (Some("offset"), Some("from"), Some("body"))
+    );
+    assert_eq!(paginate["limit"].as_integer(), Some(2));
+    // The offset and the size are the paging's, not the body's.
+    assert!(job["request"]["body"].get("from").is_none(), "{job}");
+    assert!(job["request"]["body"].get("size").is_none(), "{job}");
+
+    let refused = hydrant(&["init", &url]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("405")
+            && refused.stderr.contains(
+                "hint: an API that takes its query as a POSTed JSON body: give it with --body"
+            ),
+        "{}",
+        refused.stderr
+    );
+    let refused = hydrant(&["init", &url, "--body", r#"{"q":null}"#]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("--body: `q` holds a null, which a job file cannot: leave it out"),
+        "{}",
+        refused.stderr
+    );
+}
+
 /// A GraphQL API pages a Relay connection by the cursor its query passes
 /// as `after`. init could not write such a job: it probes with a GET. With
 /// `--graphql`, it posts the query and pages the connection it answers,
