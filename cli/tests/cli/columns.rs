@@ -1979,3 +1979,56 @@ fn a_parent_path_column_gives_each_row_its_parent_s_value() {
         "{check}"
     );
 }
+
+/// Records nested under the items an API pages by (Jira's issues, each
+/// with its subtasks): with a `parent_path` column, an `offset` job
+/// counts the issues on a page, not the subtasks. Counting subtasks, a
+/// page of two issues with one subtask between them looked short, and
+/// the run ended with issues left.
+#[test]
+fn pages_of_nested_records_count_their_parents() {
+    let subtasks = [2, 0, 1, 3, 0];
+    let server = TestServer::start_fn(move |seen| {
+        let number = |key: &str, or: usize| {
+            (seen.target.split(&format!("{key}=")).nth(1))
+                .and_then(|rest| rest.split('&').next()?.parse().ok())
+                .unwrap_or(or)
+        };
+        let (at, max) = (number("startAt", 0), number("maxResults", 50));
+        let issues: Vec<serde_json::Value> = (at..subtasks.len().min(at + max))
+            .map(|i| {
+                let tasks: Vec<_> = (0..subtasks[i])
+                    .map(|t| serde_json::json!({"key": format!("T-{i}{t}")}))
+                    .collect();
+                serde_json::json!({"key": format!("P-{i}"), "fields": {"subtasks": tasks}})
+            })
+            .collect();
+        let body =
+            serde_json::json!({"startAt": at, "maxResults": max, "total": 5, "issues": issues});
+        Exchange::json(&seen.target, body.to_string())
+    });
+    let job = |concurrency: u32| {
+        format!(
+            "[records]\npath = \"issues[*].fields.subtasks[*]\"\n\
+             [paginate]\ntype = \"offset\"\nparam = \"startAt\"\nlimit_param = \"maxResults\"\nlimit = 2\n\
+             [limits]\nconcurrency = {concurrency}\n\
+             [[columns]]\nname = \"issue\"\nparent_path = \"key\"\n\
+             [[columns]]\nname = \"key\"\n"
+        )
+    };
+    let expected: String = [(0, 0), (0, 1), (2, 0), (3, 0), (3, 1), (3, 2)]
+        .iter()
+        .map(|(i, t)| format!("{{\"issue\":\"P-{i}\",\"key\":\"T-{i}{t}\"}}\n"))
+        .collect();
+    for concurrency in [1, 4] {
+        let (run, summary) = run_job(&server.url(), "/rest/api/2/search", &job(concurrency), &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.stdout, expected, "concurrency {concurrency}");
+        assert_eq!(summary["warnings"], serde_json::json!([]), "{summary}");
+    }
+    let check = checked(&server.url(), "/rest/api/2/search", &job(1));
+    assert!(
+        check.contains("{\"issue\":\"P-0\",\"key\":\"T-00\"}"),
+        "{check}"
+    );
+}

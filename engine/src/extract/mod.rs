@@ -31,7 +31,7 @@ pub(crate) use crate::job::columns::{ColumnSpec, ColumnType, Placeholders};
 
 pub(crate) use infer::{Fed, Fit, Inference, Mixed, Policy, Shape};
 pub(crate) use records::{
-    column_absent, failure_said, fingerprint_of, holds_something, records_fingerprint,
+    column_absent, failure_said, fingerprint_of, holds_something, paged_count, records_fingerprint,
     records_missing, records_path_missing, select_records, select_with_parents,
 };
 

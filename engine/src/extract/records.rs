@@ -60,6 +60,16 @@ pub(crate) fn select_with_parents<'v, N: Node<'v>>(
     })
 }
 
+/// How many of a page's items pagination counts: its records, or where
+/// they are nested under parents (`parent_path` columns), the parents,
+/// which are what the API pages by (`issues[*].fields.subtasks[*]`).
+pub(crate) fn paged_count<'v, N: Node<'v>>(page: N, records: &Records, held: usize) -> usize {
+    match &records.parent {
+        Some(parents) => parents.parents.select(page).len(),
+        None => held,
+    }
+}
+
 /// Whether a page has a value where `records.path` points: an empty array
 /// there counts, a missing member does not. Paths that need the general
 /// evaluator (filters, slices) cannot tell the two apart and count as

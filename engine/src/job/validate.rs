@@ -635,10 +635,10 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
         "records",
         file.paginate.kind != hydrant_paginate::Kind::None,
     )?;
-    check_counted_records(&paginator, &file.paginate, &records, &file.records, "")?;
     let columns = file.columns.as_deref().map(validate_columns).transpose()?;
     let mut records = records;
     records.parent = parent_columns(columns.as_deref(), &records, file.incremental.is_some())?;
+    check_counted_records(&paginator, &file.paginate, &records, &file.records, "")?;
     if records.lines {
         let by_page = (columns.iter().flatten().enumerate()).find(|(_, c)| c.page_path.is_some());
         if let Some((i, column)) = by_page {
@@ -845,11 +845,12 @@ fn check_counted_records(
     file: &file::RecordsFile,
     prefix: &str,
 ) -> std::result::Result<(), String> {
-    let Some(path) = records
-        .path
-        .as_ref()
-        .filter(|p| paginator.ends_on_records() && !p.is_one_array())
-    else {
+    // Where the records have parents, pages count the parents.
+    let counted = match &records.parent {
+        Some(parents) => Some(&parents.parents),
+        None => records.path.as_ref(),
+    };
+    let Some(path) = counted.filter(|p| paginator.ends_on_records() && !p.is_one_array()) else {
         return Ok(());
     };
     // A path of names and `[*]` names several arrays; any other (a
@@ -862,7 +863,8 @@ fn check_counted_records(
         ),
         Some(_) => (
             "takes records from several arrays",
-            "take the outer array as the records (its inner arrays are json columns)",
+            "take the outer array as the records (its inner arrays are json columns), or give \
+             the inner records a `parent_path` column (pages then count the outer array)",
         ),
         None => (
             "may select some of a page's records (a filter, a slice or `..`)",

@@ -275,7 +275,10 @@ fn on_page<R>(
         .map_err(|e| not_json(shown, answer.content_type.as_deref(), answer.body, e))?;
     let records = crate::extract::select_records(&page, &job.records)
         .map_err(|e| Error::data(format!("response from {shown}: {e}")))?;
-    let mut after = ends_here(&page, records.len());
+    let mut after = ends_here(
+        &page,
+        crate::extract::paged_count(&page, &job.records, records.len()),
+    );
     let path_found = !unless_stopped(
         records_missing(&page, &job.records, records.len(), shown),
         after.by_rule,

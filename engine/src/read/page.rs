@@ -112,14 +112,13 @@ impl ReadRun<'_, '_> {
         self.note_elsewhere((&missing, records.len()), page.shown, || {
             records_elsewhere(doc.root())
         });
-        let again = self.check_page(page.shown, Some(records.len()), || {
-            records_fingerprint(&records)
-        })?;
         let root = doc.root();
+        let paged = crate::extract::paged_count(root, &job.records, records.len());
+        let again = self.check_page(page.shown, Some(paged), || records_fingerprint(&records))?;
         self.note_count(|keys| api_count(root, keys, page.shown), page.shown);
         self.tell_cut(|cut| cut.find(root), page.shown);
         self.tell_unpaged(&[], |keys| next_named(root, keys), page.shown);
-        let stepped = if again { 0 } else { records.len() };
+        let stepped = if again { 0 } else { paged };
         self.pass_read(None, stepped);
         self.step(page, (stepped, missing == Ok(true)), &watched, &|i| {
             near_member(root, watched_at.get(i)?)
@@ -194,13 +193,12 @@ impl ReadRun<'_, '_> {
         self.note_elsewhere((&missing, records.len()), page.shown, || {
             records_elsewhere(&tree)
         });
-        let again = self.check_page(page.shown, Some(records.len()), || {
-            records_fingerprint(&records)
-        })?;
+        let paged = crate::extract::paged_count(&tree, &job.records, records.len());
+        let again = self.check_page(page.shown, Some(paged), || records_fingerprint(&records))?;
         self.note_count(|keys| api_count(&tree, keys, page.shown), page.shown);
         self.tell_cut(|cut| cut.find(&tree), page.shown);
         self.tell_unpaged(&[], |keys| next_named(&tree, keys), page.shown);
-        let stepped = if again { 0 } else { records.len() };
+        let stepped = if again { 0 } else { paged };
         self.pass_read(None, stepped);
         self.step(page, (stepped, missing == Ok(true)), &watched, &|i| {
             near_member(&tree, watched_at.get(i)?)

@@ -245,7 +245,8 @@ impl ReadRun<'_, '_> {
         let tree = (parse.parser)
             .parse(&fetched.response.body, &mut parse.scratch)
             .ok()?;
-        let records = crate::extract::select_records(&tree, records).ok()?;
-        Some((records.len(), crate::extract::records_fingerprint(&records)))
+        let selected = crate::extract::select_records(&tree, records).ok()?;
+        let paged = crate::extract::paged_count(&tree, records, selected.len());
+        Some((paged, crate::extract::records_fingerprint(&selected)))
     }
 }

@@ -429,7 +429,11 @@ impl PageWork {
                 shown,
                 body_len: Some(body_len),
                 page: Some(PageFacts {
-                    records: Some(records.len()),
+                    records: Some(crate::extract::paged_count(
+                        doc.root(),
+                        &self.records,
+                        records.len(),
+                    )),
                     fingerprint: fingerprint.filter(|_| self.counted),
                     watched: values,
                     near,
