@@ -412,6 +412,10 @@ fn records_path_to_an_object_gives_one_record() {
 fn a_path_of_many_values_takes_them_alike_however_many_a_page_has() {
     let server = TestServer::start_fn(|seen| {
         let page = (seen.target.split("p=").nth(1)).map_or(1, |p| p.parse().unwrap());
+        if seen.target.starts_with("/attributes") {
+            let body = r#"{"data":[{"attributes":{"a":1}},{"attributes":{}},{"attributes":null}]}"#;
+            return crate::util::json(200, body);
+        }
         let body = match (seen.target.starts_with("/rows"), page) {
             (false, 1) => {
                 r#"{"results":[{"items":[{"a":1},{"a":2}]},{"items":[{"a":3}]}],"next":"/items?p=2"}"#
@@ -437,6 +441,13 @@ fn a_path_of_many_values_takes_them_alike_however_many_a_page_has() {
         run.stdout,
         "{\"value\":[1700000000,\"1\"]}\n{\"value\":[1700000015,\"2\"]}\n{\"value\":[1700000030,\"3\"]}\n"
     );
+    // An empty object among many values is a record, not an answer of
+    // no results; a null is none.
+    let attributes =
+        "[records]\npath = \"data[*].attributes\"\n[[columns]]\nname = \"a\"\ntype = \"long\"\n";
+    let (run, summary) = run_job(&server.url(), "/attributes", attributes, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "{\"a\":1}\n{\"a\":null}\n", "{summary}");
 }
 
 #[test]

@@ -314,13 +314,22 @@ fn expand<'v, N: Node<'v>>(
             .into_iter()
             .filter(|n| !matches!(n.view(), View::Null))
             .collect()),
-        // Values at a name, each taken as a path of one value takes it:
-        // `results[*].items` gives the items of every result, however
-        // many results a page has.
+        // Values at a name: an array gives its elements, whatever the
+        // number of values (`results[*].items`: the items of every
+        // result). Any other is a record, `{}` too: one of many values
+        // is not an answer of no results.
         Some(_) => {
             let mut records = Vec::new();
             for node in nodes {
-                records.extend(expand_one(node, mode)?);
+                match node.view() {
+                    View::Null => {}
+                    _ if mode == RecordMode::One => records.push(node),
+                    _ => {
+                        if node.elements(&mut records).is_none() {
+                            records.push(node);
+                        }
+                    }
+                }
             }
             Ok(records)
         }
