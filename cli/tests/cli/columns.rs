@@ -2032,3 +2032,37 @@ fn pages_of_nested_records_count_their_parents() {
         "{check}"
     );
 }
+
+/// Records of more than 32 fields (Prefect's flow runs hold 60): the
+/// inferred columns follow the API's order, as `hydrant schema` writes
+/// them and as a run's NDJSON and CSV hold them. They had come in a hash
+/// map's order.
+#[test]
+fn the_columns_of_wide_records_keep_the_api_s_order() {
+    let names: Vec<String> = (0..40).rev().map(|i| format!("f{i:02}")).collect();
+    let record = |n: usize| {
+        let members: Vec<String> = (names.iter().enumerate())
+            .map(|(i, name)| format!("\"{name}\":{}", n * 100 + i))
+            .collect();
+        format!("{{{}}}", members.join(","))
+    };
+    let body = format!("[{},{}]", record(0), record(1));
+    let server = TestServer::start(vec![Exchange::json("/wide", body)]);
+    let (run, _) = run_job(&server.url(), "/wide", "", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let first: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
+    assert_eq!(first.keys().cloned().collect::<Vec<_>>(), names);
+    let (run, _) = run_job(&server.url(), "/wide", "[output]\nformat = \"csv\"\n", &[]);
+    assert_eq!(run.stdout.lines().next(), Some(names.join(",").as_str()));
+    let dir = Dir::new();
+    let job = dir.write(
+        "job.toml",
+        &format!("[request]\nurl = \"{}/wide\"\n", server.url()),
+    );
+    let schema = hydrant(&["schema", path_str(&job)]);
+    let declared: Vec<&str> = (schema.stdout.lines())
+        .filter_map(|line| line.strip_prefix("name = \"")?.strip_suffix('"'))
+        .collect();
+    assert_eq!(declared, names);
+}

@@ -51,4 +51,12 @@ impl<'t, 'i: 't> Node<'t> for tape::Value<'t, 'i> {
     fn is_object(self) -> bool {
         self.value_type() == ValueType::Object
     }
+
+    fn members(self, each: &mut dyn FnMut(&str, Self)) {
+        if let Some(object) = self.as_object() {
+            for (key, value) in object.iter() {
+                each(key, value);
+            }
+        }
+    }
 }

@@ -67,14 +67,6 @@ macro_rules! containers {
                 out.extend(object.values());
             }
         }
-
-        fn members(self, each: &mut dyn FnMut(&str, Self)) {
-            if let Some(object) = self.as_object() {
-                for (key, value) in object.iter() {
-                    each(key, value);
-                }
-            }
-        }
     };
 }
 pub(crate) use containers;
@@ -259,6 +251,30 @@ impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {
     fn is_object(self) -> bool {
         self.as_object().is_some()
     }
+
+    /// In the order of the text: a large object's map (past
+    /// [`ORDERED_MEMBERS`](crate::json::tree::ORDERED_MEMBERS) members) is
+    /// a hash map, whose order would put a record's columns, and a `json`
+    /// cell's members, out of the API's order. Its keys lie in the parsed
+    /// text, where simd-json leaves every string, escaped or not: their
+    /// places give the order.
+    fn members(self, each: &mut dyn FnMut(&str, Self)) {
+        let Some(object) = self.as_object() else {
+            return;
+        };
+        if object.len() <= crate::json::tree::ORDERED_MEMBERS {
+            for (key, value) in object.iter() {
+                each(key, value);
+            }
+            return;
+        }
+        let mut members: Vec<(&str, Self)> =
+            (object.iter()).map(|(k, v)| (k.as_ref(), v)).collect();
+        members.sort_by_key(|(key, _)| key.as_ptr() as usize);
+        for (key, value) in members {
+            each(key, value);
+        }
+    }
 }
 
 /// The values at `segments` under `value`, in document order.
@@ -303,5 +319,54 @@ pub(crate) fn write_leaf_json(view: View<'_>, literal: Option<&str>, out: &mut V
         },
         View::Str(s) => write_str(s, out),
         View::Big(literal) => out.extend_from_slice(literal.as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A large object of the tree (a hash map) gives its members in the
+    /// order of the text, as the structural index does: escaped keys,
+    /// repeated ones and nested objects among them.
+    #[test]
+    fn a_large_object_s_members_come_in_the_text_s_order() {
+        let mut keys: Vec<String> = (0..40).rev().map(|i| format!("k{i:02}")).collect();
+        keys[3] = "k\\u00e9".to_owned();
+        keys[17] = "q\\\"uote".to_owned();
+        let members: Vec<String> = (keys.iter().enumerate())
+            .map(|(i, key)| {
+                format!(
+                    "\"{key}\":{}",
+                    if i == 9 {
+                        "{\"in\":1}".to_owned()
+                    } else {
+                        i.to_string()
+                    }
+                )
+            })
+            .collect();
+        for repeated in [false, true] {
+            let mut text = format!("{{{}}}", members.join(","));
+            if repeated {
+                text = text.replacen("\"k38\":1", "\"k38\":1,\"k38\":99", 1);
+            }
+            let mut parser = crate::json::tree::Parser::default();
+            let mut scratch = crate::json::tree::Scratch::default();
+            let tree = parser.parse(text.as_bytes(), &mut scratch).unwrap();
+            let mut by_tree = Vec::new();
+            (&tree).members(&mut |key, _| by_tree.push(key.to_owned()));
+            let mut scanner = crate::json::scan::Scanner::default();
+            let doc = scanner.scan(text.as_bytes(), None).unwrap();
+            let mut by_index = Vec::new();
+            doc.root()
+                .members(&mut |key, _| by_index.push(key.to_owned()));
+            // A repeated key is one member of the tree, the first kept.
+            let mut seen = std::collections::HashSet::new();
+            by_index.retain(|key| seen.insert(key.clone()));
+            assert_eq!(by_tree, by_index, "{text}");
+            assert_eq!(by_tree[3], "k\u{e9}");
+            assert_eq!(by_tree[17], "q\"uote");
+        }
     }
 }

@@ -119,7 +119,7 @@ pub(super) fn lone_surrogates(text: &[u8]) -> (std::borrow::Cow<'_, [u8]>, usize
 /// Objects up to this many members keep their members in order, so that a
 /// repeated key finds its first value; larger ones are hash maps, where
 /// the last value of a repeated key replaces the first.
-pub(super) const ORDERED_MEMBERS: usize = 32;
+pub(crate) const ORDERED_MEMBERS: usize = 32;
 
 /// Whether the text has an object of more than `limit` members: the
 /// tree's maps of those are hash maps whatever their unique keys number,
