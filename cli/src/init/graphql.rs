@@ -24,28 +24,9 @@ pub(super) fn query_of(given: &str) -> Result<String> {
 /// The `--variables` JSON object as a TOML inline table. TOML has no
 /// null: such a variable is refused, naming it.
 pub(super) fn variables_of(given: &str) -> Result<String> {
-    let value: Value =
-        serde_json::from_str(given).map_err(|e| Usage(format!("--variables: not JSON ({e})")))?;
-    let Value::Object(map) = &value else {
-        return Err(Usage("--variables: expected a JSON object".to_owned()).into());
-    };
-    if let Some((name, _)) = map.iter().find(|(_, v)| holds_null(v)) {
-        return Err(Usage(format!(
-            "--variables: `{name}` holds a null, which a job file cannot: leave it out"
-        ))
-        .into());
-    }
+    let value = Value::Object(super::json_object("--variables", given)?);
     let table = toml::Value::try_from(&value).map_err(|e| Usage(format!("--variables: {e}")))?;
     Ok(table.to_string())
-}
-
-pub(super) fn holds_null(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::Array(items) => items.iter().any(holds_null),
-        Value::Object(map) => map.values().any(holds_null),
-        _ => false,
-    }
 }
 
 /// A connection found in a GraphQL answer.

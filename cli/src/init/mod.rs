@@ -123,7 +123,9 @@ pub async fn init(args: InitArgs) -> Result<()> {
         .as_deref()
         .map(graphql::variables_of)
         .transpose()?;
-    draft.body = args.body.as_deref().map(body_of).transpose()?;
+    draft.body = (args.body.as_deref())
+        .map(|given| json_object("--body", given))
+        .transpose()?;
 
     let (options, _server) = crate::commands::replay_options(args.replay.as_deref()).await?;
     let names: Vec<String> = vars.iter().map(|(name, _)| name.clone()).collect();
@@ -231,7 +233,7 @@ async fn guess_paging(
     let read = paging(
         &probe.headers,
         body,
-        &draft.parameters(),
+        (&draft.parameters(), draft.sent_in()),
         (draft.records.as_deref(), named.as_ref()),
     );
     if read.is_some() {
@@ -570,13 +572,25 @@ impl Draft {
             return;
         };
         let in_query = |name: &String| self.query.iter().any(|(n, _)| n == name);
-        let from_query = paging.takes.iter().any(in_query);
+        // What the paging sets: the parameters it takes over, and the one
+        // it sends back (a next page's number stays in the query).
+        let param = (paging.keys.iter()).find(|(key, _)| *key == "param");
+        let from_query = paging.takes.iter().any(in_query)
+            || param.is_some_and(|(_, p)| self.query.iter().any(|(n, _)| quoted(n) == *p));
         self.query.retain(|(name, _)| !paging.takes.contains(name));
         if let Some(body) = &mut self.body {
             body.retain(|name, _| !paging.takes.contains(name));
             if !from_query {
                 paging.in_body();
             }
+        }
+    }
+
+    /// Where the rules' parameters are sent, as their reasons say it.
+    fn sent_in(&self) -> &'static str {
+        match self.body {
+            Some(_) => "the request",
+            None => "the URL",
         }
     }
 
@@ -602,25 +616,34 @@ impl Paging {
         let sets = self.keys.iter().any(|(key, _)| *key == "param");
         if sets && self.keys.iter().all(|(key, _)| *key != "in") {
             self.keys.push(("in", quoted("body")));
-            self.why = self.why.replace("in the URL", "in the body");
         }
     }
 }
 
-/// `--body`: a JSON object, without nulls (a job file has none).
-fn body_of(given: &str) -> Result<serde_json::Map<String, Value>> {
+/// The JSON object an option (`--variables`, `--body`) gives, without
+/// nulls, which a job file cannot hold: a null is refused, naming it.
+fn json_object(option: &str, given: &str) -> Result<serde_json::Map<String, Value>> {
     let value: Value =
-        serde_json::from_str(given).map_err(|e| Usage(format!("--body: not JSON ({e})")))?;
+        serde_json::from_str(given).map_err(|e| Usage(format!("{option}: not JSON ({e})")))?;
     let Value::Object(map) = value else {
-        return Err(Usage("--body: expected a JSON object".to_owned()).into());
+        return Err(Usage(format!("{option}: expected a JSON object")).into());
     };
-    if let Some((name, _)) = map.iter().find(|(_, v)| graphql::holds_null(v)) {
+    if let Some((name, _)) = map.iter().find(|(_, v)| holds_null(v)) {
         return Err(Usage(format!(
-            "--body: `{name}` holds a null, which a job file cannot: leave it out"
+            "{option}: `{name}` holds a null, which a job file cannot: leave it out"
         ))
         .into());
     }
     Ok(map)
+}
+
+fn holds_null(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(items) => items.iter().any(holds_null),
+        Value::Object(map) => map.values().any(holds_null),
+        _ => false,
+    }
 }
 
 fn inline(pairs: &[(String, String)]) -> String {
@@ -797,7 +820,7 @@ fn quoted(text: &str) -> String {
 fn paging(
     headers: &[(String, String)],
     body: &Value,
-    query: &[(String, String)],
+    (query, sent_in): (&[(String, String)], &str),
     (records, named): (Option<&str>, Option<&NextPage>),
 ) -> Option<Paging> {
     link_header(headers)
@@ -806,7 +829,7 @@ fn paging(
         .or_else(|| next_link(named))
         .or_else(|| header_cursor(named))
         .or_else(|| numbered_next(query, body))
-        .or_else(|| counted(query, body))
+        .or_else(|| counted(query, body, sent_in))
 }
 
 /// A bare `cursor` (Algolia's browse, the AT Protocol's lists), or an
@@ -1083,7 +1106,7 @@ fn bare_name(name: &str) -> &str {
 
 /// Offsets or page numbers in the URL's query (or, for offsets, echoed
 /// in the body as Jira does), their names as [`bare_name`] reads them.
-fn counted(query: &[(String, String)], body: &Value) -> Option<Paging> {
+fn counted(query: &[(String, String)], body: &Value, sent_in: &str) -> Option<Paging> {
     let find = |names: &[&str]| {
         let named = |name: &str| {
             let bare = bare_name(name);
@@ -1098,7 +1121,7 @@ fn counted(query: &[(String, String)], body: &Value) -> Option<Paging> {
     if let Some((param, start)) = find(&OFFSETS) {
         let (limit_param, limit) = size.clone()?;
         let mut paging = Paging {
-            why: format!("`{param}` and `{limit_param}` in the URL: offsets"),
+            why: format!("`{param}` and `{limit_param}` in {sent_in}: offsets"),
             keys: vec![
                 ("type", quoted("offset")),
                 ("param", quoted(&param)),
@@ -1115,7 +1138,7 @@ fn counted(query: &[(String, String)], body: &Value) -> Option<Paging> {
     }
     if let Some((param, start)) = find(&PAGES) {
         let mut paging = Paging {
-            why: format!("`{param}` in the URL: page numbers"),
+            why: format!("`{param}` in {sent_in}: page numbers"),
             keys: vec![("type", quoted("page")), ("param", quoted(&param))],
             takes: vec![param.clone()],
             ..Paging::default()

@@ -1489,11 +1489,27 @@ fn a_job_written_by_init_posts_a_search_and_pages_it_in_the_body() {
                     .collect();
                 serde_json::json!({"hits": {"total": {"value": 5, "relation": "eq"}, "hits": hits}})
             }
+            // A page number in the URL's query, the search in the body.
+            target if target.starts_with("/numbered?") => {
+                assert_eq!(asked, serde_json::json!({"q": "x"}), "{target}");
+                let page: u64 = util::query_param(target, "_page").unwrap().parse().unwrap();
+                let items: Vec<_> = (ids(page * 2 - 2, 2).into_iter())
+                    .map(|id| serde_json::json!({"id": id}))
+                    .collect();
+                let next = (page < 3).then_some(page + 1);
+                serde_json::json!({ "items": items, "next": next })
+            }
             _ => return crate::util::json(404, "{}"),
         };
         Exchange::json(&seen.target, body.to_string())
     });
     let dir = Dir::new();
+    let url = format!("{}/numbered?_page=1", server.url());
+    let numbered: String = (0..5).map(|id| format!("{{\"id\":{id}}}\n")).collect();
+    let job = init_and_run_with(&dir, "numbered", (&url, &["-d", r#"{"q":"x"}"#]), &numbered).0;
+    // The page number goes back where it was, in the query.
+    assert_eq!(job["paginate"]["param"].as_str(), Some("_page"), "{job}");
+    assert!(job["paginate"].get("in").is_none(), "{job}");
     let url = format!("{}/api/2.0/mlflow/runs/search", server.url());
     let body = r#"{"experiment_ids":["1"],"max_results":2}"#;
     let runs: String = (0..5)
