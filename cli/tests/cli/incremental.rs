@@ -1199,3 +1199,133 @@ fn a_raw_output_writes_every_record_of_its_bodies_and_moves_the_bookmark() {
         "2024-03-01T13:00:00Z"
     );
 }
+
+/// A run of an MLflow-like search: its start time, and its metrics.
+type Run = (&'static str, i64, Vec<(&'static str, f64)>);
+
+/// Runs found by `since` (inclusive) on their start time, each with its
+/// metrics nested under it.
+fn runs_api(runs: Arc<Mutex<Vec<Run>>>) -> TestServer {
+    TestServer::start_fn(move |seen| {
+        let since = query(seen).get("since").map(|t| parse_rfc3339(t));
+        let found: Vec<Value> = (runs.lock().unwrap().iter())
+            .filter(|(_, start, _)| since.is_none_or(|s| *start >= s))
+            .map(|(id, start, metrics)| {
+                let metrics: Vec<Value> = (metrics.iter())
+                    .map(|(key, value)| json!({"key": key, "value": value}))
+                    .collect();
+                json!({"info": {"run_id": id, "start_time": rfc3339(*start)}, "metrics": metrics})
+            })
+            .collect();
+        answer(200, json!({ "runs": found }).to_string())
+    })
+}
+
+/// Records nested under the items the API filters by (MLflow's metrics
+/// under runs): the cursor is the parent's, named by a `parent_path`
+/// column. Each metric is written once, beside its own run, also where
+/// a new run at the bookmark holds a metric alike to an old run's.
+#[test]
+fn records_under_parents_follow_the_parent_s_cursor() {
+    // A whole record and its parent identify it, or a key read in both.
+    for key in ["", "key = [\"run_id\", \"key\"]\n"] {
+        records_under_parents_are_read_incrementally(key);
+    }
+}
+
+fn records_under_parents_are_read_incrementally(key: &str) {
+    let runs: Arc<Mutex<Vec<Run>>> = Arc::new(Mutex::new(vec![
+        ("r1", T, vec![("loss", 0.5), ("acc", 0.7)]),
+        ("r2", T + HOUR, vec![("loss", 0.9)]),
+    ]));
+    let api = runs_api(runs.clone());
+    let dir = Dir::new();
+    let text = format!(
+        "[request]\nurl = \"{}/runs\"\n\
+         [records]\npath = \"runs[*].metrics[*]\"\n\
+         [[columns]]\nname = \"run_id\"\nparent_path = \"info.run_id\"\n\
+         [[columns]]\nname = \"started\"\nparent_path = \"info.start_time\"\n\
+         [[columns]]\nname = \"key\"\n\
+         [[columns]]\nname = \"value\"\ntype = \"double\"\n\
+         [state]\npath = \"{}\"\nevery = \"0s\"\n\
+         [output]\npath = \"{}\"\n\
+         [incremental]\ncursor = \"started\"\n{START}param = \"since\"\n{key}",
+        api.url(),
+        path_str(&dir.path("state/runs.json")),
+        path_str(&dir.path("out.ndjson")),
+    );
+    let job = path_str(&dir.write("job.toml", &text)).to_owned();
+    let rows = |n: u32| -> (Vec<(String, String, f64)>, Value) {
+        let (out, summary) = (format!("out-{n}.ndjson"), format!("summary-{n}.json"));
+        let (out_path, summary_path) = (dir.path(&out), dir.path(&summary));
+        let run = hydrant(&[
+            "run",
+            &job,
+            "-o",
+            path_str(&out_path),
+            "--summary-json",
+            path_str(&summary_path),
+        ]);
+        assert_eq!(run.code, 0, "run {n}: {}", run.stderr);
+        let rows = (dir.read(&out).lines())
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .map(|r| {
+                (
+                    r["run_id"].as_str().unwrap().to_owned(),
+                    r["key"].as_str().unwrap().to_owned(),
+                    r["value"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        (rows, serde_json::from_str(&dir.read(&summary)).unwrap())
+    };
+    let row = |run: &str, key: &str, value: f64| (run.to_owned(), key.to_owned(), value);
+
+    let (first, summary) = rows(1);
+    assert_eq!(
+        first,
+        [
+            row("r1", "loss", 0.5),
+            row("r1", "acc", 0.7),
+            row("r2", "loss", 0.9)
+        ],
+        "{summary}"
+    );
+    assert_eq!(
+        summary["incremental"]["bookmark_after"],
+        rfc3339(T + HOUR),
+        "{summary}"
+    );
+    assert_eq!(summary["warnings"], json!([]), "{summary}");
+
+    // A run started at the bookmark, its metric alike to r2's, and a later one.
+    runs.lock()
+        .unwrap()
+        .push(("r3", T + HOUR, vec![("loss", 0.9)]));
+    runs.lock()
+        .unwrap()
+        .push(("r4", T + 2 * HOUR, vec![("acc", 1.0)]));
+    let (second, summary) = rows(2);
+    assert_eq!(
+        second,
+        [row("r3", "loss", 0.9), row("r4", "acc", 1.0)],
+        "{summary}"
+    );
+    let incremental = &summary["incremental"];
+    assert_eq!(
+        (
+            &incremental["deduplicated"],
+            &incremental["no_cursor"],
+            &incremental["bookmark_after"]
+        ),
+        (&json!(1), &json!(0), &json!(rfc3339(T + 2 * HOUR))),
+        "{summary}"
+    );
+    assert_eq!(
+        api.requests().last().map(|s| query(s)["since"].clone()),
+        Some(rfc3339(T + HOUR))
+    );
+
+    let (third, summary) = rows(3);
+    assert_eq!(third, [], "{summary}");
+}

@@ -107,9 +107,10 @@ pub struct Batch<'a> {
     page: Vec<PageCell<'a>>,
     /// The cells of the columns read from the records' parents
     /// (`parent_path`), parent after parent, and the parent of each record
-    /// by its place among the page's records.
+    /// by its place among the page's records (kept in step with the
+    /// records `[incremental]` lets through).
     parents: Vec<PageCell<'a>>,
-    parent_of: Vec<u32>,
+    pub(crate) parent_of: Vec<u32>,
 }
 
 /// A page column's cell, read once a page (see [`Extractor::read_page`]).

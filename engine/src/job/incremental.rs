@@ -58,6 +58,30 @@ pub(crate) struct Incremental {
     pub filter: bool,
     /// Microseconds, for a time cursor; 0 for other types.
     pub safety_margin: i64,
+    /// For records nested under parents (`parent_path` columns): what of
+    /// the cursor and the key is read in each record's parent.
+    pub parent: Option<ParentReads>,
+}
+
+/// The paths `[incremental]` reads in a record's parent: those of the
+/// `parent_path` columns that `cursor` or a `key` names.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ParentReads {
+    /// Read in the parent instead of `cursor`.
+    pub cursor: Option<JsonPath>,
+    /// Read in the parent instead of each path of `key`, by place.
+    pub key: Vec<Option<JsonPath>>,
+}
+
+impl ParentReads {
+    /// What `spec` reads in the parent, given `named`, the `parent_path`
+    /// of each column by name.
+    pub(crate) fn of(spec: &Incremental, named: &dyn Fn(&str) -> Option<JsonPath>) -> ParentReads {
+        ParentReads {
+            cursor: named(spec.cursor.as_str()),
+            key: spec.key.iter().map(|k| named(k.as_str())).collect(),
+        }
+    }
 }
 
 /// What the cursor's values are compared as.
@@ -399,6 +423,7 @@ pub(crate) fn validate(file: &IncrementalFile) -> Result<Incremental, String> {
         order,
         filter: file.filter,
         safety_margin,
+        parent: None,
     })
 }
 

@@ -1335,12 +1335,15 @@ mod tests {
             text.contains("columns[0] (n).parent_path: an NDJSON answer's records"),
             "{text}"
         );
-        let incremental = "[state]\npath = \"s.json\"\n[incremental]\ncursor = \"at\"\nstart = \"2026-01-01T00:00:00Z\"\nparam = \"since\"\n";
-        let text = refused(job("path = \"runs[*].m[*]\"", incremental));
-        assert!(
-            text.contains("columns[0] (n).parent_path: not with `[incremental]`"),
-            "{text}"
-        );
+        // `[incremental]` reads a cursor or key that names such a column
+        // in the parent, the rest in the record.
+        let incremental = "[state]\npath = \"s.json\"\n[incremental]\ncursor = \"n\"\nkey = [\"id\", \"n\"]\nstart = \"2026-01-01T00:00:00Z\"\nparam = \"since\"\n";
+        let job_of = parse(&job("path = \"runs[*].m[*]\"", incremental)).unwrap();
+        let reads = job_of.incremental.unwrap().parent.unwrap();
+        let shown = |path: &Option<JsonPath>| path.as_ref().map(|p| p.as_str().to_owned());
+        assert_eq!(shown(&reads.cursor).as_deref(), Some("info.n"));
+        let keys: Vec<_> = reads.key.iter().map(shown).collect();
+        assert_eq!(keys, [None, Some("info.n".to_owned())]);
         for (other, key) in [
             ("path = \"n\"\n", "path"),
             ("value = \"{page}\"\n", "value"),

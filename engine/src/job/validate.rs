@@ -574,7 +574,6 @@ pub(super) fn default_path(name: &str) -> std::result::Result<JsonPath, String> 
 fn parent_columns(
     columns: Option<&[ColumnSpec]>,
     records: &Records,
-    incremental: bool,
 ) -> std::result::Result<Option<Box<Parents>>, String> {
     let Some((i, column)) =
         (columns.iter().flat_map(|c| c.iter()).enumerate()).find(|(_, c)| c.parent_path.is_some())
@@ -585,11 +584,6 @@ fn parent_columns(
     if records.lines {
         return Err(format!(
             "{key}: an NDJSON answer's records (`records.format = \"ndjson\"`) are read line by line, with no parent to read"
-        ));
-    }
-    if incremental {
-        return Err(format!(
-            "{key}: not with `[incremental]`, whose leaving out of records a parent's values do not follow"
         ));
     }
     let path = records.path.as_ref();
@@ -637,7 +631,7 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
     )?;
     let columns = file.columns.as_deref().map(validate_columns).transpose()?;
     let mut records = records;
-    records.parent = parent_columns(columns.as_deref(), &records, file.incremental.is_some())?;
+    records.parent = parent_columns(columns.as_deref(), &records)?;
     check_counted_records(&paginator, &file.paginate, &records, &file.records, "")?;
     if records.lines {
         let by_page = (columns.iter().flatten().enumerate()).find(|(_, c)| c.page_path.is_some());
@@ -671,6 +665,14 @@ pub(super) fn validate(file: JobFile, name: &str) -> std::result::Result<Job, St
     let mut incremental = super::incremental::of_job(&file)?;
     if let Some(incremental) = &mut incremental {
         incremental.sends_upper |= request.mentions("{until}");
+        if records.parent.is_some() {
+            let named = |name: &str| {
+                (columns.iter().flatten())
+                    .find(|c| c.name == name)
+                    .and_then(|c| c.parent_path.clone())
+            };
+            incremental.parent = Some(super::incremental::ParentReads::of(incremental, &named));
+        }
     }
     check_request_body(&request, &file, incremental.as_ref(), fanout.as_ref())?;
     Ok(Job {

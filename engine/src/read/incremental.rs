@@ -372,10 +372,13 @@ impl Tracker {
     }
 
     /// Lets through the records of a page that its window wants, and
-    /// notes the cursor values of those it lets through.
+    /// notes the cursor values of those it lets through. Records nested
+    /// under parents come with them (`parents`, and each record's place
+    /// among them, kept in step with the records).
     pub(crate) fn admit<'v, N: Node<'v>>(
         &mut self,
         records: &mut Vec<N>,
+        parents: Option<(&[N], &mut Vec<u32>)>,
         placeholders: &Placeholders,
     ) {
         let Some(index) = placeholders.get(WINDOW).and_then(|i| i.parse::<u64>().ok()) else {
@@ -412,8 +415,8 @@ impl Tracker {
             std::collections::btree_map::Entry::Occupied(at) => Some(at.get().clone()),
             std::collections::btree_map::Entry::Vacant(_) => None,
         };
-        records.retain(|&record| {
-            let Some(cursor) = cursor_of(spec, record) else {
+        let admits = |record: N, parent: Option<N>| {
+            let Some(cursor) = cursor_of(spec, record, parent) else {
                 no_cursor += 1;
                 return true;
             };
@@ -436,7 +439,7 @@ impl Tracker {
                 || on_upper
                 || on_lower_edge
                 || noted.as_ref().is_none_or(|(max, _)| cursor >= *max))
-            .then(|| key_of(spec, record));
+            .then(|| key_of(spec, record, parent));
             // Emitted by the last run at the bookmark, or by the window
             // before on its upper bound.
             let by_run = at_bookmark
@@ -460,7 +463,8 @@ impl Tracker {
                 }
             }
             true
-        });
+        };
+        retain_with_parents(records, parents, admits);
         if let Some(noted) = noted {
             match reached {
                 std::collections::btree_map::Entry::Occupied(mut at) => *at.get_mut() = noted,
@@ -698,6 +702,30 @@ enum Bounds {
     Ahead,
 }
 
+/// Keeps the records that `keep` takes, given each with its parent, if
+/// it has one: `parents`, and the records' places among them, which are
+/// kept in step with the records.
+fn retain_with_parents<'v, N: Node<'v>>(
+    records: &mut Vec<N>,
+    mut parents: Option<(&[N], &mut Vec<u32>)>,
+    mut keep: impl FnMut(N, Option<N>) -> bool,
+) {
+    let mut ordinal = 0;
+    let mut kept = Vec::with_capacity(records.len());
+    records.retain(|&record| {
+        let parent = (parents.as_ref())
+            .and_then(|(nodes, of)| nodes.get(*of.get(ordinal)? as usize).copied());
+        ordinal += 1;
+        let taken = keep(record, parent);
+        kept.push(taken);
+        taken
+    });
+    if let Some((_, of)) = &mut parents {
+        let mut kept = kept.into_iter();
+        of.retain(|_| kept.next().unwrap_or(true));
+    }
+}
+
 fn against_bounds(
     spec: &Incremental,
     window: &Window,
@@ -715,10 +743,16 @@ fn against_bounds(
     }
 }
 
-/// The cursor value of a record, read as its type reads it.
-fn cursor_of<'v, N: Node<'v>>(spec: &Incremental, record: N) -> Option<Cursor> {
+/// The cursor value of a record, read as its type reads it: in the
+/// record, or in its parent where `cursor` names a `parent_path` column.
+fn cursor_of<'v, N: Node<'v>>(spec: &Incremental, record: N, parent: Option<N>) -> Option<Cursor> {
+    let in_parent = (spec.parent.as_ref()).and_then(|p| p.cursor.as_ref());
+    let (node, path) = match (in_parent, parent) {
+        (Some(path), Some(parent)) => (parent, path),
+        _ => (record, &spec.cursor),
+    };
     let mut found = Vec::new();
-    walk(record, spec.cursor.segments()?, &mut found);
+    walk(node, path.segments()?, &mut found);
     let view = found.first()?.view();
     match spec.kind {
         CursorType::Timestamp => timestamp_micros(view).map(Cursor::Num),
@@ -741,11 +775,17 @@ fn cursor_of<'v, N: Node<'v>>(spec: &Incremental, record: N) -> Option<Cursor> {
 }
 
 /// What identifies a record at the boundary: its `key` values as JSON
-/// text, or without `key` a digest of the whole record.
-fn key_of<'v, N: Node<'v>>(spec: &Incremental, record: N) -> String {
+/// text (each read in the record's parent where it names a `parent_path`
+/// column), or without `key` a digest of the whole record and its parent.
+fn key_of<'v, N: Node<'v>>(spec: &Incremental, record: N, parent: Option<N>) -> String {
     if spec.key.is_empty() {
         let mut text = Vec::new();
         record.write_json(&mut text);
+        if let Some(parent) = parent {
+            // Two parents may hold records alike.
+            text.push(b'\n');
+            parent.write_json(&mut text);
+        }
         let digest = sha2::Sha256::digest(&text);
         return digest[..12].iter().map(|b| format!("{b:02x}")).collect();
     }
@@ -754,8 +794,13 @@ fn key_of<'v, N: Node<'v>>(spec: &Incremental, record: N) -> String {
         if i > 0 {
             text.push(b',');
         }
+        let in_parent = (spec.parent.as_ref()).and_then(|p| p.key.get(i)?.as_ref());
+        let (node, path) = match (in_parent, parent) {
+            (Some(path), Some(parent)) => (parent, path),
+            _ => (record, path),
+        };
         let mut found = Vec::new();
-        walk(record, path.segments().unwrap_or_default(), &mut found);
+        walk(node, path.segments().unwrap_or_default(), &mut found);
         match found.first() {
             Some(value) => value.write_json(&mut text),
             None => text.extend_from_slice(b"null"),

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::error::{Error, Kind, Result};
 use crate::extract::{
     Batch, ColumnSpec, DirtyRecord, Extractor, Placeholders, Policy, Tolerated,
-    records_fingerprint, records_missing, records_path_missing,
+    records_fingerprint, records_missing, records_path_missing, select_with_parents,
 };
 use crate::job::{Job, OutputFormat};
 use crate::json::node::Node;
@@ -104,9 +104,11 @@ impl ReadRun<'_, '_> {
             }
         }
         let mut batch = Batch::default();
-        let admitted = self.admitted(&records, placeholders);
         let extractor = self.extractor.as_ref().expect("on_index needs the columns");
         extractor.read_page(doc.root(), &mut batch);
+        let nested = Some((doc.root(), &mut batch.parent_of));
+        let admitted = self.admitted(&records, nested, placeholders);
+        let extractor = self.extractor.as_ref().expect("on_index needs the columns");
         extractor.extract(&admitted, placeholders, &mut batch);
         let missing = records_missing(doc.root(), &job.records, records.len(), page.shown);
         self.note_elsewhere((&missing, records.len()), page.shown, || {
@@ -181,7 +183,8 @@ impl ReadRun<'_, '_> {
             // The watched values too, numbers as written.
             let (records, on_index) = index_records(&doc, &job.records, watched_at, page.shown)?;
             watched = on_index;
-            let admitted = self.admitted(&records, &placeholders);
+            // Inferred columns: no parents.
+            let admitted = self.admitted(&records, None, &placeholders);
             let extractor = self.extractor.as_ref().expect("known above");
             extractor.extract(&admitted, &placeholders, &mut batch);
         }
@@ -417,7 +420,7 @@ impl ReadRun<'_, '_> {
         missing: bool,
     ) -> Result<()> {
         let mut batch = Batch::default();
-        let admitted = self.admitted(records, placeholders);
+        let admitted = self.admitted(records, None, placeholders);
         let extractor = self
             .extractor
             .as_ref()
@@ -438,17 +441,29 @@ impl ReadRun<'_, '_> {
     }
 
     /// The records of a page that `[incremental]` lets through: all of
-    /// them without it.
+    /// them without it. Records under parents (`parent_path` columns) come
+    /// with the page (`nested`) and their places among the parents, kept
+    /// in step with them.
     fn admitted<'r, 'v, N: Node<'v>>(
         &mut self,
         records: &'r [N],
+        nested: Option<(N, &mut Vec<u32>)>,
         placeholders: &Placeholders,
     ) -> std::borrow::Cow<'r, [N]> {
+        let job = self.job;
         match &mut self.incremental {
             None => std::borrow::Cow::Borrowed(records),
             Some(tracker) => {
                 let mut admitted = records.to_vec();
-                tracker.admit(&mut admitted, placeholders);
+                let mut parents = match (nested, &job.records.parent) {
+                    (Some((page, of)), Some(parents)) => {
+                        let nested = select_with_parents(page, parents, job.records.mode);
+                        nested.ok().map(|nested| (nested.parents, of))
+                    }
+                    _ => None,
+                };
+                let parents = (parents.as_mut()).map(|(nodes, of)| (&nodes[..], &mut **of));
+                tracker.admit(&mut admitted, parents, placeholders);
                 std::borrow::Cow::Owned(admitted)
             }
         }
