@@ -97,6 +97,29 @@ def test_duckdb_polars_and_pyarrow_readers_take_the_stream(base, tmp_path):
     assert frame["ts"].dtype == polars.Datetime("us", "UTC")
 
 
+def test_duckdb_reads_the_clis_compressed_ndjson_and_csv(ledger, cli, tmp_path):
+    # A checkpoint a page: each page ends a zstd frame or a gzip member,
+    # and DuckDB reads them all, as the rows of the NDJSON.
+    import duckdb
+
+    parquet, want = ledger
+    job = (parquet.parent / "ledger.toml").read_text()
+    total = sum(row[0] for row in want)
+    for name, reader, magic in [
+        ("ledger.ndjson.zst", "read_json", b"\x28\xb5\x2f\xfd"),
+        ("ledger.csv.zst", "read_csv", b"\x28\xb5\x2f\xfd"),
+        ("ledger.ndjson.gz", "read_json", b"\x1f\x8b\x08"),
+    ]:
+        checkpointed = tmp_path / f"{name}.toml"
+        state = tmp_path / f"{name}.state"
+        checkpointed.write_text(f'{job}[state]\npath = "{state}"\nevery = "0s"\n')
+        out = tmp_path / name
+        subprocess.run([cli, "run", str(checkpointed), "--output", str(out), "--quiet"], check=True)
+        assert out.read_bytes().startswith(magic) and out.read_bytes().count(magic) > 1, name
+        query = f"select count(*), sum(id), count(*) filter (where status = 'paid') from {reader}('{out}')"
+        assert duckdb.sql(query).fetchall() == [(3000, total, 1000)], name
+
+
 def test_duckdb_polars_and_pyarrow_read_the_clis_parquet(ledger):
     # Whole numbers, dates and timestamps delta-encoded, strings with their
     # lengths apart, a repeating string in a dictionary, JSON text marked

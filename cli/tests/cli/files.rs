@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use hydrant_bench::Exchange;
 
 use crate::util::{
-    Dir, TestServer, gunzipped, hydrant, hydrant_in, ids, json, path_str, spawn_hydrant,
+    Dir, TestServer, decoded_by, hydrant, hydrant_in, ids, json, path_str, spawn_hydrant,
     spawn_hydrant_with,
 };
 
@@ -513,11 +513,12 @@ fn a_reader_that_stops_reading_ends_the_run_quietly() {
     assert!(!stderr.contains("error"), "{stderr}");
 }
 
-/// An output path ending `.gz` is written gzip-compressed in the format
-/// the name before it says (`-o` or `output.path`), as is one of
-/// `output.compression = "gzip"`; `compression = "none"` writes a `.gz`
-/// path as it is. A compression hydrant does not write, a gzip Parquet
-/// file and a level out of range are refused before any request.
+/// An output path ending `.gz` (`.zst`) is written gzip-compressed
+/// (zstd-compressed) in the format the name before it says (`-o` or
+/// `output.path`), as is one of `output.compression = "gzip"` (`"zstd"`);
+/// `compression = "none"` writes a `.gz` path as it is. A compression
+/// hydrant does not write, one the path's name contradicts, a compressed
+/// Parquet file and a level out of range are refused before any request.
 #[test]
 fn an_output_ending_gz_is_written_gzip_compressed() {
     let server = TestServer::start(vec![Exchange::json("/x", ids(0..3))]);
@@ -526,19 +527,31 @@ fn an_output_ending_gz_is_written_gzip_compressed() {
     let job = |rest: &str| dir.write("job.toml", &format!("[request]\nurl = \"{url}\"\n{rest}"));
     let ndjson = "{\"id\":0}\n{\"id\":1}\n{\"id\":2}\n";
     let out = |name: &str| path_str(&dir.path(name)).to_owned();
-    for (rest, args, name, text) in [
-        ("", vec!["-o", &out("a.ndjson.gz")], "a.ndjson.gz", ndjson),
+    let (gzip, zstd) = (
+        ("gzip", &[0x1f, 0x8b][..]),
+        ("zstd", &[0x28, 0xb5, 0x2f, 0xfd][..]),
+    );
+    for (rest, args, name, text, (program, magic)) in [
+        (
+            "",
+            vec!["-o", &out("a.ndjson.gz")],
+            "a.ndjson.gz",
+            ndjson,
+            gzip,
+        ),
         (
             "",
             vec!["-o", &out("a.csv.gz")],
             "a.csv.gz",
             "id\n0\n1\n2\n",
+            gzip,
         ),
         (
             &format!("[output]\npath = \"{}\"\n", out("b.jsonl.gz")),
             vec![],
             "b.jsonl.gz",
             ndjson,
+            gzip,
         ),
         (
             &format!(
@@ -548,12 +561,38 @@ fn an_output_ending_gz_is_written_gzip_compressed() {
             vec![],
             "c.ndjson",
             ndjson,
+            gzip,
         ),
         (
             &format!("[output]\nformat = \"raw\"\npath = \"{}\"\n", out("d.gz")),
             vec![],
             "d.gz",
             "[{\"id\":0},{\"id\":1},{\"id\":2}]\n",
+            gzip,
+        ),
+        (
+            "",
+            vec!["-o", &out("z.ndjson.zst")],
+            "z.ndjson.zst",
+            ndjson,
+            zstd,
+        ),
+        (
+            "",
+            vec!["-o", &out("z.csv.zstd")],
+            "z.csv.zstd",
+            "id\n0\n1\n2\n",
+            zstd,
+        ),
+        (
+            &format!(
+                "[output]\npath = \"{}\"\ncompression = \"zstd\"\ncompression_level = -3\n",
+                out("y.ndjson")
+            ),
+            vec![],
+            "y.ndjson",
+            ndjson,
+            zstd,
         ),
     ] {
         let file = job(rest);
@@ -562,9 +601,16 @@ fn an_output_ending_gz_is_written_gzip_compressed() {
         let run = hydrant(&all);
         assert_eq!(run.code, 0, "{name}: {}", run.stderr);
         let bytes = std::fs::read(dir.path(name)).unwrap();
-        assert_eq!(&bytes[..2], &[0x1f, 0x8b], "{name} is gzip");
-        assert_eq!(gunzipped(&dir.path(name)), text, "{name}");
+        assert!(bytes.starts_with(magic), "{name} is {program}");
+        assert_eq!(decoded_by(program, &dir.path(name)), text, "{name}");
     }
+    let zst = format!("[output]\npath = \"{}\"\n", out("g.ndjson.zst"));
+    let explained = hydrant(&["explain", path_str(&job(&zst))]);
+    assert!(
+        (explained.stdout).contains("output: ndjson, zstd level 3, to "),
+        "{}",
+        explained.stdout
+    );
     let gz = format!("[output]\npath = \"{}\"\n", out("g.csv.gz"));
     let explained = hydrant(&["explain", path_str(&job(&gz))]);
     let says = format!(
@@ -587,13 +633,28 @@ fn an_output_ending_gz_is_written_gzip_compressed() {
         ),
         (
             "",
-            vec!["-o", &out("f.ndjson.zst")],
-            "output.path: `.zst` names a compression hydrant does not write",
+            vec!["-o", &out("f.parquet.zst")],
+            "output.compression: Parquet compresses its own columns",
+        ),
+        (
+            "",
+            vec!["-o", &out("f.ndjson.bz2")],
+            "output.path: `.bz2` names a compression hydrant does not write",
+        ),
+        (
+            "[output]\ncompression = \"brotli\"\n",
+            vec![],
+            "output.compression: `brotli` is not one of `gzip`, `zstd`, `none`",
         ),
         (
             "[output]\ncompression = \"zstd\"\n",
+            vec!["-o", &out("f.ndjson.gz")],
+            "output.compression: `zstd`, but output.path",
+        ),
+        (
+            "[output]\ncompression = \"zstd\"\ncompression_level = 23\n",
             vec![],
-            "output.compression: `zstd` is not one of `gzip`, `none`",
+            "output.compression_level: 23 is not a zstd level (-7 to 22)",
         ),
         (
             "[output]\ncompression_level = 12\n",
@@ -603,7 +664,7 @@ fn an_output_ending_gz_is_written_gzip_compressed() {
         (
             "[output]\ncompression = \"none\"\ncompression_level = 3\n",
             vec![],
-            "output.compression_level: only a gzip output takes a level",
+            "output.compression_level: only a gzip or zstd output takes a level",
         ),
     ] {
         let file = job(rest);
@@ -613,5 +674,5 @@ fn an_output_ending_gz_is_written_gzip_compressed() {
         assert_eq!(run.code, 2, "{says}: {}", run.stderr);
         assert!(run.stderr.contains(says), "{}", run.stderr);
     }
-    assert_eq!(server.requests().len(), 6, "no request for a refused job");
+    assert_eq!(server.requests().len(), 9, "no request for a refused job");
 }

@@ -12,7 +12,8 @@ use hydrant_bench::Exchange;
 use serde_json::{Value, json};
 
 use crate::util::{
-    Dir, TestServer, gunzipped, hydrant, hydrant_with, path_str, spawn_hydrant, wait_for_state,
+    Dir, TestServer, gunzipped, hydrant, hydrant_with, path_str, spawn_hydrant, unzstd,
+    wait_for_state,
 };
 
 const PER_PAGE: u32 = 5;
@@ -161,10 +162,11 @@ fn scenario(api: &Api, path: &str, rest: &str) -> Scenario {
 /// The NDJSON an output holds: a gzip file's decoded by `gzip -dc`, which
 /// reads its members as one text.
 fn read_output(dir: &Dir, name: &str) -> String {
-    if !name.ends_with(".gz") {
-        return dir.read(name);
+    match name.rsplit('.').next() {
+        Some("gz") => gunzipped(&dir.path(name)),
+        Some("zst") => unzstd(&dir.path(name)),
+        _ => dir.read(name),
     }
-    gunzipped(&dir.path(name))
 }
 
 const CURSOR: &str = "[records]\npath = \"$.data\"\n[paginate]\ntype = \"cursor\"\n";
@@ -448,18 +450,20 @@ fn runs_killed_at_arbitrary_moments_resume_with_every_record_once() {
     }
 }
 
-/// A gzip output is written as members that end at each checkpoint: a
-/// run killed at any moment resumes after the last whole member, and
-/// `gzip -dc` reads every record once.
+/// A gzip (zstd) output is written as members (frames) that end at each
+/// checkpoint: a run killed at any moment resumes after the last whole
+/// member, and `gzip -dc` (`zstd -dc`) reads every record once.
 #[test]
 fn a_killed_gzip_run_resumes_with_every_record_once() {
     let api = Api::start(Duration::from_millis(4));
     let offset = "[paginate]\ntype = \"offset\"\nlimit = 5\n[limits]\nconcurrency = 4\n";
-    for mut scenario in [
-        scenario(&api, "/offset", offset),
-        scenario(&api, "/cursor", CURSOR),
+    for (mut scenario, output) in [
+        (scenario(&api, "/offset", offset), "out.ndjson.gz"),
+        (scenario(&api, "/cursor", CURSOR), "out.ndjson.gz"),
+        (scenario(&api, "/offset", offset), "out.ndjson.zst"),
+        (scenario(&api, "/cursor", CURSOR), "out.ndjson.zst"),
     ] {
-        scenario.output = "out.ndjson.gz";
+        scenario.output = output;
         for settle in [0, 15, 40] {
             kill_and_resume(&api, &scenario, Kill::After(Duration::from_millis(settle)));
         }

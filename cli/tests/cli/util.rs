@@ -442,17 +442,27 @@ pub fn below(mut seed: u64) -> impl FnMut(usize) -> usize {
 
 /// What `gzip -dc` reads of a file.
 pub fn gunzipped(path: &std::path::Path) -> String {
-    let gunzip = std::process::Command::new("gzip")
-        .arg("-dc")
+    decoded_by("gzip", path)
+}
+
+/// What `zstd -dc` reads of a file: every frame.
+pub fn unzstd(path: &std::path::Path) -> String {
+    decoded_by("zstd", path)
+}
+
+/// What `program -dcq` (`gzip`, `zstd`) reads of a file.
+pub fn decoded_by(program: &str, path: &std::path::Path) -> String {
+    let decoded = std::process::Command::new(program)
+        .arg("-dcq")
         .arg(path)
         .output()
-        .expect("gzip runs");
+        .expect("the decompressor runs");
     assert!(
-        gunzip.status.success(),
+        decoded.status.success(),
         "{}",
-        String::from_utf8_lossy(&gunzip.stderr)
+        String::from_utf8_lossy(&decoded.stderr)
     );
-    String::from_utf8(gunzip.stdout).unwrap()
+    String::from_utf8(decoded.stdout).unwrap()
 }
 
 /// The value of the query parameter `key` of a request's `target`

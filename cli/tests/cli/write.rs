@@ -1034,13 +1034,18 @@ fn run_with_stdin(job: &std::path::Path, input: &[u8]) -> std::process::Output {
 
 /// `text` gzip-compressed by the `gzip` program.
 fn gzip(text: &str) -> Vec<u8> {
+    compressed_by("gzip", text)
+}
+
+/// `text` compressed by `program` (`gzip`, `zstd`).
+fn compressed_by(program: &str, text: &str) -> Vec<u8> {
     use std::io::Write;
-    let mut child = std::process::Command::new("gzip")
-        .arg("-c")
+    let mut child = std::process::Command::new(program)
+        .arg("-cq")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .expect("gzip runs");
+        .expect("the compressor runs");
     child
         .stdin
         .take()
@@ -1050,9 +1055,10 @@ fn gzip(text: &str) -> Vec<u8> {
     child.wait_with_output().unwrap().stdout
 }
 
-/// A gzip input, as `gzip` writes it, is read as `zcat` reads it: a
-/// `.ndjson.gz` of two members (files joined with `cat`), a `.csv.gz`
-/// (its format named before the `.gz`), and a gzip stream on stdin.
+/// A gzip (zstd) input, as `gzip` (`zstd`) writes it, is read as `zcat`
+/// (`zstd -dc`) reads it: a `.ndjson.gz` of two members (files joined
+/// with `cat`), a `.csv.gz` (its format named before the `.gz`), a
+/// `.ndjson.zst` of two frames, and a gzip stream on stdin.
 #[test]
 fn a_gzip_input_is_read_as_zcat_reads_it() {
     let server = TestServer::start_fn(|seen| answer(seen, 200));
@@ -1060,8 +1066,12 @@ fn a_gzip_input_is_read_as_zcat_reads_it() {
     let two = [gzip("{\"n\":0}\n{\"n\":1}\n"), gzip("{\"n\":2}\n")].concat();
     std::fs::write(dir.path("in.ndjson.gz"), two).unwrap();
     std::fs::write(dir.path("in.csv.gz"), gzip("n,name\n3,c\n4,d\n")).unwrap();
+    let zstd = |text| compressed_by("zstd", text);
+    let frames = [zstd("{\"n\":6}\n"), zstd("{\"n\":7}\n{\"n\":8}\n")].concat();
+    std::fs::write(dir.path("in.ndjson.zst"), frames).unwrap();
+    std::fs::write(dir.path("in.csv.zst"), zstd("n,name\n9,e\n")).unwrap();
     let write = format!("[write]\nurl = \"{}/w\"\n", server.url());
-    for input in ["in.ndjson.gz", "in.csv.gz"] {
+    for input in ["in.ndjson.gz", "in.csv.gz", "in.ndjson.zst", "in.csv.zst"] {
         let job = format!(
             "[input]\npath = \"{}\"\n{write}",
             path_str(&dir.path(input))
@@ -1087,6 +1097,10 @@ fn a_gzip_input_is_read_as_zcat_reads_it() {
             json!({"n": 2}),
             json!({"n": "3", "name": "c"}),
             json!({"n": "4", "name": "d"}),
+            json!({"n": 6}),
+            json!({"n": 7}),
+            json!({"n": 8}),
+            json!({"n": "9", "name": "e"}),
             json!({"n": 5}),
         ]
     );

@@ -411,9 +411,9 @@ pub(crate) struct Output {
     pub format_given: bool,
     /// `None` is stdout.
     pub path: Option<PathBuf>,
-    /// The gzip level of a compressed output (`compression = "gzip"`, or
-    /// a path ending `.gz`); `None` writes it as it is.
-    pub gzip: Option<u32>,
+    /// How the output is compressed (`compression`, or a path ending
+    /// `.gz` or `.zst`); `None` writes it as it is.
+    pub compression: Option<Compression>,
     /// Whether `compression` was written out, rather than taken from the
     /// path.
     pub compression_given: bool,
@@ -484,11 +484,12 @@ impl OutputFormat {
     }
 
     /// The format an output path's extension names, if it names one; a
-    /// gzip file's is the one before `.gz` (`orders.csv.gz`).
+    /// compressed file's is the one before `.gz` or `.zst`
+    /// (`orders.csv.gz`).
     pub fn from_extension(path: &FsPath) -> Option<OutputFormat> {
-        let path = match gzipped(path) {
-            true => FsPath::new(path.file_stem()?),
-            false => path,
+        let path = match Compression::named_by(path) {
+            Some(_) => FsPath::new(path.file_stem()?),
+            None => path,
         };
         let extension = path.extension()?.to_str()?.to_ascii_lowercase();
         Some(match extension.as_str() {
@@ -510,28 +511,60 @@ impl OutputFormat {
     }
 }
 
-/// Whether an output path names a gzip file (`.gz`).
-pub(crate) fn gzipped(path: &FsPath) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+/// How a text output is compressed (`output.compression`): its codec and
+/// level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compression {
+    /// gzip, 0 to 9.
+    Gzip(u32),
+    /// zstd, -7 to 22.
+    Zstd(i32),
 }
 
-/// The gzip level of an output that names no other: gzip's own.
-pub(crate) const GZIP_LEVEL: u32 = 6;
+impl Compression {
+    /// The compression a path's extension names (`.gz`; `.zst` or
+    /// `.zstd`), at its codec's own level.
+    pub(crate) fn named_by(path: &FsPath) -> Option<Compression> {
+        let extension = path.extension()?.to_str()?.to_ascii_lowercase();
+        match extension.as_str() {
+            "gz" => Some(Compression::Gzip(6)),
+            "zst" | "zstd" => Some(Compression::Zstd(3)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Compression::Gzip(_) => "gzip",
+            Compression::Zstd(_) => "zstd",
+        }
+    }
+
+    fn level(self) -> i64 {
+        match self {
+            Compression::Gzip(level) => i64::from(level),
+            Compression::Zstd(level) => i64::from(level),
+        }
+    }
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} level {}", self.name(), self.level())
+    }
+}
 
 /// Extensions of compressed files hydrant does not write.
-const OTHER_COMPRESSIONS: [&str; 10] = [
-    "zst", "zstd", "bz2", "xz", "lzma", "lz4", "br", "zip", "7z", "snappy",
-];
+const OTHER_COMPRESSIONS: [&str; 8] = ["bz2", "xz", "lzma", "lz4", "br", "zip", "7z", "snappy"];
 
-/// Why an output at `path`, of `format`, written gzip-compressed or not
-/// (`gzip`), cannot be written as its name says: a compression hydrant
-/// does not write, or Parquet in gzip (Parquet compresses its columns).
+/// Why an output at `path`, of `format`, written with `compression`,
+/// cannot be written as its name says: a compression hydrant does not
+/// write, a codec other than the one the name says, or Parquet in a
+/// compressed file (Parquet compresses its columns).
 pub(crate) fn compression_refused(
     path: Option<&FsPath>,
     format: OutputFormat,
-    gzip: bool,
+    compression: Option<Compression>,
 ) -> Option<String> {
     let named = path.and_then(|p| p.extension()).and_then(|e| e.to_str());
     if let Some(other) =
@@ -539,15 +572,27 @@ pub(crate) fn compression_refused(
     {
         return Some(format!(
             "output.path: `.{other}` names a compression hydrant does not write; it writes \
-             gzip (a path ending `.gz`, or output.compression = \"gzip\"), or pipe its \
-             output through the compressor"
+             gzip (a path ending `.gz`) and zstd (`.zst`), or pipe its output through the \
+             compressor"
         ));
     }
-    (gzip && format == OutputFormat::Parquet).then(|| {
+    let by_name = path.and_then(Compression::named_by);
+    if let (Some(by_name), Some(given)) = (by_name, compression)
+        && by_name.name() != given.name()
+    {
+        return Some(format!(
+            "output.compression: `{}`, but output.path `{}` names {}",
+            given.name(),
+            path.map_or_else(String::new, |p| p.display().to_string()),
+            by_name.name()
+        ));
+    }
+    let compressed = compression.filter(|_| format == OutputFormat::Parquet)?;
+    Some(format!(
         "output.compression: Parquet compresses its own columns \
-         (output.parquet.compression); a gzip Parquet file is read by no Parquet reader"
-            .to_owned()
-    })
+         (output.parquet.compression); a {} Parquet file is read by no Parquet reader",
+        compressed.name()
+    ))
 }
 
 impl Job {
@@ -807,7 +852,7 @@ impl Job {
     ///
     /// Unless a format was given, the path's extension chooses it
     /// (`.csv`, `.parquet`; NDJSON otherwise), and unless a compression
-    /// was given, a path ending `.gz` is written gzip-compressed.
+    /// was given, a path ending `.gz` or `.zst` is written compressed.
     pub fn set_output_path(&mut self, path: &str) {
         self.output.path = output_path(path);
         if !self.output.format_given {
@@ -819,8 +864,7 @@ impl Job {
                 .unwrap_or(OutputFormat::Ndjson);
         }
         if !self.output.compression_given {
-            let gzip = self.output.path.as_deref().is_some_and(gzipped);
-            self.output.gzip = gzip.then_some(GZIP_LEVEL);
+            self.output.compression = self.output.path.as_deref().and_then(Compression::named_by);
         }
     }
 
@@ -828,7 +872,7 @@ impl Job {
     /// cannot be written in (see [`compression_refused`]).
     pub(crate) fn check_compression(&self) -> Result<()> {
         let output = &self.output;
-        match compression_refused(output.path.as_deref(), output.format, output.gzip.is_some()) {
+        match compression_refused(output.path.as_deref(), output.format, output.compression) {
             Some(why) => Err(Error::config(why)),
             None => Ok(()),
         }
@@ -1158,10 +1202,16 @@ fn partial_of(path: &FsPath) -> PathBuf {
 
 /// `out/orders.ndjson` → `out/orders-2-of-8.ndjson`.
 fn shard_path(path: &FsPath, i: u32, n: u32) -> PathBuf {
-    // A gzip file's name keeps its format's extension beside `.gz`.
-    let (named, gz) = match gzipped(path) {
-        true => (path.file_stem().map_or(path, FsPath::new), ".gz"),
-        false => (path, ""),
+    // A compressed file's name keeps its format's extension beside `.gz`.
+    let compressed = path
+        .extension()
+        .filter(|_| Compression::named_by(path).is_some());
+    let (named, gz) = match compressed {
+        Some(extension) => (
+            path.file_stem().map_or(path, FsPath::new),
+            format!(".{}", extension.to_string_lossy()),
+        ),
+        None => (path, String::new()),
     };
     let stem = named
         .file_stem()

@@ -986,7 +986,7 @@ pub(super) fn validate_fanout(
                     format: OutputFormat::Ndjson,
                     format_given: true,
                     path: None,
-                    gzip: None,
+                    compression: None,
                     compression_given: false,
                     csv_delimiter: b',',
                     csv_header: false,
@@ -1039,30 +1039,40 @@ pub(super) fn validate_output(file: &file::OutputFile) -> std::result::Result<Ou
         (None, Some(named)) => named,
         _ => format,
     };
-    let gzip = match (file.compression.as_deref(), file.compression_level) {
-        (Some("none"), None) => None,
-        (Some("none"), Some(_)) => {
-            return Err("output.compression_level: only a gzip output takes a level".into());
+    let named = path.as_deref().and_then(Compression::named_by);
+    let level = file.compression_level;
+    let compression = match (file.compression.as_deref(), named) {
+        (Some("none"), _) if level.is_some() => {
+            return Err(
+                "output.compression_level: only a gzip or zstd output takes a level".into(),
+            );
         }
-        (Some("gzip"), level) | (None, level @ Some(_)) => Some(gzip_level(level)?),
-        (None, None) => path
-            .as_deref()
-            .is_some_and(super::gzipped)
-            .then_some(super::GZIP_LEVEL),
+        (Some("none"), _) => None,
+        (Some("gzip"), _) | (None, Some(Compression::Gzip(_))) => {
+            Some(Compression::Gzip(gzip_level(level)?))
+        }
+        (Some("zstd"), _) | (None, Some(Compression::Zstd(_))) => {
+            Some(Compression::Zstd(zstd_level(level)?))
+        }
+        // A level alone asks for gzip, the first compression hydrant wrote.
+        (None, None) => level
+            .map(|l| gzip_level(Some(l)))
+            .transpose()?
+            .map(Compression::Gzip),
         (Some(other), _) => {
             return Err(format!(
-                "output.compression: `{other}` is not one of `gzip`, `none` (Parquet's codec is \
-                 output.parquet.compression)"
+                "output.compression: `{other}` is not one of `gzip`, `zstd`, `none` (Parquet's \
+                 codec is output.parquet.compression)"
             ));
         }
     };
-    if let Some(why) = super::compression_refused(path.as_deref(), format, gzip.is_some()) {
+    if let Some(why) = super::compression_refused(path.as_deref(), format, compression) {
         return Err(why);
     }
     Ok(Output {
         format,
         format_given: file.format.is_some(),
-        gzip,
+        compression,
         compression_given: file.compression.is_some() || file.compression_level.is_some(),
         path,
         csv_delimiter: delimiter.as_bytes()[0],
@@ -1071,11 +1081,23 @@ pub(super) fn validate_output(file: &file::OutputFile) -> std::result::Result<Ou
     })
 }
 
+/// `output.compression_level` of a zstd output: zstd's fast modes down
+/// to -7 and its levels up to 22, zstd's own 3 where none is given.
+fn zstd_level(level: Option<i64>) -> std::result::Result<i32, String> {
+    match level {
+        None => Ok(3),
+        Some(level @ -7..=22) => Ok(level as i32),
+        Some(level) => Err(format!(
+            "output.compression_level: {level} is not a zstd level (-7 to 22)"
+        )),
+    }
+}
+
 /// `output.compression_level` of a gzip output: 1 (fastest) to 9
 /// (smallest), gzip's 6 where none is given.
 fn gzip_level(level: Option<i64>) -> std::result::Result<u32, String> {
     match level {
-        None => Ok(super::GZIP_LEVEL),
+        None => Ok(6),
         Some(level @ 1..=9) => Ok(level as u32),
         Some(level) => Err(format!(
             "output.compression_level: {level} is not a gzip level (1 to 9)"
@@ -1299,10 +1321,10 @@ fn validate_input(input: Option<&file::InputFile>) -> std::result::Result<Input,
 /// The format of an input file: `input.format`, else told by the
 /// file's extension, NDJSON when it tells nothing.
 fn input_format(path: &str, format: Option<&str>) -> std::result::Result<InputFormat, String> {
-    // A gzip file's format is named before its `.gz`.
-    let named = match super::gzipped(FsPath::new(path)) {
-        true => FsPath::new(path).file_stem().map(FsPath::new),
-        false => Some(FsPath::new(path)),
+    // A compressed file's format is named before its `.gz` or `.zst`.
+    let named = match Compression::named_by(FsPath::new(path)) {
+        Some(_) => FsPath::new(path).file_stem().map(FsPath::new),
+        None => Some(FsPath::new(path)),
     };
     let format = match format {
         Some(format) => format,

@@ -35,8 +35,8 @@ use crate::read::worker::{content_type, not_json};
 /// Needs no network: the first request of every pagination type is static.
 pub(crate) fn explain(job: &Job) -> Result<String> {
     let context = Context::new(job, None)?;
-    let gzip = match job.output.gzip {
-        Some(level) => format!(", gzip level {level},"),
+    let gzip = match job.output.compression {
+        Some(compression) => format!(", {compression},"),
         None => String::new(),
     };
     let mut out = format!(

@@ -998,8 +998,9 @@ fn open_sink(
     if job.state.is_some() {
         out.checkpointed();
     }
-    if let Some(level) = job.output.gzip.filter(|_| own) {
-        out.compress(level).map_err(|e| output_error(job, e))?;
+    if let Some(compression) = job.output.compression.filter(|_| own) {
+        out.compress(compression)
+            .map_err(|e| output_error(job, e))?;
     }
     let thread = |name: &str| {
         let name = name.to_owned();

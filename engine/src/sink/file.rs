@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::behind::Behind;
+use crate::job::Compression;
 
 /// What a checkpoint counts on of a file output: its length, and a digest
 /// (CRC-32) of its bytes up to there, kept as they are written, so that
@@ -413,18 +414,18 @@ impl Destination {
         Ok(())
     }
 
-    /// Writes the output gzip-compressed at `level`, on the writer's
-    /// thread once there is one, as members that end at each flush (see
-    /// `gzip.rs`). Call before anything is written, and before
+    /// Writes the output compressed, on the writer's thread once there
+    /// is one, as gzip members or zstd frames that end at each flush (see
+    /// `compress.rs`). Call before anything is written, and before
     /// [`Destination::write_behind`].
-    pub(crate) fn compress(&mut self, level: u32) -> io::Result<()> {
+    pub(crate) fn compress(&mut self, compression: Compression) -> io::Result<()> {
         let Writer::Buffered(buffered) = std::mem::replace(&mut self.writer, Writer::closed())
         else {
             return Err(io::Error::other("the output is written behind already"));
         };
         let capacity = buffered.capacity();
         let inner = buffered.into_inner().map_err(|e| e.into_error())?;
-        let members = super::gzip::Members::new(inner, level);
+        let members = super::compress::Members::new(inner, compression);
         self.writer = Writer::Buffered(BufWriter::with_capacity(capacity, Box::new(members)));
         Ok(())
     }

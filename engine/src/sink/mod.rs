@@ -17,10 +17,10 @@ use crate::json::{put_short, write_f64, write_int, write_str};
 pub(crate) mod arrow;
 mod behind;
 mod cells;
+mod compress;
 #[cfg(target_os = "linux")]
 mod direct;
 mod file;
-mod gzip;
 mod ndjson;
 #[cfg(feature = "parquet")]
 pub(crate) mod parquet;

@@ -29,14 +29,21 @@ pub(crate) enum InputRecord {
 
 pub(crate) type InputRecords = Box<dyn Iterator<Item = Result<InputRecord>> + Send>;
 
-/// `reader`, decoded where it starts as gzip does (a `.gz` file, or one
-/// piped in): its members are read as one text, as `zcat` reads them.
-fn gunzipped(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
+/// The first bytes of a zstd frame (RFC 8878 §3.1.1).
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// `reader`, decoded where it starts as gzip or zstd does (a `.gz` or
+/// `.zst` file, or one piped in): its members or frames are read as one
+/// text, as `zcat` and `zstd -d` read them.
+fn decompressed(reader: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
     let mut reader = BufReader::new(reader);
-    let gzip = io::BufRead::fill_buf(&mut reader)?.starts_with(&crate::net::client::GZIP_MAGIC);
-    Ok(match gzip {
-        true => Box::new(flate2::bufread::MultiGzDecoder::new(reader)),
-        false => Box::new(reader),
+    let head = io::BufRead::fill_buf(&mut reader)?;
+    Ok(if head.starts_with(&crate::net::client::GZIP_MAGIC) {
+        Box::new(flate2::bufread::MultiGzDecoder::new(reader))
+    } else if head.starts_with(&ZSTD_MAGIC) {
+        Box::new(zstd::stream::read::Decoder::with_buffer(reader)?)
+    } else {
+        Box::new(reader)
     })
 }
 
@@ -60,7 +67,7 @@ pub(crate) fn open(input: &Input, redirect_to: Option<Uri>) -> Result<InputRecor
                 })?),
                 None => Box::new(io::stdin()),
             };
-            let reader = gunzipped(reader)
+            let reader = decompressed(reader)
                 .map_err(|e| Error::io(format!("cannot read the input {shown}"), e))?;
             Ok(match format {
                 InputFormat::Csv => csv(reader, shown),
