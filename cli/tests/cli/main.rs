@@ -685,7 +685,10 @@ fn requests_carry_accept_headers_query_and_body() {
     let seen = &server.requests()[0];
     assert_eq!(seen.method, "POST");
     assert_eq!(seen.header("accept"), Some("application/json"));
-    assert_eq!(seen.header("accept-encoding"), Some("gzip, deflate, br"));
+    assert_eq!(
+        seen.header("accept-encoding"),
+        Some("gzip, deflate, br, zstd")
+    );
     assert_eq!(seen.header("content-type"), Some("application/json"));
     assert_eq!(
         String::from_utf8_lossy(&seen.body),
@@ -728,28 +731,33 @@ fn gzip_responses_are_decoded_and_capped() {
     );
     encoder.write_all(page.as_bytes()).unwrap();
     let gz = encoder.finish().unwrap();
-    let mut exchange = Exchange::json("/gz", gz);
-    exchange
-        .headers
-        .push(("content-encoding".to_owned(), "gzip".to_owned()));
-    let server = TestServer::start(vec![exchange]);
+    let zst = zstd::encode_all(page.as_bytes(), 3).unwrap();
+    let mut exchanges = Vec::new();
+    for (target, body, encoding) in [("/gz", gz, "gzip"), ("/zst", zst, "zstd")] {
+        let mut exchange = Exchange::json(target, body);
+        (exchange.headers).push(("content-encoding".to_owned(), encoding.to_owned()));
+        exchanges.push(exchange);
+    }
+    let server = TestServer::start(exchanges);
     let dir = Dir::new();
-    let job = dir.write("job.toml", &job_text(&server, "/gz", ""));
-    let run = hydrant(&["run", path_str(&job), "--quiet"]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.stdout.lines().count(), 2000);
-    let capped = dir.write(
-        "capped.toml",
-        &job_text(&server, "/gz", "[limits]\nmax_response = \"10KiB\"\n"),
-    );
-    let run = hydrant(&["run", path_str(&capped)]);
-    assert_eq!(run.code, 1);
-    assert!(
-        run.stderr
-            .contains("exceeds limits.max_response (10240 bytes decoded)"),
-        "{}",
-        run.stderr
-    );
+    for target in ["/gz", "/zst"] {
+        let job = dir.write("job.toml", &job_text(&server, target, ""));
+        let run = hydrant(&["run", path_str(&job), "--quiet"]);
+        assert_eq!(run.code, 0, "{target}: {}", run.stderr);
+        assert_eq!(run.stdout.lines().count(), 2000, "{target}");
+        let capped = dir.write(
+            "capped.toml",
+            &job_text(&server, target, "[limits]\nmax_response = \"10KiB\"\n"),
+        );
+        let run = hydrant(&["run", path_str(&capped)]);
+        assert_eq!(run.code, 1, "{target}");
+        assert!(
+            run.stderr
+                .contains("exceeds limits.max_response (10240 bytes decoded)"),
+            "{target}: {}",
+            run.stderr
+        );
+    }
 }
 
 #[test]

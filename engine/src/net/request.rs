@@ -362,7 +362,11 @@ impl Parts<'_> {
             headers.push((name.to_owned(), value, secret));
         };
         set("accept", "application/json".to_owned(), false);
-        set("accept-encoding", "gzip, deflate, br".to_owned(), false);
+        set(
+            "accept-encoding",
+            "gzip, deflate, br, zstd".to_owned(),
+            false,
+        );
         set(
             "user-agent",
             concat!("hydrant/", env!("CARGO_PKG_VERSION")).to_owned(),

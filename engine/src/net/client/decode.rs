@@ -1,5 +1,5 @@
-//! Response bodies decoded (gzip, deflate, br) into one buffer, with a cap
-//! on the decoded bytes.
+//! Response bodies decoded (gzip, deflate, br, zstd) into one buffer,
+//! with a cap on the decoded bytes.
 
 use super::charset::Charset;
 use super::*;
@@ -80,12 +80,29 @@ pub(super) enum Decoding {
     Zlib(flate2::write::ZlibDecoder<Capped>),
     Deflate(flate2::write::DeflateDecoder<Capped>),
     Brotli(Box<brotli_decompressor::DecompressorWriter<Capped>>),
+    Zstd(Box<ZstdWriter>),
     /// `deflate` whose first two bytes have not arrived: they tell
     /// whether it is zlib-wrapped or raw. `head` holds those that have.
     DeflatePending {
         sink: Capped,
         head: Vec<u8>,
     },
+}
+
+/// A zstd decoder writing into the body.
+type ZstdWriter = zstd::stream::zio::Writer<Capped, zstd::stream::raw::Decoder<'static>>;
+
+/// The largest zstd window a response may need, 8 MiB: RFC 9659 §2.1
+/// lets an HTTP client refuse more, so a hostile server cannot make each
+/// request hold more memory than that.
+const ZSTD_WINDOW_LOG: u32 = 23;
+
+/// A zstd decoder of frames one after another (RFC 8878 §3.1), within
+/// [`ZSTD_WINDOW_LOG`].
+fn zstd_writer(sink: Capped) -> std::io::Result<ZstdWriter> {
+    let mut decoder = zstd::stream::raw::Decoder::new()?;
+    decoder.set_parameter(zstd::zstd_safe::DParameter::WindowLogMax(ZSTD_WINDOW_LOG))?;
+    Ok(zstd::stream::zio::Writer::new(sink, decoder))
 }
 
 pub(super) struct Decoder<'u> {
@@ -126,6 +143,9 @@ impl<'u> Decoder<'u> {
                     sink,
                     64 * 1024,
                 ))),
+                "zstd" => Decoding::Zstd(Box::new(
+                    zstd_writer(sink).map_err(|e| decode_error(e, url, cap))?,
+                )),
                 other => {
                     return Err(Error::data(format!(
                         "response from {url} has an unsupported content-encoding `{other}`"
@@ -166,6 +186,7 @@ impl<'u> Decoder<'u> {
             Decoding::Zlib(d) => d.write_all(data),
             Decoding::Deflate(d) => d.write_all(data),
             Decoding::Brotli(d) => d.write_all(data),
+            Decoding::Zstd(d) => d.write_all(data),
             Decoding::DeflatePending { .. } => unreachable!("settled above"),
         };
         result.map_err(|e| self.error(e))
@@ -181,6 +202,7 @@ impl<'u> Decoder<'u> {
             Decoding::Zlib(d) => d.flush(),
             Decoding::Deflate(d) => d.flush(),
             Decoding::Brotli(d) => d.flush(),
+            Decoding::Zstd(d) => d.flush(),
         };
         flushed.map_err(|e| self.error(e))?;
         Ok(match &self.decoding {
@@ -189,6 +211,7 @@ impl<'u> Decoder<'u> {
             Decoding::Zlib(d) => &d.get_ref().buf,
             Decoding::Deflate(d) => &d.get_ref().buf,
             Decoding::Brotli(d) => &d.get_ref().buf,
+            Decoding::Zstd(d) => &d.writer().buf,
         })
     }
 
@@ -225,6 +248,14 @@ impl<'u> Decoder<'u> {
                     "response from {url}: the br body is truncated or corrupt"
                 ))
             })?,
+            Decoding::Zstd(mut d) => {
+                d.finish().map_err(|e| {
+                    Error::data(format!(
+                        "response from {url}: the zstd body is truncated or corrupt ({e})"
+                    ))
+                })?;
+                d.into_inner().0
+            }
         };
         let body = sink.into_body();
         let body = match body.starts_with(&GZIP_MAGIC) {
@@ -373,7 +404,7 @@ mod tests {
     }
 
     /// Bodies in every encoding (brotli's stored blocks, gzip of several
-    /// members too), cut into
+    /// members and zstd of several frames too), cut into
     /// pieces of any size (none, one byte, more): each piece's decoded
     /// text is the start of what was sent, and the whole is what was sent,
     /// less a leading byte order mark.
@@ -383,7 +414,8 @@ mod tests {
         for round in 0..400 {
             let text = text(&mut next);
             let cut = (next() % (text.len() as u64 + 1)) as usize;
-            let (encoding, body) = match round % 6 {
+            let zstd = |text: &[u8]| zstd::encode_all(text, 3).unwrap();
+            let (encoding, body) = match round % 8 {
                 0 => ("", text.clone()),
                 1 => ("gzip", gzip(&text)),
                 2 => ("gzip", [gzip(&text[..cut]), gzip(&text[cut..])].concat()),
@@ -398,7 +430,9 @@ mod tests {
                     ("deflate", raw.finish().unwrap())
                 }
                 5 => ("br", brotli_stored(&text)),
-                _ => unreachable!("six encodings"),
+                6 => ("zstd", zstd(&text)),
+                7 => ("zstd", [zstd(&text[..cut]), zstd(&text[cut..])].concat()),
+                _ => unreachable!("eight bodies"),
             };
             let mut headers = HeaderMap::new();
             if !encoding.is_empty() {
@@ -441,5 +475,53 @@ mod tests {
                 "cut at {cut}"
             );
         }
+    }
+
+    /// A zstd body cut short, followed by bytes that are no frame, or
+    /// asking for a window past 8 MiB, is an error that names the URL,
+    /// never a shorter page.
+    #[test]
+    fn a_truncated_or_oversized_zstd_body_is_an_error_naming_the_url() {
+        let text = br#"{"data":[{"id":1},{"id":2}]}"#.repeat(50);
+        let body = zstd::encode_all(&text[..], 3).unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(http::header::CONTENT_ENCODING, "zstd".parse().unwrap());
+        let decode = |body: &[u8]| {
+            let mut decoder = Decoder::new(&headers, u64::MAX, "http://api/x")?;
+            decoder.write(body)?;
+            decoder.finish()
+        };
+        assert_eq!(decode(&body).unwrap(), text);
+        for cut in [1, 4, body.len() / 2, body.len() - 1] {
+            let error = decode(&body[..cut]).expect_err("a cut body").to_string();
+            assert!(
+                error.starts_with("response from http://api/x: the zstd body is truncated"),
+                "cut at {cut}: {error}"
+            );
+        }
+        let trailing = [&body[..], b"{\"id\":3}"].concat();
+        let error = decode(&trailing).expect_err("bytes after the frame");
+        assert!(error.to_string().contains("http://api/x"), "{error}");
+        // A frame that asks for a 16 MiB window.
+        let mut encoder = zstd::stream::raw::Encoder::new(3).unwrap();
+        encoder
+            .set_parameter(zstd::zstd_safe::CParameter::WindowLog(24))
+            .unwrap();
+        let mut wide = zstd::stream::zio::Writer::new(Vec::new(), encoder);
+        wide.write_all(&vec![b'a'; 20 << 20]).unwrap();
+        wide.finish().unwrap();
+        let error = decode(&wide.into_inner().0).expect_err("a window past 8 MiB");
+        assert!(error.to_string().contains("http://api/x"), "{error}");
+        // The cap holds too.
+        let mut decoder = Decoder::new(&headers, 100, "http://api/x").unwrap();
+        let capped = decoder
+            .write(&body)
+            .and_then(|()| decoder.finish().map(|_| ()));
+        assert!(
+            capped
+                .unwrap_err()
+                .to_string()
+                .contains("exceeds limits.max_response"),
+        );
     }
 }
