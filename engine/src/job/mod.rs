@@ -515,7 +515,7 @@ impl OutputFormat {
 /// level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Compression {
-    /// gzip, 0 to 9.
+    /// gzip, 1 to 9.
     Gzip(u32),
     /// zstd, -7 to 22.
     Zstd(i32),
