@@ -607,7 +607,7 @@ fn an_output_ending_gz_is_written_gzip_compressed() {
     let zst = format!("[output]\npath = \"{}\"\n", out("g.ndjson.zst"));
     let explained = hydrant(&["explain", path_str(&job(&zst))]);
     assert!(
-        (explained.stdout).contains("output: ndjson, zstd level 3, to "),
+        (explained.stdout).contains("output: ndjson, zstd level 1, to "),
         "{}",
         explained.stdout
     );

@@ -528,7 +528,7 @@ impl Compression {
         let extension = path.extension()?.to_str()?.to_ascii_lowercase();
         match extension.as_str() {
             "gz" => Some(Compression::Gzip(6)),
-            "zst" | "zstd" => Some(Compression::Zstd(3)),
+            "zst" | "zstd" => Some(Compression::Zstd(1)),
             _ => None,
         }
     }
