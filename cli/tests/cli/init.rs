@@ -1448,6 +1448,16 @@ fn init_keeps_credentials_out_of_the_job() {
     assert_eq!(std::fs::read_to_string(&job).unwrap(), text);
 }
 
+/// A written job's paging: its type, its parameter and where it goes.
+fn paged(job: &toml::Value) -> (Option<&str>, Option<&str>, Option<&str>) {
+    let paginate = &job["paginate"];
+    (
+        paginate["type"].as_str(),
+        paginate["param"].as_str(),
+        paginate["in"].as_str(),
+    )
+}
+
 /// Search APIs take their query as a JSON body they are POSTed (MLflow's
 /// `runs/search`, Elasticsearch's `_search`), and a GET gets a 405. With
 /// `--body`, init posts it, and a cursor, an offset or its size goes
@@ -1518,13 +1528,8 @@ fn a_job_written_by_init_posts_a_search_and_pages_it_in_the_body() {
     let job = init_and_run_with(&dir, "runs", (&url, &["--body", body]), &runs).0;
     assert_eq!(job["request"]["method"].as_str(), Some("POST"));
     assert_eq!(job["request"]["body"]["max_results"].as_integer(), Some(2));
-    let paginate = &job["paginate"];
     assert_eq!(
-        (
-            paginate["type"].as_str(),
-            paginate["param"].as_str(),
-            paginate["in"].as_str()
-        ),
+        paged(&job),
         (Some("cursor"), Some("page_token"), Some("body"))
     );
 
@@ -1534,16 +1539,8 @@ fn a_job_written_by_init_posts_a_search_and_pages_it_in_the_body() {
         .map(|id| format!("{{\"_id\":\"{id}\",\"_source_n\":{id}}}\n"))
         .collect();
     let job = init_and_run_with(&dir, "orders", (&url, &["-d", body]), &hits).0;
-    let paginate = &job["paginate"];
-    assert_eq!(
-        (
-            paginate["type"].as_str(),
-            paginate["param"].as_str(),
-            paginate["in"].as_str()
-        ),
-        (Some("offset"), Some("from"), Some("body"))
-    );
-    assert_eq!(paginate["limit"].as_integer(), Some(2));
+    assert_eq!(paged(&job), (Some("offset"), Some("from"), Some("body")));
+    assert_eq!(job["paginate"]["limit"].as_integer(), Some(2));
     // The offset and the size are the paging's, not the body's.
     assert!(job["request"]["body"].get("from").is_none(), "{job}");
     assert!(job["request"]["body"].get("size").is_none(), "{job}");
