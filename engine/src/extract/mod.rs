@@ -318,8 +318,9 @@ impl Extractor {
     /// Reads the values of the columns of `page_path` from `root`, the
     /// page the records of `batch` come from: once a page, each of its
     /// rows gets the same cell. So are the columns of `parent_path`, once
-    /// a parent. Nothing for a job without such columns.
-    pub(crate) fn read_page<'v, N: Node<'v>>(&self, root: N, batch: &mut Batch<'v>) {
+    /// a parent. Nothing for a job without such columns. Gives the
+    /// parents, for `[incremental]` to read its cursor in.
+    pub(crate) fn read_page<'v, N: Node<'v>>(&self, root: N, batch: &mut Batch<'v>) -> Vec<N> {
         batch.page.clear();
         for &index in &self.page_columns {
             let path = self.columns[index].page_path.as_ref();
@@ -328,19 +329,20 @@ impl Extractor {
         batch.parents.clear();
         batch.parent_of.clear();
         let Some((parents, mode)) = &self.parents else {
-            return;
+            return Vec::new();
         };
         // A page whose records cannot be chosen fails where they are.
         let Ok(nested) = select_with_parents(root, parents, *mode) else {
-            return;
+            return Vec::new();
         };
-        for parent in nested.parents {
+        for &parent in &nested.parents {
             for &index in &self.parent_columns {
                 let path = self.columns[index].parent_path.as_ref();
                 batch.parents.push(self.read_outside(index, path, parent));
             }
         }
         batch.parent_of = nested.parent_of;
+        nested.parents
     }
 
     /// The cell of column `index` read at `path` in `node`, a value

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::error::{Error, Kind, Result};
 use crate::extract::{
     Batch, ColumnSpec, DirtyRecord, Extractor, Placeholders, Policy, Tolerated,
-    records_fingerprint, records_missing, records_path_missing, select_with_parents,
+    records_fingerprint, records_missing, records_path_missing,
 };
 use crate::job::{Job, OutputFormat};
 use crate::json::node::Node;
@@ -105,8 +105,8 @@ impl ReadRun<'_, '_> {
         }
         let mut batch = Batch::default();
         let extractor = self.extractor.as_ref().expect("on_index needs the columns");
-        extractor.read_page(doc.root(), &mut batch);
-        let nested = Some((doc.root(), &mut batch.parent_of));
+        let parents = extractor.read_page(doc.root(), &mut batch);
+        let nested = Some((&parents[..], &mut batch.parent_of));
         let admitted = self.admitted(&records, nested, placeholders);
         let extractor = self.extractor.as_ref().expect("on_index needs the columns");
         extractor.extract(&admitted, placeholders, &mut batch);
@@ -442,27 +442,19 @@ impl ReadRun<'_, '_> {
 
     /// The records of a page that `[incremental]` lets through: all of
     /// them without it. Records under parents (`parent_path` columns) come
-    /// with the page (`nested`) and their places among the parents, kept
-    /// in step with them.
+    /// with the parents (`nested`, as [`Extractor::read_page`] read them)
+    /// and their places among them, kept in step with the records.
     fn admitted<'r, 'v, N: Node<'v>>(
         &mut self,
         records: &'r [N],
-        nested: Option<(N, &mut Vec<u32>)>,
+        nested: Option<(&[N], &mut Vec<u32>)>,
         placeholders: &Placeholders,
     ) -> std::borrow::Cow<'r, [N]> {
-        let job = self.job;
         match &mut self.incremental {
             None => std::borrow::Cow::Borrowed(records),
             Some(tracker) => {
                 let mut admitted = records.to_vec();
-                let mut parents = match (nested, &job.records.parent) {
-                    (Some((page, of)), Some(parents)) => {
-                        let nested = select_with_parents(page, parents, job.records.mode);
-                        nested.ok().map(|nested| (nested.parents, of))
-                    }
-                    _ => None,
-                };
-                let parents = (parents.as_mut()).map(|(nodes, of)| (&nodes[..], &mut **of));
+                let parents = nested.filter(|(parents, _)| !parents.is_empty());
                 tracker.admit(&mut admitted, parents, placeholders);
                 std::borrow::Cow::Owned(admitted)
             }
