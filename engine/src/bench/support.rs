@@ -584,6 +584,33 @@ fn input_record(record: Result<crate::write::input::InputRecord>) -> Result<Vec<
     }
 }
 
+/// A response body decoded as a run decodes it, for the fuzz target of
+/// hostile bodies: the `Content-Encoding` and `Content-Type` the server
+/// sent, the body in `pieces` as they arrive, at most `cap` bytes decoded.
+/// With `look`, the body so far is read after each piece, as a run reads
+/// it for an early next link; those reads come back beside the body.
+pub fn decode_body(
+    content_encoding: Option<&str>,
+    content_type: Option<&str>,
+    pieces: &[&[u8]],
+    look: bool,
+    cap: u64,
+) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
+    let mut headers = http::HeaderMap::new();
+    let named = [
+        (http::header::CONTENT_ENCODING, content_encoding),
+        (http::header::CONTENT_TYPE, content_type),
+    ];
+    for (name, value) in named {
+        if let Some(value) = value {
+            let value = http::HeaderValue::from_str(value)
+                .map_err(|_| Error::config(format!("`{value}` is no header value")))?;
+            headers.insert(name, value);
+        }
+    }
+    crate::net::client::decode_pieces(&headers, pieces, look, cap)
+}
+
 fn sink(
     encoding: Encoding,
     columns: &[crate::extract::ColumnSpec],

@@ -34,9 +34,11 @@ impl Charset {
     }
 
     /// Whether `start`, the body so far, is UTF-8 as it stands (a
-    /// watch may read it before it is whole).
+    /// watch may read it before it is whole). Its first two bytes tell:
+    /// a UTF-16 text starts with a byte order mark or a zero byte.
     pub(super) fn plain(self, start: &[u8]) -> bool {
-        self.0 == UTF_8 && utf16_start(start).is_none()
+        let utf16_bom = Encoding::for_bom(start).is_some_and(|(found, _)| found != UTF_8);
+        self.0 == UTF_8 && start.len() >= 2 && !utf16_bom && utf16_start(start).is_none()
     }
 
     /// `body` as UTF-8, from `url`.

@@ -262,12 +262,39 @@ impl<'u> Decoder<'u> {
             true => gzip_file(&body, url, cap)?,
             false => body,
         };
-        charset.to_utf8(body, url)
+        // Text in another encoding may grow as it becomes UTF-8 (a byte of
+        // windows-1252 can take three): the cap holds for the text parsed.
+        let text = charset.to_utf8(body, url)?;
+        if text.len() as u64 > cap {
+            return Err(decode_error(std::io::Error::other(CapExceeded), url, cap));
+        }
+        Ok(text)
     }
 
     pub(super) fn error(&self, e: std::io::Error) -> Error {
         decode_error(e, self.url, self.cap)
     }
+}
+
+/// A body decoded as [`Client`]'s responses are, without the network:
+/// `headers` as the server sent them, the body in `pieces` as they arrive.
+/// With `look`, the body so far is read after each piece, as a run reads
+/// it for an early next link; each such look is returned beside the body.
+pub(crate) fn decode_pieces(
+    headers: &HeaderMap,
+    pieces: &[&[u8]],
+    look: bool,
+    cap: u64,
+) -> Result<(Vec<u8>, Vec<Vec<u8>>)> {
+    let mut decoder = Decoder::new(headers, cap, "http://fuzz.invalid/")?;
+    let mut looks = Vec::new();
+    for piece in pieces {
+        decoder.write(piece)?;
+        if look && let Some(so_far) = decoder.readable()? {
+            looks.push(so_far.to_vec());
+        }
+    }
+    Ok((decoder.finish()?, looks))
 }
 
 /// The decoder of a `deflate` body that starts with `head`: RFC 9110's
@@ -455,6 +482,55 @@ mod tests {
             let whole = decoder.finish().unwrap_or_else(|e| panic!("{said}: {e}"));
             assert_eq!(whole, expected, "{said}");
         }
+    }
+
+    /// What a run reads of a body before it is whole is the start of the
+    /// body it becomes: never the first byte of a gzip file or the bytes
+    /// of a UTF-16 text, which are made into other text at the end.
+    #[test]
+    fn a_look_at_a_body_so_far_is_the_start_of_the_body() {
+        let text = br#"{"data":[{"id":1}],"next":"http://api/x?page=2"}"#;
+        let utf16 = |text: &[u8]| -> Vec<u8> { text.iter().flat_map(|&b| [b, 0]).collect() };
+        let bodies = [
+            gzip(text),
+            [&[0xff, 0xfe][..], &utf16(text)].concat(),
+            utf16(text),
+            text.to_vec(),
+        ];
+        for body in bodies {
+            let pieces: Vec<&[u8]> = body.chunks(1).collect();
+            let (whole, looks) = decode_pieces(&HeaderMap::new(), &pieces, true, u64::MAX).unwrap();
+            assert_eq!(whole, text, "{body:?}");
+            for look in looks {
+                assert!(whole.starts_with(&look), "{body:?}: a look at {look:?}");
+            }
+        }
+        // A plain body is looked at as it arrives.
+        let pieces: Vec<&[u8]> = text.chunks(8).collect();
+        let (_, looks) = decode_pieces(&HeaderMap::new(), &pieces, true, u64::MAX).unwrap();
+        assert_eq!(looks.len(), pieces.len());
+        assert_eq!(looks[1], &text[..16]);
+    }
+
+    /// The cap holds for the text parsed: a body in another encoding that
+    /// grows past it as it becomes UTF-8 is refused.
+    #[test]
+    fn the_cap_holds_for_a_body_made_utf8() {
+        let body = [&b"[\""[..], &[0x80; 30], b"\"]"].concat();
+        let mut headers = HeaderMap::new();
+        let labelled = "application/json; charset=windows-1252";
+        headers.insert(http::header::CONTENT_TYPE, labelled.parse().unwrap());
+        let decode = |cap| decode_pieces(&headers, &[&body], false, cap).map(|(text, _)| text);
+        let text = decode(94).unwrap();
+        assert_eq!(
+            text,
+            format!("[\"{}\"]", "\u{20ac}".repeat(30)).into_bytes()
+        );
+        let error = decode(93).expect_err("94 bytes of UTF-8 past a cap of 93");
+        assert_eq!(
+            error.to_string(),
+            "response from http://fuzz.invalid/ exceeds limits.max_response (93 bytes decoded)"
+        );
     }
 
     /// A br body cut short is an error that names the URL, never a

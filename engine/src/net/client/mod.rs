@@ -1,12 +1,12 @@
 //! The HTTP client: hyper over a pooled, TLS-verifying connector, with
-//! decoding of gzip, deflate and br bodies capped on decoded bytes.
+//! decoding of gzip, deflate, br and zstd bodies capped on decoded bytes.
 
 mod charset;
 mod decode;
 mod tls;
 
-pub(crate) use decode::GZIP_MAGIC;
 use decode::*;
+pub(crate) use decode::{GZIP_MAGIC, decode_pieces};
 use tls::*;
 
 use std::io::Write;
