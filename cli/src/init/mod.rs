@@ -420,12 +420,38 @@ fn credentials(
                 "--header `{header}`: expected `NAME: VALUE`"
             )));
         };
-        let name = name.trim();
+        let (name, value) = (name.trim(), value.trim());
+        if says_how_to_ask(name, value) {
+            draft.headers.push((name.to_owned(), value.to_owned()));
+            continue;
+        }
         let var = header_variable(name);
         draft.headers.push((name.to_owned(), format!("${{{var}}}")));
-        vars.push((var, value.trim().to_owned()));
+        vars.push((var, value.to_owned()));
     }
     Ok((draft, vars))
+}
+
+/// Whether a `-H` header says how to ask rather than who asks, so that
+/// the job keeps its value as given: the types asked for and sent, the
+/// client's name, an API's version or operation (`Notion-Version`,
+/// DynamoDB's `X-Amz-Target`). Any other value may be a key, and goes
+/// to a variable; so does one a job would read as a `${VAR}` or a
+/// `{placeholder}`.
+fn says_how_to_ask(name: &str, value: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let plain = matches!(
+        name.as_str(),
+        "accept"
+            | "accept-language"
+            | "content-type"
+            | "user-agent"
+            | "prefer"
+            | "cache-control"
+            | "x-requested-with"
+            | "x-amz-target"
+    ) || name.ends_with("-version");
+    plain && !hydrant_engine::is_credential_name(&name) && !value.contains(['$', '{', '}'])
 }
 
 /// The URL's query, each parameter named as a credential (`api_key`,
@@ -1263,7 +1289,14 @@ mod tests {
         let args = InitArgs {
             url: "https://a.example/x".into(),
             out: None,
-            headers: vec!["X-Api-Key: k3y".into(), "Authorization: Token abc".into()],
+            headers: vec![
+                "X-Api-Key: k3y".into(),
+                "Authorization: Token abc".into(),
+                "X-Amz-Target: DynamoDB_20120810.Scan".into(),
+                "Notion-Version: 2022-06-28".into(),
+                "X-Key-Version: v3rsioned-k3y".into(),
+                "Accept: ${ACCEPT}".into(),
+            ],
             bearer: None,
             basic: Some("ada:s3cret".into()),
             replay: None,
@@ -1276,6 +1309,13 @@ mod tests {
         for secret in ["k3y", "abc", "ada", "s3cret"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
+        // What says how to ask stays as given.
+        let kept = r#"X-Amz-Target = "DynamoDB_20120810.Scan", Notion-Version = "2022-06-28""#;
+        assert!(text.contains(kept), "{text}");
+        assert!(
+            text.contains(r#"X-Key-Version = "${X_KEY_VERSION}", Accept = "${ACCEPT}""#),
+            "{text}"
+        );
         assert!(text.contains("X-Api-Key = \"${X_API_KEY}\""), "{text}");
         assert!(
             text.contains("Authorization = \"${AUTHORIZATION}\""),
@@ -1293,7 +1333,9 @@ mod tests {
                 "HYDRANT_USER",
                 "HYDRANT_PASSWORD",
                 "X_API_KEY",
-                "AUTHORIZATION"
+                "AUTHORIZATION",
+                "X_KEY_VERSION",
+                "ACCEPT"
             ]
         );
     }

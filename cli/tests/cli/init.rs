@@ -1378,7 +1378,8 @@ fn init_turns_a_password_in_the_url_into_basic_auth() {
 fn init_keeps_credentials_out_of_the_job() {
     let server = TestServer::start_fn(|seen| {
         let authorized = seen.header("authorization") == Some("Bearer t0k-secret")
-            && seen.header("x-api-key") == Some("k3y-secret");
+            && seen.header("x-api-key") == Some("k3y-secret")
+            && seen.header("notion-version") == Some("2022-06-28");
         if !authorized {
             return crate::util::json(401, r#"{"error":"unauthorized"}"#);
         }
@@ -1402,6 +1403,8 @@ fn init_keeps_credentials_out_of_the_job() {
         "t0k-secret",
         "--header",
         "X-Api-Key: k3y-secret",
+        "-H",
+        "Notion-Version: 2022-06-28",
         "--out",
         path_str(&job),
     ]);
@@ -1409,7 +1412,8 @@ fn init_keeps_credentials_out_of_the_job() {
     // One request: the columns come from the page the guesses did.
     assert_eq!(server.requests().len(), 1);
     assert!(
-        init.stderr.contains("HYDRANT_TOKEN, X_API_KEY"),
+        init.stderr
+            .contains("reads its credentials from: HYDRANT_TOKEN, X_API_KEY\n"),
         "{}",
         init.stderr
     );
@@ -1417,6 +1421,9 @@ fn init_keeps_credentials_out_of_the_job() {
     assert!(!text.contains("secret"), "{text}");
     assert!(text.contains("token = \"${HYDRANT_TOKEN}\""), "{text}");
     assert!(text.contains("X-Api-Key = \"${X_API_KEY}\""), "{text}");
+    // An API's version is no secret: the job keeps it, and needs no
+    // variable for it.
+    assert!(text.contains("Notion-Version = \"2022-06-28\""), "{text}");
     assert!(text.contains("type = \"timestamp\""), "{text}");
 
     let without = hydrant(&["run", path_str(&job)]);
