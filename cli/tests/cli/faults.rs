@@ -711,10 +711,57 @@ fn duplicate_keys_take_the_first_value_everywhere() {
         "/dup",
         r#"[{"a": 1, "b": {"c": "x", "c": "y"}, "a": 2}]"#,
     )]);
-    let columns = "[[columns]]\nname = \"a\"\ntype = \"long\"\n[[columns]]\nname = \"c\"\npath = \"b.c\"\n[[columns]]\nname = \"c_filter\"\npath = \"$.b[?@ == 'x' || @ == 'y']\"\ntype = \"json\"\n";
+    let columns = "[[columns]]\nname = \"a\"\ntype = \"long\"\n[[columns]]\nname = \"c\"\npath = \"b.c\"\n[[columns]]\nname = \"c_filter\"\npath = \"$.b[?@ == 'x' || @ == 'y']\"\ntype = \"json\"\n[[columns]]\nname = \"b\"\ntype = \"json\"\n";
     let (run, _) = run_job(&server.url(), "/dup", columns, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.stdout, "{\"a\":1,\"c\":\"x\",\"c_filter\":[\"x\"]}\n");
+    // A `json` cell holds the first member of a repeated key alone: most
+    // readers of its text would take the last.
+    assert_eq!(
+        run.stdout,
+        "{\"a\":1,\"c\":\"x\",\"c_filter\":[\"x\"],\"b\":{\"c\":\"x\"}}\n"
+    );
+}
+
+/// A wide object (past 32 members) that repeats a key, in an array of a
+/// `json` column, on a first page read for the columns and on the pages after
+/// it: each cell holds the first member of the key alone, as the columns
+/// read it.
+#[test]
+fn a_json_cell_of_a_wide_object_keeps_a_repeated_key_s_first_member_on_every_page() {
+    let wide = |n: usize| {
+        let members: Vec<String> = (0..40).map(|i| format!("\"k{i}\":{}", i * n)).collect();
+        format!("{{{},\"k3\":\"again\",\"k{n}\":true}}", members.join(","))
+    };
+    let pages: Vec<Exchange> = (1..=3)
+        .map(|n| {
+            let next = match n {
+                3 => String::new(),
+                _ => format!(",\"next\":\"/w?page={}\"", n + 1),
+            };
+            let target = match n {
+                1 => "/w".to_owned(),
+                _ => format!("/w?page={n}"),
+            };
+            let page = format!("{{\"data\":[{{\"id\":{n},\"meta\":[{}]}}]{next}}}", wide(n));
+            Exchange::json(&target, page)
+        })
+        .collect();
+    let server = TestServer::start(pages);
+    let rest = "[records]\npath = \"data\"\n[paginate]\ntype = \"next_link\"\nfrom = \"next\"\n";
+    let (run, _) = run_job(&server.url(), "/w", rest, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<serde_json::Value> = (run.stdout.lines())
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{}", run.stdout);
+    for (n, line) in (1..).zip(&lines) {
+        let meta = line["meta"][0]
+            .as_object()
+            .unwrap_or_else(|| panic!("{line}"));
+        assert_eq!(meta.len(), 40, "page {n}: {line}");
+        assert_eq!(meta["k3"], 3 * n, "page {n}: {line}");
+        assert_eq!(meta[&format!("k{n}")], n * n, "page {n}: {line}");
+    }
 }
 
 #[test]

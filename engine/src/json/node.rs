@@ -154,13 +154,18 @@ pub(crate) trait Node<'v>: Copy {
         }
         if self.is_object() {
             out.push(b'{');
-            let mut first = true;
+            let mut keys = KeysWritten::default();
             self.members(&mut |key, item| {
-                if !first {
+                let mark = out.len();
+                if !keys.is_empty() {
                     out.push(b',');
                 }
-                first = false;
+                let start = out.len();
                 write_str(key, out);
+                if !keys.first(out, start) {
+                    out.truncate(mark);
+                    return;
+                }
                 out.push(b':');
                 item.write_json(out);
             });
@@ -232,6 +237,44 @@ pub(crate) fn big_double(literal: &str) -> f64 {
         };
     }
     double.clamp(f64::MIN, f64::MAX)
+}
+
+/// The keys of an object written so far, as their places in the text
+/// being written, so that a repeated key's later members are left out:
+/// a reader of a `json` cell then finds the value hydrant reads at that
+/// key (the first), not the last, which most readers take.
+#[derive(Default)]
+struct KeysWritten {
+    places: Vec<std::ops::Range<usize>>,
+    /// The keys' text, once there are too many to compare one by one.
+    many: std::collections::HashSet<Vec<u8>>,
+}
+
+impl KeysWritten {
+    const FEW: usize = 16;
+
+    fn is_empty(&self) -> bool {
+        self.places.is_empty()
+    }
+
+    /// Whether the key written at `start..` in `out` is the first of its
+    /// text, noted if it is.
+    fn first(&mut self, out: &[u8], start: usize) -> bool {
+        let key = &out[start..];
+        if self.places.len() < Self::FEW {
+            if self.places.iter().any(|place| out[place.clone()] == *key) {
+                return false;
+            }
+            self.places.push(start..out.len());
+            return true;
+        }
+        if self.many.is_empty() {
+            let places = self.places.iter();
+            self.many = places.map(|place| out[place.clone()].to_vec()).collect();
+        }
+        // Still one place, so that `is_empty` stays false.
+        self.many.insert(key.to_vec())
+    }
 }
 
 impl<'v, 'a> Node<'v> for &'v BorrowedValue<'a> {

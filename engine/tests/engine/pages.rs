@@ -142,8 +142,15 @@ fn variant(key: &str, rng: &mut StdRng) -> String {
             r#"{"name":"x","id":2}"#,
             r#"{"id":null,"name":null}"#,
             r#"{ "id" : 3 , "name" : "y" }"#,
+            r#"{"id":4,"id":5}"#,
+            r#"{"name":"a","\u006eame":"b","id":6}"#,
         ],
-        "tags" => &["[null]", r#"[{"a":1}]"#, "[1.5,-0]"],
+        "tags" => &[
+            "[null]",
+            r#"[{"a":1}]"#,
+            "[1.5,-0]",
+            r#"[{"a":1,"b":[{"a":2,"a":3}],"a":4}]"#,
+        ],
         _ => &["true", "false"],
     };
     if rng.random_bool(0.1) {
