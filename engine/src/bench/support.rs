@@ -584,6 +584,20 @@ fn input_record(record: Result<crate::write::input::InputRecord>) -> Result<Vec<
     }
 }
 
+/// A job file of another system (DataWorks, Data Factory, the YAML
+/// `rest_api` format), told by its text as `Job::load` tells it, read as
+/// from `path`: `None` where the text is none of them. For the fuzz
+/// target of job files, which needs no file.
+pub fn load_dialect(
+    text: &str,
+    path: &std::path::Path,
+    vars: &crate::job::vars::Vars,
+) -> Option<Result<Job>> {
+    let dialect = crate::dialect::Dialect::detect(text)?;
+    let pick = crate::dialect::Pick::default();
+    Some(Job::from_dialect(dialect, text, path, vars, &pick))
+}
+
 /// A response body decoded as a run decodes it, for the fuzz target of
 /// hostile bodies: the `Content-Encoding` and `Content-Type` the server
 /// sent, the body in `pieces` as they arrive, at most `cap` bytes decoded.

@@ -634,7 +634,7 @@ impl Job {
 
     /// A job file of another system (see `dialect`), as the native job it
     /// means; what it could not carry over becomes the job's notices.
-    fn from_dialect(
+    pub(crate) fn from_dialect(
         dialect: crate::dialect::Dialect,
         text: &str,
         path: &FsPath,
