@@ -1,9 +1,10 @@
 //! `cargo xtask fuzz [SECONDS] [TARGET]`: runs the fuzz targets of `fuzz/`
 //! (the page parser, the reader of pages of one shape, the response
-//! decoder, and the job loader) with `cargo fuzz`, for a bounded time
-//! each. Needs `cargo install cargo-fuzz`. New inputs go to
-//! `target/fuzz-corpus/`, seeded from `fuzz/corpus/`; crashes land in
-//! `fuzz/artifacts/`, to be kept as regression inputs.
+//! decoder, the reads of a next link before the parse, and the job
+//! loader) with `cargo fuzz`, for a bounded time each. Needs `cargo
+//! install cargo-fuzz`. New inputs go to `target/fuzz-corpus/`, seeded
+//! from `fuzz/corpus/`; crashes land in `fuzz/artifacts/`, to be kept
+//! as regression inputs.
 
 use std::process::Command;
 
@@ -11,7 +12,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::root;
 
-const TARGETS: [&str; 4] = ["page", "shaped", "decode", "job"];
+const TARGETS: [&str; 5] = ["page", "shaped", "decode", "members", "job"];
 
 pub fn run(args: &[String]) -> Result<()> {
     let seconds: u64 = match args.first() {

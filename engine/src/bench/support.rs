@@ -584,6 +584,91 @@ fn input_record(record: Result<crate::write::input::InputRecord>) -> Result<Vec<
     }
 }
 
+/// What a run reads of a page's watched members (paths of keys, such as
+/// a next link's) before it parses the page, and what the parse reads:
+/// for the fuzz target that holds them to agree.
+#[derive(Debug)]
+pub struct EdgeReads {
+    /// The first path's value read from the head of the whole body (a
+    /// top-level key), where it tells.
+    pub head: Option<serde_json::Value>,
+    /// Whether each start of the body tells that value or nothing yet.
+    pub heads_agree: bool,
+    /// Each path's value read backwards from the end of the body (each
+    /// path alone), where it tells.
+    pub tail: Vec<Option<serde_json::Value>>,
+    /// The values the page's parse reads; `None` where it does not parse.
+    pub parsed: Option<Vec<Option<serde_json::Value>>>,
+    /// Whether a string of the body spells a watched key with an escape:
+    /// a tail read then may differ from the parse, which fails the run.
+    pub escaped_key: bool,
+}
+
+/// [`EdgeReads`] of `body` for `paths`, each a list of keys from the top
+/// level; the head is read for the first path, which must be one key.
+pub fn edge_reads(body: &[u8], paths: &[&[&str]]) -> EdgeReads {
+    let first = [paths[0][0]];
+    let head = match crate::json::leading_members(body, &first) {
+        crate::json::Leading::Found(mut values) => values.pop(),
+        _ => None,
+    };
+    let heads_agree =
+        (0..body.len()).all(
+            |cut| match crate::json::leading_members(&body[..cut], &first) {
+                crate::json::Leading::Cut => true,
+                crate::json::Leading::Found(values) => head.as_ref() == values.first(),
+                crate::json::Leading::Absent => head.is_none(),
+            },
+        );
+    let owned: Vec<Vec<&str>> = paths.iter().map(|path| path.to_vec()).collect();
+    let tail = (owned.iter())
+        .map(|path| crate::json::trailing_members(body, std::slice::from_ref(path))?.pop())
+        .collect();
+    let mut scanner = Scanner::default();
+    let parsed = scanner.scan(body, None).ok().map(|doc| {
+        let watched = owned.iter().map(|keys| {
+            let text = keys
+                .iter()
+                .map(|key| format!("['{key}']"))
+                .collect::<String>();
+            let path = crate::json::path::JsonPath::parse(&format!("${text}"));
+            path.ok()
+                .and_then(|path| crate::read::watched_node(doc.root(), &path))
+        });
+        watched.collect()
+    });
+    let keys: Vec<&str> = paths.iter().flat_map(|path| path.iter().copied()).collect();
+    EdgeReads {
+        head,
+        heads_agree,
+        tail,
+        parsed,
+        escaped_key: spells_with_an_escape(body, &keys),
+    }
+}
+
+/// Whether a string of `body` holds an escape and reads as one of `keys`.
+fn spells_with_an_escape(body: &[u8], keys: &[&str]) -> bool {
+    let mut at = 0;
+    while let Some(found) = memchr::memchr(b'"', &body[at..]) {
+        let start = at + found;
+        let mut end = start + 1;
+        while end < body.len() && body[end] != b'"' {
+            end += 1 + usize::from(body[end] == b'\\');
+        }
+        let Some(quoted) = body.get(start..=end) else {
+            return false;
+        };
+        let spelled = quoted.contains(&b'\\')
+            && serde_json::from_slice::<String>(quoted).is_ok_and(|text| keys.contains(&&*text));
+        if spelled {
+            return true;
+        }
+        at = end + 1;
+    }
+    false
+}
+
 /// A job file of another system (DataWorks, Data Factory, the YAML
 /// `rest_api` format), told by its text as `Job::load` tells it, read as
 /// from `path`: `None` where the text is none of them. For the fuzz
