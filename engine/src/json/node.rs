@@ -242,38 +242,55 @@ pub(crate) fn big_double(literal: &str) -> f64 {
 /// The keys of an object written so far, as their places in the text
 /// being written, so that a repeated key's later members are left out:
 /// a reader of a `json` cell then finds the value hydrant reads at that
-/// key (the first), not the last, which most readers take.
-#[derive(Default)]
+/// key (the first), not the last, which most readers take. The first few
+/// are kept in place, so that a small object costs no allocation.
 struct KeysWritten {
-    places: Vec<std::ops::Range<usize>>,
-    /// The keys' text, once there are too many to compare one by one.
-    many: std::collections::HashSet<Vec<u8>>,
+    few: [(usize, usize); KeysWritten::FEW],
+    len: usize,
+    /// Every key's text, once there are too many to compare one by one.
+    many: Option<std::collections::HashSet<Vec<u8>>>,
+}
+
+impl Default for KeysWritten {
+    fn default() -> KeysWritten {
+        KeysWritten {
+            few: [(0, 0); KeysWritten::FEW],
+            len: 0,
+            many: None,
+        }
+    }
 }
 
 impl KeysWritten {
     const FEW: usize = 16;
 
     fn is_empty(&self) -> bool {
-        self.places.is_empty()
+        self.len == 0
     }
 
     /// Whether the key written at `start..` in `out` is the first of its
     /// text, noted if it is.
     fn first(&mut self, out: &[u8], start: usize) -> bool {
         let key = &out[start..];
-        if self.places.len() < Self::FEW {
-            if self.places.iter().any(|place| out[place.clone()] == *key) {
-                return false;
-            }
-            self.places.push(start..out.len());
+        if let Some(many) = &mut self.many {
+            return many.insert(key.to_vec());
+        }
+        let few = &self.few[..self.len];
+        if few.iter().any(|&(from, to)| out[from..to] == *key) {
+            return false;
+        }
+        if self.len < Self::FEW {
+            self.few[self.len] = (start, out.len());
+            self.len += 1;
             return true;
         }
-        if self.many.is_empty() {
-            let places = self.places.iter();
-            self.many = places.map(|place| out[place.clone()].to_vec()).collect();
-        }
-        // Still one place, so that `is_empty` stays false.
-        self.many.insert(key.to_vec())
+        let mut many: std::collections::HashSet<Vec<u8>> = few
+            .iter()
+            .map(|&(from, to)| out[from..to].to_vec())
+            .collect();
+        many.insert(key.to_vec());
+        self.many = Some(many);
+        true
     }
 }
 

@@ -1104,33 +1104,44 @@ fn container_json(text: &str) -> Option<Cow<'_, str>> {
 }
 
 /// Whether an object in `text`, an array's or object's checked text,
-/// repeats a key, the keys compared unescaped; `None` where an escape
-/// does not read.
+/// repeats a key, keys with escapes compared unescaped. `None` where
+/// that is not told cheaply, without an allocation: more than 64 keys
+/// open at once, more than 16 levels, or an escape that does not read;
+/// the page path then reads the record.
 fn repeats_a_key(text: &[u8]) -> Option<bool> {
-    // The keys of each object open; `None` for an array.
-    let mut open: Vec<Option<Keys<'_>>> = Vec::new();
-    let mut at = 0;
+    // The keys of the objects open, one after another, as places of
+    // their text and whether it holds an escape; for each level, where
+    // its object's keys start (`None`: an array).
+    let mut keys = [(0u32, 0u32, false); 64];
+    let mut levels = [None::<usize>; 16];
+    let (mut open, mut depth, mut at) = (0, 0, 0);
     while let Some(&byte) = text.get(at) {
         match byte {
-            b'{' => open.push(Some(Keys::default())),
-            b'[' => open.push(None),
-            b'}' | b']' => drop(open.pop()),
+            b'{' | b'[' => {
+                *levels.get_mut(depth)? = (byte == b'{').then_some(open);
+                depth += 1;
+            }
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                open = levels[depth].unwrap_or(open);
+            }
             b'"' => {
                 let (end, escaped) = string_end(text, at + 1)?;
-                let content = &text[at + 1..end];
+                let key = (
+                    u32::try_from(at + 1).ok()?,
+                    u32::try_from(end).ok()?,
+                    escaped,
+                );
                 at = skip_space(text, end + 1);
-                if let (Some(b':'), Some(Some(keys))) = (text.get(at), open.last_mut()) {
-                    let key = match escaped {
-                        false => Cow::Borrowed(content),
-                        true => {
-                            let mut unescaped = Vec::new();
-                            unescape_content(content, &mut unescaped)?;
-                            Cow::Owned(unescaped)
+                let first = depth.checked_sub(1).and_then(|level| levels[level]);
+                if let (Some(b':'), Some(first)) = (text.get(at), first) {
+                    for &other in &keys[first..open] {
+                        if same_key_text(text, other, key)? {
+                            return Some(true);
                         }
-                    };
-                    if !keys.first(key) {
-                        return Some(true);
                     }
+                    *keys.get_mut(open)? = key;
+                    open += 1;
                 }
                 continue;
             }
@@ -1141,29 +1152,19 @@ fn repeats_a_key(text: &[u8]) -> Option<bool> {
     Some(false)
 }
 
-/// The keys of an object read so far: compared one by one while they are
-/// few, hashed past that, so that a wide object costs no square.
-#[derive(Default)]
-struct Keys<'t> {
-    few: Vec<Cow<'t, [u8]>>,
-    many: std::collections::HashSet<Cow<'t, [u8]>>,
-}
-
-impl<'t> Keys<'t> {
-    /// Whether `key` is the first of its text, noted if it is.
-    fn first(&mut self, key: Cow<'t, [u8]>) -> bool {
-        if self.few.len() < 16 {
-            if self.few.contains(&key) {
-                return false;
-            }
-            self.few.push(key);
-            return true;
-        }
-        if self.many.is_empty() {
-            self.many.extend(self.few.iter().cloned());
-        }
-        self.many.insert(key)
+/// Whether two keys of `text`, each its content's place and whether it
+/// holds an escape, read the same. Only a key with an escape is read
+/// into a buffer.
+fn same_key_text(text: &[u8], a: (u32, u32, bool), b: (u32, u32, bool)) -> Option<bool> {
+    let spelled = |(from, to, _): (u32, u32, bool)| &text[from as usize..to as usize];
+    if !a.2 && !b.2 {
+        return Some(same_key(spelled(a), spelled(b)));
     }
+    let read = |key: (u32, u32, bool)| {
+        let mut unescaped = Vec::new();
+        unescape_content(spelled(key), &mut unescaped).map(|()| unescaped)
+    };
+    Some(read(a)? == read(b)?)
 }
 
 /// Whether `text` holds `glue` at `at`: glue is mostly a key and its
@@ -2086,19 +2087,50 @@ mod tests {
         for tags in ["[1.50,2E0,-1e-400]", "[99999999999999999999]"] {
             assert!(read(&json, with_tags(tags)).is_some(), "{tags}");
         }
-        // An object that repeats a key, spelled alike or not: the page path
-        // writes the key's first member alone.
-        let repeated = with_tags(r#"[{"a":1,"b":{"c":2,"\u0063":3},"a":2}]"#);
-        assert_eq!(read(&json, &repeated), None);
-        let (_, lines) = page_path(&json, repeated.as_bytes()).unwrap();
-        let lines = String::from_utf8(lines).unwrap();
-        assert!(
-            lines.contains(r#"{"tags":[{"a":1,"b":{"c":2}}]}"#),
-            "{lines}"
-        );
         let body = with_tags("[1]");
         assert!(page_path(&column("string"), body.as_bytes()).is_some());
         assert_eq!(read(&column("string"), &body), None);
+    }
+
+    /// A `json` column's object that repeats a key, spelled alike or not,
+    /// is the page path's, which writes the key's first member alone.
+    #[test]
+    fn an_object_that_repeats_a_key_is_left_to_the_page_path() {
+        let with_tags = |tags: &str| {
+            let tagged: Vec<String> = (RECORDS.iter())
+                .map(|r| r.replacen(r#""name""#, &format!(r#""tags":{tags},"name""#), 1))
+                .collect();
+            page(&tagged.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        let json =
+            declared("[records]\npath = \"data\"\n[[columns]]\nname = \"tags\"\ntype = \"json\"");
+        for (tags, written) in [
+            (
+                r#"[{"a":1,"b":{"c":2,"c":3},"a":2}]"#,
+                r#"[{"a":1,"b":{"c":2}}]"#,
+            ),
+            (r#"[{"b":{"c":2,"\u0063":3}}]"#, r#"[{"b":{"c":2}}]"#),
+            (r#"[{"\u00e9":1,"é":2},{"é":3}]"#, r#"[{"é":1},{"é":3}]"#),
+        ] {
+            let repeated = with_tags(tags);
+            assert_eq!(read(&json, &repeated), None, "{tags}");
+            let (_, lines) = page_path(&json, repeated.as_bytes()).unwrap();
+            let lines = String::from_utf8(lines).unwrap();
+            assert!(
+                lines.contains(&format!(r#"{{"tags":{written}}}"#)),
+                "{lines}"
+            );
+        }
+        // Objects that repeat no key, one beside another or nested, are
+        // read.
+        let distinct = [
+            r#"[{"a":1},{"a":2,"b":{"a":3}}]"#,
+            r#"[{"b":{"a":3},"a":4}]"#,
+            r#"[{"\u00e9":1,"e":2},{"é":3}]"#,
+        ];
+        for tags in distinct {
+            assert!(read(&json, with_tags(tags)).is_some(), "{tags}");
+        }
     }
 
     /// A page maker keeps the templates its pages taught for its next
