@@ -9,10 +9,12 @@
 //! valgrind --tool=cachegrind target/release/examples/page_loop realistic 50
 //! ```
 //!
-//! `page_loop [SHAPE] [PAGES] [ndjson|csv|arrow] [RECORDS_PATH]`:
+//! `page_loop [SHAPE] [PAGES] [ndjson|csv|arrow] [RECORDS_PATH] [inferred]`:
 //! `realistic`, 2000 pages, NDJSON and the records at `data` unless
 //! told. A page holds 1000 records; the columns are the shape's bench
-//! columns (inferred for `realistic`, from the first page).
+//! columns (inferred for `realistic`, from the first page), or with
+//! `inferred` every shape's, as `nested`'s arrays of objects become
+//! `json` cells.
 
 use std::process::ExitCode;
 
@@ -43,9 +45,13 @@ fn main() -> ExitCode {
     if records_path.contains('\'') {
         return usage("RECORDS_PATH holds no `'`");
     }
+    let columns = match args.get(4).map(String::as_str) {
+        None => shape.columns(),
+        Some("inferred") => String::new(),
+        Some(other) => return usage(&format!("`{other}` is not `inferred`")),
+    };
     let job = format!(
-        "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = '{records_path}'\n{}",
-        shape.columns()
+        "[request]\nurl = \"https://api.example.com/x\"\n[records]\npath = '{records_path}'\n{columns}"
     );
     let body = shape.page(0, 1000);
     let mut pipeline = match PagePipeline::new(&job) {
@@ -74,7 +80,7 @@ fn main() -> ExitCode {
 
 fn usage(why: &str) -> ExitCode {
     eprintln!(
-        "page_loop: {why}\nusage: page_loop [SHAPE] [PAGES] [ndjson|csv|arrow] [RECORDS_PATH]"
+        "page_loop: {why}\nusage: page_loop [SHAPE] [PAGES] [ndjson|csv|arrow] [RECORDS_PATH] [inferred]"
     );
     ExitCode::from(2)
 }
